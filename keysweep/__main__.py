@@ -1,0 +1,3 @@
+from keysweep.cli import main
+
+main()

@@ -1,0 +1,336 @@
+"""Command line: parse, call the scanner, print. Heavy imports stay inside the commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from keysweep import __version__
+from keysweep.errors import KeysweepError
+
+FORMATS = ("table", "json", "jsonl", "sarif", "csv")
+
+
+def fail(message: str) -> None:
+    click.echo(f"keysweep: error: {message}", err=True)
+    sys.exit(2)
+
+
+def output_options(func: Callable) -> Callable:
+    func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                        help="Output format.")(func)
+    func = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+                        help="Write the report to this file instead of standard output.")(func)
+    return func
+
+
+def store_options(func: Callable) -> Callable:
+    func = click.option("--db", type=click.Path(dir_okay=False),
+                        help="Findings store (SQLite). Default: $KEYSWEEP_DB or the user data dir.")(func)
+    func = click.option("--no-store", is_flag=True, help="One-shot scan: read and write no store.")(func)
+    return func
+
+
+def scan_options(func: Callable) -> Callable:
+    func = click.option("--rules", "rule_paths", multiple=True, type=click.Path(),
+                        help="Extra rule file or folder (repeatable).")(func)
+    func = click.option("--engine", type=click.Choice(["auto", "hyperscan", "regex"]), default="auto",
+                        show_default=True, help="Candidate finder; both give identical findings.")(func)
+    func = click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True,
+                        help="Skip blobs and files larger than this many bytes.")(func)
+    func = click.option("--new-only", is_flag=True,
+                        help="Report only findings the store did not hold before this scan.")(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keysweep")
+def cli() -> None:
+    """Find long-lived credentials, attribute them, revoke them, and time it."""
+
+
+@cli.group()
+def scan() -> None:
+    """Scan a source for credentials."""
+
+
+def _load_engine(rule_paths: tuple[str, ...], engine: str):
+    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.rules import load_rules
+
+    rules = load_rules([Path(p) for p in rule_paths])
+    return Engine(rules, backend=engine), rules
+
+
+def _rules_digest(rules) -> str:
+    import hashlib
+
+    return hashlib.sha256(repr(sorted((r.id, r.regex, r.checksum, r.entropy, r.keywords,
+                                       r.allow_placeholders) for r in rules)).encode()).hexdigest()[:16]
+
+
+def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
+          ignore_roots: list[Path]) -> None:
+    from keysweep.output import render
+    from keysweep.scanner.suppress import load_ignored, without_ignored
+
+    if store is not None:
+        findings = store.findings(scope=result.scope, ids=new_ids if new_only else None)
+    else:
+        findings = result.findings
+    findings = without_ignored(findings, load_ignored(ignore_roots))
+    by_id = {rule.id: rule for rule in rules}
+    stats = result.stats
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            render(findings, fmt, by_id, handle, stats, stats.errors)
+    else:
+        render(findings, fmt, by_id, sys.stdout, stats, stats.errors)
+    if fmt != "table":
+        for error in stats.errors:
+            click.echo(f"keysweep: warning: {error}", err=True)
+    sys.exit(1 if findings else 0)
+
+
+def _open_store(db: str | None, no_store: bool, default_on: bool = True):
+    if no_store or (not default_on and db is None):
+        return None
+    from keysweep.scanner.store import Store
+
+    return Store(db)
+
+
+def _persist(store, result, rules, started_at: str) -> list[str] | None:
+    if store is None:
+        return None
+    from keysweep.scanner.pipeline import utc_now
+
+    finished = utc_now()
+    new_ids = store.record(result.findings, result.scope, finished)
+    if result.scanned_objects:
+        store.mark_scanned(result.source, result.scope, result.scanned_objects, _rules_digest(rules), finished)
+    from dataclasses import asdict
+
+    stats = asdict(result.stats)
+    store.record_scan(result.source, result.scope, started_at, finished, stats, len(new_ids))
+    return new_ids
+
+
+def _progress(enabled: bool):
+    if not enabled or not sys.stderr.isatty():
+        return None
+    import time
+
+    start = time.monotonic()
+
+    def report(blobs: int, nbytes: int) -> None:
+        elapsed = max(time.monotonic() - start, 1e-6)
+        sys.stderr.write(f"\r{blobs} blobs, {nbytes / 1e6:.0f} MB, {nbytes / 1e6 / elapsed:.0f} MB/s ")
+        sys.stderr.flush()
+
+    return report
+
+
+@scan.command("git")
+@click.argument("path", type=click.Path(file_okay=False), default=".")
+@click.option("--full", is_flag=True, help="Rescan every blob, ignoring what the store has already seen.")
+@click.option("--unreachable", is_flag=True,
+              help="Also report matches in blobs no ref reaches (e.g. left behind by a history rewrite).")
+@output_options
+@store_options
+@scan_options
+def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only):
+    """Every blob reachable from any ref of the repository at PATH, each read once."""
+    from keysweep.scanner.pipeline import scan_git, utc_now
+    from keysweep.scanner.sources.git import GitRepo
+
+    started = utc_now()
+    repo = GitRepo(path)
+    matcher, rules = _load_engine(rule_paths, engine)
+    store = _open_store(db, no_store)
+    already = set()
+    if store is not None and not full:
+        already = store.scanned_objects("git", repo.identity, _rules_digest(rules))
+    progress = _progress(fmt == "table" or output is not None)
+    result = scan_git(repo, matcher, already_scanned=already, max_size=max_size,
+                      include_unreachable=unreachable, progress=progress)
+    if progress:
+        sys.stderr.write("\n")
+    new_ids = _persist(store, result, rules, started)
+    _emit(result, rules, fmt, output, store, new_only, new_ids, [repo.path, Path.cwd()])
+
+
+@scan.command("dir")
+@click.argument("path", type=click.Path(), default=".")
+@output_options
+@store_options
+@scan_options
+def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only):
+    """Files under PATH (no .git/, no binaries, no symlinks)."""
+    from keysweep.scanner.pipeline import scan_local, utc_now
+    from keysweep.scanner.sources.directory import DirectorySource
+
+    started = utc_now()
+    source = DirectorySource(path, max_size=max_size)
+    matcher, rules = _load_engine(rule_paths, engine)
+    store = _open_store(db, no_store)
+    result = scan_local(source, matcher)
+    new_ids = _persist(store, result, rules, started)
+    root = source.root if source.root.is_dir() else source.root.parent
+    _emit(result, rules, fmt, output, store, new_only, new_ids, [root, Path.cwd()])
+
+
+@scan.command("staged")
+@output_options
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Record findings in this store too (by default a staged scan writes nothing).")
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(), help="Extra rule file or folder.")
+@click.option("--engine", type=click.Choice(["auto", "hyperscan", "regex"]), default="regex", show_default=True,
+              help="Candidate finder; a commit is small, so the keyword prefilter starts fastest.")
+@click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True)
+@click.option("--no-store", is_flag=True, hidden=True)
+def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store):
+    """Lines added in the index of the repository at the current directory (pre-commit)."""
+    from keysweep.scanner.pipeline import scan_local, utc_now
+    from keysweep.scanner.sources.staged import StagedSource
+
+    started = utc_now()
+    source = StagedSource(Path.cwd(), max_size=max_size)
+    matcher, rules = _load_engine(rule_paths, engine)
+    result = scan_local(source, matcher)
+    store = _open_store(db, no_store, default_on=False)
+    new_ids = _persist(store, result, rules, started)
+    if store is None and fmt == "table" and not result.findings:
+        sys.exit(0)  # a clean commit prints nothing
+    _emit(result, rules, fmt, output, store, False, new_ids, [source.root, Path.cwd()])
+
+
+@cli.command("findings")
+@click.option("--provider", help="Only this provider (e.g. openai).")
+@click.option("--rule", help="Only this rule id.")
+@click.option("--repo", help="Only findings seen in this repository (path or part of it).")
+@output_options
+@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+def findings_cmd(provider, rule, repo, fmt, output, db):
+    """List what the store holds."""
+    from keysweep.output import render
+    from keysweep.scanner.rules import load_rules
+    from keysweep.scanner.store import Store, default_db_path
+
+    path = Path(db) if db else default_db_path()
+    if not path.exists():
+        fail(f"{path}: no store yet (run a scan first, or pass --db)")
+    store = Store(path)
+    findings = store.findings(provider=provider, rule=rule, repo=repo)
+    rules = {r.id: r for r in load_rules()}
+    handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        render(findings, fmt, rules, handle)
+    finally:
+        if output:
+            handle.close()
+    sys.exit(1 if findings else 0)
+
+
+@cli.group("rules")
+def rules_group() -> None:
+    """Inspect and check detection rules."""
+
+
+@rules_group.command("list")
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(), help="Extra rule file or folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def rules_list(rule_paths, fmt):
+    """Every loaded rule."""
+    import json
+
+    from keysweep.scanner.rules import load_rules
+
+    rules = load_rules([Path(p) for p in rule_paths])
+    if fmt == "json":
+        click.echo(json.dumps([{"id": r.id, "name": r.name, "provider": r.provider, "long_lived": r.long_lived,
+                                "confidence": r.confidence, "checksum": r.checksum, "keywords": list(r.keywords)}
+                               for r in rules], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rules)} rules")
+    for column in ("id", "provider", "name", "long-lived", "check"):
+        table.add_column(column)
+    for r in rules:
+        table.add_row(r.id, r.provider, r.name, "yes" if r.long_lived else "no", r.checksum or "")
+    Console().print(table)
+
+
+@rules_group.command("check")
+@click.argument("paths", nargs=-1, type=click.Path())
+def rules_check(paths):
+    """Compile every rule and run its examples. With PATHs, check those files (with the shipped
+    rules loaded beside them, so duplicate ids are caught)."""
+    from keysweep.scanner.rules import load_rule_file, load_rules, rule_files, self_test
+
+    if paths:
+        checked = [rule for path in rule_files([Path(p) for p in paths]) for rule in load_rule_file(path)]
+        everything = load_rules([Path(p) for p in paths])
+        checked_ids = {r.id for r in checked}
+        to_test = [r for r in everything if r.id in checked_ids]
+    else:
+        to_test = load_rules()
+    failures = self_test(to_test)
+    for failure in failures:
+        click.echo(failure, err=True)
+    examples = sum(len(r.examples) + len(r.negative_examples) for r in to_test)
+    if failures:
+        click.echo(f"{len(failures)} failure(s) in {len(to_test)} rules", err=True)
+        sys.exit(1)
+    click.echo(f"{len(to_test)} rules OK ({examples} examples)")
+
+
+@cli.command("demo")
+@click.option("--keep", type=click.Path(file_okay=False), help="Build the demo repository here and keep it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def demo_cmd(keep, fmt):
+    """Build a throwaway repository with fake keys in its history, and scan it."""
+    import tempfile
+
+    from keysweep.demo import build_demo_repo
+
+    with tempfile.TemporaryDirectory(prefix="keysweep-demo-") as tmp:
+        target = Path(keep) if keep else Path(tmp) / "demo-repo"
+        build_demo_repo(target)
+        click.echo(f"Demo repository: {target}", err=True)
+        ctx = click.get_current_context()
+        try:
+            ctx.invoke(scan_git_cmd, path=str(target), full=True, unreachable=False, fmt=fmt, output=None,
+                       db=None, no_store=True, rule_paths=(), engine="auto", max_size=10 * 1024 * 1024,
+                       new_only=False)
+        except SystemExit as exit_:
+            # The demo always finds its planted keys; that is success here.
+            sys.exit(0 if exit_.code == 1 else exit_.code)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("keysweep: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 or exc.exit_code == 1 else exc.exit_code)
+    except KeysweepError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        click.echo("keysweep: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if os.environ.get("KEYSWEEP_DEBUG"):
+            raise
+        fail(f"internal error: {type(exc).__name__}: {exc} (set KEYSWEEP_DEBUG=1 for details)")

@@ -1,0 +1,201 @@
+"""Rendering findings: table (people), json/jsonl (tools; the output contract), sarif, csv.
+
+The JSON finding is a contract (docs/output.md): fields are added, never renamed or removed, and a
+field a command has not computed is null, not absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Iterable, TextIO
+
+from keysweep import __version__
+from keysweep.scanner.models import Finding, Occurrence, ScanStats
+from keysweep.scanner.rules import Rule
+
+FORMATS = ("table", "json", "jsonl", "sarif", "csv")
+INFORMATION_URI = "https://github.com/keysweep/keysweep"
+
+
+def occurrence_json(o: Occurrence) -> dict[str, Any]:
+    return {
+        "source": o.source, "repo": o.repo, "path": o.path, "line": o.line, "commit": o.commit,
+        "author_name": o.author_name, "author_email": o.author_email, "committed_at": o.committed_at,
+        "locator": o.locator or None,
+    }
+
+
+def fallback_remediation(finding: Finding) -> dict[str, Any]:
+    leaked = min((o.committed_at for o in finding.occurrences if o.committed_at), default=None)
+    return {"state": None, "leaked_at": leaked, "detected_at": finding.first_seen_at,
+            "confirmed_dead_at": None, "exposure_seconds": None}
+
+
+def finding_json(finding: Finding, rules: dict[str, Rule]) -> dict[str, Any]:
+    rule = rules.get(finding.rule_id)
+    return {
+        "id": finding.id,
+        "rule_id": finding.rule_id,
+        "rule_name": rule.name if rule else None,
+        "provider": finding.provider,
+        "secret_sha256": finding.secret_sha256,
+        "redacted": finding.redacted,
+        "long_lived": finding.long_lived,
+        "confidence": rule.confidence if rule else None,
+        "key_id": finding.key_id,
+        "first_seen_at": finding.first_seen_at,
+        "last_seen_at": finding.last_seen_at,
+        "status": finding.status,
+        "occurrences": [occurrence_json(o) for o in finding.occurrences],
+        "verification": finding.verification,
+        "owner": finding.owner,
+        "remediation": finding.remediation or fallback_remediation(finding),
+    }
+
+
+def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextIO,
+           stats: ScanStats | None = None, errors: Iterable[str] = ()) -> None:
+    if fmt == "json":
+        json.dump([finding_json(f, rules) for f in findings], out, indent=2)
+        out.write("\n")
+    elif fmt == "jsonl":
+        for finding in findings:
+            out.write(json.dumps(finding_json(finding, rules)) + "\n")
+    elif fmt == "sarif":
+        json.dump(sarif(findings, rules), out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        write_csv(findings, out)
+    else:
+        write_table(findings, rules, out, stats, list(errors))
+
+
+CSV_COLUMNS = ("id", "rule_id", "provider", "redacted", "secret_sha256", "long_lived", "key_id", "source",
+               "repo", "path", "line", "commit", "author_email", "committed_at")
+
+
+def write_csv(findings: list[Finding], out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for f in findings:
+        for o in f.occurrences or [Occurrence(source="", path=None, line=None)]:
+            writer.writerow([f.id, f.rule_id, f.provider, f.redacted, f.secret_sha256, str(f.long_lived).lower(),
+                             f.key_id or "", o.source, o.repo or "", o.path or "", o.line or "", o.commit or "",
+                             o.author_email or "", o.committed_at or ""])
+
+
+def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
+                stats: ScanStats | None, errors: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 200)
+    if findings:
+        table = Table(title=f"{len(findings)} finding{'s' if len(findings) != 1 else ''}", show_lines=False)
+        for column in ("id", "rule", "secret", "where", "commit", "author", "n"):
+            table.add_column(column, overflow="fold")
+        for f in findings:
+            first = f.occurrences[0] if f.occurrences else None
+            where = f"{first.path}:{first.line}" if first and first.path else (first.locator.get("blob", "") if first else "")
+            table.add_row(
+                f.id, f.rule_id, f.redacted, where,
+                (first.commit or "")[:10] if first else "",
+                (first.author_email or "") if first else "",
+                str(len(f.occurrences)),
+            )
+        console.print(table)
+    else:
+        console.print("No findings.")
+    if stats is not None:
+        console.print(summary_line(stats), style="dim")
+    for error in errors:
+        console.print(f"error: {error}", style="red")
+
+
+def summary_line(stats: ScanStats) -> str:
+    parts = [f"{stats.blobs_scanned} blobs ({stats.bytes_scanned / 1e6:.1f} MB) scanned"]
+    if stats.blobs_already_scanned:
+        parts.append(f"{stats.blobs_already_scanned} already scanned")
+    if stats.blobs_skipped_binary:
+        parts.append(f"{stats.blobs_skipped_binary} binary skipped")
+    if stats.blobs_skipped_size:
+        parts.append(f"{stats.blobs_skipped_size} over size limit skipped")
+    if stats.suppressed_inline:
+        parts.append(f"{stats.suppressed_inline} allowed inline")
+    if stats.blobs_unreachable:
+        parts.append(f"{stats.blobs_unreachable} unreachable blobs with matches ignored")
+    return ", ".join(parts)
+
+
+def _level(rule: Rule | None) -> str:
+    return "warning" if rule is not None and rule.confidence == "low" else "error"
+
+
+def sarif(findings: list[Finding], rules: dict[str, Rule]) -> dict[str, Any]:
+    """SARIF 2.1.0, one result per place, shaped for GitHub code scanning ingestion."""
+    used = sorted({f.rule_id for f in findings})
+    rule_index = {rule_id: i for i, rule_id in enumerate(used)}
+    descriptors = []
+    for rule_id in used:
+        rule = rules.get(rule_id)
+        name = rule.name if rule else rule_id
+        description = rule.description if rule else rule_id
+        descriptor: dict[str, Any] = {
+            "id": rule_id,
+            "name": "".join(part.capitalize() for part in rule_id.replace("-", ".").split(".")),
+            "shortDescription": {"text": name},
+            "fullDescription": {"text": " ".join(description.split())},
+            "help": {
+                "text": f"{' '.join(description.split())} Revoke or rotate the credential, then remove it from history.",
+                "markdown": f"**{name}**\n\n{' '.join(description.split())}\n\nRevoke or rotate the credential, "
+                            f"then remove it from history.",
+            },
+            "defaultConfiguration": {"level": _level(rule)},
+            "properties": {
+                "tags": ["security", "secret", "external/cwe/cwe-798"],
+                "precision": {"high": "very-high", "medium": "high", "low": "medium"}[rule.confidence if rule else "high"],
+                "security-severity": "9.0" if (rule is None or rule.long_lived) else "7.0",
+                "provider": rule.provider if rule else "",
+            },
+        }
+        if rule and rule.references:
+            descriptor["helpUri"] = rule.references[0]
+        descriptors.append(descriptor)
+    results = []
+    for f in findings:
+        rule = rules.get(f.rule_id)
+        for o in f.occurrences:
+            if not o.path:
+                continue
+            results.append({
+                "ruleId": f.rule_id,
+                "ruleIndex": rule_index[f.rule_id],
+                "level": _level(rule),
+                "message": {"text": f"{rule.name if rule else f.rule_id} {f.redacted} (finding {f.id}, "
+                                    f"sha256 {f.secret_sha256[:12]}…)"
+                                    + (f" introduced in commit {o.commit[:12]}" if o.commit else "") + "."},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": _uri(o.path)},
+                    "region": {"startLine": max(1, o.line or 1)},
+                }}],
+                "partialFingerprints": {"keysweepFinding/v1": f.id, "secretSha256/v1": f.secret_sha256},
+                "properties": {"commit": o.commit, "author_email": o.author_email, "committed_at": o.committed_at,
+                               "source": o.source},
+            })
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "keysweep", "version": __version__, "semanticVersion": __version__,
+                                "informationUri": INFORMATION_URI, "rules": descriptors}},
+            "results": results,
+        }],
+    }
+
+
+def _uri(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path.replace("\\", "/").lstrip("/"), safe="/")

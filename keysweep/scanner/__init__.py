@@ -1,0 +1,1 @@
+"""Sources, matching engine, findings store and the pipeline that joins them."""

@@ -1,0 +1,82 @@
+"""Typed records passed between pipeline stages. The secret value lives only in `Match.secret`,
+in memory, for the duration of a scan; everything that outlives a scan carries its fingerprint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """A piece of content to scan, with where it came from.
+
+    `provenance` is source-specific (for git: repo and blob id; for dir: path). `line_map`, when
+    set, maps the 1-based line numbers of `content` back to the original file (staged hunks).
+    """
+
+    content: bytes
+    source: str
+    provenance: dict[str, Any]
+    line_map: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    rule_id: str
+    provider: str
+    secret: str
+    start: int
+    end: int
+    line: int
+    key_id: str | None = None
+    decoded_from: str | None = None
+
+
+@dataclass(slots=True)
+class Occurrence:
+    source: str
+    path: str | None
+    line: int | None
+    repo: str | None = None
+    commit: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    committed_at: str | None = None
+    locator: dict[str, Any] = field(default_factory=dict)
+    seen_at: str | None = None
+
+    def identity(self) -> tuple:
+        return (self.source, self.repo, self.path, self.line, self.commit,
+                self.locator.get("blob"))
+
+
+@dataclass(slots=True)
+class Finding:
+    id: str
+    rule_id: str
+    provider: str
+    secret_sha256: str
+    redacted: str
+    long_lived: bool
+    key_id: str | None = None
+    occurrences: list[Occurrence] = field(default_factory=list)
+    first_seen_at: str | None = None
+    last_seen_at: str | None = None
+    status: str = "open"
+    verification: dict[str, Any] | None = None
+    owner: dict[str, Any] | None = None
+    remediation: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ScanStats:
+    blobs_scanned: int = 0
+    bytes_scanned: int = 0
+    blobs_skipped_binary: int = 0
+    blobs_skipped_size: int = 0
+    blobs_already_scanned: int = 0
+    blobs_unreachable: int = 0
+    matches: int = 0
+    suppressed_inline: int = 0
+    errors: list[str] = field(default_factory=list)

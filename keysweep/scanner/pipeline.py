@@ -1,0 +1,154 @@
+"""Source → engine → findings: the scan stage, without storage or output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from keysweep.fingerprint import finding_id, redact, secret_sha256
+from keysweep.scanner.engine import Engine
+from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
+from keysweep.scanner.sources.git import GitRepo
+
+Progress = Callable[[int, int], None]  # (blobs done, bytes done)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding]
+    stats: ScanStats
+    scope: str
+    source: str
+    # Objects read completely whose findings (if any) are recorded: safe to skip next time.
+    scanned_objects: list[str] = field(default_factory=list)
+
+
+def match_blob(engine: Engine, blob: Blob, stats: ScanStats) -> list[Match]:
+    stats.blobs_scanned += 1
+    stats.bytes_scanned += len(blob.content)
+    before = engine.suppressed_inline
+    matches = engine.scan(blob.content)
+    stats.suppressed_inline += engine.suppressed_inline - before
+    stats.matches += len(matches)
+    return matches
+
+
+def scan_local(source, engine: Engine) -> ScanResult:
+    """Directory and staged sources: every blob knows its own path."""
+    stats = ScanStats()
+    hits: list[tuple[Match, Occurrence]] = []
+    seen_at = utc_now()
+    for blob in source.blobs(stats):
+        for match in match_blob(engine, blob, stats):
+            line = blob.line_map[match.line - 1] if blob.line_map else match.line
+            locator = dict(blob.provenance)
+            hits.append((match, Occurrence(
+                source=source.kind, path=blob.provenance["path"], line=line,
+                repo=str(source.identity) if source.kind == "staged" else None,
+                locator=locator, seen_at=seen_at,
+            )))
+    return ScanResult(aggregate(hits, engine), stats, scope=source.identity, source=source.kind)
+
+
+def scan_git(
+    repo: GitRepo,
+    engine: Engine,
+    *,
+    already_scanned: set[str] = frozenset(),
+    max_size: int = DEFAULT_MAX_SIZE,
+    include_unreachable: bool = False,
+    progress: Progress | None = None,
+) -> ScanResult:
+    stats = ScanStats()
+    wanted: list[str] = []
+    for sha, size in repo.blob_inventory():
+        if sha in already_scanned:
+            stats.blobs_already_scanned += 1
+        elif size > max_size:
+            stats.blobs_skipped_size += 1
+        else:
+            wanted.append(sha)
+    matched: dict[str, list[Match]] = {}
+    clean: list[str] = []
+    done_bytes = 0
+    for count, (sha, content) in enumerate(repo.read_blobs(wanted), 1):
+        done_bytes += len(content)
+        if looks_binary(content):
+            stats.blobs_skipped_binary += 1
+            clean.append(sha)
+        else:
+            matches = match_blob(engine, Blob(content, "git", {"blob": sha}), stats)
+            if matches:
+                matched[sha] = matches
+            else:
+                clean.append(sha)
+        if progress and count % 256 == 0:
+            progress(count, done_bytes)
+    if progress:
+        progress(len(wanted), done_bytes)
+
+    introductions = repo.introductions(set(matched))
+    hits: list[tuple[Match, Occurrence]] = []
+    seen_at = utc_now()
+    resolved: list[str] = []
+    for sha, matches in matched.items():
+        intros = introductions.get(sha)
+        if not intros:
+            stats.blobs_unreachable += 1
+            if not include_unreachable:
+                # Not recorded as scanned: a later commit may make this blob reachable.
+                continue
+            for match in matches:
+                hits.append((match, Occurrence(
+                    source="git", path=None, line=match.line, repo=repo.identity,
+                    locator={"repo": repo.identity, "blob": sha, "unreachable": True}, seen_at=seen_at)))
+            continue
+        resolved.append(sha)
+        for intro in intros:
+            for match in matches:
+                hits.append((match, Occurrence(
+                    source="git", path=intro.path, line=match.line, repo=repo.identity,
+                    commit=intro.commit, author_name=intro.author_name, author_email=intro.author_email,
+                    committed_at=intro.committed_at,
+                    locator={"repo": repo.identity, "blob": sha}, seen_at=seen_at,
+                )))
+    return ScanResult(aggregate(hits, engine), stats, scope=repo.identity, source="git",
+                      scanned_objects=clean + resolved)
+
+
+def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[Finding]:
+    """One finding per (provider, secret); occurrences de-duplicated, in stable order."""
+    findings: dict[str, Finding] = {}
+    seen: set[tuple] = set()
+    now = utc_now()
+    for match, occurrence in hits:
+        digest = secret_sha256(match.secret)
+        fid = finding_id(match.provider, digest)
+        finding = findings.get(fid)
+        if finding is None:
+            rule = engine.by_id[match.rule_id].rule
+            finding = findings[fid] = Finding(
+                id=fid, rule_id=match.rule_id, provider=match.provider, secret_sha256=digest,
+                redacted=redact(match.secret, rule.display_prefix), long_lived=rule.long_lived,
+                key_id=match.key_id, first_seen_at=now, last_seen_at=now,
+            )
+        elif finding.key_id is None and match.key_id:
+            finding.key_id = match.key_id
+        key = (fid, *occurrence.identity())
+        if key not in seen:
+            seen.add(key)
+            finding.occurrences.append(occurrence)
+    for finding in findings.values():
+        finding.occurrences.sort(key=occurrence_order)
+    return sorted(findings.values(), key=lambda f: (f.provider, f.rule_id, f.id))
+
+
+def occurrence_order(o: Occurrence) -> tuple:
+    return (o.committed_at or "", o.repo or "", o.path or "", o.line or 0, o.commit or "")
+

@@ -1,0 +1,194 @@
+"""Detection rules as data: load, validate and self-test the TOML rule files.
+
+A rule file holds `[[rules]]` tables. Field reference: docs/rules.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import regex
+
+from keysweep.errors import RuleError
+
+ID_FORMAT = regex.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
+REQUIRED = ("id", "name", "provider", "description", "regex", "examples", "negative_examples")
+KNOWN_FIELDS = set(REQUIRED) | {
+    "keywords", "entropy", "checksum", "long_lived", "references", "confidence",
+    "key_id_rule", "key_id_window", "prefix", "allow_placeholders",
+}
+CONFIDENCE_LEVELS = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    provider: str
+    description: str
+    regex: str
+    keywords: tuple[str, ...] = ()
+    entropy: float | None = None
+    checksum: str | None = None
+    long_lived: bool = True
+    references: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()
+    confidence: str = "high"
+    key_id_rule: str | None = None
+    key_id_window: int = 400
+    prefix: str | None = None
+    allow_placeholders: bool = False
+    origin: str = field(default="", compare=False)
+
+    @property
+    def display_prefix(self) -> str:
+        """Literal prefix every secret of this rule starts with, shown in redactions."""
+        if self.prefix is not None:
+            return self.prefix
+        return ""
+
+
+def default_rules_dir() -> Path:
+    """Rules shipped in the wheel (keysweep/rules) or, in a source checkout, the top-level rules/."""
+    package_dir = Path(__file__).resolve().parent.parent
+    installed = package_dir / "rules"
+    if installed.is_dir():
+        return installed
+    return package_dir.parent / "rules"
+
+
+def _line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    return 1
+
+
+def _rule_from_table(table: dict[str, Any], path: Path, text: str) -> Rule:
+    rule_id = table.get("id")
+    where = f"{path}:{_line_of(text, repr(rule_id)[1:-1]) if rule_id else 1}"
+    missing = [name for name in REQUIRED if name not in table]
+    if missing:
+        raise RuleError(f"{where}: rule {rule_id or '?'} is missing {', '.join(missing)}")
+    unknown = sorted(set(table) - KNOWN_FIELDS)
+    if unknown:
+        raise RuleError(f"{where}: rule {rule_id} has unknown field(s) {', '.join(unknown)}")
+    if not isinstance(rule_id, str) or not ID_FORMAT.match(rule_id):
+        raise RuleError(f"{where}: rule id {rule_id!r} must look like 'provider.kind' (lower case, dots, dashes)")
+    for list_field in ("examples", "negative_examples", "keywords", "references"):
+        value = table.get(list_field, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RuleError(f"{where}: rule {rule_id}: {list_field} must be a list of strings")
+    if not table["examples"] or not table["negative_examples"]:
+        raise RuleError(f"{where}: rule {rule_id} needs at least one example and one negative example")
+    confidence = table.get("confidence", "high")
+    if confidence not in CONFIDENCE_LEVELS:
+        raise RuleError(f"{where}: rule {rule_id}: confidence must be one of {', '.join(CONFIDENCE_LEVELS)}")
+    try:
+        compiled = regex.compile(table["regex"])
+    except regex.error as exc:
+        raise RuleError(f"{where}: rule {rule_id}: regex does not compile: {exc}") from None
+    if "secret" not in compiled.groupindex:
+        raise RuleError(f"{where}: rule {rule_id}: regex has no named group 'secret'")
+    return Rule(
+        id=rule_id,
+        name=str(table["name"]),
+        provider=str(table["provider"]),
+        description=str(table["description"]).strip(),
+        regex=table["regex"],
+        keywords=tuple(table.get("keywords", ())),
+        entropy=float(table["entropy"]) if "entropy" in table else None,
+        checksum=table.get("checksum"),
+        long_lived=bool(table.get("long_lived", True)),
+        references=tuple(table.get("references", ())),
+        examples=tuple(table["examples"]),
+        negative_examples=tuple(table["negative_examples"]),
+        confidence=confidence,
+        key_id_rule=table.get("key_id_rule"),
+        key_id_window=int(table.get("key_id_window", 400)),
+        prefix=table.get("prefix"),
+        allow_placeholders=bool(table.get("allow_placeholders", False)),
+        origin=str(path),
+    )
+
+
+def load_rule_file(path: Path) -> list[Rule]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{path}: cannot read rule file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{path}: malformed TOML: {exc}") from None
+    tables = data.get("rules")
+    if not isinstance(tables, list) or not tables:
+        raise RuleError(f"{path}: no [[rules]] tables")
+    return [_rule_from_table(table, path, text) for table in tables]
+
+
+def rule_files(paths: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(path.rglob("*.toml")))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise RuleError(f"{path}: no such rule file or folder")
+    return found
+
+
+def load_rules(extra: Iterable[Path] = (), include_default: bool = True) -> list[Rule]:
+    """Shipped rules plus the user's; rejects duplicate ids and dangling references."""
+    sources = ([default_rules_dir()] if include_default else []) + list(extra)
+    rules: list[Rule] = []
+    for path in rule_files(sources):
+        rules.extend(load_rule_file(path))
+    validate_rule_set(rules)
+    return rules
+
+
+def validate_rule_set(rules: list[Rule]) -> None:
+    from keysweep.detectors import CHECKS
+
+    seen: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.id in seen:
+            raise RuleError(f"{rule.origin}: duplicate rule id {rule.id} (also in {seen[rule.id].origin})")
+        seen[rule.id] = rule
+    for rule in rules:
+        if rule.checksum and rule.checksum not in CHECKS:
+            raise RuleError(f"{rule.origin}: rule {rule.id}: unknown checksum {rule.checksum!r} "
+                            f"(known: {', '.join(sorted(CHECKS))})")
+        if rule.key_id_rule and rule.key_id_rule not in seen:
+            raise RuleError(f"{rule.origin}: rule {rule.id}: key_id_rule {rule.key_id_rule!r} is not a loaded rule")
+
+
+def self_test(rules: list[Rule]) -> list[str]:
+    """Run every rule's examples through the real engine; return one message per failure."""
+    from keysweep.scanner.engine import Engine
+
+    by_id = {rule.id: rule for rule in rules}
+    failures = []
+    for rule in rules:
+        companions = [by_id[rule.key_id_rule]] if rule.key_id_rule else []
+        engine = Engine([rule, *companions], backend="regex")
+        for example in rule.examples:
+            hits = [m for m in engine.scan(example.encode()) if m.rule_id == rule.id]
+            if not hits:
+                failures.append(f"{rule.origin}: rule {rule.id}: example does not match: {_abbrev(example)}")
+        for example in rule.negative_examples:
+            hits = [m for m in engine.scan(example.encode()) if m.rule_id == rule.id]
+            if hits:
+                failures.append(f"{rule.origin}: rule {rule.id}: negative example matches: {_abbrev(example)}")
+    return failures
+
+
+def _abbrev(text: str) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,15 @@
+"""Sources yield blobs with provenance; they never match anything.
+
+Local sources (git, dir, staged) are plain generators: they wait on the disk and on `git`, not on
+the network, and the matcher is CPU-bound. Network sources join them as async iterators.
+"""
+
+from __future__ import annotations
+
+BINARY_SNIFF = 8000
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+
+
+def looks_binary(content: bytes) -> bool:
+    """git's own test: a NUL byte in the first 8000 bytes."""
+    return b"\0" in content[:BINARY_SNIFF]

@@ -1,0 +1,63 @@
+"""Files under a directory. `.git/` is skipped; symbolic links are never followed, so nothing
+outside the root is read."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Iterator
+
+from keysweep.errors import SourceError
+from keysweep.scanner.models import Blob, ScanStats
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
+
+SKIP_DIRS = {".git", ".hg", ".svn"}
+
+
+class DirectorySource:
+    kind = "dir"
+
+    def __init__(self, root: str | os.PathLike, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        path = Path(root)
+        if not path.exists():
+            raise SourceError(f"{path}: no such file or directory")
+        self.root = path.resolve()
+        self.max_size = max_size
+
+    @property
+    def identity(self) -> str:
+        return str(self.root)
+
+    def blobs(self, stats: ScanStats) -> Iterator[Blob]:
+        if self.root.is_file():
+            yield from self._file(self.root, self.root.name, stats)
+            return
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=lambda e: stats.errors.append(
+                f"{e.filename}: {e.strerror}")):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            for name in sorted(filenames):
+                full = Path(dirpath, name)
+                yield from self._file(full, full.relative_to(self.root).as_posix(), stats)
+
+    def _file(self, full: Path, relative: str, stats: ScanStats) -> Iterator[Blob]:
+        try:
+            info = full.lstat()
+        except OSError as exc:
+            stats.errors.append(f"{full}: {exc.strerror}")
+            return
+        if not stat.S_ISREG(info.st_mode):
+            return  # symlinks, sockets, devices
+        if info.st_size > self.max_size:
+            stats.blobs_skipped_size += 1
+            return
+        try:
+            with open(full, "rb") as handle:
+                content = handle.read()
+        except OSError as exc:
+            stats.errors.append(f"{full}: {exc.strerror}")
+            return
+        if looks_binary(content):
+            stats.blobs_skipped_binary += 1
+            return
+        yield Blob(content=content, source=self.kind, provenance={"root": str(self.root), "path": relative})

@@ -1,0 +1,160 @@
+"""Whole-history git source: every unique blob is read once, whatever the number of commits that
+contain it; provenance (first commit, path, author) is resolved afterwards for matching blobs only.
+
+`git cat-file --batch-all-objects --batch-check` lists every object with its type and size straight
+from the pack indexes, so sizes are known before reading and oversized blobs are never read. Blobs
+that no ref reaches (dangling after a rebase) are read too, but only reported when the caller asks
+for unreachable objects: provenance resolution tells which are reachable.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from keysweep.errors import SourceError
+
+ZERO_SHA = "0" * 40
+
+
+@dataclass(frozen=True, slots=True)
+class Introduction:
+    commit: str
+    path: str
+    author_name: str
+    author_email: str
+    committed_at: str
+    timestamp: int
+
+
+def _git(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, **kwargs)
+    except FileNotFoundError:
+        raise SourceError("git is not installed or not on PATH") from None
+
+
+class GitRepo:
+    def __init__(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        if not path.exists():
+            raise SourceError(f"{path}: no such directory")
+        if not path.is_dir():
+            raise SourceError(f"{path}: not a directory")
+        result = _git(["rev-parse", "--absolute-git-dir"], path)
+        if result.returncode != 0:
+            raise SourceError(f"{path}: not a git repository")
+        self.git_dir = Path(result.stdout.decode().strip())
+        top = _git(["rev-parse", "--show-toplevel"], path)
+        self.root = Path(top.stdout.decode().strip()) if top.returncode == 0 else self.git_dir
+        self.path = self.root.resolve()
+
+    @property
+    def identity(self) -> str:
+        """The repository as named in findings and in the incremental-scan record."""
+        return str(self.path)
+
+    def blob_inventory(self) -> list[tuple[str, int]]:
+        """(sha, size) of every blob in the object database, in pack order."""
+        result = _git(
+            ["cat-file", "--batch-all-objects", "--unordered",
+             "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
+            self.path,
+        )
+        if result.returncode != 0:
+            raise SourceError(f"{self.path}: cannot list objects: {result.stderr.decode(errors='replace').strip()}")
+        blobs = []
+        for line in result.stdout.split(b"\n"):
+            parts = line.split(b" ")
+            if len(parts) == 3 and parts[1] == b"blob":
+                blobs.append((parts[0].decode(), int(parts[2])))
+        return blobs
+
+    def read_blobs(self, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """Stream blob contents through one `git cat-file --batch` process."""
+        proc = subprocess.Popen(
+            ["git", "cat-file", "--batch", "--buffer"],
+            cwd=self.path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            bufsize=1 << 20,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+
+        def feed() -> None:
+            try:
+                for sha in shas:
+                    proc.stdin.write(sha.encode() + b"\n")
+                proc.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        out = proc.stdout
+        try:
+            while True:
+                header = out.readline()
+                if not header:
+                    break
+                parts = header.split()
+                if len(parts) < 3:  # "<sha> missing"
+                    continue
+                size = int(parts[2])
+                content = out.read(size)
+                out.read(1)
+                yield parts[0].decode(), content
+        finally:
+            out.close()
+            proc.kill()
+            proc.wait()
+            writer.join(timeout=1)
+
+    def introductions(self, targets: set[str]) -> dict[str, list[Introduction]]:
+        """For each target blob, the earliest commit that put it at each path, across all refs."""
+        found: dict[str, dict[str, Introduction]] = {}
+        if not targets:
+            return {}
+        proc = subprocess.Popen(
+            ["git", "log", "--all", "--raw", "--no-abbrev", "--no-renames", "-c", "-z",
+             "--format=%x01%H%x00%an%x00%ae%x00%ct"],
+            cwd=self.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        data = proc.stdout.read()
+        err = proc.stderr.read() if proc.stderr else b""
+        if proc.wait() != 0:
+            if b"does not have any commits" in err or b"unknown revision" in err:
+                return {}
+            raise SourceError(f"{self.path}: git log failed: {err.decode(errors='replace').strip()}")
+        for chunk in data.split(b"\x01"):
+            if not chunk:
+                continue
+            fields = chunk.split(b"\0")
+            if len(fields) < 4:
+                continue
+            commit, name, email, when = (f.decode("utf-8", "replace") for f in fields[:4])
+            rest = fields[4:]
+            for meta, path in zip(rest[0::2], rest[1::2]):
+                meta = meta.strip()
+                if not meta.startswith(b":"):
+                    continue
+                parts = meta.split(b" ")
+                blob = parts[-2].decode() if len(parts) >= 3 else ""
+                if blob == ZERO_SHA or blob not in targets:
+                    continue
+                timestamp = int(when.strip() or 0)
+                intro = Introduction(
+                    commit=commit, path=path.decode("utf-8", "surrogateescape"),
+                    author_name=name, author_email=email,
+                    committed_at=datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    timestamp=timestamp,
+                )
+                per_path = found.setdefault(blob, {})
+                earlier = per_path.get(intro.path)
+                if earlier is None or (intro.timestamp, intro.commit) < (earlier.timestamp, earlier.commit):
+                    per_path[intro.path] = intro
+        return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}

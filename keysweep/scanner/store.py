@@ -1,0 +1,257 @@
+"""The findings store: one SQLite file, created and evolved by numbered migrations.
+
+No column ever holds a secret value: findings keep its SHA-256 and a redacted form, occurrences
+keep where to re-read it. Tables are documented in docs/store.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from keysweep.errors import StoreError
+from keysweep.scanner.models import Finding, Occurrence
+
+OCCURRENCE_COLUMNS = ("source", "repo", "path", "line", "commit_id", "author_name", "author_email",
+                      "committed_at", "locator", "seen_at")
+
+
+def default_db_path() -> Path:
+    if os.environ.get("KEYSWEEP_DB"):
+        return Path(os.environ["KEYSWEEP_DB"])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "keysweep" / "keysweep.db"
+
+
+def _m1_initial(db) -> None:
+    db["findings"].create({
+        "id": str, "provider": str, "rule_id": str, "secret_sha256": str, "redacted": str,
+        "long_lived": int, "key_id": str, "first_seen_at": str, "last_seen_at": str, "status": str,
+    }, pk="id", not_null={"provider", "rule_id", "secret_sha256", "redacted"})
+    db["findings"].create_index(["provider"])
+    db["findings"].create_index(["rule_id"])
+    db["occurrences"].create({
+        "id": str, "finding_id": str, "scope": str, "source": str, "repo": str, "path": str, "line": int,
+        "commit_id": str, "author_name": str, "author_email": str, "committed_at": str,
+        "locator": str, "seen_at": str,
+    }, pk="id", foreign_keys=[("finding_id", "findings", "id")])
+    db["occurrences"].create_index(["finding_id"])
+    db["occurrences"].create_index(["scope"])
+    db["scanned"].create({
+        "source": str, "scope": str, "object_id": str, "rules_digest": str, "scanned_at": str,
+    }, pk=("source", "scope", "object_id"))
+    db["scans"].create({
+        "id": int, "source": str, "scope": str, "started_at": str, "finished_at": str,
+        "stats": str, "new_findings": int,
+    }, pk="id")
+    db["verifications"].create({
+        "id": int, "finding_id": str, "status": str, "identity": str, "error": str, "checked_at": str,
+    }, pk="id", foreign_keys=[("finding_id", "findings", "id")])
+    db["owner_candidates"].create({
+        "id": int, "finding_id": str, "name": str, "team": str, "purpose": str, "source": str,
+        "confidence": float, "evidence": str, "chosen": int,
+    }, pk="id", foreign_keys=[("finding_id", "findings", "id")])
+    db["revocations"].create({
+        "id": int, "finding_id": str, "revoker": str, "plan": str, "state": str, "attempts": int,
+        "last_error": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("finding_id", "findings", "id")])
+    db["events"].create({
+        "id": int, "finding_id": str, "kind": str, "at": str, "detail": str,
+    }, pk="id", foreign_keys=[("finding_id", "findings", "id")])
+    db["events"].create_index(["finding_id", "kind"])
+    db["audit_log"].create({
+        "seq": int, "at": str, "actor": str, "action": str, "target": str, "result": str,
+        "prev_hash": str, "hash": str,
+    }, pk="seq")
+    # Append-only: the database itself refuses to rewrite history.
+    db.execute("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+               "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+    db.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+               "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+
+
+MIGRATIONS: list[tuple[int, str, Callable]] = [
+    (1, "initial schema", _m1_initial),
+]
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        import sqlite_utils
+
+        self.path = Path(path) if path is not None else default_db_path()
+        try:
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), timeout=30)
+            self.db = sqlite_utils.Database(self.conn)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open store: {exc}") from None
+
+    def migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                        "name TEXT, applied_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))")
+        applied = {row[0] for row in self.db.execute("SELECT version FROM schema_migrations")}
+        newest = max(version for version, _, _ in MIGRATIONS)
+        if applied and max(applied) > newest:
+            raise StoreError(f"{self.path}: store schema v{max(applied)} is newer than this keysweep (v{newest})")
+        for version, name, apply in MIGRATIONS:
+            if version not in applied:
+                with self.conn:
+                    apply(self.db)
+                    self.db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- incremental scanning -----------------------------------------------------------------
+    def scanned_objects(self, source: str, scope: str, rules_digest: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT object_id FROM scanned WHERE source = ? AND scope = ? AND rules_digest = ?",
+            [source, scope, rules_digest])
+        return {row[0] for row in rows}
+
+    def mark_scanned(self, source: str, scope: str, objects: Iterable[str], rules_digest: str, at: str) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO scanned (source, scope, object_id, rules_digest, scanned_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ((source, scope, obj, rules_digest, at) for obj in objects))
+
+    # -- findings -----------------------------------------------------------------------------
+    def record(self, findings: list[Finding], scope: str, at: str) -> list[str]:
+        """Upsert findings and occurrences; return ids of findings the store did not hold before."""
+        new_ids: list[str] = []
+        with self.conn:
+            for finding in findings:
+                existing = self.db.execute("SELECT key_id FROM findings WHERE id = ?", [finding.id]).fetchone()
+                if existing is None:
+                    new_ids.append(finding.id)
+                    self.db["findings"].insert({
+                        "id": finding.id, "provider": finding.provider, "rule_id": finding.rule_id,
+                        "secret_sha256": finding.secret_sha256, "redacted": finding.redacted,
+                        "long_lived": int(finding.long_lived), "key_id": finding.key_id,
+                        "first_seen_at": at, "last_seen_at": at, "status": "open",
+                    })
+                    self._event(finding.id, "detected", at)
+                else:
+                    self.db.execute(
+                        "UPDATE findings SET last_seen_at = ?, key_id = coalesce(key_id, ?) WHERE id = ?",
+                        [at, finding.key_id, finding.id])
+                for occurrence in finding.occurrences:
+                    self._record_occurrence(finding.id, scope, occurrence, at)
+                leaked = min((o.committed_at for o in finding.occurrences if o.committed_at), default=None)
+                if leaked:
+                    self._event_if_earlier(finding.id, "leaked", leaked)
+        return new_ids
+
+    def _record_occurrence(self, finding_id: str, scope: str, o: Occurrence, at: str) -> None:
+        locator = json.dumps(o.locator, sort_keys=True)
+        key = json.dumps([finding_id, o.source, o.repo, o.path, o.line, o.commit, locator])
+        row = {
+            "id": hashlib.sha256(key.encode()).hexdigest()[:24], "finding_id": finding_id, "scope": scope,
+            "source": o.source, "repo": o.repo, "path": o.path, "line": o.line, "commit_id": o.commit,
+            "author_name": o.author_name, "author_email": o.author_email, "committed_at": o.committed_at,
+            "locator": locator, "seen_at": o.seen_at or at,
+        }
+        self.db["occurrences"].upsert(row, pk="id")
+
+    def _event(self, finding_id: str, kind: str, at: str, detail: dict | None = None) -> None:
+        self.db["events"].insert({"finding_id": finding_id, "kind": kind, "at": at,
+                                  "detail": json.dumps(detail) if detail else None})
+
+    def _event_if_earlier(self, finding_id: str, kind: str, at: str) -> None:
+        current = self.db.execute("SELECT min(at) FROM events WHERE finding_id = ? AND kind = ?",
+                                  [finding_id, kind]).fetchone()[0]
+        if current is None or at < current:
+            self._event(finding_id, kind, at)
+
+    def record_scan(self, source: str, scope: str, started_at: str, finished_at: str,
+                    stats: dict[str, Any], new_findings: int) -> None:
+        with self.conn:
+            self.db["scans"].insert({"source": source, "scope": scope, "started_at": started_at,
+                                     "finished_at": finished_at, "stats": json.dumps(stats),
+                                     "new_findings": new_findings})
+
+    def findings(self, *, scope: str | None = None, provider: str | None = None,
+                 rule: str | None = None, repo: str | None = None, ids: Iterable[str] | None = None) -> list[Finding]:
+        clauses, params = [], []
+        if provider:
+            clauses.append("f.provider = ?")
+            params.append(provider)
+        if rule:
+            clauses.append("f.rule_id = ?")
+            params.append(rule)
+        if scope:
+            clauses.append("f.id IN (SELECT finding_id FROM occurrences WHERE scope = ?)")
+            params.append(scope)
+        if repo:
+            clauses.append("f.id IN (SELECT finding_id FROM occurrences WHERE repo = ? OR repo LIKE ?)")
+            params.extend([repo, f"%{repo}%"])
+        if ids is not None:
+            id_list = list(ids)
+            clauses.append(f"f.id IN ({','.join('?' * len(id_list))})" if id_list else "0")
+            params.extend(id_list)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.execute(
+            f"SELECT id, rule_id, provider, secret_sha256, redacted, long_lived, key_id, first_seen_at, "
+            f"last_seen_at, status FROM findings f {where} ORDER BY provider, rule_id, id", params).fetchall()
+        findings = [Finding(id=r[0], rule_id=r[1], provider=r[2], secret_sha256=r[3], redacted=r[4],
+                            long_lived=bool(r[5]), key_id=r[6], first_seen_at=r[7], last_seen_at=r[8],
+                            status=r[9]) for r in rows]
+        by_id = {f.id: f for f in findings}
+        if by_id:
+            self._attach_occurrences(by_id)
+            self._attach_remediation(by_id)
+        return findings
+
+    def _attach_occurrences(self, by_id: dict[str, Finding]) -> None:
+        from keysweep.scanner.pipeline import occurrence_order
+
+        placeholders = ",".join("?" * len(by_id))
+        for row in self.db.execute(
+                f"SELECT finding_id, {', '.join(OCCURRENCE_COLUMNS)} FROM occurrences "
+                f"WHERE finding_id IN ({placeholders})", list(by_id)):
+            values = dict(zip(OCCURRENCE_COLUMNS, row[1:]))
+            by_id[row[0]].occurrences.append(Occurrence(
+                source=values["source"], path=values["path"], line=values["line"], repo=values["repo"],
+                commit=values["commit_id"], author_name=values["author_name"],
+                author_email=values["author_email"], committed_at=values["committed_at"],
+                locator=json.loads(values["locator"] or "{}"), seen_at=values["seen_at"]))
+        for finding in by_id.values():
+            finding.occurrences.sort(key=occurrence_order)
+
+    def _attach_remediation(self, by_id: dict[str, Finding]) -> None:
+        placeholders = ",".join("?" * len(by_id))
+        times: dict[str, dict[str, str]] = {}
+        for finding_id, kind, at in self.db.execute(
+                f"SELECT finding_id, kind, min(at) FROM events WHERE finding_id IN ({placeholders}) "
+                f"GROUP BY finding_id, kind", list(by_id)):
+            times.setdefault(finding_id, {})[kind] = at
+        for finding_id, finding in by_id.items():
+            finding.remediation = remediation_summary(times.get(finding_id, {}))
+
+
+def remediation_summary(times: dict[str, str]) -> dict[str, Any]:
+    """Time-to-remediation fields of the JSON contract, from the earliest event of each kind."""
+    from datetime import datetime
+
+    leaked, dead = times.get("leaked"), times.get("confirmed_dead")
+    exposure = None
+    if leaked and dead:
+        parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+        exposure = int((parse(dead) - parse(leaked)).total_seconds())
+    state = "confirmed" if dead else ("revoked" if "revoked" in times else None)
+    return {"state": state, "leaked_at": leaked, "detected_at": times.get("detected"),
+            "confirmed_dead_at": dead, "exposure_seconds": exposure}

@@ -1,0 +1,1 @@
+"""Helpers for tests and the demo: fake credential generators and git repository builders."""
