@@ -84,10 +84,11 @@ class GitRepo:
         )
         assert proc.stdin is not None and proc.stdout is not None
 
+        request = "".join(f"{sha}\n" for sha in shas).encode()
+
         def feed() -> None:
             try:
-                for sha in shas:
-                    proc.stdin.write(sha.encode() + b"\n")
+                proc.stdin.write(request)
                 proc.stdin.close()
             except (BrokenPipeError, ValueError):
                 pass
