@@ -280,7 +280,7 @@ def rules_check(paths):
         checked_ids = {r.id for r in checked}
         to_test = [r for r in everything if r.id in checked_ids]
     else:
-        to_test = load_rules()
+        to_test = load_rules(validate_shipped=True)
     failures = self_test(to_test)
     for failure in failures:
         click.echo(failure, err=True)

@@ -1,8 +1,13 @@
 """Values shaped like a credential that are documentation, templates or redactions, not secrets."""
 
-import regex
+import functools
 
-_PLACEHOLDER = regex.compile(
+
+@functools.cache
+def _pattern():
+    import regex
+
+    return regex.compile(
     r"""
       (.)\1{5,}                         # a run of one character: xxxxxx, 000000, ******
     | EXAMPLE                           # AWS documentation keys and their imitators
@@ -11,9 +16,9 @@ _PLACEHOLDER = regex.compile(
     | \.\.\.|…                          # a value someone already shortened
     | [<>{}$%]                          # template syntax: <KEY>, ${KEY}, {{ key }}, %(key)s
     """,
-    regex.VERBOSE,
-)
+        regex.VERBOSE,
+    )
 
 
 def is_placeholder(value: str) -> bool:
-    return _PLACEHOLDER.search(value) is not None
+    return _pattern().search(value) is not None

@@ -16,11 +16,9 @@ from re import _parser as sre_parse  # the stdlib parser gives pattern widths
 import warnings
 import hashlib
 import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
 from typing import Iterable, Literal
-
-import regex
 
 from keysweep.detectors import CHECKS
 from keysweep.detectors.placeholders import is_placeholder
@@ -36,12 +34,31 @@ TAIL_SLACK = 256
 FULL = None
 
 
-@dataclass
 class CompiledRule:
-    rule: Rule
-    pattern: regex.Pattern
-    keywords: tuple[bytes, ...]
-    width: int | None  # longest possible match, when bounded and small
+    """A rule ready to match; its pattern is compiled on first use."""
+
+    __slots__ = ("rule", "keywords", "_pattern", "_width")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.keywords = tuple(k.lower().encode() for k in rule.keywords)
+        self._pattern = None
+        self._width: int | None | bool = False
+
+    @property
+    def pattern(self):
+        if self._pattern is None:
+            import regex
+
+            self._pattern = regex.compile(self.rule.regex.encode())
+        return self._pattern
+
+    @property
+    def width(self) -> int | None:
+        """Longest possible match, when bounded and small."""
+        if self._width is False:
+            self._width = _max_width(self.rule.regex)
+        return self._width
 
 
 def _max_width(pattern: str) -> int | None:
@@ -53,15 +70,6 @@ def _max_width(pattern: str) -> int | None:
     except Exception:
         return None
     return high if high <= MAX_WINDOW else None
-
-
-def compile_rule(rule: Rule) -> CompiledRule:
-    return CompiledRule(
-        rule=rule,
-        pattern=regex.compile(rule.regex.encode()),
-        keywords=tuple(k.lower().encode() for k in rule.keywords),
-        width=_max_width(rule.regex),
-    )
 
 
 def hyperscan_available() -> bool:
@@ -76,7 +84,7 @@ class Engine:
     """Compiled rule set. `scan(content)` returns confirmed matches, in content order."""
 
     def __init__(self, rules: Iterable[Rule], backend: Backend = "auto") -> None:
-        self.rules = [compile_rule(rule) for rule in rules]
+        self.rules = [CompiledRule(rule) for rule in rules]
         self.by_id = {c.rule.id: c for c in self.rules}
         if backend == "auto":
             backend = "hyperscan" if hyperscan_available() else "regex"
@@ -128,7 +136,7 @@ class Engine:
         matches.sort(key=lambda m: (m.start, m.rule_id))
         return self._pair_key_ids(matches)
 
-    def _confirm(self, compiled: CompiledRule, found: regex.Match, content: bytes) -> Match | None:
+    def _confirm(self, compiled: CompiledRule, found, content: bytes) -> Match | None:
         rule = compiled.rule
         raw = found.group("secret")
         if not raw:
@@ -189,7 +197,7 @@ def _asdict(match: Match) -> dict:
 
 def hyperscan_expression(pattern: str) -> bytes:
     """Hyperscan has no named groups; grouping is all the prefilter needs."""
-    return regex.sub(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>", "(", pattern).encode()
+    return re.sub(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>", "(", pattern).encode()
 
 
 class _HyperscanIndex:
@@ -215,7 +223,7 @@ class _HyperscanIndex:
         entries[:] = [entry for entry in entries if entry[1] != index]
         if self.rules[index].keywords:
             self.keyword_ids.add(index)
-            entries.extend((regex.escape(k), index, flags) for k in self.rules[index].keywords)
+            entries.extend((re.escape(k), index, flags) for k in self.rules[index].keywords)
         else:
             self.always_full.append(index)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable
@@ -56,28 +57,18 @@ def scan_local(source, engine: Engine) -> ScanResult:
     return ScanResult(aggregate(hits, engine), stats, scope=source.identity, source=source.kind)
 
 
-def scan_git(
-    repo: GitRepo,
-    engine: Engine,
-    *,
-    already_scanned: set[str] = frozenset(),
-    max_size: int = DEFAULT_MAX_SIZE,
-    include_unreachable: bool = False,
-    progress: Progress | None = None,
-) -> ScanResult:
+# Below this much content a worker pool costs more than it saves.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+SHARDS_PER_WORKER = 4
+
+
+def _read_and_match(repo: GitRepo, shas: list[str], engine: Engine,
+                    progress: Progress | None = None) -> tuple[dict[str, list[Match]], list[str], ScanStats]:
     stats = ScanStats()
-    wanted: list[str] = []
-    for sha, size in repo.blob_inventory():
-        if sha in already_scanned:
-            stats.blobs_already_scanned += 1
-        elif size > max_size:
-            stats.blobs_skipped_size += 1
-        else:
-            wanted.append(sha)
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
     done_bytes = 0
-    for count, (sha, content) in enumerate(repo.read_blobs(wanted), 1):
+    for count, (sha, content) in enumerate(repo.read_blobs(shas), 1):
         done_bytes += len(content)
         if looks_binary(content):
             stats.blobs_skipped_binary += 1
@@ -90,8 +81,82 @@ def scan_git(
                 clean.append(sha)
         if progress and count % 256 == 0:
             progress(count, done_bytes)
-    if progress:
-        progress(len(wanted), done_bytes)
+    return matched, clean, stats
+
+
+def _shard_worker(repo_path: str, shas: list[str], rules: list, backend: str):
+    return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend))
+
+
+def _shards(wanted: list[tuple[str, int]], count: int) -> list[list[str]]:
+    """Contiguous runs of pack order (keeps delta bases together) with about equal bytes each."""
+    total = sum(size for _, size in wanted) or 1
+    shards: list[list[str]] = [[]]
+    filled = 0
+    for sha, size in wanted:
+        if filled >= total * len(shards) / count and len(shards) < count:
+            shards.append([])
+        shards[-1].append(sha)
+        filled += size
+    return [shard for shard in shards if shard]
+
+
+def merge_stats(into: ScanStats, part: ScanStats) -> None:
+    for name in ("blobs_scanned", "bytes_scanned", "blobs_skipped_binary", "blobs_skipped_size",
+                 "blobs_already_scanned", "blobs_unreachable", "matches", "suppressed_inline"):
+        setattr(into, name, getattr(into, name) + getattr(part, name))
+    into.errors.extend(part.errors)
+
+
+def scan_git(
+    repo: GitRepo,
+    engine: Engine,
+    *,
+    already_scanned: set[str] = frozenset(),
+    max_size: int = DEFAULT_MAX_SIZE,
+    include_unreachable: bool = False,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ScanResult:
+    stats = ScanStats()
+    wanted: list[tuple[str, int]] = []
+    for sha, size in repo.blob_inventory():
+        if sha in already_scanned:
+            stats.blobs_already_scanned += 1
+        elif size > max_size:
+            stats.blobs_skipped_size += 1
+        else:
+            wanted.append((sha, size))
+    total_bytes = sum(size for _, size in wanted)
+    workers = workers or os.cpu_count() or 1
+    matched: dict[str, list[Match]] = {}
+    clean: list[str] = []
+    if workers > 1 and total_bytes >= PARALLEL_MIN_BYTES:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        rules = [compiled.rule for compiled in engine.rules]
+        shards = _shards(wanted, workers * SHARDS_PER_WORKER)
+        done_blobs = done_bytes = 0
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            futures = {pool.submit(_shard_worker, repo.identity, shard, rules, engine.backend): shard
+                       for shard in shards}
+            for future in as_completed(futures):
+                part_matched, part_clean, part_stats = future.result()
+                matched.update(part_matched)
+                clean.extend(part_clean)
+                merge_stats(stats, part_stats)
+                done_blobs += len(futures[future])
+                done_bytes += part_stats.bytes_scanned
+                if progress:
+                    progress(done_blobs, done_bytes)
+    else:
+        part_matched, clean, part_stats = _read_and_match(repo, [sha for sha, _ in wanted], engine, progress)
+        matched.update(part_matched)
+        merge_stats(stats, part_stats)
+        if progress:
+            progress(len(wanted), total_bytes)
 
     introductions = repo.introductions(set(matched))
     hits: list[tuple[Match, Occurrence]] = []

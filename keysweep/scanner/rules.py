@@ -5,16 +5,15 @@ A rule file holds `[[rules]]` tables. Field reference: docs/rules.md.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import regex
-
 from keysweep.errors import RuleError
 
-ID_FORMAT = regex.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
+ID_FORMAT = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 REQUIRED = ("id", "name", "provider", "description", "regex", "examples", "negative_examples")
 KNOWN_FIELDS = set(REQUIRED) | {
     "keywords", "entropy", "checksum", "long_lived", "references", "confidence",
@@ -68,7 +67,7 @@ def _line_of(text: str, needle: str) -> int:
     return 1
 
 
-def _rule_from_table(table: dict[str, Any], path: Path, text: str) -> Rule:
+def _rule_from_table(table: dict[str, Any], path: Path, text: str, validate_patterns: bool = True) -> Rule:
     rule_id = table.get("id")
     where = f"{path}:{_line_of(text, repr(rule_id)[1:-1]) if rule_id else 1}"
     missing = [name for name in REQUIRED if name not in table]
@@ -88,12 +87,8 @@ def _rule_from_table(table: dict[str, Any], path: Path, text: str) -> Rule:
     confidence = table.get("confidence", "high")
     if confidence not in CONFIDENCE_LEVELS:
         raise RuleError(f"{where}: rule {rule_id}: confidence must be one of {', '.join(CONFIDENCE_LEVELS)}")
-    try:
-        compiled = regex.compile(table["regex"])
-    except regex.error as exc:
-        raise RuleError(f"{where}: rule {rule_id}: regex does not compile: {exc}") from None
-    if "secret" not in compiled.groupindex:
-        raise RuleError(f"{where}: rule {rule_id}: regex has no named group 'secret'")
+    if validate_patterns:
+        check_pattern(table["regex"], f"{where}: rule {rule_id}")
     return Rule(
         id=rule_id,
         name=str(table["name"]),
@@ -116,7 +111,18 @@ def _rule_from_table(table: dict[str, Any], path: Path, text: str) -> Rule:
     )
 
 
-def load_rule_file(path: Path) -> list[Rule]:
+def check_pattern(pattern: str, where: str) -> None:
+    import regex
+
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error as exc:
+        raise RuleError(f"{where}: regex does not compile: {exc}") from None
+    if "secret" not in compiled.groupindex:
+        raise RuleError(f"{where}: regex has no named group 'secret'")
+
+
+def load_rule_file(path: Path, validate_patterns: bool = True) -> list[Rule]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -128,7 +134,7 @@ def load_rule_file(path: Path) -> list[Rule]:
     tables = data.get("rules")
     if not isinstance(tables, list) or not tables:
         raise RuleError(f"{path}: no [[rules]] tables")
-    return [_rule_from_table(table, path, text) for table in tables]
+    return [_rule_from_table(table, path, text, validate_patterns) for table in tables]
 
 
 def rule_files(paths: Iterable[Path]) -> list[Path]:
@@ -143,11 +149,17 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_rules(extra: Iterable[Path] = (), include_default: bool = True) -> list[Rule]:
-    """Shipped rules plus the user's; rejects duplicate ids and dangling references."""
-    sources = ([default_rules_dir()] if include_default else []) + list(extra)
+def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validate_shipped: bool = False) -> list[Rule]:
+    """Shipped rules plus the user's; rejects duplicate ids and dangling references.
+
+    Users' patterns are compiled here so a broken one fails with its file and line. The shipped
+    ones are compiled by the test suite and `rules check`, and lazily by the engine, which keeps a
+    pre-commit run from compiling patterns whose keywords never occur."""
     rules: list[Rule] = []
-    for path in rule_files(sources):
+    if include_default:
+        for path in rule_files([default_rules_dir()]):
+            rules.extend(load_rule_file(path, validate_patterns=validate_shipped))
+    for path in rule_files(extra):
         rules.extend(load_rule_file(path))
     validate_rule_set(rules)
     return rules
