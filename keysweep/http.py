@@ -1,0 +1,162 @@
+"""One HTTP client for every remote call: a shared aiohttp session, a throttle per host, explicit
+timeouts, and retries with exponential backoff on 429, 5xx and timeouts (honouring `Retry-After`
+and GitHub/GitLab rate-limit headers).
+
+Nothing here logs a request's headers or body: they may carry the credential being checked.
+aiohttp is imported on first use, so commands that never reach the network don't pay for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class TransportError(Exception):
+    """No usable HTTP answer: timeout, refused connection, TLS or DNS failure, after retries."""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+    attempts: int = 1
+
+    def json(self) -> Any:
+        """Parsed JSON body, or None when the body is not JSON (an HTML error page from a proxy)."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    @property
+    def is_json(self) -> bool:
+        return "json" in self.headers.get("Content-Type", "").lower() and self.json() is not None
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    # A server asking for a longer wait than this makes the call fail rather than stall a sweep.
+    max_retry_after: float = 120.0
+
+
+def retry_delay(response_headers: Mapping[str, str], attempt: int, policy: RetryPolicy,
+                now: Callable[[], float] = time.time) -> float:
+    """Seconds to wait before the next attempt: the server's word when it gives one, else backoff."""
+    retry_after = response_headers.get("Retry-After")
+    if retry_after:
+        try:
+            return min(float(retry_after), policy.max_retry_after)
+        except ValueError:
+            try:
+                return min(max(0.0, parsedate_to_datetime(retry_after).timestamp() - now()), policy.max_retry_after)
+            except (TypeError, ValueError):
+                pass
+    for remaining_header, reset_header in (("X-RateLimit-Remaining", "X-RateLimit-Reset"),
+                                           ("RateLimit-Remaining", "RateLimit-Reset")):
+        if response_headers.get(remaining_header) == "0" and response_headers.get(reset_header):
+            try:
+                reset = float(response_headers[reset_header])
+            except ValueError:
+                continue
+            # GitHub sends an epoch time, GitLab's RateLimit-Reset is one too; small values are deltas.
+            wait = reset - now() if reset > 1e9 else reset
+            return min(max(0.0, wait), policy.max_retry_after)
+    backoff = min(policy.max_delay, policy.base_delay * (2 ** (attempt - 1)))
+    return backoff * (0.5 + random.random() / 2)
+
+
+@dataclass
+class HttpClient:
+    """Create inside a running event loop; use as `async with HttpClient() as http:`."""
+
+    timeout: float = 15.0
+    rate_limits: dict[str, float] = field(default_factory=dict)  # host -> requests per second
+    default_rate: float = 20.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], Any] = asyncio.sleep
+    user_agent: str = "keysweep"
+    requests_sent: int = 0
+
+    def __post_init__(self) -> None:
+        self._session = None
+        self._throttles: dict[str, Any] = {}
+
+    async def __aenter__(self) -> "HttpClient":
+        import aiohttp
+
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            headers={"User-Agent": self.user_agent},
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _throttle(self, host: str):
+        from asyncio_throttle import Throttler
+
+        throttle = self._throttles.get(host)
+        if throttle is None:
+            rate = self.rate_limits.get(host, self.default_rate)
+            # asyncio-throttle counts whole requests per period: express fractional rates as periods.
+            throttle = (Throttler(rate_limit=int(rate), period=1.0) if rate >= 1
+                        else Throttler(rate_limit=1, period=1.0 / rate))
+            self._throttles[host] = throttle
+        return throttle
+
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                      json_body: Any = None, data: Any = None, params: Mapping[str, str] | None = None,
+                      retry: bool = True) -> Response:
+        """Send with throttling and retries; the last response is returned whatever its status.
+
+        Raises TransportError when no response came back after every attempt.
+        """
+        import aiohttp
+
+        if self._session is None:
+            raise RuntimeError("HttpClient used outside 'async with'")
+        host = urlsplit(url).netloc
+        attempts = self.policy.attempts if retry else 1
+        last_error = ""
+        for attempt in range(1, attempts + 1):
+            async with self._throttle(host):
+                try:
+                    self.requests_sent += 1
+                    async with self._session.request(method, url, headers=headers, json=json_body, data=data,
+                                                     params=params, allow_redirects=False) as resp:
+                        body = await resp.read()
+                        response = Response(resp.status, dict(resp.headers), body, str(resp.url), attempt)
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    last_error = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
+                    if attempt < attempts:
+                        await self.sleep(retry_delay({}, attempt, self.policy))
+                        continue
+                    raise TransportError(f"{method} {_safe_url(url)}: {last_error}") from None
+            if response.status in RETRY_STATUSES and attempt < attempts:
+                await self.sleep(retry_delay(response.headers, attempt, self.policy))
+                continue
+            return response
+        raise TransportError(f"{method} {_safe_url(url)}: {last_error or 'no response'}")
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its query string, which can carry a key (`?key=AIza…`)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
