@@ -47,13 +47,48 @@ def scan_options(func: Callable) -> Callable:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live in their own modules (keysweep/commands/<name>.py), imported only when run,
+# so that `keysweep scan staged` never pays for aiohttp, boto3 or PyGithub.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module_name, _, attribute = LAZY_COMMANDS[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module_name), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="keysweep")
 def cli() -> None:
     """Find long-lived credentials, attribute them, revoke them, and time it."""
 
 
-@cli.group()
+# `keysweep scan <source>` subcommands defined in other modules, e.g. {"github": "keysweep.commands.github:scan_github"}.
+LAZY_SCAN_SOURCES: dict[str, str] = {}
+
+
+class LazyScanGroup(LazyGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(click.Group.list_commands(self, ctx)) | set(LAZY_SCAN_SOURCES))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_SCAN_SOURCES and name not in self.commands:
+            import importlib
+
+            module_name, _, attribute = LAZY_SCAN_SOURCES[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module_name), attribute), name)
+        return click.Group.get_command(self, ctx, name)
+
+
+@cli.group(cls=LazyScanGroup)
 def scan() -> None:
     """Scan a source for credentials."""
 

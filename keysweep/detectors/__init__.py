@@ -25,3 +25,14 @@ for _module in (anthropic, aws, github, gitlab, openai):
 
 def run_check(name: str, secret: str) -> bool:
     return CHECKS[name](secret)
+
+
+def verifier_for(provider: str):
+    """The provider module's `VERIFIER` (see detectors/base.py), or None when it has none."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"keysweep.detectors.{provider.replace('-', '_')}")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, "VERIFIER", None)
