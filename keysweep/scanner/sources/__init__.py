@@ -13,3 +13,11 @@ DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 def looks_binary(content: bytes) -> bool:
     """git's own test: a NUL byte in the first 8000 bytes."""
     return b"\0" in content[:BINARY_SNIFF]
+
+
+def display_path(raw: bytes) -> str:
+    """A file name as findings show it: UTF-8, with any undecodable byte written as `\\xNN`.
+
+    Paths end up in SQLite, JSON, SARIF and terminals, none of which accept the lone surrogates
+    that `surrogateescape` would leave in the string."""
+    return raw.decode("utf-8", "backslashreplace")

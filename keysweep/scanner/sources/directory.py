@@ -10,7 +10,7 @@ from typing import Iterator
 
 from keysweep.errors import SourceError
 from keysweep.scanner.models import Blob, ScanStats
-from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path, looks_binary
 
 SKIP_DIRS = {".git", ".hg", ".svn"}
 
@@ -38,7 +38,7 @@ class DirectorySource:
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
             for name in sorted(filenames):
                 full = Path(dirpath, name)
-                yield from self._file(full, full.relative_to(self.root).as_posix(), stats)
+                yield from self._file(full, display_path(os.fsencode(full.relative_to(self.root).as_posix())), stats)
 
     def _file(self, full: Path, relative: str, stats: ScanStats) -> Iterator[Blob]:
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from keysweep.errors import SourceError
+from keysweep.scanner.sources import display_path
 
 ZERO_SHA = "0" * 40
 
@@ -138,18 +139,24 @@ class GitRepo:
             if len(fields) < 4:
                 continue
             commit, name, email, when = (f.decode("utf-8", "replace") for f in fields[:4])
-            rest = fields[4:]
-            for meta, path in zip(rest[0::2], rest[1::2]):
-                meta = meta.strip()
-                if not meta.startswith(b":"):
-                    continue
+            # Raw entries are `:meta\0path\0` (`::meta` for a merge's combined diff). Merges put an
+            # empty field after the header, so entries are read one field at a time, not in pairs.
+            entries: list[tuple[bytes, bytes]] = []
+            pending: bytes | None = None
+            for field in fields[4:]:
+                if pending is not None:
+                    entries.append((pending, field))
+                    pending = None
+                elif field.strip().startswith(b":"):
+                    pending = field.strip()
+            for meta, path in entries:
                 parts = meta.split(b" ")
                 blob = parts[-2].decode() if len(parts) >= 3 else ""
                 if blob == ZERO_SHA or blob not in targets:
                     continue
                 timestamp = int(when.strip() or 0)
                 intro = Introduction(
-                    commit=commit, path=path.decode("utf-8", "surrogateescape"),
+                    commit=commit, path=display_path(path),
                     author_name=name, author_email=email,
                     committed_at=datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                     timestamp=timestamp,

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from keysweep.errors import SourceError
 from keysweep.scanner.models import Blob, ScanStats
-from keysweep.scanner.sources import DEFAULT_MAX_SIZE
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path
 
 HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
@@ -18,8 +18,8 @@ HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 def _unquote(path: bytes) -> str:
     """git quotes paths with unusual characters in C style."""
     if path.startswith(b'"') and path.endswith(b'"'):
-        return codecs.escape_decode(path[1:-1])[0].decode("utf-8", "surrogateescape")
-    return path.decode("utf-8", "surrogateescape")
+        return display_path(codecs.escape_decode(path[1:-1])[0])
+    return display_path(path)
 
 
 class StagedSource:

@@ -1,0 +1,188 @@
+"""Shared fixtures: an isolated environment, generated keys, real git repositories and a CLI runner.
+
+Every test runs with its own store path and data dir, so nothing touches the user's store. The
+Hyperscan database cache is shared by the session (compiling it is the slow part of a start).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from keysweep.testing.gitrepo import RepoBuilder
+from keysweep.testing.keygen import KeyGen
+
+PROJECT = Path(__file__).resolve().parent.parent
+KEYSWEEP_BIN = Path(sys.executable).parent / "keysweep"
+
+
+# -- environment ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch, tmp_path, session_cache):
+    """No test reads or writes the user's store; git never asks an editor or a signing key."""
+    data = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
+    monkeypatch.setenv("KEYSWEEP_DB", str(tmp_path / "default-store.db"))
+    monkeypatch.delenv("KEYSWEEP_DEBUG", raising=False)
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig-global"))
+    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+    yield
+
+
+# -- keys and repositories ------------------------------------------------------------------------
+@pytest.fixture
+def keys(request) -> KeyGen:
+    """Generated fake keys, seeded per test so failures reproduce."""
+    import zlib
+
+    return KeyGen(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    """make_repo(name="repo") -> RepoBuilder: a real git repository in the test's tmp dir."""
+    def factory(name: str = "repo", branch: str = "main") -> RepoBuilder:
+        return RepoBuilder(tmp_path / name, branch=branch)
+    return factory
+
+
+def git(path: Path, *args: str, input: bytes | None = None, env: dict | None = None) -> str:
+    full_env = dict(os.environ)
+    full_env.setdefault("GIT_AUTHOR_DATE", "@1700000000 +0000")
+    full_env.setdefault("GIT_COMMITTER_DATE", "@1700000000 +0000")
+    full_env.update(env or {})
+    result = subprocess.run(["git", *args], cwd=path, input=input, capture_output=True, env=full_env)
+    if result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr.decode(errors='replace')}")
+    return result.stdout.decode(errors="replace").strip()
+
+
+def fast_import(repo: Path, commits: list[dict[str, Any]], branch: str = "refs/heads/main") -> list[str]:
+    """Build many commits at once with `git fast-import`.
+
+    Each commit is {"files": {path: bytes|str}, "delete": [path], "message": str,
+    "author": (name, email), "time": int}. Returns the commit ids, oldest first.
+    """
+    lines: list[bytes] = []
+    for mark, spec in enumerate(commits, 1):
+        name, email = spec.get("author", ("Bulk Author", "bulk@example.com"))
+        when = spec.get("time", 1_700_000_000 + mark * 60)
+        message = spec.get("message", f"commit {mark}").encode()
+        lines.append(f"commit {branch}\nmark :{mark}\n".encode())
+        lines.append(f"author {name} <{email}> {when} +0000\n".encode())
+        lines.append(f"committer {name} <{email}> {when} +0000\n".encode())
+        lines.append(f"data {len(message)}\n".encode() + message + b"\n")
+        for path in spec.get("delete", ()):
+            lines.append(f"D {path}\n".encode())
+        for path, content in spec.get("files", {}).items():
+            data = content.encode() if isinstance(content, str) else content
+            lines.append(f"M 100644 inline {path}\ndata {len(data)}\n".encode() + data + b"\n")
+    marks = repo / ".git" / "fast-import-marks"
+    git(repo, "fast-import", "--quiet", f"--export-marks={marks}", input=b"".join(lines))
+    by_mark = dict(line.split(" ", 1) for line in marks.read_text().split("\n") if line)
+    marks.unlink()
+    return [by_mark[f":{i}"] for i in range(1, len(commits) + 1)]
+
+
+# -- running the CLI ------------------------------------------------------------------------------
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def jsonl(self) -> list[Any]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    def __str__(self) -> str:  # shown by pytest when an assertion about a Run fails
+        return f"exit {self.code}\n--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"
+
+
+class _EntryPoint:
+    """`keysweep.cli.main` (the console script: it turns errors into one line and exit 2) shaped
+    like a click command, so CliRunner can isolate its streams."""
+
+    name = "keysweep"
+
+    def main(self, args=(), prog_name=None, **_extra):
+        from keysweep.cli import main
+
+        saved = sys.argv
+        sys.argv = ["keysweep", *args]
+        try:
+            main()
+        finally:
+            sys.argv = saved
+
+
+@pytest.fixture
+def run():
+    """run(*args, cwd=None) -> Run: the real entry point, in process (fast)."""
+    def invoke(*args: str, cwd: Path | None = None) -> Run:
+        runner = CliRunner()
+        previous = Path.cwd()
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            result = runner.invoke(_EntryPoint(), [str(a) for a in args], catch_exceptions=False)
+        finally:
+            os.chdir(previous)
+        return Run(result.exit_code, result.stdout, result.stderr)
+    return invoke
+
+
+@pytest.fixture
+def run_process():
+    """run_process(*args, cwd=None) -> Run: the installed console script, in a subprocess."""
+    def invoke(*args: str, cwd: Path | None = None, env: dict | None = None) -> Run:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        result = subprocess.run([str(KEYSWEEP_BIN), *map(str, args)], cwd=cwd, capture_output=True,
+                                env=full_env, timeout=120)
+        return Run(result.returncode, result.stdout.decode("utf-8", "replace"),
+                   result.stderr.decode("utf-8", "replace"))
+    return invoke
+
+
+# -- reading findings -----------------------------------------------------------------------------
+def by_rule(findings: list[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for finding in findings:
+        grouped.setdefault(finding["rule_id"], []).append(finding)
+    return grouped
+
+
+def find_secret(findings: list[dict], secret: str) -> dict:
+    """The one finding whose fingerprint is this secret's SHA-256."""
+    import hashlib
+
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    matching = [f for f in findings if f["secret_sha256"] == digest]
+    assert len(matching) == 1, f"expected one finding for …{secret[-6:]}, got {len(matching)}: " \
+                               f"{[f['rule_id'] + ' ' + f['redacted'] for f in findings]}"
+    return matching[0]
+
+
+def places(finding: dict) -> set[tuple]:
+    """(path, line, commit) of every occurrence."""
+    return {(o["path"], o["line"], o["commit"]) for o in finding["occurrences"]}
