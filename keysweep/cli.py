@@ -113,10 +113,14 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
     from keysweep.output import render
     from keysweep.scanner.suppress import load_ignored, without_ignored
 
-    if store is not None:
-        findings = store.findings(scope=result.scope, ids=new_ids if new_only else None)
+    if store is not None and result.source == "git":
+        # Incremental: blobs read by earlier scans of this repository hold findings too.
+        findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None)
     else:
+        # A directory or the index is reported as it is now, whatever the store remembers.
         findings = result.findings
+        if new_only and new_ids is not None:
+            findings = [f for f in findings if f.id in set(new_ids)]
     findings = without_ignored(findings, load_ignored(ignore_roots))
     by_id = {rule.id: rule for rule in rules}
     stats = result.stats

@@ -184,7 +184,7 @@ class Store:
                                      "finished_at": finished_at, "stats": json.dumps(stats),
                                      "new_findings": new_findings})
 
-    def findings(self, *, scope: str | None = None, provider: str | None = None,
+    def findings(self, *, scope: str | None = None, source: str | None = None, provider: str | None = None,
                  rule: str | None = None, repo: str | None = None, ids: Iterable[str] | None = None) -> list[Finding]:
         clauses, params = [], []
         if provider:
@@ -193,7 +193,10 @@ class Store:
         if rule:
             clauses.append("f.rule_id = ?")
             params.append(rule)
-        if scope:
+        if scope and source:
+            clauses.append("f.id IN (SELECT finding_id FROM occurrences WHERE scope = ? AND source = ?)")
+            params.extend([scope, source])
+        elif scope:
             clauses.append("f.id IN (SELECT finding_id FROM occurrences WHERE scope = ?)")
             params.append(scope)
         if repo:

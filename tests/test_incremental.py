@@ -1,0 +1,156 @@
+"""Incremental `scan git`: with a store, a repository's blobs are read once across scans; the
+findings reported stay the same. `--full` reads everything again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from tests.conftest import find_secret, git
+
+
+def last_scan_stats(db) -> dict:
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute("SELECT stats FROM scans ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    return json.loads(row[0])
+
+
+def blob_count(repo) -> int:
+    listing = git(repo.path, "cat-file", "--batch-all-objects", "--batch-check=%(objecttype)")
+    return listing.split().count("blob")
+
+
+def occurrences_of(findings: list[dict]) -> dict[str, set[tuple]]:
+    return {f["id"]: {(o["path"], o["line"], o["commit"]) for o in f["occurrences"]} for f in findings}
+
+
+@pytest.fixture
+def history(make_repo, keys):
+    repo = make_repo()
+    repo.commit("Initial", {"README.md": "# app\n", "app.py": "print('hi')\n"})
+    repo.commit("Add keys", {".env": f"OPENAI_API_KEY={keys.openai_project()}\n",
+                             "ci/deploy.sh": f"export GITHUB_TOKEN={keys.github()}\n"})
+    repo.commit("Remove .env", delete=[".env"])
+    return repo
+
+
+def test_second_scan_reads_no_blob_and_reports_the_same_findings(run, history, tmp_path):
+    db = tmp_path / "store.db"
+    first = run("scan", "git", history.path, "--db", db, "--format", "json")
+    assert first.code == 1, first
+    assert last_scan_stats(db)["blobs_scanned"] == blob_count(history) == 4
+
+    second = run("scan", "git", history.path, "--db", db, "--format", "json")
+    assert second.code == 1, second
+    stats = last_scan_stats(db)
+    assert stats["blobs_scanned"] == 0
+    assert stats["blobs_already_scanned"] == 4
+    assert occurrences_of(second.json()) == occurrences_of(first.json())
+    assert len(second.json()) == 2
+
+
+def test_a_new_commit_is_scanned_alone(run, history, keys, tmp_path):
+    db = tmp_path / "store.db"
+    assert run("scan", "git", history.path, "--db", db, "--format", "json").code == 1
+    key = keys.anthropic()
+    commit = history.commit("Add Claude", {"agent/claude.py": f"KEY = '{key}'\n", "app.py": "print('bye')\n"})
+
+    result = run("scan", "git", history.path, "--db", db, "--format", "json")
+    assert result.code == 1, result
+    stats = last_scan_stats(db)
+    assert stats["blobs_scanned"] == 2  # agent/claude.py and the new app.py
+    assert stats["blobs_already_scanned"] == 4
+    findings = result.json()
+    assert len(findings) == 3
+    occurrence = find_secret(findings, key)["occurrences"][0]
+    assert (occurrence["path"], occurrence["line"], occurrence["commit"]) == ("agent/claude.py", 1, commit)
+
+
+def test_new_only_reports_just_what_the_store_did_not_hold(run, history, keys, tmp_path):
+    db = tmp_path / "store.db"
+    assert run("scan", "git", history.path, "--db", db, "--format", "json").code == 1
+    assert run("scan", "git", history.path, "--db", db, "--format", "json", "--new-only").stdout.strip() == "[]"
+    key = keys.huggingface()
+    history.commit("Add HF", {"hf.txt": f"HF_TOKEN={key}\n"})
+    result = run("scan", "git", history.path, "--db", db, "--format", "json", "--new-only")
+    assert result.code == 1, result
+    assert [f["secret_sha256"] for f in result.json()] == [find_secret(result.json(), key)["secret_sha256"]]
+
+
+def test_full_rescans_every_blob(run, history, tmp_path):
+    db = tmp_path / "store.db"
+    first = run("scan", "git", history.path, "--db", db, "--format", "json")
+    full = run("scan", "git", history.path, "--db", db, "--format", "json", "--full")
+    assert full.code == 1, full
+    stats = last_scan_stats(db)
+    assert stats["blobs_scanned"] == 4
+    assert stats["blobs_already_scanned"] == 0
+    assert occurrences_of(full.json()) == occurrences_of(first.json())
+
+
+def test_no_store_is_never_incremental(run, history, tmp_path):
+    for _ in range(2):
+        result = run("scan", "git", history.path, "--no-store")
+        assert result.code == 1, result
+        assert "4 blobs" in result.stdout and "already scanned" not in result.stdout
+
+
+def test_a_staged_blob_scanned_before_its_commit_is_found_after_it(run, make_repo, keys, tmp_path):
+    """`git add` writes the blob; no ref reaches it yet. It must not be marked done while unreachable."""
+    repo = make_repo()
+    repo.commit("Initial", {"README.md": "# app\n"})
+    key = keys.google_api_key()
+    repo.write("maps.js", f"const KEY = '{key}';\n")
+    repo.git("add", "maps.js")
+    db = tmp_path / "store.db"
+
+    before = run("scan", "git", repo.path, "--db", db, "--format", "json")
+    assert before.code == 0, before
+    assert before.json() == []
+    assert last_scan_stats(db)["blobs_unreachable"] == 1
+    # --unreachable reports it, without a commit.
+    dangling = run("scan", "git", repo.path, "--no-store", "--format", "json", "--unreachable")
+    assert dangling.code == 1, dangling
+    assert find_secret(dangling.json(), key)["occurrences"][0]["commit"] is None
+
+    repo.clock += 3600
+    repo.git("commit", "-q", "-m", "Add maps")
+    commit = repo.git("rev-parse", "HEAD")
+    after = run("scan", "git", repo.path, "--db", db, "--format", "json")
+    assert after.code == 1, after
+    occurrence = find_secret(after.json(), key)["occurrences"][0]
+    assert (occurrence["path"], occurrence["line"], occurrence["commit"]) == ("maps.js", 1, commit)
+
+
+@pytest.mark.xfail(strict=True, reason="LIMITATION/BUG: a blob with a match is marked scanned, so when a later "
+                   "commit puts the same blob at a new path (copy, revert, re-add) an incremental scan records "
+                   "no new occurrence; only --full does")
+def test_incremental_scan_sees_a_known_secret_blob_at_a_new_path(run, history, tmp_path):
+    db = tmp_path / "store.db"
+    assert run("scan", "git", history.path, "--db", db, "--format", "json").code == 1
+    script = (history.path / "ci/deploy.sh").read_text()
+    history.commit("Copy deploy script", {"ci/deploy-staging.sh": script})
+
+    incremental = run("scan", "git", history.path, "--db", db, "--format", "json")
+    full = run("scan", "git", history.path, "--no-store", "--format", "json")
+    assert occurrences_of(incremental.json()) == occurrences_of(full.json())
+
+
+def test_store_scope_is_per_repository(run, make_repo, keys, tmp_path):
+    """Two repositories in one store: each scan reports its own repository's findings."""
+    db = tmp_path / "store.db"
+    one, two = make_repo("one"), make_repo("two")
+    key_one, key_two = keys.anthropic(), keys.huggingface()
+    one.commit("a", {"a.txt": f"k={key_one}\n"})
+    two.commit("b", {"b.txt": f"k={key_two}\n"})
+    first = run("scan", "git", one.path, "--db", db, "--format", "json")
+    second = run("scan", "git", two.path, "--db", db, "--format", "json")
+    assert [f["secret_sha256"] for f in first.json()] == [find_secret(first.json(), key_one)["secret_sha256"]]
+    assert [f["secret_sha256"] for f in second.json()] == [find_secret(second.json(), key_two)["secret_sha256"]]
+    # The same blob in another repository is read again: done-ness is kept per repository.
+    assert last_scan_stats(db)["blobs_scanned"] == 1
