@@ -59,7 +59,7 @@ def scan_local(source, engine: Engine) -> ScanResult:
 
 # Below this much content a worker pool costs more than it saves.
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
-SHARDS_PER_WORKER = 4
+SHARDS_PER_WORKER = 1
 
 
 def _read_and_match(repo: GitRepo, shas: list[str], engine: Engine,

@@ -33,6 +33,16 @@ class Introduction:
     timestamp: int
 
 
+def _widen_pipe(fd: int) -> None:
+    """A 1 MiB pipe instead of 64 KiB: fewer wake-ups of both processes per gigabyte of blobs."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
+
+
 def _git(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, **kwargs)
