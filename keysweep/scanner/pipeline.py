@@ -84,8 +84,16 @@ def _read_and_match(repo: GitRepo, shas: list[str], engine: Engine,
     return matched, clean, stats
 
 
-def _shard_worker(repo_path: str, shas: list[str], rules: list, backend: str):
-    return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend))
+# Per-shard (blobs, bytes) done, shared with forked workers by inheritance for progress display.
+_SHARD_PROGRESS = None
+
+
+def _shard_worker(index: int, repo_path: str, shas: list[str], rules: list, backend: str):
+    def report(blobs: int, nbytes: int) -> None:
+        if _SHARD_PROGRESS is not None:
+            _SHARD_PROGRESS[2 * index], _SHARD_PROGRESS[2 * index + 1] = blobs, nbytes
+
+    return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend), report)
 
 
 def _shards(wanted: list[tuple[str, int]], count: int) -> list[list[str]]:
@@ -133,24 +141,31 @@ def scan_git(
     clean: list[str] = []
     if workers > 1 and total_bytes >= PARALLEL_MIN_BYTES:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+        global _SHARD_PROGRESS
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        mp = multiprocessing.get_context(method)
         rules = [compiled.rule for compiled in engine.rules]
         shards = _shards(wanted, workers * SHARDS_PER_WORKER)
-        done_blobs = done_bytes = 0
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            futures = {pool.submit(_shard_worker, repo.identity, shard, rules, engine.backend): shard
-                       for shard in shards}
-            for future in as_completed(futures):
-                part_matched, part_clean, part_stats = future.result()
-                matched.update(part_matched)
-                clean.extend(part_clean)
-                merge_stats(stats, part_stats)
-                done_blobs += len(futures[future])
-                done_bytes += part_stats.bytes_scanned
-                if progress:
-                    progress(done_blobs, done_bytes)
+        _SHARD_PROGRESS = mp.RawArray("q", 2 * len(shards)) if method == "fork" else None
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp) as pool:
+                pending = {pool.submit(_shard_worker, i, repo.identity, shard, rules, engine.backend)
+                           for i, shard in enumerate(shards)}
+                while pending:
+                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        part_matched, part_clean, part_stats = future.result()
+                        matched.update(part_matched)
+                        clean.extend(part_clean)
+                        merge_stats(stats, part_stats)
+                    if progress and _SHARD_PROGRESS is not None:
+                        progress(sum(_SHARD_PROGRESS[0::2]), sum(_SHARD_PROGRESS[1::2]))
+        finally:
+            _SHARD_PROGRESS = None
+        if progress:
+            progress(len(wanted), total_bytes)
     else:
         part_matched, clean, part_stats = _read_and_match(repo, [sha for sha, _ in wanted], engine, progress)
         matched.update(part_matched)
