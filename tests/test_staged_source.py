@@ -1,0 +1,125 @@
+"""`keysweep scan staged` (pre-commit): only lines the index adds; line numbers are the file's."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import find_secret
+
+
+@pytest.fixture
+def repo(make_repo, keys):
+    repo = make_repo()
+    repo.committed_key = keys.openai_project()
+    repo.commit("Initial", {"config.py": f"import os\nOLD_KEY = '{repo.committed_key}'\nDEBUG = False\n",
+                            "README.md": "# app\n"})
+    return repo
+
+
+def staged(run, repo, *extra: str, cwd=None):
+    return run("scan", "staged", *extra, cwd=cwd or repo.path)
+
+
+def test_only_added_lines_in_the_index_are_reported(run, repo, keys):
+    added, unstaged = keys.anthropic(), keys.github()
+    # Staged: one added line (line 4); the committed key on line 2 is an unchanged line.
+    repo.write("config.py", f"import os\nOLD_KEY = '{repo.committed_key}'\nDEBUG = False\nCLAUDE = '{added}'\n")
+    repo.git("add", "config.py")
+    # Unstaged: a further change in the work tree only.
+    repo.write("config.py", f"import os\nOLD_KEY = '{repo.committed_key}'\nDEBUG = False\nCLAUDE = '{added}'\n"
+                            f"GH = '{unstaged}'\n")
+    repo.write("untracked.env", f"GH={unstaged}\n")
+
+    result = staged(run, repo, "--format", "json")
+    assert result.code == 1, result
+    findings = result.json()
+    assert len(findings) == 1
+    finding = find_secret(findings, added)
+    assert finding["rule_id"] == "anthropic.api-key"
+    [occurrence] = finding["occurrences"]
+    assert {k: occurrence[k] for k in ("source", "path", "line", "commit")} == {
+        "source": "staged", "path": "config.py", "line": 4, "commit": None}
+
+
+def test_line_numbers_map_to_the_file_across_hunks(run, repo, keys):
+    first, second = keys.huggingface(), keys.google_api_key()
+    lines = [f"line {i}" for i in range(1, 41)]
+    repo.commit("Long file", {"long.txt": "\n".join(lines) + "\n"})
+    lines.insert(4, f"HF_TOKEN={first}")          # becomes line 5
+    lines[29] = f"GOOGLE_API_KEY={second}"        # replaces line 30 (a modified line counts as added)
+    repo.write("long.txt", "\n".join(lines) + "\n")
+    repo.git("add", "long.txt")
+
+    findings = staged(run, repo, "--format", "json").json()
+    assert [(o["path"], o["line"]) for o in find_secret(findings, first)["occurrences"]] == [("long.txt", 5)]
+    assert [(o["path"], o["line"]) for o in find_secret(findings, second)["occurrences"]] == [("long.txt", 30)]
+
+
+def test_a_new_file_and_a_file_in_a_subdirectory(run, repo, keys):
+    key = keys.openai_service_account()
+    repo.write("svc/deploy/agent.env", f"# agent\n\nOPENAI_API_KEY={key}\n")
+    repo.git("add", "svc/deploy/agent.env")
+    # Run from a subdirectory: the scan covers the whole index and paths stay repository-relative.
+    result = staged(run, repo, "--format", "json", cwd=repo.path / "svc")
+    assert result.code == 1, result
+    [occurrence] = find_secret(result.json(), key)["occurrences"]
+    assert (occurrence["path"], occurrence["line"]) == ("svc/deploy/agent.env", 3)
+    assert occurrence["repo"] == str(repo.path.resolve())
+
+
+def test_clean_index_exits_0_and_prints_nothing(run, repo, keys):
+    repo.write("config.py", "import os\nDEBUG = True\n")   # removes the committed key: a deletion
+    repo.write("notes.md", "nothing secret\n")
+    repo.git("add", "config.py", "notes.md")
+    repo.write("notes.md", f"nothing secret\nKEY={keys.anthropic()}\n")  # unstaged
+    result = staged(run, repo)
+    assert (result.code, result.stdout, result.stderr) == (0, "", "")
+    as_json = staged(run, repo, "--format", "json")
+    assert (as_json.code, as_json.json()) == (0, [])
+
+
+def test_nothing_staged_exits_0(run, repo):
+    assert staged(run, repo).code == 0
+
+
+def test_finding_exits_1_in_every_format(run, repo, keys):
+    key = keys.github()
+    repo.write("ci.sh", f"export GITHUB_TOKEN={key}\n")
+    repo.git("add", "ci.sh")
+    for fmt in ("table", "json", "jsonl", "sarif", "csv"):
+        result = staged(run, repo, "--format", fmt)
+        assert result.code == 1, (fmt, result)
+        assert key not in result.stdout + result.stderr
+    table = staged(run, repo)
+    assert "ci.sh:1" in table.stdout and "ghp_…" in table.stdout
+
+
+def test_binary_staged_file_is_skipped(run, repo, keys):
+    repo.write("blob.bin", b"\x00\x01" + keys.anthropic().encode() + b"\x00")
+    repo.git("add", "blob.bin")
+    result = staged(run, repo, "--format", "json")
+    assert (result.code, result.json()) == (0, [])
+
+
+def test_staged_scan_with_a_store_reports_only_the_index(run, repo, keys, tmp_path):
+    """A history scan in the same store must not make the pre-commit hook fail a clean commit."""
+    db = tmp_path / "store.db"
+    assert run("scan", "git", repo.path, "--db", db, "--format", "json").code == 1
+    repo.write("notes.md", "clean\n")
+    repo.git("add", "notes.md")
+    clean = staged(run, repo, "--db", db, "--format", "json")
+    assert (clean.code, clean.json()) == (0, []), clean
+
+    key = keys.huggingface()
+    repo.write("notes.md", f"clean\nHF={key}\n")
+    repo.git("add", "notes.md")
+    dirty = staged(run, repo, "--db", db, "--format", "json")
+    assert dirty.code == 1, dirty
+    assert [f["secret_sha256"] for f in dirty.json()] == [find_secret(dirty.json(), key)["secret_sha256"]]
+
+
+def test_outside_a_repository_is_an_input_error(run, tmp_path):
+    result = run("scan", "staged", cwd=tmp_path)
+    assert result.code == 2
+    assert result.stderr.startswith("keysweep: error: ") and "not inside a git work tree" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
