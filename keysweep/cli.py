@@ -152,6 +152,8 @@ def _persist(store, result, rules, started_at: str) -> list[str] | None:
     new_ids = store.record(result.findings, result.scope, finished)
     if result.scanned_objects:
         store.mark_scanned(result.source, result.scope, result.scanned_objects, _rules_digest(rules), finished)
+    if result.tips:
+        store.replace_scanned("git-tip", result.scope, result.tips, _rules_digest(rules), finished)
     from dataclasses import asdict
 
     stats = asdict(result.stats)
@@ -191,12 +193,19 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     repo = GitRepo(path)
     matcher, rules = _load_engine(rule_paths, engine)
     store = _open_store(db, no_store)
-    already = set()
+    already: set[str] = set()
+    previous_tips: set[str] = set()
+    known_blobs: set[str] = set()
     if store is not None and not full:
-        already = store.scanned_objects("git", repo.identity, _rules_digest(rules))
+        digest = _rules_digest(rules)
+        already = store.scanned_objects("git", repo.identity, digest)
+        if already:
+            previous_tips = store.scanned_objects("git-tip", repo.identity, digest)
+            known_blobs = store.git_blobs_with_findings(repo.identity)
     progress = _progress(fmt == "table" or output is not None)
     result = scan_git(repo, matcher, already_scanned=already, max_size=max_size,
-                      include_unreachable=unreachable, progress=progress)
+                      include_unreachable=unreachable, progress=progress,
+                      previous_tips=previous_tips, known_match_blobs=known_blobs)
     if progress:
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)

@@ -162,9 +162,6 @@ def test_key_in_a_commit_only_a_tag_reaches(run, make_repo, keys):
     assert occurrence["author_email"] == "release@example.com"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a blob that a tag points at directly (no commit, like git.git's "
-                   "junio-gpg-pub) is reachable from a ref, but provenance comes only from commits, so its "
-                   "match is counted as unreachable and dropped")
 def test_key_in_a_blob_a_tag_points_at_directly(run, make_repo, keys):
     repo = make_repo()
     repo.commit("Base", {"README.md": "# app\n"})

@@ -127,9 +127,6 @@ def test_a_staged_blob_scanned_before_its_commit_is_found_after_it(run, make_rep
     assert (occurrence["path"], occurrence["line"], occurrence["commit"]) == ("maps.js", 1, commit)
 
 
-@pytest.mark.xfail(strict=True, reason="LIMITATION/BUG: a blob with a match is marked scanned, so when a later "
-                   "commit puts the same blob at a new path (copy, revert, re-add) an incremental scan records "
-                   "no new occurrence; only --full does")
 def test_incremental_scan_sees_a_known_secret_blob_at_a_new_path(run, history, tmp_path):
     db = tmp_path / "store.db"
     assert run("scan", "git", history.path, "--db", db, "--format", "json").code == 1

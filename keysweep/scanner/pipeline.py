@@ -28,6 +28,8 @@ class ScanResult:
     source: str
     # Objects read completely whose findings (if any) are recorded: safe to skip next time.
     scanned_objects: list[str] = field(default_factory=list)
+    # git: commit tips taken before reading, so the next incremental scan reads only newer history.
+    tips: list[str] = field(default_factory=list)
 
 
 def match_blob(engine: Engine, blob: Blob, stats: ScanStats) -> list[Match]:
@@ -125,8 +127,15 @@ def scan_git(
     include_unreachable: bool = False,
     progress: Progress | None = None,
     workers: int | None = None,
+    previous_tips: Iterable[str] = (),
+    known_match_blobs: Iterable[str] = (),
 ) -> ScanResult:
+    """Read every blob not already scanned, match it, and resolve where matching blobs entered
+    history. With `previous_tips`, provenance is read from newer commits only; blobs matched by
+    earlier scans (`known_match_blobs`) that newer commits put at new paths gain occurrences."""
     stats = ScanStats()
+    # Tips first: a commit made while we read must count as new next time, not as seen.
+    tips = repo.commit_tips()
     wanted: list[tuple[str, int]] = []
     for sha, size in repo.blob_inventory():
         if sha in already_scanned:
@@ -173,7 +182,19 @@ def scan_git(
         if progress:
             progress(len(wanted), total_bytes)
 
-    introductions = repo.introductions(set(matched))
+    previous_tips = list(previous_tips)
+    known = set(known_match_blobs) - set(matched)
+    introductions = repo.introductions(set(matched) | known, exclude_tips=previous_tips)
+    unresolved = {sha for sha in matched if sha not in introductions}
+    if unresolved and previous_tips:
+        # Never let the shortcut hide a blob: look through all history before calling it unreachable.
+        introductions.update(repo.introductions(unresolved))
+    revisit = [sha for sha in known if sha in introductions]
+    if revisit:
+        for sha, content in repo.read_blobs(revisit):
+            matches = engine.scan(content)
+            if matches:
+                matched[sha] = matches
     hits: list[tuple[Match, Occurrence]] = []
     seen_at = utc_now()
     resolved: list[str] = []
@@ -194,12 +215,14 @@ def scan_git(
             for match in matches:
                 hits.append((match, Occurrence(
                     source="git", path=intro.path, line=match.line, repo=repo.identity,
-                    commit=intro.commit, author_name=intro.author_name, author_email=intro.author_email,
-                    committed_at=intro.committed_at,
-                    locator={"repo": repo.identity, "blob": sha}, seen_at=seen_at,
+                    commit=intro.commit, author_name=intro.author_name or None,
+                    author_email=intro.author_email or None, committed_at=intro.committed_at or None,
+                    locator=({"repo": repo.identity, "blob": sha} if intro.commit
+                             else {"repo": repo.identity, "blob": sha, "ref": intro.path}),
+                    seen_at=seen_at,
                 )))
     return ScanResult(aggregate(hits, engine), stats, scope=repo.identity, source="git",
-                      scanned_objects=clean + resolved)
+                      scanned_objects=clean + [sha for sha in resolved if sha not in known], tips=tips)
 
 
 def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[Finding]:

@@ -76,7 +76,15 @@ def _m1_initial(db) -> None:
 
 MIGRATIONS: list[tuple[int, str, Callable]] = [
     (1, "initial schema", _m1_initial),
+    (2, "revocation jobs, transitions, calls and runs", lambda db: _lazy("keysweep.remediation.schema:migrate_revocation_jobs")(db)),
 ]
+
+
+def _lazy(target: str) -> Callable:
+    import importlib
+
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 class Store:
@@ -128,6 +136,20 @@ class Store:
                 "INSERT OR REPLACE INTO scanned (source, scope, object_id, rules_digest, scanned_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 ((source, scope, obj, rules_digest, at) for obj in objects))
+
+    def replace_scanned(self, source: str, scope: str, objects: Iterable[str], rules_digest: str, at: str) -> None:
+        """Keep only these objects for (source, scope): e.g. the ref tips of the latest scan."""
+        with self.conn:
+            self.conn.execute("DELETE FROM scanned WHERE source = ? AND scope = ?", [source, scope])
+            self.conn.executemany(
+                "INSERT INTO scanned (source, scope, object_id, rules_digest, scanned_at) VALUES (?, ?, ?, ?, ?)",
+                ((source, scope, obj, rules_digest, at) for obj in objects))
+
+    def git_blobs_with_findings(self, scope: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT DISTINCT json_extract(locator, '$.blob') FROM occurrences WHERE scope = ? AND source = 'git'",
+            [scope])
+        return {row[0] for row in rows if row[0]}
 
     # -- findings -----------------------------------------------------------------------------
     def record(self, findings: list[Finding], scope: str, at: str) -> list[str]:

@@ -25,7 +25,9 @@ ZERO_SHA = "0" * 40
 
 @dataclass(frozen=True, slots=True)
 class Introduction:
-    commit: str
+    """Where a blob entered history: a commit putting it at a path, or a ref naming it directly."""
+
+    commit: str | None
     path: str
     author_name: str
     author_email: str
@@ -125,20 +127,44 @@ class GitRepo:
             proc.wait()
             writer.join(timeout=1)
 
-    def introductions(self, targets: set[str]) -> dict[str, list[Introduction]]:
-        """For each target blob, the earliest commit that put it at each path, across all refs."""
+    def refs(self) -> list[tuple[str, str, str]]:
+        """(refname, peeled object id, peeled object type) of every ref, annotated tags peeled."""
+        result = _git(["for-each-ref", "--format=%(refname)%00%(objectname)%00%(objecttype)%00"
+                                        "%(*objectname)%00%(*objecttype)"], self.path)
+        if result.returncode != 0:
+            raise SourceError(f"{self.path}: cannot list refs: {result.stderr.decode(errors='replace').strip()}")
+        refs = []
+        for line in result.stdout.decode("utf-8", "replace").splitlines():
+            parts = line.split("\0")
+            if len(parts) == 5:
+                name, obj, kind, peeled, peeled_kind = parts
+                refs.append((name, peeled or obj, peeled_kind or kind))
+        return refs
+
+    def commit_tips(self) -> list[str]:
+        return sorted({obj for _, obj, kind in self.refs() if kind == "commit"})
+
+    def introductions(self, targets: set[str], exclude_tips: Iterable[str] = ()) -> dict[str, list[Introduction]]:
+        """For each target blob, the earliest commit that put it at each path, across all refs.
+
+        With `exclude_tips` (the ref tips of an earlier scan), only commits not reachable from
+        them are read: an incremental scan then costs what the new history costs."""
         found: dict[str, dict[str, Introduction]] = {}
         if not targets:
             return {}
+        for refname, obj, kind in self.refs():
+            if kind == "blob" and obj in targets:
+                # A ref or tag naming a blob directly (like git.git's junio-gpg-pub): no commit.
+                found.setdefault(obj, {})[refname] = Introduction(
+                    commit=None, path=refname, author_name="", author_email="", committed_at="", timestamp=0)
+        revisions = "".join(f"^{tip}\n" for tip in exclude_tips).encode()
         proc = subprocess.Popen(
-            ["git", "log", "--all", "--raw", "--no-abbrev", "--no-renames", "-c", "-z",
+            ["git", "log", "--all", "--stdin", "--raw", "--no-abbrev", "--no-renames", "-c", "-z",
              "--format=%x01%H%x00%an%x00%ae%x00%ct"],
-            cwd=self.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=self.path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
-        assert proc.stdout is not None
-        data = proc.stdout.read()
-        err = proc.stderr.read() if proc.stderr else b""
-        if proc.wait() != 0:
+        data, err = proc.communicate(revisions)
+        if proc.returncode != 0:
             if b"does not have any commits" in err or b"unknown revision" in err:
                 return {}
             raise SourceError(f"{self.path}: git log failed: {err.decode(errors='replace').strip()}")
@@ -173,6 +199,6 @@ class GitRepo:
                 )
                 per_path = found.setdefault(blob, {})
                 earlier = per_path.get(intro.path)
-                if earlier is None or (intro.timestamp, intro.commit) < (earlier.timestamp, earlier.commit):
+                if earlier is None or (intro.timestamp, intro.commit or "") < (earlier.timestamp, earlier.commit or ""):
                     per_path[intro.path] = intro
         return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
