@@ -11,16 +11,22 @@ from __future__ import annotations
 
 from typing import Callable
 
-from keysweep.detectors import anthropic, aws, github, gitlab, openai
+from keysweep.detectors import anthropic, aws, gcp, generic, github, gitlab, openai, private_key
+from keysweep.detectors.candidate import Candidate, Enriched
 
 Check = Callable[[str], bool]
+Enricher = Callable[[Candidate], "Enriched | None"]
 
 CHECKS: dict[str, Check] = {}
-for _module in (anthropic, aws, github, gitlab, openai):
-    for _name, _check in _module.CHECKS.items():
-        if _name in CHECKS:
-            raise RuntimeError(f"duplicate checksum name {_name!r}")
-        CHECKS[_name] = _check
+# Enrichers (a rule's `enrich` field): normalise the secret, name its key id, attach metadata, or
+# drop the match. See detectors/candidate.py.
+ENRICHERS: dict[str, Enricher] = {}
+for _module in (anthropic, aws, gcp, generic, github, gitlab, openai, private_key):
+    for _registry, _entries in ((CHECKS, _module.CHECKS), (ENRICHERS, getattr(_module, "ENRICHERS", {}))):
+        for _name, _function in _entries.items():
+            if _name in _registry:
+                raise RuntimeError(f"duplicate check or enricher name {_name!r}")
+            _registry[_name] = _function
 
 
 def run_check(name: str, secret: str) -> bool:

@@ -1,8 +1,16 @@
-"""AWS access key ids: structure check and the offline decode of the owning account id."""
+"""AWS access key ids and Bedrock API keys: structure checks and offline owner decoding."""
 
 import base64
+import binascii
+
+import re
+
+from keysweep.detectors.candidate import Candidate, Enriched
 
 LONG_LIVED_PREFIXES = ("AKIA", "ABIA", "ACCA")
+BEDROCK_PREFIX = "ABSK"
+BEDROCK_MARKER = b"BedrockAPIKey-"
+_BEDROCK_ACCOUNT = re.compile(rb"-at-(\d{12})(?!\d)")
 
 
 def account_id(access_key_id: str) -> str | None:
@@ -15,7 +23,7 @@ def account_id(access_key_id: str) -> str | None:
         return None
     try:
         decoded = base64.b32decode(access_key_id[4:])
-    except ValueError:
+    except (ValueError, binascii.Error):
         return None
     number = int.from_bytes(decoded[:6], "big")
     return f"{(number & 0x7FFFFFFFFF80) >> 7:012d}"
@@ -25,4 +33,35 @@ def valid_access_key_id(key_id: str) -> bool:
     return len(key_id) == 20 and not key_id.endswith("EXAMPLE")
 
 
-CHECKS = {"aws_access_key_id": valid_access_key_id}
+def with_account(candidate: Candidate) -> Enriched:
+    """Attach the owning account, decoded from the access key id (the match's own key_id)."""
+    account = account_id(candidate.key_id) if candidate.key_id else None
+    return Enriched(secret=candidate.secret, key_id=candidate.key_id,
+                    metadata={"account_id": account} if account else {})
+
+
+def _bedrock_payload(secret: str) -> bytes | None:
+    body = secret[len(BEDROCK_PREFIX):]
+    try:
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def valid_bedrock_key(secret: str) -> bool:
+    """`ABSK` + base64 of `BedrockAPIKey-…`, decoding to printable text."""
+    payload = _bedrock_payload(secret)
+    return (payload is not None and payload.startswith(BEDROCK_MARKER)
+            and all(32 <= b < 127 for b in payload))
+
+
+def bedrock_owner(candidate: Candidate) -> Enriched:
+    """The account, when the decoded key names its service user (`…-at-<12 digits>`)."""
+    payload = _bedrock_payload(candidate.secret) or b""
+    found = _BEDROCK_ACCOUNT.search(payload)
+    return Enriched(secret=candidate.secret, key_id=candidate.key_id,
+                    metadata={"account_id": found[1].decode()} if found else {})
+
+
+CHECKS = {"aws_access_key_id": valid_access_key_id, "aws_bedrock_key": valid_bedrock_key}
+ENRICHERS = {"aws_account": with_account, "aws_bedrock": bedrock_owner}

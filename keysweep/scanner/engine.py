@@ -8,6 +8,13 @@ findings:
 - `regex`: a literal keyword check on the lower-cased content selects the rules worth running; the
   rule's regex then runs over the whole content.
 A rule whose pattern has no bounded width is confirmed over the whole content by both.
+
+After confirmation, both backends share the same steps: each match goes through its rule's
+enricher, checksum, entropy, placeholder and allowlist filters; base64 runs that decode to text are
+scanned again (decode.py) with the start of their line as context; a match whose secret another
+match of a preferred rule covers at the same place is dropped (a `fallback` rule yields to a
+specific one, e.g. a PEM key inside a GCP service-account file, or a bearer token that is an
+OpenAI key); and secrets are joined to the identifiers their rules name (`key_id_rule`).
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ import re
 from pathlib import Path
 from typing import Iterable, Literal
 
-from keysweep.detectors import CHECKS
+from keysweep.detectors import CHECKS, ENRICHERS
+from keysweep.detectors.candidate import Candidate
 from keysweep.detectors.placeholders import is_placeholder
 from keysweep.fingerprint import shannon_entropy
+from keysweep.scanner import decode
 from keysweep.scanner.models import Match
 from keysweep.scanner.rules import Rule
 
@@ -32,18 +41,52 @@ MAX_WINDOW = 4096
 # Context kept after a window so that \b and lookaheads at its end see the real next characters.
 TAIL_SLACK = 256
 FULL = None
+# Base64 inside base64 (a Docker config's `auth` inside a Kubernetes Secret) is decoded once more.
+MAX_DECODE_DEPTH = 2
+# Bytes of the encoded value's line, before it, scanned with the decoded text: the variable name
+# (`MISTRAL_API_KEY: <base64>`) that context-bound rules need.
+DECODE_CONTEXT = 200
+CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
+RESERVED_GROUPS = ("secret", "key_id")
+
+
+class CompiledAllowlist:
+    __slots__ = ("regexes", "target", "stopwords", "all_of")
+
+    def __init__(self, allowlist) -> None:
+        import regex
+
+        self.regexes = tuple(regex.compile(p.encode()) for p in allowlist.regexes)
+        self.target = allowlist.regex_target
+        self.stopwords = allowlist.stopwords
+        self.all_of = allowlist.condition == "and"
+
+    def allows(self, secret: str, match: bytes, line: bytes) -> bool:
+        subject = {"secret": secret.encode("utf-8", "surrogateescape"), "match": match, "line": line}[self.target]
+        results = []
+        if self.regexes:
+            results.append(any(p.search(subject) for p in self.regexes))
+        if self.stopwords:
+            lowered = secret.lower()
+            results.append(any(word in lowered for word in self.stopwords))
+        if not results:
+            return False
+        return all(results) if self.all_of else any(results)
 
 
 class CompiledRule:
     """A rule ready to match; its pattern is compiled on first use."""
 
-    __slots__ = ("rule", "keywords", "_pattern", "_width")
+    __slots__ = ("rule", "keywords", "order", "_pattern", "_width", "_extra_groups", "_allowlists")
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, order: int = 0) -> None:
         self.rule = rule
         self.keywords = tuple(k.lower().encode() for k in rule.keywords)
+        self.order = order  # position in the rule set: the earlier rule wins a tie
         self._pattern = None
         self._width: int | None | bool = False
+        self._extra_groups: tuple[str, ...] | None = None
+        self._allowlists: tuple[CompiledAllowlist, ...] | None = None
 
     @property
     def pattern(self):
@@ -59,6 +102,19 @@ class CompiledRule:
         if self._width is False:
             self._width = _max_width(self.rule.regex)
         return self._width
+
+    @property
+    def extra_groups(self) -> tuple[str, ...]:
+        """Named groups besides `secret` and `key_id`: their values become match metadata."""
+        if self._extra_groups is None:
+            self._extra_groups = tuple(name for name in self.pattern.groupindex if name not in RESERVED_GROUPS)
+        return self._extra_groups
+
+    @property
+    def allowlists(self) -> tuple[CompiledAllowlist, ...]:
+        if self._allowlists is None:
+            self._allowlists = tuple(CompiledAllowlist(a) for a in self.rule.allowlists)
+        return self._allowlists
 
 
 def _max_width(pattern: str) -> int | None:
@@ -83,9 +139,11 @@ def hyperscan_available() -> bool:
 class Engine:
     """Compiled rule set. `scan(content)` returns confirmed matches, in content order."""
 
-    def __init__(self, rules: Iterable[Rule], backend: Backend = "auto") -> None:
-        self.rules = [CompiledRule(rule) for rule in rules]
+    def __init__(self, rules: Iterable[Rule], backend: Backend = "auto", decode_base64: bool = True) -> None:
+        self.rules = [CompiledRule(rule, order) for order, rule in enumerate(rules)]
         self.by_id = {c.rule.id: c for c in self.rules}
+        self.decode_base64 = decode_base64
+        self._id_rules = {c.rule.key_id_rule for c in self.rules if c.rule.key_id_rule}
         if backend == "auto":
             backend = "hyperscan" if hyperscan_available() else "regex"
         self.backend = backend
@@ -109,6 +167,17 @@ class Engine:
 
     # -- confirmation -------------------------------------------------------------------------
     def scan(self, content: bytes) -> list[Match]:
+        return self._scan(content, 0)
+
+    def _scan(self, content: bytes, depth: int) -> list[Match]:
+        matches = self._confirmed(content)
+        if self.decode_base64 and depth < MAX_DECODE_DEPTH:
+            matches.extend(self._scan_decoded(content, depth))
+        matches = self._without_overlaps(matches)
+        matches.sort(key=lambda m: (m.start, m.rule_id))
+        return self._pair_key_ids(matches)
+
+    def _confirmed(self, content: bytes) -> list[Match]:
         matches: list[Match] = []
         length = len(content)
         for index, windows in self.candidates(content).items():
@@ -133,8 +202,7 @@ class Engine:
                     match = self._confirm(compiled, found, content)
                     if match is not None:
                         matches.append(match)
-        matches.sort(key=lambda m: (m.start, m.rule_id))
-        return self._pair_key_ids(matches)
+        return matches
 
     def _confirm(self, compiled: CompiledRule, found, content: bytes) -> Match | None:
         rule = compiled.rule
@@ -142,22 +210,32 @@ class Engine:
         if not raw:
             return None
         secret = raw.decode("utf-8", "surrogateescape")
-        if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
-            return None
-        if rule.checksum and not CHECKS[rule.checksum](secret):
-            return None
-        if not rule.allow_placeholders and is_placeholder(secret):
-            return None
         start, end = found.span("secret")
-        line_start = content.rfind(b"\n", 0, start) + 1
-        line_end = content.find(b"\n", end)
-        line_text = content[line_start: line_end if line_end != -1 else len(content)]
-        if any(marker in line_text for marker in ALLOW_MARKERS):
-            self.suppressed_inline += 1
-            return None
         key_id = None
         if "key_id" in found.re.groupindex and found.group("key_id"):
             key_id = found.group("key_id").decode("ascii", "replace")
+        metadata = {name: found.group(name).decode("utf-8", "replace")
+                    for name in compiled.extra_groups if found.group(name)}
+        if rule.enrich:
+            enriched = ENRICHERS[rule.enrich](Candidate(secret, key_id, content, start, end, dict(metadata)))
+            if enriched is None:
+                return None
+            secret, key_id = enriched.secret, enriched.key_id
+            metadata.update(enriched.metadata)
+        if rule.checksum and not CHECKS[rule.checksum](secret):
+            return None
+        if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
+            return None
+        if not rule.allow_placeholders and (is_placeholder(secret) or (key_id is not None and is_placeholder(key_id))):
+            return None
+        line_start = content.rfind(b"\n", 0, start) + 1
+        line_end = content.find(b"\n", end)
+        line_text = content[line_start: line_end if line_end != -1 else len(content)]
+        if compiled.allowlists and any(a.allows(secret, found.group(0), line_text) for a in compiled.allowlists):
+            return None
+        if any(marker in line_text for marker in ALLOW_MARKERS):
+            self.suppressed_inline += 1
+            return None
         return Match(
             rule_id=rule.id,
             provider=rule.provider,
@@ -166,12 +244,55 @@ class Engine:
             end=end,
             line=content.count(b"\n", 0, start) + 1,
             key_id=key_id,
+            metadata=metadata or None,
         )
+
+    def _scan_decoded(self, content: bytes, depth: int) -> list[Match]:
+        """Matches inside base64 values that decode to text. The decoded text is scanned after the
+        part of its line that precedes it (so `KEY: <base64>` keeps its variable name); a match
+        reports the encoded run's place and `decoded_from="base64"`."""
+        found: list[Match] = []
+        for value in decode.decoded_values(content):
+            line_start = content.rfind(b"\n", 0, value.start) + 1
+            prefix = content[max(line_start, value.start - DECODE_CONTEXT): value.start]
+            line_end = content.find(b"\n", value.start)
+            line_text = content[line_start: line_end if line_end != -1 else len(content)]
+            allowed = any(marker in line_text for marker in ALLOW_MARKERS)
+            line = content.count(b"\n", 0, value.start) + 1
+            for inner in self._scan(prefix + value.text, depth + 1):
+                if inner.start < len(prefix) and inner.decoded_from is None:
+                    continue  # in the original text: the plain scan reports it
+                if allowed:
+                    self.suppressed_inline += 1
+                    continue
+                found.append(Match(**{**_asdict(inner), "start": value.start, "end": value.end, "line": line,
+                                      "decoded_from": "base64"}))
+        return found
+
+    def _without_overlaps(self, matches: list[Match]) -> list[Match]:
+        """One match per secret and place: when two matches overlap and hold the same (normalised)
+        secret, keep the preferred rule's (specific before fallback, higher confidence, earlier)."""
+        if len(matches) < 2:
+            return matches
+
+        def preference(match: Match) -> tuple:
+            compiled = self.by_id[match.rule_id]
+            return (compiled.rule.fallback, CONFIDENCE_RANK[compiled.rule.confidence], compiled.order, match.start)
+
+        kept: dict[str, list[Match]] = {}
+        for match in sorted(matches, key=preference):
+            same = kept.setdefault(match.secret, [])
+            if any(other.start < match.end and match.start < other.end for other in same):
+                continue
+            same.append(match)
+        return [match for group in kept.values() for match in group]
 
     def _pair_key_ids(self, matches: list[Match]) -> list[Match]:
         """Join a secret to the nearest identifier its rule names (AWS secret ↔ access key id);
-        an identifier joined to a secret is then part of that finding, not one of its own."""
-        if not any(self.by_id[m.rule_id].rule.key_id_rule for m in matches):
+        an identifier joined to a secret, or already carried by one (an `AKIA…,secret` CSV row),
+        is then part of that finding, not one of its own. The identifier's metadata (the decoded
+        account id) moves to the secret's finding."""
+        if not self._id_rules or not any(m.rule_id in self._id_rules for m in matches):
             return matches
         consumed: set[int] = set()
         paired: list[Match] = []
@@ -186,9 +307,12 @@ class Engine:
                 if near:
                     _, i, other = min(near, key=lambda t: (t[0], t[1]))
                     consumed.add(i)
-                    match = Match(**{**_asdict(match), "key_id": other.secret})
+                    metadata = {**(other.metadata or {}), **(match.metadata or {})} or None
+                    match = Match(**{**_asdict(match), "key_id": other.secret, "metadata": metadata})
             paired.append(match)
-        return [m for i, m in enumerate(paired) if i not in consumed]
+        carried = {m.key_id for m in paired if m.key_id and m.rule_id not in self._id_rules}
+        return [m for i, m in enumerate(paired)
+                if i not in consumed and not (m.rule_id in self._id_rules and m.secret in carried)]
 
 
 def _asdict(match: Match) -> dict:

@@ -30,7 +30,10 @@ class Match:
     end: int
     line: int
     key_id: str | None = None
-    decoded_from: str | None = None
+    decoded_from: str | None = None  # "base64" when the secret was found inside a decoded value
+    # Identifiers learned offline (AWS account id, GCP client_email, the API host of a generic
+    # bearer token, ...); never secret.
+    metadata: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -67,6 +70,7 @@ class Finding:
     verification: dict[str, Any] | None = None
     owner: dict[str, Any] | None = None
     remediation: dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None  # Match.metadata of the first match (not stored)
 
 
 @dataclass(slots=True)

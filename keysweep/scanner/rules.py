@@ -17,9 +17,26 @@ ID_FORMAT = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 REQUIRED = ("id", "name", "provider", "description", "regex", "examples", "negative_examples")
 KNOWN_FIELDS = set(REQUIRED) | {
     "keywords", "entropy", "checksum", "long_lived", "references", "confidence",
-    "key_id_rule", "key_id_window", "prefix", "allow_placeholders",
+    "key_id_rule", "key_id_window", "prefix", "allow_placeholders", "enrich", "fallback", "allowlists",
 }
+ALLOWLIST_FIELDS = {"description", "regexes", "regex_target", "stopwords", "condition"}
 CONFIDENCE_LEVELS = ("low", "medium", "high")
+REGEX_TARGETS = ("secret", "match", "line")
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """Matches to ignore: any (condition "or") or all (condition "and") of the given criteria hold.
+
+    `regexes` are searched in the secret, the whole regex match or the match's line (`regex_target`);
+    `stopwords` are searched (case-insensitively) in the secret.
+    """
+
+    regexes: tuple[str, ...] = ()
+    regex_target: str = "secret"
+    stopwords: tuple[str, ...] = ()
+    condition: str = "or"
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,7 +58,11 @@ class Rule:
     key_id_window: int = 400
     prefix: str | None = None
     allow_placeholders: bool = False
+    enrich: str | None = None
+    fallback: bool = False
+    allowlists: tuple[Allowlist, ...] = ()
     origin: str = field(default="", compare=False)
+    source_format: str = field(default="keysweep", compare=False)
 
     @property
     def display_prefix(self) -> str:
@@ -89,6 +110,8 @@ def _rule_from_table(table: dict[str, Any], path: Path, text: str, validate_patt
         raise RuleError(f"{where}: rule {rule_id}: confidence must be one of {', '.join(CONFIDENCE_LEVELS)}")
     if validate_patterns:
         check_pattern(table["regex"], f"{where}: rule {rule_id}")
+    allowlists = tuple(_allowlist_from_table(entry, f"{where}: rule {rule_id}")
+                       for entry in _list_of_tables(table.get("allowlists", []), f"{where}: rule {rule_id}"))
     return Rule(
         id=rule_id,
         name=str(table["name"]),
@@ -107,18 +130,44 @@ def _rule_from_table(table: dict[str, Any], path: Path, text: str, validate_patt
         key_id_window=int(table.get("key_id_window", 400)),
         prefix=table.get("prefix"),
         allow_placeholders=bool(table.get("allow_placeholders", False)),
+        enrich=table.get("enrich"),
+        fallback=bool(table.get("fallback", False)),
+        allowlists=allowlists,
         origin=str(path),
     )
 
 
-def check_pattern(pattern: str, where: str) -> None:
+def _list_of_tables(value: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise RuleError(f"{where}: allowlists must be a list of tables ([[rules.allowlists]])")
+    return value
+
+
+def _allowlist_from_table(entry: dict[str, Any], where: str) -> Allowlist:
+    unknown = sorted(set(entry) - ALLOWLIST_FIELDS)
+    if unknown:
+        raise RuleError(f"{where}: allowlist has unknown field(s) {', '.join(unknown)}")
+    target = entry.get("regex_target", "secret")
+    if target not in REGEX_TARGETS:
+        raise RuleError(f"{where}: allowlist regex_target must be one of {', '.join(REGEX_TARGETS)}")
+    condition = str(entry.get("condition", "or")).lower()
+    if condition not in ("or", "and"):
+        raise RuleError(f"{where}: allowlist condition must be 'or' or 'and'")
+    for pattern in entry.get("regexes", []):
+        check_pattern(pattern, f"{where}: allowlist", need_secret=False)
+    return Allowlist(regexes=tuple(entry.get("regexes", [])), regex_target=target,
+                     stopwords=tuple(str(w).lower() for w in entry.get("stopwords", [])),
+                     condition=condition, description=str(entry.get("description", "")))
+
+
+def check_pattern(pattern: str, where: str, need_secret: bool = True) -> None:
     import regex
 
     try:
         compiled = regex.compile(pattern)
     except regex.error as exc:
         raise RuleError(f"{where}: regex does not compile: {exc}") from None
-    if "secret" not in compiled.groupindex:
+    if need_secret and "secret" not in compiled.groupindex:
         raise RuleError(f"{where}: regex has no named group 'secret'")
 
 
@@ -131,6 +180,10 @@ def load_rule_file(path: Path, validate_patterns: bool = True) -> list[Rule]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"{path}: malformed TOML: {exc}") from None
+    from keysweep.scanner import gitleaks_format
+
+    if gitleaks_format.is_gitleaks_config(data):
+        return gitleaks_format.convert(data, path, text)
     tables = data.get("rules")
     if not isinstance(tables, list) or not tables:
         raise RuleError(f"{path}: no [[rules]] tables")
@@ -166,7 +219,7 @@ def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validat
 
 
 def validate_rule_set(rules: list[Rule]) -> None:
-    from keysweep.detectors import CHECKS
+    from keysweep.detectors import CHECKS, ENRICHERS
 
     seen: dict[str, Rule] = {}
     for rule in rules:
@@ -177,17 +230,23 @@ def validate_rule_set(rules: list[Rule]) -> None:
         if rule.checksum and rule.checksum not in CHECKS:
             raise RuleError(f"{rule.origin}: rule {rule.id}: unknown checksum {rule.checksum!r} "
                             f"(known: {', '.join(sorted(CHECKS))})")
+        if rule.enrich and rule.enrich not in ENRICHERS:
+            raise RuleError(f"{rule.origin}: rule {rule.id}: unknown enricher {rule.enrich!r} "
+                            f"(known: {', '.join(sorted(ENRICHERS))})")
         if rule.key_id_rule and rule.key_id_rule not in seen:
             raise RuleError(f"{rule.origin}: rule {rule.id}: key_id_rule {rule.key_id_rule!r} is not a loaded rule")
 
 
 def self_test(rules: list[Rule]) -> list[str]:
     """Run every rule's examples through the real engine; return one message per failure."""
-    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.engine import Engine, _max_width
 
     by_id = {rule.id: rule for rule in rules}
     failures = []
     for rule in rules:
+        if rule.source_format == "keysweep" and _max_width(rule.regex) is None:
+            failures.append(f"{rule.origin}: rule {rule.id}: regex has no bounded width (use {{0,N}}, not * + {{n,}}): "
+                            "every file holding a keyword would be searched whole")
         companions = [by_id[rule.key_id_rule]] if rule.key_id_rule else []
         engine = Engine([rule, *companions], backend="regex")
         for example in rule.examples:
