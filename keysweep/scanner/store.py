@@ -77,7 +77,18 @@ def _m1_initial(db) -> None:
 MIGRATIONS: list[tuple[int, str, Callable]] = [
     (1, "initial schema", _m1_initial),
     (2, "revocation jobs, transitions, calls and runs", lambda db: _lazy("keysweep.remediation.schema:migrate_revocation_jobs")(db)),
+    (3, "verification and owner lookups", lambda db: _m3_verify_owners(db)),
 ]
+
+
+def _m3_verify_owners(db) -> None:
+    """Verification and owner resolution: lookups by finding, and what a revoker needs later
+    (a candidate's contact and provider details such as the OpenAI project id)."""
+    db["verifications"].create_index(["finding_id", "checked_at"], if_not_exists=True)
+    db["owner_candidates"].create_index(["finding_id"], if_not_exists=True)
+    for column in ("contact", "details", "resolved_at"):
+        if column not in db["owner_candidates"].columns_dict:
+            db["owner_candidates"].add_column(column, str)
 
 
 def _lazy(target: str) -> Callable:
@@ -239,6 +250,8 @@ class Store:
         if by_id:
             self._attach_occurrences(by_id)
             self._attach_remediation(by_id)
+            self._attach_verification(by_id)
+            self._attach_owner(by_id)
         return findings
 
     def _attach_occurrences(self, by_id: dict[str, Finding]) -> None:
@@ -266,6 +279,81 @@ class Store:
             times.setdefault(finding_id, {})[kind] = at
         for finding_id, finding in by_id.items():
             finding.remediation = remediation_summary(times.get(finding_id, {}))
+
+
+    # -- verification (keysweep verify) -------------------------------------------------------
+    def record_verification(self, finding_id: str, status: str, identity: dict[str, Any] | None,
+                            error: str | None, at: str) -> None:
+        """One liveness check, dated; a determinate answer is also a time-to-remediation event."""
+        with self.conn:
+            self.db["verifications"].insert({
+                "finding_id": finding_id, "status": status, "identity": json.dumps(identity or {}, sort_keys=True),
+                "error": error, "checked_at": at,
+            })
+            if status in ("live", "dead"):
+                self._event(finding_id, f"verified_{status}", at)
+
+    def latest_verifications(self, finding_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """finding id -> its newest check, as the JSON contract's `verification` object."""
+        ids = list(finding_ids)
+        latest: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids):
+            rows = self.db.execute(
+                f"SELECT finding_id, status, identity, error, checked_at FROM verifications "
+                f"WHERE finding_id IN ({','.join('?' * len(chunk))}) ORDER BY checked_at, id", chunk)
+            for finding_id, status, identity, error, checked_at in rows:
+                latest[finding_id] = {"status": status, "checked_at": checked_at,
+                                      "identity": json.loads(identity or "{}"), "error": error}
+        return latest
+
+    def set_key_id(self, finding_id: str, key_id: str) -> None:
+        """An identifier learned from a provider (never a secret): revokers need it."""
+        with self.conn:
+            self.db.execute("UPDATE findings SET key_id = ? WHERE id = ?", [key_id, finding_id])
+
+    def _attach_verification(self, by_id: dict[str, Finding]) -> None:
+        for finding_id, verification in self.latest_verifications(by_id).items():
+            by_id[finding_id].verification = verification
+
+    # -- owners (keysweep owners) -------------------------------------------------------------
+    def replace_owner_candidates(self, finding_id: str, candidates: list[dict[str, Any]], at: str) -> None:
+        """All candidates of one resolution run; at most one has `chosen` = 1."""
+        with self.conn:
+            self.db.execute("DELETE FROM owner_candidates WHERE finding_id = ?", [finding_id])
+            for candidate in candidates:
+                row = {key: candidate.get(key) for key in
+                       ("name", "team", "purpose", "source", "confidence", "evidence", "contact")}
+                row.update(finding_id=finding_id, chosen=int(bool(candidate.get("chosen"))),
+                           details=json.dumps(candidate.get("details") or {}, sort_keys=True), resolved_at=at)
+                self.db["owner_candidates"].insert(row)
+
+    def owner_candidates(self, finding_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT name, team, purpose, source, confidence, evidence, contact, details, chosen, resolved_at "
+            "FROM owner_candidates WHERE finding_id = ? ORDER BY chosen DESC, confidence DESC, id", [finding_id])
+        names = ("name", "team", "purpose", "source", "confidence", "evidence", "contact", "details", "chosen",
+                 "resolved_at")
+        result = []
+        for row in rows:
+            candidate = dict(zip(names, row))
+            candidate["details"] = json.loads(candidate["details"] or "{}")
+            candidate["chosen"] = bool(candidate["chosen"])
+            result.append(candidate)
+        return result
+
+    def _attach_owner(self, by_id: dict[str, Finding]) -> None:
+        for chunk in _chunks(list(by_id)):
+            rows = self.db.execute(
+                f"SELECT finding_id, name, team, purpose, source, confidence, evidence, contact FROM owner_candidates "
+                f"WHERE chosen = 1 AND finding_id IN ({','.join('?' * len(chunk))})", chunk)
+            for finding_id, name, team, purpose, source, confidence, evidence, contact in rows:
+                by_id[finding_id].owner = {"name": name, "team": team, "purpose": purpose, "source": source,
+                                           "confidence": confidence, "evidence": evidence, "contact": contact}
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def remediation_summary(times: dict[str, str]) -> dict[str, Any]:
