@@ -1,0 +1,253 @@
+"""Revocation jobs in the store: one per (finding, revoker), moved through its states in
+transactions, with a timestamp per transition, every call recorded, and an audit row for each.
+
+States (docs/revocation.md):
+
+    planned ──approve──> approved ──claim──> revoking ──> revoked ──confirm──> confirmed
+                                                │  └──> failed_retryable ──(backoff)──> revoking
+                                                └────> failed_permanent (needs a person)
+    notify-only providers: revoking ──> awaiting_owner ──(re-verified until dead)──> confirmed
+
+A job is claimed (state `revoking`, the run's id, attempts + 1) in its own committed transaction
+before any call is made; the call's result and the next state are written in one transaction, so
+a run killed at any point leaves either a claim without a result (the resumed run checks whether
+the key is already dead before repeating the idempotent call) or a recorded result.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator
+
+from keysweep.remediation import audit
+
+PLANNED = "planned"
+APPROVED = "approved"
+REVOKING = "revoking"
+REVOKED = "revoked"
+CONFIRMED = "confirmed"
+FAILED_RETRYABLE = "failed_retryable"
+FAILED_PERMANENT = "failed_permanent"
+AWAITING_OWNER = "awaiting_owner"
+
+STATES = (PLANNED, APPROVED, REVOKING, REVOKED, CONFIRMED, FAILED_RETRYABLE, FAILED_PERMANENT, AWAITING_OWNER)
+# Jobs that still need work from the orchestrator.
+OPEN_STATES = (APPROVED, REVOKING, FAILED_RETRYABLE, REVOKED, AWAITING_OWNER)
+CLAIMABLE = (APPROVED, FAILED_RETRYABLE)
+
+JOB_COLUMNS = ("id", "finding_id", "revoker", "provider", "plan", "state", "attempts", "last_error",
+               "updated_at", "created_at", "next_attempt_at", "run_id", "approved_by", "policy_rule")
+
+
+@dataclass
+class Job:
+    id: int
+    finding_id: str
+    revoker: str
+    provider: str | None
+    plan: dict[str, Any]
+    state: str
+    attempts: int = 0
+    last_error: str | None = None
+    updated_at: str | None = None
+    created_at: str | None = None
+    next_attempt_at: str | None = None
+    run_id: str | None = None
+    approved_by: str | None = None
+    policy_rule: str | None = None
+
+
+@dataclass
+class CallRecord:
+    """One request made for a job, as recorded (never headers or bodies: they carry the key)."""
+
+    method: str
+    target: str
+    outcome: str  # e.g. "202", "ok", "already revoked", "429 after retries"
+    ok: bool = True
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextmanager
+def transaction(conn) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT: one writer at a time, rolled back on any error."""
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+
+
+def plan_json(plan) -> dict[str, Any]:
+    return {"revoker": plan.revoker, "finding_id": plan.finding_id,
+            "calls": [{"method": c.method, "target": c.target, "description": c.description} for c in plan.calls],
+            "needs": list(plan.needs), "data": dict(plan.data)}
+
+
+def plan_from_json(data: dict[str, Any]):
+    from keysweep.revokers import Plan, PlannedCall
+
+    return Plan(revoker=data["revoker"], finding_id=data["finding_id"],
+                calls=[PlannedCall(c["method"], c["target"], c.get("description", "")) for c in data.get("calls", [])],
+                needs=list(data.get("needs", [])), data=dict(data.get("data", {})))
+
+
+class Jobs:
+    """Job persistence for one run (`run_id`) acting as `actor`."""
+
+    def __init__(self, store, actor: str, run_id: str, now) -> None:
+        self.store = store
+        self.conn = store.conn
+        self.actor = actor
+        self.run_id = run_id
+        self.now = now  # () -> ISO-8601 UTC string
+
+    # -- reading ------------------------------------------------------------------------------
+    def _row(self, row) -> Job:
+        values = dict(zip(JOB_COLUMNS, row))
+        values["plan"] = json.loads(values["plan"] or "{}")
+        values["attempts"] = values["attempts"] or 0
+        return Job(**values)
+
+    def get(self, job_id: int) -> Job | None:
+        row = self.conn.execute(f"SELECT {', '.join(JOB_COLUMNS)} FROM revocations WHERE id = ?", [job_id]).fetchone()
+        return self._row(row) if row else None
+
+    def find(self, *, states: Iterable[str] | None = None, finding_ids: Iterable[str] | None = None,
+             ids: Iterable[int] | None = None) -> list[Job]:
+        clauses, params = [], []
+        for column, values in (("state", states), ("finding_id", finding_ids), ("id", ids)):
+            if values is not None:
+                values = list(values)
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+                params.extend(values)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return [self._row(r) for r in self.conn.execute(
+            f"SELECT {', '.join(JOB_COLUMNS)} FROM revocations {where} ORDER BY id", params)]
+
+    def for_finding(self, finding_id: str, revoker: str) -> Job | None:
+        row = self.conn.execute(f"SELECT {', '.join(JOB_COLUMNS)} FROM revocations WHERE finding_id = ? AND revoker = ?",
+                                [finding_id, revoker]).fetchone()
+        return self._row(row) if row else None
+
+    def transitions(self, job_id: int) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT state, at FROM revocation_transitions WHERE revocation_id = ? ORDER BY id", [job_id])]
+
+    def calls(self, job_id: int) -> list[dict[str, Any]]:
+        return [dict(zip(("method", "target", "outcome", "detail", "at", "run_id"), r)) for r in self.conn.execute(
+            "SELECT method, target, outcome, detail, at, run_id FROM revocation_calls WHERE revocation_id = ? "
+            "ORDER BY id", [job_id])]
+
+    # -- writing (each method is one transaction) ---------------------------------------------------
+    def _transition(self, job_id: int, finding_id: str, state: str, at: str, detail: str | None = None) -> None:
+        self.conn.execute("INSERT INTO revocation_transitions (revocation_id, finding_id, state, at, actor, run_id, "
+                          "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [job_id, finding_id, state, at, self.actor, self.run_id, detail])
+
+    def _event(self, finding_id: str, kind: str, at: str, detail: dict | None = None, once: bool = True) -> None:
+        if once and self.conn.execute("SELECT 1 FROM events WHERE finding_id = ? AND kind = ? LIMIT 1",
+                                      [finding_id, kind]).fetchone():
+            return
+        self.conn.execute("INSERT INTO events (finding_id, kind, at, detail) VALUES (?, ?, ?, ?)",
+                          [finding_id, kind, at, json.dumps(detail, sort_keys=True) if detail else None])
+
+    def event(self, finding_id: str, kind: str, detail: dict | None = None, once: bool = True) -> None:
+        with transaction(self.conn):
+            self._event(finding_id, kind, self.now(), detail, once)
+
+    def audit(self, action: str, target: Any, result: Any) -> None:
+        with transaction(self.conn):
+            audit.append(self.conn, self.now(), self.actor, action, target, result)
+
+    def create(self, finding, revoker: str, plan, *, approve: bool, policy_rule: str | None = None) -> tuple[Job, bool]:
+        """The finding's job for this revoker, created as planned (and approved if asked).
+
+        An existing job is returned unchanged, except that a planned one is approved when asked.
+        Returns (job, created)."""
+        at = self.now()
+        with transaction(self.conn):
+            existing = self.conn.execute("SELECT id, state FROM revocations WHERE finding_id = ? AND revoker = ?",
+                                         [finding.id, revoker]).fetchone()
+            created = existing is None
+            if created:
+                cursor = self.conn.execute(
+                    "INSERT INTO revocations (finding_id, revoker, provider, plan, state, attempts, updated_at, "
+                    "created_at, run_id, policy_rule) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                    [finding.id, revoker, finding.provider, json.dumps(plan_json(plan), sort_keys=True), PLANNED,
+                     at, at, self.run_id, policy_rule])
+                job_id = cursor.lastrowid
+                self._transition(job_id, finding.id, PLANNED, at)
+                self._event(finding.id, "revoke_planned", at, {"revoker": revoker})
+                audit.append(self.conn, at, self.actor, "revoke.plan",
+                             {"finding": finding.id, "redacted": finding.redacted, "provider": finding.provider,
+                              "job": job_id},
+                             {"revoker": revoker, "calls": plan_json(plan)["calls"], "policy_rule": policy_rule})
+                state = PLANNED
+            else:
+                job_id, state = existing
+            if approve and state == PLANNED:
+                self.conn.execute("UPDATE revocations SET state = ?, approved_by = ?, updated_at = ?, plan = ? "
+                                  "WHERE id = ?", [APPROVED, self.actor if not policy_rule else f"policy:{policy_rule}",
+                                                   at, json.dumps(plan_json(plan), sort_keys=True), job_id])
+                self._transition(job_id, finding.id, APPROVED, at, f"policy:{policy_rule}" if policy_rule else None)
+                audit.append(self.conn, at, self.actor, "revoke.approve", {"finding": finding.id, "job": job_id},
+                             {"by": self.actor, "policy_rule": policy_rule})
+        return self.get(job_id), created
+
+    def claim(self, job_id: int, *, states: Iterable[str] = CLAIMABLE, abandoned: Iterable[str] = ()) -> Job | None:
+        """Move the job to `revoking` under this run, before any call. None if another run holds it
+        or it is no longer in a claimable state. `abandoned` lists run ids whose claims may be taken over."""
+        at = self.now()
+        states = list(states)
+        with transaction(self.conn):
+            row = self.conn.execute("SELECT state, run_id, finding_id, next_attempt_at FROM revocations WHERE id = ?",
+                                    [job_id]).fetchone()
+            if row is None:
+                return None
+            state, holder, finding_id, _ = row
+            takeover = state == REVOKING and holder in set(abandoned)
+            if state not in states and not takeover:
+                return None
+            self.conn.execute("UPDATE revocations SET state = ?, run_id = ?, attempts = coalesce(attempts, 0) + 1, "
+                              "updated_at = ?, next_attempt_at = NULL WHERE id = ?", [REVOKING, self.run_id, at, job_id])
+            self._transition(job_id, finding_id, REVOKING, at, f"taken over from run {holder}" if takeover else None)
+            audit.append(self.conn, at, self.actor, "revoke.claim", {"finding": finding_id, "job": job_id},
+                         {"run": self.run_id, "took_over": holder if takeover else None})
+        job = self.get(job_id)
+        if job is not None:
+            job.plan.setdefault("data", {})
+            job.plan["_resumed"] = takeover
+        return job
+
+    def record(self, job: Job, calls: list[CallRecord], state: str, *, error: str | None = None,
+               next_attempt_at: str | None = None, event: str | None = None,
+               event_detail: dict | None = None, action: str = "revoke.call") -> None:
+        """The calls made for a job and the state they lead to, in one transaction."""
+        at = self.now()
+        with transaction(self.conn):
+            for call in calls:
+                self.conn.execute(
+                    "INSERT INTO revocation_calls (revocation_id, finding_id, run_id, method, target, outcome, detail, "
+                    "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [job.id, job.finding_id, self.run_id, call.method, call.target, call.outcome, call.detail, at])
+                audit.append(self.conn, at, self.actor, action,
+                             {"finding": job.finding_id, "job": job.id, "method": call.method, "target": call.target},
+                             {"outcome": call.outcome, "ok": call.ok, "detail": call.detail or None})
+            self.conn.execute("UPDATE revocations SET state = ?, last_error = ?, updated_at = ?, next_attempt_at = ? "
+                              "WHERE id = ?", [state, error, at, next_attempt_at, job.id])
+            self._transition(job.id, job.finding_id, state, at, error)
+            audit.append(self.conn, at, self.actor, "revoke.state", {"finding": job.finding_id, "job": job.id},
+                         {"state": state, "error": error, "next_attempt_at": next_attempt_at})
+            if event:
+                self._event(job.finding_id, event, at, event_detail)
+        job.state, job.last_error, job.next_attempt_at = state, error, next_attempt_at
