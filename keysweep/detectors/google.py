@@ -1,0 +1,46 @@
+"""Google API keys (`AIza…`), including Gemini keys."""
+
+from __future__ import annotations
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by detectors/verification.py) ---------------------------------
+from keysweep.detectors.verification import HttpVerifier  # noqa: E402
+
+# A key that exists but may not call this API: proven valid, so live (with the reason).
+_RESTRICTED = {"SERVICE_DISABLED", "API_KEY_SERVICE_BLOCKED", "API_KEY_HTTP_REFERRER_BLOCKED",
+               "API_KEY_IP_ADDRESS_BLOCKED", "API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED",
+               "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
+_INVALID = {"API_KEY_INVALID", "API_KEY_EXPIRED"}
+
+
+def _reasons(body) -> set[str]:
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return set()
+    return {d.get("reason") for d in error.get("details") or [] if isinstance(d, dict) and d.get("reason")}
+
+
+def _models(body, response):
+    if isinstance(body, dict) and isinstance(body.get("models"), list):
+        return {"models": len(body["models"])}
+    return None
+
+
+def _dead(status, body):
+    reasons = _reasons(body) & _INVALID
+    return f"HTTP {status} {sorted(reasons)[0]}" if reasons else None
+
+
+def _restricted(status, body):
+    if status != 403:
+        return None
+    reasons = _reasons(body) & _RESTRICTED
+    return f"valid key, Gemini API refused: {sorted(reasons)[0]}" if reasons else None
+
+
+# GET /v1beta/models with the key in a header (never in the URL): 200 live, 400 API_KEY_INVALID dead.
+VERIFIER = HttpVerifier("google", ("google",), "/v1beta/models", live=_models,
+                        auth=lambda key: {"x-goog-api-key": key}, dead_statuses=frozenset({400, 401}),
+                        dead=_dead, restricted=_restricted)

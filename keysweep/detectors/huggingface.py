@@ -1,0 +1,26 @@
+"""Hugging Face user (`hf_`) and org (`api_org_`) tokens."""
+
+from __future__ import annotations
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by detectors/verification.py) ---------------------------------
+from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+
+
+def _whoami(body, response):
+    if not isinstance(body, dict) or not (body.get("name") or body.get("type")):
+        return None
+    identity = pick(body, "type", "name", "fullname", "email")
+    orgs = [org.get("name") for org in body.get("orgs") or [] if isinstance(org, dict) and org.get("name")]
+    if orgs:
+        identity["orgs"] = orgs
+    token = ((body.get("auth") or {}).get("accessToken") or {})
+    identity.update({f"token_{k}": v for k, v in pick(token, "displayName", "role").items()})
+    identity["owner"] = body.get("email") or body.get("name")
+    return identity
+
+
+# GET /api/whoami-v2: who the token is, read-only.
+VERIFIER = HttpVerifier("huggingface", ("huggingface",), "/api/whoami-v2", live=_whoami)

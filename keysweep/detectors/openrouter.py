@@ -1,0 +1,20 @@
+"""OpenRouter API keys (`sk-or-v1-`)."""
+
+from __future__ import annotations
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by detectors/verification.py) ---------------------------------
+from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+
+
+def _key(body, response):
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return None
+    return pick(data, "label", "limit", "usage", "limit_remaining", "is_free_tier", "is_provisioning_key")
+
+
+# GET /api/v1/key: the key's label, limit and usage; free.
+VERIFIER = HttpVerifier("openrouter", ("openrouter",), "/key", live=_key)
