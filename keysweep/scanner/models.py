@@ -48,10 +48,14 @@ class Occurrence:
     committed_at: str | None = None
     locator: dict[str, Any] = field(default_factory=dict)
     seen_at: str | None = None
+    # Non-secret facts about the place, refreshed on each scan: rotation state of a stored secret,
+    # age of a CI secret, last modifier of a parameter, … (remote sources; None for git/dir).
+    metadata: dict[str, Any] | None = None
 
     def identity(self) -> tuple:
+        # The whole locator: two CI variables of one repo holding the same key are two places.
         return (self.source, self.repo, self.path, self.line, self.commit,
-                self.locator.get("blob"))
+                tuple(sorted((key, str(value)) for key, value in self.locator.items())))
 
 
 @dataclass(slots=True)
