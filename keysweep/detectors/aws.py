@@ -65,3 +65,66 @@ def bedrock_owner(candidate: Candidate) -> Enriched:
 
 CHECKS = {"aws_access_key_id": valid_access_key_id, "aws_bedrock_key": valid_bedrock_key}
 ENRICHERS = {"aws_account": with_account, "aws_bedrock": bedrock_owner}
+
+
+# -- liveness (network: sts:GetCallerIdentity with boto3, imported on use) -------------------
+# Codes with which STS refuses the pair itself; anything else (throttling, endpoint trouble) is unknown.
+STS_DEAD_CODES = frozenset({"InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+                            "UnrecognizedClientException", "InvalidAccessKeyId"})
+
+
+def _caller_identity(access_key_id: str, secret: str, endpoint: str | None) -> dict:
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret,
+                                    region_name="us-east-1")
+    client = session.client("sts", endpoint_url=endpoint, config=Config(
+        retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10))
+    return client.get_caller_identity()
+
+
+class StsVerifier:
+    """`sts:GetCallerIdentity` signed with the leaked pair: needs no permission, changes nothing."""
+
+    name = "aws"
+    providers = ("aws",)
+
+    async def verify(self, credential, ctx):
+        import asyncio
+
+        from keysweep.detectors.base import Verification
+        from keysweep.detectors.verification import scrub
+
+        key_id = credential.key_id
+        if credential.rule_id == "aws.access-key-id" or credential.secret == key_id:
+            account = account_id(credential.secret)
+            return Verification("unknown", {"account": account} if account else {},
+                                "only the access key id was found; its secret is needed to check it")
+        if not key_id:
+            return Verification("unknown", {}, "no access key id found next to the secret; cannot sign a check")
+        try:
+            import boto3  # noqa: F401
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ImportError:
+            return Verification("unknown", {}, "boto3 is not installed (pip install 'keysweep[aws]')")
+        try:
+            answer = await asyncio.to_thread(_caller_identity, key_id, credential.secret,
+                                             ctx.settings.base_url("aws"))
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code") or "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in STS_DEAD_CODES:
+                return Verification("dead", {"key_id": key_id, "dead_reason": code}, None)
+            return Verification("unknown", {"key_id": key_id},
+                                scrub(f"STS said {code or 'error'} (HTTP {status})", credential.secret))
+        except (BotoCoreError, OSError) as exc:
+            return Verification("unknown", {"key_id": key_id},
+                                scrub(f"no answer from STS: {type(exc).__name__}", credential.secret))
+        identity = {"key_id": key_id, "account": answer.get("Account"), "arn": answer.get("Arn"),
+                    "user_id": answer.get("UserId"), "owner": answer.get("Arn")}
+        return Verification("live", {k: v for k, v in identity.items() if v}, None)
+
+
+VERIFIER = StsVerifier()

@@ -24,3 +24,53 @@ def valid_token(token: str) -> bool:
 
 
 CHECKS = {"github_crc32": valid_token}
+
+
+# -- liveness (network; judged by detectors/verification.py) ---------------------------------
+from keysweep.detectors.verification import HttpVerifier, NoFreeCheck, header, pick  # noqa: E402
+
+_GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+
+
+def _user(body, response):
+    if not isinstance(body, dict) or not body.get("login"):
+        return None
+    identity = pick(body, "login", "id", "type", "name", "email")
+    identity["owner"] = body["login"]
+    scopes = header(response, "X-OAuth-Scopes")
+    if scopes is not None:
+        identity["scopes"] = [s.strip() for s in scopes.split(",") if s.strip()]
+    expires = header(response, "github-authentication-token-expiration")
+    if expires:
+        identity["expires_at"] = expires
+    return identity
+
+
+def _installation(body, response):
+    if not isinstance(body, dict) or "total_count" not in body:
+        return None
+    repos = [r.get("full_name") for r in body.get("repositories") or [] if isinstance(r, dict)]
+    return {"installation_repositories": body["total_count"], **({"sample_repository": repos[0]} if repos else {})}
+
+
+_USER = HttpVerifier("github", ("github",), "/user", live=_user, headers=_GITHUB_HEADERS)
+# Installation tokens (ghs_) get 403 on /user; their read-only proof is their repository list.
+_INSTALLATION = HttpVerifier("github", ("github",), "/installation/repositories", live=_installation,
+                             headers=_GITHUB_HEADERS, params={"per_page": "1"})
+_REFRESH = NoFreeCheck("github", ("github",),
+                       "a refresh token (ghr_) can only be exchanged for new tokens; no read-only check")
+
+
+class GitHubVerifier:
+    name = "github"
+    providers = ("github",)
+
+    async def verify(self, credential, ctx):
+        if credential.secret.startswith("ghr_"):
+            return await _REFRESH.verify(credential, ctx)
+        if credential.secret.startswith("ghs_"):
+            return await _INSTALLATION.verify(credential, ctx)
+        return await _USER.verify(credential, ctx)
+
+
+VERIFIER = GitHubVerifier()

@@ -16,3 +16,54 @@ def valid_routable_token(token: str) -> bool:
 
 
 CHECKS = {"gitlab_routable_crc32": valid_routable_token}
+
+
+# -- liveness (network; judged by detectors/verification.py) ---------------------------------
+from keysweep.detectors.verification import HttpVerifier, NoFreeCheck, base_url, pick  # noqa: E402
+
+
+def _token_headers(token: str) -> dict[str, str]:
+    return {"PRIVATE-TOKEN": token}
+
+
+def _self(body, response):
+    if not isinstance(body, dict) or body.get("id") is None or "scopes" not in body:
+        return None
+    identity = pick(body, "name", "scopes", "user_id", "expires_at", "last_used_at", "created_at")
+    identity["key_id"] = str(body["id"])
+    if body.get("revoked") is True:
+        identity["_dead"] = "revoked"
+    elif body.get("active") is False:
+        identity["_dead"] = "inactive (expired)"
+    return identity
+
+
+async def _user(credential, ctx, identity):
+    response = await ctx.http.request("GET", f"{base_url(ctx, credential, ('gitlab',))}/api/v4/user",
+                                      headers=_token_headers(credential.secret), retry=False)
+    body = response.json()
+    if response.status != 200 or not isinstance(body, dict) or not body.get("username"):
+        return None
+    extra = pick(body, "username", "email")
+    extra["owner"] = body["username"]
+    return extra
+
+
+_PAT = HttpVerifier("gitlab", ("gitlab",), "/api/v4/personal_access_tokens/self", live=_self,
+                    auth=_token_headers, enrich=_user)
+_OTHER = NoFreeCheck("gitlab", ("gitlab",),
+                     "no read-only check for this GitLab token type (only personal, project and group access tokens)")
+
+
+class GitLabVerifier:
+    """`GET /api/v4/personal_access_tokens/self` (then `/api/v4/user`): personal/project/group tokens."""
+
+    name = "gitlab"
+    providers = ("gitlab",)
+
+    async def verify(self, credential, ctx):
+        verifier = _PAT if credential.secret.startswith("glpat-") else _OTHER
+        return await verifier.verify(credential, ctx)
+
+
+VERIFIER = GitLabVerifier()
