@@ -49,7 +49,11 @@ def scan_options(func: Callable) -> Callable:
 
 # Commands that live in their own modules (keysweep/commands/<name>.py), imported only when run,
 # so that `keysweep scan staged` never pays for aiohttp, boto3 or PyGithub.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "revoke": "keysweep.commands.revoke:revoke_cmd",
+    "report": "keysweep.commands.report:report_cmd",
+    "audit": "keysweep.commands.audit:audit_group",
+}
 
 
 class LazyGroup(click.Group):

@@ -23,8 +23,20 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "keysweep.revokers"
 
-# name -> "module:attribute"; modules are imported only when a revoker is needed.
-BUILTIN: dict[str, str] = {}
+# name -> "module:attribute"; modules are imported only when a revoker is needed. Order matters:
+# the first revoker that supports a finding is chosen, and `notify` (the fallback for providers
+# with no revocation API) comes last.
+BUILTIN: dict[str, str] = {
+    "github": "keysweep.revokers.github:GitHubRevoker",
+    "gitlab": "keysweep.revokers.gitlab:GitLabRevoker",
+    "slack": "keysweep.revokers.slack:SlackRevoker",
+    "openai": "keysweep.revokers.openai:OpenAIRevoker",
+    "anthropic": "keysweep.revokers.anthropic:AnthropicRevoker",
+    "aws": "keysweep.revokers.aws:AwsAccessKeyRevoker",
+    "perplexity": "keysweep.revokers.perplexity:PerplexityRevoker",
+    "openrouter": "keysweep.revokers.openrouter:OpenRouterRevoker",
+    "notify": "keysweep.revokers.notify:NotifyRevoker",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,9 @@ class RevokeResult:
     ok: bool
     detail: str = ""
     retryable: bool = False
+    # The requests made, as (method, target without query, outcome) tuples: recorded per job and in
+    # the audit log. Never headers or bodies.
+    calls: tuple[tuple[str, str, str], ...] = ()
 
 
 class Revoker(Protocol):
@@ -71,10 +86,14 @@ class Revoker(Protocol):
 
 
 def available_revokers() -> dict[str, Revoker]:
-    """Built-ins plus entry-point plugins; a plugin may not shadow a built-in name."""
+    """Built-ins plus entry-point plugins; a plugin may not shadow a built-in name.
+
+    Plugins come before `notify`, so a third-party revoker for a provider with no built-in one
+    is preferred to telling the owner."""
     revokers: dict[str, Revoker] = {}
     for name, target in BUILTIN.items():
-        revokers[name] = _load(target)
+        if name != "notify":
+            revokers[name] = _load(target)
     from importlib.metadata import entry_points
 
     for entry in entry_points(group=ENTRY_POINT_GROUP):
@@ -82,7 +101,18 @@ def available_revokers() -> dict[str, Revoker]:
             continue
         loaded = entry.load()
         revokers[entry.name] = loaded() if isinstance(loaded, type) else loaded
+    revokers["notify"] = _load(BUILTIN["notify"])
     return revokers
+
+
+def revoker_for(finding: "Finding", revokers: dict[str, Revoker], prefer: str | None = None) -> Revoker | None:
+    """The revoker for a finding: `prefer` when it supports it, else the first that does."""
+    if prefer and prefer in revokers and revokers[prefer].supports(finding):
+        return revokers[prefer]
+    for revoker in revokers.values():
+        if revoker.supports(finding):
+            return revoker
+    return None
 
 
 def _load(target: str) -> Revoker:

@@ -1,0 +1,55 @@
+"""`keysweep report`: time to remediation per credential and by provider, owner, team and source."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("report")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "html", "prometheus"]), default="table",
+              show_default=True)
+@click.option("--audit", "audit_view", is_flag=True,
+              help="Audit view: owner, reach and speed per credential, mapped to the OWASP NHI Top 10.")
+@click.option("--provider", help="Only this provider.")
+@click.option("--team", help="Only this team.")
+@click.option("--owner", help="Only this owner.")
+@click.option("--source", help="Only credentials seen in this kind of source.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+def report_cmd(fmt, audit_view, provider, team, owner, source, output, db):
+    """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead."""
+    from keysweep.remediation import report as R
+    from keysweep.scanner.store import Store, default_db_path
+
+    path = Path(db) if db else default_db_path()
+    if not path.exists():
+        raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
+    store = Store(path)
+    try:
+        report = R.build(store, provider=provider, team=team, owner=owner, source=source)
+    finally:
+        store.close()
+    if audit_view:
+        view = R.audit_view(report)
+        if fmt == "json":
+            text = json.dumps(view, indent=2) + "\n"
+        elif fmt == "table":
+            text = R.render_audit_table(view)
+        else:
+            raise click.UsageError("--audit supports --format table or json")
+    elif fmt == "json":
+        text = json.dumps(report, indent=2) + "\n"
+    elif fmt == "html":
+        text = R.render_html(report)
+    elif fmt == "prometheus":
+        text = R.render_prometheus(report)
+    else:
+        text = R.render_table(report)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)

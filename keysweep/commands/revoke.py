@@ -1,0 +1,270 @@
+"""`keysweep revoke`: plan (the default, a dry run), or act with `--execute`, or finish a killed
+run with `--resume`. See docs/revocation.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+def _where(finding) -> str:
+    from keysweep.remediation.notify import where
+
+    return where(finding)
+
+
+def _owner(finding) -> str:
+    owner = finding.owner or {}
+    name = owner.get("name") or "-"
+    return f"{name} ({owner['team']})" if owner.get("team") else name
+
+
+def _plan_rows(entries) -> list[dict]:
+    rows = []
+    for finding, decision, revoker, plan, job in entries:
+        rows.append({
+            "finding": finding.id, "provider": finding.provider, "rule_id": finding.rule_id,
+            "redacted": finding.redacted, "where": _where(finding), "owner": (finding.owner or {}).get("name"),
+            "team": (finding.owner or {}).get("team"),
+            "verification": (finding.verification or {}).get("status"),
+            "policy": {"action": decision.action, "rule": decision.rule} if decision else None,
+            "revoker": revoker.name if revoker else None,
+            "calls": [{"method": c.method, "target": c.target, "description": c.description}
+                      for c in (plan.calls if plan else [])],
+            "needs": list(plan.needs) if plan else [],
+            "job": {"id": job.id, "state": job.state} if job else None,
+        })
+    return rows
+
+
+def _print_plan(rows: list[dict], out) -> None:
+    if not rows:
+        out.write("No credential selected.\n")
+        return
+    for row in rows:
+        policy = row["policy"]
+        head = (f"{row['finding']}  {row['provider']}  {row['redacted']}  ({row['rule_id']})\n"
+                f"    where:   {row['where']}\n"
+                f"    owner:   {row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
+                f"    verified: {row['verification'] or 'not checked'}\n")
+        if policy and policy["action"] == "never":
+            out.write(head + f"    policy:  never touched (rule {policy['rule']!r})\n")
+            continue
+        out.write(head + f"    revoker: {row['revoker']}"
+                  f"{'   policy: ' + policy['action'] + (' (' + policy['rule'] + ')' if policy['rule'] else '') if policy else ''}"
+                  f"{'   job: ' + row['job']['state'] if row['job'] else ''}\n")
+        for call in row["calls"]:
+            out.write(f"    call:    {call['method']} {call['target']}  — {call['description']}\n")
+        if row["needs"]:
+            out.write(f"    needs:   {', '.join(row['needs'])}\n")
+
+
+def _summary_line(summary, elapsed: float) -> str:
+    states = ", ".join(f"{count} {state}" for state, count in sorted(summary.states.items()))
+    return f"{states or 'nothing to do'} in {elapsed:.1f}s"
+
+
+@click.command("revoke")
+@click.argument("ids", nargs=-1)
+@click.option("--provider", help="Only this provider.")
+@click.option("--rule", help="Only this rule id.")
+@click.option("--owner", help="Only credentials whose chosen owner (name or contact) is this.")
+@click.option("--team", help="Only credentials owned by this team.")
+@click.option("--source", help="Only credentials seen in this kind of source (git, dir, …).")
+@click.option("--repo", help="Only credentials seen in this repository.")
+@click.option("--status", type=click.Choice(["live", "dead", "unknown"]), help="Only this verification status.")
+@click.option("--all", "select_all", is_flag=True, help="Every credential in the store.")
+@click.option("--execute", is_flag=True, help="Act. Without it, print the plan and change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation above the threshold.")
+@click.option("--threshold", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Above this many credentials, --execute also needs --yes (or an interactive yes).")
+@click.option("--resume", is_flag=True, help="Finish the jobs earlier runs left open (claimed, retrying, "
+                                             "awaiting confirmation).")
+@click.option("--policy", "use_policy", is_flag=True,
+              help="Apply the policy: approve automatically what it allows, plan the rest for an approver.")
+@click.option("--policy-file", type=click.Path(dir_okay=False), help="Policy file (default ./keysweep-policy.toml).")
+@click.option("--approve", is_flag=True, help="With --policy: approve, as the actor, what the policy leaves "
+                                              "to an approver.")
+@click.option("--revoker", "force_revoker", help="Use this revoker (e.g. notify) where it supports the credential.")
+@click.option("--preflight", is_flag=True, help="Dry run: also ask providers that can check without acting "
+                                                "(Slack's test mode).")
+@click.option("--actor", help="Who is acting, for the audit log. Default: $KEYSWEEP_ACTOR or the OS user.")
+@click.option("--confirm-attempts", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Verification attempts per key after revoking, with backoff.")
+@click.option("--confirm-delay", type=float, default=2.0, show_default=True,
+              help="Seconds before the second verification attempt (doubling after).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--fail-on-error", is_flag=True, help="Exit 3 when some credential could not be revoked.")
+@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
+def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, execute, yes, threshold, resume,
+               use_policy, policy_file, approve, force_revoker, preflight, actor, confirm_attempts, confirm_delay,
+               fmt, fail_on_error, db, config_path):
+    """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
+    from keysweep.remediation.audit import default_actor
+    from keysweep.remediation.orchestrator import Selection
+    from keysweep.scanner.store import Store, default_db_path
+    from keysweep.settings import load_settings
+
+    path = Path(db) if db else default_db_path()
+    if not path.exists():
+        raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
+    selection = Selection(ids=tuple(ids), provider=provider, rule=rule, owner=owner, team=team, source=source,
+                          repo=repo, status=status, all=select_all)
+    if selection.empty() and not resume and not use_policy:
+        raise click.UsageError("select credentials: finding ids, --provider, --rule, --owner, --team, --source, "
+                               "--repo, --status, or --all (or --resume, or --policy)")
+    settings = load_settings(config_path)
+    store = Store(path)
+    options = dict(execute=execute, yes=yes, threshold=threshold, resume=resume, use_policy=use_policy,
+                   policy_file=policy_file, approve=approve, force_revoker=force_revoker, preflight=preflight,
+                   confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, fmt=fmt)
+    try:
+        code = asyncio.run(_revoke(store, settings, selection, actor or default_actor(), **options))
+    finally:
+        store.close()
+    if code == 3 and not fail_on_error:
+        code = 0
+    sys.exit(code)
+
+
+async def _revoke(store, settings, selection, actor, *, execute, yes, threshold, resume, use_policy, policy_file,
+                  approve, force_revoker, preflight, confirm_attempts, confirm_delay, fmt) -> int:
+    import time
+
+    from keysweep.remediation import jobs as J
+    from keysweep.remediation.jobs import Jobs
+    from keysweep.remediation.orchestrator import Orchestrator, finish_run, open_context, select, start_run
+    from keysweep.remediation.policy import Decision, load
+    from keysweep.remediation.secrets import forget
+    from keysweep.revokers import available_revokers, revoker_for
+
+    revokers = available_revokers()
+    if force_revoker and force_revoker not in revokers:
+        raise click.UsageError(f"unknown revoker {force_revoker!r} (available: {', '.join(sorted(revokers))})")
+    policy = load(policy_file, settings)
+    if use_policy and policy is None:
+        raise click.UsageError("--policy: no keysweep-policy.toml here and no [policy] in keysweep.toml")
+    findings = select(store, selection) if not selection.empty() or use_policy else []
+    if use_policy and selection.empty():
+        from keysweep.remediation.orchestrator import Selection
+
+        findings = select(store, Selection(all=True))
+    providers = {f.provider for f in findings} | {row[0] for row in store.conn.execute(
+        "SELECT DISTINCT provider FROM revocations WHERE provider IS NOT NULL")}
+    command = "revoke " + ("--execute" if execute else "--resume" if resume else "(dry run)")
+    async with open_context(settings, store, actor, providers) as ctx:
+        clock_now = ctx.now
+        run_id = start_run(store, actor, command, clock_now())
+        jobs = Jobs(store, actor, run_id, clock_now)
+        entries = []
+        for finding in findings:
+            decision = policy.decide(finding) if policy else None
+            if decision and decision.action == "never":
+                entries.append((finding, decision, None, None, None))
+                continue
+            revoker = revoker_for(finding, revokers, prefer=force_revoker or (decision.revoker if decision else None))
+            plan = await revoker.plan(finding, ctx) if revoker else None
+            entries.append((finding, decision, revoker, plan, jobs.for_finding(finding.id, revoker.name)
+                            if revoker else None))
+        rows = _plan_rows(entries)
+        jobs.audit("revoke.select", {"selection": {k: v for k, v in vars(selection).items() if v},
+                                     "policy": policy.origin if policy else None},
+                   {"findings": len(findings), "mode": "execute" if execute else "resume" if resume else "dry-run",
+                    "run": run_id})
+        out = sys.stdout
+        if not execute and not resume:
+            if preflight:
+                for (finding, _d, revoker, plan, _j), row in zip(entries, rows):
+                    check = getattr(revoker, "preflight", None) if revoker else None
+                    if check is not None and plan is not None:
+                        result = await check(plan, ctx)
+                        row["preflight"] = {"ok": result.ok, "detail": result.detail}
+            for finding, decision, revoker, plan, _job in entries:
+                if plan is not None:
+                    jobs.audit("revoke.dry_run", {"finding": finding.id, "redacted": finding.redacted},
+                               {"revoker": revoker.name, "calls": [[c.method, c.target] for c in plan.calls],
+                                "policy": decision.action if decision else None})
+            if fmt == "json":
+                json.dump({"mode": "dry-run", "plan": rows}, out, indent=2)
+                out.write("\n")
+            else:
+                _print_plan(rows, out)
+                for row in rows:
+                    if row.get("preflight"):
+                        out.write(f"preflight {row['finding']}: {'ok' if row['preflight']['ok'] else 'FAILED'} "
+                                  f"{row['preflight']['detail']}\n")
+                acting = sum(1 for row in rows if row["revoker"])
+                out.write(f"\nDry run: {acting} credential(s) would be acted on. Add --execute to act.\n")
+            finish_run(store, run_id, clock_now(), {"dry_run": len(rows)})
+            forget(ctx)
+            return 0
+
+        to_run: list = []
+        if execute:
+            approvals = []
+            for finding, decision, revoker, plan, job in entries:
+                if revoker is None or plan is None:
+                    continue
+                if decision is not None and use_policy:
+                    auto = decision.action == "auto" or (decision.action == "approve" and approve)
+                else:
+                    auto = True
+                approvals.append((finding, decision, revoker, plan, auto))
+            new = sum(1 for f, d, r, p, auto in approvals if auto and not
+                      ((j := jobs.for_finding(f.id, r.name)) and j.state != J.PLANNED))
+            if new > threshold and not yes:
+                if sys.stdin.isatty():
+                    if not click.confirm(f"Revoke {new} credentials?", default=False):
+                        jobs.audit("revoke.cancel", {"run": run_id}, {"reason": "declined at the prompt"})
+                        finish_run(store, run_id, clock_now(), {"cancelled": new})
+                        return 2
+                else:
+                    finish_run(store, run_id, clock_now(), {"refused": new})
+                    raise click.UsageError(f"{new} credentials selected, above the threshold of {threshold}: "
+                                           f"add --yes to revoke them all")
+            for finding, decision, revoker, plan, auto in approvals:
+                job, _created = jobs.create(finding, revoker.name, plan, approve=auto,
+                                            policy_rule=decision.rule if (decision and use_policy and not approve)
+                                            else None)
+                to_run.append(job)
+        if resume:
+            open_jobs = jobs.find(states=J.OPEN_STATES)
+            if not selection.empty():
+                wanted = {f.id for f in findings}
+                open_jobs = [j for j in open_jobs if j.finding_id in wanted]
+            known = {j.id for j in to_run}
+            to_run.extend(j for j in open_jobs if j.id not in known)
+        to_run = [j for j in to_run if j.state in J.OPEN_STATES]
+        if fmt == "table" and execute:
+            _print_plan([r for r in rows if r["revoker"]], sys.stderr)
+        progress = (lambda line: click.echo(line, err=True)) if fmt == "table" else None
+        orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=confirm_attempts,
+                                    confirm_delay=confirm_delay, progress=progress)
+        started = time.monotonic()
+        summary = await orchestrator.run(to_run)
+        elapsed = time.monotonic() - started
+        finish_run(store, run_id, clock_now(), summary.as_dict())
+        forget(ctx)
+        waiting = [j for j in jobs.find(ids=[j.id for j in to_run])]
+        planned = [e for e in entries if e[3] is not None and (j := jobs.for_finding(e[0].id, e[2].name))
+                   and j.state == J.PLANNED]
+        if fmt == "json":
+            json.dump({"mode": "execute" if execute else "resume", "run": run_id, "summary": summary.as_dict(),
+                       "elapsed_seconds": round(elapsed, 3),
+                       "jobs": [{"id": j.id, "finding": j.finding_id, "revoker": j.revoker, "state": j.state,
+                                 "attempts": j.attempts, "last_error": j.last_error} for j in waiting],
+                       "awaiting_approval": [e[0].id for e in planned]}, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            click.echo(_summary_line(summary, elapsed))
+            for finding_id, error in summary.errors:
+                click.echo(f"  failed {finding_id}: {error}")
+            if planned:
+                click.echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --policy --approve "
+                           f"--execute {' '.join(e[0].id for e in planned[:5])}{' …' if len(planned) > 5 else ''}")
+        return 3 if summary.errors else 0

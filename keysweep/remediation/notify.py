@@ -1,0 +1,147 @@
+"""Owner notifications through webhooks (`[notify]` in keysweep.toml).
+
+    [notify]
+    webhook_env = "KEYSWEEP_WEBHOOK_URL"   # name of an environment variable holding the URL
+    # webhook = "https://…"                # or the URL itself (Slack hook URLs are secrets: prefer _env)
+    format = "slack"                       # "slack" (text + blocks) or "json" (generic)
+
+    [notify.teams.payments]                # per team (owner's team), or per owner in [notify.owners."name"]
+    webhook_env = "PAYMENTS_WEBHOOK"
+    format = "json"
+
+Messages name a finding by id, provider, redacted form and place; never by value. The webhook
+URL itself is never printed or recorded (it may carry a token): only its host.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from keysweep.context import Context
+    from keysweep.scanner.models import Finding
+
+# Where a person revokes a key when the provider has no API for it.
+CONSOLE_LINKS = {
+    "huggingface": "https://huggingface.co/settings/tokens",
+    "groq": "https://console.groq.com/keys",
+    "replicate": "https://replicate.com/account/api-tokens",
+    "mistral": "https://console.mistral.ai/api-keys",
+    "cohere": "https://dashboard.cohere.com/api-keys",
+    "deepseek": "https://platform.deepseek.com/api_keys",
+    "together": "https://api.together.ai/settings/api-keys",
+    "wandb": "https://wandb.ai/authorize",
+    "stripe": "https://dashboard.stripe.com/apikeys",
+    "google": "https://console.cloud.google.com/apis/credentials",
+    "openai": "https://platform.openai.com/api-keys",
+    "anthropic": "https://console.anthropic.com/settings/keys",
+    "xai": "https://console.x.ai",
+    "langsmith": "https://smith.langchain.com/settings",
+    "pinecone": "https://app.pinecone.io",
+    "slack": "https://api.slack.com/apps",
+    "github": "https://github.com/settings/tokens",
+    "gitlab": "https://gitlab.com/-/user_settings/personal_access_tokens",
+    "aws": "https://console.aws.amazon.com/iam/home#/users",
+    "openrouter": "https://openrouter.ai/settings/keys",
+    "perplexity": "https://www.perplexity.ai/account/api/keys",
+}
+
+KIND_TITLES = {
+    "found": "A credential of yours was found",
+    "revoked": "A leaked credential of yours was revoked",
+    "cannot_revoke": "A leaked credential of yours must be revoked by hand",
+    "failed": "Automatic revocation of your leaked credential failed",
+}
+
+
+@dataclass
+class Target:
+    url: str
+    format: str  # slack | json
+    name: str    # which config entry (for records): "default", "team:payments", …
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "?"
+
+
+def _entry(entry: dict[str, Any], env, name: str) -> Target | None:
+    url = entry.get("webhook") or (env.get(entry["webhook_env"]) if entry.get("webhook_env") else None)
+    if not url:
+        return None
+    return Target(url=url, format=entry.get("format", "slack"), name=name)
+
+
+def targets_for(finding: "Finding", settings) -> list[Target]:
+    """The owner's webhook, else the team's, else the default one."""
+    config = settings.section("notify")
+    owner = finding.owner or {}
+    for key, section in ((owner.get("name"), "owners"), (owner.get("team"), "teams")):
+        if key and key in config.get(section, {}):
+            target = _entry(config[section][key], settings.env, f"{section[:-1]}:{key}")
+            if target:
+                return [target]
+    target = _entry(config, settings.env, "default")
+    return [target] if target else []
+
+
+def where(finding: "Finding") -> str:
+    if not finding.occurrences:
+        return "unknown place"
+    o = finding.occurrences[0]
+    place = f"{o.repo + ':' if o.repo else ''}{o.path or ''}{':' + str(o.line) if o.line else ''}"
+    more = f" (+{len(finding.occurrences) - 1} more)" if len(finding.occurrences) > 1 else ""
+    return (place or o.source) + more
+
+
+def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
+    """The facts of a notification: identifiers, place, owner, what to do. No value."""
+    owner = finding.owner or {}
+    console = CONSOLE_LINKS.get(finding.provider)
+    action = {
+        "revoked": "Issue a replacement and update whatever used it.",
+        "cannot_revoke": f"Revoke it now{' at ' + console if console else ''}, issue a replacement, and update "
+                         f"whatever used it. keysweep keeps checking until it no longer works.",
+        "failed": f"Revoke it by hand{' at ' + console if console else ''}; keysweep keeps checking.",
+        "found": "It will be revoked; prepare a replacement.",
+    }.get(kind, "")
+    return {"event": kind, "title": KIND_TITLES.get(kind, kind), "finding": finding.id,
+            "provider": finding.provider, "rule_id": finding.rule_id, "redacted": finding.redacted,
+            "key_id": finding.key_id, "where": where(finding), "owner": owner.get("name"),
+            "team": owner.get("team"), "console": console, "action": action, "detail": detail or None}
+
+
+def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
+    if target.format == "json":
+        return {"source": "keysweep", **facts}
+    text = (f"*{facts['title']}*: {facts['provider']} `{facts['redacted']}` ({facts['rule_id']}) in {facts['where']}"
+            f"{' — owner ' + facts['owner'] if facts['owner'] else ''}. {facts['action']}")
+    if facts.get("detail"):
+        text += f" ({facts['detail']})"
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+async def notify(kind: str, finding: "Finding", ctx: "Context", detail: str = "") -> list[dict[str, Any]]:
+    """Send to the finding's targets; returns [{target, host, status}] (no URLs). Never raises."""
+    from keysweep.http import TransportError
+    from keysweep.remediation.secrets import scrub
+
+    facts = message(kind, finding, scrub(detail, ctx) or "")
+    sent = []
+    for target in targets_for(finding, ctx.settings):
+        try:
+            response = await ctx.http.request("POST", target.url, json_body=body(target, facts),
+                                              headers={"Content-Type": "application/json"})
+            status = str(response.status)
+            ok = 200 <= response.status < 300
+        except TransportError:
+            status, ok = "no response", False
+        sent.append({"target": target.name, "host": target.host, "status": status, "ok": ok})
+    return sent
+
+
+def dumps(facts: dict[str, Any]) -> str:
+    return json.dumps(facts, sort_keys=True)

@@ -1,0 +1,392 @@
+"""`keysweep revoke`: select findings, plan, approve, then run jobs concurrently within each
+provider's limits, confirm every key dead, and resume whatever a killed run left.
+
+Per provider: a semaphore (`[providers.X] concurrency`, default 8) bounds calls in flight, a
+throttle (`revoke_rate`, default the provider's `rate_limit`) paces revoke calls, and the HTTP
+client paces every request per host and retries 429/5xx with backoff. Revokers with `batch_size`
+(GitHub's revoke list) receive whole batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections import Counter, defaultdict
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import urlsplit
+
+from keysweep.remediation import jobs as J
+from keysweep.remediation.jobs import Job, Jobs
+
+
+# -- selection -------------------------------------------------------------------------------------
+@dataclass
+class Selection:
+    ids: tuple[str, ...] = ()
+    provider: str | None = None
+    rule: str | None = None
+    owner: str | None = None
+    team: str | None = None
+    source: str | None = None
+    repo: str | None = None
+    status: str | None = None
+    all: bool = False
+
+    def empty(self) -> bool:
+        return not (self.ids or self.provider or self.rule or self.owner or self.team or self.source
+                    or self.repo or self.status or self.all)
+
+
+def select(store, selection: Selection) -> list:
+    findings = store.findings(provider=selection.provider, rule=selection.rule, repo=selection.repo,
+                              ids=list(selection.ids) if selection.ids else None)
+    chosen = []
+    for finding in findings:
+        owner = finding.owner or {}
+        if selection.owner and selection.owner.lower() not in {str(owner.get(k) or "").lower()
+                                                                for k in ("name", "contact")}:
+            continue
+        if selection.team and (owner.get("team") or "").lower() != selection.team.lower():
+            continue
+        if selection.source and not any(o.source == selection.source for o in finding.occurrences):
+            continue
+        if selection.status and ((finding.verification or {}).get("status") or "unknown") != selection.status:
+            continue
+        chosen.append(finding)
+    return chosen
+
+
+# -- context ---------------------------------------------------------------------------------------
+def provider_hosts(settings, providers) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for provider in providers:
+        base = settings.base_url(provider)
+        if base:
+            rates[urlsplit(base).netloc] = settings.rate_limit(provider, default=20.0)
+    return rates
+
+
+@asynccontextmanager
+async def open_context(settings, store, actor: str, providers=(), clock=None, extra=None) -> AsyncIterator:
+    from keysweep.context import Context, system_clock
+    from keysweep.http import HttpClient
+
+    async with HttpClient(rate_limits=provider_hosts(settings, providers)) as http:
+        yield Context(http=http, settings=settings, store=store, clock=clock or system_clock, actor=actor,
+                      extra=dict(extra or {}))
+
+
+# -- runs ------------------------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_run(store, actor: str, command: str, at: str) -> str:
+    run_id = uuid.uuid4().hex[:12]
+    with J.transaction(store.conn):
+        store.conn.execute("INSERT INTO remediation_runs (id, actor, pid, host, command, started_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", [run_id, actor, os.getpid(), socket.gethostname(), command, at])
+    return run_id
+
+
+def finish_run(store, run_id: str, at: str, summary: dict[str, Any]) -> None:
+    import json
+
+    with J.transaction(store.conn):
+        store.conn.execute("UPDATE remediation_runs SET finished_at = ?, summary = ? WHERE id = ?",
+                           [at, json.dumps(summary, sort_keys=True), run_id])
+
+
+def abandoned_runs(store, current: str) -> set[str]:
+    """Runs whose claims may be taken over: finished, or whose process on this host is gone."""
+    host = socket.gethostname()
+    abandoned = set()
+    for run_id, pid, run_host, finished in store.conn.execute(
+            "SELECT id, pid, host, finished_at FROM remediation_runs WHERE id != ?", [current]):
+        if finished or (run_host == host and not _pid_alive(pid)):
+            abandoned.add(run_id)
+    return abandoned
+
+
+# -- execution -------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    states: Counter = field(default_factory=Counter)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (finding id, error)
+    revoke_calls: int = 0
+    started: float = 0.0
+    revoked_at: list[float] = field(default_factory=list)  # monotonic times of successful revocations
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"states": dict(self.states), "errors": len(self.errors), "revoke_calls": self.revoke_calls}
+
+
+class Orchestrator:
+    def __init__(self, ctx, jobs: Jobs, revokers: dict[str, Any], *, confirm_attempts: int = 3,
+                 confirm_delay: float = 2.0, max_attempts: int = 5, retry_base: float = 2.0,
+                 retry_in_run_max: float = 30.0, notify_owners: bool = True,
+                 progress: Callable[[str], None] | None = None, sleep=asyncio.sleep) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
+        self.revokers = revokers
+        self.confirm_attempts = confirm_attempts
+        self.confirm_delay = confirm_delay
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.retry_in_run_max = retry_in_run_max
+        self.notify_owners = notify_owners
+        self.progress = progress or (lambda _line: None)
+        self.sleep = sleep
+        self.summary = Summary()
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._confirm_semaphores: dict[str, asyncio.Semaphore] = {}
+        self._throttles: dict[str, Any] = {}
+        self._findings: dict[str, Any] = {}
+        self._abandoned: set[str] = set()
+
+    # -- limits ---------------------------------------------------------------------------------
+    def _provider_config(self, provider: str) -> dict[str, Any]:
+        return self.ctx.settings.provider(provider)
+
+    def _semaphore(self, provider: str) -> asyncio.Semaphore:
+        if provider not in self._semaphores:
+            self._semaphores[provider] = asyncio.Semaphore(int(self._provider_config(provider).get("concurrency", 8)))
+        return self._semaphores[provider]
+
+    def _confirm_semaphore(self, provider: str) -> asyncio.Semaphore:
+        if provider not in self._confirm_semaphores:
+            self._confirm_semaphores[provider] = asyncio.Semaphore(
+                int(self._provider_config(provider).get("confirm_concurrency", 8)))
+        return self._confirm_semaphores[provider]
+
+    def _throttle(self, provider: str):
+        from asyncio_throttle import Throttler
+
+        if provider not in self._throttles:
+            config = self._provider_config(provider)
+            rate = float(config.get("revoke_rate", self.ctx.settings.rate_limit(provider, default=10.0)))
+            self._throttles[provider] = (Throttler(rate_limit=int(rate), period=1.0) if rate >= 1
+                                         else Throttler(rate_limit=1, period=1.0 / rate))
+        return self._throttles[provider]
+
+    # -- entry ----------------------------------------------------------------------------------
+    async def run(self, job_list: list[Job]) -> Summary:
+        import time
+
+        self.summary.started = time.monotonic()
+        self._abandoned = abandoned_runs(self.ctx.store, self.jobs.run_id)
+        finding_ids = sorted({job.finding_id for job in job_list})
+        for start in range(0, len(finding_ids), 500):
+            for finding in self.ctx.store.findings(ids=finding_ids[start:start + 500]):
+                self._findings[finding.id] = finding
+        by_revoker: dict[str, list[Job]] = defaultdict(list)
+        for job in job_list:
+            by_revoker[job.revoker].append(job)
+        tasks = []
+        for name, group in by_revoker.items():
+            revoker = self.revokers.get(name)
+            if revoker is None:
+                for job in group:
+                    self._fail_missing(job, name)
+                continue
+            if getattr(revoker, "batch_size", None):
+                tasks.append(self._run_batches(revoker, group))
+            else:
+                tasks.extend(self._run_job(revoker, job) for job in group)
+        await asyncio.gather(*tasks)
+        for job in self.jobs.find(ids=[j.id for j in job_list]):
+            self.summary.states[job.state] += 1
+        return self.summary
+
+    def _fail_missing(self, job: Job, name: str) -> None:
+        if job.state in (J.CONFIRMED, J.FAILED_PERMANENT):
+            return
+        self.jobs.record(job, [], J.FAILED_PERMANENT, error=f"revoker {name!r} is not installed")
+        self.summary.errors.append((job.finding_id, f"revoker {name!r} is not installed"))
+
+    # -- one job ----------------------------------------------------------------------------------
+    async def _run_job(self, revoker, job: Job) -> None:
+        finding = self._findings.get(job.finding_id)
+        if finding is None:
+            return
+        while True:
+            if job.state in (J.REVOKED, J.AWAITING_OWNER):
+                await self._confirm(revoker, job, finding)
+                return
+            if job.state not in (J.APPROVED, J.FAILED_RETRYABLE, J.REVOKING):
+                return
+            claimed = self.jobs.claim(job.id, abandoned=self._abandoned)
+            if claimed is None:
+                return
+            job = claimed
+            if job.plan.get("_resumed") and await self._already_dead(revoker, job, finding):
+                return
+            from keysweep.remediation.jobs import plan_from_json
+
+            plan = plan_from_json(job.plan)
+            async with self._semaphore(finding.provider):
+                async with self._throttle(finding.provider):
+                    result = await self._call(revoker.revoke(plan, self.ctx))
+            delay = await self._apply(revoker, job, finding, result)
+            if delay is None:
+                continue  # confirm (or stop) on the next pass
+            if delay > self.retry_in_run_max:
+                return
+            await self.sleep(delay)
+
+    async def _already_dead(self, revoker, job: Job, finding) -> bool:
+        """A claim taken over from a killed run: its call may have gone out. Ask before repeating."""
+        try:
+            dead = await revoker.confirm(finding, self.ctx)
+        except Exception:
+            dead = False
+        if not dead:
+            return False
+        self.jobs.record(job, [J.CallRecord("CHECK", "verification", "dead")], J.REVOKED,
+                         event="revoked", event_detail={"note": "already dead when the run resumed"})
+        self.jobs.record(job, [], J.CONFIRMED, event="confirmed_dead")
+        self.summary.revoked_at.append(self._now_mono())
+        return True
+
+    @staticmethod
+    def _now_mono() -> float:
+        import time
+
+        return time.monotonic()
+
+    async def _call(self, coroutine):
+        """A revoker call whose exception becomes a result (scrubbed of any value read)."""
+        from keysweep.errors import KeysweepError
+        from keysweep.http import TransportError
+        from keysweep.remediation.secrets import scrub
+        from keysweep.revokers import RevokeResult
+
+        self.summary.revoke_calls += 1
+        try:
+            return await coroutine
+        except TransportError as exc:
+            return RevokeResult(False, scrub(str(exc), self.ctx), retryable=True)
+        except KeysweepError as exc:
+            return RevokeResult(False, scrub(str(exc), self.ctx))
+        except Exception as exc:  # a plugin's bug must not stop the other jobs
+            return RevokeResult(False, scrub(f"{type(exc).__name__}: {exc}", self.ctx))
+
+    async def _apply(self, revoker, job: Job, finding, result) -> float | None:
+        """Record a result; returns None to go on (confirm), or seconds before a retry."""
+        from keysweep.remediation.secrets import scrub
+
+        calls = [J.CallRecord(m, t, o, ok=result.ok) for m, t, o in result.calls] or \
+            [J.CallRecord("-", "-", "no request" if not result.ok else "ok", ok=result.ok)]
+        detail = scrub(result.detail, self.ctx)
+        if result.ok:
+            manual = getattr(revoker, "manual", False)
+            for call in calls:
+                call.detail = detail
+            self.jobs.record(job, calls, J.AWAITING_OWNER if manual else J.REVOKED,
+                             event="owner_notified" if manual else "revoked",
+                             event_detail={"revoker": job.revoker, "detail": detail})
+            if not manual:
+                self.summary.revoked_at.append(self._now_mono())
+                await self._notify("revoked", finding, detail)
+            self.progress(f"{'notified' if manual else 'revoked'} {finding.id} {finding.redacted}")
+            return None
+        attempts = job.attempts or 1
+        if result.retryable and attempts < self.max_attempts:
+            delay = min(self.retry_base * 2 ** (attempts - 1), 3600.0)
+            next_at = (datetime.now(timezone.utc) + timedelta(seconds=delay)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.jobs.record(job, calls, J.FAILED_RETRYABLE, error=detail, next_attempt_at=next_at)
+            self.progress(f"retry {finding.id} in {delay:.0f}s: {detail}")
+            return delay
+        self.jobs.record(job, calls, J.FAILED_PERMANENT, error=detail)
+        self.summary.errors.append((finding.id, detail))
+        self.progress(f"FAILED {finding.id} {finding.redacted}: {detail}")
+        await self._notify("failed", finding, detail)
+        return float("inf")
+
+    async def _notify(self, kind: str, finding, detail: str) -> None:
+        if not self.notify_owners or not self.ctx.settings.section("notify"):
+            return
+        from keysweep.remediation.notify import notify
+
+        sent = await notify(kind, finding, self.ctx, detail)
+        if sent:
+            self.jobs.audit("notify", {"finding": finding.id, "event": kind},
+                            [{k: s[k] for k in ("target", "host", "status")} for s in sent])
+            if any(s["ok"] for s in sent):
+                self.jobs.event(finding.id, "owner_notified", {"event": kind})
+
+    async def _confirm(self, revoker, job: Job, finding) -> None:
+        attempts = 1 if getattr(revoker, "manual", False) else self.confirm_attempts
+        for attempt in range(attempts):
+            async with self._confirm_semaphore(finding.provider):
+                try:
+                    dead = await revoker.confirm(finding, self.ctx)
+                except Exception:
+                    dead = False
+            if dead:
+                self.jobs.record(job, [J.CallRecord("CHECK", "verification", "dead")], J.CONFIRMED,
+                                 event="confirmed_dead", action="revoke.confirm")
+                self.progress(f"confirmed dead {finding.id} {finding.redacted}")
+                return
+            if attempt + 1 < attempts:
+                await self.sleep(self.confirm_delay * 2 ** attempt)
+        self.jobs.audit("revoke.confirm", {"finding": finding.id, "job": job.id},
+                        {"outcome": "not yet dead", "state": job.state})
+
+    # -- batches ----------------------------------------------------------------------------------
+    async def _run_batches(self, revoker, group: list[Job]) -> None:
+        from keysweep.remediation.jobs import plan_from_json
+
+        pending = list(group)
+        while pending:
+            claimed: list[Job] = []
+            later: list[Job] = []
+            for job in pending:
+                finding = self._findings.get(job.finding_id)
+                if finding is None:
+                    continue
+                if job.state in (J.REVOKED, J.AWAITING_OWNER):
+                    later.append(job)
+                    continue
+                if job.state not in (J.APPROVED, J.FAILED_RETRYABLE, J.REVOKING):
+                    continue
+                got = self.jobs.claim(job.id, abandoned=self._abandoned)
+                if got is None:
+                    continue
+                if got.plan.get("_resumed") and await self._already_dead(revoker, got, finding):
+                    continue
+                claimed.append(got)
+            retry: list[Job] = []
+            delay = 0.0
+            size = int(revoker.batch_size)
+            for start in range(0, len(claimed), size):
+                chunk = claimed[start:start + size]
+                plans = [plan_from_json(job.plan) for job in chunk]
+                provider = self._findings[chunk[0].finding_id].provider
+                async with self._semaphore(provider):
+                    async with self._throttle(provider):
+                        results = await self._call(revoker.revoke_batch(plans, self.ctx))
+                if not isinstance(results, list):
+                    results = [results] * len(chunk)
+                for job, result in zip(chunk, results):
+                    wait = await self._apply(revoker, job, self._findings[job.finding_id], result)
+                    if wait is None:
+                        later.append(job)
+                    elif wait <= self.retry_in_run_max:
+                        retry.append(job)
+                        delay = max(delay, wait)
+            await asyncio.gather(*(self._confirm(revoker, job, self._findings[job.finding_id]) for job in later))
+            if retry:
+                await self.sleep(delay)
+            pending = retry

@@ -1,0 +1,390 @@
+"""Time to remediation: per-credential clocks from the store's events, grouped statistics, and
+renderers (table, JSON, self-contained HTML with inline SVG charts, Prometheus text format), plus
+the audit view (owner, reach, speed, OWASP Non-Human Identities Top 10 risks).
+
+Exposure window = confirmed_dead − leaked; response time = confirmed_dead − detected. A credential
+not yet confirmed dead is still exposed: its open window runs to `now`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
+
+# OWASP Top 10 for Non-Human Identities (2025).
+NHI_RISKS = {
+    "NHI1": "Improper Offboarding",
+    "NHI2": "Secret Leakage",
+    "NHI3": "Vulnerable Third-Party NHI",
+    "NHI4": "Insecure Authentication",
+    "NHI5": "Overprivileged NHI",
+    "NHI6": "Insecure Cloud Deployment Configurations",
+    "NHI7": "Long-Lived Secrets",
+    "NHI8": "Environment Isolation",
+    "NHI9": "NHI Reuse",
+    "NHI10": "Human Use of NHI",
+}
+BROAD_SCOPES = ("admin", "repo", "write", "delete", "owner", "root", "*", "api", "full")
+CI_SOURCES = ("github-actions", "gitlab-ci", "actions", "ci")
+CLOUD_SOURCES = ("aws", "secretsmanager", "ssm", "lambda", "gcp", "azure")
+
+
+def parse(moment: str | None) -> datetime | None:
+    if not moment:
+        return None
+    try:
+        value = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def seconds(start: str | None, end: str | None) -> int | None:
+    a, b = parse(start), parse(end)
+    return int((b - a).total_seconds()) if a and b else None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (q in 0..1)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def human(secs: float | None) -> str:
+    if secs is None:
+        return "-"
+    secs = float(secs)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if abs(secs) >= size:
+            return f"{secs / size:.1f}{unit}"
+    return f"{secs:.0f}s"
+
+
+@dataclass
+class Row:
+    id: str
+    provider: str
+    rule_id: str
+    redacted: str
+    long_lived: bool
+    owner: str | None
+    team: str | None
+    owner_source: str | None
+    owner_confidence: float | None
+    sources: list[str]
+    repos: list[str]
+    where: str
+    state: str
+    verification: str | None
+    identity: dict[str, Any]
+    times: dict[str, str | None]
+    exposure_seconds: int | None = None
+    response_seconds: int | None = None
+    open_seconds: int | None = None
+    nhi: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k not in ("times", "nhi")}
+        data.update({f"{kind}_at": self.times.get(kind) for kind in CLOCK_EVENTS})
+        data["nhi_risks"] = [{"id": r, "name": NHI_RISKS[r]} for r in self.nhi]
+        return data
+
+
+def nhi_risks(row: Row, occurrences: int) -> list[str]:
+    risks = ["NHI2"]
+    if row.long_lived:
+        risks.append("NHI7")
+    scopes = json.dumps(row.identity).lower()
+    if "admin" in row.rule_id or any(f'"{s}' in scopes or f" {s}" in scopes for s in BROAD_SCOPES
+                                     if s not in ("*",)) or ":root" in scopes:
+        risks.append("NHI5")
+    if not row.owner:
+        risks.append("NHI1")
+    if len(set(row.repos)) > 1 or len(set(row.sources)) > 1 or occurrences > 3:
+        risks.append("NHI9")
+    if any(s in CI_SOURCES or s in CLOUD_SOURCES for s in row.sources):
+        risks.append("NHI6")
+    if row.rule_id in ("github.classic-pat", "github.fine-grained-pat", "gitlab.pat", "gitlab.pat-routable",
+                       "openai.legacy-key", "slack.user-token", "huggingface.user-token"):
+        risks.append("NHI10")
+    return sorted(set(risks), key=lambda r: int(r[3:]))
+
+
+def collect(store, now: datetime, *, provider: str | None = None, team: str | None = None,
+            owner: str | None = None, source: str | None = None) -> list[Row]:
+    from keysweep.remediation.notify import where
+
+    findings = store.findings(provider=provider)
+    times: dict[str, dict[str, str]] = defaultdict(dict)
+    for finding_id, kind, at in store.conn.execute("SELECT finding_id, kind, min(at) FROM events GROUP BY finding_id, kind"):
+        times[finding_id][kind] = at
+    states: dict[str, str] = {}
+    for finding_id, state in store.conn.execute("SELECT finding_id, state FROM revocations ORDER BY updated_at, id"):
+        states[finding_id] = state
+    rows = []
+    now_iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for finding in findings:
+        owner_info = finding.owner or {}
+        if team and (owner_info.get("team") or "") != team:
+            continue
+        if owner and (owner_info.get("name") or "") != owner:
+            continue
+        if source and not any(o.source == source for o in finding.occurrences):
+            continue
+        t = dict(times.get(finding.id, {}))
+        if not t.get("leaked"):
+            t["leaked"] = min((o.committed_at for o in finding.occurrences if o.committed_at), default=None)
+        if not t.get("detected"):
+            t["detected"] = finding.first_seen_at
+        verification = finding.verification or {}
+        dead = t.get("confirmed_dead")
+        state = "confirmed" if dead else states.get(finding.id) or (
+            "live" if verification.get("status") == "live" else "open")
+        row = Row(id=finding.id, provider=finding.provider, rule_id=finding.rule_id, redacted=finding.redacted,
+                  long_lived=bool(finding.long_lived), owner=owner_info.get("name"), team=owner_info.get("team"),
+                  owner_source=owner_info.get("source"), owner_confidence=owner_info.get("confidence"),
+                  sources=sorted({o.source for o in finding.occurrences}),
+                  repos=sorted({o.repo for o in finding.occurrences if o.repo}), where=where(finding), state=state,
+                  verification=verification.get("status"), identity=verification.get("identity") or {},
+                  times={kind: t.get(kind) for kind in CLOCK_EVENTS})
+        row.exposure_seconds = seconds(t.get("leaked"), dead)
+        row.response_seconds = seconds(t.get("detected"), dead)
+        if not dead:
+            row.open_seconds = seconds(t.get("leaked") or t.get("detected"), now_iso)
+        row.nhi = nhi_risks(row, len(finding.occurrences))
+        rows.append(row)
+    return rows
+
+
+def stats(rows: list[Row]) -> dict[str, Any]:
+    exposure = [r.exposure_seconds for r in rows if r.exposure_seconds is not None]
+    response = [r.response_seconds for r in rows if r.response_seconds is not None]
+    live = [r for r in rows if r.state != "confirmed" and r.verification != "dead"]
+    oldest = max(live, key=lambda r: r.open_seconds or 0, default=None)
+    return {
+        "count": len(rows), "confirmed_dead": sum(1 for r in rows if r.times.get("confirmed_dead")),
+        "revoked": sum(1 for r in rows if r.times.get("revoked")),
+        "still_live": len(live), "unowned": sum(1 for r in rows if not r.owner),
+        "exposure_median_seconds": percentile(exposure, 0.5), "exposure_p90_seconds": percentile(exposure, 0.9),
+        "response_median_seconds": percentile(response, 0.5), "response_p90_seconds": percentile(response, 0.9),
+        "oldest_live": {"id": oldest.id, "redacted": oldest.redacted, "open_seconds": oldest.open_seconds}
+        if oldest else None,
+    }
+
+
+def grouped(rows: list[Row]) -> dict[str, dict[str, dict[str, Any]]]:
+    groups: dict[str, dict[str, list[Row]]] = {"provider": defaultdict(list), "owner": defaultdict(list),
+                                               "team": defaultdict(list), "source": defaultdict(list)}
+    for row in rows:
+        groups["provider"][row.provider].append(row)
+        groups["owner"][row.owner or "(unowned)"].append(row)
+        groups["team"][row.team or "(no team)"].append(row)
+        for source in row.sources or ["(unknown)"]:
+            groups["source"][source].append(row)
+    return {name: {key: stats(members) for key, members in sorted(by.items())} for name, by in groups.items()}
+
+
+def build(store, now: datetime | None = None, **filters) -> dict[str, Any]:
+    now = now or datetime.now(timezone.utc)
+    rows = collect(store, now, **filters)
+    still_live = sorted((r for r in rows if r.state != "confirmed" and r.verification != "dead"),
+                        key=lambda r: -(r.open_seconds or 0))
+    return {
+        "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "totals": stats(rows),
+        "by": grouped(rows),
+        "oldest_still_live": [{"id": r.id, "provider": r.provider, "redacted": r.redacted, "owner": r.owner,
+                               "where": r.where, "open_seconds": r.open_seconds} for r in still_live[:10]],
+        "unowned": [{"id": r.id, "provider": r.provider, "redacted": r.redacted, "where": r.where}
+                    for r in rows if not r.owner],
+        "credentials": [r.as_dict() for r in rows],
+    }
+
+
+# -- renderers --------------------------------------------------------------------------------------
+def render_table(report: dict[str, Any]) -> str:
+    t = report["totals"]
+    lines = [f"Time to remediation — {t['count']} credentials, {t['confirmed_dead']} confirmed dead, "
+             f"{t['still_live']} still live, {t['unowned']} unowned",
+             f"exposure window: median {human(t['exposure_median_seconds'])}, p90 {human(t['exposure_p90_seconds'])}"
+             f"   response time: median {human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}",
+             ""]
+    for name, groups in report["by"].items():
+        lines.append(f"by {name}:")
+        lines.append(f"  {'':<28} {'count':>5} {'dead':>5} {'live':>5} {'unowned':>7} {'exp.med':>8} {'exp.p90':>8} "
+                     f"{'resp.med':>8} {'resp.p90':>8}")
+        for key, s in groups.items():
+            lines.append(f"  {key[:28]:<28} {s['count']:>5} {s['confirmed_dead']:>5} {s['still_live']:>5} "
+                         f"{s['unowned']:>7} {human(s['exposure_median_seconds']):>8} {human(s['exposure_p90_seconds']):>8} "
+                         f"{human(s['response_median_seconds']):>8} {human(s['response_p90_seconds']):>8}")
+        lines.append("")
+    if report["oldest_still_live"]:
+        lines.append("oldest still live:")
+        for r in report["oldest_still_live"]:
+            lines.append(f"  {human(r['open_seconds']):>8}  {r['id']}  {r['provider']}  {r['redacted']}  "
+                         f"{r['owner'] or '(unowned)'}  {r['where']}")
+    return "\n".join(lines) + "\n"
+
+
+def render_prometheus(report: dict[str, Any]) -> str:
+    def label(value: str) -> str:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+    out = []
+    metrics = (("keysweep_credentials", "count", "Credentials found"),
+               ("keysweep_credentials_confirmed_dead", "confirmed_dead", "Credentials confirmed dead"),
+               ("keysweep_credentials_still_live", "still_live", "Credentials not yet confirmed dead"),
+               ("keysweep_credentials_unowned", "unowned", "Credentials with no owner"),
+               ("keysweep_exposure_seconds_median", "exposure_median_seconds", "Median leak-to-dead window"),
+               ("keysweep_exposure_seconds_p90", "exposure_p90_seconds", "p90 leak-to-dead window"),
+               ("keysweep_response_seconds_median", "response_median_seconds", "Median detect-to-dead time"),
+               ("keysweep_response_seconds_p90", "response_p90_seconds", "p90 detect-to-dead time"))
+    for metric, key, text in metrics:
+        out.append(f"# HELP {metric} {text}.")
+        out.append(f"# TYPE {metric} gauge")
+        for provider, s in report["by"]["provider"].items():
+            value = s[key]
+            if value is not None:
+                out.append(f'{metric}{{provider="{label(provider)}"}} {float(value):g}')
+    out.append("# HELP keysweep_oldest_live_seconds Age of the oldest credential still live.")
+    out.append("# TYPE keysweep_oldest_live_seconds gauge")
+    oldest = report["totals"]["oldest_live"]
+    out.append(f"keysweep_oldest_live_seconds {float(oldest['open_seconds'] or 0) if oldest else 0:g}")
+    return "\n".join(out) + "\n"
+
+
+def _histogram_svg(values: list[float], width: int = 560, height: int = 200) -> str:
+    if not values:
+        return '<p class="muted">No credential confirmed dead yet.</p>'
+    edges = [0, 60, 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400, float("inf")]
+    names = ["<1m", "<1h", "<1d", "<1w", "<30d", "<1y", "≥1y"]
+    counts = [sum(1 for v in values if edges[i] <= v < edges[i + 1]) for i in range(len(names))]
+    top = max(counts) or 1
+    bar = (width - 40) / len(names)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="Exposure window distribution">']
+    for i, (name, count) in enumerate(zip(names, counts)):
+        h = (height - 40) * count / top
+        x = 30 + i * bar
+        parts.append(f'<rect x="{x + 4:.1f}" y="{height - 20 - h:.1f}" width="{bar - 8:.1f}" height="{h:.1f}" '
+                     f'fill="#c0392b"><title>{count} credential(s) {html.escape(name)}</title></rect>')
+        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 5}" text-anchor="middle" font-size="11">'
+                     f'{html.escape(name)}</text>')
+        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 24 - h:.1f}" text-anchor="middle" '
+                     f'font-size="11">{count}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _timeline_svg(points: list[datetime], width: int = 560, height: int = 200) -> str:
+    if not points:
+        return '<p class="muted">Nothing remediated yet.</p>'
+    points = sorted(points)
+    start, end = points[0].timestamp(), points[-1].timestamp()
+    span = max(end - start, 1.0)
+    total = len(points)
+    coords = []
+    for index, moment in enumerate(points, 1):
+        x = 40 + (width - 60) * (moment.timestamp() - start) / span
+        y = height - 25 - (height - 45) * index / total
+        coords.append(f"{x:.1f},{y:.1f}")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+            f'aria-label="Remediation over time"><polyline fill="none" stroke="#27ae60" stroke-width="2" '
+            f'points="{" ".join(coords)}"/><text x="40" y="{height - 5}" font-size="11">'
+            f'{points[0].strftime("%Y-%m-%d %H:%M")}</text><text x="{width - 20}" y="{height - 5}" '
+            f'text-anchor="end" font-size="11">{points[-1].strftime("%Y-%m-%d %H:%M")}</text>'
+            f'<text x="5" y="20" font-size="11">{total} confirmed dead</text></svg>')
+
+
+def render_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    t = report["totals"]
+    exposure = [c["exposure_seconds"] for c in report["credentials"] if c["exposure_seconds"] is not None]
+    dead = [parse(c["confirmed_dead_at"]) for c in report["credentials"] if c["confirmed_dead_at"]]
+    rows = []
+    for c in report["credentials"]:
+        rows.append("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in (
+            c["id"], c["provider"], c["redacted"], c["owner"] or "(unowned)", c["team"] or "", c["state"],
+            c["leaked_at"] or "", c["detected_at"] or "", c["revoked_at"] or "", c["confirmed_dead_at"] or "",
+            human(c["exposure_seconds"]), human(c["response_seconds"]),
+            ", ".join(r["id"] for r in c["nhi_risks"]))) + "</tr>")
+    groups = []
+    for name, by in report["by"].items():
+        body = "".join(f"<tr><td>{e(k)}</td><td>{s['count']}</td><td>{s['confirmed_dead']}</td><td>{s['still_live']}</td>"
+                       f"<td>{s['unowned']}</td><td>{human(s['exposure_median_seconds'])}</td>"
+                       f"<td>{human(s['exposure_p90_seconds'])}</td><td>{human(s['response_median_seconds'])}</td>"
+                       f"<td>{human(s['response_p90_seconds'])}</td></tr>" for k, s in by.items())
+        groups.append(f"<h3>By {e(name)}</h3><table><tr><th>{e(name)}</th><th>count</th><th>dead</th><th>live</th>"
+                      f"<th>unowned</th><th>exposure median</th><th>exposure p90</th><th>response median</th>"
+                      f"<th>response p90</th></tr>{body}</table>")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>keysweep — time to remediation</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}}th{{background:#f4f4f4}}
+.muted{{color:#888}}.cards span{{display:inline-block;margin-right:2em;font-size:18px}}</style></head><body>
+<h1>Time to remediation</h1><p class="muted">Generated {e(report['generated_at'])} by keysweep. No secret values.</p>
+<div class="cards"><span>{t['count']} credentials</span><span>{t['confirmed_dead']} confirmed dead</span>
+<span>{t['still_live']} still live</span><span>{t['unowned']} unowned</span></div>
+<p>Exposure window median {human(t['exposure_median_seconds'])}, p90 {human(t['exposure_p90_seconds'])};
+response time median {human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}.</p>
+<h2>Exposure window distribution</h2>{_histogram_svg(exposure)}
+<h2>Remediation over time</h2>{_timeline_svg([d for d in dead if d])}
+{''.join(groups)}
+<h2>Credentials</h2><table><tr><th>id</th><th>provider</th><th>key</th><th>owner</th><th>team</th><th>state</th>
+<th>leaked</th><th>detected</th><th>revoked</th><th>confirmed dead</th><th>exposure</th><th>response</th><th>OWASP NHI</th></tr>
+{''.join(rows)}</table></body></html>
+"""
+
+
+def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per credential: who owned it, what it could reach, how quickly it was shut off, NHI risks."""
+    view = []
+    for c in report["credentials"]:
+        identity = c["identity"] or {}
+        view.append({
+            "id": c["id"], "provider": c["provider"], "redacted": c["redacted"],
+            "who_owned_it": {"owner": c["owner"], "team": c["team"], "attributed_by": c["owner_source"],
+                             "confidence": c["owner_confidence"]},
+            "what_it_could_reach": {"verification": c["verification"], "identity": identity,
+                                    "scopes": identity.get("scopes") or identity.get("acls") or None},
+            "how_quickly_shut_off": {"state": c["state"], "leaked_at": c["leaked_at"], "detected_at": c["detected_at"],
+                                     "revoked_at": c["revoked_at"], "confirmed_dead_at": c["confirmed_dead_at"],
+                                     "exposure_seconds": c["exposure_seconds"],
+                                     "response_seconds": c["response_seconds"],
+                                     "still_open_seconds": c["open_seconds"]},
+            "owasp_nhi_top10": c["nhi_risks"],
+        })
+    return view
+
+
+def render_audit_table(view: list[dict[str, Any]]) -> str:
+    lines = []
+    for item in view:
+        owner = item["who_owned_it"]
+        reach = item["what_it_could_reach"]
+        speed = item["how_quickly_shut_off"]
+        lines.append(f"{item['id']}  {item['provider']}  {item['redacted']}")
+        lines.append(f"  owner:    {owner['owner'] or '(unowned)'}{' / ' + owner['team'] if owner['team'] else ''}"
+                     f"{' via ' + owner['attributed_by'] if owner['attributed_by'] else ''}")
+        lines.append(f"  reach:    {reach['verification'] or 'not verified'} "
+                     f"{json.dumps(reach['identity'], sort_keys=True) if reach['identity'] else ''}")
+        lines.append(f"  shut off: {speed['state']}; exposure {human(speed['exposure_seconds'])}, response "
+                     f"{human(speed['response_seconds'])}"
+                     f"{', open for ' + human(speed['still_open_seconds']) if speed['still_open_seconds'] else ''}")
+        lines.append(f"  OWASP NHI: {', '.join(r['id'] + ' ' + r['name'] for r in item['owasp_nhi_top10'])}")
+    return "\n".join(lines) + "\n"
+
+
+def iter_text(report: dict[str, Any]) -> Iterable[str]:
+    yield json.dumps(report)

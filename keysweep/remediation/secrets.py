@@ -1,0 +1,152 @@
+"""The secret value, for the one call that needs it: re-read from where the scanner saw it.
+
+The store never holds values. A revoker that must send the key (GitHub's revoke list, GitLab's
+self-delete, Slack's auth.revoke) or match it against a provider's inventory (OpenAI's redacted
+value) asks here; the value is read from the occurrence's locator, checked against the finding's
+SHA-256 and handed back, never written anywhere. Values read during a run are remembered only in
+memory, keyed by SHA-256, so that `scrub()` can take them out of any text (an error from a
+third-party plugin, say) before it is printed or stored.
+
+Order of sources: a reader injected through `ctx.extra["secret_reader"]` (tests, embedding
+programs), then `keysweep.scanner.reread` when present, then the built-in reader for git blobs and
+files (re-scan the blob, keep the match whose SHA-256 is the finding's).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from keysweep.errors import KeysweepError
+from keysweep.fingerprint import redact, secret_sha256
+
+if TYPE_CHECKING:
+    from keysweep.context import Context
+    from keysweep.scanner.models import Finding
+
+
+class SecretUnavailable(KeysweepError):
+    """The value cannot be re-read (the file or blob is gone); the job needs a person."""
+
+
+_INFLIGHT_KEY = "_secret_values"
+
+
+def _memory(ctx: "Context") -> dict[str, str]:
+    return ctx.extra.setdefault(_INFLIGHT_KEY, {})
+
+
+def scrub(text: str | None, ctx: "Context | None") -> str | None:
+    """`text` with every value read in this run replaced by its redacted form."""
+    if not text or ctx is None:
+        return text
+    for value in _memory(ctx).values():
+        if value and value in text:
+            text = text.replace(value, redact(value))
+    return text
+
+
+def forget(ctx: "Context") -> None:
+    _memory(ctx).clear()
+    ctx.extra.pop("_blob_cache", None)
+
+
+async def secret_for(finding: "Finding | str", ctx: "Context") -> str:
+    """The finding's value (finding or finding id). Raises SecretUnavailable."""
+    if isinstance(finding, str):
+        if ctx.store is None:
+            raise SecretUnavailable(f"{finding}: no store to find where the value was seen")
+        found = ctx.store.findings(ids=[finding])
+        if not found:
+            raise SecretUnavailable(f"{finding}: no such finding")
+        finding = found[0]
+    memory = _memory(ctx)
+    if finding.secret_sha256 in memory:
+        return memory[finding.secret_sha256]
+    value = await _read(finding, ctx)
+    if value is None or secret_sha256(value) != finding.secret_sha256:
+        raise SecretUnavailable(f"{finding.id} ({finding.redacted}): the value can no longer be re-read from "
+                                f"where it was found")
+    memory[finding.secret_sha256] = value
+    return value
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def _read(finding: "Finding", ctx: "Context") -> str | None:
+    reader = ctx.extra.get("secret_reader")
+    if reader is not None:
+        return await _maybe_await(reader(finding))
+    try:
+        from keysweep.scanner import reread  # written alongside verification (issue 5)
+    except ImportError:
+        reread = None
+    if reread is not None:
+        for name in ("reread_secret", "secret_value", "reread"):
+            function = getattr(reread, name, None)
+            if callable(function):
+                try:
+                    value = await _maybe_await(function(finding, ctx) if _arity(function) > 1 else function(finding))
+                except KeysweepError:
+                    value = None
+                if value:
+                    return value
+    return _builtin_read(finding, ctx)
+
+
+def _arity(function) -> int:
+    try:
+        return len(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _builtin_read(finding: "Finding", ctx: "Context") -> str | None:
+    """Re-scan each occurrence's blob or file and keep the match with the finding's SHA-256."""
+    import subprocess
+    from pathlib import Path
+
+    cache: dict[str, dict[str, str]] = ctx.extra.setdefault("_blob_cache", {})
+    for occurrence in finding.occurrences:
+        locator = occurrence.locator or {}
+        if locator.get("blob") and locator.get("repo"):
+            key = f"git:{locator['repo']}:{locator['blob']}"
+            if key not in cache:
+                try:
+                    content = subprocess.run(["git", "cat-file", "blob", locator["blob"]], cwd=locator["repo"],
+                                             capture_output=True, check=True, timeout=60).stdout
+                except (OSError, subprocess.SubprocessError):
+                    cache[key] = {}
+                    continue
+                cache[key] = _values(content, ctx)
+        elif locator.get("path"):
+            root = locator.get("root") or ""
+            path = Path(root) / locator["path"] if root and not Path(locator["path"]).is_absolute() \
+                else Path(locator["path"])
+            if Path(root).is_file():
+                path = Path(root)
+            key = f"file:{path}"
+            if key not in cache:
+                try:
+                    cache[key] = _values(path.read_bytes(), ctx)
+                except OSError:
+                    cache[key] = {}
+                    continue
+        else:
+            continue
+        value = cache[key].get(finding.secret_sha256)
+        if value:
+            return value
+    return None
+
+
+def _values(content: bytes, ctx: "Context") -> dict[str, str]:
+    engine = ctx.extra.get("_engine")
+    if engine is None:
+        from keysweep.scanner.engine import Engine
+        from keysweep.scanner.rules import load_rules
+
+        engine = ctx.extra["_engine"] = Engine(load_rules(), backend="auto")
+    return {secret_sha256(match.secret): match.secret for match in engine.scan(content)}

@@ -1,0 +1,110 @@
+"""Helpers shared by the built-in revokers: re-reading the value, classifying HTTP answers,
+recording calls, and confirming through the provider's verifier."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from keysweep.revokers import Plan, PlannedCall, RevokeResult
+
+if TYPE_CHECKING:
+    from keysweep.context import Context
+    from keysweep.http import Response
+    from keysweep.scanner.models import Finding
+
+
+def safe_target(url: str) -> str:
+    """A URL as recorded: no query string (it can carry a key), no userinfo."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def finding_data(finding: "Finding", **extra: Any) -> dict[str, Any]:
+    """What revoke() needs later, without the value: identifiers only."""
+    data = {"provider": finding.provider, "rule_id": finding.rule_id, "secret_sha256": finding.secret_sha256,
+            "redacted": finding.redacted, "key_id": finding.key_id}
+    data.update(extra)
+    return data
+
+
+def make_plan(revoker: str, finding: "Finding", calls: list[tuple[str, str, str]], needs: list[str] | None = None,
+              **data: Any) -> Plan:
+    return Plan(revoker=revoker, finding_id=finding.id,
+                calls=[PlannedCall(method, safe_target(target), description) for method, target, description in calls],
+                needs=needs or [], data=finding_data(finding, **data))
+
+
+def outcome(response: "Response") -> str:
+    note = f" after {response.attempts} attempts" if response.attempts > 1 else ""
+    return f"{response.status}{note}"
+
+
+def http_failure(method: str, url: str, response: "Response", what: str,
+                 calls: list[tuple[str, str, str]]) -> RevokeResult:
+    """A non-success answer: 429/5xx (still, after the client's retries) are retryable; others need a person."""
+    calls = [*calls, (method, safe_target(url), outcome(response))]
+    retryable = response.status == 429 or response.status >= 500
+    reason = {401: "credential rejected", 403: "forbidden"}.get(response.status, f"HTTP {response.status}")
+    return RevokeResult(False, f"{what}: {reason}", retryable=retryable, calls=tuple(calls))
+
+
+def transport_failure(method: str, url: str, error: Exception, calls: list[tuple[str, str, str]]) -> RevokeResult:
+    calls = [*calls, (method, safe_target(url), "no response")]
+    return RevokeResult(False, f"{method} {safe_target(url)}: no response ({type(error).__name__})", retryable=True,
+                        calls=tuple(calls))
+
+
+def missing_admin(provider: str) -> RevokeResult:
+    from keysweep.settings import admin_key_env
+
+    return RevokeResult(False, f"no admin credential for {provider}: set {admin_key_env(provider)}", retryable=False)
+
+
+def verifier(provider: str, ctx: "Context"):
+    """The provider's verifier: one injected through ctx.extra["verifiers"] first, else the detector's."""
+    injected = ctx.extra.get("verifiers", {})
+    if provider in injected:
+        return injected[provider]
+    from keysweep.detectors import verifier_for
+
+    return verifier_for(provider)
+
+
+async def verify_status(finding: "Finding", ctx: "Context") -> str:
+    """live / dead / unknown, by re-running the provider's verification with the re-read value.
+
+    Recorded in the store as a verification (a dated time-to-remediation event) when there is one."""
+    from keysweep.detectors.base import Credential
+    from keysweep.remediation.secrets import SecretUnavailable, secret_for
+
+    check = verifier(finding.provider, ctx)
+    if check is None:
+        return "unknown"
+    try:
+        value = await secret_for(finding, ctx)
+    except SecretUnavailable:
+        return "unknown"
+    credential = Credential(provider=finding.provider, rule_id=finding.rule_id, secret=value, key_id=finding.key_id)
+    try:
+        result = await check.verify(credential, ctx)
+    except Exception:  # a verifier must not raise; if one does, the answer is simply unknown
+        return "unknown"
+    record = getattr(ctx.store, "record_verification", None) if ctx.store is not None else None
+    if record is not None:
+        from keysweep.remediation.secrets import scrub
+
+        record(finding.id, result.status, result.identity, scrub(result.error, ctx), ctx.now())
+    return result.status
+
+
+class BaseRevoker:
+    """Defaults: confirm() is the verifier saying `dead`."""
+
+    name = "base"
+
+    async def confirm(self, finding: "Finding", ctx: "Context") -> bool:
+        return await verify_status(finding, ctx) == "dead"

@@ -1,0 +1,532 @@
+"""Local fake providers for tests and the benchmark: aiohttp servers on 127.0.0.1 that implement
+each provider's documented verification and revocation endpoints, enforce a server-side rate limit
+on revocation (429 + Retry-After, like the real ones), and COUNT calls per key, so a test can prove
+nothing was revoked twice and nothing was lost.
+
+    with FakeProviders(github=keys1, openai=keys2, revoke_rate=50) as fakes:
+        env = fakes.env()            # OPENAI_BASE_URL=http://127.0.0.1:…/v1, OPENAI_ADMIN_KEY=…, …
+        fakes["openai"].effective    # Counter: value -> times it went from active to revoked
+
+The servers run in a background thread with their own event loop, so a test can point an
+in-process run or a `keysweep` subprocess at them. Values exist only in this test process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter
+from typing import Any, Iterable
+
+ADMIN_KEYS = {"openai": "sk-admin-fake-admin-key-for-tests-only", "anthropic": "sk-ant-admin01-fake-admin-for-tests",
+              "openrouter": "sk-or-v1-fake-management-key"}
+
+
+class Bucket:
+    """Token bucket: `rate` per second, `burst` at once. Thread-confined to the server loop."""
+
+    def __init__(self, rate: float | None, burst: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = burst if burst is not None else (max(1.0, rate) if rate else 0)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+        self.limited = 0
+
+    def take(self) -> float:
+        """0 when allowed, else seconds until a token is available."""
+        if not self.rate:
+            return 0.0
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        self.limited += 1
+        return (1 - self.tokens) / self.rate
+
+
+class FakeProvider:
+    name = "fake"
+
+    def __init__(self, keys: Iterable[str] = (), revoke_rate: float | None = None, burst: float | None = None,
+                 fail_first: int = 0, fail_status: int = 503) -> None:
+        self.active: set[str] = set(keys)
+        self.known: set[str] = set(self.active)
+        self.revoked: set[str] = set()
+        self.revoke_calls: Counter = Counter()   # value -> revoke requests naming it
+        self.effective: Counter = Counter()      # value -> active → revoked transitions
+        self.requests: list[tuple[str, str]] = []
+        self.bucket = Bucket(revoke_rate, burst)
+        self.fail_first = fail_first
+        self.fail_status = fail_status
+        self.revoked_times: list[float] = []
+        self.base_url = ""
+
+    # helpers ----------------------------------------------------------------------------------
+    def _log(self, request) -> None:
+        self.requests.append((request.method, request.path))
+
+    def _limited(self):
+        from aiohttp import web
+
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return web.json_response({"error": "temporarily unavailable"}, status=self.fail_status)
+        wait = self.bucket.take()
+        if wait:
+            return web.json_response({"error": "rate limited"}, status=429,
+                                     headers={"Retry-After": f"{wait:.3f}"})
+        return None
+
+    def _revoke(self, value: str) -> bool:
+        self.revoke_calls[value] += 1
+        if value in self.active:
+            self.active.discard(value)
+            self.revoked.add(value)
+            self.effective[value] += 1
+            self.revoked_times.append(time.monotonic())
+            return True
+        return False
+
+    @staticmethod
+    def bearer(request) -> str:
+        header = request.headers.get("Authorization", "")
+        return header[7:] if header.startswith("Bearer ") else ""
+
+    @property
+    def revoke_requests(self) -> int:
+        return sum(1 for method, path in self.requests if self.is_revoke(method, path))
+
+    def is_revoke(self, method: str, path: str) -> bool:
+        return False
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def routes(self, app) -> None:
+        raise NotImplementedError
+
+
+class FakeGitHub(FakeProvider):
+    name = "github"
+
+    def __init__(self, keys=(), installation_tokens: Iterable[str] = (), **kw) -> None:
+        super().__init__(keys, **kw)
+        self.active |= set(installation_tokens)
+        self.installation = set(installation_tokens)
+
+    def is_revoke(self, method, path):
+        return path in ("/credentials/revoke", "/installation/token") and method in ("POST", "DELETE")
+
+    def env(self):
+        return {"GITHUB_API_URL": self.base_url}
+
+    def routes(self, app):
+        from aiohttp import web
+
+        async def revoke(request):
+            self._log(request)
+            if "Authorization" in request.headers:
+                return web.json_response({"message": "Must not be authenticated"}, status=403)
+            limited = self._limited()
+            if limited:
+                return limited
+            body = await request.json()
+            creds = body.get("credentials") if isinstance(body, dict) else None
+            if not isinstance(creds, list) or not creds or len(creds) > 1000:
+                return web.json_response({"message": "Validation Failed"}, status=422)
+            for value in creds:
+                self._revoke(value)
+            return web.json_response({}, status=202)
+
+        async def installation(request):
+            self._log(request)
+            limited = self._limited()
+            if limited:
+                return limited
+            token = self.bearer(request)
+            if token in self.installation and self._revoke(token):
+                return web.Response(status=204)
+            return web.json_response({"message": "Bad credentials"}, status=401)
+
+        async def user(request):
+            self._log(request)
+            token = self.bearer(request)
+            if token in self.active and token not in self.installation:
+                return web.json_response({"login": "octocat", "id": 1}, headers={"X-OAuth-Scopes": "repo"})
+            if token in self.active:
+                return web.json_response({"message": "Resource not accessible by integration"}, status=403)
+            return web.json_response({"message": "Bad credentials"}, status=401)
+
+        async def installation_repos(request):
+            self._log(request)
+            if self.bearer(request) in self.active:
+                return web.json_response({"total_count": 0, "repositories": []})
+            return web.json_response({"message": "Bad credentials"}, status=401)
+
+        app.router.add_post("/credentials/revoke", revoke)
+        app.router.add_delete("/installation/token", installation)
+        app.router.add_get("/user", user)
+        app.router.add_get("/installation/repositories", installation_repos)
+
+
+class FakeGitLab(FakeProvider):
+    name = "gitlab"
+
+    def is_revoke(self, method, path):
+        return method == "DELETE"
+
+    def env(self):
+        return {"GITLAB_URL": self.base_url}
+
+    def routes(self, app):
+        from aiohttp import web
+
+        async def delete_self(request):
+            self._log(request)
+            limited = self._limited()
+            if limited:
+                return limited
+            token = request.headers.get("PRIVATE-TOKEN", "")
+            if self._revoke(token):
+                return web.Response(status=204)
+            return web.json_response({"message": "401 Unauthorized"}, status=401)
+
+        async def get_self(request):
+            self._log(request)
+            token = request.headers.get("PRIVATE-TOKEN", "")
+            if token in self.active:
+                return web.json_response({"id": 7, "name": "ci", "revoked": False, "active": True,
+                                          "scopes": ["api"], "user_id": 3})
+            return web.json_response({"message": "401 Unauthorized"}, status=401)
+
+        app.router.add_delete("/api/v4/personal_access_tokens/self", delete_self)
+        app.router.add_get("/api/v4/personal_access_tokens/self", get_self)
+
+
+class FakeSlack(FakeProvider):
+    name = "slack"
+
+    def is_revoke(self, method, path):
+        return path == "/api/auth.revoke"
+
+    def env(self):
+        return {"KEYSWEEP_SLACK_BASE_URL": self.base_url + "/api"}
+
+    def routes(self, app):
+        from aiohttp import web
+
+        async def revoke(request):
+            self._log(request)
+            limited = self._limited()
+            if limited:
+                return limited
+            form = await request.post()
+            token = self.bearer(request)
+            if form.get("test") == "1":
+                ok = token in self.active
+                return web.json_response({"ok": ok, "revoked": False} if ok else {"ok": False, "error": "invalid_auth"})
+            if self._revoke(token):
+                return web.json_response({"ok": True, "revoked": True})
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+
+        async def auth_test(request):
+            self._log(request)
+            if self.bearer(request) in self.active:
+                return web.json_response({"ok": True, "team": "acme", "user": "bot", "team_id": "T1", "user_id": "U1"})
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+
+        app.router.add_post("/api/auth.revoke", revoke)
+        app.router.add_post("/api/auth.test", auth_test)
+
+
+class FakePerplexity(FakeProvider):
+    name = "perplexity"
+
+    def is_revoke(self, method, path):
+        return path == "/revoke_auth_token"
+
+    def env(self):
+        return {"KEYSWEEP_PERPLEXITY_BASE_URL": self.base_url}
+
+    def routes(self, app):
+        from aiohttp import web
+
+        async def revoke(request):
+            self._log(request)
+            limited = self._limited()
+            if limited:
+                return limited
+            token = self.bearer(request)
+            body = await request.json()
+            if token not in self.active or not isinstance(body, dict) or body.get("auth_token") != token:
+                return web.json_response({"error": {"message": "Invalid API key"}}, status=401)
+            self._revoke(token)
+            return web.json_response({})
+
+        app.router.add_post("/revoke_auth_token", revoke)
+
+
+def openai_redacted(value: str) -> str:
+    return f"{value[:10]}...{value[-4:]}"
+
+
+class FakeOpenAI(FakeProvider):
+    """Admin API: projects → api_keys (paginated), delete by id; `/v1/models` for verification."""
+
+    name = "openai"
+
+    def __init__(self, keys=(), projects: int = 2, page_size: int = 100, **kw) -> None:
+        super().__init__(keys, **kw)
+        self.page_size = page_size
+        self.projects = [f"proj_{i:03d}" for i in range(projects)]
+        self.ids: dict[str, tuple[str, str]] = {}  # key id -> (project, value)
+        for index, value in enumerate(sorted(self.active)):
+            self.ids[f"key_{index:05d}"] = (self.projects[index % len(self.projects)], value)
+        self.admin_key = ADMIN_KEYS["openai"]
+
+    def is_revoke(self, method, path):
+        return method == "DELETE"
+
+    def env(self):
+        return {"OPENAI_BASE_URL": self.base_url + "/v1", "OPENAI_ADMIN_KEY": self.admin_key}
+
+    def _page(self, request, items: list[dict[str, Any]]):
+        from aiohttp import web
+
+        limit = min(int(request.query.get("limit", "20")), self.page_size)
+        after = request.query.get("after")
+        start = 0
+        if after:
+            start = next((i + 1 for i, item in enumerate(items) if item["id"] == after), len(items))
+        page = items[start:start + limit]
+        return web.json_response({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                                  "last_id": page[-1]["id"] if page else None,
+                                  "has_more": start + limit < len(items)})
+
+    def routes(self, app):
+        from aiohttp import web
+
+        def admin_ok(request) -> bool:
+            return self.bearer(request) == self.admin_key
+
+        async def models(request):
+            self._log(request)
+            if self.bearer(request) in self.active:
+                return web.json_response({"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]})
+            return web.json_response({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                                                "code": "invalid_api_key"}}, status=401)
+
+        async def projects(request):
+            self._log(request)
+            if not admin_ok(request):
+                return web.json_response({"error": {"message": "unauthorized"}}, status=401)
+            return self._page(request, [{"id": p, "object": "organization.project", "name": p, "status": "active"}
+                                        for p in self.projects])
+
+        async def api_keys(request):
+            self._log(request)
+            if not admin_ok(request):
+                return web.json_response({"error": {"message": "unauthorized"}}, status=401)
+            project = request.match_info["project"]
+            items = [{"object": "organization.project.api_key", "id": key_id, "name": f"key {key_id}",
+                      "redacted_value": openai_redacted(value), "created_at": 1700000000,
+                      "owner": {"type": "user", "user": {"id": "user_1", "email": "dev@example.com"}}}
+                     for key_id, (p, value) in sorted(self.ids.items()) if p == project and value in self.active]
+            return self._page(request, items)
+
+        async def delete_key(request):
+            self._log(request)
+            if not admin_ok(request):
+                return web.json_response({"error": {"message": "unauthorized"}}, status=401)
+            limited = self._limited()
+            if limited:
+                return limited
+            key_id = request.match_info["key"]
+            entry = self.ids.get(key_id)
+            if entry is None or entry[0] != request.match_info["project"] or entry[1] not in self.active:
+                return web.json_response({"error": {"message": "not found"}}, status=404)
+            self._revoke(entry[1])
+            return web.json_response({"object": "organization.project.api_key.deleted", "id": key_id, "deleted": True})
+
+        app.router.add_get("/v1/models", models)
+        app.router.add_get("/v1/organization/projects", projects)
+        app.router.add_get("/v1/organization/projects/{project}/api_keys", api_keys)
+        app.router.add_delete("/v1/organization/projects/{project}/api_keys/{key}", delete_key)
+
+
+def anthropic_hint(value: str) -> str:
+    return f"{value[:16]}...{value[-4:]}"
+
+
+class FakeAnthropic(FakeProvider):
+    """Admin API keys list (after_id cursor) and status update; `/v1/models` for verification."""
+
+    name = "anthropic"
+
+    def __init__(self, keys=(), page_size: int = 1000, **kw) -> None:
+        super().__init__(keys, **kw)
+        self.page_size = page_size
+        self.ids = {f"apikey_{i:05d}": value for i, value in enumerate(sorted(self.active))}
+        self.status = {key_id: "active" for key_id in self.ids}
+        self.admin_key = ADMIN_KEYS["anthropic"]
+
+    def is_revoke(self, method, path):
+        return method == "POST" and path.startswith("/v1/organizations/api_keys/")
+
+    def env(self):
+        return {"ANTHROPIC_BASE_URL": self.base_url, "ANTHROPIC_ADMIN_KEY": self.admin_key}
+
+    def _key(self, key_id: str) -> dict[str, Any]:
+        return {"type": "api_key", "id": key_id, "name": f"key {key_id}", "status": self.status[key_id],
+                "partial_key_hint": anthropic_hint(self.ids[key_id]), "created_at": "2025-01-01T00:00:00Z",
+                "created_by": {"id": "user_1", "type": "user"}, "workspace_id": None}
+
+    def routes(self, app):
+        from aiohttp import web
+
+        def admin_ok(request) -> bool:
+            return request.headers.get("x-api-key") == self.admin_key and "anthropic-version" in request.headers
+
+        def unauthorized():
+            return web.json_response({"type": "error", "error": {"type": "authentication_error",
+                                                                 "message": "invalid x-api-key"}}, status=401)
+
+        async def models(request):
+            self._log(request)
+            if request.headers.get("x-api-key") in self.active:
+                return web.json_response({"data": [{"id": "claude-sonnet-4", "type": "model"}], "has_more": False})
+            return unauthorized()
+
+        async def list_keys(request):
+            self._log(request)
+            if not admin_ok(request):
+                return unauthorized()
+            ids = sorted(self.ids)
+            after = request.query.get("after_id")
+            start = ids.index(after) + 1 if after in self.ids else 0
+            limit = min(int(request.query.get("limit", "20")), self.page_size)
+            page = [self._key(k) for k in ids[start:start + limit]]
+            return web.json_response({"data": page, "has_more": start + limit < len(ids),
+                                      "first_id": page[0]["id"] if page else None,
+                                      "last_id": page[-1]["id"] if page else None})
+
+        async def get_key(request):
+            self._log(request)
+            if not admin_ok(request):
+                return unauthorized()
+            key_id = request.match_info["key"]
+            if key_id not in self.ids:
+                return web.json_response({"type": "error", "error": {"type": "not_found_error"}}, status=404)
+            return web.json_response(self._key(key_id))
+
+        async def update_key(request):
+            self._log(request)
+            if not admin_ok(request):
+                return unauthorized()
+            limited = self._limited()
+            if limited:
+                return limited
+            key_id = request.match_info["key"]
+            if key_id not in self.ids:
+                return web.json_response({"type": "error", "error": {"type": "not_found_error"}}, status=404)
+            body = await request.json()
+            status = body.get("status") if isinstance(body, dict) else None
+            if status not in ("active", "inactive", "archived"):
+                return web.json_response({"type": "error", "error": {"type": "invalid_request_error"}}, status=400)
+            if status != "active":
+                self._revoke(self.ids[key_id])
+            self.status[key_id] = status
+            return web.json_response(self._key(key_id))
+
+        app.router.add_get("/v1/models", models)
+        app.router.add_get("/v1/organizations/api_keys", list_keys)
+        app.router.add_get("/v1/organizations/api_keys/{key}", get_key)
+        app.router.add_post("/v1/organizations/api_keys/{key}", update_key)
+
+
+class FakeWebhook(FakeProvider):
+    """Receives notifications; keeps every JSON body."""
+
+    name = "webhook"
+
+    def __init__(self, **kw) -> None:
+        super().__init__((), **kw)
+        self.bodies: list[dict[str, Any]] = []
+        self.raw: list[bytes] = []
+
+    def routes(self, app):
+        from aiohttp import web
+
+        async def hook(request):
+            self._log(request)
+            raw = await request.read()
+            self.raw.append(raw)
+            self.bodies.append(json.loads(raw))
+            return web.Response(text="ok")
+
+        app.router.add_post("/hook", hook)
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/hook"
+
+
+FAKES = {"github": FakeGitHub, "gitlab": FakeGitLab, "slack": FakeSlack, "perplexity": FakePerplexity,
+         "openai": FakeOpenAI, "anthropic": FakeAnthropic, "webhook": FakeWebhook}
+
+
+class FakeProviders:
+    """Run fakes in a background thread: `with FakeProviders(github=FakeGitHub(keys), …) as fakes:`."""
+
+    def __init__(self, **providers: FakeProvider) -> None:
+        self.providers = providers
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runners: list[Any] = []
+
+    def __getitem__(self, name: str) -> FakeProvider:
+        return self.providers[name]
+
+    def __enter__(self) -> "FakeProviders":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _start(self) -> None:
+        from aiohttp import web
+
+        for provider in self.providers.values():
+            app = web.Application()
+            provider.routes(app)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]
+            provider.base_url = f"http://127.0.0.1:{port}"
+            self._runners.append(runner)
+
+    async def _stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+
+    def call(self, function, *args):
+        """Run a function on the servers' loop (to read counters consistently)."""
+        async def wrapped():
+            return function(*args)
+        return asyncio.run_coroutine_threadsafe(wrapped(), self._loop).result(timeout=30)
+
+    def env(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for provider in self.providers.values():
+            env.update(provider.env())
+        return env

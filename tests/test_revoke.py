@@ -1,0 +1,66 @@
+"""`keysweep revoke` end to end against local fakes: dry run sends nothing, execute revokes and
+confirms every key once, the audit chain holds, and the threshold asks before mass action."""
+
+from __future__ import annotations
+
+import json
+
+from keysweep.testing.fakes import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
+from tests.revoke_helpers import env_for, plant_keys, set_env, write_config
+
+
+def scan(run, root, db):
+    result = run("scan", "dir", root, "--db", db, "--format", "json")
+    assert result.code == 1, result
+    return result.json()
+
+
+def test_dry_run_plans_without_calls_then_execute_revokes_and_confirms(run, tmp_path, keys, monkeypatch):
+    planted = plant_keys(tmp_path / "code", keys, {"github": 3, "openai": 3, "anthropic": 2})
+    db = tmp_path / "store.db"
+    scan(run, tmp_path / "code", db)
+    fakes = FakeProviders(github=FakeGitHub(planted["github"]), openai=FakeOpenAI(planted["openai"]),
+                          anthropic=FakeAnthropic(planted["anthropic"]))
+    config = write_config(tmp_path / "keysweep.toml")
+    with fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        dry = run("revoke", "--all", "--config", config, "--format", "json")
+        assert dry.code == 0, dry
+        plan = dry.json()["plan"]
+        assert len(plan) == 8 and {row["revoker"] for row in plan} == {"github", "openai", "anthropic"}
+        assert all(row["calls"] for row in plan)
+        assert sum(len(p.requests) for p in fakes.providers.values()) == 0, "a dry run sent a request"
+
+        table = run("revoke", "--provider", "openai", "--config", config)
+        assert "DELETE" in table.stdout and "Dry run" in table.stdout
+
+        refused = run("revoke", "--all", "--execute", "--threshold", "5", "--config", config)
+        assert refused.code == 2 and "--yes" in refused.stderr
+        assert sum(len(p.requests) for p in fakes.providers.values()) == 0
+
+        done = run("revoke", "--all", "--execute", "--yes", "--confirm-delay", "0.05", "--config", config,
+                   "--format", "json")
+        assert done.code == 0, done
+        states = {job["state"] for job in done.json()["jobs"]}
+        assert states == {"confirmed"}, done
+        for name, values in planted.items():
+            fake = fakes[name]
+            assert all(fake.effective[v] == 1 for v in values), name
+            assert not fake.active
+        # GitHub's list endpoint got one batch for all three tokens.
+        assert fakes["github"].revoke_requests == 1
+
+        again = run("revoke", "--all", "--execute", "--yes", "--config", config, "--format", "json")
+        assert again.code == 0
+        assert sum(f.revoke_requests for f in fakes.providers.values()) == 1 + 3 + 2
+
+    verify = run("audit", "verify", "--db", db)
+    assert verify.code == 0, verify
+    assert "chain intact" in verify.stdout
+
+    report = run("report", "--db", db, "--format", "json")
+    assert report.code == 0, report
+    data = report.json()
+    assert data["totals"]["confirmed_dead"] == 8
+    for row in data["credentials"]:
+        assert row["detected_at"] and row["revoked_at"] and row["confirmed_dead_at"]
