@@ -163,7 +163,16 @@ class Engine:
         """Rule index -> merged (start, end) windows to confirm in, or FULL for the whole content."""
         if self._hs is None:
             return self._candidates_regex(content)
-        return self._hs.candidates(content)
+        selected = self._hs.candidates(content)
+        # A rule runs only where one of its keywords occurs, as in the regex backend: otherwise a
+        # pattern that can match without any keyword (`secret_access-key = …`) makes them disagree.
+        lowered: bytes | None = None
+        for index in [i for i in selected if self.rules[i].keywords]:
+            if lowered is None:
+                lowered = content.lower()
+            if not any(k in lowered for k in self.rules[index].keywords):
+                del selected[index]
+        return selected
 
     # -- confirmation -------------------------------------------------------------------------
     def scan(self, content: bytes) -> list[Match]:

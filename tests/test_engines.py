@@ -1,0 +1,161 @@
+"""The Hyperscan and pure-`regex` candidate finders give identical findings: same rule, secret,
+offsets, line and key id, on a corpus of generated keys in varied files plus every rule's examples."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import inspect
+import json
+import random
+
+import pytest
+
+from keysweep.scanner.engine import Engine, hyperscan_available
+from keysweep.scanner.rules import load_rules
+from keysweep.testing.keygen import KeyGen
+
+pytestmark = pytest.mark.skipif(not hyperscan_available(), reason="hyperscan wheel not installed here")
+
+SEED = 20240601
+
+
+def key_makers(keys: KeyGen) -> list:
+    """Every KeyGen method that makes a text value with no arguments (valid and deliberately invalid)."""
+    makers = []
+    for name, method in inspect.getmembers(keys, inspect.ismethod):
+        if name.startswith("_") or name in ("chars", "mixed_case"):
+            continue
+        params = [p for p in inspect.signature(method).parameters.values() if p.default is inspect.Parameter.empty]
+        if params:
+            continue
+        if isinstance(method(), str):
+            makers.append(method)
+    return makers
+
+
+NAMES = ("OPENAI_API_KEY", "api_key", "token", "AWS_SECRET_ACCESS_KEY", "aws_secret_access_key",
+         "secret_access-key", "SecretAccessKey", "aws_access_key_id", "password", "HF_TOKEN", "key",
+         "ANTHROPIC_API_KEY", "Authorization", "GITHUB_TOKEN", "x", "MISTRAL_API_KEY", "client_secret")
+
+TEMPLATES = (
+    "{name}={value}", "{name} = '{value}'", 'export {name}="{value}"', "{name}: {value}",
+    '"{name}": "{value}",', "  - {name}={value} # keysweep:allow", "{value}", "{value}{value}",
+    "Bearer {value}", "curl -H 'Authorization: Bearer {value}' https://api.example.com",
+    "{name}: {b64}", "echo {b64} | base64 -d", "<{name}>{value}</{name}>", "{name}={value};{name}2={value2}",
+    "url = https://user:{value}@host/path", "{value}\\n", "'{value}'", "{name}\t=\t{value}",
+)
+
+FILLER = (
+    "import os", "def main():", "    return 42", "# TODO: rotate", "", "x" * 300,
+    "sha256 = 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "uuid = 123e4567-e89b-12d3-a456-426614174000", "data = " + base64.b64encode(bytes(range(256))).decode(),
+    "A" * 40, "hf_this_is_not_a_token", "sk-proj-", "AKIA", "ghp_", "-----BEGIN CERTIFICATE-----",
+)
+
+
+def build_corpus(rules) -> list[bytes]:
+    rng = random.Random(SEED)
+    keys = KeyGen(SEED)
+    makers = key_makers(keys)
+    corpus: list[bytes] = []
+    for rule in rules:
+        for example in rule.examples + rule.negative_examples:
+            corpus.append(example.encode())
+            corpus.append(("\n".join(rng.choice(FILLER) for _ in range(5)) + "\n" + example + "\n").encode())
+    for _ in range(300):
+        lines = []
+        for _ in range(rng.randint(0, 40)):
+            lines.append(rng.choice(FILLER))
+        for _ in range(rng.randint(1, 5)):
+            value, value2 = rng.choice(makers)(), rng.choice(makers)()
+            if rng.random() < 0.1:
+                value = value.upper() if rng.random() < 0.5 else value[:-1]
+            line = rng.choice(TEMPLATES).format(name=rng.choice(NAMES), value=value, value2=value2,
+                                                b64=base64.b64encode(f"{rng.choice(NAMES)}={value}".encode()).decode())
+            lines.insert(rng.randint(0, len(lines)), line)
+        if rng.random() < 0.1:  # one very long line: keys far apart, beyond any window
+            lines.append(" ".join(rng.choice(makers)() + "x" * rng.randint(0, 5000) for _ in range(6)))
+        newline = "\r\n" if rng.random() < 0.2 else "\n"
+        text = newline.join(lines)
+        if rng.random() < 0.5:
+            text += newline
+        corpus.append(text.encode())
+    # Keys hard against each other and at the very edges of a file.
+    corpus.append("".join(maker() for maker in makers).encode())
+    corpus.append(" ".join(maker() for maker in makers).encode())
+    corpus.append("\n".join(maker() for maker in makers).encode())
+    # A large file with keys scattered 4-40 KiB apart.
+    big = []
+    for maker in makers:
+        big.append("# " + "filler " * rng.randint(600, 6000))
+        big.append(f"KEY = '{maker()}'")
+    corpus.append("\n".join(big).encode())
+    # A PEM private key and a JSON service-account file, if the generator has them.
+    if hasattr(keys, "private_key_pem"):
+        corpus.append(keys.private_key_pem().encode())
+    return corpus
+
+
+def signature(matches) -> list[tuple]:
+    return [(m.rule_id, hashlib.sha256(m.secret.encode("utf-8", "surrogateescape")).hexdigest(), m.start, m.end,
+             m.line, m.key_id) for m in matches]
+
+
+@pytest.fixture(scope="module")
+def engines():
+    rules = load_rules()
+    return rules, Engine(rules, backend="hyperscan"), Engine(rules, backend="regex")
+
+
+def test_both_backends_are_what_they_say(engines):
+    _, hs, rx = engines
+    assert (hs.backend, rx.backend) == ("hyperscan", "regex")
+
+
+def test_identical_findings_on_a_varied_corpus(engines):
+    rules, hs, rx = engines
+    corpus = build_corpus(rules)
+    assert len(corpus) > 300
+    total = 0
+    differences = []
+    for index, content in enumerate(corpus):
+        by_hs, by_rx = signature(hs.scan(content)), signature(rx.scan(content))
+        total += len(by_rx)
+        if by_hs != by_rx:
+            only_hs = sorted(set(by_hs) - set(by_rx))
+            only_rx = sorted(set(by_rx) - set(by_hs))
+            differences.append(f"file {index}: hyperscan only {[(d[0], d[2]) for d in only_hs]}, "
+                               f"regex only {[(d[0], d[2]) for d in only_rx]}")
+    assert not differences, f"{len(differences)} files differ:\n" + "\n".join(differences[:20])
+    # The corpus exercises the engines: many rules match, many times.
+    assert total > 500
+    matched_rules = {m.rule_id for content in corpus for m in rx.scan(content)}
+    assert len(matched_rules) >= len(rules) // 2, sorted(matched_rules)
+
+
+AWS_MIXED_SEPARATORS = ("secret_access-key = {s}", "SECRET-ACCESS_KEY={s}", "secret-access_key: {s}")
+
+
+def test_aws_secret_with_mixed_separators_is_found_by_both_or_neither(engines):
+    """The regex backend skips a rule unless one of its keywords is in the content; Hyperscan runs the
+    rule's own pattern. A rule whose regex can match without any keyword makes them disagree."""
+    _, hs, rx = engines
+    secret = KeyGen(SEED).aws_secret_access_key()
+    for template in AWS_MIXED_SEPARATORS:
+        content = template.format(s=secret).encode()
+        assert signature(hs.scan(content)) == signature(rx.scan(content)), template
+
+
+def test_cli_engine_option_gives_identical_json(run, make_repo, keys):
+    repo = make_repo()
+    files = {f"f{i}.txt": f"{'#' * i}\nKEY={maker()}\n" for i, maker in enumerate(key_makers(keys))}
+    repo.commit("All kinds", files)
+    outputs = []
+    for backend in ("hyperscan", "regex"):
+        result = run("scan", "git", repo.path, "--no-store", "--format", "json", "--engine", backend)
+        assert result.code == 1, result
+        outputs.append(sorted((f["id"], json.dumps(sorted((o["path"], o["line"]) for o in f["occurrences"])))
+                              for f in result.json()))
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) >= 10
