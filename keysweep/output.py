@@ -52,7 +52,21 @@ def finding_json(finding: Finding, rules: dict[str, Rule]) -> dict[str, Any]:
         "verification": finding.verification,
         "owner": finding.owner,
         "remediation": finding.remediation or fallback_remediation(finding),
+        "account_id": account_id(finding),
+        "metadata": finding.metadata or None,
     }
+
+
+def account_id(finding: Finding) -> str | None:
+    """The cloud account that owns the credential, when it is known offline: from the finding's
+    metadata (scan time), or decoded again from an AWS access key id (findings read from a store)."""
+    if finding.metadata and finding.metadata.get("account_id"):
+        return finding.metadata["account_id"]
+    if finding.provider == "aws" and finding.key_id:
+        from keysweep.detectors.aws import account_id as decode_account
+
+        return decode_account(finding.key_id)
+    return None
 
 
 def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextIO,

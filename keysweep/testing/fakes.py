@@ -347,9 +347,8 @@ class FakeOpenAI(FakeProvider):
                 return limited
             key_id = request.match_info["key"]
             entry = self.ids.get(key_id)
-            if entry is None or entry[0] != request.match_info["project"] or entry[1] not in self.active:
+            if entry is None or entry[0] != request.match_info["project"] or not self._revoke(entry[1]):
                 return web.json_response({"error": {"message": "not found"}}, status=404)
-            self._revoke(entry[1])
             return web.json_response({"object": "organization.project.api_key.deleted", "id": key_id, "deleted": True})
 
         app.router.add_get("/v1/models", models)
@@ -530,3 +529,65 @@ class FakeProviders:
         for provider in self.providers.values():
             env.update(provider.env())
         return env
+
+
+class FakeOpenRouter(FakeProvider):
+    """`GET /api/v1/key` (the key's own info and label), management `GET /api/v1/keys` (offset paging)
+    and `DELETE /api/v1/keys/{hash}`."""
+
+    name = "openrouter"
+
+    def __init__(self, keys=(), page_size: int = 100, **kw) -> None:
+        super().__init__(keys, **kw)
+        self.page_size = page_size
+        self.hashes = {f"{i:064x}": value for i, value in enumerate(sorted(self.active), 1)}
+        self.admin_key = ADMIN_KEYS["openrouter"]
+
+    def label(self, value: str) -> str:
+        return f"{value[:12]}...{value[-3:]}"
+
+    def is_revoke(self, method, path):
+        return method == "DELETE"
+
+    def env(self):
+        return {"KEYSWEEP_OPENROUTER_BASE_URL": self.base_url + "/api/v1",
+                "KEYSWEEP_OPENROUTER_ADMIN_KEY": self.admin_key}
+
+    def routes(self, app):
+        from aiohttp import web
+
+        async def key_info(request):
+            self._log(request)
+            token = self.bearer(request)
+            if token in self.active:
+                return web.json_response({"data": {"label": self.label(token), "limit": None, "usage": 0,
+                                                   "is_free_tier": False}})
+            return web.json_response({"error": {"code": 401, "message": "No auth credentials found"}}, status=401)
+
+        async def list_keys(request):
+            self._log(request)
+            if self.bearer(request) != self.admin_key:
+                return web.json_response({"error": {"code": 401}}, status=401)
+            offset = int(request.query.get("offset", "0"))
+            items = [{"hash": h, "label": self.label(v), "name": f"key {h[-4:]}", "disabled": False}
+                     for h, v in sorted(self.hashes.items()) if v in self.active]
+            return web.json_response({"data": items[offset:offset + self.page_size]})
+
+        async def delete_key(request):
+            self._log(request)
+            if self.bearer(request) != self.admin_key:
+                return web.json_response({"error": {"code": 401}}, status=401)
+            limited = self._limited()
+            if limited:
+                return limited
+            value = self.hashes.get(request.match_info["hash"])
+            if value is None or not self._revoke(value):
+                return web.json_response({"error": {"code": 404}}, status=404)
+            return web.json_response({"deleted": True})
+
+        app.router.add_get("/api/v1/key", key_info)
+        app.router.add_get("/api/v1/keys", list_keys)
+        app.router.add_delete("/api/v1/keys/{hash}", delete_key)
+
+
+FAKES["openrouter"] = FakeOpenRouter
