@@ -186,3 +186,8 @@ def find_secret(findings: list[dict], secret: str) -> dict:
 def places(finding: dict) -> set[tuple]:
     """(path, line, commit) of every occurrence."""
     return {(o["path"], o["line"], o["commit"]) for o in finding["occurrences"]}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes tens of seconds (builds a wheel); runs by default, "
+                                       "deselect with -m 'not slow'")
