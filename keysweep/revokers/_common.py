@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 def safe_target(url: str) -> str:
     """A URL as recorded: no query string (it can carry a key), no userinfo."""
+    if not url.startswith(("http://", "https://")):
+        return url  # an API action name (iam:UpdateAccessKey), not a URL
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
