@@ -47,12 +47,32 @@ def scan_options(func: Callable) -> Callable:
     return func
 
 
+def verify_option(func: Callable) -> Callable:
+    return click.option("--verify", is_flag=True,
+                        help="Then check each finding's key with a read-only call to its provider "
+                             "(see `keysweep verify`).")(func)
+
+
+def _verify_after_scan(store, result, rules) -> None:
+    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings."""
+    from keysweep.liveness import run_verification, summary
+    from keysweep.scanner.reread import Rereader
+    from keysweep.settings import load_settings
+
+    results = run_verification(result.findings, load_settings(), store, rereader=Rereader(rules=rules))
+    if results:
+        click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+
+
 # Commands that live in their own modules (keysweep/commands/<name>.py), imported only when run,
 # so that `keysweep scan staged` never pays for aiohttp, boto3 or PyGithub.
 LAZY_COMMANDS: dict[str, str] = {
+    "verify": "keysweep.commands.verify:verify_cmd",
+    "owners": "keysweep.commands.owners:owners_cmd",
     "revoke": "keysweep.commands.revoke:revoke_cmd",
     "report": "keysweep.commands.report:report_cmd",
     "audit": "keysweep.commands.audit:audit_group",
+    "sweep": "keysweep.commands.sweep:sweep_cmd",
 }
 
 
@@ -76,7 +96,11 @@ def cli() -> None:
 
 
 # `keysweep scan <source>` subcommands defined in other modules, e.g. {"github": "keysweep.commands.github:scan_github"}.
-LAZY_SCAN_SOURCES: dict[str, str] = {}
+LAZY_SCAN_SOURCES: dict[str, str] = {
+    "github": "keysweep.commands.scan_github:scan_github_cmd",
+    "gitlab": "keysweep.commands.scan_gitlab:scan_gitlab_cmd",
+    "aws": "keysweep.commands.scan_aws:scan_aws_cmd",
+}
 
 
 class LazyScanGroup(LazyGroup):
@@ -113,11 +137,16 @@ def _rules_digest(rules) -> str:
 
 
 def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
-          ignore_roots: list[Path]) -> None:
+          ignore_roots: list[Path], *, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
+    """Render and exit: 3 on errors with `fail_on_error`, else 1 when there are findings (or, with
+    `exit_on_new`, when the store gained findings: a sweep alerts on change), else 0."""
     from keysweep.output import render
     from keysweep.scanner.suppress import load_ignored, without_ignored
 
-    if store is not None and result.source == "git":
+    if store is not None and getattr(result, "scopes", None) is not None:
+        # A sweep touches many scopes (repositories, CI settings, regions): report all they hold.
+        findings = store.findings_in_scopes(result.scopes, ids=new_ids if new_only else None)
+    elif store is not None and result.source == "git":
         # Incremental: blobs read by earlier scans of this repository hold findings too.
         findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None)
     else:
@@ -133,9 +162,13 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
             render(findings, fmt, by_id, handle, stats, stats.errors)
     else:
         render(findings, fmt, by_id, sys.stdout, stats, stats.errors)
-    if fmt != "table":
+    if fmt != "table" or output:
         for error in stats.errors:
             click.echo(f"keysweep: warning: {error}", err=True)
+    if fail_on_error and stats.errors:
+        sys.exit(3)
+    if exit_on_new:
+        sys.exit(1 if new_ids else 0)
     sys.exit(1 if findings else 0)
 
 
@@ -188,7 +221,9 @@ def _progress(enabled: bool):
 @output_options
 @store_options
 @scan_options
-def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only):
+@verify_option
+def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
+                 verify=False):
     """Every blob reachable from any ref of the repository at PATH, each read once."""
     from keysweep.scanner.pipeline import scan_git, utc_now
     from keysweep.scanner.sources.git import GitRepo
@@ -213,6 +248,8 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     if progress:
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)
+    if verify:
+        _verify_after_scan(store, result, rules)
     _emit(result, rules, fmt, output, store, new_only, new_ids, [repo.path, Path.cwd()])
 
 
@@ -221,7 +258,8 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 @output_options
 @store_options
 @scan_options
-def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only):
+@verify_option
+def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, verify=False):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.sources.directory import DirectorySource
@@ -232,6 +270,8 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     store = _open_store(db, no_store)
     result = scan_local(source, matcher)
     new_ids = _persist(store, result, rules, started)
+    if verify:
+        _verify_after_scan(store, result, rules)
     root = source.root if source.root.is_dir() else source.root.parent
     _emit(result, rules, fmt, output, store, new_only, new_ids, [root, Path.cwd()])
 

@@ -1,0 +1,106 @@
+"""`keysweep owners`: who owns each finding, what it is for, and the evidence."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from keysweep.commands.verify import REPORT_FORMATS, open_existing_store, select_findings
+
+
+def _table(threshold: float, unowned_only: bool):
+    def write(findings, out) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        from keysweep.owners import is_unowned
+
+        console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 200)
+        if not findings:
+            console.print("No unowned findings." if unowned_only else "No findings.")
+            return
+        title = f"{len(findings)} {'unowned ' if unowned_only else ''}finding{'s' if len(findings) != 1 else ''}"
+        table = Table(title=title)
+        for column in ("id", "rule", "secret", "owner", "team", "purpose", "source", "conf", "evidence"):
+            table.add_column(column, overflow="fold")
+        for f in findings:
+            o = f.owner or {}
+            unowned = is_unowned(f.owner, threshold)
+            name = o.get("name") or ""
+            table.add_row(f.id, f.rule_id, f.redacted, f"[yellow]{name or '—'} (unowned)[/]" if unowned else name,
+                          o.get("team") or "", o.get("purpose") or "", o.get("source") or "",
+                          f"{o['confidence']:.2f}" if o.get("confidence") is not None else "",
+                          (o.get("evidence") or "").split(" | ")[0])
+        console.print(table)
+    return write
+
+
+@click.command("owners")
+@click.option("--unowned", "unowned_only", is_flag=True,
+              help="List only findings whose best owner is below the threshold (exit 1 if any).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Confidence an owner needs for a finding to count as owned.")
+@click.option("--provider", help="Only findings of this provider.")
+@click.option("--rule", help="Only findings of this rule id.")
+@click.option("--id", "ids", multiple=True, help="Only this finding id (repeatable).")
+@click.option("--owners-file", type=click.Path(dir_okay=False),
+              help="keysweep-owners.toml to use (default: ./keysweep-owners.toml or [owners] file).")
+@click.option("--offline", is_flag=True, help="No network: owners file, CODEOWNERS and commit authors only.")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the report here.")
+@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="keysweep.toml with [providers.<name>] endpoints and admin key variables.")
+def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path):
+    """Attribute every finding to an owner: owners file, provider admin inventories (OpenAI,
+    Anthropic, AWS IAM), the token's own identity, CODEOWNERS at the commit, commit author.
+
+    All candidates are stored; the best is chosen and explained. JSON adds every candidate."""
+    from keysweep.owners import is_unowned, run_owners
+    from keysweep.owners.ownersfile import load_owner_rules
+    from keysweep.scanner.reread import Rereader
+    from keysweep.settings import load_settings
+
+    settings = load_settings(config_path)
+    owner_rules = load_owner_rules(owners_file, settings)
+    store = open_existing_store(db)
+    findings = select_findings(store, provider, rule, ids)
+    _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline, rereader=Rereader())
+    refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
+    unowned = [f for f in refreshed if is_unowned(f.owner, threshold)]
+    shown = unowned if unowned_only else refreshed
+    if fmt in ("json", "jsonl"):
+        from keysweep.output import finding_json
+        from keysweep.scanner.rules import load_rules
+
+        rules = {r.id: r for r in load_rules()}
+        records = []
+        for f in shown:
+            record = finding_json(f, rules)
+            record["unowned"] = is_unowned(f.owner, threshold)
+            record["owner_candidates"] = [{k: v for k, v in c.items() if k != "resolved_at"}
+                                          for c in store.owner_candidates(f.id)]
+            records.append(record)
+        handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+        try:
+            if fmt == "json":
+                json.dump(records, handle, indent=2)
+                handle.write("\n")
+            else:
+                for record in records:
+                    handle.write(json.dumps(record) + "\n")
+        finally:
+            if output:
+                handle.close()
+    else:
+        from keysweep.commands.verify import emit_findings
+
+        emit_findings(shown, fmt, output, _table(threshold, unowned_only))
+    for warning in warnings:
+        click.echo(f"keysweep: warning: {warning}", err=True)
+    if refreshed:
+        click.echo(f"keysweep: {len(refreshed) - len(unowned)} owned, {len(unowned)} unowned "
+                   f"(threshold {threshold})", err=True)
+    sys.exit(1 if unowned_only and unowned else 0)

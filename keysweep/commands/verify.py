@@ -1,0 +1,115 @@
+"""`keysweep verify`: is each stored finding's key still live?"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from keysweep.errors import KeysweepError
+
+REPORT_FORMATS = ("table", "json", "jsonl")
+
+
+def open_existing_store(db: str | None):
+    from keysweep.scanner.store import Store, default_db_path
+
+    path = Path(db) if db else default_db_path()
+    if not path.exists():
+        raise KeysweepError(f"{path}: no store yet (run a scan first, or pass --db)")
+    return Store(path)
+
+
+def select_findings(store, provider: str | None, rule: str | None, ids: tuple[str, ...]):
+    findings = store.findings(provider=provider, rule=rule, ids=list(ids) if ids else None)
+    if ids:
+        missing = sorted(set(ids) - {f.id for f in findings})
+        if missing and not (provider or rule):
+            raise KeysweepError(f"no such finding: {', '.join(missing)}")
+    return findings
+
+
+def emit_findings(findings, fmt: str, output: str | None, table_writer) -> None:
+    """JSON/JSONL: the output contract (`finding_json`); table: the command's own view."""
+    from keysweep.output import render
+    from keysweep.scanner.rules import load_rules
+
+    handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        if fmt in ("json", "jsonl"):
+            render(findings, fmt, {r.id: r for r in load_rules()}, handle)
+        else:
+            table_writer(findings, handle)
+    finally:
+        if output:
+            handle.close()
+
+
+def identity_summary(identity: dict | None) -> str:
+    if not identity:
+        return ""
+    for key in ("owner", "login", "username", "arn", "user_email", "email", "org", "org_id", "team_id",
+                "account", "label", "name", "restricted"):
+        if identity.get(key):
+            return f"{key}={identity[key]}"
+    return ""
+
+
+def _table(results_by_id):
+    def write(findings, out) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 200)
+        if not findings:
+            console.print("No findings to verify.")
+            return
+        table = Table(title=f"{len(findings)} finding{'s' if len(findings) != 1 else ''} verified")
+        for column in ("id", "rule", "secret", "status", "identity", "checked", "note"):
+            table.add_column(column, overflow="fold")
+        styles = {"live": "bold red", "dead": "green", "unknown": "yellow"}
+        for f in findings:
+            v = f.verification or {}
+            result = results_by_id.get(f.id)
+            note = (v.get("error") or "") if v.get("status") == "unknown" else ""
+            if result is not None and result.cached:
+                note = (note + " " if note else "") + "(cached)"
+            status = v.get("status") or ""
+            table.add_row(f.id, f.rule_id, f.redacted, f"[{styles.get(status, '')}]{status}[/]" if status else "",
+                          identity_summary(v.get("identity")), v.get("checked_at") or "", note)
+        console.print(table)
+    return write
+
+
+@click.command("verify")
+@click.option("--provider", help="Only findings of this provider (e.g. openai).")
+@click.option("--rule", help="Only findings of this rule id.")
+@click.option("--id", "ids", multiple=True, help="Only this finding id (repeatable).")
+@click.option("--ttl", type=click.IntRange(min=0), default=3600, show_default=True,
+              help="Reuse a live/dead answer younger than this many seconds; 0 checks again.")
+@click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
+              help="Checks in flight at once (each provider host is also throttled).")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the report here.")
+@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="keysweep.toml with [providers.<name>] base_url / rate_limit.")
+def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path):
+    """Check whether stored findings still work, with read-only calls to each provider.
+
+    Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
+    with its time. Exit status 1 when any key is live."""
+    from keysweep.liveness import run_verification, summary
+    from keysweep.scanner.reread import Rereader
+    from keysweep.settings import load_settings
+
+    settings = load_settings(config_path)
+    store = open_existing_store(db)
+    findings = select_findings(store, provider, rule, ids)
+    results = run_verification(findings, settings, store, ttl=ttl, concurrency=concurrency, rereader=Rereader())
+    refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
+    emit_findings(refreshed, fmt, output, _table({r.finding.id: r for r in results}))
+    if results:
+        click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+    sys.exit(1 if any(r.status == "live" for r in results) else 0)

@@ -1,0 +1,177 @@
+"""Verification runs: is each finding's key still live? (`keysweep verify`, `scan … --verify`)
+
+For every finding: a recent determinate answer in the store (within the TTL) is reused; otherwise
+the value is re-read from its locator (`scanner/reread.py`), handed to the provider's verifier
+(`detectors/<provider>.py: VERIFIER`), and the answer is recorded with its timestamp — a
+`verifications` row, plus a `verified_live` / `verified_dead` event for time to remediation.
+Checks run concurrently, bounded by a semaphore, with the HTTP client's per-host throttle set from
+each provider's `rate_limit`. `unknown` answers are recorded but never served from the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Iterable
+from urllib.parse import urlsplit
+
+from keysweep.detectors.base import Credential, Verification
+
+if TYPE_CHECKING:
+    from keysweep.context import Context
+    from keysweep.scanner.models import Finding
+    from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.store import Store
+    from keysweep.settings import Settings
+
+DEFAULT_TTL = 3600
+DEFAULT_CONCURRENCY = 8
+DEFAULT_RATE = 5.0  # requests per second per provider host, unless [providers.<name>] rate_limit says
+
+
+@dataclass
+class VerifyResult:
+    finding: "Finding"
+    status: str
+    identity: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    checked_at: str | None = None
+    cached: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status, "checked_at": self.checked_at, "identity": self.identity, "error": self.error}
+
+
+def _parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+def _clean(value: Any, secret: str) -> Any:
+    """Identity as recorded: no string that contains the secret survives."""
+    from keysweep.detectors.verification import scrub
+
+    if isinstance(value, str):
+        return scrub(value, secret, limit=500) if secret in value else value
+    if isinstance(value, dict):
+        return {str(k): _clean(v, secret) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v, secret) for v in value]
+    return value
+
+
+async def verify_one(finding: "Finding", credential: Credential | None, ctx: "Context",
+                     reason_unreadable: str | None = None) -> Verification:
+    """One finding's check; never raises (a crashing verifier is `unknown`)."""
+    from keysweep.detectors import verifier_for
+    from keysweep.detectors.verification import scrub
+
+    verifier = verifier_for(finding.provider)
+    if verifier is None:
+        return Verification("unknown", {}, f"no liveness check for provider {finding.provider!r}")
+    if credential is None:
+        return Verification("unknown", {}, reason_unreadable or "the value can no longer be re-read")
+    try:
+        verdict = await verifier.verify(credential, ctx)
+    except Exception as exc:  # a plugin bug must not stop the run, nor leak the value
+        return Verification("unknown", {}, scrub(f"verifier failed: {type(exc).__name__}: {exc}", credential.secret))
+    error = scrub(verdict.error, credential.secret, limit=300) if verdict.error else None
+    return Verification(verdict.status, _clean(verdict.identity or {}, credential.secret), error)
+
+
+async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl: float = DEFAULT_TTL,
+                          concurrency: int = DEFAULT_CONCURRENCY, rereader: "Rereader | None" = None,
+                          record: bool = True) -> list[VerifyResult]:
+    from keysweep.scanner.reread import Rereader
+
+    findings = list({f.id: f for f in findings}.values())
+    rereader = rereader or Rereader()
+    store = ctx.store
+    now = ctx.clock()
+    cached: dict[str, dict[str, Any]] = {}
+    if store is not None and ttl > 0:
+        for finding_id, latest in store.latest_verifications(f.id for f in findings).items():
+            if latest["status"] in ("live", "dead") and latest["checked_at"] \
+                    and _parse(latest["checked_at"]) >= now - timedelta(seconds=ttl):
+                cached[finding_id] = latest
+
+    # Values are re-read up front, one blob at a time (the engine is not shared across threads).
+    credentials: dict[str, tuple[Credential | None, str | None]] = {}
+    for finding in findings:
+        if finding.id in cached or finding.id in credentials:
+            continue
+        try:
+            hit = rereader.read(finding)
+        except Exception as exc:
+            credentials[finding.id] = (None, f"cannot re-read the value: {type(exc).__name__}")
+            continue
+        if hit is None:
+            credentials[finding.id] = (None, "the value can no longer be re-read from where it was found")
+        else:
+            credentials[finding.id] = (Credential(finding.provider, finding.rule_id, hit.secret,
+                                                  hit.key_id or finding.key_id), None)
+
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    async def check(finding: "Finding") -> VerifyResult:
+        if finding.id in cached:
+            latest = cached[finding.id]
+            result = VerifyResult(finding, latest["status"], latest["identity"], latest.get("error"),
+                                  latest["checked_at"], cached=True)
+        else:
+            credential, why = credentials[finding.id]
+            async with semaphore:
+                verdict = await verify_one(finding, credential, ctx, why)
+            checked_at = ctx.now()
+            result = VerifyResult(finding, verdict.status, dict(verdict.identity), verdict.error, checked_at)
+            if record and store is not None:
+                store.record_verification(finding.id, verdict.status, result.identity, verdict.error, checked_at)
+                learned = result.identity.get("key_id")
+                if learned and not finding.key_id:
+                    store.set_key_id(finding.id, str(learned))
+            if result.identity.get("key_id") and not finding.key_id:
+                finding.key_id = str(result.identity["key_id"])
+        finding.verification = result.as_json()
+        return result
+
+    return list(await asyncio.gather(*(check(f) for f in findings)))
+
+
+def rate_limits(settings: "Settings", providers: Iterable[str]) -> dict[str, float]:
+    limits: dict[str, float] = {}
+    for provider in set(providers):
+        base = settings.base_url(provider)
+        if base:
+            host = urlsplit(base).netloc
+            limits[host] = min(limits.get(host, float("inf")), settings.rate_limit(provider, DEFAULT_RATE))
+    return limits
+
+
+def run_verification(findings: list["Finding"], settings: "Settings", store: "Store | None", *,
+                     ttl: float = DEFAULT_TTL, concurrency: int = DEFAULT_CONCURRENCY,
+                     rereader: "Rereader | None" = None, timeout: float | None = None) -> list[VerifyResult]:
+    """Synchronous entry point for the CLI: one HTTP client for the whole run."""
+
+    async def main() -> list[VerifyResult]:
+        from keysweep.context import Context
+        from keysweep.http import HttpClient, RetryPolicy
+
+        section = settings.section("verify")
+        client = HttpClient(timeout=float(timeout or section.get("timeout", 15.0)),
+                            rate_limits=rate_limits(settings, (f.provider for f in findings)),
+                            policy=RetryPolicy(attempts=int(section.get("attempts", 3)),
+                                               max_retry_after=float(section.get("max_retry_after", 30.0))))
+        async with client as http:
+            ctx = Context(http=http, settings=settings, store=store, actor="keysweep verify")
+            return await verify_findings(findings, ctx, ttl=ttl, concurrency=concurrency, rereader=rereader)
+
+    if not findings:
+        return []
+    return asyncio.run(main())
+
+
+def summary(results: list[VerifyResult]) -> str:
+    counts = {status: sum(1 for r in results if r.status == status) for status in ("live", "dead", "unknown")}
+    cached = sum(1 for r in results if r.cached)
+    text = f"{counts['live']} live, {counts['dead']} dead, {counts['unknown']} unknown"
+    return text + (f" ({cached} from cache)" if cached else "")

@@ -1,0 +1,177 @@
+"""Owner resolution: who owns each leaked credential, what it is for, and why we think so.
+
+A chain of resolvers each proposes candidates `(name, team, purpose, source, confidence,
+evidence)`; every candidate is stored (`owner_candidates`), the best is chosen (`chosen = 1`) and
+the choice is explained in its evidence. In chain order, which also breaks confidence ties:
+
+| source | resolver | confidence |
+|---|---|---|
+| `owners-file` | keysweep-owners.toml entry matching repo/path/provider/rule/account/store/CI scope | 0.95 (or the entry's own) |
+| `openai-admin` | OpenAI Admin API: the project key whose `redacted_value` fits the leaked value | 0.9 (0.7 for a service account) |
+| `anthropic-admin` | Anthropic Admin API: the key whose `partial_key_hint` fits | 0.9 |
+| `aws-iam` | IAM user of the access key (GetAccessKeyLastUsed) and its `owner`/`team`/`purpose` tags | 0.9 with an owner tag, else 0.6 |
+| `token-identity` | who the token itself says it is (GitHub `/user` login, GitLab token user, …) | 0.75 GitHub/GitLab, else 0.6 |
+| `codeowners` | CODEOWNERS of the path, read at the commit where the secret was found | 0.6 |
+| `commit-author` | author of the commit that introduced it | 0.3 |
+
+A match made only on the last four characters (the value could not be re-read) or several keys
+fitting one hint lower the confidence; a key id is stored on the finding only from a unique match.
+Findings whose best candidate is below the threshold (default 0.5) are **unowned**.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from keysweep.context import Context
+    from keysweep.owners.ownersfile import OwnerRule
+    from keysweep.scanner.models import Finding
+    from keysweep.scanner.reread import Rereader
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class Candidate:
+    name: str | None
+    team: str | None = None
+    purpose: str | None = None
+    source: str = ""
+    confidence: float = 0.0
+    evidence: str = ""
+    contact: str | None = None
+    # An identifier learned on the way (OpenAI/Anthropic key id, AWS access key id): stored on the finding.
+    key_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    chosen: bool = False
+
+    def row(self) -> dict[str, Any]:
+        details = dict(self.details)
+        if self.key_id:
+            details.setdefault("key_id", self.key_id)
+        return {"name": self.name, "team": self.team, "purpose": self.purpose, "source": self.source,
+                "confidence": round(float(self.confidence), 3), "evidence": self.evidence,
+                "contact": self.contact, "details": details, "chosen": self.chosen}
+
+
+@dataclass
+class OwnerContext:
+    """What resolvers share during one run: the network context, the re-reader (values stay in
+    memory), the owners file, per-run caches (admin inventories are listed once) and warnings."""
+
+    ctx: "Context"
+    rereader: "Rereader"
+    owner_rules: list["OwnerRule"] = field(default_factory=list)
+    offline: bool = False
+    cache: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def secret(self, finding: "Finding") -> str | None:
+        hit = self.rereader.read(finding)
+        return hit.secret if hit else None
+
+
+Resolver = Callable[["Finding", OwnerContext], Awaitable[list[Candidate]]]
+
+
+def resolvers() -> list[tuple[str, Resolver]]:
+    from keysweep.owners import aws, inventories, ownersfile, repo, tokens
+
+    return [
+        ("owners-file", ownersfile.resolve),
+        ("openai-admin", inventories.resolve_openai),
+        ("anthropic-admin", inventories.resolve_anthropic),
+        ("aws-iam", aws.resolve),
+        ("token-identity", tokens.resolve),
+        ("codeowners", repo.resolve_codeowners),
+        ("commit-author", repo.resolve_commit_author),
+    ]
+
+
+NETWORK_SOURCES = {"openai-admin", "anthropic-admin", "aws-iam", "token-identity"}
+
+
+def choose(candidates: list[Candidate], order: list[str]) -> Candidate | None:
+    """Highest confidence wins; ties go to the resolver earlier in the chain. The winner's
+    evidence says what it was chosen over."""
+    if not candidates:
+        return None
+    rank = {source: i for i, source in enumerate(order)}
+    ranked = sorted(candidates, key=lambda c: (-c.confidence, rank.get(c.source, len(order))))
+    best = ranked[0]
+    best.chosen = True
+    others = [f"{c.source} {c.name or '?'} ({c.confidence:.2f})" for c in ranked[1:]]
+    best.evidence = (best.evidence + (f" | chosen over {len(others)} other candidate(s): " + "; ".join(others[:6])
+                                      if others else " | the only candidate")).strip()
+    return best
+
+
+async def resolve_finding(finding: "Finding", octx: OwnerContext) -> list[Candidate]:
+    """Every resolver's candidates for one finding (a failing resolver is a warning, not a stop)."""
+    from keysweep.detectors.verification import scrub
+
+    chain = resolvers()
+    candidates: list[Candidate] = []
+    for source, resolver in chain:
+        if octx.offline and source in NETWORK_SOURCES:
+            continue
+        try:
+            found = await resolver(finding, octx)
+        except Exception as exc:  # one resolver's failure must not hide the others' answers
+            secret = octx.secret(finding) if source in NETWORK_SOURCES else None
+            octx.warn(scrub(f"{source}: {type(exc).__name__}: {exc}", secret, limit=200))
+            continue
+        for candidate in found:
+            candidate.source = candidate.source or source
+            candidates.append(candidate)
+    choose(candidates, [source for source, _ in chain])
+    return candidates
+
+
+def is_unowned(owner: dict[str, Any] | None, threshold: float) -> bool:
+    return owner is None or owner.get("name") in (None, "") or float(owner.get("confidence") or 0) < threshold
+
+
+def run_owners(findings: list["Finding"], settings, store, owner_rules: list["OwnerRule"], *, offline: bool = False,
+               rereader: "Rereader | None" = None, concurrency: int = 8) -> tuple[dict[str, list[Candidate]], list[str]]:
+    """Resolve every finding, store all candidates (one chosen) and learned key ids; synchronous."""
+    import asyncio
+
+    from keysweep.scanner.reread import Rereader
+
+    async def main() -> tuple[dict[str, list[Candidate]], list[str]]:
+        from keysweep.context import Context
+        from keysweep.http import HttpClient, RetryPolicy
+        from keysweep.liveness import rate_limits
+
+        client = HttpClient(timeout=float(settings.section("owners").get("timeout", 20.0)),
+                            rate_limits=rate_limits(settings, ["openai", "anthropic", "github", "gitlab"]),
+                            policy=RetryPolicy(attempts=3, max_retry_after=30.0))
+        async with client as http:
+            ctx = Context(http=http, settings=settings, store=store, actor="keysweep owners")
+            octx = OwnerContext(ctx=ctx, rereader=rereader or Rereader(), owner_rules=owner_rules, offline=offline)
+            semaphore = asyncio.Semaphore(max(1, concurrency))
+            results: dict[str, list[Candidate]] = {}
+
+            async def one(finding: "Finding") -> None:
+                async with semaphore:
+                    candidates = await resolve_finding(finding, octx)
+                results[finding.id] = candidates
+                if store is not None:
+                    store.replace_owner_candidates(finding.id, [c.row() for c in candidates], ctx.now())
+                learned = [c.key_id for c in candidates if c.key_id and c.source != "owners-file"]
+                if learned and store is not None and learned[0] != finding.key_id:
+                    store.set_key_id(finding.id, learned[0])
+
+            await asyncio.gather(*(one(f) for f in findings))
+            return results, octx.warnings
+
+    if not findings:
+        return {}, []
+    return asyncio.run(main())

@@ -1,0 +1,257 @@
+"""Owners from the providers' own key inventories, with the organisation's admin credentials.
+
+- OpenAI Admin API (`OPENAI_ADMIN_KEY`): every project (`/organization/projects`) and its API keys
+  (`/organization/projects/{id}/api_keys`), plus the admin keys; the leaked value is matched on each
+  key's `redacted_value` → key id, owner (user or service account), project, last use.
+- Anthropic Admin API (`ANTHROPIC_ADMIN_KEY`): `/v1/organizations/api_keys`, matched on
+  `partial_key_hint` → key id, `created_by` (→ user e-mail), workspace, status.
+
+Inventories are listed once per run. A match uses the re-read value (prefix and suffix of the hint
+must both fit); when the value is gone, only our own redacted form (last four characters) is
+compared, which is weaker and says so. A hint fitting several keys names none of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from keysweep.errors import KeysweepError
+
+if TYPE_CHECKING:
+    from keysweep.owners import Candidate, OwnerContext
+    from keysweep.scanner.models import Finding
+
+MAX_PAGES = 200
+_SPLIT = re.compile(r"\.{2,}|…|\*{3,}")
+
+
+def split_hint(hint: str) -> tuple[str, str] | None:
+    """`sk-ant-api03-R2D...igAA` → ("sk-ant-api03-R2D", "igAA"); None unless exactly one gap."""
+    parts = _SPLIT.split(hint or "")
+    if len(parts) != 2 or not parts[1]:
+        return None
+    return parts[0], parts[1]
+
+
+def hint_fits(hint: str, secret: str) -> bool:
+    """The provider's redacted form could be this exact value: its visible prefix and suffix both fit."""
+    split = split_hint(hint)
+    if split is None:
+        return False
+    prefix, suffix = split
+    if len(suffix) < 2 or len(prefix) + len(suffix) >= len(secret):
+        return False
+    return secret.startswith(prefix) and secret.endswith(suffix)
+
+
+def hint_fits_redacted(hint: str, redacted: str) -> bool:
+    """Weaker: our stored redacted form (known prefix + `…` + last 4) is compatible with the hint."""
+    ours, theirs = split_hint(redacted), split_hint(hint)
+    if ours is None or theirs is None:
+        return False
+    our_prefix, our_suffix = ours
+    their_prefix, their_suffix = theirs
+    shorter = min(len(our_suffix), len(their_suffix))
+    if shorter < 4 or our_suffix[-shorter:] != their_suffix[-shorter:]:
+        return False
+    return their_prefix.startswith(our_prefix) or our_prefix.startswith(their_prefix)
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and value > 0:
+        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value if isinstance(value, str) else None
+
+
+class AdminApiError(KeysweepError):
+    pass
+
+
+async def _get_json(octx: "OwnerContext", url: str, headers: dict[str, str], params: dict[str, str] | None,
+                    what: str) -> Any:
+    from keysweep.http import TransportError
+
+    try:
+        response = await octx.ctx.http.request("GET", url, headers=headers, params=params)
+    except TransportError as exc:
+        raise AdminApiError(f"{what}: no answer ({exc})") from None
+    body = response.json()
+    if response.status != 200 or not isinstance(body, dict):
+        raise AdminApiError(f"{what}: HTTP {response.status}{'' if body is not None else ' (not JSON)'}")
+    return body
+
+
+async def _paginate(octx: "OwnerContext", url: str, headers: dict[str, str], params: dict[str, str],
+                    cursor_param: str, what: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    params = dict(params)
+    for _ in range(MAX_PAGES):
+        body = await _get_json(octx, url, headers, params, what)
+        page = [item for item in body.get("data") or [] if isinstance(item, dict)]
+        items.extend(page)
+        if not body.get("has_more") or not page:
+            break
+        params[cursor_param] = body.get("last_id") or page[-1].get("id")
+    return items
+
+
+async def _inventory(octx: "OwnerContext", name: str, loader) -> list[dict[str, Any]] | None:
+    """List once per run (concurrent findings share one listing); None when unavailable."""
+    lock = octx.cache.setdefault(f"{name}:lock", asyncio.Lock())
+    async with lock:
+        if f"{name}:keys" not in octx.cache:
+            try:
+                octx.cache[f"{name}:keys"] = await loader()
+            except AdminApiError as exc:
+                octx.warn(str(exc))
+                octx.cache[f"{name}:keys"] = None
+        return octx.cache[f"{name}:keys"]
+
+
+def _match(keys: list[dict[str, Any]], hint_field: str, finding: "Finding", secret: str | None):
+    """(matching keys, exact?): exact when the re-read value was compared."""
+    if secret:
+        return [k for k in keys if isinstance(k.get(hint_field), str) and hint_fits(k[hint_field], secret)], True
+    return [k for k in keys if isinstance(k.get(hint_field), str)
+            and hint_fits_redacted(k[hint_field], finding.redacted)], False
+
+
+def _confidence(base: float, exact: bool, count: int) -> float:
+    if count > 1:
+        return 0.4
+    return base if exact else min(base, 0.5)
+
+
+def _qualifier(exact: bool, count: int) -> str:
+    if count > 1:
+        return f"; ambiguous: {count} keys fit this hint, so no key id is taken"
+    return "" if exact else "; matched on the last 4 characters only (the value could not be re-read)"
+
+
+# -- OpenAI -----------------------------------------------------------------------------------
+async def _openai_keys(octx: "OwnerContext") -> list[dict[str, Any]]:
+    settings = octx.ctx.settings
+    base = settings.base_url("openai")
+    headers = {"Authorization": f"Bearer {settings.admin_key('openai')}", "Content-Type": "application/json"}
+    projects = await _paginate(octx, f"{base}/organization/projects", headers,
+                               {"limit": "100", "include_archived": "true"}, "after", "OpenAI Admin API projects")
+    keys: list[dict[str, Any]] = []
+    for project in projects:
+        if not project.get("id"):
+            continue
+        project_keys = await _paginate(
+            octx, f"{base}/organization/projects/{project['id']}/api_keys", headers,
+            {"limit": "100", "owner_project_access": "any"}, "after", f"OpenAI Admin API keys of {project['id']}")
+        for key in project_keys:
+            keys.append({**key, "_project": {"id": project["id"], "name": project.get("name")}})
+    try:
+        admin_keys = await _paginate(octx, f"{base}/organization/admin_api_keys", headers, {"limit": "100"},
+                                     "after", "OpenAI Admin API admin keys")
+    except AdminApiError as exc:
+        octx.warn(str(exc))
+        admin_keys = []
+    keys.extend({**key, "_project": None} for key in admin_keys)
+    return keys
+
+
+def _openai_candidate(key: dict[str, Any], exact: bool, count: int) -> "Candidate":
+    from keysweep.owners import Candidate
+
+    owner = key.get("owner") or {}
+    project = key.get("_project") or {}
+    kind = owner.get("type") or ("user" if owner.get("user") else "service_account" if owner.get("service_account") else None)
+    person = owner.get("user") or {}
+    account = owner.get("service_account") or {}
+    if person:
+        name, contact, who = person.get("name") or person.get("email"), person.get("email"), \
+            f"user {person.get('email') or person.get('name') or person.get('id')}"
+    elif account:
+        name, contact, who = f"service account {account.get('name') or account.get('id')}", None, \
+            f"service account {account.get('name') or account.get('id')}"
+    else:
+        name, contact, who = None, None, "no owner listed"
+    where = f"project '{project.get('name')}' ({project.get('id')})" if project else "the organisation's admin keys"
+    last_used = _iso(key.get("last_used_at"))
+    evidence = (f"OpenAI Admin API: key {key.get('id')} '{key.get('name') or ''}' in {where}, redacted "
+                f"{key.get('redacted_value')}, owned by {who}, last used {last_used or 'never'}"
+                + _qualifier(exact, count))
+    base_confidence = 0.9 if person else 0.7
+    return Candidate(
+        name=name, team=project.get("name"), purpose=key.get("name") or None, source="openai-admin",
+        confidence=_confidence(base_confidence, exact, count), evidence=evidence, contact=contact,
+        key_id=key.get("id") if count == 1 else None,
+        details={"project_id": project.get("id"), "api_key_id": key.get("id"), "owner_type": kind,
+                 "owner_id": person.get("id") or account.get("id"), "created_at": _iso(key.get("created_at")),
+                 "last_used_at": last_used, "redacted_value": key.get("redacted_value")})
+
+
+async def resolve_openai(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
+    if finding.provider != "openai" or not octx.ctx.settings.admin_key("openai"):
+        return []
+    keys = await _inventory(octx, "openai", lambda: _openai_keys(octx))
+    if not keys:
+        return []
+    matches, exact = _match(keys, "redacted_value", finding, octx.secret(finding))
+    return [_openai_candidate(key, exact, len(matches)) for key in matches]
+
+
+# -- Anthropic --------------------------------------------------------------------------------
+def _anthropic_headers(octx: "OwnerContext") -> dict[str, str]:
+    from keysweep.detectors.anthropic import ANTHROPIC_VERSION
+
+    return {"x-api-key": octx.ctx.settings.admin_key("anthropic") or "", "anthropic-version": ANTHROPIC_VERSION}
+
+
+async def _anthropic_keys(octx: "OwnerContext") -> list[dict[str, Any]]:
+    base = octx.ctx.settings.base_url("anthropic")
+    return await _paginate(octx, f"{base}/v1/organizations/api_keys", _anthropic_headers(octx), {"limit": "1000"},
+                           "after_id", "Anthropic Admin API keys")
+
+
+async def _anthropic_lookup(octx: "OwnerContext", kind: str, ident: str) -> dict[str, Any]:
+    """A user or workspace record, cached; {} when it cannot be read."""
+    cache = octx.cache.setdefault(f"anthropic:{kind}", {})
+    if ident not in cache:
+        base = octx.ctx.settings.base_url("anthropic")
+        try:
+            cache[ident] = await _get_json(octx, f"{base}/v1/organizations/{kind}/{ident}", _anthropic_headers(octx),
+                                           None, f"Anthropic Admin API {kind}")
+        except AdminApiError as exc:
+            octx.warn(str(exc))
+            cache[ident] = {}
+    return cache[ident]
+
+
+async def resolve_anthropic(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
+    from keysweep.owners import Candidate
+
+    if finding.provider != "anthropic" or not octx.ctx.settings.admin_key("anthropic"):
+        return []
+    keys = await _inventory(octx, "anthropic", lambda: _anthropic_keys(octx))
+    if not keys:
+        return []
+    matches, exact = _match(keys, "partial_key_hint", finding, octx.secret(finding))
+    candidates = []
+    for key in matches:
+        creator = key.get("created_by") or {}
+        user = await _anthropic_lookup(octx, "users", creator["id"]) \
+            if creator.get("id") and creator.get("type", "user") == "user" else {}
+        workspace_id = key.get("workspace_id")
+        workspace = await _anthropic_lookup(octx, "workspaces", workspace_id) if workspace_id else {}
+        team = workspace.get("name") or (workspace_id or "Default workspace")
+        who = user.get("email") or user.get("name") or f"{creator.get('type') or 'actor'} {creator.get('id')}"
+        evidence = (f"Anthropic Admin API: key {key.get('id')} '{key.get('name') or ''}' hint "
+                    f"{key.get('partial_key_hint')}, status {key.get('status')}, created by {who} in {team}"
+                    + _qualifier(exact, len(matches)))
+        candidates.append(Candidate(
+            name=user.get("name") or user.get("email") or (f"{creator.get('type')} {creator.get('id')}"
+                                                            if creator.get("id") else None),
+            team=team, purpose=key.get("name") or None, source="anthropic-admin",
+            confidence=_confidence(0.9 if user else 0.7, exact, len(matches)), evidence=evidence,
+            contact=user.get("email"), key_id=key.get("id") if len(matches) == 1 else None,
+            details={"api_key_id": key.get("id"), "workspace_id": workspace_id, "status": key.get("status"),
+                     "created_by": creator, "created_at": key.get("created_at")}))
+    return candidates

@@ -1,0 +1,243 @@
+"""`keysweep-owners.toml`: the organisation's own word on who owns what (docs/owners.md).
+
+    [[owner]]
+    name = "Jane Doe"
+    team = "ml-platform"
+    purpose = "RAG service: embeddings"
+    contact = "jane@example.com"
+    confidence = 0.95                  # optional
+    [owner.match]                      # every condition given must hold
+    repo = "*/chatbot"                 # glob on the repository (path or URL; or its last component)
+    path = "services/rag/**"           # glob on the file path (no "/" → any depth)
+    provider = "openai"
+    rule = "openai.*"
+    account = "123456789012"           # cloud account / org / team id of the key
+    secret_store = "arn:aws:secretsmanager:*:*:secret:prod/rag/*"
+    ci_scope = "gitlab:acme/chatbot:production"
+    key_id = "key_*"
+
+Each condition takes a string or a list (any of). An entry matching a finding is a candidate; the
+more conditions it names, the more specific it is, which breaks ties between entries.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from keysweep.errors import KeysweepError
+
+if TYPE_CHECKING:
+    from keysweep.owners import Candidate, OwnerContext
+    from keysweep.scanner.models import Finding, Occurrence
+
+MATCH_KEYS = ("repo", "path", "provider", "rule", "account", "secret_store", "ci_scope", "key_id")
+DEFAULT_CONFIDENCE = 0.95
+
+
+@lru_cache(maxsize=512)
+def glob_regex(pattern: str) -> re.Pattern:
+    """`**` spans directories, `*` and `?` stay within one path component."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def glob_match(pattern: str, value: str | None) -> bool:
+    return value is not None and bool(glob_regex(pattern).match(value))
+
+
+def _any_glob(patterns: list[str], values: Iterable[str | None], anywhere: bool = False) -> bool:
+    for value in values:
+        if not value:
+            continue
+        for pattern in patterns:
+            if glob_match(pattern, value):
+                return True
+            if anywhere and "/" not in pattern.strip("/"):
+                # A bare name matches the last component (a repo name, a file name at any depth).
+                if glob_match(pattern.strip("/"), value.rstrip("/").rsplit("/", 1)[-1]):
+                    return True
+            elif anywhere and not pattern.startswith("/") and glob_match("**/" + pattern, value):
+                return True
+    return False
+
+
+@dataclass
+class OwnerRule:
+    name: str
+    team: str | None = None
+    purpose: str | None = None
+    contact: str | None = None
+    confidence: float = DEFAULT_CONFIDENCE
+    match: dict[str, list[str]] = field(default_factory=dict)
+    origin: str = ""
+
+    @property
+    def specificity(self) -> int:
+        return len(self.match)
+
+    def matches(self, finding: "Finding", accounts: set[str]) -> list[str]:
+        """The conditions that matched (all of them), or [] when this entry does not apply."""
+        reasons: list[str] = []
+        for key, patterns in self.match.items():
+            if key == "provider":
+                ok = finding.provider in patterns
+            elif key == "rule":
+                ok = any(glob_match(p, finding.rule_id) for p in patterns)
+            elif key == "key_id":
+                ok = any(glob_match(p, finding.key_id) for p in patterns)
+            elif key == "account":
+                ok = bool(accounts & set(patterns)) or any(glob_match(p, a) for p in patterns for a in accounts)
+            else:
+                ok = any(self._occurrence_matches(key, patterns, o) for o in finding.occurrences)
+            if not ok:
+                return []
+            reasons.append(f"{key}={'|'.join(patterns)}")
+        return reasons
+
+    @staticmethod
+    def _occurrence_matches(key: str, patterns: list[str], o: "Occurrence") -> bool:
+        locator = o.locator or {}
+        if key == "repo":
+            return _any_glob(patterns, [o.repo, locator.get("repo"), locator.get("root")], anywhere=True)
+        if key == "path":
+            return _any_glob(patterns, [o.path], anywhere=True)
+        if key == "secret_store":
+            return _any_glob(patterns, [locator.get(k) for k in ("arn", "secret_arn", "name", "secret", "parameter")])
+        if key == "ci_scope":
+            return _any_glob(patterns, [locator.get("ci_scope")])
+        return False
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise KeysweepError(f"{where}: expected a string or a list of strings")
+
+
+def parse_owners(text: str, origin: str) -> list[OwnerRule]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise KeysweepError(f"{origin}: malformed TOML: {exc}") from None
+    entries = data.get("owner", data.get("owners", []))
+    if not isinstance(entries, list):
+        raise KeysweepError(f"{origin}: [[owner]] must be an array of tables")
+    rules: list[OwnerRule] = []
+    for index, entry in enumerate(entries, 1):
+        where = f"{origin}: owner #{index}"
+        if not isinstance(entry, dict):
+            raise KeysweepError(f"{where}: expected a table")
+        unknown = set(entry) - {"name", "team", "purpose", "contact", "confidence", "match"}
+        if unknown:
+            raise KeysweepError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        if not isinstance(entry.get("name"), str) or not entry["name"].strip():
+            raise KeysweepError(f"{where}: 'name' is required")
+        match = entry.get("match", {})
+        if not isinstance(match, dict) or not match:
+            raise KeysweepError(f"{where}: [owner.match] needs at least one of {', '.join(MATCH_KEYS)}")
+        bad = set(match) - set(MATCH_KEYS)
+        if bad:
+            raise KeysweepError(f"{where}: unknown match key(s) {', '.join(sorted(bad))}")
+        confidence = entry.get("confidence", DEFAULT_CONFIDENCE)
+        if not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
+            raise KeysweepError(f"{where}: confidence must be a number from 0 to 1")
+        for key in ("team", "purpose", "contact"):
+            if key in entry and not isinstance(entry[key], str):
+                raise KeysweepError(f"{where}: '{key}' must be a string")
+        rules.append(OwnerRule(
+            name=entry["name"].strip(), team=entry.get("team"), purpose=entry.get("purpose"),
+            contact=entry.get("contact"), confidence=float(confidence),
+            match={key: _strings(value, f"{where}: match.{key}") for key, value in match.items()},
+            origin=f"{origin} owner #{index}"))
+    return rules
+
+
+def load_owner_rules(path: str | Path | None, settings=None) -> list[OwnerRule]:
+    """`--owners-file`, else `[owners] file` in keysweep.toml, else ./keysweep-owners.toml, else
+    one beside keysweep.toml. No file: no rules."""
+    from keysweep.settings import OWNERS_FILE
+
+    candidates: list[Path] = []
+    if path:
+        if not Path(path).is_file():
+            raise KeysweepError(f"{path}: no such owners file")
+        candidates.append(Path(path))
+    else:
+        configured = settings.section("owners").get("file") if settings is not None else None
+        if configured:
+            base = settings.config_path.parent if settings.config_path else Path.cwd()
+            configured_path = base / configured
+            if not configured_path.is_file():
+                raise KeysweepError(f"{configured_path}: no such owners file (from keysweep.toml [owners] file)")
+            candidates.append(configured_path)
+        candidates.append(Path.cwd() / OWNERS_FILE)
+        if settings is not None and settings.config_path:
+            candidates.append(settings.config_path.parent / OWNERS_FILE)
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                text = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise KeysweepError(f"{candidate}: cannot read owners file: {exc}") from None
+            return parse_owners(text, str(candidate))
+    return []
+
+
+def finding_accounts(finding: "Finding") -> set[str]:
+    """Account-like identifiers of a key: the AWS account decoded from its id, and what its last
+    verification named (account, org, team)."""
+    accounts: set[str] = set()
+    if finding.provider == "aws" and finding.key_id:
+        from keysweep.detectors.aws import account_id
+
+        account = account_id(finding.key_id)
+        if account:
+            accounts.add(account)
+    identity = (finding.verification or {}).get("identity") or {}
+    for key in ("account", "org", "org_id", "team_id", "organization_id", "team"):
+        if isinstance(identity.get(key), (str, int)):
+            accounts.add(str(identity[key]))
+    for org in identity.get("orgs") or []:
+        if isinstance(org, dict) and org.get("id"):
+            accounts.add(str(org["id"]))
+    return accounts
+
+
+async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
+    from keysweep.owners import Candidate
+
+    accounts = finding_accounts(finding)
+    candidates = []
+    for rule in octx.owner_rules:
+        reasons = rule.matches(finding, accounts)
+        if reasons:
+            candidates.append(Candidate(
+                name=rule.name, team=rule.team, purpose=rule.purpose, source="owners-file",
+                # More specific entries win ties between entries of equal stated confidence.
+                confidence=min(1.0, rule.confidence + 0.001 * rule.specificity),
+                evidence=f"{rule.origin} matched {', '.join(reasons)}", contact=rule.contact,
+                details={"specificity": rule.specificity}))
+    return candidates

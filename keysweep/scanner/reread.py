@@ -1,0 +1,148 @@
+"""Re-read a finding's secret from where it was seen: the store never holds values.
+
+Each occurrence keeps a `locator`; reading it back and re-running the engine gives the matches in
+that blob or file, and the one whose SHA-256 is the finding's `secret_sha256` is the value:
+
+- git:  `{"repo": path, "blob": sha}`  → `git cat-file blob sha` in the repository;
+- dir / staged: `{"root": dir, "path": relative}` (root may itself be the scanned file).
+
+Other sources (secret stores, CI variables) register a reader with `register_reader(source, fn)`,
+where `fn(locator) -> bytes | None` returns the content to re-scan.
+
+The value is handed back to the caller in memory only — for a liveness check, an inventory match or
+a revocation — and must never be printed, logged or stored. Matches of a blob are cached per
+`Rereader` by SHA-256 only, so many findings in one blob cost one read and one scan.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from keysweep.fingerprint import secret_sha256
+
+if TYPE_CHECKING:
+    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.models import Finding, Occurrence
+    from keysweep.scanner.rules import Rule
+
+MAX_REREAD_BYTES = 64 * 1024 * 1024
+Reader = Callable[[dict[str, Any]], "bytes | None"]
+READERS: dict[str, Reader] = {}
+
+
+def register_reader(source: str, reader: Reader) -> None:
+    """Teach re-reading a new occurrence source (e.g. "aws-secretsmanager")."""
+    READERS[source] = reader
+
+
+@dataclass(frozen=True)
+class Reread:
+    """A secret read back. `key_id` is the identifier paired with it in the same place (the AWS
+    access key id next to a secret key), when the engine found one."""
+
+    secret: str
+    key_id: str | None
+    occurrence: "Occurrence"
+
+    def __repr__(self) -> str:  # never show the value, even in a debugger or a failed assertion
+        return f"Reread(secret=<{len(self.secret)} chars>, key_id={self.key_id!r})"
+
+
+def read_git_blob(repo: str, blob: str) -> bytes | None:
+    if not repo or not blob or not Path(repo).is_dir():
+        return None
+    try:
+        result = subprocess.run(["git", "cat-file", "blob", blob], cwd=repo, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def read_file(root: str | None, path: str | None) -> bytes | None:
+    if not path and not root:
+        return None
+    target = Path(root) if root and Path(root).is_file() else (Path(root or "") / (path or ""))
+    try:
+        if not target.is_file() or target.is_symlink() or target.stat().st_size > MAX_REREAD_BYTES:
+            return None
+        return target.read_bytes()
+    except OSError:
+        return None
+
+
+def occurrence_content(occurrence: "Occurrence") -> bytes | None:
+    locator = occurrence.locator or {}
+    reader = READERS.get(occurrence.source)
+    if reader is not None:
+        return reader(locator)
+    if locator.get("blob"):
+        return read_git_blob(locator.get("repo") or occurrence.repo or "", locator["blob"])
+    if locator.get("path") or locator.get("root"):
+        return read_file(locator.get("root"), locator.get("path"))
+    return None
+
+
+class Rereader:
+    """Reads values back for many findings, scanning each blob or file at most once."""
+
+    def __init__(self, rules: "Iterable[Rule] | None" = None, engine: "Engine | None" = None) -> None:
+        self._rules = list(rules) if rules is not None else None
+        self._engine = engine
+        # (kind, place) -> {sha256: (secret, key_id)}; values stay in this process only.
+        self._matches: dict[tuple[str, ...], dict[str, tuple[str, str | None]]] = {}
+
+    @property
+    def engine(self) -> "Engine":
+        if self._engine is None:
+            from keysweep.scanner.engine import Engine
+            from keysweep.scanner.rules import load_rules
+
+            self._engine = Engine(self._rules if self._rules is not None else load_rules())
+        return self._engine
+
+    def _place(self, occurrence: "Occurrence") -> tuple[str, ...]:
+        locator = occurrence.locator or {}
+        if locator.get("blob"):
+            return ("git", str(locator.get("repo") or occurrence.repo), str(locator["blob"]))
+        return (occurrence.source, repr(sorted((k, str(v)) for k, v in locator.items())))
+
+    def _scan(self, occurrence: "Occurrence") -> dict[str, tuple[str, str | None]]:
+        place = self._place(occurrence)
+        if place not in self._matches:
+            content = occurrence_content(occurrence)
+            found: dict[str, tuple[str, str | None]] = {}
+            if content:
+                for match in self.engine.scan(content):
+                    digest = secret_sha256(match.secret)
+                    if digest not in found or (found[digest][1] is None and match.key_id):
+                        found[digest] = (match.secret, match.key_id)
+            self._matches[place] = found
+        return self._matches[place]
+
+    def read(self, finding: "Finding") -> Reread | None:
+        """The finding's value from the first occurrence that still holds it, or None."""
+        for occurrence in finding.occurrences:
+            hit = self._scan(occurrence).get(finding.secret_sha256)
+            if hit is not None:
+                secret, key_id = hit
+                return Reread(secret, key_id or finding.key_id, occurrence)
+        return None
+
+    def forget(self) -> None:
+        self._matches.clear()
+
+
+def reread_secret(finding: "Finding", ctx: Any = None) -> str | None:
+    """The value of one finding, or None when no occurrence still holds it (revokers use this).
+
+    With a Context, the Rereader (and its compiled engine) is kept in `ctx.extra` for the run."""
+    rereader = None
+    if ctx is not None and hasattr(ctx, "extra"):
+        rereader = ctx.extra.get("rereader")
+        if rereader is None:
+            rereader = ctx.extra["rereader"] = Rereader()
+    hit = (rereader or Rereader()).read(finding)
+    return hit.secret if hit else None
