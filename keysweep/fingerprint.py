@@ -25,6 +25,14 @@ def redact(secret: str, prefix: str = "") -> str:
 
     The budget keeps short secrets (and any prefix a rule claims) from being shown nearly whole.
     """
+    if secret.startswith("-----BEGIN "):
+        # A PEM key: the armour line names the kind; the tail of the base64 body tells keys apart
+        # (the armour's own tail would say nothing).
+        from keysweep.detectors.private_key import redaction_tail
+
+        tail = redaction_tail(secret)
+        if tail:
+            return f"{secret.split(chr(10), 1)[0].strip()}{ELLIPSIS}{tail}"
     budget = len(secret) // 3
     suffix_len = min(4, budget)
     shown_prefix = prefix if prefix and secret.startswith(prefix) else ""

@@ -240,9 +240,13 @@ def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[
                 id=fid, rule_id=match.rule_id, provider=match.provider, secret_sha256=digest,
                 redacted=redact(match.secret, rule.display_prefix), long_lived=rule.long_lived,
                 key_id=match.key_id, first_seen_at=now, last_seen_at=now,
+                metadata=dict(match.metadata) if match.metadata else None,
             )
-        elif finding.key_id is None and match.key_id:
-            finding.key_id = match.key_id
+        else:
+            if finding.key_id is None and match.key_id:
+                finding.key_id = match.key_id
+            if match.metadata:
+                finding.metadata = {**match.metadata, **(finding.metadata or {})}
         key = (fid, *occurrence.identity())
         if key not in seen:
             seen.add(key)
