@@ -191,3 +191,56 @@ def places(finding: dict) -> set[tuple]:
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes tens of seconds (builds a wheel); runs by default, "
                                        "deselect with -m 'not slow'")
+
+
+# -- provider APIs on 127.0.0.1 (verification, owners) ---------------------------------------------
+PROVIDER_ENV = ("OPENAI_BASE_URL", "OPENAI_ADMIN_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_ADMIN_KEY",
+                "ANTHROPIC_API_KEY", "HF_ENDPOINT", "GITHUB_API_URL", "GITHUB_TOKEN", "GITLAB_URL", "GITLAB_TOKEN",
+                "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                "http_proxy", "https_proxy", "all_proxy")
+
+
+@pytest.fixture(autouse=True)
+def clean_provider_env(monkeypatch, tmp_path):
+    """No real endpoint, admin key or AWS profile of the machine leaks into a test; boto3 never
+    asks the instance metadata service."""
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("KEYSWEEP_") and (name.endswith("_BASE_URL") or name.endswith("_ADMIN_KEY")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    yield
+
+
+@pytest.fixture(scope="session")
+def _fake_api_server():
+    from keysweep.testing.fakeapi import FakeApi
+
+    server = FakeApi().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_api(_fake_api_server):
+    """A scriptable provider API on 127.0.0.1 (keysweep.testing.fakeapi.FakeApi), empty per test."""
+    _fake_api_server.reset()
+    yield _fake_api_server
+    _fake_api_server.reset()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto in server mode on 127.0.0.1 (one per session): the AWS endpoint URL."""
+    pytest.importorskip("moto.server")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
