@@ -6,7 +6,7 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+from keysweep.detectors.verification import HttpVerifier, NoFreeCheck, pick  # noqa: E402
 
 _DEAD_ERRORS = {"invalid_auth", "token_revoked", "account_inactive", "token_expired", "org_login_required"}
 
@@ -25,4 +25,17 @@ def _auth_test(body, response):
 
 
 # POST auth.test: Slack answers 200 with ok true/false; the error code tells a dead token.
-VERIFIER = HttpVerifier("slack", ("slack",), "/auth.test", method="POST", live=_auth_test)
+_AUTH_TEST = HttpVerifier("slack", ("slack",), "/auth.test", method="POST", live=_auth_test)
+_WEBHOOK = NoFreeCheck("slack", ("slack",), "an incoming webhook can only be checked by posting to it; not checked")
+
+
+class SlackVerifier:
+    name = "slack"
+    providers = ("slack",)
+
+    async def verify(self, credential, ctx):
+        webhook = credential.rule_id == "slack.webhook-url" or credential.secret.startswith("https://")
+        return await (_WEBHOOK if webhook else _AUTH_TEST).verify(credential, ctx)
+
+
+VERIFIER = SlackVerifier()
