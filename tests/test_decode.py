@@ -1,0 +1,109 @@
+"""Base64-encoded credentials: Kubernetes Secrets, base64 .env blobs, nested encodings. The finding
+reports the decoded credential (its SHA-256) at the encoded value's place, `decoded_from="base64"`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+
+from keysweep.scanner import decode
+from keysweep.scanner.engine import Engine, hyperscan_available
+from keysweep.scanner.rules import load_rules
+
+RULES = load_rules()
+BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine(request, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("hs-cache")))
+        yield Engine(RULES, backend=request.param)
+
+
+# -- the pure functions ---------------------------------------------------------------------------
+def test_runs_find_values_and_skip_short_ones():
+    content = b"name: " + b64("a short one").encode() + b"\nvalue: " + b64("x" * 40).encode() + b"\n"
+    found = [(content[s:e], enc) for s, e, enc in decode.runs(content)]
+    assert found == [(b64("x" * 40).encode(), b64("x" * 40).encode())]
+
+
+def test_wrapped_lines_are_joined_but_the_next_yaml_key_is_not():
+    blob = base64.encodebytes(("KEY=" + "v" * 150 + "\n").encode()).decode()  # wraps at 76 columns
+    content = "env: |\n" + "".join(f"  {line}\n" for line in blob.splitlines()) + "  OTHERKEY: plain\n"
+    values = list(decode.decoded_values(content.encode()))
+    assert len(values) == 1
+    assert values[0].text == ("KEY=" + "v" * 150 + "\n").encode()
+
+
+def test_binary_hex_and_identifiers_do_not_decode_to_text():
+    for run in (b"0123456789abcdef" * 4, b"getAttributeNodeNSValueFromDocument", base64.b64encode(bytes(range(64)))):
+        assert decode.decode_text(run) is None
+
+
+def test_missing_padding_is_tolerated():
+    encoded = b64("OPENAI_API_KEY=not-a-key-but-text").rstrip("=").encode()
+    assert decode.decode_text(encoded) == b"OPENAI_API_KEY=not-a-key-but-text"
+
+
+# -- through the engine ---------------------------------------------------------------------------
+def test_kubernetes_secret_values_are_decoded(engine, keys):
+    key = keys.openai_project()
+    mistral = keys.mistral()
+    content = (f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: llm\ntype: Opaque\ndata:\n"
+               f"  OPENAI_API_KEY: {b64(key)}\n  MISTRAL_API_KEY: {b64(mistral)}\n").encode()
+    matches = {m.rule_id: m for m in engine.scan(content)}
+    assert set(matches) == {"openai.project-key", "mistral.api-key"}
+    openai = matches["openai.project-key"]
+    assert openai.secret == key and openai.decoded_from == "base64" and openai.line == 7
+    assert content[openai.start:openai.end] == b64(key).encode()
+    assert hashlib.sha256(openai.secret.encode()).hexdigest() == hashlib.sha256(key.encode()).hexdigest()
+    assert matches["mistral.api-key"].secret == mistral  # context from the line before the value
+
+
+def test_aws_pair_in_a_secret_is_one_finding_with_its_account(engine, keys):
+    key_id, secret = keys.aws_access_key_id(), keys.aws_secret_access_key()
+    content = f"data:\n  aws_access_key_id: {b64(key_id)}\n  aws_secret_access_key: {b64(secret)}\n".encode()
+    matches = engine.scan(content)
+    assert [(m.rule_id, m.secret, m.key_id) for m in matches] == [("aws.secret-access-key", secret, key_id)]
+    assert matches[0].metadata["account_id"].isdigit()
+
+
+def test_a_base64_env_blob_yields_every_key(engine, keys):
+    anthropic, token = keys.anthropic(), keys.github()
+    blob = base64.encodebytes(f"ANTHROPIC_API_KEY={anthropic}\nGITHUB_TOKEN={token}\n".encode()).decode()
+    content = ("variables:\n  ENV_FILE_B64: |\n" + "".join(f"    {line}\n" for line in blob.splitlines())).encode()
+    found = {(m.rule_id, m.secret, m.decoded_from) for m in engine.scan(content)}
+    assert found == {("anthropic.api-key", anthropic, "base64"), ("github.classic-pat", token, "base64")}
+
+
+def test_nested_base64_docker_config(engine, keys):
+    token = keys.github()
+    auth = b64(f"ci-bot:{token}")
+    config = '{"auths": {"ghcr.io": {"auth": "%s"}}}' % auth
+    content = f"data:\n  .dockerconfigjson: {b64(config)}\n".encode()
+    assert [(m.rule_id, m.secret) for m in engine.scan(content)] == [("github.classic-pat", token)]
+
+
+def test_allow_marker_on_the_encoded_line_is_honoured(engine, keys):
+    content = f"  OPENAI_API_KEY: {b64(keys.openai_project())}  # gitleaks:allow\n".encode()
+    assert engine.scan(content) == []
+
+
+def test_plain_and_encoded_copies_are_two_places_of_one_secret(engine, keys):
+    key = keys.groq()
+    content = f"GROQ_API_KEY={key}\nGROQ_B64={b64(key)}\n".encode()
+    matches = engine.scan(content)
+    assert [(m.line, m.decoded_from) for m in matches] == [(1, None), (2, "base64")]
+    assert {m.secret for m in matches} == {key}
+
+
+def test_decoding_can_be_turned_off(keys):
+    content = f"OPENAI_API_KEY: {b64(keys.openai_project())}\n".encode()
+    assert Engine(RULES, backend="regex", decode_base64=False).scan(content) == []
