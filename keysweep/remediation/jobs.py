@@ -107,6 +107,9 @@ class Jobs:
     def __init__(self, store, actor: str, run_id: str, now) -> None:
         self.store = store
         self.conn = store.conn
+        # WAL + NORMAL: a commit survives the process being killed (what resume relies on) without
+        # an fsync per state change; only an OS crash can lose the last transitions.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.actor = actor
         self.run_id = run_id
         self.now = now  # () -> ISO-8601 UTC string

@@ -120,6 +120,38 @@ def abandoned_runs(store, current: str) -> set[str]:
 
 
 # -- execution -------------------------------------------------------------------------------------
+class Pacer:
+    """Token bucket on the client side: `rate` calls a second, at most `burst` at once.
+
+    Spacing calls evenly (rather than a window's worth at once, then a wait) matches the servers'
+    own buckets, so calls are not answered 429 and retried."""
+
+    def __init__(self, rate: float, burst: float = 1.0) -> None:
+        import time
+
+        self.rate = max(rate, 1e-6)
+        self.capacity = max(1.0, burst)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> None:
+        import time
+
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+    async def __aexit__(self, *exc_info) -> None:
+        return None
+
+
 @dataclass
 class Summary:
     states: Counter = field(default_factory=Counter)
@@ -170,14 +202,11 @@ class Orchestrator:
                 int(self._provider_config(provider).get("confirm_concurrency", 8)))
         return self._confirm_semaphores[provider]
 
-    def _throttle(self, provider: str):
-        from asyncio_throttle import Throttler
-
+    def _throttle(self, provider: str) -> "Pacer":
         if provider not in self._throttles:
             config = self._provider_config(provider)
             rate = float(config.get("revoke_rate", self.ctx.settings.rate_limit(provider, default=10.0)))
-            self._throttles[provider] = (Throttler(rate_limit=int(rate), period=1.0) if rate >= 1
-                                         else Throttler(rate_limit=1, period=1.0 / rate))
+            self._throttles[provider] = Pacer(rate, float(config.get("revoke_burst", 1)))
         return self._throttles[provider]
 
     # -- entry ----------------------------------------------------------------------------------
@@ -190,6 +219,7 @@ class Orchestrator:
         for start in range(0, len(finding_ids), 500):
             for finding in self.ctx.store.findings(ids=finding_ids[start:start + 500]):
                 self._findings[finding.id] = finding
+        self.ctx.extra["_findings"] = self._findings  # revokers re-read values by finding id
         by_revoker: dict[str, list[Job]] = defaultdict(list)
         for job in job_list:
             by_revoker[job.revoker].append(job)

@@ -53,6 +53,8 @@ def forget(ctx: "Context") -> None:
 
 async def secret_for(finding: "Finding | str", ctx: "Context") -> str:
     """The finding's value (finding or finding id). Raises SecretUnavailable."""
+    if isinstance(finding, str) and finding in ctx.extra.get("_findings", {}):
+        finding = ctx.extra["_findings"][finding]
     if isinstance(finding, str):
         if ctx.store is None:
             raise SecretUnavailable(f"{finding}: no store to find where the value was seen")

@@ -52,7 +52,7 @@ class OpenRouterRevoker(BaseRevoker):
             label = (body.get("data") or {}).get("label") if isinstance(body, dict) else None
             if response.status != 200 or not label:
                 return http_failure("GET", f"{base}/key", response, "OpenRouter key info", calls[:-1])
-            offset = 0
+            offset, passes = 0, 0
             while key_hash is None:
                 try:
                     response = await ctx.http.request("GET", f"{base}/keys", headers=headers,
@@ -68,8 +68,12 @@ class OpenRouterRevoker(BaseRevoker):
                 if found:
                     key_hash = found[0].get("hash")
                 elif not page:
-                    return RevokeResult(False, "key not among the management key's keys (another account?)",
-                                        calls=tuple(calls))
+                    passes += 1
+                    if passes == 2:  # a second full pass: offset paging can skip keys deleted meanwhile
+                        return RevokeResult(False, "key not among the management key's keys (another account?)",
+                                            calls=tuple(calls))
+                    offset = 0
+                    continue
                 offset += len(page)
         url = f"{base}/keys/{key_hash}"
         try:
