@@ -399,7 +399,10 @@ def _load_or_compile(hyperscan, entries: list[tuple[bytes, int, int]], on_reject
         digest = hashlib.sha256(repr((hyperscan_version(hyperscan), entries)).encode()).hexdigest()[:32]
         cached = _cache_dir() / f"hs-{digest}.db"
         try:
-            return hyperscan.loadb(cached.read_bytes())
+            # loadb needs the mode, and a deserialised database needs its own scratch space.
+            loaded = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            loaded.scratch = hyperscan.Scratch(loaded)
+            return loaded
         except Exception:
             pass
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
