@@ -159,3 +159,27 @@ def test_cli_engine_option_gives_identical_json(run, make_repo, keys):
                               for f in result.json()))
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) >= 10
+
+
+def test_hyperscan_database_is_compiled_once_then_loaded_from_the_cache(tmp_path, monkeypatch):
+    """Compiling the catalogue takes seconds; every later start loads it from the cache dir."""
+    import hyperscan
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rules = load_rules()
+    Engine(rules, backend="hyperscan")
+    assert list((tmp_path / "cache" / "keysweep").glob("hs-*.db"))
+
+    class NotCompiled:
+        def __init__(self, *_args, **_kwargs):
+            pass
+
+        def compile(self, *_args, **_kwargs):
+            raise AssertionError("the cached database was not used")
+
+    monkeypatch.setattr(hyperscan, "Database", NotCompiled)
+    cached = Engine(rules, backend="hyperscan")
+    key = KeyGen(SEED).github()
+    content = f"x = 1\nGITHUB_TOKEN={key}\n".encode()
+    assert signature(cached.scan(content)) == signature(Engine(rules, backend="regex").scan(content))
+    assert [m.rule_id for m in cached.scan(content)] == ["github.classic-pat"]
