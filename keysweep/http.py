@@ -129,6 +129,7 @@ class HttpClient:
         Raises TransportError when no response came back after every attempt.
         """
         import aiohttp
+        from multidict import CIMultiDict
 
         if self._session is None:
             raise RuntimeError("HttpClient used outside 'async with'")
@@ -142,7 +143,8 @@ class HttpClient:
                     async with self._session.request(method, url, headers=headers, json=json_body, data=data,
                                                      params=params, allow_redirects=False) as resp:
                         body = await resp.read()
-                        response = Response(resp.status, dict(resp.headers), body, str(resp.url), attempt)
+                        # Case-insensitive: servers send `x-ratelimit-remaining` as often as `X-RateLimit-Remaining`.
+                        response = Response(resp.status, CIMultiDict(resp.headers), body, str(resp.url), attempt)
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     last_error = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
                     if attempt < attempts:

@@ -24,6 +24,7 @@ def occurrence_json(o: Occurrence) -> dict[str, Any]:
         "source": o.source, "repo": o.repo, "path": o.path, "line": o.line, "commit": o.commit,
         "author_name": o.author_name, "author_email": o.author_email, "committed_at": o.committed_at,
         "locator": o.locator or None,
+        "metadata": getattr(o, "metadata", None),
     }
 
 
@@ -78,7 +79,7 @@ def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextI
         for finding in findings:
             out.write(json.dumps(finding_json(finding, rules)) + "\n")
     elif fmt == "sarif":
-        json.dump(sarif(findings, rules), out, indent=2)
+        json.dump(sarif(findings, rules, list(errors)), out, indent=2)
         out.write("\n")
     elif fmt == "csv":
         write_csv(findings, out)
@@ -112,7 +113,8 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
             table.add_column(column, overflow="fold")
         for f in findings:
             first = f.occurrences[0] if f.occurrences else None
-            where = f"{first.path}:{first.line}" if first and first.path else (first.locator.get("blob", "") if first else "")
+            where = f"{first.path}:{first.line}" if first and first.path else (
+                (first.locator.get("resource") or first.locator.get("blob", "")) if first else "")
             table.add_row(
                 f.id, f.rule_id, f.redacted, where,
                 (first.commit or "")[:10] if first else "",
@@ -147,8 +149,9 @@ def _level(rule: Rule | None) -> str:
     return "warning" if rule is not None and rule.confidence == "low" else "error"
 
 
-def sarif(findings: list[Finding], rules: dict[str, Rule]) -> dict[str, Any]:
+def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str] = ()) -> dict[str, Any]:
     """SARIF 2.1.0, one result per place, shaped for GitHub code scanning ingestion."""
+    errors = list(errors)
     used = sorted({f.rule_id for f in findings})
     rule_index = {rule_id: i for i, rule_id in enumerate(used)}
     descriptors = []
@@ -205,6 +208,11 @@ def sarif(findings: list[Finding], rules: dict[str, Rule]) -> dict[str, Any]:
             "tool": {"driver": {"name": "keysweep", "version": __version__, "semanticVersion": __version__,
                                 "informationUri": INFORMATION_URI, "rules": descriptors}},
             "results": results,
+            # A source that failed (a repository, a permission, a region) is reported, not hidden.
+            "invocations": [{
+                "executionSuccessful": not errors,
+                "toolExecutionNotifications": [{"level": "error", "message": {"text": error}} for error in errors],
+            }],
         }],
     }
 

@@ -193,6 +193,46 @@ def pytest_configure(config):
                                        "deselect with -m 'not slow'")
 
 
+# -- no internet ----------------------------------------------------------------------------------
+def _is_loopback(address) -> bool:
+    import ipaddress
+
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths and the like never leave the machine
+    host = address[0]
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # an unresolved name: it could go anywhere
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch):
+    """Fail any test that opens a connection to a non-loopback address (also through a library's
+    own DNS resolution: names are resolved before connect, so the address is checked)."""
+    import socket
+
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def guard(address):
+        if not _is_loopback(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+
+    def connect(self, address):
+        guard(address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        guard(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield
+
+
 # -- provider APIs on 127.0.0.1 (verification, owners) ---------------------------------------------
 PROVIDER_ENV = ("OPENAI_BASE_URL", "OPENAI_ADMIN_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_ADMIN_KEY",
                 "ANTHROPIC_API_KEY", "HF_ENDPOINT", "GITHUB_API_URL", "GITHUB_TOKEN", "GITLAB_URL", "GITLAB_TOKEN",

@@ -17,7 +17,7 @@ from keysweep.errors import StoreError
 from keysweep.scanner.models import Finding, Occurrence
 
 OCCURRENCE_COLUMNS = ("source", "repo", "path", "line", "commit_id", "author_name", "author_email",
-                      "committed_at", "locator", "seen_at")
+                      "committed_at", "locator", "seen_at", "metadata")
 
 
 def default_db_path() -> Path:
@@ -78,7 +78,19 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (1, "initial schema", _m1_initial),
     (2, "revocation jobs, transitions, calls and runs", lambda db: _lazy("keysweep.remediation.schema:migrate_revocation_jobs")(db)),
     (3, "verification and owner lookups", lambda db: _m3_verify_owners(db)),
+    (4, "remote sources: occurrence metadata, HTTP validators", lambda db: _m4_remote_sources(db)),
 ]
+
+
+def _m4_remote_sources(db) -> None:
+    """Occurrences of remote sources carry non-secret facts (rotation state, ages, last modifier);
+    `http_validators` keeps ETags of API listings so an unchanged listing costs a 304, and the
+    body only of listings that hold no value (secret names and dates, environment names)."""
+    if "metadata" not in db["occurrences"].columns_dict:
+        db["occurrences"].add_column("metadata", str)
+    db["http_validators"].create({
+        "url": str, "etag": str, "rules_digest": str, "body": str, "fetched_at": str,
+    }, pk="url", if_not_exists=True)
 
 
 def _m3_verify_owners(db) -> None:
@@ -197,6 +209,7 @@ class Store:
             "source": o.source, "repo": o.repo, "path": o.path, "line": o.line, "commit_id": o.commit,
             "author_name": o.author_name, "author_email": o.author_email, "committed_at": o.committed_at,
             "locator": locator, "seen_at": o.seen_at or at,
+            "metadata": json.dumps(o.metadata, sort_keys=True, default=str) if o.metadata else None,
         }
         self.db["occurrences"].upsert(row, pk="id")
 
@@ -209,6 +222,37 @@ class Store:
                                   [finding_id, kind]).fetchone()[0]
         if current is None or at < current:
             self._event(finding_id, kind, at)
+
+    def findings_in_scopes(self, scopes: Iterable[str], ids: Iterable[str] | None = None) -> list[Finding]:
+        """Findings seen in any of these scopes (a sweep touches many), optionally only these ids."""
+        wanted = None if ids is None else set(ids)
+        merged: dict[str, Finding] = {}
+        scope_list = sorted(set(scopes))
+        for start in range(0, len(scope_list), 500):
+            chunk = scope_list[start:start + 500]
+            placeholders = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT DISTINCT finding_id FROM occurrences WHERE scope IN ({placeholders})", chunk)
+            merged.update((row[0], None) for row in rows if wanted is None or row[0] in wanted)
+        found = list(merged)
+        result: list[Finding] = []
+        for start in range(0, len(found), 500):
+            result.extend(self.findings(ids=found[start:start + 500]))
+        return sorted(result, key=lambda f: (f.provider, f.rule_id, f.id))
+
+    # -- HTTP validators (conditional requests of remote sources) -------------------------------
+    def http_validator(self, url: str, rules_digest: str) -> tuple[str, str | None] | None:
+        """(etag, stored body or None) of a listing fetched with these rules, or None."""
+        row = self.db.execute("SELECT etag, body FROM http_validators WHERE url = ? AND rules_digest = ?",
+                              [url, rules_digest]).fetchone()
+        return (row[0], row[1]) if row and row[0] else None
+
+    def save_http_validators(self, rows: Iterable[tuple[str, str, str, str | None]], at: str) -> None:
+        """(url, etag, rules_digest, body) of listings whose content has been fully recorded."""
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO http_validators (url, etag, rules_digest, body, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?)", ((url, etag, digest, body, at) for url, etag, digest, body in rows))
 
     def record_scan(self, source: str, scope: str, started_at: str, finished_at: str,
                     stats: dict[str, Any], new_findings: int) -> None:
@@ -266,7 +310,8 @@ class Store:
                 source=values["source"], path=values["path"], line=values["line"], repo=values["repo"],
                 commit=values["commit_id"], author_name=values["author_name"],
                 author_email=values["author_email"], committed_at=values["committed_at"],
-                locator=json.loads(values["locator"] or "{}"), seen_at=values["seen_at"]))
+                locator=json.loads(values["locator"] or "{}"), seen_at=values["seen_at"],
+                metadata=json.loads(values["metadata"]) if values["metadata"] else None))
         for finding in by_id.values():
             finding.occurrences.sort(key=occurrence_order)
 

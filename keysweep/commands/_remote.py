@@ -1,0 +1,164 @@
+"""What `scan github`, `scan gitlab`, `scan aws` and `sweep` share: options, progress display, and
+one run of the remote runner followed by the CLI's usual persist/emit."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import click
+
+
+def remote_options(func: Callable) -> Callable:
+    func = click.option("--max-age", "max_age", type=click.IntRange(min=0), default=90, show_default=True,
+                        help="Age limit in days: Actions secrets not updated and active IAM keys created "
+                             "longer ago are reported as long-lived.")(func)
+    func = click.option("--cache-dir", type=click.Path(file_okay=False),
+                        help="Where repositories are cloned and fetched. Default: the user cache dir "
+                             "($XDG_CACHE_HOME/keysweep/repos).")(func)
+    func = click.option("--fail-on-error", is_flag=True,
+                        help="Exit 3 when any repository, permission or region failed (the rest is still reported).")(func)
+    func = click.option("--errors-json", type=click.Path(dir_okay=False, writable=True),
+                        help="Also write the errors as JSON ({\"errors\": [...]}) to this file.")(func)
+    func = click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
+                        help="API reads in flight at once (each host is also throttled).")(func)
+    func = click.option("--git-workers", type=click.IntRange(min=1, max=16), default=2, show_default=True,
+                        help="Clones and fetches at once.")(func)
+    func = click.option("--full", is_flag=True,
+                        help="Read everything again, ignoring what the store has already seen.")(func)
+    func = click.option("--progress/--no-progress", "show_progress", default=True,
+                        help="Progress on stderr: a live display on a terminal, plain lines otherwise.")(func)
+    return func
+
+
+class PlainProgress:
+    """One line per finished repository or scope, for CI logs."""
+
+    def __init__(self) -> None:
+        self.repos = 0
+        self.start = time.monotonic()
+
+    def __call__(self, event: str, **info) -> None:
+        if event == "repo":
+            self.repos += 1
+            if info.get("unchanged"):
+                line = f"{info['name']}: unchanged since the last sweep"
+            else:
+                line = (f"{info['name']}: {info.get('blobs', 0)} blobs, {info.get('nbytes', 0) / 1e6:.1f} MB, "
+                        f"{info.get('findings', 0)} finding(s) in {info.get('seconds', 0):.1f}s")
+            click.echo(f"keysweep: [{self.repos}] {line}", err=True)
+        elif event == "unit" and info.get("source") != "git":
+            click.echo(f"keysweep: {info['source']} {info['name']}: {info.get('findings', 0)} finding(s)", err=True)
+
+    def close(self) -> None:
+        pass
+
+
+class RichProgress:
+    """A live display on a terminal: repositories, scopes, blobs and MB/s."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.start = time.monotonic()
+        self.blobs = 0
+        self.nbytes = 0
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True)
+        self.task = self.progress.add_task("starting", total=None)
+        self.repos = self.units = self.errors = 0
+        self.current = ""
+        self.progress.start()
+
+    def __call__(self, event: str, **info) -> None:
+        if event == "repo":
+            self.repos += 1
+            self.blobs += info.get("blobs", 0)
+            self.nbytes += info.get("nbytes", 0)
+        elif event == "repo-start":
+            self.current = info.get("name", "")
+        elif event == "unit":
+            self.units += 1
+        elif event == "error":
+            self.errors += 1
+        elapsed = max(time.monotonic() - self.start, 1e-6)
+        self.progress.update(self.task, description=(
+            f"{self.repos} repositories, {self.units} scopes, {self.blobs} blobs, "
+            f"{self.nbytes / 1e6 / elapsed:.1f} MB/s, {self.errors} errors  {self.current}"))
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def make_progress(enabled: bool):
+    if not enabled:
+        return None
+    return RichProgress() if sys.stderr.isatty() else PlainProgress()
+
+
+def token_from(env_name: str, default_env: str) -> str | None:
+    import os
+
+    return os.environ.get(env_name or default_env) or None
+
+
+def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str | None, db: str | None,
+               no_store: bool, rule_paths: tuple[str, ...], engine: str, max_size: int, new_only: bool,
+               max_age: int, cache_dir: str | None, fail_on_error: bool, errors_json: str | None,
+               concurrency: int, git_workers: int, full: bool, show_progress: bool,
+               settings=None, exit_on_new: bool = False) -> None:
+    """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit."""
+    import asyncio
+
+    from keysweep.cli import _emit, _load_engine, _open_store, _persist, _rules_digest
+    from keysweep.context import Context
+    from keysweep.http import HttpClient
+    from keysweep.scanner.pipeline import utc_now
+    from keysweep.scanner.remote import Runner
+    from keysweep.scanner.sources.remote import inventory_rules
+    from keysweep.settings import load_settings
+
+    started = utc_now()
+    settings = settings or load_settings()
+    sources = build_sources(settings)
+    matcher, rules = _load_engine(rule_paths, engine)
+    store = _open_store(db, no_store)
+    digest = _rules_digest(rules)
+    progress = make_progress(show_progress)
+
+    async def main():
+        async with HttpClient(default_rate=settings.rate_limit("default", 10.0)) as http:
+            ctx = Context(http=http, settings=settings, store=store)
+            runner = Runner(matcher, ctx=ctx, store=store, rules_digest=digest,
+                            persist=lambda result: _persist(store, result, rules, started),
+                            cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size,
+                            max_age_days=max_age, workers=concurrency, git_workers=git_workers, full=full,
+                            progress=progress)
+            outcome = await runner.run(sources)
+            outcome.counters["requests"] = http.requests_sent
+            return outcome
+
+    try:
+        outcome = asyncio.run(main())
+    finally:
+        if progress is not None:
+            progress.close()
+    if errors_json:
+        try:
+            with open(errors_json, "w", encoding="utf-8") as handle:
+                json.dump({"errors": [{"message": error} for error in outcome.stats.errors]}, handle, indent=2)
+                handle.write("\n")
+        except OSError as exc:
+            click.echo(f"keysweep: warning: {errors_json}: {exc.strerror}", err=True)
+    counters = outcome.counters
+    if show_progress:
+        click.echo(f"keysweep: {counters.get('repos_scanned', 0)} repositories scanned, "
+                   f"{counters.get('repos_unchanged', 0)} unchanged, {counters.get('values', 0)} values read, "
+                   f"{counters.get('inventory', 0)} inventory records, {counters.get('requests', 0)} API requests, "
+                   f"{len(outcome.new_ids)} new finding(s), {len(outcome.stats.errors)} error(s)", err=True)
+    _emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
+          [Path.cwd()], fail_on_error=fail_on_error, exit_on_new=exit_on_new)

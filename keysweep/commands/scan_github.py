@@ -1,0 +1,46 @@
+"""`keysweep scan github`: repositories (history), Actions variables and Actions secrets' ages."""
+
+from __future__ import annotations
+
+import click
+
+from keysweep.cli import fail, output_options, scan_options, store_options
+from keysweep.commands._remote import remote_options, run_remote, token_from
+
+
+@click.command("github")
+@click.option("--org", "orgs", multiple=True, help="Organization: every repository, and org-level Actions settings (repeatable).")
+@click.option("--user", "users", multiple=True, help="User: the repositories they own (repeatable).")
+@click.option("--repo", "repos", multiple=True, help="One repository, OWNER/NAME (repeatable).")
+@click.option("--api-url", help="API base URL, e.g. https://github.example.com/api/v3 for GitHub Enterprise. "
+                                "Default: $GITHUB_API_URL, keysweep.toml, then https://api.github.com.")
+@click.option("--token-env", default="GITHUB_TOKEN", show_default=True,
+              help="Name of the environment variable holding the token (never the token itself).")
+@click.option("--forks/--no-forks", default=False, show_default=True, help="Include forked repositories.")
+@click.option("--archived/--no-archived", default=True, show_default=True, help="Include archived repositories.")
+@click.option("--clone/--no-clone", default=True, show_default=True,
+              help="Clone/fetch repositories and scan their history.")
+@click.option("--actions/--no-actions", default=True, show_default=True,
+              help="Read Actions variables and inventory Actions secrets.")
+@remote_options
+@output_options
+@store_options
+@scan_options
+def scan_github_cmd(orgs, users, repos, api_url, token_env, forks, archived, clone, actions, **options):
+    """GitHub organizations, users or repositories: history of every repository (cloned into the
+    cache, incremental), Actions variables (scanned), Actions secrets not updated for --max-age days."""
+    if not (orgs or users or repos):
+        fail("scan github needs --org, --user or --repo")
+    for repo in repos:
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            fail(f"--repo {repo!r}: expected OWNER/NAME")
+
+    def build(settings):
+        from keysweep.scanner.sources.github import GitHubSource
+
+        return [GitHubSource(orgs=orgs, users=users, repos=repos,
+                             api_url=(api_url or settings.base_url("github")).rstrip("/"),
+                             token=token_from(token_env, "GITHUB_TOKEN"), forks=forks, archived=archived,
+                             clone=clone, actions=actions, rate_limit=settings.rate_limit("github", 10.0))]
+
+    run_remote(build, **options)

@@ -1,0 +1,332 @@
+"""GitHub: repositories of organizations, users or single repos (listed with PyGithub), cloned into
+the cache and scanned with the git source; Actions variables (plaintext: scanned) and Actions
+secrets (write-only: inventoried by age) at organization, repository and environment level.
+
+REST endpoints (https://docs.github.com/en/rest/actions/variables, …/actions/secrets,
+…/deployments/environments), read through the shared HttpClient so they run concurrently under
+the per-host throttle:
+  GET /orgs/{org}/actions/variables          {total_count, variables: [{name, value, created_at, updated_at, visibility}]}
+  GET /orgs/{org}/actions/secrets            {total_count, secrets: [{name, created_at, updated_at, visibility}]}
+  GET /repos/{o}/{r}/actions/variables       (max 30 a page)
+  GET /repos/{o}/{r}/actions/secrets
+  GET /repos/{o}/{r}/environments            {total_count, environments: [{name, …}]}
+  GET /repos/{o}/{r}/environments/{env}/variables | /secrets
+Pages follow the `Link: <…>; rel="next"` header. A single-page listing is asked again with
+`If-None-Match`: an unchanged one answers 304, which GitHub does not count against the rate limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+from urllib.parse import quote, urlsplit
+
+from keysweep.scanner.sources.remote import (Entry, GitTarget, InventoryRecord, Item, Pending, RemoteError,
+                                             SourceRun, Unit, ValueGroup, age_days, describe_exception,
+                                             entry_text, iso)
+
+API_VERSION = "2022-11-28"
+LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def next_link(header: str | None) -> str | None:
+    if not header:
+        return None
+    for part in header.split(","):
+        found = LINK_NEXT.search(part)
+        if found:
+            return found.group(1)
+    return None
+
+
+def web_host(api_url: str) -> str:
+    """github.com for the public API, the appliance's host for GitHub Enterprise Server."""
+    parts = urlsplit(api_url)
+    host = parts.hostname or "github"
+    if host == "api.github.com":
+        return "github.com"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def message_of(body: Any) -> str:
+    if isinstance(body, dict) and body.get("message"):
+        return " ".join(str(body["message"]).split())[:200]
+    return ""
+
+
+@dataclass
+class Listing:
+    items: list[dict[str, Any]]
+    unchanged: bool = False            # 304: the store already holds what this listing would give
+    validators: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+
+class RestClient:
+    """GETs with auth, pagination, conditional requests and GitHub's 403 rate-limit answers."""
+
+    def __init__(self, run: SourceRun, base_url: str, headers: dict[str, str], label: str) -> None:
+        self.run = run
+        self.base_url = base_url.rstrip("/")
+        self.headers = headers
+        self.label = label
+        self.netloc = urlsplit(self.base_url).netloc
+
+    async def get(self, url: str, headers: dict[str, str]):
+        from keysweep.http import retry_delay
+
+        http = self.run.ctx.http
+        for attempt in range(1, 4):
+            response = await http.request("GET", url, headers=headers)
+            limited = response.status in (403, 429) and (
+                response.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in response.headers
+                or response.headers.get("RateLimit-Remaining") == "0")
+            if limited and attempt < 3:
+                await http.sleep(retry_delay(response.headers, attempt, http.policy))
+                continue
+            return response
+        return response
+
+    async def listing(self, path: str, key: str | None, *, per_page: int = 100, holds_values: bool = False,
+                      params: str = "") -> Listing:
+        """Every item of a paginated listing. `key` names the array in an object body (GitHub);
+        None for a bare array (GitLab). Bodies holding values are never stored."""
+        url = f"{self.base_url}{path}?per_page={per_page}{params}"
+        cached = self.run.validator(url)
+        headers = dict(self.headers)
+        if cached:
+            headers["If-None-Match"] = cached[0]
+        response = await self.get(url, headers)
+        if response.status == 304 and cached:
+            if holds_values:
+                return Listing([], unchanged=True)
+            body = json.loads(cached[1] or "[]")
+            return Listing(body, validators=[])
+        items = self._items(path, response, key)
+        etag = response.headers.get("ETag")
+        following = self._next(response)
+        validators = []
+        if following is None and etag:
+            validators.append((url, etag, None if holds_values else json.dumps(items)))
+        while following:
+            response = await self.get(following, self.headers)
+            items.extend(self._items(path, response, key))
+            following = self._next(response)
+        return Listing(items, validators=validators)
+
+    def _next(self, response) -> str | None:
+        following = next_link(response.headers.get("Link"))
+        if following is None and response.headers.get("X-Next-Page"):
+            # GitLab without Link headers (behind some proxies): build the next page from X-Next-Page.
+            following = re.sub(r"([?&]page=)\d+", rf"\g<1>{response.headers['X-Next-Page']}", response.url) \
+                if "page=" in response.url else f"{response.url}&page={response.headers['X-Next-Page']}"
+        if following and urlsplit(following).netloc != self.netloc:
+            # Never send the token to another host, whatever a Link header says.
+            raise RemoteError(f"{self.label}: pagination link points to another host ({urlsplit(following).netloc})")
+        return following
+
+    def _items(self, path: str, response, key: str | None) -> list[dict[str, Any]]:
+        body = response.json()
+        if response.status != 200:
+            detail = message_of(body)
+            raise RemoteError(f"GET {path}: HTTP {response.status}{' ' + detail if detail else ''}")
+        items = body.get(key) if key and isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise RemoteError(f"GET {path}: unexpected answer (no {key or 'list'} in the body)")
+        return [item for item in items if isinstance(item, dict)]
+
+
+def pygithub_error(exc: BaseException) -> str:
+    try:
+        from github import GithubException
+    except ImportError:  # pragma: no cover
+        return describe_exception(exc)
+    if isinstance(exc, GithubException):
+        detail = message_of(exc.data)
+        return f"HTTP {exc.status}{' ' + detail if detail else ''}"
+    name = type(exc).__name__
+    if name in ("ConnectionError", "RetryError", "MaxRetryError", "ReadTimeout", "ConnectTimeout"):
+        return f"{name}: cannot reach the GitHub API"
+    return describe_exception(exc)
+
+
+@dataclass
+class RepoInfo:
+    full_name: str
+    clone_url: str | None
+    archived: bool
+    fork: bool
+    private: bool
+    pushed_at: str | None
+    default_branch: str | None
+
+
+class GitHubSource:
+    label = "github"
+
+    def __init__(self, *, orgs: tuple[str, ...] = (), users: tuple[str, ...] = (), repos: tuple[str, ...] = (),
+                 api_url: str = "https://api.github.com", token: str | None = None, forks: bool = False,
+                 archived: bool = True, clone: bool = True, actions: bool = True, rate_limit: float = 10.0) -> None:
+        self.orgs, self.users, self.repos = tuple(orgs), tuple(users), tuple(repos)
+        self.api_url = api_url.rstrip("/")
+        self.token = token
+        self.forks, self.archived, self.clone, self.actions = forks, archived, clone, actions
+        self.rate_limit = rate_limit
+        self.host = web_host(self.api_url)
+        self.skipped = 0
+
+    # -- PyGithub (synchronous: always called in a worker thread) ----------------------------------
+    def _client(self):
+        import logging
+
+        from github import Auth, Github, GithubRetry
+
+        logging.getLogger("github").addHandler(logging.NullHandler())
+        logging.getLogger("github").propagate = False
+        retry = GithubRetry(total=4, backoff_factor=0.5, status_forcelist=[429, 500, 502, 503, 504],
+                            secondary_rate_wait=60)
+        return Github(auth=Auth.Token(self.token) if self.token else None, base_url=self.api_url, per_page=100,
+                      retry=retry, timeout=30, seconds_between_requests=None, seconds_between_writes=None)
+
+    @staticmethod
+    def _info(repo) -> RepoInfo:
+        return RepoInfo(full_name=repo.full_name, clone_url=repo.clone_url, archived=bool(repo.archived),
+                        fork=bool(repo.fork), private=bool(repo.private),
+                        pushed_at=iso(repo.pushed_at), default_branch=repo.default_branch)
+
+    def _list(self, kind: str, name: str) -> list[RepoInfo]:
+        gh = self._client()
+        if kind == "org":
+            return [self._info(repo) for repo in gh.get_organization(name).get_repos(type="all")]
+        if kind == "user":
+            return [self._info(repo) for repo in gh.get_user(name).get_repos(type="owner")]
+        return [self._info(gh.get_repo(name))]
+
+    # -- the source -----------------------------------------------------------------------------
+    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+        run.ctx.http.rate_limits.setdefault(urlsplit(self.api_url).netloc, self.rate_limit)
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        api = RestClient(run, self.api_url, headers, "github")
+        seen: set[str] = set()
+        targets = [("org", org) for org in self.orgs] + [("user", user) for user in self.users] + \
+                  [("repo", repo) for repo in self.repos]
+        for kind, name in targets:
+            if kind == "org" and self.actions:
+                yield Pending(f"github org {name} actions", self.org_actions(run, api, name))
+            try:
+                repos = await asyncio.to_thread(self._list, kind, name)
+            except Exception as exc:
+                run.error(f"github {kind} {name}: {pygithub_error(exc)}")
+                continue
+            for repo in repos:
+                if repo.full_name in seen:
+                    continue
+                seen.add(repo.full_name)
+                if (repo.fork and not self.forks) or (repo.archived and not self.archived):
+                    self.skipped += 1
+                    continue
+                scope = f"{self.host}/{repo.full_name}"
+                if self.clone and repo.clone_url:
+                    yield GitTarget(name=scope, url=repo.clone_url, state=repo.pushed_at,
+                                    auth_header=self._auth_header(repo.clone_url),
+                                    metadata={"archived": repo.archived, "fork": repo.fork, "private": repo.private})
+                if self.actions:
+                    yield Pending(f"github {repo.full_name} actions", self.repo_actions(run, api, repo.full_name, scope))
+
+    def _auth_header(self, clone_url: str) -> str | None:
+        if not self.token:
+            return None
+        parts = urlsplit(clone_url)
+        if parts.scheme not in ("https", "http") or parts.netloc.rpartition("@")[2] not in (
+                self.host, urlsplit(self.api_url).netloc):
+            return None
+        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        return f"Authorization: Basic {basic}"
+
+    async def org_actions(self, run: SourceRun, api: RestClient, org: str) -> Unit:
+        scope = f"{self.host}/{org}"
+        unit = Unit(source="github-actions", scope=scope, repo=None)
+        where = {"host": self.host, "org": org, "level": "org"}
+        await self._read(run, unit, api, f"/orgs/{quote(org)}/actions", where, f"{scope} org")
+        return unit
+
+    async def repo_actions(self, run: SourceRun, api: RestClient, full_name: str, scope: str) -> Unit:
+        unit = Unit(source="github-actions", scope=scope, repo=scope)
+        base = f"/repos/{quote(full_name, safe='/')}"
+        where = {"host": self.host, "repo": full_name, "level": "repo"}
+        await self._read(run, unit, api, f"{base}/actions", where, scope)
+        try:
+            environments = await api.listing(f"{base}/environments", "environments", per_page=100)
+        except RemoteError as exc:
+            if "HTTP 404" not in str(exc):  # no environments feature on this repository
+                run.error(f"github {full_name}: {exc}")
+            return unit
+        unit.validators.extend(environments.validators)
+        for environment in environments.items:
+            env = str(environment.get("name") or "")
+            if not env:
+                continue
+            env_where = {"host": self.host, "repo": full_name, "environment": env, "level": "environment"}
+            await self._read(run, unit, api, f"{base}/environments/{quote(env, safe='')}", env_where,
+                             f"{scope} environment {env}")
+        return unit
+
+    async def _read(self, run: SourceRun, unit: Unit, api: RestClient, base: str, where: dict[str, Any],
+                    label: str) -> None:
+        try:
+            variables = await api.listing(f"{base}/variables", "variables", per_page=30, holds_values=True)
+        except RemoteError as exc:
+            run.error(f"github {label}: {exc}")
+        else:
+            unit.validators.extend(variables.validators)
+            entries = []
+            for variable in variables.items:
+                name, value = variable.get("name"), variable.get("value")
+                if not isinstance(name, str) or not isinstance(value, str):
+                    continue
+                locator = {**where, "variable": name,
+                           "resource": f"{_place(where)} actions variable {name}"}
+                metadata = {"created_at": iso(variable.get("created_at")), "updated_at": iso(variable.get("updated_at"))}
+                if variable.get("visibility"):
+                    metadata["visibility"] = variable["visibility"]
+                entries.append(Entry(entry_text(name, value), locator, metadata,
+                                     at=iso(variable.get("updated_at") or variable.get("created_at"))))
+            if entries:
+                unit.groups.append(ValueGroup("github-actions-variable", entries))
+        try:
+            secrets = await api.listing(f"{base}/secrets", "secrets", per_page=100)
+        except RemoteError as exc:
+            run.error(f"github {label}: {exc}")
+            return
+        unit.validators.extend(secrets.validators)
+        now = run.now()
+        for secret in secrets.items:
+            name = secret.get("name")
+            if not isinstance(name, str):
+                continue
+            changed = secret.get("updated_at") or secret.get("created_at")
+            age = age_days(changed, now)
+            if age is None or age <= run.max_age_days:
+                continue
+            locator = {**where, "secret": name, "resource": f"{_place(where)} actions secret {name}"}
+            metadata = {"created_at": iso(secret.get("created_at")), "updated_at": iso(secret.get("updated_at")),
+                        "age_days": age, "max_age_days": run.max_age_days}
+            if secret.get("visibility"):
+                metadata["visibility"] = secret["visibility"]
+            identity = "\0".join(["github-actions-secret", where["host"], where.get("org") or where.get("repo", ""),
+                                  where.get("environment", ""), name, iso(changed) or ""])
+            unit.inventory.append(InventoryRecord(
+                kind="github-actions-secret", rule_id="github.actions-stale-secret", provider="github-actions",
+                identity=identity, redacted="(unreadable)", locator=locator, metadata=metadata))
+
+
+def _place(where: dict[str, Any]) -> str:
+    if where.get("level") == "org":
+        return f"{where['host']}/{where['org']} (org)"
+    place = f"{where['host']}/{where['repo']}"
+    return f"{place} environment {where['environment']}" if where.get("environment") else place

@@ -1,0 +1,196 @@
+"""Remote sources (GitHub, GitLab, AWS): one interface for everything that lives behind an API.
+
+A remote source is an async producer. It yields, as it lists things:
+
+- `Unit`: values read from one scope (a repository's Actions variables, a region's secrets),
+  to be matched in memory, plus inventory records — long-lived credentials known from metadata
+  alone (a secret nobody rotated, an old IAM access key);
+- `GitTarget`: a repository to clone or fetch into the cache and scan with the git source;
+- `Pending`: work not done yet (a coroutine returning units), so listing is not held up by the
+  reads it leads to: the runner awaits pending work on a bounded pool of workers.
+
+Values never leave memory: an `Entry.text` is matched and dropped; only its fingerprint, a
+redacted form and the locator of the place (repo + variable, secret ARN + version, …) are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, Union
+
+if TYPE_CHECKING:
+    from keysweep.context import Context
+
+
+class RemoteError(Exception):
+    """A remote call that answered with an error: reported as one line, the sweep goes on."""
+
+
+@dataclass(slots=True)
+class Entry:
+    """One value: a variable, a secret version, a parameter, a function's environment variable."""
+
+    text: str                       # what is matched, e.g. "NAME=value"; held in memory only
+    locator: dict[str, Any]         # the exact resource (never the value)
+    metadata: dict[str, Any] | None = None   # non-secret facts shown on the occurrence
+    at: str | None = None           # when the value was put there (a leak's start), if known
+
+
+@dataclass(slots=True)
+class ValueGroup:
+    """Entries matched together as one piece of content (so an AWS key id in one variable pairs
+    with the secret in the next). `object_id` marks the group as read for incremental sweeps."""
+
+    kind: str                       # occurrence source, e.g. "github-actions-variable"
+    entries: list[Entry]
+    object_id: str | None = None
+
+
+@dataclass(slots=True)
+class InventoryRecord:
+    """A long-lived credential reported from metadata alone: no value was (or can be) read."""
+
+    kind: str                       # occurrence source, e.g. "aws-iam-access-key"
+    rule_id: str                    # e.g. "aws.iam-stale-access-key"
+    provider: str
+    identity: str                   # stable description of the credential; its SHA-256 is secret_sha256
+    redacted: str
+    locator: dict[str, Any]
+    metadata: dict[str, Any] | None = None
+    key_id: str | None = None
+    long_lived: bool = True
+
+
+@dataclass(slots=True)
+class Unit:
+    """The result of reading one scope: recorded in the store as one scan."""
+
+    source: str                     # store source name, e.g. "github-actions", "aws-ssm"
+    scope: str                      # store scope, e.g. "github.com/acme/api", "aws:default:eu-west-1"
+    repo: str | None = None
+    groups: list[ValueGroup] = field(default_factory=list)
+    inventory: list[InventoryRecord] = field(default_factory=list)
+    # Objects to mark as read even though they carry no value (e.g. a listing's state).
+    scanned_objects: list[str] = field(default_factory=list)
+    # HTTP validators to save once the unit is recorded: (url, etag, body or None).
+    validators: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class GitTarget:
+    """A repository to scan with the git source: cloned/fetched into the cache, or a local path."""
+
+    name: str                       # shown as the occurrence `repo` and used as the store scope
+    url: str | None = None          # clone URL; None for a local repository at `path`
+    path: str | None = None
+    state: str | None = None        # e.g. the API's pushed_at: unchanged + same rules → skip
+    auth_header: str | None = None  # "Authorization: …" sent only to the clone URL's host; never logged
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Pending:
+    label: str                      # names the work in an error line
+    work: Awaitable[Any]            # returns a Unit, a GitTarget, a list of them, or None
+
+
+Item = Union[Unit, GitTarget, Pending]
+
+
+class SourceRun(Protocol):
+    """What the runner gives a source: shared client and clock, store look-ups, error reporting."""
+
+    ctx: "Context"
+    max_age_days: int
+    max_size: int
+    rules_digest: str
+
+    def error(self, message: str) -> None: ...
+    def already(self, source: str, scope: str) -> set[str]: ...
+    def validator(self, url: str) -> tuple[str, str | None] | None: ...
+    def now(self) -> datetime: ...
+
+
+class RemoteSource(Protocol):
+    label: str
+
+    def items(self, run: SourceRun) -> AsyncIterator[Item]: ...
+
+
+# -- helpers shared by the sources ----------------------------------------------------------------
+def inventory_sha256(identity: str) -> str:
+    """secret_sha256 of an inventory record: SHA-256 of a namespaced description, never of a value
+    (none was read), so it can never collide with the fingerprint of a real secret."""
+    return hashlib.sha256(f"keysweep-inventory\0{identity}".encode()).hexdigest()
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An API timestamp (ISO 8601 string or datetime) as an aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def iso(value: Any) -> str | None:
+    moment = parse_time(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def age_days(value: Any, now: datetime) -> int | None:
+    moment = parse_time(value)
+    return None if moment is None else int((now - moment).total_seconds() // 86400)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One line for an error line: never a traceback, never a request body or header."""
+    text = " ".join(str(exc).split())
+    if not text:
+        return type(exc).__name__
+    if isinstance(exc, (RemoteError,)) or type(exc).__name__ in {"TransportError", "SourceError"}:
+        return text
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def entry_text(name: str, value: str) -> str:
+    """Variables are matched as `NAME=value`: the name gives keyword rules their context."""
+    return f"{name}={value}"
+
+
+ErrorSink = Callable[[str], None]
+
+
+def inventory_rules() -> list:
+    """Rules of inventory findings, for rendering (name, confidence, SARIF descriptor). They match
+    nothing: the sources report these from metadata."""
+    from keysweep.scanner.rules import Rule
+
+    never = "(?!)"
+    return [
+        Rule(id="github.actions-stale-secret", name="GitHub Actions secret not updated for too long",
+             provider="github-actions", regex=never, confidence="medium",
+             description="A GitHub Actions secret (repository, environment or organization) whose value has "
+                         "not been updated for longer than the age limit. Its value cannot be read back, so "
+                         "whatever credential it holds has lived at least that long.",
+             references=("https://docs.github.com/en/rest/actions/secrets",)),
+        Rule(id="gitlab.ci-hidden-variable", name="GitLab masked and hidden CI/CD variable",
+             provider="gitlab-ci", regex=never, confidence="low",
+             description="A GitLab CI/CD variable created masked and hidden: its value cannot be read back, "
+                         "so it is listed as inventory to review (owner, purpose, rotation).",
+             references=("https://docs.gitlab.com/api/project_level_variables/",)),
+        Rule(id="aws.iam-stale-access-key", name="Active AWS IAM access key older than the age limit",
+             provider="aws", regex=never, confidence="high",
+             description="An active long-term IAM user access key created longer ago than the age limit. "
+                         "It signs requests until someone deactivates it, whether or not it leaked.",
+             references=("https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html",)),
+    ]

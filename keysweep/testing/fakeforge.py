@@ -1,0 +1,391 @@
+"""Small GitHub and GitLab REST servers on 127.0.0.1 for tests and benchmarks.
+
+They implement only the documented endpoints keysweep reads, with the behaviour that matters:
+page/per_page pagination with `Link` headers (and GitLab's X-Next-Page), ETag / If-None-Match
+(304s are not counted against the rate limit, as on GitHub), rate-limit headers, an optional
+server-side rate limit (429 + Retry-After), and failures injected on purpose (`fail_once`).
+Each runs its own event loop in a background thread, so synchronous clients (PyGithub) and
+`asyncio.run` in the test's thread can both talk to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote
+
+
+class ServerThread:
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.port = 0
+        self._runner = None
+
+    def make_app(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServerThread":
+        from aiohttp import web
+
+        ready = threading.Event()
+
+        async def boot() -> None:
+            self._runner = web.AppRunner(self.make_app(), access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+
+        def serve() -> None:
+            self.loop = asyncio.new_event_loop()
+            self.loop.run_until_complete(boot())
+            self.loop.run_forever()
+            self.loop.run_until_complete(self._runner.cleanup())
+            self.loop.close()
+
+        self.thread = threading.Thread(target=serve, daemon=True, name=type(self).__name__)
+        self.thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        if self.thread is not None:
+            self.thread.join(10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class ForgeBehaviour:
+    token: str | None = None              # required bearer/private token, if set
+    rate_per_second: float | None = None  # server-side limit on counted requests (not 304s)
+    fail_once: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses to answer first
+    forbidden: set[str] = field(default_factory=set)                # paths answering 403
+    requests: Counter = field(default_factory=Counter)
+    statuses: Counter = field(default_factory=Counter)
+    auth_seen: set[str] = field(default_factory=set)
+    _window: deque = field(default_factory=deque)
+    total: int = 0
+
+
+class _Forge(ServerThread):
+    per_page_default = 30
+    per_page_max = 100
+
+    def __init__(self, behaviour: ForgeBehaviour | None = None) -> None:
+        super().__init__()
+        self.behaviour = behaviour or ForgeBehaviour()
+
+    # -- shared plumbing ----------------------------------------------------------------------
+    def make_app(self):
+        from aiohttp import web
+
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_get("/{tail:.*}", self._route)
+        return app
+
+    def _limited(self, web):
+        b = self.behaviour
+        if b.rate_per_second is None:
+            return None
+        now = time.monotonic()
+        while b._window and now - b._window[0] > 1.0:
+            b._window.popleft()
+        if len(b._window) >= b.rate_per_second:
+            wait = max(0.05, 1.0 - (now - b._window[0]))
+            return web.json_response({"message": "API rate limit exceeded"}, status=429, headers={
+                "Retry-After": f"{wait:.2f}", **self._rate_headers(0)})
+        b._window.append(now)
+        return None
+
+    def _rate_headers(self, remaining: int | None = None) -> dict[str, str]:
+        limit = int(self.behaviour.rate_per_second or 5000)
+        left = remaining if remaining is not None else max(0, limit - len(self.behaviour._window))
+        return self.rate_header_names(limit, left, int(time.time()) + 1)
+
+    def rate_header_names(self, limit: int, remaining: int, reset: int) -> dict[str, str]:
+        raise NotImplementedError
+
+    async def _middleware_impl(self, request, handler):
+        from aiohttp import web
+
+        b = self.behaviour
+        b.total += 1
+        path = request.path
+        b.requests[path] += 1
+        auth = request.headers.get("Authorization") or request.headers.get("PRIVATE-TOKEN")
+        if auth:
+            b.auth_seen.add(auth)
+        if b.token and not self.authorized(request):
+            return web.json_response({"message": "Bad credentials"}, status=401)
+        queued = b.fail_once.get(path)
+        if queued:
+            status = queued.pop(0)
+            b.statuses[status] += 1
+            headers = {"Retry-After": "0"} if status == 429 else {}
+            return web.json_response({"message": f"injected {status}"}, status=status,
+                                     headers={**headers, **self._rate_headers()})
+        if path in b.forbidden:
+            return web.json_response({"message": "Resource not accessible by integration"}, status=403)
+        response = await handler(request)
+        if response.status == 200:
+            limited = self._limited(web)
+            if limited is not None:
+                b.statuses[429] += 1
+                return limited
+        b.statuses[response.status] += 1
+        return response
+
+    def authorized(self, request) -> bool:
+        raise NotImplementedError
+
+    def page(self, request, items: list[Any], wrap: str | None, extra: dict[str, Any] | None = None):
+        from aiohttp import web
+
+        per_page = min(int(request.query.get("per_page", self.per_page_default)), self.per_page_max)
+        page = max(1, int(request.query.get("page", 1)))
+        start = (page - 1) * per_page
+        chunk = items[start:start + per_page]
+        body: Any = {"total_count": len(items), wrap: chunk, **(extra or {})} if wrap else chunk
+        headers = dict(self._rate_headers())
+        if start + per_page < len(items):
+            query = dict(request.query)
+            query.update(page=str(page + 1), per_page=str(per_page))
+            next_url = f"{self.url}{request.raw_path.split('?')[0]}?" + "&".join(f"{k}={quote(str(v))}" for k, v in query.items())
+            headers["Link"] = f'<{next_url}>; rel="next"'
+            headers["X-Next-Page"] = str(page + 1)
+        return self.json(request, body, headers)
+
+    def json(self, request, body: Any, headers: dict[str, str] | None = None):
+        from aiohttp import web
+
+        text = json.dumps(body, sort_keys=True)
+        etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+        headers = {**self._rate_headers(), **(headers or {}), "ETag": etag}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(text=text, content_type="application/json", headers=headers)
+
+
+def _middleware_factory(forge: _Forge):
+    from aiohttp import web
+
+    @web.middleware
+    async def middleware(request, handler):
+        return await forge._middleware_impl(request, handler)
+    return middleware
+
+
+# -- GitHub ---------------------------------------------------------------------------------------
+@dataclass
+class GhRepo:
+    owner: str
+    name: str
+    clone_url: str
+    archived: bool = False
+    fork: bool = False
+    private: bool = True
+    pushed_at: str = "2025-01-01T00:00:00Z"
+    variables: list[dict[str, Any]] = field(default_factory=list)
+    secrets: list[dict[str, Any]] = field(default_factory=list)
+    environments: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class FakeGitHub(_Forge):
+    """GitHub REST: orgs, users, repos, Actions variables/secrets, environments."""
+
+    def __init__(self, behaviour: ForgeBehaviour | None = None) -> None:
+        super().__init__(behaviour)
+        self.orgs: dict[str, dict[str, list]] = {}
+        self.repos: dict[str, GhRepo] = {}
+
+    def add_org(self, org: str, variables=(), secrets=()) -> None:
+        self.orgs[org] = {"variables": list(variables), "secrets": list(secrets)}
+
+    def add_repo(self, repo: GhRepo) -> GhRepo:
+        self.repos[repo.full_name] = repo
+        return repo
+
+    @property
+    def _middleware(self):
+        return _middleware_factory(self)
+
+    def rate_header_names(self, limit: int, remaining: int, reset: int) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": str(reset), "X-RateLimit-Resource": "core"}
+
+    def authorized(self, request) -> bool:
+        return request.headers.get("Authorization") in (f"Bearer {self.behaviour.token}",
+                                                        f"token {self.behaviour.token}")
+
+    def repo_json(self, repo: GhRepo) -> dict[str, Any]:
+        return {
+            "id": abs(hash(repo.full_name)) % 10**8, "node_id": "R_" + repo.name, "name": repo.name,
+            "full_name": repo.full_name, "private": repo.private, "fork": repo.fork, "archived": repo.archived,
+            "disabled": False, "owner": {"login": repo.owner, "id": 1, "type": "Organization",
+                                         "url": f"{self.url}/users/{repo.owner}"},
+            "html_url": f"{self.url}/{repo.full_name}", "url": f"{self.url}/repos/{repo.full_name}",
+            "clone_url": repo.clone_url, "default_branch": "main", "pushed_at": repo.pushed_at,
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": repo.pushed_at, "size": 1,
+        }
+
+    async def _route(self, request):
+        from aiohttp import web
+
+        parts = [unquote(p) for p in request.path.strip("/").split("/")]
+        if len(parts) == 2 and parts[0] in ("orgs", "users"):
+            name = parts[1]
+            if parts[0] == "orgs" and name not in self.orgs:
+                return web.json_response({"message": "Not Found"}, status=404)
+            kind = "orgs" if parts[0] == "orgs" else "users"
+            return self.json(request, {"login": name, "id": 7, "url": f"{self.url}/{kind}/{name}",
+                                       "repos_url": f"{self.url}/{kind}/{name}/repos", "type": "Organization"})
+        if len(parts) == 3 and parts[0] in ("orgs", "users") and parts[2] == "repos":
+            owned = [self.repo_json(r) for r in self.repos.values() if r.owner == parts[1]]
+            if parts[0] == "orgs" and parts[1] not in self.orgs:
+                return web.json_response({"message": "Not Found"}, status=404)
+            return self.page(request, owned, None)
+        if len(parts) == 4 and parts[0] == "orgs" and parts[2] == "actions" and parts[1] in self.orgs:
+            if parts[3] in ("variables", "secrets"):
+                return self.page(request, self.orgs[parts[1]][parts[3]], parts[3])
+        if len(parts) >= 3 and parts[0] == "repos":
+            repo = self.repos.get(f"{parts[1]}/{parts[2]}")
+            if repo is None:
+                return web.json_response({"message": "Not Found"}, status=404)
+            rest = parts[3:]
+            if not rest:
+                return self.json(request, self.repo_json(repo))
+            if rest == ["actions", "variables"]:
+                return self.page(request, repo.variables, "variables")
+            if rest == ["actions", "secrets"]:
+                return self.page(request, repo.secrets, "secrets")
+            if rest == ["environments"]:
+                return self.page(request, [{"id": i, "name": n} for i, n in enumerate(repo.environments)],
+                                 "environments")
+            if len(rest) == 3 and rest[0] == "environments" and rest[1] in repo.environments \
+                    and rest[2] in ("variables", "secrets"):
+                return self.page(request, repo.environments[rest[1]].get(rest[2], []), rest[2])
+        return web.json_response({"message": "Not Found"}, status=404)
+
+
+# -- GitLab ---------------------------------------------------------------------------------------
+@dataclass
+class GlProject:
+    id: int
+    path_with_namespace: str
+    http_url_to_repo: str
+    archived: bool = False
+    forked: bool = False
+    last_activity_at: str = "2025-01-01T00:00:00Z"
+    variables: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FakeGitLab(_Forge):
+    """GitLab REST v4: groups (projects, descendant groups, variables), projects (variables)."""
+
+    per_page_default = 20
+
+    def __init__(self, behaviour: ForgeBehaviour | None = None) -> None:
+        super().__init__(behaviour)
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.projects: dict[str, GlProject] = {}
+
+    @property
+    def _middleware(self):
+        return _middleware_factory(self)
+
+    def add_group(self, full_path: str, variables=()) -> None:
+        self.groups[full_path] = {"id": 1000 + len(self.groups), "full_path": full_path,
+                                  "variables": list(variables)}
+
+    def add_project(self, project: GlProject) -> GlProject:
+        self.projects[project.path_with_namespace] = project
+        return project
+
+    def rate_header_names(self, limit: int, remaining: int, reset: int) -> dict[str, str]:
+        return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(remaining),
+                "RateLimit-Reset": str(reset)}
+
+    def authorized(self, request) -> bool:
+        return request.headers.get("PRIVATE-TOKEN") == self.behaviour.token or \
+            request.headers.get("Authorization") == f"Bearer {self.behaviour.token}"
+
+    def project_json(self, p: GlProject) -> dict[str, Any]:
+        body = {"id": p.id, "path_with_namespace": p.path_with_namespace, "http_url_to_repo": p.http_url_to_repo,
+                "archived": p.archived, "last_activity_at": p.last_activity_at,
+                "web_url": f"{self.url}/{p.path_with_namespace}", "visibility": "private"}
+        if p.forked:
+            body["forked_from_project"] = {"id": 1}
+        return body
+
+    def _group(self, ref: str) -> dict[str, Any] | None:
+        for group in self.groups.values():
+            if ref in (str(group["id"]), group["full_path"]):
+                return group
+        return None
+
+    def _project(self, ref: str) -> GlProject | None:
+        for project in self.projects.values():
+            if ref in (str(project.id), project.path_with_namespace):
+                return project
+        return None
+
+    async def _route(self, request):
+        from aiohttp import web
+
+        raw = request.raw_path.split("?")[0]
+        if not raw.startswith("/api/v4/"):
+            return web.json_response({"message": "404 Not Found"}, status=404)
+        parts = [unquote(p) for p in raw[len("/api/v4/"):].split("/")]
+        if parts[0] == "groups" and len(parts) >= 2:
+            group = self._group(parts[1])
+            if group is None:
+                return web.json_response({"message": "404 Group Not Found"}, status=404)
+            rest = parts[2:]
+            path = group["full_path"]
+            if not rest:
+                return self.json(request, {"id": group["id"], "full_path": path})
+            if rest == ["variables"]:
+                return self.page(request, group["variables"], None)
+            if rest == ["descendant_groups"]:
+                return self.page(request, [{"id": g["id"], "full_path": g["full_path"]} for g in self.groups.values()
+                                           if g["full_path"].startswith(path + "/")], None)
+            if rest == ["projects"]:
+                subgroups = request.query.get("include_subgroups") == "true"
+                projects = [self.project_json(p) for p in self.projects.values()
+                            if p.path_with_namespace.rsplit("/", 1)[0] == path
+                            or (subgroups and p.path_with_namespace.startswith(path + "/"))]
+                return self.page(request, projects, None)
+        if parts[0] == "projects" and len(parts) >= 2:
+            project = self._project(parts[1])
+            if project is None:
+                return web.json_response({"message": "404 Project Not Found"}, status=404)
+            rest = parts[2:]
+            if not rest:
+                return self.json(request, self.project_json(project))
+            if rest == ["variables"]:
+                return self.page(request, project.variables, None)
+        return web.json_response({"message": "404 Not Found"}, status=404)
