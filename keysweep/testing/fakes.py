@@ -517,6 +517,11 @@ class FakeProviders:
     async def _stop(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
+        # Handlers of connections a killed client left open: cancel them so nothing dangles.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def call(self, function, *args):
         """Run a function on the servers' loop (to read counters consistently)."""
