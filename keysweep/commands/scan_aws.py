@@ -1,0 +1,37 @@
+"""`keysweep scan aws`: Secrets Manager, SSM Parameter Store, Lambda environments, IAM key ages."""
+
+from __future__ import annotations
+
+import click
+
+from keysweep.cli import output_options, scan_options, store_options
+from keysweep.commands._remote import remote_options, run_remote
+
+SERVICE_CHOICES = ("secretsmanager", "ssm", "lambda", "iam")
+
+
+@click.command("aws")
+@click.option("--region", "regions", multiple=True,
+              help="Region to read (repeatable). Default: the profile's region, else us-east-1.")
+@click.option("--profile", "profiles", multiple=True,
+              help="Named profile of the shared AWS config (repeatable). Default: the standard credential chain.")
+@click.option("--endpoint-url", help="Override the endpoint (default: boto3's own, which honours $AWS_ENDPOINT_URL).")
+@click.option("--service", "services", multiple=True, type=click.Choice(SERVICE_CHOICES),
+              help="Only these services (repeatable). Default: all four.")
+@remote_options
+@output_options
+@store_options
+@scan_options
+def scan_aws_cmd(regions, profiles, endpoint_url, services, **options):
+    """AWS secret stores: values of Secrets Manager secrets, SSM parameters (SecureString decrypted)
+    and Lambda environment variables are matched in memory; active IAM access keys older than
+    --max-age days are reported as long-lived. Rotation metadata is shown on each occurrence."""
+
+    def build(settings):
+        from keysweep.scanner.sources.aws import SERVICES, AwsSource
+
+        endpoint = endpoint_url or settings.provider("aws").get("base_url")
+        return [AwsSource(regions=regions, profiles=profiles, endpoint_url=endpoint,
+                          services=services or SERVICES)]
+
+    run_remote(build, **options)

@@ -1,0 +1,41 @@
+"""`keysweep scan gitlab`: CI/CD variables of groups and projects, and project repositories."""
+
+from __future__ import annotations
+
+import click
+
+from keysweep.cli import fail, output_options, scan_options, store_options
+from keysweep.commands._remote import remote_options, run_remote, token_from
+
+
+@click.command("gitlab")
+@click.option("--group", "groups", multiple=True,
+              help="Group path: its and its subgroups' variables, and every project in them (repeatable).")
+@click.option("--project", "projects", multiple=True, help="One project, by path (group/name) or id (repeatable).")
+@click.option("--url", help="GitLab base URL for self-managed instances. Default: $GITLAB_URL, keysweep.toml, "
+                            "then https://gitlab.com.")
+@click.option("--token-env", default="GITLAB_TOKEN", show_default=True,
+              help="Name of the environment variable holding the token (never the token itself).")
+@click.option("--forks/--no-forks", default=False, show_default=True, help="Include forked projects.")
+@click.option("--archived/--no-archived", default=True, show_default=True, help="Include archived projects.")
+@click.option("--clone/--no-clone", default=True, show_default=True,
+              help="Clone/fetch project repositories and scan their history.")
+@click.option("--variables/--no-variables", default=True, show_default=True, help="Read CI/CD variables.")
+@remote_options
+@output_options
+@store_options
+@scan_options
+def scan_gitlab_cmd(groups, projects, url, token_env, forks, archived, clone, variables, **options):
+    """GitLab groups or projects: CI/CD variables (values matched in memory; masked-and-hidden ones
+    listed as inventory) and the history of every project repository (cloned into the cache)."""
+    if not (groups or projects):
+        fail("scan gitlab needs --group or --project")
+
+    def build(settings):
+        from keysweep.scanner.sources.gitlab import GitLabSource
+
+        return [GitLabSource(groups=groups, projects=projects, url=(url or settings.base_url("gitlab")).rstrip("/"),
+                             token=token_from(token_env, "GITLAB_TOKEN"), forks=forks, archived=archived,
+                             clone=clone, variables=variables, rate_limit=settings.rate_limit("gitlab", 10.0))]
+
+    run_remote(build, **options)

@@ -1,0 +1,140 @@
+"""`keysweep sweep`: every source listed in keysweep.toml `[sources]`, incrementally, in one process.
+
+Exit 1 when the store gained findings during this sweep (new since the previous one), 0 when
+not, 3 with --fail-on-error when something could not be read, 2 on a bad configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keysweep.cli import fail, output_options, scan_options
+from keysweep.commands._remote import remote_options, run_remote
+from keysweep.errors import KeysweepError
+
+GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
+GITLAB_KEYS = {"groups", "projects", "url", "token_env", "forks", "archived", "clone", "variables"}
+AWS_KEYS = {"profiles", "regions", "endpoint_url", "services"}
+SOURCE_KEYS = {"git", "github", "gitlab", "aws", "max_age_days", "cache_dir"}
+
+
+class LocalGitSource:
+    """Local repositories named in the configuration, scanned in place (same incremental state
+    as `keysweep scan git`)."""
+
+    label = "git"
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+
+    async def items(self, run):
+        from keysweep.scanner.sources.remote import GitTarget
+
+        for path in self.paths:
+            yield GitTarget(name=path, url=None, path=str(Path(path).expanduser()))
+
+
+def _tables(sources: dict[str, Any], name: str, allowed: set[str], where: str) -> list[dict[str, Any]]:
+    value = sources.get(name, [])
+    tables = [value] if isinstance(value, dict) else value
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise KeysweepError(f"{where}: [sources.{name}] must be a table or an array of tables")
+    for table in tables:
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            raise KeysweepError(f"{where}: [sources.{name}] has unknown key(s) {', '.join(unknown)} "
+                                f"(known: {', '.join(sorted(allowed))})")
+        for key, item in table.items():
+            if key in ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services") and not (
+                    isinstance(item, list) and all(isinstance(x, str) for x in item)):
+                raise KeysweepError(f"{where}: [sources.{name}] {key} must be a list of strings")
+    return tables
+
+
+def build_sources(settings) -> list:
+    """Sources from `[sources]`; raises KeysweepError (exit 2) on anything malformed."""
+    import os
+
+    from keysweep.scanner.sources.aws import SERVICES, AwsSource
+    from keysweep.scanner.sources.github import GitHubSource
+    from keysweep.scanner.sources.gitlab import GitLabSource
+
+    where = str(settings.config_path or "keysweep.toml")
+    sources = settings.section("sources")
+    if not sources:
+        raise KeysweepError(f"{where}: no [sources] to sweep")
+    unknown = sorted(set(sources) - SOURCE_KEYS)
+    if unknown:
+        raise KeysweepError(f"{where}: [sources] has unknown key(s) {', '.join(unknown)} "
+                            f"(known: {', '.join(sorted(SOURCE_KEYS))})")
+    built: list = []
+    git = sources.get("git", [])
+    if not isinstance(git, list) or not all(isinstance(p, str) for p in git):
+        raise KeysweepError(f"{where}: [sources] git must be a list of repository paths")
+    base = settings.config_path.parent if settings.config_path else Path.cwd()
+    if git:
+        built.append(LocalGitSource([str((base / Path(p).expanduser()).resolve()) for p in git]))
+    for table in _tables(sources, "github", GITHUB_KEYS, where):
+        if not (table.get("orgs") or table.get("users") or table.get("repos")):
+            raise KeysweepError(f"{where}: [sources.github] needs orgs, users or repos")
+        api_url = table.get("api_url") or settings.base_url("github")
+        built.append(GitHubSource(
+            orgs=tuple(table.get("orgs", ())), users=tuple(table.get("users", ())), repos=tuple(table.get("repos", ())),
+            api_url=api_url, token=os.environ.get(table.get("token_env", "GITHUB_TOKEN")) or None,
+            forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
+            clone=bool(table.get("clone", True)), actions=bool(table.get("actions", True)),
+            rate_limit=settings.rate_limit("github", 10.0)))
+    for table in _tables(sources, "gitlab", GITLAB_KEYS, where):
+        if not (table.get("groups") or table.get("projects")):
+            raise KeysweepError(f"{where}: [sources.gitlab] needs groups or projects")
+        built.append(GitLabSource(
+            groups=tuple(table.get("groups", ())), projects=tuple(table.get("projects", ())),
+            url=table.get("url") or settings.base_url("gitlab"),
+            token=os.environ.get(table.get("token_env", "GITLAB_TOKEN")) or None,
+            forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
+            clone=bool(table.get("clone", True)), variables=bool(table.get("variables", True)),
+            rate_limit=settings.rate_limit("gitlab", 10.0)))
+    for table in _tables(sources, "aws", AWS_KEYS, where):
+        services = table.get("services") or list(SERVICES)
+        bad = sorted(set(services) - set(SERVICES))
+        if bad:
+            raise KeysweepError(f"{where}: [sources.aws] unknown service(s) {', '.join(bad)}")
+        built.append(AwsSource(regions=table.get("regions", ()), profiles=table.get("profiles", ()),
+                               endpoint_url=table.get("endpoint_url") or settings.provider("aws").get("base_url"),
+                               services=services))
+    if not built:
+        raise KeysweepError(f"{where}: [sources] lists nothing to sweep")
+    return built
+
+
+@click.command("sweep")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Configuration file. Default: ./keysweep.toml.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store (SQLite); remembers what earlier sweeps read. Default: $KEYSWEEP_DB or the user data dir.")
+@remote_options
+@output_options
+@scan_options
+def sweep_cmd(config_path, db, max_age, cache_dir, **options):
+    """Sweep every source of keysweep.toml [sources] (git paths, GitHub orgs, GitLab groups, AWS
+    profiles/regions), reading only what changed since the last sweep. Reports the findings of the
+    swept places (only new ones with --new-only) and exits 1 when new findings appeared."""
+    from keysweep.settings import load_settings
+
+    settings = load_settings(config_path)
+    if settings.config_path is None:
+        fail("no keysweep.toml here: pass --config FILE")
+    sources = settings.section("sources")
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("max_age") == click.core.ParameterSource.DEFAULT and "max_age_days" in sources:
+        max_age = sources["max_age_days"]
+        if not isinstance(max_age, int) or max_age < 0:
+            fail(f"{settings.config_path}: [sources] max_age_days must be a non-negative integer")
+    if cache_dir is None and sources.get("cache_dir"):
+        cache_dir = str(Path(str(sources["cache_dir"])).expanduser())
+    built = build_sources(settings)
+    run_remote(lambda _settings: built, settings=settings, db=db, no_store=False, max_age=max_age,
+               cache_dir=cache_dir, exit_on_new=True, **options)

@@ -1,0 +1,275 @@
+"""AWS: Secrets Manager, SSM Parameter Store, Lambda environment variables (values matched in memory)
+and IAM access keys (inventoried by age), per profile and region, through boto3.
+
+boto3 uses its standard credential chain and endpoint settings (AWS_ENDPOINT_URL and the
+per-service variants are honoured by botocore itself); `endpoint_url` overrides them. Retries use
+botocore's "standard" mode (exponential backoff with jitter on throttling and 5xx). Each (profile,
+region, service) is one unit of work: a throttled region or a denied service is one error line.
+
+Incremental: a secret version (ARN@version id), a parameter version (name@version) or a function
+revision (ARN@revision id) already read with the same rules is not read again, which also spares
+a GetSecretValue (logged in CloudTrail, bumps LastAccessedDate) when nothing changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Iterable
+
+from keysweep.scanner.sources import looks_binary
+from keysweep.scanner.sources.remote import (Entry, InventoryRecord, Item, Pending, RemoteError, SourceRun, Unit,
+                                             ValueGroup, age_days, entry_text, iso)
+
+SERVICES = ("secretsmanager", "ssm", "lambda", "iam")
+
+
+def aws_error(exc: BaseException) -> str:
+    """One line from a botocore error: the code and message, never the request."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+        error = response["Error"]
+        code = error.get("Code") or "Error"
+        message = " ".join(str(error.get("Message") or "").split())
+        return f"{code}: {message}"[:300] if message else str(code)
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    if name == "NoCredentialsError":
+        return "no AWS credentials found (environment, shared files, SSO, instance role)"
+    if name == "ProfileNotFound":
+        return text
+    return f"{name}: {text}"[:300] if text else name
+
+
+class AwsSource:
+    label = "aws"
+
+    def __init__(self, *, regions: Iterable[str] = (), profiles: Iterable[str] = (), endpoint_url: str | None = None,
+                 services: Iterable[str] = SERVICES, max_workers: int = 4) -> None:
+        self.regions = [r for r in regions if r]
+        self.profiles = [p for p in profiles if p] or [None]
+        self.endpoint_url = endpoint_url or None
+        self.services = [s for s in SERVICES if s in set(services)]
+
+    # -- boto3 (synchronous: always in a worker thread, one session per call) -----------------
+    def _session(self, profile: str | None):
+        import boto3
+
+        return boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+
+    def _client(self, profile: str | None, service: str, region: str | None):
+        from botocore.config import Config
+
+        config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=30,
+                        user_agent_extra="keysweep")
+        kwargs: dict[str, Any] = {"config": config, "region_name": region or "us-east-1"}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return self._session(profile).client(service, **kwargs)
+
+    def _regions(self, profile: str | None) -> list[str]:
+        if self.regions:
+            return self.regions
+        return [self._session(profile).region_name or "us-east-1"]
+
+    # -- the source ---------------------------------------------------------------------------
+    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+        for profile in self.profiles:
+            name = profile or "default"
+            try:
+                regions = await asyncio.to_thread(self._regions, profile)
+            except Exception as exc:
+                run.error(f"aws profile {name}: {aws_error(exc)}")
+                continue
+            if "iam" in self.services:
+                yield Pending(f"aws {name} iam", self._later(run, self.iam, profile, None))
+            for region in regions:
+                for service in self.services:
+                    if service == "iam":
+                        continue
+                    reader = {"secretsmanager": self.secretsmanager, "ssm": self.ssm, "lambda": self.lambda_env}[service]
+                    yield Pending(f"aws {name} {region} {service}", self._later(run, reader, profile, region))
+
+    async def _later(self, run: SourceRun, reader, profile: str | None, region: str | None) -> Unit:
+        scope = f"aws:{profile or 'default'}:{region or 'global'}"
+        # The store is only read from the event loop thread: take what is already read first.
+        source = {self.secretsmanager: "aws-secretsmanager", self.ssm: "aws-ssm", self.lambda_env: "aws-lambda",
+                  self.iam: "aws-iam"}[reader]
+        already = set(run.already(source, scope))
+        try:
+            return await asyncio.to_thread(reader, run, profile, region, scope, already)
+        except RemoteError:
+            raise
+        except Exception as exc:
+            raise RemoteError(aws_error(exc)) from None
+
+    def secretsmanager(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
+        client = self._client(profile, "secretsmanager", region)
+        unit = Unit(source="aws-secretsmanager", scope=scope)
+        wanted: dict[str, tuple[str, dict[str, Any]]] = {}
+        now = run.now()
+        for page in client.get_paginator("list_secrets").paginate():
+            for secret in page.get("SecretList", []):
+                arn = secret.get("ARN")
+                stages = secret.get("SecretVersionsToStages") or {}
+                version = next((v for v, s in stages.items() if "AWSCURRENT" in s), None)
+                if not arn or secret.get("DeletedDate"):
+                    continue
+                if version is None:
+                    version = (client.describe_secret(SecretId=arn).get("VersionIdsToStages") or {})
+                    version = next((v for v, s in version.items() if "AWSCURRENT" in s), None)
+                if version is None:
+                    continue
+                object_id = f"{arn}@{version}"
+                if object_id in already:
+                    continue
+                rotated = secret.get("LastRotatedDate")
+                changed = secret.get("LastChangedDate") or secret.get("CreatedDate")
+                metadata = {
+                    "name": secret.get("Name"),
+                    "rotation_enabled": bool(secret.get("RotationEnabled", False)),
+                    "last_rotated_at": iso(rotated), "last_changed_at": iso(secret.get("LastChangedDate")),
+                    "last_accessed_at": iso(secret.get("LastAccessedDate")), "created_at": iso(secret.get("CreatedDate")),
+                    "next_rotation_at": iso(secret.get("NextRotationDate")),
+                    "rotation_lambda_arn": secret.get("RotationLambdaARN"),
+                    "days_since_rotation": age_days(rotated or changed, now),
+                    "tags": {t.get("Key"): t.get("Value") for t in secret.get("Tags") or [] if t.get("Key")} or None,
+                }
+                wanted[arn] = (version, {k: v for k, v in metadata.items() if v is not None})
+        arns = list(wanted)
+        values: dict[str, Any] = {}
+        for start in range(0, len(arns), 20):
+            batch = arns[start:start + 20]
+            try:
+                answer = client.batch_get_secret_value(SecretIdList=batch)
+                for item in answer.get("SecretValues", []):
+                    values[item.get("ARN")] = item
+                for failure in answer.get("Errors", []):
+                    run.error(f"aws {scope} secretsmanager {failure.get('SecretId')}: "
+                              f"{failure.get('ErrorCode')}: {' '.join(str(failure.get('Message', '')).split())}")
+            except Exception as exc:  # no BatchGetSecretValue permission: one by one
+                if "AccessDenied" not in aws_error(exc) and "UnknownOperation" not in aws_error(exc) \
+                        and "InvalidAction" not in aws_error(exc):
+                    raise
+                for arn in batch:
+                    try:
+                        values[arn] = client.get_secret_value(SecretId=arn, VersionId=wanted[arn][0])
+                    except Exception as single:
+                        run.error(f"aws {scope} secretsmanager {arn}: {aws_error(single)}")
+        for arn, (version, metadata) in wanted.items():
+            item = values.get(arn)
+            if item is None:
+                continue
+            text = item.get("SecretString")
+            if text is None and item.get("SecretBinary") is not None:
+                raw = item["SecretBinary"]
+                text = None if looks_binary(raw) else raw.decode("utf-8", "replace")
+            read_version = item.get("VersionId") or version
+            object_id = f"{arn}@{read_version}"
+            if text is None:
+                unit.scanned_objects.append(object_id)
+                continue
+            locator = {"arn": arn, "version_id": read_version, "region": region,
+                       "resource": f"secretsmanager {region} {metadata.get('name') or arn}"}
+            unit.groups.append(ValueGroup("aws-secretsmanager", [Entry(text, locator, metadata)], object_id))
+        return unit
+
+    def ssm(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
+        client = self._client(profile, "ssm", region)
+        unit = Unit(source="aws-ssm", scope=scope)
+        wanted: dict[str, dict[str, Any]] = {}
+        for page in client.get_paginator("describe_parameters").paginate():
+            for parameter in page.get("Parameters", []):
+                name, version = parameter.get("Name"), parameter.get("Version")
+                if not name or f"{name}@{version}" in already:
+                    continue
+                wanted[name] = {k: v for k, v in {
+                    "type": parameter.get("Type"), "version": version, "tier": parameter.get("Tier"),
+                    "last_modified_at": iso(parameter.get("LastModifiedDate")),
+                    "last_modified_user": parameter.get("LastModifiedUser"), "kms_key_id": parameter.get("KeyId"),
+                }.items() if v is not None}
+        names = list(wanted)
+        for start in range(0, len(names), 10):
+            answer = client.get_parameters(Names=names[start:start + 10], WithDecryption=True)
+            for invalid in answer.get("InvalidParameters", []):
+                run.error(f"aws {scope} ssm {invalid}: cannot be read")
+            for parameter in answer.get("Parameters", []):
+                name, value = parameter.get("Name"), parameter.get("Value")
+                version = parameter.get("Version")
+                metadata = dict(wanted.get(name) or {})
+                metadata["version"] = version
+                locator = {"name": name, "version": version, "arn": parameter.get("ARN"), "region": region,
+                           "resource": f"ssm {region} {name} (v{version})"}
+                if not isinstance(value, str):
+                    continue
+                unit.groups.append(ValueGroup("aws-ssm", [Entry(entry_text(name, value), locator, metadata)],
+                                              f"{name}@{version}"))
+        return unit
+
+    def lambda_env(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
+        client = self._client(profile, "lambda", region)
+        unit = Unit(source="aws-lambda", scope=scope)
+        for page in client.get_paginator("list_functions").paginate():
+            for function in page.get("Functions", []):
+                arn, name = function.get("FunctionArn"), function.get("FunctionName")
+                revision = function.get("RevisionId") or function.get("LastModified") or ""
+                object_id = f"{arn}@{revision}"
+                if not arn or object_id in already:
+                    continue
+                environment = function.get("Environment")
+                if environment is None:
+                    environment = client.get_function_configuration(FunctionName=arn).get("Environment") or {}
+                if environment.get("Error"):
+                    run.error(f"aws {scope} lambda {name}: environment unreadable: "
+                              f"{environment['Error'].get('ErrorCode')}")
+                    continue
+                variables = environment.get("Variables") or {}
+                metadata = {k: v for k, v in {"last_modified_at": iso(function.get("LastModified")),
+                                              "runtime": function.get("Runtime"), "role": function.get("Role"),
+                                              "revision_id": function.get("RevisionId")}.items() if v is not None}
+                entries = [Entry(entry_text(key, value),
+                                 {"function_arn": arn, "function": name, "variable": key, "region": region,
+                                  "resource": f"lambda {region} {name} env {key}"}, metadata)
+                           for key, value in sorted(variables.items()) if isinstance(value, str)]
+                if entries:
+                    unit.groups.append(ValueGroup("aws-lambda-env", entries, object_id))
+                else:
+                    unit.scanned_objects.append(object_id)
+        return unit
+
+    def iam(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
+        client = self._client(profile, "iam", region)
+        unit = Unit(source="aws-iam", scope=scope)
+        now = run.now()
+        for page in client.get_paginator("list_users").paginate():
+            for user in page.get("Users", []):
+                user_name, user_arn = user.get("UserName"), user.get("Arn") or ""
+                account = user_arn.split(":")[4] if user_arn.count(":") >= 5 else None
+                try:
+                    keys = client.list_access_keys(UserName=user_name).get("AccessKeyMetadata", [])
+                except Exception as exc:
+                    run.error(f"aws {scope} iam user {user_name}: {aws_error(exc)}")
+                    continue
+                for key in keys:
+                    key_id, created = key.get("AccessKeyId"), key.get("CreateDate")
+                    age = age_days(created, now)
+                    if key.get("Status") != "Active" or age is None or age <= run.max_age_days:
+                        continue
+                    last: dict[str, Any] = {}
+                    try:
+                        last = client.get_access_key_last_used(AccessKeyId=key_id).get("AccessKeyLastUsed") or {}
+                    except Exception as exc:
+                        run.error(f"aws {scope} iam key {key_id}: {aws_error(exc)}")
+                    metadata = {k: v for k, v in {
+                        "user": user_name, "user_arn": user_arn or None, "account": account,
+                        "created_at": iso(created), "age_days": age, "max_age_days": run.max_age_days,
+                        "status": key.get("Status"), "last_used_at": iso(last.get("LastUsedDate")),
+                        "last_used_service": None if last.get("ServiceName") in (None, "N/A") else last.get("ServiceName"),
+                        "last_used_region": None if last.get("Region") in (None, "N/A") else last.get("Region"),
+                    }.items() if v is not None}
+                    unit.inventory.append(InventoryRecord(
+                        kind="aws-iam-access-key", rule_id="aws.iam-stale-access-key", provider="aws",
+                        identity=f"aws-iam-access-key\0{key_id}", redacted=f"{key_id[:4]}…{key_id[-4:]}",
+                        key_id=key_id, metadata=metadata,
+                        locator={"user": user_name, "access_key_id": key_id, "account": account,
+                                 "resource": f"iam user {user_name} access key {key_id}"}))
+        return unit
