@@ -151,3 +151,51 @@ def test_store_scope_is_per_repository(run, make_repo, keys, tmp_path):
     assert [f["secret_sha256"] for f in second.json()] == [find_secret(second.json(), key_two)["secret_sha256"]]
     # The same blob in another repository is read again: done-ness is kept per repository.
     assert last_scan_stats(db)["blobs_scanned"] == 1
+
+
+def test_incremental_scan_after_history_was_rewritten_and_collected(run, make_repo, keys, tmp_path):
+    """The previous scan's tips may no longer exist (amend or force-push, then gc)."""
+    repo = make_repo()
+    repo.commit("Initial", {"README.md": "# app\n"})
+    old = keys.anthropic()
+    repo.commit("Add key", {"a.env": f"K={old}\n"})
+    db = tmp_path / "store.db"
+    assert run("scan", "git", repo.path, "--db", db, "--format", "json").code == 1
+    old_tip = repo.git("rev-parse", "HEAD")
+
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    new = keys.github()
+    rewritten = repo.commit("Add key, rewritten", {"b.env": f"T={new}\n"})
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    repo.git("gc", "-q", "--prune=now")
+    assert repo.git("cat-file", "-t", old_tip, check=False) == ""
+
+    result = run("scan", "git", repo.path, "--db", db, "--format", "json")
+    assert result.code == 1, result
+    occurrence = find_secret(result.json(), new)["occurrences"][0]
+    assert (occurrence["path"], occurrence["commit"]) == ("b.env", rewritten)
+    # The old key stays on record: rewriting history does not un-leak a credential.
+    find_secret(result.json(), old)
+
+
+def test_parallel_workers_give_the_same_result_as_one_process(make_repo, keys, monkeypatch):
+    from keysweep.scanner import pipeline
+    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.rules import load_rules
+    from keysweep.scanner.sources.git import GitRepo
+
+    repo = make_repo()
+    planted = [keys.openai_project(), keys.anthropic(), keys.github(), keys.huggingface(), keys.google_api_key()]
+    for index, key in enumerate(planted):
+        repo.commit(f"c{index}", {f"dir{index}/f.txt": "\n" * index + f"KEY={key}\n", "counter": str(index)})
+    engine = Engine(load_rules())
+
+    def summary(result):
+        return (sorted((f.id, sorted((o.path, o.line, o.commit) for o in f.occurrences)) for f in result.findings),
+                result.stats.blobs_scanned, result.stats.bytes_scanned, sorted(result.scanned_objects))
+
+    serial = pipeline.scan_git(GitRepo(repo.path), engine, workers=1)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+    parallel = pipeline.scan_git(GitRepo(repo.path), engine, workers=2)
+    assert summary(parallel) == summary(serial)
+    assert len(serial.findings) == len(planted)

@@ -141,6 +141,16 @@ class GitRepo:
                 refs.append((name, peeled or obj, peeled_kind or kind))
         return refs
 
+    def existing_commits(self, shas: Iterable[str]) -> list[str]:
+        """Those of `shas` that name a commit in this repository."""
+        shas = list(shas)
+        if not shas:
+            return []
+        result = _git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], self.path,
+                      input="".join(f"{sha}\n" for sha in shas).encode())
+        return [line.split(" ")[0] for line in result.stdout.decode(errors="replace").splitlines()
+                if line.endswith(" commit")]
+
     def commit_tips(self) -> list[str]:
         return sorted({obj for _, obj, kind in self.refs() if kind == "commit"})
 
@@ -157,7 +167,9 @@ class GitRepo:
                 # A ref or tag naming a blob directly (like git.git's junio-gpg-pub): no commit.
                 found.setdefault(obj, {})[refname] = Introduction(
                     commit=None, path=refname, author_name="", author_email="", committed_at="", timestamp=0)
-        revisions = "".join(f"^{tip}\n" for tip in exclude_tips).encode()
+        # A tip an earlier scan saw may be gone since (history rewritten, then gc): `^<missing>`
+        # would make git log fail, so only tips that are still commits here are excluded.
+        revisions = "".join(f"^{tip}\n" for tip in self.existing_commits(exclude_tips)).encode()
         proc = subprocess.Popen(
             ["git", "log", "--all", "--stdin", "--raw", "--no-abbrev", "--no-renames", "-c", "-z",
              "--format=%x01%H%x00%an%x00%ae%x00%ct"],
