@@ -112,6 +112,11 @@ class FakeApi:
         try:
             self._loop.run_until_complete(main())
         finally:
+            # Handlers still sleeping (a simulated timeout the client gave up on) end with the server.
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
     def start(self) -> "FakeApi":
