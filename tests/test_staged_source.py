@@ -123,3 +123,14 @@ def test_outside_a_repository_is_an_input_error(run, tmp_path):
     assert result.code == 2
     assert result.stderr.startswith("keysweep: error: ") and "not inside a git work tree" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["plain space.env", 'my "quoted" file.env', "tab\there.env", "clé ünïcode.env",
+                                  "dir with space/inner.env"])
+def test_unusual_file_names_are_reported_as_they_are(run, repo, keys, name):
+    key = keys.github()
+    repo.write(name, f"\nGITHUB_TOKEN={key}\n")
+    repo.git("add", "--", name)
+    result = staged(run, repo, "--format", "json")
+    assert result.code == 1, result
+    assert [(o["path"], o["line"]) for o in find_secret(result.json(), key)["occurrences"]] == [(name, 2)]

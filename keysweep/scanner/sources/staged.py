@@ -73,6 +73,9 @@ class StagedSource:
                 path, lines, numbers, in_header = None, [], [], True
             elif in_header and raw.startswith(b"+++ "):
                 target = raw[4:]
+                if target.endswith(b"\t"):
+                    # git ends a name that contains a space with a tab (a tab inside a name is quoted).
+                    target = target[:-1]
                 name = None if target == b"/dev/null" else _unquote(target)
                 path = name[2:] if name and name.startswith("b/") else name
             elif in_header and raw.startswith(b"Binary files "):
