@@ -136,6 +136,13 @@ def _rules_digest(rules) -> str:
                                        r.allow_placeholders) for r in rules)).encode()).hexdigest()[:16]
 
 
+def _open_report(output: str):
+    try:
+        return open(output, "w", encoding="utf-8")
+    except OSError as exc:
+        raise KeysweepError(f"{output}: cannot write the report: {exc.strerror}") from None
+
+
 def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
           ignore_roots: list[Path], *, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
     """Render and exit: 3 on errors with `fail_on_error`, else 1 when there are findings (or, with
@@ -158,7 +165,7 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
     by_id = {rule.id: rule for rule in rules}
     stats = result.stats
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
+        with _open_report(output) as handle:
             render(findings, fmt, by_id, handle, stats, stats.errors)
     else:
         render(findings, fmt, by_id, sys.stdout, stats, stats.errors)
@@ -319,7 +326,7 @@ def findings_cmd(provider, rule, repo, fmt, output, db):
     store = Store(path)
     findings = store.findings(provider=provider, rule=rule, repo=repo)
     rules = {r.id: r for r in load_rules()}
-    handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+    handle = _open_report(output) if output else sys.stdout
     try:
         render(findings, fmt, rules, handle)
     finally:

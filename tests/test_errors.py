@@ -137,3 +137,9 @@ def test_a_file_where_a_repository_is_expected_is_one_line(run_process, tmp_path
     target = tmp_path / "file.txt"
     target.write_text("x\n")
     assert_one_line_error(run_process("scan", "git", target), str(target))
+
+
+def test_unwritable_report_file(run_process, tmp_path):
+    target = tmp_path / "no-such-dir" / "report.json"
+    assert_one_line_error(run_process("scan", "dir", tmp_path, "--no-store", "--format", "json", "-o", target),
+                          str(target), "cannot write the report")
