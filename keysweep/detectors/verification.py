@@ -18,7 +18,6 @@ provider's short error codes, scrubbed of the secret.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from keysweep.detectors.base import Credential, Verification
@@ -94,27 +93,34 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-@dataclass(frozen=True)
 class HttpVerifier:
-    """One read-only, non-billable call that tells a live key from a dead one."""
+    """One read-only, non-billable call that tells a live key from a dead one.
 
-    name: str
-    providers: tuple[str, ...]
-    path: str
-    live: LiveParser
-    method: str = "GET"
-    auth: Callable[[str], dict[str, str]] = bearer
-    headers: Mapping[str, str] = field(default_factory=dict)
-    params: Mapping[str, str] | None = None
-    json_body: Any = None
-    dead_statuses: frozenset[int] = frozenset({401})
-    dead: DeadParser = json_error
-    # Statuses that prove the key authenticated but lacks a permission: live, with this note.
-    restricted: Callable[[int, Any], "str | None"] | None = None
-    # Called after a live answer for extra identity (e.g. OpenAI /me); failures are ignored.
-    enrich: Callable[[Credential, "Context", Identity], Any] | None = None
-    # Used when settings know no base URL for the provider.
-    default_base: str | None = None
+    (A plain class, not a dataclass: every provider module builds one at import time, and
+    `keysweep scan staged` imports them all.)"""
+
+    def __init__(self, name: str, providers: tuple[str, ...], path: str, live: LiveParser, *, method: str = "GET",
+                 auth: Callable[[str], dict[str, str]] = None, headers: Mapping[str, str] | None = None,
+                 params: Mapping[str, str] | None = None, json_body: Any = None,
+                 dead_statuses: frozenset[int] = frozenset({401}), dead: DeadParser = None,
+                 restricted: Callable[[int, Any], "str | None"] | None = None,
+                 enrich: Callable[[Credential, "Context", Identity], Any] | None = None,
+                 default_base: str | None = None) -> None:
+        self.name, self.providers, self.path, self.live, self.method = name, providers, path, live, method
+        self.auth = auth or bearer
+        self.headers = dict(headers or {})
+        self.params, self.json_body = params, json_body
+        self.dead_statuses = dead_statuses
+        self.dead = dead or json_error
+        # Statuses that prove the key authenticated but lacks a permission: live, with this note.
+        self.restricted = restricted
+        # Called after a live answer for extra identity (e.g. OpenAI /me); failures are ignored.
+        self.enrich = enrich
+        # Used when settings know no base URL for the provider.
+        self.default_base = default_base
+
+    def __repr__(self) -> str:
+        return f"HttpVerifier({self.name!r}, {self.method} {self.path})"
 
     def url(self, ctx: "Context", credential: Credential) -> str:
         return f"{base_url(ctx, credential, self.providers, self.default_base)}{self.path}"
@@ -203,13 +209,14 @@ def judge(response: "Response", secret: str, *, live: LiveParser, dead: DeadPars
     return unknown(f"unexpected HTTP {status}{' ' + code if code else ''}", secret)
 
 
-@dataclass(frozen=True)
 class NoFreeCheck:
     """A provider with no read-only, non-billable liveness check: always `unknown`, never a paid call."""
 
-    name: str
-    providers: tuple[str, ...]
-    reason: str
+    def __init__(self, name: str, providers: tuple[str, ...], reason: str) -> None:
+        self.name, self.providers, self.reason = name, providers, reason
+
+    def __repr__(self) -> str:
+        return f"NoFreeCheck({self.name!r})"
 
     async def verify(self, credential: Credential, ctx: "Context") -> Verification:
         return Verification("unknown", {}, self.reason)
