@@ -318,3 +318,20 @@ def test_editing_other_lines_of_the_file_adds_no_occurrence(run, make_repo, keys
     repo.commit("Add header", {"config.py": f"# settings\nA = 1\nKEY = '{key}'\nB = 3\n"})
     occurrence = only_occurrence(find_secret(scan(run, repo), key))
     assert (occurrence["path"], occurrence["line"], occurrence["commit"]) == ("config.py", 2, introduced)
+
+
+def test_bare_mirror_and_remote_tracking_branches(run, make_repo, keys, tmp_path):
+    origin = make_repo("origin")
+    origin.commit("Initial", {"README.md": "# app\n"})
+    origin.git("checkout", "-q", "-b", "feature")
+    key = keys.openai_project()
+    side = origin.commit("Feature", {"feature.env": f"OPENAI_API_KEY={key}\n"})
+    origin.git("checkout", "-q", "main")
+    git(tmp_path, "clone", "-q", "--mirror", str(origin.path), "mirror.git")
+    git(tmp_path, "clone", "-q", str(origin.path), "clone")
+    assert git(tmp_path / "clone", "branch", "--list", "feature") == ""  # only refs/remotes/origin/feature
+    for path in (tmp_path / "mirror.git", tmp_path / "clone"):
+        result = run("scan", "git", path, "--no-store", "--format", "json")
+        assert result.code == 1, result
+        occurrence = only_occurrence(find_secret(result.json(), key))
+        assert (occurrence["path"], occurrence["commit"]) == ("feature.env", side)
