@@ -73,14 +73,22 @@ STS_DEAD_CODES = frozenset({"InvalidClientTokenId", "SignatureDoesNotMatch", "Ex
                             "UnrecognizedClientException", "InvalidAccessKeyId"})
 
 
+_STS_SESSION: list = []  # one boto3 session per process: clients share its loaded service models
+_STS_LOCK = __import__("threading").Lock()
+
+
 def _caller_identity(access_key_id: str, secret: str, endpoint: str | None) -> dict:
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret,
-                                    region_name="us-east-1")
-    client = session.client("sts", endpoint_url=endpoint, config=Config(
-        retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10))
+    with _STS_LOCK:  # creating clients from one session is not thread-safe; calling them is
+        if not _STS_SESSION:
+            _STS_SESSION.append(boto3.session.Session())
+        # Explicit credentials: the client signs with the leaked pair only, never the ambient chain.
+        client = _STS_SESSION[0].client(
+            "sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret, aws_session_token=None,
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10))
     return client.get_caller_identity()
 
 

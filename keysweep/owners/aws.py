@@ -28,21 +28,33 @@ def _tag(tags: dict[str, str], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _lookup(access_key_id: str, endpoint: str | None) -> dict[str, Any]:
-    import boto3
-    from botocore.config import Config
+def _clients(cache: dict[str, Any], endpoint: str | None) -> tuple[Any, Any]:
+    """STS and IAM clients with our own credentials, made once per run."""
+    import threading
+
+    lock = cache.setdefault("aws:lock", threading.Lock())
+    with lock:
+        if "aws:clients" not in cache:
+            import boto3
+            from botocore.config import Config
+
+            session = boto3.session.Session()
+            config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15)
+            region = session.region_name or "us-east-1"
+            cache["aws:clients"] = (session.client("sts", endpoint_url=endpoint, region_name=region, config=config),
+                                    session.client("iam", endpoint_url=endpoint, region_name=region, config=config))
+        return cache["aws:clients"]
+
+
+def _lookup(access_key_id: str, endpoint: str | None, cache: dict[str, Any]) -> dict[str, Any]:
     from botocore.exceptions import ClientError
 
-    session = boto3.session.Session()
-    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15)
-    region = session.region_name or "us-east-1"
+    sts, iam = _clients(cache, endpoint)
     result: dict[str, Any] = {}
-    sts = session.client("sts", endpoint_url=endpoint, region_name=region, config=config)
     try:
         result["account"] = sts.get_access_key_info(AccessKeyId=access_key_id).get("Account")
     except ClientError as exc:
         result["account_error"] = exc.response.get("Error", {}).get("Code")
-    iam = session.client("iam", endpoint_url=endpoint, region_name=region, config=config)
     try:
         used = iam.get_access_key_last_used(AccessKeyId=access_key_id)
     except ClientError as exc:
@@ -86,7 +98,7 @@ async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]
         octx.cache["aws:disabled"] = True
         return []
     try:
-        info = await asyncio.to_thread(_lookup, finding.key_id, octx.ctx.settings.base_url("aws"))
+        info = await asyncio.to_thread(_lookup, finding.key_id, octx.ctx.settings.base_url("aws"), octx.cache)
     except NoCredentialsError:
         octx.warn("aws-iam: no AWS credentials for owner lookups (standard credential chain)")
         octx.cache["aws:disabled"] = True

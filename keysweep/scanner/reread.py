@@ -100,7 +100,8 @@ class Rereader:
             from keysweep.scanner.engine import Engine
             from keysweep.scanner.rules import load_rules
 
-            self._engine = Engine(self._rules if self._rules is not None else load_rules())
+            # A few blobs or files: the keyword prefilter starts at once, and finds the same matches.
+            self._engine = Engine(self._rules if self._rules is not None else load_rules(), backend="regex")
         return self._engine
 
     def _place(self, occurrence: "Occurrence") -> tuple[str, ...]:

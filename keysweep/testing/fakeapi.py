@@ -116,7 +116,11 @@ class FakeApi:
             pending = asyncio.all_tasks(self._loop)
             for task in pending:
                 task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+            async def drain() -> None:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+            self._loop.run_until_complete(drain())
             self._loop.close()
 
     def start(self) -> "FakeApi":
