@@ -33,7 +33,7 @@ class Credential:
 
     provider: str
     rule_id: str
-    secret: str
+    secret: str = field(repr=False)  # never in a repr, a log line or a failed assertion
     key_id: str | None = None
 
 
