@@ -14,11 +14,12 @@ a GetSecretValue (logged in CloudTrail, bumps LastAccessedDate) when nothing cha
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any, AsyncIterator, Iterable
 
 from keysweep.scanner.sources import looks_binary
 from keysweep.scanner.sources.remote import (Entry, InventoryRecord, Item, Pending, RemoteError, SourceRun, Unit,
-                                             ValueGroup, age_days, entry_text, iso)
+                                             ValueGroup, age_days, entry_text, iso, older_than)
 
 SERVICES = ("secretsmanager", "ssm", "lambda", "iam")
 
@@ -49,22 +50,35 @@ class AwsSource:
         self.profiles = [p for p in profiles if p] or [None]
         self.endpoint_url = endpoint_url or None
         self.services = [s for s in SERVICES if s in set(services)]
+        self._lock = threading.Lock()
+        self._sessions: dict[str | None, Any] = {}
+        self._clients: dict[tuple[str | None, str, str | None], Any] = {}
 
-    # -- boto3 (synchronous: always in a worker thread, one session per call) -----------------
+    # -- boto3 (called in worker threads) ------------------------------------------------------
+    # Sessions and client creation are not thread-safe, clients are: create under a lock, once.
     def _session(self, profile: str | None):
         import boto3
 
-        return boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+        with self._lock:
+            if profile not in self._sessions:
+                self._sessions[profile] = (boto3.session.Session(profile_name=profile) if profile
+                                           else boto3.session.Session())
+            return self._sessions[profile]
 
     def _client(self, profile: str | None, service: str, region: str | None):
         from botocore.config import Config
 
-        config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=30,
-                        user_agent_extra="keysweep")
-        kwargs: dict[str, Any] = {"config": config, "region_name": region or "us-east-1"}
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
-        return self._session(profile).client(service, **kwargs)
+        session = self._session(profile)
+        with self._lock:
+            key = (profile, service, region)
+            if key not in self._clients:
+                config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10,
+                                read_timeout=30, user_agent_extra="keysweep")
+                kwargs: dict[str, Any] = {"config": config, "region_name": region or "us-east-1"}
+                if self.endpoint_url:
+                    kwargs["endpoint_url"] = self.endpoint_url
+                self._clients[key] = session.client(service, **kwargs)
+            return self._clients[key]
 
     def _regions(self, profile: str | None) -> list[str]:
         if self.regions:
@@ -252,7 +266,7 @@ class AwsSource:
                 for key in keys:
                     key_id, created = key.get("AccessKeyId"), key.get("CreateDate")
                     age = age_days(created, now)
-                    if key.get("Status") != "Active" or age is None or age <= run.max_age_days:
+                    if key.get("Status") != "Active" or not older_than(created, now, run.max_age_days):
                         continue
                     last: dict[str, Any] = {}
                     try:

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from keysweep.scanner.sources.remote import (Entry, GitTarget, InventoryRecord, Item, Pending, RemoteError,
                                              SourceRun, Unit, ValueGroup, age_days, describe_exception,
-                                             entry_text, iso)
+                                             entry_text, iso, older_than)
 
 API_VERSION = "2022-11-28"
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -311,7 +311,7 @@ class GitHubSource:
                 continue
             changed = secret.get("updated_at") or secret.get("created_at")
             age = age_days(changed, now)
-            if age is None or age <= run.max_age_days:
+            if not older_than(changed, now, run.max_age_days):
                 continue
             locator = {**where, "secret": name, "resource": f"{_place(where)} actions secret {name}"}
             metadata = {"created_at": iso(secret.get("created_at")), "updated_at": iso(secret.get("updated_at")),

@@ -152,6 +152,15 @@ def age_days(value: Any, now: datetime) -> int | None:
     return None if moment is None else int((now - moment).total_seconds() // 86400)
 
 
+def older_than(value: Any, now: datetime, days: int) -> bool:
+    """Whether a timestamp lies more than `days` days before `now` (exact, not whole days: with
+    an age limit of 0 anything older than now counts)."""
+    from datetime import timedelta
+
+    moment = parse_time(value)
+    return moment is not None and now - moment > timedelta(days=days)
+
+
 def describe_exception(exc: BaseException) -> str:
     """One line for an error line: never a traceback, never a request body or header."""
     text = " ".join(str(exc).split())
