@@ -71,7 +71,7 @@ def assert_no_secret(blob: bytes | str, secrets: list[str], where: str) -> None:
             assert fragment.encode() not in data, f"planted secret …{secret[-4:]} found in {where}"
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(min_value=0, max_value=2**31))
 def test_no_planted_secret_in_store_or_output(run, tmp_path_factory, seed):
     work = tmp_path_factory.mktemp("leak")
