@@ -407,3 +407,60 @@ def test_aws_wrong_secret_for_a_real_key_id_is_dead(aws, keys):
         Credential("aws", "aws.access-key-id", aws["tagged"]["AccessKeyId"], aws["tagged"]["AccessKeyId"]),
         Context(http=None, settings=Settings())))
     assert only_id.status == "unknown" and "secret" in only_id.error
+
+
+# -- cloud stores and CI variables (occurrences recorded by the remote sources) ------------------------
+def test_cloud_tags_last_modifier_and_owners_file_store_and_ci_scope_rules():
+    import asyncio
+
+    from keysweep.context import Context
+    from keysweep.owners import OwnerContext, resolve_finding
+    from keysweep.owners.ownersfile import parse_owners
+    from keysweep.scanner.models import Finding, Occurrence
+    from keysweep.scanner.reread import Rereader
+
+    rules = parse_owners("""
+[[owner]]
+name = "Payments on-call"
+team = "payments"
+[owner.match]
+secret_store = "arn:aws:secretsmanager:*:*:secret:prod/payments/*"
+
+[[owner]]
+name = "Chatbot team"
+[owner.match]
+ci_scope = "gitlab:acme/chatbot:production"
+
+[[owner]]
+name = "Never"
+[owner.match]
+ci_scope = "gitlab:acme/chatbot:staging"
+""", "inline")
+    secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/payments/openai-AbCdEf"
+    stored = Finding(id="f_1", rule_id="openai.project-key", provider="openai", secret_sha256="0" * 64,
+                     redacted="sk-proj-…abcd", long_lived=True, occurrences=[
+                         Occurrence(source="aws-secretsmanager", path=None, line=None,
+                                    locator={"arn": secret_arn, "resource": "secretsmanager eu-west-1 prod/payments/openai"},
+                                    metadata={"tags": {"Owner": "ops@acme.io", "Team": "payments", "Purpose": "refund bot"}}),
+                         Occurrence(source="aws-ssm", path=None, line=None,
+                                    locator={"name": "/prod/openai", "resource": "ssm eu-west-1 /prod/openai (v3)"},
+                                    metadata={"last_modified_user": "arn:aws:iam::123456789012:user/jdoe",
+                                              "last_modified_at": "2025-03-01T00:00:00Z"})])
+    ci = Finding(id="f_2", rule_id="openai.project-key", provider="openai", secret_sha256="1" * 64,
+                 redacted="sk-proj-…wxyz", long_lived=True, occurrences=[
+                     Occurrence(source="gitlab-ci", path=None, line=None,
+                                locator={"host": "gitlab.example.com", "project": "acme/chatbot", "variable": "OPENAI",
+                                         "environment_scope": "production"})])
+
+    async def main():
+        octx = OwnerContext(ctx=Context(http=None), rereader=Rereader(), owner_rules=rules, offline=True)
+        return await resolve_finding(stored, octx), await resolve_finding(ci, octx)
+
+    stored_candidates, ci_candidates = asyncio.run(main())
+    by_source = {c.source: c for c in stored_candidates}
+    assert by_source["owners-file"].name == "Payments on-call" and by_source["owners-file"].chosen
+    tags = by_source["cloud-tags"]
+    assert (tags.name, tags.team, tags.purpose, tags.confidence) == ("ops@acme.io", "payments", "refund bot", 0.85)
+    assert "prod/payments/openai" in tags.evidence
+    assert by_source["last-modified-by"].name == "jdoe" and by_source["last-modified-by"].confidence == 0.45
+    assert [c.name for c in ci_candidates] == ["Chatbot team"] and ci_candidates[0].chosen

@@ -11,6 +11,8 @@ the choice is explained in its evidence. In chain order, which also breaks confi
 | `anthropic-admin` | Anthropic Admin API: the key whose `partial_key_hint` fits | 0.9 |
 | `aws-iam` | IAM user of the access key (GetAccessKeyLastUsed) and its `owner`/`team`/`purpose` tags | 0.9 with an owner tag, else 0.6 |
 | `token-identity` | who the token itself says it is (GitHub `/user` login, GitLab token user, …) | 0.75 GitHub/GitLab, else 0.6 |
+| `cloud-tags` | `owner`/`team`/`purpose` tags of the secret or resource the value was read from | 0.85 with an owner tag, else 0.6 |
+| `last-modified-by` | the principal that last modified the SSM parameter (`LastModifiedUser`) | 0.45 |
 | `codeowners` | CODEOWNERS of the path, read at the commit where the secret was found | 0.6 |
 | `commit-author` | author of the commit that introduced it | 0.3 |
 
@@ -81,7 +83,7 @@ Resolver = Callable[["Finding", OwnerContext], Awaitable[list[Candidate]]]
 
 
 def resolvers() -> list[tuple[str, Resolver]]:
-    from keysweep.owners import aws, inventories, ownersfile, repo, tokens
+    from keysweep.owners import aws, cloud, inventories, ownersfile, repo, tokens
 
     return [
         ("owners-file", ownersfile.resolve),
@@ -89,6 +91,7 @@ def resolvers() -> list[tuple[str, Resolver]]:
         ("anthropic-admin", inventories.resolve_anthropic),
         ("aws-iam", aws.resolve),
         ("token-identity", tokens.resolve),
+        ("cloud", cloud.resolve),
         ("codeowners", repo.resolve_codeowners),
         ("commit-author", repo.resolve_commit_author),
     ]
@@ -103,6 +106,8 @@ def choose(candidates: list[Candidate], order: list[str]) -> Candidate | None:
     if not candidates:
         return None
     rank = {source: i for i, source in enumerate(order)}
+    for emitted in ("cloud-tags", "last-modified-by"):  # the `cloud` resolver's two kinds of candidate
+        rank.setdefault(emitted, rank.get("cloud", len(order)))
     ranked = sorted(candidates, key=lambda c: (-c.confidence, rank.get(c.source, len(order))))
     best = ranked[0]
     best.chosen = True

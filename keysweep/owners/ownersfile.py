@@ -123,10 +123,25 @@ class OwnerRule:
         if key == "path":
             return _any_glob(patterns, [o.path], anywhere=True)
         if key == "secret_store":
-            return _any_glob(patterns, [locator.get(k) for k in ("arn", "secret_arn", "name", "secret", "parameter")])
+            return _any_glob(patterns, [locator.get(k) for k in ("arn", "secret_arn", "name", "secret", "parameter",
+                                                                 "function_arn", "function")])
         if key == "ci_scope":
-            return _any_glob(patterns, [locator.get("ci_scope")])
+            return _any_glob(patterns, ci_scopes(o))
         return False
+
+
+def ci_scopes(o: "Occurrence") -> list[str]:
+    """`<platform>:<project, repo, group or org>:<environment or *>` of a CI variable occurrence."""
+    locator = o.locator or {}
+    if locator.get("ci_scope"):
+        return [str(locator["ci_scope"])]
+    if not locator.get("variable") and not (locator.get("secret") and locator.get("level")):
+        return []
+    gitlab = "gitlab" in (o.source or "") or "environment_scope" in locator or "project" in locator \
+        or "group" in locator
+    target = locator.get("repo") or locator.get("project") or locator.get("org") or locator.get("group") or ""
+    environment = locator.get("environment") or locator.get("environment_scope") or "*"
+    return [f"{'gitlab' if gitlab else 'github'}:{target}:{environment}"]
 
 
 def _strings(value: Any, where: str) -> list[str]:

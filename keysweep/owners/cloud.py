@@ -1,0 +1,59 @@
+"""Owners from where a key is stored in the cloud: the tags of the secret (Secrets Manager) or
+other resource it was read from, and who last modified an SSM parameter (`LastModifiedUser`).
+
+Cloud sources record these non-secret facts in each occurrence's `metadata` when they read a value;
+this resolver only reads them back, so it needs no network.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from keysweep.owners.aws import OWNER_TAGS, PURPOSE_TAGS, TEAM_TAGS, _tag
+
+if TYPE_CHECKING:
+    from keysweep.owners import Candidate, OwnerContext
+    from keysweep.scanner.models import Finding
+
+TAG_OWNER_CONFIDENCE = 0.85
+TAG_TEAM_CONFIDENCE = 0.6
+MODIFIER_CONFIDENCE = 0.45
+
+
+def _principal(arn: str) -> str:
+    """`arn:aws:iam::123:user/jane` → `jane`; an assumed role keeps its session name."""
+    tail = arn.rsplit(":", 1)[-1]
+    return tail.split("/", 1)[-1] if "/" in tail else tail
+
+
+async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
+    from keysweep.owners import Candidate
+
+    candidates: list[Candidate] = []
+    seen: set[tuple[str, str | None]] = set()
+    for occurrence in finding.occurrences:
+        metadata: dict[str, Any] = getattr(occurrence, "metadata", None) or {}
+        if not metadata:
+            continue
+        locator = occurrence.locator or {}
+        where = locator.get("resource") or locator.get("arn") or locator.get("name") or occurrence.source
+        tags = metadata.get("tags") if isinstance(metadata.get("tags"), dict) else {}
+        if tags:
+            owner, team, purpose = _tag(tags, OWNER_TAGS), _tag(tags, TEAM_TAGS), _tag(tags, PURPOSE_TAGS)
+            name = owner or team
+            if name and (name, team) not in seen:
+                seen.add((name, team))
+                shown = ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+                candidates.append(Candidate(
+                    name=name, team=team, purpose=purpose, source="cloud-tags",
+                    confidence=TAG_OWNER_CONFIDENCE if owner else TAG_TEAM_CONFIDENCE,
+                    evidence=f"tags of {where}: {shown}", contact=owner if owner and "@" in owner else None,
+                    details={"resource": where, "tags": tags}))
+        modifier = metadata.get("last_modified_user")
+        if isinstance(modifier, str) and modifier and (modifier, None) not in seen:
+            seen.add((modifier, None))
+            candidates.append(Candidate(
+                name=_principal(modifier), source="last-modified-by", confidence=MODIFIER_CONFIDENCE,
+                evidence=f"{modifier} last modified {where} ({metadata.get('last_modified_at') or 'time unknown'})",
+                details={"resource": where, "principal": modifier}))
+    return candidates
