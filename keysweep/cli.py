@@ -419,9 +419,13 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("keysweep: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"keysweep: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if exc.exit_code == 2 or exc.exit_code == 1 else exc.exit_code)
+        click.echo(f"keysweep: error: {exc.format_message()}", err=True)
+        sys.exit(2)
     except KeysweepError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

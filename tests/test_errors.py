@@ -131,9 +131,6 @@ def test_unknown_format_is_a_usage_error(run_process, tmp_path):
     assert "'xml' is not one of" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (cli.main): click usage errors (a file given where a directory is "
-                   "expected, an unknown option value) print click's four-line Usage/Try/Error block, not one "
-                   "`keysweep: error:` line")
 def test_a_file_where_a_repository_is_expected_is_one_line(run_process, tmp_path):
     target = tmp_path / "file.txt"
     target.write_text("x\n")

@@ -306,10 +306,6 @@ def test_a_blob_in_a_thousand_commits_is_read_once(make_repo, keys, engine, monk
     assert occurrence.committed_at == iso(1_700_000_060)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (pipeline/git provenance): every later commit that edits another line "
-                   "of the file makes a new blob that still holds the key, and each such blob adds an occurrence "
-                   "whose commit did not introduce the secret (a settings file edited 200 times gives 200 "
-                   "occurrences and 200 SARIF results)")
 def test_editing_other_lines_of_the_file_adds_no_occurrence(run, make_repo, keys):
     repo = make_repo()
     key = keys.anthropic()

@@ -198,6 +198,7 @@ def scan_git(
     hits: list[tuple[Match, Occurrence]] = []
     seen_at = utc_now()
     resolved: list[str] = []
+    first_at_path: dict[tuple[str, str, str], tuple[tuple, list[tuple[Match, Occurrence]]]] = {}
     for sha, matches in matched.items():
         intros = introductions.get(sha)
         if not intros:
@@ -213,14 +214,27 @@ def scan_git(
         resolved.append(sha)
         for intro in intros:
             for match in matches:
-                hits.append((match, Occurrence(
+                # Each later edit of the file makes a new blob that still holds the key; only the
+                # earliest commit that put the secret at this path introduced it.
+                place = (match.provider, match.secret, intro.path)
+                when = (intro.timestamp, intro.commit or "", sha)
+                earlier = first_at_path.get(place)
+                if earlier is not None and earlier[0] < when:
+                    continue
+                occurrence = Occurrence(
                     source="git", path=intro.path, line=match.line, repo=repo.identity,
                     commit=intro.commit, author_name=intro.author_name or None,
                     author_email=intro.author_email or None, committed_at=intro.committed_at or None,
                     locator=({"repo": repo.identity, "blob": sha} if intro.commit
                              else {"repo": repo.identity, "blob": sha, "ref": intro.path}),
                     seen_at=seen_at,
-                )))
+                )
+                if earlier is not None and earlier[0] == when:
+                    earlier[1].append((match, occurrence))  # the same key twice in that blob
+                else:
+                    first_at_path[place] = (when, [(match, occurrence)])
+    for _, pairs in first_at_path.values():
+        hits.extend(pairs)
     return ScanResult(aggregate(hits, engine), stats, scope=repo.identity, source="git",
                       scanned_objects=clean + [sha for sha in resolved if sha not in known], tips=tips)
 

@@ -202,6 +202,8 @@ class Store:
         return new_ids
 
     def _record_occurrence(self, finding_id: str, scope: str, o: Occurrence, at: str) -> None:
+        if o.source == "git" and o.commit and o.path and self._has_earlier_introduction(finding_id, scope, o):
+            return
         locator = json.dumps(o.locator, sort_keys=True)
         key = json.dumps([finding_id, o.source, o.repo, o.path, o.line, o.commit, locator])
         row = {
@@ -212,6 +214,20 @@ class Store:
             "metadata": json.dumps(o.metadata, sort_keys=True, default=str) if o.metadata else None,
         }
         self.db["occurrences"].upsert(row, pk="id")
+
+    def _has_earlier_introduction(self, finding_id: str, scope: str, o: Occurrence) -> bool:
+        """Git records where a secret entered a path; a later scan that sees a later edit of that
+        file keeps the earliest commit. A new earlier one (history from another branch) replaces it."""
+        rows = self.db.execute(
+            "SELECT id, committed_at, commit_id FROM occurrences WHERE finding_id = ? AND scope = ? "
+            "AND source = 'git' AND path = ? AND commit_id IS NOT NULL", [finding_id, scope, o.path]).fetchall()
+        mine = (o.committed_at or "", o.commit or "")
+        if any((when or "", commit) < mine for _, when, commit in rows):
+            return True
+        stale = [row_id for row_id, when, commit in rows if (when or "", commit) > mine]
+        if stale:
+            self.db.execute(f"DELETE FROM occurrences WHERE id IN ({','.join('?' * len(stale))})", stale)
+        return False
 
     def _event(self, finding_id: str, kind: str, at: str, detail: dict | None = None) -> None:
         self.db["events"].insert({"finding_id": finding_id, "kind": kind, "at": at,
