@@ -25,7 +25,7 @@ def remote_options(func: Callable) -> Callable:
                         help="Also write the errors as JSON ({\"errors\": [...]}) to this file.")(func)
     func = click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
                         help="API reads in flight at once (each host is also throttled).")(func)
-    func = click.option("--git-workers", type=click.IntRange(min=1, max=16), default=2, show_default=True,
+    func = click.option("--git-workers", type=click.IntRange(min=1, max=16), default=4, show_default=True,
                         help="Clones and fetches at once.")(func)
     func = click.option("--full", is_flag=True,
                         help="Read everything again, ignoring what the store has already seen.")(func)

@@ -2,9 +2,10 @@
 cache and scan them with the git source, and record each scope as soon as it is done.
 
 Concurrency: sources produce into one bounded queue; a fixed pool of workers consumes it (API
-reads are awaited there, so at most `workers` are in flight besides the listings); git clones and
-fetches run in threads, at most `git_workers` at once; matching holds one lock, as the engine's
-scratch space is not shared between threads. The store is only touched from the event loop thread.
+reads are awaited there, so at most `workers` are in flight besides the listings); git clones,
+fetches and scans run in threads, at most `git_workers` at once; each thread matching borrows an
+engine of its own from a pool (a Hyperscan scratch space is not shared between threads). The
+store is only touched from the event loop thread.
 
 Failure: an exception in one listing, read, clone or scan becomes one error line and the rest of
 the sweep goes on.
@@ -13,7 +14,9 @@ the sweep goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -98,7 +101,8 @@ class Runner:
         self.full = full
         self.progress = progress or (lambda *args, **kwargs: None)
         self.git_timeout = git_timeout
-        self.scan_lock = threading.Lock()
+        self._engines: queue.SimpleQueue = queue.SimpleQueue()
+        self._engines.put(engine)
         self.stats = ScanStats()
         self.findings: dict[str, Finding] = {}
         self.scopes: set[str] = set()
@@ -188,6 +192,23 @@ class Runner:
             name = getattr(item, "label", None) or getattr(item, "scope", None) or getattr(item, "name", None)
             self.error(f"{name}: {describe_exception(exc)}")
 
+    # -- engines ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def borrowed_engine(self):
+        """An engine no other thread is using: the shared one if free, else a copy of it (same
+        rules and backend; the compiled Hyperscan database comes from the on-disk cache)."""
+        try:
+            engine = self._engines.get_nowait()
+        except queue.Empty:
+            kwargs = {"backend": self.engine.backend}
+            if hasattr(self.engine, "decode_base64"):
+                kwargs["decode_base64"] = self.engine.decode_base64
+            engine = type(self.engine)([compiled.rule for compiled in self.engine.rules], **kwargs)
+        try:
+            yield engine
+        finally:
+            self._engines.put(engine)
+
     # -- values -------------------------------------------------------------------------------
     def match_unit(self, unit: Unit) -> ScanResult:
         """Match every value group of a unit (worker thread). Values stay in memory."""
@@ -209,8 +230,8 @@ class Runner:
             if len(content) > self.max_size:
                 stats.blobs_skipped_size += 1
                 continue
-            with self.scan_lock:
-                matches = match_blob(self.engine, Blob(content, group.kind, {}), stats)
+            with self.borrowed_engine() as engine:
+                matches = match_blob(engine, Blob(content, group.kind, {}), stats)
             del content
             for match in matches:
                 first, _, entry = next((span for span in spans if span[0] <= match.line <= span[1]), spans[-1])
@@ -271,13 +292,14 @@ class Runner:
                 self.progress("repo", name=scope, unchanged=True)
                 return
             self.progress("repo-start", name=scope)
-            async with self.git_slots:
-                repo_path = await asyncio.to_thread(self.clone_or_fetch, target)
         already = self.already("git", scope)
         previous_tips = self.already("git-tip", scope) if already else set()
         known = (self.store.git_blobs_with_findings(scope)
                  if self.store is not None and already and hasattr(self.store, "git_blobs_with_findings") else set())
-        result = await asyncio.to_thread(self.scan_repo, repo_path, target, scope, already, previous_tips, known)
+        async with self.git_slots:
+            if target.url is not None:
+                repo_path = await asyncio.to_thread(self.clone_or_fetch, target)
+            result = await asyncio.to_thread(self.scan_repo, repo_path, target, scope, already, previous_tips, known)
         self.record(result)
         if target.state and self.store is not None and not result.stats.errors:
             self.store.mark_scanned("git-state", scope, [target.state], self.rules_digest, utc_now())
@@ -299,8 +321,8 @@ class Runner:
             kwargs["previous_tips"] = previous_tips
         if "known_match_blobs" in accepted:
             kwargs["known_match_blobs"] = known
-        with self.scan_lock:
-            result = scan_git(repo, self.engine, **kwargs)
+        with self.borrowed_engine() as engine:
+            result = scan_git(repo, engine, **kwargs)
         if target.url is not None:
             # Findings name the repository as the forge does, not the cache directory.
             result.scope = scope
