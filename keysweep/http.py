@@ -162,3 +162,39 @@ def _safe_url(url: str) -> str:
     """The URL without its query string, which can carry a key (`?key=AIza…`)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+class ListingError(Exception):
+    """A page of a listing did not come back as a 200 JSON object: `response` is the answer, or
+    `error` the transport failure when there was none."""
+
+    def __init__(self, url: str, response: Response | None = None, error: TransportError | None = None) -> None:
+        super().__init__(f"GET {_safe_url(url)}: " + (f"HTTP {response.status}" if response else str(error)))
+        self.url = url
+        self.response = response
+        self.error = error
+
+
+async def list_all(http: HttpClient, url: str, *, headers: Mapping[str, str], params: Mapping[str, str],
+                   cursor_param: str, max_pages: int = 1000,
+                   on_response: Callable[[Response], None] | None = None) -> list[dict[str, Any]]:
+    """Every item of a cursor-paginated list in the style OpenAI's and Anthropic's admin APIs share:
+    `{"data": [...], "has_more": bool, "last_id": "..."}`, the cursor sent back as `cursor_param`."""
+    items: list[dict[str, Any]] = []
+    query = dict(params)
+    for _ in range(max_pages):
+        try:
+            response = await http.request("GET", url, headers=headers, params=query)
+        except TransportError as exc:
+            raise ListingError(url, error=exc) from None
+        if on_response is not None:
+            on_response(response)
+        body = response.json()
+        if response.status != 200 or not isinstance(body, dict):
+            raise ListingError(url, response=response)
+        page = [item for item in body.get("data") or [] if isinstance(item, dict)]
+        items.extend(page)
+        if not body.get("has_more") or not page:
+            break
+        query[cursor_param] = body.get("last_id") or page[-1].get("id")
+    return items

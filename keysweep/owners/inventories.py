@@ -86,16 +86,16 @@ async def _get_json(octx: "OwnerContext", url: str, headers: dict[str, str], par
 
 async def _paginate(octx: "OwnerContext", url: str, headers: dict[str, str], params: dict[str, str],
                     cursor_param: str, what: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    params = dict(params)
-    for _ in range(MAX_PAGES):
-        body = await _get_json(octx, url, headers, params, what)
-        page = [item for item in body.get("data") or [] if isinstance(item, dict)]
-        items.extend(page)
-        if not body.get("has_more") or not page:
-            break
-        params[cursor_param] = body.get("last_id") or page[-1].get("id")
-    return items
+    from keysweep.http import ListingError, list_all
+
+    try:
+        return await list_all(octx.ctx.http, url, headers=headers, params=params, cursor_param=cursor_param,
+                              max_pages=MAX_PAGES)
+    except ListingError as exc:
+        if exc.response is None:
+            raise AdminApiError(f"{what}: no answer ({exc.error})") from None
+        not_json = "" if exc.response.json() is not None else " (not JSON)"
+        raise AdminApiError(f"{what}: HTTP {exc.response.status}{not_json}") from None
 
 
 async def _inventory(octx: "OwnerContext", name: str, loader) -> list[dict[str, Any]] | None:

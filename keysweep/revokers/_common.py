@@ -110,3 +110,17 @@ class BaseRevoker:
 
     async def confirm(self, finding: "Finding", ctx: "Context") -> bool:
         return await verify_status(finding, ctx) == "dead"
+
+
+async def list_admin_pages(ctx: "Context", url: str, headers: dict[str, str], params: dict[str, str],
+                           cursor_param: str, calls: list[tuple[str, str, str]], what: str) -> list[dict[str, Any]] | RevokeResult:
+    """An admin API listing (OpenAI, Anthropic), each page's call logged; a failure as a RevokeResult."""
+    from keysweep.http import ListingError, list_all
+
+    try:
+        return await list_all(ctx.http, url, headers=headers, params=params, cursor_param=cursor_param,
+                              on_response=lambda response: calls.append(("GET", safe_target(url), outcome(response))))
+    except ListingError as exc:
+        if exc.response is None:
+            return transport_failure("GET", url, exc.error, calls)
+        return http_failure("GET", url, exc.response, what, calls[:-1])

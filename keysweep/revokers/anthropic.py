@@ -14,8 +14,8 @@ import asyncio
 from typing import Any
 
 from keysweep.revokers import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, missing_admin, outcome, safe_target, \
-    transport_failure, verify_status
+from keysweep.revokers._common import BaseRevoker, http_failure, list_admin_pages, make_plan, missing_admin, outcome, \
+    safe_target, transport_failure, verify_status
 from keysweep.revokers.openai import matches_redacted
 
 VERSION = "2023-06-01"
@@ -41,33 +41,16 @@ class AnthropicRevoker(BaseRevoker):
         return make_plan(self.name, finding, calls, needs)
 
     async def _inventory(self, ctx, headers, calls) -> list[dict[str, Any]] | RevokeResult:
-        from keysweep.http import TransportError
-
         cache = ctx.extra.setdefault("_anthropic_inventory", {})
         lock = ctx.extra.setdefault("_anthropic_inventory_lock", asyncio.Lock())
         url = f"{ctx.settings.base_url('anthropic')}/v1/organizations/api_keys"
         async with lock:
             if "keys" in cache:
                 return cache["keys"]
-            keys: list[dict[str, Any]] = []
-            after = None
-            for _ in range(1000):
-                params = {"limit": "1000"}
-                if after:
-                    params["after_id"] = after
-                try:
-                    response = await ctx.http.request("GET", url, headers=headers, params=params)
-                except TransportError as exc:
-                    return transport_failure("GET", url, exc, calls)
-                calls.append(("GET", safe_target(url), outcome(response)))
-                body = response.json()
-                if response.status != 200 or not isinstance(body, dict):
-                    return http_failure("GET", url, response, "Anthropic Admin API listing", calls[:-1])
-                page = [k for k in body.get("data", []) if isinstance(k, dict)]
-                keys.extend(page)
-                if not body.get("has_more") or not page:
-                    break
-                after = body.get("last_id") or page[-1].get("id")
+            keys = await list_admin_pages(ctx, url, headers, {"limit": "1000"}, "after_id", calls,
+                                          "Anthropic Admin API listing")
+            if isinstance(keys, RevokeResult):
+                return keys
             cache["keys"] = keys
             return keys
 

@@ -17,8 +17,8 @@ import asyncio
 from typing import Any
 
 from keysweep.revokers import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, missing_admin, outcome, safe_target, \
-    transport_failure
+from keysweep.revokers._common import BaseRevoker, http_failure, list_admin_pages, make_plan, missing_admin, outcome, \
+    safe_target, transport_failure
 
 PROJECT_RULES = {"openai.project-key", "openai.service-account-key"}
 ADMIN_RULE = "openai.admin-key"
@@ -78,28 +78,7 @@ class OpenAIRevoker(BaseRevoker):
 
     # -- inventory ------------------------------------------------------------------------------
     async def _get_pages(self, url: str, headers: dict[str, str], ctx, calls: list) -> list[dict[str, Any]] | RevokeResult:
-        from keysweep.http import TransportError
-
-        items: list[dict[str, Any]] = []
-        after = None
-        for _ in range(1000):
-            params = {"limit": "100"}
-            if after:
-                params["after"] = after
-            try:
-                response = await ctx.http.request("GET", url, headers=headers, params=params)
-            except TransportError as exc:
-                return transport_failure("GET", url, exc, calls)
-            calls.append(("GET", safe_target(url), outcome(response)))
-            body = response.json()
-            if response.status != 200 or not isinstance(body, dict):
-                return http_failure("GET", url, response, "OpenAI Admin API listing", calls[:-1])
-            page = [item for item in body.get("data", []) if isinstance(item, dict)]
-            items.extend(page)
-            if not body.get("has_more") or not page:
-                break
-            after = body.get("last_id") or page[-1].get("id")
-        return items
+        return await list_admin_pages(ctx, url, headers, {"limit": "100"}, "after", calls, "OpenAI Admin API listing")
 
     async def _inventory(self, kind: str, headers, ctx, calls: list) -> list[dict[str, Any]] | RevokeResult:
         """[{id, project_id, redacted_value}] for the organisation, listed once per run."""
