@@ -286,6 +286,8 @@ class Runner:
             scope = await asyncio.to_thread(lambda: GitRepo(repo_path).identity)
         else:
             scope = target.name
+            # Reported even if this run cannot read it: its known findings stay in the report.
+            self.scopes.add(scope)
             if target.state and target.state in self.already("git-state", scope):
                 self.scopes.add(scope)
                 self.counters["repos_unchanged"] += 1
