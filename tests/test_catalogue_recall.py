@@ -250,12 +250,15 @@ def build(path) -> Corpus:
     bearer_after = plant("generic.ai-bearer-token-host-after", "ck_" + k.chars(40), "merged-ours",
                          metadata={"api_host": "api.cerebras.ai"})
     neutral = decoy(k.chars(40))  # key-shaped, but under no provider's name
+    fal_header = plant("fal.api-key-header", k.fal(), "merged-ours")
+    plants[-1].key_id = fal_header.split(":")[0]
     commits["merged-ours"] = repo.commit("Spike: CI credentials", {
         "spike/ci.env": (f"CI_DEPLOY_PASSWORD={gitlab_deploy}\nRUNNER_TOKEN={runner}\nREG={registration}\n"
                          f"SLACK_USER_TOKEN={user}\nSLACK_APP_TOKEN={app}\nSTRIPE_RESTRICTED={rk}\n"
                          f"GH_USER={ghu}\nGH_INSTALL={ghs}\nGH_REFRESH={ghr}\nDEEPSEEK_API_KEY={deepseek_named}\n"),
         "spike/azure.py": (f'openai.api_base = "https://acme-eu.openai.azure.com/"\n'
                            f'openai.api_key = "{azure_endpoint}"\nNOTE = "{neutral}"\n'),
+        "spike/flux.sh": f'curl -X POST https://fal.run/fal-ai/flux/dev \\\n  -H "Authorization: Key {fal_header}"\n',
         "spike/chat.py": f'llm = AzureChatOpenAI(openai_api_key="{azure_after}", azure_endpoint="https://acme-us.openai.azure.com")\n',
         "spike/client.js": (f'const headers = {{"Authorization": "Bearer {bearer_after}"}};\n'
                             'const client = new Client({headers, baseURL: "https://api.cerebras.ai/v1"});\n'),

@@ -121,7 +121,7 @@ COVERED = {
     "pinecone": {"pinecone.api-key", "pinecone.legacy-api-key"},
     "deepseek": {"deepseek.api-key", "deepseek.api-key-host-after"}, "mistral": {"mistral.api-key"},
     "cohere": {"cohere.api-key"}, "wandb": {"wandb.api-key", "wandb.netrc", "wandb.api-key-v1"},
-    "elevenlabs": {"elevenlabs.api-key", "elevenlabs.legacy-api-key"}, "fal": {"fal.api-key"},
+    "elevenlabs": {"elevenlabs.api-key", "elevenlabs.legacy-api-key"}, "fal": {"fal.api-key", "fal.api-key-header"},
     "gcp": {"gcp.service-account-key"},
     "github": {"github.classic-pat", "github.oauth-token", "github.user-to-server-token",
                "github.installation-token", "github.refresh-token", "github.fine-grained-pat"},

@@ -28,6 +28,10 @@ for _byte in _ALPHABET:
 _FLAT[ord("=")] = ord("=")
 _FLATTEN = bytes(_FLAT)
 _NEEDLE = b"A" * MIN_RUN
+_IN_ALPHABET = frozenset(_ALPHABET)
+# Base64 of text: the first character of every 4-character group encodes the top six bits of a
+# text byte (tab, newline, carriage return or 0x20-0x7E): C, D, I-Z or a-f.
+_TEXT_LEADS = b"CDIJKLMNOPQRSTUVWXYZabcdef"
 _TEXT = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 
 
@@ -38,20 +42,20 @@ class Decoded:
     text: bytes      # what it decodes to
 
 
-def _alpha_end(flat: bytes, index: int) -> int:
+def _alpha_end(content: bytes, index: int) -> int:
     """First index at or after `index` that is not a base64 alphabet character."""
     step = 64
-    while index < len(flat):
-        chunk = flat[index:index + step]
-        rest = chunk.lstrip(b"A")
+    while index < len(content):
+        chunk = content[index:index + step]
+        rest = chunk.lstrip(_ALPHABET)
         index += len(chunk) - len(rest)
         if rest:
             return index
         step = min(step * 2, 1 << 20)
-    return len(flat)
+    return len(content)
 
 
-def _wrapped_line(content: bytes, flat: bytes, end: int) -> tuple[int, int] | None:
+def _wrapped_line(content: bytes, end: int) -> tuple[int, int] | None:
     """Span of the next line's run when the run ending at `end` continues on it: the next line
     holds nothing but indentation, alphabet characters and optional padding or closing quote."""
     index = end
@@ -63,9 +67,9 @@ def _wrapped_line(content: bytes, flat: bytes, end: int) -> tuple[int, int] | No
         return None
     while index < len(content) and content[index] in b" \t":
         index += 1
-    if index >= len(flat) or flat[index] != ord("A"):
+    if index >= len(content) or content[index] not in _IN_ALPHABET:
         return None
-    line_end = _alpha_end(flat, index)
+    line_end = _alpha_end(content, index)
     tail = line_end
     while tail < len(content) and tail - line_end < 2 and content[tail] == ord("="):
         tail += 1
@@ -79,30 +83,52 @@ def _wrapped_line(content: bytes, flat: bytes, end: int) -> tuple[int, int] | No
 def runs(content: bytes) -> Iterator[tuple[int, int, bytes]]:
     """(start, end, encoded) of each base64 candidate: MIN_RUN+ alphabet characters and their
     padding; wrapped lines are joined (`encoded` then has the line breaks removed)."""
+    # Every alphabet byte becomes `A`; `bytes.find` then looks for MIN_RUN of them.
     flat = content.translate(_FLATTEN)
     position = 0
     while True:
         start = flat.find(_NEEDLE, position)
         if start < 0:
             return
-        end = _alpha_end(flat, start + MIN_RUN)
-        pieces = [content[start:end]]
-        while len(pieces[-1]) % 4 == 0 and len(pieces[-1]) >= WRAP_MIN and end - start <= MAX_RUN:
-            following = _wrapped_line(content, flat, end)
-            if following is None:
-                break
-            pieces.append(content[following[0]:following[1]])
-            end = following[1]
-        padding = 0
-        while end < len(flat) and flat[end] == ord("=") and padding < 2:
-            end += 1
-            padding += 1
-        position = end
-        yield start, end, b"".join(pieces) + b"=" * padding
+        item = _one_run(content, start, _alpha_end(content, start + MIN_RUN))
+        position = item[1]
+        yield item
+
+
+def _one_run(content: bytes, start: int, end: int) -> tuple[int, int, bytes]:
+    pieces = [content[start:end]]
+    while len(pieces[-1]) % 4 == 0 and len(pieces[-1]) >= WRAP_MIN and end - start <= MAX_RUN:
+        following = _wrapped_line(content, end)
+        if following is None:
+            break
+        pieces.append(content[following[0]:following[1]])
+        end = following[1]
+    padding = 0
+    while end < len(content) and content[end] == ord("=") and padding < 2:
+        end += 1
+        padding += 1
+    return start, end, b"".join(pieces) + b"=" * padding
+
+
+def encoded_fragments(literal: bytes) -> set[bytes]:
+    """The base64 characters that spell `literal` wherever it sits in an encoded text: one
+    fragment per alignment (0, 1 or 2 bytes after a 3-byte boundary), each holding only the
+    characters whose six bits all come from `literal`."""
+    fragments = set()
+    for alignment in range(3):
+        encoded = binascii.b2a_base64(b"\0" * alignment + literal, newline=False)
+        first = -(-8 * alignment // 6)
+        last = (8 * alignment + 8 * len(literal)) // 6
+        if last > first:
+            fragments.add(encoded[first:last])
+    return fragments
 
 
 def decode_text(encoded: bytes) -> bytes | None:
     """The decoded bytes when they read as text, else None."""
+    leads = encoded[0::4]
+    if len(leads.translate(None, _TEXT_LEADS)) > MAX_NON_TEXT * len(leads) + 1:
+        return None  # cheap: most identifiers, digests and binary fail here, before decoding
     body = encoded.rstrip(b"=")
     if len(body) % 4 == 1:
         body = body[:-1]

@@ -25,7 +25,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Callable, Iterable, Literal
 
 from keysweep.detectors import CHECKS, ENRICHERS
 from keysweep.detectors.candidate import Candidate
@@ -47,6 +47,7 @@ MAX_DECODE_DEPTH = 2
 # (`MISTRAL_API_KEY: <base64>`) that context-bound rules need.
 DECODE_CONTEXT = 200
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
+DECODE_GATE = 2**31 - 1  # Hyperscan id of the decode gate's literals (never a rule index)
 RESERVED_GROUPS = ("secret", "key_id")
 
 
@@ -136,6 +137,65 @@ def hyperscan_available() -> bool:
     return True
 
 
+class DecodeFilter:
+    """Which decoded base64 values are worth scanning, decided the same way by both backends.
+
+    A decoded value is scanned when it holds a rule keyword in a case a key or variable is written
+    in (as is, UPPER, Capitalised, Title; and the rule's literal prefix), holds the base64 of one
+    (a value encoded twice), or when its line, before it, holds a keyword of a rule that reads its
+    context there (`MISTRAL_API_KEY: <base64>`). A rule without keywords makes every value worth
+    scanning. With Hyperscan, `hyperscan_gate` answers for a whole content at literal speed whether
+    any of its values can qualify, so most content never has its base64 runs looked for: it holds
+    the base64 spellings (every alignment) of those keywords, their double encodings, and the
+    context keywords.
+    """
+
+    NESTED_MIN = 4  # single-encoded fragments this long are also looked for, twice encoded
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        self.everything = any(not c.keywords for c in rules)
+        variants: set[bytes] = set()
+        context: set[bytes] = set()
+        for compiled in rules:
+            rule = compiled.rule
+            for keyword in rule.keywords:
+                variants.update(v.encode() for v in (keyword, keyword.upper(), keyword.capitalize(), keyword.title()))
+            if rule.prefix:
+                variants.add(rule.prefix.encode())
+            if not rule.fallback and not _secret_first(rule.regex):
+                context.update(compiled.keywords)
+        self.variants = tuple(sorted(variants))
+        self.encoded = {f for v in variants for f in decode.encoded_fragments(v)}
+        self.nested = tuple(sorted(f for f in self.encoded if len(f) >= self.NESTED_MIN))
+        self.twice_encoded = {f for n in self.nested for f in decode.encoded_fragments(n)}
+        self.context = tuple(sorted(context))
+
+    def wants(self, prefix: bytes, text: bytes) -> bool:
+        if self.everything:
+            return True
+        if any(v in text for v in self.variants) or any(f in text for f in self.nested):
+            return True
+        lowered = prefix.lower()
+        return any(k in lowered for k in self.context)
+
+    def gate_literals(self) -> list[tuple[bytes, bool]] | None:
+        """(literal, caseless) pairs: content holding none of them holds no value worth scanning.
+        None when every value is (a rule without keywords)."""
+        if self.everything:
+            return None
+        return ([(f, False) for f in sorted(self.encoded | self.twice_encoded)]
+                + [(k, True) for k in self.context])
+
+
+_SECRET_FIRST = re.compile(r"(?:\(\?:\(\?<=[^()]*\)\|\(\?<![^()]*\)\)|\(\?<![^()]*\))?\(\?P<secret>")
+
+
+def _secret_first(pattern: str) -> bool:
+    """Whether the pattern starts with its secret (after a boundary assertion): such a rule takes
+    no context from before the value."""
+    return _SECRET_FIRST.match(pattern) is not None
+
+
 class Engine:
     """Compiled rule set. `scan(content)` returns confirmed matches, in content order."""
 
@@ -144,30 +204,66 @@ class Engine:
         self.by_id = {c.rule.id: c for c in self.rules}
         self.decode_base64 = decode_base64
         self._id_rules = {c.rule.key_id_rule for c in self.rules if c.rule.key_id_rule}
+        keywords = {k for c in self.rules for k in c.keywords}
+        by_stem: dict[bytes, list[bytes]] = {}
+        for keyword in keywords:
+            if len(keyword) > 3:
+                by_stem.setdefault(keyword[:3], []).append(keyword)
+        self._keyword_stems = {k: stem for stem, group in by_stem.items() if len(group) > 1 for k in group}
         if backend == "auto":
             backend = "hyperscan" if hyperscan_available() else "regex"
         self.backend = backend
-        self._hs = _HyperscanIndex(self.rules) if backend == "hyperscan" else None
+        self._decodable = DecodeFilter(self.rules) if decode_base64 else None
+        gate = self._decodable.gate_literals() if self._decodable is not None and backend == "hyperscan" else None
+        self._hs = _HyperscanIndex(self.rules, gate) if backend == "hyperscan" else None
+        self._gated = gate is not None
         self.suppressed_inline = 0
 
     # -- candidates ---------------------------------------------------------------------------
     def _candidates_regex(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
         lowered = content.lower()
+        # Each distinct keyword is searched once; keywords sharing their first three bytes with
+        # another one are searched only when those three bytes occur (`fal_key`, `fal_api`, …).
+        present: dict[bytes, bool] = {}
+        stems = self._keyword_stems
         selected: dict[int, list[tuple[int, int]] | None] = {}
         for index, compiled in enumerate(self.rules):
-            if not compiled.keywords or any(k in lowered for k in compiled.keywords):
+            if not compiled.keywords:
                 selected[index] = FULL
+                continue
+            for keyword in compiled.keywords:
+                found = present.get(keyword)
+                if found is None:
+                    stem = stems.get(keyword)
+                    if stem is not None:
+                        stem_found = present.get(stem)
+                        if stem_found is None:
+                            stem_found = present[stem] = stem in lowered
+                        found = stem_found and keyword in lowered
+                    else:
+                        found = keyword in lowered
+                    present[keyword] = found
+                if found:
+                    selected[index] = FULL
+                    break
         return selected
 
     def candidates(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
         """Rule index -> merged (start, end) windows to confirm in, or FULL for the whole content."""
+        selected = self._candidates(content)
+        selected.pop(DECODE_GATE, None)
+        return selected
+
+    def _candidates(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
+        """Rule index -> windows; with Hyperscan, DECODE_GATE is in it when the same pass found
+        a literal of the decode gate (see DecodeFilter)."""
         if self._hs is None:
             return self._candidates_regex(content)
-        selected = self._hs.candidates(content)
+        selected = self._hs.scan(content)
         # A rule runs only where one of its keywords occurs, as in the regex backend: otherwise a
         # pattern that can match without any keyword (`secret_access-key = …`) makes them disagree.
         lowered: bytes | None = None
-        for index in [i for i in selected if self.rules[i].keywords]:
+        for index in [i for i in selected if i != DECODE_GATE and self.rules[i].keywords]:
             if lowered is None:
                 lowered = content.lower()
             if not any(k in lowered for k in self.rules[index].keywords):
@@ -179,17 +275,20 @@ class Engine:
         return self._scan(content, 0)
 
     def _scan(self, content: bytes, depth: int) -> list[Match]:
-        matches = self._confirmed(content)
-        if self.decode_base64 and depth < MAX_DECODE_DEPTH:
+        candidates = self._candidates(content)
+        gate_open = not self._gated or DECODE_GATE in candidates
+        candidates.pop(DECODE_GATE, None)
+        matches = self._confirmed(content, candidates)
+        if self._decodable is not None and depth < MAX_DECODE_DEPTH and gate_open:
             matches.extend(self._scan_decoded(content, depth))
         matches = self._without_overlaps(matches)
         matches.sort(key=lambda m: (m.start, m.rule_id))
         return self._pair_key_ids(matches)
 
-    def _confirmed(self, content: bytes) -> list[Match]:
+    def _confirmed(self, content: bytes, candidates: dict[int, list[tuple[int, int]] | None]) -> list[Match]:
         matches: list[Match] = []
         length = len(content)
-        for index, windows in self.candidates(content).items():
+        for index, windows in candidates.items():
             compiled = self.rules[index]
             seen_spans: set[tuple[int, int]] = set()
             if windows is FULL:
@@ -264,6 +363,8 @@ class Engine:
         for value in decode.decoded_values(content):
             line_start = content.rfind(b"\n", 0, value.start) + 1
             prefix = content[max(line_start, value.start - DECODE_CONTEXT): value.start]
+            if not self._decodable.wants(prefix, value.text):
+                continue
             line_end = content.find(b"\n", value.start)
             line_text = content[line_start: line_end if line_end != -1 else len(content)]
             allowed = any(marker in line_text for marker in ALLOW_MARKERS)
@@ -334,7 +435,7 @@ def hyperscan_expression(pattern: str) -> bytes:
 
 
 class _HyperscanIndex:
-    def __init__(self, rules: list[CompiledRule]) -> None:
+    def __init__(self, rules: list[CompiledRule], gate: list[tuple[bytes, bool]] | None = None) -> None:
         import hyperscan
 
         self.rules = rules
@@ -349,6 +450,10 @@ class _HyperscanIndex:
                 entries.append((hyperscan_expression(compiled.rule.regex), index, pattern_flags))
             else:
                 self._use_keywords(index, entries, keyword_flags)
+        # The decode gate's literals ride in the same pass (literals cost Hyperscan little).
+        for literal, caseless in gate or ():
+            flags = hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if caseless else 0)
+            entries.append((re.escape(literal), DECODE_GATE, flags))
         self.db = _load_or_compile(hyperscan, entries, on_reject=lambda index: self._use_keywords(
             index, entries, keyword_flags)) if entries else None
 
@@ -361,6 +466,9 @@ class _HyperscanIndex:
             self.always_full.append(index)
 
     def candidates(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
+        return self.scan(content)
+
+    def scan(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
         selected: dict[int, list[tuple[int, int]] | None] = {i: FULL for i in self.always_full}
         if self.db is None or not content:
             return selected
@@ -370,6 +478,8 @@ class _HyperscanIndex:
             ends.setdefault(rule_index, []).append(to)
 
         self.db.scan(content, match_event_handler=on_match)
+        if ends.pop(DECODE_GATE, None) is not None:
+            selected[DECODE_GATE] = FULL
         for index, offsets in ends.items():
             width = self.rules[index].width
             if index in self.keyword_ids or width is None:
