@@ -107,3 +107,35 @@ def test_plain_and_encoded_copies_are_two_places_of_one_secret(engine, keys):
 def test_decoding_can_be_turned_off(keys):
     content = f"OPENAI_API_KEY: {b64(keys.openai_project())}\n".encode()
     assert Engine(RULES, backend="regex", decode_base64=False).scan(content) == []
+
+
+# -- the decode gate: what is decoded, and that Hyperscan's literal gate never skips such a value ---
+def test_only_values_that_can_hold_a_keyword_are_scanned(engine, keys):
+    """A decoded value is scanned when it holds a rule keyword (or its base64), or its line holds
+    the keyword of a rule that reads context before the value; both backends decide alike."""
+    key = keys.mistral()
+    unnamed = f"data:\n  LLM_KEY: {b64(key)}\n".encode()               # nothing says Mistral
+    named = f"data:\n  MISTRAL_API_KEY: {b64(key)}\n".encode()
+    inside = f"blob: {b64('MISTRAL_API_KEY=' + key)}\n".encode()
+    assert engine.scan(unnamed) == []
+    assert [m.secret for m in engine.scan(named)] == [key]
+    assert [m.secret for m in engine.scan(inside)] == [key]
+
+
+def test_the_hyperscan_gate_opens_for_every_keyword_at_every_alignment():
+    if not hyperscan_available():
+        pytest.skip("no hyperscan")
+    from keysweep.scanner.engine import DECODE_GATE
+
+    engine = Engine(RULES, backend="hyperscan")
+    wanted = engine._decodable
+    for variant in wanted.variants:
+        for offset in range(3):
+            text = b"#" * offset + variant + b" and some more text"
+            assert wanted.wants(b"", text)
+            assert DECODE_GATE in engine._hs.scan(base64.b64encode(text)), (variant, offset)
+            twice = base64.b64encode(b"auth: " + base64.b64encode(text))
+            if any(f in base64.b64encode(text) for f in wanted.nested):
+                assert DECODE_GATE in engine._hs.scan(twice), (variant, offset)
+    for keyword in wanted.context:
+        assert DECODE_GATE in engine._hs.scan(b"  " + keyword.upper() + b": value\n")
