@@ -200,6 +200,12 @@ def test_single_repo_no_clone_and_sarif(run, tmp_path, github, org):
     assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is True
     assert not (tmp_path / "cache").exists()
 
+    by_user = run("scan", "github", "--user", "acme", "--no-actions", "--format", "json", "--no-store",
+                  "--cache-dir", tmp_path / "cache")
+    assert by_user.code == 1, by_user
+    assert {o["source"] for f in by_user.json() for o in f["occurrences"]} == {"git"}
+    find_secret(by_user.json(), org["history"])
+
 
 def test_clone_auth_header_only_for_the_forge_host():
     from keysweep.scanner.sources.github import GitHubSource

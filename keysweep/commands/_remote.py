@@ -100,6 +100,20 @@ def make_progress(enabled: bool):
     return RichProgress() if sys.stderr.isatty() else PlainProgress()
 
 
+def checked_url(value: str | None, what: str) -> str | None:
+    """An API base URL, or a usage error (exit 2) naming the option or setting it came from."""
+    from urllib.parse import urlsplit
+
+    from keysweep.errors import KeysweepError
+
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise KeysweepError(f"{what} {value!r}: expected an http(s) URL, e.g. https://host")
+    return value.strip().rstrip("/")
+
+
 def token_from(env_name: str, default_env: str) -> str | None:
     import os
 

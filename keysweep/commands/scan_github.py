@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from keysweep.cli import fail, output_options, scan_options, store_options
-from keysweep.commands._remote import remote_options, run_remote, token_from
+from keysweep.commands._remote import checked_url, remote_options, run_remote, token_from
 
 
 @click.command("github")
@@ -39,7 +39,7 @@ def scan_github_cmd(orgs, users, repos, api_url, token_env, forks, archived, clo
         from keysweep.scanner.sources.github import GitHubSource
 
         return [GitHubSource(orgs=orgs, users=users, repos=repos,
-                             api_url=(api_url or settings.base_url("github")).rstrip("/"),
+                             api_url=checked_url(api_url or settings.base_url("github"), "GitHub API URL"),
                              token=token_from(token_env, "GITHUB_TOKEN"), forks=forks, archived=archived,
                              clone=clone, actions=actions, rate_limit=settings.rate_limit("github", 10.0))]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from keysweep.cli import fail, output_options, scan_options, store_options
-from keysweep.commands._remote import remote_options, run_remote, token_from
+from keysweep.commands._remote import checked_url, remote_options, run_remote, token_from
 
 
 @click.command("gitlab")
@@ -34,7 +34,7 @@ def scan_gitlab_cmd(groups, projects, url, token_env, forks, archived, clone, va
     def build(settings):
         from keysweep.scanner.sources.gitlab import GitLabSource
 
-        return [GitLabSource(groups=groups, projects=projects, url=(url or settings.base_url("gitlab")).rstrip("/"),
+        return [GitLabSource(groups=groups, projects=projects, url=checked_url(url or settings.base_url("gitlab"), "GitLab URL"),
                              token=token_from(token_env, "GITLAB_TOKEN"), forks=forks, archived=archived,
                              clone=clone, variables=variables, rate_limit=settings.rate_limit("gitlab", 10.0))]
 

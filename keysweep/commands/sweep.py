@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from keysweep.cli import fail, output_options, scan_options
-from keysweep.commands._remote import remote_options, run_remote
+from keysweep.commands._remote import checked_url, remote_options, run_remote
 from keysweep.errors import KeysweepError
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
@@ -80,7 +80,7 @@ def build_sources(settings) -> list:
     for table in _tables(sources, "github", GITHUB_KEYS, where):
         if not (table.get("orgs") or table.get("users") or table.get("repos")):
             raise KeysweepError(f"{where}: [sources.github] needs orgs, users or repos")
-        api_url = table.get("api_url") or settings.base_url("github")
+        api_url = checked_url(table.get("api_url") or settings.base_url("github"), f"{where}: [sources.github] api_url")
         built.append(GitHubSource(
             orgs=tuple(table.get("orgs", ())), users=tuple(table.get("users", ())), repos=tuple(table.get("repos", ())),
             api_url=api_url, token=os.environ.get(table.get("token_env", "GITHUB_TOKEN")) or None,
@@ -92,7 +92,7 @@ def build_sources(settings) -> list:
             raise KeysweepError(f"{where}: [sources.gitlab] needs groups or projects")
         built.append(GitLabSource(
             groups=tuple(table.get("groups", ())), projects=tuple(table.get("projects", ())),
-            url=table.get("url") or settings.base_url("gitlab"),
+            url=checked_url(table.get("url") or settings.base_url("gitlab"), f"{where}: [sources.gitlab] url"),
             token=os.environ.get(table.get("token_env", "GITLAB_TOKEN")) or None,
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), variables=bool(table.get("variables", True)),
