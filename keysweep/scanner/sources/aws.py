@@ -1,4 +1,4 @@
-"""AWS: Secrets Manager, SSM Parameter Store, Lambda environment variables (values matched in memory)
+"""AWS: Secrets Manager, SSM Parameter Store, Lambda environment variables of every published version (values matched in memory)
 and IAM access keys (inventoried by age), per profile and region, through boto3.
 
 boto3 uses its standard credential chain and endpoint settings (AWS_ENDPOINT_URL and the
@@ -222,7 +222,7 @@ class AwsSource:
     def lambda_env(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
         client = self._client(profile, "lambda", region)
         unit = Unit(source="aws-lambda", scope=scope)
-        for page in client.get_paginator("list_functions").paginate():
+        for page in client.get_paginator("list_functions").paginate(FunctionVersion="ALL"):
             for function in page.get("Functions", []):
                 arn, name = function.get("FunctionArn"), function.get("FunctionName")
                 revision = function.get("RevisionId") or function.get("LastModified") or ""
@@ -241,8 +241,10 @@ class AwsSource:
                                               "runtime": function.get("Runtime"), "role": function.get("Role"),
                                               "revision_id": function.get("RevisionId")}.items() if v is not None}
                 entries = [Entry(entry_text(key, value),
-                                 {"function_arn": arn, "function": name, "variable": key, "region": region,
-                                  "resource": f"lambda {region} {name} env {key}"}, metadata)
+                                 {"function_arn": arn, "function": name, "version": function.get("Version"),
+                                  "variable": key, "region": region,
+                                  "resource": f"lambda {region} {name}:{function.get('Version') or '$LATEST'} env {key}"},
+                                 metadata)
                            for key, value in sorted(variables.items()) if isinstance(value, str)]
                 if entries:
                     unit.groups.append(ValueGroup("aws-lambda-env", entries, object_id))
