@@ -169,7 +169,8 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
             render(findings, fmt, by_id, handle, stats, stats.errors)
     else:
         render(findings, fmt, by_id, sys.stdout, stats, stats.errors)
-    if fmt != "table" or output:
+    if fmt != "table" or output or not sys.stdout.isatty():
+        # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:
             click.echo(f"keysweep: warning: {error}", err=True)
     if fail_on_error and stats.errors:
