@@ -217,3 +217,12 @@ def test_clone_auth_header_only_for_the_forge_host():
     ghe = GitHubSource(orgs=("acme",), api_url="https://ghe.example.com/api/v3", token="t0ken")
     assert ghe.host == "ghe.example.com"
     assert ghe._auth_header("https://ghe.example.com/acme/api.git")
+
+
+def test_the_no_internet_guard_refuses_non_loopback_addresses():
+    import socket
+
+    with pytest.raises(AssertionError, match="network"):
+        socket.create_connection(("192.0.2.1", 443), timeout=0.2)  # TEST-NET-1: never routed
+    with pytest.raises(AssertionError, match="network"):
+        socket.socket(socket.AF_INET6, socket.SOCK_STREAM).connect(("2001:db8::1", 443, 0, 0))
