@@ -145,6 +145,12 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
     progress = make_progress(show_progress)
 
     async def main():
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Threads for clones/scans, blocking SDK calls (boto3, PyGithub) and matching, so a slow
+        # region never starves the rest.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=concurrency + git_workers + 4, thread_name_prefix="keysweep"))
         async with HttpClient(default_rate=settings.rate_limit("default", 10.0)) as http:
             ctx = Context(http=http, settings=settings, store=store)
             runner = Runner(matcher, ctx=ctx, store=store, rules_digest=digest,
