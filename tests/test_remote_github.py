@@ -84,12 +84,14 @@ def scan(run, tmp_path, *extra):
 
 
 def test_org_history_variables_and_stale_secrets(run, tmp_path, github, org):
-    github.behaviour.fail_once = {"/orgs/acme/repos": [429], "/repos/acme/api/actions/variables": [500]}
+    github.behaviour.fail_once = {"/orgs/acme/repos": [429], "/repos/acme/api/actions/variables": [500],
+                                  "/repos/acme/api/actions/secrets": [403]}  # 403: rate limit exhausted
     result = scan(run, tmp_path)
     assert result.code == 1, result
     findings = result.json()
     assert isinstance(findings, list)
     assert github.behaviour.statuses[429] == 1 and github.behaviour.statuses[500] == 1
+    assert github.behaviour.statuses[403] == 1 and "warning" not in result.stderr  # all retried
 
     history = find_secret(findings, org["history"])
     assert history["occurrences"][0]["source"] == "git"

@@ -141,9 +141,11 @@ class _Forge(ServerThread):
         if queued:
             status = queued.pop(0)
             b.statuses[status] += 1
-            headers = {"Retry-After": "0"} if status == 429 else {}
-            return web.json_response({"message": f"injected {status}"}, status=status,
-                                     headers={**headers, **self._rate_headers()})
+            headers = {**self._rate_headers(), **({"Retry-After": "0"} if status == 429 else {})}
+            if status == 403:  # GitHub's primary rate limit: 403 with nothing remaining until the reset
+                headers.update(self.rate_header_names(int(self.behaviour.rate_per_second or 5000), 0,
+                                                      int(time.time())))
+            return web.json_response({"message": f"injected {status}"}, status=status, headers=headers)
         if path in b.forbidden:
             return web.json_response({"message": "Resource not accessible by integration"}, status=403)
         response = await handler(request)
