@@ -7,7 +7,6 @@ field a command has not computed is null, not absent.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from typing import Any, Iterable, TextIO
 

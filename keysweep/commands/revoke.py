@@ -139,7 +139,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
     from keysweep.remediation import jobs as J
     from keysweep.remediation.jobs import Jobs
     from keysweep.remediation.orchestrator import Orchestrator, finish_run, open_context, select, start_run
-    from keysweep.remediation.policy import Decision, load
+    from keysweep.remediation.policy import load
     from keysweep.remediation.secrets import forget
     from keysweep.revokers import available_revokers, revoker_for
 

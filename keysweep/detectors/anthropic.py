@@ -9,7 +9,7 @@ CHECKS = {"anthropic_suffix": has_suffix}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+from keysweep.detectors.verification import HttpVerifier  # noqa: E402
 
 ANTHROPIC_VERSION = "2023-06-01"
 
