@@ -89,10 +89,19 @@ def test_group_variables_projects_and_hidden_inventory(run, tmp_path, gitlab, gr
     assert gitlab.behaviour.auth_seen == {TOKEN}
 
 
-def test_single_project_and_bad_token(run, tmp_path, gitlab, group, monkeypatch):
+def test_single_project_instance_and_bad_token(run, tmp_path, gitlab, group, monkeypatch, keys):
     result = run("scan", "gitlab", "--project", "acme/api", "--no-clone", "--format", "json", "--no-store")
     assert result.code == 1, result
     assert {o["locator"].get("project") for f in result.json() for o in f["occurrences"]} == {"acme/api"}
+
+    instance_key = keys.openai_admin()
+    gitlab.instance_variables.append({"key": "OPENAI_ADMIN_KEY", "value": instance_key, "variable_type": "env_var",
+                                      "masked": True, "protected": False, "raw": False})
+    instance = run("scan", "gitlab", "--instance", "--format", "json", "--no-store")
+    assert instance.code == 1, instance
+    (found,) = instance.json()
+    assert found["occurrences"][0]["locator"]["level"] == "instance"
+    assert found["occurrences"][0]["locator"]["variable"] == "OPENAI_ADMIN_KEY"
 
     monkeypatch.setenv("GITLAB_TOKEN", "wrong")
     denied = run("scan", "gitlab", "--group", "acme", "--format", "json", "--no-store", "--fail-on-error")

@@ -21,21 +21,22 @@ from keysweep.commands._remote import checked_url, remote_options, run_remote, t
 @click.option("--clone/--no-clone", default=True, show_default=True,
               help="Clone/fetch project repositories and scan their history.")
 @click.option("--variables/--no-variables", default=True, show_default=True, help="Read CI/CD variables.")
+@click.option("--instance", is_flag=True, help="Also read instance-level CI/CD variables (administrator token).")
 @remote_options
 @output_options
 @store_options
 @scan_options
-def scan_gitlab_cmd(groups, projects, url, token_env, forks, archived, clone, variables, **options):
+def scan_gitlab_cmd(groups, projects, url, token_env, forks, archived, clone, variables, instance, **options):
     """GitLab groups or projects: CI/CD variables (values matched in memory; masked-and-hidden ones
     listed as inventory) and the history of every project repository (cloned into the cache)."""
-    if not (groups or projects):
-        fail("scan gitlab needs --group or --project")
+    if not (groups or projects or instance):
+        fail("scan gitlab needs --group, --project or --instance")
 
     def build(settings):
         from keysweep.scanner.sources.gitlab import GitLabSource
 
         return [GitLabSource(groups=groups, projects=projects, url=checked_url(url or settings.base_url("gitlab"), "GitLab URL"),
                              token=token_from(token_env, "GITLAB_TOKEN"), forks=forks, archived=archived,
-                             clone=clone, variables=variables, rate_limit=settings.rate_limit("gitlab", 10.0))]
+                             clone=clone, variables=variables, instance=instance, rate_limit=settings.rate_limit("gitlab", 10.0))]
 
     run_remote(build, **options)

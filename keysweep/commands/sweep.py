@@ -16,7 +16,7 @@ from keysweep.commands._remote import checked_url, remote_options, run_remote
 from keysweep.errors import KeysweepError
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
-GITLAB_KEYS = {"groups", "projects", "url", "token_env", "forks", "archived", "clone", "variables"}
+GITLAB_KEYS = {"groups", "projects", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
 AWS_KEYS = {"profiles", "regions", "endpoint_url", "services"}
 SOURCE_KEYS = {"git", "github", "gitlab", "aws", "max_age_days", "cache_dir"}
 
@@ -88,15 +88,15 @@ def build_sources(settings) -> list:
             clone=bool(table.get("clone", True)), actions=bool(table.get("actions", True)),
             rate_limit=settings.rate_limit("github", 10.0)))
     for table in _tables(sources, "gitlab", GITLAB_KEYS, where):
-        if not (table.get("groups") or table.get("projects")):
-            raise KeysweepError(f"{where}: [sources.gitlab] needs groups or projects")
+        if not (table.get("groups") or table.get("projects") or table.get("instance")):
+            raise KeysweepError(f"{where}: [sources.gitlab] needs groups, projects or instance = true")
         built.append(GitLabSource(
             groups=tuple(table.get("groups", ())), projects=tuple(table.get("projects", ())),
             url=checked_url(table.get("url") or settings.base_url("gitlab"), f"{where}: [sources.gitlab] url"),
             token=os.environ.get(table.get("token_env", "GITLAB_TOKEN")) or None,
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), variables=bool(table.get("variables", True)),
-            rate_limit=settings.rate_limit("gitlab", 10.0)))
+            instance=bool(table.get("instance", False)), rate_limit=settings.rate_limit("gitlab", 10.0)))
     for table in _tables(sources, "aws", AWS_KEYS, where):
         services = table.get("services") or list(SERVICES)
         bad = sorted(set(services) - set(SERVICES))

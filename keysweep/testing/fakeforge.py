@@ -306,7 +306,8 @@ class GlProject:
 
 
 class FakeGitLab(_Forge):
-    """GitLab REST v4: groups (projects, descendant groups, variables), projects (variables)."""
+    """GitLab REST v4: groups (projects, descendant groups, variables), projects (variables),
+    instance-level variables."""
 
     per_page_default = 20
 
@@ -314,6 +315,7 @@ class FakeGitLab(_Forge):
         super().__init__(behaviour)
         self.groups: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, GlProject] = {}
+        self.instance_variables: list[dict[str, Any]] = []
 
     @property
     def _middleware(self):
@@ -362,6 +364,8 @@ class FakeGitLab(_Forge):
         if not raw.startswith("/api/v4/"):
             return web.json_response({"message": "404 Not Found"}, status=404)
         parts = [unquote(p) for p in raw[len("/api/v4/"):].split("/")]
+        if parts == ["admin", "ci", "variables"]:
+            return self.page(request, self.instance_variables, None)
         if parts[0] == "groups" and len(parts) >= 2:
             group = self._group(parts[1])
             if group is None:

@@ -9,6 +9,7 @@ through the git source. REST v4 (https://docs.gitlab.com/api/project_level_varia
   GET /groups/:id/variables, /projects/:id/variables
       [{key, value, variable_type, protected, masked, hidden, raw, environment_scope, description}]
   GET /projects/:id                                 (one project by id or URL-encoded path)
+  GET /admin/ci/variables                           (instance level; administrators only)
 
 Values are readable by Maintainers, except masked-and-hidden variables (value null): those are
 reported as inventory. Pages follow `Link` (or `X-Next-Page`); `PRIVATE-TOKEN` authenticates.
@@ -36,8 +37,10 @@ class GitLabSource:
 
     def __init__(self, *, groups: tuple[str, ...] = (), projects: tuple[str, ...] = (),
                  url: str = "https://gitlab.com", token: str | None = None, forks: bool = False,
-                 archived: bool = True, clone: bool = True, variables: bool = True, rate_limit: float = 10.0) -> None:
+                 archived: bool = True, clone: bool = True, variables: bool = True, instance: bool = False,
+                 rate_limit: float = 10.0) -> None:
         self.groups, self.projects = tuple(groups), tuple(projects)
+        self.instance = instance
         self.url = url.rstrip("/")
         self.api_url = self.url if self.url.endswith("/api/v4") else f"{self.url}/api/v4"
         self.token = token
@@ -52,6 +55,8 @@ class GitLabSource:
             headers["PRIVATE-TOKEN"] = self.token
         api = RestClient(run, self.api_url, headers, "gitlab")
         seen: set[int] = set()
+        if self.instance:
+            yield Pending("gitlab instance variables", self.instance_variables(run, api))
         for group in self.groups:
             ref = quote(group.strip("/"), safe="")
             try:
@@ -122,6 +127,13 @@ class GitLabSource:
         unit.validators.extend(listing.validators)
         return unit
 
+    async def instance_variables(self, run: SourceRun, api: RestClient) -> Unit:
+        unit = Unit(source="gitlab-ci", scope=f"{self.host} (instance)", repo=None)
+        listing = await api.listing("/admin/ci/variables", None, per_page=100, holds_values=True)
+        self._variables(unit, listing.items, {"host": self.host, "instance": True, "level": "instance"})
+        unit.validators.extend(listing.validators)
+        return unit
+
     async def project_variables(self, run: SourceRun, api: RestClient, project_id: int, path: str, scope: str) -> Unit:
         unit = Unit(source="gitlab-ci", scope=scope, repo=scope)
         listing = await api.listing(f"/projects/{project_id}/variables", None, per_page=100, holds_values=True)
@@ -131,7 +143,8 @@ class GitLabSource:
         return unit
 
     def _variables(self, unit: Unit, variables: list[dict[str, Any]], where: dict[str, Any]) -> None:
-        place = f"{where['host']}/{where.get('project') or where.get('group')}"
+        place = f"{where['host']}/{where.get('project') or where.get('group')}" if not where.get("instance") \
+            else f"{where['host']} (instance)"
         entries = []
         for variable in variables:
             key = variable.get("key")
@@ -147,7 +160,8 @@ class GitLabSource:
                 unit.inventory.append(InventoryRecord(
                     kind="gitlab-ci-variable", rule_id="gitlab.ci-hidden-variable", provider="gitlab-ci",
                     identity="\0".join(["gitlab-ci-variable", where["host"], str(where.get("project") or ""),
-                                        str(where.get("group") or ""), key, environment]),
+                                        str(where.get("group") or ("(instance)" if where.get("instance") else "")),
+                                        key, environment]),
                     redacted="(hidden)", locator=locator, metadata=metadata))
                 continue
             if isinstance(value, str):
