@@ -8,8 +8,8 @@ import pytest
 
 from .conftest import find_secret
 from .test_remote_aws import aws, seeded  # noqa: F401  (fixtures)
-from .test_remote_github import TOKEN as GH_TOKEN, bare_repo, github, stamp  # noqa: F401
-from .test_remote_gitlab import TOKEN as GL_TOKEN, gitlab  # noqa: F401
+from .test_remote_github import bare_repo, github, stamp  # noqa: F401
+from .test_remote_gitlab import gitlab  # noqa: F401
 
 from keysweep.testing.fakeforge import GhRepo, GlProject
 

@@ -161,8 +161,6 @@ class _Forge(ServerThread):
         raise NotImplementedError
 
     def page(self, request, items: list[Any], wrap: str | None, extra: dict[str, Any] | None = None):
-        from aiohttp import web
-
         per_page = min(int(request.query.get("per_page", self.per_page_default)), self.per_page_max)
         page = max(1, int(request.query.get("page", 1)))
         start = (page - 1) * per_page
