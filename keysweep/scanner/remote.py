@@ -189,8 +189,13 @@ class Runner:
             elif isinstance(item, GitTarget):
                 await self.scan_target(item)
         except Exception as exc:
-            name = getattr(item, "label", None) or getattr(item, "scope", None) or getattr(item, "name", None)
-            self.error(f"{name}: {describe_exception(exc)}")
+            message = describe_exception(exc)
+            if isinstance(item, GitTarget):
+                name = f"git {item.name}"
+                message = message.replace(f"{item.path}: ", "") if item.path else message
+            else:
+                name = getattr(item, "label", None) or getattr(item, "scope", None)
+            self.error(f"{name}: {message}")
 
     # -- engines ------------------------------------------------------------------------------
     @contextlib.contextmanager
