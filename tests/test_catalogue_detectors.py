@@ -19,9 +19,9 @@ BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def engine(request, tmp_path_factory):
+def engine(request, session_cache):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("hs-cache")))
+        patch.setenv("XDG_CACHE_HOME", str(session_cache))
         yield Engine(RULES, backend=request.param)
 
 

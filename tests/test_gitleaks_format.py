@@ -94,7 +94,7 @@ def test_cli_accepts_a_gitleaks_config_beside_the_shipped_rules(run, config, tmp
     project = tmp_path / "project"
     project.mkdir()
     (project / "app.cfg").write_text("acme_token = acm_k3j9x0q2m5n8b1v4c7z6l2p0o9i8u7y6\n")
-    result = run("scan", "dir", project, "--no-store", "--format", "json", "--rules", config)
+    result = run("scan", "dir", project, "--no-store", "--format", "json", "--rules", config, "--engine", "regex")
     assert result.code == 1, result
     assert [f["rule_id"] for f in result.json()] == ["acme-internal-token"]
     assert run("rules", "check", config).code == 0

@@ -57,9 +57,9 @@ NEGATIVES = [pytest.param(rule, i, id=f"{rule.id}[{i}]") for rule in RULES for i
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def engine(request, tmp_path_factory):
+def engine(request, session_cache):
     with pytest.MonkeyPatch.context() as patch:  # keep the Hyperscan cache out of the user's home
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("hs-cache")))
+        patch.setenv("XDG_CACHE_HOME", str(session_cache))
         yield Engine(RULES, backend=request.param)
 
 

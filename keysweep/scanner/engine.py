@@ -141,32 +141,35 @@ class DecodeFilter:
     """Which decoded base64 values are worth scanning, decided the same way by both backends.
 
     A decoded value is scanned when it holds a rule keyword in a case a key or variable is written
-    in (as is, UPPER, Capitalised, Title; and the rule's literal prefix), holds the base64 of one
-    (a value encoded twice), or when its line, before it, holds a keyword of a rule that reads its
-    context there (`MISTRAL_API_KEY: <base64>`). A rule without keywords makes every value worth
+    in (as is, UPPER, Capitalised, Title; and the rule's literal prefix), holds the base64 of a
+    token prefix (a value encoded twice), or when its line, before it, holds a keyword of a rule
+    that reads its context there (`MISTRAL_API_KEY: <base64>`). A rule without keywords makes every value worth
     scanning. With Hyperscan, `hyperscan_gate` answers for a whole content at literal speed whether
     any of its values can qualify, so most content never has its base64 runs looked for: it holds
     the base64 spellings (every alignment) of those keywords, their double encodings, and the
     context keywords.
     """
 
-    NESTED_MIN = 4  # single-encoded fragments this long are also looked for, twice encoded
+    NESTED_MIN = 4  # encoded prefix fragments this long are also looked for, twice encoded
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.everything = any(not c.keywords for c in rules)
         variants: set[bytes] = set()
+        prefixes: set[bytes] = set()
         context: set[bytes] = set()
         for compiled in rules:
             rule = compiled.rule
             for keyword in rule.keywords:
                 variants.update(v.encode() for v in (keyword, keyword.upper(), keyword.capitalize(), keyword.title()))
             if rule.prefix:
-                variants.add(rule.prefix.encode())
+                prefixes.add(rule.prefix.encode())
             if not rule.fallback and not _secret_first(rule.regex):
                 context.update(compiled.keywords)
+        variants |= prefixes
         self.variants = tuple(sorted(variants))
         self.encoded = {f for v in variants for f in decode.encoded_fragments(v)}
-        self.nested = tuple(sorted(f for f in self.encoded if len(f) >= self.NESTED_MIN))
+        # Twice-encoded values (a Docker `auth` inside a Secret) are looked for by token prefix.
+        self.nested = tuple(sorted(f for p in prefixes for f in decode.encoded_fragments(p) if len(f) >= self.NESTED_MIN))
         self.twice_encoded = {f for n in self.nested for f in decode.encoded_fragments(n)}
         self.context = tuple(sorted(context))
 
