@@ -139,3 +139,11 @@ def test_the_hyperscan_gate_opens_for_every_keyword_at_every_alignment():
                 assert DECODE_GATE in engine._hs.scan(twice), (variant, offset)
     for keyword in wanted.context:
         assert DECODE_GATE in engine._hs.scan(b"  " + keyword.upper() + b": value\n")
+
+
+def test_a_binary_value_before_a_text_one_does_not_hide_it():
+    binary = base64.b64encode(bytes(range(200))).decode()
+    wrapped = "\n  ".join(binary[i:i + 64] for i in range(0, len(binary), 64))
+    text = b64("OPENAI_API_KEY=some text value")
+    content = f"cert: |\n  {wrapped}\nVALUES={binary[:40]} {text}\n".encode()
+    assert [v.text for v in decode.decoded_values(content)] == [b"OPENAI_API_KEY=some text value"]

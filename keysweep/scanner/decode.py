@@ -30,7 +30,8 @@ _FLAT[ord("=")] = ord("=")
 _FLATTEN = bytes(_FLAT)
 _NEEDLE = b"A" * MIN_RUN
 _IN_ALPHABET = frozenset(_ALPHABET)
-_BLOCK = re.compile(rb"[A-Za-z0-9+/=\s]*")  # the rest of a base64 block (lines of alphabet)
+# The rest of a wrapped base64 block: its padding, then the following lines made of alphabet only.
+_BLOCK = re.compile(rb"={0,2}(?:\r?\n[ \t]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*(?=\r?\n|\Z))*")
 # Base64 of text: the first character of every 4-character group encodes the top six bits of a
 # text byte (tab, newline, carriage return or 0x20-0x7E): C, D, I-Z or a-f.
 _TEXT_LEADS = b"CDIJKLMNOPQRSTUVWXYZabcdef"
@@ -94,8 +95,8 @@ def runs(content: bytes) -> Iterator[tuple[int, int, bytes]]:
             return
         end = _alpha_end(content, start + MIN_RUN)
         if not _text_leads(content[start:end]):
-            # Binary (a certificate, a digest, an image): so is the rest of its block. Skip the
-            # block's base64 lines at C speed instead of joining and decoding them.
+            # Binary (a certificate, a digest, an image): so are the lines of base64 that follow
+            # it in its block. Skip them at C speed instead of joining and decoding them.
             position = _BLOCK.match(content, end).end()
             continue
         item = _one_run(content, start, end)
