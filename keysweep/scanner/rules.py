@@ -210,12 +210,66 @@ def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validat
     pre-commit run from compiling patterns whose keywords never occur."""
     rules: list[Rule] = []
     if include_default:
-        for path in rule_files([default_rules_dir()]):
-            rules.extend(load_rule_file(path, validate_patterns=validate_shipped))
+        shipped = rule_files([default_rules_dir()])
+        cached = None if validate_shipped else _cached_rules(shipped)
+        if cached is None:
+            cached = [rule for path in shipped for rule in load_rule_file(path, validate_patterns=validate_shipped)]
+            _cache_rules(shipped, cached)
+        rules.extend(cached)
     for path in rule_files(extra):
         rules.extend(load_rule_file(path))
     validate_rule_set(rules)
     return rules
+
+
+def _rules_cache_path(paths: list[Path]) -> Path | None:
+    """Parsing two dozen TOML files is most of a pre-commit run's own work, so the parsed shipped
+    rules are cached, keyed by each file's path, size and modification time."""
+    import hashlib
+    import os
+
+    try:
+        stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+    except OSError:
+        return None
+    digest = hashlib.sha256(repr((RULES_CACHE_VERSION, stamp)).encode()).hexdigest()[:24]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "keysweep" / f"rules-{digest}.pickle"
+
+
+# Bump when the Rule record changes shape, so an old cache is never unpickled into a new one.
+RULES_CACHE_VERSION = 1
+
+
+def _cached_rules(paths: list[Path]) -> list[Rule] | None:
+    import pickle
+
+    cache = _rules_cache_path(paths)
+    if cache is None:
+        return None
+    try:
+        rules = pickle.loads(cache.read_bytes())
+    except Exception:  # missing, truncated or from another version: parse the files instead
+        return None
+    if not isinstance(rules, list) or not all(isinstance(rule, Rule) for rule in rules):
+        return None
+    return rules
+
+
+def _cache_rules(paths: list[Path], rules: list[Rule]) -> None:
+    import os
+    import pickle
+
+    cache = _rules_cache_path(paths)
+    if cache is None:
+        return
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, cache)
+    except OSError:
+        pass
 
 
 def validate_rule_set(rules: list[Rule]) -> None:
