@@ -90,6 +90,9 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--approve", is_flag=True, help="With --policy: approve, as the actor, what the policy leaves "
                                               "to an approver.")
 @click.option("--revoker", "force_revoker", help="Use this revoker (e.g. notify) where it supports the credential.")
+@click.option("--rotate", is_flag=True, help="AWS access keys: rotate (new key into the Secrets Manager secret or SSM "
+                                            "parameter that held the old one, then deactivate the old one) "
+                                            "instead of only deactivating.")
 @click.option("--preflight", is_flag=True, help="Dry run: also ask providers that can check without acting "
                                                 "(Slack's test mode).")
 @click.option("--actor", help="Who is acting, for the audit log. Default: $KEYSWEEP_ACTOR or the OS user.")
@@ -102,7 +105,7 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
 def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, execute, yes, threshold, resume,
-               use_policy, policy_file, approve, force_revoker, preflight, actor, confirm_attempts, confirm_delay,
+               use_policy, policy_file, approve, force_revoker, rotate, preflight, actor, confirm_attempts, confirm_delay,
                fmt, fail_on_error, db, config_path):
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
     from keysweep.remediation.audit import default_actor
@@ -118,6 +121,10 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
     if selection.empty() and not resume and not use_policy:
         raise click.UsageError("select credentials: finding ids, --provider, --rule, --owner, --team, --source, "
                                "--repo, --status, or --all (or --resume, or --policy)")
+    if rotate:
+        if force_revoker and force_revoker != "aws-rotate":
+            raise click.UsageError("--rotate and --revoker: choose one")
+        force_revoker = "aws-rotate"
     settings = load_settings(config_path)
     store = Store(path)
     options = dict(execute=execute, yes=yes, threshold=threshold, resume=resume, use_policy=use_policy,
@@ -162,8 +169,11 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
         run_id = start_run(store, actor, command, clock_now())
         jobs = Jobs(store, actor, run_id, clock_now)
         entries = []
+        decisions = ctx.extra.setdefault("_decisions", {})  # revokers read per-rule settings (rotate_to)
         for finding in findings:
             decision = policy.decide(finding) if policy else None
+            if decision is not None:
+                decisions[finding.id] = decision
             if decision and decision.action == "never":
                 entries.append((finding, decision, None, None, None))
                 continue

@@ -15,6 +15,7 @@ never touched. `keysweep-policy.toml` (or `--policy PATH`, or `[policy]` in keys
     teams = ["payments"]
     long_lived = true
     revoker = "notify"                              # optional: force a revoker
+    rotate_to = "ssm:/ci/deploy-key"                # with revoker = "aws-rotate": where the new key goes
 
     [[rules]]
     name = "break-glass keys"
@@ -46,6 +47,7 @@ class Rule:
     match: dict[str, list[str]] = field(default_factory=dict)
     long_lived: bool | None = None
     revoker: str | None = None
+    rotate_to: str | None = None
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Decision:
     action: str
     rule: str | None
     revoker: str | None = None
+    rotate_to: str | None = None
 
 
 @dataclass
@@ -64,7 +67,7 @@ class Policy:
     def decide(self, finding) -> Decision:
         for rule in self.rules:
             if _matches(rule, finding):
-                return Decision(rule.action, rule.name, rule.revoker)
+                return Decision(rule.action, rule.name, rule.revoker, rule.rotate_to)
         return Decision(self.default, None)
 
 
@@ -103,7 +106,7 @@ def parse(data: dict[str, Any], origin: str) -> Policy:
         action = raw.get("action")
         if action not in ACTIONS:
             raise KeysweepError(f"{origin}: rule {index} needs action = one of {', '.join(ACTIONS)}")
-        unknown = set(raw) - set(LIST_FIELDS) - {"name", "action", "long_lived", "revoker"}
+        unknown = set(raw) - set(LIST_FIELDS) - {"name", "action", "long_lived", "revoker", "rotate_to"}
         if unknown:
             raise KeysweepError(f"{origin}: rule {index}: unknown field(s) {', '.join(sorted(unknown))}")
         match = {}
@@ -111,8 +114,16 @@ def parse(data: dict[str, Any], origin: str) -> Policy:
             if name in raw:
                 value = raw[name]
                 match[name] = [value] if isinstance(value, str) else [str(v) for v in value]
+        rotate_to = raw.get("rotate_to")
+        if rotate_to is not None:
+            from keysweep.revokers.aws_rotate import parse_target
+
+            try:
+                parse_target(rotate_to)
+            except ValueError as exc:
+                raise KeysweepError(f"{origin}: rule {index}: {exc}") from None
         rules.append(Rule(name=str(raw.get("name", f"rule {index}")), action=action, match=match,
-                          long_lived=raw.get("long_lived"), revoker=raw.get("revoker")))
+                          long_lived=raw.get("long_lived"), revoker=raw.get("revoker"), rotate_to=rotate_to))
     return Policy(rules, default, origin)
 
 

@@ -33,6 +33,7 @@ BUILTIN: dict[str, str] = {
     "openai": "keysweep.revokers.openai:OpenAIRevoker",
     "anthropic": "keysweep.revokers.anthropic:AnthropicRevoker",
     "aws": "keysweep.revokers.aws:AwsAccessKeyRevoker",
+    "aws-rotate": "keysweep.revokers.aws_rotate:AwsRotateRevoker",  # chosen by --rotate or a policy rule
     "perplexity": "keysweep.revokers.perplexity:PerplexityRevoker",
     "openrouter": "keysweep.revokers.openrouter:OpenRouterRevoker",
     "notify": "keysweep.revokers.notify:NotifyRevoker",

@@ -1,0 +1,295 @@
+"""AWS access-key rotation (`keysweep revoke --rotate`, or `revoker = "aws-rotate"` in a policy rule).
+
+For the IAM user that owns the leaked key: `CreateAccessKey`, write the new pair into the Secrets
+Manager secret or SSM parameter that held the old one (the finding's `aws-secretsmanager` /
+`aws-ssm` occurrence, or the policy rule's `rotate_to`), `UpdateAccessKey` the old key to Inactive
+(and `DeleteAccessKey` it when `[providers.aws] delete_after_days = 0`), then confirm as the `aws`
+revoker does (verification says dead, or IAM lists the old key Inactive).
+
+The stored value is rewritten in place: the old key id becomes the new one and the old secret
+access key (the 40-character token whose SHA-256 is the finding's, else the only such token) the
+new secret, so JSON, INI and dotenv shapes keep their layout. The new secret goes from IAM's answer
+straight into the `PutSecretValue` / `PutParameter` call: it is never printed, logged or stored by
+keysweep; calls, audit rows and events name only the new key id.
+
+Resumable: the new key id is recorded in the job (committed) before the value is written. A
+resumed run that finds a recorded id reads the target: if it holds the new id the write happened
+and only the deactivation is left; if not, the new key's secret was lost with the killed process
+(never written anywhere), so that orphan key is deleted before a replacement is created — the user
+never ends up with a second new key. IAM allows two keys per user: a user who already has another
+key besides the leaked one is reported (`LimitExceeded`), with the key to clean up, before any
+key is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import uuid
+from typing import Any
+
+from keysweep.revokers import RevokeResult
+from keysweep.revokers._common import make_plan
+from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
+
+_TOKEN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_HEX = re.compile(r"[0-9a-f]{40}")
+# A stand-in pair, used to check before creating anything that the stored value can be rewritten.
+_PROBE_ID = "AKIA" + "Z" * 16
+_PROBE_SECRET = "Z" * 40
+
+
+class RotationError(Exception):
+    """A rotation step that cannot go on; the message carries no value."""
+
+
+def target_from_occurrences(finding) -> dict[str, Any] | None:
+    """The Secrets Manager secret or SSM parameter the finding was read from, if any."""
+    for occurrence in finding.occurrences:
+        locator = occurrence.locator or {}
+        if occurrence.source == "aws-secretsmanager" and locator.get("arn"):
+            return {"service": "secretsmanager", "id": locator["arn"], "region": locator.get("region")}
+        if occurrence.source == "aws-ssm" and locator.get("name"):
+            return {"service": "ssm", "id": locator["name"], "region": locator.get("region")}
+    return None
+
+
+def parse_target(text: str) -> dict[str, Any]:
+    """A policy `rotate_to`: `secretsmanager:<name or ARN>`, `ssm:<parameter name>`, or an ARN of either."""
+    text = str(text).strip()
+    if text.startswith("arn:"):
+        parts = text.split(":", 5)
+        if len(parts) == 6 and parts[2] == "secretsmanager":
+            return {"service": "secretsmanager", "id": text, "region": parts[3] or None}
+        if len(parts) == 6 and parts[2] == "ssm" and parts[5].startswith("parameter"):
+            name = parts[5][len("parameter"):]
+            return {"service": "ssm", "id": name if name.startswith("/") and name.count("/") > 1 else name.lstrip("/"),
+                    "region": parts[3] or None}
+    service, sep, ident = text.partition(":")
+    if sep and service in ("secretsmanager", "ssm") and ident:
+        return {"service": service, "id": ident, "region": None}
+    raise ValueError(f"rotate_to {text!r}: expected secretsmanager:<name or ARN>, ssm:<parameter name>, or an ARN")
+
+
+def describe(target: dict[str, Any]) -> str:
+    kind = "secret" if target["service"] == "secretsmanager" else "parameter"
+    return f"{target['service']} {kind} {target['id']}"
+
+
+def rewrite(current: str, old_id: str, new_id: str, new_secret: str, old_secret_sha256: str | None) -> str:
+    """`current` with the old key id and its secret replaced by the new ones (layout kept)."""
+    from keysweep.fingerprint import secret_sha256
+
+    if old_id not in current:
+        raise RotationError(f"it does not hold {old_id}")
+    tokens = [m for m in _TOKEN.finditer(current) if not _HEX.fullmatch(m.group())]
+    chosen = [m for m in tokens if old_secret_sha256 and secret_sha256(m.group()) == old_secret_sha256]
+    if not chosen:
+        if len(tokens) != 1:
+            raise RotationError("cannot tell which value in it is the secret access key "
+                                f"({len(tokens)} candidates)")
+        chosen = tokens
+    secret = chosen[0].group()
+    return _TOKEN.sub(lambda m: new_secret if m.group() == secret else m.group(), current).replace(old_id, new_id)
+
+
+def _service_client(settings, service: str, region: str | None):
+    import boto3
+
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    endpoint = settings.env.get("AWS_ENDPOINT_URL") or settings.provider("aws").get("base_url")
+    return boto3.client(service, region_name=region, endpoint_url=endpoint or None)
+
+
+def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The stored value and what writing it back needs (SSM type)."""
+    client = _service_client(settings, target["service"], target.get("region"))
+    if target["service"] == "secretsmanager":
+        answer = client.get_secret_value(SecretId=target["id"])
+        if answer.get("SecretString") is None:
+            raise RotationError(f"{describe(target)} is binary: cannot rewrite it")
+        return answer["SecretString"], {}
+    parameter = client.get_parameter(Name=target["id"], WithDecryption=True)["Parameter"]
+    return parameter["Value"], {"type": parameter.get("Type") or "SecureString"}
+
+
+def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, Any], new_id: str) -> None:
+    client = _service_client(settings, target["service"], target.get("region"))
+    if target["service"] == "secretsmanager":
+        # The same token for the same new key: a repeated put is a no-op, not a second version.
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"keysweep-rotate:{target['id']}:{new_id}"))
+        client.put_secret_value(SecretId=target["id"], SecretString=value, ClientRequestToken=token)
+    else:
+        client.put_parameter(Name=target["id"], Value=value, Type=meta.get("type", "SecureString"), Overwrite=True)
+
+
+def _put_call(target: dict[str, Any]) -> str:
+    return "secretsmanager:PutSecretValue" if target["service"] == "secretsmanager" else "ssm:PutParameter"
+
+
+def _get_call(target: dict[str, Any]) -> str:
+    return "secretsmanager:GetSecretValue" if target["service"] == "secretsmanager" else "ssm:GetParameter"
+
+
+def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
+    """Record identifiers in the job's plan data (committed now) and the audit log."""
+    store = ctx.store
+    if store is None:
+        return
+    from keysweep.remediation import audit
+    from keysweep.remediation.jobs import transaction
+
+    conn = store.conn
+    with transaction(conn):
+        row = conn.execute("SELECT id, plan FROM revocations WHERE finding_id = ? AND revoker = ?",
+                           [finding_id, revoker]).fetchone()
+        if row is None:
+            return
+        plan = json.loads(row[1] or "{}")
+        data = plan.setdefault("data", {})
+        for key, value in values.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        conn.execute("UPDATE revocations SET plan = ? WHERE id = ?", [json.dumps(plan, sort_keys=True), row[0]])
+        audit.append(conn, ctx.now(), ctx.actor, "revoke.rotate", {"finding": finding_id, "job": row[0]}, values)
+
+
+class AwsRotateRevoker(AwsAccessKeyRevoker):
+    name = "aws-rotate"
+
+    def _target(self, finding, ctx) -> tuple[dict[str, Any] | None, str | None]:
+        decision = (ctx.extra.get("_decisions") or {}).get(finding.id)
+        rotate_to = getattr(decision, "rotate_to", None) if decision is not None else None
+        if rotate_to:
+            try:
+                return parse_target(rotate_to), None
+            except ValueError as exc:
+                return None, str(exc)
+        return target_from_occurrences(finding), None
+
+    async def plan(self, finding, ctx):
+        target, problem = self._target(finding, ctx)
+        key = finding.key_id
+        calls = [("POST", "iam:GetAccessKeyLastUsed", f"find the IAM user of {key}"),
+                 ("POST", "iam:ListAccessKeys", "check the user has room for a second key (IAM allows 2)")]
+        needs = []
+        if target:
+            calls += [("POST", _get_call(target), f"read {describe(target)}"),
+                      ("POST", "iam:CreateAccessKey", "create the new key (its id recorded in the job first)"),
+                      ("POST", _put_call(target), f"write the new key into {describe(target)} (value never shown)")]
+        else:
+            needs.append(problem or "a rotation target: the key was not found in Secrets Manager or SSM; "
+                                    "name one with rotate_to in a policy rule")
+        calls.append(("POST", "iam:UpdateAccessKey", f"set {key} Inactive"))
+        grace = self._grace(ctx)
+        if grace is not None:
+            calls.append(("POST", "iam:DeleteAccessKey",
+                          f"delete {key} now" if grace == 0 else f"delete {key} after {grace:g} day(s)"))
+        return make_plan(self.name, finding, calls, needs, delete_after_days=grace, rotate_target=target,
+                         target=f"iam AccessKeyId={key}")
+
+    async def revoke(self, plan, ctx) -> RevokeResult:
+        try:
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ImportError:
+            return RevokeResult(False, "boto3 is not installed: pip install 'keysweep[aws]'")
+        calls: list[tuple[str, str, str]] = []
+        try:
+            return await self._rotate(plan, ctx, calls)
+        except RotationError as exc:
+            return RevokeResult(False, f"cannot rotate: {exc}", calls=tuple(calls))
+        except ClientError as exc:
+            code, retryable = _error(exc)
+            calls.append(("POST", "aws", code))
+            if code == "LimitExceeded":
+                return RevokeResult(False, "IAM refused CreateAccessKey: LimitExceeded (the user already has "
+                                           "2 access keys); delete the unused one, then rerun", calls=tuple(calls))
+            return RevokeResult(False, f"AWS refused: {code}", retryable=retryable, calls=tuple(calls))
+        except BotoCoreError as exc:
+            code, _ = _error(exc)
+            return RevokeResult(False, f"AWS: {code}", retryable=True, calls=tuple(calls))
+
+    async def _rotate(self, plan, ctx, calls) -> RevokeResult:
+        from botocore.exceptions import ClientError
+
+        data = plan.data
+        old = data["key_id"]
+        target = data.get("rotate_target")
+        if not target:
+            raise RotationError("no rotation target (the key was not read from Secrets Manager or SSM); "
+                                "name one with rotate_to in a policy rule")
+        settings = ctx.settings
+        iam = await asyncio.to_thread(_client, settings)
+        recorded = data.get("new_key_id")
+        try:
+            user = (await asyncio.to_thread(iam.get_access_key_last_used, AccessKeyId=old)).get("UserName")
+        except ClientError as exc:
+            if _error(exc)[0] != "NoSuchEntity":
+                raise
+            calls.append(("POST", "iam:GetAccessKeyLastUsed", "NoSuchEntity"))
+            if recorded:
+                return RevokeResult(True, f"rotated to {recorded}; old key already deleted", calls=tuple(calls))
+            raise RotationError(f"{old} no longer exists in IAM: nothing to rotate") from None
+        calls.append(("POST", "iam:GetAccessKeyLastUsed", f"ok (user {user})"))
+        if not user:
+            raise RotationError(f"IAM names no user for {old} (a root key cannot be rotated this way)")
+        listed = (await asyncio.to_thread(iam.list_access_keys, UserName=user)).get("AccessKeyMetadata", [])
+        keys = {meta["AccessKeyId"]: meta.get("Status") for meta in listed}
+        calls.append(("POST", "iam:ListAccessKeys", f"{len(keys)} key(s)"))
+        current, meta = await asyncio.to_thread(_read_target, settings, target)
+        calls.append(("POST", _get_call(target), "ok"))
+        written = bool(recorded) and recorded in current
+        if recorded and not written:
+            # Created by a run that died before writing it: its secret is gone and nobody has it.
+            if recorded in keys:
+                await asyncio.to_thread(iam.delete_access_key, UserName=user, AccessKeyId=recorded)
+                calls.append(("POST", "iam:DeleteAccessKey", f"{recorded} (created by an interrupted run, "
+                                                             "never written)"))
+                keys.pop(recorded, None)
+            note_job(ctx, plan.finding_id, self.name, new_key_id=None, orphan_deleted=recorded)
+            recorded = None
+        if not written:
+            if old not in current and old not in keys:
+                raise RotationError(f"{old} is not a key of IAM user {user}")
+            others = [key for key in keys if key != old]
+            if len(keys) >= 2:
+                raise RotationError(f"LimitExceeded: IAM user {user} already has 2 access keys ({old} and "
+                                    f"{', '.join(others)}); delete the unused one, then rerun")
+            try:
+                rewrite(current, old, _PROBE_ID, _PROBE_SECRET, data.get("secret_sha256"))
+            except RotationError as exc:
+                raise RotationError(f"{describe(target)}: {exc}") from None
+            fault = ctx.extra.get("_rotate_fault")  # tests: simulate a kill between steps
+            answer = (await asyncio.to_thread(iam.create_access_key, UserName=user))["AccessKey"]
+            recorded = answer["AccessKeyId"]
+            calls.append(("POST", "iam:CreateAccessKey", f"created {recorded}"))
+            note_job(ctx, plan.finding_id, self.name, new_key_id=recorded)
+            if fault:
+                fault("after_create")
+            await asyncio.to_thread(_write_target, settings, target,
+                                    rewrite(current, old, recorded, answer.pop("SecretAccessKey"),
+                                            data.get("secret_sha256")), meta, recorded)
+            del answer
+            calls.append(("POST", _put_call(target), f"wrote {recorded}"))
+            if fault:
+                fault("after_write")
+        else:
+            calls.append(("POST", _put_call(target), f"{recorded} already written"))
+        current = None
+        try:
+            await asyncio.to_thread(iam.update_access_key, UserName=user, AccessKeyId=old, Status="Inactive")
+            calls.append(("POST", "iam:UpdateAccessKey", f"{old} Inactive"))
+            if data.get("delete_after_days") == 0:
+                await asyncio.to_thread(iam.delete_access_key, UserName=user, AccessKeyId=old)
+                calls.append(("POST", "iam:DeleteAccessKey", f"{old} deleted"))
+        except ClientError as exc:
+            if _error(exc)[0] != "NoSuchEntity":
+                raise
+            calls.append(("POST", "iam:UpdateAccessKey", "NoSuchEntity (already deleted)"))
+        note_job(ctx, plan.finding_id, self.name, rotated_to=recorded)
+        return RevokeResult(True, f"rotated: new key {recorded} in {describe(target)}; {old} deactivated"
+                            + (" and deleted" if data.get("delete_after_days") == 0 else ""), calls=tuple(calls))

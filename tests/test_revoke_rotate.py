@@ -1,0 +1,244 @@
+"""AWS access-key rotation against moto's server: the new key goes into the Secrets Manager secret
+or SSM parameter that held the old one, the old key is deactivated, a kill between CreateAccessKey
+and the write is resumed without a second new key, IAM's two-key limit is reported before anything
+is created, and the new secret reaches no DB row, call record or output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from keysweep.context import Context
+from keysweep.fingerprint import finding_id, redact, secret_sha256
+from keysweep.http import HttpClient, RetryPolicy
+from keysweep.remediation import jobs as J
+from keysweep.remediation.jobs import Jobs
+from keysweep.remediation.orchestrator import Orchestrator, start_run
+from keysweep.revokers import available_revokers
+from keysweep.revokers.aws_rotate import parse_target, rewrite
+from keysweep.scanner.models import Finding, Occurrence
+from keysweep.scanner.store import Store
+from keysweep.settings import Settings
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: not an Exception, so nothing in keysweep catches it."""
+
+
+@pytest.fixture
+def aws(moto_endpoint, monkeypatch):
+    import boto3
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    clients = {name: boto3.client(name, endpoint_url=moto_endpoint, region_name="us-east-1")
+               for name in ("iam", "secretsmanager", "ssm")}
+    clients["endpoint"] = moto_endpoint
+    return clients
+
+
+def leaked_key(aws, extra_key: bool = False):
+    user = f"ci-{uuid.uuid4().hex[:8]}"
+    aws["iam"].create_user(UserName=user)
+    key = aws["iam"].create_access_key(UserName=user)["AccessKey"]
+    if extra_key:
+        aws["iam"].create_access_key(UserName=user)
+    return user, key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def aws_finding(key_id: str, secret: str, source: str, locator: dict) -> Finding:
+    digest = secret_sha256(secret)
+    return Finding(id=finding_id("aws", digest), rule_id="aws.secret-access-key", provider="aws",
+                   secret_sha256=digest, redacted=redact(secret), long_lived=True, key_id=key_id,
+                   occurrences=[Occurrence(source=source, path=locator.get("resource"), line=1, locator=locator)])
+
+
+def in_secret(aws, key_id, secret):
+    name = f"ci/{uuid.uuid4().hex[:8]}"
+    value = json.dumps({"aws_access_key_id": key_id, "aws_secret_access_key": secret, "note": "ci deploy"})
+    arn = aws["secretsmanager"].create_secret(Name=name, SecretString=value)["ARN"]
+    return arn, aws_finding(key_id, secret, "aws-secretsmanager",
+                            {"arn": arn, "region": "us-east-1", "resource": f"secretsmanager us-east-1 {name}"})
+
+
+def in_parameter(aws, key_id, secret):
+    name = f"/ci/{uuid.uuid4().hex[:8]}"
+    value = f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+    aws["ssm"].put_parameter(Name=name, Value=value, Type="SecureString")
+    return name, aws_finding(key_id, secret, "aws-ssm", {"name": name, "version": 1, "region": "us-east-1",
+                                                         "resource": f"ssm us-east-1 {name} (v1)"})
+
+
+def keys_of(aws, user) -> dict[str, str]:
+    return {m["AccessKeyId"]: m["Status"] for m in aws["iam"].list_access_keys(UserName=user)["AccessKeyMetadata"]}
+
+
+async def rotate(store, findings, settings, extra=None, resume=False):
+    revokers = available_revokers()
+    async with HttpClient(policy=RetryPolicy(attempts=2, base_delay=0.01), default_rate=1000) as http:
+        ctx = Context(http=http, settings=settings, store=store, extra=dict(extra or {}), actor="tester")
+        run_id = start_run(store, "tester", "test", ctx.now())
+        jobs = Jobs(store, "tester", run_id, ctx.now)
+        if resume:
+            todo = jobs.find(states=J.OPEN_STATES)
+        else:
+            todo = [jobs.create(f, "aws-rotate", await revokers["aws-rotate"].plan(f, ctx), approve=True)[0]
+                    for f in findings]
+        orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=1, confirm_delay=0.01, retry_base=0.01,
+                                    max_attempts=2)
+        return await orchestrator.run(todo), jobs
+
+
+def dump(store) -> str:
+    return "\n".join("\n".join(store.conn.iterdump()) for _ in [0])
+
+
+def test_rotation_into_secrets_manager_then_idempotent(tmp_path, aws):
+    user, old_id, old_secret = leaked_key(aws)
+    arn, finding = in_secret(aws, old_id, old_secret)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive"
+    (new_id, status), = keys.items()
+    assert status == "Active"
+    stored = json.loads(aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"])
+    assert stored["aws_access_key_id"] == new_id and stored["note"] == "ci deploy"
+    new_secret = stored["aws_secret_access_key"]
+    assert len(new_secret) == 40 and new_secret != old_secret
+    job = jobs.find()[0]
+    assert job.plan["data"]["new_key_id"] == new_id
+    everything = dump(store)
+    assert new_secret not in everything and old_secret not in everything
+    assert new_id in everything  # the audit rows and calls name the new key id
+    # Run the revoke step again: the write is seen, no third key is created.
+    async def again():
+        async with HttpClient() as http:
+            ctx = Context(http=http, settings=settings, store=store, actor="tester")
+            from keysweep.remediation.jobs import plan_from_json
+
+            return await available_revokers()["aws-rotate"].revoke(plan_from_json(jobs.find()[0].plan), ctx)
+    result = asyncio.run(again())
+    assert result.ok, result.detail
+    assert set(keys_of(aws, user)) == {old_id, new_id}
+    assert new_secret not in result.detail and new_secret not in json.dumps(result.calls)
+
+
+def test_rotation_into_ssm_parameter_deletes_old_key_when_no_grace(tmp_path, aws):
+    user, old_id, old_secret = leaked_key(aws)
+    name, finding = in_parameter(aws, old_id, old_secret)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]}, config={"providers": {"aws": {"delete_after_days": 0}}})
+    summary, _jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert old_id not in keys and len(keys) == 1
+    parameter = aws["ssm"].get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert f"aws_access_key_id = {next(iter(keys))}\n" in parameter["Value"]
+    assert old_secret not in parameter["Value"] and parameter["Value"].startswith("[default]\n")
+
+
+@pytest.mark.parametrize("where", ["after_create", "after_write"])
+def test_killed_rotation_resumes_without_a_second_new_key(tmp_path, aws, where):
+    user, old_id, old_secret = leaked_key(aws)
+    arn, finding = in_secret(aws, old_id, old_secret)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
+
+    def fault(step):
+        if step == where:
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    job = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0]
+    assert job.state == J.REVOKING
+    first_new = job.plan["data"]["new_key_id"]  # recorded before the value was written
+    assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    summary, jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
+    (new_id, status), = keys.items()
+    stored = json.loads(aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"])
+    assert stored["aws_access_key_id"] == new_id and status == "Active"
+    if where == "after_write":
+        assert new_id == first_new  # written before the kill: kept, nothing created
+    else:
+        assert new_id != first_new  # never written: its secret died with the process; deleted, replaced
+        outcomes = [c["outcome"] for c in jobs.calls(job.id)]
+        assert any(first_new in o and "never written" in o for o in outcomes)
+    assert stored["aws_secret_access_key"] not in dump(store)
+
+
+def test_two_key_limit_reported_before_creating_anything(tmp_path, aws):
+    user, old_id, old_secret = leaked_key(aws, extra_key=True)
+    _arn, finding = in_secret(aws, old_id, old_secret)
+    before = keys_of(aws, user)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})))
+    assert summary.states == {"failed_permanent": 1}
+    (_fid, error), = summary.errors
+    other = next(k for k in before if k != old_id)
+    assert "LimitExceeded" in error and other in error and user in error
+    assert keys_of(aws, user) == before  # nothing created, old key untouched
+
+
+def test_rotate_dry_run_and_policy_target(tmp_path, aws, run, monkeypatch):
+    user, old_id, old_secret = leaked_key(aws)
+    _arn, from_sm = in_secret(aws, old_id, old_secret)
+    from keysweep.testing.keygen import KeyGen
+
+    git_secret = KeyGen(7).aws_secret_access_key()
+    git_finding = Finding(id=finding_id("aws", secret_sha256(git_secret)), rule_id="aws.secret-access-key",
+                          provider="aws", secret_sha256=secret_sha256(git_secret), redacted=redact(git_secret),
+                          long_lived=True, key_id="AKIA" + "B" * 16,
+                          occurrences=[Occurrence(source="git", path="deploy/ci.env", line=2, repo="acme/web",
+                                                  locator={"repo": "r", "blob": "b"})])
+    db = tmp_path / "k.db"
+    store = Store(db)
+    store.record([from_sm, git_finding], "scope", "2025-01-02T00:00:00Z")
+    store.close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws["endpoint"])
+    monkeypatch.chdir(tmp_path)
+    result = run("revoke", "--rotate", "--provider", "aws", "--db", str(db))
+    assert result.code == 0, result
+    assert "iam:CreateAccessKey" in result.stdout and "secretsmanager:PutSecretValue" in result.stdout
+    assert "needs:   a rotation target" in result.stdout  # the key found in git has none
+    assert old_secret not in result.stdout and git_secret not in result.stdout
+    assert keys_of(aws, user) == {old_id: "Active"}  # dry run: nothing sent
+    (tmp_path / "keysweep-policy.toml").write_text(
+        '[[rules]]\nname = "rotate ci keys"\naction = "auto"\nproviders = ["aws"]\nrevoker = "aws-rotate"\n'
+        'rotate_to = "ssm:/ci/deploy"\n')
+    result = run("revoke", "--policy", "--db", str(db))
+    assert result.code == 0, result
+    assert result.stdout.count("ssm:PutParameter") == 2 and "aws-rotate" in result.stdout
+    (tmp_path / "keysweep-policy.toml").write_text('[[rules]]\naction = "auto"\nrotate_to = "vault:x"\n')
+    result = run("revoke", "--policy", "--db", str(db))
+    assert result.code == 2 and "rotate_to" in result.stderr and "Traceback" not in str(result)
+
+
+def test_rewrite_keeps_layout_and_refuses_ambiguity():
+    old_id, new_id = "AKIA" + "A" * 16, "AKIA" + "N" * 16
+    old, new = "o" * 39 + "1", "n" * 39 + "2"
+    assert rewrite(f"id={old_id}\nsecret={old}\n", old_id, new_id, new, None) == f"id={new_id}\nsecret={new}\n"
+    with pytest.raises(Exception, match="candidates"):
+        rewrite(f"{old_id} {old} {'p' * 40}", old_id, new_id, new, None)
+    assert rewrite(f"{old_id} {old} {'p' * 40}", old_id, new_id, new, secret_sha256(old)).endswith("p" * 40)
+    with pytest.raises(Exception, match="does not hold"):
+        rewrite(f"secret={old}", old_id, new_id, new, None)
+    assert parse_target("arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci-AbCdEf")["region"] == "eu-west-1"
+    assert parse_target("ssm:/ci/key") == {"service": "ssm", "id": "/ci/key", "region": None}
+
