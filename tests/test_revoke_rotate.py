@@ -242,3 +242,92 @@ def test_rewrite_keeps_layout_and_refuses_ambiguity():
     assert parse_target("arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci-AbCdEf")["region"] == "eu-west-1"
     assert parse_target("ssm:/ci/key") == {"service": "ssm", "id": "/ci/key", "region": None}
 
+
+def test_delayed_delete_after_the_grace_period_by_the_clock(tmp_path, aws):
+    from datetime import datetime, timedelta, timezone
+
+    user, old_id, old_secret = leaked_key(aws)
+    _name, finding = in_parameter(aws, old_id, old_secret)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]}, config={"providers": {"aws": {"delete_after_days": 7}}})
+    moment = [datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)]
+
+    async def go(create: bool):
+        revokers = available_revokers()
+        async with HttpClient() as http:
+            ctx = Context(http=http, settings=settings, store=store, clock=lambda: moment[0], actor="tester")
+            jobs = Jobs(store, "tester", start_run(store, "tester", "test", ctx.now()), ctx.now)
+            orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=1, confirm_delay=0.01)
+            if create:
+                job, _ = jobs.create(finding, "aws", await revokers["aws"].plan(finding, ctx), approve=True)
+                await orchestrator.run([job])
+            return await orchestrator.delete_due(jobs.find(states=[J.CONFIRMED])), jobs
+
+    outcome, jobs = asyncio.run(go(True))
+    assert keys_of(aws, user) == {old_id: "Inactive"}
+    (job, due), = outcome["waiting"]
+    assert due == datetime(2025, 3, 8, 12, 0, tzinfo=timezone.utc) and not outcome["deleted"]
+    moment[0] += timedelta(days=6, hours=23)
+    outcome, _ = asyncio.run(go(False))
+    assert len(outcome["waiting"]) == 1 and keys_of(aws, user) == {old_id: "Inactive"}
+    moment[0] += timedelta(hours=2)
+    outcome, jobs = asyncio.run(go(False))
+    assert [j.finding_id for j in outcome["deleted"]] == [finding.id]
+    assert keys_of(aws, user) == {}
+    job = jobs.find()[0]
+    assert job.state == J.CONFIRMED and job.plan["data"]["deleted_at"] == "2025-03-08T13:00:00Z"
+    assert any(c["target"] == "iam:DeleteAccessKey" for c in jobs.calls(job.id))
+    kinds = [r[0] for r in store.conn.execute("SELECT kind FROM events WHERE finding_id = ?", [finding.id])]
+    assert "deleted" in kinds
+    # Once deleted, nothing more to do.
+    outcome, _ = asyncio.run(go(False))
+    assert outcome == {"deleted": [], "waiting": [], "failed": []}
+
+
+def test_delayed_delete_leaves_a_reactivated_key_alone(tmp_path, aws):
+    from datetime import datetime, timedelta, timezone
+
+    user, old_id, old_secret = leaked_key(aws)
+    _name, finding = in_parameter(aws, old_id, old_secret)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]}, config={"providers": {"aws": {"delete_after_days": 1}}})
+    moment = [datetime(2025, 3, 1, tzinfo=timezone.utc)]
+
+    async def go(create: bool):
+        revokers = available_revokers()
+        async with HttpClient() as http:
+            ctx = Context(http=http, settings=settings, store=store, clock=lambda: moment[0], actor="tester")
+            jobs = Jobs(store, "tester", start_run(store, "tester", "test", ctx.now()), ctx.now)
+            orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=1, confirm_delay=0.01)
+            if create:
+                job, _ = jobs.create(finding, "aws", await revokers["aws"].plan(finding, ctx), approve=True)
+                await orchestrator.run([job])
+            return await orchestrator.delete_due(jobs.find(states=[J.CONFIRMED]))
+
+    asyncio.run(go(True))
+    aws["iam"].update_access_key(UserName=user, AccessKeyId=old_id, Status="Active")  # a person undid it
+    moment[0] += timedelta(days=2)
+    outcome = asyncio.run(go(False))
+    (_job, detail), = outcome["failed"]
+    assert "Active again" in detail and keys_of(aws, user) == {old_id: "Active"}
+
+
+def test_resume_reports_keys_still_in_their_grace_period(tmp_path, aws, run, monkeypatch):
+    user, old_id, old_secret = leaked_key(aws)
+    _name, finding = in_parameter(aws, old_id, old_secret)
+    db = tmp_path / "k.db"
+    store = Store(db)
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    store.close()
+    config = tmp_path / "keysweep.toml"
+    config.write_text(f'[providers.aws]\ndelete_after_days = 3\nbase_url = "{aws["endpoint"]}"\n')
+    result = run("revoke", finding.id, "--execute", "--db", str(db), "--config", str(config))
+    assert result.code == 0, result
+    assert keys_of(aws, user) == {old_id: "Inactive"}
+    result = run("revoke", "--resume", "--db", str(db), "--config", str(config))
+    assert result.code == 0, result
+    assert "delayed deletes: 0 deleted, 1 still in their grace period (next due " in result.stdout
+    result = run("revoke", "--resume", "--format", "json", "--db", str(db), "--config", str(config))
+    assert result.json()["delayed_deletes"]["waiting"][0]["finding"] == finding.id

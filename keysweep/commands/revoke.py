@@ -257,6 +257,13 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                                     confirm_delay=confirm_delay, progress=progress)
         started = time.monotonic()
         summary = await orchestrator.run(to_run)
+        deletes = {"deleted": [], "waiting": [], "failed": []}
+        if resume:  # keys deactivated with a grace period (AWS delete_after_days) whose time has come
+            settled = jobs.find(states=[J.CONFIRMED])
+            if not selection.empty():
+                wanted = {f.id for f in findings}
+                settled = [j for j in settled if j.finding_id in wanted]
+            deletes = await orchestrator.delete_due(settled)
         elapsed = time.monotonic() - started
         finish_run(store, run_id, clock_now(), summary.as_dict())
         forget(ctx)
@@ -268,10 +275,20 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                        "elapsed_seconds": round(elapsed, 3),
                        "jobs": [{"id": j.id, "finding": j.finding_id, "revoker": j.revoker, "state": j.state,
                                  "attempts": j.attempts, "last_error": j.last_error} for j in waiting],
-                       "awaiting_approval": [e[0].id for e in planned]}, sys.stdout, indent=2)
+                       "awaiting_approval": [e[0].id for e in planned],
+                       "delayed_deletes": {"deleted": [j.finding_id for j in deletes["deleted"]],
+                                           "failed": [j.finding_id for j, _d in deletes["failed"]],
+                                           "waiting": [{"finding": j.finding_id, "due": due.strftime(
+                                               "%Y-%m-%dT%H:%M:%SZ")} for j, due in deletes["waiting"]]}},
+                      sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
             click.echo(_summary_line(summary, elapsed))
+            if deletes["deleted"] or deletes["waiting"]:
+                soonest = min((due for _j, due in deletes["waiting"]), default=None)
+                click.echo(f"  delayed deletes: {len(deletes['deleted'])} deleted, {len(deletes['waiting'])} "
+                           f"still in their grace period"
+                           + (f" (next due {soonest.strftime('%Y-%m-%dT%H:%M:%SZ')})" if soonest else ""))
             for finding_id, error in summary.errors:
                 click.echo(f"  failed {finding_id}: {error}")
             if planned:

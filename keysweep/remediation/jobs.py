@@ -254,3 +254,28 @@ class Jobs:
             if event:
                 self._event(job.finding_id, event, at, event_detail)
         job.state, job.last_error, job.next_attempt_at = state, error, next_attempt_at
+
+    def add_calls(self, job: Job, calls: list[CallRecord], *, data: dict[str, Any] | None = None,
+                  event: str | None = None, event_detail: dict | None = None,
+                  action: str = "revoke.call") -> None:
+        """Calls made for a job after it was settled (a delayed delete), with identifiers merged
+        into its plan data, without a state change; one transaction."""
+        at = self.now()
+        with transaction(self.conn):
+            for call in calls:
+                self.conn.execute(
+                    "INSERT INTO revocation_calls (revocation_id, finding_id, run_id, method, target, outcome, detail, "
+                    "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [job.id, job.finding_id, self.run_id, call.method, call.target, call.outcome, call.detail, at])
+                audit.append(self.conn, at, self.actor, action,
+                             {"finding": job.finding_id, "job": job.id, "method": call.method, "target": call.target},
+                             {"outcome": call.outcome, "ok": call.ok, "detail": call.detail or None})
+            if data:
+                row = self.conn.execute("SELECT plan FROM revocations WHERE id = ?", [job.id]).fetchone()
+                plan = json.loads(row[0] or "{}") if row else {}
+                plan.setdefault("data", {}).update(data)
+                self.conn.execute("UPDATE revocations SET plan = ?, updated_at = ? WHERE id = ?",
+                                  [json.dumps(plan, sort_keys=True), at, job.id])
+                job.plan = plan
+            if event:
+                self._event(job.finding_id, event, at, event_detail)

@@ -374,6 +374,48 @@ class Orchestrator:
         self.jobs.audit("revoke.confirm", {"finding": finding.id, "job": job.id},
                         {"outcome": "not yet dead", "state": job.state})
 
+    # -- delayed deletes --------------------------------------------------------------------------
+    async def delete_due(self, job_list: list[Job]) -> dict[str, list]:
+        """Delete what revokers with a grace period (AWS `delete_after_days`) deactivated long enough
+        ago, by the context's clock. Returns {"deleted": [...], "waiting": [(job, due)], "failed": [...]}."""
+        from keysweep.remediation.jobs import plan_from_json
+
+        now = self.ctx.clock()
+        outcome: dict[str, list] = {"deleted": [], "waiting": [], "failed": []}
+        for job in job_list:
+            revoker = self.revokers.get(job.revoker)
+            if job.state != J.CONFIRMED or revoker is None or not hasattr(revoker, "delete_due_at"):
+                continue
+            deactivated = next((at for state, at in self.jobs.transitions(job.id) if state == J.REVOKED), None)
+            if deactivated is None:
+                continue
+            due = revoker.delete_due_at(job.plan.get("data", {}),
+                                        datetime.strptime(deactivated, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc))
+            if due is None:
+                continue
+            if due > now:
+                outcome["waiting"].append((job, due))
+                continue
+            async with self._semaphore(job.provider or job.revoker):
+                async with self._throttle(job.provider or job.revoker):
+                    result = await self._call(revoker.delete(plan_from_json(job.plan), self.ctx))
+            from keysweep.remediation.secrets import scrub
+
+            detail = scrub(result.detail, self.ctx) or ""
+            calls = [J.CallRecord(m, t, o, ok=result.ok, detail=detail) for m, t, o in result.calls] or \
+                [J.CallRecord("-", "-", "no request", ok=result.ok, detail=detail)]
+            if result.ok:
+                self.jobs.add_calls(job, calls, data={"deleted_at": self.ctx.now()}, event="deleted",
+                                    event_detail={"revoker": job.revoker}, action="revoke.delete")
+                outcome["deleted"].append(job)
+                self.progress(f"deleted {job.finding_id} (deactivated {deactivated})")
+            else:
+                self.jobs.add_calls(job, calls, action="revoke.delete")
+                outcome["failed"].append((job, detail))
+                self.summary.errors.append((job.finding_id, f"delayed delete: {detail}"))
+                self.progress(f"delete FAILED {job.finding_id}: {detail}")
+        return outcome
+
     # -- batches ----------------------------------------------------------------------------------
     async def _run_batches(self, revoker, group: list[Job]) -> None:
         from keysweep.remediation.jobs import plan_from_json

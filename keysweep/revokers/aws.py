@@ -97,6 +97,49 @@ class AwsAccessKeyRevoker(BaseRevoker):
         detail = "deactivated" + (" and deleted" if plan.data.get("delete_after_days") == 0 else "")
         return RevokeResult(True, detail, calls=tuple(calls))
 
+    def delete_due_at(self, plan_data: dict, deactivated_at):
+        """When a key deactivated at `deactivated_at` may be deleted: None if never (no grace set,
+        deleted already, or deleted at once)."""
+        from datetime import timedelta
+
+        grace = plan_data.get("delete_after_days")
+        if grace is None or float(grace) <= 0 or plan_data.get("deleted_at"):
+            return None
+        return deactivated_at + timedelta(days=float(grace))
+
+    async def delete(self, plan, ctx) -> RevokeResult:
+        """The delayed `DeleteAccessKey` of a key deactivated long enough ago ("no such key": done)."""
+        return await asyncio.to_thread(self._delete_sync, plan.data["key_id"], ctx)
+
+    def _delete_sync(self, key_id: str, ctx) -> RevokeResult:
+        try:
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ImportError:
+            return RevokeResult(False, "boto3 is not installed: pip install 'keysweep[aws]'")
+        calls: list[tuple[str, str, str]] = []
+        try:
+            iam = _client(ctx.settings)
+            user = iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
+            calls.append(("POST", "iam:GetAccessKeyLastUsed", f"ok (user {user})"))
+            status = None
+            for meta in iam.list_access_keys(**({"UserName": user} if user else {})).get("AccessKeyMetadata", []):
+                if meta.get("AccessKeyId") == key_id:
+                    status = meta.get("Status")
+            if status == "Active":  # someone switched it back on: a person must decide
+                calls.append(("POST", "iam:ListAccessKeys", "Active"))
+                return RevokeResult(False, f"{key_id} is Active again: not deleted", calls=tuple(calls))
+            iam.delete_access_key(AccessKeyId=key_id, **({"UserName": user} if user else {}))
+            calls.append(("POST", "iam:DeleteAccessKey", "deleted"))
+        except ClientError as exc:
+            code, retryable = _error(exc)
+            calls.append(("POST", "iam", code))
+            if code == "NoSuchEntity":
+                return RevokeResult(True, "no such access key (already deleted)", calls=tuple(calls))
+            return RevokeResult(False, f"IAM refused: {code}", retryable=retryable, calls=tuple(calls))
+        except BotoCoreError as exc:
+            return RevokeResult(False, f"AWS: {_error(exc)[0]}", retryable=True, calls=tuple(calls))
+        return RevokeResult(True, "deleted", calls=tuple(calls))
+
     async def confirm(self, finding, ctx) -> bool:
         if finding.rule_id != "aws.access-key-id" and await verify_status(finding, ctx) == "dead":
             return True
