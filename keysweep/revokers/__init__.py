@@ -36,6 +36,7 @@ BUILTIN: dict[str, str] = {
     "aws-rotate": "keysweep.revokers.aws_rotate:AwsRotateRevoker",  # chosen by --rotate or a policy rule
     "perplexity": "keysweep.revokers.perplexity:PerplexityRevoker",
     "openrouter": "keysweep.revokers.openrouter:OpenRouterRevoker",
+    "gcp": "keysweep.revokers.gcp:GcpServiceAccountKeyRevoker",
     "notify": "keysweep.revokers.notify:NotifyRevoker",
 }
 

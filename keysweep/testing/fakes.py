@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any, Iterable
 
 ADMIN_KEYS = {"openai": "sk-admin-fake-admin-key-for-tests-only", "anthropic": "sk-ant-admin01-fake-admin-for-tests",
-              "openrouter": "sk-or-v1-fake-management-key"}
+              "openrouter": "sk-or-v1-fake-management-key", "gcp": "ya29.fake-oauth-access-token-for-tests"}
 
 
 class Bucket:
@@ -596,3 +596,87 @@ class FakeOpenRouter(FakeProvider):
 
 
 FAKES["openrouter"] = FakeOpenRouter
+
+
+class FakeGcpIam(FakeProvider):
+    """The IAM REST API's service-account key methods: `POST …/keys/{id}:disable`, `DELETE …/keys/{id}`,
+    `GET …/keys/{id}` under `/v1/projects/{project}/serviceAccounts/{email}`. Keys are
+    `private_key_id -> (client_email, project_id)`; `-` stands for any project, and, as Google
+    documents, a key unknown under `-` is answered 403, under its project 404."""
+
+    name = "gcp"
+
+    def __init__(self, keys: dict[str, tuple[str, str]] | None = None, **kw) -> None:
+        keys = dict(keys or {})
+        super().__init__(keys, **kw)
+        self.accounts = keys
+        self.disabled: set[str] = set()
+        self.deleted: set[str] = set()
+        self.admin_key = ADMIN_KEYS["gcp"]
+
+    def is_revoke(self, method, path):
+        return method == "DELETE" or path.endswith(":disable")
+
+    def env(self):
+        return {"KEYSWEEP_GCP_BASE_URL": self.base_url, "KEYSWEEP_GCP_ADMIN_KEY": self.admin_key}
+
+    def routes(self, app):
+        from aiohttp import web
+
+        def error(status: int, text: str):
+            return web.json_response({"error": {"code": status, "message": text, "status": text.upper()}},
+                                     status=status)
+
+        def lookup(request):
+            """(key id, None) for a live key this path names, else (None, error response)."""
+            if self.bearer(request) != self.admin_key:
+                return None, error(401, "Request had invalid authentication credentials.")
+            project, email = request.match_info["project"], request.match_info["email"]
+            key_id = request.match_info["key"].split(":", 1)[0]
+            account = self.accounts.get(key_id)
+            if account is None or key_id in self.deleted or account[0] != email or project not in ("-", account[1]):
+                return None, error(403, "permission denied") if project == "-" else error(404, "not found")
+            return key_id, None
+
+        async def post_key(request):
+            self._log(request)
+            if not request.match_info["key"].endswith(":disable"):
+                return error(404, "not found")
+            key_id, failure = lookup(request)
+            if failure is not None:
+                return failure
+            limited = self._limited()
+            if limited:
+                return limited
+            self.revoke_calls[key_id] += 1
+            self.disabled.add(key_id)
+            return web.json_response({})
+
+        async def delete_key(request):
+            self._log(request)
+            key_id, failure = lookup(request)
+            if failure is not None:
+                return failure
+            limited = self._limited()
+            if limited:
+                return limited
+            self._revoke(key_id)  # counts the call
+            self.deleted.add(key_id)
+            return web.json_response({})
+
+        async def get_key(request):
+            self._log(request)
+            key_id, failure = lookup(request)
+            if failure is not None:
+                return failure
+            email, project = self.accounts[key_id]
+            return web.json_response({"name": f"projects/{project}/serviceAccounts/{email}/keys/{key_id}",
+                                      "keyType": "USER_MANAGED", "disabled": key_id in self.disabled})
+
+        base = "/v1/projects/{project}/serviceAccounts/{email}/keys/{key}"
+        app.router.add_post(base, post_key)
+        app.router.add_delete(base, delete_key)
+        app.router.add_get(base, get_key)
+
+
+FAKES["gcp"] = FakeGcpIam

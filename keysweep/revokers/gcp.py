@@ -1,0 +1,162 @@
+"""GCP service-account keys: disable, then delete, through the IAM REST API.
+
+    POST   {base}/v1/projects/{project}/serviceAccounts/{email}/keys/{private_key_id}:disable
+    DELETE {base}/v1/projects/{project}/serviceAccounts/{email}/keys/{private_key_id}
+
+`base` is `KEYSWEEP_GCP_BASE_URL` (or `[providers.gcp] base_url`, default
+https://iam.googleapis.com); the admin credential is an OAuth access token with
+`iam.serviceAccountKeys.disable` / `.delete` (`KEYSWEEP_GCP_ADMIN_KEY`, e.g. from
+`gcloud auth print-access-token`), sent as a bearer token. The key id is the finding's `key_id`
+(`private_key_id`); the account (`client_email`) and `project_id` come from the finding's match
+metadata or, for a finding read back from the store, from the key file where it was seen (read
+again in memory, like the value). `project` is the project id when known, else `-` (Google then
+answers 403 rather than 404 for a key that does not exist, so a known project gives clearer errors).
+
+Idempotent: 404 on disable or delete means the key is gone (success). confirm(): the verifier says
+dead, or `GET …/keys/{id}` answers 404 (deleted) or `"disabled": true`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from keysweep.revokers import RevokeResult
+from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, missing_admin, outcome, safe_target, \
+    transport_failure, verify_status
+
+DEFAULT_BASE = "https://iam.googleapis.com"
+_KEY_ID = re.compile(r"[0-9a-f]{40}")
+
+
+def _base(ctx) -> str:
+    return ctx.settings.base_url("gcp") or DEFAULT_BASE
+
+
+def key_url(base: str, project: str, email: str, key_id: str) -> str:
+    return f"{base}/v1/projects/{quote(project, safe='')}/serviceAccounts/{quote(email, safe='@')}/keys/{key_id}"
+
+
+def _from_finding(finding) -> tuple[str | None, str | None]:
+    """(client_email, project_id) without reading anything: match metadata, then verification identity."""
+    for facts in (finding.metadata or {}, (finding.verification or {}).get("identity") or {}):
+        if isinstance(facts, dict) and facts.get("client_email"):
+            return facts["client_email"], facts.get("project_id")
+    return None, None
+
+
+def _from_key_file(finding, local_only: bool = False) -> tuple[str | None, str | None]:
+    """Read the places the key was seen again (in memory) for the account next to its key id;
+    `local_only`: git blobs and files only (the dry run asks no remote source)."""
+    from keysweep.detectors.gcp import _EMAIL, _PROJECT, _nearest
+    from keysweep.scanner.reread import READERS, occurrence_content
+
+    key_id = (finding.key_id or "").encode()
+    for occurrence in finding.occurrences:
+        if local_only and occurrence.source in READERS:
+            continue
+        try:
+            content = occurrence_content(occurrence)
+        except Exception:  # a source that cannot be read again: try the next place
+            continue
+        if not content or key_id not in content:
+            continue
+        anchor = content.index(key_id)
+        low = max(0, anchor - 3000)
+        window = content[low:anchor + 3000]
+        email = _nearest(_EMAIL, window, anchor - low)
+        if email:
+            return email, _nearest(_PROJECT, window, anchor - low)
+    return None, None
+
+
+class GcpServiceAccountKeyRevoker(BaseRevoker):
+    name = "gcp"
+
+    def supports(self, finding) -> bool:
+        return finding.provider == "gcp" and finding.rule_id == "gcp.service-account-key" \
+            and bool(finding.key_id and _KEY_ID.fullmatch(finding.key_id))
+
+    async def plan(self, finding, ctx):
+        email, project = _from_finding(finding)
+        if not email:  # a finding read back from the store: the key file where it was seen names it
+            email, project = _from_key_file(finding, local_only=True)
+        url = key_url(_base(ctx), project or "-", email or "{client_email}", finding.key_id)
+        needs = [] if ctx.settings.admin_key("gcp") else ["KEYSWEEP_GCP_ADMIN_KEY (an OAuth access token)"]
+        calls = [("POST", f"{url}:disable", "disable the key (reversible)"),
+                 ("DELETE", url, "delete the key")]
+        return make_plan(self.name, finding, calls, needs, client_email=email, project_id=project)
+
+    async def _account(self, plan, ctx) -> tuple[str | None, str | None]:
+        email, project = plan.data.get("client_email"), plan.data.get("project_id")
+        if email:
+            return email, project
+        finding = (ctx.extra.get("_findings") or {}).get(plan.finding_id)
+        if finding is None and ctx.store is not None:
+            found = ctx.store.findings(ids=[plan.finding_id])
+            finding = found[0] if found else None
+        if finding is None:
+            return None, None
+        return _from_key_file(finding)
+
+    async def revoke(self, plan, ctx) -> RevokeResult:
+        from keysweep.http import TransportError
+
+        token = ctx.settings.admin_key("gcp")
+        if not token:
+            return missing_admin("gcp")
+        email, project = await self._account(plan, ctx)
+        if not email:
+            return RevokeResult(False, "the service account (client_email) of this key is unknown: the key file "
+                                       "can no longer be read where it was found")
+        headers = {"Authorization": f"Bearer {token}"}
+        url = key_url(_base(ctx), project or "-", email, plan.data["key_id"])
+        calls: list[tuple[str, str, str]] = []
+        for method, target, body in (("POST", f"{url}:disable", {}), ("DELETE", url, None)):
+            try:
+                response = await ctx.http.request(method, target, headers=headers, json_body=body)
+            except TransportError as exc:
+                return transport_failure(method, target, exc, calls)
+            calls.append((method, safe_target(target), outcome(response)))
+            if response.status == 404:
+                return RevokeResult(True, "no such key (already deleted)", calls=tuple(calls))
+            if response.status == 400 and method == "POST" and _already_disabled(response):
+                continue
+            if not 200 <= response.status < 300:
+                return http_failure(method, target, response, f"GCP key {'disable' if method == 'POST' else 'delete'}",
+                                    calls[:-1])
+        return RevokeResult(True, "disabled and deleted", calls=tuple(calls))
+
+    async def confirm(self, finding, ctx) -> bool:
+        if await verify_status(finding, ctx) == "dead":
+            return True
+        token = ctx.settings.admin_key("gcp")
+        if not token:
+            return False
+        from keysweep.http import TransportError
+        from keysweep.revokers import Plan
+
+        email, project = _from_finding(finding)
+        if not email:
+            email, project = await self._account(Plan(self.name, finding.id, [], data={}), ctx)
+        if not email:
+            return False
+        try:
+            response = await ctx.http.request("GET", key_url(_base(ctx), project or "-", email, finding.key_id),
+                                              headers={"Authorization": f"Bearer {token}"})
+        except TransportError:
+            return False
+        if response.status == 404:
+            return True
+        body: Any = response.json() if response.status == 200 else None
+        return isinstance(body, dict) and body.get("disabled") is True
+
+
+def _already_disabled(response) -> bool:
+    try:
+        body = response.json()
+    except Exception:
+        return False
+    message = str(((body or {}).get("error") or {}).get("message", "")) if isinstance(body, dict) else ""
+    return "already disabled" in message.lower()

@@ -1,0 +1,114 @@
+"""GCP service-account keys: disabled then deleted through the IAM REST API (a local aiohttp fake),
+with the account found in the finding's metadata or, for a finding read back from the store, in
+the key file where it was seen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from keysweep.context import Context
+from keysweep.fingerprint import finding_id, redact, secret_sha256
+from keysweep.http import HttpClient, RetryPolicy
+from keysweep.revokers import available_revokers
+from keysweep.scanner.models import Finding, Occurrence
+from keysweep.settings import Settings
+from keysweep.testing import fakes as F
+
+
+def gcp_finding(sa, path, metadata=True) -> Finding:
+    digest = secret_sha256(sa.private_key)
+    return Finding(id=finding_id("gcp", digest), rule_id="gcp.service-account-key", provider="gcp",
+                   secret_sha256=digest, redacted=redact(sa.private_key), long_lived=True, key_id=sa.private_key_id,
+                   occurrences=[Occurrence(source="dir", path=path.name, line=1,
+                                           locator={"root": str(path.parent), "path": path.name})],
+                   metadata={"client_email": sa.client_email, "project_id": sa.project_id} if metadata else None)
+
+
+def fast_http() -> HttpClient:
+    return HttpClient(policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05), default_rate=1000)
+
+
+def test_disable_then_delete_idempotent_and_confirmed(tmp_path, keys):
+    sa, other = keys.gcp_service_account(), keys.gcp_service_account()
+    path = tmp_path / "sa.json"
+    path.write_text(sa.json_text)
+    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id),
+                         other.private_key_id: (other.client_email, other.project_id)})
+    finding = gcp_finding(sa, path)
+    revoker = available_revokers()["gcp"]
+    assert revoker.supports(finding)
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = Context(http=http, settings=Settings(env=fake.env()))
+            plan = await revoker.plan(finding, ctx)
+            assert servers.call(lambda: len(fake.requests)) == 0, "plan() sent a request"
+            assert [c.method for c in plan.calls] == ["POST", "DELETE"]
+            assert plan.calls[0].target.endswith(
+                f"/v1/projects/{sa.project_id}/serviceAccounts/{sa.client_email}/keys/{sa.private_key_id}:disable")
+            assert await revoker.confirm(finding, ctx) is False
+            first = await revoker.revoke(plan, ctx)
+            assert first.ok and [c[2] for c in first.calls] == ["200", "200"], first
+            second = await revoker.revoke(plan, ctx)
+            assert second.ok and "already" in second.detail, second
+            assert await revoker.confirm(finding, ctx) is True
+            text = json.dumps([first.calls, second.calls, first.detail])
+            assert sa.private_key not in text and fake.admin_key not in text
+
+    with F.FakeProviders(gcp=fake) as servers:
+        asyncio.run(scenario())
+        assert fake.revoke_calls[sa.private_key_id] == 2  # one disable, one delete
+        assert fake.effective[sa.private_key_id] == 1
+        assert other.private_key_id not in fake.disabled and other.private_key_id in fake.active
+
+
+def test_store_finding_account_is_read_from_the_key_file_and_cli_revokes(tmp_path, keys, run, monkeypatch):
+    sa = keys.gcp_service_account()
+    leak = tmp_path / "leak"
+    leak.mkdir()
+    (leak / "deploy-sa.json").write_text(sa.json_text)
+    db = tmp_path / "k.db"
+    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)})
+    with F.FakeProviders(gcp=fake):
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("KEYSWEEP_DB", str(db))
+        scan = run("scan", "dir", str(leak))
+        assert scan.code in (0, 1), scan
+        dry = run("revoke", "--provider", "gcp")
+        assert dry.code == 0, dry
+        assert f"serviceAccounts/{sa.client_email}/keys/{sa.private_key_id}:disable" in dry.stdout
+        assert fake.requests == []
+        done = run("revoke", "--provider", "gcp", "--execute", "--confirm-delay", "0.01", "--format", "json")
+        assert done.code == 0, done
+        assert [j["state"] for j in done.json()["jobs"]] == ["confirmed"]
+        assert sa.private_key_id in fake.deleted and fake.effective[sa.private_key_id] == 1
+        for out in (dry, done, scan):
+            text = out.stdout + out.stderr
+            assert sa.private_key.splitlines()[1] not in text and fake.admin_key not in text
+
+
+def test_needs_the_admin_token_and_reports_server_errors(tmp_path, keys):
+    sa = keys.gcp_service_account()
+    path = tmp_path / "sa.json"
+    path.write_text(sa.json_text)
+    finding = gcp_finding(sa, path)
+    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)}, fail_first=10)
+    revoker = available_revokers()["gcp"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = Context(http=http, settings=Settings(env={"KEYSWEEP_GCP_BASE_URL": fake.base_url}))
+            plan = await revoker.plan(finding, ctx)
+            assert any("KEYSWEEP_GCP_ADMIN_KEY" in need for need in plan.needs)
+            missing = await revoker.revoke(plan, ctx)
+            assert not missing.ok and "KEYSWEEP_GCP_ADMIN_KEY" in missing.detail and not missing.retryable
+            ctx = Context(http=http, settings=Settings(env=fake.env()))
+            failed = await revoker.revoke(await revoker.plan(finding, ctx), ctx)
+            assert not failed.ok and failed.retryable and "503" in failed.detail, failed
+            assert "\n" not in failed.detail
+
+    with F.FakeProviders(gcp=fake):
+        asyncio.run(scenario())
+        assert fake.requests and sa.private_key_id in fake.active
