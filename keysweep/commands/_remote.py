@@ -124,7 +124,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                no_store: bool, rule_paths: tuple[str, ...], engine: str, max_size: int, new_only: bool,
                max_age: int, cache_dir: str | None, fail_on_error: bool, errors_json: str | None,
                concurrency: int, git_workers: int, full: bool, show_progress: bool,
-               settings=None, exit_on_new: bool = False) -> None:
+               settings=None, exit_on_new: bool = False, after: Callable[[object], None] | None = None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit."""
     import asyncio
 
@@ -180,5 +180,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                    f"{counters.get('repos_unchanged', 0)} unchanged, {counters.get('values', 0)} values read, "
                    f"{counters.get('inventory', 0)} inventory records, {counters.get('requests', 0)} API requests, "
                    f"{len(outcome.new_ids)} new finding(s), {len(outcome.stats.errors)} error(s)", err=True)
+    if after is not None and store is not None:  # e.g. sweep applying the revocation policy
+        after(store)
     _emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
           [Path.cwd()], fail_on_error=fail_on_error, exit_on_new=exit_on_new)

@@ -115,10 +115,18 @@ def build_sources(settings) -> list:
               help="Configuration file. Default: ./keysweep.toml.")
 @click.option("--db", type=click.Path(dir_okay=False),
               help="Findings store (SQLite); remembers what earlier sweeps read. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--revoke-policy", is_flag=True,
+              help="After the sweep, apply keysweep-policy.toml (as `keysweep revoke --policy`): a dry run "
+                   "printed to stderr unless --execute. Also `[policy] apply_after_sweep = true`.")
+@click.option("--execute", "revoke_execute", is_flag=True,
+              help="With the policy: revoke what it marks auto (the rest waits for an approver).")
+@click.option("--yes", "revoke_yes", is_flag=True,
+              help="With --execute: revoke even above the threshold of 10 credentials.")
+@click.option("--policy-file", type=click.Path(dir_okay=False), help="Policy file (default ./keysweep-policy.toml).")
 @remote_options
 @output_options
 @scan_options
-def sweep_cmd(config_path, db, max_age, cache_dir, **options):
+def sweep_cmd(config_path, db, max_age, cache_dir, revoke_policy, revoke_execute, revoke_yes, policy_file, **options):
     """Sweep every source of keysweep.toml [sources] (git paths, GitHub orgs, GitLab groups, AWS
     profiles/regions), reading only what changed since the last sweep. Reports the findings of the
     swept places (only new ones with --new-only) and exits 1 when new findings appeared."""
@@ -135,6 +143,44 @@ def sweep_cmd(config_path, db, max_age, cache_dir, **options):
             fail(f"{settings.config_path}: [sources] max_age_days must be a non-negative integer")
     if cache_dir is None and sources.get("cache_dir"):
         cache_dir = str(Path(str(sources["cache_dir"])).expanduser())
+    apply_policy = revoke_policy or settings.section("policy").get("apply_after_sweep") is True
+    if revoke_execute and not apply_policy:
+        fail("--execute revokes through the policy: add --revoke-policy (or [policy] apply_after_sweep = true)")
+    if apply_policy:
+        from keysweep.remediation.policy import load
+
+        try:
+            if load(policy_file, settings) is None:
+                fail("--revoke-policy: no keysweep-policy.toml here and no [policy] rules in keysweep.toml")
+        except KeysweepError as exc:
+            fail(str(exc))
     built = build_sources(settings)
+    after = (lambda store: apply_revoke_policy(store, settings, policy_file, revoke_execute, revoke_yes)) \
+        if apply_policy else None
     run_remote(lambda _settings: built, settings=settings, db=db, no_store=False, max_age=max_age,
-               cache_dir=cache_dir, exit_on_new=True, **options)
+               cache_dir=cache_dir, exit_on_new=True, after=after, **options)
+
+
+def apply_revoke_policy(store, settings, policy_file: str | None, execute: bool, yes: bool) -> None:
+    """`keysweep revoke --policy [--execute]` over the store, its report on stderr (stdout carries
+    the sweep's findings). Only what the policy marks `auto` is revoked, and only with --execute;
+    a refusal (threshold without --yes, bad policy) is one line on stderr, the sweep's exit code stands."""
+    import asyncio
+    import contextlib
+    import sys
+
+    from keysweep.commands.revoke import _revoke
+    from keysweep.remediation.audit import default_actor
+    from keysweep.remediation.orchestrator import Selection
+
+    click.echo(f"keysweep: applying the revocation policy ({'execute' if execute else 'dry run'})", err=True)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            asyncio.run(_revoke(store, settings, Selection(), default_actor(), execute=execute, yes=yes,
+                                threshold=10, resume=False, use_policy=True, policy_file=policy_file,
+                                approve=False, force_revoker=None, preflight=False, confirm_attempts=3,
+                                confirm_delay=2.0, fmt="table"))
+    except click.UsageError as exc:
+        click.echo(f"keysweep: policy not applied: {exc.message}", err=True)
+    except KeysweepError as exc:
+        click.echo(f"keysweep: policy not applied: {exc}", err=True)

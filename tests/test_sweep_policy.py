@@ -1,0 +1,48 @@
+"""`keysweep sweep --revoke-policy`: the policy applied to the store after a sweep — a dry run on
+stderr unless --execute, and then only what the policy marks auto is revoked."""
+
+from __future__ import annotations
+
+from keysweep.testing.fakes import FakeGitHub, FakeOpenAI, FakeProviders
+from tests.revoke_helpers import env_for, set_env, write_config
+
+
+def test_sweep_applies_the_policy_dry_run_then_execute(run, tmp_path, make_repo, keys, monkeypatch):
+    tokens = [keys.github() for _ in range(2)]
+    openai_key = keys.openai_project()
+    repo = make_repo("local")
+    repo.commit("config", {"ci.env": "".join(f"GH_{i} = \"{t}\"\n" for i, t in enumerate(tokens))
+                           + f"OPENAI = \"{openai_key}\"\n"})
+    db = tmp_path / "store.db"
+    config = write_config(tmp_path / "keysweep.toml", providers=("github", "openai"),
+                          extra=f'\n[sources]\ngit = ["{repo.path}"]\n')
+    (tmp_path / "keysweep-policy.toml").write_text(
+        'default = "approve"\n[[rules]]\nname = "github tokens"\naction = "auto"\nproviders = ["github"]\n')
+    monkeypatch.chdir(tmp_path)
+    fakes = FakeProviders(github=FakeGitHub(tokens), openai=FakeOpenAI([openai_key]))
+    with fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        dry = run("sweep", "--config", config, "--db", db, "--format", "json", "--revoke-policy")
+        assert dry.code == 1, dry  # new findings: the sweep's own exit code stands
+        assert len(dry.json()) == 3  # stdout is still the findings, parseable
+        assert "applying the revocation policy (dry run)" in dry.stderr and "Dry run: 3" in dry.stderr
+        assert "policy:  approve" not in dry.stderr and "auto (github tokens)" in dry.stderr
+        assert sum(len(p.requests) for p in fakes.providers.values()) == 0, "a dry run sent a request"
+        assert all(t not in dry.stdout + dry.stderr for t in tokens) and openai_key not in dry.stderr
+
+        refused = run("sweep", "--config", config, "--db", db, "--execute")
+        assert refused.code == 2 and "--revoke-policy" in refused.stderr
+
+        done = run("sweep", "--config", config, "--db", db, "--format", "json", "--revoke-policy", "--execute",
+                   "--full")
+        assert done.code in (0, 1), done
+        assert "applying the revocation policy (execute)" in done.stderr
+        assert all(fakes["github"].effective[t] == 1 for t in tokens), done.stderr
+        assert fakes["openai"].revoke_requests == 0 and openai_key in fakes["openai"].active
+        assert "await an approver" in done.stderr
+        # [policy] apply_after_sweep in keysweep.toml does the same without the flag; nothing twice.
+        config.write_text(config.read_text() + "\n[policy]\napply_after_sweep = true\n")
+        again = run("sweep", "--config", config, "--db", db, "--format", "json", "--execute", "--full")
+        assert "applying the revocation policy (execute)" in again.stderr, again
+        assert fakes["github"].revoke_requests == 1 and all(fakes["github"].effective[t] == 1 for t in tokens)
+        assert "Traceback" not in again.stderr
