@@ -331,3 +331,22 @@ def test_resume_reports_keys_still_in_their_grace_period(tmp_path, aws, run, mon
     assert "delayed deletes: 0 deleted, 1 still in their grace period (next due " in result.stdout
     result = run("revoke", "--resume", "--format", "json", "--db", str(db), "--config", str(config))
     assert result.json()["delayed_deletes"]["waiting"][0]["finding"] == finding.id
+
+
+def test_rotate_execute_from_the_cli(tmp_path, aws, run, monkeypatch):
+    user, old_id, old_secret = leaked_key(aws)
+    arn, finding = in_secret(aws, old_id, old_secret)
+    db = tmp_path / "k.db"
+    store = Store(db)
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    store.close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws["endpoint"])
+    done = run("revoke", "--rotate", finding.id, "--execute", "--confirm-delay", "0.01", "--db", str(db),
+               "--format", "json")
+    assert done.code == 0, done
+    assert [j["state"] for j in done.json()["jobs"]] == ["confirmed"], done
+    stored = json.loads(aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"])
+    keys = keys_of(aws, user)
+    assert keys[old_id] == "Inactive" and keys[stored["aws_access_key_id"]] == "Active"
+    assert stored["aws_secret_access_key"] not in done.stdout + done.stderr
+    assert stored["aws_secret_access_key"] not in dump(Store(db))
