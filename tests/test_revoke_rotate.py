@@ -94,7 +94,7 @@ async def rotate(store, findings, settings, extra=None, resume=False):
 
 
 def dump(store) -> str:
-    return "\n".join("\n".join(store.conn.iterdump()) for _ in [0])
+    return "\n".join(store.conn.iterdump())
 
 
 def test_rotation_into_secrets_manager_then_idempotent(tmp_path, aws):
