@@ -232,20 +232,24 @@ class Jobs:
             job.plan["_resumed"] = takeover
         return job
 
+    def _insert_calls(self, job: Job, calls: list[CallRecord], at: str, action: str) -> None:
+        """Each call made for a job, and its audit row; inside the caller's transaction."""
+        for call in calls:
+            self.conn.execute(
+                "INSERT INTO revocation_calls (revocation_id, finding_id, run_id, method, target, outcome, detail, "
+                "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [job.id, job.finding_id, self.run_id, call.method, call.target, call.outcome, call.detail, at])
+            audit.append(self.conn, at, self.actor, action,
+                         {"finding": job.finding_id, "job": job.id, "method": call.method, "target": call.target},
+                         {"outcome": call.outcome, "ok": call.ok, "detail": call.detail or None})
+
     def record(self, job: Job, calls: list[CallRecord], state: str, *, error: str | None = None,
                next_attempt_at: str | None = None, event: str | None = None,
                event_detail: dict | None = None, action: str = "revoke.call") -> None:
         """The calls made for a job and the state they lead to, in one transaction."""
         at = self.now()
         with transaction(self.conn):
-            for call in calls:
-                self.conn.execute(
-                    "INSERT INTO revocation_calls (revocation_id, finding_id, run_id, method, target, outcome, detail, "
-                    "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [job.id, job.finding_id, self.run_id, call.method, call.target, call.outcome, call.detail, at])
-                audit.append(self.conn, at, self.actor, action,
-                             {"finding": job.finding_id, "job": job.id, "method": call.method, "target": call.target},
-                             {"outcome": call.outcome, "ok": call.ok, "detail": call.detail or None})
+            self._insert_calls(job, calls, at, action)
             self.conn.execute("UPDATE revocations SET state = ?, last_error = ?, updated_at = ?, next_attempt_at = ? "
                               "WHERE id = ?", [state, error, at, next_attempt_at, job.id])
             self._transition(job.id, job.finding_id, state, at, error)
@@ -262,14 +266,7 @@ class Jobs:
         into its plan data, without a state change; one transaction."""
         at = self.now()
         with transaction(self.conn):
-            for call in calls:
-                self.conn.execute(
-                    "INSERT INTO revocation_calls (revocation_id, finding_id, run_id, method, target, outcome, detail, "
-                    "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [job.id, job.finding_id, self.run_id, call.method, call.target, call.outcome, call.detail, at])
-                audit.append(self.conn, at, self.actor, action,
-                             {"finding": job.finding_id, "job": job.id, "method": call.method, "target": call.target},
-                             {"outcome": call.outcome, "ok": call.ok, "detail": call.detail or None})
+            self._insert_calls(job, calls, at, action)
             if data:
                 row = self.conn.execute("SELECT plan FROM revocations WHERE id = ?", [job.id]).fetchone()
                 plan = json.loads(row[0] or "{}") if row else {}
