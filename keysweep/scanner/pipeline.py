@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
-from keysweep.scanner.sources.git import GitRepo
+
+if TYPE_CHECKING:  # the git source is imported where it is used: a staged scan never needs it
+    from keysweep.scanner.sources.git import GitRepo
 
 Progress = Callable[[int, int], None]  # (blobs done, bytes done)
 
@@ -94,6 +96,8 @@ def _shard_worker(index: int, repo_path: str, shas: list[str], rules: list, back
     def report(blobs: int, nbytes: int) -> None:
         if _SHARD_PROGRESS is not None:
             _SHARD_PROGRESS[2 * index], _SHARD_PROGRESS[2 * index + 1] = blobs, nbytes
+
+    from keysweep.scanner.sources.git import GitRepo
 
     return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend), report)
 

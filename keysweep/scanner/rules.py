@@ -6,7 +6,6 @@ A rule file holds `[[rules]]` tables. Field reference: docs/rules.md.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -171,14 +170,20 @@ def check_pattern(pattern: str, where: str, need_secret: bool = True) -> None:
         raise RuleError(f"{where}: regex has no named group 'secret'")
 
 
+def _parse_toml(text: str) -> dict[str, Any]:
+    import tomllib  # parsed rules are usually cached: most runs never need the parser
+
+    return tomllib.loads(text)
+
+
 def load_rule_file(path: Path, validate_patterns: bool = True) -> list[Rule]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{path}: cannot read rule file: {exc}") from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = _parse_toml(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         raise RuleError(f"{path}: malformed TOML: {exc}") from None
     from keysweep.scanner import gitleaks_format
 
