@@ -1,3 +1,3 @@
-from keysweep.cli import main
+from keysweep.launcher import main
 
 main()
