@@ -1,0 +1,73 @@
+"""The issue's mass-revocation scenario: 1,000 generated keys across five fake providers with
+server-side rate limits, a real `keysweep revoke --execute` process killed (SIGKILL) in the middle,
+then `--resume`: every key revoked exactly once (the fakes count each revoke request per key), none
+lost, all confirmed dead."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from keysweep.testing.fakes import FakeAnthropic, FakeGitLab, FakeOpenAI, FakeOpenRouter, FakeProviders, FakeSlack
+from tests.conftest import KEYSWEEP_BIN
+from tests.revoke_helpers import env_for, write_config
+
+PROVIDERS = ("gitlab", "slack", "openai", "anthropic", "openrouter")
+KEYS_PER_PROVIDER = 200
+
+
+@pytest.mark.slow
+def test_thousand_keys_five_providers_killed_and_resumed(run_process, tmp_path, keys):
+    makers = {"gitlab": keys.gitlab_pat, "slack": keys.slack_bot, "openai": keys.openai_project,
+              "anthropic": keys.anthropic, "openrouter": keys.openrouter}
+    planted = {p: [makers[p]() for _ in range(KEYS_PER_PROVIDER)] for p in PROVIDERS}
+    code = tmp_path / "code"
+    code.mkdir()
+    for provider, values in planted.items():
+        (code / f"{provider}.env").write_text(
+            "".join(f'{provider.upper()}_KEY_{i} = "{value}"\n' for i, value in enumerate(values)))
+    db = tmp_path / "store.db"
+    scanned = run_process("scan", "dir", code, "--db", db, "--format", "json")
+    assert scanned.code == 1, scanned
+    assert len(scanned.json()) == len(PROVIDERS) * KEYS_PER_PROVIDER
+
+    config = write_config(tmp_path / "keysweep.toml", rate=200.0, providers=PROVIDERS)
+    kinds = {"gitlab": FakeGitLab, "slack": FakeSlack, "openai": FakeOpenAI, "anthropic": FakeAnthropic,
+             "openrouter": FakeOpenRouter}
+    # Each provider's revoke endpoint allows 100 requests/s: a run takes seconds, long enough to kill.
+    fakes = FakeProviders(**{p: kinds[p](planted[p], revoke_rate=100, burst=2) for p in PROVIDERS})
+    total = len(PROVIDERS) * KEYS_PER_PROVIDER
+    with fakes:
+        env = {**os.environ, **env_for(fakes, db, KEYSWEEP_ACTOR="first-run")}
+        process = subprocess.Popen([str(KEYSWEEP_BIN), "revoke", "--all", "--execute", "--yes", "--config",
+                                    str(config), "--confirm-delay", "0.05"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        revoked = 0
+        while time.monotonic() < deadline:
+            revoked = fakes.call(lambda: sum(len(f.revoked) for f in fakes.providers.values()))
+            if revoked >= total * 0.4 or process.poll() is not None:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "the run finished before it could be killed; slow the fakes down"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        assert 0 < revoked < total
+
+        resumed = run_process("revoke", "--resume", "--config", config, "--confirm-delay", "0.05",
+                              "--format", "json", env=env_for(fakes, db, KEYSWEEP_ACTOR="second-run"))
+        assert resumed.code == 0, resumed
+        for provider, values in planted.items():
+            fake = fakes[provider]
+            assert not fake.active, f"{provider}: {len(fake.active)} keys never revoked"
+            assert {fake.effective[v] for v in values} == {1}, provider
+            repeats = {v: n for v, n in fake.revoke_calls.items() if n > 1}
+            assert not repeats, f"{provider}: {len(repeats)} keys were sent to the revoke endpoint twice"
+
+    report = run_process("report", "--db", db, "--format", "json")
+    assert report.json()["totals"]["confirmed_dead"] == total
+    assert run_process("audit", "verify", "--db", db).code == 0
