@@ -7,7 +7,8 @@ that blob or file, and the one whose SHA-256 is the finding's `secret_sha256` is
 - dir / staged: `{"root": dir, "path": relative}` (root may itself be the scanned file).
 
 Other sources (secret stores, CI variables) register a reader with `register_reader(source, fn)`,
-where `fn(locator) -> bytes | None` returns the content to re-scan.
+where `fn(locator) -> bytes | None` returns the content to re-scan. The remote sources' readers
+(`keysweep.scanner.sources.readers`) are registered on first need.
 
 The value is handed back to the caller in memory only — for a liveness check, an inventory match or
 a revocation — and must never be printed, logged or stored. Matches of a blob are cached per
@@ -73,9 +74,26 @@ def read_file(root: str | None, path: str | None) -> bytes | None:
         return None
 
 
+_remote_registered = False
+
+
+def _remote_reader(source: str) -> Reader | None:
+    """The reader of a remote source (secret stores, CI variables), registered on first need so
+    local scans never import them."""
+    global _remote_registered
+    if not _remote_registered:
+        _remote_registered = True
+        from keysweep.scanner.sources.readers import register_readers
+
+        register_readers()
+    return READERS.get(source)
+
+
 def occurrence_content(occurrence: "Occurrence") -> bytes | None:
     locator = occurrence.locator or {}
     reader = READERS.get(occurrence.source)
+    if reader is None and not (locator.get("blob") or locator.get("path") or locator.get("root")):
+        reader = _remote_reader(occurrence.source)
     if reader is not None:
         return reader(locator)
     if locator.get("blob"):

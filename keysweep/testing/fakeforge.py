@@ -175,6 +175,16 @@ class _Forge(ServerThread):
             headers["X-Next-Page"] = str(page + 1)
         return self.json(request, body, headers)
 
+    def _one(self, request, items: list[dict[str, Any]], field_name: str, name: str):
+        """A single variable's GET (GitLab: `filter[environment_scope]` picks among same-named ones)."""
+        from aiohttp import web
+
+        scope = request.query.get("filter[environment_scope]")
+        for item in items:
+            if item.get(field_name) == name and (scope is None or str(item.get("environment_scope") or "*") == scope):
+                return self.json(request, item)
+        return web.json_response({"message": "Not Found"}, status=404)
+
     def json(self, request, body: Any, headers: dict[str, str] | None = None):
         from aiohttp import web
 
@@ -271,6 +281,8 @@ class FakeGitHub(_Forge):
         if len(parts) == 4 and parts[0] == "orgs" and parts[2] == "actions" and parts[1] in self.orgs:
             if parts[3] in ("variables", "secrets"):
                 return self.page(request, self.orgs[parts[1]][parts[3]], parts[3])
+        if len(parts) == 5 and parts[0] == "orgs" and parts[2:4] == ["actions", "variables"] and parts[1] in self.orgs:
+            return self._one(request, self.orgs[parts[1]]["variables"], "name", parts[4])
         if len(parts) >= 3 and parts[0] == "repos":
             repo = self.repos.get(f"{parts[1]}/{parts[2]}")
             if repo is None:
@@ -280,6 +292,11 @@ class FakeGitHub(_Forge):
                 return self.json(request, self.repo_json(repo))
             if rest == ["actions", "variables"]:
                 return self.page(request, repo.variables, "variables")
+            if len(rest) == 3 and rest[:2] == ["actions", "variables"]:
+                return self._one(request, repo.variables, "name", rest[2])
+            if len(rest) == 4 and rest[0] == "environments" and rest[2] == "variables" \
+                    and rest[1] in repo.environments:
+                return self._one(request, repo.environments[rest[1]].get("variables", []), "name", rest[3])
             if rest == ["actions", "secrets"]:
                 return self.page(request, repo.secrets, "secrets")
             if rest == ["environments"]:
@@ -364,6 +381,8 @@ class FakeGitLab(_Forge):
         parts = [unquote(p) for p in raw[len("/api/v4/"):].split("/")]
         if parts == ["admin", "ci", "variables"]:
             return self.page(request, self.instance_variables, None)
+        if len(parts) == 4 and parts[:3] == ["admin", "ci", "variables"]:
+            return self._one(request, self.instance_variables, "key", parts[3])
         if parts[0] == "groups" and len(parts) >= 2:
             group = self._group(parts[1])
             if group is None:
@@ -374,6 +393,8 @@ class FakeGitLab(_Forge):
                 return self.json(request, {"id": group["id"], "full_path": path})
             if rest == ["variables"]:
                 return self.page(request, group["variables"], None)
+            if len(rest) == 2 and rest[0] == "variables":
+                return self._one(request, group["variables"], "key", rest[1])
             if rest == ["descendant_groups"]:
                 return self.page(request, [{"id": g["id"], "full_path": g["full_path"]} for g in self.groups.values()
                                            if g["full_path"].startswith(path + "/")], None)
@@ -392,4 +413,6 @@ class FakeGitLab(_Forge):
                 return self.json(request, self.project_json(project))
             if rest == ["variables"]:
                 return self.page(request, project.variables, None)
+            if len(rest) == 2 and rest[0] == "variables":
+                return self._one(request, project.variables, "key", rest[1])
         return web.json_response({"message": "404 Not Found"}, status=404)

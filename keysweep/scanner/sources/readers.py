@@ -1,0 +1,210 @@
+"""Re-read a value from the remote place it was seen (see `keysweep.scanner.reread`).
+
+`register_readers()` teaches `reread` the remote occurrence sources; `reread` calls it on first use
+of a source it has no reader for, so a git, directory or staged scan never imports this module
+(nor boto3). Each reader takes an occurrence locator and returns the content the source scanned
+(`NAME=value` for variables, the secret string itself for Secrets Manager), or None when the value
+cannot be read back for any reason: the caller then reports "cannot re-read" (status unknown).
+
+Values stay in memory: nothing here prints, logs or stores them, and no error raised here carries
+a response body. Requests are short and synchronous (values are re-read one place at a time before
+the concurrent provider checks start), with a timeout.
+
+- aws-secretsmanager `{arn, version_id, region}` → GetSecretValue(SecretId, VersionId);
+- aws-ssm `{name, version, region}` → GetParameter(Name="name:version", WithDecryption);
+- aws-lambda-env `{function_arn, function, version, variable, region}` → GetFunctionConfiguration;
+- github-actions-variable `{host, repo | org, environment?, variable}` → the variable's REST GET,
+  with GITHUB_API_URL / GITHUB_TOKEN;
+- gitlab-ci-variable `{host, project_id | project | group | instance, variable, environment_scope}`
+  → the variable's REST GET, with GITLAB_URL / GITLAB_TOKEN.
+
+boto3 uses its standard credential chain and endpoint settings (AWS_ENDPOINT_URL is honoured by
+botocore itself) in the locator's region. A forge token is only sent when the configured API's host
+is the host the variable was seen on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+from urllib.parse import quote
+
+from keysweep.scanner.sources.remote import entry_text
+
+HTTP_TIMEOUT = 10.0
+MAX_BODY = 1024 * 1024
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, ...], Any] = {}
+
+
+# -- AWS ------------------------------------------------------------------------------------------
+def _aws_client(service: str, region: str | None):
+    import boto3
+    from botocore.config import Config
+
+    # A client keeps the endpoint and credentials it was made with: key the cache on what sets them.
+    key = (service, region or "", *(os.environ.get(name, "") for name in (
+        "AWS_ENDPOINT_URL", f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
+        "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")))
+    with _lock:  # client creation is not thread-safe; clients are
+        if key not in _clients:
+            config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=15,
+                            user_agent_extra="keysweep")
+            session = boto3.session.Session()
+            _clients[key] = session.client(service, region_name=region or session.region_name or "us-east-1",
+                                           config=config)
+        return _clients[key]
+
+
+def read_secretsmanager(locator: dict[str, Any]) -> bytes | None:
+    arn = locator.get("arn")
+    if not arn:
+        return None
+    try:
+        kwargs: dict[str, Any] = {"SecretId": arn}
+        if locator.get("version_id"):
+            kwargs["VersionId"] = str(locator["version_id"])
+        answer = _aws_client("secretsmanager", locator.get("region")).get_secret_value(**kwargs)
+    except Exception:
+        return None
+    text = answer.get("SecretString")
+    if isinstance(text, str):
+        return text.encode("utf-8")
+    raw = answer.get("SecretBinary")
+    return bytes(raw) if isinstance(raw, (bytes, bytearray)) else None
+
+
+def read_ssm(locator: dict[str, Any]) -> bytes | None:
+    name, version = locator.get("name"), locator.get("version")
+    if not name:
+        return None
+    try:
+        answer = _aws_client("ssm", locator.get("region")).get_parameter(
+            Name=f"{name}:{version}" if version not in (None, "") else name, WithDecryption=True)
+    except Exception:
+        return None
+    value = (answer.get("Parameter") or {}).get("Value")
+    return entry_text(name, value).encode("utf-8") if isinstance(value, str) else None
+
+
+def read_lambda_env(locator: dict[str, Any]) -> bytes | None:
+    variable = locator.get("variable")
+    function = locator.get("function_arn") or locator.get("function")
+    if not variable or not function:
+        return None
+    version = locator.get("version")
+    kwargs: dict[str, Any] = {"FunctionName": function}
+    if str(function).startswith("arn:") and str(function).count(":") >= 7:
+        kwargs["FunctionName"] = ":".join(str(function).split(":")[:7])  # unqualified; the version goes below
+    if version:
+        kwargs["Qualifier"] = str(version)
+    try:
+        answer = _aws_client("lambda", locator.get("region")).get_function_configuration(**kwargs)
+    except Exception:
+        return None
+    value = ((answer.get("Environment") or {}).get("Variables") or {}).get(variable)
+    return entry_text(variable, value).encode("utf-8") if isinstance(value, str) else None
+
+
+# -- forges ---------------------------------------------------------------------------------------
+def _settings():
+    from keysweep.settings import Settings, load_settings
+
+    try:
+        return load_settings()
+    except Exception:
+        return Settings()
+
+
+def _get_json(url: str, headers: dict[str, str]) -> Any:
+    """One GET; any failure is None (never an exception carrying a body or a header)."""
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "keysweep", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            if response.status != 200:
+                return None
+            body = response.read(MAX_BODY + 1)
+    except Exception:
+        return None
+    if len(body) > MAX_BODY:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def read_github_variable(locator: dict[str, Any]) -> bytes | None:
+    from keysweep.scanner.sources.github import web_host
+
+    name = locator.get("variable")
+    settings = _settings()
+    api = settings.base_url("github")
+    if not name or not api or web_host(api) != locator.get("host"):
+        return None
+    variable = quote(str(name), safe="")
+    if locator.get("org"):
+        path = f"/orgs/{quote(str(locator['org']), safe='')}/actions/variables/{variable}"
+    elif locator.get("repo") and locator.get("environment"):
+        path = (f"/repos/{quote(str(locator['repo']), safe='/')}/environments/"
+                f"{quote(str(locator['environment']), safe='')}/variables/{variable}")
+    elif locator.get("repo"):
+        path = f"/repos/{quote(str(locator['repo']), safe='/')}/actions/variables/{variable}"
+    else:
+        return None
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    token = settings.admin_key("github")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = _get_json(api + path, headers)
+    value = body.get("value") if isinstance(body, dict) else None
+    return entry_text(str(name), value).encode("utf-8") if isinstance(value, str) else None
+
+
+def read_gitlab_variable(locator: dict[str, Any]) -> bytes | None:
+    from keysweep.scanner.sources.gitlab import host_of
+
+    key = locator.get("variable")
+    settings = _settings()
+    url = settings.base_url("gitlab")
+    if not key or not url or host_of(url) != locator.get("host"):
+        return None
+    api = url if url.endswith("/api/v4") else f"{url}/api/v4"
+    variable = quote(str(key), safe="")
+    scope = str(locator.get("environment_scope") or "*")
+    query = f"?{quote('filter[environment_scope]', safe='=')}={quote(scope, safe='')}"
+    if locator.get("instance"):
+        path, query = f"/admin/ci/variables/{variable}", ""
+    elif locator.get("project_id") or locator.get("project"):
+        project = quote(str(locator.get("project_id") or locator["project"]), safe="")
+        path = f"/projects/{project}/variables/{variable}"
+    elif locator.get("group"):
+        path = f"/groups/{quote(str(locator['group']), safe='')}/variables/{variable}"
+    else:
+        return None
+    token = settings.admin_key("gitlab")
+    body = _get_json(api + path + query, {"PRIVATE-TOKEN": token} if token else {})
+    value = body.get("value") if isinstance(body, dict) else None
+    return entry_text(str(key), value).encode("utf-8") if isinstance(value, str) else None
+
+
+READERS = {
+    "aws-secretsmanager": read_secretsmanager,
+    "aws-ssm": read_ssm,
+    "aws-lambda-env": read_lambda_env,
+    "github-actions-variable": read_github_variable,
+    "gitlab-ci-variable": read_gitlab_variable,
+}
+
+
+def register_readers() -> None:
+    """Register the remote readers (a reader registered before, e.g. by a test, is kept)."""
+    from keysweep.scanner.reread import READERS as registered
+
+    for source, reader in READERS.items():
+        registered.setdefault(source, reader)
