@@ -45,4 +45,40 @@ def write_config(path: Path, rate: float = 50.0, providers=("github", "openai", 
     return path
 
 
+def kill_mid_run_then_resume(run_process, fakes, db: Path, config: Path, total: int, keysweep_bin: Path,
+                             at_fraction: float = 0.4, timeout: float = 120):
+    """Start `keysweep revoke --all --execute` as a real process, SIGKILL it once `at_fraction` of
+    the keys are revoked at the fakes, then run `revoke --resume`; returns the resume's result."""
+    import signal
+    import subprocess
+    import time
+
+    env = {**os.environ, **env_for(fakes, db, KEYSWEEP_ACTOR="first-run")}
+    process = subprocess.Popen([str(keysweep_bin), "revoke", "--all", "--execute", "--yes", "--config",
+                                str(config), "--confirm-delay", "0.05"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    revoked = 0
+    while time.monotonic() < deadline:
+        revoked = fakes.call(lambda: sum(len(f.revoked) for f in fakes.providers.values()))
+        if revoked >= total * at_fraction or process.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it could be killed; slow the fakes down"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    assert 0 < revoked < total
+    return run_process("revoke", "--resume", "--config", config, "--confirm-delay", "0.05",
+                       "--format", "json", env=env_for(fakes, db, KEYSWEEP_ACTOR="second-run"))
+
+
+def assert_each_key_revoked_once(fakes, planted: dict[str, list[str]]) -> None:
+    for name, values in planted.items():
+        fake = fakes[name]
+        assert not fake.active, f"{name}: {len(fake.active)} keys never revoked"
+        assert {fake.effective[v] for v in values} == {1}, name
+        repeats = {v: n for v, n in fake.revoke_calls.items() if n > 1}
+        assert not repeats, f"{name}: {len(repeats)} keys were sent to the revoke endpoint twice"
+
+
 os.environ.setdefault("KEYSWEEP_ACTOR", "tester@ci")

@@ -5,16 +5,11 @@ lost, all confirmed dead."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
-
 import pytest
 
 from keysweep.testing.fakes import FakeAnthropic, FakeGitLab, FakeOpenAI, FakeOpenRouter, FakeProviders, FakeSlack
 from tests.conftest import KEYSWEEP_BIN
-from tests.revoke_helpers import env_for, write_config
+from tests.revoke_helpers import assert_each_key_revoked_once, kill_mid_run_then_resume, write_config
 
 PROVIDERS = ("gitlab", "slack", "openai", "anthropic", "openrouter")
 KEYS_PER_PROVIDER = 200
@@ -42,31 +37,9 @@ def test_thousand_keys_five_providers_killed_and_resumed(run_process, tmp_path, 
     fakes = FakeProviders(**{p: kinds[p](planted[p], revoke_rate=100, burst=2) for p in PROVIDERS})
     total = len(PROVIDERS) * KEYS_PER_PROVIDER
     with fakes:
-        env = {**os.environ, **env_for(fakes, db, KEYSWEEP_ACTOR="first-run")}
-        process = subprocess.Popen([str(KEYSWEEP_BIN), "revoke", "--all", "--execute", "--yes", "--config",
-                                    str(config), "--confirm-delay", "0.05"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        revoked = 0
-        while time.monotonic() < deadline:
-            revoked = fakes.call(lambda: sum(len(f.revoked) for f in fakes.providers.values()))
-            if revoked >= total * 0.4 or process.poll() is not None:
-                break
-            time.sleep(0.02)
-        assert process.poll() is None, "the run finished before it could be killed; slow the fakes down"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-        assert 0 < revoked < total
-
-        resumed = run_process("revoke", "--resume", "--config", config, "--confirm-delay", "0.05",
-                              "--format", "json", env=env_for(fakes, db, KEYSWEEP_ACTOR="second-run"))
+        resumed = kill_mid_run_then_resume(run_process, fakes, db, config, total, KEYSWEEP_BIN)
         assert resumed.code == 0, resumed
-        for provider, values in planted.items():
-            fake = fakes[provider]
-            assert not fake.active, f"{provider}: {len(fake.active)} keys never revoked"
-            assert {fake.effective[v] for v in values} == {1}, provider
-            repeats = {v: n for v, n in fake.revoke_calls.items() if n > 1}
-            assert not repeats, f"{provider}: {len(repeats)} keys were sent to the revoke endpoint twice"
+        assert_each_key_revoked_once(fakes, planted)
 
     report = run_process("report", "--db", db, "--format", "json")
     assert report.json()["totals"]["confirmed_dead"] == total

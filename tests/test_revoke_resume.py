@@ -4,14 +4,9 @@ confirmed, and the audit chain intact across both runs."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
-
 from keysweep.testing.fakes import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.conftest import KEYSWEEP_BIN
-from tests.revoke_helpers import env_for, plant_keys, write_config
+from tests.revoke_helpers import assert_each_key_revoked_once, kill_mid_run_then_resume, plant_keys, write_config
 
 
 def test_sigkill_mid_run_then_resume_revokes_each_key_once(run_process, tmp_path, keys):
@@ -26,32 +21,9 @@ def test_sigkill_mid_run_then_resume_revokes_each_key_once(run_process, tmp_path
                           anthropic=FakeAnthropic(planted["anthropic"], page_size=25))
     total = sum(counts.values())
     with fakes:
-        env = dict(os.environ)
-        env.update(env_for(fakes, db, KEYSWEEP_ACTOR="first-run"))
-        process = subprocess.Popen([str(KEYSWEEP_BIN), "revoke", "--all", "--execute", "--yes", "--config",
-                                    str(config), "--confirm-delay", "0.05"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        revoked = 0
-        while time.monotonic() < deadline:
-            revoked = fakes.call(lambda: sum(len(f.revoked) for f in fakes.providers.values()))
-            if revoked >= total * 0.4 or process.poll() is not None:
-                break
-            time.sleep(0.02)
-        assert process.poll() is None, "the run finished before it could be killed; slow the fakes down"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-        assert 0 < revoked < total
-
-        resumed = run_process("revoke", "--resume", "--config", config, "--confirm-delay", "0.05",
-                              "--format", "json", env={**env_for(fakes, db, KEYSWEEP_ACTOR="second-run")})
+        resumed = kill_mid_run_then_resume(run_process, fakes, db, config, total, KEYSWEEP_BIN)
         assert resumed.code == 0, resumed
-        for name, values in planted.items():
-            fake = fakes[name]
-            assert not fake.active, f"{name}: {len(fake.active)} keys never revoked"
-            assert {fake.effective[v] for v in values} == {1}, name
-            repeats = {v: n for v, n in fake.revoke_calls.items() if n > 1}
-            assert not repeats, f"{name}: {len(repeats)} keys were sent to the revoke endpoint twice"
+        assert_each_key_revoked_once(fakes, planted)
 
     report = run_process("report", "--db", db, "--format", "json")
     data = report.json()
