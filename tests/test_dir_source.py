@@ -154,3 +154,20 @@ def test_dir_scan_of_a_work_tree_does_not_report_its_git_history(run, make_repo,
     findings = result.json()
     assert [f["secret_sha256"] for f in findings] == [find_secret(findings, current)["secret_sha256"]]
     assert {o["source"] for o in findings[0]["occurrences"]} >= {"dir"}
+
+
+def test_a_key_found_inside_base64_says_so_in_its_locator(run, tmp_path, keys):
+    import base64
+
+    key = keys.openai_project()
+    encoded = base64.b64encode(f"OPENAI_API_KEY={key}\n".encode()).decode()
+    (tmp_path / "secret.yaml").write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: agent\ndata:\n  env: {encoded}\n")
+    (tmp_path / "plain.env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\n")
+
+    findings = scan_dir(run, tmp_path)
+    encoded_place = find_secret(findings, key)["occurrences"][0]
+    assert (encoded_place["path"], encoded_place["line"]) == ("secret.yaml", 6)
+    assert encoded_place["locator"]["decoded_from"] == "base64"
+    plain = next(f for f in findings if f["occurrences"][0]["path"] == "plain.env")
+    assert "decoded_from" not in plain["occurrences"][0]["locator"]

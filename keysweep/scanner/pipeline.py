@@ -44,6 +44,15 @@ def match_blob(engine: Engine, blob: Blob, stats: ScanStats) -> list[Match]:
     return matches
 
 
+def place_locator(base: dict, match: Match) -> dict:
+    """Where to re-read the value; says when it sits encoded there (base64 in a Kubernetes Secret),
+    so a person looking at the file knows to decode it."""
+    locator = dict(base)
+    if match.decoded_from:
+        locator["decoded_from"] = match.decoded_from
+    return locator
+
+
 def scan_local(source, engine: Engine) -> ScanResult:
     """Directory and staged sources: every blob knows its own path."""
     stats = ScanStats()
@@ -52,7 +61,7 @@ def scan_local(source, engine: Engine) -> ScanResult:
     for blob in source.blobs(stats):
         for match in match_blob(engine, blob, stats):
             line = blob.line_map[match.line - 1] if blob.line_map else match.line
-            locator = dict(blob.provenance)
+            locator = place_locator(blob.provenance, match)
             hits.append((match, Occurrence(
                 source=source.kind, path=blob.provenance["path"], line=line,
                 repo=str(source.identity) if source.kind == "staged" else None,
@@ -213,7 +222,8 @@ def scan_git(
             for match in matches:
                 hits.append((match, Occurrence(
                     source="git", path=None, line=match.line, repo=repo.identity,
-                    locator={"repo": repo.identity, "blob": sha, "unreachable": True}, seen_at=seen_at)))
+                    locator=place_locator({"repo": repo.identity, "blob": sha, "unreachable": True}, match),
+                    seen_at=seen_at)))
             continue
         resolved.append(sha)
         for intro in intros:
@@ -229,8 +239,8 @@ def scan_git(
                     source="git", path=intro.path, line=match.line, repo=repo.identity,
                     commit=intro.commit, author_name=intro.author_name or None,
                     author_email=intro.author_email or None, committed_at=intro.committed_at or None,
-                    locator=({"repo": repo.identity, "blob": sha} if intro.commit
-                             else {"repo": repo.identity, "blob": sha, "ref": intro.path}),
+                    locator=place_locator({"repo": repo.identity, "blob": sha} if intro.commit
+                                          else {"repo": repo.identity, "blob": sha, "ref": intro.path}, match),
                     seen_at=seen_at,
                 )
                 if earlier is not None and earlier[0] == when:
