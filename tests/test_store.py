@@ -139,3 +139,19 @@ def test_a_corrupt_store_is_an_input_error(run, make_repo, tmp_path):
     assert result.code == 2
     assert result.stderr.startswith(f"keysweep: error: {db}: cannot open store")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_finding_metadata_survives_the_store(run, make_repo, keys, tmp_path):
+    """A finding read back from the store says what a one-shot scan says (GCP client_email, project)."""
+    repo = make_repo()
+    account = keys.gcp_service_account()
+    repo.commit("Add service account", {"deploy/sa.json": account.json_text})
+    one_shot = run("scan", "git", repo.path, "--no-store", "--format", "json").json()
+    db = tmp_path / "store.db"
+    run("scan", "git", repo.path, "--db", db, "--format", "json")
+    stored = run("findings", "--db", db, "--format", "json").json()
+    [gcp_one_shot] = [f for f in one_shot if f["provider"] == "gcp"]
+    [gcp_stored] = [f for f in stored if f["provider"] == "gcp"]
+    assert gcp_one_shot["metadata"] and gcp_one_shot["metadata"] == gcp_stored["metadata"]
+    assert account.client_email in str(gcp_stored["metadata"].values())
+    assert rows(db, "SELECT version FROM schema_migrations WHERE version = 5") == [(5,)]

@@ -74,7 +74,7 @@ class Finding:
     verification: dict[str, Any] | None = None
     owner: dict[str, Any] | None = None
     remediation: dict[str, Any] | None = None
-    metadata: dict[str, str] | None = None  # Match.metadata of the first match (not stored)
+    metadata: dict[str, str] | None = None  # non-secret facts from the first match (stored since migration 5)
 
 
 @dataclass(slots=True)

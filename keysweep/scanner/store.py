@@ -79,7 +79,16 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (2, "revocation jobs, transitions, calls and runs", lambda db: _lazy("keysweep.remediation.schema:migrate_revocation_jobs")(db)),
     (3, "verification and owner lookups", lambda db: _m3_verify_owners(db)),
     (4, "remote sources: occurrence metadata, HTTP validators", lambda db: _m4_remote_sources(db)),
+    (5, "finding metadata", lambda db: _m5_finding_metadata(db)),
 ]
+
+
+def _m5_finding_metadata(db) -> None:
+    """Non-secret facts a rule or enricher learned about the credential (a GCP key's client_email
+    and project, an Azure endpoint, an AWS account id), so a finding read back from the store says
+    what a one-shot scan says."""
+    if "metadata" not in db["findings"].columns_dict:
+        db["findings"].add_column("metadata", str)
 
 
 def _m4_remote_sources(db) -> None:
@@ -191,12 +200,14 @@ class Store:
                         "secret_sha256": finding.secret_sha256, "redacted": finding.redacted,
                         "long_lived": int(finding.long_lived), "key_id": finding.key_id,
                         "first_seen_at": at, "last_seen_at": at, "status": "open",
+                        "metadata": _metadata_json(finding.metadata),
                     })
                     self._event(finding.id, "detected", at)
                 else:
                     self.db.execute(
-                        "UPDATE findings SET last_seen_at = ?, key_id = coalesce(key_id, ?) WHERE id = ?",
-                        [at, finding.key_id, finding.id])
+                        "UPDATE findings SET last_seen_at = ?, key_id = coalesce(key_id, ?), "
+                        "metadata = coalesce(metadata, ?) WHERE id = ?",
+                        [at, finding.key_id, _metadata_json(finding.metadata), finding.id])
                 for occurrence in finding.occurrences:
                     self._record_occurrence(finding.id, scope, occurrence, at)
                 leaked = min((o.committed_at for o in finding.occurrences if o.committed_at), default=None)
@@ -305,10 +316,11 @@ class Store:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.execute(
             f"SELECT id, rule_id, provider, secret_sha256, redacted, long_lived, key_id, first_seen_at, "
-            f"last_seen_at, status FROM findings f {where} ORDER BY provider, rule_id, id", params).fetchall()
+            f"last_seen_at, status, metadata FROM findings f {where} ORDER BY provider, rule_id, id",
+            params).fetchall()
         findings = [Finding(id=r[0], rule_id=r[1], provider=r[2], secret_sha256=r[3], redacted=r[4],
                             long_lived=bool(r[5]), key_id=r[6], first_seen_at=r[7], last_seen_at=r[8],
-                            status=r[9]) for r in rows]
+                            status=r[9], metadata=json.loads(r[10]) if r[10] else None) for r in rows]
         by_id = {f.id: f for f in findings}
         if by_id:
             self._attach_occurrences(by_id)
@@ -418,6 +430,10 @@ class Store:
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _metadata_json(metadata: dict | None) -> str | None:
+    return json.dumps(metadata, sort_keys=True, default=str) if metadata else None
 
 
 def remediation_summary(times: dict[str, str]) -> dict[str, Any]:
