@@ -39,9 +39,9 @@ MATCH_KEYS = ("repo", "path", "provider", "rule", "account", "secret_store", "ci
 DEFAULT_CONFIDENCE = 0.95
 
 
-@lru_cache(maxsize=512)
-def glob_regex(pattern: str) -> re.Pattern:
-    """`**` spans directories, `*` and `?` stay within one path component."""
+def glob_to_regex(pattern: str, backslash_escapes: bool = False) -> str:
+    """Regex text for a path glob: `**` spans directories, `*` and `?` stay within one path
+    component. CODEOWNERS also reads `\\x` as a literal `x`."""
     out, i = [], 0
     while i < len(pattern):
         if pattern.startswith("**/", i):
@@ -56,10 +56,18 @@ def glob_regex(pattern: str) -> re.Pattern:
         elif pattern[i] == "?":
             out.append("[^/]")
             i += 1
+        elif backslash_escapes and pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+    return "".join(out)
+
+
+@lru_cache(maxsize=512)
+def glob_regex(pattern: str) -> re.Pattern:
+    return re.compile(glob_to_regex(pattern) + r"\Z", re.DOTALL)
 
 
 def glob_match(pattern: str, value: str | None) -> bool:

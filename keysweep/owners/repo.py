@@ -10,6 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from keysweep.owners.ownersfile import glob_to_regex
+
 if TYPE_CHECKING:
     from keysweep.owners import Candidate, OwnerContext
     from keysweep.scanner.models import Finding, Occurrence
@@ -43,29 +45,6 @@ def codeowners_regex(pattern: str) -> re.Pattern:
     directory_only = pattern.endswith("/")
     body = pattern.strip("/")
     anchored = pattern.startswith("/") or "/" in body
-    out, i = [], 0
-    while i < len(body):
-        if body.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif body.startswith("/**", i) and i + 3 == len(body):
-            out.append("/.*")
-            i += 3
-        elif body.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif body[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif body[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif body[i] == "\\" and i + 1 < len(body):
-            out.append(re.escape(body[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(body[i]))
-            i += 1
     last = body.rsplit("/", 1)[-1]
     if directory_only:
         tail = "/.*"
@@ -73,7 +52,8 @@ def codeowners_regex(pattern: str) -> re.Pattern:
         tail = ""
     else:
         tail = "(?:/.*)?"
-    return re.compile(("^" if anchored else "^(?:.*/)?") + "".join(out) + tail + r"\Z", re.DOTALL)
+    body_regex = glob_to_regex(body, backslash_escapes=True)
+    return re.compile(("^" if anchored else "^(?:.*/)?") + body_regex + tail + r"\Z", re.DOTALL)
 
 
 def parse_codeowners(text: str) -> list[CodeownersRule]:
