@@ -31,6 +31,18 @@ def _client(settings):
     return boto3.client("iam", region_name=region, endpoint_url=endpoint or None)
 
 
+def _iam_failure(exc, calls: list[tuple[str, str, str]], client_error: type) -> RevokeResult:
+    """An IAM call that failed: a key that no longer exists is already revoked (idempotence); a
+    refusal is reported by its code; no answer at all is worth retrying."""
+    code, retryable = _error(exc)
+    if not isinstance(exc, client_error):
+        return RevokeResult(False, f"AWS: {code}", retryable=True, calls=tuple(calls))
+    calls.append(("POST", "iam", code))
+    if code == "NoSuchEntity":
+        return RevokeResult(True, "no such access key (already deleted)", calls=tuple(calls))
+    return RevokeResult(False, f"IAM refused: {code}", retryable=retryable, calls=tuple(calls))
+
+
 def _error(exc) -> tuple[str, bool]:
     """(code, retryable) of a botocore error, without its message (which can echo request data)."""
     response = getattr(exc, "response", None) or {}
@@ -85,15 +97,8 @@ class AwsAccessKeyRevoker(BaseRevoker):
                 kwargs.pop("Status")
                 iam.delete_access_key(**kwargs)
                 calls.append(("POST", "iam:DeleteAccessKey", "deleted"))
-        except ClientError as exc:
-            code, retryable = _error(exc)
-            calls.append(("POST", "iam", code))
-            if code == "NoSuchEntity":
-                return RevokeResult(True, "no such access key (already deleted)", calls=tuple(calls))
-            return RevokeResult(False, f"IAM refused: {code}", retryable=retryable, calls=tuple(calls))
-        except BotoCoreError as exc:
-            code, retryable = _error(exc)
-            return RevokeResult(False, f"AWS: {code}", retryable=True, calls=tuple(calls))
+        except (ClientError, BotoCoreError) as exc:
+            return _iam_failure(exc, calls, ClientError)
         detail = "deactivated" + (" and deleted" if plan.data.get("delete_after_days") == 0 else "")
         return RevokeResult(True, detail, calls=tuple(calls))
 
@@ -130,14 +135,8 @@ class AwsAccessKeyRevoker(BaseRevoker):
                 return RevokeResult(False, f"{key_id} is Active again: not deleted", calls=tuple(calls))
             iam.delete_access_key(AccessKeyId=key_id, **({"UserName": user} if user else {}))
             calls.append(("POST", "iam:DeleteAccessKey", "deleted"))
-        except ClientError as exc:
-            code, retryable = _error(exc)
-            calls.append(("POST", "iam", code))
-            if code == "NoSuchEntity":
-                return RevokeResult(True, "no such access key (already deleted)", calls=tuple(calls))
-            return RevokeResult(False, f"IAM refused: {code}", retryable=retryable, calls=tuple(calls))
-        except BotoCoreError as exc:
-            return RevokeResult(False, f"AWS: {_error(exc)[0]}", retryable=True, calls=tuple(calls))
+        except (ClientError, BotoCoreError) as exc:
+            return _iam_failure(exc, calls, ClientError)
         return RevokeResult(True, "deleted", calls=tuple(calls))
 
     async def confirm(self, finding, ctx) -> bool:
