@@ -148,6 +148,7 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
     """Render and exit: 3 on errors with `fail_on_error`, else 1 when there are findings (or, with
     `exit_on_new`, when the store gained findings: a sweep alerts on change), else 0."""
     from keysweep.output import render
+    from keysweep.safefs import warn
     from keysweep.scanner.suppress import load_ignored, without_ignored
 
     if store is not None and getattr(result, "scopes", None) is not None:
@@ -173,6 +174,8 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:
             click.echo(f"keysweep: warning: {error}", err=True)
+    for warning in stats.warnings:  # what was left out on purpose, and how to read it
+        warn(warning)
     if fail_on_error and stats.errors:
         sys.exit(3)
     if exit_on_new:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from keysweep.errors import KeysweepError
+from keysweep.safefs import read_text
 
 CONFIG_FILE = "keysweep.toml"
 OWNERS_FILE = "keysweep-owners.toml"
@@ -110,7 +111,8 @@ def load_settings(path: str | os.PathLike | None = None, env: Mapping[str, str] 
             raise KeysweepError(f"{candidate}: no such configuration file")
         return Settings(env=env)
     try:
-        config = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        # A FIFO or a link to a device named keysweep.toml must not hang or exhaust the run.
+        config = tomllib.loads(read_text(candidate, follow_symlinks=True))
     except (OSError, UnicodeDecodeError) as exc:
         raise KeysweepError(f"{candidate}: cannot read configuration: {exc}") from None
     except tomllib.TOMLDecodeError as exc:

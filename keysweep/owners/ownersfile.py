@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from keysweep.errors import KeysweepError
+from keysweep.safefs import read_text
 
 if TYPE_CHECKING:
     from keysweep.owners import Candidate, OwnerContext
@@ -205,7 +206,7 @@ def load_owner_rules(path: str | Path | None, settings=None) -> list[OwnerRule]:
 
     candidates: list[Path] = []
     if path:
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise KeysweepError(f"{path}: no such owners file")
         candidates.append(Path(path))
     else:
@@ -213,16 +214,17 @@ def load_owner_rules(path: str | Path | None, settings=None) -> list[OwnerRule]:
         if configured:
             base = settings.config_path.parent if settings.config_path else Path.cwd()
             configured_path = base / configured
-            if not configured_path.is_file():
+            if not configured_path.exists():
                 raise KeysweepError(f"{configured_path}: no such owners file (from keysweep.toml [owners] file)")
             candidates.append(configured_path)
         candidates.append(Path.cwd() / OWNERS_FILE)
         if settings is not None and settings.config_path:
             candidates.append(settings.config_path.parent / OWNERS_FILE)
     for candidate in candidates:
-        if candidate.is_file():
+        if candidate.exists():  # a FIFO or a device is an error below, not a silent skip
             try:
-                text = candidate.read_text(encoding="utf-8")
+                # Named by the user, so a link is followed; still never a FIFO, device or huge file.
+                text = read_text(candidate, follow_symlinks=True)
             except (OSError, UnicodeDecodeError) as exc:
                 raise KeysweepError(f"{candidate}: cannot read owners file: {exc}") from None
             return parse_owners(text, str(candidate))

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from keysweep.errors import KeysweepError
+from keysweep.safefs import read_text
 
 POLICY_FILE = "keysweep-policy.toml"
 ACTIONS = ("auto", "approve", "never")
@@ -132,10 +133,10 @@ def load(path: str | Path | None, settings=None) -> Policy | None:
     candidate = Path(path) if path else Path.cwd() / POLICY_FILE
     if candidate.exists():
         try:
-            return parse(tomllib.loads(candidate.read_text(encoding="utf-8")), str(candidate))
+            return parse(tomllib.loads(read_text(candidate, follow_symlinks=True)), str(candidate))
         except tomllib.TOMLDecodeError as exc:
             raise KeysweepError(f"{candidate}: malformed TOML: {exc}") from None
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise KeysweepError(f"{candidate}: cannot read: {exc}") from None
     if path:
         raise KeysweepError(f"{candidate}: no such policy file")

@@ -129,6 +129,7 @@ def merge_stats(into: ScanStats, part: ScanStats) -> None:
                  "blobs_already_scanned", "blobs_unreachable", "matches", "suppressed_inline"):
         setattr(into, name, getattr(into, name) + getattr(part, name))
     into.errors.extend(part.errors)
+    into.warnings.extend(part.warnings)
 
 
 def scan_git(

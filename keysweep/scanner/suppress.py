@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from keysweep.safefs import read_text_or_warn
 from keysweep.scanner.models import Finding
 
 IGNORE_FILE = ".keysweepignore"
@@ -13,11 +14,10 @@ IGNORE_FILE = ".keysweepignore"
 
 def load_ignored(roots: Iterable[Path]) -> set[str]:
     ignored: set[str] = set()
-    for root in roots:
-        path = Path(root) / IGNORE_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+    for root in dict.fromkeys(Path(r).resolve() for r in roots):  # the repo is often the cwd: read once
+        # A scanned repository writes this file: it may be a FIFO, a link to /dev/zero or huge.
+        text = read_text_or_warn(Path(root) / IGNORE_FILE, "ignore file", root=root)
+        if text is None:
             continue
         for line in text.splitlines():
             entry = line.split("#", 1)[0].strip()
