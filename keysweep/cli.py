@@ -47,6 +47,12 @@ def scan_options(func: Callable) -> Callable:
     return func
 
 
+def fail_on_error_option(func: Callable) -> Callable:
+    return click.option("--fail-on-error", is_flag=True,
+                        help="Exit 3 when part of the source could not be read or a rule timed out "
+                             "(the rest is still reported).")(func)
+
+
 def verify_option(func: Callable) -> Callable:
     return click.option("--verify", is_flag=True,
                         help="Then check each finding's key with a read-only call to its provider "
@@ -232,9 +238,10 @@ def _progress(enabled: bool):
 @output_options
 @store_options
 @scan_options
+@fail_on_error_option
 @verify_option
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
-                 verify=False):
+                 fail_on_error=False, verify=False):
     """Every blob reachable from any ref of the repository at PATH, each read once."""
     from keysweep.scanner.pipeline import scan_git, utc_now
     from keysweep.scanner.sources.git import GitRepo
@@ -261,7 +268,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     new_ids = _persist(store, result, rules, started)
     if verify:
         _verify_after_scan(store, result, rules)
-    _emit(result, rules, fmt, output, store, new_only, new_ids, [repo.path, Path.cwd()])
+    _emit(result, rules, fmt, output, store, new_only, new_ids, [repo.path, Path.cwd()], fail_on_error=fail_on_error)
 
 
 @scan.command("dir")
@@ -269,8 +276,10 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 @output_options
 @store_options
 @scan_options
+@fail_on_error_option
 @verify_option
-def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, verify=False):
+def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, fail_on_error=False,
+                 verify=False):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.sources.directory import DirectorySource
@@ -284,7 +293,7 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     if verify:
         _verify_after_scan(store, result, rules)
     root = source.root if source.root.is_dir() else source.root.parent
-    _emit(result, rules, fmt, output, store, new_only, new_ids, [root, Path.cwd()])
+    _emit(result, rules, fmt, output, store, new_only, new_ids, [root, Path.cwd()], fail_on_error=fail_on_error)
 
 
 @scan.command("staged")
@@ -296,7 +305,8 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
               help="Candidate finder; a commit is small, so the keyword prefilter starts fastest.")
 @click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True)
 @click.option("--no-store", is_flag=True, hidden=True)
-def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store):
+@fail_on_error_option
+def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, fail_on_error=False):
     """Lines added in the index of the repository at the current directory (pre-commit)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.sources.staged import StagedSource
@@ -307,9 +317,10 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store):
     result = scan_local(source, matcher)
     store = _open_store(db, no_store, default_on=False)
     new_ids = _persist(store, result, rules, started)
-    if store is None and fmt == "table" and not result.findings:
+    if store is None and fmt == "table" and not result.findings and not result.stats.errors \
+            and not result.stats.warnings:
         sys.exit(0)  # a clean commit prints nothing
-    _emit(result, rules, fmt, output, store, False, new_ids, [source.root, Path.cwd()])
+    _emit(result, rules, fmt, output, store, False, new_ids, [source.root, Path.cwd()], fail_on_error=fail_on_error)
 
 
 @cli.command("findings")
@@ -378,8 +389,9 @@ def rules_check(paths):
     from keysweep.scanner.rules import load_rule_file, load_rules, rule_files, self_test
 
     if paths:
-        checked = [rule for path in rule_files([Path(p) for p in paths]) for rule in load_rule_file(path)]
-        everything = load_rules([Path(p) for p in paths])
+        checked = [rule for path in rule_files([Path(p) for p in paths])
+                   for rule in load_rule_file(path, keep_backtracking=True)]
+        everything = load_rules([Path(p) for p in paths], keep_backtracking=True)
         checked_ids = {r.id for r in checked}
         to_test = [r for r in everything if r.id in checked_ids]
     else:

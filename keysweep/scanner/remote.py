@@ -236,7 +236,9 @@ class Runner:
                 stats.blobs_skipped_size += 1
                 continue
             with self.borrowed_engine() as engine:
-                matches = match_blob(engine, Blob(content, group.kind, {}), stats)
+                matches = match_blob(engine, Blob(content, group.kind, {}), stats,
+                                     where=f"{group.kind} {group.object_id or unit.repo or ''}".strip())
+                partly = bool(engine.timed_out)
             del content
             for match in matches:
                 first, _, entry = next((span for span in spans if span[0] <= match.line <= span[1]), spans[-1])
@@ -244,7 +246,7 @@ class Runner:
                     source=group.kind, path=None, line=match.line - first + 1, repo=unit.repo,
                     committed_at=entry.at, locator=dict(entry.locator), seen_at=seen_at,
                     metadata=dict(entry.metadata) if entry.metadata else None)))
-            if group.object_id:
+            if group.object_id and not partly:  # a rule timed out: read it again next time
                 done.append(group.object_id)
             self.counters["values"] += len(group.entries)
         unit.groups = []  # drop the values as soon as they are matched

@@ -176,7 +176,9 @@ def _parse_toml(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def load_rule_file(path: Path, validate_patterns: bool = True) -> list[Rule]:
+def load_rule_file(path: Path, validate_patterns: bool = True, keep_backtracking: bool = False) -> list[Rule]:
+    """The rules of one file. A gitleaks config's rules that backtrack catastrophically are left
+    out with a warning, unless `keep_backtracking` (`rules check`, which reports them)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -188,7 +190,7 @@ def load_rule_file(path: Path, validate_patterns: bool = True) -> list[Rule]:
     from keysweep.scanner import gitleaks_format
 
     if gitleaks_format.is_gitleaks_config(data):
-        return gitleaks_format.convert(data, path, text)
+        return gitleaks_format.convert(data, path, text, keep_backtracking)
     tables = data.get("rules")
     if not isinstance(tables, list) or not tables:
         raise RuleError(f"{path}: no [[rules]] tables")
@@ -207,7 +209,8 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validate_shipped: bool = False) -> list[Rule]:
+def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validate_shipped: bool = False,
+               keep_backtracking: bool = False) -> list[Rule]:
     """Shipped rules plus the user's; rejects duplicate ids and dangling references.
 
     Users' patterns are compiled here so a broken one fails with its file and line. The shipped
@@ -222,7 +225,7 @@ def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validat
             _cache_rules(shipped, cached)
         rules.extend(cached)
     for path in rule_files(extra):
-        rules.extend(load_rule_file(path))
+        rules.extend(load_rule_file(path, keep_backtracking=keep_backtracking))
     validate_rule_set(rules)
     return rules
 
@@ -298,6 +301,7 @@ def validate_rule_set(rules: list[Rule]) -> None:
 
 def self_test(rules: list[Rule]) -> list[str]:
     """Run every rule's examples through the real engine; return one message per failure."""
+    from keysweep.scanner.backtrack import backtracking_problem
     from keysweep.scanner.engine import Engine, _max_width
 
     by_id = {rule.id: rule for rule in rules}
@@ -306,6 +310,10 @@ def self_test(rules: list[Rule]) -> list[str]:
         if rule.source_format == "keysweep" and _max_width(rule.regex) is None:
             failures.append(f"{rule.origin}: rule {rule.id}: regex has no bounded width (use {{0,N}}, not * + {{n,}}): "
                             "every file holding a keyword would be searched whole")
+        problem = backtracking_problem(rule.regex)
+        if problem is not None:
+            failures.append(f"{rule.origin}: rule {rule.id}: {problem}")
+            continue  # its examples could take the engine's whole time limit each
         companions = [by_id[rule.key_id_rule]] if rule.key_id_rule else []
         engine = Engine([rule, *companions], backend="regex")
         for example in rule.examples:
