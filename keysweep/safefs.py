@@ -28,6 +28,8 @@ import stat
 import sys
 from pathlib import Path
 
+from keysweep.sanitize import terminal_safe
+
 # Ignore files, CODEOWNERS, owners and configuration files are a few kilobytes; a megabyte is
 # generous and still cheap to hold.
 SMALL_FILE_LIMIT = 1024 * 1024
@@ -125,17 +127,7 @@ def read_text_or_warn(path: str | os.PathLike, what: str, limit: int = SMALL_FIL
     return None
 
 
-def printable(text: str) -> str:
-    """`text` with control characters (ESC, CR, LF, C1, bidi overrides…) shown escaped, so a hostile
-    file name cannot move the cursor or rewrite the line it is printed on."""
-    try:
-        from keysweep.sanitize import terminal_safe
-    except ImportError:  # before the shared sanitiser: the same idea, locally
-        return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
-    return terminal_safe(text)
-
-
 def warn(message: str) -> None:
     """One warning line on stderr, with anything a terminal would obey shown escaped."""
-    sys.stderr.write(f"keysweep: warning: {printable(message)}\n")
+    sys.stderr.write(f"keysweep: warning: {terminal_safe(message)}\n")
     sys.stderr.flush()
