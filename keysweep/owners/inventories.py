@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import KeysweepError
+from keysweep.fingerprint import clip_hint, redaction_prefix
 
 if TYPE_CHECKING:
     from keysweep.owners import Candidate, OwnerContext
@@ -157,7 +158,7 @@ async def _openai_keys(octx: "OwnerContext") -> list[dict[str, Any]]:
     return keys
 
 
-def _openai_candidate(key: dict[str, Any], exact: bool, count: int) -> "Candidate":
+def _openai_candidate(key: dict[str, Any], exact: bool, count: int, prefix: str = "") -> "Candidate":
     from keysweep.owners import Candidate
 
     owner = key.get("owner") or {}
@@ -175,8 +176,9 @@ def _openai_candidate(key: dict[str, Any], exact: bool, count: int) -> "Candidat
         name, contact, who = None, None, "no owner listed"
     where = f"project '{project.get('name')}' ({project.get('id')})" if project else "the organisation's admin keys"
     last_used = _iso(key.get("last_used_at"))
+    hint = clip_hint(key.get("redacted_value"), prefix)  # stored no longer than our own redacted form
     evidence = (f"OpenAI Admin API: key {key.get('id')} '{key.get('name') or ''}' in {where}, redacted "
-                f"{key.get('redacted_value')}, owned by {who}, last used {last_used or 'never'}"
+                f"{hint}, owned by {who}, last used {last_used or 'never'}"
                 + _qualifier(exact, count))
     base_confidence = 0.9 if person else 0.7
     return Candidate(
@@ -185,7 +187,7 @@ def _openai_candidate(key: dict[str, Any], exact: bool, count: int) -> "Candidat
         key_id=key.get("id") if count == 1 else None,
         details={"project_id": project.get("id"), "api_key_id": key.get("id"), "owner_type": kind,
                  "owner_id": person.get("id") or account.get("id"), "created_at": _iso(key.get("created_at")),
-                 "last_used_at": last_used, "redacted_value": key.get("redacted_value")})
+                 "last_used_at": last_used, "redacted_value": hint})
 
 
 async def resolve_openai(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
@@ -195,7 +197,8 @@ async def resolve_openai(finding: "Finding", octx: "OwnerContext") -> list["Cand
     if not keys:
         return []
     matches, exact = _match(keys, "redacted_value", finding, octx.secret(finding))
-    return [_openai_candidate(key, exact, len(matches)) for key in matches]
+    prefix = redaction_prefix(finding.redacted)
+    return [_openai_candidate(key, exact, len(matches), prefix) for key in matches]
 
 
 # -- Anthropic --------------------------------------------------------------------------------
@@ -244,7 +247,7 @@ async def resolve_anthropic(finding: "Finding", octx: "OwnerContext") -> list["C
         team = workspace.get("name") or (workspace_id or "Default workspace")
         who = user.get("email") or user.get("name") or f"{creator.get('type') or 'actor'} {creator.get('id')}"
         evidence = (f"Anthropic Admin API: key {key.get('id')} '{key.get('name') or ''}' hint "
-                    f"{key.get('partial_key_hint')}, status {key.get('status')}, created by {who} in {team}"
+                    f"{clip_hint(key.get('partial_key_hint'), redaction_prefix(finding.redacted))}, status {key.get('status')}, created by {who} in {team}"
                     + _qualifier(exact, len(matches)))
         candidates.append(Candidate(
             name=user.get("name") or user.get("email") or (f"{creator.get('type')} {creator.get('id')}"
