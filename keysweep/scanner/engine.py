@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal
 
+from keysweep.cache import cache_dir, read_trusted, write_private
 from keysweep.detectors import CHECKS, ENRICHERS
 from keysweep.detectors.candidate import Candidate
 from keysweep.detectors.placeholders import is_placeholder
@@ -545,24 +546,23 @@ class _HyperscanIndex:
         return selected
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "keysweep"
-
-
 def _load_or_compile(hyperscan, entries: list[tuple[bytes, int, int]], on_reject) -> object:
     """Compile the database, or load it from the cache: compiling the whole catalogue costs far
     more than scanning a pre-commit change. A pattern Hyperscan rejects falls back to keywords."""
     for _ in range(len(entries) + 1):
         digest = hashlib.sha256(repr((hyperscan_version(hyperscan), entries)).encode()).hexdigest()[:32]
-        cached = _cache_dir() / f"hs-{digest}.db"
-        try:
-            # loadb needs the mode, and a deserialised database needs its own scratch space.
-            loaded = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            loaded.scratch = hyperscan.Scratch(loaded)
-            return loaded
-        except Exception:
-            pass
+        cached = cache_dir() / f"hs-{digest}.db"
+        # Native data that C code deserialises: only from a file this user owns and no one else
+        # can write (keysweep.cache); anything else is compiled afresh.
+        serialized = read_trusted(cached)
+        if serialized is not None:
+            try:
+                # loadb needs the mode, and a deserialised database needs its own scratch space.
+                loaded = hyperscan.loadb(serialized, hyperscan.HS_MODE_BLOCK)
+                loaded.scratch = hyperscan.Scratch(loaded)
+                return loaded
+            except Exception:
+                pass
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         try:
             db.compile(expressions=[e for e, _, _ in entries], ids=[i for _, i, _ in entries],
@@ -574,10 +574,7 @@ def _load_or_compile(hyperscan, entries: list[tuple[bytes, int, int]], on_reject
             on_reject(rejected)
             continue
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(hyperscan.dumpb(db))
-            os.replace(tmp, cached)
+            write_private(cached, hyperscan.dumpb(db))
         except OSError:
             pass  # an unwritable cache only costs start-up time
         return db

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+from keysweep.cache import cache_dir, ensure_private_dir
 from keysweep.fingerprint import finding_id
 from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, utc_now
@@ -39,8 +40,7 @@ GIT_TIMEOUT = 900.0
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "keysweep" / "repos"
+    return cache_dir() / "repos"
 
 
 def safe_url(url: str) -> str:
@@ -376,7 +376,10 @@ class Runner:
         if (dest / "HEAD").exists():
             self._git(["fetch", "--quiet", "--prune", "--no-tags", target.url, *refspecs], dest, env, target)
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if self.cache_dir == default_cache_dir():
+            # Clones hold every secret of private repositories: the user cache root is 0700.
+            ensure_private_dir(cache_dir())
+        dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = dest.with_name(f"{dest.name}.partial-{os.getpid()}-{threading.get_ident()}")
         shutil.rmtree(partial, ignore_errors=True)
         try:
