@@ -62,14 +62,17 @@ def verify_option(func: Callable) -> Callable:
                              "(see `keysweep verify`).")(func)
 
 
-def _verify_after_scan(store, result, rules) -> None:
-    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings."""
+def _verify_after_scan(store, result, rules, include_suppressed: bool = False) -> None:
+    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
+    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
     from keysweep.liveness import run_verification, summary, unreadable_notes
     from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.suppress import visible
     from keysweep.settings import load_settings
 
     settings = load_settings()
-    results = run_verification(result.findings, settings, store, rereader=Rereader(rules=rules, settings=settings))
+    results = run_verification(visible(result.findings, include_suppressed), settings, store,
+                               rereader=Rereader(rules=rules, settings=settings))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
     for note in unreadable_notes(results):
@@ -277,7 +280,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
+        _verify_after_scan(store, result, rules, include_suppressed)
     _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
@@ -300,7 +303,7 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     result = scan_local(source, matcher, [Path.cwd()])
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
+        _verify_after_scan(store, result, rules, include_suppressed)
     _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
