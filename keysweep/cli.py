@@ -11,6 +11,7 @@ import click
 
 from keysweep import __version__
 from keysweep.errors import KeysweepError
+from keysweep.files import open_private_output
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 
@@ -138,7 +139,7 @@ def _rules_digest(rules) -> str:
 
 def _open_report(output: str):
     try:
-        return open(output, "w", encoding="utf-8")
+        return open_private_output(output)
     except OSError as exc:
         raise KeysweepError(f"{output}: cannot write the report: {exc.strerror}") from None
 
@@ -324,7 +325,7 @@ def findings_cmd(provider, rule, repo, fmt, output, db):
     path = Path(db) if db else default_db_path()
     if not path.exists():
         fail(f"{path}: no store yet (run a scan first, or pass --db)")
-    store = Store(path)
+    store = Store(path, writable=False)  # listing only reads: a read-only copy of a store will do
     findings = store.findings(provider=provider, rule=rule, repo=repo)
     rules = {r.id: r for r in load_rules()}
     handle = _open_report(output) if output else sys.stdout
@@ -414,6 +415,19 @@ def demo_cmd(keep, fmt):
             sys.exit(0 if exit_.code == 1 else exit_.code)
 
 
+def _store_problem(exc: Exception) -> str | None:
+    """A store error that escaped the store's own handling (a statement outside a transaction that
+    met a lock, a file made read-only mid-run): an input/environment error, not an internal one."""
+    if type(exc).__module__ != "sqlite3":
+        return None
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"the findings store is locked by another process: {text}"
+    if "readonly" in text or "read-only" in text:
+        return f"the findings store is read-only: {text}"
+    return f"the findings store cannot be used: {text}"
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -437,4 +451,7 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("KEYSWEEP_DEBUG"):
             raise
+        problem = _store_problem(exc)
+        if problem:
+            fail(problem)
         fail(f"internal error: {type(exc).__name__}: {exc} (set KEYSWEEP_DEBUG=1 for details)")

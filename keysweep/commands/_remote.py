@@ -11,6 +11,8 @@ from typing import Callable
 
 import click
 
+from keysweep.files import open_private_output
+
 
 def remote_options(func: Callable) -> Callable:
     func = click.option("--max-age", "max_age", type=click.IntRange(min=0), default=90, show_default=True,
@@ -169,7 +171,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
             progress.close()
     if errors_json:
         try:
-            with open(errors_json, "w", encoding="utf-8") as handle:
+            with open_private_output(errors_json) as handle:
                 json.dump({"errors": [{"message": error} for error in outcome.stats.errors]}, handle, indent=2)
                 handle.write("\n")
         except OSError as exc:

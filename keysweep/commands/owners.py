@@ -8,6 +8,7 @@ import sys
 import click
 
 from keysweep.commands.verify import REPORT_FORMATS, open_existing_store, select_findings
+from keysweep.files import open_private_output
 
 
 def _table(threshold: float, unowned_only: bool):
@@ -83,7 +84,7 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
             record["owner_candidates"] = [{k: v for k, v in c.items() if k != "resolved_at"}
                                           for c in store.owner_candidates(f.id)]
             records.append(record)
-        handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+        handle = open_private_output(output) if output else sys.stdout
         try:
             if fmt == "json":
                 json.dump(records, handle, indent=2)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from keysweep.files import write_private_text
+
 
 @click.command("report")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "html", "prometheus"]), default="table",
@@ -50,6 +52,6 @@ def report_cmd(fmt, audit_view, provider, team, owner, source, output, db):
     else:
         text = R.render_table(report)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_private_text(output, text)
     else:
         sys.stdout.write(text)

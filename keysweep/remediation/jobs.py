@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
 from keysweep.remediation import audit
+from keysweep.scanner.store import begin_immediate
 
 PLANNED = "planned"
 APPROVED = "approved"
@@ -75,10 +76,11 @@ class CallRecord:
 
 @contextmanager
 def transaction(conn) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT: one writer at a time, rolled back on any error."""
+    """BEGIN IMMEDIATE … COMMIT: one writer at a time (another process's write is waited for, within
+    a bound), rolled back on any error."""
     if conn.in_transaction:
         conn.commit()
-    conn.execute("BEGIN IMMEDIATE")
+    begin_immediate(conn)
     try:
         yield
     except BaseException:
