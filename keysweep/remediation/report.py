@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from keysweep.sanitize import terminal_safe
+
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
 
 # OWASP Top 10 for Non-Human Identities (2025).
@@ -213,7 +215,11 @@ def build(store, now: datetime | None = None, **filters) -> dict[str, Any]:
 
 
 # -- renderers --------------------------------------------------------------------------------------
+# Owners, teams, sources and places come from scanned data: the text renderers pass every such value
+# through `terminal_safe`, the HTML one through `terminal_safe` then `html.escape` (a bidi override
+# spoofs a browser as well as a terminal).
 def render_table(report: dict[str, Any]) -> str:
+    t_ = terminal_safe
     t = report["totals"]
     lines = [f"Time to remediation — {t['count']} credentials, {t['confirmed_dead']} confirmed dead, "
              f"{t['still_live']} still live, {t['unowned']} unowned",
@@ -225,15 +231,15 @@ def render_table(report: dict[str, Any]) -> str:
         lines.append(f"  {'':<28} {'count':>5} {'dead':>5} {'live':>5} {'unowned':>7} {'exp.med':>8} {'exp.p90':>8} "
                      f"{'resp.med':>8} {'resp.p90':>8}")
         for key, s in groups.items():
-            lines.append(f"  {key[:28]:<28} {s['count']:>5} {s['confirmed_dead']:>5} {s['still_live']:>5} "
+            lines.append(f"  {t_(key)[:28]:<28} {s['count']:>5} {s['confirmed_dead']:>5} {s['still_live']:>5} "
                          f"{s['unowned']:>7} {human(s['exposure_median_seconds']):>8} {human(s['exposure_p90_seconds']):>8} "
                          f"{human(s['response_median_seconds']):>8} {human(s['response_p90_seconds']):>8}")
         lines.append("")
     if report["oldest_still_live"]:
         lines.append("oldest still live:")
         for r in report["oldest_still_live"]:
-            lines.append(f"  {human(r['open_seconds']):>8}  {r['id']}  {r['provider']}  {r['redacted']}  "
-                         f"{r['owner'] or '(unowned)'}  {r['where']}")
+            lines.append(f"  {human(r['open_seconds']):>8}  {t_(r['id'])}  {t_(r['provider'])}  {t_(r['redacted'])}  "
+                         f"{t_(r['owner'] or '(unowned)')}  {t_(r['where'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -308,7 +314,9 @@ def _timeline_svg(points: list[datetime], width: int = 560, height: int = 200) -
 
 
 def render_html(report: dict[str, Any]) -> str:
-    e = html.escape
+    def e(value: Any) -> str:
+        return html.escape(terminal_safe(value))
+
     t = report["totals"]
     exposure = [c["exposure_seconds"] for c in report["credentials"] if c["exposure_seconds"] is not None]
     dead = [parse(c["confirmed_dead_at"]) for c in report["credentials"] if c["confirmed_dead_at"]]
@@ -369,17 +377,18 @@ def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render_audit_table(view: list[dict[str, Any]]) -> str:
+    t_ = terminal_safe
     lines = []
     for item in view:
         owner = item["who_owned_it"]
         reach = item["what_it_could_reach"]
         speed = item["how_quickly_shut_off"]
-        lines.append(f"{item['id']}  {item['provider']}  {item['redacted']}")
-        lines.append(f"  owner:    {owner['owner'] or '(unowned)'}{' / ' + owner['team'] if owner['team'] else ''}"
-                     f"{' via ' + owner['attributed_by'] if owner['attributed_by'] else ''}")
-        lines.append(f"  reach:    {reach['verification'] or 'not verified'} "
-                     f"{json.dumps(reach['identity'], sort_keys=True) if reach['identity'] else ''}")
-        lines.append(f"  shut off: {speed['state']}; exposure {human(speed['exposure_seconds'])}, response "
+        lines.append(f"{t_(item['id'])}  {t_(item['provider'])}  {t_(item['redacted'])}")
+        lines.append(f"  owner:    {t_(owner['owner'] or '(unowned)')}{' / ' + t_(owner['team']) if owner['team'] else ''}"
+                     f"{' via ' + t_(owner['attributed_by']) if owner['attributed_by'] else ''}")
+        lines.append(f"  reach:    {t_(reach['verification'] or 'not verified')} "
+                     f"{t_(json.dumps(reach['identity'], sort_keys=True)) if reach['identity'] else ''}")
+        lines.append(f"  shut off: {t_(speed['state'])}; exposure {human(speed['exposure_seconds'])}, response "
                      f"{human(speed['response_seconds'])}"
                      f"{', open for ' + human(speed['still_open_seconds']) if speed['still_open_seconds'] else ''}")
         lines.append(f"  OWASP NHI: {', '.join(r['id'] + ' ' + r['name'] for r in item['owasp_nhi_top10'])}")
