@@ -56,13 +56,21 @@ def verify_option(func: Callable) -> Callable:
                              "(see `keysweep verify`).")(func)
 
 
-def _verify_after_scan(store, result, rules) -> None:
+def _settings_for_verify(verify: bool):
+    """`scan … --verify` reads keysweep.toml before scanning, so a bad value stops the run first."""
+    if not verify:
+        return None
+    from keysweep.settings import load_settings
+
+    return load_settings()
+
+
+def _verify_after_scan(store, result, rules, settings) -> None:
     """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings."""
     from keysweep.liveness import run_verification, summary
     from keysweep.scanner.reread import Rereader
-    from keysweep.settings import load_settings
 
-    results = run_verification(result.findings, load_settings(), store, rereader=Rereader(rules=rules))
+    results = run_verification(result.findings, settings, store, rereader=Rereader(rules=rules))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
 
@@ -240,6 +248,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     from keysweep.scanner.sources.git import GitRepo
 
     started = utc_now()
+    settings = _settings_for_verify(verify)
     repo = GitRepo(path)
     matcher, rules = _load_engine(rule_paths, engine)
     store = _open_store(db, no_store)
@@ -260,7 +269,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
+        _verify_after_scan(store, result, rules, settings)
     _emit(result, rules, fmt, output, store, new_only, new_ids, [repo.path, Path.cwd()])
 
 
@@ -276,13 +285,14 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     from keysweep.scanner.sources.directory import DirectorySource
 
     started = utc_now()
+    settings = _settings_for_verify(verify)
     source = DirectorySource(path, max_size=max_size)
     matcher, rules = _load_engine(rule_paths, engine)
     store = _open_store(db, no_store)
     result = scan_local(source, matcher)
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
+        _verify_after_scan(store, result, rules, settings)
     root = source.root if source.root.is_dir() else source.root.parent
     _emit(result, rules, fmt, output, store, new_only, new_ids, [root, Path.cwd()])
 

@@ -207,3 +207,14 @@ def test_documented_examples_are_valid():
             validate_config(tomllib.loads(block), name)
             checked += 1
     assert checked
+
+
+def test_scan_with_verify_checks_the_configuration_before_scanning(run, tmp_path, keys):
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / ".env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\n")
+    config = tmp_path / "keysweep.toml"
+    config.write_text("[providers.openai]\nconcurrency = 0\n")
+    db = tmp_path / "new-store.db"
+    result = run("scan", "dir", tmp_path / "code", "--db", db, "--verify", cwd=tmp_path)
+    assert_config_error(result, config, "concurrency")
+    assert not db.exists(), "the scan ran (and wrote the store) before the configuration was checked"
