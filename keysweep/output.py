@@ -14,6 +14,7 @@ from keysweep import __version__
 from keysweep.scanner.models import Finding, Occurrence, ScanStats
 from keysweep.scanner.rules import Rule
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
+from keysweep.scanner.suppress import is_suppressed
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 INFORMATION_URI = "https://github.com/keysweep/keysweep"
@@ -25,6 +26,8 @@ def occurrence_json(o: Occurrence) -> dict[str, Any]:
         "author_name": o.author_name, "author_email": o.author_email, "committed_at": o.committed_at,
         "locator": o.locator or None,
         "metadata": getattr(o, "metadata", None),
+        "suppressed": o.suppressed,
+        "suppression": o.suppression,
     }
 
 
@@ -118,6 +121,8 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
             first = f.occurrences[0] if f.occurrences else None
             where = f"{first.path}:{first.line}" if first and first.path else (
                 (first.locator.get("resource") or first.locator.get("blob", "")) if first else "")
+            if is_suppressed(f):  # listed only with --include-suppressed
+                where += " (suppressed)"
             table.add_row(*(rich_text(cell) for cell in (
                 f.id, f.rule_id, f.redacted, where,
                 (first.commit or "")[:10] if first else "",
@@ -212,6 +217,7 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
                 "partialFingerprints": {"keysweepFinding/v1": f.id, "secretSha256/v1": f.secret_sha256},
                 "properties": {"commit": o.commit, "author_email": o.author_email, "committed_at": o.committed_at,
                                "source": o.source},
+                **sarif_suppressions(o),
             })
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -227,6 +233,18 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
             }],
         }],
     }
+
+
+def sarif_suppressions(o: Occurrence) -> dict[str, Any]:
+    """SARIF's own field for an accepted result (only present with --include-suppressed): an
+    inline allow marker is `inSource`, an ignore-file entry `external`."""
+    if not o.suppressed:
+        return {}
+    reason = o.suppression or {}
+    inline = reason.get("kind") == "inline"
+    where = reason.get("marker") if inline else f"{reason.get('file')}:{reason.get('line')}"
+    return {"suppressions": [{"kind": "inSource" if inline else "external", "status": "accepted",
+                              "justification": f"{reason.get('kind') or 'suppressed'}: {where}"}]}
 
 
 def _uri(path: str) -> str:
