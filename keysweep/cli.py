@@ -72,12 +72,15 @@ def _settings_for_verify(verify: bool):
     return load_settings()
 
 
-def _verify_after_scan(store, result, rules, settings) -> None:
-    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings."""
+def _verify_after_scan(store, result, rules, settings, include_suppressed: bool = False) -> None:
+    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
+    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
     from keysweep.liveness import run_verification, summary
     from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.suppress import visible
 
-    results = run_verification(result.findings, settings, store, rereader=Rereader(rules=rules))
+    results = run_verification(visible(result.findings, include_suppressed), settings, store,
+                               rereader=Rereader(rules=rules))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
 
@@ -284,7 +287,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules, settings)
+        _verify_after_scan(store, result, rules, settings, include_suppressed)
     _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
@@ -308,7 +311,7 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     result = scan_local(source, matcher, [Path.cwd()])
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules, settings)
+        _verify_after_scan(store, result, rules, settings, include_suppressed)
     _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
