@@ -11,6 +11,7 @@ import json
 from typing import Any, Iterable, TextIO
 
 from keysweep import __version__
+from keysweep.scanner.locations import describe_occurrence
 from keysweep.scanner.models import Finding, Occurrence, ScanStats
 from keysweep.scanner.rules import Rule
 
@@ -112,8 +113,7 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
             table.add_column(column, overflow="fold")
         for f in findings:
             first = f.occurrences[0] if f.occurrences else None
-            where = f"{first.path}:{first.line}" if first and first.path else (
-                (first.locator.get("resource") or first.locator.get("blob", "")) if first else "")
+            where = describe_occurrence(first) if first else ""
             table.add_row(
                 f.id, f.rule_id, f.redacted, where,
                 (first.commit or "")[:10] if first else "",

@@ -12,9 +12,9 @@ import click
 
 
 def _where(finding) -> str:
-    from keysweep.remediation.notify import where
+    from keysweep.scanner.locations import describe_finding
 
-    return where(finding)
+    return describe_finding(finding)
 
 
 def _owner(finding) -> str:
@@ -24,11 +24,13 @@ def _owner(finding) -> str:
 
 
 def _plan_rows(entries) -> list[dict]:
+    from keysweep.scanner.locations import describe_all
+
     rows = []
     for finding, decision, revoker, plan, job in entries:
         rows.append({
             "finding": finding.id, "provider": finding.provider, "rule_id": finding.rule_id,
-            "redacted": finding.redacted, "where": _where(finding), "owner": (finding.owner or {}).get("name"),
+            "redacted": finding.redacted, "where": _where(finding), "locations": describe_all(finding), "owner": (finding.owner or {}).get("name"),
             "team": (finding.owner or {}).get("team"),
             "verification": (finding.verification or {}).get("status"),
             "policy": {"action": decision.action, "rule": decision.rule} if decision else None,
@@ -41,6 +43,13 @@ def _plan_rows(entries) -> list[dict]:
     return rows
 
 
+def _places(row: dict, shown: int = 5) -> str:
+    """Every place (up to `shown`), named as the scan table names them."""
+    places = row.get("locations") or [row["where"]]
+    more = len(places) - shown
+    return "; ".join(places[:shown]) + (f" (+{more} more)" if more > 0 else "")
+
+
 def _print_plan(rows: list[dict], out) -> None:
     if not rows:
         out.write("No credential selected.\n")
@@ -48,7 +57,7 @@ def _print_plan(rows: list[dict], out) -> None:
     for row in rows:
         policy = row["policy"]
         head = (f"{row['finding']}  {row['provider']}  {row['redacted']}  ({row['rule_id']})\n"
-                f"    where:   {row['where']}\n"
+                f"    where:   {_places(row)}\n"
                 f"    owner:   {row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
                 f"    verified: {row['verification'] or 'not checked'}\n")
         if policy and policy["action"] == "never":

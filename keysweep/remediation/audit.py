@@ -101,3 +101,10 @@ def rows(conn, limit: int | None = None, action: str | None = None) -> list[dict
     found = [dict(zip(("seq", "at", "actor", "action", "target", "result", "prev_hash", "hash"), r))
              for r in conn.execute(query, params)]
     return found[-limit:] if limit else found
+
+
+def head(conn) -> dict[str, Any]:
+    """The newest row's {seq, hash} ({0, 64 zeros} for an empty log): what `keysweep audit head`
+    prints and `audit verify --expect` checks."""
+    last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return {"seq": last[0], "hash": last[1]} if last else {"seq": 0, "hash": GENESIS}

@@ -89,12 +89,16 @@ def targets_for(finding: "Finding", settings) -> list[Target]:
 
 
 def where(finding: "Finding") -> str:
-    if not finding.occurrences:
-        return "unknown place"
-    o = finding.occurrences[0]
-    place = f"{o.repo + ':' if o.repo else ''}{o.path or ''}{':' + str(o.line) if o.line else ''}"
-    more = f" (+{len(finding.occurrences) - 1} more)" if len(finding.occurrences) > 1 else ""
-    return (place or o.source) + more
+    """The finding's first place as the scan table names it, and how many more (one naming for all)."""
+    from keysweep.scanner.locations import describe_finding
+
+    return describe_finding(finding)
+
+
+def locations(finding: "Finding") -> list[str]:
+    from keysweep.scanner.locations import describe_all
+
+    return describe_all(finding)
 
 
 def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
@@ -110,14 +114,20 @@ def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
     }.get(kind, "")
     return {"event": kind, "title": KIND_TITLES.get(kind, kind), "finding": finding.id,
             "provider": finding.provider, "rule_id": finding.rule_id, "redacted": finding.redacted,
-            "key_id": finding.key_id, "where": where(finding), "owner": owner.get("name"),
+            "key_id": finding.key_id, "where": where(finding), "locations": locations(finding), "owner": owner.get("name"),
             "team": owner.get("team"), "console": console, "action": action, "detail": detail or None}
+
+
+def _places(facts: dict[str, Any], shown: int = 5) -> str:
+    places = facts.get("locations") or [facts["where"]]
+    more = len(places) - shown
+    return "; ".join(places[:shown]) + (f" (+{more} more)" if more > 0 else "")
 
 
 def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
     if target.format == "json":
         return {"source": "keysweep", **facts}
-    text = (f"*{facts['title']}*: {facts['provider']} `{facts['redacted']}` ({facts['rule_id']}) in {facts['where']}"
+    text = (f"*{facts['title']}*: {facts['provider']} `{facts['redacted']}` ({facts['rule_id']}) in {_places(facts)}"
             f"{' — owner ' + facts['owner'] if facts['owner'] else ''}. {facts['action']}")
     if facts.get("detail"):
         text += f" ({facts['detail']})"

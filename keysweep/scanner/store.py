@@ -442,7 +442,9 @@ def remediation_summary(times: dict[str, str]) -> dict[str, Any]:
 
     leaked, dead = times.get("leaked"), times.get("confirmed_dead")
     exposure = None
-    if leaked and dead:
+    # A window is known only for a key seen working (verified live, or revoked by keysweep): a key
+    # never seen working may have been dead long before keysweep confirmed it ("exposure unknown").
+    if leaked and dead and (times.get("verified_live") or times.get("revoked")):
         parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
         exposure = int((parse(dead) - parse(leaked)).total_seconds())
     state = "confirmed" if dead else ("revoked" if "revoked" in times else None)
