@@ -11,12 +11,14 @@ import click
 
 from keysweep import __version__
 from keysweep.errors import KeysweepError
+from keysweep.sanitize import terminal_safe
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 
 
 def fail(message: str) -> None:
-    click.echo(f"keysweep: error: {message}", err=True)
+    # Error messages quote paths, names and provider answers: one line, nothing a terminal obeys.
+    click.echo(f"keysweep: error: {terminal_safe(message)}", err=True)
     sys.exit(2)
 
 
@@ -172,7 +174,7 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
     if fmt != "table" or output or not sys.stdout.isatty():
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:
-            click.echo(f"keysweep: warning: {error}", err=True)
+            click.echo(f"keysweep: warning: {terminal_safe(error)}", err=True)
     if fail_on_error and stats.errors:
         sys.exit(3)
     if exit_on_new:
@@ -356,15 +358,17 @@ def rules_list(rule_paths, fmt):
                                 "confidence": r.confidence, "checksum": r.checksum, "keywords": list(r.keywords)}
                                for r in rules], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from keysweep.sanitize import rich_text, safe_console
 
     table = Table(title=f"{len(rules)} rules")
     for column in ("id", "provider", "name", "long-lived", "check"):
         table.add_column(column)
-    for r in rules:
-        table.add_row(r.id, r.provider, r.name, "yes" if r.long_lived else "no", r.checksum or "")
-    Console().print(table)
+    for r in rules:  # rule files given with --rules may come from anywhere
+        table.add_row(*(rich_text(cell) for cell in (r.id, r.provider, r.name, "yes" if r.long_lived else "no",
+                                                      r.checksum or "")))
+    safe_console().print(table)
 
 
 @rules_group.command("check")
@@ -383,7 +387,7 @@ def rules_check(paths):
         to_test = load_rules(validate_shipped=True)
     failures = self_test(to_test)
     for failure in failures:
-        click.echo(failure, err=True)
+        click.echo(terminal_safe(failure), err=True)
     examples = sum(len(r.examples) + len(r.negative_examples) for r in to_test)
     if failures:
         click.echo(f"{len(failures)} failure(s) in {len(to_test)} rules", err=True)
@@ -403,7 +407,7 @@ def demo_cmd(keep, fmt):
     with tempfile.TemporaryDirectory(prefix="keysweep-demo-") as tmp:
         target = Path(keep) if keep else Path(tmp) / "demo-repo"
         build_demo_repo(target)
-        click.echo(f"Demo repository: {target}", err=True)
+        click.echo(f"Demo repository: {terminal_safe(target)}", err=True)
         ctx = click.get_current_context()
         try:
             ctx.invoke(scan_git_cmd, path=str(target), full=True, unreachable=False, fmt=fmt, output=None,
@@ -422,10 +426,10 @@ def main() -> None:
         sys.exit(130)
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"keysweep: error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"keysweep: error: {terminal_safe(exc.format_message())}{terminal_safe(hint)}", err=True)
         sys.exit(2)
     except click.ClickException as exc:
-        click.echo(f"keysweep: error: {exc.format_message()}", err=True)
+        click.echo(f"keysweep: error: {terminal_safe(exc.format_message())}", err=True)
         sys.exit(2)
     except KeysweepError as exc:
         fail(str(exc))

@@ -14,6 +14,7 @@ from keysweep import __version__
 from keysweep.scanner.locations import describe_occurrence
 from keysweep.scanner.models import Finding, Occurrence, ScanStats
 from keysweep.scanner.rules import Rule
+from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 INFORMATION_URI = "https://github.com/keysweep/keysweep"
@@ -92,21 +93,23 @@ CSV_COLUMNS = ("id", "rule_id", "provider", "redacted", "secret_sha256", "long_l
 
 
 def write_csv(findings: list[Finding], out: TextIO) -> None:
+    """One row per occurrence. Cells are exact except that a would-be spreadsheet formula is
+    neutralised (see keysweep.sanitize.csv_safe): paths and authors come from the scanned source."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for f in findings:
         for o in f.occurrences or [Occurrence(source="", path=None, line=None)]:
-            writer.writerow([f.id, f.rule_id, f.provider, f.redacted, f.secret_sha256, str(f.long_lived).lower(),
+            writer.writerow([csv_safe(cell) for cell in [f.id, f.rule_id, f.provider, f.redacted, f.secret_sha256, str(f.long_lived).lower(),
                              f.key_id or "", o.source, o.repo or "", o.path or "", o.line or "", o.commit or "",
-                             o.author_email or "", o.committed_at or ""])
+                             o.author_email or "", o.committed_at or ""]])
 
 
 def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
                 stats: ScanStats | None, errors: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 200)
+    # Every cell is a rich Text of a sanitised string: a path like `[/]` or `\x1b[2J` is shown, not obeyed.
+    console = safe_console(out, width=None if out.isatty() else 200)
     if findings:
         table = Table(title=f"{len(findings)} finding{'s' if len(findings) != 1 else ''}", show_lines=False)
         for column in ("id", "rule", "secret", "where", "commit", "author", "n"):
@@ -114,19 +117,19 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
         for f in findings:
             first = f.occurrences[0] if f.occurrences else None
             where = describe_occurrence(first) if first else ""
-            table.add_row(
+            table.add_row(*(rich_text(cell) for cell in (
                 f.id, f.rule_id, f.redacted, where,
                 (first.commit or "")[:10] if first else "",
                 (first.author_email or "") if first else "",
                 str(len(f.occurrences)),
-            )
+            )))
         console.print(table)
     else:
         console.print("No findings.")
     if stats is not None:
         console.print(summary_line(stats), style="dim")
     for error in errors:
-        console.print(f"error: {error}", style="red")
+        console.print(rich_text(f"error: {terminal_safe(error)}", style="red"))
 
 
 def summary_line(stats: ScanStats) -> str:

@@ -11,6 +11,8 @@ from typing import Callable
 
 import click
 
+from keysweep.sanitize import safe_console, terminal_safe
+
 
 def remote_options(func: Callable) -> Callable:
     func = click.option("--max-age", "max_age", type=click.IntRange(min=0), default=90, show_default=True,
@@ -49,9 +51,10 @@ class PlainProgress:
             else:
                 line = (f"{info['name']}: {info.get('blobs', 0)} blobs, {info.get('nbytes', 0) / 1e6:.1f} MB, "
                         f"{info.get('findings', 0)} finding(s) in {info.get('seconds', 0):.1f}s")
-            click.echo(f"keysweep: [{self.repos}] {line}", err=True)
+            click.echo(f"keysweep: [{self.repos}] {terminal_safe(line)}", err=True)
         elif event == "unit" and info.get("source") != "git":
-            click.echo(f"keysweep: {info['source']} {info['name']}: {info.get('findings', 0)} finding(s)", err=True)
+            click.echo(f"keysweep: {terminal_safe(info['source'])} {terminal_safe(info['name'])}: "
+                       f"{info.get('findings', 0)} finding(s)", err=True)
 
     def close(self) -> None:
         pass
@@ -61,14 +64,14 @@ class RichProgress:
     """A live display on a terminal: repositories, scopes, blobs and MB/s."""
 
     def __init__(self) -> None:
-        from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.start = time.monotonic()
         self.blobs = 0
         self.nbytes = 0
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=Console(stderr=True), transient=True)
+        # Repository names come from the forge: the description is plain text, never markup.
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
+                                 TimeElapsedColumn(), console=safe_console(stderr=True), transient=True)
         self.task = self.progress.add_task("starting", total=None)
         self.repos = self.units = self.errors = 0
         self.current = ""
@@ -80,7 +83,7 @@ class RichProgress:
             self.blobs += info.get("blobs", 0)
             self.nbytes += info.get("nbytes", 0)
         elif event == "repo-start":
-            self.current = info.get("name", "")
+            self.current = terminal_safe(info.get("name", ""))
         elif event == "unit":
             self.units += 1
         elif event == "error":
@@ -173,7 +176,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                 json.dump({"errors": [{"message": error} for error in outcome.stats.errors]}, handle, indent=2)
                 handle.write("\n")
         except OSError as exc:
-            click.echo(f"keysweep: warning: {errors_json}: {exc.strerror}", err=True)
+            click.echo(f"keysweep: warning: {terminal_safe(errors_json)}: {exc.strerror}", err=True)
     counters = outcome.counters
     if show_progress:
         click.echo(f"keysweep: {counters.get('repos_scanned', 0)} repositories scanned, "

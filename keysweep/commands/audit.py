@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from keysweep.sanitize import terminal_safe
+
 
 def _store(db):
     from keysweep.scanner.store import Store, default_db_path
@@ -35,7 +37,7 @@ def audit_verify(db):
     if report.ok:
         click.echo(f"audit log: {report.rows} rows, chain intact")
         return
-    click.echo(f"audit log: chain BROKEN at row {report.first_bad_seq}: {report.problem}")
+    click.echo(f"audit log: chain BROKEN at row {report.first_bad_seq}: {terminal_safe(report.problem)}")
     sys.exit(1)
 
 
@@ -54,5 +56,6 @@ def audit_log(limit, action, fmt, db):
     if fmt == "json":
         click.echo(json.dumps(found, indent=2))
         return
-    for row in found:
-        click.echo(f"{row['seq']:>6}  {row['at']}  {row['actor']}  {row['action']}  {row['target']}  → {row['result']}")
+    for row in found:  # actors, targets and results quote finding places and provider answers
+        click.echo(f"{row['seq']:>6}  {terminal_safe(row['at'])}  {terminal_safe(row['actor'])}  "
+                   f"{terminal_safe(row['action'])}  {terminal_safe(row['target'])}  → {terminal_safe(row['result'])}")

@@ -9,16 +9,18 @@ import click
 
 from keysweep.commands.verify import REPORT_FORMATS, open_existing_store, select_findings
 from keysweep.owners import DEFAULT_THRESHOLD
+from keysweep.sanitize import terminal_safe
 
 
 def _table(threshold: float, unowned_only: bool):
     def write(findings, out) -> None:
-        from rich.console import Console
         from rich.table import Table
 
         from keysweep.owners import is_unowned
+        from keysweep.sanitize import rich_text, safe_console
 
-        console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 200)
+        # Owner names, teams and evidence come from commits, CODEOWNERS and provider inventories.
+        console = safe_console(out, width=None if out.isatty() else 200)
         if not findings:
             console.print("No unowned findings." if unowned_only else "No findings.")
             return
@@ -30,10 +32,11 @@ def _table(threshold: float, unowned_only: bool):
             o = f.owner or {}
             unowned = is_unowned(f.owner, threshold)
             name = o.get("name") or ""
-            table.add_row(f.id, f.rule_id, f.redacted, f"[yellow]{name or '—'} (unowned)[/]" if unowned else name,
-                          o.get("team") or "", o.get("purpose") or "", o.get("source") or "",
-                          f"{o['confidence']:.2f}" if o.get("confidence") is not None else "",
-                          (o.get("evidence") or "").split(" | ")[0])
+            owner_cell = rich_text(f"{name or '—'} (unowned)", style="yellow") if unowned else rich_text(name)
+            table.add_row(rich_text(f.id), rich_text(f.rule_id), rich_text(f.redacted), owner_cell,
+                          rich_text(o.get("team")), rich_text(o.get("purpose")), rich_text(o.get("source")),
+                          rich_text(f"{o['confidence']:.2f}" if o.get("confidence") is not None else ""),
+                          rich_text((o.get("evidence") or "").split(" | ")[0]))
         console.print(table)
     return write
 
@@ -100,7 +103,7 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
 
         emit_findings(shown, fmt, output, _table(threshold, unowned_only))
     for warning in warnings:
-        click.echo(f"keysweep: warning: {warning}", err=True)
+        click.echo(f"keysweep: warning: {terminal_safe(warning)}", err=True)
     if refreshed:
         click.echo(f"keysweep: {len(refreshed) - len(unowned)} owned, {len(unowned)} unowned "
                    f"(threshold {threshold})", err=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from keysweep.sanitize import terminal_safe
+
 
 def _where(finding) -> str:
     from keysweep.scanner.locations import describe_finding
@@ -51,17 +53,19 @@ def _places(row: dict, shown: int = 5) -> str:
 
 
 def _print_plan(rows: list[dict], out) -> None:
+    """The plan for people. Places, owners, call targets and policy rule names come from scanned
+    sources and configuration, so every value is passed through `terminal_safe`."""
     if not rows:
         out.write("No credential selected.\n")
         return
-    for row in rows:
+    for row in map(_terminal_row, rows):
         policy = row["policy"]
         head = (f"{row['finding']}  {row['provider']}  {row['redacted']}  ({row['rule_id']})\n"
                 f"    where:   {_places(row)}\n"
                 f"    owner:   {row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
                 f"    verified: {row['verification'] or 'not checked'}\n")
         if policy and policy["action"] == "never":
-            out.write(head + f"    policy:  never touched (rule {policy['rule']!r})\n")
+            out.write(head + f"    policy:  never touched (rule '{policy['rule']}')\n")
             continue
         out.write(head + f"    revoker: {row['revoker']}"
                   f"{'   policy: ' + policy['action'] + (' (' + policy['rule'] + ')' if policy['rule'] else '') if policy else ''}"
@@ -70,6 +74,15 @@ def _print_plan(rows: list[dict], out) -> None:
             out.write(f"    call:    {call['method']} {call['target']}  — {call['description']}\n")
         if row["needs"]:
             out.write(f"    needs:   {', '.join(row['needs'])}\n")
+
+
+def _terminal_row(row: dict) -> dict:
+    """`row` with every string (nested in dicts and lists too) made safe for a terminal."""
+    if isinstance(row, dict):
+        return {key: _terminal_row(value) for key, value in row.items()}
+    if isinstance(row, list):
+        return [_terminal_row(value) for value in row]
+    return terminal_safe(row) if isinstance(row, str) else row
 
 
 def _summary_line(summary, elapsed: float) -> str:
@@ -216,7 +229,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                 for row in rows:
                     if row.get("preflight"):
                         out.write(f"preflight {row['finding']}: {'ok' if row['preflight']['ok'] else 'FAILED'} "
-                                  f"{row['preflight']['detail']}\n")
+                                  f"{terminal_safe(row['preflight']['detail'])}\n")
                 acting = sum(1 for row in rows if row["revoker"])
                 out.write(f"\nDry run: {acting} credential(s) would be acted on. Add --execute to act.\n")
             finish_run(store, run_id, clock_now(), {"dry_run": len(rows)})
@@ -261,7 +274,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
         to_run = [j for j in to_run if j.state in J.OPEN_STATES]
         if fmt == "table" and execute:
             _print_plan([r for r in rows if r["revoker"]], sys.stderr)
-        progress = (lambda line: click.echo(line, err=True)) if fmt == "table" else None
+        progress = (lambda line: click.echo(terminal_safe(line), err=True)) if fmt == "table" else None
         orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=confirm_attempts,
                                     confirm_delay=confirm_delay, progress=progress)
         started = time.monotonic()
@@ -299,7 +312,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                            f"still in their grace period"
                            + (f" (next due {soonest.strftime('%Y-%m-%dT%H:%M:%SZ')})" if soonest else ""))
             for finding_id, error in summary.errors:
-                click.echo(f"  failed {finding_id}: {error}")
+                click.echo(f"  failed {finding_id}: {terminal_safe(error)}")
             if planned:
                 click.echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --policy --approve "
                            f"--execute {' '.join(e[0].id for e in planned[:5])}{' …' if len(planned) > 5 else ''}")

@@ -14,6 +14,7 @@ import click
 from keysweep.cli import fail, output_options, scan_options
 from keysweep.commands._remote import checked_url, remote_options, run_remote
 from keysweep.errors import KeysweepError
+from keysweep.sanitize import terminal_safe
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
 GITLAB_KEYS = {"groups", "projects", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
@@ -181,6 +182,6 @@ def apply_revoke_policy(store, settings, policy_file: str | None, execute: bool,
                                 approve=False, force_revoker=None, preflight=False, confirm_attempts=3,
                                 confirm_delay=2.0, fmt="table"))
     except click.UsageError as exc:
-        click.echo(f"keysweep: policy not applied: {exc.message}", err=True)
+        click.echo(f"keysweep: policy not applied: {terminal_safe(exc.message)}", err=True)
     except KeysweepError as exc:
-        click.echo(f"keysweep: policy not applied: {exc}", err=True)
+        click.echo(f"keysweep: policy not applied: {terminal_safe(exc)}", err=True)

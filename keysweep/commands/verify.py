@@ -58,10 +58,12 @@ def identity_summary(identity: dict | None) -> str:
 
 def _table(results_by_id):
     def write(findings, out) -> None:
-        from rich.console import Console
         from rich.table import Table
 
-        console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 200)
+        from keysweep.sanitize import rich_text, safe_console
+
+        # Identities and errors come from provider answers: cells are sanitised Text, never markup.
+        console = safe_console(out, width=None if out.isatty() else 200)
         if not findings:
             console.print("No findings to verify.")
             return
@@ -76,8 +78,10 @@ def _table(results_by_id):
             if result is not None and result.cached:
                 note = (note + " " if note else "") + "(cached)"
             status = v.get("status") or ""
-            table.add_row(f.id, f.rule_id, f.redacted, f"[{styles.get(status, '')}]{status}[/]" if status else "",
-                          identity_summary(v.get("identity")), v.get("checked_at") or "", note)
+            table.add_row(rich_text(f.id), rich_text(f.rule_id), rich_text(f.redacted),
+                          rich_text(status, style=styles.get(status, "")),
+                          rich_text(identity_summary(v.get("identity"))), rich_text(v.get("checked_at")),
+                          rich_text(note))
         console.print(table)
     return write
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from keysweep.sanitize import terminal_safe
+
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
 
 # OWASP Top 10 for Non-Human Identities (2025).
@@ -318,7 +320,11 @@ def head_text(head: dict[str, Any] | None) -> str:
     return f"{head['seq']}:{head['hash']}"
 
 
+# Owners, teams, sources and places come from scanned data: the text renderers pass every such value
+# through `terminal_safe`, the HTML one through `terminal_safe` then `html.escape` (a bidi override
+# spoofs a browser as well as a terminal).
 def render_table(report: dict[str, Any]) -> str:
+    t_ = terminal_safe
     t = report["totals"]
     lines = [f"Time to remediation — {t['count']} credentials: {totals_text(t)}",
              f"exposure window: median {human(t['exposure_median_seconds'])}, p90 {human(t['exposure_p90_seconds'])}"
@@ -329,7 +335,7 @@ def render_table(report: dict[str, Any]) -> str:
         lines.append(f"  {'':<28} {'count':>5} " + " ".join(f"{label:>{max(5, len(label))}}" for _k, label in TOTAL_LABELS)
                      + f" {'exp.med':>8} {'exp.p90':>8} {'resp.med':>8} {'resp.p90':>8}")
         for key, s in groups.items():
-            lines.append(f"  {key[:28]:<28} {s['count']:>5} "
+            lines.append(f"  {t_(key)[:28]:<28} {s['count']:>5} "
                          + " ".join(f"{s.get(k, 0):>{max(5, len(label))}}" for k, label in TOTAL_LABELS)
                          + f" {human(s['exposure_median_seconds']):>8} {human(s['exposure_p90_seconds']):>8} "
                          f"{human(s['response_median_seconds']):>8} {human(s['response_p90_seconds']):>8}")
@@ -338,8 +344,8 @@ def render_table(report: dict[str, Any]) -> str:
     if report["oldest_still_live"]:
         lines.append("oldest still live:")
         for r in report["oldest_still_live"]:
-            lines.append(f"  {human(r['open_seconds']):>8}  {r['id']}  {r['provider']}  {r['redacted']}  "
-                         f"{r['owner'] or '(unowned)'}  {r['where']}")
+            lines.append(f"  {human(r['open_seconds']):>8}  {t_(r['id'])}  {t_(r['provider'])}  {t_(r['redacted'])}  "
+                         f"{t_(r['owner'] or '(unowned)')}  {t_(r['where'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -426,7 +432,9 @@ def exposure_text(c: dict[str, Any]) -> str:
 
 
 def render_html(report: dict[str, Any]) -> str:
-    e = html.escape
+    def e(value: Any) -> str:
+        return html.escape(terminal_safe(value))
+
     t = report["totals"]
     exposure = [c["exposure_seconds"] for c in report["credentials"] if c["exposure_seconds"] is not None]
     dead = [parse(c["confirmed_dead_at"]) for c in report["credentials"] if c["confirmed_dead_at"]]
@@ -490,20 +498,21 @@ def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render_audit_table(view: list[dict[str, Any]]) -> str:
+    t_ = terminal_safe
     lines = []
     for item in view:
         owner = item["who_owned_it"]
         reach = item["what_it_could_reach"]
         speed = item["how_quickly_shut_off"]
-        lines.append(f"{item['id']}  {item['provider']}  {item['redacted']}")
-        lines.append(f"  owner:    {owner['owner'] or '(unowned)'}{' / ' + owner['team'] if owner['team'] else ''}"
-                     f"{' via ' + owner['attributed_by'] if owner['attributed_by'] else ''}")
-        lines.append(f"  reach:    {reach['verification'] or 'not verified'} "
-                     f"{json.dumps(reach['identity'], sort_keys=True) if reach['identity'] else ''}")
+        lines.append(f"{t_(item['id'])}  {t_(item['provider'])}  {t_(item['redacted'])}")
+        lines.append(f"  owner:    {t_(owner['owner'] or '(unowned)')}{' / ' + t_(owner['team']) if owner['team'] else ''}"
+                     f"{' via ' + t_(owner['attributed_by']) if owner['attributed_by'] else ''}")
+        lines.append(f"  reach:    {t_(reach['verification'] or 'not verified')} "
+                     f"{t_(json.dumps(reach['identity'], sort_keys=True)) if reach['identity'] else ''}")
         exposure = ("exposure unknown" if speed["exposure"] == "unknown" else
                     f"exposure {human(speed['exposure_seconds'])}" if speed["exposure"] == "closed" else
                     f"live, open for {human(speed['still_open_seconds'])}")
-        lines.append(f"  shut off: {speed['state']} ({speed['status']}); {exposure}, response "
+        lines.append(f"  shut off: {t_(speed['state'])} ({speed['status']}); {exposure}, response "
                      f"{human(speed['response_seconds'])}")
         lines.append(f"  OWASP NHI: {', '.join(r['id'] + ' ' + r['name'] for r in item['owasp_nhi_top10'])}")
     return "\n".join(lines) + "\n"
