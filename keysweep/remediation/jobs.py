@@ -266,7 +266,7 @@ class Jobs:
         into its plan data, without a state change; one transaction."""
         at = self.now()
         with transaction(self.conn):
-            self._insert_calls(job, calls, at, action)
+            # The job's rows first, then the audit rows that anchor them (audit.append digests them).
             if data:
                 row = self.conn.execute("SELECT plan FROM revocations WHERE id = ?", [job.id]).fetchone()
                 plan = json.loads(row[0] or "{}") if row else {}
@@ -274,5 +274,9 @@ class Jobs:
                 self.conn.execute("UPDATE revocations SET plan = ?, updated_at = ? WHERE id = ?",
                                   [json.dumps(plan, sort_keys=True), at, job.id])
                 job.plan = plan
+            self._insert_calls(job, calls, at, action)
+            if data and not calls:
+                audit.append(self.conn, at, self.actor, action, {"finding": job.finding_id, "job": job.id},
+                             {"data": sorted(data)})
             if event:
                 self._event(job.finding_id, event, at, event_detail)

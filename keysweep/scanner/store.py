@@ -80,6 +80,8 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (3, "verification and owner lookups", lambda db: _m3_verify_owners(db)),
     (4, "remote sources: occurrence metadata, HTTP validators", lambda db: _m4_remote_sources(db)),
     (5, "finding metadata", lambda db: _m5_finding_metadata(db)),
+    (8, "audit anchor: checkpoint of the log's head, job digests",
+     lambda db: _lazy("keysweep.remediation.schema:migrate_audit_anchor")(db)),
 ]
 
 
