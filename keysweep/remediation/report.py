@@ -346,6 +346,13 @@ def render_table(report: dict[str, Any]) -> str:
         for r in report["oldest_still_live"]:
             lines.append(f"  {human(r['open_seconds']):>8}  {t_(r['id'])}  {t_(r['provider'])}  {t_(r['redacted'])}  "
                          f"{t_(r['owner'] or '(unowned)')}  {t_(r['where'])}")
+    if report["unowned"]:
+        shown = 20
+        lines.append("unowned:")
+        for r in report["unowned"][:shown]:
+            lines.append(f"  {t_(r['id'])}  {t_(r['provider'])}  {t_(r['redacted'])}  {t_(r['where'])}")
+        if len(report["unowned"]) > shown:
+            lines.append(f"  (+{len(report['unowned']) - shown} more: --format json lists them all)")
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,7 @@ plans, notifications and reports, so every output names a place the same way.
 
 Remote sources name their resource themselves (`ssm us-east-1 /prod/eval/openai (v3)`,
 `github.com/acme/web actions variable OPENAI_API_KEY`): that name is used as is. Files are
-`path:line`, prefixed by the repository when it is a forge repository (a sweep reads many); a
+`repo:path:line` (the repository as the scan names it: a forge name, or a local checkout's path); a
 line number is shown only with a path, never alone (`:1` names nothing).
 """
 
@@ -44,7 +44,28 @@ def describe_all(finding: "Finding") -> list[str]:
 
 
 def _repo_prefix(repo: str | None) -> str:
-    # A local checkout's absolute path is the directory the user scanned: naming it again is noise.
-    if not repo or repo.startswith(("/", ".")) or (len(repo) > 1 and repo[1] == ":"):
-        return ""
-    return f"{repo}:"
+    # Always the repository: a notification or a plan read elsewhere must say which one.
+    return f"{repo}:" if repo else ""
+
+
+def at_target(occurrence: "Occurrence", target: dict) -> bool:
+    """Whether the occurrence is in the Secrets Manager secret or SSM parameter `target` names
+    (`{"service": "secretsmanager" | "ssm", "id": name or ARN, "region": …}`, as `revoke --rotate` writes)."""
+    locator = occurrence.locator or {}
+    if target.get("region") and locator.get("region") and target["region"] != locator["region"]:
+        return False
+    wanted = str(target.get("id") or "")
+    if target.get("service") == "secretsmanager" and occurrence.source == "aws-secretsmanager":
+        names = {locator.get("arn"), (occurrence.metadata or {}).get("name"), _secret_name(locator.get("arn"))}
+        return wanted in names or _secret_name(wanted) in names - {None}
+    if target.get("service") == "ssm" and occurrence.source == "aws-ssm":
+        return wanted in (locator.get("name"), locator.get("arn"))
+    return False
+
+
+def _secret_name(arn: str | None) -> str | None:
+    """`prod/ci` of `arn:aws:secretsmanager:…:secret:prod/ci-AbCdEf` (AWS appends 6 random characters)."""
+    if not arn or ":secret:" not in arn:
+        return None
+    name = arn.split(":secret:", 1)[1]
+    return name[:-7] if len(name) > 7 and name[-7] == "-" else name
