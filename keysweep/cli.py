@@ -147,8 +147,9 @@ def _open_report(output: str):
 
 def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
           ignore_roots: list[Path], *, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
-    """Render and exit: 3 on errors with `fail_on_error`, else 1 when there are findings (or, with
-    `exit_on_new`, when the store gained findings: a sweep alerts on change), else 0."""
+    """Render and exit: 3 when every source failed (`result.nothing_read`), or on errors with
+    `fail_on_error`; else 1 when there are findings (or, with `exit_on_new`, when the store gained
+    findings: a sweep alerts on change), else 0."""
     from keysweep.output import render
     from keysweep.scanner.suppress import load_ignored, without_ignored
 
@@ -166,16 +167,20 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
     findings = without_ignored(findings, load_ignored(ignore_roots))
     by_id = {rule.id: rule for rule in rules}
     stats = result.stats
+    nothing_read = bool(getattr(result, "nothing_read", False))
     if output:
         with _open_report(output) as handle:
-            render(findings, fmt, by_id, handle, stats, stats.errors)
+            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read)
     else:
-        render(findings, fmt, by_id, sys.stdout, stats, stats.errors)
+        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read)
     if fmt != "table" or output or not sys.stdout.isatty():
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:
             click.echo(f"keysweep: warning: {terminal_safe(error)}", err=True)
-    if fail_on_error and stats.errors:
+        if nothing_read:
+            click.echo(f"keysweep: error: nothing was scanned: every source failed "
+                       f"({len(stats.errors)} error(s))", err=True)
+    if nothing_read or (fail_on_error and stats.errors):
         sys.exit(3)
     # A key keysweep created (`revoke --rotate`) and finds only where it wrote it is its own, not a leak.
     own = {f.id for f in findings if (getattr(f, "managed", None) or {}).get("only_where_written")}
@@ -406,6 +411,9 @@ def demo_cmd(keep, fmt):
 
     from keysweep.demo import build_demo_repo
 
+    if keep and Path(keep).is_dir() and any(Path(keep).iterdir()):
+        # The demo commits fake keys and writes a README: never into someone's existing work.
+        fail(f"{keep}: exists and is not empty; --keep needs a new or empty directory")
     with tempfile.TemporaryDirectory(prefix="keysweep-demo-") as tmp:
         target = Path(keep) if keep else Path(tmp) / "demo-repo"
         build_demo_repo(target)

@@ -82,7 +82,8 @@ def account_id(finding: Finding) -> str | None:
 
 
 def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextIO,
-           stats: ScanStats | None = None, errors: Iterable[str] = ()) -> None:
+           stats: ScanStats | None = None, errors: Iterable[str] = (), *, nothing_read: bool = False) -> None:
+    """`nothing_read`: every source failed, so the table must not claim there is nothing to find."""
     if fmt == "json":
         json.dump([finding_json(f, rules) for f in findings], out, indent=2)
         out.write("\n")
@@ -95,7 +96,7 @@ def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextI
     elif fmt == "csv":
         write_csv(findings, out)
     else:
-        write_table(findings, rules, out, stats, list(errors))
+        write_table(findings, rules, out, stats, list(errors), nothing_read=nothing_read)
 
 
 CSV_COLUMNS = ("id", "rule_id", "provider", "redacted", "secret_sha256", "long_lived", "key_id", "source",
@@ -115,7 +116,7 @@ def write_csv(findings: list[Finding], out: TextIO) -> None:
 
 
 def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
-                stats: ScanStats | None, errors: list[str]) -> None:
+                stats: ScanStats | None, errors: list[str], *, nothing_read: bool = False) -> None:
     from rich.table import Table
 
     # Every cell is a rich Text of a sanitised string: a path like `[/]` or `\x1b[2J` is shown, not obeyed.
@@ -136,11 +137,20 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
             )))
         console.print(table)
     else:
-        console.print("No findings.")
+        console.print(empty_table_line(errors, nothing_read))
     if stats is not None:
         console.print(summary_line(stats), style="dim")
     for error in errors:
         console.print(rich_text(f"error: {terminal_safe(error)}", style="red"))
+
+
+def empty_table_line(errors: list[str], nothing_read: bool) -> str:
+    """What an empty table says: never "No findings." about sources that could not be read."""
+    if nothing_read:
+        return "Nothing was scanned: every source failed (errors below)."
+    if errors:
+        return f"No findings in what could be read ({len(errors)} error{'s' if len(errors) != 1 else ''} below)."
+    return "No findings."
 
 
 def summary_line(stats: ScanStats) -> str:

@@ -178,6 +178,10 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
         force_revoker = "aws-rotate"
     settings = load_settings(config_path)
     store = Store(path)
+    unknown = store.unknown_finding_ids(ids)
+    if unknown:  # a typo must not look like "nothing to do", as in `verify --id`
+        store.close()
+        raise click.UsageError(f"no such finding: {', '.join(unknown)}")
     options = dict(execute=execute, yes=yes, threshold=threshold, resume=resume, use_policy=use_policy,
                    policy_file=policy_file, approve=approve, force_revoker=force_revoker, preflight=preflight,
                    confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, fmt=fmt)

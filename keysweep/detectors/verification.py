@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from keysweep.detectors.base import Credential, Verification
+from keysweep.fingerprint import scrub_secret
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -35,10 +36,10 @@ LiveParser = Callable[[Any, "Response"], "Identity | None"]
 DeadParser = Callable[[int, Any], "str | None"]
 
 
-def scrub(text: str, secret: str | None, limit: int = 120) -> str:
-    """A message safe to print: the secret (and any long token-like run) removed, one line, short."""
-    if secret:
-        text = text.replace(secret, "[secret]")
+def scrub(text: str, secret: str | None, limit: int = 120, prefix: str = "") -> str:
+    """A message safe to print: every 8+ character run of the secret (and any long token-like run)
+    removed, one line, short."""
+    text = scrub_secret(text, secret, prefix)
     text = re.sub(r"[A-Za-z0-9_\-+/=.]{32,}", "[…]", text)
     text = " ".join(text.split())
     return text[:limit]

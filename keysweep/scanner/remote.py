@@ -82,6 +82,13 @@ class SweepOutcome:
     def errors(self) -> list[str]:
         return self.stats.errors
 
+    @property
+    def nothing_read(self) -> bool:
+        """Every source failed: errors, and not one scope (repository, region, variable set) read
+        or found unchanged. Such a run has nothing to say about the absence of keys."""
+        read = self.counters.get("units", 0) + self.counters.get("repos_unchanged", 0)
+        return bool(self.stats.errors) and read == 0
+
 
 class Runner:
     def __init__(self, engine, *, ctx, store=None, rules_digest: str = "", persist: Callable[[ScanResult], list[str] | None] | None = None,

@@ -430,6 +430,15 @@ class Store:
                                       "identity": json.loads(identity or "{}"), "error": error}
         return latest
 
+    def unknown_finding_ids(self, ids: Iterable[str]) -> list[str]:
+        """The ids among `ids` that name no finding in this store, sorted (for usage errors)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        known = {row[0] for row in self.db.execute(
+            f"SELECT id FROM findings WHERE id IN ({','.join('?' * len(wanted))})", wanted).fetchall()}
+        return [finding_id for finding_id in wanted if finding_id not in known]
+
     def set_key_id(self, finding_id: str, key_id: str) -> None:
         """An identifier learned from a provider (never a secret): revokers need it."""
         with self.conn:
