@@ -15,6 +15,7 @@ from keysweep.scanner.locations import describe_occurrence
 from keysweep.scanner.models import Finding, Occurrence, ScanStats
 from keysweep.scanner.rules import Rule
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
+from keysweep.scanner.suppress import is_suppressed
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 INFORMATION_URI = "https://github.com/keysweep/keysweep"
@@ -26,6 +27,8 @@ def occurrence_json(o: Occurrence) -> dict[str, Any]:
         "author_name": o.author_name, "author_email": o.author_email, "committed_at": o.committed_at,
         "locator": o.locator or None,
         "metadata": getattr(o, "metadata", None),
+        "suppressed": o.suppressed,
+        "suppression": o.suppression,
     }
 
 
@@ -128,6 +131,8 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
         for f in findings:
             first = f.occurrences[0] if f.occurrences else None
             where = describe_occurrence(first) if first else ""
+            if is_suppressed(f):  # listed only with --include-suppressed
+                where += " (suppressed)"
             rule = f"{f.rule_id} (managed by keysweep)" if getattr(f, "managed", None) else f.rule_id
             table.add_row(*(rich_text(cell) for cell in (
                 f.id, rule, f.redacted, where,
@@ -223,6 +228,7 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
                 "partialFingerprints": {"keysweepFinding/v1": f.id, "secretSha256/v1": f.secret_sha256},
                 "properties": {"commit": o.commit, "author_email": o.author_email, "committed_at": o.committed_at,
                                "source": o.source},
+                **sarif_suppressions(o),
             })
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -238,6 +244,18 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
             }],
         }],
     }
+
+
+def sarif_suppressions(o: Occurrence) -> dict[str, Any]:
+    """SARIF's own field for an accepted result (only present with --include-suppressed): an
+    inline allow marker is `inSource`, an ignore-file entry `external`."""
+    if not o.suppressed:
+        return {}
+    reason = o.suppression or {}
+    inline = reason.get("kind") == "inline"
+    where = reason.get("marker") if inline else f"{reason.get('file')}:{reason.get('line')}"
+    return {"suppressions": [{"kind": "inSource" if inline else "external", "status": "accepted",
+                              "justification": f"{reason.get('kind') or 'suppressed'}: {where}"}]}
 
 
 def _uri(path: str) -> str:

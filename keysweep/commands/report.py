@@ -22,7 +22,9 @@ import click
               help="Confidence an owner needs to count as owned (default: the one of `keysweep owners`, 0.5).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
-def report_cmd(fmt, audit_view, provider, team, owner, source, threshold, output, db):
+@click.option("--include-suppressed", is_flag=True,
+              help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
+def report_cmd(fmt, audit_view, provider, team, owner, source, threshold, output, db, include_suppressed):
     """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead."""
     from keysweep.remediation import report as R
     from keysweep.scanner.store import Store, default_db_path
@@ -32,7 +34,8 @@ def report_cmd(fmt, audit_view, provider, team, owner, source, threshold, output
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path)
     try:
-        report = R.build(store, provider=provider, team=team, owner=owner, source=source, threshold=threshold)
+        report = R.build(store, provider=provider, team=team, owner=owner, source=source, threshold=threshold,
+                         include_suppressed=include_suppressed)
     finally:
         store.close()
     if audit_view:

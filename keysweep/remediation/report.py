@@ -183,14 +183,16 @@ def death_time(times: dict[str, str]) -> str | None:
 
 
 def collect(store, now: datetime, *, provider: str | None = None, team: str | None = None,
-            owner: str | None = None, source: str | None = None, threshold: float | None = None) -> list[Row]:
+            owner: str | None = None, source: str | None = None, threshold: float | None = None,
+            include_suppressed: bool = False) -> list[Row]:
     from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
     from keysweep.remediation.jobs import CONFIRMED
     from keysweep.scanner.locations import describe_finding
 
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     no_value = inventory_rule_ids()
-    findings = store.findings(provider=provider)
+    # A credential suppressed everywhere (accepted by a person) is not part of the remediation work.
+    findings = store.findings(provider=provider, include_suppressed=include_suppressed)
     times: dict[str, dict[str, str]] = defaultdict(dict)
     for finding_id, kind, at in store.conn.execute("SELECT finding_id, kind, min(at) FROM events GROUP BY finding_id, kind"):
         times[finding_id][kind] = at

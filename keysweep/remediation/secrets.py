@@ -158,4 +158,5 @@ def _values(content: bytes, ctx: "Context") -> dict[str, str]:
         from keysweep.scanner.rules import load_rules
 
         engine = ctx.extra["_engine"] = Engine(load_rules(), backend="auto")
-    return {secret_sha256(match.secret): match.secret for match in engine.scan(content)}
+    # An allowed line still holds the value (a suppressed place of a listed finding).
+    return {secret_sha256(match.secret): match.secret for match in engine.scan(content, keep_allowed=True)}
