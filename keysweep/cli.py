@@ -206,9 +206,11 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
                        f"({len(stats.errors)} error(s))", err=True)
     if nothing_read or (fail_on_error and stats.errors):
         sys.exit(3)
+    # A key keysweep created (`revoke --rotate`) and finds only where it wrote it is its own, not a leak.
+    own = {f.id for f in findings if (getattr(f, "managed", None) or {}).get("only_where_written")}
     if exit_on_new:
-        sys.exit(1 if new_ids else 0)
-    sys.exit(1 if findings else 0)
+        sys.exit(1 if any(i not in own for i in new_ids or []) else 0)
+    sys.exit(1 if any(f.id not in own for f in findings) else 0)
 
 
 def _open_store(db: str | None, no_store: bool, default_on: bool = True):

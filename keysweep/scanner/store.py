@@ -173,7 +173,19 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (4, "remote sources: occurrence metadata, HTTP validators", lambda db: _m4_remote_sources(db)),
     (5, "finding metadata", lambda db: _m5_finding_metadata(db)),
     (6, "suppressed occurrences", lambda db: _m6_suppressed_occurrences(db)),
+    (7, "keys keysweep created (managed keys)", lambda db: _m7_managed_keys(db)),
+    (8, "audit anchor: checkpoint of the log's head, job digests",
+     lambda db: _lazy("keysweep.remediation.schema:migrate_audit_anchor")(db)),
 ]
+
+
+def _m7_managed_keys(db) -> None:
+    """Keys keysweep itself created (`revoke --rotate`): the new key id, the finding it replaced,
+    where it was written. A later scan that finds the key there reports it as managed, not as a leak."""
+    db["managed_keys"].create({
+        "key_id": str, "provider": str, "rotated_from": str, "written_to": str, "job_id": int,
+        "created_at": str,
+    }, pk="key_id", if_not_exists=True)
 
 
 def _m6_suppressed_occurrences(db) -> None:
@@ -522,7 +534,43 @@ class Store:
             self._attach_remediation(by_id)
             self._attach_verification(by_id)
             self._attach_owner(by_id)
+            self._attach_managed(by_id)
         return findings
+
+    # -- keys keysweep created (revoke --rotate) ------------------------------------------------
+    def record_managed_key(self, key_id: str, provider: str, rotated_from: str, written_to: dict[str, Any],
+                           job_id: int | None, at: str) -> None:
+        """A key keysweep created and wrote into `written_to` (a locator: service, id, region, resource)."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO managed_keys (key_id, provider, rotated_from, written_to, job_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET written_to = excluded.written_to",
+                [key_id, provider, rotated_from, json.dumps(written_to, sort_keys=True), job_id, at])
+
+    def managed_keys(self, key_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(set(key_ids))):
+            for key_id, provider, rotated_from, written_to, job_id, created_at in self.db.execute(
+                    f"SELECT key_id, provider, rotated_from, written_to, job_id, created_at FROM managed_keys "
+                    f"WHERE key_id IN ({','.join('?' * len(chunk))})", chunk):
+                found[key_id] = {"key_id": key_id, "provider": provider, "rotated_from": rotated_from,
+                                 "written_to": json.loads(written_to or "{}"), "job_id": job_id,
+                                 "created_at": created_at}
+        return found
+
+    def _attach_managed(self, by_id: dict[str, Finding]) -> None:
+        from keysweep.scanner.locations import at_target
+
+        with_keys = [f for f in by_id.values() if f.key_id]
+        if not with_keys:
+            return
+        managed = self.managed_keys(f.key_id for f in with_keys)
+        for finding in with_keys:
+            entry = managed.get(finding.key_id)
+            if entry is None or entry["provider"] != finding.provider or entry["rotated_from"] == finding.id:
+                continue
+            finding.managed = dict(entry, only_where_written=bool(finding.occurrences) and all(
+                at_target(o, entry["written_to"]) for o in finding.occurrences))
 
     def _attach_occurrences(self, by_id: dict[str, Finding]) -> None:
         from keysweep.scanner.pipeline import occurrence_order
@@ -662,7 +710,9 @@ def remediation_summary(times: dict[str, str]) -> dict[str, Any]:
 
     leaked, dead = times.get("leaked"), times.get("confirmed_dead")
     exposure = None
-    if leaked and dead:
+    # A window is known only for a key seen working (verified live, or revoked by keysweep): a key
+    # never seen working may have been dead long before keysweep confirmed it ("exposure unknown").
+    if leaked and dead and (times.get("verified_live") or times.get("revoked")):
         parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
         exposure = int((parse(dead) - parse(leaked)).total_seconds())
     state = "confirmed" if dead else ("revoked" if "revoked" in times else None)
