@@ -11,12 +11,15 @@ import click
 
 from keysweep import __version__
 from keysweep.errors import KeysweepError
+from keysweep.files import open_private_output
+from keysweep.sanitize import terminal_safe
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 
 
 def fail(message: str) -> None:
-    click.echo(f"keysweep: error: {message}", err=True)
+    # Error messages quote paths, names and provider answers: one line, nothing a terminal obeys.
+    click.echo(f"keysweep: error: {terminal_safe(message)}", err=True)
     sys.exit(2)
 
 
@@ -44,7 +47,14 @@ def scan_options(func: Callable) -> Callable:
                         help="Skip blobs and files larger than this many bytes.")(func)
     func = click.option("--new-only", is_flag=True,
                         help="Report only findings the store did not hold before this scan.")(func)
+    func = include_suppressed_option(func)
     return func
+
+
+def include_suppressed_option(func: Callable) -> Callable:
+    return click.option("--include-suppressed", is_flag=True,
+                        help="Also list findings suppressed everywhere they were seen (inline allow "
+                             "marker, .keysweepignore); their occurrences say so.")(func)
 
 
 def verify_option(func: Callable) -> Callable:
@@ -53,15 +63,28 @@ def verify_option(func: Callable) -> Callable:
                              "(see `keysweep verify`).")(func)
 
 
-def _verify_after_scan(store, result, rules) -> None:
-    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings."""
-    from keysweep.liveness import run_verification, summary
-    from keysweep.scanner.reread import Rereader
+def _settings_for_verify(verify: bool):
+    """`scan … --verify` reads keysweep.toml before scanning, so a bad value stops the run first."""
+    if not verify:
+        return None
     from keysweep.settings import load_settings
 
-    results = run_verification(result.findings, load_settings(), store, rereader=Rereader(rules=rules))
+    return load_settings()
+
+
+def _verify_after_scan(store, result, rules, settings, include_suppressed: bool = False) -> None:
+    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
+    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
+    from keysweep.liveness import run_verification, summary, unreadable_notes
+    from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.suppress import visible
+
+    results = run_verification(visible(result.findings, include_suppressed), settings, store,
+                               rereader=Rereader(rules=rules, settings=settings))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+    for note in unreadable_notes(results):
+        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
 
 
 # Commands that live in their own modules (keysweep/commands/<name>.py), imported only when run,
@@ -138,46 +161,56 @@ def _rules_digest(rules) -> str:
 
 def _open_report(output: str):
     try:
-        return open(output, "w", encoding="utf-8")
+        return open_private_output(output)
     except OSError as exc:
         raise KeysweepError(f"{output}: cannot write the report: {exc.strerror}") from None
 
 
 def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
-          ignore_roots: list[Path], *, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
-    """Render and exit: 3 on errors with `fail_on_error`, else 1 when there are findings (or, with
-    `exit_on_new`, when the store gained findings: a sweep alerts on change), else 0."""
+          *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
+    """Render and exit: 3 when every source failed (`result.nothing_read`), or on errors with
+    `fail_on_error`; else 1 when there are findings (or, with `exit_on_new`, when the store gained
+    findings: a sweep alerts on change), else 0. Findings suppressed everywhere are left out (and
+    do not count) unless `include_suppressed`."""
     from keysweep.output import render
-    from keysweep.scanner.suppress import load_ignored, without_ignored
+    from keysweep.scanner.suppress import visible
 
     if store is not None and getattr(result, "scopes", None) is not None:
         # A sweep touches many scopes (repositories, CI settings, regions): report all they hold.
-        findings = store.findings_in_scopes(result.scopes, ids=new_ids if new_only else None)
+        findings = store.findings_in_scopes(result.scopes, ids=new_ids if new_only else None,
+                                            include_suppressed=True)
     elif store is not None and result.source == "git":
         # Incremental: blobs read by earlier scans of this repository hold findings too.
-        findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None)
+        findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None,
+                                  include_suppressed=True)
     else:
         # A directory or the index is reported as it is now, whatever the store remembers.
         findings = result.findings
         if new_only and new_ids is not None:
             findings = [f for f in findings if f.id in set(new_ids)]
-    findings = without_ignored(findings, load_ignored(ignore_roots))
+    findings = visible(findings, include_suppressed)
     by_id = {rule.id: rule for rule in rules}
     stats = result.stats
+    nothing_read = bool(getattr(result, "nothing_read", False))
     if output:
         with _open_report(output) as handle:
-            render(findings, fmt, by_id, handle, stats, stats.errors)
+            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read)
     else:
-        render(findings, fmt, by_id, sys.stdout, stats, stats.errors)
+        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read)
     if fmt != "table" or output or not sys.stdout.isatty():
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:
-            click.echo(f"keysweep: warning: {error}", err=True)
-    if fail_on_error and stats.errors:
+            click.echo(f"keysweep: warning: {terminal_safe(error)}", err=True)
+        if nothing_read:
+            click.echo(f"keysweep: error: nothing was scanned: every source failed "
+                       f"({len(stats.errors)} error(s))", err=True)
+    if nothing_read or (fail_on_error and stats.errors):
         sys.exit(3)
+    # A key keysweep created (`revoke --rotate`) and finds only where it wrote it is its own, not a leak.
+    own = {f.id for f in findings if (getattr(f, "managed", None) or {}).get("only_where_written")}
     if exit_on_new:
-        sys.exit(1 if new_ids else 0)
-    sys.exit(1 if findings else 0)
+        sys.exit(1 if any(i not in own for i in new_ids or []) else 0)
+    sys.exit(1 if any(f.id not in own for f in findings) else 0)
 
 
 def _open_store(db: str | None, no_store: bool, default_on: bool = True):
@@ -194,7 +227,7 @@ def _persist(store, result, rules, started_at: str) -> list[str] | None:
     from keysweep.scanner.pipeline import utc_now
 
     finished = utc_now()
-    new_ids = store.record(result.findings, result.scope, finished)
+    new_ids = store.record(result.findings, result.scope, finished, ignored=result.ignored)
     if result.scanned_objects:
         store.mark_scanned(result.source, result.scope, result.scanned_objects, _rules_digest(rules), finished)
     if result.tips:
@@ -231,12 +264,13 @@ def _progress(enabled: bool):
 @scan_options
 @verify_option
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
-                 verify=False):
+                 include_suppressed=False, verify=False):
     """Every blob reachable from any ref of the repository at PATH, each read once."""
     from keysweep.scanner.pipeline import scan_git, utc_now
     from keysweep.scanner.sources.git import GitRepo
 
     started = utc_now()
+    settings = _settings_for_verify(verify)
     repo = GitRepo(path)
     matcher, rules = _load_engine(rule_paths, engine)
     store = _open_store(db, no_store)
@@ -252,13 +286,13 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     progress = _progress(fmt == "table" or output is not None)
     result = scan_git(repo, matcher, already_scanned=already, max_size=max_size,
                       include_unreachable=unreachable, progress=progress,
-                      previous_tips=previous_tips, known_match_blobs=known_blobs)
+                      previous_tips=previous_tips, known_match_blobs=known_blobs, ignore_roots=[Path.cwd()])
     if progress:
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
-    _emit(result, rules, fmt, output, store, new_only, new_ids, [repo.path, Path.cwd()])
+        _verify_after_scan(store, result, rules, settings, include_suppressed)
+    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
 @scan.command("dir")
@@ -267,21 +301,22 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 @store_options
 @scan_options
 @verify_option
-def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, verify=False):
+def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, include_suppressed=False,
+                 verify=False):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.sources.directory import DirectorySource
 
     started = utc_now()
+    settings = _settings_for_verify(verify)
     source = DirectorySource(path, max_size=max_size)
     matcher, rules = _load_engine(rule_paths, engine)
     store = _open_store(db, no_store)
-    result = scan_local(source, matcher)
+    result = scan_local(source, matcher, [Path.cwd()])
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
-    root = source.root if source.root.is_dir() else source.root.parent
-    _emit(result, rules, fmt, output, store, new_only, new_ids, [root, Path.cwd()])
+        _verify_after_scan(store, result, rules, settings, include_suppressed)
+    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
 @scan.command("staged")
@@ -293,30 +328,38 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
               help="Candidate finder; a commit is small, so the keyword prefilter starts fastest.")
 @click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True)
 @click.option("--no-store", is_flag=True, hidden=True)
-def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store):
+@include_suppressed_option
+def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, include_suppressed):
     """Lines added in the index of the repository at the current directory (pre-commit)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.sources.staged import StagedSource
+    from keysweep.scanner.suppress import visible
 
     started = utc_now()
     source = StagedSource(Path.cwd(), max_size=max_size)
     matcher, rules = _load_engine(rule_paths, engine)
-    result = scan_local(source, matcher)
+    result = scan_local(source, matcher, [Path.cwd()])
     store = _open_store(db, no_store, default_on=False)
     new_ids = _persist(store, result, rules, started)
-    if store is None and fmt == "table" and not result.findings:
+    if store is None and fmt == "table" and not visible(result.findings, include_suppressed):
         sys.exit(0)  # a clean commit prints nothing
-    _emit(result, rules, fmt, output, store, False, new_ids, [source.root, Path.cwd()])
+    _emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed)
 
 
 @cli.command("findings")
 @click.option("--provider", help="Only this provider (e.g. openai).")
 @click.option("--rule", help="Only this rule id.")
 @click.option("--repo", help="Only findings seen in this repository (path or part of it).")
+@click.option("--unreadable", is_flag=True,
+              help="Only findings whose value can no longer be read back from where it was found (so "
+                   "verify, owners and revoke cannot act on them); one line per source on stderr.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="keysweep.toml: forge API URLs and token variables used to read values back.")
 @output_options
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
-def findings_cmd(provider, rule, repo, fmt, output, db):
-    """List what the store holds."""
+@include_suppressed_option
+def findings_cmd(provider, rule, repo, unreadable, config_path, fmt, output, db, include_suppressed):
+    """List what the store holds (not findings suppressed everywhere, unless --include-suppressed)."""
     from keysweep.output import render
     from keysweep.scanner.rules import load_rules
     from keysweep.scanner.store import Store, default_db_path
@@ -324,8 +367,17 @@ def findings_cmd(provider, rule, repo, fmt, output, db):
     path = Path(db) if db else default_db_path()
     if not path.exists():
         fail(f"{path}: no store yet (run a scan first, or pass --db)")
-    store = Store(path)
-    findings = store.findings(provider=provider, rule=rule, repo=repo)
+    store = Store(path, writable=False)  # listing only reads: a read-only copy of a store will do
+    findings = store.findings(provider=provider, rule=rule, repo=repo, include_suppressed=include_suppressed)
+    if unreadable:
+        from keysweep.liveness import unreadable_findings, unreadable_notes
+        from keysweep.scanner.reread import Rereader
+        from keysweep.settings import load_settings
+
+        settings = load_settings(config_path)
+        findings = unreadable_findings(findings, Rereader(settings=settings))
+        for note in unreadable_notes(findings):
+            click.echo(f"keysweep: {terminal_safe(note)}", err=True)
     rules = {r.id: r for r in load_rules()}
     handle = _open_report(output) if output else sys.stdout
     try:
@@ -356,15 +408,17 @@ def rules_list(rule_paths, fmt):
                                 "confidence": r.confidence, "checksum": r.checksum, "keywords": list(r.keywords)}
                                for r in rules], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from keysweep.sanitize import rich_text, safe_console
 
     table = Table(title=f"{len(rules)} rules")
     for column in ("id", "provider", "name", "long-lived", "check"):
         table.add_column(column)
-    for r in rules:
-        table.add_row(r.id, r.provider, r.name, "yes" if r.long_lived else "no", r.checksum or "")
-    Console().print(table)
+    for r in rules:  # rule files given with --rules may come from anywhere
+        table.add_row(*(rich_text(cell) for cell in (r.id, r.provider, r.name, "yes" if r.long_lived else "no",
+                                                      r.checksum or "")))
+    safe_console().print(table)
 
 
 @rules_group.command("check")
@@ -383,7 +437,7 @@ def rules_check(paths):
         to_test = load_rules(validate_shipped=True)
     failures = self_test(to_test)
     for failure in failures:
-        click.echo(failure, err=True)
+        click.echo(terminal_safe(failure), err=True)
     examples = sum(len(r.examples) + len(r.negative_examples) for r in to_test)
     if failures:
         click.echo(f"{len(failures)} failure(s) in {len(to_test)} rules", err=True)
@@ -400,10 +454,13 @@ def demo_cmd(keep, fmt):
 
     from keysweep.demo import build_demo_repo
 
+    if keep and Path(keep).is_dir() and any(Path(keep).iterdir()):
+        # The demo commits fake keys and writes a README: never into someone's existing work.
+        fail(f"{keep}: exists and is not empty; --keep needs a new or empty directory")
     with tempfile.TemporaryDirectory(prefix="keysweep-demo-") as tmp:
         target = Path(keep) if keep else Path(tmp) / "demo-repo"
         build_demo_repo(target)
-        click.echo(f"Demo repository: {target}", err=True)
+        click.echo(f"Demo repository: {terminal_safe(target)}", err=True)
         ctx = click.get_current_context()
         try:
             ctx.invoke(scan_git_cmd, path=str(target), full=True, unreachable=False, fmt=fmt, output=None,
@@ -414,6 +471,19 @@ def demo_cmd(keep, fmt):
             sys.exit(0 if exit_.code == 1 else exit_.code)
 
 
+def _store_problem(exc: Exception) -> str | None:
+    """A store error that escaped the store's own handling (a statement outside a transaction that
+    met a lock, a file made read-only mid-run): an input/environment error, not an internal one."""
+    if type(exc).__module__ != "sqlite3":
+        return None
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"the findings store is locked by another process: {text}"
+    if "readonly" in text or "read-only" in text:
+        return f"the findings store is read-only: {text}"
+    return f"the findings store cannot be used: {text}"
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -422,10 +492,10 @@ def main() -> None:
         sys.exit(130)
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"keysweep: error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"keysweep: error: {terminal_safe(exc.format_message())}{terminal_safe(hint)}", err=True)
         sys.exit(2)
     except click.ClickException as exc:
-        click.echo(f"keysweep: error: {exc.format_message()}", err=True)
+        click.echo(f"keysweep: error: {terminal_safe(exc.format_message())}", err=True)
         sys.exit(2)
     except KeysweepError as exc:
         fail(str(exc))
@@ -437,4 +507,7 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("KEYSWEEP_DEBUG"):
             raise
+        problem = _store_problem(exc)
+        if problem:
+            fail(problem)
         fail(f"internal error: {type(exc).__name__}: {exc} (set KEYSWEEP_DEBUG=1 for details)")

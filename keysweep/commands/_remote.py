@@ -11,6 +11,9 @@ from typing import Callable
 
 import click
 
+from keysweep.files import open_private_output
+from keysweep.sanitize import safe_console, terminal_safe
+
 
 def remote_options(func: Callable) -> Callable:
     func = click.option("--max-age", "max_age", type=click.IntRange(min=0), default=90, show_default=True,
@@ -49,9 +52,10 @@ class PlainProgress:
             else:
                 line = (f"{info['name']}: {info.get('blobs', 0)} blobs, {info.get('nbytes', 0) / 1e6:.1f} MB, "
                         f"{info.get('findings', 0)} finding(s) in {info.get('seconds', 0):.1f}s")
-            click.echo(f"keysweep: [{self.repos}] {line}", err=True)
+            click.echo(f"keysweep: [{self.repos}] {terminal_safe(line)}", err=True)
         elif event == "unit" and info.get("source") != "git":
-            click.echo(f"keysweep: {info['source']} {info['name']}: {info.get('findings', 0)} finding(s)", err=True)
+            click.echo(f"keysweep: {terminal_safe(info['source'])} {terminal_safe(info['name'])}: "
+                       f"{info.get('findings', 0)} finding(s)", err=True)
 
     def close(self) -> None:
         pass
@@ -61,14 +65,14 @@ class RichProgress:
     """A live display on a terminal: repositories, scopes, blobs and MB/s."""
 
     def __init__(self) -> None:
-        from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.start = time.monotonic()
         self.blobs = 0
         self.nbytes = 0
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=Console(stderr=True), transient=True)
+        # Repository names come from the forge: the description is plain text, never markup.
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
+                                 TimeElapsedColumn(), console=safe_console(stderr=True), transient=True)
         self.task = self.progress.add_task("starting", total=None)
         self.repos = self.units = self.errors = 0
         self.current = ""
@@ -80,7 +84,7 @@ class RichProgress:
             self.blobs += info.get("blobs", 0)
             self.nbytes += info.get("nbytes", 0)
         elif event == "repo-start":
-            self.current = info.get("name", "")
+            self.current = terminal_safe(info.get("name", ""))
         elif event == "unit":
             self.units += 1
         elif event == "error":
@@ -124,7 +128,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                no_store: bool, rule_paths: tuple[str, ...], engine: str, max_size: int, new_only: bool,
                max_age: int, cache_dir: str | None, fail_on_error: bool, errors_json: str | None,
                concurrency: int, git_workers: int, full: bool, show_progress: bool,
-               settings=None, exit_on_new: bool = False, after: Callable[[object], None] | None = None) -> None:
+               include_suppressed: bool = False, settings=None, exit_on_new: bool = False, after: Callable[[object], None] | None = None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit."""
     import asyncio
 
@@ -157,7 +161,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                             persist=lambda result: _persist(store, result, rules, started),
                             cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size,
                             max_age_days=max_age, workers=concurrency, git_workers=git_workers, full=full,
-                            progress=progress)
+                            progress=progress, ignore_roots=[Path.cwd()])
             outcome = await runner.run(sources)
             outcome.counters["requests"] = http.requests_sent
             return outcome
@@ -169,11 +173,11 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
             progress.close()
     if errors_json:
         try:
-            with open(errors_json, "w", encoding="utf-8") as handle:
+            with open_private_output(errors_json) as handle:
                 json.dump({"errors": [{"message": error} for error in outcome.stats.errors]}, handle, indent=2)
                 handle.write("\n")
         except OSError as exc:
-            click.echo(f"keysweep: warning: {errors_json}: {exc.strerror}", err=True)
+            click.echo(f"keysweep: warning: {terminal_safe(errors_json)}: {exc.strerror}", err=True)
     counters = outcome.counters
     if show_progress:
         click.echo(f"keysweep: {counters.get('repos_scanned', 0)} repositories scanned, "
@@ -183,4 +187,4 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
     if after is not None and store is not None:  # e.g. sweep applying the revocation policy
         after(store)
     _emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
-          [Path.cwd()], fail_on_error=fail_on_error, exit_on_new=exit_on_new)
+          include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new)

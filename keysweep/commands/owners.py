@@ -8,16 +8,20 @@ import sys
 import click
 
 from keysweep.commands.verify import REPORT_FORMATS, open_existing_store, select_findings
+from keysweep.files import open_private_output
+from keysweep.owners import DEFAULT_THRESHOLD
+from keysweep.sanitize import terminal_safe
 
 
 def _table(threshold: float, unowned_only: bool):
     def write(findings, out) -> None:
-        from rich.console import Console
         from rich.table import Table
 
         from keysweep.owners import is_unowned
+        from keysweep.sanitize import rich_text, safe_console
 
-        console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 200)
+        # Owner names, teams and evidence come from commits, CODEOWNERS and provider inventories.
+        console = safe_console(out, width=None if out.isatty() else 200)
         if not findings:
             console.print("No unowned findings." if unowned_only else "No findings.")
             return
@@ -29,10 +33,11 @@ def _table(threshold: float, unowned_only: bool):
             o = f.owner or {}
             unowned = is_unowned(f.owner, threshold)
             name = o.get("name") or ""
-            table.add_row(f.id, f.rule_id, f.redacted, f"[yellow]{name or '—'} (unowned)[/]" if unowned else name,
-                          o.get("team") or "", o.get("purpose") or "", o.get("source") or "",
-                          f"{o['confidence']:.2f}" if o.get("confidence") is not None else "",
-                          (o.get("evidence") or "").split(" | ")[0])
+            owner_cell = rich_text(f"{name or '—'} (unowned)", style="yellow") if unowned else rich_text(name)
+            table.add_row(rich_text(f.id), rich_text(f.rule_id), rich_text(f.redacted), owner_cell,
+                          rich_text(o.get("team")), rich_text(o.get("purpose")), rich_text(o.get("source")),
+                          rich_text(f"{o['confidence']:.2f}" if o.get("confidence") is not None else ""),
+                          rich_text((o.get("evidence") or "").split(" | ")[0]))
         console.print(table)
     return write
 
@@ -40,7 +45,7 @@ def _table(threshold: float, unowned_only: bool):
 @click.command("owners")
 @click.option("--unowned", "unowned_only", is_flag=True,
               help="List only findings whose best owner is below the threshold (exit 1 if any).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
               help="Confidence an owner needs for a finding to count as owned.")
 @click.option("--provider", help="Only findings of this provider.")
 @click.option("--rule", help="Only findings of this rule id.")
@@ -53,7 +58,10 @@ def _table(threshold: float, unowned_only: bool):
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml with [providers.<name>] endpoints and admin key variables.")
-def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path):
+@click.option("--include-suppressed", is_flag=True,
+              help="Also attribute findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
+def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path,
+               include_suppressed):
     """Attribute every finding to an owner: owners file, provider admin inventories (OpenAI,
     Anthropic, AWS IAM), the token's own identity, CODEOWNERS at the commit, commit author.
 
@@ -66,8 +74,9 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
     settings = load_settings(config_path)
     owner_rules = load_owner_rules(owners_file, settings)
     store = open_existing_store(db)
-    findings = select_findings(store, provider, rule, ids)
-    _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline, rereader=Rereader())
+    findings = select_findings(store, provider, rule, ids, include_suppressed)
+    _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline,
+                             rereader=Rereader(settings=settings))
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     unowned = [f for f in refreshed if is_unowned(f.owner, threshold)]
     shown = unowned if unowned_only else refreshed
@@ -83,7 +92,7 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
             record["owner_candidates"] = [{k: v for k, v in c.items() if k != "resolved_at"}
                                           for c in store.owner_candidates(f.id)]
             records.append(record)
-        handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+        handle = open_private_output(output) if output else sys.stdout
         try:
             if fmt == "json":
                 json.dump(records, handle, indent=2)
@@ -99,7 +108,7 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
 
         emit_findings(shown, fmt, output, _table(threshold, unowned_only))
     for warning in warnings:
-        click.echo(f"keysweep: warning: {warning}", err=True)
+        click.echo(f"keysweep: warning: {terminal_safe(warning)}", err=True)
     if refreshed:
         click.echo(f"keysweep: {len(refreshed) - len(unowned)} owned, {len(unowned)} unowned "
                    f"(threshold {threshold})", err=True)

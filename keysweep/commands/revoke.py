@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
 
+from keysweep.sanitize import terminal_safe
+
 
 def _where(finding) -> str:
-    from keysweep.remediation.notify import where
+    from keysweep.scanner.locations import describe_finding
 
-    return where(finding)
+    return describe_finding(finding)
 
 
 def _owner(finding) -> str:
@@ -23,12 +26,39 @@ def _owner(finding) -> str:
     return f"{name} ({owner['team']})" if owner.get("team") else name
 
 
-def _plan_rows(entries) -> list[dict]:
+def _follow_same_key(store, entries: list) -> tuple[list, dict[str, str]]:
+    """Findings of one key (an IAM key-age record, the key in a repo, the key in a secret) move
+    together: where one of them is revoked or rotated by a revoker that acts (this run, or a job
+    already recorded), the others get no notify-only job of their own — nobody is told to revoke
+    by hand a key keysweep is rotating. Returns the entries and {finding id: the finding it follows}."""
+    leaders: dict[tuple[str, str], str] = {}
+    for provider, key_id, finding_id in store.conn.execute(
+            "SELECT f.provider, f.key_id, f.id FROM revocations r JOIN findings f ON f.id = r.finding_id "
+            "WHERE f.key_id IS NOT NULL AND r.revoker != 'notify' AND r.state != 'failed_permanent'"):
+        leaders.setdefault((provider, key_id), finding_id)
+    for finding, _decision, revoker, plan, _job in entries:
+        if finding.key_id and revoker is not None and plan is not None and not getattr(revoker, "manual", False):
+            leaders.setdefault((finding.provider, finding.key_id), finding.id)
+    follows: dict[str, str] = {}
+    kept = []
+    for entry in entries:
+        finding, decision, revoker, _plan, _job = entry
+        leader = leaders.get((finding.provider, finding.key_id)) if finding.key_id else None
+        if revoker is not None and getattr(revoker, "manual", False) and leader and leader != finding.id:
+            follows[finding.id] = leader
+            entry = (finding, decision, None, None, None)
+        kept.append(entry)
+    return kept, follows
+
+
+def _plan_rows(entries, follows: dict[str, str] | None = None) -> list[dict]:
+    from keysweep.scanner.locations import describe_all
+
     rows = []
     for finding, decision, revoker, plan, job in entries:
         rows.append({
             "finding": finding.id, "provider": finding.provider, "rule_id": finding.rule_id,
-            "redacted": finding.redacted, "where": _where(finding), "owner": (finding.owner or {}).get("name"),
+            "redacted": finding.redacted, "where": _where(finding), "locations": describe_all(finding), "owner": (finding.owner or {}).get("name"),
             "team": (finding.owner or {}).get("team"),
             "verification": (finding.verification or {}).get("status"),
             "policy": {"action": decision.action, "rule": decision.rule} if decision else None,
@@ -37,22 +67,35 @@ def _plan_rows(entries) -> list[dict]:
                       for c in (plan.calls if plan else [])],
             "needs": list(plan.needs) if plan else [],
             "job": {"id": job.id, "state": job.state} if job else None,
+            "follows": (follows or {}).get(finding.id),
         })
     return rows
 
 
+def _places(row: dict, shown: int = 5) -> str:
+    """Every place (up to `shown`), named as the scan table names them."""
+    places = row.get("locations") or [row["where"]]
+    more = len(places) - shown
+    return "; ".join(places[:shown]) + (f" (+{more} more)" if more > 0 else "")
+
+
 def _print_plan(rows: list[dict], out) -> None:
+    """The plan for people. Places, owners, call targets and policy rule names come from scanned
+    sources and configuration, so every value is passed through `terminal_safe`."""
     if not rows:
         out.write("No credential selected.\n")
         return
-    for row in rows:
+    for row in map(_terminal_row, rows):
         policy = row["policy"]
         head = (f"{row['finding']}  {row['provider']}  {row['redacted']}  ({row['rule_id']})\n"
-                f"    where:   {row['where']}\n"
+                f"    where:   {_places(row)}\n"
                 f"    owner:   {row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
                 f"    verified: {row['verification'] or 'not checked'}\n")
+        if row.get("follows"):
+            out.write(head + f"    revoker: none: the same key is revoked or rotated with {row['follows']}\n")
+            continue
         if policy and policy["action"] == "never":
-            out.write(head + f"    policy:  never touched (rule {policy['rule']!r})\n")
+            out.write(head + f"    policy:  never touched (rule '{policy['rule']}')\n")
             continue
         out.write(head + f"    revoker: {row['revoker']}"
                   f"{'   policy: ' + policy['action'] + (' (' + policy['rule'] + ')' if policy['rule'] else '') if policy else ''}"
@@ -61,6 +104,15 @@ def _print_plan(rows: list[dict], out) -> None:
             out.write(f"    call:    {call['method']} {call['target']}  — {call['description']}\n")
         if row["needs"]:
             out.write(f"    needs:   {', '.join(row['needs'])}\n")
+
+
+def _terminal_row(row: dict) -> dict:
+    """`row` with every string (nested in dicts and lists too) made safe for a terminal."""
+    if isinstance(row, dict):
+        return {key: _terminal_row(value) for key, value in row.items()}
+    if isinstance(row, list):
+        return [_terminal_row(value) for value in row]
+    return terminal_safe(row) if isinstance(row, str) else row
 
 
 def _summary_line(summary, elapsed: float) -> str:
@@ -77,7 +129,10 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--source", help="Only credentials seen in this kind of source (git, dir, …).")
 @click.option("--repo", help="Only credentials seen in this repository.")
 @click.option("--status", type=click.Choice(["live", "dead", "unknown"]), help="Only this verification status.")
-@click.option("--all", "select_all", is_flag=True, help="Every credential in the store.")
+@click.option("--all", "select_all", is_flag=True,
+              help="Every credential in the store (not those suppressed everywhere, unless --include-suppressed).")
+@click.option("--include-suppressed", is_flag=True,
+              help="Also select credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
 @click.option("--execute", is_flag=True, help="Act. Without it, print the plan and change nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation above the threshold.")
 @click.option("--threshold", type=click.IntRange(min=0), default=10, show_default=True,
@@ -101,10 +156,12 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--confirm-delay", type=float, default=2.0, show_default=True,
               help="Seconds before the second verification attempt (doubling after).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--fail-on-error", is_flag=True, help="Exit 3 when some credential could not be revoked.")
+@click.option("--fail-on-error", is_flag=True, help="Exit 3 while some selected credential's job is failed or not "
+                                                    "yet confirmed dead (on every run until it is).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
-def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, execute, yes, threshold, resume,
+def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, include_suppressed, execute, yes,
+               threshold, resume,
                use_policy, policy_file, approve, force_revoker, rotate, preflight, actor, confirm_attempts, confirm_delay,
                fmt, fail_on_error, db, config_path):
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
@@ -117,7 +174,7 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     selection = Selection(ids=tuple(ids), provider=provider, rule=rule, owner=owner, team=team, source=source,
-                          repo=repo, status=status, all=select_all)
+                          repo=repo, status=status, all=select_all, include_suppressed=include_suppressed)
     if selection.empty() and not resume and not use_policy:
         raise click.UsageError("select credentials: finding ids, --provider, --rule, --owner, --team, --source, "
                                "--repo, --status, or --all (or --resume, or --policy)")
@@ -127,6 +184,10 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
         force_revoker = "aws-rotate"
     settings = load_settings(config_path)
     store = Store(path)
+    unknown = store.unknown_finding_ids(ids)
+    if unknown:  # a typo must not look like "nothing to do", as in `verify --id`
+        store.close()
+        raise click.UsageError(f"no such finding: {', '.join(unknown)}")
     options = dict(execute=execute, yes=yes, threshold=threshold, resume=resume, use_policy=use_policy,
                    policy_file=policy_file, approve=approve, force_revoker=force_revoker, preflight=preflight,
                    confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, fmt=fmt)
@@ -160,7 +221,11 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
     if use_policy and selection.empty():
         from keysweep.remediation.orchestrator import Selection
 
-        findings = select(store, Selection(all=True))
+        findings = select(store, Selection(all=True, include_suppressed=selection.include_suppressed))
+    if use_policy:
+        # Keys keysweep created (--rotate) and finds only where it wrote them are its own: no policy
+        # rotates or revokes them because a sweep found them there.
+        findings = [f for f in findings if not (f.managed or {}).get("only_where_written")]
     providers = {f.provider for f in findings} | {row[0] for row in store.conn.execute(
         "SELECT DISTINCT provider FROM revocations WHERE provider IS NOT NULL")}
     command = "revoke " + ("--execute" if execute else "--resume" if resume else "(dry run)")
@@ -181,7 +246,8 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
             plan = await revoker.plan(finding, ctx) if revoker else None
             entries.append((finding, decision, revoker, plan, jobs.for_finding(finding.id, revoker.name)
                             if revoker else None))
-        rows = _plan_rows(entries)
+        entries, follows = _follow_same_key(store, entries)
+        rows = _plan_rows(entries, follows)
         jobs.audit("revoke.select", {"selection": {k: v for k, v in vars(selection).items() if v},
                                      "policy": policy.origin if policy else None},
                    {"findings": len(findings), "mode": "execute" if execute else "resume" if resume else "dry-run",
@@ -207,7 +273,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                 for row in rows:
                     if row.get("preflight"):
                         out.write(f"preflight {row['finding']}: {'ok' if row['preflight']['ok'] else 'FAILED'} "
-                                  f"{row['preflight']['detail']}\n")
+                                  f"{terminal_safe(row['preflight']['detail'])}\n")
                 acting = sum(1 for row in rows if row["revoker"])
                 out.write(f"\nDry run: {acting} credential(s) would be acted on. Add --execute to act.\n")
             finish_run(store, run_id, clock_now(), {"dry_run": len(rows)})
@@ -225,8 +291,9 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                 else:
                     auto = True
                 approvals.append((finding, decision, revoker, plan, auto))
+            # Calls this run may make: new jobs, planned ones approved now, failed ones retried.
             new = sum(1 for f, d, r, p, auto in approvals if auto and not
-                      ((j := jobs.for_finding(f.id, r.name)) and j.state != J.PLANNED))
+                      ((j := jobs.for_finding(f.id, r.name)) and j.state not in (J.PLANNED, J.FAILED_PERMANENT)))
             if new > threshold and not yes:
                 if sys.stdin.isatty():
                     if not click.confirm(f"Revoke {new} credentials?", default=False):
@@ -252,7 +319,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
         to_run = [j for j in to_run if j.state in J.OPEN_STATES]
         if fmt == "table" and execute:
             _print_plan([r for r in rows if r["revoker"]], sys.stderr)
-        progress = (lambda line: click.echo(line, err=True)) if fmt == "table" else None
+        progress = (lambda line: click.echo(terminal_safe(line), err=True)) if fmt == "table" else None
         orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=confirm_attempts,
                                     confirm_delay=confirm_delay, progress=progress)
         started = time.monotonic()
@@ -268,6 +335,8 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
         finish_run(store, run_id, clock_now(), summary.as_dict())
         forget(ctx)
         waiting = [j for j in jobs.find(ids=[j.id for j in to_run])]
+        unsettled = unsettled_jobs(jobs.find(), None if selection.empty() and not use_policy
+                                   else {f.id for f in findings})
         planned = [e for e in entries if e[3] is not None and (j := jobs.for_finding(e[0].id, e[2].name))
                    and j.state == J.PLANNED]
         if fmt == "json":
@@ -276,6 +345,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                        "jobs": [{"id": j.id, "finding": j.finding_id, "revoker": j.revoker, "state": j.state,
                                  "attempts": j.attempts, "last_error": j.last_error} for j in waiting],
                        "awaiting_approval": [e[0].id for e in planned],
+                       "unsettled": dict(sorted(Counter(j.state for j in unsettled).items())),
                        "delayed_deletes": {"deleted": [j.finding_id for j in deletes["deleted"]],
                                            "failed": [j.finding_id for j, _d in deletes["failed"]],
                                            "waiting": [{"finding": j.finding_id, "due": due.strftime(
@@ -290,8 +360,21 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                            f"still in their grace period"
                            + (f" (next due {soonest.strftime('%Y-%m-%dT%H:%M:%SZ')})" if soonest else ""))
             for finding_id, error in summary.errors:
-                click.echo(f"  failed {finding_id}: {error}")
+                click.echo(f"  failed {finding_id}: {terminal_safe(error)}")
+            if unsettled:
+                counts = ", ".join(f"{n} {state}" for state, n in sorted(Counter(j.state for j in unsettled).items()))
+                click.echo(f"  not yet confirmed dead among the selected: {counts}")
             if planned:
                 click.echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --policy --approve "
                            f"--execute {' '.join(e[0].id for e in planned[:5])}{' …' if len(planned) > 5 else ''}")
-        return 3 if summary.errors else 0
+        # 3 (with --fail-on-error) while anything selected is failed or still open, on every run
+        # until it is settled: a scheduled run stays red, not only the run where the failure began.
+        return 3 if summary.errors or unsettled else 0
+
+
+def unsettled_jobs(all_jobs: list, finding_ids: set[str] | None) -> list:
+    """Jobs of the selected findings (every job when None) not yet confirmed dead."""
+    from keysweep.remediation import jobs as J
+
+    return [job for job in all_jobs if job.state != J.CONFIRMED
+            and (finding_ids is None or job.finding_id in finding_ids)]

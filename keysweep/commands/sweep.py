@@ -14,6 +14,7 @@ import click
 from keysweep.cli import fail, output_options, scan_options
 from keysweep.commands._remote import checked_url, remote_options, run_remote
 from keysweep.errors import KeysweepError
+from keysweep.sanitize import terminal_safe
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
 GITLAB_KEYS = {"groups", "projects", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
@@ -84,6 +85,7 @@ def build_sources(settings) -> list:
         built.append(GitHubSource(
             orgs=tuple(table.get("orgs", ())), users=tuple(table.get("users", ())), repos=tuple(table.get("repos", ())),
             api_url=api_url, token=os.environ.get(table.get("token_env", "GITHUB_TOKEN")) or None,
+            token_env=table.get("token_env", "GITHUB_TOKEN"),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), actions=bool(table.get("actions", True)),
             rate_limit=settings.rate_limit("github", 10.0)))
@@ -94,6 +96,7 @@ def build_sources(settings) -> list:
             groups=tuple(table.get("groups", ())), projects=tuple(table.get("projects", ())),
             url=checked_url(table.get("url") or settings.base_url("gitlab"), f"{where}: [sources.gitlab] url"),
             token=os.environ.get(table.get("token_env", "GITLAB_TOKEN")) or None,
+            token_env=table.get("token_env", "GITLAB_TOKEN"),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), variables=bool(table.get("variables", True)),
             instance=bool(table.get("instance", False)), rate_limit=settings.rate_limit("gitlab", 10.0)))
@@ -181,6 +184,6 @@ def apply_revoke_policy(store, settings, policy_file: str | None, execute: bool,
                                 approve=False, force_revoker=None, preflight=False, confirm_attempts=3,
                                 confirm_delay=2.0, fmt="table"))
     except click.UsageError as exc:
-        click.echo(f"keysweep: policy not applied: {exc.message}", err=True)
+        click.echo(f"keysweep: policy not applied: {terminal_safe(exc.message)}", err=True)
     except KeysweepError as exc:
-        click.echo(f"keysweep: policy not applied: {exc}", err=True)
+        click.echo(f"keysweep: policy not applied: {terminal_safe(exc)}", err=True)

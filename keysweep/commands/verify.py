@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from keysweep.errors import KeysweepError
+from keysweep.files import open_private_output
 
 REPORT_FORMATS = ("table", "json", "jsonl")
 
@@ -21,8 +22,12 @@ def open_existing_store(db: str | None):
     return Store(path)
 
 
-def select_findings(store, provider: str | None, rule: str | None, ids: tuple[str, ...]):
-    findings = store.findings(provider=provider, rule=rule, ids=list(ids) if ids else None)
+def select_findings(store, provider: str | None, rule: str | None, ids: tuple[str, ...],
+                    include_suppressed: bool = False):
+    """Findings named by id, or else those the filters select (suppressed everywhere: only with
+    `include_suppressed`)."""
+    findings = store.findings(provider=provider, rule=rule, ids=list(ids) if ids else None,
+                              include_suppressed=include_suppressed)
     if ids:
         missing = sorted(set(ids) - {f.id for f in findings})
         if missing and not (provider or rule):
@@ -35,7 +40,7 @@ def emit_findings(findings, fmt: str, output: str | None, table_writer) -> None:
     from keysweep.output import render
     from keysweep.scanner.rules import load_rules
 
-    handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+    handle = open_private_output(output) if output else sys.stdout
     try:
         if fmt in ("json", "jsonl"):
             render(findings, fmt, {r.id: r for r in load_rules()}, handle)
@@ -58,10 +63,12 @@ def identity_summary(identity: dict | None) -> str:
 
 def _table(results_by_id):
     def write(findings, out) -> None:
-        from rich.console import Console
         from rich.table import Table
 
-        console = Console(file=out, soft_wrap=False, highlight=False, width=None if out.isatty() else 200)
+        from keysweep.sanitize import rich_text, safe_console
+
+        # Identities and errors come from provider answers: cells are sanitised Text, never markup.
+        console = safe_console(out, width=None if out.isatty() else 200)
         if not findings:
             console.print("No findings to verify.")
             return
@@ -76,8 +83,10 @@ def _table(results_by_id):
             if result is not None and result.cached:
                 note = (note + " " if note else "") + "(cached)"
             status = v.get("status") or ""
-            table.add_row(f.id, f.rule_id, f.redacted, f"[{styles.get(status, '')}]{status}[/]" if status else "",
-                          identity_summary(v.get("identity")), v.get("checked_at") or "", note)
+            table.add_row(rich_text(f.id), rich_text(f.rule_id), rich_text(f.redacted),
+                          rich_text(status, style=styles.get(status, "")),
+                          rich_text(identity_summary(v.get("identity"))), rich_text(v.get("checked_at")),
+                          rich_text(note))
         console.print(table)
     return write
 
@@ -95,21 +104,27 @@ def _table(results_by_id):
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml with [providers.<name>] base_url / rate_limit.")
-def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path):
+@click.option("--include-suppressed", is_flag=True,
+              help="Also check findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
+def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path, include_suppressed):
     """Check whether stored findings still work, with read-only calls to each provider.
 
     Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
     with its time. Exit status 1 when any key is live."""
-    from keysweep.liveness import run_verification, summary
+    from keysweep.liveness import run_verification, summary, unreadable_notes
+    from keysweep.sanitize import terminal_safe
     from keysweep.scanner.reread import Rereader
     from keysweep.settings import load_settings
 
     settings = load_settings(config_path)
     store = open_existing_store(db)
-    findings = select_findings(store, provider, rule, ids)
-    results = run_verification(findings, settings, store, ttl=ttl, concurrency=concurrency, rereader=Rereader())
+    findings = select_findings(store, provider, rule, ids, include_suppressed)
+    results = run_verification(findings, settings, store, ttl=ttl, concurrency=concurrency,
+                               rereader=Rereader(settings=settings))
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     emit_findings(refreshed, fmt, output, _table({r.finding.id: r for r in results}))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+    for note in unreadable_notes(results):
+        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
     sys.exit(1 if any(r.status == "live" for r in results) else 0)

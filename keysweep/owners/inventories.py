@@ -6,58 +6,31 @@
 - Anthropic Admin API (`ANTHROPIC_ADMIN_KEY`): `/v1/organizations/api_keys`, matched on
   `partial_key_hint` → key id, `created_by` (→ user e-mail), workspace, status.
 
-Inventories are listed once per run. A match uses the re-read value (prefix and suffix of the hint
-must both fit); when the value is gone, only our own redacted form (last four characters) is
-compared, which is weaker and says so. A hint fitting several keys names none of them.
+Inventories are listed once per run. Matching is `revokers/binding.py` (the same matcher the
+revokers use before acting by id): a key id is taken only when the re-read value (its SHA-256 the
+finding's) fits exactly one key's hint. When the value is gone, only our own redacted form (last
+four characters) is compared: owner evidence at lower confidence, never a key id. A hint fitting
+several keys names none of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import KeysweepError
+from keysweep.fingerprint import clip_hint, redaction_prefix
+from keysweep.revokers.binding import Binding, bind, hint_fits, hint_fits_redacted, split_hint
 
 if TYPE_CHECKING:
     from keysweep.owners import Candidate, OwnerContext
     from keysweep.scanner.models import Finding
 
 MAX_PAGES = 200
-_SPLIT = re.compile(r"\.{2,}|…|\*{3,}")
 
-
-def split_hint(hint: str) -> tuple[str, str] | None:
-    """`sk-ant-api03-R2D...igAA` → ("sk-ant-api03-R2D", "igAA"); None unless exactly one gap."""
-    parts = _SPLIT.split(hint or "")
-    if len(parts) != 2 or not parts[1]:
-        return None
-    return parts[0], parts[1]
-
-
-def hint_fits(hint: str, secret: str) -> bool:
-    """The provider's redacted form could be this exact value: its visible prefix and suffix both fit."""
-    split = split_hint(hint)
-    if split is None:
-        return False
-    prefix, suffix = split
-    if len(suffix) < 2 or len(prefix) + len(suffix) >= len(secret):
-        return False
-    return secret.startswith(prefix) and secret.endswith(suffix)
-
-
-def hint_fits_redacted(hint: str, redacted: str) -> bool:
-    """Weaker: our stored redacted form (known prefix + `…` + last 4) is compatible with the hint."""
-    ours, theirs = split_hint(redacted), split_hint(hint)
-    if ours is None or theirs is None:
-        return False
-    our_prefix, our_suffix = ours
-    their_prefix, their_suffix = theirs
-    shorter = min(len(our_suffix), len(their_suffix))
-    if shorter < 4 or our_suffix[-shorter:] != their_suffix[-shorter:]:
-        return False
-    return their_prefix.startswith(our_prefix) or our_prefix.startswith(their_prefix)
+# The one matcher (also used by the revokers that act on these ids); re-exported for callers here.
+__all__ = ["hint_fits", "hint_fits_redacted", "split_hint"]
 
 
 def _iso(value: Any) -> str | None:
@@ -111,24 +84,26 @@ async def _inventory(octx: "OwnerContext", name: str, loader) -> list[dict[str, 
         return octx.cache[f"{name}:keys"]
 
 
-def _match(keys: list[dict[str, Any]], hint_field: str, finding: "Finding", secret: str | None):
-    """(matching keys, exact?): exact when the re-read value was compared."""
-    if secret:
-        return [k for k in keys if isinstance(k.get(hint_field), str) and hint_fits(k[hint_field], secret)], True
-    return [k for k in keys if isinstance(k.get(hint_field), str)
-            and hint_fits_redacted(k[hint_field], finding.redacted)], False
+def _match(keys: list[dict[str, Any]], hint_field: str, finding: "Finding", secret: str | None) -> Binding:
+    """Which listed keys show the finding's key (see revokers/binding.py: one matcher for all)."""
+    return bind(keys, lambda key: key.get(hint_field), finding, secret)
 
 
-def _confidence(base: float, exact: bool, count: int) -> float:
-    if count > 1:
+def _confidence(base: float, binding: Binding) -> float:
+    if len(binding.matched) > 1:
         return 0.4
-    return base if exact else min(base, 0.5)
+    return base if binding.entry is not None else min(base, 0.5)
 
 
-def _qualifier(exact: bool, count: int) -> str:
+def _qualifier(binding: Binding) -> str:
+    if binding.entry is not None:
+        return ""
+    count = len(binding.matched)
     if count > 1:
         return f"; ambiguous: {count} keys fit this hint, so no key id is taken"
-    return "" if exact else "; matched on the last 4 characters only (the value could not be re-read)"
+    if binding.exact:
+        return "; the provider's hint shows only the last characters, so no key id is taken"
+    return "; matched on the last 4 characters only (the value could not be re-read), so no key id is taken"
 
 
 # -- OpenAI -----------------------------------------------------------------------------------
@@ -157,7 +132,7 @@ async def _openai_keys(octx: "OwnerContext") -> list[dict[str, Any]]:
     return keys
 
 
-def _openai_candidate(key: dict[str, Any], exact: bool, count: int) -> "Candidate":
+def _openai_candidate(key: dict[str, Any], binding: Binding, prefix: str = "") -> "Candidate":
     from keysweep.owners import Candidate
 
     owner = key.get("owner") or {}
@@ -175,17 +150,18 @@ def _openai_candidate(key: dict[str, Any], exact: bool, count: int) -> "Candidat
         name, contact, who = None, None, "no owner listed"
     where = f"project '{project.get('name')}' ({project.get('id')})" if project else "the organisation's admin keys"
     last_used = _iso(key.get("last_used_at"))
+    hint = clip_hint(key.get("redacted_value"), prefix)  # stored no longer than our own redacted form
     evidence = (f"OpenAI Admin API: key {key.get('id')} '{key.get('name') or ''}' in {where}, redacted "
-                f"{key.get('redacted_value')}, owned by {who}, last used {last_used or 'never'}"
-                + _qualifier(exact, count))
+                f"{hint}, owned by {who}, last used {last_used or 'never'}"
+                + _qualifier(binding))
     base_confidence = 0.9 if person else 0.7
     return Candidate(
         name=name, team=project.get("name"), purpose=key.get("name") or None, source="openai-admin",
-        confidence=_confidence(base_confidence, exact, count), evidence=evidence, contact=contact,
-        key_id=key.get("id") if count == 1 else None,
+        confidence=_confidence(base_confidence, binding), evidence=evidence, contact=contact,
+        key_id=binding.key_id,  # only an exact, unique match names the key
         details={"project_id": project.get("id"), "api_key_id": key.get("id"), "owner_type": kind,
                  "owner_id": person.get("id") or account.get("id"), "created_at": _iso(key.get("created_at")),
-                 "last_used_at": last_used, "redacted_value": key.get("redacted_value")})
+                 "last_used_at": last_used, "redacted_value": hint})
 
 
 async def resolve_openai(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
@@ -194,8 +170,9 @@ async def resolve_openai(finding: "Finding", octx: "OwnerContext") -> list["Cand
     keys = await _inventory(octx, "openai", lambda: _openai_keys(octx))
     if not keys:
         return []
-    matches, exact = _match(keys, "redacted_value", finding, octx.secret(finding))
-    return [_openai_candidate(key, exact, len(matches)) for key in matches]
+    binding = _match(keys, "redacted_value", finding, octx.secret(finding))
+    prefix = redaction_prefix(finding.redacted)
+    return [_openai_candidate(key, binding, prefix) for key in binding.matched]
 
 
 # -- Anthropic --------------------------------------------------------------------------------
@@ -233,9 +210,9 @@ async def resolve_anthropic(finding: "Finding", octx: "OwnerContext") -> list["C
     keys = await _inventory(octx, "anthropic", lambda: _anthropic_keys(octx))
     if not keys:
         return []
-    matches, exact = _match(keys, "partial_key_hint", finding, octx.secret(finding))
+    binding = _match(keys, "partial_key_hint", finding, octx.secret(finding))
     candidates = []
-    for key in matches:
+    for key in binding.matched:
         creator = key.get("created_by") or {}
         user = await _anthropic_lookup(octx, "users", creator["id"]) \
             if creator.get("id") and creator.get("type", "user") == "user" else {}
@@ -244,14 +221,15 @@ async def resolve_anthropic(finding: "Finding", octx: "OwnerContext") -> list["C
         team = workspace.get("name") or (workspace_id or "Default workspace")
         who = user.get("email") or user.get("name") or f"{creator.get('type') or 'actor'} {creator.get('id')}"
         evidence = (f"Anthropic Admin API: key {key.get('id')} '{key.get('name') or ''}' hint "
-                    f"{key.get('partial_key_hint')}, status {key.get('status')}, created by {who} in {team}"
-                    + _qualifier(exact, len(matches)))
+                    f"{clip_hint(key.get('partial_key_hint'), redaction_prefix(finding.redacted))}, status "
+                    f"{key.get('status')}, created by {who} in {team}"
+                    + _qualifier(binding))
         candidates.append(Candidate(
             name=user.get("name") or user.get("email") or (f"{creator.get('type')} {creator.get('id')}"
                                                             if creator.get("id") else None),
             team=team, purpose=key.get("name") or None, source="anthropic-admin",
-            confidence=_confidence(0.9 if user else 0.7, exact, len(matches)), evidence=evidence,
-            contact=user.get("email"), key_id=key.get("id") if len(matches) == 1 else None,
+            confidence=_confidence(0.9 if user else 0.7, binding), evidence=evidence,
+            contact=user.get("email"), key_id=binding.key_id,
             details={"api_key_id": key.get("id"), "workspace_id": workspace_id, "status": key.get("status"),
                      "created_by": creator, "created_at": key.get("created_at")}))
     return candidates

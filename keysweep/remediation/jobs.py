@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
 from keysweep.remediation import audit
+from keysweep.scanner.store import begin_immediate
 
 PLANNED = "planned"
 APPROVED = "approved"
@@ -36,6 +37,8 @@ STATES = (PLANNED, APPROVED, REVOKING, REVOKED, CONFIRMED, FAILED_RETRYABLE, FAI
 # Jobs that still need work from the orchestrator.
 OPEN_STATES = (APPROVED, REVOKING, FAILED_RETRYABLE, REVOKED, AWAITING_OWNER)
 CLAIMABLE = (APPROVED, FAILED_RETRYABLE)
+# Events that hold for the key, not only for the finding a job was made for (see Jobs._same_key_events).
+SAME_KEY_EVENTS = ("revoked", "confirmed_dead")
 
 JOB_COLUMNS = ("id", "finding_id", "revoker", "provider", "plan", "state", "attempts", "last_error",
                "updated_at", "created_at", "next_attempt_at", "run_id", "approved_by", "policy_rule")
@@ -75,10 +78,11 @@ class CallRecord:
 
 @contextmanager
 def transaction(conn) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT: one writer at a time, rolled back on any error."""
+    """BEGIN IMMEDIATE … COMMIT: one writer at a time (another process's write is waited for, within
+    a bound), rolled back on any error."""
     if conn.in_transaction:
         conn.commit()
-    conn.execute("BEGIN IMMEDIATE")
+    begin_immediate(conn)
     try:
         yield
     except BaseException:
@@ -175,8 +179,9 @@ class Jobs:
     def create(self, finding, revoker: str, plan, *, approve: bool, policy_rule: str | None = None) -> tuple[Job, bool]:
         """The finding's job for this revoker, created as planned (and approved if asked).
 
-        An existing job is returned unchanged, except that a planned one is approved when asked.
-        Returns (job, created)."""
+        An existing job is returned unchanged, except when approval is asked: a planned one is
+        approved, and a failed_permanent one (it needed a person, who has now rerun the command) is
+        approved again with a fresh plan and a new attempt budget. Returns (job, created)."""
         at = self.now()
         with transaction(self.conn):
             existing = self.conn.execute("SELECT id, state FROM revocations WHERE finding_id = ? AND revoker = ?",
@@ -205,7 +210,28 @@ class Jobs:
                 self._transition(job_id, finding.id, APPROVED, at, f"policy:{policy_rule}" if policy_rule else None)
                 audit.append(self.conn, at, self.actor, "revoke.approve", {"finding": finding.id, "job": job_id},
                              {"by": self.actor, "policy_rule": policy_rule})
+            elif approve and state == FAILED_PERMANENT:
+                self._approve_again(job_id, finding.id, plan, at, policy_rule)
         return self.get(job_id), created
+
+    def _approve_again(self, job_id: int, finding_id: str, plan, at: str, policy_rule: str | None) -> None:
+        """failed_permanent → approved, inside the caller's transaction.
+
+        The plan is made again (the person may have fixed what it needed: an admin key, a free IAM
+        key slot), but identifiers an earlier attempt recorded in it (a new AWS key id) are kept, so
+        the retry continues that work instead of repeating it. Attempts restart: the failures that
+        led here were the person's to fix."""
+        row = self.conn.execute("SELECT plan, last_error, attempts FROM revocations WHERE id = ?", [job_id]).fetchone()
+        old_plan = json.loads(row[0] or "{}")
+        fresh = plan_json(plan)
+        fresh["data"] = {**old_plan.get("data", {}), **fresh["data"]}
+        by = f"policy:{policy_rule}" if policy_rule else self.actor
+        self.conn.execute("UPDATE revocations SET state = ?, approved_by = ?, updated_at = ?, plan = ?, attempts = 0, "
+                          "next_attempt_at = NULL WHERE id = ?",
+                          [APPROVED, by, at, json.dumps(fresh, sort_keys=True), job_id])
+        self._transition(job_id, finding_id, APPROVED, at, f"retry after: {row[1]}" if row[1] else "retry")
+        audit.append(self.conn, at, self.actor, "revoke.retry", {"finding": finding_id, "job": job_id},
+                     {"by": by, "policy_rule": policy_rule, "previous_error": row[1], "previous_attempts": row[2]})
 
     def claim(self, job_id: int, *, states: Iterable[str] = CLAIMABLE, abandoned: Iterable[str] = ()) -> Job | None:
         """Move the job to `revoking` under this run, before any call. None if another run holds it
@@ -257,7 +283,25 @@ class Jobs:
                          {"state": state, "error": error, "next_attempt_at": next_attempt_at})
             if event:
                 self._event(job.finding_id, event, at, event_detail)
+                if event in SAME_KEY_EVENTS:
+                    self._same_key_events(job, event, at)
         job.state, job.last_error, job.next_attempt_at = state, error, next_attempt_at
+
+    def _same_key_events(self, job: Job, event: str, at: str) -> None:
+        """Every other finding of the job's key (the IAM key-age record of AKIA…X, the key in a repo
+        or a secret store) gets the event too: it is the same credential, revoked once. Inside the
+        caller's transaction; one audit row per finding moved."""
+        row = self.conn.execute("SELECT provider, key_id FROM findings WHERE id = ?", [job.finding_id]).fetchone()
+        if row is None or not row[1]:
+            return
+        provider, key_id = row
+        siblings = [r[0] for r in self.conn.execute(
+            "SELECT id FROM findings WHERE provider = ? AND key_id = ? AND id != ? ORDER BY id",
+            [provider, key_id, job.finding_id])]
+        for sibling in siblings:
+            self._event(sibling, event, at, {"same_key_as": job.finding_id, "job": job.id, "key_id": key_id})
+            audit.append(self.conn, at, self.actor, "revoke.same_key", {"finding": sibling, "key_id": key_id},
+                         {"event": event, "with": job.finding_id, "job_of": job.id})
 
     def add_calls(self, job: Job, calls: list[CallRecord], *, data: dict[str, Any] | None = None,
                   event: str | None = None, event_detail: dict | None = None,
@@ -266,7 +310,7 @@ class Jobs:
         into its plan data, without a state change; one transaction."""
         at = self.now()
         with transaction(self.conn):
-            self._insert_calls(job, calls, at, action)
+            # The job's rows first, then the audit rows that anchor them (audit.append digests them).
             if data:
                 row = self.conn.execute("SELECT plan FROM revocations WHERE id = ?", [job.id]).fetchone()
                 plan = json.loads(row[0] or "{}") if row else {}
@@ -274,5 +318,9 @@ class Jobs:
                 self.conn.execute("UPDATE revocations SET plan = ?, updated_at = ? WHERE id = ?",
                                   [json.dumps(plan, sort_keys=True), at, job.id])
                 job.plan = plan
+            self._insert_calls(job, calls, at, action)
+            if data and not calls:
+                audit.append(self.conn, at, self.actor, action, {"finding": job.finding_id, "job": job.id},
+                             {"data": sorted(data)})
             if event:
                 self._event(job.finding_id, event, at, event_detail)

@@ -11,6 +11,10 @@
 
 Messages name a finding by id, provider, redacted form and place; never by value. The webhook
 URL itself is never printed or recorded (it may carry a token): only its host.
+
+Places, owner names and error details come from scanned data and end up in chat tools: they carry
+no control or bidi characters (`keysweep.sanitize.terminal_safe`), and Slack text escapes `&`, `<`
+and `>` as Slack asks, so a file named `<https://evil|rotate here>` is not a link.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from keysweep.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -89,12 +95,16 @@ def targets_for(finding: "Finding", settings) -> list[Target]:
 
 
 def where(finding: "Finding") -> str:
-    if not finding.occurrences:
-        return "unknown place"
-    o = finding.occurrences[0]
-    place = f"{o.repo + ':' if o.repo else ''}{o.path or ''}{':' + str(o.line) if o.line else ''}"
-    more = f" (+{len(finding.occurrences) - 1} more)" if len(finding.occurrences) > 1 else ""
-    return (place or o.source) + more
+    """The finding's first place as the scan table names it, and how many more (one naming for all)."""
+    from keysweep.scanner.locations import describe_finding
+
+    return describe_finding(finding)
+
+
+def locations(finding: "Finding") -> list[str]:
+    from keysweep.scanner.locations import describe_all
+
+    return describe_all(finding)
 
 
 def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
@@ -108,19 +118,35 @@ def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
         "failed": f"Revoke it by hand{' at ' + console if console else ''}; keysweep keeps checking.",
         "found": "It will be revoked; prepare a replacement.",
     }.get(kind, "")
+    def shown(value: Any) -> Any:
+        return terminal_safe(value) if isinstance(value, str) else value
+
     return {"event": kind, "title": KIND_TITLES.get(kind, kind), "finding": finding.id,
-            "provider": finding.provider, "rule_id": finding.rule_id, "redacted": finding.redacted,
-            "key_id": finding.key_id, "where": where(finding), "owner": owner.get("name"),
-            "team": owner.get("team"), "console": console, "action": action, "detail": detail or None}
+            "provider": finding.provider, "rule_id": finding.rule_id, "redacted": shown(finding.redacted),
+            "key_id": shown(finding.key_id), "where": shown(where(finding)),
+            "locations": [shown(place) for place in locations(finding)], "owner": shown(owner.get("name")),
+            "team": shown(owner.get("team")), "console": console, "action": action, "detail": shown(detail) or None}
+
+
+def slack_escape(text: str) -> str:
+    """Slack's own rule for text it should not parse as links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _places(facts: dict[str, Any], shown: int = 5) -> str:
+    places = facts.get("locations") or [facts["where"]]
+    more = len(places) - shown
+    return "; ".join(places[:shown]) + (f" (+{more} more)" if more > 0 else "")
 
 
 def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
     if target.format == "json":
         return {"source": "keysweep", **facts}
-    text = (f"*{facts['title']}*: {facts['provider']} `{facts['redacted']}` ({facts['rule_id']}) in {facts['where']}"
-            f"{' — owner ' + facts['owner'] if facts['owner'] else ''}. {facts['action']}")
+    s = slack_escape
+    text = (f"*{s(facts['title'])}*: {s(facts['provider'])} `{s(facts['redacted'])}` ({s(facts['rule_id'])}) "
+            f"in {s(_places(facts))}{' — owner ' + s(facts['owner']) if facts['owner'] else ''}. {facts['action']}")
     if facts.get("detail"):
-        text += f" ({facts['detail']})"
+        text += f" ({s(facts['detail'])})"
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 

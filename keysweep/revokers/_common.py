@@ -3,6 +3,7 @@ recording calls, and confirming through the provider's verifier."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -60,6 +61,54 @@ def transport_failure(method: str, url: str, error: Exception, calls: list[tuple
                         calls=tuple(calls))
 
 
+NEEDS_A_PERSON = "needs a person: "
+
+
+def needs_person(reason: str, calls: list[tuple[str, str, str]] | tuple = ()) -> RevokeResult:
+    """A refusal to act that no retry can fix: the job ends failed_permanent with this reason."""
+    return RevokeResult(False, NEEDS_A_PERSON + reason, retryable=False, calls=tuple(calls))
+
+
+def finding_for(finding_id: str, ctx: "Context") -> "Finding | None":
+    """The finding a plan is about: the run's loaded findings first, else the store."""
+    found = (ctx.extra.get("_findings") or {}).get(finding_id)
+    if found is None and ctx.store is not None:
+        rows = ctx.store.findings(ids=[finding_id])
+        found = rows[0] if rows else None
+    return found
+
+
+@dataclass(frozen=True)
+class PlanIdentity:
+    """A plan's finding as the matcher sees it (revokers/binding.py): identifiers only, no value."""
+
+    secret_sha256: str
+    redacted: str
+
+
+def plan_identity(plan: Plan) -> PlanIdentity:
+    return PlanIdentity(str(plan.data.get("secret_sha256") or ""), str(plan.data.get("redacted") or ""))
+
+
+def unbelieved_success(what: str, response: "Response", calls: list[tuple[str, str, str]]) -> RevokeResult:
+    """A 2xx that is not the documented success body (an HTML page, truncated JSON): not believed.
+    Retryable, so the orchestrator tries again and, after its attempts, leaves it to a person."""
+    return RevokeResult(False, f"{what}: HTTP {response.status} without the documented success body; not believed",
+                        retryable=True, calls=tuple(calls))
+
+
+async def gone_or_needs_person(plan: Plan, ctx: "Context", calls: list[tuple[str, str, str]], what: str) -> RevokeResult:
+    """The provider holds no such key (not listed, 404): success only on the verifier's word that the
+    key is dead; otherwise a person must look (another organisation? a proxy's 404?)."""
+    finding = finding_for(plan.finding_id, ctx)
+    status = await verify_status(finding, ctx) if finding is not None else "unknown"
+    if status == "dead":
+        return RevokeResult(True, f"{what}, and the provider says the key is invalid: already deleted",
+                            calls=tuple(calls))
+    return needs_person(f"{what}, and the key is not proven dead (verification: {status}); "
+                        f"is it another organisation's?", calls)
+
+
 def missing_admin(provider: str) -> RevokeResult:
     from keysweep.settings import admin_key_env
 
@@ -99,7 +148,10 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
     if record is not None:
         from keysweep.remediation.secrets import scrub
 
-        record(finding.id, result.status, result.identity, scrub(result.error, ctx), ctx.now())
+        from keysweep.liveness import clean_identity
+
+        record(finding.id, result.status, clean_identity(result.identity or {}, value), scrub(result.error, ctx),
+               ctx.now())
     return result.status
 
 

@@ -2,8 +2,10 @@
 
 The Admin API cannot delete keys; it sets their status. `GET /v1/organizations/api_keys` (cursor
 `after_id`, up to 1000 a page) lists keys with a `partial_key_hint`; the leaked key is matched by
-that hint (or known by id from owner resolution), then
-`POST /v1/organizations/api_keys/{id}` with `{"status": "inactive"}`.
+that hint through revokers/binding.py (the re-read value fits exactly one key's hint; a stored
+key id is used only when it is that key, else nothing is changed and a person must look), then
+`POST /v1/organizations/api_keys/{id}` with `{"status": "inactive"}`, believed only when the answer
+is the key object in status `inactive`.
 
 confirm(): the verifier says dead, or the Admin API reports the key inactive/archived (a
 disable-only provider's own word)."""
@@ -14,9 +16,10 @@ import asyncio
 from typing import Any
 
 from keysweep.revokers import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, list_admin_pages, make_plan, missing_admin, outcome, \
-    safe_target, transport_failure, verify_status
-from keysweep.revokers.openai import matches_redacted
+from keysweep.revokers._common import BaseRevoker, finding_data, gone_or_needs_person, http_failure, \
+    list_admin_pages, make_plan, missing_admin, needs_person, outcome, plan_identity, safe_target, transport_failure, \
+    unbelieved_success, verify_status
+from keysweep.revokers.binding import bind
 
 VERSION = "2023-06-01"
 
@@ -54,24 +57,28 @@ class AnthropicRevoker(BaseRevoker):
             cache["keys"] = keys
             return keys
 
-    async def _key_id(self, plan, ctx, headers, calls) -> str | RevokeResult | None:
+    async def _proven_key(self, plan, ctx, headers, calls) -> dict[str, Any] | RevokeResult | None:
+        """The listed key proven to be the finding's (revokers/binding.py), checked before every
+        status change: a stored key id alone is never trusted. None: no listed key shows it."""
         from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
-        if plan.data.get("key_id"):
-            return plan.data["key_id"]
+        stored = plan.data.get("key_id")
+        what = f"key id {stored}" if stored else "the key"
         try:
             value = await secret_for(plan.finding_id, ctx)
-        except SecretUnavailable as exc:
-            return RevokeResult(False, str(exc))
+        except SecretUnavailable:
+            return needs_person(f"the value can no longer be re-read, so {what} cannot be proven to be this "
+                                f"finding's key; disable it in the Anthropic console after checking", calls)
         keys = await self._inventory(ctx, headers, calls)
         if isinstance(keys, RevokeResult):
             return keys
-        found = [k for k in keys if matches_redacted(value, k.get("partial_key_hint") or "")]
-        if len(found) > 1:
-            return RevokeResult(False, f"{len(found)} keys share this hint; set the key id", calls=tuple(calls))
-        if found and found[0].get("status") in ("inactive", "archived"):
-            return RevokeResult(True, f"already {found[0]['status']}", calls=tuple(calls))
-        return found[0]["id"] if found else None
+        binding = bind(keys, lambda key: key.get("partial_key_hint"), plan_identity(plan), value)
+        if binding.entry is None:
+            return needs_person(binding.reason, calls) if binding.matched else None
+        if stored and binding.key_id != stored:
+            return needs_person(f"the stored key id {stored} is not the key whose hint fits this value "
+                                f"({binding.key_id}); check which key leaked", calls)
+        return binding.entry
 
     async def revoke(self, plan, ctx) -> RevokeResult:
         from keysweep.http import TransportError
@@ -81,44 +88,54 @@ class AnthropicRevoker(BaseRevoker):
             return missing_admin("anthropic")
         headers = _headers(admin)
         calls: list[tuple[str, str, str]] = []
-        key_id = await self._key_id(plan, ctx, headers, calls)
-        if isinstance(key_id, RevokeResult):
-            return key_id
-        if key_id is None:
-            return RevokeResult(False, "key not found in the organisation's inventory (another organisation?)",
-                                calls=tuple(calls))
+        entry = await self._proven_key(plan, ctx, headers, calls)
+        if isinstance(entry, RevokeResult):
+            return entry
+        if entry is None:
+            return await gone_or_needs_person(plan, ctx, calls, "not in the organisation's key inventory")
+        key_id = entry["id"]
+        if entry.get("status") in ("inactive", "archived"):
+            return RevokeResult(True, f"already {entry['status']}", calls=tuple(calls))
         url = f"{ctx.settings.base_url('anthropic')}/v1/organizations/api_keys/{key_id}"
         try:
             response = await ctx.http.request("POST", url, headers=headers, json_body={"status": "inactive"})
         except TransportError as exc:
             return transport_failure("POST", url, exc, calls)
         calls.append(("POST", safe_target(url), outcome(response)))
-        if response.status == 200:
+        if response.status == 200 and updated_as_documented(response.json(), key_id):
             return RevokeResult(True, "key set inactive", calls=tuple(calls))
+        if response.status == 404:
+            return await gone_or_needs_person(plan, ctx, calls, f"update answered 404 for {key_id}")
+        if 200 <= response.status < 300:
+            return unbelieved_success("Anthropic key update", response, calls)
         return http_failure("POST", url, response, "Anthropic key update", calls[:-1])
 
     async def confirm(self, finding, ctx) -> bool:
         if await verify_status(finding, ctx) == "dead":
             return True
         admin = ctx.settings.admin_key("anthropic")
-        if not admin or not finding.key_id and not ctx.extra.get("_anthropic_inventory"):
+        if not admin:
             return False
         from keysweep.http import TransportError
         from keysweep.revokers import Plan
 
-        calls: list = []
-        ctx.extra.get("_anthropic_inventory", {}).pop("keys", None)  # re-read: statuses changed
-        key_id = await self._key_id(Plan(self.name, finding.id, [], data={"key_id": finding.key_id}), ctx,
-                                    _headers(admin), calls)
-        if isinstance(key_id, RevokeResult):
-            return key_id.ok
-        if key_id is None:
+        # The binding is proven on the run's listing (ids do not change); the status is read fresh.
+        plan = Plan(self.name, finding.id, [], data=finding_data(finding))
+        entry = await self._proven_key(plan, ctx, _headers(admin), [])
+        if not isinstance(entry, dict):
             return False
         try:
             response = await ctx.http.request(
-                "GET", f"{ctx.settings.base_url('anthropic')}/v1/organizations/api_keys/{key_id}",
+                "GET", f"{ctx.settings.base_url('anthropic')}/v1/organizations/api_keys/{entry['id']}",
                 headers=_headers(admin))
         except TransportError:
             return False
         body = response.json()
-        return response.status == 200 and isinstance(body, dict) and body.get("status") in ("inactive", "archived")
+        return response.status == 200 and isinstance(body, dict) and body.get("id") == entry["id"] \
+            and body.get("status") in ("inactive", "archived")
+
+
+def updated_as_documented(body: object, key_id: str) -> bool:
+    """The Admin API answers an update with the key object (`"type": "api_key"`) in its new status."""
+    return isinstance(body, dict) and body.get("type") == "api_key" and body.get("id") == key_id \
+        and body.get("status") == "inactive"

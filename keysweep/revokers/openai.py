@@ -4,11 +4,16 @@ The leaked key cannot act on itself. With the admin key:
 - project / service-account keys: find the key (its id and project from owner resolution when
   known, else `GET /organization/projects` then `GET /organization/projects/{p}/api_keys`, matching
   the leaked value against each key's `redacted_value`), then
-  `DELETE /organization/projects/{p}/api_keys/{id}` → `{"deleted": true}`;
+  `DELETE /organization/projects/{p}/api_keys/{id}` → `{"object": "organization.project.api_key.deleted",
+  "id": …, "deleted": true}` (any other reply is not believed);
 - admin keys: `GET /organization/admin_api_keys`, match, `DELETE /organization/admin_api_keys/{id}`.
 
-The inventory is listed once per run and shared by every job. A key the inventory no longer holds,
-or a 404 on delete, is already gone: success. Legacy user keys have no API (notify revoker).
+The inventory is listed once per run and shared by every job. Before each delete the key is
+proven to be the finding's (revokers/binding.py): the value re-read and hashed, and exactly one
+inventory key whose redacted value fits it; a stored key id is only used when it is that key.
+Otherwise nothing is deleted and the job needs a person. A key the inventory no longer holds, or a
+404 on delete, is success only when the verifier says the key is dead. Legacy user keys have no
+API (notify revoker).
 """
 
 from __future__ import annotations
@@ -17,25 +22,22 @@ import asyncio
 from typing import Any
 
 from keysweep.revokers import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, list_admin_pages, make_plan, missing_admin, outcome, \
-    safe_target, transport_failure
+from keysweep.revokers._common import BaseRevoker, gone_or_needs_person, http_failure, list_admin_pages, make_plan, \
+    missing_admin, needs_person, outcome, plan_identity, safe_target, transport_failure, unbelieved_success
+from keysweep.revokers.binding import bind
 
 PROJECT_RULES = {"openai.project-key", "openai.service-account-key"}
 ADMIN_RULE = "openai.admin-key"
 
 
-def matches_redacted(value: str, redacted: str) -> bool:
-    """Does the value fit a provider's redacted form (`sk-proj-abc…wxyz`, `sk-...wxyz`, `sk-****wxyz`)?"""
-    if not redacted:
-        return False
-    for marker in ("...", "…", "*"):
-        if marker in redacted:
-            head, tail = redacted.split(marker, 1)[0], redacted.rsplit(marker, 1)[-1]
-            head = head.rstrip("*.")
-            tail = tail.lstrip("*.")
-            return bool(tail) and value.startswith(head) and value.endswith(tail) \
-                and len(head) + len(tail) < len(value)
-    return False
+# OpenAI's documented answer to a delete (Administration API reference): the only reply believed.
+DELETED_OBJECT = {"admin": "organization.admin_api_key.deleted", "project": "organization.project.api_key.deleted"}
+
+
+def deleted_as_documented(body: object, kind: str, key_id: str) -> bool:
+    """`{"object": "organization.project.api_key.deleted", "id": "key_abc", "deleted": true}`."""
+    return isinstance(body, dict) and body.get("deleted") is True and body.get("object") == DELETED_OBJECT[kind] \
+        and body.get("id") == key_id
 
 
 class OpenAIRevoker(BaseRevoker):
@@ -109,9 +111,31 @@ class OpenAIRevoker(BaseRevoker):
             cache[kind] = inventory
             return inventory
 
+    async def _proven_key(self, plan, kind: str, headers, ctx, calls: list) -> dict[str, Any] | RevokeResult | None:
+        """The inventory entry proven to be the finding's key (binding.py), re-checked before every
+        delete: a stored key id is never trusted alone. None: the inventory holds no such key."""
+        from keysweep.remediation.secrets import SecretUnavailable, secret_for
+
+        stored = plan.data.get("key_id")
+        what = f"key id {stored}" if stored else "the key"
+        try:
+            value = await secret_for(plan.finding_id, ctx)
+        except SecretUnavailable:
+            return needs_person(f"the value can no longer be re-read, so {what} cannot be proven to be this "
+                                f"finding's key; delete it in the OpenAI console after checking", calls)
+        inventory = await self._inventory(kind, headers, ctx, calls)
+        if isinstance(inventory, RevokeResult):
+            return inventory
+        binding = bind(inventory, lambda entry: entry.get("redacted_value"), plan_identity(plan), value)
+        if binding.entry is None:
+            return needs_person(binding.reason, calls) if binding.matched else None
+        if stored and binding.key_id != stored:
+            return needs_person(f"the stored key id {stored} is not the key whose redacted value fits this value "
+                                f"({binding.key_id}); check which key leaked", calls)
+        return binding.entry
+
     async def revoke(self, plan, ctx) -> RevokeResult:
         from keysweep.http import TransportError
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
         admin = ctx.settings.admin_key("openai")
         if not admin:
@@ -119,24 +143,13 @@ class OpenAIRevoker(BaseRevoker):
         headers = {"Authorization": f"Bearer {admin}"}
         base = ctx.settings.base_url("openai")
         kind = plan.data.get("kind", "project")
-        key_id, project = plan.data.get("key_id"), plan.data.get("project_id")
         calls: list[tuple[str, str, str]] = []
-        if not key_id or (kind == "project" and not project):
-            try:
-                value = await secret_for(plan.finding_id, ctx)
-            except SecretUnavailable as exc:
-                return RevokeResult(False, str(exc))
-            inventory = await self._inventory(kind, headers, ctx, calls)
-            if isinstance(inventory, RevokeResult):
-                return inventory
-            found = [k for k in inventory if matches_redacted(value, k["redacted_value"])]
-            if not found:
-                return RevokeResult(True, "not in the organisation's key inventory (already deleted)",
-                                    calls=tuple(calls))
-            if len(found) > 1:
-                return RevokeResult(False, f"{len(found)} keys share this redacted value; set the key id",
-                                    calls=tuple(calls))
-            key_id, project = found[0]["id"], found[0]["project_id"]
+        entry = await self._proven_key(plan, kind, headers, ctx, calls)
+        if isinstance(entry, RevokeResult):
+            return entry
+        if entry is None:
+            return await gone_or_needs_person(plan, ctx, calls, "not in the organisation's key inventory")
+        key_id, project = entry["id"], entry["project_id"]
         url = (f"{base}/organization/admin_api_keys/{key_id}" if kind == "admin"
                else f"{base}/organization/projects/{project}/api_keys/{key_id}")
         try:
@@ -144,10 +157,13 @@ class OpenAIRevoker(BaseRevoker):
         except TransportError as exc:
             return transport_failure("DELETE", url, exc, calls)
         calls.append(("DELETE", safe_target(url), outcome(response)))
-        if response.status in (200, 204) or response.status == 404:
+        if response.status == 200 and deleted_as_documented(response.json(), kind, key_id):
             inventory = ctx.extra.get("_openai_inventory", {}).get(kind)
             if inventory is not None:
                 inventory[:] = [k for k in inventory if k["id"] != key_id]
-            return RevokeResult(True, "key deleted" if response.status != 404 else "already deleted",
-                                calls=tuple(calls))
+            return RevokeResult(True, "key deleted", calls=tuple(calls))
+        if response.status == 404:
+            return await gone_or_needs_person(plan, ctx, calls, f"DELETE answered 404 for {key_id}")
+        if 200 <= response.status < 300:
+            return unbelieved_success("OpenAI key deletion", response, calls)
         return http_failure("DELETE", url, response, "OpenAI key deletion", calls[:-1])

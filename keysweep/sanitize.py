@@ -1,0 +1,93 @@
+"""What keysweep prints about data it does not trust: one sanitiser for the terminal, one for CSV.
+
+Every string that comes from a scanned source (file paths, author names and emails, repository and
+branch names, variable names, error messages quoting them, provider answers) is attacker-controlled.
+On a terminal it must be shown as the characters it is, never obeyed:
+
+- `terminal_safe(value)` escapes every character a terminal or a reader could be fooled by: C0
+  controls (ESC, BEL, CR, LF, TAB, …), DEL, C1 controls (0x80–0x9f, including the 8-bit CSI),
+  Unicode format characters (bidi overrides and isolates, zero-width characters, tag characters),
+  line/paragraph separators and lone surrogates. The result is one line of visible text: `\\x1b`,
+  `\\n`, `\\u202e`. A backslash already in the value is kept as it is, so Windows-style paths stay
+  readable; the escaped forms only ever *add* visibility.
+- `rich_text(value)` is the same string as a rich `Text`, which rich never parses as markup
+  (`[/]`, `[link=…]`) nor as `:emoji:` codes. Tables and plans build their cells with it.
+- `csv_safe(cell)` neutralises spreadsheet formulas (OWASP CSV injection): a cell that begins with
+  `=`, `+`, `-`, `@`, TAB or CR gets a leading `'`; every other cell is kept exactly.
+
+JSON, JSONL and SARIF need none of this: their encoders escape every string, and tools reading
+them must see the exact value.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+# Named escapes people recognise; every other unsafe character gets a numeric one.
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+# Categories shown escaped: Cc (C0, DEL, C1), Cf (format: bidi controls U+202A–202E and U+2066–2069,
+# LRM/RLM U+200E/F, ALM U+061C, zero-width U+200B–200D, word joiner, BOM, tag characters U+E0000…),
+# Zl/Zp (U+2028/U+2029 break lines in some terminals), Cs (lone surrogates cannot even be written).
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+# Fast path: a string made only of printable ASCII needs no work (most paths and emails).
+_PLAIN_ASCII = re.compile(r"[\x20-\x7e]*")
+
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@lru_cache(maxsize=4096)
+def _escape_char(char: str) -> str:
+    """`char` as visible text if it is unsafe on a terminal, else `char` itself."""
+    if char in _NAMED:
+        return _NAMED[char]
+    if unicodedata.category(char) not in _UNSAFE_CATEGORIES:
+        return char
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # a byte that `surrogateescape` smuggled in from a file name
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def terminal_safe(value: Any) -> str:
+    """`value` as one line of text that a terminal displays and never obeys (see module doc).
+    None becomes the empty string; anything else goes through str()."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if _PLAIN_ASCII.fullmatch(text):
+        return text
+    return "".join(_escape_char(char) for char in text)
+
+
+def rich_text(value: Any, style: str = "") -> "Text":
+    """`terminal_safe(value)` as a rich Text: literal characters, no markup, no emoji codes."""
+    from rich.text import Text
+
+    return Text(terminal_safe(value), style=style)
+
+
+def safe_console(file=None, *, stderr: bool = False, **options: Any):
+    """A rich Console that never interprets markup, emoji codes or highlighting in what it prints.
+    Callers still pass untrusted values through `terminal_safe`/`rich_text`: this is the second lock."""
+    from rich.console import Console
+
+    options.setdefault("soft_wrap", False)
+    return Console(file=file, stderr=stderr, markup=False, emoji=False, highlight=False, **options)
+
+
+def csv_safe(cell: Any) -> str:
+    """A CSV cell that no spreadsheet evaluates as a formula (OWASP: prefix `'`); else unchanged."""
+    text = "" if cell is None else (cell if isinstance(cell, str) else str(cell))
+    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
