@@ -62,13 +62,16 @@ def verify_option(func: Callable) -> Callable:
                              "(see `keysweep verify`).")(func)
 
 
-def _verify_after_scan(store, result, rules) -> None:
-    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings."""
+def _verify_after_scan(store, result, rules, include_suppressed: bool = False) -> None:
+    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
+    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
     from keysweep.liveness import run_verification, summary
     from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.suppress import visible
     from keysweep.settings import load_settings
 
-    results = run_verification(result.findings, load_settings(), store, rereader=Rereader(rules=rules))
+    results = run_verification(visible(result.findings, include_suppressed), load_settings(), store,
+                               rereader=Rereader(rules=rules))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
 
@@ -274,7 +277,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
+        _verify_after_scan(store, result, rules, include_suppressed)
     _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
@@ -297,7 +300,7 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     result = scan_local(source, matcher, [Path.cwd()])
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
+        _verify_after_scan(store, result, rules, include_suppressed)
     _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 

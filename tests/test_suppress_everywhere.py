@@ -220,3 +220,69 @@ def test_sweep_of_a_local_repository_reads_its_ignore_file(run, make_repo, keys,
     result = run("sweep", "--config", tmp_path / "keysweep.toml", "--db", tmp_path / "store.db",
                  "--format", "json", cwd=tmp_path)
     assert (result.code, result.json()) == (0, []), result
+
+
+def test_policy_revocation_after_a_sweep_never_acts_on_a_suppressed_key(run, tmp_path, make_repo, keys, monkeypatch):
+    from keysweep.testing.fakes import FakeGitHub, FakeProviders
+    from tests.revoke_helpers import env_for, set_env, write_config
+
+    accepted, allowed, leaked = keys.github(), keys.github(), keys.github()
+    repo = make_repo("local")
+    repo.commit("config", {"ci.env": f"GH_DEMO = \"{accepted}\"\nGH_CI = \"{leaked}\"\n",
+                           "test.env": f"GH_TEST = \"{allowed}\"  # keysweep:allow\n",
+                           ".keysweepignore": finding_id("github", sha(accepted)) + "\n"})
+    db = tmp_path / "store.db"
+    config = write_config(tmp_path / "keysweep.toml", providers=("github",),
+                          extra=f'\n[sources]\ngit = ["{repo.path}"]\n')
+    (tmp_path / "keysweep-policy.toml").write_text('[[rules]]\nname = "tokens"\naction = "auto"\nproviders = ["github"]\n')
+    monkeypatch.chdir(tmp_path)
+    fakes = FakeProviders(github=FakeGitHub([accepted, allowed, leaked]))
+    with fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        done = run("sweep", "--config", config, "--db", db, "--format", "json", "--revoke-policy", "--execute")
+        assert fakes["github"].effective.get(accepted, 0) == 0, done.stderr
+        assert fakes["github"].effective.get(allowed, 0) == 0, done.stderr
+        assert fakes["github"].effective[leaked] == 1, done.stderr
+        assert done.code == 1, done
+        assert [f["secret_sha256"] for f in done.json()] == [sha(leaked)]
+
+
+def test_owners_and_verify_select_no_fully_suppressed_finding_unless_asked(run, make_repo, keys, tmp_path):
+    from keysweep.commands.verify import select_findings
+
+    repo = make_repo()
+    allowed, live = keys.anthropic(), keys.huggingface()
+    repo.commit("add", {"a.env": f"ANTHROPIC_API_KEY={allowed}  # keysweep:allow\n", "b.env": f"HF={live}\n"})
+    db = tmp_path / "store.db"
+    assert run("scan", "git", repo.path, "--db", db).code == 1
+    owners = run("owners", "--db", db, "--offline", "--format", "json", cwd=tmp_path)
+    assert [f["secret_sha256"] for f in owners.json()] == [sha(live)], owners
+    everyone = run("owners", "--db", db, "--offline", "--format", "json", "--include-suppressed", cwd=tmp_path)
+    assert {f["secret_sha256"] for f in everyone.json()} == {sha(live), sha(allowed)}
+
+    store = Store(db)
+    assert [f.secret_sha256 for f in select_findings(store, None, None, ())] == [sha(live)]
+    allowed_id = finding_id("anthropic", sha(allowed))
+    assert [f.id for f in select_findings(store, None, None, (allowed_id,))] == [allowed_id]  # named: selected
+    assert len(select_findings(store, None, None, (), include_suppressed=True)) == 2
+
+
+def test_scan_verify_checks_no_fully_suppressed_key(run, make_repo, keys, tmp_path, monkeypatch):
+    import keysweep.liveness
+
+    checked: list[str] = []
+
+    def record_only(findings, *args, **kwargs):
+        checked.extend(f.secret_sha256 for f in findings)
+        return []
+
+    monkeypatch.setattr(keysweep.liveness, "run_verification", record_only)
+    repo = make_repo()
+    allowed, live = keys.anthropic(), keys.huggingface()
+    repo.commit("add", {"a.env": f"ANTHROPIC_API_KEY={allowed}  # keysweep:allow\n", "b.env": f"HF={live}\n",
+                        "c.env": f"OPENAI_API_KEY={keys.openai_project()}\n"})
+    ignored = [line for line in run("scan", "git", repo.path, "--no-store", "--format", "json").json()
+               if line["provider"] == "openai"][0]
+    (repo.path / ".keysweepignore").write_text(ignored["id"] + "\n")
+    assert run("scan", "git", repo.path, "--db", tmp_path / "store.db", "--verify").code == 1
+    assert checked == [sha(live)]
