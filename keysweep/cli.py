@@ -65,15 +65,18 @@ def verify_option(func: Callable) -> Callable:
 def _verify_after_scan(store, result, rules, include_suppressed: bool = False) -> None:
     """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
     suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
-    from keysweep.liveness import run_verification, summary
+    from keysweep.liveness import run_verification, summary, unreadable_notes
     from keysweep.scanner.reread import Rereader
     from keysweep.scanner.suppress import visible
     from keysweep.settings import load_settings
 
-    results = run_verification(visible(result.findings, include_suppressed), load_settings(), store,
-                               rereader=Rereader(rules=rules))
+    settings = load_settings()
+    results = run_verification(visible(result.findings, include_suppressed), settings, store,
+                               rereader=Rereader(rules=rules, settings=settings))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+    for note in unreadable_notes(results):
+        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
 
 
 # Commands that live in their own modules (keysweep/commands/<name>.py), imported only when run,
@@ -335,10 +338,15 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, inc
 @click.option("--provider", help="Only this provider (e.g. openai).")
 @click.option("--rule", help="Only this rule id.")
 @click.option("--repo", help="Only findings seen in this repository (path or part of it).")
+@click.option("--unreadable", is_flag=True,
+              help="Only findings whose value can no longer be read back from where it was found (so "
+                   "verify, owners and revoke cannot act on them); one line per source on stderr.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="keysweep.toml: forge API URLs and token variables used to read values back.")
 @output_options
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @include_suppressed_option
-def findings_cmd(provider, rule, repo, fmt, output, db, include_suppressed):
+def findings_cmd(provider, rule, repo, unreadable, config_path, fmt, output, db, include_suppressed):
     """List what the store holds (not findings suppressed everywhere, unless --include-suppressed)."""
     from keysweep.output import render
     from keysweep.scanner.rules import load_rules
@@ -349,6 +357,15 @@ def findings_cmd(provider, rule, repo, fmt, output, db, include_suppressed):
         fail(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path)
     findings = store.findings(provider=provider, rule=rule, repo=repo, include_suppressed=include_suppressed)
+    if unreadable:
+        from keysweep.liveness import unreadable_findings, unreadable_notes
+        from keysweep.scanner.reread import Rereader
+        from keysweep.settings import load_settings
+
+        settings = load_settings(config_path)
+        findings = unreadable_findings(findings, Rereader(settings=settings))
+        for note in unreadable_notes(findings):
+            click.echo(f"keysweep: {terminal_safe(note)}", err=True)
     rules = {r.id: r for r in load_rules()}
     handle = _open_report(output) if output else sys.stdout
     try:

@@ -73,7 +73,8 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
     owner_rules = load_owner_rules(owners_file, settings)
     store = open_existing_store(db)
     findings = select_findings(store, provider, rule, ids, include_suppressed)
-    _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline, rereader=Rereader())
+    _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline,
+                             rereader=Rereader(settings=settings))
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     unowned = [f for f in refreshed if is_unowned(f.owner, threshold)]
     shown = unowned if unowned_only else refreshed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -117,7 +118,8 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--confirm-delay", type=float, default=2.0, show_default=True,
               help="Seconds before the second verification attempt (doubling after).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--fail-on-error", is_flag=True, help="Exit 3 when some credential could not be revoked.")
+@click.option("--fail-on-error", is_flag=True, help="Exit 3 while some selected credential's job is failed or not "
+                                                    "yet confirmed dead (on every run until it is).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
 def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, include_suppressed, execute, yes,
@@ -246,8 +248,9 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                 else:
                     auto = True
                 approvals.append((finding, decision, revoker, plan, auto))
+            # Calls this run may make: new jobs, planned ones approved now, failed ones retried.
             new = sum(1 for f, d, r, p, auto in approvals if auto and not
-                      ((j := jobs.for_finding(f.id, r.name)) and j.state != J.PLANNED))
+                      ((j := jobs.for_finding(f.id, r.name)) and j.state not in (J.PLANNED, J.FAILED_PERMANENT)))
             if new > threshold and not yes:
                 if sys.stdin.isatty():
                     if not click.confirm(f"Revoke {new} credentials?", default=False):
@@ -289,6 +292,8 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
         finish_run(store, run_id, clock_now(), summary.as_dict())
         forget(ctx)
         waiting = [j for j in jobs.find(ids=[j.id for j in to_run])]
+        unsettled = unsettled_jobs(jobs.find(), None if selection.empty() and not use_policy
+                                   else {f.id for f in findings})
         planned = [e for e in entries if e[3] is not None and (j := jobs.for_finding(e[0].id, e[2].name))
                    and j.state == J.PLANNED]
         if fmt == "json":
@@ -297,6 +302,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                        "jobs": [{"id": j.id, "finding": j.finding_id, "revoker": j.revoker, "state": j.state,
                                  "attempts": j.attempts, "last_error": j.last_error} for j in waiting],
                        "awaiting_approval": [e[0].id for e in planned],
+                       "unsettled": dict(sorted(Counter(j.state for j in unsettled).items())),
                        "delayed_deletes": {"deleted": [j.finding_id for j in deletes["deleted"]],
                                            "failed": [j.finding_id for j, _d in deletes["failed"]],
                                            "waiting": [{"finding": j.finding_id, "due": due.strftime(
@@ -312,7 +318,20 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                            + (f" (next due {soonest.strftime('%Y-%m-%dT%H:%M:%SZ')})" if soonest else ""))
             for finding_id, error in summary.errors:
                 click.echo(f"  failed {finding_id}: {terminal_safe(error)}")
+            if unsettled:
+                counts = ", ".join(f"{n} {state}" for state, n in sorted(Counter(j.state for j in unsettled).items()))
+                click.echo(f"  not yet confirmed dead among the selected: {counts}")
             if planned:
                 click.echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --policy --approve "
                            f"--execute {' '.join(e[0].id for e in planned[:5])}{' …' if len(planned) > 5 else ''}")
-        return 3 if summary.errors else 0
+        # 3 (with --fail-on-error) while anything selected is failed or still open, on every run
+        # until it is settled: a scheduled run stays red, not only the run where the failure began.
+        return 3 if summary.errors or unsettled else 0
+
+
+def unsettled_jobs(all_jobs: list, finding_ids: set[str] | None) -> list:
+    """Jobs of the selected findings (every job when None) not yet confirmed dead."""
+    from keysweep.remediation import jobs as J
+
+    return [job for job in all_jobs if job.state != J.CONFIRMED
+            and (finding_ids is None or job.finding_id in finding_ids)]

@@ -173,7 +173,8 @@ def run_owners(findings: list["Finding"], settings, store, owner_rules: list["Ow
                             policy=RetryPolicy(attempts=3, max_retry_after=30.0))
         async with client as http:
             ctx = Context(http=http, settings=settings, store=store, actor="keysweep owners")
-            octx = OwnerContext(ctx=ctx, rereader=rereader or Rereader(), owner_rules=owner_rules, offline=offline)
+            octx = OwnerContext(ctx=ctx, rereader=rereader or Rereader(settings=settings), owner_rules=owner_rules,
+                                offline=offline)
             semaphore = asyncio.Semaphore(max(1, concurrency))
             results: dict[str, list[Candidate]] = {}
 

@@ -175,8 +175,9 @@ class Jobs:
     def create(self, finding, revoker: str, plan, *, approve: bool, policy_rule: str | None = None) -> tuple[Job, bool]:
         """The finding's job for this revoker, created as planned (and approved if asked).
 
-        An existing job is returned unchanged, except that a planned one is approved when asked.
-        Returns (job, created)."""
+        An existing job is returned unchanged, except when approval is asked: a planned one is
+        approved, and a failed_permanent one (it needed a person, who has now rerun the command) is
+        approved again with a fresh plan and a new attempt budget. Returns (job, created)."""
         at = self.now()
         with transaction(self.conn):
             existing = self.conn.execute("SELECT id, state FROM revocations WHERE finding_id = ? AND revoker = ?",
@@ -205,7 +206,28 @@ class Jobs:
                 self._transition(job_id, finding.id, APPROVED, at, f"policy:{policy_rule}" if policy_rule else None)
                 audit.append(self.conn, at, self.actor, "revoke.approve", {"finding": finding.id, "job": job_id},
                              {"by": self.actor, "policy_rule": policy_rule})
+            elif approve and state == FAILED_PERMANENT:
+                self._approve_again(job_id, finding.id, plan, at, policy_rule)
         return self.get(job_id), created
+
+    def _approve_again(self, job_id: int, finding_id: str, plan, at: str, policy_rule: str | None) -> None:
+        """failed_permanent → approved, inside the caller's transaction.
+
+        The plan is made again (the person may have fixed what it needed: an admin key, a free IAM
+        key slot), but identifiers an earlier attempt recorded in it (a new AWS key id) are kept, so
+        the retry continues that work instead of repeating it. Attempts restart: the failures that
+        led here were the person's to fix."""
+        row = self.conn.execute("SELECT plan, last_error, attempts FROM revocations WHERE id = ?", [job_id]).fetchone()
+        old_plan = json.loads(row[0] or "{}")
+        fresh = plan_json(plan)
+        fresh["data"] = {**old_plan.get("data", {}), **fresh["data"]}
+        by = f"policy:{policy_rule}" if policy_rule else self.actor
+        self.conn.execute("UPDATE revocations SET state = ?, approved_by = ?, updated_at = ?, plan = ?, attempts = 0, "
+                          "next_attempt_at = NULL WHERE id = ?",
+                          [APPROVED, by, at, json.dumps(fresh, sort_keys=True), job_id])
+        self._transition(job_id, finding_id, APPROVED, at, f"retry after: {row[1]}" if row[1] else "retry")
+        audit.append(self.conn, at, self.actor, "revoke.retry", {"finding": finding_id, "job": job_id},
+                     {"by": by, "policy_rule": policy_rule, "previous_error": row[1], "previous_attempts": row[2]})
 
     def claim(self, job_id: int, *, states: Iterable[str] = CLAIMABLE, abandoned: Iterable[str] = ()) -> Job | None:
         """Move the job to `revoking` under this run, before any call. None if another run holds it

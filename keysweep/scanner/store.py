@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from keysweep.errors import StoreError
-from keysweep.scanner.models import Finding, Occurrence
+from keysweep.scanner.models import Finding, Occurrence, place_of
 from keysweep.scanner.suppress import INLINE, IgnoreList, is_suppressed
 
 OCCURRENCE_COLUMNS = ("source", "repo", "path", "line", "commit_id", "author_name", "author_email",
@@ -267,7 +267,9 @@ class Store:
         if o.source == "git" and o.commit and o.path and self._has_earlier_introduction(finding_id, scope, o):
             return
         locator = json.dumps(o.locator, sort_keys=True)
-        key = json.dumps([finding_id, o.source, o.repo, o.path, o.line, o.commit, locator])
+        # The row's id ignores the access details, so a later scan refreshes them in place.
+        place = json.dumps(place_of(o.locator), sort_keys=True)
+        key = json.dumps([finding_id, o.source, o.repo, o.path, o.line, o.commit, place])
         row = {
             "id": hashlib.sha256(key.encode()).hexdigest()[:24], "finding_id": finding_id, "scope": scope,
             "source": o.source, "repo": o.repo, "path": o.path, "line": o.line, "commit_id": o.commit,
