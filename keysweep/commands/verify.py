@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from keysweep.errors import KeysweepError
+from keysweep.files import open_private_output
 
 REPORT_FORMATS = ("table", "json", "jsonl")
 
@@ -39,7 +40,7 @@ def emit_findings(findings, fmt: str, output: str | None, table_writer) -> None:
     from keysweep.output import render
     from keysweep.scanner.rules import load_rules
 
-    handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+    handle = open_private_output(output) if output else sys.stdout
     try:
         if fmt in ("json", "jsonl"):
             render(findings, fmt, {r.id: r for r in load_rules()}, handle)

@@ -93,6 +93,9 @@ class Finding:
     owner: dict[str, Any] | None = None
     remediation: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None  # non-secret facts from the first match (stored since migration 5)
+    # A key keysweep itself created (`revoke --rotate`): {"rotated_from": finding id, "written_to":
+    # locator of the store it was written to}; None otherwise (and for one-shot scans without a store).
+    managed: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

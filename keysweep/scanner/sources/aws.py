@@ -191,7 +191,9 @@ class AwsSource:
                 continue
             locator = {"arn": arn, "version_id": read_version, "region": region,
                        "resource": f"secretsmanager {region} {metadata.get('name') or arn}", **self._access(profile)}
-            unit.groups.append(ValueGroup("aws-secretsmanager", [Entry(text, locator, metadata)], object_id))
+            # When the value was put there: the secret's last change (a new version is one).
+            at = metadata.get("last_changed_at") or metadata.get("created_at")
+            unit.groups.append(ValueGroup("aws-secretsmanager", [Entry(text, locator, metadata, at=at)], object_id))
         return unit
 
     def ssm(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
@@ -222,7 +224,10 @@ class AwsSource:
                            "resource": f"ssm {region} {name} (v{version})", **self._access(profile)}
                 if not isinstance(value, str):
                     continue
-                unit.groups.append(ValueGroup("aws-ssm", [Entry(entry_text(name, value), locator, metadata)],
+                # LastModifiedDate is the date of the version read (each put makes a new version).
+                unit.groups.append(ValueGroup("aws-ssm", [Entry(entry_text(name, value), locator, metadata,
+                                                                iso(parameter.get("LastModifiedDate"))
+                                                                or metadata.get("last_modified_at"))],
                                               f"{name}@{version}"))
         return unit
 
