@@ -18,6 +18,9 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# No provider answer keysweep reads is anywhere near this; a bigger body is not the documented
+# answer (a proxy streaming something else, a hostile server) and is not held in memory whole.
+MAX_BODY = 4 * 1024 * 1024
 
 
 class TransportError(Exception):
@@ -31,9 +34,13 @@ class Response:
     body: bytes
     url: str
     attempts: int = 1
+    truncated: bool = False  # the body was larger than MAX_BODY: `body` holds its start only
 
     def json(self) -> Any:
-        """Parsed JSON body, or None when the body is not JSON (an HTML error page from a proxy)."""
+        """Parsed JSON body, or None when the body is not JSON (an HTML error page from a proxy) or
+        was cut at the size cap."""
+        if self.truncated:
+            return None
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
@@ -90,6 +97,7 @@ class HttpClient:
     sleep: Callable[[float], Any] = asyncio.sleep
     user_agent: str = "keysweep"
     requests_sent: int = 0
+    max_body: int = MAX_BODY
 
     def __post_init__(self) -> None:
         self._session = None
@@ -142,9 +150,10 @@ class HttpClient:
                     self.requests_sent += 1
                     async with self._session.request(method, url, headers=headers, json=json_body, data=data,
                                                      params=params, allow_redirects=False) as resp:
-                        body = await resp.read()
+                        body, truncated = await read_capped(resp.content, self.max_body)
                         # Case-insensitive: servers send `x-ratelimit-remaining` as often as `X-RateLimit-Remaining`.
-                        response = Response(resp.status, CIMultiDict(resp.headers), body, str(resp.url), attempt)
+                        response = Response(resp.status, CIMultiDict(resp.headers), body, str(resp.url), attempt,
+                                            truncated)
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     last_error = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
                     if attempt < attempts:
@@ -156,6 +165,19 @@ class HttpClient:
                 continue
             return response
         raise TransportError(f"{method} {_safe_url(url)}: {last_error or 'no response'}")
+
+
+async def read_capped(stream: Any, cap: int) -> tuple[bytes, bool]:
+    """At most `cap` bytes of a response body, and whether there was more (then reading stops)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in stream.iter_chunked(64 * 1024):
+        if size + len(chunk) > cap:
+            chunks.append(chunk[:cap - size])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
 
 
 def _safe_url(url: str) -> str:
