@@ -46,7 +46,14 @@ def scan_options(func: Callable) -> Callable:
                         help="Skip blobs and files larger than this many bytes.")(func)
     func = click.option("--new-only", is_flag=True,
                         help="Report only findings the store did not hold before this scan.")(func)
+    func = include_suppressed_option(func)
     return func
+
+
+def include_suppressed_option(func: Callable) -> Callable:
+    return click.option("--include-suppressed", is_flag=True,
+                        help="Also list findings suppressed everywhere they were seen (inline allow "
+                             "marker, .keysweepignore); their occurrences say so.")(func)
 
 
 def verify_option(func: Callable) -> Callable:
@@ -55,13 +62,16 @@ def verify_option(func: Callable) -> Callable:
                              "(see `keysweep verify`).")(func)
 
 
-def _verify_after_scan(store, result, rules) -> None:
-    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings."""
+def _verify_after_scan(store, result, rules, include_suppressed: bool = False) -> None:
+    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
+    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
     from keysweep.liveness import run_verification, summary
     from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.suppress import visible
     from keysweep.settings import load_settings
 
-    results = run_verification(result.findings, load_settings(), store, rereader=Rereader(rules=rules))
+    results = run_verification(visible(result.findings, include_suppressed), load_settings(), store,
+                               rereader=Rereader(rules=rules))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
 
@@ -146,36 +156,44 @@ def _open_report(output: str):
 
 
 def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
-          ignore_roots: list[Path], *, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
-    """Render and exit: 3 on errors with `fail_on_error`, else 1 when there are findings (or, with
-    `exit_on_new`, when the store gained findings: a sweep alerts on change), else 0."""
+          *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
+    """Render and exit: 3 when every source failed (`result.nothing_read`), or on errors with
+    `fail_on_error`; else 1 when there are findings (or, with `exit_on_new`, when the store gained
+    findings: a sweep alerts on change), else 0. Findings suppressed everywhere are left out (and
+    do not count) unless `include_suppressed`."""
     from keysweep.output import render
-    from keysweep.scanner.suppress import load_ignored, without_ignored
+    from keysweep.scanner.suppress import visible
 
     if store is not None and getattr(result, "scopes", None) is not None:
         # A sweep touches many scopes (repositories, CI settings, regions): report all they hold.
-        findings = store.findings_in_scopes(result.scopes, ids=new_ids if new_only else None)
+        findings = store.findings_in_scopes(result.scopes, ids=new_ids if new_only else None,
+                                            include_suppressed=True)
     elif store is not None and result.source == "git":
         # Incremental: blobs read by earlier scans of this repository hold findings too.
-        findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None)
+        findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None,
+                                  include_suppressed=True)
     else:
         # A directory or the index is reported as it is now, whatever the store remembers.
         findings = result.findings
         if new_only and new_ids is not None:
             findings = [f for f in findings if f.id in set(new_ids)]
-    findings = without_ignored(findings, load_ignored(ignore_roots))
+    findings = visible(findings, include_suppressed)
     by_id = {rule.id: rule for rule in rules}
     stats = result.stats
+    nothing_read = bool(getattr(result, "nothing_read", False))
     if output:
         with _open_report(output) as handle:
-            render(findings, fmt, by_id, handle, stats, stats.errors)
+            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read)
     else:
-        render(findings, fmt, by_id, sys.stdout, stats, stats.errors)
+        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read)
     if fmt != "table" or output or not sys.stdout.isatty():
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:
             click.echo(f"keysweep: warning: {terminal_safe(error)}", err=True)
-    if fail_on_error and stats.errors:
+        if nothing_read:
+            click.echo(f"keysweep: error: nothing was scanned: every source failed "
+                       f"({len(stats.errors)} error(s))", err=True)
+    if nothing_read or (fail_on_error and stats.errors):
         sys.exit(3)
     if exit_on_new:
         sys.exit(1 if new_ids else 0)
@@ -196,7 +214,7 @@ def _persist(store, result, rules, started_at: str) -> list[str] | None:
     from keysweep.scanner.pipeline import utc_now
 
     finished = utc_now()
-    new_ids = store.record(result.findings, result.scope, finished)
+    new_ids = store.record(result.findings, result.scope, finished, ignored=result.ignored)
     if result.scanned_objects:
         store.mark_scanned(result.source, result.scope, result.scanned_objects, _rules_digest(rules), finished)
     if result.tips:
@@ -233,7 +251,7 @@ def _progress(enabled: bool):
 @scan_options
 @verify_option
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
-                 verify=False):
+                 include_suppressed=False, verify=False):
     """Every blob reachable from any ref of the repository at PATH, each read once."""
     from keysweep.scanner.pipeline import scan_git, utc_now
     from keysweep.scanner.sources.git import GitRepo
@@ -254,13 +272,13 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     progress = _progress(fmt == "table" or output is not None)
     result = scan_git(repo, matcher, already_scanned=already, max_size=max_size,
                       include_unreachable=unreachable, progress=progress,
-                      previous_tips=previous_tips, known_match_blobs=known_blobs)
+                      previous_tips=previous_tips, known_match_blobs=known_blobs, ignore_roots=[Path.cwd()])
     if progress:
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
-    _emit(result, rules, fmt, output, store, new_only, new_ids, [repo.path, Path.cwd()])
+        _verify_after_scan(store, result, rules, include_suppressed)
+    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
 @scan.command("dir")
@@ -269,7 +287,8 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 @store_options
 @scan_options
 @verify_option
-def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, verify=False):
+def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, include_suppressed=False,
+                 verify=False):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.sources.directory import DirectorySource
@@ -278,12 +297,11 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     source = DirectorySource(path, max_size=max_size)
     matcher, rules = _load_engine(rule_paths, engine)
     store = _open_store(db, no_store)
-    result = scan_local(source, matcher)
+    result = scan_local(source, matcher, [Path.cwd()])
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules)
-    root = source.root if source.root.is_dir() else source.root.parent
-    _emit(result, rules, fmt, output, store, new_only, new_ids, [root, Path.cwd()])
+        _verify_after_scan(store, result, rules, include_suppressed)
+    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
 @scan.command("staged")
@@ -295,20 +313,22 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
               help="Candidate finder; a commit is small, so the keyword prefilter starts fastest.")
 @click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True)
 @click.option("--no-store", is_flag=True, hidden=True)
-def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store):
+@include_suppressed_option
+def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, include_suppressed):
     """Lines added in the index of the repository at the current directory (pre-commit)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.sources.staged import StagedSource
+    from keysweep.scanner.suppress import visible
 
     started = utc_now()
     source = StagedSource(Path.cwd(), max_size=max_size)
     matcher, rules = _load_engine(rule_paths, engine)
-    result = scan_local(source, matcher)
+    result = scan_local(source, matcher, [Path.cwd()])
     store = _open_store(db, no_store, default_on=False)
     new_ids = _persist(store, result, rules, started)
-    if store is None and fmt == "table" and not result.findings:
+    if store is None and fmt == "table" and not visible(result.findings, include_suppressed):
         sys.exit(0)  # a clean commit prints nothing
-    _emit(result, rules, fmt, output, store, False, new_ids, [source.root, Path.cwd()])
+    _emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed)
 
 
 @cli.command("findings")
@@ -317,8 +337,9 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store):
 @click.option("--repo", help="Only findings seen in this repository (path or part of it).")
 @output_options
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
-def findings_cmd(provider, rule, repo, fmt, output, db):
-    """List what the store holds."""
+@include_suppressed_option
+def findings_cmd(provider, rule, repo, fmt, output, db, include_suppressed):
+    """List what the store holds (not findings suppressed everywhere, unless --include-suppressed)."""
     from keysweep.output import render
     from keysweep.scanner.rules import load_rules
     from keysweep.scanner.store import Store, default_db_path
@@ -327,7 +348,7 @@ def findings_cmd(provider, rule, repo, fmt, output, db):
     if not path.exists():
         fail(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path)
-    findings = store.findings(provider=provider, rule=rule, repo=repo)
+    findings = store.findings(provider=provider, rule=rule, repo=repo, include_suppressed=include_suppressed)
     rules = {r.id: r for r in load_rules()}
     handle = _open_report(output) if output else sys.stdout
     try:
@@ -404,6 +425,9 @@ def demo_cmd(keep, fmt):
 
     from keysweep.demo import build_demo_repo
 
+    if keep and Path(keep).is_dir() and any(Path(keep).iterdir()):
+        # The demo commits fake keys and writes a README: never into someone's existing work.
+        fail(f"{keep}: exists and is not empty; --keep needs a new or empty directory")
     with tempfile.TemporaryDirectory(prefix="keysweep-demo-") as tmp:
         target = Path(keep) if keep else Path(tmp) / "demo-repo"
         build_demo_repo(target)

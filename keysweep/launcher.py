@@ -19,12 +19,13 @@ def _clean_staged_index() -> bool:
     from keysweep.scanner.pipeline import scan_local
     from keysweep.scanner.rules import load_rules
     from keysweep.scanner.sources.staged import StagedSource
+    from keysweep.scanner.suppress import visible
 
     try:
-        result = scan_local(StagedSource(Path.cwd()), Engine(load_rules(), backend="regex"))
+        result = scan_local(StagedSource(Path.cwd()), Engine(load_rules(), backend="regex"), [Path.cwd()])
     except (KeysweepError, OSError):
         return False
-    return not result.findings and not result.stats.errors
+    return not visible(result.findings) and not result.stats.errors
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
 from keysweep.detectors.base import Credential, Verification
+from keysweep.fingerprint import scrub_secret
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -47,16 +48,14 @@ def _parse(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
-def _clean(value: Any, secret: str) -> Any:
-    """Identity as recorded: no string that contains the secret survives."""
-    from keysweep.detectors.verification import scrub
-
+def clean_identity(value: Any, secret: str) -> Any:
+    """Identity as recorded: no string keeps a run of 8 or more characters of the secret."""
     if isinstance(value, str):
-        return scrub(value, secret, limit=500) if secret in value else value
+        return scrub_secret(value, secret)
     if isinstance(value, dict):
-        return {str(k): _clean(v, secret) for k, v in value.items() if not str(k).startswith("_")}
+        return {str(k): clean_identity(v, secret) for k, v in value.items() if not str(k).startswith("_")}
     if isinstance(value, (list, tuple)):
-        return [_clean(v, secret) for v in value]
+        return [clean_identity(v, secret) for v in value]
     return value
 
 
@@ -76,7 +75,7 @@ async def verify_one(finding: "Finding", credential: Credential | None, ctx: "Co
     except Exception as exc:  # a plugin bug must not stop the run, nor leak the value
         return Verification("unknown", {}, scrub(f"verifier failed: {type(exc).__name__}: {exc}", credential.secret))
     error = scrub(verdict.error, credential.secret, limit=300) if verdict.error else None
-    return Verification(verdict.status, _clean(verdict.identity or {}, credential.secret), error)
+    return Verification(verdict.status, clean_identity(verdict.identity or {}, credential.secret), error)
 
 
 async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl: float = DEFAULT_TTL,

@@ -14,6 +14,7 @@ from keysweep import __version__
 from keysweep.scanner.models import Finding, Occurrence, ScanStats
 from keysweep.scanner.rules import Rule
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
+from keysweep.scanner.suppress import is_suppressed
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 INFORMATION_URI = "https://github.com/keysweep/keysweep"
@@ -25,6 +26,8 @@ def occurrence_json(o: Occurrence) -> dict[str, Any]:
         "author_name": o.author_name, "author_email": o.author_email, "committed_at": o.committed_at,
         "locator": o.locator or None,
         "metadata": getattr(o, "metadata", None),
+        "suppressed": o.suppressed,
+        "suppression": o.suppression,
     }
 
 
@@ -71,7 +74,8 @@ def account_id(finding: Finding) -> str | None:
 
 
 def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextIO,
-           stats: ScanStats | None = None, errors: Iterable[str] = ()) -> None:
+           stats: ScanStats | None = None, errors: Iterable[str] = (), *, nothing_read: bool = False) -> None:
+    """`nothing_read`: every source failed, so the table must not claim there is nothing to find."""
     if fmt == "json":
         json.dump([finding_json(f, rules) for f in findings], out, indent=2)
         out.write("\n")
@@ -84,7 +88,7 @@ def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextI
     elif fmt == "csv":
         write_csv(findings, out)
     else:
-        write_table(findings, rules, out, stats, list(errors))
+        write_table(findings, rules, out, stats, list(errors), nothing_read=nothing_read)
 
 
 CSV_COLUMNS = ("id", "rule_id", "provider", "redacted", "secret_sha256", "long_lived", "key_id", "source",
@@ -104,7 +108,7 @@ def write_csv(findings: list[Finding], out: TextIO) -> None:
 
 
 def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
-                stats: ScanStats | None, errors: list[str]) -> None:
+                stats: ScanStats | None, errors: list[str], *, nothing_read: bool = False) -> None:
     from rich.table import Table
 
     # Every cell is a rich Text of a sanitised string: a path like `[/]` or `\x1b[2J` is shown, not obeyed.
@@ -117,6 +121,8 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
             first = f.occurrences[0] if f.occurrences else None
             where = f"{first.path}:{first.line}" if first and first.path else (
                 (first.locator.get("resource") or first.locator.get("blob", "")) if first else "")
+            if is_suppressed(f):  # listed only with --include-suppressed
+                where += " (suppressed)"
             table.add_row(*(rich_text(cell) for cell in (
                 f.id, f.rule_id, f.redacted, where,
                 (first.commit or "")[:10] if first else "",
@@ -125,11 +131,20 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
             )))
         console.print(table)
     else:
-        console.print("No findings.")
+        console.print(empty_table_line(errors, nothing_read))
     if stats is not None:
         console.print(summary_line(stats), style="dim")
     for error in errors:
         console.print(rich_text(f"error: {terminal_safe(error)}", style="red"))
+
+
+def empty_table_line(errors: list[str], nothing_read: bool) -> str:
+    """What an empty table says: never "No findings." about sources that could not be read."""
+    if nothing_read:
+        return "Nothing was scanned: every source failed (errors below)."
+    if errors:
+        return f"No findings in what could be read ({len(errors)} error{'s' if len(errors) != 1 else ''} below)."
+    return "No findings."
 
 
 def summary_line(stats: ScanStats) -> str:
@@ -202,6 +217,7 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
                 "partialFingerprints": {"keysweepFinding/v1": f.id, "secretSha256/v1": f.secret_sha256},
                 "properties": {"commit": o.commit, "author_email": o.author_email, "committed_at": o.committed_at,
                                "source": o.source},
+                **sarif_suppressions(o),
             })
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -217,6 +233,18 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
             }],
         }],
     }
+
+
+def sarif_suppressions(o: Occurrence) -> dict[str, Any]:
+    """SARIF's own field for an accepted result (only present with --include-suppressed): an
+    inline allow marker is `inSource`, an ignore-file entry `external`."""
+    if not o.suppressed:
+        return {}
+    reason = o.suppression or {}
+    inline = reason.get("kind") == "inline"
+    where = reason.get("marker") if inline else f"{reason.get('file')}:{reason.get('line')}"
+    return {"suppressions": [{"kind": "inSource" if inline else "external", "status": "accepted",
+                              "justification": f"{reason.get('kind') or 'suppressed'}: {where}"}]}
 
 
 def _uri(path: str) -> str:

@@ -313,3 +313,25 @@ def test_csv_neutralises_formula_cells_and_keeps_the_rest(run, tmp_path, keys):
     for row in rows:  # the other cells are exactly what JSON says
         assert row["secret_sha256"] and not row["secret_sha256"].startswith("'")
         assert row["redacted"] and row["rule_id"] and row["source"] == "dir"
+
+
+def test_audit_log_shows_actor_and_selection_escaped(run, tmp_path, hostile_repo):
+    """JSON in the audit chain escapes C0 controls but keeps C1 and bidi characters as they are."""
+    db = scanned_store(run, tmp_path, hostile_repo)
+    planned = run("revoke", "--all", "--repo", "hostile\u202e", "--actor", "mallory\x9b2J\u2066", "--db", db)
+    assert planned.code == 0, planned
+    result = run("audit", "log", "--db", db)
+    assert result.code == 0, result
+    assert_nothing_raw(result)
+    assert "mallory\\x9b2J\\u2066" in result.stdout, result
+    assert "hostile\\u202e" in result.stdout, result
+
+
+def test_sweep_error_lines_quote_hostile_paths_escaped(run, tmp_path):
+    gone = tmp_path / "gone\x1b[2J\u202e"
+    config = tmp_path / "keysweep.toml"
+    config.write_text(f"[sources]\ngit = [{json.dumps(str(gone))}]\n")  # TOML reads JSON's \u escapes
+    result = run("sweep", "--config", config, "--db", tmp_path / "s.db", "--no-progress")
+    assert result.code == 3, result
+    assert_nothing_raw(result)
+    assert "gone\\x1b[2J\\u202e" in result.stderr, result

@@ -120,7 +120,10 @@ SPECS = [
          (401, {"error": {"message": "Invalid API Key provided: sk_live_****abcd", "type": "invalid_request_error"}}),
          {"id": "acct_1", "business_name": "Acme"}),
 ]
-SCENARIOS = ["live", "dead", "rate_limited", "server_error", "timeout", "html", "bad_json"]
+# A hostile intermediary (proxy, WAF, gateway) answers in place of the provider: never `dead`, never `live`.
+HOSTILE = {"generic_401": (401, {"detail": "nope"}), "generic_error_401": (401, {"error": {"message": "Unauthorized"}}),
+           "generic_403": (403, {"message": "Forbidden"}), "empty_list_200": (200, []), "empty_object_200": (200, {})}
+SCENARIOS = ["live", "dead", "rate_limited", "server_error", "timeout", "html", "bad_json", *HOSTILE]
 
 
 def base_path(provider: str) -> str:
@@ -180,6 +183,10 @@ def test_verifier(spec: Spec, scenario: str, fake_api, keys):
         fake_api.add(spec.method, route, status=spec.dead[0] if spec.dead[0] != 200 else 403, body=HTML_PAGE)
     elif scenario == "bad_json":
         fake_api.add(spec.method, route, body='{"data": [', content_type="application/json")
+    elif scenario in HOSTILE:
+        status, body = HOSTILE[scenario]
+        fake_api.add(spec.method, route, status=status, body=__import__("json").dumps(body),
+                     content_type="application/json")
 
     verdict, sleeps = run_verify(fake_api, spec.provider, spec.rule_id, secret, timeout=timeout, attempts=attempts)
 
@@ -201,6 +208,8 @@ def test_verifier(spec: Spec, scenario: str, fake_api, keys):
         assert "no answer" in verdict.error
     if scenario in ("html", "bad_json"):
         assert "body" in verdict.error
+    if scenario.startswith("generic"):
+        assert "not the provider's documented answer" in verdict.error
 
 
 def test_perplexity_has_no_free_check_and_calls_nothing(fake_api, keys):

@@ -127,7 +127,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                no_store: bool, rule_paths: tuple[str, ...], engine: str, max_size: int, new_only: bool,
                max_age: int, cache_dir: str | None, fail_on_error: bool, errors_json: str | None,
                concurrency: int, git_workers: int, full: bool, show_progress: bool,
-               settings=None, exit_on_new: bool = False, after: Callable[[object], None] | None = None) -> None:
+               include_suppressed: bool = False, settings=None, exit_on_new: bool = False, after: Callable[[object], None] | None = None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit."""
     import asyncio
 
@@ -160,7 +160,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                             persist=lambda result: _persist(store, result, rules, started),
                             cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size,
                             max_age_days=max_age, workers=concurrency, git_workers=git_workers, full=full,
-                            progress=progress)
+                            progress=progress, ignore_roots=[Path.cwd()])
             outcome = await runner.run(sources)
             outcome.counters["requests"] = http.requests_sent
             return outcome
@@ -186,4 +186,4 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
     if after is not None and store is not None:  # e.g. sweep applying the revocation policy
         after(store)
     _emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
-          [Path.cwd()], fail_on_error=fail_on_error, exit_on_new=exit_on_new)
+          include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new)

@@ -56,7 +56,10 @@ def _table(threshold: float, unowned_only: bool):
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml with [providers.<name>] endpoints and admin key variables.")
-def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path):
+@click.option("--include-suppressed", is_flag=True,
+              help="Also attribute findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
+def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path,
+               include_suppressed):
     """Attribute every finding to an owner: owners file, provider admin inventories (OpenAI,
     Anthropic, AWS IAM), the token's own identity, CODEOWNERS at the commit, commit author.
 
@@ -69,7 +72,7 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
     settings = load_settings(config_path)
     owner_rules = load_owner_rules(owners_file, settings)
     store = open_existing_store(db)
-    findings = select_findings(store, provider, rule, ids)
+    findings = select_findings(store, provider, rule, ids, include_suppressed)
     _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline, rereader=Rereader())
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     unowned = [f for f in refreshed if is_unowned(f.owner, threshold)]

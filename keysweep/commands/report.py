@@ -20,7 +20,9 @@ import click
 @click.option("--source", help="Only credentials seen in this kind of source.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
-def report_cmd(fmt, audit_view, provider, team, owner, source, output, db):
+@click.option("--include-suppressed", is_flag=True,
+              help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
+def report_cmd(fmt, audit_view, provider, team, owner, source, output, db, include_suppressed):
     """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead."""
     from keysweep.remediation import report as R
     from keysweep.scanner.store import Store, default_db_path
@@ -30,7 +32,8 @@ def report_cmd(fmt, audit_view, provider, team, owner, source, output, db):
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path)
     try:
-        report = R.build(store, provider=provider, team=team, owner=owner, source=source)
+        report = R.build(store, provider=provider, team=team, owner=owner, source=source,
+                         include_suppressed=include_suppressed)
     finally:
         store.close()
     if audit_view:

@@ -93,7 +93,10 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--source", help="Only credentials seen in this kind of source (git, dir, …).")
 @click.option("--repo", help="Only credentials seen in this repository.")
 @click.option("--status", type=click.Choice(["live", "dead", "unknown"]), help="Only this verification status.")
-@click.option("--all", "select_all", is_flag=True, help="Every credential in the store.")
+@click.option("--all", "select_all", is_flag=True,
+              help="Every credential in the store (not those suppressed everywhere, unless --include-suppressed).")
+@click.option("--include-suppressed", is_flag=True,
+              help="Also select credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
 @click.option("--execute", is_flag=True, help="Act. Without it, print the plan and change nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation above the threshold.")
 @click.option("--threshold", type=click.IntRange(min=0), default=10, show_default=True,
@@ -126,9 +129,9 @@ def _summary_line(summary, elapsed: float) -> str:
                                                     "yet confirmed dead (on every run until it is).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
-def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, execute, yes, threshold, resume,
-               use_policy, policy_file, approve, force, force_revoker, rotate, preflight, actor, confirm_attempts,
-               confirm_delay, max_wait, fmt, fail_on_error, db, config_path):
+def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, include_suppressed, execute, yes,
+               threshold, resume, use_policy, policy_file, approve, force, force_revoker, rotate, preflight, actor,
+               confirm_attempts, confirm_delay, max_wait, fmt, fail_on_error, db, config_path):
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
     from keysweep.remediation.audit import default_actor
     from keysweep.remediation.orchestrator import Selection
@@ -145,7 +148,7 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     selection = Selection(ids=tuple(ids), provider=provider, rule=rule, owner=owner, team=team, source=source,
-                          repo=repo, status=status, all=select_all)
+                          repo=repo, status=status, all=select_all, include_suppressed=include_suppressed)
     if selection.empty() and not resume and not use_policy:
         raise click.UsageError("select credentials: finding ids, --provider, --rule, --owner, --team, --source, "
                                "--repo, --status, or --all (or --resume, or --policy)")
@@ -155,6 +158,10 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
         force_revoker = "aws-rotate"
     settings = load_settings(config_path)
     store = Store(path)
+    unknown = store.unknown_finding_ids(ids)
+    if unknown:  # a typo must not look like "nothing to do", as in `verify --id`
+        store.close()
+        raise click.UsageError(f"no such finding: {', '.join(unknown)}")
     options = dict(execute=execute, yes=yes, threshold=threshold, resume=resume, use_policy=use_policy,
                    policy_file=policy_file, approve=approve, force=force, force_revoker=force_revoker,
                    preflight=preflight,
@@ -191,7 +198,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
     if use_policy and selection.empty():
         from keysweep.remediation.orchestrator import Selection
 
-        findings = select(store, Selection(all=True))
+        findings = select(store, Selection(all=True, include_suppressed=selection.include_suppressed))
     providers = {f.provider for f in findings} | {row[0] for row in store.conn.execute(
         "SELECT DISTINCT provider FROM revocations WHERE provider IS NOT NULL")}
     command = "revoke " + ("--execute" if execute else "--resume" if resume else "(dry run)")

@@ -21,8 +21,12 @@ def open_existing_store(db: str | None):
     return Store(path)
 
 
-def select_findings(store, provider: str | None, rule: str | None, ids: tuple[str, ...]):
-    findings = store.findings(provider=provider, rule=rule, ids=list(ids) if ids else None)
+def select_findings(store, provider: str | None, rule: str | None, ids: tuple[str, ...],
+                    include_suppressed: bool = False):
+    """Findings named by id, or else those the filters select (suppressed everywhere: only with
+    `include_suppressed`)."""
+    findings = store.findings(provider=provider, rule=rule, ids=list(ids) if ids else None,
+                              include_suppressed=include_suppressed)
     if ids:
         missing = sorted(set(ids) - {f.id for f in findings})
         if missing and not (provider or rule):
@@ -99,7 +103,9 @@ def _table(results_by_id):
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml with [providers.<name>] base_url / rate_limit.")
-def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path):
+@click.option("--include-suppressed", is_flag=True,
+              help="Also check findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
+def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path, include_suppressed):
     """Check whether stored findings still work, with read-only calls to each provider.
 
     Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
@@ -110,7 +116,7 @@ def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_pa
 
     settings = load_settings(config_path)
     store = open_existing_store(db)
-    findings = select_findings(store, provider, rule, ids)
+    findings = select_findings(store, provider, rule, ids, include_suppressed)
     results = run_verification(findings, settings, store, ttl=ttl, concurrency=concurrency, rereader=Rereader())
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     emit_findings(refreshed, fmt, output, _table({r.finding.id: r for r in results}))

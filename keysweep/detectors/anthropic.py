@@ -9,7 +9,7 @@ CHECKS = {"anthropic_suffix": has_suffix}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier  # noqa: E402
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -18,21 +18,25 @@ def _headers(key: str) -> dict[str, str]:
     return {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
 
 
-def _dead(status, body):
-    """Anthropic's own error envelope: {"type": "error", "error": {"type": "authentication_error"}}."""
-    if isinstance(body, dict) and body.get("type") == "error" and isinstance(body.get("error"), dict):
-        return f"HTTP {status} {body['error'].get('type') or 'error'}"
-    return None
+# Anthropic's documented error envelope for a bad key (Errors: 401 authentication_error).
+INVALID_KEY = DeadAnswer(
+    401, {"type": "error", "error": {"type": "authentication_error"}}, "authentication_error",
+    example={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}},
+    source="https://docs.anthropic.com/en/api/errors")
 
 
 def _restricted(status, body):
-    if status == 403 and (_dead(status, body) or "").endswith("permission_error"):
+    error = body.get("error") if isinstance(body, dict) and body.get("type") == "error" else None
+    if status == 403 and isinstance(error, dict) and error.get("type") == "permission_error":
         return "authenticated, without permission to list models"
     return None
 
 
 def _models(body, response):
-    return {"models": len(body["data"])} if isinstance(body, dict) and isinstance(body.get("data"), list) else None
+    """`{"data": [...], "has_more": …, "first_id": …, "last_id": …}` (Models API, paginated)."""
+    if isinstance(body, dict) and isinstance(body.get("data"), list) and isinstance(body.get("has_more"), bool):
+        return {"models": len(body["data"])}
+    return None
 
 
 def _org(body, response):
@@ -43,9 +47,10 @@ def _org(body, response):
     return identity
 
 
-_MODELS = HttpVerifier("anthropic", ("anthropic",), "/v1/models", live=_models, auth=_headers, dead=_dead,
+_MODELS = HttpVerifier("anthropic", ("anthropic",), "/v1/models", live=_models, auth=_headers, dead=(INVALID_KEY,),
                        restricted=_restricted)
-_ADMIN = HttpVerifier("anthropic", ("anthropic",), "/v1/organizations/me", live=_org, auth=_headers, dead=_dead)
+_ADMIN = HttpVerifier("anthropic", ("anthropic",), "/v1/organizations/me", live=_org, auth=_headers,
+                      dead=(INVALID_KEY,))
 
 
 class AnthropicVerifier:
@@ -53,6 +58,7 @@ class AnthropicVerifier:
 
     name = "anthropic"
     providers = ("anthropic",)
+    checks = (_MODELS, _ADMIN)
 
     async def verify(self, credential, ctx):
         admin = credential.rule_id == "anthropic.admin-key" or credential.secret.startswith("sk-ant-admin")

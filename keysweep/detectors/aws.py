@@ -69,8 +69,20 @@ ENRICHERS = {"aws_account": with_account, "aws_bedrock": bedrock_owner}
 
 # -- liveness (network: sts:GetCallerIdentity with boto3, imported on use) -------------------
 # Codes with which STS refuses the pair itself; anything else (throttling, endpoint trouble) is unknown.
-STS_DEAD_CODES = frozenset({"InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
-                            "UnrecognizedClientException", "InvalidAccessKeyId"})
+from keysweep.detectors.verification import DeadAnswer  # noqa: E402
+
+_STS_ERRORS = "https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html"
+# STS's documented answers (as botocore parses them) for an access key id it does not know, and for
+# a secret that is not that key's. Not ExpiredToken (we send no session token) nor other services'
+# codes. A "Signature expired" SignatureDoesNotMatch is the local clock, not the key: unknown.
+STS_DEAD = tuple(
+    DeadAnswer(403, {"Error": {"Code": code}}, code,
+               example={"Error": {"Type": "Sender", "Code": code, "Message": message},
+                        "ResponseMetadata": {"HTTPStatusCode": 403}}, source=_STS_ERRORS)
+    for code, message in (("InvalidClientTokenId", "The security token included in the request is invalid."),
+                          ("SignatureDoesNotMatch", "The request signature we calculated does not match the "
+                                                    "signature you provided.")))
+STS_DEAD_CODES = frozenset(answer.reason for answer in STS_DEAD)
 
 
 _STS_SESSION: list = []  # one boto3 session per process: clients share its loaded service models
@@ -97,6 +109,8 @@ class StsVerifier:
 
     name = "aws"
     providers = ("aws",)
+    dead = STS_DEAD
+    method, path = "POST", "sts:GetCallerIdentity"
 
     async def verify(self, credential, ctx):
         import asyncio
@@ -125,7 +139,8 @@ class StsVerifier:
             error = exc.response.get("Error", {})
             code = str(error.get("Code") or "")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in STS_DEAD_CODES:
+            clock_skew = "expired" in str(error.get("Message") or "").lower()
+            if not clock_skew and any(answer.matches(int(status or 0), exc.response) for answer in STS_DEAD):
                 return Verification("dead", {"key_id": key_id, "dead_reason": code}, None)
             return Verification("unknown", {"key_id": key_id},
                                 scrub(f"STS said {code or 'error'} (HTTP {status})", credential.secret))

@@ -27,7 +27,13 @@ CHECKS = {"github_crc32": valid_token}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, NoFreeCheck, header, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, NoFreeCheck, header, pick  # noqa: E402
+
+# GitHub's answer to a token it does not accept (REST troubleshooting: 401 "Bad credentials").
+BAD_CREDENTIALS = DeadAnswer(
+    401, {"message": "Bad credentials"}, "Bad credentials",
+    example={"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"},
+    source="https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api")
 
 _GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
@@ -53,10 +59,10 @@ def _installation(body, response):
     return {"installation_repositories": body["total_count"], **({"sample_repository": repos[0]} if repos else {})}
 
 
-_USER = HttpVerifier("github", ("github",), "/user", live=_user, headers=_GITHUB_HEADERS)
+_USER = HttpVerifier("github", ("github",), "/user", live=_user, dead=(BAD_CREDENTIALS,), headers=_GITHUB_HEADERS)
 # Installation tokens (ghs_) get 403 on /user; their read-only proof is their repository list.
 _INSTALLATION = HttpVerifier("github", ("github",), "/installation/repositories", live=_installation,
-                             headers=_GITHUB_HEADERS, params={"per_page": "1"})
+                             dead=(BAD_CREDENTIALS,), headers=_GITHUB_HEADERS, params={"per_page": "1"})
 _REFRESH = NoFreeCheck("github", ("github",),
                        "a refresh token (ghr_) can only be exchanged for new tokens; no read-only check")
 
@@ -64,6 +70,7 @@ _REFRESH = NoFreeCheck("github", ("github",),
 class GitHubVerifier:
     name = "github"
     providers = ("github",)
+    checks = (_USER, _INSTALLATION, _REFRESH)
 
     async def verify(self, credential, ctx):
         if credential.secret.startswith("ghr_"):

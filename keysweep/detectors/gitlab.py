@@ -19,7 +19,21 @@ CHECKS = {"gitlab_routable_crc32": valid_routable_token}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, NoFreeCheck, base_url, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, NoFreeCheck, base_url, pick  # noqa: E402
+
+_PAT_DOCS = "https://docs.gitlab.com/api/personal_access_tokens/#get-single-personal-access-token"
+# GitLab's answer to a token it does not accept, and its own record of a revoked or expired one.
+UNAUTHORIZED = DeadAnswer(401, {"message": "401 Unauthorized"}, "401 Unauthorized",
+                          example={"message": "401 Unauthorized"},
+                          source="https://docs.gitlab.com/api/rest/troubleshooting/")
+REVOKED = DeadAnswer(200, {"revoked": True}, "revoked",
+                     example={"id": 42, "name": "deploy", "revoked": True, "active": False, "scopes": ["api"],
+                              "user_id": 7, "created_at": "2025-01-01T00:00:00.000Z", "expires_at": None},
+                     source=_PAT_DOCS)
+INACTIVE = DeadAnswer(200, {"active": False}, "inactive (expired)",
+                      example={"id": 42, "name": "deploy", "revoked": False, "active": False, "scopes": ["api"],
+                               "user_id": 7, "created_at": "2025-01-01T00:00:00.000Z", "expires_at": "2025-06-01"},
+                      source=_PAT_DOCS)
 
 
 def _token_headers(token: str) -> dict[str, str]:
@@ -31,10 +45,6 @@ def _self(body, response):
         return None
     identity = pick(body, "name", "scopes", "user_id", "expires_at", "last_used_at", "created_at")
     identity["key_id"] = str(body["id"])
-    if body.get("revoked") is True:
-        identity["_dead"] = "revoked"
-    elif body.get("active") is False:
-        identity["_dead"] = "inactive (expired)"
     return identity
 
 
@@ -50,7 +60,7 @@ async def _user(credential, ctx, identity):
 
 
 _PAT = HttpVerifier("gitlab", ("gitlab",), "/api/v4/personal_access_tokens/self", live=_self,
-                    auth=_token_headers, enrich=_user)
+                    dead=(UNAUTHORIZED, REVOKED, INACTIVE), auth=_token_headers, enrich=_user)
 _OTHER = NoFreeCheck("gitlab", ("gitlab",),
                      "no read-only check for this GitLab token type (only personal, project and group access tokens)")
 
@@ -60,6 +70,7 @@ class GitLabVerifier:
 
     name = "gitlab"
     providers = ("gitlab",)
+    checks = (_PAT, _OTHER)
 
     async def verify(self, credential, ctx):
         verifier = _PAT if credential.secret.startswith("glpat-") else _OTHER

@@ -6,7 +6,7 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier  # noqa: E402
 
 # A key that exists but may not call this API: proven valid, so live (with the reason).
 _RESTRICTED = {"SERVICE_DISABLED", "API_KEY_SERVICE_BLOCKED", "API_KEY_HTTP_REFERRER_BLOCKED",
@@ -28,9 +28,19 @@ def _models(body, response):
     return None
 
 
-def _dead(status, body):
-    reasons = _reasons(body) & _INVALID
-    return f"HTTP {status} {sorted(reasons)[0]}" if reasons else None
+def _invalid(reason: str) -> DeadAnswer:
+    """400 INVALID_ARGUMENT with a google.rpc.ErrorInfo naming the key as invalid or expired."""
+    return DeadAnswer(
+        400, {"error": {"status": "INVALID_ARGUMENT", "details": [{"reason": reason}]}}, reason,
+        example={"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                           "status": "INVALID_ARGUMENT",
+                           "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
+                                        "domain": "googleapis.com",
+                                        "metadata": {"service": "generativelanguage.googleapis.com"}}]}},
+        source="https://ai.google.dev/gemini-api/docs/troubleshooting")
+
+
+INVALID_KEY = tuple(_invalid(reason) for reason in sorted(_INVALID))
 
 
 def _restricted(status, body):
@@ -42,5 +52,4 @@ def _restricted(status, body):
 
 # GET /v1beta/models with the key in a header (never in the URL): 200 live, 400 API_KEY_INVALID dead.
 VERIFIER = HttpVerifier("google", ("google",), "/v1beta/models", live=_models,
-                        auth=lambda key: {"x-goog-api-key": key}, dead_statuses=frozenset({400, 401}),
-                        dead=_dead, restricted=_restricted)
+                        auth=lambda key: {"x-goog-api-key": key}, dead=INVALID_KEY, restricted=_restricted)

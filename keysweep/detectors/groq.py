@@ -6,7 +6,12 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, model_list  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, model_list  # noqa: E402
 
-# GET /openai/v1/models (OpenAI-compatible): 200 live, 401 with its JSON error dead.
-VERIFIER = HttpVerifier("groq", ("groq",), "/models", live=model_list)
+INVALID_KEY = DeadAnswer(
+    401, {"error": {"code": "invalid_api_key"}}, "invalid_api_key",
+    example={"error": {"message": "Invalid API Key", "type": "invalid_request_error", "code": "invalid_api_key"}},
+    source="https://console.groq.com/docs/errors")
+
+# GET /openai/v1/models (OpenAI-compatible): 200 live, 401 invalid_api_key dead.
+VERIFIER = HttpVerifier("groq", ("groq",), "/models", live=model_list, dead=(INVALID_KEY,))

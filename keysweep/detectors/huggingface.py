@@ -6,7 +6,13 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, pick  # noqa: E402
+
+# The Hub's answer to a token it does not know (what huggingface_hub reports for a bad token).
+INVALID_TOKEN = DeadAnswer(
+    401, {"error": "Invalid credentials in Authorization header"}, "Invalid credentials",
+    example={"error": "Invalid credentials in Authorization header"},
+    source="https://huggingface.co/docs/hub/security-tokens")
 
 
 def _whoami(body, response):
@@ -23,4 +29,4 @@ def _whoami(body, response):
 
 
 # GET /api/whoami-v2: who the token is, read-only.
-VERIFIER = HttpVerifier("huggingface", ("huggingface",), "/api/whoami-v2", live=_whoami)
+VERIFIER = HttpVerifier("huggingface", ("huggingface",), "/api/whoami-v2", live=_whoami, dead=(INVALID_TOKEN,))

@@ -6,7 +6,11 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, pick  # noqa: E402
+
+# LangSmith's own words for a key it does not know (a bare `{"detail": …}` from anything else is not).
+INVALID_TOKEN = DeadAnswer(401, {"detail": "Invalid token"}, "Invalid token", example={"detail": "Invalid token"},
+                           source="https://docs.smith.langchain.com/reference/authentication")
 
 
 def _org(body, response):
@@ -17,10 +21,6 @@ def _org(body, response):
     return identity
 
 
-def _restricted(status, body):
-    return "authenticated, but may not read the organisation" if status == 403 and isinstance(body, dict) else None
-
-
 # GET /api/v1/orgs/current with X-API-Key: read-only for both key kinds.
 VERIFIER = HttpVerifier("langsmith", ("langsmith", "langchain"), "/api/v1/orgs/current", live=_org,
-                        auth=lambda key: {"X-API-Key": key}, restricted=_restricted)
+                        dead=(INVALID_TOKEN,), auth=lambda key: {"X-API-Key": key})

@@ -12,12 +12,21 @@ CHECKS = {"openai_marker": has_marker}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, bearer, model_list, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, bearer, model_list, pick  # noqa: E402
+
+# OpenAI's documented answer to a bad key (Error codes guide: 401 "Incorrect API key provided").
+INVALID_KEY = DeadAnswer(
+    401, {"error": {"code": "invalid_api_key"}}, "invalid_api_key",
+    example={"error": {"message": "Incorrect API key provided: sk-proj-****abcd. You can find your API key at "
+                                  "https://platform.openai.com/account/api-keys.",
+                       "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}},
+    source="https://platform.openai.com/docs/guides/error-codes")
 
 
 def _restricted(status, body):
     """A restricted key lacking the models scope still authenticated: live."""
-    message = str(((body or {}).get("error") or {}).get("message", "")) if isinstance(body, dict) else ""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = str(error.get("message") or "") if isinstance(error, dict) else ""
     if status == 403 and ("insufficient permissions" in message.lower() or "missing scopes" in message.lower()):
         return "restricted key (insufficient permissions for /models)"
     return None
@@ -42,14 +51,15 @@ async def _me(credential, ctx, identity):
 
 
 def _admin_keys(body, response):
-    if isinstance(body, dict) and isinstance(body.get("data"), list):
+    if isinstance(body, dict) and body.get("object") == "list" and isinstance(body.get("data"), list):
         return {"admin_key": True}
     return None
 
 
-_MODELS = HttpVerifier("openai", ("openai",), "/models", live=model_list, restricted=_restricted, enrich=_me)
+_MODELS = HttpVerifier("openai", ("openai",), "/models", live=model_list, dead=(INVALID_KEY,), restricted=_restricted,
+                       enrich=_me)
 # An Admin API key cannot list models; listing admin keys is its read-only proof.
-_ADMIN = HttpVerifier("openai", ("openai",), "/organization/admin_api_keys", live=_admin_keys,
+_ADMIN = HttpVerifier("openai", ("openai",), "/organization/admin_api_keys", live=_admin_keys, dead=(INVALID_KEY,),
                       params={"limit": "1"})
 
 
@@ -58,6 +68,7 @@ class OpenAIVerifier:
 
     name = "openai"
     providers = ("openai",)
+    checks = (_MODELS, _ADMIN)
 
     async def verify(self, credential, ctx):
         admin = credential.rule_id == "openai.admin-key" or credential.secret.startswith("sk-admin-")

@@ -6,7 +6,13 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, pick  # noqa: E402
+
+# OpenRouter's error envelope carries the status as a number: {"error": {"code": 401, "message": …}}.
+INVALID_CREDENTIALS = DeadAnswer(
+    401, {"error": {"code": 401}}, "invalid credentials",
+    example={"error": {"code": 401, "message": "No auth credentials found"}},
+    source="https://openrouter.ai/docs/api-reference/errors")
 
 
 def _key(body, response):
@@ -17,4 +23,4 @@ def _key(body, response):
 
 
 # GET /api/v1/key: the key's label, limit and usage; free.
-VERIFIER = HttpVerifier("openrouter", ("openrouter",), "/key", live=_key)
+VERIFIER = HttpVerifier("openrouter", ("openrouter",), "/key", live=_key, dead=(INVALID_CREDENTIALS,))

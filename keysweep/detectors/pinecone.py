@@ -6,7 +6,12 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, fits  # noqa: E402
+
+UNAUTHENTICATED = DeadAnswer(
+    401, {"error": {"code": "UNAUTHENTICATED"}}, "UNAUTHENTICATED",
+    example={"error": {"code": "UNAUTHENTICATED", "message": "Invalid API Key"}, "status": 401},
+    source="https://docs.pinecone.io/reference/api/errors")
 
 
 def _indexes(body, response):
@@ -16,10 +21,13 @@ def _indexes(body, response):
 
 
 def _restricted(status, body):
-    return "authenticated, without control-plane access" if status == 403 and isinstance(body, dict) else None
+    """Pinecone's own FORBIDDEN envelope (not any JSON 403: a WAF's is not live)."""
+    if status == 403 and fits(body, {"error": {"code": "FORBIDDEN"}, "status": 403}):
+        return "authenticated, without control-plane access"
+    return None
 
 
 # GET /indexes with Api-Key: 200 live, 403 live without control-plane access, 401 dead.
-VERIFIER = HttpVerifier("pinecone", ("pinecone",), "/indexes", live=_indexes,
+VERIFIER = HttpVerifier("pinecone", ("pinecone",), "/indexes", live=_indexes, dead=(UNAUTHENTICATED,),
                         auth=lambda key: {"Api-Key": key}, headers={"X-Pinecone-Api-Version": "2025-04"},
                         restricted=_restricted)

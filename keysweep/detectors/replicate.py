@@ -6,7 +6,13 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, pick  # noqa: E402
+
+# Replicate answers errors as problem details (RFC 7807): title "Unauthenticated", status 401.
+UNAUTHENTICATED = DeadAnswer(
+    401, {"title": "Unauthenticated", "status": 401}, "Unauthenticated",
+    example={"title": "Unauthenticated", "detail": "You did not pass a valid authentication token", "status": 401},
+    source="https://replicate.com/docs/reference/http#authentication")
 
 
 def _account(body, response):
@@ -18,4 +24,4 @@ def _account(body, response):
 
 
 # GET /v1/account: the token's user or organisation.
-VERIFIER = HttpVerifier("replicate", ("replicate",), "/account", live=_account)
+VERIFIER = HttpVerifier("replicate", ("replicate",), "/account", live=_account, dead=(UNAUTHENTICATED,))

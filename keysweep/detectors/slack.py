@@ -6,9 +6,14 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, NoFreeCheck, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, NoFreeCheck, pick  # noqa: E402
 
-_DEAD_ERRORS = {"invalid_auth", "token_revoked", "account_inactive", "token_expired", "org_login_required"}
+# auth.test's documented errors that say the token itself is no good (Slack answers HTTP 200).
+# Not `not_authed` (no token arrived: a proxy may have stripped it) nor `org_login_required`
+# (a workspace migration), which say nothing about the token.
+DEAD_ERRORS = ("invalid_auth", "token_revoked", "account_inactive", "token_expired")
+BAD_TOKEN = tuple(DeadAnswer(200, {"ok": False, "error": error}, error, example={"ok": False, "error": error},
+                             source="https://api.slack.com/methods/auth.test") for error in DEAD_ERRORS)
 
 
 def _auth_test(body, response):
@@ -18,20 +23,18 @@ def _auth_test(body, response):
         identity = pick(body, "team", "team_id", "user", "user_id", "bot_id", "url", "enterprise_id")
         identity["owner"] = body.get("user")
         return identity
-    error = str(body.get("error") or "")
-    if error in _DEAD_ERRORS:
-        return {"_dead": error}
-    return {"_unknown": f"Slack said {error or 'not ok'}"}
+    return {"_unknown": f"Slack said {str(body.get('error') or 'not ok')[:60]}"}
 
 
 # POST auth.test: Slack answers 200 with ok true/false; the error code tells a dead token.
-_AUTH_TEST = HttpVerifier("slack", ("slack",), "/auth.test", method="POST", live=_auth_test)
+_AUTH_TEST = HttpVerifier("slack", ("slack",), "/auth.test", method="POST", live=_auth_test, dead=BAD_TOKEN)
 _WEBHOOK = NoFreeCheck("slack", ("slack",), "an incoming webhook can only be checked by posting to it; not checked")
 
 
 class SlackVerifier:
     name = "slack"
     providers = ("slack",)
+    checks = (_AUTH_TEST, _WEBHOOK)
 
     async def verify(self, credential, ctx):
         webhook = credential.rule_id == "slack.webhook-url" or credential.secret.startswith("https://")

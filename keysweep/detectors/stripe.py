@@ -6,7 +6,19 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, Prefix, pick  # noqa: E402
+
+# Stripe's 401 for a key it does not know, and its error code for an expired one.
+INVALID_KEY = DeadAnswer(
+    401, {"error": {"type": "invalid_request_error", "message": Prefix("Invalid API Key provided")}},
+    "Invalid API Key provided",
+    example={"error": {"message": "Invalid API Key provided: sk_live_****abcd", "type": "invalid_request_error"}},
+    source="https://docs.stripe.com/api/errors")
+EXPIRED_KEY = DeadAnswer(
+    401, {"error": {"type": "invalid_request_error", "code": "api_key_expired"}}, "api_key_expired",
+    example={"error": {"code": "api_key_expired", "doc_url": "https://stripe.com/docs/error-codes/api-key-expired",
+                       "message": "Expired API Key provided: sk_live_****abcd", "type": "invalid_request_error"}},
+    source="https://docs.stripe.com/error-codes#api-key-expired")
 
 
 def _account(body, response):
@@ -20,8 +32,14 @@ def _account(body, response):
 
 
 def _restricted(status, body):
-    return "restricted key without account read" if status == 403 and isinstance(body, dict) else None
+    """Stripe's 403 for a restricted key lacking a permission (not any JSON 403: a WAF's is not live)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = str(error.get("message") or "") if isinstance(error, dict) else ""
+    if status == 403 and "does not have the required permissions" in message:
+        return "restricted key without account read"
+    return None
 
 
 # GET /v1/account: read-only; a restricted key may get 403, which still proves it authenticated.
-VERIFIER = HttpVerifier("stripe", ("stripe",), "/account", live=_account, restricted=_restricted)
+VERIFIER = HttpVerifier("stripe", ("stripe",), "/account", live=_account, dead=(INVALID_KEY, EXPIRED_KEY),
+                        restricted=_restricted)

@@ -6,7 +6,14 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, model_list  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, bare_model_list  # noqa: E402
 
-# GET /v1/models (a bare JSON list): 200 live, 401 with Together's JSON error dead.
-VERIFIER = HttpVerifier("together", ("together",), "/models", live=model_list)
+INVALID_KEY = DeadAnswer(
+    401, {"error": {"code": "invalid_api_key"}}, "invalid_api_key",
+    example={"error": {"message": "Invalid API key provided. You can find your API key at "
+                                  "https://api.together.xyz/settings/api-keys.",
+                       "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}},
+    source="https://docs.together.ai/docs/error-codes")
+
+# GET /v1/models (a bare JSON array of models): 200 live, 401 invalid_api_key dead.
+VERIFIER = HttpVerifier("together", ("together",), "/models", live=bare_model_list, dead=(INVALID_KEY,))

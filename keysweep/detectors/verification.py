@@ -6,8 +6,10 @@ the same for everyone:
 
 - `live`   only for the provider's documented success body (or an answer that proves the key
            authenticated, e.g. "missing scope");
-- `dead`   only for the provider's clear word: the documented status (401, …) *with* its own JSON
-           error body, or a success body saying the key is disabled;
+- `dead`   only for the provider's own documented answer for an invalid key, pinned as data in
+           its verifier (`DeadAnswer`: status + the body's telling fields + the documented body as
+           an example that a test runs). A generic JSON 401/403 (`{"detail": "nope"}` from a proxy,
+           a WAF, an API gateway) is not the provider's word;
 - `unknown` for everything else — 429, 5xx, timeouts, HTML from a proxy or WAF, bad JSON, an
            unexpected shape — with the reason in `error`.
 
@@ -17,10 +19,12 @@ provider's short error codes, scrubbed of the secret.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from keysweep.detectors.base import Credential, Verification
+from keysweep.fingerprint import scrub_secret
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -30,15 +34,12 @@ Identity = dict[str, Any]
 # (status, parsed JSON body, response) -> identity when the body is the documented success
 # shape, else None (an unexpected body is `unknown`).
 LiveParser = Callable[[Any, "Response"], "Identity | None"]
-# (status, parsed JSON body) -> a short reason when the body is the provider's own "this key is
-# not valid" answer, else None.
-DeadParser = Callable[[int, Any], "str | None"]
 
 
-def scrub(text: str, secret: str | None, limit: int = 120) -> str:
-    """A message safe to print: the secret (and any long token-like run) removed, one line, short."""
-    if secret:
-        text = text.replace(secret, "[secret]")
+def scrub(text: str, secret: str | None, limit: int = 120, prefix: str = "") -> str:
+    """A message safe to print: every 8+ character run of the secret (and any long token-like run)
+    removed, one line, short."""
+    text = scrub_secret(text, secret, prefix)
     text = re.sub(r"[A-Za-z0-9_\-+/=.]{32,}", "[…]", text)
     text = " ".join(text.split())
     return text[:limit]
@@ -66,10 +67,87 @@ def error_code(body: Any) -> str | None:
     return None
 
 
-def json_error(status: int, body: Any) -> str | None:
-    """Default "dead" test: the provider answered with a JSON error object (not an HTML page)."""
-    if isinstance(body, dict) and any(key in body for key in ("error", "message", "detail", "title", "errors")):
-        return f"HTTP {status} {error_code(body) or 'error'}"
+# -- the provider's documented "this key is invalid" answer, as data ------------------------------
+class OneOf:
+    """A field whose value is one of these (exactly, same type)."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values = values
+
+    def __repr__(self) -> str:
+        return " | ".join(json.dumps(v) for v in self.values)
+
+
+class Prefix:
+    """A text field starting with this (providers append the redacted key to some messages)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return json.dumps(self.text + "…", ensure_ascii=False)
+
+
+class _AnyText:
+    def __repr__(self) -> str:
+        return "<text>"
+
+
+ANY_TEXT = _AnyText()  # any non-empty string (a request id, say)
+
+
+def fits(body: Any, pattern: Any) -> bool:
+    """Does a JSON body have every field the pattern names, with the pattern's value?
+
+    A dict pattern names some fields of an object (others may be present); a one-element list
+    pattern means "some element fits"; scalars compare exactly, type included (`true` is not `1`)."""
+    if isinstance(pattern, dict):
+        return isinstance(body, dict) and all(key in body and fits(body[key], want) for key, want in pattern.items())
+    if isinstance(pattern, list):
+        return isinstance(body, list) and any(fits(item, pattern[0]) for item in body)
+    if isinstance(pattern, OneOf):
+        return any(type(body) is type(value) and body == value for value in pattern.values)
+    if isinstance(pattern, Prefix):
+        return isinstance(body, str) and body.startswith(pattern.text)
+    if pattern is ANY_TEXT:
+        return isinstance(body, str) and bool(body)
+    return type(body) is type(pattern) and body == pattern
+
+
+def render(pattern: Any) -> str:
+    """The pattern as JSON-like text for docs/verify.md."""
+    if isinstance(pattern, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {render(v)}" for k, v in pattern.items()) + ", …}"
+    if isinstance(pattern, list):
+        return "[" + render(pattern[0]) + ", …]"
+    if isinstance(pattern, (OneOf, Prefix, _AnyText)):
+        return repr(pattern)
+    return json.dumps(pattern)
+
+
+class DeadAnswer:
+    """One documented answer that means "this key is not valid": the status and the fields that
+    tell it from anyone else's error, with the provider's documented body as `example`."""
+
+    def __init__(self, status: int, body: dict[str, Any], reason: str, example: Any, source: str) -> None:
+        self.status, self.body, self.reason, self.example, self.source = status, body, reason, example, source
+
+    def __repr__(self) -> str:
+        return f"DeadAnswer({self.status} {render(self.body)})"
+
+    def matches(self, status: int, body: Any) -> bool:
+        return status == self.status and fits(body, self.body)
+
+    def describe(self) -> str:
+        return f"HTTP {self.status} {render(self.body)}"
+
+
+def dead_reason(answers: "tuple[DeadAnswer, ...]", status: int, body: Any) -> str | None:
+    """The reason of the first documented dead answer this reply is, else None."""
+    for answer in answers:
+        if answer.matches(status, body):
+            # A success body saying the key is disabled names it by its own flag (`revoked`).
+            return answer.reason if 200 <= status < 300 else f"HTTP {status} {answer.reason}"
     return None
 
 
@@ -96,13 +174,14 @@ def bearer(secret: str) -> dict[str, str]:
 class HttpVerifier:
     """One read-only, non-billable call that tells a live key from a dead one.
 
-    (A plain class, not a dataclass: every provider module builds one at import time, and
-    `keysweep scan staged` imports them all.)"""
+    `dead` lists the provider's documented answers for an invalid key (required: a verifier
+    without one can only say live or unknown). (A plain class, not a dataclass: every provider
+    module builds one at import time, and `keysweep scan staged` imports them all.)"""
 
-    def __init__(self, name: str, providers: tuple[str, ...], path: str, live: LiveParser, *, method: str = "GET",
+    def __init__(self, name: str, providers: tuple[str, ...], path: str, live: LiveParser, *,
+                 dead: "tuple[DeadAnswer, ...]", method: str = "GET",
                  auth: Callable[[str], dict[str, str]] = None, headers: Mapping[str, str] | None = None,
                  params: Mapping[str, str] | None = None, json_body: Any = None,
-                 dead_statuses: frozenset[int] = frozenset({401}), dead: DeadParser = None,
                  restricted: Callable[[int, Any], "str | None"] | None = None,
                  enrich: Callable[[Credential, "Context", Identity], Any] | None = None,
                  default_base: str | None = None) -> None:
@@ -110,8 +189,7 @@ class HttpVerifier:
         self.auth = auth or bearer
         self.headers = dict(headers or {})
         self.params, self.json_body = params, json_body
-        self.dead_statuses = dead_statuses
-        self.dead = dead or json_error
+        self.dead = tuple(dead)
         # Statuses that prove the key authenticated but lacks a permission: live, with this note.
         self.restricted = restricted
         # Called after a live answer for extra identity (e.g. OpenAI /me); failures are ignored.
@@ -122,6 +200,10 @@ class HttpVerifier:
     def __repr__(self) -> str:
         return f"HttpVerifier({self.name!r}, {self.method} {self.path})"
 
+    @property
+    def checks(self) -> tuple["HttpVerifier", ...]:
+        return (self,)
+
     def url(self, ctx: "Context", credential: Credential) -> str:
         return f"{base_url(ctx, credential, self.providers, self.default_base)}{self.path}"
 
@@ -129,8 +211,8 @@ class HttpVerifier:
         secret = credential.secret
         headers = {**self.auth(secret), **self.headers}
         return await http_check(ctx, self.method, self.url(ctx, credential), headers, secret,
-                                live=self.live, dead=self.dead, dead_statuses=self.dead_statuses,
-                                restricted=self.restricted, params=self.params, json_body=self.json_body,
+                                live=self.live, dead=self.dead, restricted=self.restricted, params=self.params,
+                                json_body=self.json_body,
                                 enrich=(lambda identity: self.enrich(credential, ctx, identity))
                                 if self.enrich else None)
 
@@ -145,8 +227,7 @@ def base_url(ctx: "Context", credential: Credential, providers: tuple[str, ...],
 
 
 async def http_check(ctx: "Context", method: str, url: str, headers: Mapping[str, str], secret: str, *,
-                     live: LiveParser, dead: DeadParser = json_error,
-                     dead_statuses: frozenset[int] = frozenset({401}),
+                     live: LiveParser, dead: "tuple[DeadAnswer, ...]",
                      restricted: Callable[[int, Any], "str | None"] | None = None,
                      params: Mapping[str, str] | None = None, json_body: Any = None,
                      enrich: Callable[[Identity], Any] | None = None) -> Verification:
@@ -156,7 +237,7 @@ async def http_check(ctx: "Context", method: str, url: str, headers: Mapping[str
         response = await ctx.http.request(method, url, headers=headers, params=params, json_body=json_body)
     except TransportError as exc:
         return unknown(f"no answer: {exc}", secret)
-    verdict = judge(response, secret, live=live, dead=dead, dead_statuses=dead_statuses, restricted=restricted)
+    verdict = judge(response, secret, live=live, dead=dead, restricted=restricted)
     if verdict.status == "live" and enrich is not None:
         try:
             extra = await enrich(dict(verdict.identity))
@@ -167,10 +248,18 @@ async def http_check(ctx: "Context", method: str, url: str, headers: Mapping[str
     return verdict
 
 
-def judge(response: "Response", secret: str, *, live: LiveParser, dead: DeadParser = json_error,
-          dead_statuses: frozenset[int] = frozenset({401}),
+def _live_identity(live: LiveParser, body: Any, response: "Response") -> "Identity | None":
+    try:
+        return live(body, response)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def judge(response: "Response", secret: str, *, live: LiveParser, dead: "tuple[DeadAnswer, ...]",
           restricted: Callable[[int, Any], "str | None"] | None = None) -> Verification:
     status = response.status
+    if getattr(response, "truncated", False):
+        return unknown(f"HTTP {status} with a body larger than the size cap: not the provider's answer", secret)
     body = response.json()
     if status == 429:
         retry = header(response, "Retry-After")
@@ -182,31 +271,27 @@ def judge(response: "Response", secret: str, *, live: LiveParser, dead: DeadPars
         kind = "HTML" if b"<html" in response.body[:2048].lower() or b"<!doctype" in response.body[:2048].lower() \
             else "non-JSON"
         return unknown(f"HTTP {status} with a {kind} body (a proxy or WAF?), not the provider's answer", secret)
+    reason = dead_reason(dead, status, body)
+    if reason:
+        # Some dead answers are success bodies saying the key is disabled: keep what they identify.
+        identity = (_live_identity(live, body, response) or {}) if 200 <= status < 300 else {}
+        identity = {k: v for k, v in identity.items() if not k.startswith("_")}
+        identity["dead_reason"] = scrub(reason, secret)
+        return Verification("dead", identity, None)
     if 200 <= status < 300:
-        try:
-            identity = live(body, response)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            identity = None
+        identity = _live_identity(live, body, response)
         if identity is None:
-            return unknown(f"HTTP {status} with an unexpected body", secret)
+            return unknown(f"HTTP {status} with a body that is not the documented success shape", secret)
         if identity.get("_unknown"):
             return unknown(f"HTTP {status}: {identity['_unknown']}", secret)
-        if identity.get("_dead"):
-            reason = identity.pop("_dead")
-            identity["dead_reason"] = scrub(str(reason), secret)
-            return Verification("dead", identity, None)
         return Verification("live", identity, None)
     if restricted is not None:
         note = restricted(status, body)
         if note:
             return Verification("live", {"restricted": scrub(note, secret)}, None)
-    if status in dead_statuses:
-        reason = dead(status, body)
-        if reason:
-            return Verification("dead", {"dead_reason": scrub(reason, secret)}, None)
-        return unknown(f"HTTP {status} without the provider's error body", secret)
     code = error_code(body)
-    return unknown(f"unexpected HTTP {status}{' ' + code if code else ''}", secret)
+    return unknown(f"HTTP {status}{' ' + code if code else ''}: not the provider's documented answer for an "
+                   f"invalid key (a proxy or gateway?)", secret)
 
 
 class NoFreeCheck:
@@ -223,16 +308,28 @@ class NoFreeCheck:
 
 
 # -- small parsers shared by OpenAI-compatible APIs ---------------------------------------------
-def model_list(body: Any, response: "Response") -> Identity | None:
-    """`{"object": "list", "data": [...]}` (OpenAI and its imitators) or a bare list (Together)."""
-    if isinstance(body, dict) and isinstance(body.get("data"), list):
-        models = body["data"]
-    elif isinstance(body, list):
-        models = body
-    else:
-        return None
+def _models_identity(models: list, response: "Response", allow_empty: bool) -> Identity | None:
+    if (not models and not allow_empty) or not all(isinstance(m, dict) and m.get("id") for m in models):
+        return None  # `[]`, `{}` or a list of anything else is not a model list
     identity: Identity = {"models": len(models)}
     for name, key in (("openai-organization", "org"), ("openai-project", "project")):
         if header(response, name):
             identity[key] = header(response, name)
     return identity
+
+
+def model_list(body: Any, response: "Response") -> Identity | None:
+    """`{"object": "list", "data": [{"id": …}, …]}`, as OpenAI documents it (and its imitators)."""
+    if isinstance(body, dict) and body.get("object") == "list" and isinstance(body.get("data"), list):
+        return _models_identity(body["data"], response, allow_empty=True)
+    return None
+
+
+def bare_model_list(body: Any, response: "Response") -> Identity | None:
+    """`[{"id": …}, …]`: Together's documented answer (a JSON array of models)."""
+    return _models_identity(body, response, allow_empty=False) if isinstance(body, list) else None
+
+
+def checks_of(verifier: Any) -> tuple[Any, ...]:
+    """The single checks a provider's verifier is made of (OpenAI: models and admin keys, …)."""
+    return tuple(getattr(verifier, "checks", None) or (verifier,))

@@ -8,7 +8,13 @@ CHECKS: dict = {}
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
 import base64  # noqa: E402
 
-from keysweep.detectors.verification import HttpVerifier, pick  # noqa: E402
+from keysweep.detectors.verification import DeadAnswer, HttpVerifier, pick  # noqa: E402
+
+# W&B's GraphQL API refuses an unknown key with 401 and this GraphQL error (what its SDK reports).
+NOT_LOGGED_IN = DeadAnswer(
+    401, {"errors": [{"message": "user is not logged in"}]}, "user is not logged in",
+    example={"errors": [{"message": "user is not logged in", "path": ["viewer"]}], "data": {"viewer": None}},
+    source="https://github.com/wandb/wandb/issues/7118")
 
 
 def _viewer(body, response):
@@ -21,7 +27,7 @@ def _viewer(body, response):
 
 
 # POST /graphql `viewer { username }`: a read-only query of who the key is.
-VERIFIER = HttpVerifier("wandb", ("wandb",), "/graphql", method="POST", live=_viewer,
+VERIFIER = HttpVerifier("wandb", ("wandb",), "/graphql", method="POST", live=_viewer, dead=(NOT_LOGGED_IN,),
                         auth=lambda key: {"Authorization": "Basic " + base64.b64encode(f"api:{key}".encode()).decode()},
                         json_body={"query": "query { viewer { username email entity } }"},
                         default_base="https://api.wandb.ai")

@@ -6,7 +6,21 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by detectors/verification.py) ---------------------------------
-from keysweep.detectors.verification import HttpVerifier, error_code, json_error, pick  # noqa: E402
+from keysweep.detectors.verification import ANY_TEXT, DeadAnswer, HttpVerifier, Prefix, pick  # noqa: E402
+
+_DEBUGGING = "https://docs.x.ai/docs/key-information/debugging"
+_EXAMPLE = {"code": "Client specified an invalid argument",
+            "error": "Incorrect API key provided: xa***b14o. You can obtain an API key from https://console.x.ai."}
+# xAI documents 400 for "an incorrect API key" (401 when the token is invalid); its body says so.
+INCORRECT_KEY = tuple(DeadAnswer(status, {"error": Prefix("Incorrect API key provided")}, "Incorrect API key provided",
+                                 example=_EXAMPLE, source=_DEBUGGING) for status in (400, 401))
+_API_KEY_DOCS = "https://docs.x.ai/docs/api-reference#get-api-key-info"
+# The key's own record says it is disabled or blocked.
+FLAGGED = tuple(DeadAnswer(200, {"api_key_id": ANY_TEXT, flag: True}, flag,
+                           example={"api_key_id": "ak-2", "team_id": "t-1", "api_key_disabled": flag == "api_key_disabled",
+                                    "api_key_blocked": flag == "api_key_blocked", "team_blocked": flag == "team_blocked"},
+                           source=_API_KEY_DOCS)
+                for flag in ("api_key_disabled", "api_key_blocked", "team_blocked"))
 
 
 def _api_key(body, response):
@@ -14,20 +28,8 @@ def _api_key(body, response):
         return None
     identity = pick(body, "name", "team_id", "user_id", "redacted_api_key", "acls", "modified_by", "create_time")
     identity["key_id"] = body["api_key_id"]
-    for flag in ("api_key_disabled", "api_key_blocked", "team_blocked"):
-        if body.get(flag) is True:
-            identity["_dead"] = flag
     return identity
 
 
-def _dead(status, body):
-    if status == 401:
-        return json_error(status, body)
-    # xAI documents 400 for "an incorrect API key"; only believe it when the error says so.
-    text = str(body).lower() if isinstance(body, dict) else ""
-    return f"HTTP 400 {error_code(body) or 'incorrect API key'}" if "api key" in text else None
-
-
 # GET /v1/api-key: the key's own record (id, team, ACLs, disabled/blocked flags).
-VERIFIER = HttpVerifier("xai", ("xai",), "/api-key", live=_api_key, dead_statuses=frozenset({400, 401}),
-                        dead=_dead)
+VERIFIER = HttpVerifier("xai", ("xai",), "/api-key", live=_api_key, dead=(*INCORRECT_KEY, *FLAGGED))

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from keysweep.fingerprint import redaction_prefix, scrub_secret
+
 if TYPE_CHECKING:
     from keysweep.context import Context
     from keysweep.owners.ownersfile import OwnerRule
@@ -117,6 +119,16 @@ def choose(candidates: list[Candidate], order: list[str]) -> Candidate | None:
     return best
 
 
+def _without_secret(candidate: Candidate, secret: str | None, prefix: str) -> Candidate:
+    """A candidate as stored and printed: its free text (a provider's key name or evidence may echo
+    part of the key) keeps no 8+ character run of the value."""
+    if secret:
+        candidate.evidence = scrub_secret(candidate.evidence, secret, prefix)
+        candidate.name = scrub_secret(candidate.name, secret, prefix)
+        candidate.purpose = scrub_secret(candidate.purpose, secret, prefix)
+    return candidate
+
+
 async def resolve_finding(finding: "Finding", octx: OwnerContext) -> list[Candidate]:
     """Every resolver's candidates for one finding (a failing resolver is a warning, not a stop)."""
     from keysweep.detectors.verification import scrub
@@ -132,9 +144,10 @@ async def resolve_finding(finding: "Finding", octx: OwnerContext) -> list[Candid
             secret = octx.secret(finding) if source in NETWORK_SOURCES else None
             octx.warn(scrub(f"{source}: {type(exc).__name__}: {exc}", secret, limit=200))
             continue
+        secret = octx.secret(finding) if found and source in NETWORK_SOURCES else None
         for candidate in found:
             candidate.source = candidate.source or source
-            candidates.append(candidate)
+            candidates.append(_without_secret(candidate, secret, redaction_prefix(finding.redacted)))
     choose(candidates, [source for source, _ in chain])
     return candidates
 

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import KeysweepError
+from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.revokers.binding import Binding, bind, hint_fits, hint_fits_redacted, split_hint
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ async def _openai_keys(octx: "OwnerContext") -> list[dict[str, Any]]:
     return keys
 
 
-def _openai_candidate(key: dict[str, Any], binding: Binding) -> "Candidate":
+def _openai_candidate(key: dict[str, Any], binding: Binding, prefix: str = "") -> "Candidate":
     from keysweep.owners import Candidate
 
     owner = key.get("owner") or {}
@@ -149,8 +150,9 @@ def _openai_candidate(key: dict[str, Any], binding: Binding) -> "Candidate":
         name, contact, who = None, None, "no owner listed"
     where = f"project '{project.get('name')}' ({project.get('id')})" if project else "the organisation's admin keys"
     last_used = _iso(key.get("last_used_at"))
+    hint = clip_hint(key.get("redacted_value"), prefix)  # stored no longer than our own redacted form
     evidence = (f"OpenAI Admin API: key {key.get('id')} '{key.get('name') or ''}' in {where}, redacted "
-                f"{key.get('redacted_value')}, owned by {who}, last used {last_used or 'never'}"
+                f"{hint}, owned by {who}, last used {last_used or 'never'}"
                 + _qualifier(binding))
     base_confidence = 0.9 if person else 0.7
     return Candidate(
@@ -159,7 +161,7 @@ def _openai_candidate(key: dict[str, Any], binding: Binding) -> "Candidate":
         key_id=binding.key_id,  # only an exact, unique match names the key
         details={"project_id": project.get("id"), "api_key_id": key.get("id"), "owner_type": kind,
                  "owner_id": person.get("id") or account.get("id"), "created_at": _iso(key.get("created_at")),
-                 "last_used_at": last_used, "redacted_value": key.get("redacted_value")})
+                 "last_used_at": last_used, "redacted_value": hint})
 
 
 async def resolve_openai(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
@@ -169,7 +171,8 @@ async def resolve_openai(finding: "Finding", octx: "OwnerContext") -> list["Cand
     if not keys:
         return []
     binding = _match(keys, "redacted_value", finding, octx.secret(finding))
-    return [_openai_candidate(key, binding) for key in binding.matched]
+    prefix = redaction_prefix(finding.redacted)
+    return [_openai_candidate(key, binding, prefix) for key in binding.matched]
 
 
 # -- Anthropic --------------------------------------------------------------------------------
@@ -218,7 +221,8 @@ async def resolve_anthropic(finding: "Finding", octx: "OwnerContext") -> list["C
         team = workspace.get("name") or (workspace_id or "Default workspace")
         who = user.get("email") or user.get("name") or f"{creator.get('type') or 'actor'} {creator.get('id')}"
         evidence = (f"Anthropic Admin API: key {key.get('id')} '{key.get('name') or ''}' hint "
-                    f"{key.get('partial_key_hint')}, status {key.get('status')}, created by {who} in {team}"
+                    f"{clip_hint(key.get('partial_key_hint'), redaction_prefix(finding.redacted))}, status "
+                    f"{key.get('status')}, created by {who} in {team}"
                     + _qualifier(binding))
         candidates.append(Candidate(
             name=user.get("name") or user.get("email") or (f"{creator.get('type')} {creator.get('id')}"

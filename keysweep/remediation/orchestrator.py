@@ -37,6 +37,9 @@ class Selection:
     repo: str | None = None
     status: str | None = None
     all: bool = False
+    # Findings suppressed everywhere (inline allow, .keysweepignore) are left out of a selection
+    # unless asked for, or named by id.
+    include_suppressed: bool = False
 
     def empty(self) -> bool:
         return not (self.ids or self.provider or self.rule or self.owner or self.team or self.source
@@ -45,7 +48,8 @@ class Selection:
 
 def select(store, selection: Selection) -> list:
     findings = store.findings(provider=selection.provider, rule=selection.rule, repo=selection.repo,
-                              ids=list(selection.ids) if selection.ids else None)
+                              ids=list(selection.ids) if selection.ids else None,
+                              include_suppressed=selection.include_suppressed)
     chosen = []
     for finding in findings:
         owner = finding.owner or {}

@@ -124,10 +124,11 @@ def nhi_risks(row: Row, occurrences: int) -> list[str]:
 
 
 def collect(store, now: datetime, *, provider: str | None = None, team: str | None = None,
-            owner: str | None = None, source: str | None = None) -> list[Row]:
+            owner: str | None = None, source: str | None = None, include_suppressed: bool = False) -> list[Row]:
     from keysweep.remediation.notify import where
 
-    findings = store.findings(provider=provider)
+    # A credential suppressed everywhere (accepted by a person) is not part of the remediation work.
+    findings = store.findings(provider=provider, include_suppressed=include_suppressed)
     times: dict[str, dict[str, str]] = defaultdict(dict)
     for finding_id, kind, at in store.conn.execute("SELECT finding_id, kind, min(at) FROM events GROUP BY finding_id, kind"):
         times[finding_id][kind] = at

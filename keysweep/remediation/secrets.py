@@ -4,8 +4,8 @@ The store never holds values. A revoker that must send the key (GitHub's revoke 
 self-delete, Slack's auth.revoke) or match it against a provider's inventory (OpenAI's redacted
 value) asks here; the value is read from the occurrence's locator, checked against the finding's
 SHA-256 and handed back, never written anywhere. Values read during a run are remembered only in
-memory, keyed by SHA-256, so that `scrub()` can take them out of any text (an error from a
-third-party plugin, say) before it is printed or stored.
+memory, keyed by SHA-256, so that `scrub()` can take every 8+ character run of them out of any text
+(an error from a third-party plugin, a provider echoing part of the key) before it is printed or stored.
 
 Order of sources: a reader injected through `ctx.extra["secret_reader"]` (tests, embedding
 programs), then `keysweep.scanner.reread` when present, then the built-in reader for git blobs and
@@ -18,7 +18,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import KeysweepError
-from keysweep.fingerprint import redact, secret_sha256
+from keysweep.fingerprint import redaction_prefix, scrub_secret, secret_sha256
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -30,24 +30,30 @@ class SecretUnavailable(KeysweepError):
 
 
 _INFLIGHT_KEY = "_secret_values"
+_PREFIXES_KEY = "_secret_prefixes"  # SHA-256 -> literal prefix the redacted form shows anyway
 
 
 def _memory(ctx: "Context") -> dict[str, str]:
     return ctx.extra.setdefault(_INFLIGHT_KEY, {})
 
 
+def _prefixes(ctx: "Context") -> dict[str, str]:
+    return ctx.extra.setdefault(_PREFIXES_KEY, {})
+
+
 def scrub(text: str | None, ctx: "Context | None") -> str | None:
-    """`text` with every value read in this run replaced by its redacted form."""
+    """`text` without any 8+ character run of any value read in this run."""
     if not text or ctx is None:
         return text
-    for value in _memory(ctx).values():
-        if value and value in text:
-            text = text.replace(value, redact(value))
+    prefixes = _prefixes(ctx)
+    for sha, value in _memory(ctx).items():
+        text = scrub_secret(text, value, prefixes.get(sha, ""))
     return text
 
 
 def forget(ctx: "Context") -> None:
     _memory(ctx).clear()
+    _prefixes(ctx).clear()
     ctx.extra.pop("_blob_cache", None)
 
 
@@ -70,6 +76,7 @@ async def secret_for(finding: "Finding | str", ctx: "Context") -> str:
         raise SecretUnavailable(f"{finding.id} ({finding.redacted}): the value can no longer be re-read from "
                                 f"where it was found")
     memory[finding.secret_sha256] = value
+    _prefixes(ctx)[finding.secret_sha256] = redaction_prefix(finding.redacted)
     return value
 
 
@@ -151,4 +158,5 @@ def _values(content: bytes, ctx: "Context") -> dict[str, str]:
         from keysweep.scanner.rules import load_rules
 
         engine = ctx.extra["_engine"] = Engine(load_rules(), backend="auto")
-    return {secret_sha256(match.secret): match.secret for match in engine.scan(content)}
+    # An allowed line still holds the value (a suppressed place of a listed finding).
+    return {secret_sha256(match.secret): match.secret for match in engine.scan(content, keep_allowed=True)}

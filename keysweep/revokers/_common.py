@@ -151,7 +151,10 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
     if record is not None:
         from keysweep.remediation.secrets import scrub
 
-        record(finding.id, result.status, result.identity, scrub(result.error, ctx), ctx.now())
+        from keysweep.liveness import clean_identity
+
+        record(finding.id, result.status, clean_identity(result.identity or {}, value), scrub(result.error, ctx),
+               ctx.now())
     return result.status
 
 

@@ -274,8 +274,16 @@ class Engine:
         return selected
 
     # -- confirmation -------------------------------------------------------------------------
-    def scan(self, content: bytes) -> list[Match]:
-        return self._scan(content, 0)
+    def scan(self, content: bytes, *, keep_allowed: bool = False) -> list[Match]:
+        """Matches in `content`. A match on a line with an allow marker has `allowed_by` set and is
+        counted in `suppressed_inline`; it is returned only with `keep_allowed` (the scan stage
+        records it as a suppressed occurrence)."""
+        matches = self._scan(content, 0)
+        allowed = sum(1 for m in matches if m.allowed_by)
+        if not allowed:
+            return matches
+        self.suppressed_inline += allowed
+        return matches if keep_allowed else [m for m in matches if not m.allowed_by]
 
     def _scan(self, content: bytes, depth: int) -> list[Match]:
         candidates = self._candidates(content)
@@ -284,6 +292,16 @@ class Engine:
         matches = self._confirmed(content, candidates)
         if self._decodable is not None and depth < MAX_DECODE_DEPTH and gate_open:
             matches.extend(self._scan_decoded(content, depth))
+        # Allowed matches are settled apart: an allowed line neither hides nor absorbs (as a key
+        # id) a match the scan reports, exactly as when allowed matches were dropped here.
+        reported = self._settled([m for m in matches if not m.allowed_by])
+        allowed = [m for m in matches if m.allowed_by]
+        if allowed:
+            reported.extend(self._settled(allowed))
+            reported.sort(key=lambda m: (m.start, m.rule_id))
+        return reported
+
+    def _settled(self, matches: list[Match]) -> list[Match]:
         matches = self._without_overlaps(matches)
         matches.sort(key=lambda m: (m.start, m.rule_id))
         return self._pair_key_ids(matches)
@@ -344,9 +362,6 @@ class Engine:
         line_text = content[line_start: line_end if line_end != -1 else len(content)]
         if compiled.allowlists and any(a.allows(secret, found.group(0), line_text) for a in compiled.allowlists):
             return None
-        if any(marker in line_text for marker in ALLOW_MARKERS):
-            self.suppressed_inline += 1
-            return None
         return Match(
             rule_id=rule.id,
             provider=rule.provider,
@@ -356,6 +371,7 @@ class Engine:
             line=content.count(b"\n", 0, start) + 1,
             key_id=key_id,
             metadata=metadata or None,
+            allowed_by=allow_marker(line_text),
         )
 
     def _scan_decoded(self, content: bytes, depth: int) -> list[Match]:
@@ -370,16 +386,13 @@ class Engine:
                 continue
             line_end = content.find(b"\n", value.start)
             line_text = content[line_start: line_end if line_end != -1 else len(content)]
-            allowed = any(marker in line_text for marker in ALLOW_MARKERS)
+            allowed = allow_marker(line_text)
             line = content.count(b"\n", 0, value.start) + 1
             for inner in self._scan(prefix + value.text, depth + 1):
                 if inner.start < len(prefix) and inner.decoded_from is None:
                     continue  # in the original text: the plain scan reports it
-                if allowed:
-                    self.suppressed_inline += 1
-                    continue
                 found.append(Match(**{**_asdict(inner), "start": value.start, "end": value.end, "line": line,
-                                      "decoded_from": "base64"}))
+                                      "decoded_from": "base64", "allowed_by": allowed or inner.allowed_by}))
         return found
 
     def _without_overlaps(self, matches: list[Match]) -> list[Match]:
@@ -426,6 +439,14 @@ class Engine:
         carried = {m.key_id for m in paired if m.key_id and m.rule_id not in self._id_rules}
         return [m for i, m in enumerate(paired)
                 if i not in consumed and not (m.rule_id in self._id_rules and m.secret in carried)]
+
+
+def allow_marker(line: bytes) -> str | None:
+    """The allow marker on a line, if any: a person accepted what this line holds."""
+    for marker in ALLOW_MARKERS:
+        if marker in line:
+            return marker.decode()
+    return None
 
 
 def _asdict(match: Match) -> dict:

@@ -34,6 +34,9 @@ class Match:
     # Identifiers learned offline (AWS account id, GCP client_email, the API host of a generic
     # bearer token, ...); never secret.
     metadata: dict[str, str] | None = None
+    # The allow marker (`keysweep:allow`, `gitleaks:allow`) on the secret's line: the match is kept
+    # and recorded as a suppressed occurrence, not reported by default.
+    allowed_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -51,6 +54,10 @@ class Occurrence:
     # Non-secret facts about the place, refreshed on each scan: rotation state of a stored secret,
     # age of a CI secret, last modifier of a parameter, … (remote sources; None for git/dir).
     metadata: dict[str, Any] | None = None
+    # Accepted by a person (inline allow marker or ignore file); `suppression` says which (see
+    # keysweep/scanner/suppress.py). Not part of the place's identity.
+    suppressed: bool = False
+    suppression: dict[str, Any] | None = None
 
     def identity(self) -> tuple:
         # The whole locator: two CI variables of one repo holding the same key are two places.

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
+from keysweep.scanner.suppress import IGNORE_FILE, IgnoreList, apply_ignore, load_ignored, mark_inline, parse_ignore
 
 if TYPE_CHECKING:  # the git source is imported where it is used: a staged scan never needs it
     from keysweep.scanner.sources.git import GitRepo
@@ -32,15 +35,18 @@ class ScanResult:
     scanned_objects: list[str] = field(default_factory=list)
     # git: commit tips taken before reading, so the next incremental scan reads only newer history.
     tips: list[str] = field(default_factory=list)
+    # The ignore-file entries that apply to this scope: the store applies them to what it already
+    # holds of the scope too (an incremental scan does not read old blobs again).
+    ignored: IgnoreList = field(default_factory=IgnoreList)
 
 
 def match_blob(engine: Engine, blob: Blob, stats: ScanStats) -> list[Match]:
     stats.blobs_scanned += 1
     stats.bytes_scanned += len(blob.content)
     before = engine.suppressed_inline
-    matches = engine.scan(blob.content)
+    matches = engine.scan(blob.content, keep_allowed=True)
     stats.suppressed_inline += engine.suppressed_inline - before
-    stats.matches += len(matches)
+    stats.matches += sum(1 for m in matches if not m.allowed_by)
     return matches
 
 
@@ -53,8 +59,9 @@ def place_locator(base: dict, match: Match) -> dict:
     return locator
 
 
-def scan_local(source, engine: Engine) -> ScanResult:
-    """Directory and staged sources: every blob knows its own path."""
+def scan_local(source, engine: Engine, ignore_roots: Iterable[Path] = ()) -> ScanResult:
+    """Directory and staged sources: every blob knows its own path. The ignore file is read from
+    the scanned root (a file's folder) and `ignore_roots`."""
     stats = ScanStats()
     hits: list[tuple[Match, Occurrence]] = []
     seen_at = utc_now()
@@ -67,7 +74,30 @@ def scan_local(source, engine: Engine) -> ScanResult:
                 repo=str(source.identity) if source.kind == "staged" else None,
                 locator=locator, seen_at=seen_at,
             )))
-    return ScanResult(aggregate(hits, engine), stats, scope=source.identity, source=source.kind)
+    root = source.root if source.root.is_dir() else source.root.parent
+    ignored = load_ignored([root, *ignore_roots])
+    findings = aggregate(hits, engine)
+    apply_ignore(findings, ignored)
+    return ScanResult(findings, stats, scope=source.identity, source=source.kind, ignored=ignored)
+
+
+# A reviewed list of ids: anything larger is not an ignore file.
+MAX_IGNORE_BYTES = 1024 * 1024
+
+
+def ignored_in_repo(repo: GitRepo) -> IgnoreList:
+    """The repository's own ignore file: in the working tree, as a person edits it; in a bare
+    clone (a swept forge repository), as committed at HEAD."""
+    if repo.root != repo.git_dir:
+        return load_ignored([repo.path])
+    content = repo.committed_file(IGNORE_FILE, MAX_IGNORE_BYTES)
+    if content is None:
+        return IgnoreList()
+    try:
+        return parse_ignore(content.decode("utf-8"), f"HEAD:{IGNORE_FILE}")
+    except UnicodeDecodeError:
+        sys.stderr.write(f"keysweep: warning: HEAD:{IGNORE_FILE}: not UTF-8 text, not read\n")
+        return IgnoreList()
 
 
 # Below this much content a worker pool costs more than it saves.
@@ -142,10 +172,13 @@ def scan_git(
     workers: int | None = None,
     previous_tips: Iterable[str] = (),
     known_match_blobs: Iterable[str] = (),
+    ignore_roots: Iterable[Path] = (),
 ) -> ScanResult:
     """Read every blob not already scanned, match it, and resolve where matching blobs entered
     history. With `previous_tips`, provenance is read from newer commits only; blobs matched by
-    earlier scans (`known_match_blobs`) that newer commits put at new paths gain occurrences."""
+    earlier scans (`known_match_blobs`) that newer commits put at new paths gain occurrences.
+    Suppressed matches are kept and marked: inline allows, and the ignore files of the repository
+    and of `ignore_roots`."""
     stats = ScanStats()
     # Tips first: a commit made while we read must count as new next time, not as seen.
     tips = repo.commit_tips()
@@ -205,7 +238,7 @@ def scan_git(
     revisit = [sha for sha in known if sha in introductions]
     if revisit:
         for sha, content in repo.read_blobs(revisit):
-            matches = engine.scan(content)
+            matches = engine.scan(content, keep_allowed=True)
             if matches:
                 matched[sha] = matches
     hits: list[tuple[Match, Occurrence]] = []
@@ -229,8 +262,9 @@ def scan_git(
         for intro in intros:
             for match in matches:
                 # Each later edit of the file makes a new blob that still holds the key; only the
-                # earliest commit that put the secret at this path introduced it.
-                place = (match.provider, match.secret, intro.path)
+                # earliest commit that put the secret at this path introduced it. An allowed line
+                # is a place of its own: allowing it in one commit never hides a later plain copy.
+                place = (match.provider, match.secret, intro.path, match.allowed_by is not None)
                 when = (intro.timestamp, intro.commit or "", sha)
                 earlier = first_at_path.get(place)
                 if earlier is not None and earlier[0] < when:
@@ -249,8 +283,12 @@ def scan_git(
                     first_at_path[place] = (when, [(match, occurrence)])
     for _, pairs in first_at_path.values():
         hits.extend(pairs)
-    return ScanResult(aggregate(hits, engine), stats, scope=repo.identity, source="git",
-                      scanned_objects=clean + [sha for sha in resolved if sha not in known], tips=tips)
+    ignored = ignored_in_repo(repo).merged(load_ignored(ignore_roots))
+    findings = aggregate(hits, engine)
+    apply_ignore(findings, ignored)
+    return ScanResult(findings, stats, scope=repo.identity, source="git",
+                      scanned_objects=clean + [sha for sha in resolved if sha not in known], tips=tips,
+                      ignored=ignored)
 
 
 def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[Finding]:
@@ -278,6 +316,7 @@ def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[
         key = (fid, *occurrence.identity())
         if key not in seen:
             seen.add(key)
+            mark_inline(occurrence, match.allowed_by)
             finding.occurrences.append(occurrence)
     for finding in findings.values():
         finding.occurrences.sort(key=occurrence_order)

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 from keysweep.fingerprint import finding_id
 from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, utc_now
+from keysweep.scanner.suppress import apply_ignore, load_ignored
 from keysweep.scanner.sources.remote import (GitTarget, Pending, RemoteError, RemoteSource, Unit,
                                              describe_exception, inventory_sha256)
 
@@ -82,12 +83,20 @@ class SweepOutcome:
     def errors(self) -> list[str]:
         return self.stats.errors
 
+    @property
+    def nothing_read(self) -> bool:
+        """Every source failed: errors, and not one scope (repository, region, variable set) read
+        or found unchanged. Such a run has nothing to say about the absence of keys."""
+        read = self.counters.get("units", 0) + self.counters.get("repos_unchanged", 0)
+        return bool(self.stats.errors) and read == 0
+
 
 class Runner:
     def __init__(self, engine, *, ctx, store=None, rules_digest: str = "", persist: Callable[[ScanResult], list[str] | None] | None = None,
                  cache_dir: Path | None = None, max_size: int = 10 * 1024 * 1024, max_age_days: int = 90,
                  workers: int = 8, git_workers: int = 2, full: bool = False,
-                 progress: ProgressCallback | None = None, git_timeout: float = GIT_TIMEOUT) -> None:
+                 progress: ProgressCallback | None = None, git_timeout: float = GIT_TIMEOUT,
+                 ignore_roots: Iterable[Path] = ()) -> None:
         self.engine = engine
         self.ctx = ctx
         self.store = store
@@ -101,6 +110,9 @@ class Runner:
         self.full = full
         self.progress = progress or (lambda *args, **kwargs: None)
         self.git_timeout = git_timeout
+        # Ignore files that apply to every scope (the current directory's); a repository adds its own.
+        self.ignore_roots = [Path(root) for root in ignore_roots]
+        self.ignored = load_ignored(self.ignore_roots)
         self._engines: queue.SimpleQueue = queue.SimpleQueue()
         self._engines.put(engine)
         self.stats = ScanStats()
@@ -259,7 +271,9 @@ class Runner:
                                         locator=dict(record.locator), seen_at=seen_at,
                                         metadata=dict(record.metadata) if record.metadata else None)]))
             self.counters["inventory"] += 1
-        return ScanResult(findings, stats, scope=unit.scope, source=unit.source, scanned_objects=done)
+        apply_ignore(findings, self.ignored)
+        return ScanResult(findings, stats, scope=unit.scope, source=unit.source, scanned_objects=done,
+                          ignored=self.ignored)
 
     def record(self, result: ScanResult, unit: Unit | None = None) -> None:
         """Persist one scope's result (event loop thread) and fold it into the sweep's totals."""
@@ -328,6 +342,9 @@ class Runner:
             kwargs["previous_tips"] = previous_tips
         if "known_match_blobs" in accepted:
             kwargs["known_match_blobs"] = known
+        # The same suppression step as `keysweep scan git`: inline allows, the repository's own
+        # ignore file (at HEAD for a clone), and the ignore files of `ignore_roots`.
+        kwargs["ignore_roots"] = self.ignore_roots
         with self.borrowed_engine() as engine:
             result = scan_git(repo, engine, **kwargs)
         if target.url is not None:

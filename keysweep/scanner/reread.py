@@ -134,7 +134,8 @@ class Rereader:
             content = occurrence_content(occurrence)
             found: dict[str, tuple[str, str | None]] = {}
             if content:
-                for match in self.engine.scan(content):
+                # An allowed line still holds the value (a suppressed place of a listed finding).
+                for match in self.engine.scan(content, keep_allowed=True):
                     digest = secret_sha256(match.secret)
                     if digest not in found or (found[digest][1] is None and match.key_id):
                         found[digest] = (match.secret, match.key_id)

@@ -15,9 +15,13 @@ from typing import Any, Callable, Iterable
 
 from keysweep.errors import StoreError
 from keysweep.scanner.models import Finding, Occurrence
+from keysweep.scanner.suppress import INLINE, IgnoreList, is_suppressed
 
 OCCURRENCE_COLUMNS = ("source", "repo", "path", "line", "commit_id", "author_name", "author_email",
-                      "committed_at", "locator", "seen_at", "metadata")
+                      "committed_at", "locator", "seen_at", "metadata", "suppressed", "suppression")
+# A finding is listed unless every place it was seen is suppressed (see keysweep/scanner/suppress.py).
+VISIBLE = ("(NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.finding_id = f.id) "
+           "OR EXISTS (SELECT 1 FROM occurrences o WHERE o.finding_id = f.id AND o.suppressed = 0))")
 
 
 def default_db_path() -> Path:
@@ -80,7 +84,18 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (3, "verification and owner lookups", lambda db: _m3_verify_owners(db)),
     (4, "remote sources: occurrence metadata, HTTP validators", lambda db: _m4_remote_sources(db)),
     (5, "finding metadata", lambda db: _m5_finding_metadata(db)),
+    (6, "suppressed occurrences", lambda db: _m6_suppressed_occurrences(db)),
 ]
+
+
+def _m6_suppressed_occurrences(db) -> None:
+    """A suppressed place (inline allow marker, ignore-file entry) is kept with its reason, so a
+    finding suppressed everywhere is hidden by default and can still be listed and audited."""
+    columns = db["occurrences"].columns_dict
+    if "suppressed" not in columns:
+        db["occurrences"].add_column("suppressed", int, not_null_default=0)
+    if "suppression" not in columns:
+        db["occurrences"].add_column("suppression", str)
 
 
 def _m5_finding_metadata(db) -> None:
@@ -187,14 +202,20 @@ class Store:
         return {row[0] for row in rows if row[0]}
 
     # -- findings -----------------------------------------------------------------------------
-    def record(self, findings: list[Finding], scope: str, at: str) -> list[str]:
-        """Upsert findings and occurrences; return ids of findings the store did not hold before."""
-        new_ids: list[str] = []
+    def record(self, findings: list[Finding], scope: str, at: str, ignored: IgnoreList | None = None) -> list[str]:
+        """Upsert findings and occurrences, and apply the scope's ignore-file entries (`ignored`) to
+        what the store already holds of it; return ids of findings that were not listed before
+        (absent, or suppressed everywhere) and are now."""
         with self.conn:
+            changes = self._ignore_changes(scope, ignored) if ignored is not None else []
+            touched = list(dict.fromkeys([f.id for f in findings] + [change[1] for change in changes]))
+            listed_before = self._listed(touched)
+            if changes:
+                self.conn.executemany("UPDATE occurrences SET suppressed = ?, suppression = ? WHERE id = ?",
+                                      ((flag, reason, occurrence_id) for occurrence_id, _, flag, reason in changes))
             for finding in findings:
                 existing = self.db.execute("SELECT key_id FROM findings WHERE id = ?", [finding.id]).fetchone()
                 if existing is None:
-                    new_ids.append(finding.id)
                     self.db["findings"].insert({
                         "id": finding.id, "provider": finding.provider, "rule_id": finding.rule_id,
                         "secret_sha256": finding.secret_sha256, "redacted": finding.redacted,
@@ -213,7 +234,34 @@ class Store:
                 leaked = min((o.committed_at for o in finding.occurrences if o.committed_at), default=None)
                 if leaked:
                     self._event_if_earlier(finding.id, "leaked", leaked)
-        return new_ids
+            listed_after = self._listed(touched)
+        return [finding_id for finding_id in touched if finding_id in listed_after and finding_id not in listed_before]
+
+    def _listed(self, finding_ids: list[str]) -> set[str]:
+        """Those of `finding_ids` the store holds and lists by default (not suppressed everywhere)."""
+        listed: set[str] = set()
+        for chunk in _chunks(finding_ids):
+            rows = self.db.execute(f"SELECT f.id FROM findings f WHERE f.id IN ({','.join('?' * len(chunk))}) "
+                                   f"AND {VISIBLE}", chunk)
+            listed.update(row[0] for row in rows)
+        return listed
+
+    def _ignore_changes(self, scope: str, ignored: IgnoreList) -> list[tuple[str, str, int, str | None]]:
+        """(occurrence id, finding id, suppressed, reason JSON) for each stored place of `scope`
+        whose ignore-file suppression the current entries change; inline allows stay."""
+        changes = []
+        rows = self.db.execute(
+            "SELECT o.id, o.finding_id, f.secret_sha256, o.suppressed, o.suppression FROM occurrences o "
+            "JOIN findings f ON f.id = o.finding_id WHERE o.scope = ?", [scope])
+        for occurrence_id, finding_id, digest, suppressed, stored in rows:
+            current = json.loads(stored) if stored else None
+            if suppressed and (current or {}).get("kind") == INLINE:
+                continue
+            reason = ignored.reason_for(finding_id, digest)
+            if bool(suppressed) != (reason is not None) or current != reason:
+                changes.append((occurrence_id, finding_id, int(reason is not None),
+                                json.dumps(reason, sort_keys=True) if reason else None))
+        return changes
 
     def _record_occurrence(self, finding_id: str, scope: str, o: Occurrence, at: str) -> None:
         if o.source == "git" and o.commit and o.path and self._has_earlier_introduction(finding_id, scope, o):
@@ -226,19 +274,24 @@ class Store:
             "author_name": o.author_name, "author_email": o.author_email, "committed_at": o.committed_at,
             "locator": locator, "seen_at": o.seen_at or at,
             "metadata": json.dumps(o.metadata, sort_keys=True, default=str) if o.metadata else None,
+            "suppressed": int(o.suppressed),
+            "suppression": json.dumps(o.suppression, sort_keys=True) if o.suppression else None,
         }
         self.db["occurrences"].upsert(row, pk="id")
 
     def _has_earlier_introduction(self, finding_id: str, scope: str, o: Occurrence) -> bool:
         """Git records where a secret entered a path; a later scan that sees a later edit of that
-        file keeps the earliest commit. A new earlier one (history from another branch) replaces it."""
+        file keeps the earliest commit. A new earlier one (history from another branch) replaces it.
+        A line allowed inline is a place of its own: an allowed early copy never hides a later plain one."""
         rows = self.db.execute(
-            "SELECT id, committed_at, commit_id FROM occurrences WHERE finding_id = ? AND scope = ? "
+            "SELECT id, committed_at, commit_id, suppression FROM occurrences WHERE finding_id = ? AND scope = ? "
             "AND source = 'git' AND path = ? AND commit_id IS NOT NULL", [finding_id, scope, o.path]).fetchall()
         mine = (o.committed_at or "", o.commit or "")
-        if any((when or "", commit) < mine for _, when, commit in rows):
+        inline = _is_inline(o.suppression)
+        rows = [row for row in rows if _is_inline(json.loads(row[3]) if row[3] else None) == inline]
+        if any((when or "", commit) < mine for _, when, commit, _ in rows):
             return True
-        stale = [row_id for row_id, when, commit in rows if (when or "", commit) > mine]
+        stale = [row_id for row_id, when, commit, _ in rows if (when or "", commit) > mine]
         if stale:
             self.db.execute(f"DELETE FROM occurrences WHERE id IN ({','.join('?' * len(stale))})", stale)
         return False
@@ -253,8 +306,10 @@ class Store:
         if current is None or at < current:
             self._event(finding_id, kind, at)
 
-    def findings_in_scopes(self, scopes: Iterable[str], ids: Iterable[str] | None = None) -> list[Finding]:
-        """Findings seen in any of these scopes (a sweep touches many), optionally only these ids."""
+    def findings_in_scopes(self, scopes: Iterable[str], ids: Iterable[str] | None = None,
+                           include_suppressed: bool = False) -> list[Finding]:
+        """Findings seen in any of these scopes (a sweep touches many), optionally only these ids;
+        those suppressed everywhere only with `include_suppressed`."""
         wanted = None if ids is None else set(ids)
         merged: dict[str, Finding] = {}
         scope_list = sorted(set(scopes))
@@ -267,7 +322,9 @@ class Store:
         found = list(merged)
         result: list[Finding] = []
         for start in range(0, len(found), 500):
-            result.extend(self.findings(ids=found[start:start + 500]))
+            chunk = found[start:start + 500]
+            result.extend(self.findings(ids=chunk) if include_suppressed else
+                          [f for f in self.findings(ids=chunk) if not is_suppressed(f)])
         return sorted(result, key=lambda f: (f.provider, f.rule_id, f.id))
 
     # -- HTTP validators (conditional requests of remote sources) -------------------------------
@@ -292,8 +349,14 @@ class Store:
                                      "new_findings": new_findings})
 
     def findings(self, *, scope: str | None = None, source: str | None = None, provider: str | None = None,
-                 rule: str | None = None, repo: str | None = None, ids: Iterable[str] | None = None) -> list[Finding]:
+                 rule: str | None = None, repo: str | None = None, ids: Iterable[str] | None = None,
+                 include_suppressed: bool = False) -> list[Finding]:
+        """Findings matching every filter given. A listing leaves out findings suppressed everywhere
+        unless `include_suppressed`; findings named by `ids` are always returned (a lookup by id is
+        deliberate: a job or a person named it)."""
         clauses, params = [], []
+        if ids is None and not include_suppressed:
+            clauses.append(VISIBLE)
         if provider:
             clauses.append("f.provider = ?")
             params.append(provider)
@@ -342,7 +405,9 @@ class Store:
                 commit=values["commit_id"], author_name=values["author_name"],
                 author_email=values["author_email"], committed_at=values["committed_at"],
                 locator=json.loads(values["locator"] or "{}"), seen_at=values["seen_at"],
-                metadata=json.loads(values["metadata"]) if values["metadata"] else None))
+                metadata=json.loads(values["metadata"]) if values["metadata"] else None,
+                suppressed=bool(values["suppressed"]),
+                suppression=json.loads(values["suppression"]) if values["suppression"] else None))
         for finding in by_id.values():
             finding.occurrences.sort(key=occurrence_order)
 
@@ -381,6 +446,15 @@ class Store:
                 latest[finding_id] = {"status": status, "checked_at": checked_at,
                                       "identity": json.loads(identity or "{}"), "error": error}
         return latest
+
+    def unknown_finding_ids(self, ids: Iterable[str]) -> list[str]:
+        """The ids among `ids` that name no finding in this store, sorted (for usage errors)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        known = {row[0] for row in self.db.execute(
+            f"SELECT id FROM findings WHERE id IN ({','.join('?' * len(wanted))})", wanted).fetchall()}
+        return [finding_id for finding_id in wanted if finding_id not in known]
 
     def set_key_id(self, finding_id: str, key_id: str) -> None:
         """An identifier learned from a provider (never a secret): revokers need it."""
@@ -430,6 +504,10 @@ class Store:
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _is_inline(suppression: dict | None) -> bool:
+    return (suppression or {}).get("kind") == INLINE
 
 
 def _metadata_json(metadata: dict | None) -> str | None:

@@ -15,13 +15,35 @@ from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path, looks_binar
 SKIP_DIRS = {".git", ".hg", ".svn"}
 
 
+def check_scan_root(path: Path) -> None:
+    """The path named on the command line is a readable directory or regular file, else a
+    SourceError (exit 2): `/dev/null`, a FIFO or an unreadable directory would otherwise scan
+    nothing and report "No findings." about what was never read."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: {exc.strerror}") from None
+    if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+        raise SourceError(f"{path}: not a directory or regular file")
+    try:
+        if stat.S_ISDIR(info.st_mode):
+            with os.scandir(path):
+                pass
+        else:
+            with open(path, "rb"):
+                pass
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
 class DirectorySource:
     kind = "dir"
 
     def __init__(self, root: str | os.PathLike, max_size: int = DEFAULT_MAX_SIZE) -> None:
         path = Path(root)
-        if not path.exists():
-            raise SourceError(f"{path}: no such file or directory")
+        check_scan_root(path)
         self.root = path.resolve()
         self.max_size = max_size
 

@@ -72,6 +72,18 @@ class GitRepo:
         """The repository as named in findings and in the incremental-scan record."""
         return str(self.path)
 
+    def committed_file(self, name: str, limit: int) -> bytes | None:
+        """A regular file at the root of HEAD's tree, if it is at most `limit` bytes; None when
+        absent, a link or submodule, or larger (a hostile repository can commit anything)."""
+        listing = _git(["ls-tree", "-l", "HEAD", "--", name], self.path)
+        fields = listing.stdout.split(b"\t", 1)[0].split()
+        if listing.returncode != 0 or len(fields) != 4 or fields[0] not in (b"100644", b"100755"):
+            return None
+        if not fields[3].isdigit() or int(fields[3]) > limit:
+            return None
+        blob = _git(["cat-file", "blob", fields[2].decode()], self.path)
+        return blob.stdout if blob.returncode == 0 else None
+
     def blob_inventory(self) -> list[tuple[str, int]]:
         """(sha, size) of every blob in the object database, in pack order."""
         result = _git(

@@ -1,0 +1,67 @@
+"""`dead` only on the provider's own word: every verifier pins its provider's documented answer for
+an invalid key as data, each documented example is judged dead, no generic error body (a proxy's,
+a WAF's, an API gateway's) is any provider's dead answer, and docs/verify.md is generated from the
+same data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from keysweep.detectors import dead_answers_doc
+from keysweep.detectors.verification import HttpVerifier, checks_of, judge
+from keysweep.http import Response
+
+ANSWERS = list(dead_answers_doc.answers())
+GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Unauthorized"},
+                  {"error": {"message": "Unauthorized", "type": "error"}}, {"errors": [{"message": "Unauthorized"}]},
+                  {"title": "Unauthorized", "status": 401}, {"error": {"code": "unauthorized"}},
+                  {"message": "401 Unauthorized: missing token"}, {"ok": False}, [], {}]
+
+
+def reply(status: int, body) -> Response:
+    return Response(status, {"Content-Type": "application/json"}, json.dumps(body).encode(), "http://127.0.0.1/x")
+
+
+@pytest.mark.parametrize("provider,check,answer", ANSWERS, ids=[f"{p}-{a.reason}-{a.status}" for p, _c, a in ANSWERS])
+def test_each_documented_dead_answer_is_judged_dead(provider, check, answer):
+    assert answer.matches(answer.status, answer.example), (provider, answer)
+    assert answer.source.startswith("https://")
+    if isinstance(check, HttpVerifier):
+        verdict = judge(reply(answer.status, answer.example), "s" * 40, live=check.live, dead=check.dead,
+                        restricted=check.restricted)
+        assert verdict.status == "dead" and verdict.identity["dead_reason"], (provider, verdict)
+
+
+@pytest.mark.parametrize("body", GENERIC_BODIES, ids=[json.dumps(b)[:30] for b in GENERIC_BODIES])
+def test_no_generic_error_body_is_any_providers_dead_answer(body):
+    for provider, check, answer in ANSWERS:
+        for status in {answer.status, 400, 401, 403}:
+            assert not answer.matches(status, body), (provider, answer, status)
+            if isinstance(check, HttpVerifier):
+                verdict = judge(reply(status, body), "s" * 40, live=check.live, dead=check.dead,
+                                restricted=check.restricted)
+                assert verdict.status == "unknown", (provider, status, body, verdict)
+
+
+def test_every_http_check_pins_a_dead_answer():
+    for provider, verifier in dead_answers_doc.verifiers():
+        for check in checks_of(verifier):
+            if isinstance(check, HttpVerifier):
+                assert check.dead, f"{provider} {check.path}: no documented dead answer"
+
+
+def test_a_status_alone_is_not_enough():
+    """The documented status with someone else's body, or the documented body with another status."""
+    for provider, check, answer in ANSWERS:
+        if isinstance(check, HttpVerifier) and answer.status != 200:
+            assert not answer.matches(answer.status + 2, answer.example)
+
+
+def test_docs_verify_md_lists_every_providers_dead_answer_and_is_not_stale():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "verify.md").read_text(encoding="utf-8")
+    assert dead_answers_doc.START in page and dead_answers_doc.END in page
+    assert dead_answers_doc.replace_section(page) == page, \
+        "docs/verify.md is stale: run python -m keysweep.detectors.dead_answers_doc"
