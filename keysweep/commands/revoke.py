@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget
-
+from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget, parse_duration
 from keysweep.sanitize import terminal_safe
 
 
@@ -138,8 +137,6 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
     from keysweep.scanner.store import Store, default_db_path
     from keysweep.settings import load_settings
 
-    from keysweep.remediation.waits import parse_duration
-
     try:
         max_wait_seconds = parse_duration(max_wait)
     except ValueError as exc:
@@ -164,8 +161,7 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
         raise click.UsageError(f"no such finding: {', '.join(unknown)}")
     options = dict(execute=execute, yes=yes, threshold=threshold, resume=resume, use_policy=use_policy,
                    policy_file=policy_file, approve=approve, force=force, force_revoker=force_revoker,
-                   preflight=preflight,
-                   confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, fmt=fmt,
+                   preflight=preflight, confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, fmt=fmt,
                    max_wait=max_wait_seconds)
     try:
         code = asyncio.run(_revoke(store, settings, selection, actor or default_actor(), **options))
