@@ -345,3 +345,30 @@ def test_policy_never_holds_unless_forced_and_force_is_audited(run, tmp_path, ke
         assert not fake.active and fake.revoke_calls[tokens[0]] == 1
     (force,) = audit_rows(run, db, "revoke.force")
     assert force["actor"] == "bob@example.com" and "break-glass" in str(force["result"])
+
+
+def test_a_rerun_fails_again_without_a_call_while_the_binding_is_still_not_proven(run, tmp_path, keys, monkeypatch):
+    planted = plant_keys(tmp_path / "code", keys, {"openai": 1})
+    db = tmp_path / "store.db"
+    scan(run, tmp_path / "code", db)
+    env_file = tmp_path / "code" / "openai.env"
+    kept = env_file.read_text()
+    env_file.unlink()  # the value can no longer be re-read: nothing proves which inventory key it is
+    config = write_config(tmp_path / "keysweep.toml", providers=("openai",))
+    fake = FakeOpenAI(planted["openai"])
+    command = ("revoke", "--provider", "openai", "--execute", "--confirm-delay", "0.01", "--config", config,
+               "--format", "json")
+    with FakeProviders(openai=fake) as fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        first = run(*command)
+        (job,) = first.json()["jobs"]
+        assert job["state"] == "failed_permanent" and job["last_error"].startswith("needs a person"), first
+        again = run(*command)
+        (retried,) = again.json()["jobs"]
+        assert retried["state"] == "failed_permanent" and retried["last_error"] == job["last_error"], again
+        assert fake.revoke_requests == 0 and fake.active == set(planted["openai"])
+
+        env_file.write_text(kept)  # the person restores what proves the binding
+        fixed = run(*command)
+        assert set(job_states(fixed).values()) == {"confirmed"}, fixed
+        assert not fake.active and fake.revoke_calls[planted["openai"][0]] == 1
