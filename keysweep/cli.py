@@ -11,6 +11,7 @@ import click
 
 from keysweep import __version__
 from keysweep.errors import KeysweepError
+from keysweep.files import open_private_output
 from keysweep.sanitize import terminal_safe
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
@@ -62,18 +63,28 @@ def verify_option(func: Callable) -> Callable:
                              "(see `keysweep verify`).")(func)
 
 
-def _verify_after_scan(store, result, rules, include_suppressed: bool = False) -> None:
-    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
-    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
-    from keysweep.liveness import run_verification, summary
-    from keysweep.scanner.reread import Rereader
-    from keysweep.scanner.suppress import visible
+def _settings_for_verify(verify: bool):
+    """`scan … --verify` reads keysweep.toml before scanning, so a bad value stops the run first."""
+    if not verify:
+        return None
     from keysweep.settings import load_settings
 
-    results = run_verification(visible(result.findings, include_suppressed), load_settings(), store,
-                               rereader=Rereader(rules=rules))
+    return load_settings()
+
+
+def _verify_after_scan(store, result, rules, settings, include_suppressed: bool = False) -> None:
+    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
+    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
+    from keysweep.liveness import run_verification, summary, unreadable_notes
+    from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.suppress import visible
+
+    results = run_verification(visible(result.findings, include_suppressed), settings, store,
+                               rereader=Rereader(rules=rules, settings=settings))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+    for note in unreadable_notes(results):
+        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
 
 
 # Commands that live in their own modules (keysweep/commands/<name>.py), imported only when run,
@@ -150,7 +161,7 @@ def _rules_digest(rules) -> str:
 
 def _open_report(output: str):
     try:
-        return open(output, "w", encoding="utf-8")
+        return open_private_output(output)
     except OSError as exc:
         raise KeysweepError(f"{output}: cannot write the report: {exc.strerror}") from None
 
@@ -195,9 +206,11 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
                        f"({len(stats.errors)} error(s))", err=True)
     if nothing_read or (fail_on_error and stats.errors):
         sys.exit(3)
+    # A key keysweep created (`revoke --rotate`) and finds only where it wrote it is its own, not a leak.
+    own = {f.id for f in findings if (getattr(f, "managed", None) or {}).get("only_where_written")}
     if exit_on_new:
-        sys.exit(1 if new_ids else 0)
-    sys.exit(1 if findings else 0)
+        sys.exit(1 if any(i not in own for i in new_ids or []) else 0)
+    sys.exit(1 if any(f.id not in own for f in findings) else 0)
 
 
 def _open_store(db: str | None, no_store: bool, default_on: bool = True):
@@ -257,6 +270,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     from keysweep.scanner.sources.git import GitRepo
 
     started = utc_now()
+    settings = _settings_for_verify(verify)
     repo = GitRepo(path)
     matcher, rules = _load_engine(rule_paths, engine)
     store = _open_store(db, no_store)
@@ -277,7 +291,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
         sys.stderr.write("\n")
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules, include_suppressed)
+        _verify_after_scan(store, result, rules, settings, include_suppressed)
     _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
@@ -294,13 +308,14 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     from keysweep.scanner.sources.directory import DirectorySource
 
     started = utc_now()
+    settings = _settings_for_verify(verify)
     source = DirectorySource(path, max_size=max_size)
     matcher, rules = _load_engine(rule_paths, engine)
     store = _open_store(db, no_store)
     result = scan_local(source, matcher, [Path.cwd()])
     new_ids = _persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules, include_suppressed)
+        _verify_after_scan(store, result, rules, settings, include_suppressed)
     _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
 
 
@@ -335,10 +350,15 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, inc
 @click.option("--provider", help="Only this provider (e.g. openai).")
 @click.option("--rule", help="Only this rule id.")
 @click.option("--repo", help="Only findings seen in this repository (path or part of it).")
+@click.option("--unreadable", is_flag=True,
+              help="Only findings whose value can no longer be read back from where it was found (so "
+                   "verify, owners and revoke cannot act on them); one line per source on stderr.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="keysweep.toml: forge API URLs and token variables used to read values back.")
 @output_options
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @include_suppressed_option
-def findings_cmd(provider, rule, repo, fmt, output, db, include_suppressed):
+def findings_cmd(provider, rule, repo, unreadable, config_path, fmt, output, db, include_suppressed):
     """List what the store holds (not findings suppressed everywhere, unless --include-suppressed)."""
     from keysweep.output import render
     from keysweep.scanner.rules import load_rules
@@ -347,8 +367,17 @@ def findings_cmd(provider, rule, repo, fmt, output, db, include_suppressed):
     path = Path(db) if db else default_db_path()
     if not path.exists():
         fail(f"{path}: no store yet (run a scan first, or pass --db)")
-    store = Store(path)
+    store = Store(path, writable=False)  # listing only reads: a read-only copy of a store will do
     findings = store.findings(provider=provider, rule=rule, repo=repo, include_suppressed=include_suppressed)
+    if unreadable:
+        from keysweep.liveness import unreadable_findings, unreadable_notes
+        from keysweep.scanner.reread import Rereader
+        from keysweep.settings import load_settings
+
+        settings = load_settings(config_path)
+        findings = unreadable_findings(findings, Rereader(settings=settings))
+        for note in unreadable_notes(findings):
+            click.echo(f"keysweep: {terminal_safe(note)}", err=True)
     rules = {r.id: r for r in load_rules()}
     handle = _open_report(output) if output else sys.stdout
     try:
@@ -442,6 +471,19 @@ def demo_cmd(keep, fmt):
             sys.exit(0 if exit_.code == 1 else exit_.code)
 
 
+def _store_problem(exc: Exception) -> str | None:
+    """A store error that escaped the store's own handling (a statement outside a transaction that
+    met a lock, a file made read-only mid-run): an input/environment error, not an internal one."""
+    if type(exc).__module__ != "sqlite3":
+        return None
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"the findings store is locked by another process: {text}"
+    if "readonly" in text or "read-only" in text:
+        return f"the findings store is read-only: {text}"
+    return f"the findings store cannot be used: {text}"
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -465,4 +507,7 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("KEYSWEEP_DEBUG"):
             raise
+        problem = _store_problem(exc)
+        if problem:
+            fail(problem)
         fail(f"internal error: {type(exc).__name__}: {exc} (set KEYSWEEP_DEBUG=1 for details)")

@@ -39,6 +39,7 @@ class VerifyResult:
     error: str | None = None
     checked_at: str | None = None
     cached: bool = False
+    unreadable: bool = False  # the value could not be read back from any place it was seen
 
     def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "checked_at": self.checked_at, "identity": self.identity, "error": self.error}
@@ -84,7 +85,7 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
     from keysweep.scanner.reread import Rereader
 
     findings = list({f.id: f for f in findings}.values())
-    rereader = rereader or Rereader()
+    rereader = rereader or Rereader(settings=ctx.settings)
     store = ctx.store
     now = ctx.clock()
     cached: dict[str, dict[str, Any]] = {}
@@ -122,7 +123,8 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
             async with semaphore:
                 verdict = await verify_one(finding, credential, ctx, why)
             checked_at = ctx.now()
-            result = VerifyResult(finding, verdict.status, dict(verdict.identity), verdict.error, checked_at)
+            result = VerifyResult(finding, verdict.status, dict(verdict.identity), verdict.error, checked_at,
+                                  unreadable=credential is None)
             if record and store is not None:
                 store.record_verification(finding.id, verdict.status, result.identity, verdict.error, checked_at)
                 learned = result.identity.get("key_id")
@@ -172,5 +174,54 @@ def run_verification(findings: list["Finding"], settings: "Settings", store: "St
 def summary(results: list[VerifyResult]) -> str:
     counts = {status: sum(1 for r in results if r.status == status) for status in ("live", "dead", "unknown")}
     cached = sum(1 for r in results if r.cached)
+    unreadable = sum(1 for r in results if r.unreadable)
     text = f"{counts['live']} live, {counts['dead']} dead, {counts['unknown']} unknown"
-    return text + (f" ({cached} from cache)" if cached else "")
+    notes = [f"{cached} from cache"] if cached else []
+    if unreadable:
+        notes.append(f"{unreadable} could not be re-read, so not checked")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def source_label(occurrence: Any) -> str:
+    """Where a value was seen, at the level a person fixes access: a repository, a region's
+    secret store, a directory, a forge's variables."""
+    locator = occurrence.locator or {}
+    where = occurrence.repo or locator.get("region") or locator.get("root") or locator.get("host") or ""
+    return f"{occurrence.source} {where}".strip()
+
+
+def unreadable_by_source(findings: Iterable["Finding"]) -> dict[str, int]:
+    """{source label: findings whose value could not be re-read from it}, one entry per source."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        for label in sorted({source_label(o) for o in finding.occurrences} or {"(no place recorded)"}):
+            counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+def unreadable_notes(results: "list[VerifyResult] | list[Finding]") -> list[str]:
+    """One line per source whose values could not be re-read: not harmless, the key may be live
+    and nothing can tell or revoke it."""
+    findings = [r.finding if isinstance(r, VerifyResult) else r for r in results
+                if not isinstance(r, VerifyResult) or r.unreadable]
+    return [f"cannot re-read {count} value(s) from {label}: their status is unknown "
+            f"(see `keysweep findings --unreadable`)" for label, count in unreadable_by_source(findings).items()]
+
+
+def unreadable_findings(findings: Iterable["Finding"], rereader: "Rereader") -> list["Finding"]:
+    """Findings holding a value that can no longer be read back from any place it was seen.
+    Inventory findings (a secret's age, an IAM key's age) hold no value and are never listed."""
+    from keysweep.scanner.sources.remote import inventory_rules
+
+    no_value = {rule.id for rule in inventory_rules()}
+    unreadable = []
+    for finding in findings:
+        if finding.rule_id in no_value:
+            continue
+        try:
+            hit = rereader.read(finding)
+        except Exception:
+            hit = None
+        if hit is None:
+            unreadable.append(finding)
+    return unreadable

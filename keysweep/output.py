@@ -11,6 +11,7 @@ import json
 from typing import Any, Iterable, TextIO
 
 from keysweep import __version__
+from keysweep.scanner.locations import describe_occurrence
 from keysweep.scanner.models import Finding, Occurrence, ScanStats
 from keysweep.scanner.rules import Rule
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
@@ -58,7 +59,17 @@ def finding_json(finding: Finding, rules: dict[str, Rule]) -> dict[str, Any]:
         "remediation": finding.remediation or fallback_remediation(finding),
         "account_id": account_id(finding),
         "metadata": finding.metadata or None,
+        "managed": _managed_json(finding),
     }
+
+
+def _managed_json(finding: Finding) -> dict[str, Any] | None:
+    managed = getattr(finding, "managed", None)
+    if not managed:
+        return None
+    return {"rotated_from": managed.get("rotated_from"), "written_to": managed.get("written_to"),
+            "key_id": managed.get("key_id"), "created_at": managed.get("created_at"),
+            "only_where_written": bool(managed.get("only_where_written"))}
 
 
 def account_id(finding: Finding) -> str | None:
@@ -119,12 +130,12 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
             table.add_column(column, overflow="fold")
         for f in findings:
             first = f.occurrences[0] if f.occurrences else None
-            where = f"{first.path}:{first.line}" if first and first.path else (
-                (first.locator.get("resource") or first.locator.get("blob", "")) if first else "")
+            where = describe_occurrence(first) if first else ""
             if is_suppressed(f):  # listed only with --include-suppressed
                 where += " (suppressed)"
+            rule = f"{f.rule_id} (managed by keysweep)" if getattr(f, "managed", None) else f.rule_id
             table.add_row(*(rich_text(cell) for cell in (
-                f.id, f.rule_id, f.redacted, where,
+                f.id, rule, f.redacted, where,
                 (first.commit or "")[:10] if first else "",
                 (first.author_email or "") if first else "",
                 str(len(f.occurrences)),

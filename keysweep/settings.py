@@ -102,17 +102,189 @@ class Settings:
 
 
 def load_settings(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """`--config PATH`, else ./keysweep.toml if present, else defaults."""
+    """`--config PATH`, else ./keysweep.toml if present, else defaults. Every value is checked here,
+    so a bad one is a one-line error (exit 2) before any work or network call."""
     env = os.environ if env is None else env
     candidate = Path(path) if path else Path.cwd() / CONFIG_FILE
     if not candidate.exists():
         if path:
             raise KeysweepError(f"{candidate}: no such configuration file")
         return Settings(env=env)
-    try:
-        config = tomllib.loads(candidate.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeysweepError(f"{candidate}: cannot read configuration: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise KeysweepError(f"{candidate}: malformed TOML: {exc}") from None
+    config = read_toml(candidate, "configuration")
+    validate_config(config, str(candidate))
     return Settings(config=config, env=env, config_path=candidate)
+
+
+# A configuration file is small; anything bigger (or a FIFO, a device) is refused, never read.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file keysweep is told to read (keysweep.toml, the owners and policy files), or a
+    one-line KeysweepError naming it: not a regular file, too big, unreadable, malformed."""
+    import stat
+
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise KeysweepError(f"{path}: cannot read {what}: not a regular file")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise KeysweepError(f"{path}: cannot read {what}: larger than {MAX_CONFIG_BYTES // 1024} KiB")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise KeysweepError(f"{path}: cannot read {what}: {reason}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise KeysweepError(f"{path}: malformed TOML: {exc}") from None
+
+
+# -- the schema of keysweep.toml ------------------------------------------------------------------
+# Every key keysweep reads is listed here with what it must be; anything else is refused, so a
+# typo (`rate_limt`) is an error and not a silently ignored setting. Add new keys here.
+
+def _is_number(value: Any) -> bool:
+    import math
+
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_url(value: Any) -> bool:
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value.strip())
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_env_name(value: Any) -> bool:
+    import re
+
+    return isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) is not None
+
+
+def _is_string_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+Check = tuple[Any, str]  # (predicate, what is expected)
+
+STRING: Check = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
+BOOL: Check = (lambda v: isinstance(v, bool), "true or false")
+URL: Check = (_is_url, "an http(s) URL, e.g. \"https://host\"")
+ENV_NAME: Check = (_is_env_name, "the name of an environment variable (letters, digits, _)")
+STRING_LIST: Check = (_is_string_list, "a list of strings")
+NON_NEGATIVE_NUMBER: Check = (lambda v: _is_number(v) and v >= 0, "a number, 0 or more")
+POSITIVE_INT: Check = (lambda v: _is_int(v) and 1 <= v <= 1024, "a whole number from 1 to 1024")
+NON_NEGATIVE_INT: Check = (lambda v: _is_int(v) and v >= 0, "a whole number, 0 or more")
+
+# Bounds keep every value from stalling a run: a rate below one request per 100 s, or a timeout
+# above an hour, is a mistake rather than a wish.
+RATE: Check = (lambda v: _is_number(v) and 0.01 <= v <= 100_000, "a number of requests per second from 0.01 to 100000")
+TIMEOUT: Check = (lambda v: _is_number(v) and 0 < v <= 3600, "a number of seconds greater than 0, at most 3600")
+WAIT: Check = (lambda v: _is_number(v) and 0 <= v <= 3600, "a number of seconds from 0 to 3600")
+ATTEMPTS: Check = (lambda v: _is_int(v) and 1 <= v <= 100, "a whole number from 1 to 100")
+
+PROVIDER_KEYS: dict[str, Check] = {
+    "base_url": URL,
+    "admin_key_env": ENV_NAME,
+    "rate_limit": RATE,
+    "concurrency": POSITIVE_INT,
+    "confirm_concurrency": POSITIVE_INT,
+    "revoke_rate": RATE,
+    "revoke_burst": (lambda v: _is_number(v) and 1 <= v <= 10_000, "a number from 1 to 10000"),
+}
+# Keys only one provider's revoker reads.
+PROVIDER_ONLY_KEYS: dict[str, dict[str, Check]] = {
+    "aws": {"delete_after_days": (NON_NEGATIVE_NUMBER[0], "a number of days, 0 or more")},
+}
+NOTIFY_TARGET_KEYS: dict[str, Check] = {
+    "webhook": URL,
+    "webhook_env": ENV_NAME,
+    "format": (lambda v: v in ("slack", "json"), "\"slack\" or \"json\""),
+}
+SECTION_KEYS: dict[str, dict[str, Check]] = {
+    "verify": {"timeout": TIMEOUT, "attempts": ATTEMPTS, "max_retry_after": WAIT},
+    "owners": {"file": STRING, "timeout": TIMEOUT},
+}
+SOURCE_KEYS: dict[str, Check] = {"git": STRING_LIST, "max_age_days": NON_NEGATIVE_INT, "cache_dir": STRING}
+SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
+    "github": {"orgs": STRING_LIST, "users": STRING_LIST, "repos": STRING_LIST, "api_url": URL,
+               "token_env": ENV_NAME, "forks": BOOL, "archived": BOOL, "clone": BOOL, "actions": BOOL},
+    "gitlab": {"groups": STRING_LIST, "projects": STRING_LIST, "url": URL, "token_env": ENV_NAME, "forks": BOOL,
+               "archived": BOOL, "clone": BOOL, "variables": BOOL, "instance": BOOL},
+    "aws": {"profiles": STRING_LIST, "regions": STRING_LIST, "endpoint_url": URL, "services": STRING_LIST},
+}
+TOP_LEVEL = ("sources", "providers", "policy", "notify", "verify", "owners")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_table(table: Any, checks: dict[str, Check], where: str, section: str) -> None:
+    """Every key of `table` known and of the expected kind, or a KeysweepError naming it."""
+    if not isinstance(table, dict):
+        raise KeysweepError(f"{where}: {section}: expected a table")
+    unknown = sorted(set(table) - set(checks))
+    if unknown:
+        raise KeysweepError(f"{where}: {section} has unknown key(s) {', '.join(unknown)} "
+                            f"(known: {', '.join(sorted(checks))})")
+    for key, value in table.items():
+        predicate, expected = checks[key]
+        if not predicate(value):
+            raise KeysweepError(f"{where}: {section} {key}: expected {expected}, not {_shown(value)}")
+
+
+def validate_config(config: dict[str, Any], where: str) -> None:
+    """Check a parsed keysweep.toml against the schema above; raises KeysweepError naming the file,
+    the key and what is expected."""
+    for name, value in config.items():
+        if name not in TOP_LEVEL:
+            raise KeysweepError(f"{where}: [{name}]: unknown section (known: {', '.join(TOP_LEVEL)})")
+        if not isinstance(value, dict):
+            raise KeysweepError(f"{where}: {name}: expected a table [{name}]")
+    for provider, table in config.get("providers", {}).items():
+        _check_table(table, {**PROVIDER_KEYS, **PROVIDER_ONLY_KEYS.get(provider, {})}, where, f"[providers.{provider}]")
+    for name, checks in SECTION_KEYS.items():
+        if name in config:
+            _check_table(config[name], checks, where, f"[{name}]")
+    if "notify" in config:
+        _validate_notify(config["notify"], where)
+    if "sources" in config:
+        _validate_sources(config["sources"], where)
+    if "policy" in config:
+        # The policy's own rules (actions, revokers, globs) live with the policy.
+        from keysweep.remediation.policy import parse
+
+        parse(config["policy"], f"{where}: [policy]")
+
+
+def _validate_notify(notify: dict[str, Any], where: str) -> None:
+    default = {key: value for key, value in notify.items() if key not in ("teams", "owners")}
+    _check_table(default, NOTIFY_TARGET_KEYS, where, "[notify]")
+    for group in ("teams", "owners"):
+        entries = notify.get(group, {})
+        if not isinstance(entries, dict):
+            raise KeysweepError(f"{where}: [notify] {group}: expected a table of [notify.{group}.<name>] tables")
+        for name, entry in entries.items():
+            _check_table(entry, NOTIFY_TARGET_KEYS, where, f"[notify.{group}.{name}]")
+
+
+def _validate_sources(sources: dict[str, Any], where: str) -> None:
+    simple = {key: value for key, value in sources.items() if key not in SOURCE_TABLE_KEYS}
+    _check_table(simple, SOURCE_KEYS, where, "[sources]")
+    for name, checks in SOURCE_TABLE_KEYS.items():
+        value = sources.get(name, [])
+        tables = [value] if isinstance(value, dict) else value
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise KeysweepError(f"{where}: [sources.{name}]: expected a table or an array of tables")
+        for table in tables:
+            _check_table(table, checks, where, f"[sources.{name}]")

@@ -1,33 +1,108 @@
 """Shared fixtures: an isolated environment, generated keys, real git repositories and a CLI runner.
 
-Every test runs with its own store path and data dir, so nothing touches the user's store. The
-Hyperscan database cache is shared by the session (compiling it is the slow part of a start).
+The whole session — collection included, and every subprocess it starts — runs with HOME, the XDG
+directories and KEYSWEEP_DB inside one temporary directory, so nothing touches the user's home,
+store or caches; an audit hook records any write the test process still attempts under the real
+home, and the session fails if there was one. Every test also gets its own store path and data
+dir. The Hyperscan database cache is shared by the session (compiling it is the slow part of a start).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from click.testing import CliRunner
+# Before anything imports keysweep: test modules load rules at collection time, and the rules
+# cache would otherwise land in the real ~/.cache/keysweep.
+REAL_HOME = Path(os.path.expanduser("~")).resolve()
+SESSION_HOME = Path(tempfile.mkdtemp(prefix="keysweep-test-session-")).resolve()
+SESSION_ENV = {
+    "HOME": str(SESSION_HOME / "home"),
+    "XDG_CACHE_HOME": str(SESSION_HOME / "cache"),
+    "XDG_DATA_HOME": str(SESSION_HOME / "data"),
+    "XDG_CONFIG_HOME": str(SESSION_HOME / "config"),
+    "XDG_STATE_HOME": str(SESSION_HOME / "state"),
+    "KEYSWEEP_DB": str(SESSION_HOME / "data" / "keysweep" / "keysweep.db"),
+}
+for _name in ("home", "cache", "data", "config", "state"):
+    (SESSION_HOME / _name).mkdir()
+os.environ.update(SESSION_ENV)
 
-from keysweep.testing.gitrepo import RepoBuilder
-from keysweep.testing.keygen import KeyGen
+import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from keysweep.testing.gitrepo import RepoBuilder  # noqa: E402
+from keysweep.testing.keygen import KeyGen  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 KEYSWEEP_BIN = Path(sys.executable).parent / "keysweep"
 
 
+# -- writes under the real home -------------------------------------------------------------------
+HOME_WRITES: list[str] = []
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _under_real_home(path: Any) -> bool:
+    if isinstance(path, int) or path is None:
+        return False
+    try:
+        resolved = Path(os.fsdecode(path)).absolute()
+    except (TypeError, ValueError):
+        return False
+    return resolved == REAL_HOME or REAL_HOME in resolved.parents
+
+
+def _audit_home_writes(event: str, args: tuple) -> None:
+    """Records (never blocks) what this process writes under the real home: `open` for writing,
+    directories made, files renamed, removed or connected to as SQLite databases."""
+    if event == "open":
+        path, mode, flags = args
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & _WRITE_FLAGS)
+        targets = [path] if writing else []
+    elif event in ("os.mkdir", "os.remove", "os.rmdir", "os.chmod", "os.truncate", "os.utime"):
+        targets = [args[0]]
+    elif event in ("os.rename", "os.link", "os.symlink"):
+        targets = [args[0], args[1]]
+    elif event == "sqlite3.connect":
+        targets = [args[0]]
+    else:
+        return
+    for target in targets:
+        if _under_real_home(target):
+            HOME_WRITES.append(f"{event} {os.fsdecode(target)}")
+
+
+sys.addaudithook(_audit_home_writes)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)
+    if HOME_WRITES:
+        sys.stderr.write("\nthe test suite wrote under the real home:\n  " + "\n  ".join(HOME_WRITES[:20]) + "\n")
+        session.exitstatus = 1
+
+
 # -- environment ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def session_home() -> Path:
+    """The session's home, XDG dirs and default store (set at import, above, and inherited by every
+    subprocess): restored here in case something in the process replaced them."""
+    os.environ.update(SESSION_ENV)
+    yield SESSION_HOME
+    os.environ.update(SESSION_ENV)
+
+
 @pytest.fixture(scope="session")
-def session_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("xdg-cache")
+def session_cache(session_home) -> Path:
+    return session_home / "cache"
 
 
 @pytest.fixture(autouse=True)

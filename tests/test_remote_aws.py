@@ -93,6 +93,11 @@ def test_secret_stores_lambda_env_and_iam_keys(run, tmp_path, seeded):
     assert ssm["occurrences"][0]["locator"]["name"] == "/prod/hf/token"
     assert ssm["occurrences"][0]["locator"]["version"] == 1
     assert ssm["occurrences"][0]["metadata"]["type"] == "SecureString"
+    # The leak is dated by the store (parameter version date, secret's last change), not by detection:
+    # exposure windows start there.
+    assert ssm["occurrences"][0]["committed_at"] == ssm["occurrences"][0]["metadata"]["last_modified_at"]
+    assert ssm["remediation"]["leaked_at"] == ssm["occurrences"][0]["committed_at"]
+    assert place["committed_at"] == meta["last_changed_at"]
     east = find_secret(findings, seeded["ssm_other_region"])
     assert east["occurrences"][0]["locator"]["region"] == "us-east-1"
 

@@ -286,3 +286,32 @@ def test_scan_verify_checks_no_fully_suppressed_key(run, make_repo, keys, tmp_pa
     (repo.path / ".keysweepignore").write_text(ignored["id"] + "\n")
     assert run("scan", "git", repo.path, "--db", tmp_path / "store.db", "--verify").code == 1
     assert checked == [sha(live)]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "oversize"])
+def test_a_cloned_repository_ignore_file_that_is_not_a_small_regular_file_is_not_read(make_repo, keys, tmp_path,
+                                                                                     capsys, kind):
+    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.pipeline import MAX_IGNORE_BYTES, scan_git
+    from keysweep.scanner.rules import load_rules
+    from keysweep.scanner.sources.git import GitRepo
+
+    key = keys.openai_project()
+    entry = finding_id("openai", sha(key))
+    builder = make_repo("src")
+    builder.commit("add", {"a.env": f"OPENAI_API_KEY={key}\n"})
+    if kind == "symlink":  # the link's text is the entry: read as a file, it would hide the key
+        (builder.path / ".keysweepignore").symlink_to(entry)
+    else:
+        (builder.path / ".keysweepignore").write_text(entry + "\n" + "#" * MAX_IGNORE_BYTES + "\n")
+    builder.git("add", ".keysweepignore")
+    builder.git("commit", "-q", "-m", "ignore")
+    bare = tmp_path / "clone.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(builder.path), str(bare)], check=True)
+
+    result = scan_git(GitRepo(bare), Engine(load_rules()))
+    assert [f.secret_sha256 for f in result.findings] == [sha(key)]
+    assert not any(o.suppressed for o in result.findings[0].occurrences)
+    warning = capsys.readouterr().err
+    assert "HEAD:.keysweepignore" in warning
+    assert ("symbolic link" if kind == "symlink" else "larger than") in warning

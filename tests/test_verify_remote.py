@@ -5,6 +5,7 @@ provider API, and never printed or stored."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -116,10 +117,18 @@ def test_github_actions_variables_are_reread_and_verified(run, tmp_path, keys, o
             assert finding["verification"]["status"] == "live", (name, finding["verification"])
         assert_nowhere(result, tmp_path, planted.values())
 
-        # Another API host than the one the variables were seen on: the token is not sent there.
+        # The scan's API URL is kept with each occurrence and wins over a later GITHUB_API_URL.
         monkeypatch.setenv("GITHUB_API_URL", openai_api.url + "/github")
+        again = run("verify", "--db", db, "--format", "json", "--ttl", "0")
+        assert {f["verification"]["status"] for f in again.json()} == {"live"}, again
+        # Without it (a store written before it was kept), another API host than the one the
+        # variables were seen on is not sent the token: nothing can be re-read.
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE occurrences SET locator = json_remove(locator, '$.access')")
         other = run("verify", "--db", db, "--format", "json", "--ttl", "0")
         assert {f["verification"]["status"] for f in other.json()} == {"unknown"}
+        assert not [r for r in openai_api.requests if r.path.startswith("/github") and r.header("Authorization")], \
+            "the token went to another host"
     finally:
         github.stop()
 

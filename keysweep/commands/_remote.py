@@ -11,6 +11,7 @@ from typing import Callable
 
 import click
 
+from keysweep.files import open_private_output
 from keysweep.sanitize import safe_console, terminal_safe
 
 
@@ -172,7 +173,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
             progress.close()
     if errors_json:
         try:
-            with open(errors_json, "w", encoding="utf-8") as handle:
+            with open_private_output(errors_json) as handle:
                 json.dump({"errors": [{"message": error} for error in outcome.stats.errors]}, handle, indent=2)
                 handle.write("\n")
         except OSError as exc:

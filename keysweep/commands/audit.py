@@ -25,20 +25,59 @@ def audit_group() -> None:
     """The audit log: who did what to which credential, each row chained to the previous."""
 
 
+def _expected_head(value: str | None) -> tuple[int, str] | None:
+    from keysweep.remediation.audit import parse_head
+
+    if value is None:
+        return None
+    try:
+        return parse_head(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expect") from None
+
+
 @audit_group.command("verify")
+@click.option("--expect", "expect", metavar="SEQ:HASH",
+              help="A head kept earlier (`keysweep audit head`, or any report's audit head): fail unless "
+                   "that row is still in the log, unchanged.")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
-def audit_verify(db):
-    """Recompute every row's hash; exit 1 if the chain is broken."""
+def audit_verify(expect, db):
+    """Recompute every row's hash, check the log ends at its checkpoint (and at least at --expect),
+    and that no revocation job was changed behind the log; exit 1 if not."""
     from keysweep.remediation.audit import verify_chain
 
+    expected = _expected_head(expect)
     store = _store(db)
-    report = verify_chain(store.conn)
-    store.close()
+    try:
+        report = verify_chain(store.conn, expect=expected)
+    finally:
+        store.close()
     if report.ok:
-        click.echo(f"audit log: {report.rows} rows, chain intact")
+        click.echo(f"audit log: {report.rows} rows, chain intact"
+                   + (f", expected head {expected[0]} present" if expected else ""))
         return
-    click.echo(f"audit log: chain BROKEN at row {report.first_bad_seq}: {terminal_safe(report.problem)}")
+    where = f" at row {report.first_bad_seq}" if report.first_bad_seq else ""
+    click.echo(f"audit log: chain BROKEN{where}: {terminal_safe(report.problem)}")
     sys.exit(1)
+
+
+@audit_group.command("head")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+def audit_head(fmt, db):
+    """Print the log's head as SEQ:HASH: keep it somewhere else (a ticket, a chat, another machine)
+    and check it later with `keysweep audit verify --expect SEQ:HASH`."""
+    from keysweep.remediation.audit import head
+
+    store = _store(db)
+    try:
+        current = head(store.conn)
+    finally:
+        store.close()
+    if fmt == "json":
+        click.echo(json.dumps(current))
+    else:
+        click.echo(f"{current['seq']}:{current['hash']}")
 
 
 @audit_group.command("log")

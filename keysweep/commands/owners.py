@@ -8,6 +8,8 @@ import sys
 import click
 
 from keysweep.commands.verify import REPORT_FORMATS, open_existing_store, select_findings
+from keysweep.files import open_private_output
+from keysweep.owners import DEFAULT_THRESHOLD
 from keysweep.sanitize import terminal_safe
 
 
@@ -43,7 +45,7 @@ def _table(threshold: float, unowned_only: bool):
 @click.command("owners")
 @click.option("--unowned", "unowned_only", is_flag=True,
               help="List only findings whose best owner is below the threshold (exit 1 if any).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
               help="Confidence an owner needs for a finding to count as owned.")
 @click.option("--provider", help="Only findings of this provider.")
 @click.option("--rule", help="Only findings of this rule id.")
@@ -73,7 +75,8 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
     owner_rules = load_owner_rules(owners_file, settings)
     store = open_existing_store(db)
     findings = select_findings(store, provider, rule, ids, include_suppressed)
-    _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline, rereader=Rereader())
+    _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline,
+                             rereader=Rereader(settings=settings))
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     unowned = [f for f in refreshed if is_unowned(f.owner, threshold)]
     shown = unowned if unowned_only else refreshed
@@ -89,7 +92,7 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
             record["owner_candidates"] = [{k: v for k, v in c.items() if k != "resolved_at"}
                                           for c in store.owner_candidates(f.id)]
             records.append(record)
-        handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+        handle = open_private_output(output) if output else sys.stdout
         try:
             if fmt == "json":
                 json.dump(records, handle, indent=2)

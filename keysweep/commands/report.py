@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from keysweep.files import write_private_text
+
 
 @click.command("report")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "html", "prometheus"]), default="table",
@@ -18,11 +20,13 @@ import click
 @click.option("--team", help="Only this team.")
 @click.option("--owner", help="Only this owner.")
 @click.option("--source", help="Only credentials seen in this kind of source.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Confidence an owner needs to count as owned (default: the one of `keysweep owners`, 0.5).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
-def report_cmd(fmt, audit_view, provider, team, owner, source, output, db, include_suppressed):
+def report_cmd(fmt, audit_view, provider, team, owner, source, threshold, output, db, include_suppressed):
     """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead."""
     from keysweep.remediation import report as R
     from keysweep.scanner.store import Store, default_db_path
@@ -32,7 +36,7 @@ def report_cmd(fmt, audit_view, provider, team, owner, source, output, db, inclu
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path)
     try:
-        report = R.build(store, provider=provider, team=team, owner=owner, source=source,
+        report = R.build(store, provider=provider, team=team, owner=owner, source=source, threshold=threshold,
                          include_suppressed=include_suppressed)
     finally:
         store.close()
@@ -53,6 +57,6 @@ def report_cmd(fmt, audit_view, provider, team, owner, source, output, db, inclu
     else:
         text = R.render_table(report)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_private_text(output, text)
     else:
         sys.stdout.write(text)

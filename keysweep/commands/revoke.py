@@ -16,9 +16,9 @@ from keysweep.sanitize import terminal_safe
 
 
 def _where(finding) -> str:
-    from keysweep.remediation.notify import where
+    from keysweep.scanner.locations import describe_finding
 
-    return where(finding)
+    return describe_finding(finding)
 
 
 def _owner(finding) -> str:
@@ -27,12 +27,39 @@ def _owner(finding) -> str:
     return f"{name} ({owner['team']})" if owner.get("team") else name
 
 
-def _plan_rows(entries) -> list[dict]:
+def _follow_same_key(store, entries: list) -> tuple[list, dict[str, str]]:
+    """Findings of one key (an IAM key-age record, the key in a repo, the key in a secret) move
+    together: where one of them is revoked or rotated by a revoker that acts (this run, or a job
+    already recorded), the others get no notify-only job of their own — nobody is told to revoke
+    by hand a key keysweep is rotating. Returns the entries and {finding id: the finding it follows}."""
+    leaders: dict[tuple[str, str], str] = {}
+    for provider, key_id, finding_id in store.conn.execute(
+            "SELECT f.provider, f.key_id, f.id FROM revocations r JOIN findings f ON f.id = r.finding_id "
+            "WHERE f.key_id IS NOT NULL AND r.revoker != 'notify' AND r.state != 'failed_permanent'"):
+        leaders.setdefault((provider, key_id), finding_id)
+    for finding, _decision, revoker, plan, _job in entries:
+        if finding.key_id and revoker is not None and plan is not None and not getattr(revoker, "manual", False):
+            leaders.setdefault((finding.provider, finding.key_id), finding.id)
+    follows: dict[str, str] = {}
+    kept = []
+    for entry in entries:
+        finding, decision, revoker, _plan, _job = entry
+        leader = leaders.get((finding.provider, finding.key_id)) if finding.key_id else None
+        if revoker is not None and getattr(revoker, "manual", False) and leader and leader != finding.id:
+            follows[finding.id] = leader
+            entry = (finding, decision, None, None, None)
+        kept.append(entry)
+    return kept, follows
+
+
+def _plan_rows(entries, follows: dict[str, str] | None = None) -> list[dict]:
+    from keysweep.scanner.locations import describe_all
+
     rows = []
     for finding, decision, revoker, plan, job in entries:
         rows.append({
             "finding": finding.id, "provider": finding.provider, "rule_id": finding.rule_id,
-            "redacted": finding.redacted, "where": _where(finding), "owner": (finding.owner or {}).get("name"),
+            "redacted": finding.redacted, "where": _where(finding), "locations": describe_all(finding), "owner": (finding.owner or {}).get("name"),
             "team": (finding.owner or {}).get("team"),
             "verification": (finding.verification or {}).get("status"),
             "policy": {"action": decision.action, "rule": decision.rule} if decision else None,
@@ -41,8 +68,16 @@ def _plan_rows(entries) -> list[dict]:
                       for c in (plan.calls if plan else [])],
             "needs": list(plan.needs) if plan else [],
             "job": {"id": job.id, "state": job.state} if job else None,
+            "follows": (follows or {}).get(finding.id),
         })
     return rows
+
+
+def _places(row: dict, shown: int = 5) -> str:
+    """Every place (up to `shown`), named as the scan table names them."""
+    places = row.get("locations") or [row["where"]]
+    more = len(places) - shown
+    return "; ".join(places[:shown]) + (f" (+{more} more)" if more > 0 else "")
 
 
 def _print_plan(rows: list[dict], out) -> None:
@@ -54,9 +89,12 @@ def _print_plan(rows: list[dict], out) -> None:
     for row in map(_terminal_row, rows):
         policy = row["policy"]
         head = (f"{row['finding']}  {row['provider']}  {row['redacted']}  ({row['rule_id']})\n"
-                f"    where:   {row['where']}\n"
+                f"    where:   {_places(row)}\n"
                 f"    owner:   {row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
                 f"    verified: {row['verification'] or 'not checked'}\n")
+        if row.get("follows"):
+            out.write(head + f"    revoker: none: the same key is revoked or rotated with {row['follows']}\n")
+            continue
         if policy and policy["action"] == "never" and not row["revoker"]:
             out.write(head + f"    policy:  never touched (rule '{policy['rule']}')\n")
             continue
@@ -195,6 +233,10 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
         from keysweep.remediation.orchestrator import Selection
 
         findings = select(store, Selection(all=True, include_suppressed=selection.include_suppressed))
+    if use_policy:
+        # Keys keysweep created (--rotate) and finds only where it wrote them are its own: no policy
+        # rotates or revokes them because a sweep found them there.
+        findings = [f for f in findings if not (f.managed or {}).get("only_where_written")]
     providers = {f.provider for f in findings} | {row[0] for row in store.conn.execute(
         "SELECT DISTINCT provider FROM revocations WHERE provider IS NOT NULL")}
     command = "revoke " + ("--execute" if execute else "--resume" if resume else "(dry run)")
@@ -216,7 +258,8 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
             plan = await revoker.plan(finding, ctx) if revoker else None
             entries.append((finding, decision, revoker, plan, jobs.for_finding(finding.id, revoker.name)
                             if revoker else None))
-        rows = _plan_rows(entries)
+        entries, follows = _follow_same_key(store, entries)
+        rows = _plan_rows(entries, follows)
         jobs.audit("revoke.select", {"selection": {k: v for k, v in vars(selection).items() if v},
                                      "policy": policy.origin if policy else None},
                    {"findings": len(findings), "mode": "execute" if execute else "resume" if resume else "dry-run",

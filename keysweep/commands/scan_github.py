@@ -40,7 +40,8 @@ def scan_github_cmd(orgs, users, repos, api_url, token_env, forks, archived, clo
 
         return [GitHubSource(orgs=orgs, users=users, repos=repos,
                              api_url=checked_url(api_url or settings.base_url("github"), "GitHub API URL"),
-                             token=token_from(token_env, "GITHUB_TOKEN"), forks=forks, archived=archived,
+                             token=token_from(token_env, "GITHUB_TOKEN"), token_env=token_env or "GITHUB_TOKEN",
+                             forks=forks, archived=archived,
                              clone=clone, actions=actions, rate_limit=settings.rate_limit("github", 10.0))]
 
     run_remote(build, **options)

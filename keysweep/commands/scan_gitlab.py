@@ -36,7 +36,8 @@ def scan_gitlab_cmd(groups, projects, url, token_env, forks, archived, clone, va
         from keysweep.scanner.sources.gitlab import GitLabSource
 
         return [GitLabSource(groups=groups, projects=projects, url=checked_url(url or settings.base_url("gitlab"), "GitLab URL"),
-                             token=token_from(token_env, "GITLAB_TOKEN"), forks=forks, archived=archived,
+                             token=token_from(token_env, "GITLAB_TOKEN"), token_env=token_env or "GITLAB_TOKEN",
+                             forks=forks, archived=archived,
                              clone=clone, variables=variables, instance=instance, rate_limit=settings.rate_limit("gitlab", 10.0))]
 
     run_remote(build, **options)

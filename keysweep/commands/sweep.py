@@ -85,6 +85,7 @@ def build_sources(settings) -> list:
         built.append(GitHubSource(
             orgs=tuple(table.get("orgs", ())), users=tuple(table.get("users", ())), repos=tuple(table.get("repos", ())),
             api_url=api_url, token=os.environ.get(table.get("token_env", "GITHUB_TOKEN")) or None,
+            token_env=table.get("token_env", "GITHUB_TOKEN"),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), actions=bool(table.get("actions", True)),
             rate_limit=settings.rate_limit("github", 10.0)))
@@ -95,6 +96,7 @@ def build_sources(settings) -> list:
             groups=tuple(table.get("groups", ())), projects=tuple(table.get("projects", ())),
             url=checked_url(table.get("url") or settings.base_url("gitlab"), f"{where}: [sources.gitlab] url"),
             token=os.environ.get(table.get("token_env", "GITLAB_TOKEN")) or None,
+            token_env=table.get("token_env", "GITLAB_TOKEN"),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), variables=bool(table.get("variables", True)),
             instance=bool(table.get("instance", False)), rate_limit=settings.rate_limit("gitlab", 10.0)))

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from keysweep.errors import KeysweepError
+from keysweep.files import open_private_output
 
 REPORT_FORMATS = ("table", "json", "jsonl")
 
@@ -39,7 +40,7 @@ def emit_findings(findings, fmt: str, output: str | None, table_writer) -> None:
     from keysweep.output import render
     from keysweep.scanner.rules import load_rules
 
-    handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+    handle = open_private_output(output) if output else sys.stdout
     try:
         if fmt in ("json", "jsonl"):
             render(findings, fmt, {r.id: r for r in load_rules()}, handle)
@@ -110,16 +111,20 @@ def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_pa
 
     Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
     with its time. Exit status 1 when any key is live."""
-    from keysweep.liveness import run_verification, summary
+    from keysweep.liveness import run_verification, summary, unreadable_notes
+    from keysweep.sanitize import terminal_safe
     from keysweep.scanner.reread import Rereader
     from keysweep.settings import load_settings
 
     settings = load_settings(config_path)
     store = open_existing_store(db)
     findings = select_findings(store, provider, rule, ids, include_suppressed)
-    results = run_verification(findings, settings, store, ttl=ttl, concurrency=concurrency, rereader=Rereader())
+    results = run_verification(findings, settings, store, ttl=ttl, concurrency=concurrency,
+                               rereader=Rereader(settings=settings))
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     emit_findings(refreshed, fmt, output, _table({r.finding.id: r for r in results}))
     if results:
         click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+    for note in unreadable_notes(results):
+        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
     sys.exit(1 if any(r.status == "live" for r in results) else 0)

@@ -119,6 +119,23 @@ def choose(candidates: list[Candidate], order: list[str]) -> Candidate | None:
     return best
 
 
+def kept_candidates(stored: list[dict[str, Any]], skipped: set[str]) -> list[Candidate]:
+    """Stored candidates of resolvers that do not run this time (`--offline` skips the network
+    ones): kept and weighed again, so an offline run never replaces an admin inventory's 0.9 with a
+    commit author's 0.3."""
+    kept = []
+    for row in stored:
+        if row.get("source") not in skipped:
+            continue
+        evidence = str(row.get("evidence") or "")
+        for marker in (" | chosen over ", " | the only candidate"):
+            evidence = evidence.split(marker)[0]
+        kept.append(Candidate(name=row.get("name"), team=row.get("team"), purpose=row.get("purpose"),
+                              source=row["source"], confidence=float(row.get("confidence") or 0.0),
+                              evidence=evidence, contact=row.get("contact"), details=dict(row.get("details") or {})))
+    return kept
+
+
 def _without_secret(candidate: Candidate, secret: str | None, prefix: str) -> Candidate:
     """A candidate as stored and printed: its free text (a provider's key name or evidence may echo
     part of the key) keeps no 8+ character run of the value."""
@@ -129,8 +146,10 @@ def _without_secret(candidate: Candidate, secret: str | None, prefix: str) -> Ca
     return candidate
 
 
-async def resolve_finding(finding: "Finding", octx: OwnerContext) -> list[Candidate]:
-    """Every resolver's candidates for one finding (a failing resolver is a warning, not a stop)."""
+async def resolve_finding(finding: "Finding", octx: OwnerContext,
+                          kept: list[Candidate] | None = None) -> list[Candidate]:
+    """Every resolver's candidates for one finding (a failing resolver is a warning, not a stop),
+    plus `kept` ones from an earlier run; the best of all is chosen."""
     from keysweep.detectors.verification import scrub
 
     chain = resolvers()
@@ -148,6 +167,7 @@ async def resolve_finding(finding: "Finding", octx: OwnerContext) -> list[Candid
         for candidate in found:
             candidate.source = candidate.source or source
             candidates.append(_without_secret(candidate, secret, redaction_prefix(finding.redacted)))
+    candidates.extend(kept or [])
     choose(candidates, [source for source, _ in chain])
     return candidates
 
@@ -173,13 +193,16 @@ def run_owners(findings: list["Finding"], settings, store, owner_rules: list["Ow
                             policy=RetryPolicy(attempts=3, max_retry_after=30.0))
         async with client as http:
             ctx = Context(http=http, settings=settings, store=store, actor="keysweep owners")
-            octx = OwnerContext(ctx=ctx, rereader=rereader or Rereader(), owner_rules=owner_rules, offline=offline)
+            octx = OwnerContext(ctx=ctx, rereader=rereader or Rereader(settings=settings), owner_rules=owner_rules,
+                                offline=offline)
             semaphore = asyncio.Semaphore(max(1, concurrency))
             results: dict[str, list[Candidate]] = {}
 
             async def one(finding: "Finding") -> None:
+                kept = kept_candidates(store.owner_candidates(finding.id), NETWORK_SOURCES) \
+                    if offline and store is not None else []
                 async with semaphore:
-                    candidates = await resolve_finding(finding, octx)
+                    candidates = await resolve_finding(finding, octx, kept)
                 results[finding.id] = candidates
                 if store is not None:
                     store.replace_owner_candidates(finding.id, [c.row() for c in candidates], ctx.now())

@@ -152,12 +152,15 @@ def ci_scopes(o: "Occurrence") -> list[str]:
     return [f"{'gitlab' if gitlab else 'github'}:{target}:{environment}"]
 
 
+OWNER_KEYS = ("name", "team", "purpose", "contact", "confidence", "match")
+
+
 def _strings(value: Any, where: str) -> list[str]:
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
         return [value]
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
         return list(value)
-    raise KeysweepError(f"{where}: expected a string or a list of strings")
+    raise KeysweepError(f"{where}: expected a string or a non-empty list of strings, not {value!r:.40}")
 
 
 def parse_owners(text: str, origin: str) -> list[OwnerRule]:
@@ -165,31 +168,40 @@ def parse_owners(text: str, origin: str) -> list[OwnerRule]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise KeysweepError(f"{origin}: malformed TOML: {exc}") from None
+    return owner_rules_from(data, origin)
+
+
+def owner_rules_from(data: dict[str, Any], origin: str) -> list[OwnerRule]:
+    """The [[owner]] entries of a parsed owners file, every value checked: a one-line
+    KeysweepError names the file, the entry, the key and what is expected."""
+    unknown_top = sorted(set(data) - {"owner", "owners"})
+    if unknown_top:
+        raise KeysweepError(f"{origin}: unknown key(s) {', '.join(unknown_top)} (expected [[owner]] tables)")
     entries = data.get("owner", data.get("owners", []))
     if not isinstance(entries, list):
-        raise KeysweepError(f"{origin}: [[owner]] must be an array of tables")
+        raise KeysweepError(f"{origin}: owner: expected [[owner]] tables (an array of tables)")
     rules: list[OwnerRule] = []
     for index, entry in enumerate(entries, 1):
         where = f"{origin}: owner #{index}"
         if not isinstance(entry, dict):
             raise KeysweepError(f"{where}: expected a table")
-        unknown = set(entry) - {"name", "team", "purpose", "contact", "confidence", "match"}
+        unknown = set(entry) - set(OWNER_KEYS)
         if unknown:
-            raise KeysweepError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+            raise KeysweepError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(OWNER_KEYS)})")
         if not isinstance(entry.get("name"), str) or not entry["name"].strip():
-            raise KeysweepError(f"{where}: 'name' is required")
+            raise KeysweepError(f"{where}: name: a non-empty string is required")
         match = entry.get("match", {})
         if not isinstance(match, dict) or not match:
-            raise KeysweepError(f"{where}: [owner.match] needs at least one of {', '.join(MATCH_KEYS)}")
+            raise KeysweepError(f"{where}: match: [owner.match] needs at least one of {', '.join(MATCH_KEYS)}")
         bad = set(match) - set(MATCH_KEYS)
         if bad:
-            raise KeysweepError(f"{where}: unknown match key(s) {', '.join(sorted(bad))}")
+            raise KeysweepError(f"{where}: unknown match key(s) {', '.join(sorted(bad))} (known: {', '.join(MATCH_KEYS)})")
         confidence = entry.get("confidence", DEFAULT_CONFIDENCE)
-        if not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
-            raise KeysweepError(f"{where}: confidence must be a number from 0 to 1")
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
+            raise KeysweepError(f"{where}: confidence: expected a number from 0 to 1, not {confidence!r:.40}")
         for key in ("team", "purpose", "contact"):
             if key in entry and not isinstance(entry[key], str):
-                raise KeysweepError(f"{where}: '{key}' must be a string")
+                raise KeysweepError(f"{where}: {key}: expected a string, not {entry[key]!r:.40}")
         rules.append(OwnerRule(
             name=entry["name"].strip(), team=entry.get("team"), purpose=entry.get("purpose"),
             contact=entry.get("contact"), confidence=float(confidence),
@@ -201,11 +213,11 @@ def parse_owners(text: str, origin: str) -> list[OwnerRule]:
 def load_owner_rules(path: str | Path | None, settings=None) -> list[OwnerRule]:
     """`--owners-file`, else `[owners] file` in keysweep.toml, else ./keysweep-owners.toml, else
     one beside keysweep.toml. No file: no rules."""
-    from keysweep.settings import OWNERS_FILE
+    from keysweep.settings import OWNERS_FILE, read_toml
 
     candidates: list[Path] = []
     if path:
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise KeysweepError(f"{path}: no such owners file")
         candidates.append(Path(path))
     else:
@@ -213,19 +225,15 @@ def load_owner_rules(path: str | Path | None, settings=None) -> list[OwnerRule]:
         if configured:
             base = settings.config_path.parent if settings.config_path else Path.cwd()
             configured_path = base / configured
-            if not configured_path.is_file():
+            if not configured_path.exists():
                 raise KeysweepError(f"{configured_path}: no such owners file (from keysweep.toml [owners] file)")
             candidates.append(configured_path)
         candidates.append(Path.cwd() / OWNERS_FILE)
         if settings is not None and settings.config_path:
             candidates.append(settings.config_path.parent / OWNERS_FILE)
     for candidate in candidates:
-        if candidate.is_file():
-            try:
-                text = candidate.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise KeysweepError(f"{candidate}: cannot read owners file: {exc}") from None
-            return parse_owners(text, str(candidate))
+        if candidate.exists():
+            return owner_rules_from(read_toml(candidate, "owners file"), str(candidate))
     return []
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keysweep.owners.ownersfile import glob_to_regex
+from keysweep.scanner.reread import local_git_dir
 
 if TYPE_CHECKING:
     from keysweep.owners import Candidate, OwnerContext
@@ -101,9 +102,13 @@ def codeowners_at(octx: "OwnerContext", occurrence: "Occurrence") -> tuple[str, 
         key = ("git", repo, occurrence.commit)
         if key not in cache:
             cache[key] = None
-            if Path(repo).is_dir():
+            # A forge repository's history is in the sweep's cached clone (cloned again if cleared,
+            # unless offline); a local one is its own path.
+            git_dir = local_git_dir(occurrence, octx.ctx.settings, fetch=not octx.offline,
+                                    attempted=octx.cache.setdefault("clone_attempts", set()))
+            if git_dir is not None:
                 for candidate in CODEOWNERS_PATHS:
-                    text = _git_show(repo, occurrence.commit, candidate)
+                    text = _git_show(git_dir, occurrence.commit, candidate)
                     if text is not None:
                         cache[key] = (f"commit {occurrence.commit[:12]}", candidate, parse_codeowners(text))
                         break

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
 from keysweep.remediation import audit
+from keysweep.scanner.store import begin_immediate
 
 PLANNED = "planned"
 APPROVED = "approved"
@@ -38,6 +39,8 @@ STATES = (PLANNED, APPROVED, REVOKING, REVOKED, CONFIRMED, FAILED_RETRYABLE, FAI
 # Jobs that still need work from the orchestrator.
 OPEN_STATES = (APPROVED, REVOKING, FAILED_RETRYABLE, REVOKED, AWAITING_OWNER)
 CLAIMABLE = (APPROVED, FAILED_RETRYABLE)
+# Events that hold for the key, not only for the finding a job was made for (see Jobs._same_key_events).
+SAME_KEY_EVENTS = ("revoked", "confirmed_dead")
 
 JOB_COLUMNS = ("id", "finding_id", "revoker", "provider", "plan", "state", "attempts", "last_error",
                "updated_at", "created_at", "next_attempt_at", "run_id", "approved_by", "policy_rule")
@@ -77,10 +80,11 @@ class CallRecord:
 
 @contextmanager
 def transaction(conn) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT: one writer at a time, rolled back on any error."""
+    """BEGIN IMMEDIATE … COMMIT: one writer at a time (another process's write is waited for, within
+    a bound), rolled back on any error."""
     if conn.in_transaction:
         conn.commit()
-    conn.execute("BEGIN IMMEDIATE")
+    begin_immediate(conn)
     try:
         yield
     except BaseException:
@@ -286,8 +290,26 @@ class Jobs:
                          {"state": state, "error": error, "next_attempt_at": next_attempt_at})
             if event:
                 self._event(job.finding_id, event, at, event_detail)
+                if event in SAME_KEY_EVENTS:
+                    self._same_key_events(job, event, at)
         job.state, job.last_error, job.next_attempt_at = state, error, next_attempt_at
         job.attempts = (job.attempts or 0) + int(attempted)
+
+    def _same_key_events(self, job: Job, event: str, at: str) -> None:
+        """Every other finding of the job's key (the IAM key-age record of AKIA…X, the key in a repo
+        or a secret store) gets the event too: it is the same credential, revoked once. Inside the
+        caller's transaction; one audit row per finding moved."""
+        row = self.conn.execute("SELECT provider, key_id FROM findings WHERE id = ?", [job.finding_id]).fetchone()
+        if row is None or not row[1]:
+            return
+        provider, key_id = row
+        siblings = [r[0] for r in self.conn.execute(
+            "SELECT id FROM findings WHERE provider = ? AND key_id = ? AND id != ? ORDER BY id",
+            [provider, key_id, job.finding_id])]
+        for sibling in siblings:
+            self._event(sibling, event, at, {"same_key_as": job.finding_id, "job": job.id, "key_id": key_id})
+            audit.append(self.conn, at, self.actor, "revoke.same_key", {"finding": sibling, "key_id": key_id},
+                         {"event": event, "with": job.finding_id, "job_of": job.id})
 
     def add_calls(self, job: Job, calls: list[CallRecord], *, data: dict[str, Any] | None = None,
                   event: str | None = None, event_detail: dict | None = None,
@@ -296,7 +318,7 @@ class Jobs:
         into its plan data, without a state change; one transaction."""
         at = self.now()
         with transaction(self.conn):
-            self._insert_calls(job, calls, at, action)
+            # The job's rows first, then the audit rows that anchor them (audit.append digests them).
             if data:
                 row = self.conn.execute("SELECT plan FROM revocations WHERE id = ?", [job.id]).fetchone()
                 plan = json.loads(row[0] or "{}") if row else {}
@@ -304,5 +326,9 @@ class Jobs:
                 self.conn.execute("UPDATE revocations SET plan = ?, updated_at = ? WHERE id = ?",
                                   [json.dumps(plan, sort_keys=True), at, job.id])
                 job.plan = plan
+            self._insert_calls(job, calls, at, action)
+            if data and not calls:
+                audit.append(self.conn, at, self.actor, action, {"finding": job.finding_id, "job": job.id},
+                             {"data": sorted(data)})
             if event:
                 self._event(job.finding_id, event, at, event_detail)

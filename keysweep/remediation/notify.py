@@ -95,12 +95,16 @@ def targets_for(finding: "Finding", settings) -> list[Target]:
 
 
 def where(finding: "Finding") -> str:
-    if not finding.occurrences:
-        return "unknown place"
-    o = finding.occurrences[0]
-    place = f"{o.repo + ':' if o.repo else ''}{o.path or ''}{':' + str(o.line) if o.line else ''}"
-    more = f" (+{len(finding.occurrences) - 1} more)" if len(finding.occurrences) > 1 else ""
-    return (place or o.source) + more
+    """The finding's first place as the scan table names it, and how many more (one naming for all)."""
+    from keysweep.scanner.locations import describe_finding
+
+    return describe_finding(finding)
+
+
+def locations(finding: "Finding") -> list[str]:
+    from keysweep.scanner.locations import describe_all
+
+    return describe_all(finding)
 
 
 def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
@@ -119,7 +123,8 @@ def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
 
     return {"event": kind, "title": KIND_TITLES.get(kind, kind), "finding": finding.id,
             "provider": finding.provider, "rule_id": finding.rule_id, "redacted": shown(finding.redacted),
-            "key_id": shown(finding.key_id), "where": shown(where(finding)), "owner": shown(owner.get("name")),
+            "key_id": shown(finding.key_id), "where": shown(where(finding)),
+            "locations": [shown(place) for place in locations(finding)], "owner": shown(owner.get("name")),
             "team": shown(owner.get("team")), "console": console, "action": action, "detail": shown(detail) or None}
 
 
@@ -128,12 +133,18 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _places(facts: dict[str, Any], shown: int = 5) -> str:
+    places = facts.get("locations") or [facts["where"]]
+    more = len(places) - shown
+    return "; ".join(places[:shown]) + (f" (+{more} more)" if more > 0 else "")
+
+
 def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
     if target.format == "json":
         return {"source": "keysweep", **facts}
     s = slack_escape
     text = (f"*{s(facts['title'])}*: {s(facts['provider'])} `{s(facts['redacted'])}` ({s(facts['rule_id'])}) "
-            f"in {s(facts['where'])}{' — owner ' + s(facts['owner']) if facts['owner'] else ''}. {facts['action']}")
+            f"in {s(_places(facts))}{' — owner ' + s(facts['owner']) if facts['owner'] else ''}. {facts['action']}")
     if facts.get("detail"):
         text += f" ({s(facts['detail'])})"
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}

@@ -29,7 +29,6 @@ against a person selecting the finding by id, unless `--force` (docs/revocation.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -97,50 +96,89 @@ def _matches(rule: Rule, finding) -> bool:
     return True
 
 
+POLICY_KEYS = ("default", "rules", "apply_after_sweep")
+RULE_KEYS = ("name", "action", "long_lived", "revoker", "rotate_to") + LIST_FIELDS
+
+
+def _revoker_names() -> list[str]:
+    """Built-in revokers and installed plugins, by name (nothing imported)."""
+    from importlib.metadata import entry_points
+
+    from keysweep.revokers import BUILTIN, ENTRY_POINT_GROUP
+
+    return sorted(set(BUILTIN) | {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def _patterns(value: Any, where: str) -> list[str]:
+    if isinstance(value, str) and value:
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return list(value)
+    raise KeysweepError(f"{where}: expected a string or a non-empty list of strings, not {value!r:.40}")
+
+
+def _parse_rule(raw: Any, index: int, origin: str) -> Rule:
+    """One [[rules]] table, every value checked (a wrong type fails here, not mid-run)."""
+    where = f"{origin}: rule {index}"
+    if not isinstance(raw, dict):
+        raise KeysweepError(f"{where}: expected a [[rules]] table")
+    unknown = sorted(set(raw) - set(RULE_KEYS))
+    if unknown:
+        raise KeysweepError(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(RULE_KEYS)})")
+    action = raw.get("action")
+    if action not in ACTIONS:
+        raise KeysweepError(f"{where}: action: expected one of {', '.join(ACTIONS)}, not {action!r:.40}")
+    name = raw.get("name", f"rule {index}")
+    if not isinstance(name, str) or not name.strip():
+        raise KeysweepError(f"{where}: name: expected a non-empty string")
+    match = {field_name: _patterns(raw[field_name], f"{where}: {field_name}")
+             for field_name in LIST_FIELDS if field_name in raw}
+    long_lived = raw.get("long_lived")
+    if long_lived is not None and not isinstance(long_lived, bool):
+        raise KeysweepError(f"{where}: long_lived: expected true or false, not {long_lived!r:.40}")
+    revoker = raw.get("revoker")
+    if revoker is not None:
+        known = _revoker_names()
+        if revoker not in known:
+            raise KeysweepError(f"{where}: revoker: unknown revoker {revoker!r:.40} (known: {', '.join(known)})")
+    rotate_to = raw.get("rotate_to")
+    if rotate_to is not None:
+        from keysweep.revokers.aws_rotate import parse_target
+
+        if not isinstance(rotate_to, str):
+            raise KeysweepError(f"{where}: rotate_to: expected a string such as \"ssm:/ci/deploy-key\"")
+        try:
+            parse_target(rotate_to)
+        except ValueError as exc:
+            raise KeysweepError(f"{where}: {exc}") from None
+    return Rule(name=name, action=action, match=match, long_lived=long_lived, revoker=revoker, rotate_to=rotate_to)
+
+
 def parse(data: dict[str, Any], origin: str) -> Policy:
+    unknown = sorted(set(data) - set(POLICY_KEYS))
+    if unknown:
+        raise KeysweepError(f"{origin}: unknown key(s) {', '.join(unknown)} (known: {', '.join(POLICY_KEYS)})")
     default = data.get("default", "approve")
     if default not in ACTIONS:
-        raise KeysweepError(f"{origin}: default must be one of {', '.join(ACTIONS)}, not {default!r}")
-    rules = []
-    for index, raw in enumerate(data.get("rules", []), 1):
-        if not isinstance(raw, dict):
-            raise KeysweepError(f"{origin}: rule {index} is not a table")
-        action = raw.get("action")
-        if action not in ACTIONS:
-            raise KeysweepError(f"{origin}: rule {index} needs action = one of {', '.join(ACTIONS)}")
-        unknown = set(raw) - set(LIST_FIELDS) - {"name", "action", "long_lived", "revoker", "rotate_to"}
-        if unknown:
-            raise KeysweepError(f"{origin}: rule {index}: unknown field(s) {', '.join(sorted(unknown))}")
-        match = {}
-        for name in LIST_FIELDS:
-            if name in raw:
-                value = raw[name]
-                match[name] = [value] if isinstance(value, str) else [str(v) for v in value]
-        rotate_to = raw.get("rotate_to")
-        if rotate_to is not None:
-            from keysweep.revokers.aws_rotate import parse_target
-
-            try:
-                parse_target(rotate_to)
-            except ValueError as exc:
-                raise KeysweepError(f"{origin}: rule {index}: {exc}") from None
-        rules.append(Rule(name=str(raw.get("name", f"rule {index}")), action=action, match=match,
-                          long_lived=raw.get("long_lived"), revoker=raw.get("revoker"), rotate_to=rotate_to))
+        raise KeysweepError(f"{origin}: default must be one of {', '.join(ACTIONS)}, not {default!r:.40}")
+    if "apply_after_sweep" in data and not isinstance(data["apply_after_sweep"], bool):
+        raise KeysweepError(f"{origin}: apply_after_sweep: expected true or false, not {data['apply_after_sweep']!r:.40}")
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise KeysweepError(f"{origin}: rules: expected [[rules]] tables")
+    rules = [_parse_rule(raw, index, origin) for index, raw in enumerate(raw_rules, 1)]
     return Policy(rules, default, origin)
 
 
 def load(path: str | Path | None, settings=None) -> Policy | None:
     """The policy from PATH, else ./keysweep-policy.toml, else `[policy]` in keysweep.toml, else None."""
+    from keysweep.settings import read_toml
+
     candidate = Path(path) if path else Path.cwd() / POLICY_FILE
     if candidate.exists():
-        try:
-            return parse(tomllib.loads(candidate.read_text(encoding="utf-8")), str(candidate))
-        except tomllib.TOMLDecodeError as exc:
-            raise KeysweepError(f"{candidate}: malformed TOML: {exc}") from None
-        except OSError as exc:
-            raise KeysweepError(f"{candidate}: cannot read: {exc}") from None
+        return parse(read_toml(candidate, "policy file"), str(candidate))
     if path:
         raise KeysweepError(f"{candidate}: no such policy file")
     if settings is not None and settings.section("policy"):
-        return parse(settings.section("policy"), "keysweep.toml [policy]")
+        return parse(settings.section("policy"), f"{settings.config_path or 'keysweep.toml'}: [policy]")
     return None

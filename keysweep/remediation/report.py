@@ -73,6 +73,15 @@ def human(secs: float | None) -> str:
     return f"{secs:.0f}s"
 
 
+# Verification outcomes a report counts, in this order (docs/output.md, "report"): every credential
+# is in exactly one.
+STATUSES = ("live", "dead", "unknown", "unverified", "no_value")
+# Occurrence metadata that dates when a value was put where it was found, when no commit dates it:
+# an Actions/GitLab variable's `updated_at`, an SSM parameter version's `last_modified_at`, a
+# Secrets Manager secret's `last_changed_at`, an IAM key's or a secret's `created_at`.
+LEAK_TIME_FIELDS = ("updated_at", "last_modified_at", "last_changed_at", "created_at")
+
+
 @dataclass
 class Row:
     id: str
@@ -95,6 +104,11 @@ class Row:
     response_seconds: int | None = None
     open_seconds: int | None = None
     nhi: list[str] = field(default_factory=list)
+    status: str = "unverified"        # one of STATUSES
+    unowned: bool = True              # by the same rule as `keysweep owners --unowned`
+    age_seconds: int | None = None    # now − leaked, while not dead
+    exposure: str = "unknown"         # closed (dead, window known) | open (live now) | unknown
+    open_jobs: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("times", "nhi")}
@@ -123,18 +137,71 @@ def nhi_risks(row: Row, occurrences: int) -> list[str]:
     return sorted(set(risks), key=lambda r: int(r[3:]))
 
 
-def collect(store, now: datetime, *, provider: str | None = None, team: str | None = None,
-            owner: str | None = None, source: str | None = None, include_suppressed: bool = False) -> list[Row]:
-    from keysweep.remediation.notify import where
+def inventory_rule_ids() -> frozenset[str]:
+    """Rules of findings that hold no value to check (secret-age and key-age records)."""
+    from keysweep.scanner.sources.remote import inventory_rules
 
+    return frozenset(rule.id for rule in inventory_rules())
+
+
+def earliest_leak(finding, leaked_event: str | None) -> str | None:
+    """The earliest time the value is known to have been where it was found: the `leaked` event
+    (commit times), else per occurrence its commit time or the date its store gives the value."""
+    moments = [leaked_event] if leaked_event else []
+    for occurrence in finding.occurrences:
+        metadata = occurrence.metadata or {}
+        moment = occurrence.committed_at or next((metadata[k] for k in LEAK_TIME_FIELDS if metadata.get(k)), None)
+        if moment:
+            moments.append(str(moment))
+    parsed = [(parse(m), m) for m in moments]
+    known = [(p, m) for p, m in parsed if p is not None]
+    return min(known)[1] if known else None
+
+
+def credential_status(finding, times: dict[str, str], no_value: frozenset[str]) -> str:
+    """live / dead / unknown / unverified / no_value, from the latest verification, unless keysweep
+    confirmed the key dead after it (a revoker's confirmation need not be a verification)."""
+    verification = finding.verification or {}
+    latest, checked = verification.get("status"), verification.get("checked_at")
+    dead_at = times.get("confirmed_dead")
+    if dead_at and (latest is None or not checked or (parse(checked) or parse(dead_at)) <= parse(dead_at)):
+        return "dead"
+    if latest in ("live", "dead"):
+        return latest
+    if latest:
+        return "unknown"
+    return "no_value" if finding.rule_id in no_value else "unverified"
+
+
+def death_time(times: dict[str, str]) -> str | None:
+    """When the key is known to have stopped working after being seen working: keysweep's
+    confirmation, or the first `verified_dead` after a `verified_live`."""
+    if times.get("confirmed_dead"):
+        return times["confirmed_dead"]
+    live, dead = parse(times.get("verified_live")), parse(times.get("verified_dead"))
+    return times["verified_dead"] if live and dead and dead > live else None
+
+
+def collect(store, now: datetime, *, provider: str | None = None, team: str | None = None,
+            owner: str | None = None, source: str | None = None, threshold: float | None = None,
+            include_suppressed: bool = False) -> list[Row]:
+    from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
+    from keysweep.remediation.jobs import CONFIRMED
+    from keysweep.scanner.locations import describe_finding
+
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    no_value = inventory_rule_ids()
     # A credential suppressed everywhere (accepted by a person) is not part of the remediation work.
     findings = store.findings(provider=provider, include_suppressed=include_suppressed)
     times: dict[str, dict[str, str]] = defaultdict(dict)
     for finding_id, kind, at in store.conn.execute("SELECT finding_id, kind, min(at) FROM events GROUP BY finding_id, kind"):
         times[finding_id][kind] = at
     states: dict[str, str] = {}
+    open_jobs: dict[str, int] = defaultdict(int)
     for finding_id, state in store.conn.execute("SELECT finding_id, state FROM revocations ORDER BY updated_at, id"):
         states[finding_id] = state
+        if state != CONFIRMED:
+            open_jobs[finding_id] += 1
     rows = []
     now_iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     for finding in findings:
@@ -146,25 +213,36 @@ def collect(store, now: datetime, *, provider: str | None = None, team: str | No
         if source and not any(o.source == source for o in finding.occurrences):
             continue
         t = dict(times.get(finding.id, {}))
-        if not t.get("leaked"):
-            t["leaked"] = min((o.committed_at for o in finding.occurrences if o.committed_at), default=None)
+        t["leaked"] = earliest_leak(finding, t.get("leaked"))
         if not t.get("detected"):
             t["detected"] = finding.first_seen_at
         verification = finding.verification or {}
-        dead = t.get("confirmed_dead")
-        state = "confirmed" if dead else states.get(finding.id) or (
+        confirmed = t.get("confirmed_dead")
+        status = credential_status(finding, t, no_value)
+        state = "confirmed" if confirmed else states.get(finding.id) or (
             "live" if verification.get("status") == "live" else "open")
         row = Row(id=finding.id, provider=finding.provider, rule_id=finding.rule_id, redacted=finding.redacted,
                   long_lived=bool(finding.long_lived), owner=owner_info.get("name"), team=owner_info.get("team"),
                   owner_source=owner_info.get("source"), owner_confidence=owner_info.get("confidence"),
                   sources=sorted({o.source for o in finding.occurrences}),
-                  repos=sorted({o.repo for o in finding.occurrences if o.repo}), where=where(finding), state=state,
-                  verification=verification.get("status"), identity=verification.get("identity") or {},
-                  times={kind: t.get(kind) for kind in CLOCK_EVENTS})
-        row.exposure_seconds = seconds(t.get("leaked"), dead)
-        row.response_seconds = seconds(t.get("detected"), dead)
-        if not dead:
-            row.open_seconds = seconds(t.get("leaked") or t.get("detected"), now_iso)
+                  repos=sorted({o.repo for o in finding.occurrences if o.repo}), where=describe_finding(finding),
+                  state=state, verification=verification.get("status"), identity=verification.get("identity") or {},
+                  times={kind: t.get(kind) for kind in CLOCK_EVENTS}, status=status,
+                  unowned=is_unowned(finding.owner, threshold), open_jobs=open_jobs.get(finding.id, 0))
+        dead = death_time(t)
+        # A window is known only for a key seen working (verified live, or revoked by keysweep) and
+        # then seen dead: a key never seen working may have been dead all along.
+        seen_working = bool(t.get("verified_live") or t.get("revoked"))
+        if status == "dead":
+            if dead and seen_working:
+                row.exposure = "closed"
+                row.exposure_seconds = seconds(t.get("leaked"), dead)
+        else:
+            row.age_seconds = seconds(t.get("leaked") or t.get("detected"), now_iso)
+            if status == "live":
+                row.exposure = "open"
+                row.open_seconds = row.age_seconds
+        row.response_seconds = seconds(t.get("detected"), confirmed)
         row.nhi = nhi_risks(row, len(finding.occurrences))
         rows.append(row)
     return rows
@@ -173,12 +251,19 @@ def collect(store, now: datetime, *, provider: str | None = None, team: str | No
 def stats(rows: list[Row]) -> dict[str, Any]:
     exposure = [r.exposure_seconds for r in rows if r.exposure_seconds is not None]
     response = [r.response_seconds for r in rows if r.response_seconds is not None]
-    live = [r for r in rows if r.state != "confirmed" and r.verification != "dead"]
+    live = [r for r in rows if r.status == "live"]
     oldest = max(live, key=lambda r: r.open_seconds or 0, default=None)
+    counts = {status: sum(1 for r in rows if r.status == status) for status in STATUSES}
     return {
         "count": len(rows), "confirmed_dead": sum(1 for r in rows if r.times.get("confirmed_dead")),
         "revoked": sum(1 for r in rows if r.times.get("revoked")),
-        "still_live": len(live), "unowned": sum(1 for r in rows if not r.owner),
+        **counts,
+        # Kept for existing readers: the same number as `live` (it used to count every credential not
+        # confirmed dead, checked or not).
+        "still_live": counts["live"],
+        "unowned": sum(1 for r in rows if r.unowned),
+        "open_jobs": sum(r.open_jobs for r in rows),
+        "exposure_unknown": sum(1 for r in rows if r.exposure == "unknown"),
         "exposure_median_seconds": percentile(exposure, 0.5), "exposure_p90_seconds": percentile(exposure, 0.9),
         "response_median_seconds": percentile(response, 0.5), "response_p90_seconds": percentile(response, 0.9),
         "oldest_live": {"id": oldest.id, "redacted": oldest.redacted, "open_seconds": oldest.open_seconds}
@@ -198,11 +283,12 @@ def grouped(rows: list[Row]) -> dict[str, dict[str, dict[str, Any]]]:
     return {name: {key: stats(members) for key, members in sorted(by.items())} for name, by in groups.items()}
 
 
-def build(store, now: datetime | None = None, **filters) -> dict[str, Any]:
+def build(store, now: datetime | None = None, threshold: float | None = None, **filters) -> dict[str, Any]:
+    from keysweep.remediation.audit import head
+
     now = now or datetime.now(timezone.utc)
-    rows = collect(store, now, **filters)
-    still_live = sorted((r for r in rows if r.state != "confirmed" and r.verification != "dead"),
-                        key=lambda r: -(r.open_seconds or 0))
+    rows = collect(store, now, threshold=threshold, **filters)
+    still_live = sorted((r for r in rows if r.status == "live"), key=lambda r: -(r.open_seconds or 0))
     return {
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "totals": stats(rows),
@@ -210,37 +296,65 @@ def build(store, now: datetime | None = None, **filters) -> dict[str, Any]:
         "oldest_still_live": [{"id": r.id, "provider": r.provider, "redacted": r.redacted, "owner": r.owner,
                                "where": r.where, "open_seconds": r.open_seconds} for r in still_live[:10]],
         "unowned": [{"id": r.id, "provider": r.provider, "redacted": r.redacted, "where": r.where}
-                    for r in rows if not r.owner],
+                    for r in rows if r.unowned],
         "credentials": [r.as_dict() for r in rows],
+        # The audit log's head when the report was made: keep it, and `keysweep audit verify --expect`
+        # later proves no row up to it was removed or changed.
+        "audit_head": head(store.conn),
     }
 
 
 # -- renderers --------------------------------------------------------------------------------------
+# The names every rendering uses for the totals, in order (JSON key, label).
+TOTAL_LABELS = (("live", "live"), ("dead", "dead"), ("unknown", "unknown"), ("unverified", "unverified"),
+                ("no_value", "no value"), ("unowned", "unowned"), ("open_jobs", "open jobs"))
+
+
+def totals_text(t: dict[str, Any]) -> str:
+    return ", ".join(f"{t.get(key, 0)} {label}" for key, label in TOTAL_LABELS) + \
+        f" ({t['confirmed_dead']} confirmed dead by keysweep)"
+
+
+def head_text(head: dict[str, Any] | None) -> str:
+    """`SEQ:HASH`, the form `keysweep audit verify --expect` takes."""
+    if not head:
+        return "-"
+    return f"{head['seq']}:{head['hash']}"
+
+
 # Owners, teams, sources and places come from scanned data: the text renderers pass every such value
 # through `terminal_safe`, the HTML one through `terminal_safe` then `html.escape` (a bidi override
 # spoofs a browser as well as a terminal).
 def render_table(report: dict[str, Any]) -> str:
     t_ = terminal_safe
     t = report["totals"]
-    lines = [f"Time to remediation — {t['count']} credentials, {t['confirmed_dead']} confirmed dead, "
-             f"{t['still_live']} still live, {t['unowned']} unowned",
+    lines = [f"Time to remediation — {t['count']} credentials: {totals_text(t)}",
              f"exposure window: median {human(t['exposure_median_seconds'])}, p90 {human(t['exposure_p90_seconds'])}"
              f"   response time: median {human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}",
              ""]
     for name, groups in report["by"].items():
         lines.append(f"by {name}:")
-        lines.append(f"  {'':<28} {'count':>5} {'dead':>5} {'live':>5} {'unowned':>7} {'exp.med':>8} {'exp.p90':>8} "
-                     f"{'resp.med':>8} {'resp.p90':>8}")
+        lines.append(f"  {'':<28} {'count':>5} " + " ".join(f"{label:>{max(5, len(label))}}" for _k, label in TOTAL_LABELS)
+                     + f" {'exp.med':>8} {'exp.p90':>8} {'resp.med':>8} {'resp.p90':>8}")
         for key, s in groups.items():
-            lines.append(f"  {t_(key)[:28]:<28} {s['count']:>5} {s['confirmed_dead']:>5} {s['still_live']:>5} "
-                         f"{s['unowned']:>7} {human(s['exposure_median_seconds']):>8} {human(s['exposure_p90_seconds']):>8} "
+            lines.append(f"  {t_(key)[:28]:<28} {s['count']:>5} "
+                         + " ".join(f"{s.get(k, 0):>{max(5, len(label))}}" for k, label in TOTAL_LABELS)
+                         + f" {human(s['exposure_median_seconds']):>8} {human(s['exposure_p90_seconds']):>8} "
                          f"{human(s['response_median_seconds']):>8} {human(s['response_p90_seconds']):>8}")
         lines.append("")
+    lines.append(f"audit head: {head_text(report.get('audit_head'))}")
     if report["oldest_still_live"]:
         lines.append("oldest still live:")
         for r in report["oldest_still_live"]:
             lines.append(f"  {human(r['open_seconds']):>8}  {t_(r['id'])}  {t_(r['provider'])}  {t_(r['redacted'])}  "
                          f"{t_(r['owner'] or '(unowned)')}  {t_(r['where'])}")
+    if report["unowned"]:
+        shown = 20
+        lines.append("unowned:")
+        for r in report["unowned"][:shown]:
+            lines.append(f"  {t_(r['id'])}  {t_(r['provider'])}  {t_(r['redacted'])}  {t_(r['where'])}")
+        if len(report["unowned"]) > shown:
+            lines.append(f"  (+{len(report['unowned']) - shown} more: --format json lists them all)")
     return "\n".join(lines) + "\n"
 
 
@@ -251,7 +365,10 @@ def render_prometheus(report: dict[str, Any]) -> str:
     out = []
     metrics = (("keysweep_credentials", "count", "Credentials found"),
                ("keysweep_credentials_confirmed_dead", "confirmed_dead", "Credentials confirmed dead"),
-               ("keysweep_credentials_still_live", "still_live", "Credentials not yet confirmed dead"),
+               ("keysweep_credentials_still_live", "still_live", "Credentials whose latest verification is live"),
+               ("keysweep_credentials_unverified", "unverified", "Credentials never verified"),
+               ("keysweep_credentials_verification_unknown", "unknown", "Credentials whose latest check was inconclusive"),
+               ("keysweep_revocation_jobs_open", "open_jobs", "Revocation jobs not yet confirmed"),
                ("keysweep_credentials_unowned", "unowned", "Credentials with no owner"),
                ("keysweep_exposure_seconds_median", "exposure_median_seconds", "Median leak-to-dead window"),
                ("keysweep_exposure_seconds_p90", "exposure_p90_seconds", "p90 leak-to-dead window"),
@@ -314,6 +431,15 @@ def _timeline_svg(points: list[datetime], width: int = 560, height: int = 200) -
             f'<text x="5" y="20" font-size="11">{total} confirmed dead</text></svg>')
 
 
+def exposure_text(c: dict[str, Any]) -> str:
+    """A closed window, an open one (the key's age so far), or "exposure unknown"."""
+    if c.get("exposure") == "closed":
+        return human(c["exposure_seconds"])
+    if c.get("exposure") == "open":
+        return f"open {human(c['open_seconds'])}"
+    return "exposure unknown"
+
+
 def render_html(report: dict[str, Any]) -> str:
     def e(value: Any) -> str:
         return html.escape(terminal_safe(value))
@@ -325,17 +451,19 @@ def render_html(report: dict[str, Any]) -> str:
     for c in report["credentials"]:
         rows.append("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in (
             c["id"], c["provider"], c["redacted"], c["owner"] or "(unowned)", c["team"] or "", c["state"],
-            c["leaked_at"] or "", c["detected_at"] or "", c["revoked_at"] or "", c["confirmed_dead_at"] or "",
-            human(c["exposure_seconds"]), human(c["response_seconds"]),
+            c["status"], c["leaked_at"] or "", c["detected_at"] or "", c["revoked_at"] or "",
+            c["confirmed_dead_at"] or "", exposure_text(c), human(c["response_seconds"]),
             ", ".join(r["id"] for r in c["nhi_risks"]))) + "</tr>")
     groups = []
     for name, by in report["by"].items():
-        body = "".join(f"<tr><td>{e(k)}</td><td>{s['count']}</td><td>{s['confirmed_dead']}</td><td>{s['still_live']}</td>"
-                       f"<td>{s['unowned']}</td><td>{human(s['exposure_median_seconds'])}</td>"
+        body = "".join(f"<tr><td>{e(k)}</td><td>{s['count']}</td>"
+                       + "".join(f"<td>{s.get(key, 0)}</td>" for key, _label in TOTAL_LABELS)
+                       + f"<td>{human(s['exposure_median_seconds'])}</td>"
                        f"<td>{human(s['exposure_p90_seconds'])}</td><td>{human(s['response_median_seconds'])}</td>"
                        f"<td>{human(s['response_p90_seconds'])}</td></tr>" for k, s in by.items())
-        groups.append(f"<h3>By {e(name)}</h3><table><tr><th>{e(name)}</th><th>count</th><th>dead</th><th>live</th>"
-                      f"<th>unowned</th><th>exposure median</th><th>exposure p90</th><th>response median</th>"
+        groups.append(f"<h3>By {e(name)}</h3><table><tr><th>{e(name)}</th><th>count</th>"
+                      + "".join(f"<th>{label}</th>" for _key, label in TOTAL_LABELS)
+                      + "<th>exposure median</th><th>exposure p90</th><th>response median</th>"
                       f"<th>response p90</th></tr>{body}</table>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>keysweep — time to remediation</title>
@@ -343,15 +471,15 @@ def render_html(report: dict[str, Any]) -> str:
 td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}}th{{background:#f4f4f4}}
 .muted{{color:#888}}.cards span{{display:inline-block;margin-right:2em;font-size:18px}}</style></head><body>
 <h1>Time to remediation</h1><p class="muted">Generated {e(report['generated_at'])} by keysweep. No secret values.</p>
-<div class="cards"><span>{t['count']} credentials</span><span>{t['confirmed_dead']} confirmed dead</span>
-<span>{t['still_live']} still live</span><span>{t['unowned']} unowned</span></div>
+<div class="cards"><span>{t['count']} credentials</span>{''.join(f"<span>{t.get(key, 0)} {label}</span>" for key, label in TOTAL_LABELS)}</div>
+<p class="muted">{t['confirmed_dead']} confirmed dead by keysweep. Audit head (for <code>keysweep audit verify --expect</code>): <code>{e(head_text(report.get('audit_head')))}</code></p>
 <p>Exposure window median {human(t['exposure_median_seconds'])}, p90 {human(t['exposure_p90_seconds'])};
 response time median {human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}.</p>
 <h2>Exposure window distribution</h2>{_histogram_svg(exposure)}
 <h2>Remediation over time</h2>{_timeline_svg([d for d in dead if d])}
 {''.join(groups)}
 <h2>Credentials</h2><table><tr><th>id</th><th>provider</th><th>key</th><th>owner</th><th>team</th><th>state</th>
-<th>leaked</th><th>detected</th><th>revoked</th><th>confirmed dead</th><th>exposure</th><th>response</th><th>OWASP NHI</th></tr>
+<th>status</th><th>leaked</th><th>detected</th><th>revoked</th><th>confirmed dead</th><th>exposure</th><th>response</th><th>OWASP NHI</th></tr>
 {''.join(rows)}</table></body></html>
 """
 
@@ -370,8 +498,9 @@ def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
             "how_quickly_shut_off": {"state": c["state"], "leaked_at": c["leaked_at"], "detected_at": c["detected_at"],
                                      "revoked_at": c["revoked_at"], "confirmed_dead_at": c["confirmed_dead_at"],
                                      "exposure_seconds": c["exposure_seconds"],
+                                     "exposure": c["exposure"], "status": c["status"],
                                      "response_seconds": c["response_seconds"],
-                                     "still_open_seconds": c["open_seconds"]},
+                                     "still_open_seconds": c["open_seconds"], "age_seconds": c["age_seconds"]},
             "owasp_nhi_top10": c["nhi_risks"],
         })
     return view
@@ -389,9 +518,11 @@ def render_audit_table(view: list[dict[str, Any]]) -> str:
                      f"{' via ' + t_(owner['attributed_by']) if owner['attributed_by'] else ''}")
         lines.append(f"  reach:    {t_(reach['verification'] or 'not verified')} "
                      f"{t_(json.dumps(reach['identity'], sort_keys=True)) if reach['identity'] else ''}")
-        lines.append(f"  shut off: {t_(speed['state'])}; exposure {human(speed['exposure_seconds'])}, response "
-                     f"{human(speed['response_seconds'])}"
-                     f"{', open for ' + human(speed['still_open_seconds']) if speed['still_open_seconds'] else ''}")
+        exposure = ("exposure unknown" if speed["exposure"] == "unknown" else
+                    f"exposure {human(speed['exposure_seconds'])}" if speed["exposure"] == "closed" else
+                    f"live, open for {human(speed['still_open_seconds'])}")
+        lines.append(f"  shut off: {t_(speed['state'])} ({speed['status']}); {exposure}, response "
+                     f"{human(speed['response_seconds'])}")
         lines.append(f"  OWASP NHI: {', '.join(r['id'] + ' ' + r['name'] for r in item['owasp_nhi_top10'])}")
     return "\n".join(lines) + "\n"
 

@@ -30,3 +30,24 @@ def migrate_revocation_jobs(db) -> None:
         "id": str, "actor": str, "pid": int, "host": str, "command": str, "started_at": str,
         "finished_at": str, "summary": str,
     }, pk="id", if_not_exists=True)
+
+
+def migrate_audit_anchor(db) -> None:
+    """The audit log's head kept outside the log (`audit_checkpoint`, moved forward with each append)
+    and a `digest` column anchoring revocation jobs' rows in the chain (keysweep/remediation/audit.py).
+    Jobs that exist before this migration were never anchored: `jobs_from` says where anchoring began."""
+    if "digest" not in db["audit_log"].columns_dict:
+        db.execute("ALTER TABLE audit_log ADD COLUMN digest TEXT")
+    db.execute("CREATE TABLE IF NOT EXISTS audit_checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), "
+               "seq INTEGER NOT NULL, hash TEXT NOT NULL, at TEXT, jobs_from INTEGER)")
+    last = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    newest_job = db.execute("SELECT max(id) FROM revocations").fetchone()[0] or 0
+    db.execute("INSERT OR IGNORE INTO audit_checkpoint (id, seq, hash, at, jobs_from) "
+               "VALUES (1, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?)",
+               [last[0] if last else 0, last[1] if last else "0" * 64, newest_job + 1])
+    # Like the log itself: the checkpoint only moves forward, and is never deleted.
+    db.execute("CREATE TRIGGER IF NOT EXISTS audit_checkpoint_forward BEFORE UPDATE ON audit_checkpoint "
+               "WHEN NEW.seq < OLD.seq OR NEW.jobs_from IS NOT OLD.jobs_from "
+               "BEGIN SELECT RAISE(ABORT, 'audit_checkpoint only moves forward'); END")
+    db.execute("CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint "
+               "BEGIN SELECT RAISE(ABORT, 'audit_checkpoint cannot be deleted'); END")

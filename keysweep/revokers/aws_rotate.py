@@ -158,6 +158,18 @@ def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
         audit.append(conn, ctx.now(), ctx.actor, "revoke.rotate", {"finding": finding_id, "job": row[0]}, values)
 
 
+def remember_managed(ctx, finding_id: str, revoker: str, key_id: str, target: dict[str, Any]) -> None:
+    """The new key is keysweep's own: a later scan that finds it where it was written reports it
+    as managed, not as a new leak (store table `managed_keys`)."""
+    store = ctx.store
+    if store is None or not hasattr(store, "record_managed_key"):
+        return
+    row = store.conn.execute("SELECT id FROM revocations WHERE finding_id = ? AND revoker = ?",
+                             [finding_id, revoker]).fetchone()
+    store.record_managed_key(key_id, "aws", finding_id, {**target, "resource": describe(target)},
+                             row[0] if row else None, ctx.now())
+
+
 class AwsRotateRevoker(AwsAccessKeyRevoker):
     name = "aws-rotate"
 
@@ -275,10 +287,12 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                                             data.get("secret_sha256")), meta, recorded)
             del answer
             calls.append(("POST", _put_call(target), f"wrote {recorded}"))
+            remember_managed(ctx, plan.finding_id, self.name, recorded, target)
             if fault:
                 fault("after_write")
         else:
             calls.append(("POST", _put_call(target), f"{recorded} already written"))
+            remember_managed(ctx, plan.finding_id, self.name, recorded, target)
         current = None
         try:
             await asyncio.to_thread(iam.update_access_key, UserName=user, AccessKeyId=old, Status="Inactive")

@@ -39,6 +39,17 @@ class Match:
     allowed_by: str | None = None
 
 
+# Locator key holding how to reach the place again (the clone's cache directory, the forge's API
+# URL and the *name* of its token variable, an AWS profile and endpoint; never a credential). It
+# says how, not where: it is not part of an occurrence's identity, and a later scan refreshes it.
+ACCESS = "access"
+
+
+def place_of(locator: dict[str, Any] | None) -> dict[str, Any]:
+    """The locator without its access details: what names the place."""
+    return {key: value for key, value in (locator or {}).items() if key != ACCESS}
+
+
 @dataclass(slots=True)
 class Occurrence:
     source: str
@@ -62,7 +73,7 @@ class Occurrence:
     def identity(self) -> tuple:
         # The whole locator: two CI variables of one repo holding the same key are two places.
         return (self.source, self.repo, self.path, self.line, self.commit,
-                tuple(sorted((key, str(value)) for key, value in self.locator.items())))
+                tuple(sorted((key, str(value)) for key, value in place_of(self.locator).items())))
 
 
 @dataclass(slots=True)
@@ -82,6 +93,9 @@ class Finding:
     owner: dict[str, Any] | None = None
     remediation: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None  # non-secret facts from the first match (stored since migration 5)
+    # A key keysweep itself created (`revoke --rotate`): {"rotated_from": finding id, "written_to":
+    # locator of the store it was written to}; None otherwise (and for one-shot scans without a store).
+    managed: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

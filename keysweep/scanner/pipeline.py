@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from keysweep.errors import KeysweepError
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
@@ -90,13 +91,15 @@ def ignored_in_repo(repo: GitRepo) -> IgnoreList:
     clone (a swept forge repository), as committed at HEAD."""
     if repo.root != repo.git_dir:
         return load_ignored([repo.path])
-    content = repo.committed_file(IGNORE_FILE, MAX_IGNORE_BYTES)
-    if content is None:
-        return IgnoreList()
     try:
+        content = repo.committed_file(IGNORE_FILE, MAX_IGNORE_BYTES)
+        if content is None:
+            return IgnoreList()
         return parse_ignore(content.decode("utf-8"), f"HEAD:{IGNORE_FILE}")
-    except UnicodeDecodeError:
-        sys.stderr.write(f"keysweep: warning: HEAD:{IGNORE_FILE}: not UTF-8 text, not read\n")
+    except (KeysweepError, UnicodeDecodeError) as exc:
+        # Not read: what it would have hidden is reported, and the person is told why.
+        reason = str(exc) if isinstance(exc, KeysweepError) else "not UTF-8 text, not read"
+        sys.stderr.write(f"keysweep: warning: {repo.identity}: HEAD:{IGNORE_FILE}: {reason}\n")
         return IgnoreList()
 
 

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 from keysweep.fingerprint import finding_id
-from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
+from keysweep.scanner.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, utc_now
 from keysweep.scanner.suppress import apply_ignore, load_ignored
 from keysweep.scanner.sources.remote import (GitTarget, Pending, RemoteError, RemoteSource, Unit,
@@ -353,7 +353,8 @@ class Runner:
             for finding in result.findings:
                 for occurrence in finding.occurrences:
                     occurrence.repo = scope
-                    occurrence.locator = {**occurrence.locator, "repo": scope, "url": safe_url(target.url)}
+                    occurrence.locator = {**occurrence.locator, "repo": scope, "url": safe_url(target.url),
+                                          ACCESS: {**(target.access or {}), "cache": str(Path(path).resolve())}}
                     if target.metadata:
                         occurrence.metadata = dict(target.metadata)
         return result
@@ -361,44 +362,49 @@ class Runner:
     def clone_or_fetch(self, target: GitTarget) -> Path:
         """A bare clone of every branch and tag in the cache, fetched again if it is there (thread)."""
         assert target.url is not None
-        dest = cache_path(self.cache_dir, target.name)
-        env = dict(os.environ)
-        env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", SSH_ASKPASS="true", GCM_INTERACTIVE="never")
-        parts = urlsplit(target.url)
-        if target.auth_header and parts.scheme in ("http", "https") and parts.hostname:
-            # Through the environment, scoped to the clone host: never on a command line, never in a config file.
-            origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/"
-            env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"http.{origin}.extraHeader",
-                       GIT_CONFIG_VALUE_0=target.auth_header)
-        refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
-        if (dest / "HEAD").exists():
-            self._git(["fetch", "--quiet", "--prune", "--no-tags", target.url, *refspecs], dest, env, target)
-            return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(f"{dest.name}.partial-{os.getpid()}-{threading.get_ident()}")
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            self._git(["clone", "--bare", "--quiet", "--no-hardlinks", target.url, str(partial)], dest.parent, env,
-                      target)
-            os.replace(partial, dest)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-        return dest
+        return clone_or_fetch(cache_path(self.cache_dir, target.name), target.url, target.auth_header,
+                              self.git_timeout)
 
-    def _git(self, args: list[str], cwd: Path, env: dict[str, str], target: GitTarget) -> None:
-        try:
-            done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, timeout=self.git_timeout,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise RemoteError(f"git {args[0]} {safe_url(target.url or '')}: timed out after {self.git_timeout:.0f}s") from None
-        except FileNotFoundError:
-            raise RemoteError("git is not installed or not on PATH") from None
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-            reason = lines[-1].strip() if lines else f"exit status {done.returncode}"
-            if target.url:
-                reason = reason.replace(target.url, safe_url(target.url))
-            raise RemoteError(f"git {args[0]} {safe_url(target.url or '')}: {reason}")
+
+def clone_or_fetch(dest: Path, url: str, auth_header: str | None, timeout: float = GIT_TIMEOUT) -> Path:
+    """A bare clone of every branch and tag of `url` at `dest`, fetched again if it is there.
+
+    Shared by sweeps and by re-reads of a value whose cached clone was cleared. The auth header
+    goes through the environment, scoped to the clone host: never on a command line, never in a
+    config file."""
+    env = dict(os.environ)
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", SSH_ASKPASS="true", GCM_INTERACTIVE="never")
+    parts = urlsplit(url)
+    if auth_header and parts.scheme in ("http", "https") and parts.hostname:
+        origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/"
+        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"http.{origin}.extraHeader", GIT_CONFIG_VALUE_0=auth_header)
+    refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+    if (dest / "HEAD").exists():
+        _git(["fetch", "--quiet", "--prune", "--no-tags", url, *refspecs], dest, env, url, timeout)
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(f"{dest.name}.partial-{os.getpid()}-{threading.get_ident()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _git(["clone", "--bare", "--quiet", "--no-hardlinks", url, str(partial)], dest.parent, env, url, timeout)
+        os.replace(partial, dest)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return dest
+
+
+def _git(args: list[str], cwd: Path, env: dict[str, str], url: str, timeout: float) -> None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise RemoteError(f"git {args[0]} {safe_url(url)}: timed out after {timeout:.0f}s") from None
+    except FileNotFoundError:
+        raise RemoteError("git is not installed or not on PATH") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+        reason = lines[-1].strip() if lines else f"exit status {done.returncode}"
+        raise RemoteError(f"git {args[0]} {safe_url(url)}: {reason.replace(url, safe_url(url))}")
 
 
 def utc(moment: datetime | None = None) -> datetime:

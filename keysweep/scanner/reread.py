@@ -3,12 +3,16 @@
 Each occurrence keeps a `locator`; reading it back and re-running the engine gives the matches in
 that blob or file, and the one whose SHA-256 is the finding's `secret_sha256` is the value:
 
-- git:  `{"repo": path, "blob": sha}`  → `git cat-file blob sha` in the repository;
+- git:  `{"repo": path, "blob": sha}`  → `git cat-file blob sha` in the repository; for a forge
+  repository (`repo` names it as the forge does, `url` is its clone URL) in the cached bare clone
+  named by `access.cache`, cloned again from `url` (with the token from the variable named by
+  `access.token_env`, sent only to the forge's host) when the cache was cleared;
 - dir / staged: `{"root": dir, "path": relative}` (root may itself be the scanned file).
 
 Other sources (secret stores, CI variables) register a reader with `register_reader(source, fn)`,
-where `fn(locator) -> bytes | None` returns the content to re-scan. The remote sources' readers
-(`keysweep.scanner.sources.readers`) are registered on first need.
+where `fn(locator, settings=None) -> bytes | None` returns the content to re-scan (a reader taking
+only the locator works too). The remote sources' readers (`keysweep.scanner.sources.readers`) are
+registered on first need.
 
 The value is handed back to the caller in memory only — for a liveness check, an inventory match or
 a revocation — and must never be printed, logged or stored. Matches of a blob are cached per
@@ -17,20 +21,24 @@ a revocation — and must never be printed, logged or stored. Matches of a blob 
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from keysweep.fingerprint import secret_sha256
+from keysweep.scanner.models import ACCESS
 
 if TYPE_CHECKING:
     from keysweep.scanner.engine import Engine
     from keysweep.scanner.models import Finding, Occurrence
     from keysweep.scanner.rules import Rule
+    from keysweep.settings import Settings
 
 MAX_REREAD_BYTES = 64 * 1024 * 1024
-Reader = Callable[[dict[str, Any]], "bytes | None"]
+REFETCH_TIMEOUT = 300.0
+Reader = Callable[..., "bytes | None"]
 READERS: dict[str, Reader] = {}
 
 
@@ -62,6 +70,67 @@ def read_git_blob(repo: str, blob: str) -> bytes | None:
     return result.stdout if result.returncode == 0 else None
 
 
+def _is_git_dir(path: str | Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / "HEAD").exists()
+
+
+def _forge_auth(locator: dict[str, Any], url: str, settings: "Settings | None") -> str | None:
+    """The clone's auth header, built the way the scan built it (same forge rules: the token
+    only goes to the forge's own host)."""
+    access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
+    forge = access.get("forge")
+    if forge not in ("github", "gitlab"):
+        return None
+    from keysweep.scanner.sources.readers import _settings, forge_access
+
+    api, token = forge_access(locator, forge, _settings(settings))
+    if not api or not token:
+        return None
+    if forge == "github":
+        from keysweep.scanner.sources.github import GitHubSource
+
+        return GitHubSource(api_url=api, token=token)._auth_header(url)
+    from keysweep.scanner.sources.gitlab import GitLabSource
+
+    return GitLabSource(url=api, token=token)._auth_header(url)
+
+
+def local_git_dir(occurrence: "Occurrence", settings: "Settings | None" = None, *, fetch: bool = True,
+                  attempted: set[str] | None = None) -> str | None:
+    """A local git directory holding the occurrence's commits and blobs, or None.
+
+    A local scan's repository is its own path. A forge repository's history is in the sweep's
+    cached bare clone; when the cache was cleared (and `fetch`), it is cloned again into the same
+    place. `attempted` remembers clone attempts, so a run tries each repository once."""
+    locator = occurrence.locator or {}
+    repo = str(locator.get("repo") or occurrence.repo or "")
+    if repo and Path(repo).is_dir():
+        return repo
+    access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
+    url = locator.get("url")
+    if access.get("cache"):
+        cache = Path(str(access["cache"]))
+    elif url and repo:
+        from keysweep.scanner.remote import cache_path, default_cache_dir
+
+        cache = cache_path(default_cache_dir(), repo)  # stored before the cache was recorded
+    else:
+        return None
+    if _is_git_dir(cache):
+        return str(cache)
+    if not fetch or not url or (attempted is not None and str(cache) in attempted):
+        return None
+    if attempted is not None:
+        attempted.add(str(cache))
+    from keysweep.scanner.remote import clone_or_fetch
+
+    try:
+        clone_or_fetch(cache, str(url), _forge_auth(locator, str(url), settings), REFETCH_TIMEOUT)
+    except Exception:  # an unreachable forge: the value cannot be re-read, and the caller says so
+        return None
+    return str(cache) if _is_git_dir(cache) else None
+
+
 def read_file(root: str | None, path: str | None) -> bytes | None:
     if not path and not root:
         return None
@@ -89,15 +158,25 @@ def _remote_reader(source: str) -> Reader | None:
     return READERS.get(source)
 
 
-def occurrence_content(occurrence: "Occurrence") -> bytes | None:
+def _call_reader(reader: Reader, locator: dict[str, Any], settings: "Settings | None") -> bytes | None:
+    try:
+        takes_settings = len(inspect.signature(reader).parameters) > 1
+    except (TypeError, ValueError):
+        takes_settings = False
+    return reader(locator, settings) if takes_settings else reader(locator)
+
+
+def occurrence_content(occurrence: "Occurrence", settings: "Settings | None" = None,
+                       attempted: set[str] | None = None) -> bytes | None:
     locator = occurrence.locator or {}
     reader = READERS.get(occurrence.source)
     if reader is None and not (locator.get("blob") or locator.get("path") or locator.get("root")):
         reader = _remote_reader(occurrence.source)
     if reader is not None:
-        return reader(locator)
+        return _call_reader(reader, locator, settings)
     if locator.get("blob"):
-        return read_git_blob(locator.get("repo") or occurrence.repo or "", locator["blob"])
+        repo = local_git_dir(occurrence, settings, attempted=attempted)
+        return read_git_blob(repo, locator["blob"]) if repo else None
     if locator.get("path") or locator.get("root"):
         return read_file(locator.get("root"), locator.get("path"))
     return None
@@ -106,9 +185,12 @@ def occurrence_content(occurrence: "Occurrence") -> bytes | None:
 class Rereader:
     """Reads values back for many findings, scanning each blob or file at most once."""
 
-    def __init__(self, rules: "Iterable[Rule] | None" = None, engine: "Engine | None" = None) -> None:
+    def __init__(self, rules: "Iterable[Rule] | None" = None, engine: "Engine | None" = None,
+                 settings: "Settings | None" = None) -> None:
         self._rules = list(rules) if rules is not None else None
         self._engine = engine
+        self.settings = settings  # the command's (`--config`): forge API URLs and token variables
+        self._clone_attempts: set[str] = set()
         # (kind, place) -> {sha256: (secret, key_id)}; values stay in this process only.
         self._matches: dict[tuple[str, ...], dict[str, tuple[str, str | None]]] = {}
 
@@ -131,7 +213,7 @@ class Rereader:
     def _scan(self, occurrence: "Occurrence") -> dict[str, tuple[str, str | None]]:
         place = self._place(occurrence)
         if place not in self._matches:
-            content = occurrence_content(occurrence)
+            content = occurrence_content(occurrence, self.settings, self._clone_attempts)
             found: dict[str, tuple[str, str | None]] = {}
             if content:
                 # An allowed line still holds the value (a suppressed place of a listed finding).
@@ -163,6 +245,6 @@ def reread_secret(finding: "Finding", ctx: Any = None) -> str | None:
     if ctx is not None and hasattr(ctx, "extra"):
         rereader = ctx.extra.get("rereader")
         if rereader is None:
-            rereader = ctx.extra["rereader"] = Rereader()
-    hit = (rereader or Rereader()).read(finding)
+            rereader = ctx.extra["rereader"] = Rereader(settings=getattr(ctx, "settings", None))
+    hit = (rereader or Rereader(settings=getattr(ctx, "settings", None))).read(finding)
     return hit.secret if hit else None

@@ -2,6 +2,11 @@
 
 No column ever holds a secret value: findings keep its SHA-256 and a redacted form, occurrences
 keep where to re-read it. Tables are documented in docs/store.md.
+
+Any number of keysweep processes may write one store at once: every write is a `BEGIN IMMEDIATE`
+transaction (one writer at a time, no lock upgrade that could fail half-way), migrations are
+checked and applied inside one such transaction, and a process that finds the store locked waits,
+says so on stderr after a few seconds, and gives up with a one-line error after a bounded time.
 """
 
 from __future__ import annotations
@@ -10,11 +15,15 @@ import hashlib
 import json
 import os
 import sqlite3
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from keysweep.errors import StoreError
-from keysweep.scanner.models import Finding, Occurrence
+from keysweep.files import make_private_dirs
+from keysweep.scanner.models import Finding, Occurrence, place_of
 from keysweep.scanner.suppress import INLINE, IgnoreList, is_suppressed
 
 OCCURRENCE_COLUMNS = ("source", "repo", "path", "line", "commit_id", "author_name", "author_email",
@@ -29,6 +38,85 @@ def default_db_path() -> Path:
         return Path(os.environ["KEYSWEEP_DB"])
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "keysweep" / "keysweep.db"
+
+
+# How long a process waits for another one's write transaction before it gives up (seconds), and
+# after how long it says that it is waiting.
+LOCK_TIMEOUT_ENV = "KEYSWEEP_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 120.0
+LOCK_NOTICE_AFTER = 3.0
+# SQLite's own busy wait per attempt while we poll for the write lock (milliseconds).
+_LOCK_POLL_MS = 500
+
+
+def lock_timeout(env: dict[str, str] | None = None) -> float:
+    raw = (os.environ if env is None else env).get(LOCK_TIMEOUT_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise StoreError(f"{LOCK_TIMEOUT_ENV}={raw!r}: expected a positive number of seconds")
+    return value
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY"))
+
+
+def begin_immediate(conn: sqlite3.Connection, path: str | os.PathLike | None = None,
+                    timeout: float | None = None) -> None:
+    """Start a write transaction, waiting for other writers: a line on stderr once the wait has
+    lasted a few seconds, StoreError (a one-line error, exit 2) once it has lasted `timeout`."""
+    timeout = lock_timeout() if timeout is None else timeout
+    if path is None:
+        path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "") or "store"
+    started = time.monotonic()
+    told = False
+    previous_ms = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout = {min(_LOCK_POLL_MS, max(1, int(timeout * 1000)))}")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_locked_error(exc):
+                    raise
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                raise StoreError(f"{path}: the store is locked by another process; gave up after {waited:.0f} s "
+                                 f"(wait longer with {LOCK_TIMEOUT_ENV}=SECONDS)")
+            if not told and waited >= min(LOCK_NOTICE_AFTER, timeout / 2):
+                told = True
+                sys.stderr.write(f"keysweep: waiting for another process to release the store {path} "
+                                 f"(up to {timeout:.0f} s)\n")
+                sys.stderr.flush()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {previous_ms}")
+
+
+def _connect(path: str, timeout: float) -> sqlite3.Connection:
+    """The one place a store connection is made (tests substitute a read-only one)."""
+    return sqlite3.connect(path, timeout=timeout)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the store file readable and writable by its user only, whatever the umask: it lists
+    where every secret is. SQLite gives its -wal and -shm files the same mode. An existing file
+    is left as it is."""
+    make_private_dirs(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _m1_initial(db) -> None:
@@ -85,7 +173,19 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (4, "remote sources: occurrence metadata, HTTP validators", lambda db: _m4_remote_sources(db)),
     (5, "finding metadata", lambda db: _m5_finding_metadata(db)),
     (6, "suppressed occurrences", lambda db: _m6_suppressed_occurrences(db)),
+    (7, "keys keysweep created (managed keys)", lambda db: _m7_managed_keys(db)),
+    (8, "audit anchor: checkpoint of the log's head, job digests",
+     lambda db: _lazy("keysweep.remediation.schema:migrate_audit_anchor")(db)),
 ]
+
+
+def _m7_managed_keys(db) -> None:
+    """Keys keysweep itself created (`revoke --rotate`): the new key id, the finding it replaced,
+    where it was written. A later scan that finds the key there reports it as managed, not as a leak."""
+    db["managed_keys"].create({
+        "key_id": str, "provider": str, "rotated_from": str, "written_to": str, "job_id": int,
+        "created_at": str,
+    }, pk="key_id", if_not_exists=True)
 
 
 def _m6_suppressed_occurrences(db) -> None:
@@ -135,36 +235,79 @@ def _lazy(target: str) -> Callable:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, *, writable: bool = True) -> None:
+        """Open (creating if needed) and migrate the store. With `writable` (every command that
+        records anything), a store that cannot be written is refused here, before any work."""
         import sqlite_utils
 
         self.path = Path(path) if path is not None else default_db_path()
+        self.lock_timeout = lock_timeout()
         try:
             if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path), timeout=30)
+                _create_private_file(self.path)
+            self.conn = _connect(str(self.path), self.lock_timeout)
             self.db = sqlite_utils.Database(self.conn)
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
             # WAL + NORMAL: still never corrupt, commits don't wait for fsync (a sweep records each
             # repository as it goes: FULL made the commits cost more than the scanning).
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            self.migrate()
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(f"{self.path}: cannot open store: {exc}") from None
+            self.migrate(writable=writable)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open store: {_store_problem(exc)}") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open store: {exc.strerror or exc}") from None
 
-    def migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                        "name TEXT, applied_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))")
-        applied = {row[0] for row in self.db.execute("SELECT version FROM schema_migrations")}
-        newest = max(version for version, _, _ in MIGRATIONS)
-        if applied and max(applied) > newest:
-            raise StoreError(f"{self.path}: store schema v{max(applied)} is newer than this keysweep (v{newest})")
-        for version, name, apply in MIGRATIONS:
-            if version not in applied:
-                with self.conn:
+    def _retry_locked(self, action: Callable[[], Any]) -> Any:
+        """Run a statement that needs the database lock outside a transaction (changing the
+        journal mode of a new store), polling like `begin_immediate`."""
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if not is_locked_error(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.05)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT: this process is the only writer until it ends; rolled back on
+        any error. Reads inside it see everything committed before it began."""
+        if self.conn.in_transaction:
+            self.conn.commit()
+        begin_immediate(self.conn, self.path, self.lock_timeout)
+        try:
+            yield
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
+
+    def migrate(self, writable: bool = True) -> None:
+        """Apply missing migrations exactly once, even with several processes opening a new store
+        at the same time: the applied versions are read again inside the write lock."""
+        if not writable and self._applied_versions_or_none() == {v for v, _, _ in MIGRATIONS}:
+            return
+        with self.transaction():
+            self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                            "name TEXT, applied_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))")
+            # A write probe: a store SQLite can only read fails here, before any work is done.
+            self.db.execute("UPDATE schema_migrations SET version = version WHERE 0")
+            applied = {row[0] for row in self.db.execute("SELECT version FROM schema_migrations")}
+            newest = max(version for version, _, _ in MIGRATIONS)
+            if applied and max(applied) > newest:
+                raise StoreError(f"{self.path}: store schema v{max(applied)} is newer than this keysweep (v{newest})")
+            for version, name, apply in MIGRATIONS:
+                if version not in applied:
                     apply(self.db)
                     self.db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+
+    def _applied_versions_or_none(self) -> set[int] | None:
+        try:
+            return {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations")}
+        except sqlite3.OperationalError:
+            return None
 
     @property
     def schema_version(self) -> int:
@@ -181,7 +324,7 @@ class Store:
         return {row[0] for row in rows}
 
     def mark_scanned(self, source: str, scope: str, objects: Iterable[str], rules_digest: str, at: str) -> None:
-        with self.conn:
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO scanned (source, scope, object_id, rules_digest, scanned_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -189,7 +332,7 @@ class Store:
 
     def replace_scanned(self, source: str, scope: str, objects: Iterable[str], rules_digest: str, at: str) -> None:
         """Keep only these objects for (source, scope): e.g. the ref tips of the latest scan."""
-        with self.conn:
+        with self.transaction():
             self.conn.execute("DELETE FROM scanned WHERE source = ? AND scope = ?", [source, scope])
             self.conn.executemany(
                 "INSERT INTO scanned (source, scope, object_id, rules_digest, scanned_at) VALUES (?, ?, ?, ?, ?)",
@@ -205,8 +348,9 @@ class Store:
     def record(self, findings: list[Finding], scope: str, at: str, ignored: IgnoreList | None = None) -> list[str]:
         """Upsert findings and occurrences, and apply the scope's ignore-file entries (`ignored`) to
         what the store already holds of it; return ids of findings that were not listed before
-        (absent, or suppressed everywhere) and are now."""
-        with self.conn:
+        (absent, or suppressed everywhere) and are now. One write transaction: a concurrent scan
+        of the same secrets waits for it, and never meets a half-recorded finding."""
+        with self.transaction():
             changes = self._ignore_changes(scope, ignored) if ignored is not None else []
             touched = list(dict.fromkeys([f.id for f in findings] + [change[1] for change in changes]))
             listed_before = self._listed(touched)
@@ -214,15 +358,13 @@ class Store:
                 self.conn.executemany("UPDATE occurrences SET suppressed = ?, suppression = ? WHERE id = ?",
                                       ((flag, reason, occurrence_id) for occurrence_id, _, flag, reason in changes))
             for finding in findings:
-                existing = self.db.execute("SELECT key_id FROM findings WHERE id = ?", [finding.id]).fetchone()
-                if existing is None:
-                    self.db["findings"].insert({
-                        "id": finding.id, "provider": finding.provider, "rule_id": finding.rule_id,
-                        "secret_sha256": finding.secret_sha256, "redacted": finding.redacted,
-                        "long_lived": int(finding.long_lived), "key_id": finding.key_id,
-                        "first_seen_at": at, "last_seen_at": at, "status": "open",
-                        "metadata": _metadata_json(finding.metadata),
-                    })
+                inserted = self.conn.execute(
+                    "INSERT INTO findings (id, provider, rule_id, secret_sha256, redacted, long_lived, key_id, "
+                    "first_seen_at, last_seen_at, status, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    [finding.id, finding.provider, finding.rule_id, finding.secret_sha256, finding.redacted,
+                     int(finding.long_lived), finding.key_id, at, at, _metadata_json(finding.metadata)]).rowcount
+                if inserted:
                     self._event(finding.id, "detected", at)
                 else:
                     self.db.execute(
@@ -267,7 +409,9 @@ class Store:
         if o.source == "git" and o.commit and o.path and self._has_earlier_introduction(finding_id, scope, o):
             return
         locator = json.dumps(o.locator, sort_keys=True)
-        key = json.dumps([finding_id, o.source, o.repo, o.path, o.line, o.commit, locator])
+        # The row's id ignores the access details, so a later scan refreshes them in place.
+        place = json.dumps(place_of(o.locator), sort_keys=True)
+        key = json.dumps([finding_id, o.source, o.repo, o.path, o.line, o.commit, place])
         row = {
             "id": hashlib.sha256(key.encode()).hexdigest()[:24], "finding_id": finding_id, "scope": scope,
             "source": o.source, "repo": o.repo, "path": o.path, "line": o.line, "commit_id": o.commit,
@@ -336,14 +480,14 @@ class Store:
 
     def save_http_validators(self, rows: Iterable[tuple[str, str, str, str | None]], at: str) -> None:
         """(url, etag, rules_digest, body) of listings whose content has been fully recorded."""
-        with self.conn:
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO http_validators (url, etag, rules_digest, body, fetched_at) "
                 "VALUES (?, ?, ?, ?, ?)", ((url, etag, digest, body, at) for url, etag, digest, body in rows))
 
     def record_scan(self, source: str, scope: str, started_at: str, finished_at: str,
                     stats: dict[str, Any], new_findings: int) -> None:
-        with self.conn:
+        with self.transaction():
             self.db["scans"].insert({"source": source, "scope": scope, "started_at": started_at,
                                      "finished_at": finished_at, "stats": json.dumps(stats),
                                      "new_findings": new_findings})
@@ -390,7 +534,43 @@ class Store:
             self._attach_remediation(by_id)
             self._attach_verification(by_id)
             self._attach_owner(by_id)
+            self._attach_managed(by_id)
         return findings
+
+    # -- keys keysweep created (revoke --rotate) ------------------------------------------------
+    def record_managed_key(self, key_id: str, provider: str, rotated_from: str, written_to: dict[str, Any],
+                           job_id: int | None, at: str) -> None:
+        """A key keysweep created and wrote into `written_to` (a locator: service, id, region, resource)."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO managed_keys (key_id, provider, rotated_from, written_to, job_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET written_to = excluded.written_to",
+                [key_id, provider, rotated_from, json.dumps(written_to, sort_keys=True), job_id, at])
+
+    def managed_keys(self, key_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(set(key_ids))):
+            for key_id, provider, rotated_from, written_to, job_id, created_at in self.db.execute(
+                    f"SELECT key_id, provider, rotated_from, written_to, job_id, created_at FROM managed_keys "
+                    f"WHERE key_id IN ({','.join('?' * len(chunk))})", chunk):
+                found[key_id] = {"key_id": key_id, "provider": provider, "rotated_from": rotated_from,
+                                 "written_to": json.loads(written_to or "{}"), "job_id": job_id,
+                                 "created_at": created_at}
+        return found
+
+    def _attach_managed(self, by_id: dict[str, Finding]) -> None:
+        from keysweep.scanner.locations import at_target
+
+        with_keys = [f for f in by_id.values() if f.key_id]
+        if not with_keys:
+            return
+        managed = self.managed_keys(f.key_id for f in with_keys)
+        for finding in with_keys:
+            entry = managed.get(finding.key_id)
+            if entry is None or entry["provider"] != finding.provider or entry["rotated_from"] == finding.id:
+                continue
+            finding.managed = dict(entry, only_where_written=bool(finding.occurrences) and all(
+                at_target(o, entry["written_to"]) for o in finding.occurrences))
 
     def _attach_occurrences(self, by_id: dict[str, Finding]) -> None:
         from keysweep.scanner.pipeline import occurrence_order
@@ -426,7 +606,7 @@ class Store:
     def record_verification(self, finding_id: str, status: str, identity: dict[str, Any] | None,
                             error: str | None, at: str) -> None:
         """One liveness check, dated; a determinate answer is also a time-to-remediation event."""
-        with self.conn:
+        with self.transaction():
             self.db["verifications"].insert({
                 "finding_id": finding_id, "status": status, "identity": json.dumps(identity or {}, sort_keys=True),
                 "error": error, "checked_at": at,
@@ -458,7 +638,7 @@ class Store:
 
     def set_key_id(self, finding_id: str, key_id: str) -> None:
         """An identifier learned from a provider (never a secret): revokers need it."""
-        with self.conn:
+        with self.transaction():
             self.db.execute("UPDATE findings SET key_id = ? WHERE id = ?", [key_id, finding_id])
 
     def _attach_verification(self, by_id: dict[str, Finding]) -> None:
@@ -468,7 +648,7 @@ class Store:
     # -- owners (keysweep owners) -------------------------------------------------------------
     def replace_owner_candidates(self, finding_id: str, candidates: list[dict[str, Any]], at: str) -> None:
         """All candidates of one resolution run; at most one has `chosen` = 1."""
-        with self.conn:
+        with self.transaction():
             self.db.execute("DELETE FROM owner_candidates WHERE finding_id = ?", [finding_id])
             for candidate in candidates:
                 row = {key: candidate.get(key) for key in
@@ -501,6 +681,16 @@ class Store:
                                            "confidence": confidence, "evidence": evidence, "contact": contact}
 
 
+def _store_problem(exc: sqlite3.DatabaseError) -> str:
+    """Why a store cannot be used, in the user's words."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_READONLY") or "readonly" in str(exc):
+        return "it is read-only (keysweep must write to it: check the file, its directory and the file system)"
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in str(exc):
+        return "unable to open the database file (check that its directory exists and is writable)"
+    return str(exc)
+
+
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -520,7 +710,9 @@ def remediation_summary(times: dict[str, str]) -> dict[str, Any]:
 
     leaked, dead = times.get("leaked"), times.get("confirmed_dead")
     exposure = None
-    if leaked and dead:
+    # A window is known only for a key seen working (verified live, or revoked by keysweep): a key
+    # never seen working may have been dead long before keysweep confirmed it ("exposure unknown").
+    if leaked and dead and (times.get("verified_live") or times.get("revoked")):
         parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
         exposure = int((parse(dead) - parse(leaked)).total_seconds())
     state = "confirmed" if dead else ("revoked" if "revoked" in times else None)

@@ -6,17 +6,24 @@ page/per_page pagination with `Link` headers (and GitLab's X-Next-Page), ETag / 
 server-side rate limit (429 + Retry-After), and failures injected on purpose (`fail_once`).
 Each runs its own event loop in a background thread, so synchronous clients (PyGithub) and
 `asyncio.run` in the test's thread can both talk to it.
+
+FakeGitHub can also serve a bare repository over git's "dumb" HTTP protocol (static files after
+`git update-server-info`) at `<server>/<owner>/<name>.git`, authenticated as GitHub documents for
+git over HTTPS with a token: Basic auth, user `x-access-token`, password the token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+import subprocess
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -231,6 +238,21 @@ class FakeGitHub(_Forge):
         super().__init__(behaviour)
         self.orgs: dict[str, dict[str, list]] = {}
         self.repos: dict[str, GhRepo] = {}
+        self.git_dirs: dict[str, Path] = {}  # "owner/name.git" -> bare repository served over HTTP
+        self.git_requests = 0
+
+    def serve_git(self, owner: str, name: str, bare: str | Path) -> str:
+        """Serve a bare repository over HTTP (call after start()); returns its clone URL."""
+        subprocess.run(["git", "update-server-info"], cwd=bare, check=True, capture_output=True)
+        self.git_dirs[f"{owner}/{name}.git"] = Path(bare)
+        return f"{self.url}/{owner}/{name}.git"
+
+    def _git_file(self, path: str) -> Path | None:
+        """The served file a git request names, or None (not a git path, or outside the repository)."""
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if len(parts) < 3 or f"{parts[0]}/{parts[1]}" not in self.git_dirs or ".." in parts:
+            return None
+        return self.git_dirs[f"{parts[0]}/{parts[1]}"].joinpath(*parts[2:])
 
     def add_org(self, org: str, variables=(), secrets=()) -> None:
         self.orgs[org] = {"variables": list(variables), "secrets": list(secrets)}
@@ -248,6 +270,9 @@ class FakeGitHub(_Forge):
                 "X-RateLimit-Reset": str(reset), "X-RateLimit-Resource": "core"}
 
     def authorized(self, request) -> bool:
+        if self._git_file(request.path) is not None:
+            basic = base64.b64encode(f"x-access-token:{self.behaviour.token}".encode()).decode()
+            return request.headers.get("Authorization") == f"Basic {basic}"
         return request.headers.get("Authorization") in (f"Bearer {self.behaviour.token}",
                                                         f"token {self.behaviour.token}")
 
@@ -265,6 +290,12 @@ class FakeGitHub(_Forge):
     async def _route(self, request):
         from aiohttp import web
 
+        git_file = self._git_file(request.path)
+        if git_file is not None:
+            self.git_requests += 1
+            if not git_file.is_file():
+                return web.Response(status=404, text="Not Found")
+            return web.Response(body=git_file.read_bytes(), content_type="application/octet-stream")
         parts = [unquote(p) for p in request.path.strip("/").split("/")]
         if len(parts) == 2 and parts[0] in ("orgs", "users"):
             name = parts[1]

@@ -17,6 +17,7 @@ import asyncio
 import threading
 from typing import Any, AsyncIterator, Iterable
 
+from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources import looks_binary
 from keysweep.scanner.sources.remote import (Entry, InventoryRecord, Item, Pending, RemoteError, SourceRun, Unit,
                                              ValueGroup, age_days, entry_text, iso, older_than)
@@ -79,6 +80,12 @@ class AwsSource:
                     kwargs["endpoint_url"] = self.endpoint_url
                 self._clients[key] = session.client(service, **kwargs)
             return self._clients[key]
+
+    def _access(self, profile: str | None) -> dict[str, Any]:
+        """How a later re-read reaches the same account: the profile's *name* and the endpoint
+        (never a credential); empty for the default chain and endpoint."""
+        access = {"profile": profile, "endpoint_url": self.endpoint_url}
+        return {ACCESS: {k: v for k, v in access.items() if v}} if any(access.values()) else {}
 
     def _regions(self, profile: str | None) -> list[str]:
         if self.regions:
@@ -183,8 +190,10 @@ class AwsSource:
                 unit.scanned_objects.append(object_id)
                 continue
             locator = {"arn": arn, "version_id": read_version, "region": region,
-                       "resource": f"secretsmanager {region} {metadata.get('name') or arn}"}
-            unit.groups.append(ValueGroup("aws-secretsmanager", [Entry(text, locator, metadata)], object_id))
+                       "resource": f"secretsmanager {region} {metadata.get('name') or arn}", **self._access(profile)}
+            # When the value was put there: the secret's last change (a new version is one).
+            at = metadata.get("last_changed_at") or metadata.get("created_at")
+            unit.groups.append(ValueGroup("aws-secretsmanager", [Entry(text, locator, metadata, at=at)], object_id))
         return unit
 
     def ssm(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
@@ -212,10 +221,13 @@ class AwsSource:
                 metadata = dict(wanted.get(name) or {})
                 metadata["version"] = version
                 locator = {"name": name, "version": version, "arn": parameter.get("ARN"), "region": region,
-                           "resource": f"ssm {region} {name} (v{version})"}
+                           "resource": f"ssm {region} {name} (v{version})", **self._access(profile)}
                 if not isinstance(value, str):
                     continue
-                unit.groups.append(ValueGroup("aws-ssm", [Entry(entry_text(name, value), locator, metadata)],
+                # LastModifiedDate is the date of the version read (each put makes a new version).
+                unit.groups.append(ValueGroup("aws-ssm", [Entry(entry_text(name, value), locator, metadata,
+                                                                iso(parameter.get("LastModifiedDate"))
+                                                                or metadata.get("last_modified_at"))],
                                               f"{name}@{version}"))
         return unit
 
@@ -243,7 +255,8 @@ class AwsSource:
                 entries = [Entry(entry_text(key, value),
                                  {"function_arn": arn, "function": name, "version": function.get("Version"),
                                   "variable": key, "region": region,
-                                  "resource": f"lambda {region} {name}:{function.get('Version') or '$LATEST'} env {key}"},
+                                  "resource": f"lambda {region} {name}:{function.get('Version') or '$LATEST'} env {key}",
+                                  **self._access(profile)},
                                  metadata)
                            for key, value in sorted(variables.items()) if isinstance(value, str)]
                 if entries:

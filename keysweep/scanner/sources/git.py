@@ -73,14 +73,19 @@ class GitRepo:
         return str(self.path)
 
     def committed_file(self, name: str, limit: int) -> bytes | None:
-        """A regular file at the root of HEAD's tree, if it is at most `limit` bytes; None when
-        absent, a link or submodule, or larger (a hostile repository can commit anything)."""
+        """A regular file at the root of HEAD's tree, or None when there is none (or no HEAD).
+        Raises SourceError, saying why, when the entry is not a regular file of at most `limit`
+        bytes (a hostile repository can commit a link, a submodule or a huge file there)."""
         listing = _git(["ls-tree", "-l", "HEAD", "--", name], self.path)
         fields = listing.stdout.split(b"\t", 1)[0].split()
-        if listing.returncode != 0 or len(fields) != 4 or fields[0] not in (b"100644", b"100755"):
+        if listing.returncode != 0 or len(fields) != 4:
             return None
-        if not fields[3].isdigit() or int(fields[3]) > limit:
-            return None
+        mode, size = fields[0], fields[3]
+        if mode not in (b"100644", b"100755"):
+            kind = {b"120000": "a symbolic link", b"160000": "a submodule", b"040000": "a directory"}
+            raise SourceError(f"{kind.get(mode, 'not a regular file')}, not read")
+        if not size.isdigit() or int(size) > limit:
+            raise SourceError(f"larger than {limit} bytes, not read")
         blob = _git(["cat-file", "blob", fields[2].decode()], self.path)
         return blob.stdout if blob.returncode == 0 else None
 

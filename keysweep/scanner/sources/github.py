@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 from urllib.parse import quote, urlsplit
 
+from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.remote import (Entry, GitTarget, InventoryRecord, Item, Pending, RemoteError,
                                              SourceRun, Unit, ValueGroup, age_days, describe_exception,
                                              entry_text, iso, older_than)
@@ -169,10 +170,12 @@ class GitHubSource:
 
     def __init__(self, *, orgs: tuple[str, ...] = (), users: tuple[str, ...] = (), repos: tuple[str, ...] = (),
                  api_url: str = "https://api.github.com", token: str | None = None, forks: bool = False,
-                 archived: bool = True, clone: bool = True, actions: bool = True, rate_limit: float = 10.0) -> None:
+                 archived: bool = True, clone: bool = True, actions: bool = True, rate_limit: float = 10.0,
+                 token_env: str = "GITHUB_TOKEN") -> None:
         self.orgs, self.users, self.repos = tuple(orgs), tuple(users), tuple(repos)
         self.api_url = api_url.rstrip("/")
         self.token = token
+        self.token_env = token_env
         self.forks, self.archived, self.clone, self.actions = forks, archived, clone, actions
         self.rate_limit = rate_limit
         self.host = web_host(self.api_url)
@@ -234,9 +237,15 @@ class GitHubSource:
                 if self.clone and repo.clone_url:
                     yield GitTarget(name=scope, url=repo.clone_url, state=repo.pushed_at,
                                     auth_header=self._auth_header(repo.clone_url),
-                                    metadata={"archived": repo.archived, "fork": repo.fork, "private": repo.private})
+                                    metadata={"archived": repo.archived, "fork": repo.fork, "private": repo.private},
+                                    access=self.access)
                 if self.actions:
                     yield Pending(f"github {repo.full_name} actions", self.repo_actions(run, api, repo.full_name, scope))
+
+    @property
+    def access(self) -> dict[str, str]:
+        """How a later re-read reaches this forge again: its API and the name of the token variable."""
+        return {"forge": "github", "api_url": self.api_url, "token_env": self.token_env}
 
     def _auth_header(self, clone_url: str) -> str | None:
         if not self.token:
@@ -290,7 +299,7 @@ class GitHubSource:
                 if not isinstance(name, str) or not isinstance(value, str):
                     continue
                 locator = {**where, "variable": name,
-                           "resource": f"{_place(where)} actions variable {name}"}
+                           "resource": f"{_place(where)} actions variable {name}", ACCESS: self.access}
                 metadata = {"created_at": iso(variable.get("created_at")), "updated_at": iso(variable.get("updated_at"))}
                 if variable.get("visibility"):
                     metadata["visibility"] = variable["visibility"]

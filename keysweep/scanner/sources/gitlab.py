@@ -21,6 +21,7 @@ import base64
 from typing import Any, AsyncIterator
 from urllib.parse import quote, urlsplit
 
+from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.github import RestClient
 from keysweep.scanner.sources.remote import (Entry, GitTarget, InventoryRecord, Item, Pending, RemoteError, SourceRun,
                                              Unit, ValueGroup, entry_text, iso)
@@ -38,12 +39,13 @@ class GitLabSource:
     def __init__(self, *, groups: tuple[str, ...] = (), projects: tuple[str, ...] = (),
                  url: str = "https://gitlab.com", token: str | None = None, forks: bool = False,
                  archived: bool = True, clone: bool = True, variables: bool = True, instance: bool = False,
-                 rate_limit: float = 10.0) -> None:
+                 rate_limit: float = 10.0, token_env: str = "GITLAB_TOKEN") -> None:
         self.groups, self.projects = tuple(groups), tuple(projects)
         self.instance = instance
         self.url = url.rstrip("/")
         self.api_url = self.url if self.url.endswith("/api/v4") else f"{self.url}/api/v4"
         self.token = token
+        self.token_env = token_env
         self.forks, self.archived, self.clone, self.variables = forks, archived, clone, variables
         self.rate_limit = rate_limit
         self.host = host_of(self.url)
@@ -107,9 +109,15 @@ class GitLabSource:
         if self.clone and clone_url:
             yield GitTarget(name=scope, url=clone_url, state=iso(project.get("last_activity_at")),
                             auth_header=self._auth_header(clone_url),
-                            metadata={"archived": bool(project.get("archived")), "fork": forked})
+                            metadata={"archived": bool(project.get("archived")), "fork": forked},
+                            access=self.access)
         if self.variables:
             yield Pending(f"gitlab {path} variables", self.project_variables(run, api, project_id, path, scope))
+
+    @property
+    def access(self) -> dict[str, str]:
+        """How a later re-read reaches this forge again: its URL and the name of the token variable."""
+        return {"forge": "gitlab", "api_url": self.url, "token_env": self.token_env}
 
     def _auth_header(self, clone_url: str) -> str | None:
         parts = urlsplit(clone_url)
@@ -165,6 +173,6 @@ class GitLabSource:
                     redacted="(hidden)", locator=locator, metadata=metadata))
                 continue
             if isinstance(value, str):
-                entries.append(Entry(entry_text(key, value), locator, metadata))
+                entries.append(Entry(entry_text(key, value), {**locator, ACCESS: self.access}, metadata))
         if entries:
             unit.groups.append(ValueGroup("gitlab-ci-variable", entries))

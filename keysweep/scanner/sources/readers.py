@@ -19,8 +19,12 @@ the concurrent provider checks start), with a timeout.
   → the variable's REST GET, with GITLAB_URL / GITLAB_TOKEN.
 
 boto3 uses its standard credential chain and endpoint settings (AWS_ENDPOINT_URL is honoured by
-botocore itself) in the locator's region. A forge token is only sent when the configured API's host
-is the host the variable was seen on.
+botocore itself) in the locator's region; the scan's profile and endpoint, when it named them, are
+kept in the locator's `access` and used again. Forge readers use the API URL and the token
+variable the scan used (`access`: {api_url, token_env}), else the settings' (GITHUB_API_URL /
+GITHUB_TOKEN, …). A forge token is only sent when that API's host is the host the variable was seen on.
+
+Each reader takes `(locator, settings=None)`: the settings of the command (`--config`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
+from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.remote import entry_text
 
 HTTP_TIMEOUT = 10.0
@@ -41,25 +46,30 @@ _clients: dict[tuple[str, ...], Any] = {}
 
 
 # -- AWS ------------------------------------------------------------------------------------------
-def _aws_client(service: str, region: str | None):
+def _aws_client(service: str, region: str | None, access: dict[str, Any] | None = None):
     import boto3
     from botocore.config import Config
 
+    access = access if isinstance(access, dict) else {}
+    profile, endpoint = access.get("profile") or None, access.get("endpoint_url") or None
     # A client keeps the endpoint and credentials it was made with: key the cache on what sets them.
-    key = (service, region or "", *(os.environ.get(name, "") for name in (
+    key = (service, region or "", str(profile or ""), str(endpoint or ""), *(os.environ.get(name, "") for name in (
         "AWS_ENDPOINT_URL", f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
         "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")))
     with _lock:  # client creation is not thread-safe; clients are
         if key not in _clients:
             config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=15,
                             user_agent_extra="keysweep")
-            session = boto3.session.Session()
+            session = boto3.session.Session(profile_name=str(profile)) if profile else boto3.session.Session()
+            kwargs: dict[str, Any] = {"config": config}
+            if endpoint:
+                kwargs["endpoint_url"] = str(endpoint)
             _clients[key] = session.client(service, region_name=region or session.region_name or "us-east-1",
-                                           config=config)
+                                           **kwargs)
         return _clients[key]
 
 
-def read_secretsmanager(locator: dict[str, Any]) -> bytes | None:
+def read_secretsmanager(locator: dict[str, Any], settings=None) -> bytes | None:
     arn = locator.get("arn")
     if not arn:
         return None
@@ -67,7 +77,7 @@ def read_secretsmanager(locator: dict[str, Any]) -> bytes | None:
         kwargs: dict[str, Any] = {"SecretId": arn}
         if locator.get("version_id"):
             kwargs["VersionId"] = str(locator["version_id"])
-        answer = _aws_client("secretsmanager", locator.get("region")).get_secret_value(**kwargs)
+        answer = _aws_client("secretsmanager", locator.get("region"), locator.get(ACCESS)).get_secret_value(**kwargs)
     except Exception:
         return None
     text = answer.get("SecretString")
@@ -77,12 +87,12 @@ def read_secretsmanager(locator: dict[str, Any]) -> bytes | None:
     return bytes(raw) if isinstance(raw, (bytes, bytearray)) else None
 
 
-def read_ssm(locator: dict[str, Any]) -> bytes | None:
+def read_ssm(locator: dict[str, Any], settings=None) -> bytes | None:
     name, version = locator.get("name"), locator.get("version")
     if not name:
         return None
     try:
-        answer = _aws_client("ssm", locator.get("region")).get_parameter(
+        answer = _aws_client("ssm", locator.get("region"), locator.get(ACCESS)).get_parameter(
             Name=f"{name}:{version}" if version not in (None, "") else name, WithDecryption=True)
     except Exception:
         return None
@@ -90,7 +100,7 @@ def read_ssm(locator: dict[str, Any]) -> bytes | None:
     return entry_text(name, value).encode("utf-8") if isinstance(value, str) else None
 
 
-def read_lambda_env(locator: dict[str, Any]) -> bytes | None:
+def read_lambda_env(locator: dict[str, Any], settings=None) -> bytes | None:
     variable = locator.get("variable")
     function = locator.get("function_arn") or locator.get("function")
     if not variable or not function:
@@ -102,7 +112,7 @@ def read_lambda_env(locator: dict[str, Any]) -> bytes | None:
     if version:
         kwargs["Qualifier"] = str(version)
     try:
-        answer = _aws_client("lambda", locator.get("region")).get_function_configuration(**kwargs)
+        answer = _aws_client("lambda", locator.get("region"), locator.get(ACCESS)).get_function_configuration(**kwargs)
     except Exception:
         return None
     value = ((answer.get("Environment") or {}).get("Variables") or {}).get(variable)
@@ -110,13 +120,37 @@ def read_lambda_env(locator: dict[str, Any]) -> bytes | None:
 
 
 # -- forges ---------------------------------------------------------------------------------------
-def _settings():
+def _settings(settings=None):
+    """The command's settings, else ./keysweep.toml's (a bad file is no reason to fail a re-read)."""
+    if settings is not None:
+        return settings
     from keysweep.settings import Settings, load_settings
 
     try:
         return load_settings()
     except Exception:
         return Settings()
+
+
+def _sweep_table(settings, forge: str) -> dict[str, Any]:
+    """The sweep configuration's [sources.<forge>] table, when there is exactly one."""
+    try:
+        tables = settings.section("sources").get(forge)
+    except AttributeError:
+        return {}
+    tables = [tables] if isinstance(tables, dict) else tables
+    return tables[0] if isinstance(tables, list) and len(tables) == 1 and isinstance(tables[0], dict) else {}
+
+
+def forge_access(locator: dict[str, Any], forge: str, settings) -> tuple[str | None, str | None]:
+    """(API URL, token) for re-reading from a forge: what the scan used (its API URL, and the
+    token from the variable it named), else the sweep configuration's, else the settings'."""
+    access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
+    sweep = _sweep_table(settings, forge)
+    api = access.get("api_url") or sweep.get("api_url" if forge == "github" else "url") or settings.base_url(forge)
+    token_env = access.get("token_env") or sweep.get("token_env")
+    token = settings.env.get(str(token_env)) if token_env else settings.admin_key(forge)
+    return (str(api).rstrip("/") if api else None), (token or None)
 
 
 def _get_json(url: str, headers: dict[str, str]) -> Any:
@@ -139,12 +173,11 @@ def _get_json(url: str, headers: dict[str, str]) -> Any:
         return None
 
 
-def read_github_variable(locator: dict[str, Any]) -> bytes | None:
+def read_github_variable(locator: dict[str, Any], settings=None) -> bytes | None:
     from keysweep.scanner.sources.github import web_host
 
     name = locator.get("variable")
-    settings = _settings()
-    api = settings.base_url("github")
+    api, token = forge_access(locator, "github", _settings(settings))
     if not name or not api or web_host(api) != locator.get("host"):
         return None
     variable = quote(str(name), safe="")
@@ -158,7 +191,6 @@ def read_github_variable(locator: dict[str, Any]) -> bytes | None:
     else:
         return None
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-    token = settings.admin_key("github")
     if token:
         headers["Authorization"] = f"Bearer {token}"
     body = _get_json(api + path, headers)
@@ -166,12 +198,11 @@ def read_github_variable(locator: dict[str, Any]) -> bytes | None:
     return entry_text(str(name), value).encode("utf-8") if isinstance(value, str) else None
 
 
-def read_gitlab_variable(locator: dict[str, Any]) -> bytes | None:
+def read_gitlab_variable(locator: dict[str, Any], settings=None) -> bytes | None:
     from keysweep.scanner.sources.gitlab import host_of
 
     key = locator.get("variable")
-    settings = _settings()
-    url = settings.base_url("gitlab")
+    url, token = forge_access(locator, "gitlab", _settings(settings))
     if not key or not url or host_of(url) != locator.get("host"):
         return None
     api = url if url.endswith("/api/v4") else f"{url}/api/v4"
@@ -187,7 +218,6 @@ def read_gitlab_variable(locator: dict[str, Any]) -> bytes | None:
         path = f"/groups/{quote(str(locator['group']), safe='')}/variables/{variable}"
     else:
         return None
-    token = settings.admin_key("gitlab")
     body = _get_json(api + path + query, {"PRIVATE-TOKEN": token} if token else {})
     value = body.get("value") if isinstance(body, dict) else None
     return entry_text(str(key), value).encode("utf-8") if isinstance(value, str) else None

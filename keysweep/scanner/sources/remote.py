@@ -88,6 +88,9 @@ class GitTarget:
     state: str | None = None        # e.g. the API's pushed_at: unchanged + same rules → skip
     auth_header: str | None = None  # "Authorization: …" sent only to the clone URL's host; never logged
     metadata: dict[str, Any] | None = None
+    # How to fetch it again later (forge, API URL, the *name* of the token variable): stored with
+    # each occurrence so a value can be re-read from the cache, or a fresh clone.
+    access: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
