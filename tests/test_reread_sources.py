@@ -199,3 +199,12 @@ def test_how_a_place_is_reached_is_refreshed_in_place_not_a_new_occurrence(run, 
     stored = run("findings", "--db", swept["db"], "--format", "json").json()
     (place,) = find_secret(stored, swept["history"])["occurrences"]
     assert place["locator"]["access"]["cache"].startswith(str(tmp_path / "elsewhere"))
+
+
+def test_a_store_written_before_access_was_kept_reads_the_configured_cache(run, swept):
+    import sqlite3
+
+    with sqlite3.connect(swept["db"]) as conn:
+        conn.execute("UPDATE occurrences SET locator = json_remove(locator, '$.access')")
+    result = verify(run, swept)
+    assert find_secret(result.json(), swept["history"])["verification"]["status"] == "live", result

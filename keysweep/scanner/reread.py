@@ -111,9 +111,12 @@ def local_git_dir(occurrence: "Occurrence", settings: "Settings | None" = None, 
     if access.get("cache"):
         cache = Path(str(access["cache"]))
     elif url and repo:
+        # Stored before the cache was recorded: the configured sweep cache, else the default one.
         from keysweep.scanner.remote import cache_path, default_cache_dir
 
-        cache = cache_path(default_cache_dir(), repo)  # stored before the cache was recorded
+        configured = settings.section("sources").get("cache_dir") if settings is not None else None
+        root = Path(str(configured)).expanduser() if isinstance(configured, str) and configured else default_cache_dir()
+        cache = cache_path(root, repo)
     else:
         return None
     if _is_git_dir(cache):
