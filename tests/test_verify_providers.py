@@ -336,3 +336,16 @@ def test_refused_connection_is_unknown(keys):
     verdict, _ = run_verify(None, "openai", "openai.project-key", secret, settings=settings)
     assert verdict.status == "unknown" and "no answer" in verdict.error
     assert_clean(verdict, secret)
+
+
+def test_a_body_over_the_size_cap_is_not_read_whole_nor_believed(fake_api, keys):
+    from keysweep.http import MAX_BODY
+
+    models = [{"id": f"model-{i:07d}", "object": "model"} for i in range(MAX_BODY // 30)]
+    fake_api.add("GET", "/openai/v1/models", json={"object": "list", "data": models})
+    verdict, _ = run_verify(fake_api, "openai", "openai.project-key", keys.openai_project())
+    assert verdict.status == "unknown" and "size cap" in verdict.error
+
+    fake_api.add("GET", "/openai/v1/models", json={"object": "list", "data": models[:1000]})
+    verdict, _ = run_verify(fake_api, "openai", "openai.project-key", keys.openai_project())
+    assert verdict.status == "live" and verdict.identity["models"] == 1000

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from keysweep.revokers import RevokeResult
 from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, missing_admin, outcome, safe_target, \
-    transport_failure, verify_status
+    transport_failure, unbelieved_success, verify_status
 
 DEFAULT_BASE = "https://iam.googleapis.com"
 _KEY_ID = re.compile(r"[0-9a-f]{40}")
@@ -119,10 +119,13 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
             except TransportError as exc:
                 return transport_failure(method, target, exc, calls)
             calls.append((method, safe_target(target), outcome(response)))
-            if response.status == 404:
+            if google_not_found(response):
                 return RevokeResult(True, "no such key (already deleted)", calls=tuple(calls))
             if response.status == 400 and method == "POST" and _already_disabled(response):
                 continue
+            if 200 <= response.status < 300 and not isinstance(response.json(), dict):
+                # Google answers both calls with a JSON object (`{}`); an HTML page is not its word.
+                return unbelieved_success(f"GCP key {'disable' if method == 'POST' else 'delete'}", response, calls)
             if not 200 <= response.status < 300:
                 return http_failure(method, target, response, f"GCP key {'disable' if method == 'POST' else 'delete'}",
                                     calls[:-1])
@@ -147,10 +150,17 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
                                               headers={"Authorization": f"Bearer {token}"})
         except TransportError:
             return False
-        if response.status == 404:
+        if google_not_found(response):
             return True
         body: Any = response.json() if response.status == 200 else None
-        return isinstance(body, dict) and body.get("disabled") is True
+        return isinstance(body, dict) and bool(body.get("name")) and body.get("disabled") is True
+
+
+def google_not_found(response) -> bool:
+    """Google's own 404: `{"error": {"code": 404, "status": "NOT_FOUND", …}}`, not a proxy's."""
+    body = response.json()
+    error = body.get("error") if isinstance(body, dict) else None
+    return response.status == 404 and isinstance(error, dict) and error.get("code") == 404
 
 
 def _already_disabled(response) -> bool:

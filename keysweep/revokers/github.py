@@ -2,24 +2,31 @@
 
 - Classic and fine-grained PATs, OAuth (`gho_`), user-to-server (`ghu_`) and refresh (`ghr_`)
   tokens: `POST /credentials/revoke` with `{"credentials": [...]}`, up to 1000 per request,
-  **unauthenticated** (an authenticated request gets 403), 202 Accepted. The endpoint has its own
+  **unauthenticated** (an authenticated request gets 403), 202 Accepted (the only reply believed). The endpoint has its own
   small rate limit (60 requests an hour), so the orchestrator hands this revoker whole batches.
 - Installation tokens (`ghs_`): `DELETE /installation/token` authenticated with the token itself, 204.
 
-A token GitHub no longer accepts is already dead: success. Confirmation is GitHub's verifier
+A token GitHub answers with its documented 401 `Bad credentials` is already dead: success. Confirmation is GitHub's verifier
 (`GET /user` → 401).
 """
 
 from __future__ import annotations
 
 from keysweep.revokers import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure
+from keysweep.detectors.github import BAD_CREDENTIALS
+from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
+    unbelieved_success
 
 LIST_REVOCABLE = {"github.classic-pat", "github.fine-grained-pat", "github.oauth-token",
                   "github.user-to-server-token", "github.refresh-token"}
 INSTALLATION = "github.installation-token"
 BATCH_LIMIT = 1000
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+
+
+def accepted_as_documented(response) -> bool:
+    """`202 Accepted` with an empty or JSON-object body (GitHub's answer), not a proxy's page."""
+    return not response.body.strip() or isinstance(response.json(), dict)
 
 
 class GitHubRevoker(BaseRevoker):
@@ -73,9 +80,12 @@ class GitHubRevoker(BaseRevoker):
             response = await ctx.http.request("POST", url, headers=HEADERS, json_body={"credentials": values})
         except TransportError as exc:
             return transport_failure("POST", url, exc, [])
-        if response.status in (200, 202, 204):
+        if response.status == 202 and accepted_as_documented(response):
             return RevokeResult(True, f"accepted in a batch of {len(values)}",
                                 calls=(("POST", safe_target(url), outcome(response)),))
+        if 200 <= response.status < 300:
+            return unbelieved_success("GitHub credential revocation", response,
+                                      [("POST", safe_target(url), outcome(response))])
         if response.status == 422:
             # "Validation failed, or the endpoint has been spammed": try again later.
             return RevokeResult(False, "GitHub refused the batch (422: invalid or rate limited)", retryable=True,
@@ -92,8 +102,10 @@ class GitHubRevoker(BaseRevoker):
         except TransportError as exc:
             return transport_failure("DELETE", url, exc, [])
         calls = (("DELETE", safe_target(url), outcome(response)),)
-        if response.status in (200, 204):
+        if response.status == 204:
             return RevokeResult(True, "installation token revoked", calls=calls)
-        if response.status == 401:
-            return RevokeResult(True, "already revoked or expired", calls=calls)
+        if BAD_CREDENTIALS.matches(response.status, response.json()):
+            return RevokeResult(True, "already revoked or expired (GitHub: Bad credentials)", calls=calls)
+        if 200 <= response.status < 300:
+            return unbelieved_success("installation token revocation", response, list(calls))
         return http_failure("DELETE", url, response, "installation token revocation", [])

@@ -1,10 +1,14 @@
 """GitLab personal access tokens: `DELETE /api/v4/personal_access_tokens/self` with the token
-itself in `PRIVATE-TOKEN` → 204. A 401 means GitLab no longer accepts the token: already dead."""
+itself in `PRIVATE-TOKEN` → 204 (the only reply believed). GitLab's documented 401
+`{"message": "401 Unauthorized"}` means it no longer accepts the token: already dead; any other
+401 (a proxy's) is not GitLab's word."""
 
 from __future__ import annotations
 
 from keysweep.revokers import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure
+from keysweep.detectors.gitlab import UNAUTHORIZED
+from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
+    unbelieved_success
 
 
 class GitLabRevoker(BaseRevoker):
@@ -32,8 +36,10 @@ class GitLabRevoker(BaseRevoker):
         except TransportError as exc:
             return transport_failure("DELETE", url, exc, [])
         calls = (("DELETE", safe_target(url), outcome(response)),)
-        if response.status in (200, 204):
+        if response.status == 204:
             return RevokeResult(True, "token revoked", calls=calls)
-        if response.status == 401:
-            return RevokeResult(True, "already revoked or expired", calls=calls)
+        if UNAUTHORIZED.matches(response.status, response.json()):
+            return RevokeResult(True, "already revoked or expired (GitLab: 401 Unauthorized)", calls=calls)
+        if 200 <= response.status < 300:
+            return unbelieved_success("GitLab token revocation", response, list(calls))
         return http_failure("DELETE", url, response, "GitLab token revocation", [])

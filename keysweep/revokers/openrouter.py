@@ -1,15 +1,18 @@
 """OpenRouter API keys, with a management key (`KEYSWEEP_OPENROUTER_ADMIN_KEY`).
 
 The leaked key tells its own label (`GET /key`); the management key lists keys (`GET /keys`,
-`offset` paging, each with a `hash` and a `label`) and deletes the one with that label
-(`DELETE /keys/{hash}`). The key's hash, when owner resolution stored it as key_id, is used
-directly. A leaked key that `/key` already rejects (401) is dead: success."""
+`offset` paging, each with a `hash` and a `label`) and deletes the one key with that label
+(`DELETE /keys/{hash}` → `{"deleted": true}`, the only reply believed). The hash is re-proven that
+way before every delete, even when one is stored; two keys sharing the label, or a value that can no
+longer be re-read, need a person. A leaked key that `/key` rejects with OpenRouter's documented 401
+is dead: success."""
 
 from __future__ import annotations
 
 from keysweep.revokers import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, missing_admin, outcome, safe_target, \
-    transport_failure
+from keysweep.detectors.openrouter import INVALID_CREDENTIALS
+from keysweep.revokers._common import BaseRevoker, gone_or_needs_person, http_failure, make_plan, missing_admin, \
+    needs_person, outcome, safe_target, transport_failure, unbelieved_success
 
 
 class OpenRouterRevoker(BaseRevoker):
@@ -21,14 +24,75 @@ class OpenRouterRevoker(BaseRevoker):
     async def plan(self, finding, ctx):
         base = ctx.settings.base_url("openrouter")
         needs = [] if ctx.settings.admin_key("openrouter") else ["KEYSWEEP_OPENROUTER_ADMIN_KEY"]
-        calls = [] if finding.key_id else [("GET", f"{base}/key", "read the leaked key's label"),
-                                           ("GET", f"{base}/keys", "find its hash with the management key")]
+        calls = [("GET", f"{base}/key", "read the leaked key's label"),
+                 ("GET", f"{base}/keys", "find the one key with that label (management key)")]
         calls.append(("DELETE", f"{base}/keys/{finding.key_id or '{hash}'}", "delete the key"))
         return make_plan(self.name, finding, calls, needs)
 
-    async def revoke(self, plan, ctx) -> RevokeResult:
+    async def _label(self, plan, ctx, base: str, calls: list) -> str | RevokeResult:
+        """The leaked key's label in OpenRouter's own words (`GET /key` with the key itself)."""
         from keysweep.http import TransportError
         from keysweep.remediation.secrets import SecretUnavailable, secret_for
+
+        try:
+            value = await secret_for(plan.finding_id, ctx)
+        except SecretUnavailable:
+            stored = plan.data.get("key_id")
+            return needs_person(f"the value can no longer be re-read, so {'key ' + stored if stored else 'the key'} "
+                                f"cannot be proven to be this finding's; delete it in the OpenRouter console")
+        try:
+            response = await ctx.http.request("GET", f"{base}/key", headers={"Authorization": f"Bearer {value}"})
+        except TransportError as exc:
+            return transport_failure("GET", f"{base}/key", exc, calls)
+        calls.append(("GET", safe_target(f"{base}/key"), outcome(response)))
+        body = response.json()
+        label = (body.get("data") or {}).get("label") if isinstance(body, dict) and isinstance(body.get("data"), dict) \
+            else None
+        if response.status == 200 and isinstance(label, str) and label:
+            return label
+        if INVALID_CREDENTIALS.matches(response.status, body):
+            return RevokeResult(True, "already revoked (OpenRouter: invalid credentials)", calls=tuple(calls))
+        return http_failure("GET", f"{base}/key", response, "OpenRouter key info", calls[:-1])
+
+    async def _hash_for(self, label: str, ctx, base: str, headers, calls: list) -> str | RevokeResult:
+        """The one managed key with that label; two keys sharing it name neither. A second full pass
+        when none is found: offset paging can skip a key while other jobs delete theirs."""
+        found: list[dict] = []
+        for _pass in range(2):
+            listed = await self._list_keys(ctx, base, headers, calls)
+            if isinstance(listed, RevokeResult):
+                return listed
+            found = [k for k in listed if k.get("label") == label and k.get("hash")]
+            if found:
+                break
+        if len(found) > 1:
+            return needs_person(f"{len(found)} keys share this key's label; none can be proven to be it", calls)
+        if not found:
+            return needs_person("key not among the management key's keys (another account?)", calls)
+        return str(found[0]["hash"])
+
+    async def _list_keys(self, ctx, base: str, headers, calls: list) -> list[dict] | RevokeResult:
+        from keysweep.http import TransportError
+
+        offset, keys = 0, []
+        while offset <= 100_000:
+            try:
+                response = await ctx.http.request("GET", f"{base}/keys", headers=headers, params={"offset": str(offset)})
+            except TransportError as exc:
+                return transport_failure("GET", f"{base}/keys", exc, calls)
+            calls.append(("GET", safe_target(f"{base}/keys"), outcome(response)))
+            body = response.json()
+            if response.status != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                return http_failure("GET", f"{base}/keys", response, "OpenRouter key list", calls[:-1])
+            page = [k for k in body["data"] if isinstance(k, dict)]
+            if not page:
+                break
+            keys.extend(page)
+            offset += len(page)
+        return keys
+
+    async def revoke(self, plan, ctx) -> RevokeResult:
+        from keysweep.http import TransportError
 
         admin = ctx.settings.admin_key("openrouter")
         if not admin:
@@ -36,52 +100,28 @@ class OpenRouterRevoker(BaseRevoker):
         base = ctx.settings.base_url("openrouter")
         headers = {"Authorization": f"Bearer {admin}"}
         calls: list[tuple[str, str, str]] = []
-        key_hash = plan.data.get("key_id")
-        if not key_hash:
-            try:
-                value = await secret_for(plan.finding_id, ctx)
-                response = await ctx.http.request("GET", f"{base}/key", headers={"Authorization": f"Bearer {value}"})
-            except SecretUnavailable as exc:
-                return RevokeResult(False, str(exc))
-            except TransportError as exc:
-                return transport_failure("GET", f"{base}/key", exc, calls)
-            calls.append(("GET", safe_target(f"{base}/key"), outcome(response)))
-            if response.status == 401:
-                return RevokeResult(True, "already revoked", calls=tuple(calls))
-            body = response.json()
-            label = (body.get("data") or {}).get("label") if isinstance(body, dict) else None
-            if response.status != 200 or not label:
-                return http_failure("GET", f"{base}/key", response, "OpenRouter key info", calls[:-1])
-            offset, passes = 0, 0
-            while key_hash is None:
-                try:
-                    response = await ctx.http.request("GET", f"{base}/keys", headers=headers,
-                                                      params={"offset": str(offset)})
-                except TransportError as exc:
-                    return transport_failure("GET", f"{base}/keys", exc, calls)
-                calls.append(("GET", safe_target(f"{base}/keys"), outcome(response)))
-                body = response.json()
-                if response.status != 200 or not isinstance(body, dict):
-                    return http_failure("GET", f"{base}/keys", response, "OpenRouter key list", calls[:-1])
-                page = [k for k in body.get("data", []) if isinstance(k, dict)]
-                found = [k for k in page if k.get("label") == label]
-                if found:
-                    key_hash = found[0].get("hash")
-                elif not page:
-                    passes += 1
-                    if passes == 2:  # a second full pass: offset paging can skip keys deleted meanwhile
-                        return RevokeResult(False, "key not among the management key's keys (another account?)",
-                                            calls=tuple(calls))
-                    offset = 0
-                    continue
-                offset += len(page)
+        # The hash is re-proven before every delete, even when one is stored: the value's own label,
+        # then the one managed key carrying it.
+        label = await self._label(plan, ctx, base, calls)
+        if isinstance(label, RevokeResult):
+            return label
+        key_hash = await self._hash_for(label, ctx, base, headers, calls)
+        if isinstance(key_hash, RevokeResult):
+            return key_hash
+        stored = plan.data.get("key_id")
+        if stored and stored != key_hash:
+            return needs_person(f"the stored key {stored} is not the managed key with this value's label", calls)
         url = f"{base}/keys/{key_hash}"
         try:
             response = await ctx.http.request("DELETE", url, headers=headers)
         except TransportError as exc:
             return transport_failure("DELETE", url, exc, calls)
         calls.append(("DELETE", safe_target(url), outcome(response)))
-        if response.status in (200, 204, 404):
-            return RevokeResult(True, "key deleted" if response.status != 404 else "already deleted",
-                                calls=tuple(calls))
+        body = response.json()
+        if response.status == 200 and isinstance(body, dict) and body.get("deleted") is True:
+            return RevokeResult(True, "key deleted", calls=tuple(calls))
+        if response.status == 404:
+            return await gone_or_needs_person(plan, ctx, calls, "DELETE answered 404")
+        if 200 <= response.status < 300:
+            return unbelieved_success("OpenRouter key deletion", response, calls)
         return http_failure("DELETE", url, response, "OpenRouter key deletion", calls[:-1])

@@ -38,7 +38,7 @@ class PerplexityRevoker(BaseRevoker):
         calls = (("POST", safe_target(url), outcome(response)),)
         if response.status in (200, 204):
             return RevokeResult(True, "key revoked", calls=calls)
-        if response.status == 401:
+        if rejected_by_perplexity(response):
             return RevokeResult(True, "already revoked", calls=calls)
         return http_failure("POST", url, response, "Perplexity revoke_auth_token", [])
 
@@ -57,4 +57,11 @@ class PerplexityRevoker(BaseRevoker):
                                               json_body={"auth_token": value})
         except (SecretUnavailable, TransportError):
             return False
-        return response.status == 401
+        return rejected_by_perplexity(response)
+
+
+def rejected_by_perplexity(response) -> bool:
+    """A 401 in Perplexity's OpenAI-style error envelope (`{"error": {…}}`), not a proxy's page or a
+    bare `{"detail": …}`. Perplexity documents no more than that (UNVERIFIED beyond the envelope)."""
+    body = response.json()
+    return response.status == 401 and isinstance(body, dict) and isinstance(body.get("error"), dict)

@@ -6,10 +6,14 @@ Incoming-webhook URLs have no revoke API (the notify revoker handles them)."""
 
 from __future__ import annotations
 
+from keysweep.detectors.slack import DEAD_ERRORS
 from keysweep.revokers import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure
+from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
+    unbelieved_success
 
-ALREADY_DEAD = {"invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired"}
+# The documented errors that say the token itself is dead (detectors/slack.py); not `not_authed`,
+# which only says no token arrived (a proxy may have stripped it).
+ALREADY_DEAD = set(DEAD_ERRORS)
 
 
 class SlackRevoker(BaseRevoker):
@@ -45,14 +49,20 @@ class SlackRevoker(BaseRevoker):
         calls = (("POST", safe_target(url) + (" (test=1)" if test else ""), outcome(response)),)
         body = response.json() if response.status == 200 else None
         if isinstance(body, dict):
-            if body.get("ok"):
+            if body.get("ok") is True and body.get("revoked") is (not test):  # {"ok": true, "revoked": true}
                 return RevokeResult(True, "would be revoked" if test else "token revoked", calls=calls)
+            if body.get("ok") is True:
+                return RevokeResult(False, "Slack said ok without the documented revoked flag; not believed",
+                                    retryable=True, calls=calls)
             error = str(body.get("error", "unknown_error"))[:60]
             if error in ALREADY_DEAD:
                 return RevokeResult(True, f"already dead ({error})", calls=calls)
             if error == "ratelimited":
-                return RevokeResult(False, "Slack rate limit", retryable=True, calls=calls)
+                from keysweep.http import requested_wait
+
+                return RevokeResult(False, "Slack rate limit", retryable=True, busy=True,
+                                    retry_after=requested_wait(response.headers), calls=calls)
             return RevokeResult(False, f"Slack refused: {error}", calls=calls)
         if response.status == 200:
-            return RevokeResult(False, "unexpected answer from Slack", retryable=True, calls=calls)
+            return unbelieved_success("Slack auth.revoke", response, list(calls))
         return http_failure("POST", url, response, "Slack auth.revoke", [])

@@ -9,6 +9,11 @@ nothing was revoked twice and nothing was lost.
 
 The servers run in a background thread with their own event loop, so a test can point an
 in-process run or a `keysweep` subprocess at them. Values exist only in this test process.
+
+Each fake answers in its provider's documented shapes (error bodies included), and can be put
+behind a hostile intermediary: `fake.intermediary = "generic_401"` (or `html_401`, `generic_403`,
+`truncated_200`, `empty_list_200`) makes its read-only checks (`intermediary_on = "verify"`), its
+destructive calls (`"revoke"`) or both (`"all"`) answer like a proxy or WAF instead.
 """
 
 from __future__ import annotations
@@ -48,6 +53,18 @@ class Bucket:
         return (1 - self.tokens) / self.rate
 
 
+# What a proxy, WAF or API gateway in front of a provider may answer instead of it: none of these is
+# the provider's word, so none may make keysweep call a key dead, live, or revoked.
+INTERMEDIARY_REPLIES = {
+    "generic_401": (401, "application/json", b'{"detail": "nope"}'),
+    "generic_403": (403, "application/json", b'{"message": "Forbidden"}'),
+    "html_401": (401, "text/html", b"<!DOCTYPE html><html><head><title>401 Authorization Required</title></head>"
+                                   b"<body><center><h1>401 Authorization Required</h1></center><hr>nginx</body></html>"),
+    "truncated_200": (200, "application/json", b'{"object": "list", "data": [{"id": "gpt-4o", "obj'),
+    "empty_list_200": (200, "application/json", b"[]"),
+}
+
+
 class FakeProvider:
     name = "fake"
 
@@ -64,10 +81,23 @@ class FakeProvider:
         self.fail_status = fail_status
         self.revoked_times: list[float] = []
         self.base_url = ""
+        # A hostile intermediary answering for the provider: one of INTERMEDIARY_REPLIES, on its
+        # "verify" (read-only checks), "revoke" (destructive calls) or "all" endpoints.
+        self.intermediary: str | None = None
+        self.intermediary_on = "verify"
 
     # helpers ----------------------------------------------------------------------------------
     def _log(self, request) -> None:
         self.requests.append((request.method, request.path))
+
+    def _intermediary(self, kind: str):
+        """The intermediary's reply for an endpoint of this kind ("verify" or "revoke"), if one is set."""
+        from aiohttp import web
+
+        if self.intermediary is None or self.intermediary_on not in (kind, "all"):
+            return None
+        status, content_type, body = INTERMEDIARY_REPLIES[self.intermediary]
+        return web.Response(status=status, body=body, content_type=content_type)
 
     def _limited(self):
         from aiohttp import web
@@ -129,6 +159,9 @@ class FakeGitHub(FakeProvider):
 
         async def revoke(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             if "Authorization" in request.headers:
                 return web.json_response({"message": "Must not be authenticated"}, status=403)
             limited = self._limited()
@@ -144,6 +177,9 @@ class FakeGitHub(FakeProvider):
 
         async def installation(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             limited = self._limited()
             if limited:
                 return limited
@@ -154,6 +190,9 @@ class FakeGitHub(FakeProvider):
 
         async def user(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             token = self.bearer(request)
             if token in self.active and token not in self.installation:
                 return web.json_response({"login": "octocat", "id": 1}, headers={"X-OAuth-Scopes": "repo"})
@@ -163,6 +202,9 @@ class FakeGitHub(FakeProvider):
 
         async def installation_repos(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             if self.bearer(request) in self.active:
                 return web.json_response({"total_count": 0, "repositories": []})
             return web.json_response({"message": "Bad credentials"}, status=401)
@@ -187,6 +229,9 @@ class FakeGitLab(FakeProvider):
 
         async def delete_self(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             limited = self._limited()
             if limited:
                 return limited
@@ -197,6 +242,9 @@ class FakeGitLab(FakeProvider):
 
         async def get_self(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             token = request.headers.get("PRIVATE-TOKEN", "")
             if token in self.active:
                 return web.json_response({"id": 7, "name": "ci", "revoked": False, "active": True,
@@ -221,6 +269,9 @@ class FakeSlack(FakeProvider):
 
         async def revoke(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             limited = self._limited()
             if limited:
                 return limited
@@ -235,6 +286,9 @@ class FakeSlack(FakeProvider):
 
         async def auth_test(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             if self.bearer(request) in self.active:
                 return web.json_response({"ok": True, "team": "acme", "user": "bot", "team_id": "T1", "user_id": "U1"})
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -257,6 +311,9 @@ class FakePerplexity(FakeProvider):
 
         async def revoke(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             limited = self._limited()
             if limited:
                 return limited
@@ -313,8 +370,15 @@ class FakeOpenAI(FakeProvider):
         def admin_ok(request) -> bool:
             return self.bearer(request) == self.admin_key
 
+        def invalid_key():  # OpenAI's documented 401 for a key it does not accept
+            return web.json_response({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                                                "param": None, "code": "invalid_api_key"}}, status=401)
+
         async def models(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             if self.bearer(request) in self.active:
                 return web.json_response({"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]})
             return web.json_response({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
@@ -323,14 +387,14 @@ class FakeOpenAI(FakeProvider):
         async def projects(request):
             self._log(request)
             if not admin_ok(request):
-                return web.json_response({"error": {"message": "unauthorized"}}, status=401)
+                return invalid_key()
             return self._page(request, [{"id": p, "object": "organization.project", "name": p, "status": "active"}
                                         for p in self.projects])
 
         async def api_keys(request):
             self._log(request)
             if not admin_ok(request):
-                return web.json_response({"error": {"message": "unauthorized"}}, status=401)
+                return invalid_key()
             project = request.match_info["project"]
             items = [{"object": "organization.project.api_key", "id": key_id, "name": f"key {key_id}",
                       "redacted_value": openai_redacted(value), "created_at": 1700000000,
@@ -340,8 +404,11 @@ class FakeOpenAI(FakeProvider):
 
         async def delete_key(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             if not admin_ok(request):
-                return web.json_response({"error": {"message": "unauthorized"}}, status=401)
+                return invalid_key()
             limited = self._limited()
             if limited:
                 return limited
@@ -396,6 +463,9 @@ class FakeAnthropic(FakeProvider):
 
         async def models(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             if request.headers.get("x-api-key") in self.active:
                 return web.json_response({"data": [{"id": "claude-sonnet-4", "type": "model"}], "has_more": False})
             return unauthorized()
@@ -415,6 +485,9 @@ class FakeAnthropic(FakeProvider):
 
         async def get_key(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             if not admin_ok(request):
                 return unauthorized()
             key_id = request.match_info["key"]
@@ -424,6 +497,9 @@ class FakeAnthropic(FakeProvider):
 
         async def update_key(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             if not admin_ok(request):
                 return unauthorized()
             limited = self._limited()
@@ -563,6 +639,9 @@ class FakeOpenRouter(FakeProvider):
 
         async def key_info(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             token = self.bearer(request)
             if token in self.active:
                 return web.json_response({"data": {"label": self.label(token), "limit": None, "usage": 0,
@@ -580,6 +659,9 @@ class FakeOpenRouter(FakeProvider):
 
         async def delete_key(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             if self.bearer(request) != self.admin_key:
                 return web.json_response({"error": {"code": 401}}, status=401)
             limited = self._limited()
@@ -640,6 +722,9 @@ class FakeGcpIam(FakeProvider):
 
         async def post_key(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             if not request.match_info["key"].endswith(":disable"):
                 return error(404, "not found")
             key_id, failure = lookup(request)
@@ -654,6 +739,9 @@ class FakeGcpIam(FakeProvider):
 
         async def delete_key(request):
             self._log(request)
+            hostile = self._intermediary("revoke")
+            if hostile is not None:
+                return hostile
             key_id, failure = lookup(request)
             if failure is not None:
                 return failure
@@ -666,6 +754,9 @@ class FakeGcpIam(FakeProvider):
 
         async def get_key(request):
             self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
             key_id, failure = lookup(request)
             if failure is not None:
                 return failure
