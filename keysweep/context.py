@@ -3,9 +3,10 @@ No globals, so tests inject fakes and a frozen clock."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from keysweep.settings import Settings
 
@@ -30,6 +31,9 @@ class Context:
     clock: Callable[[], datetime] = system_clock
     actor: str = "keysweep"
     extra: dict[str, Any] = field(default_factory=dict)
+    # Every deliberate wait (retry backoff, a provider's Retry-After) goes through this, so tests
+    # inject one that advances their clock instead of sleeping.
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
 
     def now(self) -> str:
         return iso(self.clock())

@@ -60,16 +60,15 @@ class RetryPolicy:
     max_retry_after: float = 120.0
 
 
-def retry_delay(response_headers: Mapping[str, str], attempt: int, policy: RetryPolicy,
-                now: Callable[[], float] = time.time) -> float:
-    """Seconds to wait before the next attempt: the server's word when it gives one, else backoff."""
+def requested_wait(response_headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
+    """Seconds the server asked to wait (Retry-After, or a rate-limit reset with none remaining), or None."""
     retry_after = response_headers.get("Retry-After")
     if retry_after:
         try:
-            return min(float(retry_after), policy.max_retry_after)
+            return max(0.0, float(retry_after))
         except ValueError:
             try:
-                return min(max(0.0, parsedate_to_datetime(retry_after).timestamp() - now()), policy.max_retry_after)
+                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now())
             except (TypeError, ValueError):
                 pass
     for remaining_header, reset_header in (("X-RateLimit-Remaining", "X-RateLimit-Reset"),
@@ -80,8 +79,16 @@ def retry_delay(response_headers: Mapping[str, str], attempt: int, policy: Retry
             except ValueError:
                 continue
             # GitHub sends an epoch time, GitLab's RateLimit-Reset is one too; small values are deltas.
-            wait = reset - now() if reset > 1e9 else reset
-            return min(max(0.0, wait), policy.max_retry_after)
+            return max(0.0, reset - now() if reset > 1e9 else reset)
+    return None
+
+
+def retry_delay(response_headers: Mapping[str, str], attempt: int, policy: RetryPolicy,
+                now: Callable[[], float] = time.time) -> float:
+    """Seconds to wait before the next attempt: the server's word when it gives one, else backoff."""
+    asked = requested_wait(response_headers, now)
+    if asked is not None:
+        return min(asked, policy.max_retry_after)
     backoff = min(policy.max_delay, policy.base_delay * (2 ** (attempt - 1)))
     return backoff * (0.5 + random.random() / 2)
 
@@ -95,6 +102,9 @@ class HttpClient:
     default_rate: float = 20.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], Any] = asyncio.sleep
+    # Asked before each wait between attempts; False returns the last answer at once (a caller with
+    # a time budget, `revoke --max-wait`, then decides what to do with the 429/5xx).
+    may_wait: Callable[[float], bool] | None = None
     user_agent: str = "keysweep"
     requests_sent: int = 0
     max_body: int = MAX_BODY
@@ -156,15 +166,21 @@ class HttpClient:
                                             truncated)
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     last_error = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
-                    if attempt < attempts:
-                        await self.sleep(retry_delay({}, attempt, self.policy))
+                    delay = retry_delay({}, attempt, self.policy)
+                    if attempt < attempts and self._may_wait(delay):
+                        await self.sleep(delay)
                         continue
                     raise TransportError(f"{method} {_safe_url(url)}: {last_error}") from None
             if response.status in RETRY_STATUSES and attempt < attempts:
-                await self.sleep(retry_delay(response.headers, attempt, self.policy))
-                continue
+                delay = retry_delay(response.headers, attempt, self.policy)
+                if self._may_wait(delay):
+                    await self.sleep(delay)
+                    continue
             return response
         raise TransportError(f"{method} {_safe_url(url)}: {last_error or 'no response'}")
+
+    def _may_wait(self, seconds: float) -> bool:
+        return self.may_wait is None or self.may_wait(seconds)
 
 
 async def read_capped(stream: Any, cap: int) -> tuple[bytes, bool]:

@@ -49,27 +49,37 @@ def kill_mid_run_then_resume(run_process, fakes, db: Path, config: Path, total: 
                              at_fraction: float = 0.4, timeout: float = 120):
     """Start `keysweep revoke --all --execute` as a real process, SIGKILL it once `at_fraction` of
     the keys are revoked at the fakes, then run `revoke --resume`; returns the resume's result."""
+    return kill_and_resume(run_process, fakes, db, config, total, keysweep_bin, kills=(at_fraction,), timeout=timeout)
+
+
+def kill_and_resume(run_process, fakes, db: Path, config: Path, total: int, keysweep_bin: Path,
+                    kills: tuple[float, ...], timeout: float = 120):
+    """`keysweep revoke --all --execute` as a real process, SIGKILLed once the fakes have revoked
+    `kills[0]` of the keys; then a `revoke --resume` process killed at `kills[1]`, and so on; then a
+    last `revoke --resume` left to finish, whose result is returned."""
     import signal
     import subprocess
     import time
 
-    env = {**os.environ, **env_for(fakes, db, KEYSWEEP_ACTOR="first-run")}
-    process = subprocess.Popen([str(keysweep_bin), "revoke", "--all", "--execute", "--yes", "--config",
-                                str(config), "--confirm-delay", "0.05"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    revoked = 0
-    while time.monotonic() < deadline:
-        revoked = fakes.call(lambda: sum(len(f.revoked) for f in fakes.providers.values()))
-        if revoked >= total * at_fraction or process.poll() is not None:
-            break
-        time.sleep(0.02)
-    assert process.poll() is None, "the run finished before it could be killed; slow the fakes down"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    assert 0 < revoked < total
+    base = [str(keysweep_bin), "revoke", "--config", str(config), "--confirm-delay", "0.05"]
+    for cycle, fraction in enumerate(kills):
+        env = {**os.environ, **env_for(fakes, db, KEYSWEEP_ACTOR="first-run" if cycle == 0 else f"resume-{cycle}")}
+        mode = ["--all", "--execute", "--yes"] if cycle == 0 else ["--resume"]
+        process = subprocess.Popen(base + mode, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        revoked = 0
+        while time.monotonic() < deadline:
+            revoked = fakes.call(lambda: sum(len(f.revoked) for f in fakes.providers.values()))
+            if revoked >= total * fraction or process.poll() is not None:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, f"run {cycle + 1} finished before it could be killed; slow the fakes down"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        assert 0 < revoked < total
     return run_process("revoke", "--resume", "--config", config, "--confirm-delay", "0.05",
-                       "--format", "json", env=env_for(fakes, db, KEYSWEEP_ACTOR="second-run"))
+                       "--format", "json", env=env_for(fakes, db, KEYSWEEP_ACTOR="second-run" if len(kills) == 1
+                                                       else "last-run"))
 
 
 def assert_each_key_revoked_once(fakes, planted: dict[str, list[str]]) -> None:

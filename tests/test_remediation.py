@@ -212,7 +212,9 @@ def test_no_secret_value_in_reports_logs_rows_or_webhooks(tmp_path_factory, secr
     store = Store(tmp / "s.db")
     store.record([finding], "scope", "2025-01-02T00:00:00Z")
     hook = FakeWebhook()
-    gitlab = FakeGitLab([value], fail_first=100 if fail else 0, fail_status=500)
+    # A refusal (403) ends the job failed_permanent and the owner is told; a 5xx would not (it is
+    # never permanent: it waits for the next run).
+    gitlab = FakeGitLab([value], fail_first=100 if fail else 0, fail_status=403)
     progress: list[str] = []
     with FakeProviders(hook=hook, gitlab=gitlab):
         settings = Settings(env={"GITLAB_URL": gitlab.base_url, "HOOK": hook.url},

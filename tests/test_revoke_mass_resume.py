@@ -1,7 +1,7 @@
 """The issue's mass-revocation scenario: 1,000 generated keys across five fake providers with
 server-side rate limits, a real `keysweep revoke --execute` process killed (SIGKILL) in the middle,
-then `--resume`: every key revoked exactly once (the fakes count each revoke request per key), none
-lost, all confirmed dead."""
+then six `--resume` processes of which the first five are killed too: every key revoked exactly
+once (the fakes' own records of each revoke request per key), none lost, all confirmed dead."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import pytest
 
 from keysweep.testing.fakes import FakeAnthropic, FakeGitLab, FakeOpenAI, FakeOpenRouter, FakeProviders, FakeSlack
 from tests.conftest import KEYSWEEP_BIN
-from tests.revoke_helpers import assert_each_key_revoked_once, kill_mid_run_then_resume, write_config
+from tests.revoke_helpers import assert_each_key_revoked_once, kill_and_resume, write_config
 
 PROVIDERS = ("gitlab", "slack", "openai", "anthropic", "openrouter")
 KEYS_PER_PROVIDER = 200
+# Six kill -9 / --resume cycles, each kill once another seventh of the keys is revoked at the fakes.
+KILL_AT = tuple(n / 7 for n in range(1, 7))
 
 
 @pytest.mark.slow
-def test_thousand_keys_five_providers_killed_and_resumed(run_process, tmp_path, keys):
+def test_thousand_keys_five_providers_killed_six_times_and_resumed(run_process, tmp_path, keys):
     makers = {"gitlab": keys.gitlab_pat, "slack": keys.slack_bot, "openai": keys.openai_project,
               "anthropic": keys.anthropic, "openrouter": keys.openrouter}
     planted = {p: [makers[p]() for _ in range(KEYS_PER_PROVIDER)] for p in PROVIDERS}
@@ -37,7 +39,7 @@ def test_thousand_keys_five_providers_killed_and_resumed(run_process, tmp_path, 
     fakes = FakeProviders(**{p: kinds[p](planted[p], revoke_rate=100, burst=2) for p in PROVIDERS})
     total = len(PROVIDERS) * KEYS_PER_PROVIDER
     with fakes:
-        resumed = kill_mid_run_then_resume(run_process, fakes, db, config, total, KEYSWEEP_BIN)
+        resumed = kill_and_resume(run_process, fakes, db, config, total, KEYSWEEP_BIN, kills=KILL_AT)
         assert resumed.code == 0, resumed
         assert_each_key_revoked_once(fakes, planted)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget, parse_duration
 from keysweep.sanitize import terminal_safe
 
 
@@ -94,7 +95,7 @@ def _print_plan(rows: list[dict], out) -> None:
         if row.get("follows"):
             out.write(head + f"    revoker: none: the same key is revoked or rotated with {row['follows']}\n")
             continue
-        if policy and policy["action"] == "never":
+        if policy and policy["action"] == "never" and not row["revoker"]:
             out.write(head + f"    policy:  never touched (rule '{policy['rule']}')\n")
             continue
         out.write(head + f"    revoker: {row['revoker']}"
@@ -142,8 +143,10 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--policy", "use_policy", is_flag=True,
               help="Apply the policy: approve automatically what it allows, plan the rest for an approver.")
 @click.option("--policy-file", type=click.Path(dir_okay=False), help="Policy file (default ./keysweep-policy.toml).")
-@click.option("--approve", is_flag=True, help="With --policy: approve, as the actor, what the policy leaves "
-                                              "to an approver.")
+@click.option("--approve", is_flag=True, help="Approve, as the actor, the selected credentials the policy classes "
+                                              "'approve' (without it they stay planned for an approver).")
+@click.option("--force", is_flag=True, help="Also revoke selected credentials the policy classes 'never' "
+                                            "(recorded in the audit log with the actor).")
 @click.option("--revoker", "force_revoker", help="Use this revoker (e.g. notify) where it supports the credential.")
 @click.option("--rotate", is_flag=True, help="AWS access keys: rotate (new key into the Secrets Manager secret or SSM "
                                             "parameter that held the old one, then deactivate the old one) "
@@ -155,21 +158,27 @@ def _summary_line(summary, elapsed: float) -> str:
               help="Verification attempts per key after revoking, with backoff.")
 @click.option("--confirm-delay", type=float, default=2.0, show_default=True,
               help="Seconds before the second verification attempt (doubling after).")
+@click.option("--max-wait", "max_wait", default="15m", show_default=True, metavar="DURATION",
+              help="Longest the whole run waits for rate-limited or failing providers (429/5xx), e.g. 90s, 15m; "
+                   "what is still refused then stays failed_retryable for the next run.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--fail-on-error", is_flag=True, help="Exit 3 while some selected credential's job is failed or not "
                                                     "yet confirmed dead (on every run until it is).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
 def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, include_suppressed, execute, yes,
-               threshold, resume,
-               use_policy, policy_file, approve, force_revoker, rotate, preflight, actor, confirm_attempts, confirm_delay,
-               fmt, fail_on_error, db, config_path):
+               threshold, resume, use_policy, policy_file, approve, force, force_revoker, rotate, preflight, actor,
+               confirm_attempts, confirm_delay, max_wait, fmt, fail_on_error, db, config_path):
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
     from keysweep.remediation.audit import default_actor
     from keysweep.remediation.orchestrator import Selection
     from keysweep.scanner.store import Store, default_db_path
     from keysweep.settings import load_settings
 
+    try:
+        max_wait_seconds = parse_duration(max_wait)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-wait") from None
     path = Path(db) if db else default_db_path()
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
@@ -189,8 +198,9 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
         store.close()
         raise click.UsageError(f"no such finding: {', '.join(unknown)}")
     options = dict(execute=execute, yes=yes, threshold=threshold, resume=resume, use_policy=use_policy,
-                   policy_file=policy_file, approve=approve, force_revoker=force_revoker, preflight=preflight,
-                   confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, fmt=fmt)
+                   policy_file=policy_file, approve=approve, force=force, force_revoker=force_revoker,
+                   preflight=preflight, confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, fmt=fmt,
+                   max_wait=max_wait_seconds)
     try:
         code = asyncio.run(_revoke(store, settings, selection, actor or default_actor(), **options))
     finally:
@@ -201,7 +211,8 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
 
 
 async def _revoke(store, settings, selection, actor, *, execute, yes, threshold, resume, use_policy, policy_file,
-                  approve, force_revoker, preflight, confirm_attempts, confirm_delay, fmt) -> int:
+                  approve, force_revoker, preflight, confirm_attempts, confirm_delay, fmt,
+                  max_wait: float = DEFAULT_MAX_WAIT, force: bool = False) -> int:
     import time
 
     from keysweep.remediation import jobs as J
@@ -229,7 +240,8 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
     providers = {f.provider for f in findings} | {row[0] for row in store.conn.execute(
         "SELECT DISTINCT provider FROM revocations WHERE provider IS NOT NULL")}
     command = "revoke " + ("--execute" if execute else "--resume" if resume else "(dry run)")
-    async with open_context(settings, store, actor, providers) as ctx:
+    waits = WaitBudget(max_wait)
+    async with open_context(settings, store, actor, providers, waits=waits) as ctx:
         clock_now = ctx.now
         run_id = start_run(store, actor, command, clock_now())
         jobs = Jobs(store, actor, run_id, clock_now)
@@ -239,7 +251,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
             decision = policy.decide(finding) if policy else None
             if decision is not None:
                 decisions[finding.id] = decision
-            if decision and decision.action == "never":
+            if decision and decision.action == "never" and not force:
                 entries.append((finding, decision, None, None, None))
                 continue
             revoker = revoker_for(finding, revokers, prefer=force_revoker or (decision.revoker if decision else None))
@@ -286,10 +298,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
             for finding, decision, revoker, plan, job in entries:
                 if revoker is None or plan is None:
                     continue
-                if decision is not None and use_policy:
-                    auto = decision.action == "auto" or (decision.action == "approve" and approve)
-                else:
-                    auto = True
+                auto = policy_allows(decision, approve=approve, force=force)
                 approvals.append((finding, decision, revoker, plan, auto))
             # Calls this run may make: new jobs, planned ones approved now, failed ones retried.
             new = sum(1 for f, d, r, p, auto in approvals if auto and not
@@ -305,9 +314,12 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                     raise click.UsageError(f"{new} credentials selected, above the threshold of {threshold}: "
                                            f"add --yes to revoke them all")
             for finding, decision, revoker, plan, auto in approvals:
+                by_policy = bool(decision and use_policy and decision.action == "auto")
+                if auto and decision and decision.action == "never":
+                    jobs.audit("revoke.force", {"finding": finding.id, "redacted": finding.redacted},
+                               {"by": actor, "policy_rule": decision.rule, "policy": policy.origin})
                 job, _created = jobs.create(finding, revoker.name, plan, approve=auto,
-                                            policy_rule=decision.rule if (decision and use_policy and not approve)
-                                            else None)
+                                            policy_rule=decision.rule if by_policy else None)
                 to_run.append(job)
         if resume:
             open_jobs = jobs.find(states=J.OPEN_STATES)
@@ -317,11 +329,13 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
             known = {j.id for j in to_run}
             to_run.extend(j for j in open_jobs if j.id not in known)
         to_run = [j for j in to_run if j.state in J.OPEN_STATES]
+        if policy is not None and not force:  # `never` holds for jobs approved before the policy said so
+            to_run = hold_never(store, jobs, policy, to_run)
         if fmt == "table" and execute:
             _print_plan([r for r in rows if r["revoker"]], sys.stderr)
         progress = (lambda line: click.echo(terminal_safe(line), err=True)) if fmt == "table" else None
         orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=confirm_attempts,
-                                    confirm_delay=confirm_delay, progress=progress)
+                                    confirm_delay=confirm_delay, progress=progress, waits=waits)
         started = time.monotonic()
         summary = await orchestrator.run(to_run)
         deletes = {"deleted": [], "waiting": [], "failed": []}
@@ -365,11 +379,35 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                 counts = ", ".join(f"{n} {state}" for state, n in sorted(Counter(j.state for j in unsettled).items()))
                 click.echo(f"  not yet confirmed dead among the selected: {counts}")
             if planned:
-                click.echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --policy --approve "
+                click.echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --approve "
                            f"--execute {' '.join(e[0].id for e in planned[:5])}{' …' if len(planned) > 5 else ''}")
         # 3 (with --fail-on-error) while anything selected is failed or still open, on every run
         # until it is settled: a scheduled run stays red, not only the run where the failure began.
         return 3 if summary.errors or unsettled else 0
+
+
+def policy_allows(decision, *, approve: bool, force: bool) -> bool:
+    """May `--execute` approve this credential now? Whenever a policy is configured it gates every
+    run: `auto` yes, `approve` only with --approve (the actor approves), `never` only with --force.
+    With no policy, the person running --execute on a selection approves it."""
+    if decision is None:
+        return True
+    return {"auto": True, "approve": approve, "never": force}.get(decision.action, False)
+
+
+def hold_never(store, jobs, policy, to_run: list) -> list:
+    """Open jobs minus those not yet acted on whose credential the policy now classes `never`."""
+    from keysweep.remediation import jobs as J
+
+    pending = [j for j in to_run if j.state in (J.APPROVED, J.FAILED_RETRYABLE, J.REVOKING)]
+    ids = sorted({j.finding_id for j in pending})
+    findings = {f.id: f for start in range(0, len(ids), 500) for f in store.findings(ids=ids[start:start + 500])}
+    held = {j.id for j in pending if j.finding_id in findings and policy.decide(findings[j.finding_id]).action == "never"}
+    for job in to_run:
+        if job.id in held:
+            jobs.audit("revoke.hold", {"finding": job.finding_id, "job": job.id},
+                       {"reason": "the policy classes it never; --force to act", "state": job.state})
+    return [j for j in to_run if j.id not in held]
 
 
 def unsettled_jobs(all_jobs: list, finding_ids: set[str] | None) -> list:

@@ -7,11 +7,13 @@ States (docs/revocation.md):
                                                 │  └──> failed_retryable ──(backoff)──> revoking
                                                 └────> failed_permanent (needs a person)
     notify-only providers: revoking ──> awaiting_owner ──(re-verified until dead)──> confirmed
+    failed_permanent ──(the person reruns `revoke … --execute`)──> approved
 
-A job is claimed (state `revoking`, the run's id, attempts + 1) in its own committed transaction
-before any call is made; the call's result and the next state are written in one transaction, so
-a run killed at any point leaves either a claim without a result (the resumed run checks whether
-the key is already dead before repeating the idempotent call) or a recorded result.
+A job is claimed (state `revoking`, the run's id) in its own committed transaction before any
+call is made; the call's result and the next state are written in one transaction, so a run
+killed at any point leaves either a claim without a result (the resumed run checks whether the
+key is already dead before repeating the idempotent call) or a recorded result. `attempts`
+counts provider calls, not claims: a crash spends no attempt.
 """
 
 from __future__ import annotations
@@ -235,7 +237,10 @@ class Jobs:
 
     def claim(self, job_id: int, *, states: Iterable[str] = CLAIMABLE, abandoned: Iterable[str] = ()) -> Job | None:
         """Move the job to `revoking` under this run, before any call. None if another run holds it
-        or it is no longer in a claimable state. `abandoned` lists run ids whose claims may be taken over."""
+        or it is no longer in a claimable state. `abandoned` lists run ids whose claims may be taken over.
+
+        A claim is not an attempt (a run killed after claiming has spent nothing): `attempts`
+        counts provider calls, and grows when one is recorded (`record(..., attempted=True)`)."""
         at = self.now()
         states = list(states)
         with transaction(self.conn):
@@ -247,8 +252,8 @@ class Jobs:
             takeover = state == REVOKING and holder in set(abandoned)
             if state not in states and not takeover:
                 return None
-            self.conn.execute("UPDATE revocations SET state = ?, run_id = ?, attempts = coalesce(attempts, 0) + 1, "
-                              "updated_at = ?, next_attempt_at = NULL WHERE id = ?", [REVOKING, self.run_id, at, job_id])
+            self.conn.execute("UPDATE revocations SET state = ?, run_id = ?, updated_at = ?, next_attempt_at = NULL "
+                              "WHERE id = ?", [REVOKING, self.run_id, at, job_id])
             self._transition(job_id, finding_id, REVOKING, at, f"taken over from run {holder}" if takeover else None)
             audit.append(self.conn, at, self.actor, "revoke.claim", {"finding": finding_id, "job": job_id},
                          {"run": self.run_id, "took_over": holder if takeover else None})
@@ -271,13 +276,15 @@ class Jobs:
 
     def record(self, job: Job, calls: list[CallRecord], state: str, *, error: str | None = None,
                next_attempt_at: str | None = None, event: str | None = None,
-               event_detail: dict | None = None, action: str = "revoke.call") -> None:
-        """The calls made for a job and the state they lead to, in one transaction."""
+               event_detail: dict | None = None, action: str = "revoke.call", attempted: bool = False) -> None:
+        """The calls made for a job and the state they lead to, in one transaction. `attempted`:
+        they were an attempt at the provider (a revoke call), which counts in `attempts`."""
         at = self.now()
         with transaction(self.conn):
             self._insert_calls(job, calls, at, action)
-            self.conn.execute("UPDATE revocations SET state = ?, last_error = ?, updated_at = ?, next_attempt_at = ? "
-                              "WHERE id = ?", [state, error, at, next_attempt_at, job.id])
+            self.conn.execute("UPDATE revocations SET state = ?, last_error = ?, updated_at = ?, next_attempt_at = ?, "
+                              "attempts = coalesce(attempts, 0) + ? WHERE id = ?",
+                              [state, error, at, next_attempt_at, int(attempted), job.id])
             self._transition(job.id, job.finding_id, state, at, error)
             audit.append(self.conn, at, self.actor, "revoke.state", {"finding": job.finding_id, "job": job.id},
                          {"state": state, "error": error, "next_attempt_at": next_attempt_at})
@@ -286,6 +293,7 @@ class Jobs:
                 if event in SAME_KEY_EVENTS:
                     self._same_key_events(job, event, at)
         job.state, job.last_error, job.next_attempt_at = state, error, next_attempt_at
+        job.attempts = (job.attempts or 0) + int(attempted)
 
     def _same_key_events(self, job: Job, event: str, at: str) -> None:
         """Every other finding of the job's key (the IAM key-age record of AKIA…X, the key in a repo

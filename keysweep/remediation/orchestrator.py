@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Job, Jobs
+from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget
 
 
 # -- selection -------------------------------------------------------------------------------------
@@ -76,13 +77,20 @@ def provider_hosts(settings, providers) -> dict[str, float]:
 
 
 @asynccontextmanager
-async def open_context(settings, store, actor: str, providers=(), clock=None, extra=None) -> AsyncIterator:
+async def open_context(settings, store, actor: str, providers=(), clock=None, extra=None,
+                       waits: WaitBudget | None = None) -> AsyncIterator:
+    """The run's context. With `waits`, every wait between HTTP attempts is slept through it and
+    only while its budget lasts (a 429 past the budget comes back at once, for the run to record)."""
     from keysweep.context import Context, system_clock
     from keysweep.http import HttpClient
 
-    async with HttpClient(rate_limits=provider_hosts(settings, providers)) as http:
-        yield Context(http=http, settings=settings, store=store, clock=clock or system_clock, actor=actor,
-                      extra=dict(extra or {}))
+    clock = clock or (waits.clock if waits else system_clock)
+    timing = {"sleep": waits.sleep, "may_wait": waits.allows} if waits else {}
+    async with HttpClient(rate_limits=provider_hosts(settings, providers), **timing) as http:
+        context = Context(http=http, settings=settings, store=store, clock=clock, actor=actor, extra=dict(extra or {}))
+        if waits is not None:
+            context.sleep = waits.sleep
+        yield context
 
 
 # -- runs ------------------------------------------------------------------------------------------
@@ -168,11 +176,23 @@ class Summary:
         return {"states": dict(self.states), "errors": len(self.errors), "revoke_calls": self.revoke_calls}
 
 
+def retry_wait(result, attempts: int, base: float) -> float:
+    """Seconds before asking again: what the provider named, else exponential backoff (capped at an hour)."""
+    asked = getattr(result, "retry_after", None)
+    if asked is not None:
+        return max(0.0, float(asked))
+    return min(base * 2 ** (attempts - 1), 3600.0)
+
+
 class Orchestrator:
+    """Runs jobs. A failure the provider may get over is retried in the run while `waits` (the
+    run's `--max-wait` budget) allows: 429/5xx (`busy`) as often as that, never ending
+    failed_permanent; other retryable failures up to `max_attempts` provider calls."""
+
     def __init__(self, ctx, jobs: Jobs, revokers: dict[str, Any], *, confirm_attempts: int = 3,
                  confirm_delay: float = 2.0, max_attempts: int = 5, retry_base: float = 2.0,
-                 retry_in_run_max: float = 30.0, notify_owners: bool = True,
-                 progress: Callable[[str], None] | None = None, sleep=asyncio.sleep) -> None:
+                 notify_owners: bool = True, progress: Callable[[str], None] | None = None, sleep=None,
+                 waits: WaitBudget | None = None) -> None:
         self.ctx = ctx
         self.jobs = jobs
         self.revokers = revokers
@@ -180,10 +200,10 @@ class Orchestrator:
         self.confirm_delay = confirm_delay
         self.max_attempts = max_attempts
         self.retry_base = retry_base
-        self.retry_in_run_max = retry_in_run_max
         self.notify_owners = notify_owners
         self.progress = progress or (lambda _line: None)
-        self.sleep = sleep
+        self.sleep = sleep or getattr(ctx, "sleep", asyncio.sleep)
+        self.waits = waits or WaitBudget(DEFAULT_MAX_WAIT, ctx.clock, self.sleep)
         self.summary = Summary()
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._confirm_semaphores: dict[str, asyncio.Semaphore] = {}
@@ -275,9 +295,8 @@ class Orchestrator:
             delay = await self._apply(revoker, job, finding, result)
             if delay is None:
                 continue  # confirm (or stop) on the next pass
-            if delay > self.retry_in_run_max:
-                return
-            await self.sleep(delay)
+            if not await self.waits.wait(delay):
+                return  # failed_permanent, or failed_retryable for the next run
 
     async def _already_dead(self, revoker, job: Job, finding) -> bool:
         """A claim taken over from a killed run: its call may have gone out. Ask before repeating."""
@@ -310,7 +329,7 @@ class Orchestrator:
         try:
             return await coroutine
         except TransportError as exc:
-            return RevokeResult(False, scrub(str(exc), self.ctx), retryable=True)
+            return RevokeResult(False, scrub(str(exc), self.ctx), retryable=True, busy=True)
         except KeysweepError as exc:
             return RevokeResult(False, scrub(str(exc), self.ctx))
         except Exception as exc:  # a plugin's bug must not stop the other jobs
@@ -329,20 +348,21 @@ class Orchestrator:
                 call.detail = detail
             self.jobs.record(job, calls, J.AWAITING_OWNER if manual else J.REVOKED,
                              event="owner_notified" if manual else "revoked",
-                             event_detail={"revoker": job.revoker, "detail": detail})
+                             event_detail={"revoker": job.revoker, "detail": detail}, attempted=True)
             if not manual:
                 self.summary.revoked_at.append(self._now_mono())
                 await self._notify("revoked", finding, detail)
             self.progress(f"{'notified' if manual else 'revoked'} {finding.id} {finding.redacted}")
             return None
-        attempts = job.attempts or 1
-        if result.retryable and attempts < self.max_attempts:
-            delay = min(self.retry_base * 2 ** (attempts - 1), 3600.0)
-            next_at = (datetime.now(timezone.utc) + timedelta(seconds=delay)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            self.jobs.record(job, calls, J.FAILED_RETRYABLE, error=detail, next_attempt_at=next_at)
+        attempts = (job.attempts or 0) + 1  # this call included
+        busy = getattr(result, "busy", False)
+        if busy or (result.retryable and attempts < self.max_attempts):
+            delay = retry_wait(result, attempts, self.retry_base)
+            next_at = (self.ctx.clock() + timedelta(seconds=delay)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.jobs.record(job, calls, J.FAILED_RETRYABLE, error=detail, next_attempt_at=next_at, attempted=True)
             self.progress(f"retry {finding.id} in {delay:.0f}s: {detail}")
             return delay
-        self.jobs.record(job, calls, J.FAILED_PERMANENT, error=detail)
+        self.jobs.record(job, calls, J.FAILED_PERMANENT, error=detail, attempted=True)
         self.summary.errors.append((finding.id, detail))
         self.progress(f"FAILED {finding.id} {finding.redacted}: {detail}")
         await self._notify("failed", finding, detail)
@@ -459,10 +479,9 @@ class Orchestrator:
                     wait = await self._apply(revoker, job, self._findings[job.finding_id], result)
                     if wait is None:
                         later.append(job)
-                    elif wait <= self.retry_in_run_max:
+                    elif wait != float("inf"):
                         retry.append(job)
                         delay = max(delay, wait)
             await asyncio.gather(*(self._confirm(revoker, job, self._findings[job.finding_id]) for job in later))
-            if retry:
-                await self.sleep(delay)
-            pending = retry
+            # Past the run's wait budget the failed jobs stay failed_retryable for the next run.
+            pending = retry if retry and await self.waits.wait(delay) else []

@@ -22,7 +22,9 @@ never touched. `keysweep-policy.toml` (or `--policy PATH`, or `[policy]` in keys
     action = "never"
     paths = ["ops/break-glass/*"]
 
-The first matching rule decides. `never` holds even against a person selecting the finding by id.
+The first matching rule decides. A configured policy gates every `keysweep revoke --execute`, not
+only `--policy` runs: `approve` needs `--approve` (the actor approves), and `never` holds even
+against a person selecting the finding by id, unless `--force` (docs/revocation.md).
 """
 
 from __future__ import annotations

@@ -64,6 +64,11 @@ class RevokeResult:
     ok: bool
     detail: str = ""
     retryable: bool = False
+    # The provider was rate limiting or failing (429, 5xx, throttling, no answer): worth asking
+    # again after a wait, never a reason to give up (the job is never failed_permanent for it).
+    busy: bool = False
+    # Seconds the provider asked to wait (Retry-After, rate-limit reset), when it said.
+    retry_after: float | None = None
     # The requests made, as (method, target without query, outcome) tuples: recorded per job and in
     # the audit log. Never headers or bodies.
     calls: tuple[tuple[str, str, str], ...] = ()

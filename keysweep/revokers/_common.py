@@ -49,16 +49,19 @@ def outcome(response: "Response") -> str:
 def http_failure(method: str, url: str, response: "Response", what: str,
                  calls: list[tuple[str, str, str]]) -> RevokeResult:
     """A non-success answer: 429/5xx (still, after the client's retries) are retryable; others need a person."""
+    from keysweep.http import requested_wait
+
     calls = [*calls, (method, safe_target(url), outcome(response))]
-    retryable = response.status == 429 or response.status >= 500
+    busy = response.status == 429 or response.status >= 500
     reason = {401: "credential rejected", 403: "forbidden"}.get(response.status, f"HTTP {response.status}")
-    return RevokeResult(False, f"{what}: {reason}", retryable=retryable, calls=tuple(calls))
+    return RevokeResult(False, f"{what}: {reason}", retryable=busy, busy=busy,
+                        retry_after=requested_wait(response.headers) if busy else None, calls=tuple(calls))
 
 
 def transport_failure(method: str, url: str, error: Exception, calls: list[tuple[str, str, str]]) -> RevokeResult:
     calls = [*calls, (method, safe_target(url), "no response")]
     return RevokeResult(False, f"{method} {safe_target(url)}: no response ({type(error).__name__})", retryable=True,
-                        calls=tuple(calls))
+                        busy=True, calls=tuple(calls))
 
 
 NEEDS_A_PERSON = "needs a person: "

@@ -36,11 +36,11 @@ def _iam_failure(exc, calls: list[tuple[str, str, str]], client_error: type) -> 
     refusal is reported by its code; no answer at all is worth retrying."""
     code, retryable = _error(exc)
     if not isinstance(exc, client_error):
-        return RevokeResult(False, f"AWS: {code}", retryable=True, calls=tuple(calls))
+        return RevokeResult(False, f"AWS: {code}", retryable=True, busy=True, calls=tuple(calls))
     calls.append(("POST", "iam", code))
     if code == "NoSuchEntity":
         return RevokeResult(True, "no such access key (already deleted)", calls=tuple(calls))
-    return RevokeResult(False, f"IAM refused: {code}", retryable=retryable, calls=tuple(calls))
+    return RevokeResult(False, f"IAM refused: {code}", retryable=retryable, busy=retryable, calls=tuple(calls))
 
 
 def _error(exc) -> tuple[str, bool]:

@@ -220,10 +220,10 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
             if code == "LimitExceeded":
                 return RevokeResult(False, "IAM refused CreateAccessKey: LimitExceeded (the user already has "
                                            "2 access keys); delete the unused one, then rerun", calls=tuple(calls))
-            return RevokeResult(False, f"AWS refused: {code}", retryable=retryable, calls=tuple(calls))
+            return RevokeResult(False, f"AWS refused: {code}", retryable=retryable, busy=retryable, calls=tuple(calls))
         except BotoCoreError as exc:
             code, _ = _error(exc)
-            return RevokeResult(False, f"AWS: {code}", retryable=True, calls=tuple(calls))
+            return RevokeResult(False, f"AWS: {code}", retryable=True, busy=True, calls=tuple(calls))
 
     async def _rotate(self, plan, ctx, calls) -> RevokeResult:
         from botocore.exceptions import ClientError

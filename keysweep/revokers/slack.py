@@ -58,7 +58,10 @@ class SlackRevoker(BaseRevoker):
             if error in ALREADY_DEAD:
                 return RevokeResult(True, f"already dead ({error})", calls=calls)
             if error == "ratelimited":
-                return RevokeResult(False, "Slack rate limit", retryable=True, calls=calls)
+                from keysweep.http import requested_wait
+
+                return RevokeResult(False, "Slack rate limit", retryable=True, busy=True,
+                                    retry_after=requested_wait(response.headers), calls=calls)
             return RevokeResult(False, f"Slack refused: {error}", calls=calls)
         if response.status == 200:
             return unbelieved_success("Slack auth.revoke", response, list(calls))

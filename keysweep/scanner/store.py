@@ -571,6 +571,21 @@ class Store:
                 continue
             finding.managed = dict(entry, only_where_written=bool(finding.occurrences) and all(
                 at_target(o, entry["written_to"]) for o in finding.occurrences))
+        self._inherit_owners([f for f in with_keys if f.managed and f.owner is None])
+
+    def _inherit_owners(self, findings: list[Finding]) -> None:
+        """A key keysweep rotated in belongs to whoever owned the key it replaced: the responder is
+        not asked to find an owner for a credential keysweep itself created a minute ago."""
+        predecessors = {f.managed["rotated_from"] for f in findings}
+        if not predecessors:
+            return
+        owners: dict[str, dict[str, Any]] = {}
+        self._attach_owner_to(owners, predecessors)
+        for finding in findings:
+            owner = owners.get(finding.managed["rotated_from"])
+            if owner is not None:
+                finding.owner = dict(owner, source="rotated-from",
+                                     evidence=f"keysweep rotated this key in for {finding.managed['rotated_from']}")
 
     def _attach_occurrences(self, by_id: dict[str, Finding]) -> None:
         from keysweep.scanner.pipeline import occurrence_order
@@ -672,13 +687,20 @@ class Store:
         return result
 
     def _attach_owner(self, by_id: dict[str, Finding]) -> None:
-        for chunk in _chunks(list(by_id)):
+        owners: dict[str, dict[str, Any]] = {}
+        self._attach_owner_to(owners, by_id)
+        for finding_id, owner in owners.items():
+            by_id[finding_id].owner = owner
+
+    def _attach_owner_to(self, owners: dict[str, dict[str, Any]], finding_ids: Iterable[str]) -> None:
+        """The chosen owner of each finding id that has one, into `owners`."""
+        for chunk in _chunks(list(finding_ids)):
             rows = self.db.execute(
                 f"SELECT finding_id, name, team, purpose, source, confidence, evidence, contact FROM owner_candidates "
                 f"WHERE chosen = 1 AND finding_id IN ({','.join('?' * len(chunk))})", chunk)
             for finding_id, name, team, purpose, source, confidence, evidence, contact in rows:
-                by_id[finding_id].owner = {"name": name, "team": team, "purpose": purpose, "source": source,
-                                           "confidence": confidence, "evidence": evidence, "contact": contact}
+                owners[finding_id] = {"name": name, "team": team, "purpose": purpose, "source": source,
+                                      "confidence": confidence, "evidence": evidence, "contact": contact}
 
 
 def _store_problem(exc: sqlite3.DatabaseError) -> str:
