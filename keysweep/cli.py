@@ -51,6 +51,12 @@ def scan_options(func: Callable) -> Callable:
     return func
 
 
+def fail_on_error_option(func: Callable) -> Callable:
+    return click.option("--fail-on-error", is_flag=True,
+                        help="Exit 3 when part of the source could not be read or a rule timed out "
+                             "(the rest is still reported).")(func)
+
+
 def include_suppressed_option(func: Callable) -> Callable:
     return click.option("--include-suppressed", is_flag=True,
                         help="Also list findings suppressed everywhere they were seen (inline allow "
@@ -173,6 +179,7 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
     findings: a sweep alerts on change), else 0. Findings suppressed everywhere are left out (and
     do not count) unless `include_suppressed`."""
     from keysweep.output import render
+    from keysweep.safefs import warn
     from keysweep.scanner.suppress import visible
 
     if store is not None and getattr(result, "scopes", None) is not None:
@@ -204,6 +211,8 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
         if nothing_read:
             click.echo(f"keysweep: error: nothing was scanned: every source failed "
                        f"({len(stats.errors)} error(s))", err=True)
+    for warning in stats.warnings:  # what was left out on purpose, and how to read it
+        warn(warning)
     if nothing_read or (fail_on_error and stats.errors):
         sys.exit(3)
     # A key keysweep created (`revoke --rotate`) and finds only where it wrote it is its own, not a leak.
@@ -262,9 +271,10 @@ def _progress(enabled: bool):
 @output_options
 @store_options
 @scan_options
+@fail_on_error_option
 @verify_option
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
-                 include_suppressed=False, verify=False):
+                 fail_on_error=False, include_suppressed=False, verify=False):
     """Every blob reachable from any ref of the repository at PATH, each read once."""
     from keysweep.scanner.pipeline import scan_git, utc_now
     from keysweep.scanner.sources.git import GitRepo
@@ -292,7 +302,8 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     new_ids = _persist(store, result, rules, started)
     if verify:
         _verify_after_scan(store, result, rules, settings, include_suppressed)
-    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
+    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
+          fail_on_error=fail_on_error)
 
 
 @scan.command("dir")
@@ -300,8 +311,10 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 @output_options
 @store_options
 @scan_options
+@fail_on_error_option
 @verify_option
 def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, include_suppressed=False,
+                 fail_on_error=False,
                  verify=False):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
@@ -316,7 +329,8 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     new_ids = _persist(store, result, rules, started)
     if verify:
         _verify_after_scan(store, result, rules, settings, include_suppressed)
-    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed)
+    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
+          fail_on_error=fail_on_error)
 
 
 @scan.command("staged")
@@ -329,7 +343,8 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
 @click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True)
 @click.option("--no-store", is_flag=True, hidden=True)
 @include_suppressed_option
-def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, include_suppressed):
+@fail_on_error_option
+def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, include_suppressed, fail_on_error=False):
     """Lines added in the index of the repository at the current directory (pre-commit)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.sources.staged import StagedSource
@@ -341,9 +356,11 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, inc
     result = scan_local(source, matcher, [Path.cwd()])
     store = _open_store(db, no_store, default_on=False)
     new_ids = _persist(store, result, rules, started)
-    if store is None and fmt == "table" and not visible(result.findings, include_suppressed):
+    if store is None and fmt == "table" and not visible(result.findings, include_suppressed) \
+            and not result.stats.errors and not result.stats.warnings:
         sys.exit(0)  # a clean commit prints nothing
-    _emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed)
+    _emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
+          fail_on_error=fail_on_error)
 
 
 @cli.command("findings")
@@ -429,8 +446,9 @@ def rules_check(paths):
     from keysweep.scanner.rules import load_rule_file, load_rules, rule_files, self_test
 
     if paths:
-        checked = [rule for path in rule_files([Path(p) for p in paths]) for rule in load_rule_file(path)]
-        everything = load_rules([Path(p) for p in paths])
+        checked = [rule for path in rule_files([Path(p) for p in paths])
+                   for rule in load_rule_file(path, keep_backtracking=True)]
+        everything = load_rules([Path(p) for p in paths], keep_backtracking=True)
         checked_ids = {r.id for r in checked}
         to_test = [r for r in everything if r.id in checked_ids]
     else:

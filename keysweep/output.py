@@ -113,9 +113,9 @@ def write_csv(findings: list[Finding], out: TextIO) -> None:
     writer.writerow(CSV_COLUMNS)
     for f in findings:
         for o in f.occurrences or [Occurrence(source="", path=None, line=None)]:
-            writer.writerow([csv_safe(cell) for cell in [f.id, f.rule_id, f.provider, f.redacted, f.secret_sha256, str(f.long_lived).lower(),
-                             f.key_id or "", o.source, o.repo or "", o.path or "", o.line or "", o.commit or "",
-                             o.author_email or "", o.committed_at or ""]])
+            cells = [f.id, f.rule_id, f.provider, f.redacted, f.secret_sha256, str(f.long_lived).lower(),
+                     f.key_id, o.source, o.repo, o.path, o.line, o.commit, o.author_email, o.committed_at]
+            writer.writerow([csv_safe(cell) for cell in cells])
 
 
 def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from keysweep.errors import KeysweepError
+from keysweep.safefs import RefusedFile, read_text
 
 CONFIG_FILE = "keysweep.toml"
 OWNERS_FILE = "keysweep-owners.toml"
@@ -122,15 +123,12 @@ MAX_CONFIG_BYTES = 1024 * 1024
 def read_toml(path: Path, what: str) -> dict[str, Any]:
     """A TOML file keysweep is told to read (keysweep.toml, the owners and policy files), or a
     one-line KeysweepError naming it: not a regular file, too big, unreadable, malformed."""
-    import stat
-
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise KeysweepError(f"{path}: cannot read {what}: not a regular file")
-        if info.st_size > MAX_CONFIG_BYTES:
-            raise KeysweepError(f"{path}: cannot read {what}: larger than {MAX_CONFIG_BYTES // 1024} KiB")
-        text = path.read_text(encoding="utf-8")
+        # Checked and read by keysweep.safefs: the user named it, so a link is followed, but a FIFO
+        # swapped in after the check still cannot block the open.
+        text = read_text(path, MAX_CONFIG_BYTES, follow_symlinks=True)
+    except RefusedFile as exc:
+        raise KeysweepError(f"{path}: cannot read {what}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise KeysweepError(f"{path}: cannot read {what}: {reason}") from None

@@ -103,14 +103,14 @@ def test_unreadable_file_is_reported_not_fatal_simulated(run, tmp_path, keys, mo
     (root / "locked.env").write_text(f"KEY={keys.openai_project()}\n")
     key = keys.github()
     (root / "open.txt").write_text(f"token={key}\n")
-    real_open = open
+    real_read = directory_module.read_bytes
 
-    def refusing_open(path, *args, **kwargs):
+    def refusing_read(path, *args, **kwargs):
         if str(path).endswith("locked.env"):
             raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
+        return real_read(path, *args, **kwargs)
 
-    monkeypatch.setattr(directory_module, "open", refusing_open, raising=False)
+    monkeypatch.setattr(directory_module, "read_bytes", refusing_read)
     result = run("scan", "dir", root, "--no-store", "--format", "json")
     assert result.code == 1, result
     find_secret(result.json(), key)

@@ -288,10 +288,10 @@ def test_a_blob_in_a_thousand_commits_is_read_once(make_repo, keys, engine, monk
     requested: list[str] = []
     real_read = GitRepo.read_blobs
 
-    def counting_read(self, shas):
+    def counting_read(self, shas, *args, **kwargs):
         shas = list(shas)
         requested.extend(shas)
-        return real_read(self, shas)
+        return real_read(self, shas, *args, **kwargs)
 
     monkeypatch.setattr(GitRepo, "read_blobs", counting_read)
     result = scan_git(GitRepo(repo.path), engine)

@@ -48,6 +48,12 @@ def test_scan_github_with_the_forge_unreachable_is_not_a_clean_scan(run, tmp_pat
     assert_every_source_failed(result, "github org acme")
 
 
+def test_scan_gitlab_with_the_forge_unreachable_is_not_a_clean_scan(run, tmp_path):
+    result = run("scan", "gitlab", "--group", "acme", "--url", f"http://127.0.0.1:{closed_port()}",
+                 "--db", tmp_path / "s.db", "--no-progress")
+    assert_every_source_failed(result, "groups/acme")
+
+
 def test_sweep_whose_every_path_is_missing_is_not_a_clean_sweep(run, tmp_path):
     config = tmp_path / "keysweep.toml"
     config.write_text(f'[sources]\ngit = ["{tmp_path / "gone-a"}", "{tmp_path / "gone-b"}"]\n')

@@ -20,7 +20,7 @@ print(json.dumps({
     "home": str(Path.home()),
     "expanduser": os.path.expanduser("~"),
     "store": str(store.default_db_path()),
-    "hyperscan_cache": str(engine._cache_dir()),
+    "hyperscan_cache": str(engine.cache_dir()),
     "rules_cache": str(rules._rules_cache_path(rules.rule_files([])) or ""),
     "repo_cache": str(remote.default_cache_dir()),
 }))

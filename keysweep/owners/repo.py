@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keysweep.owners.ownersfile import glob_to_regex
+from keysweep.safefs import read_text_or_warn
 from keysweep.scanner.reread import local_git_dir
 
 if TYPE_CHECKING:
@@ -119,12 +120,10 @@ def codeowners_at(octx: "OwnerContext", occurrence: "Occurrence") -> tuple[str, 
         if key not in cache:
             cache[key] = None
             for candidate in CODEOWNERS_PATHS:
-                target = Path(root) / candidate
-                if target.is_file():
-                    try:
-                        cache[key] = ("working tree", candidate, parse_codeowners(target.read_text("utf-8", "replace")))
-                    except OSError:
-                        continue
+                # The scanned tree wrote it: only a regular file inside the tree, of bounded size.
+                text = read_text_or_warn(Path(root) / candidate, "CODEOWNERS", root=root, errors="replace")
+                if text is not None:
+                    cache[key] = ("working tree", candidate, parse_codeowners(text))
                     break
         return cache[key]
     return None

@@ -25,8 +25,9 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Callable, Iterable, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
+from keysweep.cache import cache_dir, read_trusted, write_private
 from keysweep.detectors import CHECKS, ENRICHERS
 from keysweep.detectors.candidate import Candidate
 from keysweep.detectors.placeholders import is_placeholder
@@ -49,24 +50,31 @@ DECODE_CONTEXT = 200
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
 DECODE_GATE = 2**31 - 1  # Hyperscan id of the decode gate's literals (never a rule index)
 RESERVED_GROUPS = ("secret", "key_id")
+# CPU seconds one regex step may take (the `regex` module's `timeout` counts process time, so a
+# loaded machine does not trip it). A rule from a third party can backtrack catastrophically
+# (`(a|aa)+b` on a run of `a`s): past this it is stopped for that content and reported, and the
+# scan goes on. Legitimate confirmations take microseconds in a window and well under a second
+# over a 10 MB file.
+CONFIRM_TIMEOUT = 2.0
 
 
 class CompiledAllowlist:
-    __slots__ = ("regexes", "target", "stopwords", "all_of")
+    __slots__ = ("regexes", "target", "stopwords", "all_of", "timeout")
 
-    def __init__(self, allowlist) -> None:
+    def __init__(self, allowlist, timeout: float | None = CONFIRM_TIMEOUT) -> None:
         import regex
 
         self.regexes = tuple(regex.compile(p.encode()) for p in allowlist.regexes)
         self.target = allowlist.regex_target
         self.stopwords = allowlist.stopwords
         self.all_of = allowlist.condition == "and"
+        self.timeout = timeout
 
     def allows(self, secret: str, match: bytes, line: bytes) -> bool:
         subject = {"secret": secret.encode("utf-8", "surrogateescape"), "match": match, "line": line}[self.target]
         results = []
         if self.regexes:
-            results.append(any(p.search(subject) for p in self.regexes))
+            results.append(any(p.search(subject, timeout=self.timeout) for p in self.regexes))
         if self.stopwords:
             lowered = secret.lower()
             results.append(any(word in lowered for word in self.stopwords))
@@ -78,12 +86,13 @@ class CompiledAllowlist:
 class CompiledRule:
     """A rule ready to match; its pattern is compiled on first use."""
 
-    __slots__ = ("rule", "keywords", "order", "_pattern", "_width", "_extra_groups", "_allowlists")
+    __slots__ = ("rule", "keywords", "order", "timeout", "_pattern", "_width", "_extra_groups", "_allowlists")
 
-    def __init__(self, rule: Rule, order: int = 0) -> None:
+    def __init__(self, rule: Rule, order: int = 0, timeout: float | None = CONFIRM_TIMEOUT) -> None:
         self.rule = rule
         self.keywords = tuple(k.lower().encode() for k in rule.keywords)
         self.order = order  # position in the rule set: the earlier rule wins a tie
+        self.timeout = timeout
         self._pattern = None
         self._width: int | None | bool = False
         self._extra_groups: tuple[str, ...] | None = None
@@ -114,7 +123,7 @@ class CompiledRule:
     @property
     def allowlists(self) -> tuple[CompiledAllowlist, ...]:
         if self._allowlists is None:
-            self._allowlists = tuple(CompiledAllowlist(a) for a in self.rule.allowlists)
+            self._allowlists = tuple(CompiledAllowlist(a, self.timeout) for a in self.rule.allowlists)
         return self._allowlists
 
 
@@ -202,8 +211,10 @@ def _secret_first(pattern: str) -> bool:
 class Engine:
     """Compiled rule set. `scan(content)` returns confirmed matches, in content order."""
 
-    def __init__(self, rules: Iterable[Rule], backend: Backend = "auto", decode_base64: bool = True) -> None:
-        self.rules = [CompiledRule(rule, order) for order, rule in enumerate(rules)]
+    def __init__(self, rules: Iterable[Rule], backend: Backend = "auto", decode_base64: bool = True,
+                 confirm_timeout: float | None = CONFIRM_TIMEOUT) -> None:
+        self.rules = [CompiledRule(rule, order, confirm_timeout) for order, rule in enumerate(rules)]
+        self.confirm_timeout = confirm_timeout
         self.by_id = {c.rule.id: c for c in self.rules}
         self.decode_base64 = decode_base64
         self._id_rules = {c.rule.key_id_rule for c in self.rules if c.rule.key_id_rule}
@@ -221,6 +232,9 @@ class Engine:
         self._hs = _HyperscanIndex(self.rules, gate) if backend == "hyperscan" else None
         self._gated = gate is not None
         self.suppressed_inline = 0
+        # Ids of the rules stopped by the time limit in the last `scan` (their other matches in
+        # that content are kept; the caller reports the content as partly scanned).
+        self.timed_out: list[str] = []
 
     # -- candidates ---------------------------------------------------------------------------
     def _candidates_regex(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
@@ -278,6 +292,7 @@ class Engine:
         """Matches in `content`. A match on a line with an allow marker has `allowed_by` set and is
         counted in `suppressed_inline`; it is returned only with `keep_allowed` (the scan stage
         records it as a suppressed occurrence)."""
+        self.timed_out = []
         matches = self._scan(content, 0)
         allowed = sum(1 for m in matches if m.allowed_by)
         if not allowed:
@@ -308,30 +323,40 @@ class Engine:
 
     def _confirmed(self, content: bytes, candidates: dict[int, list[tuple[int, int]] | None]) -> list[Match]:
         matches: list[Match] = []
-        length = len(content)
         for index, windows in candidates.items():
             compiled = self.rules[index]
-            seen_spans: set[tuple[int, int]] = set()
-            if windows is FULL:
-                iterators = [compiled.pattern.finditer(content)]
-                limits = [length]
-            else:
-                iterators, limits = [], []
-                for low, high in windows:
-                    iterators.append(compiled.pattern.finditer(content, low, min(length, high + TAIL_SLACK)))
-                    limits.append(length if high + TAIL_SLACK >= length else high)
-            for iterator, limit in zip(iterators, limits):
-                for found in iterator:
-                    if found.end() > limit:
-                        break
-                    span = found.span("secret")
-                    if span in seen_spans or span[0] < 0:
-                        continue
-                    seen_spans.add(span)
-                    match = self._confirm(compiled, found, content)
-                    if match is not None:
-                        matches.append(match)
+            try:
+                matches.extend(self._confirmed_rule(compiled, content, windows))
+            except TimeoutError:
+                # One slow window means the rule is stopped for the whole content: a thousand
+                # windows of a catastrophic pattern must not cost a thousand time limits.
+                if compiled.rule.id not in self.timed_out:
+                    self.timed_out.append(compiled.rule.id)
         return matches
+
+    def _confirmed_rule(self, compiled: CompiledRule, content: bytes,
+                        windows: list[tuple[int, int]] | None) -> Iterator[Match]:
+        """One rule's confirmed matches (raises TimeoutError past the time limit; matches already
+        yielded stand)."""
+        length = len(content)
+        timeout = compiled.timeout
+        seen_spans: set[tuple[int, int]] = set()
+        if windows is FULL:
+            ranges = [(0, length, length)]
+        else:
+            ranges = [(low, min(length, high + TAIL_SLACK), length if high + TAIL_SLACK >= length else high)
+                      for low, high in windows]
+        for low, high, limit in ranges:
+            for found in compiled.pattern.finditer(content, low, high, timeout=timeout):
+                if found.end() > limit:
+                    break
+                span = found.span("secret")
+                if span in seen_spans or span[0] < 0:
+                    continue
+                seen_spans.add(span)
+                match = self._confirm(compiled, found, content)
+                if match is not None:
+                    yield match
 
     def _confirm(self, compiled: CompiledRule, found, content: bytes) -> Match | None:
         rule = compiled.rule
@@ -521,24 +546,23 @@ class _HyperscanIndex:
         return selected
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "keysweep"
-
-
 def _load_or_compile(hyperscan, entries: list[tuple[bytes, int, int]], on_reject) -> object:
     """Compile the database, or load it from the cache: compiling the whole catalogue costs far
     more than scanning a pre-commit change. A pattern Hyperscan rejects falls back to keywords."""
     for _ in range(len(entries) + 1):
         digest = hashlib.sha256(repr((hyperscan_version(hyperscan), entries)).encode()).hexdigest()[:32]
-        cached = _cache_dir() / f"hs-{digest}.db"
-        try:
-            # loadb needs the mode, and a deserialised database needs its own scratch space.
-            loaded = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            loaded.scratch = hyperscan.Scratch(loaded)
-            return loaded
-        except Exception:
-            pass
+        cached = cache_dir() / f"hs-{digest}.db"
+        # Native data that C code deserialises: only from a file this user owns and no one else
+        # can write (keysweep.cache); anything else is compiled afresh.
+        serialized = read_trusted(cached)
+        if serialized is not None:
+            try:
+                # loadb needs the mode, and a deserialised database needs its own scratch space.
+                loaded = hyperscan.loadb(serialized, hyperscan.HS_MODE_BLOCK)
+                loaded.scratch = hyperscan.Scratch(loaded)
+                return loaded
+            except Exception:
+                pass
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         try:
             db.compile(expressions=[e for e, _, _ in entries], ids=[i for _, i, _ in entries],
@@ -550,10 +574,7 @@ def _load_or_compile(hyperscan, entries: list[tuple[bytes, int, int]], on_reject
             on_reject(rejected)
             continue
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(hyperscan.dumpb(db))
-            os.replace(tmp, cached)
+            write_private(cached, hyperscan.dumpb(db))
         except OSError:
             pass  # an unwritable cache only costs start-up time
         return db

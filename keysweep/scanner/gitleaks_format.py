@@ -17,6 +17,11 @@ Rule:
 - Rules with only a `path` (no `regex`), and `[[rules.required]]` composite rules, are skipped:
   their meaning depends on file paths or on other rules' matches nearby.
 
+A pattern written for RE2 (which never backtracks) can backtrack catastrophically in the `regex`
+module: each imported rule is probed (scanner/backtrack.py) and one that stalls is left out with a
+warning line (`rules check` reports it as a failure instead), so an imported config cannot be used
+to stall a scan; the engine's time limit covers what the probes miss.
+
 Rules keep the user's ids (lower-cased; characters other than letters, digits, `.` and `-`
 become `-`). Their patterns may be unbounded; they then run over whole files holding a keyword.
 """
@@ -28,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from keysweep.errors import RuleError
+from keysweep.safefs import warn
+from keysweep.scanner.backtrack import backtracking_problem
 from keysweep.scanner.rules import ID_FORMAT, Allowlist, Rule, check_pattern
 
 GITLEAKS_TOP_LEVEL = {"title", "extend", "allowlist", "allowlists", "description", "minVersion"}
@@ -54,7 +61,7 @@ def is_gitleaks_config(data: dict[str, Any]) -> bool:
     return False
 
 
-def convert(data: dict[str, Any], path: Path, text: str) -> list[Rule]:
+def convert(data: dict[str, Any], path: Path, text: str, keep_backtracking: bool = False) -> list[Rule]:
     tables = data.get("rules", [])
     if not isinstance(tables, list):
         raise RuleError(f"{path}: [[rules]] must be an array of tables")
@@ -62,8 +69,13 @@ def convert(data: dict[str, Any], path: Path, text: str) -> list[Rule]:
     rules = []
     for table in tables:
         rule = _convert_rule(table, path, text, global_lists)
-        if rule is not None:
-            rules.append(rule)
+        if rule is None:
+            continue
+        problem = None if keep_backtracking else backtracking_problem(rule.regex)
+        if problem is not None:
+            warn(f"{path}: gitleaks rule {rule.id} left out: {problem}")
+            continue
+        rules.append(rule)
     return rules
 
 

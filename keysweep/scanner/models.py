@@ -108,4 +108,8 @@ class ScanStats:
     blobs_unreachable: int = 0
     matches: int = 0
     suppressed_inline: int = 0
+    # A part that could not be read: the scan is partial (exit 3 with --fail-on-error).
     errors: list[str] = field(default_factory=list)
+    # A part deliberately left out, said so the user knows (a FIFO in `scan dir`, a submodule, the
+    # history beyond a shallow clone's boundary): the scan of everything else is complete.
+    warnings: list[str] = field(default_factory=list)

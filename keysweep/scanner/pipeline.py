@@ -41,14 +41,24 @@ class ScanResult:
     ignored: IgnoreList = field(default_factory=IgnoreList)
 
 
-def match_blob(engine: Engine, blob: Blob, stats: ScanStats) -> list[Match]:
+def match_blob(engine: Engine, blob: Blob, stats: ScanStats, where: str | None = None) -> list[Match]:
+    """The blob's matches. A rule stopped by the time limit is one error line naming the rule and
+    `where` (the blob's path by default): the scan is partial there, and says so."""
     stats.blobs_scanned += 1
     stats.bytes_scanned += len(blob.content)
     before = engine.suppressed_inline
     matches = engine.scan(blob.content, keep_allowed=True)
     stats.suppressed_inline += engine.suppressed_inline - before
     stats.matches += sum(1 for m in matches if not m.allowed_by)
+    for rule_id in engine.timed_out:
+        stats.errors.append(timeout_message(rule_id, where or str(blob.provenance.get("path") or "content"),
+                                            engine.confirm_timeout))
     return matches
+
+
+def timeout_message(rule_id: str, where: str, limit: float | None) -> str:
+    return (f"{where}: rule {rule_id} exceeded the {limit:g} s regex time limit and was skipped there "
+            f"(its pattern backtracks; 'keysweep rules check' tells)")
 
 
 def place_locator(base: dict, match: Match) -> dict:
@@ -108,40 +118,47 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 SHARDS_PER_WORKER = 1
 
 
-def _read_and_match(repo: GitRepo, shas: list[str], engine: Engine,
-                    progress: Progress | None = None) -> tuple[dict[str, list[Match]], list[str], ScanStats]:
+def _read_and_match(repo: GitRepo, shas: list[str], engine: Engine, progress: Progress | None = None,
+                    ) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
+    """(matches by blob, blobs without matches, blobs a rule timed out on, stats)."""
     stats = ScanStats()
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
+    partial: set[str] = set()
     done_bytes = 0
-    for count, (sha, content) in enumerate(repo.read_blobs(shas), 1):
+    for count, (sha, content) in enumerate(repo.read_blobs(shas, stats.errors), 1):
         done_bytes += len(content)
         if looks_binary(content):
             stats.blobs_skipped_binary += 1
             clean.append(sha)
         else:
-            matches = match_blob(engine, Blob(content, "git", {"blob": sha}), stats)
+            where = f"blob {sha} (git log --all --find-object={sha} names its paths)"
+            matches = match_blob(engine, Blob(content, "git", {"blob": sha}), stats, where)
+            if engine.timed_out:
+                partial.add(sha)  # not recorded as scanned: read again next time
             if matches:
                 matched[sha] = matches
-            else:
+            elif not engine.timed_out:
                 clean.append(sha)
         if progress and count % 256 == 0:
             progress(count, done_bytes)
-    return matched, clean, stats
+    return matched, clean, partial, stats
 
 
 # Per-shard (blobs, bytes) done, shared with forked workers by inheritance for progress display.
 _SHARD_PROGRESS = None
 
 
-def _shard_worker(index: int, repo_path: str, shas: list[str], rules: list, backend: str):
+def _shard_worker(index: int, repo_path: str, shas: list[str], rules: list, backend: str,
+                  confirm_timeout: float | None):
     def report(blobs: int, nbytes: int) -> None:
         if _SHARD_PROGRESS is not None:
             _SHARD_PROGRESS[2 * index], _SHARD_PROGRESS[2 * index + 1] = blobs, nbytes
 
     from keysweep.scanner.sources.git import GitRepo
 
-    return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend), report)
+    return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend, confirm_timeout=confirm_timeout),
+                           report)
 
 
 def _shards(wanted: list[tuple[str, int]], count: int) -> list[list[str]]:
@@ -162,6 +179,7 @@ def merge_stats(into: ScanStats, part: ScanStats) -> None:
                  "blobs_already_scanned", "blobs_unreachable", "matches", "suppressed_inline"):
         setattr(into, name, getattr(into, name) + getattr(part, name))
     into.errors.extend(part.errors)
+    into.warnings.extend(part.warnings)
 
 
 def scan_git(
@@ -185,8 +203,9 @@ def scan_git(
     stats = ScanStats()
     # Tips first: a commit made while we read must count as new next time, not as seen.
     tips = repo.commit_tips()
+    stats.warnings.extend(repo.coverage_warnings())
     wanted: list[tuple[str, int]] = []
-    for sha, size in repo.blob_inventory():
+    for sha, size in repo.blob_inventory(stats.errors):
         if sha in already_scanned:
             stats.blobs_already_scanned += 1
         elif size > max_size:
@@ -197,6 +216,7 @@ def scan_git(
     workers = workers or os.cpu_count() or 1
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
+    partial: set[str] = set()
     if workers > 1 and total_bytes >= PARALLEL_MIN_BYTES:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -209,14 +229,16 @@ def scan_git(
         _SHARD_PROGRESS = mp.RawArray("q", 2 * len(shards)) if method == "fork" else None
         try:
             with ProcessPoolExecutor(workers, mp_context=mp) as pool:
-                pending = {pool.submit(_shard_worker, i, repo.identity, shard, rules, engine.backend)
+                pending = {pool.submit(_shard_worker, i, repo.identity, shard, rules, engine.backend,
+                                       engine.confirm_timeout)
                            for i, shard in enumerate(shards)}
                 while pending:
                     done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                     for future in done:
-                        part_matched, part_clean, part_stats = future.result()
+                        part_matched, part_clean, part_partial, part_stats = future.result()
                         matched.update(part_matched)
                         clean.extend(part_clean)
+                        partial |= part_partial
                         merge_stats(stats, part_stats)
                     if progress and _SHARD_PROGRESS is not None:
                         progress(sum(_SHARD_PROGRESS[0::2]), sum(_SHARD_PROGRESS[1::2]))
@@ -225,7 +247,8 @@ def scan_git(
         if progress:
             progress(len(wanted), total_bytes)
     else:
-        part_matched, clean, part_stats = _read_and_match(repo, [sha for sha, _ in wanted], engine, progress)
+        part_matched, clean, partial, part_stats = _read_and_match(repo, [sha for sha, _ in wanted], engine,
+                                                                   progress)
         matched.update(part_matched)
         merge_stats(stats, part_stats)
         if progress:
@@ -240,8 +263,10 @@ def scan_git(
         introductions.update(repo.introductions(unresolved))
     revisit = [sha for sha in known if sha in introductions]
     if revisit:
-        for sha, content in repo.read_blobs(revisit):
+        for sha, content in repo.read_blobs(revisit, stats.errors):
             matches = engine.scan(content, keep_allowed=True)
+            for rule_id in engine.timed_out:
+                stats.errors.append(timeout_message(rule_id, f"blob {sha}", engine.confirm_timeout))
             if matches:
                 matched[sha] = matches
     hits: list[tuple[Match, Occurrence]] = []
@@ -290,7 +315,8 @@ def scan_git(
     findings = aggregate(hits, engine)
     apply_ignore(findings, ignored)
     return ScanResult(findings, stats, scope=repo.identity, source="git",
-                      scanned_objects=clean + [sha for sha in resolved if sha not in known], tips=tips,
+                      scanned_objects=clean + [sha for sha in resolved if sha not in known and sha not in partial],
+                      tips=tips,
                       ignored=ignored)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+from keysweep.cache import cache_dir, ensure_private_dir
 from keysweep.fingerprint import finding_id
 from keysweep.scanner.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, utc_now
@@ -39,8 +40,7 @@ GIT_TIMEOUT = 900.0
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "keysweep" / "repos"
+    return cache_dir() / "repos"
 
 
 def safe_url(url: str) -> str:
@@ -248,7 +248,9 @@ class Runner:
                 stats.blobs_skipped_size += 1
                 continue
             with self.borrowed_engine() as engine:
-                matches = match_blob(engine, Blob(content, group.kind, {}), stats)
+                matches = match_blob(engine, Blob(content, group.kind, {}), stats,
+                                     where=f"{group.kind} {group.object_id or unit.repo or ''}".strip())
+                partly = bool(engine.timed_out)
             del content
             for match in matches:
                 first, _, entry = next((span for span in spans if span[0] <= match.line <= span[1]), spans[-1])
@@ -256,7 +258,7 @@ class Runner:
                     source=group.kind, path=None, line=match.line - first + 1, repo=unit.repo,
                     committed_at=entry.at, locator=dict(entry.locator), seen_at=seen_at,
                     metadata=dict(entry.metadata) if entry.metadata else None)))
-            if group.object_id:
+            if group.object_id and not partly:  # a rule timed out: read it again next time
                 done.append(group.object_id)
             self.counters["values"] += len(group.entries)
         unit.groups = []  # drop the values as soon as they are matched
@@ -382,7 +384,11 @@ def clone_or_fetch(dest: Path, url: str, auth_header: str | None, timeout: float
     if (dest / "HEAD").exists():
         _git(["fetch", "--quiet", "--prune", "--no-tags", url, *refspecs], dest, env, url, timeout)
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    root = cache_dir()
+    if root in dest.parents:
+        # Clones hold every secret of private repositories: the user cache root is 0700.
+        ensure_private_dir(root)
+    dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = dest.with_name(f"{dest.name}.partial-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(partial, ignore_errors=True)
     try:

@@ -176,7 +176,9 @@ def _parse_toml(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def load_rule_file(path: Path, validate_patterns: bool = True) -> list[Rule]:
+def load_rule_file(path: Path, validate_patterns: bool = True, keep_backtracking: bool = False) -> list[Rule]:
+    """The rules of one file. A gitleaks config's rules that backtrack catastrophically are left
+    out with a warning, unless `keep_backtracking` (`rules check`, which reports them)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -188,7 +190,7 @@ def load_rule_file(path: Path, validate_patterns: bool = True) -> list[Rule]:
     from keysweep.scanner import gitleaks_format
 
     if gitleaks_format.is_gitleaks_config(data):
-        return gitleaks_format.convert(data, path, text)
+        return gitleaks_format.convert(data, path, text, keep_backtracking)
     tables = data.get("rules")
     if not isinstance(tables, list) or not tables:
         raise RuleError(f"{path}: no [[rules]] tables")
@@ -207,7 +209,8 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validate_shipped: bool = False) -> list[Rule]:
+def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validate_shipped: bool = False,
+               keep_backtracking: bool = False) -> list[Rule]:
     """Shipped rules plus the user's; rejects duplicate ids and dangling references.
 
     Users' patterns are compiled here so a broken one fails with its file and line. The shipped
@@ -222,7 +225,7 @@ def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validat
             _cache_rules(shipped, cached)
         rules.extend(cached)
     for path in rule_files(extra):
-        rules.extend(load_rule_file(path))
+        rules.extend(load_rule_file(path, keep_backtracking=keep_backtracking))
     validate_rule_set(rules)
     return rules
 
@@ -231,50 +234,83 @@ def _rules_cache_path(paths: list[Path]) -> Path | None:
     """Parsing two dozen TOML files is most of a pre-commit run's own work, so the parsed shipped
     rules are cached, keyed by each file's path, size and modification time."""
     import hashlib
-    import os
+
+    from keysweep.cache import cache_dir
 
     try:
         stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
     except OSError:
         return None
     digest = hashlib.sha256(repr((RULES_CACHE_VERSION, stamp)).encode()).hexdigest()[:24]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "keysweep" / f"rules-{digest}.pickle"
+    return cache_dir() / f"rules-{digest}.json"
 
 
-# Bump when the Rule record changes shape, so an old cache is never unpickled into a new one.
-RULES_CACHE_VERSION = 1
+# Bump when the Rule record changes shape (a cache of the old shape is then never read).
+RULES_CACHE_VERSION = 2
+_SEQUENCE_FIELDS = ("keywords", "references", "examples", "negative_examples")
+_RULE_FIELD_NAMES = frozenset(Rule.__dataclass_fields__)
+
+
+def rule_to_plain(rule: Rule) -> dict[str, Any]:
+    """The rule as JSON-ready plain data (lists, strings, numbers, nested allowlists)."""
+    from dataclasses import asdict
+
+    return asdict(rule)
+
+
+def rule_from_plain(data: dict[str, Any]) -> Rule:
+    """The inverse of `rule_to_plain`; TypeError or ValueError when `data` is not one."""
+    if not isinstance(data, dict) or data.keys() != _RULE_FIELD_NAMES:
+        raise ValueError("not a rule record")
+    values = dict(data)
+    for name in _SEQUENCE_FIELDS:
+        if not isinstance(values[name], list) or not all(isinstance(v, str) for v in values[name]):
+            raise ValueError(f"{name} is not a list of strings")
+        values[name] = tuple(values[name])
+    if not isinstance(values["regex"], str) or not isinstance(values["id"], str):
+        raise ValueError("id and regex must be strings")
+    values["allowlists"] = tuple(
+        Allowlist(**{**entry, "regexes": tuple(entry["regexes"]), "stopwords": tuple(entry["stopwords"])})
+        for entry in values["allowlists"])
+    return Rule(**values)
 
 
 def _cached_rules(paths: list[Path]) -> list[Rule] | None:
-    import pickle
+    """The cached parsed rules, when the cache file is trustworthy (keysweep.cache: ours, private,
+    a regular file) and is the record for exactly these files; else None (the files are parsed)."""
+    import json
+
+    from keysweep.cache import read_trusted
 
     cache = _rules_cache_path(paths)
     if cache is None:
         return None
+    data = read_trusted(cache)
+    if data is None:
+        return None
     try:
-        rules = pickle.loads(cache.read_bytes())
-    except Exception:  # missing, truncated or from another version: parse the files instead
+        record = json.loads(data)
+        if record.get("version") != RULES_CACHE_VERSION or record.get("key") != cache.stem:
+            return None
+        return [rule_from_plain(entry) for entry in record["rules"]]
+    except (ValueError, TypeError, KeyError, AttributeError):  # truncated, foreign or older: parse instead
         return None
-    if not isinstance(rules, list) or not all(isinstance(rule, Rule) for rule in rules):
-        return None
-    return rules
 
 
 def _cache_rules(paths: list[Path], rules: list[Rule]) -> None:
-    import os
-    import pickle
+    """Plain JSON, never a pickle: loading it can build Rule records and nothing else."""
+    import json
+
+    from keysweep.cache import write_private
 
     cache = _rules_cache_path(paths)
     if cache is None:
         return
+    record = {"version": RULES_CACHE_VERSION, "key": cache.stem, "rules": [rule_to_plain(r) for r in rules]}
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, cache)
+        write_private(cache, json.dumps(record, separators=(",", ":")).encode())
     except OSError:
-        pass
+        pass  # an unwritable cache only costs start-up time
 
 
 def validate_rule_set(rules: list[Rule]) -> None:
@@ -298,6 +334,7 @@ def validate_rule_set(rules: list[Rule]) -> None:
 
 def self_test(rules: list[Rule]) -> list[str]:
     """Run every rule's examples through the real engine; return one message per failure."""
+    from keysweep.scanner.backtrack import backtracking_problem
     from keysweep.scanner.engine import Engine, _max_width
 
     by_id = {rule.id: rule for rule in rules}
@@ -306,6 +343,10 @@ def self_test(rules: list[Rule]) -> list[str]:
         if rule.source_format == "keysweep" and _max_width(rule.regex) is None:
             failures.append(f"{rule.origin}: rule {rule.id}: regex has no bounded width (use {{0,N}}, not * + {{n,}}): "
                             "every file holding a keyword would be searched whole")
+        problem = backtracking_problem(rule.regex)
+        if problem is not None:
+            failures.append(f"{rule.origin}: rule {rule.id}: {problem}")
+            continue  # its examples could take the engine's whole time limit each
         companions = [by_id[rule.key_id_rule]] if rule.key_id_rule else []
         engine = Engine([rule, *companions], backend="regex")
         for example in rule.examples:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from keysweep.safefs import read_text_or_warn
 from keysweep.scanner.models import Finding, Occurrence
 
 IGNORE_FILE = ".keysweepignore"
@@ -62,11 +63,11 @@ def inline_reason(marker: str) -> dict[str, Any]:
 
 def load_ignored(roots: Iterable[Path]) -> IgnoreList:
     ignored = IgnoreList()
-    for root in roots:
+    for root in dict.fromkeys(Path(r).resolve() for r in roots):  # the repo is often the cwd: read once
         path = Path(root) / IGNORE_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        # A scanned repository writes this file: it may be a FIFO, a link to /dev/zero or huge.
+        text = read_text_or_warn(path, "ignore file", root=root)
+        if text is None:
             continue
         ignored = ignored.merged(parse_ignore(text, str(path)))
     return ignored

@@ -1,5 +1,6 @@
 """Files under a directory. `.git/` is skipped; symbolic links are never followed, so nothing
-outside the root is read."""
+outside the root is read; FIFOs, devices and sockets are left out with a warning (reading them
+would block or never end)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from keysweep.errors import SourceError
+from keysweep.safefs import RefusedFile, kind_of, read_bytes
 from keysweep.scanner.models import Blob, ScanStats
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path, looks_binary
 
@@ -68,14 +70,22 @@ class DirectorySource:
         except OSError as exc:
             stats.errors.append(f"{full}: {exc.strerror}")
             return
+        if stat.S_ISLNK(info.st_mode):
+            return  # never followed (documented): nothing outside the root is read
         if not stat.S_ISREG(info.st_mode):
-            return  # symlinks, sockets, devices
+            # A FIFO would block the read forever and a device never ends: say what was left out.
+            stats.warnings.append(f"{relative}: {kind_of(info.st_mode)}, not scanned")
+            return
         if info.st_size > self.max_size:
             stats.blobs_skipped_size += 1
             return
         try:
-            with open(full, "rb") as handle:
-                content = handle.read()
+            # Non-blocking, no-follow and checked again once open: a file swapped for a FIFO or a
+            # link after the lstat above is refused, not waited on.
+            content = read_bytes(full, self.max_size)
+        except RefusedFile as exc:
+            stats.warnings.append(f"{relative}: {exc}, not scanned")
+            return
         except OSError as exc:
             stats.errors.append(f"{full}: {exc.strerror}")
             return

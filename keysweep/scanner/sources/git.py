@@ -10,7 +10,9 @@ for unreachable objects: provenance resolution tells which are reachable.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from keysweep.errors import SourceError
+from keysweep.safefs import read_text
 from keysweep.scanner.sources import display_path
 
 ZERO_SHA = "0" * 40
@@ -43,6 +46,11 @@ def _widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     except (ImportError, OSError):
         pass
+
+
+def corrupt_object_message(sha: str, why: str) -> str:
+    return (f"object {sha}: corrupt, not scanned ({why}); the other objects were scanned "
+            f"(git fsck shows the damage)")
 
 
 def _git(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
@@ -89,8 +97,9 @@ class GitRepo:
         blob = _git(["cat-file", "blob", fields[2].decode()], self.path)
         return blob.stdout if blob.returncode == 0 else None
 
-    def blob_inventory(self) -> list[tuple[str, int]]:
-        """(sha, size) of every blob in the object database, in pack order."""
+    def blob_inventory(self, errors: list[str] | None = None) -> list[tuple[str, int]]:
+        """(sha, size) of every blob in the object database, in pack order. An object git lists
+        but cannot read (a truncated loose object) is named in `errors`."""
         result = _git(
             ["cat-file", "--batch-all-objects", "--unordered",
              "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
@@ -103,46 +112,117 @@ class GitRepo:
             parts = line.split(b" ")
             if len(parts) == 3 and parts[1] == b"blob":
                 blobs.append((parts[0].decode(), int(parts[2])))
+            elif len(parts) == 2 and parts[1] == b"missing" and errors is not None:
+                errors.append(corrupt_object_message(parts[0].decode(errors="replace"), "git cannot read its header"))
         return blobs
 
-    def read_blobs(self, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        """Stream blob contents through one `git cat-file --batch` process."""
-        proc = subprocess.Popen(
-            ["git", "cat-file", "--batch", "--buffer"],
-            cwd=self.path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            bufsize=1 << 20,
-        )
-        assert proc.stdin is not None and proc.stdout is not None
+    def read_blobs(self, shas: Iterable[str], errors: list[str] | None = None) -> Iterator[tuple[str, bytes]]:
+        """Stream blob contents through `git cat-file --batch`. git stops at an object it cannot
+        read: that object is named in `errors` and a new `cat-file` goes on with the next one, so
+        one corrupt object never hides the rest."""
+        pending = list(shas)
+        while pending:
+            broken = yield from self._read_batch(pending, errors)
+            if broken is None:
+                return
+            pending = pending[broken + 1:]
 
-        request = "".join(f"{sha}\n" for sha in shas).encode()
+    def _read_batch(self, shas: list[str], errors: list[str] | None):
+        """Yield (sha, content) in request order; return the index of the object git failed on,
+        or None when every object was answered."""
+        with tempfile.TemporaryFile() as stderr:
+            proc = subprocess.Popen(
+                ["git", "cat-file", "--batch", "--buffer"],
+                cwd=self.path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                bufsize=1 << 20,
+            )
+            assert proc.stdin is not None and proc.stdout is not None
 
-        def feed() -> None:
+            request = "".join(f"{sha}\n" for sha in shas).encode()
+
+            def feed() -> None:
+                try:
+                    proc.stdin.write(request)
+                    proc.stdin.close()
+                except (BrokenPipeError, ValueError):
+                    pass
+
+            writer = threading.Thread(target=feed, daemon=True)
+            writer.start()
+            out = proc.stdout
+            index = 0
             try:
-                proc.stdin.write(request)
-                proc.stdin.close()
-            except (BrokenPipeError, ValueError):
-                pass
+                while index < len(shas):
+                    header = out.readline()
+                    if not header:
+                        break  # git exited before answering shas[index]
+                    parts = header.split()
+                    if len(parts) < 3:  # "<sha> missing": listed, yet unreadable
+                        if errors is not None:
+                            errors.append(corrupt_object_message(shas[index], "git cannot read it"))
+                        index += 1
+                        continue
+                    size = int(parts[2])
+                    content = out.read(size)
+                    if len(content) < size or out.read(1) != b"\n":
+                        break  # git died in the middle of this object
+                    yield parts[0].decode(), content
+                    index += 1
+            finally:
+                out.close()
+                proc.kill()
+                proc.wait()
+                writer.join(timeout=1)
+            if index >= len(shas):
+                return None
+            if errors is not None:
+                stderr.seek(0)
+                said = stderr.read().decode("utf-8", "replace").strip().splitlines()
+                errors.append(corrupt_object_message(shas[index], said[-1] if said else "git stopped reading"))
+            return index
 
-        writer = threading.Thread(target=feed, daemon=True)
-        writer.start()
-        out = proc.stdout
+    def submodules(self) -> list[tuple[str, str, bool]]:
+        """(path, commit, checked out) of each submodule at HEAD: a separate repository whose
+        objects are not in this one."""
+        result = _git(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], self.path)
+        if result.returncode != 0:
+            return []  # no HEAD yet
+        found = []
+        for entry in result.stdout.split(b"\0"):
+            meta, _, raw_path = entry.partition(b"\t")
+            parts = meta.split(b" ")
+            if len(parts) == 3 and parts[1] == b"commit":
+                path = display_path(raw_path)
+                found.append((path, parts[2].decode(), (self.path / os.fsdecode(raw_path) / ".git").exists()))
+        return found
+
+    def shallow_boundary(self) -> list[str]:
+        """The commits a shallow clone stops at (their parents were not fetched)."""
+        result = _git(["rev-parse", "--git-path", "shallow"], self.path)
+        if result.returncode != 0:
+            return []
         try:
-            while True:
-                header = out.readline()
-                if not header:
-                    break
-                parts = header.split()
-                if len(parts) < 3:  # "<sha> missing"
-                    continue
-                size = int(parts[2])
-                content = out.read(size)
-                out.read(1)
-                yield parts[0].decode(), content
-        finally:
-            out.close()
-            proc.kill()
-            proc.wait()
-            writer.join(timeout=1)
+            text = read_text(self.path / result.stdout.decode().strip(), follow_symlinks=True)
+        except (OSError, UnicodeDecodeError):
+            return []
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def coverage_warnings(self) -> list[str]:
+        """What a scan of this repository cannot see, and how to scan it."""
+        warnings = []
+        for path, commit, checked_out in self.submodules():
+            target = shlex.quote(str(self.path / path))
+            how = f"keysweep scan git {target}" if checked_out else \
+                f"git submodule update --init -- {shlex.quote(path)}, then keysweep scan git {target}"
+            warnings.append(f"submodule {path} (commit {commit[:12]}) is a separate repository and was not "
+                            f"scanned: run {how}")
+        boundary = self.shallow_boundary()
+        if boundary:
+            named = ", ".join(commit[:12] for commit in boundary[:3]) + (
+                f" and {len(boundary) - 3} more" if len(boundary) > 3 else "")
+            warnings.append(f"shallow clone: history before {named} not scanned; run git fetch --unshallow, "
+                            "then scan again")
+        return warnings
 
     def refs(self) -> list[tuple[str, str, str]]:
         """(refname, peeled object id, peeled object type) of every ref, annotated tags peeled."""
