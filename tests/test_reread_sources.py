@@ -135,7 +135,7 @@ def test_offline_owners_read_codeowners_from_the_cache_and_never_clone(run, swep
     shutil.rmtree(swept["cache"])
     before = forge.git_requests
     offline = run("owners", "--offline", "--db", swept["db"], "--config", swept["config"], "--format", "json")
-    assert offline.code in (0, 1), offline
+    assert offline.code == 0, offline  # every finding still has its CODEOWNERS owner
     assert forge.git_requests == before, "--offline cloned a repository"
 
 
@@ -195,7 +195,7 @@ def test_how_a_place_is_reached_is_refreshed_in_place_not_a_new_occurrence(run, 
     config = swept["config"]
     config.write_text(config.read_text().replace(str(tmp_path / "cache"), str(tmp_path / "elsewhere")))
     again = run("sweep", "--config", config, "--db", swept["db"], "--format", "json", "--full")
-    assert again.code in (0, 1), again
+    assert again.code == 0, again  # the same keys: nothing new
     stored = run("findings", "--db", swept["db"], "--format", "json").json()
     (place,) = find_secret(stored, swept["history"])["occurrences"]
     assert place["locator"]["access"]["cache"].startswith(str(tmp_path / "elsewhere"))

@@ -247,19 +247,20 @@ def test_store_its_directory_and_reports_are_private_whatever_the_umask(tmp_path
     env.pop("KEYSWEEP_DB")
     reports = tmp_path / "reports"
     reports.mkdir()
-    commands = [
-        ["scan", "dir", str(tmp_path / "code"), "--format", "json", "-o", str(reports / "scan.json")],
-        ["findings", "--format", "csv", "-o", str(reports / "findings.csv")],
-        ["verify", "--provider", "none", "--format", "json", "-o", str(reports / "verify.json")],
-        ["owners", "--offline", "--format", "json", "-o", str(reports / "owners.json")],
-        ["report", "--format", "json", "-o", str(reports / "report.json")],
-    ]
+    expected_exit = {  # each command's own answer about one planted, unowned, unverified key
+        ("scan", "dir", str(tmp_path / "code"), "--format", "json", "-o", str(reports / "scan.json")): 1,
+        ("findings", "--format", "csv", "-o", str(reports / "findings.csv")): 1,
+        ("verify", "--provider", "none", "--format", "json", "-o", str(reports / "verify.json")): 0,
+        ("owners", "--offline", "--format", "json", "-o", str(reports / "owners.json")): 0,
+        ("report", "--format", "json", "-o", str(reports / "report.json")): 0,
+    }
+    commands = list(expected_exit)
     previous = os.umask(0)
     try:
         for command in commands:
             result = subprocess.run([str(KEYSWEEP_BIN), *command], env=env, capture_output=True, text=True,
                                     timeout=120)
-            assert result.returncode in (0, 1), (command, result.stderr)
+            assert result.returncode == expected_exit[command], (command, result.returncode, result.stderr)
     finally:
         os.umask(previous)
     store_dir = data_home / "keysweep"
