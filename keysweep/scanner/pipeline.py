@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from keysweep.errors import KeysweepError
 from keysweep.fingerprint import finding_id, redact, secret_sha256
+from keysweep.sanitize import terminal_safe
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
@@ -109,7 +110,8 @@ def ignored_in_repo(repo: GitRepo) -> IgnoreList:
     except (KeysweepError, UnicodeDecodeError) as exc:
         # Not read: what it would have hidden is reported, and the person is told why.
         reason = str(exc) if isinstance(exc, KeysweepError) else "not UTF-8 text, not read"
-        sys.stderr.write(f"keysweep: warning: {repo.identity}: HEAD:{IGNORE_FILE}: {reason}\n")
+        sys.stderr.write(f"keysweep: warning: {terminal_safe(repo.identity)}: HEAD:{IGNORE_FILE}: "
+                         f"{terminal_safe(reason)}\n")
         return IgnoreList()
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from keysweep.errors import StoreError
 from keysweep.files import make_private_dirs
+from keysweep.sanitize import terminal_safe
 from keysweep.scanner.models import Finding, Occurrence, place_of
 from keysweep.scanner.suppress import INLINE, IgnoreList, is_suppressed
 
@@ -92,7 +93,7 @@ def begin_immediate(conn: sqlite3.Connection, path: str | os.PathLike | None = N
                                  f"(wait longer with {LOCK_TIMEOUT_ENV}=SECONDS)")
             if not told and waited >= min(LOCK_NOTICE_AFTER, timeout / 2):
                 told = True
-                sys.stderr.write(f"keysweep: waiting for another process to release the store {path} "
+                sys.stderr.write(f"keysweep: waiting for another process to release the store {terminal_safe(path)} "
                                  f"(up to {timeout:.0f} s)\n")
                 sys.stderr.flush()
     finally:
