@@ -191,9 +191,11 @@ def test_owners_and_revokers_use_the_one_matcher():
     import inspect
 
     from keysweep.owners import inventories
-    from keysweep.revokers import anthropic, openai
+    from keysweep.revokers import _common, anthropic, openai
 
-    for module in (inventories, openai, anthropic):
+    for module in (inventories, _common):
         assert "bind(" in inspect.getsource(module), module.__name__
+    for revoker in (openai, anthropic):  # both prove a key through the one shared check, which binds
+        assert "proven_inventory_key(" in inspect.getsource(revoker), revoker.__name__
     assert not hasattr(openai, "matches_redacted"), "the revoker's looser matcher is gone"
 

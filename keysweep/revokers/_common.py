@@ -100,6 +100,35 @@ def unbelieved_success(what: str, response: "Response", calls: list[tuple[str, s
                         retryable=True, calls=tuple(calls))
 
 
+async def proven_inventory_key(plan: Plan, ctx: "Context", calls: list[tuple[str, str, str]], load_inventory,
+                               hint_field: str, hint_name: str, console: str) -> "dict[str, Any] | RevokeResult | None":
+    """The admin-inventory entry proven to be the plan's key (revokers/binding.py), checked before
+    every destructive call by id: a stored key id is never trusted alone. `load_inventory()` lists
+    the entries (or returns a RevokeResult); `hint_field` holds their redacted form (`hint_name` in
+    messages); `console` says
+    where a person acts instead ("delete it in the OpenAI console"). None: no entry shows the key."""
+    from keysweep.remediation.secrets import SecretUnavailable, secret_for
+    from keysweep.revokers.binding import bind
+
+    stored = plan.data.get("key_id")
+    what = f"key id {stored}" if stored else "the key"
+    try:
+        value = await secret_for(plan.finding_id, ctx)
+    except SecretUnavailable:
+        return needs_person(f"the value can no longer be re-read, so {what} cannot be proven to be this "
+                            f"finding's key; {console} after checking", calls)
+    inventory = await load_inventory()
+    if isinstance(inventory, RevokeResult):
+        return inventory
+    binding = bind(inventory, lambda entry: entry.get(hint_field), plan_identity(plan), value)
+    if binding.entry is None:
+        return needs_person(binding.reason, calls) if binding.matched else None
+    if stored and binding.key_id != stored:
+        return needs_person(f"the stored key id {stored} is not the key whose {hint_name} fits this value "
+                            f"({binding.key_id}); check which key leaked", calls)
+    return binding.entry
+
+
 async def gone_or_needs_person(plan: Plan, ctx: "Context", calls: list[tuple[str, str, str]], what: str) -> RevokeResult:
     """The provider holds no such key (not listed, 404): success only on the verifier's word that the
     key is dead; otherwise a person must look (another organisation? a proxy's 404?)."""

@@ -17,9 +17,8 @@ from typing import Any
 
 from keysweep.revokers import RevokeResult
 from keysweep.revokers._common import BaseRevoker, finding_data, gone_or_needs_person, http_failure, \
-    list_admin_pages, make_plan, missing_admin, needs_person, outcome, plan_identity, safe_target, transport_failure, \
+    list_admin_pages, make_plan, missing_admin, outcome, proven_inventory_key, safe_target, transport_failure, \
     unbelieved_success, verify_status
-from keysweep.revokers.binding import bind
 
 VERSION = "2023-06-01"
 
@@ -58,27 +57,8 @@ class AnthropicRevoker(BaseRevoker):
             return keys
 
     async def _proven_key(self, plan, ctx, headers, calls) -> dict[str, Any] | RevokeResult | None:
-        """The listed key proven to be the finding's (revokers/binding.py), checked before every
-        status change: a stored key id alone is never trusted. None: no listed key shows it."""
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
-
-        stored = plan.data.get("key_id")
-        what = f"key id {stored}" if stored else "the key"
-        try:
-            value = await secret_for(plan.finding_id, ctx)
-        except SecretUnavailable:
-            return needs_person(f"the value can no longer be re-read, so {what} cannot be proven to be this "
-                                f"finding's key; disable it in the Anthropic console after checking", calls)
-        keys = await self._inventory(ctx, headers, calls)
-        if isinstance(keys, RevokeResult):
-            return keys
-        binding = bind(keys, lambda key: key.get("partial_key_hint"), plan_identity(plan), value)
-        if binding.entry is None:
-            return needs_person(binding.reason, calls) if binding.matched else None
-        if stored and binding.key_id != stored:
-            return needs_person(f"the stored key id {stored} is not the key whose hint fits this value "
-                                f"({binding.key_id}); check which key leaked", calls)
-        return binding.entry
+        return await proven_inventory_key(plan, ctx, calls, lambda: self._inventory(ctx, headers, calls),
+                                          "partial_key_hint", "hint", "disable it in the Anthropic console")
 
     async def revoke(self, plan, ctx) -> RevokeResult:
         from keysweep.http import TransportError

@@ -23,8 +23,7 @@ from typing import Any
 
 from keysweep.revokers import RevokeResult
 from keysweep.revokers._common import BaseRevoker, gone_or_needs_person, http_failure, list_admin_pages, make_plan, \
-    missing_admin, needs_person, outcome, plan_identity, safe_target, transport_failure, unbelieved_success
-from keysweep.revokers.binding import bind
+    missing_admin, outcome, proven_inventory_key, safe_target, transport_failure, unbelieved_success
 
 PROJECT_RULES = {"openai.project-key", "openai.service-account-key"}
 ADMIN_RULE = "openai.admin-key"
@@ -112,27 +111,8 @@ class OpenAIRevoker(BaseRevoker):
             return inventory
 
     async def _proven_key(self, plan, kind: str, headers, ctx, calls: list) -> dict[str, Any] | RevokeResult | None:
-        """The inventory entry proven to be the finding's key (binding.py), re-checked before every
-        delete: a stored key id is never trusted alone. None: the inventory holds no such key."""
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
-
-        stored = plan.data.get("key_id")
-        what = f"key id {stored}" if stored else "the key"
-        try:
-            value = await secret_for(plan.finding_id, ctx)
-        except SecretUnavailable:
-            return needs_person(f"the value can no longer be re-read, so {what} cannot be proven to be this "
-                                f"finding's key; delete it in the OpenAI console after checking", calls)
-        inventory = await self._inventory(kind, headers, ctx, calls)
-        if isinstance(inventory, RevokeResult):
-            return inventory
-        binding = bind(inventory, lambda entry: entry.get("redacted_value"), plan_identity(plan), value)
-        if binding.entry is None:
-            return needs_person(binding.reason, calls) if binding.matched else None
-        if stored and binding.key_id != stored:
-            return needs_person(f"the stored key id {stored} is not the key whose redacted value fits this value "
-                                f"({binding.key_id}); check which key leaked", calls)
-        return binding.entry
+        return await proven_inventory_key(plan, ctx, calls, lambda: self._inventory(kind, headers, ctx, calls),
+                                          "redacted_value", "redacted value", "delete it in the OpenAI console")
 
     async def revoke(self, plan, ctx) -> RevokeResult:
         from keysweep.http import TransportError
