@@ -29,7 +29,7 @@ from keysweep.revokers import available_revokers  # noqa: E402
 from keysweep.scanner.models import Finding, Occurrence  # noqa: E402
 from keysweep.scanner.store import Store  # noqa: E402
 from keysweep.settings import Settings  # noqa: E402
-from keysweep.testing import fakes as F  # noqa: E402
+from tests.fakes import providers as F  # noqa: E402
 from keysweep.testing.keygen import KeyGen  # noqa: E402
 
 PROVIDERS = ("gitlab", "slack", "openai", "anthropic", "openrouter")

@@ -5,7 +5,7 @@ Builds, in a temporary directory, an organization of ``--repos`` repositories (l
 repositories with a few commits each; some carry a generated fake key in their history) holding
 ``--variables`` Actions variables in all (repository and environment level; some hold generated
 fake keys) and three Actions secrets per repository (some stale). The fake GitHub
-(keysweep.testing.fakeforge) listens on 127.0.0.1 and enforces a server-side rate limit of
+(tests.fakes.forge) listens on 127.0.0.1 and enforces a server-side rate limit of
 ``--rate`` counted requests per second (answers 200 count, 304s don't, as on GitHub; over the
 limit it answers 429 with Retry-After). keysweep's own per-host throttle is set to
 ``--client-rate`` (default: the server's limit) through keysweep.toml.
@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from keysweep.testing.fakeforge import FakeGitHub, ForgeBehaviour, GhRepo  # noqa: E402
+from tests.fakes.forge import FakeGitHub, ForgeBehaviour, GhRepo  # noqa: E402
 from keysweep.testing.keygen import KeyGen  # noqa: E402
 
 TOKEN = "bench-token-not-a-real-credential"

@@ -333,7 +333,7 @@ def clean_provider_env(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def _fake_api_server():
-    from keysweep.testing.fakeapi import FakeApi
+    from tests.fakes.api import FakeApi
 
     server = FakeApi().start()
     yield server
@@ -342,7 +342,7 @@ def _fake_api_server():
 
 @pytest.fixture
 def fake_api(_fake_api_server):
-    """A scriptable provider API on 127.0.0.1 (keysweep.testing.fakeapi.FakeApi), empty per test."""
+    """A scriptable provider API on 127.0.0.1 (tests.fakes.api.FakeApi), empty per test."""
     _fake_api_server.reset()
     yield _fake_api_server
     _fake_api_server.reset()

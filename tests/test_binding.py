@@ -14,7 +14,7 @@ import pytest
 from keysweep.fingerprint import redact, secret_sha256
 from keysweep.revokers._common import PlanIdentity
 from keysweep.revokers.binding import bind, shows
-from keysweep.testing.fakes import FakeAnthropic, FakeOpenAI, FakeProviders, anthropic_hint, openai_redacted
+from tests.fakes.providers import FakeAnthropic, FakeOpenAI, FakeProviders, anthropic_hint, openai_redacted
 from tests.revoke_helpers import env_for, set_env, write_config
 
 

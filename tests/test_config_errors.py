@@ -165,7 +165,7 @@ def test_a_fifo_as_configuration_is_refused_without_hanging(run, tmp_path, store
 
 
 def _verify_env(fake_api) -> dict[str, str]:
-    from keysweep.testing.fakeapi import Reply
+    from tests.fakes.api import Reply
 
     fake_api.add("GET", "/v1/models", Reply(200, {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}))
     return {"OPENAI_BASE_URL": f"{fake_api.url}/v1"}

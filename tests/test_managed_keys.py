@@ -11,7 +11,7 @@ import pytest
 
 from keysweep.scanner.models import Finding, Occurrence
 from keysweep.scanner.store import Store
-from keysweep.testing.fakes import FakeProviders, FakeWebhook
+from tests.fakes.providers import FakeProviders, FakeWebhook
 
 from .test_revoke_rotate import in_secret, keys_of, leaked_key
 

@@ -188,7 +188,7 @@ def test_openai_admin_inventory_names_the_key_its_owner_and_project(run, fake_ap
     monkeypatch.setenv("OPENAI_BASE_URL", fake_api.url + "/openai/v1")
     monkeypatch.setenv("OPENAI_ADMIN_KEY", admin_key)
     fake_api.add("GET", "/openai/v1/organization/projects", lambda req: __import__(
-        "keysweep.testing.fakeapi", fromlist=["Reply"]).Reply(json={
+        "tests.fakes.api", fromlist=["Reply"]).Reply(json={
             "object": "list", "first_id": "proj_a", "last_id": "proj_a" if not req.query.get("after") else "proj_b",
             "has_more": not req.query.get("after"),
             "data": [{"id": "proj_a", "object": "organization.project", "name": "Chatbot", "status": "active"}]

@@ -52,6 +52,12 @@ def test_wheel_contains_the_rules(installed):
     assert sorted(Path(n).name for n in names if n.startswith("keysweep/rules/") and n.endswith(".toml")) == shipped
 
 
+def test_wheel_ships_no_fake_servers(installed):
+    """The fake provider and forge servers are test code: they stay in tests/, out of the wheel."""
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    assert not [n for n in names if n.startswith("tests/") or Path(n).stem in ("fakes", "fakeforge", "fakeapi")]
+
+
 def test_installed_keysweep_loads_rules_from_site_packages(installed):
     where = sh(installed["python"], "-c",
                "import keysweep, json; from keysweep.scanner.rules import default_rules_dir, load_rules; "

@@ -22,7 +22,7 @@ from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
 from keysweep.scanner.store import Store
 from keysweep.settings import Settings
-from keysweep.testing.fakes import FakeProviders, FakeWebhook
+from tests.fakes.providers import FakeProviders, FakeWebhook
 
 
 def make_finding(provider: str, rule_id: str, value: str, key_id: str | None = None, repo: str | None = None,
@@ -204,7 +204,7 @@ values = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0
 def test_no_secret_value_in_reports_logs_rows_or_webhooks(tmp_path_factory, secret_body, fail):
     """Whatever the value and whether revocation fails, it appears in no output of remediation."""
     from keysweep.remediation import report as R
-    from keysweep.testing.fakes import FakeGitLab
+    from tests.fakes.providers import FakeGitLab
 
     value = "glpat-" + secret_body
     tmp = tmp_path_factory.mktemp("leak")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from keysweep.testing.fakeforge import FakeGitHub, ForgeBehaviour, GhRepo
+from tests.fakes.forge import FakeGitHub, ForgeBehaviour, GhRepo
 
 from .conftest import find_secret
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keysweep.testing.fakeforge import FakeGitLab, ForgeBehaviour, GlProject
+from tests.fakes.forge import FakeGitLab, ForgeBehaviour, GlProject
 
 from .conftest import find_secret
 from .test_remote_github import bare_repo

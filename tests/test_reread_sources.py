@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from keysweep.testing.fakeforge import FakeGitHub, ForgeBehaviour, GhRepo
+from tests.fakes.forge import FakeGitHub, ForgeBehaviour, GhRepo
 
 from .conftest import find_secret
 from .test_remote_aws import aws  # noqa: F401  (fixture)

@@ -20,8 +20,8 @@ import urllib.request
 
 import pytest
 
-from keysweep.testing.fakeforge import FakeGitHub as FakeForge, ForgeBehaviour, GhRepo
-from keysweep.testing.fakes import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
+from tests.fakes.forge import FakeGitHub as FakeForge, ForgeBehaviour, GhRepo
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 
 from .conftest import KEYSWEEP_BIN, find_secret
 from .test_remote_github import bare_repo, stamp

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from keysweep.testing.fakes import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import env_for, plant_keys, set_env, write_config
 
 

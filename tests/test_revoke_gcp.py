@@ -13,7 +13,7 @@ from keysweep.http import HttpClient, RetryPolicy
 from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
 from keysweep.settings import Settings
-from keysweep.testing import fakes as F
+from tests.fakes import providers as F
 
 
 def gcp_finding(sa, path, metadata=True) -> Finding:

@@ -6,7 +6,7 @@ keysweep's tables."""
 
 from __future__ import annotations
 
-from keysweep.testing.fakes import FakeGitLab, FakeOpenAI, FakeProviders
+from tests.fakes.providers import FakeGitLab, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import env_for, plant_keys, set_env, write_config
 
 
@@ -77,7 +77,7 @@ def test_fail_on_error_stays_red_on_every_rerun_until_settled(run, tmp_path, key
 
 def test_fail_on_error_counts_jobs_still_waiting_for_their_owner(run, tmp_path, keys, monkeypatch):
     """A notify-only key (no revocation API) is open until verified dead: a nightly run stays red."""
-    from keysweep.testing.fakes import FakeWebhook
+    from tests.fakes.providers import FakeWebhook
 
     value = keys.huggingface()
     (tmp_path / "code").mkdir()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from keysweep.testing.fakes import FakeAnthropic, FakeGitLab, FakeOpenAI, FakeOpenRouter, FakeProviders, FakeSlack
+from tests.fakes.providers import FakeAnthropic, FakeGitLab, FakeOpenAI, FakeOpenRouter, FakeProviders, FakeSlack
 from tests.conftest import KEYSWEEP_BIN
 from tests.revoke_helpers import assert_each_key_revoked_once, kill_and_resume, write_config
 

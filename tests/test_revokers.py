@@ -17,7 +17,7 @@ from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
 from keysweep.scanner.store import Store
 from keysweep.settings import Settings
-from keysweep.testing import fakes as F
+from tests.fakes import providers as F
 
 
 def _rand(rng: random.Random, n: int, alphabet: str = string.ascii_letters + string.digits) -> str:

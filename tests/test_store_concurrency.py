@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from keysweep.testing.fakes import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.conftest import KEYSWEEP_BIN
 from tests.revoke_helpers import assert_each_key_revoked_once, env_for, plant_keys, write_config
 
@@ -182,7 +182,7 @@ main()
 
 
 def _verify_setup(run_process, tmp_path, keys, fake_api):
-    from keysweep.testing.fakeapi import Reply
+    from tests.fakes.api import Reply
 
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / ".env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\n")

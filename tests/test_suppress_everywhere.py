@@ -12,7 +12,7 @@ import pytest
 
 from keysweep.fingerprint import finding_id
 from keysweep.scanner.store import Store
-from keysweep.testing.fakeforge import GhRepo
+from tests.fakes.forge import GhRepo
 
 from .conftest import find_secret
 from .test_remote_github import github, stamp  # noqa: F401  (fixture)
@@ -223,7 +223,7 @@ def test_sweep_of_a_local_repository_reads_its_ignore_file(run, make_repo, keys,
 
 
 def test_policy_revocation_after_a_sweep_never_acts_on_a_suppressed_key(run, tmp_path, make_repo, keys, monkeypatch):
-    from keysweep.testing.fakes import FakeGitHub, FakeProviders
+    from tests.fakes.providers import FakeGitHub, FakeProviders
     from tests.revoke_helpers import env_for, set_env, write_config
 
     accepted, allowed, leaked = keys.github(), keys.github(), keys.github()

@@ -11,7 +11,7 @@ from .test_remote_aws import aws, seeded  # noqa: F401  (fixtures)
 from .test_remote_github import bare_repo, github, stamp  # noqa: F401
 from .test_remote_gitlab import gitlab  # noqa: F401
 
-from keysweep.testing.fakeforge import GhRepo, GlProject
+from tests.fakes.forge import GhRepo, GlProject
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ stderr unless --execute, and then only what the policy marks auto is revoked."""
 
 from __future__ import annotations
 
-from keysweep.testing.fakes import FakeGitHub, FakeOpenAI, FakeProviders
+from tests.fakes.providers import FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import env_for, set_env, write_config
 
 

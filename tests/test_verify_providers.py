@@ -19,7 +19,7 @@ from keysweep.detectors import verifier_for
 from keysweep.detectors.base import Credential
 from keysweep.http import HttpClient, RetryPolicy
 from keysweep.settings import DEFAULT_BASE_URLS, Settings, base_url_env
-from keysweep.testing.fakeapi import Reply
+from tests.fakes.api import Reply
 
 HTML_PAGE = "<!DOCTYPE html><html><head><title>Access denied</title></head><body>Cloudflare</body></html>"
 OPENAI_401 = {"error": {"message": "Incorrect API key provided: sk-proj-****abcd.", "type": "invalid_request_error",

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from keysweep.testing.fakeforge import FakeGitHub, FakeGitLab, ForgeBehaviour, GhRepo, GlProject
+from tests.fakes.forge import FakeGitHub, FakeGitLab, ForgeBehaviour, GhRepo, GlProject
 
 from .conftest import find_secret
 from .test_remote_aws import aws, zipped  # noqa: F401  (fixture)
