@@ -27,7 +27,7 @@ from keysweep.remediation.jobs import Jobs  # noqa: E402
 from keysweep.remediation.orchestrator import Orchestrator, provider_hosts, start_run  # noqa: E402
 from keysweep.revokers import available_revokers  # noqa: E402
 from keysweep.scanner.models import Finding, Occurrence  # noqa: E402
-from keysweep.scanner.store import Store  # noqa: E402
+from keysweep.store import Store  # noqa: E402
 from keysweep.settings import Settings  # noqa: E402
 from tests.fakes import providers as F  # noqa: E402
 from keysweep.testing.keygen import KeyGen  # noqa: E402

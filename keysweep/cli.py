@@ -81,7 +81,7 @@ def _settings_for_verify(verify: bool):
 def _verify_after_scan(store, result, rules, settings, include_suppressed: bool = False) -> None:
     """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
     suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
-    from keysweep.liveness import run_verification, summary, unreadable_notes
+    from keysweep.verify.runner import run_verification, summary, unreadable_notes
     from keysweep.scanner.reread import Rereader
     from keysweep.scanner.suppress import visible
 
@@ -225,7 +225,7 @@ def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, ne
 def _open_store(db: str | None, no_store: bool, default_on: bool = True):
     if no_store or (not default_on and db is None):
         return None
-    from keysweep.scanner.store import Store
+    from keysweep.store import Store
 
     return Store(db)
 
@@ -379,7 +379,7 @@ def findings_cmd(provider, rule, repo, unreadable, config_path, fmt, output, db,
     """List what the store holds (not findings suppressed everywhere, unless --include-suppressed)."""
     from keysweep.output import render
     from keysweep.scanner.rules import load_rules
-    from keysweep.scanner.store import Store, default_db_path
+    from keysweep.store import Store, default_db_path
 
     path = Path(db) if db else default_db_path()
     if not path.exists():
@@ -387,7 +387,7 @@ def findings_cmd(provider, rule, repo, unreadable, config_path, fmt, output, db,
     store = Store(path, writable=False)  # listing only reads: a read-only copy of a store will do
     findings = store.findings(provider=provider, rule=rule, repo=repo, include_suppressed=include_suppressed)
     if unreadable:
-        from keysweep.liveness import unreadable_findings, unreadable_notes
+        from keysweep.verify.runner import unreadable_findings, unreadable_notes
         from keysweep.scanner.reread import Rereader
         from keysweep.settings import load_settings
 

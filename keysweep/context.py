@@ -12,7 +12,7 @@ from keysweep.settings import Settings
 
 if TYPE_CHECKING:
     from keysweep.http import HttpClient
-    from keysweep.scanner.store import Store
+    from keysweep.store import Store
 
 
 def system_clock() -> datetime:

@@ -32,7 +32,7 @@ def redact(secret: str, prefix: str = "") -> str:
     if secret.startswith("-----BEGIN "):
         # A PEM key: the armour line names the kind; the tail of the base64 body tells keys apart
         # (the armour's own tail would say nothing).
-        from keysweep.detectors.private_key import redaction_tail
+        from keysweep.providers.private_key import redaction_tail
 
         tail = redaction_tail(secret)
         if tail:

@@ -78,7 +78,7 @@ def account_id(finding: Finding) -> str | None:
     if finding.metadata and finding.metadata.get("account_id"):
         return finding.metadata["account_id"]
     if finding.provider == "aws" and finding.key_id:
-        from keysweep.detectors.aws import account_id as decode_account
+        from keysweep.providers.aws import account_id as decode_account
 
         return decode_account(finding.key_id)
     return None

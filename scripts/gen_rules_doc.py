@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from keysweep.detectors import CHECKS, ENRICHERS  # noqa: E402
+from keysweep.providers import CHECKS, ENRICHERS  # noqa: E402
 from keysweep.scanner.rules import Rule, load_rules  # noqa: E402
 
 DOC = ROOT / "docs" / "rules.md"

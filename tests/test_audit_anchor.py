@@ -13,7 +13,7 @@ from keysweep.remediation import audit, jobs as J
 from keysweep.remediation.jobs import CallRecord, Jobs
 from keysweep.revokers import Plan, PlannedCall
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 
 
 def a_finding(n: int) -> Finding:

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from keysweep.detectors import aws, private_key
+from keysweep.providers import aws, private_key
 from keysweep.fingerprint import redact
 from keysweep.scanner.engine import Engine, hyperscan_available
 from keysweep.scanner.rules import load_rules

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from keysweep.detectors.aws import account_id
+from keysweep.providers.aws import account_id
 from keysweep.scanner.engine import hyperscan_available
 from keysweep.testing.gitrepo import RepoBuilder
 from keysweep.testing.keygen import KeyGen

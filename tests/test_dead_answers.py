@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from keysweep.detectors import dead_answers_doc
-from keysweep.detectors.verification import HttpVerifier, checks_of, judge
+from keysweep.verify import dead_answers_doc
+from keysweep.verify.http_verifier import HttpVerifier, checks_of, judge
 from keysweep.http import Response
 
 ANSWERS = list(dead_answers_doc.answers())
@@ -64,4 +64,4 @@ def test_docs_verify_md_lists_every_providers_dead_answer_and_is_not_stale():
     page = (Path(__file__).resolve().parents[1] / "docs" / "verify.md").read_text(encoding="utf-8")
     assert dead_answers_doc.START in page and dead_answers_doc.END in page
     assert dead_answers_doc.replace_section(page) == page, \
-        "docs/verify.md is stale: run python -m keysweep.detectors.dead_answers_doc"
+        "docs/verify.md is stale: run python -m keysweep.verify.dead_answers_doc"

@@ -14,7 +14,7 @@ from keysweep.remediation.jobs import Jobs
 from keysweep.remediation.orchestrator import finish_run, start_run
 from keysweep.revokers import available_revokers
 from keysweep.revokers._common import make_plan
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 from tests.fakes.providers import INTERMEDIARY_REPLIES, FakeGitHub, FakeProviders
 from tests.revoke_helpers import env_for, set_env, write_config
 from tests.test_revokers import Harness, fast_http

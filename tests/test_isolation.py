@@ -15,7 +15,8 @@ from tests.conftest import HOME_WRITES, REAL_HOME, SESSION_HOME
 PATHS_SCRIPT = """
 import json, os
 from pathlib import Path
-from keysweep.scanner import engine, remote, rules, store
+from keysweep import store
+from keysweep.scanner import engine, remote, rules
 print(json.dumps({
     "home": str(Path.home()),
     "expanduser": os.path.expanduser("~"),

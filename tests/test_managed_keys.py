@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 from tests.fakes.providers import FakeProviders, FakeWebhook
 
 from .test_revoke_rotate import in_secret, keys_of, leaked_key

@@ -388,8 +388,8 @@ def test_aws_wrong_secret_for_a_real_key_id_is_dead(aws, keys):
     import asyncio
 
     from keysweep.context import Context
-    from keysweep.detectors import verifier_for
-    from keysweep.detectors.base import Credential
+    from keysweep.providers import verifier_for
+    from keysweep.verify.model import Credential
     from keysweep.http import HttpClient
     from keysweep.settings import Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 
 
 def test_offline_run_keeps_the_stronger_stored_candidate(tmp_path, run):

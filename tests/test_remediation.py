@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from keysweep.context import Context
-from keysweep.detectors.base import Verification
+from keysweep.verify.model import Verification
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.http import HttpClient, RetryPolicy
 from keysweep.remediation import audit, jobs as J
@@ -20,7 +20,7 @@ from keysweep.remediation.jobs import Jobs
 from keysweep.remediation.orchestrator import Orchestrator, start_run
 from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 from keysweep.settings import Settings
 from tests.fakes.providers import FakeProviders, FakeWebhook
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.remediation import notify, report as R
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 
 NOW = datetime(2026, 12, 2, 12, 0, 0, tzinfo=timezone.utc)
 LONG_AGO = "2025-03-05T12:00:00Z"          # 637 days before NOW

@@ -145,7 +145,7 @@ class ScriptedRevoker:
 
 
 def stored_finding(tmp_path, value: str = "glpat-" + "Qw3rTy9UiOp4AsDfGh1J"):
-    from keysweep.scanner.store import Store
+    from keysweep.store import Store
     from tests.test_remediation import make_finding
 
     finding = make_finding("gitlab", "gitlab.pat", value)

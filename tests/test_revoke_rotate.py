@@ -20,7 +20,7 @@ from keysweep.remediation.orchestrator import Orchestrator, start_run
 from keysweep.revokers import available_revokers
 from keysweep.revokers.aws_rotate import parse_target, rewrite
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 from keysweep.settings import Settings
 
 

@@ -15,7 +15,7 @@ from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.http import HttpClient, RetryPolicy
 from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 from keysweep.settings import Settings
 from tests.fakes import providers as F
 

@@ -92,7 +92,7 @@ def test_keywords_are_necessary_for_every_example():
 
 
 def test_every_provider_module_name_matches_a_provider():
-    """`detectors.verifier_for(provider)` imports keysweep.detectors.<provider>: providers must be
+    """`detectors.verifier_for(provider)` imports keysweep.providers.<provider>: providers must be
     spelled as module names (dashes become underscores)."""
     for rule in RULES:
         assert rule.provider.replace("-", "_").isidentifier(), rule.provider

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from keysweep.scanner.store import MIGRATIONS, Store
+from keysweep.store import MIGRATIONS, Store
 from tests.conftest import find_secret
 
 

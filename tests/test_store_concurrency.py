@@ -173,7 +173,7 @@ def test_bad_lock_timeout_is_a_one_line_error(run, tmp_path, monkeypatch):
 # -- B: a store that cannot be written --------------------------------------------------------------
 READ_ONLY_CLI = """
 import sqlite3, sys
-import keysweep.scanner.store as store
+import keysweep.store as store
 store._connect = lambda path, timeout: sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
 from keysweep.cli import main
 sys.argv = ["keysweep", *sys.argv[1:]]

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from keysweep.fingerprint import finding_id
-from keysweep.scanner.store import Store
+from keysweep.store import Store
 from tests.fakes.forge import GhRepo
 
 from .conftest import find_secret
@@ -268,7 +268,7 @@ def test_owners_and_verify_select_no_fully_suppressed_finding_unless_asked(run, 
 
 
 def test_scan_verify_checks_no_fully_suppressed_key(run, make_repo, keys, tmp_path, monkeypatch):
-    import keysweep.liveness
+    import keysweep.verify.runner
 
     checked: list[str] = []
 
@@ -276,7 +276,7 @@ def test_scan_verify_checks_no_fully_suppressed_key(run, make_repo, keys, tmp_pa
         checked.extend(f.secret_sha256 for f in findings)
         return []
 
-    monkeypatch.setattr(keysweep.liveness, "run_verification", record_only)
+    monkeypatch.setattr(keysweep.verify.runner, "run_verification", record_only)
     repo = make_repo()
     allowed, live = keys.anthropic(), keys.huggingface()
     repo.commit("add", {"a.env": f"ANTHROPIC_API_KEY={allowed}  # keysweep:allow\n", "b.env": f"HF={live}\n",

@@ -221,7 +221,7 @@ def test_report_html_escapes_markup_and_controls(run, tmp_path, hostile_repo):
 def test_verify_table_shows_provider_answers_escaped(tmp_path, hostile_repo, run):
     """`verify` prints identities and errors that a provider (or a proxy) chose."""
     from keysweep.commands.verify import _table
-    from keysweep.scanner.store import Store
+    from keysweep.store import Store
 
     db = scanned_store(run, tmp_path, hostile_repo)
     findings = Store(db).findings()
@@ -248,7 +248,7 @@ def test_error_lines_quoting_a_path_are_escaped(run, tmp_path):
 
 def test_notification_text_carries_no_controls_and_no_slack_links(hostile_repo, run, tmp_path):
     from keysweep.remediation.notify import Target, body, message
-    from keysweep.scanner.store import Store
+    from keysweep.store import Store
 
     db = scanned_store(run, tmp_path, hostile_repo)
     run("owners", "--offline", "--db", db)

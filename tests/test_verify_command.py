@@ -165,7 +165,7 @@ def test_key_ids_learned_by_verification_are_stored_on_the_finding(run, fake_api
 
 def test_reread_module_finds_values_in_git_blobs_and_files(make_repo, keys, tmp_path):
     from keysweep.scanner.reread import Rereader, reread_secret
-    from keysweep.scanner.store import Store
+    from keysweep.store import Store
 
     repo = make_repo()
     key_id, secret_key = keys.aws_access_key_id(), keys.aws_secret_access_key()

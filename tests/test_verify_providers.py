@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from keysweep.context import Context
-from keysweep.detectors import verifier_for
-from keysweep.detectors.base import Credential
+from keysweep.providers import verifier_for
+from keysweep.verify.model import Credential
 from keysweep.http import HttpClient, RetryPolicy
 from keysweep.settings import DEFAULT_BASE_URLS, Settings, base_url_env
 from tests.fakes.api import Reply

@@ -12,7 +12,7 @@ from keysweep.sanitize import terminal_safe
 
 
 def _store(db):
-    from keysweep.scanner.store import Store, default_db_path
+    from keysweep.store import Store, default_db_path
 
     path = Path(db) if db else default_db_path()
     if not path.exists():

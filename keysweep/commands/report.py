@@ -29,7 +29,7 @@ from keysweep.files import write_private_text
 def report_cmd(fmt, audit_view, provider, team, owner, source, threshold, output, db, include_suppressed):
     """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead."""
     from keysweep.remediation import report as R
-    from keysweep.scanner.store import Store, default_db_path
+    from keysweep.store import Store, default_db_path
 
     path = Path(db) if db else default_db_path()
     if not path.exists():

@@ -172,7 +172,7 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
     from keysweep.remediation.audit import default_actor
     from keysweep.remediation.orchestrator import Selection
-    from keysweep.scanner.store import Store, default_db_path
+    from keysweep.store import Store, default_db_path
     from keysweep.settings import load_settings
 
     try:

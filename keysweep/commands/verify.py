@@ -14,7 +14,7 @@ REPORT_FORMATS = ("table", "json", "jsonl")
 
 
 def open_existing_store(db: str | None):
-    from keysweep.scanner.store import Store, default_db_path
+    from keysweep.store import Store, default_db_path
 
     path = Path(db) if db else default_db_path()
     if not path.exists():
@@ -111,7 +111,7 @@ def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_pa
 
     Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
     with its time. Exit status 1 when any key is live."""
-    from keysweep.liveness import run_verification, summary, unreadable_notes
+    from keysweep.verify.runner import run_verification, summary, unreadable_notes
     from keysweep.sanitize import terminal_safe
     from keysweep.scanner.reread import Rereader
     from keysweep.settings import load_settings

@@ -150,7 +150,7 @@ async def resolve_finding(finding: "Finding", octx: OwnerContext,
                           kept: list[Candidate] | None = None) -> list[Candidate]:
     """Every resolver's candidates for one finding (a failing resolver is a warning, not a stop),
     plus `kept` ones from an earlier run; the best of all is chosen."""
-    from keysweep.detectors.verification import scrub
+    from keysweep.verify.http_verifier import scrub
 
     chain = resolvers()
     candidates: list[Candidate] = []
@@ -186,7 +186,7 @@ def run_owners(findings: list["Finding"], settings, store, owner_rules: list["Ow
     async def main() -> tuple[dict[str, list[Candidate]], list[str]]:
         from keysweep.context import Context
         from keysweep.http import HttpClient, RetryPolicy
-        from keysweep.liveness import rate_limits
+        from keysweep.verify.runner import rate_limits
 
         client = HttpClient(timeout=float(settings.section("owners").get("timeout", 20.0)),
                             rate_limits=rate_limits(settings, ["openai", "anthropic", "github", "gitlab"]),

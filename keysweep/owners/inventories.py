@@ -177,7 +177,7 @@ async def resolve_openai(finding: "Finding", octx: "OwnerContext") -> list["Cand
 
 # -- Anthropic --------------------------------------------------------------------------------
 def _anthropic_headers(octx: "OwnerContext") -> dict[str, str]:
-    from keysweep.detectors.anthropic import ANTHROPIC_VERSION
+    from keysweep.providers.anthropic import ANTHROPIC_VERSION
 
     return {"x-api-key": octx.ctx.settings.admin_key("anthropic") or "", "anthropic-version": ANTHROPIC_VERSION}
 

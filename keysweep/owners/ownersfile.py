@@ -242,7 +242,7 @@ def finding_accounts(finding: "Finding") -> set[str]:
     verification named (account, org, team)."""
     accounts: set[str] = set()
     if finding.provider == "aws" and finding.key_id:
-        from keysweep.detectors.aws import account_id
+        from keysweep.providers.aws import account_id
 
         account = account_id(finding.key_id)
         if account:

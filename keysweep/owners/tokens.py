@@ -21,7 +21,7 @@ CHECK_NOW = ("github", "gitlab")
 async def _verification(finding: "Finding", octx: "OwnerContext") -> dict | None:
     if finding.verification or finding.provider not in CHECK_NOW:
         return finding.verification
-    from keysweep.liveness import verify_findings
+    from keysweep.verify.runner import verify_findings
 
     results = await verify_findings([finding], octx.ctx, ttl=0, rereader=octx.rereader)
     return results[0].as_json() if results else None

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
 from keysweep.remediation import audit
-from keysweep.scanner.store import begin_immediate
+from keysweep.store import begin_immediate
 
 PLANNED = "planned"
 APPROVED = "approved"

@@ -152,7 +152,7 @@ def verifier(provider: str, ctx: "Context"):
     injected = ctx.extra.get("verifiers", {})
     if provider in injected:
         return injected[provider]
-    from keysweep.detectors import verifier_for
+    from keysweep.providers import verifier_for
 
     return verifier_for(provider)
 
@@ -161,7 +161,7 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
     """live / dead / unknown, by re-running the provider's verification with the re-read value.
 
     Recorded in the store as a verification (a dated time-to-remediation event) when there is one."""
-    from keysweep.detectors.base import Credential
+    from keysweep.verify.model import Credential
     from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
     check = verifier(finding.provider, ctx)
@@ -180,7 +180,7 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
     if record is not None:
         from keysweep.remediation.secrets import scrub
 
-        from keysweep.liveness import clean_identity
+        from keysweep.verify.runner import clean_identity
 
         record(finding.id, result.status, clean_identity(result.identity or {}, value), scrub(result.error, ctx),
                ctx.now())

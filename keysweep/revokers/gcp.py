@@ -49,7 +49,7 @@ def _from_finding(finding) -> tuple[str | None, str | None]:
 def _from_key_file(finding, local_only: bool = False) -> tuple[str | None, str | None]:
     """Read the places the key was seen again (in memory) for the account next to its key id;
     `local_only`: git blobs and files only (the dry run asks no remote source)."""
-    from keysweep.detectors.gcp import _EMAIL, _PROJECT, _nearest
+    from keysweep.providers.gcp import _EMAIL, _PROJECT, _nearest
     from keysweep.scanner.reread import READERS, occurrence_content
 
     key_id = (finding.key_id or "").encode()

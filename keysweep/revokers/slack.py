@@ -6,12 +6,12 @@ Incoming-webhook URLs have no revoke API (the notify revoker handles them)."""
 
 from __future__ import annotations
 
-from keysweep.detectors.slack import DEAD_ERRORS
+from keysweep.providers.slack import DEAD_ERRORS
 from keysweep.revokers import RevokeResult
 from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
     unbelieved_success
 
-# The documented errors that say the token itself is dead (detectors/slack.py); not `not_authed`,
+# The documented errors that say the token itself is dead (providers/slack.py); not `not_authed`,
 # which only says no token arrived (a proxy may have stripped it).
 ALREADY_DEAD = set(DEAD_ERRORS)
 

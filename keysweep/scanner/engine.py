@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal
 
 from keysweep.cache import cache_dir, read_trusted, write_private
-from keysweep.detectors import CHECKS, ENRICHERS
-from keysweep.detectors.candidate import Candidate
-from keysweep.detectors.placeholders import is_placeholder
+from keysweep.providers import CHECKS, ENRICHERS
+from keysweep.providers.candidate import Candidate
+from keysweep.providers.placeholders import is_placeholder
 from keysweep.fingerprint import shannon_entropy
 from keysweep.scanner import decode
 from keysweep.scanner.models import Match

@@ -314,7 +314,7 @@ def _cache_rules(paths: list[Path], rules: list[Rule]) -> None:
 
 
 def validate_rule_set(rules: list[Rule]) -> None:
-    from keysweep.detectors import CHECKS, ENRICHERS
+    from keysweep.providers import CHECKS, ENRICHERS
 
     seen: dict[str, Rule] = {}
     for rule in rules:

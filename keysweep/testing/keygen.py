@@ -9,9 +9,9 @@ import string
 import zlib
 from dataclasses import dataclass
 
-from keysweep.detectors.base62 import BASE36, encode
-from keysweep.detectors.github import token_checksum
-from keysweep.detectors.private_key import canonical_pem
+from keysweep.providers.base62 import BASE36, encode
+from keysweep.providers.github import token_checksum
+from keysweep.providers.private_key import canonical_pem
 
 ALNUM = string.ascii_letters + string.digits
 URLSAFE = ALNUM + "_-"

@@ -1,0 +1,31 @@
+"""DeepSeek API keys (`sk-` + 32 hex with DeepSeek context)."""
+
+from __future__ import annotations
+
+from keysweep.providers.base import Provider
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
+
+# DeepSeek's 401 "Authentication Fails" (error codes page), in its OpenAI-style envelope.
+AUTHENTICATION_FAILS = DeadAnswer(
+    401, {"error": {"type": "authentication_error"}}, "authentication_error",
+    example={"error": {"message": "Authentication Fails, Your api key: ****abcd is invalid",
+                       "type": "authentication_error", "param": None, "code": "invalid_request_error"}},
+    source="https://api-docs.deepseek.com/quick_start/error_codes")
+
+
+def _balance(body, response):
+    if not isinstance(body, dict) or not isinstance(body.get("is_available"), bool):
+        return None
+    return pick(body, "is_available") or {"is_available": body["is_available"]}
+
+
+# GET /user/balance: read-only, and says whether the account can still spend.
+VERIFIER = HttpVerifier("deepseek", ("deepseek",), "/user/balance", live=_balance, dead=(AUTHENTICATION_FAILS,))
+
+
+PROVIDER = Provider("deepseek", "DeepSeek", checks=CHECKS, verifier=VERIFIER)

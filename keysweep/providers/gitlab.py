@@ -1,0 +1,90 @@
+"""GitLab routable tokens: `glpat-<payload>.01.<2-char length><7-char CRC32 in base36>`."""
+
+import zlib
+
+from keysweep.providers.base import Provider
+from keysweep.providers.base62 import BASE36, encode
+
+CRC_LEN = 7
+
+
+def valid_routable_token(token: str) -> bool:
+    """CRC32 over everything before the last 7 characters, lowercase base36, 7 wide."""
+    if len(token) <= CRC_LEN or not token.isascii():
+        return False
+    signed, checksum = token[:-CRC_LEN], token[-CRC_LEN:]
+    return encode(zlib.crc32(signed.encode("ascii")), BASE36, CRC_LEN) == checksum
+
+
+CHECKS = {"gitlab_routable_crc32": valid_routable_token}
+
+
+# -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
+from keysweep.verify.http_verifier import (  # noqa: E402
+    DeadAnswer,
+    HttpVerifier,
+    NoFreeCheck,
+    base_url,
+    pick,
+)
+
+_PAT_DOCS = "https://docs.gitlab.com/api/personal_access_tokens/#get-single-personal-access-token"
+# GitLab's answer to a token it does not accept, and its own record of a revoked or expired one.
+UNAUTHORIZED = DeadAnswer(401, {"message": "401 Unauthorized"}, "401 Unauthorized",
+                          example={"message": "401 Unauthorized"},
+                          source="https://docs.gitlab.com/api/rest/troubleshooting/")
+REVOKED = DeadAnswer(200, {"revoked": True}, "revoked",
+                     example={"id": 42, "name": "deploy", "revoked": True, "active": False, "scopes": ["api"],
+                              "user_id": 7, "created_at": "2025-01-01T00:00:00.000Z", "expires_at": None},
+                     source=_PAT_DOCS)
+INACTIVE = DeadAnswer(200, {"active": False}, "inactive (expired)",
+                      example={"id": 42, "name": "deploy", "revoked": False, "active": False, "scopes": ["api"],
+                               "user_id": 7, "created_at": "2025-01-01T00:00:00.000Z", "expires_at": "2025-06-01"},
+                      source=_PAT_DOCS)
+
+
+def _token_headers(token: str) -> dict[str, str]:
+    return {"PRIVATE-TOKEN": token}
+
+
+def _self(body, response):
+    if not isinstance(body, dict) or body.get("id") is None or "scopes" not in body:
+        return None
+    identity = pick(body, "name", "scopes", "user_id", "expires_at", "last_used_at", "created_at")
+    identity["key_id"] = str(body["id"])
+    return identity
+
+
+async def _user(credential, ctx, identity):
+    response = await ctx.http.request("GET", f"{base_url(ctx, credential, ('gitlab',))}/api/v4/user",
+                                      headers=_token_headers(credential.secret), retry=False)
+    body = response.json()
+    if response.status != 200 or not isinstance(body, dict) or not body.get("username"):
+        return None
+    extra = pick(body, "username", "email")
+    extra["owner"] = body["username"]
+    return extra
+
+
+_PAT = HttpVerifier("gitlab", ("gitlab",), "/api/v4/personal_access_tokens/self", live=_self,
+                    dead=(UNAUTHORIZED, REVOKED, INACTIVE), auth=_token_headers, enrich=_user)
+_OTHER = NoFreeCheck("gitlab", ("gitlab",),
+                     "no read-only check for this GitLab token type (only personal, project and group access tokens)")
+
+
+class GitLabVerifier:
+    """`GET /api/v4/personal_access_tokens/self` (then `/api/v4/user`): personal/project/group tokens."""
+
+    name = "gitlab"
+    providers = ("gitlab",)
+    checks = (_PAT, _OTHER)
+
+    async def verify(self, credential, ctx):
+        verifier = _PAT if credential.secret.startswith("glpat-") else _OTHER
+        return await verifier.verify(credential, ctx)
+
+
+VERIFIER = GitLabVerifier()
+
+
+PROVIDER = Provider("gitlab", "GitLab", checks=CHECKS, verifier=VERIFIER)

@@ -1,0 +1,22 @@
+"""Groq API keys (`gsk_`)."""
+
+from __future__ import annotations
+
+from keysweep.providers.base import Provider
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, model_list  # noqa: E402
+
+INVALID_KEY = DeadAnswer(
+    401, {"error": {"code": "invalid_api_key"}}, "invalid_api_key",
+    example={"error": {"message": "Invalid API Key", "type": "invalid_request_error", "code": "invalid_api_key"}},
+    source="https://console.groq.com/docs/errors")
+
+# GET /openai/v1/models (OpenAI-compatible): 200 live, 401 invalid_api_key dead.
+VERIFIER = HttpVerifier("groq", ("groq",), "/models", live=model_list, dead=(INVALID_KEY,))
+
+
+PROVIDER = Provider("groq", "Groq", checks=CHECKS, verifier=VERIFIER)

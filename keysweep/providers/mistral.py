@@ -1,0 +1,23 @@
+"""Mistral API keys (32 characters with Mistral context)."""
+
+from __future__ import annotations
+
+from keysweep.providers.base import Provider
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
+from keysweep.verify.http_verifier import ANY_TEXT, DeadAnswer, HttpVerifier, model_list  # noqa: E402
+
+# Mistral's gateway answers a bad key with its own short body, a request id included.
+INVALID_KEY = DeadAnswer(
+    401, {"message": "Unauthorized", "request_id": ANY_TEXT}, "Unauthorized",
+    example={"message": "Unauthorized", "request_id": "5e1b2c3d4f5a6b7c8d9e0f1a2b3c4d5e"},
+    source="https://docs.mistral.ai/api/")
+
+# GET /v1/models: 200 live, 401 with Mistral's own body dead.
+VERIFIER = HttpVerifier("mistral", ("mistral",), "/models", live=model_list, dead=(INVALID_KEY,))
+
+
+PROVIDER = Provider("mistral", "Mistral", checks=CHECKS, verifier=VERIFIER)

@@ -1,0 +1,31 @@
+"""OpenRouter API keys (`sk-or-v1-`)."""
+
+from __future__ import annotations
+
+from keysweep.providers.base import Provider
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
+
+# OpenRouter's error envelope carries the status as a number: {"error": {"code": 401, "message": …}}.
+INVALID_CREDENTIALS = DeadAnswer(
+    401, {"error": {"code": 401}}, "invalid credentials",
+    example={"error": {"code": 401, "message": "No auth credentials found"}},
+    source="https://openrouter.ai/docs/api-reference/errors")
+
+
+def _key(body, response):
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return None
+    return pick(data, "label", "limit", "usage", "limit_remaining", "is_free_tier", "is_provisioning_key")
+
+
+# GET /api/v1/key: the key's label, limit and usage; free.
+VERIFIER = HttpVerifier("openrouter", ("openrouter",), "/key", live=_key, dead=(INVALID_CREDENTIALS,))
+
+
+PROVIDER = Provider("openrouter", "OpenRouter", checks=CHECKS, verifier=VERIFIER)

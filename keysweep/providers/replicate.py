@@ -1,0 +1,32 @@
+"""Replicate API tokens (`r8_`)."""
+
+from __future__ import annotations
+
+from keysweep.providers.base import Provider
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
+
+# Replicate answers errors as problem details (RFC 7807): title "Unauthenticated", status 401.
+UNAUTHENTICATED = DeadAnswer(
+    401, {"title": "Unauthenticated", "status": 401}, "Unauthenticated",
+    example={"title": "Unauthenticated", "detail": "You did not pass a valid authentication token", "status": 401},
+    source="https://replicate.com/docs/reference/http#authentication")
+
+
+def _account(body, response):
+    if not isinstance(body, dict) or not body.get("username"):
+        return None
+    identity = pick(body, "type", "username", "name", "github_url")
+    identity["owner"] = body["username"]
+    return identity
+
+
+# GET /v1/account: the token's user or organisation.
+VERIFIER = HttpVerifier("replicate", ("replicate",), "/account", live=_account, dead=(UNAUTHENTICATED,))
+
+
+PROVIDER = Provider("replicate", "Replicate", checks=CHECKS, verifier=VERIFIER)

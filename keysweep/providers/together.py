@@ -1,0 +1,24 @@
+"""Together AI API keys (`tgp_v1_`)."""
+
+from __future__ import annotations
+
+from keysweep.providers.base import Provider
+
+CHECKS: dict = {}
+
+
+# -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, bare_model_list  # noqa: E402
+
+INVALID_KEY = DeadAnswer(
+    401, {"error": {"code": "invalid_api_key"}}, "invalid_api_key",
+    example={"error": {"message": "Invalid API key provided. You can find your API key at "
+                                  "https://api.together.xyz/settings/api-keys.",
+                       "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}},
+    source="https://docs.together.ai/docs/error-codes")
+
+# GET /v1/models (a bare JSON array of models): 200 live, 401 invalid_api_key dead.
+VERIFIER = HttpVerifier("together", ("together",), "/models", live=bare_model_list, dead=(INVALID_KEY,))
+
+
+PROVIDER = Provider("together", "Together AI", checks=CHECKS, verifier=VERIFIER)

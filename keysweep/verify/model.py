@@ -1,0 +1,46 @@
+"""The detector plugin interface: offline checks and the liveness check of one provider's keys.
+
+A detector module `keysweep/providers/<provider>.py` may define, besides `CHECKS`:
+
+    VERIFIER = SomeVerifier()    # an object satisfying `Verifier`
+
+`verify()` uses only read-only, non-billable calls. It answers `dead` only on the provider's clear
+word (e.g. 401 with its error body); 429, 5xx, timeouts, HTML from a proxy and unexpected bodies
+are `unknown` with the reason in `error`. A provider with no free check answers `unknown`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from keysweep.context import Context
+
+Status = Literal["live", "dead", "unknown"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    status: Status
+    identity: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a verifier needs: the secret (in memory only) and what the finding knows about it."""
+
+    provider: str
+    rule_id: str
+    secret: str = field(repr=False)  # never in a repr, a log line or a failed assertion
+    key_id: str | None = None
+
+
+class Verifier(Protocol):
+    name: str
+    providers: tuple[str, ...]
+
+    async def verify(self, credential: Credential, ctx: "Context") -> Verification:
+        """Liveness of the credential; never raises for network trouble (that is `unknown`)."""
+        ...
