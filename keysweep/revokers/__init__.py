@@ -1,7 +1,9 @@
 """Revoker plugins: one module per provider behind one async interface.
 
-Built-ins are listed in `BUILTIN` (module path per name); third parties register an object under the
-entry-point group `keysweep.revokers` in their own package:
+The interface — the `Revoker` protocol, `Plan`, `PlannedCall`, `RevokeResult` — is in
+`keysweep/revokers/base.py` (re-exported here). This module is only the registry: built-ins are
+listed in `BUILTIN` (module path per name); third parties register an object under the entry-point
+group `keysweep.revokers` in their own package:
 
     [project.entry-points."keysweep.revokers"]
     acme = "acme_keysweep:AcmeRevoker"
@@ -14,12 +16,16 @@ not recorded without harm.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
+
+# The interface lives in revokers/base.py; re-exported here for plugins written against it.
+from keysweep.revokers.base import Plan, PlannedCall, RevokeResult, Revoker
 
 if TYPE_CHECKING:
-    from keysweep.context import Context
     from keysweep.scanner.models import Finding
+
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Plan", "PlannedCall", "RevokeResult", "Revoker", "available_revokers",
+           "revoker_for"]
 
 ENTRY_POINT_GROUP = "keysweep.revokers"
 
@@ -39,57 +45,6 @@ BUILTIN: dict[str, str] = {
     "gcp": "keysweep.revokers.gcp:GcpServiceAccountKeyRevoker",
     "notify": "keysweep.revokers.notify:NotifyRevoker",
 }
-
-
-@dataclass(frozen=True)
-class PlannedCall:
-    """One request a revoker would make, described for people and the audit log (no secrets)."""
-
-    method: str
-    target: str
-    description: str
-
-
-@dataclass
-class Plan:
-    revoker: str
-    finding_id: str
-    calls: list[PlannedCall]
-    needs: list[str] = field(default_factory=list)  # e.g. ["OPENAI_ADMIN_KEY"]
-    data: dict[str, Any] = field(default_factory=dict)  # identifiers the revoke step needs
-
-
-@dataclass(frozen=True)
-class RevokeResult:
-    ok: bool
-    detail: str = ""
-    retryable: bool = False
-    # The provider was rate limiting or failing (429, 5xx, throttling, no answer): worth asking
-    # again after a wait, never a reason to give up (the job is never failed_permanent for it).
-    busy: bool = False
-    # Seconds the provider asked to wait (Retry-After, rate-limit reset), when it said.
-    retry_after: float | None = None
-    # The requests made, as (method, target without query, outcome) tuples: recorded per job and in
-    # the audit log. Never headers or bodies.
-    calls: tuple[tuple[str, str, str], ...] = ()
-
-
-class Revoker(Protocol):
-    name: str
-
-    def supports(self, finding: "Finding") -> bool: ...
-
-    async def plan(self, finding: "Finding", ctx: "Context") -> Plan:
-        """The exact calls revoke() would make. No side effects."""
-        ...
-
-    async def revoke(self, plan: Plan, ctx: "Context") -> RevokeResult:
-        """Carry out the plan. Idempotent."""
-        ...
-
-    async def confirm(self, finding: "Finding", ctx: "Context") -> bool:
-        """True once the provider says the credential no longer works (or is disabled)."""
-        ...
 
 
 def available_revokers() -> dict[str, Revoker]:

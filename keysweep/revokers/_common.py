@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from keysweep.revokers import Plan, PlannedCall, RevokeResult
+from keysweep.revokers.base import Plan, PlannedCall, RevokeResult
 
 if TYPE_CHECKING:
     from keysweep.context import Context

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, finding_data, gone_or_needs_person, http_failure, \
     list_admin_pages, make_plan, missing_admin, outcome, proven_inventory_key, safe_target, transport_failure, \
     unbelieved_success, verify_status
@@ -97,7 +97,7 @@ class AnthropicRevoker(BaseRevoker):
         if not admin:
             return False
         from keysweep.http import TransportError
-        from keysweep.revokers import Plan
+        from keysweep.revokers.base import Plan
 
         # The binding is proven on the run's listing (ids do not change); the status is read fresh.
         plan = Plan(self.name, finding.id, [], data=finding_data(finding))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, make_plan, verify_status
 
 RULES = {"aws.access-key-id", "aws.secret-access-key", "aws.access-key-pair-csv"}

@@ -30,7 +30,7 @@ import re
 import uuid
 from typing import Any
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
 

@@ -22,7 +22,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, missing_admin, outcome, safe_target, \
     transport_failure, unbelieved_success, verify_status
 
@@ -138,7 +138,7 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
         if not token:
             return False
         from keysweep.http import TransportError
-        from keysweep.revokers import Plan
+        from keysweep.revokers.base import Plan
 
         email, project = _from_finding(finding)
         if not email:

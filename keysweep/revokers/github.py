@@ -12,7 +12,7 @@ A token GitHub answers with its documented 401 `Bad credentials` is already dead
 
 from __future__ import annotations
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.providers.github import BAD_CREDENTIALS
 from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
     unbelieved_success

@@ -5,7 +5,7 @@ itself in `PRIVATE-TOKEN` → 204 (the only reply believed). GitLab's documented
 
 from __future__ import annotations
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.providers.gitlab import UNAUTHORIZED
 from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
     unbelieved_success

@@ -5,7 +5,7 @@ clock stops only when verification says the key is dead."""
 
 from __future__ import annotations
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, make_plan, safe_target
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, gone_or_needs_person, http_failure, list_admin_pages, make_plan, \
     missing_admin, outcome, proven_inventory_key, safe_target, transport_failure, unbelieved_success
 

@@ -6,7 +6,7 @@ revoke call answered 401. No billable request is ever sent."""
 
 from __future__ import annotations
 
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
     verify_status
 

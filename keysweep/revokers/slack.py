@@ -7,7 +7,7 @@ Incoming-webhook URLs have no revoke API (the notify revoker handles them)."""
 from __future__ import annotations
 
 from keysweep.providers.slack import DEAD_ERRORS
-from keysweep.revokers import RevokeResult
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
     unbelieved_success
 
