@@ -25,6 +25,7 @@ from keysweep.fingerprint import finding_id, redact, secret_sha256  # noqa: E402
 from keysweep.http import HttpClient  # noqa: E402
 from keysweep.remediation.jobs import Jobs  # noqa: E402
 from keysweep.remediation.orchestrator import Orchestrator, provider_hosts, start_run  # noqa: E402
+from keysweep.remediation.services import for_revocation  # noqa: E402
 from keysweep.revokers import available_revokers  # noqa: E402
 from keysweep.scanner.models import Finding, Occurrence  # noqa: E402
 from keysweep.store import Store  # noqa: E402
@@ -50,8 +51,8 @@ def generate(provider: str, rng: random.Random, keys: KeyGen) -> tuple[str, str]
 async def revoke_all(store, settings, by_sha, findings, providers):
     revokers = available_revokers()
     async with HttpClient(rate_limits=provider_hosts(settings, providers), default_rate=1000) as http:
-        ctx = Context(http=http, settings=settings, store=store, actor="bench",
-                      extra={"secret_reader": lambda f: by_sha.get(f.secret_sha256)})
+        ctx = for_revocation(Context(http=http, settings=settings, store=store, actor="bench",
+                                     extra={"secret_reader": lambda f: by_sha.get(f.secret_sha256)}))
         run_id = start_run(store, "bench", "bench", ctx.now())
         jobs = Jobs(store, "bench", run_id, ctx.now)
         created = []

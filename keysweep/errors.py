@@ -3,7 +3,8 @@
 KeysweepError
  ├── RuleError      a rule file that cannot be loaded or does not pass its own examples
  ├── SourceError    a path, repository or index that cannot be read
- └── StoreError     a store file that cannot be opened or migrated
+ ├── StoreError     a store file that cannot be opened or migrated
+ └── SecretUnavailable  a finding's value cannot be re-read from where it was seen
 """
 
 
@@ -21,3 +22,10 @@ class SourceError(KeysweepError):
 
 class StoreError(KeysweepError):
     pass
+
+
+class SecretUnavailable(KeysweepError):
+    """The value cannot be re-read (the file or blob is gone); the job needs a person.
+
+    Raised by the context's secret re-reader (`ctx.secrets`); defined here, below every layer that
+    raises or catches it."""

@@ -18,6 +18,7 @@ from keysweep.http import HttpClient, RetryPolicy
 from keysweep.remediation import audit, jobs as J
 from keysweep.remediation.jobs import Jobs
 from keysweep.remediation.orchestrator import Orchestrator, start_run
+from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
 from keysweep.store import Store
@@ -49,7 +50,7 @@ class SwitchVerifier:
 async def orchestrate(store, findings, ctx_settings, extra, revoker_name=None, confirm_attempts=1):
     revokers = available_revokers()
     async with HttpClient(policy=RetryPolicy(attempts=2, base_delay=0.01), default_rate=1000) as http:
-        ctx = Context(http=http, settings=ctx_settings, store=store, extra=extra, actor="tester")
+        ctx = for_revocation(Context(http=http, settings=ctx_settings, store=store, extra=extra, actor="tester"))
         run_id = start_run(store, "tester", "test", ctx.now())
         jobs = Jobs(store, "tester", run_id, ctx.now)
         created = []
@@ -92,7 +93,7 @@ def test_aws_access_key_deactivated_and_confirmed_with_moto(tmp_path, monkeypatc
 
         async def twice():
             async with HttpClient() as http:
-                ctx = Context(http=http, settings=settings, store=store)
+                ctx = for_revocation(Context(http=http, settings=settings, store=store))
                 revoker = available_revokers()["aws"]
                 plan = await revoker.plan(finding, ctx)
                 assert [c.target for c in plan.calls][-1] == "iam:DeleteAccessKey"
@@ -129,7 +130,7 @@ def test_notify_only_provider_waits_for_owner_until_verified_dead(tmp_path):
 
         async def resume():
             async with HttpClient() as http:
-                ctx = Context(http=http, settings=settings, store=store, extra=extra)
+                ctx = for_revocation(Context(http=http, settings=settings, store=store, extra=extra))
                 run_id = start_run(store, "tester", "resume", ctx.now())
                 again = Jobs(store, "tester", run_id, ctx.now)
                 return await Orchestrator(ctx, again, available_revokers(), confirm_delay=0.01).run(

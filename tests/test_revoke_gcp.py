@@ -10,6 +10,7 @@ import json
 from keysweep.context import Context
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.http import HttpClient, RetryPolicy
+from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
 from keysweep.settings import Settings
@@ -41,7 +42,7 @@ def test_disable_then_delete_idempotent_and_confirmed(tmp_path, keys):
 
     async def scenario():
         async with fast_http() as http:
-            ctx = Context(http=http, settings=Settings(env=fake.env()))
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env())))
             plan = await revoker.plan(finding, ctx)
             assert servers.call(lambda: len(fake.requests)) == 0, "plan() sent a request"
             assert [c.method for c in plan.calls] == ["POST", "DELETE"]
@@ -99,12 +100,13 @@ def test_needs_the_admin_token_and_reports_server_errors(tmp_path, keys):
 
     async def scenario():
         async with fast_http() as http:
-            ctx = Context(http=http, settings=Settings(env={"KEYSWEEP_GCP_BASE_URL": fake.base_url}))
+            ctx = for_revocation(Context(http=http,
+                                         settings=Settings(env={"KEYSWEEP_GCP_BASE_URL": fake.base_url})))
             plan = await revoker.plan(finding, ctx)
             assert any("KEYSWEEP_GCP_ADMIN_KEY" in need for need in plan.needs)
             missing = await revoker.revoke(plan, ctx)
             assert not missing.ok and "KEYSWEEP_GCP_ADMIN_KEY" in missing.detail and not missing.retryable
-            ctx = Context(http=http, settings=Settings(env=fake.env()))
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env())))
             failed = await revoker.revoke(await revoker.plan(finding, ctx), ctx)
             assert not failed.ok and failed.retryable and "503" in failed.detail, failed
             assert "\n" not in failed.detail

@@ -17,6 +17,7 @@ from keysweep.http import HttpClient, RetryPolicy
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Jobs
 from keysweep.remediation.orchestrator import Orchestrator, start_run
+from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
 from keysweep.revokers.aws_rotate import parse_target, rewrite
 from keysweep.scanner.models import Finding, Occurrence
@@ -80,7 +81,8 @@ def keys_of(aws, user) -> dict[str, str]:
 async def rotate(store, findings, settings, extra=None, resume=False):
     revokers = available_revokers()
     async with HttpClient(policy=RetryPolicy(attempts=2, base_delay=0.01), default_rate=1000) as http:
-        ctx = Context(http=http, settings=settings, store=store, extra=dict(extra or {}), actor="tester")
+        ctx = for_revocation(Context(http=http, settings=settings, store=store, extra=dict(extra or {}),
+                                     actor="tester"))
         run_id = start_run(store, "tester", "test", ctx.now())
         jobs = Jobs(store, "tester", run_id, ctx.now)
         if resume:
@@ -121,7 +123,7 @@ def test_rotation_into_secrets_manager_then_idempotent(tmp_path, aws):
     # Run the revoke step again: the write is seen, no third key is created.
     async def again():
         async with HttpClient() as http:
-            ctx = Context(http=http, settings=settings, store=store, actor="tester")
+            ctx = for_revocation(Context(http=http, settings=settings, store=store, actor="tester"))
             from keysweep.remediation.jobs import plan_from_json
 
             return await available_revokers()["aws-rotate"].revoke(plan_from_json(jobs.find()[0].plan), ctx)
@@ -256,7 +258,8 @@ def test_delayed_delete_after_the_grace_period_by_the_clock(tmp_path, aws):
     async def go(create: bool):
         revokers = available_revokers()
         async with HttpClient() as http:
-            ctx = Context(http=http, settings=settings, store=store, clock=lambda: moment[0], actor="tester")
+            ctx = for_revocation(Context(http=http, settings=settings, store=store, clock=lambda: moment[0],
+                                         actor="tester"))
             jobs = Jobs(store, "tester", start_run(store, "tester", "test", ctx.now()), ctx.now)
             orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=1, confirm_delay=0.01)
             if create:
@@ -298,7 +301,8 @@ def test_delayed_delete_leaves_a_reactivated_key_alone(tmp_path, aws):
     async def go(create: bool):
         revokers = available_revokers()
         async with HttpClient() as http:
-            ctx = Context(http=http, settings=settings, store=store, clock=lambda: moment[0], actor="tester")
+            ctx = for_revocation(Context(http=http, settings=settings, store=store, clock=lambda: moment[0],
+                                         actor="tester"))
             jobs = Jobs(store, "tester", start_run(store, "tester", "test", ctx.now()), ctx.now)
             orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=1, confirm_delay=0.01)
             if create:

@@ -13,6 +13,7 @@ import pytest
 from keysweep.context import Context
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.http import HttpClient, RetryPolicy
+from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
 from keysweep.store import Store
@@ -74,8 +75,8 @@ class Harness:
         self.servers = F.FakeProviders(p=self.fake)
 
     def context(self, http) -> Context:
-        return Context(http=http, settings=Settings(env=self.fake.env()), store=self.store,
-                       extra={"secret_reader": lambda finding: self.by_sha.get(finding.secret_sha256)})
+        return for_revocation(Context(http=http, settings=Settings(env=self.fake.env()), store=self.store,
+                                      extra={"secret_reader": lambda f: self.by_sha.get(f.secret_sha256)}))
 
     def requests(self) -> int:
         return self.servers.call(lambda: len(self.fake.requests))
@@ -177,8 +178,8 @@ def test_admin_revokers_need_their_admin_key(tmp_path, keys):
 
         async def scenario():
             async with fast_http() as http:
-                ctx = Context(http=http, settings=Settings(env={}), store=h.store,
-                              extra={"secret_reader": lambda f: h.by_sha.get(f.secret_sha256)})
+                ctx = for_revocation(Context(http=http, settings=Settings(env={}), store=h.store,
+                                             extra={"secret_reader": lambda f: h.by_sha.get(f.secret_sha256)}))
                 plan = await revoker.plan(h.findings[0], ctx)
                 assert plan.needs, "the plan must say which admin credential is missing"
                 result = await revoker.revoke(plan, ctx)

@@ -93,6 +93,30 @@ def transaction(conn) -> Iterator[None]:
     conn.commit()
 
 
+def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
+    """Record identifiers in the job's plan data (committed now) and the audit log: what a revoker
+    that acts in several steps (aws-rotate) calls, through `ctx.note_job`, so a killed run resumes
+    from them. A value of None removes the identifier."""
+    store = ctx.store
+    if store is None:
+        return
+    conn = store.conn
+    with transaction(conn):
+        row = conn.execute("SELECT id, plan FROM revocations WHERE finding_id = ? AND revoker = ?",
+                           [finding_id, revoker]).fetchone()
+        if row is None:
+            return
+        plan = json.loads(row[1] or "{}")
+        data = plan.setdefault("data", {})
+        for key, value in values.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        conn.execute("UPDATE revocations SET plan = ? WHERE id = ?", [json.dumps(plan, sort_keys=True), row[0]])
+        audit.append(conn, ctx.now(), ctx.actor, "revoke.rotate", {"finding": finding_id, "job": row[0]}, values)
+
+
 def plan_json(plan) -> dict[str, Any]:
     return {"revoker": plan.revoker, "finding_id": plan.finding_id,
             "calls": [{"method": c.method, "target": c.target, "description": c.description} for c in plan.calls],

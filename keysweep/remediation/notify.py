@@ -169,5 +169,22 @@ async def notify(kind: str, finding: "Finding", ctx: "Context", detail: str = ""
     return sent
 
 
+class Notifier:
+    """Owner notifications for one context: what `ctx.notify` holds for revocation (the notify
+    revoker sits below this package and reaches it only through the context)."""
+
+    def __init__(self, ctx: "Context") -> None:
+        self._ctx = ctx
+
+    def console(self, provider: str) -> str:
+        return CONSOLE_LINKS.get(provider, "the provider's console")
+
+    def targets(self, finding: "Finding") -> list[Target]:
+        return targets_for(finding, self._ctx.settings)
+
+    async def send(self, kind: str, finding: "Finding", detail: str = "") -> list[dict[str, Any]]:
+        return await notify(kind, finding, self._ctx, detail)
+
+
 def dumps(facts: dict[str, Any]) -> str:
     return json.dumps(facts, sort_keys=True)

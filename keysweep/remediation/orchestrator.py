@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Job, Jobs
+from keysweep.remediation.services import for_revocation
 from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget
 
 
@@ -87,7 +88,8 @@ async def open_context(settings, store, actor: str, providers=(), clock=None, ex
     clock = clock or (waits.clock if waits else system_clock)
     timing = {"sleep": waits.sleep, "may_wait": waits.allows} if waits else {}
     async with HttpClient(rate_limits=provider_hosts(settings, providers), **timing) as http:
-        context = Context(http=http, settings=settings, store=store, clock=clock, actor=actor, extra=dict(extra or {}))
+        context = for_revocation(Context(http=http, settings=settings, store=store, clock=clock, actor=actor,
+                                         extra=dict(extra or {})))
         if waits is not None:
             context.sleep = waits.sleep
         yield context
@@ -193,7 +195,7 @@ class Orchestrator:
                  confirm_delay: float = 2.0, max_attempts: int = 5, retry_base: float = 2.0,
                  notify_owners: bool = True, progress: Callable[[str], None] | None = None, sleep=None,
                  waits: WaitBudget | None = None) -> None:
-        self.ctx = ctx
+        self.ctx = for_revocation(ctx)  # revokers reach remediation only through the context
         self.jobs = jobs
         self.revokers = revokers
         self.confirm_attempts = confirm_attempts

@@ -7,6 +7,8 @@ SHA-256 and handed back, never written anywhere. Values read during a run are re
 memory, keyed by SHA-256, so that `scrub()` can take every 8+ character run of them out of any text
 (an error from a third-party plugin, a provider echoing part of the key) before it is printed or stored.
 
+Revokers get this through the context (`ctx.secrets`, a `ContextSecrets`), never by importing it.
+
 Order of sources: a reader injected through `ctx.extra["secret_reader"]` (tests, embedding
 programs), then `keysweep.scanner.reread` when present, then the built-in reader for git blobs and
 files (re-scan the blob, keep the match whose SHA-256 is the finding's).
@@ -17,7 +19,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from keysweep.errors import KeysweepError
+from keysweep.errors import KeysweepError, SecretUnavailable
 from keysweep.fingerprint import redaction_prefix, scrub_secret, secret_sha256
 
 if TYPE_CHECKING:
@@ -25,9 +27,7 @@ if TYPE_CHECKING:
     from keysweep.scanner.models import Finding
 
 
-class SecretUnavailable(KeysweepError):
-    """The value cannot be re-read (the file or blob is gone); the job needs a person."""
-
+__all__ = ["ContextSecrets", "SecretUnavailable", "forget", "scrub", "secret_for"]
 
 _INFLIGHT_KEY = "_secret_values"
 _PREFIXES_KEY = "_secret_prefixes"  # SHA-256 -> literal prefix the redacted form shows anyway
@@ -78,6 +78,23 @@ async def secret_for(finding: "Finding | str", ctx: "Context") -> str:
     memory[finding.secret_sha256] = value
     _prefixes(ctx)[finding.secret_sha256] = redaction_prefix(finding.redacted)
     return value
+
+
+class ContextSecrets:
+    """The re-reader bound to one context: what `ctx.secrets` holds for revocation. Values read
+    through it share the context's in-memory cache with `secret_for(…, ctx)` and `scrub(…, ctx)`."""
+
+    def __init__(self, ctx: "Context") -> None:
+        self._ctx = ctx
+
+    def __repr__(self) -> str:  # never show what it holds
+        return "ContextSecrets()"
+
+    async def secret_for(self, finding: "Finding | str") -> str:
+        return await secret_for(finding, self._ctx)
+
+    def scrub(self, text: str | None) -> str | None:
+        return scrub(text, self._ctx)
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -1,5 +1,5 @@
-"""Helpers shared by the built-in revokers: re-reading the value, classifying HTTP answers,
-recording calls, and confirming through the provider's verifier."""
+"""Helpers shared by the built-in revokers: re-reading the value (through `ctx.secrets`),
+classifying HTTP answers, recording calls, and confirming through the provider's verifier."""
 
 from __future__ import annotations
 
@@ -7,12 +7,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from keysweep.errors import SecretUnavailable
 from keysweep.revokers.base import Plan, PlannedCall, RevokeResult
 
 if TYPE_CHECKING:
     from keysweep.context import Context
     from keysweep.http import Response
     from keysweep.scanner.models import Finding
+
+
+async def reread(finding: "Finding | str", ctx: "Context") -> str:
+    """The finding's value (finding or finding id), through the context's secret re-reader, checked
+    against its SHA-256 there. Raises SecretUnavailable, also when the context has no re-reader."""
+    if ctx.secrets is None:
+        raise SecretUnavailable("no secret re-reader in this context: the value cannot be re-read")
+    return await ctx.secrets.secret_for(finding)
+
+
+def scrubbed(text: str | None, ctx: "Context") -> str | None:
+    """`text` without any value read in this run (the context's re-reader knows them)."""
+    return ctx.secrets.scrub(text) if ctx.secrets is not None else text
 
 
 def safe_target(url: str) -> str:
@@ -107,13 +121,12 @@ async def proven_inventory_key(plan: Plan, ctx: "Context", calls: list[tuple[str
     the entries (or returns a RevokeResult); `hint_field` holds their redacted form (`hint_name` in
     messages); `console` says
     where a person acts instead ("delete it in the OpenAI console"). None: no entry shows the key."""
-    from keysweep.remediation.secrets import SecretUnavailable, secret_for
     from keysweep.revokers.binding import bind
 
     stored = plan.data.get("key_id")
     what = f"key id {stored}" if stored else "the key"
     try:
-        value = await secret_for(plan.finding_id, ctx)
+        value = await reread(plan.finding_id, ctx)
     except SecretUnavailable:
         return needs_person(f"the value can no longer be re-read, so {what} cannot be proven to be this "
                             f"finding's key; {console} after checking", calls)
@@ -162,13 +175,12 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
 
     Recorded in the store as a verification (a dated time-to-remediation event) when there is one."""
     from keysweep.verify.model import Credential
-    from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
     check = verifier(finding.provider, ctx)
     if check is None:
         return "unknown"
     try:
-        value = await secret_for(finding, ctx)
+        value = await reread(finding, ctx)
     except SecretUnavailable:
         return "unknown"
     credential = Credential(provider=finding.provider, rule_id=finding.rule_id, secret=value, key_id=finding.key_id)
@@ -178,11 +190,9 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
         return "unknown"
     record = getattr(ctx.store, "record_verification", None) if ctx.store is not None else None
     if record is not None:
-        from keysweep.remediation.secrets import scrub
-
         from keysweep.verify.runner import clean_identity
 
-        record(finding.id, result.status, clean_identity(result.identity or {}, value), scrub(result.error, ctx),
+        record(finding.id, result.status, clean_identity(result.identity or {}, value), scrubbed(result.error, ctx),
                ctx.now())
     return result.status
 

@@ -24,7 +24,6 @@ key is created.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import uuid
@@ -134,28 +133,10 @@ def _get_call(target: dict[str, Any]) -> str:
 
 
 def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
-    """Record identifiers in the job's plan data (committed now) and the audit log."""
-    store = ctx.store
-    if store is None:
-        return
-    from keysweep.remediation import audit
-    from keysweep.remediation.jobs import transaction
-
-    conn = store.conn
-    with transaction(conn):
-        row = conn.execute("SELECT id, plan FROM revocations WHERE finding_id = ? AND revoker = ?",
-                           [finding_id, revoker]).fetchone()
-        if row is None:
-            return
-        plan = json.loads(row[1] or "{}")
-        data = plan.setdefault("data", {})
-        for key, value in values.items():
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
-        conn.execute("UPDATE revocations SET plan = ? WHERE id = ?", [json.dumps(plan, sort_keys=True), row[0]])
-        audit.append(conn, ctx.now(), ctx.actor, "revoke.rotate", {"finding": finding_id, "job": row[0]}, values)
+    """Record identifiers in the job's plan data (committed now) and the audit log, through the
+    context's `note_job` (the remediation layer's; nothing is recorded without one)."""
+    if ctx.note_job is not None:
+        ctx.note_job(finding_id, revoker, **values)
 
 
 def remember_managed(ctx, finding_id: str, revoker: str, key_id: str, target: dict[str, Any]) -> None:

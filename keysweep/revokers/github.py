@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from keysweep.revokers.base import RevokeResult
 from keysweep.providers.github import BAD_CREDENTIALS
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
+from keysweep.errors import SecretUnavailable
+from keysweep.revokers._common import BaseRevoker, reread, http_failure, make_plan, outcome, safe_target, transport_failure, \
     unbelieved_success
 
 LIST_REVOCABLE = {"github.classic-pat", "github.fine-grained-pat", "github.oauth-token",
@@ -50,13 +51,12 @@ class GitHubRevoker(BaseRevoker):
         return (await self.revoke_batch([plan], ctx))[0]
 
     async def revoke_batch(self, plans, ctx) -> list[RevokeResult]:
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
         results: dict[int, RevokeResult] = {}
         listed: list[tuple[int, str]] = []
         for index, plan in enumerate(plans):
             try:
-                value = await secret_for(plan.finding_id, ctx)
+                value = await reread(plan.finding_id, ctx)
             except SecretUnavailable as exc:
                 results[index] = RevokeResult(False, str(exc), retryable=False)
                 continue

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from keysweep.revokers.base import RevokeResult
 from keysweep.providers.gitlab import UNAUTHORIZED
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
+from keysweep.errors import SecretUnavailable
+from keysweep.revokers._common import BaseRevoker, reread, http_failure, make_plan, outcome, safe_target, transport_failure, \
     unbelieved_success
 
 
@@ -24,10 +25,9 @@ class GitLabRevoker(BaseRevoker):
 
     async def revoke(self, plan, ctx) -> RevokeResult:
         from keysweep.http import TransportError
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
         try:
-            value = await secret_for(plan.finding_id, ctx)
+            value = await reread(plan.finding_id, ctx)
         except SecretUnavailable as exc:
             return RevokeResult(False, str(exc))
         url = f"{ctx.settings.base_url('gitlab')}/api/v4/personal_access_tokens/self"

@@ -1,7 +1,10 @@
 """For providers with no revocation API (Hugging Face, Groq, Replicate, Mistral, Cohere, …) and
 any credential no other revoker handles: tell the owner what to do, with the provider's console
 link, through the `[notify]` webhook. The orchestrator then keeps re-verifying; the remediation
-clock stops only when verification says the key is dead."""
+clock stops only when verification says the key is dead.
+
+The webhooks and console links are the remediation layer's: this revoker reaches them through the
+context (`ctx.notify`), which the orchestrator fills in."""
 
 from __future__ import annotations
 
@@ -17,24 +20,22 @@ class NotifyRevoker(BaseRevoker):
         return True
 
     async def plan(self, finding, ctx):
-        from keysweep.remediation.notify import CONSOLE_LINKS, targets_for
-
-        console = CONSOLE_LINKS.get(finding.provider, "the provider's console")
-        targets = targets_for(finding, ctx.settings)
+        notifier = ctx.notify
+        console = notifier.console(finding.provider) if notifier is not None else "the provider's console"
+        targets = notifier.targets(finding) if notifier is not None else []
         calls = [("POST", safe_target(t.url).split("/", 3)[0] + "//" + t.host + "/…",
                   f"tell the owner to revoke it at {console} ({t.name} webhook)") for t in targets]
         needs = [] if targets else ["a [notify] webhook in keysweep.toml"]
         return make_plan(self.name, finding, calls, needs, console=console)
 
     async def revoke(self, plan, ctx) -> RevokeResult:
-        from keysweep.remediation.notify import notify
-
         if ctx.store is None:
             return RevokeResult(False, "no store")
         found = ctx.store.findings(ids=[plan.finding_id])
         if not found:
             return RevokeResult(False, "finding no longer in the store")
-        sent = await notify("cannot_revoke", found[0], ctx, "no revocation API for this provider")
+        sent = await ctx.notify.send("cannot_revoke", found[0], "no revocation API for this provider") \
+            if ctx.notify is not None else []
         calls = tuple(("POST", f"webhook {s['target']} ({s['host']})", s["status"]) for s in sent)
         if not sent:
             return RevokeResult(False, "no [notify] webhook configured: nobody can be told to revoke this key")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from keysweep.revokers.base import RevokeResult
 from keysweep.providers.openrouter import INVALID_CREDENTIALS
-from keysweep.revokers._common import BaseRevoker, gone_or_needs_person, http_failure, make_plan, missing_admin, \
+from keysweep.errors import SecretUnavailable
+from keysweep.revokers._common import BaseRevoker, reread, gone_or_needs_person, http_failure, make_plan, missing_admin, \
     needs_person, outcome, safe_target, transport_failure, unbelieved_success
 
 
@@ -32,10 +33,9 @@ class OpenRouterRevoker(BaseRevoker):
     async def _label(self, plan, ctx, base: str, calls: list) -> str | RevokeResult:
         """The leaked key's label in OpenRouter's own words (`GET /key` with the key itself)."""
         from keysweep.http import TransportError
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
         try:
-            value = await secret_for(plan.finding_id, ctx)
+            value = await reread(plan.finding_id, ctx)
         except SecretUnavailable:
             stored = plan.data.get("key_id")
             return needs_person(f"the value can no longer be re-read, so {'key ' + stored if stored else 'the key'} "

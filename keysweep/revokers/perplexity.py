@@ -7,7 +7,8 @@ revoke call answered 401. No billable request is ever sent."""
 from __future__ import annotations
 
 from keysweep.revokers.base import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
+from keysweep.errors import SecretUnavailable
+from keysweep.revokers._common import BaseRevoker, reread, http_failure, make_plan, outcome, safe_target, transport_failure, \
     verify_status
 
 
@@ -23,10 +24,9 @@ class PerplexityRevoker(BaseRevoker):
 
     async def revoke(self, plan, ctx) -> RevokeResult:
         from keysweep.http import TransportError
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
         try:
-            value = await secret_for(plan.finding_id, ctx)
+            value = await reread(plan.finding_id, ctx)
         except SecretUnavailable as exc:
             return RevokeResult(False, str(exc))
         url = f"{ctx.settings.base_url('perplexity')}/revoke_auth_token"
@@ -48,10 +48,9 @@ class PerplexityRevoker(BaseRevoker):
             return status == "dead"
         # No free verification: the revoke endpoint answering 401 to the key is Perplexity's word.
         from keysweep.http import TransportError
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
         try:
-            value = await secret_for(finding, ctx)
+            value = await reread(finding, ctx)
             response = await ctx.http.request("POST", f"{ctx.settings.base_url('perplexity')}/revoke_auth_token",
                                               headers={"Authorization": f"Bearer {value}"},
                                               json_body={"auth_token": value})

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from keysweep.providers.slack import DEAD_ERRORS
 from keysweep.revokers.base import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, safe_target, transport_failure, \
+from keysweep.errors import SecretUnavailable
+from keysweep.revokers._common import BaseRevoker, reread, http_failure, make_plan, outcome, safe_target, transport_failure, \
     unbelieved_success
 
 # The documented errors that say the token itself is dead (providers/slack.py); not `not_authed`,
@@ -34,10 +35,9 @@ class SlackRevoker(BaseRevoker):
 
     async def _call(self, plan, ctx, test: bool) -> RevokeResult:
         from keysweep.http import TransportError
-        from keysweep.remediation.secrets import SecretUnavailable, secret_for
 
         try:
-            value = await secret_for(plan.finding_id, ctx)
+            value = await reread(plan.finding_id, ctx)
         except SecretUnavailable as exc:
             return RevokeResult(False, str(exc))
         url = f"{ctx.settings.base_url('slack')}/auth.revoke"
