@@ -38,13 +38,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from tests.fakes.forge import FakeGitHub, ForgeBehaviour, GhRepo  # noqa: E402
+from keysweep.clock import utc_iso  # noqa: E402
 from keysweep.testing.keygen import KeyGen  # noqa: E402
 
 TOKEN = "bench-token-not-a-real-credential"
 
 
 def stamp(days_ago: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(datetime.now(timezone.utc) - timedelta(days=days_ago))
 
 
 def build_repo(path: Path, index: int, keys: KeyGen, rng: random.Random, commits: int) -> None:

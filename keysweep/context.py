@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
+from keysweep.clock import utc_iso
 from keysweep.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
 
 def system_clock() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SecretSource(Protocol):
@@ -80,4 +77,4 @@ class Context:
     note_job: JobNote | None = None
 
     def now(self) -> str:
-        return iso(self.clock())
+        return utc_iso(self.clock())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from keysweep.clock import utc_iso
 from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget, parse_duration
 from keysweep.sanitize import terminal_safe
 
@@ -362,8 +363,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                        "unsettled": dict(sorted(Counter(j.state for j in unsettled).items())),
                        "delayed_deletes": {"deleted": [j.finding_id for j in deletes["deleted"]],
                                            "failed": [j.finding_id for j, _d in deletes["failed"]],
-                                           "waiting": [{"finding": j.finding_id, "due": due.strftime(
-                                               "%Y-%m-%dT%H:%M:%SZ")} for j, due in deletes["waiting"]]}},
+                                           "waiting": [{"finding": j.finding_id, "due": utc_iso(due)} for j, due in deletes["waiting"]]}},
                       sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
@@ -372,7 +372,7 @@ async def _revoke(store, settings, selection, actor, *, execute, yes, threshold,
                 soonest = min((due for _j, due in deletes["waiting"]), default=None)
                 click.echo(f"  delayed deletes: {len(deletes['deleted'])} deleted, {len(deletes['waiting'])} "
                            f"still in their grace period"
-                           + (f" (next due {soonest.strftime('%Y-%m-%dT%H:%M:%SZ')})" if soonest else ""))
+                           + (f" (next due {utc_iso(soonest)})" if soonest else ""))
             for finding_id, error in summary.errors:
                 click.echo(f"  failed {finding_id}: {terminal_safe(error)}")
             if unsettled:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from keysweep.clock import utc_iso
+
 if TYPE_CHECKING:
     from keysweep.owners import Candidate, OwnerContext
     from keysweep.scanner.models import Finding
@@ -63,7 +65,7 @@ def _lookup(access_key_id: str, endpoint: str | None, cache: dict[str, Any]) -> 
     result["user_name"] = used.get("UserName")
     last = used.get("AccessKeyLastUsed") or {}
     if last.get("LastUsedDate"):
-        result["last_used_at"] = last["LastUsedDate"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        result["last_used_at"] = utc_iso(last["LastUsedDate"])
     for key, name in (("ServiceName", "last_used_service"), ("Region", "last_used_region")):
         if last.get(key) and last[key] != "N/A":
             result[name] = last[key]

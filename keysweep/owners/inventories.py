@@ -19,6 +19,7 @@ import asyncio
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from keysweep.clock import utc_iso
 from keysweep.errors import KeysweepError
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.revokers.binding import Binding, bind, hint_fits, hint_fits_redacted, split_hint
@@ -35,7 +36,7 @@ __all__ = ["hint_fits", "hint_fits_redacted", "split_hint"]
 
 def _iso(value: Any) -> str | None:
     if isinstance(value, (int, float)) and value > 0:
-        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_iso(datetime.fromtimestamp(value, timezone.utc))
     return value if isinstance(value, str) else None
 
 

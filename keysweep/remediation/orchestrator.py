@@ -16,10 +16,11 @@ import uuid
 from collections import Counter, defaultdict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import urlsplit
 
+from keysweep.clock import parse_utc, utc_iso
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Job, Jobs
 from keysweep.remediation.services import for_revocation
@@ -360,7 +361,7 @@ class Orchestrator:
         busy = getattr(result, "busy", False)
         if busy or (result.retryable and attempts < self.max_attempts):
             delay = retry_wait(result, attempts, self.retry_base)
-            next_at = (self.ctx.clock() + timedelta(seconds=delay)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            next_at = utc_iso(self.ctx.clock() + timedelta(seconds=delay))
             self.jobs.record(job, calls, J.FAILED_RETRYABLE, error=detail, next_attempt_at=next_at, attempted=True)
             self.progress(f"retry {finding.id} in {delay:.0f}s: {detail}")
             return delay
@@ -415,8 +416,7 @@ class Orchestrator:
             deactivated = next((at for state, at in self.jobs.transitions(job.id) if state == J.REVOKED), None)
             if deactivated is None:
                 continue
-            due = revoker.delete_due_at(job.plan.get("data", {}),
-                                        datetime.strptime(deactivated, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc))
+            due = revoker.delete_due_at(job.plan.get("data", {}), parse_utc(deactivated))
             if due is None:
                 continue
             if due > now:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from keysweep.clock import parse_utc, utc_iso
 from keysweep.sanitize import terminal_safe
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
@@ -42,10 +43,9 @@ def parse(moment: str | None) -> datetime | None:
     if not moment:
         return None
     try:
-        value = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        return parse_utc(moment)
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def seconds(start: str | None, end: str | None) -> int | None:
@@ -203,7 +203,7 @@ def collect(store, now: datetime, *, provider: str | None = None, team: str | No
         if state != CONFIRMED:
             open_jobs[finding_id] += 1
     rows = []
-    now_iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    now_iso = utc_iso(now)
     for finding in findings:
         owner_info = finding.owner or {}
         if team and (owner_info.get("team") or "") != team:
@@ -290,7 +290,7 @@ def build(store, now: datetime | None = None, threshold: float | None = None, **
     rows = collect(store, now, threshold=threshold, **filters)
     still_live = sorted((r for r in rows if r.status == "live"), key=lambda r: -(r.open_seconds or 0))
     return {
-        "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": utc_iso(now),
         "totals": stats(rows),
         "by": grouped(rows),
         "oldest_still_live": [{"id": r.id, "provider": r.provider, "redacted": r.redacted, "owner": r.owner,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from keysweep.clock import utc_iso
 from keysweep.errors import KeysweepError
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.sanitize import terminal_safe
@@ -24,7 +24,7 @@ Progress = Callable[[int, int], None]  # (blobs done, bytes done)
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso()
 
 
 @dataclass

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from keysweep.clock import parse_utc
 from keysweep.errors import StoreError
 from keysweep.files import make_private_dirs
 from keysweep.sanitize import terminal_safe
@@ -615,15 +616,12 @@ def _metadata_json(metadata: dict | None) -> str | None:
 
 def remediation_summary(times: dict[str, str]) -> dict[str, Any]:
     """Time-to-remediation fields of the JSON contract, from the earliest event of each kind."""
-    from datetime import datetime
-
     leaked, dead = times.get("leaked"), times.get("confirmed_dead")
     exposure = None
     # A window is known only for a key seen working (verified live, or revoked by keysweep): a key
     # never seen working may have been dead long before keysweep confirmed it ("exposure unknown").
     if leaked and dead and (times.get("verified_live") or times.get("revoked")):
-        parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
-        exposure = int((parse(dead) - parse(leaked)).total_seconds())
+        exposure = int((parse_utc(dead) - parse_utc(leaked)).total_seconds())
     state = "confirmed" if dead else ("revoked" if "revoked" in times else None)
     return {"state": state, "leaked_at": leaked, "detected_at": times.get("detected"),
             "confirmed_dead_at": dead, "exposure_seconds": exposure}

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
+from keysweep.clock import parse_utc
 from keysweep.verify.model import Credential, Verification
 from keysweep.fingerprint import scrub_secret
 
@@ -43,10 +44,6 @@ class VerifyResult:
 
     def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "checked_at": self.checked_at, "identity": self.identity, "error": self.error}
-
-
-def _parse(moment: str) -> datetime:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
 def clean_identity(value: Any, secret: str) -> Any:
@@ -92,7 +89,7 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
     if store is not None and ttl > 0:
         for finding_id, latest in store.latest_verifications(f.id for f in findings).items():
             if latest["status"] in ("live", "dead") and latest["checked_at"] \
-                    and _parse(latest["checked_at"]) >= now - timedelta(seconds=ttl):
+                    and parse_utc(latest["checked_at"]) >= now - timedelta(seconds=ttl):
                 cached[finding_id] = latest
 
     # Values are re-read up front, one blob at a time (the engine is not shared across threads).

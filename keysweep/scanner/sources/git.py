@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from keysweep.clock import utc_iso
 from keysweep.errors import SourceError
 from keysweep.safefs import read_text
 from keysweep.scanner.sources import display_path
@@ -303,7 +304,7 @@ class GitRepo:
                 intro = Introduction(
                     commit=commit, path=display_path(path),
                     author_name=name, author_email=email,
-                    committed_at=datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    committed_at=utc_iso(datetime.fromtimestamp(timestamp, timezone.utc)),
                     timestamp=timestamp,
                 )
                 per_path = found.setdefault(blob, {})

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, Union
 
+from keysweep.clock import parse_utc, utc_iso
+
 if TYPE_CHECKING:
     from keysweep.context import Context
 
@@ -137,7 +139,7 @@ def parse_time(value: Any) -> datetime | None:
         moment = value
     else:
         try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            moment = parse_utc(str(value))
         except ValueError:
             return None
     if moment.tzinfo is None:
@@ -147,7 +149,7 @@ def parse_time(value: Any) -> datetime | None:
 
 def iso(value: Any) -> str | None:
     moment = parse_time(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return utc_iso(moment) if moment else None
 
 
 def age_days(value: Any, now: datetime) -> int | None:
