@@ -159,10 +159,9 @@ def _load_engine(rule_paths: tuple[str, ...], engine: str):
 
 
 def _rules_digest(rules) -> str:
-    import hashlib
+    from keysweep.scanner.rules import rules_digest
 
-    return hashlib.sha256(repr(sorted((r.id, r.regex, r.checksum, r.entropy, r.keywords,
-                                       r.allow_placeholders) for r in rules)).encode()).hexdigest()[:16]
+    return rules_digest(rules)
 
 
 def _open_report(output: str):

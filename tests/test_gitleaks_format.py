@@ -127,3 +127,47 @@ def test_errors_name_the_file(tmp_path):
     bad.write_text('title = "x"\n[[rules]]\nid = "two"\nregex = \'\'\'(a)\'\'\'\nsecretGroup = 3\n')
     with pytest.raises(RuleError, match="secretGroup 3"):
         load_rule_file(bad)
+
+
+NATIVE_WITH_ALLOWLISTS = textwrap.dedent(r"""
+    [[rules]]
+    id = "acme.deploy-token"
+    name = "Acme deploy token"
+    provider = "acme"
+    description = "Acme deploy token."
+    regex = '''\b(?P<secret>acmd_[a-z0-9]{24})\b'''
+    keywords = ["acmd_"]
+    examples = ["ACME_DEPLOY=acmd_k3j9x0q2m5n8b1v4c7z6l2p0"]
+    negative_examples = ["ACME_DEPLOY=acmd_short"]
+
+      [[rules.allowlists]]
+      description = "fixtures"
+      stopwords = ["fixturefixture"]
+      regexes = ['''# sample''']
+      regex_target = "line"
+""")
+
+
+def test_a_native_rule_with_the_documented_allowlists_field_loads_as_ours(tmp_path):
+    """docs/rules.md documents `[[rules.allowlists]]` for our format; gitleaks spells it the same,
+    so that field alone must not make a native file a gitleaks one."""
+    import tomllib
+
+    path = tmp_path / "acme.toml"
+    path.write_text(NATIVE_WITH_ALLOWLISTS)
+    assert not gitleaks_format.is_gitleaks_config(tomllib.loads(NATIVE_WITH_ALLOWLISTS))
+    [rule] = load_rules([path], include_default=False)
+    assert (rule.id, rule.name, rule.provider, rule.source_format) == (
+        "acme.deploy-token", "Acme deploy token", "acme", "keysweep")
+    assert [(a.stopwords, a.regexes, a.regex_target) for a in rule.allowlists] == [
+        (("fixturefixture",), ("# sample",), "line")]
+    engine = Engine([rule], backend="regex")
+    assert [m.secret for m in engine.scan(b"ACME_DEPLOY=acmd_k3j9x0q2m5n8b1v4c7z6l2p0\n")] == [
+        "acmd_k3j9x0q2m5n8b1v4c7z6l2p0"]
+    assert engine.scan(b"ACME_DEPLOY=acmd_fixturefixturefixturefix\n") == []       # stopword
+    assert engine.scan(b"ACME_DEPLOY=acmd_k3j9x0q2m5n8b1v4c7z6l2p0 # sample\n") == []  # line regex
+
+
+def test_a_rule_with_allowlists_but_none_of_our_fields_is_still_gitleaks():
+    data = {"rules": [{"description": "x", "regex": "tok_[a-z]{8}", "allowlists": [{"stopwords": ["a"]}]}]}
+    assert gitleaks_format.is_gitleaks_config(data)

@@ -199,3 +199,76 @@ def test_parallel_workers_give_the_same_result_as_one_process(make_repo, keys, m
     parallel = pipeline.scan_git(GitRepo(repo.path), engine, workers=2)
     assert summary(parallel) == summary(serial)
     assert len(serial.findings) == len(planted)
+
+
+# -- what "already scanned" is valid for: the whole rule set and the keysweep version ------------
+ACME_RULE = r"""
+[[rules]]
+id = "acme.deploy-token"
+name = "Acme deploy token"
+provider = "acme"
+description = "Acme deploy token."
+regex = '''\b(?P<secret>acmd_[a-z0-9]{{24}})\b'''
+keywords = ["acmd_"]
+examples = ["ACME_DEPLOY=acmd_k3j9x0q2m5n8b1v4c7z6l2p0"]
+negative_examples = ["ACME_DEPLOY=acmd_short"]
+
+  [[rules.allowlists]]
+  regexes = ['''{allowed}''']
+  regex_target = "line"
+"""
+ACME_TOKEN = "acmd_k3j9x0q2m5n8b1v4c7z6l2p0"
+
+
+def test_an_allowlist_edit_rescans_every_blob(run, make_repo, tmp_path):
+    """The allowlist hid the token; once it no longer does, the blobs already read must be read
+    again, or the incremental scan keeps reporting nothing."""
+    repo = make_repo()
+    repo.commit("Initial", {"README.md": "# app\n", "deploy.env": f"ACME_DEPLOY={ACME_TOKEN} # rotated\n"})
+    rules, db = tmp_path / "acme.toml", tmp_path / "store.db"
+    rules.write_text(ACME_RULE.format(allowed="# rotated"))
+    scan = ("scan", "git", repo.path, "--db", db, "--format", "json", "--rules", rules)
+
+    first = run(*scan)
+    assert (first.code, first.json()) == (0, []), first
+    assert last_scan_stats(db)["blobs_scanned"] == 2
+    unchanged = run(*scan)
+    assert (unchanged.code, unchanged.json()) == (0, []), unchanged
+    assert last_scan_stats(db)["blobs_scanned"] == 0  # same rules: nothing read again
+
+    rules.write_text(ACME_RULE.format(allowed="# example only"))
+    edited = run(*scan)
+    assert edited.code == 1, edited
+    assert last_scan_stats(db)["blobs_scanned"] == 2
+    assert [f["rule_id"] for f in edited.json()] == ["acme.deploy-token"]
+    find_secret(edited.json(), ACME_TOKEN)
+
+
+def _acme_rules(folder, allowed: str):
+    from keysweep.scanner.rules import load_rules
+
+    path = folder / "acme.toml"
+    path.write_text(ACME_RULE.format(allowed=allowed))
+    return load_rules([path], include_default=False)
+
+
+def test_rules_digest_covers_every_field_and_the_version(tmp_path, monkeypatch):
+    import dataclasses
+
+    import keysweep
+    from keysweep.scanner.rules import load_rules, rules_digest
+
+    rules = _acme_rules(tmp_path, "# rotated")
+    digest = rules_digest(rules)
+    assert digest == rules_digest(_acme_rules(tmp_path, "# rotated"))          # unchanged: kept
+    (tmp_path / "moved").mkdir()
+    assert digest == rules_digest(_acme_rules(tmp_path / "moved", "# rotated"))  # origin aside
+    assert digest != rules_digest(_acme_rules(tmp_path, "# example only"))     # allowlist edit
+    [rule] = rules
+    for change in ({"examples": ("ACME_DEPLOY=acmd_000000000000000000000000",)}, {"enrich": "x"},
+                   {"long_lived": False}, {"confidence": "low"}, {"key_id_window": 1}, {"fallback": True}):
+        assert rules_digest([dataclasses.replace(rule, **change)]) != digest, change
+    monkeypatch.setattr(keysweep, "__version__", "99.0.0")
+    assert rules_digest(rules) != digest
+    shipped = load_rules()
+    assert rules_digest(shipped) == rules_digest(list(reversed(shipped)))  # order of loading aside

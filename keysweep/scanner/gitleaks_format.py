@@ -1,9 +1,10 @@
 """gitleaks / Betterleaks rule files, accepted by `--rules` so teams keep their custom rules.
 
 A gitleaks config is told apart from ours by what it has (`title`, `[extend]`, `[allowlist]`,
-`[[allowlists]]`, a rule's `secretGroup`, `tags`, `path` or `allowlist(s)`) or lacks (a rule with
-`id` and `regex` but none of our `name` / `provider` / `examples`). Each `[[rules]]` table becomes a
-Rule:
+`[[allowlists]]`, a rule's `secretGroup`, `tags`, `path` or `allowlist`) or lacks (a rule with `id`,
+or with `[[rules.allowlists]]`, but none of our `name` / `provider` / `examples`): both formats
+spell a rule's allowlists `[[rules.allowlists]]`, so that field alone decides nothing. Each
+`[[rules]]` table becomes a Rule:
 
 - `regex` (Go RE2 syntax, which the `regex` module reads with `\\z` spelled `\\Z`): the capture group
   gitleaks reports as the secret (`secretGroup`, else the first group, else the whole match)
@@ -38,8 +39,9 @@ from keysweep.scanner.backtrack import backtracking_problem
 from keysweep.scanner.rules import ID_FORMAT, Allowlist, Rule, check_pattern
 
 GITLEAKS_TOP_LEVEL = {"title", "extend", "allowlist", "allowlists", "description", "minVersion"}
-GITLEAKS_RULE_FIELDS = {"secretGroup", "tags", "path", "allowlist", "allowlists", "required", "title",
+GITLEAKS_RULE_FIELDS = {"secretGroup", "tags", "path", "allowlist", "required", "title",
                         "validate", "filter", "skipReport"}
+SHARED_RULE_FIELDS = {"allowlists"}  # a rule field in both formats: it tells neither apart
 OUR_ONLY_FIELDS = {"name", "provider", "examples", "negative_examples"}
 _LEADING_FLAGS = re.compile(r"\(\?[a-zA-Z]+\)")
 TARGETS = {"": "secret", "secret": "secret", "match": "match", "line": "line"}
@@ -56,7 +58,7 @@ def is_gitleaks_config(data: dict[str, Any]) -> bool:
             continue
         if GITLEAKS_RULE_FIELDS & set(table):
             return True
-        if "id" in table and not (OUR_ONLY_FIELDS & set(table)):
+        if ("id" in table or SHARED_RULE_FIELDS & set(table)) and not (OUR_ONLY_FIELDS & set(table)):
             return True
     return False
 

@@ -275,6 +275,23 @@ def rule_from_plain(data: dict[str, Any]) -> Rule:
     return Rule(**values)
 
 
+def rules_digest(rules: Iterable[Rule]) -> str:
+    """What an incremental scan's "already scanned" records are valid for: every field of every rule
+    (patterns, keywords, entropy, checksum, allowlists, enrichment, examples...) as canonical JSON,
+    plus the keysweep version, whose engine and filters the records also depend on. Any rule edit
+    or upgrade then rescans. A rule's `origin` (the file it came from) is left out: moving the
+    rules folder changes no match."""
+    import hashlib
+    import json
+
+    from keysweep import __version__
+
+    plain = sorted(({k: v for k, v in rule_to_plain(rule).items() if k != "origin"} for rule in rules),
+                   key=lambda entry: entry["id"])
+    canonical = json.dumps({"keysweep": __version__, "rules": plain}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 def _cached_rules(paths: list[Path]) -> list[Rule] | None:
     """The cached parsed rules, when the cache file is trustworthy (keysweep.cache: ours, private,
     a regular file) and is the record for exactly these files; else None (the files are parsed)."""
