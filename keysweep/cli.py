@@ -10,8 +10,8 @@ from typing import Callable
 import click
 
 from keysweep import __version__
+from keysweep.commands._common import blob_progress, emit, open_report, settings_for_verify, verify_after_scan
 from keysweep.errors import KeysweepError
-from keysweep.files import open_private_output
 from keysweep.sanitize import terminal_safe
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
@@ -67,30 +67,6 @@ def verify_option(func: Callable) -> Callable:
     return click.option("--verify", is_flag=True,
                         help="Then check each finding's key with a read-only call to its provider "
                              "(see `keysweep verify`).")(func)
-
-
-def _settings_for_verify(verify: bool):
-    """`scan … --verify` reads keysweep.toml before scanning, so a bad value stops the run first."""
-    if not verify:
-        return None
-    from keysweep.settings import load_settings
-
-    return load_settings()
-
-
-def _verify_after_scan(store, result, rules, settings, include_suppressed: bool = False) -> None:
-    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
-    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
-    from keysweep.verify.runner import run_verification, summary, unreadable_notes
-    from keysweep.scanner.reread import Rereader
-    from keysweep.scanner.suppress import visible
-
-    results = run_verification(visible(result.findings, include_suppressed), settings, store,
-                               rereader=Rereader(rules=rules, settings=settings))
-    if results:
-        click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
-    for note in unreadable_notes(results):
-        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
 
 
 # Commands that live in their own modules (keysweep/commands/<name>.py), imported only when run,
@@ -150,118 +126,6 @@ def scan() -> None:
     """Scan a source for credentials."""
 
 
-def _load_engine(rule_paths: tuple[str, ...], engine: str):
-    from keysweep.scanner.engine import Engine
-    from keysweep.scanner.rules import load_rules
-
-    rules = load_rules([Path(p) for p in rule_paths])
-    return Engine(rules, backend=engine), rules
-
-
-def _rules_digest(rules) -> str:
-    from keysweep.scanner.rules import rules_digest
-
-    return rules_digest(rules)
-
-
-def _open_report(output: str):
-    try:
-        return open_private_output(output)
-    except OSError as exc:
-        raise KeysweepError(f"{output}: cannot write the report: {exc.strerror}") from None
-
-
-def _emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
-          *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
-    """Render and exit: 3 when every source failed (`result.nothing_read`), or on errors with
-    `fail_on_error`; else 1 when there are findings (or, with `exit_on_new`, when the store gained
-    findings: a sweep alerts on change), else 0. Findings suppressed everywhere are left out (and
-    do not count) unless `include_suppressed`."""
-    from keysweep.output import render
-    from keysweep.safefs import warn
-    from keysweep.scanner.suppress import visible
-
-    if store is not None and getattr(result, "scopes", None) is not None:
-        # A sweep touches many scopes (repositories, CI settings, regions): report all they hold.
-        findings = store.findings_in_scopes(result.scopes, ids=new_ids if new_only else None,
-                                            include_suppressed=True)
-    elif store is not None and result.source == "git":
-        # Incremental: blobs read by earlier scans of this repository hold findings too.
-        findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None,
-                                  include_suppressed=True)
-    else:
-        # A directory or the index is reported as it is now, whatever the store remembers.
-        findings = result.findings
-        if new_only and new_ids is not None:
-            findings = [f for f in findings if f.id in set(new_ids)]
-    findings = visible(findings, include_suppressed)
-    by_id = {rule.id: rule for rule in rules}
-    stats = result.stats
-    nothing_read = bool(getattr(result, "nothing_read", False))
-    if output:
-        with _open_report(output) as handle:
-            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read)
-    else:
-        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read)
-    if fmt != "table" or output or not sys.stdout.isatty():
-        # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
-        for error in stats.errors:
-            click.echo(f"keysweep: warning: {terminal_safe(error)}", err=True)
-        if nothing_read:
-            click.echo(f"keysweep: error: nothing was scanned: every source failed "
-                       f"({len(stats.errors)} error(s))", err=True)
-    for warning in stats.warnings:  # what was left out on purpose, and how to read it
-        warn(warning)
-    if nothing_read or (fail_on_error and stats.errors):
-        sys.exit(3)
-    # A key keysweep created (`revoke --rotate`) and finds only where it wrote it is its own, not a leak.
-    own = {f.id for f in findings if (getattr(f, "managed", None) or {}).get("only_where_written")}
-    if exit_on_new:
-        sys.exit(1 if any(i not in own for i in new_ids or []) else 0)
-    sys.exit(1 if any(f.id not in own for f in findings) else 0)
-
-
-def _open_store(db: str | None, no_store: bool, default_on: bool = True):
-    if no_store or (not default_on and db is None):
-        return None
-    from keysweep.store import Store
-
-    return Store(db)
-
-
-def _persist(store, result, rules, started_at: str) -> list[str] | None:
-    if store is None:
-        return None
-    from keysweep.scanner.pipeline import utc_now
-
-    finished = utc_now()
-    new_ids = store.record(result.findings, result.scope, finished, ignored=result.ignored)
-    if result.scanned_objects:
-        store.mark_scanned(result.source, result.scope, result.scanned_objects, _rules_digest(rules), finished)
-    if result.tips:
-        store.replace_scanned("git-tip", result.scope, result.tips, _rules_digest(rules), finished)
-    from dataclasses import asdict
-
-    stats = asdict(result.stats)
-    store.record_scan(result.source, result.scope, started_at, finished, stats, len(new_ids))
-    return new_ids
-
-
-def _progress(enabled: bool):
-    if not enabled or not sys.stderr.isatty():
-        return None
-    import time
-
-    start = time.monotonic()
-
-    def report(blobs: int, nbytes: int) -> None:
-        elapsed = max(time.monotonic() - start, 1e-6)
-        sys.stderr.write(f"\r{blobs} blobs, {nbytes / 1e6:.0f} MB, {nbytes / 1e6 / elapsed:.0f} MB/s ")
-        sys.stderr.flush()
-
-    return report
-
-
 @scan.command("git")
 @click.argument("path", type=click.Path(file_okay=False), default=".")
 @click.option("--full", is_flag=True, help="Rescan every blob, ignoring what the store has already seen.")
@@ -276,33 +140,26 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
                  fail_on_error=False, include_suppressed=False, verify=False):
     """Every blob reachable from any ref of the repository at PATH, each read once."""
     from keysweep.scanner.pipeline import scan_git, utc_now
+    from keysweep.scanner.session import git_state, load_engine, open_store, persist
     from keysweep.scanner.sources.git import GitRepo
 
     started = utc_now()
-    settings = _settings_for_verify(verify)
+    settings = settings_for_verify(verify)
     repo = GitRepo(path)
-    matcher, rules = _load_engine(rule_paths, engine)
-    store = _open_store(db, no_store)
-    already: set[str] = set()
-    previous_tips: set[str] = set()
-    known_blobs: set[str] = set()
-    if store is not None and not full:
-        digest = _rules_digest(rules)
-        already = store.scanned_objects("git", repo.identity, digest)
-        if already:
-            previous_tips = store.scanned_objects("git-tip", repo.identity, digest)
-            known_blobs = store.git_blobs_with_findings(repo.identity)
-    progress = _progress(fmt == "table" or output is not None)
-    result = scan_git(repo, matcher, already_scanned=already, max_size=max_size,
-                      include_unreachable=unreachable, progress=progress,
-                      previous_tips=previous_tips, known_match_blobs=known_blobs, ignore_roots=[Path.cwd()])
+    matcher, rules = load_engine(rule_paths, engine)
+    store = open_store(db, no_store)
+    state = git_state(store, repo.identity, rules, full)
+    progress = blob_progress(fmt == "table" or output is not None)
+    result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,
+                      include_unreachable=unreachable, progress=progress, previous_tips=state.previous_tips,
+                      known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()])
     if progress:
         sys.stderr.write("\n")
-    new_ids = _persist(store, result, rules, started)
+    new_ids = persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules, settings, include_suppressed)
-    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
-          fail_on_error=fail_on_error)
+        verify_after_scan(store, result, rules, settings, include_suppressed)
+    emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
+         fail_on_error=fail_on_error)
 
 
 @scan.command("dir")
@@ -317,19 +174,20 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
                  verify=False):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
+    from keysweep.scanner.session import load_engine, open_store, persist
     from keysweep.scanner.sources.directory import DirectorySource
 
     started = utc_now()
-    settings = _settings_for_verify(verify)
+    settings = settings_for_verify(verify)
     source = DirectorySource(path, max_size=max_size)
-    matcher, rules = _load_engine(rule_paths, engine)
-    store = _open_store(db, no_store)
+    matcher, rules = load_engine(rule_paths, engine)
+    store = open_store(db, no_store)
     result = scan_local(source, matcher, [Path.cwd()])
-    new_ids = _persist(store, result, rules, started)
+    new_ids = persist(store, result, rules, started)
     if verify:
-        _verify_after_scan(store, result, rules, settings, include_suppressed)
-    _emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
-          fail_on_error=fail_on_error)
+        verify_after_scan(store, result, rules, settings, include_suppressed)
+    emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
+         fail_on_error=fail_on_error)
 
 
 @scan.command("staged")
@@ -346,20 +204,21 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
 def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, include_suppressed, fail_on_error=False):
     """Lines added in the index of the repository at the current directory (pre-commit)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
+    from keysweep.scanner.session import load_engine, open_store, persist
     from keysweep.scanner.sources.staged import StagedSource
     from keysweep.scanner.suppress import visible
 
     started = utc_now()
     source = StagedSource(Path.cwd(), max_size=max_size)
-    matcher, rules = _load_engine(rule_paths, engine)
+    matcher, rules = load_engine(rule_paths, engine)
     result = scan_local(source, matcher, [Path.cwd()])
-    store = _open_store(db, no_store, default_on=False)
-    new_ids = _persist(store, result, rules, started)
+    store = open_store(db, no_store, default_on=False)
+    new_ids = persist(store, result, rules, started)
     if store is None and fmt == "table" and not visible(result.findings, include_suppressed) \
             and not result.stats.errors and not result.stats.warnings:
         sys.exit(0)  # a clean commit prints nothing
-    _emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
-          fail_on_error=fail_on_error)
+    emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
+         fail_on_error=fail_on_error)
 
 
 @cli.command("findings")
@@ -395,7 +254,7 @@ def findings_cmd(provider, rule, repo, unreadable, config_path, fmt, output, db,
         for note in unreadable_notes(findings):
             click.echo(f"keysweep: {terminal_safe(note)}", err=True)
     rules = {r.id: r for r in load_rules()}
-    handle = _open_report(output) if output else sys.stdout
+    handle = open_report(output) if output else sys.stdout
     try:
         render(findings, fmt, rules, handle)
     finally:

@@ -11,6 +11,7 @@ from typing import Callable
 
 import click
 
+from keysweep.commands._common import emit
 from keysweep.files import open_private_output
 from keysweep.sanitize import safe_console, terminal_safe
 
@@ -132,20 +133,21 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit."""
     import asyncio
 
-    from keysweep.cli import _emit, _load_engine, _open_store, _persist, _rules_digest
     from keysweep.context import Context
     from keysweep.http import HttpClient
     from keysweep.scanner.pipeline import utc_now
     from keysweep.scanner.remote import Runner
+    from keysweep.scanner.rules import rules_digest
+    from keysweep.scanner.session import load_engine, open_store, persist
     from keysweep.scanner.sources.remote import inventory_rules
     from keysweep.settings import load_settings
 
     started = utc_now()
     settings = settings or load_settings()
     sources = build_sources(settings)
-    matcher, rules = _load_engine(rule_paths, engine)
-    store = _open_store(db, no_store)
-    digest = _rules_digest(rules)
+    matcher, rules = load_engine(rule_paths, engine)
+    store = open_store(db, no_store)
+    digest = rules_digest(rules)
     progress = make_progress(show_progress)
 
     async def main():
@@ -158,7 +160,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
         async with HttpClient(default_rate=settings.rate_limit("default", 10.0)) as http:
             ctx = Context(http=http, settings=settings, store=store)
             runner = Runner(matcher, ctx=ctx, store=store, rules_digest=digest,
-                            persist=lambda result: _persist(store, result, rules, started),
+                            persist=lambda result: persist(store, result, rules, started),
                             cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size,
                             max_age_days=max_age, workers=concurrency, git_workers=git_workers, full=full,
                             progress=progress, ignore_roots=[Path.cwd()])
@@ -186,5 +188,5 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                    f"{len(outcome.new_ids)} new finding(s), {len(outcome.stats.errors)} error(s)", err=True)
     if after is not None and store is not None:  # e.g. sweep applying the revocation policy
         after(store)
-    _emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
-          include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new)
+    emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
+         include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new)

@@ -1,0 +1,93 @@
+"""Presentation shared by the scan commands (`scan git|dir|staged|github|gitlab|aws`, `sweep`):
+render a scan's findings, its warnings and errors, exit with the scan's status, and the
+`--verify` step. Light on purpose: `keysweep scan staged` imports it, so the scanner, the store
+and anything heavy are imported inside the functions."""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Callable
+
+import click
+
+from keysweep.errors import KeysweepError
+from keysweep.files import open_private_output
+from keysweep.sanitize import terminal_safe
+
+
+def open_report(output: str) -> IO[str]:
+    """The report file `--output` names, created private; a KeysweepError (exit 2) if it cannot be."""
+    try:
+        return open_private_output(output)
+    except OSError as exc:
+        raise KeysweepError(f"{output}: cannot write the report: {exc.strerror}") from None
+
+
+def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
+         *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
+    """Render and exit with the scan's status (keysweep.scanner.session.exit_status). Findings
+    suppressed everywhere are left out (and do not count) unless `include_suppressed`."""
+    from keysweep.output import render
+    from keysweep.safefs import warn
+    from keysweep.scanner.session import exit_status, findings_to_report
+
+    findings = findings_to_report(result, store, new_only, new_ids, include_suppressed)
+    by_id = {rule.id: rule for rule in rules}
+    stats = result.stats
+    nothing_read = bool(getattr(result, "nothing_read", False))
+    if output:
+        with open_report(output) as handle:
+            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read)
+    else:
+        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read)
+    if fmt != "table" or output or not sys.stdout.isatty():
+        # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
+        for error in stats.errors:
+            click.echo(f"keysweep: warning: {terminal_safe(error)}", err=True)
+        if nothing_read:
+            click.echo(f"keysweep: error: nothing was scanned: every source failed "
+                       f"({len(stats.errors)} error(s))", err=True)
+    for warning in stats.warnings:  # what was left out on purpose, and how to read it
+        warn(warning)
+    sys.exit(exit_status(findings, stats.errors, nothing_read=nothing_read, fail_on_error=fail_on_error,
+                         new_ids=new_ids, exit_on_new=exit_on_new))
+
+
+def settings_for_verify(verify: bool):
+    """`scan … --verify` reads keysweep.toml before scanning, so a bad value stops the run first."""
+    if not verify:
+        return None
+    from keysweep.settings import load_settings
+
+    return load_settings()
+
+
+def verify_after_scan(store, result, rules, settings, include_suppressed: bool = False) -> None:
+    """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
+    suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
+    from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.suppress import visible
+    from keysweep.verify.runner import run_verification, summary, unreadable_notes
+
+    results = run_verification(visible(result.findings, include_suppressed), settings, store,
+                               rereader=Rereader(rules=rules, settings=settings))
+    if results:
+        click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+    for note in unreadable_notes(results):
+        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
+
+
+def blob_progress(enabled: bool) -> Callable[[int, int], None] | None:
+    """A one-line blob/byte counter on stderr for a local scan, only on a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+    import time
+
+    start = time.monotonic()
+
+    def report(blobs: int, nbytes: int) -> None:
+        elapsed = max(time.monotonic() - start, 1e-6)
+        sys.stderr.write(f"\r{blobs} blobs, {nbytes / 1e6:.0f} MB, {nbytes / 1e6 / elapsed:.0f} MB/s ")
+        sys.stderr.flush()
+
+    return report

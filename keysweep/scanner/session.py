@@ -1,0 +1,111 @@
+"""The scan session: what every `keysweep scan …` and `sweep` does around reading a source —
+load the rules and the engine, open the store, read what earlier scans already covered, record
+the result, choose the findings to report and the exit status.
+
+The store is imported only when one is opened: `keysweep scan staged` (a pre-commit hook) runs
+without one and must not pay for sqlite3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from keysweep.scanner.engine import Engine
+from keysweep.scanner.models import Finding
+from keysweep.scanner.pipeline import utc_now
+from keysweep.scanner.rules import Rule, load_rules, rules_digest
+from keysweep.scanner.suppress import visible
+
+if TYPE_CHECKING:
+    from keysweep.store import Store
+
+# Exit statuses of a scan (docs/design.md "Exit statuses").
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_PARTIAL = 0, 1, 3
+
+
+def load_engine(rule_paths: Iterable[str], engine: str) -> tuple[Engine, list[Rule]]:
+    """The shipped rules plus those at `rule_paths`, compiled once for the chosen backend."""
+    rules = load_rules([Path(p) for p in rule_paths])
+    return Engine(rules, backend=engine), rules
+
+
+def open_store(db: str | None, no_store: bool, default_on: bool = True) -> Store | None:
+    """The findings store, or None for a one-shot scan (`--no-store`, or a command whose store is
+    opt-in, like `scan staged`, given no `--db`)."""
+    if no_store or (not default_on and db is None):
+        return None
+    from keysweep.store import Store
+
+    return Store(db)
+
+
+def persist(store: Store | None, result, rules: Iterable[Rule], started_at: str) -> list[str] | None:
+    """Record a scan's findings, the objects it read and the scan itself; the ids of findings the
+    store did not hold before (None without a store)."""
+    if store is None:
+        return None
+    finished = utc_now()
+    new_ids = store.record(result.findings, result.scope, finished, ignored=result.ignored)
+    if result.scanned_objects:
+        store.mark_scanned(result.source, result.scope, result.scanned_objects, rules_digest(rules), finished)
+    if result.tips:
+        store.replace_scanned("git-tip", result.scope, result.tips, rules_digest(rules), finished)
+    store.record_scan(result.source, result.scope, started_at, finished, asdict(result.stats), len(new_ids))
+    return new_ids
+
+
+@dataclass(frozen=True)
+class GitState:
+    """What earlier scans of one repository (with the same rules) already covered."""
+
+    already_scanned: set[str] = field(default_factory=set)
+    previous_tips: set[str] = field(default_factory=set)
+    known_match_blobs: set[str] = field(default_factory=set)
+
+
+def git_state(store: Store | None, identity: str, rules: Iterable[Rule], full: bool) -> GitState:
+    """The incremental state of repository `identity`; empty without a store or with `full`."""
+    if store is None or full:
+        return GitState()
+    digest = rules_digest(rules)
+    already = store.scanned_objects("git", identity, digest)
+    if not already:
+        return GitState()
+    return GitState(already, store.scanned_objects("git-tip", identity, digest),
+                    store.git_blobs_with_findings(identity))
+
+
+def findings_to_report(result, store: Store | None, new_only: bool, new_ids: list[str] | None,
+                       include_suppressed: bool = False) -> list[Finding]:
+    """The findings a scan reports: those of the places it read (with the store, what earlier scans
+    found there too), only the new ones with `new_only`, and not those suppressed everywhere unless
+    `include_suppressed`."""
+    if store is not None and getattr(result, "scopes", None) is not None:
+        # A sweep touches many scopes (repositories, CI settings, regions): report all they hold.
+        findings = store.findings_in_scopes(result.scopes, ids=new_ids if new_only else None,
+                                            include_suppressed=True)
+    elif store is not None and result.source == "git":
+        # Incremental: blobs read by earlier scans of this repository hold findings too.
+        findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None,
+                                  include_suppressed=True)
+    else:
+        # A directory or the index is reported as it is now, whatever the store remembers.
+        findings = result.findings
+        if new_only and new_ids is not None:
+            findings = [f for f in findings if f.id in set(new_ids)]
+    return visible(findings, include_suppressed)
+
+
+def exit_status(findings: Sequence[Finding], errors: Sequence[str], *, nothing_read: bool = False,
+                fail_on_error: bool = False, new_ids: list[str] | None = None, exit_on_new: bool = False) -> int:
+    """3 when every source failed, or on errors with `fail_on_error`; else 1 when there are findings
+    (or, with `exit_on_new`, when the store gained findings: a sweep alerts on change), else 0."""
+    if nothing_read or (fail_on_error and errors):
+        return EXIT_PARTIAL
+    # A key keysweep created (`revoke --rotate`) and finds only where it wrote it is its own, not a leak.
+    own = {f.id for f in findings if (getattr(f, "managed", None) or {}).get("only_where_written")}
+    if exit_on_new:
+        return EXIT_FINDINGS if any(i not in own for i in new_ids or []) else EXIT_CLEAN
+    return EXIT_FINDINGS if any(f.id not in own for f in findings) else EXIT_CLEAN
