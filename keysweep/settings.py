@@ -1,15 +1,10 @@
 """Configuration: `keysweep.toml` (or `--config`) plus each ecosystem's own environment variables,
 so existing setups work and tests can point every provider at 127.0.0.1.
 
-| provider | base URL | admin credential |
-|---|---|---|
-| aws | AWS_ENDPOINT_URL (boto3's own) | the standard AWS credential chain |
-| github | GITHUB_API_URL | GITHUB_TOKEN |
-| gitlab | GITLAB_URL | GITLAB_TOKEN |
-| openai | OPENAI_BASE_URL | OPENAI_ADMIN_KEY |
-| anthropic | ANTHROPIC_BASE_URL | ANTHROPIC_ADMIN_KEY |
-| huggingface | HF_ENDPOINT | — |
-| others | KEYSWEEP_<PROVIDER>_BASE_URL | KEYSWEEP_<PROVIDER>_ADMIN_KEY |
+Each provider's default endpoint and the names of the variables that override it and hold its
+admin credential are on its record (`keysweep/providers/<name>.py`: `base_url`, `base_url_env`,
+`admin_key_env`); a provider that names none uses KEYSWEEP_<PROVIDER>_BASE_URL and
+KEYSWEEP_<PROVIDER>_ADMIN_KEY. Those names are a configuration contract: never renamed.
 
 `[providers.<name>]` in keysweep.toml may set `base_url`, `admin_key_env` (the name of an
 environment variable holding the admin key — never the key itself) and `rate_limit` (requests/s).
@@ -24,56 +19,21 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from keysweep.errors import KeysweepError
+from keysweep.providers import provider as provider_record
 from keysweep.safefs import RefusedFile, read_text
 
 CONFIG_FILE = "keysweep.toml"
 OWNERS_FILE = "keysweep-owners.toml"
 
-DEFAULT_BASE_URLS = {
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-    "huggingface": "https://huggingface.co",
-    "github": "https://api.github.com",
-    "gitlab": "https://gitlab.com",
-    "google": "https://generativelanguage.googleapis.com",
-    "slack": "https://slack.com/api",
-    "groq": "https://api.groq.com/openai/v1",
-    "xai": "https://api.x.ai/v1",
-    "openrouter": "https://openrouter.ai/api/v1",
-    "langsmith": "https://api.smith.langchain.com",
-    "replicate": "https://api.replicate.com/v1",
-    "mistral": "https://api.mistral.ai/v1",
-    "deepseek": "https://api.deepseek.com",
-    "together": "https://api.together.xyz/v1",
-    "perplexity": "https://api.perplexity.ai",
-    "pinecone": "https://api.pinecone.io",
-    "cohere": "https://api.cohere.com",
-    "stripe": "https://api.stripe.com/v1",
-}
-
-BASE_URL_ENV = {
-    "aws": "AWS_ENDPOINT_URL",
-    "github": "GITHUB_API_URL",
-    "gitlab": "GITLAB_URL",
-    "openai": "OPENAI_BASE_URL",
-    "anthropic": "ANTHROPIC_BASE_URL",
-    "huggingface": "HF_ENDPOINT",
-}
-
-ADMIN_KEY_ENV = {
-    "github": "GITHUB_TOKEN",
-    "gitlab": "GITLAB_TOKEN",
-    "openai": "OPENAI_ADMIN_KEY",
-    "anthropic": "ANTHROPIC_ADMIN_KEY",
-}
-
 
 def base_url_env(provider: str) -> str:
-    return BASE_URL_ENV.get(provider, f"KEYSWEEP_{provider.upper().replace('-', '_')}_BASE_URL")
+    """The environment variable that overrides `provider`'s endpoint (its record's, else keysweep's own)."""
+    return provider_record(provider).env_name_for_base_url()
 
 
 def admin_key_env(provider: str) -> str:
-    return ADMIN_KEY_ENV.get(provider, f"KEYSWEEP_{provider.upper().replace('-', '_')}_ADMIN_KEY")
+    """The environment variable holding `provider`'s admin credential (its record's, else keysweep's own)."""
+    return provider_record(provider).env_name_for_admin_key()
 
 
 @dataclass
@@ -88,7 +48,7 @@ class Settings:
     def base_url(self, provider: str) -> str | None:
         """Environment first (so a test or a proxy can redirect), then keysweep.toml, then the default."""
         value = self.env.get(base_url_env(provider)) or self.provider(provider).get("base_url") \
-            or DEFAULT_BASE_URLS.get(provider)
+            or provider_record(provider).base_url
         return value.rstrip("/") if value else None
 
     def admin_key(self, provider: str) -> str | None:

@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from keysweep.context import Context
+from keysweep.providers import provider as provider_record
 from keysweep.providers import verifier_for
 from keysweep.verify.model import Credential
 from keysweep.http import HttpClient, RetryPolicy
-from keysweep.settings import DEFAULT_BASE_URLS, Settings, base_url_env
+from keysweep.settings import Settings, base_url_env
 from tests.fakes.api import Reply
 
 HTML_PAGE = "<!DOCTYPE html><html><head><title>Access denied</title></head><body>Cloudflare</body></html>"
@@ -127,7 +128,7 @@ SCENARIOS = ["live", "dead", "rate_limited", "server_error", "timeout", "html", 
 
 
 def base_path(provider: str) -> str:
-    default = DEFAULT_BASE_URLS.get(provider) or "https://api.wandb.ai"
+    default = provider_record(provider).base_url or "https://api.wandb.ai"
     return f"/{provider}{urlsplit(default).path}".rstrip("/")
 
 

@@ -7,8 +7,7 @@ the choice is explained in its evidence. In chain order, which also breaks confi
 | source | resolver | confidence |
 |---|---|---|
 | `owners-file` | keysweep-owners.toml entry matching repo/path/provider/rule/account/store/CI scope | 0.95 (or the entry's own) |
-| `openai-admin` | OpenAI Admin API: the project key whose `redacted_value` fits the leaked value | 0.9 (0.7 for a service account) |
-| `anthropic-admin` | Anthropic Admin API: the key whose `partial_key_hint` fits | 0.9 |
+| `<provider>-admin` | the provider's admin inventory (its record's `Inventory`, see owners/inventories.py): the key whose redacted form fits the leaked value, or that the provider looks up by value | 0.9 for a person (0.7 for a service account or an unnamed creator) |
 | `aws-iam` | IAM user of the access key (GetAccessKeyLastUsed) and its `owner`/`team`/`purpose` tags | 0.9 with an owner tag, else 0.6 |
 | `token-identity` | who the token itself says it is (GitHub `/user` login, GitLab token user, …) | 0.75 GitHub/GitLab, else 0.6 |
 | `cloud-tags` | `owner`/`team`/`purpose` tags of the secret or resource the value was read from | 0.85 with an owner tag, else 0.6 |
@@ -27,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from keysweep.fingerprint import redaction_prefix, scrub_secret
+from keysweep.owners.tokens import CHECK_NOW
+from keysweep.providers import PROVIDERS
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -46,7 +47,7 @@ class Candidate:
     confidence: float = 0.0
     evidence: str = ""
     contact: str | None = None
-    # An identifier learned on the way (OpenAI/Anthropic key id, AWS access key id): stored on the finding.
+    # An identifier learned on the way (an inventory's key id, AWS access key id): stored on the finding.
     key_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     chosen: bool = False
@@ -89,8 +90,7 @@ def resolvers() -> list[tuple[str, Resolver]]:
 
     return [
         ("owners-file", ownersfile.resolve),
-        ("openai-admin", inventories.resolve_openai),
-        ("anthropic-admin", inventories.resolve_anthropic),
+        *inventories.resolvers(),  # each provider's admin inventory (`<provider>-admin`)
         ("aws-iam", aws.resolve),
         ("token-identity", tokens.resolve),
         ("cloud", cloud.resolve),
@@ -99,7 +99,10 @@ def resolvers() -> list[tuple[str, Resolver]]:
     ]
 
 
-NETWORK_SOURCES = {"openai-admin", "anthropic-admin", "aws-iam", "token-identity"}
+# Resolvers that call a provider (skipped by --offline, their stored candidates kept instead).
+INVENTORY_PROVIDERS = [name for name, record in PROVIDERS.items() if record.inventory is not None]
+# Resolvers that call a provider (skipped by --offline, their stored candidates kept instead).
+NETWORK_SOURCES = {PROVIDERS[name].inventory.source for name in INVENTORY_PROVIDERS} | {"aws-iam", "token-identity"}
 
 
 def choose(candidates: list[Candidate], order: list[str]) -> Candidate | None:
@@ -189,7 +192,7 @@ def run_owners(findings: list["Finding"], settings, store, owner_rules: list["Ow
         from keysweep.verify.runner import rate_limits
 
         client = HttpClient(timeout=float(settings.section("owners").get("timeout", 20.0)),
-                            rate_limits=rate_limits(settings, ["openai", "anthropic", "github", "gitlab"]),
+                            rate_limits=rate_limits(settings, [*INVENTORY_PROVIDERS, *CHECK_NOW]),
                             policy=RetryPolicy(attempts=3, max_retry_after=30.0))
         async with client as http:
             ctx = Context(http=http, settings=settings, store=store, actor="keysweep owners")

@@ -1,6 +1,8 @@
 """Anthropic keys (`sk-ant-api03-`, `sk-ant-admin01-`) end in the constant `AA`."""
 
-from keysweep.providers.base import Provider
+from keysweep.fingerprint import clip_hint, redaction_prefix
+from keysweep.providers.admin_api import AdminApiError, get_json, paginate
+from keysweep.providers.base import Inventory, OwnerFacts, Provider
 
 
 def has_suffix(key: str) -> bool:
@@ -13,11 +15,12 @@ CHECKS = {"anthropic_suffix": has_suffix}
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier  # noqa: E402
 
-ANTHROPIC_VERSION = "2023-06-01"
+API_VERSION = "2023-06-01"
 
 
-def _headers(key: str) -> dict[str, str]:
-    return {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+def api_headers(key: str) -> dict[str, str]:
+    """Every request's authentication and pinned API version (user and Admin API keys alike)."""
+    return {"x-api-key": key, "anthropic-version": API_VERSION}
 
 
 # Anthropic's documented error envelope for a bad key (Errors: 401 authentication_error).
@@ -49,9 +52,9 @@ def _org(body, response):
     return identity
 
 
-_MODELS = HttpVerifier("anthropic", ("anthropic",), "/v1/models", live=_models, auth=_headers, dead=(INVALID_KEY,),
+_MODELS = HttpVerifier("anthropic", ("anthropic",), "/v1/models", live=_models, auth=api_headers, dead=(INVALID_KEY,),
                        restricted=_restricted)
-_ADMIN = HttpVerifier("anthropic", ("anthropic",), "/v1/organizations/me", live=_org, auth=_headers,
+_ADMIN = HttpVerifier("anthropic", ("anthropic",), "/v1/organizations/me", live=_org, auth=api_headers,
                       dead=(INVALID_KEY,))
 
 
@@ -70,4 +73,67 @@ class AnthropicVerifier:
 VERIFIER = AnthropicVerifier()
 
 
-PROVIDER = Provider("anthropic", "Anthropic", checks=CHECKS, verifier=VERIFIER)
+# -- admin inventory (owners; network, with ANTHROPIC_ADMIN_KEY) ----------------------------------
+# `/v1/organizations/api_keys`: an entry shows its key as `partial_key_hint` → key id, `created_by`
+# (→ the user's e-mail), workspace, status.
+async def _list_keys(access) -> list[dict]:
+    base = access.ctx.settings.base_url("anthropic")
+    return await paginate(access, f"{base}/v1/organizations/api_keys", _admin_headers(access), {"limit": "1000"},
+                          "after_id", "Anthropic Admin API keys")
+
+
+def _admin_headers(access) -> dict[str, str]:
+    return api_headers(access.ctx.settings.admin_key("anthropic") or "")
+
+
+async def _record(access, kind: str, ident: str) -> dict:
+    """A user or workspace record, cached for the run; {} when it cannot be read."""
+    cache = access.cache.setdefault(f"anthropic:{kind}", {})
+    if ident not in cache:
+        base = access.ctx.settings.base_url("anthropic")
+        try:
+            cache[ident] = await get_json(access, f"{base}/v1/organizations/{kind}/{ident}", _admin_headers(access),
+                                          None, f"Anthropic Admin API {kind}")
+        except AdminApiError as exc:
+            access.warn(str(exc))
+            cache[ident] = {}
+    return cache[ident]
+
+
+def _hint(key: dict) -> str | None:
+    return key.get("partial_key_hint")
+
+
+async def _owner(key: dict, finding, access) -> OwnerFacts:
+    creator = key.get("created_by") or {}
+    user = await _record(access, "users", creator["id"]) \
+        if creator.get("id") and creator.get("type", "user") == "user" else {}
+    workspace_id = key.get("workspace_id")
+    workspace = await _record(access, "workspaces", workspace_id) if workspace_id else {}
+    team = workspace.get("name") or (workspace_id or "Default workspace")
+    who = user.get("email") or user.get("name") or f"{creator.get('type') or 'actor'} {creator.get('id')}"
+    evidence = (f"Anthropic Admin API: key {key.get('id')} '{key.get('name') or ''}' hint "
+                f"{clip_hint(key.get('partial_key_hint'), redaction_prefix(finding.redacted))}, status "
+                f"{key.get('status')}, created by {who} in {team}")
+    return OwnerFacts(
+        name=user.get("name") or user.get("email") or (f"{creator.get('type')} {creator.get('id')}"
+                                                       if creator.get("id") else None),
+        team=team, purpose=key.get("name") or None, evidence=evidence, contact=user.get("email"),
+        confidence=0.9 if user else 0.7,
+        details={"api_key_id": key.get("id"), "workspace_id": workspace_id, "status": key.get("status"),
+                 "created_by": creator, "created_at": key.get("created_at")})
+
+
+INVENTORY = Inventory(source="anthropic-admin", list_keys=_list_keys, hint=_hint, owner=_owner)
+
+
+PROVIDER = Provider(
+    "anthropic", "Anthropic",
+    base_url="https://api.anthropic.com",
+    base_url_env="ANTHROPIC_BASE_URL",
+    admin_key_env="ANTHROPIC_ADMIN_KEY",
+    api_version=API_VERSION,
+    console_url="https://console.anthropic.com/settings/keys",
+    checks=CHECKS, verifier=VERIFIER, inventory=INVENTORY,
+    revokers={"anthropic": "keysweep.revokers.anthropic:AnthropicRevoker"},
+)

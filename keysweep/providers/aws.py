@@ -155,4 +155,12 @@ class StsVerifier:
 VERIFIER = StsVerifier()
 
 
-PROVIDER = Provider("aws", "AWS", checks=CHECKS, enrichers=ENRICHERS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "aws", "AWS",
+    base_url_env="AWS_ENDPOINT_URL",
+    console_url="https://console.aws.amazon.com/iam/home#/users",
+    checks=CHECKS, enrichers=ENRICHERS, verifier=VERIFIER,
+    # "aws-rotate" also supports AWS keys but comes second: chosen only when asked (--rotate, a policy rule).
+    revokers={"aws": "keysweep.revokers.aws:AwsAccessKeyRevoker",
+              "aws-rotate": "keysweep.revokers.aws_rotate:AwsRotateRevoker"},
+)

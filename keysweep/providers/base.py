@@ -9,7 +9,7 @@ record names by "module:attribute" so that revokers are imported only when revoc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -19,9 +19,6 @@ if TYPE_CHECKING:
 
 Check = Callable[[str], bool]
 Enricher = Callable[["Candidate"], "Enriched | None"]
-# How an admin-inventory entry relates to a leaked key: it names exactly this key, its hint fits (it
-# could be this key or another), or it is not this key.
-Shows = Literal["exact", "hint", "no"]
 
 
 @dataclass(frozen=True)
@@ -34,32 +31,65 @@ class Replacement:
 
 
 @dataclass(frozen=True)
-class Inventory:
-    """An admin API that lists the organisation's keys, so a leaked key can be bound to its entry.
+class OwnerFacts:
+    """What an inventory entry says about the key's owner, as plain facts (owners/ makes a candidate).
 
-    `source` names the owner candidates it yields (e.g. "openai-admin"); `list_keys` reads every
-    entry with the admin credential; `shows` is the one matcher that decides whether an entry is
-    the leaked key; `owner` turns a matched entry into owner facts (name, team, purpose, contact,
-    key_id, details, evidence)."""
+    `evidence` is the sentence stored with the candidate (owners/ appends how sure the match is);
+    `confidence` is for an exact, unique match (owners/ lowers it for a hint or an ambiguous one)."""
+
+    name: str | None
+    evidence: str
+    confidence: float = 0.9
+    team: str | None = None
+    purpose: str | None = None
+    contact: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class InventoryAccess(Protocol):
+    """What an inventory reads through (owners/'s OwnerContext is one): the network context, a
+    per-run cache (listings and lookups are made once) and a place for one-line warnings."""
+
+    ctx: "Context"
+    cache: dict[str, Any]
+
+    def warn(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """An admin API that knows the organisation's keys, so a leaked key can be bound to its entry.
+
+    Either `list_keys` reads every entry (once per run) and `hint` gives the entry's redacted form
+    of its key, judged by the one matcher (revokers/binding.py: a key id only from an exact, unique
+    fit); or `lookup` maps the full key string to its entry directly (an exact binding by
+    construction; None when the provider does not know the key). `owner` turns a matched entry into
+    `OwnerFacts`. Failures raise providers/admin_api.py's `AdminApiError` (a one-line warning; the
+resolver goes on).
+
+    `source` names the owner candidates it yields (`<provider>-admin`). The inventory runs only for
+    the provider's own findings and only when its admin credential (`Provider.admin_key_env`) is set."""
 
     source: str
-    list_keys: Callable[["Context"], Awaitable[list[dict[str, Any]]]]
-    shows: Callable[[dict[str, Any], "Finding", "str | None"], Shows]
-    owner: Callable[..., Any] | None = None
-    confidence: float = 0.9
+    owner: Callable[[dict[str, Any], "Finding", InventoryAccess], Awaitable[OwnerFacts]]
+    list_keys: Callable[[InventoryAccess], Awaitable[list[dict[str, Any]]]] | None = None
+    hint: Callable[[dict[str, Any]], "str | None"] | None = None
+    lookup: Callable[[str, InventoryAccess], Awaitable["dict[str, Any] | None"]] | None = None
 
 
 @dataclass(frozen=True)
 class Provider:
     name: str
     title: str
-    # Endpoint and admin credential. An environment name of None means keysweep's own
-    # KEYSWEEP_<NAME>_BASE_URL / KEYSWEEP_<NAME>_ADMIN_KEY.
+    # Endpoint and admin credential (configuration contract: never renamed). `base_url` is the
+    # default endpoint; an environment name of None means keysweep's own
+    # KEYSWEEP_<NAME>_BASE_URL / KEYSWEEP_<NAME>_ADMIN_KEY. See settings.py.
     base_url: str | None = None
     base_url_env: str | None = None
     admin_key_env: str | None = None
+    # The API version the provider's requests pin (a header value), written once here.
     api_version: str | None = None
-    # Where a person revokes a key by hand.
+    # Where a person revokes a key by hand (notifications, the notify revoker).
     console_url: str | None = None
     # Rule ids whose keys belong to a person rather than a workload (OWASP NHI10, "human use of NHI").
     human_rules: frozenset[str] = frozenset()
@@ -67,7 +97,8 @@ class Provider:
     enrichers: Mapping[str, Enricher] = field(default_factory=dict)
     verifier: "Verifier | None" = None
     inventory: Inventory | None = None
-    # Revoker name -> "module:attribute", in order of preference.
+    # Revoker name -> "module:attribute", in order of preference: the first that supports a finding
+    # is chosen unless another is asked for by name (revokers/__init__.py).
     revokers: Mapping[str, str] = field(default_factory=dict)
     replacement: Replacement | None = None
 

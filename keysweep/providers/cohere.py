@@ -30,4 +30,9 @@ VERIFIER = HttpVerifier("cohere", ("cohere",), "/v1/check-api-key", method="POST
                         dead=(*INVALID_TOKEN, NOT_VALID))
 
 
-PROVIDER = Provider("cohere", "Cohere", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "cohere", "Cohere",
+    base_url="https://api.cohere.com",
+    console_url="https://dashboard.cohere.com/api-keys",
+    checks=CHECKS, verifier=VERIFIER,
+)

@@ -28,4 +28,9 @@ def _balance(body, response):
 VERIFIER = HttpVerifier("deepseek", ("deepseek",), "/user/balance", live=_balance, dead=(AUTHENTICATION_FAILS,))
 
 
-PROVIDER = Provider("deepseek", "DeepSeek", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "deepseek", "DeepSeek",
+    base_url="https://api.deepseek.com",
+    console_url="https://platform.deepseek.com/api_keys",
+    checks=CHECKS, verifier=VERIFIER,
+)

@@ -64,4 +64,8 @@ CHECKS: dict = {}
 ENRICHERS = {"gcp_service_account": service_account}
 
 
-PROVIDER = Provider("gcp", "Google Cloud (service accounts)", checks=CHECKS, enrichers=ENRICHERS)
+PROVIDER = Provider(
+    "gcp", "Google Cloud (service accounts)",
+    checks=CHECKS, enrichers=ENRICHERS,
+    revokers={"gcp": "keysweep.revokers.gcp:GcpServiceAccountKeyRevoker"},
+)

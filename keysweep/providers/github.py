@@ -42,7 +42,9 @@ BAD_CREDENTIALS = DeadAnswer(
     example={"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"},
     source="https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api")
 
-_GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+API_VERSION = "2022-11-28"
+# What every REST call sends (the verifier, the revoker, the forge sources and readers).
+HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
 
 
 def _user(body, response):
@@ -66,10 +68,10 @@ def _installation(body, response):
     return {"installation_repositories": body["total_count"], **({"sample_repository": repos[0]} if repos else {})}
 
 
-_USER = HttpVerifier("github", ("github",), "/user", live=_user, dead=(BAD_CREDENTIALS,), headers=_GITHUB_HEADERS)
+_USER = HttpVerifier("github", ("github",), "/user", live=_user, dead=(BAD_CREDENTIALS,), headers=HEADERS)
 # Installation tokens (ghs_) get 403 on /user; their read-only proof is their repository list.
 _INSTALLATION = HttpVerifier("github", ("github",), "/installation/repositories", live=_installation,
-                             dead=(BAD_CREDENTIALS,), headers=_GITHUB_HEADERS, params={"per_page": "1"})
+                             dead=(BAD_CREDENTIALS,), headers=HEADERS, params={"per_page": "1"})
 _REFRESH = NoFreeCheck("github", ("github",),
                        "a refresh token (ghr_) can only be exchanged for new tokens; no read-only check")
 
@@ -90,4 +92,15 @@ class GitHubVerifier:
 VERIFIER = GitHubVerifier()
 
 
-PROVIDER = Provider("github", "GitHub", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "github", "GitHub",
+    base_url="https://api.github.com",
+    base_url_env="GITHUB_API_URL",
+    admin_key_env="GITHUB_TOKEN",
+    api_version=API_VERSION,
+    console_url="https://github.com/settings/tokens",
+    # Tokens of a person, not of a workload (OWASP NHI10, "human use of NHI").
+    human_rules=frozenset({"github.classic-pat", "github.fine-grained-pat"}),
+    checks=CHECKS, verifier=VERIFIER,
+    revokers={"github": "keysweep.revokers.github:GitHubRevoker"},
+)

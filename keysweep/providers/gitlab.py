@@ -87,4 +87,14 @@ class GitLabVerifier:
 VERIFIER = GitLabVerifier()
 
 
-PROVIDER = Provider("gitlab", "GitLab", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "gitlab", "GitLab",
+    base_url="https://gitlab.com",
+    base_url_env="GITLAB_URL",
+    admin_key_env="GITLAB_TOKEN",
+    console_url="https://gitlab.com/-/user_settings/personal_access_tokens",
+    # Tokens of a person, not of a workload (OWASP NHI10, "human use of NHI").
+    human_rules=frozenset({"gitlab.pat", "gitlab.pat-routable"}),
+    checks=CHECKS, verifier=VERIFIER,
+    revokers={"gitlab": "keysweep.revokers.gitlab:GitLabRevoker"},
+)

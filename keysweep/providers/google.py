@@ -57,4 +57,9 @@ VERIFIER = HttpVerifier("google", ("google",), "/v1beta/models", live=_models,
                         auth=lambda key: {"x-goog-api-key": key}, dead=INVALID_KEY, restricted=_restricted)
 
 
-PROVIDER = Provider("google", "Google API keys (Gemini)", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "google", "Google API keys (Gemini)",
+    base_url="https://generativelanguage.googleapis.com",
+    console_url="https://console.cloud.google.com/apis/credentials",
+    checks=CHECKS, verifier=VERIFIER,
+)

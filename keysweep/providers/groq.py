@@ -19,4 +19,9 @@ INVALID_KEY = DeadAnswer(
 VERIFIER = HttpVerifier("groq", ("groq",), "/models", live=model_list, dead=(INVALID_KEY,))
 
 
-PROVIDER = Provider("groq", "Groq", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "groq", "Groq",
+    base_url="https://api.groq.com/openai/v1",
+    console_url="https://console.groq.com/keys",
+    checks=CHECKS, verifier=VERIFIER,
+)

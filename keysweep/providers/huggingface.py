@@ -34,4 +34,12 @@ def _whoami(body, response):
 VERIFIER = HttpVerifier("huggingface", ("huggingface",), "/api/whoami-v2", live=_whoami, dead=(INVALID_TOKEN,))
 
 
-PROVIDER = Provider("huggingface", "Hugging Face", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "huggingface", "Hugging Face",
+    base_url="https://huggingface.co",
+    base_url_env="HF_ENDPOINT",
+    console_url="https://huggingface.co/settings/tokens",
+    # Tokens of a person, not of a workload (OWASP NHI10, "human use of NHI").
+    human_rules=frozenset({"huggingface.user-token"}),
+    checks=CHECKS, verifier=VERIFIER,
+)

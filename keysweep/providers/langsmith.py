@@ -28,4 +28,9 @@ VERIFIER = HttpVerifier("langsmith", ("langsmith", "langchain"), "/api/v1/orgs/c
                         dead=(INVALID_TOKEN,), auth=lambda key: {"X-API-Key": key})
 
 
-PROVIDER = Provider("langsmith", "LangSmith", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "langsmith", "LangSmith",
+    base_url="https://api.smith.langchain.com",
+    console_url="https://smith.langchain.com/settings",
+    checks=CHECKS, verifier=VERIFIER,
+)

@@ -20,4 +20,9 @@ INVALID_KEY = DeadAnswer(
 VERIFIER = HttpVerifier("mistral", ("mistral",), "/models", live=model_list, dead=(INVALID_KEY,))
 
 
-PROVIDER = Provider("mistral", "Mistral", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "mistral", "Mistral",
+    base_url="https://api.mistral.ai/v1",
+    console_url="https://console.mistral.ai/api-keys",
+    checks=CHECKS, verifier=VERIFIER,
+)

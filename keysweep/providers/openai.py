@@ -1,6 +1,8 @@
 """OpenAI keys carry the fixed marker `T3BlbkFJ` (base64 of "OpenAI") between two random halves."""
 
-from keysweep.providers.base import Provider
+from keysweep.fingerprint import clip_hint, redaction_prefix
+from keysweep.providers.admin_api import AdminApiError, iso, paginate
+from keysweep.providers.base import Inventory, OwnerFacts, Provider
 
 MARKER = "T3BlbkFJ"
 
@@ -86,4 +88,80 @@ class OpenAIVerifier:
 VERIFIER = OpenAIVerifier()
 
 
-PROVIDER = Provider("openai", "OpenAI", checks=CHECKS, verifier=VERIFIER)
+# -- admin inventory (owners; network, with OPENAI_ADMIN_KEY) -------------------------------------
+# Every project (`/organization/projects`) and its API keys (`/organization/projects/{id}/api_keys`),
+# plus the admin keys; an entry shows its key as `redacted_value` → key id, owner (user or service
+# account), project, last use.
+
+
+async def _list_keys(access) -> list[dict]:
+    settings = access.ctx.settings
+    base = settings.base_url("openai")
+    headers = {"Authorization": f"Bearer {settings.admin_key('openai')}", "Content-Type": "application/json"}
+    projects = await paginate(access, f"{base}/organization/projects", headers,
+                              {"limit": "100", "include_archived": "true"}, "after", "OpenAI Admin API projects")
+    keys: list[dict] = []
+    for project in projects:
+        if not project.get("id"):
+            continue
+        project_keys = await paginate(
+            access, f"{base}/organization/projects/{project['id']}/api_keys", headers,
+            {"limit": "100", "owner_project_access": "any"}, "after", f"OpenAI Admin API keys of {project['id']}")
+        for key in project_keys:
+            keys.append({**key, "_project": {"id": project["id"], "name": project.get("name")}})
+    try:
+        admin_keys = await paginate(access, f"{base}/organization/admin_api_keys", headers, {"limit": "100"},
+                                    "after", "OpenAI Admin API admin keys")
+    except AdminApiError as exc:
+        access.warn(str(exc))
+        admin_keys = []
+    keys.extend({**key, "_project": None} for key in admin_keys)
+    return keys
+
+
+def _hint(key: dict) -> str | None:
+    return key.get("redacted_value")
+
+
+async def _owner(key: dict, finding, access) -> OwnerFacts:
+    owner = key.get("owner") or {}
+    project = key.get("_project") or {}
+    kind = owner.get("type") or ("user" if owner.get("user") else "service_account" if owner.get("service_account") else None)
+    person = owner.get("user") or {}
+    account = owner.get("service_account") or {}
+    if person:
+        name, contact, who = person.get("name") or person.get("email"), person.get("email"), \
+            f"user {person.get('email') or person.get('name') or person.get('id')}"
+    elif account:
+        name, contact, who = f"service account {account.get('name') or account.get('id')}", None, \
+            f"service account {account.get('name') or account.get('id')}"
+    else:
+        name, contact, who = None, None, "no owner listed"
+    where = f"project '{project.get('name')}' ({project.get('id')})" if project else "the organisation's admin keys"
+    last_used = iso(key.get("last_used_at"))
+    # stored no longer than our own redacted form
+    hint = clip_hint(key.get("redacted_value"), redaction_prefix(finding.redacted))
+    evidence = (f"OpenAI Admin API: key {key.get('id')} '{key.get('name') or ''}' in {where}, redacted "
+                f"{hint}, owned by {who}, last used {last_used or 'never'}")
+    return OwnerFacts(
+        name=name, team=project.get("name"), purpose=key.get("name") or None, evidence=evidence, contact=contact,
+        confidence=0.9 if person else 0.7,
+        details={"project_id": project.get("id"), "api_key_id": key.get("id"), "owner_type": kind,
+                 "owner_id": person.get("id") or account.get("id"), "created_at": iso(key.get("created_at")),
+                 "last_used_at": last_used, "redacted_value": hint})
+
+
+INVENTORY = Inventory(source="openai-admin", list_keys=_list_keys, hint=_hint, owner=_owner)
+
+
+PROVIDER = Provider(
+    "openai", "OpenAI",
+    base_url="https://api.openai.com/v1",
+    base_url_env="OPENAI_BASE_URL",
+    admin_key_env="OPENAI_ADMIN_KEY",
+    console_url="https://platform.openai.com/api-keys",
+    # Tokens of a person, not of a workload (OWASP NHI10, "human use of NHI").
+    human_rules=frozenset({"openai.legacy-key"}),
+    checks=CHECKS, verifier=VERIFIER, inventory=INVENTORY,
+    revokers={"openai": "keysweep.revokers.openai:OpenAIRevoker"},
+)

@@ -28,4 +28,10 @@ def _key(body, response):
 VERIFIER = HttpVerifier("openrouter", ("openrouter",), "/key", live=_key, dead=(INVALID_CREDENTIALS,))
 
 
-PROVIDER = Provider("openrouter", "OpenRouter", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "openrouter", "OpenRouter",
+    base_url="https://openrouter.ai/api/v1",
+    console_url="https://openrouter.ai/settings/keys",
+    checks=CHECKS, verifier=VERIFIER,
+    revokers={"openrouter": "keysweep.revokers.openrouter:OpenRouterRevoker"},
+)

@@ -14,4 +14,10 @@ VERIFIER = NoFreeCheck("perplexity", ("perplexity",),
                        "Perplexity has no free read-only check (its authenticated calls are billed); not checked")
 
 
-PROVIDER = Provider("perplexity", "Perplexity", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "perplexity", "Perplexity",
+    base_url="https://api.perplexity.ai",
+    console_url="https://www.perplexity.ai/account/api/keys",
+    checks=CHECKS, verifier=VERIFIER,
+    revokers={"perplexity": "keysweep.revokers.perplexity:PerplexityRevoker"},
+)

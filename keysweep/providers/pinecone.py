@@ -35,4 +35,9 @@ VERIFIER = HttpVerifier("pinecone", ("pinecone",), "/indexes", live=_indexes, de
                         restricted=_restricted)
 
 
-PROVIDER = Provider("pinecone", "Pinecone", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "pinecone", "Pinecone",
+    base_url="https://api.pinecone.io",
+    console_url="https://app.pinecone.io",
+    checks=CHECKS, verifier=VERIFIER,
+)

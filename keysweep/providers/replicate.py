@@ -29,4 +29,9 @@ def _account(body, response):
 VERIFIER = HttpVerifier("replicate", ("replicate",), "/account", live=_account, dead=(UNAUTHENTICATED,))
 
 
-PROVIDER = Provider("replicate", "Replicate", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "replicate", "Replicate",
+    base_url="https://api.replicate.com/v1",
+    console_url="https://replicate.com/account/api-tokens",
+    checks=CHECKS, verifier=VERIFIER,
+)

@@ -46,4 +46,12 @@ class SlackVerifier:
 VERIFIER = SlackVerifier()
 
 
-PROVIDER = Provider("slack", "Slack", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "slack", "Slack",
+    base_url="https://slack.com/api",
+    console_url="https://api.slack.com/apps",
+    # Tokens of a person, not of a workload (OWASP NHI10, "human use of NHI").
+    human_rules=frozenset({"slack.user-token"}),
+    checks=CHECKS, verifier=VERIFIER,
+    revokers={"slack": "keysweep.revokers.slack:SlackRevoker"},
+)

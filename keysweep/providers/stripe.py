@@ -47,4 +47,9 @@ VERIFIER = HttpVerifier("stripe", ("stripe",), "/account", live=_account, dead=(
                         restricted=_restricted)
 
 
-PROVIDER = Provider("stripe", "Stripe", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "stripe", "Stripe",
+    base_url="https://api.stripe.com/v1",
+    console_url="https://dashboard.stripe.com/apikeys",
+    checks=CHECKS, verifier=VERIFIER,
+)

@@ -21,4 +21,9 @@ INVALID_KEY = DeadAnswer(
 VERIFIER = HttpVerifier("together", ("together",), "/models", live=bare_model_list, dead=(INVALID_KEY,))
 
 
-PROVIDER = Provider("together", "Together AI", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "together", "Together AI",
+    base_url="https://api.together.xyz/v1",
+    console_url="https://api.together.ai/settings/api-keys",
+    checks=CHECKS, verifier=VERIFIER,
+)

@@ -35,4 +35,8 @@ VERIFIER = HttpVerifier("wandb", ("wandb",), "/graphql", method="POST", live=_vi
                         default_base="https://api.wandb.ai")
 
 
-PROVIDER = Provider("wandb", "Weights & Biases", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "wandb", "Weights & Biases",
+    console_url="https://wandb.ai/authorize",
+    checks=CHECKS, verifier=VERIFIER,
+)

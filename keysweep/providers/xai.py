@@ -43,4 +43,9 @@ def _api_key(body, response):
 VERIFIER = HttpVerifier("xai", ("xai",), "/api-key", live=_api_key, dead=(*INCORRECT_KEY, *FLAGGED))
 
 
-PROVIDER = Provider("xai", "xAI", checks=CHECKS, verifier=VERIFIER)
+PROVIDER = Provider(
+    "xai", "xAI",
+    base_url="https://api.x.ai/v1",
+    console_url="https://console.x.ai",
+    checks=CHECKS, verifier=VERIFIER,
+)

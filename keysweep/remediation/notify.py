@@ -24,36 +24,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from keysweep.providers import provider as provider_record
 from keysweep.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from keysweep.context import Context
     from keysweep.scanner.models import Finding
-
-# Where a person revokes a key when the provider has no API for it.
-CONSOLE_LINKS = {
-    "huggingface": "https://huggingface.co/settings/tokens",
-    "groq": "https://console.groq.com/keys",
-    "replicate": "https://replicate.com/account/api-tokens",
-    "mistral": "https://console.mistral.ai/api-keys",
-    "cohere": "https://dashboard.cohere.com/api-keys",
-    "deepseek": "https://platform.deepseek.com/api_keys",
-    "together": "https://api.together.ai/settings/api-keys",
-    "wandb": "https://wandb.ai/authorize",
-    "stripe": "https://dashboard.stripe.com/apikeys",
-    "google": "https://console.cloud.google.com/apis/credentials",
-    "openai": "https://platform.openai.com/api-keys",
-    "anthropic": "https://console.anthropic.com/settings/keys",
-    "xai": "https://console.x.ai",
-    "langsmith": "https://smith.langchain.com/settings",
-    "pinecone": "https://app.pinecone.io",
-    "slack": "https://api.slack.com/apps",
-    "github": "https://github.com/settings/tokens",
-    "gitlab": "https://gitlab.com/-/user_settings/personal_access_tokens",
-    "aws": "https://console.aws.amazon.com/iam/home#/users",
-    "openrouter": "https://openrouter.ai/settings/keys",
-    "perplexity": "https://www.perplexity.ai/account/api/keys",
-}
 
 KIND_TITLES = {
     "found": "A credential of yours was found",
@@ -110,7 +86,7 @@ def locations(finding: "Finding") -> list[str]:
 def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
     """The facts of a notification: identifiers, place, owner, what to do. No value."""
     owner = finding.owner or {}
-    console = CONSOLE_LINKS.get(finding.provider)
+    console = provider_record(finding.provider).console_url
     action = {
         "revoked": "Issue a replacement and update whatever used it.",
         "cannot_revoke": f"Revoke it now{' at ' + console if console else ''}, issue a replacement, and update "
@@ -177,7 +153,7 @@ class Notifier:
         self._ctx = ctx
 
     def console(self, provider: str) -> str:
-        return CONSOLE_LINKS.get(provider, "the provider's console")
+        return provider_record(provider).console_url or "the provider's console"
 
     def targets(self, finding: "Finding") -> list[Target]:
         return targets_for(finding, self._ctx.settings)

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from keysweep.clock import parse_utc, utc_iso
+from keysweep.providers import PROVIDERS
 from keysweep.sanitize import terminal_safe
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
@@ -34,6 +35,8 @@ NHI_RISKS = {
     "NHI9": "NHI Reuse",
     "NHI10": "Human Use of NHI",
 }
+# Rules whose keys belong to a person rather than a workload (each provider's `human_rules`).
+HUMAN_RULES = frozenset().union(*(record.human_rules for record in PROVIDERS.values()))
 BROAD_SCOPES = ("admin", "repo", "write", "delete", "owner", "root", "*", "api", "full")
 CI_SOURCES = ("github-actions", "gitlab-ci", "actions", "ci")
 CLOUD_SOURCES = ("aws", "secretsmanager", "ssm", "lambda", "gcp", "azure")
@@ -131,8 +134,7 @@ def nhi_risks(row: Row, occurrences: int) -> list[str]:
         risks.append("NHI9")
     if any(s in CI_SOURCES or s in CLOUD_SOURCES for s in row.sources):
         risks.append("NHI6")
-    if row.rule_id in ("github.classic-pat", "github.fine-grained-pat", "gitlab.pat", "gitlab.pat-routable",
-                       "openai.legacy-key", "slack.user-token", "huggingface.user-token"):
+    if row.rule_id in HUMAN_RULES:
         risks.append("NHI10")
     return sorted(set(risks), key=lambda r: int(r[3:]))
 

@@ -15,16 +15,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from keysweep.providers.anthropic import api_headers
 from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, finding_data, gone_or_needs_person, http_failure, \
     list_admin_pages, make_plan, missing_admin, outcome, proven_inventory_key, safe_target, transport_failure, \
     unbelieved_success, verify_status
 
-VERSION = "2023-06-01"
-
-
-def _headers(admin: str) -> dict[str, str]:
-    return {"x-api-key": admin, "anthropic-version": VERSION}
 
 
 class AnthropicRevoker(BaseRevoker):
@@ -66,7 +62,7 @@ class AnthropicRevoker(BaseRevoker):
         admin = ctx.settings.admin_key("anthropic")
         if not admin:
             return missing_admin("anthropic")
-        headers = _headers(admin)
+        headers = api_headers(admin)
         calls: list[tuple[str, str, str]] = []
         entry = await self._proven_key(plan, ctx, headers, calls)
         if isinstance(entry, RevokeResult):
@@ -101,13 +97,13 @@ class AnthropicRevoker(BaseRevoker):
 
         # The binding is proven on the run's listing (ids do not change); the status is read fresh.
         plan = Plan(self.name, finding.id, [], data=finding_data(finding))
-        entry = await self._proven_key(plan, ctx, _headers(admin), [])
+        entry = await self._proven_key(plan, ctx, api_headers(admin), [])
         if not isinstance(entry, dict):
             return False
         try:
             response = await ctx.http.request(
                 "GET", f"{ctx.settings.base_url('anthropic')}/v1/organizations/api_keys/{entry['id']}",
-                headers=_headers(admin))
+                headers=api_headers(admin))
         except TransportError:
             return False
         body = response.json()

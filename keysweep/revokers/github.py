@@ -12,9 +12,9 @@ A token GitHub answers with its documented 401 `Bad credentials` is already dead
 
 from __future__ import annotations
 
-from keysweep.revokers.base import RevokeResult
-from keysweep.providers.github import BAD_CREDENTIALS
 from keysweep.errors import SecretUnavailable
+from keysweep.providers.github import BAD_CREDENTIALS, HEADERS
+from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, reread, http_failure, make_plan, outcome, safe_target, transport_failure, \
     unbelieved_success
 
@@ -22,7 +22,6 @@ LIST_REVOCABLE = {"github.classic-pat", "github.fine-grained-pat", "github.oauth
                   "github.user-to-server-token", "github.refresh-token"}
 INSTALLATION = "github.installation-token"
 BATCH_LIMIT = 1000
-HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
 def accepted_as_documented(response) -> bool:

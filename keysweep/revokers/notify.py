@@ -1,10 +1,10 @@
-"""For providers with no revocation API (Hugging Face, Groq, Replicate, Mistral, Cohere, …) and
-any credential no other revoker handles: tell the owner what to do, with the provider's console
-link, through the `[notify]` webhook. The orchestrator then keeps re-verifying; the remediation
-clock stops only when verification says the key is dead.
+"""For providers with no revocation API and any credential no other revoker handles: tell the
+owner what to do, with the provider's console link (its record's `console_url`), through the
+`[notify]` webhook. The orchestrator then keeps re-verifying; the remediation clock stops only
+when verification says the key is dead.
 
-The webhooks and console links are the remediation layer's: this revoker reaches them through the
-context (`ctx.notify`), which the orchestrator fills in."""
+The webhooks are the remediation layer's: this revoker reaches them through the context
+(`ctx.notify`), which the orchestrator fills in."""
 
 from __future__ import annotations
 

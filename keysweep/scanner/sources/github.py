@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 from urllib.parse import quote, urlsplit
 
+from keysweep.providers import provider
 from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.remote import (Entry, GitTarget, InventoryRecord, Item, Pending, RemoteError,
                                              SourceRun, Unit, ValueGroup, age_days, describe_exception,
                                              entry_text, iso, older_than)
 
-API_VERSION = "2022-11-28"
+API_VERSION = provider("github").api_version
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 

@@ -35,6 +35,7 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
+from keysweep.providers import provider
 from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.remote import entry_text
 
@@ -190,7 +191,7 @@ def read_github_variable(locator: dict[str, Any], settings=None) -> bytes | None
         path = f"/repos/{quote(str(locator['repo']), safe='/')}/actions/variables/{variable}"
     else:
         return None
-    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": provider("github").api_version}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     body = _get_json(api + path, headers)
