@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from keysweep.fingerprint import redaction_prefix, scrub_secret
 from keysweep.owners.tokens import CHECK_NOW
-from keysweep.providers import PROVIDERS
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -100,9 +99,12 @@ def resolvers() -> list[tuple[str, Resolver]]:
 
 
 # Resolvers that call a provider (skipped by --offline, their stored candidates kept instead).
-INVENTORY_PROVIDERS = [name for name, record in PROVIDERS.items() if record.inventory is not None]
-# Resolvers that call a provider (skipped by --offline, their stored candidates kept instead).
-NETWORK_SOURCES = {PROVIDERS[name].inventory.source for name in INVENTORY_PROVIDERS} | {"aws-iam", "token-identity"}
+def network_sources() -> set[str]:
+    """Resolvers that call a provider (skipped by --offline, their stored candidates kept instead):
+    every provider's admin inventory, IAM and the token's own identity."""
+    from keysweep.owners.inventories import inventory_providers
+
+    return {record.inventory.source for record in inventory_providers()} | {"aws-iam", "token-identity"}
 
 
 def choose(candidates: list[Candidate], order: list[str]) -> Candidate | None:
@@ -156,17 +158,18 @@ async def resolve_finding(finding: "Finding", octx: OwnerContext,
     from keysweep.verify.http_verifier import scrub
 
     chain = resolvers()
+    network = network_sources()
     candidates: list[Candidate] = []
     for source, resolver in chain:
-        if octx.offline and source in NETWORK_SOURCES:
+        if octx.offline and source in network:
             continue
         try:
             found = await resolver(finding, octx)
         except Exception as exc:  # one resolver's failure must not hide the others' answers
-            secret = octx.secret(finding) if source in NETWORK_SOURCES else None
+            secret = octx.secret(finding) if source in network else None
             octx.warn(scrub(f"{source}: {type(exc).__name__}: {exc}", secret, limit=200))
             continue
-        secret = octx.secret(finding) if found and source in NETWORK_SOURCES else None
+        secret = octx.secret(finding) if found and source in network else None
         for candidate in found:
             candidate.source = candidate.source or source
             candidates.append(_without_secret(candidate, secret, redaction_prefix(finding.redacted)))
@@ -189,10 +192,12 @@ def run_owners(findings: list["Finding"], settings, store, owner_rules: list["Ow
     async def main() -> tuple[dict[str, list[Candidate]], list[str]]:
         from keysweep.context import Context
         from keysweep.http import HttpClient, RetryPolicy
+        from keysweep.owners.inventories import inventory_providers
         from keysweep.verify.runner import rate_limits
 
+        called = [*(record.name for record in inventory_providers()), *CHECK_NOW]  # the providers resolvers call
         client = HttpClient(timeout=float(settings.section("owners").get("timeout", 20.0)),
-                            rate_limits=rate_limits(settings, [*INVENTORY_PROVIDERS, *CHECK_NOW]),
+                            rate_limits=rate_limits(settings, called),
                             policy=RetryPolicy(attempts=3, max_retry_after=30.0))
         async with client as http:
             ctx = Context(http=http, settings=settings, store=store, actor="keysweep owners")
@@ -202,7 +207,7 @@ def run_owners(findings: list["Finding"], settings, store, owner_rules: list["Ow
             results: dict[str, list[Candidate]] = {}
 
             async def one(finding: "Finding") -> None:
-                kept = kept_candidates(store.owner_candidates(finding.id), NETWORK_SOURCES) \
+                kept = kept_candidates(store.owner_candidates(finding.id), network_sources()) \
                     if offline and store is not None else []
                 async with semaphore:
                     candidates = await resolve_finding(finding, octx, kept)
