@@ -168,22 +168,19 @@ def apply_revoke_policy(store, settings, policy_file: str | None, execute: bool,
     """`keysweep revoke --policy [--execute]` over the store, its report on stderr (stdout carries
     the sweep's findings). Only what the policy marks `auto` is revoked, and only with --execute;
     a refusal (threshold without --yes, bad policy) is one line on stderr, the sweep's exit code stands."""
-    import asyncio
     import contextlib
     import sys
 
-    from keysweep.commands.revoke import _revoke
+    from keysweep.commands.revoke import revoke
     from keysweep.remediation.audit import default_actor
     from keysweep.remediation.orchestrator import Selection
+    from keysweep.remediation.run import RunOptions
 
     click.echo(f"keysweep: applying the revocation policy ({'execute' if execute else 'dry run'})", err=True)
+    options = RunOptions(selection=Selection(), actor=default_actor(), execute=execute, yes=yes, threshold=10,
+                         use_policy=True, policy_file=policy_file)
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            asyncio.run(_revoke(store, settings, Selection(), default_actor(), execute=execute, yes=yes,
-                                threshold=10, resume=False, use_policy=True, policy_file=policy_file,
-                                approve=False, force_revoker=None, preflight=False, confirm_attempts=3,
-                                confirm_delay=2.0, fmt="table"))
-    except click.UsageError as exc:
-        click.echo(f"keysweep: policy not applied: {terminal_safe(exc.message)}", err=True)
-    except KeysweepError as exc:
+            revoke(store, settings, options, fmt="table")
+    except KeysweepError as exc:  # a refusal (RevokeRequestError: the threshold without --yes) or a bad policy
         click.echo(f"keysweep: policy not applied: {terminal_safe(exc)}", err=True)

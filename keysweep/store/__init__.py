@@ -548,6 +548,19 @@ class Store:
         for finding_id, verification in self.latest_verifications(by_id).items():
             by_id[finding_id].verification = verification
 
+    # -- revocations (keysweep revoke; jobs themselves: keysweep/remediation/jobs.py) ----------
+    def revocation_providers(self) -> set[str]:
+        """Providers with a revocation job: a run's context paces their hosts too (resumed jobs)."""
+        return {row[0] for row in self.conn.execute(
+            "SELECT DISTINCT provider FROM revocations WHERE provider IS NOT NULL")}
+
+    def acting_revocation_keys(self) -> list[tuple[str, str, str]]:
+        """(provider, key id, finding id) of every key with a job by a revoker that acts (not
+        `notify`) and that has not failed for good: the finding that key's other findings follow."""
+        return [tuple(row) for row in self.conn.execute(
+            "SELECT f.provider, f.key_id, f.id FROM revocations r JOIN findings f ON f.id = r.finding_id "
+            "WHERE f.key_id IS NOT NULL AND r.revoker != 'notify' AND r.state != 'failed_permanent'")]
+
     # -- owners (keysweep owners) -------------------------------------------------------------
     def replace_owner_candidates(self, finding_id: str, candidates: list[dict[str, Any]], at: str) -> None:
         """All candidates of one resolution run; at most one has `chosen` = 1."""
