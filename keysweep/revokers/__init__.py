@@ -1,7 +1,14 @@
 """Revoker plugins: one module per provider behind one async interface.
 
 The interface — the `Revoker` protocol, `Plan`, `PlannedCall`, `RevokeResult` — is in
-`keysweep/revokers/base.py` (re-exported here). This module is only the registry: built-ins are
+`keysweep/revokers/base.py` (re-exported here). A provider whose key revokes itself with one HTTP
+call (Slack, GitHub, GitLab, Perplexity) only declares it: a `SelfRevoke` (method, path, auth, the
+documented replies) in an `HttpRevoker` subclass (`keysweep/revokers/http_revoker.py`). Revokers
+get the value, notifications and job notes through the context (`ctx.secrets`, `ctx.notify`,
+`ctx.note_job`), never by importing the remediation layer above them. docs/revocation.md, "Writing
+a revoker", has the details.
+
+This module is only the registry: built-ins are
 listed in `BUILTIN` (module path per name); third parties register an object under the entry-point
 group `keysweep.revokers` in their own package:
 
