@@ -83,6 +83,17 @@ def requested_wait(response_headers: Mapping[str, str], now: Callable[[], float]
     return None
 
 
+def rate_limited(response: Response) -> bool:
+    """A 403 or 429 saying a rate limit ran out: GitHub answers its primary limit with
+    `X-RateLimit-Remaining: 0` and its secondary limits with `Retry-After`
+    (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api); GitLab sends
+    `RateLimit-Remaining: 0`."""
+    headers = response.headers
+    return response.status in (403, 429) and (
+        headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in headers
+        or headers.get("RateLimit-Remaining") == "0")
+
+
 def retry_delay(response_headers: Mapping[str, str], attempt: int, policy: RetryPolicy,
                 now: Callable[[], float] = time.time) -> float:
     """Seconds to wait before the next attempt: the server's word when it gives one, else backoff."""
@@ -141,9 +152,11 @@ class HttpClient:
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
                       json_body: Any = None, data: Any = None, params: Mapping[str, str] | None = None,
-                      retry: bool = True) -> Response:
+                      retry: bool = True, retry_rate_limited: bool = False) -> Response:
         """Send with throttling and retries; the last response is returned whatever its status.
 
+        `retry_rate_limited`: a 403 that says a rate limit ran out (`rate_limited`: how GitHub
+        answers) is waited out and retried like a 429. Off by default: elsewhere a 403 is a refusal.
         Raises TransportError when no response came back after every attempt.
         """
         import aiohttp
@@ -171,7 +184,8 @@ class HttpClient:
                         await self.sleep(delay)
                         continue
                     raise TransportError(f"{method} {_safe_url(url)}: {last_error}") from None
-            if response.status in RETRY_STATUSES and attempt < attempts:
+            retryable = response.status in RETRY_STATUSES or (retry_rate_limited and rate_limited(response))
+            if retryable and attempt < attempts:
                 delay = retry_delay(response.headers, attempt, self.policy)
                 if self._may_wait(delay):
                     await self.sleep(delay)

@@ -10,7 +10,7 @@ memory, keyed by SHA-256, so that `scrub()` can take every 8+ character run of t
 Revokers get this through the context (`ctx.secrets`, a `ContextSecrets`), never by importing it.
 
 Order of sources: a reader injected through `ctx.extra["secret_reader"]` (tests, embedding
-programs), then `keysweep.scanner.reread` when present, then the built-in reader for git blobs and
+programs), then `keysweep.scanner.reread`, then the built-in reader for git blobs and
 files (re-scan the blob, keep the match whose SHA-256 is the finding's).
 """
 
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import KeysweepError, SecretUnavailable
 from keysweep.fingerprint import redaction_prefix, scrub_secret, secret_sha256
+from keysweep.scanner.reread import fetch_secret
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -106,27 +107,10 @@ async def _read(finding: "Finding", ctx: "Context") -> str | None:
     if reader is not None:
         return await _maybe_await(reader(finding))
     try:
-        from keysweep.scanner import reread  # written alongside verification (issue 5)
-    except ImportError:
-        reread = None
-    if reread is not None:
-        for name in ("reread_secret", "secret_value", "reread"):
-            function = getattr(reread, name, None)
-            if callable(function):
-                try:
-                    value = await _maybe_await(function(finding, ctx) if _arity(function) > 1 else function(finding))
-                except KeysweepError:
-                    value = None
-                if value:
-                    return value
-    return _builtin_read(finding, ctx)
-
-
-def _arity(function) -> int:
-    try:
-        return len(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        return 1
+        value = await fetch_secret(finding, ctx)  # a CI variable is read through the context's HTTP client
+    except KeysweepError:
+        value = None
+    return value or _builtin_read(finding, ctx)
 
 
 def _builtin_read(finding: "Finding", ctx: "Context") -> str | None:

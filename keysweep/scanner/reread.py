@@ -11,7 +11,11 @@ that blob or file, and the one whose SHA-256 is the finding's `secret_sha256` is
 
 Other sources (secret stores, CI variables) register a reader with `register_reader(source, fn)`,
 where `fn(locator, settings=None) -> bytes | None` returns the content to re-scan (a reader taking
-only the locator works too). The remote sources' readers (`keysweep.scanner.sources.readers`) are
+only the locator works too). A reader that asks an HTTP API is a coroutine function taking
+`http=`, the run's HttpClient (keysweep.http: its one retry loop and per-host throttle), so
+async callers pass theirs (`Rereader.fetch(finding, ctx.http)`, `fetch_secret(finding, ctx)`); a
+synchronous caller (`Rereader.read`, `occurrence_content`) gets the same reader run to completion
+with a client of its own. The remote sources' readers (`keysweep.scanner.sources.readers`) are
 registered on first need.
 
 The value is handed back to the caller in memory only — for a liveness check, an inventory match or
@@ -21,16 +25,19 @@ a revocation — and must never be printed, logged or stored. Matches of a blob 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from keysweep.fingerprint import secret_sha256
 from keysweep.scanner.models import ACCESS
 
 if TYPE_CHECKING:
+    from keysweep.http import HttpClient
     from keysweep.scanner.engine import Engine
     from keysweep.scanner.models import Finding, Occurrence
     from keysweep.scanner.rules import Rule
@@ -161,22 +168,57 @@ def _remote_reader(source: str) -> Reader | None:
     return READERS.get(source)
 
 
-def _call_reader(reader: Reader, locator: dict[str, Any], settings: "Settings | None") -> bytes | None:
+def _call_reader(reader: Reader, locator: dict[str, Any], settings: "Settings | None",
+                 http: "HttpClient | None" = None) -> "bytes | None | Awaitable[bytes | None]":
+    """A reader's answer; a reader over HTTP (one taking `http`) answers with an awaitable."""
     try:
-        takes_settings = len(inspect.signature(reader).parameters) > 1
+        parameters = inspect.signature(reader).parameters
     except (TypeError, ValueError):
-        takes_settings = False
-    return reader(locator, settings) if takes_settings else reader(locator)
+        return reader(locator)
+    if "http" in parameters:
+        return reader(locator, settings, http=http)
+    return reader(locator, settings) if len(parameters) > 1 else reader(locator)
+
+
+def run_sync(awaitable: Awaitable[Any]) -> Any:
+    """Wait for `awaitable` from synchronous code: in this thread when no event loop runs in it,
+    else on a loop in a thread of its own (the caller blocks meanwhile, as a synchronous read
+    always has)."""
+    async def wait() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
 
 
 def occurrence_content(occurrence: "Occurrence", settings: "Settings | None" = None,
                        attempted: set[str] | None = None) -> bytes | None:
+    """The content the occurrence's place holds now (synchronous: a reader over HTTP uses a client
+    of its own; async callers use `fetch_occurrence_content` with theirs)."""
+    content = _content(occurrence, settings, attempted, None)
+    return run_sync(content) if inspect.isawaitable(content) else content
+
+
+async def fetch_occurrence_content(occurrence: "Occurrence", settings: "Settings | None" = None,
+                                   attempted: set[str] | None = None,
+                                   http: "HttpClient | None" = None) -> bytes | None:
+    """`occurrence_content` for async callers: a reader over HTTP sends through `http`."""
+    content = _content(occurrence, settings, attempted, http)
+    return await content if inspect.isawaitable(content) else content
+
+
+def _content(occurrence: "Occurrence", settings: "Settings | None", attempted: set[str] | None,
+             http: "HttpClient | None") -> "bytes | None | Awaitable[bytes | None]":
     locator = occurrence.locator or {}
     reader = READERS.get(occurrence.source)
     if reader is None and not (locator.get("blob") or locator.get("path") or locator.get("root")):
         reader = _remote_reader(occurrence.source)
     if reader is not None:
-        return _call_reader(reader, locator, settings)
+        return _call_reader(reader, locator, settings, http)
     if locator.get("blob"):
         repo = local_git_dir(occurrence, settings, attempted=attempted)
         return read_git_blob(repo, locator["blob"]) if repo else None
@@ -213,41 +255,77 @@ class Rereader:
             return ("git", str(locator.get("repo") or occurrence.repo), str(locator["blob"]))
         return (occurrence.source, repr(sorted((k, str(v)) for k, v in locator.items())))
 
+    def _remember(self, place: tuple[str, ...], content: bytes | None) -> dict[str, tuple[str, str | None]]:
+        found: dict[str, tuple[str, str | None]] = {}
+        if content:
+            # An allowed line still holds the value (a suppressed place of a listed finding).
+            for match in self.engine.scan(content, keep_allowed=True):
+                digest = secret_sha256(match.secret)
+                if digest not in found or (found[digest][1] is None and match.key_id):
+                    found[digest] = (match.secret, match.key_id)
+        self._matches[place] = found
+        return found
+
     def _scan(self, occurrence: "Occurrence") -> dict[str, tuple[str, str | None]]:
         place = self._place(occurrence)
         if place not in self._matches:
-            content = occurrence_content(occurrence, self.settings, self._clone_attempts)
-            found: dict[str, tuple[str, str | None]] = {}
-            if content:
-                # An allowed line still holds the value (a suppressed place of a listed finding).
-                for match in self.engine.scan(content, keep_allowed=True):
-                    digest = secret_sha256(match.secret)
-                    if digest not in found or (found[digest][1] is None and match.key_id):
-                        found[digest] = (match.secret, match.key_id)
-            self._matches[place] = found
+            self._remember(place, occurrence_content(occurrence, self.settings, self._clone_attempts))
         return self._matches[place]
+
+    async def _fetch_scan(self, occurrence: "Occurrence", http: "HttpClient | None") -> dict[str, tuple[str, str | None]]:
+        place = self._place(occurrence)
+        if place not in self._matches:
+            self._remember(place, await fetch_occurrence_content(occurrence, self.settings, self._clone_attempts,
+                                                                 http))
+        return self._matches[place]
+
+    @staticmethod
+    def _hit(finding: "Finding", occurrence: "Occurrence", matches: dict[str, tuple[str, str | None]]) -> Reread | None:
+        hit = matches.get(finding.secret_sha256)
+        if hit is None:
+            return None
+        secret, key_id = hit
+        return Reread(secret, key_id or finding.key_id, occurrence)
 
     def read(self, finding: "Finding") -> Reread | None:
         """The finding's value from the first occurrence that still holds it, or None."""
         for occurrence in finding.occurrences:
-            hit = self._scan(occurrence).get(finding.secret_sha256)
+            hit = self._hit(finding, occurrence, self._scan(occurrence))
             if hit is not None:
-                secret, key_id = hit
-                return Reread(secret, key_id or finding.key_id, occurrence)
+                return hit
+        return None
+
+    async def fetch(self, finding: "Finding", http: "HttpClient | None" = None) -> Reread | None:
+        """`read` for async callers: a place read over HTTP is asked through `http`, the run's
+        client (its retry loop and per-host throttle); None gives the reader a client of its own."""
+        for occurrence in finding.occurrences:
+            hit = self._hit(finding, occurrence, await self._fetch_scan(occurrence, http))
+            if hit is not None:
+                return hit
         return None
 
     def forget(self) -> None:
         self._matches.clear()
 
 
-def reread_secret(finding: "Finding", ctx: Any = None) -> str | None:
-    """The value of one finding, or None when no occurrence still holds it (revokers use this).
-
-    With a Context, the Rereader (and its compiled engine) is kept in `ctx.extra` for the run."""
-    rereader = None
+def _rereader_of(ctx: Any) -> Rereader:
+    """With a Context, the Rereader (and its compiled engine) is kept in `ctx.extra` for the run."""
     if ctx is not None and hasattr(ctx, "extra"):
         rereader = ctx.extra.get("rereader")
         if rereader is None:
             rereader = ctx.extra["rereader"] = Rereader(settings=getattr(ctx, "settings", None))
-    hit = (rereader or Rereader(settings=getattr(ctx, "settings", None))).read(finding)
+        return rereader
+    return Rereader(settings=getattr(ctx, "settings", None))
+
+
+def reread_secret(finding: "Finding", ctx: Any = None) -> str | None:
+    """The value of one finding, or None when no occurrence still holds it."""
+    hit = _rereader_of(ctx).read(finding)
+    return hit.secret if hit else None
+
+
+async def fetch_secret(finding: "Finding", ctx: Any = None) -> str | None:
+    """`reread_secret` for async callers (revokers, through `keysweep.remediation.secrets`): a value
+    read over HTTP goes through the context's client."""
+    hit = await _rereader_of(ctx).fetch(finding, getattr(ctx, "http", None))
     return hit.secret if hit else None

@@ -98,7 +98,7 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
         if finding.id in cached or finding.id in credentials:
             continue
         try:
-            hit = rereader.read(finding)
+            hit = await rereader.fetch(finding, ctx.http)
         except Exception as exc:
             credentials[finding.id] = (None, f"cannot re-read the value: {type(exc).__name__}")
             continue

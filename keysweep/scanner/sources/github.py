@@ -78,19 +78,8 @@ class RestClient:
         self.netloc = urlsplit(self.base_url).netloc
 
     async def get(self, url: str, headers: dict[str, str]):
-        from keysweep.http import retry_delay
-
-        http = self.run.ctx.http
-        for attempt in range(1, 4):
-            response = await http.request("GET", url, headers=headers)
-            limited = response.status in (403, 429) and (
-                response.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in response.headers
-                or response.headers.get("RateLimit-Remaining") == "0")
-            if limited and attempt < 3:
-                await http.sleep(retry_delay(response.headers, attempt, http.policy))
-                continue
-            return response
-        return response
+        # The one retry loop (keysweep.http) also waits out GitHub's 403 rate-limit answers.
+        return await self.run.ctx.http.request("GET", url, headers=headers, retry_rate_limited=True)
 
     async def listing(self, path: str, key: str | None, *, per_page: int = 100, holds_values: bool = False,
                       params: str = "") -> Listing:

@@ -7,8 +7,9 @@ of a source it has no reader for, so a git, directory or staged scan never impor
 cannot be read back for any reason: the caller then reports "cannot re-read" (status unknown).
 
 Values stay in memory: nothing here prints, logs or stores them, and no error raised here carries
-a response body. Requests are short and synchronous (values are re-read one place at a time before
-the concurrent provider checks start), with a timeout.
+a response body. AWS reads are short synchronous boto3 calls with a timeout; forge reads go through
+keysweep's one HTTP client (`http`, the run's: its retry loop, per-host throttle, no redirects
+followed, 4 MiB body cap), or a client of their own when the caller has none.
 
 - aws-secretsmanager `{arn, version_id, region}` → GetSecretValue(SecretId, VersionId);
 - aws-ssm `{name, version, region}` → GetParameter(Name="name:version", WithDecryption);
@@ -24,7 +25,8 @@ kept in the locator's `access` and used again. Forge readers use the API URL and
 variable the scan used (`access`: {api_url, token_env}), else the settings' (GITHUB_API_URL /
 GITHUB_TOKEN, …). A forge token is only sent when that API's host is the host the variable was seen on.
 
-Each reader takes `(locator, settings=None)`: the settings of the command (`--config`).
+Each reader takes `(locator, settings=None)`: the settings of the command (`--config`); the forge
+readers also take `http=`, the run's HttpClient.
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from keysweep.providers import provider
 from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.remote import entry_text
+
+if TYPE_CHECKING:
+    from keysweep.http import HttpClient
 
 HTTP_TIMEOUT = 10.0
 MAX_BODY = 1024 * 1024
@@ -154,27 +159,29 @@ def forge_access(locator: dict[str, Any], forge: str, settings) -> tuple[str | N
     return (str(api).rstrip("/") if api else None), (token or None)
 
 
-def _get_json(url: str, headers: dict[str, str]) -> Any:
-    """One GET; any failure is None (never an exception carrying a body or a header)."""
-    import urllib.request
+async def _get_json(url: str, headers: dict[str, str], http: "HttpClient | None" = None) -> Any:
+    """One GET (retried on 429/5xx and rate-limit 403s); any failure is None (never an exception
+    carrying a body or a header)."""
+    if http is None:
+        from keysweep.http import HttpClient
 
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "keysweep", **headers})
+        async with HttpClient(timeout=HTTP_TIMEOUT) as own:
+            return await _get_json(url, headers, own)
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
-            if response.status != 200:
-                return None
-            body = response.read(MAX_BODY + 1)
+        response = await http.request("GET", url, headers={"Accept": "application/json", **headers},
+                                      retry_rate_limited=True)
     except Exception:
         return None
-    if len(body) > MAX_BODY:
+    if response.status != 200 or response.truncated or len(response.body) > MAX_BODY:
         return None
     try:
-        return json.loads(body)
+        return json.loads(response.body)
     except ValueError:
         return None
 
 
-def read_github_variable(locator: dict[str, Any], settings=None) -> bytes | None:
+async def read_github_variable(locator: dict[str, Any], settings=None,
+                               http: "HttpClient | None" = None) -> bytes | None:
     from keysweep.scanner.sources.github import web_host
 
     name = locator.get("variable")
@@ -194,12 +201,13 @@ def read_github_variable(locator: dict[str, Any], settings=None) -> bytes | None
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": provider("github").api_version}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    body = _get_json(api + path, headers)
+    body = await _get_json(api + path, headers, http)
     value = body.get("value") if isinstance(body, dict) else None
     return entry_text(str(name), value).encode("utf-8") if isinstance(value, str) else None
 
 
-def read_gitlab_variable(locator: dict[str, Any], settings=None) -> bytes | None:
+async def read_gitlab_variable(locator: dict[str, Any], settings=None,
+                               http: "HttpClient | None" = None) -> bytes | None:
     from keysweep.scanner.sources.gitlab import host_of
 
     key = locator.get("variable")
@@ -219,7 +227,7 @@ def read_gitlab_variable(locator: dict[str, Any], settings=None) -> bytes | None
         path = f"/groups/{quote(str(locator['group']), safe='')}/variables/{variable}"
     else:
         return None
-    body = _get_json(api + path + query, {"PRIVATE-TOKEN": token} if token else {})
+    body = await _get_json(api + path + query, {"PRIVATE-TOKEN": token} if token else {}, http)
     value = body.get("value") if isinstance(body, dict) else None
     return entry_text(str(key), value).encode("utf-8") if isinstance(value, str) else None
 

@@ -1,0 +1,162 @@
+"""One HTTP stack: every remote call keysweep makes goes through keysweep/http.py's HttpClient (one
+retry loop, one throttle per host, a body cap, no redirects followed); GitHub's 403 rate-limit
+answers are waited out by that same loop; the forge readers that re-read CI variables use the
+run's client when the caller has one, and a client of their own otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from keysweep.http import HttpClient, RetryPolicy, Response, rate_limited
+from keysweep.settings import Settings
+from tests.fakes.api import Reply
+
+TOKEN = "ghp_faketesttoken_not_a_real_token_000000"
+VALUE = "sk-proj-" + "a1B2c3D4" * 6
+VARIABLE_PATH = "/repos/acme/api/actions/variables/OPENAI_API_KEY"
+
+
+def client(**kwargs) -> HttpClient:
+    async def no_sleep(delay: float) -> None:
+        pass
+
+    return HttpClient(timeout=5.0, policy=RetryPolicy(attempts=3, base_delay=0.0), sleep=no_sleep, **kwargs)
+
+
+def answers(*replies: Reply):
+    """A route answering each reply once, in order, then the last one for ever."""
+    queue = list(replies)
+
+    def route(_seen):
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+    return route
+
+
+RATE_LIMITED = Reply(status=403, json={"message": "API rate limit exceeded"},
+                     headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"})
+REFUSED = Reply(status=403, json={"message": "Resource not accessible by integration"})
+
+
+def test_rate_limited_says_which_403s_and_429s_are_rate_limits():
+    def response(status, **headers):
+        from multidict import CIMultiDict
+        return Response(status, CIMultiDict(headers), b"", "http://x")
+
+    assert rate_limited(response(403, **{"x-ratelimit-remaining": "0"}))
+    assert rate_limited(response(403, **{"Retry-After": "1"}))          # GitHub's secondary limits
+    assert rate_limited(response(429, **{"RateLimit-Remaining": "0"}))  # GitLab
+    assert not rate_limited(response(403))
+    assert not rate_limited(response(403, **{"X-RateLimit-Remaining": "12"}))
+    assert not rate_limited(response(401, **{"X-RateLimit-Remaining": "0"}))
+
+
+@pytest.mark.parametrize("opt_in, first, expected_status, expected_requests", [
+    (True, RATE_LIMITED, 200, 2),   # a forge listing waits the limit out in the one loop
+    (False, RATE_LIMITED, 403, 1),  # elsewhere (verifiers, revokers) a 403 is an answer
+    (True, REFUSED, 403, 1),        # a plain refusal is never retried
+])
+def test_the_one_retry_loop_waits_out_a_rate_limit_403_only_when_asked(fake_api, opt_in, first, expected_status,
+                                                                        expected_requests):
+    fake_api.add("GET", "/limited", answers(first, Reply(json={"ok": True})))
+
+    async def main():
+        async with client() as http:
+            return await http.request("GET", fake_api.url + "/limited", retry_rate_limited=opt_in)
+
+    assert asyncio.run(main()).status == expected_status
+    assert len(fake_api.seen("/limited")) == expected_requests
+
+
+# -- the forge readers ----------------------------------------------------------------------------
+def forge_settings(fake_api) -> Settings:
+    return Settings(env={"GITHUB_API_URL": fake_api.url, "GITHUB_TOKEN": TOKEN})
+
+
+def locator(fake_api) -> dict:
+    return {"host": fake_api.url.split("//")[1], "repo": "acme/api", "variable": "OPENAI_API_KEY"}
+
+
+def test_a_github_variable_is_reread_through_the_runs_client_and_its_retry_loop(fake_api):
+    from keysweep.scanner.sources.readers import read_github_variable
+
+    fake_api.add("GET", VARIABLE_PATH, answers(Reply(status=503, body="busy"), RATE_LIMITED,
+                                               Reply(json={"name": "OPENAI_API_KEY", "value": VALUE})))
+
+    async def main():
+        async with client() as http:
+            value = await read_github_variable(locator(fake_api), forge_settings(fake_api), http=http)
+            return value, http.requests_sent
+
+    value, sent = asyncio.run(main())
+    assert value == f"OPENAI_API_KEY={VALUE}".encode()
+    assert sent == 3  # counted by the run's client: a 503 and a rate-limit 403 retried, then the value
+    assert {seen.header("Authorization") for seen in fake_api.seen(VARIABLE_PATH)} == {f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize("reply", [
+    Reply(status=302, headers={"Location": "/elsewhere"}),       # a redirect is not followed
+    Reply(json={"name": "OPENAI_API_KEY", "value": "x" * (2 * 1024 * 1024)}),  # over the readers' 1 MiB
+    Reply(status=200, body="<html>proxy</html>"),                 # not JSON
+    REFUSED,
+])
+def test_a_forge_read_that_is_not_the_documented_answer_is_none(fake_api, reply):
+    from keysweep.scanner.sources.readers import read_github_variable
+
+    fake_api.add("GET", VARIABLE_PATH, reply)
+    fake_api.add("GET", "/elsewhere", json={"name": "OPENAI_API_KEY", "value": VALUE})
+
+    async def main():
+        async with client() as http:
+            return await read_github_variable(locator(fake_api), forge_settings(fake_api), http=http)
+
+    assert asyncio.run(main()) is None
+    assert fake_api.seen("/elsewhere") == []
+
+
+def github_variable_finding(fake_api, value: str):
+    from keysweep.fingerprint import secret_sha256
+    from keysweep.scanner.models import ACCESS, Finding, Occurrence
+
+    access = {"forge": "github", "api_url": fake_api.url, "token_env": "GITHUB_TOKEN"}
+    occurrence = Occurrence(source="github-actions-variable", path=None, line=1,
+                            locator={**locator(fake_api), ACCESS: access})
+    return Finding(id="f_test", rule_id="openai.project-key", provider="openai", secret_sha256=secret_sha256(value),
+                   redacted="sk-proj-…", long_lived=True, key_id=None, occurrences=[occurrence])
+
+
+def test_rereader_fetch_uses_the_callers_client_and_read_works_with_or_without_a_loop(fake_api, keys):
+    from keysweep.scanner.reread import Rereader
+
+    value = keys.openai_project()
+    fake_api.add("GET", VARIABLE_PATH, json={"name": "OPENAI_API_KEY", "value": value})
+    finding = github_variable_finding(fake_api, value)
+    settings = forge_settings(fake_api)
+
+    async def fetched():
+        async with client() as http:
+            hit = await Rereader(settings=settings).fetch(finding, http)
+            return hit, http.requests_sent
+
+    hit, sent = asyncio.run(fetched())
+    assert hit is not None and hit.secret == value and sent == 1
+
+    assert Rereader(settings=settings).read(finding).secret == value  # no event loop here: one of its own
+
+    async def read_inside_a_loop():  # a synchronous caller inside a running loop (a plugin, a revoker)
+        return Rereader(settings=settings).read(finding)
+
+    assert asyncio.run(read_inside_a_loop()).secret == value
+    assert len(fake_api.seen(VARIABLE_PATH)) == 3
+
+
+def test_no_second_http_stack_in_the_package():
+    """urllib.request (or requests) in keysweep itself would be a second stack with its own retries,
+    redirects and proxies; PyGithub keeps its own only for listing and App authentication."""
+    package = Path(__file__).resolve().parent.parent / "keysweep"
+    pattern = re.compile(r"^\s*(import|from)\s+(urllib\.request|urllib3|requests|httpx)\b", re.MULTILINE)
+    offenders = [str(path.relative_to(package)) for path in package.rglob("*.py") if pattern.search(path.read_text())]
+    assert offenders == []
