@@ -222,7 +222,7 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, inc
 
 
 @cli.command("findings")
-@click.option("--provider", help="Only this provider (e.g. openai).")
+@click.option("--provider", help="Only this provider (e.g. github).")
 @click.option("--rule", help="Only this rule id.")
 @click.option("--repo", help="Only findings seen in this repository (path or part of it).")
 @click.option("--unreadable", is_flag=True,

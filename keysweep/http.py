@@ -230,7 +230,7 @@ class ListingError(Exception):
 async def list_all(http: HttpClient, url: str, *, headers: Mapping[str, str], params: Mapping[str, str],
                    cursor_param: str, max_pages: int = 1000,
                    on_response: Callable[[Response], None] | None = None) -> list[dict[str, Any]]:
-    """Every item of a cursor-paginated list in the style OpenAI's and Anthropic's admin APIs share:
+    """Every item of a cursor-paginated list in the style several providers' admin APIs share:
     `{"data": [...], "has_more": bool, "last_id": "..."}`, the cursor sent back as `cursor_param`."""
     items: list[dict[str, Any]] = []
     query = dict(params)

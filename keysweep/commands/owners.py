@@ -10,6 +10,7 @@ import click
 from keysweep.commands.verify import REPORT_FORMATS, open_existing_store, select_findings
 from keysweep.files import open_private_output
 from keysweep.owners import DEFAULT_THRESHOLD
+from keysweep.providers import PROVIDERS
 from keysweep.sanitize import terminal_safe
 
 
@@ -42,7 +43,15 @@ def _table(threshold: float, unowned_only: bool):
     return write
 
 
-@click.command("owners")
+def _help() -> str:
+    """The command's help, naming the admin inventories the registry holds (providers/<name>.py)."""
+    inventories = ", ".join(record.title for record in PROVIDERS.values() if record.inventory is not None)
+    return (f"Attribute every finding to an owner: owners file, provider admin inventories ({inventories}, "
+            "AWS IAM), the token's own identity, CODEOWNERS at the commit, commit author.\n\n"
+            "All candidates are stored; the best is chosen and explained. JSON adds every candidate.")
+
+
+@click.command("owners", help=_help())
 @click.option("--unowned", "unowned_only", is_flag=True,
               help="List only findings whose best owner is below the threshold (exit 1 if any).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
@@ -62,10 +71,6 @@ def _table(threshold: float, unowned_only: bool):
               help="Also attribute findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
 def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path,
                include_suppressed):
-    """Attribute every finding to an owner: owners file, provider admin inventories (OpenAI,
-    Anthropic, AWS IAM), the token's own identity, CODEOWNERS at the commit, commit author.
-
-    All candidates are stored; the best is chosen and explained. JSON adds every candidate."""
     from keysweep.owners import is_unowned, run_owners
     from keysweep.owners.ownersfile import load_owner_rules
     from keysweep.scanner.reread import Rereader

@@ -92,7 +92,7 @@ def _table(results_by_id):
 
 
 @click.command("verify")
-@click.option("--provider", help="Only findings of this provider (e.g. openai).")
+@click.option("--provider", help="Only findings of this provider (e.g. github).")
 @click.option("--rule", help="Only findings of this rule id.")
 @click.option("--id", "ids", multiple=True, help="Only this finding id (repeatable).")
 @click.option("--ttl", type=click.IntRange(min=0), default=3600, show_default=True,

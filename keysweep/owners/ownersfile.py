@@ -9,8 +9,8 @@
     [owner.match]                      # every condition given must hold
     repo = "*/chatbot"                 # glob on the repository (path or URL; or its last component)
     path = "services/rag/**"           # glob on the file path (no "/" → any depth)
-    provider = "openai"
-    rule = "openai.*"
+    provider = "github"
+    rule = "github.*"
     account = "123456789012"           # cloud account / org / team id of the key
     secret_store = "arn:aws:secretsmanager:*:*:secret:prod/rag/*"
     ci_scope = "gitlab:acme/chatbot:production"

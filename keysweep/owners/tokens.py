@@ -1,5 +1,5 @@
 """Who the token says it is: the identity its own liveness check returned (GitHub `/user` login,
-GitLab token user, Hugging Face / Replicate / W&B account, OpenAI `/me`, the AWS caller ARN, …).
+GitLab token user, the account or user a provider's verifier reports, the AWS caller ARN, …).
 
 The latest stored verification is used; a GitHub or GitLab finding never verified is checked now
 (read-only, and recorded like any verification).

@@ -10,7 +10,7 @@ CHECKS: dict = {}
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
 
-# DeepSeek's 401 "Authentication Fails" (error codes page), in its OpenAI-style envelope.
+# DeepSeek's 401 "Authentication Fails" (error codes page), in the `{"error": {…}}` envelope.
 AUTHENTICATION_FAILS = DeadAnswer(
     401, {"error": {"type": "authentication_error"}}, "authentication_error",
     example={"error": {"message": "Authentication Fails, Your api key: ****abcd is invalid",

@@ -15,7 +15,7 @@ INVALID_KEY = DeadAnswer(
     example={"error": {"message": "Invalid API Key", "type": "invalid_request_error", "code": "invalid_api_key"}},
     source="https://console.groq.com/docs/errors")
 
-# GET /openai/v1/models (OpenAI-compatible): 200 live, 401 invalid_api_key dead.
+# GET {base}/models: 200 live, 401 invalid_api_key dead.
 VERIFIER = HttpVerifier("groq", ("groq",), "/models", live=model_list, dead=(INVALID_KEY,))
 
 

@@ -20,6 +20,7 @@ from keysweep.verify.http_verifier import (  # noqa: E402
     DeadAnswer,
     HttpVerifier,
     bearer,
+    header,
     model_list,
     pick,
 )
@@ -66,7 +67,21 @@ def _admin_keys(body, response):
     return None
 
 
-_MODELS = HttpVerifier("openai", ("openai",), "/models", live=model_list, dead=(INVALID_KEY,), restricted=_restricted,
+# The organisation and project the key belongs to, as OpenAI reports them on every answer.
+IDENTITY_HEADERS = (("openai-organization", "org"), ("openai-project", "project"))
+
+
+def _models(body, response):
+    """A model list (`{"object": "list", "data": [...]}`), with the key's organisation and project."""
+    identity = model_list(body, response)
+    if identity is not None:
+        for name, key in IDENTITY_HEADERS:
+            if header(response, name):
+                identity[key] = header(response, name)
+    return identity
+
+
+_MODELS = HttpVerifier("openai", ("openai",), "/models", live=_models, dead=(INVALID_KEY,), restricted=_restricted,
                        enrich=_me)
 # An Admin API key cannot list models; listing admin keys is its read-only proof.
 _ADMIN = HttpVerifier("openai", ("openai",), "/organization/admin_api_keys", live=_admin_keys, dead=(INVALID_KEY,),

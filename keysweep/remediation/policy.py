@@ -4,14 +4,14 @@ never touched. `keysweep-policy.toml` (or `--policy PATH`, or `[policy]` in keys
     default = "approve"             # auto | approve | never, for findings no rule matches
 
     [[rules]]
-    name = "live AI keys in public repos"
+    name = "live tokens in public repos"
     action = "auto"
-    providers = ["openai", "anthropic", "github"]   # every listed field must match; lists are "any of"
+    providers = ["github", "gitlab", "slack"]       # every listed field must match; lists are "any of"
     status = ["live"]                               # verification status
     sources = ["git"]
     repos = ["*github.com/acme/*"]                  # globs over the occurrence's repo
     paths = ["*.env"]
-    rule_ids = ["openai.*"]
+    rule_ids = ["github.*"]
     teams = ["payments"]
     long_lived = true
     revoker = "notify"                              # optional: force a revoker

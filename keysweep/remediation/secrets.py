@@ -1,8 +1,8 @@
 """The secret value, for the one call that needs it: re-read from where the scanner saw it.
 
 The store never holds values. A revoker that must send the key (GitHub's revoke list, GitLab's
-self-delete, Slack's auth.revoke) or match it against a provider's inventory (OpenAI's redacted
-value) asks here; the value is read from the occurrence's locator, checked against the finding's
+self-delete, Slack's auth.revoke) or match it against a provider's inventory (its redacted
+form of each key) asks here; the value is read from the occurrence's locator, checked against the finding's
 SHA-256 and handed back, never written anywhere. Values read during a run are remembered only in
 memory, keyed by SHA-256, so that `scrub()` can take every 8+ character run of them out of any text
 (an error from a third-party plugin, a provider echoing part of the key) before it is printed or stored.

@@ -2,15 +2,15 @@
 
 The interface — the `Revoker` protocol, `Plan`, `PlannedCall`, `RevokeResult` — is in
 `keysweep/revokers/base.py` (re-exported here). A provider whose key revokes itself with one HTTP
-call (Slack, GitHub, GitLab, Perplexity) only declares it: a `SelfRevoke` (method, path, auth, the
-documented replies) in an `HttpRevoker` subclass (`keysweep/revokers/http_revoker.py`). Revokers
-get the value, notifications and job notes through the context (`ctx.secrets`, `ctx.notify`,
-`ctx.note_job`), never by importing the remediation layer above them. docs/revocation.md, "Writing
-a revoker", has the details.
+call only declares it: a `SelfRevoke` (method, path, auth, the documented replies) in an
+`HttpRevoker` subclass (`keysweep/revokers/http_revoker.py`). Revokers get the value,
+notifications and job notes through the context (`ctx.secrets`, `ctx.notify`, `ctx.note_job`),
+never by importing the remediation layer above them. docs/revocation.md, "Writing a revoker", has
+the details.
 
-This module is only the registry: built-ins are
-listed in `BUILTIN` (module path per name); third parties register an object under the entry-point
-group `keysweep.revokers` in their own package:
+This module is only the registry: built-ins are each provider's `revokers` (providers/<name>.py),
+gathered in `BUILTIN`; third parties register an object under the entry-point group
+`keysweep.revokers` in their own package:
 
     [project.entry-points."keysweep.revokers"]
     acme = "acme_keysweep:AcmeRevoker"
@@ -25,6 +25,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from keysweep.providers import PROVIDERS
+
 # The interface lives in revokers/base.py; re-exported here for plugins written against it.
 from keysweep.revokers.base import Plan, PlannedCall, RevokeResult, Revoker
 
@@ -36,22 +38,26 @@ __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Plan", "PlannedCall", "RevokeResult"
 
 ENTRY_POINT_GROUP = "keysweep.revokers"
 
-# name -> "module:attribute"; modules are imported only when a revoker is needed. Order matters:
-# the first revoker that supports a finding is chosen, and `notify` (the fallback for providers
-# with no revocation API) comes last.
-BUILTIN: dict[str, str] = {
-    "github": "keysweep.revokers.github:GitHubRevoker",
-    "gitlab": "keysweep.revokers.gitlab:GitLabRevoker",
-    "slack": "keysweep.revokers.slack:SlackRevoker",
-    "openai": "keysweep.revokers.openai:OpenAIRevoker",
-    "anthropic": "keysweep.revokers.anthropic:AnthropicRevoker",
-    "aws": "keysweep.revokers.aws:AwsAccessKeyRevoker",
-    "aws-rotate": "keysweep.revokers.aws_rotate:AwsRotateRevoker",  # chosen by --rotate or a policy rule
-    "perplexity": "keysweep.revokers.perplexity:PerplexityRevoker",
-    "openrouter": "keysweep.revokers.openrouter:OpenRouterRevoker",
-    "gcp": "keysweep.revokers.gcp:GcpServiceAccountKeyRevoker",
-    "notify": "keysweep.revokers.notify:NotifyRevoker",
-}
+# The fallback for providers with no revocation API: tell the owner. Always last.
+FALLBACK = ("notify", "keysweep.revokers.notify:NotifyRevoker")
+
+
+def _builtin() -> dict[str, str]:
+    """name -> "module:attribute": each provider's revokers (its record's `revokers`, in its order of
+    preference), in registry order, then `notify`. Modules are imported only when a revoker is
+    needed. Order matters: the first revoker that supports a finding is chosen (a provider's second
+    revoker, such as "aws-rotate", only when asked for by name), and `notify` comes last."""
+    builtin: dict[str, str] = {}
+    for record in PROVIDERS.values():
+        for name, target in record.revokers.items():
+            if name in builtin or name == FALLBACK[0]:
+                raise RuntimeError(f"revoker name {name!r} declared twice")
+            builtin[name] = target
+    builtin[FALLBACK[0]] = FALLBACK[1]
+    return builtin
+
+
+BUILTIN: dict[str, str] = _builtin()
 
 
 def available_revokers() -> dict[str, Revoker]:
@@ -61,7 +67,7 @@ def available_revokers() -> dict[str, Revoker]:
     is preferred to telling the owner."""
     revokers: dict[str, Revoker] = {}
     for name, target in BUILTIN.items():
-        if name != "notify":
+        if name != FALLBACK[0]:
             revokers[name] = _load(target)
     from importlib.metadata import entry_points
 
@@ -70,7 +76,7 @@ def available_revokers() -> dict[str, Revoker]:
             continue
         loaded = entry.load()
         revokers[entry.name] = loaded() if isinstance(loaded, type) else loaded
-    revokers["notify"] = _load(BUILTIN["notify"])
+    revokers[FALLBACK[0]] = _load(FALLBACK[1])
     return revokers
 
 

@@ -119,8 +119,8 @@ async def proven_inventory_key(plan: Plan, ctx: "Context", calls: list[tuple[str
     """The admin-inventory entry proven to be the plan's key (revokers/binding.py), checked before
     every destructive call by id: a stored key id is never trusted alone. `load_inventory()` lists
     the entries (or returns a RevokeResult); `hint_field` holds their redacted form (`hint_name` in
-    messages); `console` says
-    where a person acts instead ("delete it in the OpenAI console"). None: no entry shows the key."""
+    messages); `console` says where a person acts instead ("delete it in the provider's console").
+    None: no entry shows the key."""
     from keysweep.revokers.binding import bind
 
     stored = plan.data.get("key_id")
@@ -208,7 +208,7 @@ class BaseRevoker:
 
 async def list_admin_pages(ctx: "Context", url: str, headers: dict[str, str], params: dict[str, str],
                            cursor_param: str, calls: list[tuple[str, str, str]], what: str) -> list[dict[str, Any]] | RevokeResult:
-    """An admin API listing (OpenAI, Anthropic), each page's call logged; a failure as a RevokeResult."""
+    """An admin API's cursor-paginated listing, each page's call logged; a failure as a RevokeResult."""
     from keysweep.http import ListingError, list_all
 
     try:

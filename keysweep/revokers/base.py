@@ -31,7 +31,7 @@ class Plan:
     revoker: str
     finding_id: str
     calls: list[PlannedCall]
-    needs: list[str] = field(default_factory=list)  # e.g. ["OPENAI_ADMIN_KEY"]
+    needs: list[str] = field(default_factory=list)  # e.g. the admin credential's variable name
     data: dict[str, Any] = field(default_factory=dict)  # identifiers the revoke step needs
 
 

@@ -1,7 +1,7 @@
 """Which key in a provider's admin inventory is this finding? The one matcher, for owners and revokers.
 
-OpenAI's Admin API lists keys with a `redacted_value` (`sk-proj-abc...wxyz`), Anthropic's with a
-`partial_key_hint` (`sk-ant-api03-R2D...igAA`). A key id learned from such a listing is later
+A provider's admin API lists each key with a redacted form of it (the provider's `Inventory.hint`:
+`sk-proj-abc...wxyz`, `sk-xyz-api03-R2D...igAA`). A key id learned from such a listing is later
 used to DELETE or disable a key by id, so it may only come from proof:
 
 - `exact`: the value was re-read and its SHA-256 is the finding's, and it agrees with every

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from keysweep.revokers.http_revoker import HttpRevoker, Reply, SelfRevoke, bearer
 
-# A 401 in Perplexity's OpenAI-style error envelope (`{"error": {…}}`), not a proxy's page or a
+# A 401 in Perplexity's error envelope (`{"error": {…}}`), not a proxy's page or a
 # bare `{"detail": …}`. Perplexity documents no more than that (UNVERIFIED beyond the envelope).
 REJECTED = Reply("gone", "already revoked", 401, {"error": {}})
 

@@ -13,8 +13,8 @@ After confirmation, both backends share the same steps: each match goes through 
 enricher, checksum, entropy, placeholder and allowlist filters; base64 runs that decode to text are
 scanned again (decode.py) with the start of their line as context; a match whose secret another
 match of a preferred rule covers at the same place is dropped (a `fallback` rule yields to a
-specific one, e.g. a PEM key inside a GCP service-account file, or a bearer token that is an
-OpenAI key); and secrets are joined to the identifiers their rules name (`key_id_rule`).
+specific one, e.g. a PEM key inside a GCP service-account file, or a bearer token that is a
+provider's API key); and secrets are joined to the identifiers their rules name (`key_id_rule`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ FULL = None
 # Base64 inside base64 (a Docker config's `auth` inside a Kubernetes Secret) is decoded once more.
 MAX_DECODE_DEPTH = 2
 # Bytes of the encoded value's line, before it, scanned with the decoded text: the variable name
-# (`MISTRAL_API_KEY: <base64>`) that context-bound rules need.
+# (`SERVICE_API_KEY: <base64>`) that context-bound rules need.
 DECODE_CONTEXT = 200
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
 DECODE_GATE = 2**31 - 1  # Hyperscan id of the decode gate's literals (never a rule index)
@@ -152,7 +152,7 @@ class DecodeFilter:
     A decoded value is scanned when it holds a rule keyword in a case a key or variable is written
     in (as is, UPPER, Capitalised, Title; and the rule's literal prefix), holds the base64 of a
     token prefix (a value encoded twice), or when its line, before it, holds a keyword of a rule
-    that reads its context there (`MISTRAL_API_KEY: <base64>`). A rule without keywords makes every value worth
+    that reads its context there (`SERVICE_API_KEY: <base64>`). A rule without keywords makes every value worth
     scanning. With Hyperscan, `hyperscan_gate` answers for a whole content at literal speed whether
     any of its values can qualify, so most content never has its base64 runs looked for: it holds
     the base64 spellings (every alignment) of those keywords, their double encodings, and the

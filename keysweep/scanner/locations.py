@@ -1,8 +1,8 @@
 """How a place where a secret was seen is named for people: one function for scan tables, revocation
 plans, notifications and reports, so every output names a place the same way.
 
-Remote sources name their resource themselves (`ssm us-east-1 /prod/eval/openai (v3)`,
-`github.com/acme/web actions variable OPENAI_API_KEY`): that name is used as is. Files are
+Remote sources name their resource themselves (`ssm us-east-1 /prod/eval/api-key (v3)`,
+`github.com/acme/web actions variable DEPLOY_TOKEN`): that name is used as is. Files are
 `repo:path:line` (the repository as the scan names it: a forge name, or a local checkout's path); a
 line number is shown only with a path, never alone (`:1` names nothing).
 """

@@ -96,7 +96,7 @@ def _m4_remote_sources(db) -> None:
 
 def _m3_verify_owners(db) -> None:
     """Verification and owner resolution: lookups by finding, and what a revoker needs later
-    (a candidate's contact and provider details such as the OpenAI project id)."""
+    (a candidate's contact and provider details such as an inventory's project id)."""
     db["verifications"].create_index(["finding_id", "checked_at"], if_not_exists=True)
     db["owner_candidates"].create_index(["finding_id"], if_not_exists=True)
     for column in ("contact", "details", "resolved_at"):

@@ -192,7 +192,7 @@ class HttpVerifier:
         self.dead = tuple(dead)
         # Statuses that prove the key authenticated but lacks a permission: live, with this note.
         self.restricted = restricted
-        # Called after a live answer for extra identity (e.g. OpenAI /me); failures are ignored.
+        # Called after a live answer for extra identity (e.g. a `/me` endpoint); failures are ignored.
         self.enrich = enrich
         # Used when settings know no base URL for the provider.
         self.default_base = default_base
@@ -307,29 +307,25 @@ class NoFreeCheck:
         return Verification("unknown", {}, self.reason)
 
 
-# -- small parsers shared by OpenAI-compatible APIs ---------------------------------------------
+# -- small parsers shared by model-listing APIs ------------------------------------------------
 def _models_identity(models: list, response: "Response", allow_empty: bool) -> Identity | None:
     if (not models and not allow_empty) or not all(isinstance(m, dict) and m.get("id") for m in models):
         return None  # `[]`, `{}` or a list of anything else is not a model list
-    identity: Identity = {"models": len(models)}
-    for name, key in (("openai-organization", "org"), ("openai-project", "project")):
-        if header(response, name):
-            identity[key] = header(response, name)
-    return identity
+    return {"models": len(models)}
 
 
 def model_list(body: Any, response: "Response") -> Identity | None:
-    """`{"object": "list", "data": [{"id": …}, …]}`, as OpenAI documents it (and its imitators)."""
+    """`{"object": "list", "data": [{"id": …}, …]}`: the de facto model-list answer of many providers."""
     if isinstance(body, dict) and body.get("object") == "list" and isinstance(body.get("data"), list):
         return _models_identity(body["data"], response, allow_empty=True)
     return None
 
 
 def bare_model_list(body: Any, response: "Response") -> Identity | None:
-    """`[{"id": …}, …]`: Together's documented answer (a JSON array of models)."""
+    """`[{"id": …}, …]`: a bare JSON array of models (as some providers document it)."""
     return _models_identity(body, response, allow_empty=False) if isinstance(body, list) else None
 
 
 def checks_of(verifier: Any) -> tuple[Any, ...]:
-    """The single checks a provider's verifier is made of (OpenAI: models and admin keys, …)."""
+    """The single checks a provider's verifier is made of (e.g. one for user keys, one for admin keys)."""
     return tuple(getattr(verifier, "checks", None) or (verifier,))
