@@ -26,7 +26,6 @@ import importlib
 from typing import TYPE_CHECKING
 
 from keysweep.providers import PROVIDERS
-
 # The interface lives in revokers/base.py; re-exported here for plugins written against it.
 from keysweep.revokers.base import Plan, PlannedCall, RevokeResult, Revoker
 
