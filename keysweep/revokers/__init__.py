@@ -26,8 +26,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 from keysweep.providers import PROVIDERS
+
 # The interface lives in revokers/base.py; re-exported here for plugins written against it.
-from keysweep.revokers.base import Plan, PlannedCall, RevokeResult, Revoker
+from keysweep.revokers.base import Plan, PlannedCall, Revoker, RevokeResult
 
 if TYPE_CHECKING:
     from keysweep.scanner.models import Finding
