@@ -13,6 +13,7 @@ from keysweep import __version__
 from keysweep.commands._common import blob_progress, emit, open_report, settings_for_verify, verify_after_scan
 from keysweep.errors import KeysweepError
 from keysweep.sanitize import terminal_safe
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 
@@ -43,8 +44,9 @@ def scan_options(func: Callable) -> Callable:
                         help="Extra rule file or folder (repeatable).")(func)
     func = click.option("--engine", type=click.Choice(["auto", "hyperscan", "regex"]), default="auto",
                         show_default=True, help="Candidate finder; both give identical findings.")(func)
-    func = click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True,
-                        help="Skip blobs and files larger than this many bytes.")(func)
+    func = click.option("--max-size", type=click.IntRange(min=1), default=DEFAULT_MAX_SIZE, show_default=True,
+                        help="Skip blobs and files larger than this many bytes (those over 16 MiB are "
+                             "read in overlapping chunks).")(func)
     func = click.option("--new-only", is_flag=True,
                         help="Report only findings the store did not hold before this scan.")(func)
     func = include_suppressed_option(func)
@@ -340,7 +342,7 @@ def demo_cmd(keep, fmt):
         ctx = click.get_current_context()
         try:
             ctx.invoke(scan_git_cmd, path=str(target), full=True, unreachable=False, fmt=fmt, output=None,
-                       db=None, no_store=True, rule_paths=(), engine="auto", max_size=10 * 1024 * 1024,
+                       db=None, no_store=True, rule_paths=(), engine="auto", max_size=DEFAULT_MAX_SIZE,
                        new_only=False)
         except SystemExit as exit_:
             # The demo always finds its planted keys; that is success here.

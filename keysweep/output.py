@@ -165,7 +165,8 @@ def summary_line(stats: ScanStats) -> str:
     if stats.blobs_skipped_binary:
         parts.append(f"{stats.blobs_skipped_binary} binary skipped")
     if stats.blobs_skipped_size:
-        parts.append(f"{stats.blobs_skipped_size} over size limit skipped")
+        unread = f" ({stats.bytes_skipped_size / 1e6:.1f} MB not read)" if stats.bytes_skipped_size else ""
+        parts.append(f"{stats.blobs_skipped_size} over size limit skipped{unread}")
     if stats.suppressed_inline:
         parts.append(f"{stats.suppressed_inline} allowed inline")
     if stats.blobs_unreachable:

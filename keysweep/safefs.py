@@ -27,6 +27,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from keysweep.sanitize import terminal_safe
 
@@ -74,9 +75,11 @@ def _target(path: Path, root: Path | None, follow_symlinks: bool) -> Path:
     return path
 
 
-def read_bytes(path: str | os.PathLike, limit: int = SMALL_FILE_LIMIT, *, root: str | os.PathLike | None = None,
-               follow_symlinks: bool = False) -> bytes:
-    """The content of `path` if it is a regular file of at most `limit` bytes (see module doc)."""
+def open_regular(path: str | os.PathLike, limit: int = SMALL_FILE_LIMIT, *, root: str | os.PathLike | None = None,
+                 follow_symlinks: bool = False) -> BinaryIO:
+    """`path` opened for binary reading if it is a regular file of at most `limit` bytes (see
+    module doc): for content read in pieces, never whole. The caller closes it and reads no more
+    than `limit` + 1 bytes."""
     path = Path(path)
     target = _target(path, Path(root) if root is not None else None, follow_symlinks)
     info = os.stat(target) if follow_symlinks else os.lstat(target)
@@ -93,10 +96,18 @@ def read_bytes(path: str | os.PathLike, limit: int = SMALL_FILE_LIMIT, *, root: 
         if exc.errno == errno.ELOOP:
             raise RefusedFile("a symbolic link (not followed)") from None
         raise
-    with os.fdopen(fd, "rb") as handle:
-        opened = os.fstat(handle.fileno())
-        if not stat.S_ISREG(opened.st_mode):  # swapped between the check and the open
-            raise RefusedFile(f"{kind_of(opened.st_mode)}, not a regular file")
+    handle = os.fdopen(fd, "rb")
+    opened = os.fstat(handle.fileno())
+    if not stat.S_ISREG(opened.st_mode):  # swapped between the check and the open
+        handle.close()
+        raise RefusedFile(f"{kind_of(opened.st_mode)}, not a regular file")
+    return handle
+
+
+def read_bytes(path: str | os.PathLike, limit: int = SMALL_FILE_LIMIT, *, root: str | os.PathLike | None = None,
+               follow_symlinks: bool = False) -> bytes:
+    """The content of `path` if it is a regular file of at most `limit` bytes (see module doc)."""
+    with open_regular(path, limit, root=root, follow_symlinks=follow_symlinks) as handle:
         content = handle.read(limit + 1)
     if len(content) > limit:
         raise RefusedFile(f"larger than {limit} bytes")

@@ -4,7 +4,7 @@ in memory, for the duration of a scan; everything that outlives a scan carries i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, Callable, ContextManager
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,10 @@ class Blob:
     source: str
     provenance: dict[str, Any]
     line_map: tuple[int, ...] | None = None
+    # Content too large to hold at once (over keysweep/scanner/chunked.py's chunk size): `content`
+    # is empty and `opener()` gives a stream of its `size` bytes, matched in overlapping chunks.
+    opener: Callable[[], ContextManager[BinaryIO]] | None = None
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,8 @@ class ScanStats:
     bytes_scanned: int = 0
     blobs_skipped_binary: int = 0
     blobs_skipped_size: int = 0
+    # Bytes of the blobs and files skipped for their size: what was not read.
+    bytes_skipped_size: int = 0
     blobs_already_scanned: int = 0
     blobs_unreachable: int = 0
     matches: int = 0

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from keysweep.clock import utc_iso
 from keysweep.errors import KeysweepError
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.sanitize import terminal_safe
+from keysweep.scanner.chunked import CHUNK_SIZE, read_pieces, scan_pieces, scan_stream
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
-from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
+from keysweep.scanner.sources import BINARY_SNIFF, DEFAULT_MAX_SIZE, looks_binary
 from keysweep.scanner.suppress import IGNORE_FILE, IgnoreList, apply_ignore, load_ignored, mark_inline, parse_ignore
 
 if TYPE_CHECKING:  # the git source is imported where it is used: a staged scan never needs it
@@ -44,16 +46,47 @@ class ScanResult:
 
 def match_blob(engine: Engine, blob: Blob, stats: ScanStats, where: str | None = None) -> list[Match]:
     """The blob's matches. A rule stopped by the time limit is one error line naming the rule and
-    `where` (the blob's path by default): the scan is partial there, and says so."""
-    stats.blobs_scanned += 1
-    stats.bytes_scanned += len(blob.content)
+    `where` (the blob's path by default): the scan is partial there, and says so. A blob too large
+    to hold (`blob.opener`) is read in pieces and matched in overlapping chunks; when it turns out
+    to be binary it is counted as such and has no matches."""
     before = engine.suppressed_inline
-    matches = engine.scan(blob.content, keep_allowed=True)
+    if blob.opener is None:
+        stats.blobs_scanned += 1
+        stats.bytes_scanned += len(blob.content)
+        matches = engine.scan(blob.content, keep_allowed=True)
+    else:
+        streamed = _match_streamed(engine, blob, stats)
+        if streamed is None:
+            return []
+        matches = streamed
     stats.suppressed_inline += engine.suppressed_inline - before
     stats.matches += sum(1 for m in matches if not m.allowed_by)
     for rule_id in engine.timed_out:
         stats.errors.append(timeout_message(rule_id, where or str(blob.provenance.get("path") or "content"),
                                             engine.confirm_timeout))
+    return matches
+
+
+def _match_streamed(engine: Engine, blob: Blob, stats: ScanStats) -> list[Match] | None:
+    """Matches of a blob read from its stream; None when its first bytes say it is binary."""
+    assert blob.opener is not None
+    with blob.opener() as stream:
+        head = stream.read(BINARY_SNIFF)
+        if looks_binary(head):
+            stats.blobs_skipped_binary += 1
+            engine.timed_out = []
+            return None
+        stats.blobs_scanned += 1
+        counted = [0]
+
+        def pieces():
+            for piece in itertools.chain((head,), read_pieces(stream)):
+                counted[0] += len(piece)
+                yield piece
+
+        matches, timed_out = scan_pieces(engine, pieces())
+    stats.bytes_scanned += counted[0]
+    engine.timed_out = timed_out
     return matches
 
 
@@ -134,16 +167,45 @@ def _read_and_match(repo: GitRepo, shas: list[str], engine: Engine, progress: Pr
             stats.blobs_skipped_binary += 1
             clean.append(sha)
         else:
-            where = f"blob {sha} (git log --all --find-object={sha} names its paths)"
-            matches = match_blob(engine, Blob(content, "git", {"blob": sha}), stats, where)
-            if engine.timed_out:
-                partial.add(sha)  # not recorded as scanned: read again next time
-            if matches:
-                matched[sha] = matches
-            elif not engine.timed_out:
-                clean.append(sha)
+            _sort_blob(sha, match_blob(engine, Blob(content, "git", {"blob": sha}), stats, blob_where(sha)),
+                       engine, matched, clean, partial)
         if progress and count % 256 == 0:
             progress(count, done_bytes)
+    return matched, clean, partial, stats
+
+
+def blob_where(sha: str) -> str:
+    return f"blob {sha} (git log --all --find-object={sha} names its paths)"
+
+
+def _sort_blob(sha: str, matches: list[Match], engine: Engine, matched: dict[str, list[Match]], clean: list[str],
+               partial: set[str]) -> None:
+    if engine.timed_out:
+        partial.add(sha)  # not recorded as scanned: read again next time
+    if matches:
+        matched[sha] = matches
+    elif not engine.timed_out:
+        clean.append(sha)
+
+
+def _match_streamed_blobs(repo: GitRepo, blobs: list[tuple[str, int]], engine: Engine,
+                          ) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
+    """`_read_and_match` for blobs too large to hold: each streamed from its own `git cat-file`."""
+    stats = ScanStats()
+    matched: dict[str, list[Match]] = {}
+    clean: list[str] = []
+    partial: set[str] = set()
+    for sha, size in blobs:
+        errors_before = len(stats.errors)
+        blob = Blob(b"", "git", {"blob": sha},
+                    opener=lambda sha=sha, size=size: repo.blob_stream(sha, size, stats.errors), size=size)
+        matches = match_blob(engine, blob, stats, blob_where(sha))
+        if len(stats.errors) > errors_before and not engine.timed_out:
+            partial.add(sha)  # damaged: not recorded as scanned
+            if matches:
+                matched[sha] = matches
+            continue
+        _sort_blob(sha, matches, engine, matched, clean, partial)
     return matched, clean, partial, stats
 
 
@@ -178,7 +240,7 @@ def _shards(wanted: list[tuple[str, int]], count: int) -> list[list[str]]:
 
 def merge_stats(into: ScanStats, part: ScanStats) -> None:
     for name in ("blobs_scanned", "bytes_scanned", "blobs_skipped_binary", "blobs_skipped_size",
-                 "blobs_already_scanned", "blobs_unreachable", "matches", "suppressed_inline"):
+                 "bytes_skipped_size", "blobs_already_scanned", "blobs_unreachable", "matches", "suppressed_inline"):
         setattr(into, name, getattr(into, name) + getattr(part, name))
     into.errors.extend(part.errors)
     into.warnings.extend(part.warnings)
@@ -207,11 +269,18 @@ def scan_git(
     tips = repo.commit_tips()
     stats.warnings.extend(repo.coverage_warnings())
     wanted: list[tuple[str, int]] = []
+    # Blobs too large to hold are streamed, one at a time, by this process (never by a worker).
+    streamed: list[tuple[str, int]] = []
+    sizes: dict[str, int] = {}
     for sha, size in repo.blob_inventory(stats.errors):
+        sizes[sha] = size
         if sha in already_scanned:
             stats.blobs_already_scanned += 1
         elif size > max_size:
             stats.blobs_skipped_size += 1
+            stats.bytes_skipped_size += size
+        elif size > CHUNK_SIZE:
+            streamed.append((sha, size))
         else:
             wanted.append((sha, size))
     total_bytes = sum(size for _, size in wanted)
@@ -255,6 +324,12 @@ def scan_git(
         merge_stats(stats, part_stats)
         if progress:
             progress(len(wanted), total_bytes)
+    if streamed:
+        part_matched, part_clean, part_partial, part_stats = _match_streamed_blobs(repo, streamed, engine)
+        matched.update(part_matched)
+        clean.extend(part_clean)
+        partial |= part_partial
+        merge_stats(stats, part_stats)
 
     previous_tips = list(previous_tips)
     known = set(known_match_blobs) - set(matched)
@@ -265,8 +340,7 @@ def scan_git(
         introductions.update(repo.introductions(unresolved))
     revisit = [sha for sha in known if sha in introductions]
     if revisit:
-        for sha, content in repo.read_blobs(revisit, stats.errors):
-            matches = engine.scan(content, keep_allowed=True)
+        for sha, matches in _rematch(repo, revisit, sizes, engine, stats.errors):
             for rule_id in engine.timed_out:
                 stats.errors.append(timeout_message(rule_id, f"blob {sha}", engine.confirm_timeout))
             if matches:
@@ -320,6 +394,19 @@ def scan_git(
                       scanned_objects=clean + [sha for sha in resolved if sha not in known and sha not in partial],
                       tips=tips,
                       ignored=ignored)
+
+
+def _rematch(repo: GitRepo, shas: list[str], sizes: dict[str, int], engine: Engine,
+             errors: list[str]) -> Iterator[tuple[str, list[Match]]]:
+    """(sha, matches) of blobs matched by an earlier scan, read again (the large ones streamed)."""
+    large = [sha for sha in shas if sizes.get(sha, 0) > CHUNK_SIZE]
+    for sha, content in repo.read_blobs([sha for sha in shas if sizes.get(sha, 0) <= CHUNK_SIZE], errors):
+        yield sha, engine.scan(content, keep_allowed=True)
+    for sha in large:
+        with repo.blob_stream(sha, sizes[sha], errors) as stream:
+            matches, timed_out = scan_stream(engine, stream)
+        engine.timed_out = timed_out
+        yield sha, matches
 
 
 def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[Finding]:

@@ -7,7 +7,8 @@ the network, and the matcher is CPU-bound. Network sources join them as async it
 from __future__ import annotations
 
 BINARY_SNIFF = 8000
-DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+# Blobs and files up to this size are read (those over the chunk size in overlapping chunks).
+DEFAULT_MAX_SIZE = 256 * 1024 * 1024
 
 
 def looks_binary(content: bytes) -> bool:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from keysweep.errors import SourceError
-from keysweep.safefs import RefusedFile, kind_of, read_bytes
+from keysweep.safefs import RefusedFile, kind_of, open_regular, read_bytes
+from keysweep.scanner.chunked import CHUNK_SIZE
 from keysweep.scanner.models import Blob, ScanStats
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path, looks_binary
 
@@ -78,6 +80,13 @@ class DirectorySource:
             return
         if info.st_size > self.max_size:
             stats.blobs_skipped_size += 1
+            stats.bytes_skipped_size += info.st_size
+            return
+        provenance = {"root": str(self.root), "path": relative}
+        if info.st_size > CHUNK_SIZE:
+            # Too large to hold: read in pieces, matched in overlapping chunks.
+            yield Blob(content=b"", source=self.kind, provenance=provenance,
+                       opener=lambda: self._open(full), size=info.st_size)
             return
         try:
             # Non-blocking, no-follow and checked again once open: a file swapped for a FIFO or a
@@ -92,4 +101,25 @@ class DirectorySource:
         if looks_binary(content):
             stats.blobs_skipped_binary += 1
             return
-        yield Blob(content=content, source=self.kind, provenance={"root": str(self.root), "path": relative})
+        yield Blob(content=content, source=self.kind, provenance=provenance)
+
+    @contextmanager
+    def _open(self, full: Path) -> Iterator[BinaryIO]:
+        """A large file opened as `read_bytes` would read it (no link, no FIFO), at most
+        `max_size` bytes of it read."""
+        with open_regular(full, self.max_size) as handle:
+            yield _Capped(handle, self.max_size)
+
+
+class _Capped:
+    """A stream that ends after `limit` bytes: a file growing while it is read is not followed."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self.stream, self.left = stream, limit
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self.stream.read(self.left if size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data

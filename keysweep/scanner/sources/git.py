@@ -14,10 +14,11 @@ import shlex
 import subprocess
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from keysweep.clock import utc_iso
 from keysweep.errors import SourceError
@@ -25,6 +26,7 @@ from keysweep.safefs import read_text
 from keysweep.scanner.sources import display_path
 
 ZERO_SHA = "0" * 40
+STREAM_THRESHOLD = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,19 @@ class Introduction:
     author_email: str
     committed_at: str
     timestamp: int
+
+
+class _CountingReader:
+    """A readable stream that counts the bytes read through it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.count += len(data)
+        return data
 
 
 def _widen_pipe(fd: int) -> None:
@@ -181,6 +196,36 @@ class GitRepo:
                 said = stderr.read().decode("utf-8", "replace").strip().splitlines()
                 errors.append(corrupt_object_message(shas[index], said[-1] if said else "git stopped reading"))
             return index
+
+    @contextmanager
+    def blob_stream(self, sha: str, size: int, errors: list[str] | None = None) -> Iterator[BinaryIO]:
+        """One blob's content as a stream from `git cat-file blob`, for a blob too large to hold
+        (read in pieces, never whole). A blob git delivers short of `size` is named in `errors`."""
+        with tempfile.TemporaryFile() as stderr:
+            try:
+                # Over core.bigFileThreshold git streams a whole (non-delta) object instead of
+                # inflating it in memory first: lowered to what keysweep holds at once.
+                proc = subprocess.Popen(["git", "-c", f"core.bigFileThreshold={STREAM_THRESHOLD}", "cat-file", "blob",
+                                         sha], cwd=self.path, stdout=subprocess.PIPE, stderr=stderr, bufsize=1 << 20)
+            except FileNotFoundError:
+                raise SourceError("git is not installed or not on PATH") from None
+            assert proc.stdout is not None
+            _widen_pipe(proc.stdout.fileno())
+            counted = _CountingReader(proc.stdout)
+            short = False
+            try:
+                yield counted
+                # Read to its end yet short of its size: git stopped on a damaged object (a reader
+                # that stopped early on purpose leaves bytes behind).
+                short = counted.count < size and counted.read(1) == b""
+            finally:
+                proc.stdout.close()
+                proc.kill()
+                proc.wait()
+            if short and errors is not None:
+                stderr.seek(0)
+                said = stderr.read().decode("utf-8", "replace").strip().splitlines()
+                errors.append(corrupt_object_message(sha, said[-1] if said else "git stopped reading"))
 
     def submodules(self) -> list[tuple[str, str, bool]]:
         """(path, commit, checked out) of each submodule at HEAD: a separate repository whose
