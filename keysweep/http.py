@@ -46,10 +46,6 @@ class Response:
         except (ValueError, UnicodeDecodeError):
             return None
 
-    @property
-    def is_json(self) -> bool:
-        return "json" in self.headers.get("Content-Type", "").lower() and self.json() is not None
-
 
 @dataclass
 class RetryPolicy:

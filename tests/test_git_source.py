@@ -3,6 +3,7 @@ that first put the secret at its path, the line, the author and the commit time.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -331,3 +332,44 @@ def test_bare_mirror_and_remote_tracking_branches(run, make_repo, keys, tmp_path
         assert result.code == 1, result
         occurrence = only_occurrence(find_secret(result.json(), key))
         assert (occurrence["path"], occurrence["commit"]) == ("feature.env", side)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are a Linux feature (F_GETPIPE_SZ)")
+def test_blob_contents_stream_through_a_1_mib_pipe(make_repo, monkeypatch):
+    """`git cat-file --batch` writes into a 1 MiB pipe, not the 64 KiB default: fewer wake-ups of
+    both processes per gigabyte of blobs. Where the system refuses, reading goes on unchanged."""
+    import fcntl
+    import subprocess
+
+    from keysweep.scanner.sources import git as git_source
+
+    get_size = fcntl.fcntl
+
+    repo = make_repo()
+    repo.commit("Initial", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    shas = [git(repo.path, "rev-parse", f"HEAD:{name}") for name in ("a.txt", "b.txt")]
+    sizes = []
+    real_popen = subprocess.Popen
+
+    def watching_popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        original = proc.stdout.readline
+
+        def readline(*a):
+            if not sizes:
+                sizes.append(get_size(proc.stdout.fileno(), 1032))  # F_GETPIPE_SZ
+            return original(*a)
+        proc.stdout.readline = readline
+        return proc
+
+    monkeypatch.setattr(git_source.subprocess, "Popen", watching_popen)
+    assert [content for _sha, content in GitRepo(repo.path).read_blobs(shas)] == [b"alpha\n", b"beta\n"]
+    assert sizes == [1 << 20]
+
+    def refused(*args):
+        raise OSError("EPERM")
+
+    sizes.clear()
+    monkeypatch.setattr(fcntl, "fcntl", refused)
+    assert [content for _sha, content in GitRepo(repo.path).read_blobs(shas)] == [b"alpha\n", b"beta\n"]
+    assert len(sizes) == 1  # refused: the default pipe, and nothing else changed

@@ -160,3 +160,20 @@ def test_no_second_http_stack_in_the_package():
     pattern = re.compile(r"^\s*(import|from)\s+(urllib\.request|urllib3|requests|httpx)\b", re.MULTILINE)
     offenders = [str(path.relative_to(package)) for path in package.rglob("*.py") if pattern.search(path.read_text())]
     assert offenders == []
+
+
+def test_a_revokers_secret_is_reread_through_the_contexts_client(fake_api, keys):
+    """secret_for (what ctx.secrets answers revokers with) re-reads a CI variable through ctx.http."""
+    from keysweep.context import Context
+    from keysweep.remediation.secrets import secret_for
+
+    value = keys.openai_project()
+    fake_api.add("GET", VARIABLE_PATH, json={"name": "OPENAI_API_KEY", "value": value})
+    finding = github_variable_finding(fake_api, value)
+
+    async def main():
+        async with client() as http:
+            ctx = Context(http=http, settings=forge_settings(fake_api))
+            return await secret_for(finding, ctx), http.requests_sent
+
+    assert asyncio.run(main()) == (value, 1)

@@ -7,7 +7,6 @@ import re
 from keysweep.providers.base import Provider
 from keysweep.providers.candidate import Candidate, Enriched
 
-LONG_LIVED_PREFIXES = ("AKIA", "ABIA", "ACCA")
 BEDROCK_PREFIX = "ABSK"
 BEDROCK_MARKER = b"BedrockAPIKey-"
 _BEDROCK_ACCOUNT = re.compile(rb"-at-(\d{12})(?!\d)")
@@ -82,7 +81,6 @@ STS_DEAD = tuple(
     for code, message in (("InvalidClientTokenId", "The security token included in the request is invalid."),
                           ("SignatureDoesNotMatch", "The request signature we calculated does not match the "
                                                     "signature you provided.")))
-STS_DEAD_CODES = frozenset(answer.reason for answer in STS_DEAD)
 
 
 _STS_SESSION: list = []  # one boto3 session per process: clients share its loaded service models

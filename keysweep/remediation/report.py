@@ -14,7 +14,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from keysweep.clock import parse_utc, utc_iso
 from keysweep.providers import PROVIDERS
@@ -527,7 +527,3 @@ def render_audit_table(view: list[dict[str, Any]]) -> str:
                      f"{human(speed['response_seconds'])}")
         lines.append(f"  OWASP NHI: {', '.join(r['id'] + ' ' + r['name'] for r in item['owasp_nhi_top10'])}")
     return "\n".join(lines) + "\n"
-
-
-def iter_text(report: dict[str, Any]) -> Iterable[str]:
-    yield json.dumps(report)

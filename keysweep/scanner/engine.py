@@ -22,10 +22,8 @@ from __future__ import annotations
 from re import _parser as sre_parse  # the stdlib parser gives pattern widths
 import warnings
 import hashlib
-import os
 import re
-from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal
+from typing import Iterable, Iterator, Literal
 
 from keysweep.cache import cache_dir, read_trusted, write_private
 from keysweep.providers import CHECKS, ENRICHERS

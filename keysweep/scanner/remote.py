@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
@@ -412,7 +412,3 @@ def _git(args: list[str], cwd: Path, env: dict[str, str], url: str, timeout: flo
         lines = [line for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
         reason = lines[-1].strip() if lines else f"exit status {done.returncode}"
         raise RemoteError(f"git {args[0]} {safe_url(url)}: {reason.replace(url, safe_url(url))}")
-
-
-def utc(moment: datetime | None = None) -> datetime:
-    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc)

@@ -197,10 +197,6 @@ class Store:
         except sqlite3.OperationalError:
             return None
 
-    @property
-    def schema_version(self) -> int:
-        return self.db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
-
     def close(self) -> None:
         self.conn.close()
 

@@ -153,6 +153,7 @@ class GitRepo:
                 bufsize=1 << 20,
             )
             assert proc.stdin is not None and proc.stdout is not None
+            _widen_pipe(proc.stdout.fileno())
 
             request = "".join(f"{sha}\n" for sha in shas).encode()
 

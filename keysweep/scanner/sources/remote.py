@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Protocol, Union
 
 from keysweep.clock import parse_utc, utc_iso
 
@@ -179,9 +179,6 @@ def describe_exception(exc: BaseException) -> str:
 def entry_text(name: str, value: str) -> str:
     """Variables are matched as `NAME=value`: the name gives keyword rules their context."""
     return f"{name}={value}"
-
-
-ErrorSink = Callable[[str], None]
 
 
 def inventory_rules() -> list:
