@@ -28,10 +28,10 @@ from keysweep.remediation.orchestrator import Orchestrator, provider_hosts, star
 from keysweep.remediation.services import for_revocation  # noqa: E402
 from keysweep.revokers import available_revokers  # noqa: E402
 from keysweep.scanner.models import Finding, Occurrence  # noqa: E402
-from keysweep.store import Store  # noqa: E402
 from keysweep.settings import Settings  # noqa: E402
-from tests.fakes import providers as F  # noqa: E402
+from keysweep.store import Store  # noqa: E402
 from keysweep.testing.keygen import KeyGen  # noqa: E402
+from tests.fakes import providers as F  # noqa: E402
 
 PROVIDERS = ("gitlab", "slack", "openai", "anthropic", "openrouter")
 

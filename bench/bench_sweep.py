@@ -37,9 +37,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from tests.fakes.forge import FakeGitHub, ForgeBehaviour, GhRepo  # noqa: E402
 from keysweep.clock import utc_iso  # noqa: E402
 from keysweep.testing.keygen import KeyGen  # noqa: E402
+from tests.fakes.forge import FakeGitHub, ForgeBehaviour, GhRepo  # noqa: E402
 
 TOKEN = "bench-token-not-a-real-credential"
 

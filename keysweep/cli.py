@@ -247,9 +247,9 @@ def findings_cmd(provider, rule, repo, unreadable, config_path, fmt, output, db,
     store = Store(path, writable=False)  # listing only reads: a read-only copy of a store will do
     findings = store.findings(provider=provider, rule=rule, repo=repo, include_suppressed=include_suppressed)
     if unreadable:
-        from keysweep.verify.runner import unreadable_findings, unreadable_notes
         from keysweep.scanner.reread import Rereader
         from keysweep.settings import load_settings
+        from keysweep.verify.runner import unreadable_findings, unreadable_notes
 
         settings = load_settings(config_path)
         findings = unreadable_findings(findings, Rereader(settings=settings))

@@ -11,10 +11,10 @@ import json
 from typing import Any, Iterable, TextIO
 
 from keysweep import __version__
+from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
 from keysweep.scanner.locations import describe_occurrence
 from keysweep.scanner.models import Finding, Occurrence, ScanStats
 from keysweep.scanner.rules import Rule
-from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
 from keysweep.scanner.suppress import is_suppressed
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")

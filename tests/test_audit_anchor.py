@@ -9,7 +9,8 @@ import sqlite3
 import pytest
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
-from keysweep.remediation import audit, jobs as J
+from keysweep.remediation import audit
+from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import CallRecord, Jobs
 from keysweep.revokers import Plan, PlannedCall
 from keysweep.scanner.models import Finding, Occurrence

@@ -4,13 +4,12 @@ escapes, notebooks, URLs, YAML, HCL, shell exports, Dockerfiles and compose file
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 
 import pytest
 
-from keysweep.providers import aws, private_key
 from keysweep.fingerprint import redact
+from keysweep.providers import aws, private_key
 from keysweep.scanner.engine import Engine, hyperscan_available
 from keysweep.scanner.rules import load_rules
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from keysweep.http import Response
 from keysweep.verify import dead_answers_doc
 from keysweep.verify.http_verifier import HttpVerifier, checks_of, judge
-from keysweep.http import Response
 
 ANSWERS = list(dead_answers_doc.answers())
 GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Unauthorized"},
@@ -55,7 +55,7 @@ def test_every_http_check_pins_a_dead_answer():
 
 def test_a_status_alone_is_not_enough():
     """The documented status with someone else's body, or the documented body with another status."""
-    for provider, check, answer in ANSWERS:
+    for _provider, check, answer in ANSWERS:
         if isinstance(check, HttpVerifier) and answer.status != 200:
             assert not answer.matches(answer.status + 2, answer.example)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from keysweep.fingerprint import ELLIPSIS, finding_id, redact, secret_sha256
 from keysweep.scanner.rules import load_rules

@@ -101,9 +101,9 @@ def test_cli_accepts_a_gitleaks_config_beside_the_shipped_rules(run, config, tmp
 
 
 def test_our_own_format_is_not_mistaken_for_gitleaks(tmp_path):
-    from keysweep.scanner.rules import default_rules_dir
-
     import tomllib
+
+    from keysweep.scanner.rules import default_rules_dir
 
     for path in default_rules_dir().glob("*.toml"):
         assert not gitleaks_format.is_gitleaks_config(tomllib.loads(path.read_text())), path.name

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from keysweep.http import HttpClient, RetryPolicy, Response, rate_limited
+from keysweep.http import HttpClient, Response, RetryPolicy, rate_limited
 from keysweep.settings import Settings
 from tests.fakes.api import Reply
 

@@ -388,10 +388,10 @@ def test_aws_wrong_secret_for_a_real_key_id_is_dead(aws, keys):
     import asyncio
 
     from keysweep.context import Context
-    from keysweep.providers import verifier_for
-    from keysweep.verify.model import Credential
     from keysweep.http import HttpClient
+    from keysweep.providers import verifier_for
     from keysweep.settings import Settings
+    from keysweep.verify.model import Credential
 
     async def check(secret: str):
         async with HttpClient() as http:

@@ -8,7 +8,8 @@ import io
 from datetime import datetime, timezone
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
-from keysweep.remediation import notify, report as R
+from keysweep.remediation import notify
+from keysweep.remediation import report as R
 from keysweep.scanner.models import Finding, Occurrence
 from keysweep.store import Store
 

@@ -20,11 +20,12 @@ import urllib.request
 
 import pytest
 
-from tests.fakes.forge import FakeGitHub as FakeForge, ForgeBehaviour, GhRepo
+from tests.fakes.forge import FakeGitHub as FakeForge
+from tests.fakes.forge import ForgeBehaviour, GhRepo
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 
 from .conftest import KEYSWEEP_BIN, find_secret
-from .test_remote_github import bare_repo, stamp
+from .test_remote_github import stamp
 
 FORGE_TOKEN = "ghp_forgereadtoken_for_tests_only_000000"
 

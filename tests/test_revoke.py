@@ -3,8 +3,6 @@ confirms every key once, the audit chain holds, and the threshold asks before ma
 
 from __future__ import annotations
 
-import json
-
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import env_for, plant_keys, set_env, write_config
 

@@ -165,7 +165,7 @@ async def run_scripted(store, finding, revoker, clock, *, max_wait: float, max_a
     from keysweep.remediation.waits import WaitBudget
 
     job = None
-    for crash in range(crashed_claims):
+    for _crash in range(crashed_claims):
         jobs = Jobs(store, "crashed", start_run(store, "crashed", "test", "2026-01-05T08:00:00Z"), lambda: "2026-01-05T08:00:00Z")
         if job is None:
             job, _ = jobs.create(finding, revoker.name, await revoker.plan(finding, None), approve=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.providers import FakeAnthropic, FakeGitLab, FakeOpenAI, FakeOpenRouter, FakeProviders, FakeSlack
 from tests.conftest import KEYSWEEP_BIN
+from tests.fakes.providers import FakeAnthropic, FakeGitLab, FakeOpenAI, FakeOpenRouter, FakeProviders, FakeSlack
 from tests.revoke_helpers import assert_each_key_revoked_once, kill_and_resume, write_config
 
 PROVIDERS = ("gitlab", "slack", "openai", "anthropic", "openrouter")

@@ -4,8 +4,8 @@ confirmed, and the audit chain intact across both runs."""
 
 from __future__ import annotations
 
-from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.conftest import KEYSWEEP_BIN
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import assert_each_key_revoked_once, kill_mid_run_then_resume, plant_keys, write_config
 
 

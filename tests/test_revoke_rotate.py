@@ -21,8 +21,8 @@ from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
 from keysweep.revokers.aws_rotate import parse_target, rewrite
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.store import Store
 from keysweep.settings import Settings
+from keysweep.store import Store
 
 
 class Killed(BaseException):

@@ -16,8 +16,8 @@ from keysweep.http import HttpClient, RetryPolicy
 from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
 from keysweep.scanner.models import Finding, Occurrence
-from keysweep.store import Store
 from keysweep.settings import Settings
+from keysweep.store import Store
 from tests.fakes import providers as F
 
 

@@ -66,7 +66,7 @@ def test_importing_every_revoker_loads_no_remediation_module():
 
 
 def test_the_interface_lives_in_base():
-    from keysweep.revokers import Plan, PlannedCall, RevokeResult, Revoker, base
+    from keysweep.revokers import Plan, PlannedCall, Revoker, RevokeResult, base
 
     assert (Plan, PlannedCall, RevokeResult, Revoker) == (base.Plan, base.PlannedCall, base.RevokeResult,
                                                           base.Revoker)
@@ -75,4 +75,4 @@ def test_the_interface_lives_in_base():
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module == "keysweep.revokers":
-                assert False, f"{path.name} imports the interface from the registry, not keysweep.revokers.base"
+                raise AssertionError(f"{path.name} imports the interface from the registry, not keysweep.revokers.base")

@@ -38,7 +38,7 @@ examples = ["tok_aab"]
 negative_examples = ["tok_"]
 """
 
-GITLEAKS_RULES = f"""
+GITLEAKS_RULES = """
 title = "team rules"
 
 [[rules]]
@@ -49,7 +49,7 @@ keywords = ["tok_"]
 
 [[rules]]
 id = "acme-token"
-regex = '''acme_token\\s*=\\s*(acm_[a-z0-9]{{32}})'''
+regex = '''acme_token\\s*=\\s*(acm_[a-z0-9]{32})'''
 keywords = ["acme_token"]
 """
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from keysweep.fingerprint import ECHO_RUN, ELLIPSIS, clip_hint, redact, redaction_prefix, scrub_secret, secret_body
 from keysweep.scanner.rules import load_rules

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.conftest import KEYSWEEP_BIN
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import assert_each_key_revoked_once, env_for, plant_keys, write_config
 
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from tests.fakes.forge import GhRepo, GlProject
+
 from .conftest import find_secret
 from .test_remote_aws import aws, seeded  # noqa: F401  (fixtures)
 from .test_remote_github import bare_repo, github, stamp  # noqa: F401
 from .test_remote_gitlab import gitlab  # noqa: F401
-
-from tests.fakes.forge import GhRepo, GlProject
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ key ids learned, and the secret never printed or stored."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import pytest
 

@@ -15,12 +15,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from keysweep.context import Context
+from keysweep.http import HttpClient, RetryPolicy
 from keysweep.providers import provider as provider_record
 from keysweep.providers import verifier_for
-from keysweep.verify.model import Credential
-from keysweep.http import HttpClient, RetryPolicy
 from keysweep.settings import Settings, base_url_env
-from tests.fakes.api import Reply
+from keysweep.verify.model import Credential
 
 HTML_PAGE = "<!DOCTYPE html><html><head><title>Access denied</title></head><body>Cloudflare</body></html>"
 OPENAI_401 = {"error": {"message": "Incorrect API key provided: sk-proj-****abcd.", "type": "invalid_request_error",

@@ -129,7 +129,8 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                no_store: bool, rule_paths: tuple[str, ...], engine: str, max_size: int, new_only: bool,
                max_age: int, cache_dir: str | None, fail_on_error: bool, errors_json: str | None,
                concurrency: int, git_workers: int, full: bool, show_progress: bool,
-               include_suppressed: bool = False, settings=None, exit_on_new: bool = False, after: Callable[[object], None] | None = None) -> None:
+               include_suppressed: bool = False, settings=None, exit_on_new: bool = False,
+               after: Callable[[object], None] | None = None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit."""
     import asyncio
 

@@ -11,8 +11,15 @@ from pathlib import Path
 import click
 
 from keysweep.clock import utc_iso
-from keysweep.remediation.run import (PlanEntry, RevocationRun, RevokeRequestError, RunHooks, RunOptions,
-                                      RunOutcome, unsettled_counts)
+from keysweep.remediation.run import (
+    PlanEntry,
+    RevocationRun,
+    RevokeRequestError,
+    RunHooks,
+    RunOptions,
+    RunOutcome,
+    unsettled_counts,
+)
 from keysweep.remediation.waits import parse_duration
 from keysweep.sanitize import terminal_safe
 
@@ -38,7 +45,8 @@ def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
         finding, decision, revoker, plan, job = entry.finding, entry.decision, entry.revoker, entry.plan, entry.job
         row = {
             "finding": finding.id, "provider": finding.provider, "rule_id": finding.rule_id,
-            "redacted": finding.redacted, "where": _where(finding), "locations": describe_all(finding), "owner": (finding.owner or {}).get("name"),
+            "redacted": finding.redacted, "where": _where(finding), "locations": describe_all(finding),
+            "owner": (finding.owner or {}).get("name"),
             "team": (finding.owner or {}).get("team"),
             "verification": (finding.verification or {}).get("status"),
             "policy": {"action": decision.action, "rule": decision.rule} if decision else None,
@@ -80,8 +88,9 @@ def _print_plan(rows: list[dict], out) -> None:
         if policy and policy["action"] == "never" and not row["revoker"]:
             out.write(head + f"    policy:  never touched (rule '{policy['rule']}')\n")
             continue
+        rule = f" ({policy['rule']})" if policy and policy['rule'] else ""
         out.write(head + f"    revoker: {row['revoker']}"
-                  f"{'   policy: ' + policy['action'] + (' (' + policy['rule'] + ')' if policy['rule'] else '') if policy else ''}"
+                  f"{'   policy: ' + policy['action'] + rule if policy else ''}"
                   f"{'   job: ' + row['job']['state'] if row['job'] else ''}\n")
         for call in row["calls"]:
             out.write(f"    call:    {call['method']} {call['target']}  — {call['description']}\n")
@@ -154,8 +163,8 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
     from keysweep.remediation.audit import default_actor
     from keysweep.remediation.orchestrator import Selection
-    from keysweep.store import Store, default_db_path
     from keysweep.settings import load_settings
+    from keysweep.store import Store, default_db_path
 
     try:
         max_wait_seconds = parse_duration(max_wait)

@@ -111,10 +111,10 @@ def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_pa
 
     Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
     with its time. Exit status 1 when any key is live."""
-    from keysweep.verify.runner import run_verification, summary, unreadable_notes
     from keysweep.sanitize import terminal_safe
     from keysweep.scanner.reread import Rereader
     from keysweep.settings import load_settings
+    from keysweep.verify.runner import run_verification, summary, unreadable_notes
 
     settings = load_settings(config_path)
     store = open_existing_store(db)

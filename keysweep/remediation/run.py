@@ -18,8 +18,7 @@ from typing import Any, Callable
 from keysweep.errors import KeysweepError
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Job, Jobs
-from keysweep.remediation.orchestrator import (Orchestrator, Selection, Summary, finish_run, open_context, select,
-                                               start_run)
+from keysweep.remediation.orchestrator import Orchestrator, Selection, Summary, finish_run, open_context, select, start_run
 from keysweep.remediation.policy import Decision, Policy, load
 from keysweep.remediation.secrets import forget
 from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget

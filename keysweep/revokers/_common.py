@@ -207,7 +207,8 @@ class BaseRevoker:
 
 
 async def list_admin_pages(ctx: "Context", url: str, headers: dict[str, str], params: dict[str, str],
-                           cursor_param: str, calls: list[tuple[str, str, str]], what: str) -> list[dict[str, Any]] | RevokeResult:
+                           cursor_param: str, calls: list[tuple[str, str, str]],
+                           what: str) -> list[dict[str, Any]] | RevokeResult:
     """An admin API's cursor-paginated listing, each page's call logged; a failure as a RevokeResult."""
     from keysweep.http import ListingError, list_all
 

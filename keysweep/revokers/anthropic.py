@@ -16,11 +16,22 @@ import asyncio
 from typing import Any
 
 from keysweep.providers.anthropic import api_headers
+from keysweep.revokers._common import (
+    BaseRevoker,
+    finding_data,
+    gone_or_needs_person,
+    http_failure,
+    list_admin_pages,
+    make_plan,
+    missing_admin,
+    outcome,
+    proven_inventory_key,
+    safe_target,
+    transport_failure,
+    unbelieved_success,
+    verify_status,
+)
 from keysweep.revokers.base import RevokeResult
-from keysweep.revokers._common import BaseRevoker, finding_data, gone_or_needs_person, http_failure, \
-    list_admin_pages, make_plan, missing_admin, outcome, proven_inventory_key, safe_target, transport_failure, \
-    unbelieved_success, verify_status
-
 
 
 class AnthropicRevoker(BaseRevoker):

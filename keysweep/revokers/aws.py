@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, make_plan, verify_status
+from keysweep.revokers.base import RevokeResult
 
 RULES = {"aws.access-key-id", "aws.secret-access-key", "aws.access-key-pair-csv"}
 RETRYABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable",

@@ -29,9 +29,9 @@ import re
 import uuid
 from typing import Any
 
-from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
+from keysweep.revokers.base import RevokeResult
 
 _TOKEN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _HEX = re.compile(r"[0-9a-f]{40}")

@@ -22,9 +22,18 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from keysweep.revokers._common import (
+    BaseRevoker,
+    http_failure,
+    make_plan,
+    missing_admin,
+    outcome,
+    safe_target,
+    transport_failure,
+    unbelieved_success,
+    verify_status,
+)
 from keysweep.revokers.base import RevokeResult
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, missing_admin, outcome, safe_target, \
-    transport_failure, unbelieved_success, verify_status
 
 DEFAULT_BASE = "https://iam.googleapis.com"
 _KEY_ID = re.compile(r"[0-9a-f]{40}")

@@ -23,8 +23,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 from keysweep.errors import SecretUnavailable
-from keysweep.revokers._common import BaseRevoker, http_failure, make_plan, outcome, reread, safe_target, \
-    transport_failure, unbelieved_success, verify_status
+from keysweep.revokers._common import (
+    BaseRevoker,
+    http_failure,
+    make_plan,
+    outcome,
+    reread,
+    safe_target,
+    transport_failure,
+    unbelieved_success,
+    verify_status,
+)
 from keysweep.revokers.base import Plan, RevokeResult
 from keysweep.verify.http_verifier import DeadAnswer, fits
 

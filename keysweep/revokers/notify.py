@@ -8,8 +8,8 @@ The webhooks are the remediation layer's: this revoker reaches them through the 
 
 from __future__ import annotations
 
-from keysweep.revokers.base import RevokeResult
 from keysweep.revokers._common import BaseRevoker, make_plan, safe_target
+from keysweep.revokers.base import RevokeResult
 
 
 class NotifyRevoker(BaseRevoker):

@@ -21,9 +21,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from keysweep.revokers._common import (
+    BaseRevoker,
+    gone_or_needs_person,
+    http_failure,
+    list_admin_pages,
+    make_plan,
+    missing_admin,
+    outcome,
+    proven_inventory_key,
+    safe_target,
+    transport_failure,
+    unbelieved_success,
+)
 from keysweep.revokers.base import RevokeResult
-from keysweep.revokers._common import BaseRevoker, gone_or_needs_person, http_failure, list_admin_pages, make_plan, \
-    missing_admin, outcome, proven_inventory_key, safe_target, transport_failure, unbelieved_success
 
 PROJECT_RULES = {"openai.project-key", "openai.service-account-key"}
 ADMIN_RULE = "openai.admin-key"

@@ -9,11 +9,22 @@ is dead: success."""
 
 from __future__ import annotations
 
-from keysweep.revokers.base import RevokeResult
 from keysweep.errors import SecretUnavailable
 from keysweep.providers.openrouter import INVALID_CREDENTIALS
-from keysweep.revokers._common import BaseRevoker, gone_or_needs_person, http_failure, make_plan, missing_admin, \
-    needs_person, outcome, reread, safe_target, transport_failure, unbelieved_success
+from keysweep.revokers._common import (
+    BaseRevoker,
+    gone_or_needs_person,
+    http_failure,
+    make_plan,
+    missing_admin,
+    needs_person,
+    outcome,
+    reread,
+    safe_target,
+    transport_failure,
+    unbelieved_success,
+)
+from keysweep.revokers.base import RevokeResult
 
 
 class OpenRouterRevoker(BaseRevoker):

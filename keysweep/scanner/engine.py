@@ -19,17 +19,17 @@ provider's API key); and secrets are joined to the identifiers their rules name 
 
 from __future__ import annotations
 
-from re import _parser as sre_parse  # the stdlib parser gives pattern widths
-import warnings
 import hashlib
 import re
+import warnings
+from re import _parser as sre_parse  # the stdlib parser gives pattern widths
 from typing import Iterable, Iterator, Literal
 
 from keysweep.cache import cache_dir, read_trusted, write_private
+from keysweep.fingerprint import shannon_entropy
 from keysweep.providers import CHECKS, ENRICHERS
 from keysweep.providers.candidate import Candidate
 from keysweep.providers.placeholders import is_placeholder
-from keysweep.fingerprint import shannon_entropy
 from keysweep.scanner import decode
 from keysweep.scanner.models import Match
 from keysweep.scanner.rules import Rule

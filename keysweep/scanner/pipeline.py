@@ -246,6 +246,38 @@ def merge_stats(into: ScanStats, part: ScanStats) -> None:
     into.warnings.extend(part.warnings)
 
 
+def _match_in_workers(repo: GitRepo, engine: Engine, wanted: list[tuple[str, int]], workers: int, stats: ScanStats,
+                      matched: dict[str, list[Match]], clean: list[str], partial: set[str],
+                      progress: Progress | None) -> None:
+    """Match `wanted` in worker processes, shard by shard, merging each shard's results as it ends."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    global _SHARD_PROGRESS
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    mp = multiprocessing.get_context(method)
+    rules = [compiled.rule for compiled in engine.rules]
+    shards = _shards(wanted, workers * SHARDS_PER_WORKER)
+    _SHARD_PROGRESS = mp.RawArray("q", 2 * len(shards)) if method == "fork" else None
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp) as pool:
+            pending = {pool.submit(_shard_worker, i, repo.identity, shard, rules, engine.backend,
+                                   engine.confirm_timeout)
+                       for i, shard in enumerate(shards)}
+            while pending:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in done:
+                    part_matched, part_clean, part_partial, part_stats = future.result()
+                    matched.update(part_matched)
+                    clean.extend(part_clean)
+                    partial |= part_partial
+                    merge_stats(stats, part_stats)
+                if progress and _SHARD_PROGRESS is not None:
+                    progress(sum(_SHARD_PROGRESS[0::2]), sum(_SHARD_PROGRESS[1::2]))
+    finally:
+        _SHARD_PROGRESS = None
+
+
 def scan_git(
     repo: GitRepo,
     engine: Engine,
@@ -289,32 +321,7 @@ def scan_git(
     clean: list[str] = []
     partial: set[str] = set()
     if workers > 1 and total_bytes >= PARALLEL_MIN_BYTES:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-        global _SHARD_PROGRESS
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        mp = multiprocessing.get_context(method)
-        rules = [compiled.rule for compiled in engine.rules]
-        shards = _shards(wanted, workers * SHARDS_PER_WORKER)
-        _SHARD_PROGRESS = mp.RawArray("q", 2 * len(shards)) if method == "fork" else None
-        try:
-            with ProcessPoolExecutor(workers, mp_context=mp) as pool:
-                pending = {pool.submit(_shard_worker, i, repo.identity, shard, rules, engine.backend,
-                                       engine.confirm_timeout)
-                           for i, shard in enumerate(shards)}
-                while pending:
-                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        part_matched, part_clean, part_partial, part_stats = future.result()
-                        matched.update(part_matched)
-                        clean.extend(part_clean)
-                        partial |= part_partial
-                        merge_stats(stats, part_stats)
-                    if progress and _SHARD_PROGRESS is not None:
-                        progress(sum(_SHARD_PROGRESS[0::2]), sum(_SHARD_PROGRESS[1::2]))
-        finally:
-            _SHARD_PROGRESS = None
+        _match_in_workers(repo, engine, wanted, workers, stats, matched, clean, partial, progress)
         if progress:
             progress(len(wanted), total_bytes)
     else:

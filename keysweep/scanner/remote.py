@@ -33,9 +33,16 @@ from keysweep.fingerprint import finding_id
 from keysweep.scanner.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, utc_now
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
+from keysweep.scanner.sources.remote import (
+    GitTarget,
+    Pending,
+    RemoteError,
+    RemoteSource,
+    Unit,
+    describe_exception,
+    inventory_sha256,
+)
 from keysweep.scanner.suppress import apply_ignore, load_ignored
-from keysweep.scanner.sources.remote import (GitTarget, Pending, RemoteError, RemoteSource, Unit,
-                                             describe_exception, inventory_sha256)
 
 GIT_TIMEOUT = 900.0
 
@@ -93,7 +100,8 @@ class SweepOutcome:
 
 
 class Runner:
-    def __init__(self, engine, *, ctx, store=None, rules_digest: str = "", persist: Callable[[ScanResult], list[str] | None] | None = None,
+    def __init__(self, engine, *, ctx, store=None, rules_digest: str = "",
+                 persist: Callable[[ScanResult], list[str] | None] | None = None,
                  cache_dir: Path | None = None, max_size: int = DEFAULT_MAX_SIZE, max_age_days: int = 90,
                  workers: int = 8, git_workers: int = 2, full: bool = False,
                  progress: ProgressCallback | None = None, git_timeout: float = GIT_TIMEOUT,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+
 def _m1_initial(db) -> None:
     db["findings"].create({
         "id": str, "provider": str, "rule_id": str, "secret_sha256": str, "redacted": str,

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
 from keysweep.clock import parse_utc
-from keysweep.verify.model import Credential, Verification
 from keysweep.fingerprint import scrub_secret
+from keysweep.verify.model import Credential, Verification
 
 if TYPE_CHECKING:
     from keysweep.context import Context
     from keysweep.scanner.models import Finding
     from keysweep.scanner.reread import Rereader
-    from keysweep.store import Store
     from keysweep.settings import Settings
+    from keysweep.store import Store
 
 DEFAULT_TTL = 3600
 DEFAULT_CONCURRENCY = 8

@@ -19,8 +19,20 @@ from typing import Any, AsyncIterator, Iterable
 
 from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources import looks_binary
-from keysweep.scanner.sources.remote import (Entry, InventoryRecord, Item, Pending, RemoteError, SourceRun, Unit,
-                                             ValueGroup, age_days, entry_text, iso, older_than)
+from keysweep.scanner.sources.remote import (
+    Entry,
+    InventoryRecord,
+    Item,
+    Pending,
+    RemoteError,
+    SourceRun,
+    Unit,
+    ValueGroup,
+    age_days,
+    entry_text,
+    iso,
+    older_than,
+)
 
 SERVICES = ("secretsmanager", "ssm", "lambda", "iam")
 

@@ -27,9 +27,22 @@ from urllib.parse import quote, urlsplit
 
 from keysweep.providers import provider
 from keysweep.scanner.models import ACCESS
-from keysweep.scanner.sources.remote import (Entry, GitTarget, InventoryRecord, Item, Pending, RemoteError,
-                                             SourceRun, Unit, ValueGroup, age_days, describe_exception,
-                                             entry_text, iso, older_than)
+from keysweep.scanner.sources.remote import (
+    Entry,
+    GitTarget,
+    InventoryRecord,
+    Item,
+    Pending,
+    RemoteError,
+    SourceRun,
+    Unit,
+    ValueGroup,
+    age_days,
+    describe_exception,
+    entry_text,
+    iso,
+    older_than,
+)
 
 API_VERSION = provider("github").api_version
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')

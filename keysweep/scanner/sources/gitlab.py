@@ -23,8 +23,19 @@ from urllib.parse import quote, urlsplit
 
 from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.github import RestClient
-from keysweep.scanner.sources.remote import (Entry, GitTarget, InventoryRecord, Item, Pending, RemoteError, SourceRun,
-                                             Unit, ValueGroup, entry_text, iso)
+from keysweep.scanner.sources.remote import (
+    Entry,
+    GitTarget,
+    InventoryRecord,
+    Item,
+    Pending,
+    RemoteError,
+    SourceRun,
+    Unit,
+    ValueGroup,
+    entry_text,
+    iso,
+)
 
 
 def host_of(url: str) -> str:
