@@ -160,6 +160,8 @@ def empty_table_line(errors: list[str], nothing_read: bool) -> str:
 
 def summary_line(stats: ScanStats) -> str:
     parts = [f"{stats.blobs_scanned} blobs ({stats.bytes_scanned / 1e6:.1f} MB) scanned"]
+    if stats.archive_members:
+        parts.append(f"{stats.archive_members} archive members scanned")
     if stats.blobs_already_scanned:
         parts.append(f"{stats.blobs_already_scanned} already scanned")
     if stats.blobs_skipped_binary:

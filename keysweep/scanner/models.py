@@ -41,6 +41,9 @@ class Match:
     # The allow marker (`keysweep:allow`, `gitleaks:allow`) on the secret's line: the match is kept
     # and recorded as a suppressed occurrence, not reported by default.
     allowed_by: str | None = None
+    # Inside an archive: the member's path, one segment per nested archive (`("b.tar.gz", "c/.env")`);
+    # an empty segment is the unnamed content of a compressed file (keysweep/scanner/archives.py).
+    member: tuple[str, ...] | None = None
 
 
 # Locator key holding how to reach the place again (the clone's cache directory, the forge's API
@@ -110,6 +113,8 @@ class ScanStats:
     blobs_skipped_size: int = 0
     # Bytes of the blobs and files skipped for their size: what was not read.
     bytes_skipped_size: int = 0
+    # Members of archives and compressed files scanned (each also counts its bytes as scanned).
+    archive_members: int = 0
     blobs_already_scanned: int = 0
     blobs_unreachable: int = 0
     matches: int = 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import io
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -13,10 +15,12 @@ from keysweep.clock import utc_iso
 from keysweep.errors import KeysweepError
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.sanitize import terminal_safe
-from keysweep.scanner.chunked import CHUNK_SIZE, read_pieces, scan_pieces, scan_stream
+from keysweep.scanner.archives import Embedded, Expansion, Limits, container_kind, member_path, read_head
+from keysweep.scanner.chunked import CHUNK_SIZE, scan_pieces
+from keysweep.scanner.embedded import embedded_kind, printable_runs, rule_prefixes
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
-from keysweep.scanner.sources import BINARY_SNIFF, DEFAULT_MAX_SIZE, looks_binary
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
 from keysweep.scanner.suppress import IGNORE_FILE, IgnoreList, apply_ignore, load_ignored, mark_inline, parse_ignore
 
 if TYPE_CHECKING:  # the git source is imported where it is used: a staged scan never needs it
@@ -44,50 +48,89 @@ class ScanResult:
     ignored: IgnoreList = field(default_factory=IgnoreList)
 
 
-def match_blob(engine: Engine, blob: Blob, stats: ScanStats, where: str | None = None) -> list[Match]:
+def match_blob(engine: Engine, blob: Blob, stats: ScanStats, where: str | None = None,
+               limits: Limits | None = None) -> list[Match]:
     """The blob's matches. A rule stopped by the time limit is one error line naming the rule and
-    `where` (the blob's path by default): the scan is partial there, and says so. A blob too large
-    to hold (`blob.opener`) is read in pieces and matched in overlapping chunks; when it turns out
-    to be binary it is counted as such and has no matches."""
+    `where` (the blob's path by default): the scan is partial there, and says so.
+
+    With `limits` (git and dir sources), the blob's kind is decided here: an archive or compressed
+    file is expanded and its members matched (keysweep/scanner/archives.py), a binary kind keys
+    hide in is matched through its printable runs (embedded.py), any other binary is counted and
+    skipped. A blob too large to hold (`blob.opener`) is read in pieces and matched in chunks."""
     before = engine.suppressed_inline
-    if blob.opener is None:
+    where = where or str(blob.provenance.get("path") or "content")
+    content = blob.content
+    if blob.opener is None and (limits is None or _plain_text(content)):
+        # The ordinary case, as it always was: text held in memory, matched in one call.
         stats.blobs_scanned += 1
-        stats.bytes_scanned += len(blob.content)
-        matches = engine.scan(blob.content, keep_allowed=True)
+        stats.bytes_scanned += len(content)
+        matches = engine.scan(content, keep_allowed=True)
     else:
-        streamed = _match_streamed(engine, blob, stats)
-        if streamed is None:
+        found = _match_expanded(engine, blob, stats, where, limits or Limits(max_member=blob.size or len(content)))
+        if found is None:
             return []
-        matches = streamed
+        matches = found
     stats.suppressed_inline += engine.suppressed_inline - before
     stats.matches += sum(1 for m in matches if not m.allowed_by)
     for rule_id in engine.timed_out:
-        stats.errors.append(timeout_message(rule_id, where or str(blob.provenance.get("path") or "content"),
-                                            engine.confirm_timeout))
+        stats.errors.append(timeout_message(rule_id, where, engine.confirm_timeout))
     return matches
 
 
-def _match_streamed(engine: Engine, blob: Blob, stats: ScanStats) -> list[Match] | None:
-    """Matches of a blob read from its stream; None when its first bytes say it is binary."""
-    assert blob.opener is not None
-    with blob.opener() as stream:
-        head = stream.read(BINARY_SNIFF)
-        if looks_binary(head):
+def _plain_text(content: bytes) -> bool:
+    """Neither a container, nor a binary kind read for its strings, nor binary: matched as is."""
+    return not looks_binary(content) and container_kind(content) is None and embedded_kind(content) is None
+
+
+@lru_cache(maxsize=8)
+def embedded_for(engine: Engine) -> Embedded:
+    prefixes = rule_prefixes(engine)
+    return embedded_kind, lambda pieces: printable_runs(pieces, prefixes)
+
+
+def _match_expanded(engine: Engine, blob: Blob, stats: ScanStats, where: str, limits: Limits) -> list[Match] | None:
+    """Matches of a blob that is streamed, an archive or a binary kind (see `match_blob`); None
+    when it is binary and skipped."""
+    with contextlib.ExitStack() as stack:
+        if blob.opener is None:
+            head, stream, seekable, size = blob.content, None, io.BytesIO(blob.content), len(blob.content)
+        else:
+            stream = stack.enter_context(blob.opener())
+            head, seekable, size = read_head(stream), None, blob.size or 0
+        expansion = Expansion(limits, size, embedded_for(engine))
+        kind, parts = expansion.classify(head, stream, seekable)
+        if kind == "binary":
             stats.blobs_skipped_binary += 1
             engine.timed_out = []
             return None
         stats.blobs_scanned += 1
-        counted = [0]
-
-        def pieces():
-            for piece in itertools.chain((head,), read_pieces(stream)):
-                counted[0] += len(piece)
-                yield piece
-
-        matches, timed_out = scan_pieces(engine, pieces())
-    stats.bytes_scanned += counted[0]
+        matches: list[Match] = []
+        timed_out: list[str] = []
+        for part in parts:
+            counted = _Counted(part.pieces)
+            found, part_timed_out = scan_pieces(engine, counted)
+            stats.bytes_scanned += counted.count
+            timed_out.extend(rule for rule in part_timed_out if rule not in timed_out)
+            if part.member or part.decoded_from:
+                found = [replace(m, member=part.member or None, decoded_from=part.decoded_from or m.decoded_from)
+                         for m in found]
+            matches.extend(found)
+    stats.archive_members += expansion.members if kind == "archive" else 0
+    stats.warnings.extend(f"{where}{note}" for note in expansion.notes)
     engine.timed_out = timed_out
     return matches
+
+
+class _Counted:
+    """Pieces passed through, their bytes counted."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self.pieces, self.count = iter(pieces), 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            self.count += len(piece)
+            yield piece
 
 
 def timeout_message(rule_id: str, where: str, limit: float | None) -> str:
@@ -99,9 +142,16 @@ def place_locator(base: dict, match: Match) -> dict:
     """Where to re-read the value; says when it sits encoded there (base64 in a Kubernetes Secret),
     so a person looking at the file knows to decode it."""
     locator = dict(base)
+    if match.member:
+        locator["member"] = list(match.member)  # the path inside the archive, to read it back
     if match.decoded_from:
         locator["decoded_from"] = match.decoded_from
     return locator
+
+
+def match_line(match: Match) -> int | None:
+    """The match's line in its file; none for a printable run of a binary file."""
+    return None if match.decoded_from == "strings" else match.line
 
 
 def scan_local(source, engine: Engine, ignore_roots: Iterable[Path] = ()) -> ScanResult:
@@ -110,12 +160,13 @@ def scan_local(source, engine: Engine, ignore_roots: Iterable[Path] = ()) -> Sca
     stats = ScanStats()
     hits: list[tuple[Match, Occurrence]] = []
     seen_at = utc_now()
+    limits = getattr(source, "archive_limits", None)
     for blob in source.blobs(stats):
-        for match in match_blob(engine, blob, stats):
-            line = blob.line_map[match.line - 1] if blob.line_map else match.line
+        for match in match_blob(engine, blob, stats, limits=limits):
+            line = blob.line_map[match.line - 1] if blob.line_map else match_line(match)
             locator = place_locator(blob.provenance, match)
             hits.append((match, Occurrence(
-                source=source.kind, path=blob.provenance["path"], line=line,
+                source=source.kind, path=member_path(blob.provenance["path"], match.member), line=line,
                 repo=str(source.identity) if source.kind == "staged" else None,
                 locator=locator, seen_at=seen_at,
             )))
@@ -154,21 +205,18 @@ SHARDS_PER_WORKER = 1
 
 
 def _read_and_match(repo: GitRepo, shas: list[str], engine: Engine, progress: Progress | None = None,
-                    ) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
+                    max_size: int = DEFAULT_MAX_SIZE) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
     """(matches by blob, blobs without matches, blobs a rule timed out on, stats)."""
     stats = ScanStats()
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
     partial: set[str] = set()
     done_bytes = 0
+    limits = Limits(max_member=max_size)
     for count, (sha, content) in enumerate(repo.read_blobs(shas, stats.errors), 1):
         done_bytes += len(content)
-        if looks_binary(content):
-            stats.blobs_skipped_binary += 1
-            clean.append(sha)
-        else:
-            _sort_blob(sha, match_blob(engine, Blob(content, "git", {"blob": sha}), stats, blob_where(sha)),
-                       engine, matched, clean, partial)
+        _sort_blob(sha, match_blob(engine, Blob(content, "git", {"blob": sha}), stats, blob_where(sha), limits),
+                   engine, matched, clean, partial)
         if progress and count % 256 == 0:
             progress(count, done_bytes)
     return matched, clean, partial, stats
@@ -189,7 +237,7 @@ def _sort_blob(sha: str, matches: list[Match], engine: Engine, matched: dict[str
 
 
 def _match_streamed_blobs(repo: GitRepo, blobs: list[tuple[str, int]], engine: Engine,
-                          ) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
+                          max_size: int = DEFAULT_MAX_SIZE) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
     """`_read_and_match` for blobs too large to hold: each streamed from its own `git cat-file`."""
     stats = ScanStats()
     matched: dict[str, list[Match]] = {}
@@ -199,7 +247,7 @@ def _match_streamed_blobs(repo: GitRepo, blobs: list[tuple[str, int]], engine: E
         errors_before = len(stats.errors)
         blob = Blob(b"", "git", {"blob": sha},
                     opener=lambda sha=sha, size=size: repo.blob_stream(sha, size, stats.errors), size=size)
-        matches = match_blob(engine, blob, stats, blob_where(sha))
+        matches = match_blob(engine, blob, stats, blob_where(sha), Limits(max_member=max_size))
         if len(stats.errors) > errors_before and not engine.timed_out:
             partial.add(sha)  # damaged: not recorded as scanned
             if matches:
@@ -214,7 +262,7 @@ _SHARD_PROGRESS = None
 
 
 def _shard_worker(index: int, repo_path: str, shas: list[str], rules: list, backend: str,
-                  confirm_timeout: float | None):
+                  confirm_timeout: float | None, max_size: int = DEFAULT_MAX_SIZE):
     def report(blobs: int, nbytes: int) -> None:
         if _SHARD_PROGRESS is not None:
             _SHARD_PROGRESS[2 * index], _SHARD_PROGRESS[2 * index + 1] = blobs, nbytes
@@ -222,7 +270,7 @@ def _shard_worker(index: int, repo_path: str, shas: list[str], rules: list, back
     from keysweep.scanner.sources.git import GitRepo
 
     return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend, confirm_timeout=confirm_timeout),
-                           report)
+                           report, max_size)
 
 
 def _shards(wanted: list[tuple[str, int]], count: int) -> list[list[str]]:
@@ -240,7 +288,7 @@ def _shards(wanted: list[tuple[str, int]], count: int) -> list[list[str]]:
 
 def merge_stats(into: ScanStats, part: ScanStats) -> None:
     for name in ("blobs_scanned", "bytes_scanned", "blobs_skipped_binary", "blobs_skipped_size",
-                 "bytes_skipped_size", "blobs_already_scanned", "blobs_unreachable", "matches", "suppressed_inline"):
+                 "bytes_skipped_size", "archive_members", "blobs_already_scanned", "blobs_unreachable", "matches", "suppressed_inline"):
         setattr(into, name, getattr(into, name) + getattr(part, name))
     into.errors.extend(part.errors)
     into.warnings.extend(part.warnings)
@@ -248,7 +296,7 @@ def merge_stats(into: ScanStats, part: ScanStats) -> None:
 
 def _match_in_workers(repo: GitRepo, engine: Engine, wanted: list[tuple[str, int]], workers: int, stats: ScanStats,
                       matched: dict[str, list[Match]], clean: list[str], partial: set[str],
-                      progress: Progress | None) -> None:
+                      progress: Progress | None, max_size: int = DEFAULT_MAX_SIZE) -> None:
     """Match `wanted` in worker processes, shard by shard, merging each shard's results as it ends."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -262,7 +310,7 @@ def _match_in_workers(repo: GitRepo, engine: Engine, wanted: list[tuple[str, int
     try:
         with ProcessPoolExecutor(workers, mp_context=mp) as pool:
             pending = {pool.submit(_shard_worker, i, repo.identity, shard, rules, engine.backend,
-                                   engine.confirm_timeout)
+                                   engine.confirm_timeout, max_size)
                        for i, shard in enumerate(shards)}
             while pending:
                 done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
@@ -321,18 +369,18 @@ def scan_git(
     clean: list[str] = []
     partial: set[str] = set()
     if workers > 1 and total_bytes >= PARALLEL_MIN_BYTES:
-        _match_in_workers(repo, engine, wanted, workers, stats, matched, clean, partial, progress)
+        _match_in_workers(repo, engine, wanted, workers, stats, matched, clean, partial, progress, max_size)
         if progress:
             progress(len(wanted), total_bytes)
     else:
         part_matched, clean, partial, part_stats = _read_and_match(repo, [sha for sha, _ in wanted], engine,
-                                                                   progress)
+                                                                   progress, max_size)
         matched.update(part_matched)
         merge_stats(stats, part_stats)
         if progress:
             progress(len(wanted), total_bytes)
     if streamed:
-        part_matched, part_clean, part_partial, part_stats = _match_streamed_blobs(repo, streamed, engine)
+        part_matched, part_clean, part_partial, part_stats = _match_streamed_blobs(repo, streamed, engine, max_size)
         matched.update(part_matched)
         clean.extend(part_clean)
         partial |= part_partial
@@ -347,7 +395,7 @@ def scan_git(
         introductions.update(repo.introductions(unresolved))
     revisit = [sha for sha in known if sha in introductions]
     if revisit:
-        for sha, matches in _rematch(repo, revisit, sizes, engine, stats.errors):
+        for sha, matches in _rematch(repo, revisit, sizes, engine, stats.errors, max_size):
             for rule_id in engine.timed_out:
                 stats.errors.append(timeout_message(rule_id, f"blob {sha}", engine.confirm_timeout))
             if matches:
@@ -365,7 +413,7 @@ def scan_git(
                 continue
             for match in matches:
                 hits.append((match, Occurrence(
-                    source="git", path=None, line=match.line, repo=repo.identity,
+                    source="git", path=None, line=match_line(match), repo=repo.identity,
                     locator=place_locator({"repo": repo.identity, "blob": sha, "unreachable": True}, match),
                     seen_at=seen_at)))
             continue
@@ -375,13 +423,14 @@ def scan_git(
                 # Each later edit of the file makes a new blob that still holds the key; only the
                 # earliest commit that put the secret at this path introduced it. An allowed line
                 # is a place of its own: allowing it in one commit never hides a later plain copy.
-                place = (match.provider, match.secret, intro.path, match.allowed_by is not None)
+                path = member_path(intro.path, match.member)
+                place = (match.provider, match.secret, path, match.allowed_by is not None)
                 when = (intro.timestamp, intro.commit or "", sha)
                 earlier = first_at_path.get(place)
                 if earlier is not None and earlier[0] < when:
                     continue
                 occurrence = Occurrence(
-                    source="git", path=intro.path, line=match.line, repo=repo.identity,
+                    source="git", path=path, line=match_line(match), repo=repo.identity,
                     commit=intro.commit, author_name=intro.author_name or None,
                     author_email=intro.author_email or None, committed_at=intro.committed_at or None,
                     locator=place_locator({"repo": repo.identity, "blob": sha} if intro.commit
@@ -403,17 +452,17 @@ def scan_git(
                       ignored=ignored)
 
 
-def _rematch(repo: GitRepo, shas: list[str], sizes: dict[str, int], engine: Engine,
-             errors: list[str]) -> Iterator[tuple[str, list[Match]]]:
+def _rematch(repo: GitRepo, shas: list[str], sizes: dict[str, int], engine: Engine, errors: list[str],
+             max_size: int) -> Iterator[tuple[str, list[Match]]]:
     """(sha, matches) of blobs matched by an earlier scan, read again (the large ones streamed)."""
-    large = [sha for sha in shas if sizes.get(sha, 0) > CHUNK_SIZE]
+    limits = Limits(max_member=max_size)
+    counted_before = ScanStats()  # these blobs were counted by the scan that first read them
     for sha, content in repo.read_blobs([sha for sha in shas if sizes.get(sha, 0) <= CHUNK_SIZE], errors):
-        yield sha, engine.scan(content, keep_allowed=True)
-    for sha in large:
-        with repo.blob_stream(sha, sizes[sha], errors) as stream:
-            matches, timed_out = scan_stream(engine, stream)
-        engine.timed_out = timed_out
-        yield sha, matches
+        yield sha, match_blob(engine, Blob(content, "git", {"blob": sha}), counted_before, limits=limits)
+    for sha in [sha for sha in shas if sizes.get(sha, 0) > CHUNK_SIZE]:
+        blob = Blob(b"", "git", {"blob": sha}, size=sizes[sha],
+                    opener=lambda sha=sha: repo.blob_stream(sha, sizes[sha], errors))
+        yield sha, match_blob(engine, blob, counted_before, limits=limits)
 
 
 def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[Finding]:

@@ -7,7 +7,10 @@ that blob or file, and the one whose SHA-256 is the finding's `secret_sha256` is
   repository (`repo` names it as the forge does, `url` is its clone URL) in the cached bare clone
   named by `access.cache`, cloned again from `url` (with the token from the variable named by
   `access.token_env`, sent only to the forge's host) when the cache was cleared;
-- dir / staged: `{"root": dir, "path": relative}` (root may itself be the scanned file).
+- dir / staged: `{"root": dir, "path": relative}` (root may itself be the scanned file);
+- inside an archive, either of those plus `"member": [segments]` (keysweep/scanner/archives.py),
+  and `"decoded_from": "strings"` for the printable runs of a binary file (embedded.py): the
+  same expansion is run again on the content read back.
 
 Other sources (secret stores, CI variables) register a reader with `register_reader(source, fn)`,
 where `fn(locator, settings=None) -> bytes | None` returns the content to re-scan (a reader taking
@@ -252,8 +255,23 @@ class Rereader:
     def _place(self, occurrence: "Occurrence") -> tuple[str, ...]:
         locator = occurrence.locator or {}
         if locator.get("blob"):
-            return ("git", str(locator.get("repo") or occurrence.repo), str(locator["blob"]))
+            # One blob can be several places: the members of an archive, its printable runs.
+            return ("git", str(locator.get("repo") or occurrence.repo), str(locator["blob"]),
+                    repr(locator.get("member")), str(locator.get("decoded_from") == "strings"))
         return (occurrence.source, repr(sorted((k, str(v)) for k, v in locator.items())))
+
+    def _inner(self, content: bytes | None, locator: dict[str, Any]) -> bytes | None:
+        """The part of `content` a match was found in: an archive member (`member`) or the
+        printable runs of a binary file (`decoded_from: strings`); `content` itself otherwise."""
+        strings = locator.get("decoded_from") == "strings"
+        member = locator.get("member")
+        if content is None or not (member or strings):
+            return content
+        from keysweep.scanner.archives import part_content
+        from keysweep.scanner.pipeline import embedded_for
+
+        return part_content(content, tuple(member or ()), "strings" if strings else None,
+                            embedded_for(self.engine), MAX_REREAD_BYTES)
 
     def _remember(self, place: tuple[str, ...], content: bytes | None) -> dict[str, tuple[str, str | None]]:
         found: dict[str, tuple[str, str | None]] = {}
@@ -269,7 +287,8 @@ class Rereader:
     def _scan(self, occurrence: "Occurrence") -> dict[str, tuple[str, str | None]]:
         place = self._place(occurrence)
         if place not in self._matches:
-            self._remember(place, occurrence_content(occurrence, self.settings, self._clone_attempts))
+            content = occurrence_content(occurrence, self.settings, self._clone_attempts)
+            self._remember(place, self._inner(content, occurrence.locator or {}))
         return self._matches[place]
 
     async def _fetch_scan(self, occurrence: "Occurrence", http: "HttpClient | None") -> dict[str, tuple[str, str | None]]:

@@ -1,4 +1,5 @@
-"""Files under a directory. `.git/` is skipped; symbolic links are never followed, so nothing
+"""Files under a directory (archives and compressed files among them are expanded by the scan
+stage: keysweep/scanner/archives.py). `.git/` is skipped; symbolic links are never followed, so nothing
 outside the root is read; FIFOs, devices and sockets are left out with a warning (reading them
 would block or never end)."""
 
@@ -12,9 +13,10 @@ from typing import BinaryIO, Iterator
 
 from keysweep.errors import SourceError
 from keysweep.safefs import RefusedFile, kind_of, open_regular, read_bytes
+from keysweep.scanner.archives import Limits
 from keysweep.scanner.chunked import CHUNK_SIZE
 from keysweep.scanner.models import Blob, ScanStats
-from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path, looks_binary
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path
 
 SKIP_DIRS = {".git", ".hg", ".svn"}
 
@@ -50,6 +52,7 @@ class DirectorySource:
         check_scan_root(path)
         self.root = path.resolve()
         self.max_size = max_size
+        self.archive_limits = Limits(max_member=max_size)
 
     @property
     def identity(self) -> str:
@@ -98,9 +101,7 @@ class DirectorySource:
         except OSError as exc:
             stats.errors.append(f"{full}: {exc.strerror}")
             return
-        if looks_binary(content):
-            stats.blobs_skipped_binary += 1
-            return
+        # Binary or not, archive or not, is decided by the scan stage (pipeline.match_blob).
         yield Blob(content=content, source=self.kind, provenance=provenance)
 
     @contextmanager
