@@ -5,9 +5,9 @@ the extension cannot decide; the same test serves files on disk):
 
 | kind | magic | why keys are there |
 |---|---|---|
-| SQLite database | `SQLite format 3\\0` | app and test databases, browser/CLI credential stores, deleted rows linger in free pages |
-| Python pickle (protocol 2-5) | `\\x80` + protocol byte + a pickle opcode | cached clients and configs, ML checkpoints that pickled their settings |
-| compiled Python (`.pyc`) | a CPython 3.x (or 2.7) magic number followed by `\\r\\n` | the constants of a module committed in `__pycache__/` |
+| SQLite database | `SQLite format 3\\0` | app and test databases, credential stores; deleted rows linger |
+| Python pickle (protocol 2-5) | `\\x80` + protocol byte + a pickle opcode | cached clients, pickled settings |
+| compiled Python (`.pyc`) | a CPython 3.x (or 2.7) magic number, then `\\r\\n` | constants of a committed `__pycache__/` |
 | Java class file | `\\xca\\xfe\\xba\\xbe` with a class-file major version (45-99) | string constants of compiled code in jars |
 
 Everything else that looks binary (images, audio, video, fonts, object files, executables, other

@@ -288,7 +288,8 @@ def _shards(wanted: list[tuple[str, int]], count: int) -> list[list[str]]:
 
 def merge_stats(into: ScanStats, part: ScanStats) -> None:
     for name in ("blobs_scanned", "bytes_scanned", "blobs_skipped_binary", "blobs_skipped_size",
-                 "bytes_skipped_size", "archive_members", "blobs_already_scanned", "blobs_unreachable", "matches", "suppressed_inline"):
+                 "bytes_skipped_size", "archive_members", "blobs_already_scanned", "blobs_unreachable", "matches",
+                 "suppressed_inline"):
         setattr(into, name, getattr(into, name) + getattr(part, name))
     into.errors.extend(part.errors)
     into.warnings.extend(part.warnings)
