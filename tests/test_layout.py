@@ -115,7 +115,9 @@ CONTRACT = {
     "github": ("GITHUB_API_URL", "GITHUB_TOKEN", "https://api.github.com"),
     "gitlab": ("GITLAB_URL", "GITLAB_TOKEN", "https://gitlab.com"),
     "aws": ("AWS_ENDPOINT_URL", "KEYSWEEP_AWS_ADMIN_KEY", None),
-    "google": ("KEYSWEEP_GOOGLE_BASE_URL", "KEYSWEEP_GOOGLE_ADMIN_KEY", "https://generativelanguage.googleapis.com"),
+    # Google API keys are looked up and deleted with GCP's OAuth token (issue 11): the existing
+    # KEYSWEEP_GCP_ADMIN_KEY, not a second name (KEYSWEEP_GOOGLE_ADMIN_KEY was a default nothing read).
+    "google": ("KEYSWEEP_GOOGLE_BASE_URL", "KEYSWEEP_GCP_ADMIN_KEY", "https://generativelanguage.googleapis.com"),
     "slack": ("KEYSWEEP_SLACK_BASE_URL", "KEYSWEEP_SLACK_ADMIN_KEY", "https://slack.com/api"),
     "groq": ("KEYSWEEP_GROQ_BASE_URL", "KEYSWEEP_GROQ_ADMIN_KEY", "https://api.groq.com/openai/v1"),
     "xai": ("KEYSWEEP_XAI_BASE_URL", "KEYSWEEP_XAI_ADMIN_KEY", "https://api.x.ai/v1"),

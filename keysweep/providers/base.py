@@ -31,6 +31,19 @@ class Replacement:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """A provider's second API with its own setting (Google's API Keys API beside Gemini): the
+    environment variable that overrides it, else its default. Environment first, as for `base_url`,
+    so a test or a proxy can redirect it."""
+
+    env: str
+    default: str
+
+    def url(self, env: Mapping[str, str]) -> str:
+        return (env.get(self.env) or self.default).rstrip("/")
+
+
+@dataclass(frozen=True)
 class OwnerFacts:
     """What an inventory entry says about the key's owner, as plain facts (owners/ makes a candidate).
 
@@ -89,6 +102,8 @@ class Provider:
     admin_key_env: str | None = None
     # The API version the provider's requests pin (a header value), written once here.
     api_version: str | None = None
+    # Further APIs of the provider, by name (e.g. "apikeys"), each with its own setting.
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
     # Where a person revokes a key by hand (notifications, the notify revoker).
     console_url: str | None = None
     # Rule ids whose keys belong to a person rather than a workload (OWASP NHI10, "human use of NHI").

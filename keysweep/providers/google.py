@@ -1,8 +1,25 @@
-"""Google API keys (`AIza…`), including Gemini keys."""
+"""Google API keys (`AIza…`, and the `AQ.…` form), including Gemini keys.
+
+- Liveness: `GET {KEYSWEEP_GOOGLE_BASE_URL}/v1beta/models` with the key in `x-goog-api-key`; dead only
+  on 400 INVALID_ARGUMENT with reason API_KEY_INVALID / API_KEY_EXPIRED.
+- Owner: the API Keys API (`KEYSWEEP_GCP_APIKEYS_BASE_URL`, its own endpoint) maps the full key
+  string to its project and key name (`keys:lookupKey`), with the organisation's OAuth access token
+  (`KEYSWEEP_GCP_ADMIN_KEY`); the key's display name is its purpose.
+- Revocation: revokers/google.py deletes the key through the same API (a long-running operation).
+"""
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+import re
+from typing import TYPE_CHECKING, Any
+
+from keysweep.providers.admin_api import AdminApiError
+from keysweep.providers.base import Endpoint, Inventory, InventoryAccess, OwnerFacts, Provider
+
+if TYPE_CHECKING:
+    from keysweep.context import Context
+    from keysweep.http import Response
+    from keysweep.settings import Settings
 
 CHECKS: dict = {}
 
@@ -57,9 +74,153 @@ VERIFIER = HttpVerifier("google", ("google",), "/v1beta/models", live=_models,
                         auth=lambda key: {"x-goog-api-key": key}, dead=INVALID_KEY, restricted=_restricted)
 
 
+# -- the API Keys API: which project and key a key string is ------------------------------
+# Owners (lookup_key + owner_facts) and revokers/google.py (deletion) both bind a leaked key to its
+# resource name through `keys:lookupKey`: Google maps the full key string, so the binding is exact
+# by construction (the revoker sends the re-read value, whose SHA-256 is the finding's).
+APIKEYS = Endpoint("KEYSWEEP_GCP_APIKEYS_BASE_URL", "https://apikeys.googleapis.com")
+# An OAuth access token (Bearer) with apikeys.keys.lookup, and apikeys.keys.delete to revoke: the
+# same credential GCP service-account keys use (`gcloud auth print-access-token`).
+ADMIN_KEY_ENV = "KEYSWEEP_GCP_ADMIN_KEY"
+API_KEY_RULES = frozenset({"google.api-key", "google.api-key-aq"})
+CONSOLE_URL = "https://console.cloud.google.com/apis/credentials"
+# A key's resource name, checked before it goes into a URL: projects/<number>/locations/global/keys/<uid>.
+KEY_NAME = re.compile(r"projects/([A-Za-z0-9-]{1,64})/locations/([a-z0-9-]{1,32})/keys/([A-Za-z0-9-]{1,64})")
+# What the owner evidence keeps of GET /v2/{name}; never `keyString` (Google returns it only from
+# getKeyString, and it is the secret).
+KEY_FIELDS = ("uid", "displayName", "createTime", "updateTime", "restrictions", "serviceAccountEmail")
+
+
+def apikeys_url(settings: "Settings") -> str:
+    return APIKEYS.url(settings.env)
+
+
+def admin_token(settings: "Settings") -> str | None:
+    """The OAuth access token for the API Keys API: this record's admin credential (KEYSWEEP_GCP_ADMIN_KEY,
+    or the variable `[providers.google] admin_key_env` names)."""
+    return settings.admin_key("google")
+
+
+def google_error(response: "Response") -> dict[str, Any] | None:
+    """Google's own error body (google.rpc.Status: `{"error": {"code": 404, "message": …, "status":
+    "NOT_FOUND"}}`, its code the HTTP status); None for anything else, such as a proxy's HTML 401."""
+    body = response.json()
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("code") == response.status and isinstance(error.get("status"), str):
+        return error
+    return None
+
+
+def google_says(response: "Response", status: str) -> bool:
+    error = google_error(response)
+    return error is not None and error["status"] == status
+
+
+def looked_up(body: Any) -> tuple[str, str | None] | None:
+    """(parent, name) from lookupKey's documented answer `{"parent": "projects/…", "name":
+    "projects/…/locations/global/keys/…"}`; name None when Google says the key was purged (it then
+    sets no name); None when the body is not that answer."""
+    if not isinstance(body, dict) or not isinstance(body.get("parent"), str) \
+            or not body["parent"].startswith("projects/"):
+        return None
+    name = body.get("name") or None
+    if name is None:
+        return body["parent"], None
+    if not isinstance(name, str) or not KEY_NAME.fullmatch(name) or not name.startswith(body["parent"] + "/"):
+        return None
+    return body["parent"], name
+
+
+def project_of(name: str) -> str | None:
+    match = KEY_NAME.fullmatch(name or "")
+    return match.group(1) if match else None
+
+
+def failure_reason(response: "Response") -> str:
+    """`HTTP 403 PERMISSION_DENIED`, or `HTTP 401 (not Google's error body)` for a proxy's answer."""
+    error = google_error(response)
+    return f"HTTP {response.status} {error['status']}" if error else f"HTTP {response.status} (not Google's error body)"
+
+
+async def _get(ctx: "Context", url: str, token: str, params: dict[str, str] | None, what: str) -> "Response":
+    from keysweep.http import TransportError
+
+    try:
+        return await ctx.http.request("GET", url, headers={"Authorization": f"Bearer {token}"}, params=params)
+    except TransportError as exc:
+        raise AdminApiError(f"{what}: no answer ({type(exc).__name__})") from None
+
+
+async def lookup_key(value: str, ctx: "Context") -> dict[str, Any] | None:
+    """The API Keys API's record of a key string: `GET /v2/keys:lookupKey?keyString=…` (→ project and
+    key name), then `GET /v2/{name}` for its display name, restrictions and creation time. None when
+    Google holds no such key (NOT_FOUND, or purged); AdminApiError when it cannot be asked."""
+    token = admin_token(ctx.settings)
+    if not token:
+        raise AdminApiError(f"API Keys lookupKey: no credential ({ADMIN_KEY_ENV})")
+    base = apikeys_url(ctx.settings)
+    response = await _get(ctx, f"{base}/v2/keys:lookupKey", token, {"keyString": value}, "API Keys lookupKey")
+    if google_says(response, "NOT_FOUND"):
+        return None
+    if response.status != 200:
+        raise AdminApiError(f"API Keys lookupKey: {failure_reason(response)}")
+    found = looked_up(response.json())
+    if found is None:
+        raise AdminApiError("API Keys lookupKey: HTTP 200 without the documented answer")
+    parent, name = found
+    if name is None:
+        return None
+    entry: dict[str, Any] = {"id": name, "name": name, "parent": parent}
+    key = await _get(ctx, f"{base}/v2/{name}", token, None, f"API Keys get {name}")
+    body = key.json()
+    if key.status == 200 and isinstance(body, dict) and body.get("name") == name:
+        entry.update({field_name: body[field_name] for field_name in KEY_FIELDS if field_name in body})
+    else:  # the binding stands without the details; say why they are missing
+        entry["get_error"] = failure_reason(key) if key.status != 200 else "HTTP 200 without the documented Key"
+    return entry
+
+
+def _api_targets(restrictions: Any) -> list[str]:
+    targets = restrictions.get("apiTargets") if isinstance(restrictions, dict) else None
+    return sorted({t["service"] for t in targets or [] if isinstance(t, dict) and isinstance(t.get("service"), str)})
+
+
+def owner_facts(entry: dict[str, Any]) -> dict[str, Any]:
+    """Owner facts of a looked-up key: the project (from its name) is the team, its display name the
+    purpose. An API key has no creator in the API, so the owner is the project, not a person."""
+    name = entry["name"]
+    project = project_of(name)
+    display = entry.get("displayName") or None
+    targets = _api_targets(entry.get("restrictions"))
+    reach = f"restricted to {', '.join(targets)}" if targets else "no API restriction"
+    details = {"key_name": name, "project": project, "key_uid": entry.get("uid"), "created_at": entry.get("createTime"),
+               "api_targets": targets, "service_account": entry.get("serviceAccountEmail")}
+    evidence = (f"Google API Keys API: lookupKey maps the key to {name} (project {project})"
+                + (f", display name '{display}', created {entry.get('createTime') or 'at an unknown time'}, {reach}"
+                   if "get_error" not in entry else f"; its details could not be read ({entry['get_error']})"))
+    return {"name": f"Google Cloud project {project}", "team": f"projects/{project}", "purpose": display,
+            "contact": entry.get("serviceAccountEmail"), "confidence": 0.7, "details": details, "evidence": evidence}
+
+
+async def _lookup(value: str, access: InventoryAccess) -> dict[str, Any] | None:
+    return await lookup_key(value, access.ctx)
+
+
+async def _owner(entry: dict[str, Any], finding: Any, access: InventoryAccess) -> OwnerFacts:
+    return OwnerFacts(**owner_facts(entry))
+
+
+# Owners (owners/inventories.py runs it for Google findings when the admin credential is set): the
+# entry's `id` is the key's resource name, taken as the finding's key id (an exact binding).
+INVENTORY = Inventory(source="google-admin", lookup=_lookup, owner=_owner)
+
+
 PROVIDER = Provider(
     "google", "Google API keys (Gemini)",
     base_url="https://generativelanguage.googleapis.com",
-    console_url="https://console.cloud.google.com/apis/credentials",
-    checks=CHECKS, verifier=VERIFIER,
+    admin_key_env=ADMIN_KEY_ENV,
+    endpoints={"apikeys": APIKEYS},
+    console_url=CONSOLE_URL,
+    checks=CHECKS, verifier=VERIFIER, inventory=INVENTORY,
+    revokers={"google": "keysweep.revokers.google:GoogleApiKeyRevoker"},
 )
