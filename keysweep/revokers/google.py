@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from keysweep.errors import SecretUnavailable
 from keysweep.providers.google import (
     ADMIN_KEY_ENV,
     API_KEY_RULES,
@@ -40,9 +41,18 @@ from keysweep.providers.google import (
     google_says,
     looked_up,
 )
-from keysweep.errors import SecretUnavailable
-from keysweep.revokers._common import BaseRevoker, gone_or_needs_person, http_failure, make_plan, needs_person, \
-    outcome, reread, safe_target, transport_failure, unbelieved_success
+from keysweep.revokers._common import (
+    BaseRevoker,
+    gone_or_needs_person,
+    http_failure,
+    make_plan,
+    needs_person,
+    outcome,
+    reread,
+    safe_target,
+    transport_failure,
+    unbelieved_success,
+)
 from keysweep.revokers.base import RevokeResult
 
 if TYPE_CHECKING:
