@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from keysweep.context import Context  # noqa: E402
 from keysweep.fingerprint import finding_id, redact, secret_sha256  # noqa: E402
 from keysweep.http import HttpClient  # noqa: E402
+from keysweep.models import Finding, Occurrence  # noqa: E402
 from keysweep.remediation.jobs import Jobs  # noqa: E402
 from keysweep.remediation.orchestrator import Orchestrator, provider_hosts, start_run  # noqa: E402
 from keysweep.remediation.services import for_revocation  # noqa: E402
 from keysweep.revokers import available_revokers  # noqa: E402
-from keysweep.scanner.models import Finding, Occurrence  # noqa: E402
 from keysweep.settings import Settings  # noqa: E402
 from keysweep.store import Store  # noqa: E402
 from keysweep.testing.keygen import KeyGen  # noqa: E402

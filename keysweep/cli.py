@@ -208,7 +208,7 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, inc
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.session import load_engine, open_store, persist
     from keysweep.scanner.sources.staged import StagedSource
-    from keysweep.scanner.suppress import visible
+    from keysweep.suppress import visible
 
     started = utc_now()
     source = StagedSource(Path.cwd(), max_size=max_size)

@@ -18,7 +18,7 @@ from keysweep.settings import Settings
 
 if TYPE_CHECKING:
     from keysweep.http import HttpClient
-    from keysweep.scanner.models import Finding
+    from keysweep.models import Finding
     from keysweep.store import Store
 
 

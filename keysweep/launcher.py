@@ -19,7 +19,7 @@ def _clean_staged_index() -> bool:
     from keysweep.scanner.pipeline import scan_local
     from keysweep.scanner.rules import load_rules
     from keysweep.scanner.sources.staged import StagedSource
-    from keysweep.scanner.suppress import visible
+    from keysweep.suppress import visible
 
     try:
         result = scan_local(StagedSource(Path.cwd()), Engine(load_rules(), backend="regex"), [Path.cwd()])

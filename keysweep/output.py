@@ -11,11 +11,11 @@ import json
 from typing import Any, Iterable, TextIO
 
 from keysweep import __version__
+from keysweep.locations import describe_occurrence
+from keysweep.models import Finding, Occurrence, ScanStats
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
-from keysweep.scanner.locations import describe_occurrence
-from keysweep.scanner.models import Finding, Occurrence, ScanStats
 from keysweep.scanner.rules import Rule
-from keysweep.scanner.suppress import is_suppressed
+from keysweep.suppress import is_suppressed
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 INFORMATION_URI = "https://github.com/keysweep/keysweep"

@@ -9,11 +9,11 @@ import sqlite3
 import pytest
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
+from keysweep.models import Finding, Occurrence
 from keysweep.remediation import audit
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import CallRecord, Jobs
 from keysweep.revokers import Plan, PlannedCall
-from keysweep.scanner.models import Finding, Occurrence
 from keysweep.store import Store
 
 

@@ -17,11 +17,11 @@ import pytest
 from keysweep.context import Context
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.http import HttpClient, RetryPolicy
+from keysweep.models import Finding, Occurrence
 from keysweep.providers import google as G
 from keysweep.providers.admin_api import AdminApiError
 from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers, revoker_for
-from keysweep.scanner.models import Finding, Occurrence
 from keysweep.settings import Settings
 from tests.fakes.google_apikeys import FakeGoogleApiKeys
 from tests.fakes.providers import FakeProviders

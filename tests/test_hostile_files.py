@@ -143,7 +143,7 @@ def test_fifo_and_device_link_in_scanned_dir_are_skipped(tmp_path, keys):
 
 def test_dir_source_refuses_a_file_swapped_for_a_fifo_after_the_check(tmp_path, monkeypatch):
     """lstat says regular, then the name becomes a FIFO: the open must not block."""
-    from keysweep.scanner.models import ScanStats
+    from keysweep.models import ScanStats
     from keysweep.scanner.sources import directory
 
     root = tmp_path / "project"
@@ -194,8 +194,8 @@ def test_read_text_or_warn_escapes_control_characters_in_the_warning(tmp_path, c
 
 # -- CODEOWNERS and configuration ----------------------------------------------------------------
 def test_codeowners_in_working_tree_linked_to_dev_zero_is_skipped(tmp_path, capsys):
+    from keysweep.models import Occurrence
     from keysweep.owners import repo as repo_owners
-    from keysweep.scanner.models import Occurrence
 
     root = tmp_path / "tree"
     (root / ".github").mkdir(parents=True)

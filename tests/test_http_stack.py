@@ -119,7 +119,7 @@ def test_a_forge_read_that_is_not_the_documented_answer_is_none(fake_api, reply)
 
 def github_variable_finding(fake_api, value: str):
     from keysweep.fingerprint import secret_sha256
-    from keysweep.scanner.models import ACCESS, Finding, Occurrence
+    from keysweep.models import ACCESS, Finding, Occurrence
 
     access = {"forge": "github", "api_url": fake_api.url, "token_env": "GITHUB_TOKEN"}
     occurrence = Occurrence(source="github-actions-variable", path=None, line=1,

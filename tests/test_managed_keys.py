@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from keysweep.scanner.models import Finding, Occurrence
+from keysweep.models import Finding, Occurrence
 from keysweep.store import Store
 from tests.fakes.providers import FakeProviders, FakeWebhook
 

@@ -414,9 +414,9 @@ def test_cloud_tags_last_modifier_and_owners_file_store_and_ci_scope_rules():
     import asyncio
 
     from keysweep.context import Context
+    from keysweep.models import Finding, Occurrence
     from keysweep.owners import OwnerContext, resolve_finding
     from keysweep.owners.ownersfile import parse_owners
-    from keysweep.scanner.models import Finding, Occurrence
     from keysweep.scanner.reread import Rereader
 
     rules = parse_owners("""

@@ -4,7 +4,7 @@ token's identity) as stored by an earlier online run: a weaker offline guess nev
 from __future__ import annotations
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
-from keysweep.scanner.models import Finding, Occurrence
+from keysweep.models import Finding, Occurrence
 from keysweep.store import Store
 
 

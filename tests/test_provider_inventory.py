@@ -11,11 +11,11 @@ import pytest
 
 from keysweep.context import Context
 from keysweep.fingerprint import secret_sha256
+from keysweep.models import Finding
 from keysweep.owners import OwnerContext, network_sources, resolve_finding, resolvers
 from keysweep.providers import PROVIDERS
 from keysweep.providers.admin_api import AdminApiError
 from keysweep.providers.base import Inventory, OwnerFacts, Provider
-from keysweep.scanner.models import Finding
 from keysweep.settings import Settings
 
 VALUE = "stub_live_0123456789abcdefghijklmnop"

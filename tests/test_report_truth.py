@@ -8,9 +8,9 @@ import io
 from datetime import datetime, timezone
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
+from keysweep.models import Finding, Occurrence
 from keysweep.remediation import notify
 from keysweep.remediation import report as R
-from keysweep.scanner.models import Finding, Occurrence
 from keysweep.store import Store
 
 NOW = datetime(2026, 12, 2, 12, 0, 0, tzinfo=timezone.utc)

@@ -10,9 +10,9 @@ import json
 from keysweep.context import Context
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.http import HttpClient, RetryPolicy
+from keysweep.models import Finding, Occurrence
 from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
-from keysweep.scanner.models import Finding, Occurrence
 from keysweep.settings import Settings
 from tests.fakes import providers as F
 

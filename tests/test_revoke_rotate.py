@@ -14,13 +14,13 @@ import pytest
 from keysweep.context import Context
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.http import HttpClient, RetryPolicy
+from keysweep.models import Finding, Occurrence
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Jobs
 from keysweep.remediation.orchestrator import Orchestrator, start_run
 from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
 from keysweep.revokers.aws_rotate import parse_target, rewrite
-from keysweep.scanner.models import Finding, Occurrence
 from keysweep.settings import Settings
 from keysweep.store import Store
 

@@ -66,7 +66,7 @@ def verify_after_scan(store, result, rules, settings, include_suppressed: bool =
     """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
     suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
     from keysweep.scanner.reread import Rereader
-    from keysweep.scanner.suppress import visible
+    from keysweep.suppress import visible
     from keysweep.verify.runner import run_verification, summary, unreadable_notes
 
     results = run_verification(visible(result.findings, include_suppressed), settings, store,

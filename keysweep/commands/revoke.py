@@ -25,7 +25,7 @@ from keysweep.sanitize import terminal_safe
 
 
 def _where(finding) -> str:
-    from keysweep.scanner.locations import describe_finding
+    from keysweep.locations import describe_finding
 
     return describe_finding(finding)
 
@@ -38,7 +38,7 @@ def _owner(finding) -> str:
 
 def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
     """The plan as data: the JSON dry run's `plan`, and what the table shows."""
-    from keysweep.scanner.locations import describe_all
+    from keysweep.locations import describe_all
 
     rows = []
     for entry in entries:

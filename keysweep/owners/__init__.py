@@ -30,8 +30,8 @@ from keysweep.owners.tokens import CHECK_NOW
 
 if TYPE_CHECKING:
     from keysweep.context import Context
+    from keysweep.models import Finding
     from keysweep.owners.ownersfile import OwnerRule
-    from keysweep.scanner.models import Finding
     from keysweep.scanner.reread import Rereader
 
 DEFAULT_THRESHOLD = 0.5

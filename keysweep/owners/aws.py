@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from keysweep.clock import utc_iso
 
 if TYPE_CHECKING:
+    from keysweep.models import Finding
     from keysweep.owners import Candidate, OwnerContext
-    from keysweep.scanner.models import Finding
 
 OWNER_TAGS = ("owner", "owner_email", "owner-email", "ownedby", "owned-by", "contact", "maintainer", "created-by")
 TEAM_TAGS = ("team", "squad", "department", "cost-center", "costcenter")

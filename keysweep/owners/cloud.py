@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from keysweep.owners.aws import OWNER_TAGS, PURPOSE_TAGS, TEAM_TAGS, _tag
 
 if TYPE_CHECKING:
+    from keysweep.models import Finding
     from keysweep.owners import Candidate, OwnerContext
-    from keysweep.scanner.models import Finding
 
 TAG_OWNER_CONFIDENCE = 0.85
 TAG_TEAM_CONFIDENCE = 0.6

@@ -25,8 +25,8 @@ from keysweep.providers.base import Inventory, OwnerFacts, Provider
 from keysweep.revokers.binding import Binding, bind, hint_fits, hint_fits_redacted, split_hint
 
 if TYPE_CHECKING:
+    from keysweep.models import Finding
     from keysweep.owners import OwnerContext, Resolver
-    from keysweep.scanner.models import Finding
 
 # The one matcher (also used by the revokers that act on these ids); re-exported for callers here.
 __all__ = ["hint_fits", "hint_fits_redacted", "split_hint"]

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 from keysweep.errors import KeysweepError
 
 if TYPE_CHECKING:
+    from keysweep.models import Finding, Occurrence
     from keysweep.owners import Candidate, OwnerContext
-    from keysweep.scanner.models import Finding, Occurrence
 
 MATCH_KEYS = ("repo", "path", "provider", "rule", "account", "secret_store", "ci_scope", "key_id")
 DEFAULT_CONFIDENCE = 0.95

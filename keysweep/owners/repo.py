@@ -15,8 +15,8 @@ from keysweep.safefs import read_text_or_warn
 from keysweep.scanner.reread import local_git_dir
 
 if TYPE_CHECKING:
+    from keysweep.models import Finding, Occurrence
     from keysweep.owners import Candidate, OwnerContext
-    from keysweep.scanner.models import Finding, Occurrence
 
 # GitHub's lookup order: the first of these that exists is the file in force.
 CODEOWNERS_PATHS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from keysweep.models import Finding
     from keysweep.owners import Candidate, OwnerContext
-    from keysweep.scanner.models import Finding
 
 CONFIDENCE = {"github": 0.75, "gitlab": 0.75}
 DEFAULT_CONFIDENCE = 0.6

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 if TYPE_CHECKING:
     from keysweep.context import Context
+    from keysweep.models import Finding
     from keysweep.providers.candidate import Candidate, Enriched
-    from keysweep.scanner.models import Finding
     from keysweep.verify.model import Verifier
 
 Check = Callable[[str], bool]

@@ -29,7 +29,7 @@ from keysweep.sanitize import terminal_safe
 
 if TYPE_CHECKING:
     from keysweep.context import Context
-    from keysweep.scanner.models import Finding
+    from keysweep.models import Finding
 
 KIND_TITLES = {
     "found": "A credential of yours was found",
@@ -72,13 +72,13 @@ def targets_for(finding: "Finding", settings) -> list[Target]:
 
 def where(finding: "Finding") -> str:
     """The finding's first place as the scan table names it, and how many more (one naming for all)."""
-    from keysweep.scanner.locations import describe_finding
+    from keysweep.locations import describe_finding
 
     return describe_finding(finding)
 
 
 def locations(finding: "Finding") -> list[str]:
-    from keysweep.scanner.locations import describe_all
+    from keysweep.locations import describe_all
 
     return describe_all(finding)
 

@@ -187,9 +187,9 @@ def death_time(times: dict[str, str]) -> str | None:
 def collect(store, now: datetime, *, provider: str | None = None, team: str | None = None,
             owner: str | None = None, source: str | None = None, threshold: float | None = None,
             include_suppressed: bool = False) -> list[Row]:
+    from keysweep.locations import describe_finding
     from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
     from keysweep.remediation.jobs import CONFIRMED
-    from keysweep.scanner.locations import describe_finding
 
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     no_value = inventory_rule_ids()

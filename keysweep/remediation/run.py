@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from keysweep.errors import KeysweepError
+from keysweep.models import Finding
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Job, Jobs
 from keysweep.remediation.orchestrator import Orchestrator, Selection, Summary, finish_run, open_context, select, start_run
@@ -23,7 +24,6 @@ from keysweep.remediation.policy import Decision, Policy, load
 from keysweep.remediation.secrets import forget
 from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget
 from keysweep.revokers import available_revokers, revoker_for
-from keysweep.scanner.models import Finding
 
 # Exit statuses of a run: 2 when the person declined at the threshold prompt, 3 while something
 # selected is failed or not yet confirmed dead (the face turns 3 into 0 without --fail-on-error).

@@ -25,7 +25,7 @@ from keysweep.scanner.reread import fetch_secret
 
 if TYPE_CHECKING:
     from keysweep.context import Context
-    from keysweep.scanner.models import Finding
+    from keysweep.models import Finding
 
 
 __all__ = ["ContextSecrets", "SecretUnavailable", "forget", "scrub", "secret_for"]

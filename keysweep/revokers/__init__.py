@@ -31,7 +31,7 @@ from keysweep.providers import PROVIDERS
 from keysweep.revokers.base import Plan, PlannedCall, Revoker, RevokeResult
 
 if TYPE_CHECKING:
-    from keysweep.scanner.models import Finding
+    from keysweep.models import Finding
 
 __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Plan", "PlannedCall", "RevokeResult", "Revoker", "available_revokers",
            "revoker_for"]

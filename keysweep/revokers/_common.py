@@ -13,7 +13,7 @@ from keysweep.revokers.base import Plan, PlannedCall, RevokeResult
 if TYPE_CHECKING:
     from keysweep.context import Context
     from keysweep.http import Response
-    from keysweep.scanner.models import Finding
+    from keysweep.models import Finding
 
 
 async def reread(finding: "Finding | str", ctx: "Context") -> str:
@@ -174,7 +174,7 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
     """live / dead / unknown, by re-running the provider's verification with the re-read value.
 
     Recorded in the store as a verification (a dated time-to-remediation event) when there is one."""
-    from keysweep.verify.model import Credential
+    from keysweep.verify.model import Credential, clean_identity
 
     check = verifier(finding.provider, ctx)
     if check is None:
@@ -190,8 +190,6 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
         return "unknown"
     record = getattr(ctx.store, "record_verification", None) if ctx.store is not None else None
     if record is not None:
-        from keysweep.verify.runner import clean_identity
-
         record(finding.id, result.status, clean_identity(result.identity or {}, value), scrubbed(result.error, ctx),
                ctx.now())
     return result.status

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from keysweep.context import Context
-    from keysweep.scanner.models import Finding
+    from keysweep.models import Finding
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from keysweep.verify.http_verifier import DeadAnswer, fits
 if TYPE_CHECKING:
     from keysweep.context import Context
     from keysweep.http import Response
-    from keysweep.scanner.models import Finding
+    from keysweep.models import Finding
 
 # What a documented reply means:
 #   revoked  the documented success: the key is revoked (ok)

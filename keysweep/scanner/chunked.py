@@ -19,8 +19,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
 if TYPE_CHECKING:  # the engine is built by the caller; this module only calls it
+    from keysweep.models import Match
     from keysweep.scanner.engine import Engine
-    from keysweep.scanner.models import Match
 
 CHUNK_SIZE = 16 * 1024 * 1024
 MIN_OVERLAP = 64 * 1024

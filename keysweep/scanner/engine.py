@@ -27,11 +27,11 @@ from typing import Iterable, Iterator, Literal
 
 from keysweep.cache import cache_dir, read_trusted, write_private
 from keysweep.fingerprint import shannon_entropy
+from keysweep.models import Match
 from keysweep.providers import CHECKS, ENRICHERS
 from keysweep.providers.candidate import Candidate
 from keysweep.providers.placeholders import is_placeholder
 from keysweep.scanner import decode
-from keysweep.scanner.models import Match
 from keysweep.scanner.rules import Rule
 
 Backend = Literal["auto", "hyperscan", "regex"]

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from keysweep.clock import utc_iso
 from keysweep.errors import KeysweepError
 from keysweep.fingerprint import finding_id, redact, secret_sha256
+from keysweep.models import Blob, Finding, Match, Occurrence, ScanStats, occurrence_order
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.archives import Embedded, Expansion, Limits, container_kind, member_path, read_head
 from keysweep.scanner.chunked import CHUNK_SIZE, scan_pieces
 from keysweep.scanner.embedded import embedded_kind, printable_runs, rule_prefixes
 from keysweep.scanner.engine import Engine
-from keysweep.scanner.models import Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
-from keysweep.scanner.suppress import IGNORE_FILE, IgnoreList, apply_ignore, load_ignored, mark_inline, parse_ignore
+from keysweep.suppress import IGNORE_FILE, IgnoreList, apply_ignore, load_ignored, mark_inline, parse_ignore
 
 if TYPE_CHECKING:  # the git source is imported where it is used: a staged scan never needs it
     from keysweep.scanner.sources.git import GitRepo
@@ -497,7 +497,4 @@ def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[
         finding.occurrences.sort(key=occurrence_order)
     return sorted(findings.values(), key=lambda f: (f.provider, f.rule_id, f.id))
 
-
-def occurrence_order(o: Occurrence) -> tuple:
-    return (o.committed_at or "", o.repo or "", o.path or "", o.line or 0, o.commit or "")
 

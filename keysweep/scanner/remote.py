@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from keysweep.cache import cache_dir, ensure_private_dir
 from keysweep.fingerprint import finding_id
-from keysweep.scanner.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
+from keysweep.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, utc_now
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
 from keysweep.scanner.sources.remote import (
@@ -42,7 +42,7 @@ from keysweep.scanner.sources.remote import (
     describe_exception,
     inventory_sha256,
 )
-from keysweep.scanner.suppress import apply_ignore, load_ignored
+from keysweep.suppress import apply_ignore, load_ignored
 
 GIT_TIMEOUT = 900.0
 

@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from keysweep.fingerprint import secret_sha256
-from keysweep.scanner.models import ACCESS
+from keysweep.models import ACCESS
 
 if TYPE_CHECKING:
     from keysweep.http import HttpClient
+    from keysweep.models import Finding, Occurrence
     from keysweep.scanner.engine import Engine
-    from keysweep.scanner.models import Finding, Occurrence
     from keysweep.scanner.rules import Rule
     from keysweep.settings import Settings
 

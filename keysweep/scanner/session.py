@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from keysweep.models import Finding
 from keysweep.scanner.engine import Engine
-from keysweep.scanner.models import Finding
 from keysweep.scanner.pipeline import utc_now
 from keysweep.scanner.rules import Rule, load_rules, rules_digest
-from keysweep.scanner.suppress import visible
+from keysweep.suppress import visible
 
 if TYPE_CHECKING:
     from keysweep.store import Store

@@ -24,14 +24,15 @@ from typing import Any, Callable, Iterable, Iterator
 from keysweep.clock import parse_utc
 from keysweep.errors import StoreError
 from keysweep.files import make_private_dirs
+from keysweep.locations import at_target
+from keysweep.models import Finding, Occurrence, occurrence_order, place_of
 from keysweep.sanitize import terminal_safe
-from keysweep.scanner.models import Finding, Occurrence, place_of
-from keysweep.scanner.suppress import INLINE, IgnoreList, is_suppressed
 from keysweep.store.migrations import MIGRATIONS
+from keysweep.suppress import INLINE, IgnoreList, is_suppressed
 
 OCCURRENCE_COLUMNS = ("source", "repo", "path", "line", "commit_id", "author_name", "author_email",
                       "committed_at", "locator", "seen_at", "metadata", "suppressed", "suppression")
-# A finding is listed unless every place it was seen is suppressed (see keysweep/scanner/suppress.py).
+# A finding is listed unless every place it was seen is suppressed (see keysweep/suppress.py).
 VISIBLE = ("(NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.finding_id = f.id) "
            "OR EXISTS (SELECT 1 FROM occurrences o WHERE o.finding_id = f.id AND o.suppressed = 0))")
 
@@ -443,8 +444,6 @@ class Store:
         return found
 
     def _attach_managed(self, by_id: dict[str, Finding]) -> None:
-        from keysweep.scanner.locations import at_target
-
         with_keys = [f for f in by_id.values() if f.key_id]
         if not with_keys:
             return
@@ -472,8 +471,6 @@ class Store:
                                      evidence=f"keysweep rotated this key in for {finding.managed['rotated_from']}")
 
     def _attach_occurrences(self, by_id: dict[str, Finding]) -> None:
-        from keysweep.scanner.pipeline import occurrence_order
-
         placeholders = ",".join("?" * len(by_id))
         for row in self.db.execute(
                 f"SELECT finding_id, {', '.join(OCCURRENCE_COLUMNS)} FROM occurrences "

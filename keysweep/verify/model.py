@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from keysweep.fingerprint import scrub_secret
+
 if TYPE_CHECKING:
     from keysweep.context import Context
 
@@ -44,3 +46,14 @@ class Verifier(Protocol):
     async def verify(self, credential: Credential, ctx: "Context") -> Verification:
         """Liveness of the credential; never raises for network trouble (that is `unknown`)."""
         ...
+
+
+def clean_identity(value: Any, secret: str) -> Any:
+    """Identity as recorded: no string keeps a run of 8 or more characters of the secret."""
+    if isinstance(value, str):
+        return scrub_secret(value, secret)
+    if isinstance(value, dict):
+        return {str(k): clean_identity(v, secret) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [clean_identity(v, secret) for v in value]
+    return value

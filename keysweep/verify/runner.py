@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
 from keysweep.clock import parse_utc
-from keysweep.fingerprint import scrub_secret
-from keysweep.verify.model import Credential, Verification
+from keysweep.verify.model import Credential, Verification, clean_identity
 
 if TYPE_CHECKING:
     from keysweep.context import Context
-    from keysweep.scanner.models import Finding
+    from keysweep.models import Finding
     from keysweep.scanner.reread import Rereader
     from keysweep.settings import Settings
     from keysweep.store import Store
@@ -44,17 +43,6 @@ class VerifyResult:
 
     def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "checked_at": self.checked_at, "identity": self.identity, "error": self.error}
-
-
-def clean_identity(value: Any, secret: str) -> Any:
-    """Identity as recorded: no string keeps a run of 8 or more characters of the secret."""
-    if isinstance(value, str):
-        return scrub_secret(value, secret)
-    if isinstance(value, dict):
-        return {str(k): clean_identity(v, secret) for k, v in value.items() if not str(k).startswith("_")}
-    if isinstance(value, (list, tuple)):
-        return [clean_identity(v, secret) for v in value]
-    return value
 
 
 async def verify_one(finding: "Finding", credential: Credential | None, ctx: "Context",

@@ -17,7 +17,7 @@ import asyncio
 import threading
 from typing import Any, AsyncIterator, Iterable
 
-from keysweep.scanner.models import ACCESS
+from keysweep.models import ACCESS
 from keysweep.scanner.sources import looks_binary
 from keysweep.scanner.sources.remote import (
     Entry,

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from keysweep.errors import SourceError
+from keysweep.models import Blob, ScanStats
 from keysweep.safefs import RefusedFile, kind_of, open_regular, read_bytes
 from keysweep.scanner.archives import Limits
 from keysweep.scanner.chunked import CHUNK_SIZE
-from keysweep.scanner.models import Blob, ScanStats
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path
 
 SKIP_DIRS = {".git", ".hg", ".svn"}

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 from urllib.parse import quote, urlsplit
 
+from keysweep.models import ACCESS
 from keysweep.providers import provider
-from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.remote import (
     Entry,
     GitTarget,

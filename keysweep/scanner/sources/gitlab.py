@@ -21,7 +21,7 @@ import base64
 from typing import Any, AsyncIterator
 from urllib.parse import quote, urlsplit
 
-from keysweep.scanner.models import ACCESS
+from keysweep.models import ACCESS
 from keysweep.scanner.sources.github import RestClient
 from keysweep.scanner.sources.remote import (
     Entry,

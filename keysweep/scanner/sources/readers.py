@@ -37,8 +37,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from keysweep.models import ACCESS
 from keysweep.providers import provider
-from keysweep.scanner.models import ACCESS
 from keysweep.scanner.sources.remote import entry_text
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from keysweep.errors import SourceError
-from keysweep.scanner.models import Blob, ScanStats
+from keysweep.models import Blob, ScanStats
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, display_path
 
 HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")

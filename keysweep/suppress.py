@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from keysweep.models import Finding, Occurrence
 from keysweep.safefs import read_text_or_warn
-from keysweep.scanner.models import Finding, Occurrence
 
 IGNORE_FILE = ".keysweepignore"
 INLINE = "inline"

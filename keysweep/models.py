@@ -73,7 +73,7 @@ class Occurrence:
     # age of a CI secret, last modifier of a parameter, … (remote sources; None for git/dir).
     metadata: dict[str, Any] | None = None
     # Accepted by a person (inline allow marker or ignore file); `suppression` says which (see
-    # keysweep/scanner/suppress.py). Not part of the place's identity.
+    # keysweep/suppress.py). Not part of the place's identity.
     suppressed: bool = False
     suppression: dict[str, Any] | None = None
 
@@ -124,3 +124,7 @@ class ScanStats:
     # A part deliberately left out, said so the user knows (a FIFO in `scan dir`, a submodule, the
     # history beyond a shallow clone's boundary): the scan of everything else is complete.
     warnings: list[str] = field(default_factory=list)
+
+
+def occurrence_order(o: Occurrence) -> tuple:
+    return (o.committed_at or "", o.repo or "", o.path or "", o.line or 0, o.commit or "")

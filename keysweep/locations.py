@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from keysweep.scanner.models import Finding, Occurrence
+    from keysweep.models import Finding, Occurrence
 
 
 def describe_occurrence(occurrence: "Occurrence") -> str:
