@@ -32,6 +32,7 @@ CHECK_TEXT = {
     "github_crc32": "CRC32 of the body, base62, last 6 characters",
     "gitlab_routable_crc32": "CRC32, base36, last 7 characters",
     "mixed_case": "both letter cases present",
+    "azure_cask": "Marvin32 checksum (seed `Default0`) in the last 4 characters",
     "openai_marker": "`T3BlbkFJ` marker between two halves",
     "private_key_structure": "body decodes to a complete unencrypted key",
 }

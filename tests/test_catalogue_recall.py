@@ -252,7 +252,16 @@ def build(path) -> Corpus:
     neutral = decoy(k.chars(40))  # key-shaped, but under no provider's name
     fal_header = plant("fal.api-key-header", k.fal(), "merged-ours")
     plants[-1].key_id = fal_header.split(":")[0]
+    slack_refresh = plant("slack.refresh-token", k.slack_refresh(), "merged-ours")
+    slack_rotating_bot = plant("slack.rotating-bot-token", k.slack_rotating("xoxb"), "merged-ours")
+    slack_config = plant("slack.rotating-user-token", k.slack_rotating("xoxp"), "merged-ours")
+    slack_client = plant("slack.client-token", k.slack_client(), "merged-ours")
+    slack_cookie = plant("slack.session-cookie", k.slack_cookie(), "merged-ours")
     commits["merged-ours"] = repo.commit("Spike: CI credentials", {
+        "spike/slack_rotation.json": json.dumps({"ok": True, "token": slack_config, "refresh_token": slack_refresh,
+                                                 "bot": {"access_token": slack_rotating_bot}}, indent=2),
+        "spike/slack-mcp.env": (f"SLACK_MCP_XOXC_TOKEN={slack_client}\nSLACK_MCP_XOXD_TOKEN={slack_cookie}\n"
+                                f"SLACK_MCP_XOXD_EXAMPLE={decoy('xoxd-' + 'A' * 120)}\n"),
         "spike/ci.env": (f"CI_DEPLOY_PASSWORD={gitlab_deploy}\nRUNNER_TOKEN={runner}\nREG={registration}\n"
                          f"SLACK_USER_TOKEN={user}\nSLACK_APP_TOKEN={app}\nSTRIPE_RESTRICTED={rk}\n"
                          f"GH_USER={ghu}\nGH_INSTALL={ghs}\nGH_REFRESH={ghr}\nDEEPSEEK_API_KEY={deepseek_named}\n"),

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "keysweep"
 EXEMPT = {PACKAGE / "testing" / "keygen.py", PACKAGE / "demo.py"}
 # Names that are also sources, clouds or plain words (`aws` sources, GitHub/GitLab forges, a `generic`
 # rule, a Slack webhook...): the package legitimately says them outside the provider's home.
-SOURCE_WORDS = {"aws", "github", "gitlab", "gcp", "google", "slack", "generic", "private-key"}
+SOURCE_WORDS = {"aws", "azure", "github", "gitlab", "gcp", "google", "slack", "generic", "private-key"}
 # A provider named by an everyday word is looked for only as an identifier ("together",
 # `together.api-key`) or by its title; "keeps delta bases together" does not name it.
 EVERYDAY_WORDS = {"together"}

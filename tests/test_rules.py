@@ -100,7 +100,8 @@ def test_every_provider_module_name_matches_a_provider():
 
 def test_long_lived_is_stated_honestly_for_short_lived_kinds():
     by_id = {rule.id: rule for rule in RULES}
-    for short in ("github.installation-token", "github.user-to-server-token", "aws.bedrock-short-term-api-key"):
+    for short in ("github.installation-token", "github.user-to-server-token", "aws.bedrock-short-term-api-key",
+                  "slack.rotating-bot-token", "slack.rotating-user-token"):
         assert by_id[short].long_lived is False
     assert all(rule.long_lived for rule in RULES if rule.provider in ("openai", "anthropic", "gcp", "stripe"))
 
@@ -127,7 +128,8 @@ COVERED = {
                "github.installation-token", "github.refresh-token", "github.fine-grained-pat"},
     "gitlab": {"gitlab.pat", "gitlab.pat-routable", "gitlab.deploy-token", "gitlab.runner-token",
                "gitlab.runner-token-routable", "gitlab.pipeline-trigger-token", "gitlab.runner-registration-token"},
-    "slack": {"slack.bot-token", "slack.user-token", "slack.app-token", "slack.webhook-url"},
+    "slack": {"slack.bot-token", "slack.user-token", "slack.app-token", "slack.webhook-url", "slack.refresh-token",
+              "slack.rotating-bot-token", "slack.rotating-user-token", "slack.client-token", "slack.session-cookie"},
     "stripe": {"stripe.secret-key", "stripe.restricted-key"},
     "private-key": {"private-key.pem"},
     "generic": {"generic.ai-bearer-token", "generic.ai-bearer-token-host-after"},

@@ -12,6 +12,7 @@ from __future__ import annotations
 from keysweep.providers import (
     anthropic,
     aws,
+    azure,
     cohere,
     deepseek,
     gcp,
@@ -38,7 +39,7 @@ from keysweep.providers import (
 from keysweep.providers.base import Check, Enricher, Provider
 
 PROVIDERS: dict[str, Provider] = {module.PROVIDER.name: module.PROVIDER for module in (
-    anthropic, aws, cohere, deepseek, gcp, generic, github, gitlab, google, groq, huggingface, langsmith,
+    anthropic, aws, azure, cohere, deepseek, gcp, generic, github, gitlab, google, groq, huggingface, langsmith,
     mistral, openai, openrouter, perplexity, pinecone, private_key, replicate, slack, stripe, together,
     wandb, xai,
 )}

@@ -1,4 +1,5 @@
-"""Slack bot, user and app tokens (`xoxb-`, `xoxp-`, `xapp-`, …)."""
+"""Slack bot, user and app tokens (`xoxb-`, `xoxp-`, `xapp-`, the expiring `xoxe.xoxb-`/`xoxe.xoxp-`), refresh
+tokens (`xoxe-1-`), browser sessions (`xoxc-` + the `xoxd-` cookie) and incoming webhooks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, pick  # noqa: E402
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, pick
 
 # auth.test's documented errors that say the token itself is no good (Slack answers HTTP 200).
 # Not `not_authed` (no token arrived: a proxy may have stripped it) nor `org_login_required`
@@ -31,16 +32,36 @@ def _auth_test(body, response):
 # POST auth.test: Slack answers 200 with ok true/false; the error code tells a dead token.
 _AUTH_TEST = HttpVerifier("slack", ("slack",), "/auth.test", method="POST", live=_auth_test, dead=BAD_TOKEN)
 _WEBHOOK = NoFreeCheck("slack", ("slack",), "an incoming webhook can only be checked by posting to it; not checked")
+# A refresh token authenticates no API call: exchanging it (oauth.v2.access, tooling.tokens.rotate)
+# uses it up and mints new tokens, so there is no read-only check.
+_REFRESH = NoFreeCheck("slack", ("slack",),
+                       "a refresh token can only be checked by exchanging it, which uses it up; not checked")
+# A browser session's xoxc- token works only with its `d` cookie and the cookie only with a token:
+# either alone draws `invalid_auth` from a live session, which must not read as dead.
+_SESSION = NoFreeCheck("slack", ("slack",),
+                       "a browser session token (xoxc-) and its d cookie (xoxd-) are checked only together; not checked")
+# Rule ids whose credential is no bearer token for auth.test / auth.revoke.
+REFRESH_RULES = frozenset({"slack.refresh-token"})
+SESSION_RULES = frozenset({"slack.client-token", "slack.session-cookie"})
 
 
 class SlackVerifier:
     name = "slack"
     providers = ("slack",)
-    checks = (_AUTH_TEST, _WEBHOOK)
+    checks = (_AUTH_TEST, _WEBHOOK, _REFRESH, _SESSION)
 
     async def verify(self, credential, ctx):
-        webhook = credential.rule_id == "slack.webhook-url" or credential.secret.startswith("https://")
-        return await (_WEBHOOK if webhook else _AUTH_TEST).verify(credential, ctx)
+        return await self._check_for(credential).verify(credential, ctx)
+
+    @staticmethod
+    def _check_for(credential):
+        if credential.rule_id == "slack.webhook-url" or credential.secret.startswith("https://"):
+            return _WEBHOOK
+        if credential.rule_id in REFRESH_RULES or credential.secret.startswith("xoxe-"):
+            return _REFRESH
+        if credential.rule_id in SESSION_RULES or credential.secret.startswith(("xoxc-", "xoxd-")):
+            return _SESSION
+        return _AUTH_TEST
 
 
 VERIFIER = SlackVerifier()
@@ -51,7 +72,8 @@ PROVIDER = Provider(
     base_url="https://slack.com/api",
     console_url="https://api.slack.com/apps",
     # Tokens of a person, not of a workload (OWASP NHI10, "human use of NHI").
-    human_rules=frozenset({"slack.user-token"}),
+    human_rules=frozenset({"slack.user-token", "slack.rotating-user-token", "slack.client-token",
+                           "slack.session-cookie"}),
     checks=CHECKS, verifier=VERIFIER,
     revokers={"slack": "keysweep.revokers.slack:SlackRevoker"},
 )

@@ -9,6 +9,7 @@ import string
 import zlib
 from dataclasses import dataclass
 
+from keysweep.providers.azure import cask_checksum
 from keysweep.providers.base62 import BASE36, encode
 from keysweep.providers.github import token_checksum
 from keysweep.providers.private_key import canonical_pem
@@ -133,9 +134,19 @@ class KeyGen:
         return self.chars(32, HEX)
 
     def azure_openai_cask(self) -> str:
-        """84-character Azure AI services key: random, `JQQJ99`, date, reserved, `ACOG`, checksum."""
-        date = self.random.choice("ABC") + self.random.choice("ABCDEFGHIJKL")
-        return f"{self.chars(52)}JQQJ99{date}{self.chars(16)}ACOG{self.chars(4)}"
+        """84-character Azure AI services key: random, `JQQJ99`, date, reserved, `ACOG`, and the
+        Marvin32 checksum (providers/azure.py); redrawn until the checksum is base62, as Azure's
+        own generator does."""
+        while True:
+            date = self.random.choice("ABC") + self.random.choice("ABCDEFGHIJKL")
+            body = f"{self.chars(52)}JQQJ99{date}{self.chars(16)}ACOG"
+            checksum = cask_checksum(body)
+            if checksum.isalnum():
+                return body + checksum
+
+    def azure_openai_cask_bad_checksum(self) -> str:
+        key = self.azure_openai_cask()
+        return key[:-1] + ("A" if key[-1] != "A" else "B")
 
     def aws_bedrock(self) -> str:
         user = f"BedrockAPIKey-{self.chars(4, string.ascii_lowercase + DIGITS)}-at-{self.chars(12, DIGITS)}"
@@ -219,6 +230,24 @@ class KeyGen:
 
     def slack_app(self) -> str:
         return f"xapp-1-A{self.chars(10, UPPER_ALNUM)}-{self.chars(13, DIGITS)}-{self.chars(64, HEX)}"
+
+    def slack_refresh(self) -> str:
+        """Token-rotation / configuration refresh token."""
+        return f"xoxe-1-{self.chars(146)}"
+
+    def slack_rotating(self, kind: str = "xoxb") -> str:
+        """Expiring access token of an app with token rotation (or an app configuration token)."""
+        return f"xoxe.{kind}-1-{self.chars(self.random.randint(163, 166))}"
+
+    def slack_client(self) -> str:
+        """A browser session's client token (used with its `d` cookie)."""
+        return (f"xoxc-{self.chars(12, DIGITS)}-{self.chars(12, DIGITS)}-{self.chars(13, DIGITS)}-"
+                f"{self.chars(64, HEX)}")
+
+    def slack_cookie(self) -> str:
+        """A browser session's `d` cookie, URL-encoded base64 as browsers store it."""
+        parts = [self.chars(self.random.randint(6, 30)) for _ in range(6)]
+        return "xoxd-" + self.random.choice(["%2F", "%2B"]).join(parts) + "%3D"
 
     def slack_webhook(self) -> str:
         return (f"https://hooks.slack.com/services/T{self.chars(10, UPPER_ALNUM)}/B{self.chars(10, UPPER_ALNUM)}/"
