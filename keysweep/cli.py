@@ -312,8 +312,8 @@ def rules_check(paths):
         checked_ids = {r.id for r in checked}
         to_test = [r for r in everything if r.id in checked_ids]
     else:
-        to_test = load_rules(validate_shipped=True)
-    failures = self_test(to_test)
+        to_test = everything = load_rules(validate_shipped=True)
+    failures = self_test(to_test, catalogue=everything)
     for failure in failures:
         click.echo(terminal_safe(failure), err=True)
     examples = sum(len(r.examples) + len(r.negative_examples) for r in to_test)

@@ -81,3 +81,47 @@ def test_slack_expiring_tokens_go_to_auth_test():
 
     assert VERIFIER._check_for(Credential("slack", "slack.rotating-bot-token", "xoxe.xoxb-1-x")) is slack._AUTH_TEST
     assert VERIFIER._check_for(Credential("slack", "slack.bot-token", "xoxb-1")) is slack._AUTH_TEST
+
+
+# -- values that are not keys: the global allowlists (rules/placeholders.toml) ---------------------
+def _global_allowlists():
+    rules = load_rules()
+    shared = [a for a in rules[0].allowlists if a.examples]
+    assert shared and all(set(shared) <= set(r.allowlists) for r in rules if not r.allow_placeholders)
+    return rules, shared
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_global_allowlists_drop_their_examples_and_keep_their_negatives_on_both_engines(
+        backend, session_cache, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
+    rules, shared = _global_allowlists()
+    engine = Engine(rules, backend=backend)
+    for allowlist in shared:
+        for line in allowlist.examples:
+            assert engine.scan(line.encode()) == [], line[:40]
+        for line in allowlist.negative_examples:
+            assert engine.scan(line.encode()), line[:40]
+
+
+def test_an_allowlist_example_that_no_rule_would_find_fails_the_self_test():
+    from dataclasses import replace
+
+    from keysweep.scanner.rules import self_test
+
+    rules, shared = _global_allowlists()
+    useless = replace(shared[0], examples=("nothing to see here",), negative_examples=())
+    rules = [replace(r, allowlists=(*r.allowlists, useless)) for r in rules if r.provider == "xai"]
+    assert any("found by no rule" in failure for failure in self_test(rules))
+
+
+def test_placeholder_words_inside_a_longer_word_are_kept():
+    """`latest`, `contest`: a random key may hold them; only a word standing apart is a placeholder."""
+    keys = KeyGen(9)
+    engine = Engine(load_rules(), backend="regex")
+    for word in ("latest", "Contest", "attestation", "protest"):
+        key = f"xai-{keys.chars(30)}{word}{keys.chars(50 - len(word))}"
+        assert [m.secret for m in engine.scan(f"XAI_API_KEY={key}".encode())] == [key], word
+    for word in ("9test9", "Fake", "9EXAMPLE9", "Dummy"):
+        key = f"xai-{keys.chars(30, 'abcdefghijkmnopqrstuvwxyz')}{word}{keys.chars(50 - len(word))}"
+        assert engine.scan(f"XAI_API_KEY={key}".encode()) == [], word

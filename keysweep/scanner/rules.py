@@ -1,12 +1,14 @@
 """Detection rules as data: load, validate and self-test the TOML rule files.
 
-A rule file holds `[[rules]]` tables. Field reference: docs/rules.md.
+A rule file holds `[[rules]]` tables and/or `[[global_allowlists]]` tables (filters applied to every
+rule that does not set `allow_placeholders`, each with examples that `rules check` runs). Field
+reference: docs/rules.md.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -18,7 +20,8 @@ KNOWN_FIELDS = set(REQUIRED) | {
     "keywords", "entropy", "checksum", "long_lived", "references", "confidence",
     "key_id_rule", "key_id_window", "prefix", "allow_placeholders", "enrich", "fallback", "allowlists",
 }
-ALLOWLIST_FIELDS = {"description", "regexes", "regex_target", "stopwords", "condition"}
+ALLOWLIST_FIELDS = {"description", "regexes", "regex_target", "stopwords", "condition", "examples",
+                    "negative_examples"}
 CONFIDENCE_LEVELS = ("low", "medium", "high")
 REGEX_TARGETS = ("secret", "match", "line")
 
@@ -36,6 +39,10 @@ class Allowlist:
     stopwords: tuple[str, ...] = ()
     condition: str = "or"
     description: str = ""
+    # Lines holding a would-be finding this allowlist drops, and lines whose finding it keeps: run
+    # by `rules check` (required of a global allowlist, optional on a rule's own).
+    examples: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,9 +161,28 @@ def _allowlist_from_table(entry: dict[str, Any], where: str) -> Allowlist:
         raise RuleError(f"{where}: allowlist condition must be 'or' or 'and'")
     for pattern in entry.get("regexes", []):
         check_pattern(pattern, f"{where}: allowlist", need_secret=False)
+    for list_field in ("examples", "negative_examples"):
+        value = entry.get(list_field, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RuleError(f"{where}: allowlist {list_field} must be a list of strings")
     return Allowlist(regexes=tuple(entry.get("regexes", [])), regex_target=target,
                      stopwords=tuple(str(w).lower() for w in entry.get("stopwords", [])),
-                     condition=condition, description=str(entry.get("description", "")))
+                     condition=condition, description=str(entry.get("description", "")),
+                     examples=tuple(entry.get("examples", ())),
+                     negative_examples=tuple(entry.get("negative_examples", ())))
+
+
+def _global_allowlists(data: dict[str, Any], path: Path) -> list[Allowlist]:
+    """A native file's `[[global_allowlists]]`: each needs a description, examples and negative
+    examples, so `rules check` proves what it drops and what it keeps."""
+    entries = _list_of_tables(data.get("global_allowlists", []), f"{path}: global_allowlists")
+    allowlists = []
+    for entry in entries:
+        where = f"{path}: global allowlist {entry.get('description', '?')!r}"
+        if not entry.get("description") or not entry.get("examples") or not entry.get("negative_examples"):
+            raise RuleError(f"{where}: needs a description, examples and negative_examples")
+        allowlists.append(_allowlist_from_table(entry, where))
+    return allowlists
 
 
 def check_pattern(pattern: str, where: str, need_secret: bool = True) -> None:
@@ -179,6 +205,12 @@ def _parse_toml(text: str) -> dict[str, Any]:
 def load_rule_file(path: Path, validate_patterns: bool = True, keep_backtracking: bool = False) -> list[Rule]:
     """The rules of one file. A gitleaks config's rules that backtrack catastrophically are left
     out with a warning, unless `keep_backtracking` (`rules check`, which reports them)."""
+    return _load_file(path, validate_patterns, keep_backtracking)[0]
+
+
+def _load_file(path: Path, validate_patterns: bool = True,
+               keep_backtracking: bool = False) -> tuple[list[Rule], list[Allowlist]]:
+    """The rules and the global allowlists of one file."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -190,11 +222,12 @@ def load_rule_file(path: Path, validate_patterns: bool = True, keep_backtracking
     from keysweep.scanner import gitleaks_format
 
     if gitleaks_format.is_gitleaks_config(data):
-        return gitleaks_format.convert(data, path, text, keep_backtracking)
-    tables = data.get("rules")
-    if not isinstance(tables, list) or not tables:
+        return gitleaks_format.convert(data, path, text, keep_backtracking), []
+    globals_ = _global_allowlists(data, path)
+    tables = data.get("rules", [])
+    if not isinstance(tables, list) or not (tables or globals_):
         raise RuleError(f"{path}: no [[rules]] tables")
-    return [_rule_from_table(table, path, text, validate_patterns) for table in tables]
+    return [_rule_from_table(table, path, text, validate_patterns) for table in tables], globals_
 
 
 def rule_files(paths: Iterable[Path]) -> list[Path]:
@@ -217,17 +250,33 @@ def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validat
     ones are compiled by the test suite and `rules check`, and lazily by the engine, which keeps a
     pre-commit run from compiling patterns whose keywords never occur."""
     rules: list[Rule] = []
+    globals_: list[Allowlist] = []
     if include_default:
         shipped = rule_files([default_rules_dir()])
         cached = None if validate_shipped else _cached_rules(shipped)
         if cached is None:
-            cached = [rule for path in shipped for rule in load_rule_file(path, validate_patterns=validate_shipped)]
-            _cache_rules(shipped, cached)
-        rules.extend(cached)
+            loaded = [_load_file(path, validate_patterns=validate_shipped) for path in shipped]
+            cached = ([rule for file_rules, _ in loaded for rule in file_rules],
+                      [entry for _, file_globals in loaded for entry in file_globals])
+            _cache_rules(shipped, *cached)
+        rules.extend(cached[0])
+        globals_.extend(cached[1])
     for path in rule_files(extra):
-        rules.extend(load_rule_file(path, keep_backtracking=keep_backtracking))
+        file_rules, file_globals = _load_file(path, keep_backtracking=keep_backtracking)
+        rules.extend(file_rules)
+        globals_.extend(file_globals)
+    rules = with_global_allowlists(rules, globals_)
     validate_rule_set(rules)
     return rules
+
+
+def with_global_allowlists(rules: list[Rule], allowlists: list[Allowlist]) -> list[Rule]:
+    """Every rule that takes the placeholder filter also takes the global allowlists (after its own)."""
+    if not allowlists:
+        return rules
+    extra = tuple(allowlists)
+    return [rule if rule.allow_placeholders else replace(rule, allowlists=rule.allowlists + extra)
+            for rule in rules]
 
 
 def _rules_cache_path(paths: list[Path]) -> Path | None:
@@ -246,8 +295,9 @@ def _rules_cache_path(paths: list[Path]) -> Path | None:
 
 
 # Bump when the Rule record changes shape (a cache of the old shape is then never read).
-RULES_CACHE_VERSION = 2
+RULES_CACHE_VERSION = 3
 _SEQUENCE_FIELDS = ("keywords", "references", "examples", "negative_examples")
+_ALLOWLIST_SEQUENCES = ("regexes", "stopwords", "examples", "negative_examples")
 _RULE_FIELD_NAMES = frozenset(Rule.__dataclass_fields__)
 
 
@@ -269,10 +319,12 @@ def rule_from_plain(data: dict[str, Any]) -> Rule:
         values[name] = tuple(values[name])
     if not isinstance(values["regex"], str) or not isinstance(values["id"], str):
         raise ValueError("id and regex must be strings")
-    values["allowlists"] = tuple(
-        Allowlist(**{**entry, "regexes": tuple(entry["regexes"]), "stopwords": tuple(entry["stopwords"])})
-        for entry in values["allowlists"])
+    values["allowlists"] = tuple(allowlist_from_plain(entry) for entry in values["allowlists"])
     return Rule(**values)
+
+
+def allowlist_from_plain(entry: dict[str, Any]) -> Allowlist:
+    return Allowlist(**{**entry, **{name: tuple(entry[name]) for name in _ALLOWLIST_SEQUENCES}})
 
 
 def rules_digest(rules: Iterable[Rule]) -> str:
@@ -292,7 +344,7 @@ def rules_digest(rules: Iterable[Rule]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _cached_rules(paths: list[Path]) -> list[Rule] | None:
+def _cached_rules(paths: list[Path]) -> tuple[list[Rule], list[Allowlist]] | None:
     """The cached parsed rules, when the cache file is trustworthy (keysweep.cache: ours, private,
     a regular file) and is the record for exactly these files; else None (the files are parsed)."""
     import json
@@ -309,12 +361,13 @@ def _cached_rules(paths: list[Path]) -> list[Rule] | None:
         record = json.loads(data)
         if record.get("version") != RULES_CACHE_VERSION or record.get("key") != cache.stem:
             return None
-        return [rule_from_plain(entry) for entry in record["rules"]]
+        return ([rule_from_plain(entry) for entry in record["rules"]],
+                [allowlist_from_plain(entry) for entry in record["global_allowlists"]])
     except (ValueError, TypeError, KeyError, AttributeError):  # truncated, foreign or older: parse instead
         return None
 
 
-def _cache_rules(paths: list[Path], rules: list[Rule]) -> None:
+def _cache_rules(paths: list[Path], rules: list[Rule], global_allowlists: list[Allowlist]) -> None:
     """Plain JSON, never a pickle: loading it can build Rule records and nothing else."""
     import json
 
@@ -323,7 +376,10 @@ def _cache_rules(paths: list[Path], rules: list[Rule]) -> None:
     cache = _rules_cache_path(paths)
     if cache is None:
         return
-    record = {"version": RULES_CACHE_VERSION, "key": cache.stem, "rules": [rule_to_plain(r) for r in rules]}
+    from dataclasses import asdict
+
+    record = {"version": RULES_CACHE_VERSION, "key": cache.stem, "rules": [rule_to_plain(r) for r in rules],
+              "global_allowlists": [asdict(a) for a in global_allowlists]}
     try:
         write_private(cache, json.dumps(record, separators=(",", ":")).encode())
     except OSError:
@@ -349,8 +405,10 @@ def validate_rule_set(rules: list[Rule]) -> None:
             raise RuleError(f"{rule.origin}: rule {rule.id}: key_id_rule {rule.key_id_rule!r} is not a loaded rule")
 
 
-def self_test(rules: list[Rule]) -> list[str]:
-    """Run every rule's examples through the real engine; return one message per failure."""
+def self_test(rules: list[Rule], catalogue: list[Rule] | None = None) -> list[str]:
+    """Run every rule's examples through the real engine; return one message per failure. The
+    allowlists' examples run over `catalogue` (default: `rules`), the whole loaded rule set when
+    only some of its rules are checked."""
     from keysweep.scanner.backtrack import backtracking_problem
     from keysweep.scanner.engine import Engine, _max_width
 
@@ -374,6 +432,35 @@ def self_test(rules: list[Rule]) -> list[str]:
             hits = [m for m in engine.scan(example.encode()) if m.rule_id == rule.id]
             if hits:
                 failures.append(f"{rule.origin}: rule {rule.id}: negative example matches: {_abbrev(example)}")
+    failures.extend(_allowlist_self_test(catalogue if catalogue is not None else rules))
+    return failures
+
+
+def _allowlist_self_test(rules: list[Rule]) -> list[str]:
+    """Each allowlist with examples, through the real engine over every rule: an example yields no
+    finding, and one without that allowlist (so the allowlist is what drops it); a negative
+    example still yields a finding."""
+    from keysweep.scanner.engine import Engine
+
+    tested: list[Allowlist] = []
+    for rule in rules:
+        tested.extend(a for a in rule.allowlists if (a.examples or a.negative_examples) and a not in tested)
+    if not tested:
+        return []
+    engine = Engine(rules, backend="regex")
+    failures = []
+    for allowlist in tested:
+        name = f"allowlist {allowlist.description or allowlist.regexes!r}"
+        without = Engine([replace(r, allowlists=tuple(a for a in r.allowlists if a != allowlist)) for r in rules],
+                         backend="regex")
+        for example in allowlist.examples:
+            if engine.scan(example.encode()):
+                failures.append(f"{name}: example is still found: {_abbrev(example)}")
+            elif not without.scan(example.encode()):
+                failures.append(f"{name}: example is found by no rule even without it: {_abbrev(example)}")
+        for example in allowlist.negative_examples:
+            if not engine.scan(example.encode()):
+                failures.append(f"{name}: negative example is not found: {_abbrev(example)}")
     return failures
 
 
