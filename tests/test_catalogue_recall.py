@@ -257,7 +257,31 @@ def build(path) -> Corpus:
     slack_config = plant("slack.rotating-user-token", k.slack_rotating("xoxp"), "merged-ours")
     slack_client = plant("slack.client-token", k.slack_client(), "merged-ours")
     slack_cookie = plant("slack.session-cookie", k.slack_cookie(), "merged-ours")
+    gw_mistral = plant("mistral.api-key-config", k.mistral(), "merged-ours")
+    gw_cohere = plant("cohere.api-key-config", k.cohere(), "merged-ours")
+    gw_together = plant("together.api-key-config", k.together_legacy(), "merged-ours")
+    gw_azure = plant("azure.api-key-config", k.azure_openai_hex(), "merged-ours")
+    cfg_pinecone = plant("pinecone.api-key-config", k.uuid4(), "merged-ours")
+    cfg_wandb = plant("wandb.api-key-config", k.wandb(), "merged-ours")
+    example_xai = plant("xai.api-key", k.xai(), "merged-ours")
     commits["merged-ours"] = repo.commit("Spike: CI credentials", {
+        "spike/litellm/config.yaml": (
+            "model_list:\n"
+            f"  - model_name: large\n    litellm_params:\n      model: mistral/mistral-large-latest\n"
+            f"      api_key: {gw_mistral}\n"
+            f"  - model_name: rerank\n    litellm_params:\n      model: cohere/rerank-english-v3.0\n"
+            f"      api_key: {gw_cohere}\n"
+            f"  - model_name: llama\n    litellm_params:\n      model: together_ai/meta-llama/Llama-3-70b\n"
+            f"      api_key: {gw_together}\n"
+            f"  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n"
+            f"      api_version: 2024-10-21\n      api_key: {gw_azure}\n"
+            f"  - model_name: fake\n    litellm_params:\n      model: mistral/mistral-small\n"
+            f"      api_key: {decoy('Fake9' + k.mixed_case(27))}\n"),
+        "spike/settings.toml": (f'[pinecone]\nenvironment = "us-west1-gcp"\napi_key = "{cfg_pinecone}"\n\n'
+                                f'[wandb]\nentity = "acme"\napi_key = "{cfg_wandb}"\n'),
+        "spike/.env.example": (f"XAI_API_KEY={example_xai}\n"
+                               f"OPENAI_API_KEY={decoy('sk-proj-' + k.chars(30, 'abcdefghijkmnopqrstuvwxyz') + '_test_' + k.chars(38) + 'T3BlbkFJ' + k.chars(74))}\n"
+                               f"SLACK_BOT_TOKEN={decoy('xoxb-' + k.chars(12, '0123456789') + '-' + k.chars(13, '0123456789') + '-' + 'abc123XY' * 3)}\n"),
         "spike/slack_rotation.json": json.dumps({"ok": True, "token": slack_config, "refresh_token": slack_refresh,
                                                  "bot": {"access_token": slack_rotating_bot}}, indent=2),
         "spike/slack-mcp.env": (f"SLACK_MCP_XOXC_TOKEN={slack_client}\nSLACK_MCP_XOXD_TOKEN={slack_cookie}\n"
