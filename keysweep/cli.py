@@ -10,7 +10,7 @@ from typing import Callable
 import click
 
 from keysweep import __version__
-from keysweep.commands._common import blob_progress, emit, open_report, settings_for_verify, verify_after_scan
+from keysweep.commands._common import blob_progress, emit, settings_for_verify, verify_after_scan
 from keysweep.errors import KeysweepError
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
@@ -74,10 +74,12 @@ def verify_option(func: Callable) -> Callable:
 # Commands that live in their own modules (keysweep/commands/<name>.py), imported only when run,
 # so that `keysweep scan staged` never pays for aiohttp, boto3 or PyGithub.
 LAZY_COMMANDS: dict[str, str] = {
+    "findings": "keysweep.commands.findings:findings_cmd",
     "verify": "keysweep.commands.verify:verify_cmd",
     "owners": "keysweep.commands.owners:owners_cmd",
     "revoke": "keysweep.commands.revoke:revoke_cmd",
     "report": "keysweep.commands.report:report_cmd",
+    "status": "keysweep.commands.status:status_cmd",
     "audit": "keysweep.commands.audit:audit_group",
     "sweep": "keysweep.commands.sweep:sweep_cmd",
 }
@@ -221,48 +223,6 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, inc
         sys.exit(0)  # a clean commit prints nothing
     emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
          fail_on_error=fail_on_error)
-
-
-@cli.command("findings")
-@click.option("--provider", help="Only this provider (e.g. github).")
-@click.option("--rule", help="Only this rule id.")
-@click.option("--repo", help="Only findings seen in this repository (path or part of it).")
-@click.option("--unreadable", is_flag=True,
-              help="Only findings whose value can no longer be read back from where it was found (so "
-                   "verify, owners and revoke cannot act on them); one line per source on stderr.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="keysweep.toml: forge API URLs and token variables used to read values back.")
-@output_options
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
-@include_suppressed_option
-def findings_cmd(provider, rule, repo, unreadable, config_path, fmt, output, db, include_suppressed):
-    """List what the store holds (not findings suppressed everywhere, unless --include-suppressed)."""
-    from keysweep.output import render
-    from keysweep.scanner.rules import load_rules
-    from keysweep.store import Store, default_db_path
-
-    path = Path(db) if db else default_db_path()
-    if not path.exists():
-        fail(f"{path}: no store yet (run a scan first, or pass --db)")
-    store = Store(path, writable=False)  # listing only reads: a read-only copy of a store will do
-    findings = store.findings(provider=provider, rule=rule, repo=repo, include_suppressed=include_suppressed)
-    if unreadable:
-        from keysweep.scanner.reread import Rereader
-        from keysweep.settings import load_settings
-        from keysweep.verify.runner import unreadable_findings, unreadable_notes
-
-        settings = load_settings(config_path)
-        findings = unreadable_findings(findings, Rereader(settings=settings))
-        for note in unreadable_notes(findings):
-            click.echo(f"keysweep: {terminal_safe(note)}", err=True)
-    rules = {r.id: r for r in load_rules()}
-    handle = open_report(output) if output else sys.stdout
-    try:
-        render(findings, fmt, rules, handle)
-    finally:
-        if output:
-            handle.close()
-    sys.exit(1 if findings else 0)
 
 
 @cli.group("rules")

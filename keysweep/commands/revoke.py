@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from keysweep.clock import utc_iso
+from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.remediation.run import (
     PlanEntry,
     RevocationRun,
@@ -113,14 +114,7 @@ def _summary_line(summary, elapsed: float) -> str:
 
 
 @click.command("revoke")
-@click.argument("ids", nargs=-1)
-@click.option("--provider", help="Only this provider.")
-@click.option("--rule", help="Only this rule id.")
-@click.option("--owner", help="Only credentials whose chosen owner (name or contact) is this.")
-@click.option("--team", help="Only credentials owned by this team.")
-@click.option("--source", help="Only credentials seen in this kind of source (git, dir, …).")
-@click.option("--repo", help="Only credentials seen in this repository.")
-@click.option("--status", type=click.Choice(["live", "dead", "unknown"]), help="Only this verification status.")
+@selection_options
 @click.option("--all", "select_all", is_flag=True,
               help="Every credential in the store (not those suppressed everywhere, unless --include-suppressed).")
 @click.option("--include-suppressed", is_flag=True,
@@ -157,12 +151,11 @@ def _summary_line(summary, elapsed: float) -> str:
                                                     "yet confirmed dead (on every run until it is).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
-def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_all, include_suppressed, execute, yes,
+def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, select_all, include_suppressed, execute, yes,
                threshold, resume, use_policy, policy_file, approve, force, force_revoker, rotate, preflight, actor,
                confirm_attempts, confirm_delay, max_wait, fmt, fail_on_error, db, config_path):
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
     from keysweep.remediation.audit import default_actor
-    from keysweep.remediation.orchestrator import Selection
     from keysweep.settings import load_settings
     from keysweep.store import Store, default_db_path
 
@@ -173,11 +166,11 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
     path = Path(db) if db else default_db_path()
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
-    selection = Selection(ids=tuple(ids), provider=provider, rule=rule, owner=owner, team=team, source=source,
-                          repo=repo, status=status, all=select_all, include_suppressed=include_suppressed)
+    selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since, select_all=select_all,
+                                include_suppressed=include_suppressed)
     if selection.empty() and not resume and not use_policy:
-        raise click.UsageError("select credentials: finding ids, --provider, --rule, --owner, --team, --source, "
-                               "--repo, --status, or --all (or --resume, or --policy)")
+        raise click.UsageError("select credentials: finding ids, --provider, --rule, --owner, --team, --status, "
+                               "--source, --repo, --since, or --all (or --resume, or --policy)")
     if rotate:
         if force_revoker and force_revoker != "aws-rotate":
             raise click.UsageError("--rotate and --revoker: choose one")
@@ -188,6 +181,7 @@ def revoke_cmd(ids, provider, rule, owner, team, source, repo, status, select_al
     if unknown:  # a typo must not look like "nothing to do", as in `verify --id`
         store.close()
         raise click.UsageError(f"no such finding: {', '.join(unknown)}")
+    warn_unmatched(store, selection)
     options = RunOptions(selection=selection, actor=actor or default_actor(), execute=execute, yes=yes,
                          threshold=threshold, resume=resume, use_policy=use_policy, policy_file=policy_file,
                          approve=approve, force=force, force_revoker=force_revoker, preflight=preflight,

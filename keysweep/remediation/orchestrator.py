@@ -23,49 +23,10 @@ from urllib.parse import urlsplit
 from keysweep.clock import parse_utc, utc_iso
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Job, Jobs
+# The selection lives in remediation/selection.py; re-exported for the callers that import it from here.
+from keysweep.remediation.selection import Selection, select  # noqa: F401
 from keysweep.remediation.services import for_revocation
 from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget
-
-
-# -- selection -------------------------------------------------------------------------------------
-@dataclass
-class Selection:
-    ids: tuple[str, ...] = ()
-    provider: str | None = None
-    rule: str | None = None
-    owner: str | None = None
-    team: str | None = None
-    source: str | None = None
-    repo: str | None = None
-    status: str | None = None
-    all: bool = False
-    # Findings suppressed everywhere (inline allow, .keysweepignore) are left out of a selection
-    # unless asked for, or named by id.
-    include_suppressed: bool = False
-
-    def empty(self) -> bool:
-        return not (self.ids or self.provider or self.rule or self.owner or self.team or self.source
-                    or self.repo or self.status or self.all)
-
-
-def select(store, selection: Selection) -> list:
-    findings = store.findings(provider=selection.provider, rule=selection.rule, repo=selection.repo,
-                              ids=list(selection.ids) if selection.ids else None,
-                              include_suppressed=selection.include_suppressed)
-    chosen = []
-    for finding in findings:
-        owner = finding.owner or {}
-        if selection.owner and selection.owner.lower() not in {str(owner.get(k) or "").lower()
-                                                                for k in ("name", "contact")}:
-            continue
-        if selection.team and (owner.get("team") or "").lower() != selection.team.lower():
-            continue
-        if selection.source and not any(o.source == selection.source for o in finding.occurrences):
-            continue
-        if selection.status and ((finding.verification or {}).get("status") or "unknown") != selection.status:
-            continue
-        chosen.append(finding)
-    return chosen
 
 
 # -- context ---------------------------------------------------------------------------------------

@@ -112,6 +112,7 @@ class Row:
     age_seconds: int | None = None    # now − leaked, while not dead
     exposure: str = "unknown"         # closed (dead, window known) | open (live now) | unknown
     open_jobs: int = 0
+    occurrences: int = 0              # places it was seen (status ranks the widest reach first)
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("times", "nhi")}
@@ -175,6 +176,13 @@ def credential_status(finding, times: dict[str, str], no_value: frozenset[str]) 
     return "no_value" if finding.rule_id in no_value else "unverified"
 
 
+def finding_status(finding, no_value: frozenset[str]) -> str:
+    """`credential_status` of a finding as the store returns it (its latest verification and its
+    remediation times): how `findings --status` and `revoke --status` select, and the report counts."""
+    remediation = finding.remediation or {}
+    return credential_status(finding, {"confirmed_dead": remediation.get("confirmed_dead_at")}, no_value)
+
+
 def death_time(times: dict[str, str]) -> str | None:
     """When the key is known to have stopped working after being seen working: keysweep's
     confirmation, or the first `verified_dead` after a `verified_live`."""
@@ -230,7 +238,8 @@ def collect(store, now: datetime, *, provider: str | None = None, team: str | No
                   repos=sorted({o.repo for o in finding.occurrences if o.repo}), where=describe_finding(finding),
                   state=state, verification=verification.get("status"), identity=verification.get("identity") or {},
                   times={kind: t.get(kind) for kind in CLOCK_EVENTS}, status=status,
-                  unowned=is_unowned(finding.owner, threshold), open_jobs=open_jobs.get(finding.id, 0))
+                  unowned=is_unowned(finding.owner, threshold), open_jobs=open_jobs.get(finding.id, 0),
+                  occurrences=len(finding.occurrences))
         dead = death_time(t)
         # A window is known only for a key seen working (verified live, or revoked by keysweep) and
         # then seen dead: a key never seen working may have been dead all along.

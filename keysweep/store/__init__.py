@@ -386,8 +386,8 @@ class Store:
         clauses, params = [], []
         if ids is None and not include_suppressed:
             clauses.append(VISIBLE)
-        if provider:
-            clauses.append("f.provider = ?")
+        if provider:  # provider names are compared without regard to case (`OpenAI` = `openai`)
+            clauses.append("lower(f.provider) = lower(?)")
             params.append(provider)
         if rule:
             clauses.append("f.rule_id = ?")
@@ -421,6 +421,22 @@ class Store:
             self._attach_owner(by_id)
             self._attach_managed(by_id)
         return findings
+
+    def selection_values(self) -> dict[str, set[str]]:
+        """Every value the store holds for each selection filter (providers, rule ids, chosen
+        owners' names and contacts, teams, source kinds, repositories): what a filter can match."""
+        def distinct(sql: str) -> set[str]:
+            return {row[0] for row in self.db.execute(sql) if row[0]}
+
+        return {
+            "provider": distinct("SELECT DISTINCT provider FROM findings"),
+            "rule": distinct("SELECT DISTINCT rule_id FROM findings"),
+            "owner": distinct("SELECT DISTINCT name FROM owner_candidates WHERE chosen = 1")
+            | distinct("SELECT DISTINCT contact FROM owner_candidates WHERE chosen = 1"),
+            "team": distinct("SELECT DISTINCT team FROM owner_candidates WHERE chosen = 1"),
+            "source": distinct("SELECT DISTINCT source FROM occurrences"),
+            "repo": distinct("SELECT DISTINCT repo FROM occurrences"),
+        }
 
     # -- keys keysweep created (revoke --rotate) ------------------------------------------------
     def record_managed_key(self, key_id: str, provider: str, rotated_from: str, written_to: dict[str, Any],

@@ -1,0 +1,56 @@
+"""The selection options `keysweep findings` and `keysweep revoke` share (one set of options, one
+library function: keysweep/remediation/selection.py), and the warning for a filter value that
+matches nothing known."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import click
+
+from keysweep.sanitize import terminal_safe
+
+# The report's statuses (keysweep.remediation.report.STATUSES), spelled here so that `--help`
+# imports nothing heavy.
+STATUS_CHOICES = ("live", "dead", "unknown", "unverified", "no_value")
+
+
+def selection_options(func: Callable) -> Callable:
+    """Finding ids as arguments, then the filters; each narrows the selection."""
+    options = [
+        click.option("--since", metavar="DATE",
+                     help="Only credentials first detected at or after DATE: 2025-03-01, an ISO-8601 time, "
+                          "or an age such as 36h, 7d, 2w."),
+        click.option("--repo", help="Only credentials seen in this repository (its name or part of it)."),
+        click.option("--source", help="Only credentials seen in this kind of source (git, dir, staged, aws-ssm, …)."),
+        click.option("--status", type=click.Choice(STATUS_CHOICES),
+                     help="Only credentials with this status, as `keysweep report` counts them: live, dead "
+                          "(verified dead or confirmed dead after revoking), unknown (the latest check was "
+                          "inconclusive), unverified (never checked), no_value (a record with no value to check)."),
+        click.option("--team", help="Only credentials whose chosen owner is in this team (any case)."),
+        click.option("--owner", help="Only credentials whose chosen owner (name or contact) is this (any case)."),
+        click.option("--rule", help="Only this rule id."),
+        click.option("--provider", help="Only this provider, e.g. github (any case)."),
+        click.argument("ids", nargs=-1),
+    ]
+    for option in options:
+        func = option(func)
+    return func
+
+
+def build_selection(ids, provider, rule, owner, team, status, source, repo, since, *, select_all: bool = False,
+                    include_suppressed: bool = False):
+    """The Selection these option values name; a bad --since is a usage error (exit 2)."""
+    from keysweep.remediation.selection import Selection, parse_since
+
+    return Selection(ids=tuple(ids), provider=provider, rule=rule, owner=owner, team=team, source=source, repo=repo,
+                     status=status, since=parse_since(since) if since else None, all=select_all,
+                     include_suppressed=include_suppressed)
+
+
+def warn_unmatched(store, selection) -> None:
+    """One line on stderr per filter value that matches nothing known (`--provider nosuch`)."""
+    from keysweep.remediation.selection import unmatched_filters
+
+    for note in unmatched_filters(store, selection):
+        click.echo(f"keysweep: warning: {terminal_safe(note)}", err=True)

@@ -1,0 +1,88 @@
+"""`keysweep status`: which keys are still live, whose are they, and what to look at first."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keysweep.files import write_private_text
+from keysweep.sanitize import terminal_safe
+
+COUNT_LABELS = (("count", "count"), ("live", "live"), ("dead", "dead"), ("unknown", "unknown"),
+                ("unverified", "unverified"), ("no_value", "no value"), ("unowned", "unowned"),
+                ("open_jobs", "open jobs"))
+
+
+@click.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: for people; json: the documented keys of docs/usage.md (\"keysweep status\").")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.option("--min-confidence", "threshold", type=click.FloatRange(0, 1), default=None,
+              help="Confidence an owner needs to count as owned (default: that of `keysweep owners`, 0.5).")
+@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--include-suppressed", is_flag=True,
+              help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
+def status_cmd(fmt, output, threshold, db, include_suppressed):
+    """Live / dead / unknown / unverified / no-value / unowned / open-job counts per provider and
+    team (the same names and counts as `keysweep report`), and the ten most urgent credentials:
+    live first, then long-lived, widest reach (most kinds of source, most places), oldest."""
+    from keysweep.remediation.status import build_status
+    from keysweep.store import Store, default_db_path
+
+    path = Path(db) if db else default_db_path()
+    if not path.exists():
+        raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
+    store = Store(path, writable=False)
+    try:
+        status = build_status(store, threshold=threshold, include_suppressed=include_suppressed)
+    finally:
+        store.close()
+    text = json.dumps(status, indent=2) + "\n" if fmt == "json" else render_table(status)
+    if output:
+        write_private_text(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def render_table(status: dict[str, Any]) -> str:
+    """Plain text for an 80-column terminal. Providers, teams, owners and places come from scanned
+    data and provider answers: every such value goes through `terminal_safe`."""
+    from keysweep.remediation.report import human
+
+    totals = status["totals"]
+    lines = [f"{totals['count']} credential{'' if totals['count'] == 1 else 's'}: "
+             + ", ".join(f"{totals[key]} {label}" for key, label in COUNT_LABELS[1:]), ""]
+    for title, groups in (("provider", status["by_provider"]), ("team", status["by_team"])):
+        names = {name: terminal_safe(name) for name in groups}
+        width = min(max([len(title) + 3, *map(len, names.values())]), 24)
+        lines.append(f"{'by ' + title:<{width}}  " + " ".join(f"{label:>{max(5, len(label))}}"
+                                                              for _key, label in COUNT_LABELS))
+        for name, summary in groups.items():
+            lines.append(f"{names[name]:<{width}}  " + " ".join(f"{summary[key]:>{max(5, len(label))}}"
+                                                                for key, label in COUNT_LABELS))
+        lines.append("")
+    if not status["urgent"]:
+        lines.append("Nothing urgent: no credential is live, unchecked or inconclusive.")
+        return "\n".join(lines) + "\n"
+    lines.append("most urgent:")
+    for item in status["urgent"]:
+        places = item["places"]
+        facts = [item["status"], terminal_safe(item["provider"]), terminal_safe(item["redacted"])]
+        if item["long_lived"]:
+            facts.append("long-lived")
+        facts.append(f"{places} place{'' if places == 1 else 's'}"
+                     + (f" in {len(item['sources'])} kinds of source" if len(item["sources"]) > 1 else ""))
+        if item["age_seconds"] is not None:
+            facts.append(f"{human(item['age_seconds'])} old")
+        owner = terminal_safe(item["owner"]) if item["owner"] else "-"
+        if item["team"]:
+            owner += f" ({terminal_safe(item['team'])})"
+        if item["unowned"]:
+            owner += " [unowned]"
+        lines.append(f"{item['rank']:>3}. {terminal_safe(item['id'])}  " + "  ".join(facts))
+        lines.append(f"     owner: {owner}   where: {terminal_safe(item['where'])}")
+    return "\n".join(lines) + "\n"
