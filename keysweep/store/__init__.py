@@ -386,7 +386,7 @@ class Store:
         clauses, params = [], []
         if ids is None and not include_suppressed:
             clauses.append(VISIBLE)
-        if provider:  # provider names are compared without regard to case (`OpenAI` = `openai`)
+        if provider:  # provider names are compared without regard to case (`GitHub` = `github`)
             clauses.append("lower(f.provider) = lower(?)")
             params.append(provider)
         if rule:
