@@ -16,6 +16,12 @@ from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
+# What `scan staged` says when it stops a commit (pre-commit shows stderr): the three ways on.
+STAGED_HIT_ADVICE = (
+    "keysweep: this commit would add a credential. To go on, either\n"
+    "  - remove it from the file (use an environment variable) and git add again,\n"
+    "  - rotate it if it was ever pushed or shared (revoke it, issue a new one),\n"
+    "  - or, if it is not a secret, add a keysweep:allow comment on its line.")
 
 
 def fail(message: str) -> None:
@@ -208,7 +214,7 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
 def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, include_suppressed, fail_on_error=False):
     """Lines added in the index of the repository at the current directory (pre-commit)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
-    from keysweep.scanner.session import load_engine, open_store, persist
+    from keysweep.scanner.session import EXIT_FINDINGS, load_engine, open_store, persist
     from keysweep.scanner.sources.staged import StagedSource
     from keysweep.suppress import visible
 
@@ -221,8 +227,13 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, inc
     if store is None and fmt == "table" and not visible(result.findings, include_suppressed) \
             and not result.stats.errors and not result.stats.warnings:
         sys.exit(0)  # a clean commit prints nothing
-    emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
-         fail_on_error=fail_on_error)
+    try:
+        emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
+             fail_on_error=fail_on_error)
+    except SystemExit as exit_:
+        if exit_.code == EXIT_FINDINGS:  # the commit is stopped: say how to go on
+            click.echo(STAGED_HIT_ADVICE, err=True)
+        raise
 
 
 @cli.group("rules")
@@ -284,29 +295,34 @@ def rules_check(paths):
 
 
 @cli.command("demo")
-@click.option("--keep", type=click.Path(file_okay=False), help="Build the demo repository here and keep it.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--keep", type=click.Path(file_okay=False), metavar="DIR",
+              help="Keep the demo (its repository and its own store) in DIR, which must be new or empty. "
+                   "Default: a new directory under the system's temporary directory.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format of the scan.")
 def demo_cmd(keep, fmt):
-    """Build a throwaway repository with fake keys in its history, and scan it."""
-    import tempfile
+    """Build a repository with generated fake keys in its history, scan it into a store of its own
+    (never your default store), and print the next commands to try on that store."""
+    from keysweep.demo import REPO_NAME, STORE_NAME, build_demo_repo, demo_directory, next_commands
 
-    from keysweep.demo import build_demo_repo
-
-    if keep and Path(keep).is_dir() and any(Path(keep).iterdir()):
-        # The demo commits fake keys and writes a README: never into someone's existing work.
-        fail(f"{keep}: exists and is not empty; --keep needs a new or empty directory")
-    with tempfile.TemporaryDirectory(prefix="keysweep-demo-") as tmp:
-        target = Path(keep) if keep else Path(tmp) / "demo-repo"
-        build_demo_repo(target)
-        click.echo(f"Demo repository: {terminal_safe(target)}", err=True)
-        ctx = click.get_current_context()
-        try:
-            ctx.invoke(scan_git_cmd, path=str(target), full=True, unreachable=False, fmt=fmt, output=None,
-                       db=None, no_store=True, rule_paths=(), engine="auto", max_size=DEFAULT_MAX_SIZE,
-                       new_only=False)
-        except SystemExit as exit_:
-            # The demo always finds its planted keys; that is success here.
-            sys.exit(0 if exit_.code == 1 else exit_.code)
+    home = demo_directory(keep)
+    repo, store = home / REPO_NAME, home / STORE_NAME
+    build_demo_repo(repo)
+    click.echo(f"Demo directory: {terminal_safe(home)} (the repository in {REPO_NAME}/, its store {STORE_NAME})",
+               err=True)
+    try:
+        click.get_current_context().invoke(
+            scan_git_cmd, path=str(repo), full=True, unreachable=False, fmt=fmt, output=None, db=str(store),
+            no_store=False, rule_paths=(), engine="auto", max_size=DEFAULT_MAX_SIZE, new_only=False)
+        code = 0
+    except SystemExit as exit_:
+        code = 0 if exit_.code == 1 else exit_.code  # the demo always finds its planted keys: success here
+    if code == 0:
+        width = max(len(command) for command, _what in next_commands(store))
+        click.echo("\nNext, on the demo's own store:", err=True)
+        for command, what in next_commands(store):
+            click.echo(f"  {terminal_safe(command):<{width}}  # {what}", err=True)
+    sys.exit(code)
 
 
 def _store_problem(exc: Exception) -> str | None:

@@ -28,3 +28,38 @@ def build_demo_repo(target: Path) -> None:
     repo.commit("Try the GitHub API", {"scripts/sync.sh": f"export GITHUB_TOKEN={keys.github()}\n"},
                 author=("Robin Research", "robin@example.com"))
     repo.git("checkout", "-q", "main")
+
+
+# Inside the demo directory: the repository and the demo's own store (never the user's default one).
+REPO_NAME, STORE_NAME = "repo", "keysweep.db"
+
+
+def demo_directory(keep: str | None) -> Path:
+    """The new directory the demo keeps its repository and store in: `keep` (created if missing;
+    it must be empty, the demo commits fake keys and must never write into someone's work), else a
+    new one under the system's temporary directory. Raises KeysweepError when `keep` is not empty."""
+    import tempfile
+
+    from keysweep.errors import KeysweepError
+
+    if not keep:
+        return Path(tempfile.mkdtemp(prefix="keysweep-demo-")).resolve()
+    home = Path(keep)
+    if home.is_dir() and any(home.iterdir()):
+        raise KeysweepError(f"{keep}: exists and is not empty; --keep needs a new or empty directory")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KeysweepError(f"{keep}: cannot create the demo directory: {exc.strerror}") from None
+    return home.resolve()
+
+
+def next_commands(store: Path) -> list[tuple[str, str]]:
+    """(command, what it does) for the rest of the loop on the demo's store, as a new user types them."""
+    import shlex
+
+    db = f"--db {shlex.quote(str(store))}"
+    return [(f"keysweep owners {db}", "who owns each key, and the evidence"),
+            (f"keysweep verify {db}", "is each key still live? (one read-only call per key)"),
+            (f"keysweep revoke --all {db}", "the revocation plan: a dry run, nothing is sent"),
+            (f"keysweep report {db}", "time to remediation")]

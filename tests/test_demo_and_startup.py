@@ -16,7 +16,71 @@ def test_demo_finds_its_planted_keys_and_exits_0(run, tmp_path):
     assert {"openai", "anthropic", "huggingface", "aws", "github"} <= providers
     paths = {o["path"] for f in findings for o in f["occurrences"]}
     assert {"agent/llm.py", ".env", "scripts/sync.sh"} <= paths  # changed, deleted, side branch
-    assert not (target / ".env").exists()
+    assert (target / "repo" / ".git").is_dir() and not (target / "repo" / ".env").exists()
+
+
+def _next_commands(stderr: str) -> list[list[str]]:
+    import shlex
+
+    return [shlex.split(line.split("  # ")[0]) for line in stderr.splitlines() if line.startswith("  keysweep ")]
+
+
+def test_demo_keeps_its_repository_and_its_own_store_in_a_new_directory(run, tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    result = run("demo")
+    assert result.code == 0, result
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Demo directory: ")]
+    home = tmp_path / "tmp" / line.split()[2]
+    assert home.parent == tmp_path / "tmp" and home.name.startswith("keysweep-demo-")
+    assert (home / "repo" / ".git").is_dir() and (home / "keysweep.db").is_file()
+    assert not os.path.exists(os.environ["KEYSWEEP_DB"]), "the demo wrote to the user's default store"
+    # It ends with the next commands, on its own store.
+    commands = _next_commands(result.stderr)
+    assert [c[1] for c in commands] == ["owners", "verify", "revoke", "report"]
+    assert all(c[-2:] == ["--db", str(home / "keysweep.db")] for c in commands)
+    # Run again, it makes another directory: nothing is reused or overwritten.
+    again = run("demo", "--format", "json")
+    assert again.code == 0 and again.json()
+    assert len(list((tmp_path / "tmp").iterdir())) == 2
+
+
+def test_the_next_commands_the_demo_prints_run_on_its_store(run, tmp_path, fake_api, monkeypatch):
+    # The providers' base URLs point at a local server that knows none of these keys.
+    for name, path in (("OPENAI_BASE_URL", "/openai/v1"), ("ANTHROPIC_BASE_URL", "/anthropic"), ("HF_ENDPOINT", "/hf"),
+                       ("GITHUB_API_URL", "/github"), ("AWS_ENDPOINT_URL", "/aws")):
+        monkeypatch.setenv(name, fake_api.url + path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKEFAKE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake")
+    demo = run("demo", "--keep", tmp_path / "demo")
+    assert demo.code == 0, demo
+    outcomes = {}
+    for command in _next_commands(demo.stderr):
+        result = run(*command[1:])
+        outcomes[command[1]] = result
+        assert result.code in (0, 1), (command, result)
+        assert "Traceback" not in result.stderr
+    assert "owned" in outcomes["owners"].stderr
+    assert "verified 5 finding(s)" in outcomes["verify"].stderr
+    assert "Dry run:" in outcomes["revoke"].stdout and outcomes["revoke"].code == 0
+    assert outcomes["report"].stdout.startswith("Time to remediation — 5 credentials")
+
+
+def test_demo_keep_needs_a_new_or_empty_directory(run, tmp_path):
+    busy = tmp_path / "work"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine\n")
+    refused = run("demo", "--keep", busy)
+    assert refused.code == 2 and refused.stderr.startswith("keysweep: error: ")
+    assert len(refused.stderr.splitlines()) == 1 and "new or empty directory" in refused.stderr
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("demo", "--keep", empty, "--format", "json").code == 0
+    assert (empty / "keysweep.db").is_file()
 
 
 def test_scan_staged_does_not_import_heavy_libraries(make_repo):

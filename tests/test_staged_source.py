@@ -134,3 +134,23 @@ def test_unusual_file_names_are_reported_as_they_are(run, repo, keys, name):
     result = staged(run, repo, "--format", "json")
     assert result.code == 1, result
     assert [(o["path"], o["line"]) for o in find_secret(result.json(), key)["occurrences"]] == [(name, 2)]
+
+
+def test_a_hit_says_how_to_go_on_in_one_short_block(run, repo, keys):
+    key = keys.github()
+    repo.write("ci.sh", f"export GITHUB_TOKEN={key}\n")
+    repo.git("add", "ci.sh")
+    result = staged(run, repo)
+    assert result.code == 1
+    advice = result.stderr.strip().splitlines()
+    assert advice[0] == "keysweep: this commit would add a credential. To go on, either"
+    assert len(advice) == 4 and all(len(line) <= 80 for line in advice)
+    assert "remove it" in advice[1] and "rotate it" in advice[2] and "keysweep:allow" in advice[3]
+    # Machine formats keep stdout clean; the advice is on stderr for the person at the commit.
+    as_json = staged(run, repo, "--format", "json")
+    assert as_json.code == 1 and as_json.json() and "keysweep:allow" in as_json.stderr
+    # The way it names works: the allowed line passes.
+    repo.write("ci.sh", f"export GITHUB_TOKEN={key}  # keysweep:allow\n")
+    repo.git("add", "ci.sh")
+    allowed = staged(run, repo)
+    assert (allowed.code, allowed.stderr) == (0, "")

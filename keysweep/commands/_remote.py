@@ -130,8 +130,9 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                max_age: int, cache_dir: str | None, fail_on_error: bool, errors_json: str | None,
                concurrency: int, git_workers: int, full: bool, show_progress: bool,
                include_suppressed: bool = False, settings=None, exit_on_new: bool = False,
-               after: Callable[[object], None] | None = None) -> None:
-    """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit."""
+               after: Callable[[object, object], None] | None = None) -> None:
+    """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit.
+    `after(store, outcome)` runs once everything is recorded, before the findings are rendered."""
     import asyncio
 
     from keysweep.context import Context
@@ -187,7 +188,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                    f"{counters.get('repos_unchanged', 0)} unchanged, {counters.get('values', 0)} values read, "
                    f"{counters.get('inventory', 0)} inventory records, {counters.get('requests', 0)} API requests, "
                    f"{len(outcome.new_ids)} new finding(s), {len(outcome.stats.errors)} error(s)", err=True)
-    if after is not None and store is not None:  # e.g. sweep applying the revocation policy
-        after(store)
+    if after is not None and store is not None:  # e.g. sweep's --verify, --owners, --revoke-policy
+        after(store, outcome)
     emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
          include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new)

@@ -118,6 +118,14 @@ def build_sources(settings) -> list:
               help="Configuration file. Default: ./keysweep.toml.")
 @click.option("--db", type=click.Path(dir_okay=False),
               help="Findings store (SQLite); remembers what earlier sweeps read. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--verify", "verify", is_flag=True,
+              help="After the sweep, check every swept credential with a read-only call to its provider "
+                   "(as `keysweep verify`); one summary line on stderr.")
+@click.option("--owners", "owners", is_flag=True,
+              help="After the sweep (and --verify), attribute every swept credential to an owner (as "
+                   "`keysweep owners`); one summary line on stderr.")
+@click.option("--owners-file", type=click.Path(dir_okay=False),
+              help="With --owners: keysweep-owners.toml to use (default: ./keysweep-owners.toml or [owners] file).")
 @click.option("--revoke-policy", is_flag=True,
               help="After the sweep, apply keysweep-policy.toml (as `keysweep revoke --policy`): a dry run "
                    "printed to stderr unless --execute. Also `[policy] apply_after_sweep = true`.")
@@ -129,10 +137,15 @@ def build_sources(settings) -> list:
 @remote_options
 @output_options
 @scan_options
-def sweep_cmd(config_path, db, max_age, cache_dir, revoke_policy, revoke_execute, revoke_yes, policy_file, **options):
+def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, revoke_policy, revoke_execute,
+              revoke_yes, policy_file, **options):
     """Sweep every source of keysweep.toml [sources] (git paths, GitHub orgs, GitLab groups, AWS
     profiles/regions), reading only what changed since the last sweep. Reports the findings of the
-    swept places (only new ones with --new-only) and exits 1 when new findings appeared."""
+    swept places (only new ones with --new-only) and exits 1 when new findings appeared.
+
+    The follow-ups a scheduled run wants, in this order: --verify, --owners, --revoke-policy; so
+    `sweep --verify --owners --revoke-policy --execute` is the whole loop. They never change the
+    exit status."""
     from keysweep.settings import load_settings
 
     settings = load_settings(config_path)
@@ -157,11 +170,55 @@ def sweep_cmd(config_path, db, max_age, cache_dir, revoke_policy, revoke_execute
                 fail("--revoke-policy: no keysweep-policy.toml here and no [policy] rules in keysweep.toml")
         except KeysweepError as exc:
             fail(str(exc))
+    owner_rules = None
+    if owners:  # the owners file is checked before anything is read, as `keysweep owners` does
+        from keysweep.owners.ownersfile import load_owner_rules
+
+        owner_rules = load_owner_rules(owners_file, settings)
+    elif owners_file:
+        fail("--owners-file: add --owners")
     built = build_sources(settings)
-    after = (lambda store: apply_revoke_policy(store, settings, policy_file, revoke_execute, revoke_yes)) \
-        if apply_policy else None
+
+    def after(store, outcome) -> None:
+        from keysweep.scanner.session import findings_to_report
+
+        swept = findings_to_report(outcome, store, False, None, options["include_suppressed"])
+        if verify:
+            verify_swept(store, swept, settings)
+        if owner_rules is not None:
+            attribute_swept(store, swept, settings, owner_rules)
+        if apply_policy:
+            apply_revoke_policy(store, settings, policy_file, revoke_execute, revoke_yes)
+
     run_remote(lambda _settings: built, settings=settings, db=db, no_store=False, max_age=max_age,
-               cache_dir=cache_dir, exit_on_new=True, after=after, **options)
+               cache_dir=cache_dir, exit_on_new=True, after=after if verify or owners or apply_policy else None,
+               **options)
+
+
+def verify_swept(store, findings, settings) -> None:
+    """`keysweep verify` over the swept credentials; its summary on stderr."""
+    from keysweep.scanner.reread import Rereader
+    from keysweep.verify.runner import run_verification, summary, unreadable_notes
+
+    results = run_verification(findings, settings, store, rereader=Rereader(settings=settings))
+    click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results) if results else 'nothing to check'}",
+               err=True)
+    for note in unreadable_notes(results):
+        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
+
+
+def attribute_swept(store, findings, settings, owner_rules) -> None:
+    """`keysweep owners` over the swept credentials; its summary on stderr."""
+    from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners
+    from keysweep.scanner.reread import Rereader
+
+    _, warnings = run_owners(findings, settings, store, owner_rules, rereader=Rereader(settings=settings))
+    for warning in warnings:
+        click.echo(f"keysweep: warning: {terminal_safe(warning)}", err=True)
+    refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
+    unowned = sum(1 for f in refreshed if is_unowned(f.owner, DEFAULT_THRESHOLD))
+    click.echo(f"keysweep: owners: {len(refreshed) - unowned} owned, {unowned} unowned "
+               f"(threshold {DEFAULT_THRESHOLD})", err=True)
 
 
 def apply_revoke_policy(store, settings, policy_file: str | None, execute: bool, yes: bool) -> None:
