@@ -121,3 +121,10 @@ def test_revoke_still_needs_a_selection(run, store):
     db, _found = store
     result = run("revoke", "--db", db)
     assert result.code == 2 and "--since" in result.stderr
+
+
+def test_the_status_choices_are_the_reports_statuses():
+    from keysweep.commands._selection import STATUS_CHOICES
+    from keysweep.remediation.report import STATUSES as REPORT_STATUSES
+
+    assert STATUS_CHOICES == REPORT_STATUSES == STATUSES
