@@ -156,4 +156,5 @@ def test_demo_keep_accepts_an_empty_directory(run, tmp_path):
     target.mkdir()
     result = run("demo", "--keep", target, "--format", "json")
     assert result.code == 0, result
-    assert (target / ".git").is_dir() and result.json()
+    # The directory holds the demo's repository and its own store (issue 14).
+    assert (target / "repo" / ".git").is_dir() and (target / "keysweep.db").is_file() and result.json()
