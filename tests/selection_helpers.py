@@ -20,7 +20,7 @@ def responder_store(tmp_path: Path) -> tuple[Path, dict]:
     spread = finding("sk-ant-api03-" + "Wide" * 20, in_git("svc/.env", at="2026-06-01T00:00:00Z"),
                      rule_id="anthropic.api-key", provider="anthropic")
     spread.occurrences.append(in_ssm("/prod/agent/anthropic"))
-    from keysweep.scanner.models import Occurrence
+    from keysweep.models import Occurrence
 
     spread.occurrences.append(Occurrence(source="dir", path="deploy/agent.env", line=2, locator={"path": "x"}))
     store.record([spread], "scope", LATER)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from keysweep.fingerprint import finding_id, redact, secret_sha256
-from keysweep.scanner.models import Finding, Occurrence
+from keysweep.models import Finding, Occurrence
 from keysweep.store import Store
 from tests.selection_helpers import responder_store
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from keysweep.clock import parse_utc, utc_iso
 from keysweep.errors import KeysweepError
 from keysweep.remediation.report import STATUSES, finding_status, inventory_rule_ids
-from keysweep.scanner.models import Finding
+from keysweep.models import Finding
 
 _RELATIVE = re.compile(r"(\d+)\s*([dhw])")
 _RELATIVE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
