@@ -28,8 +28,8 @@ from datetime import datetime, timedelta, timezone
 
 from keysweep.clock import parse_utc, utc_iso
 from keysweep.errors import KeysweepError
-from keysweep.remediation.report import STATUSES, finding_status, inventory_rule_ids
 from keysweep.models import Finding
+from keysweep.remediation.report import STATUSES, finding_status, inventory_rule_ids
 
 _RELATIVE = re.compile(r"(\d+)\s*([dhw])")
 _RELATIVE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
