@@ -246,3 +246,28 @@ async def list_all(http: HttpClient, url: str, *, headers: Mapping[str, str], pa
             break
         query[cursor_param] = body.get("last_id") or page[-1].get("id")
     return items
+
+
+async def list_by_offset(http: HttpClient, url: str, *, headers: Mapping[str, str], params: Mapping[str, str],
+                         offset_param: str, max_offset: int = 100_000,
+                         on_response: Callable[[Response], None] | None = None) -> list[dict[str, Any]]:
+    """Every item of a list paged by offset (`{"data": [...]}`, `offset_param` = entries read so far)
+    until an empty page; a page that is not a 200 JSON object with a `data` list is a ListingError."""
+    items: list[dict[str, Any]] = []
+    offset = 0
+    while offset <= max_offset:
+        try:
+            response = await http.request("GET", url, headers=headers, params={**params, offset_param: str(offset)})
+        except TransportError as exc:
+            raise ListingError(url, error=exc) from None
+        if on_response is not None:
+            on_response(response)
+        body = response.json()
+        if response.status != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise ListingError(url, response=response)
+        page = [item for item in body["data"] if isinstance(item, dict)]
+        if not page:
+            break
+        items.extend(page)
+        offset += len(page)
+    return items

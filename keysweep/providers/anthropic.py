@@ -2,7 +2,7 @@
 
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.providers.admin_api import AdminApiError, get_json, paginate
-from keysweep.providers.base import Inventory, OwnerFacts, Provider
+from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider
 
 
 def has_suffix(key: str) -> bool:
@@ -76,10 +76,13 @@ VERIFIER = AnthropicVerifier()
 # -- admin inventory (owners; network, with ANTHROPIC_ADMIN_KEY) ----------------------------------
 # `/v1/organizations/api_keys`: an entry shows its key as `partial_key_hint` → key id, `created_by`
 # (→ the user's e-mail), workspace, status.
+# The listing, written once: owners and the revoker page it (providers/admin_api.py: list_pages).
+API_KEYS = Listing("/v1/organizations/api_keys", {"limit": "1000"}, "after_id")
+
+
 async def _list_keys(access) -> list[dict]:
-    base = access.ctx.settings.base_url("anthropic")
-    return await paginate(access, f"{base}/v1/organizations/api_keys", _admin_headers(access), {"limit": "1000"},
-                          "after_id", "Anthropic Admin API keys")
+    return await paginate(access, access.ctx.settings.base_url("anthropic"), API_KEYS, _admin_headers(access),
+                          "Anthropic Admin API keys")
 
 
 def _admin_headers(access) -> dict[str, str]:

@@ -44,6 +44,24 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """One paginated listing of a provider's admin API, as data: the path under the provider's base
+    URL (`{field}` placeholders filled by the caller), the query of the first page, and how the next
+    page is asked for: `cursor` names the parameter that carries the previous page's `last_id`
+    (`{"data": [...], "has_more": …, "last_id": …}`), or, with `paging="offset"`, the number of
+    entries already read (`{"data": [...]}` until an empty page). Owners and revokers page it through
+    providers/admin_api.py's `list_pages`, so the endpoint is written once."""
+
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    cursor: str = "after"
+    paging: str = "cursor"  # "cursor" or "offset"
+
+    def url(self, base: str, **fields: str) -> str:
+        return f"{base}{self.path.format(**fields)}"
+
+
+@dataclass(frozen=True)
 class OwnerFacts:
     """What an inventory entry says about the key's owner, as plain facts (owners/ makes a candidate).
 

@@ -2,7 +2,7 @@
 
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.providers.admin_api import AdminApiError, iso, paginate
-from keysweep.providers.base import Inventory, OwnerFacts, Provider
+from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider
 
 MARKER = "T3BlbkFJ"
 
@@ -109,24 +109,28 @@ VERIFIER = OpenAIVerifier()
 # account), project, last use.
 
 
+# The listings, written once: owners and the revoker page them (providers/admin_api.py: list_pages).
+PROJECTS = Listing("/organization/projects", {"limit": "100", "include_archived": "true"}, "after")
+PROJECT_KEYS = Listing("/organization/projects/{project}/api_keys", {"limit": "100", "owner_project_access": "any"},
+                       "after")
+ADMIN_KEYS = Listing("/organization/admin_api_keys", {"limit": "100"}, "after")
+
+
 async def _list_keys(access) -> list[dict]:
     settings = access.ctx.settings
     base = settings.base_url("openai")
     headers = {"Authorization": f"Bearer {settings.admin_key('openai')}", "Content-Type": "application/json"}
-    projects = await paginate(access, f"{base}/organization/projects", headers,
-                              {"limit": "100", "include_archived": "true"}, "after", "OpenAI Admin API projects")
+    projects = await paginate(access, base, PROJECTS, headers, "OpenAI Admin API projects")
     keys: list[dict] = []
     for project in projects:
         if not project.get("id"):
             continue
-        project_keys = await paginate(
-            access, f"{base}/organization/projects/{project['id']}/api_keys", headers,
-            {"limit": "100", "owner_project_access": "any"}, "after", f"OpenAI Admin API keys of {project['id']}")
+        project_keys = await paginate(access, base, PROJECT_KEYS, headers, f"OpenAI Admin API keys of {project['id']}",
+                                      project=project["id"])
         for key in project_keys:
             keys.append({**key, "_project": {"id": project["id"], "name": project.get("name")}})
     try:
-        admin_keys = await paginate(access, f"{base}/organization/admin_api_keys", headers, {"limit": "100"},
-                                    "after", "OpenAI Admin API admin keys")
+        admin_keys = await paginate(access, base, ADMIN_KEYS, headers, "OpenAI Admin API admin keys")
     except AdminApiError as exc:
         access.warn(str(exc))
         admin_keys = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Listing, Provider
 
 CHECKS: dict = {}
 
@@ -26,6 +26,11 @@ def _key(body, response):
 
 # GET /api/v1/key: the key's label, limit and usage; free.
 VERIFIER = HttpVerifier("openrouter", ("openrouter",), "/key", live=_key, dead=(INVALID_CREDENTIALS,))
+
+
+# The management key's listing of every key (`hash`, `label`), paged by offset; the revoker pages
+# it through providers/admin_api.py's list_pages.
+KEYS = Listing("/keys", {}, "offset", paging="offset")
 
 
 PROVIDER = Provider(

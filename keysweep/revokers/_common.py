@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from keysweep.context import Context
     from keysweep.http import Response
     from keysweep.models import Finding
+    from keysweep.providers.base import Listing
 
 
 async def reread(finding: "Finding | str", ctx: "Context") -> str:
@@ -204,15 +205,18 @@ class BaseRevoker:
         return await verify_status(finding, ctx) == "dead"
 
 
-async def list_admin_pages(ctx: "Context", url: str, headers: dict[str, str], params: dict[str, str],
-                           cursor_param: str, calls: list[tuple[str, str, str]],
-                           what: str) -> list[dict[str, Any]] | RevokeResult:
-    """An admin API's cursor-paginated listing, each page's call logged; a failure as a RevokeResult."""
-    from keysweep.http import ListingError, list_all
+async def list_admin_pages(ctx: "Context", base: str, listing: "Listing", headers: dict[str, str],
+                           calls: list[tuple[str, str, str]], what: str,
+                           **fields: str) -> list[dict[str, Any]] | RevokeResult:
+    """The provider's admin listing (its record's `Listing`, path filled with `fields`), each page's
+    call logged; a failure as a RevokeResult."""
+    from keysweep.http import ListingError
+    from keysweep.providers.admin_api import list_pages
 
+    url = listing.url(base, **fields)
     try:
-        return await list_all(ctx.http, url, headers=headers, params=params, cursor_param=cursor_param,
-                              on_response=lambda response: calls.append(("GET", safe_target(url), outcome(response))))
+        return await list_pages(ctx.http, base, listing, headers, **fields,
+                                on_response=lambda response: calls.append(("GET", safe_target(url), outcome(response))))
     except ListingError as exc:
         if exc.response is None:
             return transport_failure("GET", url, exc.error, calls)

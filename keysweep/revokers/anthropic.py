@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from keysweep.providers.anthropic import api_headers
+from keysweep.providers.anthropic import API_KEYS, api_headers
 from keysweep.revokers._common import (
     BaseRevoker,
     finding_data,
@@ -43,8 +43,7 @@ class AnthropicRevoker(BaseRevoker):
     async def plan(self, finding, ctx):
         base = ctx.settings.base_url("anthropic")
         needs = [] if ctx.settings.admin_key("anthropic") else ["ANTHROPIC_ADMIN_KEY"]
-        calls = [] if finding.key_id else [("GET", f"{base}/v1/organizations/api_keys",
-                                            "find the key by its partial key hint")]
+        calls = [] if finding.key_id else [("GET", API_KEYS.url(base), "find the key by its partial key hint")]
         calls.append(("POST", f"{base}/v1/organizations/api_keys/{finding.key_id or '{id}'}",
                       'set status "inactive"'))
         return make_plan(self.name, finding, calls, needs)
@@ -52,11 +51,10 @@ class AnthropicRevoker(BaseRevoker):
     async def _inventory(self, ctx, headers, calls) -> list[dict[str, Any]] | RevokeResult:
         cache = ctx.extra.setdefault("_anthropic_inventory", {})
         lock = ctx.extra.setdefault("_anthropic_inventory_lock", asyncio.Lock())
-        url = f"{ctx.settings.base_url('anthropic')}/v1/organizations/api_keys"
         async with lock:
             if "keys" in cache:
                 return cache["keys"]
-            keys = await list_admin_pages(ctx, url, headers, {"limit": "1000"}, "after_id", calls,
+            keys = await list_admin_pages(ctx, ctx.settings.base_url("anthropic"), API_KEYS, headers, calls,
                                           "Anthropic Admin API listing")
             if isinstance(keys, RevokeResult):
                 return keys

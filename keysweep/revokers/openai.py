@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from keysweep.providers.openai import ADMIN_KEYS, PROJECT_KEYS, PROJECTS
 from keysweep.revokers._common import (
     BaseRevoker,
     gone_or_needs_person,
@@ -74,27 +75,26 @@ class OpenAIRevoker(BaseRevoker):
         needs = [] if ctx.settings.admin_key("openai") else ["OPENAI_ADMIN_KEY"]
         if finding.rule_id == ADMIN_RULE:
             key = finding.key_id or "{id}"
-            calls = [] if finding.key_id else [("GET", f"{base}/organization/admin_api_keys",
-                                                "find the admin key by its redacted value")]
+            calls = [] if finding.key_id else [("GET", ADMIN_KEYS.url(base), "find the admin key by its redacted value")]
             calls.append(("DELETE", f"{base}/organization/admin_api_keys/{key}", "delete the admin key"))
             return make_plan(self.name, finding, calls, needs, kind="admin")
         project = self._project_hint(finding, ctx)
         calls = []
         if not (finding.key_id and project):
-            calls = [("GET", f"{base}/organization/projects", "list projects"),
-                     ("GET", f"{base}/organization/projects/{{project}}/api_keys",
-                      "find the key by its redacted value")]
+            calls = [("GET", PROJECTS.url(base), "list projects"),
+                     ("GET", PROJECT_KEYS.url(base, project="{project}"), "find the key by its redacted value")]
         calls.append(("DELETE", f"{base}/organization/projects/{project or '{project}'}/api_keys/"
                                 f"{finding.key_id or '{id}'}", "delete the project API key"))
         return make_plan(self.name, finding, calls, needs, kind="project", project_id=project)
 
     # -- inventory ------------------------------------------------------------------------------
-    async def _get_pages(self, url: str, headers: dict[str, str], ctx, calls: list) -> list[dict[str, Any]] | RevokeResult:
-        return await list_admin_pages(ctx, url, headers, {"limit": "100"}, "after", calls, "OpenAI Admin API listing")
+    async def _get_pages(self, listing, headers: dict[str, str], ctx, calls: list,
+                         **fields: str) -> list[dict[str, Any]] | RevokeResult:
+        return await list_admin_pages(ctx, ctx.settings.base_url("openai"), listing, headers, calls,
+                                      "OpenAI Admin API listing", **fields)
 
     async def _inventory(self, kind: str, headers, ctx, calls: list) -> list[dict[str, Any]] | RevokeResult:
         """[{id, project_id, redacted_value}] for the organisation, listed once per run."""
-        base = ctx.settings.base_url("openai")
         cache = ctx.extra.setdefault("_openai_inventory", {})
         lock = ctx.extra.setdefault("_openai_inventory_lock", asyncio.Lock())
         async with lock:
@@ -102,18 +102,17 @@ class OpenAIRevoker(BaseRevoker):
                 return cache[kind]
             inventory: list[dict[str, Any]] = []
             if kind == "admin":
-                listed = await self._get_pages(f"{base}/organization/admin_api_keys", headers, ctx, calls)
+                listed = await self._get_pages(ADMIN_KEYS, headers, ctx, calls)
                 if isinstance(listed, RevokeResult):
                     return listed
                 inventory = [{"id": k.get("id"), "project_id": None, "redacted_value": k.get("redacted_value", "")}
                              for k in listed]
             else:
-                projects = await self._get_pages(f"{base}/organization/projects", headers, ctx, calls)
+                projects = await self._get_pages(PROJECTS, headers, ctx, calls)
                 if isinstance(projects, RevokeResult):
                     return projects
                 for project in projects:
-                    keys = await self._get_pages(f"{base}/organization/projects/{project.get('id')}/api_keys",
-                                                 headers, ctx, calls)
+                    keys = await self._get_pages(PROJECT_KEYS, headers, ctx, calls, project=str(project.get("id")))
                     if isinstance(keys, RevokeResult):
                         return keys
                     inventory.extend({"id": k.get("id"), "project_id": project.get("id"),

@@ -10,11 +10,12 @@ is dead: success."""
 from __future__ import annotations
 
 from keysweep.errors import SecretUnavailable
-from keysweep.providers.openrouter import INVALID_CREDENTIALS
+from keysweep.providers.openrouter import INVALID_CREDENTIALS, KEYS
 from keysweep.revokers._common import (
     BaseRevoker,
     gone_or_needs_person,
     http_failure,
+    list_admin_pages,
     make_plan,
     missing_admin,
     needs_person,
@@ -37,7 +38,7 @@ class OpenRouterRevoker(BaseRevoker):
         base = ctx.settings.base_url("openrouter")
         needs = [] if ctx.settings.admin_key("openrouter") else ["KEYSWEEP_OPENROUTER_ADMIN_KEY"]
         calls = [("GET", f"{base}/key", "read the leaked key's label"),
-                 ("GET", f"{base}/keys", "find the one key with that label (management key)")]
+                 ("GET", KEYS.url(base), "find the one key with that label (management key)")]
         calls.append(("DELETE", f"{base}/keys/{finding.key_id or '{hash}'}", "delete the key"))
         return make_plan(self.name, finding, calls, needs)
 
@@ -83,24 +84,7 @@ class OpenRouterRevoker(BaseRevoker):
         return str(found[0]["hash"])
 
     async def _list_keys(self, ctx, base: str, headers, calls: list) -> list[dict] | RevokeResult:
-        from keysweep.http import TransportError
-
-        offset, keys = 0, []
-        while offset <= 100_000:
-            try:
-                response = await ctx.http.request("GET", f"{base}/keys", headers=headers, params={"offset": str(offset)})
-            except TransportError as exc:
-                return transport_failure("GET", f"{base}/keys", exc, calls)
-            calls.append(("GET", safe_target(f"{base}/keys"), outcome(response)))
-            body = response.json()
-            if response.status != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                return http_failure("GET", f"{base}/keys", response, "OpenRouter key list", calls[:-1])
-            page = [k for k in body["data"] if isinstance(k, dict)]
-            if not page:
-                break
-            keys.extend(page)
-            offset += len(page)
-        return keys
+        return await list_admin_pages(ctx, base, KEYS, headers, calls, "OpenRouter key list")
 
     async def revoke(self, plan, ctx) -> RevokeResult:
         from keysweep.http import TransportError
