@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Callable
 import click
 
 from keysweep import __version__
-from keysweep.commands._common import blob_progress, emit, settings_for_verify, verify_after_scan
+from keysweep.commands._common import blob_progress, emit, open_report, settings_for_verify, verify_after_scan
 from keysweep.errors import KeysweepError
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
@@ -30,12 +31,77 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+# What each --format value gives, for the option's help (the values differ by command, the words do not).
+FORMAT_DESCRIPTIONS = {
+    "table": "for people",
+    "text": "for people",
+    "json": "one JSON document, stable keys (docs/output.md)",
+    "jsonl": "one JSON object per line",
+    "sarif": "SARIF 2.1.0 for code scanning",
+    "csv": "one row per place",
+    "html": "a self-contained page",
+    "prometheus": "metrics in the Prometheus text format",
+}
+
+
+def format_help(choices: tuple[str, ...], **descriptions: str) -> str:
+    """`Output format: table (for people), json (…), …`: every value, each with what it gives."""
+    words = {**FORMAT_DESCRIPTIONS, **descriptions}
+    return "Output format: " + ", ".join(f"{value} ({words[value]})" if value in words else value
+                                         for value in choices) + "."
+
+
+def format_option(choices: tuple[str, ...] = FORMATS, default: str = "table", **descriptions: str) -> Callable:
+    """`--format`, its help listing every value (`descriptions` overrides what a value gives here)."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+                        help=format_help(choices, **descriptions))
+
+
+def output_file_option(func: Callable) -> Callable:
+    return click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+                        help="Write the output to this file (created private) instead of standard output.")(func)
+
+
 def output_options(func: Callable) -> Callable:
-    func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                        help="Output format.")(func)
-    func = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-                        help="Write the report to this file instead of standard output.")(func)
-    return func
+    """`--format` (every findings format) and `-o/--output`: what a command that prints findings takes."""
+    return output_file_option(format_option()(func))
+
+
+class AliasOption(click.Option):
+    """An old spelling of an option, still accepted (options are a contract) but not shown in --help.
+    `alias_of` is the option it stands for; `target` that option's parameter name."""
+
+    def __init__(self, *args, alias_of: str, target: str, **attrs) -> None:
+        super().__init__(*args, hidden=True, **attrs)
+        self.alias_of = alias_of
+        self.target = target
+
+
+def hidden_alias(flag: str, alias_of: str, target: str, **attrs) -> Callable:
+    """Accept `flag` as the old name of `alias_of` (parameter `target`): the command receives its
+    value as `target`; giving both is a usage error."""
+    dest = "alias_" + flag.lstrip("-").replace("-", "_")
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def command(*args, **kwargs):
+            value = kwargs.pop(dest, None)
+            if value is not None:
+                source = click.get_current_context().get_parameter_source(target)
+                if source not in (None, click.core.ParameterSource.DEFAULT):
+                    raise click.UsageError(f"{flag} is the old name of {alias_of}: give only {alias_of}")
+                kwargs[target] = value
+            # Through __wrapped__, so a test can see what the command itself receives.
+            return command.__wrapped__(*args, **kwargs)
+
+        return click.option(flag, dest, cls=AliasOption, alias_of=alias_of, target=target, **attrs)(command)
+
+    return decorate
+
+
+def progress_option(func: Callable) -> Callable:
+    return click.option("--progress/--no-progress", "show_progress", default=None,
+                        help="Progress on stderr. Default: shown on a terminal only.")(func)
 
 
 def store_options(func: Callable) -> Callable:
@@ -146,8 +212,9 @@ def scan() -> None:
 @scan_options
 @fail_on_error_option
 @verify_option
+@progress_option
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
-                 fail_on_error=False, include_suppressed=False, verify=False):
+                 fail_on_error=False, include_suppressed=False, verify=False, show_progress=None):
     """Every blob reachable from any ref of the repository at PATH, each read once."""
     from keysweep.scanner.pipeline import scan_git, utc_now
     from keysweep.scanner.session import git_state, load_engine, open_store, persist
@@ -159,7 +226,8 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     matcher, rules = load_engine(rule_paths, engine)
     store = open_store(db, no_store)
     state = git_state(store, repo.identity, rules, full)
-    progress = blob_progress(fmt == "table" or output is not None)
+    progress = blob_progress(sys.stderr.isatty() and (fmt == "table" or output is not None)
+                             if show_progress is None else show_progress)
     result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,
                       include_unreachable=unreachable, progress=progress, previous_tips=state.previous_tips,
                       known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()])
@@ -243,18 +311,28 @@ def rules_group() -> None:
 
 @rules_group.command("list")
 @click.option("--rules", "rule_paths", multiple=True, type=click.Path(), help="Extra rule file or folder.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def rules_list(rule_paths, fmt):
+@format_option(("table", "json"))
+@output_file_option
+def rules_list(rule_paths, fmt, output):
     """Every loaded rule."""
-    import json
-
     from keysweep.scanner.rules import load_rules
 
     rules = load_rules([Path(p) for p in rule_paths])
+    out = open_report(output) if output else sys.stdout
+    try:
+        _print_rules(rules, fmt, out)
+    finally:
+        if output:
+            out.close()
+
+
+def _print_rules(rules, fmt: str, out) -> None:
     if fmt == "json":
+        import json
+
         click.echo(json.dumps([{"id": r.id, "name": r.name, "provider": r.provider, "long_lived": r.long_lived,
                                 "confidence": r.confidence, "checksum": r.checksum, "keywords": list(r.keywords)}
-                               for r in rules], indent=2))
+                               for r in rules], indent=2), file=out)
         return
     from rich.table import Table
 
@@ -266,7 +344,7 @@ def rules_list(rule_paths, fmt):
     for r in rules:  # rule files given with --rules may come from anywhere
         table.add_row(*(rich_text(cell) for cell in (r.id, r.provider, r.name, "yes" if r.long_lived else "no",
                                                       r.checksum or "")))
-    safe_console().print(table)
+    safe_console(out).print(table)
 
 
 @rules_group.command("check")
@@ -298,9 +376,9 @@ def rules_check(paths):
 @click.option("--keep", type=click.Path(file_okay=False), metavar="DIR",
               help="Keep the demo (its repository and its own store) in DIR, which must be new or empty. "
                    "Default: a new directory under the system's temporary directory.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format of the scan.")
-def demo_cmd(keep, fmt):
+@format_option()
+@output_file_option
+def demo_cmd(keep, fmt, output):
     """Build a repository with generated fake keys in its history, scan it into a store of its own
     (never your default store), and print the next commands to try on that store."""
     from keysweep.demo import REPO_NAME, STORE_NAME, build_demo_repo, demo_directory, next_commands
@@ -312,7 +390,7 @@ def demo_cmd(keep, fmt):
                err=True)
     try:
         click.get_current_context().invoke(
-            scan_git_cmd, path=str(repo), full=True, unreachable=False, fmt=fmt, output=None, db=str(store),
+            scan_git_cmd, path=str(repo), full=True, unreachable=False, fmt=fmt, output=output, db=str(store),
             no_store=False, rule_paths=(), engine="auto", max_size=DEFAULT_MAX_SIZE, new_only=False)
         code = 0
     except SystemExit as exit_:

@@ -78,8 +78,8 @@ def verify_after_scan(store, result, rules, settings, include_suppressed: bool =
 
 
 def blob_progress(enabled: bool) -> Callable[[int, int], None] | None:
-    """A one-line blob/byte counter on stderr for a local scan, only on a terminal."""
-    if not enabled or not sys.stderr.isatty():
+    """A one-line blob/byte counter on stderr for a local scan."""
+    if not enabled:
         return None
     import time
 

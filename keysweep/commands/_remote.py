@@ -20,21 +20,26 @@ def remote_options(func: Callable) -> Callable:
     func = click.option("--max-age", "max_age", type=click.IntRange(min=0), default=90, show_default=True,
                         help="Age limit in days: Actions secrets not updated and active IAM keys created "
                              "longer ago are reported as long-lived.")(func)
-    func = click.option("--cache-dir", type=click.Path(file_okay=False),
-                        help="Where repositories are cloned and fetched. Default: the user cache dir "
-                             "($XDG_CACHE_HOME/keysweep/repos).")(func)
     func = click.option("--fail-on-error", is_flag=True,
                         help="Exit 3 when any repository, permission or region failed (the rest is still reported).")(func)
     func = click.option("--errors-json", type=click.Path(dir_okay=False, writable=True),
                         help="Also write the errors as JSON ({\"errors\": [...]}) to this file.")(func)
     func = click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
                         help="API reads in flight at once (each host is also throttled).")(func)
-    func = click.option("--git-workers", type=click.IntRange(min=1, max=16), default=4, show_default=True,
-                        help="Clones and fetches at once.")(func)
     func = click.option("--full", is_flag=True,
                         help="Read everything again, ignoring what the store has already seen.")(func)
     func = click.option("--progress/--no-progress", "show_progress", default=True,
                         help="Progress on stderr: a live display on a terminal, plain lines otherwise.")(func)
+    return func
+
+
+def clone_options(func: Callable) -> Callable:
+    """What only a source that clones repositories takes (not `scan aws`)."""
+    func = click.option("--cache-dir", type=click.Path(file_okay=False),
+                        help="Where repositories are cloned and fetched. Default: the user cache dir "
+                             "($XDG_CACHE_HOME/keysweep/repos).")(func)
+    func = click.option("--git-workers", type=click.IntRange(min=1, max=16), default=4, show_default=True,
+                        help="Clones and fetches at once.")(func)
     return func
 
 
@@ -127,8 +132,8 @@ def token_from(env_name: str, default_env: str) -> str | None:
 
 def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str | None, db: str | None,
                no_store: bool, rule_paths: tuple[str, ...], engine: str, max_size: int, new_only: bool,
-               max_age: int, cache_dir: str | None, fail_on_error: bool, errors_json: str | None,
-               concurrency: int, git_workers: int, full: bool, show_progress: bool,
+               max_age: int, fail_on_error: bool, errors_json: str | None, concurrency: int, full: bool,
+               show_progress: bool, cache_dir: str | None = None, git_workers: int = 4,
                include_suppressed: bool = False, settings=None, exit_on_new: bool = False,
                after: Callable[[object, object], None] | None = None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit.

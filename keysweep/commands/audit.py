@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from keysweep.cli import format_option, output_file_option
+from keysweep.files import write_private_text
 from keysweep.sanitize import terminal_safe
 
 
@@ -18,6 +20,14 @@ def _store(db):
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     return Store(path)
+
+
+def _write(text: str, output: str | None) -> None:
+    """`text` to the file `--output` names (created private), else to standard output."""
+    if output:
+        write_private_text(output, text)
+    else:
+        click.echo(text, nl=False)
 
 
 @click.group("audit")
@@ -62,9 +72,10 @@ def audit_verify(expect, db):
 
 
 @audit_group.command("head")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option(("text", "json"), default="text", text="SEQ:HASH", json="{\"seq\": …, \"hash\": …}")
+@output_file_option
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
-def audit_head(fmt, db):
+def audit_head(fmt, output, db):
     """Print the log's head as SEQ:HASH: keep it somewhere else (a ticket, a chat, another machine)
     and check it later with `keysweep audit verify --expect SEQ:HASH`."""
     from keysweep.remediation.audit import head
@@ -74,18 +85,17 @@ def audit_head(fmt, db):
         current = head(store.conn)
     finally:
         store.close()
-    if fmt == "json":
-        click.echo(json.dumps(current))
-    else:
-        click.echo(f"{current['seq']}:{current['hash']}")
+    text = json.dumps(current) if fmt == "json" else f"{current['seq']}:{current['hash']}"
+    _write(text + "\n", output)
 
 
 @audit_group.command("log")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the last N rows.")
 @click.option("--action", help="Only actions matching this (glob, e.g. 'revoke.*').")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store.")
-def audit_log(limit, action, fmt, db):
+@format_option(("table", "json"), table="one line per row")
+@output_file_option
+@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+def audit_log(limit, action, fmt, output, db):
     """Print the audit log."""
     from keysweep.remediation.audit import rows
 
@@ -93,8 +103,9 @@ def audit_log(limit, action, fmt, db):
     found = rows(store.conn, limit=limit, action=action)
     store.close()
     if fmt == "json":
-        click.echo(json.dumps(found, indent=2))
+        _write(json.dumps(found, indent=2) + "\n", output)
         return
-    for row in found:  # actors, targets and results quote finding places and provider answers
-        click.echo(f"{row['seq']:>6}  {terminal_safe(row['at'])}  {terminal_safe(row['actor'])}  "
-                   f"{terminal_safe(row['action'])}  {terminal_safe(row['target'])}  → {terminal_safe(row['result'])}")
+    # Actors, targets and results quote finding places and provider answers.
+    _write("".join(f"{row['seq']:>6}  {terminal_safe(row['at'])}  {terminal_safe(row['actor'])}  "
+                   f"{terminal_safe(row['action'])}  {terminal_safe(row['target'])}  → {terminal_safe(row['result'])}\n"
+                   for row in found), output)

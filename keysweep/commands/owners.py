@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from keysweep.cli import format_option, hidden_alias, output_file_option
 from keysweep.commands.verify import REPORT_FORMATS, open_existing_store, select_findings
 from keysweep.files import open_private_output
 from keysweep.owners import DEFAULT_THRESHOLD
@@ -53,17 +54,18 @@ def _help() -> str:
 
 @click.command("owners", help=_help())
 @click.option("--unowned", "unowned_only", is_flag=True,
-              help="List only findings whose best owner is below the threshold (exit 1 if any).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
-              help="Confidence an owner needs for a finding to count as owned.")
+              help="List only findings whose best owner is below --min-confidence (exit 1 if any).")
+@click.option("--min-confidence", "threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD,
+              show_default=True, help="Confidence (0 to 1) an owner needs for a finding to count as owned.")
+@hidden_alias("--threshold", "--min-confidence", "threshold", type=click.FloatRange(0, 1))
 @click.option("--provider", help="Only findings of this provider.")
 @click.option("--rule", help="Only findings of this rule id.")
 @click.option("--id", "ids", multiple=True, help="Only this finding id (repeatable).")
 @click.option("--owners-file", type=click.Path(dir_okay=False),
               help="keysweep-owners.toml to use (default: ./keysweep-owners.toml or [owners] file).")
 @click.option("--offline", is_flag=True, help="No network: owners file, CODEOWNERS and commit authors only.")
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the report here.")
+@format_option(REPORT_FORMATS, json="the findings' JSON (docs/output.md) with unowned and owner_candidates")
+@output_file_option
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml with [providers.<name>] endpoints and admin key variables.")

@@ -8,21 +8,23 @@ from pathlib import Path
 
 import click
 
+from keysweep.cli import format_option, hidden_alias, output_file_option
 from keysweep.files import write_private_text
 
 
 @click.command("report")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "html", "prometheus"]), default="table",
-              show_default=True)
+@format_option(("table", "json", "html", "prometheus"), html="a self-contained page to hand on",
+               prometheus="gauges for a Prometheus textfile collector")
 @click.option("--audit", "audit_view", is_flag=True,
               help="Audit view: owner, reach and speed per credential, mapped to the OWASP NHI Top 10.")
 @click.option("--provider", help="Only this provider.")
 @click.option("--team", help="Only this team.")
 @click.option("--owner", help="Only this owner.")
 @click.option("--source", help="Only credentials seen in this kind of source.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
-              help="Confidence an owner needs to count as owned (default: the one of `keysweep owners`, 0.5).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.option("--min-confidence", "threshold", type=click.FloatRange(0, 1), default=None,
+              help="Confidence (0 to 1) an owner needs to count as owned (default: that of `keysweep owners`, 0.5).")
+@hidden_alias("--threshold", "--min-confidence", "threshold", type=click.FloatRange(0, 1))
+@output_file_option
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")

@@ -4,13 +4,17 @@ run with `--resume`. See docs/revocation.md."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 
+from keysweep.cli import format_option, output_file_option
 from keysweep.clock import utc_iso
+from keysweep.commands._common import open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.remediation.run import (
     PlanEntry,
@@ -146,14 +150,15 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--max-wait", "max_wait", default="15m", show_default=True, metavar="DURATION",
               help="Longest the whole run waits for rate-limited or failing providers (429/5xx), e.g. 90s, 15m; "
                    "what is still refused then stays failed_retryable for the next run.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option(("table", "json"), json="the plan, or the run's jobs and summary (docs/revocation.md)")
+@output_file_option
 @click.option("--fail-on-error", is_flag=True, help="Exit 3 while some selected credential's job is failed or not "
                                                     "yet confirmed dead (on every run until it is).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
 def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, select_all, include_suppressed, execute, yes,
                threshold, resume, use_policy, policy_file, approve, force, force_revoker, rotate, preflight, actor,
-               confirm_attempts, confirm_delay, max_wait, fmt, fail_on_error, db, config_path):
+               confirm_attempts, confirm_delay, max_wait, fmt, output, fail_on_error, db, config_path):
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
     from keysweep.remediation.audit import default_actor
     from keysweep.settings import load_settings
@@ -186,20 +191,24 @@ def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
                          threshold=threshold, resume=resume, use_policy=use_policy, policy_file=policy_file,
                          approve=approve, force=force, force_revoker=force_revoker, preflight=preflight,
                          confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, max_wait=max_wait_seconds)
+    out = open_report(output) if output else sys.stdout
     try:
-        code = revoke(store, settings, options, fmt)
+        code = revoke(store, settings, options, fmt, out)
     except RevokeRequestError as exc:
         raise click.UsageError(str(exc)) from None
     finally:
         store.close()
+        if output:
+            out.close()
     if code == 3 and not fail_on_error:
         code = 0
     sys.exit(code)
 
 
-def revoke(store, settings, options: RunOptions, fmt: str) -> int:
-    """One revocation run over `store`, rendered on stdout (the plan on stderr before acting, with
-    `fmt` table); its exit status. Raises RevokeRequestError for a request it refuses."""
+def revoke(store, settings, options: RunOptions, fmt: str, out: TextIO | None = None) -> int:
+    """One revocation run over `store`, rendered on `out` (default stdout; the plan on stderr before
+    acting, with `fmt` table); its exit status. Raises RevokeRequestError for a request it refuses."""
+    out = out or sys.stdout
     hooks = RunHooks(
         ask=(lambda count: click.confirm(f"Revoke {count} credentials?", default=False)) if sys.stdin.isatty() else None,
         show_plan=(lambda entries: _print_plan(_plan_rows(entries), sys.stderr)) if fmt == "table" else None,
@@ -208,11 +217,11 @@ def revoke(store, settings, options: RunOptions, fmt: str) -> int:
     if outcome.cancelled:
         return outcome.status
     if outcome.dry_run:
-        _render_dry_run(_plan_rows(outcome.entries), fmt, sys.stdout)
+        _render_dry_run(_plan_rows(outcome.entries), fmt, out)
     elif fmt == "json":
-        _render_run_json(outcome, sys.stdout)
+        _render_run_json(outcome, out)
     else:
-        _render_run_table(outcome)
+        _render_run_table(outcome, out)
     return outcome.status
 
 
@@ -246,20 +255,21 @@ def _render_run_json(outcome: RunOutcome, out) -> None:
     out.write("\n")
 
 
-def _render_run_table(outcome: RunOutcome) -> None:
+def _render_run_table(outcome: RunOutcome, out: TextIO) -> None:
     summary, deletes = outcome.summary, outcome.deletes
-    click.echo(_summary_line(summary, outcome.elapsed))
+    echo = functools.partial(click.echo, file=out)
+    echo(_summary_line(summary, outcome.elapsed))
     if deletes.deleted or deletes.waiting:
         soonest = min((due for _j, due in deletes.waiting), default=None)
-        click.echo(f"  delayed deletes: {len(deletes.deleted)} deleted, {len(deletes.waiting)} "
-                   f"still in their grace period"
-                   + (f" (next due {utc_iso(soonest)})" if soonest else ""))
+        echo(f"  delayed deletes: {len(deletes.deleted)} deleted, {len(deletes.waiting)} "
+             f"still in their grace period"
+             + (f" (next due {utc_iso(soonest)})" if soonest else ""))
     for finding_id, error in summary.errors:
-        click.echo(f"  failed {finding_id}: {terminal_safe(error)}")
+        echo(f"  failed {finding_id}: {terminal_safe(error)}")
     if outcome.unsettled:
         counts = ", ".join(f"{n} {state}" for state, n in unsettled_counts(outcome.unsettled).items())
-        click.echo(f"  not yet confirmed dead among the selected: {counts}")
+        echo(f"  not yet confirmed dead among the selected: {counts}")
     planned = outcome.awaiting_approval
     if planned:
-        click.echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --approve "
-                   f"--execute {' '.join(planned[:5])}{' …' if len(planned) > 5 else ''}")
+        echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --approve "
+             f"--execute {' '.join(planned[:5])}{' …' if len(planned) > 5 else ''}")

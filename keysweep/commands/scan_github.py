@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from keysweep.cli import fail, output_options, scan_options, store_options
-from keysweep.commands._remote import checked_url, remote_options, run_remote, token_from
+from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote, token_from
 
 
 @click.command("github")
@@ -23,6 +23,7 @@ from keysweep.commands._remote import checked_url, remote_options, run_remote, t
 @click.option("--actions/--no-actions", default=True, show_default=True,
               help="Read Actions variables and inventory Actions secrets.")
 @remote_options
+@clone_options
 @output_options
 @store_options
 @scan_options

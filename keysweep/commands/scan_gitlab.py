@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import click
 
-from keysweep.cli import fail, output_options, scan_options, store_options
-from keysweep.commands._remote import checked_url, remote_options, run_remote, token_from
+from keysweep.cli import fail, hidden_alias, output_options, scan_options, store_options
+from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote, token_from
 
 
 @click.command("gitlab")
 @click.option("--group", "groups", multiple=True,
               help="Group path: its and its subgroups' variables, and every project in them (repeatable).")
 @click.option("--project", "projects", multiple=True, help="One project, by path (group/name) or id (repeatable).")
-@click.option("--url", help="GitLab base URL for self-managed instances. Default: $GITLAB_URL, keysweep.toml, "
-                            "then https://gitlab.com.")
+@click.option("--api-url", help="GitLab base URL, e.g. https://gitlab.example.com for a self-managed instance. "
+                                "Default: $GITLAB_URL, keysweep.toml, then https://gitlab.com.")
+@hidden_alias("--url", "--api-url", "api_url")
 @click.option("--token-env", default="GITLAB_TOKEN", show_default=True,
               help="Name of the environment variable holding the token (never the token itself).")
 @click.option("--forks/--no-forks", default=False, show_default=True, help="Include forked projects.")
@@ -23,10 +24,11 @@ from keysweep.commands._remote import checked_url, remote_options, run_remote, t
 @click.option("--variables/--no-variables", default=True, show_default=True, help="Read CI/CD variables.")
 @click.option("--instance", is_flag=True, help="Also read instance-level CI/CD variables (administrator token).")
 @remote_options
+@clone_options
 @output_options
 @store_options
 @scan_options
-def scan_gitlab_cmd(groups, projects, url, token_env, forks, archived, clone, variables, instance, **options):
+def scan_gitlab_cmd(groups, projects, api_url, token_env, forks, archived, clone, variables, instance, **options):
     """GitLab groups or projects: CI/CD variables (values matched in memory; masked-and-hidden ones
     listed as inventory) and the history of every project repository (cloned into the cache)."""
     if not (groups or projects or instance):
@@ -35,7 +37,8 @@ def scan_gitlab_cmd(groups, projects, url, token_env, forks, archived, clone, va
     def build(settings):
         from keysweep.scanner.sources.gitlab import GitLabSource
 
-        return [GitLabSource(groups=groups, projects=projects, url=checked_url(url or settings.base_url("gitlab"), "GitLab URL"),
+        url = checked_url(api_url or settings.base_url("gitlab"), "GitLab URL")
+        return [GitLabSource(groups=groups, projects=projects, url=url,
                              token=token_from(token_env, "GITLAB_TOKEN"), token_env=token_env or "GITLAB_TOKEN",
                              forks=forks, archived=archived,
                              clone=clone, variables=variables, instance=instance, rate_limit=settings.rate_limit("gitlab", 10.0))]

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from keysweep.cli import format_option, output_file_option
 from keysweep.files import write_private_text
 from keysweep.sanitize import terminal_safe
 
@@ -18,9 +19,8 @@ COUNT_LABELS = (("count", "count"), ("live", "live"), ("dead", "dead"), ("unknow
 
 
 @click.command("status")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table: for people; json: the documented keys of docs/usage.md (\"keysweep status\").")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@format_option(("table", "json"), json="the keys documented in docs/usage.md, \"keysweep status\"")
+@output_file_option
 @click.option("--min-confidence", "threshold", type=click.FloatRange(0, 1), default=None,
               help="Confidence an owner needs to count as owned (default: that of `keysweep owners`, 0.5).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")

@@ -12,12 +12,12 @@ from typing import Any
 import click
 
 from keysweep.cli import fail, output_options, scan_options
-from keysweep.commands._remote import checked_url, remote_options, run_remote
+from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote
 from keysweep.errors import KeysweepError
 from keysweep.sanitize import terminal_safe
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
-GITLAB_KEYS = {"groups", "projects", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
+GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
 AWS_KEYS = {"profiles", "regions", "endpoint_url", "services"}
 SOURCE_KEYS = {"git", "github", "gitlab", "aws", "max_age_days", "cache_dir"}
 
@@ -92,9 +92,10 @@ def build_sources(settings) -> list:
     for table in _tables(sources, "gitlab", GITLAB_KEYS, where):
         if not (table.get("groups") or table.get("projects") or table.get("instance")):
             raise KeysweepError(f"{where}: [sources.gitlab] needs groups, projects or instance = true")
+        url_key = "api_url" if "api_url" in table else "url"  # `url`: its first name, still read
         built.append(GitLabSource(
             groups=tuple(table.get("groups", ())), projects=tuple(table.get("projects", ())),
-            url=checked_url(table.get("url") or settings.base_url("gitlab"), f"{where}: [sources.gitlab] url"),
+            url=checked_url(table.get(url_key) or settings.base_url("gitlab"), f"{where}: [sources.gitlab] {url_key}"),
             token=os.environ.get(table.get("token_env", "GITLAB_TOKEN")) or None,
             token_env=table.get("token_env", "GITLAB_TOKEN"),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
@@ -135,6 +136,7 @@ def build_sources(settings) -> list:
               help="With --execute: revoke even above the threshold of 10 credentials.")
 @click.option("--policy-file", type=click.Path(dir_okay=False), help="Policy file (default ./keysweep-policy.toml).")
 @remote_options
+@clone_options
 @output_options
 @scan_options
 def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, revoke_policy, revoke_execute,

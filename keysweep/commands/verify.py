@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from keysweep.cli import format_option, output_file_option
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 
@@ -99,8 +100,8 @@ def _table(results_by_id):
               help="Reuse a live/dead answer younger than this many seconds; 0 checks again.")
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
               help="Checks in flight at once (each provider host is also throttled).")
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the report here.")
+@format_option(REPORT_FORMATS)
+@output_file_option
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml with [providers.<name>] base_url / rate_limit.")

@@ -1,0 +1,140 @@
+"""One CLI (issue 14): every command's options, read from click's command tree as `--help` shows
+them. The same concept has the same option everywhere; a format's help lists its values; no git
+option on a scan that reads no repository; old spellings are hidden aliases that still work."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from keysweep.cli import AliasOption, cli
+
+
+def _walk(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()):
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _walk(command, click.Context(command, parent=ctx, info_name=name), path + (name,))
+        else:
+            yield " ".join(path + (name,)), command
+
+
+COMMANDS = dict(_walk(cli, click.Context(cli, info_name="keysweep")))
+
+
+def _shown(command: click.Command) -> dict[str, click.Option]:
+    """Each visible option flag (every spelling, `--x` and `--no-x`) → its option."""
+    return {flag: param for param in command.params if isinstance(param, click.Option) and not param.hidden
+            for flag in param.opts + param.secondary_opts}
+
+
+def _help(path: str) -> str:
+    result = CliRunner().invoke(cli, path.split() + ["--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# Commands that print records: each takes --format (with its values described) and -o/--output.
+PRINTS_RECORDS = {"findings", "status", "owners", "verify", "revoke", "report", "sweep", "demo", "rules list",
+                  "audit log", "audit head", "scan git", "scan dir", "scan staged", "scan github", "scan gitlab",
+                  "scan aws"}
+# Commands whose long runs show progress on stderr.
+SHOWS_PROGRESS = {"scan git", "scan github", "scan gitlab", "scan aws", "sweep"}
+# Options about cloning or walking a repository: not on a scan that reads none.
+GIT_OPTIONS = {"--cache-dir", "--git-workers", "--unreachable", "--clone", "--no-clone"}
+NOT_GIT_SCANS = {"scan aws"}
+# The concept, and the one spelling each command shows for it (that ecosystem's own name).
+CANONICAL = {
+    "scan github": {"--api-url"}, "scan gitlab": {"--api-url"}, "scan aws": {"--endpoint-url"},
+    "owners": {"--min-confidence"}, "report": {"--min-confidence"}, "status": {"--min-confidence"},
+}
+# Spellings no command shows: another name of a concept that has one already.
+ELSEWHERE_NAMED = {"--url": "--api-url", "--endpoint": "--endpoint-url", "--base-url": "--api-url",
+                   "--out": "--output", "--confidence": "--min-confidence", "--vault-addr": "--addr"}
+# The old spellings still accepted, hidden: (command, alias, the option it stands for, a value).
+ALIASES = {("scan gitlab", "--url", "--api-url", "https://gitlab.example.test"),
+           ("owners", "--threshold", "--min-confidence", "0.75"),
+           ("report", "--threshold", "--min-confidence", "0.75")}
+
+
+def test_the_walk_sees_every_command():
+    assert PRINTS_RECORDS | {"rules check", "audit verify"} == set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", sorted(PRINTS_RECORDS))
+def test_a_command_that_prints_records_takes_format_and_output(path):
+    shown = _shown(COMMANDS[path])
+    assert "--format" in shown and "-o" in shown and "--output" in shown, path
+    assert shown["-o"] is shown["--output"]
+    fmt = shown["--format"]
+    assert isinstance(fmt.type, click.Choice)
+    listed = fmt.help or ""
+    assert all(value in listed for value in fmt.type.choices), (path, listed)
+    assert listed.startswith("Output format: ")
+
+
+@pytest.mark.parametrize("path", sorted(set(COMMANDS) - PRINTS_RECORDS))
+def test_a_command_that_prints_no_records_takes_neither(path):
+    shown = _shown(COMMANDS[path])
+    assert "--format" not in shown and "--output" not in shown
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_progress_is_one_switch_where_progress_shows(path):
+    shown = _shown(COMMANDS[path])
+    if path in SHOWS_PROGRESS:
+        assert shown.get("--progress") is not None and shown["--progress"] is shown.get("--no-progress"), path
+    else:
+        assert "--progress" not in shown, path
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_one_concept_one_spelling(path):
+    shown = _shown(COMMANDS[path])
+    assert CANONICAL.get(path, set()) <= set(shown), path
+    assert not set(shown) & set(ELSEWHERE_NAMED), (path, set(shown) & set(ELSEWHERE_NAMED))
+    if "--threshold" in shown:  # only revoke's: the count of credentials above which --yes is needed
+        assert path == "revoke" and isinstance(shown["--threshold"].type, click.IntRange)
+    if "--min-confidence" in shown:
+        assert isinstance(shown["--min-confidence"].type, click.FloatRange)
+
+
+@pytest.mark.parametrize("path", sorted(NOT_GIT_SCANS))
+def test_a_scan_that_reads_no_repository_shows_no_git_option(path):
+    assert not set(_shown(COMMANDS[path])) & GIT_OPTIONS
+    assert not any(flag in _help(path) for flag in GIT_OPTIONS)
+
+
+def test_the_aliases_are_these_and_hidden():
+    found = {(path, flag, param.alias_of) for path, command in COMMANDS.items()
+             for param in command.params if isinstance(param, AliasOption) for flag in param.opts}
+    assert found == {(path, alias, canonical) for path, alias, canonical, _value in ALIASES}
+    for path, alias, canonical, _value in ALIASES:
+        text = _help(path)
+        assert canonical in text and alias + " " not in text, path
+
+
+@pytest.mark.parametrize("path,alias,canonical,value", sorted(ALIASES))
+def test_an_alias_gives_the_command_what_its_new_name_gives(path, alias, canonical, value, monkeypatch):
+    command = COMMANDS[path]
+    received: list[dict] = []
+    monkeypatch.setattr(command.callback, "__wrapped__", lambda **kwargs: received.append(kwargs))
+    for flag in (alias, canonical):
+        result = CliRunner().invoke(cli, path.split() + [flag, value])
+        assert result.exit_code == 0, result.output
+    assert len(received) == 2 and received[0] == received[1]
+    target = next(p.target for p in command.params if isinstance(p, AliasOption) and alias in p.opts)
+    assert str(received[0][target]) == value
+
+
+@pytest.mark.parametrize("path,alias,canonical,value", sorted(ALIASES))
+def test_an_alias_and_its_new_name_together_is_a_usage_error(path, alias, canonical, value, run):
+    result = run(*path.split(), alias, value, canonical, value)
+    assert result.code == 2
+    assert f"{alias} is the old name of {canonical}" in result.stderr
+
+
+def test_gitlab_url_alias_still_reaches_the_source(run):
+    result = run("scan", "gitlab", "--group", "acme", "--url", "not-a-url", "--no-store")
+    assert result.code == 2 and "GitLab URL 'not-a-url'" in result.stderr
