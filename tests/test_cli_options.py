@@ -4,6 +4,8 @@ option on a scan that reads no repository; old spellings are hidden aliases that
 
 from __future__ import annotations
 
+import json
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -138,3 +140,21 @@ def test_an_alias_and_its_new_name_together_is_a_usage_error(path, alias, canoni
 def test_gitlab_url_alias_still_reaches_the_source(run):
     result = run("scan", "gitlab", "--group", "acme", "--url", "not-a-url", "--no-store")
     assert result.code == 2 and "GitLab URL 'not-a-url'" in result.stderr
+
+
+def test_output_writes_the_records_where_stdout_would_have(run, tmp_path, keys):
+    """-o on the commands that gained it: the file holds what standard output would, which stays empty."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "app.env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\n")
+    db = str(tmp_path / "store.db")
+    assert run("scan", "dir", tmp_path / "code", "--db", db).code == 1
+    for args in (("revoke", "--all", "--format", "json"), ("audit", "log", "--format", "json"),
+                 ("audit", "head"), ("rules", "list", "--format", "json")):
+        shown = run(*args, "--db", db) if args[0] != "rules" else run(*args)
+        target = tmp_path / f"{args[0]}-{args[1]}.out"
+        written = run(*args, "--db", db, "-o", target) if args[0] != "rules" else run(*args, "-o", target)
+        assert written.code == shown.code and written.stdout == "", args
+        text = target.read_text()
+        assert text.strip() and text.splitlines()[0] == shown.stdout.splitlines()[0], args
+        if args[0] == "revoke":
+            assert json.loads(text)["mode"] == "dry-run"
