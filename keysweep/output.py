@@ -14,7 +14,7 @@ from keysweep import __version__
 from keysweep.locations import describe_occurrence
 from keysweep.models import Finding, Occurrence, ScanStats
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
-from keysweep.scanner.rules import Rule
+from keysweep.scanner.rules import Rule, finding_replacement
 from keysweep.suppress import is_suppressed
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
@@ -60,7 +60,15 @@ def finding_json(finding: Finding, rules: dict[str, Rule]) -> dict[str, Any]:
         "account_id": account_id(finding),
         "metadata": finding.metadata or None,
         "managed": _managed_json(finding),
+        "replacement": replacement_json(finding, rules),
     }
+
+
+def replacement_json(finding: Finding, rules: dict[str, Rule]) -> dict[str, str] | None:
+    """The short-lived or narrower credential that should replace this one (its rule's, else its
+    provider's); null for a short-lived credential."""
+    replacement = finding_replacement(finding, rules)
+    return replacement.as_json() if replacement else None
 
 
 def _managed_json(finding: Finding) -> dict[str, Any] | None:

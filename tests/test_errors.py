@@ -23,6 +23,11 @@ keywords = ["tst_"]
 {extra}
 examples = ["token = tst_a1b2c3d4e5f6g7h8i9j0"]
 negative_examples = ["token = tst_short"]
+
+[rules.replacement]
+kind = "scoped-token"
+summary = "A token scoped to one service."
+docs_url = "https://docs.testco.example/tokens"
 """
 
 

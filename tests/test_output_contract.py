@@ -15,7 +15,8 @@ from tests.conftest import find_secret
 
 FINDING_KEYS = {"id", "rule_id", "rule_name", "provider", "secret_sha256", "redacted", "long_lived", "confidence",
                 "key_id", "first_seen_at", "last_seen_at", "status", "occurrences", "verification", "owner",
-                "remediation"}
+                "remediation", "replacement"}
+REPLACEMENT_KEYS = {"kind", "summary", "docs_url"}
 OCCURRENCE_KEYS = {"source", "path", "line", "repo", "commit", "author_name", "author_email", "committed_at",
                    "locator"}
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -58,6 +59,10 @@ def test_json_findings(run, sample):
         assert finding["verification"] is None and finding["owner"] is None
         assert set(finding["remediation"]) >= {"state", "leaked_at", "detected_at", "confirmed_dead_at",
                                                "exposure_seconds"}
+        # Every planted key is long-lived: each names what should replace it (its provider's).
+        assert set(finding["replacement"]) == REPLACEMENT_KEYS
+        assert all(isinstance(v, str) and v for v in finding["replacement"].values())
+        assert finding["replacement"]["docs_url"].startswith("https://")
         for occurrence in finding["occurrences"]:
             assert set(occurrence) >= OCCURRENCE_KEYS
             assert occurrence["source"] == "git"
@@ -80,6 +85,7 @@ def test_json_findings(run, sample):
     # An AWS pair is one finding: fingerprint of the secret part, the key id alongside.
     aws = find_secret(findings, sample.planted["aws_secret"])
     assert aws["rule_id"] == "aws.secret-access-key"
+    assert aws["replacement"]["kind"] == "iam-role" and github["replacement"]["kind"] == "github-app"
     assert aws["key_id"] == sample.planted["aws_id"]
     assert not any(f["rule_id"] == "aws.access-key-id" for f in findings)
     assert aws["occurrences"][0]["line"] == 3

@@ -27,6 +27,7 @@ from keysweep.remediation.run import (
 )
 from keysweep.remediation.waits import parse_duration
 from keysweep.sanitize import terminal_safe
+from keysweep.scanner.rules import finding_replacement
 
 
 def _where(finding) -> str:
@@ -59,6 +60,8 @@ def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
             "calls": [{"method": c.method, "target": c.target, "description": c.description}
                       for c in (plan.calls if plan else [])],
             "needs": list(plan.needs) if plan else [],
+            "notes": list(plan.notes) if plan else [],
+            "replacement": _replacement(finding),
             "job": {"id": job.id, "state": job.state} if job else None,
             "follows": entry.follows,
         }
@@ -66,6 +69,11 @@ def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
             row["preflight"] = {"ok": entry.preflight.ok, "detail": entry.preflight.detail}
         rows.append(row)
     return rows
+
+
+def _replacement(finding) -> dict | None:
+    replacement = finding_replacement(finding)
+    return replacement.as_json() if replacement else None
 
 
 def _places(row: dict, shown: int = 5) -> str:
@@ -101,6 +109,11 @@ def _print_plan(rows: list[dict], out) -> None:
             out.write(f"    call:    {call['method']} {call['target']}  — {call['description']}\n")
         if row["needs"]:
             out.write(f"    needs:   {', '.join(row['needs'])}\n")
+        for note in row["notes"]:
+            out.write(f"    note:    {note}\n")
+        if row["replacement"]:
+            out.write(f"    replace: {row['replacement']['kind']} ({row['replacement']['docs_url']}): "
+                      f"{row['replacement']['summary']}\n")
 
 
 def _terminal_row(row: dict) -> dict:

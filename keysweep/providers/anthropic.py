@@ -2,7 +2,7 @@
 
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.providers.admin_api import AdminApiError, get_json, paginate
-from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider
+from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider, Replacement
 
 
 def has_suffix(key: str) -> bool:
@@ -139,4 +139,12 @@ PROVIDER = Provider(
     console_url="https://console.anthropic.com/settings/keys",
     checks=CHECKS, verifier=VERIFIER, inventory=INVENTORY,
     revokers={"anthropic": "keysweep.revokers.anthropic:AnthropicRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "workspace-api-key",
+        "Give each service its own API key in a workspace created for that service and environment: a key is bound "
+        "to the workspace it was created in, reaches only that workspace's resources, and shares its spend and rate "
+        "limits. An Admin API key (sk-ant-admin) belongs only in the tool that manages keys, never in an "
+        "application.",
+        "https://platform.claude.com/docs/en/manage-claude/workspaces"),
 )

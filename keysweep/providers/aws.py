@@ -4,7 +4,7 @@ import base64
 import binascii
 import re
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.candidate import Candidate, Enriched
 
 BEDROCK_PREFIX = "ABSK"
@@ -161,4 +161,14 @@ PROVIDER = Provider(
     # "aws-rotate" also supports AWS keys but comes second: chosen only when asked (--rotate, a policy rule).
     revokers={"aws": "keysweep.revokers.aws:AwsAccessKeyRevoker",
               "aws-rotate": "keysweep.revokers.aws_rotate:AwsRotateRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "iam-role",
+        "Give the workload an IAM role instead of an IAM user's access key. CI jobs assume a role through OpenID "
+        "Connect federation (GitHub Actions with aws-actions/configure-aws-credentials, GitLab CI with id_tokens), "
+        "code running on AWS uses its instance, task or function role, and people sign in through IAM Identity "
+        "Center; each gets temporary credentials from STS that expire on their own. Limit the role's policy to the "
+        "actions the workload calls and its trust policy to the repository and branch that may assume it, then "
+        "delete the access key.",
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html"),
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CASK_LENGTH = 84
 # ComputeHisV1ChecksumSeed("Default0"): the ASCII bytes, reversed, read as a little-endian ulong.
@@ -74,4 +74,11 @@ PROVIDER = Provider(
     "azure", "Azure AI services",
     console_url="https://portal.azure.com/#view/Microsoft_Azure_ProjectOxford/CognitiveServicesHub",
     checks=CHECKS,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "managed-identity",
+        "Authenticate to Azure AI services with Microsoft Entra ID instead of the resource key: give the app a managed "
+        "identity (or a federated workload identity in CI) holding only the service's user role, get tokens through "
+        "DefaultAzureCredential, then disable key (local) authentication on the resource.",
+        "https://learn.microsoft.com/en-us/azure/developer/ai/keyless-connections"),
 )

@@ -25,9 +25,13 @@ Enricher = Callable[["Candidate"], "Enriched | None"]
 class Replacement:
     """The short-lived credential that should replace a standing key of this provider (data)."""
 
-    kind: str            # e.g. "oidc-role", "workload-identity", "github-app"
-    summary: str
-    docs_url: str
+    kind: str            # e.g. "iam-role", "workload-identity-federation", "github-app"
+    summary: str         # one paragraph: what to use instead and how
+    docs_url: str        # the vendor's documentation of it
+
+    def as_json(self) -> dict[str, str]:
+        """The JSON finding's `replacement` object (docs/output.md)."""
+        return {"kind": self.kind, "summary": self.summary, "docs_url": self.docs_url}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -35,4 +35,11 @@ PROVIDER = Provider(
     base_url="https://api.cohere.com",
     console_url="https://dashboard.cohere.com/api-keys",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "per-service-key",
+        "Cohere API keys carry no scopes or expiry: give each service its own named production key (trial keys are "
+        "not meant for production) so one can be deleted without touching the others, and keep it server-side in a "
+        "secrets manager.",
+        "https://docs.cohere.com/docs/rate-limits"),
 )

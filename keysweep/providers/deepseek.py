@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -33,4 +33,10 @@ PROVIDER = Provider(
     base_url="https://api.deepseek.com",
     console_url="https://platform.deepseek.com/api_keys",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "per-service-key",
+        "DeepSeek API keys carry no scopes or expiry: create one key per service so each can be deleted alone, keep "
+        "it server-side in a secrets manager, and keep the prepaid balance to what the service needs.",
+        "https://api-docs.deepseek.com/"),
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from keysweep.providers import private_key
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.candidate import Candidate, Enriched
 
 CONTEXT = 3000  # bytes either side of the private key searched for the other fields
@@ -68,4 +68,13 @@ PROVIDER = Provider(
     "gcp", "Google Cloud (service accounts)",
     checks=CHECKS, enrichers=ENRICHERS,
     revokers={"gcp": "keysweep.revokers.gcp:GcpServiceAccountKeyRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "workload-identity-federation",
+        "Stop using service-account key files. Workloads outside Google Cloud (GitHub Actions, GitLab CI, AWS, "
+        "Azure, Kubernetes) use Workload Identity Federation: they exchange their own identity token for a "
+        "short-lived access token that impersonates the service account. Workloads on Google Cloud use the service "
+        "account attached to them. Then delete the key and enforce the iam.disableServiceAccountKeyCreation "
+        "organization policy.",
+        "https://cloud.google.com/iam/docs/workload-identity-federation"),
 )

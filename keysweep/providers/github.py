@@ -5,7 +5,7 @@ https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/
 
 import zlib
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.base62 import BASE62, encode
 
 CHECKSUM_LEN = 6
@@ -103,4 +103,12 @@ PROVIDER = Provider(
     human_rules=frozenset({"github.classic-pat", "github.fine-grained-pat"}),
     checks=CHECKS, verifier=VERIFIER,
     revokers={"github": "keysweep.revokers.github:GitHubRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "github-app",
+        "Replace the personal access token with a GitHub App installed only on the repositories it needs, with only "
+        "the permissions it uses: the workload mints an installation access token when it runs, and that token "
+        "expires after one hour. Inside GitHub Actions, use the workflow's GITHUB_TOKEN, narrowed with a "
+        "permissions: block, instead of any stored token.",
+        "https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-an-installation-access-token-for-a-github-app"),
 )

@@ -2,7 +2,7 @@
 
 import zlib
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.base62 import BASE36, encode
 
 CRC_LEN = 7
@@ -97,4 +97,12 @@ PROVIDER = Provider(
     human_rules=frozenset({"gitlab.pat", "gitlab.pat-routable"}),
     checks=CHECKS, verifier=VERIFIER,
     revokers={"gitlab": "keysweep.revokers.gitlab:GitLabRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "ci-job-token",
+        "In GitLab CI/CD, use the job's CI_JOB_TOKEN, valid only while the job runs and limited by the target "
+        "project's allowlist, instead of a personal, project or deploy token; to reach a cloud provider or HashiCorp "
+        "Vault, request an OpenID Connect ID token with id_tokens: and exchange it for that service's short-lived "
+        "credentials. Outside CI, use a project or group access token with the fewest scopes and an expiry date.",
+        "https://docs.gitlab.com/ci/jobs/ci_job_token/"),
 )

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from keysweep.providers.admin_api import AdminApiError
-from keysweep.providers.base import Endpoint, Inventory, InventoryAccess, OwnerFacts, Provider
+from keysweep.providers.base import Endpoint, Inventory, InventoryAccess, OwnerFacts, Provider, Replacement
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -223,4 +223,11 @@ PROVIDER = Provider(
     console_url=CONSOLE_URL,
     checks=CHECKS, verifier=VERIFIER, inventory=INVENTORY,
     revokers={"google": "keysweep.revokers.google:GoogleApiKeyRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "restricted-api-key",
+        "Restrict the key to the APIs it calls and to the clients allowed to use it (HTTP referrers, IP addresses, "
+        "Android or iOS apps). Server-side workloads calling Gemini through Vertex AI authenticate with a service "
+        "account's short-lived credentials (attached or federated) instead of an API key.",
+        "https://cloud.google.com/api-keys/docs/add-restrictions-api-keys"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -24,4 +24,10 @@ PROVIDER = Provider(
     base_url="https://api.groq.com/openai/v1",
     console_url="https://console.groq.com/keys",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "project-key",
+        "Create a project per application and environment and use that project's API key: keys, rate limits and "
+        "usage are the project's own, so a leaked key is deleted without disturbing other workloads.",
+        "https://console.groq.com/docs/projects"),
 )

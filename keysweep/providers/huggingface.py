@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -42,4 +42,11 @@ PROVIDER = Provider(
     # Tokens of a person, not of a workload (OWASP NHI10, "human use of NHI").
     human_rules=frozenset({"huggingface.user-token"}),
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "fine-grained-token",
+        "Replace a read, write or organization token with a fine-grained user access token limited to the "
+        "repositories and organizations the workload touches and to the permissions it uses, one token per "
+        "application, so a leak exposes only those resources.",
+        "https://huggingface.co/docs/hub/security-tokens"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -33,4 +33,10 @@ PROVIDER = Provider(
     base_url="https://api.smith.langchain.com",
     console_url="https://smith.langchain.com/settings",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "service-key",
+        "Replace a personal access token with a service key scoped to the workspaces the service writes to (on "
+        "Enterprise, with a role) and an expiration: a service key is not tied to a person.",
+        "https://docs.langchain.com/langsmith/create-account-api-key"),
 )

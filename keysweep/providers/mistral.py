@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -25,4 +25,11 @@ PROVIDER = Provider(
     base_url="https://api.mistral.ai/v1",
     console_url="https://console.mistral.ai/api-keys",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "workspace-key",
+        "Create the key in a workspace dedicated to the service and environment, with an expiration date: a key is "
+        "bound to its workspace and reaches only that workspace's resources; rotate by creating a new key and "
+        "deleting the old one.",
+        "https://docs.mistral.ai/admin/security-access/api-keys"),
 )

@@ -2,7 +2,7 @@
 
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.providers.admin_api import AdminApiError, iso, paginate
-from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider
+from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider, Replacement
 
 MARKER = "T3BlbkFJ"
 
@@ -183,4 +183,12 @@ PROVIDER = Provider(
     human_rules=frozenset({"openai.legacy-key"}),
     checks=CHECKS, verifier=VERIFIER, inventory=INVENTORY,
     revokers={"openai": "keysweep.revokers.openai:OpenAIRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "project-service-account-key",
+        "Replace a person's key with an API key of a project service account, so the workload has an identity of its "
+        "own that outlives any member, one service account per application and environment. Restrict the key's "
+        "permissions to the endpoints the service calls (Restricted, or Read Only) and give it an expiry where the "
+        "organization's key policy allows.",
+        "https://developers.openai.com/api/docs/guides/api-keys"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Listing, Provider
+from keysweep.providers.base import Listing, Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -39,4 +39,11 @@ PROVIDER = Provider(
     console_url="https://openrouter.ai/settings/keys",
     checks=CHECKS, verifier=VERIFIER,
     revokers={"openrouter": "keysweep.revokers.openrouter:OpenRouterRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "limited-key",
+        "Issue one key per workload with a credit limit (optionally reset daily, weekly or monthly) through a "
+        "management key kept outside the application, and rotate keys through the same API: a leaked key can spend "
+        "at most its limit.",
+        "https://openrouter.ai/docs/features/provisioning-api-keys"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -20,4 +20,11 @@ PROVIDER = Provider(
     console_url="https://www.perplexity.ai/account/api/keys",
     checks=CHECKS, verifier=VERIFIER,
     revokers={"perplexity": "keysweep.revokers.perplexity:PerplexityRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "per-service-key",
+        "Generate one API key per service inside an API group for that project or environment, and rotate keys on a "
+        "schedule through the key management endpoints (generate_auth_token, then revoke_auth_token for the old "
+        "key).",
+        "https://docs.perplexity.ai/guides/api-key-management"),
 )

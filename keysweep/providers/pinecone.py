@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -40,4 +40,10 @@ PROVIDER = Provider(
     base_url="https://api.pinecone.io",
     console_url="https://app.pinecone.io",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "restricted-key",
+        "Create a key per service in the project it needs, with the narrowest role (ProjectViewer for read-only use, "
+        "or data-plane access roles) instead of All, and target indexes by host when using custom permissions.",
+        "https://docs.pinecone.io/guides/projects/manage-api-keys"),
 )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import binascii
 import re
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.candidate import Candidate, Enriched
 
 _ARMOUR = re.compile(
@@ -116,4 +116,14 @@ CHECKS = {"private_key_structure": valid_structure}
 ENRICHERS = {"pem": normalise}
 
 
-PROVIDER = Provider("private-key", "Private keys", checks=CHECKS, enrichers=ENRICHERS)
+PROVIDER = Provider(
+    "private-key", "Private keys", checks=CHECKS, enrichers=ENRICHERS,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "short-lived-certificate",
+        "Keep no long-lived private key where it can be copied. For SSH, issue short-lived user and host "
+        "certificates from a CA (ssh-keygen -s with a validity interval) or use the platform's identity-based "
+        "access; for TLS, let an ACME client issue and renew certificates; a key that must persist belongs in a "
+        "secrets manager, KMS or HSM that never hands it out.",
+        "https://cheatsheetseries.owasp.org/cheatsheets/Secrets_Management_Cheat_Sheet.html"),
+)

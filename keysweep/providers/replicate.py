@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -34,4 +34,10 @@ PROVIDER = Provider(
     base_url="https://api.replicate.com/v1",
     console_url="https://replicate.com/account/api-tokens",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "per-service-token",
+        "Create a separate, named API token for each application and environment, so a leaked one is disabled "
+        "without affecting the others, and keep it server-side.",
+        "https://replicate.com/docs/topics/security/api-tokens"),
 )

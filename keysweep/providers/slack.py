@@ -3,7 +3,7 @@ tokens (`xoxe-1-`), browser sessions (`xoxc-` + the `xoxd-` cookie) and incoming
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -76,4 +76,12 @@ PROVIDER = Provider(
                            "slack.session-cookie"}),
     checks=CHECKS, verifier=VERIFIER,
     revokers={"slack": "keysweep.revokers.slack:SlackRevoker"},
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "bot-token",
+        "Replace a user token (xoxp) with the app's bot token (xoxb) holding only the scopes the integration calls: "
+        "a bot token belongs to the app, not to a person, and the app stays installed when its installer is "
+        "deactivated. Turn on token rotation so access tokens expire and are renewed with a refresh token kept "
+        "server-side.",
+        "https://docs.slack.dev/authentication/tokens"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -52,4 +52,11 @@ PROVIDER = Provider(
     base_url="https://api.stripe.com/v1",
     console_url="https://dashboard.stripe.com/apikeys",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "restricted-key",
+        "Replace the secret key with a restricted API key (rk_live_) that grants only the resources, and only the "
+        "read or write access, the integration uses, one key per integration: a restricted key that leaks can do "
+        "only what it was granted.",
+        "https://docs.stripe.com/keys/restricted-api-keys"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -26,4 +26,10 @@ PROVIDER = Provider(
     base_url="https://api.together.xyz/v1",
     console_url="https://api.together.ai/settings/api-keys",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "project-key",
+        "Create one API key per workload in a project of its own, with an expiration date: a key reaches only its "
+        "project's resources, so a leaked one is contained and stops working on its own.",
+        "https://docs.together.ai/docs/api-keys-authentication"),
 )

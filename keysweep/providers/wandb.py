@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -39,4 +39,11 @@ PROVIDER = Provider(
     "wandb", "Weights & Biases",
     console_url="https://wandb.ai/authorize",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "service-account",
+        "Log automated runs with a team-scoped service account instead of a person's API key: it is limited to the "
+        "team, outlives its creator, and can authenticate with identity federation (JWTs from your identity "
+        "provider) instead of an API key.",
+        "https://docs.wandb.ai/guides/hosting/iam/service-accounts"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysweep.providers.base import Provider
+from keysweep.providers.base import Provider, Replacement
 
 CHECKS: dict = {}
 
@@ -48,4 +48,11 @@ PROVIDER = Provider(
     base_url="https://api.x.ai/v1",
     console_url="https://console.x.ai",
     checks=CHECKS, verifier=VERIFIER,
+    # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
+    replacement=Replacement(
+        "restricted-key",
+        "Create one key per service with access control lists limited to the endpoints (api-key:endpoint:chat, "
+        "api-key:endpoint:image) and models (api-key:model:<name>) it uses, and with rate limits, through the "
+        "console or the Management API.",
+        "https://docs.x.ai/developers/management-api-guide"),
 )

@@ -119,7 +119,7 @@ def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
 def plan_json(plan) -> dict[str, Any]:
     return {"revoker": plan.revoker, "finding_id": plan.finding_id,
             "calls": [{"method": c.method, "target": c.target, "description": c.description} for c in plan.calls],
-            "needs": list(plan.needs), "data": dict(plan.data)}
+            "needs": list(plan.needs), "data": dict(plan.data), "notes": list(plan.notes)}
 
 
 def plan_from_json(data: dict[str, Any]):
@@ -127,7 +127,7 @@ def plan_from_json(data: dict[str, Any]):
 
     return Plan(revoker=data["revoker"], finding_id=data["finding_id"],
                 calls=[PlannedCall(c["method"], c["target"], c.get("description", "")) for c in data.get("calls", [])],
-                needs=list(data.get("needs", [])), data=dict(data.get("data", {})))
+                needs=list(data.get("needs", [])), data=dict(data.get("data", {})), notes=list(data.get("notes", [])))
 
 
 class Jobs:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from keysweep.providers import provider as provider_record
 from keysweep.sanitize import terminal_safe
+from keysweep.scanner.rules import finding_replacement
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -97,11 +98,14 @@ def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
     def shown(value: Any) -> Any:
         return terminal_safe(value) if isinstance(value, str) else value
 
+    replacement = finding_replacement(finding)
     return {"event": kind, "title": KIND_TITLES.get(kind, kind), "finding": finding.id,
             "provider": finding.provider, "rule_id": finding.rule_id, "redacted": shown(finding.redacted),
             "key_id": shown(finding.key_id), "where": shown(where(finding)),
             "locations": [shown(place) for place in locations(finding)], "owner": shown(owner.get("name")),
-            "team": shown(owner.get("team")), "console": console, "action": action, "detail": shown(detail) or None}
+            "team": shown(owner.get("team")), "console": console, "action": action, "detail": shown(detail) or None,
+            # What to issue instead of another standing key (its provider's or its rule's; docs/output.md).
+            "replacement": replacement.as_json() if replacement else None}
 
 
 def slack_escape(text: str) -> str:
@@ -123,6 +127,9 @@ def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
             f"in {s(_places(facts))}{' — owner ' + s(facts['owner']) if facts['owner'] else ''}. {facts['action']}")
     if facts.get("detail"):
         text += f" ({s(facts['detail'])})"
+    if facts.get("replacement"):
+        replacement = facts["replacement"]
+        text += f"\nInstead of a new standing key: {s(replacement['summary'])} {s(replacement['docs_url'])}"
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from keysweep.clock import parse_utc, utc_iso
 from keysweep.providers import PROVIDERS
 from keysweep.sanitize import terminal_safe
+from keysweep.scanner.rules import finding_replacement
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
 
@@ -113,6 +114,7 @@ class Row:
     exposure: str = "unknown"         # closed (dead, window known) | open (live now) | unknown
     open_jobs: int = 0
     occurrences: int = 0              # places it was seen (status ranks the widest reach first)
+    replacement: dict[str, str] | None = None  # the short-lived credential to use instead (docs/output.md)
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("times", "nhi")}
@@ -239,7 +241,7 @@ def collect(store, now: datetime, *, provider: str | None = None, team: str | No
                   state=state, verification=verification.get("status"), identity=verification.get("identity") or {},
                   times={kind: t.get(kind) for kind in CLOCK_EVENTS}, status=status,
                   unowned=is_unowned(finding.owner, threshold), open_jobs=open_jobs.get(finding.id, 0),
-                  occurrences=len(finding.occurrences))
+                  occurrences=len(finding.occurrences), replacement=_replacement(finding))
         dead = death_time(t)
         # A window is known only for a key seen working (verified live, or revoked by keysweep) and
         # then seen dead: a key never seen working may have been dead all along.
@@ -257,6 +259,11 @@ def collect(store, now: datetime, *, provider: str | None = None, team: str | No
         row.nhi = nhi_risks(row, len(finding.occurrences))
         rows.append(row)
     return rows
+
+
+def _replacement(finding) -> dict[str, str] | None:
+    replacement = finding_replacement(finding)
+    return replacement.as_json() if replacement else None
 
 
 def stats(rows: list[Row]) -> dict[str, Any]:
@@ -464,7 +471,7 @@ def render_html(report: dict[str, Any]) -> str:
             c["id"], c["provider"], c["redacted"], c["owner"] or "(unowned)", c["team"] or "", c["state"],
             c["status"], c["leaked_at"] or "", c["detected_at"] or "", c["revoked_at"] or "",
             c["confirmed_dead_at"] or "", exposure_text(c), human(c["response_seconds"]),
-            ", ".join(r["id"] for r in c["nhi_risks"]))) + "</tr>")
+            ", ".join(r["id"] for r in c["nhi_risks"]))) + f"<td>{_replacement_html(c.get('replacement'), e)}</td></tr>")
     groups = []
     for name, by in report["by"].items():
         body = "".join(f"<tr><td>{e(k)}</td><td>{s['count']}</td>"
@@ -490,9 +497,17 @@ response time median {human(t['response_median_seconds'])}, p90 {human(t['respon
 <h2>Remediation over time</h2>{_timeline_svg([d for d in dead if d])}
 {''.join(groups)}
 <h2>Credentials</h2><table><tr><th>id</th><th>provider</th><th>key</th><th>owner</th><th>team</th><th>state</th>
-<th>status</th><th>leaked</th><th>detected</th><th>revoked</th><th>confirmed dead</th><th>exposure</th><th>response</th><th>OWASP NHI</th></tr>
+<th>status</th><th>leaked</th><th>detected</th><th>revoked</th><th>confirmed dead</th><th>exposure</th><th>response</th><th>OWASP NHI</th><th>replace with</th></tr>
 {''.join(rows)}</table></body></html>
 """
+
+
+def _replacement_html(replacement: dict[str, str] | None, escape) -> str:
+    """The replacement's kind, linked to the vendor's documentation, its how-to as the link's title."""
+    if not replacement:
+        return ""
+    return (f'<a href="{escape(replacement["docs_url"])}" title="{escape(replacement["summary"])}">'
+            f'{escape(replacement["kind"])}</a>')
 
 
 def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -513,6 +528,8 @@ def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
                                      "response_seconds": c["response_seconds"],
                                      "still_open_seconds": c["open_seconds"], "age_seconds": c["age_seconds"]},
             "owasp_nhi_top10": c["nhi_risks"],
+            # NHI7 (long-lived secret): what should stand in its place.
+            "replace_with": c.get("replacement"),
         })
     return view
 
@@ -535,4 +552,6 @@ def render_audit_table(view: list[dict[str, Any]]) -> str:
         lines.append(f"  shut off: {t_(speed['state'])} ({speed['status']}); {exposure}, response "
                      f"{human(speed['response_seconds'])}")
         lines.append(f"  OWASP NHI: {', '.join(r['id'] + ' ' + r['name'] for r in item['owasp_nhi_top10'])}")
+        if item.get("replace_with"):
+            lines.append(f"  replace:  {t_(item['replace_with']['kind'])} ({t_(item['replace_with']['docs_url'])})")
     return "\n".join(lines) + "\n"

@@ -29,6 +29,8 @@ import re
 import uuid
 from typing import Any
 
+from keysweep.locations import describe_occurrence
+from keysweep.providers.aws import PROVIDER as AWS
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
 from keysweep.revokers.base import RevokeResult
@@ -38,6 +40,34 @@ _HEX = re.compile(r"[0-9a-f]{40}")
 # A stand-in pair, used to check before creating anything that the stored value can be rewritten.
 _PROBE_ID = "AKIA" + "Z" * 16
 _PROBE_SECRET = "Z" * 40
+
+
+# Places a CI job reads the key from: there, a role assumed through OpenID Connect federation needs
+# no stored key at all (the AWS provider's `replacement`).
+_CI_VARIABLES = {"github-actions": "a GitHub Actions variable", "gitlab-ci": "a GitLab CI/CD variable"}
+_CI_FILES = ((re.compile(r"(?:^|/)\.github/workflows/[^/]+\.ya?ml$"), "the GitHub Actions workflow"),
+             (re.compile(r"(?:^|/)\.gitlab-ci\.ya?ml$"), "the GitLab CI file"))
+
+
+def ci_place(finding) -> str | None:
+    """The first place the key was found that a CI job reads (a CI variable, an Actions workflow or
+    a .gitlab-ci.yml), described for people; None when there is none."""
+    for occurrence in finding.occurrences:
+        if occurrence.source in _CI_VARIABLES:
+            return f"{_CI_VARIABLES[occurrence.source]} ({describe_occurrence(occurrence)})"
+        for pattern, what in _CI_FILES:
+            if occurrence.path and pattern.search(occurrence.path):
+                return f"{what} {describe_occurrence(occurrence)}"
+    return None
+
+
+def role_instead(finding) -> str | None:
+    """The plan's note when the source could assume a role instead of holding a new standing key."""
+    place = ci_place(finding)
+    if place is None:
+        return None
+    return (f"found in {place}: that job could assume an IAM role through OpenID Connect federation instead of "
+            f"holding a new standing key ({AWS.replacement.docs_url})")
 
 
 class RotationError(Exception):
@@ -182,8 +212,10 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         if grace is not None:
             calls.append(("POST", "iam:DeleteAccessKey",
                           f"delete {key} now" if grace == 0 else f"delete {key} after {grace:g} day(s)"))
-        return make_plan(self.name, finding, calls, needs, delete_after_days=grace, rotate_target=target,
+        plan = make_plan(self.name, finding, calls, needs, delete_after_days=grace, rotate_target=target,
                          target=f"iam AccessKeyId={key}")
+        plan.notes.extend(note for note in [role_instead(finding)] if note)
+        return plan
 
     async def revoke(self, plan, ctx) -> RevokeResult:
         try:

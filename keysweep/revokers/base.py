@@ -33,6 +33,9 @@ class Plan:
     calls: list[PlannedCall]
     needs: list[str] = field(default_factory=list)  # e.g. the admin credential's variable name
     data: dict[str, Any] = field(default_factory=dict)  # identifiers the revoke step needs
+    # What a person should know that is no call and no missing input, e.g. that the place the key
+    # was found could use a short-lived credential instead of a new standing one.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from keysweep.errors import RuleError
+from keysweep.providers.base import Replacement
+
+if TYPE_CHECKING:
+    from keysweep.models import Finding
 
 ID_FORMAT = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 REQUIRED = ("id", "name", "provider", "description", "regex", "examples", "negative_examples")
 KNOWN_FIELDS = set(REQUIRED) | {
     "keywords", "entropy", "checksum", "long_lived", "references", "confidence",
     "key_id_rule", "key_id_window", "prefix", "allow_placeholders", "enrich", "fallback", "allowlists",
+    "replacement",
 }
+REPLACEMENT_FIELDS = ("kind", "summary", "docs_url")
 ALLOWLIST_FIELDS = {"description", "regexes", "regex_target", "stopwords", "condition", "examples",
                     "negative_examples"}
 CONFIDENCE_LEVELS = ("low", "medium", "high")
@@ -67,6 +74,9 @@ class Rule:
     enrich: str | None = None
     fallback: bool = False
     allowlists: tuple[Allowlist, ...] = ()
+    # The short-lived or narrower credential that should replace one of this kind, when it is not
+    # its provider's (providers/<name>.py); `replacement_of` resolves the two.
+    replacement: Replacement | None = None
     origin: str = field(default="", compare=False)
     source_format: str = field(default="keysweep", compare=False)
 
@@ -139,8 +149,26 @@ def _rule_from_table(table: dict[str, Any], path: Path, text: str, validate_patt
         enrich=table.get("enrich"),
         fallback=bool(table.get("fallback", False)),
         allowlists=allowlists,
+        replacement=_replacement_from_table(table.get("replacement"), f"{where}: rule {rule_id}"),
         origin=str(path),
     )
+
+
+def _replacement_from_table(value: Any, where: str) -> Replacement | None:
+    """A rule's `[rules.replacement]`: kind, summary and docs_url, all non-empty strings."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RuleError(f"{where}: replacement must be a table ([rules.replacement])")
+    unknown = sorted(set(value) - set(REPLACEMENT_FIELDS))
+    missing = [name for name in REPLACEMENT_FIELDS if not (isinstance(value.get(name), str) and value[name].strip())]
+    if unknown or missing:
+        raise RuleError(f"{where}: replacement needs kind, summary and docs_url (strings)"
+                        + (f"; unknown field(s) {', '.join(unknown)}" if unknown else ""))
+    if not value["docs_url"].startswith("https://"):
+        raise RuleError(f"{where}: replacement docs_url must be an https:// link")
+    return Replacement(kind=value["kind"].strip(), summary=" ".join(value["summary"].split()),
+                       docs_url=value["docs_url"].strip())
 
 
 def _list_of_tables(value: Any, where: str) -> list[dict[str, Any]]:
@@ -295,7 +323,7 @@ def _rules_cache_path(paths: list[Path]) -> Path | None:
 
 
 # Bump when the Rule record changes shape (a cache of the old shape is then never read).
-RULES_CACHE_VERSION = 3
+RULES_CACHE_VERSION = 4
 _SEQUENCE_FIELDS = ("keywords", "references", "examples", "negative_examples")
 _ALLOWLIST_SEQUENCES = ("regexes", "stopwords", "examples", "negative_examples")
 _RULE_FIELD_NAMES = frozenset(Rule.__dataclass_fields__)
@@ -320,6 +348,8 @@ def rule_from_plain(data: dict[str, Any]) -> Rule:
     if not isinstance(values["regex"], str) or not isinstance(values["id"], str):
         raise ValueError("id and regex must be strings")
     values["allowlists"] = tuple(allowlist_from_plain(entry) for entry in values["allowlists"])
+    if values["replacement"] is not None:
+        values["replacement"] = Replacement(**values["replacement"])
     return Rule(**values)
 
 
@@ -405,15 +435,51 @@ def validate_rule_set(rules: list[Rule]) -> None:
             raise RuleError(f"{rule.origin}: rule {rule.id}: key_id_rule {rule.key_id_rule!r} is not a loaded rule")
 
 
+def replacement_of(rule: Rule) -> Replacement | None:
+    """What should replace a leaked credential of this rule's kind: the rule's own `replacement`,
+    else its provider's. None for a short-lived kind (nothing standing to replace)."""
+    from keysweep.providers import provider
+
+    if not rule.long_lived:
+        return None
+    return rule.replacement or provider(rule.provider).replacement
+
+
+@lru_cache(maxsize=1)
+def _shipped_rules_by_id() -> dict[str, Rule]:
+    return {rule.id: rule for rule in load_rules()}
+
+
+def finding_replacement(finding: "Finding", rules: Mapping[str, Rule] | None = None) -> Replacement | None:
+    """`replacement_of` the finding's rule (from `rules`, else the shipped ones); a finding whose rule
+    is not loaded (an inventory record, a rule file no longer passed) gets its provider's."""
+    from keysweep.providers import provider
+
+    if not finding.long_lived:
+        return None
+    rule = (rules if rules is not None else _shipped_rules_by_id()).get(finding.rule_id)
+    return replacement_of(rule) if rule is not None else provider(finding.provider).replacement
+
+
+def replacement_problem(rule: Rule) -> str | None:
+    """`rules check`: a long-lived keysweep rule must say what should replace its credential. A
+    gitleaks rule cannot say it, so it is not asked."""
+    if rule.source_format != "keysweep" or not rule.long_lived or replacement_of(rule) is not None:
+        return None
+    return (f"{rule.origin}: rule {rule.id}: long-lived, but neither it ([rules.replacement]) nor its provider "
+            f"(keysweep/providers/{rule.provider.replace('-', '_')}.py) names a replacement")
+
+
 def self_test(rules: list[Rule], catalogue: list[Rule] | None = None) -> list[str]:
-    """Run every rule's examples through the real engine; return one message per failure. The
+    """Run every rule's examples through the real engine, and ask every long-lived rule for its
+    replacement (`replacement_problem`); return one message per failure. The
     allowlists' examples run over `catalogue` (default: `rules`), the whole loaded rule set when
     only some of its rules are checked."""
     from keysweep.scanner.backtrack import backtracking_problem
     from keysweep.scanner.engine import Engine, _max_width
 
     by_id = {rule.id: rule for rule in rules}
-    failures = []
+    failures = [problem for problem in map(replacement_problem, rules) if problem]
     for rule in rules:
         if rule.source_format == "keysweep" and _max_width(rule.regex) is None:
             failures.append(f"{rule.origin}: rule {rule.id}: regex has no bounded width (use {{0,N}}, not * + {{n,}}): "
