@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from keysweep.errors import RuleError
+from keysweep.providers import provider
 from keysweep.providers.base import Replacement
 
 if TYPE_CHECKING:
@@ -438,8 +439,6 @@ def validate_rule_set(rules: list[Rule]) -> None:
 def replacement_of(rule: Rule) -> Replacement | None:
     """What should replace a leaked credential of this rule's kind: the rule's own `replacement`,
     else its provider's. None for a short-lived kind (nothing standing to replace)."""
-    from keysweep.providers import provider
-
     if not rule.long_lived:
         return None
     return rule.replacement or provider(rule.provider).replacement
@@ -453,8 +452,6 @@ def _shipped_rules_by_id() -> dict[str, Rule]:
 def finding_replacement(finding: "Finding", rules: Mapping[str, Rule] | None = None) -> Replacement | None:
     """`replacement_of` the finding's rule (from `rules`, else the shipped ones); a finding whose rule
     is not loaded (an inventory record, a rule file no longer passed) gets its provider's."""
-    from keysweep.providers import provider
-
     if not finding.long_lived:
         return None
     rule = (rules if rules is not None else _shipped_rules_by_id()).get(finding.rule_id)
