@@ -47,12 +47,14 @@ def persist(store: Store | None, result, rules: Iterable[Rule], started_at: str)
     if store is None:
         return None
     finished = utc_now()
-    new_ids = store.record(result.findings, result.scope, finished, ignored=result.ignored)
-    if result.scanned_objects:
-        store.mark_scanned(result.source, result.scope, result.scanned_objects, rules_digest(rules), finished)
-    if result.tips:
-        store.replace_scanned("git-tip", result.scope, result.tips, rules_digest(rules), finished)
-    store.record_scan(result.source, result.scope, started_at, finished, asdict(result.stats), len(new_ids))
+    digest = rules_digest(rules)
+    with store.transaction():  # one write transaction: recorded whole or not at all
+        new_ids = store.record(result.findings, result.scope, finished, ignored=result.ignored)
+        if result.scanned_objects:
+            store.mark_scanned(result.source, result.scope, result.scanned_objects, digest, finished)
+        if result.tips:
+            store.replace_scanned("git-tip", result.scope, result.tips, digest, finished)
+        store.record_scan(result.source, result.scope, started_at, finished, asdict(result.stats), len(new_ids))
     return new_ids
 
 

@@ -127,15 +127,14 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None, *, writable: bool = True) -> None:
         """Open (creating if needed) and migrate the store. With `writable` (every command that
         records anything), a store that cannot be written is refused here, before any work."""
-        import sqlite_utils
-
         self.path = Path(path) if path is not None else default_db_path()
         self.lock_timeout = lock_timeout()
+        self._transaction_depth = 0
         try:
             if str(self.path) != ":memory:":
                 _create_private_file(self.path)
             self.conn = _connect(str(self.path), self.lock_timeout)
-            self.db = sqlite_utils.Database(self.conn)
+            self._db = None
             self._retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
             # WAL + NORMAL: still never corrupt, commits don't wait for fsync (a sweep records each
             # repository as it goes: FULL made the commits cost more than the scanning).
@@ -146,6 +145,27 @@ class Store:
             raise StoreError(f"{self.path}: cannot open store: {_store_problem(exc)}") from None
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open store: {exc.strerror or exc}") from None
+
+    @property
+    def db(self):
+        """sqlite_utils over the same connection, for migrations: imported only when a store is
+        created or migrated (a scan of an existing store does not pay for it)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
+
+    def _insert(self, table: str, row: dict[str, Any], upsert_on: str | None = None) -> None:
+        """One row; with `upsert_on` (the primary key) an existing row's other columns are replaced."""
+        columns = list(row)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        if upsert_on is not None:
+            sql += (f" ON CONFLICT ({upsert_on}) DO UPDATE SET "
+                    + ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert_on))
+        # A dict or list value is stored as JSON text, as sqlite_utils stored it before.
+        self.conn.execute(sql, [json.dumps(row[c], default=repr) if isinstance(row[c], (dict, list, tuple))
+                                else row[c] for c in columns])
 
     def _retry_locked(self, action: Callable[[], Any]) -> Any:
         """Run a statement that needs the database lock outside a transaction (changing the
@@ -162,15 +182,27 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE … COMMIT: this process is the only writer until it ends; rolled back on
-        any error. Reads inside it see everything committed before it began."""
+        any error. Reads inside it see everything committed before it began. A transaction opened
+        inside another one joins it: a scan's findings, the objects it read and the scan itself
+        are written at once (one lock, one commit) and never half."""
+        if self._transaction_depth:
+            self._transaction_depth += 1
+            try:
+                yield
+            finally:
+                self._transaction_depth -= 1
+            return
         if self.conn.in_transaction:
             self.conn.commit()
         begin_immediate(self.conn, self.path, self.lock_timeout)
+        self._transaction_depth = 1
         try:
             yield
         except BaseException:
             self.conn.rollback()
             raise
+        finally:
+            self._transaction_depth = 0
         self.conn.commit()
 
     def migrate(self, writable: bool = True) -> None:
@@ -179,18 +211,18 @@ class Store:
         if not writable and self._applied_versions_or_none() == {v for v, _, _ in MIGRATIONS}:
             return
         with self.transaction():
-            self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            self.conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                             "name TEXT, applied_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))")
             # A write probe: a store SQLite can only read fails here, before any work is done.
-            self.db.execute("UPDATE schema_migrations SET version = version WHERE 0")
-            applied = {row[0] for row in self.db.execute("SELECT version FROM schema_migrations")}
+            self.conn.execute("UPDATE schema_migrations SET version = version WHERE 0")
+            applied = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations")}
             newest = max(version for version, _, _ in MIGRATIONS)
             if applied and max(applied) > newest:
                 raise StoreError(f"{self.path}: store schema v{max(applied)} is newer than this keysweep (v{newest})")
             for version, name, apply in MIGRATIONS:
                 if version not in applied:
                     apply(self.db)
-                    self.db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+                    self.conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
 
     def _applied_versions_or_none(self) -> set[int] | None:
         try:
@@ -203,17 +235,19 @@ class Store:
 
     # -- incremental scanning -----------------------------------------------------------------
     def scanned_objects(self, source: str, scope: str, rules_digest: str) -> set[str]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT object_id FROM scanned WHERE source = ? AND scope = ? AND rules_digest = ?",
             [source, scope, rules_digest])
         return {row[0] for row in rows}
 
     def mark_scanned(self, source: str, scope: str, objects: Iterable[str], rules_digest: str, at: str) -> None:
+        # In key order: each row then lands next to the previous one in the primary-key index
+        # instead of on a random page (a whole history's blob ids cost half the CPU this way).
         with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO scanned (source, scope, object_id, rules_digest, scanned_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                ((source, scope, obj, rules_digest, at) for obj in objects))
+                ((source, scope, obj, rules_digest, at) for obj in sorted(set(objects))))
 
     def replace_scanned(self, source: str, scope: str, objects: Iterable[str], rules_digest: str, at: str) -> None:
         """Keep only these objects for (source, scope): e.g. the ref tips of the latest scan."""
@@ -224,7 +258,7 @@ class Store:
                 ((source, scope, obj, rules_digest, at) for obj in objects))
 
     def git_blobs_with_findings(self, scope: str) -> set[str]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT DISTINCT json_extract(locator, '$.blob') FROM occurrences WHERE scope = ? AND source = 'git'",
             [scope])
         return {row[0] for row in rows if row[0]}
@@ -252,7 +286,7 @@ class Store:
                 if inserted:
                     self._event(finding.id, "detected", at)
                 else:
-                    self.db.execute(
+                    self.conn.execute(
                         "UPDATE findings SET last_seen_at = ?, key_id = coalesce(key_id, ?), "
                         "metadata = coalesce(metadata, ?) WHERE id = ?",
                         [at, finding.key_id, _metadata_json(finding.metadata), finding.id])
@@ -268,7 +302,7 @@ class Store:
         """Those of `finding_ids` the store holds and lists by default (not suppressed everywhere)."""
         listed: set[str] = set()
         for chunk in _chunks(finding_ids):
-            rows = self.db.execute(f"SELECT f.id FROM findings f WHERE f.id IN ({','.join('?' * len(chunk))}) "
+            rows = self.conn.execute(f"SELECT f.id FROM findings f WHERE f.id IN ({','.join('?' * len(chunk))}) "
                                    f"AND {VISIBLE}", chunk)
             listed.update(row[0] for row in rows)
         return listed
@@ -277,7 +311,7 @@ class Store:
         """(occurrence id, finding id, suppressed, reason JSON) for each stored place of `scope`
         whose ignore-file suppression the current entries change; inline allows stay."""
         changes = []
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT o.id, o.finding_id, f.secret_sha256, o.suppressed, o.suppression FROM occurrences o "
             "JOIN findings f ON f.id = o.finding_id WHERE o.scope = ?", [scope])
         for occurrence_id, finding_id, digest, suppressed, stored in rows:
@@ -306,13 +340,13 @@ class Store:
             "suppressed": int(o.suppressed),
             "suppression": json.dumps(o.suppression, sort_keys=True) if o.suppression else None,
         }
-        self.db["occurrences"].upsert(row, pk="id")
+        self._insert("occurrences", row, upsert_on="id")
 
     def _has_earlier_introduction(self, finding_id: str, scope: str, o: Occurrence) -> bool:
         """Git records where a secret entered a path; a later scan that sees a later edit of that
         file keeps the earliest commit. A new earlier one (history from another branch) replaces it.
         A line allowed inline is a place of its own: an allowed early copy never hides a later plain one."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT id, committed_at, commit_id, suppression FROM occurrences WHERE finding_id = ? AND scope = ? "
             "AND source = 'git' AND path = ? AND commit_id IS NOT NULL", [finding_id, scope, o.path]).fetchall()
         mine = (o.committed_at or "", o.commit or "")
@@ -322,15 +356,15 @@ class Store:
             return True
         stale = [row_id for row_id, when, commit, _ in rows if (when or "", commit) > mine]
         if stale:
-            self.db.execute(f"DELETE FROM occurrences WHERE id IN ({','.join('?' * len(stale))})", stale)
+            self.conn.execute(f"DELETE FROM occurrences WHERE id IN ({','.join('?' * len(stale))})", stale)
         return False
 
     def _event(self, finding_id: str, kind: str, at: str, detail: dict | None = None) -> None:
-        self.db["events"].insert({"finding_id": finding_id, "kind": kind, "at": at,
+        self._insert("events", {"finding_id": finding_id, "kind": kind, "at": at,
                                   "detail": json.dumps(detail) if detail else None})
 
     def _event_if_earlier(self, finding_id: str, kind: str, at: str) -> None:
-        current = self.db.execute("SELECT min(at) FROM events WHERE finding_id = ? AND kind = ?",
+        current = self.conn.execute("SELECT min(at) FROM events WHERE finding_id = ? AND kind = ?",
                                   [finding_id, kind]).fetchone()[0]
         if current is None or at < current:
             self._event(finding_id, kind, at)
@@ -345,7 +379,7 @@ class Store:
         for start in range(0, len(scope_list), 500):
             chunk = scope_list[start:start + 500]
             placeholders = ",".join("?" * len(chunk))
-            rows = self.db.execute(
+            rows = self.conn.execute(
                 f"SELECT DISTINCT finding_id FROM occurrences WHERE scope IN ({placeholders})", chunk)
             merged.update((row[0], None) for row in rows if wanted is None or row[0] in wanted)
         found = list(merged)
@@ -359,7 +393,7 @@ class Store:
     # -- HTTP validators (conditional requests of remote sources) -------------------------------
     def http_validator(self, url: str, rules_digest: str) -> tuple[str, str | None] | None:
         """(etag, stored body or None) of a listing fetched with these rules, or None."""
-        row = self.db.execute("SELECT etag, body FROM http_validators WHERE url = ? AND rules_digest = ?",
+        row = self.conn.execute("SELECT etag, body FROM http_validators WHERE url = ? AND rules_digest = ?",
                               [url, rules_digest]).fetchone()
         return (row[0], row[1]) if row and row[0] else None
 
@@ -373,7 +407,7 @@ class Store:
     def record_scan(self, source: str, scope: str, started_at: str, finished_at: str,
                     stats: dict[str, Any], new_findings: int) -> None:
         with self.transaction():
-            self.db["scans"].insert({"source": source, "scope": scope, "started_at": started_at,
+            self._insert("scans", {"source": source, "scope": scope, "started_at": started_at,
                                      "finished_at": finished_at, "stats": json.dumps(stats),
                                      "new_findings": new_findings})
 
@@ -406,7 +440,7 @@ class Store:
             clauses.append(f"f.id IN ({','.join('?' * len(id_list))})" if id_list else "0")
             params.extend(id_list)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             f"SELECT id, rule_id, provider, secret_sha256, redacted, long_lived, key_id, first_seen_at, "
             f"last_seen_at, status, metadata FROM findings f {where} ORDER BY provider, rule_id, id",
             params).fetchall()
@@ -451,7 +485,7 @@ class Store:
     def managed_keys(self, key_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(sorted(set(key_ids))):
-            for key_id, provider, rotated_from, written_to, job_id, created_at in self.db.execute(
+            for key_id, provider, rotated_from, written_to, job_id, created_at in self.conn.execute(
                     f"SELECT key_id, provider, rotated_from, written_to, job_id, created_at FROM managed_keys "
                     f"WHERE key_id IN ({','.join('?' * len(chunk))})", chunk):
                 found[key_id] = {"key_id": key_id, "provider": provider, "rotated_from": rotated_from,
@@ -488,7 +522,7 @@ class Store:
 
     def _attach_occurrences(self, by_id: dict[str, Finding]) -> None:
         placeholders = ",".join("?" * len(by_id))
-        for row in self.db.execute(
+        for row in self.conn.execute(
                 f"SELECT finding_id, {', '.join(OCCURRENCE_COLUMNS)} FROM occurrences "
                 f"WHERE finding_id IN ({placeholders})", list(by_id)):
             values = dict(zip(OCCURRENCE_COLUMNS, row[1:]))
@@ -506,7 +540,7 @@ class Store:
     def _attach_remediation(self, by_id: dict[str, Finding]) -> None:
         placeholders = ",".join("?" * len(by_id))
         times: dict[str, dict[str, str]] = {}
-        for finding_id, kind, at in self.db.execute(
+        for finding_id, kind, at in self.conn.execute(
                 f"SELECT finding_id, kind, min(at) FROM events WHERE finding_id IN ({placeholders}) "
                 f"GROUP BY finding_id, kind", list(by_id)):
             times.setdefault(finding_id, {})[kind] = at
@@ -519,7 +553,7 @@ class Store:
                             error: str | None, at: str) -> None:
         """One liveness check, dated; a determinate answer is also a time-to-remediation event."""
         with self.transaction():
-            self.db["verifications"].insert({
+            self._insert("verifications", {
                 "finding_id": finding_id, "status": status, "identity": json.dumps(identity or {}, sort_keys=True),
                 "error": error, "checked_at": at,
             })
@@ -531,7 +565,7 @@ class Store:
         ids = list(finding_ids)
         latest: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids):
-            rows = self.db.execute(
+            rows = self.conn.execute(
                 f"SELECT finding_id, status, identity, error, checked_at FROM verifications "
                 f"WHERE finding_id IN ({','.join('?' * len(chunk))}) ORDER BY checked_at, id", chunk)
             for finding_id, status, identity, error, checked_at in rows:
@@ -544,14 +578,14 @@ class Store:
         wanted = sorted(set(ids))
         if not wanted:
             return []
-        known = {row[0] for row in self.db.execute(
+        known = {row[0] for row in self.conn.execute(
             f"SELECT id FROM findings WHERE id IN ({','.join('?' * len(wanted))})", wanted).fetchall()}
         return [finding_id for finding_id in wanted if finding_id not in known]
 
     def set_key_id(self, finding_id: str, key_id: str) -> None:
         """An identifier learned from a provider (never a secret): revokers need it."""
         with self.transaction():
-            self.db.execute("UPDATE findings SET key_id = ? WHERE id = ?", [key_id, finding_id])
+            self.conn.execute("UPDATE findings SET key_id = ? WHERE id = ?", [key_id, finding_id])
 
     def _attach_verification(self, by_id: dict[str, Finding]) -> None:
         for finding_id, verification in self.latest_verifications(by_id).items():
@@ -574,16 +608,16 @@ class Store:
     def replace_owner_candidates(self, finding_id: str, candidates: list[dict[str, Any]], at: str) -> None:
         """All candidates of one resolution run; at most one has `chosen` = 1."""
         with self.transaction():
-            self.db.execute("DELETE FROM owner_candidates WHERE finding_id = ?", [finding_id])
+            self.conn.execute("DELETE FROM owner_candidates WHERE finding_id = ?", [finding_id])
             for candidate in candidates:
                 row = {key: candidate.get(key) for key in
                        ("name", "team", "purpose", "source", "confidence", "evidence", "contact")}
                 row.update(finding_id=finding_id, chosen=int(bool(candidate.get("chosen"))),
                            details=json.dumps(candidate.get("details") or {}, sort_keys=True), resolved_at=at)
-                self.db["owner_candidates"].insert(row)
+                self._insert("owner_candidates", row)
 
     def owner_candidates(self, finding_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT name, team, purpose, source, confidence, evidence, contact, details, chosen, resolved_at "
             "FROM owner_candidates WHERE finding_id = ? ORDER BY chosen DESC, confidence DESC, id", [finding_id])
         names = ("name", "team", "purpose", "source", "confidence", "evidence", "contact", "details", "chosen",
@@ -605,7 +639,7 @@ class Store:
     def _attach_owner_to(self, owners: dict[str, dict[str, Any]], finding_ids: Iterable[str]) -> None:
         """The chosen owner of each finding id that has one, into `owners`."""
         for chunk in _chunks(list(finding_ids)):
-            rows = self.db.execute(
+            rows = self.conn.execute(
                 f"SELECT finding_id, name, team, purpose, source, confidence, evidence, contact FROM owner_candidates "
                 f"WHERE chosen = 1 AND finding_id IN ({','.join('?' * len(chunk))})", chunk)
             for finding_id, name, team, purpose, source, confidence, evidence, contact in rows:
