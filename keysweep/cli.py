@@ -225,12 +225,12 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     repo = GitRepo(path)
     matcher, rules = load_engine(rule_paths, engine)
     store = open_store(db, no_store)
-    state = git_state(store, repo.identity, rules, full)
+    state = git_state(store, repo.identity, rules, full, walk=not unreachable)
     progress = blob_progress(sys.stderr.isatty() and (fmt == "table" or output is not None)
                              if show_progress is None else show_progress)
     result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,
                       include_unreachable=unreachable, progress=progress, previous_tips=state.previous_tips,
-                      known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()])
+                      known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()], since=state.since)
     if progress:
         sys.stderr.write("\n")
     new_ids = persist(store, result, rules, started)

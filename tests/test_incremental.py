@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from keysweep.scanner.sources.git import GitRepo
 from tests.conftest import find_secret, git
 
 
@@ -272,3 +273,137 @@ def test_rules_digest_covers_every_field_and_the_version(tmp_path, monkeypatch):
     assert rules_digest(rules) != digest
     shipped = load_rules()
     assert rules_digest(shipped) == rules_digest(list(reversed(shipped)))  # order of loading aside
+
+
+# -- the walk: a second scan reads only what commits made since the last one hold -----------------
+def reported(result) -> dict[str, set[tuple]]:
+    assert result.code in (0, 1), result
+    return occurrences_of(result.json())
+
+
+class Twins:
+    """The same repository scanned after each change twice: incrementally into one store, and with
+    `--full` into another. Whatever changed, both must report the same findings and places."""
+
+    def __init__(self, run, repo, tmp_path, monkeypatch) -> None:
+        self.run, self.repo, self.monkeypatch = run, repo, monkeypatch
+        self.incremental_db, self.full_db = tmp_path / "incremental.db", tmp_path / "full.db"
+
+    def scan(self, *extra, walk: bool = True) -> dict[str, set[tuple]]:
+        full = reported(self.run("scan", "git", self.repo.path, "--db", self.full_db, "--format", "json", "--full",
+                                 *extra))
+        with self.monkeypatch.context() as patched:
+            if walk:
+                # The incremental scan must walk from the refs it recorded, never list every blob.
+                patched.setattr(GitRepo, "blob_inventory", _no_listing)
+            incremental = reported(self.run("scan", "git", self.repo.path, "--db", self.incremental_db,
+                                            "--format", "json", *extra))
+        assert incremental == full
+        return incremental
+
+
+def _no_listing(self, errors=None):
+    raise AssertionError("an incremental scan listed the whole object database")
+
+
+def test_an_incremental_scan_walks_new_commits_and_finds_what_a_full_scan_finds(run, history, keys, tmp_path,
+                                                                                  monkeypatch):
+    repo = history
+    twins = Twins(run, repo, tmp_path, monkeypatch)
+    first = twins.scan(walk=False)  # the first scan lists the object database: nothing recorded yet
+    assert len(first) == 2
+
+    assert twins.scan() == first  # unchanged: nothing to read
+    assert last_scan_stats(twins.incremental_db)["blobs_scanned"] == 0
+    assert last_scan_stats(twins.incremental_db)["blobs_already_scanned"] == 4
+
+    # A new branch with a key; main moves on too.
+    repo.git("checkout", "-q", "-b", "feature")
+    on_branch = keys.anthropic()
+    repo.commit("Feature", {"feature.py": f"KEY = '{on_branch}'\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit("Main moves", {"README.md": "# app, v2\n"})
+    after_branch = twins.scan()
+    assert len(after_branch) == 3
+    assert last_scan_stats(twins.incremental_db)["blobs_scanned"] == 2  # feature.py and the new README
+
+    # History rewritten (an amend pushed with force), the old tip collected.
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    rewritten_key = keys.huggingface()
+    repo.commit("Main, rewritten", {"hf.txt": f"HF_TOKEN={rewritten_key}\n"})
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    repo.git("gc", "-q", "--prune=now")
+    assert len(twins.scan()) == 4
+
+    # A deleted branch: what it leaked stays on record, as with a full scan.
+    repo.git("branch", "-q", "-D", "feature")
+    assert len(twins.scan()) == 4
+
+    # A new tag on an old commit (nothing new to read), and a tag naming a blob that holds a key.
+    repo.git("tag", "-a", "v1", "-m", "release", "HEAD~2")
+    (repo.path / "loose.txt").write_text(f"T={keys.github()}\n")
+    blob = repo.git("hash-object", "-w", "loose.txt")
+    (repo.path / "loose.txt").unlink()
+    repo.git("tag", "key-blob", blob)
+    tagged = twins.scan()
+    assert len(tagged) == 5
+    assert last_scan_stats(twins.incremental_db)["blobs_scanned"] == 1
+
+    # A commit on a detached HEAD, on no branch.
+    repo.git("checkout", "-q", "--detach")
+    detached_key = keys.openai_project()
+    repo.commit("Detached", {"detached.env": f"OPENAI_API_KEY={detached_key}\n"})
+    detached = twins.scan()
+    assert len(detached) == 6
+    occurrence = find_secret(run("scan", "git", repo.path, "--db", twins.incremental_db, "--format", "json").json(),
+                             detached_key)["occurrences"][0]
+    assert (occurrence["path"], occurrence["commit"]) == ("detached.env", repo.git("rev-parse", "HEAD"))
+
+
+def test_a_rule_change_rescans_every_blob_instead_of_walking(run, make_repo, tmp_path, monkeypatch):
+    repo = make_repo()
+    repo.commit("Initial", {"README.md": "# app\n", "deploy.env": f"ACME_DEPLOY={ACME_TOKEN} # rotated\n"})
+    rules = tmp_path / "acme.toml"
+    rules.write_text(ACME_RULE.format(allowed="# rotated"))
+    twins = Twins(run, repo, tmp_path, monkeypatch)
+    assert twins.scan("--rules", rules, walk=False) == {}
+    assert twins.scan("--rules", rules) == {}
+
+    rules.write_text(ACME_RULE.format(allowed="# example only"))
+    edited = twins.scan("--rules", rules, walk=False)  # new rules: what was read before counts for nothing
+    assert len(edited) == 1
+    assert last_scan_stats(twins.incremental_db)["blobs_scanned"] == 2
+    assert twins.scan("--rules", rules) == edited
+
+
+def test_a_blob_left_unread_is_read_by_a_later_scan_though_no_ref_moved(run, make_repo, keys, tmp_path, monkeypatch):
+    """Too large for --max-size the first time: the walk does not see it again (no new commit), so
+    it is kept as unfinished and read once the limit allows."""
+    repo = make_repo()
+    key = keys.anthropic()
+    repo.commit("Initial", {"README.md": "# app\n", "big.txt": "x" * 3000 + f"\nKEY={key}\n"})
+    twins = Twins(run, repo, tmp_path, monkeypatch)
+    assert twins.scan("--max-size", "1000", walk=False) == {}
+    assert last_scan_stats(twins.incremental_db)["blobs_skipped_size"] == 1
+    assert twins.scan("--max-size", "1000") == {}
+    assert last_scan_stats(twins.incremental_db)["blobs_skipped_size"] == 1  # still counted, still unread
+
+    found = twins.scan()
+    assert len(found) == 1
+    assert last_scan_stats(twins.incremental_db)["blobs_scanned"] == 1
+    twins.scan()
+    assert last_scan_stats(twins.incremental_db)["blobs_scanned"] == 0
+
+
+def test_unreachable_lists_every_blob_even_after_a_walked_scan(run, make_repo, keys, tmp_path):
+    repo = make_repo()
+    repo.commit("Initial", {"README.md": "# app\n"})
+    db = tmp_path / "store.db"
+    assert run("scan", "git", repo.path, "--db", db, "--format", "json").code == 0
+    key = keys.google_api_key()
+    (repo.path / "dangling.js").write_text(f"const KEY = '{key}';\n")
+    repo.git("hash-object", "-w", "dangling.js")
+    assert run("scan", "git", repo.path, "--db", db, "--format", "json").json() == []
+    dangling = run("scan", "git", repo.path, "--db", db, "--format", "json", "--unreachable")
+    assert dangling.code == 1, dangling
+    find_secret(dangling.json(), key)

@@ -46,6 +46,22 @@ class ScanResult:
     # The ignore-file entries that apply to this scope: the store applies them to what it already
     # holds of the scope too (an incremental scan does not read old blobs again).
     ignored: IgnoreList = field(default_factory=IgnoreList)
+    # git: ref -> object when reading began, and the blobs listed but not finished (too large, a
+    # rule timed out, unreadable, no ref reaches their match): the next scan walks from the refs
+    # and reads those blobs again. None: the scan cannot be continued that way.
+    refs: dict[str, str] | None = None
+    pending: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Since:
+    """Where an earlier complete scan of a repository (with the same rules) stopped: an incremental
+    scan reads only blobs that commits made since then hold, plus those it left unfinished."""
+
+    refs: dict[str, str]                             # ref -> object at that scan
+    pending: frozenset[str]                          # blobs it listed and did not finish
+    scanned_count: int                               # blobs earlier scans read
+    already_read: Callable[[list[str]], set[str]]    # those of these blobs an earlier scan read
 
 
 def match_blob(engine: Engine, blob: Blob, stats: ScanStats, where: str | None = None,
@@ -339,21 +355,30 @@ def scan_git(
     previous_tips: Iterable[str] = (),
     known_match_blobs: Iterable[str] = (),
     ignore_roots: Iterable[Path] = (),
+    since: Since | None = None,
 ) -> ScanResult:
     """Read every blob not already scanned, match it, and resolve where matching blobs entered
     history. With `previous_tips`, provenance is read from newer commits only; blobs matched by
     earlier scans (`known_match_blobs`) that newer commits put at new paths gain occurrences.
-    Suppressed matches are kept and marked: inline allows, and the ignore files of the repository
-    and of `ignore_roots`."""
+    With `since`, blobs are not listed from the object database but walked from the commits
+    made since that scan (with refs unchanged, nothing is read). Suppressed matches are kept and
+    marked: inline allows, and the ignore files of the repository and of `ignore_roots`."""
     stats = ScanStats()
     # Tips first: a commit made while we read must count as new next time, not as seen.
+    refs = repo.ref_tips()
     tips = repo.commit_tips()
     stats.warnings.extend(repo.coverage_warnings())
+    unchanged = since is not None and refs == since.refs and not since.pending
+    if since is None:
+        listed = repo.blob_inventory(stats.errors)
+    else:
+        stats.blobs_already_scanned = since.scanned_count
+        listed = [] if unchanged else _unread_since(repo, since, refs)
     wanted: list[tuple[str, int]] = []
     # Blobs too large to hold are streamed, one at a time, by this process (never by a worker).
     streamed: list[tuple[str, int]] = []
     sizes: dict[str, int] = {}
-    for sha, size in repo.blob_inventory(stats.errors):
+    for sha, size in listed:
         sizes[sha] = size
         if sha in already_scanned:
             stats.blobs_already_scanned += 1
@@ -388,13 +413,17 @@ def scan_git(
         merge_stats(stats, part_stats)
 
     previous_tips = list(previous_tips)
-    known = set(known_match_blobs) - set(matched)
+    # With refs unchanged no commit is new: a blob matched before is at no new path.
+    known = set() if unchanged else set(known_match_blobs) - set(matched)
     introductions = repo.introductions(set(matched) | known, exclude_tips=previous_tips)
     unresolved = {sha for sha in matched if sha not in introductions}
     if unresolved and previous_tips:
         # Never let the shortcut hide a blob: look through all history before calling it unreachable.
         introductions.update(repo.introductions(unresolved))
     revisit = [sha for sha in known if sha in introductions]
+    if revisit and since is not None:
+        # Walked, not listed: the sizes of blobs read by earlier scans are asked for here.
+        sizes.update((sha, size) for sha, (_, size) in repo.object_sizes(revisit).items())
     if revisit:
         for sha, matches in _rematch(repo, revisit, sizes, engine, stats.errors, max_size):
             for rule_id in engine.timed_out:
@@ -447,10 +476,19 @@ def scan_git(
     ignored = ignored_in_repo(repo).merged(load_ignored(ignore_roots))
     findings = aggregate(hits, engine)
     apply_ignore(findings, ignored)
-    return ScanResult(findings, stats, scope=repo.identity, source="git",
-                      scanned_objects=clean + [sha for sha in resolved if sha not in known and sha not in partial],
-                      tips=tips,
-                      ignored=ignored)
+    done = clean + [sha for sha in resolved if sha not in known and sha not in partial]
+    finished = set(done)
+    return ScanResult(findings, stats, scope=repo.identity, source="git", scanned_objects=done, tips=tips,
+                      ignored=ignored, refs=refs,
+                      pending=[sha for sha, size in listed if sha not in finished and sha not in already_scanned])
+
+
+def _unread_since(repo: GitRepo, since: Since, refs: dict[str, str]) -> list[tuple[str, int]]:
+    """(sha, size) of the blobs commits made since `since` hold, and of the blobs it left
+    unfinished, that no earlier scan read."""
+    candidates = repo.blobs_since(refs.values(), since.refs.values(), since.pending)
+    read = since.already_read([sha for sha, _ in candidates])
+    return [(sha, size) for sha, size in candidates if sha not in read]
 
 
 def _rematch(repo: GitRepo, shas: list[str], sizes: dict[str, int], engine: Engine, errors: list[str],

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from keysweep.models import Finding
 from keysweep.scanner.engine import Engine
-from keysweep.scanner.pipeline import utc_now
+from keysweep.scanner.pipeline import Since, utc_now
 from keysweep.scanner.rules import Rule, load_rules, rules_digest
 from keysweep.suppress import visible
 
@@ -54,29 +54,51 @@ def persist(store: Store | None, result, rules: Iterable[Rule], started_at: str)
             store.mark_scanned(result.source, result.scope, result.scanned_objects, digest, finished)
         if result.tips:
             store.replace_scanned("git-tip", result.scope, result.tips, digest, finished)
+        if result.refs is not None:
+            # Where the next scan walks from: each ref's object, and the blobs left unfinished.
+            store.replace_scanned("git-ref", result.scope, [f"{sha} {name}" for name, sha in result.refs.items()],
+                                  digest, finished)
+            store.replace_scanned("git-pending", result.scope, result.pending, digest, finished)
         store.record_scan(result.source, result.scope, started_at, finished, asdict(result.stats), len(new_ids))
     return new_ids
 
 
 @dataclass(frozen=True)
 class GitState:
-    """What earlier scans of one repository (with the same rules) already covered."""
+    """What earlier scans of one repository (with the same rules) already covered: the blobs they
+    read (listed, when the next scan lists the object database), or where the last one stopped
+    (`since`: the next scan walks the new commits)."""
 
     already_scanned: set[str] = field(default_factory=set)
     previous_tips: set[str] = field(default_factory=set)
     known_match_blobs: set[str] = field(default_factory=set)
+    since: Since | None = None
 
 
-def git_state(store: Store | None, identity: str, rules: Iterable[Rule], full: bool) -> GitState:
-    """The incremental state of repository `identity`; empty without a store or with `full`."""
+def git_state(store: Store | None, identity: str, rules: Iterable[Rule], full: bool, walk: bool = True) -> GitState:
+    """The incremental state of repository `identity`; empty without a store or with `full`.
+    With `walk` (not for `--unreachable`, which must list blobs no ref reaches) and a previous
+    scan that recorded its refs, the next scan walks from them instead of listing every blob."""
     if store is None or full:
         return GitState()
     digest = rules_digest(rules)
+    refs = _stored_refs(store.scanned_objects("git-ref", identity, digest)) if walk else {}
+    if refs:
+        since = Since(refs=refs, pending=frozenset(store.scanned_objects("git-pending", identity, digest)),
+                      scanned_count=store.count_scanned("git", identity, digest),
+                      already_read=lambda shas: store.scanned_among("git", identity, digest, shas))
+        return GitState(previous_tips=store.scanned_objects("git-tip", identity, digest),
+                        known_match_blobs=store.git_blobs_with_findings(identity), since=since)
     already = store.scanned_objects("git", identity, digest)
     if not already:
         return GitState()
     return GitState(already, store.scanned_objects("git-tip", identity, digest),
                     store.git_blobs_with_findings(identity))
+
+
+def _stored_refs(rows: Iterable[str]) -> dict[str, str]:
+    """`git-ref` rows ("<object id> <ref name>") as ref -> object."""
+    return {name: sha for sha, _, name in (row.partition(" ") for row in rows) if name}
 
 
 def findings_to_report(result, store: Store | None, new_only: bool, new_ids: list[str] | None,

@@ -240,6 +240,20 @@ class Store:
             [source, scope, rules_digest])
         return {row[0] for row in rows}
 
+    def scanned_among(self, source: str, scope: str, rules_digest: str, objects: Iterable[str]) -> set[str]:
+        """Those of `objects` already read with these rules (a few candidates, not the whole list)."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(objects))):
+            rows = self.conn.execute(
+                f"SELECT object_id FROM scanned WHERE source = ? AND scope = ? AND rules_digest = ? "
+                f"AND object_id IN ({','.join('?' * len(chunk))})", [source, scope, rules_digest, *chunk])
+            found.update(row[0] for row in rows)
+        return found
+
+    def count_scanned(self, source: str, scope: str, rules_digest: str) -> int:
+        return self.conn.execute("SELECT count(*) FROM scanned WHERE source = ? AND scope = ? AND rules_digest = ?",
+                                 [source, scope, rules_digest]).fetchone()[0]
+
     def mark_scanned(self, source: str, scope: str, objects: Iterable[str], rules_digest: str, at: str) -> None:
         # In key order: each row then lands next to the previous one in the primary-key index
         # instead of on a random page (a whole history's blob ids cost half the CPU this way).

@@ -285,6 +285,82 @@ class GitRepo:
                 refs.append((name, peeled or obj, peeled_kind or kind))
         return refs
 
+    def ref_tips(self) -> dict[str, str]:
+        """Ref name -> the object it names, as stored (an annotated tag is its tag object), for
+        every ref, plus HEAD and each linked worktree's HEAD when detached: every place `git log
+        --all` starts from. One `git for-each-ref`; a detached HEAD is read from its file."""
+        result = _git(["for-each-ref", "--format=%(objectname) %(refname)"], self.path)
+        if result.returncode != 0:
+            raise SourceError(f"{self.path}: cannot list refs: {result.stderr.decode(errors='replace').strip()}")
+        tips = {}
+        for line in result.stdout.decode("utf-8", "replace").splitlines():
+            sha, _, name = line.partition(" ")
+            if name:
+                tips[name] = sha
+        for name, head in self._detached_heads():
+            tips[name] = head
+        return tips
+
+    def _detached_heads(self) -> Iterator[tuple[str, str]]:
+        """("HEAD", sha) when HEAD names a commit directly, and ("worktrees/<name>/HEAD", sha) for
+        each linked worktree whose HEAD does (a HEAD naming a branch is listed with the branch)."""
+        common = self.git_dir
+        try:
+            common = (self.git_dir / read_text(self.git_dir / "commondir").strip()).resolve()
+        except (OSError, UnicodeDecodeError):
+            pass
+        heads = [("HEAD", self.git_dir / "HEAD")]
+        try:
+            heads += [(f"worktrees/{entry.name}/HEAD", entry / "HEAD") for entry in sorted((common / "worktrees").iterdir())]
+        except OSError:
+            pass
+        for name, path in heads:
+            try:
+                value = read_text(path).strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if len(value) in (40, 64) and all(c in "0123456789abcdef" for c in value):
+                yield name, value
+
+    def blobs_since(self, tips: Iterable[str], old_tips: Iterable[str],
+                    also: Iterable[str] = ()) -> list[tuple[str, int]]:
+        """(sha, size) of the blobs reachable from `tips` that are not reachable from `old_tips`
+        (the tips of an earlier scan), and of those of `also` that still exist: what an
+        incremental scan may not have read. git walks only the commits that are new; it may list
+        a blob that an old commit holds too (the caller skips those it already read), never
+        leave out one that only new commits hold. An old tip that is gone (history rewritten,
+        then collected) is left out of the exclusion."""
+        tips = sorted(set(tips))
+        also = set(also)
+        present = self.object_sizes([*old_tips, *also])
+        extra = [(sha, size) for sha, (kind, size) in present.items() if kind == "blob" and sha in also]
+        if not tips:
+            return extra
+        revisions = "".join([f"{tip}\n" for tip in tips] + [f"^{old}\n" for old in sorted(set(old_tips))
+                                                                if old in present])
+        listing = subprocess.Popen(["git", "rev-list", "--objects", "--no-object-names", "--stdin"], cwd=self.path,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        objects, err = listing.communicate(revisions.encode())
+        if listing.returncode != 0:
+            raise SourceError(f"{self.path}: git rev-list failed: {err.decode(errors='replace').strip()}")
+        seen = {sha for sha, _ in extra}
+        found = self.object_sizes(objects.decode().split())
+        return extra + [(sha, size) for sha, (kind, size) in found.items() if kind == "blob" and sha not in seen]
+
+    def object_sizes(self, shas: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """sha -> (type, size) of those of `shas` that exist in this repository."""
+        shas = list(dict.fromkeys(shas))
+        if not shas:
+            return {}
+        result = _git(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], self.path,
+                      input="".join(f"{sha}\n" for sha in shas).encode())
+        sizes = {}
+        for line in result.stdout.split(b"\n"):
+            parts = line.split(b" ")
+            if len(parts) == 3 and parts[2].isdigit():
+                sizes[parts[0].decode()] = (parts[1].decode(), int(parts[2]))
+        return sizes
+
     def existing_commits(self, shas: Iterable[str]) -> list[str]:
         """Those of `shas` that name a commit in this repository."""
         shas = list(shas)
