@@ -474,7 +474,7 @@ class Store:
         """Every value the store holds for each selection filter (providers, rule ids, chosen
         owners' names and contacts, teams, source kinds, repositories): what a filter can match."""
         def distinct(sql: str) -> set[str]:
-            return {row[0] for row in self.db.execute(sql) if row[0]}
+            return {row[0] for row in self.conn.execute(sql) if row[0]}
 
         return {
             "provider": distinct("SELECT DISTINCT provider FROM findings"),
