@@ -486,7 +486,8 @@ def scan_git(
 def _unread_since(repo: GitRepo, since: Since, refs: dict[str, str]) -> list[tuple[str, int]]:
     """(sha, size) of the blobs commits made since `since` hold, and of the blobs it left
     unfinished, that no earlier scan read."""
-    candidates = repo.blobs_since(refs.values(), since.refs.values(), since.pending)
+    candidates = [(sha, size) for sha, (kind, size) in
+                  repo.objects_since(refs.values(), since.refs.values(), since.pending).items() if kind == "blob"]
     read = since.already_read([sha for sha, _ in candidates])
     return [(sha, size) for sha, size in candidates if sha not in read]
 

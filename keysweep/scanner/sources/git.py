@@ -322,30 +322,27 @@ class GitRepo:
             if len(value) in (40, 64) and all(c in "0123456789abcdef" for c in value):
                 yield name, value
 
-    def blobs_since(self, tips: Iterable[str], old_tips: Iterable[str],
-                    also: Iterable[str] = ()) -> list[tuple[str, int]]:
-        """(sha, size) of the blobs reachable from `tips` that are not reachable from `old_tips`
-        (the tips of an earlier scan), and of those of `also` that still exist: what an
-        incremental scan may not have read. git walks only the commits that are new; it may list
-        a blob that an old commit holds too (the caller skips those it already read), never
-        leave out one that only new commits hold. An old tip that is gone (history rewritten,
-        then collected) is left out of the exclusion."""
-        tips = sorted(set(tips))
-        also = set(also)
+    def objects_since(self, tips: Iterable[str], old_tips: Iterable[str],
+                      also: Iterable[str] = ()) -> dict[str, tuple[str, int]]:
+        """sha -> (type, size) of the objects reachable from `tips` that are not reachable from
+        `old_tips` (the tips of an earlier scan), and of those of `also` that still exist: what
+        an incremental scan may not have read. git walks only the commits that are new; it may
+        list a blob an old commit holds too (the caller skips those it already read), never leave
+        out one that only new commits hold. An old tip that is gone (history rewritten, then
+        collected) is left out of the exclusion."""
+        tips, old_tips, also = sorted(set(tips)), sorted(set(old_tips)), set(also)
         present = self.object_sizes([*old_tips, *also])
-        extra = [(sha, size) for sha, (kind, size) in present.items() if kind == "blob" and sha in also]
+        found = {sha: present[sha] for sha in also if sha in present}
         if not tips:
-            return extra
-        revisions = "".join([f"{tip}\n" for tip in tips] + [f"^{old}\n" for old in sorted(set(old_tips))
-                                                                if old in present])
+            return found
+        revisions = "".join([f"{tip}\n" for tip in tips] + [f"^{old}\n" for old in old_tips if old in present])
         listing = subprocess.Popen(["git", "rev-list", "--objects", "--no-object-names", "--stdin"], cwd=self.path,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         objects, err = listing.communicate(revisions.encode())
         if listing.returncode != 0:
             raise SourceError(f"{self.path}: git rev-list failed: {err.decode(errors='replace').strip()}")
-        seen = {sha for sha, _ in extra}
-        found = self.object_sizes(objects.decode().split())
-        return extra + [(sha, size) for sha, (kind, size) in found.items() if kind == "blob" and sha not in seen]
+        found.update(self.object_sizes(objects.decode().split()))
+        return found
 
     def object_sizes(self, shas: Iterable[str]) -> dict[str, tuple[str, int]]:
         """sha -> (type, size) of those of `shas` that exist in this repository."""
