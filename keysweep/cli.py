@@ -265,7 +265,7 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     if verify:
         verify_after_scan(store, result, rules, settings, include_suppressed)
     emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
-         fail_on_error=fail_on_error)
+         fail_on_error=fail_on_error, unit="file")
 
 
 @scan.command("staged")
@@ -297,7 +297,7 @@ def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, inc
         sys.exit(0)  # a clean commit prints nothing
     try:
         emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
-             fail_on_error=fail_on_error)
+             fail_on_error=fail_on_error, unit="file")
     except SystemExit as exit_:
         if exit_.code == EXIT_FINDINGS:  # the commit is stopped: say how to go on
             click.echo(STAGED_HIT_ADVICE, err=True)
@@ -334,17 +334,16 @@ def _print_rules(rules, fmt: str, out) -> None:
                                 "confidence": r.confidence, "checksum": r.checksum, "keywords": list(r.keywords)}
                                for r in rules], indent=2), file=out)
         return
-    from rich.table import Table
+    from keysweep.sanitize import rich_text
+    from keysweep.tables import Column, print_table
+    from keysweep.wording import counted
 
-    from keysweep.sanitize import rich_text, safe_console
-
-    table = Table(title=f"{len(rules)} rules")
-    for column in ("id", "provider", "name", "long-lived", "check"):
-        table.add_column(column)
-    for r in rules:  # rule files given with --rules may come from anywhere
-        table.add_row(*(rich_text(cell) for cell in (r.id, r.provider, r.name, "yes" if r.long_lived else "no",
-                                                      r.checksum or "")))
-    safe_console(out).print(table)
+    columns = (Column("id", whole=True), Column("provider", whole=True, drop=3), Column("name", drop=1),
+               Column("long-lived", whole=True, drop=2), Column("check", whole=True, drop=4))
+    # Rule files given with --rules may come from anywhere.
+    rows = [[rich_text(cell) for cell in (r.id, r.provider, r.name, "yes" if r.long_lived else "no", r.checksum or "")]
+            for r in rules]
+    print_table(out, counted(len(rules), "rule"), columns, rows)
 
 
 @rules_group.command("check")

@@ -16,6 +16,8 @@ from keysweep.models import Finding, Occurrence, ScanStats
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
 from keysweep.scanner.rules import Rule, finding_replacement
 from keysweep.suppress import is_suppressed
+from keysweep.tables import Column, draw_width, fitted_table
+from keysweep.wording import counted
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
 INFORMATION_URI = "https://github.com/keysweep/keysweep"
@@ -93,8 +95,10 @@ def account_id(finding: Finding) -> str | None:
 
 
 def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextIO,
-           stats: ScanStats | None = None, errors: Iterable[str] = (), *, nothing_read: bool = False) -> None:
-    """`nothing_read`: every source failed, so the table must not claim there is nothing to find."""
+           stats: ScanStats | None = None, errors: Iterable[str] = (), *, nothing_read: bool = False,
+           unit: str = "blob") -> None:
+    """`nothing_read`: every source failed, so the table must not claim there is nothing to find.
+    `unit`: what the scan read one of, for the table's summary line (blob, file, object)."""
     if fmt == "json":
         json.dump([finding_json(f, rules) for f in findings], out, indent=2)
         out.write("\n")
@@ -107,7 +111,7 @@ def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextI
     elif fmt == "csv":
         write_csv(findings, out)
     else:
-        write_table(findings, rules, out, stats, list(errors), nothing_read=nothing_read)
+        write_table(findings, rules, out, stats, list(errors), nothing_read=nothing_read, unit=unit)
 
 
 CSV_COLUMNS = ("id", "rule_id", "provider", "redacted", "secret_sha256", "long_lived", "key_id", "source",
@@ -126,33 +130,41 @@ def write_csv(findings: list[Finding], out: TextIO) -> None:
             writer.writerow([csv_safe(cell) for cell in cells])
 
 
-def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
-                stats: ScanStats | None, errors: list[str], *, nothing_read: bool = False) -> None:
-    from rich.table import Table
+# The scan table's columns, least useful dropped first on a narrow terminal; `where` is the origin
+# (the first commit's path, or the store and name), `source` the kind of place on its own.
+FINDING_COLUMNS = (Column("id", whole=True), Column("rule", whole=True, drop=6), Column("secret", whole=True, drop=5),
+                   Column("source", whole=True, drop=4), Column("where"), Column("commit", whole=True, drop=2),
+                   Column("author", drop=1), Column("n", whole=True, drop=3))
 
+
+def finding_row(f: Finding) -> list:
+    """One finding as the scan table's cells (sanitised rich Texts)."""
+    first = f.occurrences[0] if f.occurrences else None
+    where = describe_occurrence(first) if first else ""
+    if is_suppressed(f):  # listed only with --include-suppressed
+        where += " (suppressed)"
+    rule = f"{f.rule_id} (managed by keysweep)" if getattr(f, "managed", None) else f.rule_id
+    return [rich_text(cell) for cell in (
+        f.id, rule, f.redacted, first.source if first else "", where,
+        (first.commit or "")[:10] if first else "",
+        (first.author_email or "") if first else "",
+        str(len(f.occurrences)))]
+
+
+def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
+                stats: ScanStats | None, errors: list[str], *, nothing_read: bool = False, unit: str = "blob",
+                width: int | None = None) -> None:
+    """`unit`: what the scan read one of (blob, file, object), for the summary line. `width`: the
+    columns to fit (default: the terminal's; piped, as wide as the table needs)."""
     # Every cell is a rich Text of a sanitised string: a path like `[/]` or `\x1b[2J` is shown, not obeyed.
-    console = safe_console(out, width=None if out.isatty() else 200)
+    rows = [finding_row(f) for f in findings]
+    console = safe_console(out, width=width or draw_width(out, FINDING_COLUMNS, rows))
     if findings:
-        table = Table(title=f"{len(findings)} finding{'s' if len(findings) != 1 else ''}", show_lines=False)
-        for column in ("id", "rule", "secret", "where", "commit", "author", "n"):
-            table.add_column(column, overflow="fold")
-        for f in findings:
-            first = f.occurrences[0] if f.occurrences else None
-            where = describe_occurrence(first) if first else ""
-            if is_suppressed(f):  # listed only with --include-suppressed
-                where += " (suppressed)"
-            rule = f"{f.rule_id} (managed by keysweep)" if getattr(f, "managed", None) else f.rule_id
-            table.add_row(*(rich_text(cell) for cell in (
-                f.id, rule, f.redacted, where,
-                (first.commit or "")[:10] if first else "",
-                (first.author_email or "") if first else "",
-                str(len(f.occurrences)),
-            )))
-        console.print(table)
+        console.print(fitted_table(counted(len(findings), "finding"), FINDING_COLUMNS, rows, console.width))
     else:
         console.print(empty_table_line(errors, nothing_read))
     if stats is not None:
-        console.print(summary_line(stats), style="dim")
+        console.print(summary_line(stats, unit), style="dim")
     for error in errors:
         console.print(rich_text(f"error: {terminal_safe(error)}", style="red"))
 
@@ -162,14 +174,15 @@ def empty_table_line(errors: list[str], nothing_read: bool) -> str:
     if nothing_read:
         return "Nothing was scanned: every source failed (errors below)."
     if errors:
-        return f"No findings in what could be read ({len(errors)} error{'s' if len(errors) != 1 else ''} below)."
+        return f"No findings in what could be read ({counted(len(errors), 'error')} below)."
     return "No findings."
 
 
-def summary_line(stats: ScanStats) -> str:
-    parts = [f"{stats.blobs_scanned} blobs ({stats.bytes_scanned / 1e6:.1f} MB) scanned"]
+def summary_line(stats: ScanStats, unit: str = "blob") -> str:
+    """What the scan read and left out; `unit` names what it read one of (git: blob, dir: file)."""
+    parts = [f"{counted(stats.blobs_scanned, unit)} ({stats.bytes_scanned / 1e6:.1f} MB) scanned"]
     if stats.archive_members:
-        parts.append(f"{stats.archive_members} archive members scanned")
+        parts.append(f"{counted(stats.archive_members, 'archive member')} scanned")
     if stats.blobs_already_scanned:
         parts.append(f"{stats.blobs_already_scanned} already scanned")
     if stats.blobs_skipped_binary:
@@ -180,7 +193,7 @@ def summary_line(stats: ScanStats) -> str:
     if stats.suppressed_inline:
         parts.append(f"{stats.suppressed_inline} allowed inline")
     if stats.blobs_unreachable:
-        parts.append(f"{stats.blobs_unreachable} unreachable blobs with matches ignored")
+        parts.append(f"{counted(stats.blobs_unreachable, 'unreachable blob')} with matches ignored")
     return ", ".join(parts)
 
 

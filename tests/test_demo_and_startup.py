@@ -64,7 +64,7 @@ def test_the_next_commands_the_demo_prints_run_on_its_store(run, tmp_path, fake_
         assert result.code in (0, 1), (command, result)
         assert "Traceback" not in result.stderr
     assert "owned" in outcomes["owners"].stderr
-    assert "verified 5 finding(s)" in outcomes["verify"].stderr
+    assert "verified 5 findings" in outcomes["verify"].stderr
     assert "Dry run:" in outcomes["revoke"].stdout and outcomes["revoke"].code == 0
     assert outcomes["report"].stdout.startswith("Time to remediation — 5 credentials")
 

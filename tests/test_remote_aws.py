@@ -141,7 +141,7 @@ def test_default_age_limit_and_incremental_reads(run, tmp_path, seeded, aws, key
     assert third.code == 1, third
     (new,) = third.json()
     assert new["secret_sha256"] == hashlib.sha256(rotated.encode()).hexdigest()
-    assert " 1 values read" in third.stderr
+    assert " 1 value read" in third.stderr
 
 
 def test_missing_profile_is_one_error_line(run, tmp_path, seeded):

@@ -104,7 +104,7 @@ actions = false
     result = run("sweep", "--config", tmp_path / "keysweep.toml", "--db", tmp_path / "store.db",
                  "--format", "json", cwd=tmp_path)
     assert (result.code, result.json()) == (0, []), result
-    assert "0 new finding(s)" in result.stderr
+    assert "0 new findings" in result.stderr
 
 
 def test_the_store_keeps_each_suppressed_occurrence_with_its_reason(run, tmp_path, planted):

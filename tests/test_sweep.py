@@ -65,7 +65,7 @@ def test_first_sweep_alerts_second_is_quiet_then_only_the_new(run, tmp_path, wor
     second = sweep(run, tmp_path)
     assert second.code == 0, second  # nothing new: quiet
     assert {f["id"] for f in second.json()} == {f["id"] for f in findings}  # but still reported
-    assert "0 new finding(s)" in second.stderr
+    assert "0 new findings" in second.stderr
 
     newer = keys.openai_project()
     github.orgs["acme"]["variables"].append({"name": "LEAKED", "value": newer, "created_at": stamp(0),

@@ -39,7 +39,7 @@ def test_sweep_applies_the_policy_dry_run_then_execute(run, tmp_path, make_repo,
         assert "applying the revocation policy (execute)" in done.stderr
         assert all(fakes["github"].effective[t] == 1 for t in tokens), done.stderr
         assert fakes["openai"].revoke_requests == 0 and openai_key in fakes["openai"].active
-        assert "await an approver" in done.stderr
+        assert "awaits an approver: keysweep revoke --approve --execute" in done.stderr
         # [policy] apply_after_sweep in keysweep.toml does the same without the flag; nothing twice.
         config.write_text(config.read_text() + "\n[policy]\napply_after_sweep = true\n")
         again = run("sweep", "--config", config, "--db", db, "--format", "json", "--execute", "--full")
@@ -68,7 +68,7 @@ def test_one_nightly_sweep_is_the_whole_loop(run, tmp_path, make_repo, keys, mon
         nightly = run("sweep", "--config", config, "--db", db, "--format", "json", "--verify", "--owners",
                       "--revoke-policy", "--execute", "--no-progress")
         assert nightly.code == 1, nightly  # new findings: the sweep's own exit status
-        assert "keysweep: verified 3 finding(s): 3 live, 0 dead, 0 unknown" in nightly.stderr, nightly
+        assert "keysweep: verified 3 findings: 3 live, 0 dead, 0 unknown" in nightly.stderr, nightly
         assert "keysweep: owners: " in nightly.stderr
         steps = [nightly.stderr.index(text) for text in ("verified 3", "owners: ", "applying the revocation policy")]
         assert steps == sorted(steps), "verify, then owners, then the policy"
@@ -83,7 +83,7 @@ def test_one_nightly_sweep_is_the_whole_loop(run, tmp_path, make_repo, keys, mon
         again = run("sweep", "--config", config, "--db", db, "--format", "json", "--verify", "--owners",
                     "--no-progress")
         assert again.code == 0, again
-        assert "keysweep: verified 3 finding(s)" in again.stderr and "keysweep: owners: " in again.stderr
+        assert "keysweep: verified 3 findings" in again.stderr and "keysweep: owners: " in again.stderr
 
 
 def test_sweep_follow_up_options_are_checked_first(run, tmp_path, make_repo, monkeypatch):

@@ -57,7 +57,7 @@ def test_verify_records_each_answer_with_its_time_and_prints_no_secret(run, prov
     assert github["verification"]["status"] == "dead" and github["verification"]["error"] is None
     assert hf["verification"]["status"] == "unknown" and "HTML" in hf["verification"]["error"]
     assert set(openai["verification"]) >= {"status", "checked_at", "identity"}
-    assert "3 finding(s): 1 live, 1 dead, 1 unknown" in result.stderr
+    assert "3 findings: 1 live, 1 dead, 1 unknown" in result.stderr
 
     for value in secrets.values():
         assert value not in result.stdout and value not in result.stderr
@@ -135,7 +135,7 @@ def test_scan_verify_checks_the_findings_of_that_scan(run, providers, leaky_repo
     findings = result.json()
     assert find_secret(findings, secrets["openai"])["verification"]["status"] == "live"
     assert find_secret(findings, secrets["github"])["verification"]["status"] == "dead"
-    assert "verified 3 finding(s)" in result.stderr
+    assert "verified 3 findings" in result.stderr
 
     one_shot = run("scan", "dir", repo.path, "--no-store", "--format", "json", "--verify")
     assert find_secret(one_shot.json(), secrets["openai"])["verification"]["status"] == "live"

@@ -13,6 +13,7 @@ import click
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.sanitize import terminal_safe
+from keysweep.wording import counted
 
 
 def open_report(output: str) -> IO[str]:
@@ -24,9 +25,11 @@ def open_report(output: str) -> IO[str]:
 
 
 def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
-         *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False) -> None:
+         *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False,
+         unit: str = "blob") -> None:
     """Render and exit with the scan's status (keysweep.scanner.session.exit_status). Findings
-    suppressed everywhere are left out (and do not count) unless `include_suppressed`."""
+    suppressed everywhere are left out (and do not count) unless `include_suppressed`. `unit`: what
+    the scan read one of (git: blob; dir, staged: file; remote sources: object)."""
     from keysweep.output import render
     from keysweep.safefs import warn
     from keysweep.scanner.session import exit_status, findings_to_report
@@ -37,16 +40,16 @@ def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new
     nothing_read = bool(getattr(result, "nothing_read", False))
     if output:
         with open_report(output) as handle:
-            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read)
+            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read, unit=unit)
     else:
-        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read)
+        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read, unit=unit)
     if fmt != "table" or output or not sys.stdout.isatty():
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:
             click.echo(f"keysweep: warning: {terminal_safe(error)}", err=True)
         if nothing_read:
             click.echo(f"keysweep: error: nothing was scanned: every source failed "
-                       f"({len(stats.errors)} error(s))", err=True)
+                       f"({counted(len(stats.errors), 'error')})", err=True)
     for warning in stats.warnings:  # what was left out on purpose, and how to read it
         warn(warning)
     sys.exit(exit_status(findings, stats.errors, nothing_read=nothing_read, fail_on_error=fail_on_error,
@@ -72,7 +75,7 @@ def verify_after_scan(store, result, rules, settings, include_suppressed: bool =
     results = run_verification(visible(result.findings, include_suppressed), settings, store,
                                rereader=Rereader(rules=rules, settings=settings))
     if results:
-        click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+        click.echo(f"keysweep: verified {counted(len(results), 'finding')}: {summary(results)}", err=True)
     for note in unreadable_notes(results):
         click.echo(f"keysweep: {terminal_safe(note)}", err=True)
 

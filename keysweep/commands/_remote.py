@@ -14,6 +14,7 @@ import click
 from keysweep.commands._common import emit
 from keysweep.files import open_private_output
 from keysweep.sanitize import safe_console, terminal_safe
+from keysweep.wording import counted
 
 
 def remote_options(func: Callable) -> Callable:
@@ -56,12 +57,13 @@ class PlainProgress:
             if info.get("unchanged"):
                 line = f"{info['name']}: unchanged since the last sweep"
             else:
-                line = (f"{info['name']}: {info.get('blobs', 0)} blobs, {info.get('nbytes', 0) / 1e6:.1f} MB, "
-                        f"{info.get('findings', 0)} finding(s) in {info.get('seconds', 0):.1f}s")
+                line = (f"{info['name']}: {counted(info.get('blobs', 0), 'object')}, "
+                        f"{info.get('nbytes', 0) / 1e6:.1f} MB, {counted(info.get('findings', 0), 'finding')} "
+                        f"in {info.get('seconds', 0):.1f}s")
             click.echo(f"keysweep: [{self.repos}] {terminal_safe(line)}", err=True)
         elif event == "unit" and info.get("source") != "git":
             click.echo(f"keysweep: {terminal_safe(info['source'])} {terminal_safe(info['name'])}: "
-                       f"{info.get('findings', 0)} finding(s)", err=True)
+                       f"{counted(info.get('findings', 0), 'finding')}", err=True)
 
     def close(self) -> None:
         pass
@@ -189,11 +191,13 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
             click.echo(f"keysweep: warning: {terminal_safe(errors_json)}: {exc.strerror}", err=True)
     counters = outcome.counters
     if show_progress:
-        click.echo(f"keysweep: {counters.get('repos_scanned', 0)} repositories scanned, "
-                   f"{counters.get('repos_unchanged', 0)} unchanged, {counters.get('values', 0)} values read, "
-                   f"{counters.get('inventory', 0)} inventory records, {counters.get('requests', 0)} API requests, "
-                   f"{len(outcome.new_ids)} new finding(s), {len(outcome.stats.errors)} error(s)", err=True)
+        click.echo(f"keysweep: {counted(counters.get('repos_scanned', 0), 'repository')} scanned, "
+                   f"{counters.get('repos_unchanged', 0)} unchanged, {counted(counters.get('values', 0), 'value')} read, "
+                   f"{counted(counters.get('inventory', 0), 'inventory record')}, "
+                   f"{counted(counters.get('requests', 0), 'API request')}, "
+                   f"{counted(len(outcome.new_ids), 'new finding')}, {counted(len(outcome.stats.errors), 'error')}",
+                   err=True)
     if after is not None and store is not None:  # e.g. sweep's --verify, --owners, --revoke-policy
         after(store, outcome)
     emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
-         include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new)
+         include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new, unit="object")

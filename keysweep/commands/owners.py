@@ -13,34 +13,36 @@ from keysweep.files import open_private_output
 from keysweep.owners import DEFAULT_THRESHOLD
 from keysweep.providers import PROVIDERS
 from keysweep.sanitize import terminal_safe
+from keysweep.tables import Column, print_table
+from keysweep.wording import counted
+
+# Least useful dropped first on a narrow terminal; the id and the owner always shown.
+OWNER_COLUMNS = (Column("id", whole=True), Column("rule", whole=True, drop=6), Column("secret", whole=True, drop=5),
+                 Column("owner"), Column("team", drop=7), Column("purpose", drop=2),
+                 Column("source", whole=True, drop=3), Column("conf", whole=True, drop=4),
+                 Column("evidence", drop=1))
 
 
 def _table(threshold: float, unowned_only: bool):
     def write(findings, out) -> None:
-        from rich.table import Table
-
         from keysweep.owners import is_unowned
         from keysweep.sanitize import rich_text, safe_console
 
         # Owner names, teams and evidence come from commits, CODEOWNERS and provider inventories.
-        console = safe_console(out, width=None if out.isatty() else 200)
         if not findings:
-            console.print("No unowned findings." if unowned_only else "No findings.")
+            safe_console(out).print("No unowned findings." if unowned_only else "No findings.")
             return
-        title = f"{len(findings)} {'unowned ' if unowned_only else ''}finding{'s' if len(findings) != 1 else ''}"
-        table = Table(title=title)
-        for column in ("id", "rule", "secret", "owner", "team", "purpose", "source", "conf", "evidence"):
-            table.add_column(column, overflow="fold")
+        rows = []
         for f in findings:
             o = f.owner or {}
             unowned = is_unowned(f.owner, threshold)
             name = o.get("name") or ""
             owner_cell = rich_text(f"{name or '—'} (unowned)", style="yellow") if unowned else rich_text(name)
-            table.add_row(rich_text(f.id), rich_text(f.rule_id), rich_text(f.redacted), owner_cell,
-                          rich_text(o.get("team")), rich_text(o.get("purpose")), rich_text(o.get("source")),
-                          rich_text(f"{o['confidence']:.2f}" if o.get("confidence") is not None else ""),
-                          rich_text((o.get("evidence") or "").split(" | ")[0]))
-        console.print(table)
+            rows.append([rich_text(f.id), rich_text(f.rule_id), rich_text(f.redacted), owner_cell,
+                         rich_text(o.get("team")), rich_text(o.get("purpose")), rich_text(o.get("source")),
+                         rich_text(f"{o['confidence']:.2f}" if o.get("confidence") is not None else ""),
+                         rich_text((o.get("evidence") or "").split(" | ")[0])])
+        print_table(out, counted(len(findings), "unowned finding" if unowned_only else "finding"), OWNER_COLUMNS, rows)
     return write
 
 

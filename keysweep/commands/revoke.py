@@ -28,6 +28,7 @@ from keysweep.remediation.run import (
 from keysweep.remediation.waits import parse_duration
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
+from keysweep.wording import counted
 
 
 def _where(finding) -> str:
@@ -249,7 +250,7 @@ def _render_dry_run(rows: list[dict], fmt: str, out) -> None:
             out.write(f"preflight {row['finding']}: {'ok' if row['preflight']['ok'] else 'FAILED'} "
                       f"{terminal_safe(row['preflight']['detail'])}\n")
     acting = sum(1 for row in rows if row["revoker"])
-    out.write(f"\nDry run: {acting} credential(s) would be acted on. Add --execute to act.\n")
+    out.write(f"\nDry run: {counted(acting, 'credential')} would be acted on. Add --execute to act.\n")
 
 
 def _render_run_json(outcome: RunOutcome, out) -> None:
@@ -284,5 +285,6 @@ def _render_run_table(outcome: RunOutcome, out: TextIO) -> None:
         echo(f"  not yet confirmed dead among the selected: {counts}")
     planned = outcome.awaiting_approval
     if planned:
-        echo(f"  {len(planned)} credential(s) await an approver: keysweep revoke --approve "
+        waits = "awaits" if len(planned) == 1 else "await"
+        echo(f"  {counted(len(planned), 'credential')} {waits} an approver: keysweep revoke --approve "
              f"--execute {' '.join(planned[:5])}{' …' if len(planned) > 5 else ''}")

@@ -12,7 +12,11 @@ import click
 from keysweep.cli import format_option, output_file_option
 from keysweep.files import write_private_text
 from keysweep.sanitize import terminal_safe
+from keysweep.wording import counted
 
+# The table is for an 80-column terminal; a provider or team name longer than NAME_WIDTH goes on a
+# line of its own, above its counts.
+WIDTH, NAME_WIDTH = 80, 13
 COUNT_LABELS = (("count", "count"), ("live", "live"), ("dead", "dead"), ("unknown", "unknown"),
                 ("unverified", "unverified"), ("no_value", "no value"), ("unowned", "unowned"),
                 ("open_jobs", "open jobs"))
@@ -48,22 +52,41 @@ def status_cmd(fmt, output, threshold, db, include_suppressed):
         sys.stdout.write(text)
 
 
+def folded(head: str, parts: list[str], gap: str = "  ", width: int = WIDTH, indent: str = "     ") -> list[str]:
+    """`head` then `parts` joined by `gap`, as lines of at most `width` columns where the parts
+    allow: a line breaks only between parts, never inside one (an id, a key, a place)."""
+    lines, line = [], head
+    for part in parts:
+        joined = f"{line}{gap}{part}"
+        if len(joined) > width:
+            lines.append(line)
+            line = indent + part
+        else:
+            line = joined
+    return [*lines, line]
+
+
 def render_table(status: dict[str, Any]) -> str:
     """Plain text for an 80-column terminal. Providers, teams, owners and places come from scanned
     data and provider answers: every such value goes through `terminal_safe`."""
     from keysweep.remediation.report import human
 
     totals = status["totals"]
-    lines = [f"{totals['count']} credential{'' if totals['count'] == 1 else 's'}: "
-             + ", ".join(f"{totals[key]} {label}" for key, label in COUNT_LABELS[1:]), ""]
+    # The states are adjectives ("1 live", "2 dead"); only the jobs are counted things.
+    counts = [counted(totals[key], "open job") if key == "open_jobs" else f"{totals[key]} {label}"
+              for key, label in COUNT_LABELS[1:]]
+    lines = [*folded(f"{counted(totals['count'], 'credential')}:", [part + "," for part in counts[:-1]] + counts[-1:],
+                     gap=" ", indent="  "), ""]
     for title, groups in (("provider", status["by_provider"]), ("team", status["by_team"])):
         names = {name: terminal_safe(name) for name in groups}
-        width = min(max([len(title) + 3, *map(len, names.values())]), 24)
+        width = min(max([len(title) + 3, *map(len, names.values())]), NAME_WIDTH)
         lines.append(f"{'by ' + title:<{width}}  " + " ".join(f"{label:>{max(5, len(label))}}"
                                                               for _key, label in COUNT_LABELS))
         for name, summary in groups.items():
-            lines.append(f"{names[name]:<{width}}  " + " ".join(f"{summary[key]:>{max(5, len(label))}}"
-                                                                for key, label in COUNT_LABELS))
+            if len(names[name]) > width:  # whole, on a line of its own: the counts keep their columns
+                lines.append(names[name])
+            lines.append(f"{'' if len(names[name]) > width else names[name]:<{width}}  "
+                         + " ".join(f"{summary[key]:>{max(5, len(label))}}" for key, label in COUNT_LABELS))
         lines.append("")
     if not status["urgent"]:
         lines.append("Nothing urgent: no credential is live, unchecked or inconclusive.")
@@ -74,7 +97,7 @@ def render_table(status: dict[str, Any]) -> str:
         facts = [item["status"], terminal_safe(item["provider"]), terminal_safe(item["redacted"])]
         if item["long_lived"]:
             facts.append("long-lived")
-        facts.append(f"{places} place{'' if places == 1 else 's'}"
+        facts.append(counted(places, "place")
                      + (f" in {len(item['sources'])} kinds of source" if len(item["sources"]) > 1 else ""))
         if item["age_seconds"] is not None:
             facts.append(f"{human(item['age_seconds'])} old")
@@ -83,6 +106,6 @@ def render_table(status: dict[str, Any]) -> str:
             owner += f" ({terminal_safe(item['team'])})"
         if item["unowned"]:
             owner += " [unowned]"
-        lines.append(f"{item['rank']:>3}. {terminal_safe(item['id'])}  " + "  ".join(facts))
-        lines.append(f"     owner: {owner}   where: {terminal_safe(item['where'])}")
+        lines.extend(folded(f"{item['rank']:>3}. {terminal_safe(item['id'])}", facts))
+        lines.extend(folded(f"     owner: {owner}", [f"where: {terminal_safe(item['where'])}"], gap="   "))
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from keysweep.cli import fail, output_options, scan_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote
 from keysweep.errors import KeysweepError
 from keysweep.sanitize import terminal_safe
+from keysweep.wording import counted
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
 GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
@@ -203,7 +204,7 @@ def verify_swept(store, findings, settings) -> None:
     from keysweep.verify.runner import run_verification, summary, unreadable_notes
 
     results = run_verification(findings, settings, store, rereader=Rereader(settings=settings))
-    click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results) if results else 'nothing to check'}",
+    click.echo(f"keysweep: verified {counted(len(results), 'finding')}: {summary(results) if results else 'nothing to check'}",
                err=True)
     for note in unreadable_notes(results):
         click.echo(f"keysweep: {terminal_safe(note)}", err=True)

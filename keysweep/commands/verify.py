@@ -10,6 +10,8 @@ import click
 from keysweep.cli import format_option, output_file_option
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
+from keysweep.tables import Column, print_table
+from keysweep.wording import counted
 
 REPORT_FORMATS = ("table", "json", "jsonl")
 
@@ -62,20 +64,21 @@ def identity_summary(identity: dict | None) -> str:
     return ""
 
 
+# Least useful dropped first on a narrow terminal; the id and the status always shown.
+VERIFY_COLUMNS = (Column("id", whole=True), Column("rule", whole=True, drop=4), Column("secret", whole=True, drop=5),
+                  Column("status", whole=True), Column("identity", drop=3), Column("checked", whole=True, drop=1),
+                  Column("note", drop=2))
+
+
 def _table(results_by_id):
     def write(findings, out) -> None:
-        from rich.table import Table
-
         from keysweep.sanitize import rich_text, safe_console
 
         # Identities and errors come from provider answers: cells are sanitised Text, never markup.
-        console = safe_console(out, width=None if out.isatty() else 200)
         if not findings:
-            console.print("No findings to verify.")
+            safe_console(out).print("No findings to verify.")
             return
-        table = Table(title=f"{len(findings)} finding{'s' if len(findings) != 1 else ''} verified")
-        for column in ("id", "rule", "secret", "status", "identity", "checked", "note"):
-            table.add_column(column, overflow="fold")
+        rows = []
         styles = {"live": "bold red", "dead": "green", "unknown": "yellow"}
         for f in findings:
             v = f.verification or {}
@@ -84,11 +87,11 @@ def _table(results_by_id):
             if result is not None and result.cached:
                 note = (note + " " if note else "") + "(cached)"
             status = v.get("status") or ""
-            table.add_row(rich_text(f.id), rich_text(f.rule_id), rich_text(f.redacted),
-                          rich_text(status, style=styles.get(status, "")),
-                          rich_text(identity_summary(v.get("identity"))), rich_text(v.get("checked_at")),
-                          rich_text(note))
-        console.print(table)
+            rows.append([rich_text(f.id), rich_text(f.rule_id), rich_text(f.redacted),
+                         rich_text(status, style=styles.get(status, "")),
+                         rich_text(identity_summary(v.get("identity"))), rich_text(v.get("checked_at")),
+                         rich_text(note)])
+        print_table(out, f"{counted(len(findings), 'finding')} verified", VERIFY_COLUMNS, rows)
     return write
 
 
@@ -125,7 +128,7 @@ def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_pa
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     emit_findings(refreshed, fmt, output, _table({r.finding.id: r for r in results}))
     if results:
-        click.echo(f"keysweep: verified {len(results)} finding(s): {summary(results)}", err=True)
+        click.echo(f"keysweep: verified {counted(len(results), 'finding')}: {summary(results)}", err=True)
     for note in unreadable_notes(results):
         click.echo(f"keysweep: {terminal_safe(note)}", err=True)
     sys.exit(1 if any(r.status == "live" for r in results) else 0)

@@ -1,0 +1,113 @@
+"""One CLI (issue 14): counts in words ("1 blob", "2 credentials"; "blobs" only for git), tables that
+fit an 80-column terminal without cutting an id or a rule id, piped tables that never cut an id, and
+the scan table's `where` (the origin) with the kind of source in its own column."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from keysweep.models import Finding, Occurrence, ScanStats
+from keysweep.output import summary_line, write_table
+from keysweep.sanitize import rich_text
+from keysweep.tables import Column, print_table
+from keysweep.wording import counted
+from tests.test_report_truth import finding, in_git, in_ssm
+
+LONG_RULE = "generic.ai-bearer-token-host-after"  # the longest shipped rule id
+
+
+def test_counted_agrees_in_number():
+    assert [counted(n, "blob") for n in (0, 1, 2)] == ["0 blobs", "1 blob", "2 blobs"]
+    assert counted(1, "credential") == "1 credential" and counted(2, "credential") == "2 credentials"
+    assert counted(3, "repository") == "3 repositories" and counted(1, "new finding") == "1 new finding"
+
+
+def test_the_summary_says_blobs_only_for_git():
+    stats = ScanStats(blobs_scanned=1, bytes_scanned=10, archive_members=1)
+    assert summary_line(stats).startswith("1 blob (0.0 MB) scanned, 1 archive member scanned")
+    assert summary_line(stats, "file").startswith("1 file (0.0 MB) scanned")
+    stats.blobs_scanned = 2
+    assert summary_line(stats, "file").startswith("2 files (0.0 MB) scanned")
+
+
+def test_scan_dir_counts_files_and_scan_git_blobs(run, tmp_path, make_repo):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "a.txt").write_text("nothing here\n")
+    result = run("scan", "dir", tmp_path / "one", "--no-store")
+    assert result.code == 0 and "1 file (" in result.stdout and "blob" not in result.stdout, result
+    repo = make_repo()
+    repo.commit("one file", {"a.txt": "nothing here\n"})
+    result = run("scan", "git", repo.path, "--no-store")
+    assert result.code == 0 and "1 blob (" in result.stdout, result
+
+
+def _findings(rule_id: str = LONG_RULE) -> list[Finding]:
+    ssm = finding("sk-proj-" + "Ssm0" * 12, in_ssm("/prod/a/very/long/parameter/path/that/must/fold/openai"),
+                  rule_id=rule_id)
+    git = finding("sk-proj-" + "G1t0" * 12, in_git("config/deeply/nested/directory/with/a/long/path/.env"),
+                  rule_id=rule_id)
+    git.occurrences[0].author_email = "someone.with.a.long.name@example.test"
+    return [ssm, git]
+
+
+def _lines(findings: list[Finding], width: int | None) -> list[str]:
+    out = io.StringIO()
+    write_table(findings, {}, out, None, [], width=width)
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("rule_id", [LONG_RULE, "openai.project-key"])
+def test_the_scan_table_fits_80_columns_with_ids_and_rule_ids_whole(rule_id):
+    findings = _findings(rule_id)
+    lines = _lines(findings, 80)
+    assert max(map(len, lines)) <= 80, "\n".join(lines)
+    for f in findings:  # on one line each, never cut
+        assert any(f.id in line for line in lines) and sum(rule_id in line for line in lines) == 2
+    assert "where" in lines[2]
+
+
+def test_a_wide_terminal_shows_the_source_beside_where():
+    lines = _lines(_findings("openai.project-key"), 200)
+    header = next(line for line in lines if "where" in line)
+    assert re.search(r"source\s+┃\s+where", header), header
+    row = next(line for line in lines if "aws-ssm" in line)
+    assert "ssm us-east-1 /prod/a/very" in row  # the origin: the store and the name
+
+
+def test_piped_output_never_cuts_an_id(run, tmp_path, keys):
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / ("d" * 120 + ".env")).write_text(f"OPENAI_API_KEY={keys.openai_project()}\n")
+    result = run("scan", "dir", tmp_path / "code", "--no-store")
+    assert result.code == 1
+    ids = re.findall(r"f_[0-9a-f]{16}", result.stdout)
+    assert len(ids) == 1, result.stdout
+
+
+def test_a_table_drops_the_least_useful_columns_first():
+    columns = (Column("id", whole=True), Column("keep-me", whole=True, drop=2), Column("text"),
+               Column("extra", whole=True, drop=1))
+    rows = [[rich_text("f_" + "a" * 16), rich_text("x" * 20), rich_text("word " * 30), rich_text("y" * 20)]]
+    out = io.StringIO()
+    print_table(out, "t", columns, rows, width=60)
+    text = out.getvalue()
+    assert "keep-me" in text and "extra" not in text and "f_" + "a" * 16 in text
+    assert max(map(len, text.splitlines())) <= 60
+
+
+def test_status_fits_80_columns_and_folds_between_facts(run, tmp_path):
+    from tests.selection_helpers import responder_store
+
+    db, _found = responder_store(tmp_path)
+    lines = run("status", "--db", db).stdout.splitlines()
+    assert max(map(len, lines)) <= 80, "\n".join(line for line in lines if len(line) > 80)
+    ids = [line.split()[1] for line in lines if re.match(r"\s+\d+\. f_", line)]
+    assert ids and all(re.fullmatch(r"f_[0-9a-f]{16}", i) for i in ids)
+
+
+def test_occurrence_source_column_comes_from_the_first_place():
+    f = finding("sk-proj-" + "Src0" * 12, Occurrence(source="dir", path="a.env", line=1))
+    lines = _lines([f], 160)
+    assert any(" dir " in line and "a.env:1" in line for line in lines)
