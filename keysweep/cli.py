@@ -422,6 +422,10 @@ def main() -> None:
         click.echo("keysweep: aborted", err=True)
         sys.exit(130)
     except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            # Bare `keysweep` or `keysweep scan`: the group's help, as click users expect (exit 0).
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         click.echo(f"keysweep: error: {terminal_safe(exc.format_message())}{terminal_safe(hint)}", err=True)
         sys.exit(2)

@@ -158,3 +158,16 @@ def test_output_writes_the_records_where_stdout_would_have(run, tmp_path, keys):
         assert text.strip() and text.splitlines()[0] == shown.stdout.splitlines()[0], args
         if args[0] == "revoke":
             assert json.loads(text)["mode"] == "dry-run"
+
+
+@pytest.mark.parametrize("args", [(), ("scan",), ("audit",), ("rules",)])
+def test_a_bare_group_prints_its_help_and_exits_0(run, args):
+    result = run(*args)
+    assert result.code == 0, result
+    assert result.stdout.startswith("Usage: ") and "Commands:" in result.stdout and result.stderr == ""
+
+
+@pytest.mark.parametrize("args", [("nosuch",), ("scan", "nosuch"), ("scan", "git", "--nosuch")])
+def test_a_real_usage_error_stays_exit_2(run, args):
+    result = run(*args)
+    assert result.code == 2 and result.stderr.startswith("keysweep: error: ") and result.stdout == ""
