@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -152,3 +153,39 @@ def test_environment_names_and_default_endpoints_are_unchanged(name):
 
 def test_the_contract_covers_every_registered_provider():
     assert set(PROVIDERS) <= set(CONTRACT)
+
+
+def string_constants(path: Path):
+    """(line, text) of every string in `path`'s code; docstrings may name a setting, so they are left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            yield node.lineno, node.value
+
+
+def record_facts() -> dict[str, set[str]]:
+    """Each environment name and default endpoint on a record -> the providers whose record it is."""
+    facts: dict[str, set[str]] = {}
+    for name, record in PROVIDERS.items():
+        endpoints = [value for endpoint in record.endpoints.values() for value in (endpoint.env, endpoint.default)]
+        for value in (record.env_name_for_base_url(), record.env_name_for_admin_key(), record.base_url, *endpoints):
+            if value:
+                facts.setdefault(value, set()).add(name)
+    return facts
+
+
+def test_environment_names_and_default_endpoints_are_written_only_on_the_record():
+    """Forge sources and commands, AWS clients, revokers' `needs`: all read them from the record."""
+    facts = record_facts()
+    assert {"GITHUB_TOKEN", "GITLAB_URL", "AWS_ENDPOINT_URL", "https://gitlab.com"} <= set(facts)
+    repeated = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path in EXEMPT:
+            continue
+        for line, text in string_constants(path):
+            repeated += [f"{path.relative_to(PACKAGE.parent)}:{line}: {fact}" for fact, names in facts.items()
+                         if fact in text and path not in {module_of(name) for name in names}]
+    assert repeated == []

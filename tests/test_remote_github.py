@@ -228,3 +228,10 @@ def test_the_no_internet_guard_refuses_non_loopback_addresses():
         socket.create_connection(("192.0.2.1", 443), timeout=0.2)  # TEST-NET-1: never routed
     with pytest.raises(AssertionError, match="network"):
         socket.socket(socket.AF_INET6, socket.SOCK_STREAM).connect(("2001:db8::1", 443, 0, 0))
+
+
+def test_the_public_apis_web_host_is_githubs_and_an_appliance_keeps_its_own():
+    from keysweep.scanner.sources.github import web_host
+
+    assert web_host("https://api.github.com") == "github.com"
+    assert web_host("https://github.example.com:8443/api/v3") == "github.example.com:8443"

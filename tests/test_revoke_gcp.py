@@ -114,3 +114,24 @@ def test_needs_the_admin_token_and_reports_server_errors(tmp_path, keys):
     with F.FakeProviders(gcp=fake):
         asyncio.run(scenario())
         assert fake.requests and sa.private_key_id in fake.active
+
+
+def test_the_iam_endpoint_is_the_providers_own_setting_with_googles_default():
+    from keysweep.providers.gcp import IAM, iam_url
+    from keysweep.settings import base_url_env
+
+    assert IAM.env == base_url_env("gcp") == "KEYSWEEP_GCP_BASE_URL"
+    assert iam_url(Settings(env={})) == "https://iam.googleapis.com"
+    assert iam_url(Settings(env={"KEYSWEEP_GCP_BASE_URL": "http://127.0.0.1:9/iam/"})) == "http://127.0.0.1:9/iam"
+
+
+def test_a_404_is_googles_only_in_googles_error_body():
+    from keysweep.http import Response
+    from keysweep.revokers.gcp import google_not_found
+
+    def answer(status, body):
+        return Response(status, {}, body.encode(), "https://iam.googleapis.com/v1/x")
+
+    assert google_not_found(answer(404, '{"error": {"code": 404, "message": "x", "status": "NOT_FOUND"}}'))
+    assert not google_not_found(answer(404, "<html>Not Found</html>"))
+    assert not google_not_found(answer(403, '{"error": {"code": 403, "message": "x", "status": "PERMISSION_DENIED"}}'))

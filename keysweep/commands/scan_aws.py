@@ -6,6 +6,7 @@ import click
 
 from keysweep.cli import output_options, scan_options, store_options
 from keysweep.commands._remote import remote_options, run_remote
+from keysweep.providers import provider
 
 SERVICE_CHOICES = ("secretsmanager", "ssm", "lambda", "iam")
 
@@ -15,7 +16,8 @@ SERVICE_CHOICES = ("secretsmanager", "ssm", "lambda", "iam")
               help="Region to read (repeatable). Default: the profile's region, else us-east-1.")
 @click.option("--profile", "profiles", multiple=True,
               help="Named profile of the shared AWS config (repeatable). Default: the standard credential chain.")
-@click.option("--endpoint-url", help="Override the endpoint (default: boto3's own, which honours $AWS_ENDPOINT_URL).")
+@click.option("--endpoint-url", help="Override the endpoint (default: boto3's own, which honours "
+                                     f"${provider('aws').env_name_for_base_url()}).")
 @click.option("--service", "services", multiple=True, type=click.Choice(SERVICE_CHOICES),
               help="Only these services (repeatable). Default: all four.")
 @remote_options

@@ -6,6 +6,10 @@ import click
 
 from keysweep.cli import fail, output_options, scan_options, store_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote, token_from
+from keysweep.providers import provider
+
+GITHUB = provider("github")
+TOKEN_ENV = GITHUB.env_name_for_admin_key()
 
 
 @click.command("github")
@@ -13,8 +17,8 @@ from keysweep.commands._remote import checked_url, clone_options, remote_options
 @click.option("--user", "users", multiple=True, help="User: the repositories they own (repeatable).")
 @click.option("--repo", "repos", multiple=True, help="One repository, OWNER/NAME (repeatable).")
 @click.option("--api-url", help="API base URL, e.g. https://github.example.com/api/v3 for GitHub Enterprise. "
-                                "Default: $GITHUB_API_URL, keysweep.toml, then https://api.github.com.")
-@click.option("--token-env", default="GITHUB_TOKEN", show_default=True,
+                                f"Default: ${GITHUB.env_name_for_base_url()}, keysweep.toml, then {GITHUB.base_url}.")
+@click.option("--token-env", default=TOKEN_ENV, show_default=True,
               help="Name of the environment variable holding the token (never the token itself).")
 @click.option("--forks/--no-forks", default=False, show_default=True, help="Include forked repositories.")
 @click.option("--archived/--no-archived", default=True, show_default=True, help="Include archived repositories.")
@@ -41,7 +45,7 @@ def scan_github_cmd(orgs, users, repos, api_url, token_env, forks, archived, clo
 
         return [GitHubSource(orgs=orgs, users=users, repos=repos,
                              api_url=checked_url(api_url or settings.base_url("github"), "GitHub API URL"),
-                             token=token_from(token_env, "GITHUB_TOKEN"), token_env=token_env or "GITHUB_TOKEN",
+                             token=token_from(token_env, TOKEN_ENV), token_env=token_env or TOKEN_ENV,
                              forks=forks, archived=archived,
                              clone=clone, actions=actions, rate_limit=settings.rate_limit("github", 10.0))]
 

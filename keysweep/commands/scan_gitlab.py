@@ -6,6 +6,10 @@ import click
 
 from keysweep.cli import fail, hidden_alias, output_options, scan_options, store_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote, token_from
+from keysweep.providers import provider
+
+GITLAB = provider("gitlab")
+TOKEN_ENV = GITLAB.env_name_for_admin_key()
 
 
 @click.command("gitlab")
@@ -13,9 +17,9 @@ from keysweep.commands._remote import checked_url, clone_options, remote_options
               help="Group path: its and its subgroups' variables, and every project in them (repeatable).")
 @click.option("--project", "projects", multiple=True, help="One project, by path (group/name) or id (repeatable).")
 @click.option("--api-url", help="GitLab base URL, e.g. https://gitlab.example.com for a self-managed instance. "
-                                "Default: $GITLAB_URL, keysweep.toml, then https://gitlab.com.")
+                                f"Default: ${GITLAB.env_name_for_base_url()}, keysweep.toml, then {GITLAB.base_url}.")
 @hidden_alias("--url", "--api-url", "api_url")
-@click.option("--token-env", default="GITLAB_TOKEN", show_default=True,
+@click.option("--token-env", default=TOKEN_ENV, show_default=True,
               help="Name of the environment variable holding the token (never the token itself).")
 @click.option("--forks/--no-forks", default=False, show_default=True, help="Include forked projects.")
 @click.option("--archived/--no-archived", default=True, show_default=True, help="Include archived projects.")
@@ -39,7 +43,7 @@ def scan_gitlab_cmd(groups, projects, api_url, token_env, forks, archived, clone
 
         url = checked_url(api_url or settings.base_url("gitlab"), "GitLab URL")
         return [GitLabSource(groups=groups, projects=projects, url=url,
-                             token=token_from(token_env, "GITLAB_TOKEN"), token_env=token_env or "GITLAB_TOKEN",
+                             token=token_from(token_env, TOKEN_ENV), token_env=token_env or TOKEN_ENV,
                              forks=forks, archived=archived,
                              clone=clone, variables=variables, instance=instance, rate_limit=settings.rate_limit("gitlab", 10.0))]
 

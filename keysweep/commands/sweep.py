@@ -14,6 +14,7 @@ import click
 from keysweep.cli import fail, output_options, scan_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote
 from keysweep.errors import KeysweepError
+from keysweep.providers import provider
 from keysweep.sanitize import terminal_safe
 from keysweep.wording import counted
 
@@ -65,6 +66,8 @@ def build_sources(settings) -> list:
     from keysweep.scanner.sources.gitlab import GitLabSource
 
     where = str(settings.config_path or "keysweep.toml")
+    github_token_env = provider("github").env_name_for_admin_key()
+    gitlab_token_env = provider("gitlab").env_name_for_admin_key()
     sources = settings.section("sources")
     if not sources:
         raise KeysweepError(f"{where}: no [sources] to sweep")
@@ -85,8 +88,8 @@ def build_sources(settings) -> list:
         api_url = checked_url(table.get("api_url") or settings.base_url("github"), f"{where}: [sources.github] api_url")
         built.append(GitHubSource(
             orgs=tuple(table.get("orgs", ())), users=tuple(table.get("users", ())), repos=tuple(table.get("repos", ())),
-            api_url=api_url, token=os.environ.get(table.get("token_env", "GITHUB_TOKEN")) or None,
-            token_env=table.get("token_env", "GITHUB_TOKEN"),
+            api_url=api_url, token=os.environ.get(table.get("token_env", github_token_env)) or None,
+            token_env=table.get("token_env", github_token_env),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), actions=bool(table.get("actions", True)),
             rate_limit=settings.rate_limit("github", 10.0)))
@@ -97,8 +100,8 @@ def build_sources(settings) -> list:
         built.append(GitLabSource(
             groups=tuple(table.get("groups", ())), projects=tuple(table.get("projects", ())),
             url=checked_url(table.get(url_key) or settings.base_url("gitlab"), f"{where}: [sources.gitlab] {url_key}"),
-            token=os.environ.get(table.get("token_env", "GITLAB_TOKEN")) or None,
-            token_env=table.get("token_env", "GITLAB_TOKEN"),
+            token=os.environ.get(table.get("token_env", gitlab_token_env)) or None,
+            token_env=table.get("token_env", gitlab_token_env),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), variables=bool(table.get("variables", True)),
             instance=bool(table.get("instance", False)), rate_limit=settings.rate_limit("gitlab", 10.0)))

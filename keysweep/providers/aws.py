@@ -153,6 +153,12 @@ class StsVerifier:
 VERIFIER = StsVerifier()
 
 
+def endpoint_url(settings) -> str | None:
+    """Where keysweep's own boto3 clients go: the record's environment name (AWS_ENDPOINT_URL),
+    else keysweep.toml's `[providers.aws] base_url`; None leaves it to boto3."""
+    return settings.env.get(PROVIDER.env_name_for_base_url()) or settings.provider("aws").get("base_url") or None
+
+
 PROVIDER = Provider(
     "aws", "AWS",
     base_url_env="AWS_ENDPOINT_URL",

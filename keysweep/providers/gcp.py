@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from keysweep.providers import private_key
-from keysweep.providers.base import Provider, Replacement
+from keysweep.providers.base import Endpoint, Provider, Replacement
 from keysweep.providers.candidate import Candidate, Enriched
 
 CONTEXT = 3000  # bytes either side of the private key searched for the other fields
@@ -63,9 +63,21 @@ def service_account(candidate: Candidate) -> Enriched | None:
 CHECKS: dict = {}
 ENRICHERS = {"gcp_service_account": service_account}
 
+# The IAM REST API, where service-account keys are disabled and deleted (revokers/gcp.py). Set by
+# the provider's own base-URL setting (KEYSWEEP_GCP_BASE_URL, or `[providers.gcp] base_url`); its
+# default is not the record's `base_url`, which would also give the host a request rate in runs
+# that never call it.
+IAM = Endpoint("KEYSWEEP_GCP_BASE_URL", "https://iam.googleapis.com")
+
+
+def iam_url(settings) -> str:
+    """The environment, then keysweep.toml, then Google's IAM API."""
+    return settings.base_url("gcp") or IAM.default
+
 
 PROVIDER = Provider(
     "gcp", "Google Cloud (service accounts)",
+    endpoints={"iam": IAM},
     checks=CHECKS, enrichers=ENRICHERS,
     revokers={"gcp": "keysweep.revokers.gcp:GcpServiceAccountKeyRevoker"},
     # What should replace a leaked long-lived credential (docs/output.md, `replacement`).

@@ -32,6 +32,7 @@ from keysweep.revokers._common import (
     verify_status,
 )
 from keysweep.revokers.base import RevokeResult
+from keysweep.settings import admin_key_env
 
 
 class AnthropicRevoker(BaseRevoker):
@@ -42,7 +43,7 @@ class AnthropicRevoker(BaseRevoker):
 
     async def plan(self, finding, ctx):
         base = ctx.settings.base_url("anthropic")
-        needs = [] if ctx.settings.admin_key("anthropic") else ["ANTHROPIC_ADMIN_KEY"]
+        needs = [] if ctx.settings.admin_key("anthropic") else [admin_key_env("anthropic")]
         calls = [] if finding.key_id else [("GET", API_KEYS.url(base), "find the key by its partial key hint")]
         calls.append(("POST", f"{base}/v1/organizations/api_keys/{finding.key_id or '{id}'}",
                       'set status "inactive"'))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import BaseRevoker, make_plan, verify_status
 from keysweep.revokers.base import RevokeResult
 
@@ -27,8 +28,7 @@ def _client(settings):
     import boto3
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    endpoint = settings.env.get("AWS_ENDPOINT_URL") or settings.provider("aws").get("base_url")
-    return boto3.client("iam", region_name=region, endpoint_url=endpoint or None)
+    return boto3.client("iam", region_name=region, endpoint_url=endpoint_url(settings))
 
 
 def _iam_failure(exc, calls: list[tuple[str, str, str]], client_error: type) -> RevokeResult:

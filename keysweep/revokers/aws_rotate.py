@@ -31,6 +31,7 @@ from typing import Any
 
 from keysweep.locations import describe_occurrence
 from keysweep.providers.aws import PROVIDER as AWS
+from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
 from keysweep.revokers.base import RevokeResult
@@ -128,8 +129,7 @@ def _service_client(settings, service: str, region: str | None):
     import boto3
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    endpoint = settings.env.get("AWS_ENDPOINT_URL") or settings.provider("aws").get("base_url")
-    return boto3.client(service, region_name=region, endpoint_url=endpoint or None)
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url(settings))
 
 
 def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -22,6 +22,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from keysweep.providers.gcp import iam_url
+from keysweep.providers.google import google_error
 from keysweep.revokers._common import (
     BaseRevoker,
     http_failure,
@@ -34,13 +36,13 @@ from keysweep.revokers._common import (
     verify_status,
 )
 from keysweep.revokers.base import RevokeResult
+from keysweep.settings import admin_key_env
 
-DEFAULT_BASE = "https://iam.googleapis.com"
 _KEY_ID = re.compile(r"[0-9a-f]{40}")
 
 
 def _base(ctx) -> str:
-    return ctx.settings.base_url("gcp") or DEFAULT_BASE
+    return iam_url(ctx.settings)
 
 
 def key_url(base: str, project: str, email: str, key_id: str) -> str:
@@ -92,7 +94,7 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
         if not email:  # a finding read back from the store: the key file where it was seen names it
             email, project = _from_key_file(finding, local_only=True)
         url = key_url(_base(ctx), project or "-", email or "{client_email}", finding.key_id)
-        needs = [] if ctx.settings.admin_key("gcp") else ["KEYSWEEP_GCP_ADMIN_KEY (an OAuth access token)"]
+        needs = [] if ctx.settings.admin_key("gcp") else [f"{admin_key_env('gcp')} (an OAuth access token)"]
         calls = [("POST", f"{url}:disable", "disable the key (reversible)"),
                  ("DELETE", url, "delete the key")]
         return make_plan(self.name, finding, calls, needs, client_email=email, project_id=project)
@@ -166,10 +168,8 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
 
 
 def google_not_found(response) -> bool:
-    """Google's own 404: `{"error": {"code": 404, "status": "NOT_FOUND", …}}`, not a proxy's."""
-    body = response.json()
-    error = body.get("error") if isinstance(body, dict) else None
-    return response.status == 404 and isinstance(error, dict) and error.get("code") == 404
+    """Google's own 404 (its error body, providers/google.py), not a proxy's."""
+    return response.status == 404 and google_error(response) is not None
 
 
 def _already_disabled(response) -> bool:

@@ -36,6 +36,7 @@ from keysweep.revokers._common import (
     unbelieved_success,
 )
 from keysweep.revokers.base import RevokeResult
+from keysweep.settings import admin_key_env
 
 PROJECT_RULES = {"openai.project-key", "openai.service-account-key"}
 ADMIN_RULE = "openai.admin-key"
@@ -72,7 +73,7 @@ class OpenAIRevoker(BaseRevoker):
 
     async def plan(self, finding, ctx):
         base = ctx.settings.base_url("openai")
-        needs = [] if ctx.settings.admin_key("openai") else ["OPENAI_ADMIN_KEY"]
+        needs = [] if ctx.settings.admin_key("openai") else [admin_key_env("openai")]
         if finding.rule_id == ADMIN_RULE:
             key = finding.key_id or "{id}"
             calls = [] if finding.key_id else [("GET", ADMIN_KEYS.url(base), "find the admin key by its redacted value")]

@@ -26,6 +26,7 @@ from keysweep.revokers._common import (
     unbelieved_success,
 )
 from keysweep.revokers.base import RevokeResult
+from keysweep.settings import admin_key_env
 
 
 class OpenRouterRevoker(BaseRevoker):
@@ -36,7 +37,7 @@ class OpenRouterRevoker(BaseRevoker):
 
     async def plan(self, finding, ctx):
         base = ctx.settings.base_url("openrouter")
-        needs = [] if ctx.settings.admin_key("openrouter") else ["KEYSWEEP_OPENROUTER_ADMIN_KEY"]
+        needs = [] if ctx.settings.admin_key("openrouter") else [admin_key_env("openrouter")]
         calls = [("GET", f"{base}/key", "read the leaked key's label"),
                  ("GET", KEYS.url(base), "find the one key with that label (management key)")]
         calls.append(("DELETE", f"{base}/keys/{finding.key_id or '{hash}'}", "delete the key"))

@@ -44,7 +44,10 @@ from keysweep.scanner.sources.remote import (
     older_than,
 )
 
-API_VERSION = provider("github").api_version
+GITHUB = provider("github")
+API_VERSION = GITHUB.api_version
+# The public API's host (the record's default endpoint), whose web host drops the "api." label.
+PUBLIC_API_HOST = urlsplit(GITHUB.base_url or "").hostname
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -62,8 +65,8 @@ def web_host(api_url: str) -> str:
     """github.com for the public API, the appliance's host for GitHub Enterprise Server."""
     parts = urlsplit(api_url)
     host = parts.hostname or "github"
-    if host == "api.github.com":
-        return "github.com"
+    if host == PUBLIC_API_HOST:
+        return host.removeprefix("api.")
     return f"{host}:{parts.port}" if parts.port else host
 
 
@@ -172,9 +175,9 @@ class GitHubSource:
     label = "github"
 
     def __init__(self, *, orgs: tuple[str, ...] = (), users: tuple[str, ...] = (), repos: tuple[str, ...] = (),
-                 api_url: str = "https://api.github.com", token: str | None = None, forks: bool = False,
+                 api_url: str = GITHUB.base_url or "", token: str | None = None, forks: bool = False,
                  archived: bool = True, clone: bool = True, actions: bool = True, rate_limit: float = 10.0,
-                 token_env: str = "GITHUB_TOKEN") -> None:
+                 token_env: str = GITHUB.env_name_for_admin_key()) -> None:
         self.orgs, self.users, self.repos = tuple(orgs), tuple(users), tuple(repos)
         self.api_url = api_url.rstrip("/")
         self.token = token

@@ -22,6 +22,7 @@ from typing import Any, AsyncIterator
 from urllib.parse import quote, urlsplit
 
 from keysweep.models import ACCESS
+from keysweep.providers import provider
 from keysweep.scanner.sources.github import RestClient
 from keysweep.scanner.sources.remote import (
     Entry,
@@ -37,6 +38,8 @@ from keysweep.scanner.sources.remote import (
     iso,
 )
 
+GITLAB = provider("gitlab")
+
 
 def host_of(url: str) -> str:
     parts = urlsplit(url)
@@ -48,9 +51,9 @@ class GitLabSource:
     label = "gitlab"
 
     def __init__(self, *, groups: tuple[str, ...] = (), projects: tuple[str, ...] = (),
-                 url: str = "https://gitlab.com", token: str | None = None, forks: bool = False,
+                 url: str = GITLAB.base_url or "", token: str | None = None, forks: bool = False,
                  archived: bool = True, clone: bool = True, variables: bool = True, instance: bool = False,
-                 rate_limit: float = 10.0, token_env: str = "GITLAB_TOKEN") -> None:
+                 rate_limit: float = 10.0, token_env: str = GITLAB.env_name_for_admin_key()) -> None:
         self.groups, self.projects = tuple(groups), tuple(projects)
         self.instance = instance
         self.url = url.rstrip("/")

@@ -59,8 +59,9 @@ def _aws_client(service: str, region: str | None, access: dict[str, Any] | None 
     access = access if isinstance(access, dict) else {}
     profile, endpoint = access.get("profile") or None, access.get("endpoint_url") or None
     # A client keeps the endpoint and credentials it was made with: key the cache on what sets them.
+    endpoint_env = provider("aws").env_name_for_base_url()  # AWS_ENDPOINT_URL, which botocore reads too
     key = (service, region or "", str(profile or ""), str(endpoint or ""), *(os.environ.get(name, "") for name in (
-        "AWS_ENDPOINT_URL", f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
+        endpoint_env, f"{endpoint_env}_{service.upper()}", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
         "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")))
     with _lock:  # client creation is not thread-safe; clients are
         if key not in _clients:
