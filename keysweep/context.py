@@ -55,8 +55,9 @@ class Notifier(Protocol):
         ...
 
 
-# note_job(finding_id, revoker, **values): record identifiers in a revocation job's plan data
-# (committed at once) and in the audit log, so a killed run resumes from them.
+# note_job(finding_id, revoker, *, action="revoke.note", **values): record identifiers in a
+# revocation job's plan data (committed at once) and in the audit log under `action`
+# (`revoke.<word>`; aws-rotate's say "revoke.rotate"), so a killed run resumes from them.
 JobNote = Callable[..., None]
 
 

@@ -19,6 +19,7 @@ counts provider calls, not claims: a crash spends no attempt.
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
@@ -92,10 +93,18 @@ def transaction(conn) -> Iterator[None]:
     conn.commit()
 
 
-def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
-    """Record identifiers in the job's plan data (committed now) and the audit log: what a revoker
-    that acts in several steps (aws-rotate) calls, through `ctx.note_job`, so a killed run resumes
-    from them. A value of None removes the identifier."""
+# The audit action of a job note when the revoker names none: it records identifiers, nothing more.
+NOTE_ACTION = "revoke.note"
+_NOTE_ACTIONS = re.compile(r"revoke\.[a-z][a-z_]*")
+
+
+def note_job(ctx, finding_id: str, revoker: str, *, action: str = NOTE_ACTION, **values: Any) -> None:
+    """Record identifiers in the job's plan data (committed now) and the audit log under `action`:
+    what a revoker that acts in several steps (aws-rotate, google) calls, through `ctx.note_job`,
+    so a killed run resumes from them. aws-rotate's notes say `revoke.rotate` (as they always
+    have); a note that names no action is `revoke.note`. A value of None removes the identifier."""
+    if not _NOTE_ACTIONS.fullmatch(action):
+        raise ValueError(f"a job note's audit action is revoke.<word>, not {action!r}")
     store = ctx.store
     if store is None:
         return
@@ -113,7 +122,7 @@ def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
             else:
                 data[key] = value
         conn.execute("UPDATE revocations SET plan = ? WHERE id = ?", [json.dumps(plan, sort_keys=True), row[0]])
-        audit.append(conn, ctx.now(), ctx.actor, "revoke.rotate", {"finding": finding_id, "job": row[0]}, values)
+        audit.append(conn, ctx.now(), ctx.actor, action, {"finding": finding_id, "job": row[0]}, values)
 
 
 def plan_json(plan) -> dict[str, Any]:

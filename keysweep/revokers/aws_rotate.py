@@ -36,6 +36,8 @@ from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
 from keysweep.revokers.base import RevokeResult
 
+# The audit action of this revoker's job notes (the new key id, the rotation's progress).
+ROTATE_ACTION = "revoke.rotate"
 _TOKEN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _HEX = re.compile(r"[0-9a-f]{40}")
 # A stand-in pair, used to check before creating anything that the stored value can be rewritten.
@@ -163,10 +165,11 @@ def _get_call(target: dict[str, Any]) -> str:
 
 
 def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
-    """Record identifiers in the job's plan data (committed now) and the audit log, through the
-    context's `note_job` (the remediation layer's; nothing is recorded without one)."""
+    """Record identifiers in the job's plan data (committed now) and the audit log (action
+    `revoke.rotate`), through the context's `note_job` (the remediation layer's; nothing is
+    recorded without one)."""
     if ctx.note_job is not None:
-        ctx.note_job(finding_id, revoker, **values)
+        ctx.note_job(finding_id, revoker, action=ROTATE_ACTION, **values)
 
 
 def remember_managed(ctx, finding_id: str, revoker: str, key_id: str, target: dict[str, Any]) -> None:
