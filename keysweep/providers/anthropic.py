@@ -3,6 +3,7 @@
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.providers.admin_api import AdminApiError, get_json, paginate
 from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier
 
 
 def has_suffix(key: str) -> bool:
@@ -13,7 +14,6 @@ CHECKS = {"anthropic_suffix": has_suffix}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier  # noqa: E402
 
 API_VERSION = "2023-06-01"
 

@@ -1,11 +1,14 @@
 """AWS access key ids and Bedrock API keys: structure checks and offline owner decoding."""
 
+import asyncio
 import base64
 import binascii
 import re
 
 from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.candidate import Candidate, Enriched
+from keysweep.verify.http_verifier import DeadAnswer, scrub
+from keysweep.verify.model import Verification
 
 BEDROCK_PREFIX = "ABSK"
 BEDROCK_MARKER = b"BedrockAPIKey-"
@@ -68,7 +71,6 @@ ENRICHERS = {"aws_account": with_account, "aws_bedrock": bedrock_owner}
 
 # -- liveness (network: sts:GetCallerIdentity with boto3, imported on use) -------------------
 # Codes with which STS refuses the pair itself; anything else (throttling, endpoint trouble) is unknown.
-from keysweep.verify.http_verifier import DeadAnswer  # noqa: E402
 
 _STS_ERRORS = "https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html"
 # STS's documented answers (as botocore parses them) for an access key id it does not know, and for
@@ -111,11 +113,6 @@ class StsVerifier:
     method, path = "POST", "sts:GetCallerIdentity"
 
     async def verify(self, credential, ctx):
-        import asyncio
-
-        from keysweep.verify.http_verifier import scrub
-        from keysweep.verify.model import Verification
-
         key_id = credential.key_id
         if credential.rule_id.startswith("aws.bedrock") or credential.secret.startswith(("ABSK", "bedrock-api-key-")):
             return Verification("unknown", {}, "Bedrock API keys are not checked yet (no signed STS check applies)")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
 
 _ERRORS = "https://docs.cohere.com/reference/errors"
 # Cohere's answers for a key it does not accept (401, and 498 "invalid token"), and its own check.

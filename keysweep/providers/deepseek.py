@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
 
 # DeepSeek's 401 "Authentication Fails" (error codes page), in the `{"error": {…}}` envelope.
 AUTHENTICATION_FAILS = DeadAnswer(

@@ -7,6 +7,7 @@ import zlib
 
 from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.base62 import BASE62, encode
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, header, pick
 
 CHECKSUM_LEN = 6
 
@@ -28,13 +29,6 @@ CHECKS = {"github_crc32": valid_token}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import (  # noqa: E402
-    DeadAnswer,
-    HttpVerifier,
-    NoFreeCheck,
-    header,
-    pick,
-)
 
 # GitHub's answer to a token it does not accept (REST troubleshooting: 401 "Bad credentials").
 BAD_CREDENTIALS = DeadAnswer(

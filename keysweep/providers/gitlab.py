@@ -4,6 +4,7 @@ import zlib
 
 from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.base62 import BASE36, encode
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, base_url, pick
 
 CRC_LEN = 7
 
@@ -20,13 +21,6 @@ CHECKS = {"gitlab_routable_crc32": valid_routable_token}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import (  # noqa: E402
-    DeadAnswer,
-    HttpVerifier,
-    NoFreeCheck,
-    base_url,
-    pick,
-)
 
 _PAT_DOCS = "https://docs.gitlab.com/api/personal_access_tokens/#get-single-personal-access-token"
 # GitLab's answer to a token it does not accept, and its own record of a revoked or expired one.

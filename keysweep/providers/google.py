@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from keysweep.http import TransportError
 from keysweep.providers.admin_api import AdminApiError
 from keysweep.providers.base import Endpoint, Inventory, InventoryAccess, OwnerFacts, Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -25,7 +27,6 @@ CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier  # noqa: E402
 
 # A key that exists but may not call this API: proven valid, so live (with the reason).
 _RESTRICTED = {"SERVICE_DISABLED", "API_KEY_SERVICE_BLOCKED", "API_KEY_HTTP_REFERRER_BLOCKED",
@@ -143,8 +144,6 @@ def failure_reason(response: "Response") -> str:
 
 
 async def _get(ctx: "Context", url: str, token: str, params: dict[str, str] | None, what: str) -> "Response":
-    from keysweep.http import TransportError
-
     try:
         return await ctx.http.request("GET", url, headers={"Authorization": f"Bearer {token}"}, params=params)
     except TransportError as exc:

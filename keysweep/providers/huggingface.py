@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
 
 # The Hub's answer to a token it does not know (what huggingface_hub reports for a bad token).
 INVALID_TOKEN = DeadAnswer(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
 
 # LangSmith's own words for a key it does not know (a bare `{"detail": …}` from anything else is not).
 INVALID_TOKEN = DeadAnswer(401, {"detail": "Invalid token"}, "Invalid token", example={"detail": "Invalid token"},

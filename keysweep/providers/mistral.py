@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import ANY_TEXT, DeadAnswer, HttpVerifier, model_list
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import ANY_TEXT, DeadAnswer, HttpVerifier, model_list  # noqa: E402
 
 # Mistral's gateway answers a bad key with its own short body, a request id included.
 INVALID_KEY = DeadAnswer(

@@ -3,6 +3,7 @@
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.providers.admin_api import AdminApiError, iso, paginate
 from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, base_url, bearer, header, model_list, pick
 
 MARKER = "T3BlbkFJ"
 
@@ -16,14 +17,6 @@ CHECKS = {"openai_marker": has_marker}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import (  # noqa: E402
-    DeadAnswer,
-    HttpVerifier,
-    bearer,
-    header,
-    model_list,
-    pick,
-)
 
 # OpenAI's documented answer to a bad key (Error codes guide: 401 "Incorrect API key provided").
 INVALID_KEY = DeadAnswer(
@@ -45,8 +38,6 @@ def _restricted(status, body):
 
 async def _me(credential, ctx, identity):
     """`GET /v1/me`: the user behind the key and their organisations (best effort)."""
-    from keysweep.verify.http_verifier import base_url
-
     response = await ctx.http.request("GET", f"{base_url(ctx, credential, ('openai',))}/me",
                                       headers=bearer(credential.secret), retry=False)
     body = response.json()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Listing, Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
 
 # OpenRouter's error envelope carries the status as a number: {"error": {"code": 401, "message": …}}.
 INVALID_CREDENTIALS = DeadAnswer(

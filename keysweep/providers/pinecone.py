@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, fits
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, fits  # noqa: E402
 
 UNAUTHENTICATED = DeadAnswer(
     401, {"error": {"code": "UNAUTHENTICATED"}}, "UNAUTHENTICATED",

@@ -4,12 +4,12 @@ tokens (`xoxe-1-`), browser sessions (`xoxc-` + the `xoxd-` cookie) and incoming
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, pick
 
 # auth.test's documented errors that say the token itself is no good (Slack answers HTTP 200).
 # Not `not_authed` (no token arrived: a proxy may have stripped it) nor `org_login_required`

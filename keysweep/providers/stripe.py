@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, Prefix, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, Prefix, pick  # noqa: E402
 
 # Stripe's 401 for a key it does not know, and its error code for an expired one.
 INVALID_KEY = DeadAnswer(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, bare_model_list
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, bare_model_list  # noqa: E402
 
 INVALID_KEY = DeadAnswer(
     401, {"error": {"code": "invalid_api_key"}}, "invalid_api_key",

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-import base64  # noqa: E402
-
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick  # noqa: E402
 
 # W&B's GraphQL API refuses an unknown key with 401 and this GraphQL error (what its SDK reports).
 NOT_LOGGED_IN = DeadAnswer(

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
+from keysweep.verify.http_verifier import ANY_TEXT, DeadAnswer, HttpVerifier, Prefix, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
-from keysweep.verify.http_verifier import (  # noqa: E402
-    ANY_TEXT,
-    DeadAnswer,
-    HttpVerifier,
-    Prefix,
-    pick,
-)
 
 _DEBUGGING = "https://docs.x.ai/docs/key-information/debugging"
 _EXAMPLE = {"code": "Client specified an invalid argument",

@@ -24,6 +24,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from keysweep.fingerprint import scrub_secret
+from keysweep.http import TransportError
 from keysweep.verify.model import Credential, Verification
 
 if TYPE_CHECKING:
@@ -231,8 +232,6 @@ async def http_check(ctx: "Context", method: str, url: str, headers: Mapping[str
                      restricted: Callable[[int, Any], "str | None"] | None = None,
                      params: Mapping[str, str] | None = None, json_body: Any = None,
                      enrich: Callable[[Identity], Any] | None = None) -> Verification:
-    from keysweep.http import TransportError
-
     try:
         response = await ctx.http.request(method, url, headers=headers, params=params, json_body=json_body)
     except TransportError as exc:

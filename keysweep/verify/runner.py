@@ -17,6 +17,12 @@ from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
 from keysweep.clock import parse_utc
+from keysweep.context import Context
+from keysweep.http import HttpClient, RetryPolicy
+from keysweep.providers import verifier_for
+from keysweep.scanner.reread import Rereader
+from keysweep.scanner.sources.remote import inventory_rules
+from keysweep.verify.http_verifier import scrub
 from keysweep.verify.model import Credential, Verification, clean_identity
 
 if TYPE_CHECKING:
@@ -48,9 +54,6 @@ class VerifyResult:
 async def verify_one(finding: "Finding", credential: Credential | None, ctx: "Context",
                      reason_unreadable: str | None = None) -> Verification:
     """One finding's check; never raises (a crashing verifier is `unknown`)."""
-    from keysweep.providers import verifier_for
-    from keysweep.verify.http_verifier import scrub
-
     verifier = verifier_for(finding.provider)
     if verifier is None:
         return Verification("unknown", {}, f"no liveness check for provider {finding.provider!r}")
@@ -67,8 +70,6 @@ async def verify_one(finding: "Finding", credential: Credential | None, ctx: "Co
 async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl: float = DEFAULT_TTL,
                           concurrency: int = DEFAULT_CONCURRENCY, rereader: "Rereader | None" = None,
                           record: bool = True) -> list[VerifyResult]:
-    from keysweep.scanner.reread import Rereader
-
     findings = list({f.id: f for f in findings}.values())
     rereader = rereader or Rereader(settings=ctx.settings)
     store = ctx.store
@@ -139,9 +140,6 @@ def run_verification(findings: list["Finding"], settings: "Settings", store: "St
     """Synchronous entry point for the CLI: one HTTP client for the whole run."""
 
     async def main() -> list[VerifyResult]:
-        from keysweep.context import Context
-        from keysweep.http import HttpClient, RetryPolicy
-
         section = settings.section("verify")
         client = HttpClient(timeout=float(timeout or section.get("timeout", 15.0)),
                             rate_limits=rate_limits(settings, (f.provider for f in findings)),
@@ -196,8 +194,6 @@ def unreadable_notes(results: "list[VerifyResult] | list[Finding]") -> list[str]
 def unreadable_findings(findings: Iterable["Finding"], rereader: "Rereader") -> list["Finding"]:
     """Findings holding a value that can no longer be read back from any place it was seen.
     Inventory findings (a secret's age, an IAM key's age) hold no value and are never listed."""
-    from keysweep.scanner.sources.remote import inventory_rules
-
     no_value = {rule.id for rule in inventory_rules()}
     unreadable = []
     for finding in findings:
