@@ -22,71 +22,28 @@ Findings whose best candidate is below the threshold (default 0.5) are **unowned
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+import asyncio
+from typing import TYPE_CHECKING, Any
 
+from keysweep.context import Context
 from keysweep.fingerprint import redaction_prefix, scrub_secret
+from keysweep.http import HttpClient, RetryPolicy
+from keysweep.owners import aws, cloud, inventories, ownersfile, repo, tokens
+from keysweep.owners.inventories import inventory_providers
+from keysweep.owners.model import Candidate, OwnerContext, Resolver
 from keysweep.owners.tokens import CHECK_NOW
+from keysweep.scanner.reread import Rereader
+from keysweep.verify.http_verifier import scrub
+from keysweep.verify.runner import rate_limits
 
 if TYPE_CHECKING:
-    from keysweep.context import Context
     from keysweep.models import Finding
     from keysweep.owners.ownersfile import OwnerRule
-    from keysweep.scanner.reread import Rereader
 
 DEFAULT_THRESHOLD = 0.5
 
 
-@dataclass
-class Candidate:
-    name: str | None
-    team: str | None = None
-    purpose: str | None = None
-    source: str = ""
-    confidence: float = 0.0
-    evidence: str = ""
-    contact: str | None = None
-    # An identifier learned on the way (an inventory's key id, AWS access key id): stored on the finding.
-    key_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    chosen: bool = False
-
-    def row(self) -> dict[str, Any]:
-        details = dict(self.details)
-        if self.key_id:
-            details.setdefault("key_id", self.key_id)
-        return {"name": self.name, "team": self.team, "purpose": self.purpose, "source": self.source,
-                "confidence": round(float(self.confidence), 3), "evidence": self.evidence,
-                "contact": self.contact, "details": details, "chosen": self.chosen}
-
-
-@dataclass
-class OwnerContext:
-    """What resolvers share during one run: the network context, the re-reader (values stay in
-    memory), the owners file, per-run caches (admin inventories are listed once) and warnings."""
-
-    ctx: "Context"
-    rereader: "Rereader"
-    owner_rules: list["OwnerRule"] = field(default_factory=list)
-    offline: bool = False
-    cache: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def warn(self, message: str) -> None:
-        if message not in self.warnings:
-            self.warnings.append(message)
-
-    def secret(self, finding: "Finding") -> str | None:
-        hit = self.rereader.read(finding)
-        return hit.secret if hit else None
-
-
-Resolver = Callable[["Finding", OwnerContext], Awaitable[list[Candidate]]]
-
-
 def resolvers() -> list[tuple[str, Resolver]]:
-    from keysweep.owners import aws, cloud, inventories, ownersfile, repo, tokens
-
     return [
         ("owners-file", ownersfile.resolve),
         *inventories.resolvers(),  # each provider's admin inventory (`<provider>-admin`)
@@ -102,8 +59,6 @@ def resolvers() -> list[tuple[str, Resolver]]:
 def network_sources() -> set[str]:
     """Resolvers that call a provider (skipped by --offline, their stored candidates kept instead):
     every provider's admin inventory, IAM and the token's own identity."""
-    from keysweep.owners.inventories import inventory_providers
-
     return {record.inventory.source for record in inventory_providers()} | {"aws-iam", "token-identity"}
 
 
@@ -155,8 +110,6 @@ async def resolve_finding(finding: "Finding", octx: OwnerContext,
                           kept: list[Candidate] | None = None) -> list[Candidate]:
     """Every resolver's candidates for one finding (a failing resolver is a warning, not a stop),
     plus `kept` ones from an earlier run; the best of all is chosen."""
-    from keysweep.verify.http_verifier import scrub
-
     chain = resolvers()
     network = network_sources()
     candidates: list[Candidate] = []
@@ -185,16 +138,7 @@ def is_unowned(owner: dict[str, Any] | None, threshold: float) -> bool:
 def run_owners(findings: list["Finding"], settings, store, owner_rules: list["OwnerRule"], *, offline: bool = False,
                rereader: "Rereader | None" = None, concurrency: int = 8) -> tuple[dict[str, list[Candidate]], list[str]]:
     """Resolve every finding, store all candidates (one chosen) and learned key ids; synchronous."""
-    import asyncio
-
-    from keysweep.scanner.reread import Rereader
-
     async def main() -> tuple[dict[str, list[Candidate]], list[str]]:
-        from keysweep.context import Context
-        from keysweep.http import HttpClient, RetryPolicy
-        from keysweep.owners.inventories import inventory_providers
-        from keysweep.verify.runner import rate_limits
-
         called = [*(record.name for record in inventory_providers()), *CHECK_NOW]  # the providers resolvers call
         client = HttpClient(timeout=float(settings.section("owners").get("timeout", 20.0)),
                             rate_limits=rate_limits(settings, called),

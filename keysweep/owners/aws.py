@@ -9,13 +9,15 @@ Runs with the organisation's own credentials (the standard AWS chain; `AWS_ENDPO
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import TYPE_CHECKING, Any
 
 from keysweep.clock import utc_iso
+from keysweep.owners.model import Candidate
 
 if TYPE_CHECKING:
     from keysweep.models import Finding
-    from keysweep.owners import Candidate, OwnerContext
+    from keysweep.owners.model import OwnerContext
 
 OWNER_TAGS = ("owner", "owner_email", "owner-email", "ownedby", "owned-by", "contact", "maintainer", "created-by")
 TEAM_TAGS = ("team", "squad", "department", "cost-center", "costcenter")
@@ -32,8 +34,6 @@ def _tag(tags: dict[str, str], names: tuple[str, ...]) -> str | None:
 
 def _clients(cache: dict[str, Any], endpoint: str | None) -> tuple[Any, Any]:
     """STS and IAM clients with our own credentials, made once per run."""
-    import threading
-
     lock = cache.setdefault("aws:lock", threading.Lock())
     with lock:
         if "aws:clients" not in cache:
@@ -86,8 +86,6 @@ def _lookup(access_key_id: str, endpoint: str | None, cache: dict[str, Any]) -> 
 
 
 async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
-    from keysweep.owners import Candidate
-
     if finding.provider != "aws" or not finding.key_id:
         return []
     if octx.cache.get("aws:disabled"):

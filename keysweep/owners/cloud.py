@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keysweep.owners.aws import OWNER_TAGS, PURPOSE_TAGS, TEAM_TAGS, _tag
+from keysweep.owners.model import Candidate
 
 if TYPE_CHECKING:
     from keysweep.models import Finding
-    from keysweep.owners import Candidate, OwnerContext
+    from keysweep.owners.model import OwnerContext
 
 TAG_OWNER_CONFIDENCE = 0.85
 TAG_TEAM_CONFIDENCE = 0.6
@@ -27,8 +28,6 @@ def _principal(arn: str) -> str:
 
 
 async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
-    from keysweep.owners import Candidate
-
     candidates: list[Candidate] = []
     seen: set[tuple[str, str | None]] = set()
     for occurrence in finding.occurrences:

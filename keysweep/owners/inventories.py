@@ -18,7 +18,7 @@ import asyncio
 import functools
 from typing import TYPE_CHECKING, Any
 
-from keysweep.owners import Candidate
+from keysweep.owners.model import Candidate
 from keysweep.providers import PROVIDERS
 from keysweep.providers.admin_api import AdminApiError
 from keysweep.providers.base import Inventory, OwnerFacts, Provider
@@ -26,7 +26,7 @@ from keysweep.revokers.binding import Binding, bind, hint_fits, hint_fits_redact
 
 if TYPE_CHECKING:
     from keysweep.models import Finding
-    from keysweep.owners import OwnerContext, Resolver
+    from keysweep.owners.model import OwnerContext, Resolver
 
 # The one matcher (also used by the revokers that act on these ids); re-exported for callers here.
 __all__ = ["hint_fits", "hint_fits_redacted", "split_hint"]

@@ -30,10 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from keysweep.errors import KeysweepError
+from keysweep.owners.model import Candidate
+from keysweep.providers.aws import account_id
+from keysweep.settings import OWNERS_FILE, read_toml
 
 if TYPE_CHECKING:
     from keysweep.models import Finding, Occurrence
-    from keysweep.owners import Candidate, OwnerContext
+    from keysweep.owners.model import OwnerContext
 
 MATCH_KEYS = ("repo", "path", "provider", "rule", "account", "secret_store", "ci_scope", "key_id")
 DEFAULT_CONFIDENCE = 0.95
@@ -213,8 +216,6 @@ def owner_rules_from(data: dict[str, Any], origin: str) -> list[OwnerRule]:
 def load_owner_rules(path: str | Path | None, settings=None) -> list[OwnerRule]:
     """`--owners-file`, else `[owners] file` in keysweep.toml, else ./keysweep-owners.toml, else
     one beside keysweep.toml. No file: no rules."""
-    from keysweep.settings import OWNERS_FILE, read_toml
-
     candidates: list[Path] = []
     if path:
         if not Path(path).exists():
@@ -242,8 +243,6 @@ def finding_accounts(finding: "Finding") -> set[str]:
     verification named (account, org, team)."""
     accounts: set[str] = set()
     if finding.provider == "aws" and finding.key_id:
-        from keysweep.providers.aws import account_id
-
         account = account_id(finding.key_id)
         if account:
             accounts.add(account)
@@ -258,8 +257,6 @@ def finding_accounts(finding: "Finding") -> set[str]:
 
 
 async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
-    from keysweep.owners import Candidate
-
     accounts = finding_accounts(finding)
     candidates = []
     for rule in octx.owner_rules:

@@ -10,13 +10,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from keysweep.owners.model import Candidate
 from keysweep.owners.ownersfile import glob_to_regex
 from keysweep.safefs import read_text_or_warn
 from keysweep.scanner.reread import local_git_dir
 
 if TYPE_CHECKING:
     from keysweep.models import Finding, Occurrence
-    from keysweep.owners import Candidate, OwnerContext
+    from keysweep.owners.model import OwnerContext
 
 # GitHub's lookup order: the first of these that exists is the file in force.
 CODEOWNERS_PATHS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
@@ -139,8 +140,6 @@ def _split_owners(owners: tuple[str, ...]) -> tuple[str | None, str | None, str 
 
 
 async def resolve_codeowners(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
-    from keysweep.owners import Candidate
-
     by_owners: dict[tuple[str, ...], Candidate] = {}
     for occurrence in finding.occurrences[:MAX_OCCURRENCES]:
         if not occurrence.path:
@@ -163,8 +162,6 @@ async def resolve_codeowners(finding: "Finding", octx: "OwnerContext") -> list["
 
 
 async def resolve_commit_author(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
-    from keysweep.owners import Candidate
-
     seen: set[str] = set()
     candidates = []
     for occurrence in finding.occurrences:  # oldest first: whoever introduced it

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from keysweep.owners.model import Candidate
+from keysweep.verify.runner import verify_findings
+
 if TYPE_CHECKING:
     from keysweep.models import Finding
-    from keysweep.owners import Candidate, OwnerContext
+    from keysweep.owners.model import OwnerContext
 
 CONFIDENCE = {"github": 0.75, "gitlab": 0.75}
 DEFAULT_CONFIDENCE = 0.6
@@ -21,15 +24,12 @@ CHECK_NOW = ("github", "gitlab")
 async def _verification(finding: "Finding", octx: "OwnerContext") -> dict | None:
     if finding.verification or finding.provider not in CHECK_NOW:
         return finding.verification
-    from keysweep.verify.runner import verify_findings
 
     results = await verify_findings([finding], octx.ctx, ttl=0, rereader=octx.rereader)
     return results[0].as_json() if results else None
 
 
 async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
-    from keysweep.owners import Candidate
-
     verification = await _verification(finding, octx)
     if not verification or verification.get("status") != "live":
         return []

@@ -23,6 +23,7 @@ not recorded without harm.
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from keysweep.providers import PROVIDERS
@@ -69,8 +70,6 @@ def available_revokers() -> dict[str, Revoker]:
     for name, target in BUILTIN.items():
         if name != FALLBACK[0]:
             revokers[name] = _load(target)
-    from importlib.metadata import entry_points
-
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name in revokers:
             continue

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from keysweep.errors import SecretUnavailable
+from keysweep.http import ListingError, requested_wait
+from keysweep.providers import verifier_for
+from keysweep.providers.admin_api import list_pages
 from keysweep.revokers.base import Plan, PlannedCall, RevokeResult
+from keysweep.revokers.binding import bind
+from keysweep.settings import admin_key_env
+from keysweep.verify.model import Credential, clean_identity
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -64,8 +70,6 @@ def outcome(response: "Response") -> str:
 def http_failure(method: str, url: str, response: "Response", what: str,
                  calls: list[tuple[str, str, str]]) -> RevokeResult:
     """A non-success answer: 429/5xx (still, after the client's retries) are retryable; others need a person."""
-    from keysweep.http import requested_wait
-
     calls = [*calls, (method, safe_target(url), outcome(response))]
     busy = response.status == 429 or response.status >= 500
     reason = {401: "credential rejected", 403: "forbidden"}.get(response.status, f"HTTP {response.status}")
@@ -122,8 +126,6 @@ async def proven_inventory_key(plan: Plan, ctx: "Context", calls: list[tuple[str
     the entries (or returns a RevokeResult); `hint_field` holds their redacted form (`hint_name` in
     messages); `console` says where a person acts instead ("delete it in the provider's console").
     None: no entry shows the key."""
-    from keysweep.revokers.binding import bind
-
     stored = plan.data.get("key_id")
     what = f"key id {stored}" if stored else "the key"
     try:
@@ -156,8 +158,6 @@ async def gone_or_needs_person(plan: Plan, ctx: "Context", calls: list[tuple[str
 
 
 def missing_admin(provider: str) -> RevokeResult:
-    from keysweep.settings import admin_key_env
-
     return RevokeResult(False, f"no admin credential for {provider}: set {admin_key_env(provider)}", retryable=False)
 
 
@@ -166,7 +166,6 @@ def verifier(provider: str, ctx: "Context"):
     injected = ctx.extra.get("verifiers", {})
     if provider in injected:
         return injected[provider]
-    from keysweep.providers import verifier_for
 
     return verifier_for(provider)
 
@@ -175,8 +174,6 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
     """live / dead / unknown, by re-running the provider's verification with the re-read value.
 
     Recorded in the store as a verification (a dated time-to-remediation event) when there is one."""
-    from keysweep.verify.model import Credential, clean_identity
-
     check = verifier(finding.provider, ctx)
     if check is None:
         return "unknown"
@@ -210,9 +207,6 @@ async def list_admin_pages(ctx: "Context", base: str, listing: "Listing", header
                            **fields: str) -> list[dict[str, Any]] | RevokeResult:
     """The provider's admin listing (its record's `Listing`, path filled with `fields`), each page's
     call logged; a failure as a RevokeResult."""
-    from keysweep.http import ListingError
-    from keysweep.providers.admin_api import list_pages
-
     url = listing.url(base, **fields)
     try:
         return await list_pages(ctx.http, base, listing, headers, **fields,

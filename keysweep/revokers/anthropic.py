@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from keysweep.http import TransportError
 from keysweep.providers.anthropic import API_KEYS, api_headers
 from keysweep.revokers._common import (
     BaseRevoker,
@@ -31,7 +32,7 @@ from keysweep.revokers._common import (
     unbelieved_success,
     verify_status,
 )
-from keysweep.revokers.base import RevokeResult
+from keysweep.revokers.base import Plan, RevokeResult
 from keysweep.settings import admin_key_env
 
 
@@ -67,8 +68,6 @@ class AnthropicRevoker(BaseRevoker):
                                           "partial_key_hint", "hint", "disable it in the Anthropic console")
 
     async def revoke(self, plan, ctx) -> RevokeResult:
-        from keysweep.http import TransportError
-
         admin = ctx.settings.admin_key("anthropic")
         if not admin:
             return missing_admin("anthropic")
@@ -102,8 +101,6 @@ class AnthropicRevoker(BaseRevoker):
         admin = ctx.settings.admin_key("anthropic")
         if not admin:
             return False
-        from keysweep.http import TransportError
-        from keysweep.revokers.base import Plan
 
         # The binding is proven on the run's listing (ids do not change); the status is read fresh.
         plan = Plan(self.name, finding.id, [], data=finding_data(finding))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import timedelta
 
 from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import BaseRevoker, make_plan, verify_status
@@ -105,8 +106,6 @@ class AwsAccessKeyRevoker(BaseRevoker):
     def delete_due_at(self, plan_data: dict, deactivated_at):
         """When a key deactivated at `deactivated_at` may be deleted: None if never (no grace set,
         deleted already, or deleted at once)."""
-        from datetime import timedelta
-
         grace = plan_data.get("delete_after_days")
         if grace is None or float(grace) <= 0 or plan_data.get("deleted_at"):
             return None

@@ -29,6 +29,7 @@ import re
 import uuid
 from typing import Any
 
+from keysweep.fingerprint import secret_sha256
 from keysweep.locations import describe_occurrence
 from keysweep.providers.aws import PROVIDER as AWS
 from keysweep.providers.aws import endpoint_url
@@ -112,8 +113,6 @@ def describe(target: dict[str, Any]) -> str:
 
 def rewrite(current: str, old_id: str, new_id: str, new_secret: str, old_secret_sha256: str | None) -> str:
     """`current` with the old key id and its secret replaced by the new ones (layout kept)."""
-    from keysweep.fingerprint import secret_sha256
-
     if old_id not in current:
         raise RotationError(f"it does not hold {old_id}")
     tokens = [m for m in _TOKEN.finditer(current) if not _HEX.fullmatch(m.group())]

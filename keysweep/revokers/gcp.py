@@ -22,7 +22,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from keysweep.providers.gcp import iam_url
+from keysweep.http import TransportError
+from keysweep.providers.gcp import _EMAIL, _PROJECT, _nearest, iam_url
 from keysweep.providers.google import google_error
 from keysweep.revokers._common import (
     BaseRevoker,
@@ -35,7 +36,8 @@ from keysweep.revokers._common import (
     unbelieved_success,
     verify_status,
 )
-from keysweep.revokers.base import RevokeResult
+from keysweep.revokers.base import Plan, RevokeResult
+from keysweep.scanner.reread import READERS, occurrence_content
 from keysweep.settings import admin_key_env
 
 _KEY_ID = re.compile(r"[0-9a-f]{40}")
@@ -60,9 +62,6 @@ def _from_finding(finding) -> tuple[str | None, str | None]:
 def _from_key_file(finding, local_only: bool = False) -> tuple[str | None, str | None]:
     """Read the places the key was seen again (in memory) for the account next to its key id;
     `local_only`: git blobs and files only (the dry run asks no remote source)."""
-    from keysweep.providers.gcp import _EMAIL, _PROJECT, _nearest
-    from keysweep.scanner.reread import READERS, occurrence_content
-
     key_id = (finding.key_id or "").encode()
     for occurrence in finding.occurrences:
         if local_only and occurrence.source in READERS:
@@ -112,8 +111,6 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
         return _from_key_file(finding)
 
     async def revoke(self, plan, ctx) -> RevokeResult:
-        from keysweep.http import TransportError
-
         token = ctx.settings.admin_key("gcp")
         if not token:
             return missing_admin("gcp")
@@ -148,8 +145,6 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
         token = ctx.settings.admin_key("gcp")
         if not token:
             return False
-        from keysweep.http import TransportError
-        from keysweep.revokers.base import Plan
 
         email, project = _from_finding(finding)
         if not email:

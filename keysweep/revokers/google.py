@@ -29,6 +29,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import SecretUnavailable
+from keysweep.http import TransportError
 from keysweep.providers.google import (
     ADMIN_KEY_ENV,
     API_KEY_RULES,
@@ -142,8 +143,6 @@ class GoogleApiKeyRevoker(BaseRevoker):
         return await self._delete(plan, ctx, token, bound, calls)
 
     async def _still_there(self, ctx: "Context", token: str, name: str, calls: Calls) -> "bool | RevokeResult":
-        from keysweep.http import TransportError
-
         url = f"{apikeys_url(ctx.settings)}/v2/{name}"
         try:
             response = await ctx.http.request("GET", url, headers=_bearer(token))
@@ -163,8 +162,6 @@ class GoogleApiKeyRevoker(BaseRevoker):
     async def _bind(self, plan: "Plan", ctx: "Context", token: str, calls: Calls) -> "str | None | RevokeResult":
         """The key's resource name, from lookupKey of the re-read value; None when Google says it
         holds no such key; a RevokeResult when nothing may be deleted."""
-        from keysweep.http import TransportError
-
         try:
             value = await reread(plan.finding_id, ctx)  # its SHA-256 is checked against the finding's
         except SecretUnavailable:
@@ -194,8 +191,6 @@ class GoogleApiKeyRevoker(BaseRevoker):
 
     # -- deleting ----------------------------------------------------------------------------------
     async def _delete(self, plan: "Plan", ctx: "Context", token: str, name: str, calls: Calls) -> RevokeResult:
-        from keysweep.http import TransportError
-
         url = f"{apikeys_url(ctx.settings)}/v2/{name}"
         try:
             response = await ctx.http.request("DELETE", url, headers=_bearer(token))
@@ -221,8 +216,6 @@ class GoogleApiKeyRevoker(BaseRevoker):
     async def _wait(self, plan: "Plan", ctx: "Context", token: str, name: str, op_name: str,
                     calls: Calls) -> RevokeResult:
         """Poll the recorded deletion until it is done, a few times; still running is busy."""
-        from keysweep.http import TransportError
-
         url = f"{apikeys_url(ctx.settings)}/v2/{op_name}"
         for delay in POLL_DELAYS:
             await ctx.sleep(delay)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 from keysweep.errors import SecretUnavailable
+from keysweep.http import TransportError, requested_wait
 from keysweep.revokers._common import (
     BaseRevoker,
     http_failure,
@@ -83,8 +84,6 @@ class Reply:
         if self.means in ("revoked", "gone"):
             return RevokeResult(True, detail, calls=calls)
         if self.means == "busy":
-            from keysweep.http import requested_wait
-
             return RevokeResult(False, detail, retryable=True, busy=True, retry_after=requested_wait(response.headers),
                                 calls=calls)
         return RevokeResult(False, detail, retryable=self.means == "retry", calls=calls)
@@ -203,8 +202,6 @@ class HttpRevoker(BaseRevoker):
 
     async def send(self, call: SelfRevoke, values: Sequence[str], ctx: "Context") -> RevokeResult:
         """Make the call with these values and judge the reply."""
-        from keysweep.http import TransportError
-
         url = self._url(call, ctx)
         try:
             response = await self._request(call, values, ctx)
@@ -223,7 +220,6 @@ class HttpRevoker(BaseRevoker):
         status = await verify_status(finding, ctx)
         if status != "unknown" or not self.confirm_by_repeating:
             return status == "dead"
-        from keysweep.http import TransportError
 
         call = self._call_for_rule(finding.rule_id) or self.calls[-1]
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from keysweep.http import TransportError
 from keysweep.providers.openai import ADMIN_KEYS, PROJECT_KEYS, PROJECTS
 from keysweep.revokers._common import (
     BaseRevoker,
@@ -126,8 +127,6 @@ class OpenAIRevoker(BaseRevoker):
                                           "redacted_value", "redacted value", "delete it in the OpenAI console")
 
     async def revoke(self, plan, ctx) -> RevokeResult:
-        from keysweep.http import TransportError
-
         admin = ctx.settings.admin_key("openai")
         if not admin:
             return missing_admin("openai")

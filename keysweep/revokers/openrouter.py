@@ -10,6 +10,7 @@ is dead: success."""
 from __future__ import annotations
 
 from keysweep.errors import SecretUnavailable
+from keysweep.http import TransportError
 from keysweep.providers.openrouter import INVALID_CREDENTIALS, KEYS
 from keysweep.revokers._common import (
     BaseRevoker,
@@ -45,8 +46,6 @@ class OpenRouterRevoker(BaseRevoker):
 
     async def _label(self, plan, ctx, base: str, calls: list) -> str | RevokeResult:
         """The leaked key's label in OpenRouter's own words (`GET /key` with the key itself)."""
-        from keysweep.http import TransportError
-
         try:
             value = await reread(plan.finding_id, ctx)
         except SecretUnavailable:
@@ -88,8 +87,6 @@ class OpenRouterRevoker(BaseRevoker):
         return await list_admin_pages(ctx, base, KEYS, headers, calls, "OpenRouter key list")
 
     async def revoke(self, plan, ctx) -> RevokeResult:
-        from keysweep.http import TransportError
-
         admin = ctx.settings.admin_key("openrouter")
         if not admin:
             return missing_admin("openrouter")

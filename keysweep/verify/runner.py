@@ -26,9 +26,7 @@ from keysweep.verify.http_verifier import scrub
 from keysweep.verify.model import Credential, Verification, clean_identity
 
 if TYPE_CHECKING:
-    from keysweep.context import Context
     from keysweep.models import Finding
-    from keysweep.scanner.reread import Rereader
     from keysweep.settings import Settings
     from keysweep.store import Store
 
