@@ -283,7 +283,7 @@ def _shard_worker(index: int, repo_path: str, shas: list[str], rules: list, back
         if _SHARD_PROGRESS is not None:
             _SHARD_PROGRESS[2 * index], _SHARD_PROGRESS[2 * index + 1] = blobs, nbytes
 
-    from keysweep.scanner.sources.git import GitRepo
+    from keysweep.scanner.sources.git import GitRepo  # noqa: PLC0415  (a worker process of scan git only)
 
     return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend, confirm_timeout=confirm_timeout),
                            report, max_size)
@@ -315,8 +315,9 @@ def _match_in_workers(repo: GitRepo, engine: Engine, wanted: list[tuple[str, int
                       matched: dict[str, list[Match]], clean: list[str], partial: set[str],
                       progress: Progress | None, max_size: int = DEFAULT_MAX_SIZE) -> None:
     """Match `wanted` in worker processes, shard by shard, merging each shard's results as it ends."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    # Worker processes only for a large git history: `scan staged` starts without multiprocessing.
+    import multiprocessing  # noqa: PLC0415
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # noqa: PLC0415
 
     global _SHARD_PROGRESS
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

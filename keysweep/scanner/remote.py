@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import queue
 import re
@@ -31,8 +32,9 @@ from urllib.parse import urlsplit, urlunsplit
 from keysweep.cache import cache_dir, ensure_private_dir
 from keysweep.fingerprint import finding_id
 from keysweep.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
-from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, utc_now
+from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, scan_git, utc_now
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
+from keysweep.scanner.sources.git import GitRepo
 from keysweep.scanner.sources.remote import (
     GitTarget,
     Pending,
@@ -308,8 +310,6 @@ class Runner:
 
     # -- git ----------------------------------------------------------------------------------
     async def scan_target(self, target: GitTarget) -> None:
-        from keysweep.scanner.sources.git import GitRepo
-
         started = time.monotonic()
         if target.url is None:
             repo_path = Path(target.path or ".")
@@ -341,11 +341,6 @@ class Runner:
 
     def scan_repo(self, path: Path, target: GitTarget, scope: str, already: set[str], previous_tips: set[str],
                   known: set[str]) -> ScanResult:
-        import inspect
-
-        from keysweep.scanner.pipeline import scan_git
-        from keysweep.scanner.sources.git import GitRepo
-
         repo = GitRepo(path)
         kwargs: dict[str, Any] = {"already_scanned": already, "max_size": self.max_size}
         accepted = inspect.signature(scan_git).parameters

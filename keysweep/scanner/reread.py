@@ -38,11 +38,17 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from keysweep.fingerprint import secret_sha256
 from keysweep.models import ACCESS
+from keysweep.scanner.archives import part_content
+from keysweep.scanner.engine import Engine
+from keysweep.scanner.pipeline import embedded_for
+from keysweep.scanner.remote import cache_path, clone_or_fetch, default_cache_dir
+from keysweep.scanner.rules import load_rules
+from keysweep.scanner.sources.github import GitHubSource
+from keysweep.scanner.sources.gitlab import GitLabSource
 
 if TYPE_CHECKING:
     from keysweep.http import HttpClient
     from keysweep.models import Finding, Occurrence
-    from keysweep.scanner.engine import Engine
     from keysweep.scanner.rules import Rule
     from keysweep.settings import Settings
 
@@ -91,17 +97,14 @@ def _forge_auth(locator: dict[str, Any], url: str, settings: "Settings | None") 
     forge = access.get("forge")
     if forge not in ("github", "gitlab"):
         return None
-    from keysweep.scanner.sources.readers import _settings, forge_access
+    # The remote readers register themselves into READERS (an import cycle), and a local scan never loads them.
+    from keysweep.scanner.sources.readers import _settings, forge_access  # noqa: PLC0415
 
     api, token = forge_access(locator, forge, _settings(settings))
     if not api or not token:
         return None
     if forge == "github":
-        from keysweep.scanner.sources.github import GitHubSource
-
         return GitHubSource(api_url=api, token=token)._auth_header(url)
-    from keysweep.scanner.sources.gitlab import GitLabSource
-
     return GitLabSource(url=api, token=token)._auth_header(url)
 
 
@@ -122,8 +125,6 @@ def local_git_dir(occurrence: "Occurrence", settings: "Settings | None" = None, 
         cache = Path(str(access["cache"]))
     elif url and repo:
         # Stored before the cache was recorded: the configured sweep cache, else the default one.
-        from keysweep.scanner.remote import cache_path, default_cache_dir
-
         configured = settings.section("sources").get("cache_dir") if settings is not None else None
         root = Path(str(configured)).expanduser() if isinstance(configured, str) and configured else default_cache_dir()
         cache = cache_path(root, repo)
@@ -135,8 +136,6 @@ def local_git_dir(occurrence: "Occurrence", settings: "Settings | None" = None, 
         return None
     if attempted is not None:
         attempted.add(str(cache))
-    from keysweep.scanner.remote import clone_or_fetch
-
     try:
         clone_or_fetch(cache, str(url), _forge_auth(locator, str(url), settings), REFETCH_TIMEOUT)
     except Exception:  # an unreachable forge: the value cannot be re-read, and the caller says so
@@ -165,7 +164,7 @@ def _remote_reader(source: str) -> Reader | None:
     global _remote_registered
     if not _remote_registered:
         _remote_registered = True
-        from keysweep.scanner.sources.readers import register_readers
+        from keysweep.scanner.sources.readers import register_readers  # noqa: PLC0415  (see _forge_auth)
 
         register_readers()
     return READERS.get(source)
@@ -245,9 +244,6 @@ class Rereader:
     @property
     def engine(self) -> "Engine":
         if self._engine is None:
-            from keysweep.scanner.engine import Engine
-            from keysweep.scanner.rules import load_rules
-
             # A few blobs or files: the keyword prefilter starts at once, and finds the same matches.
             self._engine = Engine(self._rules if self._rules is not None else load_rules(), backend="regex")
         return self._engine
@@ -267,8 +263,6 @@ class Rereader:
         member = locator.get("member")
         if content is None or not (member or strings):
             return content
-        from keysweep.scanner.archives import part_content
-        from keysweep.scanner.pipeline import embedded_for
 
         return part_content(content, tuple(member or ()), "strings" if strings else None,
                             embedded_for(self.engine), MAX_REREAD_BYTES)

@@ -7,14 +7,18 @@ reference: docs/rules.md.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+import keysweep
+from keysweep.cache import cache_dir, read_trusted, write_private
 from keysweep.errors import RuleError
-from keysweep.providers import provider
+from keysweep.providers import CHECKS, ENRICHERS, provider
 from keysweep.providers.base import Replacement
 
 if TYPE_CHECKING:
@@ -226,7 +230,7 @@ def check_pattern(pattern: str, where: str, need_secret: bool = True) -> None:
 
 
 def _parse_toml(text: str) -> dict[str, Any]:
-    import tomllib  # parsed rules are usually cached: most runs never need the parser
+    import tomllib  # noqa: PLC0415  parsed rules are usually cached: most runs never need the parser
 
     return tomllib.loads(text)
 
@@ -248,7 +252,8 @@ def _load_file(path: Path, validate_patterns: bool = True,
         data = _parse_toml(text)
     except ValueError as exc:  # tomllib.TOMLDecodeError
         raise RuleError(f"{path}: malformed TOML: {exc}") from None
-    from keysweep.scanner import gitleaks_format
+    # gitleaks_format builds this module's Rule records (an import cycle), and most runs never need it.
+    from keysweep.scanner import gitleaks_format  # noqa: PLC0415
 
     if gitleaks_format.is_gitleaks_config(data):
         return gitleaks_format.convert(data, path, text, keep_backtracking), []
@@ -311,10 +316,6 @@ def with_global_allowlists(rules: list[Rule], allowlists: list[Allowlist]) -> li
 def _rules_cache_path(paths: list[Path]) -> Path | None:
     """Parsing two dozen TOML files is most of a pre-commit run's own work, so the parsed shipped
     rules are cached, keyed by each file's path, size and modification time."""
-    import hashlib
-
-    from keysweep.cache import cache_dir
-
     try:
         stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
     except OSError:
@@ -332,8 +333,6 @@ _RULE_FIELD_NAMES = frozenset(Rule.__dataclass_fields__)
 
 def rule_to_plain(rule: Rule) -> dict[str, Any]:
     """The rule as JSON-ready plain data (lists, strings, numbers, nested allowlists)."""
-    from dataclasses import asdict
-
     return asdict(rule)
 
 
@@ -364,24 +363,15 @@ def rules_digest(rules: Iterable[Rule]) -> str:
     plus the keysweep version, whose engine and filters the records also depend on. Any rule edit
     or upgrade then rescans. A rule's `origin` (the file it came from) is left out: moving the
     rules folder changes no match."""
-    import hashlib
-    import json
-
-    from keysweep import __version__
-
     plain = sorted(({k: v for k, v in rule_to_plain(rule).items() if k != "origin"} for rule in rules),
                    key=lambda entry: entry["id"])
-    canonical = json.dumps({"keysweep": __version__, "rules": plain}, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps({"keysweep": keysweep.__version__, "rules": plain}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _cached_rules(paths: list[Path]) -> tuple[list[Rule], list[Allowlist]] | None:
     """The cached parsed rules, when the cache file is trustworthy (keysweep.cache: ours, private,
     a regular file) and is the record for exactly these files; else None (the files are parsed)."""
-    import json
-
-    from keysweep.cache import read_trusted
-
     cache = _rules_cache_path(paths)
     if cache is None:
         return None
@@ -400,15 +390,9 @@ def _cached_rules(paths: list[Path]) -> tuple[list[Rule], list[Allowlist]] | Non
 
 def _cache_rules(paths: list[Path], rules: list[Rule], global_allowlists: list[Allowlist]) -> None:
     """Plain JSON, never a pickle: loading it can build Rule records and nothing else."""
-    import json
-
-    from keysweep.cache import write_private
-
     cache = _rules_cache_path(paths)
     if cache is None:
         return
-    from dataclasses import asdict
-
     record = {"version": RULES_CACHE_VERSION, "key": cache.stem, "rules": [rule_to_plain(r) for r in rules],
               "global_allowlists": [asdict(a) for a in global_allowlists]}
     try:
@@ -418,8 +402,6 @@ def _cache_rules(paths: list[Path], rules: list[Rule], global_allowlists: list[A
 
 
 def validate_rule_set(rules: list[Rule]) -> None:
-    from keysweep.providers import CHECKS, ENRICHERS
-
     seen: dict[str, Rule] = {}
     for rule in rules:
         if rule.id in seen:
@@ -472,8 +454,10 @@ def self_test(rules: list[Rule], catalogue: list[Rule] | None = None) -> list[st
     replacement (`replacement_problem`); return one message per failure. The
     allowlists' examples run over `catalogue` (default: `rules`), the whole loaded rule set when
     only some of its rules are checked."""
-    from keysweep.scanner.backtrack import backtracking_problem
-    from keysweep.scanner.engine import Engine, _max_width
+    # The engine compiles this module's Rule records (an import cycle); the backtracking check is
+    # only for `rules check` and the self-test, not a scan's start-up.
+    from keysweep.scanner.backtrack import backtracking_problem  # noqa: PLC0415
+    from keysweep.scanner.engine import Engine, _max_width  # noqa: PLC0415
 
     by_id = {rule.id: rule for rule in rules}
     failures = [problem for problem in map(replacement_problem, rules) if problem]
@@ -503,7 +487,7 @@ def _allowlist_self_test(rules: list[Rule]) -> list[str]:
     """Each allowlist with examples, through the real engine over every rule: an example yields no
     finding, and one without that allowlist (so the allowlist is what drops it); a negative
     example still yields a finding."""
-    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.engine import Engine  # noqa: PLC0415  (an import cycle: the engine compiles Rule records)
 
     tested: list[Allowlist] = []
     for rule in rules:

@@ -36,7 +36,7 @@ def open_store(db: str | None, no_store: bool, default_on: bool = True) -> Store
     opt-in, like `scan staged`, given no `--db`)."""
     if no_store or (not default_on and db is None):
         return None
-    from keysweep.store import Store
+    from keysweep.store import Store  # noqa: PLC0415  (sqlite3 only when a store is opened: scan staged opens none)
 
     return Store(db)
 

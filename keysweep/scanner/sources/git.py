@@ -57,7 +57,7 @@ class _CountingReader:
 def _widen_pipe(fd: int) -> None:
     """A 1 MiB pipe instead of 64 KiB: fewer wake-ups of both processes per gigabyte of blobs."""
     try:
-        import fcntl
+        import fcntl  # noqa: PLC0415  (POSIX only: elsewhere the pipe keeps its size)
 
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     except (ImportError, OSError):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
@@ -189,8 +190,6 @@ class GitHubSource:
 
     # -- PyGithub (synchronous: always called in a worker thread) ----------------------------------
     def _client(self):
-        import logging
-
         from github import Auth, Github, GithubRetry
 
         logging.getLogger("github").addHandler(logging.NullHandler())

@@ -34,15 +34,17 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from keysweep.http import HttpClient
 from keysweep.models import ACCESS
 from keysweep.providers import provider
+from keysweep.scanner.reread import READERS as registered
+from keysweep.scanner.sources.github import web_host
+from keysweep.scanner.sources.gitlab import host_of
 from keysweep.scanner.sources.remote import entry_text
-
-if TYPE_CHECKING:
-    from keysweep.http import HttpClient
+from keysweep.settings import Settings, load_settings
 
 HTTP_TIMEOUT = 10.0
 MAX_BODY = 1024 * 1024
@@ -131,7 +133,6 @@ def _settings(settings=None):
     """The command's settings, else ./keysweep.toml's (a bad file is no reason to fail a re-read)."""
     if settings is not None:
         return settings
-    from keysweep.settings import Settings, load_settings
 
     try:
         return load_settings()
@@ -164,8 +165,6 @@ async def _get_json(url: str, headers: dict[str, str], http: "HttpClient | None"
     """One GET (retried on 429/5xx and rate-limit 403s); any failure is None (never an exception
     carrying a body or a header)."""
     if http is None:
-        from keysweep.http import HttpClient
-
         async with HttpClient(timeout=HTTP_TIMEOUT) as own:
             return await _get_json(url, headers, own)
     try:
@@ -183,8 +182,6 @@ async def _get_json(url: str, headers: dict[str, str], http: "HttpClient | None"
 
 async def read_github_variable(locator: dict[str, Any], settings=None,
                                http: "HttpClient | None" = None) -> bytes | None:
-    from keysweep.scanner.sources.github import web_host
-
     name = locator.get("variable")
     api, token = forge_access(locator, "github", _settings(settings))
     if not name or not api or web_host(api) != locator.get("host"):
@@ -209,8 +206,6 @@ async def read_github_variable(locator: dict[str, Any], settings=None,
 
 async def read_gitlab_variable(locator: dict[str, Any], settings=None,
                                http: "HttpClient | None" = None) -> bytes | None:
-    from keysweep.scanner.sources.gitlab import host_of
-
     key = locator.get("variable")
     url, token = forge_access(locator, "gitlab", _settings(settings))
     if not key or not url or host_of(url) != locator.get("host"):
@@ -244,7 +239,5 @@ READERS = {
 
 def register_readers() -> None:
     """Register the remote readers (a reader registered before, e.g. by a test, is kept)."""
-    from keysweep.scanner.reread import READERS as registered
-
     for source, reader in READERS.items():
         registered.setdefault(source, reader)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Protocol, Union
 
 from keysweep.clock import parse_utc, utc_iso
+from keysweep.scanner.rules import Rule
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -160,8 +161,6 @@ def age_days(value: Any, now: datetime) -> int | None:
 def older_than(value: Any, now: datetime, days: int) -> bool:
     """Whether a timestamp lies more than `days` days before `now` (exact, not whole days: with
     an age limit of 0 anything older than now counts)."""
-    from datetime import timedelta
-
     moment = parse_time(value)
     return moment is not None and now - moment > timedelta(days=days)
 
@@ -184,8 +183,6 @@ def entry_text(name: str, value: str) -> str:
 def inventory_rules() -> list:
     """Rules of inventory findings, for rendering (name, confidence, SARIF descriptor). They match
     nothing: the sources report these from metadata."""
-    from keysweep.scanner.rules import Rule
-
     never = "(?!)"
     return [
         Rule(id="github.actions-stale-secret", name="GitHub Actions secret not updated for too long",
