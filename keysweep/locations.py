@@ -4,7 +4,8 @@ plans, notifications and reports, so every output names a place the same way.
 Remote sources name their resource themselves (`ssm us-east-1 /prod/eval/api-key (v3)`,
 `github.com/acme/web actions variable DEPLOY_TOKEN`): that name is used as is. Files are
 `repo:path:line` (the repository as the scan names it: a forge name, or a local checkout's path); a
-line number is shown only with a path, never alone (`:1` names nothing).
+line number is shown only with a path, never alone (`:1` names nothing). A commit or tag message is
+`repo:commit <sha> message line N` (or `repo:tag <ref> message line N`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ def describe_occurrence(occurrence: "Occurrence") -> str:
     locator = occurrence.locator or {}
     if locator.get("resource"):
         return str(locator["resource"])
+    if occurrence.source == "git-message":
+        return f"{_repo_prefix(occurrence.repo)}{_message_place(occurrence)}"
     if occurrence.path:
         line = f":{occurrence.line}" if occurrence.line else ""
         return f"{_repo_prefix(occurrence.repo)}{occurrence.path}{line}"
@@ -41,6 +44,17 @@ def describe_all(finding: "Finding") -> list[str]:
     for occurrence in finding.occurrences:
         seen.setdefault(describe_occurrence(occurrence), None)
     return list(seen)
+
+
+def _message_place(occurrence: "Occurrence") -> str:
+    """`commit 1a2b3c4d5e6f message line 3`, `tag refs/tags/v1.0 message line 2`."""
+    locator = occurrence.locator or {}
+    if locator.get("tag") is not None:
+        what = f"tag {locator['tag'] or str(locator.get('object', ''))[:12]}"
+    else:
+        what = f"commit {str(occurrence.commit or locator.get('object') or '')[:12]}"
+    line = f" line {occurrence.line}" if occurrence.line else ""
+    return f"{what} message{line}"
 
 
 def _repo_prefix(repo: str | None) -> str:

@@ -117,6 +117,8 @@ class ScanStats:
     archive_members: int = 0
     blobs_already_scanned: int = 0
     blobs_unreachable: int = 0
+    # Commit and annotated-tag messages read (git only; not counted as blobs).
+    messages_scanned: int = 0
     matches: int = 0
     suppressed_inline: int = 0
     # A part that could not be read: the scan is partial (exit 3 with --fail-on-error).

@@ -183,6 +183,8 @@ def summary_line(stats: ScanStats, unit: str = "blob") -> str:
     parts = [f"{counted(stats.blobs_scanned, unit)} ({stats.bytes_scanned / 1e6:.1f} MB) scanned"]
     if stats.archive_members:
         parts.append(f"{counted(stats.archive_members, 'archive member')} scanned")
+    if stats.messages_scanned:
+        parts.append(f"{counted(stats.messages_scanned, 'commit and tag message')}")
     if stats.blobs_already_scanned:
         parts.append(f"{stats.blobs_already_scanned} already scanned")
     if stats.blobs_skipped_binary:

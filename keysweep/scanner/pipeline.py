@@ -304,8 +304,8 @@ def _shards(wanted: list[tuple[str, int]], count: int) -> list[list[str]]:
 
 def merge_stats(into: ScanStats, part: ScanStats) -> None:
     for name in ("blobs_scanned", "bytes_scanned", "blobs_skipped_binary", "blobs_skipped_size",
-                 "bytes_skipped_size", "archive_members", "blobs_already_scanned", "blobs_unreachable", "matches",
-                 "suppressed_inline"):
+                 "bytes_skipped_size", "archive_members", "blobs_already_scanned", "blobs_unreachable",
+                 "messages_scanned", "matches", "suppressed_inline"):
         setattr(into, name, getattr(into, name) + getattr(part, name))
     into.errors.extend(part.errors)
     into.warnings.extend(part.warnings)
@@ -474,6 +474,9 @@ def scan_git(
                     first_at_path[place] = (when, [(match, occurrence)])
     for _, pairs in first_at_path.values():
         hits.extend(pairs)
+    message_hits, messages_done = scan_messages(repo, engine, stats, already_scanned=already_scanned,
+                                                include_unreachable=include_unreachable, seen_at=seen_at)
+    hits.extend(message_hits)
     ignored = ignored_in_repo(repo).merged(load_ignored(ignore_roots))
     findings = aggregate(hits, engine)
     apply_ignore(findings, ignored)
@@ -504,6 +507,58 @@ def _rematch(repo: GitRepo, shas: list[str], sizes: dict[str, int], engine: Engi
         blob = Blob(b"", "git", {"blob": sha}, size=sizes[sha],
                     opener=lambda sha=sha: repo.blob_stream(sha, sizes[sha], errors))
         yield sha, match_blob(engine, blob, counted_before, limits=limits)
+
+
+def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_scanned: set[str] = frozenset(),
+                  include_unreachable: bool = False, seen_at: str | None = None,
+                  ) -> tuple[list[tuple[Match, Occurrence]], list[str]]:
+    """Matches in the messages of commits and annotated tags not read by an earlier scan, and the
+    objects safe to skip next time. A message is its own place (`source = "git-message"`): the
+    commit (or the commit a tag names) and its author are known without walking history; only
+    whether a ref reaches it is asked, and only when a message matched."""
+    from keysweep.scanner.sources.git import message_inventory, reachable_commits, read_messages, tag_refs
+
+    wanted = [(sha, kind) for sha, kind in message_inventory(repo) if sha not in already_scanned]
+    matched: list[tuple[object, list[Match], bool]] = []
+    done: list[str] = []
+    for message in read_messages(repo, wanted, stats.errors):
+        stats.messages_scanned += 1
+        before = engine.suppressed_inline
+        matches = engine.scan(message.text, keep_allowed=True) if message.text.strip() else []
+        stats.suppressed_inline += engine.suppressed_inline - before
+        for rule_id in engine.timed_out:
+            stats.errors.append(timeout_message(rule_id, f"{message.kind} {message.sha} message", engine.confirm_timeout))
+        if matches:
+            matched.append((message, matches, bool(engine.timed_out)))
+        elif not engine.timed_out:
+            done.append(message.sha)
+    if not matched:
+        return [], done
+    reachable, tags = reachable_commits(repo), tag_refs(repo)
+    hits: list[tuple[Match, Occurrence]] = []
+    for message, matches, timed_out in matched:
+        name = tags.get(message.sha) if message.kind == "tag" else None
+        reached = name is not None if message.kind == "tag" else message.sha in reachable
+        if reached and not timed_out:
+            done.append(message.sha)
+        elif not reached:
+            stats.blobs_unreachable += 1
+            if not include_unreachable:
+                continue  # not recorded as scanned: a later ref may reach it
+        locator = {"repo": repo.identity, "object": message.sha}
+        if message.kind == "tag":
+            locator["tag"] = name or message.tag or ""
+        if not reached:
+            locator["unreachable"] = True
+        commit = message.target if message.kind == "tag" else message.sha
+        for match in matches:
+            stats.matches += 0 if match.allowed_by else 1
+            hits.append((match, Occurrence(
+                source="git-message", path=None, line=match.line, repo=repo.identity, commit=commit,
+                author_name=message.author_name or None, author_email=message.author_email or None,
+                committed_at=message.committed_at or None, locator=place_locator(locator, match),
+                seen_at=seen_at)))
+    return hits, done
 
 
 def aggregate(hits: Iterable[tuple[Match, Occurrence]], engine: Engine) -> list[Finding]:

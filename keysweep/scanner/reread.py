@@ -7,6 +7,8 @@ that blob or file, and the one whose SHA-256 is the finding's `secret_sha256` is
   repository (`repo` names it as the forge does, `url` is its clone URL) in the cached bare clone
   named by `access.cache`, cloned again from `url` (with the token from the variable named by
   `access.token_env`, sent only to the forge's host) when the cache was cleared;
+- git-message: `{"repo": path, "object": sha}` (plus `tag` for an annotated tag) → the message of
+  that commit or tag object, read from the same repository;
 - dir / staged: `{"root": dir, "path": relative}` (root may itself be the scanned file);
 - inside an archive, either of those plus `"member": [segments]` (keysweep/scanner/archives.py),
   and `"decoded_from": "strings"` for the printable runs of a binary file (embedded.py): the
@@ -84,6 +86,18 @@ def read_git_blob(repo: str, blob: str) -> bytes | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout if result.returncode == 0 else None
+
+
+def read_git_message(repo: str, sha: str) -> bytes | None:
+    """The message of a commit or annotated tag (what a `git-message` occurrence was scanned from)."""
+    if not repo or not sha or not Path(repo).is_dir():
+        return None
+    from keysweep.scanner.sources.git import read_message
+
+    try:
+        return read_message(repo, sha)
+    except Exception:  # git missing, or the object gone: the value cannot be re-read
+        return None
 
 
 def _is_git_dir(path: str | Path) -> bool:
@@ -216,6 +230,9 @@ async def fetch_occurrence_content(occurrence: "Occurrence", settings: "Settings
 def _content(occurrence: "Occurrence", settings: "Settings | None", attempted: set[str] | None,
              http: "HttpClient | None") -> "bytes | None | Awaitable[bytes | None]":
     locator = occurrence.locator or {}
+    if occurrence.source == "git-message":
+        repo = local_git_dir(occurrence, settings, attempted=attempted)
+        return read_git_message(repo, str(locator.get("object") or "")) if repo else None
     reader = READERS.get(occurrence.source)
     if reader is None and not (locator.get("blob") or locator.get("path") or locator.get("root")):
         reader = _remote_reader(occurrence.source)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # Exit statuses of a scan (docs/design.md "Exit statuses").
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_PARTIAL = 0, 1, 3
+# Occurrence sources a git scan records: files (blobs) and commit or tag messages.
+GIT_SOURCES = ("git", "git-message")
 
 
 def load_engine(rule_paths: Iterable[str], engine: str) -> tuple[Engine, list[Rule]]:
@@ -112,7 +114,7 @@ def findings_to_report(result, store: Store | None, new_only: bool, new_ids: lis
                                             include_suppressed=True)
     elif store is not None and result.source == "git":
         # Incremental: blobs read by earlier scans of this repository hold findings too.
-        findings = store.findings(scope=result.scope, source="git", ids=new_ids if new_only else None,
+        findings = store.findings(scope=result.scope, source=GIT_SOURCES, ids=new_ids if new_only else None,
                                   include_suppressed=True)
     else:
         # A directory or the index is reported as it is now, whatever the store remembers.

@@ -19,7 +19,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from keysweep.clock import parse_utc
 from keysweep.errors import StoreError
@@ -425,7 +425,7 @@ class Store:
                                      "finished_at": finished_at, "stats": json.dumps(stats),
                                      "new_findings": new_findings})
 
-    def findings(self, *, scope: str | None = None, source: str | None = None, provider: str | None = None,
+    def findings(self, *, scope: str | None = None, source: str | Sequence[str] | None = None, provider: str | None = None,
                  rule: str | None = None, repo: str | None = None, ids: Iterable[str] | None = None,
                  include_suppressed: bool = False) -> list[Finding]:
         """Findings matching every filter given. A listing leaves out findings suppressed everywhere
@@ -441,8 +441,10 @@ class Store:
             clauses.append("f.rule_id = ?")
             params.append(rule)
         if scope and source:
-            clauses.append("f.id IN (SELECT finding_id FROM occurrences WHERE scope = ? AND source = ?)")
-            params.extend([scope, source])
+            sources = [source] if isinstance(source, str) else list(source)
+            clauses.append("f.id IN (SELECT finding_id FROM occurrences WHERE scope = ? "
+                           f"AND source IN ({','.join('?' * len(sources))}))")
+            params.extend([scope, *sources])
         elif scope:
             clauses.append("f.id IN (SELECT finding_id FROM occurrences WHERE scope = ?)")
             params.append(scope)

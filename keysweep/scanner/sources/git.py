@@ -431,3 +431,104 @@ class GitRepo:
                 if earlier is None or (intro.timestamp, intro.commit or "") < (earlier.timestamp, earlier.commit or ""):
                     per_path[intro.path] = intro
         return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """The message of a commit or an annotated tag: its subject and body, as written (the header,
+    with a signature's armour, is not part of it)."""
+
+    sha: str                  # the commit or tag object
+    kind: str                 # "commit" or "tag"
+    text: bytes
+    author_name: str          # a commit's author, a tag's tagger
+    author_email: str
+    committed_at: str         # committer (or tagger) time, like blob introductions
+    tag: str | None = None    # a tag's name
+    target: str | None = None  # the object a tag names
+
+
+def _person(value: bytes) -> tuple[str, str, int]:
+    """(name, email, unix time) of an `author`/`committer`/`tagger` header value."""
+    name, _, rest = value.decode("utf-8", "replace").partition(" <")
+    email, _, when = rest.partition("> ")
+    stamp = when.split(" ")[0]
+    return name, email, int(stamp) if stamp.lstrip("-").isdigit() else 0
+
+
+def parse_message(sha: str, kind: str, raw: bytes) -> Message:
+    """A commit or tag object's message and who wrote it. Header continuation lines (a `gpgsig`
+    block) start with a space and are skipped with the header."""
+    header, _, text = raw.partition(b"\n\n")
+    fields: dict[bytes, bytes] = {}
+    for line in header.split(b"\n"):
+        if line[:1] != b" ":
+            name, _, value = line.partition(b" ")
+            fields.setdefault(name, value)
+    who = fields.get(b"author") or fields.get(b"tagger") or b""
+    name, email, _ = _person(who)
+    _, _, when = _person(fields.get(b"committer") or who)
+    tag = fields.get(b"tag")
+    return Message(
+        sha=sha, kind=kind, text=text, author_name=name, author_email=email,
+        committed_at=utc_iso(datetime.fromtimestamp(when, timezone.utc)) if when else "",
+        tag=tag.decode("utf-8", "backslashreplace") if tag is not None else None,
+        target=fields[b"object"].decode() if kind == "tag" and b"object" in fields else None,
+    )
+
+
+def message_inventory(repo: GitRepo) -> list[tuple[str, str]]:
+    """(sha, "commit" | "tag") of every commit and annotated tag object, reachable or not."""
+    result = _git(["cat-file", "--batch-all-objects", "--unordered",
+                   "--batch-check=%(objectname) %(objecttype)"], repo.path)
+    if result.returncode != 0:
+        raise SourceError(f"{repo.path}: cannot list objects: {result.stderr.decode(errors='replace').strip()}")
+    found = []
+    for line in result.stdout.split(b"\n"):
+        sha, _, kind = line.partition(b" ")
+        if kind in (b"commit", b"tag"):
+            found.append((sha.decode(), kind.decode()))
+    return found
+
+
+def read_messages(repo: GitRepo, objects: list[tuple[str, str]], errors: list[str] | None = None) -> Iterator[Message]:
+    """The message of each (sha, kind), read through `cat-file --batch` like blobs (and, like
+    them, past an object git cannot read)."""
+    kinds = dict(objects)
+    for sha, raw in _read_objects(repo, [sha for sha, _ in objects], errors):
+        yield parse_message(sha, kinds.get(sha, "commit"), raw)
+
+
+def _read_objects(repo: GitRepo, shas: list[str], errors: list[str] | None):
+    pending = shas
+    while pending:
+        broken = yield from repo._read_batch(pending, errors)
+        if broken is None:
+            return
+        pending = pending[broken + 1:]
+
+
+def reachable_commits(repo: GitRepo) -> set[str]:
+    """Every commit some ref reaches."""
+    result = _git(["rev-list", "--all"], repo.path)
+    return set(result.stdout.decode().split()) if result.returncode == 0 else set()
+
+
+def tag_refs(repo: GitRepo) -> dict[str, str]:
+    """Annotated tag object -> the ref naming it."""
+    result = _git(["for-each-ref", "--format=%(objectname) %(objecttype) %(refname)"], repo.path)
+    names: dict[str, str] = {}
+    for line in result.stdout.decode("utf-8", "replace").splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[1] == "tag":
+            names.setdefault(parts[0], parts[2])
+    return names
+
+
+def read_message(repo: str, sha: str) -> bytes | None:
+    """One commit's or tag's message, for re-reading a value seen there."""
+    for kind in ("commit", "tag"):
+        result = _git(["cat-file", kind, sha], Path(repo))
+        if result.returncode == 0:
+            return parse_message(sha, kind, result.stdout).text
+    return None

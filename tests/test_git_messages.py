@@ -1,0 +1,139 @@
+"""Commit and annotated-tag messages are scanned like files: subject and body of every commit, the
+message of every annotated tag (git notes are blobs, read with the rest). A message is its own
+place, `source = "git-message"`, naming the commit and its author; an incremental scan reads each
+message once. Both engines give the same findings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from keysweep.scanner.engine import hyperscan_available
+from keysweep.locations import describe_occurrence
+from keysweep.models import Occurrence
+from tests.conftest import find_secret, git
+
+BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
+
+
+def committed_at(repo, commit: str) -> str:
+    stamp = int(git(repo.path, "show", "-s", "--format=%ct", commit))
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scan(run, repo, *extra: str, code: int = 1) -> list[dict]:
+    result = run("scan", "git", str(repo.path), "--format", "json", *extra)
+    assert result.code == code, result
+    return result.json()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_key_in_a_commit_subject_and_body(run, make_repo, keys, backend):
+    repo = make_repo()
+    in_subject, in_body = keys.openai_project(), keys.github()
+    repo.commit("Initial", {"README.md": "# app\n"})
+    commit = repo.commit(f"Use {in_subject} for now\n\nDeploy with GITHUB_TOKEN={in_body}\nthanks",
+                         author=("Alice Example", "alice@example.com"))
+
+    findings = scan(run, repo, "--no-store", "--engine", backend)
+
+    for key, line in ((in_subject, 1), (in_body, 3)):
+        occurrence, = find_secret(findings, key)["occurrences"]
+        assert occurrence == {**occurrence, "source": "git-message", "path": None, "line": line,
+                              "commit": commit, "author_name": "Alice Example",
+                              "author_email": "alice@example.com", "committed_at": committed_at(repo, commit)}
+        assert occurrence["locator"] == {"repo": str(repo.path.resolve()), "object": commit}
+    assert len(findings) == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_key_in_an_annotated_tag_message(run, make_repo, keys, backend):
+    repo = make_repo()
+    key = keys.anthropic()
+    commit = repo.commit("Release", {"README.md": "# app\n"})
+    repo.git("tag", "-a", "v1.0", "-m", f"Release 1.0\n\nsmoke test key: {key}", author=("Rel Eng", "rel@example.com"))
+    tag_object = repo.git("rev-parse", "v1.0")
+
+    occurrence, = find_secret(scan(run, repo, "--no-store", "--engine", backend), key)["occurrences"]
+
+    assert occurrence == {**occurrence, "source": "git-message", "line": 3, "commit": commit,
+                          "author_name": "Rel Eng", "author_email": "rel@example.com"}
+    assert occurrence["locator"] == {"repo": str(repo.path.resolve()), "object": tag_object, "tag": "refs/tags/v1.0"}
+
+
+def test_lightweight_tags_and_clean_messages_give_nothing(run, make_repo, keys):
+    repo = make_repo()
+    repo.commit("Rotate the key; the old one (sk-proj-...) is revoked", {"a.txt": "x\n"})
+    repo.git("tag", "light")
+    repo.git("tag", "-a", "v2", "-m", "Nothing secret: OPENAI_API_KEY=${OPENAI_API_KEY}")
+    assert scan(run, repo, "--no-store", code=0) == []
+
+
+def test_a_message_is_read_once_and_its_finding_stays_reported(run, make_repo, keys, tmp_path):
+    repo = make_repo()
+    key = keys.huggingface()
+    repo.commit(f"token {key}", {"a.txt": "x\n"})
+    db = str(tmp_path / "store.db")
+
+    first = scan(run, repo, "--db", db)
+    find_secret(first, key)
+    second = run("scan", "git", str(repo.path), "--db", db, "--format", "json", "--new-only")
+    assert second.code == 0, second  # nothing new: the message was not read again as new
+    again = scan(run, repo, "--db", db)  # an incremental scan still reports what the store holds
+    find_secret(again, key)
+
+    from keysweep.store import Store
+
+    stats = Store(db).conn.execute("SELECT stats FROM scans ORDER BY rowid").fetchall()
+    import json
+
+    assert [json.loads(row[0])["messages_scanned"] for row in stats] == [1, 0, 0]
+
+
+def test_dangling_commit_message_is_reported_only_when_asked(run, make_repo, keys):
+    repo = make_repo()
+    key = keys.openai_project()
+    repo.commit("Initial", {"README.md": "# app\n"})
+    dangling = repo.commit(f"oops {key}", {"b.txt": "y\n"})
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    repo.git("reflog", "expire", "--expire=now", "--all")
+
+    assert scan(run, repo, "--no-store", code=0) == []
+    occurrence, = find_secret(scan(run, repo, "--no-store", "--unreachable"), key)["occurrences"]
+    assert occurrence["commit"] == dangling and occurrence["locator"]["unreachable"] is True
+
+
+def test_value_in_a_message_is_re_read(make_repo, keys):
+    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.pipeline import scan_git
+    from keysweep.scanner.reread import Rereader
+    from keysweep.scanner.rules import load_rules
+    from keysweep.scanner.sources.git import GitRepo
+
+    repo = make_repo()
+    key = keys.github()
+    repo.commit(f"ci: GH_TOKEN={key}", {"a.txt": "x\n"})
+    engine = Engine(load_rules())
+    finding, = scan_git(GitRepo(repo.path), engine).findings
+    hit = Rereader(engine=engine).read(finding)
+    assert hit is not None and hit.secret == key
+
+
+def test_message_place_is_named_for_people():
+    commit = "1a2b3c4d5e6f" + "0" * 28
+    assert describe_occurrence(Occurrence(source="git-message", path=None, line=3, repo="/r", commit=commit,
+                                          locator={"repo": "/r", "object": commit})) == \
+        "/r:commit 1a2b3c4d5e6f message line 3"
+    assert describe_occurrence(Occurrence(source="git-message", path=None, line=2, repo="/r", commit=commit,
+                                          locator={"repo": "/r", "object": "f" * 40, "tag": "refs/tags/v1"})) == \
+        "/r:tag refs/tags/v1 message line 2"
+
+
+def test_git_notes_are_scanned_as_blobs(run, make_repo, keys):
+    repo = make_repo()
+    key = keys.openai_project()
+    repo.commit("Initial", {"README.md": "# app\n"})
+    git(repo.path, "notes", "add", "-m", f"debug: OPENAI_API_KEY={key}")
+    occurrence, = find_secret(scan(run, repo, "--no-store"), key)["occurrences"]
+    assert occurrence["source"] == "git"
