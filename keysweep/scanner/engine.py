@@ -33,6 +33,9 @@ from keysweep.providers.candidate import Candidate
 from keysweep.providers.placeholders import is_placeholder
 from keysweep.scanner import decode
 from keysweep.scanner.rules import Rule
+from keysweep.scanner.sources import BINARY_SNIFF
+from keysweep.scanner.unescape import View, unescaped_view
+from keysweep.scanner.wide import WideText, decode_wide
 
 Backend = Literal["auto", "hyperscan", "regex"]
 ALLOW_MARKERS = (b"keysweep:allow", b"gitleaks:allow")
@@ -291,7 +294,10 @@ class Engine:
         counted in `suppressed_inline`; it is returned only with `keep_allowed` (the scan stage
         records it as a suppressed occurrence)."""
         self.timed_out = []
-        matches = self._scan(content, 0)
+        wide = decode_wide(content) if b"\0" in content[:BINARY_SNIFF] else None
+        matches = self._scan(content if wide is None else wide.utf8, 0)
+        if wide is not None and matches:
+            matches = _from_wide(wide, matches)
         allowed = sum(1 for m in matches if m.allowed_by)
         if not allowed:
             return matches
@@ -299,12 +305,10 @@ class Engine:
         return matches if keep_allowed else [m for m in matches if not m.allowed_by]
 
     def _scan(self, content: bytes, depth: int) -> list[Match]:
-        candidates = self._candidates(content)
-        gate_open = not self._gated or DECODE_GATE in candidates
-        candidates.pop(DECODE_GATE, None)
-        matches = self._confirmed(content, candidates)
-        if self._decodable is not None and depth < MAX_DECODE_DEPTH and gate_open:
-            matches.extend(self._scan_decoded(content, depth))
+        matches = self._found(content, depth)
+        view = unescaped_view(content)
+        if view is not None:
+            matches = self._with_unescaped(content, view, matches, depth)
         # Allowed matches are settled apart: an allowed line neither hides nor absorbs (as a key
         # id) a match the scan reports, exactly as when allowed matches were dropped here.
         reported = self._settled([m for m in matches if not m.allowed_by])
@@ -313,6 +317,41 @@ class Engine:
             reported.extend(self._settled(allowed))
             reported.sort(key=lambda m: (m.start, m.rule_id))
         return reported
+
+    def _found(self, content: bytes, depth: int) -> list[Match]:
+        """Confirmed matches in `content` and in the base64 values it holds, not yet settled."""
+        candidates = self._candidates(content)
+        gate_open = not self._gated or DECODE_GATE in candidates
+        candidates.pop(DECODE_GATE, None)
+        matches = self._confirmed(content, candidates)
+        if self._decodable is not None and depth < MAX_DECODE_DEPTH and gate_open:
+            matches.extend(self._scan_decoded(content, depth))
+        return matches
+
+    def _with_unescaped(self, content: bytes, view: View, matches: list[Match], depth: int) -> list[Match]:
+        """`matches` plus those the unescaped lines show at an escape (a key after `%3D`, an AWS
+        secret holding `%2F`, a key after a colour code), placed at their original offsets. A
+        match of the content itself that runs into an escape where the unescaped view found a
+        key (`mAIza…` after `[1;32`) is the escape misread as part of a key: it is dropped."""
+        found = [m for m in self._found(view.text, depth) if view.touches_escape(m.start, m.end)]
+        if not found:
+            return matches
+        placed: list[Match] = []
+        for match in found:
+            start, end = view.original_start(match.start), view.original_end(match.end)
+            line_start = content.rfind(b"\n", 0, start) + 1
+            line_end = content.find(b"\n", start)
+            placed.append(Match(**{
+                **_asdict(match), "start": start, "end": end, "line": content.count(b"\n", 0, start) + 1,
+                "decoded_from": match.decoded_from or view.decoded_inside(match.start, match.end),
+                "allowed_by": allow_marker(content[line_start: line_end if line_end != -1 else len(content)]),
+            }))
+
+        def misread(match: Match) -> bool:
+            return (any(e.start < match.end and match.start < e.end for e in view.escapes)
+                    and any(p.start < match.end and match.start < p.end for p in placed))
+
+        return [m for m in matches if not misread(m)] + placed
 
     def _settled(self, matches: list[Match]) -> list[Match]:
         matches = self._without_overlaps(matches)
@@ -462,6 +501,14 @@ class Engine:
         carried = {m.key_id for m in paired if m.key_id and m.rule_id not in self._id_rules}
         return [m for i, m in enumerate(paired)
                 if i not in consumed and not (m.rule_id in self._id_rules and m.secret in carried)]
+
+
+def _from_wide(wide: WideText, matches: list[Match]) -> list[Match]:
+    """Matches found in the UTF-8 form of UTF-16/32 text, at their offsets in the original bytes
+    (lines are the same). The value is written in that encoding there."""
+    offsets = wide.offsets({m.start for m in matches} | {m.end for m in matches})
+    return [Match(**{**_asdict(m), "start": offsets[m.start], "end": offsets[m.end],
+                     "decoded_from": m.decoded_from or wide.encoding}) for m in matches]
 
 
 def allow_marker(line: bytes) -> str | None:

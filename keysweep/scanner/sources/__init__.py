@@ -6,14 +6,17 @@ the network, and the matcher is CPU-bound. Network sources join them as async it
 
 from __future__ import annotations
 
+from keysweep.scanner.wide import is_wide_text
+
 BINARY_SNIFF = 8000
 # Blobs and files up to this size are read (those over the chunk size in overlapping chunks).
 DEFAULT_MAX_SIZE = 256 * 1024 * 1024
 
 
 def looks_binary(content: bytes) -> bool:
-    """git's own test: a NUL byte in the first 8000 bytes."""
-    return b"\0" in content[:BINARY_SNIFF]
+    """git's own test (a NUL byte in the first 8000 bytes), except for UTF-16 and UTF-32 text,
+    which the engine decodes (keysweep/scanner/wide.py)."""
+    return b"\0" in content[:BINARY_SNIFF] and not is_wide_text(content)
 
 
 def display_path(raw: bytes) -> str:

@@ -1,0 +1,147 @@
+"""Escapes glued to a key: percent-encoding (`key%3DAIza…`, `%2F` inside an AWS secret in a
+connection URI), JSON's `\\/` and `\\u00XX`, HTML character references (`&#x2F;`, `&amp;`) and
+ANSI colour codes in captured terminal output (`\\x1b[1;32m` as a byte, or spelled `\\u001b[…m` in
+a notebook's JSON). Left as is, they hide a key (`%3DAIza` has no boundary before `AIza`) or
+become part of it (the `m` of `[1;32m`).
+
+`unescaped_view` gives the lines that hold an escape, decoded (colour codes removed), with a map
+back to the original offsets. The engine scans that view beside the content itself. Finding the
+escapes costs a few `bytes.find` calls on content that has none.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+_ESCAPE = re.compile(
+    rb"%(?P<percent>[2-7][0-9A-Fa-f])"
+    rb"|\\(?:(?P<slash>/)|u00(?P<json>[2-7][0-9A-Fa-f]))"
+    rb"|&(?:#(?P<decimal>[0-9]{2,3})|#[xX](?P<hex>[0-9A-Fa-f]{2})|(?P<named>amp|quot|apos|lt|gt));"
+    rb"|(?P<ansi>(?:\x1b|\\x1[bB]|\\u001[bB]|\\033)\[[0-9;]{0,16}[A-Za-z])"
+)
+# Every escape starts with one of these: content holding none of them is not looked at further.
+_TRIGGERS = (b"%2", b"%3", b"%4", b"%5", b"%6", b"%7", b"\\/", b"\\u00", b"\\x1", b"\\033", b"&#",
+             b"&amp;", b"&quot;", b"&apos;", b"&lt;", b"&gt;", b"\x1b[")
+_NAMED = {b"amp": b"&", b"quot": b'"', b"apos": b"'", b"lt": b"<", b"gt": b">"}
+KINDS = {"percent": "percent-encoding", "slash": "json-escape", "json": "json-escape", "decimal": "html-entity",
+         "hex": "html-entity", "named": "html-entity", "ansi": "ansi-escape"}
+
+
+@dataclass(frozen=True, slots=True)
+class Escape:
+    start: int
+    end: int
+    replacement: bytes
+    kind: str
+
+
+def _replacement(found: re.Match) -> tuple[bytes, str] | None:
+    group = found.lastgroup
+    value = found.group(group)
+    if group in ("percent", "json", "hex"):
+        code = int(value, 16)
+    elif group == "decimal":
+        code = int(value)
+    elif group == "named":
+        return _NAMED[value], KINDS[group]
+    elif group == "slash":
+        return b"/", KINDS[group]
+    else:
+        return b"", KINDS[group]
+    if not 0x20 <= code < 0x7F:
+        return None  # a control character or beyond ASCII: not part of any key or its context
+    return bytes([code]), KINDS[group]
+
+
+def escapes(content: bytes) -> list[Escape]:
+    """Every escape in `content`, in order."""
+    starts: set[int] = set()
+    for trigger in _TRIGGERS:
+        index = content.find(trigger)
+        while index >= 0:
+            starts.add(index)
+            index = content.find(trigger, index + 1)
+    found: list[Escape] = []
+    covered = 0
+    for start in sorted(starts):
+        if start < covered:
+            continue
+        match = _ESCAPE.match(content, start)
+        if match is None:
+            continue
+        decoded = _replacement(match)
+        if decoded is not None:
+            found.append(Escape(start, match.end(), *decoded))
+            covered = match.end()
+    return found
+
+
+@dataclass
+class View:
+    """The decoded lines and how to map their offsets back. `pieces` are (view start, view end,
+    original start, original end, escape kind or None for copied text), in view order."""
+
+    text: bytes
+    pieces: list[tuple[int, int, int, int, str | None]]
+    escapes: list[Escape]
+
+    def __post_init__(self) -> None:
+        self._filled = [p for p in self.pieces if p[1] > p[0]]
+        self._starts = [p[0] for p in self._filled]
+        self._changed = [p for p in self.pieces if p[4] is not None]
+
+    def _piece(self, offset: int, *, ending: bool):
+        index = bisect.bisect_right(self._starts, offset - 1 if ending else offset) - 1
+        return self._filled[max(index, 0)]
+
+    def original_start(self, offset: int) -> int:
+        view_start, _, start, end, kind = self._piece(offset, ending=False)
+        return start + (offset - view_start) if kind is None else start
+
+    def original_end(self, offset: int) -> int:
+        view_start, _, start, end, kind = self._piece(offset, ending=True)
+        return start + (offset - view_start) if kind is None else end
+
+    def touches_escape(self, start: int, end: int) -> bool:
+        """Whether an escape lies in or right beside view span [start, end)."""
+        return any(view_start <= end and view_end >= start for view_start, view_end, _, _, _ in self._changed)
+
+    def decoded_inside(self, start: int, end: int) -> str | None:
+        """The kind of escape decoded inside [start, end): the value is written encoded there."""
+        for view_start, view_end, _, _, kind in self._changed:
+            if view_end > view_start and view_start >= start and view_end <= end and kind != KINDS["ansi"]:
+                return kind
+        return None
+
+
+def unescaped_view(content: bytes) -> View | None:
+    """The lines of `content` that hold an escape, decoded, one per line; None when none does."""
+    found = escapes(content)
+    if not found:
+        return None
+    out = bytearray()
+    pieces: list[tuple[int, int, int, int, str | None]] = []
+
+    def copy(start: int, end: int) -> None:
+        if end > start:
+            pieces.append((len(out), len(out) + end - start, start, end, None))
+            out.extend(content[start:end])
+
+    cursor = line_end = -1
+    for escape in found:
+        if escape.start >= line_end:
+            if line_end >= 0:
+                copy(cursor, line_end)
+                out.extend(b"\n")
+            cursor = content.rfind(b"\n", 0, escape.start) + 1
+            line_end = content.find(b"\n", escape.end)
+            if line_end < 0:
+                line_end = len(content)
+        copy(cursor, escape.start)
+        pieces.append((len(out), len(out) + len(escape.replacement), escape.start, escape.end, escape.kind))
+        out.extend(escape.replacement)
+        cursor = escape.end
+    copy(cursor, line_end)
+    return View(bytes(out), pieces, found)

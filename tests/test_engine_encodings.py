@@ -1,0 +1,136 @@
+"""Keys in UTF-16/UTF-32 text and keys glued to escapes (percent-encoding, JSON `\\/`, HTML entities,
+ANSI colour codes): found by both engines alike, at the right place, with a boundary that takes
+nothing of the escape."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from keysweep.scanner.engine import Engine, hyperscan_available
+from keysweep.scanner.rules import load_rules
+from keysweep.scanner.sources import looks_binary
+from keysweep.scanner.unescape import escapes, unescaped_view
+from keysweep.scanner.wide import decode_wide, sniff
+
+BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine(request) -> Engine:
+    return Engine(load_rules(), backend=request.param)
+
+
+def found(engine: Engine, content: bytes) -> list[tuple[str, str, int, bytes]]:
+    return [(m.rule_id, m.secret, m.line, content[m.start:m.end]) for m in engine.scan(content)]
+
+
+# -- UTF-16 / UTF-32 ----------------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+def test_wide_text_is_scanned_and_placed(engine, keys, encoding):
+    key = keys.openai_project()
+    text = f"# caf\u00e9 \U0001F600 settings\r\nDEBUG=1\r\nOPENAI_API_KEY={key}\r\n"
+    content = text.encode(encoding)
+    assert not looks_binary(content)
+
+    [(rule_id, secret, line, span)] = found(engine, content)
+    assert (rule_id, secret, line) == ("openai.project-key", key, 3)
+    plain = encoding.replace("utf-16", "utf-16-le").replace("utf-32", "utf-32-le") if encoding in ("utf-16", "utf-32") \
+        else encoding
+    assert span.decode(plain) == key  # the offsets are the original bytes' (past the BOM, past the emoji)
+    [match] = engine.scan(content)
+    assert match.decoded_from == sniff(content)[0]
+
+
+def test_binary_with_nuls_stays_binary():
+    assert looks_binary(bytes(range(256)) * 40)
+    assert looks_binary(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(4000))
+    assert sniff(b"plain ascii text") is None
+
+
+def test_wide_text_that_does_not_decode_is_binary():
+    assert decode_wide(b"\xff\xfe" + b"\x00\xd8" * 8) is None  # lone surrogates
+
+
+def test_placeholder_in_wide_text_is_not_reported(engine):
+    assert found(engine, 'OPENAI_API_KEY = "sk-proj-your-api-key-here"\n'.encode("utf-16")) == []
+
+
+# -- escapes around the key ---------------------------------------------------------------------
+def test_percent_encoded_separator_is_not_part_of_the_key(engine, keys):
+    key = keys.google_api_key()
+    content = f"https://x.example/login?next=%2Fmaps%3Fkey%3D{key}%26z%3D3\n".encode()
+    assert found(engine, content) == [("google.api-key", key, 1, key.encode())]
+
+
+@pytest.mark.parametrize("code", ["\x1b[1;32m", "\\x1b[1;32m", "\\u001b[1;32m", "\\033[32m"])
+def test_colour_code_glued_to_a_key(engine, keys, code):
+    key = keys.google_api_key()
+    content = f'print("{code}{key}{code[:-5]}[0m")\n'.encode()
+    assert found(engine, content) == [("google.api-key", key, 1, key.encode())]
+
+
+def test_notebook_output_with_colour_codes(engine, keys):
+    key = keys.huggingface()
+    notebook = {"cells": [{"outputs": [{"text": [f"\x1b[1;32mtoken: {key}\x1b[0m\n"]}]}]}
+    content = json.dumps(notebook, indent=1).encode()  # ESC becomes \u001b in the JSON
+    assert [(r, s) for r, s, _, _ in found(engine, content)] == [("huggingface.user-token", key)]
+
+
+def test_aws_secret_with_json_slash_escapes(engine, keys):
+    key_id, secret = keys.aws_access_key_id(), "ab/" + keys.chars(34) + "/+x"
+    content = json.dumps({"aws_access_key_id": key_id, "aws_secret_access_key": secret}).replace("/", "\\/").encode()
+    [match] = engine.scan(content)
+    assert (match.rule_id, match.secret, match.key_id, match.decoded_from) == \
+        ("aws.secret-access-key", secret, key_id, "json-escape")
+    assert content[match.start:match.end] == secret.replace("/", "\\/").encode()
+
+
+def test_html_entities_around_a_key(engine, keys):
+    key = keys.mistral()
+    content = f'<div data-config="{{&quot;mistral_api_key&quot;: &quot;{key}&quot;}}"></div>\n'.encode()
+    assert found(engine, content) == [("mistral.api-key", key, 1, key.encode())]
+
+
+def test_airflow_uri_gives_the_pair_with_the_secret_decoded(engine, keys):
+    key_id = keys.aws_access_key_id()
+    secret = "Ab/" + keys.chars(34) + "+Z1"
+    quoted = secret.replace("/", "%2F").replace("+", "%2B")
+    content = f"x=1\nAIRFLOW_CONN_AWS_DEFAULT=aws://{key_id}:{quoted}@/?region_name=eu-west-1\n".encode()
+    [match] = engine.scan(content)
+    assert (match.rule_id, match.secret, match.key_id, match.line, match.decoded_from) == \
+        ("aws.access-key-pair-uri", secret, key_id, 2, "percent-encoding")
+    assert content[match.start:match.end] == quoted.encode()
+
+
+def test_session_credentials_are_one_short_lived_finding(engine, keys):
+    key_id, secret = "ASIA" + keys.chars(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"), keys.aws_secret_access_key()
+    content = (f"[tmp]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+               f"aws_session_token = IQoJb3JpZ2luX2VjE{keys.chars(300)}\n").encode()
+    [match] = engine.scan(content)
+    assert (match.rule_id, match.secret, match.key_id) == ("aws.session-credentials", secret, key_id)
+    assert not engine.by_id[match.rule_id].rule.long_lived
+
+
+def test_long_term_pair_after_a_session_id_stays_long_term(engine, keys):
+    session_id = "ASIA" + keys.chars(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    key_id, secret = keys.aws_access_key_id(), keys.aws_secret_access_key()
+    content = (f"# old: {session_id}\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n").encode()
+    [match] = engine.scan(content)
+    assert (match.rule_id, match.key_id) == ("aws.secret-access-key", key_id)
+
+
+def test_ordinary_percent_and_backslashes_change_nothing(engine):
+    content = b'printf("%s %d%%\\n", name, 42);\nre = r"\\d+\\s"\nif a && b: pass\n'
+    assert escapes(content) == [] and unescaped_view(content) is None
+
+
+def test_view_maps_offsets_back():
+    content = b"first line\nkey%3Dvalue%2Fx \x1b[1mbold\x1b[0m\nlast\n"
+    view = unescaped_view(content)
+    assert view.text == b"key=value/x bold"
+    start = view.text.index(b"value")
+    assert content[view.original_start(start):view.original_end(view.text.index(b"x"))] == b"value%2F"
+    bold = view.text.index(b"bold")
+    assert content[view.original_start(bold):view.original_end(bold + 4)] == b"bold"
