@@ -300,6 +300,61 @@ def build(path) -> Corpus:
     repo.clock += 3600
     repo.git("merge", "-q", "-s", "ours", "--no-edit", "spike")
     repo.git("branch", "-q", "-D", "spike")
+
+    # -- messages, other encodings, escapes around the key, AWS pairs and session credentials --
+    in_subject = plant("openai.project-key", k.openai_project(), "message")
+    in_tag = plant("huggingface.user-token", k.huggingface(), "tag")
+    utf16 = plant("anthropic.api-key", k.anthropic(), "encodings")
+    utf16_be = plant("github.classic-pat", k.github(), "encodings")
+    utf32 = plant("groq.api-key", k.groq(), "encodings")
+    percent_google = plant("google.api-key", k.google_api_key(), "encodings")
+    ansi_google = plant("google.api-key", k.google_api_key(), "encodings")
+    ansi_hf = plant("huggingface.user-token", k.huggingface(), "encodings")
+    html_mistral = plant("mistral.api-key", k.mistral(), "encodings")
+    json_id, json_secret = k.aws_access_key_id(), k.aws_secret_access_key()
+    while "/" not in json_secret:
+        json_secret = k.aws_secret_access_key()
+    plant("aws.secret-access-key", json_secret, "encodings", key_id=json_id, metadata={"account_id": account_id(json_id)})
+    uri_id, uri_secret = k.aws_access_key_id(), k.aws_secret_access_key()
+    while "/" not in uri_secret or "+" not in uri_secret:
+        uri_secret = k.aws_secret_access_key()
+    plant("aws.access-key-pair-uri", uri_secret, "encodings", key_id=uri_id, metadata={"account_id": account_id(uri_id)})
+    tf_id, tf_secret = k.aws_access_key_id(), k.aws_secret_access_key()
+    plant("aws.terraform-state-secret", tf_secret, "encodings", key_id=tf_id, metadata={"account_id": account_id(tf_id)})
+    session_id, session_secret = "ASIA" + k.chars(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"), k.aws_secret_access_key()
+    plant("aws.session-credentials", session_secret, "encodings", key_id=session_id,
+          metadata={"account_id": account_id(session_id)})
+    session_token = decoy("IQoJb3JpZ2luX2VjE" + k.chars(300))
+    quoted = uri_secret.replace("/", "%2F").replace("+", "%2B")
+    tfstate = {"version": 4, "resources": [{"mode": "managed", "type": "aws_iam_access_key", "name": "ci",
+               "instances": [{"attributes": {"create_date": "2025-01-01T00:00:00Z", "encrypted_secret": None,
+                                             "id": tf_id, "pgp_key": None, "secret": tf_secret,
+                                             "status": "Active", "user": "ci"}}]}]}
+    output = {"cells": [{"cell_type": "code", "metadata": {}, "source": ["!python check_keys.py\n"],
+                         "outputs": [{"output_type": "stream", "name": "stdout",
+                                      "text": [f"\x1b[1;32m{ansi_google}\x1b[0m ok\n"]}]}],
+              "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    commits["encodings"] = repo.commit("Add Windows and web tooling", {
+        "win/setup.ps1": f'$env:ANTHROPIC_API_KEY = "{utf16}"\r\n'.encode("utf-16"),
+        "win/token.txt": f"GITHUB_TOKEN={utf16_be}\n".encode("utf-16-be"),
+        "win/groq.reg": f'"GROQ_API_KEY"="{utf32}"\n'.encode("utf-32"),
+        "win/placeholder.ps1": f'$env:OPENAI_API_KEY = "{decoy("sk-proj-your-api-key-here")}"\r\n'.encode("utf-16-le"),
+        "web/redirect.txt": f"https://accounts.example.com/login?next=%2Fmaps%3Fkey%3D{percent_google}%26z%3D3\n",
+        "web/snippet.html": (f'<div data-config="{{&quot;mistral_api_key&quot;: &quot;{html_mistral}&quot;}}"></div>\n'
+                             f'<p>key=&quot;{decoy("AIzaSy" + "X" * 33)}&quot;</p>\n'),
+        "notebooks/check.ipynb": json.dumps(output, indent=1),
+        "logs/run.log": f"\x1b[1;32mtoken: {ansi_hf}\x1b[0m\n",
+        "config/escaped.json": json.dumps({"aws": json.dumps({"aws_access_key_id": json_id,
+                                                               "aws_secret_access_key": json_secret})}).replace("/", "\\/"),
+        "airflow/.env": (f"AIRFLOW_CONN_AWS_DEFAULT=aws://{uri_id}:{quoted}@/?region_name=eu-west-1\n"
+                         "AIRFLOW_CONN_DOCS=aws://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYEXAMPLEKEY@\n"),
+        "infra/terraform.tfstate": json.dumps(tfstate, indent=2),
+        "ops/assume.sh": (f"export AWS_ACCESS_KEY_ID={session_id}\nexport AWS_SECRET_ACCESS_KEY={session_secret}\n"
+                          f"export AWS_SESSION_TOKEN={session_token}\n"),
+    })
+    commits["message"] = repo.commit(f"Debug auth\n\nworks with OPENAI_API_KEY={in_subject} locally")
+    repo.git("tag", "-a", "v0.9", "-m", f"Release 0.9\n\nsmoke-test token {in_tag}")
+    commits["tag"] = commits["message"]
     return Corpus(str(repo.path), plants, decoys, commits)
 
 
@@ -343,5 +398,10 @@ def test_recall_is_one_and_no_decoy_is_reported(run, corpus, backend):
             assert (finding["metadata"] or {}).get(name) == value, (p.rule_id, name)
         if p.where in corpus.commits:
             assert corpus.commits[p.where] in {o["commit"] for o in finding["occurrences"]}, (p.rule_id, p.where)
+    session = next(f for f in findings.values() if f["rule_id"] == "aws.session-credentials")
+    assert session["long_lived"] is False and session["key_id"].startswith("ASIA")
+    for where in ("message", "tag"):
+        sources = {o["source"] for p in corpus.plants if p.where == where for o in findings[sha(p.secret)]["occurrences"]}
+        assert sources == {"git-message"}, where
     account = next(f for f in findings.values() if f["rule_id"] == "aws.access-key-id")
     assert account["account_id"] == account_id(account["key_id"])

@@ -122,6 +122,11 @@ class StsVerifier:
                                 "only the access key id was found; its secret is needed to check it")
         if not key_id:
             return Verification("unknown", {}, "no access key id found next to the secret; cannot sign a check")
+        if key_id.startswith("ASIA"):
+            # STS refuses an ASIA id signed without its session token as an unknown id: that
+            # answer would read as "dead" while the credential may still be live.
+            return Verification("unknown", {"key_id": key_id},
+                                "temporary credentials: a check needs their session token, which is not kept")
         try:
             import boto3  # noqa: F401
             from botocore.exceptions import BotoCoreError, ClientError

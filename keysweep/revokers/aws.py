@@ -20,7 +20,8 @@ from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import BaseRevoker, make_plan, verify_status
 from keysweep.revokers.base import RevokeResult
 
-RULES = {"aws.access-key-id", "aws.secret-access-key", "aws.access-key-pair-csv"}
+RULES = {"aws.access-key-id", "aws.secret-access-key", "aws.access-key-pair-csv", "aws.access-key-pair-uri",
+         "aws.terraform-state-secret"}
 RETRYABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable",
                    "InternalFailure", "ServiceFailure"}
 
