@@ -134,3 +134,15 @@ def test_view_maps_offsets_back():
     assert content[view.original_start(start):view.original_end(view.text.index(b"x"))] == b"value%2F"
     bold = view.text.index(b"bold")
     assert content[view.original_start(bold):view.original_end(bold + 4)] == b"bold"
+
+
+@pytest.mark.skipif(not hyperscan_available(), reason="hyperscan not installed")
+def test_hyperscan_escape_ends_give_the_same_escapes_as_looking():
+    from keysweep.scanner.engine import ESCAPE_GATE
+    from keysweep.scanner.unescape import escapes_ending_at
+
+    engine = Engine(load_rules(), backend="hyperscan")
+    content = (b"a%3Db%2F%7F%zz\\/x\\u002Fy\\u001b[1;32mz\\x1B[0m\x1b[m&#43;&#x2F;&amp;&quot;&#999;&bogus;"
+               b"\\033[31m%%41 \\\\/ &&#61;\n" * 3)
+    ends = engine._hs.scan(content).get(ESCAPE_GATE, [])
+    assert escapes_ending_at(content, ends) == escapes(content) != []

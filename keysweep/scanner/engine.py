@@ -34,7 +34,7 @@ from keysweep.providers.placeholders import is_placeholder
 from keysweep.scanner import decode
 from keysweep.scanner.rules import Rule
 from keysweep.scanner.sources import BINARY_SNIFF
-from keysweep.scanner.unescape import View, unescaped_view
+from keysweep.scanner.unescape import ESCAPE_PATTERN, View, unescaped_view
 from keysweep.scanner.wide import WideText, decode_wide
 
 Backend = Literal["auto", "hyperscan", "regex"]
@@ -50,6 +50,7 @@ MAX_DECODE_DEPTH = 2
 DECODE_CONTEXT = 200
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
 DECODE_GATE = 2**31 - 1  # Hyperscan id of the decode gate's literals (never a rule index)
+ESCAPE_GATE = 2**31 - 2  # Hyperscan id of the escape pattern (unescape.py): its hits are where escapes end
 RESERVED_GROUPS = ("secret", "key_id")
 # CPU seconds one regex step may take (the `regex` module's `timeout` counts process time, so a
 # loaded machine does not trip it). A rule from a third party can backtrack catastrophically
@@ -270,6 +271,7 @@ class Engine:
         """Rule index -> merged (start, end) windows to confirm in, or FULL for the whole content."""
         selected = self._candidates(content)
         selected.pop(DECODE_GATE, None)
+        selected.pop(ESCAPE_GATE, None)
         return selected
 
     def _candidates(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
@@ -281,7 +283,7 @@ class Engine:
         # A rule runs only where one of its keywords occurs, as in the regex backend: otherwise a
         # pattern that can match without any keyword (`secret_access-key = …`) makes them disagree.
         lowered: bytes | None = None
-        for index in [i for i in selected if i != DECODE_GATE and self.rules[i].keywords]:
+        for index in [i for i in selected if i not in (DECODE_GATE, ESCAPE_GATE) and self.rules[i].keywords]:
             if lowered is None:
                 lowered = content.lower()
             if not any(k in lowered for k in self.rules[index].keywords):
@@ -305,8 +307,8 @@ class Engine:
         return matches if keep_allowed else [m for m in matches if not m.allowed_by]
 
     def _scan(self, content: bytes, depth: int) -> list[Match]:
-        matches = self._found(content, depth)
-        view = unescaped_view(content)
+        matches, escape_ends = self._found(content, depth)
+        view = unescaped_view(content, escape_ends) if escape_ends != [] else None
         if view is not None:
             matches = self._with_unescaped(content, view, matches, depth)
         # Allowed matches are settled apart: an allowed line neither hides nor absorbs (as a key
@@ -318,22 +320,26 @@ class Engine:
             reported.sort(key=lambda m: (m.start, m.rule_id))
         return reported
 
-    def _found(self, content: bytes, depth: int) -> list[Match]:
-        """Confirmed matches in `content` and in the base64 values it holds, not yet settled."""
+    def _found(self, content: bytes, depth: int) -> tuple[list[Match], list[int] | None]:
+        """Confirmed matches in `content` and in the base64 values it holds, not yet settled; and
+        the offsets where an escape may end (Hyperscan reports them in the same pass; None with
+        the regex backend, for unescape.py to look itself)."""
         candidates = self._candidates(content)
         gate_open = not self._gated or DECODE_GATE in candidates
+        escape_ends = None if self._hs is None else (candidates.pop(ESCAPE_GATE, None) or [])
         candidates.pop(DECODE_GATE, None)
+        candidates.pop(ESCAPE_GATE, None)
         matches = self._confirmed(content, candidates)
         if self._decodable is not None and depth < MAX_DECODE_DEPTH and gate_open:
             matches.extend(self._scan_decoded(content, depth))
-        return matches
+        return matches, escape_ends
 
     def _with_unescaped(self, content: bytes, view: View, matches: list[Match], depth: int) -> list[Match]:
         """`matches` plus those the unescaped lines show at an escape (a key after `%3D`, an AWS
         secret holding `%2F`, a key after a colour code), placed at their original offsets. A
         match of the content itself that runs into an escape where the unescaped view found a
         key (`mAIza…` after `[1;32`) is the escape misread as part of a key: it is dropped."""
-        found = [m for m in self._found(view.text, depth) if view.touches_escape(m.start, m.end)]
+        found = [m for m in self._found(view.text, depth)[0] if view.touches_escape(m.start, m.end)]
         if not found:
             return matches
         placed: list[Match] = []
@@ -548,6 +554,7 @@ class _HyperscanIndex:
         for literal, caseless in gate or ():
             flags = hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if caseless else 0)
             entries.append((re.escape(literal), DECODE_GATE, flags))
+        entries.append((ESCAPE_PATTERN, ESCAPE_GATE, 0))
         self.db = _load_or_compile(hyperscan, entries, on_reject=lambda index: self._use_keywords(
             index, entries, keyword_flags)) if entries else None
 
@@ -574,6 +581,9 @@ class _HyperscanIndex:
         self.db.scan(content, match_event_handler=on_match)
         if ends.pop(DECODE_GATE, None) is not None:
             selected[DECODE_GATE] = FULL
+        escape_ends = ends.pop(ESCAPE_GATE, None)
+        if escape_ends is not None:
+            selected[ESCAPE_GATE] = escape_ends  # where an escape ends, not windows
         for index, offsets in ends.items():
             width = self.rules[index].width
             if index in self.keyword_ids or width is None:

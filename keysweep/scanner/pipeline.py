@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import io
 import os
@@ -509,6 +510,41 @@ def _rematch(repo: GitRepo, shas: list[str], sizes: dict[str, int], engine: Engi
         yield sha, match_blob(engine, blob, counted_before, limits=limits)
 
 
+# Messages are short and many: they are scanned in batches, each apart from the next by more
+# blank lines than any shipped rule's gap (400 bytes at most) or key-id pairing window (800) reaches,
+# so no match joins two messages; a match running into a gap is dropped.
+MESSAGE_GAP = b"\n" * 1024
+MESSAGE_BATCH_BYTES = 4 * 1024 * 1024
+
+
+def _match_messages(engine: Engine, messages: list, stats: ScanStats) -> list[tuple[object, list[Match], bool]]:
+    """(message, its matches with lines counted within it, whether a rule timed out) for each."""
+    if not messages:
+        return []
+    starts, offset, lines_before, line_count = [], 0, [], 0
+    for message in messages:
+        starts.append(offset)
+        lines_before.append(line_count)
+        offset += len(message.text) + len(MESSAGE_GAP)
+        line_count += message.text.count(b"\n") + len(MESSAGE_GAP)
+    before = engine.suppressed_inline
+    found = engine.scan(MESSAGE_GAP.join(message.text for message in messages), keep_allowed=True)
+    stats.suppressed_inline += engine.suppressed_inline - before
+    timed_out = bool(engine.timed_out)
+    for rule_id in engine.timed_out:
+        stats.errors.append(timeout_message(rule_id, f"the messages of {len(messages)} commits or tags",
+                                            engine.confirm_timeout))
+    per_message: list[list[Match]] = [[] for _ in messages]
+    for match in found:
+        index = bisect.bisect_right(starts, match.start) - 1
+        if match.end > starts[index] + len(messages[index].text):
+            continue  # runs into the gap: not a match within one message
+        per_message[index].append(Match(**{**{name: getattr(match, name) for name in Match.__slots__},
+                                           "start": match.start - starts[index], "end": match.end - starts[index],
+                                           "line": match.line - lines_before[index]}))
+    return [(message, per_message[i], timed_out) for i, message in enumerate(messages)]
+
+
 def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_scanned: set[str] = frozenset(),
                   include_unreachable: bool = False, seen_at: str | None = None,
                   ) -> tuple[list[tuple[Match, Occurrence]], list[str]]:
@@ -521,17 +557,25 @@ def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_sc
     wanted = [(sha, kind) for sha, kind in message_inventory(repo) if sha not in already_scanned]
     matched: list[tuple[object, list[Match], bool]] = []
     done: list[str] = []
+    batch: list = []
+    filled = 0
+
+    def scan_batch() -> None:
+        for message, matches, timed_out in _match_messages(engine, batch, stats):
+            if matches:
+                matched.append((message, matches, timed_out))
+            elif not timed_out:
+                done.append(message.sha)
+        batch.clear()
+
     for message in read_messages(repo, wanted, stats.errors):
         stats.messages_scanned += 1
-        before = engine.suppressed_inline
-        matches = engine.scan(message.text, keep_allowed=True) if message.text.strip() else []
-        stats.suppressed_inline += engine.suppressed_inline - before
-        for rule_id in engine.timed_out:
-            stats.errors.append(timeout_message(rule_id, f"{message.kind} {message.sha} message", engine.confirm_timeout))
-        if matches:
-            matched.append((message, matches, bool(engine.timed_out)))
-        elif not engine.timed_out:
-            done.append(message.sha)
+        batch.append(message)
+        filled += len(message.text) + len(MESSAGE_GAP)
+        if filled >= MESSAGE_BATCH_BYTES:
+            scan_batch()
+            filled = 0
+    scan_batch()
     if not matched:
         return [], done
     reachable, tags = reachable_commits(repo), tag_refs(repo)

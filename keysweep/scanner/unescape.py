@@ -21,6 +21,9 @@ _ESCAPE = re.compile(
     rb"|&(?:#(?P<decimal>[0-9]{2,3})|#[xX](?P<hex>[0-9A-Fa-f]{2})|(?P<named>amp|quot|apos|lt|gt));"
     rb"|(?P<ansi>(?:\x1b|\\x1[bB]|\\u001[bB]|\\033)\[[0-9;]{0,16}[A-Za-z])"
 )
+# The same escapes for Hyperscan (no named groups): a content it does not match holds none, so the
+# Hyperscan backend looks for them only where this fires, in the pass it makes anyway.
+ESCAPE_PATTERN = re.sub(rb"\(\?P<[a-z]+>", b"(", _ESCAPE.pattern)
 # Every escape starts with one of these: content holding none of them is not looked at further.
 _TRIGGERS = (b"%2", b"%3", b"%4", b"%5", b"%6", b"%7", b"\\/", b"\\u00", b"\\x1", b"\\033", b"&#",
              b"&amp;", b"&quot;", b"&apos;", b"&lt;", b"&gt;", b"\x1b[")
@@ -63,6 +66,10 @@ def escapes(content: bytes) -> list[Escape]:
         while index >= 0:
             starts.add(index)
             index = content.find(trigger, index + 1)
+    return _non_overlapping(content, starts)
+
+
+def _non_overlapping(content: bytes, starts: set[int]) -> list[Escape]:
     found: list[Escape] = []
     covered = 0
     for start in sorted(starts):
@@ -76,6 +83,23 @@ def escapes(content: bytes) -> list[Escape]:
             found.append(Escape(start, match.end(), *decoded))
             covered = match.end()
     return found
+
+
+_TRIGGER_BYTES = frozenset(b"%\\&\x1b")
+LONGEST = 32  # bytes: no escape is longer (`\\u001b[` + 16 parameters + final letter)
+
+
+def escapes_ending_at(content: bytes, ends: list[int]) -> list[Escape]:
+    """The escapes of `content` given every offset where one may end (Hyperscan reports them in
+    the pass it makes anyway): the same list as `escapes`, without reading the whole content."""
+    starts: set[int] = set()
+    for end in set(ends):
+        for start in range(end - 2, max(-1, end - LONGEST - 1), -1):
+            if content[start] in _TRIGGER_BYTES:
+                match = _ESCAPE.match(content, start)
+                if match is not None and match.end() == end:
+                    starts.add(start)
+    return _non_overlapping(content, starts)
 
 
 @dataclass
@@ -116,9 +140,10 @@ class View:
         return None
 
 
-def unescaped_view(content: bytes) -> View | None:
-    """The lines of `content` that hold an escape, decoded, one per line; None when none does."""
-    found = escapes(content)
+def unescaped_view(content: bytes, ends: list[int] | None = None) -> View | None:
+    """The lines of `content` that hold an escape, decoded, one per line; None when none does.
+    `ends`, when known, are the offsets where an escape may end (see `escapes_ending_at`)."""
+    found = escapes(content) if ends is None else escapes_ending_at(content, ends)
     if not found:
         return None
     out = bytearray()
