@@ -34,7 +34,14 @@ from keysweep.providers.placeholders import is_placeholder
 from keysweep.scanner import decode
 from keysweep.scanner.rules import Rule
 from keysweep.scanner.sources import BINARY_SNIFF
-from keysweep.scanner.unescape import ESCAPE_PATTERN, View, unescaped_view
+from keysweep.scanner.unescape import (
+    ESCAPE_PATTERN,
+    View,
+    decoded_lines,
+    escapes,
+    escapes_ending_at,
+    unescaped_view,
+)
 from keysweep.scanner.wide import WideText, decode_wide
 
 Backend = Literal["auto", "hyperscan", "regex"]
@@ -296,7 +303,7 @@ class Engine:
         counted in `suppressed_inline`; it is returned only with `keep_allowed` (the scan stage
         records it as a suppressed occurrence)."""
         self.timed_out = []
-        wide = decode_wide(content) if b"\0" in content[:BINARY_SNIFF] else None
+        wide = decode_wide(content) if content.find(b"\0", 0, BINARY_SNIFF) >= 0 else None
         matches = self._scan(content if wide is None else wide.utf8, 0)
         if wide is not None and matches:
             matches = _from_wide(wide, matches)
@@ -308,7 +315,7 @@ class Engine:
 
     def _scan(self, content: bytes, depth: int) -> list[Match]:
         matches, escape_ends = self._found(content, depth)
-        view = unescaped_view(content, escape_ends) if escape_ends != [] else None
+        view = self._unescaped(content, escape_ends, depth)
         if view is not None:
             matches = self._with_unescaped(content, view, matches, depth)
         # Allowed matches are settled apart: an allowed line neither hides nor absorbs (as a key
@@ -319,6 +326,18 @@ class Engine:
             reported.extend(self._settled(allowed))
             reported.sort(key=lambda m: (m.start, m.rule_id))
         return reported
+
+    def _unescaped(self, content: bytes, escape_ends: list[int] | None, depth: int) -> View | None:
+        """The unescaped view of `content`, when it can show a match. Placing matches needs each
+        escape located and mapped back (costly in Python); whether the view shows any match at all
+        is asked first of the same decoded lines, joined without the map, so content whose escapes sit
+        away from any key (URLs in docs, HTML) pays one more pass over those lines only."""
+        if escape_ends == []:
+            return None
+        found = escapes(content) if escape_ends is None else escapes_ending_at(content, escape_ends)
+        if not found or not self._found(decoded_lines(content, found), depth)[0]:
+            return None
+        return unescaped_view(content, found=found)
 
     def _found(self, content: bytes, depth: int) -> tuple[list[Match], list[int] | None]:
         """Confirmed matches in `content` and in the base64 values it holds, not yet settled; and

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple
 
 from keysweep.clock import utc_iso
 from keysweep.errors import KeysweepError
@@ -545,19 +545,49 @@ def _match_messages(engine: Engine, messages: list, stats: ScanStats) -> list[tu
     return [(message, per_message[i], timed_out) for i, message in enumerate(messages)]
 
 
+class _MessageText(NamedTuple):
+    sha: str
+    kind: str            # "commit" or "tag"
+    text: bytes
+    reachable: bool
+
+
+def _messages_to_scan(repo: GitRepo, already_scanned: set[str], include_unreachable: bool,
+                      tags: dict[str, str], errors: list[str]) -> Iterator[_MessageText]:
+    """The messages not read by an earlier scan: every commit a ref reaches (one `git log` stream),
+    every annotated tag a ref names, and with `include_unreachable` the other commit and tag
+    objects (their messages are reported only then, so only then read)."""
+    from keysweep.scanner.sources.git import commit_messages, message_inventory, read_messages
+
+    seen: set[str] = set()
+    for sha, text in commit_messages(repo, errors=errors):
+        seen.add(sha)
+        if sha not in already_scanned:
+            yield _MessageText(sha, "commit", text, True)
+    named = [(sha, "tag") for sha in tags if sha not in already_scanned]
+    for message in read_messages(repo, named, errors):
+        yield _MessageText(message.sha, "tag", message.text, True)
+    if not include_unreachable:
+        return
+    dangling = [(sha, kind) for sha, kind in message_inventory(repo)
+                if sha not in seen and sha not in tags and sha not in already_scanned]
+    for message in read_messages(repo, dangling, errors):
+        yield _MessageText(message.sha, message.kind, message.text, False)
+
+
 def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_scanned: set[str] = frozenset(),
                   include_unreachable: bool = False, seen_at: str | None = None,
                   ) -> tuple[list[tuple[Match, Occurrence]], list[str]]:
     """Matches in the messages of commits and annotated tags not read by an earlier scan, and the
     objects safe to skip next time. A message is its own place (`source = "git-message"`): the
-    commit (or the commit a tag names) and its author are known without walking history; only
-    whether a ref reaches it is asked, and only when a message matched."""
-    from keysweep.scanner.sources.git import message_inventory, reachable_commits, read_messages, tag_refs
+    commit (or the commit a tag names) and its author are read, from the object, only for a message
+    that matched. A message no ref reaches is read only with `include_unreachable`."""
+    from keysweep.scanner.sources.git import read_messages, tag_refs
 
-    wanted = [(sha, kind) for sha, kind in message_inventory(repo) if sha not in already_scanned]
-    matched: list[tuple[object, list[Match], bool]] = []
+    tags = tag_refs(repo)
+    matched: list[tuple[_MessageText, list[Match], bool]] = []
     done: list[str] = []
-    batch: list = []
+    batch: list[_MessageText] = []
     filled = 0
 
     def scan_batch() -> None:
@@ -568,7 +598,7 @@ def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_sc
                 done.append(message.sha)
         batch.clear()
 
-    for message in read_messages(repo, wanted, stats.errors):
+    for message in _messages_to_scan(repo, already_scanned, include_unreachable, tags, stats.errors):
         stats.messages_scanned += 1
         batch.append(message)
         filled += len(message.text) + len(MESSAGE_GAP)
@@ -578,29 +608,29 @@ def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_sc
     scan_batch()
     if not matched:
         return [], done
-    reachable, tags = reachable_commits(repo), tag_refs(repo)
+    details = {message.sha: message for message in read_messages(
+        repo, [(message.sha, message.kind) for message, _, _ in matched], stats.errors)}
     hits: list[tuple[Match, Occurrence]] = []
     for message, matches, timed_out in matched:
-        name = tags.get(message.sha) if message.kind == "tag" else None
-        reached = name is not None if message.kind == "tag" else message.sha in reachable
-        if reached and not timed_out:
+        detail = details.get(message.sha)
+        if detail is None:
+            continue  # gone since it was read: named in the errors
+        if message.reachable and not timed_out:
             done.append(message.sha)
-        elif not reached:
+        elif not message.reachable:
             stats.blobs_unreachable += 1
-            if not include_unreachable:
-                continue  # not recorded as scanned: a later ref may reach it
         locator = {"repo": repo.identity, "object": message.sha}
         if message.kind == "tag":
-            locator["tag"] = name or message.tag or ""
-        if not reached:
+            locator["tag"] = tags.get(message.sha) or detail.tag or ""
+        if not message.reachable:
             locator["unreachable"] = True
-        commit = message.target if message.kind == "tag" else message.sha
+        commit = detail.target if message.kind == "tag" else message.sha
         for match in matches:
             stats.matches += 0 if match.allowed_by else 1
             hits.append((match, Occurrence(
                 source="git-message", path=None, line=match.line, repo=repo.identity, commit=commit,
-                author_name=message.author_name or None, author_email=message.author_email or None,
-                committed_at=message.committed_at or None, locator=place_locator(locator, match),
+                author_name=detail.author_name or None, author_email=detail.author_email or None,
+                committed_at=detail.committed_at or None, locator=place_locator(locator, match),
                 seen_at=seen_at)))
     return hits, done
 

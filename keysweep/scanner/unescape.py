@@ -89,17 +89,47 @@ _TRIGGER_BYTES = frozenset(b"%\\&\x1b")
 LONGEST = 32  # bytes: no escape is longer (`\\u001b[` + 16 parameters + final letter)
 
 
+# An escape ending where the search stops (`endpos`): found by one search over the bytes before it.
+_ESCAPE_AT_END = re.compile(rb"(?:" + _ESCAPE.pattern + rb")\Z")
+
+
 def escapes_ending_at(content: bytes, ends: list[int]) -> list[Escape]:
     """The escapes of `content` given every offset where one may end (Hyperscan reports them in
-    the pass it makes anyway): the same list as `escapes`, without reading the whole content."""
-    starts: set[int] = set()
-    for end in set(ends):
-        for start in range(end - 2, max(-1, end - LONGEST - 1), -1):
-            if content[start] in _TRIGGER_BYTES:
-                match = _ESCAPE.match(content, start)
-                if match is not None and match.end() == end:
-                    starts.add(start)
-    return _non_overlapping(content, starts)
+    the pass it makes anyway): the same list as `escapes`, without reading the whole content.
+    Escapes never nest, so taking them in order of their ends is taking them in order."""
+    found: list[Escape] = []
+    covered = 0
+    for end in sorted(set(ends)):
+        match = _ESCAPE_AT_END.search(content, max(covered, end - LONGEST, 0), end)
+        while match is not None:
+            decoded = _replacement(match)
+            if decoded is not None:
+                found.append(Escape(match.start(), end, *decoded))
+                covered = end
+                break
+            match = _ESCAPE_AT_END.search(content, match.start() + 1, end)
+    return found
+
+
+def decoded_lines(content: bytes, found: list[Escape]) -> bytes:
+    """The text of `unescaped_view(content, found=found)` without its map back: enough to tell
+    whether the view shows a match at all, for a fraction of the cost."""
+    out: list[bytes] = []
+    cursor = line_end = -1
+    for escape in found:
+        if escape.start >= line_end:
+            if line_end >= 0:
+                out.append(content[cursor:line_end])
+                out.append(b"\n")
+            cursor = content.rfind(b"\n", 0, escape.start) + 1
+            line_end = content.find(b"\n", escape.end)
+            if line_end < 0:
+                line_end = len(content)
+        out.append(content[cursor:escape.start])
+        out.append(escape.replacement)
+        cursor = escape.end
+    out.append(content[cursor:line_end])
+    return b"".join(out)
 
 
 @dataclass
@@ -140,10 +170,13 @@ class View:
         return None
 
 
-def unescaped_view(content: bytes, ends: list[int] | None = None) -> View | None:
+def unescaped_view(content: bytes, ends: list[int] | None = None, *, found: list[Escape] | None = None,
+                   ) -> View | None:
     """The lines of `content` that hold an escape, decoded, one per line; None when none does.
-    `ends`, when known, are the offsets where an escape may end (see `escapes_ending_at`)."""
-    found = escapes(content) if ends is None else escapes_ending_at(content, ends)
+    `ends`, when known, are the offsets where an escape may end (see `escapes_ending_at`); `found`,
+    when known, the escapes themselves."""
+    if found is None:
+        found = escapes(content) if ends is None else escapes_ending_at(content, ends)
     if not found:
         return None
     out = bytearray()

@@ -508,6 +508,30 @@ def _read_objects(repo: GitRepo, shas: list[str], errors: list[str] | None):
         pending = pending[broken + 1:]
 
 
+def commit_messages(repo: GitRepo, shas: list[str] | None = None,
+                    errors: list[str] | None = None) -> Iterator[tuple[str, bytes]]:
+    """(sha, message) of every commit a ref reaches, or of each of `shas`, formatted by one `git log`
+    (git parses the commits; the text is the object's own, as `parse_message` reads it). Commits
+    that stream does not give (git stopped on a damaged object, a message git cuts short) are read
+    one by one through `cat-file`, like blobs."""
+    walk = ["--all"] if shas is None else ["--no-walk=unsorted", "--stdin"]
+    result = _git(["log", *walk, "-z", "--format=%H%x00%B"], repo.path,
+                  input="".join(f"{sha}\n" for sha in shas or ()).encode())
+    given: set[str] = set()
+    fields = result.stdout.split(b"\0")
+    for index in range(0, len(fields) - 1, 2):
+        sha = fields[index].decode("ascii", "replace")
+        if len(sha) not in (40, 64) or not sha.isalnum():
+            break  # out of step: what is left is read the slow way
+        given.add(sha)
+        yield sha, fields[index + 1]
+    if shas is None and result.returncode == 0 and len(fields) == 2 * len(given) + 1:
+        return
+    rest = [sha for sha in (shas if shas is not None else sorted(reachable_commits(repo))) if sha not in given]
+    for message in read_messages(repo, [(sha, "commit") for sha in rest], errors):
+        yield message.sha, message.text
+
+
 def reachable_commits(repo: GitRepo) -> set[str]:
     """Every commit some ref reaches."""
     result = _git(["rev-list", "--all"], repo.path)
