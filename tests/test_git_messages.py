@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from keysweep.scanner.engine import hyperscan_available
 from keysweep.locations import describe_occurrence
 from keysweep.models import Occurrence
+from keysweep.scanner.engine import hyperscan_available
 from tests.conftest import find_secret, git
 
 BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]

@@ -34,14 +34,7 @@ from keysweep.providers.placeholders import is_placeholder
 from keysweep.scanner import decode
 from keysweep.scanner.rules import Rule
 from keysweep.scanner.sources import BINARY_SNIFF
-from keysweep.scanner.unescape import (
-    ESCAPE_PATTERN,
-    View,
-    decoded_lines,
-    escapes,
-    escapes_ending_at,
-    unescaped_view,
-)
+from keysweep.scanner.unescape import ESCAPE_PATTERN, EscapedLines, View, unescaped_view
 from keysweep.scanner.wide import WideText, decode_wide
 
 Backend = Literal["auto", "hyperscan", "regex"]
@@ -240,6 +233,7 @@ class Engine:
         gate = self._decodable.gate_literals() if self._decodable is not None and backend == "hyperscan" else None
         self._hs = _HyperscanIndex(self.rules, gate) if backend == "hyperscan" else None
         self._gated = gate is not None
+        self._escaped_lines = EscapedLines()
         self.suppressed_inline = 0
         # Ids of the rules stopped by the time limit in the last `scan` (their other matches in
         # that content are kept; the caller reports the content as partly scanned).
@@ -330,14 +324,19 @@ class Engine:
     def _unescaped(self, content: bytes, escape_ends: list[int] | None, depth: int) -> View | None:
         """The unescaped view of `content`, when it can show a match. Placing matches needs each
         escape located and mapped back (costly in Python); whether the view shows any match at all
-        is asked first of the same decoded lines, joined without the map, so content whose escapes sit
-        away from any key (URLs in docs, HTML) pays one more pass over those lines only."""
+        is asked first of the same lines decoded without the map (each line decoded once per run,
+        `EscapedLines`), so content whose escapes sit away from any key (URLs in tests, HTML) pays
+        one more pass over those lines, or nothing when the same lines showed nothing before."""
         if escape_ends == []:
             return None
-        found = escapes(content) if escape_ends is None else escapes_ending_at(content, escape_ends)
-        if not found or not self._found(decoded_lines(content, found), depth)[0]:
-            return None
-        return unescaped_view(content, found=found)
+        if escape_ends is not None:
+            text = self._escaped_lines.text(content, escape_ends)
+            if not text or self._escaped_lines.quiet(depth, text):
+                return None
+            if not self._found(text, depth)[0]:
+                self._escaped_lines.remember_quiet(depth, text)
+                return None
+        return unescaped_view(content, escape_ends)
 
     def _found(self, content: bytes, depth: int) -> tuple[list[Match], list[int] | None]:
         """Confirmed matches in `content` and in the base64 values it holds, not yet settled; and

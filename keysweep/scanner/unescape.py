@@ -100,7 +100,10 @@ def escapes_ending_at(content: bytes, ends: list[int]) -> list[Escape]:
     found: list[Escape] = []
     covered = 0
     for end in sorted(set(ends)):
-        match = _ESCAPE_AT_END.search(content, max(covered, end - LONGEST, 0), end)
+        # Most escapes are `%XX`: tried where it would start before searching the bytes before it.
+        match = _ESCAPE.match(content, end - 3) if end - 3 >= covered and content[end - 3] == 37 else None
+        if match is None or match.end() != end:
+            match = _ESCAPE_AT_END.search(content, max(covered, end - LONGEST, 0), end)
         while match is not None:
             decoded = _replacement(match)
             if decoded is not None:
@@ -130,6 +133,59 @@ def decoded_lines(content: bytes, found: list[Escape]) -> bytes:
         cursor = escape.end
     out.append(content[cursor:line_end])
     return b"".join(out)
+
+
+class EscapedLines:
+    """The text `decoded_lines` gives, built line by line from lines decoded once: the versions of
+    a file in a history share most of their lines, and the lines holding escapes (URL fixtures, a
+    vendored minified script) are among the least edited. Also remembers the texts that showed no
+    match, so an unchanged set of escaped lines is not matched again. Bounded: forgotten past
+    `budget` bytes."""
+
+    def __init__(self, budget: int = 32 * 1024 * 1024) -> None:
+        self.budget = budget
+        self._decoded: dict[bytes, bytes | None] = {}
+        self._quiet: set[tuple[int, bytes]] = set()
+        self._held = 0
+
+    def text(self, content: bytes, ends: list[int]) -> bytes:
+        """The lines of `content` holding an escape that ends at one of `ends`, decoded, joined."""
+        out: list[bytes] = []
+        line_end = -1
+        for end in sorted(ends):
+            if end <= line_end:
+                continue  # on the line already taken
+            line_start = content.rfind(b"\n", 0, end) + 1
+            line_end = content.find(b"\n", end)
+            if line_end < 0:
+                line_end = len(content)
+            decoded = self._line(content[line_start:line_end])
+            if decoded is not None:
+                out.append(decoded)
+        return b"\n".join(out)
+
+    def quiet(self, depth: int, text: bytes) -> bool:
+        return (depth, text) in self._quiet
+
+    def remember_quiet(self, depth: int, text: bytes) -> None:
+        self._hold(len(text))
+        self._quiet.add((depth, text))
+
+    def _line(self, line: bytes) -> bytes | None:
+        if line in self._decoded:
+            return self._decoded[line]
+        found = escapes(line)
+        decoded = decoded_lines(line, found) if found else None  # no escape decodes: not in the view
+        self._hold(len(line) + len(decoded or b""))
+        self._decoded[line] = decoded
+        return decoded
+
+    def _hold(self, size: int) -> None:
+        if self._held + size > self.budget:
+            self._decoded.clear()
+            self._quiet.clear()
+            self._held = 0
+        self._held += size
 
 
 @dataclass

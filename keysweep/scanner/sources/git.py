@@ -517,15 +517,16 @@ def commit_messages(repo: GitRepo, shas: list[str] | None = None,
     walk = ["--all"] if shas is None else ["--no-walk=unsorted", "--stdin"]
     result = _git(["log", *walk, "-z", "--format=%H%x00%B"], repo.path,
                   input="".join(f"{sha}\n" for sha in shas or ()).encode())
-    given: set[str] = set()
     fields = result.stdout.split(b"\0")
-    for index in range(0, len(fields) - 1, 2):
-        sha = fields[index].decode("ascii", "replace")
-        if len(sha) not in (40, 64) or not sha.isalnum():
-            break  # out of step: what is left is read the slow way
-        given.add(sha)
-        yield sha, fields[index + 1]
-    if shas is None and result.returncode == 0 and len(fields) == 2 * len(given) + 1:
+    names, texts = fields[0:-1:2], fields[1::2]
+    in_step = len(names)
+    for index, name in enumerate(names):
+        if len(name) not in (40, 64) or not name.isalnum():
+            in_step = index  # out of step (a message git cut short): the rest is read the slow way
+            break
+    given = {name.decode() for name in names[:in_step]}
+    yield from zip((name.decode() for name in names[:in_step]), texts[:in_step])
+    if shas is None and result.returncode == 0 and in_step == len(names) and len(fields) % 2 == 1:
         return
     rest = [sha for sha in (shas if shas is not None else sorted(reachable_commits(repo))) if sha not in given]
     for message in read_messages(repo, [(sha, "commit") for sha in rest], errors):
