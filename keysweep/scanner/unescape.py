@@ -149,17 +149,20 @@ class EscapedLines:
         self._held = 0
 
     def text(self, content: bytes, ends: list[int]) -> bytes:
-        """The lines of `content` holding an escape that ends at one of `ends`, decoded, joined."""
+        """The lines of `content` holding an escape that ends at one of `ends` (every escape's end
+        is among them, as Hyperscan reports), decoded, joined."""
         out: list[bytes] = []
-        line_end = -1
-        for end in sorted(ends):
-            if end <= line_end:
-                continue  # on the line already taken
-            line_start = content.rfind(b"\n", 0, end) + 1
-            line_end = content.find(b"\n", end)
+        ordered = sorted(ends)
+        index = 0
+        while index < len(ordered):
+            line_start = content.rfind(b"\n", 0, ordered[index]) + 1
+            line_end = content.find(b"\n", ordered[index])
             if line_end < 0:
                 line_end = len(content)
-            decoded = self._line(content[line_start:line_end])
+            first = index
+            while index < len(ordered) and ordered[index] <= line_end:
+                index += 1
+            decoded = self._line(content[line_start:line_end], ordered[first:index], line_start)
             if decoded is not None:
                 out.append(decoded)
         return b"\n".join(out)
@@ -171,10 +174,10 @@ class EscapedLines:
         self._hold(len(text))
         self._quiet.add((depth, text))
 
-    def _line(self, line: bytes) -> bytes | None:
+    def _line(self, line: bytes, ends: list[int], line_start: int) -> bytes | None:
         if line in self._decoded:
             return self._decoded[line]
-        found = escapes(line)
+        found = escapes_ending_at(line, [end - line_start for end in ends])
         decoded = decoded_lines(line, found) if found else None  # no escape decodes: not in the view
         self._hold(len(line) + len(decoded or b""))
         self._decoded[line] = decoded
