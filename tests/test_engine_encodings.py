@@ -146,3 +146,31 @@ def test_hyperscan_escape_ends_give_the_same_escapes_as_looking():
                b"\\033[31m%%41 \\\\/ &&#61;\n" * 3)
     ends = engine._hs.scan(content).get(ESCAPE_GATE, [])
     assert escapes_ending_at(content, ends) == escapes(content) != []
+
+
+@pytest.mark.skipif(not hyperscan_available(), reason="hyperscan not installed")
+def test_escaped_lines_are_the_view_text(keys):
+    """The text matched first (lines decoded from Hyperscan's ends, each line once per run) is the
+    text of the view matches are placed from: asking it first never loses a match."""
+    from keysweep.scanner.engine import ESCAPE_GATE
+    from keysweep.scanner.unescape import EscapedLines
+
+    engine = Engine(load_rules(), backend="hyperscan")
+    content = (b"plain line\nurl=/a%2Fb%3Fc=1&amp;d=2\nno escape here\n"
+               + f'msg="\\u001b[1;32m{keys.google_api_key()}\\u001b[0m" \\/x\n'.encode()
+               + b"last %41%42 &#x2F; \x1b[mend")
+    ends = engine._hs.scan(content)[ESCAPE_GATE]
+    lines = EscapedLines()
+    assert lines.text(content, ends) == unescaped_view(content).text
+    assert lines.text(content, ends) == unescaped_view(content).text  # from the lines remembered
+
+
+def test_remembered_quiet_lines_hide_no_key(engine, keys):
+    """Escaped lines that showed nothing are not matched again; a key on a new line beside them is
+    still found, every time."""
+    quiet = b"see https://x.example/a%2Fb%2Fc?d%3De and &lt;div&gt;\n"
+    key = keys.google_api_key()
+    with_key = quiet + f"next=%2Fmaps%3Fkey%3D{key}\n".encode()
+    for _ in range(2):
+        assert found(engine, quiet) == []
+        assert [(r, s) for r, s, _, _ in found(engine, with_key)] == [("google.api-key", key)]

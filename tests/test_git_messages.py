@@ -137,3 +137,48 @@ def test_git_notes_are_scanned_as_blobs(run, make_repo, keys):
     git(repo.path, "notes", "add", "-m", f"debug: OPENAI_API_KEY={key}")
     occurrence, = find_secret(scan(run, repo, "--no-store"), key)["occurrences"]
     assert occurrence["source"] == "git"
+
+
+def test_the_log_stream_gives_each_commit_its_own_message(make_repo, keys):
+    """Messages come from one `git log` stream: the same text as the object's own message (blank
+    lines, trailing newlines, an empty message), for every commit a ref reaches; and given commit
+    ids, for exactly those (a dangling one too)."""
+    from keysweep.scanner.sources.git import GitRepo, commit_messages, read_messages
+
+    repo = make_repo()
+    repo.commit("Initial", {"a.txt": "1\n"})
+    repo.commit(f"subject\n\n\nbody {keys.huggingface()}\n\n", {"a.txt": "2\n"})
+    git(repo.path, "commit", "--allow-empty", "--allow-empty-message", "-q", "-m", "")
+    dangling = git(repo.path, "commit-tree", "HEAD^{tree}", "-m", "dangling message")
+    git_repo = GitRepo(repo.path)
+
+    streamed = dict(commit_messages(git_repo))
+    every = git(repo.path, "rev-list", "--all").split()
+    assert sorted(streamed) == sorted(every) and len(every) == 3
+    assert streamed == {m.sha: m.text for m in read_messages(git_repo, [(sha, "commit") for sha in every])}
+    assert dict(commit_messages(git_repo, [dangling, every[0]])) == {
+        dangling: b"dangling message\n", every[0]: streamed[every[0]]}
+
+
+def test_commits_the_stream_leaves_out_are_read_one_by_one(make_repo, monkeypatch):
+    """A stream git cut short (or out of step) loses no message: what it did not give is read
+    through cat-file."""
+    import subprocess
+
+    from keysweep.scanner.sources import git as git_source
+
+    repo = make_repo()
+    repo.commit("first", {"a.txt": "1\n"})
+    repo.commit("second", {"a.txt": "2\n"})
+    git_repo = git_source.GitRepo(repo.path)
+    real = git_source._git
+
+    def truncated(args, cwd, **kwargs):
+        result = real(args, cwd, **kwargs)
+        if args[0] == "log":
+            cut = result.stdout.index(b"\0", result.stdout.index(b"\0") + 1) + 1  # the first commit only
+            return subprocess.CompletedProcess(result.args, 128, result.stdout[:cut] + b"not-a-sha\0", b"")
+        return result
+
+    monkeypatch.setattr(git_source, "_git", truncated)
+    assert sorted(dict(git_source.commit_messages(git_repo)).values()) == [b"first\n", b"second\n"]
