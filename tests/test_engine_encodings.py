@@ -174,3 +174,13 @@ def test_remembered_quiet_lines_hide_no_key(engine, keys):
     for _ in range(2):
         assert found(engine, quiet) == []
         assert [(r, s) for r, s, _, _ in found(engine, with_key)] == [("google.api-key", key)]
+
+
+def test_a_rule_reading_escapes_itself_keeps_its_match_as_written(engine, keys):
+    """Slack's xoxd- cookie is URL-encoded and its rule matches it so: the unescaped view, which
+    finds the same bytes decoded, neither replaces nor doubles that match."""
+    cookie = "xoxd-" + "%2F".join(keys.chars(12) for _ in range(5)) + "%3D"
+    content = f"SLACK_COOKIE={cookie}\n".encode()
+    assert [(r, s, d) for r, s, _, d in found(engine, content)] == [("slack.session-cookie", cookie, cookie.encode())]
+    [match] = engine.scan(content)
+    assert match.decoded_from is None
