@@ -230,7 +230,8 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
                              if show_progress is None else show_progress)
     result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,
                       include_unreachable=unreachable, progress=progress, previous_tips=state.previous_tips,
-                      known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()], since=state.since)
+                      known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()], since=state.since,
+                      messages_scanned=state.messages_scanned)
     if progress:
         sys.stderr.write("\n")
     new_ids = persist(store, result, rules, started)

@@ -182,3 +182,24 @@ def test_commits_the_stream_leaves_out_are_read_one_by_one(make_repo, monkeypatc
 
     monkeypatch.setattr(git_source, "_git", truncated)
     assert sorted(dict(git_source.commit_messages(git_repo)).values()) == [b"first\n", b"second\n"]
+
+
+def test_an_incremental_scan_reads_the_messages_of_new_commits_only(run, make_repo, keys, tmp_path):
+    """Walking from the recorded refs, the next scan reads the messages of the commits made since
+    (and counts only blobs as already scanned); a key in a new commit's message is found."""
+    import json
+
+    from keysweep.store import Store
+
+    repo = make_repo()
+    repo.commit("first", {"a.txt": "1\n"})
+    repo.commit("second", {"a.txt": "2\n"})
+    db = str(tmp_path / "store.db")
+    assert scan(run, repo, "--db", db, code=0) == []
+    key = keys.huggingface()
+    repo.commit(f"third {key}", {"b.txt": "3\n"})
+    find_secret(scan(run, repo, "--db", db), key)
+    rows = Store(db).conn.execute("SELECT stats FROM scans ORDER BY rowid").fetchall()
+    stats = [json.loads(row[0]) for row in rows]
+    assert [s["messages_scanned"] for s in stats] == [2, 1]
+    assert stats[1]["blobs_already_scanned"] == 2

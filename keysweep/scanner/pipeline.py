@@ -52,6 +52,9 @@ class ScanResult:
     # and reads those blobs again. None: the scan cannot be continued that way.
     refs: dict[str, str] | None = None
     pending: list[str] = field(default_factory=list)
+    # git: commits and tags whose messages were read and whose findings (if any) are recorded,
+    # kept apart from the blobs (source "git-message" in the store).
+    scanned_messages: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Since:
     pending: frozenset[str]                          # blobs it listed and did not finish
     scanned_count: int                               # blobs earlier scans read
     already_read: Callable[[list[str]], set[str]]    # those of these blobs an earlier scan read
+    # Those of these commits and tags whose messages an earlier scan read.
+    messages_read: Callable[[list[str]], set[str]] = lambda shas: set()
 
 
 def match_blob(engine: Engine, blob: Blob, stats: ScanStats, where: str | None = None,
@@ -358,6 +363,7 @@ def scan_git(
     known_match_blobs: Iterable[str] = (),
     ignore_roots: Iterable[Path] = (),
     since: Since | None = None,
+    messages_scanned: set[str] = frozenset(),
 ) -> ScanResult:
     """Read every blob not already scanned, match it, and resolve where matching blobs entered
     history. With `previous_tips`, provenance is read from newer commits only; blobs matched by
@@ -371,11 +377,13 @@ def scan_git(
     tips = repo.commit_tips()
     stats.warnings.extend(repo.coverage_warnings())
     unchanged = since is not None and refs == since.refs and not since.pending
+    # Commits and tags whose messages to read: None for every one a ref reaches.
+    new_messages: list[tuple[str, str]] | None = None
     if since is None:
         listed = repo.blob_inventory(stats.errors)
     else:
         stats.blobs_already_scanned = since.scanned_count
-        listed = [] if unchanged else _unread_since(repo, since, refs)
+        listed, new_messages = ([], []) if unchanged else _unread_since(repo, since, refs)
     wanted: list[tuple[str, int]] = []
     # Blobs too large to hold are streamed, one at a time, by this process (never by a worker).
     streamed: list[tuple[str, int]] = []
@@ -475,8 +483,9 @@ def scan_git(
                     first_at_path[place] = (when, [(match, occurrence)])
     for _, pairs in first_at_path.values():
         hits.extend(pairs)
-    message_hits, messages_done = scan_messages(repo, engine, stats, already_scanned=already_scanned,
-                                                include_unreachable=include_unreachable, seen_at=seen_at)
+    message_hits, messages_done = scan_messages(repo, engine, stats, already_scanned=messages_scanned,
+                                                include_unreachable=include_unreachable, seen_at=seen_at,
+                                                only=new_messages)
     hits.extend(message_hits)
     ignored = ignored_in_repo(repo).merged(load_ignored(ignore_roots))
     findings = aggregate(hits, engine)
@@ -485,16 +494,22 @@ def scan_git(
     finished = set(done)
     return ScanResult(findings, stats, scope=repo.identity, source="git", scanned_objects=done, tips=tips,
                       ignored=ignored, refs=refs,
-                      pending=[sha for sha, size in listed if sha not in finished and sha not in already_scanned])
+                      pending=[sha for sha, size in listed if sha not in finished and sha not in already_scanned],
+                      scanned_messages=messages_done)
 
 
-def _unread_since(repo: GitRepo, since: Since, refs: dict[str, str]) -> list[tuple[str, int]]:
+def _unread_since(repo: GitRepo, since: Since, refs: dict[str, str],
+                  ) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
     """(sha, size) of the blobs commits made since `since` hold, and of the blobs it left
-    unfinished, that no earlier scan read."""
-    candidates = [(sha, size) for sha, (kind, size) in
-                  repo.objects_since(refs.values(), since.refs.values(), since.pending).items() if kind == "blob"]
-    read = since.already_read([sha for sha, _ in candidates])
-    return [(sha, size) for sha, size in candidates if sha not in read]
+    unfinished, that no earlier scan read; and (sha, "commit" | "tag") of the commits and
+    annotated tags made since, whose messages no earlier scan read."""
+    found = repo.objects_since(refs.values(), since.refs.values(), since.pending)
+    blobs = [(sha, size) for sha, (kind, size) in found.items() if kind == "blob"]
+    read = since.already_read([sha for sha, _ in blobs])
+    messages = [(sha, kind) for sha, (kind, _) in found.items() if kind in ("commit", "tag")]
+    messages_read = since.messages_read([sha for sha, _ in messages])
+    return ([(sha, size) for sha, size in blobs if sha not in read],
+            [(sha, kind) for sha, kind in messages if sha not in messages_read])
 
 
 def _rematch(repo: GitRepo, shas: list[str], sizes: dict[str, int], engine: Engine, errors: list[str],
@@ -553,12 +568,22 @@ class _MessageText(NamedTuple):
 
 
 def _messages_to_scan(repo: GitRepo, already_scanned: set[str], include_unreachable: bool,
-                      tags: dict[str, str], errors: list[str]) -> Iterator[_MessageText]:
+                      tags: dict[str, str], errors: list[str],
+                      only: list[tuple[str, str]] | None = None) -> Iterator[_MessageText]:
     """The messages not read by an earlier scan: every commit a ref reaches (one `git log` stream),
     every annotated tag a ref names, and with `include_unreachable` the other commit and tag
-    objects (their messages are reported only then, so only then read)."""
+    objects (their messages are reported only then, so only then read). With `only`, just those
+    objects (an incremental scan's new commits and tags, all walked from a ref)."""
     from keysweep.scanner.sources.git import commit_messages, message_inventory, read_messages
 
+    if only is not None:
+        commits = [sha for sha, kind in only if kind == "commit" and sha not in already_scanned]
+        for sha, text in commit_messages(repo, commits, errors) if commits else ():
+            yield _MessageText(sha, "commit", text, True)
+        for message in read_messages(repo, [(sha, kind) for sha, kind in only
+                                            if kind == "tag" and sha not in already_scanned], errors):
+            yield _MessageText(message.sha, "tag", message.text, True)
+        return
     seen: set[str] = set()
     for sha, text in commit_messages(repo, errors=errors):
         seen.add(sha)
@@ -577,11 +602,13 @@ def _messages_to_scan(repo: GitRepo, already_scanned: set[str], include_unreacha
 
 def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_scanned: set[str] = frozenset(),
                   include_unreachable: bool = False, seen_at: str | None = None,
+                  only: list[tuple[str, str]] | None = None,
                   ) -> tuple[list[tuple[Match, Occurrence]], list[str]]:
     """Matches in the messages of commits and annotated tags not read by an earlier scan, and the
     objects safe to skip next time. A message is its own place (`source = "git-message"`): the
     commit (or the commit a tag names) and its author are read, from the object, only for a message
-    that matched. A message no ref reaches is read only with `include_unreachable`."""
+    that matched. A message no ref reaches is read only with `include_unreachable`; with `only`,
+    just those commits and tags are read (see `_messages_to_scan`)."""
     from keysweep.scanner.sources.git import read_messages, tag_refs
 
     tags = tag_refs(repo)
@@ -598,7 +625,7 @@ def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_sc
                 done.append(message.sha)
         batch.clear()
 
-    for message in _messages_to_scan(repo, already_scanned, include_unreachable, tags, stats.errors):
+    for message in _messages_to_scan(repo, already_scanned, include_unreachable, tags, stats.errors, only):
         stats.messages_scanned += 1
         batch.append(message)
         filled += len(message.text) + len(MESSAGE_GAP)

@@ -348,6 +348,8 @@ class Runner:
             kwargs["previous_tips"] = previous_tips
         if "known_match_blobs" in accepted:
             kwargs["known_match_blobs"] = known
+        if "messages_scanned" in accepted:
+            kwargs["messages_scanned"] = self.already("git-message", scope)
         # The same suppression step as `keysweep scan git`: inline allows, the repository's own
         # ignore file (at HEAD for a clone), and the ignore files of `ignore_roots`.
         kwargs["ignore_roots"] = self.ignore_roots

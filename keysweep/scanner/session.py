@@ -54,6 +54,8 @@ def persist(store: Store | None, result, rules: Iterable[Rule], started_at: str)
         new_ids = store.record(result.findings, result.scope, finished, ignored=result.ignored)
         if result.scanned_objects:
             store.mark_scanned(result.source, result.scope, result.scanned_objects, digest, finished)
+        if getattr(result, "scanned_messages", None):
+            store.mark_scanned("git-message", result.scope, result.scanned_messages, digest, finished)
         if result.tips:
             store.replace_scanned("git-tip", result.scope, result.tips, digest, finished)
         if result.refs is not None:
@@ -75,6 +77,8 @@ class GitState:
     previous_tips: set[str] = field(default_factory=set)
     known_match_blobs: set[str] = field(default_factory=set)
     since: Since | None = None
+    # Commits and tags whose messages earlier scans read (when listing; walking asks `since`).
+    messages_scanned: set[str] = field(default_factory=set)
 
 
 def git_state(store: Store | None, identity: str, rules: Iterable[Rule], full: bool, walk: bool = True) -> GitState:
@@ -88,14 +92,16 @@ def git_state(store: Store | None, identity: str, rules: Iterable[Rule], full: b
     if refs:
         since = Since(refs=refs, pending=frozenset(store.scanned_objects("git-pending", identity, digest)),
                       scanned_count=store.count_scanned("git", identity, digest),
-                      already_read=lambda shas: store.scanned_among("git", identity, digest, shas))
+                      already_read=lambda shas: store.scanned_among("git", identity, digest, shas),
+                      messages_read=lambda shas: store.scanned_among("git-message", identity, digest, shas))
         return GitState(previous_tips=store.scanned_objects("git-tip", identity, digest),
                         known_match_blobs=store.git_blobs_with_findings(identity), since=since)
     already = store.scanned_objects("git", identity, digest)
     if not already:
         return GitState()
     return GitState(already, store.scanned_objects("git-tip", identity, digest),
-                    store.git_blobs_with_findings(identity))
+                    store.git_blobs_with_findings(identity),
+                    messages_scanned=store.scanned_objects("git-message", identity, digest))
 
 
 def _stored_refs(rows: Iterable[str]) -> dict[str, str]:
