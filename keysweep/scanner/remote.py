@@ -326,12 +326,15 @@ class Runner:
             self.progress("repo-start", name=scope)
         already = self.already("git", scope)
         previous_tips = self.already("git-tip", scope) if already else set()
+        # Read here: the store belongs to this thread, the scan runs in another.
+        messages = self.already("git-message", scope) if already else set()
         known = (self.store.git_blobs_with_findings(scope)
                  if self.store is not None and already and hasattr(self.store, "git_blobs_with_findings") else set())
         async with self.git_slots:
             if target.url is not None:
                 repo_path = await asyncio.to_thread(self.clone_or_fetch, target)
-            result = await asyncio.to_thread(self.scan_repo, repo_path, target, scope, already, previous_tips, known)
+            result = await asyncio.to_thread(self.scan_repo, repo_path, target, scope, already, previous_tips, known,
+                                             messages)
         self.record(result)
         if target.state and self.store is not None and not result.stats.errors:
             self.store.mark_scanned("git-state", scope, [target.state], self.rules_digest, utc_now())
@@ -340,7 +343,7 @@ class Runner:
                       findings=len(result.findings), seconds=time.monotonic() - started)
 
     def scan_repo(self, path: Path, target: GitTarget, scope: str, already: set[str], previous_tips: set[str],
-                  known: set[str]) -> ScanResult:
+                  known: set[str], messages: set[str] = frozenset()) -> ScanResult:
         repo = GitRepo(path)
         kwargs: dict[str, Any] = {"already_scanned": already, "max_size": self.max_size}
         accepted = inspect.signature(scan_git).parameters
@@ -349,7 +352,7 @@ class Runner:
         if "known_match_blobs" in accepted:
             kwargs["known_match_blobs"] = known
         if "messages_scanned" in accepted:
-            kwargs["messages_scanned"] = self.already("git-message", scope)
+            kwargs["messages_scanned"] = messages
         # The same suppression step as `keysweep scan git`: inline allows, the repository's own
         # ignore file (at HEAD for a clone), and the ignore files of `ignore_roots`.
         kwargs["ignore_roots"] = self.ignore_roots
