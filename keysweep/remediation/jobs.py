@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
 from keysweep.remediation import audit
+from keysweep.revokers import Plan, PlannedCall
 from keysweep.store import begin_immediate
 
 PLANNED = "planned"
@@ -132,8 +133,6 @@ def plan_json(plan) -> dict[str, Any]:
 
 
 def plan_from_json(data: dict[str, Any]):
-    from keysweep.revokers import Plan, PlannedCall
-
     return Plan(revoker=data["revoker"], finding_id=data["finding_id"],
                 calls=[PlannedCall(c["method"], c["target"], c.get("description", "")) for c in data.get("calls", [])],
                 needs=list(data.get("needs", [])), data=dict(data.get("data", {})), notes=list(data.get("notes", [])))

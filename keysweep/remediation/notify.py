@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from keysweep.http import TransportError
+from keysweep.locations import describe_all, describe_finding
 from keysweep.providers import provider as provider_record
+from keysweep.remediation.secrets import scrub
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
 
@@ -73,14 +76,10 @@ def targets_for(finding: "Finding", settings) -> list[Target]:
 
 def where(finding: "Finding") -> str:
     """The finding's first place as the scan table names it, and how many more (one naming for all)."""
-    from keysweep.locations import describe_finding
-
     return describe_finding(finding)
 
 
 def locations(finding: "Finding") -> list[str]:
-    from keysweep.locations import describe_all
-
     return describe_all(finding)
 
 
@@ -135,9 +134,6 @@ def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
 
 async def notify(kind: str, finding: "Finding", ctx: "Context", detail: str = "") -> list[dict[str, Any]]:
     """Send to the finding's targets; returns [{target, host, status}] (no URLs). Never raises."""
-    from keysweep.http import TransportError
-    from keysweep.remediation.secrets import scrub
-
     facts = message(kind, finding, scrub(detail, ctx) or "")
     sent = []
     for target in targets_for(finding, ctx.settings):

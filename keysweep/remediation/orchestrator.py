@@ -10,8 +10,10 @@ client paces every request per host and retries 429/5xx with backoff. Revokers w
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
+import time
 import uuid
 from collections import Counter, defaultdict
 from contextlib import asynccontextmanager
@@ -21,12 +23,19 @@ from typing import Any, AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 from keysweep.clock import parse_utc, utc_iso
+from keysweep.context import Context, system_clock
+from keysweep.errors import KeysweepError
+from keysweep.http import HttpClient, TransportError
 from keysweep.remediation import jobs as J
-from keysweep.remediation.jobs import Job, Jobs
+from keysweep.remediation.jobs import Job, Jobs, plan_from_json
+from keysweep.remediation.notify import notify
+from keysweep.remediation.secrets import scrub
+
 # The selection lives in remediation/selection.py; re-exported for the callers that import it from here.
 from keysweep.remediation.selection import Selection, select  # noqa: F401
 from keysweep.remediation.services import for_revocation
 from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget
+from keysweep.revokers import RevokeResult
 
 
 # -- context ---------------------------------------------------------------------------------------
@@ -44,9 +53,6 @@ async def open_context(settings, store, actor: str, providers=(), clock=None, ex
                        waits: WaitBudget | None = None) -> AsyncIterator:
     """The run's context. With `waits`, every wait between HTTP attempts is slept through it and
     only while its budget lasts (a 429 past the budget comes back at once, for the run to record)."""
-    from keysweep.context import Context, system_clock
-    from keysweep.http import HttpClient
-
     clock = clock or (waits.clock if waits else system_clock)
     timing = {"sleep": waits.sleep, "may_wait": waits.allows} if waits else {}
     async with HttpClient(rate_limits=provider_hosts(settings, providers), **timing) as http:
@@ -77,8 +83,6 @@ def start_run(store, actor: str, command: str, at: str) -> str:
 
 
 def finish_run(store, run_id: str, at: str, summary: dict[str, Any]) -> None:
-    import json
-
     with J.transaction(store.conn):
         store.conn.execute("UPDATE remediation_runs SET finished_at = ?, summary = ? WHERE id = ?",
                            [at, json.dumps(summary, sort_keys=True), run_id])
@@ -103,8 +107,6 @@ class Pacer:
     own buckets, so calls are not answered 429 and retried."""
 
     def __init__(self, rate: float, burst: float = 1.0) -> None:
-        import time
-
         self.rate = max(rate, 1e-6)
         self.capacity = max(1.0, burst)
         self.tokens = self.capacity
@@ -112,8 +114,6 @@ class Pacer:
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> None:
-        import time
-
         async with self._lock:
             while True:
                 now = time.monotonic()
@@ -199,8 +199,6 @@ class Orchestrator:
 
     # -- entry ----------------------------------------------------------------------------------
     async def run(self, job_list: list[Job]) -> Summary:
-        import time
-
         self.summary.started = time.monotonic()
         self._abandoned = abandoned_runs(self.ctx.store, self.jobs.run_id)
         finding_ids = sorted({job.finding_id for job in job_list})
@@ -250,7 +248,6 @@ class Orchestrator:
             job = claimed
             if job.plan.get("_resumed") and await self._already_dead(revoker, job, finding):
                 return
-            from keysweep.remediation.jobs import plan_from_json
 
             plan = plan_from_json(job.plan)
             async with self._semaphore(finding.provider):
@@ -278,17 +275,10 @@ class Orchestrator:
 
     @staticmethod
     def _now_mono() -> float:
-        import time
-
         return time.monotonic()
 
     async def _call(self, coroutine):
         """A revoker call whose exception becomes a result (scrubbed of any value read)."""
-        from keysweep.errors import KeysweepError
-        from keysweep.http import TransportError
-        from keysweep.remediation.secrets import scrub
-        from keysweep.revokers import RevokeResult
-
         self.summary.revoke_calls += 1
         try:
             return await coroutine
@@ -301,8 +291,6 @@ class Orchestrator:
 
     async def _apply(self, revoker, job: Job, finding, result) -> float | None:
         """Record a result; returns None to go on (confirm), or seconds before a retry."""
-        from keysweep.remediation.secrets import scrub
-
         calls = [J.CallRecord(m, t, o, ok=result.ok) for m, t, o in result.calls] or \
             [J.CallRecord("-", "-", "no request" if not result.ok else "ok", ok=result.ok)]
         detail = scrub(result.detail, self.ctx)
@@ -335,7 +323,6 @@ class Orchestrator:
     async def _notify(self, kind: str, finding, detail: str) -> None:
         if not self.notify_owners or not self.ctx.settings.section("notify"):
             return
-        from keysweep.remediation.notify import notify
 
         sent = await notify(kind, finding, self.ctx, detail)
         if sent:
@@ -366,8 +353,6 @@ class Orchestrator:
     async def delete_due(self, job_list: list[Job]) -> dict[str, list]:
         """Delete what revokers with a grace period (AWS `delete_after_days`) deactivated long enough
         ago, by the context's clock. Returns {"deleted": [...], "waiting": [(job, due)], "failed": [...]}."""
-        from keysweep.remediation.jobs import plan_from_json
-
         now = self.ctx.clock()
         outcome: dict[str, list] = {"deleted": [], "waiting": [], "failed": []}
         for job in job_list:
@@ -386,8 +371,6 @@ class Orchestrator:
             async with self._semaphore(job.provider or job.revoker):
                 async with self._throttle(job.provider or job.revoker):
                     result = await self._call(revoker.delete(plan_from_json(job.plan), self.ctx))
-            from keysweep.remediation.secrets import scrub
-
             detail = scrub(result.detail, self.ctx) or ""
             calls = [J.CallRecord(m, t, o, ok=result.ok, detail=detail) for m, t, o in result.calls] or \
                 [J.CallRecord("-", "-", "no request", ok=result.ok, detail=detail)]
@@ -405,8 +388,6 @@ class Orchestrator:
 
     # -- batches ----------------------------------------------------------------------------------
     async def _run_batches(self, revoker, group: list[Job]) -> None:
-        from keysweep.remediation.jobs import plan_from_json
-
         pending = list(group)
         while pending:
             claimed: list[Job] = []

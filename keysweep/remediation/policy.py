@@ -31,10 +31,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from keysweep.errors import KeysweepError
+from keysweep.revokers import BUILTIN, ENTRY_POINT_GROUP
+from keysweep.revokers.aws_rotate import parse_target
+from keysweep.settings import read_toml
 
 POLICY_FILE = "keysweep-policy.toml"
 ACTIONS = ("auto", "approve", "never")
@@ -102,10 +106,6 @@ RULE_KEYS = ("name", "action", "long_lived", "revoker", "rotate_to") + LIST_FIEL
 
 def _revoker_names() -> list[str]:
     """Built-in revokers and installed plugins, by name (nothing imported)."""
-    from importlib.metadata import entry_points
-
-    from keysweep.revokers import BUILTIN, ENTRY_POINT_GROUP
-
     return sorted(set(BUILTIN) | {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)})
 
 
@@ -143,8 +143,6 @@ def _parse_rule(raw: Any, index: int, origin: str) -> Rule:
             raise KeysweepError(f"{where}: revoker: unknown revoker {revoker!r:.40} (known: {', '.join(known)})")
     rotate_to = raw.get("rotate_to")
     if rotate_to is not None:
-        from keysweep.revokers.aws_rotate import parse_target
-
         if not isinstance(rotate_to, str):
             raise KeysweepError(f"{where}: rotate_to: expected a string such as \"ssm:/ci/deploy-key\"")
         try:
@@ -172,8 +170,6 @@ def parse(data: dict[str, Any], origin: str) -> Policy:
 
 def load(path: str | Path | None, settings=None) -> Policy | None:
     """The policy from PATH, else ./keysweep-policy.toml, else `[policy]` in keysweep.toml, else None."""
-    from keysweep.settings import read_toml
-
     candidate = Path(path) if path else Path.cwd() / POLICY_FILE
     if candidate.exists():
         return parse(read_toml(candidate, "policy file"), str(candidate))

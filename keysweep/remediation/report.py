@@ -17,9 +17,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from keysweep.clock import parse_utc, utc_iso
+from keysweep.locations import describe_finding
+from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
 from keysweep.providers import PROVIDERS
+from keysweep.remediation.audit import head
+from keysweep.remediation.jobs import CONFIRMED
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
+from keysweep.scanner.sources.remote import inventory_rules
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
 
@@ -144,8 +149,6 @@ def nhi_risks(row: Row, occurrences: int) -> list[str]:
 
 def inventory_rule_ids() -> frozenset[str]:
     """Rules of findings that hold no value to check (secret-age and key-age records)."""
-    from keysweep.scanner.sources.remote import inventory_rules
-
     return frozenset(rule.id for rule in inventory_rules())
 
 
@@ -197,10 +200,6 @@ def death_time(times: dict[str, str]) -> str | None:
 def collect(store, now: datetime, *, provider: str | None = None, team: str | None = None,
             owner: str | None = None, source: str | None = None, threshold: float | None = None,
             include_suppressed: bool = False) -> list[Row]:
-    from keysweep.locations import describe_finding
-    from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
-    from keysweep.remediation.jobs import CONFIRMED
-
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     no_value = inventory_rule_ids()
     # A credential suppressed everywhere (accepted by a person) is not part of the remediation work.
@@ -302,8 +301,6 @@ def grouped(rows: list[Row]) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def build(store, now: datetime | None = None, threshold: float | None = None, **filters) -> dict[str, Any]:
-    from keysweep.remediation.audit import head
-
     now = now or datetime.now(timezone.utc)
     rows = collect(store, now, threshold=threshold, **filters)
     still_live = sorted((r for r in rows if r.status == "live"), key=lambda r: -(r.open_seconds or 0))

@@ -17,11 +17,15 @@ files (re-scan the blob, keep the match whose SHA-256 is the finding's).
 from __future__ import annotations
 
 import inspect
+import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import KeysweepError, SecretUnavailable
 from keysweep.fingerprint import redaction_prefix, scrub_secret, secret_sha256
+from keysweep.scanner.engine import Engine
 from keysweep.scanner.reread import fetch_secret
+from keysweep.scanner.rules import load_rules
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -115,9 +119,6 @@ async def _read(finding: "Finding", ctx: "Context") -> str | None:
 
 def _builtin_read(finding: "Finding", ctx: "Context") -> str | None:
     """Re-scan each occurrence's blob or file and keep the match with the finding's SHA-256."""
-    import subprocess
-    from pathlib import Path
-
     cache: dict[str, dict[str, str]] = ctx.extra.setdefault("_blob_cache", {})
     for occurrence in finding.occurrences:
         locator = occurrence.locator or {}
@@ -155,9 +156,6 @@ def _builtin_read(finding: "Finding", ctx: "Context") -> str | None:
 def _values(content: bytes, ctx: "Context") -> dict[str, str]:
     engine = ctx.extra.get("_engine")
     if engine is None:
-        from keysweep.scanner.engine import Engine
-        from keysweep.scanner.rules import load_rules
-
         engine = ctx.extra["_engine"] = Engine(load_rules(), backend="auto")
     # An allowed line still holds the value (a suppressed place of a listed finding).
     return {secret_sha256(match.secret): match.secret for match in engine.scan(content, keep_allowed=True)}

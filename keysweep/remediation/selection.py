@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from keysweep.clock import parse_utc, utc_iso
 from keysweep.errors import KeysweepError
 from keysweep.models import Finding
+from keysweep.providers import PROVIDERS
 from keysweep.remediation.report import STATUSES, finding_status, inventory_rule_ids
 
 _RELATIVE = re.compile(r"(\d+)\s*([dhw])")
@@ -107,8 +108,6 @@ def unmatched_filters(store, selection: Selection) -> list[str]:
     """One sentence per filter value that matches nothing known: a provider neither registered nor
     in the store, a rule, owner, team, source kind or repository the store does not hold. A typo
     must not look like "nothing to do"."""
-    from keysweep.providers import PROVIDERS
-
     known = store.selection_values()
     notes = []
     if selection.provider:

@@ -15,6 +15,8 @@ import re
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
+from keysweep.context import system_clock
+
 DEFAULT_MAX_WAIT = 15 * 60.0
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", re.IGNORECASE)
@@ -38,8 +40,6 @@ class WaitBudget:
 
     def __init__(self, max_wait: float = DEFAULT_MAX_WAIT, clock: Callable[[], datetime] | None = None,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        from keysweep.context import system_clock
-
         self.max_wait = max(0.0, float(max_wait))
         self.clock = clock or system_clock
         self._sleep = sleep
