@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+import shlex
+import tempfile
 from pathlib import Path
 
+from keysweep.errors import KeysweepError
 from keysweep.testing.gitrepo import RepoBuilder
 from keysweep.testing.keygen import KeyGen
 
@@ -38,10 +41,6 @@ def demo_directory(keep: str | None) -> Path:
     """The new directory the demo keeps its repository and store in: `keep` (created if missing;
     it must be empty, the demo commits fake keys and must never write into someone's work), else a
     new one under the system's temporary directory. Raises KeysweepError when `keep` is not empty."""
-    import tempfile
-
-    from keysweep.errors import KeysweepError
-
     if not keep:
         return Path(tempfile.mkdtemp(prefix="keysweep-demo-")).resolve()
     home = Path(keep)
@@ -56,8 +55,6 @@ def demo_directory(keep: str | None) -> Path:
 
 def next_commands(store: Path) -> list[tuple[str, str]]:
     """(command, what it does) for the rest of the loop on the demo's store, as a new user types them."""
-    import shlex
-
     db = f"--db {shlex.quote(str(store))}"
     return [(f"keysweep owners {db}", "who owns each key, and the evidence"),
             (f"keysweep verify {db}", "is each key still live? (one read-only call per key)"),

@@ -32,7 +32,9 @@ def redact(secret: str, prefix: str = "") -> str:
     if secret.startswith("-----BEGIN "):
         # A PEM key: the armour line names the kind; the tail of the base64 body tells keys apart
         # (the armour's own tail would say nothing).
-        from keysweep.providers.private_key import redaction_tail
+        # The PEM parser is the private-key provider's (above this module: importing it at the top
+        # would load every provider while they import this module).
+        from keysweep.providers.private_key import redaction_tail  # noqa: PLC0415
 
         tail = redaction_tail(secret)
         if tail:

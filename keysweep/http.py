@@ -135,7 +135,7 @@ class HttpClient:
             await self._session.close()
 
     def _throttle(self, host: str):
-        from asyncio_throttle import Throttler
+        from asyncio_throttle import Throttler  # noqa: PLC0415  (with the client, like aiohttp: see request)
 
         throttle = self._throttles.get(host)
         if throttle is None:
@@ -155,8 +155,10 @@ class HttpClient:
         answers) is waited out and retried like a 429. Off by default: elsewhere a 403 is a refusal.
         Raises TransportError when no response came back after every attempt.
         """
+        # aiohttp and its companions load with the first request: scan staged imports this module
+        # for its types and never sends one.
         import aiohttp
-        from multidict import CIMultiDict
+        from multidict import CIMultiDict  # noqa: PLC0415
 
         if self._session is None:
             raise RuntimeError("HttpClient used outside 'async with'")

@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import json
 from typing import Any, Iterable, TextIO
+from urllib.parse import quote
 
 from keysweep import __version__
 from keysweep.locations import describe_occurrence
 from keysweep.models import Finding, Occurrence, ScanStats
+from keysweep.providers.aws import account_id as decode_account
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
 from keysweep.scanner.rules import Rule, finding_replacement
 from keysweep.suppress import is_suppressed
@@ -88,8 +90,6 @@ def account_id(finding: Finding) -> str | None:
     if finding.metadata and finding.metadata.get("account_id"):
         return finding.metadata["account_id"]
     if finding.provider == "aws" and finding.key_id:
-        from keysweep.providers.aws import account_id as decode_account
-
         return decode_account(finding.key_id)
     return None
 
@@ -285,6 +285,4 @@ def sarif_suppressions(o: Occurrence) -> dict[str, Any]:
 
 
 def _uri(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path.replace("\\", "/").lstrip("/"), safe="/")

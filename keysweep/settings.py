@@ -12,11 +12,14 @@ environment variable holding the admin key — never the key itself) and `rate_l
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from keysweep.errors import KeysweepError
 from keysweep.providers import provider as provider_record
@@ -103,8 +106,6 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
 # typo (`rate_limt`) is an error and not a silently ignored setting. Add new keys here.
 
 def _is_number(value: Any) -> bool:
-    import math
-
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -113,8 +114,6 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_url(value: Any) -> bool:
-    from urllib.parse import urlsplit
-
     if not isinstance(value, str):
         return False
     parts = urlsplit(value.strip())
@@ -122,8 +121,6 @@ def _is_url(value: Any) -> bool:
 
 
 def _is_env_name(value: Any) -> bool:
-    import re
-
     return isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) is not None
 
 
@@ -220,7 +217,7 @@ def validate_config(config: dict[str, Any], where: str) -> None:
         _validate_sources(config["sources"], where)
     if "policy" in config:
         # The policy's own rules (actions, revokers, globs) live with the policy.
-        from keysweep.remediation.policy import parse
+        from keysweep.remediation.policy import parse  # noqa: PLC0415  (the policy reads its files through this module)
 
         parse(config["policy"], f"{where}: [policy]")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from keysweep.sanitize import safe_console
+
 PIPED_WIDTH = 200
 # rich's default box: one edge on the left, then per column its padding (2) and a rule (1).
 EDGE, PER_COLUMN = 1, 3
@@ -81,7 +83,5 @@ def fitted_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[
 def print_table(out: Any, title: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]],
                 width: int | None = None) -> None:
     """Print the fitted table on `out`: at `width`, else the terminal's, else as wide as it needs."""
-    from keysweep.sanitize import safe_console
-
     console = safe_console(out, width=width or draw_width(out, columns, rows))
     console.print(fitted_table(title, columns, rows, console.width))

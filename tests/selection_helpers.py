@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keysweep.store import Store
 from tests.test_report_truth import DETECTED, finding, in_git, in_ssm, populated
 
 LATER = "2026-12-02T09:00:00Z"

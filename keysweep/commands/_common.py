@@ -6,13 +6,17 @@ and anything heavy are imported inside the functions."""
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Callable
 
 import click
 
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
+from keysweep.safefs import warn
 from keysweep.sanitize import terminal_safe
+from keysweep.scanner.session import exit_status, findings_to_report
+from keysweep.suppress import visible
 from keysweep.wording import counted
 
 
@@ -30,9 +34,7 @@ def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new
     """Render and exit with the scan's status (keysweep.scanner.session.exit_status). Findings
     suppressed everywhere are left out (and do not count) unless `include_suppressed`. `unit`: what
     the scan read one of (git: blob; dir, staged: file; remote sources: object)."""
-    from keysweep.output import render
-    from keysweep.safefs import warn
-    from keysweep.scanner.session import exit_status, findings_to_report
+    from keysweep.output import render  # noqa: PLC0415  (scan staged with nothing found renders nothing)
 
     findings = findings_to_report(result, store, new_only, new_ids, include_suppressed)
     by_id = {rule.id: rule for rule in rules}
@@ -60,7 +62,7 @@ def settings_for_verify(verify: bool):
     """`scan … --verify` reads keysweep.toml before scanning, so a bad value stops the run first."""
     if not verify:
         return None
-    from keysweep.settings import load_settings
+    from keysweep.settings import load_settings  # noqa: PLC0415  (scan staged reads no keysweep.toml)
 
     return load_settings()
 
@@ -68,9 +70,9 @@ def settings_for_verify(verify: bool):
 def verify_after_scan(store, result, rules, settings, include_suppressed: bool = False) -> None:
     """`scan … --verify`: the same routine as `keysweep verify`, for this scan's findings (those
     suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
-    from keysweep.scanner.reread import Rereader
-    from keysweep.suppress import visible
-    from keysweep.verify.runner import run_verification, summary, unreadable_notes
+    # Only for --verify: a scan without it loads neither the re-reader nor the verification runner.
+    from keysweep.scanner.reread import Rereader  # noqa: PLC0415
+    from keysweep.verify.runner import run_verification, summary, unreadable_notes  # noqa: PLC0415
 
     results = run_verification(visible(result.findings, include_suppressed), settings, store,
                                rereader=Rereader(rules=rules, settings=settings))
@@ -84,8 +86,6 @@ def blob_progress(enabled: bool) -> Callable[[int, int], None] | None:
     """A one-line blob/byte counter on stderr for a local scan."""
     if not enabled:
         return None
-    import time
-
     start = time.monotonic()
 
     def report(blobs: int, nbytes: int) -> None:

@@ -3,17 +3,30 @@ one run of the remote runner followed by the CLI's usual persist/emit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import click
 
 from keysweep.commands._common import emit
+from keysweep.context import Context
+from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
+from keysweep.http import HttpClient
 from keysweep.sanitize import safe_console, terminal_safe
+from keysweep.scanner.pipeline import utc_now
+from keysweep.scanner.remote import Runner
+from keysweep.scanner.rules import rules_digest
+from keysweep.scanner.session import load_engine, open_store, persist
+from keysweep.scanner.sources.remote import inventory_rules
+from keysweep.settings import load_settings
 from keysweep.wording import counted
 
 
@@ -114,10 +127,6 @@ def make_progress(enabled: bool):
 
 def checked_url(value: str | None, what: str) -> str | None:
     """An API base URL, or a usage error (exit 2) naming the option or setting it came from."""
-    from urllib.parse import urlsplit
-
-    from keysweep.errors import KeysweepError
-
     if value is None:
         return None
     parts = urlsplit(value.strip())
@@ -127,8 +136,6 @@ def checked_url(value: str | None, what: str) -> str | None:
 
 
 def token_from(env_name: str, default_env: str) -> str | None:
-    import os
-
     return os.environ.get(env_name or default_env) or None
 
 
@@ -140,17 +147,6 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                after: Callable[[object, object], None] | None = None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit.
     `after(store, outcome)` runs once everything is recorded, before the findings are rendered."""
-    import asyncio
-
-    from keysweep.context import Context
-    from keysweep.http import HttpClient
-    from keysweep.scanner.pipeline import utc_now
-    from keysweep.scanner.remote import Runner
-    from keysweep.scanner.rules import rules_digest
-    from keysweep.scanner.session import load_engine, open_store, persist
-    from keysweep.scanner.sources.remote import inventory_rules
-    from keysweep.settings import load_settings
-
     started = utc_now()
     settings = settings or load_settings()
     sources = build_sources(settings)
@@ -160,8 +156,6 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
     progress = make_progress(show_progress)
 
     async def main():
-        from concurrent.futures import ThreadPoolExecutor
-
         # Threads for clones/scans, blocking SDK calls (boto3, PyGithub) and matching, so a slow
         # region never starves the rest.
         asyncio.get_running_loop().set_default_executor(

@@ -8,6 +8,7 @@ from typing import Callable
 
 import click
 
+from keysweep.remediation.selection import Selection, parse_since, unmatched_filters
 from keysweep.sanitize import terminal_safe
 
 # The report's statuses (keysweep.remediation.report.STATUSES), spelled here so that `--help`
@@ -41,8 +42,6 @@ def selection_options(func: Callable) -> Callable:
 def build_selection(ids, provider, rule, owner, team, status, source, repo, since, *, select_all: bool = False,
                     include_suppressed: bool = False):
     """The Selection these option values name; a bad --since is a usage error (exit 2)."""
-    from keysweep.remediation.selection import Selection, parse_since
-
     return Selection(ids=tuple(ids), provider=provider, rule=rule, owner=owner, team=team, source=source, repo=repo,
                      status=status, since=parse_since(since) if since else None, all=select_all,
                      include_suppressed=include_suppressed)
@@ -50,7 +49,5 @@ def build_selection(ids, provider, rule, owner, team, status, source, repo, sinc
 
 def warn_unmatched(store, selection) -> None:
     """One line on stderr per filter value that matches nothing known (`--provider nosuch`)."""
-    from keysweep.remediation.selection import unmatched_filters
-
     for note in unmatched_filters(store, selection):
         click.echo(f"keysweep: warning: {terminal_safe(note)}", err=True)

@@ -10,12 +10,12 @@ import click
 
 from keysweep.cli import format_option, output_file_option
 from keysweep.files import write_private_text
+from keysweep.remediation.audit import head, parse_head, rows, verify_chain
 from keysweep.sanitize import terminal_safe
+from keysweep.store import Store, default_db_path
 
 
 def _store(db):
-    from keysweep.store import Store, default_db_path
-
     path = Path(db) if db else default_db_path()
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
@@ -36,8 +36,6 @@ def audit_group() -> None:
 
 
 def _expected_head(value: str | None) -> tuple[int, str] | None:
-    from keysweep.remediation.audit import parse_head
-
     if value is None:
         return None
     try:
@@ -54,8 +52,6 @@ def _expected_head(value: str | None) -> tuple[int, str] | None:
 def audit_verify(expect, db):
     """Recompute every row's hash, check the log ends at its checkpoint (and at least at --expect),
     and that no revocation job was changed behind the log; exit 1 if not."""
-    from keysweep.remediation.audit import verify_chain
-
     expected = _expected_head(expect)
     store = _store(db)
     try:
@@ -78,8 +74,6 @@ def audit_verify(expect, db):
 def audit_head(fmt, output, db):
     """Print the log's head as SEQ:HASH: keep it somewhere else (a ticket, a chat, another machine)
     and check it later with `keysweep audit verify --expect SEQ:HASH`."""
-    from keysweep.remediation.audit import head
-
     store = _store(db)
     try:
         current = head(store.conn)
@@ -97,8 +91,6 @@ def audit_head(fmt, output, db):
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 def audit_log(limit, action, fmt, output, db):
     """Print the audit log."""
-    from keysweep.remediation.audit import rows
-
     store = _store(db)
     found = rows(store.conn, limit=limit, action=action)
     store.close()

@@ -10,7 +10,14 @@ import click
 from keysweep.cli import fail, include_suppressed_option, output_options
 from keysweep.commands._common import open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
+from keysweep.output import render
+from keysweep.remediation.selection import select
 from keysweep.sanitize import terminal_safe
+from keysweep.scanner.reread import Rereader
+from keysweep.scanner.rules import load_rules
+from keysweep.settings import load_settings
+from keysweep.store import Store, default_db_path
+from keysweep.verify.runner import unreadable_findings, unreadable_notes
 
 
 @click.command("findings")
@@ -28,11 +35,6 @@ def findings_cmd(ids, provider, rule, owner, team, status, source, repo, since, 
     """List what the store holds (not findings suppressed everywhere, unless --include-suppressed).
 
     Finding IDS and the filters select as `keysweep revoke` does; exit 1 when anything is listed."""
-    from keysweep.output import render
-    from keysweep.remediation.selection import select
-    from keysweep.scanner.rules import load_rules
-    from keysweep.store import Store, default_db_path
-
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
                                 include_suppressed=include_suppressed)
     path = Path(db) if db else default_db_path()
@@ -46,10 +48,6 @@ def findings_cmd(ids, provider, rule, owner, team, status, source, repo, since, 
     warn_unmatched(store, selection)
     findings = select(store, selection)
     if unreadable:
-        from keysweep.scanner.reread import Rereader
-        from keysweep.settings import load_settings
-        from keysweep.verify.runner import unreadable_findings, unreadable_notes
-
         settings = load_settings(config_path)
         findings = unreadable_findings(findings, Rereader(settings=settings))
         for note in unreadable_notes(findings):

@@ -8,11 +8,16 @@ import sys
 import click
 
 from keysweep.cli import format_option, hidden_alias, output_file_option
-from keysweep.commands.verify import REPORT_FORMATS, open_existing_store, select_findings
+from keysweep.commands.verify import REPORT_FORMATS, emit_findings, open_existing_store, select_findings
 from keysweep.files import open_private_output
-from keysweep.owners import DEFAULT_THRESHOLD
+from keysweep.output import finding_json
+from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners
+from keysweep.owners.ownersfile import load_owner_rules
 from keysweep.providers import PROVIDERS
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import rich_text, safe_console, terminal_safe
+from keysweep.scanner.reread import Rereader
+from keysweep.scanner.rules import load_rules
+from keysweep.settings import load_settings
 from keysweep.tables import Column, print_table
 from keysweep.wording import counted
 
@@ -25,9 +30,6 @@ OWNER_COLUMNS = (Column("id", whole=True), Column("rule", whole=True, drop=6), C
 
 def _table(threshold: float, unowned_only: bool):
     def write(findings, out) -> None:
-        from keysweep.owners import is_unowned
-        from keysweep.sanitize import rich_text, safe_console
-
         # Owner names, teams and evidence come from commits, CODEOWNERS and provider inventories.
         if not findings:
             safe_console(out).print("No unowned findings." if unowned_only else "No findings.")
@@ -75,11 +77,6 @@ def _help() -> str:
               help="Also attribute findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
 def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path,
                include_suppressed):
-    from keysweep.owners import is_unowned, run_owners
-    from keysweep.owners.ownersfile import load_owner_rules
-    from keysweep.scanner.reread import Rereader
-    from keysweep.settings import load_settings
-
     settings = load_settings(config_path)
     owner_rules = load_owner_rules(owners_file, settings)
     store = open_existing_store(db)
@@ -90,9 +87,6 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
     unowned = [f for f in refreshed if is_unowned(f.owner, threshold)]
     shown = unowned if unowned_only else refreshed
     if fmt in ("json", "jsonl"):
-        from keysweep.output import finding_json
-        from keysweep.scanner.rules import load_rules
-
         rules = {r.id: r for r in load_rules()}
         records = []
         for f in shown:
@@ -113,8 +107,6 @@ def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offlin
             if output:
                 handle.close()
     else:
-        from keysweep.commands.verify import emit_findings
-
         emit_findings(shown, fmt, output, _table(threshold, unowned_only))
     for warning in warnings:
         click.echo(f"keysweep: warning: {terminal_safe(warning)}", err=True)

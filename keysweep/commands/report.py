@@ -10,6 +10,8 @@ import click
 
 from keysweep.cli import format_option, hidden_alias, output_file_option
 from keysweep.files import write_private_text
+from keysweep.remediation import report as R
+from keysweep.store import Store, default_db_path
 
 
 @click.command("report")
@@ -30,9 +32,6 @@ from keysweep.files import write_private_text
               help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
 def report_cmd(fmt, audit_view, provider, team, owner, source, threshold, output, db, include_suppressed):
     """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead."""
-    from keysweep.remediation import report as R
-    from keysweep.store import Store, default_db_path
-
     path = Path(db) if db else default_db_path()
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")

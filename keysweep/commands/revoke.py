@@ -16,6 +16,8 @@ from keysweep.cli import format_option, output_file_option
 from keysweep.clock import utc_iso
 from keysweep.commands._common import open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
+from keysweep.locations import describe_all, describe_finding
+from keysweep.remediation.audit import default_actor
 from keysweep.remediation.run import (
     PlanEntry,
     RevocationRun,
@@ -28,12 +30,12 @@ from keysweep.remediation.run import (
 from keysweep.remediation.waits import parse_duration
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
+from keysweep.settings import load_settings
+from keysweep.store import Store, default_db_path
 from keysweep.wording import counted
 
 
 def _where(finding) -> str:
-    from keysweep.locations import describe_finding
-
     return describe_finding(finding)
 
 
@@ -45,8 +47,6 @@ def _owner(finding) -> str:
 
 def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
     """The plan as data: the JSON dry run's `plan`, and what the table shows."""
-    from keysweep.locations import describe_all
-
     rows = []
     for entry in entries:
         finding, decision, revoker, plan, job = entry.finding, entry.decision, entry.revoker, entry.plan, entry.job
@@ -174,10 +174,6 @@ def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
                threshold, resume, use_policy, policy_file, approve, force, force_revoker, rotate, preflight, actor,
                confirm_attempts, confirm_delay, max_wait, fmt, output, fail_on_error, db, config_path):
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
-    from keysweep.remediation.audit import default_actor
-    from keysweep.settings import load_settings
-    from keysweep.store import Store, default_db_path
-
     try:
         max_wait_seconds = parse_duration(max_wait)
     except ValueError as exc:

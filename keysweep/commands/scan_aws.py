@@ -7,6 +7,7 @@ import click
 from keysweep.cli import output_options, scan_options, store_options
 from keysweep.commands._remote import remote_options, run_remote
 from keysweep.providers import provider
+from keysweep.scanner.sources.aws import SERVICES, AwsSource
 
 SERVICE_CHOICES = ("secretsmanager", "ssm", "lambda", "iam")
 
@@ -30,8 +31,6 @@ def scan_aws_cmd(regions, profiles, endpoint_url, services, **options):
     --max-age days are reported as long-lived. Rotation metadata is shown on each occurrence."""
 
     def build(settings):
-        from keysweep.scanner.sources.aws import SERVICES, AwsSource
-
         endpoint = endpoint_url or settings.provider("aws").get("base_url")
         return [AwsSource(regions=regions, profiles=profiles, endpoint_url=endpoint,
                           services=services or SERVICES)]

@@ -7,6 +7,7 @@ import click
 from keysweep.cli import fail, output_options, scan_options, store_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote, token_from
 from keysweep.providers import provider
+from keysweep.scanner.sources.github import GitHubSource
 
 GITHUB = provider("github")
 TOKEN_ENV = GITHUB.env_name_for_admin_key()
@@ -41,8 +42,6 @@ def scan_github_cmd(orgs, users, repos, api_url, token_env, forks, archived, clo
             fail(f"--repo {repo!r}: expected OWNER/NAME")
 
     def build(settings):
-        from keysweep.scanner.sources.github import GitHubSource
-
         return [GitHubSource(orgs=orgs, users=users, repos=repos,
                              api_url=checked_url(api_url or settings.base_url("github"), "GitHub API URL"),
                              token=token_from(token_env, TOKEN_ENV), token_env=token_env or TOKEN_ENV,

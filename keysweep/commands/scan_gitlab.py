@@ -7,6 +7,7 @@ import click
 from keysweep.cli import fail, hidden_alias, output_options, scan_options, store_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote, token_from
 from keysweep.providers import provider
+from keysweep.scanner.sources.gitlab import GitLabSource
 
 GITLAB = provider("gitlab")
 TOKEN_ENV = GITLAB.env_name_for_admin_key()
@@ -39,8 +40,6 @@ def scan_gitlab_cmd(groups, projects, api_url, token_env, forks, archived, clone
         fail("scan gitlab needs --group, --project or --instance")
 
     def build(settings):
-        from keysweep.scanner.sources.gitlab import GitLabSource
-
         url = checked_url(api_url or settings.base_url("gitlab"), "GitLab URL")
         return [GitLabSource(groups=groups, projects=projects, url=url,
                              token=token_from(token_env, TOKEN_ENV), token_env=token_env or TOKEN_ENV,

@@ -11,7 +11,10 @@ import click
 
 from keysweep.cli import format_option, output_file_option
 from keysweep.files import write_private_text
+from keysweep.remediation.report import human
+from keysweep.remediation.status import build_status
 from keysweep.sanitize import terminal_safe
+from keysweep.store import Store, default_db_path
 from keysweep.wording import counted
 
 # The table is for an 80-column terminal; a provider or team name longer than NAME_WIDTH goes on a
@@ -34,9 +37,6 @@ def status_cmd(fmt, output, threshold, db, include_suppressed):
     """Live / dead / unknown / unverified / no-value / unowned / open-job counts per provider and
     team (the same names and counts as `keysweep report`), and the ten most urgent credentials:
     live first, then long-lived, widest reach (most kinds of source, most places), oldest."""
-    from keysweep.remediation.status import build_status
-    from keysweep.store import Store, default_db_path
-
     path = Path(db) if db else default_db_path()
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
@@ -69,8 +69,6 @@ def folded(head: str, parts: list[str], gap: str = "  ", width: int = WIDTH, ind
 def render_table(status: dict[str, Any]) -> str:
     """Plain text for an 80-column terminal. Providers, teams, owners and places come from scanned
     data and provider answers: every such value goes through `terminal_safe`."""
-    from keysweep.remediation.report import human
-
     totals = status["totals"]
     # The states are adjectives ("1 live", "2 dead"); only the jobs are counted things.
     counts = [counted(totals[key], "open job") if key == "open_jobs" else f"{totals[key]} {label}"

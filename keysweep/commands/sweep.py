@@ -6,6 +6,9 @@ not, 3 with --fail-on-error when something could not be read, 2 on a bad configu
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,24 @@ import click
 
 from keysweep.cli import fail, output_options, scan_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote
+from keysweep.commands.revoke import revoke
 from keysweep.errors import KeysweepError
+from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners
+from keysweep.owners.ownersfile import load_owner_rules
 from keysweep.providers import provider
+from keysweep.remediation.audit import default_actor
+from keysweep.remediation.orchestrator import Selection
+from keysweep.remediation.policy import load
+from keysweep.remediation.run import RunOptions
 from keysweep.sanitize import terminal_safe
+from keysweep.scanner.reread import Rereader
+from keysweep.scanner.session import findings_to_report
+from keysweep.scanner.sources.aws import SERVICES, AwsSource
+from keysweep.scanner.sources.github import GitHubSource
+from keysweep.scanner.sources.gitlab import GitLabSource
+from keysweep.scanner.sources.remote import GitTarget
+from keysweep.settings import load_settings
+from keysweep.verify.runner import run_verification, summary, unreadable_notes
 from keysweep.wording import counted
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
@@ -34,8 +52,6 @@ class LocalGitSource:
         self.paths = paths
 
     async def items(self, run):
-        from keysweep.scanner.sources.remote import GitTarget
-
         for path in self.paths:
             yield GitTarget(name=path, url=None, path=str(Path(path).expanduser()))
 
@@ -59,12 +75,6 @@ def _tables(sources: dict[str, Any], name: str, allowed: set[str], where: str) -
 
 def build_sources(settings) -> list:
     """Sources from `[sources]`; raises KeysweepError (exit 2) on anything malformed."""
-    import os
-
-    from keysweep.scanner.sources.aws import SERVICES, AwsSource
-    from keysweep.scanner.sources.github import GitHubSource
-    from keysweep.scanner.sources.gitlab import GitLabSource
-
     where = str(settings.config_path or "keysweep.toml")
     github_token_env = provider("github").env_name_for_admin_key()
     gitlab_token_env = provider("gitlab").env_name_for_admin_key()
@@ -152,8 +162,6 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
     The follow-ups a scheduled run wants, in this order: --verify, --owners, --revoke-policy; so
     `sweep --verify --owners --revoke-policy --execute` is the whole loop. They never change the
     exit status."""
-    from keysweep.settings import load_settings
-
     settings = load_settings(config_path)
     if settings.config_path is None:
         fail("no keysweep.toml here: pass --config FILE")
@@ -169,8 +177,6 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
     if revoke_execute and not apply_policy:
         fail("--execute revokes through the policy: add --revoke-policy (or [policy] apply_after_sweep = true)")
     if apply_policy:
-        from keysweep.remediation.policy import load
-
         try:
             if load(policy_file, settings) is None:
                 fail("--revoke-policy: no keysweep-policy.toml here and no [policy] rules in keysweep.toml")
@@ -178,7 +184,6 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
             fail(str(exc))
     owner_rules = None
     if owners:  # the owners file is checked before anything is read, as `keysweep owners` does
-        from keysweep.owners.ownersfile import load_owner_rules
 
         owner_rules = load_owner_rules(owners_file, settings)
     elif owners_file:
@@ -186,8 +191,6 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
     built = build_sources(settings)
 
     def after(store, outcome) -> None:
-        from keysweep.scanner.session import findings_to_report
-
         swept = findings_to_report(outcome, store, False, None, options["include_suppressed"])
         if verify:
             verify_swept(store, swept, settings)
@@ -203,9 +206,6 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
 
 def verify_swept(store, findings, settings) -> None:
     """`keysweep verify` over the swept credentials; its summary on stderr."""
-    from keysweep.scanner.reread import Rereader
-    from keysweep.verify.runner import run_verification, summary, unreadable_notes
-
     results = run_verification(findings, settings, store, rereader=Rereader(settings=settings))
     click.echo(f"keysweep: verified {counted(len(results), 'finding')}: {summary(results) if results else 'nothing to check'}",
                err=True)
@@ -215,9 +215,6 @@ def verify_swept(store, findings, settings) -> None:
 
 def attribute_swept(store, findings, settings, owner_rules) -> None:
     """`keysweep owners` over the swept credentials; its summary on stderr."""
-    from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners
-    from keysweep.scanner.reread import Rereader
-
     _, warnings = run_owners(findings, settings, store, owner_rules, rereader=Rereader(settings=settings))
     for warning in warnings:
         click.echo(f"keysweep: warning: {terminal_safe(warning)}", err=True)
@@ -231,14 +228,6 @@ def apply_revoke_policy(store, settings, policy_file: str | None, execute: bool,
     """`keysweep revoke --policy [--execute]` over the store, its report on stderr (stdout carries
     the sweep's findings). Only what the policy marks `auto` is revoked, and only with --execute;
     a refusal (threshold without --yes, bad policy) is one line on stderr, the sweep's exit code stands."""
-    import contextlib
-    import sys
-
-    from keysweep.commands.revoke import revoke
-    from keysweep.remediation.audit import default_actor
-    from keysweep.remediation.orchestrator import Selection
-    from keysweep.remediation.run import RunOptions
-
     click.echo(f"keysweep: applying the revocation policy ({'execute' if execute else 'dry run'})", err=True)
     options = RunOptions(selection=Selection(), actor=default_actor(), execute=execute, yes=yes, threshold=10,
                          use_policy=True, policy_file=policy_file)

@@ -10,15 +10,20 @@ import click
 from keysweep.cli import format_option, output_file_option
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
+from keysweep.output import render
+from keysweep.sanitize import rich_text, safe_console, terminal_safe
+from keysweep.scanner.reread import Rereader
+from keysweep.scanner.rules import load_rules
+from keysweep.settings import load_settings
+from keysweep.store import Store, default_db_path
 from keysweep.tables import Column, print_table
+from keysweep.verify.runner import run_verification, summary, unreadable_notes
 from keysweep.wording import counted
 
 REPORT_FORMATS = ("table", "json", "jsonl")
 
 
 def open_existing_store(db: str | None):
-    from keysweep.store import Store, default_db_path
-
     path = Path(db) if db else default_db_path()
     if not path.exists():
         raise KeysweepError(f"{path}: no store yet (run a scan first, or pass --db)")
@@ -40,9 +45,6 @@ def select_findings(store, provider: str | None, rule: str | None, ids: tuple[st
 
 def emit_findings(findings, fmt: str, output: str | None, table_writer) -> None:
     """JSON/JSONL: the output contract (`finding_json`); table: the command's own view."""
-    from keysweep.output import render
-    from keysweep.scanner.rules import load_rules
-
     handle = open_private_output(output) if output else sys.stdout
     try:
         if fmt in ("json", "jsonl"):
@@ -72,8 +74,6 @@ VERIFY_COLUMNS = (Column("id", whole=True), Column("rule", whole=True, drop=4), 
 
 def _table(results_by_id):
     def write(findings, out) -> None:
-        from keysweep.sanitize import rich_text, safe_console
-
         # Identities and errors come from provider answers: cells are sanitised Text, never markup.
         if not findings:
             safe_console(out).print("No findings to verify.")
@@ -115,11 +115,6 @@ def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_pa
 
     Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
     with its time. Exit status 1 when any key is live."""
-    from keysweep.sanitize import terminal_safe
-    from keysweep.scanner.reread import Rereader
-    from keysweep.settings import load_settings
-    from keysweep.verify.runner import run_verification, summary, unreadable_notes
-
     settings = load_settings(config_path)
     store = open_existing_store(db)
     findings = select_findings(store, provider, rule, ids, include_suppressed)
