@@ -1,7 +1,8 @@
 """Presentation shared by the scan commands (`scan git|dir|staged|github|gitlab|aws`, `sweep`):
 render a scan's findings, its warnings and errors, exit with the scan's status, and the
-`--verify` step. Light on purpose: `keysweep scan staged` imports it, so the scanner, the store
-and anything heavy are imported inside the functions."""
+`--verify` step. Light on purpose: cli.py imports it for every command and `keysweep scan staged`
+runs through it, so the scanner, the store and anything heavy are imported inside the functions
+(each such import says so)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.safefs import warn
 from keysweep.sanitize import terminal_safe
-from keysweep.scanner.session import exit_status, findings_to_report
-from keysweep.suppress import visible
 from keysweep.wording import counted
 
 
@@ -34,7 +33,9 @@ def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new
     """Render and exit with the scan's status (keysweep.scanner.session.exit_status). Findings
     suppressed everywhere are left out (and do not count) unless `include_suppressed`. `unit`: what
     the scan read one of (git: blob; dir, staged: file; remote sources: object)."""
-    from keysweep.output import render  # noqa: PLC0415  (scan staged with nothing found renders nothing)
+    # A scan's own modules: `keysweep report` and the other commands load this module without them.
+    from keysweep.output import render  # noqa: PLC0415
+    from keysweep.scanner.session import exit_status, findings_to_report  # noqa: PLC0415
 
     findings = findings_to_report(result, store, new_only, new_ids, include_suppressed)
     by_id = {rule.id: rule for rule in rules}
@@ -72,6 +73,7 @@ def verify_after_scan(store, result, rules, settings, include_suppressed: bool =
     suppressed everywhere only with --include-suppressed, as `keysweep verify` selects)."""
     # Only for --verify: a scan without it loads neither the re-reader nor the verification runner.
     from keysweep.scanner.reread import Rereader  # noqa: PLC0415
+    from keysweep.suppress import visible  # noqa: PLC0415
     from keysweep.verify.runner import run_verification, summary, unreadable_notes  # noqa: PLC0415
 
     results = run_verification(visible(result.findings, include_suppressed), settings, store,
