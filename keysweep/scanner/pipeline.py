@@ -574,7 +574,8 @@ def _messages_to_scan(repo: GitRepo, already_scanned: set[str], include_unreacha
     every annotated tag a ref names, and with `include_unreachable` the other commit and tag
     objects (their messages are reported only then, so only then read). With `only`, just those
     objects (an incremental scan's new commits and tags, all walked from a ref)."""
-    from keysweep.scanner.sources.git import commit_messages, message_inventory, read_messages
+    # The git source is scan git's: scan staged and scan dir start without it.
+    from keysweep.scanner.sources.git import commit_messages, message_inventory, read_messages  # noqa: PLC0415
 
     if only is not None:
         commits = [sha for sha, kind in only if kind == "commit" and sha not in already_scanned]
@@ -609,7 +610,7 @@ def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_sc
     commit (or the commit a tag names) and its author are read, from the object, only for a message
     that matched. A message no ref reaches is read only with `include_unreachable`; with `only`,
     just those commits and tags are read (see `_messages_to_scan`)."""
-    from keysweep.scanner.sources.git import read_messages, tag_refs
+    from keysweep.scanner.sources.git import read_messages, tag_refs  # noqa: PLC0415  (scan git's only)
 
     tags = tag_refs(repo)
     matched: list[tuple[_MessageText, list[Match], bool]] = []

@@ -45,6 +45,7 @@ from keysweep.scanner.engine import Engine
 from keysweep.scanner.pipeline import embedded_for
 from keysweep.scanner.remote import cache_path, clone_or_fetch, default_cache_dir
 from keysweep.scanner.rules import load_rules
+from keysweep.scanner.sources.git import read_message
 from keysweep.scanner.sources.github import GitHubSource
 from keysweep.scanner.sources.gitlab import GitLabSource
 
@@ -92,7 +93,6 @@ def read_git_message(repo: str, sha: str) -> bytes | None:
     """The message of a commit or annotated tag (what a `git-message` occurrence was scanned from)."""
     if not repo or not sha or not Path(repo).is_dir():
         return None
-    from keysweep.scanner.sources.git import read_message
 
     try:
         return read_message(repo, sha)
