@@ -643,10 +643,14 @@ def cmd_git(args) -> dict:
     if not args.peers_only:
         ks = keysweep_argv(args.keysweep)
         rev = keysweep_source_rev(ks)
-        tools.append(Tool("keysweep", ks + ["scan", "git", repo, "--no-store", "--format", "json"],
-                          KEYSWEEP_OK,
-                          tool_version(ks + ["--version"]) + (f" ({rev})" if rev else ""),
-                          partial_codes={KEYSWEEP_PARTIAL}))
+        version = tool_version(ks + ["--version"]) + (f" ({rev})" if rev else "")
+        # One tool per --engine, taking turns like the peers; the first is the one compared with them.
+        for n, engine in enumerate(args.engine or [None]):
+            tools.append(Tool("keysweep" if n == 0 else f"keysweep --engine {engine}",
+                              ks + ["scan", "git", repo, "--no-store", "--format", "json"]
+                              + (["--engine", engine] if engine else []),
+                              KEYSWEEP_OK, version + (f" --engine {engine}" if engine else ""),
+                              partial_codes={KEYSWEEP_PARTIAL}))
     peers = find_peers(args.peers_venv or [])
     if args.peers_venv and not peers:
         log(f"no peer binaries found under {args.peers_venv}")
@@ -663,7 +667,7 @@ def cmd_git(args) -> dict:
     ks = next((r for r in results if r["tool"] == "keysweep"), None)
     if ks and ks.get("mb_per_s"):
         for r in results:
-            if r["tool"] != "keysweep" and r.get("mb_per_s"):
+            if not r["tool"].startswith("keysweep") and r.get("mb_per_s"):
                 r["keysweep_ratio"] = ks["mb_per_s"] / r["mb_per_s"]
 
     out = sys.stderr if args.json else sys.stdout
@@ -688,6 +692,11 @@ def cmd_git(args) -> dict:
             print(f"! {r['tool']} failed: {r['error']}", file=out)
         for w in r.get("warnings", []):
             print(f"! {r['tool']}: {w}", file=out)
+    engines = [r for r in results if r["tool"].startswith("keysweep --engine ") and r.get("wall_s")]
+    if ks and ks.get("wall_s") and engines:
+        for r in engines:
+            print(f"{r['tool']} ÷ {args.engine[0]}: wall {r['wall_s'] / ks['wall_s']:.1f}×, "
+                  f"cpu {r['cpu_s'] / ks['cpu_s']:.1f}×", file=out)
     return {"mode": "git", "repo": repo, "blobs": n_blobs, "blob_bytes": n_bytes,
             "runs": args.runs, "warmup": args.warmup, "machine": machine,
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
@@ -971,6 +980,10 @@ def main(argv: list[str] | None = None) -> int:
                        description="Time `keysweep scan git REPO_PATH --no-store --format json`.")
     g.add_argument("repo", metavar="REPO_PATH")
     g.add_argument("--runs", type=int, default=3, help="counted runs (default 3)")
+    g.add_argument("--engine", action="append", choices=["auto", "hyperscan", "regex"],
+                   help="run keysweep with --engine ENGINE; repeat to time several engines in turn "
+                        "(`--engine hyperscan --engine regex`: the pure-regex engine's cost, as a "
+                        "ratio to the first); default: keysweep's own choice")
     s = sub.add_parser("staged", parents=[common], help="pre-commit latency on a staged change",
                        description="Time `keysweep scan staged --no-store --format json` in a "
                                    "throwaway repo.")

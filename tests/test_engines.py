@@ -12,7 +12,7 @@ import random
 import pytest
 
 from keysweep.scanner.engine import Engine, hyperscan_available
-from keysweep.scanner.rules import load_rules
+from keysweep.scanner.rules import Rule, load_rules
 from keysweep.testing.keygen import KeyGen
 
 pytestmark = pytest.mark.skipif(not hyperscan_available(), reason="hyperscan wheel not installed here")
@@ -132,6 +132,37 @@ def test_identical_findings_on_a_varied_corpus(engines):
     assert total > 500
     matched_rules = {m.rule_id for content in corpus for m in rx.scan(content)}
     assert len(matched_rules) >= len(rules) // 2, sorted(matched_rules)
+
+
+def keywordless_rules() -> list[Rule]:
+    """A rule with a keyword and one without (always confirmed, over the whole content)."""
+    plain = Rule(id="custom.tagged", name="tagged", provider="custom", description="d",
+                 regex=r"\bTAG(?P<secret>[0-9a-f]{24})\b", keywords=("tag",))
+    bare = Rule(id="custom.bare", name="bare", provider="custom", description="d",
+                regex=r"\b(?P<secret>zq[0-9a-f]{30})\b")
+    return [plain, bare]
+
+
+def hex_value(length: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    return bytes(rng.choice(b"0123456789abcdef") for _ in range(length))
+
+
+def test_identical_findings_with_a_rule_without_keywords():
+    """Without keywords a rule is confirmed on every content by both backends (the regex backend's
+    prefilter selects it without looking)."""
+    rules = load_rules() + keywordless_rules()
+    hs, rx = Engine(rules, backend="hyperscan"), Engine(rules, backend="regex")
+    corpus = build_corpus(rules)
+    rng = random.Random(SEED)
+    for index in rng.sample(range(len(corpus)), 40):
+        corpus[index] += b"\nvalue = zq" + hex_value(30, index) + b"\n"
+    found = 0
+    for content in corpus:
+        by_hs, by_rx = signature(hs.scan(content)), signature(rx.scan(content))
+        assert by_hs == by_rx
+        found += sum(1 for s in by_rx if s[0] == "custom.bare")
+    assert found >= 40
 
 
 AWS_MIXED_SEPARATORS = ("secret_access-key = {s}", "SECRET-ACCESS_KEY={s}", "secret-access_key: {s}")

@@ -5,8 +5,8 @@ findings:
 - `hyperscan`: one Hyperscan database over every rule's pattern (compiled in prefilter mode, so
   constructs Hyperscan lacks are widened, never narrowed). Every end offset of a possible match is
   reported; the rule's own regex then runs only in a window around it.
-- `regex`: a literal keyword check on the lower-cased content selects the rules worth running; the
-  rule's regex then runs over the whole content.
+- `regex`: the rules one of whose keywords occurs in the lower-cased content (all keywords found in
+  one pass, keywords.py) are worth running; the rule's regex then runs over the whole content.
 A rule whose pattern has no bounded width is confirmed over the whole content by both.
 
 After confirmation, both backends share the same steps: each match goes through its rule's
@@ -32,6 +32,7 @@ from keysweep.providers import CHECKS, ENRICHERS
 from keysweep.providers.candidate import Candidate
 from keysweep.providers.placeholders import is_placeholder
 from keysweep.scanner import decode
+from keysweep.scanner.keywords import KeywordIndex
 from keysweep.scanner.rules import Rule
 from keysweep.scanner.sources import BINARY_SNIFF
 from keysweep.scanner.unescape import ESCAPE_PATTERN, EscapedLines, View, unescaped_view
@@ -220,12 +221,7 @@ class Engine:
         self.by_id = {c.rule.id: c for c in self.rules}
         self.decode_base64 = decode_base64
         self._id_rules = {c.rule.key_id_rule for c in self.rules if c.rule.key_id_rule}
-        keywords = {k for c in self.rules for k in c.keywords}
-        by_stem: dict[bytes, list[bytes]] = {}
-        for keyword in keywords:
-            if len(keyword) > 3:
-                by_stem.setdefault(keyword[:3], []).append(keyword)
-        self._keyword_stems = {k: stem for stem, group in by_stem.items() if len(group) > 1 for k in group}
+        self._keyword_index: KeywordIndex | None = None  # built on first use: Hyperscan needs none
         if backend == "auto":
             backend = "hyperscan" if hyperscan_available() else "regex"
         self.backend = backend
@@ -241,32 +237,13 @@ class Engine:
 
     # -- candidates ---------------------------------------------------------------------------
     def _candidates_regex(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
-        lowered = content.lower()
-        # Each distinct keyword is searched once; keywords sharing their first three bytes with
-        # another one are searched only when those three bytes occur (`fal_key`, `fal_api`, …).
-        present: dict[bytes, bool] = {}
-        stems = self._keyword_stems
-        selected: dict[int, list[tuple[int, int]] | None] = {}
-        for index, compiled in enumerate(self.rules):
-            if not compiled.keywords:
-                selected[index] = FULL
-                continue
-            for keyword in compiled.keywords:
-                found = present.get(keyword)
-                if found is None:
-                    stem = stems.get(keyword)
-                    if stem is not None:
-                        stem_found = present.get(stem)
-                        if stem_found is None:
-                            stem_found = present[stem] = stem in lowered
-                        found = stem_found and keyword in lowered
-                    else:
-                        found = keyword in lowered
-                    present[keyword] = found
-                if found:
-                    selected[index] = FULL
-                    break
-        return selected
+        """Every rule one of whose keywords occurs in the content (case folded), and every rule
+        without keywords; all keywords are looked for in one pass (keywords.py)."""
+        if self._keyword_index is None:
+            self._keyword_index = KeywordIndex(k for c in self.rules for k in c.keywords)
+        present = self._keyword_index.present(content.lower())
+        return {index: FULL for index, compiled in enumerate(self.rules)
+                if not compiled.keywords or not present.isdisjoint(compiled.keywords)}
 
     def candidates(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
         """Rule index -> merged (start, end) windows to confirm in, or FULL for the whole content."""
