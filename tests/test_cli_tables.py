@@ -78,12 +78,21 @@ def test_a_wide_terminal_shows_the_source_beside_where():
 
 
 def test_piped_output_never_cuts_an_id(run, tmp_path, keys):
+    """Piped, the table is as wide as its rows need: the finding's id (the one the JSON gives) and
+    its whole place stand on one line, even with a place far wider than any terminal. A piped table
+    drawn at a terminal's width (80, or the 200 a pipe starts from) folds the place and fails here."""
     (tmp_path / "code").mkdir()
-    (tmp_path / "code" / ("d" * 120 + ".env")).write_text(f"OPENAI_API_KEY={keys.openai_project()}\n")
+    name = "d" * 230 + ".env"
+    (tmp_path / "code" / name).write_text(f"OPENAI_API_KEY={keys.openai_project()}\n")
+    listed = run("scan", "dir", tmp_path / "code", "--no-store", "--format", "json")
+    assert listed.code == 1, listed
+    [expected] = [f["id"] for f in listed.json()]
     result = run("scan", "dir", tmp_path / "code", "--no-store")
-    assert result.code == 1
-    ids = re.findall(r"f_[0-9a-f]{16}", result.stdout)
-    assert len(ids) == 1, result.stdout
+    assert result.code == 1, result
+    rows = [line for line in result.stdout.splitlines() if expected in line]
+    assert len(rows) == 1, result.stdout
+    assert f"{name}:1" in rows[0], result.stdout
+    assert re.findall(r"f_[0-9a-f]+", result.stdout) == [expected], result.stdout
 
 
 def test_a_table_drops_the_least_useful_columns_first():
