@@ -1,4 +1,4 @@
-"""`keysweep findings` and `keysweep revoke` select the same credentials the same way: finding ids as
+"""`keysweep findings`, `keysweep revoke` and `keysweep report` select the same credentials the same way: finding ids as
 arguments, --provider (any case), --rule, --owner, --team, --status (the report's statuses),
 --source, --repo, --since; a filter value that matches nothing known is one warning line."""
 
@@ -23,6 +23,15 @@ def planned(run, db, *args) -> set[str]:
     return {row["finding"] for row in result.json()["plan"]}
 
 
+def reported(run, db, *args) -> set[str]:
+    result = run("report", *args, "--format", "json", "--db", db)
+    assert result.code == 0, result
+    report = result.json()
+    ids = {c["id"] for c in report["credentials"]}
+    assert report["totals"]["count"] == len(ids)  # the counts are of the selection, not the store
+    return ids
+
+
 @pytest.fixture
 def store(tmp_path):
     return responder_store(tmp_path)
@@ -45,7 +54,7 @@ def test_a_key_confirmed_dead_after_revoking_is_dead_not_live(run, store):
     assert found["revoked"].id not in listed(run, db, "--status", "live")
 
 
-def test_findings_and_revoke_take_the_same_filters(run, store):
+def test_findings_revoke_and_report_take_the_same_filters(run, store):
     db, f = store
     openai = {f[name].id for name in ("live", "flaky", "unchecked", "dead_already", "revoked", "variable")}
     cases = [
@@ -68,6 +77,7 @@ def test_findings_and_revoke_take_the_same_filters(run, store):
     for args, expected in cases:
         assert listed(run, db, *args) == expected, args
         assert planned(run, db, *args) == expected, args
+        assert reported(run, db, *args) == expected, args
 
 
 def test_findings_without_a_selection_lists_everything_it_did_before(run, store):
@@ -81,7 +91,22 @@ def test_a_relative_since_counts_back_from_now(run, store):
     assert listed(run, db, "--since", "0h") == set()
 
 
-@pytest.mark.parametrize("command", ["findings", "revoke"])
+def test_report_without_a_selection_counts_everything(run, store):
+    db, found = store
+    assert reported(run, db) == {finding.id for finding in found.values()}
+
+
+def test_the_report_of_a_team_is_that_teams_status(run, store):
+    db, found = store
+    report = run("report", "--team", "ML-PLATFORM", "--format", "json", "--db", db).json()
+    assert [c["id"] for c in report["credentials"]] == [found["revoked"].id]
+    assert report["totals"]["dead"] == 1 and report["totals"]["count"] == 1
+    assert list(report["by"]["team"]) == ["ML-Platform"]
+    html = run("report", "--owner", "web@acme.test", "--format", "html", "--db", db).stdout
+    assert found["variable"].id in html and found["revoked"].id not in html
+
+
+@pytest.mark.parametrize("command", ["findings", "revoke", "report"])
 def test_a_filter_value_matching_nothing_known_is_one_warning(run, store, command):
     db, _found = store
     result = run(command, "--provider", "nosuch", "--db", db)
@@ -109,7 +134,7 @@ def test_the_warning_is_sanitised(run, store):
 
 def test_an_unknown_id_or_a_bad_date_is_a_usage_error(run, store):
     db, _found = store
-    for command in ("findings", "revoke"):
+    for command in ("findings", "revoke", "report"):
         unknown = run(command, "f_0000000000000000", "--db", db)
         assert unknown.code == 2 and "no such finding: f_0000000000000000" in unknown.stderr, unknown
         bad = run(command, "--since", "last tuesday", "--db", db)

@@ -1,4 +1,4 @@
-"""The selection options `keysweep findings` and `keysweep revoke` share (one set of options, one
+"""The selection options `keysweep findings`, `keysweep revoke` and `keysweep report` share (one set of options, one
 library function: keysweep/remediation/selection.py), and the warning for a filter value that
 matches nothing known."""
 

@@ -9,20 +9,18 @@ from pathlib import Path
 import click
 
 from keysweep.cli import format_option, hidden_alias, output_file_option
+from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.files import write_private_text
 from keysweep.remediation import report as R
 from keysweep.store import Store, default_db_path
 
 
 @click.command("report")
+@selection_options
 @format_option(("table", "json", "html", "prometheus"), html="a self-contained page to hand on",
                prometheus="gauges for a Prometheus textfile collector")
 @click.option("--audit", "audit_view", is_flag=True,
               help="Audit view: owner, reach and speed per credential, mapped to the OWASP NHI Top 10.")
-@click.option("--provider", help="Only this provider.")
-@click.option("--team", help="Only this team.")
-@click.option("--owner", help="Only this owner.")
-@click.option("--source", help="Only credentials seen in this kind of source.")
 @click.option("--min-confidence", "threshold", type=click.FloatRange(0, 1), default=None,
               help="Confidence (0 to 1) an owner needs to count as owned (default: that of `keysweep owners`, 0.5).")
 @hidden_alias("--threshold", "--min-confidence", "threshold", type=click.FloatRange(0, 1))
@@ -30,15 +28,23 @@ from keysweep.store import Store, default_db_path
 @click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
-def report_cmd(fmt, audit_view, provider, team, owner, source, threshold, output, db, include_suppressed):
-    """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead."""
+def report_cmd(ids, provider, rule, owner, team, status, source, repo, since, fmt, audit_view, threshold, output,
+               db, include_suppressed):
+    """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead.
+
+    Finding IDS and the filters select as `keysweep findings` and `keysweep revoke` do."""
+    selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
+                                include_suppressed=include_suppressed)
     path = Path(db) if db else default_db_path()
     if not path.exists():
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path)
     try:
-        report = R.build(store, provider=provider, team=team, owner=owner, source=source, threshold=threshold,
-                         include_suppressed=include_suppressed)
+        unknown = store.unknown_finding_ids(ids)
+        if unknown:  # a typo must not look like "nothing to report"
+            raise click.UsageError(f"no such finding: {', '.join(unknown)}")
+        warn_unmatched(store, selection)
+        report = R.build(store, selection=selection, threshold=threshold)
     finally:
         store.close()
     if audit_view:

@@ -12,19 +12,25 @@ import html
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from keysweep.clock import parse_utc, utc_iso
+from keysweep.clock import utc_iso
 from keysweep.locations import describe_finding
 from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
 from keysweep.providers import PROVIDERS
 from keysweep.remediation.audit import head
 from keysweep.remediation.jobs import CONFIRMED
+from keysweep.remediation.selection import Selection, select
+from keysweep.remediation.statuses import (  # the statuses are the report's too (re-exported)
+    STATUSES,
+    credential_status,
+    inventory_rule_ids,
+    parse,
+)
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
-from keysweep.scanner.sources.remote import inventory_rules
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
 
@@ -46,15 +52,6 @@ HUMAN_RULES = frozenset().union(*(record.human_rules for record in PROVIDERS.val
 BROAD_SCOPES = ("admin", "repo", "write", "delete", "owner", "root", "*", "api", "full")
 CI_SOURCES = ("github-actions", "gitlab-ci", "actions", "ci")
 CLOUD_SOURCES = ("aws", "secretsmanager", "ssm", "lambda", "gcp", "azure")
-
-
-def parse(moment: str | None) -> datetime | None:
-    if not moment:
-        return None
-    try:
-        return parse_utc(moment)
-    except ValueError:
-        return None
 
 
 def seconds(start: str | None, end: str | None) -> int | None:
@@ -82,9 +79,6 @@ def human(secs: float | None) -> str:
     return f"{secs:.0f}s"
 
 
-# Verification outcomes a report counts, in this order (docs/output.md, "report"): every credential
-# is in exactly one.
-STATUSES = ("live", "dead", "unknown", "unverified", "no_value")
 # Occurrence metadata that dates when a value was put where it was found, when no commit dates it:
 # an Actions/GitLab variable's `updated_at`, an SSM parameter version's `last_modified_at`, a
 # Secrets Manager secret's `last_changed_at`, an IAM key's or a secret's `created_at`.
@@ -147,11 +141,6 @@ def nhi_risks(row: Row, occurrences: int) -> list[str]:
     return sorted(set(risks), key=lambda r: int(r[3:]))
 
 
-def inventory_rule_ids() -> frozenset[str]:
-    """Rules of findings that hold no value to check (secret-age and key-age records)."""
-    return frozenset(rule.id for rule in inventory_rules())
-
-
 def earliest_leak(finding, leaked_event: str | None) -> str | None:
     """The earliest time the value is known to have been where it was found: the `leaked` event
     (commit times), else per occurrence its commit time or the date its store gives the value."""
@@ -166,28 +155,6 @@ def earliest_leak(finding, leaked_event: str | None) -> str | None:
     return min(known)[1] if known else None
 
 
-def credential_status(finding, times: dict[str, str], no_value: frozenset[str]) -> str:
-    """live / dead / unknown / unverified / no_value, from the latest verification, unless keysweep
-    confirmed the key dead after it (a revoker's confirmation need not be a verification)."""
-    verification = finding.verification or {}
-    latest, checked = verification.get("status"), verification.get("checked_at")
-    dead_at = times.get("confirmed_dead")
-    if dead_at and (latest is None or not checked or (parse(checked) or parse(dead_at)) <= parse(dead_at)):
-        return "dead"
-    if latest in ("live", "dead"):
-        return latest
-    if latest:
-        return "unknown"
-    return "no_value" if finding.rule_id in no_value else "unverified"
-
-
-def finding_status(finding, no_value: frozenset[str]) -> str:
-    """`credential_status` of a finding as the store returns it (its latest verification and its
-    remediation times): how `findings --status` and `revoke --status` select, and the report counts."""
-    remediation = finding.remediation or {}
-    return credential_status(finding, {"confirmed_dead": remediation.get("confirmed_dead_at")}, no_value)
-
-
 def death_time(times: dict[str, str]) -> str | None:
     """When the key is known to have stopped working after being seen working: keysweep's
     confirmation, or the first `verified_dead` after a `verified_live`."""
@@ -197,13 +164,20 @@ def death_time(times: dict[str, str]) -> str | None:
     return times["verified_dead"] if live and dead and dead > live else None
 
 
-def collect(store, now: datetime, *, provider: str | None = None, team: str | None = None,
-            owner: str | None = None, source: str | None = None, threshold: float | None = None,
-            include_suppressed: bool = False) -> list[Row]:
+def collect(store, now: datetime, *, selection: Selection | None = None, provider: str | None = None,
+            team: str | None = None, owner: str | None = None, source: str | None = None,
+            threshold: float | None = None, include_suppressed: bool = False) -> list[Row]:
+    """The report's rows for the credentials `selection` names (keysweep.remediation.selection, as
+    `findings` and `revoke` select), or for those the filters given one by one name (the same
+    selection); every credential not suppressed everywhere when neither is given."""
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     no_value = inventory_rule_ids()
+    if selection is None:
+        selection = Selection(provider=provider, team=team, owner=owner, source=source)
+    if include_suppressed and not selection.include_suppressed:
+        selection = replace(selection, include_suppressed=True)
     # A credential suppressed everywhere (accepted by a person) is not part of the remediation work.
-    findings = store.findings(provider=provider, include_suppressed=include_suppressed)
+    findings = select(store, selection)
     times: dict[str, dict[str, str]] = defaultdict(dict)
     for finding_id, kind, at in store.conn.execute("SELECT finding_id, kind, min(at) FROM events GROUP BY finding_id, kind"):
         times[finding_id][kind] = at
@@ -217,12 +191,6 @@ def collect(store, now: datetime, *, provider: str | None = None, team: str | No
     now_iso = utc_iso(now)
     for finding in findings:
         owner_info = finding.owner or {}
-        if team and (owner_info.get("team") or "") != team:
-            continue
-        if owner and (owner_info.get("name") or "") != owner:
-            continue
-        if source and not any(o.source == source for o in finding.occurrences):
-            continue
         t = dict(times.get(finding.id, {}))
         t["leaked"] = earliest_leak(finding, t.get("leaked"))
         if not t.get("detected"):

@@ -1,5 +1,5 @@
-"""Which credentials a command acts on: the one selection `keysweep findings` and `keysweep revoke`
-(and `sweep --revoke-policy`, through the revocation run) share.
+"""Which credentials a command acts on: the one selection `keysweep findings`, `keysweep revoke`,
+`keysweep report` (and `sweep --revoke-policy`, through the revocation run) share.
 
 A selection is finding ids and filters; a finding is selected when it is one of the ids (if any
 are given) and passes every filter given:
@@ -10,7 +10,7 @@ are given) and passes every filter given:
 | `rule` | its rule id |
 | `owner` | its chosen owner's name or contact, without regard to case |
 | `team` | its chosen owner's team, without regard to case |
-| `status` | its status as the report counts it (`report.credential_status`): live, dead, unknown, unverified, no_value |
+| `status` | its status as the report counts it (`statuses.credential_status`): live, dead, unknown, unverified, no_value |
 | `source` | one of its places is in this kind of source (git, dir, staged, aws-ssm, …) |
 | `repo` | one of its places is in a repository whose name is or contains this |
 | `since` | it was first detected at or after this moment |
@@ -30,7 +30,7 @@ from keysweep.clock import parse_utc, utc_iso
 from keysweep.errors import KeysweepError
 from keysweep.models import Finding
 from keysweep.providers import PROVIDERS
-from keysweep.remediation.report import STATUSES, finding_status, inventory_rule_ids
+from keysweep.remediation.statuses import STATUSES, finding_status, inventory_rule_ids
 
 _RELATIVE = re.compile(r"(\d+)\s*([dhw])")
 _RELATIVE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
