@@ -11,8 +11,9 @@ from typing import Callable
 import click
 
 from keysweep import __version__
-from keysweep.commands._common import blob_progress, emit, open_report, settings_for_verify, verify_after_scan
+from keysweep.commands._common import emit, open_report, settings_for_verify, verify_after_scan
 from keysweep.errors import KeysweepError
+from keysweep.progress import BlobProgress, progress_enabled
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
 
@@ -101,7 +102,8 @@ def hidden_alias(flag: str, alias_of: str, target: str, **attrs) -> Callable:
 
 def progress_option(func: Callable) -> Callable:
     return click.option("--progress/--no-progress", "show_progress", default=None,
-                        help="Progress on stderr. Default: shown on a terminal only.")(func)
+                        help="Progress on stderr: blobs done / total, MB/s, time left. Default: shown when "
+                             "stderr is a terminal only.")(func)
 
 
 def store_options(func: Callable) -> Callable:
@@ -226,14 +228,16 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     matcher, rules = load_engine(rule_paths, engine)
     store = open_store(db, no_store)
     state = git_state(store, repo.identity, rules, full, walk=not unreachable)
-    progress = blob_progress(sys.stderr.isatty() and (fmt == "table" or output is not None)
-                             if show_progress is None else show_progress)
-    result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,
-                      include_unreachable=unreachable, progress=progress, previous_tips=state.previous_tips,
-                      known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()], since=state.since,
-                      messages_scanned=state.messages_scanned)
-    if progress:
-        sys.stderr.write("\n")
+    progress = BlobProgress(live=sys.stderr.isatty()) if progress_enabled(show_progress) else None
+    try:
+        result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,
+                          include_unreachable=unreachable, progress=progress,
+                          progress_total=progress.total if progress else None, previous_tips=state.previous_tips,
+                          known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()], since=state.since,
+                          messages_scanned=state.messages_scanned)
+    finally:
+        if progress:
+            progress.close()
     new_ids = persist(store, result, rules, started)
     if verify:
         verify_after_scan(store, result, rules, settings, include_suppressed)

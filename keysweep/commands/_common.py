@@ -7,8 +7,7 @@ runs through it, so the scanner, the store and anything heavy are imported insid
 from __future__ import annotations
 
 import sys
-import time
-from typing import IO, Callable
+from typing import IO
 
 import click
 
@@ -82,17 +81,3 @@ def verify_after_scan(store, result, rules, settings, include_suppressed: bool =
         click.echo(f"keysweep: verified {counted(len(results), 'finding')}: {summary(results)}", err=True)
     for note in unreadable_notes(results):
         click.echo(f"keysweep: {terminal_safe(note)}", err=True)
-
-
-def blob_progress(enabled: bool) -> Callable[[int, int], None] | None:
-    """A one-line blob/byte counter on stderr for a local scan."""
-    if not enabled:
-        return None
-    start = time.monotonic()
-
-    def report(blobs: int, nbytes: int) -> None:
-        elapsed = max(time.monotonic() - start, 1e-6)
-        sys.stderr.write(f"\r{blobs} blobs, {nbytes / 1e6:.0f} MB, {nbytes / 1e6 / elapsed:.0f} MB/s ")
-        sys.stderr.flush()
-
-    return report

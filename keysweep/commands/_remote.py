@@ -7,10 +7,11 @@ import asyncio
 import json
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import click
@@ -20,6 +21,7 @@ from keysweep.context import Context
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.http import HttpClient
+from keysweep.progress import PLAIN_EVERY, BlobProgress, progress_enabled, rate_and_eta_column
 from keysweep.sanitize import safe_console, terminal_safe
 from keysweep.scanner.pipeline import utc_now
 from keysweep.scanner.remote import Runner
@@ -27,7 +29,7 @@ from keysweep.scanner.rules import rules_digest
 from keysweep.scanner.session import load_engine, open_store, persist
 from keysweep.scanner.sources.remote import inventory_rules
 from keysweep.settings import load_settings
-from keysweep.wording import counted
+from keysweep.wording import counted, plural
 
 
 def remote_options(func: Callable) -> Callable:
@@ -42,8 +44,11 @@ def remote_options(func: Callable) -> Callable:
                         help="API reads in flight at once (each host is also throttled).")(func)
     func = click.option("--full", is_flag=True,
                         help="Read everything again, ignoring what the store has already seen.")(func)
-    func = click.option("--progress/--no-progress", "show_progress", default=True,
-                        help="Progress on stderr: a live display on a terminal, plain lines otherwise.")(func)
+    func = click.option("--progress/--no-progress", "show_progress", default=None,
+                        help="Progress on stderr: on a terminal a line per repository or scope as it ends and a "
+                             "live bar per repository (blobs done / total, MB/s, time left); plain lines on a "
+                             "pipe. Default: shown when stderr is a terminal only. --no-progress also drops "
+                             "the closing counts line.")(func)
     return func
 
 
@@ -57,70 +62,135 @@ def clone_options(func: Callable) -> Callable:
     return func
 
 
-class PlainProgress:
-    """One line per finished repository or scope, for CI logs."""
+def repo_line(info: dict) -> str:
+    """A finished repository, as both displays say it (its name comes from the forge: sanitised)."""
+    if info.get("unchanged"):
+        return terminal_safe(f"{info['name']}: unchanged since the last sweep")
+    return terminal_safe(f"{info['name']}: {counted(info.get('blobs', 0), 'object')}, "
+                         f"{info.get('nbytes', 0) / 1e6:.1f} MB, {counted(info.get('findings', 0), 'finding')} "
+                         f"in {info.get('seconds', 0):.1f}s")
 
-    def __init__(self) -> None:
+
+def unit_line(info: dict) -> str:
+    """A finished scope of a remote store (Actions variables, a region's parameters, …)."""
+    return f"{terminal_safe(info['source'])} {terminal_safe(info['name'])}: {counted(info.get('findings', 0), 'finding')}"
+
+
+class PlainProgress:
+    """`--progress` where stderr is no terminal (a CI log): one line per finished repository or
+    scope, and for a repository being scanned a line every PLAIN_EVERY seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, every: float = PLAIN_EVERY) -> None:
         self.repos = 0
-        self.start = time.monotonic()
+        self.clock = clock
+        self.every = every
+        self.lock = threading.Lock()  # scans report from their threads
+        self.scans: dict[str, BlobProgress] = {}
 
     def __call__(self, event: str, **info) -> None:
-        if event == "repo":
-            self.repos += 1
-            if info.get("unchanged"):
-                line = f"{info['name']}: unchanged since the last sweep"
-            else:
-                line = (f"{info['name']}: {counted(info.get('blobs', 0), 'object')}, "
-                        f"{info.get('nbytes', 0) / 1e6:.1f} MB, {counted(info.get('findings', 0), 'finding')} "
-                        f"in {info.get('seconds', 0):.1f}s")
-            click.echo(f"keysweep: [{self.repos}] {terminal_safe(line)}", err=True)
-        elif event == "unit" and info.get("source") != "git":
-            click.echo(f"keysweep: {terminal_safe(info['source'])} {terminal_safe(info['name'])}: "
-                       f"{counted(info.get('findings', 0), 'finding')}", err=True)
+        with self.lock:
+            if event == "repo":
+                self.repos += 1
+                self.scans.pop(info["name"], None)
+                click.echo(f"keysweep: [{self.repos}] {repo_line(info)}", err=True)
+            elif event == "unit" and info.get("source") != "git":
+                click.echo(f"keysweep: {unit_line(info)}", err=True)
+            elif event == "blobs-total":
+                scan = self.scans[info["name"]] = BlobProgress(live=False, stream=_Prefixed(info["name"]),
+                                                               clock=self.clock, every=self.every)
+                scan.total(info["blobs"], info["nbytes"])
+            elif event == "blobs" and info["name"] in self.scans:
+                self.scans[info["name"]](info["blobs"], info["nbytes"])
 
     def close(self) -> None:
         pass
 
 
+class _Prefixed:
+    """stderr, each line naming the repository it is about."""
+
+    def __init__(self, name: str) -> None:
+        self.name = terminal_safe(name)
+
+    def write(self, text: str) -> None:
+        click.echo(text.rstrip("\n").replace("keysweep: ", f"keysweep: {self.name}: ", 1), err=True)
+
+    def flush(self) -> None:
+        pass
+
+
 class RichProgress:
-    """A live display on a terminal: repositories, scopes, blobs and MB/s."""
+    """On a terminal: one line per source as it finishes (it stays, like a log), and below them,
+    live, the run's counts and one bar per repository being scanned — blobs done / total, MB/s and
+    the time left — so a large repository never looks stuck."""
 
     def __init__(self) -> None:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
         self.start = time.monotonic()
-        self.blobs = 0
-        self.nbytes = 0
-        # Repository names come from the forge: the description is plain text, never markup.
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
-                                 TimeElapsedColumn(), console=safe_console(stderr=True), transient=True)
-        self.task = self.progress.add_task("starting", total=None)
+        self.blobs = self.nbytes = 0
         self.repos = self.units = self.errors = 0
-        self.current = ""
+        self.lock = threading.Lock()  # scans report from their threads
+        self.tasks: dict[str, Any] = {}
+        # Repository names come from the forge: descriptions are plain text, never markup.
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(),
+                                 TextColumn("{task.fields[detail]}", markup=False), rate_and_eta_column(),
+                                 console=safe_console(stderr=True), transient=True)
+        self.overall = self.progress.add_task("starting", total=None, detail="")
         self.progress.start()
 
     def __call__(self, event: str, **info) -> None:
+        with self.lock:
+            self._event(event, info)
+            elapsed = max(time.monotonic() - self.start, 1e-6)
+            self.progress.update(self.overall, description=(
+                f"{counted(self.repos, 'repository')}, {counted(self.units, 'scope')}, "
+                f"{counted(self.blobs, 'object')}, {self.nbytes / 1e6 / elapsed:.1f} MB/s, "
+                f"{counted(self.errors, 'error')}"))
+
+    def _event(self, event: str, info: dict) -> None:
+        name = info.get("name", "")
         if event == "repo":
             self.repos += 1
             self.blobs += info.get("blobs", 0)
             self.nbytes += info.get("nbytes", 0)
+            task = self.tasks.pop(name, None)
+            if task is not None:
+                self.progress.remove_task(task)
+            self.progress.console.print(repo_line(info))
         elif event == "repo-start":
-            self.current = terminal_safe(info.get("name", ""))
+            self._task(name, "fetching")
+        elif event == "blobs-total":
+            self.progress.reset(self._task(name, ""), total=max(info["nbytes"], 1), completed=0,
+                                detail=f"0/{info['blobs']:,} {plural(info['blobs'], 'blob')}",
+                                blobs_total=info["blobs"])
+        elif event == "blobs" and name in self.tasks:
+            task = self.tasks[name]
+            total = self.progress.tasks[self._index(task)].fields.get("blobs_total", 0)
+            self.progress.update(task, completed=info["nbytes"],
+                                 detail=f"{info['blobs']:,}/{total:,} {plural(total, 'blob')}")
         elif event == "unit":
             self.units += 1
+            if info.get("source") != "git":
+                self.progress.console.print(unit_line(info))
         elif event == "error":
             self.errors += 1
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        self.progress.update(self.task, description=(
-            f"{self.repos} repositories, {self.units} scopes, {self.blobs} blobs, "
-            f"{self.nbytes / 1e6 / elapsed:.1f} MB/s, {self.errors} errors  {self.current}"))
+
+    def _task(self, name: str, detail: str):
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(terminal_safe(name), total=None, detail=detail)
+        return self.tasks[name]
+
+    def _index(self, task) -> int:
+        return next(i for i, t in enumerate(self.progress.tasks) if t.id == task)
 
     def close(self) -> None:
         self.progress.stop()
 
 
-def make_progress(enabled: bool):
-    if not enabled:
+def make_progress(show_progress: bool | None):
+    """The display `--progress/--no-progress` asks for (unset: on a terminal only), or None."""
+    if not progress_enabled(show_progress):
         return None
     return RichProgress() if sys.stderr.isatty() else PlainProgress()
 
@@ -142,7 +212,7 @@ def token_from(env_name: str, default_env: str) -> str | None:
 def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str | None, db: str | None,
                no_store: bool, rule_paths: tuple[str, ...], engine: str, max_size: int, new_only: bool,
                max_age: int, fail_on_error: bool, errors_json: str | None, concurrency: int, full: bool,
-               show_progress: bool, cache_dir: str | None = None, git_workers: int = 4,
+               show_progress: bool | None, cache_dir: str | None = None, git_workers: int = 4,
                include_suppressed: bool = False, settings=None, exit_on_new: bool = False,
                after: Callable[[object, object], None] | None = None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit.
@@ -184,7 +254,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
         except OSError as exc:
             click.echo(f"keysweep: warning: {terminal_safe(errors_json)}: {exc.strerror}", err=True)
     counters = outcome.counters
-    if show_progress:
+    if show_progress is not False:  # the run's counts: on stderr unless --no-progress
         click.echo(f"keysweep: {counted(counters.get('repos_scanned', 0), 'repository')} scanned, "
                    f"{counters.get('repos_unchanged', 0)} unchanged, {counted(counters.get('values', 0), 'value')} read, "
                    f"{counted(counters.get('inventory', 0), 'inventory record')}, "

@@ -259,13 +259,18 @@ def _sort_blob(sha: str, matches: list[Match], engine: Engine, matched: dict[str
 
 
 def _match_streamed_blobs(repo: GitRepo, blobs: list[tuple[str, int]], engine: Engine,
-                          max_size: int = DEFAULT_MAX_SIZE) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
+                          max_size: int = DEFAULT_MAX_SIZE, progress: Progress | None = None,
+                          ) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
     """`_read_and_match` for blobs too large to hold: each streamed from its own `git cat-file`."""
     stats = ScanStats()
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
     partial: set[str] = set()
-    for sha, size in blobs:
+    done_bytes = 0
+    for count, (sha, size) in enumerate(blobs, 1):
+        if progress:  # each is large: told as it starts, then once more as the last ends
+            progress(count - 1, done_bytes)
+        done_bytes += size
         errors_before = len(stats.errors)
         blob = Blob(b"", "git", {"blob": sha},
                     opener=lambda sha=sha, size=size: repo.blob_stream(sha, size, stats.errors), size=size)
@@ -276,7 +281,20 @@ def _match_streamed_blobs(repo: GitRepo, blobs: list[tuple[str, int]], engine: E
                 matched[sha] = matches
             continue
         _sort_blob(sha, matches, engine, matched, clean, partial)
+    if progress and blobs:
+        progress(len(blobs), done_bytes)
     return matched, clean, partial, stats
+
+
+def _told_nothing(_blobs: int, _nbytes: int) -> None:
+    """A progress callback for no one."""
+
+
+def _after(progress: Progress | None, blobs: int, nbytes: int) -> Progress | None:
+    """`progress` for a part of the scan that starts when `blobs` (`nbytes`) are already done."""
+    if progress is None:
+        return None
+    return lambda done, done_bytes: progress(blobs + done, nbytes + done_bytes)
 
 
 # Per-shard (blobs, bytes) done, shared with forked workers by inheritance for progress display.
@@ -358,6 +376,7 @@ def scan_git(
     max_size: int = DEFAULT_MAX_SIZE,
     include_unreachable: bool = False,
     progress: Progress | None = None,
+    progress_total: Progress | None = None,
     workers: int | None = None,
     previous_tips: Iterable[str] = (),
     known_match_blobs: Iterable[str] = (),
@@ -370,7 +389,9 @@ def scan_git(
     earlier scans (`known_match_blobs`) that newer commits put at new paths gain occurrences.
     With `since`, blobs are not listed from the object database but walked from the commits
     made since that scan (with refs unchanged, nothing is read). Suppressed matches are kept and
-    marked: inline allows, and the ignore files of the repository and of `ignore_roots`."""
+    marked: inline allows, and the ignore files of the repository and of `ignore_roots`.
+    `progress_total(blobs, bytes)` is told once, before any is read, how many blobs (and bytes) this
+    scan will read; `progress(blobs, bytes)` then how many are done, ending at that total."""
     stats = ScanStats()
     # Tips first: a commit made while we read must count as new next time, not as seen.
     refs = repo.ref_tips()
@@ -400,6 +421,8 @@ def scan_git(
         else:
             wanted.append((sha, size))
     total_bytes = sum(size for _, size in wanted)
+    streamed_bytes = sum(size for _, size in streamed)
+    (progress_total or _told_nothing)(len(wanted) + len(streamed), total_bytes + streamed_bytes)
     workers = workers or os.cpu_count() or 1
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
@@ -416,7 +439,9 @@ def scan_git(
         if progress:
             progress(len(wanted), total_bytes)
     if streamed:
-        part_matched, part_clean, part_partial, part_stats = _match_streamed_blobs(repo, streamed, engine, max_size)
+        part_matched, part_clean, part_partial, part_stats = _match_streamed_blobs(
+            repo, streamed, engine, max_size,
+            progress=_after(progress, len(wanted), total_bytes))
         matched.update(part_matched)
         clean.extend(part_clean)
         partial |= part_partial

@@ -72,6 +72,9 @@ def cache_path(root: Path, name: str) -> Path:
     return root.joinpath(*parts[:-1], parts[-1] + ".git")
 
 
+# progress(event, **info), from the event loop or a scan's thread: "repo-start" (name), "blobs-total"
+# and "blobs" (name, blobs, nbytes: to read, then done), "repo" (name, blobs, nbytes, findings,
+# seconds, or unchanged), "unit" (name, source, findings), "error" (message).
 ProgressCallback = Callable[..., None]
 
 
@@ -356,6 +359,11 @@ class Runner:
         # The same suppression step as `keysweep scan git`: inline allows, the repository's own
         # ignore file (at HEAD for a clone), and the ignore files of `ignore_roots`.
         kwargs["ignore_roots"] = self.ignore_roots
+        # A large repository is watched as it is read (from this scan's thread): blobs done / total.
+        if "progress_total" in accepted:
+            kwargs["progress_total"] = lambda blobs, nbytes: self.progress("blobs-total", name=scope, blobs=blobs,
+                                                                           nbytes=nbytes)
+            kwargs["progress"] = lambda blobs, nbytes: self.progress("blobs", name=scope, blobs=blobs, nbytes=nbytes)
         with self.borrowed_engine() as engine:
             result = scan_git(repo, engine, **kwargs)
         if target.url is not None:
