@@ -108,7 +108,8 @@ def progress_option(func: Callable) -> Callable:
 
 def store_options(func: Callable) -> Callable:
     func = click.option("--db", type=click.Path(dir_okay=False),
-                        help="Findings store (SQLite). Default: $KEYSWEEP_DB or the user data dir.")(func)
+                        help="Findings store: a SQLite file or a postgresql:// URL. "
+                             "Default: $KEYSWEEP_DB or the user data dir.")(func)
     func = click.option("--no-store", is_flag=True, help="One-shot scan: read and write no store.")(func)
     return func
 
@@ -410,9 +411,9 @@ def demo_cmd(keep, fmt, output):
 def _store_problem(exc: Exception) -> str | None:
     """A store error that escaped the store's own handling (a statement outside a transaction that
     met a lock, a file made read-only mid-run): an input/environment error, not an internal one."""
-    if type(exc).__module__ != "sqlite3":
+    if type(exc).__module__.split(".")[0] not in ("sqlite3", "psycopg"):
         return None
-    text = str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "locked" in text or "busy" in text:
         return f"the findings store is locked by another process: {text}"
     if "readonly" in text or "read-only" in text:

@@ -359,3 +359,39 @@ def moto_endpoint():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+# -- store backends -------------------------------------------------------------------------------
+# The PostgreSQL server the store tests use (issue 16): 127.0.0.1:5432, trust auth, database `test`,
+# unless the developer points them elsewhere.
+POSTGRES_URL = os.environ.get("KEYSWEEP_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def postgres_url_in_schema(schema: str, base: str = POSTGRES_URL) -> str:
+    """`base` with its connections' search_path set to `schema` (where the store's tables go)."""
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_url():
+    """A PostgreSQL store of this test's own: a fresh schema (parallel runs and CI jobs never meet),
+    dropped with everything in it afterwards."""
+    import uuid
+
+    import psycopg
+
+    schema = f"keysweep_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield postgres_url_in_schema(schema)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '30s'")
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_at(request, tmp_path) -> str:
+    """Where a store conformance test keeps its store: a SQLite file, then a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_url")

@@ -92,7 +92,7 @@ def test_scan_staged_does_not_import_heavy_libraries(make_repo):
              "sys.argv = ['keysweep', 'scan', 'staged']\n"
              "from keysweep.cli import main\n"
              "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-             "heavy = [m for m in ('rich', 'sqlite_utils', 'sqlite3', 'hyperscan', 'aiohttp', 'boto3') if m in sys.modules]\n"
+             "heavy = [m for m in ('rich', 'sqlite_utils', 'sqlite3', 'hyperscan', 'aiohttp', 'boto3', 'psycopg') if m in sys.modules]\n"
              "print(json.dumps([code, heavy]))\n")
     result = subprocess.run([sys.executable, "-c", "import json\n" + probe], cwd=repo.path, capture_output=True,
                             text=True, timeout=60)
@@ -100,3 +100,16 @@ def test_scan_staged_does_not_import_heavy_libraries(make_repo):
     code, heavy = json.loads(result.stdout.splitlines()[-1])
     assert code == 0
     assert heavy == []
+
+
+def test_the_demo_does_not_import_the_postgresql_driver(tmp_path):
+    probe = ("import json, sys\n"
+             f"sys.argv = ['keysweep', 'demo', '--keep', {str(tmp_path / 'demo')!r}, '--format', 'json']\n"
+             "from keysweep.cli import main\n"
+             "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+             "print(json.dumps([code, 'psycopg' in sys.modules, 'sqlite3' in sys.modules]))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    code, psycopg_loaded, sqlite_loaded = json.loads(result.stdout.splitlines()[-1])
+    assert code == 0 and sqlite_loaded  # the demo used its SQLite store…
+    assert not psycopg_loaded  # …and never loaded the PostgreSQL driver

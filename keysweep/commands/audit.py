@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -12,12 +11,12 @@ from keysweep.cli import format_option, output_file_option
 from keysweep.files import write_private_text
 from keysweep.remediation.audit import head, parse_head, rows, verify_chain
 from keysweep.sanitize import terminal_safe
-from keysweep.store import Store, default_db_path
+from keysweep.store import Store, store_exists, store_location
 
 
 def _store(db):
-    path = Path(db) if db else default_db_path()
-    if not path.exists():
+    path = store_location(db)
+    if not store_exists(path):
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     return Store(path)
 
@@ -48,7 +47,8 @@ def _expected_head(value: str | None) -> tuple[int, str] | None:
 @click.option("--expect", "expect", metavar="SEQ:HASH",
               help="A head kept earlier (`keysweep audit head`, or any report's audit head): fail unless "
                    "that row is still in the log, unchanged.")
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 def audit_verify(expect, db):
     """Recompute every row's hash, check the log ends at its checkpoint (and at least at --expect),
     and that no revocation job was changed behind the log; exit 1 if not."""
@@ -70,7 +70,8 @@ def audit_verify(expect, db):
 @audit_group.command("head")
 @format_option(("text", "json"), default="text", text="SEQ:HASH", json="{\"seq\": …, \"hash\": …}")
 @output_file_option
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 def audit_head(fmt, output, db):
     """Print the log's head as SEQ:HASH: keep it somewhere else (a ticket, a chat, another machine)
     and check it later with `keysweep audit verify --expect SEQ:HASH`."""
@@ -88,7 +89,8 @@ def audit_head(fmt, output, db):
 @click.option("--action", help="Only actions matching this (glob, e.g. 'revoke.*').")
 @format_option(("table", "json"), table="one line per row")
 @output_file_option
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 def audit_log(limit, action, fmt, output, db):
     """Print the audit log."""
     store = _store(db)

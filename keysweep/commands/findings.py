@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -16,7 +15,7 @@ from keysweep.sanitize import terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.rules import load_rules
 from keysweep.settings import load_settings
-from keysweep.store import Store, default_db_path
+from keysweep.store import Store, store_exists, store_location
 from keysweep.verify.runner import unreadable_findings, unreadable_notes
 
 
@@ -28,7 +27,8 @@ from keysweep.verify.runner import unreadable_findings, unreadable_notes
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml: forge API URLs and token variables used to read values back.")
 @output_options
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @include_suppressed_option
 def findings_cmd(ids, provider, rule, owner, team, status, source, repo, since, unreadable, config_path, fmt, output,
                  db, include_suppressed):
@@ -37,8 +37,8 @@ def findings_cmd(ids, provider, rule, owner, team, status, source, repo, since, 
     Finding IDS and the filters select as `keysweep revoke` does; exit 1 when anything is listed."""
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
                                 include_suppressed=include_suppressed)
-    path = Path(db) if db else default_db_path()
-    if not path.exists():
+    path = store_location(db)
+    if not store_exists(path):
         fail(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path, writable=False)  # listing only reads: a read-only copy of a store will do
     unknown = store.unknown_finding_ids(ids)

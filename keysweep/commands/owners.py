@@ -70,7 +70,8 @@ def _help() -> str:
 @click.option("--offline", is_flag=True, help="No network: owners file, CODEOWNERS and commit authors only.")
 @format_option(REPORT_FORMATS, json="the findings' JSON (docs/output.md) with unowned and owner_candidates")
 @output_file_option
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml with [providers.<name>] endpoints and admin key variables.")
 @click.option("--include-suppressed", is_flag=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -12,7 +11,7 @@ from keysweep.cli import format_option, hidden_alias, output_file_option
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.files import write_private_text
 from keysweep.remediation import report as R
-from keysweep.store import Store, default_db_path
+from keysweep.store import Store, store_exists, store_location
 
 
 @click.command("report")
@@ -25,7 +24,8 @@ from keysweep.store import Store, default_db_path
               help="Confidence (0 to 1) an owner needs to count as owned (default: that of `keysweep owners`, 0.5).")
 @hidden_alias("--threshold", "--min-confidence", "threshold", type=click.FloatRange(0, 1))
 @output_file_option
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
 def report_cmd(ids, provider, rule, owner, team, status, source, repo, since, fmt, audit_view, threshold, output,
@@ -35,8 +35,8 @@ def report_cmd(ids, provider, rule, owner, team, status, source, repo, since, fm
     Finding IDS and the filters select as `keysweep findings` and `keysweep revoke` do."""
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
                                 include_suppressed=include_suppressed)
-    path = Path(db) if db else default_db_path()
-    if not path.exists():
+    path = store_location(db)
+    if not store_exists(path):
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path)
     try:

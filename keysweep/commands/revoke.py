@@ -7,7 +7,6 @@ import asyncio
 import functools
 import json
 import sys
-from pathlib import Path
 from typing import TextIO
 
 import click
@@ -31,7 +30,7 @@ from keysweep.remediation.waits import parse_duration
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
 from keysweep.settings import load_settings
-from keysweep.store import Store, default_db_path
+from keysweep.store import Store, store_exists, store_location
 from keysweep.wording import counted
 
 
@@ -168,7 +167,8 @@ def _summary_line(summary, elapsed: float) -> str:
 @output_file_option
 @click.option("--fail-on-error", is_flag=True, help="Exit 3 while some selected credential's job is failed or not "
                                                     "yet confirmed dead (on every run until it is).")
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
 def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, select_all, include_suppressed, execute, yes,
                threshold, resume, use_policy, policy_file, approve, force, force_revoker, rotate, preflight, actor,
@@ -178,8 +178,8 @@ def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
         max_wait_seconds = parse_duration(max_wait)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-wait") from None
-    path = Path(db) if db else default_db_path()
-    if not path.exists():
+    path = store_location(db)
+    if not store_exists(path):
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since, select_all=select_all,
                                 include_suppressed=include_suppressed)

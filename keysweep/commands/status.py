@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,7 +13,7 @@ from keysweep.files import write_private_text
 from keysweep.remediation.report import human
 from keysweep.remediation.status import build_status
 from keysweep.sanitize import terminal_safe
-from keysweep.store import Store, default_db_path
+from keysweep.store import Store, store_exists, store_location
 from keysweep.wording import counted
 
 # The table is for an 80-column terminal; a provider or team name longer than NAME_WIDTH goes on a
@@ -30,15 +29,16 @@ COUNT_LABELS = (("count", "count"), ("live", "live"), ("dead", "dead"), ("unknow
 @output_file_option
 @click.option("--min-confidence", "threshold", type=click.FloatRange(0, 1), default=None,
               help="Confidence an owner needs to count as owned (default: that of `keysweep owners`, 0.5).")
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
 def status_cmd(fmt, output, threshold, db, include_suppressed):
     """Live / dead / unknown / unverified / no-value / unowned / open-job counts per provider and
     team (the same names and counts as `keysweep report`), and the ten most urgent credentials:
     live first, then long-lived, widest reach (most kinds of source, most places), oldest."""
-    path = Path(db) if db else default_db_path()
-    if not path.exists():
+    path = store_location(db)
+    if not store_exists(path):
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     store = Store(path, writable=False)
     try:

@@ -132,7 +132,8 @@ def build_sources(settings) -> list:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Configuration file. Default: ./keysweep.toml.")
 @click.option("--db", type=click.Path(dir_okay=False),
-              help="Findings store (SQLite); remembers what earlier sweeps read. Default: $KEYSWEEP_DB or the user data dir.")
+              help="Findings store (a SQLite file or a postgresql:// URL); remembers what earlier sweeps read. "
+                   "Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--verify", "verify", is_flag=True,
               help="After the sweep, check every swept credential with a read-only call to its provider "
                    "(as `keysweep verify`); one summary line on stderr.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -15,7 +14,7 @@ from keysweep.sanitize import rich_text, safe_console, terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.rules import load_rules
 from keysweep.settings import load_settings
-from keysweep.store import Store, default_db_path
+from keysweep.store import Store, store_exists, store_location
 from keysweep.tables import Column, print_table
 from keysweep.verify.runner import run_verification, summary, unreadable_notes
 from keysweep.wording import counted
@@ -24,8 +23,8 @@ REPORT_FORMATS = ("table", "json", "jsonl")
 
 
 def open_existing_store(db: str | None):
-    path = Path(db) if db else default_db_path()
-    if not path.exists():
+    path = store_location(db)
+    if not store_exists(path):
         raise KeysweepError(f"{path}: no store yet (run a scan first, or pass --db)")
     return Store(path)
 
@@ -105,7 +104,8 @@ def _table(results_by_id):
               help="Checks in flight at once (each provider host is also throttled).")
 @format_option(REPORT_FORMATS)
 @output_file_option
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="keysweep.toml with [providers.<name>] base_url / rate_limit.")
 @click.option("--include-suppressed", is_flag=True,

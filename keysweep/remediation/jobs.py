@@ -168,7 +168,7 @@ class Jobs:
         for column, values in (("state", states), ("finding_id", finding_ids), ("id", ids)):
             if values is not None:
                 values = list(values)
-                clauses.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})" if values else "1 = 0")
                 params.extend(values)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return [self._row(r) for r in self.conn.execute(
@@ -275,8 +275,12 @@ class Jobs:
         at = self.now()
         states = list(states)
         with transaction(self.conn):
-            row = self.conn.execute("SELECT state, run_id, finding_id, next_attempt_at FROM revocations WHERE id = ?",
-                                    [job_id]).fetchone()
+            # PostgreSQL: the row is locked until this claim commits, and a row another transaction
+            # holds is skipped (not waited for): that run is claiming it. The store's write lock
+            # already makes claims one at a time; the row lock keeps a claim safe on its own.
+            lock = " FOR UPDATE SKIP LOCKED" if getattr(self.store, "dialect", "sqlite") == "postgresql" else ""
+            row = self.conn.execute("SELECT state, run_id, finding_id, next_attempt_at FROM revocations "
+                                    f"WHERE id = ?{lock}", [job_id]).fetchone()
             if row is None:
                 return None
             state, holder, finding_id, _ = row

@@ -1,4 +1,5 @@
-"""The findings store: one SQLite file, created and evolved by numbered migrations.
+"""The findings store: one SQLite file (the default), or a schema in a shared PostgreSQL database
+(`--db postgresql://…`, keysweep/store/postgres.py), created and evolved by numbered migrations.
 
 No column ever holds a secret value: findings keep its SHA-256 and a redacted form, occurrences
 keep where to re-read it. Tables are documented in docs/store.md.
@@ -27,7 +28,8 @@ from keysweep.files import make_private_dirs
 from keysweep.locations import at_target
 from keysweep.models import Finding, Occurrence, occurrence_order, place_of
 from keysweep.sanitize import terminal_safe
-from keysweep.store.migrations import MIGRATIONS
+from keysweep.store import postgres
+from keysweep.store.migrations import MIGRATIONS, POSTGRES
 from keysweep.suppress import INLINE, IgnoreList, is_suppressed
 
 OCCURRENCE_COLUMNS = ("source", "repo", "path", "line", "commit_id", "author_name", "author_email",
@@ -37,16 +39,34 @@ VISIBLE = ("(NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.finding_id = f.id) 
            "OR EXISTS (SELECT 1 FROM occurrences o WHERE o.finding_id = f.id AND o.suppressed = 0))")
 
 
-def default_db_path() -> Path:
+def default_db_path() -> Path | str:
+    """$KEYSWEEP_DB (a path, or a postgresql:// URL kept as it is), else the user data dir's file."""
     if os.environ.get("KEYSWEEP_DB"):
-        return Path(os.environ["KEYSWEEP_DB"])
+        return store_location(os.environ["KEYSWEEP_DB"])
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "keysweep" / "keysweep.db"
 
 
+def store_location(db: str | os.PathLike | None) -> Path | str:
+    """What `--db` names: a postgresql:// URL (as given) or a path; None is the default store."""
+    if db is None:
+        return default_db_path()
+    return db if postgres.is_postgres_url(db) else Path(db)
+
+
+def store_exists(location: Path | str) -> bool:
+    """Whether there is a store to read: a file, or a PostgreSQL URL (its server says, on opening)."""
+    return postgres.is_postgres_url(location) or Path(location).exists()
+
+
+def show_location(location: Path | str) -> str:
+    """A store's location as it may be printed (a URL without its password)."""
+    return postgres.redact_url(location) if postgres.is_postgres_url(location) else str(location)
+
+
 # How long a process waits for another one's write transaction before it gives up (seconds), and
 # after how long it says that it is waiting.
-LOCK_TIMEOUT_ENV = "KEYSWEEP_LOCK_TIMEOUT"
+LOCK_TIMEOUT_ENV = postgres.LOCK_TIMEOUT_ENV
 DEFAULT_LOCK_TIMEOUT = 120.0
 LOCK_NOTICE_AFTER = 3.0
 # SQLite's own busy wait per attempt while we poll for the write lock (milliseconds).
@@ -76,6 +96,9 @@ def begin_immediate(conn: sqlite3.Connection, path: str | os.PathLike | None = N
     """Start a write transaction, waiting for other writers: a line on stderr once the wait has
     lasted a few seconds, StoreError (a one-line error, exit 2) once it has lasted `timeout`."""
     timeout = lock_timeout() if timeout is None else timeout
+    if isinstance(conn, postgres.PgConnection):
+        conn.begin_write(timeout, LOCK_NOTICE_AFTER)
+        return
     if path is None:
         path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "") or "store"
     started = time.monotonic()
@@ -127,14 +150,27 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None, *, writable: bool = True) -> None:
         """Open (creating if needed) and migrate the store. With `writable` (every command that
         records anything), a store that cannot be written is refused here, before any work."""
-        self.path = Path(path) if path is not None else default_db_path()
+        location = store_location(path)
         self.lock_timeout = lock_timeout()
         self._transaction_depth = 0
+        self._db = None
+        if postgres.is_postgres_url(location):
+            # `path` names the store in messages: the URL without its password.
+            self.path = postgres.redact_url(location)
+            self.dialect = "postgresql"
+            self.conn = postgres.connect(location, self.lock_timeout)
+            try:
+                self.migrate(writable=writable)
+            except BaseException:
+                self.conn.close()
+                raise
+            return
+        self.path = location
+        self.dialect = "sqlite"
         try:
             if str(self.path) != ":memory:":
                 _create_private_file(self.path)
             self.conn = _connect(str(self.path), self.lock_timeout)
-            self._db = None
             self._retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
             # WAL + NORMAL: still never corrupt, commits don't wait for fsync (a sweep records each
             # repository as it goes: FULL made the commits cost more than the scanning).
@@ -210,6 +246,9 @@ class Store:
         at the same time: the applied versions are read again inside the write lock."""
         if not writable and self._applied_versions_or_none() == {v for v, _, _ in MIGRATIONS}:
             return
+        if self.dialect == "postgresql":
+            postgres.migrate(self.conn, MIGRATIONS, POSTGRES, self.lock_timeout)
+            return
         with self.transaction():
             self.conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                             "name TEXT, applied_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))")
@@ -225,6 +264,8 @@ class Store:
                     self.conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
 
     def _applied_versions_or_none(self) -> set[int] | None:
+        if self.dialect == "postgresql":
+            return postgres.applied_versions(self.conn)
         try:
             return {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations")}
         except sqlite3.OperationalError:
@@ -259,8 +300,9 @@ class Store:
         # instead of on a random page (a whole history's blob ids cost half the CPU this way).
         with self.transaction():
             self.conn.executemany(
-                "INSERT OR REPLACE INTO scanned (source, scope, object_id, rules_digest, scanned_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO scanned (source, scope, object_id, rules_digest, scanned_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (source, scope, object_id) DO UPDATE SET rules_digest = excluded.rules_digest, "
+                "scanned_at = excluded.scanned_at",
                 ((source, scope, obj, rules_digest, at) for obj in sorted(set(objects))))
 
     def replace_scanned(self, source: str, scope: str, objects: Iterable[str], rules_digest: str, at: str) -> None:
@@ -273,9 +315,15 @@ class Store:
 
     def git_blobs_with_findings(self, scope: str) -> set[str]:
         rows = self.conn.execute(
-            "SELECT DISTINCT json_extract(locator, '$.blob') FROM occurrences WHERE scope = ? AND source = 'git'",
+            f"SELECT DISTINCT {self._json_text('locator', 'blob')} FROM occurrences WHERE scope = ? AND source = 'git'",
             [scope])
         return {row[0] for row in rows if row[0]}
+
+    def _json_text(self, column: str, key: str) -> str:
+        """SQL for one text value of a JSON column, in this store's dialect (`key` is a constant)."""
+        if self.dialect == "postgresql":
+            return f"({column}::jsonb ->> '{key}')"
+        return f"json_extract({column}, '$.{key}')"
 
     # -- findings -----------------------------------------------------------------------------
     def record(self, findings: list[Finding], scope: str, at: str, ignored: IgnoreList | None = None) -> list[str]:
@@ -415,8 +463,10 @@ class Store:
         """(url, etag, rules_digest, body) of listings whose content has been fully recorded."""
         with self.transaction():
             self.conn.executemany(
-                "INSERT OR REPLACE INTO http_validators (url, etag, rules_digest, body, fetched_at) "
-                "VALUES (?, ?, ?, ?, ?)", ((url, etag, digest, body, at) for url, etag, digest, body in rows))
+                "INSERT INTO http_validators (url, etag, rules_digest, body, fetched_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, rules_digest = excluded.rules_digest, "
+                "body = excluded.body, fetched_at = excluded.fetched_at",
+                ((url, etag, digest, body, at) for url, etag, digest, body in rows))
 
     def record_scan(self, source: str, scope: str, started_at: str, finished_at: str,
                     stats: dict[str, Any], new_findings: int) -> None:
@@ -453,7 +503,7 @@ class Store:
             params.extend([repo, f"%{repo}%"])
         if ids is not None:
             id_list = list(ids)
-            clauses.append(f"f.id IN ({','.join('?' * len(id_list))})" if id_list else "0")
+            clauses.append(f"f.id IN ({','.join('?' * len(id_list))})" if id_list else "1 = 0")
             params.extend(id_list)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.conn.execute(
@@ -492,7 +542,7 @@ class Store:
     def record_managed_key(self, key_id: str, provider: str, rotated_from: str, written_to: dict[str, Any],
                            job_id: int | None, at: str) -> None:
         """A key keysweep created and wrote into `written_to` (a locator: service, id, region, resource)."""
-        with self.conn:
+        with self.transaction():
             self.conn.execute(
                 "INSERT INTO managed_keys (key_id, provider, rotated_from, written_to, job_id, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET written_to = excluded.written_to",

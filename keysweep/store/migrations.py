@@ -1,6 +1,12 @@
 """The store's schema as numbered migrations, applied in order by `Store` (keysweep/store/__init__.py).
 
-A migration is a function of the sqlite-utils database; each runs once, recorded in `migrations`.
+A migration is a function of the sqlite-utils database; each runs once, recorded in `schema_migrations`.
+
+A PostgreSQL store is created at `POSTGRES_BASELINE` (migrations 1..8 as one script, in
+keysweep/store/postgres.py). Every migration after it is written once for both dialects: its SQLite
+form here in MIGRATIONS, its PostgreSQL form in POSTGRES under the same version (a function of the
+`PgConnection`, run inside the migration's transaction); tests/test_store_backends.py checks that
+none is missing.
 """
 
 from __future__ import annotations
@@ -165,3 +171,6 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (8, "audit anchor: checkpoint of the log's head, job digests",
      migrate_audit_anchor),
 ]
+
+# The PostgreSQL form of each migration after POSTGRES_BASELINE (keysweep/store/postgres.py), by version.
+POSTGRES: dict[int, Callable] = {}
