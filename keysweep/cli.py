@@ -157,6 +157,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "status": "keysweep.commands.status:status_cmd",
     "audit": "keysweep.commands.audit:audit_group",
     "sweep": "keysweep.commands.sweep:sweep_cmd",
+    "store": "keysweep.commands.store:store_group",
 }
 
 

@@ -40,7 +40,7 @@ def _help(path: str) -> str:
 # Commands that print records: each takes --format (with its values described) and -o/--output.
 PRINTS_RECORDS = {"findings", "status", "owners", "verify", "revoke", "report", "sweep", "demo", "rules list",
                   "audit log", "audit head", "scan git", "scan dir", "scan staged", "scan github", "scan gitlab",
-                  "scan aws"}
+                  "scan aws", "store migrate"}
 # Commands whose long runs show progress on stderr.
 SHOWS_PROGRESS = {"scan git", "scan github", "scan gitlab", "scan aws", "sweep"}
 # Options about cloning or walking a repository: not on a scan that reads none.
