@@ -18,12 +18,6 @@ from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
-# What `scan staged` says when it stops a commit (pre-commit shows stderr): the three ways on.
-STAGED_HIT_ADVICE = (
-    "keysweep: this commit would add a credential. To go on, either\n"
-    "  - remove it from the file (use an environment variable) and git add again,\n"
-    "  - rotate it if it was ever pushed or shared (revoke it, issue a new one),\n"
-    "  - or, if it is not a secret, add a keysweep:allow comment on its line.")
 
 
 def fail(message: str) -> None:
@@ -288,27 +282,10 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
 @fail_on_error_option
 def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, include_suppressed, fail_on_error=False):
     """Lines added in the index of the repository at the current directory (pre-commit)."""
-    from keysweep.scanner.pipeline import scan_local, utc_now
-    from keysweep.scanner.session import EXIT_FINDINGS, load_engine, open_store, persist
-    from keysweep.scanner.sources.staged import StagedSource
-    from keysweep.suppress import visible
+    from keysweep.commands.staged import report, scan_staged
 
-    started = utc_now()
-    source = StagedSource(Path.cwd(), max_size=max_size)
-    matcher, rules = load_engine(rule_paths, engine)
-    result = scan_local(source, matcher, [Path.cwd()])
-    store = open_store(db, no_store, default_on=False)
-    new_ids = persist(store, result, rules, started)
-    if store is None and fmt == "table" and not visible(result.findings, include_suppressed) \
-            and not result.stats.errors and not result.stats.warnings:
-        sys.exit(0)  # a clean commit prints nothing
-    try:
-        emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
-             fail_on_error=fail_on_error, unit="file")
-    except SystemExit as exit_:
-        if exit_.code == EXIT_FINDINGS:  # the commit is stopped: say how to go on
-            click.echo(STAGED_HIT_ADVICE, err=True)
-        raise
+    result, rules, started = scan_staged(rule_paths, engine, max_size)
+    report(result, rules, started, fmt, output, db, no_store, include_suppressed, fail_on_error)
 
 
 @cli.group("rules")

@@ -17,14 +17,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from keysweep.errors import TransportError as TransportError  # defined there: verifiers catch it without asyncio
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # No provider answer keysweep reads is anywhere near this; a bigger body is not the documented
 # answer (a proxy streaming something else, a hostile server) and is not held in memory whole.
 MAX_BODY = 4 * 1024 * 1024
-
-
-class TransportError(Exception):
-    """No usable HTTP answer: timeout, refused connection, TLS or DNS failure, after retries."""
 
 
 @dataclass(frozen=True)

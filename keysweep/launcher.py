@@ -1,9 +1,10 @@
 """The `keysweep` console script.
 
-A pre-commit hook runs `keysweep scan staged` on every commit, and almost every commit is clean.
-That exact invocation is answered here without loading the command-line framework: a clean index
-exits 0 at once; anything else (a finding, an error, any option) goes through the full CLI, which
-scans again — a staged scan costs milliseconds — and reports in the usual way.
+A pre-commit hook runs `keysweep scan staged` on every commit. That exact invocation is answered
+here without loading the command-line framework (click) or the other commands: the scan and its
+report are keysweep/commands/staged.py, which the CLI's `scan staged` runs too, with its options.
+Anything else, and a staged scan that fails before printing anything (the CLI then scans again and
+reports the error in its usual way), goes through the full CLI.
 """
 
 from __future__ import annotations
@@ -11,26 +12,21 @@ from __future__ import annotations
 import sys
 
 
-def _clean_staged_index() -> bool:
-    from pathlib import Path
-
+def _staged() -> None:
+    """Scan the index, print and exit with the scan's status; return only when the scan failed."""
+    from keysweep.commands.staged import report, scan_staged
     from keysweep.errors import KeysweepError
-    from keysweep.scanner.engine import Engine
-    from keysweep.scanner.pipeline import scan_local
-    from keysweep.scanner.rules import load_rules
-    from keysweep.scanner.sources.staged import StagedSource
-    from keysweep.suppress import visible
 
     try:
-        result = scan_local(StagedSource(Path.cwd()), Engine(load_rules(), backend="regex"), [Path.cwd()])
+        result, rules, started = scan_staged()
     except (KeysweepError, OSError):
-        return False
-    return not visible(result.findings) and not result.stats.errors
+        return
+    report(result, rules, started)
 
 
 def main() -> None:
-    if sys.argv[1:] == ["scan", "staged"] and _clean_staged_index():
-        sys.exit(0)
+    if sys.argv[1:] == ["scan", "staged"]:
+        _staged()
     from keysweep.cli import main as cli_main
 
     cli_main()

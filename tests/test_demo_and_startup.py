@@ -113,3 +113,75 @@ def test_the_demo_does_not_import_the_postgresql_driver(tmp_path):
     code, psycopg_loaded, sqlite_loaded = json.loads(result.stdout.splitlines()[-1])
     assert code == 0 and sqlite_loaded  # the demo used its SQLite store…
     assert not psycopg_loaded  # …and never loaded the PostgreSQL driver
+
+
+# What the console script (keysweep/launcher.py) must not load to answer a plain `keysweep scan staged`,
+# the pre-commit hook's command, clean or not: the CLI framework, the HTTP stack, the archive readers
+# (no archive is staged here) and the provider modules of rules that did not match.
+NOT_FOR_A_HOOK = ("click", "keysweep.cli", "asyncio", "ssl", "keysweep.http", "sqlite3", "zipfile", "tarfile",
+                  "lzma")
+
+
+def _console_script(repo, tmp_path, *args: str) -> tuple[int, str, str, list[str], list[str]]:
+    """Run the console script's entry point in a fresh interpreter: exit status, stdout, stderr, the
+    modules of NOT_FOR_A_HOOK it loaded, and the provider modules it loaded."""
+    loaded = tmp_path / "loaded.json"
+    probe = ("import atexit, json, sys\n"
+             f"sys.argv = ['keysweep', {', '.join(map(repr, args))}]\n"
+             "from keysweep.providers import MODULES\n"
+             "def dump():\n"
+             f"    with open({str(loaded)!r}, 'w') as fh:\n"
+             f"        json.dump([[m for m in {NOT_FOR_A_HOOK!r} if m in sys.modules],\n"
+             "                   [m for m in MODULES if 'keysweep.providers.' + m in sys.modules]], fh)\n"
+             "atexit.register(dump)\n"
+             "from keysweep.launcher import main\n"
+             "main()\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=repo.path, capture_output=True, text=True,
+                            timeout=60)
+    heavy, providers = json.loads(loaded.read_text())
+    return result.returncode, result.stdout, result.stderr, heavy, providers
+
+
+def test_a_clean_commit_is_answered_without_the_cli_or_any_provider_module(make_repo, tmp_path):
+    repo = make_repo()
+    repo.commit("Initial", {"README.md": "# app\n"})
+    repo.write("notes.md", "nothing to see\n")
+    repo.git("add", "notes.md")
+    code, out, err, heavy, providers = _console_script(repo, tmp_path, "scan", "staged")
+    assert (code, out, err) == (0, "", "")
+    assert heavy == []
+    assert providers == []
+
+
+def test_a_commit_holding_a_key_is_reported_as_the_cli_reports_it_without_other_providers(make_repo, tmp_path,
+                                                                                           keys):
+    repo = make_repo()
+    repo.commit("Initial", {"README.md": "# app\n"})
+    repo.write("deploy.env", f"GH_TOKEN={keys.github()}\n")
+    repo.git("add", "deploy.env")
+    code, out, err, heavy, providers = _console_script(repo, tmp_path, "scan", "staged")
+    assert code == 1
+    assert heavy == []
+    assert providers == ["aws", "github"]  # the finding's, and the report's (output.py decodes AWS account ids)
+    # The same command given an option (its default value) goes through the CLI: the same report.
+    via_cli = _console_script(repo, tmp_path, "scan", "staged", "--format", "table")
+    assert via_cli[:3] == (code, out, err)
+    assert "click" in via_cli[3]
+    assert "github.classic-pat" in out
+    assert "this commit would add a credential" in err
+
+
+def test_a_staged_scan_that_fails_reports_through_the_cli(tmp_path):
+    """Outside a repository the console script's own attempt fails before printing anything, and the
+    CLI says so in its one line (exit 2), once."""
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+
+    class Where:
+        path = outside
+
+    code, out, err, heavy, _ = _console_script(Where, tmp_path, "scan", "staged")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("keysweep: error: ") and err.count("\n") == 1
+    assert "click" in heavy

@@ -2,20 +2,25 @@
 render a scan's findings, its warnings and errors, exit with the scan's status, and the
 `--verify` step. Light on purpose: cli.py imports it for every command and `keysweep scan staged`
 runs through it, so the scanner, the store and anything heavy are imported inside the functions
-(each such import says so)."""
+(each such import says so). No click either: the console script reports a finding of a plain
+`keysweep scan staged` through `emit` without loading the command-line framework."""
 
 from __future__ import annotations
 
 import sys
 from typing import IO
 
-import click
-
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.safefs import warn
 from keysweep.sanitize import terminal_safe
 from keysweep.wording import counted
+
+
+def say(message: str) -> None:
+    """One line on stderr (already made terminal-safe by the caller)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def open_report(output: str) -> IO[str]:
@@ -48,10 +53,10 @@ def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new
     if fmt != "table" or output or not sys.stdout.isatty():
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:
-            click.echo(f"keysweep: warning: {terminal_safe(error)}", err=True)
+            say(f"keysweep: warning: {terminal_safe(error)}")
         if nothing_read:
-            click.echo(f"keysweep: error: nothing was scanned: every source failed "
-                       f"({counted(len(stats.errors), 'error')})", err=True)
+            say(f"keysweep: error: nothing was scanned: every source failed "
+                f"({counted(len(stats.errors), 'error')})")
     for warning in stats.warnings:  # what was left out on purpose, and how to read it
         warn(warning)
     sys.exit(exit_status(findings, stats.errors, nothing_read=nothing_read, fail_on_error=fail_on_error,
@@ -78,6 +83,6 @@ def verify_after_scan(store, result, rules, settings, include_suppressed: bool =
     results = run_verification(visible(result.findings, include_suppressed), settings, store,
                                rereader=Rereader(rules=rules, settings=settings))
     if results:
-        click.echo(f"keysweep: verified {counted(len(results), 'finding')}: {summary(results)}", err=True)
+        say(f"keysweep: verified {counted(len(results), 'finding')}: {summary(results)}")
     for note in unreadable_notes(results):
-        click.echo(f"keysweep: {terminal_safe(note)}", err=True)
+        say(f"keysweep: {terminal_safe(note)}")

@@ -9,50 +9,53 @@ one revoker module, a fake and tests.
 
 from __future__ import annotations
 
-from keysweep.providers import (
-    anthropic,
-    aws,
-    azure,
-    cohere,
-    deepseek,
-    gcp,
-    generic,
-    github,
-    gitlab,
-    google,
-    groq,
-    huggingface,
-    langsmith,
-    mistral,
-    openai,
-    openrouter,
-    perplexity,
-    pinecone,
-    private_key,
-    replicate,
-    slack,
-    stripe,
-    together,
-    wandb,
-    xai,
-)
+import importlib
+from functools import cache
+from typing import Callable
+
 from keysweep.providers.base import Check, Enricher, Provider
 
-PROVIDERS: dict[str, Provider] = {module.PROVIDER.name: module.PROVIDER for module in (
-    anthropic, aws, azure, cohere, deepseek, gcp, generic, github, gitlab, google, groq, huggingface, langsmith,
-    mistral, openai, openrouter, perplexity, pinecone, private_key, replicate, slack, stripe, together,
-    wandb, xai,
-)}
+# Every provider module, by name (keysweep/providers/<name>.py). The registry below is built from
+# this table the first time something asks for it, not when the package is imported: a scan that
+# matches nothing (a clean pre-commit run) then loads no provider module, and one that matches
+# loads only the modules holding its rules' checks (`check`, `enricher`).
+MODULES: tuple[str, ...] = (
+    "anthropic", "aws", "azure", "cohere", "deepseek", "gcp", "generic", "github", "gitlab", "google", "groq",
+    "huggingface", "langsmith", "mistral", "openai", "openrouter", "perplexity", "pinecone", "private_key",
+    "replicate", "slack", "stripe", "together", "wandb", "xai",
+)
+
+
+def _record(module_name: str) -> Provider:
+    return importlib.import_module(f"keysweep.providers.{module_name}").PROVIDER
+
+
+def _module_name(provider_name: str) -> str:
+    """Provider `private-key` lives in private_key.py: a record's name is its module's, `-` for `_`."""
+    return provider_name.replace("-", "_")
+
+
+@cache
+def _providers() -> dict[str, Provider]:
+    records = {record.name: record for record in map(_record, MODULES)}
+    for module_name, record in zip(MODULES, records.values()):
+        if _module_name(record.name) != module_name:
+            raise RuntimeError(f"keysweep/providers/{module_name}.py names its provider {record.name!r}")
+    return records
 
 
 def provider(name: str) -> Provider:
-    """The record of `name`; a provider with rules but no module gets an empty record."""
-    return PROVIDERS.get(name) or Provider(name, name)
+    """The record of `name` (loading its module only); a provider with rules but no module gets an
+    empty record."""
+    module_name = _module_name(name)
+    record = _record(module_name) if module_name in MODULES else None
+    return record if record is not None and record.name == name else Provider(name, name)
 
 
+@cache
 def _merged(kind: str) -> dict:
     merged: dict = {}
-    for record in PROVIDERS.values():
+    for record in _providers().values():
         for name, function in getattr(record, kind).items():
             if name in merged:
                 raise RuntimeError(f"duplicate check or enricher name {name!r}")
@@ -62,8 +65,35 @@ def _merged(kind: str) -> dict:
 
 # Checks (a rule's `checksum` field) and enrichers (its `enrich` field): normalise the secret, name
 # its key id, attach metadata, or drop the match. See providers/candidate.py.
-CHECKS: dict[str, Check] = _merged("checks")
-ENRICHERS: dict[str, Enricher] = _merged("enrichers")
+def check(name: str, owner: str | None = None) -> Check:
+    """The check `name`, looked for first in provider `owner`'s module (a rule's own provider), so
+    that a match loads that one module; else in the whole registry. KeyError when none has it."""
+    return _lookup("checks", name, owner)
+
+
+def enricher(name: str, owner: str | None = None) -> Enricher:
+    """The enricher `name`, found as `check` finds a check."""
+    return _lookup("enrichers", name, owner)
+
+
+def _lookup(kind: str, name: str, owner: str | None) -> Callable:
+    module_name = _module_name(owner or "")
+    if module_name in MODULES:
+        function = getattr(_record(module_name), kind).get(name)
+        if function is not None:
+            return function
+    return _merged(kind)[name]
+
+
+def __getattr__(name: str):
+    """`PROVIDERS` (name -> record), `CHECKS` and `ENRICHERS` (name -> function), built on first use."""
+    if name == "PROVIDERS":
+        return _providers()
+    if name == "CHECKS":
+        return _merged("checks")
+    if name == "ENRICHERS":
+        return _merged("enrichers")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def verifier_for(name: str):

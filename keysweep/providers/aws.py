@@ -1,6 +1,5 @@
 """AWS access key ids and Bedrock API keys: structure checks and offline owner decoding."""
 
-import asyncio
 import base64
 import binascii
 import re
@@ -132,6 +131,10 @@ class StsVerifier:
             from botocore.exceptions import BotoCoreError, ClientError
         except ImportError:
             return Verification("unknown", {}, "boto3 is not installed (pip install 'keysweep[aws]')")
+        # Already loaded by the running event loop; a report that decodes an account id loads this
+        # module without it (scan staged's finding path).
+        import asyncio  # noqa: PLC0415
+
         try:
             answer = await asyncio.to_thread(_caller_identity, key_id, credential.secret,
                                              ctx.settings.base_url("aws"))

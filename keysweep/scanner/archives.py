@@ -19,14 +19,8 @@ are left out with a note too. Nothing here raises on hostile input: every failur
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
-import lzma
 import struct
-import tarfile
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
 
@@ -201,6 +195,12 @@ class Expansion:
         elif kind == TAR:
             yield from self._tar(stream, path, depth)
         else:
+            # The decompressors and the archive readers below are loaded with the first archive met:
+            # a scan that meets none (almost every pre-commit run) does not pay for them.
+            import bz2  # noqa: PLC0415
+            import gzip  # noqa: PLC0415
+            import lzma  # noqa: PLC0415
+
             opener = {GZIP: lambda s: gzip.GzipFile(fileobj=s, mode="rb"), BZIP2: bz2.BZ2File,
                       XZ: lzma.LZMAFile}[kind]
             with opener(stream) as inner:
@@ -211,6 +211,8 @@ class Expansion:
         if declared is not None and declared > 10 * self.limits.max_entries:
             # zipfile would build every directory entry first: refuse before it does.
             raise BoundHit(f"declares {declared} members, more than {self.limits.max_entries}")
+        import zipfile  # noqa: PLC0415  (with the first zip met: see _container)
+
         with zipfile.ZipFile(stream) as archive:
             for info in archive.infolist():
                 if self.budget.hit:
@@ -238,6 +240,8 @@ class Expansion:
 
     def _tar(self, stream, path: tuple[str, ...], depth: int) -> Iterator[Part]:
         # Stream mode ("r|"): members in order, nothing sought back, nothing extracted.
+        import tarfile  # noqa: PLC0415  (with the first tar met: see _container)
+
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for info in archive:
                 if self.budget.hit:
@@ -304,6 +308,8 @@ class _Spool:
         self.file = None
 
     def __enter__(self):
+        import tempfile  # noqa: PLC0415  (with the first nested zip met: see Expansion._container)
+
         self.file = tempfile.TemporaryFile()
         written = 0
         for piece in read_pieces(_Chain(self.head, self.stream)):

@@ -25,10 +25,10 @@ import warnings
 from re import _parser as sre_parse  # the stdlib parser gives pattern widths
 from typing import Iterable, Iterator, Literal
 
+from keysweep import providers
 from keysweep.cache import cache_dir, read_trusted, write_private
 from keysweep.fingerprint import shannon_entropy
 from keysweep.models import Match
-from keysweep.providers import CHECKS, ENRICHERS
 from keysweep.providers.candidate import Candidate
 from keysweep.providers.placeholders import is_placeholder
 from keysweep.scanner import decode
@@ -89,7 +89,8 @@ class CompiledAllowlist:
 class CompiledRule:
     """A rule ready to match; its pattern is compiled on first use."""
 
-    __slots__ = ("rule", "keywords", "order", "timeout", "_pattern", "_width", "_extra_groups", "_allowlists")
+    __slots__ = ("rule", "keywords", "order", "timeout", "_pattern", "_width", "_extra_groups", "_allowlists",
+                 "_check", "_enricher")
 
     def __init__(self, rule: Rule, order: int = 0, timeout: float | None = CONFIRM_TIMEOUT) -> None:
         self.rule = rule
@@ -100,6 +101,21 @@ class CompiledRule:
         self._width: int | None | bool = False
         self._extra_groups: tuple[str, ...] | None = None
         self._allowlists: tuple[CompiledAllowlist, ...] | None = None
+        self._check = self._enricher = None
+
+    @property
+    def check(self):
+        """The rule's offline check (its `checksum` field), loaded on the rule's first candidate."""
+        if self._check is None:
+            self._check = providers.check(self.rule.checksum, self.rule.provider)
+        return self._check
+
+    @property
+    def enricher(self):
+        """The rule's enricher (its `enrich` field), loaded on the rule's first candidate."""
+        if self._enricher is None:
+            self._enricher = providers.enricher(self.rule.enrich, self.rule.provider)
+        return self._enricher
 
     @property
     def pattern(self):
@@ -415,12 +431,12 @@ class Engine:
         metadata = {name: found.group(name).decode("utf-8", "replace")
                     for name in compiled.extra_groups if found.group(name)}
         if rule.enrich:
-            enriched = ENRICHERS[rule.enrich](Candidate(secret, key_id, content, start, end, dict(metadata)))
+            enriched = compiled.enricher(Candidate(secret, key_id, content, start, end, dict(metadata)))
             if enriched is None:
                 return None
             secret, key_id = enriched.secret, enriched.key_id
             metadata.update(enriched.metadata)
-        if rule.checksum and not CHECKS[rule.checksum](secret):
+        if rule.checksum and not compiled.check(secret):
             return None
         if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
             return None

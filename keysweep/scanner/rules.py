@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import keysweep
+from keysweep import providers
 from keysweep.cache import cache_dir, read_trusted, write_private
 from keysweep.errors import RuleError
-from keysweep.providers import CHECKS, ENRICHERS, provider
+from keysweep.providers import provider
 from keysweep.providers.base import Replacement
 
 if TYPE_CHECKING:
@@ -292,15 +293,17 @@ def load_rules(extra: Iterable[Path] = (), include_default: bool = True, validat
             loaded = [_load_file(path, validate_patterns=validate_shipped) for path in shipped]
             cached = ([rule for file_rules, _ in loaded for rule in file_rules],
                       [entry for _, file_globals in loaded for entry in file_globals])
+            validate_names(cached[0])  # what is cached was checked: a cached set loads no provider module
             _cache_rules(shipped, *cached)
         rules.extend(cached[0])
         globals_.extend(cached[1])
+    users: list[Rule] = []
     for path in rule_files(extra):
         file_rules, file_globals = _load_file(path, keep_backtracking=keep_backtracking)
-        rules.extend(file_rules)
+        users.extend(file_rules)
         globals_.extend(file_globals)
-    rules = with_global_allowlists(rules, globals_)
-    validate_rule_set(rules)
+    rules = with_global_allowlists(rules + users, globals_)
+    validate_rule_set(rules, named=users)
     return rules
 
 
@@ -401,21 +404,30 @@ def _cache_rules(paths: list[Path], rules: list[Rule], global_allowlists: list[A
         pass  # an unwritable cache only costs start-up time
 
 
-def validate_rule_set(rules: list[Rule]) -> None:
+def validate_rule_set(rules: list[Rule], named: list[Rule] | None = None) -> None:
+    """Unique ids and resolvable references; the checks and enrichers named by `named` (default:
+    every rule) must exist. `load_rules` passes only the user's rules there: the shipped ones were
+    checked when they were parsed, and looking the names up loads every provider module."""
     seen: dict[str, Rule] = {}
     for rule in rules:
         if rule.id in seen:
             raise RuleError(f"{rule.origin}: duplicate rule id {rule.id} (also in {seen[rule.id].origin})")
         seen[rule.id] = rule
+    validate_names(rules if named is None else named)
     for rule in rules:
-        if rule.checksum and rule.checksum not in CHECKS:
-            raise RuleError(f"{rule.origin}: rule {rule.id}: unknown checksum {rule.checksum!r} "
-                            f"(known: {', '.join(sorted(CHECKS))})")
-        if rule.enrich and rule.enrich not in ENRICHERS:
-            raise RuleError(f"{rule.origin}: rule {rule.id}: unknown enricher {rule.enrich!r} "
-                            f"(known: {', '.join(sorted(ENRICHERS))})")
         if rule.key_id_rule and rule.key_id_rule not in seen:
             raise RuleError(f"{rule.origin}: rule {rule.id}: key_id_rule {rule.key_id_rule!r} is not a loaded rule")
+
+
+def validate_names(rules: list[Rule]) -> None:
+    """Every `checksum` and `enrich` these rules name is a known check or enricher."""
+    for rule in rules:
+        if rule.checksum and rule.checksum not in providers.CHECKS:
+            raise RuleError(f"{rule.origin}: rule {rule.id}: unknown checksum {rule.checksum!r} "
+                            f"(known: {', '.join(sorted(providers.CHECKS))})")
+        if rule.enrich and rule.enrich not in providers.ENRICHERS:
+            raise RuleError(f"{rule.origin}: rule {rule.id}: unknown enricher {rule.enrich!r} "
+                            f"(known: {', '.join(sorted(providers.ENRICHERS))})")
 
 
 def replacement_of(rule: Rule) -> Replacement | None:

@@ -23,8 +23,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from keysweep.errors import TransportError
 from keysweep.fingerprint import scrub_secret
-from keysweep.http import TransportError
 from keysweep.verify.model import Credential, Verification
 
 if TYPE_CHECKING:
