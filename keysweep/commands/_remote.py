@@ -169,6 +169,10 @@ class RichProgress:
             total = self.progress.tasks[self._index(task)].fields.get("blobs_total", 0)
             self.progress.update(task, completed=info["nbytes"],
                                  detail=f"{info['blobs']:,}/{total:,} {plural(total, 'blob')}")
+            if info["blobs"] >= total:
+                # The last blob: drawn now, whatever the refresh timer says (a small repository is
+                # read and recorded between two refreshes, and its bar would never show it done).
+                self.progress.refresh()
         elif event == "unit":
             self.units += 1
             if info.get("source") != "git":
