@@ -225,9 +225,10 @@ def test_a_job_is_claimed_by_one_run_only(store_at):
 def test_a_writer_waits_for_another_then_gives_up_with_a_one_line_error(store_at, capsys):
     holder, waiter = Store(store_at), Store(store_at)
     begin_immediate(holder.conn, timeout=5)
-    waiter.lock_timeout = 0.5
+    waiter.lock_timeout = 2.0  # the notice comes after half of it
     with pytest.raises(StoreError, match="locked by another process; gave up after"):
         waiter.mark_scanned("git", "repo", ["a"], "rules", "2026-01-01T00:00:00Z")
+    assert "keysweep: waiting for another process to release the store" in capsys.readouterr().err
     holder.conn.rollback()
     waiter.mark_scanned("git", "repo", ["a"], "rules", "2026-01-01T00:00:00Z")  # free again: it writes
     assert waiter.scanned_objects("git", "repo", "rules") == {"a"}

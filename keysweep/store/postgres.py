@@ -9,8 +9,9 @@ written per dialect where it is used (`Store._json_text`), never guessed here.
 
 The guarantees the SQLite store gets from `BEGIN IMMEDIATE` hold here too:
 - one writer at a time per store: every write transaction takes a transaction-level advisory lock
-  keyed by the store's database and schema before its first statement, waited for with the same
-  bound and notice as SQLite's write lock (`KEYSWEEP_LOCK_TIMEOUT`); reads never wait;
+  keyed by the store's database and schema before its first statement, waited for in the server's
+  queue with the same bound and notice as SQLite's write lock (`KEYSWEEP_LOCK_TIMEOUT`); reads
+  never wait;
 - a write outside an explicit transaction opens one (as Python's sqlite3 does), so no write
   escapes the lock;
 - migrations run in one such transaction, so the first process creates the schema and the others
@@ -40,6 +41,8 @@ LOCK_TIMEOUT_ENV = "KEYSWEEP_LOCK_TIMEOUT"
 
 # The first argument of every advisory lock keysweep takes ("ks" + 1); the second is the store's key.
 _LOCK_CLASS = 0x6B730001
+# SQLSTATE of a lock wait that reached lock_timeout.
+_LOCK_NOT_AVAILABLE = "55P03"
 # Tables whose integer `id` the database assigns: an INSERT into one reports it as `lastrowid`.
 _IDENTITY_TABLES = frozenset({"scans", "verifications", "owner_candidates", "revocations", "events",
                               "revocation_transitions", "revocation_calls"})
@@ -195,29 +198,35 @@ class PgConnection:
 
     def begin_write(self, timeout: float | None = None, notice_after: float = 3.0) -> None:
         """BEGIN and take the store's write lock: one writer at a time, as SQLite's BEGIN IMMEDIATE.
-        Waits (a line on stderr after a few seconds), then gives up with StoreError after `timeout`."""
+        Waits in the server's lock queue (first come, first served; a line on stderr after a few
+        seconds), then gives up with StoreError after `timeout`. Uncontended, one round trip."""
         timeout = self.timeout if timeout is None else timeout
         started = time.monotonic()
         told = False
-        pause = 0.01
-        self.raw.execute("BEGIN")
-        try:
-            while not self.raw.execute("SELECT pg_try_advisory_xact_lock(%s, %s)",
-                                       [_LOCK_CLASS, self.lock_key]).fetchone()[0]:
-                waited = time.monotonic() - started
-                if waited >= timeout:
-                    raise StoreError(f"{self.display}: the store is locked by another process; gave up after "
-                                     f"{waited:.0f} s (wait longer with {LOCK_TIMEOUT_ENV}=SECONDS)")
-                if not told and waited >= min(notice_after, timeout / 2):
-                    told = True
-                    sys.stderr.write(f"keysweep: waiting for another process to release the store "
-                                     f"{terminal_safe(self.display)} (up to {timeout:.0f} s)\n")
-                    sys.stderr.flush()
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
-        except BaseException:
-            self.raw.execute("ROLLBACK")
-            raise
+        while True:
+            waited = time.monotonic() - started
+            until = timeout if told else min(notice_after, timeout / 2)
+            milliseconds = max(1, int((until - waited) * 1000))
+            try:
+                # Constants only (no parameters): one simple-protocol round trip for the four statements.
+                self.raw.execute(f"BEGIN; SET LOCAL lock_timeout = {milliseconds}; "
+                                 f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, {self.lock_key}); "
+                                 "SET LOCAL lock_timeout = DEFAULT")
+                return
+            except BaseException as exc:
+                if self.in_transaction:
+                    self.raw.execute("ROLLBACK")
+                if getattr(exc, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                    raise
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                raise StoreError(f"{self.display}: the store is locked by another process; gave up after "
+                                 f"{waited:.0f} s (wait longer with {LOCK_TIMEOUT_ENV}=SECONDS)")
+            if not told:
+                told = True
+                sys.stderr.write(f"keysweep: waiting for another process to release the store "
+                                 f"{terminal_safe(self.display)} (up to {timeout:.0f} s)\n")
+                sys.stderr.flush()
 
 
 # -- schema ---------------------------------------------------------------------------------------
