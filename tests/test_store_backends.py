@@ -10,6 +10,8 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,9 @@ from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.models import Finding, Occurrence
 from keysweep.remediation import audit
 from keysweep.remediation import jobs as J
+from keysweep.remediation import report as R
 from keysweep.remediation.jobs import CallRecord, Jobs
+from keysweep.remediation.status import build_status
 from keysweep.revokers import Plan, PlannedCall
 from keysweep.store import Store, begin_immediate
 from keysweep.store.migrations import MIGRATIONS, POSTGRES
@@ -234,6 +238,50 @@ def test_a_writer_waits_for_another_then_gives_up_with_a_one_line_error(store_at
     assert waiter.scanned_objects("git", "repo", "rules") == {"a"}
     holder.close()
     waiter.close()
+
+
+# -- both at once: the same history reads the same -------------------------------------------------
+def a_history(store: Store) -> None:
+    """The same operations, at the same times: scans in two scopes (one place allowed inline),
+    owners, checks, a job revoked and confirmed, a managed key, HTTP validators."""
+    findings = [a_finding(0), a_finding(1, provider="github", repo="Acme/API", committed_at="2025-12-01T00:00:00Z"),
+                a_finding(2, suppressed=True, suppression={"kind": "inline", "marker": "keysweep:allow"})]
+    store.record(findings, "scope-a", "2026-01-01T00:00:00Z")
+    store.record([a_finding(0, path="b.env")], "scope-b", "2026-01-02T00:00:00Z")
+    store.replace_owner_candidates(findings[0].id, [
+        {"name": "kim", "team": "web", "source": "git", "confidence": 0.8, "chosen": True, "details": {"n": 3}},
+        {"name": "lee", "team": "ops", "source": "git", "confidence": 0.2}], "2026-01-02T00:00:00Z")
+    store.record_verification(findings[0].id, "live", {"user": "kim"}, None, "2026-01-02T01:00:00Z")
+    store.record_verification(findings[1].id, "unknown", {}, "timeout", "2026-01-02T01:00:00Z")
+    jobs, job = with_job(store, findings[0])
+    job = jobs.claim(job.id)
+    jobs.record(job, [CallRecord("DELETE", "/v1/keys/x", "200")], J.REVOKED, event="revoked", attempted=True)
+    jobs.record(job, [CallRecord("GET", "/v1/me", "401")], J.CONFIRMED, event="confirmed_dead")
+    store.record_managed_key("AKIANEW", "aws", findings[0].id, {"service": "ssm", "id": "p"}, job.id,
+                             "2026-01-03T00:00:00Z")
+    store.save_http_validators([("https://x/1", "e1", "rules", "[]")], "2026-01-03T00:00:00Z")
+
+
+def test_the_same_history_reads_the_same_on_both_backends(tmp_path, pg_url):
+    sqlite, postgresql = Store(str(tmp_path / "store.db")), Store(pg_url)
+    now = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    for store in (sqlite, postgresql):
+        a_history(store)
+    assert postgresql.dialect == "postgresql" and sqlite.dialect == "sqlite"
+    assert [asdict(f) for f in postgresql.findings(include_suppressed=True)] == \
+        [asdict(f) for f in sqlite.findings(include_suppressed=True)]
+    assert len(sqlite.findings(include_suppressed=True)) == 3
+    assert R.build(postgresql, now=now) == R.build(sqlite, now=now)
+    assert build_status(postgresql, now=now) == build_status(sqlite, now=now)
+    # The same rows, so the same audit chain: the heads are equal hashes, and both verify.
+    head = audit.head(sqlite.conn)
+    assert head["seq"] >= 6 and audit.head(postgresql.conn) == head
+    assert audit.verify_chain(postgresql.conn).ok and audit.verify_chain(sqlite.conn).ok
+    rows = {store: {table: sorted(map(repr, values)) for table, values in all_rows(store).items()
+                    if table != "schema_migrations"} for store in (sqlite, postgresql)}
+    assert rows[postgresql] == rows[sqlite]
+    sqlite.close()
+    postgresql.close()
 
 
 # -- the command line ---------------------------------------------------------------------------
