@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 
+from keysweep.remediation.orchestrator import abandoned_runs, finish_run, start_run
 from keysweep.store import Store
 from tests.conftest import KEYSWEEP_BIN
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
@@ -69,3 +72,64 @@ def test_a_postgresql_store_that_cannot_be_used_is_a_one_line_error(run, pg_url)
     assert result.stderr.startswith("keysweep: error: the findings store cannot be used:"), result.stderr
     assert 'relation "occurrences" does not exist' in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def on_another_machine(store: Store, run_id: str) -> None:
+    """What a run started elsewhere looks like in the store: another host, a pid that means nothing here."""
+    with store.transaction():
+        store.conn.execute("UPDATE remediation_runs SET host = 'another-machine', pid = 1 WHERE id = ?", [run_id])
+
+
+def test_a_run_on_another_machine_is_abandoned_once_its_process_is_gone(pg_url, tmp_path):
+    """A live run elsewhere keeps its claims; once its session ends (the machine died, the process
+    was killed), another machine may take them over. On SQLite only this host's runs can be checked."""
+    for location, shared in ((pg_url, True), (str(tmp_path / "store.db"), False)):
+        elsewhere, here = Store(location), Store(location)
+        first = start_run(elsewhere, "alice", "revoke --execute", "2026-01-01T00:00:00Z")
+        on_another_machine(elsewhere, first)
+        current = start_run(here, "bob", "revoke --resume", "2026-01-01T00:01:00Z")
+        assert first not in abandoned_runs(here, current)  # alive: its claims stay its own
+        elsewhere.close()  # the process is gone, with its session
+        assert (first in abandoned_runs(here, current)) is shared
+        finish_run(here, current, "2026-01-01T00:02:00Z", {})
+        here.close()
+
+
+def test_a_revocation_killed_on_another_machine_is_resumed_here_each_key_once(run_process, pg_url, tmp_path, keys):
+    planted = plant_keys(tmp_path / "code", keys, {"openai": 30, "anthropic": 30})
+    assert run_process("scan", "dir", tmp_path / "code", "--db", pg_url, "--format", "json").code == 1
+    config = write_config(tmp_path / "keysweep.toml", rate=200.0, providers=("openai", "anthropic"))
+    # 20 revoke requests/s per provider: the run takes seconds, long enough to kill it mid-way.
+    fakes = FakeProviders(openai=FakeOpenAI(planted["openai"], revoke_rate=20, burst=1),
+                          anthropic=FakeAnthropic(planted["anthropic"], revoke_rate=20, burst=1))
+    with fakes:
+        env = env_for(fakes, pg_url, KEYSWEEP_ACTOR="first-run")
+        process = start("revoke", "--all", "--execute", "--yes", "--config", config, "--confirm-delay", "0.05",
+                        env=env)
+        deadline = time.monotonic() + 120
+        revoked = 0
+        while time.monotonic() < deadline and process.poll() is None:
+            revoked = fakes.call(lambda: sum(len(f.revoked) for f in fakes.providers.values()))
+            if revoked >= 20:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "the run finished before it could be killed; slow the fakes down"
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate(timeout=10)
+        assert 0 < revoked < 60
+        store = Store(pg_url)
+        killed = store.conn.execute("SELECT id FROM remediation_runs WHERE finished_at IS NULL").fetchall()
+        assert len(killed) == 1
+        on_another_machine(store, killed[0][0])
+        holding = store.conn.execute("SELECT count(*) FROM revocations WHERE state = 'revoking' AND run_id = ?",
+                                     [killed[0][0]]).fetchone()[0]
+        store.close()
+        resumed = run_process("revoke", "--resume", "--config", config, "--confirm-delay", "0.05", "--format", "json",
+                              env=env_for(fakes, pg_url, KEYSWEEP_ACTOR="second-run"))
+        assert resumed.code == 0, resumed
+        assert_each_key_revoked_once(fakes, planted)
+    store = Store(pg_url)
+    states = dict(store.conn.execute("SELECT state, count(*) FROM revocations GROUP BY state").fetchall())
+    store.close()
+    assert states == {"confirmed": 60}, (states, holding)
+    assert run_process("audit", "verify", "--db", pg_url).code == 0

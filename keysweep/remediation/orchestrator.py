@@ -76,10 +76,17 @@ def _pid_alive(pid: int) -> bool:
 
 def start_run(store, actor: str, command: str, at: str) -> str:
     run_id = uuid.uuid4().hex[:12]
+    if _shared(store):  # alive while this process is: taken before the run exists
+        store.conn.hold_run_lock(run_id)
     with J.transaction(store.conn):
         store.conn.execute("INSERT INTO remediation_runs (id, actor, pid, host, command, started_at) "
                            "VALUES (?, ?, ?, ?, ?, ?)", [run_id, actor, os.getpid(), socket.gethostname(), command, at])
     return run_id
+
+
+def _shared(store) -> bool:
+    """A store several machines use (PostgreSQL): a run's liveness is its lock there, not a pid."""
+    return getattr(store, "dialect", "sqlite") == "postgresql"
 
 
 def finish_run(store, run_id: str, at: str, summary: dict[str, Any]) -> None:
@@ -89,12 +96,19 @@ def finish_run(store, run_id: str, at: str, summary: dict[str, Any]) -> None:
 
 
 def abandoned_runs(store, current: str) -> set[str]:
-    """Runs whose claims may be taken over: finished, or whose process on this host is gone."""
+    """Runs whose claims may be taken over: finished, or whose process is gone — on a PostgreSQL
+    store, on any machine (the run's lock was released with its session); on SQLite, on this host."""
     host = socket.gethostname()
+    shared = _shared(store)
     abandoned = set()
     for run_id, pid, run_host, finished in store.conn.execute(
-            "SELECT id, pid, host, finished_at FROM remediation_runs WHERE id != ?", [current]):
-        if finished or (run_host == host and not _pid_alive(pid)):
+            "SELECT id, pid, host, finished_at FROM remediation_runs WHERE id != ?", [current]).fetchall():
+        if finished:
+            abandoned.add(run_id)
+        elif shared:
+            if not store.conn.run_is_alive(run_id):
+                abandoned.add(run_id)
+        elif run_host == host and not _pid_alive(pid):
             abandoned.add(run_id)
     return abandoned
 

@@ -17,13 +17,17 @@ The guarantees the SQLite store gets from `BEGIN IMMEDIATE` hold here too:
 - migrations run in one such transaction, so the first process creates the schema and the others
   find it (a new store is created at the current version, `POSTGRES_BASELINE`);
 - text columns compare and sort bytewise (`COLLATE "C"`), as SQLite's do;
-- the audit log and its checkpoint refuse UPDATE, DELETE and TRUNCATE (triggers).
+- the audit log and its checkpoint refuse UPDATE, DELETE and TRUNCATE (triggers);
+- a revocation run holds a session advisory lock named by its id while it lives, so a run on
+  another machine whose process died is known to be abandoned (SQLite can only check a pid on
+  this host).
 
 psycopg is imported only when a PostgreSQL store is opened (ruff TID253).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import time
@@ -227,6 +231,23 @@ class PgConnection:
                 sys.stderr.write(f"keysweep: waiting for another process to release the store "
                                  f"{terminal_safe(self.display)} (up to {timeout:.0f} s)\n")
                 sys.stderr.flush()
+
+
+    # -- runs that outlive their machine's check -------------------------------------------------
+    def hold_run_lock(self, run_id: str) -> None:
+        """Held by this session until it ends: the server releases it when the process dies, on
+        whatever machine it ran, so other runs can tell a live run from an abandoned one."""
+        self.raw.execute("SELECT pg_advisory_lock(%s)", [_run_key(run_id)])
+
+    def run_is_alive(self, run_id: str) -> bool:
+        """Whether the session that started `run_id` still holds its lock (never waits)."""
+        return not self.raw.execute("SELECT CASE WHEN pg_try_advisory_lock(%s) THEN pg_advisory_unlock(%s) "
+                                    "ELSE false END", [_run_key(run_id)] * 2).fetchone()[0]
+
+
+def _run_key(run_id: str) -> int:
+    """A run's lock: 64 bits of its id's SHA-256, in the one-key space (apart from the store locks)."""
+    return int.from_bytes(hashlib.sha256(f"keysweep-run:{run_id}".encode()).digest()[:8], "big", signed=True)
 
 
 # -- schema ---------------------------------------------------------------------------------------
