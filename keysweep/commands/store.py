@@ -9,6 +9,7 @@ import click
 from keysweep.cli import format_option, output_file_option
 from keysweep.errors import StoreError
 from keysweep.files import write_private_text
+from keysweep.remediation import audit
 from keysweep.sanitize import terminal_safe
 from keysweep.store import Store, show_location, store_exists, store_location
 from keysweep.store.move import move
@@ -40,7 +41,7 @@ def store_migrate(source, destination, fmt, output):
     try:
         new = Store(destination)
         try:
-            result = move(old, new)
+            result = {"rows": move(old, new), "audit_head": _checked_head(old, new)}
         finally:
             new.close()
     finally:
@@ -57,3 +58,14 @@ def store_migrate(source, destination, fmt, output):
         write_private_text(output, text)
     else:
         click.echo(text, nl=False)
+
+
+def _checked_head(old: Store, new: Store) -> dict:
+    """The moved audit log verifies and ends on the source's head: the same chain, whole."""
+    report = audit.verify_chain(new.conn)
+    if not report.ok:
+        raise StoreError(f"{new.path}: the moved audit log does not verify: {report.problem}")
+    head = audit.head(new.conn)
+    if head != audit.head(old.conn):
+        raise StoreError(f"{new.path}: the moved audit log does not end where the source's does")
+    return head
