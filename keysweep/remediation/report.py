@@ -21,6 +21,7 @@ from keysweep.locations import describe_finding
 from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
 from keysweep.providers import PROVIDERS
 from keysweep.remediation.audit import head
+from keysweep.remediation.charts import bar_chart, step_chart, time_unit
 from keysweep.remediation.jobs import CONFIRMED
 from keysweep.remediation.selection import Selection, select
 from keysweep.remediation.statuses import (  # the statuses are the report's too (re-exported)
@@ -114,6 +115,9 @@ class Row:
     open_jobs: int = 0
     occurrences: int = 0              # places it was seen (status ranks the widest reach first)
     replacement: dict[str, str] | None = None  # the short-lived credential to use instead (docs/output.md)
+    owner_contact: str | None = None  # the chosen owner's contact (an email, a channel)
+    owner_person: str | None = None   # the owner with every spelling of the same person merged (merge_owners)
+    dead_at: str | None = None        # when it was known dead: keysweep's confirmation, else the dead answer
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("times", "nhi")}
@@ -203,6 +207,7 @@ def collect(store, now: datetime, *, selection: Selection | None = None, provide
         row = Row(id=finding.id, provider=finding.provider, rule_id=finding.rule_id, redacted=finding.redacted,
                   long_lived=bool(finding.long_lived), owner=owner_info.get("name"), team=owner_info.get("team"),
                   owner_source=owner_info.get("source"), owner_confidence=owner_info.get("confidence"),
+                  owner_contact=owner_info.get("contact"),
                   sources=sorted({o.source for o in finding.occurrences}),
                   repos=sorted({o.repo for o in finding.occurrences if o.repo}), where=describe_finding(finding),
                   state=state, verification=verification.get("status"), identity=verification.get("identity") or {},
@@ -223,9 +228,48 @@ def collect(store, now: datetime, *, selection: Selection | None = None, provide
                 row.exposure = "open"
                 row.open_seconds = row.age_seconds
         row.response_seconds = seconds(t.get("detected"), confirmed)
+        if status == "dead":
+            row.dead_at = confirmed or dead or t.get("verified_dead") or verification.get("checked_at")
         row.nhi = nhi_risks(row, len(finding.occurrences))
         rows.append(row)
+    merge_owners(rows)
     return rows
+
+
+def _spellings(*values: str | None) -> set[str]:
+    """The ways one owner is written that name the same person: each value, in any case and spacing."""
+    return {" ".join(value.split()).casefold() for value in values if value and value.strip()}
+
+
+def merge_owners(rows: list[Row]) -> None:
+    """Sets each row's `owner_person`: owners written differently (`Dana Dev`, `dana dev`, the email
+    `dana@example.com` given as a name or as the contact of `Dana Dev`) are one person when any
+    spelling is shared. The person is named by the spelling most rows use that is not an email (on a
+    tie, the one most often given with a contact, then the first in order), else by the email."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for row in rows:
+        keys = sorted(_spellings(row.owner, row.owner_contact))
+        for key in keys[1:]:
+            parent[root(key)] = root(keys[0])
+    names: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    spelled = [(row, next(iter(_spellings(row.owner)), None)) for row in rows]
+    for row, key in spelled:
+        if key:
+            seen = names[root(key)][" ".join(row.owner.split())]
+            seen[0] += 1
+            seen[1] += bool(row.owner_contact)
+    chosen = {person: min(counts, key=lambda name: ("@" in name, -counts[name][0], -counts[name][1], name))
+              for person, counts in names.items()}
+    for row, key in spelled:
+        if key:
+            row.owner_person = chosen[root(key)]
 
 
 def _replacement(finding) -> dict[str, str] | None:
@@ -261,7 +305,7 @@ def grouped(rows: list[Row]) -> dict[str, dict[str, dict[str, Any]]]:
                                                "team": defaultdict(list), "source": defaultdict(list)}
     for row in rows:
         groups["provider"][row.provider].append(row)
-        groups["owner"][row.owner or "(unowned)"].append(row)
+        groups["owner"][row.owner_person or row.owner or "(unowned)"].append(row)
         groups["team"][row.team or "(no team)"].append(row)
         for source in row.sources or ["(unknown)"]:
             groups["source"][source].append(row)
@@ -371,47 +415,103 @@ def render_prometheus(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _histogram_svg(values: list[float], width: int = 560, height: int = 200) -> str:
-    if not values:
-        return '<p class="muted">No credential confirmed dead yet.</p>'
-    edges = [0, 60, 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400, float("inf")]
-    names = ["<1m", "<1h", "<1d", "<1w", "<30d", "<1y", "≥1y"]
-    counts = [sum(1 for v in values if edges[i] <= v < edges[i + 1]) for i in range(len(names))]
-    top = max(counts) or 1
-    bar = (width - 40) / len(names)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="Exposure window distribution">']
-    for i, (name, count) in enumerate(zip(names, counts)):
-        h = (height - 40) * count / top
-        x = 30 + i * bar
-        parts.append(f'<rect x="{x + 4:.1f}" y="{height - 20 - h:.1f}" width="{bar - 8:.1f}" height="{h:.1f}" '
-                     f'fill="#c0392b"><title>{count} credential(s) {html.escape(name)}</title></rect>')
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 5}" text-anchor="middle" font-size="11">'
-                     f'{html.escape(name)}</text>')
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 24 - h:.1f}" text-anchor="middle" '
-                     f'font-size="11">{count}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+# -- the HTML page ----------------------------------------------------------------------------------
+# What each headline number means (the cards say it; `keysweep status` counts the same).
+CARD_DEFINITIONS = {
+    "count": "every credential in this report, each once however many places hold it",
+    "live": "its latest check answered that it works (and keysweep has not confirmed it dead since)",
+    "dead": "confirmed dead by keysweep after revoking, or the provider's documented answer for a dead key",
+    "unknown": "the latest check was inconclusive: not counted as dead, nor acted on",
+    "unverified": "never checked",
+    "no_value": "a record with no value to check (secret age, hidden variable, key age)",
+    "unowned": "no owner found with enough confidence (as `keysweep owners --unowned`)",
+    "open_jobs": "revocation jobs not yet confirmed dead",
+}
+EXPOSURE_BUCKETS = ((3600, "<1 h"), (86400, "1 h–1 d"), (7 * 86400, "1–7 d"), (30 * 86400, "7–30 d"),
+                    (90 * 86400, "30–90 d"), (365 * 86400, "90 d–1 y"), (math.inf, "≥1 y"))
 
+_STYLE = """
+*{box-sizing:border-box}
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;padding:16px 20px;max-width:1280px;color:#222}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd}h3{font-size:15px;margin:16px 0 4px}
+.muted{color:#666}code{overflow-wrap:anywhere}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:10px;margin:14px 0}
+.card{border:1px solid #ccc;border-radius:6px;padding:8px 10px;background:#fafafa}
+.card span{display:block;font-size:20px;font-weight:600}.card p{margin:4px 0 0;font-size:12px;color:#555}
+.card.live span{color:#b03a2e}.card.unknown span{color:#9a7d0a}.card.dead span{color:#1e8449}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:16px}
+figure{margin:0;border:1px solid #ddd;border-radius:6px;padding:8px}figcaption{font-weight:600;margin-bottom:4px}
+svg.chart{width:100%;height:auto;font-size:12px;display:block}svg.chart .axis-label{font-size:13px;fill:#333}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:6px 0;font-size:12.5px}
+td,th{border:1px solid #ccc;padding:3px 5px;text-align:left;vertical-align:top}
+th{background:#f0f0f0}table.sortable th{cursor:pointer;user-select:none}
+table.sortable th[aria-sort=ascending]::after{content:" ▲"}table.sortable th[aria-sort=descending]::after{content:" ▼"}
+td.id,td.key{white-space:nowrap;font-family:ui-monospace,monospace;font-size:11.5px}
+td.where,td.reach,td.owner{overflow-wrap:anywhere;min-width:8em;max-width:22em}
+td.num{text-align:right}td.date{white-space:nowrap;font-size:11.5px}#credentials th{font-size:12px}
+.status-live{color:#b03a2e;font-weight:600}.status-dead{color:#1e8449}.status-unknown{color:#9a7d0a}
+.badge{display:inline-block;padding:0 4px;border-radius:3px;background:#f5d5d0;font-size:11px}
+.controls{display:flex;gap:12px;align-items:center;flex-wrap:wrap;margin:6px 0}
+.controls input{min-width:22em;padding:3px 6px}
+abbr{text-decoration:none;border-bottom:1px dotted #888}
+@media print{
+ body{max-width:none;padding:0;font-size:11px}.controls{display:none}.scroll{overflow:visible}
+ table{font-size:9.5px}tr,figure,.card{break-inside:avoid}h2{break-after:avoid}
+ .charts{grid-template-columns:1fr 1fr}a{color:inherit;text-decoration:none}
+ table.sortable th::after{content:""!important}tr[hidden]{display:table-row}
+}
+"""
 
-def _timeline_svg(points: list[datetime], width: int = 560, height: int = 200) -> str:
-    if not points:
-        return '<p class="muted">Nothing remediated yet.</p>'
-    points = sorted(points)
-    start, end = points[0].timestamp(), points[-1].timestamp()
-    span = max(end - start, 1.0)
-    total = len(points)
-    coords = []
-    for index, moment in enumerate(points, 1):
-        x = 40 + (width - 60) * (moment.timestamp() - start) / span
-        y = height - 25 - (height - 45) * index / total
-        coords.append(f"{x:.1f},{y:.1f}")
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-            f'aria-label="Remediation over time"><polyline fill="none" stroke="#27ae60" stroke-width="2" '
-            f'points="{" ".join(coords)}"/><text x="40" y="{height - 5}" font-size="11">'
-            f'{points[0].strftime("%Y-%m-%d %H:%M")}</text><text x="{width - 20}" y="{height - 5}" '
-            f'text-anchor="end" font-size="11">{points[-1].strftime("%Y-%m-%d %H:%M")}</text>'
-            f'<text x="5" y="20" font-size="11">{total} confirmed dead</text></svg>')
+# Sorting (click or Enter on a header; numbers by their data-sort value, blanks last) and filtering
+# (free text and status). It reads only the page's own cells: no data is embedded in the script.
+_SCRIPT = """
+(function () {
+  var table = document.getElementById("credentials");
+  if (!table) { return; }
+  var body = table.tBodies[0], heads = table.tHead.rows[0].cells;
+  var text = document.getElementById("filter-text"), status = document.getElementById("filter-status");
+  var shown = document.getElementById("shown");
+  function value(row, i) {
+    var cell = row.cells[i], sort = cell.getAttribute("data-sort");
+    return sort === null ? cell.textContent.trim() : sort;
+  }
+  function sortBy(i) {
+    var head = heads[i], ascending = head.getAttribute("aria-sort") !== "ascending";
+    var numeric = head.hasAttribute("data-numeric");
+    for (var j = 0; j < heads.length; j++) { heads[j].removeAttribute("aria-sort"); }
+    head.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = value(a, i), y = value(b, i);
+      if (x === "" || y === "") { return (x === "") - (y === ""); }
+      var order = numeric ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+  Array.prototype.forEach.call(heads, function (head, i) {
+    head.tabIndex = 0;
+    head.addEventListener("click", function () { sortBy(i); });
+    head.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sortBy(i); }
+    });
+  });
+  function filter() {
+    var words = text.value.toLowerCase().trim(), wanted = status.value, count = 0;
+    Array.prototype.forEach.call(body.rows, function (row) {
+      var visible = (!wanted || row.getAttribute("data-status") === wanted) &&
+                    (!words || row.textContent.toLowerCase().indexOf(words) !== -1);
+      row.hidden = !visible;
+      if (visible) { count++; }
+    });
+    shown.textContent = count + " of " + body.rows.length + " shown";
+  }
+  text.addEventListener("input", filter);
+  status.addEventListener("change", filter);
+  filter();
+}());
+"""
 
 
 def exposure_text(c: dict[str, Any]) -> str:
@@ -423,48 +523,174 @@ def exposure_text(c: dict[str, Any]) -> str:
     return "exposure unknown"
 
 
+def reach_text(identity: dict[str, Any]) -> str:
+    """What the provider said the key could reach (account, user, org, scopes), as `key: value` pairs."""
+    parts = []
+    for key, value in sorted((identity or {}).items()):
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = json.dumps(value, sort_keys=True)
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
+def _bucket(secs: float) -> int:
+    return next(i for i, (limit, _name) in enumerate(EXPOSURE_BUCKETS) if secs < limit)
+
+
+def exposure_chart(credentials: list[dict[str, Any]], escape) -> str:
+    closed = [0] * len(EXPOSURE_BUCKETS)
+    open_ = [0] * len(EXPOSURE_BUCKETS)
+    for c in credentials:
+        if c["exposure"] == "closed" and c["exposure_seconds"] is not None:
+            closed[_bucket(c["exposure_seconds"])] += 1
+        elif c["exposure"] == "open" and c["open_seconds"] is not None:
+            open_[_bucket(c["open_seconds"])] += 1
+    if not any(closed) and not any(open_):
+        return '<p class="muted">No exposure window is known yet: no key was both seen working and seen dead, ' \
+               'and none is live.</p>'
+    return bar_chart("Exposure window distribution", [name for _limit, name in EXPOSURE_BUCKETS],
+                     [("closed: leak → dead", closed), ("open: leak → now, still live", open_)],
+                     x_label="exposure window (time since the leak)", y_label="credentials", escape=escape,
+                     whole=True)
+
+
+def burn_down_chart(credentials: list[dict[str, Any]], generated_at: str) -> str:
+    """Credentials still open (detected, not yet dead) and dead so far, over time."""
+    changes: list[tuple[datetime, int, int]] = []
+    for c in credentials:
+        detected, dead = parse(c["detected_at"]), parse(c.get("dead_at"))
+        if detected:
+            changes.append((detected, 1, 0))
+        if detected and dead:
+            changes.append((max(dead, detected), -1, 1))
+    if not changes:
+        return '<p class="muted">Nothing detected yet.</p>'
+    changes.sort()
+    still, gone = 0, 0
+    open_points, dead_points = [], []
+    for moment, opened, died in changes:
+        still += opened
+        gone += died
+        open_points.append((moment, still))
+        dead_points.append((moment, gone))
+    end = parse(generated_at) or changes[-1][0]
+    open_points.append((max(end, changes[-1][0]), still))
+    dead_points.append((max(end, changes[-1][0]), gone))
+    return step_chart("Remediation burn-down", [("still open (detected, not dead)", open_points),
+                                                ("dead (cumulative)", dead_points)],
+                      x_label="date (UTC)", y_label="credentials")
+
+
+def ttr_chart(by_provider: dict[str, dict[str, Any]], escape) -> str:
+    """Time to remediation (detected → confirmed dead) per provider: median and p90."""
+    providers = [p for p, s in by_provider.items() if s.get("response_median_seconds") is not None]
+    if not providers:
+        return '<p class="muted">No credential confirmed dead by keysweep yet: no time to remediation to chart.</p>'
+    largest = max(by_provider[p]["response_p90_seconds"] or 0 for p in providers)
+    unit, size = time_unit(largest)
+    return bar_chart("Time to remediation per provider", providers,
+                     [("median (p50)", [by_provider[p]["response_median_seconds"] / size for p in providers]),
+                      ("p90", [(by_provider[p]["response_p90_seconds"] or 0) / size for p in providers])],
+                     x_label="provider", y_label=f"time to remediation ({unit})", escape=escape)
+
+
 def render_html(report: dict[str, Any]) -> str:
+    """A self-contained page (inline CSS, SVG and one small script; no external resource) for 1280 px
+    and for print. Every string that came from scanned data or a provider passes through
+    `terminal_safe` then `html.escape` (quotes too, as some land in attributes)."""
     def e(value: Any) -> str:
-        return html.escape(terminal_safe(value))
+        return html.escape(terminal_safe("" if value is None else str(value)), quote=True)
 
     t = report["totals"]
-    exposure = [c["exposure_seconds"] for c in report["credentials"] if c["exposure_seconds"] is not None]
-    dead = [parse(c["confirmed_dead_at"]) for c in report["credentials"] if c["confirmed_dead_at"]]
-    rows = []
-    for c in report["credentials"]:
-        rows.append("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in (
-            c["id"], c["provider"], c["redacted"], c["owner"] or "(unowned)", c["team"] or "", c["state"],
-            c["status"], c["leaked_at"] or "", c["detected_at"] or "", c["revoked_at"] or "",
-            c["confirmed_dead_at"] or "", exposure_text(c), human(c["response_seconds"]),
-            ", ".join(r["id"] for r in c["nhi_risks"]))) + f"<td>{_replacement_html(c.get('replacement'), e)}</td></tr>")
-    groups = []
-    for name, by in report["by"].items():
-        body = "".join(f"<tr><td>{e(k)}</td><td>{s['count']}</td>"
-                       + "".join(f"<td>{s.get(key, 0)}</td>" for key, _label in TOTAL_LABELS)
-                       + f"<td>{human(s['exposure_median_seconds'])}</td>"
-                       f"<td>{human(s['exposure_p90_seconds'])}</td><td>{human(s['response_median_seconds'])}</td>"
-                       f"<td>{human(s['response_p90_seconds'])}</td></tr>" for k, s in by.items())
-        groups.append(f"<h3>By {e(name)}</h3><table><tr><th>{e(name)}</th><th>count</th>"
-                      + "".join(f"<th>{label}</th>" for _key, label in TOTAL_LABELS)
-                      + "<th>exposure median</th><th>exposure p90</th><th>response median</th>"
-                      f"<th>response p90</th></tr>{body}</table>")
+    credentials = report["credentials"]
+    cards = [("count", "credentials")] + list(TOTAL_LABELS)
+    card_html = "".join(f'<div class="card {key}" data-key="{key}" data-count="{t.get(key, 0)}">'
+                        f'<span>{t.get(key, 0)} {label}</span><p>{html.escape(CARD_DEFINITIONS[key])}</p></div>'
+                        for key, label in cards)
+    nhi_counts = defaultdict(int)
+    for c in credentials:
+        for risk in c["nhi_risks"]:
+            nhi_counts[risk["id"]] += 1
+    nhi_rows = "".join(f'<tr><td>{code}</td><td>{html.escape(name)}</td><td class="num">{nhi_counts[code]}</td></tr>'
+                       for code, name in NHI_RISKS.items())
+    rows = "".join(_credential_row(c, e) for c in credentials)
+    groups = "".join(_group_table(name, by, e) for name, by in report["by"].items())
+    status_options = "".join(f'<option value="{s}">{s.replace("_", " ")}</option>' for s in STATUSES)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>keysweep — time to remediation</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}}th{{background:#f4f4f4}}
-.muted{{color:#888}}.cards span{{display:inline-block;margin-right:2em;font-size:18px}}</style></head><body>
-<h1>Time to remediation</h1><p class="muted">Generated {e(report['generated_at'])} by keysweep. No secret values.</p>
-<div class="cards"><span>{t['count']} credentials</span>{''.join(f"<span>{t.get(key, 0)} {label}</span>" for key, label in TOTAL_LABELS)}</div>
-<p class="muted">{t['confirmed_dead']} confirmed dead by keysweep. Audit head (for <code>keysweep audit verify --expect</code>): <code>{e(head_text(report.get('audit_head')))}</code></p>
-<p>Exposure window median {human(t['exposure_median_seconds'])}, p90 {human(t['exposure_p90_seconds'])};
-response time median {human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}.</p>
-<h2>Exposure window distribution</h2>{_histogram_svg(exposure)}
-<h2>Remediation over time</h2>{_timeline_svg([d for d in dead if d])}
-{''.join(groups)}
-<h2>Credentials</h2><table><tr><th>id</th><th>provider</th><th>key</th><th>owner</th><th>team</th><th>state</th>
-<th>status</th><th>leaked</th><th>detected</th><th>revoked</th><th>confirmed dead</th><th>exposure</th><th>response</th><th>OWASP NHI</th><th>replace with</th></tr>
-{''.join(rows)}</table></body></html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>keysweep — credentials and time to remediation</title><style>{_STYLE}</style></head><body>
+<h1>Leaked credentials and time to remediation</h1>
+<p class="muted">Generated {e(report['generated_at'])} by keysweep. No secret value is in this page: keys are shown
+redacted. Audit head (for <code>keysweep audit verify --expect</code>): <code>{e(head_text(report.get('audit_head')))}</code></p>
+<div class="cards">{card_html}</div>
+<p>{t['confirmed_dead']} confirmed dead by keysweep. Exposure window (leak → dead) median {human(t['exposure_median_seconds'])},
+p90 {human(t['exposure_p90_seconds'])}; time to remediation (detected → confirmed dead) median
+{human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}.</p>
+<h2>Charts</h2><div class="charts">
+<figure><figcaption>Exposure window distribution</figcaption>{exposure_chart(credentials, e)}</figure>
+<figure><figcaption>Remediation burn-down</figcaption>{burn_down_chart(credentials, report['generated_at'])}</figure>
+<figure><figcaption>Time to remediation per provider</figcaption>{ttr_chart(report['by']['provider'], e)}</figure>
+</div>
+<h2>Credentials</h2>
+<div class="controls"><label>Filter <input id="filter-text" type="search" placeholder="id, provider, owner, place…"></label>
+<label>Status <select id="filter-status"><option value="">any</option>{status_options}</select></label>
+<span id="shown" class="muted"></span><span class="muted">Click a column header to sort.</span></div>
+<div class="scroll"><table id="credentials" class="sortable"><thead><tr><th>id</th><th>provider</th><th>key</th>
+<th>status</th><th>reach</th><th>owner</th><th>location</th><th>leaked</th><th>detected</th><th>dead</th>
+<th data-numeric>exposure</th><th data-numeric>response</th><th>OWASP NHI</th><th>replace with</th></tr></thead>
+<tbody>{rows}</tbody></table></div>
+<h2>OWASP Top 10 for Non-Human Identities (2025)</h2>
+<div class="scroll"><table id="nhi"><thead><tr><th>code</th><th>risk</th><th>credentials</th></tr></thead>
+<tbody>{nhi_rows}</tbody></table></div>
+<h2>By provider, owner, team and source</h2>{groups}
+<script>{_SCRIPT}</script>
+</body></html>
 """
+
+
+def _date(moment: str | None) -> str:
+    return (moment or "")[:10]
+
+
+def _credential_row(c: dict[str, Any], e) -> str:
+    owner = c.get("owner_person") or c["owner"]
+    owner_cell = (e(owner) + (f" ({e(c['team'])})" if c["team"] else "")) if owner else ""
+    if c["unowned"]:  # no owner, or one below the confidence `keysweep owners --unowned` needs
+        owner_cell += (" " if owner else "") + '<span class="badge">unowned</span>'
+    if c.get("owner_contact") and owner:
+        owner_cell = f'<span title="{e(c["owner_contact"])}">{owner_cell}</span>'
+    exposure_sort = c["exposure_seconds"] if c["exposure"] == "closed" else c["open_seconds"]
+    nhi = " ".join(f'<abbr title="{html.escape(r["name"])}">{r["id"]}</abbr>' for r in c["nhi_risks"])
+    verification = c["verification"] or "not checked"
+    cells = [
+        f'<td class="id">{e(c["id"])}</td>', f"<td>{e(c['provider'])}</td>", f'<td class="key">{e(c["redacted"])}</td>',
+        f'<td class="status-{e(c["status"])}" title="latest check: {e(verification)}">{e(c["status"].replace("_", " "))}</td>',
+        f'<td class="reach">{e(reach_text(c["identity"]))}</td>', f'<td class="owner">{owner_cell}</td>',
+        f'<td class="where">{e(c["where"])}</td>',
+        f'<td class="date" data-sort="{e(c["leaked_at"] or "")}">{e(_date(c["leaked_at"]))}</td>',
+        f'<td class="date" data-sort="{e(c["detected_at"] or "")}">{e(_date(c["detected_at"]))}</td>',
+        f'<td class="date" data-sort="{e(c.get("dead_at") or "")}">{e(_date(c.get("dead_at")))}</td>',
+        f'<td class="num" data-sort="{"" if exposure_sort is None else exposure_sort}">{e(exposure_text(c))}</td>',
+        f'<td class="num" data-sort="{"" if c["response_seconds"] is None else c["response_seconds"]}">'
+        f'{human(c["response_seconds"])}</td>',
+        f"<td>{nhi}</td>", f"<td>{_replacement_html(c.get('replacement'), e)}</td>",
+    ]
+    return f'<tr data-status="{e(c["status"])}">' + "".join(cells) + "</tr>"
+
+
+def _group_table(name: str, by: dict[str, dict[str, Any]], e) -> str:
+    body = "".join(f"<tr><td>{e(k)}</td><td class=\"num\">{s['count']}</td>"
+                   + "".join(f'<td class="num">{s.get(key, 0)}</td>' for key, _label in TOTAL_LABELS)
+                   + f'<td class="num">{human(s["exposure_median_seconds"])}</td>'
+                   f'<td class="num">{human(s["exposure_p90_seconds"])}</td>'
+                   f'<td class="num">{human(s["response_median_seconds"])}</td>'
+                   f'<td class="num">{human(s["response_p90_seconds"])}</td></tr>' for k, s in by.items())
+    return (f"<h3>By {e(name)}</h3><div class=\"scroll\"><table><tr><th>{e(name)}</th><th>count</th>"
+            + "".join(f"<th>{label}</th>" for _key, label in TOTAL_LABELS)
+            + "<th>exposure median</th><th>exposure p90</th><th>response median</th>"
+            f"<th>response p90</th></tr>{body}</table></div>")
 
 
 def _replacement_html(replacement: dict[str, str] | None, escape) -> str:
