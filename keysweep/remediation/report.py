@@ -32,6 +32,7 @@ from keysweep.remediation.statuses import (  # the statuses are the report's too
 )
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
+from keysweep.wording import counted
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
 
@@ -337,8 +338,14 @@ TOTAL_LABELS = (("live", "live"), ("dead", "dead"), ("unknown", "unknown"), ("un
                 ("no_value", "no value"), ("unowned", "unowned"), ("open_jobs", "open jobs"))
 
 
+def total_text(t: dict[str, Any], key: str, label: str) -> str:
+    """`3 live`, `1 open job`: the states are adjectives, the jobs counted things (singular for one)."""
+    count = t.get(key, 0)
+    return counted(count, label[:-1]) if key in ("open_jobs", "count") else f"{count} {label}"
+
+
 def totals_text(t: dict[str, Any]) -> str:
-    return ", ".join(f"{t.get(key, 0)} {label}" for key, label in TOTAL_LABELS) + \
+    return ", ".join(total_text(t, key, label) for key, label in TOTAL_LABELS) + \
         f" ({t['confirmed_dead']} confirmed dead by keysweep)"
 
 
@@ -355,7 +362,7 @@ def head_text(head: dict[str, Any] | None) -> str:
 def render_table(report: dict[str, Any]) -> str:
     t_ = terminal_safe
     t = report["totals"]
-    lines = [f"Time to remediation — {t['count']} credentials: {totals_text(t)}",
+    lines = [f"Time to remediation — {counted(t['count'], 'credential')}: {totals_text(t)}",
              f"exposure window: median {human(t['exposure_median_seconds'])}, p90 {human(t['exposure_p90_seconds'])}"
              f"   response time: median {human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}",
              ""]
@@ -607,7 +614,7 @@ def render_html(report: dict[str, Any]) -> str:
     credentials = report["credentials"]
     cards = [("count", "credentials")] + list(TOTAL_LABELS)
     card_html = "".join(f'<div class="card {key}" data-key="{key}" data-count="{t.get(key, 0)}">'
-                        f'<span>{t.get(key, 0)} {label}</span><p>{html.escape(CARD_DEFINITIONS[key])}</p></div>'
+                        f'<span>{total_text(t, key, label)}</span><p>{html.escape(CARD_DEFINITIONS[key])}</p></div>'
                         for key, label in cards)
     nhi_counts = defaultdict(int)
     for c in credentials:
