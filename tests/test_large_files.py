@@ -186,3 +186,83 @@ def test_peak_memory_stays_under_250_mb_with_a_256_mib_blob(make_repo, keys):
         code, peak = peak_rss_kib(str(KEYSWEEP_BIN), *command, "--no-store", "--format", "json")
         assert code == 1, command  # the key in the middle is found
         assert peak * 1024 < 250 * 1000 * 1000, f"{command}: peak RSS {peak / 1024:.0f} MiB"
+
+
+# -- UTF-16 / UTF-32 files over the chunk size ----------------------------------------------------
+WIDE = ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"]
+BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff", "utf-32-le": b"\xff\xfe\0\0", "utf-32-be": b"\0\0\xfe\xff"}
+
+
+def wide_content(encoding: str, bom: bool, units: int, filler_text: str = FILLER.decode()) -> bytearray:
+    """`units` characters of filler text in `encoding`, after its byte-order mark when `bom`."""
+    text = (filler_text * (units // len(filler_text) + 1))[:units]
+    return bytearray((BOMS[encoding] if bom else b"") + text.encode(encoding))
+
+
+@pytest.mark.parametrize("encoding", WIDE)
+@pytest.mark.parametrize("bom", [True, False], ids=["bom", "no-bom"])
+def test_a_key_straddling_a_chunk_boundary_in_wide_text_is_found_once_in_place(engine, keys, encoding, bom):
+    # Chunk size, overlap and piece size are none of them a multiple of the code unit: the
+    # boundaries must still fall between code units (a UTF-32 window cut two bytes into a unit
+    # reads as binary, one cut one byte in as the other byte order).
+    chunk, overlap = 64 * 1024 + 3, 4 * 1024 + 1
+    unit = 2 if "16" in encoding else 4
+    content = wide_content(encoding, bom, 5 * chunk // unit)
+    header = len(BOMS[encoding]) if bom else 0
+    planted = []
+    for boundary, back in ((chunk, 10), (2 * chunk, 1), (3 * chunk, 31), (4 * chunk, 0)):
+        key = keys.anthropic() if boundary % (2 * chunk) else keys.openai_project()
+        line = f"\nAPI_KEY={key}\n".encode(encoding)
+        start = boundary - (back + len("\nAPI_KEY=")) * unit
+        start -= (start - header) % unit  # on a character of the file
+        place(content, start, line)
+        planted.append(key)
+    pieces = (bytes(content[i: i + 7777]) for i in range(0, len(content), 7777))
+    matches, timed_out = chunked.scan_pieces(engine, pieces, chunk_size=chunk, overlap=overlap)
+    assert timed_out == []
+    assert sorted(m.secret for m in matches) == sorted(planted)
+    for key in planted:  # each where it lies, on its own line, written in the file's encoding
+        [match] = [m for m in matches if m.secret == key]
+        assert bytes(content[match.start: match.end]).decode(encoding) == key
+        assert match.decoded_from == encoding
+        assert match.line == bytes(content[header:match.start]).decode(encoding).count("\n") + 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-32-be"])
+def test_the_encoding_of_a_wide_file_is_read_once_from_its_start(engine, keys, encoding):
+    # After its byte-order mark the file is Chinese text: a later window on its own has no NUL
+    # byte to tell it is UTF-16/32, and the key there must still be read in the file's encoding.
+    chunk = 64 * 1024
+    unit = 2 if "16" in encoding else 4
+    # `上` is 0A 4E in UTF-16-LE and `Ċ` (U+010A) 00 00 01 0A in UTF-32-BE: a 0x0A byte that is no newline.
+    content = wide_content(encoding, True, 4 * chunk // unit, "密钥轮换说明，请勿提交上传。\u010a\n")
+    key = keys.anthropic()
+    start = 3 * chunk + 100 * unit
+    start -= (start - len(BOMS[encoding])) % unit
+    place(content, start, f"\nANTHROPIC_API_KEY={key}\n".encode(encoding))
+    matches, _ = chunked.scan_pieces(engine, [bytes(content)], chunk_size=chunk, overlap=4096)
+    [match] = matches
+    assert match.secret == key
+    assert bytes(content[match.start: match.end]).decode(encoding) == key
+    assert match.line == bytes(content[len(BOMS[encoding]):match.start]).decode(encoding).count("\n") + 1
+
+
+def test_a_utf16_file_over_the_chunk_size_is_scanned_in_chunks_by_scan_dir(run, tmp_path, keys):
+    unit = 2
+    content = wide_content("utf-16-le", True, (chunked.CHUNK_SIZE + MiB) // unit)
+    key = keys.openai_project()
+    start = chunked.CHUNK_SIZE - 20 * unit
+    place(content, start, f"\nOPENAI_API_KEY={key}\n".encode("utf-16-le"))
+    (tmp_path / "export.reg").write_bytes(bytes(content))
+    result = run("scan", "dir", tmp_path, "--no-store", "--format", "json")
+    assert result.code == 1, result
+    [occurrence] = find_secret(result.json(), key)["occurrences"]
+    offset = bytes(content).index(key.encode("utf-16-le"))
+    assert occurrence["line"] == bytes(content[2:offset]).decode("utf-16-le").count("\n") + 1
+    assert occurrence["locator"].get("decoded_from") == "utf-16-le"
+
+
+def test_chunk_boundaries_fall_between_code_units():
+    for size, unit in ((64 * 1024 + 3, 4), (64 * 1024 + 1, 2), (16 * MiB, 4), (7, 1)):
+        aligned = chunked.aligned(size, unit)
+        assert aligned % unit == 0 and size <= aligned < size + unit

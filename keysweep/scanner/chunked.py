@@ -8,6 +8,12 @@ with the context before it) and reported exactly once. The overlap is at least t
 bounded rule match and at least `MIN_OVERLAP`, which also covers a PEM private key (a few KiB), the
 longest match of the rules with no bounded width.
 
+UTF-16/32 text is recognised once, from the content's first bytes (its byte-order mark, or where
+its NULs fall), and every window is decoded in that encoding: a later window may hold no NUL to tell
+(text in a non-Latin script), and has no byte-order mark. The chunk size is rounded up to a whole
+number of code units and the overlap counts code units (the longest rule match is that many
+characters, four bytes each in UTF-32), so every window starts and ends between two code units.
+
 Content that fits one chunk (with its overlap) is matched in one call, exactly as it always was:
 chunking changes nothing for ordinary files. At most about `CHUNK_SIZE + 2 * overlap` bytes of the
 content are held at a time (plus the engine's working copies of that window).
@@ -17,6 +23,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
+
+from keysweep.scanner.sources import BINARY_SNIFF
+from keysweep.scanner.wide import SNIFF, sniff, unit_of
 
 if TYPE_CHECKING:  # the engine is built by the caller; this module only calls it
     from keysweep.models import Match
@@ -32,6 +41,17 @@ def overlap_for(engine: Engine) -> int:
     over (the engine confirms a hit in a window of twice the width before it)."""
     widths = [compiled.width for compiled in engine.rules if compiled.width is not None]
     return max([MIN_OVERLAP, *(2 * width for width in widths)])
+
+
+def aligned(size: int, unit: int) -> int:
+    """`size` rounded up to a whole number of `unit`-byte code units."""
+    return size + (-size) % unit
+
+
+def wide_encoding(head: bytes) -> tuple[str, int] | None:
+    """(encoding, byte-order mark length) when content starting with `head` is UTF-16/32 text, the
+    engine's own test (a NUL byte early on, then wide.sniff)."""
+    return sniff(head) if head.find(b"\0", 0, BINARY_SNIFF) >= 0 else None
 
 
 def read_pieces(stream: BinaryIO, limit: int | None = None, size: int = READ_SIZE) -> Iterator[bytes]:
@@ -55,6 +75,15 @@ def scan_pieces(engine: Engine, pieces: Iterable[bytes], *, chunk_size: int = CH
     source = iter(pieces)
     buffer = bytearray()
     exhausted = False
+    while not exhausted and len(buffer) < max(SNIFF, BINARY_SNIFF):
+        piece = next(source, None)
+        if piece is None:
+            exhausted = True
+        else:
+            buffer += piece
+    wide = wide_encoding(bytes(buffer[:max(SNIFF, BINARY_SNIFF)]))
+    unit = unit_of(wide[0]) if wide else 1
+    chunk_size, overlap = aligned(chunk_size, unit), aligned(overlap, 4) * unit
     base = 0            # offset of buffer[0] in the content
     lines_before = 0    # newlines in the content before buffer[0]
     own_start = 0       # the current chunk keeps matches starting in [own_start, own_end)
@@ -77,7 +106,8 @@ def scan_pieces(engine: Engine, pieces: Iterable[bytes], *, chunk_size: int = CH
             return matches, list(engine.timed_out)
         window = bytes(buffer[: min(len(buffer), own_end - base + overlap)])
         dropped_allowed = 0
-        for match in engine.scan(window, keep_allowed=True):
+        wide_as = None if wide is None else (wide[0], wide[1] if base == 0 else 0)
+        for match in engine.scan(window, keep_allowed=True, wide_as=wide_as):
             start = base + match.start
             if own_start <= start < own_end:
                 found.append(replace(match, start=start, end=base + match.end, line=lines_before + match.line))
@@ -90,7 +120,11 @@ def scan_pieces(engine: Engine, pieces: Iterable[bytes], *, chunk_size: int = CH
             return found, timed_out
         next_base = own_end - overlap
         drop = next_base - base
-        lines_before += buffer.count(b"\n", 0, drop)
+        if wide is None:
+            lines_before += buffer.count(b"\n", 0, drop)
+        else:  # newline code units, not 0x0A bytes (UTF-16 `上` is 0A 4E)
+            skip = wide[1] if base == 0 else 0
+            lines_before += bytes(buffer[skip:drop]).decode(wide[0], "surrogatepass").count("\n")
         del buffer[:drop]
         base = next_base
         own_start = own_end

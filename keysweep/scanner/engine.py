@@ -285,12 +285,17 @@ class Engine:
         return selected
 
     # -- confirmation -------------------------------------------------------------------------
-    def scan(self, content: bytes, *, keep_allowed: bool = False) -> list[Match]:
+    def scan(self, content: bytes, *, keep_allowed: bool = False, wide_as: tuple[str, int] | None = None) -> list[Match]:
         """Matches in `content`. A match on a line with an allow marker has `allowed_by` set and is
         counted in `suppressed_inline`; it is returned only with `keep_allowed` (the scan stage
-        records it as a suppressed occurrence)."""
+        records it as a suppressed occurrence). `wide_as` (encoding, byte-order mark length) says
+        the content is UTF-16/32 text instead of letting its first bytes tell (a window of a large
+        file whose start told)."""
         self.timed_out = []
-        wide = decode_wide(content) if content.find(b"\0", 0, BINARY_SNIFF) >= 0 else None
+        if wide_as is not None:
+            wide = decode_wide(content, wide_as)
+        else:
+            wide = decode_wide(content) if content.find(b"\0", 0, BINARY_SNIFF) >= 0 else None
         matches = self._scan(content if wide is None else wide.utf8, 0)
         if wide is not None and matches:
             matches = _from_wide(wide, matches)

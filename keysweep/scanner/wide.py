@@ -75,17 +75,26 @@ def sniff(content: bytes) -> tuple[str, int] | None:
     return None
 
 
-def decode_wide(content: bytes) -> WideText | None:
+def unit_of(encoding: str) -> int:
+    """Bytes in one code unit of a wide encoding `sniff` names."""
+    return _UNIT[encoding]
+
+
+def decode_wide(content: bytes, known: tuple[str, int] | None = None) -> WideText | None:
     """The content as text when it is UTF-16 or UTF-32 (a trailing partial unit is dropped), else
-    None — also when it does not decode, which makes it binary after all."""
-    found = sniff(content)
+    None — also when it does not decode, which makes it binary after all.
+
+    `known` is (encoding, byte-order mark length) when the caller already knows them: a window of a
+    large file, read from the file's start. Such a window may begin or end inside a surrogate pair,
+    so lone surrogates are let through there (as code points, mapped back byte for byte)."""
+    found = known or sniff(content)
     if found is None:
         return None
     encoding, header = found
     body = content[header:]
     body = body[:len(body) - len(body) % _UNIT[encoding]]
     try:
-        text = body.decode(encoding)
+        text = body.decode(encoding, "surrogatepass" if known else "strict")
     except UnicodeDecodeError:
         return None
     return WideText(encoding, header, text, text.encode("utf-8", "surrogatepass"))
