@@ -27,7 +27,7 @@ END = "<!-- END GENERATED: rule table -->"
 # first line, so the table never silently omits one.
 CHECK_TEXT = {
     "anthropic_suffix": "constant `AA` suffix",
-    "aws_access_key_id": "not a documentation id (`…EXAMPLE`)",
+    "aws_access_key_id": "an access key id's shape (AKIA/ABIA/ACCA/ASIA + 16 base32)",
     "aws_bedrock_key": "base64 decodes to `BedrockAPIKey-…`",
     "github_crc32": "CRC32 of the body, base62, last 6 characters",
     "gitlab_routable_crc32": "CRC32, base36, last 7 characters",

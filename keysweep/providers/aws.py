@@ -30,8 +30,12 @@ def account_id(access_key_id: str) -> str | None:
     return f"{(number & 0x7FFFFFFFFF80) >> 7:012d}"
 
 
+_ACCESS_KEY_ID = re.compile(r"(?:AKIA|ABIA|ACCA|ASIA)[A-Z2-7]{16}")
+
+
 def valid_access_key_id(key_id: str) -> bool:
-    return len(key_id) == 20 and not key_id.endswith("EXAMPLE")
+    """An access key id's shape. Documentation ids (…EXAMPLE) are dropped by rules/placeholders.toml."""
+    return _ACCESS_KEY_ID.fullmatch(key_id) is not None
 
 
 def with_account(candidate: Candidate) -> Enriched:

@@ -10,7 +10,8 @@ findings:
 A rule whose pattern has no bounded width is confirmed over the whole content by both.
 
 After confirmation, both backends share the same steps: each match goes through its rule's
-enricher, checksum, entropy, placeholder and allowlist filters; base64 runs that decode to text are
+enricher, checksum, entropy and allowlist filters (the placeholder filter is the global allowlists
+of rules/placeholders.toml); base64 runs that decode to text are
 scanned again (decode.py) with the start of their line as context; a match whose secret another
 match of a preferred rule covers at the same place is dropped (a `fallback` rule yields to a
 specific one, e.g. a PEM key inside a GCP service-account file, or a bearer token that is a
@@ -30,7 +31,6 @@ from keysweep.cache import cache_dir, read_trusted, write_private
 from keysweep.fingerprint import shannon_entropy
 from keysweep.models import Match
 from keysweep.providers.candidate import Candidate
-from keysweep.providers.placeholders import is_placeholder
 from keysweep.scanner import decode
 from keysweep.scanner.keywords import KeywordIndex
 from keysweep.scanner.rules import Rule
@@ -73,14 +73,21 @@ class CompiledAllowlist:
         self.all_of = allowlist.condition == "and"
         self.timeout = timeout
 
-    def allows(self, secret: str, match: bytes, line: bytes) -> bool:
-        subject = {"secret": secret.encode("utf-8", "surrogateescape"), "match": match, "line": line}[self.target]
+    def allows(self, secret: str, match: bytes, line: bytes, key_id: str | None = None) -> bool:
+        """Whether this allowlist drops the match. Target `credential` is the secret and, when the
+        match carries one, its key id, each on its own (stopwords too): a documentation key id
+        makes the pair it belongs to documentation."""
+        values = [secret] if self.target != "credential" or not key_id else [secret, key_id]
+        if self.target in ("secret", "credential"):
+            subjects = [value.encode("utf-8", "surrogateescape") for value in values]
+        else:
+            subjects = [match if self.target == "match" else line]
         results = []
         if self.regexes:
-            results.append(any(p.search(subject, timeout=self.timeout) for p in self.regexes))
+            results.append(any(p.search(subject, timeout=self.timeout) for p in self.regexes for subject in subjects))
         if self.stopwords:
-            lowered = secret.lower()
-            results.append(any(word in lowered for word in self.stopwords))
+            lowered = [value.lower() for value in values]
+            results.append(any(word in value for word in self.stopwords for value in lowered))
         if not results:
             return False
         return all(results) if self.all_of else any(results)
@@ -445,12 +452,11 @@ class Engine:
             return None
         if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
             return None
-        if not rule.allow_placeholders and (is_placeholder(secret) or (key_id is not None and is_placeholder(key_id))):
-            return None
         line_start = content.rfind(b"\n", 0, start) + 1
         line_end = content.find(b"\n", end)
         line_text = content[line_start: line_end if line_end != -1 else len(content)]
-        if compiled.allowlists and any(a.allows(secret, found.group(0), line_text) for a in compiled.allowlists):
+        if compiled.allowlists and any(a.allows(secret, found.group(0), line_text, key_id)
+                                       for a in compiled.allowlists):
             return None
         return Match(
             rule_id=rule.id,

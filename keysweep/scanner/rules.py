@@ -36,15 +36,17 @@ REPLACEMENT_FIELDS = ("kind", "summary", "docs_url")
 ALLOWLIST_FIELDS = {"description", "regexes", "regex_target", "stopwords", "condition", "examples",
                     "negative_examples"}
 CONFIDENCE_LEVELS = ("low", "medium", "high")
-REGEX_TARGETS = ("secret", "match", "line")
+REGEX_TARGETS = ("secret", "match", "line", "credential")
 
 
 @dataclass(frozen=True)
 class Allowlist:
     """Matches to ignore: any (condition "or") or all (condition "and") of the given criteria hold.
 
-    `regexes` are searched in the secret, the whole regex match or the match's line (`regex_target`);
-    `stopwords` are searched (case-insensitively) in the secret.
+    `regexes` are searched in the secret, the whole regex match, the match's line, or the
+    credential: the secret and, when the match carries one, its key id, each apart
+    (`regex_target`); `stopwords` are searched (case-insensitively) in the secret, or in the
+    secret and its key id for the `credential` target.
     """
 
     regexes: tuple[str, ...] = ()
@@ -497,8 +499,10 @@ def self_test(rules: list[Rule], catalogue: list[Rule] | None = None) -> list[st
 
 def _allowlist_self_test(rules: list[Rule]) -> list[str]:
     """Each allowlist with examples, through the real engine over every rule: an example yields no
-    finding, and one without that allowlist (so the allowlist is what drops it); a negative
-    example still yields a finding."""
+    finding; it yields one with no allowlist at all (so it is a value some rule reports) and none
+    with this allowlist alone (so this allowlist is what drops it, whatever other allowlists also
+    would: a documentation key is also a run of `EXAMPLE`). A negative example still yields a
+    finding with every allowlist."""
     from keysweep.scanner.engine import Engine  # noqa: PLC0415  (an import cycle: the engine compiles Rule records)
 
     tested: list[Allowlist] = []
@@ -507,16 +511,19 @@ def _allowlist_self_test(rules: list[Rule]) -> list[str]:
     if not tested:
         return []
     engine = Engine(rules, backend="regex")
+    bare = Engine([replace(r, allowlists=()) for r in rules], backend="regex")
     failures = []
     for allowlist in tested:
         name = f"allowlist {allowlist.description or allowlist.regexes!r}"
-        without = Engine([replace(r, allowlists=tuple(a for a in r.allowlists if a != allowlist)) for r in rules],
-                         backend="regex")
+        alone = Engine([replace(r, allowlists=tuple(a for a in r.allowlists if a == allowlist)) for r in rules],
+                       backend="regex")
         for example in allowlist.examples:
             if engine.scan(example.encode()):
                 failures.append(f"{name}: example is still found: {_abbrev(example)}")
-            elif not without.scan(example.encode()):
-                failures.append(f"{name}: example is found by no rule even without it: {_abbrev(example)}")
+            elif not bare.scan(example.encode()):
+                failures.append(f"{name}: example is found by no rule even without any allowlist: {_abbrev(example)}")
+            elif alone.scan(example.encode()):
+                failures.append(f"{name}: example is dropped by another allowlist, not by this one: {_abbrev(example)}")
         for example in allowlist.negative_examples:
             if not engine.scan(example.encode()):
                 failures.append(f"{name}: negative example is not found: {_abbrev(example)}")
