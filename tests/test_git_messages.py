@@ -203,3 +203,58 @@ def test_an_incremental_scan_reads_the_messages_of_new_commits_only(run, make_re
     stats = [json.loads(row[0]) for row in rows]
     assert [s["messages_scanned"] for s in stats] == [2, 1]
     assert stats[1]["blobs_already_scanned"] == 2
+
+
+# -- which messages are matched: one Hyperscan pass tells the ones that hold nothing ------------------
+def message_pieces(keys) -> tuple[list[bytes], set[int]]:
+    """Plain commit messages, and among them (at the returned indices) messages a scan finds a key
+    in: by prefix, by context, base64-encoded, percent-encoded, written in UTF-16, and the same
+    keyword twice far apart (a group's one hit must not hide the other)."""
+    import base64
+
+    plain = [f"Fix issue #{n}: handle the {word} case\n\nSee the tracker.".encode()
+             for n, word in enumerate(["empty", "unicode", "timeout", "retry", "redirect"] * 60)]
+    openai, anthropic = keys.openai_project(), keys.anthropic()
+    keyed = {
+        7: f"Use {keys.github()} for CI".encode(),
+        70: f"deepseek client\n\nDEEPSEEK_API_KEY=sk-{keys.chars(32, '0123456789abcdef')}".encode(),
+        71: f"Secret manifest: OPENAI_API_KEY: {base64.b64encode(openai.encode()).decode()}".encode(),
+        140: f"GOOGLE_API_KEY%3D{keys.google_api_key()}".encode(),
+        200: f"GROQ_API_KEY={keys.chars(4)}".encode("utf-16"),
+        201: f"key {anthropic}".encode(),
+        250: f"key {keys.anthropic()}".encode(),
+    }
+    pieces = list(plain)
+    for index, text in keyed.items():
+        pieces[index] = text
+    return pieces, set(keyed) - {200}
+
+
+@pytest.mark.skipif(not hyperscan_available(), reason="the one-pass answer needs Hyperscan")
+def test_may_match_is_true_for_every_message_a_scan_finds_something_in(keys, session_cache, monkeypatch):
+    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.rules import load_rules
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
+    engine = Engine(load_rules(), backend="hyperscan")
+    pieces, keyed = message_pieces(keys)
+    maybe = engine.may_match(pieces)
+    found = {i for i, piece in enumerate(pieces) if engine.scan(piece)}
+    assert found == keyed
+    assert all(maybe[i] for i in found)
+    assert maybe[200]  # a NUL byte: it may be UTF-16
+    assert sum(maybe) <= len(keyed) + 2  # the plain messages are told apart, not matched
+    assert Engine(load_rules(), backend="regex").may_match(pieces) == [True] * len(pieces)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keys_in_many_messages_far_apart_are_all_found(run, make_repo, keys, backend):
+    repo = make_repo()
+    pieces, keyed = message_pieces(keys)
+    repo.commit("Initial", {"README.md": "# app\n"})
+    for index, text in enumerate(pieces[:256]):
+        if index != 200:  # git keeps no NUL byte in a message
+            repo.git("commit", "--allow-empty", "-q", "-m", text.decode())
+    findings = scan(run, repo, "--no-store", "--engine", backend)
+    assert len(findings) == len(keyed)
+    assert all(f["occurrences"][0]["source"] == "git-message" for f in findings)

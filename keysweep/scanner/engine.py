@@ -50,6 +50,8 @@ MAX_DECODE_DEPTH = 2
 # (`SERVICE_API_KEY: <base64>`) that context-bound rules need.
 DECODE_CONTEXT = 200
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
+# Between pieces `may_match` asks about together: blank lines, as between commit messages.
+MAY_MATCH_GAP = b"\n" * 16
 DECODE_GATE = 2**31 - 1  # Hyperscan id of the decode gate's literals (never a rule index)
 ESCAPE_GATE = 2**31 - 2  # Hyperscan id of the escape pattern (unescape.py): its hits are where escapes end
 RESERVED_GROUPS = ("secret", "key_id")
@@ -267,6 +269,35 @@ class Engine:
         present = self._keyword_index.present(content.lower())
         return {index: FULL for index, compiled in enumerate(self.rules)
                 if not compiled.keywords or not present.isdisjoint(compiled.keywords)}
+
+    def may_match(self, pieces: list[bytes], group: int = 64) -> list[bool]:
+        """For each piece, whether a `scan` could find anything in it: False only when Hyperscan
+        finds none of the rules' patterns or keywords, no decode-gate literal and no escape there
+        (then `scan` finds nothing, for certain). Many small pieces (commit messages) are asked
+        `group` at a time, joined by blank lines; a group that shows a hit is halved until each
+        piece is asked alone: a few passes over pieces that mostly hold nothing. Without
+        Hyperscan, with a rule that runs on everything, or for a piece holding a NUL byte (it may
+        be UTF-16), every piece may."""
+        if self._hs is None or self._hs.always_full or not self._gated:
+            return [True] * len(pieces)
+        answers = [False] * len(pieces)
+
+        def ask(low: int, high: int) -> None:
+            part = pieces[low:high]
+            joined = MAY_MATCH_GAP + MAY_MATCH_GAP.join(part) + MAY_MATCH_GAP
+            if b"\0" in joined and high - low == 1:
+                answers[low] = True
+            elif b"\0" in joined or self._hs.scan(joined):
+                if high - low == 1:
+                    answers[low] = True
+                else:
+                    middle = (low + high) // 2
+                    ask(low, middle)
+                    ask(middle, high)
+
+        for low in range(0, len(pieces), group):
+            ask(low, min(low + group, len(pieces)))
+        return answers
 
     def candidates(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
         """Rule index -> merged (start, end) windows to confirm in, or FULL for the whole content."""

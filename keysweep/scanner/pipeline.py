@@ -644,7 +644,11 @@ def scan_messages(repo: GitRepo, engine: Engine, stats: ScanStats, *, already_sc
     filled = 0
 
     def scan_batch() -> None:
-        for message, matches, timed_out in _match_messages(engine, batch, stats):
+        # Most messages hold nothing a rule looks for: one Hyperscan pass tells them, and only
+        # the others are matched (joined by MESSAGE_GAP, which costs more than the messages).
+        maybe = engine.may_match([message.text for message in batch])
+        done.extend(message.sha for message, may in zip(batch, maybe) if not may)
+        for message, matches, timed_out in _match_messages(engine, [m for m, may in zip(batch, maybe) if may], stats):
             if matches:
                 matched.append((message, matches, timed_out))
             elif not timed_out:
