@@ -3,24 +3,33 @@
 Generated, format-faithful keys of every covered type are planted in varied file kinds (Python,
 YAML, JSON with escapes, notebooks, .env, Dockerfile, HCL, compose, CSV, .netrc, URLs, PEM files)
 and in varied places in history: kept in the tree, deleted by a later commit, on an unmerged side
-branch, on a branch merged with `-s ours` (in history, never in the tree), and base64-encoded in a
-Kubernetes Secret. Decoys sit beside them: placeholders, the AWS documentation pair, a redacted
+branch, on a branch merged with `-s ours` (in history, never in the tree), base64-encoded in a
+Kubernetes Secret, in commit and tag messages, in UTF-16/32 files and behind escapes, inside a zip
+(and a tar.gz inside it) and a gzip file, in a SQLite database and a pickle, and across the chunk
+boundary of a file over the chunk size. Decoys sit beside them: placeholders, the AWS documentation pair, a redacted
 key, GitHub and GitLab tokens whose checksum is wrong, a truncated PEM, test-mode Stripe keys,
 templated bearer headers, UUIDs and SHA digests under neutral names, identifiers that share a
-prefix. `keysweep scan git --no-store --format json` must report every planted secret (recall 1.0)
+prefix, vendors' documentation keys (AWS, Slack), keyboard sequences and redacted values. `keysweep scan git --no-store --format json` must report every planted secret (recall 1.0)
 and nothing else (no decoy, no extra finding), with either engine.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import io
 import json
+import pickle
+import sqlite3
+import tarfile
+import zipfile
 from dataclasses import dataclass, field
 
 import pytest
 
 from keysweep.providers.aws import account_id
+from keysweep.scanner.chunked import CHUNK_SIZE
 from keysweep.scanner.engine import hyperscan_available
 from keysweep.testing.gitrepo import RepoBuilder
 from keysweep.testing.keygen import KeyGen
@@ -355,6 +364,47 @@ def build(path) -> Corpus:
     commits["message"] = repo.commit(f"Debug auth\n\nworks with OPENAI_API_KEY={in_subject} locally")
     repo.git("tag", "-a", "v0.9", "-m", f"Release 0.9\n\nsmoke-test token {in_tag}")
     commits["tag"] = commits["message"]
+
+    # -- archives, binary files with embedded text, a file over the chunk size, documentation keys --
+    zipped = plant("openai.project-key", k.openai_project(), "containers")
+    nested = plant("anthropic.api-key", k.anthropic(), "containers")
+    gzipped = plant("xai.api-key", k.xai(), "containers")
+    in_sqlite = plant("groq.api-key", k.groq(), "containers")
+    pickled = plant("github.classic-pat", k.github(), "containers")
+    straddling = plant("openai.project-key", k.openai_project(), "containers")
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as tar:
+        data = f"anthropic:\n  api_key: {nested}\n".encode()
+        info = tarfile.TarInfo("deploy/secrets.yaml")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config/.env", f"OPENAI_API_KEY={zipped}\n")
+        archive.writestr("config/.env.example", f"OPENAI_API_KEY={decoy('sk-proj-' + 'x' * 74 + 'T3BlbkFJ' + 'x' * 74)}\n")
+        archive.writestr("deploy/bundle.tar.gz", inner.getvalue())
+    database = path.parent / "app.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE settings (name TEXT, value TEXT)")
+        connection.executemany("INSERT INTO settings VALUES (?, ?)", [
+            ("GROQ_API_KEY", in_sqlite), ("AWS_SECRET_ACCESS_KEY", decoy("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))])
+    connection.close()
+    big = bytearray(b"-- nothing to see on this line of the dump\n" * (17 * 1024 * 1024 // 43))
+    line = f"\nINSERT INTO settings VALUES ('OPENAI_API_KEY', '{straddling}');\n".encode()
+    at = CHUNK_SIZE - 40
+    big[at: at + len(line)] = line
+    slack_docs = {"ok": True, "access_token": decoy("xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"),
+                  "token_type": "bot", "bot_user_id": "U0KRQLJ9H"}
+    commits["containers"] = repo.commit("Add bundles, fixtures and the dump", {
+        "dist/bundle.zip": bundle.getvalue(),
+        "backup/env.gz": gzip.compress(f"XAI_API_KEY={gzipped}\n".encode()),
+        "fixtures/app.db": database.read_bytes(),
+        "fixtures/client.pkl": pickle.dumps({"token": pickled, "retries": 3}, protocol=4),
+        "dumps/settings.sql": bytes(big),
+        "docs/slack-oauth.json": json.dumps(slack_docs, indent=2),
+        "docs/fake-values.env": (f"ANTHROPIC_API_KEY={decoy('sk-ant-api03-' + k.chars(40) + 'abcdefgh' + k.chars(45) + 'AA')}\n"
+                                 f"XAI_API_KEY={decoy('xai-' + k.chars(30) + 'REDACTED' + k.chars(42))}\n"),
+    })
     return Corpus(str(repo.path), plants, decoys, commits)
 
 

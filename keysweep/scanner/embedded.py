@@ -85,14 +85,16 @@ def _lines(data: bytes, breaker: re.Pattern[bytes] | None) -> bytes:
     if not runs:
         return b""
     text = b"\n".join(runs) + b"\n"
-    return breaker.sub(b"\n", text) if breaker is not None else text
+    return breaker.sub(rb"\n\g<0>", text) if breaker is not None else text
 
 
 def _prefix_breaker(prefixes: Iterable[bytes]) -> re.Pattern[bytes] | None:
+    """A glued prefix, longest first and consumed whole: a prefix that ends another (`sk_` of
+    Groq's `gsk_`) is not broken again inside it (`g` / `sk_…`)."""
     literals = sorted({p for p in prefixes if len(p) >= 3}, key=len, reverse=True)
     if not literals:
         return None
-    return re.compile(rb"(?<=[^\s])(?=" + b"|".join(re.escape(p) for p in literals) + rb")")
+    return re.compile(rb"(?<=[^\s])(?:" + b"|".join(re.escape(p) for p in literals) + rb")")
 
 
 def rule_prefixes(engine: "Engine") -> tuple[bytes, ...]:
