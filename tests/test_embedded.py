@@ -67,7 +67,7 @@ def test_runs_are_lines_and_a_glued_prefix_starts_its_own():
     pieces = [b"\x00\x01short\x00a long enough run\x00\x8clsk-ant-api03-", b"abcdefgh\x00tail"]
     assert b"".join(printable_runs(pieces, [b"sk-ant-api03-"])) == b"a long enough run\nl\nsk-ant-api03-abcdefgh\n"
     assert b"".join(printable_runs([b"\x00%hf_abcdefgh\x00"], [b"hf_"])) == b"%\nhf_abcdefgh\n"
-    # A prefix that ends a longer one (ElevenLabs' sk_ in Groq's gsk_) does not split it again.
+    # A prefix that ends a longer one (sk_ at the end of gsk_) does not split it again.
     glued = b"\x00%}GROQ_API_KEYgsk_abcdefgh\x00"
     assert b"".join(printable_runs([glued], [b"gsk_", b"sk_", b"sk-ant-api03-"])) == b"%}GROQ_API_KEY\ngsk_abcdefgh\n"
 

@@ -89,8 +89,8 @@ def _lines(data: bytes, breaker: re.Pattern[bytes] | None) -> bytes:
 
 
 def _prefix_breaker(prefixes: Iterable[bytes]) -> re.Pattern[bytes] | None:
-    """A glued prefix, longest first and consumed whole: a prefix that ends another (`sk_` of
-    Groq's `gsk_`) is not broken again inside it (`g` / `sk_…`)."""
+    """A glued prefix, longest first and consumed whole: a prefix that ends another (`sk_` at
+    the end of `gsk_`) is not broken again inside it (`g` / `sk_…`)."""
     literals = sorted({p for p in prefixes if len(p) >= 3}, key=len, reverse=True)
     if not literals:
         return None
