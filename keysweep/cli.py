@@ -205,6 +205,9 @@ def scan() -> None:
 @click.option("--full", is_flag=True, help="Rescan every blob, ignoring what the store has already seen.")
 @click.option("--unreachable", is_flag=True,
               help="Also report matches in blobs no ref reaches (e.g. left behind by a history rewrite).")
+@click.option("--range", "commit_range", metavar="BASE..HEAD",
+              help="Only the blobs and messages of the commits reachable from HEAD and not from BASE (what a "
+                   "pull request, a push or a pre-receive hook adds). A BASE of zeros: all of HEAD's history.")
 @output_options
 @store_options
 @scan_options
@@ -212,25 +215,33 @@ def scan() -> None:
 @verify_option
 @progress_option
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
-                 fail_on_error=False, include_suppressed=False, verify=False, show_progress=None):
-    """Every blob reachable from any ref of the repository at PATH, each read once."""
-    from keysweep.scanner.pipeline import scan_git, utc_now
+                 fail_on_error=False, include_suppressed=False, verify=False, show_progress=None, commit_range=None):
+    """Every blob reachable from any ref of the repository at PATH (a working tree or a bare
+    repository), each read once; with --range, those a range of commits adds."""
+    from keysweep.scanner.pipeline import scan_git, scan_git_range, utc_now
     from keysweep.scanner.session import git_state, load_engine, open_store, persist
     from keysweep.scanner.sources.git import GitRepo
 
+    if commit_range is not None and unreachable:
+        raise click.UsageError("--range reads the commits of a range; --unreachable reads objects no ref reaches")
     started = utc_now()
     settings = settings_for_verify(verify)
     repo = GitRepo(path)
+    bounds = repo.resolve_range(commit_range) if commit_range is not None else None
     matcher, rules = load_engine(rule_paths, engine)
     store = open_store(db, no_store)
-    state = git_state(store, repo.identity, rules, full, walk=not unreachable)
     progress = BlobProgress(live=sys.stderr.isatty()) if progress_enabled(show_progress) else None
     try:
-        result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,
-                          include_unreachable=unreachable, progress=progress,
-                          progress_total=progress.total if progress else None, previous_tips=state.previous_tips,
-                          known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()], since=state.since,
-                          messages_scanned=state.messages_scanned)
+        if bounds is not None:
+            result = scan_git_range(repo, matcher, *bounds, max_size=max_size, progress=progress,
+                                    progress_total=progress.total if progress else None, ignore_roots=[Path.cwd()])
+        else:
+            state = git_state(store, repo.identity, rules, full, walk=not unreachable)
+            result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,
+                              include_unreachable=unreachable, progress=progress,
+                              progress_total=progress.total if progress else None, previous_tips=state.previous_tips,
+                              known_match_blobs=state.known_match_blobs, ignore_roots=[Path.cwd()], since=state.since,
+                              messages_scanned=state.messages_scanned)
     finally:
         if progress:
             progress.close()

@@ -55,6 +55,9 @@ class ScanResult:
     # git: commits and tags whose messages were read and whose findings (if any) are recorded,
     # kept apart from the blobs (source "git-message" in the store).
     scanned_messages: list[str] = field(default_factory=list)
+    # git: False for a scan of part of the history (`--range`): it reports what it found there,
+    # not what the store holds of the whole repository.
+    whole_scope: bool = True
 
 
 @dataclass(frozen=True)
@@ -465,8 +468,72 @@ def scan_git(
                 stats.errors.append(timeout_message(rule_id, f"blob {sha}", engine.confirm_timeout))
             if matches:
                 matched[sha] = matches
-    hits: list[tuple[Match, Occurrence]] = []
     seen_at = utc_now()
+    hits, resolved = _blob_hits(repo, matched, introductions, stats, include_unreachable, seen_at)
+    message_hits, messages_done = scan_messages(repo, engine, stats, already_scanned=messages_scanned,
+                                                include_unreachable=include_unreachable, seen_at=seen_at,
+                                                only=new_messages)
+    hits.extend(message_hits)
+    ignored = ignored_in_repo(repo).merged(load_ignored(ignore_roots))
+    findings = aggregate(hits, engine)
+    apply_ignore(findings, ignored)
+    done = clean + [sha for sha in resolved if sha not in known and sha not in partial]
+    finished = set(done)
+    return ScanResult(findings, stats, scope=repo.identity, source="git", scanned_objects=done, tips=tips,
+                      ignored=ignored, refs=refs,
+                      pending=[sha for sha, size in listed if sha not in finished and sha not in already_scanned],
+                      scanned_messages=messages_done)
+
+
+def scan_git_range(repo: GitRepo, engine: Engine, base: str | None, head: str, *, max_size: int = DEFAULT_MAX_SIZE,
+                   progress: Progress | None = None, progress_total: Progress | None = None,
+                   ignore_roots: Iterable[Path] = ()) -> ScanResult:
+    """`scan git --range BASE..HEAD`: the blobs the commits reachable from `head` and not from
+    `base` add or change (each read once), and those commits' messages; each occurrence names the
+    earliest of those commits that put the secret at its path. `base` None: all of `head`'s
+    history. Nothing is recorded as scanned for incremental scans (the range is not the whole
+    repository), and nothing earlier scans found elsewhere is reported."""
+    stats = ScanStats()
+    commits = repo.range_commits(base, head)
+    introductions = repo.range_blobs(base, head)
+    kinds = repo.object_sizes(introductions)
+    wanted: list[tuple[str, int]] = []
+    streamed: list[tuple[str, int]] = []
+    for sha, (kind, size) in kinds.items():
+        if kind != "blob":
+            continue  # a submodule's commit
+        if size > max_size:
+            stats.blobs_skipped_size += 1
+            stats.bytes_skipped_size += size
+        else:
+            (streamed if size > CHUNK_SIZE else wanted).append((sha, size))
+    total_bytes = sum(size for _, size in wanted)
+    (progress_total or _told_nothing)(len(wanted) + len(streamed), total_bytes + sum(size for _, size in streamed))
+    matched, _clean, _partial, part_stats = _read_and_match(repo, [sha for sha, _ in wanted], engine, progress, max_size)
+    merge_stats(stats, part_stats)
+    if progress:
+        progress(len(wanted), total_bytes)
+    if streamed:
+        part_matched, _, _, part_stats = _match_streamed_blobs(repo, streamed, engine, max_size,
+                                                               progress=_after(progress, len(wanted), total_bytes))
+        matched.update(part_matched)
+        merge_stats(stats, part_stats)
+    seen_at = utc_now()
+    hits, _resolved = _blob_hits(repo, matched, introductions, stats, False, seen_at)
+    message_hits, _ = scan_messages(repo, engine, stats, seen_at=seen_at, only=[(sha, "commit") for sha in commits])
+    hits.extend(message_hits)
+    ignored = ignored_in_repo(repo).merged(load_ignored(ignore_roots))
+    findings = aggregate(hits, engine)
+    apply_ignore(findings, ignored)
+    return ScanResult(findings, stats, scope=repo.identity, source="git", ignored=ignored, whole_scope=False)
+
+
+def _blob_hits(repo: GitRepo, matched: dict[str, list[Match]], introductions: dict, stats: ScanStats,
+               include_unreachable: bool, seen_at: str) -> tuple[list[tuple[Match, Occurrence]], list[str]]:
+    """Each match of each matched blob at the places commits put it (the earliest commit per path
+    and secret), and the blobs whose places were found. A blob no commit introduced is counted
+    unreachable, and reported (without a path) only with `include_unreachable`."""
+    hits: list[tuple[Match, Occurrence]] = []
     resolved: list[str] = []
     first_at_path: dict[tuple[str, str, str], tuple[tuple, list[tuple[Match, Occurrence]]]] = {}
     for sha, matches in matched.items():
@@ -508,19 +575,7 @@ def scan_git(
                     first_at_path[place] = (when, [(match, occurrence)])
     for _, pairs in first_at_path.values():
         hits.extend(pairs)
-    message_hits, messages_done = scan_messages(repo, engine, stats, already_scanned=messages_scanned,
-                                                include_unreachable=include_unreachable, seen_at=seen_at,
-                                                only=new_messages)
-    hits.extend(message_hits)
-    ignored = ignored_in_repo(repo).merged(load_ignored(ignore_roots))
-    findings = aggregate(hits, engine)
-    apply_ignore(findings, ignored)
-    done = clean + [sha for sha in resolved if sha not in known and sha not in partial]
-    finished = set(done)
-    return ScanResult(findings, stats, scope=repo.identity, source="git", scanned_objects=done, tips=tips,
-                      ignored=ignored, refs=refs,
-                      pending=[sha for sha, size in listed if sha not in finished and sha not in already_scanned],
-                      scanned_messages=messages_done)
+    return hits, resolved
 
 
 def _unread_since(repo: GitRepo, since: Since, refs: dict[str, str],

@@ -118,7 +118,7 @@ def findings_to_report(result, store: Store | None, new_only: bool, new_ids: lis
         # A sweep touches many scopes (repositories, CI settings, regions): report all they hold.
         findings = store.findings_in_scopes(result.scopes, ids=new_ids if new_only else None,
                                             include_suppressed=True)
-    elif store is not None and result.source == "git":
+    elif store is not None and result.source == "git" and getattr(result, "whole_scope", True):
         # Incremental: blobs read by earlier scans of this repository hold findings too.
         findings = store.findings(scope=result.scope, source=GIT_SOURCES, ids=new_ids if new_only else None,
                                   include_suppressed=True)

@@ -371,31 +371,49 @@ class GitRepo:
     def commit_tips(self) -> list[str]:
         return sorted({obj for _, obj, kind in self.refs() if kind == "commit"})
 
-    def introductions(self, targets: set[str], exclude_tips: Iterable[str] = ()) -> dict[str, list[Introduction]]:
-        """For each target blob, the earliest commit that put it at each path, across all refs.
+    def introductions(self, targets: set[str], exclude_tips: Iterable[str] = (),
+                      tips: Iterable[str] | None = None) -> dict[str, list[Introduction]]:
+        """For each target blob, the earliest commit that put it at each path, across all refs
+        (or, with `tips`, across the commits those reach).
 
-        With `exclude_tips` (the ref tips of an earlier scan), only commits not reachable from
-        them are read: an incremental scan then costs what the new history costs."""
+        With `exclude_tips` (the ref tips of an earlier scan, or a range's base), only commits not
+        reachable from them are read: an incremental scan then costs what the new history costs."""
         found: dict[str, dict[str, Introduction]] = {}
         if not targets:
             return {}
-        for refname, obj, kind in self.refs():
-            if kind == "blob" and obj in targets:
-                # A ref or tag naming a blob directly (like git.git's junio-gpg-pub): no commit.
-                found.setdefault(obj, {})[refname] = Introduction(
-                    commit=None, path=refname, author_name="", author_email="", committed_at="", timestamp=0)
+        if tips is None:
+            for refname, obj, kind in self.refs():
+                if kind == "blob" and obj in targets:
+                    # A ref or tag naming a blob directly (like git.git's junio-gpg-pub): no commit.
+                    found.setdefault(obj, {})[refname] = Introduction(
+                        commit=None, path=refname, author_name="", author_email="", committed_at="", timestamp=0)
+        for blob, intro in self._logged_blobs(exclude_tips, tips):
+            if blob not in targets:
+                continue
+            per_path = found.setdefault(blob, {})
+            earlier = per_path.get(intro.path)
+            if earlier is None or (intro.timestamp, intro.commit or "") < (earlier.timestamp, earlier.commit or ""):
+                per_path[intro.path] = intro
+        return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
+
+    def _logged_blobs(self, exclude_tips: Iterable[str] = (),
+                      tips: Iterable[str] | None = None) -> Iterator[tuple[str, Introduction]]:
+        """(blob, where a commit put it) for every blob each commit's diff adds or changes, in the
+        commits reachable from `tips` (None: from every ref) and not from `exclude_tips`. A merge
+        counts only what it changes against every parent (`git log -c`)."""
         # A tip an earlier scan saw may be gone since (history rewritten, then gc): `^<missing>`
         # would make git log fail, so only tips that are still commits here are excluded.
-        revisions = "".join(f"^{tip}\n" for tip in self.existing_commits(exclude_tips)).encode()
+        revisions = "".join([f"{tip}\n" for tip in tips or ()]
+                            + [f"^{tip}\n" for tip in self.existing_commits(exclude_tips)]).encode()
         proc = subprocess.Popen(
-            ["git", "log", "--all", "--stdin", "--raw", "--no-abbrev", "--no-renames", "-c", "-z",
-             "--format=%x01%H%x00%an%x00%ae%x00%ct"],
+            ["git", "log", *(["--all"] if tips is None else []), "--stdin", "--raw", "--no-abbrev", "--no-renames",
+             "-c", "-z", "--format=%x01%H%x00%an%x00%ae%x00%ct"],
             cwd=self.path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         data, err = proc.communicate(revisions)
         if proc.returncode != 0:
             if b"does not have any commits" in err or b"unknown revision" in err:
-                return {}
+                return
             raise SourceError(f"{self.path}: git log failed: {err.decode(errors='replace').strip()}")
         for chunk in data.split(b"\x01"):
             if not chunk:
@@ -414,22 +432,56 @@ class GitRepo:
                     pending = None
                 elif field.strip().startswith(b":"):
                     pending = field.strip()
+            timestamp = int(when.strip() or 0)
             for meta, path in entries:
                 parts = meta.split(b" ")
                 blob = parts[-2].decode() if len(parts) >= 3 else ""
-                if blob == ZERO_SHA or blob not in targets:
+                # A deletion names no blob (a submodule's entry names a commit: callers look at types).
+                if not blob or blob == ZERO_SHA:
                     continue
-                timestamp = int(when.strip() or 0)
-                intro = Introduction(
+                yield blob, Introduction(
                     commit=commit, path=display_path(path),
                     author_name=name, author_email=email,
                     committed_at=utc_iso(datetime.fromtimestamp(timestamp, timezone.utc)),
                     timestamp=timestamp,
                 )
-                per_path = found.setdefault(blob, {})
-                earlier = per_path.get(intro.path)
-                if earlier is None or (intro.timestamp, intro.commit or "") < (earlier.timestamp, earlier.commit or ""):
-                    per_path[intro.path] = intro
+
+    def resolve_range(self, spec: str) -> tuple[str | None, str]:
+        """`BASE..HEAD` as (base commit, head commit): what `scan git --range` reads is the commits
+        reachable from HEAD and not from BASE. A BASE of zeros (git's "no old value", as a
+        pre-receive hook is given for a new branch) is None: all of HEAD's history. Raises
+        SourceError, in one line, for anything else (no `..`, `...`, a name that is no commit)."""
+        base, sep, head = spec.partition("..")
+        if not sep or not base or not head or head.startswith("."):
+            raise SourceError(f"--range {spec!r}: expected BASE..HEAD (two commits, e.g. origin/main..HEAD)")
+        if set(base) == {"0"} and len(base) in (40, 64):
+            return None, self._commit(head, spec)
+        return self._commit(base, spec), self._commit(head, spec)
+
+    def _commit(self, name: str, spec: str) -> str:
+        result = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}"], self.path)
+        sha = result.stdout.decode(errors="replace").strip()
+        if result.returncode != 0 or len(sha) not in (40, 64):
+            raise SourceError(f"--range {spec!r}: {name!r} is not a commit in {self.path}")
+        return sha
+
+    def range_commits(self, base: str | None, head: str) -> list[str]:
+        """The commits reachable from `head` and not from `base`, newest first."""
+        revisions = f"{head}\n" + (f"^{base}\n" if base else "")
+        result = _git(["rev-list", "--stdin"], self.path, input=revisions.encode())
+        if result.returncode != 0:
+            raise SourceError(f"{self.path}: git rev-list failed: {result.stderr.decode(errors='replace').strip()}")
+        return result.stdout.decode().split()
+
+    def range_blobs(self, base: str | None, head: str) -> dict[str, list[Introduction]]:
+        """Each blob a commit of the range adds or changes -> where (the earliest such commit per
+        path), like `introductions` but for every blob of those commits."""
+        found: dict[str, dict[str, Introduction]] = {}
+        for blob, intro in self._logged_blobs([base] if base else [], [head]):
+            per_path = found.setdefault(blob, {})
+            earlier = per_path.get(intro.path)
+            if earlier is None or (intro.timestamp, intro.commit or "") < (earlier.timestamp, earlier.commit or ""):
+                per_path[intro.path] = intro
         return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
 
 
