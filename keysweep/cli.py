@@ -11,6 +11,7 @@ from typing import Callable
 import click
 
 from keysweep import __version__
+from keysweep.baseline import parse_baseline
 from keysweep.commands._common import emit, open_report, settings_for_verify, verify_after_scan
 from keysweep.errors import KeysweepError
 from keysweep.progress import BlobProgress, progress_enabled
@@ -108,6 +109,37 @@ def store_options(func: Callable) -> Callable:
     return func
 
 
+BASELINE_META = "keysweep.baseline"
+
+
+def baseline_option(func: Callable) -> Callable:
+    """`--baseline FILE`, read (and checked) when the command line is parsed, before anything is
+    scanned; kept in the click context (`baseline_ids`), so every scan command takes it alike."""
+    def load(ctx: click.Context, _param, value: str | None) -> None:
+        if value is None:
+            return
+        try:
+            with open(value, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"{value}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+        try:
+            ctx.meta[BASELINE_META] = parse_baseline(text, value)
+        except KeysweepError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return click.option("--baseline", metavar="FILE", type=click.Path(dir_okay=False), expose_value=False,
+                        callback=load,
+                        help="Known findings (`keysweep baseline create`): those it lists are still reported, "
+                             "marked baselined, and do not make the exit status 1.")(func)
+
+
+def baseline_ids() -> frozenset[str] | None:
+    """The finding ids of this command's `--baseline`, or None without one (what `emit` marks with)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(BASELINE_META) if ctx is not None else None
+
+
 def scan_options(func: Callable) -> Callable:
     func = click.option("--rules", "rule_paths", multiple=True, type=click.Path(),
                         help="Extra rule file or folder (repeatable).")(func)
@@ -119,6 +151,7 @@ def scan_options(func: Callable) -> Callable:
     func = click.option("--new-only", is_flag=True,
                         help="Report only findings the store did not hold before this scan.")(func)
     func = include_suppressed_option(func)
+    func = baseline_option(func)
     return func
 
 
@@ -152,6 +185,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "audit": "keysweep.commands.audit:audit_group",
     "sweep": "keysweep.commands.sweep:sweep_cmd",
     "store": "keysweep.commands.store:store_group",
+    "baseline": "keysweep.commands.baseline:baseline_group",
 }
 
 
@@ -249,7 +283,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     if verify:
         verify_after_scan(store, result, rules, settings, include_suppressed)
     emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
-         fail_on_error=fail_on_error)
+         fail_on_error=fail_on_error, baseline=baseline_ids())
 
 
 @scan.command("dir")
@@ -277,7 +311,7 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     if verify:
         verify_after_scan(store, result, rules, settings, include_suppressed)
     emit(result, rules, fmt, output, store, new_only, new_ids, include_suppressed=include_suppressed,
-         fail_on_error=fail_on_error, unit="file")
+         fail_on_error=fail_on_error, unit="file", baseline=baseline_ids())
 
 
 @scan.command("staged")
@@ -290,13 +324,14 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
 @click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True)
 @click.option("--no-store", is_flag=True, hidden=True)
 @include_suppressed_option
+@baseline_option
 @fail_on_error_option
 def scan_staged_cmd(fmt, output, db, rule_paths, engine, max_size, no_store, include_suppressed, fail_on_error=False):
     """Lines added in the index of the repository at the current directory (pre-commit)."""
     from keysweep.commands.staged import report, scan_staged
 
     result, rules, started = scan_staged(rule_paths, engine, max_size)
-    report(result, rules, started, fmt, output, db, no_store, include_suppressed, fail_on_error)
+    report(result, rules, started, fmt, output, db, no_store, include_suppressed, fail_on_error, baseline_ids())
 
 
 @cli.group("rules")

@@ -103,6 +103,9 @@ class Finding:
     # A key keysweep itself created (`revoke --rotate`): {"rotated_from": finding id, "written_to":
     # locator of the store it was written to}; None otherwise (and for one-shot scans without a store).
     managed: dict[str, Any] | None = None
+    # With `scan … --baseline FILE`: whether the baseline lists this finding's id (a known secret:
+    # listed, but it does not fail the run); None when no baseline was given.
+    baselined: bool | None = None
 
 
 @dataclass(slots=True)

@@ -65,6 +65,7 @@ def finding_json(finding: Finding, rules: dict[str, Rule]) -> dict[str, Any]:
         "metadata": finding.metadata or None,
         "managed": _managed_json(finding),
         "replacement": replacement_json(finding, rules),
+        "baselined": getattr(finding, "baselined", None),
     }
 
 
@@ -143,6 +144,8 @@ def finding_row(f: Finding) -> list:
     where = describe_occurrence(first) if first else ""
     if is_suppressed(f):  # listed only with --include-suppressed
         where += " (suppressed)"
+    if getattr(f, "baselined", None):  # known from the baseline: listed, does not fail the run
+        where += " (baselined)"
     rule = f"{f.rule_id} (managed by keysweep)" if getattr(f, "managed", None) else f.rule_id
     return [rich_text(cell) for cell in (
         f.id, rule, f.redacted, first.source if first else "", where,
@@ -255,6 +258,9 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
                 "properties": {"commit": o.commit, "author_email": o.author_email, "committed_at": o.committed_at,
                                "source": o.source},
                 **sarif_suppressions(o),
+                # With a baseline: SARIF's own word for a known result ("unchanged") and a new one.
+                **({} if getattr(f, "baselined", None) is None
+                   else {"baselineState": "unchanged" if f.baselined else "new"}),
             })
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import IO
 
+from keysweep.baseline import mark_baselined
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.safefs import warn
@@ -33,15 +34,17 @@ def open_report(output: str) -> IO[str]:
 
 def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
          *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False,
-         unit: str = "blob") -> None:
+         unit: str = "blob", baseline: frozenset[str] | None = None) -> None:
     """Render and exit with the scan's status (keysweep.scanner.session.exit_status). Findings
     suppressed everywhere are left out (and do not count) unless `include_suppressed`. `unit`: what
-    the scan read one of (git: blob; dir, staged: file; remote sources: object)."""
+    the scan read one of (git: blob; dir, staged: file; remote sources: object). `baseline`: the
+    finding ids of `--baseline FILE`; each finding is marked baselined or not (none without one)."""
     # A scan's own modules: `keysweep report` and the other commands load this module without them.
     from keysweep.output import render  # noqa: PLC0415
     from keysweep.scanner.session import exit_status, findings_to_report  # noqa: PLC0415
 
     findings = findings_to_report(result, store, new_only, new_ids, include_suppressed)
+    mark_baselined(findings, baseline)
     by_id = {rule.id: rule for rule in rules}
     stats = result.stats
     nothing_read = bool(getattr(result, "nothing_read", False))

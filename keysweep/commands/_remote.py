@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from keysweep.cli import baseline_ids
 from keysweep.commands._common import emit
 from keysweep.context import Context
 from keysweep.errors import KeysweepError
@@ -268,4 +269,5 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
     if after is not None and store is not None:  # e.g. sweep's --verify, --owners, --revoke-policy
         after(store, outcome)
     emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
-         include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new, unit="object")
+         include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new, unit="object",
+         baseline=baseline_ids())

@@ -138,6 +138,8 @@ def exit_status(findings: Sequence[Finding], errors: Sequence[str], *, nothing_r
         return EXIT_PARTIAL
     # A key keysweep created (`revoke --rotate`) and finds only where it wrote it is its own, not a leak.
     own = {f.id for f in findings if (getattr(f, "managed", None) or {}).get("only_where_written")}
+    # A secret the baseline lists is known: listed, marked, and it does not fail the run.
+    own |= {f.id for f in findings if getattr(f, "baselined", None)}
     if exit_on_new:
         return EXIT_FINDINGS if any(i not in own for i in new_ids or []) else EXIT_CLEAN
     return EXIT_FINDINGS if any(f.id not in own for f in findings) else EXIT_CLEAN
