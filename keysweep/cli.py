@@ -186,6 +186,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "sweep": "keysweep.commands.sweep:sweep_cmd",
     "store": "keysweep.commands.store:store_group",
     "baseline": "keysweep.commands.baseline:baseline_group",
+    "schema": "keysweep.commands.schema:schema_cmd",
 }
 
 

@@ -18,7 +18,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
 from keysweep.errors import KeysweepError
@@ -128,23 +128,45 @@ def _is_string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-Check = tuple[Any, str]  # (predicate, what is expected)
+class Check(NamedTuple):
+    """What a key's value must be: the test, the words an error uses, and the same rule as JSON
+    Schema (`keysweep schema config`, keysweep/schemas.py), kept side by side so they never drift."""
 
-STRING: Check = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")
-BOOL: Check = (lambda v: isinstance(v, bool), "true or false")
-URL: Check = (_is_url, "an http(s) URL, e.g. \"https://host\"")
-ENV_NAME: Check = (_is_env_name, "the name of an environment variable (letters, digits, _)")
-STRING_LIST: Check = (_is_string_list, "a list of strings")
-NON_NEGATIVE_NUMBER: Check = (lambda v: _is_number(v) and v >= 0, "a number, 0 or more")
-POSITIVE_INT: Check = (lambda v: _is_int(v) and 1 <= v <= 1024, "a whole number from 1 to 1024")
-NON_NEGATIVE_INT: Check = (lambda v: _is_int(v) and v >= 0, "a whole number, 0 or more")
+    predicate: Callable[[Any], bool]
+    expected: str
+    schema: dict[str, Any]
+
+
+def _number(minimum: float, maximum: float | None = None, *, integer: bool = False,
+            exclusive_minimum: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer" if integer else "number"}
+    schema["exclusiveMinimum" if exclusive_minimum else "minimum"] = minimum
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
+
+
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+STRING = Check(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string",
+               {"type": "string", "pattern": r"\S"})
+BOOL = Check(lambda v: isinstance(v, bool), "true or false", {"type": "boolean"})
+URL = Check(_is_url, "an http(s) URL, e.g. \"https://host\"",
+            {"type": "string", "pattern": r"^\s*[hH][tT][tT][pP][sS]?://[^/?#\s]+"})
+ENV_NAME = Check(_is_env_name, "the name of an environment variable (letters, digits, _)",
+                 {"type": "string", "pattern": ENV_NAME_PATTERN})
+STRING_LIST = Check(_is_string_list, "a list of strings", {"type": "array", "items": {"type": "string"}})
+NON_NEGATIVE_NUMBER = Check(lambda v: _is_number(v) and v >= 0, "a number, 0 or more", _number(0))
+POSITIVE_INT = Check(lambda v: _is_int(v) and 1 <= v <= 1024, "a whole number from 1 to 1024", _number(1, 1024, integer=True))
+NON_NEGATIVE_INT = Check(lambda v: _is_int(v) and v >= 0, "a whole number, 0 or more", _number(0, integer=True))
 
 # Bounds keep every value from stalling a run: a rate below one request per 100 s, or a timeout
 # above an hour, is a mistake rather than a wish.
-RATE: Check = (lambda v: _is_number(v) and 0.01 <= v <= 100_000, "a number of requests per second from 0.01 to 100000")
-TIMEOUT: Check = (lambda v: _is_number(v) and 0 < v <= 3600, "a number of seconds greater than 0, at most 3600")
-WAIT: Check = (lambda v: _is_number(v) and 0 <= v <= 3600, "a number of seconds from 0 to 3600")
-ATTEMPTS: Check = (lambda v: _is_int(v) and 1 <= v <= 100, "a whole number from 1 to 100")
+RATE = Check(lambda v: _is_number(v) and 0.01 <= v <= 100_000, "a number of requests per second from 0.01 to 100000",
+             _number(0.01, 100_000))
+TIMEOUT = Check(lambda v: _is_number(v) and 0 < v <= 3600, "a number of seconds greater than 0, at most 3600",
+                _number(0, 3600, exclusive_minimum=True))
+WAIT = Check(lambda v: _is_number(v) and 0 <= v <= 3600, "a number of seconds from 0 to 3600", _number(0, 3600))
+ATTEMPTS = Check(lambda v: _is_int(v) and 1 <= v <= 100, "a whole number from 1 to 100", _number(1, 100, integer=True))
 
 PROVIDER_KEYS: dict[str, Check] = {
     "base_url": URL,
@@ -153,16 +175,16 @@ PROVIDER_KEYS: dict[str, Check] = {
     "concurrency": POSITIVE_INT,
     "confirm_concurrency": POSITIVE_INT,
     "revoke_rate": RATE,
-    "revoke_burst": (lambda v: _is_number(v) and 1 <= v <= 10_000, "a number from 1 to 10000"),
+    "revoke_burst": Check(lambda v: _is_number(v) and 1 <= v <= 10_000, "a number from 1 to 10000", _number(1, 10_000)),
 }
 # Keys only one provider's revoker reads.
 PROVIDER_ONLY_KEYS: dict[str, dict[str, Check]] = {
-    "aws": {"delete_after_days": (NON_NEGATIVE_NUMBER[0], "a number of days, 0 or more")},
+    "aws": {"delete_after_days": Check(NON_NEGATIVE_NUMBER.predicate, "a number of days, 0 or more", _number(0))},
 }
 NOTIFY_TARGET_KEYS: dict[str, Check] = {
     "webhook": URL,
     "webhook_env": ENV_NAME,
-    "format": (lambda v: v in ("slack", "json"), "\"slack\" or \"json\""),
+    "format": Check(lambda v: v in ("slack", "json"), "\"slack\" or \"json\"", {"enum": ["slack", "json"]}),
 }
 SECTION_KEYS: dict[str, dict[str, Check]] = {
     "verify": {"timeout": TIMEOUT, "attempts": ATTEMPTS, "max_retry_after": WAIT},
@@ -172,7 +194,7 @@ SOURCE_KEYS: dict[str, Check] = {"git": STRING_LIST, "max_age_days": NON_NEGATIV
 SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
     "github": {"orgs": STRING_LIST, "users": STRING_LIST, "repos": STRING_LIST, "api_url": URL,
                "token_env": ENV_NAME, "forks": BOOL, "archived": BOOL, "clone": BOOL, "actions": BOOL},
-    "gitlab": {"groups": STRING_LIST, "projects": STRING_LIST, "url": URL, "token_env": ENV_NAME, "forks": BOOL,
+    "gitlab": {"groups": STRING_LIST, "projects": STRING_LIST, "api_url": URL, "url": URL, "token_env": ENV_NAME, "forks": BOOL,
                "archived": BOOL, "clone": BOOL, "variables": BOOL, "instance": BOOL},
     "aws": {"profiles": STRING_LIST, "regions": STRING_LIST, "endpoint_url": URL, "services": STRING_LIST},
 }
@@ -193,9 +215,8 @@ def _check_table(table: Any, checks: dict[str, Check], where: str, section: str)
         raise KeysweepError(f"{where}: {section} has unknown key(s) {', '.join(unknown)} "
                             f"(known: {', '.join(sorted(checks))})")
     for key, value in table.items():
-        predicate, expected = checks[key]
-        if not predicate(value):
-            raise KeysweepError(f"{where}: {section} {key}: expected {expected}, not {_shown(value)}")
+        if not checks[key].predicate(value):
+            raise KeysweepError(f"{where}: {section} {key}: expected {checks[key].expected}, not {_shown(value)}")
 
 
 def validate_config(config: dict[str, Any], where: str) -> None:

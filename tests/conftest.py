@@ -210,9 +210,65 @@ class _EntryPoint:
             sys.argv = saved
 
 
+# -- every findings output the suite sees is checked against `keysweep schema findings` -----------
+FINDINGS_COMMANDS = ("scan", "sweep", "findings", "owners", "verify", "demo")
+_VALIDATORS: dict[str, Any] = {}
+VALIDATED: list[int] = [0]  # how many findings outputs the session checked (its own test reads it)
+
+
+def findings_validator(kind: str):
+    """jsonschema validators for `--format json` (an array) and one `--format jsonl` line."""
+    if not _VALIDATORS:
+        import jsonschema
+
+        from keysweep.schemas import finding_line_schema, findings_schema
+
+        _VALIDATORS["json"] = jsonschema.Draft202012Validator(findings_schema())
+        _VALIDATORS["jsonl"] = jsonschema.Draft202012Validator(finding_line_schema())
+    return _VALIDATORS[kind]
+
+
+def _option(args: list[str], *names: str) -> str | None:
+    for index, arg in enumerate(args):
+        for name in names:
+            if arg == name and index + 1 < len(args):
+                return args[index + 1]
+            if name.startswith("--") and arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def validate_findings_output(args: list[str], stdout: str, cwd: Path | None = None) -> None:
+    """When `args` ask a findings command for json or jsonl, its output (stdout, or the -o file) must
+    validate against the findings schema: every JSON output of the suite is held to the contract."""
+    if not args or args[0] not in FINDINGS_COMMANDS or "--help" in args or "-h" in args:
+        return
+    fmt = _option(args, "--format")
+    if fmt not in ("json", "jsonl"):
+        return
+    output = _option(args, "-o", "--output")
+    text = stdout
+    if output is not None:
+        target = Path(output) if cwd is None else Path(cwd) / output
+        if not target.is_file():
+            return  # the command failed before writing it (the test says what it expects)
+        text = target.read_text(encoding="utf-8")
+    if not text.strip():
+        return  # nothing written: an error (one line on stderr), checked by the test itself
+    documents = [json.loads(text)] if fmt == "json" else [json.loads(line) for line in text.splitlines() if line.strip()]
+    for document in documents:
+        errors = sorted(findings_validator(fmt).iter_errors(document), key=lambda e: list(e.absolute_path))
+        if errors:
+            first = errors[0]
+            raise AssertionError(f"keysweep {' '.join(args[:2])} --format {fmt}: output does not match "
+                                 f"`keysweep schema findings` at {list(first.absolute_path)}: {first.message}")
+    VALIDATED[0] += 1
+
+
 @pytest.fixture
 def run():
-    """run(*args, cwd=None) -> Run: the real entry point, in process (fast)."""
+    """run(*args, cwd=None) -> Run: the real entry point, in process (fast). A json/jsonl findings
+    output is validated against `keysweep schema findings` (validate_findings_output)."""
     def invoke(*args: str, cwd: Path | None = None) -> Run:
         runner = CliRunner()
         previous = Path.cwd()
@@ -222,6 +278,7 @@ def run():
             result = runner.invoke(_EntryPoint(), [str(a) for a in args], catch_exceptions=False)
         finally:
             os.chdir(previous)
+        validate_findings_output([str(a) for a in args], result.stdout, cwd)
         return Run(result.exit_code, result.stdout, result.stderr)
     return invoke
 
@@ -234,6 +291,7 @@ def run_process():
         full_env.update(env or {})
         result = subprocess.run([str(KEYSWEEP_BIN), *map(str, args)], cwd=cwd, capture_output=True,
                                 env=full_env, timeout=120)
+        validate_findings_output([str(a) for a in args], result.stdout.decode("utf-8", "replace"), cwd)
         return Run(result.returncode, result.stdout.decode("utf-8", "replace"),
                    result.stderr.decode("utf-8", "replace"))
     return invoke
