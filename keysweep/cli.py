@@ -187,6 +187,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "store": "keysweep.commands.store:store_group",
     "baseline": "keysweep.commands.baseline:baseline_group",
     "schema": "keysweep.commands.schema:schema_cmd",
+    "init": "keysweep.commands.init:init_cmd",
 }
 
 
