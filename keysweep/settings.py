@@ -185,6 +185,8 @@ NOTIFY_TARGET_KEYS: dict[str, Check] = {
     "webhook": URL,
     "webhook_env": ENV_NAME,
     "format": Check(lambda v: v in ("slack", "json"), "\"slack\" or \"json\"", {"enum": ["slack", "json"]}),
+    # The variable holding the HMAC secret webhooks are signed with (default KEYSWEEP_WEBHOOK_SECRET).
+    "signing_secret_env": ENV_NAME,
 }
 SECTION_KEYS: dict[str, dict[str, Check]] = {
     "verify": {"timeout": TIMEOUT, "attempts": ATTEMPTS, "max_retry_after": WAIT},

@@ -9,6 +9,13 @@
     webhook_env = "PAYMENTS_WEBHOOK"
     format = "json"
 
+Every request is signed when a signing secret is set (the environment variable named by
+`signing_secret_env`, default KEYSWEEP_WEBHOOK_SECRET; a team's or owner's entry may name its own):
+`X-Keysweep-Timestamp: <unix seconds>` and `X-Keysweep-Signature-256: sha256=<hex HMAC-SHA256(secret,
+timestamp + "." + body)>`, so a receiver can reject a spoofed or replayed "key revoked" message
+(docs/revocation.md gives the check). A `signing_secret_env` set in keysweep.toml whose variable
+is empty is a misconfiguration: nothing is sent unsigned to that target (its status says why).
+
 Messages name a finding by id, provider, redacted form and place; never by value. The webhook
 URL itself is never printed or recorded (it may carry a token): only its host.
 
@@ -19,8 +26,11 @@ and `>` as Slack asks, so a file named `<https://evil|rotate here>` is not a lin
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -43,34 +53,63 @@ KIND_TITLES = {
 }
 
 
+SIGNING_SECRET_ENV = "KEYSWEEP_WEBHOOK_SECRET"
+TIMESTAMP_HEADER = "X-Keysweep-Timestamp"
+SIGNATURE_HEADER = "X-Keysweep-Signature-256"
+
+
 @dataclass
 class Target:
     url: str
     format: str  # slack | json
     name: str    # which config entry (for records): "default", "team:payments", …
+    # The HMAC key (never shown); None: unsigned. `unsigned_why`: a configured secret is missing.
+    secret: bytes | None = field(default=None, repr=False)
+    unsigned_why: str | None = None
 
     @property
     def host(self) -> str:
         return urlsplit(self.url).hostname or "?"
 
 
-def _entry(entry: dict[str, Any], env, name: str) -> Target | None:
+def signature(secret: bytes, timestamp: str, payload: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`: the X-Keysweep-Signature-256 value."""
+    return "sha256=" + hmac.new(secret, timestamp.encode("ascii") + b"." + payload, hashlib.sha256).hexdigest()
+
+
+def signed_headers(secret: bytes | None, payload: bytes, now: float) -> dict[str, str]:
+    """The request's headers: JSON, and with a secret the timestamp and the signature over them."""
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        timestamp = str(int(now))
+        headers[TIMESTAMP_HEADER] = timestamp
+        headers[SIGNATURE_HEADER] = signature(secret, timestamp, payload)
+    return headers
+
+
+def _entry(entry: dict[str, Any], env, name: str, default_secret_env: str | None) -> Target | None:
     url = entry.get("webhook") or (env.get(entry["webhook_env"]) if entry.get("webhook_env") else None)
     if not url:
         return None
-    return Target(url=url, format=entry.get("format", "slack"), name=name)
+    configured = entry.get("signing_secret_env") or default_secret_env
+    secret_env = configured or SIGNING_SECRET_ENV
+    secret = env.get(secret_env) or None
+    unsigned_why = f"not sent: ${secret_env} (signing_secret_env) is not set" if configured and not secret else None
+    return Target(url=url, format=entry.get("format", "slack"), name=name,
+                  secret=secret.encode("utf-8") if secret else None, unsigned_why=unsigned_why)
 
 
 def targets_for(finding: "Finding", settings) -> list[Target]:
     """The owner's webhook, else the team's, else the default one."""
     config = settings.section("notify")
+    default_secret_env = config.get("signing_secret_env")
     owner = finding.owner or {}
     for key, section in ((owner.get("name"), "owners"), (owner.get("team"), "teams")):
         if key and key in config.get(section, {}):
-            target = _entry(config[section][key], settings.env, f"{section[:-1]}:{key}")
+            target = _entry(config[section][key], settings.env, f"{section[:-1]}:{key}", default_secret_env)
             if target:
                 return [target]
-    target = _entry(config, settings.env, "default")
+    target = _entry(config, settings.env, "default", default_secret_env)
     return [target] if target else []
 
 
@@ -137,9 +176,14 @@ async def notify(kind: str, finding: "Finding", ctx: "Context", detail: str = ""
     facts = message(kind, finding, scrub(detail, ctx) or "")
     sent = []
     for target in targets_for(finding, ctx.settings):
+        if target.unsigned_why:
+            sent.append({"target": target.name, "host": target.host, "status": target.unsigned_why, "ok": False})
+            continue
+        # The exact bytes sent are the bytes signed (retries resend them with the same timestamp).
+        payload = json.dumps(body(target, facts)).encode("utf-8")
         try:
-            response = await ctx.http.request("POST", target.url, json_body=body(target, facts),
-                                              headers={"Content-Type": "application/json"})
+            response = await ctx.http.request("POST", target.url, data=payload,
+                                              headers=signed_headers(target.secret, payload, time.time()))
             status = str(response.status)
             ok = 200 <= response.status < 300
         except TransportError:
