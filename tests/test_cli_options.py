@@ -41,6 +41,8 @@ def _help(path: str) -> str:
 PRINTS_RECORDS = {"findings", "status", "owners", "verify", "revoke", "report", "sweep", "demo", "rules list",
                   "audit log", "audit head", "scan git", "scan dir", "scan staged", "scan github", "scan gitlab",
                   "scan aws", "store migrate"}
+# Commands that write one document of their own (a baseline, a schema): -o/--output, no --format.
+WRITES_A_DOCUMENT = {"baseline create", "schema"}
 # Commands whose long runs show progress on stderr.
 SHOWS_PROGRESS = {"scan git", "scan github", "scan gitlab", "scan aws", "sweep"}
 # Options about cloning or walking a repository: not on a scan that reads none.
@@ -61,7 +63,7 @@ ALIASES = {("scan gitlab", "--url", "--api-url", "https://gitlab.example.test"),
 
 
 def test_the_walk_sees_every_command():
-    assert PRINTS_RECORDS | {"rules check", "audit verify"} == set(COMMANDS)
+    assert PRINTS_RECORDS | WRITES_A_DOCUMENT | {"rules check", "audit verify", "init"} == set(COMMANDS)
 
 
 @pytest.mark.parametrize("path", sorted(PRINTS_RECORDS))
@@ -76,10 +78,16 @@ def test_a_command_that_prints_records_takes_format_and_output(path):
     assert listed.startswith("Output format: ")
 
 
-@pytest.mark.parametrize("path", sorted(set(COMMANDS) - PRINTS_RECORDS))
+@pytest.mark.parametrize("path", sorted(set(COMMANDS) - PRINTS_RECORDS - WRITES_A_DOCUMENT))
 def test_a_command_that_prints_no_records_takes_neither(path):
     shown = _shown(COMMANDS[path])
     assert "--format" not in shown and "--output" not in shown
+
+
+@pytest.mark.parametrize("path", sorted(WRITES_A_DOCUMENT))
+def test_a_command_that_writes_a_document_takes_output_not_format(path):
+    shown = _shown(COMMANDS[path])
+    assert "--format" not in shown and shown["-o"] is shown["--output"]
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))
