@@ -229,13 +229,15 @@ def findings_validator(kind: str):
 
 
 def _option(args: list[str], *names: str) -> str | None:
+    """The value of the option's last occurrence (click keeps the last)."""
+    found = None
     for index, arg in enumerate(args):
         for name in names:
             if arg == name and index + 1 < len(args):
-                return args[index + 1]
-            if name.startswith("--") and arg.startswith(name + "="):
-                return arg.split("=", 1)[1]
-    return None
+                found = args[index + 1]
+            elif name.startswith("--") and arg.startswith(name + "="):
+                found = arg.split("=", 1)[1]
+    return found
 
 
 def validate_findings_output(args: list[str], stdout: str, cwd: Path | None = None) -> None:
