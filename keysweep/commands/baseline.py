@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -15,7 +14,8 @@ from keysweep.cli import fail, include_suppressed_option, output_file_option
 from keysweep.commands._common import open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.remediation.selection import select
-from keysweep.store import Store, default_db_path
+from keysweep.sanitize import terminal_safe
+from keysweep.store import Store, show_location, store_exists, store_location
 from keysweep.wording import counted
 
 
@@ -29,7 +29,8 @@ def baseline_group() -> None:
 @click.option("--from", "from_file", metavar="FILE",
               help="Take the findings of a scan's --format json or jsonl output (`-`: standard input) "
                    "instead of the store.")
-@click.option("--db", type=click.Path(dir_okay=False), help="Findings store. Default: $KEYSWEEP_DB or the user data dir.")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @include_suppressed_option
 @output_file_option
 def baseline_create(ids, provider, rule, owner, team, status, source, repo, since, from_file, db, include_suppressed,
@@ -43,9 +44,9 @@ def baseline_create(ids, provider, rule, owner, team, status, source, repo, sinc
             raise click.UsageError("--from takes the findings of that output as they are: no filters, ids or --db")
         findings = _read_output(from_file)
     else:
-        path = Path(db) if db else default_db_path()
-        if not path.exists():
-            fail(f"{path}: no store yet (run a scan first, or pass --db, or --from a scan's JSON output)")
+        path = store_location(db)
+        if not store_exists(path):
+            fail(f"{show_location(path)}: no store yet (run a scan first, or pass --db, or --from a scan's JSON output)")
         selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
                                     include_suppressed=include_suppressed)
         store = Store(path, writable=False)
@@ -63,7 +64,7 @@ def baseline_create(ids, provider, rule, owner, team, status, source, repo, sinc
         with open_report(output) as handle:
             handle.write(text)
         click.echo(f"keysweep: wrote a baseline of {counted(len(document['findings']), 'finding')} to "
-                   f"{click.format_filename(output)}", err=True)
+                   f"{terminal_safe(output)}", err=True)
     else:
         sys.stdout.write(text)
 
