@@ -8,7 +8,7 @@ runs through it, so the scanner, the store and anything heavy are imported insid
 from __future__ import annotations
 
 import sys
-from typing import IO, Callable
+from typing import IO
 
 from keysweep.baseline import mark_baselined
 from keysweep.errors import KeysweepError
