@@ -104,3 +104,39 @@ def test_bad_arguments_are_one_line_errors(run, tmp_path, pg_url):
     assert not_a_url.code == 2 and "expected a postgresql:// URL" in not_a_url.stderr, not_a_url
     for result in (missing, not_a_url):
         assert "Traceback" not in result.stderr
+
+
+def test_a_store_of_an_older_keysweep_is_upgraded_in_place_then_moved(run, tmp_path, pg_url):
+    """A SQLite store left at schema v1 (the first release's) upgrades in place through every
+    migration when it is opened, and moves like any other."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from keysweep.store.migrations import MIGRATIONS
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    MIGRATIONS[0][2](sqlite_utils.Database(conn))
+    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (1, 'initial schema')")
+    conn.execute("INSERT INTO findings (id, provider, rule_id, secret_sha256, redacted, long_lived, first_seen_at, "
+                 "last_seen_at, status) VALUES ('f_0123456789abcdef', 'openai', 'openai.project-key', ?, "
+                 "'sk-proj-…AbCd', 1, '2025-01-01T00:00:00Z', '2025-01-02T00:00:00Z', 'open')", ["a" * 64])
+    conn.execute("INSERT INTO occurrences (id, finding_id, scope, source, path, line, locator, seen_at) VALUES "
+                 "('o1', 'f_0123456789abcdef', '/src/app', 'dir', '.env', 3, '{\"root\": \"/src/app\", "
+                 "\"path\": \".env\"}', '2025-01-02T00:00:00Z')")
+    conn.commit()
+    conn.close()
+
+    moved = run("store", "migrate", "--from", db, "--to", pg_url, "--format", "json")
+    assert moved.code == 0, moved
+    assert moved.json()["rows"]["findings"] == 1 and moved.json()["rows"]["occurrences"] == 1
+    with sqlite3.connect(db) as upgraded:  # upgraded in place, to the current version
+        versions = [row[0] for row in upgraded.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == [version for version, _, _ in MIGRATIONS]
+    old, new = run("findings", "--db", db, "--format", "json"), run("findings", "--db", pg_url, "--format", "json")
+    assert old.code == new.code == 1
+    assert new.json() == old.json()
+    assert [(f["id"], f["redacted"]) for f in new.json()] == [("f_0123456789abcdef", "sk-proj-…AbCd")]
+    assert run("audit", "verify", "--db", pg_url).code == 0

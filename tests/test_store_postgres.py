@@ -11,7 +11,7 @@ import time
 
 from keysweep.remediation.orchestrator import abandoned_runs, finish_run, start_run
 from keysweep.store import Store
-from tests.conftest import KEYSWEEP_BIN
+from tests.conftest import KEYSWEEP_BIN, postgres_url_in_schema
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import assert_each_key_revoked_once, env_for, plant_keys, write_config
 
@@ -133,3 +133,10 @@ def test_a_revocation_killed_on_another_machine_is_resumed_here_each_key_once(ru
     store.close()
     assert states == {"confirmed": 60}, (states, holding)
     assert run_process("audit", "verify", "--db", pg_url).code == 0
+
+
+def test_a_url_whose_schema_does_not_exist_is_a_one_line_error(run):
+    result = run("findings", "--db", postgres_url_in_schema("keysweep_no_such_schema"))
+    assert result.code == 2, result
+    assert result.stderr.strip().endswith("cannot open store: no schema to create it in (check search_path)")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -124,7 +124,11 @@ def connect(url: str, timeout: float) -> "PgConnection":
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(f"{redact_url(url)}: cannot open store: {reason}") from None
-    return PgConnection(raw, redact_url(url), timeout)
+    try:
+        return PgConnection(raw, redact_url(url), timeout)
+    except BaseException:
+        raw.close()
+        raise
 
 
 class PgConnection:
