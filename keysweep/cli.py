@@ -97,8 +97,8 @@ def hidden_alias(flag: str, alias_of: str, target: str, **attrs) -> Callable:
 
 def progress_option(func: Callable) -> Callable:
     return click.option("--progress/--no-progress", "show_progress", default=None,
-                        help="Progress on stderr: blobs done / total, MB/s, time left. Default: shown when "
-                             "stderr is a terminal only.")(func)
+                        help="Progress on stderr: done / total and the time left (scan git: blobs and MB/s; "
+                             "verify: keys). Default: shown when stderr is a terminal only.")(func)
 
 
 def store_options(func: Callable) -> Callable:

@@ -98,6 +98,64 @@ class BlobProgress:
             self.display = None
 
 
+def describe_count(done: int, total: int, noun: str, elapsed: float) -> str:
+    """`12/40 keys, ETA 9s`: things done of a known total, and the time left at the pace so far."""
+    text = f"{done:,}/{total:,} {plural(total, noun)}"
+    if done and elapsed > 0:
+        text += f", ETA {duration((total - done) * elapsed / done)}"
+    return text
+
+
+class CountProgress:
+    """A run of known length counted in things (`verify`: keys checked): done / total and the time
+    left; a live bar on a terminal, plain lines a few seconds apart elsewhere."""
+
+    def __init__(self, label: str, noun: str, total: int, *, live: bool, stream: IO[str] | None = None,
+                 clock: Callable[[], float] = time.monotonic, every: float = PLAIN_EVERY) -> None:
+        self.label, self.noun, self.total = label, noun, total
+        self.stream = stream if stream is not None else sys.stderr
+        self.clock, self.every = clock, every
+        self.start = clock()
+        self.last_line = -every
+        self.display: Any = None
+        if live:
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            self.display = Progress(TextColumn(label, markup=False), BarColumn(),
+                                    TextColumn("{task.completed}/{task.total} " + plural(total, noun), markup=False),
+                                    _count_eta_column(), console=safe_console(self.stream), transient=True)
+            self.task = self.display.add_task(label, total=total)
+            self.display.start()
+
+    def __call__(self, done: int) -> None:
+        if self.display is not None:
+            self.display.update(self.task, completed=done)
+            return
+        now = self.clock()
+        if now - self.last_line >= self.every or done >= self.total:
+            self.last_line = now
+            self.stream.write(f"keysweep: {self.label}: {describe_count(done, self.total, self.noun, now - self.start)}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.display is not None:
+            self.display.stop()
+            self.display = None
+
+
+def _count_eta_column():
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class CountEta(ProgressColumn):
+        def render(self, task):
+            done, elapsed = task.completed, task.elapsed
+            left = duration((task.total - done) * elapsed / done) if done and elapsed else "?"
+            return Text(f"ETA {left}")
+
+    return CountEta()
+
+
 def rate_and_eta(nbytes: float, bytes_total: float | None, elapsed: float | None) -> str:
     """`12.5 MB/s ETA 9s`: the mean rate so far and the time left at it (`ETA ?` before any byte)."""
     rate = nbytes / elapsed if elapsed else 0.0

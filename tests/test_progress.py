@@ -16,13 +16,22 @@ import time
 
 import pytest
 
-from keysweep.progress import BlobProgress, describe, duration, progress_enabled, rate_and_eta
+from keysweep.progress import (
+    BlobProgress,
+    CountProgress,
+    describe,
+    describe_count,
+    duration,
+    progress_enabled,
+    rate_and_eta,
+)
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.pipeline import scan_git
 from keysweep.scanner.rules import load_rules
 from keysweep.scanner.sources.git import GitRepo
 
 from .conftest import KEYSWEEP_BIN
+from .test_verify_command import leaky_repo, providers  # noqa: F401  (fixtures)
 
 
 class Terminal(io.StringIO):
@@ -152,3 +161,38 @@ def test_sweep_piped_shows_progress_lines_only_when_asked(run, small_repo, tmp_p
     assert re.search(r"^keysweep: \[1\] \S*small: 2 objects", asked.stderr, re.M), asked
     refused = run(*args, "--no-progress")
     assert refused.stderr == "", refused
+
+
+def test_a_count_line_says_done_of_total_and_the_time_left():
+    assert describe_count(12, 40, "key", 6.0) == "12/40 keys, ETA 14s"
+    assert describe_count(0, 1, "key", 0.5) == "0/1 key"  # nothing done yet: no time left to give
+    now = [0.0]
+    out = io.StringIO()
+    progress = CountProgress("verifying", "key", 3, live=False, stream=out, clock=lambda: now[0], every=5.0)
+    for done in (1, 2, 3):
+        now[0] += 1.0
+        progress(done)
+    assert out.getvalue().splitlines() == ["keysweep: verifying: 1/3 keys, ETA 2s",
+                                           "keysweep: verifying: 3/3 keys, ETA 0s"]
+
+
+@pytest.fixture
+def verified_store(run, providers, leaky_repo, tmp_path):  # noqa: F811
+    repo, _secrets = leaky_repo
+    db = tmp_path / "store.db"
+    assert run("scan", "git", repo.path, "--db", db, "--format", "json").code == 1
+    return db
+
+
+def test_verify_piped_shows_no_progress_unless_asked(run, verified_store):
+    quiet = run("verify", "--db", verified_store)
+    assert "verifying" not in quiet.stderr and "keysweep: verified 3 findings" in quiet.stderr, quiet
+    asked = run("verify", "--db", verified_store, "--ttl", "0", "--progress")
+    assert re.search(r"^keysweep: verifying: 3/3 keys, ETA \d+s$", asked.stderr, re.M), asked
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX")
+def test_verify_on_a_terminal_shows_keys_of_total(verified_store, providers, tmp_path, monkeypatch):
+    code, stdout, screen = on_a_terminal("verify", "--db", verified_store, "--ttl", "0", cwd=tmp_path)
+    assert code == 1, stdout + screen
+    assert re.search(r"verifying.*3/3 keys ETA", screen), screen

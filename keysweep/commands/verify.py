@@ -6,10 +6,11 @@ import sys
 
 import click
 
-from keysweep.cli import format_option, output_file_option
+from keysweep.cli import format_option, output_file_option, progress_option
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.output import render
+from keysweep.progress import CountProgress, progress_enabled
 from keysweep.sanitize import rich_text, safe_console, terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.rules import load_rules
@@ -110,7 +111,9 @@ def _table(results_by_id):
               help="keysweep.toml with [providers.<name>] base_url / rate_limit.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also check findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
-def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path, include_suppressed):
+@progress_option
+def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path, include_suppressed,
+               show_progress=None):
     """Check whether stored findings still work, with read-only calls to each provider.
 
     Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
@@ -118,8 +121,14 @@ def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_pa
     settings = load_settings(config_path)
     store = open_existing_store(db)
     findings = select_findings(store, provider, rule, ids, include_suppressed)
-    results = run_verification(findings, settings, store, ttl=ttl, concurrency=concurrency,
-                               rereader=Rereader(settings=settings))
+    progress = (CountProgress("verifying", "key", len({f.id for f in findings}), live=sys.stderr.isatty())
+                if findings and progress_enabled(show_progress) else None)
+    try:
+        results = run_verification(findings, settings, store, ttl=ttl, concurrency=concurrency,
+                                   rereader=Rereader(settings=settings), progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     emit_findings(refreshed, fmt, output, _table({r.finding.id: r for r in results}))
     if results:

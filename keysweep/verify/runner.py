@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import urlsplit
 
 from keysweep.clock import parse_utc
@@ -67,8 +67,11 @@ async def verify_one(finding: "Finding", credential: Credential | None, ctx: "Co
 
 async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl: float = DEFAULT_TTL,
                           concurrency: int = DEFAULT_CONCURRENCY, rereader: "Rereader | None" = None,
-                          record: bool = True) -> list[VerifyResult]:
+                          record: bool = True, progress: Callable[[int], None] | None = None) -> list[VerifyResult]:
+    """Check each finding once (an answer younger than `ttl` is reused); `progress(done)` is told
+    after each check how many of the findings are done."""
     findings = list({f.id: f for f in findings}.values())
+    done = [0]  # checks finished, for `progress`
     rereader = rereader or Rereader(settings=ctx.settings)
     store = ctx.store
     now = ctx.clock()
@@ -117,6 +120,9 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
             if result.identity.get("key_id") and not finding.key_id:
                 finding.key_id = str(result.identity["key_id"])
         finding.verification = result.as_json()
+        done[0] += 1
+        if progress is not None:
+            progress(done[0])
         return result
 
     return list(await asyncio.gather(*(check(f) for f in findings)))
@@ -134,7 +140,8 @@ def rate_limits(settings: "Settings", providers: Iterable[str]) -> dict[str, flo
 
 def run_verification(findings: list["Finding"], settings: "Settings", store: "Store | None", *,
                      ttl: float = DEFAULT_TTL, concurrency: int = DEFAULT_CONCURRENCY,
-                     rereader: "Rereader | None" = None, timeout: float | None = None) -> list[VerifyResult]:
+                     rereader: "Rereader | None" = None, timeout: float | None = None,
+                     progress: Callable[[int], None] | None = None) -> list[VerifyResult]:
     """Synchronous entry point for the CLI: one HTTP client for the whole run."""
 
     async def main() -> list[VerifyResult]:
@@ -145,7 +152,8 @@ def run_verification(findings: list["Finding"], settings: "Settings", store: "St
                                                max_retry_after=float(section.get("max_retry_after", 30.0))))
         async with client as http:
             ctx = Context(http=http, settings=settings, store=store, actor="keysweep verify")
-            return await verify_findings(findings, ctx, ttl=ttl, concurrency=concurrency, rereader=rereader)
+            return await verify_findings(findings, ctx, ttl=ttl, concurrency=concurrency, rereader=rereader,
+                                         progress=progress)
 
     if not findings:
         return []
