@@ -52,7 +52,7 @@ def test_every_sample_is_the_commands_output_now(run, tmp_path, monkeypatch):
     monkeypatch.setattr("keysweep.remediation.status.datetime", FrozenDatetime)
     doc = USAGE.read_text()
     samples = list(SAMPLE.finditer(doc))
-    assert [m["args"] for m in samples] == ["findings", "status", "revoke --provider anthropic", "report"]
+    assert [m["args"] for m in samples] == ["findings", "status", "owners --offline", "revoke --provider anthropic", "report"]
     if os.environ.get("KEYSWEEP_UPDATE_DOCS"):
         USAGE.write_text(SAMPLE.sub(lambda m: f"<!-- sample: {m['args']} -->\n"
                                               f"{sample_text(run, tmp_path, m['args'])}<!-- /sample -->", doc))
