@@ -82,6 +82,8 @@ class BlobProgress:
         self.blobs, self.nbytes = blobs, nbytes
         if self.display is not None:
             self.display.update(self.task, completed=nbytes, blobs=f"{blobs:,}")
+            if self.blobs_total is not None and blobs >= self.blobs_total:
+                self.display.refresh()  # the last: drawn now, not at the next tick of the refresh timer
             return
         now = self.clock()
         if now - self.last_line >= self.every or (self.blobs_total is not None and blobs >= self.blobs_total):
@@ -130,6 +132,8 @@ class CountProgress:
     def __call__(self, done: int) -> None:
         if self.display is not None:
             self.display.update(self.task, completed=done)
+            if done >= self.total:
+                self.display.refresh()  # the last: drawn now, not at the next tick of the refresh timer
             return
         now = self.clock()
         if now - self.last_line >= self.every or done >= self.total:
