@@ -140,3 +140,26 @@ def test_a_url_whose_schema_does_not_exist_is_a_one_line_error(run):
     assert result.code == 2, result
     assert result.stderr.strip().endswith("cannot open store: no schema to create it in (check search_path)")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_every_store_command_runs_on_a_postgresql_store(run, pg_url, keys, tmp_path, monkeypatch):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / ".env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\nGITHUB_TOKEN={keys.github()}\n")
+    monkeypatch.setenv("KEYSWEEP_DB", pg_url)
+    monkeypatch.chdir(tmp_path)
+    assert run("scan", "dir", code, "--format", "json").code == 1
+    expected = {  # command -> its exit status with two open findings, nothing revoked
+        ("status",): 0, ("report", "--format", "json"): 0, ("report", "--format", "html", "-o", "r.html"): 0,
+        ("owners", "--offline"): 0, ("findings", "--format", "csv"): 1, ("audit", "log"): 0,
+        ("audit", "verify"): 0, ("baseline", "create", "-o", "b.json"): 0, ("revoke", "--all"): 0,
+    }
+    for args, status in expected.items():
+        result = run(*args)
+        assert result.code == status, (args, result)
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr, (args, result.stderr)
+    assert run("report", "--format", "json").json()["totals"]["count"] == 2
+    assert "unowned" in run("owners", "--offline").stderr
+    store = Store(pg_url)
+    assert store.conn.execute("SELECT count(*) FROM revocations").fetchone()[0] == 0  # a dry run writes no job
+    store.close()
