@@ -188,6 +188,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "baseline": "keysweep.commands.baseline:baseline_group",
     "schema": "keysweep.commands.schema:schema_cmd",
     "init": "keysweep.commands.init:init_cmd",
+    "events": "keysweep.commands.events:events_cmd",
 }
 
 

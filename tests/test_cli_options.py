@@ -38,7 +38,7 @@ def _help(path: str) -> str:
 
 
 # Commands that print records: each takes --format (with its values described) and -o/--output.
-PRINTS_RECORDS = {"findings", "status", "owners", "verify", "revoke", "report", "sweep", "demo", "rules list",
+PRINTS_RECORDS = {"events", "findings", "status", "owners", "verify", "revoke", "report", "sweep", "demo", "rules list",
                   "audit log", "audit head", "scan git", "scan dir", "scan staged", "scan github", "scan gitlab",
                   "scan aws", "store migrate"}
 # Commands that write one document of their own (a baseline, a schema): -o/--output, no --format.

@@ -89,3 +89,13 @@ def test_installed_console_script_scans(installed, keys):
     [finding] = json.loads(result.stdout)
     assert finding["rule_id"] == "anthropic.api-key"
     assert key not in result.stdout
+
+
+def test_installed_init_writes_the_starter_files(installed, tmp_path):
+    """The starter templates ship inside the package: `keysweep init` works from the wheel alone."""
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    assert {"keysweep/starter/keysweep.toml", "keysweep/starter/keysweep-owners.toml",
+            "keysweep/starter/keysweep-policy.toml", "keysweep/starter/keysweepignore"} <= set(names)
+    sh(installed["venv"] / "bin" / "keysweep", "init", tmp_path, cwd=installed["cwd"], env=installed["env"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".keysweepignore", "keysweep-owners.toml",
+                                                          "keysweep-policy.toml", "keysweep.toml"]

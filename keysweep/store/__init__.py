@@ -614,6 +614,29 @@ class Store:
             finding.remediation = remediation_summary(times.get(finding_id, {}))
 
 
+    def events(self, *, since: str | None = None, after_seq: int | None = None,
+               kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The events table, oldest row first, each with its finding's identifiers: those at or
+        after `since` (the event's time), written after row `after_seq`, of `kinds` (a kind, or a
+        prefix naming a family: `verified` is every `verified_*`)."""
+        where, params = ["1 = 1"], []
+        if since is not None:
+            where.append("e.at >= ?")
+            params.append(since)
+        if after_seq is not None:
+            where.append("e.id > ?")
+            params.append(after_seq)
+        if kinds:
+            where.append("(" + " OR ".join("e.kind = ? OR e.kind LIKE ? ESCAPE '\\'" for _ in kinds) + ")")
+            for kind in kinds:
+                params += [kind, kind.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "\\_%"]
+        rows = self.conn.execute(
+            "SELECT e.id, e.finding_id, e.kind, e.at, e.detail, f.provider, f.rule_id, f.redacted, f.key_id "
+            f"FROM events e LEFT JOIN findings f ON f.id = e.finding_id WHERE {' AND '.join(where)} ORDER BY e.id",
+            params)
+        columns = ("seq", "finding_id", "kind", "at", "detail", "provider", "rule_id", "redacted", "key_id")
+        return [dict(zip(columns, row)) for row in rows]
+
     # -- verification (keysweep verify) -------------------------------------------------------
     def record_verification(self, finding_id: str, status: str, identity: dict[str, Any] | None,
                             error: str | None, at: str) -> None:

@@ -1,0 +1,56 @@
+"""`keysweep events`: the store's events as JSON Lines (or one JSON array), oldest first, for SIEM
+ingestion (keysweep/events.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from keysweep.cli import fail, format_option, output_file_option
+from keysweep.commands._common import open_report
+from keysweep.events import event_json
+from keysweep.remediation.selection import SelectionError, parse_since
+from keysweep.store import Store, show_location, store_exists, store_location
+
+
+@click.command("events")
+@click.option("--since", metavar="DATE",
+              help="Only events at or after DATE (the event's own time): 2025-03-01, an ISO-8601 time, or an "
+                   "age such as 36h, 7d, 2w.")
+@click.option("--after-seq", type=click.IntRange(min=0), metavar="N",
+              help="Only events written after the one whose seq is N (resume after the last one ingested).")
+@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+              help="Only events of this kind (repeatable): detected, leaked, verified (every verified_*), "
+                   "verified_live, owner_notified, revoked, confirmed_dead, …")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
+@format_option(("jsonl", "json"), default="jsonl", jsonl="one event per line", json="one JSON array of events")
+@output_file_option
+def events_cmd(since, after_seq, kinds, db, fmt, output):
+    """Dated facts about findings — detected, leaked, verified_*, owner_notified, revoked,
+    confirmed_dead — each with a stable id, in the order they were written (docs/usage.md)."""
+    try:
+        since_at = parse_since(since) if since else None
+    except SelectionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    path = store_location(db)
+    if not store_exists(path):
+        fail(f"{show_location(path)}: no store yet (run a scan first, or pass --db)")
+    store = Store(path, writable=False)
+    try:
+        events = [event_json(row) for row in store.events(since=since_at, after_seq=after_seq, kinds=kinds)]
+    finally:
+        store.close()
+    handle = open_report(output) if output else sys.stdout
+    try:
+        if fmt == "json":
+            json.dump(events, handle, indent=2)
+            handle.write("\n")
+        else:
+            for event in events:
+                handle.write(json.dumps(event) + "\n")
+    finally:
+        if output:
+            handle.close()
