@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The keysweep GitHub Action's work (action.yml runs this script; tests/test_github_action.py runs
+# it locally the same way). Inputs come as KS_* variables, GitHub's as GITHUB_* ones.
+#
+#   action-scan.sh            scan, write the findings (JSON) and SARIF files, and set the outputs
+#                             findings-count, sarif-file and exit-code; never fails itself, so the
+#                             SARIF is uploaded whatever was found
+#   action-scan.sh --verdict  fail (exit 1) on findings unless KS_FAIL_ON_FINDINGS=false, and on any
+#                             scan that did not complete
+set -uo pipefail
+
+output() {  # name=value to the step's outputs (or standard output, run by hand)
+  if [ -n "${GITHUB_OUTPUT:-}" ]; then printf '%s=%s\n' "$1" "$2" >> "$GITHUB_OUTPUT"; else printf '%s=%s\n' "$1" "$2"; fi
+}
+
+if [ "${1:-}" = "--verdict" ]; then
+  case "${KS_EXIT:-}" in
+    0) echo "keysweep: no new findings"; exit 0 ;;
+    1) if [ "${KS_FAIL_ON_FINDINGS:-true}" = "false" ]; then
+         echo "keysweep: ${KS_COUNT:-?} new finding(s); not failing (fail-on-findings: false)"; exit 0
+       fi
+       echo "::error title=keysweep::${KS_COUNT:-?} leaked credential(s) found: see code scanning or this job's log"
+       exit 1 ;;
+    *) echo "::error title=keysweep::the scan did not complete (keysweep exit status ${KS_EXIT:-none})"; exit 1 ;;
+  esac
+fi
+
+keysweep=${KEYSWEEP:-keysweep}
+out=${KS_OUT_DIR:-${RUNNER_TEMP:-/tmp}/keysweep}
+mkdir -p "$out"
+zero=0000000000000000000000000000000000000000
+range=${KS_RANGE:-auto}
+if [ "$range" = auto ]; then
+  case "${GITHUB_EVENT_NAME:-}" in
+    pull_request|pull_request_target) range="${KS_PR_BASE:-}..${KS_PR_HEAD:-}" ;;
+    push)
+      if [ "${KS_PUSH_AFTER:-$zero}" = "$zero" ]; then  # a deleted branch adds nothing
+        output findings-count 0; output sarif-file ""; output exit-code 0; exit 0
+      fi
+      range="${KS_PUSH_BEFORE:-$zero}..$KS_PUSH_AFTER" ;;  # a new branch (before is zeros): all its history
+    *) range="" ;;  # schedule, workflow_dispatch: the whole history
+  esac
+fi
+
+args=(scan git "${KS_PATH:-.}" --db "$out/keysweep.db")
+[ -n "$range" ] && args+=(--range "$range")
+while IFS= read -r rules; do
+  [ -n "$rules" ] && args+=(--rules "$rules")
+done <<< "${KS_RULES:-}"
+[ -n "${KS_BASELINE:-}" ] && args+=(--baseline "$KS_BASELINE")
+verify=()
+if [ "${KS_VERIFY:-false}" = "true" ]; then
+  verify=(--verify)
+  [ -n "${KS_CONFIG:-}" ] && verify+=(--config "$KS_CONFIG")
+fi
+
+echo "keysweep ${args[*]} ${verify[*]}"
+"$keysweep" "${args[@]}" "${verify[@]}" --format json -o "$out/findings.json"
+status=$?
+# The SARIF from the same store: the range is read again (a whole-history scan reads nothing new).
+"$keysweep" "${args[@]}" --format sarif -o "$out/keysweep.sarif" > /dev/null
+count=0
+if [ -s "$out/findings.json" ]; then
+  count=$(python3 -c 'import json, sys; print(sum(1 for f in json.load(open(sys.argv[1])) if f.get("baselined") is not True))' "$out/findings.json")
+fi
+output findings-count "$count"
+output sarif-file "$([ -s "$out/keysweep.sarif" ] && echo "$out/keysweep.sarif")"
+output exit-code "$status"
+echo "keysweep: exit $status, $count new finding(s); SARIF in $out/keysweep.sarif"
+exit 0
