@@ -168,6 +168,9 @@ def include_suppressed_option(func: Callable) -> Callable:
 
 
 def verify_option(func: Callable) -> Callable:
+    func = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        help="keysweep.toml for --verify (provider endpoints and limits). Default: ./keysweep.toml "
+                             "if present.")(func)
     return click.option("--verify", is_flag=True,
                         help="Then check each finding's key with a read-only call to its provider "
                              "(see `keysweep verify`).")(func)
@@ -252,7 +255,8 @@ def scan() -> None:
 @verify_option
 @progress_option
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
-                 fail_on_error=False, include_suppressed=False, verify=False, show_progress=None, commit_range=None):
+                 fail_on_error=False, include_suppressed=False, verify=False, show_progress=None, commit_range=None,
+                 config_path=None):
     """Every blob reachable from any ref of the repository at PATH (a working tree or a bare
     repository), each read once; with --range, those a range of commits adds."""
     from keysweep.scanner.pipeline import scan_git, scan_git_range, utc_now
@@ -262,7 +266,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     if commit_range is not None and unreachable:
         raise click.UsageError("--range reads the commits of a range; --unreachable reads objects no ref reaches")
     started = utc_now()
-    settings = settings_for_verify(verify)
+    settings = settings_for_verify(verify, config_path)
     repo = GitRepo(path)
     bounds = repo.resolve_range(commit_range) if commit_range is not None else None
     matcher, rules = load_engine(rule_paths, engine)
@@ -298,14 +302,14 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 @verify_option
 def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, include_suppressed=False,
                  fail_on_error=False,
-                 verify=False):
+                 verify=False, config_path=None):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.session import load_engine, open_store, persist
     from keysweep.scanner.sources.directory import DirectorySource
 
     started = utc_now()
-    settings = settings_for_verify(verify)
+    settings = settings_for_verify(verify, config_path)
     source = DirectorySource(path, max_size=max_size)
     matcher, rules = load_engine(rule_paths, engine)
     store = open_store(db, no_store)

@@ -174,3 +174,18 @@ done
     refused = push("clean:main")
     assert refused.returncode != 0 and sha(leak) in refused.stderr
     assert git(server, "rev-parse", "main") == clean.git("rev-parse", "clean~1")
+
+
+def test_scan_reads_the_config_it_is_given_for_verify(run, history, tmp_path):
+    """`scan … --verify --config FILE` (the GitHub Action's `config` input): the file is read before
+    anything is scanned; a bad one is one error line naming it, exit 2."""
+    bad = tmp_path / "keysweep.toml"
+    bad.write_text("[verify]\ntimeout = 0\n")
+    for command in (["scan", "git", history["repo"].path, "--range", "main..feature"],
+                    ["scan", "dir", history["repo"].path]):
+        result = run(*command, "--no-store", "--format", "json", "--verify", "--config", bad)
+        assert result.code == 2 and result.stdout == "", result
+        assert str(bad) in result.stderr and "timeout" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    missing = run("scan", "dir", history["repo"].path, "--no-store", "--config", tmp_path / "nope.toml")
+    assert missing.code == 2 and "no such configuration file" in missing.stderr

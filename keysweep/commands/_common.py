@@ -66,13 +66,15 @@ def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new
                          new_ids=new_ids, exit_on_new=exit_on_new))
 
 
-def settings_for_verify(verify: bool):
-    """`scan … --verify` reads keysweep.toml before scanning, so a bad value stops the run first."""
-    if not verify:
+def settings_for_verify(verify: bool, config_path: str | None = None):
+    """`scan … --verify` reads keysweep.toml (`--config`, else ./keysweep.toml) before scanning, so a
+    bad value stops the run first. `--config` without `--verify` is checked too: it is never ignored."""
+    if not verify and config_path is None:
         return None
     from keysweep.settings import load_settings  # noqa: PLC0415  (scan staged reads no keysweep.toml)
 
-    return load_settings()
+    settings = load_settings(config_path)
+    return settings if verify else None
 
 
 def verify_after_scan(store, result, rules, settings, include_suppressed: bool = False) -> None:
