@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from keysweep.testing.keygen import KeyGen
 from tests.selection_helpers import responder_store
 
 from .conftest import PROJECT
@@ -38,11 +39,18 @@ def indented(text: str) -> str:
 
 def sample_text(run, tmp_path, args: str) -> str:
     """`keysweep ARGS` on a store of its own (a dry run writes audit rows: the report's audit head
-    would depend on the order the samples are taken in)."""
+    would depend on the order the samples are taken in); a scan reads `app/` as the doc describes it."""
     home = tmp_path / re.sub(r"\W+", "-", args)
     home.mkdir()
     db, _found = responder_store(home)
-    result = run(*shlex.split(args), "--db", db)
+    if args.startswith("scan "):
+        keys = KeyGen(14)  # the same generated keys every time
+        (home / "app" / "config").mkdir(parents=True)
+        (home / "app" / "config" / ".env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\n"
+                                                      f"ANTHROPIC_API_KEY={keys.anthropic()}\n")
+        (home / "app" / "deploy.py").write_text(f'TOKEN = "{keys.github()}"\n')
+        db = home / "scan.db"
+    result = run(*shlex.split(args), "--db", db, cwd=home)
     assert result.code in (0, 1), result
     return indented(f"$ keysweep {args}\n{result.stdout}")
 
@@ -52,7 +60,8 @@ def test_every_sample_is_the_commands_output_now(run, tmp_path, monkeypatch):
     monkeypatch.setattr("keysweep.remediation.status.datetime", FrozenDatetime)
     doc = USAGE.read_text()
     samples = list(SAMPLE.finditer(doc))
-    assert [m["args"] for m in samples] == ["findings", "status", "owners --offline", "revoke --provider anthropic", "report"]
+    assert [m["args"] for m in samples] == ["scan dir app", "findings", "status", "owners --offline", "revoke --provider anthropic",
+                                               "report"]
     if os.environ.get("KEYSWEEP_UPDATE_DOCS"):
         USAGE.write_text(SAMPLE.sub(lambda m: f"<!-- sample: {m['args']} -->\n"
                                               f"{sample_text(run, tmp_path, m['args'])}<!-- /sample -->", doc))
