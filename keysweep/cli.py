@@ -98,7 +98,8 @@ def hidden_alias(flag: str, alias_of: str, target: str, **attrs) -> Callable:
 def progress_option(func: Callable) -> Callable:
     return click.option("--progress/--no-progress", "show_progress", default=None,
                         help="Progress on stderr: done / total and the time left (scan git: blobs and MB/s; "
-                             "verify: keys). Default: shown when stderr is a terminal only.")(func)
+                             "scan dir: files and MB/s, no total; verify: keys). Default: shown when stderr is a "
+                             "terminal only.")(func)
 
 
 def store_options(func: Callable) -> Callable:
@@ -300,9 +301,9 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 @scan_options
 @fail_on_error_option
 @verify_option
+@progress_option
 def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, include_suppressed=False,
-                 fail_on_error=False,
-                 verify=False, config_path=None):
+                 fail_on_error=False, verify=False, config_path=None, show_progress=None):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
     from keysweep.scanner.pipeline import scan_local, utc_now
     from keysweep.scanner.session import load_engine, open_store, persist
@@ -313,7 +314,13 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     source = DirectorySource(path, max_size=max_size)
     matcher, rules = load_engine(rule_paths, engine)
     store = open_store(db, no_store)
-    result = scan_local(source, matcher, [Path.cwd()])
+    # The tree is not walked twice to know its size first: files and MB/s, no total.
+    progress = BlobProgress(live=sys.stderr.isatty(), noun="file") if progress_enabled(show_progress) else None
+    try:
+        result = scan_local(source, matcher, [Path.cwd()], progress=progress)
+    finally:
+        if progress:
+            progress.close()
     new_ids = persist(store, result, rules, started)
     if verify:
         verify_after_scan(store, result, rules, settings, include_suppressed)

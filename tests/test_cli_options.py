@@ -44,7 +44,7 @@ PRINTS_RECORDS = {"events", "findings", "status", "owners", "verify", "revoke", 
 # Commands that write one document of their own (a baseline, a schema): -o/--output, no --format.
 WRITES_A_DOCUMENT = {"baseline create", "schema"}
 # Commands whose long runs show progress on stderr.
-SHOWS_PROGRESS = {"scan git", "scan github", "scan gitlab", "scan aws", "sweep", "verify"}
+SHOWS_PROGRESS = {"scan git", "scan dir", "scan github", "scan gitlab", "scan aws", "sweep", "verify"}
 # Options about cloning or walking a repository: not on a scan that reads none.
 GIT_OPTIONS = {"--cache-dir", "--git-workers", "--unreachable", "--clone", "--no-clone"}
 NOT_GIT_SCANS = {"scan aws"}

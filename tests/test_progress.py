@@ -196,3 +196,25 @@ def test_verify_on_a_terminal_shows_keys_of_total(verified_store, providers, tmp
     code, stdout, screen = on_a_terminal("verify", "--db", verified_store, "--ttl", "0", cwd=tmp_path)
     assert code == 1, stdout + screen
     assert re.search(r"verifying.*3/3 keys ETA", screen), screen
+
+
+def test_scan_dir_counts_files_and_mb_without_a_total(run, small_repo, tmp_path):
+    tree = small_repo.path  # its working tree: two files (scan dir skips .git/)
+    quiet = run("scan", "dir", tree, "--no-store")
+    assert quiet.code == 1 and quiet.stderr == "", quiet
+    asked = run("scan", "dir", tree, "--no-store", "--progress")
+    # The first file at once, then (the tree is small) the last as the scan ends: never a total.
+    assert re.findall(r"^keysweep: (\d) files?, [\d.]+ MB, [\d.]+ MB/s$", asked.stderr, re.M) == ["1", "2"], asked
+    code, stdout, screen = on_a_terminal("scan", "dir", tree, "--no-store", cwd=tmp_path)
+    assert code == 1 and re.search(r"2 files [\d.]+ MB/s", screen), stdout + screen
+
+
+def test_plain_lines_without_a_total_end_with_the_last_count():
+    now = [0.0]
+    out = io.StringIO()
+    progress = BlobProgress(live=False, stream=out, clock=lambda: now[0], every=5.0, noun="file")
+    for files in (1, 2, 3):
+        now[0] += 1.0
+        progress(files, files * 2_000_000)
+    progress.close()
+    assert out.getvalue().splitlines() == ["keysweep: 1 file, 2.0 MB, 2.0 MB/s", "keysweep: 3 files, 6.0 MB, 2.0 MB/s"]

@@ -179,14 +179,17 @@ def match_line(match: Match) -> int | None:
     return None if match.decoded_from == "strings" else match.line
 
 
-def scan_local(source, engine: Engine, ignore_roots: Iterable[Path] = ()) -> ScanResult:
+def scan_local(source, engine: Engine, ignore_roots: Iterable[Path] = (), progress: Progress | None = None,
+               ) -> ScanResult:
     """Directory and staged sources: every blob knows its own path. The ignore file is read from
-    the scanned root (a file's folder) and `ignore_roots`."""
+    the scanned root (a file's folder) and `ignore_roots`. `progress(files, bytes)` is told after
+    each file how many (and how many bytes) are done."""
     stats = ScanStats()
     hits: list[tuple[Match, Occurrence]] = []
     seen_at = utc_now()
     limits = getattr(source, "archive_limits", None)
-    for blob in source.blobs(stats):
+    done_bytes = 0
+    for count, blob in enumerate(source.blobs(stats), 1):
         for match in match_blob(engine, blob, stats, limits=limits):
             line = blob.line_map[match.line - 1] if blob.line_map else match_line(match)
             locator = place_locator(blob.provenance, match)
@@ -195,6 +198,9 @@ def scan_local(source, engine: Engine, ignore_roots: Iterable[Path] = ()) -> Sca
                 repo=str(source.identity) if source.kind == "staged" else None,
                 locator=locator, seen_at=seen_at,
             )))
+        if progress is not None:
+            done_bytes += blob.size if blob.size is not None else len(blob.content)
+            progress(count, done_bytes)
     root = source.root if source.root.is_dir() else source.root.parent
     ignored = load_ignored([root, *ignore_roots])
     findings = aggregate(hits, engine)
