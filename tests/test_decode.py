@@ -125,7 +125,7 @@ def test_only_values_that_can_hold_a_keyword_are_scanned(engine, keys):
 def test_the_hyperscan_gate_opens_for_every_keyword_at_every_alignment():
     if not hyperscan_available():
         pytest.skip("no hyperscan")
-    from keysweep.scanner.engine import DECODE_GATE
+    from keysweep.scanner.engine import CONTEXT_GATE, DECODE_GATE
 
     engine = Engine(RULES, backend="hyperscan")
     wanted = engine._decodable
@@ -138,7 +138,7 @@ def test_the_hyperscan_gate_opens_for_every_keyword_at_every_alignment():
             if any(f in base64.b64encode(text) for f in wanted.nested):
                 assert DECODE_GATE in engine._hs.scan(twice), (variant, offset)
     for keyword in wanted.context:
-        assert DECODE_GATE in engine._hs.scan(b"  " + keyword.upper() + b": value\n")
+        assert CONTEXT_GATE in engine._hs.scan(b"  " + keyword.upper() + b": value\n")
 
 
 def test_a_binary_value_before_a_text_one_does_not_hide_it():
@@ -147,3 +147,29 @@ def test_a_binary_value_before_a_text_one_does_not_hide_it():
     text = b64("OPENAI_API_KEY=some text value")
     content = f"cert: |\n  {wrapped}\nVALUES={binary[:40]} {text}\n".encode()
     assert [v.text for v in decode.decoded_values(content)] == [b"OPENAI_API_KEY=some text value"]
+
+
+def test_a_context_keyword_opens_only_its_lines_and_finds_what_the_whole_scan_finds(keys):
+    """`together` is an English word: content holding it is searched for base64 values only on
+    the lines holding it (no encoded literal opened the whole content), and finds the same."""
+    legacy = keys.together_legacy()
+    text = "\n".join([
+        "# Put these together before the release.",
+        "plain: " + b64("nothing to see here, just some words"),
+        f"TOGETHER_API_KEY: {b64(legacy)}",
+        "wrapped together: " + b64("api_key = " + legacy + " " * 40)[:76],
+        b64("api_key = " + legacy + " " * 40)[76:],
+        f"other: {b64(legacy)}",
+    ]).encode()
+    regex = Engine(RULES, backend="regex").scan(text)
+    assert [(m.secret, m.line, m.decoded_from) for m in regex] == [(legacy, 3, "base64"), (legacy, 4, "base64")]
+    if hyperscan_available():
+        assert Engine(RULES, backend="hyperscan").scan(text) == regex
+
+
+def test_runs_starting_in_a_span_are_those_of_the_whole_content_there():
+    content = b"x = 1\nkey: " + base64.b64encode(b"a" * 60) + b"\nother: " + base64.b64encode(b"b" * 60) + b"\n"
+    whole = list(decode.runs(content))
+    line_start = content.index(b"key:")
+    line_end = content.index(b"\n", line_start)
+    assert list(decode.runs(content, line_start, line_end)) == [r for r in whole if line_start <= r[0] < line_end]

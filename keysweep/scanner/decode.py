@@ -83,24 +83,26 @@ def _wrapped_line(content: bytes, end: int) -> tuple[int, int] | None:
     return index, line_end
 
 
-def runs(content: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """(start, end, encoded) of each base64 candidate: MIN_RUN+ alphabet characters and their
-    padding; wrapped lines are joined (`encoded` then has the line breaks removed)."""
+def runs(content: bytes, low: int = 0, high: int | None = None) -> Iterator[tuple[int, int, bytes]]:
+    """(start, end, encoded) of each base64 candidate starting in content[low:high] (all of it by
+    default): MIN_RUN+ alphabet characters and their padding; wrapped lines are joined
+    (`encoded` then has the line breaks removed, and may run past `high`)."""
     # Every alphabet byte becomes `A`; `bytes.find` then looks for MIN_RUN of them.
-    flat = content.translate(_FLATTEN)
+    flat = (content if low == 0 and high is None else content[low:high]).translate(_FLATTEN)
     position = 0
     while True:
-        start = flat.find(_NEEDLE, position)
-        if start < 0:
+        found = flat.find(_NEEDLE, position)
+        if found < 0:
             return
+        start = low + found
         end = _alpha_end(content, start + MIN_RUN)
         if not _text_leads(content[start:end]):
             # Binary (a certificate, a digest, an image): so are the lines of base64 that follow
             # it in its block. Skip them at C speed instead of joining and decoding them.
-            position = _BLOCK.match(content, end).end()
+            position = _BLOCK.match(content, end).end() - low
             continue
         item = _one_run(content, start, end)
-        position = item[1]
+        position = item[1] - low
         yield item
 
 
@@ -157,9 +159,9 @@ def decode_text(encoded: bytes) -> bytes | None:
     return decoded
 
 
-def decoded_values(content: bytes) -> Iterator[Decoded]:
-    """Every base64 run in `content` that decodes to text."""
-    for start, end, encoded in runs(content):
+def decoded_values(content: bytes, low: int = 0, high: int | None = None) -> Iterator[Decoded]:
+    """Every base64 run in `content` (starting in content[low:high]) that decodes to text."""
+    for start, end, encoded in runs(content, low, high):
         if len(encoded) > MAX_RUN:
             continue
         text = decode_text(encoded)

@@ -54,6 +54,11 @@ CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
 MAY_MATCH_GAP = b"\n" * 16
 DECODE_GATE = 2**31 - 1  # Hyperscan id of the decode gate's literals (never a rule index)
 ESCAPE_GATE = 2**31 - 2  # Hyperscan id of the escape pattern (unescape.py): its hits are where escapes end
+# Hyperscan id of the decode gate's context keywords (`SERVICE_API_KEY: <base64>`): every hit is
+# reported, so only the lines holding one are searched for base64 values when no encoded literal
+# opened the whole content (`together` is an English word: most content holding it holds no value).
+CONTEXT_GATE = 2**31 - 3
+GATES = (DECODE_GATE, ESCAPE_GATE, CONTEXT_GATE)
 RESERVED_GROUPS = ("secret", "key_id")
 # CPU seconds one regex step may take (the `regex` module's `timeout` counts process time, so a
 # loaded machine does not trip it). A rule from a third party can backtrack catastrophically
@@ -219,8 +224,10 @@ class DecodeFilter:
         return any(k in lowered for k in self.context)
 
     def gate_literals(self) -> list[tuple[bytes, bool]] | None:
-        """(literal, caseless) pairs: content holding none of them holds no value worth scanning.
-        None when every value is (a rule without keywords)."""
+        """(literal, context) pairs: content holding none of them holds no value worth scanning.
+        Encoded literals (`context` false, case-sensitive) may be anywhere in a value worth
+        scanning; a context keyword (caseless) lies before it on its line. None when every value
+        is worth scanning (a rule without keywords)."""
         if self.everything:
             return None
         return ([(f, False) for f in sorted(self.encoded | self.twice_encoded)]
@@ -302,8 +309,8 @@ class Engine:
     def candidates(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
         """Rule index -> merged (start, end) windows to confirm in, or FULL for the whole content."""
         selected = self._candidates(content)
-        selected.pop(DECODE_GATE, None)
-        selected.pop(ESCAPE_GATE, None)
+        for gate in GATES:
+            selected.pop(gate, None)
         return selected
 
     def _candidates(self, content: bytes) -> dict[int, list[tuple[int, int]] | None]:
@@ -315,7 +322,7 @@ class Engine:
         # A rule runs only where one of its keywords occurs, as in the regex backend: otherwise a
         # pattern that can match without any keyword (`secret_access-key = …`) makes them disagree.
         lowered: bytes | None = None
-        for index in [i for i in selected if i not in (DECODE_GATE, ESCAPE_GATE) and self.rules[i].keywords]:
+        for index in [i for i in selected if i not in GATES and self.rules[i].keywords]:
             if lowered is None:
                 lowered = content.lower()
             if not any(k in lowered for k in self.rules[index].keywords):
@@ -381,11 +388,16 @@ class Engine:
         candidates = self._candidates(content)
         gate_open = not self._gated or DECODE_GATE in candidates
         escape_ends = None if self._hs is None else (candidates.pop(ESCAPE_GATE, None) or [])
+        context_ends = candidates.pop(CONTEXT_GATE, None)
         candidates.pop(DECODE_GATE, None)
-        candidates.pop(ESCAPE_GATE, None)
         matches = self._confirmed(content, candidates)
-        if self._decodable is not None and depth < MAX_DECODE_DEPTH and gate_open:
-            matches.extend(self._scan_decoded(content, depth))
+        if self._decodable is not None and depth < MAX_DECODE_DEPTH:
+            if gate_open:
+                matches.extend(self._scan_decoded(content, depth))
+            elif context_ends:
+                # No encoded literal: a value can only be worth scanning for a context keyword
+                # before it on its line, so only those lines are searched.
+                matches.extend(self._scan_decoded(content, depth, _lines_holding(content, context_ends)))
         return matches, escape_ends
 
     def _with_unescaped(self, content: bytes, view: View, matches: list[Match], depth: int) -> list[Match]:
@@ -501,12 +513,15 @@ class Engine:
             allowed_by=allow_marker(line_text),
         )
 
-    def _scan_decoded(self, content: bytes, depth: int) -> list[Match]:
-        """Matches inside base64 values that decode to text. The decoded text is scanned after the
-        part of its line that precedes it (so `KEY: <base64>` keeps its variable name); a match
-        reports the encoded run's place and `decoded_from="base64"`."""
+    def _scan_decoded(self, content: bytes, depth: int, lines: list[tuple[int, int]] | None = None) -> list[Match]:
+        """Matches inside base64 values that decode to text (values starting on one of `lines`,
+        (start, end) spans, when given). The decoded text is scanned after the part of its line
+        that precedes it (so `KEY: <base64>` keeps its variable name); a match reports the
+        encoded run's place and `decoded_from="base64"`."""
         found: list[Match] = []
-        for value in decode.decoded_values(content):
+        values = decode.decoded_values(content) if lines is None else (
+            value for low, high in lines for value in decode.decoded_values(content, low, high))
+        for value in values:
             line_start = content.rfind(b"\n", 0, value.start) + 1
             prefix = content[max(line_start, value.start - DECODE_CONTEXT): value.start]
             if not self._decodable.wants(prefix, value.text):
@@ -568,6 +583,18 @@ class Engine:
                 if i not in consumed and not (m.rule_id in self._id_rules and m.secret in carried)]
 
 
+def _lines_holding(content: bytes, ends: list[int]) -> list[tuple[int, int]]:
+    """(start, end) of each line holding one of the offsets `ends` (where a keyword ends), once."""
+    spans: list[tuple[int, int]] = []
+    for end in sorted(ends):
+        if spans and end <= spans[-1][1]:
+            continue
+        start = content.rfind(b"\n", 0, max(end - 1, 0)) + 1
+        stop = content.find(b"\n", max(end - 1, 0))
+        spans.append((start, len(content) if stop < 0 else stop))
+    return spans
+
+
 def _from_wide(wide: WideText, matches: list[Match]) -> list[Match]:
     """Matches found in the UTF-8 form of UTF-16/32 text, at their offsets in the original bytes
     (lines are the same). The value is written in that encoding there."""
@@ -609,10 +636,13 @@ class _HyperscanIndex:
                 entries.append((hyperscan_expression(compiled.rule.regex), index, pattern_flags))
             else:
                 self._use_keywords(index, entries, keyword_flags)
-        # The decode gate's literals ride in the same pass (literals cost Hyperscan little).
-        for literal, caseless in gate or ():
-            flags = hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if caseless else 0)
-            entries.append((re.escape(literal), DECODE_GATE, flags))
+        # The decode gate's literals ride in the same pass (literals cost Hyperscan little): the
+        # encoded ones open the whole content, the context keywords their lines (every hit).
+        for literal, context in gate or ():
+            if context:
+                entries.append((re.escape(literal), CONTEXT_GATE, hyperscan.HS_FLAG_CASELESS))
+            else:
+                entries.append((re.escape(literal), DECODE_GATE, hyperscan.HS_FLAG_SINGLEMATCH))
         entries.append((ESCAPE_PATTERN, ESCAPE_GATE, 0))
         self.db = _load_or_compile(hyperscan, entries, on_reject=lambda index: self._use_keywords(
             index, entries, keyword_flags)) if entries else None
@@ -640,6 +670,9 @@ class _HyperscanIndex:
         self.db.scan(content, match_event_handler=on_match)
         if ends.pop(DECODE_GATE, None) is not None:
             selected[DECODE_GATE] = FULL
+        context_ends = ends.pop(CONTEXT_GATE, None)
+        if context_ends is not None:
+            selected[CONTEXT_GATE] = context_ends  # where a context keyword ends
         escape_ends = ends.pop(ESCAPE_GATE, None)
         if escape_ends is not None:
             selected[ESCAPE_GATE] = escape_ends  # where an escape ends, not windows

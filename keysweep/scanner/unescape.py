@@ -160,8 +160,7 @@ class EscapedLines:
             if line_end < 0:
                 line_end = len(content)
             first = index
-            while index < len(ordered) and ordered[index] <= line_end:
-                index += 1
+            index = bisect.bisect_right(ordered, line_end, index)  # every end on this line
             decoded = self._line(content[line_start:line_end], ordered[first:index], line_start)
             if decoded is not None:
                 out.append(decoded)
