@@ -387,20 +387,19 @@ class GitRepo:
                     # A ref or tag naming a blob directly (like git.git's junio-gpg-pub): no commit.
                     found.setdefault(obj, {})[refname] = Introduction(
                         commit=None, path=refname, author_name="", author_email="", committed_at="", timestamp=0)
-        for blob, intro in self._logged_blobs(exclude_tips, tips):
-            if blob not in targets:
-                continue
+        for blob, intro in self._logged_blobs(exclude_tips, tips, wanted=targets):
             per_path = found.setdefault(blob, {})
             earlier = per_path.get(intro.path)
             if earlier is None or (intro.timestamp, intro.commit or "") < (earlier.timestamp, earlier.commit or ""):
                 per_path[intro.path] = intro
         return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
 
-    def _logged_blobs(self, exclude_tips: Iterable[str] = (),
-                      tips: Iterable[str] | None = None) -> Iterator[tuple[str, Introduction]]:
-        """(blob, where a commit put it) for every blob each commit's diff adds or changes, in the
-        commits reachable from `tips` (None: from every ref) and not from `exclude_tips`. A merge
-        counts only what it changes against every parent (`git log -c`)."""
+    def _logged_blobs(self, exclude_tips: Iterable[str] = (), tips: Iterable[str] | None = None,
+                      wanted: set[str] | None = None) -> Iterator[tuple[str, Introduction]]:
+        """(blob, where a commit put it) for every blob each commit's diff adds or changes (those
+        in `wanted`, when given: the others cost no record), in the commits reachable from `tips`
+        (None: from every ref) and not from `exclude_tips`. A merge counts only what it changes
+        against every parent (`git log -c`)."""
         # A tip an earlier scan saw may be gone since (history rewritten, then gc): `^<missing>`
         # would make git log fail, so only tips that are still commits here are excluded.
         revisions = "".join([f"{tip}\n" for tip in tips or ()]
@@ -421,7 +420,6 @@ class GitRepo:
             fields = chunk.split(b"\0")
             if len(fields) < 4:
                 continue
-            commit, name, email, when = (f.decode("utf-8", "replace") for f in fields[:4])
             # Raw entries are `:meta\0path\0` (`::meta` for a merge's combined diff). Merges put an
             # empty field after the header, so entries are read one field at a time, not in pairs.
             entries: list[tuple[bytes, bytes]] = []
@@ -432,13 +430,16 @@ class GitRepo:
                     pending = None
                 elif field.strip().startswith(b":"):
                     pending = field.strip()
-            timestamp = int(when.strip() or 0)
+            commit = name = email = None
             for meta, path in entries:
                 parts = meta.split(b" ")
                 blob = parts[-2].decode() if len(parts) >= 3 else ""
                 # A deletion names no blob (a submodule's entry names a commit: callers look at types).
-                if not blob or blob == ZERO_SHA:
+                if not blob or blob == ZERO_SHA or (wanted is not None and blob not in wanted):
                     continue
+                if commit is None:
+                    commit, name, email, when = (f.decode("utf-8", "replace") for f in fields[:4])
+                    timestamp = int(when.strip() or 0)
                 yield blob, Introduction(
                     commit=commit, path=display_path(path),
                     author_name=name, author_email=email,
