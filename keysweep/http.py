@@ -9,9 +9,11 @@ aiohttp is imported on first use, so commands that never reach the network don't
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Mapping
@@ -132,16 +134,10 @@ class HttpClient:
         if self._session is not None:
             await self._session.close()
 
-    def _throttle(self, host: str):
-        from asyncio_throttle import Throttler  # noqa: PLC0415  (with the client, like aiohttp: see request)
-
+    def _throttle(self, host: str) -> "Throttle":
         throttle = self._throttles.get(host)
         if throttle is None:
-            rate = self.rate_limits.get(host, self.default_rate)
-            # asyncio-throttle counts whole requests per period: express fractional rates as periods.
-            throttle = (Throttler(rate_limit=int(rate), period=1.0) if rate >= 1
-                        else Throttler(rate_limit=1, period=1.0 / rate))
-            self._throttles[host] = throttle
+            throttle = self._throttles[host] = Throttle(self.rate_limits.get(host, self.default_rate))
         return throttle
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
@@ -163,23 +159,28 @@ class HttpClient:
         host = urlsplit(url).netloc
         attempts = self.policy.attempts if retry else 1
         last_error = ""
+        throttle = self._throttle(host)
         for attempt in range(1, attempts + 1):
-            async with self._throttle(host):
-                try:
-                    self.requests_sent += 1
-                    async with self._session.request(method, url, headers=headers, json=json_body, data=data,
-                                                     params=params, allow_redirects=False) as resp:
-                        body, truncated = await read_capped(resp.content, self.max_body)
-                        # Case-insensitive: servers send `x-ratelimit-remaining` as often as `X-RateLimit-Remaining`.
-                        response = Response(resp.status, CIMultiDict(resp.headers), body, str(resp.url), attempt,
-                                            truncated)
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                    last_error = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
-                    delay = retry_delay({}, attempt, self.policy)
-                    if attempt < attempts and self._may_wait(delay):
-                        await self.sleep(delay)
-                        continue
-                    raise TransportError(f"{method} {_safe_url(url)}: {last_error}") from None
+            slot = await throttle.acquire()
+            try:
+                self.requests_sent += 1
+                async with self._session.request(method, url, headers=headers, json=json_body, data=data,
+                                                 params=params, allow_redirects=False) as resp:
+                    body, truncated = await read_capped(resp.content, self.max_body)
+                    # Case-insensitive: servers send `x-ratelimit-remaining` as often as `X-RateLimit-Remaining`.
+                    response = Response(resp.status, CIMultiDict(resp.headers), body, str(resp.url), attempt,
+                                        truncated)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                last_error = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
+                delay = retry_delay({}, attempt, self.policy)
+                if attempt < attempts and self._may_wait(delay):
+                    await self.sleep(delay)
+                    continue
+                raise TransportError(f"{method} {_safe_url(url)}: {last_error}") from None
+            if response.status == 304:
+                # A conditional request answered "not modified" is not counted by GitHub's rate limit:
+                # it does not use this host's budget either, so a second sweep is not held back by it.
+                throttle.release(slot)
             retryable = response.status in RETRY_STATUSES or (retry_rate_limited and rate_limited(response))
             if retryable and attempt < attempts:
                 delay = retry_delay(response.headers, attempt, self.policy)
@@ -191,6 +192,33 @@ class HttpClient:
 
     def _may_wait(self, seconds: float) -> bool:
         return self.may_wait is None or self.may_wait(seconds)
+
+
+class Throttle:
+    """At most `rate` requests in any one-second window, per host (a rate under 1 allows one request
+    every 1/rate seconds). `release` gives a request's place back: an answer the server does not
+    count against its limit (a 304) does not count here either."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        self.limit, self.period = (int(rate), 1.0) if rate >= 1 else (1, 1.0 / rate)
+        self.clock, self.sleep = clock, sleep
+        self._slots: deque[float] = deque()  # start times of the requests in the current window
+
+    async def acquire(self) -> float:
+        """Wait for a place in the window; returns the slot to `release`."""
+        while True:
+            now = self.clock()
+            while self._slots and now - self._slots[0] >= self.period:
+                self._slots.popleft()
+            if len(self._slots) < self.limit:
+                self._slots.append(now)
+                return now
+            await self.sleep(self._slots[0] + self.period - now)
+
+    def release(self, slot: float) -> None:
+        with contextlib.suppress(ValueError):  # already out of the window
+            self._slots.remove(slot)
 
 
 async def read_capped(stream: Any, cap: int) -> tuple[bytes, bool]:

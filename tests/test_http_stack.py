@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from keysweep.http import HttpClient, Response, RetryPolicy, rate_limited
+from keysweep.http import HttpClient, Response, RetryPolicy, Throttle, rate_limited
 from keysweep.settings import Settings
 from tests.fakes.api import Reply
 
@@ -177,3 +177,52 @@ def test_a_revokers_secret_is_reread_through_the_contexts_client(fake_api, keys)
             return await secret_for(finding, ctx), http.requests_sent
 
     assert asyncio.run(main()) == (value, 1)
+
+
+def _throttle(rate: float) -> tuple[Throttle, list[float]]:
+    """A throttle on a clock that only moves when it sleeps; the list of its waits."""
+    now, waits = [100.0], []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    return Throttle(rate, clock=lambda: now[0], sleep=sleep), waits
+
+
+def test_the_throttle_holds_a_request_over_the_rate_until_a_place_frees():
+    throttle, waits = _throttle(2)
+
+    async def go():
+        for _ in range(3):
+            await throttle.acquire()
+
+    asyncio.run(go())
+    assert waits == [1.0]  # the third waited for the first's second to pass
+
+
+def test_a_request_answered_304_gives_its_place_in_the_throttle_back():
+    """GitHub does not count a 304 against the rate limit: neither does the per-host throttle."""
+    throttle, waits = _throttle(2)
+
+    async def go():
+        await throttle.acquire()
+        not_modified = await throttle.acquire()
+        throttle.release(not_modified)
+        await throttle.acquire()  # takes the 304's place at once
+        assert waits == []
+        await throttle.acquire()  # the window is full again: this one waits
+        assert waits == [1.0]
+
+    asyncio.run(go())
+
+
+def test_a_rate_under_one_request_a_second_spaces_requests():
+    throttle, waits = _throttle(0.5)
+
+    async def go():
+        await throttle.acquire()
+        await throttle.acquire()
+
+    asyncio.run(go())
+    assert waits == [2.0]

@@ -148,16 +148,45 @@ def test_org_history_variables_and_stale_secrets(run, tmp_path, github, org):
 def test_second_sweep_reads_nothing_new(run, tmp_path, github, org):
     first = scan(run, tmp_path)
     assert first.code == 1, first
-    before = github.behaviour.statuses.copy()
+    logged = len(github.behaviour.log)
     second = scan(run, tmp_path, "--new-only")
     assert second.code == 0, second
     assert second.json() == []  # nothing new
     assert "2 unchanged" in second.stderr and "0 repositories scanned" in second.stderr
-    # Single-page listings answered 304; only the two-page one was read again.
-    assert "35 values read" in second.stderr
-    assert github.behaviour.statuses[304] - before[304] >= 6  # unchanged listings cost a 304
+    # Every page of every Actions listing, both pages of the 35 variables too, was asked with its
+    # ETag and answered 304: no value was read again.
+    assert "0 values read" in second.stderr
+    actions = [entry for entry in github.behaviour.log[logged:] if "/actions/" in entry[0] or "/environments" in entry[0]]
+    assert [path for path, _, _ in actions if path.startswith("/repos/acme/api/actions/variables")] == [
+        "/repos/acme/api/actions/variables?per_page=30", "/repos/acme/api/actions/variables?per_page=30&page=2"]
+    assert len(actions) == 11
+    assert all(conditional and status == 304 for _, conditional, status in actions), actions
     again = scan(run, tmp_path)
     assert {f["id"] for f in again.json()} == {f["id"] for f in first.json()}  # the store still reports them
+
+
+def test_a_changed_page_of_a_paged_listing_reads_every_page_again(run, tmp_path, github, org, keys):
+    first = scan(run, tmp_path)
+    assert first.code == 1, first
+    # A variable of page 2 gets a new value (the count, on every page, stays: page 1 is unchanged).
+    added = keys.openai_project()
+    variables = github.repos["acme/api"].variables
+    variables[-1] = {"name": "ZZ_OPENAI", "value": added, "created_at": stamp(0), "updated_at": stamp(0)}
+    logged = len(github.behaviour.log)
+    second = scan(run, tmp_path, "--new-only")
+    assert second.code == 1, second
+    (new,) = second.json()
+    assert new["occurrences"][0]["locator"]["variable"] == "ZZ_OPENAI"
+    # Page 1 did not change (304) but its values were not kept: it is read again, without a condition.
+    pages = [(path, conditional, status) for path, conditional, status in github.behaviour.log[logged:]
+             if path.startswith("/repos/acme/api/actions/variables")]
+    assert pages == [("/repos/acme/api/actions/variables?per_page=30", True, 304),
+                     ("/repos/acme/api/actions/variables?per_page=30&page=2", True, 200),
+                     ("/repos/acme/api/actions/variables?per_page=30", False, 200)]
+    assert "35 values read" in second.stderr
+    third = scan(run, tmp_path, "--new-only")  # recorded: all unchanged again
+    assert third.code == 0 and third.json() == [], third
+    assert "0 values read" in third.stderr
 
 
 def test_one_failing_repo_never_aborts(run, tmp_path, github, org):

@@ -238,7 +238,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
         async with HttpClient(default_rate=settings.rate_limit("default", 10.0)) as http:
             ctx = Context(http=http, settings=settings, store=store)
             runner = Runner(matcher, ctx=ctx, store=store, rules_digest=digest,
-                            persist=lambda result: persist(store, result, rules, started),
+                            persist=lambda result: persist(store, result, rules, started, digest),
                             cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size,
                             max_age_days=max_age, workers=concurrency, git_workers=git_workers, full=full,
                             progress=progress, ignore_roots=[Path.cwd()])

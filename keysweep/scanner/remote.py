@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import os
 import queue
 import re
@@ -33,6 +32,7 @@ from keysweep.cache import cache_dir, ensure_private_dir
 from keysweep.fingerprint import finding_id
 from keysweep.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, scan_git, utc_now
+from keysweep.scanner.session import GitState, git_state
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
 from keysweep.scanner.sources.git import GitRepo
 from keysweep.scanner.sources.remote import (
@@ -156,6 +156,13 @@ class Runner:
         if self.store is None or self.full:
             return None
         return self.store.http_validator(url, self.rules_digest)
+
+    def remember(self, validators: list[tuple[str, str, str | None]]) -> None:
+        """Save the (url, etag, body) of listings that hold no value (a repository listing) at once:
+        what they list is decided again from the body on a 304."""
+        if validators and self.store is not None and not self.full:
+            self.store.save_http_validators([(url, etag, self.rules_digest, body) for url, etag, body in validators],
+                                            utc_now())
 
     def now(self) -> datetime:
         return self.ctx.clock()
@@ -327,17 +334,14 @@ class Runner:
                 self.progress("repo", name=scope, unchanged=True)
                 return
             self.progress("repo-start", name=scope)
-        already = self.already("git", scope)
-        previous_tips = self.already("git-tip", scope) if already else set()
-        # Read here: the store belongs to this thread, the scan runs in another.
-        messages = self.already("git-message", scope) if already else set()
-        known = (self.store.git_blobs_with_findings(scope)
-                 if self.store is not None and already and hasattr(self.store, "git_blobs_with_findings") else set())
+        # As `keysweep scan git` does: after a scan that recorded its refs, walk only the commits
+        # made since (refs unchanged: nothing is read); before one, list the blobs and skip those
+        # read. Read here: the store belongs to this thread; the scan, in another, asks it here.
+        state = self.git_state(scope)
         async with self.git_slots:
             if target.url is not None:
                 repo_path = await asyncio.to_thread(self.clone_or_fetch, target)
-            result = await asyncio.to_thread(self.scan_repo, repo_path, target, scope, already, previous_tips, known,
-                                             messages)
+            result = await asyncio.to_thread(self.scan_repo, repo_path, target, scope, state)
         self.record(result)
         if target.state and self.store is not None and not result.stats.errors:
             self.store.mark_scanned("git-state", scope, [target.state], self.rules_digest, utc_now())
@@ -345,27 +349,35 @@ class Runner:
         self.progress("repo", name=scope, blobs=result.stats.blobs_scanned, nbytes=result.stats.bytes_scanned,
                       findings=len(result.findings), seconds=time.monotonic() - started)
 
-    def scan_repo(self, path: Path, target: GitTarget, scope: str, already: set[str], previous_tips: set[str],
-                  known: set[str], messages: set[str] = frozenset()) -> ScanResult:
+    def git_state(self, scope: str) -> GitState:
+        """What earlier scans of `scope` covered (event loop thread); the scan's own look-ups
+        come back to this thread (`_ask_here`)."""
+        if self.store is None:
+            return GitState()
+        return git_state(self.store, scope, (), self.full, digest=self.rules_digest, ask=self._ask_here())
+
+    def _ask_here(self) -> Callable[..., Any]:
+        loop = asyncio.get_running_loop()
+
+        async def call(function, *args):
+            return function(*args)
+
+        return lambda function, *args: asyncio.run_coroutine_threadsafe(call(function, *args), loop).result()
+
+    def scan_repo(self, path: Path, target: GitTarget, scope: str, state: GitState) -> ScanResult:
         repo = GitRepo(path)
-        kwargs: dict[str, Any] = {"already_scanned": already, "max_size": self.max_size}
-        accepted = inspect.signature(scan_git).parameters
-        if "previous_tips" in accepted:
-            kwargs["previous_tips"] = previous_tips
-        if "known_match_blobs" in accepted:
-            kwargs["known_match_blobs"] = known
-        if "messages_scanned" in accepted:
-            kwargs["messages_scanned"] = messages
-        # The same suppression step as `keysweep scan git`: inline allows, the repository's own
-        # ignore file (at HEAD for a clone), and the ignore files of `ignore_roots`.
-        kwargs["ignore_roots"] = self.ignore_roots
-        # A large repository is watched as it is read (from this scan's thread): blobs done / total.
-        if "progress_total" in accepted:
-            kwargs["progress_total"] = lambda blobs, nbytes: self.progress("blobs-total", name=scope, blobs=blobs,
-                                                                           nbytes=nbytes)
-            kwargs["progress"] = lambda blobs, nbytes: self.progress("blobs", name=scope, blobs=blobs, nbytes=nbytes)
         with self.borrowed_engine() as engine:
-            result = scan_git(repo, engine, **kwargs)
+            # The same suppression step as `keysweep scan git`: inline allows, the repository's own
+            # ignore file (at HEAD for a clone), and the ignore files of `ignore_roots`.
+            # A large repository is watched as it is read (from this scan's thread): blobs done / total.
+            result = scan_git(repo, engine, already_scanned=state.already_scanned, max_size=self.max_size,
+                              previous_tips=state.previous_tips, known_match_blobs=state.known_match_blobs,
+                              messages_scanned=state.messages_scanned, since=state.since,
+                              ignore_roots=self.ignore_roots,
+                              progress_total=lambda blobs, nbytes: self.progress("blobs-total", name=scope,
+                                                                                 blobs=blobs, nbytes=nbytes),
+                              progress=lambda blobs, nbytes: self.progress("blobs", name=scope, blobs=blobs,
+                                                                           nbytes=nbytes))
         if target.url is not None:
             # Findings name the repository as the forge does, not the cache directory.
             result.scope = scope

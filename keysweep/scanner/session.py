@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from keysweep.models import Finding
 from keysweep.scanner.engine import Engine
@@ -43,13 +43,15 @@ def open_store(db: str | None, no_store: bool, default_on: bool = True) -> Store
     return Store(db)
 
 
-def persist(store: Store | None, result, rules: Iterable[Rule], started_at: str) -> list[str] | None:
+def persist(store: Store | None, result, rules: Iterable[Rule], started_at: str,
+            digest: str | None = None) -> list[str] | None:
     """Record a scan's findings, the objects it read and the scan itself; the ids of findings the
-    store did not hold before (None without a store)."""
+    store did not hold before (None without a store). `digest`: `rules_digest(rules)`, when the
+    caller has it (a sweep records one scan per scope: hashing every rule each time cost seconds)."""
     if store is None:
         return None
     finished = utc_now()
-    digest = rules_digest(rules)
+    digest = digest or rules_digest(rules)
     with store.transaction():  # one write transaction: recorded whole or not at all
         new_ids = store.record(result.findings, result.scope, finished, ignored=result.ignored)
         if result.scanned_objects:
@@ -81,19 +83,23 @@ class GitState:
     messages_scanned: set[str] = field(default_factory=set)
 
 
-def git_state(store: Store | None, identity: str, rules: Iterable[Rule], full: bool, walk: bool = True) -> GitState:
+def git_state(store: Store | None, identity: str, rules: Iterable[Rule], full: bool, walk: bool = True,
+              *, digest: str | None = None, ask: Callable[..., Any] | None = None) -> GitState:
     """The incremental state of repository `identity`; empty without a store or with `full`.
     With `walk` (not for `--unreachable`, which must list blobs no ref reaches) and a previous
-    scan that recorded its refs, the next scan walks from them instead of listing every blob."""
+    scan that recorded its refs, the next scan walks from them instead of listing every blob.
+    `digest`: `rules_digest(rules)` if the caller has it. `ask(function, *args)`: how the scan's
+    look-ups reach the store when the scan runs in another thread than the store's (a sweep)."""
     if store is None or full:
         return GitState()
-    digest = rules_digest(rules)
+    digest = digest or rules_digest(rules)
+    ask = ask or (lambda function, *args: function(*args))
     refs = _stored_refs(store.scanned_objects("git-ref", identity, digest)) if walk else {}
     if refs:
         since = Since(refs=refs, pending=frozenset(store.scanned_objects("git-pending", identity, digest)),
                       scanned_count=store.count_scanned("git", identity, digest),
-                      already_read=lambda shas: store.scanned_among("git", identity, digest, shas),
-                      messages_read=lambda shas: store.scanned_among("git-message", identity, digest, shas))
+                      already_read=lambda shas: ask(store.scanned_among, "git", identity, digest, shas),
+                      messages_read=lambda shas: ask(store.scanned_among, "git-message", identity, digest, shas))
         return GitState(previous_tips=store.scanned_objects("git-tip", identity, digest),
                         known_match_blobs=store.git_blobs_with_findings(identity), since=since)
     already = store.scanned_objects("git", identity, digest)

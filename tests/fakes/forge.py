@@ -1,8 +1,9 @@
 """Small GitHub and GitLab REST servers on 127.0.0.1 for tests and benchmarks.
 
 They implement only the documented endpoints keysweep reads, with the behaviour that matters:
-page/per_page pagination with `Link` headers (and GitLab's X-Next-Page), ETag / If-None-Match
-(304s are not counted against the rate limit, as on GitHub), rate-limit headers, an optional
+page/per_page pagination with `Link` headers (and GitLab's X-Next-Page), an `ETag` on every JSON
+answer and `If-None-Match` answered as GitHub documents it (304 Not Modified, empty body, the ETag
+and rate-limit headers; 304s are not counted against the rate limit), rate-limit headers, an optional
 server-side rate limit (429 + Retry-After), and failures injected on purpose (`fail_once`).
 Each runs its own event loop in a background thread, so synchronous clients (PyGithub) and
 `asyncio.run` in the test's thread can both talk to it.
@@ -90,6 +91,8 @@ class ForgeBehaviour:
     requests: Counter = field(default_factory=Counter)
     statuses: Counter = field(default_factory=Counter)
     auth_seen: set[str] = field(default_factory=set)
+    # Every API request answered: (path with query, asked conditionally (If-None-Match), status).
+    log: list[tuple[str, bool, int]] = field(default_factory=list)
     _window: deque = field(default_factory=deque)
     total: int = 0
 
@@ -133,6 +136,11 @@ class _Forge(ServerThread):
         raise NotImplementedError
 
     async def _middleware_impl(self, request, handler):
+        response = await self._answer(request, handler)
+        self.behaviour.log.append((request.path_qs, "If-None-Match" in request.headers, response.status))
+        return response
+
+    async def _answer(self, request, handler):
         from aiohttp import web
 
         b = self.behaviour

@@ -1,26 +1,26 @@
-"""GitHub: repositories of organizations, users or single repos (listed with PyGithub), cloned into
+"""GitHub: repositories of organizations, users or single repos (listed through the REST API), cloned into
 the cache and scanned with the git source; Actions variables (plaintext: scanned) and Actions
 secrets (write-only: inventoried by age) at organization, repository and environment level.
 
-REST endpoints (https://docs.github.com/en/rest/actions/variables, …/actions/secrets,
+REST endpoints (https://docs.github.com/en/rest/repos/repos, …/actions/variables, …/actions/secrets,
 …/deployments/environments), read through the shared HttpClient so they run concurrently under
 the per-host throttle:
+  GET /orgs/{org}/repos?type=all | /users/{user}/repos?type=owner   [{full_name, clone_url, pushed_at, …}]
+  GET /repos/{o}/{r}
   GET /orgs/{org}/actions/variables          {total_count, variables: [{name, value, created_at, updated_at, visibility}]}
   GET /orgs/{org}/actions/secrets            {total_count, secrets: [{name, created_at, updated_at, visibility}]}
   GET /repos/{o}/{r}/actions/variables       (max 30 a page)
   GET /repos/{o}/{r}/actions/secrets
   GET /repos/{o}/{r}/environments            {total_count, environments: [{name, …}]}
   GET /repos/{o}/{r}/environments/{env}/variables | /secrets
-Pages follow the `Link: <…>; rel="next"` header. A single-page listing is asked again with
-`If-None-Match`: an unchanged one answers 304, which GitHub does not count against the rate limit.
+Pages follow the `Link: <…>; rel="next"` header. Every page is asked again with `If-None-Match`:
+an unchanged one answers 304, which GitHub does not count against the rate limit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
@@ -39,7 +39,6 @@ from keysweep.scanner.sources.remote import (
     Unit,
     ValueGroup,
     age_days,
-    describe_exception,
     entry_text,
     iso,
     older_than,
@@ -49,6 +48,8 @@ GITHUB = provider("github")
 API_VERSION = GITHUB.api_version
 # The public API's host (the record's default endpoint), whose web host drops the "api." label.
 PUBLIC_API_HOST = urlsplit(GITHUB.base_url or "").hostname
+# What a sweep needs of a repository listing's items (the rest is not stored with the listing).
+REPO_FIELDS = ("full_name", "clone_url", "archived", "fork", "private", "pushed_at", "default_branch")
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -99,31 +100,48 @@ class RestClient:
         return await self.run.ctx.http.request("GET", url, headers=headers, retry_rate_limited=True)
 
     async def listing(self, path: str, key: str | None, *, per_page: int = 100, holds_values: bool = False,
-                      params: str = "") -> Listing:
+                      params: str = "", fields: tuple[str, ...] | None = None) -> Listing:
         """Every item of a paginated listing. `key` names the array in an object body (GitHub);
-        None for a bare array (GitLab). Bodies holding values are never stored."""
-        url = f"{self.base_url}{path}?per_page={per_page}{params}"
-        cached = self.run.validator(url)
-        headers = dict(self.headers)
-        if cached:
-            headers["If-None-Match"] = cached[0]
-        response = await self.get(url, headers)
-        if response.status == 304 and cached:
-            if holds_values:
-                return Listing([], unchanged=True)
-            body = json.loads(cached[1] or "[]")
-            return Listing(body, validators=[])
-        items = self._items(path, response, key)
-        etag = response.headers.get("ETag")
-        following = self._next(response)
-        validators = []
-        if following is None and etag:
-            validators.append((url, etag, None if holds_values else json.dumps(items)))
-        while following:
-            response = await self.get(following, self.headers)
-            items.extend(self._items(path, response, key))
+        None for a bare array (a repository listing, GitLab). Bodies holding values are never
+        stored; `fields`: only these keys of each item are kept (and stored).
+
+        Every page is asked with `If-None-Match` when an earlier sweep recorded it: an unchanged
+        page answers 304 (not counted against GitHub's rate limit) and its items and next page
+        come from the store. A listing holding values whose pages all answer 304 is `unchanged`
+        (its values were matched before); if only some changed, the unchanged pages are read again
+        without a condition, since their values were not kept."""
+        following: str | None = f"{self.base_url}{path}?per_page={per_page}{params}"
+        pages: list[tuple[str, list[dict[str, Any]] | None]] = []  # (url, items; None: unchanged, not kept)
+        validators: list[tuple[str, str, str | None]] = []
+        seen: set[str] = set()
+        while following and following not in seen:
+            seen.add(following)
+            url, cached = following, self.run.validator(following)
+            headers = dict(self.headers)
+            if cached:
+                headers["If-None-Match"] = cached[0]
+            response = await self.get(url, headers)
+            if response.status == 304 and cached:
+                page = _stored_page(cached[1])
+                if page is not None:
+                    pages.append((url, None if holds_values else page[0]))
+                    following = page[1]
+                    continue
+                response = await self.get(url, self.headers)  # a validator saved without its page: read it
+            items = self._items(path, response, key, fields)
             following = self._next(response)
-        return Listing(items, validators=validators)
+            pages.append((url, items))
+            etag = response.headers.get("ETag")
+            if etag:
+                validators.append((url, etag, json.dumps({"items": None if holds_values else items, "next": following})))
+        if holds_values and all(items is None for _, items in pages):
+            return Listing([], unchanged=True)
+        collected: list[dict[str, Any]] = []
+        for url, items in pages:
+            if items is None:
+                items = self._items(path, await self.get(url, self.headers), key, fields)
+            collected.extend(items)
+        return Listing(collected, validators=validators)
 
     def _next(self, response) -> str | None:
         following = next_link(response.headers.get("Link"))
@@ -136,7 +154,8 @@ class RestClient:
             raise RemoteError(f"{self.label}: pagination link points to another host ({urlsplit(following).netloc})")
         return following
 
-    def _items(self, path: str, response, key: str | None) -> list[dict[str, Any]]:
+    def _items(self, path: str, response, key: str | None,
+               fields: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         body = response.json()
         if response.status != 200:
             detail = message_of(body)
@@ -144,21 +163,27 @@ class RestClient:
         items = body.get(key) if key and isinstance(body, dict) else body
         if not isinstance(items, list):
             raise RemoteError(f"GET {path}: unexpected answer (no {key or 'list'} in the body)")
+        if fields is not None:
+            return [{name: item.get(name) for name in fields} for item in items if isinstance(item, dict)]
         return [item for item in items if isinstance(item, dict)]
 
 
-def pygithub_error(exc: BaseException) -> str:
+def _stored_page(body: str | None) -> tuple[list[dict[str, Any]] | None, str | None] | None:
+    """(items, next page URL) of a page saved by `RestClient.listing`; None when it cannot say. Rows
+    written before every page was conditional hold a single page: its items (a list), or nothing
+    for a listing holding values."""
     try:
-        from github import GithubException
-    except ImportError:  # pragma: no cover
-        return describe_exception(exc)
-    if isinstance(exc, GithubException):
-        detail = message_of(exc.data)
-        return f"HTTP {exc.status}{' ' + detail if detail else ''}"
-    name = type(exc).__name__
-    if name in ("ConnectionError", "RetryError", "MaxRetryError", "ReadTimeout", "ConnectTimeout"):
-        return f"{name}: cannot reach the GitHub API"
-    return describe_exception(exc)
+        saved = json.loads(body) if body else None
+    except ValueError:
+        return None
+    if saved is None:
+        return None, None
+    if isinstance(saved, list):
+        return saved, None
+    if isinstance(saved, dict) and (saved.get("items") is None or isinstance(saved["items"], list)) \
+            and (saved.get("next") is None or isinstance(saved["next"], str)):
+        return saved.get("items"), saved.get("next")
+    return None
 
 
 @dataclass
@@ -188,30 +213,37 @@ class GitHubSource:
         self.host = web_host(self.api_url)
         self.skipped = 0
 
-    # -- PyGithub (synchronous: always called in a worker thread) ----------------------------------
-    def _client(self):
-        from github import Auth, Github, GithubRetry
-
-        logging.getLogger("github").addHandler(logging.NullHandler())
-        logging.getLogger("github").propagate = False
-        retry = GithubRetry(total=4, backoff_factor=0.5, status_forcelist=[429, 500, 502, 503, 504],
-                            secondary_rate_wait=60)
-        return Github(auth=Auth.Token(self.token) if self.token else None, base_url=self.api_url, per_page=100,
-                      retry=retry, timeout=30, seconds_between_requests=None, seconds_between_writes=None)
-
+    # -- repositories -----------------------------------------------------------------------------
     @staticmethod
-    def _info(repo) -> RepoInfo:
-        return RepoInfo(full_name=repo.full_name, clone_url=repo.clone_url, archived=bool(repo.archived),
-                        fork=bool(repo.fork), private=bool(repo.private),
-                        pushed_at=iso(repo.pushed_at), default_branch=repo.default_branch)
+    def _info(repo: dict[str, Any]) -> RepoInfo | None:
+        full_name = repo.get("full_name")
+        if not isinstance(full_name, str) or not full_name:
+            return None
+        clone_url = repo.get("clone_url")
+        return RepoInfo(full_name=full_name, clone_url=clone_url if isinstance(clone_url, str) else None,
+                        archived=bool(repo.get("archived")), fork=bool(repo.get("fork")),
+                        private=bool(repo.get("private")), pushed_at=iso(repo.get("pushed_at")),
+                        default_branch=repo.get("default_branch"))
 
-    def _list(self, kind: str, name: str) -> list[RepoInfo]:
-        gh = self._client()
-        if kind == "org":
-            return [self._info(repo) for repo in gh.get_organization(name).get_repos(type="all")]
-        if kind == "user":
-            return [self._info(repo) for repo in gh.get_user(name).get_repos(type="owner")]
-        return [self._info(gh.get_repo(name))]
+    async def _list(self, run: SourceRun, api: RestClient, kind: str, name: str) -> list[RepoInfo]:
+        """The repositories of an organization (every type) or a user (owned), from a listing asked
+        conditionally page by page (a second sweep's unchanged pages answer 304 and come from the
+        store), or the one repository named. Raises RemoteError."""
+        if kind == "repo":
+            response = await api.get(f"{self.api_url}/repos/{quote(name, safe='/')}", api.headers)
+            body = response.json()
+            if response.status != 200 or not isinstance(body, dict):
+                detail = message_of(body)
+                raise RemoteError(f"HTTP {response.status}{' ' + detail if detail else ''}")
+            found = [body]
+        else:
+            owner = quote(name, safe="")
+            path, params = ((f"/orgs/{owner}/repos", "&type=all") if kind == "org"
+                            else (f"/users/{owner}/repos", "&type=owner"))
+            listing = await api.listing(path, None, per_page=100, params=params, fields=REPO_FIELDS)
+            run.remember(listing.validators)  # no value in it: kept at once
+            found = listing.items
+        return [info for info in map(self._info, found) if info is not None]
 
     # -- the source -----------------------------------------------------------------------------
     async def items(self, run: SourceRun) -> AsyncIterator[Item]:
@@ -227,9 +259,9 @@ class GitHubSource:
             if kind == "org" and self.actions:
                 yield Pending(f"github org {name} actions", self.org_actions(run, api, name))
             try:
-                repos = await asyncio.to_thread(self._list, kind, name)
-            except Exception as exc:
-                run.error(f"github {kind} {name}: {pygithub_error(exc)}")
+                repos = await self._list(run, api, kind, name)
+            except RemoteError as exc:
+                run.error(f"github {kind} {name}: {str(exc).partition(': ')[2] if str(exc).startswith('GET ') else exc}")
                 continue
             for repo in repos:
                 if repo.full_name in seen:

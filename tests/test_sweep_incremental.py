@@ -1,0 +1,114 @@
+"""A second `keysweep sweep` with nothing new asks GitHub only conditionally and reads nothing again;
+a repository pushed to in between is fetched and only its new commits are read."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from keysweep.scanner.sources.git import GitRepo
+from tests.fakes.forge import GhRepo
+
+from .conftest import find_secret
+from .test_remote_github import github, stamp  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def acme(tmp_path, make_repo, github, keys):  # noqa: F811
+    """Three repositories (one with a key in its history), Actions variables (one a key), secrets."""
+    sources = {}
+    for index, name in enumerate(("api", "web", "ops")):
+        builder = make_repo(f"src-{name}")
+        builder.commit("start", {"README.md": f"# {name}\n", "src/app.py": f"print({index})\n"})
+        builder.commit("more", {"src/util.py": "def f():\n    return 1\n"})
+        sources[name] = builder
+    history_key = keys.openai_project()
+    sources["api"].commit("config", {"settings.env": f"OPENAI_API_KEY={history_key}\n"})
+    variable_key = keys.anthropic()
+    github.add_org("acme")
+    for name, builder in sources.items():
+        bare = tmp_path / "remote" / f"{name}.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(builder.path), str(bare)], check=True)
+        variables = [{"name": "LOG_LEVEL", "value": "debug", "created_at": stamp(5), "updated_at": stamp(5)}]
+        if name == "web":
+            variables.append({"name": "CLAUDE", "value": variable_key, "created_at": stamp(3), "updated_at": stamp(3)})
+        github.add_repo(GhRepo("acme", name, f"file://{bare}", pushed_at=stamp(2), variables=variables,
+                               secrets=[{"name": "DEPLOY", "created_at": stamp(300), "updated_at": stamp(200)}]))
+    (tmp_path / "keysweep.toml").write_text(f"""
+[sources]
+cache_dir = "{tmp_path / 'cache'}"
+
+[[sources.github]]
+orgs = ["acme"]
+""")
+    return {"sources": sources, "history": history_key, "variable": variable_key}
+
+
+def sweep(run, tmp_path, *extra):
+    return run("sweep", "--config", tmp_path / "keysweep.toml", "--db", tmp_path / "store.db",
+               "--format", "json", *extra)
+
+
+def test_a_second_sweep_with_nothing_new_asks_conditionally_and_reads_nothing(run, tmp_path, github, acme,
+                                                                            monkeypatch):
+    first = sweep(run, tmp_path)
+    assert first.code == 1, first
+    find_secret(first.json(), acme["history"])
+    find_secret(first.json(), acme["variable"])
+    assert "3 repositories scanned" in first.stderr
+
+    def no_blob_read(*args, **kwargs):
+        raise AssertionError("a blob was read again")
+
+    monkeypatch.setattr(GitRepo, "read_blobs", no_blob_read)
+    monkeypatch.setattr(GitRepo, "blob_inventory", no_blob_read)
+    logged = len(github.behaviour.log)
+    second = sweep(run, tmp_path)
+    assert second.code == 0, second  # nothing new
+    assert {f["id"] for f in second.json()} == {f["id"] for f in first.json()}  # the same findings, reported
+    assert "0 repositories scanned, 3 unchanged, 0 values read" in second.stderr
+    # Every Actions listing was asked with the ETag of the first sweep and answered 304 Not Modified.
+    actions = [entry for entry in github.behaviour.log[logged:] if "/actions/" in entry[0] or "/environments" in entry[0]]
+    assert len(actions) == 11  # the organization's variables and secrets; each repository's and its environments
+    assert all(conditional and status == 304 for _, conditional, status in actions), actions
+
+
+def test_a_repository_pushed_to_is_fetched_and_only_its_new_commits_read(run, tmp_path, github, acme, keys,
+                                                                        monkeypatch):
+    first = sweep(run, tmp_path)
+    assert first.code == 1, first
+    pushed_key = keys.huggingface()
+    builder = acme["sources"]["ops"]
+    builder.commit("token", {"deploy/hf.env": f"HF_TOKEN={pushed_key}\n"})
+    subprocess.run(["git", "push", "-q", str(tmp_path / "remote" / "ops.git"), "HEAD:refs/heads/main"],
+                   cwd=builder.path, check=True, capture_output=True)
+    github.repos["acme/ops"].pushed_at = stamp(0)
+
+    read: list[str] = []
+    real_read_blobs = GitRepo.read_blobs
+
+    def recording_read_blobs(self, shas, *args, **kwargs):
+        shas = list(shas)
+        read.extend(shas)
+        return real_read_blobs(self, shas, *args, **kwargs)
+
+    def no_listing(*args, **kwargs):
+        raise AssertionError("the object database was listed: the scan did not walk from the recorded refs")
+
+    monkeypatch.setattr(GitRepo, "read_blobs", recording_read_blobs)
+    monkeypatch.setattr(GitRepo, "blob_inventory", no_listing)
+    second = sweep(run, tmp_path, "--new-only")
+    assert second.code == 1, second
+    (new,) = second.json()
+    assert new["secret_sha256"] == find_secret([new], pushed_key)["secret_sha256"]
+    assert new["occurrences"][0]["path"] == "deploy/hf.env"
+    assert "1 repository scanned, 2 unchanged" in second.stderr
+    clone = GitRepo(next((tmp_path / "cache").rglob("ops.git")))
+    new_blob = subprocess.run(["git", "rev-parse", "HEAD:deploy/hf.env"], cwd=clone.path, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    assert read == [new_blob]  # the one blob the new commit holds; nothing the first sweep read
+
+    third = sweep(run, tmp_path)
+    assert third.code == 0, third
+    assert {f["id"] for f in third.json()} == {f["id"] for f in first.json()} | {new["id"]}
