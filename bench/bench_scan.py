@@ -787,7 +787,7 @@ def _env_file(rng: random.Random, target: int, with_token: bool) -> str:
     return "\n".join(parts) + "\n"
 
 
-def build_staged_repo(root: Path, n_files: int, seed: int) -> dict:
+def build_staged_repo(root: Path, n_files: int, seed: int, clean: bool = False) -> dict:
     rng = random.Random(seed)
 
     def git(*a: str) -> None:
@@ -819,7 +819,7 @@ def build_staged_repo(root: Path, n_files: int, seed: int) -> dict:
             path, text = f"conf/app_{i}.toml", _toml_file(rng, size)
         else:
             path, text = (f"env/{'.env' if i < len(kinds) else f'stage_{i}.env'}",
-                          _env_file(rng, size, with_token=(i < len(kinds))))
+                          _env_file(rng, size, with_token=(i < len(kinds) and not clean)))
         p = root / path
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
@@ -874,7 +874,7 @@ def cmd_staged(args) -> dict:
     machine = warn_if_busy()
     tmp = Path(tempfile.mkdtemp(prefix="keysweep-bench-staged-"))
     try:
-        info = build_staged_repo(tmp, args.files, args.seed)
+        info = build_staged_repo(tmp, args.files, args.seed, clean=args.clean)
         log(f"staged repo {tmp}: {info['files']} files staged, {info['bytes']} bytes")
         tools: list[Tool] = []
         if not args.peers_only:
@@ -988,6 +988,9 @@ def main(argv: list[str] | None = None) -> int:
                        description="Time `keysweep scan staged --no-store --format json` in a "
                                    "throwaway repo.")
     s.add_argument("--files", type=int, default=20, help="files in the staged change (default 20)")
+    s.add_argument("--clean", action="store_true",
+                   help="stage no key-shaped value (what almost every pre-commit run sees); by default one "
+                        "generated GitHub-token-shaped value is staged")
     s.add_argument("--runs", type=int, default=15, help="counted runs (default 15)")
     s.add_argument("--seed", type=int, default=1, help="seed for the generated files")
     s.add_argument("--keep", action="store_true", help="keep the throwaway repo and print its path")

@@ -155,7 +155,7 @@ def test_rereader_fetch_uses_the_callers_client_and_read_works_with_or_without_a
 
 def test_no_second_http_stack_in_the_package():
     """urllib.request (or requests) in keysweep itself would be a second stack with its own retries,
-    redirects and proxies; PyGithub keeps its own only for listing and App authentication."""
+    redirects and proxies (GitHub's repository listings go through keysweep.http too)."""
     package = Path(__file__).resolve().parent.parent / "keysweep"
     pattern = re.compile(r"^\s*(import|from)\s+(urllib\.request|urllib3|requests|httpx)\b", re.MULTILINE)
     offenders = [str(path.relative_to(package)) for path in package.rglob("*.py") if pattern.search(path.read_text())]

@@ -47,6 +47,10 @@ def host_of(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
+# What a sweep needs of a project listing's items (the rest is not stored with the listing).
+PROJECT_FIELDS = ("id", "path_with_namespace", "http_url_to_repo", "archived", "forked_from_project",
+                  "last_activity_at")
+
 class GitLabSource:
     label = "gitlab"
 
@@ -76,12 +80,14 @@ class GitLabSource:
         for group in self.groups:
             ref = quote(group.strip("/"), safe="")
             try:
-                descendants = await api.listing(f"/groups/{ref}/descendant_groups", None, per_page=100)
+                descendants = await api.listing(f"/groups/{ref}/descendant_groups", None, per_page=100,
+                                                fields=("full_path",))
                 projects = await api.listing(f"/groups/{ref}/projects", None, per_page=100,
-                                             params="&include_subgroups=true&with_shared=false")
+                                             params="&include_subgroups=true&with_shared=false", fields=PROJECT_FIELDS)
             except RemoteError as exc:
                 run.error(f"gitlab group {group}: {exc}")
                 continue
+            run.remember(descendants.validators + projects.validators)  # no value in them: kept at once
             if self.variables:
                 yield Pending(f"gitlab group {group} variables", self.group_variables(run, api, group.strip("/")))
                 for sub in descendants.items:
