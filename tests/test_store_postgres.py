@@ -40,12 +40,14 @@ def test_two_orchestrators_on_one_postgresql_store_revoke_each_key_once(run_proc
         env = env_for(fakes, pg_url)
         scans = [start("scan", "git", other.path, "--format", "json", "--full", env=env) for _ in range(2)]
         scans += [start("scan", "dir", tmp_path / "code", "--format", "json", env=env) for _ in range(2)]
-        revokers = [start("revoke", "--all", "--execute", "--yes", "--confirm-delay", "0.05", "--config", config,
-                          "--format", "json", env={**env, "KEYSWEEP_ACTOR": f"responder-{i}"}) for i in range(2)]
+        # The four scans write concurrently; the revokers start once they are done, so that every one
+        # of the 22 findings is there to select (a revoker selecting first would leave the others out).
         for process in scans:
             code, _, err = finish(process)
             assert code == 1, err
             assert "Traceback" not in err and "error" not in err, err
+        revokers = [start("revoke", "--all", "--execute", "--yes", "--confirm-delay", "0.05", "--config", config,
+                          "--format", "json", env={**env, "KEYSWEEP_ACTOR": f"responder-{i}"}) for i in range(2)]
         for process in revokers:
             code, _, err = finish(process)
             assert code == 0, err
