@@ -220,6 +220,7 @@ LAZY_SCAN_SOURCES: dict[str, str] = {
     "github": "keysweep.commands.scan_github:scan_github_cmd",
     "gitlab": "keysweep.commands.scan_gitlab:scan_gitlab_cmd",
     "aws": "keysweep.commands.scan_aws:scan_aws_cmd",
+    "kubernetes": "keysweep.commands.scan_kubernetes:scan_kubernetes_cmd",
 }
 
 

@@ -31,6 +31,7 @@ from keysweep.scanner.session import findings_to_report
 from keysweep.scanner.sources.aws import SERVICES, AwsSource
 from keysweep.scanner.sources.github import GitHubSource
 from keysweep.scanner.sources.gitlab import GitLabSource
+from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource
 from keysweep.scanner.sources.remote import GitTarget
 from keysweep.settings import load_settings
 from keysweep.verify.runner import run_verification, summary, unreadable_notes
@@ -39,7 +40,10 @@ from keysweep.wording import counted
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
 GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
 AWS_KEYS = {"profiles", "regions", "endpoint_url", "services"}
-SOURCE_KEYS = {"git", "github", "gitlab", "aws", "max_age_days", "cache_dir"}
+KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
+SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "max_age_days", "cache_dir"}
+LIST_KEYS = ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services", "contexts",
+             "namespaces", "kinds")
 
 
 class LocalGitSource:
@@ -67,7 +71,7 @@ def _tables(sources: dict[str, Any], name: str, allowed: set[str], where: str) -
             raise KeysweepError(f"{where}: [sources.{name}] has unknown key(s) {', '.join(unknown)} "
                                 f"(known: {', '.join(sorted(allowed))})")
         for key, item in table.items():
-            if key in ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services") and not (
+            if key in LIST_KEYS and not (
                     isinstance(item, list) and all(isinstance(x, str) for x in item)):
                 raise KeysweepError(f"{where}: [sources.{name}] {key} must be a list of strings")
     return tables
@@ -123,6 +127,21 @@ def build_sources(settings) -> list:
         built.append(AwsSource(regions=table.get("regions", ()), profiles=table.get("profiles", ()),
                                endpoint_url=table.get("endpoint_url") or settings.provider("aws").get("base_url"),
                                services=services))
+    for table in _tables(sources, "kubernetes", KUBERNETES_KEYS, where):
+        kinds = table.get("kinds") or list(KINDS)
+        bad = sorted(set(kinds) - set(KINDS))
+        if bad:
+            raise KeysweepError(f"{where}: [sources.kubernetes] unknown kind(s) {', '.join(bad)} "
+                                f"(known: {', '.join(KINDS)})")
+        kubeconfig = table.get("kubeconfig")
+        if kubeconfig is not None and not (isinstance(kubeconfig, str) and kubeconfig):
+            raise KeysweepError(f"{where}: [sources.kubernetes] kubeconfig must be a file path")
+        if kubeconfig:
+            kubeconfig = str((base / Path(kubeconfig).expanduser()).resolve())
+        source = KubernetesSource(kubeconfig=kubeconfig, contexts=table.get("contexts", ()),
+                                  namespaces=table.get("namespaces", ()), kinds=kinds)
+        source.check()
+        built.append(source)
     if not built:
         raise KeysweepError(f"{where}: [sources] lists nothing to sweep")
     return built

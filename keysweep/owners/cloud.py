@@ -1,5 +1,6 @@
 """Owners from where a key is stored in the cloud: the tags of the secret (Secrets Manager) or
-other resource it was read from, and who last modified an SSM parameter (`LastModifiedUser`).
+other resource it was read from (a Kubernetes object's owner labels and annotations, a Vault
+secret's custom metadata), and who last modified an SSM parameter (`LastModifiedUser`).
 
 Cloud sources record these non-secret facts in each occurrence's `metadata` when they read a value;
 this resolver only reads them back, so it needs no network.
@@ -27,6 +28,14 @@ def _principal(arn: str) -> str:
     return tail.split("/", 1)[-1] if "/" in tail else tail
 
 
+def short_names(tags: dict[str, Any]) -> dict[str, Any]:
+    """Tags by name, with Kubernetes-style prefixed names (`acme.io/owner`) also known by the part
+    after the last `/`; a name given in full wins over a prefixed one."""
+    named = {str(k).rsplit("/", 1)[-1]: v for k, v in tags.items() if "/" in str(k)}
+    named.update({k: v for k, v in tags.items() if "/" not in str(k)})
+    return named
+
+
 async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
     candidates: list[Candidate] = []
     seen: set[tuple[str, str | None]] = set()
@@ -38,7 +47,8 @@ async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]
         where = locator.get("resource") or locator.get("arn") or locator.get("name") or occurrence.source
         tags = metadata.get("tags") if isinstance(metadata.get("tags"), dict) else {}
         if tags:
-            owner, team, purpose = _tag(tags, OWNER_TAGS), _tag(tags, TEAM_TAGS), _tag(tags, PURPOSE_TAGS)
+            named = short_names(tags)
+            owner, team, purpose = _tag(named, OWNER_TAGS), _tag(named, TEAM_TAGS), _tag(named, PURPOSE_TAGS)
             name = owner or team
             if name and (name, team) not in seen:
                 seen.add((name, team))

@@ -12,7 +12,7 @@
     provider = "github"
     rule = "github.*"
     account = "123456789012"           # cloud account / org / team id of the key
-    secret_store = "arn:aws:secretsmanager:*:*:secret:prod/rag/*"
+    secret_store = "arn:aws:secretsmanager:*:*:secret:prod/rag/*"   # also k8s:<ctx>/<ns>/<kind>/<name>, vault:<mount>/<path>
     ci_scope = "gitlab:acme/chatbot:production"
     key_id = "key_*"
 
@@ -135,10 +135,21 @@ class OwnerRule:
             return _any_glob(patterns, [o.path], anywhere=True)
         if key == "secret_store":
             return _any_glob(patterns, [locator.get(k) for k in ("arn", "secret_arn", "name", "secret", "parameter",
-                                                                 "function_arn", "function")])
+                                                                 "function_arn", "function")] + store_places(o))
         if key == "ci_scope":
             return _any_glob(patterns, ci_scopes(o))
         return False
+
+
+def store_places(o: "Occurrence") -> list[str]:
+    """A Kubernetes object as `k8s:<context>/<namespace>/<kind>/<name>`, a Vault secret as
+    `vault:<mount>/<path>`: what `secret_store` globs match besides ARNs and names."""
+    locator = o.locator or {}
+    if o.source == "kubernetes":
+        return ["k8s:" + "/".join(str(locator.get(k) or "") for k in ("context", "namespace", "kind", "name"))]
+    if o.source == "vault" and locator.get("mount") is not None:
+        return [f"vault:{str(locator['mount']).strip('/')}/{locator.get('path') or ''}"]
+    return []
 
 
 def ci_scopes(o: "Occurrence") -> list[str]:

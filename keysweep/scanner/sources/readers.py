@@ -14,6 +14,8 @@ followed, 4 MiB body cap), or a client of their own when the caller has none.
 - aws-secretsmanager `{arn, version_id, region}` → GetSecretValue(SecretId, VersionId);
 - aws-ssm `{name, version, region}` → GetParameter(Name="name:version", WithDecryption);
 - aws-lambda-env `{function_arn, function, version, variable, region}` → GetFunctionConfiguration;
+- kubernetes `{source, context, namespace, kind, name, key}` → get of that object in that context
+  (kubeconfig from the locator's `access`, else $KUBECONFIG), the same text the scan matched;
 - github-actions-variable `{host, repo | org, environment?, variable}` → the variable's REST GET,
   with GITHUB_API_URL / GITHUB_TOKEN;
 - gitlab-ci-variable `{host, project_id | project | group | instance, variable, environment_scope}`
@@ -43,6 +45,7 @@ from keysweep.providers import provider
 from keysweep.scanner.reread import READERS as registered
 from keysweep.scanner.sources.github import web_host
 from keysweep.scanner.sources.gitlab import host_of
+from keysweep.scanner.sources.kubernetes import read_object
 from keysweep.scanner.sources.remote import entry_text
 from keysweep.settings import Settings, load_settings
 
@@ -126,6 +129,16 @@ def read_lambda_env(locator: dict[str, Any], settings=None) -> bytes | None:
         return None
     value = ((answer.get("Environment") or {}).get("Variables") or {}).get(variable)
     return entry_text(variable, value).encode("utf-8") if isinstance(value, str) else None
+
+
+# -- Kubernetes -----------------------------------------------------------------------------------
+def read_kubernetes(locator: dict[str, Any], settings=None) -> bytes | None:
+    """The object's value for the locator's key, with the scan's kubeconfig (`access.kubeconfig`)
+    or $KUBECONFIG, in the locator's context."""
+    try:
+        return read_object(locator)
+    except Exception:
+        return None
 
 
 # -- forges ---------------------------------------------------------------------------------------
@@ -232,6 +245,7 @@ READERS = {
     "aws-secretsmanager": read_secretsmanager,
     "aws-ssm": read_ssm,
     "aws-lambda-env": read_lambda_env,
+    "kubernetes": read_kubernetes,
     "github-actions-variable": read_github_variable,
     "gitlab-ci-variable": read_gitlab_variable,
 }

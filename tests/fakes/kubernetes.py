@@ -1,0 +1,154 @@
+"""A Kubernetes apiserver on 127.0.0.1 speaking the documented REST API the scan uses: core/v1
+(namespaces, secrets, configmaps), apps/v1 (deployments, statefulsets, daemonsets) and batch/v1
+(jobs, cronjobs) lists with `limit`/`continue` and `metadata.resourceVersion`, and gets of one
+object. Bearer-token authentication (401 Status otherwise); a namespace, a resource in a
+namespace, or the namespace list can be forbidden (403 Status, as the apiserver's RBAC answers).
+Every write bumps the global resourceVersion, as etcd's revision does."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from tests.fakes.serving import ThreadedApp
+
+GROUPS = {"secrets": "/api/v1", "configmaps": "/api/v1", "deployments": "/apis/apps/v1",
+          "statefulsets": "/apis/apps/v1", "daemonsets": "/apis/apps/v1", "jobs": "/apis/batch/v1",
+          "cronjobs": "/apis/batch/v1"}
+KINDS = {"secrets": "Secret", "configmaps": "ConfigMap", "deployments": "Deployment", "statefulsets": "StatefulSet",
+         "daemonsets": "DaemonSet", "jobs": "Job", "cronjobs": "CronJob"}
+
+
+def b64(text: str | bytes) -> str:
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+def status(code: int, reason: str, message: str, details: dict | None = None) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "details": details or {}, "code": code}
+
+
+class FakeKubernetes(ThreadedApp):
+    def __init__(self, token: str = "k8s-test-token", user: str = "system:serviceaccount:ops:keysweep") -> None:
+        super().__init__()
+        self.token = token
+        self.user = user
+        self.revision = 100
+        self.namespaces: list[str] = []
+        self.objects: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (namespace, plural) -> name -> obj
+        self.forbidden: set[tuple[str, str]] = set()  # (namespace, plural); plural "*" for all
+        self.forbid_namespace_list = False
+
+    # -- scripting --------------------------------------------------------------------------
+    def add_namespace(self, name: str) -> None:
+        if name not in self.namespaces:
+            self.namespaces.append(name)
+
+    def put(self, plural: str, namespace: str, name: str, body: dict[str, Any], labels: dict | None = None,
+            annotations: dict | None = None) -> dict[str, Any]:
+        self.add_namespace(namespace)
+        self.revision += 1
+        existing = self.objects.setdefault((namespace, plural), {}).get(name)
+        meta = {"name": name, "namespace": namespace, "uid": existing["metadata"]["uid"] if existing else
+                f"uid-{namespace}-{plural}-{len(self.objects[(namespace, plural)])}",
+                "resourceVersion": str(self.revision), "creationTimestamp": "2025-03-01T10:00:00Z",
+                "managedFields": [{"manager": "kubectl", "operation": "Update", "time": "2025-06-01T12:00:00Z"}]}
+        if labels:
+            meta["labels"] = labels
+        if annotations:
+            meta["annotations"] = annotations
+        group = GROUPS[plural]
+        obj = {"kind": KINDS[plural], "apiVersion": group.rsplit("/", 2)[-2] + "/v1" if "apis" in group else "v1",
+               "metadata": meta, **body}
+        self.objects[(namespace, plural)][name] = obj
+        return obj
+
+    def secret(self, namespace: str, name: str, data: dict[str, str | bytes], type_: str = "Opaque", **meta):
+        return self.put("secrets", namespace, name, {"type": type_, "data": {k: b64(v) for k, v in data.items()}}, **meta)
+
+    def configmap(self, namespace: str, name: str, data: dict[str, str], **meta):
+        return self.put("configmaps", namespace, name, {"data": data}, **meta)
+
+    def workload(self, plural: str, namespace: str, name: str, containers: list[dict], init: list[dict] = (), **meta):
+        pod = {"containers": containers, **({"initContainers": list(init)} if init else {})}
+        template = {"metadata": {"labels": {"app": name}}, "spec": pod}
+        spec = {"jobTemplate": {"spec": {"template": template}}, "schedule": "0 * * * *"} if plural == "cronjobs" \
+            else {"template": template}
+        return self.put(plural, namespace, name, {"spec": spec}, **meta)
+
+    def forbid(self, namespace: str, plural: str = "*") -> None:
+        self.forbidden.add((namespace, plural))
+
+    def paths(self) -> list[str]:
+        return [seen.path for seen in self.requests]
+
+    # -- serving ----------------------------------------------------------------------------
+    def _json(self, body: dict[str, Any], code: int = 200):
+        from aiohttp import web
+
+        return web.Response(status=code, body=json.dumps(body).encode(), content_type="application/json")
+
+    async def handle(self, request):
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._json(status(401, "Unauthorized", "Unauthorized"), 401)
+        if request.method != "GET":
+            return self._json(status(405, "MethodNotAllowed", "the fake apiserver is read-only"), 405)
+        parts = [p for p in request.path.split("/") if p]
+        if request.path == "/api/v1/namespaces":
+            if self.forbid_namespace_list:
+                return self._forbidden("namespaces", "", cluster=True)
+            items = [{"metadata": {"name": n, "resourceVersion": "1", "uid": f"ns-{n}"}} for n in self.namespaces]
+            return self._list("NamespaceList", items, request)
+        # /api/v1/namespaces/{ns}/{plural}[/{name}] or /apis/{group}/v1/namespaces/{ns}/{plural}[/{name}]
+        try:
+            at = parts.index("namespaces")
+            namespace, plural = parts[at + 1], parts[at + 2]
+            name = parts[at + 3] if len(parts) > at + 3 else None
+        except (ValueError, IndexError):
+            return self._json(status(404, "NotFound", "the server could not find the requested resource"), 404)
+        prefix = "/" + "/".join(parts[:at])
+        if GROUPS.get(plural) != prefix:
+            return self._json(status(404, "NotFound", "the server could not find the requested resource"), 404)
+        if (namespace, plural) in self.forbidden or (namespace, "*") in self.forbidden:
+            return self._forbidden(plural, namespace, verb="get" if name else "list")
+        objects = self.objects.get((namespace, plural), {})
+        if name is not None:
+            if name not in objects:
+                return self._json(status(404, "NotFound", f'{plural} "{name}" not found',
+                                         {"name": name, "kind": plural}), 404)
+            return self._json(objects[name])
+        return self._list(KINDS[plural] + "List", list(objects.values()), request)
+
+    def _forbidden(self, plural: str, namespace: str, verb: str = "list", cluster: bool = False):
+        where = "at the cluster scope" if cluster else f'in the namespace "{namespace}"'
+        group = GROUPS.get(plural, "/api/v1")
+        api_group = group.split("/")[2] if group.startswith("/apis/") else ""
+        return self._json(status(403, "Forbidden", f'{plural} is forbidden: User "{self.user}" cannot {verb} resource '
+                                                   f'"{plural}" in API group "{api_group}" {where}',
+                                 {"kind": plural}), 403)
+
+    def _list(self, kind: str, items: list[dict], request):
+        start = int(request.query.get("continue") or 0)
+        limit = int(request.query.get("limit") or 0) or len(items) or 1
+        page = items[start:start + limit]
+        meta: dict[str, Any] = {"resourceVersion": str(self.revision)}
+        if start + limit < len(items):
+            meta["continue"] = str(start + limit)
+            meta["remainingItemCount"] = len(items) - start - limit
+        return self._json({"kind": kind, "apiVersion": "v1", "metadata": meta, "items": page})
+
+
+def kubeconfig(path, server: str, token: str, contexts: dict[str, str | None] | None = None,
+               current: str = "test") -> str:
+    """A kubeconfig with one cluster and user and the given contexts ({name: default namespace})."""
+    contexts = contexts or {"test": None}
+    lines = ["apiVersion: v1", "kind: Config", f"current-context: {json.dumps(current)}",
+             "clusters:", "- name: fake", "  cluster:", f"    server: {json.dumps(server)}",
+             "users:", "- name: reader", "  user:", f"    token: {json.dumps(token)}", "contexts:"]
+    for name, namespace in contexts.items():
+        lines += [f"- name: {json.dumps(name)}", "  context:", "    cluster: fake", "    user: reader"]
+        if namespace:
+            lines.append(f"    namespace: {json.dumps(namespace)}")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)

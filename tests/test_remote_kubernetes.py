@@ -1,0 +1,207 @@
+"""`keysweep scan kubernetes` with the official client against a fake apiserver on 127.0.0.1
+(tests/fakes/kubernetes.py: core/v1, apps/v1 and batch/v1 lists with resourceVersion, paged with
+limit/continue, RBAC 403s): what is read, the locator, owner hints, incremental reads by
+resourceVersion, a forbidden namespace reported while the rest is swept, re-reads for verify, and
+hostile names printed as data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from tests.fakes.kubernetes import FakeKubernetes, kubeconfig
+
+from .conftest import find_secret
+from .test_reread_sources import openai_api  # noqa: F401  (fixture)
+
+pytest.importorskip("kubernetes")
+
+TOKEN = "k8s-reader-token-not-a-secret"
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    server = FakeKubernetes(token=TOKEN).start()
+    path = kubeconfig(tmp_path / "kubeconfig", server.url, TOKEN, {"prod": "apps", "other": None}, current="prod")
+    monkeypatch.setenv("KUBECONFIG", path)
+    # Pages of two objects: every listing below is read through `continue`.
+    monkeypatch.setattr("keysweep.scanner.sources.kubernetes.PAGE", 2)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def seeded(cluster, keys):
+    planted = {"secret": keys.openai_project(), "docker": keys.github(), "configmap": keys.anthropic(),
+               "deploy": keys.huggingface(), "cron": keys.groq(), "init": keys.google_api_key(),
+               "locked_cm": keys.xai(), "owned_job": keys.deepseek()}
+    cluster.secret("apps", "openai", {"OPENAI_API_KEY": planted["secret"], "region": "eu"},
+                   labels={"app.kubernetes.io/managed-by": "Helm", "acme.io/owner": "ml-team"},
+                   annotations={"kubectl.kubernetes.io/last-applied-configuration": json.dumps(
+                       {"stringData": {"OPENAI_API_KEY": planted["secret"]}})})
+    auth = f"robot:{planted['docker']}"
+    import base64
+
+    cluster.secret("apps", "regcred", {".dockerconfigjson": json.dumps(
+        {"auths": {"ghcr.io": {"auth": base64.b64encode(auth.encode()).decode()}}})},
+        type_="kubernetes.io/dockerconfigjson")
+    cluster.secret("apps", "blob", {"key.bin": b"\x00\x01\x02" * 10})
+    cluster.configmap("apps", "settings", {"config.yaml": f"llm:\n  provider: anthropic\n  key: {planted['configmap']}\n"})
+    cluster.workload("deployments", "apps", "api", [
+        {"name": "web", "image": "acme/web", "env": [
+            {"name": "HF_TOKEN", "value": planted["deploy"]},
+            {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "openai", "key": "OPENAI_API_KEY"}}}]}],
+        init=[{"name": "migrate", "image": "acme/migrate", "env": [{"name": "GOOGLE_API_KEY", "value": planted["init"]}]}],
+        labels={"team": "search"})
+    cluster.workload("cronjobs", "apps", "nightly", [{"name": "job", "env": [{"name": "GROQ_API_KEY",
+                                                                                "value": planted["cron"]}]}])
+    job = cluster.workload("jobs", "apps", "nightly-29000000", [{"name": "job", "env": [
+        {"name": "DEEPSEEK_API_KEY", "value": planted["owned_job"]}]}])
+    job["metadata"]["ownerReferences"] = [{"kind": "CronJob", "name": "nightly", "apiVersion": "batch/v1"}]
+    cluster.workload("statefulsets", "apps", "empty", [{"name": "db", "env": [{"name": "LOG", "value": "info"}]}])
+    cluster.configmap("locked", "visible", {"XAI_API_KEY": planted["locked_cm"]})
+    cluster.secret("locked", "hidden", {"token": "never-read"})
+    cluster.forbid("locked", "secrets")
+    return planted
+
+
+def scan(run, tmp_path, *extra):
+    return run("scan", "kubernetes", "--format", "json", "--db", tmp_path / "store.db", "--no-progress", *extra)
+
+
+def test_secrets_configmaps_and_literal_env_values_are_found(run, tmp_path, seeded, cluster):
+    result = scan(run, tmp_path)
+    assert result.code == 1, result
+    findings = result.json()
+
+    secret = find_secret(findings, seeded["secret"])
+    (place,) = [o for o in secret["occurrences"] if o["locator"]["key"] == "OPENAI_API_KEY"]
+    assert place["source"] == "kubernetes"
+    assert place["locator"] == {"source": "kubernetes", "context": "prod", "namespace": "apps", "kind": "Secret",
+                                "name": "openai", "key": "OPENAI_API_KEY",
+                                "resource": "k8s prod apps/Secret/openai OPENAI_API_KEY"}
+    # Owner hints from labels; the last-applied annotation (it holds the value) is never kept.
+    assert place["metadata"]["tags"] == {"app.kubernetes.io/managed-by": "Helm", "acme.io/owner": "ml-team"}
+    assert place["metadata"]["type"] == "Opaque" and place["metadata"]["resource_version"]
+
+    docker = find_secret(findings, seeded["docker"])
+    assert docker["occurrences"][0]["locator"]["key"] == ".dockerconfigjson"  # found in the decoded auth
+    assert find_secret(findings, seeded["configmap"])["occurrences"][0]["locator"]["kind"] == "ConfigMap"
+    deploy = find_secret(findings, seeded["deploy"])["occurrences"][0]
+    assert (deploy["locator"]["kind"], deploy["locator"]["name"], deploy["locator"]["key"]) == \
+        ("Deployment", "api", "web/HF_TOKEN")
+    assert deploy["metadata"]["tags"] == {"team": "search"}
+    assert deploy["committed_at"] == "2025-06-01T12:00:00Z"  # the object's last write: when the leak began
+    init = find_secret(findings, seeded["init"])["occurrences"][0]
+    assert init["locator"]["key"] == "migrate/GOOGLE_API_KEY"
+    cron = find_secret(findings, seeded["cron"])["occurrences"][0]
+    assert (cron["locator"]["kind"], cron["locator"]["key"]) == ("CronJob", "job/GROQ_API_KEY")
+    # A Job its CronJob made is read through the CronJob, not twice.
+    assert not [f for f in findings if f["secret_sha256"] == hashlib.sha256(seeded["owned_job"].encode()).hexdigest()]
+
+    # The forbidden kind of one namespace is one line; its configmaps, and every other namespace, are read.
+    assert find_secret(findings, seeded["locked_cm"])["occurrences"][0]["locator"]["namespace"] == "locked"
+    lines = [line for line in result.stderr.splitlines() if "forbidden" in line]
+    assert len(lines) == 1, result.stderr
+    assert "k8s prod locked secrets: 403" in lines[0]
+    assert "/api/v1/namespaces/locked/configmaps" in cluster.paths()
+    assert any(seen.query.get("continue") for seen in cluster.requests), "listings were not paged"
+    assert all(seen.method == "GET" for seen in cluster.requests)  # read-only
+
+    store = (tmp_path / "store.db").read_bytes()
+    for value in seeded.values():
+        assert value.encode() not in store
+    assert TOKEN not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_unchanged_objects_are_not_matched_again(run, tmp_path, seeded, cluster, keys):
+    first = scan(run, tmp_path, "--namespace", "apps")
+    assert first.code == 1, first
+    second = scan(run, tmp_path, "--namespace", "apps", "--new-only")
+    assert second.code == 0 and second.json() == [], second
+    assert "0 values read" in run("scan", "kubernetes", "--format", "json", "--db", tmp_path / "store.db",
+                                  "--namespace", "apps").stderr
+
+    rotated = keys.openai_project()
+    cluster.secret("apps", "openai", {"OPENAI_API_KEY": rotated})
+    third = run("scan", "kubernetes", "--format", "json", "--db", tmp_path / "store.db", "--namespace", "apps",
+                "--new-only")
+    assert third.code == 1, third
+    (new,) = third.json()
+    assert new["secret_sha256"] == hashlib.sha256(rotated.encode()).hexdigest()
+    assert " 1 value read" in third.stderr, third.stderr  # only the changed Secret's one key
+
+
+def test_a_key_in_a_repository_and_a_secret_is_one_finding(run, tmp_path, seeded, make_repo):
+    repo = make_repo("svc")
+    repo.commit("config", {".env": f"OPENAI_API_KEY={seeded['secret']}\n"})
+    assert run("scan", "git", repo.path, "--format", "json", "--db", tmp_path / "store.db").code == 1
+    result = scan(run, tmp_path, "--namespace", "apps")
+    finding = find_secret(result.json(), seeded["secret"])
+    assert {o["source"] for o in finding["occurrences"]} == {"git", "kubernetes"}
+
+
+def test_verify_rereads_the_value_from_the_secret(run, tmp_path, seeded, cluster, openai_api):
+    assert scan(run, tmp_path, "--namespace", "apps").code == 1
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(checked.json(), seeded["secret"])["verification"]["status"] == "live", checked
+    assert seeded["secret"] not in checked.stdout + checked.stderr
+
+    del cluster.objects[("apps", "secrets")]["openai"]  # deleted since: nothing to re-read
+    again = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(again.json(), seeded["secret"])["verification"]["status"] == "unknown", again
+    assert "cannot re-read" in again.stderr
+
+
+def test_namespaces_not_listable_fall_back_to_the_contexts_namespace(run, tmp_path, seeded, cluster):
+    cluster.forbid_namespace_list = True
+    result = scan(run, tmp_path, "--fail-on-error")
+    assert result.code == 3, result
+    find_secret(result.json(), seeded["secret"])  # "apps", the prod context's namespace
+    assert not any(o["locator"]["namespace"] == "locked" for f in result.json() for o in f["occurrences"])
+    (line,) = [line for line in result.stderr.splitlines() if "cannot list namespaces" in line]
+    assert "403" in line and "reading namespace apps only" in line
+
+
+def test_hostile_names_are_printed_as_data(run, tmp_path, cluster, keys):
+    planted = keys.openai_project()
+    cluster.secret("apps", "evil\x1b]0;owned\x07[bold red]x", {"KEY\x1b[2J[link=http://x]": planted})
+    result = run("scan", "kubernetes", "--db", tmp_path / "store.db", "--namespace", "apps", "--no-progress")
+    assert result.code == 1, result
+    assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
+    # The names as the characters they are: escapes visible, markup not obeyed.
+    assert "k8s prod apps/Secret/evil\\x1b]0;owned\\x07[bold red]x KEY\\x1b[2J[link=http://x]" in result.stdout
+
+
+def test_a_bad_kubeconfig_or_context_is_one_line(run, tmp_path, cluster):
+    missing = run("scan", "kubernetes", "--kubeconfig", tmp_path / "nope", "--db", tmp_path / "s.db")
+    assert missing.code == 2 and "Traceback" not in missing.stderr, missing
+    assert len(missing.stderr.strip().splitlines()) == 1
+    unknown = run("scan", "kubernetes", "--context", "staging", "--db", tmp_path / "s.db")
+    assert unknown.code == 2 and "no context 'staging'" in unknown.stderr, unknown
+
+
+def test_sweep_reads_the_kubernetes_table(run, tmp_path, seeded, cluster):
+    config = tmp_path / "keysweep.toml"
+    config.write_text(f'[[sources.kubernetes]]\nkubeconfig = "{tmp_path / "kubeconfig"}"\ncontexts = ["prod"]\n'
+                      f'namespaces = ["apps"]\n')
+    result = run("sweep", "--config", config, "--db", tmp_path / "store.db", "--format", "json", "--no-progress")
+    assert result.code == 1, result
+    place = find_secret(result.json(), seeded["secret"])["occurrences"][0]
+    # The kubeconfig named in the configuration is kept (its path, not its contents) for re-reads.
+    assert place["locator"]["access"] == {"kubeconfig": str(tmp_path / "kubeconfig")}
+
+
+def test_owners_from_labels_and_from_the_owners_file(run, tmp_path, seeded):
+    assert scan(run, tmp_path, "--namespace", "apps").code == 1
+    owners_file = tmp_path / "keysweep-owners.toml"
+    owners_file.write_text('[[owner]]\nname = "Search Team"\n[owner.match]\nsecret_store = "k8s:prod/apps/Deployment/*"\n')
+    result = run("owners", "--db", tmp_path / "store.db", "--format", "json", "--offline", "--owners-file", owners_file)
+    assert result.code == 0, result
+    findings = result.json()
+    labelled = find_secret(findings, seeded["secret"])
+    assert labelled["owner"]["name"] == "ml-team"  # the Secret's acme.io/owner label
+    assert "acme.io/owner=ml-team" in labelled["owner"]["evidence"]
+    assert find_secret(findings, seeded["deploy"])["owner"]["name"] == "Search Team"
