@@ -221,6 +221,7 @@ LAZY_SCAN_SOURCES: dict[str, str] = {
     "gitlab": "keysweep.commands.scan_gitlab:scan_gitlab_cmd",
     "aws": "keysweep.commands.scan_aws:scan_aws_cmd",
     "kubernetes": "keysweep.commands.scan_kubernetes:scan_kubernetes_cmd",
+    "vault": "keysweep.commands.scan_vault:scan_vault_cmd",
 }
 
 

@@ -33,6 +33,10 @@ from keysweep.scanner.sources.github import GitHubSource
 from keysweep.scanner.sources.gitlab import GitLabSource
 from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource
 from keysweep.scanner.sources.remote import GitTarget
+from keysweep.scanner.sources.vault import ADDR_ENV as VAULT_ADDR_ENV
+from keysweep.scanner.sources.vault import NAMESPACE_ENV as VAULT_NAMESPACE_ENV
+from keysweep.scanner.sources.vault import TOKEN_ENV as VAULT_TOKEN_ENV
+from keysweep.scanner.sources.vault import VaultSource
 from keysweep.settings import load_settings
 from keysweep.verify.runner import run_verification, summary, unreadable_notes
 from keysweep.wording import counted
@@ -41,9 +45,10 @@ GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archi
 GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
 AWS_KEYS = {"profiles", "regions", "endpoint_url", "services"}
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
-SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "max_age_days", "cache_dir"}
+VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace"}
+SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "vault", "max_age_days", "cache_dir"}
 LIST_KEYS = ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services", "contexts",
-             "namespaces", "kinds")
+             "namespaces", "kinds", "mounts")
 
 
 class LocalGitSource:
@@ -141,6 +146,18 @@ def build_sources(settings) -> list:
         source = KubernetesSource(kubeconfig=kubeconfig, contexts=table.get("contexts", ()),
                                   namespaces=table.get("namespaces", ()), kinds=kinds)
         source.check()
+        built.append(source)
+    for table in _tables(sources, "vault", VAULT_KEYS, where):
+        token_env = table.get("token_env") or VAULT_TOKEN_ENV
+        source = VaultSource(addr=checked_url(table.get("addr") or os.environ.get(VAULT_ADDR_ENV),
+                                              f"{where}: [sources.vault] addr"),
+                             token=os.environ.get(token_env), token_env=token_env, mounts=table.get("mounts", ()),
+                             versions=bool(table.get("versions", False)),
+                             namespace=table.get("namespace") or os.environ.get(VAULT_NAMESPACE_ENV))
+        try:
+            source.check()
+        except KeysweepError as exc:
+            raise KeysweepError(f"{where}: [sources.vault] {exc}") from None
         built.append(source)
     if not built:
         raise KeysweepError(f"{where}: [sources] lists nothing to sweep")

@@ -59,6 +59,8 @@ MAX_REREAD_BYTES = 64 * 1024 * 1024
 REFETCH_TIMEOUT = 300.0
 Reader = Callable[..., "bytes | None"]
 READERS: dict[str, Reader] = {}
+# Occurrence sources read from local files and repositories (their locators name a blob or a path).
+LOCAL_SOURCES = frozenset({"git", "git-message", "dir", "staged"})
 
 
 def register_reader(source: str, reader: Reader) -> None:
@@ -234,7 +236,9 @@ def _content(occurrence: "Occurrence", settings: "Settings | None", attempted: s
         repo = local_git_dir(occurrence, settings, attempted=attempted)
         return read_git_message(repo, str(locator.get("object") or "")) if repo else None
     reader = READERS.get(occurrence.source)
-    if reader is None and not (locator.get("blob") or locator.get("path") or locator.get("root")):
+    if reader is None and (occurrence.source not in LOCAL_SOURCES
+                           or not (locator.get("blob") or locator.get("path") or locator.get("root"))):
+        # A remote place (a Vault locator has a `path` too: the secret's, not a file's).
         reader = _remote_reader(occurrence.source)
     if reader is not None:
         return _call_reader(reader, locator, settings, http)

@@ -16,6 +16,8 @@ followed, 4 MiB body cap), or a client of their own when the caller has none.
 - aws-lambda-env `{function_arn, function, version, variable, region}` → GetFunctionConfiguration;
 - kubernetes `{source, context, namespace, kind, name, key}` → get of that object in that context
   (kubeconfig from the locator's `access`, else $KUBECONFIG), the same text the scan matched;
+- vault `{addr, mount, kv_version, path, key, version}` → that version of the KV secret, with the
+  token from `access.token_env` (default VAULT_TOKEN);
 - github-actions-variable `{host, repo | org, environment?, variable}` → the variable's REST GET,
   with GITHUB_API_URL / GITHUB_TOKEN;
 - gitlab-ci-variable `{host, project_id | project | group | instance, variable, environment_scope}`
@@ -47,6 +49,7 @@ from keysweep.scanner.sources.github import web_host
 from keysweep.scanner.sources.gitlab import host_of
 from keysweep.scanner.sources.kubernetes import read_object
 from keysweep.scanner.sources.remote import entry_text
+from keysweep.scanner.sources.vault import read_secret as read_vault_secret
 from keysweep.settings import Settings, load_settings
 
 HTTP_TIMEOUT = 10.0
@@ -137,6 +140,16 @@ def read_kubernetes(locator: dict[str, Any], settings=None) -> bytes | None:
     or $KUBECONFIG, in the locator's context."""
     try:
         return read_object(locator)
+    except Exception:
+        return None
+
+
+# -- Vault ----------------------------------------------------------------------------------------
+def read_vault(locator: dict[str, Any], settings=None) -> bytes | None:
+    """The secret's value for the locator's key, from the version the scan read, at the scan's
+    address, with the token from the variable it named (VAULT_TOKEN by default)."""
+    try:
+        return read_vault_secret(locator, _settings(settings).env)
     except Exception:
         return None
 
@@ -246,6 +259,7 @@ READERS = {
     "aws-ssm": read_ssm,
     "aws-lambda-env": read_lambda_env,
     "kubernetes": read_kubernetes,
+    "vault": read_vault,
     "github-actions-variable": read_github_variable,
     "gitlab-ci-variable": read_gitlab_variable,
 }

@@ -1,0 +1,327 @@
+"""HashiCorp Vault: every KV secret (v1 and v2 mounts) the token can list and read, through `hvac`
+(read-only: GET and LIST only).
+
+Mounts come from `sys/mounts`; a token denied that (most are) falls back to
+`sys/internal/ui/mounts`, which lists the mounts the token has capabilities on. Each KV mount is
+walked with LIST (a key ending in `/` is a folder); each secret's keys are matched together as
+`KEY=value` lines (a non-string value as its JSON), so an AWS key id in one key pairs with the
+secret in the next.
+
+KV v2: the current version of each secret (every version neither deleted nor destroyed with
+`versions=True`); its metadata is read first, so a version already matched with the same rules is
+not read again: no second read of the data, no second audit-log entry of a read. `custom_metadata`
+is kept as owner hints (`tags`). KV v1 keeps no versions: every secret is read on every scan.
+
+Locator `{"source": "vault", "addr", "mount", "kv_version", "path", "key", "version"}` (version
+null on KV v1), plus `resource` (`vault <mount>/<path> <key> (v<version>)`) and `access.token_env`
+when the token came from a variable other than VAULT_TOKEN. A folder or secret the token may not
+read (403) is one error line; the rest is still read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from typing import Any, AsyncIterator, Iterable
+from urllib.parse import urlsplit
+
+from keysweep.errors import KeysweepError
+from keysweep.models import ACCESS
+from keysweep.scanner.sources.remote import Entry, Item, Pending, SourceRun, Unit, ValueGroup, iso
+
+SOURCE = "vault"
+TOKEN_ENV = "VAULT_TOKEN"
+ADDR_ENV = "VAULT_ADDR"
+NAMESPACE_ENV = "VAULT_NAMESPACE"
+TIMEOUT = 30
+MAX_SECRETS = 200_000  # per mount: a LIST loop never runs away
+
+
+# -- pure -------------------------------------------------------------------------------------------
+def kv_mounts(body: Any) -> dict[str, int]:
+    """{mount path without its slash: KV version} from a sys/mounts or sys/internal/ui/mounts answer."""
+    if not isinstance(body, dict):
+        return {}
+    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    if isinstance(data.get("secret"), dict):  # sys/internal/ui/mounts: {"secret": {...}, "auth": {...}}
+        data = data["secret"]
+    mounts = {}
+    for path, mount in data.items():
+        if not isinstance(mount, dict) or mount.get("type") not in ("kv", "generic"):
+            continue
+        options = mount.get("options") if isinstance(mount.get("options"), dict) else {}
+        mounts[str(path).strip("/")] = 2 if str(options.get("version") or "1") == "2" else 1
+    return dict(sorted(mounts.items()))
+
+
+def secret_entries(data: Any) -> list[tuple[str, str]]:
+    """(key, `KEY=value`) of each value of a secret's data (a non-string value as its JSON)."""
+    if not isinstance(data, dict):
+        return []
+    entries = []
+    for key in sorted(data, key=str):
+        value = data[key]
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        entries.append((str(key), f"{key}={text}"))
+    return entries
+
+
+def describe(mount: str, path: str, key: str, version: int | None) -> str:
+    return f"vault {mount}/{path} {key}" + (f" (v{version})" if version is not None else "")
+
+
+def live_versions(metadata: dict[str, Any]) -> list[int]:
+    """Versions of a KV v2 secret that still hold data: neither deleted nor destroyed."""
+    versions = metadata.get("versions") if isinstance(metadata.get("versions"), dict) else {}
+    live = []
+    for number, info in versions.items():
+        info = info if isinstance(info, dict) else {}
+        if info.get("destroyed") or info.get("deletion_time"):
+            continue
+        try:
+            live.append(int(number))
+        except ValueError:
+            continue
+    return sorted(live)
+
+
+def vault_error(exc: BaseException) -> str:
+    """One line from an hvac error: the HTTP status and Vault's errors, never a header or token."""
+    errors = getattr(exc, "errors", None)
+    name = type(exc).__name__
+    if isinstance(exc, KeysweepError):
+        return str(exc)
+    status = {"Forbidden": "403", "InvalidPath": "404", "Unauthorized": "401", "RateLimitExceeded": "429",
+              "InternalServerError": "500", "VaultDown": "503", "InvalidRequest": "400"}.get(name)
+    if errors is not None or status:
+        text = "; ".join(" ".join(str(e).split()) for e in errors) if isinstance(errors, list) else ""
+        return f"{status or name} {text or name}".strip()[:300]
+    text = " ".join(str(exc).split())
+    return f"{name}: {text}"[:300] if text else name
+
+
+def import_hvac():
+    try:
+        import hvac
+    except ImportError:
+        raise KeysweepError("reading Vault needs the hvac package: pip install 'keysweep[vault]'") from None
+    return hvac
+
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, ...], Any] = {}
+
+
+def vault_client(addr: str, token: str, namespace: str | None = None):
+    """An hvac client that follows no redirect (the token is never sent to another host)."""
+    hvac = import_hvac()
+    with _lock:
+        key = (addr, token, namespace or "")
+        if key not in _clients:
+            # strict_http: LIST is sent as `GET ?list=true` (documented by Vault; proxies and load
+            # balancers that refuse the LIST verb pass it).
+            _clients[key] = hvac.Client(url=addr, token=token, namespace=namespace or None, timeout=TIMEOUT,
+                                        allow_redirects=False, strict_http=True)
+        return _clients[key]
+
+
+def host_of(addr: str) -> str:
+    parts = urlsplit(addr)
+    return parts.netloc or addr
+
+
+class VaultSource:
+    label = "vault"
+
+    def __init__(self, *, addr: str | None, token: str | None, token_env: str = TOKEN_ENV,
+                 mounts: Iterable[str] = (), versions: bool = False, namespace: str | None = None) -> None:
+        self.addr = (addr or "").rstrip("/")
+        self.token = token or ""
+        self.token_env = token_env or TOKEN_ENV
+        self.mounts = [m.strip("/") for m in mounts if m and m.strip("/")]
+        self.versions = versions
+        self.namespace = namespace or None
+
+    def check(self) -> None:
+        if not self.addr:
+            raise KeysweepError(f"no Vault address: pass --addr or set {ADDR_ENV}")
+        parts = urlsplit(self.addr)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise KeysweepError(f"Vault address {self.addr!r}: expected an http(s) URL, e.g. https://vault:8200")
+        if not self.token:
+            raise KeysweepError(f"no Vault token: set {self.token_env}")
+        import_hvac()
+
+    def _client(self):
+        return vault_client(self.addr, self.token, self.namespace)
+
+    def _access(self) -> dict[str, Any]:
+        access = {"token_env": self.token_env if self.token_env != TOKEN_ENV else None, "namespace": self.namespace}
+        access = {k: v for k, v in access.items() if v}
+        return {ACCESS: access} if access else {}
+
+    # -- mounts -------------------------------------------------------------------------------
+    def _mounts(self, run: SourceRun) -> dict[str, int]:
+        client = self._client()
+        try:
+            found = kv_mounts(client.adapter.get("/v1/sys/mounts"))
+        except Exception as exc:
+            if type(exc).__name__ != "Forbidden":
+                raise
+            try:
+                found = kv_mounts(client.adapter.get("/v1/sys/internal/ui/mounts"))
+            except Exception as inner:
+                run.error(f"vault {host_of(self.addr)}: cannot list mounts (sys/mounts: {vault_error(exc)}; "
+                          f"sys/internal/ui/mounts: {vault_error(inner)})")
+                found = {}
+        if not self.mounts:
+            return found
+        # Named mounts: their KV version from the listing, else asked of the mount itself.
+        chosen = {}
+        for mount in self.mounts:
+            if mount in found:
+                chosen[mount] = found[mount]
+                continue
+            try:
+                answer = client.adapter.get(f"/v1/sys/internal/ui/mounts/{mount}")
+                data = (answer.get("data") if isinstance(answer, dict) else None) or {}
+                if data.get("type") not in ("kv", "generic"):
+                    raise KeysweepError(f"a {data.get('type') or 'unknown'} mount")
+                options = data.get("options") or {}
+                chosen[mount] = 2 if str(options.get("version") or "1") == "2" else 1
+            except Exception as exc:
+                run.error(f"vault {host_of(self.addr)} {mount}: not a KV mount the token can see ({vault_error(exc)})")
+        return chosen
+
+    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+        try:
+            mounts = await asyncio.to_thread(self._mounts, run)
+        except Exception as exc:
+            run.error(f"vault {host_of(self.addr)}: {vault_error(exc)}")
+            return
+        for mount, kv_version in mounts.items():
+            yield Pending(f"vault {host_of(self.addr)} {mount}", self._later(run, mount, kv_version))
+
+    async def _later(self, run: SourceRun, mount: str, kv_version: int) -> Unit:
+        scope = f"vault:{host_of(self.addr)}:{mount}"
+        already = set(run.already(SOURCE, scope))
+        return await asyncio.to_thread(self.read_mount, run, mount, kv_version, scope, already)
+
+    # -- walking --------------------------------------------------------------------------------
+    def _list(self, run: SourceRun, mount: str, kv_version: int, folder: str) -> list[str]:
+        client = self._client()
+        try:
+            if kv_version == 2:
+                answer = client.secrets.kv.v2.list_secrets(path=folder, mount_point=mount)
+            else:
+                answer = client.secrets.kv.v1.list_secrets(path=folder, mount_point=mount)
+        except Exception as exc:
+            if type(exc).__name__ == "InvalidPath":  # an empty mount or folder answers 404
+                return []
+            run.error(f"vault {host_of(self.addr)} {mount}/{folder}: cannot list ({vault_error(exc)})")
+            return []
+        keys = ((answer or {}).get("data") or {}).get("keys") or []
+        return [str(k) for k in keys if isinstance(k, str) and k and k not in (".", "..", "./", "../")]
+
+    def walk(self, run: SourceRun, mount: str, kv_version: int) -> Iterable[str]:
+        """Every secret path of the mount (breadth first), each once."""
+        folders, seen = [""], 0
+        while folders:
+            folder = folders.pop(0)
+            for key in self._list(run, mount, kv_version, folder):
+                path = folder + key
+                if key.endswith("/"):
+                    folders.append(path)
+                else:
+                    seen += 1
+                    if seen > MAX_SECRETS:
+                        run.error(f"vault {host_of(self.addr)} {mount}: more than {MAX_SECRETS} secrets, the rest not read")
+                        return
+                    yield path
+
+    def read_mount(self, run: SourceRun, mount: str, kv_version: int, scope: str, already: set[str]) -> Unit:
+        unit = Unit(source=SOURCE, scope=scope)
+        for path in self.walk(run, mount, kv_version):
+            try:
+                if kv_version == 2:
+                    self._read_v2(unit, mount, path, already)
+                else:
+                    self._read_v1(unit, mount, path)
+            except Exception as exc:
+                run.error(f"vault {host_of(self.addr)} {mount}/{path}: {vault_error(exc)}")
+        return unit
+
+    def _group(self, unit: Unit, mount: str, kv_version: int, path: str, data: Any, version: int | None,
+               metadata: dict[str, Any], object_id: str | None) -> None:
+        entries = [Entry(text, {"source": SOURCE, "addr": self.addr, "mount": mount, "kv_version": kv_version,
+                                "path": path, "key": key, "version": version,
+                                "resource": describe(mount, path, key, version), **self._access()},
+                         metadata)
+                   for key, text in secret_entries(data)]
+        if entries:
+            unit.groups.append(ValueGroup(SOURCE, entries, object_id))
+        elif object_id:
+            unit.scanned_objects.append(object_id)
+
+    def _read_v1(self, unit: Unit, mount: str, path: str) -> None:
+        answer = self._client().secrets.kv.v1.read_secret(path=path, mount_point=mount)
+        self._group(unit, mount, 1, path, (answer or {}).get("data"), None, {}, None)
+
+    def _read_v2(self, unit: Unit, mount: str, path: str, already: set[str]) -> None:
+        kv = self._client().secrets.kv.v2
+        try:
+            meta = (kv.read_secret_metadata(path=path, mount_point=mount) or {}).get("data") or {}
+        except Exception as exc:
+            if type(exc).__name__ != "Forbidden":
+                raise
+            meta = {}  # a policy may allow reading data but not metadata: read the current version
+        current = meta.get("current_version")
+        if meta:
+            wanted = live_versions(meta) if self.versions else [current] if current in live_versions(meta) else []
+        else:
+            wanted = [None]
+        custom = meta.get("custom_metadata") if isinstance(meta.get("custom_metadata"), dict) else None
+        for version in wanted:
+            object_id = f"{path}@{version}" if version is not None else None
+            if object_id and object_id in already:
+                continue
+            answer = kv.read_secret_version(path=path, version=version, mount_point=mount,
+                                            raise_on_deleted_version=True)
+            body = (answer or {}).get("data") or {}
+            info = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            read = info.get("version") if isinstance(info.get("version"), int) else version
+            tags = custom or (info.get("custom_metadata") if isinstance(info.get("custom_metadata"), dict) else None)
+            versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
+            metadata = {k: v for k, v in {
+                "version": read, "current_version": current, "created_at": iso(info.get("created_time")),
+                "updated_at": iso(meta.get("updated_time")), "versions": len(versions) or None,
+                "tags": tags or None,
+            }.items() if v is not None}
+            self._group(unit, mount, 2, path, body.get("data"), read, metadata,
+                        f"{path}@{read}" if read is not None else None)
+
+
+def read_secret(locator: dict[str, Any], env: dict[str, str] | None = None) -> bytes | None:
+    """The `KEY=value` text the scan matched, read again from the same version."""
+    env = os.environ if env is None else env
+    access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
+    addr = str(locator.get("addr") or "")
+    token = env.get(str(access.get("token_env") or TOKEN_ENV))
+    mount, path, key = locator.get("mount"), locator.get("path"), locator.get("key")
+    if not addr or not token or not mount or not path or key is None:
+        return None
+    kv = vault_client(addr, token, access.get("namespace")).secrets.kv
+    if locator.get("kv_version") == 2:
+        answer = kv.v2.read_secret_version(path=str(path), version=locator.get("version"), mount_point=str(mount),
+                                           raise_on_deleted_version=True)
+        data = ((answer or {}).get("data") or {}).get("data")
+    else:
+        data = (kv.v1.read_secret(path=str(path), mount_point=str(mount)) or {}).get("data")
+    for entry_key, text in secret_entries(data):
+        if entry_key == key:
+            return text.encode("utf-8")
+    return None

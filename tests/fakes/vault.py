@@ -1,0 +1,150 @@
+"""A HashiCorp Vault on 127.0.0.1 speaking the documented HTTP API the scan uses: `sys/mounts`,
+`sys/internal/ui/mounts` (and `/<path>` for one mount), KV v1 (`LIST`/`GET /v1/<mount>/<path>`) and
+KV v2 (`LIST /v1/<mount>/metadata/<path>`, `GET /v1/<mount>/metadata/<path>`,
+`GET /v1/<mount>/data/<path>?version=N`). LIST is also accepted as `GET ?list=true`. Tokens in
+`X-Vault-Token`; errors as Vault writes them (`{"errors": [...]}`: 403 "permission denied", 404
+with no errors for a missing path). Deny rules by prefix stand in for policies."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tests.fakes.serving import ThreadedApp
+
+DENIED = {"errors": ["1 error occurred:\n\t* permission denied\n\n"]}
+
+
+class FakeVault(ThreadedApp):
+    def __init__(self, token: str = "hvs.fake-test-token") -> None:
+        super().__init__()
+        self.token = token
+        self.mounts: dict[str, dict[str, Any]] = {}  # name -> {"version": 1|2, "secrets": {path: [...]}}
+        self.denied: set[str] = set()  # "<mount>/<path prefix>" the policy denies (LIST and read)
+        self.deny_sys_mounts = False
+        self.deny_ui_mounts = False
+        self.clock = datetime(2025, 5, 1, tzinfo=timezone.utc)
+
+    # -- scripting --------------------------------------------------------------------------
+    def mount(self, name: str, version: int = 2, type_: str = "kv") -> None:
+        self.mounts[name] = {"version": version, "type": type_, "secrets": {}, "meta": {}}
+
+    def put(self, mount: str, path: str, data: dict[str, Any], custom_metadata: dict[str, str] | None = None) -> int:
+        """Write a new version (KV v2) or replace the value (KV v1); the version written."""
+        store = self.mounts[mount]
+        versions = store["secrets"].setdefault(path, [])
+        self.clock += timedelta(minutes=1)
+        versions.append({"data": dict(data), "created_time": self.clock.isoformat().replace("+00:00", "Z"),
+                         "deletion_time": "", "destroyed": False})
+        if store["version"] == 1:
+            del versions[:-1]
+        if custom_metadata is not None:
+            store["meta"][path] = dict(custom_metadata)
+        return len(versions)
+
+    def delete_current(self, mount: str, path: str) -> None:
+        self.mounts[mount]["secrets"][path][-1]["deletion_time"] = "2025-06-01T00:00:00Z"
+
+    def deny(self, prefix: str) -> None:
+        self.denied.add(prefix)
+
+    def seen(self, method: str | None = None, prefix: str = "") -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests
+                if (method is None or r.method == method) and r.path.startswith(prefix)]
+
+    # -- serving ----------------------------------------------------------------------------
+    def _json(self, body: Any, code: int = 200):
+        from aiohttp import web
+
+        return web.Response(status=code, body=json.dumps(body).encode(), content_type="application/json")
+
+    def _mount_info(self, name: str) -> dict[str, Any]:
+        store = self.mounts[name]
+        return {"type": store["type"], "description": "", "accessor": f"kv_{abs(hash(name)) % 10**8:08x}",
+                "options": {"version": str(store["version"])} if store["type"] == "kv" else None,
+                "config": {"default_lease_ttl": 0, "max_lease_ttl": 0}, "local": False, "seal_wrap": False}
+
+    async def handle(self, request):
+        if request.headers.get("X-Vault-Token") != self.token:
+            return self._json({"errors": ["permission denied"]}, 403)
+        method = request.method
+        if method == "GET" and request.query.get("list") == "true":
+            method = "LIST"
+        path = request.path
+        if not path.startswith("/v1/"):
+            return self._json({"errors": []}, 404)
+        rest = path[len("/v1/"):]
+        if rest == "sys/mounts" and method == "GET":
+            if self.deny_sys_mounts:
+                return self._json(DENIED, 403)
+            data = {f"{name}/": self._mount_info(name) for name in self.mounts}
+            data["sys/"] = {"type": "system", "options": None}
+            data["cubbyhole/"] = {"type": "cubbyhole", "options": None}
+            return self._json({"request_id": "r", "lease_id": "", "renewable": False, "lease_duration": 0, **data,
+                               "data": data})
+        if rest == "sys/internal/ui/mounts" and method == "GET":
+            if self.deny_ui_mounts:
+                return self._json(DENIED, 403)
+            visible = {f"{name}/": self._mount_info(name) for name in self.mounts}
+            return self._json({"request_id": "r", "data": {"auth": {"token/": {"type": "token"}}, "secret": visible}})
+        if rest.startswith("sys/internal/ui/mounts/") and method == "GET":
+            name = rest[len("sys/internal/ui/mounts/"):].strip("/")
+            if name not in self.mounts:
+                return self._json({"errors": [f'preflight capability check returned 403, please ensure client\'s '
+                                              f'policies grant access to path "{name}/"']}, 403)
+            return self._json({"data": {**self._mount_info(name), "path": f"{name}/"}})
+        name = next((m for m in sorted(self.mounts, key=len, reverse=True) if rest == m or rest.startswith(m + "/")),
+                    None)
+        if name is None:
+            return self._json({"errors": ["no handler for route"]}, 404)
+        store = self.mounts[name]
+        inner = rest[len(name) + 1:]
+        if store["version"] == 2:
+            section, _, secret = inner.partition("/")
+            if section not in ("data", "metadata"):
+                return self._json({"errors": ["unsupported path"]}, 404)
+        else:
+            section, secret = "", inner
+        # A policy on `<mount>/<folder>/` governs LIST of that folder, with or without its slash.
+        target = f"{name}/{secret.strip('/')}/" if method == "LIST" else f"{name}/{secret}"
+        if any(target.startswith(prefix) for prefix in self.denied):
+            return self._json(DENIED, 403)
+        if method == "LIST" and section in ("", "metadata"):
+            return self._list(store, secret)
+        if method != "GET":
+            return self._json({"errors": ["unsupported operation"]}, 405)
+        versions = store["secrets"].get(secret)
+        if not versions:
+            return self._json({"errors": []}, 404)
+        if store["version"] == 1:
+            return self._json({"request_id": "r", "lease_duration": 2764800, "data": versions[-1]["data"]})
+        custom = store["meta"].get(secret)
+        if section == "metadata":
+            return self._json({"data": {
+                "cas_required": False, "created_time": versions[0]["created_time"], "current_version": len(versions),
+                "custom_metadata": custom, "delete_version_after": "0s", "max_versions": 0, "oldest_version": 0,
+                "updated_time": versions[-1]["created_time"],
+                "versions": {str(i + 1): {k: v[k] for k in ("created_time", "deletion_time", "destroyed")}
+                             for i, v in enumerate(versions)}}})
+        wanted = int(request.query.get("version") or 0) or len(versions)
+        if wanted > len(versions):
+            return self._json({"errors": []}, 404)
+        version = versions[wanted - 1]
+        metadata = {"created_time": version["created_time"], "custom_metadata": custom,
+                    "deletion_time": version["deletion_time"], "destroyed": version["destroyed"], "version": wanted}
+        if version["deletion_time"] or version["destroyed"]:
+            return self._json({"data": {"data": None, "metadata": metadata}}, 404)
+        return self._json({"data": {"data": version["data"], "metadata": metadata}})
+
+    def _list(self, store: dict[str, Any], folder: str):
+        folder = folder.strip("/")
+        prefix = folder + "/" if folder else ""
+        keys = set()
+        for path in store["secrets"]:
+            if path.startswith(prefix):
+                head, sep, _ = path[len(prefix):].partition("/")
+                keys.add(head + sep)
+        if not keys:
+            return self._json({"errors": []}, 404)
+        return self._json({"request_id": "r", "data": {"keys": sorted(keys)}})

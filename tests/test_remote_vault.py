@@ -1,0 +1,194 @@
+"""`keysweep scan vault` with hvac against a fake Vault on 127.0.0.1 (tests/fakes/vault.py: sys/mounts,
+sys/internal/ui/mounts, KV v1 and v2 with LIST, metadata and versions, policies' 403s): what is
+read, the locator, owner hints from custom metadata, incremental reads by version, --versions, a
+denied folder or mount reported while the rest is swept, re-reads for verify, and one finding for
+one key in a repository, a Kubernetes Secret and a Vault path."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.fakes.vault import FakeVault
+
+from .conftest import find_secret
+from .test_remote_kubernetes import cluster  # noqa: F401  (fixture)
+from .test_reread_sources import openai_api  # noqa: F401  (fixture)
+
+pytest.importorskip("hvac")
+
+TOKEN = "hvs.reader-token-for-tests-only"
+
+
+@pytest.fixture
+def vault(monkeypatch):
+    server = FakeVault(token=TOKEN).start()
+    monkeypatch.setenv("VAULT_ADDR", server.url)
+    monkeypatch.setenv("VAULT_TOKEN", TOKEN)
+    monkeypatch.delenv("VAULT_NAMESPACE", raising=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def seeded(vault, keys):
+    planted = {"v2": keys.openai_project(), "nested": keys.anthropic(), "v1": keys.huggingface(),
+               "old": keys.groq(), "denied": keys.xai(), "aws_id": keys.aws_access_key_id(),
+               "aws_secret": keys.aws_secret_access_key()}
+    vault.mount("secret", version=2)
+    vault.mount("legacy", version=1)
+    vault.put("secret", "ml/openai", {"api_key": planted["old"]})
+    vault.put("secret", "ml/openai", {"api_key": planted["v2"], "org": "acme"},
+              custom_metadata={"owner": "jane@acme.io", "team": "ml"})
+    vault.put("secret", "agents/deep/claude", {"ANTHROPIC_API_KEY": planted["nested"]})
+    vault.put("secret", "ci/aws", {"AWS_ACCESS_KEY_ID": planted["aws_id"], "AWS_SECRET_ACCESS_KEY": planted["aws_secret"]})
+    vault.put("secret", "restricted/xai", {"key": planted["denied"]})
+    vault.put("legacy", "hf", {"token": planted["v1"], "retries": 3})
+    vault.deny("secret/restricted/")
+    vault.deny_sys_mounts = True  # most tokens may not read sys/mounts: the UI listing is used
+    return planted
+
+
+def scan(run, tmp_path, *extra):
+    return run("scan", "vault", "--format", "json", "--db", tmp_path / "store.db", "--no-progress", *extra)
+
+
+def test_kv_v1_and_v2_secrets_are_found(run, tmp_path, seeded, vault):
+    result = scan(run, tmp_path)
+    assert result.code == 1, result
+    findings = result.json()
+
+    current = find_secret(findings, seeded["v2"])
+    (place,) = current["occurrences"]
+    assert place["source"] == "vault"
+    assert place["locator"] == {"source": "vault", "addr": vault.url, "mount": "secret", "kv_version": 2,
+                                "path": "ml/openai", "key": "api_key", "version": 2,
+                                "resource": "vault secret/ml/openai api_key (v2)"}
+    assert place["metadata"]["tags"] == {"owner": "jane@acme.io", "team": "ml"}
+    assert place["metadata"]["version"] == 2 and place["metadata"]["current_version"] == 2
+    # Only the current version by default.
+    assert not [f for f in findings if f["secret_sha256"] == hashlib.sha256(seeded["old"].encode()).hexdigest()]
+
+    assert find_secret(findings, seeded["nested"])["occurrences"][0]["locator"]["path"] == "agents/deep/claude"
+    paired = find_secret(findings, seeded["aws_secret"])
+    assert paired["key_id"] == seeded["aws_id"]  # two keys of one secret are matched together
+    legacy = find_secret(findings, seeded["v1"])["occurrences"][0]["locator"]
+    assert (legacy["mount"], legacy["kv_version"], legacy["path"], legacy["version"]) == ("legacy", 1, "hf", None)
+    assert legacy["resource"] == "vault legacy/hf token"
+
+    # The denied folder is one line; everything else was read.
+    assert not [f for f in findings if f["secret_sha256"] == hashlib.sha256(seeded["denied"].encode()).hexdigest()]
+    lines = [line for line in result.stderr.splitlines() if "permission denied" in line]
+    assert len(lines) == 1, result.stderr
+    assert "secret/restricted/: cannot list (403" in lines[0]
+    assert "GET /v1/sys/internal/ui/mounts" in vault.seen()
+    assert {r.method for r in vault.requests} <= {"GET", "LIST"}  # read-only
+
+    store = (tmp_path / "store.db").read_bytes()
+    for value in seeded.values():
+        assert value.encode() not in store
+    assert TOKEN not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_versions_already_read_are_not_read_again(run, tmp_path, seeded, vault, keys):
+    assert scan(run, tmp_path, "--mount", "secret").code == 1
+    vault.requests.clear()
+    second = scan(run, tmp_path, "--mount", "secret", "--new-only")
+    assert second.code == 0 and second.json() == [], second
+    assert not vault.seen("GET", "/v1/secret/data/"), "a version matched before was read again"
+    assert vault.seen("GET", "/v1/secret/metadata/")
+
+    rotated = keys.openai_project()
+    vault.put("secret", "ml/openai", {"api_key": rotated})
+    vault.requests.clear()
+    third = scan(run, tmp_path, "--mount", "secret", "--new-only")
+    (new,) = third.json()
+    assert new["secret_sha256"] == hashlib.sha256(rotated.encode()).hexdigest()
+    assert vault.seen("GET", "/v1/secret/data/") == ["GET /v1/secret/data/ml/openai"]
+
+
+def test_older_versions_with_versions_but_never_deleted_ones(run, tmp_path, seeded, vault, keys):
+    gone = keys.openai_project()
+    vault.put("secret", "ml/openai", {"api_key": gone})
+    vault.delete_current("secret", "ml/openai")
+    result = scan(run, tmp_path, "--mount", "secret", "--versions")
+    findings = result.json()
+    assert find_secret(findings, seeded["old"])["occurrences"][0]["locator"]["version"] == 1
+    assert find_secret(findings, seeded["v2"])["occurrences"][0]["locator"]["version"] == 2
+    assert not [f for f in findings if f["secret_sha256"] == hashlib.sha256(gone.encode()).hexdigest()]
+    assert "GET /v1/secret/data/ml/openai" in vault.seen()
+
+
+def test_a_denied_mount_is_one_line_and_the_others_are_read(run, tmp_path, seeded, vault):
+    vault.deny("legacy/")
+    result = scan(run, tmp_path, "--fail-on-error")
+    assert result.code == 3, result
+    find_secret(result.json(), seeded["v2"])
+    (line,) = [line for line in result.stderr.splitlines() if "legacy" in line]
+    assert "legacy/: cannot list (403 1 error occurred: * permission denied)" in line
+
+
+def test_verify_rereads_the_version_that_was_seen(run, tmp_path, seeded, vault, openai_api, keys):
+    assert scan(run, tmp_path, "--mount", "secret").code == 1
+    vault.put("secret", "ml/openai", {"api_key": keys.openai_project()})  # a newer version since
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(checked.json(), seeded["v2"])["verification"]["status"] == "live", checked
+    assert "GET /v1/secret/data/ml/openai" in vault.seen()
+    assert seeded["v2"] not in checked.stdout + checked.stderr
+
+
+def test_one_key_in_a_repository_a_kubernetes_secret_and_vault_is_one_finding(run, tmp_path, seeded, cluster,
+                                                                               make_repo):
+    repo = make_repo("svc")
+    repo.commit("config", {".env": f"OPENAI_API_KEY={seeded['v2']}\n"})
+    cluster.secret("apps", "openai", {"OPENAI_API_KEY": seeded["v2"]})
+    db = tmp_path / "store.db"
+    assert run("scan", "git", repo.path, "--format", "json", "--db", db).code == 1
+    assert run("scan", "kubernetes", "--format", "json", "--db", db, "--namespace", "apps").code == 1
+    result = scan(run, tmp_path, "--mount", "secret")
+    finding = find_secret(result.json(), seeded["v2"])
+    assert sorted(o["source"] for o in finding["occurrences"]) == ["git", "kubernetes", "vault"]
+
+
+def test_hostile_paths_are_printed_as_data(run, tmp_path, vault, keys):
+    vault.mount("secret", version=2)
+    vault.put("secret", "evil\x1b]0;owned\x07[bold red]x", {"KEY\x1b[2J[link=http://x]": keys.openai_project()})
+    result = run("scan", "vault", "--db", tmp_path / "store.db", "--no-progress")
+    assert result.code == 1, result
+    assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
+    assert "vault secret/evil\\x1b]0;owned\\x07[bold red]x KEY\\x1b[2J[link=http://x] (v1)" in result.stdout
+
+
+def test_no_address_or_no_token_is_one_line(run, tmp_path, vault, monkeypatch):
+    monkeypatch.delenv("VAULT_TOKEN")
+    no_token = run("scan", "vault", "--db", tmp_path / "s.db")
+    assert no_token.code == 2 and no_token.stderr.strip() == "keysweep: error: no Vault token: set VAULT_TOKEN", no_token
+    monkeypatch.delenv("VAULT_ADDR")
+    no_addr = run("scan", "vault", "--db", tmp_path / "s.db")
+    assert no_addr.code == 2 and "no Vault address: pass --addr or set VAULT_ADDR" in no_addr.stderr, no_addr
+
+
+def test_sweep_reads_the_vault_table(run, tmp_path, seeded, vault, monkeypatch):
+    monkeypatch.delenv("VAULT_TOKEN")
+    monkeypatch.delenv("VAULT_ADDR")
+    monkeypatch.setenv("ACME_VAULT_TOKEN", TOKEN)
+    config = tmp_path / "keysweep.toml"
+    config.write_text(f'[[sources.vault]]\naddr = "{vault.url}"\ntoken_env = "ACME_VAULT_TOKEN"\nmounts = ["legacy"]\n')
+    result = run("sweep", "--config", config, "--db", tmp_path / "store.db", "--format", "json", "--no-progress")
+    assert result.code == 1, result
+    place = find_secret(result.json(), seeded["v1"])["occurrences"][0]
+    assert place["locator"]["access"] == {"token_env": "ACME_VAULT_TOKEN"}  # the variable's name, never the token
+    assert not [f for f in result.json() if f["occurrences"][0]["locator"].get("mount") == "secret"]
+
+
+def test_owners_from_custom_metadata_and_from_the_owners_file(run, tmp_path, seeded):
+    assert scan(run, tmp_path).code == 1
+    owners_file = tmp_path / "keysweep-owners.toml"
+    owners_file.write_text('[[owner]]\nname = "Platform"\n[owner.match]\nsecret_store = "vault:legacy/*"\n')
+    result = run("owners", "--db", tmp_path / "store.db", "--format", "json", "--offline", "--owners-file", owners_file)
+    assert result.code == 0, result
+    findings = result.json()
+    owned = find_secret(findings, seeded["v2"])["owner"]
+    assert (owned["name"], owned["team"]) == ("jane@acme.io", "ml")  # the secret's custom metadata
+    assert find_secret(findings, seeded["v1"])["owner"]["name"] == "Platform"
