@@ -222,6 +222,7 @@ LAZY_SCAN_SOURCES: dict[str, str] = {
     "aws": "keysweep.commands.scan_aws:scan_aws_cmd",
     "kubernetes": "keysweep.commands.scan_kubernetes:scan_kubernetes_cmd",
     "vault": "keysweep.commands.scan_vault:scan_vault_cmd",
+    "gcp": "keysweep.commands.scan_gcp:scan_gcp_cmd",
 }
 
 

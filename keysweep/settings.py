@@ -200,6 +200,7 @@ SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
                "archived": BOOL, "clone": BOOL, "variables": BOOL, "instance": BOOL},
     "aws": {"profiles": STRING_LIST, "regions": STRING_LIST, "endpoint_url": URL, "services": STRING_LIST},
     "kubernetes": {"kubeconfig": STRING, "contexts": STRING_LIST, "namespaces": STRING_LIST, "kinds": STRING_LIST},
+    "gcp": {"projects": STRING_LIST, "endpoint_url": URL},
     "vault": {"addr": URL, "token_env": ENV_NAME, "mounts": STRING_LIST, "versions": BOOL, "namespace": STRING},
 }
 TOP_LEVEL = ("sources", "providers", "policy", "notify", "verify", "owners")

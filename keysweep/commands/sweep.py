@@ -29,6 +29,9 @@ from keysweep.sanitize import terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.session import findings_to_report
 from keysweep.scanner.sources.aws import SERVICES, AwsSource
+from keysweep.scanner.sources.gcp import ENDPOINT_ENV as GCP_ENDPOINT_ENV
+from keysweep.scanner.sources.gcp import PROJECT_ENV as GCP_PROJECT_ENV
+from keysweep.scanner.sources.gcp import GcpSource
 from keysweep.scanner.sources.github import GitHubSource
 from keysweep.scanner.sources.gitlab import GitLabSource
 from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource
@@ -46,9 +49,10 @@ GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "ar
 AWS_KEYS = {"profiles", "regions", "endpoint_url", "services"}
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
 VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace"}
-SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "vault", "max_age_days", "cache_dir"}
+GCP_KEYS = {"projects", "endpoint_url"}
+SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "vault", "gcp", "max_age_days", "cache_dir"}
 LIST_KEYS = ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services", "contexts",
-             "namespaces", "kinds", "mounts")
+             "namespaces", "kinds", "mounts", "projects")
 
 
 class LocalGitSource:
@@ -158,6 +162,16 @@ def build_sources(settings) -> list:
             source.check()
         except KeysweepError as exc:
             raise KeysweepError(f"{where}: [sources.vault] {exc}") from None
+        built.append(source)
+    for table in _tables(sources, "gcp", GCP_KEYS, where):
+        checked_url(os.environ.get(GCP_ENDPOINT_ENV), f"${GCP_ENDPOINT_ENV}")
+        endpoint = checked_url(table.get("endpoint_url"), f"{where}: [sources.gcp] endpoint_url")
+        source = GcpSource(projects=table.get("projects") or [os.environ.get(GCP_PROJECT_ENV) or ""],
+                           endpoint_url=endpoint)
+        try:
+            source.check()
+        except KeysweepError as exc:
+            raise KeysweepError(f"{where}: [sources.gcp] {exc}") from None
         built.append(source)
     if not built:
         raise KeysweepError(f"{where}: [sources] lists nothing to sweep")

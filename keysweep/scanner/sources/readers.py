@@ -18,6 +18,7 @@ followed, 4 MiB body cap), or a client of their own when the caller has none.
   (kubeconfig from the locator's `access`, else $KUBECONFIG), the same text the scan matched;
 - vault `{addr, mount, kv_version, path, key, version}` → that version of the KV secret, with the
   token from `access.token_env` (default VAULT_TOKEN);
+- gcp-secretmanager `{project, secret, version}` → AccessSecretVersion of that version;
 - github-actions-variable `{host, repo | org, environment?, variable}` → the variable's REST GET,
   with GITHUB_API_URL / GITHUB_TOKEN;
 - gitlab-ci-variable `{host, project_id | project | group | instance, variable, environment_scope}`
@@ -45,6 +46,7 @@ from keysweep.http import HttpClient
 from keysweep.models import ACCESS
 from keysweep.providers import provider
 from keysweep.scanner.reread import READERS as registered
+from keysweep.scanner.sources.gcp import read_version as read_gcp_version
 from keysweep.scanner.sources.github import web_host
 from keysweep.scanner.sources.gitlab import host_of
 from keysweep.scanner.sources.kubernetes import read_object
@@ -150,6 +152,15 @@ def read_vault(locator: dict[str, Any], settings=None) -> bytes | None:
     address, with the token from the variable it named (VAULT_TOKEN by default)."""
     try:
         return read_vault_secret(locator, _settings(settings).env)
+    except Exception:
+        return None
+
+
+# -- GCP Secret Manager ---------------------------------------------------------------------------
+def read_gcp_secret(locator: dict[str, Any], settings=None) -> bytes | None:
+    """The version's payload, from the scan's endpoint, with GOOGLE_OAUTH_ACCESS_TOKEN or ADC."""
+    try:
+        return read_gcp_version(locator, _settings(settings).env)
     except Exception:
         return None
 
@@ -260,6 +271,7 @@ READERS = {
     "aws-lambda-env": read_lambda_env,
     "kubernetes": read_kubernetes,
     "vault": read_vault,
+    "gcp-secretmanager": read_gcp_secret,
     "github-actions-variable": read_github_variable,
     "gitlab-ci-variable": read_gitlab_variable,
 }

@@ -1,0 +1,178 @@
+"""GCP Secret Manager: the payload of every enabled secret version, per project, through
+`google-cloud-secret-manager` on its REST transport (read-only: list and access only).
+
+Credentials: an OAuth access token in GOOGLE_OAUTH_ACCESS_TOKEN when set, else Application Default
+Credentials (`google.auth.default`). Endpoint: `--endpoint-url`, else
+KEYSWEEP_GCP_SECRETMANAGER_BASE_URL (its own setting: KEYSWEEP_GCP_BASE_URL is the IAM endpoint),
+else Google's. A payload is matched as `SECRET_ID=payload`, so keyword rules see the secret's name.
+
+Incremental: a secret version's payload never changes (a new value is a new version), so a version
+(`projects/…/secrets/…/versions/N`) matched with the same rules is not accessed again: no second
+AccessSecretVersion, no second Data Access audit entry. Labels are kept as owner hints (`tags`).
+
+Locator `{"source": "gcp", "project", "secret", "version"}` (plus `resource`: `gcp-secret
+<project>/<secret> v<version>`, and `access.endpoint_url` when the scan named an endpoint). A project
+or secret the credentials may not read (403) is one error line; the rest is still read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import threading
+from typing import Any, AsyncIterator, Iterable
+
+from keysweep.errors import KeysweepError
+from keysweep.models import ACCESS
+from keysweep.scanner.sources import looks_binary
+from keysweep.scanner.sources.remote import Entry, Item, Pending, SourceRun, Unit, ValueGroup, entry_text, iso
+
+SOURCE = "gcp-secretmanager"
+ENDPOINT_ENV = "KEYSWEEP_GCP_SECRETMANAGER_BASE_URL"
+PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
+TOKEN_ENV = "GOOGLE_OAUTH_ACCESS_TOKEN"
+TIMEOUT = 30.0
+
+
+def gcp_error(exc: BaseException) -> str:
+    """One line from a google.api_core error: its HTTP code and Google's message."""
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None)
+    if code is not None and message is not None:
+        # api_core writes "GET <url>: <Google's message>": the URL says nothing the line does not.
+        text = re.sub(r"^[A-Z]+ \S+: ", "", " ".join(str(message).split()))
+        return f"{int(code) if isinstance(code, int) else code} {text}"[:300]
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    return f"{name}: {text}"[:300] if text else name
+
+
+def short(name: str) -> str:
+    """The last segment of a resource name (`projects/1/secrets/api-key` → `api-key`)."""
+    return str(name).rstrip("/").rsplit("/", 1)[-1]
+
+
+def payload_text(secret_id: str, data: bytes | None) -> str | None:
+    if data is None or looks_binary(data):
+        return None
+    return entry_text(secret_id, data.decode("utf-8", "replace"))
+
+
+def import_secretmanager():
+    try:
+        from google.cloud import secretmanager
+    except ImportError:
+        raise KeysweepError("reading GCP Secret Manager needs google-cloud-secret-manager: "
+                            "pip install 'keysweep[gcp]'") from None
+    return secretmanager
+
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str], Any] = {}
+
+
+def credentials(env=None):
+    env = os.environ if env is None else env
+    token = env.get(TOKEN_ENV)
+    if token:
+        from google.oauth2.credentials import Credentials
+
+        return Credentials(token=token)
+    import google.auth
+
+    scoped, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    return scoped
+
+
+def secret_client(endpoint: str | None, env=None):
+    """One REST client per (endpoint, credentials source)."""
+    secretmanager = import_secretmanager()
+    env = os.environ if env is None else env
+    with _lock:
+        key = (endpoint or "", env.get(TOKEN_ENV) or "")
+        if key not in _clients:
+            options = {"api_endpoint": endpoint} if endpoint else None
+            _clients[key] = secretmanager.SecretManagerServiceClient(
+                credentials=credentials(env), transport="rest", client_options=options)
+        return _clients[key]
+
+
+class GcpSource:
+    label = "gcp"
+
+    def __init__(self, *, projects: Iterable[str] = (), endpoint_url: str | None = None) -> None:
+        self.projects = [p for p in projects if p]
+        self.endpoint_url = (endpoint_url or "").rstrip("/") or None
+
+    def check(self) -> None:
+        if not self.projects:
+            raise KeysweepError(f"no GCP project: pass --project or set {PROJECT_ENV}")
+        import_secretmanager()
+
+    def _access(self) -> dict[str, Any]:
+        return {ACCESS: {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}
+
+    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+        for project in self.projects:
+            yield Pending(f"gcp {project}", self._later(run, project))
+
+    async def _later(self, run: SourceRun, project: str) -> Unit:
+        scope = f"gcp:{project}"
+        already = set(run.already(SOURCE, scope))
+        return await asyncio.to_thread(self.read_project, run, project, scope, already)
+
+    def read_project(self, run: SourceRun, project: str, scope: str, already: set[str]) -> Unit:
+        # The endpoint named by the scan is kept for re-reads; the environment's is read again then.
+        client = secret_client(self.endpoint_url or os.environ.get(ENDPOINT_ENV) or None)
+        unit = Unit(source=SOURCE, scope=scope)
+        try:
+            secrets = list(client.list_secrets(request={"parent": f"projects/{project}"}, timeout=TIMEOUT))
+        except Exception as exc:
+            run.error(f"gcp {project}: cannot list secrets ({gcp_error(exc)})")
+            return unit
+        for secret in secrets:
+            secret_id = short(secret.name)
+            try:
+                versions = list(client.list_secret_versions(
+                    request={"parent": secret.name, "filter": "state:ENABLED"}, timeout=TIMEOUT))
+            except Exception as exc:
+                run.error(f"gcp {project} {secret_id}: cannot list versions ({gcp_error(exc)})")
+                continue
+            labels = dict(secret.labels or {})
+            for version in versions:
+                if version.name in already or version.state.name != "ENABLED":
+                    continue
+                try:
+                    answer = client.access_secret_version(request={"name": version.name}, timeout=TIMEOUT)
+                except Exception as exc:
+                    run.error(f"gcp {project} {secret_id} v{short(version.name)}: {gcp_error(exc)}")
+                    continue
+                text = payload_text(secret_id, answer.payload.data)
+                if text is None:
+                    unit.scanned_objects.append(version.name)
+                    continue
+                number = short(version.name)
+                metadata = {k: v for k, v in {
+                    "version": number, "created_at": iso(version.create_time),
+                    "secret_created_at": iso(secret.create_time), "tags": labels or None,
+                }.items() if v is not None}
+                locator = {"source": "gcp", "project": project, "secret": secret_id, "version": number,
+                           "resource": f"gcp-secret {project}/{secret_id} v{number}", **self._access()}
+                unit.groups.append(ValueGroup(SOURCE, [Entry(text, locator, metadata)], version.name))
+        return unit
+
+
+def read_version(locator: dict[str, Any], env=None) -> bytes | None:
+    """The `SECRET_ID=payload` text the scan matched, accessed again from the same version."""
+    env = os.environ if env is None else env
+    project, secret, version = locator.get("project"), locator.get("secret"), locator.get("version")
+    if not project or not secret or not version:
+        return None
+    access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
+    endpoint = access.get("endpoint_url") or env.get(ENDPOINT_ENV) or None
+    client = secret_client(endpoint, env)
+    answer = client.access_secret_version(
+        request={"name": f"projects/{project}/secrets/{secret}/versions/{version}"}, timeout=TIMEOUT)
+    text = payload_text(str(secret), answer.payload.data)
+    return text.encode("utf-8") if text is not None else None

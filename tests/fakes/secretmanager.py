@@ -1,0 +1,104 @@
+"""GCP Secret Manager on 127.0.0.1 speaking its documented REST API v1 (the client's REST
+transport): `GET /v1/projects/{p}/secrets` (pageSize/pageToken), `GET …/secrets/{s}/versions`
+(filter `state:ENABLED`), `GET …/versions/{v}:access` (payload base64 with dataCrc32c). Resource
+names carry the project number, as Google's do. Bearer token checked; errors in Google's shape
+(`{"error": {"code", "message", "status"}}`), e.g. 403 PERMISSION_DENIED for a denied project or secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from tests.fakes.serving import ThreadedApp
+
+
+def error(code: int, status: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "status": status}}
+
+
+class FakeSecretManager(ThreadedApp):
+    def __init__(self, token: str = "ya29.fake-test-token") -> None:
+        super().__init__()
+        self.token = token
+        self.projects: dict[str, dict[str, Any]] = {}  # id -> {"number", "secrets": {id: {...}}}
+        self.denied: set[str] = set()  # project ids, or "project/secret"
+        self.page_size = 2
+
+    def secret(self, project: str, secret: str, payloads: list[bytes | str], labels: dict | None = None,
+               states: list[str] | None = None) -> None:
+        number = self.projects.setdefault(project, {"number": str(100000 + len(self.projects)), "secrets": {}})
+        versions = [{"data": p.encode() if isinstance(p, str) else p, "state": (states or [])[i] if states else "ENABLED",
+                     "createTime": f"2025-0{i + 1}-01T00:00:00Z"} for i, p in enumerate(payloads)]
+        number["secrets"][secret] = {"labels": labels or {}, "versions": versions}
+
+    def add_version(self, project: str, secret: str, payload: str) -> None:
+        self.projects[project]["secrets"][secret]["versions"].append(
+            {"data": payload.encode(), "state": "ENABLED", "createTime": "2025-09-01T00:00:00Z"})
+
+    def accessed(self) -> list[str]:
+        return [r.path for r in self.requests if r.path.endswith(":access")]
+
+    def _json(self, body: Any, code: int = 200):
+        from aiohttp import web
+
+        return web.Response(status=code, body=json.dumps(body).encode(), content_type="application/json")
+
+    def _project(self, ref: str) -> tuple[str, dict[str, Any]] | None:
+        for project_id, project in self.projects.items():
+            if ref in (project_id, project["number"]):
+                return project_id, project
+        return None
+
+    async def handle(self, request):
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._json(error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), 401)
+        path = request.path
+        access = path.endswith(":access")
+        parts = path.removesuffix(":access").strip("/").split("/")
+        # v1 projects {p} secrets [{s} versions [{v}]]
+        if len(parts) < 4 or parts[:2] != ["v1", "projects"] or parts[3] != "secrets":
+            return self._json(error(404, "NOT_FOUND", "Method not found."), 404)
+        found = self._project(parts[2])
+        if found is None or found[0] in self.denied:
+            return self._json(error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.secrets.list' denied for "
+                                                              f"resource 'projects/{parts[2]}' (or it may not exist)."), 403)
+        project_id, project = found
+        prefix = f"projects/{project['number']}/secrets"
+        if len(parts) == 4:
+            names = sorted(project["secrets"])
+            start = int(request.query.get("pageToken") or 0)
+            size = int(request.query.get("pageSize") or 0) or self.page_size
+            page = names[start:start + size]
+            body: dict[str, Any] = {"secrets": [{"name": f"{prefix}/{n}", "labels": project["secrets"][n]["labels"],
+                                                 "createTime": "2025-01-01T00:00:00Z",
+                                                 "replication": {"automatic": {}}} for n in page],
+                                    "totalSize": len(names)}
+            if start + size < len(names):
+                body["nextPageToken"] = str(start + size)
+            return self._json(body)
+        secret_id = parts[4]
+        secret = project["secrets"].get(secret_id)
+        if secret is None:
+            return self._json(error(404, "NOT_FOUND", f"Secret [{prefix}/{secret_id}] not found."), 404)
+        if f"{project_id}/{secret_id}" in self.denied:
+            return self._json(error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.access' denied for "
+                                                              f"resource '{prefix}/{secret_id}' (or it may not exist)."), 403)
+        versions = secret["versions"]
+        if len(parts) == 6 and parts[5] == "versions":
+            wanted = request.query.get("filter", "")
+            listed = [{"name": f"{prefix}/{secret_id}/versions/{i + 1}", "state": v["state"], "createTime": v["createTime"]}
+                      for i, v in enumerate(versions) if wanted != "state:ENABLED" or v["state"] == "ENABLED"]
+            return self._json({"versions": list(reversed(listed)), "totalSize": len(listed)})
+        if len(parts) == 7 and access:
+            number = len(versions) if parts[6] == "latest" else int(parts[6])
+            if not 1 <= number <= len(versions):
+                return self._json(error(404, "NOT_FOUND", "Secret Version not found."), 404)
+            version = versions[number - 1]
+            if version["state"] != "ENABLED":
+                return self._json(error(400, "FAILED_PRECONDITION",
+                                        f"Secret Version [{prefix}/{secret_id}/versions/{number}] is in DISABLED state."),
+                                  400)
+            return self._json({"name": f"{prefix}/{secret_id}/versions/{number}",
+                               "payload": {"data": base64.b64encode(version["data"]).decode()}})
+        return self._json(error(404, "NOT_FOUND", "Method not found."), 404)
