@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import threading
+from collections import deque
 from typing import Any, AsyncIterator, Iterable
 from urllib.parse import urlsplit
 
@@ -229,9 +230,9 @@ class VaultSource:
 
     def walk(self, run: SourceRun, mount: str, kv_version: int) -> Iterable[str]:
         """Every secret path of the mount (breadth first), each once."""
-        folders, seen = [""], 0
+        folders, seen = deque([""]), 0
         while folders:
-            folder = folders.pop(0)
+            folder = folders.popleft()
             for key in self._list(run, mount, kv_version, folder):
                 path = folder + key
                 if key.endswith("/"):
