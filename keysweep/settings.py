@@ -201,7 +201,8 @@ SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
     "aws": {"profiles": STRING_LIST, "regions": STRING_LIST, "endpoint_url": URL, "services": STRING_LIST},
     "kubernetes": {"kubeconfig": STRING, "contexts": STRING_LIST, "namespaces": STRING_LIST, "kinds": STRING_LIST},
     "gcp": {"projects": STRING_LIST, "endpoint_url": URL},
-    "vault": {"addr": URL, "token_env": ENV_NAME, "mounts": STRING_LIST, "versions": BOOL, "namespace": STRING},
+    "vault": {"addr": URL, "token_env": ENV_NAME, "mounts": STRING_LIST, "versions": BOOL, "namespace": STRING,
+              "auth": STRING, "auth_path": STRING, "role": STRING, "jwt_file": STRING},
 }
 TOP_LEVEL = ("sources", "providers", "policy", "notify", "verify", "owners")
 

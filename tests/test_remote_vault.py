@@ -192,3 +192,39 @@ def test_owners_from_custom_metadata_and_from_the_owners_file(run, tmp_path, see
     owned = find_secret(findings, seeded["v2"])["owner"]
     assert (owned["name"], owned["team"]) == ("jane@acme.io", "ml")  # the secret's custom metadata
     assert find_secret(findings, seeded["v1"])["owner"]["name"] == "Platform"
+
+
+def test_approle_and_jwt_logins(run, tmp_path, seeded, vault, monkeypatch, openai_api):
+    monkeypatch.delenv("VAULT_TOKEN")
+    vault.approle("role-123", "secret-456")
+    monkeypatch.setenv("VAULT_ROLE_ID", "role-123")
+    monkeypatch.setenv("VAULT_SECRET_ID", "secret-456")
+    result = scan(run, tmp_path, "--auth", "approle", "--mount", "secret")
+    assert result.code == 1, result
+    place = find_secret(result.json(), seeded["v2"])["occurrences"][0]
+    assert place["locator"]["access"] == {"auth": "approle"}  # how to log in again, never the ids
+    assert any(r.method == "POST" and r.path == "/v1/auth/approle/login" for r in vault.requests)
+    # verify logs in the same way to read the value again
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(checked.json(), seeded["v2"])["verification"]["status"] == "live", checked
+
+    jwt = tmp_path / "sa-token"
+    jwt.write_text("eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n")
+    vault.jwt_role("keysweep", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", path="k8s-jwt")
+    by_jwt = scan(run, tmp_path, "--auth", "jwt", "--role", "keysweep", "--auth-path", "k8s-jwt", "--jwt-file", jwt,
+                  "--mount", "legacy", "--full")
+    assert by_jwt.code == 1, by_jwt
+    place = find_secret(by_jwt.json(), seeded["v1"])["occurrences"][0]
+    assert place["locator"]["access"] == {"auth": "jwt", "auth_path": "k8s-jwt", "role": "keysweep",
+                                          "jwt_file": str(jwt)}
+
+
+def test_a_refused_login_is_one_line(run, tmp_path, seeded, vault, monkeypatch):
+    monkeypatch.setenv("VAULT_ROLE_ID", "role-123")
+    monkeypatch.setenv("VAULT_SECRET_ID", "wrong")
+    result = scan(run, tmp_path, "--auth", "approle", "--fail-on-error")
+    assert result.code == 3, result
+    (line,) = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert "400 invalid role or secret ID" in line and "wrong" not in line
+    missing = run("scan", "vault", "--auth", "jwt", "--db", tmp_path / "s.db")
+    assert missing.code == 2 and missing.stderr.strip() == "keysweep: error: JWT login needs a role (--role)", missing

@@ -39,7 +39,7 @@ from keysweep.scanner.sources.remote import GitTarget
 from keysweep.scanner.sources.vault import ADDR_ENV as VAULT_ADDR_ENV
 from keysweep.scanner.sources.vault import NAMESPACE_ENV as VAULT_NAMESPACE_ENV
 from keysweep.scanner.sources.vault import TOKEN_ENV as VAULT_TOKEN_ENV
-from keysweep.scanner.sources.vault import VaultSource
+from keysweep.scanner.sources.vault import VaultAuth, VaultSource
 from keysweep.settings import load_settings
 from keysweep.verify.runner import run_verification, summary, unreadable_notes
 from keysweep.wording import counted
@@ -48,7 +48,7 @@ GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archi
 GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
 AWS_KEYS = {"profiles", "regions", "endpoint_url", "services"}
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
-VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace"}
+VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace", "auth", "auth_path", "role", "jwt_file"}
 GCP_KEYS = {"projects", "endpoint_url"}
 SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "vault", "gcp", "max_age_days", "cache_dir"}
 LIST_KEYS = ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services", "contexts",
@@ -152,10 +152,13 @@ def build_sources(settings) -> list:
         source.check()
         built.append(source)
     for table in _tables(sources, "vault", VAULT_KEYS, where):
-        token_env = table.get("token_env") or VAULT_TOKEN_ENV
+        jwt_file = table.get("jwt_file")
+        auth = VaultAuth(method=table.get("auth") or "token", path=table.get("auth_path") or None,
+                         role=table.get("role") or None, token_env=table.get("token_env") or VAULT_TOKEN_ENV,
+                         jwt_file=str((base / Path(jwt_file).expanduser()).resolve()) if jwt_file else None)
         source = VaultSource(addr=checked_url(table.get("addr") or os.environ.get(VAULT_ADDR_ENV),
                                               f"{where}: [sources.vault] addr"),
-                             token=os.environ.get(token_env), token_env=token_env, mounts=table.get("mounts", ()),
+                             auth=auth, mounts=table.get("mounts", ()),
                              versions=bool(table.get("versions", False)),
                              namespace=table.get("namespace") or os.environ.get(VAULT_NAMESPACE_ENV))
         try:

@@ -25,6 +25,13 @@ class FakeVault(ThreadedApp):
         self.deny_sys_mounts = False
         self.deny_ui_mounts = False
         self.clock = datetime(2025, 5, 1, tzinfo=timezone.utc)
+        self.logins: dict[tuple[str, str, str], str] = {}  # (auth path, role or role_id, secret) -> token
+
+    def approle(self, role_id: str, secret_id: str, path: str = "approle") -> None:
+        self.logins[(path, role_id, secret_id)] = self.token
+
+    def jwt_role(self, role: str, jwt: str, path: str = "jwt") -> None:
+        self.logins[(path, role, jwt)] = self.token
 
     # -- scripting --------------------------------------------------------------------------
     def mount(self, name: str, version: int = 2, type_: str = "kv") -> None:
@@ -65,7 +72,28 @@ class FakeVault(ThreadedApp):
                 "options": {"version": str(store["version"])} if store["type"] == "kv" else None,
                 "config": {"default_lease_ttl": 0, "max_lease_ttl": 0}, "local": False, "seal_wrap": False}
 
+    async def _login(self, request):
+        """POST /v1/auth/<path>/login: AppRole {role_id, secret_id} or JWT {role, jwt}."""
+        path = request.path[len("/v1/auth/"):-len("/login")]
+        try:
+            body = await request.json()
+        except ValueError:
+            return self._json({"errors": ["failed to parse JSON input"]}, 400)
+        if "role_id" in body:
+            key = (path, body.get("role_id"), body.get("secret_id"))
+            failure = "invalid role or secret ID"
+        else:
+            key = (path, body.get("role"), body.get("jwt"))
+            failure = "error validating token: invalid audience (aud) claim"
+        if key not in self.logins:
+            return self._json({"errors": [failure]}, 400)
+        return self._json({"request_id": "r", "auth": {"client_token": self.logins[key], "accessor": "acc",
+                                                        "policies": ["default", "reader"], "lease_duration": 3600,
+                                                        "renewable": True}})
+
     async def handle(self, request):
+        if request.method == "POST" and request.path.startswith("/v1/auth/") and request.path.endswith("/login"):
+            return await self._login(request)
         if request.headers.get("X-Vault-Token") != self.token:
             return self._json({"errors": ["permission denied"]}, 403)
         method = request.method

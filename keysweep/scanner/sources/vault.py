@@ -13,8 +13,9 @@ not read again: no second read of the data, no second audit-log entry of a read.
 is kept as owner hints (`tags`). KV v1 keeps no versions: every secret is read on every scan.
 
 Locator `{"source": "vault", "addr", "mount", "kv_version", "path", "key", "version"}` (version
-null on KV v1), plus `resource` (`vault <mount>/<path> <key> (v<version>)`) and `access.token_env`
-when the token came from a variable other than VAULT_TOKEN. A folder or secret the token may not
+null on KV v1), plus `resource` (`vault <mount>/<path> <key> (v<version>)`) and `access`: how the
+scan logged in (`token_env` when not VAULT_TOKEN; `auth`, `auth_path`, `role`, `jwt_file` for an
+AppRole or JWT login), names only. A folder or secret the token may not
 read (403) is one error line; the rest is still read.
 """
 
@@ -25,7 +26,9 @@ import json
 import os
 import threading
 from collections import deque
-from typing import Any, AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from keysweep.errors import KeysweepError
@@ -113,20 +116,96 @@ def import_hvac():
     return hvac
 
 
+AUTH_METHODS = ("token", "approle", "jwt")
+ROLE_ID_ENV = "VAULT_ROLE_ID"
+SECRET_ID_ENV = "VAULT_SECRET_ID"
+JWT_ENV = "VAULT_JWT"
+
+
+@dataclass(frozen=True)
+class VaultAuth:
+    """How the scan logs in: a token from `token_env`; AppRole with VAULT_ROLE_ID and VAULT_SECRET_ID;
+    or a JWT (VAULT_JWT, or the file `jwt_file`, e.g. a Kubernetes service account token) for
+    `role`. `path` is the auth method's mount (default: the method's name). Only names and paths are
+    kept (in locators, for re-reads), never a credential."""
+
+    method: str = "token"
+    path: str | None = None
+    role: str | None = None
+    jwt_file: str | None = None
+    token_env: str = TOKEN_ENV
+
+    @classmethod
+    def from_access(cls, access: dict[str, Any]) -> "VaultAuth":
+        return cls(method=str(access.get("auth") or "token"), path=access.get("auth_path") or None,
+                   role=access.get("role") or None, jwt_file=access.get("jwt_file") or None,
+                   token_env=str(access.get("token_env") or TOKEN_ENV))
+
+    def access(self) -> dict[str, Any]:
+        if self.method == "token":
+            return {"token_env": self.token_env} if self.token_env != TOKEN_ENV else {}
+        described = {"auth": self.method, "auth_path": self.path, "role": self.role, "jwt_file": self.jwt_file}
+        return {k: v for k, v in described.items() if v}
+
+    def _jwt(self, env: Mapping[str, str]) -> str | None:
+        if self.jwt_file:
+            try:
+                return Path(self.jwt_file).expanduser().read_text(encoding="utf-8").strip() or None
+            except OSError:
+                return None
+        return env.get(JWT_ENV) or None
+
+    def check(self, env: Mapping[str, str]) -> None:
+        """A one-line usage error when what the login needs is missing."""
+        if self.method not in AUTH_METHODS:
+            raise KeysweepError(f"Vault auth {self.method!r}: expected one of {', '.join(AUTH_METHODS)}")
+        if self.method == "token" and not env.get(self.token_env):
+            raise KeysweepError(f"no Vault token: set {self.token_env}")
+        if self.method == "approle" and not (env.get(ROLE_ID_ENV) and env.get(SECRET_ID_ENV)):
+            raise KeysweepError(f"AppRole login needs {ROLE_ID_ENV} and {SECRET_ID_ENV}")
+        if self.method == "jwt":
+            if not self.role:
+                raise KeysweepError("JWT login needs a role (--role)")
+            if not self._jwt(env):
+                where = self.jwt_file or f"${JWT_ENV}"
+                raise KeysweepError(f"JWT login needs a token: {where} is empty or unreadable")
+
+    def material(self, env: Mapping[str, str]) -> tuple[str, ...]:
+        """What identifies the credentials (a cache key kept in memory only)."""
+        if self.method == "token":
+            return ("token", env.get(self.token_env) or "")
+        if self.method == "approle":
+            return ("approle", self.path or "", env.get(ROLE_ID_ENV) or "", env.get(SECRET_ID_ENV) or "")
+        return ("jwt", self.path or "", self.role or "", self._jwt(env) or "")
+
+    def login(self, client: Any, env: Mapping[str, str]) -> None:
+        """Sets the client's token (an AppRole or JWT login is one POST to auth/<path>/login)."""
+        if self.method == "token":
+            client.token = env.get(self.token_env)
+        elif self.method == "approle":
+            client.auth.approle.login(role_id=env.get(ROLE_ID_ENV), secret_id=env.get(SECRET_ID_ENV),
+                                      mount_point=self.path or "approle")
+        else:
+            client.auth.jwt.jwt_login(role=self.role, jwt=self._jwt(env), path=self.path or "jwt")
+
+
 _lock = threading.Lock()
 _clients: dict[tuple[str, ...], Any] = {}
 
 
-def vault_client(addr: str, token: str, namespace: str | None = None):
-    """An hvac client that follows no redirect (the token is never sent to another host)."""
+def vault_client(addr: str, auth: VaultAuth, env: Mapping[str, str] | None = None, namespace: str | None = None):
+    """A logged-in hvac client that follows no redirect (the token is never sent to another host)."""
     hvac = import_hvac()
+    env = os.environ if env is None else env
     with _lock:
-        key = (addr, token, namespace or "")
+        key = (addr, namespace or "", *auth.material(env))
         if key not in _clients:
             # strict_http: LIST is sent as `GET ?list=true` (documented by Vault; proxies and load
             # balancers that refuse the LIST verb pass it).
-            _clients[key] = hvac.Client(url=addr, token=token, namespace=namespace or None, timeout=TIMEOUT,
-                                        allow_redirects=False, strict_http=True)
+            client = hvac.Client(url=addr, namespace=namespace or None, timeout=TIMEOUT, allow_redirects=False,
+                                 strict_http=True)
+            auth.login(client, env)
+            _clients[key] = client
         return _clients[key]
 
 
@@ -138,11 +217,11 @@ def host_of(addr: str) -> str:
 class VaultSource:
     label = "vault"
 
-    def __init__(self, *, addr: str | None, token: str | None, token_env: str = TOKEN_ENV,
-                 mounts: Iterable[str] = (), versions: bool = False, namespace: str | None = None) -> None:
+    def __init__(self, *, addr: str | None, auth: VaultAuth | None = None, mounts: Iterable[str] = (),
+                 versions: bool = False, namespace: str | None = None, env: Mapping[str, str] | None = None) -> None:
         self.addr = (addr or "").rstrip("/")
-        self.token = token or ""
-        self.token_env = token_env or TOKEN_ENV
+        self.auth = auth or VaultAuth()
+        self.env = os.environ if env is None else env
         self.mounts = [m.strip("/") for m in mounts if m and m.strip("/")]
         self.versions = versions
         self.namespace = namespace or None
@@ -153,15 +232,14 @@ class VaultSource:
         parts = urlsplit(self.addr)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise KeysweepError(f"Vault address {self.addr!r}: expected an http(s) URL, e.g. https://vault:8200")
-        if not self.token:
-            raise KeysweepError(f"no Vault token: set {self.token_env}")
+        self.auth.check(self.env)
         import_hvac()
 
     def _client(self):
-        return vault_client(self.addr, self.token, self.namespace)
+        return vault_client(self.addr, self.auth, self.env, self.namespace)
 
     def _access(self) -> dict[str, Any]:
-        access = {"token_env": self.token_env if self.token_env != TOKEN_ENV else None, "namespace": self.namespace}
+        access = {**self.auth.access(), "namespace": self.namespace}
         access = {k: v for k, v in access.items() if v}
         return {ACCESS: access} if access else {}
 
@@ -306,16 +384,20 @@ class VaultSource:
                         f"{path}@{read}" if read is not None else None)
 
 
-def read_secret(locator: dict[str, Any], env: dict[str, str] | None = None) -> bytes | None:
+def read_secret(locator: dict[str, Any], env: Mapping[str, str] | None = None) -> bytes | None:
     """The `KEY=value` text the scan matched, read again from the same version."""
     env = os.environ if env is None else env
     access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
     addr = str(locator.get("addr") or "")
-    token = env.get(str(access.get("token_env") or TOKEN_ENV))
+    auth = VaultAuth.from_access(access)
     mount, path, key = locator.get("mount"), locator.get("path"), locator.get("key")
-    if not addr or not token or not mount or not path or key is None:
+    if not addr or not mount or not path or key is None:
         return None
-    kv = vault_client(addr, token, access.get("namespace")).secrets.kv
+    try:
+        auth.check(env)
+    except KeysweepError:
+        return None
+    kv = vault_client(addr, auth, env, access.get("namespace")).secrets.kv
     if locator.get("kv_version") == 2:
         answer = kv.v2.read_secret_version(path=str(path), version=locator.get("version"), mount_point=str(mount),
                                            raise_on_deleted_version=True)
