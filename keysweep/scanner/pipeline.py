@@ -295,6 +295,14 @@ def _match_streamed_blobs(repo: GitRepo, blobs: list[tuple[str, int]], engine: E
     return matched, clean, partial, stats
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity: `taskset`, a container's cpuset), else all."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _told_nothing(_blobs: int, _nbytes: int) -> None:
     """A progress callback for no one."""
 
@@ -432,7 +440,7 @@ def scan_git(
     total_bytes = sum(size for _, size in wanted)
     streamed_bytes = sum(size for _, size in streamed)
     (progress_total or _told_nothing)(len(wanted) + len(streamed), total_bytes + streamed_bytes)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cpus()
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
     partial: set[str] = set()
