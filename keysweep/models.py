@@ -106,6 +106,9 @@ class Finding:
     # With `scan … --baseline FILE`: whether the baseline lists this finding's id (a known secret:
     # listed, but it does not fail the run); None when no baseline was given.
     baselined: bool | None = None
+    # What the key could do when last seen live (keysweep/verify/reach.py `Reach.record()`); kept
+    # after the key dies. None until a reach was read.
+    reach: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

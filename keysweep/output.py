@@ -19,6 +19,7 @@ from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
 from keysweep.scanner.rules import Rule, finding_replacement
 from keysweep.suppress import is_suppressed
 from keysweep.tables import Column, draw_width, fitted_table
+from keysweep.verify.reach import finding_reach
 from keysweep.wording import counted
 
 FORMATS = ("table", "json", "jsonl", "sarif", "csv")
@@ -66,6 +67,7 @@ def finding_json(finding: Finding, rules: dict[str, Rule]) -> dict[str, Any]:
         "managed": _managed_json(finding),
         "replacement": replacement_json(finding, rules),
         "baselined": getattr(finding, "baselined", None),
+        "reach": finding_reach(finding),
     }
 
 

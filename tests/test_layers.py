@@ -18,9 +18,10 @@ LAYER = {
     "scanner": DOMAIN, "providers": DOMAIN, "revokers": DOMAIN, "testing": DOMAIN,
     "store": STORE,
 }
-# The verification model and the declarative HTTP verifier are what provider modules declare their
-# checks with; the runner above them is what owners and commands call.
-MODULE_LAYER = {"keysweep.verify.model": DOMAIN, "keysweep.verify.http_verifier": DOMAIN}
+# The verification model, the declarative HTTP verifier and the reach model are what provider modules
+# declare their checks and reach readers with; the runner above them is what owners and commands call.
+MODULE_LAYER = {"keysweep.verify.model": DOMAIN, "keysweep.verify.http_verifier": DOMAIN,
+                "keysweep.verify.reach": DOMAIN}
 
 # Upward imports kept on purpose, each with its reason.
 ALLOWED_UPWARD = {

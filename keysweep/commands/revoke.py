@@ -17,6 +17,7 @@ from keysweep.commands._common import open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.locations import describe_all, describe_finding
 from keysweep.remediation.audit import default_actor
+from keysweep.remediation.report import reach_summary
 from keysweep.remediation.run import (
     PlanEntry,
     RevocationRun,
@@ -31,6 +32,7 @@ from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
 from keysweep.settings import load_settings
 from keysweep.store import Store, store_exists, store_location
+from keysweep.verify.reach import finding_reach, finding_severity
 from keysweep.wording import counted
 
 
@@ -62,6 +64,9 @@ def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
             "needs": list(plan.needs) if plan else [],
             "notes": list(plan.notes) if plan else [],
             "replacement": _replacement(finding),
+            # What the key can do (docs/output.md `reach`), and how urgent it is: plans list the most severe first.
+            "severity": finding_severity(finding),
+            "reach": finding_reach(finding),
             "job": {"id": job.id, "state": job.state} if job else None,
             "follows": entry.follows,
         }
@@ -94,7 +99,7 @@ def _print_plan(rows: list[dict], out) -> None:
         head = (f"{row['finding']}  {row['provider']}  {row['redacted']}  ({row['rule_id']})\n"
                 f"    where:   {_places(row)}\n"
                 f"    owner:   {row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
-                f"    verified: {row['verification'] or 'not checked'}\n")
+                f"    verified: {row['verification'] or 'not checked'}    severity: {row['severity']}\n")
         if row.get("follows"):
             out.write(head + f"    revoker: none: the same key is revoked or rotated with {row['follows']}\n")
             continue
@@ -111,6 +116,8 @@ def _print_plan(rows: list[dict], out) -> None:
             out.write(f"    needs:   {', '.join(row['needs'])}\n")
         for note in row["notes"]:
             out.write(f"    note:    {note}\n")
+        if row["reach"]:
+            out.write(f"    reach:   {reach_summary(row['reach'])}\n")
         if row["replacement"]:
             out.write(f"    replace: {row['replacement']['kind']} ({row['replacement']['docs_url']}): "
                       f"{row['replacement']['summary']}\n")

@@ -102,6 +102,9 @@ class OwnerRule:
     confidence: float = DEFAULT_CONFIDENCE
     match: dict[str, list[str]] = field(default_factory=dict)
     origin: str = ""
+    # The permissions the owner declares the key needs, in the provider's own names (GitHub scopes,
+    # Slack scopes, AWS action patterns, …); a reach outside them is overprivileged. None: not declared.
+    allowed: list[str] | None = None
 
     @property
     def specificity(self) -> int:
@@ -166,7 +169,7 @@ def ci_scopes(o: "Occurrence") -> list[str]:
     return [f"{'gitlab' if gitlab else 'github'}:{target}:{environment}"]
 
 
-OWNER_KEYS = ("name", "team", "purpose", "contact", "confidence", "match")
+OWNER_KEYS = ("name", "team", "purpose", "contact", "confidence", "match", "allowed")
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -216,11 +219,16 @@ def owner_rules_from(data: dict[str, Any], origin: str) -> list[OwnerRule]:
         for key in ("team", "purpose", "contact"):
             if key in entry and not isinstance(entry[key], str):
                 raise KeysweepError(f"{where}: {key}: expected a string, not {entry[key]!r:.40}")
+        allowed = entry.get("allowed")
+        if allowed is not None and (not isinstance(allowed, list)
+                                    or not all(isinstance(v, str) and v.strip() for v in allowed)):
+            raise KeysweepError(f"{where}: allowed: expected a list of permission names, not {allowed!r:.40}")
         rules.append(OwnerRule(
             name=entry["name"].strip(), team=entry.get("team"), purpose=entry.get("purpose"),
             contact=entry.get("contact"), confidence=float(confidence),
             match={key: _strings(value, f"{where}: match.{key}") for key, value in match.items()},
-            origin=f"{origin} owner #{index}"))
+            origin=f"{origin} owner #{index}",
+            allowed=[v.strip() for v in allowed] if allowed is not None else None))
     return rules
 
 
@@ -278,5 +286,6 @@ async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]
                 # More specific entries win ties between entries of equal stated confidence.
                 confidence=min(1.0, rule.confidence + 0.001 * rule.specificity),
                 evidence=f"{rule.origin} matched {', '.join(reasons)}", contact=rule.contact,
-                details={"specificity": rule.specificity}))
+                details={"specificity": rule.specificity,
+                         **({"allowed": rule.allowed} if rule.allowed is not None else {})}))
     return candidates

@@ -15,10 +15,14 @@ if TYPE_CHECKING:
     from keysweep.context import Context
     from keysweep.models import Finding
     from keysweep.providers.candidate import Candidate, Enriched
-    from keysweep.verify.model import Verifier
+    from keysweep.verify.model import Credential, Verifier
+    from keysweep.verify.reach import Reach
 
 Check = Callable[[str], bool]
 Enricher = Callable[["Candidate"], "Enriched | None"]
+# A live key's reach: (the credential, the run's context, the identity its verification recorded)
+# -> what the key can do (keysweep/verify/reach.py). Read-only, non-billable calls only.
+ReachReader = Callable[["Credential", "Context", dict], Awaitable["Reach"]]
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,9 @@ class Provider:
     # is chosen unless another is asked for by name (revokers/__init__.py).
     revokers: Mapping[str, str] = field(default_factory=dict)
     replacement: Replacement | None = None
+    # What a live key can do (keysweep/verify/reach.py): called by the verify runner after a
+    # `live` answer; never with a destructive or billable call.
+    reach: ReachReader | None = None
 
     def env_name_for_base_url(self) -> str:
         return self.base_url_env or f"KEYSWEEP_{self.name.upper().replace('-', '_')}_BASE_URL"

@@ -32,6 +32,7 @@ from keysweep.remediation.statuses import (  # the statuses are the report's too
 )
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
+from keysweep.verify.reach import finding_reach, finding_severity, severity_rank
 from keysweep.wording import counted
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
@@ -119,6 +120,8 @@ class Row:
     owner_contact: str | None = None  # the chosen owner's contact (an email, a channel)
     owner_person: str | None = None   # the owner with every spelling of the same person merged (merge_owners)
     dead_at: str | None = None        # when it was known dead: keysweep's confirmation, else the dead answer
+    reach: dict[str, Any] | None = None  # what the key could do when last seen live (docs/output.md `reach`)
+    severity: str = "medium"          # liveness x reach x exposure (keysweep/verify/reach.py)
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("times", "nhi")}
@@ -131,9 +134,11 @@ def nhi_risks(row: Row, occurrences: int) -> list[str]:
     risks = ["NHI2"]
     if row.long_lived:
         risks.append("NHI7")
-    scopes = json.dumps(row.identity).lower()
-    if "admin" in row.rule_id or any(f'"{s}' in scopes or f" {s}" in scopes for s in BROAD_SCOPES
-                                     if s not in ("*",)) or ":root" in scopes:
+    if row.reach is not None:
+        # Overprivileged: beyond what the owner declared, or admin-equivalent whatever was declared.
+        if row.reach.get("overprivileged") or row.reach.get("flagged") or row.reach.get("access") == "admin":
+            risks.append("NHI5")
+    elif _broad_identity(row):
         risks.append("NHI5")
     if not row.owner:
         risks.append("NHI1")
@@ -144,6 +149,13 @@ def nhi_risks(row: Row, occurrences: int) -> list[str]:
     if row.rule_id in HUMAN_RULES:
         risks.append("NHI10")
     return sorted(set(risks), key=lambda r: int(r[3:]))
+
+
+def _broad_identity(row: Row) -> bool:
+    """Without a reach: the verification's identity or the rule names admin or broad scopes."""
+    scopes = json.dumps(row.identity).lower()
+    return "admin" in row.rule_id or any(f'"{s}' in scopes or f" {s}" in scopes for s in BROAD_SCOPES
+                                         if s not in ("*",)) or ":root" in scopes
 
 
 def earliest_leak(finding, leaked_event: str | None) -> str | None:
@@ -214,7 +226,8 @@ def collect(store, now: datetime, *, selection: Selection | None = None, provide
                   state=state, verification=verification.get("status"), identity=verification.get("identity") or {},
                   times={kind: t.get(kind) for kind in CLOCK_EVENTS}, status=status,
                   unowned=is_unowned(finding.owner, threshold), open_jobs=open_jobs.get(finding.id, 0),
-                  occurrences=len(finding.occurrences), replacement=_replacement(finding))
+                  occurrences=len(finding.occurrences), replacement=_replacement(finding),
+                  reach=finding_reach(finding), severity=finding_severity(finding))
         dead = death_time(t)
         # A window is known only for a key seen working (verified live, or revoked by keysweep) and
         # then seen dead: a key never seen working may have been dead all along.
@@ -234,7 +247,8 @@ def collect(store, now: datetime, *, selection: Selection | None = None, provide
         row.nhi = nhi_risks(row, len(finding.occurrences))
         rows.append(row)
     merge_owners(rows)
-    return rows
+    # Most severe first (stable: the store's order within a severity).
+    return sorted(rows, key=lambda r: severity_rank(r.severity))
 
 
 def _spellings(*values: str | None) -> set[str]:
@@ -674,7 +688,8 @@ def _credential_row(c: dict[str, Any], e) -> str:
     cells = [
         f'<td class="id">{e(c["id"])}</td>', f"<td>{e(c['provider'])}</td>", f'<td class="key">{e(c["redacted"])}</td>',
         f'<td class="status-{e(c["status"])}" title="latest check: {e(verification)}">{e(c["status"].replace("_", " "))}</td>',
-        f'<td class="reach">{e(reach_text(c["identity"]))}</td>', f'<td class="owner">{owner_cell}</td>',
+        f'<td class="reach">{e(reach_summary(c["reach"]) if c.get("reach") else reach_text(c["identity"]))}</td>',
+        f'<td class="owner">{owner_cell}</td>',
         f'<td class="where">{e(c["where"])}</td>',
         f'<td class="date" data-sort="{e(c["leaked_at"] or "")}">{e(_date(c["leaked_at"]))}</td>',
         f'<td class="date" data-sort="{e(c["detected_at"] or "")}">{e(_date(c["detected_at"]))}</td>',
@@ -718,7 +733,9 @@ def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
             "who_owned_it": {"owner": c["owner"], "team": c["team"], "attributed_by": c["owner_source"],
                              "confidence": c["owner_confidence"]},
             "what_it_could_reach": {"verification": c["verification"], "identity": identity,
-                                    "scopes": identity.get("scopes") or identity.get("acls") or None},
+                                    "scopes": identity.get("scopes") or identity.get("acls") or None,
+                                    # the reach read when it was live; kept after it died (NHI5)
+                                    "reach": c.get("reach"), "severity": c.get("severity")},
             "how_quickly_shut_off": {"state": c["state"], "leaked_at": c["leaked_at"], "detected_at": c["detected_at"],
                                      "revoked_at": c["revoked_at"], "confirmed_dead_at": c["confirmed_dead_at"],
                                      "exposure_seconds": c["exposure_seconds"],
@@ -730,6 +747,17 @@ def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
             "replace_with": c.get("replacement"),
         })
     return view
+
+
+def reach_summary(reach: dict[str, Any]) -> str:
+    """One line: severity, access, permissions (flagged ones marked), overprivileged, what was not seen."""
+    permissions = reach.get("permissions")
+    flagged = set(reach.get("flagged") or [])
+    shown = ("permissions not seen" if permissions is None else
+             ", ".join(f"{p}!" if p in flagged else p for p in permissions[:12]) or "no permission")
+    verdict = {True: "; overprivileged", False: "; within allowed", None: ""}[reach.get("overprivileged")]
+    unknown = f"; {len(reach.get('unknown') or [])} part(s) not seen" if reach.get("unknown") else ""
+    return f"{reach.get('severity')} ({reach.get('access') or 'access unknown'}): {shown}{verdict}{unknown}"
 
 
 def render_audit_table(view: list[dict[str, Any]]) -> str:
@@ -744,6 +772,8 @@ def render_audit_table(view: list[dict[str, Any]]) -> str:
                      f"{' via ' + t_(owner['attributed_by']) if owner['attributed_by'] else ''}")
         lines.append(f"  reach:    {t_(reach['verification'] or 'not verified')} "
                      f"{t_(json.dumps(reach['identity'], sort_keys=True)) if reach['identity'] else ''}")
+        if reach.get("reach"):
+            lines.append(f"  can do:   {t_(reach_summary(reach['reach']))}")
         exposure = ("exposure unknown" if speed["exposure"] == "unknown" else
                     f"exposure {human(speed['exposure_seconds'])}" if speed["exposure"] == "closed" else
                     f"live, open for {human(speed['still_open_seconds'])}")

@@ -24,6 +24,7 @@ from keysweep.remediation.policy import Decision, Policy, load
 from keysweep.remediation.secrets import forget
 from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget
 from keysweep.revokers import available_revokers, revoker_for
+from keysweep.verify.reach import finding_severity, severity_rank
 
 # Exit statuses of a run: 2 when the person declined at the threshold prompt, 3 while something
 # selected is failed or not yet confirmed dead (the face turns 3 into 0 without --fail-on-error).
@@ -175,7 +176,8 @@ class RevocationRun:
             return []
         if selection.empty():  # --policy alone: the policy looks at every credential
             selection = Selection(all=True, include_suppressed=selection.include_suppressed)
-        findings = select(self.store, selection)
+        # Most severe first (liveness x reach x exposure): planned, listed and revoked in that order.
+        findings = sorted(select(self.store, selection), key=lambda f: severity_rank(finding_severity(f)))
         if use_policy:
             # Keys keysweep created (--rotate) and finds only where it wrote them are its own: no policy
             # rotates or revokes them because a sweep found them there.

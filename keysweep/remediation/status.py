@@ -14,6 +14,7 @@ from typing import Any
 
 from keysweep.clock import utc_iso
 from keysweep.remediation.report import TOTAL_LABELS, Row, collect, grouped, stats
+from keysweep.verify.reach import severity_rank
 
 # The count keys of `totals`, `by_provider` and `by_team`, in order: the report's names.
 COUNT_KEYS = ("count",) + tuple(key for key, _label in TOTAL_LABELS)
@@ -29,9 +30,10 @@ def counts(summary: dict[str, Any]) -> dict[str, int]:
 
 
 def urgency(row: Row) -> tuple:
-    """Sort key, most urgent first: live before the rest, long-lived before short-lived, the widest
-    reach (most kinds of source, then most places) before a narrow one, the oldest before a newer one."""
-    return (_STATUS_URGENCY[row.status], not row.long_lived, -len(row.sources), -row.occurrences,
+    """Sort key, most urgent first: the most severe (liveness x reach x exposure, keysweep/verify/reach.py),
+    then live before the rest, long-lived before short-lived, the widest spread (most kinds of source,
+    then most places) before a narrow one, the oldest before a newer one."""
+    return (severity_rank(row.severity), _STATUS_URGENCY[row.status], not row.long_lived, -len(row.sources), -row.occurrences,
             -(row.age_seconds if row.age_seconds is not None else -1), row.id)
 
 
@@ -43,7 +45,9 @@ def urgent_entry(rank: int, row: Row) -> dict[str, Any]:
     return {"rank": rank, "id": row.id, "status": row.status, "provider": row.provider, "rule_id": row.rule_id,
             "redacted": row.redacted, "long_lived": row.long_lived, "places": row.occurrences,
             "sources": list(row.sources), "leaked_at": row.times.get("leaked"), "age_seconds": row.age_seconds,
-            "owner": row.owner, "team": row.team, "unowned": row.unowned, "where": row.where}
+            "owner": row.owner, "team": row.team, "unowned": row.unowned, "where": row.where,
+            "severity": row.severity,
+            "overprivileged": (row.reach or {}).get("overprivileged") if row.reach else None}
 
 
 def build_status(store, now: datetime | None = None, *, threshold: float | None = None,

@@ -639,12 +639,14 @@ class Store:
 
     # -- verification (keysweep verify) -------------------------------------------------------
     def record_verification(self, finding_id: str, status: str, identity: dict[str, Any] | None,
-                            error: str | None, at: str) -> None:
-        """One liveness check, dated; a determinate answer is also a time-to-remediation event."""
+                            error: str | None, at: str, reach: dict[str, Any] | None = None) -> None:
+        """One liveness check, dated, with the key's reach when it was read (a live key); a
+        determinate answer is also a time-to-remediation event."""
         with self.transaction():
             self._insert("verifications", {
                 "finding_id": finding_id, "status": status, "identity": json.dumps(identity or {}, sort_keys=True),
                 "error": error, "checked_at": at,
+                "reach": json.dumps(reach, sort_keys=True) if reach is not None else None,
             })
             if status in ("live", "dead"):
                 self._event(finding_id, f"verified_{status}", at)
@@ -660,6 +662,19 @@ class Store:
             for finding_id, status, identity, error, checked_at in rows:
                 latest[finding_id] = {"status": status, "checked_at": checked_at,
                                       "identity": json.loads(identity or "{}"), "error": error}
+        return latest
+
+    def latest_reach(self, finding_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """finding id -> the newest reach recorded for it (docs/output.md `reach`), also after
+        later checks found the key dead: what the key could do while it was exposed."""
+        ids = list(finding_ids)
+        latest: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids):
+            rows = self.conn.execute(
+                f"SELECT finding_id, reach FROM verifications WHERE reach IS NOT NULL "
+                f"AND finding_id IN ({','.join('?' * len(chunk))}) ORDER BY checked_at, id", chunk)
+            for finding_id, reach in rows:
+                latest[finding_id] = json.loads(reach)
         return latest
 
     def unknown_finding_ids(self, ids: Iterable[str]) -> list[str]:
@@ -679,6 +694,8 @@ class Store:
     def _attach_verification(self, by_id: dict[str, Finding]) -> None:
         for finding_id, verification in self.latest_verifications(by_id).items():
             by_id[finding_id].verification = verification
+        for finding_id, reach in self.latest_reach(by_id).items():
+            by_id[finding_id].reach = reach
 
     # -- revocations (keysweep revoke; jobs themselves: keysweep/remediation/jobs.py) ----------
     def revocation_providers(self) -> set[str]:
@@ -726,14 +743,28 @@ class Store:
             by_id[finding_id].owner = owner
 
     def _attach_owner_to(self, owners: dict[str, dict[str, Any]], finding_ids: Iterable[str]) -> None:
-        """The chosen owner of each finding id that has one, into `owners`."""
+        """The chosen owner of each finding id that has one, into `owners`, with the permissions
+        its owners-file entry allows (`allowed`: the chosen candidate's, else the best owners-file
+        candidate's; None when no entry declares them)."""
         for chunk in _chunks(list(finding_ids)):
             rows = self.conn.execute(
                 f"SELECT finding_id, name, team, purpose, source, confidence, evidence, contact FROM owner_candidates "
                 f"WHERE chosen = 1 AND finding_id IN ({','.join('?' * len(chunk))})", chunk)
             for finding_id, name, team, purpose, source, confidence, evidence, contact in rows:
                 owners[finding_id] = {"name": name, "team": team, "purpose": purpose, "source": source,
-                                      "confidence": confidence, "evidence": evidence, "contact": contact}
+                                      "confidence": confidence, "evidence": evidence, "contact": contact,
+                                      "allowed": None}
+            declared: dict[str, list[str]] = {}
+            for finding_id, details in self.conn.execute(
+                    f"SELECT finding_id, details FROM owner_candidates WHERE source = 'owners-file' "
+                    f"AND details LIKE '%\"allowed\"%' AND finding_id IN ({','.join('?' * len(chunk))}) "
+                    f"ORDER BY chosen, confidence, id", chunk):
+                allowed = json.loads(details or "{}").get("allowed")
+                if isinstance(allowed, list):
+                    declared[finding_id] = allowed  # the last row wins: chosen, else most confident
+            for finding_id, allowed in declared.items():
+                if finding_id in owners:
+                    owners[finding_id]["allowed"] = allowed
 
 
 def _store_problem(exc: sqlite3.DatabaseError) -> str:

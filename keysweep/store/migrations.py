@@ -160,6 +160,13 @@ def migrate_audit_anchor(db) -> None:
                "BEGIN SELECT RAISE(ABORT, 'audit_checkpoint cannot be deleted'); END")
 
 
+def _m9_reach(db) -> None:
+    """What a live key could do (`reach`, keysweep/verify/reach.py), kept with the verification
+    that saw it live; a later check without one (the key died) leaves it readable."""
+    if "reach" not in db["verifications"].columns_dict:
+        db["verifications"].add_column("reach", str)
+
+
 MIGRATIONS: list[tuple[int, str, Callable]] = [
     (1, "initial schema", _m1_initial),
     (2, "revocation jobs, transitions, calls and runs", migrate_revocation_jobs),
@@ -170,6 +177,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (7, "keys keysweep created (managed keys)", _m7_managed_keys),
     (8, "audit anchor: checkpoint of the log's head, job digests",
      migrate_audit_anchor),
+    (9, "reach of live keys, with their verification", _m9_reach),
 ]
 
 # The PostgreSQL form of each migration after POSTGRES_BASELINE (keysweep/store/postgres.py), by version.

@@ -19,11 +19,13 @@ from urllib.parse import urlsplit
 from keysweep.clock import parse_utc
 from keysweep.context import Context
 from keysweep.http import HttpClient, RetryPolicy
+from keysweep.providers import provider as provider_record
 from keysweep.providers import verifier_for
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.sources.remote import inventory_rules
 from keysweep.verify.http_verifier import scrub
 from keysweep.verify.model import Credential, Verification, clean_identity
+from keysweep.verify.reach import unseen
 
 if TYPE_CHECKING:
     from keysweep.models import Finding
@@ -44,6 +46,7 @@ class VerifyResult:
     checked_at: str | None = None
     cached: bool = False
     unreadable: bool = False  # the value could not be read back from any place it was seen
+    reach: dict[str, Any] | None = None  # read with this check (a live key), else None
 
     def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "checked_at": self.checked_at, "identity": self.identity, "error": self.error}
@@ -63,6 +66,23 @@ async def verify_one(finding: "Finding", credential: Credential | None, ctx: "Co
         return Verification("unknown", {}, scrub(f"verifier failed: {type(exc).__name__}: {exc}", credential.secret))
     error = scrub(verdict.error, credential.secret, limit=300) if verdict.error else None
     return Verification(verdict.status, clean_identity(verdict.identity or {}, credential.secret), error)
+
+
+async def read_reach(finding: "Finding", credential: Credential, ctx: "Context",
+                     identity: dict[str, Any]) -> dict[str, Any] | None:
+    """A live key's reach through its provider's reader (`Provider.reach`), as the stored record;
+    None when the provider has no reader. Never raises: a failing reader gives a reach that says
+    what could not be seen, and no string in it keeps a run of the secret."""
+    reader = provider_record(finding.provider).reach
+    if reader is None:
+        return None
+    try:
+        reach = await reader(credential, ctx, dict(identity))
+    except Exception as exc:  # a reader bug or an unexpected answer: reach unknown, the check stands
+        reach = unseen(scrub(f"reach not read: {type(exc).__name__}: {exc}", credential.secret, limit=200))
+    record = reach.record()
+    record["checked_at"] = ctx.now()
+    return clean_identity(record, credential.secret)
 
 
 async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl: float = DEFAULT_TTL,
@@ -107,13 +127,19 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
                                   latest["checked_at"], cached=True)
         else:
             credential, why = credentials[finding.id]
+            reach = None
             async with semaphore:
                 verdict = await verify_one(finding, credential, ctx, why)
+                if verdict.status == "live" and credential is not None:
+                    reach = await read_reach(finding, credential, ctx, dict(verdict.identity))
             checked_at = ctx.now()
             result = VerifyResult(finding, verdict.status, dict(verdict.identity), verdict.error, checked_at,
-                                  unreadable=credential is None)
+                                  unreadable=credential is None, reach=reach)
+            if reach is not None:
+                finding.reach = reach
             if record and store is not None:
-                store.record_verification(finding.id, verdict.status, result.identity, verdict.error, checked_at)
+                store.record_verification(finding.id, verdict.status, result.identity, verdict.error, checked_at,
+                                          reach=reach)
                 learned = result.identity.get("key_id")
                 if learned and not finding.key_id:
                     store.set_key_id(finding.id, str(learned))
