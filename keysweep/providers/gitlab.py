@@ -5,6 +5,7 @@ import zlib
 from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.base62 import BASE36, encode
 from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, base_url, pick
+from keysweep.verify.reach import Reach, access_of, unseen
 
 CRC_LEN = 7
 
@@ -57,6 +58,8 @@ async def _user(credential, ctx, identity):
         return None
     extra = pick(body, "username", "email")
     extra["owner"] = body["username"]
+    if body.get("is_admin") is True:  # present only for an administrator's own token
+        extra["is_admin"] = True
     return extra
 
 
@@ -81,6 +84,39 @@ class GitLabVerifier:
 VERIFIER = GitLabVerifier()
 
 
+# -- reach (what a live token can do; keysweep/verify/reach.py) -----------------------------
+
+# Scopes that act as another user or as an instance administrator.
+FLAGGED_SCOPES = frozenset({"sudo", "admin_mode"})
+READ_SCOPES = frozenset({"openid", "profile", "email"})
+
+
+def scope_access(scope: str) -> str:
+    """`read_*` scopes (and the OpenID ones) only read; `api`, `write_*` and any other scope count as write."""
+    return "read" if scope.startswith("read_") or scope in READ_SCOPES else "write"
+
+
+def gitlab_reach(identity: dict) -> Reach:
+    """Reach of a token from `personal_access_tokens/self` (its scopes) and `/user` (its user and
+    whether that user administers the instance: then `api` is instance-wide and flagged)."""
+    who = identity.get("username") or (f"user {identity['user_id']}" if identity.get("user_id") else None)
+    scopes = identity.get("scopes")
+    if not isinstance(scopes, list):
+        return unseen("permissions: personal_access_tokens/self named no scopes", who)
+    admin = identity.get("is_admin") is True
+    flagged = tuple(s for s in scopes if s in FLAGGED_SCOPES or (admin and s == "api"))
+    notes = () if "username" in identity else ("role: GET /api/v4/user did not answer",)
+    return Reach(identity=who, permissions=tuple(scopes), resources=("instance (administrator)",) if admin else (),
+                 flagged=flagged, access=access_of(flagged, [scope_access(s) for s in scopes] or ["read"]),
+                 evidence="GET /api/v4/personal_access_tokens/self scopes, GET /api/v4/user",
+                 unknown=notes, details={"role": "administrator" if admin else "user"} if not notes else {})
+
+
+async def read_reach(credential, ctx, identity) -> Reach:
+    """No further call: the verification read the token's scopes and its user."""
+    return gitlab_reach(identity)
+
+
 PROVIDER = Provider(
     "gitlab", "GitLab",
     base_url="https://gitlab.com",
@@ -91,6 +127,8 @@ PROVIDER = Provider(
     human_rules=frozenset({"gitlab.pat", "gitlab.pat-routable"}),
     checks=CHECKS, verifier=VERIFIER,
     revokers={"gitlab": "keysweep.revokers.gitlab:GitLabRevoker"},
+    # What a live token can do (docs/output.md, `reach`).
+    reach=read_reach,
     # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
     replacement=Replacement(
         "ci-job-token",

@@ -4,7 +4,8 @@ tokens (`xoxe-1-`), browser sessions (`xoxc-` + the `xoxd-` cookie) and incoming
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, pick
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, header, pick
+from keysweep.verify.reach import Reach, access_of, unseen
 
 CHECKS: dict = {}
 
@@ -25,6 +26,9 @@ def _auth_test(body, response):
     if body["ok"] is True:
         identity = pick(body, "team", "team_id", "user", "user_id", "bot_id", "url", "enterprise_id")
         identity["owner"] = body.get("user")
+        scopes = header(response, "x-oauth-scopes")
+        if scopes is not None:  # the token's scopes, sent with Web API answers
+            identity["scopes"] = [s.strip() for s in scopes.split(",") if s.strip()]
         return identity
     return {"_unknown": f"Slack said {str(body.get('error') or 'not ok')[:60]}"}
 
@@ -67,6 +71,41 @@ class SlackVerifier:
 VERIFIER = SlackVerifier()
 
 
+# -- reach (what a live token can do; keysweep/verify/reach.py) -----------------------------
+
+def scope_access(scope: str) -> str:
+    """A scope's access: Slack names a scope object:action; `read` and `history` only read (as does
+    `identify`), anything else (write, an unknown action, a legacy umbrella scope) counts as write."""
+    _, _, action = scope.partition(":")
+    return "read" if action.split(".")[0] in ("read", "history") or scope == "identify" else "write"
+
+
+def slack_reach(identity: dict) -> Reach:
+    """Reach of a token from its auth.test answer: its scopes (`x-oauth-scopes`) and workspace.
+    Admin scopes (`admin`, `admin.*`, an Enterprise Grid organisation's) are flagged."""
+    who = " ".join(part for part in (
+        f"bot {identity['bot_id']}" if identity.get("bot_id") else f"user {identity.get('user_id') or '?'}",
+        f"in {identity.get('team') or identity.get('team_id') or '?'}") if part)
+    team = [f"team:{identity['team_id']}"] if identity.get("team_id") else []
+    if identity.get("enterprise_id"):
+        team.append(f"enterprise:{identity['enterprise_id']}")
+    scopes = identity.get("scopes")
+    if not isinstance(scopes, list):
+        return Reach(identity=who, resources=tuple(team), evidence="POST auth.test (no x-oauth-scopes header)",
+                     unknown=("permissions: the answer carried no x-oauth-scopes header",))
+    flagged = tuple(s for s in scopes if s == "admin" or s.startswith("admin."))
+    return Reach(identity=who, permissions=tuple(scopes), resources=tuple(team), flagged=flagged,
+                 access=access_of(flagged, [scope_access(s) for s in scopes] or ["read"]),
+                 evidence="POST auth.test x-oauth-scopes")
+
+
+async def read_reach(credential, ctx, identity) -> Reach:
+    """No further call: auth.test's answer already named the token's scopes and workspace."""
+    if "team_id" not in identity and "user_id" not in identity:
+        return unseen("identity: the verification recorded no workspace")
+    return slack_reach(identity)
+
+
 PROVIDER = Provider(
     "slack", "Slack",
     base_url="https://slack.com/api",
@@ -76,6 +115,8 @@ PROVIDER = Provider(
                            "slack.session-cookie"}),
     checks=CHECKS, verifier=VERIFIER,
     revokers={"slack": "keysweep.revokers.slack:SlackRevoker"},
+    # What a live token can do (docs/output.md, `reach`).
+    reach=read_reach,
     # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
     replacement=Replacement(
         "bot-token",

@@ -141,12 +141,46 @@ class FakeProvider:
 
 
 class FakeGitHub(FakeProvider):
+    """GitHub's REST API for tokens: `/user` (with `X-OAuth-Scopes` for a classic token, none for a
+    fine-grained one), `/user/orgs` (403 without `read:org`/`user`, as GitHub refuses a classic token
+    lacking them), `/user/repos` (100 a page, `Link` rel="next" while more remain, each with its
+    `permissions`), `/installation/repositories`, revocation."""
+
     name = "github"
 
-    def __init__(self, keys=(), installation_tokens: Iterable[str] = (), **kw) -> None:
+    def __init__(self, keys=(), installation_tokens: Iterable[str] = (), *,
+                 scopes: dict[str, str | None] | None = None, orgs: Iterable[str] = (),
+                 repos: Iterable[tuple[str, str]] = (), **kw) -> None:
         super().__init__(keys, **kw)
         self.active |= set(installation_tokens)
         self.installation = set(installation_tokens)
+        # token -> its X-OAuth-Scopes header value, None for a fine-grained token (no header)
+        self.scopes = dict(scopes or {})
+        self.orgs = list(orgs)
+        # (full name, role): role "admin", "write" or "read", as the token's user holds it
+        self.repos = list(repos)
+
+    def _scopes(self, token: str) -> str | None:
+        return self.scopes.get(token, "repo")
+
+    def _repos_page(self, page: int, per_page: int) -> tuple[list[dict], dict[str, str]]:
+        """One page of `/user/repos`, and its `Link` header while more pages remain."""
+        chunk = self.repos[(page - 1) * per_page:page * per_page]
+        headers = {}
+        if page * per_page < len(self.repos):
+            last = -(-len(self.repos) // per_page)
+            headers["Link"] = (f'<{self.base_url}/user/repos?per_page={per_page}&page={page + 1}>; rel="next", '
+                               f'<{self.base_url}/user/repos?per_page={per_page}&page={last}>; rel="last"')
+        flags = {"admin": ("admin", "maintain", "push", "triage", "pull"), "write": ("push", "triage", "pull"),
+                 "read": ("pull",)}
+        items = [{"id": i, "full_name": name, "private": True,
+                  "permissions": {p: p in flags[role] for p in ("admin", "maintain", "push", "triage", "pull")}}
+                 for i, (name, role) in enumerate(chunk, (page - 1) * per_page + 1)]
+        return items, headers
+
+    def _granted(self, token: str, *names: str) -> bool:
+        header = self._scopes(token)
+        return header is None or any(name in [s.strip() for s in header.split(",")] for name in names)
 
     def is_revoke(self, method, path):
         return path in ("/credentials/revoke", "/installation/token") and method in ("POST", "DELETE")
@@ -195,10 +229,39 @@ class FakeGitHub(FakeProvider):
                 return hostile
             token = self.bearer(request)
             if token in self.active and token not in self.installation:
-                return web.json_response({"login": "octocat", "id": 1}, headers={"X-OAuth-Scopes": "repo"})
+                scopes = self._scopes(token)
+                return web.json_response({"login": "octocat", "id": 1, "type": "User"},
+                                         headers={"X-OAuth-Scopes": scopes} if scopes is not None else {})
             if token in self.active:
                 return web.json_response({"message": "Resource not accessible by integration"}, status=403)
             return web.json_response({"message": "Bad credentials"}, status=401)
+
+        def user_token(request):
+            token = self.bearer(request)
+            if token in self.active and token not in self.installation:
+                return token
+            return None
+
+        async def user_orgs(request):
+            self._log(request)
+            token = user_token(request)
+            if token is None:
+                return web.json_response({"message": "Bad credentials"}, status=401)
+            if not self._granted(token, "read:org", "admin:org", "write:org", "user"):
+                return web.json_response({"message": "You need at least read:org scope or user scope to list your "
+                                                     "organizations.", "documentation_url": "https://docs.github.com/"
+                                                     "rest/orgs/orgs#list-organizations-for-the-authenticated-user"},
+                                         status=403)
+            return web.json_response([{"login": org, "id": i, "url": f"{self.base_url}/orgs/{org}"}
+                                      for i, org in enumerate(self.orgs, 1)])
+
+        async def user_repos(request):
+            self._log(request)
+            if user_token(request) is None:
+                return web.json_response({"message": "Bad credentials"}, status=401)
+            items, headers = self._repos_page(int(request.query.get("page", "1")),
+                                              min(100, int(request.query.get("per_page", "30"))))
+            return web.json_response(items, headers=headers)
 
         async def installation_repos(request):
             self._log(request)
@@ -212,6 +275,8 @@ class FakeGitHub(FakeProvider):
         app.router.add_post("/credentials/revoke", revoke)
         app.router.add_delete("/installation/token", installation)
         app.router.add_get("/user", user)
+        app.router.add_get("/user/orgs", user_orgs)
+        app.router.add_get("/user/repos", user_repos)
         app.router.add_get("/installation/repositories", installation_repos)
 
 

@@ -1,0 +1,330 @@
+"""Reach: what a live key can do, read once when it verifies live, stored with the verification and
+shown on the finding as `reach`; `overprivileged` judged against the owners file's `allowed` list;
+`severity` from liveness, reach and exposure. Readers never invent a permission: what a provider
+did not show is `unknown`."""
+
+from __future__ import annotations
+
+import pytest
+
+from keysweep.providers.github import github_reach
+from keysweep.providers.gitlab import gitlab_reach
+from keysweep.providers.huggingface import hf_reach
+from keysweep.providers.slack import slack_reach
+from keysweep.store import Store
+from keysweep.verify.reach import SEVERITIES, Reach, overprivileged, permitted, reach_json, severity
+from tests.conftest import find_secret
+from tests.fakes.providers import FakeGitHub, FakeProviders
+from tests.selection_helpers import responder_store
+
+# -- overprivileged: against the owner's declared list ------------------------------------------
+
+
+def test_no_allowed_list_declared_is_null_whatever_the_reach():
+    reach = Reach(permissions=("admin:org", "repo"), flagged=("admin:org",), access="admin").record()
+    assert overprivileged(reach, None) is None
+
+
+def test_a_permission_outside_the_allowed_list_is_overprivileged():
+    reach = Reach(permissions=("admin:org", "read:org")).record()
+    assert overprivileged(reach, ["read:org"]) is True
+
+
+def test_every_permission_within_the_allowed_list_is_not_overprivileged():
+    reach = Reach(permissions=("read:org",)).record()
+    assert overprivileged(reach, ["read:org", "repo"]) is False
+
+
+def test_permissions_not_seen_cannot_be_judged_within_the_list():
+    assert overprivileged(Reach(permissions=None, unknown=("no header",)).record(), ["read:org"]) is None
+    # some seen, all allowed, but part of the reach is unknown: not proven within the list
+    partial = Reach(permissions=("read:org",), unknown=("repositories: HTTP 403",)).record()
+    assert overprivileged(partial, ["read:org"]) is None
+    # one seen outside the list is enough, whatever was not seen
+    outside = Reach(permissions=("repo",), unknown=("repositories: HTTP 403",)).record()
+    assert overprivileged(outside, ["read:org"]) is True
+
+
+def test_an_empty_allowed_list_allows_nothing():
+    assert overprivileged(Reach(permissions=("read:org",)).record(), []) is True
+    assert overprivileged(Reach(permissions=()).record(), []) is False
+
+
+@pytest.mark.parametrize("permission, allowed, expected", [
+    ("s3:GetObject", ["s3:GetObject"], True),
+    ("s3:getobject", ["s3:GetObject"], True),           # AWS action names ignore case
+    ("s3:GetObject", ["s3:Get*"], True),
+    ("s3:Get*", ["s3:Get*"], True),
+    ("s3:Get*", ["s3:GetObject"], False),                # a pattern grants more than one action
+    ("s3:*", ["s3:Get*"], False),
+    ("*", ["s3:*"], False),
+    ("iam:PassRole", ["s3:*"], False),
+    ("admin:org", ["read:org"], False),
+    ("repo", ["repo"], True),
+])
+def test_permission_names_and_action_patterns(permission, allowed, expected):
+    assert permitted(permission, allowed) is expected
+
+
+# -- severity: liveness x reach x exposure -------------------------------------------------------
+
+ADMIN = {"access": "admin", "flagged": ["admin:org"]}
+WRITE = {"access": "write", "flagged": []}
+READ = {"access": "read", "flagged": []}
+UNSEEN = {"access": None, "flagged": []}
+
+
+@pytest.mark.parametrize("liveness, reach, expected", [
+    ("live", ADMIN, "critical"),
+    ("live", WRITE, "high"),
+    ("live", UNSEEN, "high"),       # a live key whose reach is unknown is not assumed narrow
+    ("live", None, "high"),
+    ("live", READ, "medium"),
+    ("unknown", ADMIN, "high"),
+    ("unknown", WRITE, "medium"),
+    (None, ADMIN, "high"),
+    (None, None, "medium"),
+    ("dead", ADMIN, "low"),
+    ("dead", None, "low"),
+])
+def test_severity_table(liveness, reach, expected):
+    assert severity(liveness, reach) == expected
+
+
+def test_a_flagged_permission_is_admin_whatever_access_says():
+    assert severity("live", {"access": "write", "flagged": ["workflow"]}) == "critical"
+
+
+def test_long_exposure_raises_a_live_read_only_key():
+    assert severity("live", READ, exposed_seconds=6 * 86400) == "medium"
+    assert severity("live", READ, exposed_seconds=8 * 86400) == "high"
+    assert severity("dead", READ, exposed_seconds=80 * 86400) == "low"
+
+
+def test_reach_json_extends_the_stored_record_with_the_judgements():
+    record = Reach(identity="octocat", permissions=("admin:org",), resources=("org:acme",), flagged=("admin:org",),
+                   access="admin", evidence="GET /user X-OAuth-Scopes").record()
+    record["checked_at"] = "2026-01-01T00:00:00Z"
+    shown = reach_json(record, liveness="live", allowed=["read:org"])
+    assert {k: shown[k] for k in ("identity", "permissions", "resources", "severity", "overprivileged",
+                                  "evidence", "checked_at")} == {
+        "identity": "octocat", "permissions": ["admin:org"], "resources": ["org:acme"], "severity": "critical",
+        "overprivileged": True, "evidence": "GET /user X-OAuth-Scopes", "checked_at": "2026-01-01T00:00:00Z"}
+    assert shown["flagged"] == ["admin:org"] and shown["allowed"] == ["read:org"]
+    assert reach_json(None, liveness="live", allowed=None) is None
+
+
+# -- provider readers (pure parts) ---------------------------------------------------------------
+
+def test_github_classic_scopes_flag_admin_org_delete_repo_and_workflow():
+    reach = github_reach("octocat", ["repo", "admin:org", "delete_repo", "workflow", "read:user"], ["acme"],
+                         [{"full_name": "acme/api", "permissions": {"admin": False, "push": True, "pull": True}},
+                          {"full_name": "acme/docs", "permissions": {"admin": False, "push": False, "pull": True}},
+                          {"full_name": "acme/infra", "permissions": {"admin": True, "push": True, "pull": True}}])
+    assert set(reach.flagged) == {"admin:org", "delete_repo", "workflow"} and reach.access == "admin"
+    assert reach.resources == ("org:acme", "repo:acme/api", "repo:acme/infra")
+    assert reach.details == {"writable_repositories": 2, "admin_repositories": 1, "repositories_listed": 3}
+    assert reach.unknown == ()
+
+
+def test_github_read_only_scopes_are_read_and_an_unknown_scope_is_write():
+    assert github_reach("o", ["read:org", "read:user"], [], []).access == "read"
+    assert github_reach("o", [], [], []).access == "read"  # a classic token with no scope reads public data
+    assert github_reach("o", ["read:org", "codespace"], [], []).access == "write"
+
+
+def test_github_fine_grained_token_has_no_scopes_to_show_and_none_are_invented():
+    reach = github_reach("octocat", None, None,
+                         [{"full_name": "acme/api", "permissions": {"push": True, "pull": True}}])
+    assert reach.permissions is None and reach.flagged == ()
+    assert reach.access == "write"  # it listed a repository it can push to
+    assert any("X-OAuth-Scopes" in note for note in reach.unknown)
+    assert github_reach("octocat", None, None, []).access is None
+
+
+def test_slack_scopes_from_the_header_admin_flagged():
+    identity = {"team": "acme", "team_id": "T1", "user": "bot", "user_id": "U1", "bot_id": "B1",
+                "scopes": ["chat:write", "channels:read", "admin.users:write"]}
+    reach = slack_reach(identity)
+    assert reach.permissions == ("chat:write", "channels:read", "admin.users:write")
+    assert reach.flagged == ("admin.users:write",) and reach.access == "admin"
+    assert reach.identity == "bot B1 in acme" and reach.resources == ("team:T1",)
+    read_only = slack_reach({**identity, "scopes": ["channels:read", "channels:history", "identify"]})
+    assert read_only.access == "read" and read_only.flagged == ()
+    missing = slack_reach({k: v for k, v in identity.items() if k != "scopes"})
+    assert missing.permissions is None and missing.access is None and missing.unknown
+
+
+def test_hugging_face_roles_and_fine_grained_permissions():
+    write = hf_reach({"name": "jane", "orgs": ["acme", "lab"], "org_roles": {"acme": "admin", "lab": "read"},
+                      "token_role": "write"})
+    assert write.permissions == ("write",) and write.flagged == ("org-admin:acme",) and write.access == "admin"
+    read = hf_reach({"name": "jane", "orgs": ["acme"], "org_roles": {"acme": "admin"}, "token_role": "read"})
+    assert read.permissions == ("read",) and read.flagged == () and read.access == "read"
+    fine = hf_reach({"name": "jane", "token_role": "fineGrained", "token_fine_grained": {
+        "global": ["inference.serverless.write"],
+        "scoped": [{"entity": "model:acme/bert", "permissions": ["repo.content.read"]}]}})
+    assert set(fine.permissions) == {"fineGrained", "inference.serverless.write", "repo.content.read"}
+    assert "model:acme/bert" in fine.resources and fine.access == "write"
+    odd = hf_reach({"name": "jane", "token_role": "superuser"})
+    assert odd.permissions is None and odd.access is None and "superuser" in odd.unknown[0]
+
+
+def test_gitlab_scopes_and_administrator_role():
+    reach = gitlab_reach({"username": "jane", "scopes": ["read_api", "read_repository"], "user_id": 3})
+    assert reach.access == "read" and reach.flagged == () and reach.details == {"role": "user"}
+    admin = gitlab_reach({"username": "root", "scopes": ["api", "sudo"], "user_id": 1, "is_admin": True})
+    assert set(admin.flagged) == {"api", "sudo"} and admin.access == "admin"
+    no_user = gitlab_reach({"scopes": ["api"], "user_id": 3})
+    assert no_user.access == "write" and no_user.unknown and no_user.details == {}
+
+
+# -- end to end: scan, verify, owners, findings against the GitHub fake --------------------------
+
+OWNERS = """
+[[owner]]
+name = "Org reader"
+team = "platform"
+purpose = "reads the org's member list (read-only)"
+allowed = ["read:org"]
+[owner.match]
+provider = "github"
+"""
+
+
+@pytest.fixture
+def github_leak(make_repo, keys, tmp_path):
+    token = keys.github("ghp_")
+    repo = make_repo("app")
+    repo.commit("config", {".env": f"GITHUB_TOKEN={token}\n"})
+    owners_file = tmp_path / "keysweep-owners.toml"
+    owners_file.write_text(OWNERS)
+    return repo, token, owners_file
+
+
+def test_a_token_allowed_read_org_that_holds_admin_org_is_overprivileged_and_reach_survives_revocation(
+        run, github_leak, tmp_path, monkeypatch):
+    repo, token, owners_file = github_leak
+    db = tmp_path / "store.db"
+    repos = [(f"acme/svc-{i}", "write" if i % 3 else "read") for i in range(150)]
+    fake = FakeGitHub([token], scopes={token: "admin:org, repo, read:user"}, orgs=["acme"], repos=repos)
+    with FakeProviders(github=fake) as fakes:
+        for name, value in fakes.env().items():
+            monkeypatch.setenv(name, value)
+        assert run("scan", "git", repo.path, "--db", db, "--format", "json").code == 1
+        verified = run("verify", "--db", db, "--format", "json")
+        assert run("owners", "--db", db, "--offline", "--owners-file", owners_file, "--format", "json").code in (0, 1)
+        finding = find_secret(run("findings", "--db", db, "--format", "json").json(), token)
+        reach = finding["reach"]
+        assert reach["identity"] == "octocat"
+        assert reach["permissions"] == ["admin:org", "read:user", "repo"]
+        assert reach["flagged"] == ["admin:org"] and reach["access"] == "admin"
+        assert reach["overprivileged"] is True and reach["allowed"] == ["read:org"]
+        assert reach["severity"] == "critical"
+        assert reach["details"]["writable_repositories"] == 100  # two of every three of 150, over two pages
+        assert reach["resources"][0] == "org:acme" and len(reach["resources"]) == 21
+        assert reach["unknown"] == [] and reach["checked_at"].endswith("Z")
+        assert find_secret(verified.json(), token)["reach"]["permissions"] == reach["permissions"]
+        assert ("GET", "/user/repos") in fake.requests and ("GET", "/user/orgs") in fake.requests
+        assert token not in verified.stdout and token not in verified.stderr
+
+        fake.active.discard(token)  # revoked at GitHub
+        assert run("verify", "--db", db, "--ttl", "0", "--format", "json").code == 0
+        after = find_secret(run("findings", "--db", db, "--format", "json").json(), token)
+        assert after["verification"]["status"] == "dead"
+        assert after["reach"]["permissions"] == reach["permissions"]  # what it could do while exposed
+        assert after["reach"]["checked_at"] == reach["checked_at"]
+        assert after["reach"]["severity"] == "low" and after["reach"]["overprivileged"] is True
+    db_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
+    assert token.encode() not in db_bytes
+
+
+def test_a_fine_grained_token_and_a_refused_org_listing_give_unknown_parts_not_permissions(
+        run, github_leak, tmp_path, monkeypatch):
+    repo, token, owners_file = github_leak
+    db = tmp_path / "store.db"
+    fake = FakeGitHub([token], scopes={token: None}, orgs=["acme"], repos=[("acme/api", "read")])
+    with FakeProviders(github=fake) as fakes:
+        for name, value in fakes.env().items():
+            monkeypatch.setenv(name, value)
+        run("scan", "git", repo.path, "--db", db)
+        run("verify", "--db", db)
+        run("owners", "--db", db, "--offline", "--owners-file", owners_file)
+        reach = find_secret(run("findings", "--db", db, "--format", "json").json(), token)["reach"]
+        assert reach["permissions"] is None and reach["flagged"] == [] and reach["access"] is None
+        assert reach["overprivileged"] is None  # nothing seen to judge against read:org
+        assert reach["severity"] == "high"
+        assert any("X-OAuth-Scopes" in note for note in reach["unknown"])
+
+        # a classic token without read:org: GitHub refuses the org listing with 403
+        fake.scopes[token] = "public_repo"
+        run("verify", "--db", db, "--ttl", "0")
+        reach = find_secret(run("findings", "--db", db, "--format", "json").json(), token)["reach"]
+        assert reach["permissions"] == ["public_repo"] and reach["access"] == "write"
+        assert reach["resources"] == [] and reach["overprivileged"] is True
+        assert any("GET /user/orgs" in note and "HTTP 403" in note for note in reach["unknown"])
+
+
+def test_no_reach_is_read_for_a_dead_key_and_none_is_shown_for_an_unverified_one(
+        run, github_leak, tmp_path, monkeypatch):
+    repo, token, _ = github_leak
+    db = tmp_path / "store.db"
+    fake = FakeGitHub([])  # GitHub does not know the token
+    with FakeProviders(github=fake) as fakes:
+        for name, value in fakes.env().items():
+            monkeypatch.setenv(name, value)
+        scanned = run("scan", "git", repo.path, "--db", db, "--format", "json")
+        assert find_secret(scanned.json(), token)["reach"] is None
+        run("verify", "--db", db)
+        finding = find_secret(run("findings", "--db", db, "--format", "json").json(), token)
+        assert finding["verification"]["status"] == "dead" and finding["reach"] is None
+        assert ("GET", "/user/repos") not in fake.requests
+
+
+# -- severity orders status, the report and revoke plans; NHI5 from the reach ---------------------
+
+def test_the_most_severe_come_first_in_status_report_and_revoke_plans(run, tmp_path):
+    db, f = responder_store(tmp_path)
+    store = Store(db)
+    admin = Reach(identity="deploy-bot", permissions=("admin:org", "repo"), flagged=("admin:org",), access="admin",
+                  evidence="test").record()
+    read_only = Reach(identity="reader", permissions=("read:org",), access="read", evidence="test").record()
+    store.record_verification(f["variable"].id, "live", {}, None, "2026-12-02T10:00:00Z", reach=admin)
+    store.record_verification(f["spread"].id, "live", {}, None, "2026-12-02T10:00:00Z", reach=read_only)
+    store.close()
+
+    urgent = run("status", "--format", "json", "--db", db).json()["urgent"]
+    assert [(u["id"], u["severity"]) for u in urgent] == [
+        (f["variable"].id, "critical"),   # live, admin-equivalent
+        (f["spread"].id, "high"),         # live, read-only, but out for six months; in three kinds of source
+        (f["live"].id, "high"),           # live, reach not read
+        (f["flaky"].id, "medium"),        # inconclusive check
+        (f["unchecked"].id, "medium"),
+        (f["key_age"].id, "medium"),
+    ]
+    assert urgent[0]["overprivileged"] is None  # no allowed list declared
+
+    report = run("report", "--format", "json", "--db", db).json()
+    assert report["credentials"][0]["id"] == f["variable"].id
+    by_id = {c["id"]: c for c in report["credentials"]}
+    assert "NHI5" in [r["id"] for r in by_id[f["variable"].id]["nhi_risks"]]
+    assert "NHI5" not in [r["id"] for r in by_id[f["spread"].id]["nhi_risks"]]
+    assert by_id[f["variable"].id]["reach"]["severity"] == "critical"
+    audit = run("report", "--audit", "--db", db)
+    assert "critical (admin): admin:org!, repo" in audit.stdout
+
+    plan = run("revoke", "--all", "--format", "json", "--db", db).json()["plan"]
+    assert plan[0]["finding"] == f["variable"].id and plan[0]["severity"] == "critical"
+    assert plan[0]["reach"]["flagged"] == ["admin:org"]
+    ranks = [SEVERITIES.index(p["severity"]) for p in plan]
+    assert ranks == sorted(ranks)
+
+
+@pytest.mark.parametrize("value", ['"read:org"', '[1, 2]', '[""]'])
+def test_an_allowed_list_that_is_not_a_list_of_names_is_a_one_line_error(run, tmp_path, value):
+    owners_file = tmp_path / "keysweep-owners.toml"
+    owners_file.write_text(f'[[owner]]\nname = "x"\nallowed = {value}\n[owner.match]\nprovider = "github"\n')
+    result = run("owners", "--db", tmp_path / "k.db", "--offline", "--owners-file", owners_file)
+    assert result.code == 2
+    assert "owner #1: allowed: expected a list of permission names" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
