@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import pytest
 
+from keysweep.providers.anthropic import anthropic_reach
+from keysweep.providers.aws import aws_reach
 from keysweep.providers.github import github_reach
 from keysweep.providers.gitlab import gitlab_reach
 from keysweep.providers.huggingface import hf_reach
+from keysweep.providers.openai import openai_reach
 from keysweep.providers.slack import slack_reach
 from keysweep.store import Store
 from keysweep.verify.reach import SEVERITIES, Reach, overprivileged, permitted, reach_json, severity
 from tests.conftest import find_secret
-from tests.fakes.providers import FakeGitHub, FakeProviders
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.selection_helpers import responder_store
 
 # -- overprivileged: against the owner's declared list ------------------------------------------
@@ -328,3 +331,229 @@ def test_an_allowed_list_that_is_not_a_list_of_names_is_a_one_line_error(run, tm
     assert result.code == 2
     assert "owner #1: allowed: expected a list of permission names" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# -- OpenAI and Anthropic: the admin inventory, read with keysweep's own admin key ----------------
+
+def _env(monkeypatch, fakes, *drop):
+    for name, value in fakes.env().items():
+        if name not in drop:
+            monkeypatch.setenv(name, value)
+
+
+def test_openai_reach_names_project_owner_and_role_from_the_admin_inventory_and_no_permission(
+        run, make_repo, keys, tmp_path, monkeypatch):
+    user_key, bot_key = keys.openai_project(), keys.openai_service_account()
+    repo = make_repo("app")
+    repo.commit("config", {".env": f"OPENAI_API_KEY={user_key}\nBOT_KEY={bot_key}\n"})
+    db = tmp_path / "store.db"
+    fake = FakeOpenAI([user_key, bot_key], projects=1, owners={bot_key: {"type": "service_account", "service_account": {
+        "object": "organization.project.service_account", "id": "svc_1", "name": "build-bot", "role": "owner",
+        "created_at": 1700000000}}})
+    with FakeProviders(openai=fake) as fakes:
+        _env(monkeypatch, fakes)
+        run("scan", "git", repo.path, "--db", db)
+        verified = run("verify", "--db", db, "--format", "json").json()
+        bot, user = find_secret(verified, bot_key)["reach"], find_secret(verified, user_key)["reach"]
+        assert bot["identity"] == "service account build-bot" and bot["resources"] == ["project:proj_000"]
+        assert bot["details"]["owner_type"] == "service_account" and bot["details"]["owner_role"] == "owner"
+        assert user["identity"] == "user dev@example.com" and user["details"]["owner_role"] == "member"
+        for reach in (bot, user):
+            # the key object says nothing of All / Restricted / Read only: nothing is invented
+            assert reach["permissions"] is None and reach["access"] is None and reach["flagged"] == []
+            assert any("All, Restricted or Read only" in note for note in reach["unknown"])
+            assert reach["severity"] == "high"
+        listings = [p for m, p in fake.requests if p == "/v1/organization/projects"]
+        assert len(listings) == 1  # the inventory is read once for the run's two keys
+        assert not any(m == "DELETE" for m, _ in fake.requests)
+    db_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
+    assert user_key.encode() not in db_bytes and bot_key.encode() not in db_bytes
+
+
+def test_openai_reach_without_an_admin_key_says_what_it_could_not_read(run, make_repo, keys, tmp_path, monkeypatch):
+    key = keys.openai_project()
+    repo = make_repo("app")
+    repo.commit("config", {".env": f"OPENAI_API_KEY={key}\n"})
+    db = tmp_path / "store.db"
+    with FakeProviders(openai=FakeOpenAI([key])) as fakes:
+        _env(monkeypatch, fakes, "OPENAI_ADMIN_KEY")
+        monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
+        run("scan", "git", repo.path, "--db", db)
+        reach = find_secret(run("verify", "--db", db, "--format", "json").json(), key)["reach"]
+        assert reach["permissions"] is None and reach["details"] == {}
+        assert "owner and project: not read (OPENAI_ADMIN_KEY is not set)" in reach["unknown"]
+        assert ("GET", "/v1/organization/projects") not in fakes["openai"].requests
+
+
+def test_anthropic_reach_names_the_keys_workspace_and_creator(run, make_repo, keys, tmp_path, monkeypatch):
+    in_ws, default = keys.anthropic(), keys.anthropic()
+    repo = make_repo("app")
+    repo.commit("config", {".env": f"A={in_ws}\nB={default}\n"})
+    db = tmp_path / "store.db"
+    fake = FakeAnthropic([in_ws, default], workspaces={in_ws: "wrkspc_01Search"},
+                         users={"user_1": {"email": "jane@acme.io", "name": "Jane", "role": "developer"}})
+    with FakeProviders(anthropic=fake) as fakes:
+        _env(monkeypatch, fakes)
+        run("scan", "git", repo.path, "--db", db)
+        verified = run("verify", "--db", db, "--format", "json").json()
+        ws, dflt = find_secret(verified, in_ws)["reach"], find_secret(verified, default)["reach"]
+        assert ws["resources"] == ["workspace:wrkspc_01Search (ws wrkspc_01Search)"]
+        assert dflt["resources"] == ["workspace:default (the organisation's Default workspace)"]
+        assert ws["identity"] == "key created by jane@acme.io" and ws["details"]["status"] == "active"
+        assert ws["permissions"] is None and ws["flagged"] == [] and ws["unknown"]
+
+
+def test_admin_api_keys_are_flagged_admin_equivalent():
+    openai = openai_reach({"admin_key": True, "org": "org-acme"}, None)
+    anthropic = anthropic_reach({"admin_key": True, "org_id": "org_1", "org": "Acme"}, None)
+    for reach in (openai, anthropic):
+        assert reach.flagged == ("admin-api-key",) and reach.access == "admin" and reach.permissions is None
+        assert severity("live", reach.record()) == "critical"
+
+
+# -- AWS: the IAM user's policies, read with keysweep's own credentials (moto) --------------------
+
+@pytest.mark.parametrize("actions, expected", [
+    (["*"], ("*:*",)),
+    (["iam:*", "s3:GetObject"], ("iam:*",)),
+    (["iam:PutUserPolicy"], ("iam:PutUserPolicy",)),
+    (["iam:Put*"], ("iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy")),
+    (["iam:PassRole", "lambda:CreateFunction", "s3:*"], ("iam:PassRole + lambda:CreateFunction",)),
+    (["iam:PassRole", "s3:*"], ()),
+    (["s3:*", "ec2:Describe*"], ()),
+])
+def test_admin_equivalence_from_allowed_actions(actions, expected):
+    reach = aws_reach("arn:aws:iam::123456789012:user/u", [("inline p", {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})])
+    assert reach.flagged == expected
+    assert (reach.access == "admin") is bool(expected)
+
+
+def test_aws_policy_documents_url_encoded_not_action_deny_and_conditions():
+    encoded = "%7B%22Statement%22%3A%20%5B%7B%22Effect%22%3A%20%22Allow%22%2C%20%22Action%22%3A%20%22s3%3AGetObject%22%7D%5D%7D"
+    reach = aws_reach("arn:aws:iam::1:user/u", [("managed p", encoded)])
+    assert reach.permissions == ("s3:GetObject",) and reach.access == "read" and reach.unknown == ()
+    broad = aws_reach("arn:aws:iam::1:user/u", [("inline p", {"Statement": [
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})])
+    assert "Allow with NotAction" in broad.flagged and broad.access == "admin"
+    assert any("Deny" in note for note in broad.unknown) and any("Condition" in note for note in broad.unknown)
+    assert aws_reach("arn:aws:iam::1:root", []).flagged == ("account root user",)
+
+
+@pytest.fixture
+def aws_principals(moto_endpoint, monkeypatch):
+    """In moto: keysweep's own audit user (may read IAM), an admin user, a read-only S3 user (its own
+    policy allows no IAM read at all) in a group with an inline policy; signatures checked."""
+    import json
+
+    import boto3
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam.create_user(UserName="keysweep-audit")
+    iam.put_user_policy(UserName="keysweep-audit", PolicyName="audit", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "sts:*"],
+                                                 "Resource": "*"}]}))
+    audit = iam.create_access_key(UserName="keysweep-audit")["AccessKey"]
+    iam.create_user(UserName="ops-admin")
+    iam.attach_user_policy(UserName="ops-admin", PolicyArn=iam.create_policy(
+        PolicyName="everything", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))[
+        "Policy"]["Arn"])
+    admin = iam.create_access_key(UserName="ops-admin")["AccessKey"]
+    iam.create_user(UserName="reports")
+    iam.attach_user_policy(UserName="reports", PolicyArn=iam.create_policy(
+        PolicyName="s3-read", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                                                     "Resource": "*"}]}))["Policy"]["Arn"])
+    iam.create_group(GroupName="analysts")
+    iam.add_user_to_group(GroupName="analysts", UserName="reports")
+    iam.put_group_policy(GroupName="analysts", PolicyName="athena", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "athena:GetQueryResults",
+                                                 "Resource": "*"}]}))
+    reader = iam.create_access_key(UserName="reports")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", audit["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", audit["SecretAccessKey"])
+    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
+    try:
+        yield {"admin": admin, "reader": reader}
+    finally:
+        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+
+
+OWNERS_AWS = """
+[[owner]]
+name = "Reports"
+allowed = ["s3:Get*", "s3:List*", "athena:GetQueryResults"]
+[owner.match]
+key_id = "{reader}"
+
+[[owner]]
+name = "Reports (read-only purpose)"
+purpose = "read-only reporting"
+allowed = ["s3:GetObject"]
+[owner.match]
+key_id = "{admin}"
+"""
+
+
+def test_aws_reach_reads_managed_inline_and_group_policies_with_keysweeps_own_credentials(
+        run, aws_principals, make_repo, tmp_path):
+    admin, reader = aws_principals["admin"], aws_principals["reader"]
+    repo = make_repo()
+    repo.commit("creds", {
+        "ops/credentials": f"[default]\naws_access_key_id = {admin['AccessKeyId']}\n"
+                           f"aws_secret_access_key = {admin['SecretAccessKey']}\n",
+        "reports/credentials": f"[default]\naws_access_key_id = {reader['AccessKeyId']}\n"
+                               f"aws_secret_access_key = {reader['SecretAccessKey']}\n"})
+    owners_file = tmp_path / "keysweep-owners.toml"
+    owners_file.write_text(OWNERS_AWS.format(reader=reader["AccessKeyId"], admin=admin["AccessKeyId"]))
+    db = tmp_path / "s.db"
+    run("scan", "git", repo.path, "--db", db)
+    verified = run("verify", "--db", db, "--format", "json")
+    run("owners", "--db", db, "--offline", "--owners-file", owners_file)
+    by_key = {f["key_id"]: f for f in run("findings", "--db", db, "--format", "json").json()
+              if f["rule_id"] == "aws.secret-access-key"}
+
+    ops = by_key[admin["AccessKeyId"]]["reach"]
+    assert ops["identity"].endswith(":user/ops-admin")
+    assert ops["permissions"] == ["*"] and ops["flagged"] == ["*:*"] and ops["access"] == "admin"
+    assert ops["severity"] == "critical" and ops["overprivileged"] is True
+    assert any("everything" in r for r in ops["resources"])
+
+    reports = by_key[reader["AccessKeyId"]]["reach"]
+    # the reader's own key may not read IAM: these policies were read with keysweep's credentials
+    assert reports["permissions"] == ["athena:GetQueryResults", "s3:GetObject", "s3:ListBucket"]
+    assert reports["flagged"] == [] and reports["access"] == "read" and reports["unknown"] == []
+    assert reports["overprivileged"] is False
+    # read-only, but committed long before it was seen live: out for more than a week
+    assert by_key[reader["AccessKeyId"]]["occurrences"][0]["committed_at"] < "2026-11-01"
+    assert reports["severity"] == "high"
+    assert any("group analysts inline athena" == r for r in reports["resources"])
+    for value in (admin["SecretAccessKey"], reader["SecretAccessKey"]):
+        assert value not in verified.stdout + verified.stderr
+
+
+def test_aws_reach_without_iam_read_rights_is_unknown_not_empty(run, aws_principals, make_repo, tmp_path,
+                                                                monkeypatch):
+    reader = aws_principals["reader"]
+    # keysweep's own credentials are now the reader's: it may not list IAM policies
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", reader["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", reader["SecretAccessKey"])
+    repo = make_repo()
+    repo.commit("creds", {"credentials": f"[default]\naws_access_key_id = {reader['AccessKeyId']}\n"
+                                         f"aws_secret_access_key = {reader['SecretAccessKey']}\n"})
+    db = tmp_path / "s.db"
+    run("scan", "git", repo.path, "--db", db)
+    finding = next(f for f in run("verify", "--db", db, "--format", "json").json()
+                   if f["rule_id"] == "aws.secret-access-key")
+    reach = finding["reach"]
+    assert finding["verification"]["status"] == "live"
+    assert reach["permissions"] is None and reach["access"] is None and reach["severity"] == "high"
+    assert any("AccessDenied" in note for note in reach["unknown"])

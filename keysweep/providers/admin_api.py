@@ -4,13 +4,16 @@ whose message is the warning owners/ prints (never a body, never a credential)."
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from keysweep.clock import utc_iso
 from keysweep.errors import KeysweepError
+from keysweep.fingerprint import secret_sha256
 from keysweep.http import HttpClient, ListingError, Response, TransportError, list_all, list_by_offset
-from keysweep.providers.base import Listing
+from keysweep.providers.base import Inventory, Listing
 
 if TYPE_CHECKING:
     from keysweep.providers.base import InventoryAccess
@@ -64,3 +67,53 @@ async def paginate(access: "InventoryAccess", base: str, listing: Listing, heade
             raise AdminApiError(f"{what}: no answer ({exc.error})") from None
         not_json = "" if exc.response.json() is not None else " (not JSON)"
         raise AdminApiError(f"{what}: HTTP {exc.response.status}{not_json}") from None
+
+
+# -- the admin inventory entry of a live key, for its reach (keysweep/verify/reach.py) --------------
+class ReachAccess:
+    """What an inventory reads through when a reach reader asks (providers/base.py InventoryAccess):
+    the run's context, a cache shared by the run's readers, and the warnings kept for `unknown`."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.cache: dict[str, Any] = ctx.extra.setdefault("reach:inventory", {})
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+@dataclass(frozen=True)
+class _Value:
+    """A finding as the matcher sees it, for a value in hand (its hash is the value's own)."""
+
+    secret_sha256: str
+    redacted: str = ""
+
+
+async def inventory_entry(access: ReachAccess, name: str, inventory: Inventory, secret: str,
+                          admin_env: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The admin inventory's entry for this live key, bound by the one matcher (exactly one entry's
+    redacted form fits the value), or None and why not. The listing is read once per run."""
+    if not access.ctx.settings.admin_key(name):
+        return None, f"owner and project: not read ({admin_env} is not set)"
+    if inventory.list_keys is None or inventory.hint is None:
+        return None, "owner and project: the inventory cannot list keys"
+    lock = access.cache.setdefault(f"{name}:lock", asyncio.Lock())
+    async with lock:
+        if f"{name}:keys" not in access.cache:
+            try:
+                access.cache[f"{name}:keys"] = await inventory.list_keys(access)
+            except AdminApiError as exc:
+                access.cache[f"{name}:keys"] = None
+                access.cache[f"{name}:error"] = str(exc)
+    keys = access.cache[f"{name}:keys"]
+    if keys is None:
+        return None, f"owner and project: {access.cache.get(f'{name}:error') or 'the Admin API did not answer'}"
+    # Imported where used: the revokers package imports the provider registry, which imports this module.
+    from keysweep.revokers.binding import bind  # noqa: PLC0415
+
+    binding = bind(keys, inventory.hint, _Value(secret_sha256(secret)), secret)
+    if binding.entry is None:
+        return None, f"owner and project: {binding.reason}"
+    return binding.entry, None

@@ -1,9 +1,10 @@
 """Anthropic keys (`sk-ant-api03-`, `sk-ant-admin01-`) end in the constant `AA`."""
 
 from keysweep.fingerprint import clip_hint, redaction_prefix
-from keysweep.providers.admin_api import AdminApiError, get_json, paginate
+from keysweep.providers.admin_api import AdminApiError, ReachAccess, get_json, inventory_entry, iso, paginate
 from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider, Replacement
 from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier
+from keysweep.verify.reach import Reach
 
 
 def has_suffix(key: str) -> bool:
@@ -130,6 +131,59 @@ async def _owner(key: dict, finding, access) -> OwnerFacts:
 INVENTORY = Inventory(source="anthropic-admin", list_keys=_list_keys, hint=_hint, owner=_owner)
 
 
+# -- reach (what a live key can do; keysweep/verify/reach.py) -----------------------------------
+# An API key belongs to one workspace and reaches that workspace's resources; the Admin API lists no
+# narrower permission of its own. An Admin API key manages the organisation: flagged.
+KEY_PERMISSIONS_UNSEEN = "permissions: the Admin API lists no permissions of an API key beyond its workspace"
+
+
+def anthropic_reach(identity: dict, entry: dict | None, workspace: dict | None = None, creator: dict | None = None,
+                    *, note: str | None = None) -> Reach:
+    """Reach of a key from its verification and its Admin API entry (workspace, creator, status)."""
+    if identity.get("admin_key") is True:
+        org = identity.get("org") or identity.get("org_id")
+        return Reach(identity=f"Admin API key of {org or 'the organisation'}",
+                     resources=(f"org:{identity['org_id']}",) if identity.get("org_id") else (),
+                     flagged=("admin-api-key",), access="admin", evidence="GET /v1/organizations/me",
+                     unknown=("permissions: an Admin API key's own scopes are not listed",))
+    if entry is None:
+        return Reach(unknown=(KEY_PERMISSIONS_UNSEEN, *((note,) if note else ())), evidence="GET /v1/models")
+    workspace_id = entry.get("workspace_id")
+    name = (workspace or {}).get("name")
+    resource = f"workspace:{workspace_id}" + (f" ({name})" if name else "") if workspace_id else \
+        "workspace:default (the organisation's Default workspace)"
+    creator = creator or {}
+    made_by = entry.get("created_by") or {}
+    who = creator.get("email") or creator.get("name") or (
+        f"{made_by.get('type') or 'actor'} {made_by['id']}" if made_by.get("id") else None)
+    details = {k: v for k, v in {"api_key_id": entry.get("id"), "status": entry.get("status"),
+                                 "workspace_id": workspace_id, "created_at": iso(entry.get("created_at")),
+                                 "expires_at": iso(entry.get("expires_at"))}.items() if v is not None}
+    notes = [KEY_PERMISSIONS_UNSEEN]
+    if workspace_id and workspace is None:
+        notes.append("workspace name: GET /v1/organizations/workspaces did not answer")
+    return Reach(identity=f"key created by {who}" if who else None, resources=(resource,),
+                 evidence="Anthropic Admin API: /v1/organizations/api_keys, workspaces, users", unknown=tuple(notes),
+                 details=details)
+
+
+async def read_reach(credential, ctx, identity) -> Reach:
+    """The key's Admin API entry (with ANTHROPIC_ADMIN_KEY; listed once per run), its workspace and
+    creator. The leaked key itself makes no further call."""
+    if identity.get("admin_key") is True:
+        return anthropic_reach(identity, None)
+    access = ReachAccess(ctx)
+    entry, note = await inventory_entry(access, "anthropic", INVENTORY, credential.secret,
+                                        PROVIDER.env_name_for_admin_key())
+    if entry is None:
+        return anthropic_reach(identity, None, note=note)
+    workspace = await _record(access, "workspaces", entry["workspace_id"]) if entry.get("workspace_id") else None
+    made_by = entry.get("created_by") or {}
+    creator = await _record(access, "users", made_by["id"]) \
+        if made_by.get("id") and made_by.get("type", "user") == "user" else None
+    return anthropic_reach(identity, entry, workspace or None if entry.get("workspace_id") else None, creator or None)
+
+
 PROVIDER = Provider(
     "anthropic", "Anthropic",
     base_url="https://api.anthropic.com",
@@ -139,6 +193,8 @@ PROVIDER = Provider(
     console_url="https://console.anthropic.com/settings/keys",
     checks=CHECKS, verifier=VERIFIER, inventory=INVENTORY,
     revokers={"anthropic": "keysweep.revokers.anthropic:AnthropicRevoker"},
+    # What a live key can do (docs/output.md, `reach`).
+    reach=read_reach,
     # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
     replacement=Replacement(
         "workspace-api-key",

@@ -2,12 +2,17 @@
 
 import base64
 import binascii
+import fnmatch
+import json
 import re
+import threading
+from urllib.parse import unquote
 
 from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.candidate import Candidate, Enriched
 from keysweep.verify.http_verifier import DeadAnswer, scrub
 from keysweep.verify.model import Verification
+from keysweep.verify.reach import Reach, access_of, unseen
 
 BEDROCK_PREFIX = "ABSK"
 BEDROCK_MARKER = b"BedrockAPIKey-"
@@ -89,7 +94,7 @@ STS_DEAD = tuple(
 
 
 _STS_SESSION: list = []  # one boto3 session per process: clients share its loaded service models
-_STS_LOCK = __import__("threading").Lock()
+_STS_LOCK = threading.Lock()
 
 
 def _caller_identity(access_key_id: str, secret: str, endpoint: str | None) -> dict:
@@ -162,6 +167,199 @@ class StsVerifier:
 VERIFIER = StsVerifier()
 
 
+# -- reach (what a live key can do; keysweep/verify/reach.py) -----------------------------------
+# Read with keysweep's own AWS credentials (the standard chain, AWS_ENDPOINT_URL honoured), never
+# with the leaked key: the user's attached managed policies, inline policies and its groups' policies
+# (iam:ListAttachedUserPolicies, GetPolicy, GetPolicyVersion, ListUserPolicies, GetUserPolicy,
+# ListGroupsForUser, ListAttachedGroupPolicies, ListGroupPolicies, GetGroupPolicy).
+
+# Actions with which a principal can make itself an administrator (grant itself any policy, act as
+# another principal, mint credentials for one): holding any is admin-equivalent.
+ESCALATION_ACTIONS = (
+    "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:AttachUserPolicy", "iam:AttachGroupPolicy",
+    "iam:AttachRolePolicy", "iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy", "iam:AddUserToGroup",
+    "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile", "iam:UpdateAssumeRolePolicy",
+)
+# iam:PassRole with one of these runs code as a role of the caller's choosing.
+PASSROLE_TARGETS = (
+    "ec2:RunInstances", "lambda:CreateFunction", "cloudformation:CreateStack", "glue:CreateDevEndpoint",
+    "ecs:RunTask", "datapipeline:CreatePipeline", "sagemaker:CreateNotebookInstance", "codebuild:CreateProject",
+)
+READ_VERBS = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet", "Select", "View", "Search", "Lookup")
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def policy_statements(document) -> list[dict]:
+    """A policy document's statements (IAM gives documents URL-encoded; boto3 usually decodes them)."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(unquote(document))
+        except ValueError:
+            return []
+    if not isinstance(document, dict):
+        return []
+    return [s for s in _as_list(document.get("Statement")) if isinstance(s, dict)]
+
+
+def grants(patterns: list[str], action: str) -> bool:
+    """Does any allowed action pattern (`iam:*`, `iam:Put*`, `*`) cover this action? Case-insensitive."""
+    return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+
+
+def action_access(pattern: str) -> str:
+    """An action pattern's access: read for Get/List/Describe… actions (and patterns only over them),
+    else write."""
+    _, _, name = pattern.partition(":")
+    return "read" if name and name != "*" and name.startswith(READ_VERBS) else "write"
+
+
+def admin_equivalence(allowed: list[str], not_actions: bool, root: bool = False) -> tuple[str, ...]:
+    """Why a set of allowed action patterns is admin-equivalent: `*:*`, `iam:*`, an allow by
+    NotAction, an escalation action, iam:PassRole with a compute launcher; the root user."""
+    flagged: list[str] = []
+    if root:
+        flagged.append("account root user")
+    if any(p in ("*", "*:*") for p in allowed):
+        flagged.append("*:*")
+    if any(p.lower() == "iam:*" for p in allowed):
+        flagged.append("iam:*")
+    if not_actions:
+        flagged.append("Allow with NotAction")
+    if not {"*:*", "iam:*"} & set(flagged):  # else every one of these is granted: said once
+        flagged.extend(a for a in ESCALATION_ACTIONS if grants(allowed, a))
+        if grants(allowed, "iam:PassRole"):
+            flagged.extend(f"iam:PassRole + {t}" for t in PASSROLE_TARGETS if grants(allowed, t))
+    return tuple(dict.fromkeys(flagged))
+
+
+def aws_reach(arn: str | None, policies: list[tuple[str, object]], *, unknown: tuple[str, ...] = ()) -> Reach:
+    """Reach of an IAM principal from its policies, each (where it comes from, its document): the
+    actions it allows (the permissions), admin-equivalence (flagged), the policies (resources)."""
+    allowed: list[str] = []
+    not_actions = False
+    notes = list(unknown)
+    denies = conditions = 0
+    for _name, document in policies:
+        for statement in policy_statements(document):
+            if statement.get("Effect") == "Deny":
+                denies += 1
+                continue
+            if statement.get("Effect") != "Allow":
+                continue
+            if statement.get("Condition"):
+                conditions += 1
+            allowed.extend(a for a in _as_list(statement.get("Action")) if isinstance(a, str))
+            if statement.get("NotAction") is not None:
+                not_actions = True
+    if denies:
+        notes.append(f"{denies} Deny statement(s) not weighed: the permissions listed are what is allowed before them")
+    if conditions:
+        notes.append(f"{conditions} Allow statement(s) hold only under a Condition")
+    root = bool(arn) and arn.endswith(":root")
+    flagged = admin_equivalence(allowed, not_actions, root)
+    permissions = list(dict.fromkeys(allowed)) + (["NotAction:*"] if not_actions else [])
+    levels = [action_access(a) for a in permissions]
+    return Reach(identity=arn, permissions=tuple(permissions), resources=tuple(name for name, _ in policies),
+                 flagged=flagged, access=access_of(flagged, levels or ["read"]),
+                 evidence="IAM policies read with keysweep's own credentials (the leaked key made only "
+                          "sts:GetCallerIdentity)", unknown=tuple(notes), details={"policies": len(policies)})
+
+
+def _user_name(arn: str) -> str | None:
+    """`arn:aws:iam::123456789012:user/path/name` → `name`; None for any other principal."""
+    head, _, resource = arn.partition(":user/")
+    return resource.rsplit("/", 1)[-1] if head.startswith("arn:") and head.count(":") == 4 and resource else None
+
+
+def _iam(cache: dict, endpoint: str | None):
+    lock = cache.setdefault("aws:reach-lock", threading.Lock())
+    with lock:
+        if "aws:reach-iam" not in cache:
+            import boto3
+            from botocore.config import Config
+
+            session = boto3.session.Session()  # keysweep's own credentials: the standard chain
+            cache["aws:reach-iam"] = session.client(
+                "iam", endpoint_url=endpoint, region_name=session.region_name or "us-east-1",
+                config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15))
+        return cache["aws:reach-iam"]
+
+
+def _read_policies(user: str, endpoint: str | None, cache: dict) -> tuple[list[tuple[str, object]], list[str]]:
+    """(where each policy comes from, its document) of an IAM user, and what could not be read."""
+    from botocore.exceptions import ClientError
+
+    iam = _iam(cache, endpoint)
+    policies: list[tuple[str, object]] = []
+    notes: list[str] = []
+
+    def listed(operation: str, key: str, **params) -> list:
+        try:
+            return [item for page in iam.get_paginator(operation).paginate(**params) for item in page.get(key, [])]
+        except ClientError as exc:
+            notes.append(f"policies: iam:{_camel(operation)} {exc.response.get('Error', {}).get('Code') or 'error'}")
+            return []
+
+    def managed(arn: str, where: str) -> None:
+        try:
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        except (ClientError, KeyError) as exc:
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else "no document"
+            notes.append(f"policies: {arn} ({where}): {code}")
+            return
+        policies.append((f"{where} managed {arn}", document))
+
+    def inline(get: str, where: str, **params) -> None:
+        try:
+            policies.append((f"{where} inline {params['PolicyName']}",
+                             getattr(iam, get)(**params)["PolicyDocument"]))
+        except ClientError as exc:
+            notes.append(f"policies: {params['PolicyName']} ({where}): {exc.response.get('Error', {}).get('Code')}")
+
+    for attached in listed("list_attached_user_policies", "AttachedPolicies", UserName=user):
+        managed(attached["PolicyArn"], f"user {user}")
+    for name in listed("list_user_policies", "PolicyNames", UserName=user):
+        inline("get_user_policy", f"user {user}", UserName=user, PolicyName=name)
+    for group in listed("list_groups_for_user", "Groups", UserName=user):
+        group_name = group["GroupName"]
+        for attached in listed("list_attached_group_policies", "AttachedPolicies", GroupName=group_name):
+            managed(attached["PolicyArn"], f"group {group_name}")
+        for name in listed("list_group_policies", "PolicyNames", GroupName=group_name):
+            inline("get_group_policy", f"group {group_name}", GroupName=group_name, PolicyName=name)
+    return policies, notes
+
+
+def _camel(operation: str) -> str:
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+async def read_reach(credential, ctx, identity) -> Reach:
+    """The IAM user's policies, read with keysweep's own AWS credentials (never the leaked key's)."""
+    arn = identity.get("arn")
+    if not arn:
+        return unseen("principal: sts:GetCallerIdentity named no ARN")
+    if arn.endswith(":root"):
+        return aws_reach(arn, [], unknown=("policies: the account root user is not bound by IAM policies",))
+    user = _user_name(arn)
+    if user is None:
+        return unseen("policies: only an IAM user's policies are read (this principal is not a user)", arn)
+    from botocore.exceptions import BotoCoreError, NoCredentialsError
+
+    try:
+        policies, notes = await asyncio.to_thread(_read_policies, user, endpoint_url(ctx.settings), ctx.extra)
+    except NoCredentialsError:
+        return unseen("policies: keysweep has no AWS credentials of its own to read them (standard chain)", arn)
+    except (BotoCoreError, OSError) as exc:
+        return unseen(f"policies: no answer from IAM ({type(exc).__name__})", arn)
+    if notes and not policies:
+        return Reach(identity=arn, unknown=tuple(notes), evidence="IAM (keysweep's own credentials)")
+    return aws_reach(arn, policies, unknown=tuple(notes))
+
+
 def endpoint_url(settings) -> str | None:
     """Where keysweep's own boto3 clients go: the record's environment name (AWS_ENDPOINT_URL),
     else keysweep.toml's `[providers.aws] base_url`; None leaves it to boto3."""
@@ -176,6 +374,8 @@ PROVIDER = Provider(
     # "aws-rotate" also supports AWS keys but comes second: chosen only when asked (--rotate, a policy rule).
     revokers={"aws": "keysweep.revokers.aws:AwsAccessKeyRevoker",
               "aws-rotate": "keysweep.revokers.aws_rotate:AwsRotateRevoker"},
+    # What a live key can do (docs/output.md, `reach`): its IAM policies, read with our own credentials.
+    reach=read_reach,
     # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
     replacement=Replacement(
         "iam-role",

@@ -1,9 +1,10 @@
 """OpenAI keys carry the fixed marker `T3BlbkFJ` (base64 of "OpenAI") between two random halves."""
 
 from keysweep.fingerprint import clip_hint, redaction_prefix
-from keysweep.providers.admin_api import AdminApiError, iso, paginate
+from keysweep.providers.admin_api import AdminApiError, ReachAccess, inventory_entry, iso, paginate
 from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider, Replacement
 from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, base_url, bearer, header, model_list, pick
+from keysweep.verify.reach import Reach
 
 MARKER = "T3BlbkFJ"
 
@@ -164,6 +165,57 @@ async def _owner(key: dict, finding, access) -> OwnerFacts:
 INVENTORY = Inventory(source="openai-admin", list_keys=_list_keys, hint=_hint, owner=_owner)
 
 
+# -- reach (what a live key can do; keysweep/verify/reach.py) -----------------------------------
+# The Admin API's key object names the key's project and owner (a user or a service account, with
+# the owner's project role) but not the key's own permissions (All, Restricted or Read only).
+KEY_PERMISSIONS_UNSEEN = ("permissions: the Admin API's key object does not say whether the key's permissions are "
+                          "All, Restricted or Read only")
+
+
+def openai_reach(identity: dict, entry: dict | None, *, note: str | None = None) -> Reach:
+    """Reach of a key from its verification (organisation, project headers; an Admin API key) and its
+    admin inventory entry (project, owner, owner's role). An Admin API key administers the
+    organisation (projects, members, every key): flagged."""
+    org = identity.get("org")
+    if identity.get("admin_key") is True:
+        return Reach(identity=f"Admin API key of {org or 'the organisation'}", resources=(f"org:{org}",) if org else (),
+                     flagged=("admin-api-key",), access="admin", evidence="GET /v1/organization/admin_api_keys",
+                     unknown=("permissions: an Admin API key's own scopes are not listed",))
+    resources = [f"org:{org}"] if org else []
+    if entry is None:
+        if identity.get("project"):
+            resources.append(f"project:{identity['project']}")
+        who = identity.get("user_email") or identity.get("owner")
+        return Reach(identity=who, resources=tuple(resources), evidence="GET /v1/models (openai-organization, "
+                     "openai-project headers)", unknown=(KEY_PERMISSIONS_UNSEEN, *((note,) if note else ())))
+    owner = entry.get("owner") or {}
+    kind = owner.get("type") or ("user" if owner.get("user") else "service_account" if owner.get("service_account")
+                                 else None)
+    person = owner.get("user") or owner.get("service_account") or {}
+    role = person.get("role")
+    name = person.get("email") or person.get("name") or person.get("id")
+    who = f"{'service account' if kind == 'service_account' else 'user'} {name}" if name else kind
+    project = entry.get("_project") or {}
+    if project.get("id"):
+        resources.append(f"project:{project['id']}" + (f" ({project['name']})" if project.get("name")
+                                                        and project["name"] != project["id"] else ""))
+    details = {k: v for k, v in {"owner_type": kind, "owner_role": role, "project_id": project.get("id"),
+                                 "api_key_id": entry.get("id"), "owner_project_access": entry.get("owner_project_access"),
+                                 "last_used_at": iso(entry.get("last_used_at"))}.items() if v is not None}
+    return Reach(identity=who, resources=tuple(resources), evidence="OpenAI Admin API: project API keys (owner, role)",
+                 unknown=(KEY_PERMISSIONS_UNSEEN,), details=details)
+
+
+async def read_reach(credential, ctx, identity) -> Reach:
+    """The key's entry in the admin inventory (with OPENAI_ADMIN_KEY; read once per run), bound by the
+    one matcher. The leaked key itself makes no further call."""
+    if identity.get("admin_key") is True:
+        return openai_reach(identity, None)
+    entry, note = await inventory_entry(ReachAccess(ctx), "openai", INVENTORY, credential.secret,
+                                        PROVIDER.env_name_for_admin_key())
+    return openai_reach(identity, entry, note=note)
+
+
 PROVIDER = Provider(
     "openai", "OpenAI",
     base_url="https://api.openai.com/v1",
@@ -174,6 +226,8 @@ PROVIDER = Provider(
     human_rules=frozenset({"openai.legacy-key"}),
     checks=CHECKS, verifier=VERIFIER, inventory=INVENTORY,
     revokers={"openai": "keysweep.revokers.openai:OpenAIRevoker"},
+    # What a live key can do (docs/output.md, `reach`).
+    reach=read_reach,
     # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
     replacement=Replacement(
         "project-service-account-key",

@@ -401,8 +401,12 @@ class FakeOpenAI(FakeProvider):
 
     name = "openai"
 
-    def __init__(self, keys=(), projects: int = 2, page_size: int = 100, **kw) -> None:
+    def __init__(self, keys=(), projects: int = 2, page_size: int = 100, *,
+                 owners: dict[str, dict] | None = None, **kw) -> None:
         super().__init__(keys, **kw)
+        # value -> the key's `owner` object as the Admin API gives it (a user or a service account,
+        # each with its project role); a user, member of the project, unless given
+        self.owners = dict(owners or {})
         self.page_size = page_size
         self.projects = [f"proj_{i:03d}" for i in range(projects)]
         self.ids: dict[str, tuple[str, str]] = {}  # key id -> (project, value)
@@ -463,7 +467,9 @@ class FakeOpenAI(FakeProvider):
             project = request.match_info["project"]
             items = [{"object": "organization.project.api_key", "id": key_id, "name": f"key {key_id}",
                       "redacted_value": openai_redacted(value), "created_at": 1700000000,
-                      "owner": {"type": "user", "user": {"id": "user_1", "email": "dev@example.com"}}}
+                      "owner": self.owners.get(value) or {"type": "user", "user": {
+                          "object": "organization.project.user", "id": "user_1", "email": "dev@example.com",
+                          "role": "member", "added_at": 1700000000}}}
                      for key_id, (p, value) in sorted(self.ids.items()) if p == project and value in self.active]
             return self._page(request, items)
 
@@ -498,10 +504,15 @@ class FakeAnthropic(FakeProvider):
 
     name = "anthropic"
 
-    def __init__(self, keys=(), page_size: int = 1000, **kw) -> None:
+    def __init__(self, keys=(), page_size: int = 1000, *, workspaces: dict[str, str] | None = None,
+                 users: dict[str, dict] | None = None, **kw) -> None:
         super().__init__(keys, **kw)
         self.page_size = page_size
         self.ids = {f"apikey_{i:05d}": value for i, value in enumerate(sorted(self.active))}
+        # value -> workspace id (None: the Default workspace); workspace id -> name; user id -> user
+        self.key_workspace = dict(workspaces or {})
+        self.workspace_names = {ws: f"ws {ws}" for ws in self.key_workspace.values() if ws}
+        self.users = dict(users or {})
         self.status = {key_id: "active" for key_id in self.ids}
         self.admin_key = ADMIN_KEYS["anthropic"]
 
@@ -514,7 +525,8 @@ class FakeAnthropic(FakeProvider):
     def _key(self, key_id: str) -> dict[str, Any]:
         return {"type": "api_key", "id": key_id, "name": f"key {key_id}", "status": self.status[key_id],
                 "partial_key_hint": anthropic_hint(self.ids[key_id]), "created_at": "2025-01-01T00:00:00Z",
-                "created_by": {"id": "user_1", "type": "user"}, "workspace_id": None}
+                "created_by": {"id": "user_1", "type": "user"},
+                "workspace_id": self.key_workspace.get(self.ids[key_id])}
 
     def routes(self, app):
         from aiohttp import web
@@ -582,7 +594,31 @@ class FakeAnthropic(FakeProvider):
             self.status[key_id] = status
             return web.json_response(self._key(key_id))
 
+        async def workspace(request):
+            self._log(request)
+            if not admin_ok(request):
+                return unauthorized()
+            ws = request.match_info["id"]
+            if ws not in self.workspace_names:
+                return web.json_response({"type": "error", "error": {"type": "not_found_error",
+                                                                     "message": "workspace not found"}}, status=404)
+            return web.json_response({"id": ws, "type": "workspace", "name": self.workspace_names[ws],
+                                      "created_at": "2025-01-01T00:00:00Z", "archived_at": None,
+                                      "display_color": "#6C5BB9"})
+
+        async def user(request):
+            self._log(request)
+            if not admin_ok(request):
+                return unauthorized()
+            found = self.users.get(request.match_info["id"])
+            if found is None:
+                return web.json_response({"type": "error", "error": {"type": "not_found_error",
+                                                                     "message": "user not found"}}, status=404)
+            return web.json_response({"type": "user", "id": request.match_info["id"], **found})
+
         app.router.add_get("/v1/models", models)
+        app.router.add_get("/v1/organizations/workspaces/{id}", workspace)
+        app.router.add_get("/v1/organizations/users/{id}", user)
         app.router.add_get("/v1/organizations/api_keys", list_keys)
         app.router.add_get("/v1/organizations/api_keys/{key}", get_key)
         app.router.add_post("/v1/organizations/api_keys/{key}", update_key)
