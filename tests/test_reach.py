@@ -557,3 +557,30 @@ def test_aws_reach_without_iam_read_rights_is_unknown_not_empty(run, aws_princip
     assert finding["verification"]["status"] == "live"
     assert reach["permissions"] is None and reach["access"] is None and reach["severity"] == "high"
     assert any("AccessDenied" in note for note in reach["unknown"])
+
+
+# -- the store keeps the reach with its verification, on SQLite and PostgreSQL --------------------
+
+def test_the_newest_reach_is_kept_after_later_checks_and_the_owners_allowed_list_comes_with_the_owner(store_at):
+    from tests.test_store_backends import a_finding
+
+    store = Store(store_at)
+    finding = a_finding(0)
+    store.record([finding], "scope", "2026-01-01T00:00:00Z")
+    older = Reach(identity="old", permissions=("repo",), access="write").record()
+    newer = Reach(identity="new", permissions=("admin:org",), flagged=("admin:org",), access="admin").record()
+    store.record_verification(finding.id, "live", {}, None, "2026-01-01T00:00:01Z", reach=older)
+    store.record_verification(finding.id, "live", {}, None, "2026-01-02T00:00:00Z", reach=newer)
+    store.record_verification(finding.id, "dead", {"dead_reason": "Bad credentials"}, None, "2026-01-03T00:00:00Z")
+    store.replace_owner_candidates(finding.id, [
+        {"name": "Org reader", "source": "owners-file", "confidence": 0.95, "evidence": "test", "chosen": True,
+         "details": {"specificity": 1, "allowed": ["read:org"]}},
+        {"name": "bob", "source": "commit-author", "confidence": 0.3, "evidence": "test", "chosen": False}],
+        "2026-01-03T00:00:00Z")
+    [read] = store.findings(ids=[finding.id])
+    assert read.verification["status"] == "dead"
+    assert read.reach["identity"] == "new" and read.reach["flagged"] == ["admin:org"]
+    assert read.owner["allowed"] == ["read:org"]
+    shown = reach_json(read.reach, liveness="dead", allowed=read.owner["allowed"])
+    assert shown["overprivileged"] is True and shown["severity"] == "low"
+    store.close()

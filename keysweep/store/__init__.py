@@ -757,7 +757,7 @@ class Store:
             declared: dict[str, list[str]] = {}
             for finding_id, details in self.conn.execute(
                     f"SELECT finding_id, details FROM owner_candidates WHERE source = 'owners-file' "
-                    f"AND details LIKE '%\"allowed\"%' AND finding_id IN ({','.join('?' * len(chunk))}) "
+                    f"AND finding_id IN ({','.join('?' * len(chunk))}) "
                     f"ORDER BY chosen, confidence, id", chunk):
                 allowed = json.loads(details or "{}").get("allowed")
                 if isinstance(allowed, list):

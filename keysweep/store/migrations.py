@@ -180,5 +180,9 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (9, "reach of live keys, with their verification", _m9_reach),
 ]
 
+def _m9_reach_postgres(conn) -> None:
+    conn.raw.execute('ALTER TABLE verifications ADD COLUMN IF NOT EXISTS reach TEXT COLLATE "C"')
+
+
 # The PostgreSQL form of each migration after POSTGRES_BASELINE (keysweep/store/postgres.py), by version.
-POSTGRES: dict[int, Callable] = {}
+POSTGRES: dict[int, Callable] = {9: _m9_reach_postgres}
