@@ -584,3 +584,26 @@ def test_the_newest_reach_is_kept_after_later_checks_and_the_owners_allowed_list
     shown = reach_json(read.reach, liveness="dead", allowed=read.owner["allowed"])
     assert shown["overprivileged"] is True and shown["severity"] == "low"
     store.close()
+
+
+def test_severity_and_overprivileged_select_in_findings_revoke_and_report(run, tmp_path):
+    db, f = responder_store(tmp_path)
+    store = Store(db)
+    admin = Reach(identity="deploy-bot", permissions=("admin:org", "repo"), flagged=("admin:org",), access="admin",
+                  evidence="test").record()
+    store.record_verification(f["variable"].id, "live", {}, None, "2026-12-02T10:00:00Z", reach=admin)
+    store.replace_owner_candidates(f["variable"].id, [
+        {"name": "web-team", "team": "web", "source": "owners-file", "confidence": 0.95, "evidence": "test",
+         "chosen": True, "details": {"allowed": ["read:org"]}}], "2026-12-02T10:00:00Z")
+    store.close()
+
+    critical = run("findings", "--db", db, "--severity", "critical", "--format", "json").json()
+    assert [x["id"] for x in critical] == [f["variable"].id]
+    high_or_worse = {x["id"] for x in run("findings", "--db", db, "--severity", "high", "--format", "json").json()}
+    assert {f["variable"].id, f["live"].id, f["spread"].id} <= high_or_worse and f["flaky"].id not in high_or_worse
+    over = run("revoke", "--overprivileged", "--format", "json", "--db", db).json()["plan"]
+    assert [p["finding"] for p in over] == [f["variable"].id] and over[0]["reach"]["overprivileged"] is True
+    report = run("report", "--severity", "critical", "--format", "json", "--db", db).json()
+    assert report["totals"]["count"] == 1
+    bad = run("findings", "--db", db, "--severity", "severe")
+    assert bad.code == 2 and "Traceback" not in bad.stderr

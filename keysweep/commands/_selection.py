@@ -10,6 +10,7 @@ import click
 
 from keysweep.remediation.selection import Selection, parse_since, unmatched_filters
 from keysweep.sanitize import terminal_safe
+from keysweep.verify.reach import SEVERITIES
 
 # The report's statuses (keysweep.remediation.report.STATUSES), spelled here so that `--help`
 # imports nothing heavy.
@@ -19,6 +20,12 @@ STATUS_CHOICES = ("live", "dead", "unknown", "unverified", "no_value")
 def selection_options(func: Callable) -> Callable:
     """Finding ids as arguments, then the filters; each narrows the selection."""
     options = [
+        click.option("--overprivileged", is_flag=True,
+                     help="Only credentials whose reach holds a permission outside the `allowed` list of their "
+                          "owners-file entry."),
+        click.option("--severity", type=click.Choice(SEVERITIES),
+                     help="Only credentials of this severity or worse (liveness, reach and exposure together: "
+                          "critical, high, medium, low)."),
         click.option("--since", metavar="DATE",
                      help="Only credentials first detected at or after DATE: 2025-03-01, an ISO-8601 time, "
                           "or an age such as 36h, 7d, 2w."),
@@ -40,11 +47,11 @@ def selection_options(func: Callable) -> Callable:
 
 
 def build_selection(ids, provider, rule, owner, team, status, source, repo, since, *, select_all: bool = False,
-                    include_suppressed: bool = False):
+                    include_suppressed: bool = False, severity: str | None = None, overprivileged: bool = False):
     """The Selection these option values name; a bad --since is a usage error (exit 2)."""
     return Selection(ids=tuple(ids), provider=provider, rule=rule, owner=owner, team=team, source=source, repo=repo,
                      status=status, since=parse_since(since) if since else None, all=select_all,
-                     include_suppressed=include_suppressed)
+                     include_suppressed=include_suppressed, severity=severity, overprivileged=overprivileged)
 
 
 def warn_unmatched(store, selection) -> None:

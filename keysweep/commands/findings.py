@@ -30,13 +30,14 @@ from keysweep.verify.runner import unreadable_findings, unreadable_notes
 @click.option("--db", type=click.Path(dir_okay=False),
               help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @include_suppressed_option
-def findings_cmd(ids, provider, rule, owner, team, status, source, repo, since, unreadable, config_path, fmt, output,
-                 db, include_suppressed):
+def findings_cmd(ids, provider, rule, owner, team, status, source, repo, since, severity, overprivileged, unreadable,
+                 config_path, fmt, output, db, include_suppressed):
     """List what the store holds (not findings suppressed everywhere, unless --include-suppressed).
 
     Finding IDS and the filters select as `keysweep revoke` does; exit 1 when anything is listed."""
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
-                                include_suppressed=include_suppressed)
+                                include_suppressed=include_suppressed, severity=severity,
+                                overprivileged=overprivileged)
     path = store_location(db)
     if not store_exists(path):
         fail(f"{path}: no store yet (run a scan first, or pass --db)")

@@ -28,13 +28,14 @@ from keysweep.store import Store, store_exists, store_location
               help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also count credentials suppressed everywhere they were seen (inline allow, .keysweepignore).")
-def report_cmd(ids, provider, rule, owner, team, status, source, repo, since, fmt, audit_view, threshold, output,
-               db, include_suppressed):
+def report_cmd(ids, provider, rule, owner, team, status, source, repo, since, severity, overprivileged, fmt,
+               audit_view, threshold, output, db, include_suppressed):
     """Time to remediation: leaked → detected → verified → notified → revoked → confirmed dead.
 
     Finding IDS and the filters select as `keysweep findings` and `keysweep revoke` do."""
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
-                                include_suppressed=include_suppressed)
+                                include_suppressed=include_suppressed, severity=severity,
+                                overprivileged=overprivileged)
     path = store_location(db)
     if not store_exists(path):
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")

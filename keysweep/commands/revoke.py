@@ -177,7 +177,8 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--db", type=click.Path(dir_okay=False),
               help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="keysweep.toml to use.")
-def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, select_all, include_suppressed, execute, yes,
+def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, severity, overprivileged, select_all,
+               include_suppressed, execute, yes,
                threshold, resume, use_policy, policy_file, approve, force, force_revoker, rotate, preflight, actor,
                confirm_attempts, confirm_delay, max_wait, fmt, output, fail_on_error, db, config_path):
     """Revoke credentials: select, plan (dry run by default), execute, confirm dead."""
@@ -189,10 +190,12 @@ def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
     if not store_exists(path):
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since, select_all=select_all,
-                                include_suppressed=include_suppressed)
+                                include_suppressed=include_suppressed, severity=severity,
+                                overprivileged=overprivileged)
     if selection.empty() and not resume and not use_policy:
         raise click.UsageError("select credentials: finding ids, --provider, --rule, --owner, --team, --status, "
-                               "--source, --repo, --since, or --all (or --resume, or --policy)")
+                               "--source, --repo, --since, --severity, --overprivileged, or --all (or --resume, "
+                               "or --policy)")
     if rotate:
         if force_revoker and force_revoker != "aws-rotate":
             raise click.UsageError("--rotate and --revoker: choose one")

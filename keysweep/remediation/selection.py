@@ -14,6 +14,8 @@ are given) and passes every filter given:
 | `source` | one of its places is in this kind of source (git, dir, staged, aws-ssm, …) |
 | `repo` | one of its places is in a repository whose name is or contains this |
 | `since` | it was first detected at or after this moment |
+| `severity` | its severity (keysweep/verify/reach.py: liveness x reach x exposure) is this one or worse |
+| `overprivileged` | its reach holds a permission outside its owners-file entry's `allowed` list |
 
 Findings suppressed everywhere they were seen are left out unless `include_suppressed`, or unless
 named by id. Nothing here prints: `unmatched_filters` says which filter values match nothing the
@@ -31,6 +33,7 @@ from keysweep.errors import KeysweepError
 from keysweep.models import Finding
 from keysweep.providers import PROVIDERS
 from keysweep.remediation.statuses import STATUSES, finding_status, inventory_rule_ids
+from keysweep.verify.reach import finding_reach, finding_severity, severity_rank
 
 _RELATIVE = re.compile(r"(\d+)\s*([dhw])")
 _RELATIVE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
@@ -51,6 +54,8 @@ class Selection:
     repo: str | None = None
     status: str | None = None
     since: str | None = None  # ISO-8601 UTC, as `parse_since` returns it
+    severity: str | None = None  # this severity or worse (critical, high, medium, low)
+    overprivileged: bool = False
     all: bool = False
     # Findings suppressed everywhere (inline allow, .keysweepignore) are left out of a selection
     # unless asked for, or named by id.
@@ -58,7 +63,7 @@ class Selection:
 
     def empty(self) -> bool:
         return not (self.ids or self.provider or self.rule or self.owner or self.team or self.source
-                    or self.repo or self.status or self.since or self.all)
+                    or self.repo or self.status or self.since or self.severity or self.overprivileged or self.all)
 
 
 def parse_since(text: str, now: datetime | None = None) -> str:
@@ -100,6 +105,10 @@ def _passes(finding: Finding, selection: Selection, no_value: frozenset[str], si
     if selection.status and finding_status(finding, no_value) != selection.status:
         return False
     if since is not None and not (finding.first_seen_at and parse_utc(finding.first_seen_at) >= since):
+        return False
+    if selection.severity and severity_rank(finding_severity(finding)) > severity_rank(selection.severity):
+        return False
+    if selection.overprivileged and (finding_reach(finding) or {}).get("overprivileged") is not True:
         return False
     return True
 
