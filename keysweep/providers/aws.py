@@ -347,6 +347,9 @@ async def read_reach(credential, ctx, identity) -> Reach:
     user = _user_name(arn)
     if user is None:
         return unseen("policies: only an IAM user's policies are read (this principal is not a user)", arn)
+    # Already loaded by the running event loop (imported where used, as in the verifier above).
+    import asyncio  # noqa: PLC0415
+
     from botocore.exceptions import BotoCoreError, NoCredentialsError
 
     try:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from keysweep.clock import parse_utc
-from keysweep.http import TransportError
+from keysweep.errors import TransportError
 
 # How much a key can do, from least to most (None: not seen).
 ACCESS_LEVELS = ("read", "write", "admin")
