@@ -607,3 +607,20 @@ def test_severity_and_overprivileged_select_in_findings_revoke_and_report(run, t
     assert report["totals"]["count"] == 1
     bad = run("findings", "--db", db, "--severity", "severe")
     assert bad.code == 2 and "Traceback" not in bad.stderr
+
+
+def test_owner_notifications_say_how_severe_the_key_is_and_what_it_can_do():
+    from keysweep.remediation import notify
+    from tests.test_store_backends import a_finding
+
+    finding = a_finding(0)
+    finding.verification = {"status": "live", "checked_at": "2026-01-01T00:00:00Z", "identity": {}}
+    finding.reach = Reach(identity="deploy-bot", permissions=("admin:org", "repo"), flagged=("admin:org",),
+                          access="admin", evidence="test").record()
+    finding.owner = {"name": "Org reader", "allowed": ["read:org"]}
+    facts = notify.message("cannot_revoke", finding)
+    assert facts["severity"] == "critical" and facts["reach"]["overprivileged"] is True
+    slack = notify.body(notify.Target("https://hooks.example/x", "slack", "default"), facts)["text"]
+    assert "It can: critical (admin): admin:org!, repo; overprivileged" in slack
+    plain = a_finding(1)
+    assert notify.message("found", plain)["reach"] is None and notify.message("found", plain)["severity"] == "medium"

@@ -17,7 +17,6 @@ from keysweep.commands._common import open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.locations import describe_all, describe_finding
 from keysweep.remediation.audit import default_actor
-from keysweep.remediation.report import reach_summary
 from keysweep.remediation.run import (
     PlanEntry,
     RevocationRun,
@@ -32,7 +31,7 @@ from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
 from keysweep.settings import load_settings
 from keysweep.store import Store, store_exists, store_location
-from keysweep.verify.reach import finding_reach, finding_severity
+from keysweep.verify.reach import finding_reach, finding_severity, reach_summary
 from keysweep.wording import counted
 
 

@@ -40,6 +40,7 @@ from keysweep.providers import provider as provider_record
 from keysweep.remediation.secrets import scrub
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
+from keysweep.verify.reach import finding_reach, finding_severity, reach_summary
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -143,7 +144,9 @@ def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
             "locations": [shown(place) for place in locations(finding)], "owner": shown(owner.get("name")),
             "team": shown(owner.get("team")), "console": console, "action": action, "detail": shown(detail) or None,
             # What to issue instead of another standing key (its provider's or its rule's; docs/output.md).
-            "replacement": replacement.as_json() if replacement else None}
+            "replacement": replacement.as_json() if replacement else None,
+            # How urgent, and what the key can do (docs/output.md `reach`; null until one was read).
+            "severity": finding_severity(finding), "reach": finding_reach(finding)}
 
 
 def slack_escape(text: str) -> str:
@@ -165,6 +168,8 @@ def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
             f"in {s(_places(facts))}{' — owner ' + s(facts['owner']) if facts['owner'] else ''}. {facts['action']}")
     if facts.get("detail"):
         text += f" ({s(facts['detail'])})"
+    if facts.get("reach"):
+        text += f"\nIt can: {s(terminal_safe(reach_summary(facts['reach'])))}"
     if facts.get("replacement"):
         replacement = facts["replacement"]
         text += f"\nInstead of a new standing key: {s(replacement['summary'])} {s(replacement['docs_url'])}"

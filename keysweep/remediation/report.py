@@ -32,7 +32,7 @@ from keysweep.remediation.statuses import (  # the statuses are the report's too
 )
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
-from keysweep.verify.reach import finding_reach, finding_severity, severity_rank
+from keysweep.verify.reach import finding_reach, finding_severity, reach_summary, severity_rank
 from keysweep.wording import counted
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
@@ -747,17 +747,6 @@ def audit_view(report: dict[str, Any]) -> list[dict[str, Any]]:
             "replace_with": c.get("replacement"),
         })
     return view
-
-
-def reach_summary(reach: dict[str, Any]) -> str:
-    """One line: severity, access, permissions (flagged ones marked), overprivileged, what was not seen."""
-    permissions = reach.get("permissions")
-    flagged = set(reach.get("flagged") or [])
-    shown = ("permissions not seen" if permissions is None else
-             ", ".join(f"{p}!" if p in flagged else p for p in permissions[:12]) or "no permission")
-    verdict = {True: "; overprivileged", False: "; within allowed", None: ""}[reach.get("overprivileged")]
-    unknown = f"; {len(reach.get('unknown') or [])} part(s) not seen" if reach.get("unknown") else ""
-    return f"{reach.get('severity')} ({reach.get('access') or 'access unknown'}): {shown}{verdict}{unknown}"
 
 
 def render_audit_table(view: list[dict[str, Any]]) -> str:

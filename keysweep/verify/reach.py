@@ -218,3 +218,14 @@ def finding_reach(finding: Any) -> dict[str, Any] | None:
 def finding_severity(finding: Any) -> str:
     """The finding's severity, with or without a reach (status, revoke plans, report order)."""
     return severity(liveness_of(finding), getattr(finding, "reach", None), exposed_seconds=exposure_seconds(finding))
+
+
+def reach_summary(reach: dict[str, Any]) -> str:
+    """One line: severity, access, permissions (flagged ones marked), overprivileged, what was not seen."""
+    permissions = reach.get("permissions")
+    flagged = set(reach.get("flagged") or [])
+    shown = ("permissions not seen" if permissions is None else
+             ", ".join(f"{p}!" if p in flagged else p for p in permissions[:12]) or "no permission")
+    verdict = {True: "; overprivileged", False: "; within allowed", None: ""}[reach.get("overprivileged")]
+    unknown = f"; {len(reach.get('unknown') or [])} part(s) not seen" if reach.get("unknown") else ""
+    return f"{reach.get('severity')} ({reach.get('access') or 'access unknown'}): {shown}{verdict}{unknown}"
