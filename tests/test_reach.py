@@ -17,7 +17,7 @@ from keysweep.providers.slack import slack_reach
 from keysweep.store import Store
 from keysweep.verify.reach import SEVERITIES, Reach, overprivileged, permitted, reach_json, severity
 from tests.conftest import find_secret
-from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeGitLab, FakeOpenAI, FakeProviders, FakeSlack
 from tests.selection_helpers import responder_store
 
 # -- overprivileged: against the owner's declared list ------------------------------------------
@@ -624,3 +624,40 @@ def test_owner_notifications_say_how_severe_the_key_is_and_what_it_can_do():
     assert "It can: critical (admin): admin:org!, repo; overprivileged" in slack
     plain = a_finding(1)
     assert notify.message("found", plain)["reach"] is None and notify.message("found", plain)["severity"] == "medium"
+
+
+# -- Slack, GitLab, Hugging Face end to end ----------------------------------------------------------
+
+def test_slack_gitlab_and_hugging_face_reach_from_their_documented_answers(
+        run, make_repo, keys, tmp_path, monkeypatch, fake_api):
+    slack_admin, slack_plain = keys.slack_bot(), keys.slack_bot()
+    gitlab_root, gitlab_reader = keys.gitlab_pat(), keys.gitlab_pat()
+    hf_token = keys.huggingface()
+    repo = make_repo("app")
+    repo.commit("config", {".env": f"S1={slack_admin}\nS2={slack_plain}\nG1={gitlab_root}\nG2={gitlab_reader}\n"
+                                   f"HF_TOKEN={hf_token}\n"})
+    fake_api.add("GET", "/hf/api/whoami-v2", json={
+        "type": "user", "id": "u1", "name": "jane", "fullname": "Jane", "email": "jane@acme.io",
+        "orgs": [{"type": "org", "name": "acme", "roleInOrg": "admin"}, {"type": "org", "name": "lab",
+                                                                       "roleInOrg": "read"}],
+        "auth": {"type": "access_token", "accessToken": {"displayName": "ci", "role": "write"}}})
+    monkeypatch.setenv("HF_ENDPOINT", fake_api.url + "/hf")
+    slack = FakeSlack([slack_admin, slack_plain], scopes={slack_admin: "chat:write,admin.users:write"})
+    gitlab = FakeGitLab([gitlab_root, gitlab_reader], scopes={gitlab_reader: ["read_api", "read_repository"]},
+                        admins=[gitlab_root])
+    db = tmp_path / "store.db"
+    with FakeProviders(slack=slack, gitlab=gitlab) as fakes:
+        _env(monkeypatch, fakes)
+        run("scan", "git", repo.path, "--db", db)
+        verified = run("verify", "--db", db, "--format", "json").json()
+    reach = {name: find_secret(verified, value)["reach"] for name, value in (
+        ("slack_admin", slack_admin), ("slack_plain", slack_plain), ("gitlab_root", gitlab_root),
+        ("gitlab_reader", gitlab_reader), ("hf", hf_token))}
+    assert reach["slack_admin"]["permissions"] == ["admin.users:write", "chat:write"]
+    assert reach["slack_admin"]["flagged"] == ["admin.users:write"] and reach["slack_admin"]["severity"] == "critical"
+    # Slack sent no x-oauth-scopes header for this token: its scopes are unknown, not empty
+    assert reach["slack_plain"]["permissions"] is None and reach["slack_plain"]["unknown"]
+    assert reach["gitlab_root"]["flagged"] == ["api"] and reach["gitlab_root"]["details"] == {"role": "administrator"}
+    assert reach["gitlab_reader"]["access"] == "read" and reach["gitlab_reader"]["identity"] == "jane"
+    assert reach["hf"]["permissions"] == ["write"] and reach["hf"]["flagged"] == ["org-admin:acme"]
+    assert reach["hf"]["resources"] == ["org:acme", "org:lab"]

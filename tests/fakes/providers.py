@@ -281,7 +281,16 @@ class FakeGitHub(FakeProvider):
 
 
 class FakeGitLab(FakeProvider):
+    """GitLab's token API: `personal_access_tokens/self` (the token's scopes), `/user` (its user;
+    `is_admin` only in an administrator's own answer), revocation of the token by itself."""
+
     name = "gitlab"
+
+    def __init__(self, keys=(), *, scopes: dict[str, list[str]] | None = None, admins: Iterable[str] = (),
+                 **kw) -> None:
+        super().__init__(keys, **kw)
+        self.scopes = dict(scopes or {})   # token -> its scopes (["api"] unless given)
+        self.admins = set(admins)          # tokens whose user administers the instance
 
     def is_revoke(self, method, path):
         return method == "DELETE"
@@ -313,15 +322,34 @@ class FakeGitLab(FakeProvider):
             token = request.headers.get("PRIVATE-TOKEN", "")
             if token in self.active:
                 return web.json_response({"id": 7, "name": "ci", "revoked": False, "active": True,
-                                          "scopes": ["api"], "user_id": 3})
+                                          "scopes": self.scopes.get(token, ["api"]), "user_id": 3})
             return web.json_response({"message": "401 Unauthorized"}, status=401)
 
+        async def get_user(request):
+            self._log(request)
+            token = request.headers.get("PRIVATE-TOKEN", "")
+            if token not in self.active:
+                return web.json_response({"message": "401 Unauthorized"}, status=401)
+            user = {"id": 3, "username": "root" if token in self.admins else "jane", "name": "Jane",
+                    "state": "active", "email": "jane@acme.io"}
+            if token in self.admins:
+                user["is_admin"] = True
+            return web.json_response(user)
+
+        app.router.add_get("/api/v4/user", get_user)
         app.router.add_delete("/api/v4/personal_access_tokens/self", delete_self)
         app.router.add_get("/api/v4/personal_access_tokens/self", get_self)
 
 
 class FakeSlack(FakeProvider):
+    """Slack's auth.test / auth.revoke: HTTP 200 with `ok`, and the token's scopes in the
+    `x-oauth-scopes` header of auth.test's answer."""
+
     name = "slack"
+
+    def __init__(self, keys=(), *, scopes: dict[str, str] | None = None, **kw) -> None:
+        super().__init__(keys, **kw)
+        self.scopes = dict(scopes or {})  # token -> its x-oauth-scopes header value (none sent unless given)
 
     def is_revoke(self, method, path):
         return path == "/api/auth.revoke"
@@ -355,7 +383,10 @@ class FakeSlack(FakeProvider):
             if hostile is not None:
                 return hostile
             if self.bearer(request) in self.active:
-                return web.json_response({"ok": True, "team": "acme", "user": "bot", "team_id": "T1", "user_id": "U1"})
+                token = self.bearer(request)
+                headers = {"x-oauth-scopes": self.scopes[token]} if token in self.scopes else {}
+                return web.json_response({"ok": True, "team": "acme", "user": "bot", "team_id": "T1", "user_id": "U1"},
+                                         headers=headers)
             return web.json_response({"ok": False, "error": "invalid_auth"})
 
         app.router.add_post("/api/auth.revoke", revoke)
