@@ -661,3 +661,26 @@ def test_slack_gitlab_and_hugging_face_reach_from_their_documented_answers(
     assert reach["gitlab_reader"]["access"] == "read" and reach["gitlab_reader"]["identity"] == "jane"
     assert reach["hf"]["permissions"] == ["write"] and reach["hf"]["flagged"] == ["org-admin:acme"]
     assert reach["hf"]["resources"] == ["org:acme", "org:lab"]
+
+
+def test_a_failing_reader_gives_an_unknown_reach_without_the_secret(monkeypatch):
+    import asyncio
+
+    from keysweep.context import Context
+    from keysweep.providers.base import Provider
+    from keysweep.settings import Settings
+    from keysweep.verify import runner
+    from keysweep.verify.model import Credential
+    from tests.test_store_backends import a_finding
+
+    secret = "ghp_" + "Q7x" * 12
+
+    async def broken(credential, ctx, identity):
+        raise ValueError(f"unexpected body echoing {credential.secret}")
+
+    monkeypatch.setattr(runner, "provider_record", lambda name: Provider(name, name, reach=broken))
+    record = asyncio.run(runner.read_reach(a_finding(0), Credential("github", "github.classic-pat", secret),
+                                           Context(http=None, settings=Settings()), {}))
+    assert record["permissions"] is None and record["access"] is None
+    assert record["unknown"][0].startswith("reach not read: ValueError")
+    assert "Q7xQ7xQ7x" not in repr(record) and record["checked_at"].endswith("Z")
