@@ -75,6 +75,8 @@ def _finding_defs() -> dict[str, Any]:
         "name": _nullable(STRING), "team": _nullable(STRING), "purpose": _nullable(STRING),
         "source": _nullable(STRING), "confidence": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
         "evidence": {}, "contact": _nullable(STRING),
+        "allowed": _nullable({"type": "array", "items": STRING,
+                              "description": "the permissions its owners-file entry allows (docs/owners.md)"}),
     }, required=["name", "source"])
     remediation = _object({
         "state": _nullable(STRING), "leaked_at": _nullable(STRING), "detected_at": _nullable(STRING),
@@ -85,6 +87,15 @@ def _finding_defs() -> dict[str, Any]:
         "created_at": _nullable(STRING), "only_where_written": {"type": "boolean"},
     })
     replacement = _object({"kind": STRING, "summary": STRING, "docs_url": {"type": "string", "pattern": "^https?://"}})
+    strings = {"type": "array", "items": STRING}
+    reach = _object({
+        "identity": _nullable(STRING), "permissions": _nullable(strings), "resources": _nullable(strings),
+        "severity": {"enum": ["critical", "high", "medium", "low"]},
+        "overprivileged": _nullable({"type": "boolean"}), "evidence": _nullable(STRING),
+        "checked_at": _nullable(STRING), "flagged": strings, "access": _nullable({"enum": ["admin", "write", "read"]}),
+        "unknown": strings, "details": {"type": "object"}, "allowed": _nullable(strings),
+    }, required=["identity", "permissions", "resources", "severity", "overprivileged", "evidence", "checked_at"],
+        description="what a live key can do, read when it verified live and kept after it died (docs/output.md)")
     finding = _object({
         "id": {"type": "string", "pattern": "^f_[0-9a-f]{16}$",
                "description": "stable id of the secret: one per provider and secret_sha256"},
@@ -101,10 +112,12 @@ def _finding_defs() -> dict[str, Any]:
         "managed": _nullable({"$ref": "#/$defs/managed"}),
         "replacement": _nullable({"$ref": "#/$defs/replacement"}),
         "baselined": _nullable({"type": "boolean"}),
+        "reach": _nullable({"$ref": "#/$defs/reach"}),
     }, description="One secret, wherever it was seen (a line of --format jsonl; docs/output.md). Fields are "
                    "added, never renamed or removed: consumers should accept fields they do not know.")
     return {"finding": finding, "occurrence": occurrence, "suppression": suppression, "verification": verification,
-            "owner": owner, "remediation": remediation, "managed": managed, "replacement": replacement}
+            "owner": owner, "remediation": remediation, "managed": managed, "replacement": replacement,
+            "reach": reach}
 
 
 def findings_schema() -> dict[str, Any]:
@@ -189,6 +202,8 @@ def owners_schema() -> dict[str, Any]:
     entry_properties: dict[str, Any] = {
         "name": {"type": "string", "pattern": r"\S"}, "team": STRING, "purpose": STRING, "contact": STRING,
         "confidence": {"type": "number", "minimum": 0, "maximum": 1}, "match": match,
+        "allowed": {"type": "array", "items": {"type": "string", "pattern": r"\S"},
+                    "description": "the permissions the key needs, in its provider's names (docs/owners.md)"},
     }
     entry = {"type": "object", "properties": entry_properties, "required": ["name", "match"],
              "additionalProperties": False}

@@ -158,7 +158,8 @@ def test_the_findings_hook_rejects_an_output_that_breaks_the_contract():
              "verification": None, "owner": None,
              "remediation": {"state": None, "leaked_at": None, "detected_at": None, "confirmed_dead_at": None,
                              "exposure_seconds": None},
-             "account_id": None, "metadata": None, "managed": None, "replacement": None, "baselined": None}]
+             "account_id": None, "metadata": None, "managed": None, "replacement": None, "baselined": None,
+             "reach": None}]
     conftest.validate_findings_output(["scan", "dir", "--format", "json"], json.dumps(good))
     renamed = [{**good[0], "secret_hash": good[0]["secret_sha256"]}]
     del renamed[0]["secret_sha256"]
@@ -167,6 +168,12 @@ def test_the_findings_hook_rejects_an_output_that_breaks_the_contract():
     with pytest.raises(AssertionError, match="baselined"):
         conftest.validate_findings_output(["findings", "--format", "jsonl"],
                                           json.dumps({**good[0], "baselined": "yes"}) + "\n")
+    reach = {"identity": "octocat", "permissions": None, "resources": None, "severity": "high",
+             "overprivileged": None, "evidence": "GET /user", "checked_at": "2026-01-01T00:00:00Z"}
+    conftest.validate_findings_output(["findings", "--format", "json"], json.dumps([{**good[0], "reach": reach}]))
+    with pytest.raises(AssertionError, match="severity|reach"):
+        conftest.validate_findings_output(["findings", "--format", "json"],
+                                          json.dumps([{**good[0], "reach": {**reach, "severity": "severe"}}]))
 
 
 def test_the_suite_validates_real_outputs(run, make_repo, keys, tmp_path):
