@@ -33,13 +33,13 @@ def baseline_group() -> None:
               help="Findings store: a SQLite file or a postgresql:// URL. Default: $KEYSWEEP_DB or the user data dir.")
 @include_suppressed_option
 @output_file_option
-def baseline_create(ids, provider, rule, owner, team, status, source, repo, since, from_file, db, include_suppressed,
-                    output):
+def baseline_create(ids, provider, rule, owner, team, status, source, repo, since, severity, overprivileged, from_file,
+                    db, include_suppressed, output):
     """Write a baseline: one entry per finding id (never a path or a line), to standard output or
     -o FILE. From the store (finding IDS and the filters select as `keysweep findings` does), or
     with --from from a scan's JSON output."""
     if from_file is not None:
-        selected = [ids, provider, rule, owner, team, status, source, repo, since, db]
+        selected = [ids, provider, rule, owner, team, status, source, repo, since, severity, overprivileged, db]
         if any(selected) or include_suppressed:
             raise click.UsageError("--from takes the findings of that output as they are: no filters, ids or --db")
         findings = _read_output(from_file)
@@ -48,7 +48,8 @@ def baseline_create(ids, provider, rule, owner, team, status, source, repo, sinc
         if not store_exists(path):
             fail(f"{show_location(path)}: no store yet (run a scan first, or pass --db, or --from a scan's JSON output)")
         selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
-                                    include_suppressed=include_suppressed)
+                                    include_suppressed=include_suppressed, severity=severity,
+                                    overprivileged=overprivileged)
         store = Store(path, writable=False)
         try:
             unknown = store.unknown_finding_ids(ids)
