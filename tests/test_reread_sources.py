@@ -208,3 +208,33 @@ def test_a_store_written_before_access_was_kept_reads_the_configured_cache(run, 
         conn.execute("UPDATE occurrences SET locator = json_remove(locator, '$.access')")
     result = verify(run, swept)
     assert find_secret(result.json(), swept["history"])["verification"]["status"] == "live", result
+
+
+def test_a_revoker_never_reads_a_value_through_a_symlink_swapped_in_after_the_scan(run, tmp_path, keys):
+    """ctx.secrets re-reads only through the re-reader: a scanned file later replaced by a symlink
+    (to anything: here a file outside the scanned tree holding the same key) is not followed."""
+    import asyncio
+
+    from keysweep.context import Context
+    from keysweep.errors import SecretUnavailable
+    from keysweep.remediation.secrets import secret_for
+    from keysweep.store import Store
+
+    value = keys.openai_project()
+    tree, outside = tmp_path / "tree", tmp_path / "outside.env"
+    tree.mkdir()
+    (tree / "app.env").write_text(f"OPENAI_API_KEY={value}\n")
+    outside.write_text(f"OPENAI_API_KEY={value}\n")
+    db = tmp_path / "store.db"
+    assert run("scan", "dir", tree, "--db", db).code == 1
+
+    def read() -> str:
+        store = Store(db)
+        (finding,) = store.findings()
+        return asyncio.run(secret_for(finding, Context(http=None, store=store)))
+
+    assert read() == value  # the scanned file itself is read
+    (tree / "app.env").unlink()
+    (tree / "app.env").symlink_to(outside)
+    with pytest.raises(SecretUnavailable):
+        read()

@@ -17,15 +17,11 @@ files (re-scan the blob, keep the match whose SHA-256 is the finding's).
 from __future__ import annotations
 
 import inspect
-import subprocess
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import KeysweepError, SecretUnavailable
 from keysweep.fingerprint import redaction_prefix, scrub_secret, secret_sha256
-from keysweep.scanner.engine import Engine
 from keysweep.scanner.reread import fetch_secret
-from keysweep.scanner.rules import load_rules
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -59,7 +55,9 @@ def scrub(text: str | None, ctx: "Context | None") -> str | None:
 def forget(ctx: "Context") -> None:
     _memory(ctx).clear()
     _prefixes(ctx).clear()
-    ctx.extra.pop("_blob_cache", None)
+    rereader = ctx.extra.get("rereader")
+    if rereader is not None:  # the values it read stay in memory no longer than the run's own
+        rereader.forget()
 
 
 async def secret_for(finding: "Finding | str", ctx: "Context") -> str:
@@ -114,48 +112,8 @@ async def _read(finding: "Finding", ctx: "Context") -> str | None:
         value = await fetch_secret(finding, ctx)  # a CI variable is read through the context's HTTP client
     except KeysweepError:
         value = None
-    return value or _builtin_read(finding, ctx)
+    # Only through the re-reader: it refuses symlinks and caps sizes, so a file swapped in after the
+    # scan cannot make a revoker read (or act on) anything the scan did not see.
+    return value or None
 
 
-def _builtin_read(finding: "Finding", ctx: "Context") -> str | None:
-    """Re-scan each occurrence's blob or file and keep the match with the finding's SHA-256."""
-    cache: dict[str, dict[str, str]] = ctx.extra.setdefault("_blob_cache", {})
-    for occurrence in finding.occurrences:
-        locator = occurrence.locator or {}
-        if locator.get("blob") and locator.get("repo"):
-            key = f"git:{locator['repo']}:{locator['blob']}"
-            if key not in cache:
-                try:
-                    content = subprocess.run(["git", "cat-file", "blob", locator["blob"]], cwd=locator["repo"],
-                                             capture_output=True, check=True, timeout=60).stdout
-                except (OSError, subprocess.SubprocessError):
-                    cache[key] = {}
-                    continue
-                cache[key] = _values(content, ctx)
-        elif locator.get("path"):
-            root = locator.get("root") or ""
-            path = Path(root) / locator["path"] if root and not Path(locator["path"]).is_absolute() \
-                else Path(locator["path"])
-            if Path(root).is_file():
-                path = Path(root)
-            key = f"file:{path}"
-            if key not in cache:
-                try:
-                    cache[key] = _values(path.read_bytes(), ctx)
-                except OSError:
-                    cache[key] = {}
-                    continue
-        else:
-            continue
-        value = cache[key].get(finding.secret_sha256)
-        if value:
-            return value
-    return None
-
-
-def _values(content: bytes, ctx: "Context") -> dict[str, str]:
-    engine = ctx.extra.get("_engine")
-    if engine is None:
-        engine = ctx.extra["_engine"] = Engine(load_rules(), backend="auto")
-    # An allowed line still holds the value (a suppressed place of a listed finding).
-    return {secret_sha256(match.secret): match.secret for match in engine.scan(content, keep_allowed=True)}
