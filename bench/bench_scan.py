@@ -882,7 +882,10 @@ def cmd_staged(args) -> dict:
             py = interpreter_of(ks[0])
             tools.append(Tool("python -c pass", [py, "-c", "pass"], {0},
                               tool_version([py, "--version"]), cwd=str(tmp)))
-            staged_argv, notes = keysweep_staged_argv(ks)
+            if args.hook:  # exactly what a pre-commit hook runs (console script, no click)
+                staged_argv, notes = ks + ["scan", "staged"], []
+            else:
+                staged_argv, notes = keysweep_staged_argv(ks)
             for n in notes:
                 log(n)
             rev = keysweep_source_rev(ks)
@@ -991,6 +994,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--clean", action="store_true",
                    help="stage no key-shaped value (what almost every pre-commit run sees); by default one "
                         "generated GitHub-token-shaped value is staged")
+    s.add_argument("--hook", action="store_true",
+                   help="time plain `keysweep scan staged` (what a pre-commit hook runs: text report, "
+                        "no click) instead of `scan staged --format json`")
     s.add_argument("--runs", type=int, default=15, help="counted runs (default 15)")
     s.add_argument("--seed", type=int, default=1, help="seed for the generated files")
     s.add_argument("--keep", action="store_true", help="keep the throwaway repo and print its path")
