@@ -95,11 +95,15 @@ def hidden_alias(flag: str, alias_of: str, target: str, **attrs) -> Callable:
     return decorate
 
 
-def progress_option(func: Callable) -> Callable:
+def progress_switch(shows: str) -> Callable:
+    """`--progress/--no-progress`, its help saying what this command's progress shows."""
     return click.option("--progress/--no-progress", "show_progress", default=None,
-                        help="Progress on stderr: done / total and the time left (scan git: blobs and MB/s; "
-                             "scan dir: files and MB/s, no total; verify: keys). Default: shown when stderr is a "
-                             "terminal only.")(func)
+                        help=f"Progress on stderr: {shows}. Default: shown when stderr is a terminal only.")
+
+
+def progress_option(func: Callable) -> Callable:
+    """`--progress/--no-progress` for a run counted in things done of a total, with the time left."""
+    return progress_switch("done / total and the time left")(func)
 
 
 def store_options(func: Callable) -> Callable:
@@ -257,7 +261,7 @@ def scan() -> None:
 @scan_options
 @fail_on_error_option
 @verify_option
-@progress_option
+@progress_switch("blobs done / total, MB/s and the time left")
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
                  fail_on_error=False, include_suppressed=False, verify=False, show_progress=None, commit_range=None,
                  config_path=None):
@@ -304,7 +308,7 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 @scan_options
 @fail_on_error_option
 @verify_option
-@progress_option
+@progress_switch("files done / total, MB/s and the time left")
 def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, new_only, include_suppressed=False,
                  fail_on_error=False, verify=False, config_path=None, show_progress=None):
     """Files under PATH (no .git/, no binaries, no symlinks)."""
@@ -317,8 +321,10 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
     source = DirectorySource(path, max_size=max_size)
     matcher, rules = load_engine(rule_paths, engine)
     store = open_store(db, no_store)
-    # The tree is not walked twice to know its size first: files and MB/s, no total.
     progress = BlobProgress(live=sys.stderr.isatty(), noun="file") if progress_enabled(show_progress) else None
+    if progress is not None:
+        # Only when progress shows: a walk of names and sizes first (no content read) gives the total.
+        progress.total(*source.census())
     try:
         result = scan_local(source, matcher, [Path.cwd()], progress=progress)
     finally:
@@ -335,10 +341,12 @@ def scan_dir_cmd(path, fmt, output, db, no_store, rule_paths, engine, max_size, 
 @output_options
 @click.option("--db", type=click.Path(dir_okay=False),
               help="Record findings in this store too (by default a staged scan writes nothing).")
-@click.option("--rules", "rule_paths", multiple=True, type=click.Path(), help="Extra rule file or folder.")
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(),
+              help="Extra rule file or folder (repeatable).")
 @click.option("--engine", type=click.Choice(["auto", "hyperscan", "regex"]), default="regex", show_default=True,
               help="Candidate finder; a commit is small, so the keyword prefilter starts fastest.")
-@click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True)
+@click.option("--max-size", type=click.IntRange(min=1), default=10 * 1024 * 1024, show_default=True,
+              help="Skip staged files larger than this many bytes.")
 @click.option("--no-store", is_flag=True, hidden=True)
 @include_suppressed_option
 @baseline_option
@@ -357,7 +365,7 @@ def rules_group() -> None:
 
 
 @rules_group.command("list")
-@click.option("--rules", "rule_paths", multiple=True, type=click.Path(), help="Extra rule file or folder.")
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(), help="Extra rule file or folder (repeatable).")
 @format_option(("table", "json"))
 @output_file_option
 def rules_list(rule_paths, fmt, output):
@@ -412,10 +420,12 @@ def rules_check(paths):
     for failure in failures:
         click.echo(terminal_safe(failure), err=True)
     examples = sum(len(r.examples) + len(r.negative_examples) for r in to_test)
+    from keysweep.wording import counted
+
     if failures:
-        click.echo(f"{len(failures)} failure(s) in {len(to_test)} rules", err=True)
+        click.echo(f"{counted(len(failures), 'failure')} in {counted(len(to_test), 'rule')}", err=True)
         sys.exit(1)
-    click.echo(f"{len(to_test)} rules OK ({examples} examples)")
+    click.echo(f"{counted(len(to_test), 'rule')} OK ({counted(examples, 'example')})")
 
 
 @cli.command("demo")

@@ -44,7 +44,10 @@ PRINTS_RECORDS = {"events", "findings", "status", "owners", "verify", "revoke", 
 # Commands that write one document of their own (a baseline, a schema): -o/--output, no --format.
 WRITES_A_DOCUMENT = {"baseline create", "schema"}
 # Commands whose long runs show progress on stderr.
-SHOWS_PROGRESS = {"scan git", "scan dir", "scan github", "scan gitlab", "scan aws", "sweep", "verify", "scan kubernetes", "scan vault", "scan gcp"}
+SHOWS_PROGRESS = {"scan git", "scan dir", "scan github", "scan gitlab", "scan aws", "sweep", "verify", "owners",
+                  "scan kubernetes", "scan vault", "scan gcp"}
+# Commands that report something by its age (Actions secrets, IAM keys): only they take --max-age.
+REPORTS_BY_AGE = {"scan github", "scan aws", "sweep"}
 # Options about cloning or walking a repository: not on a scan that reads none.
 GIT_OPTIONS = {"--cache-dir", "--git-workers", "--unreachable", "--clone", "--no-clone"}
 NOT_GIT_SCANS = {"scan aws", "scan kubernetes", "scan vault", "scan gcp"}
@@ -115,6 +118,22 @@ def test_one_concept_one_spelling(path):
 def test_a_scan_that_reads_no_repository_shows_no_git_option(path):
     assert not set(_shown(COMMANDS[path])) & GIT_OPTIONS
     assert not any(flag in _help(path) for flag in GIT_OPTIONS)
+    # Nor does its progress promise a bar per repository.
+    assert "repositor" not in (_shown(COMMANDS[path])["--progress"].help or "")
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_max_age_only_where_something_is_reported_by_its_age(path):
+    assert ("--max-age" in _shown(COMMANDS[path])) == (path in REPORTS_BY_AGE), path
+
+
+@pytest.mark.parametrize("path", sorted(SHOWS_PROGRESS))
+def test_progress_says_what_it_counts_on_this_command(path):
+    """No help naming other commands' units ("scan git: blobs …; verify: keys") where it shows."""
+    words = _shown(COMMANDS[path])["--progress"].help or ""
+    assert not any(f"{other}:" in words for other in COMMANDS), words
+    unit = {"scan git": "blobs", "scan dir": "files", "verify": "keys", "owners": "findings"}.get(path)
+    assert unit is None or unit in words, words
 
 
 def test_the_aliases_are_these_and_hidden():

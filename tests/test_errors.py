@@ -113,7 +113,7 @@ def test_missing_rule_path(run_process, tmp_path):
 def test_a_valid_extra_rule_file_is_used(run_process, tmp_path):
     good = rule_file(tmp_path, "good.toml", VALID_RULE.format(id="testco.token", extra=""))
     check = run_process("rules", "check", good)
-    assert check.code == 0 and "1 rules OK" in check.stdout, check
+    assert check.code == 0 and "1 rule OK (2 examples)" in check.stdout, check
     target = tmp_path / "app.cfg"
     target.write_text("x = 1\ntoken = tst_q9w8e7r6t5y4u3i2o1p0\n")
     result = run_process("scan", "dir", target, "--no-store", "--format", "json", "--rules", good,

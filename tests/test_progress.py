@@ -198,15 +198,42 @@ def test_verify_on_a_terminal_shows_keys_of_total(verified_store, providers, tmp
     assert re.search(r"verifying.*3/3 keys ETA", screen), screen
 
 
-def test_scan_dir_counts_files_and_mb_without_a_total(run, small_repo, tmp_path):
+def test_scan_dir_shows_files_done_of_total_the_rate_and_the_time_left(run, small_repo, tmp_path):
     tree = small_repo.path  # its working tree: two files (scan dir skips .git/)
     quiet = run("scan", "dir", tree, "--no-store")
     assert quiet.code == 1 and quiet.stderr == "", quiet
     asked = run("scan", "dir", tree, "--no-store", "--progress")
-    # The first file at once, then (the tree is small) the last as the scan ends: never a total.
-    assert re.findall(r"^keysweep: (\d) files?, [\d.]+ MB, [\d.]+ MB/s$", asked.stderr, re.M) == ["1", "2"], asked
+    # The first file at once, then the last: each of the total, with the time left.
+    assert re.findall(r"^keysweep: (\d/\d) files, [\d.]+ of [\d.]+ MB, [\d.]+ MB/s, ETA \d+s$", asked.stderr,
+                      re.M) == ["1/2", "2/2"], asked
     code, stdout, screen = on_a_terminal("scan", "dir", tree, "--no-store", cwd=tmp_path)
-    assert code == 1 and re.search(r"2 files [\d.]+ MB/s", screen), stdout + screen
+    assert code == 1 and re.search(r"2/2 files [\d.]+ MB/s ETA \d+s", screen), stdout + screen
+
+
+def test_the_total_of_scan_dir_is_what_it_reads(tmp_path):
+    """Regular files up to --max-size, not .git/, not a link, not one over the limit."""
+    from keysweep.scanner.sources.directory import DirectorySource
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.txt").write_bytes(b"x" * 10)
+    (tmp_path / "two.txt").write_bytes(b"y" * 20)
+    (tmp_path / "big.bin").write_bytes(b"z" * 1000)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_bytes(b"[core]\n")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "two.txt")
+    assert DirectorySource(tmp_path, max_size=100).census() == (2, 30)
+    assert DirectorySource(tmp_path / "two.txt").census() == (1, 20)
+
+
+def test_owners_shows_findings_resolved_of_total(run, small_repo, tmp_path):
+    db = tmp_path / "s.db"
+    assert run("scan", "git", small_repo.path, "--db", db).code == 1
+    quiet = run("owners", "--offline", "--db", db)
+    assert "resolving" not in quiet.stderr, quiet
+    asked = run("owners", "--offline", "--db", db, "--progress")
+    assert re.search(r"^keysweep: resolving owners: 1/1 finding, ETA \d+s$", asked.stderr, re.M), asked
+    code, stdout, screen = on_a_terminal("owners", "--offline", "--db", db, cwd=tmp_path)
+    assert code == 0 and re.search(r"resolving owners.*1/1 finding ETA", screen), stdout + screen
 
 
 def test_plain_lines_without_a_total_end_with_the_last_count():

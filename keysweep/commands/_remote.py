@@ -32,25 +32,42 @@ from keysweep.scanner.sources.remote import inventory_rules
 from keysweep.settings import load_settings
 from keysweep.wording import counted, plural
 
+MAX_AGE_HELP = ("Age limit in days: Actions secrets not updated and active IAM keys created longer ago are "
+                "reported as long-lived.")
+REPOSITORY_PROGRESS = ("on a terminal a line per repository or scope as it ends and a live bar per repository "
+                       "(blobs done / total, MB/s, time left); plain lines on a pipe")
 
-def remote_options(func: Callable) -> Callable:
-    func = click.option("--max-age", "max_age", type=click.IntRange(min=0), default=90, show_default=True,
-                        help="Age limit in days: Actions secrets not updated and active IAM keys created "
-                             "longer ago are reported as long-lived.")(func)
-    func = click.option("--fail-on-error", is_flag=True,
-                        help="Exit 3 when any repository, permission or region failed (the rest is still reported).")(func)
-    func = click.option("--errors-json", type=click.Path(dir_okay=False, writable=True),
-                        help="Also write the errors as JSON ({\"errors\": [...]}) to this file.")(func)
-    func = click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
-                        help="API reads in flight at once (each host is also throttled).")(func)
-    func = click.option("--full", is_flag=True,
-                        help="Read everything again, ignoring what the store has already seen.")(func)
-    func = click.option("--progress/--no-progress", "show_progress", default=None,
-                        help="Progress on stderr: on a terminal a line per repository or scope as it ends and a "
-                             "live bar per repository (blobs done / total, MB/s, time left); plain lines on a "
-                             "pipe. Default: shown when stderr is a terminal only. --no-progress also drops "
-                             "the closing counts line.")(func)
-    return func
+
+def remote_options(func: Callable | None = None, *, max_age: bool | str = True, progress: str = REPOSITORY_PROGRESS):
+    """The options every remote scan takes. `max_age=False` on a source that reports nothing by its
+    age (only `scan github`'s Actions secrets and `scan aws`'s IAM keys are); `progress` says what
+    this command's progress shows (a scan that reads no repository has no per-repository bar);
+    `max_age="…"`: what the age limit applies to on this command, for its help.
+    Used bare (`@remote_options`) or called (`@remote_options(max_age=False, progress=…)`)."""
+    def decorate(func: Callable) -> Callable:
+        if max_age:
+            func = click.option("--max-age", "max_age", type=click.IntRange(min=0), default=90, show_default=True,
+                                help=f"Age limit in days: {max_age}." if isinstance(max_age, str)
+                                else MAX_AGE_HELP)(func)
+        func = click.option("--fail-on-error", is_flag=True,
+                            help="Exit 3 when any repository, permission or region failed (the rest is still "
+                                 "reported).")(func)
+        func = click.option("--errors-json", type=click.Path(dir_okay=False, writable=True),
+                            help="Also write the errors as JSON ({\"errors\": [...]}) to this file.")(func)
+        func = click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
+                            help="API reads in flight at once (each host is also throttled).")(func)
+        func = click.option("--full", is_flag=True,
+                            help="Read everything again, ignoring what the store has already seen.")(func)
+        func = click.option("--progress/--no-progress", "show_progress", default=None,
+                            help=f"Progress on stderr: {progress}. Default: shown when stderr is a terminal only. "
+                                 "--no-progress also drops the closing counts line.")(func)
+        return func
+
+    return decorate(func) if func is not None else decorate
+
+
+# What the progress of a scan that reads no repository shows (`scan aws`, `scan vault`, …).
+SCOPE_PROGRESS = "a line per scope (a region's service, a namespace, a mount, a project) as it ends"
 
 
 def clone_options(func: Callable) -> Callable:
@@ -216,9 +233,9 @@ def token_from(env_name: str, default_env: str) -> str | None:
 
 def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str | None, db: str | None,
                no_store: bool, rule_paths: tuple[str, ...], engine: str, max_size: int, new_only: bool,
-               max_age: int, fail_on_error: bool, errors_json: str | None, concurrency: int, full: bool,
+               fail_on_error: bool, errors_json: str | None, concurrency: int, full: bool,
                show_progress: bool | None, cache_dir: str | None = None, git_workers: int = 4,
-               include_suppressed: bool = False, settings=None, exit_on_new: bool = False,
+               include_suppressed: bool = False, max_age: int = 90, settings=None, exit_on_new: bool = False,
                after: Callable[[object, object], None] | None = None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit.
     `after(store, outcome)` runs once everything is recorded, before the findings are rendered."""

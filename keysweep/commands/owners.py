@@ -7,12 +7,13 @@ import sys
 
 import click
 
-from keysweep.cli import format_option, hidden_alias, output_file_option
+from keysweep.cli import format_option, hidden_alias, output_file_option, progress_switch
 from keysweep.commands.verify import REPORT_FORMATS, emit_findings, open_existing_store, select_findings
 from keysweep.files import open_private_output
 from keysweep.output import finding_json
 from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners
 from keysweep.owners.ownersfile import load_owner_rules
+from keysweep.progress import CountProgress, progress_enabled
 from keysweep.providers import PROVIDERS
 from keysweep.sanitize import rich_text, safe_console, terminal_safe
 from keysweep.scanner.reread import Rereader
@@ -76,14 +77,21 @@ def _help() -> str:
               help="keysweep.toml with [providers.<name>] endpoints and admin key variables.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also attribute findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
+@progress_switch("findings resolved / total and the time left")
 def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path,
-               include_suppressed):
+               include_suppressed, show_progress=None):
     settings = load_settings(config_path)
     owner_rules = load_owner_rules(owners_file, settings)
     store = open_existing_store(db)
     findings = select_findings(store, provider, rule, ids, include_suppressed)
-    _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline,
-                             rereader=Rereader(settings=settings))
+    progress = (CountProgress("resolving owners", "finding", len(findings), live=sys.stderr.isatty())
+                if findings and progress_enabled(show_progress) else None)
+    try:
+        _, warnings = run_owners(findings, settings, store, owner_rules, offline=offline,
+                                 rereader=Rereader(settings=settings), progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     unowned = [f for f in refreshed if is_unowned(f.owner, threshold)]
     shown = unowned if unowned_only else refreshed

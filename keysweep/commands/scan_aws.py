@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from keysweep.cli import output_options, scan_options, store_options
-from keysweep.commands._remote import remote_options, run_remote
+from keysweep.commands._remote import SCOPE_PROGRESS, remote_options, run_remote
 from keysweep.providers import provider
 from keysweep.scanner.sources.aws import SERVICES, AwsSource
 
@@ -21,7 +21,8 @@ SERVICE_CHOICES = ("secretsmanager", "ssm", "lambda", "iam")
                                      f"${provider('aws').env_name_for_base_url()}).")
 @click.option("--service", "services", multiple=True, type=click.Choice(SERVICE_CHOICES),
               help="Only these services (repeatable). Default: all four.")
-@remote_options
+@remote_options(max_age="active IAM access keys created longer ago are reported as long-lived",
+                progress=SCOPE_PROGRESS)
 @output_options
 @store_options
 @scan_options

@@ -7,7 +7,7 @@ import os
 import click
 
 from keysweep.cli import output_options, scan_options, store_options
-from keysweep.commands._remote import checked_url, remote_options, run_remote
+from keysweep.commands._remote import SCOPE_PROGRESS, checked_url, remote_options, run_remote
 from keysweep.scanner.sources.gcp import ENDPOINT_ENV, PROJECT_ENV, GcpSource
 
 
@@ -15,7 +15,7 @@ from keysweep.scanner.sources.gcp import ENDPOINT_ENV, PROJECT_ENV, GcpSource
 @click.option("--project", "projects", multiple=True,
               help=f"Project id or number to read (repeatable). Default: ${PROJECT_ENV}.")
 @click.option("--endpoint-url", help=f"Secret Manager endpoint (default: ${ENDPOINT_ENV}, else Google's).")
-@remote_options
+@remote_options(max_age=False, progress=SCOPE_PROGRESS)
 @output_options
 @store_options
 @scan_options

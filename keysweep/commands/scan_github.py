@@ -27,7 +27,7 @@ TOKEN_ENV = GITHUB.env_name_for_admin_key()
               help="Clone/fetch repositories and scan their history.")
 @click.option("--actions/--no-actions", default=True, show_default=True,
               help="Read Actions variables and inventory Actions secrets.")
-@remote_options
+@remote_options(max_age="Actions secrets not updated for longer are reported as long-lived")
 @clone_options
 @output_options
 @store_options

@@ -28,7 +28,7 @@ TOKEN_ENV = GITLAB.env_name_for_admin_key()
               help="Clone/fetch project repositories and scan their history.")
 @click.option("--variables/--no-variables", default=True, show_default=True, help="Read CI/CD variables.")
 @click.option("--instance", is_flag=True, help="Also read instance-level CI/CD variables (administrator token).")
-@remote_options
+@remote_options(max_age=False)
 @clone_options
 @output_options
 @store_options

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from keysweep.cli import output_options, scan_options, store_options
-from keysweep.commands._remote import remote_options, run_remote
+from keysweep.commands._remote import SCOPE_PROGRESS, remote_options, run_remote
 from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource
 
 
@@ -18,7 +18,7 @@ from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource
               help="Namespace to read (repeatable). Default: every namespace the credentials can list.")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(tuple(KINDS)),
               help="Only these kinds (repeatable). Default: all of them.")
-@remote_options
+@remote_options(max_age=False, progress=SCOPE_PROGRESS)
 @output_options
 @store_options
 @scan_options

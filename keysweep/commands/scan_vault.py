@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from keysweep.cli import output_options, scan_options, store_options
-from keysweep.commands._remote import remote_options, run_remote
+from keysweep.commands._remote import SCOPE_PROGRESS, remote_options, run_remote
 from keysweep.scanner.sources.vault import (
     ADDR_ENV,
     AUTH_METHODS,
@@ -37,7 +37,7 @@ from keysweep.scanner.sources.vault import (
               help="With --auth jwt: a file holding the JWT (e.g. a Kubernetes service account token).")
 @click.option("--token-env", default=TOKEN_ENV, show_default=True,
               help="Name of the environment variable holding the Vault token.")
-@remote_options
+@remote_options(max_age=False, progress=SCOPE_PROGRESS)
 @output_options
 @store_options
 @scan_options

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from keysweep.cli import format_option, output_file_option, progress_option
+from keysweep.cli import format_option, output_file_option, progress_switch
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.output import render
@@ -111,7 +111,7 @@ def _table(results_by_id):
               help="keysweep.toml with [providers.<name>] base_url / rate_limit.")
 @click.option("--include-suppressed", is_flag=True,
               help="Also check findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
-@progress_option
+@progress_switch("keys checked / total and the time left")
 def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path, include_suppressed,
                show_progress=None):
     """Check whether stored findings still work, with read-only calls to each provider.

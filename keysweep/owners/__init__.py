@@ -23,7 +23,7 @@ Findings whose best candidate is below the threshold (default 0.5) are **unowned
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from keysweep.context import Context
 from keysweep.fingerprint import redaction_prefix, scrub_secret
@@ -136,8 +136,10 @@ def is_unowned(owner: dict[str, Any] | None, threshold: float) -> bool:
 
 
 def run_owners(findings: list["Finding"], settings, store, owner_rules: list["OwnerRule"], *, offline: bool = False,
-               rereader: "Rereader | None" = None, concurrency: int = 8) -> tuple[dict[str, list[Candidate]], list[str]]:
-    """Resolve every finding, store all candidates (one chosen) and learned key ids; synchronous."""
+               rereader: "Rereader | None" = None, concurrency: int = 8,
+               progress: Callable[[int], None] | None = None) -> tuple[dict[str, list[Candidate]], list[str]]:
+    """Resolve every finding, store all candidates (one chosen) and learned key ids; synchronous.
+    `progress(done)` is told how many findings are resolved after each one."""
     async def main() -> tuple[dict[str, list[Candidate]], list[str]]:
         called = [*(record.name for record in inventory_providers()), *CHECK_NOW]  # the providers resolvers call
         client = HttpClient(timeout=float(settings.section("owners").get("timeout", 20.0)),
@@ -161,6 +163,8 @@ def run_owners(findings: list["Finding"], settings, store, owner_rules: list["Ow
                 learned = [c.key_id for c in candidates if c.key_id and c.source != "owners-file"]
                 if learned and store is not None and learned[0] != finding.key_id:
                     store.set_key_id(finding.id, learned[0])
+                if progress is not None:
+                    progress(len(results))
 
             await asyncio.gather(*(one(f) for f in findings))
             return results, octx.warnings
