@@ -1,4 +1,4 @@
-"""`keysweep findings`, `keysweep revoke` and `keysweep report` select the same credentials the same way: finding ids as
+"""`keysweep findings`, `verify`, `owners`, `revoke` and `report` select the same credentials the same way: finding ids as
 arguments, --provider (any case), --rule, --owner, --team, --status (the report's statuses),
 --source, --repo, --since; a filter value that matches nothing known is one warning line."""
 
@@ -106,7 +106,47 @@ def test_the_report_of_a_team_is_that_teams_status(run, store):
     assert found["variable"].id in html and found["revoked"].id not in html
 
 
-@pytest.mark.parametrize("command", ["findings", "revoke", "report"])
+def handed_to(run, monkeypatch, db, command: str, *args) -> set[str]:
+    """The findings `keysweep verify` or `keysweep owners` acts on (their checks replaced: no network)."""
+    acted: list[str] = []
+    if command == "verify":
+        def check(findings, *_args, **_kwargs):
+            acted.extend(f.id for f in findings)
+            return []
+        monkeypatch.setattr("keysweep.commands.verify.run_verification", check)
+    else:
+        def resolve(findings, *_args, **_kwargs):
+            acted.extend(f.id for f in findings)
+            return {}, []
+        monkeypatch.setattr("keysweep.commands.owners.run_owners", resolve)
+    result = run(command, *args, "--format", "json", "--db", db)
+    assert result.code == 0, result
+    return set(acted)
+
+
+@pytest.mark.parametrize("command", ["verify", "owners"])
+def test_verify_and_owners_select_as_findings_does(run, store, monkeypatch, command):
+    db, f = store
+    openai = {f[name].id for name in ("live", "flaky", "unchecked", "dead_already", "revoked", "variable")}
+    cases = [
+        ((), {finding.id for finding in f.values()}),
+        (("--provider", "OpenAI"), openai),
+        (("--rule", "aws.iam-stale-access-key"), {f["key_age"].id}),
+        (("--team", "ml-platform"), {f["revoked"].id}),
+        (("--owner", "web@acme.test"), {f["variable"].id}),
+        (("--status", "unverified"), {f["unchecked"].id}),
+        (("--source", "aws-ssm"), {f["spread"].id}),
+        (("--since", "2026-12-02"), {f["spread"].id}),
+        ((f["live"].id, f["key_age"].id), {f["live"].id, f["key_age"].id}),
+        (("--id", f["live"].id), {f["live"].id}),  # the earlier spelling of an id, still accepted
+    ]
+    for args, expected in cases:
+        assert handed_to(run, monkeypatch, db, command, *args) == expected, args
+        if "--id" not in args:
+            assert listed(run, db, *args) == expected, args
+
+
+@pytest.mark.parametrize("command", ["findings", "verify", "owners", "revoke", "report"])
 def test_a_filter_value_matching_nothing_known_is_one_warning(run, store, command):
     db, _found = store
     result = run(command, "--provider", "nosuch", "--db", db)
@@ -134,7 +174,7 @@ def test_the_warning_is_sanitised(run, store):
 
 def test_an_unknown_id_or_a_bad_date_is_a_usage_error(run, store):
     db, _found = store
-    for command in ("findings", "revoke", "report"):
+    for command in ("findings", "verify", "owners", "revoke", "report"):
         unknown = run(command, "f_0000000000000000", "--db", db)
         assert unknown.code == 2 and "no such finding: f_0000000000000000" in unknown.stderr, unknown
         bad = run(command, "--since", "last tuesday", "--db", db)

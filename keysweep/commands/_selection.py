@@ -1,6 +1,6 @@
-"""The selection options `keysweep findings`, `keysweep revoke` and `keysweep report` share (one set of options, one
-library function: keysweep/remediation/selection.py), and the warning for a filter value that
-matches nothing known."""
+"""The selection options `keysweep findings`, `verify`, `owners`, `revoke`, `report` and `baseline
+create` share (one set of options, one library function: keysweep/remediation/selection.py), and the
+warning for a filter value that matches nothing known."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Callable
 
 import click
 
-from keysweep.remediation.selection import Selection, parse_since, unmatched_filters
+from keysweep.errors import KeysweepError
+from keysweep.remediation.selection import Selection, parse_since, select, unmatched_filters
 from keysweep.sanitize import terminal_safe
 from keysweep.verify.reach import SEVERITIES
 
@@ -58,3 +59,19 @@ def warn_unmatched(store, selection) -> None:
     """One line on stderr per filter value that matches nothing known (`--provider nosuch`)."""
     for note in unmatched_filters(store, selection):
         click.echo(f"keysweep: warning: {terminal_safe(note)}", err=True)
+
+
+def id_option(func: Callable) -> Callable:
+    """`--id ID` (repeatable): `verify`'s and `owners`' earlier spelling of the IDS arguments, still
+    accepted (options are a contract), not shown in --help."""
+    return click.option("--id", "id_options", multiple=True, hidden=True)(func)
+
+
+def selected(store, selection):
+    """The findings `selection` names, after checking its ids (one the store does not hold is a usage
+    error, exit 2) and warning about each filter value that matches nothing known."""
+    unknown = store.unknown_finding_ids(selection.ids)
+    if unknown:  # a typo must not look like "nothing to do"
+        raise KeysweepError(f"no such finding: {', '.join(unknown)}")
+    warn_unmatched(store, selection)
+    return select(store, selection)

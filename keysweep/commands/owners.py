@@ -8,7 +8,8 @@ import sys
 import click
 
 from keysweep.cli import format_option, hidden_alias, output_file_option, progress_switch
-from keysweep.commands.verify import REPORT_FORMATS, emit_findings, open_existing_store, select_findings
+from keysweep.commands._selection import build_selection, id_option, selected, selection_options
+from keysweep.commands.verify import REPORT_FORMATS, emit_findings, open_existing_store
 from keysweep.files import open_private_output
 from keysweep.output import finding_json
 from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners
@@ -54,18 +55,18 @@ def _help() -> str:
     inventories = ", ".join(record.title for record in PROVIDERS.values() if record.inventory is not None)
     return (f"Attribute every finding to an owner: owners file, provider admin inventories ({inventories}, "
             "AWS IAM), the token's own identity, CODEOWNERS at the commit, commit author.\n\n"
-            "All candidates are stored; the best is chosen and explained. JSON adds every candidate.")
+            "All candidates are stored; the best is chosen and explained. JSON adds every candidate. "
+            "Finding IDS and the filters select as `keysweep findings` does (none: every finding).")
 
 
 @click.command("owners", help=_help())
+@selection_options
+@id_option
 @click.option("--unowned", "unowned_only", is_flag=True,
               help="List only findings whose best owner is below --min-confidence (exit 1 if any).")
 @click.option("--min-confidence", "threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD,
               show_default=True, help="Confidence (0 to 1) an owner needs for a finding to count as owned.")
 @hidden_alias("--threshold", "--min-confidence", "threshold", type=click.FloatRange(0, 1))
-@click.option("--provider", help="Only findings of this provider.")
-@click.option("--rule", help="Only findings of this rule id.")
-@click.option("--id", "ids", multiple=True, help="Only this finding id (repeatable).")
 @click.option("--owners-file", type=click.Path(dir_okay=False),
               help="keysweep-owners.toml to use (default: ./keysweep-owners.toml or [owners] file).")
 @click.option("--offline", is_flag=True, help="No network: owners file, CODEOWNERS and commit authors only.")
@@ -78,12 +79,16 @@ def _help() -> str:
 @click.option("--include-suppressed", is_flag=True,
               help="Also attribute findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
 @progress_switch("findings resolved / total and the time left")
-def owners_cmd(unowned_only, threshold, provider, rule, ids, owners_file, offline, fmt, output, db, config_path,
-               include_suppressed, show_progress=None):
+def owners_cmd(ids, id_options, provider, rule, owner, team, status, source, repo, since, severity, overprivileged,
+               unowned_only, threshold, owners_file, offline, fmt, output, db, config_path, include_suppressed,
+               show_progress=None):
+    selection = build_selection(ids + id_options, provider, rule, owner, team, status, source, repo, since,
+                                include_suppressed=include_suppressed, severity=severity,
+                                overprivileged=overprivileged)
     settings = load_settings(config_path)
     owner_rules = load_owner_rules(owners_file, settings)
     store = open_existing_store(db)
-    findings = select_findings(store, provider, rule, ids, include_suppressed)
+    findings = selected(store, selection)
     progress = (CountProgress("resolving owners", "finding", len(findings), live=sys.stderr.isatty())
                 if findings and progress_enabled(show_progress) else None)
     try:

@@ -7,10 +7,12 @@ import sys
 import click
 
 from keysweep.cli import format_option, output_file_option, progress_switch
+from keysweep.commands._selection import build_selection, id_option, selected, selection_options
 from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.output import render
 from keysweep.progress import CountProgress, progress_enabled
+from keysweep.remediation.selection import Selection
 from keysweep.sanitize import rich_text, safe_console, terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.rules import load_rules
@@ -33,14 +35,9 @@ def open_existing_store(db: str | None):
 def select_findings(store, provider: str | None, rule: str | None, ids: tuple[str, ...],
                     include_suppressed: bool = False):
     """Findings named by id, or else those the filters select (suppressed everywhere: only with
-    `include_suppressed`)."""
-    findings = store.findings(provider=provider, rule=rule, ids=list(ids) if ids else None,
-                              include_suppressed=include_suppressed)
-    if ids:
-        missing = sorted(set(ids) - {f.id for f in findings})
-        if missing and not (provider or rule):
-            raise KeysweepError(f"no such finding: {', '.join(missing)}")
-    return findings
+    `include_suppressed`): the shared selection with only these filters."""
+    return selected(store, Selection(ids=tuple(ids), provider=provider, rule=rule,
+                                     include_suppressed=include_suppressed))
 
 
 def emit_findings(findings, fmt: str, output: str | None, table_writer) -> None:
@@ -96,9 +93,8 @@ def _table(results_by_id):
 
 
 @click.command("verify")
-@click.option("--provider", help="Only findings of this provider (e.g. github).")
-@click.option("--rule", help="Only findings of this rule id.")
-@click.option("--id", "ids", multiple=True, help="Only this finding id (repeatable).")
+@selection_options
+@id_option
 @click.option("--ttl", type=click.IntRange(min=0), default=3600, show_default=True,
               help="Reuse a live/dead answer younger than this many seconds; 0 checks again.")
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
@@ -112,15 +108,19 @@ def _table(results_by_id):
 @click.option("--include-suppressed", is_flag=True,
               help="Also check findings suppressed everywhere they were seen (inline allow, .keysweepignore).")
 @progress_switch("keys checked / total and the time left")
-def verify_cmd(provider, rule, ids, ttl, concurrency, fmt, output, db, config_path, include_suppressed,
-               show_progress=None):
+def verify_cmd(ids, id_options, provider, rule, owner, team, status, source, repo, since, severity, overprivileged,
+               ttl, concurrency, fmt, output, db, config_path, include_suppressed, show_progress=None):
     """Check whether stored findings still work, with read-only calls to each provider.
 
-    Each answer is live, dead (the provider said so) or unknown (with the reason), and is recorded
-    with its time. Exit status 1 when any key is live."""
+    Finding IDS and the filters select as `keysweep findings` does (none: every finding). Each
+    answer is live, dead (the provider said so) or unknown (with the reason), and is recorded with
+    its time. Exit status 1 when any key is live."""
+    selection = build_selection(ids + id_options, provider, rule, owner, team, status, source, repo, since,
+                                include_suppressed=include_suppressed, severity=severity,
+                                overprivileged=overprivileged)
     settings = load_settings(config_path)
     store = open_existing_store(db)
-    findings = select_findings(store, provider, rule, ids, include_suppressed)
+    findings = selected(store, selection)
     progress = (CountProgress("verifying", "key", len({f.id for f in findings}), live=sys.stderr.isatty())
                 if findings and progress_enabled(show_progress) else None)
     try:
