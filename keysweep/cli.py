@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -12,13 +13,13 @@ import click
 
 from keysweep import __version__
 from keysweep.baseline import parse_baseline
-from keysweep.commands._common import emit, open_report, settings_for_verify, verify_after_scan
+from keysweep.commands._common import STARTED_AT, emit, open_report, settings_for_verify, verify_after_scan
 from keysweep.errors import KeysweepError
 from keysweep.progress import BlobProgress, progress_enabled
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
 
-FORMATS = ("table", "json", "jsonl", "sarif", "csv")
+FORMATS = ("table", "json", "jsonl", "sarif", "csv", "gitlab")
 
 
 def fail(message: str) -> None:
@@ -35,6 +36,7 @@ FORMAT_DESCRIPTIONS = {
     "jsonl": "one JSON object per line",
     "sarif": "SARIF 2.1.0 for code scanning",
     "csv": "one row per place",
+    "gitlab": "GitLab's secret detection report, gl-secret-detection-report.json",
     "html": "a self-contained page",
     "prometheus": "metrics in the Prometheus text format",
 }
@@ -217,6 +219,8 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="keysweep")
 def cli() -> None:
     """Find long-lived credentials, attribute them, revoke them, and time it."""
+    # When the command began: a report that says when its scan started (--format gitlab) reads it.
+    click.get_current_context().meta[STARTED_AT] = datetime.now(timezone.utc)
 
 
 # `keysweep scan <source>` subcommands defined in other modules, e.g. {"github": "keysweep.commands.github:scan_github"}.

@@ -1,4 +1,5 @@
-"""Rendering findings: table (people), json/jsonl (tools; the output contract), sarif, csv.
+"""Rendering findings: table (people), json/jsonl (tools; the output contract), sarif, csv, gitlab
+(GitLab's secret detection report, keysweep/gitlab_report.py).
 
 The JSON finding is a contract (docs/output.md): fields are added, never renamed or removed, and a
 field a command has not computed is null, not absent.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from typing import Any, Iterable, TextIO
 from urllib.parse import quote
 
@@ -22,7 +24,7 @@ from keysweep.tables import Column, draw_width, fitted_table
 from keysweep.verify.reach import finding_reach
 from keysweep.wording import counted
 
-FORMATS = ("table", "json", "jsonl", "sarif", "csv")
+FORMATS = ("table", "json", "jsonl", "sarif", "csv", "gitlab")
 INFORMATION_URI = "https://github.com/keysweep/keysweep"
 
 
@@ -99,9 +101,10 @@ def account_id(finding: Finding) -> str | None:
 
 def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextIO,
            stats: ScanStats | None = None, errors: Iterable[str] = (), *, nothing_read: bool = False,
-           unit: str = "blob") -> None:
+           unit: str = "blob", started_at: datetime | None = None) -> None:
     """`nothing_read`: every source failed, so the table must not claim there is nothing to find.
-    `unit`: what the scan read one of, for the table's summary line (blob, file, object)."""
+    `unit`: what the scan read one of, for the table's summary line (blob, file, object).
+    `started_at`: when the command began (the GitLab report's scan start; else its end)."""
     if fmt == "json":
         json.dump([finding_json(f, rules) for f in findings], out, indent=2)
         out.write("\n")
@@ -113,6 +116,12 @@ def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextI
         out.write("\n")
     elif fmt == "csv":
         write_csv(findings, out)
+    elif fmt == "gitlab":
+        from keysweep.gitlab_report import gitlab_report  # noqa: PLC0415  (only this format needs it)
+
+        json.dump(gitlab_report(findings, rules, errors, nothing_read=nothing_read, started_at=started_at), out,
+                  indent=2)
+        out.write("\n")
     else:
         write_table(findings, rules, out, stats, list(errors), nothing_read=nothing_read, unit=unit)
 

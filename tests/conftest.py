@@ -242,11 +242,12 @@ def _option(args: list[str], *names: str) -> str | None:
 
 def validate_findings_output(args: list[str], stdout: str, cwd: Path | None = None) -> None:
     """When `args` ask a findings command for json or jsonl, its output (stdout, or the -o file) must
-    validate against the findings schema: every JSON output of the suite is held to the contract."""
+    validate against the findings schema: every JSON output of the suite is held to the contract. A
+    `--format gitlab` report must validate against GitLab's secret detection report schema."""
     if not args or args[0] not in FINDINGS_COMMANDS or "--help" in args or "-h" in args:
         return
     fmt = _option(args, "--format")
-    if fmt not in ("json", "jsonl"):
+    if fmt not in ("json", "jsonl", "gitlab"):
         return
     output = _option(args, "-o", "--output")
     text = stdout
@@ -257,6 +258,15 @@ def validate_findings_output(args: list[str], stdout: str, cwd: Path | None = No
         text = target.read_text(encoding="utf-8")
     if not text.strip():
         return  # nothing written: an error (one line on stderr), checked by the test itself
+    if fmt == "gitlab":  # GitLab's secret detection report, held to GitLab's schema (tests/gitlab_schema.py)
+        from tests.gitlab_schema import gitlab_report_errors
+
+        problems = gitlab_report_errors(json.loads(text))
+        if problems:
+            raise AssertionError(f"keysweep {' '.join(args[:2])} --format gitlab: not a valid GitLab secret detection "
+                                 f"report: {problems[0]}")
+        VALIDATED[0] += 1
+        return
     documents = [json.loads(text)] if fmt == "json" else [json.loads(line) for line in text.splitlines() if line.strip()]
     for document in documents:
         errors = sorted(findings_validator(fmt).iter_errors(document), key=lambda e: list(e.absolute_path))

@@ -12,6 +12,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "keysweep"
 FACE, SERVICES, DOMAIN, STORE, BASE = 4, 3, 2, 1, 0
 LAYER = {
     "cli": FACE, "commands": FACE, "launcher": FACE, "__main__": FACE, "demo": FACE, "output": FACE,
+    # `--format gitlab`: a renderer of findings, like output.
+    "gitlab_report": FACE,
     # The schemas of the outputs and of every configuration file: built from each loader's tables.
     "schemas": FACE,
     "remediation": SERVICES, "owners": SERVICES, "verify": SERVICES,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from keysweep.testing.gitrepo import RepoBuilder
 from keysweep.testing.keygen import KeyGen
 
-FORMATS = ("table", "json", "jsonl", "sarif", "csv")
+FORMATS = ("table", "json", "jsonl", "sarif", "csv", "gitlab")
 
 KINDS = ("openai_project", "openai_service_account", "openai_admin", "openai_legacy", "anthropic",
          "huggingface", "google_api_key", "github", "aws_pair")

@@ -32,6 +32,18 @@ def open_report(output: str) -> IO[str]:
         raise KeysweepError(f"{output}: cannot write the report: {exc.strerror}") from None
 
 
+# The click context's meta key for when the command began (set by the `keysweep` group).
+STARTED_AT = "keysweep.started_at"
+
+
+def command_started_at():
+    """When this command began (a datetime), or None outside a click command (the console script's
+    plain `scan staged` path loads no click)."""
+    click = sys.modules.get("click")
+    ctx = click.get_current_context(silent=True) if click is not None else None
+    return ctx.meta.get(STARTED_AT) if ctx is not None else None
+
+
 def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
          *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False,
          unit: str = "blob", baseline: frozenset[str] | None = None) -> None:
@@ -50,9 +62,11 @@ def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new
     nothing_read = bool(getattr(result, "nothing_read", False))
     if output:
         with open_report(output) as handle:
-            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read, unit=unit)
+            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read, unit=unit,
+                   started_at=command_started_at())
     else:
-        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read, unit=unit)
+        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read, unit=unit,
+               started_at=command_started_at())
     if fmt != "table" or output or not sys.stdout.isatty():
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:

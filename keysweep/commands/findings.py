@@ -7,7 +7,7 @@ import sys
 import click
 
 from keysweep.cli import fail, include_suppressed_option, output_options
-from keysweep.commands._common import open_report
+from keysweep.commands._common import command_started_at, open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.output import render
 from keysweep.remediation.selection import select
@@ -56,7 +56,7 @@ def findings_cmd(ids, provider, rule, owner, team, status, source, repo, since, 
     rules = {r.id: r for r in load_rules()}
     handle = open_report(output) if output else sys.stdout
     try:
-        render(findings, fmt, rules, handle)
+        render(findings, fmt, rules, handle, started_at=command_started_at())
     finally:
         if output:
             handle.close()
