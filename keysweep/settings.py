@@ -166,6 +166,10 @@ RATE = Check(lambda v: _is_number(v) and 0.01 <= v <= 100_000, "a number of requ
 TIMEOUT = Check(lambda v: _is_number(v) and 0 < v <= 3600, "a number of seconds greater than 0, at most 3600",
                 _number(0, 3600, exclusive_minimum=True))
 WAIT = Check(lambda v: _is_number(v) and 0 <= v <= 3600, "a number of seconds from 0 to 3600", _number(0, 3600))
+# A GitHub App's id (a number) or client id (a string such as "Iv23li…"): GitHub takes either as `iss`.
+APP_ID = Check(lambda v: (_is_int(v) and v > 0) or (isinstance(v, str) and v.strip() != ""),
+               "an app id (a number) or client id (a string)",
+               {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"\S"}]})
 ATTEMPTS = Check(lambda v: _is_int(v) and 1 <= v <= 100, "a whole number from 1 to 100", _number(1, 100, integer=True))
 
 PROVIDER_KEYS: dict[str, Check] = {
@@ -195,10 +199,12 @@ SECTION_KEYS: dict[str, dict[str, Check]] = {
 SOURCE_KEYS: dict[str, Check] = {"git": STRING_LIST, "max_age_days": NON_NEGATIVE_INT, "cache_dir": STRING}
 SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
     "github": {"orgs": STRING_LIST, "users": STRING_LIST, "repos": STRING_LIST, "api_url": URL,
-               "token_env": ENV_NAME, "forks": BOOL, "archived": BOOL, "clone": BOOL, "actions": BOOL},
+               "token_env": ENV_NAME, "forks": BOOL, "archived": BOOL, "clone": BOOL, "actions": BOOL,
+               "app_id": APP_ID, "app_key_file": STRING},
     "gitlab": {"groups": STRING_LIST, "projects": STRING_LIST, "api_url": URL, "url": URL, "token_env": ENV_NAME, "forks": BOOL,
                "archived": BOOL, "clone": BOOL, "variables": BOOL, "instance": BOOL},
-    "aws": {"profiles": STRING_LIST, "regions": STRING_LIST, "endpoint_url": URL, "services": STRING_LIST},
+    "aws": {"profiles": STRING_LIST, "regions": STRING_LIST, "endpoint_url": URL, "services": STRING_LIST,
+            "role_arn": STRING},
     "kubernetes": {"kubeconfig": STRING, "contexts": STRING_LIST, "namespaces": STRING_LIST, "kinds": STRING_LIST},
     "gcp": {"projects": STRING_LIST, "endpoint_url": URL},
     "vault": {"addr": URL, "token_env": ENV_NAME, "mounts": STRING_LIST, "versions": BOOL, "namespace": STRING,

@@ -28,11 +28,12 @@ from keysweep.remediation.run import RunOptions
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.session import findings_to_report
-from keysweep.scanner.sources.aws import SERVICES, AwsSource
+from keysweep.scanner.sources.aws import SERVICES, AwsSource, check_role_arn
 from keysweep.scanner.sources.gcp import ENDPOINT_ENV as GCP_ENDPOINT_ENV
 from keysweep.scanner.sources.gcp import PROJECT_ENV as GCP_PROJECT_ENV
 from keysweep.scanner.sources.gcp import GcpSource
 from keysweep.scanner.sources.github import GitHubSource
+from keysweep.scanner.sources.github_app import APP_ID_ENV, APP_KEY_FILE_ENV, GitHubApp, app_config
 from keysweep.scanner.sources.gitlab import GitLabSource
 from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource
 from keysweep.scanner.sources.remote import GitTarget
@@ -44,9 +45,10 @@ from keysweep.settings import load_settings
 from keysweep.verify.runner import run_verification, summary, unreadable_notes
 from keysweep.wording import counted
 
-GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions"}
+GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions", "app_id",
+               "app_key_file"}
 GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
-AWS_KEYS = {"profiles", "regions", "endpoint_url", "services"}
+AWS_KEYS = {"profiles", "regions", "endpoint_url", "services", "role_arn"}
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
 VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace", "auth", "auth_path", "role", "jwt_file"}
 GCP_KEYS = {"projects", "endpoint_url"}
@@ -109,13 +111,19 @@ def build_sources(settings) -> list:
         if not (table.get("orgs") or table.get("users") or table.get("repos")):
             raise KeysweepError(f"{where}: [sources.github] needs orgs, users or repos")
         api_url = checked_url(table.get("api_url") or settings.base_url("github"), f"{where}: [sources.github] api_url")
+        # The app: this table's app_id/app_key_file, else $KEYSWEEP_GITHUB_APP_ID/_KEY_FILE (a key
+        # file named in the table is relative to the configuration file).
+        configured = "app_id" in table or "app_key_file" in table
+        app = app_config(table.get("app_id") if configured else settings.env.get(APP_ID_ENV),
+                         table.get("app_key_file") if configured else settings.env.get(APP_KEY_FILE_ENV),
+                         f"{where}: [sources.github]" if configured else "", base if configured else None)
         built.append(GitHubSource(
             orgs=tuple(table.get("orgs", ())), users=tuple(table.get("users", ())), repos=tuple(table.get("repos", ())),
             api_url=api_url, token=os.environ.get(table.get("token_env", github_token_env)) or None,
             token_env=table.get("token_env", github_token_env),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), actions=bool(table.get("actions", True)),
-            rate_limit=settings.rate_limit("github", 10.0)))
+            rate_limit=settings.rate_limit("github", 10.0), app=GitHubApp(app, api_url) if app else None))
     for table in _tables(sources, "gitlab", GITLAB_KEYS, where):
         if not (table.get("groups") or table.get("projects") or table.get("instance")):
             raise KeysweepError(f"{where}: [sources.gitlab] needs groups, projects or instance = true")
@@ -135,7 +143,8 @@ def build_sources(settings) -> list:
             raise KeysweepError(f"{where}: [sources.aws] unknown service(s) {', '.join(bad)}")
         built.append(AwsSource(regions=table.get("regions", ()), profiles=table.get("profiles", ()),
                                endpoint_url=table.get("endpoint_url") or settings.provider("aws").get("base_url"),
-                               services=services))
+                               services=services,
+                               role_arn=check_role_arn(table.get("role_arn"), f"{where}: [sources.aws] role_arn")))
     for table in _tables(sources, "kubernetes", KUBERNETES_KEYS, where):
         kinds = table.get("kinds") or list(KINDS)
         bad = sorted(set(kinds) - set(KINDS))

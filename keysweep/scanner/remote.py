@@ -393,8 +393,8 @@ class Runner:
     def clone_or_fetch(self, target: GitTarget) -> Path:
         """A bare clone of every branch and tag in the cache, fetched again if it is there (thread)."""
         assert target.url is not None
-        return clone_or_fetch(cache_path(self.cache_dir, target.name), target.url, target.auth_header,
-                              self.git_timeout)
+        auth = target.auth_header() if callable(target.auth_header) else target.auth_header
+        return clone_or_fetch(cache_path(self.cache_dir, target.name), target.url, auth, self.git_timeout)
 
 
 def clone_or_fetch(dest: Path, url: str, auth_header: str | None, timeout: float = GIT_TIMEOUT) -> Path:

@@ -11,6 +11,16 @@ Each runs its own event loop in a background thread, so synchronous clients (PyG
 FakeGitHub can also serve a bare repository over git's "dumb" HTTP protocol (static files after
 `git update-server-info`) at `<server>/<owner>/<name>.git`, authenticated as GitHub documents for
 git over HTTPS with a token: Basic auth, user `x-access-token`, password the token.
+
+FakeGitHub also plays GitHub Apps (`add_app`), as "Authenticating as a GitHub App" documents: the
+app endpoints (`GET /app/installations`, `GET /orgs|users/{name}/installation`, `GET
+/repos/{o}/{r}/installation`, `POST /app/installations/{id}/access_tokens`) take only a JWT
+(`Authorization: Bearer <jwt>`) signed RS256 with the app's private key, whose signature is checked
+against the app's public key, `iss` the app id, `exp` in the future and at most 10 minutes ahead;
+anything else answers 401 with GitHub's documented message. An installation access token (`ghs_…`)
+is answered with `expires_at` (1 hour by default), is accepted on the REST API and for git over
+HTTPS until then, and sees only its installation's account (404 elsewhere); a JWT is refused on
+every other endpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -140,6 +151,9 @@ class _Forge(ServerThread):
         self.behaviour.log.append((request.path_qs, "If-None-Match" in request.headers, response.status))
         return response
 
+    def requires_auth(self) -> bool:
+        return bool(self.behaviour.token)
+
     async def _answer(self, request, handler):
         from aiohttp import web
 
@@ -150,7 +164,7 @@ class _Forge(ServerThread):
         auth = request.headers.get("Authorization") or request.headers.get("PRIVATE-TOKEN")
         if auth:
             b.auth_seen.add(auth)
-        if b.token and not self.authorized(request):
+        if self.requires_auth() and not self.authorized(request):
             return web.json_response({"message": "Bad credentials"}, status=401)
         queued = b.fail_once.get(path)
         if queued:
@@ -239,8 +253,25 @@ class GhRepo:
         return f"{self.owner}/{self.name}"
 
 
+@dataclass
+class GhApp:
+    """A GitHub App: its id, the public half of its key, and where it is installed."""
+
+    app_id: str
+    public_key: str                                   # PEM
+    installations: dict[int, str] = field(default_factory=dict)   # installation id -> account login
+    token_lifetime: float = 3600.0                    # seconds an installation token lives (GitHub: 1 hour)
+
+
+# GitHub's answers to a JWT it refuses (401), as its documentation and its API word them.
+JWT_EXPIRED = "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"
+JWT_TOO_LONG = "'Expiration time' claim ('exp') is too far in the future"
+JWT_ISSUED_AT = "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
+JWT_UNDECODABLE = "A JSON web token could not be decoded"
+
+
 class FakeGitHub(_Forge):
-    """GitHub REST: orgs, users, repos, Actions variables/secrets, environments."""
+    """GitHub REST: orgs, users, repos, Actions variables/secrets, environments; GitHub Apps."""
 
     def __init__(self, behaviour: ForgeBehaviour | None = None) -> None:
         super().__init__(behaviour)
@@ -248,6 +279,121 @@ class FakeGitHub(_Forge):
         self.repos: dict[str, GhRepo] = {}
         self.git_dirs: dict[str, Path] = {}  # "owner/name.git" -> bare repository served over HTTP
         self.git_requests = 0
+        self.apps: dict[str, GhApp] = {}
+        # Installation access tokens handed out: token -> (installation id, account, expiry epoch).
+        self.issued: dict[str, tuple[int, str, float]] = {}
+        # Every JWT-authenticated call: (method, path, app id or None, status).
+        self.app_calls: list[tuple[str, str, str | None, int]] = []
+
+    def make_app(self):
+        app = super().make_app()
+        app.router.add_post("/{tail:.*}", self._route)
+        return app
+
+    def add_app(self, app_id: str | int, public_key: str, installations: dict[int, str] | None = None,
+                token_lifetime: float = 3600.0) -> GhApp:
+        app = GhApp(str(app_id), public_key, dict(installations or {}), token_lifetime)
+        self.apps[app.app_id] = app
+        return app
+
+    def requires_auth(self) -> bool:
+        return bool(self.behaviour.token or self.apps)
+
+    @staticmethod
+    def _app_path(path: str) -> bool:
+        """Endpoints that take the app's JWT (and only it)."""
+        parts = [p for p in path.strip("/").split("/") if p]
+        return (parts[:1] == ["app"] or (len(parts) == 3 and parts[0] in ("orgs", "users") and parts[2] == "installation")
+                or (len(parts) == 4 and parts[0] == "repos" and parts[3] == "installation"))
+
+    def _installation_token(self, request) -> tuple[int, str, float] | None:
+        """The live installation token a request carries (REST: Bearer/token; git: Basic x-access-token)."""
+        header = request.headers.get("Authorization") or ""
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user, _, value = base64.b64decode(value).decode().partition(":")
+            except ValueError:
+                return None
+            if user != "x-access-token":
+                return None
+        elif scheme.lower() not in ("bearer", "token"):
+            return None
+        issued = self.issued.get(value)
+        return issued if issued and issued[2] > time.time() else None
+
+    def _jwt_app(self, request) -> tuple[GhApp | None, str | None]:
+        """(the app, None) for a valid app JWT, else (None, GitHub's 401 message)."""
+        import jwt
+
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or token.count(".") != 2:
+            return None, JWT_UNDECODABLE
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None, JWT_UNDECODABLE
+        app = self.apps.get(str(claims.get("iss")))
+        if app is None:
+            return None, JWT_UNDECODABLE
+        try:  # the signature, against the public key GitHub holds for this app (RS256 only)
+            jwt.decode(token, app.public_key, algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False})
+        except jwt.PyJWTError:
+            return None, JWT_UNDECODABLE
+        now = time.time()
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not isinstance(iat, int) or iat > now + 60:
+            return None, JWT_ISSUED_AT
+        if not isinstance(exp, (int, float)) or exp <= now:
+            return None, JWT_EXPIRED
+        if exp > now + 600:
+            return None, JWT_TOO_LONG
+        return app, None
+
+    async def _app_route(self, request, parts: list[str]):
+        from aiohttp import web
+
+        app, refusal = self._jwt_app(request)
+        if app is None:
+            self.app_calls.append((request.method, request.path, None, 401))
+            return web.json_response({"message": refusal, "documentation_url": "https://docs.github.com/rest"},
+                                     status=401)
+
+        def installation(iid: int, account: str) -> dict[str, Any]:
+            kind = "Organization" if account in self.orgs else "User"
+            return {"id": iid, "app_id": int(app.app_id) if app.app_id.isdigit() else app.app_id,
+                    "account": {"login": account, "id": abs(hash(account)) % 10**6, "type": kind},
+                    "target_type": kind, "repository_selection": "all",
+                    "access_tokens_url": f"{self.url}/app/installations/{iid}/access_tokens",
+                    "permissions": {"metadata": "read", "contents": "read", "actions_variables": "read",
+                                    "secrets": "read", "environments": "read"}}
+
+        def answer(body: Any, status: int = 200):
+            self.app_calls.append((request.method, request.path, app.app_id, status))
+            return web.json_response(body, status=status)
+
+        not_found = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+        if request.method == "GET" and parts == ["app", "installations"]:
+            return answer([installation(i, a) for i, a in sorted(app.installations.items())])
+        if request.method == "GET" and len(parts) == 3 and parts[2] == "installation":
+            for iid, account in app.installations.items():
+                if account == parts[1]:
+                    return answer(installation(iid, account))
+            return answer(not_found, 404)
+        if request.method == "GET" and len(parts) == 4 and parts[0] == "repos":
+            for iid, account in app.installations.items():
+                if account == parts[1] and f"{parts[1]}/{parts[2]}" in self.repos:
+                    return answer(installation(iid, account))
+            return answer(not_found, 404)
+        if request.method == "POST" and len(parts) == 4 and parts[:2] == ["app", "installations"] \
+                and parts[3] == "access_tokens" and parts[2].isdigit() and int(parts[2]) in app.installations:
+            iid = int(parts[2])
+            token = "ghs_" + token_urlsafe(27).replace("-", "A").replace("_", "B")[:36]
+            expires = time.time() + app.token_lifetime
+            self.issued[token] = (iid, app.installations[iid], expires)
+            return answer({"token": token, "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
+                           "permissions": installation(iid, "")["permissions"], "repository_selection": "all"}, 201)
+        return answer(not_found, 404)
 
     def serve_git(self, owner: str, name: str, bare: str | Path) -> str:
         """Serve a bare repository over HTTP (call after start()); returns its clone URL."""
@@ -278,6 +424,12 @@ class FakeGitHub(_Forge):
                 "X-RateLimit-Reset": str(reset), "X-RateLimit-Resource": "core"}
 
     def authorized(self, request) -> bool:
+        if self._app_path(request.path):
+            return True  # the app endpoints check their JWT themselves
+        if self._installation_token(request) is not None:
+            return True
+        if not self.behaviour.token:
+            return False
         if self._git_file(request.path) is not None:
             basic = base64.b64encode(f"x-access-token:{self.behaviour.token}".encode()).decode()
             return request.headers.get("Authorization") == f"Basic {basic}"
@@ -298,13 +450,25 @@ class FakeGitHub(_Forge):
     async def _route(self, request):
         from aiohttp import web
 
+        parts = [unquote(p) for p in request.path.strip("/").split("/")]
+        if self._app_path(request.path):
+            return await self._app_route(request, parts)
+        if request.method != "GET":
+            return web.json_response({"message": "Not Found"}, status=404)
+        installed = self._installation_token(request)
+        if installed is not None and parts[0] in ("orgs", "users", "repos") and len(parts) > 1 \
+                and parts[1] != installed[1]:
+            # An installation token sees only its own account's organization and repositories.
+            return web.json_response({"message": "Not Found"}, status=404)
+        if installed is not None and len(parts) >= 2 and f"{parts[0]}/{parts[1]}.git" in self.git_dirs \
+                and parts[0] != installed[1]:
+            return web.Response(status=404, text="Not Found")
         git_file = self._git_file(request.path)
         if git_file is not None:
             self.git_requests += 1
             if not git_file.is_file():
                 return web.Response(status=404, text="Not Found")
             return web.Response(body=git_file.read_bytes(), content_type="application/octet-stream")
-        parts = [unquote(p) for p in request.path.strip("/").split("/")]
         if len(parts) == 2 and parts[0] in ("orgs", "users"):
             name = parts[1]
             if parts[0] == "orgs" and name not in self.orgs:

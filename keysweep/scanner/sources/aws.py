@@ -14,9 +14,11 @@ a GetSecretValue (logged in CloudTrail, bumps LastAccessedDate) when nothing cha
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from typing import Any, AsyncIterator, Iterable
 
+from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
 from keysweep.scanner.sources import looks_binary
 from keysweep.scanner.sources.remote import (
@@ -35,6 +37,47 @@ from keysweep.scanner.sources.remote import (
 )
 
 SERVICES = ("secretsmanager", "ssm", "lambda", "iam")
+ROLE_SESSION_NAME = "keysweep"
+XML_ERROR = re.compile(r"<Code>([^<]{1,100})</Code>\s*<Message>([^<]{0,300})</Message>")
+# An IAM role ARN (aws, aws-cn, aws-us-gov partitions; a path is allowed before the name).
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+def check_role_arn(value: str | None, what: str = "--role-arn") -> str | None:
+    """A role ARN as given, or a one-line KeysweepError (exit 2) before any call."""
+    if value in (None, ""):
+        return None
+    if not ROLE_ARN.match(str(value).strip()):
+        raise KeysweepError(f"{what} {value!r}: expected an IAM role ARN, e.g. arn:aws:iam::123456789012:role/keysweep-audit")
+    return str(value).strip()
+
+
+def role_session(profile: str | None, role_arn: str, endpoint_url: str | None = None):
+    """A boto3 session acting as `role_arn`: sts:AssumeRole with the profile's (or the default
+    chain's) credentials, session name "keysweep", and botocore's refreshable credentials, which
+    assume the role again before the temporary credentials expire (a scan longer than an hour goes
+    on). STS is asked at `endpoint_url` when one is set, else where boto3 sends it."""
+    import boto3
+    from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+
+    session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    source = session.get_credentials()
+    if source is None:
+        raise RemoteError("no AWS credentials found to assume the role with (environment, shared files, SSO, "
+                          "instance role, web identity)")
+    core = session._session  # botocore's session under boto3's: its config and client factory
+
+    def create_client(service: str, *args: Any, **kwargs: Any):
+        if endpoint_url:
+            kwargs.setdefault("endpoint_url", endpoint_url)
+        return core.create_client(service, *args, **kwargs)
+
+    fetcher = AssumeRoleCredentialFetcher(create_client, source, role_arn,
+                                          extra_args={"RoleSessionName": ROLE_SESSION_NAME})
+    # The role's credentials replace the source's for every client of this session (boto3 has no
+    # public setter; this is botocore's documented refreshable-credentials object).
+    core._credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
+    return session
 
 
 def aws_error(exc: BaseException) -> str:
@@ -44,9 +87,14 @@ def aws_error(exc: BaseException) -> str:
         error = response["Error"]
         code = error.get("Code") or "Error"
         message = " ".join(str(error.get("Message") or "").split())
+        embedded = XML_ERROR.search(message)
+        if embedded:  # a query-protocol (XML) error body where JSON was expected: its code and message
+            code, message = embedded.group(1), embedded.group(2)
         return f"{code}: {message}"[:300] if message else str(code)
     name = type(exc).__name__
     text = " ".join(str(exc).split())
+    if isinstance(exc, RemoteError):
+        return text
     if name == "NoCredentialsError":
         return "no AWS credentials found (environment, shared files, SSO, instance role)"
     if name == "ProfileNotFound":
@@ -58,10 +106,12 @@ class AwsSource:
     label = "aws"
 
     def __init__(self, *, regions: Iterable[str] = (), profiles: Iterable[str] = (), endpoint_url: str | None = None,
-                 services: Iterable[str] = SERVICES, max_workers: int = 4) -> None:
+                 services: Iterable[str] = SERVICES, max_workers: int = 4, role_arn: str | None = None) -> None:
         self.regions = [r for r in regions if r]
         self.profiles = [p for p in profiles if p] or [None]
         self.endpoint_url = endpoint_url or None
+        # keysweep's own access, short-lived: every call as this role (sts:AssumeRole, refreshed).
+        self.role_arn = role_arn or None
         self.services = [s for s in SERVICES if s in set(services)]
         self._lock = threading.Lock()
         self._sessions: dict[str | None, Any] = {}
@@ -74,8 +124,11 @@ class AwsSource:
 
         with self._lock:
             if profile not in self._sessions:
-                self._sessions[profile] = (boto3.session.Session(profile_name=profile) if profile
-                                           else boto3.session.Session())
+                if self.role_arn:
+                    self._sessions[profile] = role_session(profile, self.role_arn, self.endpoint_url)
+                else:
+                    self._sessions[profile] = (boto3.session.Session(profile_name=profile) if profile
+                                               else boto3.session.Session())
             return self._sessions[profile]
 
     def _client(self, profile: str | None, service: str, region: str | None):
@@ -96,7 +149,7 @@ class AwsSource:
     def _access(self, profile: str | None) -> dict[str, Any]:
         """How a later re-read reaches the same account: the profile's *name* and the endpoint
         (never a credential); empty for the default chain and endpoint."""
-        access = {"profile": profile, "endpoint_url": self.endpoint_url}
+        access = {"profile": profile, "endpoint_url": self.endpoint_url, "role_arn": self.role_arn}
         return {ACCESS: {k: v for k, v in access.items() if v}} if any(access.values()) else {}
 
     def _regions(self, profile: str | None) -> list[str]:

@@ -23,7 +23,7 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
 from keysweep.models import ACCESS
@@ -43,6 +43,9 @@ from keysweep.scanner.sources.remote import (
     iso,
     older_than,
 )
+
+if TYPE_CHECKING:
+    from keysweep.scanner.sources.github_app import GitHubApp
 
 GITHUB = provider("github")
 API_VERSION = GITHUB.api_version
@@ -86,16 +89,25 @@ class Listing:
 
 
 class RestClient:
-    """GETs with auth, pagination, conditional requests and GitHub's 403 rate-limit answers."""
+    """GETs with auth, pagination, conditional requests and GitHub's 403 rate-limit answers.
 
-    def __init__(self, run: SourceRun, base_url: str, headers: dict[str, str], label: str) -> None:
+    `auth`, when given, returns the `Authorization` value at the time of each request (a GitHub
+    App installation token, refreshed before it expires); `access` is what an occurrence found
+    through this client keeps to be re-read later."""
+
+    def __init__(self, run: SourceRun, base_url: str, headers: dict[str, str], label: str,
+                 auth: Callable[[], Awaitable[str]] | None = None, access: dict[str, Any] | None = None) -> None:
         self.run = run
         self.base_url = base_url.rstrip("/")
         self.headers = headers
         self.label = label
         self.netloc = urlsplit(self.base_url).netloc
+        self.auth = auth
+        self.access = access
 
     async def get(self, url: str, headers: dict[str, str]):
+        if self.auth is not None:
+            headers = {**headers, "Authorization": await self.auth()}
         # The one retry loop (keysweep.http) also waits out GitHub's 403 rate-limit answers.
         return await self.run.ctx.http.request("GET", url, headers=headers, retry_rate_limited=True)
 
@@ -203,11 +215,14 @@ class GitHubSource:
     def __init__(self, *, orgs: tuple[str, ...] = (), users: tuple[str, ...] = (), repos: tuple[str, ...] = (),
                  api_url: str = GITHUB.base_url or "", token: str | None = None, forks: bool = False,
                  archived: bool = True, clone: bool = True, actions: bool = True, rate_limit: float = 10.0,
-                 token_env: str = GITHUB.env_name_for_admin_key()) -> None:
+                 token_env: str = GITHUB.env_name_for_admin_key(), app: "GitHubApp | None" = None) -> None:
         self.orgs, self.users, self.repos = tuple(orgs), tuple(users), tuple(repos)
         self.api_url = api_url.rstrip("/")
         self.token = token
         self.token_env = token_env
+        # A GitHub App (keysweep/scanner/sources/github_app.py): each organization, user or
+        # repository is read with its installation's short-lived token instead of `token`.
+        self.app = app
         self.forks, self.archived, self.clone, self.actions = forks, archived, clone, actions
         self.rate_limit = rate_limit
         self.host = web_host(self.api_url)
@@ -249,13 +264,25 @@ class GitHubSource:
     async def items(self, run: SourceRun) -> AsyncIterator[Item]:
         run.ctx.http.rate_limits.setdefault(urlsplit(self.api_url).netloc, self.rate_limit)
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
-        if self.token:
+        if self.token and self.app is None:
             headers["Authorization"] = f"Bearer {self.token}"
-        api = RestClient(run, self.api_url, headers, "github")
+        api = RestClient(run, self.api_url, headers, "github", access=self.access)
+        by_installation: dict[int, RestClient] = {}
         seen: set[str] = set()
         targets = [("org", org) for org in self.orgs] + [("user", user) for user in self.users] + \
                   [("repo", repo) for repo in self.repos]
         for kind, name in targets:
+            if self.app is not None:
+                try:
+                    installation = await self.app.ainstallation(kind, name)
+                except RemoteError as exc:
+                    run.error(f"github {kind} {name}: {exc}")
+                    continue
+                if installation not in by_installation:
+                    by_installation[installation] = RestClient(
+                        run, self.api_url, headers, "github", auth=self._bearer(installation),
+                        access=self._access(installation))
+                api = by_installation[installation]
             if kind == "org" and self.actions:
                 yield Pending(f"github org {name} actions", self.org_actions(run, api, name))
             try:
@@ -273,25 +300,53 @@ class GitHubSource:
                 scope = f"{self.host}/{repo.full_name}"
                 if self.clone and repo.clone_url:
                     yield GitTarget(name=scope, url=repo.clone_url, state=repo.pushed_at,
-                                    auth_header=self._auth_header(repo.clone_url),
+                                    auth_header=self._clone_auth(repo.clone_url, api),
                                     metadata={"archived": repo.archived, "fork": repo.fork, "private": repo.private},
-                                    access=self.access)
+                                    access=api.access)
                 if self.actions:
                     yield Pending(f"github {repo.full_name} actions", self.repo_actions(run, api, repo.full_name, scope))
 
     @property
-    def access(self) -> dict[str, str]:
+    def access(self) -> dict[str, Any]:
         """How a later re-read reaches this forge again: its API and the name of the token variable."""
         return {"forge": "github", "api_url": self.api_url, "token_env": self.token_env}
 
-    def _auth_header(self, clone_url: str) -> str | None:
-        if not self.token:
+    def _access(self, installation: int) -> dict[str, Any]:
+        """`access` of a place read through an app installation: the app id, the key file's path and
+        the installation id (identifiers and a path, never the key or a token)."""
+        assert self.app is not None
+        return {**self.access, **self.app.config.access(), "installation_id": installation}
+
+    def _bearer(self, installation: int) -> Callable[[], Awaitable[str]]:
+        app = self.app
+        assert app is not None
+
+        async def header() -> str:
+            return f"Bearer {await app.atoken(installation)}"
+        return header
+
+    def _clone_auth(self, clone_url: str, api: RestClient) -> str | Callable[[], str] | None:
+        """The clone's auth header: the token's, or (app) a callable asked when the clone starts, so
+        a clone queued behind others gets a token that is still live."""
+        installation = (api.access or {}).get("installation_id")
+        if self.app is None or installation is None:
+            return self._auth_header(clone_url)
+        if not self._forge_url(clone_url):  # another host: nothing is sent
             return None
+        app = self.app
+        return lambda: self._auth_header(clone_url, app.token(int(installation)))
+
+    def _forge_url(self, clone_url: str) -> bool:
+        """Whether a clone URL is on the forge's own host (the only one a token is sent to)."""
         parts = urlsplit(clone_url)
-        if parts.scheme not in ("https", "http") or parts.netloc.rpartition("@")[2] not in (
-                self.host, urlsplit(self.api_url).netloc):
+        return parts.scheme in ("https", "http") and parts.netloc.rpartition("@")[2] in (
+            self.host, urlsplit(self.api_url).netloc)
+
+    def _auth_header(self, clone_url: str, token: str | None = None) -> str | None:
+        token = token or self.token
+        if not token or not self._forge_url(clone_url):
             return None
-        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         return f"Authorization: Basic {basic}"
 
     async def org_actions(self, run: SourceRun, api: RestClient, org: str) -> Unit:
@@ -336,7 +391,7 @@ class GitHubSource:
                 if not isinstance(name, str) or not isinstance(value, str):
                     continue
                 locator = {**where, "variable": name,
-                           "resource": f"{_place(where)} actions variable {name}", ACCESS: self.access}
+                           "resource": f"{_place(where)} actions variable {name}", ACCESS: api.access or self.access}
                 metadata = {"created_at": iso(variable.get("created_at")), "updated_at": iso(variable.get("updated_at"))}
                 if variable.get("visibility"):
                     metadata["visibility"] = variable["visibility"]

@@ -36,6 +36,7 @@ readers also take `http=`, the run's HttpClient.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -46,8 +47,10 @@ from keysweep.http import HttpClient
 from keysweep.models import ACCESS
 from keysweep.providers import provider
 from keysweep.scanner.reread import READERS as registered
+from keysweep.scanner.sources.aws import role_session
 from keysweep.scanner.sources.gcp import read_version as read_gcp_version
 from keysweep.scanner.sources.github import web_host
+from keysweep.scanner.sources.github_app import APP_ID_ENV, APP_KEY_FILE_ENV, app_config, shared_app
 from keysweep.scanner.sources.gitlab import host_of
 from keysweep.scanner.sources.kubernetes import read_object
 from keysweep.scanner.sources.remote import entry_text
@@ -68,16 +71,22 @@ def _aws_client(service: str, region: str | None, access: dict[str, Any] | None 
 
     access = access if isinstance(access, dict) else {}
     profile, endpoint = access.get("profile") or None, access.get("endpoint_url") or None
+    role_arn = access.get("role_arn") or None
     # A client keeps the endpoint and credentials it was made with: key the cache on what sets them.
     endpoint_env = provider("aws").env_name_for_base_url()  # AWS_ENDPOINT_URL, which botocore reads too
-    key = (service, region or "", str(profile or ""), str(endpoint or ""), *(os.environ.get(name, "") for name in (
+    key = (service, region or "", str(profile or ""), str(endpoint or ""), str(role_arn or ""),
+           *(os.environ.get(name, "") for name in (
         endpoint_env, f"{endpoint_env}_{service.upper()}", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
         "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")))
     with _lock:  # client creation is not thread-safe; clients are
         if key not in _clients:
             config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=15,
                             user_agent_extra="keysweep")
-            session = boto3.session.Session(profile_name=str(profile)) if profile else boto3.session.Session()
+            if role_arn:  # the role the scan assumed, assumed again (keysweep's own access, short-lived)
+                session = role_session(str(profile) if profile else None, str(role_arn),
+                                       str(endpoint) if endpoint else None)
+            else:
+                session = boto3.session.Session(profile_name=str(profile)) if profile else boto3.session.Session()
             kwargs: dict[str, Any] = {"config": config}
             if endpoint:
                 kwargs["endpoint_url"] = str(endpoint)
@@ -189,13 +198,62 @@ def _sweep_table(settings, forge: str) -> dict[str, Any]:
 
 def forge_access(locator: dict[str, Any], forge: str, settings) -> tuple[str | None, str | None]:
     """(API URL, token) for re-reading from a forge: what the scan used (its API URL, and the
-    token from the variable it named), else the sweep configuration's, else the settings'."""
+    token from the variable it named, or a fresh installation token of the GitHub App it
+    authenticated as), else the sweep configuration's, else the settings'. Blocking: minting an
+    installation token is a network call (async callers run this in a thread)."""
     access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
     sweep = _sweep_table(settings, forge)
     api = access.get("api_url") or sweep.get("api_url" if forge == "github" else "url") or settings.base_url(forge)
+    api = str(api).rstrip("/") if api else None
+    if forge == "github" and api and access.get("app_id"):
+        token = _app_token(locator, access, api, settings)
+        if token:
+            return api, token
     token_env = access.get("token_env") or sweep.get("token_env")
     token = settings.env.get(str(token_env)) if token_env else settings.admin_key(forge)
-    return (str(api).rstrip("/") if api else None), (token or None)
+    if not token and forge == "github" and api:
+        token = _app_token(locator, access, api, settings)
+    return api, (token or None)
+
+
+def _app_config(access: dict[str, Any], settings):
+    """The GitHub App a re-read authenticates as: the scan's (`access`: app id and key file path),
+    else the sweep configuration's [sources.github] app, else $KEYSWEEP_GITHUB_APP_ID/_KEY_FILE."""
+    sweep = _sweep_table(settings, "github")
+    base = settings.config_path.parent if getattr(settings, "config_path", None) else None
+    candidates = [(access.get("app_id"), access.get("app_key_file"), None),
+                  (sweep.get("app_id"), sweep.get("app_key_file"), base),
+                  (settings.env.get(APP_ID_ENV), settings.env.get(APP_KEY_FILE_ENV), None)]
+    for app_id, key_file, relative_to in candidates:
+        if app_id and key_file:
+            try:
+                return app_config(app_id, key_file, base=relative_to)
+            except Exception:  # that key file is gone or unreadable: try the next way
+                continue
+    return None
+
+
+def _app_token(locator: dict[str, Any], access: dict[str, Any], api: str, settings) -> str | None:
+    """A live installation token of the app for the place `locator` names, or None."""
+    config = _app_config(access, settings)
+    if config is None:
+        return None
+    app = shared_app(config, api)
+    try:
+        installation = access.get("installation_id") if access.get("app_id") == config.app_id else None
+        if not isinstance(installation, int):
+            if locator.get("org"):
+                installation = app.installation("org", str(locator["org"]))
+            else:
+                repo = str(locator.get("repo") or "")
+                host = f"{web_host(api)}/"
+                repo = repo[len(host):] if repo.startswith(host) else repo
+                if repo.count("/") != 1:
+                    return None
+                installation = app.installation("repo", repo)
+        return app.token(int(installation))
+    except Exception:  # not installed there, refused, unreachable: the value cannot be re-read
+        return None
 
 
 async def _get_json(url: str, headers: dict[str, str], http: "HttpClient | None" = None) -> Any:
@@ -220,7 +278,7 @@ async def _get_json(url: str, headers: dict[str, str], http: "HttpClient | None"
 async def read_github_variable(locator: dict[str, Any], settings=None,
                                http: "HttpClient | None" = None) -> bytes | None:
     name = locator.get("variable")
-    api, token = forge_access(locator, "github", _settings(settings))
+    api, token = await asyncio.to_thread(forge_access, locator, "github", _settings(settings))
     if not name or not api or web_host(api) != locator.get("host"):
         return None
     variable = quote(str(name), safe="")

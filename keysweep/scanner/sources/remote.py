@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Protocol, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, Union
 
 from keysweep.clock import parse_utc, utc_iso
 from keysweep.scanner.rules import Rule
@@ -89,7 +89,9 @@ class GitTarget:
     url: str | None = None          # clone URL; None for a local repository at `path`
     path: str | None = None
     state: str | None = None        # e.g. the API's pushed_at: unchanged + same rules → skip
-    auth_header: str | None = None  # "Authorization: …" sent only to the clone URL's host; never logged
+    # "Authorization: …" sent only to the clone URL's host; never logged. A callable is asked when
+    # the clone starts (in its thread): a GitHub App's installation token, live at that moment.
+    auth_header: str | Callable[[], str | None] | None = None
     metadata: dict[str, Any] | None = None
     # How to fetch it again later (forge, API URL, the *name* of the token variable): stored with
     # each occurrence so a value can be re-read from the cache, or a fresh clone.
