@@ -260,6 +260,10 @@ def scan() -> None:
 @click.option("--range", "commit_range", metavar="BASE..HEAD",
               help="Only the blobs and messages of the commits reachable from HEAD and not from BASE (what a "
                    "pull request, a push or a pre-receive hook adds). A BASE of zeros: all of HEAD's history.")
+@click.option("--exclude-refs", is_flag=True,
+              help="With --range: also leave out the commits any ref of the repository already reaches. In a "
+                   "pre-receive hook (the refs have not moved yet) that is what the push adds to the "
+                   "repository: a new branch reads only its new commits.")
 @output_options
 @store_options
 @scan_options
@@ -268,7 +272,7 @@ def scan() -> None:
 @progress_switch("blobs done / total, MB/s and the time left")
 def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths, engine, max_size, new_only,
                  fail_on_error=False, include_suppressed=False, verify=False, show_progress=None, commit_range=None,
-                 config_path=None):
+                 config_path=None, exclude_refs=False):
     """Every blob reachable from any ref of the repository at PATH (a working tree or a bare
     repository), each read once; with --range, those a range of commits adds."""
     from keysweep.scanner.pipeline import scan_git, scan_git_range, utc_now
@@ -277,6 +281,8 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
 
     if commit_range is not None and unreachable:
         raise click.UsageError("--range reads the commits of a range; --unreachable reads objects no ref reaches")
+    if exclude_refs and commit_range is None:
+        raise click.UsageError("--exclude-refs narrows a --range; without one there is nothing to narrow")
     started = utc_now()
     settings = settings_for_verify(verify, config_path)
     repo = GitRepo(path)
@@ -287,7 +293,8 @@ def scan_git_cmd(path, full, unreachable, fmt, output, db, no_store, rule_paths,
     try:
         if bounds is not None:
             result = scan_git_range(repo, matcher, *bounds, max_size=max_size, progress=progress,
-                                    progress_total=progress.total if progress else None, ignore_roots=[Path.cwd()])
+                                    progress_total=progress.total if progress else None, ignore_roots=[Path.cwd()],
+                                    exclude_refs=exclude_refs)
         else:
             state = git_state(store, repo.identity, rules, full, walk=not unreachable)
             result = scan_git(repo, matcher, already_scanned=state.already_scanned, max_size=max_size,

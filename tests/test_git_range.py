@@ -135,6 +135,28 @@ def test_range_and_unreachable_do_not_go_together(run, history):
     assert result.code == 2 and "--unreachable" in result.stderr, result
 
 
+def test_exclude_refs_leaves_out_what_any_ref_reaches(run, history, keys):
+    """`--exclude-refs` (for pre-receive hooks, where the pushed commits are on no ref yet): a zero
+    BASE then reads only the commits no ref reaches, not HEAD's whole history."""
+    h = history
+    repo = h["repo"]
+    leak = keys.anthropic()
+    pushed = repo.commit("Not on any ref yet", {"pushed.py": f"KEY = '{leak}'\n"})
+    repo.git("reset", "-q", "--hard", "HEAD~1")  # as in a pre-receive hook: the commit exists, no ref names it
+    result = scan_range(run, repo.path, f"{'0' * 40}..{pushed}", "--exclude-refs")
+    assert result.code == 1, result
+    assert fingerprints(result.json()) == {sha(leak)}
+    whole = scan_range(run, repo.path, f"{'0' * 40}..{pushed}")
+    assert sha(h["old_file"]) in fingerprints(whole.json())  # without it: all of HEAD's history
+    assert scan_range(run, repo.path, "main..feature", "--exclude-refs").json() == []  # feature is a ref
+
+
+def test_exclude_refs_needs_a_range(run, history):
+    result = run("scan", "git", history["repo"].path, "--no-store", "--exclude-refs")
+    assert result.code == 2 and "--exclude-refs" in result.stderr, result
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_pre_receive_hook_stops_a_push_that_adds_a_key(history, tmp_path, keys):
     """The server-side recipe (docs/usage.md): a bare repository whose pre-receive hook runs
     `scan git --range OLD..NEW` on what each pushed ref adds (objects still in quarantine)."""
@@ -145,7 +167,7 @@ def test_a_pre_receive_hook_stops_a_push_that_adds_a_key(history, tmp_path, keys
     hook.write_text(f"""#!/bin/sh
 while read old new ref; do
   case "$new" in 0000000000000000000000000000000000000000) continue ;; esac
-  "{sys.executable}" -m keysweep scan git --no-store --format jsonl --range "$old..$new" . || exit 1
+  "{sys.executable}" -m keysweep scan git --no-store --format jsonl --range "$old..$new" --exclude-refs . < /dev/null || exit 1
 done
 """)
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR)

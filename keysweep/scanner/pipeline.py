@@ -501,15 +501,18 @@ def scan_git(
 
 def scan_git_range(repo: GitRepo, engine: Engine, base: str | None, head: str, *, max_size: int = DEFAULT_MAX_SIZE,
                    progress: Progress | None = None, progress_total: Progress | None = None,
-                   ignore_roots: Iterable[Path] = ()) -> ScanResult:
+                   ignore_roots: Iterable[Path] = (), exclude_refs: bool = False) -> ScanResult:
     """`scan git --range BASE..HEAD`: the blobs the commits reachable from `head` and not from
     `base` add or change (each read once), and those commits' messages; each occurrence names the
     earliest of those commits that put the secret at its path. `base` None: all of `head`'s
     history. Nothing is recorded as scanned for incremental scans (the range is not the whole
-    repository), and nothing earlier scans found elsewhere is reported."""
+    repository), and nothing earlier scans found elsewhere is reported. `exclude_refs`: the commits
+    any ref of the repository reaches are left out too (in a pre-receive hook, before the refs move:
+    what the push adds to the repository)."""
     stats = ScanStats()
-    commits = repo.range_commits(base, head)
-    introductions = repo.range_blobs(base, head)
+    exclude = repo.commit_tips() if exclude_refs else []
+    commits = repo.range_commits(base, head, exclude)
+    introductions = repo.range_blobs(base, head, exclude)
     kinds = repo.object_sizes(introductions)
     wanted: list[tuple[str, int]] = []
     streamed: list[tuple[str, int]] = []

@@ -466,19 +466,20 @@ class GitRepo:
             raise SourceError(f"--range {spec!r}: {name!r} is not a commit in {self.path}")
         return sha
 
-    def range_commits(self, base: str | None, head: str) -> list[str]:
-        """The commits reachable from `head` and not from `base`, newest first."""
-        revisions = f"{head}\n" + (f"^{base}\n" if base else "")
+    def range_commits(self, base: str | None, head: str, exclude: Iterable[str] = ()) -> list[str]:
+        """The commits reachable from `head` and not from `base` (nor from any of `exclude`), newest first."""
+        revisions = f"{head}\n" + (f"^{base}\n" if base else "") + "".join(f"^{tip}\n" for tip in exclude)
         result = _git(["rev-list", "--stdin"], self.path, input=revisions.encode())
         if result.returncode != 0:
             raise SourceError(f"{self.path}: git rev-list failed: {result.stderr.decode(errors='replace').strip()}")
         return result.stdout.decode().split()
 
-    def range_blobs(self, base: str | None, head: str) -> dict[str, list[Introduction]]:
+    def range_blobs(self, base: str | None, head: str, exclude: Iterable[str] = ()) -> dict[str, list[Introduction]]:
         """Each blob a commit of the range adds or changes -> where (the earliest such commit per
-        path), like `introductions` but for every blob of those commits."""
+        path), like `introductions` but for every blob of those commits. `exclude`: further commits
+        whose history is left out (the repository's ref tips, for `--exclude-refs`)."""
         found: dict[str, dict[str, Introduction]] = {}
-        for blob, intro in self._logged_blobs([base] if base else [], [head]):
+        for blob, intro in self._logged_blobs([*([base] if base else []), *exclude], [head]):
             per_path = found.setdefault(blob, {})
             earlier = per_path.get(intro.path)
             if earlier is None or (intro.timestamp, intro.commit or "") < (earlier.timestamp, earlier.commit or ""):
