@@ -108,3 +108,10 @@ def test_sweep_reads_the_gcp_table(run, tmp_path, seeded, gcp, monkeypatch):
     assert result.code == 1, result
     place = find_secret(result.json(), seeded["current"])["occurrences"][0]
     assert place["locator"]["access"] == {"endpoint_url": gcp.url}
+
+
+def test_a_project_that_cannot_be_listed_is_not_read(run, tmp_path, seeded, gcp):
+    """Its only project denied, the run read nothing: exit 3, never "nothing found"."""
+    result = scan(run, tmp_path, "--project", "acme-secrets")
+    assert result.code == 3 and result.json() == [], result
+    assert "gcp acme-secrets: cannot list secrets (403" in result.stderr

@@ -117,12 +117,13 @@ class GcpSource:
         for project in self.projects:
             yield Pending(f"gcp {project}", self._later(run, project))
 
-    async def _later(self, run: SourceRun, project: str) -> Unit:
+    async def _later(self, run: SourceRun, project: str) -> Unit | None:
         scope = f"gcp:{project}"
         already = set(run.already(SOURCE, scope))
         return await asyncio.to_thread(self.read_project, run, project, scope, already)
 
-    def read_project(self, run: SourceRun, project: str, scope: str, already: set[str]) -> Unit:
+    def read_project(self, run: SourceRun, project: str, scope: str, already: set[str]) -> Unit | None:
+        """The project's unit, or None when its secrets could not be listed (nothing was read)."""
         # The endpoint named by the scan is kept for re-reads; the environment's is read again then.
         client = secret_client(self.endpoint_url or os.environ.get(ENDPOINT_ENV) or None)
         unit = Unit(source=SOURCE, scope=scope)
@@ -130,7 +131,7 @@ class GcpSource:
             secrets = list(client.list_secrets(request={"parent": f"projects/{project}"}, timeout=TIMEOUT))
         except Exception as exc:
             run.error(f"gcp {project}: cannot list secrets ({gcp_error(exc)})")
-            return unit
+            return None
         for secret in secrets:
             secret_id = short(secret.name)
             try:
