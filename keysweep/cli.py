@@ -231,6 +231,7 @@ LAZY_SCAN_SOURCES: dict[str, str] = {
     "kubernetes": "keysweep.commands.scan_kubernetes:scan_kubernetes_cmd",
     "vault": "keysweep.commands.scan_vault:scan_vault_cmd",
     "gcp": "keysweep.commands.scan_gcp:scan_gcp_cmd",
+    "azure": "keysweep.commands.scan_azure:scan_azure_cmd",
 }
 
 

@@ -40,21 +40,21 @@ def _help(path: str) -> str:
 # Commands that print records: each takes --format (with its values described) and -o/--output.
 PRINTS_RECORDS = {"events", "findings", "status", "owners", "verify", "revoke", "report", "sweep", "demo", "rules list",
                   "audit log", "audit head", "scan git", "scan dir", "scan staged", "scan github", "scan gitlab",
-                  "scan aws", "scan kubernetes", "scan vault", "scan gcp", "store migrate"}
+                  "scan aws", "scan kubernetes", "scan vault", "scan gcp", "scan azure", "store migrate"}
 # Commands that write one document of their own (a baseline, a schema): -o/--output, no --format.
 WRITES_A_DOCUMENT = {"baseline create", "schema"}
 # Commands whose long runs show progress on stderr.
 SHOWS_PROGRESS = {"scan git", "scan dir", "scan github", "scan gitlab", "scan aws", "sweep", "verify", "owners",
-                  "scan kubernetes", "scan vault", "scan gcp"}
+                  "scan kubernetes", "scan vault", "scan gcp", "scan azure"}
 # Commands that report something by its age (Actions secrets, IAM keys): only they take --max-age.
 REPORTS_BY_AGE = {"scan github", "scan aws", "sweep"}
 # Options about cloning or walking a repository: not on a scan that reads none.
 GIT_OPTIONS = {"--cache-dir", "--git-workers", "--unreachable", "--clone", "--no-clone"}
-NOT_GIT_SCANS = {"scan aws", "scan kubernetes", "scan vault", "scan gcp"}
+NOT_GIT_SCANS = {"scan aws", "scan kubernetes", "scan vault", "scan gcp", "scan azure"}
 # The concept, and the one spelling each command shows for it (that ecosystem's own name).
 CANONICAL = {
     "scan github": {"--api-url"}, "scan gitlab": {"--api-url"}, "scan aws": {"--endpoint-url"},
-    "scan vault": {"--addr"}, "scan gcp": {"--endpoint-url"},
+    "scan vault": {"--addr"}, "scan gcp": {"--endpoint-url"}, "scan azure": {"--vault-url"},
     "owners": {"--min-confidence"}, "report": {"--min-confidence"}, "status": {"--min-confidence"},
 }
 # Spellings no command shows: another name of a concept that has one already.

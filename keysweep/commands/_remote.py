@@ -67,7 +67,7 @@ def remote_options(func: Callable | None = None, *, max_age: bool | str = True, 
 
 
 # What the progress of a scan that reads no repository shows (`scan aws`, `scan vault`, …).
-SCOPE_PROGRESS = "a line per scope (a region's service, a namespace, a mount, a project) as it ends"
+SCOPE_PROGRESS = "a line per scope (a region's service, a namespace, a mount, a project, a vault) as it ends"
 
 
 def clone_options(func: Callable) -> Callable:

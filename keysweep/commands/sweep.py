@@ -29,6 +29,8 @@ from keysweep.sanitize import terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.session import findings_to_report
 from keysweep.scanner.sources.aws import SERVICES, AwsSource, check_role_arn
+from keysweep.scanner.sources.azure import VAULT_URL_ENV as AZURE_VAULT_URL_ENV
+from keysweep.scanner.sources.azure import AzureSource, checked_vault_url
 from keysweep.scanner.sources.gcp import ENDPOINT_ENV as GCP_ENDPOINT_ENV
 from keysweep.scanner.sources.gcp import PROJECT_ENV as GCP_PROJECT_ENV
 from keysweep.scanner.sources.gcp import GcpSource
@@ -52,9 +54,10 @@ AWS_KEYS = {"profiles", "regions", "endpoint_url", "services", "role_arn"}
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
 VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace", "auth", "auth_path", "role", "jwt_file"}
 GCP_KEYS = {"projects", "endpoint_url"}
-SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "vault", "gcp", "max_age_days", "cache_dir"}
+AZURE_KEYS = {"vault_urls"}
+SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "vault", "gcp", "azure", "max_age_days", "cache_dir"}
 LIST_KEYS = ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services", "contexts",
-             "namespaces", "kinds", "mounts", "projects")
+             "namespaces", "kinds", "mounts", "projects", "vault_urls")
 
 
 class LocalGitSource:
@@ -184,6 +187,14 @@ def build_sources(settings) -> list:
             source.check()
         except KeysweepError as exc:
             raise KeysweepError(f"{where}: [sources.gcp] {exc}") from None
+        built.append(source)
+    for table in _tables(sources, "azure", AZURE_KEYS, where):
+        named = table.get("vault_urls") or ([os.environ[AZURE_VAULT_URL_ENV]] if os.environ.get(AZURE_VAULT_URL_ENV) else [])
+        source = AzureSource(vault_urls=[checked_vault_url(url, f"{where}: [sources.azure] vault_urls") for url in named])
+        try:
+            source.check()
+        except KeysweepError as exc:
+            raise KeysweepError(f"{where}: [sources.azure] {exc}") from None
         built.append(source)
     if not built:
         raise KeysweepError(f"{where}: [sources] lists nothing to sweep")

@@ -12,7 +12,8 @@
     provider = "github"
     rule = "github.*"
     account = "123456789012"           # cloud account / org / team id of the key
-    secret_store = "arn:aws:secretsmanager:*:*:secret:prod/rag/*"   # also k8s:<ctx>/<ns>/<kind>/<name>, vault:<mount>/<path>
+    secret_store = "arn:aws:secretsmanager:*:*:secret:prod/rag/*"   # also k8s:<ctx>/<ns>/<kind>/<name>, vault:<mount>/<path>,
+                                                                   # azure-kv:<vault host>/<secret>
     ci_scope = "gitlab:acme/chatbot:production"
     key_id = "key_*"
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
+from urllib.parse import urlsplit
 
 from keysweep.errors import KeysweepError
 from keysweep.owners.model import Candidate
@@ -146,12 +148,15 @@ class OwnerRule:
 
 def store_places(o: "Occurrence") -> list[str]:
     """A Kubernetes object as `k8s:<context>/<namespace>/<kind>/<name>`, a Vault secret as
-    `vault:<mount>/<path>`: what `secret_store` globs match besides ARNs and names."""
+    `vault:<mount>/<path>`, a Key Vault secret as `azure-kv:<vault host>/<secret>`: what
+    `secret_store` globs match besides ARNs and names."""
     locator = o.locator or {}
     if o.source == "kubernetes":
         return ["k8s:" + "/".join(str(locator.get(k) or "") for k in ("context", "namespace", "kind", "name"))]
     if o.source == "vault" and locator.get("mount") is not None:
         return [f"vault:{str(locator['mount']).strip('/')}/{locator.get('path') or ''}"]
+    if o.source == "azure-keyvault" and locator.get("vault"):
+        return [f"azure-kv:{urlsplit(str(locator['vault'])).netloc.lower()}/{locator.get('secret') or ''}"]
     return []
 
 

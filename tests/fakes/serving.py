@@ -1,5 +1,6 @@
 """An aiohttp application on 127.0.0.1 in a thread of its own, for fakes of whole services
-(Kubernetes, Vault): synchronous clients and `asyncio.run()` callers can both use it."""
+(Kubernetes, Vault): synchronous clients and `asyncio.run()` callers can both use it. With an
+`ssl_context` it serves HTTPS (Azure Key Vault: azure-core sends bearer tokens over TLS only)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ class Seen:
 class ThreadedApp:
     """Subclasses implement `async handle(request) -> web.Response`; every request is recorded."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context=None) -> None:
         self.url = ""
+        self.ssl_context = ssl_context
         self.requests: list[Seen] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -42,9 +44,10 @@ class ThreadedApp:
             app.router.add_route("*", "/{tail:.*}", self._record)
             runner = web.AppRunner(app, shutdown_timeout=0.1)
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
             await site.start()
-            self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+            scheme = "https" if self.ssl_context is not None else "http"
+            self.url = f"{scheme}://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
             self._stopping = asyncio.Event()
             self._ready.set()
             await self._stopping.wait()

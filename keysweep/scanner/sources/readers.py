@@ -19,6 +19,8 @@ followed, 4 MiB body cap), or a client of their own when the caller has none.
 - vault `{addr, mount, kv_version, path, key, version}` → that version of the KV secret, with the
   token from `access.token_env` (default VAULT_TOKEN);
 - gcp-secretmanager `{project, secret, version}` → AccessSecretVersion of that version;
+- azure-keyvault `{vault, secret, version}` → Get Secret of that version, with
+  KEYSWEEP_AZURE_KEYVAULT_TOKEN or azure-identity's chain;
 - github-actions-variable `{host, repo | org, environment?, variable}` → the variable's REST GET,
   with GITHUB_API_URL / GITHUB_TOKEN;
 - gitlab-ci-variable `{host, project_id | project | group | instance, variable, environment_scope}`
@@ -48,6 +50,7 @@ from keysweep.models import ACCESS
 from keysweep.providers import provider
 from keysweep.scanner.reread import READERS as registered
 from keysweep.scanner.sources.aws import role_session
+from keysweep.scanner.sources.azure import read_version as read_azure_version
 from keysweep.scanner.sources.gcp import read_version as read_gcp_version
 from keysweep.scanner.sources.github import web_host
 from keysweep.scanner.sources.github_app import APP_ID_ENV, APP_KEY_FILE_ENV, app_config, shared_app
@@ -170,6 +173,16 @@ def read_gcp_secret(locator: dict[str, Any], settings=None) -> bytes | None:
     """The version's payload, from the scan's endpoint, with GOOGLE_OAUTH_ACCESS_TOKEN or ADC."""
     try:
         return read_gcp_version(locator, _settings(settings).env)
+    except Exception:
+        return None
+
+
+# -- Azure Key Vault ------------------------------------------------------------------------------
+def read_azure_secret(locator: dict[str, Any], settings=None) -> bytes | None:
+    """That version's value, from the vault the scan read, with KEYSWEEP_AZURE_KEYVAULT_TOKEN or
+    azure-identity's DefaultAzureCredential."""
+    try:
+        return read_azure_version(locator, _settings(settings).env)
     except Exception:
         return None
 
@@ -330,6 +343,7 @@ READERS = {
     "kubernetes": read_kubernetes,
     "vault": read_vault,
     "gcp-secretmanager": read_gcp_secret,
+    "azure-keyvault": read_azure_secret,
     "github-actions-variable": read_github_variable,
     "gitlab-ci-variable": read_gitlab_variable,
 }
