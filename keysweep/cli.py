@@ -378,13 +378,20 @@ def rules_group() -> None:
 
 @rules_group.command("list")
 @click.option("--rules", "rule_paths", multiple=True, type=click.Path(), help="Extra rule file or folder (repeatable).")
+@click.option("--provider", help="Only this provider's rules, e.g. openai (any case).")
 @format_option(("table", "json"))
 @output_file_option
-def rules_list(rule_paths, fmt, output):
-    """Every loaded rule."""
+def rules_list(rule_paths, provider, fmt, output):
+    """Every loaded rule (with --provider, that provider's)."""
     from keysweep.scanner.rules import load_rules
 
     rules = load_rules([Path(p) for p in rule_paths])
+    if provider:
+        known = sorted({r.provider for r in rules})
+        rules = [r for r in rules if r.provider.lower() == provider.lower()]
+        if not rules:  # a typo must not look like "no rules"
+            click.echo(f"keysweep: warning: --provider {terminal_safe(repr(provider))}: no rule of this provider "
+                       f"(rules exist for: {terminal_safe(', '.join(known))})", err=True)
     out = open_report(output) if output else sys.stdout
     try:
         _print_rules(rules, fmt, out)

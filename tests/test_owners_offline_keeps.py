@@ -21,7 +21,7 @@ def test_offline_run_keeps_the_stronger_stored_candidate(tmp_path, run):
     # What an online run stored: the admin inventory's owner (chosen) and the commit author.
     store.replace_owner_candidates(finding.id, [
         {"name": "ml-platform", "team": "ml", "source": "openai-admin", "confidence": 0.9, "chosen": True,
-         "evidence": "project key owned by ml-platform | chosen over 1 other candidate(s): commit-author Dev (0.30)",
+         "evidence": "project key owned by ml-platform | chosen over 1 other candidate: commit-author Dev (0.30)",
          "details": {"project_id": "proj_1", "key_id": "key_1"}},
         {"name": "Dev", "contact": "dev@acme.test", "source": "commit-author", "confidence": 0.3,
          "evidence": "author of commit"},

@@ -141,3 +141,12 @@ def test_the_catalogue_covers_the_issue_list():
     ids = {rule.id for rule in RULES}
     for provider, wanted in COVERED.items():
         assert wanted <= ids, (provider, wanted - ids)
+
+
+def test_rules_list_of_one_provider_in_any_case_and_a_warning_for_an_unknown_one(run):
+    listed = run("rules", "list", "--provider", "OpenAI", "--format", "json")
+    assert listed.code == 0 and listed.json() and {r["provider"] for r in listed.json()} == {"openai"}
+    unknown = run("rules", "list", "--provider", "nosuch", "--format", "json")
+    assert unknown.code == 0 and unknown.json() == []
+    assert unknown.stderr.startswith("keysweep: warning: --provider 'nosuch': no rule of this provider")
+    assert "openai" in unknown.stderr and len(unknown.stderr.splitlines()) == 1

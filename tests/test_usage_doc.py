@@ -8,13 +8,19 @@ passes and the diff shows what changed)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shlex
+import shutil
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from keysweep.testing.gitrepo import RepoBuilder
 from keysweep.testing.keygen import KeyGen
 from tests.selection_helpers import responder_store
 
@@ -37,39 +43,174 @@ def indented(text: str) -> str:
     return "".join(f"    {line.rstrip()}\n" if line.strip() else "\n" for line in text.rstrip("\n").split("\n"))
 
 
-def sample_text(run, tmp_path, args: str) -> str:
-    """`keysweep ARGS` on a store of its own (a dry run writes audit rows: the report's audit head
-    would depend on the order the samples are taken in); a scan reads `app/` as the doc describes it."""
+# `scan git` and `sweep` name a repository by its full path: theirs is this one, the same on every
+# run (taken under a lock, so two test runs on one machine do not build it at once).
+SAMPLE_REPO = Path("/tmp/keysweep-sample/web")
+ACTOR = "dana@acme.test"
+
+
+def sample_keys() -> KeyGen:
+    return KeyGen(14)  # the same generated keys every time
+
+
+def app_tree(home: Path) -> None:
+    """`app/`: config/.env with an OpenAI and an Anthropic key, deploy.py with a GitHub token."""
+    keys = sample_keys()
+    (home / "app" / "config").mkdir(parents=True)
+    (home / "app" / "config" / ".env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\n"
+                                                  f"ANTHROPIC_API_KEY={keys.anthropic()}\n")
+    (home / "app" / "deploy.py").write_text(f'TOKEN = "{keys.github()}"\n')
+
+
+def web_repo() -> RepoBuilder:
+    """SAMPLE_REPO: an OpenAI key committed in .env and deleted a commit later, and a Hugging Face
+    token still in ml/train.py."""
+    keys = sample_keys()
+    shutil.rmtree(SAMPLE_REPO, ignore_errors=True)
+    repo = RepoBuilder(SAMPLE_REPO)
+    dana, robin = ("Dana Dev", "dana@acme.test"), ("Robin Research", "robin@acme.test")
+    repo.commit("configure the client", {".env": f"OPENAI_API_KEY={keys.openai_project()}\n",
+                                         "README.md": "web\n"}, author=dana)
+    repo.commit("no keys in the repository", delete=[".env"], author=dana)
+    repo.commit("training job", {"ml/train.py": f'HF_TOKEN = "{keys.huggingface()}"\n'}, author=robin)
+    return repo
+
+
+def dry_run_rows(run, db: Path, patches) -> None:
+    """The audit rows `keysweep revoke --provider anthropic` (a dry run) writes, its run id fixed."""
+    import uuid
+
+    patches.setattr("keysweep.remediation.orchestrator.uuid",
+                    SimpleNamespace(uuid4=lambda: uuid.UUID("4f1c2a9b7d3e4c5d8e9f0a1b2c3d4e5f")))
+    assert run("revoke", "--provider", "anthropic", "--db", db).code == 0
+
+
+def provider_fakes(fake_api, patches) -> None:
+    """The providers' base-URL variables at the local fake: the OpenAI key live, the Anthropic key
+    dead (its documented 401), GitHub's answer a proxy's 502 (unknown)."""
+    patches.setenv("OPENAI_BASE_URL", fake_api.url + "/openai/v1")
+    patches.setenv("ANTHROPIC_BASE_URL", fake_api.url + "/anthropic")
+    patches.setenv("GITHUB_API_URL", fake_api.url + "/github")
+    for name in ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY", "GITHUB_TOKEN"):
+        patches.delenv(name, raising=False)
+    fake_api.add("GET", "/openai/v1/models", json={"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]},
+                 headers={"openai-organization": "org-acme"})
+    fake_api.add("GET", "/openai/v1/me", json={"object": "user", "id": "user-1", "email": "dana@acme.test"})
+    fake_api.add("GET", "/anthropic/v1/models", status=401,
+                 json={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+    fake_api.add("GET", "/github/user", status=502, body="<html>Bad Gateway</html>")
+
+
+TEAM_RULE = """\
+[[rules]]
+id = "acme.deploy-token"
+name = "Acme deploy token"
+provider = "acme"
+description = "A token of Acme's own deploy service."
+regex = '''(?P<secret>acmed_[a-z0-9]{24})'''
+keywords = ["acmed_"]
+examples = ["DEPLOY_TOKEN=acmed_q9w8e7r6t5y4u3i2o1p0a9s8"]
+negative_examples = ["DEPLOY_TOKEN=acmed_short"]
+
+[rules.replacement]
+kind = "oidc"
+summary = "Deploy with the CI job's OIDC token, which Acme's deploy service accepts."
+docs_url = "https://docs.acme.example/deploy/oidc"
+"""
+
+
+def sample_text(run, tmp_path, args: str, *, fake_api=None) -> str:
+    """`keysweep ARGS` as a person runs it, on a store of its own (a dry run writes audit rows: the
+    report's audit head would depend on the order the samples are taken in): the responder store,
+    or what the sample's own scan writes. Standard output, then whatever went to stderr."""
     home = tmp_path / re.sub(r"\W+", "-", args)
     home.mkdir()
     db, _found = responder_store(home)
-    if args.startswith("scan "):
-        keys = KeyGen(14)  # the same generated keys every time
-        (home / "app" / "config").mkdir(parents=True)
-        (home / "app" / "config" / ".env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\n"
-                                                      f"ANTHROPIC_API_KEY={keys.anthropic()}\n")
-        (home / "app" / "deploy.py").write_text(f'TOKEN = "{keys.github()}"\n')
-        db = home / "scan.db"
-    result = run(*shlex.split(args), "--db", db, cwd=home)
+    cwd, lock, patches = home, None, pytest.MonkeyPatch()
+    words = shlex.split(args)
+    try:
+        if words[:2] == ["scan", "dir"] or words[0] in ("verify", "audit"):
+            app_tree(home)
+            db = home / "scan.db"
+            if words[0] != "scan":
+                assert run("scan", "dir", "app", "--db", db, cwd=home).code == 1
+            if words[0] == "verify":
+                provider_fakes(fake_api, patches)
+            if words[0] == "audit":
+                dry_run_rows(run, db, patches)
+        elif words[:2] in (["scan", "git"], ["scan", "staged"]) or words[0] == "sweep":
+            SAMPLE_REPO.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(SAMPLE_REPO.parent / ".lock", "w")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            repo = web_repo()
+            (home / "keysweep.toml").write_text(f'[sources]\ngit = ["{SAMPLE_REPO}"]\n')
+            db = home / "scan.db"
+            if words[1:2] == ["staged"]:
+                repo.write("settings.py", f'ANTHROPIC_API_KEY = "{sample_keys().anthropic()}"\n')
+                repo.git("add", "settings.py")
+                cwd, db = repo.path, None  # a staged scan writes no store unless told to
+        elif words[0] in ("rules", "init", "schema"):
+            db = None
+            if words[:2] == ["rules", "check"]:
+                (home / "team-rules.toml").write_text(TEAM_RULE)
+            if words[0] == "init":
+                (home / words[1]).mkdir()
+        result = run(*words, *(("--db", db) if db else ()), cwd=cwd)
+    finally:
+        patches.undo()
+        if lock is not None:
+            lock.close()
     assert result.code in (0, 1), result
-    return indented(f"$ keysweep {args}\n{result.stdout}")
+    return indented(f"$ keysweep {args}\n{result.stdout}{result.stderr}")
 
 
-def test_every_sample_is_the_commands_output_now(run, tmp_path, monkeypatch):
-    monkeypatch.setattr("keysweep.remediation.report.datetime", FrozenDatetime)
-    monkeypatch.setattr("keysweep.remediation.status.datetime", FrozenDatetime)
+# Every command that prints something a person reads, in the order docs/usage.md shows them. Not
+# here: `demo` (its closing lines are checked below; its table is a scan's), `schema` (a JSON
+# Schema, for programs), `store migrate` (needs a PostgreSQL server; docs/scale-out.md shows it) and
+# the remote scans, whose table and summary are `scan dir`'s with objects for files.
+SAMPLED = ["scan dir app", f"scan git {SAMPLE_REPO}", "sweep", "events --kind revoked --kind confirmed_dead",
+           "init starter", "baseline create --provider anthropic", "scan staged", "findings", "status", "verify",
+           "owners --offline", "revoke --provider anthropic", "report", "audit log", "audit head", "audit verify",
+           "rules list --provider openai", "rules check team-rules.toml"]
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    for module in ("keysweep.remediation.report", "keysweep.remediation.status", "keysweep.context"):
+        monkeypatch.setattr(f"{module}.datetime", FrozenDatetime)
+    monkeypatch.setenv("KEYSWEEP_ACTOR", ACTOR)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the sample repository's path is a POSIX one")
+def test_every_sample_is_the_commands_output_now(run, tmp_path, fake_api, frozen):
     doc = USAGE.read_text()
     samples = list(SAMPLE.finditer(doc))
-    assert [m["args"] for m in samples] == ["scan dir app", "findings", "status", "owners --offline", "revoke --provider anthropic",
-                                               "report"]
+    assert [m["args"] for m in samples] == SAMPLED
+
+    def taken(m) -> str:
+        return sample_text(run, tmp_path, m["args"], fake_api=fake_api)
+
     if os.environ.get("KEYSWEEP_UPDATE_DOCS"):
-        USAGE.write_text(SAMPLE.sub(lambda m: f"<!-- sample: {m['args']} -->\n"
-                                              f"{sample_text(run, tmp_path, m['args'])}<!-- /sample -->", doc))
+        USAGE.write_text(SAMPLE.sub(lambda m: f"<!-- sample: {m['args']} -->\n{taken(m)}<!-- /sample -->", doc))
         return
     for match in samples:
-        assert match["body"] == sample_text(run, tmp_path, match["args"]), \
+        assert match["body"] == taken(match), \
             f"docs/usage.md's sample of `keysweep {match['args']}` is not what it prints now " \
             f"(KEYSWEEP_UPDATE_DOCS=1 pytest {__file__} writes it again)"
+
+
+def test_every_command_that_prints_for_people_has_a_sample():
+    """A new command gets a sample, or a reason above for having none."""
+    from tests.test_cli_options import COMMANDS
+
+    def command_of(args: str) -> str:
+        words = shlex.split(args)
+        return next(" ".join(words[:n]) for n in (2, 1) if " ".join(words[:n]) in COMMANDS)
+
+    sampled = {command_of(args) for args in SAMPLED}
+    without = {"demo", "schema", "store migrate", "scan github", "scan gitlab", "scan aws", "scan kubernetes",
+               "scan vault", "scan gcp"}
+    assert set(COMMANDS) - sampled == without
 
 
 def prose_block(after: str) -> list[str]:

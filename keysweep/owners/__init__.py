@@ -35,6 +35,7 @@ from keysweep.owners.tokens import CHECK_NOW
 from keysweep.scanner.reread import Rereader
 from keysweep.verify.http_verifier import scrub
 from keysweep.verify.runner import rate_limits
+from keysweep.wording import counted
 
 if TYPE_CHECKING:
     from keysweep.models import Finding
@@ -74,7 +75,7 @@ def choose(candidates: list[Candidate], order: list[str]) -> Candidate | None:
     best = ranked[0]
     best.chosen = True
     others = [f"{c.source} {c.name or '?'} ({c.confidence:.2f})" for c in ranked[1:]]
-    best.evidence = (best.evidence + (f" | chosen over {len(others)} other candidate(s): " + "; ".join(others[:6])
+    best.evidence = (best.evidence + (f" | chosen over {counted(len(others), 'other candidate')}: " + "; ".join(others[:6])
                                       if others else " | the only candidate")).strip()
     return best
 

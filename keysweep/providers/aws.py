@@ -13,6 +13,7 @@ from keysweep.providers.candidate import Candidate, Enriched
 from keysweep.verify.http_verifier import DeadAnswer, scrub
 from keysweep.verify.model import Verification
 from keysweep.verify.reach import Reach, access_of, unseen
+from keysweep.wording import counted
 
 BEDROCK_PREFIX = "ABSK"
 BEDROCK_MARKER = b"BedrockAPIKey-"
@@ -255,9 +256,9 @@ def aws_reach(arn: str | None, policies: list[tuple[str, object]], *, unknown: t
             if statement.get("NotAction") is not None:
                 not_actions = True
     if denies:
-        notes.append(f"{denies} Deny statement(s) not weighed: the permissions listed are what is allowed before them")
+        notes.append(f"{counted(denies, 'Deny statement')} not weighed: the permissions listed are what is allowed before them")
     if conditions:
-        notes.append(f"{conditions} Allow statement(s) hold only under a Condition")
+        notes.append(f"{counted(conditions, 'Allow statement')} {'holds' if conditions == 1 else 'hold'} only under a Condition")
     root = bool(arn) and arn.endswith(":root")
     flagged = admin_equivalence(allowed, not_actions, root)
     permissions = list(dict.fromkeys(allowed)) + (["NotAction:*"] if not_actions else [])

@@ -213,7 +213,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         grace = self._grace(ctx)
         if grace is not None:
             calls.append(("POST", "iam:DeleteAccessKey",
-                          f"delete {key} now" if grace == 0 else f"delete {key} after {grace:g} day(s)"))
+                          f"delete {key} now" if grace == 0
+                          else f"delete {key} after {grace:g} {'day' if grace == 1 else 'days'}"))
         plan = make_plan(self.name, finding, calls, needs, delete_after_days=grace, rotate_target=target,
                          target=f"iam AccessKeyId={key}")
         plan.notes.extend(note for note in [role_instead(finding)] if note)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from keysweep.errors import TransportError
 from keysweep.fingerprint import scrub_secret
 from keysweep.verify.model import Credential, Verification
+from keysweep.wording import counted
 
 if TYPE_CHECKING:
     from keysweep.context import Context
@@ -263,9 +264,9 @@ def judge(response: "Response", secret: str, *, live: LiveParser, dead: "tuple[D
     if status == 429:
         retry = header(response, "Retry-After")
         return unknown(f"rate limited (HTTP 429{', Retry-After ' + retry if retry else ''}) after "
-                       f"{response.attempts} attempt(s)", secret)
+                       f"{counted(response.attempts, 'attempt')}", secret)
     if status >= 500:
-        return unknown(f"provider error HTTP {status} after {response.attempts} attempt(s)", secret)
+        return unknown(f"provider error HTTP {status} after {counted(response.attempts, 'attempt')}", secret)
     if body is None:
         kind = "HTML" if b"<html" in response.body[:2048].lower() or b"<!doctype" in response.body[:2048].lower() \
             else "non-JSON"
