@@ -275,6 +275,23 @@ def test_rules_digest_covers_every_field_and_the_version(tmp_path, monkeypatch):
     assert rules_digest(shipped) == rules_digest(list(reversed(shipped)))  # order of loading aside
 
 
+def test_rules_digest_is_the_canonical_json_of_every_rule_so_stores_keep_their_records():
+    """The digest is the SHA-256 of every rule as `asdict` gives it (origin aside) with the version,
+    sorted by id: a store's "already scanned" records written by an earlier build stay valid."""
+    import hashlib
+    import json
+
+    import keysweep
+    from keysweep.scanner.rules import load_rules, rule_to_plain, rules_digest
+
+    shipped = load_rules()
+    assert any(rule.allowlists for rule in shipped) and any(rule.replacement for rule in shipped)
+    plain = sorted(({k: v for k, v in rule_to_plain(rule).items() if k != "origin"} for rule in shipped),
+                   key=lambda entry: entry["id"])
+    canonical = json.dumps({"keysweep": keysweep.__version__, "rules": plain}, sort_keys=True, separators=(",", ":"))
+    assert rules_digest(shipped) == hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 # -- the walk: a second scan reads only what commits made since the last one hold -----------------
 def reported(result) -> dict[str, set[tuple]]:
     assert result.code in (0, 1), result

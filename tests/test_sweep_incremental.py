@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from keysweep.scanner.engine import Engine
 from keysweep.scanner.sources.git import GitRepo
 from tests.fakes.forge import GhRepo
 
@@ -61,8 +62,12 @@ def test_a_second_sweep_with_nothing_new_asks_conditionally_and_reads_nothing(ru
     def no_blob_read(*args, **kwargs):
         raise AssertionError("a blob was read again")
 
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the rules were compiled, with nothing to match")
+
     monkeypatch.setattr(GitRepo, "read_blobs", no_blob_read)
     monkeypatch.setattr(GitRepo, "blob_inventory", no_blob_read)
+    monkeypatch.setattr(Engine, "__init__", no_engine)  # nothing new: nothing to compile the rules for
     logged = len(github.behaviour.log)
     second = sweep(run, tmp_path)
     assert second.code == 0, second  # nothing new

@@ -242,7 +242,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
     started = utc_now()
     settings = settings or load_settings()
     sources = build_sources(settings)
-    matcher, rules = load_engine(rule_paths, engine)
+    matcher, rules = load_engine(rule_paths, engine, lazy=True)  # compiled when a value or blob is read
     store = open_store(db, no_store)
     digest = rules_digest(rules)
     progress = make_progress(show_progress)

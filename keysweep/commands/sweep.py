@@ -16,17 +16,9 @@ import click
 
 from keysweep.cli import fail, output_options, scan_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote
-from keysweep.commands.revoke import revoke
 from keysweep.errors import KeysweepError
-from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners
-from keysweep.owners.ownersfile import load_owner_rules
 from keysweep.providers import provider
-from keysweep.remediation.audit import default_actor
-from keysweep.remediation.orchestrator import Selection
-from keysweep.remediation.policy import load
-from keysweep.remediation.run import RunOptions
 from keysweep.sanitize import terminal_safe
-from keysweep.scanner.reread import Rereader
 from keysweep.scanner.session import findings_to_report
 from keysweep.scanner.sources.aws import SERVICES, AwsSource, check_role_arn
 from keysweep.scanner.sources.azure import VAULT_URL_ENV as AZURE_VAULT_URL_ENV
@@ -44,7 +36,6 @@ from keysweep.scanner.sources.vault import NAMESPACE_ENV as VAULT_NAMESPACE_ENV
 from keysweep.scanner.sources.vault import TOKEN_ENV as VAULT_TOKEN_ENV
 from keysweep.scanner.sources.vault import VaultAuth, VaultSource
 from keysweep.settings import load_settings
-from keysweep.verify.runner import run_verification, summary, unreadable_notes
 from keysweep.wording import counted
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions", "app_id",
@@ -251,6 +242,8 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
     if revoke_execute and not apply_policy:
         fail("--execute revokes through the policy: add --revoke-policy (or [policy] apply_after_sweep = true)")
     if apply_policy:
+        from keysweep.remediation.policy import load  # noqa: PLC0415  (the follow-ups load only when asked for)
+
         try:
             if load(policy_file, settings) is None:
                 fail("--revoke-policy: no keysweep-policy.toml here and no [policy] rules in keysweep.toml")
@@ -258,6 +251,7 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
             fail(str(exc))
     owner_rules = None
     if owners:  # the owners file is checked before anything is read, as `keysweep owners` does
+        from keysweep.owners.ownersfile import load_owner_rules  # noqa: PLC0415
 
         owner_rules = load_owner_rules(owners_file, settings)
     elif owners_file:
@@ -280,6 +274,9 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
 
 def verify_swept(store, findings, settings) -> None:
     """`keysweep verify` over the swept credentials; its summary on stderr."""
+    from keysweep.scanner.reread import Rereader  # noqa: PLC0415
+    from keysweep.verify.runner import run_verification, summary, unreadable_notes  # noqa: PLC0415
+
     results = run_verification(findings, settings, store, rereader=Rereader(settings=settings))
     click.echo(f"keysweep: verified {counted(len(results), 'finding')}: {summary(results) if results else 'nothing to check'}",
                err=True)
@@ -289,6 +286,9 @@ def verify_swept(store, findings, settings) -> None:
 
 def attribute_swept(store, findings, settings, owner_rules) -> None:
     """`keysweep owners` over the swept credentials; its summary on stderr."""
+    from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners  # noqa: PLC0415
+    from keysweep.scanner.reread import Rereader  # noqa: PLC0415
+
     _, warnings = run_owners(findings, settings, store, owner_rules, rereader=Rereader(settings=settings))
     for warning in warnings:
         click.echo(f"keysweep: warning: {terminal_safe(warning)}", err=True)
@@ -302,6 +302,11 @@ def apply_revoke_policy(store, settings, policy_file: str | None, execute: bool,
     """`keysweep revoke --policy [--execute]` over the store, its report on stderr (stdout carries
     the sweep's findings). Only what the policy marks `auto` is revoked, and only with --execute;
     a refusal (threshold without --yes, bad policy) is one line on stderr, the sweep's exit code stands."""
+    from keysweep.commands.revoke import revoke  # noqa: PLC0415
+    from keysweep.remediation.audit import default_actor  # noqa: PLC0415
+    from keysweep.remediation.orchestrator import Selection  # noqa: PLC0415
+    from keysweep.remediation.run import RunOptions  # noqa: PLC0415
+
     click.echo(f"keysweep: applying the revocation policy ({'execute' if execute else 'dry run'})", err=True)
     options = RunOptions(selection=Selection(), actor=default_actor(), execute=execute, yes=yes, threshold=10,
                          use_policy=True, policy_file=policy_file)

@@ -368,10 +368,29 @@ def rules_digest(rules: Iterable[Rule]) -> str:
     plus the keysweep version, whose engine and filters the records also depend on. Any rule edit
     or upgrade then rescans. A rule's `origin` (the file it came from) is left out: moving the
     rules folder changes no match."""
-    plain = sorted(({k: v for k, v in rule_to_plain(rule).items() if k != "origin"} for rule in rules),
-                   key=lambda entry: entry["id"])
+    plain = sorted((_digest_plain(rule) for rule in rules), key=lambda entry: entry["id"])
     canonical = json.dumps({"keysweep": keysweep.__version__, "rules": plain}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+_DIGEST_FIELDS = tuple(name for name in Rule.__dataclass_fields__ if name != "origin")
+
+
+def _digest_plain(rule: Rule) -> dict[str, Any]:
+    """`rule_to_plain(rule)` without `origin`, built field by field: the same JSON (a tuple is
+    written as a list), without `asdict`'s deep copy of every value (a sweep hashes the rules on
+    every run, changed or not)."""
+    plain = {name: getattr(rule, name) for name in _DIGEST_FIELDS}
+    plain["allowlists"] = [_flat_plain(entry) for entry in rule.allowlists]
+    if rule.replacement is not None:
+        plain["replacement"] = _flat_plain(rule.replacement)
+    return plain
+
+
+def _flat_plain(record) -> dict[str, Any]:
+    """A dataclass whose fields are strings, numbers or tuples of them (Allowlist, Replacement)
+    as the dict `asdict` gives."""
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}
 
 
 def _cached_rules(paths: list[Path]) -> tuple[list[Rule], list[Allowlist]] | None:

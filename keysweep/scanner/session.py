@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from keysweep.models import Finding
-from keysweep.scanner.engine import Engine
+from keysweep.scanner.engine import Engine, LazyEngine
 from keysweep.scanner.pipeline import Since, utc_now
 from keysweep.scanner.rules import Rule, load_rules, rules_digest
 from keysweep.suppress import visible
@@ -27,10 +27,11 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_PARTIAL = 0, 1, 3
 GIT_SOURCES = ("git", "git-message")
 
 
-def load_engine(rule_paths: Iterable[str], engine: str) -> tuple[Engine, list[Rule]]:
-    """The shipped rules plus those at `rule_paths`, compiled once for the chosen backend."""
+def load_engine(rule_paths: Iterable[str], engine: str, lazy: bool = False) -> tuple[Engine, list[Rule]]:
+    """The shipped rules plus those at `rule_paths`, compiled once for the chosen backend (with
+    `lazy`, when the engine is first used: a sweep with nothing new compiles nothing)."""
     rules = load_rules([Path(p) for p in rule_paths])
-    return Engine(rules, backend=engine), rules
+    return (LazyEngine if lazy else Engine)(rules, backend=engine), rules
 
 
 def open_store(db: str | None, no_store: bool, default_on: bool = True) -> Store | None:
