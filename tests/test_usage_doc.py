@@ -209,7 +209,7 @@ def test_every_command_that_prints_for_people_has_a_sample():
 
     sampled = {command_of(args) for args in SAMPLED}
     without = {"demo", "schema", "store migrate", "scan github", "scan gitlab", "scan aws", "scan kubernetes",
-               "scan vault", "scan gcp"}
+               "scan vault", "scan gcp", "scan azure"}
     assert set(COMMANDS) - sampled == without
 
 
