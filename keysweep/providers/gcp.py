@@ -12,10 +12,18 @@ reading the secret.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
 
+from keysweep.clock import parse_utc
+from keysweep.errors import TransportError
 from keysweep.providers import private_key
 from keysweep.providers.base import Endpoint, Provider, Replacement
 from keysweep.providers.candidate import Candidate, Enriched
+from keysweep.verify.http_verifier import DeadAnswer
+from keysweep.verify.model import Verification
+from keysweep.verify.reach import Reach, access_of, fetch, unseen
 
 CONTEXT = 3000  # bytes either side of the private key searched for the other fields
 _Q = rb'\\{0,3}"'  # a JSON quote, possibly escaped once or twice (JSON inside JSON)
@@ -75,11 +83,182 @@ def iam_url(settings) -> str:
     return settings.base_url("gcp") or IAM.default
 
 
+# The Cloud Resource Manager API, where a project's IAM policy is read (reach). Its own endpoint
+# setting, as the API Keys and Secret Manager APIs have theirs.
+RESOURCE_MANAGER = Endpoint("KEYSWEEP_GCP_RESOURCEMANAGER_BASE_URL", "https://cloudresourcemanager.googleapis.com")
+ADMIN_KEY_ENV = "KEYSWEEP_GCP_ADMIN_KEY"
+
+
+def _google_error(status: int, body: Any) -> dict[str, Any] | None:
+    """Google's own error body (google.rpc.Status, its code the HTTP status), else None (a proxy's)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("code") == status and isinstance(error.get("status"), str):
+        return error
+    return None
+
+
+def _account(credential, identity: dict[str, Any] | None = None) -> tuple[str | None, str | None]:
+    """(client_email, project_id) of a key: what the finding learned from its key file, else its
+    verification's identity. The project is the account's own (its email names it)."""
+    for facts in (getattr(credential, "facts", None) or {}, identity or {}):
+        email = facts.get("client_email") if isinstance(facts, dict) else None
+        if isinstance(email, str) and _EMAIL_ONLY.fullmatch(email):
+            project = facts.get("project_id")
+            if not (isinstance(project, str) and _PROJECT_ONLY.fullmatch(project)):
+                project = email.split("@", 1)[1].split(".", 1)[0]
+            return email, project
+    return None, None
+
+
+_EMAIL_ONLY = re.compile(r"[A-Za-z0-9._%+-]{1,100}@[A-Za-z0-9.-]{1,100}\.gserviceaccount\.com")
+_PROJECT_ONLY = re.compile(r"[a-z][a-z0-9.:-]{3,60}")
+_KEYS_GET = "https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts.keys/get"
+
+
+# -- liveness: the key as IAM holds it, read with keysweep's own token ------------------------
+class ServiceAccountKeyVerifier:
+    """`GET {iam}/v1/projects/{project}/serviceAccounts/{email}/keys/{private_key_id}` with keysweep's
+    own OAuth access token (KEYSWEEP_GCP_ADMIN_KEY): never the leaked key. Live: IAM holds the key,
+    enabled and not past its `validBeforeTime`. Dead only on Google's word: NOT_FOUND under the
+    account's own project (deleted, or its account deleted), `"disabled": true`, or an expiry
+    passed. Anything else (no token, 401/403, a proxy's page) is unknown."""
+
+    name = "gcp"
+    providers = ("gcp",)
+    method, path = "GET", "/v1/projects/{project}/serviceAccounts/{email}/keys/{private_key_id}"
+    dead = (
+        DeadAnswer(404, {"error": {"status": "NOT_FOUND"}}, "key deleted",
+                   example={"error": {"code": 404, "message": "Service account key 0123abcd… does not exist.",
+                                      "status": "NOT_FOUND"}}, source=_KEYS_GET),
+        DeadAnswer(200, {"disabled": True}, "disabled",
+                   example={"name": "projects/p/serviceAccounts/sa@p.iam.gserviceaccount.com/keys/0123abcd",
+                            "keyType": "USER_MANAGED", "disabled": True}, source=_KEYS_GET),
+    )
+
+    async def verify(self, credential, ctx) -> Verification:
+        key_id = credential.key_id
+        email, project = _account(credential)
+        if not key_id or not re.fullmatch(r"[0-9a-f]{40}", key_id):
+            return Verification("unknown", {}, "no private_key_id next to the key: IAM cannot be asked about it")
+        if not email:
+            return Verification("unknown", {"key_id": key_id}, "the service account (client_email) is not known")
+        identity = {"key_id": key_id, "client_email": email, "project_id": project}
+        token = ctx.settings.admin_key("gcp")
+        if not token:
+            return Verification("unknown", identity, f"the key is checked in IAM with keysweep's own token: "
+                                                     f"{ADMIN_KEY_ENV} is not set")
+        url = (f"{iam_url(ctx.settings)}/v1/projects/{quote(project, safe='')}/serviceAccounts/"
+               f"{quote(email, safe='@')}/keys/{key_id}")
+        try:
+            response = await ctx.http.request("GET", url, headers={"Authorization": f"Bearer {token}"})
+        except TransportError as exc:
+            return Verification("unknown", identity, f"no answer from IAM ({type(exc).__name__})")
+        body = response.json()
+        for answer in self.dead:
+            if answer.matches(response.status, body) and (response.status == 200 or _google_error(response.status, body)):
+                return Verification("dead", {**identity, "dead_reason": answer.reason if response.status == 200
+                                             else f"HTTP {response.status} {answer.reason}"}, None)
+        if response.status != 200 or not isinstance(body, dict) or not str(body.get("name") or "").endswith(key_id):
+            error = _google_error(response.status, body)
+            return Verification("unknown", identity, f"IAM answered HTTP {response.status}"
+                                + (f" {error['status']}" if error else " (not Google's error body)"))
+        expires = body.get("validBeforeTime")
+        facts = {"key_type": body.get("keyType"), "valid_after": body.get("validAfterTime"), "valid_before": expires}
+        identity.update({k: v for k, v in facts.items() if v})
+        try:
+            expired = bool(expires) and parse_utc(str(expires)) <= datetime.now(timezone.utc)
+        except ValueError:
+            expired = False
+        if expired:  # Google refuses a key past its validBeforeTime (an org's key expiry policy)
+            return Verification("dead", {**identity, "dead_reason": "expired (validBeforeTime passed)"}, None)
+        return Verification("live", identity, None)
+
+
+VERIFIER = ServiceAccountKeyVerifier()
+
+
+# -- reach: the roles bound to the account on its project ------------------------------------
+# Roles that give control over the project or its identities: admin-equivalent. Owner and Editor,
+# every *Admin role, and the roles that let a principal act as, or mint tokens for, any service
+# account (and so take its roles).
+BASIC_ADMIN = ("roles/owner", "roles/editor")
+IMPERSONATION = ("roles/iam.serviceAccountTokenCreator", "roles/iam.serviceAccountUser",
+                 "roles/iam.workloadIdentityUser", "roles/iam.serviceAccountKeyAdmin")
+READ_WORDS = ("viewer", "reader", "browser", "accessor", "lister", "getter")
+
+
+def role_flagged(role: str) -> bool:
+    name = role.rsplit("/", 1)[-1]
+    return role in BASIC_ADMIN or role in IMPERSONATION or (role.startswith("roles/") and name.lower().endswith("admin"))
+
+
+def role_level(role: str) -> str | None:
+    """read / write for a predefined role by its name; None for a custom role (its permissions unread)."""
+    if not role.startswith("roles/"):
+        return None
+    name = role.rsplit("/", 1)[-1].lower()
+    if role == "roles/viewer" or any(name.endswith(word) for word in READ_WORDS):
+        return "read"
+    return "write"
+
+
+def gcp_reach(email: str, project: str, policy: dict[str, Any]) -> Reach:
+    """What the account can do on its project, from the project's IAM policy (pure)."""
+    member = f"serviceAccount:{email}".lower()
+    roles: list[str] = []
+    conditional: list[str] = []
+    custom: list[str] = []
+    for binding in policy.get("bindings") or []:
+        if not isinstance(binding, dict) or not isinstance(binding.get("role"), str):
+            continue
+        members = [str(m).lower() for m in binding.get("members") or []]
+        if member not in members:
+            continue
+        role = binding["role"]
+        roles.append(role)
+        if binding.get("condition"):
+            title = (binding["condition"] or {}).get("title") if isinstance(binding["condition"], dict) else None
+            conditional.append(f"{role} ({title})" if title else role)
+        if role_level(role) is None:
+            custom.append(role)
+    flagged = tuple(role for role in roles if role_flagged(role))
+    unknown = ["roles granted on folders, the organization, other projects or single resources, and through "
+               "groups, are not read (only this project's policy)"]
+    if conditional:
+        unknown.append(f"conditional bindings (apply only when their condition holds): {', '.join(conditional)}")
+    if custom:
+        unknown.append(f"custom roles (their permissions not read): {', '.join(custom)}")
+    return Reach(identity=email, permissions=tuple(roles), resources=(f"projects/{project}",), flagged=flagged,
+                 access=access_of(flagged, (role_level(r) for r in roles)),
+                 evidence=f"cloudresourcemanager v1 projects/{project}:getIamPolicy (keysweep's own token)",
+                 unknown=tuple(unknown), details={"project": project, "roles": len(roles),
+                                                  "policy_bindings": len(policy.get("bindings") or [])})
+
+
+async def read_reach(credential, ctx, identity) -> Reach:
+    """The project roles bound to the key's service account: `POST {resourcemanager}/v1/projects/
+    {project}:getIamPolicy` (requestedPolicyVersion 3) with keysweep's own token, never the key."""
+    email, project = _account(credential, identity)
+    if not email:
+        return unseen("roles: the service account (client_email) is not known")
+    token = ctx.settings.admin_key("gcp")
+    if not token:
+        return unseen(f"roles: read with keysweep's own token, and {ADMIN_KEY_ENV} is not set", email)
+    url = f"{RESOURCE_MANAGER.url(ctx.settings.env)}/v1/projects/{quote(project, safe='')}:getIamPolicy"
+    answer = await fetch(ctx, url, {"Authorization": f"Bearer {token}"}, method="POST",
+                         json_body={"options": {"requestedPolicyVersion": 3}})
+    if not answer.ok or not isinstance(answer.body, dict):
+        return unseen(answer.why(f"roles: getIamPolicy on projects/{project}"), email)
+    return gcp_reach(email, project, answer.body)
+
+
 PROVIDER = Provider(
     "gcp", "Google Cloud (service accounts)",
-    endpoints={"iam": IAM},
-    checks=CHECKS, enrichers=ENRICHERS,
+    endpoints={"iam": IAM, "resourcemanager": RESOURCE_MANAGER},
+    checks=CHECKS, enrichers=ENRICHERS, verifier=VERIFIER,
     revokers={"gcp": "keysweep.revokers.gcp:GcpServiceAccountKeyRevoker"},
+    # What a live key can do (docs/output.md, `reach`): the project roles bound to its account.
+    reach=read_reach,
     # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
     replacement=Replacement(
         "workload-identity-federation",

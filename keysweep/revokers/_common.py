@@ -181,7 +181,8 @@ async def verify_status(finding: "Finding", ctx: "Context") -> str:
         value = await reread(finding, ctx)
     except SecretUnavailable:
         return "unknown"
-    credential = Credential(provider=finding.provider, rule_id=finding.rule_id, secret=value, key_id=finding.key_id)
+    credential = Credential(provider=finding.provider, rule_id=finding.rule_id, secret=value, key_id=finding.key_id,
+                            facts=dict(finding.metadata or {}))
     try:
         result = await check.verify(credential, ctx)
     except Exception:  # a verifier must not raise; if one does, the answer is simply unknown

@@ -37,6 +37,9 @@ class Credential:
     rule_id: str
     secret: str = field(repr=False)  # never in a repr, a log line or a failed assertion
     key_id: str | None = None
+    # Non-secret identifiers the finding learned offline (its match metadata: a GCP key's
+    # client_email and project_id), for checks made about the key rather than with it.
+    facts: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class Verifier(Protocol):

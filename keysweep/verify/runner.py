@@ -116,7 +116,8 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
             credentials[finding.id] = (None, "the value can no longer be re-read from where it was found")
         else:
             credentials[finding.id] = (Credential(finding.provider, finding.rule_id, hit.secret,
-                                                  hit.key_id or finding.key_id), None)
+                                                  hit.key_id or finding.key_id,
+                                                  facts=dict(finding.metadata or {})), None)
 
     semaphore = asyncio.Semaphore(max(1, concurrency))
 

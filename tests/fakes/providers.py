@@ -816,7 +816,13 @@ class FakeGcpIam(FakeProvider):
     """The IAM REST API's service-account key methods: `POST …/keys/{id}:disable`, `DELETE …/keys/{id}`,
     `GET …/keys/{id}` under `/v1/projects/{project}/serviceAccounts/{email}`. Keys are
     `private_key_id -> (client_email, project_id)`; `-` stands for any project, and, as Google
-    documents, a key unknown under `-` is answered 403, under its project 404."""
+    documents, a key unknown under `-` is answered 403, under its project 404. A key's
+    `validBeforeTime` is 9999-12-31T23:59:59Z (no expiry) unless `expires` names another.
+
+    Also the Cloud Resource Manager's `POST /v1/projects/{project}:getIamPolicy` (served here too;
+    its own setting KEYSWEEP_GCP_RESOURCEMANAGER_BASE_URL points at this server): the project's
+    policy from `policies[project]` (a list of bindings), 403 PERMISSION_DENIED for a project it
+    does not hold (Google does not say whether it exists)."""
 
     name = "gcp"
 
@@ -826,20 +832,25 @@ class FakeGcpIam(FakeProvider):
         self.accounts = keys
         self.disabled: set[str] = set()
         self.deleted: set[str] = set()
+        self.expires: dict[str, str] = {}
+        self.policies: dict[str, list[dict[str, Any]]] = {}
         self.admin_key = ADMIN_KEYS["gcp"]
 
     def is_revoke(self, method, path):
         return method == "DELETE" or path.endswith(":disable")
 
     def env(self):
-        return {"KEYSWEEP_GCP_BASE_URL": self.base_url, "KEYSWEEP_GCP_ADMIN_KEY": self.admin_key}
+        return {"KEYSWEEP_GCP_BASE_URL": self.base_url, "KEYSWEEP_GCP_ADMIN_KEY": self.admin_key,
+                "KEYSWEEP_GCP_RESOURCEMANAGER_BASE_URL": self.base_url}
 
     def routes(self, app):
         from aiohttp import web
 
         def error(status: int, text: str):
-            return web.json_response({"error": {"code": status, "message": text, "status": text.upper()}},
-                                     status=status)
+            """google.rpc.Status as Google's REST APIs answer it (the canonical code's name)."""
+            code = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                    404: "NOT_FOUND"}.get(status, "UNKNOWN")
+            return web.json_response({"error": {"code": status, "message": text, "status": code}}, status=status)
 
         def lookup(request):
             """(key id, None) for a live key this path names, else (None, error response)."""
@@ -894,9 +905,29 @@ class FakeGcpIam(FakeProvider):
                 return failure
             email, project = self.accounts[key_id]
             return web.json_response({"name": f"projects/{project}/serviceAccounts/{email}/keys/{key_id}",
-                                      "keyType": "USER_MANAGED", "disabled": key_id in self.disabled})
+                                      "keyType": "USER_MANAGED", "keyAlgorithm": "KEY_ALG_RSA_2048",
+                                      "keyOrigin": "GOOGLE_PROVIDED", "validAfterTime": "2025-01-01T00:00:00Z",
+                                      "validBeforeTime": self.expires.get(key_id, "9999-12-31T23:59:59Z"),
+                                      "disabled": key_id in self.disabled})
+
+        async def get_iam_policy(request):
+            self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
+            project, _, method = request.match_info["call"].partition(":")
+            if method != "getIamPolicy":
+                return error(404, "not found")
+            if self.bearer(request) != self.admin_key:
+                return error(401, "Request had invalid authentication credentials.")
+            if project not in self.policies:
+                return error(403, "The caller does not have permission")
+            bindings = self.policies[project]
+            return web.json_response({"version": 3 if any(b.get("condition") for b in bindings) else 1,
+                                      "etag": "BwXhJ9z1yAE=", "bindings": bindings})
 
         base = "/v1/projects/{project}/serviceAccounts/{email}/keys/{key}"
+        app.router.add_post("/v1/projects/{call}", get_iam_policy)
         app.router.add_post(base, post_key)
         app.router.add_delete(base, delete_key)
         app.router.add_get(base, get_key)
