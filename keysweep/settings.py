@@ -200,7 +200,7 @@ SOURCE_KEYS: dict[str, Check] = {"git": STRING_LIST, "max_age_days": NON_NEGATIV
 SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
     "github": {"orgs": STRING_LIST, "users": STRING_LIST, "repos": STRING_LIST, "api_url": URL,
                "token_env": ENV_NAME, "forks": BOOL, "archived": BOOL, "clone": BOOL, "actions": BOOL,
-               "app_id": APP_ID, "app_key_file": STRING},
+               "dependabot": BOOL, "codespaces": BOOL, "app_id": APP_ID, "app_key_file": STRING},
     "gitlab": {"groups": STRING_LIST, "projects": STRING_LIST, "api_url": URL, "url": URL, "token_env": ENV_NAME, "forks": BOOL,
                "archived": BOOL, "clone": BOOL, "variables": BOOL, "instance": BOOL},
     "aws": {"profiles": STRING_LIST, "regions": STRING_LIST, "endpoint_url": URL, "services": STRING_LIST,

@@ -35,15 +35,20 @@ TOKEN_ENV = GITHUB.env_name_for_admin_key()
               help="Clone/fetch repositories and scan their history.")
 @click.option("--actions/--no-actions", default=True, show_default=True,
               help="Read Actions variables and inventory Actions secrets.")
-@remote_options(max_age="Actions secrets not updated for longer are reported as long-lived")
+@click.option("--dependabot/--no-dependabot", default=True, show_default=True,
+              help="Inventory Dependabot secrets (organization and repository) by age.")
+@click.option("--codespaces/--no-codespaces", default=True, show_default=True,
+              help="Inventory Codespaces secrets (organization and repository) by age.")
+@remote_options(max_age="Actions, Dependabot and Codespaces secrets not updated for longer are reported as long-lived")
 @clone_options
 @output_options
 @store_options
 @scan_options
 def scan_github_cmd(orgs, users, repos, api_url, token_env, app_id, app_key_file, forks, archived, clone, actions,
-                    **options):
+                    dependabot, codespaces, **options):
     """GitHub organizations, users or repositories: history of every repository (cloned into the
-    cache, incremental), Actions variables (scanned), Actions secrets not updated for --max-age days."""
+    cache, incremental), Actions variables (scanned), Actions, Dependabot and Codespaces secrets not
+    updated for --max-age days."""
     if not (orgs or users or repos):
         fail("scan github needs --org, --user or --repo")
     for repo in repos:
@@ -56,7 +61,8 @@ def scan_github_cmd(orgs, users, repos, api_url, token_env, app_id, app_key_file
         return [GitHubSource(orgs=orgs, users=users, repos=repos, api_url=url,
                              token=token_from(token_env, TOKEN_ENV), token_env=token_env or TOKEN_ENV,
                              forks=forks, archived=archived,
-                             clone=clone, actions=actions, rate_limit=settings.rate_limit("github", 10.0),
+                             clone=clone, actions=actions, dependabot=dependabot, codespaces=codespaces,
+                             rate_limit=settings.rate_limit("github", 10.0),
                              app=GitHubApp(config, url) if config else None)]
 
     run_remote(build, **options)

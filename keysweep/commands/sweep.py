@@ -38,8 +38,8 @@ from keysweep.scanner.sources.vault import VaultAuth, VaultSource
 from keysweep.settings import load_settings
 from keysweep.wording import counted
 
-GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions", "app_id",
-               "app_key_file"}
+GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions", "dependabot",
+               "codespaces", "app_id", "app_key_file"}
 GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
 AWS_KEYS = {"profiles", "regions", "endpoint_url", "services", "role_arn"}
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
@@ -117,6 +117,7 @@ def build_sources(settings) -> list:
             token_env=table.get("token_env", github_token_env),
             forks=bool(table.get("forks", False)), archived=bool(table.get("archived", True)),
             clone=bool(table.get("clone", True)), actions=bool(table.get("actions", True)),
+            dependabot=bool(table.get("dependabot", True)), codespaces=bool(table.get("codespaces", True)),
             rate_limit=settings.rate_limit("github", 10.0), app=GitHubApp(app, api_url) if app else None))
     for table in _tables(sources, "gitlab", GITLAB_KEYS, where):
         if not (table.get("groups") or table.get("projects") or table.get("instance")):

@@ -247,6 +247,9 @@ class GhRepo:
     variables: list[dict[str, Any]] = field(default_factory=list)
     secrets: list[dict[str, Any]] = field(default_factory=list)
     environments: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    # Dependabot and Codespaces secrets: [{name, created_at, updated_at}] (values are write-only).
+    dependabot_secrets: list[dict[str, Any]] = field(default_factory=list)
+    codespaces_secrets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
@@ -271,7 +274,11 @@ JWT_UNDECODABLE = "A JSON web token could not be decoded"
 
 
 class FakeGitHub(_Forge):
-    """GitHub REST: orgs, users, repos, Actions variables/secrets, environments; GitHub Apps."""
+    """GitHub REST: orgs, users, repos, Actions variables/secrets, environments, Dependabot and
+    Codespaces secrets (`GET /orgs/{org}/{dependabot|codespaces}/secrets`, `GET /repos/{o}/{r}/…/secrets`:
+    `{total_count, secrets: [{name, created_at, updated_at}]}`, org-level ones with `visibility` and
+    `selected_repositories_url`); GitHub Apps. `codespaces = False` is a GitHub Enterprise Server,
+    which has no Codespaces: those paths answer 404."""
 
     def __init__(self, behaviour: ForgeBehaviour | None = None) -> None:
         super().__init__(behaviour)
@@ -284,6 +291,7 @@ class FakeGitHub(_Forge):
         self.issued: dict[str, tuple[int, str, float]] = {}
         # Every JWT-authenticated call: (method, path, app id or None, status).
         self.app_calls: list[tuple[str, str, str | None, int]] = []
+        self.codespaces = True
 
     def make_app(self):
         app = super().make_app()
@@ -408,8 +416,9 @@ class FakeGitHub(_Forge):
             return None
         return self.git_dirs[f"{parts[0]}/{parts[1]}"].joinpath(*parts[2:])
 
-    def add_org(self, org: str, variables=(), secrets=()) -> None:
-        self.orgs[org] = {"variables": list(variables), "secrets": list(secrets)}
+    def add_org(self, org: str, variables=(), secrets=(), dependabot_secrets=(), codespaces_secrets=()) -> None:
+        self.orgs[org] = {"variables": list(variables), "secrets": list(secrets),
+                          "dependabot": list(dependabot_secrets), "codespaces": list(codespaces_secrets)}
 
     def add_repo(self, repo: GhRepo) -> GhRepo:
         self.repos[repo.full_name] = repo
@@ -446,6 +455,18 @@ class FakeGitHub(_Forge):
             "clone_url": repo.clone_url, "default_branch": "main", "pushed_at": repo.pushed_at,
             "created_at": "2024-01-01T00:00:00Z", "updated_at": repo.pushed_at, "size": 1,
         }
+
+    def _org_store(self, request, org: str, store: str):
+        """An organization's Dependabot or Codespaces secrets (their visibility, and where the
+        selected repositories are listed)."""
+        from aiohttp import web
+
+        if org not in self.orgs or (store == "codespaces" and not self.codespaces):
+            return web.json_response({"message": "Not Found"}, status=404)
+        secrets = [{"visibility": "all", **secret,
+                    "selected_repositories_url": f"{self.url}/orgs/{org}/{store}/secrets/{secret['name']}/repositories"}
+                   for secret in self.orgs[org].get(store, [])]
+        return self.page(request, secrets, "secrets")
 
     async def _route(self, request):
         from aiohttp import web
@@ -484,6 +505,8 @@ class FakeGitHub(_Forge):
         if len(parts) == 4 and parts[0] == "orgs" and parts[2] == "actions" and parts[1] in self.orgs:
             if parts[3] in ("variables", "secrets"):
                 return self.page(request, self.orgs[parts[1]][parts[3]], parts[3])
+        if len(parts) == 4 and parts[0] == "orgs" and parts[2] in ("dependabot", "codespaces") and parts[3] == "secrets":
+            return self._org_store(request, parts[1], parts[2])
         if len(parts) == 5 and parts[0] == "orgs" and parts[2:4] == ["actions", "variables"] and parts[1] in self.orgs:
             return self._one(request, self.orgs[parts[1]]["variables"], "name", parts[4])
         if len(parts) >= 3 and parts[0] == "repos":
@@ -502,6 +525,8 @@ class FakeGitHub(_Forge):
                 return self._one(request, repo.environments[rest[1]].get("variables", []), "name", rest[3])
             if rest == ["actions", "secrets"]:
                 return self.page(request, repo.secrets, "secrets")
+            if rest in (["dependabot", "secrets"], ["codespaces", "secrets"]) and (rest[0] == "dependabot" or self.codespaces):
+                return self.page(request, getattr(repo, f"{rest[0]}_secrets"), "secrets")
             if rest == ["environments"]:
                 return self.page(request, [{"id": i, "name": n} for i, n in enumerate(repo.environments)],
                                  "environments")

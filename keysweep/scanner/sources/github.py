@@ -1,6 +1,8 @@
 """GitHub: repositories of organizations, users or single repos (listed through the REST API), cloned into
 the cache and scanned with the git source; Actions variables (plaintext: scanned) and Actions
-secrets (write-only: inventoried by age) at organization, repository and environment level.
+secrets (write-only: inventoried by age) at organization, repository and environment level;
+Dependabot and Codespaces secrets (write-only too: inventoried by age) at organization and
+repository level.
 
 REST endpoints (https://docs.github.com/en/rest/repos/repos, …/actions/variables, …/actions/secrets,
 …/deployments/environments), read through the shared HttpClient so they run concurrently under
@@ -13,6 +15,12 @@ the per-host throttle:
   GET /repos/{o}/{r}/actions/secrets
   GET /repos/{o}/{r}/environments            {total_count, environments: [{name, …}]}
   GET /repos/{o}/{r}/environments/{env}/variables | /secrets
+  GET /orgs/{org}/dependabot/secrets | /orgs/{org}/codespaces/secrets
+                                             {total_count, secrets: [{name, created_at, updated_at, visibility}]}
+  GET /repos/{o}/{r}/dependabot/secrets | /repos/{o}/{r}/codespaces/secrets   {total_count, secrets: [{name, …}]}
+A 404 from a Dependabot or Codespaces listing means the store is not there (GitHub Enterprise
+Server has no Codespaces): nothing to report. A 403 (a token without the store's read permission)
+is one error line.
 Pages follow the `Link: <…>; rel="next"` header. Every page is asked again with `If-None-Match`:
 an unchanged one answers 304, which GitHub does not count against the rate limit.
 """
@@ -54,6 +62,25 @@ PUBLIC_API_HOST = urlsplit(GITHUB.base_url or "").hostname
 # What a sweep needs of a repository listing's items (the rest is not stored with the listing).
 REPO_FIELDS = ("full_name", "clone_url", "archived", "fork", "private", "pushed_at", "default_branch")
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+@dataclass(frozen=True)
+class SecretStore:
+    """One of GitHub's write-only secret stores, inventoried by the age of its secrets."""
+
+    name: str        # as in the REST path: /orgs/{org}/<name>/secrets
+    kind: str        # occurrence source
+    rule_id: str
+    provider: str
+    what: str        # in the resource shown: "<place> <what> <NAME>"
+
+
+ACTIONS_SECRETS = SecretStore("actions", "github-actions-secret", "github.actions-stale-secret", "github-actions",
+                              "actions secret")
+DEPENDABOT_SECRETS = SecretStore("dependabot", "github-dependabot-secret", "github.dependabot-stale-secret",
+                                 "github-dependabot", "dependabot secret")
+CODESPACES_SECRETS = SecretStore("codespaces", "github-codespaces-secret", "github.codespaces-stale-secret",
+                                 "github-codespaces", "codespaces secret")
 
 
 def next_link(header: str | None) -> str | None:
@@ -215,7 +242,8 @@ class GitHubSource:
     def __init__(self, *, orgs: tuple[str, ...] = (), users: tuple[str, ...] = (), repos: tuple[str, ...] = (),
                  api_url: str = GITHUB.base_url or "", token: str | None = None, forks: bool = False,
                  archived: bool = True, clone: bool = True, actions: bool = True, rate_limit: float = 10.0,
-                 token_env: str = GITHUB.env_name_for_admin_key(), app: "GitHubApp | None" = None) -> None:
+                 token_env: str = GITHUB.env_name_for_admin_key(), app: "GitHubApp | None" = None,
+                 dependabot: bool = True, codespaces: bool = True) -> None:
         self.orgs, self.users, self.repos = tuple(orgs), tuple(users), tuple(repos)
         self.api_url = api_url.rstrip("/")
         self.token = token
@@ -224,6 +252,9 @@ class GitHubSource:
         # repository is read with its installation's short-lived token instead of `token`.
         self.app = app
         self.forks, self.archived, self.clone, self.actions = forks, archived, clone, actions
+        # The other secret stores (write-only, like Actions secrets): inventoried by age.
+        self.stores = tuple(store for store, wanted in ((DEPENDABOT_SECRETS, dependabot),
+                                                        (CODESPACES_SECRETS, codespaces)) if wanted)
         self.rate_limit = rate_limit
         self.host = web_host(self.api_url)
         self.skipped = 0
@@ -283,7 +314,7 @@ class GitHubSource:
                         run, self.api_url, headers, "github", auth=self._bearer(installation),
                         access=self._access(installation))
                 api = by_installation[installation]
-            if kind == "org" and self.actions:
+            if kind == "org" and (self.actions or self.stores):
                 yield Pending(f"github org {name} actions", self.org_actions(run, api, name))
             try:
                 repos = await self._list(run, api, kind, name)
@@ -303,7 +334,7 @@ class GitHubSource:
                                     auth_header=self._clone_auth(repo.clone_url, api),
                                     metadata={"archived": repo.archived, "fork": repo.fork, "private": repo.private},
                                     access=api.access)
-                if self.actions:
+                if self.actions or self.stores:
                     yield Pending(f"github {repo.full_name} actions", self.repo_actions(run, api, repo.full_name, scope))
 
     @property
@@ -353,13 +384,20 @@ class GitHubSource:
         scope = f"{self.host}/{org}"
         unit = Unit(source="github-actions", scope=scope, repo=None)
         where = {"host": self.host, "org": org, "level": "org"}
-        await self._read(run, unit, api, f"/orgs/{quote(org)}/actions", where, f"{scope} org")
+        if self.actions:
+            await self._read(run, unit, api, f"/orgs/{quote(org)}/actions", where, f"{scope} org")
+        for store in self.stores:
+            await self._stale_secrets(run, unit, api, f"/orgs/{quote(org)}/{store.name}", where, f"{scope} org", store)
         return unit
 
     async def repo_actions(self, run: SourceRun, api: RestClient, full_name: str, scope: str) -> Unit:
         unit = Unit(source="github-actions", scope=scope, repo=scope)
         base = f"/repos/{quote(full_name, safe='/')}"
         where = {"host": self.host, "repo": full_name, "level": "repo"}
+        for store in self.stores:
+            await self._stale_secrets(run, unit, api, f"{base}/{store.name}", where, scope, store)
+        if not self.actions:
+            return unit
         await self._read(run, unit, api, f"{base}/actions", where, scope)
         try:
             environments = await api.listing(f"{base}/environments", "environments", per_page=100)
@@ -399,9 +437,16 @@ class GitHubSource:
                                      at=iso(variable.get("updated_at") or variable.get("created_at"))))
             if entries:
                 unit.groups.append(ValueGroup("github-actions-variable", entries))
+        await self._stale_secrets(run, unit, api, base, where, label, ACTIONS_SECRETS)
+
+    async def _stale_secrets(self, run: SourceRun, unit: Unit, api: RestClient, base: str, where: dict[str, Any],
+                             label: str, store: SecretStore) -> None:
+        """Inventory records for the secrets of `base`/secrets not updated for longer than the age limit."""
         try:
             secrets = await api.listing(f"{base}/secrets", "secrets", per_page=100)
         except RemoteError as exc:
+            if store is not ACTIONS_SECRETS and "HTTP 404" in str(exc):
+                return  # no such store here (Codespaces on GitHub Enterprise Server, a disabled feature)
             run.error(f"github {label}: {exc}")
             return
         unit.validators.extend(secrets.validators)
@@ -414,15 +459,15 @@ class GitHubSource:
             age = age_days(changed, now)
             if not older_than(changed, now, run.max_age_days):
                 continue
-            locator = {**where, "secret": name, "resource": f"{_place(where)} actions secret {name}"}
+            locator = {**where, "secret": name, "resource": f"{_place(where)} {store.what} {name}"}
             metadata = {"created_at": iso(secret.get("created_at")), "updated_at": iso(secret.get("updated_at")),
                         "age_days": age, "max_age_days": run.max_age_days}
             if secret.get("visibility"):
                 metadata["visibility"] = secret["visibility"]
-            identity = "\0".join(["github-actions-secret", where["host"], where.get("org") or where.get("repo", ""),
+            identity = "\0".join([store.kind, where["host"], where.get("org") or where.get("repo", ""),
                                   where.get("environment", ""), name, iso(changed) or ""])
             unit.inventory.append(InventoryRecord(
-                kind="github-actions-secret", rule_id="github.actions-stale-secret", provider="github-actions",
+                kind=store.kind, rule_id=store.rule_id, provider=store.provider,
                 identity=identity, redacted="(unreadable)", locator=locator, metadata=metadata))
 
 

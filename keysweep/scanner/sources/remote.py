@@ -194,6 +194,19 @@ def inventory_rules() -> list:
                          "not been updated for longer than the age limit. Its value cannot be read back, so "
                          "whatever credential it holds has lived at least that long.",
              references=("https://docs.github.com/en/rest/actions/secrets",)),
+        Rule(id="github.dependabot-stale-secret", name="GitHub Dependabot secret not updated for too long",
+             provider="github-dependabot", regex=never, confidence="medium",
+             description="A Dependabot secret (repository or organization) whose value has not been updated for "
+                         "longer than the age limit: typically a private registry's token, which has lived at "
+                         "least that long.",
+             references=("https://docs.github.com/en/rest/dependabot/secrets",)),
+        Rule(id="github.codespaces-stale-secret", name="GitHub Codespaces secret not updated for too long",
+             provider="github-codespaces", regex=never, confidence="medium",
+             description="A Codespaces secret (repository or organization) whose value has not been updated for "
+                         "longer than the age limit; every codespace of the repositories it is shared with gets "
+                         "it as an environment variable.",
+             references=("https://docs.github.com/en/rest/codespaces/repository-secrets",
+                         "https://docs.github.com/en/rest/codespaces/organization-secrets")),
         Rule(id="gitlab.ci-hidden-variable", name="GitLab masked and hidden CI/CD variable",
              provider="gitlab-ci", regex=never, confidence="low",
              description="A GitLab CI/CD variable created masked and hidden: its value cannot be read back, "
