@@ -199,3 +199,16 @@ def test_a_bare_group_prints_its_help_and_exits_0(run, args):
 def test_a_real_usage_error_stays_exit_2(run, args):
     result = run(*args)
     assert result.code == 2 and result.stderr.startswith("keysweep: error: ") and result.stdout == ""
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_every_help_fits_80_columns_and_explains_every_option(path):
+    """`keysweep … --help` on an 80-column terminal: exit 0, no line wider, and every option shown
+    says what it does (a bare `--max-size INTEGER RANGE` tells a person nothing)."""
+    result = CliRunner().invoke(cli, path.split() + ["--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines()), path
+    unexplained = [param.opts[0] for param in COMMANDS[path].params
+                   if isinstance(param, click.Option) and not param.hidden and not param.help]
+    assert unexplained == [], (path, unexplained)
+    assert (COMMANDS[path].help or "").strip(), path  # the command says what it is for

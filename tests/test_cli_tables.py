@@ -120,3 +120,75 @@ def test_occurrence_source_column_comes_from_the_first_place():
     f = finding("sk-proj-" + "Src0" * 12, Occurrence(source="dir", path="a.env", line=1))
     lines = _lines([f], 160)
     assert any(" dir " in line and "a.env:1" in line for line in lines)
+
+
+def _on_a_terminal(*args, columns: int = 80) -> str:
+    """What `keysweep ARGS` shows with its standard output on a terminal `columns` wide."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import termios
+
+    from .conftest import KEYSWEEP_BIN
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen([str(KEYSWEEP_BIN), *map(str, args)], stdout=slave, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, env=dict(env, TERM="dumb"))
+    os.close(slave)
+    screen = bytearray()
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        elif process.poll() is not None:
+            break
+    process.communicate(timeout=60)
+    os.close(master)
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode("utf-8", "replace")).replace("\r\n", "\n")
+
+
+def _long_named_store(tmp_path):
+    """The responder store, the ML-Platform key's owner a name longer than any column gives it."""
+    from keysweep.store import Store
+    from tests.selection_helpers import responder_store
+
+    db, found = responder_store(tmp_path)
+    store = Store(db)
+    owner = "Platform Engineering On-Call Rotation (EMEA)"
+    store.replace_owner_candidates(found["revoked"].id, [{"name": owner, "team": "ML-Platform",
+                                                         "source": "owners-file", "confidence": 0.9,
+                                                         "evidence": "test", "chosen": True}],
+                                   "2026-12-01T12:00:00Z")
+    store.close()
+    return db, found, owner
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="a pseudo-terminal is POSIX")
+def test_report_on_an_80_column_terminal_fits_without_cutting_an_id_or_a_name(tmp_path):
+    db, found, owner = _long_named_store(tmp_path)
+    screen = _on_a_terminal("report", "--db", db)
+    lines = screen.rstrip("\n").split("\n")
+    assert "by provider" in screen and max(map(len, lines)) <= 80, \
+        "\n".join(line for line in lines if len(line) > 80) or screen
+    assert owner in lines  # whole, on a line of its own above its counts
+    for name in ("live", "spread", "key_age"):  # the ids of the lists below the tables, never cut
+        assert any(found[name].id in line for line in lines), name
+    assert re.search(r"^\s+exposure median 636\.\dd, p90 636\.\dd; response median 3\.0h", screen, re.M), screen
+
+
+def test_piped_report_never_cuts_a_name(run, tmp_path):
+    db, _found, owner = _long_named_store(tmp_path)
+    result = run("report", "--db", db)
+    rows = [line for line in result.stdout.splitlines() if owner in line]
+    assert len(rows) == 1 and re.search(r"\s1\s+0\s+1\s+0\s+0\s+0\s+0\s+0\s+636\.\dd", rows[0]), result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import click
@@ -63,7 +64,9 @@ def report_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
     elif fmt == "prometheus":
         text = R.render_prometheus(report)
     else:
-        text = R.render_table(report)
+        # On a terminal, laid out for its width; piped or to a file, every group on one line.
+        on_terminal = not output and sys.stdout.isatty()
+        text = R.render_table(report, width=shutil.get_terminal_size().columns if on_terminal else None)
     if output:
         write_private_text(output, text)
     else:

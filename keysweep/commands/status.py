@@ -14,7 +14,7 @@ from keysweep.remediation.report import human
 from keysweep.remediation.status import build_status
 from keysweep.sanitize import terminal_safe
 from keysweep.store import Store, store_exists, store_location
-from keysweep.wording import counted
+from keysweep.wording import counted, folded
 
 # The table is for an 80-column terminal; a provider or team name longer than NAME_WIDTH goes on a
 # line of its own, above its counts.
@@ -36,7 +36,8 @@ COUNT_LABELS = (("count", "count"), ("live", "live"), ("dead", "dead"), ("unknow
 def status_cmd(fmt, output, threshold, db, include_suppressed):
     """Live / dead / unknown / unverified / no-value / unowned / open-job counts per provider and
     team (the same names and counts as `keysweep report`), and the ten most urgent credentials:
-    live first, then long-lived, widest reach (most kinds of source, most places), oldest."""
+    the most severe first (liveness, reach and exposure), then live, long-lived, the widest spread
+    (most kinds of source, most places), the oldest."""
     path = store_location(db)
     if not store_exists(path):
         raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
@@ -52,20 +53,6 @@ def status_cmd(fmt, output, threshold, db, include_suppressed):
         sys.stdout.write(text)
 
 
-def folded(head: str, parts: list[str], gap: str = "  ", width: int = WIDTH, indent: str = "     ") -> list[str]:
-    """`head` then `parts` joined by `gap`, as lines of at most `width` columns where the parts
-    allow: a line breaks only between parts, never inside one (an id, a key, a place)."""
-    lines, line = [], head
-    for part in parts:
-        joined = f"{line}{gap}{part}"
-        if len(joined) > width:
-            lines.append(line)
-            line = indent + part
-        else:
-            line = joined
-    return [*lines, line]
-
-
 def render_table(status: dict[str, Any]) -> str:
     """Plain text for an 80-column terminal. Providers, teams, owners and places come from scanned
     data and provider answers: every such value goes through `terminal_safe`."""
@@ -74,7 +61,7 @@ def render_table(status: dict[str, Any]) -> str:
     counts = [counted(totals[key], "open job") if key == "open_jobs" else f"{totals[key]} {label}"
               for key, label in COUNT_LABELS[1:]]
     lines = [*folded(f"{counted(totals['count'], 'credential')}:", [part + "," for part in counts[:-1]] + counts[-1:],
-                     gap=" ", indent="  "), ""]
+                     gap=" ", width=WIDTH, indent="  "), ""]
     for title, groups in (("provider", status["by_provider"]), ("team", status["by_team"])):
         names = {name: terminal_safe(name) for name in groups}
         width = min(max([len(title) + 3, *map(len, names.values())]), NAME_WIDTH)
@@ -104,6 +91,6 @@ def render_table(status: dict[str, Any]) -> str:
             owner += f" ({terminal_safe(item['team'])})"
         if item["unowned"]:
             owner += " [unowned]"
-        lines.extend(folded(f"{item['rank']:>3}. {terminal_safe(item['id'])}", facts))
-        lines.extend(folded(f"     owner: {owner}", [f"where: {terminal_safe(item['where'])}"], gap="   "))
+        lines.extend(folded(f"{item['rank']:>3}. {terminal_safe(item['id'])}", facts, width=WIDTH))
+        lines.extend(folded(f"     owner: {owner}", [f"where: {terminal_safe(item['where'])}"], gap="   ", width=WIDTH))
     return "\n".join(lines) + "\n"

@@ -33,7 +33,7 @@ from keysweep.remediation.statuses import (  # the statuses are the report's too
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
 from keysweep.verify.reach import finding_reach, finding_severity, reach_summary, severity_rank
-from keysweep.wording import counted
+from keysweep.wording import counted, folded
 
 CLOCK_EVENTS = ("leaked", "detected", "verified_live", "owner_notified", "revoked", "confirmed_dead")
 
@@ -373,37 +373,85 @@ def head_text(head: dict[str, Any] | None) -> str:
 # Owners, teams, sources and places come from scanned data: the text renderers pass every such value
 # through `terminal_safe`, the HTML one through `terminal_safe` then `html.escape` (a bidi override
 # spoofs a browser as well as a terminal).
-def render_table(report: dict[str, Any]) -> str:
+# The group tables side by side with their times need this many columns; on a narrower terminal the
+# times go on a line of their own under each group that has any, and the counts fit 80 columns (a
+# name longer than NARROW_NAME goes on a line of its own above its counts).
+WIDE_COLUMNS, NARROW_NAME = 130, 13
+
+
+def render_table(report: dict[str, Any], width: int | None = None) -> str:
+    """Plain text. `width` None (piped, or a file): every group on one line with its times, names
+    whole; a terminal narrower than WIDE_COLUMNS: lines broken between facts, never inside an id, a
+    key, a name or a place, to fit `width` where the facts allow."""
     t_ = terminal_safe
     t = report["totals"]
-    lines = [f"Time to remediation — {counted(t['count'], 'credential')}: {totals_text(t)}",
-             f"exposure window: median {human(t['exposure_median_seconds'])}, p90 {human(t['exposure_p90_seconds'])}"
-             f"   response time: median {human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}",
+    narrow = width is not None and width < WIDE_COLUMNS
+    fit = width if narrow else 10**6
+    totals = [total_text(t, key, label) for key, label in TOTAL_LABELS]
+    totals[-1] += f" ({t['confirmed_dead']} confirmed dead by keysweep)"
+    lines = [*folded(f"Time to remediation — {counted(t['count'], 'credential')}:",
+                     [part + "," for part in totals[:-1]] + totals[-1:], gap=" ", width=fit, indent="  "),
+             *folded(f"exposure window: median {human(t['exposure_median_seconds'])}, "
+                     f"p90 {human(t['exposure_p90_seconds'])}",
+                     [f"response time: median {human(t['response_median_seconds'])}, "
+                      f"p90 {human(t['response_p90_seconds'])}"], gap="   ", width=fit, indent=""),
              ""]
     for name, groups in report["by"].items():
-        lines.append(f"by {name}:")
-        lines.append(f"  {'':<28} {'count':>5} " + " ".join(f"{label:>{max(5, len(label))}}" for _k, label in TOTAL_LABELS)
-                     + f" {'exp.med':>8} {'exp.p90':>8} {'resp.med':>8} {'resp.p90':>8}")
-        for key, s in groups.items():
-            lines.append(f"  {t_(key)[:28]:<28} {s['count']:>5} "
-                         + " ".join(f"{s.get(k, 0):>{max(5, len(label))}}" for k, label in TOTAL_LABELS)
-                         + f" {human(s['exposure_median_seconds']):>8} {human(s['exposure_p90_seconds']):>8} "
-                         f"{human(s['response_median_seconds']):>8} {human(s['response_p90_seconds']):>8}")
+        lines.extend(_group_narrow(name, groups, fit) if narrow else _group_wide(name, groups))
         lines.append("")
     lines.append(f"audit head: {head_text(report.get('audit_head'))}")
     if report["oldest_still_live"]:
         lines.append("oldest still live:")
         for r in report["oldest_still_live"]:
-            lines.append(f"  {human(r['open_seconds']):>8}  {t_(r['id'])}  {t_(r['provider'])}  {t_(r['redacted'])}  "
-                         f"{t_(r['owner'] or '(unowned)')}  {t_(r['where'])}")
+            lines.extend(folded(f"  {human(r['open_seconds']):>8}  {t_(r['id'])}",
+                                [t_(r["provider"]), t_(r["redacted"]), t_(r["owner"] or "(unowned)"), t_(r["where"])],
+                                width=fit, indent=" " * 12))
     if report["unowned"]:
         shown = 20
         lines.append("unowned:")
         for r in report["unowned"][:shown]:
-            lines.append(f"  {t_(r['id'])}  {t_(r['provider'])}  {t_(r['redacted'])}  {t_(r['where'])}")
+            lines.extend(folded(f"  {t_(r['id'])}", [t_(r["provider"]), t_(r["redacted"]), t_(r["where"])],
+                                width=fit, indent=" " * 6))
         if len(report["unowned"]) > shown:
             lines.append(f"  (+{len(report['unowned']) - shown} more: --format json lists them all)")
     return "\n".join(lines) + "\n"
+
+
+def _count_cells(s: dict[str, Any]) -> str:
+    return f"{s['count']:>5} " + " ".join(f"{s.get(k, 0):>{max(5, len(label))}}" for k, label in TOTAL_LABELS)
+
+
+def _count_header() -> str:
+    return f"{'count':>5} " + " ".join(f"{label:>{max(5, len(label))}}" for _k, label in TOTAL_LABELS)
+
+
+def _group_wide(title: str, groups: dict[str, dict[str, Any]]) -> list[str]:
+    names = {key: terminal_safe(key) for key in groups}
+    width = max([28, *map(len, names.values())])  # a name is never cut
+    lines = [f"by {title}:",
+             f"  {'':<{width}} {_count_header()} {'exp.med':>8} {'exp.p90':>8} {'resp.med':>8} {'resp.p90':>8}"]
+    for key, s in groups.items():
+        lines.append(f"  {names[key]:<{width}} {_count_cells(s)} {human(s['exposure_median_seconds']):>8} "
+                     f"{human(s['exposure_p90_seconds']):>8} {human(s['response_median_seconds']):>8} "
+                     f"{human(s['response_p90_seconds']):>8}")
+    return lines
+
+
+def _group_narrow(title: str, groups: dict[str, dict[str, Any]], fit: int) -> list[str]:
+    """The counts as `keysweep status` lays them out (80 columns), each group's times under it."""
+    names = {key: terminal_safe(key) for key in groups}
+    width = min(max([len(title) + 3, *map(len, names.values())]), NARROW_NAME)
+    lines = [f"{'by ' + title:<{width}}  {_count_header()}"]
+    for key, s in groups.items():
+        if len(names[key]) > width:  # whole, on a line of its own: the counts keep their columns
+            lines.append(names[key])
+        lines.append(f"{'' if len(names[key]) > width else names[key]:<{width}}  {_count_cells(s)}")
+        if s["exposure_median_seconds"] is not None or s["response_median_seconds"] is not None:
+            lines.extend(folded(f"    exposure median {human(s['exposure_median_seconds'])}, "
+                                f"p90 {human(s['exposure_p90_seconds'])};",
+                                [f"response median {human(s['response_median_seconds'])}, "
+                                 f"p90 {human(s['response_p90_seconds'])}"], gap=" ", width=fit, indent="    "))
+    return lines
 
 
 def render_prometheus(report: dict[str, Any]) -> str:
