@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import KEYSWEEP_BIN, PROJECT
+from tests.conftest import KEYSWEEP_BIN, PROJECT, validate_findings_output
 
 ACTION = yaml.safe_load((PROJECT / "action.yml").read_text())
 ZERO = "0" * 40
@@ -62,6 +62,9 @@ def run_action(repo: Path, tmp_path: Path, event_name: str, event: dict[str, str
         statuses.append((step.get("name", step.get("id", "")), result.returncode))
         if "id" in step:
             steps[step["id"]] = dict(line.split("=", 1) for line in outputs_file.read_text().splitlines() if "=" in line)
+    findings = Path(context["runner.temp"]) / "keysweep" / "findings.json"  # the action's `--format json`
+    if findings.is_file():
+        validate_findings_output(["scan", "git", "--format", "json"], findings.read_text(encoding="utf-8"))
     outputs = {name: expand(spec["value"], {**context, **{f"steps.{sid}.outputs.{k}": v for sid, o in steps.items()
                                                            for k, v in o.items()}})
                for name, spec in ACTION["outputs"].items()}

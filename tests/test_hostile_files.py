@@ -21,7 +21,7 @@ import pytest
 
 from keysweep.fingerprint import finding_id
 from keysweep.safefs import RefusedFile, read_bytes, read_text_or_warn
-from tests.conftest import KEYSWEEP_BIN, Run, find_secret
+from tests.conftest import KEYSWEEP_BIN, Run, find_secret, validate_findings_output
 
 TIME_LIMIT = 30  # seconds; each of these runs takes about one
 MEMORY_LIMIT = 2 * 1024 ** 3  # address space: reading /dev/zero whole would pass it quickly
@@ -35,6 +35,7 @@ def keysweep(*args, cwd: Path | None = None) -> tuple[Run, float]:
     started = time.monotonic()
     result = subprocess.run([str(KEYSWEEP_BIN), *map(str, args)], cwd=cwd, capture_output=True,
                             timeout=TIME_LIMIT, preexec_fn=_limit_memory, stdin=subprocess.DEVNULL)
+    validate_findings_output([str(a) for a in args], result.stdout.decode("utf-8", "replace"), cwd)
     return (Run(result.returncode, result.stdout.decode("utf-8", "replace"), result.stderr.decode("utf-8", "replace")),
             time.monotonic() - started)
 

@@ -25,7 +25,7 @@ import pytest
 
 from keysweep.sanitize import terminal_safe
 from keysweep.testing.gitrepo import RepoBuilder
-from tests.conftest import KEYSWEEP_BIN, Run
+from tests.conftest import KEYSWEEP_BIN, Run, validate_findings_output
 
 TIME_LIMIT = 120  # seconds per run; each takes a few (the catastrophic rule is stopped after 2 s of CPU)
 MEMORY_LIMIT = 2 * 1024 ** 3
@@ -92,6 +92,7 @@ def keysweep(*args, cwd: Path) -> tuple[Run, float]:
     started = time.monotonic()
     done = subprocess.run([str(KEYSWEEP_BIN), *map(str, args)], cwd=cwd, env=env, capture_output=True,
                           timeout=TIME_LIMIT, preexec_fn=_limits, stdin=subprocess.DEVNULL)
+    validate_findings_output([str(a) for a in args], done.stdout.decode("utf-8", "replace"), cwd)
     return (Run(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")),
             time.monotonic() - started)
 

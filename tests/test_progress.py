@@ -30,7 +30,7 @@ from keysweep.scanner.pipeline import scan_git
 from keysweep.scanner.rules import load_rules
 from keysweep.scanner.sources.git import GitRepo
 
-from .conftest import KEYSWEEP_BIN
+from .conftest import KEYSWEEP_BIN, validate_findings_output
 from .test_verify_command import leaky_repo, providers  # noqa: F401  (fixtures)
 
 
@@ -125,6 +125,7 @@ def on_a_terminal(*args: str, cwd) -> tuple[int, str, str]:
             break
     stdout = process.communicate(timeout=60)[0]
     os.close(master)
+    validate_findings_output([str(a) for a in args], stdout.decode("utf-8", "replace"), cwd)
     # What a person sees, without the colour and cursor codes.
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode("utf-8", "replace"))
     return process.returncode, stdout.decode(), text

@@ -18,7 +18,7 @@ import pytest
 from tests.fakes.api import Reply, Seen
 from tests.report_pages import Page
 
-from .conftest import KEYSWEEP_BIN, PROJECT
+from .conftest import KEYSWEEP_BIN, PROJECT, validate_findings_output
 
 INSTALL = "python3 -m venv .venv && .venv/bin/pip install -q -e ."
 OPENAI_MODELS = {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}
@@ -99,6 +99,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path, fake_api, providers):
                            ("POST", "/aws", "Action=GetCallerIdentity")]), sent
     listed = subprocess.run([str(KEYSWEEP_BIN), "findings", "--format", "json", "--db", f"{demo}/keysweep.db"],
                             capture_output=True, text=True, env=env, timeout=120)
+    validate_findings_output(["findings", "--format", "json"], listed.stdout)
     statuses = {f["provider"]: f["verification"]["status"] for f in json.loads(listed.stdout)}
     assert statuses == {"openai": "live", "anthropic": "dead", "huggingface": "dead", "github": "dead",
                         "aws": "dead"}, statuses

@@ -20,7 +20,7 @@ import pytest
 from keysweep.scanner.backtrack import backtracking_problem
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.rules import Rule, load_rules
-from tests.conftest import KEYSWEEP_BIN, Run
+from tests.conftest import KEYSWEEP_BIN, Run, validate_findings_output
 
 REDOS_PATTERN = r"tok_(?P<secret>(a|aa)+b)"
 TRAP = "tok_" + "a" * 40 + "\n"
@@ -62,6 +62,7 @@ def redos_rule() -> Rule:
 def keysweep(*args, cwd: Path | None = None) -> Run:
     result = subprocess.run([str(KEYSWEEP_BIN), *map(str, args)], cwd=cwd, capture_output=True,
                             timeout=TIME_LIMIT, stdin=subprocess.DEVNULL)
+    validate_findings_output([str(a) for a in args], result.stdout.decode("utf-8", "replace"), cwd)
     return Run(result.returncode, result.stdout.decode("utf-8", "replace"), result.stderr.decode("utf-8", "replace"))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEYSWEEP_BIN
+from tests.conftest import KEYSWEEP_BIN, validate_findings_output
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import assert_each_key_revoked_once, env_for, plant_keys, write_config
 
@@ -26,6 +26,7 @@ def start(*args, env: dict | None = None, cwd: Path | None = None) -> subprocess
 
 def finish(process: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=timeout)
+    validate_findings_output([str(a) for a in process.args[1:]], out)  # held to `keysweep schema findings`
     return process.returncode, out, err
 
 
@@ -231,6 +232,7 @@ def test_findings_can_read_a_read_only_store(run_process, tmp_path, keys):
     assert run_process("scan", "dir", tmp_path / "code", "--db", db).code == 1
     result = subprocess.run([sys.executable, "-c", READ_ONLY_CLI, "findings", "--db", str(db), "--format", "json"],
                             capture_output=True, text=True, timeout=120)
+    validate_findings_output(["findings", "--format", "json"], result.stdout)
     assert result.returncode == 1, result.stderr
 
 
@@ -260,6 +262,7 @@ def test_store_its_directory_and_reports_are_private_whatever_the_umask(tmp_path
         for command in commands:
             result = subprocess.run([str(KEYSWEEP_BIN), *command], env=env, capture_output=True, text=True,
                                     timeout=120)
+            validate_findings_output(list(command), result.stdout)  # the -o reports too
             assert result.returncode == expected_exit[command], (command, result.returncode, result.stderr)
     finally:
         os.umask(previous)

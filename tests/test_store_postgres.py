@@ -11,7 +11,7 @@ import time
 
 from keysweep.remediation.orchestrator import abandoned_runs, finish_run, start_run
 from keysweep.store import Store
-from tests.conftest import KEYSWEEP_BIN, postgres_url_in_schema
+from tests.conftest import KEYSWEEP_BIN, postgres_url_in_schema, validate_findings_output
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import assert_each_key_revoked_once, env_for, plant_keys, write_config
 
@@ -23,6 +23,7 @@ def start(*args, env: dict | None = None) -> subprocess.Popen:
 
 def finish(process: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=timeout)
+    validate_findings_output([str(a) for a in process.args[1:]], out)  # held to `keysweep schema findings`
     return process.returncode, out, err
 
 
