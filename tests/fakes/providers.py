@@ -428,7 +428,10 @@ def openai_redacted(value: str) -> str:
 
 
 class FakeOpenAI(FakeProvider):
-    """Admin API: projects → api_keys (paginated), delete by id; `/v1/models` for verification."""
+    """Admin API: projects → api_keys (paginated), delete by id; `/v1/models` for verification.
+    Admin API keys (`sk-admin-…`) among the active keys are no project's: they list the
+    organisation's admin keys (`GET /v1/organization/admin_api_keys`, as keysweep's own admin key
+    does) and cannot list models (401, as OpenAI answers a key without model access)."""
 
     name = "openai"
 
@@ -441,8 +444,10 @@ class FakeOpenAI(FakeProvider):
         self.page_size = page_size
         self.projects = [f"proj_{i:03d}" for i in range(projects)]
         self.ids: dict[str, tuple[str, str]] = {}  # key id -> (project, value)
-        for index, value in enumerate(sorted(self.active)):
+        for index, value in enumerate(sorted(v for v in self.active if not v.startswith("sk-admin-"))):
             self.ids[f"key_{index:05d}"] = (self.projects[index % len(self.projects)], value)
+        self.admin_ids = {f"key_admin_{i:03d}": v for i, v in enumerate(sorted(
+            v for v in self.active if v.startswith("sk-admin-")))}
         self.admin_key = ADMIN_KEYS["openai"]
 
     def is_revoke(self, method, path):
@@ -479,10 +484,25 @@ class FakeOpenAI(FakeProvider):
             hostile = self._intermediary("verify")
             if hostile is not None:
                 return hostile
-            if self.bearer(request) in self.active:
+            if self.bearer(request) in self.active and not self.bearer(request).startswith("sk-admin-"):
                 return web.json_response({"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]})
             return web.json_response({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
                                                 "code": "invalid_api_key"}}, status=401)
+
+        async def admin_api_keys(request):
+            self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
+            token = self.bearer(request)
+            if not (admin_ok(request) or (token in self.active and token.startswith("sk-admin-"))):
+                return invalid_key()
+            return self._page(request, [
+                {"object": "organization.admin_api_key", "id": key_id, "name": f"admin {key_id}",
+                 "redacted_value": openai_redacted(value), "created_at": 1700000000, "last_used_at": None,
+                 "owner": {"type": "user", "object": "organization.user", "id": "user_0", "name": "Ops",
+                           "role": "owner", "created_at": 1700000000}}
+                for key_id, value in sorted(self.admin_ids.items()) if value in self.active])
 
         async def projects(request):
             self._log(request)
@@ -522,6 +542,7 @@ class FakeOpenAI(FakeProvider):
 
         app.router.add_get("/v1/models", models)
         app.router.add_get("/v1/organization/projects", projects)
+        app.router.add_get("/v1/organization/admin_api_keys", admin_api_keys)
         app.router.add_get("/v1/organization/projects/{project}/api_keys", api_keys)
         app.router.add_delete("/v1/organization/projects/{project}/api_keys/{key}", delete_key)
 
