@@ -194,6 +194,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "status": "keysweep.commands.status:status_cmd",
     "audit": "keysweep.commands.audit:audit_group",
     "sweep": "keysweep.commands.sweep:sweep_cmd",
+    "worker": "keysweep.commands.worker:worker_cmd",
     "store": "keysweep.commands.store:store_group",
     "baseline": "keysweep.commands.baseline:baseline_group",
     "schema": "keysweep.commands.schema:schema_cmd",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import random
 import time
@@ -115,6 +116,9 @@ class HttpClient:
     user_agent: str = "keysweep"
     requests_sent: int = 0
     max_body: int = MAX_BODY
+    # (host, requests per second) -> a throttle with Throttle's `acquire`/`release` (either may be a
+    # coroutine), optionally `observe(headers)`: one shared by processes (keysweep/distributed/limiter.py).
+    throttle_factory: Callable[[str, float], Any] | None = None
 
     def __post_init__(self) -> None:
         self._session = None
@@ -137,7 +141,9 @@ class HttpClient:
     def _throttle(self, host: str) -> "Throttle":
         throttle = self._throttles.get(host)
         if throttle is None:
-            throttle = self._throttles[host] = Throttle(self.rate_limits.get(host, self.default_rate))
+            rate = self.rate_limits.get(host, self.default_rate)
+            throttle = self._throttles[host] = (self.throttle_factory(host, rate) if self.throttle_factory
+                                                else Throttle(rate))
         return throttle
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
@@ -180,7 +186,12 @@ class HttpClient:
             if response.status == 304:
                 # A conditional request answered "not modified" is not counted by GitHub's rate limit:
                 # it does not use this host's budget either, so a second sweep is not held back by it.
-                throttle.release(slot)
+                released = throttle.release(slot)
+                if inspect.isawaitable(released):
+                    await released
+            observe = getattr(throttle, "observe", None)
+            if observe is not None:  # a shared throttle: every process holds back until the server's reset
+                await observe(response.headers)
             retryable = response.status in RETRY_STATUSES or (retry_rate_limited and rate_limited(response))
             if retryable and attempt < attempts:
                 delay = retry_delay(response.headers, attempt, self.policy)

@@ -195,6 +195,11 @@ NOTIFY_TARGET_KEYS: dict[str, Check] = {
 SECTION_KEYS: dict[str, dict[str, Check]] = {
     "verify": {"timeout": TIMEOUT, "attempts": ATTEMPTS, "max_retry_after": WAIT},
     "owners": {"file": STRING, "timeout": TIMEOUT},
+    # Distributed sweeps on Celery (keysweep/distributed, docs/scale-out.md).
+    "distributed": {"broker": STRING, "queue": STRING, "result_backend": STRING,
+                    "visibility_timeout": Check(lambda v: _is_int(v) and 1 <= v <= 86_400,
+                                                "a whole number of seconds from 1 to 86400", _number(1, 86_400, integer=True)),
+                    "max_attempts": ATTEMPTS, "rate_limit_redis": STRING},
 }
 SOURCE_KEYS: dict[str, Check] = {"git": STRING_LIST, "max_age_days": NON_NEGATIVE_INT, "cache_dir": STRING}
 SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
@@ -211,7 +216,7 @@ SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
     "vault": {"addr": URL, "token_env": ENV_NAME, "mounts": STRING_LIST, "versions": BOOL, "namespace": STRING,
               "auth": STRING, "auth_path": STRING, "role": STRING, "jwt_file": STRING},
 }
-TOP_LEVEL = ("sources", "providers", "policy", "notify", "verify", "owners")
+TOP_LEVEL = ("sources", "providers", "policy", "notify", "verify", "owners", "distributed")
 
 
 def _shown(value: Any) -> str:

@@ -92,7 +92,7 @@ def test_scan_staged_does_not_import_heavy_libraries(make_repo):
              "sys.argv = ['keysweep', 'scan', 'staged']\n"
              "from keysweep.cli import main\n"
              "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-             "heavy = [m for m in ('rich', 'sqlite_utils', 'sqlite3', 'hyperscan', 'aiohttp', 'boto3', 'psycopg') if m in sys.modules]\n"
+             "heavy = [m for m in ('rich', 'sqlite_utils', 'sqlite3', 'hyperscan', 'aiohttp', 'boto3', 'psycopg', 'celery', 'kombu', 'redis') if m in sys.modules]\n"
              "print(json.dumps([code, heavy]))\n")
     result = subprocess.run([sys.executable, "-c", "import json\n" + probe], cwd=repo.path, capture_output=True,
                             text=True, timeout=60)
@@ -102,17 +102,19 @@ def test_scan_staged_does_not_import_heavy_libraries(make_repo):
     assert heavy == []
 
 
-def test_the_demo_does_not_import_the_postgresql_driver(tmp_path):
+def test_the_demo_does_not_import_the_postgresql_driver_nor_celery(tmp_path):
     probe = ("import json, sys\n"
              f"sys.argv = ['keysweep', 'demo', '--keep', {str(tmp_path / 'demo')!r}, '--format', 'json']\n"
              "from keysweep.cli import main\n"
              "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-             "print(json.dumps([code, 'psycopg' in sys.modules, 'sqlite3' in sys.modules]))\n")
+             "print(json.dumps([code, 'psycopg' in sys.modules, 'sqlite3' in sys.modules,\n"
+             "                  [m for m in ('celery', 'kombu', 'redis') if m in sys.modules]]))\n")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    code, psycopg_loaded, sqlite_loaded = json.loads(result.stdout.splitlines()[-1])
+    code, psycopg_loaded, sqlite_loaded, distributed = json.loads(result.stdout.splitlines()[-1])
     assert code == 0 and sqlite_loaded  # the demo used its SQLite store…
     assert not psycopg_loaded  # …and never loaded the PostgreSQL driver
+    assert distributed == []  # …nor Celery and its broker clients (only `worker` and `sweep --broker` do)
 
 
 # What the console script (keysweep/launcher.py) must not load to answer a plain `keysweep scan staged`,

@@ -16,7 +16,7 @@ LAYER = {
     "gitlab_report": FACE,
     # The schemas of the outputs and of every configuration file: built from each loader's tables.
     "schemas": FACE,
-    "remediation": SERVICES, "owners": SERVICES, "verify": SERVICES,
+    "remediation": SERVICES, "owners": SERVICES, "verify": SERVICES, "distributed": SERVICES,
     "scanner": DOMAIN, "providers": DOMAIN, "revokers": DOMAIN, "testing": DOMAIN,
     "store": STORE,
 }

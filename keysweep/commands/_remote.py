@@ -236,9 +236,10 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
                fail_on_error: bool, errors_json: str | None, concurrency: int, full: bool,
                show_progress: bool | None, cache_dir: str | None = None, git_workers: int = 4,
                include_suppressed: bool = False, max_age: int = 90, settings=None, exit_on_new: bool = False,
-               after: Callable[[object, object], None] | None = None) -> None:
+               after: Callable[[object, object], None] | None = None, distributed=None) -> None:
     """Run the sources built by `build_sources(settings)`, persist per scope, then emit and exit.
-    `after(store, outcome)` runs once everything is recorded, before the findings are rendered."""
+    `after(store, outcome)` runs once everything is recorded, before the findings are rendered.
+    `distributed` (a keysweep.distributed.config.DistributedConfig): units go to Celery workers."""
     started = utc_now()
     settings = settings or load_settings()
     sources = build_sources(settings)
@@ -254,13 +255,24 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
             ThreadPoolExecutor(max_workers=concurrency + git_workers + 4, thread_name_prefix="keysweep"))
         async with HttpClient(default_rate=settings.rate_limit("default", 10.0)) as http:
             ctx = Context(http=http, settings=settings, store=store)
-            runner = Runner(matcher, ctx=ctx, store=store, rules_digest=digest,
-                            persist=lambda result: persist(store, result, rules, started, digest),
-                            cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size,
-                            max_age_days=max_age, workers=concurrency, git_workers=git_workers, full=full,
-                            progress=progress, ignore_roots=[Path.cwd()])
+            kwargs: dict[str, Any] = dict(
+                ctx=ctx, store=store, rules_digest=digest,
+                persist=lambda result: persist(store, result, rules, started, digest),
+                cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size, max_age_days=max_age,
+                workers=concurrency, git_workers=git_workers, full=full, progress=progress,
+                ignore_roots=[Path.cwd()])
+            if distributed is None:
+                runner = Runner(matcher, **kwargs)
+            else:  # Celery only for a distributed sweep
+                from keysweep.distributed.orchestrate import DistributedRunner  # noqa: PLC0415
+
+                options = {"rule_paths": [str(Path(p).resolve()) for p in rule_paths], "engine": engine,
+                           "rules_digest": digest, "max_size": max_size, "max_age": max_age, "full": full,
+                           "concurrency": concurrency, "git_workers": git_workers, "cache_dir": cache_dir}
+                runner = DistributedRunner(matcher, config=distributed, options=options, started=started,
+                                           say=lambda text: click.echo(text, err=True), **kwargs)
             outcome = await runner.run(sources)
-            outcome.counters["requests"] = http.requests_sent
+            outcome.counters["requests"] = outcome.counters.get("requests", 0) + http.requests_sent
             return outcome
 
     try:

@@ -16,6 +16,7 @@ import click
 
 from keysweep.cli import fail, output_options, scan_options
 from keysweep.commands._remote import checked_url, clone_options, remote_options, run_remote
+from keysweep.distributed.config import distributed_config
 from keysweep.errors import KeysweepError
 from keysweep.providers import provider
 from keysweep.sanitize import terminal_safe
@@ -215,12 +216,16 @@ def build_sources(settings) -> list:
 @click.option("--yes", "revoke_yes", is_flag=True,
               help="With --execute: revoke even above the threshold of 10 credentials.")
 @click.option("--policy-file", type=click.Path(dir_okay=False), help="Policy file (default ./keysweep-policy.toml).")
+@click.option("--broker", help="Distribute the sweep: send one task per repository, CI scope and AWS account × "
+                               "region × service to `keysweep worker` processes through this Celery broker "
+                               "(redis://… or amqp://…). Also $KEYSWEEP_BROKER_URL or [distributed] broker. "
+                               "The workers and this command must use the same --db (docs/scale-out.md).")
 @remote_options
 @clone_options
 @output_options
 @scan_options
 def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, revoke_policy, revoke_execute,
-              revoke_yes, policy_file, **options):
+              revoke_yes, policy_file, broker, **options):
     """Sweep every source of keysweep.toml [sources] (git paths, GitHub orgs, GitLab groups, AWS
     profiles/regions), reading only what changed since the last sweep. Reports the findings of the
     swept places (only new ones with --new-only) and exits 1 when new findings appeared.
@@ -258,6 +263,7 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
     elif owners_file:
         fail("--owners-file: add --owners")
     built = build_sources(settings)
+    distributed = distributed_config(settings, broker)
 
     def after(store, outcome) -> None:
         swept = findings_to_report(outcome, store, False, None, options["include_suppressed"])
@@ -270,7 +276,7 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
 
     run_remote(lambda _settings: built, settings=settings, db=db, no_store=False, max_age=max_age,
                cache_dir=cache_dir, exit_on_new=True, after=after if verify or owners or apply_policy else None,
-               **options)
+               distributed=distributed, **options)
 
 
 def verify_swept(store, findings, settings) -> None:

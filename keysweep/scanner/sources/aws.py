@@ -167,13 +167,25 @@ class AwsSource:
                 run.error(f"aws profile {name}: {aws_error(exc)}")
                 continue
             if "iam" in self.services:
-                yield Pending(f"aws {name} iam", self._later(run, self.iam, profile, None))
+                yield Pending(f"aws {name} iam", self._later(run, self.iam, profile, None),
+                              {"op": "read", "service": "iam", "profile": profile, "region": None})
             for region in regions:
                 for service in self.services:
                     if service == "iam":
                         continue
-                    reader = {"secretsmanager": self.secretsmanager, "ssm": self.ssm, "lambda": self.lambda_env}[service]
-                    yield Pending(f"aws {name} {region} {service}", self._later(run, reader, profile, region))
+                    yield Pending(f"aws {name} {region} {service}", self._later(run, self._reader(service), profile, region),
+                                  {"op": "read", "service": service, "profile": profile, "region": region})
+
+    def _reader(self, service: str):
+        return {"secretsmanager": self.secretsmanager, "ssm": self.ssm, "lambda": self.lambda_env, "iam": self.iam}[service]
+
+    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
+        """One account × region × service read again from its `spec` (a distributed sweep's worker)."""
+        spec = item.spec or {}
+        if spec.get("op") != "read" or spec.get("service") not in SERVICES:
+            raise RemoteError(f"aws: unknown unit {spec.get('op')!r}")
+        return Pending(item.label, self._later(run, self._reader(spec["service"]), spec.get("profile"),
+                                               spec.get("region")), spec)
 
     async def _later(self, run: SourceRun, reader, profile: str | None, region: str | None) -> Unit:
         scope = f"aws:{profile or 'default'}:{region or 'global'}"

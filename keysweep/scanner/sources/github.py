@@ -292,12 +292,25 @@ class GitHubSource:
         return [info for info in map(self._info, found) if info is not None]
 
     # -- the source -----------------------------------------------------------------------------
-    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+    def client(self, run: SourceRun) -> RestClient:
         run.ctx.http.rate_limits.setdefault(urlsplit(self.api_url).netloc, self.rate_limit)
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
         if self.token and self.app is None:
             headers["Authorization"] = f"Bearer {self.token}"
-        api = RestClient(run, self.api_url, headers, "github", access=self.access)
+        return RestClient(run, self.api_url, headers, "github", access=self.access)
+
+    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
+        """The work a Pending's `spec` names, done again by this source with its token (a distributed
+        sweep's worker; a source read as a GitHub App is not distributed)."""
+        spec, api = item.spec or {}, self.client(run)
+        if spec.get("op") == "org-actions":
+            return Pending(item.label, self.org_actions(run, api, spec["org"]), spec)
+        if spec.get("op") == "repo-actions":
+            return Pending(item.label, self.repo_actions(run, api, spec["full_name"], spec["scope"]), spec)
+        raise RemoteError(f"github: unknown unit {spec.get('op')!r}")
+
+    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+        api = self.client(run)
         by_installation: dict[int, RestClient] = {}
         seen: set[str] = set()
         targets = [("org", org) for org in self.orgs] + [("user", user) for user in self.users] + \
@@ -315,7 +328,8 @@ class GitHubSource:
                         access=self._access(installation))
                 api = by_installation[installation]
             if kind == "org" and (self.actions or self.stores):
-                yield Pending(f"github org {name} actions", self.org_actions(run, api, name))
+                yield Pending(f"github org {name} actions", self.org_actions(run, api, name),
+                              {"op": "org-actions", "org": name})
             try:
                 repos = await self._list(run, api, kind, name)
             except RemoteError as exc:
@@ -335,7 +349,8 @@ class GitHubSource:
                                     metadata={"archived": repo.archived, "fork": repo.fork, "private": repo.private},
                                     access=api.access)
                 if self.actions or self.stores:
-                    yield Pending(f"github {repo.full_name} actions", self.repo_actions(run, api, repo.full_name, scope))
+                    yield Pending(f"github {repo.full_name} actions", self.repo_actions(run, api, repo.full_name, scope),
+                                  {"op": "repo-actions", "full_name": repo.full_name, "scope": scope})
 
     @property
     def access(self) -> dict[str, Any]:

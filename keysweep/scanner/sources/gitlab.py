@@ -68,15 +68,31 @@ class GitLabSource:
         self.rate_limit = rate_limit
         self.host = host_of(self.url)
 
-    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+    def client(self, run: SourceRun) -> RestClient:
         run.ctx.http.rate_limits.setdefault(urlsplit(self.api_url).netloc, self.rate_limit)
         headers = {"Accept": "application/json"}
         if self.token:
             headers["PRIVATE-TOKEN"] = self.token
-        api = RestClient(run, self.api_url, headers, "gitlab")
+        return RestClient(run, self.api_url, headers, "gitlab")
+
+    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
+        """The work a Pending's `spec` names, done again by this source (a distributed sweep's worker)."""
+        spec, api = item.spec or {}, self.client(run)
+        op = spec.get("op")
+        if op == "instance-variables":
+            return Pending(item.label, self.instance_variables(run, api), spec)
+        if op == "group-variables":
+            return Pending(item.label, self.group_variables(run, api, spec["group"]), spec)
+        if op == "project-variables":
+            return Pending(item.label, self.project_variables(run, api, spec["project_id"], spec["path"],
+                                                              spec["scope"]), spec)
+        raise RemoteError(f"gitlab: unknown unit {op!r}")
+
+    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+        api = self.client(run)
         seen: set[int] = set()
         if self.instance:
-            yield Pending("gitlab instance variables", self.instance_variables(run, api))
+            yield Pending("gitlab instance variables", self.instance_variables(run, api), {"op": "instance-variables"})
         for group in self.groups:
             ref = quote(group.strip("/"), safe="")
             try:
@@ -89,11 +105,13 @@ class GitLabSource:
                 continue
             run.remember(descendants.validators + projects.validators)  # no value in them: kept at once
             if self.variables:
-                yield Pending(f"gitlab group {group} variables", self.group_variables(run, api, group.strip("/")))
+                yield Pending(f"gitlab group {group} variables", self.group_variables(run, api, group.strip("/")),
+                              {"op": "group-variables", "group": group.strip("/")})
                 for sub in descendants.items:
                     if sub.get("full_path"):
                         yield Pending(f"gitlab group {sub['full_path']} variables",
-                                      self.group_variables(run, api, str(sub["full_path"])))
+                                      self.group_variables(run, api, str(sub["full_path"])),
+                                      {"op": "group-variables", "group": str(sub["full_path"])})
             for project in projects.items:
                 async for item in self._project_items(run, api, project, seen):
                     yield item
@@ -132,7 +150,8 @@ class GitLabSource:
                             metadata={"archived": bool(project.get("archived")), "fork": forked},
                             access=self.access)
         if self.variables:
-            yield Pending(f"gitlab {path} variables", self.project_variables(run, api, project_id, path, scope))
+            yield Pending(f"gitlab {path} variables", self.project_variables(run, api, project_id, path, scope),
+                          {"op": "project-variables", "project_id": project_id, "path": path, "scope": scope})
 
     @property
     def access(self) -> dict[str, str]:

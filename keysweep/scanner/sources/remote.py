@@ -102,6 +102,10 @@ class GitTarget:
 class Pending:
     label: str                      # names the work in an error line
     work: Awaitable[Any]            # returns a Unit, a GitTarget, a list of them, or None
+    # What the work is, as plain data its source can turn into the same work again elsewhere
+    # (`source.rebuild(run, spec)`): a distributed sweep sends it to a worker (keysweep/distributed).
+    # None: the work can only be done here.
+    spec: dict[str, Any] | None = None
 
 
 Item = Union[Unit, GitTarget, Pending]

@@ -1,0 +1,101 @@
+"""Where the broker is and how tasks behave: `[distributed]` in keysweep.toml, overridden by
+`--broker` / `$KEYSWEEP_BROKER_URL` (plain Python: no Celery here)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from keysweep.errors import KeysweepError
+
+BROKER_ENV = "KEYSWEEP_BROKER_URL"
+DEFAULT_QUEUE = "keysweep"
+# Celery's own default for Redis is an hour: a task whose worker died waits that long before another
+# worker gets it. Five minutes bounds the wait; a unit taking longer than this is delivered twice
+# (harmless: tasks are idempotent), so raise it for repositories that take longer to read.
+DEFAULT_VISIBILITY_TIMEOUT = 300
+DEFAULT_MAX_ATTEMPTS = 3
+KEYS = {"broker", "result_backend", "queue", "visibility_timeout", "max_attempts", "rate_limit_redis"}
+REDIS_SCHEMES = ("redis", "rediss")
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    broker: str
+    queue: str = DEFAULT_QUEUE
+    result_backend: str | None = None
+    visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    rate_limit_redis: str | None = None
+
+    @property
+    def is_redis(self) -> bool:
+        return urlsplit(self.broker).scheme in REDIS_SCHEMES
+
+    @property
+    def backend(self) -> str:
+        """Where results go: the broker's Redis, or RabbitMQ's `rpc://` (replies to the sender)."""
+        if self.result_backend:
+            return self.result_backend
+        return self.broker if self.is_redis else "rpc://"
+
+    @property
+    def limiter_redis(self) -> str | None:
+        """The Redis that shares API rate limits between workers: the broker's, unless set apart."""
+        return self.rate_limit_redis or (self.broker if self.is_redis else None)
+
+
+def redacted_url(url: str) -> str:
+    """A broker URL fit for a message: the password replaced."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return urlunsplit((parts.scheme, f"{user}:***@{netloc[2]}", parts.path, parts.query, ""))
+
+
+def checked_broker(url: str, what: str) -> str:
+    scheme = urlsplit(url).scheme
+    if scheme not in REDIS_SCHEMES + AMQP_SCHEMES:
+        raise KeysweepError(f"{what} {redacted_url(url)!r}: expected a redis:// or amqp:// URL")
+    return url
+
+
+def distributed_config(settings, broker: str | None = None, *, queue: str | None = None,
+                       required: bool = False) -> DistributedConfig | None:
+    """The distributed setup, or None for a local sweep. Raises KeysweepError (exit 2) on anything
+    malformed."""
+    section: dict[str, Any] = settings.section("distributed") if settings is not None else {}
+    where = f"{getattr(settings, 'config_path', None) or 'keysweep.toml'}: [distributed]"
+    unknown = sorted(set(section) - KEYS)
+    if unknown:
+        raise KeysweepError(f"{where} has unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KEYS))})")
+    if broker:
+        url, what = broker, "--broker"
+    elif os.environ.get(BROKER_ENV):
+        url, what = os.environ[BROKER_ENV], f"${BROKER_ENV}"
+    elif section.get("broker"):
+        url, what = section["broker"], f"{where} broker"
+    else:
+        if required:
+            raise KeysweepError(f"no broker: pass --broker URL, set ${BROKER_ENV} or [distributed] broker")
+        return None
+    if not isinstance(url, str):
+        raise KeysweepError(f"{what} must be a URL string")
+    checked_broker(url, what)
+    numbers = {}
+    for key, default, low in (("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT, 1), ("max_attempts", DEFAULT_MAX_ATTEMPTS, 1)):
+        value = section.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise KeysweepError(f"{where} {key} must be an integer ≥ {low}")
+        numbers[key] = value
+    for key in ("queue", "result_backend", "rate_limit_redis"):
+        if key in section and not (isinstance(section[key], str) and section[key]):
+            raise KeysweepError(f"{where} {key} must be a non-empty string")
+    return DistributedConfig(broker=url, queue=queue or section.get("queue") or DEFAULT_QUEUE,
+                             result_backend=section.get("result_backend"), rate_limit_redis=section.get("rate_limit_redis"),
+                             **numbers)

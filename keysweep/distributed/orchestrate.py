@@ -1,0 +1,134 @@
+"""The sweeping side of a distributed sweep: the local Runner, except that each unit its sources
+yield that can be described (keysweep.distributed.units) is sent to the workers instead of being
+read here; then it waits for every answer and folds them into the sweep's totals, so the CLI
+reports, persists nothing twice and exits as for a local sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from keysweep.distributed.app import TASK, make_app
+from keysweep.distributed.config import DistributedConfig, redacted_url
+from keysweep.distributed.units import describe_item, describe_source
+from keysweep.models import ScanStats
+from keysweep.scanner.pipeline import merge_stats
+from keysweep.scanner.remote import Runner, SweepOutcome
+from keysweep.scanner.sources.remote import Pending, describe_exception
+
+POLL = 0.25
+QUIET_HINT = 30.0  # seconds without an answer before saying what the sweep waits for
+
+
+@dataclass
+class Dispatch:
+    source: dict[str, Any]
+    unit: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return self.unit.get("label") or "unit"
+
+
+class _Dispatching:
+    """A source whose describable units become Dispatch items (the rest are read here)."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.label = source.label
+        self.described = describe_source(source)
+
+    async def items(self, run):
+        async for item in self.source.items(run):
+            unit = describe_item(item) if self.described is not None else None
+            if unit is None:
+                yield item
+                continue
+            if isinstance(item, Pending) and hasattr(item.work, "close"):
+                item.work.close()  # done by a worker instead: never awaited here
+            yield Dispatch(self.described, unit)
+
+
+class DistributedRunner(Runner):
+    def __init__(self, engine, *, config: DistributedConfig, options: dict[str, Any], started: str,
+                 say=None, **kwargs) -> None:
+        super().__init__(engine, **kwargs)
+        self.config = config
+        self.options = options
+        self.started = started
+        self.say = say or (lambda text: None)
+        self.app = make_app(config)
+        self.sent: list[tuple[str, Any]] = []
+
+    async def run(self, sources) -> SweepOutcome:
+        await super().run([_Dispatching(source) for source in sources])
+        if self.sent:
+            await self.collect()
+        findings = sorted(self.findings.values(), key=lambda f: (f.provider, f.rule_id, f.id))
+        return SweepOutcome(findings, self.stats, self.scopes, self.new_ids, dict(self.counters))
+
+    async def handle(self, item: Any) -> None:
+        if not isinstance(item, Dispatch):
+            await super().handle(item)
+            return
+        payload = {"source": item.source, "unit": item.unit, "options": self.options, "started": self.started}
+        try:
+            result = self.app.send_task(TASK, args=[payload], queue=self.config.queue)
+        except Exception as exc:  # the broker is unreachable: this unit is not read
+            self.error(f"{item.label}: not sent to {redacted_url(self.config.broker)}: {describe_exception(exc)}")
+            return
+        self.sent.append((item.label, result))
+        self.counters["units_sent"] = self.counters.get("units_sent", 0) + 1
+
+    async def collect(self) -> None:
+        """Wait for every unit's answer (polling, off the event loop), folding each in as it comes."""
+        outstanding = list(self.sent)
+        last = time.monotonic()
+        hinted = False
+        while outstanding:
+            done, outstanding = await asyncio.to_thread(self._ready, outstanding)
+            for label, result in done:
+                self.fold(label, result)
+            if done:
+                last = time.monotonic()
+            elif not hinted and time.monotonic() - last > QUIET_HINT:
+                hinted = True
+                self.say(f"keysweep: waiting for workers on queue {self.config.queue!r} at "
+                         f"{redacted_url(self.config.broker)} ({len(outstanding)} of {len(self.sent)} units "
+                         f"outstanding; start one with `keysweep worker`)")
+            if outstanding and not done:
+                await asyncio.sleep(POLL)
+
+    @staticmethod
+    def _ready(outstanding):
+        done, left = [], []
+        for label, result in outstanding:
+            (done if result.ready() else left).append((label, result))
+        return done, left
+
+    def fold(self, label: str, result) -> None:
+        try:
+            value = result.get(propagate=False, timeout=30)
+        except Exception as exc:
+            self.error(f"{label}: no answer from the worker: {describe_exception(exc)}")
+            return
+        if not result.successful() or not isinstance(value, dict):
+            self.error(f"{label}: task failed: {describe_exception(value) if isinstance(value, BaseException) else value}")
+            return
+        if value.get("failed"):
+            self.error(f"{label}: {value['failed']}")
+            return
+        self.scopes.update(value.get("scopes") or ())
+        known = set(self.new_ids)
+        self.new_ids.extend(i for i in value.get("new_ids") or () if i not in known)
+        stats = value.get("stats") or {}
+        merge_stats(self.stats, ScanStats(**{k: v for k, v in stats.items() if k in ScanStats.__dataclass_fields__}))
+        for key, count in (value.get("counters") or {}).items():
+            if isinstance(count, int):
+                self.counters[key] = self.counters.get(key, 0) + count
+        for event in value.get("events") or ():
+            event = dict(event)
+            self.progress(event.pop("event"), **event)
+        self.counters["units_done"] = self.counters.get("units_done", 0) + 1

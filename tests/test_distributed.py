@@ -1,0 +1,227 @@
+"""Distributed sweeps on Celery (issue 16), with the real services: Redis or RabbitMQ as the broker,
+PostgreSQL as the shared store, `keysweep worker` processes, a fake GitHub and moto.
+
+What a distributed sweep must give is what a local one gives: the same findings, each with the same
+occurrences, and the same exit status; a worker killed mid-unit loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.forge import GhRepo
+
+from .conftest import find_secret
+from .test_remote_aws import aws, seeded  # noqa: F401  (fixtures)
+from .test_remote_github import bare_repo, github, stamp  # noqa: F401
+
+REDIS_URL = os.environ.get("KEYSWEEP_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+AMQP_URL = os.environ.get("KEYSWEEP_TEST_AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672//"
+BROKER_URL = os.environ.get("KEYSWEEP_TEST_BROKER_URL") or REDIS_URL
+WAIT = 120.0  # generous: a loaded 2-vCPU machine
+
+
+def reachable(url: str) -> bool:
+    pytest.importorskip("celery")
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def queue(request):
+    """A queue of this test's own (parallel runs never take each other's units), deleted afterwards."""
+    name = f"keysweep-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    from kombu import Connection
+
+    for url in {BROKER_URL, AMQP_URL}:
+        try:
+            with Connection(url, connect_timeout=3) as conn:
+                conn.default_channel.queue_delete(name)
+        except Exception:
+            pass
+
+
+class Workers:
+    """`keysweep worker` processes of one test, stopped (killed) at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, broker: str, queue: str, db: str, env: dict | None = None) -> subprocess.Popen:
+        log = open(self.tmp_path / f"worker-{len(self.procs)}.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "keysweep", "worker", "--broker", broker, "--queue", queue,
+                                 "--db", db, "--loglevel", "info"],
+                                env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=self.tmp_path)
+        self.procs.append(proc)
+        return proc
+
+    def logs(self) -> str:
+        return "\n".join((self.tmp_path / f"worker-{i}.log").read_text(errors="replace") for i in range(len(self.procs)))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def workers(tmp_path):
+    pool = Workers(tmp_path)
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture
+def world(tmp_path, make_repo, github, seeded, keys):  # noqa: F811
+    """An organization with four repositories (keys in three), an Actions variable, and an AWS account
+    with secrets, parameters, a function and IAM keys (moto)."""
+    planted = {}
+    for index in range(4):
+        files = {"README.md": "nothing here\n"}
+        if index < 3:
+            planted[f"repo{index}"] = keys.openai_project()
+            files["config.py"] = f"KEY = '{planted[f'repo{index}']}'\n"
+        github.add_repo(GhRepo("acme", f"svc{index}", bare_repo(make_repo, tmp_path, f"svc{index}", files),
+                               pushed_at=stamp(1)))
+    planted["org_var"] = keys.anthropic()
+    github.add_org("acme", variables=[{"name": "CLAUDE", "value": planted["org_var"], "created_at": stamp(3),
+                                       "updated_at": stamp(3)}])
+    return {**planted, **seeded}
+
+
+def write_config(tmp_path: Path, name: str, extra: str = "") -> Path:
+    config = tmp_path / name
+    config.write_text(f"""
+[sources]
+cache_dir = "{tmp_path / 'cache'}"
+
+[[sources.github]]
+orgs = ["acme"]
+
+[[sources.aws]]
+regions = ["eu-west-1"]
+{extra}""")
+    return config
+
+
+def comparable(findings: list[dict]) -> dict[str, set]:
+    """Each finding's occurrences, without what differs from run to run (when it was seen)."""
+    def place(o: dict) -> tuple:
+        locator = {k: v for k, v in (o.get("locator") or {}).items() if not k.startswith("_")}
+        return (o["source"], o.get("repo"), o.get("path"), o.get("line"), o.get("commit"),
+                repr(sorted(locator.items())))
+    return {f["id"]: {place(o) for o in f["occurrences"]} for f in findings}
+
+
+def local_sweep(run, tmp_path):
+    config = write_config(tmp_path, "local.toml")
+    return run("sweep", "--config", config, "--db", tmp_path / "local.db", "--format", "json", "--no-progress")
+
+
+def test_a_sweep_through_two_workers_finds_what_a_local_sweep_finds(run, tmp_path, world, workers, queue, pg_url):
+    if not reachable(BROKER_URL):
+        pytest.skip(f"no broker at {BROKER_URL}")
+    local = local_sweep(run, tmp_path)
+    assert local.code == 1, local
+    for _ in range(2):
+        workers.start(BROKER_URL, queue, pg_url)
+    config = write_config(tmp_path, "distributed.toml", f'[distributed]\nbroker = "{BROKER_URL}"\nqueue = "{queue}"\n')
+    distributed = run("sweep", "--config", config, "--db", pg_url, "--format", "json", "--progress")
+    assert distributed.code == 1, (distributed, workers.logs())
+    assert comparable(distributed.json()) == comparable(local.json())
+    for name in ("repo0", "repo1", "repo2", "org_var", "sm_json", "ssm_secure", "lambda_key"):
+        find_secret(distributed.json(), world[name])  # three repositories, a variable, the AWS account
+    # Progress per unit: each repository and each scope as its worker finished it.
+    for index in range(4):
+        assert f"github/acme/svc{index}" in distributed.stderr or f"acme/svc{index}" in distributed.stderr
+    assert "aws default eu-west-1 ssm" in distributed.stderr or "aws:default:eu-west-1" in distributed.stderr
+
+    again = run("sweep", "--config", config, "--db", pg_url, "--format", "json", "--no-progress")
+    assert again.code == 0, again  # nothing new: quiet, as a local sweep
+    assert comparable(again.json()) == comparable(local.json())
+
+
+def wait_for(predicate, what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_a_worker_killed_mid_unit_loses_nothing(run, tmp_path, world, workers, queue, pg_url):
+    """RabbitMQ gives a unit back the moment its worker's connection drops: SIGKILL the worker holding
+    one (held on purpose by the test-only hook) and another worker reads it; the sweep ends with
+    every finding and no error."""
+    if not reachable(AMQP_URL):
+        pytest.skip(f"no RabbitMQ at {AMQP_URL}")
+    from keysweep.distributed.tasks import HOLD_ENV
+
+    local = local_sweep(run, tmp_path)
+    held = tmp_path / "held"
+    doomed = workers.start(AMQP_URL, queue, pg_url, env={HOLD_ENV: str(held)})
+    config = write_config(tmp_path, "distributed.toml", f'[distributed]\nbroker = "{AMQP_URL}"\nqueue = "{queue}"\n')
+    sweep = subprocess.Popen([sys.executable, "-m", "keysweep", "sweep", "--config", str(config), "--db", pg_url,
+                              "--format", "json", "--progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             cwd=tmp_path)
+    try:
+        wait_for(held.exists, "the first worker to take a unit")  # it now holds that unit, unacknowledged
+        workers.start(AMQP_URL, queue, pg_url)
+        os.kill(doomed.pid, signal.SIGKILL)
+        out, err = sweep.communicate(timeout=WAIT)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert doomed.wait(timeout=30) == -signal.SIGKILL
+    assert sweep.returncode == 1, (err.decode(), workers.logs())
+    findings = json.loads(out)
+    assert comparable(findings) == comparable(local.json())
+    assert "error" not in err.decode().lower().replace("0 errors", ""), err.decode()
+    assert "delivered again after its worker was lost" in workers.logs()
+
+
+def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatch):
+    """What a worker builds from a unit's description is the source the sweep built (its token taken
+    from the worker's own environment; none in the description)."""
+    from keysweep.distributed.units import build_source, describe_source
+    from keysweep.scanner.sources.aws import AwsSource
+    from keysweep.scanner.sources.github import GitHubSource
+    from keysweep.scanner.sources.gitlab import GitLabSource
+
+    monkeypatch.setenv("ORG_TOKEN", "ghp_worker_side_token_000000000000000000")
+    sources = [
+        GitHubSource(orgs=("acme",), repos=("a/b",), api_url="https://ghe.example.test/api/v3", token="ghp_sweep_side",
+                     token_env="ORG_TOKEN", forks=True, archived=False, clone=False, actions=False,
+                     dependabot=False, codespaces=True, rate_limit=3.0),
+        GitLabSource(groups=("team",), projects=("x/y",), url="https://gl.example.test", token="glpat-sweep",
+                     token_env="ORG_TOKEN", forks=True, archived=False, clone=False, variables=False, instance=True,
+                     rate_limit=2.0),
+        AwsSource(regions=["eu-west-1"], profiles=["prod"], endpoint_url="http://127.0.0.1:1", services=["ssm", "iam"]),
+    ]
+    for source in sources:
+        described = describe_source(source)
+        assert "sweep" not in repr(described)  # no token travels
+        rebuilt = build_source(described)
+        mine = {k: v for k, v in vars(source).items() if k not in ("token", "_lock")}
+        theirs = {k: v for k, v in vars(rebuilt).items() if k not in ("token", "_lock")}
+        assert mine == theirs, type(source).__name__
+        if hasattr(source, "token"):
+            assert rebuilt.token == "ghp_worker_side_token_000000000000000000"
