@@ -311,6 +311,7 @@ class GitHubSource:
 
     async def items(self, run: SourceRun) -> AsyncIterator[Item]:
         api = self.client(run)
+        headers = api.headers
         by_installation: dict[int, RestClient] = {}
         seen: set[str] = set()
         targets = [("org", org) for org in self.orgs] + [("user", user) for user in self.users] + \
