@@ -192,3 +192,19 @@ def test_piped_report_never_cuts_a_name(run, tmp_path):
     result = run("report", "--db", db)
     rows = [line for line in result.stdout.splitlines() if owner in line]
     assert len(rows) == 1 and re.search(r"\s1\s+0\s+1\s+0\s+0\s+0\s+0\s+0\s+636\.\dd", rows[0]), result.stdout
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="a pseudo-terminal is POSIX")
+def test_a_revocation_plan_on_a_terminal_breaks_between_words_never_in_a_url(run, tmp_path):
+    from tests.selection_helpers import responder_store
+
+    db, _found = responder_store(tmp_path)
+    piped = run("revoke", "--all", "--db", db).stdout
+    assert max(map(len, piped.splitlines())) > 200  # one line per field: the replacement's whole text
+    screen = _on_a_terminal("revoke", "--all", "--db", db)
+    assert " ".join(screen.split()) == " ".join(piped.split())  # only where the lines break differs
+    for line in screen.splitlines():
+        if len(line) > 80:  # only what cannot be broken: a call's method and URL, a URL on its own
+            assert re.fullmatch(r" {4}call: {4}[A-Z]+ \S+| +\S+", line), line
+    assert re.search(r"^ {4}call: {4}DELETE https://api\.openai\.com/v1/organization/projects/\{project\}/api_keys/"
+                     r"\{id\}\n {13}— delete the project API key$", screen, re.M), screen

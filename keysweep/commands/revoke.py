@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
+import shutil
 import sys
 from typing import TextIO
 
@@ -87,39 +89,64 @@ def _places(row: dict, shown: int = 5) -> str:
     return "; ".join(places[:shown]) + (f" (+{more} more)" if more > 0 else "")
 
 
-def _print_plan(rows: list[dict], out) -> None:
+def _print_plan(rows: list[dict], out, width: int | None = None) -> None:
     """The plan for people. Places, owners, call targets and policy rule names come from scanned
-    sources and configuration, so every value is passed through `terminal_safe`."""
+    sources and configuration, so every value is passed through `terminal_safe`. On a terminal
+    (or with `width`), each field's lines break between words, under the field's text, never
+    inside a word (a URL, an id, a key's redacted form); a place stands whole."""
     if not rows:
         out.write("No credential selected.\n")
         return
+    if width is None and getattr(out, "isatty", lambda: False)():
+        width = shutil.get_terminal_size().columns
+
+    def field(label: str, text: str, units: list[str] | None = None) -> str:
+        """`    label:   text`; `units` (each with the spaces before it) are what may not be broken."""
+        head = f"    {label + ':':<9}"
+        if width is None:
+            return f"{head}{text}\n"
+        parts = units or re.findall(r" *\S+", text)
+        lines, line = [], head + parts[0].lstrip()
+        for part in parts[1:]:
+            if len(line) + len(part) > width:
+                lines.append(line)
+                line = " " * len(head) + part.lstrip()
+            else:
+                line += part
+        return "\n".join([*lines, line]) + "\n"
+
     for row in map(_terminal_row, rows):
         policy = row["policy"]
+        places = row.get("locations") or [row["where"]]
+        shown = places[:5] + ([f"(+{len(places) - 5} more)"] if len(places) > 5 else [])
+        where = [f"{' ' if i else ''}{place}{';' if i < len(shown) - 1 and i < 4 else ''}"
+                 for i, place in enumerate(shown)]
+        owner = (f"{row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
+                 f"    verified: {row['verification'] or 'not checked'}    severity: {row['severity']}")
         head = (f"{row['finding']}  {row['provider']}  {row['redacted']}  ({row['rule_id']})\n"
-                f"    where:   {_places(row)}\n"
-                f"    owner:   {row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
-                f"    verified: {row['verification'] or 'not checked'}    severity: {row['severity']}\n")
+                + field("where", _places(row), where) + field("owner", owner))
         if row.get("follows"):
-            out.write(head + f"    revoker: none: the same key is revoked or rotated with {row['follows']}\n")
+            out.write(head + field("revoker", f"none: the same key is revoked or rotated with {row['follows']}"))
             continue
         if policy and policy["action"] == "never" and not row["revoker"]:
-            out.write(head + f"    policy:  never touched (rule '{policy['rule']}')\n")
+            out.write(head + field("policy", f"never touched (rule '{policy['rule']}')"))
             continue
         rule = f" ({policy['rule']})" if policy and policy['rule'] else ""
-        out.write(head + f"    revoker: {row['revoker']}"
-                  f"{'   policy: ' + policy['action'] + rule if policy else ''}"
-                  f"{'   job: ' + row['job']['state'] if row['job'] else ''}\n")
+        out.write(head + field("revoker", f"{row['revoker']}"
+                                          f"{'   policy: ' + policy['action'] + rule if policy else ''}"
+                                          f"{'   job: ' + row['job']['state'] if row['job'] else ''}"))
         for call in row["calls"]:
-            out.write(f"    call:    {call['method']} {call['target']}  — {call['description']}\n")
+            out.write(field("call", f"{call['method']} {call['target']}  — {call['description']}",
+                            [f"{call['method']} {call['target']}", *re.findall(r" *\S+", f"  — {call['description']}")]))
         if row["needs"]:
-            out.write(f"    needs:   {', '.join(row['needs'])}\n")
+            out.write(field("needs", ", ".join(row["needs"])))
         for note in row["notes"]:
-            out.write(f"    note:    {note}\n")
+            out.write(field("note", note))
         if row["reach"]:
-            out.write(f"    reach:   {reach_summary(row['reach'])}\n")
+            out.write(field("reach", reach_summary(row["reach"])))
         if row["replacement"]:
-            out.write(f"    replace: {row['replacement']['kind']} ({row['replacement']['docs_url']}): "
-                      f"{row['replacement']['summary']}\n")
+            out.write(field("replace", f"{row['replacement']['kind']} ({row['replacement']['docs_url']}): "
+                                       f"{row['replacement']['summary']}"))
 
 
 def _terminal_row(row: dict) -> dict:
