@@ -664,6 +664,28 @@ class Store:
                                       "identity": json.loads(identity or "{}"), "error": error}
         return latest
 
+    def checks_without_reach(self, finding_ids: Iterable[str]) -> dict[str, int]:
+        """finding id -> the row id of its newest check, for the findings whose newest check is live
+        and holds no reach (checked before reach was read, or its reach was never read): `verify`
+        reads the reach for such a check it reuses (`attach_reach`)."""
+        ids = list(finding_ids)
+        newest: dict[str, tuple[int, str, bool]] = {}
+        for chunk in _chunks(ids):
+            rows = self.conn.execute(
+                f"SELECT finding_id, id, status, reach IS NULL FROM verifications "
+                f"WHERE finding_id IN ({','.join('?' * len(chunk))}) ORDER BY checked_at, id", chunk)
+            for finding_id, row_id, status, no_reach in rows:
+                newest[finding_id] = (int(row_id), status, bool(no_reach))
+        return {finding_id: row_id for finding_id, (row_id, status, no_reach) in newest.items()
+                if status == "live" and no_reach}
+
+    def attach_reach(self, verification_id: int, reach: dict[str, Any]) -> None:
+        """The reach of a live key read after its check (that check reused within its TTL): kept
+        with that check, which is not repeated (no new check, no new event)."""
+        with self.transaction():
+            self.conn.execute("UPDATE verifications SET reach = ? WHERE id = ? AND reach IS NULL",
+                              [json.dumps(reach, sort_keys=True), verification_id])
+
     def latest_reach(self, finding_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """finding id -> the newest reach recorded for it (docs/output.md `reach`), also after
         later checks found the key dead: what the key could do while it was exposed."""

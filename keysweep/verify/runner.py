@@ -96,16 +96,21 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
     store = ctx.store
     now = ctx.clock()
     cached: dict[str, dict[str, Any]] = {}
+    # A reused live check whose reach was never read (checked before keysweep read reach, or by a
+    # run that did not): its reach is read now and kept with that check (finding id -> row id).
+    reach_due: dict[str, int] = {}
     if store is not None and ttl > 0:
         for finding_id, latest in store.latest_verifications(f.id for f in findings).items():
             if latest["status"] in ("live", "dead") and latest["checked_at"] \
                     and parse_utc(latest["checked_at"]) >= now - timedelta(seconds=ttl):
                 cached[finding_id] = latest
+        readers = {f.id for f in findings if f.id in cached and provider_record(f.provider).reach is not None}
+        reach_due = store.checks_without_reach(readers) if readers else {}
 
     # Values are re-read up front, one blob at a time (the engine is not shared across threads).
     credentials: dict[str, tuple[Credential | None, str | None]] = {}
     for finding in findings:
-        if finding.id in cached or finding.id in credentials:
+        if (finding.id in cached and finding.id not in reach_due) or finding.id in credentials:
             continue
         try:
             hit = await rereader.fetch(finding, ctx.http)
@@ -124,8 +129,17 @@ async def verify_findings(findings: Iterable["Finding"], ctx: "Context", *, ttl:
     async def check(finding: "Finding") -> VerifyResult:
         if finding.id in cached:
             latest = cached[finding.id]
+            reach = None
+            credential = credentials.get(finding.id, (None, None))[0]
+            if finding.id in reach_due and credential is not None:
+                async with semaphore:
+                    reach = await read_reach(finding, credential, ctx, dict(latest["identity"] or {}))
+                if reach is not None:
+                    finding.reach = reach
+                    if record and store is not None:
+                        store.attach_reach(reach_due[finding.id], reach)
             result = VerifyResult(finding, latest["status"], latest["identity"], latest.get("error"),
-                                  latest["checked_at"], cached=True)
+                                  latest["checked_at"], cached=True, reach=reach)
         else:
             credential, why = credentials[finding.id]
             reach = None
