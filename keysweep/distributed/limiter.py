@@ -2,9 +2,9 @@
 under a forge's limit and all wait for its reset.
 
 Per host, two keys (prefix `keysweep:rate:`):
-- `<host>:log`: a sorted set of the requests of the last second (a sliding window, as servers count);
-  a request takes a place only while fewer than the host's rate are in it. A 304 gives it back
-  (GitHub does not count it).
+- `<host>:log`: a sorted set of the requests of the last second (a sliding window, as servers count,
+  held SLACK longer); a request takes a place only while fewer than the host's rate are in it. A 304
+  gives it back (GitHub does not count it).
 - `<host>:until`: when the server said to stop (`Retry-After`, or `X-RateLimit-Remaining: 0` until
   `X-RateLimit-Reset`): no worker sends to that host before then.
 Both are checked and taken in one Lua script, so two workers never take the last place twice. Worker
@@ -22,6 +22,9 @@ from keysweep.http import requested_wait
 
 PREFIX = "keysweep:rate:"
 MARGIN = 0.05  # seconds past a reset before sending again
+# A place is held this long past its window, so network jitter cannot squeeze two of keysweep's
+# windows into one of the server's.
+SLACK = 0.1
 
 # KEYS: log, until. ARGV: now, period, limit, member. Returns {taken (0/1), seconds to wait}.
 ACQUIRE = """
@@ -62,7 +65,7 @@ class SharedThrottle:
         member = uuid.uuid4().hex
         while True:
             taken, wait = await self._acquire(keys=[self.log_key, self.until_key],
-                                              args=[repr(self.clock()), self.period, self.limit, member])
+                                              args=[repr(self.clock()), self.period + SLACK, self.limit, member])
             if int(taken):
                 return member
             await self.sleep(min(max(float(wait), 0.0) + MARGIN, self.max_hold))
