@@ -1,4 +1,5 @@
-"""The GitLab CI template (examples/ci/keysweep.gitlab-ci.yml): it parses as YAML, declares GitLab's
+"""The GitLab CI template (examples/ci/keysweep.gitlab-ci.yml): it parses as YAML and validates against
+GitLab's CI schema (check-jsonschema's vendored copy), declares GitLab's
 secret detection report, every keysweep option its script passes is one `keysweep scan git` has, and
 its `script` — run here with bash as a GitLab runner runs it (`set -eo pipefail`), with the template's
 variables and GitLab's predefined variables of a merge request, a push and a schedule — scans the
@@ -11,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,20 @@ def test_the_job_declares_the_secret_detection_report_and_keeps_it_on_failure():
     assert any('"$KEYSWEEP_INSTALL"' in line for line in JOB["before_script"])
     assert set(TEMPLATE["variables"]) >= {"KEYSWEEP_INSTALL", "KEYSWEEP_BASELINE", "KEYSWEEP_RULES",
                                           "KEYSWEEP_FAIL_ON_FINDINGS"}
+
+
+def test_the_template_validates_against_gitlabs_ci_schema(tmp_path):
+    """check-jsonschema's vendored copy of GitLab's own .gitlab-ci.yml schema (offline), which also
+    refuses a broken copy (so the check is not a rubber stamp)."""
+    check = Path(sys.executable).parent / "check-jsonschema"
+    valid = subprocess.run([str(check), "--builtin-schema", "vendor.gitlab-ci", str(TEMPLATE_PATH)],
+                           capture_output=True, text=True, timeout=120)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    broken = tmp_path / "broken.gitlab-ci.yml"
+    broken.write_text(TEMPLATE_PATH.read_text().replace("when: always", "when: sometimes"))
+    refused = subprocess.run([str(check), "--builtin-schema", "vendor.gitlab-ci", str(broken)],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "artifacts.when" in refused.stdout, refused.stdout
 
 
 def test_every_option_the_script_passes_is_a_scan_git_option():
