@@ -684,3 +684,38 @@ def test_a_failing_reader_gives_an_unknown_reach_without_the_secret(monkeypatch)
     assert record["permissions"] is None and record["access"] is None
     assert record["unknown"][0].startswith("reach not read: ValueError")
     assert "Q7xQ7xQ7x" not in repr(record) and record["checked_at"].endswith("Z")
+
+
+@pytest.mark.parametrize("allow, deny, permissions, flagged", [
+    # an unconditional Deny on every resource takes its actions away
+    (["s3:*", "iam:PutUserPolicy"], ["iam:*"], ("s3:*",), ()),
+    (["s3:GetObject", "s3:Get*", "s3:PutObject"], ["s3:Get*"], ("s3:PutObject",), ()),
+    (["iam:Put*"], ["iam:PutUserPolicy"], ("iam:Put*",), ("iam:PutGroupPolicy", "iam:PutRolePolicy")),
+    (["iam:PassRole", "lambda:CreateFunction"], ["iam:PassRole"], ("lambda:CreateFunction",), ()),
+    # everything but IAM is still everything else: *:* stays flagged
+    (["*"], ["iam:*"], ("*",), ("*:*",)),
+    (["*"], ["*"], (), ()),
+])
+def test_an_unconditional_deny_takes_its_actions_away(allow, deny, permissions, flagged):
+    reach = aws_reach("arn:aws:iam::1:user/u", [("inline p", {"Statement": [
+        {"Effect": "Allow", "Action": allow, "Resource": "*"},
+        {"Effect": "Deny", "Action": deny, "Resource": "*"}]})])
+    assert reach.permissions == permissions and reach.flagged == flagged
+    assert reach.unknown == () and reach.details["denied"] == sorted(set(deny))
+
+
+def test_a_deny_that_depends_on_the_request_is_not_weighed_and_says_so():
+    for deny in ({"Effect": "Deny", "Action": "iam:*", "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}},
+                 {"Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::1:user/admin"},
+                 {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}):
+        reach = aws_reach("arn:aws:iam::1:user/u", [("inline p", {"Statement": [
+            {"Effect": "Allow", "Action": "iam:PutUserPolicy", "Resource": "*"}, deny]})])
+        assert reach.permissions == ("iam:PutUserPolicy",) and reach.flagged == ("iam:PutUserPolicy",)
+        assert any("not weighed" in note for note in reach.unknown), deny
+
+
+def test_an_allowed_action_an_owner_declared_is_not_overprivileged_once_the_rest_is_denied():
+    reach = aws_reach("arn:aws:iam::1:user/u", [("inline p", {"Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"}]})]).record()
+    assert overprivileged(reach, ["s3:GetObject"]) is False and reach["access"] == "read"

@@ -6,6 +6,7 @@ import fnmatch
 import json
 import re
 import threading
+from typing import Any
 from urllib.parse import unquote
 
 from keysweep.providers.base import Provider, Replacement
@@ -217,9 +218,33 @@ def action_access(pattern: str) -> str:
     return "read" if name and name != "*" and name.startswith(READ_VERBS) else "write"
 
 
-def admin_equivalence(allowed: list[str], not_actions: bool, root: bool = False) -> tuple[str, ...]:
+def covered(pattern: str, denied: list[str]) -> bool:
+    """Is an allowed action pattern wholly inside a denied one (`s3:Get*` inside `s3:*`; `*` is
+    inside nothing but `*`)? Case-insensitive."""
+    return any(fnmatch.fnmatchcase(pattern.lower(), d.lower()) for d in denied)
+
+
+def global_deny(statement: dict) -> list[str] | None:
+    """The actions an unconditional Deny on every resource takes away, or None for a Deny that
+    cannot be weighed without the request (a Condition, named resources, NotAction, NotResource)."""
+    resources = _as_list(statement.get("Resource"))
+    if statement.get("Condition") or statement.get("NotAction") is not None or statement.get("NotResource") is not None \
+            or resources != ["*"]:
+        return None
+    actions = [a for a in _as_list(statement.get("Action")) if isinstance(a, str)]
+    return actions or None
+
+
+def admin_equivalence(allowed: list[str], not_actions: bool, root: bool = False,
+                      denied: list[str] | None = None) -> tuple[str, ...]:
     """Why a set of allowed action patterns is admin-equivalent: `*:*`, `iam:*`, an allow by
-    NotAction, an escalation action, iam:PassRole with a compute launcher; the root user."""
+    NotAction, an escalation action, iam:PassRole with a compute launcher; the root user. An action
+    an unconditional Deny takes away (`denied`) does not count."""
+    denied = denied or []
+
+    def holds(action: str) -> bool:
+        return grants(allowed, action) and not grants(denied, action)
+
     flagged: list[str] = []
     if root:
         flagged.append("account root user")
@@ -230,9 +255,9 @@ def admin_equivalence(allowed: list[str], not_actions: bool, root: bool = False)
     if not_actions:
         flagged.append("Allow with NotAction")
     if not {"*:*", "iam:*"} & set(flagged):  # else every one of these is granted: said once
-        flagged.extend(a for a in ESCALATION_ACTIONS if grants(allowed, a))
-        if grants(allowed, "iam:PassRole"):
-            flagged.extend(f"iam:PassRole + {t}" for t in PASSROLE_TARGETS if grants(allowed, t))
+        flagged.extend(a for a in ESCALATION_ACTIONS if holds(a))
+        if holds("iam:PassRole"):
+            flagged.extend(f"iam:PassRole + {t}" for t in PASSROLE_TARGETS if holds(t))
     return tuple(dict.fromkeys(flagged))
 
 
@@ -240,13 +265,20 @@ def aws_reach(arn: str | None, policies: list[tuple[str, object]], *, unknown: t
     """Reach of an IAM principal from its policies, each (where it comes from, its document): the
     actions it allows (the permissions), admin-equivalence (flagged), the policies (resources)."""
     allowed: list[str] = []
+    denied: list[str] = []
     not_actions = False
     notes = list(unknown)
-    denies = conditions = 0
+    denies = conditions = weighed = 0
     for _name, document in policies:
         for statement in policy_statements(document):
             if statement.get("Effect") == "Deny":
-                denies += 1
+                # An explicit Deny wins over any Allow: one that holds for every request is weighed.
+                taken = global_deny(statement)
+                if taken is None:
+                    denies += 1
+                else:
+                    denied.extend(taken)
+                    weighed += 1
                 continue
             if statement.get("Effect") != "Allow":
                 continue
@@ -255,18 +287,28 @@ def aws_reach(arn: str | None, policies: list[tuple[str, object]], *, unknown: t
             allowed.extend(a for a in _as_list(statement.get("Action")) if isinstance(a, str))
             if statement.get("NotAction") is not None:
                 not_actions = True
+    if denied and not_actions:
+        # What an Allow by NotAction leaves after a Deny cannot be listed as patterns: not weighed.
+        denies += weighed
+        denied = []
     if denies:
-        notes.append(f"{counted(denies, 'Deny statement')} not weighed: the permissions listed are what is allowed before them")
+        notes.append(f"{counted(denies, 'Deny statement')} not weighed (a Condition, named resources or NotAction): "
+                     "the permissions listed are what is allowed before them")
     if conditions:
         notes.append(f"{counted(conditions, 'Allow statement')} {'holds' if conditions == 1 else 'hold'} only under a Condition")
     root = bool(arn) and arn.endswith(":root")
-    flagged = admin_equivalence(allowed, not_actions, root)
-    permissions = list(dict.fromkeys(allowed)) + (["NotAction:*"] if not_actions else [])
+    # Allowed patterns wholly inside an unconditional Deny are no permission at all.
+    kept = [a for a in allowed if not covered(a, denied)]
+    flagged = admin_equivalence(kept, not_actions, root, denied)
+    permissions = list(dict.fromkeys(kept)) + (["NotAction:*"] if not_actions else [])
     levels = [action_access(a) for a in permissions]
+    details: dict[str, Any] = {"policies": len(policies)}
+    if denied:
+        details["denied"] = sorted(set(denied))
     return Reach(identity=arn, permissions=tuple(permissions), resources=tuple(name for name, _ in policies),
                  flagged=flagged, access=access_of(flagged, levels or ["read"]),
                  evidence="IAM policies read with keysweep's own credentials (the leaked key made only "
-                          "sts:GetCallerIdentity)", unknown=tuple(notes), details={"policies": len(policies)})
+                          "sts:GetCallerIdentity)", unknown=tuple(notes), details=details)
 
 
 def _user_name(arn: str) -> str | None:
