@@ -209,7 +209,7 @@ SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
     "gitlab": {"groups": STRING_LIST, "projects": STRING_LIST, "api_url": URL, "url": URL, "token_env": ENV_NAME, "forks": BOOL,
                "archived": BOOL, "clone": BOOL, "variables": BOOL, "instance": BOOL},
     "aws": {"profiles": STRING_LIST, "regions": STRING_LIST, "endpoint_url": URL, "services": STRING_LIST,
-            "role_arn": STRING},
+            "role_arn": STRING, "versions": BOOL},
     "kubernetes": {"kubeconfig": STRING, "contexts": STRING_LIST, "namespaces": STRING_LIST, "kinds": STRING_LIST},
     "gcp": {"projects": STRING_LIST, "endpoint_url": URL},
     "azure": {"vault_urls": STRING_LIST},

@@ -25,12 +25,15 @@ SERVICE_CHOICES = ("secretsmanager", "ssm", "lambda", "iam")
                    "For OIDC web identity (CI), boto3's own AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE work as they are.")
 @click.option("--service", "services", multiple=True, type=click.Choice(SERVICE_CHOICES),
               help="Only these services (repeatable). Default: all four.")
+@click.option("--versions", is_flag=True,
+              help="Also every other staged Secrets Manager version (AWSPREVIOUS, AWSPENDING, custom labels) and "
+                   "every older SSM parameter version (GetParameterHistory), not only the current ones.")
 @remote_options(max_age="active IAM access keys created longer ago are reported as long-lived",
                 progress=SCOPE_PROGRESS)
 @output_options
 @store_options
 @scan_options
-def scan_aws_cmd(regions, profiles, endpoint_url, role_arn, services, **options):
+def scan_aws_cmd(regions, profiles, endpoint_url, role_arn, services, versions, **options):
     """AWS secret stores: values of Secrets Manager secrets, SSM parameters (SecureString decrypted)
     and Lambda environment variables are matched in memory; active IAM access keys older than
     --max-age days are reported as long-lived. Rotation metadata is shown on each occurrence."""
@@ -38,6 +41,6 @@ def scan_aws_cmd(regions, profiles, endpoint_url, role_arn, services, **options)
     def build(settings):
         endpoint = endpoint_url or settings.provider("aws").get("base_url")
         return [AwsSource(regions=regions, profiles=profiles, endpoint_url=endpoint,
-                          services=services or SERVICES, role_arn=check_role_arn(role_arn))]
+                          services=services or SERVICES, role_arn=check_role_arn(role_arn), versions=versions)]
 
     run_remote(build, **options)

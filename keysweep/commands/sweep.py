@@ -42,7 +42,7 @@ from keysweep.wording import counted
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions", "dependabot",
                "codespaces", "app_id", "app_key_file"}
 GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "archived", "clone", "variables", "instance"}
-AWS_KEYS = {"profiles", "regions", "endpoint_url", "services", "role_arn"}
+AWS_KEYS = {"profiles", "regions", "endpoint_url", "services", "role_arn", "versions"}
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
 VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace", "auth", "auth_path", "role", "jwt_file"}
 GCP_KEYS = {"projects", "endpoint_url"}
@@ -139,7 +139,7 @@ def build_sources(settings) -> list:
             raise KeysweepError(f"{where}: [sources.aws] unknown service(s) {', '.join(bad)}")
         built.append(AwsSource(regions=table.get("regions", ()), profiles=table.get("profiles", ()),
                                endpoint_url=table.get("endpoint_url") or settings.provider("aws").get("base_url"),
-                               services=services,
+                               services=services, versions=bool(table.get("versions", False)),
                                role_arn=check_role_arn(table.get("role_arn"), f"{where}: [sources.aws] role_arn")))
     for table in _tables(sources, "kubernetes", KUBERNETES_KEYS, where):
         kinds = table.get("kinds") or list(KINDS)

@@ -9,6 +9,12 @@ region, service) is one unit of work: a throttled region or a denied service is 
 Incremental: a secret version (ARN@version id), a parameter version (name@version) or a function
 revision (ARN@revision id) already read with the same rules is not read again, which also spares
 a GetSecretValue (logged in CloudTrail, bumps LastAccessedDate) when nothing changed.
+
+With `versions`: every other *staged* version of a secret too (AWSPREVIOUS, AWSPENDING, custom
+labels: those ListSecrets names in SecretVersionsToStages; versions without a label are the ones
+Secrets Manager is about to delete), each by GetSecretValue(VersionId); and every older version of
+a parameter (GetParameterHistory WithDecryption, up to the 100 SSM keeps), asked once per
+parameter version (`name@history:N` marks the history read up to version N).
 """
 
 from __future__ import annotations
@@ -106,13 +112,15 @@ class AwsSource:
     label = "aws"
 
     def __init__(self, *, regions: Iterable[str] = (), profiles: Iterable[str] = (), endpoint_url: str | None = None,
-                 services: Iterable[str] = SERVICES, max_workers: int = 4, role_arn: str | None = None) -> None:
+                 services: Iterable[str] = SERVICES, max_workers: int = 4, role_arn: str | None = None,
+                 versions: bool = False) -> None:
         self.regions = [r for r in regions if r]
         self.profiles = [p for p in profiles if p] or [None]
         self.endpoint_url = endpoint_url or None
         # keysweep's own access, short-lived: every call as this role (sts:AssumeRole, refreshed).
         self.role_arn = role_arn or None
         self.services = [s for s in SERVICES if s in set(services)]
+        self.versions = versions  # older staged secret versions and parameter history too
         self._lock = threading.Lock()
         self._sessions: dict[str | None, Any] = {}
         self._clients: dict[tuple[str | None, str, str | None], Any] = {}
@@ -204,6 +212,7 @@ class AwsSource:
         client = self._client(profile, "secretsmanager", region)
         unit = Unit(source="aws-secretsmanager", scope=scope)
         wanted: dict[str, tuple[str, dict[str, Any]]] = {}
+        staged: list[tuple[str, str, list[str], dict[str, Any]]] = []  # (arn, version, stages, metadata)
         now = run.now()
         for page in client.get_paginator("list_secrets").paginate():
             for secret in page.get("SecretList", []):
@@ -218,7 +227,9 @@ class AwsSource:
                 if version is None:
                     continue
                 object_id = f"{arn}@{version}"
-                if object_id in already:
+                older = [(v, sorted(s)) for v, s in stages.items() if s and "AWSCURRENT" not in s
+                         and f"{arn}@{v}" not in already] if self.versions else []
+                if object_id in already and not older:
                     continue
                 rotated = secret.get("LastRotatedDate")
                 changed = secret.get("LastChangedDate") or secret.get("CreatedDate")
@@ -232,7 +243,10 @@ class AwsSource:
                     "days_since_rotation": age_days(rotated or changed, now),
                     "tags": {t.get("Key"): t.get("Value") for t in secret.get("Tags") or [] if t.get("Key")} or None,
                 }
-                wanted[arn] = (version, {k: v for k, v in metadata.items() if v is not None})
+                kept = {k: v for k, v in metadata.items() if v is not None}
+                staged.extend((arn, v, labels, kept) for v, labels in older)
+                if object_id not in already:
+                    wanted[arn] = (version, kept)
         arns = list(wanted)
         values: dict[str, Any] = {}
         for start in range(0, len(arns), 20):
@@ -271,15 +285,45 @@ class AwsSource:
             # When the value was put there: the secret's last change (a new version is one).
             at = metadata.get("last_changed_at") or metadata.get("created_at")
             unit.groups.append(ValueGroup("aws-secretsmanager", [Entry(text, locator, metadata, at=at)], object_id))
+        for arn, version, labels, metadata in staged:
+            self._staged_version(run, client, unit, scope, region, profile, arn, version, labels, metadata)
         return unit
+
+    def _staged_version(self, run: SourceRun, client, unit: Unit, scope: str, region, profile, arn: str,
+                        version: str, labels: list[str], metadata: dict[str, Any]) -> None:
+        """One staged version other than AWSCURRENT (AWSPREVIOUS: the value before the last
+        rotation or change, still valid for whatever was not moved to the new one)."""
+        try:
+            item = client.get_secret_value(SecretId=arn, VersionId=version)
+        except Exception as exc:
+            run.error(f"aws {scope} secretsmanager {arn} ({'/'.join(labels)}): {aws_error(exc)}")
+            return
+        object_id = f"{arn}@{version}"
+        text = item.get("SecretString")
+        if text is None and item.get("SecretBinary") is not None:
+            raw = item["SecretBinary"]
+            text = None if looks_binary(raw) else raw.decode("utf-8", "replace")
+        if text is None:
+            unit.scanned_objects.append(object_id)
+            return
+        shown = metadata.get("name") or arn
+        locator = {"arn": arn, "version_id": version, "region": region,
+                   "resource": f"secretsmanager {region} {shown} ({'/'.join(labels)})", **self._access(profile)}
+        metadata = {**metadata, "stages": labels, "version_created_at": iso(item.get("CreatedDate"))}
+        unit.groups.append(ValueGroup("aws-secretsmanager", [Entry(text, locator, {
+            k: v for k, v in metadata.items() if v is not None})], object_id))
 
     def ssm(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
         client = self._client(profile, "ssm", region)
         unit = Unit(source="aws-ssm", scope=scope)
         wanted: dict[str, dict[str, Any]] = {}
+        histories: list[tuple[str, int]] = []  # (name, current version) whose older versions are to read
         for page in client.get_paginator("describe_parameters").paginate():
             for parameter in page.get("Parameters", []):
                 name, version = parameter.get("Name"), parameter.get("Version")
+                if self.versions and name and isinstance(version, int) and version > 1 \
+                        and f"{name}@history:{version}" not in already:
+                    histories.append((name, version))
                 if not name or f"{name}@{version}" in already:
                     continue
                 wanted[name] = {k: v for k, v in {
@@ -306,7 +350,39 @@ class AwsSource:
                                                                 iso(parameter.get("LastModifiedDate"))
                                                                 or metadata.get("last_modified_at"))],
                                               f"{name}@{version}"))
+        for name, current in histories:
+            if not self._history(run, client, unit, scope, region, profile, name, current, already):
+                break
         return unit
+
+    def _history(self, run: SourceRun, client, unit: Unit, scope: str, region, profile, name: str, current: int,
+                 already: set[str]) -> bool:
+        """The parameter's versions before `current` (GetParameterHistory, decrypted); False when
+        the history may not be read at all (one error line for the scope, not one per parameter)."""
+        try:
+            history = [p for page in client.get_paginator("get_parameter_history").paginate(
+                Name=name, WithDecryption=True) for p in page.get("Parameters", [])]
+        except Exception as exc:
+            message = aws_error(exc)
+            run.error(f"aws {scope} ssm {name}: cannot read its history ({message})")
+            return "AccessDenied" not in message
+        for parameter in history:
+            version, value = parameter.get("Version"), parameter.get("Value")
+            if not isinstance(version, int) or version >= current or f"{name}@{version}" in already \
+                    or not isinstance(value, str):
+                continue
+            metadata = {k: v for k, v in {
+                "type": parameter.get("Type"), "version": version, "current_version": current,
+                "tier": parameter.get("Tier"), "last_modified_at": iso(parameter.get("LastModifiedDate")),
+                "last_modified_user": parameter.get("LastModifiedUser"), "kms_key_id": parameter.get("KeyId"),
+                "labels": parameter.get("Labels") or None,
+            }.items() if v is not None}
+            locator = {"name": name, "version": version, "region": region,
+                       "resource": f"ssm {region} {name} (v{version}, history)", **self._access(profile)}
+            unit.groups.append(ValueGroup("aws-ssm", [Entry(entry_text(name, value), locator, metadata,
+                                                            iso(parameter.get("LastModifiedDate")))], f"{name}@{version}"))
+        unit.scanned_objects.append(f"{name}@history:{current}")
+        return True
 
     def lambda_env(self, run: SourceRun, profile, region, scope: str, already: set[str]) -> Unit:
         client = self._client(profile, "lambda", region)
