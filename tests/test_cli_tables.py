@@ -208,3 +208,26 @@ def test_a_revocation_plan_on_a_terminal_breaks_between_words_never_in_a_url(run
             assert re.fullmatch(r" {4}call: {4}[A-Z]+ \S+| +\S+", line), line
     assert re.search(r"^ {4}call: {4}DELETE https://api\.openai\.com/v1/organization/projects/\{project\}/api_keys/"
                      r"\{id\}\n {13}— delete the project API key$", screen, re.M), screen
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="a pseudo-terminal is POSIX")
+def test_the_audit_log_counts_in_words_and_fits_a_terminal_between_fields(run, tmp_path, keys):
+    from keysweep.remediation import audit
+    from keysweep.store import Store
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "app.env").write_text(f"OPENAI_API_KEY={keys.openai_project()}\n")
+    db = tmp_path / "s.db"
+    assert run("scan", "dir", tmp_path / "code", "--db", db).code == 1
+    store = Store(db)
+    with store.transaction():
+        audit.append(store.conn, "2026-12-02T17:00:00Z", "dana@acme.test", "revoke.select",
+                     {"policy": None, "selection": {"provider": "openai", "team": "web"}},
+                     {"findings": 1, "mode": "dry-run", "run": "4f1c2a9b7d3e"})
+    store.close()
+    assert run("audit", "verify", "--db", db).stdout == "audit log: 1 row, chain intact\n"
+    piped = run("audit", "log", "--db", db).stdout
+    assert len(piped.splitlines()) == 1 and len(piped) > 80
+    screen = _on_a_terminal("audit", "log", "--db", db)
+    assert " ".join(screen.split()) == " ".join(piped.split())
+    assert [len(line) <= 80 for line in screen.splitlines()] == [True, True, True], screen

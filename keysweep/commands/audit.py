@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import click
@@ -12,6 +13,7 @@ from keysweep.files import write_private_text
 from keysweep.remediation.audit import head, parse_head, rows, verify_chain
 from keysweep.sanitize import terminal_safe
 from keysweep.store import Store, store_exists, store_location
+from keysweep.wording import counted, folded
 
 
 def _store(db):
@@ -59,7 +61,7 @@ def audit_verify(expect, db):
     finally:
         store.close()
     if report.ok:
-        click.echo(f"audit log: {report.rows} rows, chain intact"
+        click.echo(f"audit log: {counted(report.rows, 'row')}, chain intact"
                    + (f", expected head {expected[0]} present" if expected else ""))
         return
     where = f" at row {report.first_bad_seq}" if report.first_bad_seq else ""
@@ -99,7 +101,11 @@ def audit_log(limit, action, fmt, output, db):
     if fmt == "json":
         _write(json.dumps(found, indent=2) + "\n", output)
         return
-    # Actors, targets and results quote finding places and provider answers.
-    _write("".join(f"{row['seq']:>6}  {terminal_safe(row['at'])}  {terminal_safe(row['actor'])}  "
-                   f"{terminal_safe(row['action'])}  {terminal_safe(row['target'])}  → {terminal_safe(row['result'])}\n"
+    # Actors, targets and results quote finding places and provider answers. One line per row; on a
+    # terminal a row breaks between its fields to fit (a target or a result is never broken).
+    width = shutil.get_terminal_size().columns if not output and sys.stdout.isatty() else 10**6
+    _write("".join("\n".join(folded(f"{row['seq']:>6}  {terminal_safe(row['at'])}",
+                                     [terminal_safe(row["actor"]), terminal_safe(row["action"]),
+                                      terminal_safe(row["target"]), f"→ {terminal_safe(row['result'])}"],
+                                     width=width, indent=" " * 8)) + "\n"
                    for row in found), output)
