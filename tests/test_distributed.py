@@ -203,6 +203,8 @@ def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatc
     from the worker's own environment; none in the description)."""
     from keysweep.distributed.units import build_source, describe_source
     from keysweep.scanner.sources.aws import AwsSource
+    from keysweep.scanner.sources.azure import AzureSource
+    from keysweep.scanner.sources.gcp import GcpSource
     from keysweep.scanner.sources.github import GitHubSource
     from keysweep.scanner.sources.gitlab import GitLabSource
 
@@ -214,7 +216,10 @@ def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatc
         GitLabSource(groups=("team",), projects=("x/y",), url="https://gl.example.test", token="glpat-sweep",
                      token_env="ORG_TOKEN", forks=True, archived=False, clone=False, variables=False, instance=True,
                      rate_limit=2.0),
-        AwsSource(regions=["eu-west-1"], profiles=["prod"], endpoint_url="http://127.0.0.1:1", services=["ssm", "iam"]),
+        AwsSource(regions=["eu-west-1"], profiles=["prod"], endpoint_url="http://127.0.0.1:1", services=["ssm", "iam"],
+                  versions=True, role_arn="arn:aws:iam::123456789012:role/audit-reader"),
+        GcpSource(projects=["acme-ml", "acme-prod"], endpoint_url="http://127.0.0.1:2"),
+        AzureSource(vault_urls=["https://acme-ml.vault.azure.net", "https://acme-prod.vault.azure.net"]),
     ]
     for source in sources:
         described = describe_source(source)

@@ -196,3 +196,41 @@ def test_sweep_reads_the_azure_table(run, tmp_path, seeded, azure):
     bad.write_text('[[sources.azure]]\nvault_urls = ["acme.vault.azure.net"]\n')
     wrong = run("sweep", "--config", bad, "--db", tmp_path / "store.db")
     assert wrong.code == 2 and "[sources.azure] vault_urls" in wrong.stderr, wrong
+
+
+def test_a_vault_is_a_unit_a_worker_reads_with_its_own_credentials(seeded, azure):
+    """A distributed sweep sends each vault as data; the worker builds the source again and reads
+    that vault (with the token of its own environment), and refuses a vault it was not given."""
+    import asyncio
+
+    from keysweep.distributed.units import build_source, describe_item, describe_source
+    from keysweep.scanner.sources.azure import AzureSource
+    from keysweep.scanner.sources.remote import Pending, RemoteError
+
+    ml, locked = azure
+
+    class Run:
+        errors: list[str] = []
+
+        def already(self, source, scope):
+            return set()
+
+        def error(self, message):
+            self.errors.append(message)
+
+    async def main():
+        run = Run()
+        items = [item async for item in AzureSource(vault_urls=[ml.url, locked.url]).items(run)]
+        units = [describe_item(item) for item in items]
+        for item in items:
+            item.work.close()  # done by the worker instead
+        worker = build_source(describe_source(AzureSource(vault_urls=[ml.url, locked.url])))
+        read = [await worker.rebuild(run, Pending(u["label"], None, u["spec"])).work for u in units]
+        with pytest.raises(RemoteError):
+            worker.rebuild(run, Pending("azure elsewhere", None, {"op": "read", "vault": "https://evil.example"}))
+        return units, read, run.errors
+
+    units, (unit, denied), errors = asyncio.run(main())
+    assert [u["spec"] for u in units] == [{"op": "read", "vault": ml.url}, {"op": "read", "vault": locked.url}]
+    assert unit.scope == f"azure:{ml.url}" and len(unit.groups) == 5  # openai, hf, three plain ones
+    assert denied is None and any("cannot list secrets (403" in e for e in errors)

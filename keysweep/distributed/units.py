@@ -3,8 +3,10 @@ clone, a Pending read) described for the broker; and, on a worker, the same sour
 (its token from the worker's environment) and the same item rebuilt from the description.
 
 A source that cannot be described (local git paths, which live on the sweeping machine's disk;
-Kubernetes, Vault and GCP, read whole) is read by the sweeping process itself, as a local sweep
-reads it."""
+Kubernetes and Vault, read whole) is read by the sweeping process itself, as a local sweep reads
+it. GCP (a project) and Azure Key Vault (a vault) are units each, read with the worker's own
+credentials (GOOGLE_OAUTH_ACCESS_TOKEN or ADC; KEYSWEEP_AZURE_KEYVAULT_TOKEN or azure-identity's
+chain)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import os
 from typing import Any
 
 from keysweep.scanner.sources.aws import AwsSource
+from keysweep.scanner.sources.azure import AzureSource
+from keysweep.scanner.sources.gcp import GcpSource
 from keysweep.scanner.sources.github import CODESPACES_SECRETS, DEPENDABOT_SECRETS, GitHubSource
 from keysweep.scanner.sources.gitlab import GitLabSource
 from keysweep.scanner.sources.remote import GitTarget, Pending, RemoteError
@@ -39,7 +43,12 @@ def describe_source(source) -> dict[str, Any] | None:
     if isinstance(source, AwsSource):
         return {"kind": "aws", "config": {
             "regions": list(source.regions), "profiles": [p for p in source.profiles if p],
-            "endpoint_url": source.endpoint_url, "services": list(source.services)}}
+            "endpoint_url": source.endpoint_url, "services": list(source.services),
+            "role_arn": source.role_arn, "versions": source.versions}}
+    if isinstance(source, GcpSource):
+        return {"kind": "gcp", "config": {"projects": list(source.projects), "endpoint_url": source.endpoint_url}}
+    if isinstance(source, AzureSource):
+        return {"kind": "azure", "config": {"vault_urls": list(source.vault_urls)}}
     return None
 
 
@@ -65,6 +74,10 @@ def build_source(described: dict[str, Any]):
         return GitLabSource(**config)
     if kind == "aws":
         return AwsSource(**config)
+    if kind == "gcp":
+        return GcpSource(**config)
+    if kind == "azure":
+        return AzureSource(**config)
     raise RemoteError(f"unknown source kind {kind!r}")
 
 

@@ -38,7 +38,17 @@ from typing import Any, AsyncIterator, Iterable
 from urllib.parse import quote, unquote, urlsplit
 
 from keysweep.errors import KeysweepError
-from keysweep.scanner.sources.remote import Entry, Item, Pending, SourceRun, Unit, ValueGroup, entry_text, iso
+from keysweep.scanner.sources.remote import (
+    Entry,
+    Item,
+    Pending,
+    RemoteError,
+    SourceRun,
+    Unit,
+    ValueGroup,
+    entry_text,
+    iso,
+)
 
 SOURCE = "azure-keyvault"
 VAULT_URL_ENV = "AZURE_KEYVAULT_URL"
@@ -215,7 +225,14 @@ class AzureSource:
 
     async def items(self, run: SourceRun) -> AsyncIterator[Item]:
         for vault in self.vault_urls:
-            yield Pending(f"azure {vault_label(vault)}", self._later(run, vault))
+            yield Pending(f"azure {vault_label(vault)}", self._later(run, vault), {"op": "read", "vault": vault})
+
+    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
+        """One vault read again from its `spec` (a distributed sweep's worker, with its own credentials)."""
+        spec = item.spec or {}
+        if spec.get("op") != "read" or spec.get("vault") not in self.vault_urls:
+            raise RemoteError(f"azure: unknown unit {spec.get('op')!r}")
+        return Pending(item.label, self._later(run, str(spec["vault"])), spec)
 
     async def _later(self, run: SourceRun, vault: str) -> Unit | None:
         scope = f"azure:{vault}"

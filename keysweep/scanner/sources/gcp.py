@@ -26,7 +26,17 @@ from typing import Any, AsyncIterator, Iterable
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
 from keysweep.scanner.sources import looks_binary
-from keysweep.scanner.sources.remote import Entry, Item, Pending, SourceRun, Unit, ValueGroup, entry_text, iso
+from keysweep.scanner.sources.remote import (
+    Entry,
+    Item,
+    Pending,
+    RemoteError,
+    SourceRun,
+    Unit,
+    ValueGroup,
+    entry_text,
+    iso,
+)
 
 SOURCE = "gcp-secretmanager"
 ENDPOINT_ENV = "KEYSWEEP_GCP_SECRETMANAGER_BASE_URL"
@@ -115,7 +125,14 @@ class GcpSource:
 
     async def items(self, run: SourceRun) -> AsyncIterator[Item]:
         for project in self.projects:
-            yield Pending(f"gcp {project}", self._later(run, project))
+            yield Pending(f"gcp {project}", self._later(run, project), {"op": "read", "project": project})
+
+    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
+        """One project read again from its `spec` (a distributed sweep's worker, with its own credentials)."""
+        spec = item.spec or {}
+        if spec.get("op") != "read" or spec.get("project") not in self.projects:
+            raise RemoteError(f"gcp: unknown unit {spec.get('op')!r}")
+        return Pending(item.label, self._later(run, str(spec["project"])), spec)
 
     async def _later(self, run: SourceRun, project: str) -> Unit | None:
         scope = f"gcp:{project}"
