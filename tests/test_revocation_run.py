@@ -46,8 +46,12 @@ def test_a_run_plans_asks_and_revokes_without_the_cli(run, tmp_path, keys, monke
 
         above = RunOptions(selection=everything, actor="tester", execute=True, threshold=1,
                            confirm_delay=0.05)
-        with pytest.raises(RevokeRequestError, match="above the threshold of 1: add --yes"):
+        with pytest.raises(RevokeRequestError, match="^4 credentials selected, above the threshold of 1: add --yes"):
             _run(db, config, above)  # nobody to ask
+        one = RunOptions(selection=Selection(ids=(next(e for e in dry.entries if e.revoker.name == "github").finding.id,)), actor="tester",
+                         execute=True, threshold=0, confirm_delay=0.05)
+        with pytest.raises(RevokeRequestError, match="^1 credential selected, above the threshold of 0"):
+            _run(db, config, one)
         asked: list[int] = []
         declined = _run(db, config, above, RunHooks(ask=lambda count: asked.append(count) or False))
         assert asked == [4] and declined.cancelled and declined.status == 2

@@ -256,7 +256,8 @@ def revoke(store, settings, options: RunOptions, fmt: str, out: TextIO | None = 
     acting, with `fmt` table); its exit status. Raises RevokeRequestError for a request it refuses."""
     out = out or sys.stdout
     hooks = RunHooks(
-        ask=(lambda count: click.confirm(f"Revoke {count} credentials?", default=False)) if sys.stdin.isatty() else None,
+        ask=((lambda count: click.confirm(f"Revoke {counted(count, 'credential')}?", default=False))
+             if sys.stdin.isatty() else None),
         show_plan=(lambda entries: _print_plan(_plan_rows(entries), sys.stderr)) if fmt == "table" else None,
         progress=(lambda line: click.echo(terminal_safe(line), err=True)) if fmt == "table" else None)
     outcome = asyncio.run(RevocationRun(store, settings, options, hooks).run())

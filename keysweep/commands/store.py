@@ -14,6 +14,7 @@ from keysweep.sanitize import terminal_safe
 from keysweep.store import Store, show_location, store_exists, store_location
 from keysweep.store.move import move
 from keysweep.store.postgres import is_postgres_url
+from keysweep.wording import plural
 
 
 @click.group("store")
@@ -51,7 +52,7 @@ def store_migrate(source, destination, fmt, output):
                           indent=2) + "\n"
     else:
         head = result["audit_head"]
-        text = "".join(f"{table:<24}{count:>10} rows\n" for table, count in result["rows"].items()) + (
+        text = "".join(f"{table:<24}{count:>10} {plural(count, 'row')}\n" for table, count in result["rows"].items()) + (
             f"moved {terminal_safe(show_location(source_location))} -> {terminal_safe(show_location(destination))}; "
             f"audit log verified, head {head['seq']}:{head['hash']}\n")
     if output:

@@ -25,6 +25,7 @@ from keysweep.remediation.secrets import forget
 from keysweep.remediation.waits import DEFAULT_MAX_WAIT, WaitBudget
 from keysweep.revokers import available_revokers, revoker_for
 from keysweep.verify.reach import finding_severity, severity_rank
+from keysweep.wording import counted
 
 # Exit statuses of a run: 2 when the person declined at the threshold prompt, 3 while something
 # selected is failed or not yet confirmed dead (the face turns 3 into 0 without --fail-on-error).
@@ -247,7 +248,7 @@ class RevocationRun:
             return True
         if self.hooks.ask is None:
             finish_run(self.store, outcome.run_id, jobs.now(), {"refused": new})
-            raise RevokeRequestError(f"{new} credentials selected, above the threshold of {options.threshold}: "
+            raise RevokeRequestError(f"{counted(new, 'credential')} selected, above the threshold of {options.threshold}: "
                                      f"add --yes to revoke them all")
         if self.hooks.ask(new):
             return True

@@ -644,7 +644,8 @@ def _match_messages(engine: Engine, messages: list, stats: ScanStats) -> list[tu
     stats.suppressed_inline += engine.suppressed_inline - before
     timed_out = bool(engine.timed_out)
     for rule_id in engine.timed_out:
-        stats.errors.append(timeout_message(rule_id, f"the messages of {len(messages)} commits or tags",
+        what = "the message of 1 commit or tag" if len(messages) == 1 else f"the messages of {len(messages)} commits or tags"
+        stats.errors.append(timeout_message(rule_id, what,
                                             engine.confirm_timeout))
     per_message: list[list[Match]] = [[] for _ in messages]
     for match in found:
