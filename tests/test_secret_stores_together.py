@@ -1,0 +1,64 @@
+"""One key copied into a repository, a Kubernetes Secret, a Vault path, GCP Secret Manager and Azure Key
+Vault, swept from one keysweep.toml: one finding with five occurrences (the finding id is the
+provider and the value's SHA-256, wherever it lives), verified through whichever place still holds
+it, and nothing of it in clear in the store or the output."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import find_secret
+from .test_remote_azure import azure, tls  # noqa: F401  (fixtures)
+from .test_remote_gcp import gcp  # noqa: F401  (fixture)
+from .test_remote_kubernetes import cluster  # noqa: F401  (fixture)
+from .test_remote_vault import vault  # noqa: F401  (fixture)
+from .test_reread_sources import openai_api  # noqa: F401  (fixture)
+
+pytest.importorskip("hvac")
+pytest.importorskip("kubernetes")
+pytest.importorskip("google.cloud.secretmanager")
+pytest.importorskip("azure.keyvault.secrets")
+
+
+def test_one_key_in_five_places_is_one_finding_verified_from_any(run, tmp_path, make_repo, keys, cluster, vault, gcp,
+                                                                 azure, openai_api):
+    key = keys.openai_project()
+    repo = make_repo("svc")
+    repo.commit("config", {".env": f"OPENAI_API_KEY={key}\n"})
+    cluster.secret("apps", "openai", {"OPENAI_API_KEY": key})
+    vault.mount("secret", version=2)
+    vault.put("secret", "ml/openai", {"api_key": key})
+    gcp.secret("acme-ml", "openai-key", [key])
+    ml, _ = azure
+    ml.secret("openai-api-key", key, tags={"owner": "ml-team"})
+    config = tmp_path / "keysweep.toml"
+    config.write_text(f'''[sources]
+git = ["{repo.path}"]
+
+[[sources.kubernetes]]
+namespaces = ["apps"]
+
+[[sources.vault]]
+mounts = ["secret"]
+
+[[sources.gcp]]
+projects = ["acme-ml"]
+
+[[sources.azure]]
+vault_urls = ["{ml.url}"]
+''')
+    db = tmp_path / "store.db"
+    swept = run("sweep", "--config", config, "--db", db, "--format", "json", "--no-progress")
+    assert swept.code == 1, swept
+    finding = find_secret(swept.json(), key)
+    assert [f["id"] for f in swept.json() if f["secret_sha256"] == finding["secret_sha256"]] == [finding["id"]]
+    assert sorted(o["source"] for o in finding["occurrences"]) == [
+        "azure-keyvault", "gcp-secretmanager", "git", "kubernetes", "vault"]
+
+    # The repository and the cluster forget it: the stores that still hold it answer the re-read.
+    del cluster.objects[("apps", "secrets")]["openai"]
+    (repo.path / ".git").rename(repo.path / "gone.git")
+    checked = run("verify", "--db", db, "--format", "json", "--ttl", "0", "--config", config)
+    assert find_secret(checked.json(), key)["verification"]["status"] == "live", checked
+    assert key not in swept.stdout + swept.stderr + checked.stdout + checked.stderr
+    assert key.encode() not in db.read_bytes()
