@@ -77,8 +77,11 @@ def test_findings_command_and_its_filters(run, scanned):
         assert run("findings", "--db", db, "--format", fmt).code == 1
 
 
-def test_findings_without_a_store_is_an_input_error(run, tmp_path):
-    result = run("findings", "--db", tmp_path / "nothing.db")
+@pytest.mark.parametrize("args", [("findings",), ("status",), ("report",), ("verify",), ("owners",), ("revoke", "--all"),
+                                  ("events",), ("audit", "log"), ("audit", "head"), ("audit", "verify")])
+def test_a_command_without_a_store_says_so_in_the_same_line(run, tmp_path, args):
+    """Every command that reads the store: one line, exit 2, the same words (no usage hint on some)."""
+    result = run(*args, "--db", tmp_path / "nothing.db")
     assert result.code == 2
     assert result.stderr == f"keysweep: error: {tmp_path / 'nothing.db'}: no store yet (run a scan first, or pass --db)\n"
 

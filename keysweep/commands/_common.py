@@ -24,6 +24,17 @@ def say(message: str) -> None:
     sys.stderr.flush()
 
 
+def existing_store(db: str | None, hint: str = "") -> str:
+    """The store `--db` (or $KEYSWEEP_DB, or the default) names, or the one error every command
+    gives when there is none yet (exit 2; a PostgreSQL URL shown without its password)."""
+    from keysweep.store import show_location, store_exists, store_location  # noqa: PLC0415  (scan staged opens no store)
+
+    path = store_location(db)
+    if not store_exists(path):
+        raise KeysweepError(f"{show_location(path)}: no store yet (run a scan first, or pass --db{hint})")
+    return path
+
+
 def open_report(output: str) -> IO[str]:
     """The report file `--output` names, created private; a KeysweepError (exit 2) if it cannot be."""
     try:

@@ -9,17 +9,16 @@ import sys
 import click
 
 from keysweep.cli import format_option, output_file_option
+from keysweep.commands._common import existing_store
 from keysweep.files import write_private_text
 from keysweep.remediation.audit import head, parse_head, rows, verify_chain
 from keysweep.sanitize import terminal_safe
-from keysweep.store import Store, store_exists, store_location
+from keysweep.store import Store
 from keysweep.wording import counted, folded
 
 
 def _store(db):
-    path = store_location(db)
-    if not store_exists(path):
-        raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
+    path = existing_store(db)
     return Store(path)
 
 

@@ -11,11 +11,11 @@ import click
 
 from keysweep.baseline import baseline_document, findings_from_output
 from keysweep.cli import fail, include_suppressed_option, output_file_option
-from keysweep.commands._common import open_report
+from keysweep.commands._common import existing_store, open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.remediation.selection import select
 from keysweep.sanitize import terminal_safe
-from keysweep.store import Store, show_location, store_exists, store_location
+from keysweep.store import Store
 from keysweep.wording import counted
 
 
@@ -44,9 +44,7 @@ def baseline_create(ids, provider, rule, owner, team, status, source, repo, sinc
             raise click.UsageError("--from takes the findings of that output as they are: no filters, ids or --db")
         findings = _read_output(from_file)
     else:
-        path = store_location(db)
-        if not store_exists(path):
-            fail(f"{show_location(path)}: no store yet (run a scan first, or pass --db, or --from a scan's JSON output)")
+        path = existing_store(db, hint=", or --from a scan's JSON output")
         selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
                                     include_suppressed=include_suppressed, severity=severity,
                                     overprivileged=overprivileged)

@@ -8,11 +8,11 @@ import sys
 
 import click
 
-from keysweep.cli import fail, format_option, output_file_option
-from keysweep.commands._common import open_report
+from keysweep.cli import format_option, output_file_option
+from keysweep.commands._common import existing_store, open_report
 from keysweep.events import event_json
 from keysweep.remediation.selection import SelectionError, parse_since
-from keysweep.store import Store, show_location, store_exists, store_location
+from keysweep.store import Store
 
 
 @click.command("events")
@@ -35,9 +35,7 @@ def events_cmd(since, after_seq, kinds, db, fmt, output):
         since_at = parse_since(since) if since else None
     except SelectionError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    path = store_location(db)
-    if not store_exists(path):
-        fail(f"{show_location(path)}: no store yet (run a scan first, or pass --db)")
+    path = existing_store(db)
     store = Store(path, writable=False)
     try:
         events = [event_json(row) for row in store.events(since=since_at, after_seq=after_seq, kinds=kinds)]

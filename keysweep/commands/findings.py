@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from keysweep.cli import fail, include_suppressed_option, output_options
-from keysweep.commands._common import command_started_at, open_report
+from keysweep.cli import include_suppressed_option, output_options
+from keysweep.commands._common import command_started_at, existing_store, open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.output import render
 from keysweep.remediation.selection import select
@@ -15,7 +15,7 @@ from keysweep.sanitize import terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.rules import load_rules
 from keysweep.settings import load_settings
-from keysweep.store import Store, store_exists, store_location
+from keysweep.store import Store
 from keysweep.verify.runner import unreadable_findings, unreadable_notes
 
 
@@ -38,9 +38,7 @@ def findings_cmd(ids, provider, rule, owner, team, status, source, repo, since, 
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
                                 include_suppressed=include_suppressed, severity=severity,
                                 overprivileged=overprivileged)
-    path = store_location(db)
-    if not store_exists(path):
-        fail(f"{path}: no store yet (run a scan first, or pass --db)")
+    path = existing_store(db)
     store = Store(path, writable=False)  # listing only reads: a read-only copy of a store will do
     unknown = store.unknown_finding_ids(ids)
     if unknown:  # a typo must not look like "nothing found"

@@ -9,10 +9,11 @@ import sys
 import click
 
 from keysweep.cli import format_option, hidden_alias, output_file_option
+from keysweep.commands._common import existing_store
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.files import write_private_text
 from keysweep.remediation import report as R
-from keysweep.store import Store, store_exists, store_location
+from keysweep.store import Store
 
 
 @click.command("report")
@@ -37,9 +38,7 @@ def report_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since,
                                 include_suppressed=include_suppressed, severity=severity,
                                 overprivileged=overprivileged)
-    path = store_location(db)
-    if not store_exists(path):
-        raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
+    path = existing_store(db)
     store = Store(path)
     try:
         unknown = store.unknown_finding_ids(ids)

@@ -15,7 +15,7 @@ import click
 
 from keysweep.cli import format_option, output_file_option
 from keysweep.clock import utc_iso
-from keysweep.commands._common import open_report
+from keysweep.commands._common import existing_store, open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.locations import describe_all, describe_finding
 from keysweep.remediation.audit import default_actor
@@ -32,7 +32,7 @@ from keysweep.remediation.waits import parse_duration
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.rules import finding_replacement
 from keysweep.settings import load_settings
-from keysweep.store import Store, store_exists, store_location
+from keysweep.store import Store
 from keysweep.verify.reach import finding_reach, finding_severity, reach_summary
 from keysweep.wording import counted
 
@@ -212,9 +212,7 @@ def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
         max_wait_seconds = parse_duration(max_wait)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-wait") from None
-    path = store_location(db)
-    if not store_exists(path):
-        raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
+    path = existing_store(db)
     selection = build_selection(ids, provider, rule, owner, team, status, source, repo, since, select_all=select_all,
                                 include_suppressed=include_suppressed, severity=severity,
                                 overprivileged=overprivileged)

@@ -9,11 +9,12 @@ from typing import Any
 import click
 
 from keysweep.cli import format_option, output_file_option
+from keysweep.commands._common import existing_store
 from keysweep.files import write_private_text
 from keysweep.remediation.report import human
 from keysweep.remediation.status import build_status
 from keysweep.sanitize import terminal_safe
-from keysweep.store import Store, store_exists, store_location
+from keysweep.store import Store
 from keysweep.wording import counted, folded
 
 # The table is for an 80-column terminal; a provider or team name longer than NAME_WIDTH goes on a
@@ -38,9 +39,7 @@ def status_cmd(fmt, output, threshold, db, include_suppressed):
     team (the same names and counts as `keysweep report`), and the ten most urgent credentials:
     the most severe first (liveness, reach and exposure), then live, long-lived, the widest spread
     (most kinds of source, most places), the oldest."""
-    path = store_location(db)
-    if not store_exists(path):
-        raise click.UsageError(f"{path}: no store yet (run a scan first, or pass --db)")
+    path = existing_store(db)
     store = Store(path, writable=False)
     try:
         status = build_status(store, threshold=threshold, include_suppressed=include_suppressed)

@@ -235,7 +235,7 @@ def sweep_cmd(config_path, db, max_age, cache_dir, verify, owners, owners_file, 
     exit status."""
     settings = load_settings(config_path)
     if settings.config_path is None:
-        fail("no keysweep.toml here: pass --config FILE")
+        fail("no keysweep.toml here: pass --config FILE, or write a starter one with `keysweep init`")
     sources = settings.section("sources")
     ctx = click.get_current_context()
     if ctx.get_parameter_source("max_age") == click.core.ParameterSource.DEFAULT and "max_age_days" in sources:

@@ -7,8 +7,8 @@ import sys
 import click
 
 from keysweep.cli import format_option, output_file_option, progress_switch
+from keysweep.commands._common import existing_store
 from keysweep.commands._selection import build_selection, id_option, selected, selection_options
-from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.output import render
 from keysweep.progress import CountProgress, progress_enabled
@@ -17,7 +17,7 @@ from keysweep.sanitize import rich_text, safe_console, terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.rules import load_rules
 from keysweep.settings import load_settings
-from keysweep.store import Store, store_exists, store_location
+from keysweep.store import Store
 from keysweep.tables import Column, print_table
 from keysweep.verify.runner import run_verification, summary, unreadable_notes
 from keysweep.wording import counted
@@ -26,9 +26,7 @@ REPORT_FORMATS = ("table", "json", "jsonl")
 
 
 def open_existing_store(db: str | None):
-    path = store_location(db)
-    if not store_exists(path):
-        raise KeysweepError(f"{path}: no store yet (run a scan first, or pass --db)")
+    path = existing_store(db)
     return Store(path)
 
 
