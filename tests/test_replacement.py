@@ -193,3 +193,34 @@ def test_report_json_and_html_carry_the_replacement(run, store_of_aws_keys):
     assert audit.code == 0, audit
     assert {item["replace_with"]["kind"] for item in audit.json()} == {"iam-role"}
 
+
+
+def test_a_rotation_plan_names_the_other_stores_that_keep_the_old_key(run, tmp_path):
+    """--rotate writes the new key into the Secrets Manager secret that held the old one; the same key
+    in a Kubernetes Secret, a Vault path and Azure Key Vault is reported as places to update (a
+    repository's history is not one: it is dead once the key is deactivated)."""
+    finding, _ = aws_key("AWS_SECRET_ACCESS_KEY", source="aws-secretsmanager", seed=4, locator={
+        "arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci/deploy-AbCdEf", "region": "us-east-1",
+        "resource": "secretsmanager us-east-1 ci/deploy"})
+    places = [("kubernetes", {"source": "kubernetes", "context": "prod", "namespace": "ci", "kind": "Secret",
+                              "name": "deploy", "key": "AWS_SECRET_ACCESS_KEY",
+                              "resource": "k8s prod ci/Secret/deploy AWS_SECRET_ACCESS_KEY"}),
+              ("vault", {"source": "vault", "mount": "secret", "path": "ci/deploy", "key": "aws_secret",
+                         "resource": "vault secret/ci/deploy aws_secret (v3)"}),
+              ("azure-keyvault", {"source": "azure", "vault": "https://acme.vault.azure.net", "secret": "aws-deploy",
+                                  "version": "0f1e", "resource": "azure-kv acme.vault.azure.net/aws-deploy 0f1e"}),
+              ("git", {"repo": "acme/web", "blob": "b"})]
+    finding.occurrences.extend(Occurrence(source=source, path=None, line=1, repo="acme/web" if source == "git" else None,
+                                          locator=locator) for source, locator in places)
+    db = tmp_path / "k.db"
+    store = Store(db)
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    store.close()
+    result = run("revoke", "--rotate", "--provider", "aws", "--db", db, "--format", "json")
+    assert result.code == 0, result
+    (row,) = result.json()["plan"]
+    updates = [note for note in row["notes"] if note.startswith("also holds")]
+    assert [note.split(": ", 1)[1].split(" (update")[0] for note in updates] == [
+        "k8s prod ci/Secret/deploy AWS_SECRET_ACCESS_KEY", "vault secret/ci/deploy aws_secret (v3)",
+        "azure-kv acme.vault.azure.net/aws-deploy 0f1e"]
+    assert all(finding.key_id in note for note in updates)

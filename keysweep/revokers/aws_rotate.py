@@ -74,6 +74,34 @@ def role_instead(finding) -> str | None:
             f"holding a new standing key ({AWS.replacement.docs_url})")
 
 
+# Secret stores a running service reads the key from: the rotation writes the new key into one of
+# them (its target); every other one keeps the old key, deactivated, until someone updates it.
+_STORES = ("aws-secretsmanager", "aws-ssm", "aws-lambda-env", "kubernetes", "vault", "gcp-secretmanager",
+           "azure-keyvault")
+
+
+def is_target(occurrence, target: dict[str, Any] | None) -> bool:
+    locator = occurrence.locator or {}
+    if not target:
+        return False
+    if target["service"] == "secretsmanager" and occurrence.source == "aws-secretsmanager":
+        return target["id"] in (locator.get("arn"), (occurrence.metadata or {}).get("name"))
+    return target["service"] == "ssm" and occurrence.source == "aws-ssm" and locator.get("name") == target["id"]
+
+
+def places_to_update(finding, target: dict[str, Any] | None) -> list[str]:
+    """The plan's notes: each other secret store holding the old key (a Kubernetes Secret, a Vault
+    path, GCP Secret Manager, Azure Key Vault, another AWS secret or parameter, a Lambda
+    environment), which the rotation does not write: whoever reads the key there must be moved to
+    the new one."""
+    places: dict[str, None] = {}
+    for occurrence in finding.occurrences:
+        if occurrence.source in _STORES and not is_target(occurrence, target):
+            places[describe_occurrence(occurrence)] = None
+    return [f"also holds {finding.key_id or 'the key'}, not written by the rotation: {place} (update it to the new "
+            f"key; it keeps the deactivated one)" for place in places]
+
+
 class RotationError(Exception):
     """A rotation step that cannot go on; the message carries no value."""
 
@@ -218,6 +246,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         plan = make_plan(self.name, finding, calls, needs, delete_after_days=grace, rotate_target=target,
                          target=f"iam AccessKeyId={key}")
         plan.notes.extend(note for note in [role_instead(finding)] if note)
+        plan.notes.extend(places_to_update(finding, target))
         return plan
 
     async def revoke(self, plan, ctx) -> RevokeResult:
