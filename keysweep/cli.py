@@ -454,7 +454,8 @@ def rules_check(paths):
                    "Default: a new directory under the system's temporary directory.")
 @format_option()
 @output_file_option
-def demo_cmd(keep, fmt, output):
+@progress_switch("blobs scanned / total, MB/s and the time left")
+def demo_cmd(keep, fmt, output, show_progress=None):
     """Build a repository with generated fake keys in its history, scan it into a store of its own
     (never your default store), and print the next commands to try on that store."""
     from keysweep.demo import REPO_NAME, STORE_NAME, build_demo_repo, demo_directory, next_commands
@@ -467,7 +468,8 @@ def demo_cmd(keep, fmt, output):
     try:
         click.get_current_context().invoke(
             scan_git_cmd, path=str(repo), full=True, unreachable=False, fmt=fmt, output=output, db=str(store),
-            no_store=False, rule_paths=(), engine="auto", max_size=DEFAULT_MAX_SIZE, new_only=False)
+            no_store=False, rule_paths=(), engine="auto", max_size=DEFAULT_MAX_SIZE, new_only=False,
+            show_progress=show_progress)
         code = 0
     except SystemExit as exit_:
         code = 0 if exit_.code == 1 else exit_.code  # the demo always finds its planted keys: success here

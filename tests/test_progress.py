@@ -246,3 +246,11 @@ def test_plain_lines_without_a_total_end_with_the_last_count():
         progress(files, files * 2_000_000)
     progress.close()
     assert out.getvalue().splitlines() == ["keysweep: 1 file, 2.0 MB, 2.0 MB/s", "keysweep: 3 files, 6.0 MB, 2.0 MB/s"]
+
+
+def test_the_demo_shows_its_scans_progress_as_scan_git_does(run, tmp_path):
+    """The demo scans a repository like `scan git`: the same switch, the same blobs done / total."""
+    asked = run("demo", "--keep", tmp_path / "asked", "--progress")
+    assert asked.code == 0 and re.search(r"^keysweep: (\d+)/\1 blobs, ", asked.stderr, re.M), asked
+    quiet = run("demo", "--keep", tmp_path / "quiet")
+    assert quiet.code == 0 and " blobs, " not in quiet.stderr, quiet
