@@ -195,6 +195,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "audit": "keysweep.commands.audit:audit_group",
     "sweep": "keysweep.commands.sweep:sweep_cmd",
     "worker": "keysweep.commands.worker:worker_cmd",
+    "beat": "keysweep.commands.beat:beat_cmd",
     "store": "keysweep.commands.store:store_group",
     "baseline": "keysweep.commands.baseline:baseline_group",
     "schema": "keysweep.commands.schema:schema_cmd",

@@ -200,6 +200,11 @@ SECTION_KEYS: dict[str, dict[str, Check]] = {
                     "visibility_timeout": Check(lambda v: _is_int(v) and 1 <= v <= 86_400,
                                                 "a whole number of seconds from 1 to 86400", _number(1, 86_400, integer=True)),
                     "max_attempts": ATTEMPTS, "rate_limit_redis": STRING},
+    # Scheduled sweeps on Celery beat (`keysweep beat`, keysweep/distributed/schedule.py).
+    "schedule": {"sweep": STRING,
+                 "every": Check(lambda v: _is_number(v) and 1 <= v <= 31 * 86_400,
+                                "a number of seconds from 1 to 2678400", _number(1, 31 * 86_400)),
+                 "args": STRING_LIST},
 }
 SOURCE_KEYS: dict[str, Check] = {"git": STRING_LIST, "max_age_days": NON_NEGATIVE_INT, "cache_dir": STRING}
 SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
@@ -216,7 +221,7 @@ SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
     "vault": {"addr": URL, "token_env": ENV_NAME, "mounts": STRING_LIST, "versions": BOOL, "namespace": STRING,
               "auth": STRING, "auth_path": STRING, "role": STRING, "jwt_file": STRING},
 }
-TOP_LEVEL = ("sources", "providers", "policy", "notify", "verify", "owners", "distributed")
+TOP_LEVEL = ("sources", "providers", "policy", "notify", "verify", "owners", "distributed", "schedule")
 
 
 def _shown(value: Any) -> str:

@@ -67,8 +67,8 @@ ALIASES = {("scan gitlab", "--url", "--api-url", "https://gitlab.example.test"),
 
 
 def test_the_walk_sees_every_command():
-    # `worker` runs until stopped and prints nothing but its log.
-    assert PRINTS_RECORDS | WRITES_A_DOCUMENT | {"rules check", "audit verify", "init", "worker"} == set(COMMANDS)
+    # `worker` and `beat` run until stopped and print nothing but their logs.
+    assert PRINTS_RECORDS | WRITES_A_DOCUMENT | {"rules check", "audit verify", "init", "worker", "beat"} == set(COMMANDS)
 
 
 @pytest.mark.parametrize("path", sorted(PRINTS_RECORDS))

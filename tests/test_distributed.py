@@ -63,10 +63,12 @@ class Workers:
         self.tmp_path = tmp_path
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, broker: str, queue: str, db: str, env: dict | None = None) -> subprocess.Popen:
+    def start(self, broker: str, queue: str, db: str, env: dict | None = None, *extra: str,
+              command: str = "worker") -> subprocess.Popen:
         log = open(self.tmp_path / f"worker-{len(self.procs)}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "keysweep", "worker", "--broker", broker, "--queue", queue,
-                                 "--db", db, "--loglevel", "info"],
+        args = ["--db", db] if command == "worker" else []
+        proc = subprocess.Popen([sys.executable, "-m", "keysweep", command, "--broker", broker, "--queue", queue,
+                                 *args, "--loglevel", "info", *extra],
                                 env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=self.tmp_path)
         self.procs.append(proc)
@@ -230,3 +232,38 @@ def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatc
         assert mine == theirs, type(source).__name__
         if hasattr(source, "token"):
             assert rebuilt.token == "ghp_worker_side_token_000000000000000000"
+
+
+def test_a_schedule_in_keysweep_toml_runs_sweeps_through_beat(run, tmp_path, make_repo, keys, workers, queue):
+    """[schedule] every = 3: `keysweep beat` sends a sweep to `keysweep worker --sweeps`, which runs
+    `keysweep sweep --broker` with its keysweep.toml and store (a local repository here: read by the
+    sweep itself, so no units worker is needed)."""
+    if not reachable(BROKER_URL):
+        pytest.skip(f"no broker at {BROKER_URL}")
+    planted = keys.openai_project()
+    make_repo("local").commit("config", {"app.py": f"KEY = '{planted}'\n"})
+    config = tmp_path / "scheduled.toml"
+    config.write_text(f'[sources]\ngit = ["local"]\n\n[distributed]\nbroker = "{BROKER_URL}"\nqueue = "{queue}"\n'
+                      '\n[schedule]\nevery = 3\nargs = ["--max-age", "30"]\n')
+    store = tmp_path / "scheduled.db"
+    checked = run("beat", "--config", config, "--check")
+    assert checked.code == 0 and "every 3s" in checked.stderr and f"{queue}.sweeps" in checked.stderr, checked
+    workers.start(BROKER_URL, queue, str(store), None, "--sweeps", "--config", str(config))
+    workers.start(BROKER_URL, queue, str(store), None, "--config", str(config), "--schedule-file",
+                  str(tmp_path / "beat-schedule"), command="beat")
+    wait_for(lambda: "scheduled sweep ended with exit status 1" in workers.logs(), "a scheduled sweep to end")
+    found = run("findings", "--db", store, "--format", "json")
+    assert any(f["redacted"].endswith(planted[-4:]) for f in found.json()), found
+
+
+def test_a_bad_schedule_is_a_usage_error(run, tmp_path):
+    config = tmp_path / "keysweep.toml"
+    config.write_text('[sources]\ngit = ["."]\n[distributed]\nbroker = "redis://127.0.0.1:6379/0"\n'
+                      '[schedule]\nsweep = "0 99 * * *"\n')
+    bad = run("beat", "--config", config, "--check")
+    assert bad.code == 2 and "99" in bad.stderr and "Traceback" not in bad.stderr
+    config.write_text('[sources]\ngit = ["."]\n[distributed]\nbroker = "redis://127.0.0.1:6379/0"\n'
+                      '[schedule]\nsweep = "0 2 * * *"\nargs = ["--db", "other.db"]\n')
+    assert run("beat", "--config", config, "--check").code == 2
+    config.write_text('[sources]\ngit = ["."]\n[distributed]\nbroker = "http://nope"\n[schedule]\nevery = 60\n')
+    assert run("beat", "--config", config, "--check").code == 2

@@ -167,7 +167,7 @@ def sample_text(run, tmp_path, args: str, *, fake_api=None) -> str:
 # Every command that prints something a person reads, in the order docs/usage.md shows them. Not
 # here: `demo` (its closing lines are checked below; its table is a scan's), `schema` (a JSON
 # Schema, for programs), `store migrate` (needs a PostgreSQL server; docs/scale-out.md shows it),
-# `worker` (runs until stopped, needs a broker; docs/scale-out.md shows it) and the remote scans, whose table and summary are `scan dir`'s with objects for files.
+# `worker` and `beat` (run until stopped, need a broker; docs/scale-out.md shows them) and the remote scans, whose table and summary are `scan dir`'s with objects for files.
 SAMPLED = ["scan dir app", f"scan git {SAMPLE_REPO}", "sweep", "events --kind revoked --kind confirmed_dead",
            "init starter", "baseline create --provider anthropic", "scan staged", "findings", "status", "verify",
            "owners --offline", "revoke --provider anthropic", "report", "audit log", "audit head", "audit verify",
@@ -208,7 +208,7 @@ def test_every_command_that_prints_for_people_has_a_sample():
         return next(" ".join(words[:n]) for n in (2, 1) if " ".join(words[:n]) in COMMANDS)
 
     sampled = {command_of(args) for args in SAMPLED}
-    without = {"demo", "schema", "store migrate", "worker", "scan github", "scan gitlab", "scan aws", "scan kubernetes",
+    without = {"demo", "schema", "store migrate", "worker", "beat", "scan github", "scan gitlab", "scan aws", "scan kubernetes",
                "scan vault", "scan gcp", "scan azure"}
     assert set(COMMANDS) - sampled == without
 

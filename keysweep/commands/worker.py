@@ -28,9 +28,12 @@ from keysweep.settings import load_settings
               help="Units read at once by this worker (1: in this process; more: a pool of processes).")
 @click.option("--cache-dir", type=click.Path(file_okay=False),
               help="Where repositories are cloned (default: the sweep's --cache-dir, else the user cache dir).")
+@click.option("--sweeps", is_flag=True,
+              help="Run the scheduled sweeps `keysweep beat` sends (queue '<queue>.sweeps') instead of units: "
+                   "each is `keysweep sweep --broker` with this worker's --config and --db. Run one such worker.")
 @click.option("--loglevel", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
               show_default=True, help="Celery's log level (on stderr).")
-def worker_cmd(broker, queue, db, config_path, concurrency, cache_dir, loglevel):
+def worker_cmd(broker, queue, db, config_path, concurrency, cache_dir, sweeps, loglevel):
     """Take units of a distributed sweep from the broker and read them into the shared store,
     until stopped (SIGTERM: finish the unit in hand; a killed worker's unit goes to another).
     Tokens come from this machine's environment ($GITHUB_TOKEN, $GITLAB_TOKEN, the AWS chain, or
@@ -53,10 +56,12 @@ def worker_cmd(broker, queue, db, config_path, concurrency, cache_dir, loglevel)
     handler.setFormatter(logging.Formatter("keysweep: worker: %(message)s"))
     logging.getLogger("keysweep.worker").addHandler(handler)
     logging.getLogger("keysweep.worker").setLevel(logging.INFO)
-    state = WorkerState(db=db, settings=settings, cache_dir=cache_dir, limiter_redis=config.limiter_redis)
+    state = WorkerState(db=db, settings=settings, cache_dir=cache_dir, limiter_redis=config.limiter_redis,
+                        config_path=str(settings.config_path) if settings.config_path else None)
     app = make_app(config, state)
-    click.echo(f"keysweep: worker {os.getpid()} on queue {config.queue!r} at {redacted_url(config.broker)}", err=True)
-    argv = ["worker", "--queues", config.queue, "--loglevel", loglevel.upper(), "--without-gossip",
+    queue_name = config.sweeps_queue if sweeps else config.queue
+    click.echo(f"keysweep: worker {os.getpid()} on queue {queue_name!r} at {redacted_url(config.broker)}", err=True)
+    argv = ["worker", "--queues", queue_name, "--loglevel", loglevel.upper(), "--without-gossip",
             "--without-mingle", "--without-heartbeat", "--hostname", f"keysweep-{os.getpid()}@%h"]
-    argv += ["--pool", "solo"] if concurrency == 1 else ["--pool", "prefork", "--concurrency", str(concurrency)]
+    argv += ["--pool", "solo"] if concurrency == 1 or sweeps else ["--pool", "prefork", "--concurrency", str(concurrency)]
     app.worker_main(argv)

@@ -41,6 +41,7 @@ def make_app(config: DistributedConfig, state=None):
         app.conf.result_backend_transport_options = options
     if state is not None:
         register(app, config, state)
+        register_sweeps(app, config, state)
     return app
 
 
@@ -48,6 +49,21 @@ def attempt_of(request) -> tuple[int, bool]:
     """(this attempt's number, whether an earlier delivery of this very message was lost)."""
     redelivered = bool((request.delivery_info or {}).get("redelivered"))
     return (request.retries or 0) + 1 + (1 if redelivered else 0), redelivered
+
+
+def register_sweeps(app, config: DistributedConfig, state) -> None:
+    """The task a `keysweep worker --sweeps` runs: one scheduled sweep (from `keysweep beat`)."""
+    from keysweep.distributed.schedule import SCHEDULED_TASK  # noqa: PLC0415
+    from keysweep.distributed.tasks import run_scheduled_sweep  # noqa: PLC0415
+
+    # Acknowledged at once: a scheduled sweep cut short is not started again (the next is due anyway,
+    # and it reads incrementally from where this one recorded).
+    @app.task(name=SCHEDULED_TASK, acks_late=False)
+    def scheduled_sweep(args: list[str]) -> dict[str, Any]:
+        log.info("scheduled sweep starting (%s)", " ".join(args) or "no extra options")
+        result = run_scheduled_sweep(list(args), state, config.broker, config.queue)
+        log.info("scheduled sweep ended with exit status %d: %s", result["exit"], " / ".join(result["stderr_tail"][-2:]))
+        return result
 
 
 def register(app, config: DistributedConfig, state) -> None:

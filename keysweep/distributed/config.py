@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from keysweep.errors import KeysweepError
 
 BROKER_ENV = "KEYSWEEP_BROKER_URL"
+QUEUE_ENV = "KEYSWEEP_QUEUE"
 DEFAULT_QUEUE = "keysweep"
 # Celery's own default for Redis is an hour: a task whose worker died waits that long before another
 # worker gets it. Five minutes bounds the wait; a unit taking longer than this is delivered twice
@@ -41,6 +42,11 @@ class DistributedConfig:
         if self.result_backend:
             return self.result_backend
         return self.broker if self.is_redis else "rpc://"
+
+    @property
+    def sweeps_queue(self) -> str:
+        """Where scheduled sweeps wait for the worker that runs them (`keysweep worker --sweeps`)."""
+        return f"{self.queue}.sweeps"
 
     @property
     def limiter_redis(self) -> str | None:
@@ -96,6 +102,7 @@ def distributed_config(settings, broker: str | None = None, *, queue: str | None
     for key in ("queue", "result_backend", "rate_limit_redis"):
         if key in section and not (isinstance(section[key], str) and section[key]):
             raise KeysweepError(f"{where} {key} must be a non-empty string")
-    return DistributedConfig(broker=url, queue=queue or section.get("queue") or DEFAULT_QUEUE,
+    queue = queue or os.environ.get(QUEUE_ENV) or section.get("queue") or DEFAULT_QUEUE
+    return DistributedConfig(broker=url, queue=queue,
                              result_backend=section.get("result_backend"), rate_limit_redis=section.get("rate_limit_redis"),
                              **numbers)

@@ -38,6 +38,7 @@ class WorkerState:
     settings: Any
     cache_dir: str | None = None
     limiter_redis: str | None = None
+    config_path: str | None = None  # keysweep.toml given to `keysweep worker --config` (scheduled sweeps use it)
     _store: Any = None
     _engines: dict[tuple, tuple] = field(default_factory=dict)
 
@@ -125,3 +126,22 @@ def run_unit(payload: dict[str, Any], state: WorkerState) -> dict[str, Any]:
     outcome = asyncio.run(main())
     return {"label": label, "scopes": sorted(outcome.scopes), "new_ids": list(outcome.new_ids),
             "stats": asdict(outcome.stats), "counters": dict(outcome.counters), "events": events}
+
+
+def run_scheduled_sweep(args: list[str], state: WorkerState, broker: str, queue: str) -> dict[str, Any]:
+    """`keysweep sweep --broker` with this worker's keysweep.toml and store, plus the schedule's
+    `args` (a scheduled sweep's findings are in the store; its stdout is dropped). Returns its exit
+    status and the last lines of its stderr (counts and warnings, never a value)."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    command = [sys.executable, "-m", "keysweep", "sweep", "--no-progress", "--format", "json"]
+    if state.config_path:
+        command += ["--config", state.config_path]
+    if state.db:
+        command += ["--db", state.db]
+    env = dict(os.environ, KEYSWEEP_BROKER_URL=broker, KEYSWEEP_QUEUE=queue)
+    done = subprocess.run([*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                          stdin=subprocess.DEVNULL)
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    return {"exit": done.returncode, "stderr_tail": lines[-5:]}
