@@ -198,7 +198,8 @@ def summary_line(stats: ScanStats, unit: str = "blob") -> str:
     if stats.archive_members:
         parts.append(f"{counted(stats.archive_members, 'archive member')} scanned")
     if stats.messages_scanned:
-        parts.append(f"{counted(stats.messages_scanned, 'commit and tag message')}")
+        count = stats.messages_scanned
+        parts.append(f"{count} {'commit or tag message' if count == 1 else 'commit and tag messages'}")
     if stats.blobs_already_scanned:
         parts.append(f"{stats.blobs_already_scanned} already scanned")
     if stats.blobs_skipped_binary:

@@ -31,6 +31,10 @@ def test_the_summary_says_blobs_only_for_git():
     assert summary_line(stats, "file").startswith("1 file (0.0 MB) scanned")
     stats.blobs_scanned = 2
     assert summary_line(stats, "file").startswith("2 files (0.0 MB) scanned")
+    stats.messages_scanned = 1
+    assert "1 blob" not in summary_line(stats) and ", 1 commit or tag message" in summary_line(stats)
+    stats.messages_scanned = 3
+    assert ", 3 commit and tag messages" in summary_line(stats)
 
 
 def test_scan_dir_counts_files_and_scan_git_blobs(run, tmp_path, make_repo):
