@@ -18,6 +18,15 @@ from typing import Any
 
 EVENTS_VERSION = 1
 
+# The kinds keysweep writes (docs/store.md `events.kind`); a store may hold others a later version wrote.
+EVENT_KINDS = ("detected", "leaked", "verified_live", "verified_dead", "verified_unknown", "owner_notified",
+               "revoke_planned", "revoked", "confirmed_dead", "rotated")
+
+
+def kind_matches(wanted: str, kind: str) -> bool:
+    """`--kind`'s rule: the kind itself, or a family (`verified` is every `verified_*`)."""
+    return kind == wanted or kind.startswith(wanted + "_")
+
 
 def event_id(seq: int, finding_id: str, kind: str, at: str) -> str:
     digest = hashlib.sha256(f"{seq}\0{finding_id}\0{kind}\0{at}".encode()).hexdigest()

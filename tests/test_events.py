@@ -77,3 +77,15 @@ def test_errors_are_one_line(run, tmp_path, store_with_events):
     assert missing.code == 2 and "no store yet" in missing.stderr
     bad = run("events", "--db", store_with_events["db"], "--since", "yesterday-ish")
     assert bad.code == 2 and "--since" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_kind_that_is_no_kind_of_event_is_one_warning(run, tmp_path):
+    from tests.selection_helpers import responder_store
+
+    db, _found = responder_store(tmp_path)
+    typo = run("events", "--kind", "revokd", "--db", db)
+    assert typo.code == 0 and typo.stdout == ""
+    assert typo.stderr.startswith("keysweep: warning: --kind 'revokd': no such kind of event (kinds: ")
+    assert "revoked" in typo.stderr and len(typo.stderr.splitlines()) == 1
+    family = run("events", "--kind", "verified", "--kind", "rotated", "--db", db)  # a family; a kind not held yet
+    assert family.stderr == "" and family.stdout.count('"kind": "verified_') == 6

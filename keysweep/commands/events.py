@@ -10,8 +10,9 @@ import click
 
 from keysweep.cli import format_option, output_file_option
 from keysweep.commands._common import existing_store, open_report
-from keysweep.events import event_json
+from keysweep.events import EVENT_KINDS, event_json, kind_matches
 from keysweep.remediation.selection import SelectionError, parse_since
+from keysweep.sanitize import terminal_safe
 from keysweep.store import Store
 
 
@@ -38,6 +39,11 @@ def events_cmd(since, after_seq, kinds, db, fmt, output):
     path = existing_store(db)
     store = Store(path, writable=False)
     try:
+        known = sorted({*EVENT_KINDS, *store.event_kinds()})
+        for wanted in kinds:  # a typo must not look like "nothing happened"
+            if not any(kind_matches(wanted, kind) for kind in known):
+                click.echo(f"keysweep: warning: --kind {terminal_safe(repr(wanted))}: no such kind of event "
+                           f"(kinds: {', '.join(map(terminal_safe, known))})", err=True)
         events = [event_json(row) for row in store.events(since=since_at, after_seq=after_seq, kinds=kinds)]
     finally:
         store.close()

@@ -614,6 +614,10 @@ class Store:
             finding.remediation = remediation_summary(times.get(finding_id, {}))
 
 
+    def event_kinds(self) -> set[str]:
+        """The kinds of event the store holds."""
+        return {row[0] for row in self.conn.execute("SELECT DISTINCT kind FROM events")}
+
     def events(self, *, since: str | None = None, after_seq: int | None = None,
                kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
         """The events table, oldest row first, each with its finding's identifiers: those at or
