@@ -235,3 +235,7 @@ def test_the_audit_log_counts_in_words_and_fits_a_terminal_between_fields(run, t
     screen = _on_a_terminal("audit", "log", "--db", db)
     assert " ".join(screen.split()) == " ".join(piped.split())
     assert [len(line) <= 80 for line in screen.splitlines()] == [True, True, True], screen
+    typo = run("audit", "log", "--action", "revok.*", "--db", db)  # a glob that matches no action held
+    assert typo.code == 0 and typo.stdout == ""
+    assert typo.stderr == "keysweep: warning: --action 'revok.*': matches no action in the log (actions: revoke.select)\n"
+    assert run("audit", "log", "--action", "revoke.*", "--db", db).stderr == ""

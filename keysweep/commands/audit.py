@@ -11,7 +11,7 @@ import click
 from keysweep.cli import format_option, output_file_option
 from keysweep.commands._common import existing_store
 from keysweep.files import write_private_text
-from keysweep.remediation.audit import head, parse_head, rows, verify_chain
+from keysweep.remediation.audit import actions, head, parse_head, rows, verify_chain
 from keysweep.sanitize import terminal_safe
 from keysweep.store import Store
 from keysweep.wording import counted, folded
@@ -96,7 +96,11 @@ def audit_log(limit, action, fmt, output, db):
     """Print the audit log."""
     store = _store(db)
     found = rows(store.conn, limit=limit, action=action)
+    held = actions(store.conn) if action and not found else []
     store.close()
+    if held:  # a typo must not look like "nothing was done"
+        click.echo(f"keysweep: warning: --action {terminal_safe(repr(action))}: matches no action in the log "
+                   f"(actions: {', '.join(map(terminal_safe, held))})", err=True)
     if fmt == "json":
         _write(json.dumps(found, indent=2) + "\n", output)
         return

@@ -237,6 +237,11 @@ def _check_jobs(conn, recorded: dict[int, tuple[int, str]]) -> tuple[int, str] |
     return None
 
 
+def actions(conn) -> list[str]:
+    """The kinds of action the log holds, sorted."""
+    return sorted(row[0] for row in conn.execute("SELECT DISTINCT action FROM audit_log"))
+
+
 def rows(conn, limit: int | None = None, action: str | None = None) -> list[dict[str, Any]]:
     query = "SELECT seq, at, actor, action, target, result, prev_hash, hash FROM audit_log"
     params: list[Any] = []
