@@ -267,3 +267,26 @@ def test_a_bad_schedule_is_a_usage_error(run, tmp_path):
     assert run("beat", "--config", config, "--check").code == 2
     config.write_text('[sources]\ngit = ["."]\n[distributed]\nbroker = "http://nope"\n[schedule]\nevery = 60\n')
     assert run("beat", "--config", config, "--check").code == 2
+
+
+def test_the_deployment_examples_run_command_lines_keysweep_accepts():
+    """examples/distributed/compose.yaml and examples/k8s/keysweep-distributed.yaml (not run here: no
+    Docker daemon, no cluster): every keysweep command line in them parses as keysweep's own."""
+    import click
+    import yaml
+
+    from keysweep.cli import cli
+
+    root = Path(__file__).resolve().parent.parent / "examples"
+    compose = yaml.safe_load((root / "distributed" / "compose.yaml").read_text())
+    lines = [service["command"] for service in compose["services"].values()
+             if isinstance(service.get("command"), list) and service.get("image", "").startswith("keysweep")]
+    for document in yaml.safe_load_all((root / "k8s" / "keysweep-distributed.yaml").read_text()):
+        lines += [container["args"] for container in document["spec"]["template"]["spec"]["containers"]]
+    assert len(lines) == 7
+    commands = set()
+    for args in lines:
+        command = cli.get_command(click.Context(cli), args[0])
+        command.make_context(args[0], list(args[1:]))  # raises on an option keysweep does not take
+        commands.add(args[0])
+    assert commands == {"worker", "beat", "sweep"}
