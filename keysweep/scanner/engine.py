@@ -273,9 +273,16 @@ class Engine:
         without keywords; all keywords are looked for in one pass (keywords.py)."""
         if self._keyword_index is None:
             self._keyword_index = KeywordIndex(k for c in self.rules for k in c.keywords)
+            self._rules_of_keyword: dict[bytes, list[int]] = {}
+            for index, compiled in enumerate(self.rules):
+                for keyword in set(compiled.keywords):
+                    self._rules_of_keyword.setdefault(keyword, []).append(index)
+            self._keywordless = [index for index, compiled in enumerate(self.rules) if not compiled.keywords]
         present = self._keyword_index.present(content.lower())
-        return {index: FULL for index, compiled in enumerate(self.rules)
-                if not compiled.keywords or not present.isdisjoint(compiled.keywords)}
+        selected = set(self._keywordless)
+        for keyword in present:
+            selected.update(self._rules_of_keyword[keyword])
+        return dict.fromkeys(sorted(selected), FULL)
 
     def may_match(self, pieces: list[bytes], group: int = 64) -> list[bool]:
         """For each piece, whether a `scan` could find anything in it: False only when Hyperscan

@@ -27,6 +27,9 @@ ESCAPE_PATTERN = re.sub(rb"\(\?P<[a-z]+>", b"(", _ESCAPE.pattern)
 # Every escape starts with one of these: content holding none of them is not looked at further.
 _TRIGGERS = (b"%2", b"%3", b"%4", b"%5", b"%6", b"%7", b"\\/", b"\\u00", b"\\x1", b"\\033", b"&#",
              b"&amp;", b"&quot;", b"&apos;", b"&lt;", b"&gt;", b"\x1b[")
+# The triggers by their first byte: content without that byte is not searched for its triggers.
+_TRIGGERS_BY_LEAD = tuple((lead, tuple(t for t in _TRIGGERS if t[0] == lead[0]))
+                          for lead in (b"%", b"\\", b"&", b"\x1b"))
 _NAMED = {b"amp": b"&", b"quot": b'"', b"apos": b"'", b"lt": b"<", b"gt": b">"}
 KINDS = {"percent": "percent-encoding", "slash": "json-escape", "json": "json-escape", "decimal": "html-entity",
          "hex": "html-entity", "named": "html-entity", "ansi": "ansi-escape"}
@@ -61,11 +64,14 @@ def _replacement(found: re.Match) -> tuple[bytes, str] | None:
 def escapes(content: bytes) -> list[Escape]:
     """Every escape in `content`, in order."""
     starts: set[int] = set()
-    for trigger in _TRIGGERS:
-        index = content.find(trigger)
-        while index >= 0:
-            starts.add(index)
-            index = content.find(trigger, index + 1)
+    for lead, triggers in _TRIGGERS_BY_LEAD:
+        if lead not in content:
+            continue
+        for trigger in triggers:
+            index = content.find(trigger)
+            while index >= 0:
+                starts.add(index)
+                index = content.find(trigger, index + 1)
     return _non_overlapping(content, starts)
 
 
