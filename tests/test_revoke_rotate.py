@@ -354,3 +354,83 @@ def test_rotate_execute_from_the_cli(tmp_path, aws, run, monkeypatch):
     assert keys[old_id] == "Inactive" and keys[stored["aws_access_key_id"]] == "Active"
     assert stored["aws_secret_access_key"] not in done.stdout + done.stderr
     assert stored["aws_secret_access_key"] not in dump(Store(db))
+
+
+# -- into HashiCorp Vault ---------------------------------------------------------------------------
+@pytest.fixture
+def kv():
+    pytest.importorskip("hvac")
+    from tests.fakes.vault import FakeVault
+
+    server = FakeVault(token="hvs.rotator-token-for-tests").start()
+    server.mount("secret", version=2)
+    yield server
+    server.stop()
+
+
+def in_vault(kv, key_id, secret, path="ci/deploy"):
+    kv.put("secret", path, {"aws_access_key_id": key_id, "aws_secret_access_key": secret, "region": "us-east-1"})
+    return aws_finding(key_id, secret, "vault", {
+        "source": "vault", "addr": kv.url, "mount": "secret", "kv_version": 2, "path": path,
+        "key": "aws_secret_access_key", "version": 1, "resource": f"vault secret/{path} aws_secret_access_key (v1)"})
+
+
+def test_rotation_into_a_vault_kv_secret_with_check_and_set(tmp_path, aws, kv):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_vault(kv, old_id, old_secret)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive"
+    (new_id, status), = keys.items()
+    versions = kv.mounts["secret"]["secrets"]["ci/deploy"]
+    assert len(versions) == 2 and versions[0]["data"]["aws_access_key_id"] == old_id  # history kept by Vault
+    stored = versions[-1]["data"]
+    assert stored["aws_access_key_id"] == new_id and stored["region"] == "us-east-1"
+    assert len(stored["aws_secret_access_key"]) == 40 and stored["aws_secret_access_key"] != old_secret
+    (write,) = [r for r in kv.requests if r.method in ("POST", "PUT") and "/data/" in r.path]
+    assert write.path == "/v1/secret/data/ci/deploy"
+    assert stored["aws_secret_access_key"] not in dump(store) and old_secret not in dump(store)
+    outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+    assert any(f"wrote {new_id}" in o for o in outcomes)
+
+
+def test_a_vault_write_made_meanwhile_is_not_overwritten(tmp_path, aws, kv):
+    """Someone writes the secret between keysweep's read and its write: check-and-set refuses
+    keysweep's write; the next attempt reads the new version, rotates the key in it, keeps the rest."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_vault(kv, old_id, old_secret)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+
+    def meanwhile(step):
+        if step == "after_create" and len(kv.mounts["secret"]["secrets"]["ci/deploy"]) == 1:
+            kv.put("secret", "ci/deploy", {"aws_access_key_id": old_id, "aws_secret_access_key": old_secret,
+                                           "region": "eu-west-1", "added": "by a person"})
+    summary, jobs = asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": meanwhile}))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive" and len(keys) == 1  # the first new key, never written, was deleted
+    (new_id, _), = keys.items()
+    versions = kv.mounts["secret"]["secrets"]["ci/deploy"]
+    assert [v["data"].get("added") for v in versions] == [None, "by a person", "by a person"]
+    assert versions[-1]["data"]["aws_access_key_id"] == new_id and versions[-1]["data"]["region"] == "eu-west-1"
+
+
+def test_a_vault_token_that_may_not_write_stops_before_any_key_is_created(tmp_path, aws, kv):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_vault(kv, old_id, old_secret)
+    kv.read_only.add("secret/ci/")
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    summary, _jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {"failed_permanent": 1}
+    (_fid, error), = summary.errors
+    assert "may not update it (capabilities: list, read)" in error and "secret/data/ci/deploy" in error
+    assert keys_of(aws, user) == {old_id: "Active"}  # nothing created, the old key untouched
+    assert not [r for r in kv.requests if r.method in ("POST", "PUT") and "/data/" in r.path]

@@ -2,7 +2,9 @@
 
 For the IAM user that owns the leaked key: `CreateAccessKey`, write the new pair into the Secrets
 Manager secret or SSM parameter that held the old one (the finding's `aws-secretsmanager` /
-`aws-ssm` occurrence, or the policy rule's `rotate_to`), `UpdateAccessKey` the old key to Inactive
+`aws-ssm` occurrence, or the policy rule's `rotate_to`), else the HashiCorp Vault KV secret that
+held it (a `vault` occurrence: the current version read, the new one written with check-and-set
+on it, so a concurrent write is never overwritten), `UpdateAccessKey` the old key to Inactive
 (and `DeleteAccessKey` it when `[providers.aws] delete_after_days = 0`), then confirm as the `aws`
 revoker does (verification says dead, or IAM lists the old key Inactive).
 
@@ -24,6 +26,7 @@ key is created.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import uuid
@@ -36,6 +39,7 @@ from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
 from keysweep.revokers.base import RevokeResult
+from keysweep.scanner.sources.vault import VaultAuth, vault_client, vault_error
 
 # The audit action of this revoker's job notes (the new key id, the rotation's progress).
 ROTATE_ACTION = "revoke.rotate"
@@ -86,6 +90,9 @@ def is_target(occurrence, target: dict[str, Any] | None) -> bool:
         return False
     if target["service"] == "secretsmanager" and occurrence.source == "aws-secretsmanager":
         return target["id"] in (locator.get("arn"), (occurrence.metadata or {}).get("name"))
+    if target["service"] == "vault" and occurrence.source == "vault":
+        return (str(locator.get("addr")), f"{str(locator.get('mount') or '').strip('/')}/{locator.get('path')}") == \
+            (target.get("addr"), target["id"])
     return target["service"] == "ssm" and occurrence.source == "aws-ssm" and locator.get("name") == target["id"]
 
 
@@ -106,14 +113,27 @@ class RotationError(Exception):
     """A rotation step that cannot go on; the message carries no value."""
 
 
+class WriteConflict(RotationError):
+    """The target changed between keysweep's read and its write (Vault's check-and-set refused):
+    retried, and the retry reads the new version."""
+
+
 def target_from_occurrences(finding) -> dict[str, Any] | None:
-    """The Secrets Manager secret or SSM parameter the finding was read from, if any."""
+    """The Secrets Manager secret or SSM parameter the finding was read from, else the Vault KV
+    secret, if any."""
     for occurrence in finding.occurrences:
         locator = occurrence.locator or {}
         if occurrence.source == "aws-secretsmanager" and locator.get("arn"):
             return {"service": "secretsmanager", "id": locator["arn"], "region": locator.get("region")}
         if occurrence.source == "aws-ssm" and locator.get("name"):
             return {"service": "ssm", "id": locator["name"], "region": locator.get("region")}
+    for occurrence in finding.occurrences:
+        locator = occurrence.locator or {}
+        if occurrence.source == "vault" and locator.get("addr") and locator.get("mount") and locator.get("path"):
+            mount, path = str(locator["mount"]).strip("/"), str(locator["path"])
+            access = locator.get("access") if isinstance(locator.get("access"), dict) else {}
+            return {"service": "vault", "id": f"{mount}/{path}", "addr": str(locator["addr"]), "mount": mount,
+                    "path": path, "kv_version": 2 if locator.get("kv_version") == 2 else 1, "access": access}
     return None
 
 
@@ -135,6 +155,8 @@ def parse_target(text: str) -> dict[str, Any]:
 
 
 def describe(target: dict[str, Any]) -> str:
+    if target["service"] == "vault":
+        return f"vault secret {target['id']}"
     kind = "secret" if target["service"] == "secretsmanager" else "parameter"
     return f"{target['service']} {kind} {target['id']}"
 
@@ -161,8 +183,73 @@ def _service_client(settings, service: str, region: str | None):
     return boto3.client(service, region_name=region, endpoint_url=endpoint_url(settings))
 
 
+def _vault_client(settings, target: dict[str, Any]):
+    access = target.get("access") or {}
+    env = settings.env if settings is not None else os.environ
+    return vault_client(target["addr"], VaultAuth.from_access(access), env, access.get("namespace"))
+
+
+def _vault_kv(settings, target: dict[str, Any]):
+    return _vault_client(settings, target).secrets.kv
+
+
+def _read_vault(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The secret's current data as JSON text (rewritten like a JSON secret) and its version."""
+    try:
+        kv = _vault_kv(settings, target)
+        if target["kv_version"] == 2:
+            answer = kv.v2.read_secret_version(path=target["path"], mount_point=target["mount"],
+                                               raise_on_deleted_version=True)
+            data = ((answer or {}).get("data") or {}).get("data")
+            version = (((answer or {}).get("data") or {}).get("metadata") or {}).get("version")
+        else:
+            data, version = (kv.v1.read_secret(path=target["path"], mount_point=target["mount"]) or {}).get("data"), None
+    except RotationError:
+        raise
+    except Exception as exc:
+        raise RotationError(f"{describe(target)}: {vault_error(exc)}") from None
+    if not isinstance(data, dict):
+        raise RotationError(f"{describe(target)} holds no key/value data")
+    return json.dumps(data), {"version": version}
+
+
+def _write_vault(settings, target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
+    try:
+        kv = _vault_kv(settings, target)
+        if target["kv_version"] == 2:
+            # Check-and-set on the version read: a write made meanwhile by someone else is not overwritten.
+            kv.v2.create_or_update_secret(path=target["path"], secret=json.loads(value), cas=meta.get("version"),
+                                          mount_point=target["mount"])
+        else:
+            kv.v1.create_or_update_secret(path=target["path"], secret=json.loads(value), method="PUT",
+                                          mount_point=target["mount"])
+    except Exception as exc:
+        if "check-and-set" in str(exc):
+            raise WriteConflict(f"{describe(target)} changed since it was read (check-and-set refused the "
+                                f"write)") from None
+        raise RotationError(f"{describe(target)}: {vault_error(exc)}") from None
+
+
+def _check_writable(settings, target: dict[str, Any]) -> None:
+    """Before any key is created: a Vault token that may not update the secret (sys/capabilities-self)
+    stops the rotation here, not after a new key exists."""
+    if target["service"] != "vault":
+        return
+    path = f"{target['mount']}/data/{target['path']}" if target["kv_version"] == 2 else target["id"]
+    try:
+        answer = _vault_client(settings, target).sys.get_capabilities(paths=[path]) or {}
+    except Exception as exc:
+        raise RotationError(f"{describe(target)}: cannot check the token's capabilities ({vault_error(exc)})") from None
+    granted = answer.get(path) or (answer.get("data") or {}).get(path) or answer.get("capabilities") or []
+    if not ({"update", "root"} & set(granted)):
+        raise RotationError(f"{describe(target)}: the Vault token may not update it (capabilities: "
+                            f"{', '.join(granted) or 'none'}); grant update on {path}, then rerun")
+
+
 def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The stored value and what writing it back needs (SSM type)."""
+    """The stored value and what writing it back needs (SSM type, the Vault version)."""
+    if target["service"] == "vault":
+        return _read_vault(settings, target)
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
         answer = client.get_secret_value(SecretId=target["id"])
@@ -174,6 +261,9 @@ def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]
 
 
 def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, Any], new_id: str) -> None:
+    if target["service"] == "vault":
+        _write_vault(settings, target, value, meta)
+        return
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
         # The same token for the same new key: a repeated put is a no-op, not a second version.
@@ -184,11 +274,13 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
 
 
 def _put_call(target: dict[str, Any]) -> str:
-    return "secretsmanager:PutSecretValue" if target["service"] == "secretsmanager" else "ssm:PutParameter"
+    return {"secretsmanager": "secretsmanager:PutSecretValue", "ssm": "ssm:PutParameter",
+            "vault": "vault:write"}[target["service"]]
 
 
 def _get_call(target: dict[str, Any]) -> str:
-    return "secretsmanager:GetSecretValue" if target["service"] == "secretsmanager" else "ssm:GetParameter"
+    return {"secretsmanager": "secretsmanager:GetSecretValue", "ssm": "ssm:GetParameter",
+            "vault": "vault:read"}[target["service"]]
 
 
 def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
@@ -235,7 +327,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                       ("POST", "iam:CreateAccessKey", "create the new key (its id recorded in the job first)"),
                       ("POST", _put_call(target), f"write the new key into {describe(target)} (value never shown)")]
         else:
-            needs.append(problem or "a rotation target: the key was not found in Secrets Manager or SSM; "
+            needs.append(problem or "a rotation target: the key was not found in Secrets Manager, SSM or Vault; "
                                     "name one with rotate_to in a policy rule")
         calls.append(("POST", "iam:UpdateAccessKey", f"set {key} Inactive"))
         grace = self._grace(ctx)
@@ -257,6 +349,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         calls: list[tuple[str, str, str]] = []
         try:
             return await self._rotate(plan, ctx, calls)
+        except WriteConflict as exc:
+            return RevokeResult(False, f"cannot rotate yet: {exc}", retryable=True, calls=tuple(calls))
         except RotationError as exc:
             return RevokeResult(False, f"cannot rotate: {exc}", calls=tuple(calls))
         except ClientError as exc:
@@ -277,7 +371,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         old = data["key_id"]
         target = data.get("rotate_target")
         if not target:
-            raise RotationError("no rotation target (the key was not read from Secrets Manager or SSM); "
+            raise RotationError("no rotation target (the key was not read from Secrets Manager, SSM or Vault); "
                                 "name one with rotate_to in a policy rule")
         settings = ctx.settings
         iam = await asyncio.to_thread(_client, settings)
@@ -320,6 +414,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                 rewrite(current, old, _PROBE_ID, _PROBE_SECRET, data.get("secret_sha256"))
             except RotationError as exc:
                 raise RotationError(f"{describe(target)}: {exc}") from None
+            await asyncio.to_thread(_check_writable, settings, target)
             fault = ctx.extra.get("_rotate_fault")  # tests: simulate a kill between steps
             answer = (await asyncio.to_thread(iam.create_access_key, UserName=user))["AccessKey"]
             recorded = answer["AccessKeyId"]

@@ -1,7 +1,12 @@
 """A HashiCorp Vault on 127.0.0.1 speaking the documented HTTP API the scan uses: `sys/mounts`,
 `sys/internal/ui/mounts` (and `/<path>` for one mount), KV v1 (`LIST`/`GET /v1/<mount>/<path>`) and
 KV v2 (`LIST /v1/<mount>/metadata/<path>`, `GET /v1/<mount>/metadata/<path>`,
-`GET /v1/<mount>/data/<path>?version=N`). LIST is also accepted as `GET ?list=true`. Tokens in
+`GET /v1/<mount>/data/<path>?version=N`). LIST is also accepted as `GET ?list=true`. Writes as
+a rotation makes them: KV v2 `POST|PUT /v1/<mount>/data/<path>` `{"data", "options": {"cas"}}`
+(a new version; 400 "check-and-set parameter did not match the current version" when `cas` is not
+the current version), KV v1 `POST|PUT /v1/<mount>/<path>` (204); `read_only` prefixes answer a
+write 403 (a policy with `read` but not `create`/`update`), and `POST /v1/sys/capabilities-self`
+says so (`{"<path>": ["list", "read"], "capabilities": […], "data": {…}}`). Tokens in
 `X-Vault-Token`; errors as Vault writes them (`{"errors": [...]}`: 403 "permission denied", 404
 with no errors for a missing path). Deny rules by prefix stand in for policies."""
 
@@ -24,6 +29,7 @@ class FakeVault(ThreadedApp):
         self.denied: set[str] = set()  # "<mount>/<path prefix>" the policy denies (LIST and read)
         self.deny_sys_mounts = False
         self.deny_ui_mounts = False
+        self.read_only: set[str] = set()  # "<mount>/<path prefix>" the policy lets read but not write
         self.clock = datetime(2025, 5, 1, tzinfo=timezone.utc)
         self.logins: dict[tuple[str, str, str], str] = {}  # (auth path, role or role_id, secret) -> token
 
@@ -91,11 +97,30 @@ class FakeVault(ThreadedApp):
                                                         "policies": ["default", "reader"], "lease_duration": 3600,
                                                         "renewable": True}})
 
+    def capabilities(self, path: str) -> list[str]:
+        """What the token's policy grants on an API path (`<mount>/data/<path>` for KV v2)."""
+        name = next((m for m in self.mounts if path.startswith(m + "/")), None)
+        secret = path[len(name) + 1:] if name else path
+        if name and self.mounts[name]["version"] == 2:
+            secret = secret.partition("/")[2]
+        target = f"{name}/{secret}"
+        if any(target.startswith(prefix) for prefix in self.denied):
+            return ["deny"]
+        if any(target.startswith(prefix) for prefix in self.read_only):
+            return ["list", "read"]
+        return ["create", "list", "read", "update"]
+
     async def handle(self, request):
         if request.method == "POST" and request.path.startswith("/v1/auth/") and request.path.endswith("/login"):
             return await self._login(request)
         if request.headers.get("X-Vault-Token") != self.token:
             return self._json({"errors": ["permission denied"]}, 403)
+        if request.method == "POST" and request.path == "/v1/sys/capabilities-self":
+            paths = (await request.json()).get("paths") or []
+            granted = {path: self.capabilities(path) for path in paths}
+            merged = sorted({c for caps in granted.values() for c in caps})
+            return self._json({**granted, "capabilities": merged, "request_id": "r", "data": {**granted,
+                                                                                               "capabilities": merged}})
         method = request.method
         if method == "GET" and request.query.get("list") == "true":
             method = "LIST"
@@ -140,6 +165,8 @@ class FakeVault(ThreadedApp):
             return self._json(DENIED, 403)
         if method == "LIST" and section in ("", "metadata"):
             return self._list(store, secret)
+        if method in ("POST", "PUT") and section in ("", "data"):
+            return await self._write(request, name, store, secret)
         if method != "GET":
             return self._json({"errors": ["unsupported operation"]}, 405)
         versions = store["secrets"].get(secret)
@@ -164,6 +191,27 @@ class FakeVault(ThreadedApp):
         if version["deletion_time"] or version["destroyed"]:
             return self._json({"data": {"data": None, "metadata": metadata}}, 404)
         return self._json({"data": {"data": version["data"], "metadata": metadata}})
+
+    async def _write(self, request, name: str, store: dict[str, Any], secret: str):
+        if any(f"{name}/{secret}".startswith(prefix) for prefix in self.read_only):
+            return self._json(DENIED, 403)
+        try:
+            body = await request.json()
+        except ValueError:
+            return self._json({"errors": ["failed to parse JSON input"]}, 400)
+        versions = store["secrets"].get(secret) or []
+        if store["version"] == 1:
+            self.put(name, secret, dict(body))
+            from aiohttp import web
+
+            return web.Response(status=204)
+        cas = (body.get("options") or {}).get("cas")
+        if cas is not None and int(cas) != len(versions):
+            return self._json({"errors": ["check-and-set parameter did not match the current version"]}, 400)
+        number = self.put(name, secret, dict(body.get("data") or {}))
+        written = store["secrets"][secret][-1]
+        return self._json({"request_id": "r", "data": {"created_time": written["created_time"], "custom_metadata": None,
+                                                       "deletion_time": "", "destroyed": False, "version": number}})
 
     def _list(self, store: dict[str, Any], folder: str):
         folder = folder.strip("/")
