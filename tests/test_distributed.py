@@ -92,9 +92,8 @@ def workers(tmp_path):
 
 
 @pytest.fixture
-def world(tmp_path, make_repo, github, seeded, keys):  # noqa: F811
-    """An organization with four repositories (keys in three), an Actions variable, and an AWS account
-    with secrets, parameters, a function and IAM keys (moto)."""
+def forge(tmp_path, make_repo, github, keys):  # noqa: F811
+    """An organization with four repositories (keys in three) and an Actions variable."""
     planted = {}
     for index in range(4):
         files = {"README.md": "nothing here\n"}
@@ -106,10 +105,16 @@ def world(tmp_path, make_repo, github, seeded, keys):  # noqa: F811
     planted["org_var"] = keys.anthropic()
     github.add_org("acme", variables=[{"name": "CLAUDE", "value": planted["org_var"], "created_at": stamp(3),
                                        "updated_at": stamp(3)}])
-    return {**planted, **seeded}
+    return planted
 
 
-def write_config(tmp_path: Path, name: str, extra: str = "") -> Path:
+@pytest.fixture
+def world(forge, seeded):  # noqa: F811
+    """The organization, and an AWS account with secrets, parameters, a function and IAM keys (moto)."""
+    return {**forge, **seeded}
+
+
+def write_config(tmp_path: Path, name: str, extra: str = "", aws: bool = True) -> Path:
     config = tmp_path / name
     config.write_text(f"""
 [sources]
@@ -117,10 +122,7 @@ cache_dir = "{tmp_path / 'cache'}"
 
 [[sources.github]]
 orgs = ["acme"]
-
-[[sources.aws]]
-regions = ["eu-west-1"]
-{extra}""")
+""" + ('\n[[sources.aws]]\nregions = ["eu-west-1"]\n' if aws else "") + extra)
     return config
 
 
@@ -133,8 +135,8 @@ def comparable(findings: list[dict]) -> dict[str, set]:
     return {f["id"]: {place(o) for o in f["occurrences"]} for f in findings}
 
 
-def local_sweep(run, tmp_path):
-    config = write_config(tmp_path, "local.toml")
+def local_sweep(run, tmp_path, aws: bool = True):
+    config = write_config(tmp_path, "local.toml", aws=aws)
     return run("sweep", "--config", config, "--db", tmp_path / "local.db", "--format", "json", "--no-progress")
 
 
@@ -169,7 +171,7 @@ def wait_for(predicate, what: str, timeout: float = WAIT) -> None:
         time.sleep(0.2)
 
 
-def test_a_worker_killed_mid_unit_loses_nothing(run, tmp_path, world, workers, queue, pg_url):
+def test_a_worker_killed_mid_unit_loses_nothing(run, tmp_path, forge, workers, queue, pg_url):
     """RabbitMQ gives a unit back the moment its worker's connection drops: SIGKILL the worker holding
     one (held on purpose by the test-only hook) and another worker reads it; the sweep ends with
     every finding and no error."""
@@ -177,10 +179,11 @@ def test_a_worker_killed_mid_unit_loses_nothing(run, tmp_path, world, workers, q
         pytest.skip(f"no RabbitMQ at {AMQP_URL}")
     from keysweep.distributed.tasks import HOLD_ENV
 
-    local = local_sweep(run, tmp_path)
+    local = local_sweep(run, tmp_path, aws=False)
     held = tmp_path / "held"
     doomed = workers.start(AMQP_URL, queue, pg_url, env={HOLD_ENV: str(held)})
-    config = write_config(tmp_path, "distributed.toml", f'[distributed]\nbroker = "{AMQP_URL}"\nqueue = "{queue}"\n')
+    config = write_config(tmp_path, "distributed.toml", f'[distributed]\nbroker = "{AMQP_URL}"\nqueue = "{queue}"\n',
+                          aws=False)
     sweep = subprocess.Popen([sys.executable, "-m", "keysweep", "sweep", "--config", str(config), "--db", pg_url,
                               "--format", "json", "--progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              cwd=tmp_path)

@@ -19,6 +19,7 @@ from keysweep.scanner.remote import Runner, SweepOutcome
 from keysweep.scanner.sources.remote import Pending, describe_exception
 
 POLL = 0.25
+CHECKED = 500  # answers looked up per round
 QUIET_HINT = 30.0  # seconds without an answer before saying what the sweep waits for
 
 
@@ -103,10 +104,14 @@ class DistributedRunner(Runner):
 
     @staticmethod
     def _ready(outstanding):
-        done, left = [], []
-        for label, result in outstanding:
-            (done if result.ready() else left).append((label, result))
-        return done, left
+        """The answered units among the first CHECKED outstanding ones (one look-up each), and the
+        rest, those looked at and still waiting moved to the back: a sweep of 20,000 units does not
+        ask 20,000 times per round."""
+        looked, rest = outstanding[:CHECKED], outstanding[CHECKED:]
+        done, waiting = [], []
+        for label, result in looked:
+            (done if result.ready() else waiting).append((label, result))
+        return done, rest + waiting
 
     def fold(self, label: str, result) -> None:
         try:
