@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers-venv", action="append", default=[], metavar="VENV",
                         help="venv holding peer scanners (repeatable; see bench_scan.py)")
     parser.add_argument("--runs", type=int, default=3, help="counted runs of each scan (default 3)")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="uncounted runs of each scan before the counted ones (default 1; 0 when caches are warm)")
     parser.add_argument("--regex-repo", metavar="REPO_PATH",
                         help="repository for the pure-regex row if not REPO (its runs are then apart from the peers')")
     parser.add_argument("--staged-runs", type=int, default=15, help="counted runs of each staged scan (default 15)")
@@ -221,19 +223,20 @@ def main(argv: list[str] | None = None) -> int:
 
     if "scan" in wanted:
         engines = ["--engine", "hyperscan"] + ([] if args.regex_repo else ["--engine", "regex"])
-        done = step("scan", [*here, str(HERE / "bench_scan.py"), "git", repo, "--runs", str(args.runs), "--json",
-                             "--keysweep", command, *engines, *peers, *idle], args.timeout)
+        counts = ["--runs", str(args.runs), "--warmup", str(args.warmup)]
+        done = step("scan", [*here, str(HERE / "bench_scan.py"), "git", repo, *counts, "--json", "--keysweep", command,
+                             *engines, *peers, *idle], args.timeout)
         steps.append(done)
         rows += rows_scan(done)
         if args.regex_repo:
             done = step("scan (regex)", [*here, str(HERE / "bench_scan.py"), "git", str(Path(args.regex_repo).resolve()),
-                                         "--runs", str(args.runs), "--json", "--keysweep", command,
-                                         "--engine", "hyperscan", "--engine", "regex", *idle], args.timeout)
+                                         *counts, "--json", "--keysweep", command, "--engine", "hyperscan",
+                                         "--engine", "regex", *idle], args.timeout)
             steps.append(done)
             rows += [r for r in rows_scan(done) if r["figure"].startswith("pure-regex")]
     if "store" in wanted:
-        done = step("store", [*here, str(HERE / "bench_store.py"), repo, "--runs", str(args.runs), "--json",
-                              "--keysweep", command], args.timeout)
+        done = step("store", [*here, str(HERE / "bench_store.py"), repo, "--runs", str(args.runs), "--warmup",
+                              str(args.warmup), "--json", "--keysweep", command], args.timeout)
         done["result"]["runs"] = args.runs
         steps.append(done)
         rows += rows_store(done)
