@@ -434,3 +434,100 @@ def test_a_vault_token_that_may_not_write_stops_before_any_key_is_created(tmp_pa
     assert "may not update it (capabilities: list, read)" in error and "secret/data/ci/deploy" in error
     assert keys_of(aws, user) == {old_id: "Active"}  # nothing created, the old key untouched
     assert not [r for r in kv.requests if r.method in ("POST", "PUT") and "/data/" in r.path]
+
+
+# -- into a Kubernetes Secret -----------------------------------------------------------------------
+@pytest.fixture
+def k8s(tmp_path, monkeypatch):
+    pytest.importorskip("kubernetes")
+    from tests.fakes.kubernetes import FakeKubernetes, kubeconfig
+
+    server = FakeKubernetes(token="k8s-rotator-token").start()
+    monkeypatch.setenv("KUBECONFIG", kubeconfig(tmp_path / "kubeconfig", server.url, server.token, {"prod": "ci"},
+                                                current="prod"))
+    yield server
+    server.stop()
+
+
+def in_k8s_secret(k8s, key_id, secret, name="deploy"):
+    import base64
+
+    from tests.fakes.kubernetes import b64
+
+    obj = k8s.secret("ci", name, {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
+                                  "credentials": f"[default]\naws_access_key_id = {key_id}\n"
+                                                 f"aws_secret_access_key = {secret}\n"})
+    obj["data"]["ca.der"] = b64(b"\x30\x82\x00\xff binary")
+    assert base64.b64decode(obj["data"]["AWS_SECRET_ACCESS_KEY"]).decode() == secret
+    return aws_finding(key_id, secret, "kubernetes", {
+        "source": "kubernetes", "context": "prod", "namespace": "ci", "kind": "Secret", "name": name,
+        "key": "AWS_SECRET_ACCESS_KEY", "resource": f"k8s prod ci/Secret/{name} AWS_SECRET_ACCESS_KEY"})
+
+
+def secret_data(k8s, name="deploy") -> dict[str, bytes]:
+    import base64
+
+    return {k: base64.b64decode(v) for k, v in k8s.objects[("ci", "secrets")][name]["data"].items()}
+
+
+def test_rotation_into_a_kubernetes_secret(tmp_path, aws, k8s):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_k8s_secret(k8s, old_id, old_secret)
+    before = k8s.objects[("ci", "secrets")]["deploy"]["metadata"]["resourceVersion"]
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive"
+    (new_id, _), = keys.items()
+    data = secret_data(k8s)
+    new_secret = data["AWS_SECRET_ACCESS_KEY"].decode()
+    assert data["AWS_ACCESS_KEY_ID"].decode() == new_id and len(new_secret) == 40 and new_secret != old_secret
+    assert data["credentials"].decode() == f"[default]\naws_access_key_id = {new_id}\naws_secret_access_key = {new_secret}\n"
+    assert data["ca.der"] == b"\x30\x82\x00\xff binary"  # a binary value is kept as it was
+    assert k8s.objects[("ci", "secrets")]["deploy"]["metadata"]["resourceVersion"] != before
+    (write,) = [r for r in k8s.requests if r.method == "PUT"]
+    assert write.path == "/api/v1/namespaces/ci/secrets/deploy"
+    assert new_secret not in dump(store) and old_secret not in dump(store)
+    assert any(f"wrote {new_id}" in c["outcome"] for c in jobs.calls(jobs.find()[0].id))
+
+
+def test_a_kubernetes_secret_changed_meanwhile_is_not_overwritten(tmp_path, aws, k8s):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_k8s_secret(k8s, old_id, old_secret)
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
+    changed = []
+
+    def meanwhile(step):
+        if step == "after_create" and not changed:  # someone applies a new label and a new key
+            obj = k8s.objects[("ci", "secrets")]["deploy"]
+            from tests.fakes.kubernetes import b64
+
+            changed.append(k8s.put("secrets", "ci", "deploy", {"type": "Opaque", "data": {
+                **obj["data"], "EXTRA": b64("added meanwhile")}}))
+    summary, _jobs = asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": meanwhile}))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive" and len(keys) == 1  # the unwritten first new key was deleted
+    (new_id, _), = keys.items()
+    data = secret_data(k8s)
+    assert data["EXTRA"] == b"added meanwhile" and data["AWS_ACCESS_KEY_ID"].decode() == new_id
+    assert [r.method for r in k8s.requests].count("PUT") == 2  # 409 once, then the write on the new version
+
+
+def test_kubernetes_credentials_that_may_not_update_stop_before_any_key_is_created(tmp_path, aws, k8s):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_k8s_secret(k8s, old_id, old_secret)
+    k8s.no_update.add("ci")
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    summary, _jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})))
+    assert summary.states == {"failed_permanent": 1}
+    (_fid, error), = summary.errors
+    assert "may not update it" in error and "k8s prod ci/Secret/deploy" in error
+    assert keys_of(aws, user) == {old_id: "Active"}
+    assert not [r for r in k8s.requests if r.method == "PUT"]

@@ -4,9 +4,11 @@ For the IAM user that owns the leaked key: `CreateAccessKey`, write the new pair
 Manager secret or SSM parameter that held the old one (the finding's `aws-secretsmanager` /
 `aws-ssm` occurrence, or the policy rule's `rotate_to`), else the HashiCorp Vault KV secret that
 held it (a `vault` occurrence: the current version read, the new one written with check-and-set
-on it, so a concurrent write is never overwritten), `UpdateAccessKey` the old key to Inactive
-(and `DeleteAccessKey` it when `[providers.aws] delete_after_days = 0`), then confirm as the `aws`
-revoker does (verification says dead, or IAM lists the old key Inactive).
+on it, so a concurrent write is never overwritten), else the Kubernetes Secret that held it (a
+`kubernetes` occurrence of kind Secret: replaced with the resourceVersion read, so likewise),
+`UpdateAccessKey` the old key to Inactive (and `DeleteAccessKey` it when `[providers.aws]
+delete_after_days = 0`), then confirm as the `aws` revoker does (verification says dead, or IAM
+lists the old key Inactive).
 
 The stored value is rewritten in place: the old key id becomes the new one and the old secret
 access key (the 40-character token whose SHA-256 is the finding's, else the only such token) the
@@ -26,6 +28,7 @@ key is created.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -39,6 +42,8 @@ from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
 from keysweep.revokers.base import RevokeResult
+from keysweep.scanner.sources.kubernetes import api_client, call_json, import_kubernetes, kubeconfig_path
+from keysweep.scanner.sources.kubernetes import api_error as k8s_error
 from keysweep.scanner.sources.vault import VaultAuth, vault_client, vault_error
 
 # The audit action of this revoker's job notes (the new key id, the rotation's progress).
@@ -90,6 +95,9 @@ def is_target(occurrence, target: dict[str, Any] | None) -> bool:
         return False
     if target["service"] == "secretsmanager" and occurrence.source == "aws-secretsmanager":
         return target["id"] in (locator.get("arn"), (occurrence.metadata or {}).get("name"))
+    if target["service"] == "kubernetes" and occurrence.source == "kubernetes":
+        return locator.get("kind") == "Secret" and \
+            f"{locator.get('context')}/{locator.get('namespace')}/{locator.get('name')}" == target["id"]
     if target["service"] == "vault" and occurrence.source == "vault":
         return (str(locator.get("addr")), f"{str(locator.get('mount') or '').strip('/')}/{locator.get('path')}") == \
             (target.get("addr"), target["id"])
@@ -134,6 +142,14 @@ def target_from_occurrences(finding) -> dict[str, Any] | None:
             access = locator.get("access") if isinstance(locator.get("access"), dict) else {}
             return {"service": "vault", "id": f"{mount}/{path}", "addr": str(locator["addr"]), "mount": mount,
                     "path": path, "kv_version": 2 if locator.get("kv_version") == 2 else 1, "access": access}
+    for occurrence in finding.occurrences:
+        locator = occurrence.locator or {}
+        if occurrence.source == "kubernetes" and locator.get("kind") == "Secret" and locator.get("name") \
+                and locator.get("namespace") and locator.get("context"):
+            access = locator.get("access") if isinstance(locator.get("access"), dict) else {}
+            return {"service": "kubernetes", "id": f"{locator['context']}/{locator['namespace']}/{locator['name']}",
+                    "context": str(locator["context"]), "namespace": str(locator["namespace"]),
+                    "name": str(locator["name"]), "access": access}
     return None
 
 
@@ -157,6 +173,8 @@ def parse_target(text: str) -> dict[str, Any]:
 def describe(target: dict[str, Any]) -> str:
     if target["service"] == "vault":
         return f"vault secret {target['id']}"
+    if target["service"] == "kubernetes":
+        return f"k8s {target['context']} {target['namespace']}/Secret/{target['name']}"
     kind = "secret" if target["service"] == "secretsmanager" else "parameter"
     return f"{target['service']} {kind} {target['id']}"
 
@@ -174,6 +192,34 @@ def rewrite(current: str, old_id: str, new_id: str, new_secret: str, old_secret_
         chosen = tokens
     secret = chosen[0].group()
     return _TOKEN.sub(lambda m: new_secret if m.group() == secret else m.group(), current).replace(old_id, new_id)
+
+
+def rewrite_values(values: dict[str, Any], old_id: str, new_id: str, new_secret: str,
+                   old_secret_sha256: str | None) -> dict[str, Any]:
+    """`rewrite` over the text values of a key/value secret (Vault data, a Kubernetes Secret's
+    decoded data): the id and the secret may sit in two of its keys; the others are kept as they are."""
+    texts = {k: v for k, v in values.items() if isinstance(v, str)}
+    joined = "\n".join(texts.values())
+    if old_id not in joined:
+        raise RotationError(f"it does not hold {old_id}")
+    tokens = [m.group() for v in texts.values() for m in _TOKEN.finditer(v) if not _HEX.fullmatch(m.group())]
+    chosen = [t for t in tokens if old_secret_sha256 and secret_sha256(t) == old_secret_sha256]
+    if not chosen:
+        if len(set(tokens)) != 1:
+            raise RotationError("cannot tell which value in it is the secret access key "
+                                f"({len(set(tokens))} candidates)")
+        chosen = tokens
+    secret = chosen[0]
+    return {k: (_TOKEN.sub(lambda m: new_secret if m.group() == secret else m.group(), v).replace(old_id, new_id)
+                if isinstance(v, str) else v) for k, v in values.items()}
+
+
+def _rewritten(current: str, meta: dict[str, Any], old_id: str, new_id: str, new_secret: str,
+               old_secret_sha256: str | None) -> str:
+    """The value to write: the stored text rewritten, or for a key/value target its values (JSON)."""
+    if "values" in meta:
+        return json.dumps(rewrite_values(meta["values"], old_id, new_id, new_secret, old_secret_sha256))
+    return rewrite(current, old_id, new_id, new_secret, old_secret_sha256)
 
 
 def _service_client(settings, service: str, region: str | None):
@@ -210,7 +256,7 @@ def _read_vault(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         raise RotationError(f"{describe(target)}: {vault_error(exc)}") from None
     if not isinstance(data, dict):
         raise RotationError(f"{describe(target)} holds no key/value data")
-    return json.dumps(data), {"version": version}
+    return json.dumps(data), {"version": version, "values": data}
 
 
 def _write_vault(settings, target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
@@ -230,9 +276,64 @@ def _write_vault(settings, target: dict[str, Any], value: str, meta: dict[str, A
         raise RotationError(f"{describe(target)}: {vault_error(exc)}") from None
 
 
+def _kubernetes_api(target: dict[str, Any], api_class: str):
+    kubernetes = import_kubernetes()
+    access = target.get("access") or {}
+    return getattr(kubernetes.client, api_class)(api_client(kubeconfig_path(access.get("kubeconfig")), target["context"]))
+
+
+def _read_kubernetes(target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The Secret's text values (decoded) and the object as read (its resourceVersion included)."""
+    try:
+        obj = call_json(_kubernetes_api(target, "CoreV1Api"), "read_namespaced_secret", target["name"],
+                        target["namespace"])
+    except Exception as exc:
+        raise RotationError(f"{describe(target)}: {k8s_error(exc)}") from None
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    values: dict[str, Any] = {}
+    for key, encoded in data.items():
+        try:
+            raw = base64.b64decode(str(encoded), validate=True)
+            values[key] = raw.decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            continue  # binary: left as it is
+    return json.dumps(values), {"values": values, "object": obj}
+
+
+def _write_kubernetes(target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
+    """Replace the Secret with the rewritten values, with the resourceVersion read: a change made
+    meanwhile makes the apiserver answer 409 Conflict instead of being overwritten."""
+    obj = dict(meta["object"])
+    data = dict(obj.get("data") or {})
+    for key, text in json.loads(value).items():
+        data[key] = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    obj["data"] = data
+    obj.pop("stringData", None)
+    try:
+        call_json(_kubernetes_api(target, "CoreV1Api"), "replace_namespaced_secret", target["name"],
+                  target["namespace"], obj)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 409:
+            raise WriteConflict(f"{describe(target)} changed since it was read (409 Conflict)") from None
+        raise RotationError(f"{describe(target)}: {k8s_error(exc)}") from None
+
+
 def _check_writable(settings, target: dict[str, Any]) -> None:
     """Before any key is created: a Vault token that may not update the secret (sys/capabilities-self)
     stops the rotation here, not after a new key exists."""
+    if target["service"] == "kubernetes":
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"namespace": target["namespace"], "verb": "update",
+                                                  "resource": "secrets", "name": target["name"]}}}
+        try:
+            answer = call_json(_kubernetes_api(target, "AuthorizationV1Api"), "create_self_subject_access_review",
+                               review)
+        except Exception as exc:
+            raise RotationError(f"{describe(target)}: cannot check the credentials' access ({k8s_error(exc)})") from None
+        if (answer.get("status") or {}).get("allowed") is not True:
+            raise RotationError(f"{describe(target)}: the Kubernetes credentials may not update it; grant update on "
+                                f"secrets in namespace {target['namespace']}, then rerun")
+        return
     if target["service"] != "vault":
         return
     path = f"{target['mount']}/data/{target['path']}" if target["kv_version"] == 2 else target["id"]
@@ -250,6 +351,8 @@ def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]
     """The stored value and what writing it back needs (SSM type, the Vault version)."""
     if target["service"] == "vault":
         return _read_vault(settings, target)
+    if target["service"] == "kubernetes":
+        return _read_kubernetes(target)
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
         answer = client.get_secret_value(SecretId=target["id"])
@@ -264,6 +367,9 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
     if target["service"] == "vault":
         _write_vault(settings, target, value, meta)
         return
+    if target["service"] == "kubernetes":
+        _write_kubernetes(target, value, meta)
+        return
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
         # The same token for the same new key: a repeated put is a no-op, not a second version.
@@ -275,12 +381,12 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
 
 def _put_call(target: dict[str, Any]) -> str:
     return {"secretsmanager": "secretsmanager:PutSecretValue", "ssm": "ssm:PutParameter",
-            "vault": "vault:write"}[target["service"]]
+            "vault": "vault:write", "kubernetes": "k8s:update secrets"}[target["service"]]
 
 
 def _get_call(target: dict[str, Any]) -> str:
     return {"secretsmanager": "secretsmanager:GetSecretValue", "ssm": "ssm:GetParameter",
-            "vault": "vault:read"}[target["service"]]
+            "vault": "vault:read", "kubernetes": "k8s:get secrets"}[target["service"]]
 
 
 def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
@@ -411,7 +517,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                 raise RotationError(f"LimitExceeded: IAM user {user} already has 2 access keys ({old} and "
                                     f"{', '.join(others)}); delete the unused one, then rerun")
             try:
-                rewrite(current, old, _PROBE_ID, _PROBE_SECRET, data.get("secret_sha256"))
+                _rewritten(current, meta, old, _PROBE_ID, _PROBE_SECRET, data.get("secret_sha256"))
             except RotationError as exc:
                 raise RotationError(f"{describe(target)}: {exc}") from None
             await asyncio.to_thread(_check_writable, settings, target)
@@ -423,8 +529,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
             if fault:
                 fault("after_create")
             await asyncio.to_thread(_write_target, settings, target,
-                                    rewrite(current, old, recorded, answer.pop("SecretAccessKey"),
-                                            data.get("secret_sha256")), meta, recorded)
+                                    _rewritten(current, meta, old, recorded, answer.pop("SecretAccessKey"),
+                                               data.get("secret_sha256")), meta, recorded)
             del answer
             calls.append(("POST", _put_call(target), f"wrote {recorded}"))
             remember_managed(ctx, plan.finding_id, self.name, recorded, target)

@@ -3,7 +3,12 @@
 (jobs, cronjobs) lists with `limit`/`continue` and `metadata.resourceVersion`, and gets of one
 object. Bearer-token authentication (401 Status otherwise); a namespace, a resource in a
 namespace, or the namespace list can be forbidden (403 Status, as the apiserver's RBAC answers).
-Every write bumps the global resourceVersion, as etcd's revision does."""
+Every write bumps the global resourceVersion, as etcd's revision does.
+
+Writes as a rotation makes them: `PUT /api/v1/namespaces/{ns}/secrets/{name}` replaces a Secret
+when the body's `metadata.resourceVersion` is the stored one (else 409 Conflict, "the object has
+been modified"); `no_update` namespaces answer 403 (a Role with get/list only), and
+`POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` answers `status.allowed` for them."""
 
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ class FakeKubernetes(ThreadedApp):
         self.objects: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (namespace, plural) -> name -> obj
         self.forbidden: set[tuple[str, str]] = set()  # (namespace, plural); plural "*" for all
         self.forbid_namespace_list = False
+        self.no_update: set[str] = set()  # namespaces whose secrets the credentials may read, not update
 
     # -- scripting --------------------------------------------------------------------------
     def add_namespace(self, name: str) -> None:
@@ -92,9 +98,17 @@ class FakeKubernetes(ThreadedApp):
     async def handle(self, request):
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._json(status(401, "Unauthorized", "Unauthorized"), 401)
+        if request.method == "POST" and request.path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+            review = await request.json()
+            attributes = (review.get("spec") or {}).get("resourceAttributes") or {}
+            allowed = attributes.get("verb") in ("get", "list") or attributes.get("namespace") not in self.no_update
+            return self._json({**review, "status": {"allowed": allowed, **({} if allowed else {"reason": ""})}}, 201)
+        parts = [p for p in request.path.split("/") if p]
+        if request.method == "PUT" and len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] \
+                and parts[4] == "secrets":
+            return await self._replace(request, parts[3], parts[5])
         if request.method != "GET":
             return self._json(status(405, "MethodNotAllowed", "the fake apiserver is read-only"), 405)
-        parts = [p for p in request.path.split("/") if p]
         if request.path == "/api/v1/namespaces":
             if self.forbid_namespace_list:
                 return self._forbidden("namespaces", "", cluster=True)
@@ -119,6 +133,22 @@ class FakeKubernetes(ThreadedApp):
                                          {"name": name, "kind": plural}), 404)
             return self._json(objects[name])
         return self._list(KINDS[plural] + "List", list(objects.values()), request)
+
+    async def _replace(self, request, namespace: str, name: str):
+        if namespace in self.no_update or (namespace, "secrets") in self.forbidden:
+            return self._forbidden("secrets", namespace, verb="update")
+        stored = self.objects.get((namespace, "secrets"), {}).get(name)
+        if stored is None:
+            return self._json(status(404, "NotFound", f'secrets "{name}" not found', {"name": name, "kind": "secrets"}), 404)
+        body = await request.json()
+        if (body.get("metadata") or {}).get("resourceVersion") != stored["metadata"]["resourceVersion"]:
+            return self._json(status(409, "Conflict", f'Operation cannot be fulfilled on secrets "{name}": the object has '
+                                                      f'been modified; please apply your changes to the latest version '
+                                                      f'and try again', {"name": name, "kind": "secrets"}), 409)
+        self.revision += 1
+        replaced = {**body, "metadata": {**stored["metadata"], "resourceVersion": str(self.revision)}}
+        self.objects[(namespace, "secrets")][name] = replaced
+        return self._json(replaced)
 
     def _forbidden(self, plural: str, namespace: str, verb: str = "list", cluster: bool = False):
         where = "at the cluster scope" if cluster else f'in the namespace "{namespace}"'
