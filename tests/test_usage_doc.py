@@ -85,6 +85,24 @@ def dry_run_rows(run, db: Path, patches) -> None:
     assert run("revoke", "--provider", "anthropic", "--db", db).code == 0
 
 
+def aws_stores(moto_endpoint: str, patches) -> None:
+    """moto (on 127.0.0.1) holding an Anthropic key in a Secrets Manager secret's JSON and an OpenAI
+    key in an SSM SecureString parameter; boto3's own AWS_ENDPOINT_URL points keysweep there."""
+    import urllib.request
+
+    import boto3
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": moto_endpoint}.items():
+        patches.setenv(name, value)
+    keys = sample_keys()
+    boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=moto_endpoint).create_secret(
+        Name="prod/agent", SecretString='{"ANTHROPIC_API_KEY": "%s"}' % keys.anthropic())
+    boto3.client("ssm", region_name="eu-west-1", endpoint_url=moto_endpoint).put_parameter(
+        Name="/prod/web/openai", Value=keys.openai_project(), Type="SecureString")
+
+
 def provider_fakes(fake_api, patches) -> None:
     """The providers' base-URL variables at the local fake: the OpenAI key live, the Anthropic key
     dead (its documented 401), GitHub's answer a proxy's 502 (unknown)."""
@@ -119,7 +137,7 @@ docs_url = "https://docs.acme.example/deploy/oidc"
 """
 
 
-def sample_text(run, tmp_path, args: str, *, fake_api=None) -> str:
+def sample_text(run, tmp_path, args: str, *, fake_api=None, moto_endpoint=None) -> str:
     """`keysweep ARGS` as a person runs it, on a store of its own (a dry run writes audit rows: the
     report's audit head would depend on the order the samples are taken in): the responder store,
     or what the sample's own scan writes. Standard output, then whatever went to stderr."""
@@ -149,6 +167,9 @@ def sample_text(run, tmp_path, args: str, *, fake_api=None) -> str:
                 repo.write("settings.py", f'ANTHROPIC_API_KEY = "{sample_keys().anthropic()}"\n')
                 repo.git("add", "settings.py")
                 cwd, db = repo.path, None  # a staged scan writes no store unless told to
+        elif words[:2] == ["scan", "aws"]:
+            aws_stores(moto_endpoint, patches)
+            db = home / "scan.db"
         elif words[0] in ("rules", "init", "schema"):
             db = None
             if words[:2] == ["rules", "check"]:
@@ -167,8 +188,9 @@ def sample_text(run, tmp_path, args: str, *, fake_api=None) -> str:
 # Every command that prints something a person reads, in the order docs/usage.md shows them. Not
 # here: `demo` (its closing lines are checked below; its table is a scan's), `schema` (a JSON
 # Schema, for programs), `store migrate` (needs a PostgreSQL server; docs/scale-out.md shows it),
-# `worker` and `beat` (run until stopped, need a broker; docs/scale-out.md shows them) and the remote scans, whose table and summary are `scan dir`'s with objects for files.
-SAMPLED = ["scan dir app", f"scan git {SAMPLE_REPO}", "sweep", "events --kind revoked --kind confirmed_dead",
+# `worker` and `beat` (run until stopped, need a broker; docs/scale-out.md shows them) and the remote
+# scans but `scan aws` (against moto): their table and closing lines are the same.
+SAMPLED = ["scan dir app", f"scan git {SAMPLE_REPO}", "sweep", "scan aws --region eu-west-1", "events --kind revoked --kind confirmed_dead",
            "init starter", "baseline create --provider anthropic", "scan staged", "findings", "status", "verify",
            "owners --offline", "revoke --provider anthropic", "report", "audit log", "audit head", "audit verify",
            "rules list --provider openai", "rules check team-rules.toml"]
@@ -182,13 +204,13 @@ def frozen(monkeypatch):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the sample repository's path is a POSIX one")
-def test_every_sample_is_the_commands_output_now(run, tmp_path, fake_api, frozen):
+def test_every_sample_is_the_commands_output_now(run, tmp_path, fake_api, moto_endpoint, frozen):
     doc = USAGE.read_text()
     samples = list(SAMPLE.finditer(doc))
     assert [m["args"] for m in samples] == SAMPLED
 
     def taken(m) -> str:
-        return sample_text(run, tmp_path, m["args"], fake_api=fake_api)
+        return sample_text(run, tmp_path, m["args"], fake_api=fake_api, moto_endpoint=moto_endpoint)
 
     if os.environ.get("KEYSWEEP_UPDATE_DOCS"):
         USAGE.write_text(SAMPLE.sub(lambda m: f"<!-- sample: {m['args']} -->\n{taken(m)}<!-- /sample -->", doc))
@@ -208,7 +230,7 @@ def test_every_command_that_prints_for_people_has_a_sample():
         return next(" ".join(words[:n]) for n in (2, 1) if " ".join(words[:n]) in COMMANDS)
 
     sampled = {command_of(args) for args in SAMPLED}
-    without = {"demo", "schema", "store migrate", "worker", "beat", "scan github", "scan gitlab", "scan aws", "scan kubernetes",
+    without = {"demo", "schema", "store migrate", "worker", "beat", "scan github", "scan gitlab", "scan kubernetes",
                "scan vault", "scan gcp", "scan azure"}
     assert set(COMMANDS) - sampled == without
 

@@ -210,6 +210,22 @@ class RichProgress:
         self.progress.stop()
 
 
+def counts_line(counters: dict[str, int], new: int, errors: int) -> str:
+    """The run's closing counts, only those that apply: repositories when any was read or found
+    unchanged (not on `scan aws`), inventory records and API requests when there were any (the
+    SDKs' calls — boto3, the Kubernetes client — are not counted: no "0 API requests" for them)."""
+    parts = []
+    if counters.get("repos_scanned") or counters.get("repos_unchanged"):
+        parts.append(f"{counted(counters.get('repos_scanned', 0), 'repository')} scanned, "
+                     f"{counters.get('repos_unchanged', 0)} unchanged")
+    parts.append(f"{counted(counters.get('values', 0), 'value')} read")
+    if counters.get("inventory"):
+        parts.append(counted(counters["inventory"], "inventory record"))
+    if counters.get("requests"):
+        parts.append(counted(counters["requests"], "API request"))
+    return ", ".join([*parts, counted(new, "new finding"), counted(errors, "error")])
+
+
 def make_progress(show_progress: bool | None):
     """The display `--progress/--no-progress` asks for (unset: on a terminal only), or None."""
     if not progress_enabled(show_progress):
@@ -289,12 +305,7 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
             click.echo(f"keysweep: warning: {terminal_safe(errors_json)}: {exc.strerror}", err=True)
     counters = outcome.counters
     if show_progress is not False:  # the run's counts: on stderr unless --no-progress
-        click.echo(f"keysweep: {counted(counters.get('repos_scanned', 0), 'repository')} scanned, "
-                   f"{counters.get('repos_unchanged', 0)} unchanged, {counted(counters.get('values', 0), 'value')} read, "
-                   f"{counted(counters.get('inventory', 0), 'inventory record')}, "
-                   f"{counted(counters.get('requests', 0), 'API request')}, "
-                   f"{counted(len(outcome.new_ids), 'new finding')}, {counted(len(outcome.stats.errors), 'error')}",
-                   err=True)
+        click.echo(f"keysweep: {counts_line(counters, len(outcome.new_ids), len(outcome.stats.errors))}", err=True)
     if after is not None and store is not None:  # e.g. sweep's --verify, --owners, --revoke-policy
         after(store, outcome)
     emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
