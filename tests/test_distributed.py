@@ -212,6 +212,8 @@ def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatc
     from keysweep.scanner.sources.gcp import GcpSource
     from keysweep.scanner.sources.github import GitHubSource
     from keysweep.scanner.sources.gitlab import GitLabSource
+    from keysweep.scanner.sources.kubernetes import KubernetesSource
+    from keysweep.scanner.sources.vault import VaultAuth, VaultSource
 
     monkeypatch.setenv("ORG_TOKEN", "ghp_worker_side_token_000000000000000000")
     sources = [
@@ -224,6 +226,10 @@ def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatc
         AwsSource(regions=["eu-west-1"], profiles=["prod"], endpoint_url="http://127.0.0.1:1", services=["ssm", "iam"],
                   versions=True, role_arn="arn:aws:iam::123456789012:role/audit-reader"),
         GcpSource(projects=["acme-ml", "acme-prod"], endpoint_url="http://127.0.0.1:2"),
+        KubernetesSource(kubeconfig="/etc/audit/kubeconfig", contexts=["prod"], namespaces=["ml"],
+                         kinds=["Secret", "ConfigMap"]),
+        VaultSource(addr="https://vault.example.test:8200", mounts=["secret"], versions=True, namespace="admin",
+                    auth=VaultAuth(method="approle", path="approle-ci", role=None, token_env="ACME_VAULT_TOKEN")),
         AzureSource(vault_urls=["https://acme-ml.vault.azure.net", "https://acme-prod.vault.azure.net"]),
     ]
     for source in sources:

@@ -62,3 +62,49 @@ vault_urls = ["{ml.url}"]
     assert find_secret(checked.json(), key)["verification"]["status"] == "live", checked
     assert key not in swept.stdout + swept.stderr + checked.stdout + checked.stderr
     assert key.encode() not in db.read_bytes()
+
+
+def test_a_worker_reads_the_namespace_or_mount_it_is_sent(keys, cluster, vault, tmp_path):
+    """A distributed sweep sends a Kubernetes namespace and a Vault mount as data; a worker builds
+    the source again from its description and reads that unit with its own credentials."""
+    import asyncio
+
+    from keysweep.distributed.units import build_source, describe_item, describe_source
+    from keysweep.scanner.sources.kubernetes import KubernetesSource
+    from keysweep.scanner.sources.remote import Pending, RemoteError
+    from keysweep.scanner.sources.vault import VaultSource
+
+    key, other = keys.openai_project(), keys.anthropic()
+    cluster.secret("apps", "openai", {"OPENAI_API_KEY": key})
+    vault.mount("secret", version=2)
+    vault.put("secret", "ml/claude", {"api_key": other})
+
+    class Run:
+        def __init__(self):
+            self.errors = []
+
+        def already(self, source, scope):
+            return set()
+
+        def error(self, message):
+            self.errors.append(message)
+
+    async def through_a_worker(source):
+        run = Run()
+        items = [item async for item in source.items(run)]
+        units = [describe_item(item) for item in items]
+        for item in items:
+            item.work.close()
+        worker = build_source(describe_source(source))
+        read = [await worker.rebuild(run, Pending(u["label"], None, u["spec"])).work for u in units]
+        with pytest.raises(RemoteError):
+            worker.rebuild(run, Pending("x", None, {"op": "read", "mount": "elsewhere", "kv_version": 2,
+                                                    "context": "prod", "namespace": "elsewhere"}))
+        return units, read, run.errors
+
+    units, (namespace,), errors = asyncio.run(through_a_worker(KubernetesSource(namespaces=["apps"])))
+    assert [u["spec"] for u in units] == [{"op": "read", "context": "prod", "namespace": "apps"}] and not errors
+    assert namespace.scope == "k8s:prod:apps" and any(g.entries for g in namespace.groups)
+    units, (mount,), errors = asyncio.run(through_a_worker(VaultSource(addr=vault.url, mounts=["secret"])))
+    assert [u["spec"] for u in units] == [{"op": "read", "mount": "secret", "kv_version": 2}] and not errors
+    assert [e.locator["path"] for g in mount.groups for e in g.entries] == ["ml/claude"]

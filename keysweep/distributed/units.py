@@ -2,14 +2,16 @@
 clone, a Pending read) described for the broker; and, on a worker, the same source built again
 (its token from the worker's environment) and the same item rebuilt from the description.
 
-A source that cannot be described (local git paths, which live on the sweeping machine's disk;
-Kubernetes and Vault, read whole) is read by the sweeping process itself, as a local sweep reads
-it. GCP (a project) and Azure Key Vault (a vault) are units each, read with the worker's own
-credentials (GOOGLE_OAUTH_ACCESS_TOKEN or ADC; KEYSWEEP_AZURE_KEYVAULT_TOKEN or azure-identity's
-chain)."""
+A source that cannot be described (local git paths, which live on the sweeping machine's disk) is
+read by the sweeping process itself, as a local sweep reads it. The secret stores' units, each read
+with the worker's own credentials: a Kubernetes namespace of a context (the kubeconfig at the same
+path, else the worker's $KUBECONFIG), a Vault KV mount (the token or login named, from the worker's
+environment), a GCP project (GOOGLE_OAUTH_ACCESS_TOKEN or ADC), an Azure vault
+(KEYSWEEP_AZURE_KEYVAULT_TOKEN or azure-identity's chain)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -18,7 +20,9 @@ from keysweep.scanner.sources.azure import AzureSource
 from keysweep.scanner.sources.gcp import GcpSource
 from keysweep.scanner.sources.github import CODESPACES_SECRETS, DEPENDABOT_SECRETS, GitHubSource
 from keysweep.scanner.sources.gitlab import GitLabSource
+from keysweep.scanner.sources.kubernetes import KubernetesSource
 from keysweep.scanner.sources.remote import GitTarget, Pending, RemoteError
+from keysweep.scanner.sources.vault import VaultAuth, VaultSource
 
 # What is kept of a repository to clone (its auth header is not: the worker makes its own).
 TARGET_FIELDS = ("name", "url", "path", "state", "metadata", "access")
@@ -45,6 +49,13 @@ def describe_source(source) -> dict[str, Any] | None:
             "regions": list(source.regions), "profiles": [p for p in source.profiles if p],
             "endpoint_url": source.endpoint_url, "services": list(source.services),
             "role_arn": source.role_arn, "versions": source.versions}}
+    if isinstance(source, KubernetesSource):
+        return {"kind": "kubernetes", "config": {"kubeconfig": source.kubeconfig, "contexts": list(source.contexts),
+                                                 "namespaces": list(source.namespaces), "kinds": list(source.kinds)}}
+    if isinstance(source, VaultSource):
+        return {"kind": "vault", "config": {"addr": source.addr, "auth": dataclasses.asdict(source.auth),
+                                            "mounts": list(source.mounts), "versions": source.versions,
+                                            "namespace": source.namespace}}
     if isinstance(source, GcpSource):
         return {"kind": "gcp", "config": {"projects": list(source.projects), "endpoint_url": source.endpoint_url}}
     if isinstance(source, AzureSource):
@@ -74,6 +85,11 @@ def build_source(described: dict[str, Any]):
         return GitLabSource(**config)
     if kind == "aws":
         return AwsSource(**config)
+    if kind == "kubernetes":
+        return KubernetesSource(**config)
+    if kind == "vault":
+        config["auth"] = VaultAuth(**dict(config.get("auth") or {}))
+        return VaultSource(**config)
     if kind == "gcp":
         return GcpSource(**config)
     if kind == "azure":

@@ -345,7 +345,18 @@ class KubernetesSource:
                 run.error(f"k8s {context}: {api_error(exc)}")
                 continue
             for namespace in namespaces:
-                yield Pending(f"k8s {context} {namespace}", self._later(run, context, namespace))
+                yield Pending(f"k8s {context} {namespace}", self._later(run, context, namespace),
+                              {"op": "read", "context": context, "namespace": namespace})
+
+    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
+        """One namespace of one context read again from its `spec` (a distributed sweep's worker,
+        with its own kubeconfig at the same path, or its $KUBECONFIG)."""
+        spec = item.spec or {}
+        context, namespace = spec.get("context"), spec.get("namespace")
+        if spec.get("op") != "read" or not isinstance(context, str) or not isinstance(namespace, str) \
+                or (self.contexts and context not in self.contexts) or (self.namespaces and namespace not in self.namespaces):
+            raise RemoteError(f"kubernetes: unknown unit {spec.get('op')!r}")
+        return Pending(item.label, self._later(run, context, namespace), spec)
 
     async def _later(self, run: SourceRun, context: str, namespace: str) -> Unit:
         scope = f"k8s:{context}:{namespace}"

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
-from keysweep.scanner.sources.remote import Entry, Item, Pending, SourceRun, Unit, ValueGroup, iso
+from keysweep.scanner.sources.remote import Entry, Item, Pending, RemoteError, SourceRun, Unit, ValueGroup, iso
 
 SOURCE = "vault"
 TOKEN_ENV = "VAULT_TOKEN"
@@ -283,7 +283,18 @@ class VaultSource:
             run.error(f"vault {host_of(self.addr)}: {vault_error(exc)}")
             return
         for mount, kv_version in mounts.items():
-            yield Pending(f"vault {host_of(self.addr)} {mount}", self._later(run, mount, kv_version))
+            yield Pending(f"vault {host_of(self.addr)} {mount}", self._later(run, mount, kv_version),
+                          {"op": "read", "mount": mount, "kv_version": kv_version})
+
+    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
+        """One KV mount read again from its `spec` (a distributed sweep's worker, logged in with the
+        credentials of its own environment)."""
+        spec = item.spec or {}
+        mount, kv_version = spec.get("mount"), spec.get("kv_version")
+        if spec.get("op") != "read" or not isinstance(mount, str) or kv_version not in (1, 2) \
+                or (self.mounts and mount not in self.mounts):
+            raise RemoteError(f"vault: unknown unit {spec.get('op')!r}")
+        return Pending(item.label, self._later(run, mount, int(kv_version)), spec)
 
     async def _later(self, run: SourceRun, mount: str, kv_version: int) -> Unit:
         scope = f"vault:{host_of(self.addr)}:{mount}"
