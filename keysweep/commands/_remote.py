@@ -284,7 +284,8 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
 
                 options = {"rule_paths": [str(Path(p).resolve()) for p in rule_paths], "engine": engine,
                            "rules_digest": digest, "max_size": max_size, "max_age": max_age, "full": full,
-                           "concurrency": concurrency, "git_workers": git_workers, "cache_dir": cache_dir}
+                           "concurrency": concurrency, "git_workers": git_workers,
+                           "cache_dir": str(Path(cache_dir).expanduser().resolve()) if cache_dir else None}
                 runner = DistributedRunner(matcher, config=distributed, options=options, started=started,
                                            say=lambda text: click.echo(text, err=True), **kwargs)
             outcome = await runner.run(sources)

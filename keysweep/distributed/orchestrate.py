@@ -81,6 +81,8 @@ class DistributedRunner(Runner):
             self.error(f"{item.label}: not sent to {redacted_url(self.config.broker)}: {describe_exception(exc)}")
             return
         self.sent.append((item.label, result))
+        if item.unit.get("op") == "git":  # reported even if no worker can read it, as a local sweep does
+            self.scopes.add(item.unit["target"]["name"])
         self.counters["units_sent"] = self.counters.get("units_sent", 0) + 1
 
     async def collect(self) -> None:
