@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from keysweep import __version__
-from keysweep.owners.ownersfile import MATCH_KEYS
+from keysweep.owners.ownersfile import MATCH_KEYS, TAG_KINDS
 from keysweep.remediation.policy import ACTIONS, LIST_FIELDS
 from keysweep.settings import (
     NOTIFY_TARGET_KEYS,
@@ -208,8 +208,12 @@ def owners_schema() -> dict[str, Any]:
     entry = {"type": "object", "properties": entry_properties, "required": ["name", "match"],
              "additionalProperties": False}
     entries = {"type": "array", "items": entry}
+    names = {"type": "array", "items": {"type": "string", "pattern": r"\S"}}
+    tags = {"type": "object", "properties": {kind: names for kind in TAG_KINDS}, "additionalProperties": False,
+            "description": "more label, tag and custom-metadata names that name an owner, a team or a purpose"}
     return _root("owners", "keysweep-owners.toml", {
-        "type": "object", "properties": {"owner": entries, "owners": entries}, "additionalProperties": False})
+        "type": "object", "properties": {"owner": entries, "owners": entries, "tags": tags},
+        "additionalProperties": False})
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -101,6 +101,32 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise KeysweepError(f"{path}: malformed TOML: {exc}") from None
 
 
+def owner_tag_names(settings: "Settings | None" = None) -> tuple[str, ...]:
+    """Every name listed under the owners file's `[tags]` (owner, team, purpose), lowercased: what a
+    scan keeps as owner hints besides its built-in names. The owners file is the one `keysweep
+    owners` reads by default (`[owners] file`, ./keysweep-owners.toml, beside keysweep.toml); none,
+    or one that cannot be read, adds nothing here (`keysweep owners` reports its errors)."""
+    candidates: list[Path] = []
+    configured = settings.section("owners").get("file") if settings is not None else None
+    if isinstance(configured, str) and configured:
+        candidates.append((settings.config_path.parent if settings.config_path else Path.cwd()) / configured)
+    candidates.append(Path.cwd() / OWNERS_FILE)
+    if settings is not None and settings.config_path:
+        candidates.append(settings.config_path.parent / OWNERS_FILE)
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                table = read_toml(candidate, "owners file").get("tags")
+            except KeysweepError:
+                return ()
+            if not isinstance(table, dict):
+                return ()
+            return tuple(dict.fromkeys(str(name).strip().lower() for kind in ("owner", "team", "purpose")
+                                       for name in (table.get(kind) if isinstance(table.get(kind), list) else [])
+                                       if isinstance(name, str) and name.strip()))
+    return ()
+
+
 # -- the schema of keysweep.toml ------------------------------------------------------------------
 # Every key keysweep reads is listed here with what it must be; anything else is refused, so a
 # typo (`rate_limt`) is an error and not a silently ignored setting. Add new keys here.

@@ -227,7 +227,7 @@ def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatc
                   versions=True, role_arn="arn:aws:iam::123456789012:role/audit-reader"),
         GcpSource(projects=["acme-ml", "acme-prod"], endpoint_url="http://127.0.0.1:2"),
         KubernetesSource(kubeconfig="/etc/audit/kubeconfig", contexts=["prod"], namespaces=["ml"],
-                         kinds=["Secret", "ConfigMap"]),
+                         kinds=["Secret", "ConfigMap"], hint_names=["acme.io/steward"]),
         VaultSource(addr="https://vault.example.test:8200", mounts=["secret"], versions=True, namespace="admin",
                     auth=VaultAuth(method="approle", path="approle-ci", role=None, token_env="ACME_VAULT_TOKEN")),
         AzureSource(vault_urls=["https://acme-ml.vault.azure.net", "https://acme-prod.vault.azure.net"]),

@@ -10,7 +10,7 @@ import tomllib
 import jsonschema
 import pytest
 
-from keysweep.owners.ownersfile import MATCH_KEYS, OWNER_KEYS, owner_rules_from
+from keysweep.owners.ownersfile import MATCH_KEYS, OWNER_KEYS, TAG_KINDS, owner_rules_from
 from keysweep.remediation.policy import POLICY_KEYS, RULE_KEYS
 from keysweep.remediation.policy import load as load_policy
 from keysweep.schemas import config_schema, owners_schema, policy_schema
@@ -93,7 +93,7 @@ def test_every_key_keysweep_reads_is_written_out(started):
         expected |= set(checks)
     assert expected - config == set()
     assert "[policy]" in (started / "keysweep.toml").read_text()  # said to live in the policy file
-    assert set(OWNER_KEYS) | set(MATCH_KEYS) <= keys_in((started / "keysweep-owners.toml").read_text())
+    assert set(OWNER_KEYS) | set(MATCH_KEYS) | set(TAG_KINDS) | {"tags"} <= keys_in((started / "keysweep-owners.toml").read_text())
     assert set(POLICY_KEYS) | set(RULE_KEYS) <= keys_in((started / "keysweep-policy.toml").read_text())
 
 

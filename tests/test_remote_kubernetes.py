@@ -205,3 +205,25 @@ def test_owners_from_labels_and_from_the_owners_file(run, tmp_path, seeded):
     assert labelled["owner"]["name"] == "ml-team"  # the Secret's acme.io/owner label
     assert "acme.io/owner=ml-team" in labelled["owner"]["evidence"]
     assert find_secret(findings, seeded["deploy"])["owner"]["name"] == "Search Team"
+
+
+def test_owner_label_names_from_the_owners_files_tags(run, tmp_path, cluster, keys, monkeypatch):
+    """The owners file's [tags] names labels of one's own: the scan keeps them as owner hints and the
+    owners command reads them (a prefixed name as written; a bare one also as a prefixed label's last part)."""
+    monkeypatch.chdir(tmp_path)
+    planted, other = keys.openai_project(), keys.anthropic()
+    cluster.secret("apps", "search", {"OPENAI_API_KEY": planted}, labels={"acme.io/steward": "search-team",
+                                                                           "pod-template-hash": "abc"})
+    cluster.secret("apps", "agents", {"ANTHROPIC_API_KEY": other}, labels={"corp.example/squad": "agents"})
+    (tmp_path / "keysweep-owners.toml").write_text('[tags]\nowner = ["acme.io/steward"]\nteam = ["squad"]\n')
+    assert scan(run, tmp_path, "--namespace", "apps").code == 1
+    result = run("owners", "--db", tmp_path / "store.db", "--format", "json", "--offline")
+    assert result.code == 0, result
+    steward = find_secret(result.json(), planted)
+    assert steward["occurrences"][0]["metadata"]["tags"] == {"acme.io/steward": "search-team"}  # not every label
+    assert steward["owner"]["name"] == "search-team" and steward["owner"]["source"] == "cloud-tags"
+    squad = find_secret(result.json(), other)
+    assert squad["owner"]["name"] == "agents" and squad["owner"]["team"] == "agents"
+    (tmp_path / "keysweep-owners.toml").write_text('[tags]\nowners = ["x"]\n')
+    bad = run("owners", "--db", tmp_path / "store.db", "--offline")
+    assert bad.code == 2 and len(bad.stderr.strip().splitlines()) == 1 and "[tags] has unknown key(s) owners" in bad.stderr

@@ -7,6 +7,7 @@ import click
 from keysweep.cli import output_options, scan_options, store_options
 from keysweep.commands._remote import SCOPE_PROGRESS, remote_options, run_remote
 from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource
+from keysweep.settings import owner_tag_names
 
 
 @click.command("kubernetes")
@@ -30,7 +31,7 @@ def scan_kubernetes_cmd(kubeconfig, contexts, namespaces, kinds, **options):
 
     def build(settings):
         source = KubernetesSource(kubeconfig=kubeconfig, contexts=contexts, namespaces=namespaces,
-                                  kinds=kinds or tuple(KINDS))
+                                  kinds=kinds or tuple(KINDS), hint_names=owner_tag_names(settings))
         source.check()
         return [source]
 

@@ -36,7 +36,7 @@ from keysweep.scanner.sources.vault import ADDR_ENV as VAULT_ADDR_ENV
 from keysweep.scanner.sources.vault import NAMESPACE_ENV as VAULT_NAMESPACE_ENV
 from keysweep.scanner.sources.vault import TOKEN_ENV as VAULT_TOKEN_ENV
 from keysweep.scanner.sources.vault import VaultAuth, VaultSource
-from keysweep.settings import load_settings
+from keysweep.settings import load_settings, owner_tag_names
 from keysweep.wording import counted
 
 GITHUB_KEYS = {"orgs", "users", "repos", "api_url", "token_env", "forks", "archived", "clone", "actions", "dependabot",
@@ -153,7 +153,8 @@ def build_sources(settings) -> list:
         if kubeconfig:
             kubeconfig = str((base / Path(kubeconfig).expanduser()).resolve())
         source = KubernetesSource(kubeconfig=kubeconfig, contexts=table.get("contexts", ()),
-                                  namespaces=table.get("namespaces", ()), kinds=kinds)
+                                  namespaces=table.get("namespaces", ()), kinds=kinds,
+                                  hint_names=owner_tag_names(settings))
         source.check()
         built.append(source)
     for table in _tables(sources, "vault", VAULT_KEYS, where):

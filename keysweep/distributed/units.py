@@ -51,7 +51,8 @@ def describe_source(source) -> dict[str, Any] | None:
             "role_arn": source.role_arn, "versions": source.versions}}
     if isinstance(source, KubernetesSource):
         return {"kind": "kubernetes", "config": {"kubeconfig": source.kubeconfig, "contexts": list(source.contexts),
-                                                 "namespaces": list(source.namespaces), "kinds": list(source.kinds)}}
+                                                 "namespaces": list(source.namespaces), "kinds": list(source.kinds),
+                                                 "hint_names": list(source.hint_names)}}
     if isinstance(source, VaultSource):
         return {"kind": "vault", "config": {"addr": source.addr, "auth": dataclasses.asdict(source.auth),
                                             "mounts": list(source.mounts), "versions": source.versions,

@@ -37,6 +37,7 @@ def short_names(tags: dict[str, Any]) -> dict[str, Any]:
 
 
 async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]:
+    configured: dict[str, tuple[str, ...]] = getattr(octx.owner_rules, "tags", None) or {}
     candidates: list[Candidate] = []
     seen: set[tuple[str, str | None]] = set()
     for occurrence in finding.occurrences:
@@ -47,8 +48,10 @@ async def resolve(finding: "Finding", octx: "OwnerContext") -> list["Candidate"]
         where = locator.get("resource") or locator.get("arn") or locator.get("name") or occurrence.source
         tags = metadata.get("tags") if isinstance(metadata.get("tags"), dict) else {}
         if tags:
-            named = short_names(tags)
-            owner, team, purpose = _tag(named, OWNER_TAGS), _tag(named, TEAM_TAGS), _tag(named, PURPOSE_TAGS)
+            # Full names too, so the owners file's [tags] may name a prefixed label (acme.io/steward).
+            named = {**{str(k).lower(): v for k, v in tags.items()}, **short_names(tags)}
+            owner, team, purpose = (_tag(named, builtin + configured.get(kind, ())) for kind, builtin in
+                                    (("owner", OWNER_TAGS), ("team", TEAM_TAGS), ("purpose", PURPOSE_TAGS)))
             name = owner or team
             if name and (name, team) not in seen:
                 seen.add((name, team))

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from keysweep.models import Finding, Occurrence
     from keysweep.owners.model import OwnerContext
 
+TAG_KINDS = ("owner", "team", "purpose")
 MATCH_KEYS = ("repo", "path", "provider", "rule", "account", "secret_store", "ci_scope", "key_id")
 DEFAULT_CONFIDENCE = 0.95
 
@@ -193,12 +194,38 @@ def parse_owners(text: str, origin: str) -> list[OwnerRule]:
     return owner_rules_from(data, origin)
 
 
-def owner_rules_from(data: dict[str, Any], origin: str) -> list[OwnerRule]:
+class OwnerRules(list):
+    """The [[owner]] entries of an owners file, and its [tags] table: more label, tag and custom
+    metadata names that name an owner, a team or a purpose (besides the built-in ones)."""
+
+    def __init__(self, rules: Iterable[OwnerRule] = (), tags: dict[str, tuple[str, ...]] | None = None) -> None:
+        super().__init__(rules)
+        self.tags: dict[str, tuple[str, ...]] = dict(tags or {})
+
+
+def tag_names_from(data: dict[str, Any], origin: str) -> dict[str, tuple[str, ...]]:
+    """`[tags]` of an owners file: `owner`, `team`, `purpose`, each a list of names (any case; a
+    prefixed name such as `acme.io/steward` as written, a bare one also the last part of a prefixed one)."""
+    table = data.get("tags", {})
+    if not isinstance(table, dict):
+        raise KeysweepError(f"{origin}: tags: expected a table [tags] with owner, team, purpose lists")
+    unknown = sorted(set(table) - set(TAG_KINDS))
+    if unknown:
+        raise KeysweepError(f"{origin}: [tags] has unknown key(s) {', '.join(unknown)} (known: {', '.join(TAG_KINDS)})")
+    names: dict[str, tuple[str, ...]] = {}
+    for kind, value in table.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise KeysweepError(f"{origin}: [tags] {kind}: expected a list of names, not {value!r:.40}")
+        names[kind] = tuple(dict.fromkeys(v.strip().lower() for v in value))
+    return names
+
+
+def owner_rules_from(data: dict[str, Any], origin: str) -> OwnerRules:
     """The [[owner]] entries of a parsed owners file, every value checked: a one-line
     KeysweepError names the file, the entry, the key and what is expected."""
-    unknown_top = sorted(set(data) - {"owner", "owners"})
+    unknown_top = sorted(set(data) - {"owner", "owners", "tags"})
     if unknown_top:
-        raise KeysweepError(f"{origin}: unknown key(s) {', '.join(unknown_top)} (expected [[owner]] tables)")
+        raise KeysweepError(f"{origin}: unknown key(s) {', '.join(unknown_top)} (expected [[owner]] tables and [tags])")
     entries = data.get("owner", data.get("owners", []))
     if not isinstance(entries, list):
         raise KeysweepError(f"{origin}: owner: expected [[owner]] tables (an array of tables)")
@@ -234,10 +261,10 @@ def owner_rules_from(data: dict[str, Any], origin: str) -> list[OwnerRule]:
             match={key: _strings(value, f"{where}: match.{key}") for key, value in match.items()},
             origin=f"{origin} owner #{index}",
             allowed=[v.strip() for v in allowed] if allowed is not None else None))
-    return rules
+    return OwnerRules(rules, tag_names_from(data, origin))
 
 
-def load_owner_rules(path: str | Path | None, settings=None) -> list[OwnerRule]:
+def load_owner_rules(path: str | Path | None, settings=None) -> OwnerRules:
     """`--owners-file`, else `[owners] file` in keysweep.toml, else ./keysweep-owners.toml, else
     one beside keysweep.toml. No file: no rules."""
     candidates: list[Path] = []
@@ -259,7 +286,7 @@ def load_owner_rules(path: str | Path | None, settings=None) -> list[OwnerRule]:
     for candidate in candidates:
         if candidate.exists():
             return owner_rules_from(read_toml(candidate, "owners file"), str(candidate))
-    return []
+    return OwnerRules()
 
 
 def finding_accounts(finding: "Finding") -> set[str]:

@@ -165,14 +165,18 @@ def owned_by_cronjob(obj: dict[str, Any]) -> bool:
     return any(isinstance(o, dict) and o.get("kind") == "CronJob" for o in owners)
 
 
-def owner_hints(meta: dict[str, Any]) -> dict[str, str]:
+def owner_hints(meta: dict[str, Any], extra: Iterable[str] = ()) -> dict[str, str]:
     """Labels and annotations that say who owns or runs the object (never an annotation holding
-    a whole object, such as kubectl's last-applied-configuration: it carries the values)."""
+    a whole object, such as kubectl's last-applied-configuration: it carries the values). `extra`:
+    more names, from the owners file's [tags] (a prefixed name as written, a bare one also as the
+    last part of a prefixed one)."""
+    extra = frozenset(extra)
     hints: dict[str, str] = {}
     for field in ("labels", "annotations"):
         for name, value in (meta.get(field) or {}).items():
             short = str(name).rsplit("/", 1)[-1].lower()
-            if short in HINT_NAMES and isinstance(value, str) and value and len(value) <= 200:
+            wanted = short in HINT_NAMES or short in extra or str(name).lower() in extra
+            if wanted and isinstance(value, str) and value and len(value) <= 200:
                 hints[str(name)] = value
     return hints
 
@@ -293,8 +297,11 @@ class KubernetesSource:
     label = "kubernetes"
 
     def __init__(self, *, kubeconfig: str | None = None, contexts: Iterable[str] = (),
-                 namespaces: Iterable[str] = (), kinds: Iterable[str] = tuple(KINDS)) -> None:
+                 namespaces: Iterable[str] = (), kinds: Iterable[str] = tuple(KINDS),
+                 hint_names: Iterable[str] = ()) -> None:
         self.kubeconfig = kubeconfig or None
+        # Owner-hint names from the owners file's [tags], kept besides the built-in ones.
+        self.hint_names = [str(n).lower() for n in hint_names if n]
         self.contexts = [c for c in contexts if c]
         self.namespaces = [n for n in namespaces if n]
         self.kinds = [k for k in KINDS if k in set(kinds)]
@@ -396,7 +403,7 @@ class KubernetesSource:
         metadata = {k: v for k, v in {
             "type": obj.get("type") if kind == "Secret" else None, "resource_version": version,
             "uid": meta.get("uid"), "created_at": iso(meta.get("creationTimestamp")), "last_changed_at": changed,
-            "tags": owner_hints(meta) or None,
+            "tags": owner_hints(meta, self.hint_names) or None,
         }.items() if v is not None}
         # A Secret is where keys belong; a ConfigMap or a literal env value is a leak from when it was written.
         at = None if kind == "Secret" else changed
