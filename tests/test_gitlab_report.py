@@ -149,3 +149,16 @@ def test_the_schema_check_refuses_what_gitlab_refuses():
         report = json.loads(json.dumps(good))
         breakage(report)
         assert gitlab_report_errors(report), f"breakage {index} was accepted"
+
+
+def test_a_key_in_a_commit_message_is_located_at_its_commit_without_a_file(run, make_repo, keys):
+    repo = make_repo()
+    key = keys.openai_project()
+    commit = repo.commit(f"Debugging\n\nOPENAI_API_KEY was {key}", {"notes.txt": "nothing\n"})
+    result = run("scan", "git", repo.path, "--no-store", "--format", "gitlab")
+    assert result.code == 1, result
+    [vulnerability] = json.loads(result.stdout)["vulnerabilities"]
+    assert vulnerability["location"]["commit"]["sha"] == commit and "file" not in vulnerability["location"]
+    assert vulnerability["details"]["source"]["value"] == "git-message"
+    assert "message" not in vulnerability["location"]["commit"]  # the message holds the key
+    assert_no_value(result.stdout, key)
