@@ -306,3 +306,22 @@ def test_the_key_file_path_only_is_kept(tmp_path, key_file):
 
     config = app_config(APP_ID, key_file)
     assert json.dumps(config.access()) == json.dumps({"app_id": APP_ID, "app_key_file": str(Path(key_file).resolve())})
+
+
+def test_a_repository_and_a_user_are_read_through_their_own_installations(run, tmp_path, forge, acme, key_file):
+    """`--repo` asks GET /repos/{o}/{r}/installation, `--user` GET /users/{u}/installation; each
+    target gets its installation's token (two installations, two tokens)."""
+    forge.apps[APP_ID].installations[7002] = "octocat"
+    forge.add_repo(GhRepo("octocat", "dotfiles", "file:///nonexistent", variables=[
+        {"name": "NOTE", "value": "nothing secret", "created_at": "2025-01-01T00:00:00Z",
+         "updated_at": "2025-01-01T00:00:00Z"}]))
+    result = run("scan", "github", "--repo", "acme/api", "--user", "octocat", "--no-clone", "--app-id", APP_ID,
+                 "--app-key-file", key_file, "--db", tmp_path / "s.db", "--format", "json")
+    assert result.code == 1, result
+    find_secret(result.json(), acme["variable"])
+    calls = [(m, p) for m, p, _, _ in forge.app_calls]
+    assert ("GET", "/users/octocat/installation") in calls and ("GET", "/repos/acme/api/installation") in calls
+    assert sorted(p for m, p in calls if m == "POST") == [f"/app/installations/{INSTALLATION}/access_tokens",
+                                                          "/app/installations/7002/access_tokens"]
+    assert {iid for iid, _, _ in forge.issued.values()} == {INSTALLATION, 7002}
+    assert_only_installation_tokens(forge)
