@@ -15,7 +15,10 @@ re-reads of verify/revoke can authenticate as a GitHub App installation, as GitH
 A token is asked again when less than `REFRESH_BEFORE` of its life is left, so a sweep longer than
 an hour never sends an expired one. The JWT and the app-level calls go through PyGithub
 (`GithubIntegration` with the API's base URL, GitHub Enterprise Server included), imported only
-here, on first use: a token-authenticated scan never loads it. PyGithub's request log, which would
+here, on first use: a token-authenticated scan never loads it. These few calls (one installation
+look-up per target, one token per installation and hour) are the one place keysweep talks HTTP
+through another stack (PyGithub's requests session, blocking, run in a thread); everything read
+with the token goes through keysweep.http. PyGithub's request log, which would
 hold the answer carrying the installation token at DEBUG level, is kept above DEBUG.
 
 Configuration: `--app-id`/`--app-key-file` (env KEYSWEEP_GITHUB_APP_ID, KEYSWEEP_GITHUB_APP_KEY_FILE;
@@ -144,15 +147,14 @@ class GitHubApp:
         if self._integration is None:
             # PyGithub is heavy: loaded on the first app call only.
             from github import Auth, GithubIntegration  # noqa: PLC0415
-            from urllib3.util import Retry  # noqa: PLC0415
 
             # PyGithub logs every answer (the access token's included) at DEBUG: never that low.
             logging.getLogger("github").setLevel(max(logging.getLogger("github").level, logging.INFO))
-            retry = Retry(total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504),
-                          allowed_methods=None, raise_on_status=False)
+            # retry=3: PyGithub's session tries a refused or dropped connection again; an HTTP error
+            # answer is not retried (a 5xx is one error line for that target).
             self._integration = GithubIntegration(
                 auth=Auth.AppAuth(self.config.app_id, read_key(self.config.key_file)), base_url=self.api_url,
-                timeout=HTTP_TIMEOUT, retry=retry, seconds_between_requests=None, seconds_between_writes=None)
+                timeout=HTTP_TIMEOUT, retry=3, seconds_between_requests=None, seconds_between_writes=None)
         return self._integration
 
     def installation(self, kind: str, name: str) -> int:
