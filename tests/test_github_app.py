@@ -206,6 +206,19 @@ def test_the_installation_token_is_asked_again_before_it_expires(forge, key_file
     assert first not in repr(app) and second not in repr(app)
 
 
+def test_a_token_shorter_lived_than_the_margin_is_kept_for_half_its_life(forge, key_file):
+    from keysweep.scanner.sources.github_app import GitHubApp, app_config
+
+    forge.apps[APP_ID].token_lifetime = 600  # ten minutes, as an appliance might be set
+    now = [datetime.now(timezone.utc)]
+    app = GitHubApp(app_config(APP_ID, key_file), forge.url, clock=lambda: now[0])
+    first = app.token(INSTALLATION)
+    now[0] += timedelta(minutes=4)
+    assert app.token(INSTALLATION) == first and app.minted == 1
+    now[0] += timedelta(minutes=2)
+    assert app.token(INSTALLATION) != first and app.minted == 2
+
+
 def test_the_fake_github_refuses_jwts_as_github_does(forge, app_keys):
     """The fake's own spec: RS256 signature against the app's public key, `exp` in the future and
     at most 10 minutes ahead; a JWT is for the app endpoints only, an installation token is not."""

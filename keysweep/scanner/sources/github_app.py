@@ -12,14 +12,15 @@ re-reads of verify/revoke can authenticate as a GitHub App installation, as GitH
    (`expires_at`), sent as `Authorization: Bearer` to the REST API and as the `x-access-token`
    password to git over HTTPS.
 
-A token is asked again when less than `REFRESH_BEFORE` of its life is left, so a sweep longer than
-an hour never sends an expired one. The JWT and the app-level calls go through PyGithub
-(`GithubIntegration` with the API's base URL, GitHub Enterprise Server included), imported only
-here, on first use: a token-authenticated scan never loads it. These few calls (one installation
-look-up per target, one token per installation and hour) are the one place keysweep talks HTTP
-through another stack (PyGithub's requests session, blocking, run in a thread); everything read
-with the token goes through keysweep.http. PyGithub's request log, which would
-hold the answer carrying the installation token at DEBUG level, is kept above DEBUG.
+A token is asked again when less than `REFRESH_BEFORE` of its life is left (half its life, for a
+token that lives less than twice that), so a sweep longer than an hour never sends an expired one.
+The JWT and the app-level calls go through PyGithub (`GithubIntegration` with the API's base URL,
+GitHub Enterprise Server included), imported only here, on first use: a token-authenticated scan
+never loads it. These few calls (one installation look-up per target, one token per installation
+and hour) are the one place keysweep talks HTTP through another stack (PyGithub's requests
+session, blocking, run in a thread); everything read with the token goes through keysweep.http.
+PyGithub's request log, which would hold the answer carrying the installation token at DEBUG
+level, is kept above DEBUG.
 
 Configuration: `--app-id`/`--app-key-file` (env KEYSWEEP_GITHUB_APP_ID, KEYSWEEP_GITHUB_APP_KEY_FILE;
 `app_id`, `app_key_file` in `[[sources.github]]`). Only the app id, the key file's *path* and the
@@ -131,7 +132,7 @@ class GitHubApp:
         self.clock = clock
         self._lock = threading.Lock()
         self._integration: Any = None
-        self._tokens: dict[int, tuple[str, datetime]] = {}
+        self._tokens: dict[int, tuple[str, datetime, timedelta]] = {}  # id -> (token, expires_at, margin)
         self._installations: dict[tuple[str, str], int] = {}
         self.minted = 0  # installation tokens asked for (a count, for tests and the run's summary)
 
@@ -184,7 +185,7 @@ class GitHubApp:
 
     def _fresh(self, installation_id: int) -> str | None:
         held = self._tokens.get(installation_id)
-        if held is not None and held[1] - REFRESH_BEFORE > self.clock():
+        if held is not None and held[1] - held[2] > self.clock():
             return held[0]
         return None
 
@@ -203,11 +204,15 @@ class GitHubApp:
                                   f"{_message(exc)}") from None
             if not isinstance(token, str) or not token:
                 raise RemoteError(f"GitHub App {self.app_id}: installation {installation_id} answered no token")
+            now = self.clock()
             if not isinstance(expires_at, datetime):
-                expires_at = self.clock() + timedelta(hours=1)
+                expires_at = now + timedelta(hours=1)
             elif expires_at.tzinfo is None:
                 expires_at = expires_at.replace(tzinfo=timezone.utc)
-            self._tokens[installation_id] = (token, expires_at)
+            # Asked again REFRESH_BEFORE its end, or half-way through a shorter life (an appliance
+            # configured otherwise), so a short-lived token is not asked for at every request.
+            margin = min(REFRESH_BEFORE, max(expires_at - now, timedelta(0)) / 2)
+            self._tokens[installation_id] = (token, expires_at, margin)
             self.minted += 1
             return token
 
