@@ -380,7 +380,7 @@ def rules_group() -> None:
 
 @rules_group.command("list")
 @click.option("--rules", "rule_paths", multiple=True, type=click.Path(), help="Extra rule file or folder (repeatable).")
-@click.option("--provider", help="Only this provider's rules, e.g. openai (any case).")
+@click.option("--provider", help="Only this provider's rules, e.g. github (any case).")
 @format_option(("table", "json"))
 @output_file_option
 def rules_list(rule_paths, provider, fmt, output):

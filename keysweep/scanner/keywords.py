@@ -39,7 +39,7 @@ MAX_HITS = 256
 def anchor_bytes(keywords: Iterable[bytes]) -> set[int]:
     """Bytes such that every keyword holds one, chosen to be rare together: `re` stops at every
     occurrence of any of them, so what counts is the sum of their frequencies, not each keyword's
-    rarest byte (`asia`, `acca`, `abia` and `mistral` share one `i` or `c` instead of taking four).
+    rarest byte (`asia`, `acca`, `abia` and a provider name share one `i` or `c` instead of taking four).
     A greedy weighted set cover (the cheapest byte per keyword it covers), then bytes made
     redundant by later choices dropped, the most frequent first."""
     left = {k for k in keywords if k}
