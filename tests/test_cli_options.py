@@ -45,6 +45,7 @@ PRINTS_RECORDS = {"events", "findings", "status", "owners", "verify", "revoke", 
 WRITES_A_DOCUMENT = {"baseline create", "schema"}
 # Commands whose long runs show progress on stderr.
 SHOWS_PROGRESS = {"scan git", "scan dir", "scan github", "scan gitlab", "scan aws", "sweep", "verify", "owners", "demo",
+                  "store migrate",
                   "scan kubernetes", "scan vault", "scan gcp", "scan azure"}
 # Commands that report something by its age (Actions secrets, IAM keys): only they take --max-age.
 REPORTS_BY_AGE = {"scan github", "scan aws", "sweep"}
@@ -133,7 +134,8 @@ def test_progress_says_what_it_counts_on_this_command(path):
     """No help naming other commands' units ("scan git: blobs …; verify: keys") where it shows."""
     words = _shown(COMMANDS[path])["--progress"].help or ""
     assert not any(f"{other}:" in words for other in COMMANDS), words
-    unit = {"scan git": "blobs", "scan dir": "files", "verify": "keys", "owners": "findings", "demo": "blobs"}.get(path)
+    unit = {"scan git": "blobs", "scan dir": "files", "verify": "keys", "owners": "findings", "demo": "blobs",
+            "store migrate": "rows"}.get(path)
     assert unit is None or unit in words, words
 
 

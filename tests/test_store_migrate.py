@@ -10,7 +10,7 @@ from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import CallRecord, Jobs
 from keysweep.revokers import Plan, PlannedCall
 from keysweep.store import Store
-from keysweep.store.move import TABLES
+from keysweep.store.move import TABLES, counts
 
 
 def table_rows(location: str, table: str, names: list[str]) -> list[tuple]:
@@ -140,3 +140,14 @@ def test_a_store_of_an_older_keysweep_is_upgraded_in_place_then_moved(run, tmp_p
     assert new.json() == old.json()
     assert [(f["id"], f["redacted"]) for f in new.json()] == [("f_0123456789abcdef", "sk-proj-…AbCd")]
     assert run("audit", "verify", "--db", pg_url).code == 0
+
+
+def test_a_move_shows_rows_copied_of_the_total_when_asked(run, make_repo, keys, tmp_path, pg_url):
+    db, _repo = a_store_with_history(run, make_repo, keys, tmp_path)
+    source = Store(db)
+    total = sum(counts(source).values())
+    source.close()
+    moved = run("store", "migrate", "--from", db, "--to", pg_url, "--progress")
+    assert moved.code == 0, moved
+    lines = [line for line in moved.stderr.splitlines() if line.startswith("keysweep: copying: ")]
+    assert lines and lines[-1].startswith(f"keysweep: copying: {total}/{total} rows"), moved.stderr

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
-from keysweep.cli import format_option, output_file_option
+from keysweep.cli import format_option, output_file_option, progress_switch
 from keysweep.errors import StoreError
 from keysweep.files import write_private_text
+from keysweep.progress import CountProgress, progress_enabled
 from keysweep.remediation import audit
 from keysweep.sanitize import terminal_safe
 from keysweep.store import Store, show_location, store_exists, store_location
-from keysweep.store.move import move
+from keysweep.store.move import counts, move
 from keysweep.store.postgres import is_postgres_url
 from keysweep.wording import plural
 
@@ -29,7 +31,8 @@ def store_group() -> None:
               help="The new store: a postgresql:// URL whose schema holds no keysweep data yet.")
 @format_option(("table", "json"), table="one line per table")
 @output_file_option
-def store_migrate(source, destination, fmt, output):
+@progress_switch("rows copied / total and the time left")
+def store_migrate(source, destination, fmt, output, show_progress=None):
     """Copy every finding, occurrence, job, scan state and audit row of one store into a new
     PostgreSQL store, then check the copy: the same rows, and the same audit chain and head.
     The source is left as it was (and is not written to while the copy runs)."""
@@ -39,11 +42,16 @@ def store_migrate(source, destination, fmt, output):
     if not store_exists(source_location):
         raise StoreError(f"{show_location(source_location)}: no store there")
     old = Store(source_location)
+    progress = None
     try:
         new = Store(destination)
         try:
-            result = {"rows": move(old, new), "audit_head": _checked_head(old, new)}
+            if progress_enabled(show_progress):
+                progress = CountProgress("copying", "row", sum(counts(old).values()), live=sys.stderr.isatty())
+            result = {"rows": move(old, new, progress=progress), "audit_head": _checked_head(old, new)}
         finally:
+            if progress is not None:
+                progress.close()
             new.close()
     finally:
         old.close()

@@ -10,7 +10,7 @@ made while the source's write lock is held (nobody writes to it meanwhile): all 
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 from keysweep.errors import StoreError
 
@@ -38,9 +38,14 @@ def counts(store) -> dict[str, int]:
     return {table: store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
 
 
-def move(source, destination) -> dict[str, int]:
+# How often (in rows) a move tells its progress.
+PROGRESS_EVERY = 1000
+
+
+def move(source, destination, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Copy every row of `source` (a Store of either dialect) into `destination` (a new PostgreSQL
-    Store); returns {table: rows}. StoreError when the destination already holds data, or holds
+    Store); returns {table: rows}. `progress(rows)` is told the rows copied so far, every
+    PROGRESS_EVERY rows and at the end of each table. StoreError when the destination already holds data, or holds
     other counts than the source after the copy (the command then checks the audit chain:
     keysweep/commands/store.py)."""
     if destination.dialect != "postgresql":
@@ -54,6 +59,7 @@ def move(source, destination) -> dict[str, int]:
             raise StoreError(f"{destination.path}: the destination already holds keysweep data ({listed}); "
                              "a store can only be moved into an empty one")
         raw = destination.conn.raw
+        done = 0
         for table in TABLES:
             names = columns(source, table)
             missing = sorted(set(names) - set(columns(destination, table)))
@@ -62,6 +68,11 @@ def move(source, destination) -> dict[str, int]:
             with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
                 for row in _rows(source, table, names):
                     copy.write_row(row)
+                    done += 1
+                    if progress is not None and done % PROGRESS_EVERY == 0:
+                        progress(done)
+            if progress is not None:
+                progress(done)
         for table in IDENTITY_TABLES:
             raw.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) "
                         f"FROM {table}")
