@@ -215,3 +215,16 @@ def test_every_help_fits_80_columns_and_explains_every_option(path):
                    if isinstance(param, click.Option) and not param.hidden and not param.help]
     assert unexplained == [], (path, unexplained)
     assert (COMMANDS[path].help or "").strip(), path  # the command says what it is for
+
+
+def test_docs_usage_names_every_command_that_takes_format_and_progress():
+    """The 'same option for the same thing' table of docs/usage.md keeps up with the commands."""
+    from .conftest import PROJECT
+
+    rows = {line.split("|")[1].strip(): line for line in (PROJECT / "docs" / "usage.md").read_text().splitlines()
+            if line.startswith("| ")}
+    for concept, paths in (("output format", PRINTS_RECORDS), ("progress on stderr", SHOWS_PROGRESS)):
+        named = rows[concept]
+        missing = sorted(path for path in paths
+                         if f"`{path}`" not in named and not (path.startswith("scan ") and "`scan …`" in named))
+        assert missing == [], (concept, missing)
