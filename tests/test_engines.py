@@ -214,3 +214,27 @@ def test_hyperscan_database_is_compiled_once_then_loaded_from_the_cache(tmp_path
     content = f"x = 1\nGITHUB_TOKEN={key}\n".encode()
     assert signature(cached.scan(content)) == signature(Engine(rules, backend="regex").scan(content))
     assert [m.rule_id for m in cached.scan(content)] == ["github.classic-pat"]
+
+
+def test_a_lazy_engine_compiles_on_first_use_and_is_the_engine_it_builds():
+    """A sweep with nothing new never compiles its rules; once used, the lazy engine answers and
+    counts exactly as an engine built at once, and the counters the scan stages reset or adjust
+    (`timed_out`, `suppressed_inline`) land on the engine that scans, not on a stale copy."""
+    from keysweep.models import Blob, ScanStats
+    from keysweep.scanner.engine import LazyEngine
+    from keysweep.scanner.pipeline import match_blob
+
+    rules = load_rules()
+    lazy, eager = LazyEngine(rules), Engine(rules)
+    assert not lazy.built
+    corpus = build_corpus(rules)
+    corpus.append(b"x = 1  # keysweep:allow\n" + corpus[0])
+    for content in corpus:
+        lazy_stats, eager_stats = ScanStats(), ScanStats()
+        assert match_blob(lazy, Blob(content, "file", {}), lazy_stats) == \
+            match_blob(eager, Blob(content, "file", {}), eager_stats)
+        assert lazy_stats == eager_stats
+    assert lazy.built and lazy.suppressed_inline == eager.suppressed_inline
+    lazy.timed_out = ["acme.token"]
+    lazy.suppressed_inline -= 1
+    assert lazy.engine.timed_out == ["acme.token"] and lazy.engine.suppressed_inline == eager.suppressed_inline - 1

@@ -663,6 +663,14 @@ class LazyEngine:
     def __getattr__(self, name: str):
         return getattr(self.engine, name)
 
+    def __setattr__(self, name: str, value) -> None:
+        # The scan stages reset and adjust the engine's counters (`timed_out`, `suppressed_inline`):
+        # they must land on the engine, not on this proxy, or a later read would see a stale copy.
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.engine, name, value)
+
 
 class _HyperscanIndex:
     def __init__(self, rules: list[CompiledRule], gate: list[tuple[bytes, bool]] | None = None) -> None:
