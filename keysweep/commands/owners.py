@@ -126,5 +126,5 @@ def owners_cmd(ids, id_options, provider, rule, owner, team, status, source, rep
         click.echo(f"keysweep: warning: {terminal_safe(warning)}", err=True)
     if refreshed:
         click.echo(f"keysweep: {len(refreshed) - len(unowned)} owned, {len(unowned)} unowned "
-                   f"(threshold {threshold})", err=True)
+                   f"(--min-confidence {threshold})", err=True)
     sys.exit(1 if unowned_only and unowned else 0)

@@ -303,7 +303,7 @@ def attribute_swept(store, findings, settings, owner_rules) -> None:
     refreshed = store.findings(ids=[f.id for f in findings]) if findings else []
     unowned = sum(1 for f in refreshed if is_unowned(f.owner, DEFAULT_THRESHOLD))
     click.echo(f"keysweep: owners: {len(refreshed) - unowned} owned, {unowned} unowned "
-               f"(threshold {DEFAULT_THRESHOLD})", err=True)
+               f"(--min-confidence {DEFAULT_THRESHOLD})", err=True)
 
 
 def apply_revoke_policy(store, settings, policy_file: str | None, execute: bool, yes: bool) -> None:
