@@ -28,7 +28,8 @@ def leaked(tmp_path, keys):
 @pytest.fixture
 def iam(leaked, monkeypatch):
     _, accounts = leaked
-    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id) for sa in accounts.values()})
+    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id) for sa in accounts.values()},
+                        private_keys={sa.private_key_id: sa.private_key for sa in accounts.values()})
     editor, reader = accounts["editor"], accounts["reader"]
     fake.policies[editor.project_id] = [
         {"role": "roles/editor", "members": [f"serviceAccount:{editor.client_email}", "user:ana@acme.test"]},

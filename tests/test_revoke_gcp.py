@@ -13,6 +13,7 @@ from keysweep.http import HttpClient, RetryPolicy
 from keysweep.models import Finding, Occurrence
 from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
+from keysweep.revokers._common import verify_status
 from keysweep.settings import Settings
 from tests.fakes import providers as F
 
@@ -26,6 +27,11 @@ def gcp_finding(sa, path, metadata=True) -> Finding:
                    metadata={"client_email": sa.client_email, "project_id": sa.project_id} if metadata else None)
 
 
+def known(finding: Finding) -> dict:
+    """A context's run-loaded findings (what `revoke` loads), so plans re-read their values."""
+    return {"_findings": {finding.id: finding}}
+
+
 def fast_http() -> HttpClient:
     return HttpClient(policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05), default_rate=1000)
 
@@ -35,14 +41,15 @@ def test_disable_then_delete_idempotent_and_confirmed(tmp_path, keys):
     path = tmp_path / "sa.json"
     path.write_text(sa.json_text)
     fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id),
-                         other.private_key_id: (other.client_email, other.project_id)})
+                         other.private_key_id: (other.client_email, other.project_id)},
+                        private_keys={sa.private_key_id: sa.private_key, other.private_key_id: other.private_key})
     finding = gcp_finding(sa, path)
     revoker = available_revokers()["gcp"]
     assert revoker.supports(finding)
 
     async def scenario():
         async with fast_http() as http:
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env())))
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
             plan = await revoker.plan(finding, ctx)
             assert servers.call(lambda: len(fake.requests)) == 0, "plan() sent a request"
             assert [c.method for c in plan.calls] == ["POST", "DELETE"]
@@ -50,7 +57,9 @@ def test_disable_then_delete_idempotent_and_confirmed(tmp_path, keys):
                 f"/v1/projects/{sa.project_id}/serviceAccounts/{sa.client_email}/keys/{sa.private_key_id}:disable")
             assert await revoker.confirm(finding, ctx) is False
             first = await revoker.revoke(plan, ctx)
-            assert first.ok and [c[2] for c in first.calls] == ["200", "200"], first
+            # IAM's key under the id is first proven to be the leaked one (its public half), then acted on.
+            assert first.ok and [c[:1] + c[2:] for c in first.calls] == [
+                ("GET", "200"), ("POST", "200"), ("DELETE", "200")], first
             second = await revoker.revoke(plan, ctx)
             assert second.ok and "already" in second.detail, second
             assert await revoker.confirm(finding, ctx) is True
@@ -59,7 +68,7 @@ def test_disable_then_delete_idempotent_and_confirmed(tmp_path, keys):
 
     with F.FakeProviders(gcp=fake) as servers:
         asyncio.run(scenario())
-        assert fake.revoke_calls[sa.private_key_id] == 2  # one disable, one delete
+        assert fake.revoke_calls[sa.private_key_id] == 2  # one disable, one delete, never again
         assert fake.effective[sa.private_key_id] == 1
         assert other.private_key_id not in fake.disabled and other.private_key_id in fake.active
 
@@ -70,7 +79,8 @@ def test_store_finding_account_is_read_from_the_key_file_and_cli_revokes(tmp_pat
     leak.mkdir()
     (leak / "deploy-sa.json").write_text(sa.json_text)
     db = tmp_path / "k.db"
-    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)})
+    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
+                        private_keys={sa.private_key_id: sa.private_key})
     with F.FakeProviders(gcp=fake):
         for name, value in fake.env().items():
             monkeypatch.setenv(name, value)
@@ -95,18 +105,19 @@ def test_needs_the_admin_token_and_reports_server_errors(tmp_path, keys):
     path = tmp_path / "sa.json"
     path.write_text(sa.json_text)
     finding = gcp_finding(sa, path)
-    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)}, fail_first=10)
+    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
+                        private_keys={sa.private_key_id: sa.private_key}, fail_first=10)
     revoker = available_revokers()["gcp"]
 
     async def scenario():
         async with fast_http() as http:
-            ctx = for_revocation(Context(http=http,
-                                         settings=Settings(env={"KEYSWEEP_GCP_BASE_URL": fake.base_url})))
+            ctx = for_revocation(Context(http=http, settings=Settings(env={"KEYSWEEP_GCP_BASE_URL": fake.base_url}),
+                                         extra=known(finding)))
             plan = await revoker.plan(finding, ctx)
             assert any("KEYSWEEP_GCP_ADMIN_KEY" in need for need in plan.needs)
             missing = await revoker.revoke(plan, ctx)
             assert not missing.ok and "KEYSWEEP_GCP_ADMIN_KEY" in missing.detail and not missing.retryable
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env())))
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
             failed = await revoker.revoke(await revoker.plan(finding, ctx), ctx)
             assert not failed.ok and failed.retryable and "503" in failed.detail, failed
             assert "\n" not in failed.detail
@@ -135,3 +146,59 @@ def test_a_404_is_googles_only_in_googles_error_body():
     assert google_not_found(answer(404, '{"error": {"code": 404, "message": "x", "status": "NOT_FOUND"}}'))
     assert not google_not_found(answer(404, "<html>Not Found</html>"))
     assert not google_not_found(answer(403, '{"error": {"code": 403, "message": "x", "status": "PERMISSION_DENIED"}}'))
+
+
+def edited_key_file(keys, tmp_path):
+    """A leaked private key whose key file names the id of another, live key of the same account
+    (an edited file, or a hostile one planted to make a responder disable a production key)."""
+    leaked, production = keys.gcp_service_account(), keys.gcp_service_account()
+    document = json.loads(leaked.json_text)
+    document.update(client_email=production.client_email, project_id=production.project_id,
+                    private_key_id=production.private_key_id)
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps(document, indent=2))
+    finding = gcp_finding(leaked, path)
+    finding.key_id = production.private_key_id
+    finding.metadata = {"client_email": production.client_email, "project_id": production.project_id}
+    return leaked, production, finding
+
+
+def test_a_key_file_naming_another_keys_id_disables_nothing_and_verifies_unknown(tmp_path, keys):
+    leaked, production, finding = edited_key_file(keys, tmp_path)
+    fake = F.FakeGcpIam({production.private_key_id: (production.client_email, production.project_id)},
+                        private_keys={production.private_key_id: production.private_key})
+    revoker = available_revokers()["gcp"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            result = await revoker.revoke(await revoker.plan(finding, ctx), ctx)
+            assert not result.ok and not result.retryable and result.detail.startswith("needs a person: "), result
+            assert "not the leaked key" in result.detail and [c[0] for c in result.calls] == ["GET"]
+            servers.call(lambda: fake.disabled.add(production.private_key_id))  # disabled or not: not its word
+            return await verify_status(finding, ctx)
+
+    with F.FakeProviders(gcp=fake) as servers:
+        assert asyncio.run(scenario()) == "unknown"
+        assert fake.revoke_calls[production.private_key_id] == 0
+        assert production.private_key_id not in fake.deleted
+
+
+def test_a_key_held_under_another_id_than_its_files_is_left_to_a_person(tmp_path, keys):
+    """IAM holds no key under the file's id, but the account holds the leaked key's public half
+    under another one: the key is not gone, and which id to disable is a person's call."""
+    leaked, production, finding = edited_key_file(keys, tmp_path)
+    real_id = "f" * 40
+    fake = F.FakeGcpIam({real_id: (production.client_email, production.project_id)},
+                        private_keys={real_id: leaked.private_key})
+    revoker = available_revokers()["gcp"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            return await revoker.revoke(await revoker.plan(finding, ctx), ctx)
+
+    with F.FakeProviders(gcp=fake):
+        result = asyncio.run(scenario())
+    assert not result.ok and result.detail.startswith("needs a person: ") and real_id in result.detail, result
+    assert fake.revoke_calls[real_id] == 0 and real_id not in fake.disabled

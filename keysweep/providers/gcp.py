@@ -11,6 +11,8 @@ reading the secret.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -113,6 +115,27 @@ def _account(credential, identity: dict[str, Any] | None = None) -> tuple[str | 
 _EMAIL_ONLY = re.compile(r"[A-Za-z0-9._%+-]{1,100}@[A-Za-z0-9.-]{1,100}\.gserviceaccount\.com")
 _PROJECT_ONLY = re.compile(r"[a-z][a-z0-9.:-]{3,60}")
 _KEYS_GET = "https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts.keys/get"
+# keys.get returns the key's public half only when asked (the default, TYPE_NONE, returns none).
+WITH_PUBLIC_KEY = "?publicKeyType=TYPE_X509_PEM_FILE"
+
+
+def holds_public_half(private_pem: str, public_key_data: Any) -> bool:
+    """Whether IAM's key (keys.get's `publicKeyData`: a base64-encoded X.509 PEM certificate) is the
+    public half of the leaked private key: the proof that the `private_key_id` written next to the
+    key is this key's id, not another key's (a key file can be edited). False when unreadable."""
+    from cryptography import x509  # noqa: PLC0415  (only GCP checks load it)
+    from cryptography.exceptions import UnsupportedAlgorithm  # noqa: PLC0415
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    if not isinstance(public_key_data, str) or not public_key_data:
+        return False
+    try:
+        certificate = x509.load_pem_x509_certificate(base64.b64decode(public_key_data, validate=True))
+        # Only the public numbers are read: a key is compared, never used to sign.
+        private = serialization.load_pem_private_key(private_pem.encode(), None, unsafe_skip_rsa_key_validation=True)
+        return private.public_key().public_numbers() == certificate.public_key().public_numbers()
+    except (ValueError, TypeError, binascii.Error, UnsupportedAlgorithm):
+        return False
 
 
 # -- liveness: the key as IAM holds it, read with keysweep's own token ------------------------
@@ -148,12 +171,18 @@ class ServiceAccountKeyVerifier:
             return Verification("unknown", identity, f"the key is checked in IAM with keysweep's own token: "
                                                      f"{ADMIN_KEY_ENV} is not set")
         url = (f"{iam_url(ctx.settings)}/v1/projects/{quote(project, safe='')}/serviceAccounts/"
-               f"{quote(email, safe='@')}/keys/{key_id}")
+               f"{quote(email, safe='@')}/keys/{key_id}{WITH_PUBLIC_KEY}")
         try:
             response = await ctx.http.request("GET", url, headers={"Authorization": f"Bearer {token}"})
         except TransportError as exc:
             return Verification("unknown", identity, f"no answer from IAM ({type(exc).__name__})")
         body = response.json()
+        if response.status == 200 and isinstance(body, dict) and str(body.get("name") or "").endswith(key_id) \
+                and not holds_public_half(credential.secret, body.get("publicKeyData")):
+            # Disabled or not, IAM's key under this id is another key (or its public half was not
+            # given): nothing it says is about the leaked key.
+            return Verification("unknown", identity, "IAM's key under this private_key_id is not the leaked "
+                                                     "key's public half: the id next to it is not proven to be its own")
         for answer in self.dead:
             if answer.matches(response.status, body) and (response.status == 200 or _google_error(response.status, body)):
                 return Verification("dead", {**identity, "dead_reason": answer.reason if response.status == 200

@@ -22,15 +22,18 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from keysweep.errors import SecretUnavailable
 from keysweep.http import TransportError
-from keysweep.providers.gcp import _EMAIL, _PROJECT, _nearest, iam_url
+from keysweep.providers.gcp import _EMAIL, _PROJECT, WITH_PUBLIC_KEY, _nearest, holds_public_half, iam_url
 from keysweep.providers.google import google_error
 from keysweep.revokers._common import (
     BaseRevoker,
     http_failure,
     make_plan,
     missing_admin,
+    needs_person,
     outcome,
+    reread,
     safe_target,
     transport_failure,
     unbelieved_success,
@@ -121,6 +124,9 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
         headers = {"Authorization": f"Bearer {token}"}
         url = key_url(_base(ctx), project or "-", email, plan.data["key_id"])
         calls: list[tuple[str, str, str]] = []
+        unproven = await self._prove(plan, ctx, url, headers, calls)
+        if unproven is not None:
+            return unproven
         for method, target, body in (("POST", f"{url}:disable", {}), ("DELETE", url, None)):
             try:
                 response = await ctx.http.request(method, target, headers=headers, json_body=body)
@@ -138,6 +144,62 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
                 return http_failure(method, target, response, f"GCP key {'disable' if method == 'POST' else 'delete'}",
                                     calls[:-1])
         return RevokeResult(True, "disabled and deleted", calls=tuple(calls))
+
+    async def _prove(self, plan, ctx, url: str, headers: dict[str, str],
+                     calls: list[tuple[str, str, str]]) -> RevokeResult | None:
+        """None when the key IAM holds under the file's `private_key_id` is the leaked key (its public
+        half, from keys.get); else how the job ends. A key file can be edited: the id next to a
+        private key is another key's until IAM shows the same public half under it. When IAM holds
+        no key under the id, the account's keys are listed: none holding the leaked key's public half
+        proves it gone (what a resumed job sees after its delete); one holding it under another id
+        is left to a person."""
+        try:
+            value = await reread(plan.finding_id, ctx)
+        except SecretUnavailable:
+            return needs_person("the key file can no longer be re-read, so the key IAM holds under this "
+                                "private_key_id cannot be proven to be the leaked one; disable it in the console "
+                                "after checking", calls)
+        answer = await self._get(ctx, url + WITH_PUBLIC_KEY, headers, calls, "GCP key lookup")
+        if isinstance(answer, RevokeResult):
+            return answer
+        if answer is not None:
+            if holds_public_half(value, answer.get("publicKeyData")):
+                return None
+            return needs_person("the key IAM holds under this private_key_id is not the leaked key (another public "
+                                "half): the id written next to it is not its own; nothing was disabled", calls)
+        keys = await self._get(ctx, url.rsplit("/", 1)[0], headers, calls, "GCP key listing")
+        if isinstance(keys, RevokeResult):
+            return keys
+        for key in (keys or {}).get("keys") or []:
+            name = str(key.get("name") or "") if isinstance(key, dict) else ""
+            held = await self._get(ctx, f"{_base(ctx)}/v1/{name}{WITH_PUBLIC_KEY}", headers, calls,
+                                   "GCP key lookup") if name.startswith("projects/") else None
+            if isinstance(held, RevokeResult):
+                return held
+            if held is not None and holds_public_half(value, held.get("publicKeyData")):
+                return needs_person(f"the leaked key is held under another id ({name.rsplit('/', 1)[-1]}) than the "
+                                    f"one next to it in the key file; nothing was disabled", calls)
+        return RevokeResult(True, "no such key (already deleted): no key of the account holds its public half",
+                            calls=tuple(calls))
+
+    @staticmethod
+    async def _get(ctx, url: str, headers: dict[str, str], calls: list[tuple[str, str, str]],
+                   what: str) -> "dict[str, Any] | RevokeResult | None":
+        """IAM's JSON object at `url`; None for Google's own 404; a RevokeResult for anything else."""
+        try:
+            response = await ctx.http.request("GET", url, headers=headers)
+        except TransportError as exc:
+            return transport_failure("GET", url, exc, calls)
+        if google_not_found(response):
+            calls.append(("GET", safe_target(url), outcome(response)))
+            return None
+        if response.status != 200:
+            return http_failure("GET", url, response, what, calls)
+        calls.append(("GET", safe_target(url), outcome(response)))
+        body = response.json()
+        if not isinstance(body, dict):
+            return unbelieved_success(what, response, calls)
+        return body
 
     async def confirm(self, finding, ctx) -> bool:
         if await verify_status(finding, ctx) == "dead":

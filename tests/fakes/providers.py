@@ -847,10 +847,16 @@ class FakeGcpIam(FakeProvider):
 
     name = "gcp"
 
-    def __init__(self, keys: dict[str, tuple[str, str]] | None = None, **kw) -> None:
+    def __init__(self, keys: dict[str, tuple[str, str]] | None = None,
+                 private_keys: dict[str, str] | None = None, **kw) -> None:
         keys = dict(keys or {})
         super().__init__(keys, **kw)
         self.accounts = keys
+        # The public half IAM holds for each key id, as `keys.get?publicKeyType=TYPE_X509_PEM_FILE`
+        # returns it: made from the private key a test names for that id (another key's, to play an
+        # edited key file). A key id without one is answered with no `publicKeyData`.
+        self.certificates = {key_id: _x509_pem_b64(pem, keys[key_id][0])
+                             for key_id, pem in (private_keys or {}).items()}
         self.disabled: set[str] = set()
         self.deleted: set[str] = set()
         self.expires: dict[str, str] = {}
@@ -863,6 +869,18 @@ class FakeGcpIam(FakeProvider):
     def env(self):
         return {"KEYSWEEP_GCP_BASE_URL": self.base_url, "KEYSWEEP_GCP_ADMIN_KEY": self.admin_key,
                 "KEYSWEEP_GCP_RESOURCEMANAGER_BASE_URL": self.base_url}
+
+    def key_resource(self, key_id: str, public_key_type: str | None = None) -> dict[str, Any]:
+        """The ServiceAccountKey resource; its public half only when asked for (only get does)."""
+        email, project = self.accounts[key_id]
+        resource = {"name": f"projects/{project}/serviceAccounts/{email}/keys/{key_id}",
+                    "keyType": "USER_MANAGED", "keyAlgorithm": "KEY_ALG_RSA_2048",
+                    "keyOrigin": "GOOGLE_PROVIDED", "validAfterTime": "2025-01-01T00:00:00Z",
+                    "validBeforeTime": self.expires.get(key_id, "9999-12-31T23:59:59Z"),
+                    "disabled": key_id in self.disabled}
+        if public_key_type == "TYPE_X509_PEM_FILE" and key_id in self.certificates:
+            resource["publicKeyData"] = self.certificates[key_id]
+        return resource
 
     def routes(self, app):
         from aiohttp import web
@@ -924,12 +942,17 @@ class FakeGcpIam(FakeProvider):
             key_id, failure = lookup(request)
             if failure is not None:
                 return failure
-            email, project = self.accounts[key_id]
-            return web.json_response({"name": f"projects/{project}/serviceAccounts/{email}/keys/{key_id}",
-                                      "keyType": "USER_MANAGED", "keyAlgorithm": "KEY_ALG_RSA_2048",
-                                      "keyOrigin": "GOOGLE_PROVIDED", "validAfterTime": "2025-01-01T00:00:00Z",
-                                      "validBeforeTime": self.expires.get(key_id, "9999-12-31T23:59:59Z"),
-                                      "disabled": key_id in self.disabled})
+            return web.json_response(self.key_resource(key_id, request.query.get("publicKeyType")))
+
+        async def list_keys(request):
+            """keys.list: the account's keys that exist (no public halves: only get returns them)."""
+            self._log(request)
+            if self.bearer(request) != self.admin_key:
+                return error(401, "Request had invalid authentication credentials.")
+            project, email = request.match_info["project"], request.match_info["email"]
+            held = [key_id for key_id, (owner, home) in self.accounts.items()
+                    if owner == email and project in ("-", home) and key_id not in self.deleted]
+            return web.json_response({"keys": [self.key_resource(key_id) for key_id in held]})
 
         async def get_iam_policy(request):
             self._log(request)
@@ -952,6 +975,30 @@ class FakeGcpIam(FakeProvider):
         app.router.add_post(base, post_key)
         app.router.add_delete(base, delete_key)
         app.router.add_get(base, get_key)
+        app.router.add_get("/v1/projects/{project}/serviceAccounts/{email}/keys", list_keys)
+
+
+def _x509_pem_b64(private_pem: str, email: str) -> str:
+    """An X.509 certificate of `private_pem`'s public half, PEM, base64-encoded as the IAM API's bytes
+    fields are (keygen's keys are shaped, not valid: their public numbers are read without
+    validation, and the certificate is signed by a throwaway issuer key)."""
+    import base64
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    public = serialization.load_pem_private_key(private_pem.encode(), None,
+                                                unsafe_skip_rsa_key_validation=True).public_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, email[:64])])
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(public)
+                   .serial_number(x509.random_serial_number()).not_valid_before(start)
+                   .not_valid_after(start + datetime.timedelta(days=3650))
+                   .sign(rsa.generate_private_key(public_exponent=65537, key_size=2048), hashes.SHA256()))
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.PEM)).decode()
 
 
 FAKES["gcp"] = FakeGcpIam
