@@ -414,8 +414,9 @@ def _print_rules(rules, fmt: str, out) -> None:
     from keysweep.tables import Column, print_table
     from keysweep.wording import counted
 
-    columns = (Column("id", whole=True), Column("provider", whole=True, drop=3), Column("name", drop=1),
-               Column("long-lived", whole=True, drop=2), Column("check", whole=True, drop=4))
+    # On a narrow terminal the name (it folds) stays beside the id; long-lived, then the check, go first.
+    columns = (Column("id", whole=True), Column("provider", whole=True, drop=3), Column("name"),
+               Column("long-lived", whole=True, drop=1), Column("check", whole=True, drop=2))
     # Rule files given with --rules may come from anywhere.
     rows = [[rich_text(cell) for cell in (r.id, r.provider, r.name, "yes" if r.long_lived else "no", r.checksum or "")]
             for r in rules]

@@ -239,3 +239,14 @@ def test_the_audit_log_counts_in_words_and_fits_a_terminal_between_fields(run, t
     assert typo.code == 0 and typo.stdout == ""
     assert typo.stderr == "keysweep: warning: --action 'revok.*': matches no action in the log (actions: revoke.select)\n"
     assert run("audit", "log", "--action", "revoke.*", "--db", db).stderr == ""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="a pseudo-terminal is POSIX")
+def test_rules_list_on_an_80_column_terminal_keeps_each_rules_name_beside_its_whole_id():
+    screen = _on_a_terminal("rules", "list")
+    lines = screen.rstrip("\n").split("\n")
+    assert max(map(len, lines)) <= 80, screen
+    header = next(line for line in lines if " id " in line)
+    assert "name" in header and "check" not in header and "long-lived" not in header, header
+    assert any("OpenAI project API key" in line for line in lines), screen  # room for a name on one line
+    assert any(LONG_RULE in line for line in lines)  # the longest rule id, whole on its line
