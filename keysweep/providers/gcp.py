@@ -185,6 +185,10 @@ class ServiceAccountKeyVerifier:
                                                      "key's public half: the id next to it is not proven to be its own")
         for answer in self.dead:
             if answer.matches(response.status, body) and (response.status == 200 or _google_error(response.status, body)):
+                elsewhere = await _held_elsewhere(credential.secret, url.split("?", 1)[0].rsplit("/", 1)[0], token,
+                                                  ctx) if response.status == 404 else None
+                if elsewhere:
+                    return Verification("unknown", identity, elsewhere)
                 return Verification("dead", {**identity, "dead_reason": answer.reason if response.status == 200
                                              else f"HTTP {response.status} {answer.reason}"}, None)
         if response.status != 200 or not isinstance(body, dict) or not str(body.get("name") or "").endswith(key_id):
@@ -201,6 +205,35 @@ class ServiceAccountKeyVerifier:
         if expired:  # Google refuses a key past its validBeforeTime (an org's key expiry policy)
             return Verification("dead", {**identity, "dead_reason": "expired (validBeforeTime passed)"}, None)
         return Verification("live", identity, None)
+
+
+async def _held_elsewhere(private_pem: str, keys_url: str, token: str, ctx) -> str | None:
+    """Why a NOT_FOUND for the file's key id does not prove the leaked key dead, or None when it
+    does: the account's keys (keys.list; none when the account itself is gone) are read one by one
+    for the leaked key's public half, since the id next to a key can be another's."""
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        listing = await ctx.http.request("GET", keys_url, headers=headers)
+        if listing.status == 404 and _google_error(404, listing.json()):
+            return None  # the account is deleted, and every key with it
+        keys = listing.json().get("keys") if listing.status == 200 and isinstance(listing.json(), dict) else None
+        if not isinstance(keys, list):
+            return f"IAM has no key under this id, but the account's keys could not be listed (HTTP {listing.status})"
+        base = keys_url.split("/v1/", 1)[0]
+        for key in keys:
+            name = str(key.get("name") or "") if isinstance(key, dict) else ""
+            if not name.startswith("projects/"):
+                continue
+            held = await ctx.http.request("GET", f"{base}/v1/{name}{WITH_PUBLIC_KEY}", headers=headers)
+            body = held.json() if held.status == 200 else None
+            if held.status != 200 or not isinstance(body, dict):
+                return f"IAM has no key under this id, and key {name.rsplit('/', 1)[-1]} could not be read"
+            if holds_public_half(private_pem, body.get("publicKeyData")):
+                return (f"the leaked key is held under another id ({name.rsplit('/', 1)[-1]}) than the one next to "
+                        "it in the key file")
+    except TransportError as exc:
+        return f"IAM has no key under this id; the account's keys could not be read ({type(exc).__name__})"
+    return None
 
 
 VERIFIER = ServiceAccountKeyVerifier()
