@@ -12,8 +12,9 @@ in-process run or a `keysweep` subprocess at them. Values exist only in this tes
 
 Each fake answers in its provider's documented shapes (error bodies included), and can be put
 behind a hostile intermediary: `fake.intermediary = "generic_401"` (or `html_401`, `generic_403`,
-`truncated_200`, `empty_list_200`) makes its read-only checks (`intermediary_on = "verify"`), its
-destructive calls (`"revoke"`) or both (`"all"`) answer like a proxy or WAF instead.
+`html_403`, `html_200`, `truncated_200`, `empty_list_200`) makes its read-only checks
+(`intermediary_on = "verify"`), its destructive calls (`"revoke"`) or both (`"all"`) answer like a
+proxy or WAF instead.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ INTERMEDIARY_REPLIES = {
     "generic_403": (403, "application/json", b'{"message": "Forbidden"}'),
     "html_401": (401, "text/html", b"<!DOCTYPE html><html><head><title>401 Authorization Required</title></head>"
                                    b"<body><center><h1>401 Authorization Required</h1></center><hr>nginx</body></html>"),
+    "html_403": (403, "text/html", b"<!DOCTYPE html><html><head><title>Access denied</title></head>"
+                                   b"<body>Request blocked by the web application firewall</body></html>"),
+    "html_200": (200, "text/html", b"<!DOCTYPE html><html><head><title>Sign in</title></head>"
+                                  b"<body><form action=\"/login\">Single sign-on</form></body></html>"),
     "truncated_200": (200, "application/json", b'{"object": "list", "data": [{"id": "gpt-4o", "obj'),
     "empty_list_200": (200, "application/json", b"[]"),
 }
