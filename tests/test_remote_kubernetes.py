@@ -227,3 +227,90 @@ def test_owner_label_names_from_the_owners_files_tags(run, tmp_path, cluster, ke
     (tmp_path / "keysweep-owners.toml").write_text('[tags]\nowners = ["x"]\n')
     bad = run("owners", "--db", tmp_path / "store.db", "--offline")
     assert bad.code == 2 and len(bad.stderr.strip().splitlines()) == 1 and "[tags] has unknown key(s) owners" in bad.stderr
+
+
+# -- Helm 3 releases ---------------------------------------------------------------------------------
+@pytest.fixture
+def released(cluster, keys):
+    """Revision 3 of the release `payments`: a key in the values the user gave it, another rendered
+    into its manifest (a ConfigMap the chart made), the chart's defaults holding none."""
+    planted = {"values": keys.openai_project(), "manifest": keys.anthropic()}
+    manifest = ("---\n# Source: webapp/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\n"
+                "metadata:\n  name: payments\n---\n# Source: webapp/templates/configmap.yaml\napiVersion: v1\n"
+                f"kind: ConfigMap\nmetadata:\n  name: payments-llm\ndata:\n  ANTHROPIC_API_KEY: {planted['manifest']}\n")
+    cluster.helm_release("apps", "payments", 3, values={"openai": {"apiKey": planted["values"]}, "replicas": 2},
+                         chart_values={"openai": {"apiKey": ""}, "image": {"tag": "2.0"}}, manifest=manifest,
+                         notes="Thank you for installing webapp.")
+    return planted
+
+
+def test_a_key_in_a_helm_releases_values_is_found_once_naming_the_release(run, tmp_path, released):
+    result = scan(run, tmp_path, "--namespace", "apps")
+    assert result.code == 1, result
+    (place,) = find_secret(result.json(), released["values"])["occurrences"]  # once: not also in packed form
+    assert place["locator"] == {
+        "source": "kubernetes", "context": "prod", "namespace": "apps", "kind": "Secret",
+        "name": "sh.helm.release.v1.payments.v3", "key": "values:openai.apiKey",
+        "helm_release": "payments", "helm_revision": "3",
+        "resource": "k8s prod apps helm release payments v3 values:openai.apiKey"}
+    assert place["line"] == 1
+    assert place["metadata"]["helm_chart"] == "webapp-1.4.2" and place["metadata"]["helm_status"] == "deployed"
+    assert place["metadata"]["type"] == "helm.sh/release.v1"
+    assert "tags" not in place["metadata"]  # Helm's own labels (`owner: helm`) are no owner hint
+
+    (rendered,) = find_secret(result.json(), released["manifest"])["occurrences"]
+    assert rendered["locator"]["key"] == "manifest" and rendered["line"] == 14  # the line in the manifest
+    assert rendered["locator"]["resource"] == "k8s prod apps helm release payments v3 manifest"
+    store = (tmp_path / "store.db").read_bytes()
+    assert all(value.encode() not in store for value in released.values())
+    assert "Traceback" not in result.stderr and not [line for line in result.stderr.splitlines() if "Helm" in line]
+
+
+def test_each_revision_helm_keeps_is_its_own_place(run, tmp_path, cluster, keys):
+    planted = keys.openai_project()
+    for revision in (1, 2):
+        cluster.helm_release("apps", "payments", revision, values={"openai": {"apiKey": planted}})
+    result = scan(run, tmp_path, "--namespace", "apps")
+    places = find_secret(result.json(), planted)["occurrences"]
+    assert sorted(p["locator"]["helm_revision"] for p in places) == ["1", "2"]
+
+
+def test_a_malformed_or_oversized_release_is_one_line_and_skipped(run, tmp_path, cluster, released, monkeypatch):
+    import base64
+    import gzip
+
+    monkeypatch.setattr("keysweep.scanner.sources.helm.MAX_RELEASE", 1024 * 1024)
+    bomb = gzip.compress(b'{"config": {"x": "' + b"A" * (2 * 1024 * 1024) + b'"}}')  # 2 MiB from ~2 KiB
+    assert len(bomb) < 10_000
+    cluster.helm_release("apps", "bomb", 1, packed=base64.b64encode(bomb))
+    cluster.helm_release("apps", "garbled", 1, packed=b"this is not base64 !!")
+    cluster.helm_release("apps", "cut", 1, packed=base64.b64encode(bomb[:200]))
+    cluster.helm_release("apps", "plain", 1, packed=base64.b64encode(b"[1, 2]"))
+    result = scan(run, tmp_path, "--namespace", "apps", "--fail-on-error")
+    assert result.code == 3, result
+    lines = [line for line in result.stderr.splitlines() if "Helm release skipped" in line]
+    assert sorted(lines) == [
+        "keysweep: warning: k8s prod apps/Secret/sh.helm.release.v1.bomb.v1: Helm release skipped: "
+        "the release inflates to more than 1 MiB",
+        "keysweep: warning: k8s prod apps/Secret/sh.helm.release.v1.cut.v1: Helm release skipped: "
+        "the release's gzip stream is truncated",
+        "keysweep: warning: k8s prod apps/Secret/sh.helm.release.v1.garbled.v1: Helm release skipped: "
+        "the release is not base64",
+        "keysweep: warning: k8s prod apps/Secret/sh.helm.release.v1.plain.v1: Helm release skipped: "
+        "the release is not a JSON object",
+    ], result.stderr
+    assert "Traceback" not in result.stderr
+    find_secret(result.json(), released["values"])  # the good release beside them is read
+    # Nothing of a skipped release was matched in its packed form either.
+    assert not [o for f in result.json() for o in f["occurrences"] if ".bomb." in o["locator"]["name"]]
+
+
+def test_verify_rereads_a_value_from_a_helm_release(run, tmp_path, released, cluster, openai_api):
+    assert scan(run, tmp_path, "--namespace", "apps").code == 1
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(checked.json(), released["values"])["verification"]["status"] == "live", checked
+    assert released["values"] not in checked.stdout + checked.stderr
+
+    del cluster.objects[("apps", "secrets")]["sh.helm.release.v1.payments.v3"]  # uninstalled since
+    again = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(again.json(), released["values"])["verification"]["status"] == "unknown", again

@@ -8,11 +8,17 @@ Every write bumps the global resourceVersion, as etcd's revision does.
 Writes as a rotation makes them: `PUT /api/v1/namespaces/{ns}/secrets/{name}` replaces a Secret
 when the body's `metadata.resourceVersion` is the stored one (else 409 Conflict, "the object has
 been modified"); `no_update` namespaces answer 403 (a Role with get/list only), and
-`POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` answers `status.allowed` for them."""
+`POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` answers `status.allowed` for them.
+
+Helm 3 releases as Helm's Secret storage driver writes them (helm.sh/helm/v3 pkg/storage/driver:
+`encodeRelease` is base64 of gzip of `json.Marshal(release)`, stored as the Secret's `release` data
+key, which the API base64s once more; type `helm.sh/release.v1`, name
+`sh.helm.release.v1.<name>.v<revision>`, labels `name`, `owner: helm`, `status`, `version`)."""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from typing import Any
 
@@ -82,6 +88,29 @@ class FakeKubernetes(ThreadedApp):
         spec = {"jobTemplate": {"spec": {"template": template}}, "schedule": "0 * * * *"} if plural == "cronjobs" \
             else {"template": template}
         return self.put(plural, namespace, name, {"spec": spec}, **meta)
+
+    def helm_release(self, namespace: str, name: str, revision: int, *, values: dict | None = None,
+                     chart_values: dict | None = None, manifest: str = "", notes: str = "",
+                     hooks: list[dict] = (), packed: bytes | None = None, **meta) -> dict[str, Any]:
+        """One revision of a release in Helm's release.v1 format; `packed` replaces what the
+        `release` key holds under the API's base64 (a malformed or oversized release)."""
+        release = {
+            "name": name, "namespace": namespace, "version": revision,
+            "info": {"first_deployed": "2025-05-01T09:00:00Z", "last_deployed": "2025-06-01T12:00:00Z",
+                     "deleted": "", "description": "Upgrade complete", "status": "deployed", "notes": notes},
+            "chart": {"metadata": {"name": "webapp", "version": "1.4.2", "appVersion": "2.0", "apiVersion": "v2"},
+                      "lock": None, "templates": [{"name": "templates/secret.yaml", "data": b64("kind: Secret\n")}],
+                      "values": chart_values or {}, "schema": None, "files": []},
+            "config": values or {}, "manifest": manifest,
+            "hooks": [{"name": h["name"], "kind": "Job", "path": h["path"], "manifest": h["manifest"],
+                       "events": ["pre-install"], "last_run": {}} for h in hooks],
+        }
+        if packed is None:
+            packed = b64(gzip.compress(json.dumps(release).encode())).encode()
+        labels = {"name": name, "owner": "helm", "status": "deployed", "version": str(revision),
+                  **(meta.pop("labels", None) or {})}
+        return self.put("secrets", namespace, f"sh.helm.release.v1.{name}.v{revision}",
+                        {"type": "helm.sh/release.v1", "data": {"release": b64(packed)}}, labels=labels, **meta)
 
     def forbid(self, namespace: str, plural: str = "*") -> None:
         self.forbidden.add((namespace, plural))

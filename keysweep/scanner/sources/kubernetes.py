@@ -6,6 +6,9 @@ key pairs with the secret in the next):
 
 - Secret: every `data` value base64-decoded, as `KEY=value`; a `kubernetes.io/dockerconfigjson`
   (or `dockercfg`) value is followed by each registry's `auth` decoded (`user:password`);
+- Helm 3 release Secret (`helm.sh/release.v1`): the release unpacked, its values, manifests and
+  notes instead of the packed form (keysweep.scanner.sources.helm); one that does not unpack is
+  one error line and skipped;
 - ConfigMap: every `data` value, and `binaryData` decoded when it is text;
 - Deployment, StatefulSet, DaemonSet, CronJob, Job (a Job a CronJob owns is read through the CronJob):
   every literal `env[].value` of the pod template's containers and init containers, as `NAME=value`
@@ -35,7 +38,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
-from keysweep.scanner.sources import looks_binary
+from keysweep.scanner.sources import helm, looks_binary
 from keysweep.scanner.sources.remote import Entry, Item, Pending, RemoteError, SourceRun, Unit, ValueGroup, iso
 
 SOURCE = "kubernetes"
@@ -99,12 +102,27 @@ def docker_auths(text: str) -> list[str]:
     return lines
 
 
-def secret_entries(obj: dict[str, Any]) -> list[tuple[str, str]]:
-    """(key, text) of each readable value of a Secret (binary values are skipped)."""
+def helm_release(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The release JSON of a Helm release Secret, None for any other Secret; `helm.ReleaseError`
+    when it does not unpack (malformed, or inflating past the limit)."""
+    if obj.get("type") != helm.RELEASE_TYPE:
+        return None
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    raw = _b64(data.get(helm.RELEASE_KEY))
+    if raw is None:
+        raise helm.ReleaseError("no release data")
+    return helm.decode_release(raw)
+
+
+def secret_entries(obj: dict[str, Any], release: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    """(key, text) of each readable value of a Secret (binary values are skipped); the packed form
+    of a Helm release (`release`, unpacked by the caller: its entries are helm.release_entries) is not."""
     docker_key = DOCKER_TYPES.get(str(obj.get("type") or ""))
     entries = []
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
     for key in sorted(data):
+        if release is not None and key == helm.RELEASE_KEY:
+            continue
         value = _text(_b64(data[key]))
         if value is None:
             continue
@@ -154,7 +172,8 @@ def workload_entries(kind: str, obj: dict[str, Any]) -> list[tuple[str, str]]:
 
 def object_entries(kind: str, obj: dict[str, Any]) -> list[tuple[str, str]]:
     if kind == "Secret":
-        return secret_entries(obj)
+        release = helm_release(obj)
+        return secret_entries(obj, release) + (helm.release_entries(release) if release is not None else [])
     if kind == "ConfigMap":
         return configmap_entries(obj)
     return workload_entries(kind, obj)
@@ -183,6 +202,10 @@ def owner_hints(meta: dict[str, Any], extra: Iterable[str] = ()) -> dict[str, st
 
 def describe(context: str, namespace: str, kind: str, name: str, key: str) -> str:
     return f"k8s {context} {namespace}/{kind}/{name} {key}"
+
+
+def describe_release(context: str, namespace: str, release: str, revision: str, key: str) -> str:
+    return f"k8s {context} {namespace} helm release {release} v{revision} {key}"
 
 
 def last_change(meta: dict[str, Any]) -> str | None:
@@ -379,12 +402,12 @@ class KubernetesSource:
             api = getattr(kubernetes.client, api_class)(client)
             try:
                 for obj in list_all(api, list_method, namespace):
-                    self._object(unit, context, namespace, kind, obj, already)
+                    self._object(run, unit, context, namespace, kind, obj, already)
             except Exception as exc:
                 run.error(f"k8s {context} {namespace} {PLURALS[kind]}: {api_error(exc)}")
         return unit
 
-    def _object(self, unit: Unit, context: str, namespace: str, kind: str, obj: dict[str, Any],
+    def _object(self, run: SourceRun, unit: Unit, context: str, namespace: str, kind: str, obj: dict[str, Any],
                 already: set[str]) -> None:
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         name = str(meta.get("name") or "")
@@ -394,24 +417,47 @@ class KubernetesSource:
         object_id = f"{kind}/{meta.get('uid') or name}@{version}" if version else None
         if object_id and object_id in already:
             return
-        entries = object_entries(kind, obj)
-        if not entries:
+        try:
+            release = helm_release(obj) if kind == "Secret" else None
+        except helm.ReleaseError as exc:
+            # Not marked as read: reported again on every scan until it changes.
+            run.error(f"k8s {context} {namespace}/Secret/{name}: Helm release skipped: {exc}")
+            return
+        entries = secret_entries(obj, release) if kind == "Secret" else object_entries(kind, obj)
+        unpacked = helm.release_entries(release) if release is not None else []
+        if not entries and not unpacked:
             if object_id:
                 unit.scanned_objects.append(object_id)
             return
         changed = last_change(meta)
+        hinted = meta
+        if release is not None:  # Helm's own storage labels (`owner: helm`) name no owner
+            labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+            hinted = {**meta, "labels": {k: v for k, v in labels.items() if k not in helm.STORAGE_LABELS}}
         metadata = {k: v for k, v in {
             "type": obj.get("type") if kind == "Secret" else None, "resource_version": version,
             "uid": meta.get("uid"), "created_at": iso(meta.get("creationTimestamp")), "last_changed_at": changed,
-            "tags": owner_hints(meta, self.hint_names) or None,
+            "tags": owner_hints(hinted, self.hint_names) or None,
+            **(helm.facts(release) if release is not None else {}),
         }.items() if v is not None}
         # A Secret is where keys belong; a ConfigMap or a literal env value is a leak from when it was written.
         at = None if kind == "Secret" else changed
-        group = [Entry(text, {"source": SOURCE, "context": context, "namespace": namespace, "kind": kind,
-                              "name": name, "key": key, "resource": describe(context, namespace, kind, name, key),
-                              **self._access()}, metadata, at)
+        group = [Entry(text, self._locator(context, namespace, kind, name, key, None, meta), metadata, at)
                  for key, text in entries]
+        group += [Entry(text, self._locator(context, namespace, kind, name, key, release, meta), metadata, at)
+                  for key, text in unpacked]
         unit.groups.append(ValueGroup(SOURCE, group, object_id))
+
+    def _locator(self, context: str, namespace: str, kind: str, name: str, key: str,
+                 release: dict[str, Any] | None, meta: dict[str, Any]) -> dict[str, Any]:
+        locator = {"source": SOURCE, "context": context, "namespace": namespace, "kind": kind, "name": name,
+                   "key": key, "resource": describe(context, namespace, kind, name, key)}
+        if release is not None:
+            labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+            revision_name, revision = helm.identity(release, labels)
+            locator.update({"helm_release": revision_name, "helm_revision": revision,
+                            "resource": describe_release(context, namespace, revision_name, revision, key)})
+        return {**locator, **self._access()}
 
 
 def read_object(locator: dict[str, Any]) -> bytes | None:

@@ -1,0 +1,161 @@
+"""Helm 3 release Secrets, unpacked (pure functions over the Secret's JSON).
+
+Helm 3 keeps each revision of a release as a Secret of type `helm.sh/release.v1`, named
+`sh.helm.release.v1.<release>.v<revision>`, whose one data key `release` holds, under the API's
+own base64, the base64 of the gzip of the release's JSON (Helm's storage driver writes it so, and
+reads plain JSON when the gzip magic is absent). That JSON holds what a chart was given and what it
+made of it — often keys: `config` (the values the user supplied: `--set`, `-f values.yaml`),
+`chart.values` (the chart's defaults), `manifest` (every rendered object, Secrets included),
+`hooks[].manifest`, `info.notes` (the rendered NOTES.txt) and `chart.files` (files shipped in the
+chart, base64 in the JSON).
+
+Entries, each `(key, text)` as the scan matches them and a re-read finds them again:
+`values:<path>` (`<path>=value`, one per string in the supplied values, `a.b[0].c`),
+`chart-values:<path>`, `manifest`, `hook:<path>`, `notes`, `file:<name>`.
+
+Bounded: the Secret itself is at most 1 MiB, but gzip expands without limit, so at most
+MAX_RELEASE bytes are inflated; a release that does not decode, inflate or parse within that is a
+`ReleaseError` (one line, nothing of the value in it), and the caller skips it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from typing import Any, Iterator
+
+from keysweep.scanner.sources import looks_binary
+
+RELEASE_TYPE = "helm.sh/release.v1"
+RELEASE_KEY = "release"
+MAX_RELEASE = 32 * 1024 * 1024   # inflated JSON: far above a real release, far below a gzip bomb
+MAX_VALUES = 20_000              # strings taken from one values tree
+MAX_DEPTH = 64
+GZIP_MAGIC = b"\x1f\x8b\x08"
+# Labels Helm sets on its own storage objects: not owner hints (`owner: helm` names the tool).
+STORAGE_LABELS = frozenset({"name", "owner", "status", "version", "modifiedAt", "createdAt"})
+
+
+class ReleaseError(ValueError):
+    """A release Secret that cannot be unpacked: the message is one line, free of its content."""
+
+
+def _unbase64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ReleaseError("the release is not base64") from None
+
+
+def _inflate(raw: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip framing only
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error:
+        raise ReleaseError("the release is not valid gzip") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ReleaseError(f"the release inflates to more than {limit // (1024 * 1024)} MiB")
+    if not inflater.eof:
+        raise ReleaseError("the release's gzip stream is truncated")
+    return out
+
+
+def decode_release(inner: bytes, limit: int | None = None) -> dict[str, Any]:
+    """The release JSON from the Secret's `release` value once the API's base64 is undone."""
+    limit = MAX_RELEASE if limit is None else limit
+    try:
+        text = inner.decode("ascii")
+    except UnicodeDecodeError:
+        raise ReleaseError("the release is not base64") from None
+    raw = _unbase64(text)
+    if raw[:3] == GZIP_MAGIC:
+        raw = _inflate(raw, limit)
+    elif len(raw) > limit:
+        raise ReleaseError(f"the release is more than {limit // (1024 * 1024)} MiB")
+    try:
+        release = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ReleaseError("the release is not JSON") from None
+    if not isinstance(release, dict):
+        raise ReleaseError("the release is not a JSON object")
+    return release
+
+
+def _strings(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key in sorted(node, key=str):
+            yield from _strings(node[key], f"{path}.{key}" if path else str(key), depth + 1)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _strings(item, f"{path}[{index}]", depth + 1)
+
+
+def value_entries(prefix: str, values: Any) -> list[tuple[str, str]]:
+    """`(<prefix>:<path>, <path>=value)` for each string of a values tree (keywords are kept
+    next to the value: `aws.secretAccessKey=…` meets rules that need one)."""
+    entries = []
+    for path, value in _strings(values, ""):
+        if len(entries) >= MAX_VALUES:
+            break
+        if value and path:
+            entries.append((f"{prefix}:{path}", f"{path}={value}"))
+    return entries
+
+
+def _file_text(data: Any) -> str | None:
+    if not isinstance(data, str):
+        return None
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return None if looks_binary(raw) else raw.decode("utf-8", "replace")
+
+
+def release_entries(release: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a release holds that may be a key, as `(key, text)` (see the module's docstring)."""
+    chart = release.get("chart") if isinstance(release.get("chart"), dict) else {}
+    entries = value_entries("values", release.get("config"))
+    entries += value_entries("chart-values", chart.get("values"))
+    if isinstance(release.get("manifest"), str) and release["manifest"].strip():
+        entries.append(("manifest", release["manifest"]))
+    for hook in release.get("hooks") or []:
+        if isinstance(hook, dict) and isinstance(hook.get("manifest"), str) and hook["manifest"].strip():
+            entries.append((f"hook:{hook.get('path') or hook.get('name') or '?'}", hook["manifest"]))
+    info = release.get("info") if isinstance(release.get("info"), dict) else {}
+    if isinstance(info.get("notes"), str) and info["notes"].strip():
+        entries.append(("notes", info["notes"]))
+    for item in chart.get("files") or []:
+        text = _file_text(item.get("data")) if isinstance(item, dict) else None
+        if text and text.strip():
+            entries.append((f"file:{item.get('name') or '?'}", text))
+    return entries
+
+
+def identity(release: dict[str, Any], labels: dict[str, Any]) -> tuple[str, str]:
+    """The release's name and revision: from its JSON, else from the Secret's labels."""
+    name = release.get("name") if isinstance(release.get("name"), str) else labels.get("name")
+    revision = release.get("version")
+    if not isinstance(revision, int) or isinstance(revision, bool):
+        revision = labels.get("version")
+    return str(name or "?"), str(revision if revision is not None else "?")
+
+
+def facts(release: dict[str, Any]) -> dict[str, Any]:
+    """Non-secret facts of a release: its chart (name-version), status and last deployment."""
+    chart = release.get("chart") if isinstance(release.get("chart"), dict) else {}
+    meta = chart.get("metadata") if isinstance(chart.get("metadata"), dict) else {}
+    info = release.get("info") if isinstance(release.get("info"), dict) else {}
+    name, version = meta.get("name"), meta.get("version")
+    found = {
+        "helm_chart": f"{name}-{version}" if isinstance(name, str) and isinstance(version, str) else None,
+        "helm_status": info.get("status") if isinstance(info.get("status"), str) else None,
+        "helm_last_deployed": info.get("last_deployed") if isinstance(info.get("last_deployed"), str) else None,
+    }
+    return {k: v for k, v in found.items() if v}
