@@ -204,3 +204,30 @@ def test_a_key_held_under_another_id_than_its_files_is_left_to_a_person(tmp_path
         result = asyncio.run(scenario())
     assert not result.ok and result.detail.startswith("needs a person: ") and real_id in result.detail, result
     assert fake.revoke_calls[real_id] == 0 and real_id not in fake.disabled
+
+
+def test_a_deleted_key_whose_account_lists_no_key_is_dead_to_the_verifier_and_gone_to_the_revoker(tmp_path, keys):
+    """IAM's NOT_FOUND for the key's id, and keys.list answering `{}` (Google omits an empty list):
+    no key of the account holds the leaked key's public half. The verifier and the revoker read this
+    the same way (one search of the account's keys): dead, and nothing left to disable."""
+    sa = keys.gcp_service_account()
+    path = tmp_path / "sa.json"
+    path.write_text(sa.json_text)
+    finding = gcp_finding(sa, path)
+    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
+                        private_keys={sa.private_key_id: sa.private_key})
+    fake.deleted.add(sa.private_key_id)
+    revoker = available_revokers()["gcp"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            assert await verify_status(finding, ctx) == "dead"
+            return await revoker.revoke(await revoker.plan(finding, ctx), ctx)
+
+    with F.FakeProviders(gcp=fake):
+        result = asyncio.run(scenario())
+    assert result.ok and "already deleted" in result.detail, result
+    assert [c[:1] + c[2:] for c in result.calls] == [("GET", "404"), ("GET", "200")], result
+    assert result.calls[1][1].endswith(f"/serviceAccounts/{sa.client_email}/keys")
+    assert fake.revoke_calls[sa.private_key_id] == 0

@@ -14,8 +14,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from keysweep.clock import parse_utc
@@ -26,6 +27,9 @@ from keysweep.providers.candidate import Candidate, Enriched
 from keysweep.verify.http_verifier import DeadAnswer
 from keysweep.verify.model import Verification
 from keysweep.verify.reach import Reach, access_of, fetch, unseen
+
+if TYPE_CHECKING:
+    from keysweep.http import Response
 
 CONTEXT = 3000  # bytes either side of the private key searched for the other fields
 _Q = rb'\\{0,3}"'  # a JSON quote, possibly escaped once or twice (JSON inside JSON)
@@ -89,6 +93,11 @@ def iam_url(settings) -> str:
 # setting, as the API Keys and Secret Manager APIs have theirs.
 RESOURCE_MANAGER = Endpoint("KEYSWEEP_GCP_RESOURCEMANAGER_BASE_URL", "https://cloudresourcemanager.googleapis.com")
 ADMIN_KEY_ENV = "KEYSWEEP_GCP_ADMIN_KEY"
+
+
+def key_url(base: str, project: str, email: str, key_id: str) -> str:
+    """keys.get (and, with `:disable`, keys.disable) of one service-account key."""
+    return f"{base}/v1/projects/{quote(project, safe='')}/serviceAccounts/{quote(email, safe='@')}/keys/{key_id}"
 
 
 def _google_error(status: int, body: Any) -> dict[str, Any] | None:
@@ -170,10 +179,10 @@ class ServiceAccountKeyVerifier:
         if not token:
             return Verification("unknown", identity, f"the key is checked in IAM with keysweep's own token: "
                                                      f"{ADMIN_KEY_ENV} is not set")
-        url = (f"{iam_url(ctx.settings)}/v1/projects/{quote(project, safe='')}/serviceAccounts/"
-               f"{quote(email, safe='@')}/keys/{key_id}{WITH_PUBLIC_KEY}")
+        url = key_url(iam_url(ctx.settings), project, email, key_id)
+        headers = {"Authorization": f"Bearer {token}"}
         try:
-            response = await ctx.http.request("GET", url, headers={"Authorization": f"Bearer {token}"})
+            response = await ctx.http.request("GET", url + WITH_PUBLIC_KEY, headers=headers)
         except TransportError as exc:
             return Verification("unknown", identity, f"no answer from IAM ({type(exc).__name__})")
         body = response.json()
@@ -185,8 +194,8 @@ class ServiceAccountKeyVerifier:
                                                      "key's public half: the id next to it is not proven to be its own")
         for answer in self.dead:
             if answer.matches(response.status, body) and (response.status == 200 or _google_error(response.status, body)):
-                elsewhere = await _held_elsewhere(credential.secret, url.split("?", 1)[0].rsplit("/", 1)[0], token,
-                                                  ctx) if response.status == 404 else None
+                elsewhere = _held_elsewhere(await find_public_half(credential.secret, url.rsplit("/", 1)[0], headers,
+                                                                   ctx)) if response.status == 404 else None
                 if elsewhere:
                     return Verification("unknown", identity, elsewhere)
                 return Verification("dead", {**identity, "dead_reason": answer.reason if response.status == 200
@@ -207,33 +216,73 @@ class ServiceAccountKeyVerifier:
         return Verification("live", identity, None)
 
 
-async def _held_elsewhere(private_pem: str, keys_url: str, token: str, ctx) -> str | None:
-    """Why a NOT_FOUND for the file's key id does not prove the leaked key dead, or None when it
-    does: the account's keys (keys.list; none when the account itself is gone) are read one by one
-    for the leaked key's public half, since the id next to a key can be another's."""
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        listing = await ctx.http.request("GET", keys_url, headers=headers)
-        if listing.status == 404 and _google_error(404, listing.json()):
-            return None  # the account is deleted, and every key with it
-        keys = listing.json().get("keys") if listing.status == 200 and isinstance(listing.json(), dict) else None
-        if not isinstance(keys, list):
-            return f"IAM has no key under this id, but the account's keys could not be listed (HTTP {listing.status})"
-        base = keys_url.split("/v1/", 1)[0]
-        for key in keys:
-            name = str(key.get("name") or "") if isinstance(key, dict) else ""
-            if not name.startswith("projects/"):
-                continue
-            held = await ctx.http.request("GET", f"{base}/v1/{name}{WITH_PUBLIC_KEY}", headers=headers)
-            body = held.json() if held.status == 200 else None
-            if held.status != 200 or not isinstance(body, dict):
-                return f"IAM has no key under this id, and key {name.rsplit('/', 1)[-1]} could not be read"
-            if holds_public_half(private_pem, body.get("publicKeyData")):
-                return (f"the leaked key is held under another id ({name.rsplit('/', 1)[-1]}) than the one next to "
-                        "it in the key file")
-    except TransportError as exc:
-        return f"IAM has no key under this id; the account's keys could not be read ({type(exc).__name__})"
-    return None
+@dataclass(frozen=True)
+class PublicHalfSearch:
+    """Where among the account's keys IAM holds the leaked key's public half (keys.list, then each
+    key's keys.get), since the id written next to a key can be another's. `key_id`: the id it is
+    held under; None when no key of the account holds it (none when the account itself is gone).
+    `calls`: each GET in order, with IAM's answer or the transport error. `stopped`: the last call's
+    answer was not IAM's documented one, so nothing is proven (and `key_id` is None)."""
+
+    key_id: str | None
+    calls: tuple[tuple[str, "Response | TransportError"], ...]
+    stopped: bool = False
+
+
+async def find_public_half(private_pem: str, keys_url: str, headers: dict[str, str], ctx) -> PublicHalfSearch:
+    """Search the account's keys (`keys_url`: `…/serviceAccounts/{email}/keys`) for the public half of
+    `private_pem`. Google's own NOT_FOUND for the listing is the account deleted, and every key with
+    it; for one key, that key deleted since it was listed (it holds nothing). An account without
+    keys lists as `{}` (Google's JSON omits an empty repeated field)."""
+    calls: list[tuple[str, Response | TransportError]] = []
+
+    async def read(url: str) -> dict[str, Any] | None | bool:
+        """IAM's JSON object at `url`; None for Google's own 404; False when the search must stop."""
+        try:
+            response = await ctx.http.request("GET", url, headers=headers)
+        except TransportError as exc:
+            calls.append((url, exc))
+            return False
+        calls.append((url, response))
+        body = response.json()
+        if response.status == 404 and _google_error(404, body):
+            return None
+        return body if response.status == 200 and isinstance(body, dict) else False
+
+    def ended(key_id: str | None = None, stopped: bool = False) -> PublicHalfSearch:
+        return PublicHalfSearch(key_id, tuple(calls), stopped)
+
+    listing = await read(keys_url)
+    if listing is False:
+        return ended(stopped=True)
+    keys = (listing or {}).get("keys") or []
+    if not isinstance(keys, list):
+        return ended(stopped=True)
+    base = iam_url(ctx.settings)
+    for key in keys:
+        name = str(key.get("name") or "") if isinstance(key, dict) else ""
+        if not name.startswith("projects/"):
+            continue
+        held = await read(f"{base}/v1/{name}{WITH_PUBLIC_KEY}")
+        if held is False:
+            return ended(stopped=True)
+        if held is not None and holds_public_half(private_pem, held.get("publicKeyData")):
+            return ended(name.rsplit("/", 1)[-1])
+    return ended()
+
+
+def _held_elsewhere(search: PublicHalfSearch) -> str | None:
+    """Why a NOT_FOUND for the file's key id does not prove the leaked key dead, or None when it does."""
+    if search.key_id:
+        return f"the leaked key is held under another id ({search.key_id}) than the one next to it in the key file"
+    if not search.stopped:
+        return None
+    url, answer = search.calls[-1]
+    if isinstance(answer, TransportError):
+        return f"IAM has no key under this id; the account's keys could not be read ({type(answer).__name__})"
+    if len(search.calls) == 1:
+        return f"IAM has no key under this id, but the account's keys could not be listed (HTTP {answer.status})"
+    return f"IAM has no key under this id, and key {url.split('?', 1)[0].rsplit('/', 1)[-1]} could not be read"
 
 
 VERIFIER = ServiceAccountKeyVerifier()

@@ -19,12 +19,20 @@ dead, or `GET …/keys/{id}` answers 404 (deleted) or `"disabled": true`.
 from __future__ import annotations
 
 import re
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import SecretUnavailable
 from keysweep.http import TransportError
-from keysweep.providers.gcp import _EMAIL, _PROJECT, WITH_PUBLIC_KEY, _nearest, holds_public_half, iam_url
+from keysweep.providers.gcp import (
+    _EMAIL,
+    _PROJECT,
+    WITH_PUBLIC_KEY,
+    _nearest,
+    find_public_half,
+    holds_public_half,
+    iam_url,
+    key_url,
+)
 from keysweep.providers.google import google_error
 from keysweep.revokers._common import (
     BaseRevoker,
@@ -43,15 +51,14 @@ from keysweep.revokers.base import Plan, RevokeResult
 from keysweep.scanner.reread import READERS, occurrence_content
 from keysweep.settings import admin_key_env
 
+if TYPE_CHECKING:
+    from keysweep.http import Response
+
 _KEY_ID = re.compile(r"[0-9a-f]{40}")
 
 
 def _base(ctx) -> str:
     return iam_url(ctx.settings)
-
-
-def key_url(base: str, project: str, email: str, key_id: str) -> str:
-    return f"{base}/v1/projects/{quote(project, safe='')}/serviceAccounts/{quote(email, safe='@')}/keys/{key_id}"
 
 
 def _from_finding(finding) -> tuple[str | None, str | None]:
@@ -167,18 +174,15 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
                 return None
             return needs_person("the key IAM holds under this private_key_id is not the leaked key (another public "
                                 "half): the id written next to it is not its own; nothing was disabled", calls)
-        keys = await self._get(ctx, url.rsplit("/", 1)[0], headers, calls, "GCP key listing")
-        if isinstance(keys, RevokeResult):
-            return keys
-        for key in (keys or {}).get("keys") or []:
-            name = str(key.get("name") or "") if isinstance(key, dict) else ""
-            held = await self._get(ctx, f"{_base(ctx)}/v1/{name}{WITH_PUBLIC_KEY}", headers, calls,
-                                   "GCP key lookup") if name.startswith("projects/") else None
-            if isinstance(held, RevokeResult):
-                return held
-            if held is not None and holds_public_half(value, held.get("publicKeyData")):
-                return needs_person(f"the leaked key is held under another id ({name.rsplit('/', 1)[-1]}) than the "
-                                    f"one next to it in the key file; nothing was disabled", calls)
+        search = await find_public_half(value, url.rsplit("/", 1)[0], headers, ctx)
+        answers = search.calls[:-1] if search.stopped else search.calls
+        calls.extend(("GET", safe_target(target), outcome(answer)) for target, answer in answers)
+        if search.stopped:
+            target, answer = search.calls[-1]
+            return _failure(target, answer, "GCP key listing" if len(search.calls) == 1 else "GCP key lookup", calls)
+        if search.key_id:
+            return needs_person(f"the leaked key is held under another id ({search.key_id}) than the one next to "
+                                f"it in the key file; nothing was disabled", calls)
         return RevokeResult(True, "no such key (already deleted): no key of the account holds its public half",
                             calls=tuple(calls))
 
@@ -189,17 +193,11 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
         try:
             response = await ctx.http.request("GET", url, headers=headers)
         except TransportError as exc:
-            return transport_failure("GET", url, exc, calls)
-        if google_not_found(response):
+            return _failure(url, exc, what, calls)
+        if response.status == 200 and isinstance(response.json(), dict) or google_not_found(response):
             calls.append(("GET", safe_target(url), outcome(response)))
-            return None
-        if response.status != 200:
-            return http_failure("GET", url, response, what, calls)
-        calls.append(("GET", safe_target(url), outcome(response)))
-        body = response.json()
-        if not isinstance(body, dict):
-            return unbelieved_success(what, response, calls)
-        return body
+            return response.json() if response.status == 200 else None
+        return _failure(url, response, what, calls)
 
     async def confirm(self, finding, ctx) -> bool:
         if await verify_status(finding, ctx) == "dead":
@@ -227,6 +225,16 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
 def google_not_found(response) -> bool:
     """Google's own 404 (its error body, providers/google.py), not a proxy's."""
     return response.status == 404 and google_error(response) is not None
+
+
+def _failure(url: str, answer: "Response | TransportError", what: str,
+             calls: list[tuple[str, str, str]]) -> RevokeResult:
+    """How a job ends on a GET whose answer is not IAM's documented one (`calls`: those before it)."""
+    if isinstance(answer, TransportError):
+        return transport_failure("GET", url, answer, calls)
+    if answer.status != 200:
+        return http_failure("GET", url, answer, what, calls)
+    return unbelieved_success(what, answer, [*calls, ("GET", safe_target(url), outcome(answer))])
 
 
 def _already_disabled(response) -> bool:

@@ -957,7 +957,8 @@ class FakeGcpIam(FakeProvider):
             project, email = request.match_info["project"], request.match_info["email"]
             held = [key_id for key_id, (owner, home) in self.accounts.items()
                     if owner == email and project in ("-", home) and key_id not in self.deleted]
-            return web.json_response({"keys": [self.key_resource(key_id) for key_id in held]})
+            # Google's JSON omits an empty repeated field: an account without keys lists as `{}`.
+            return web.json_response({"keys": [self.key_resource(key_id) for key_id in held]} if held else {})
 
         async def get_iam_policy(request):
             self._log(request)
