@@ -145,7 +145,7 @@ def write_csv(findings: list[Finding], out: TextIO) -> None:
 # The scan table's columns, least useful dropped first on a narrow terminal; `where` is the origin
 # (the first commit's path, or the store and name), `source` the kind of place on its own.
 FINDING_COLUMNS = (Column("id", whole=True), Column("rule", whole=True, drop=6), Column("secret", whole=True, drop=5),
-                   Column("source", whole=True, drop=4), Column("where"), Column("commit", whole=True, drop=2),
+                   Column("source", whole=True, drop=4), Column("where", place=True), Column("commit", whole=True, drop=2),
                    Column("author", drop=1), Column("n", whole=True, drop=3))
 
 

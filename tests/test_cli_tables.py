@@ -13,7 +13,7 @@ from keysweep.models import Finding, Occurrence, ScanStats
 from keysweep.output import summary_line, write_table
 from keysweep.sanitize import rich_text
 from keysweep.tables import Column, print_table
-from keysweep.wording import counted
+from keysweep.wording import counted, fold_place, folded
 from tests.test_report_truth import finding, in_git, in_ssm
 
 LONG_RULE = "generic.ai-bearer-token-host-after"  # the longest shipped rule id
@@ -250,3 +250,55 @@ def test_rules_list_on_an_80_column_terminal_keeps_each_rules_name_beside_its_wh
     assert "name" in header and "check" not in header and "long-lived" not in header, header
     assert any("OpenAI project API key" in line for line in lines), screen  # room for a name on one line
     assert any(LONG_RULE in line for line in lines)  # the longest rule id, whole on its line
+
+
+def _where_cells(lines: list[str]) -> list[list[str]]:
+    """The `where` column's lines of each row of a drawn scan table (the last column at 80)."""
+    header = next(i for i, line in enumerate(lines) if "where" in line)
+    column = [cell.strip() for cell in lines[header].split("┃")].index("where")
+    cells: list[list[str]] = []
+    for line in lines[header + 2:]:
+        parts = line.split("│")
+        if len(parts) <= column:
+            continue
+        if parts[1].strip():  # a row's first line carries its id
+            cells.append([])
+        cells[-1].append(parts[column].strip())
+    return cells
+
+
+def test_the_where_column_folds_at_path_separators_at_80_columns():
+    """A responder reads the place a directory at a time: lines break after `/` (or the `repo:`
+    colon, or a space), never inside a directory's or the file's name, and together they are the
+    whole place, nothing cut."""
+    lines = _lines(_findings(LONG_RULE), 80)
+    assert max(map(len, lines)) <= 80, "\n".join(lines)
+    ssm, git = _where_cells(lines)
+    assert git == ["github.com/acme/", "web:config/deeply/", "nested/directory/", "with/a/long/path/", ".env:3"], lines
+    assert ssm == ["ssm us-east-1", "/prod/a/very/long/", "parameter/path/", "that/must/fold/", "openai (v3)"], lines
+
+
+def test_a_name_wider_than_the_column_is_the_only_thing_cut_and_hostile_places_stay_data():
+    name = "[link=http://x]\x1b[2J" + "n" * 40 + ".env"
+    lines = _lines([finding("sk-proj-" + "H0st" * 12, in_git(f"ops/{name}"), rule_id=LONG_RULE)], 80)
+    assert max(map(len, lines)) <= 80 and "\x1b" not in "".join(lines), "\n".join(lines)
+    (cell,) = _where_cells(lines)
+    assert cell[0] == "github.com/acme/" and cell[1] == "web:ops/", cell  # the directories whole
+    assert "".join(cell[2:]) == "[link=http://x]\\x1b[2J" + "n" * 40 + ".env:3"  # as the characters it is
+
+
+def test_fold_place_breaks_after_separators_and_keeps_a_line_number():
+    assert fold_place("src/app/settings.py:12", 15) == ["src/app/", "settings.py:12"]
+    assert fold_place("ssm eu-west-1 /a/b", 13) == ["ssm eu-west-1", "/a/b"]
+    assert fold_place("short/path", 80) == ["short/path"]
+    assert fold_place("x" * 10, 4) == ["xxxx", "xxxx", "xx"]
+
+
+def test_a_reports_place_wider_than_a_line_folds_after_its_separators():
+    place = "github.com/acme/platform-monorepo:services/payments/deploy/overlays/production/secrets.env:14"
+    lines = folded("  f_0123456789abcdef", ["openai", "sk-proj-…Ab12", place], width=80, indent=" " * 6,
+                   place_last=True)
+    assert lines == ["  f_0123456789abcdef  openai  sk-proj-…Ab12",
+                     "      github.com/acme/platform-monorepo:services/payments/deploy/overlays/",
+                     "      production/secrets.env:14"]
+    assert folded("  f_0", ["openai", place], width=80, indent=" " * 6)[-1] == " " * 6 + place  # only when asked

@@ -405,13 +405,13 @@ def render_table(report: dict[str, Any], width: int | None = None) -> str:
         for r in report["oldest_still_live"]:
             lines.extend(folded(f"  {human(r['open_seconds']):>8}  {t_(r['id'])}",
                                 [t_(r["provider"]), t_(r["redacted"]), t_(r["owner"] or "(unowned)"), t_(r["where"])],
-                                width=fit, indent=" " * 12))
+                                width=fit, indent=" " * 12, place_last=narrow))
     if report["unowned"]:
         shown = 20
         lines.append("unowned:")
         for r in report["unowned"][:shown]:
             lines.extend(folded(f"  {t_(r['id'])}", [t_(r["provider"]), t_(r["redacted"]), t_(r["where"])],
-                                width=fit, indent=" " * 6))
+                                width=fit, indent=" " * 6, place_last=narrow))
         if len(report["unowned"]) > shown:
             lines.append(f"  (+{len(report['unowned']) - shown} more: --format json lists them all)")
     return "\n".join(lines) + "\n"
