@@ -5,17 +5,21 @@ confirm a revocation, and its reply to a destructive call is not believed."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 
 import pytest
 
+from keysweep.context import Context
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Jobs
 from keysweep.remediation.orchestrator import finish_run, start_run
+from keysweep.remediation.services import for_revocation
 from keysweep.revokers import available_revokers
-from keysweep.revokers._common import make_plan
+from keysweep.revokers._common import make_plan, verify_status
+from keysweep.settings import Settings
 from keysweep.store import Store
-from tests.fakes.providers import INTERMEDIARY_REPLIES, FakeGitHub, FakeProviders
+from tests.fakes.providers import INTERMEDIARY_REPLIES, FakeGcpIam, FakeGitHub, FakeProviders
 from tests.revoke_helpers import env_for, set_env, write_config
 from tests.test_revokers import Harness, fast_http
 
@@ -107,3 +111,124 @@ def test_resume_after_a_kill_does_not_confirm_a_never_revoked_key_behind_a_proxy
         again = run("revoke", "--resume", "--config", config, "--confirm-delay", "0", "--format", "json")
         assert {j["state"] for j in again.json()["jobs"]} == {J.CONFIRMED}, again
         assert fake.revoke_calls[token] == 1
+
+
+# -- GCP service-account keys: keys.get proves the key, then :disable and DELETE ---------------------
+class GcpHarness:
+    """One leaked service-account key IAM holds, its finding (account in the metadata), and a context
+    with keysweep's own token."""
+
+    def __init__(self, tmp_path, keys) -> None:
+        from tests.test_revoke_gcp import gcp_finding
+
+        self.sa = keys.gcp_service_account()
+        path = tmp_path / "sa.json"
+        path.write_text(self.sa.json_text)
+        self.fake = FakeGcpIam({self.sa.private_key_id: (self.sa.client_email, self.sa.project_id)},
+                               private_keys={self.sa.private_key_id: self.sa.private_key})
+        self.finding = gcp_finding(self.sa, path)
+        self.servers = FakeProviders(gcp=self.fake)
+
+    def context(self, http) -> Context:
+        return for_revocation(Context(http=http, settings=Settings(env=self.fake.env()),
+                                      extra={"_findings": {self.finding.id: self.finding}}))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gcp_confirmation_needs_iams_own_answer(tmp_path, keys, mode):
+    h = GcpHarness(tmp_path, keys)
+    revoker = available_revokers()["gcp"]
+    key_id = h.sa.private_key_id
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            h.fake.intermediary = mode
+            assert await verify_status(h.finding, ctx) == "unknown", "a proxy's answer says nothing of the key"
+            assert await revoker.confirm(h.finding, ctx) is False, "a live key behind a proxy is not dead"
+            h.fake.intermediary = None
+            result = await revoker.revoke(await revoker.plan(h.finding, ctx), ctx)
+            assert result.ok, result
+            h.fake.intermediary = mode
+            assert await revoker.confirm(h.finding, ctx) is False, "only IAM's word confirms"
+            h.fake.intermediary = None
+            assert await revoker.confirm(h.finding, ctx) is True
+
+    with h.servers:
+        asyncio.run(scenario())
+        assert key_id in h.fake.deleted and h.fake.effective[key_id] == 1
+
+
+@pytest.mark.parametrize("step", ["disable", "delete"])
+@pytest.mark.parametrize("mode", DESTRUCTIVE_MODES)
+def test_gcp_disable_or_delete_answered_by_an_intermediary_is_not_believed(tmp_path, keys, mode, step):
+    h = GcpHarness(tmp_path, keys)
+    revoker = available_revokers()["gcp"]
+    key_id = h.sa.private_key_id
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            plan = await revoker.plan(h.finding, ctx)
+            h.fake.intermediary, h.fake.intermediary_on = mode, "revoke"
+            if step == "delete":  # the disable reaches IAM; the proxy answers the DELETE only
+                h.fake.hostile_only = "DELETE"
+            result = await revoker.revoke(plan, ctx)
+            assert not result.ok, (mode, result)
+            if INTERMEDIARY_REPLIES[mode][0] == 200:
+                assert result.retryable and "not believed" in result.detail, result
+            else:
+                assert not result.busy, result
+
+    with h.servers:
+        asyncio.run(scenario())
+        assert key_id not in h.fake.deleted and h.fake.effective[key_id] == 0, "nothing deleted"
+        assert (key_id in h.fake.disabled) is (step == "delete"), "disabled only by IAM itself"
+
+
+def test_gcp_a_disabled_flag_without_the_keys_resource_is_not_its_death(tmp_path, keys):
+    """keys.get's `"disabled": true` is IAM's word about a key only in the key's own resource (its
+    name, its public half): a bare `{"disabled": true}` from a gateway is unknown."""
+    h = GcpHarness(tmp_path, keys)
+    h.fake.bare_disabled = True
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            return await verify_status(h.finding, ctx), await available_revokers()["gcp"].confirm(h.finding, ctx)
+
+    with h.servers:
+        assert asyncio.run(scenario()) == ("unknown", False)
+        assert h.sa.private_key_id not in h.fake.disabled
+
+
+def test_gcp_revoke_run_behind_a_sign_in_page_revokes_nothing_and_logs_no_revocation(run, tmp_path, keys, monkeypatch):
+    """The whole run: every disable answered by a proxy's 200 sign-in page. The job is not revoked
+    nor confirmed, the audit log and the events say so, and IAM's key is untouched."""
+    sa = keys.gcp_service_account()
+    leak = tmp_path / "leak"
+    leak.mkdir()
+    (leak / "deploy-sa.json").write_text(sa.json_text)
+    db = tmp_path / "k.db"
+    fake = FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
+                      private_keys={sa.private_key_id: sa.private_key})
+    fake.intermediary, fake.intermediary_on = "html_200", "revoke"
+    config = write_config(tmp_path / "k.toml", providers=("gcp",))
+    with FakeProviders(gcp=fake) as fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        assert run("scan", "dir", leak).code == 1
+        done = run("revoke", "--provider", "gcp", "--execute", "--config", config, "--confirm-delay", "0",
+                   "--max-wait", "1s", "--format", "json")
+        states = {j["state"] for j in done.json()["jobs"]}
+        assert states <= {J.FAILED_RETRYABLE, J.FAILED_PERMANENT}, done
+        assert "not believed" in done.stdout
+        assert fake.revoke_calls[sa.private_key_id] == 0 and not fake.disabled and not fake.deleted
+    with sqlite3.connect(db) as conn:
+        kinds = {row[0] for row in conn.execute("SELECT kind FROM events")}
+        assert not kinds & {"revoked", "confirmed_dead"}, kinds
+        states = [json.loads(result) for action, result in conn.execute(
+            "SELECT action, result FROM audit_log WHERE action = 'revoke.state' ORDER BY seq")]
+        assert states and all("not believed" in s["error"] for s in states), states
+        assert {s["state"] for s in states} <= {J.FAILED_RETRYABLE, J.FAILED_PERMANENT}, states
+    audit = run("audit", "verify", "--db", db)
+    assert audit.code == 0, audit

@@ -231,3 +231,44 @@ def test_a_deleted_key_whose_account_lists_no_key_is_dead_to_the_verifier_and_go
     assert [c[:1] + c[2:] for c in result.calls] == [("GET", "404"), ("GET", "200")], result
     assert result.calls[1][1].endswith(f"/serviceAccounts/{sa.client_email}/keys")
     assert fake.revoke_calls[sa.private_key_id] == 0
+
+
+def test_another_keys_disabled_flag_under_the_files_id_confirms_nothing(tmp_path, keys):
+    """A resumed job asks confirm() before acting: IAM's key under the file's id being disabled is
+    that key's state, not the leaked key's, unless it holds the leaked key's public half."""
+    leaked, production, finding = edited_key_file(keys, tmp_path)
+    fake = F.FakeGcpIam({production.private_key_id: (production.client_email, production.project_id)},
+                        private_keys={production.private_key_id: production.private_key})
+    fake.disabled.add(production.private_key_id)
+    revoker = available_revokers()["gcp"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            return await revoker.confirm(finding, ctx)
+
+    with F.FakeProviders(gcp=fake):
+        assert asyncio.run(scenario()) is False
+
+
+def test_a_finding_without_its_account_is_confirmed_through_its_key_file(tmp_path, keys):
+    """A finding read back from the store may lack the account: confirm() reads it from the key
+    file and asks the verifier with it, so a live key is not dead and a deleted one is."""
+    sa = keys.gcp_service_account()
+    path = tmp_path / "sa.json"
+    path.write_text(sa.json_text)
+    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
+                        private_keys={sa.private_key_id: sa.private_key})
+    finding = gcp_finding(sa, path, metadata=False)
+    revoker = available_revokers()["gcp"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            before = await revoker.confirm(finding, ctx)
+            assert (await revoker.revoke(await revoker.plan(finding, ctx), ctx)).ok
+            return before, await revoker.confirm(finding, ctx)
+
+    with F.FakeProviders(gcp=fake):
+        assert asyncio.run(scenario()) == (False, True)
+        assert sa.private_key_id in fake.deleted

@@ -186,21 +186,23 @@ class ServiceAccountKeyVerifier:
         except TransportError as exc:
             return Verification("unknown", identity, f"no answer from IAM ({type(exc).__name__})")
         body = response.json()
-        if response.status == 200 and isinstance(body, dict) and str(body.get("name") or "").endswith(key_id) \
-                and not holds_public_half(credential.secret, body.get("publicKeyData")):
+        # IAM's own key resource: named for this key id (a bare `{"disabled": true}` is nobody's word).
+        own = isinstance(body, dict) and str(body.get("name") or "").endswith(key_id)
+        if response.status == 200 and own and not holds_public_half(credential.secret, body.get("publicKeyData")):
             # Disabled or not, IAM's key under this id is another key (or its public half was not
             # given): nothing it says is about the leaked key.
             return Verification("unknown", identity, "IAM's key under this private_key_id is not the leaked "
                                                      "key's public half: the id next to it is not proven to be its own")
         for answer in self.dead:
-            if answer.matches(response.status, body) and (response.status == 200 or _google_error(response.status, body)):
+            if answer.matches(response.status, body) and (own if response.status == 200
+                                                          else _google_error(response.status, body)):
                 elsewhere = _held_elsewhere(await find_public_half(credential.secret, url.rsplit("/", 1)[0], headers,
                                                                    ctx)) if response.status == 404 else None
                 if elsewhere:
                     return Verification("unknown", identity, elsewhere)
                 return Verification("dead", {**identity, "dead_reason": answer.reason if response.status == 200
                                              else f"HTTP {response.status} {answer.reason}"}, None)
-        if response.status != 200 or not isinstance(body, dict) or not str(body.get("name") or "").endswith(key_id):
+        if response.status != 200 or not own:
             error = _google_error(response.status, body)
             return Verification("unknown", identity, f"IAM answered HTTP {response.status}"
                                 + (f" {error['status']}" if error else " (not Google's error body)"))

@@ -13,7 +13,8 @@ again in memory, like the value). `project` is the project id when known, else `
 answers 403 rather than 404 for a key that does not exist, so a known project gives clearer errors).
 
 Idempotent: 404 on disable or delete means the key is gone (success). confirm(): the verifier says
-dead, or `GET …/keys/{id}` answers 404 (deleted) or `"disabled": true`.
+dead (IAM's key under the id, holding the leaked key's public half, disabled; or NOT_FOUND with no
+key of the account holding it), asked with the account from the key file when the finding lacks it.
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ from keysweep.revokers._common import (
     safe_target,
     transport_failure,
     unbelieved_success,
+    verifier,
     verify_status,
 )
 from keysweep.revokers.base import Plan, RevokeResult
 from keysweep.scanner.reread import READERS, occurrence_content
 from keysweep.settings import admin_key_env
+from keysweep.verify.model import Credential
 
 if TYPE_CHECKING:
     from keysweep.http import Response
@@ -202,24 +205,26 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
     async def confirm(self, finding, ctx) -> bool:
         if await verify_status(finding, ctx) == "dead":
             return True
-        token = ctx.settings.admin_key("gcp")
-        if not token:
-            return False
-
+        if (finding.metadata or {}).get("client_email") or not ctx.settings.admin_key("gcp"):
+            return False  # the verifier asked IAM about this account already (or cannot ask)
+        # A finding read back from the store: its key file names the account. The verifier's own
+        # proof then decides (the leaked key's public half under the id, or under no other id).
         email, project = _from_finding(finding)
         if not email:
             email, project = await self._account(Plan(self.name, finding.id, [], data={}), ctx)
-        if not email:
+        check = verifier(finding.provider, ctx)
+        if not email or check is None:
             return False
         try:
-            response = await ctx.http.request("GET", key_url(_base(ctx), project or "-", email, finding.key_id),
-                                              headers={"Authorization": f"Bearer {token}"})
-        except TransportError:
+            value = await reread(finding, ctx)
+        except SecretUnavailable:
             return False
-        if google_not_found(response):
-            return True
-        body: Any = response.json() if response.status == 200 else None
-        return isinstance(body, dict) and bool(body.get("name")) and body.get("disabled") is True
+        facts = {"client_email": email, **({"project_id": project} if project else {})}
+        try:
+            result = await check.verify(Credential(finding.provider, finding.rule_id, value, finding.key_id, facts), ctx)
+        except Exception:  # a verifier must not raise; if one does, nothing is confirmed
+            return False
+        return result.status == "dead"
 
 
 def google_not_found(response) -> bool:

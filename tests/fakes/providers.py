@@ -867,6 +867,10 @@ class FakeGcpIam(FakeProvider):
         self.expires: dict[str, str] = {}
         self.policies: dict[str, list[dict[str, Any]]] = {}
         self.admin_key = ADMIN_KEYS["gcp"]
+        # The intermediary answers only this method ("POST": the disable, "DELETE"), when set.
+        self.hostile_only: str | None = None
+        # keys.get answered `{"disabled": true}` alone (no name, no public half): a gateway's stub.
+        self.bare_disabled = False
 
     def is_revoke(self, method, path):
         return method == "DELETE" or path.endswith(":disable")
@@ -909,7 +913,7 @@ class FakeGcpIam(FakeProvider):
 
         async def post_key(request):
             self._log(request)
-            hostile = self._intermediary("revoke")
+            hostile = self._intermediary("revoke") if self.hostile_only in (None, "POST") else None
             if hostile is not None:
                 return hostile
             if not request.match_info["key"].endswith(":disable"):
@@ -926,7 +930,7 @@ class FakeGcpIam(FakeProvider):
 
         async def delete_key(request):
             self._log(request)
-            hostile = self._intermediary("revoke")
+            hostile = self._intermediary("revoke") if self.hostile_only in (None, "DELETE") else None
             if hostile is not None:
                 return hostile
             key_id, failure = lookup(request)
@@ -947,6 +951,8 @@ class FakeGcpIam(FakeProvider):
             key_id, failure = lookup(request)
             if failure is not None:
                 return failure
+            if self.bare_disabled:
+                return web.json_response({"disabled": True})
             return web.json_response(self.key_resource(key_id, request.query.get("publicKeyType")))
 
         async def list_keys(request):
