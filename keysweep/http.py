@@ -3,7 +3,9 @@ timeouts, and retries with exponential backoff on 429, 5xx and timeouts (honouri
 and GitHub/GitLab rate-limit headers).
 
 Nothing here logs a request's headers or body: they may carry the credential being checked.
-aiohttp is imported on first use, so commands that never reach the network don't pay for it.
+aiohttp is imported on first use, so commands that never reach the network don't pay for it, and
+without the CA bundle it would load twice on import (`import_aiohttp`): the process's TLS trust is
+read once, at its first HTTPS handshake.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import contextlib
 import inspect
 import json
 import random
+import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,6 +25,88 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from keysweep.errors import TransportError as TransportError  # defined there: verifiers catch it without asyncio
+
+
+def import_aiohttp() -> Any:
+    """aiohttp, imported without reading the system CA bundle.
+
+    aiohttp builds its two default TLS contexts (verified, and unverified for `ssl=False`) when it
+    is imported, and each reads the CA bundle: about 70 ms of CPU, a third of aiohttp's import and
+    more than all the requests of a second sweep that GitHub answers 304. Here their bundle is read
+    just before their first handshake instead, so a process that speaks only plain HTTP (a local
+    fake, a proxy on 127.0.0.1) never reads it, and one that speaks HTTPS reads it once: every
+    keysweep request goes through aiohttp's verified default context. Nothing else changes: the
+    same contexts, configured by aiohttp, trusting the same store."""
+    if "aiohttp.connector" in sys.modules:  # imported already (by keysweep, or by anything else)
+        return sys.modules["aiohttp"]
+    with _IMPORTING:  # one thread patches and restores ssl at a time
+        if "aiohttp.connector" in sys.modules:
+            return sys.modules["aiohttp"]
+        return _import_aiohttp_deferring_trust()
+
+
+_IMPORTING = threading.Lock()
+
+
+def _import_aiohttp_deferring_trust() -> Any:
+    import ssl  # noqa: PLC0415
+
+    load = ssl.SSLContext.set_default_verify_paths  # what reads the bundle (load_default_certs ends there)
+    had_own = "set_default_verify_paths" in vars(ssl.SSLContext)
+    deferred: list[ssl.SSLContext] = []
+
+    def set_default_verify_paths(context: ssl.SSLContext) -> None:
+        if _called_from_module("aiohttp.connector"):
+            deferred.append(context)
+        else:  # another caller (another thread, another library): as always
+            load(context)
+
+    ssl.SSLContext.set_default_verify_paths = set_default_verify_paths  # type: ignore[method-assign]
+    try:
+        import aiohttp  # noqa: PLC0415
+    finally:
+        if had_own:
+            ssl.SSLContext.set_default_verify_paths = load  # type: ignore[method-assign]
+        else:
+            del ssl.SSLContext.set_default_verify_paths
+    if deferred:
+        lock = threading.Lock()
+
+        class TrustOnFirstHandshake(ssl.SSLContext):
+            """One of aiohttp's contexts, its trust store not read yet: read just before its first
+            handshake, after which it is a plain ssl.SSLContext again. asyncio starts every TLS
+            connection with `wrap_bio`; a blocking socket would use `wrap_socket`."""
+
+            def _read_trust(self) -> None:
+                with lock:
+                    if type(self) is TrustOnFirstHandshake:
+                        load(self)
+                        self.__class__ = ssl.SSLContext
+
+            def wrap_bio(self, *args: Any, **kwargs: Any) -> Any:
+                self._read_trust()
+                return ssl.SSLContext.wrap_bio(self, *args, **kwargs)
+
+            def wrap_socket(self, *args: Any, **kwargs: Any) -> Any:
+                self._read_trust()
+                return ssl.SSLContext.wrap_socket(self, *args, **kwargs)
+
+        for context in deferred:
+            context.__class__ = TrustOnFirstHandshake
+    return aiohttp
+
+
+def _called_from_module(name: str, depth: int = 6) -> bool:
+    """Whether a few frames above the caller of the caller run code of module `name`."""
+    frame = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__") == name:
+            return True
+        frame = frame.f_back
+    return False
+
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # No provider answer keysweep reads is anywhere near this; a bigger body is not the documented
@@ -125,8 +211,7 @@ class HttpClient:
         self._throttles: dict[str, Any] = {}
 
     async def __aenter__(self) -> "HttpClient":
-        import aiohttp
-
+        aiohttp = import_aiohttp()
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             headers={"User-Agent": self.user_agent},
@@ -157,7 +242,7 @@ class HttpClient:
         """
         # aiohttp and its companions load with the first request: scan staged imports this module
         # for its types and never sends one.
-        import aiohttp
+        aiohttp = import_aiohttp()
         from multidict import CIMultiDict  # noqa: PLC0415
 
         if self._session is None:

@@ -6,7 +6,11 @@ run's client when the caller has one, and a client of their own otherwise."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,8 @@ import pytest
 from keysweep.http import HttpClient, Response, RetryPolicy, Throttle, rate_limited
 from keysweep.settings import Settings
 from tests.fakes.api import Reply
+from tests.fakes.keyvault import self_signed
+from tests.fakes.serving import ThreadedApp
 
 TOKEN = "ghp_faketesttoken_not_a_real_token_000000"
 VALUE = "sk-proj-" + "a1B2c3D4" * 6
@@ -226,3 +232,66 @@ def test_a_rate_under_one_request_a_second_spaces_requests():
 
     asyncio.run(go())
     assert waits == [2.0]
+
+
+class Hello(ThreadedApp):
+    """Any path answers 200 {"ok": true}: over plain HTTP, or over HTTPS with an `ssl_context`."""
+
+    async def handle(self, request):
+        from aiohttp import web
+
+        return web.json_response({"ok": True})
+
+
+# Run in a fresh interpreter (the test process imported aiohttp long ago): counts every read of the
+# system trust store, then GETs each URL in turn with one HttpClient and prints, after each answer,
+# the status and how many times the trust store has been read so far.
+TRUST_READS = """
+import asyncio, json, ssl, sys
+reads = []
+read = ssl.SSLContext.set_default_verify_paths
+def counted(context):
+    reads.append(1)
+    return read(context)
+ssl.SSLContext.set_default_verify_paths = counted
+from keysweep.errors import TransportError
+from keysweep.http import HttpClient, RetryPolicy
+
+async def main():
+    seen = []
+    async with HttpClient(timeout=10, policy=RetryPolicy(attempts=1)) as http:
+        for url in sys.argv[1:]:
+            try:
+                seen.append([(await http.request("GET", url)).status, len(reads)])
+            except TransportError as exc:
+                seen.append(["verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else str(exc), len(reads)])
+    return seen
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def test_the_trust_store_is_read_once_at_the_first_https_request_and_never_for_plain_http(tmp_path):
+    """aiohttp reads the CA bundle twice when imported (two default contexts); keysweep's client
+    reads it once, just before its first TLS handshake, and a process that speaks only plain HTTP
+    (a second sweep against a local forge) never reads it. Verification stays on: the bundle
+    named by SSL_CERT_FILE is what is trusted, and a server it does not vouch for is refused."""
+
+    server_context, cert = self_signed(tmp_path / "tls")
+    plain, tls = Hello().start(), Hello(server_context).start()
+    try:
+        def reads(*urls, **env):
+            done = subprocess.run([sys.executable, "-c", TRUST_READS, *urls], capture_output=True, text=True,
+                                  timeout=60, env={**os.environ, **env})
+            assert done.returncode == 0, done.stderr
+            return [tuple(step) for step in json.loads(done.stdout)]
+
+        assert reads(plain.url, plain.url, SSL_CERT_FILE=str(cert)) == [(200, 0), (200, 0)]
+        assert reads(plain.url, tls.url, tls.url, plain.url, tls.url, SSL_CERT_FILE=str(cert)) == [
+            (200, 0), (200, 1), (200, 1), (200, 1), (200, 1)]
+        other = tmp_path / "other"
+        _, stranger = self_signed(other)  # a bundle that does not hold the server's certificate
+        assert reads(tls.url, tls.url, SSL_CERT_FILE=str(stranger)) == [("verify failed", 1), ("verify failed", 1)]
+    finally:
+        plain.stop()
+        tls.stop()
