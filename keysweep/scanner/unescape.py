@@ -6,7 +6,7 @@ become part of it (the `m` of `[1;32m`).
 
 `unescaped_view` gives the lines that hold an escape, decoded (colour codes removed), with a map
 back to the original offsets. The engine scans that view beside the content itself. Finding the
-escapes costs a few `bytes.find` calls on content that has none.
+escapes costs one `re` search over content that has none.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ ESCAPE_PATTERN = re.sub(rb"\(\?P<[a-z]+>", b"(", _ESCAPE.pattern)
 # Every escape starts with one of these: content holding none of them is not looked at further.
 _TRIGGERS = (b"%2", b"%3", b"%4", b"%5", b"%6", b"%7", b"\\/", b"\\u00", b"\\x1", b"\\033", b"&#",
              b"&amp;", b"&quot;", b"&apos;", b"&lt;", b"&gt;", b"\x1b[")
-# The triggers by their first byte: content without that byte is not searched for its triggers.
-_TRIGGERS_BY_LEAD = tuple((lead, tuple(t for t in _TRIGGERS if t[0] == lead[0]))
-                          for lead in (b"%", b"\\", b"&", b"\x1b"))
+# One search for all of them: `re` skips in C to the next byte that can start one (`%`, `\\`, `&`,
+# ESC), so content without escapes costs one pass, and each true start one step of Python.
+_TRIGGER = re.compile(b"|".join(re.escape(t) for t in _TRIGGERS))
 _NAMED = {b"amp": b"&", b"quot": b'"', b"apos": b"'", b"lt": b"<", b"gt": b">"}
 KINDS = {"percent": "percent-encoding", "slash": "json-escape", "json": "json-escape", "decimal": "html-entity",
          "hex": "html-entity", "named": "html-entity", "ansi": "ansi-escape"}
@@ -63,15 +63,7 @@ def _replacement(found: re.Match) -> tuple[bytes, str] | None:
 
 def escapes(content: bytes) -> list[Escape]:
     """Every escape in `content`, in order."""
-    starts: set[int] = set()
-    for lead, triggers in _TRIGGERS_BY_LEAD:
-        if lead not in content:
-            continue
-        for trigger in triggers:
-            index = content.find(trigger)
-            while index >= 0:
-                starts.add(index)
-                index = content.find(trigger, index + 1)
+    starts = {found.start() for found in _TRIGGER.finditer(content)}
     return _non_overlapping(content, starts)
 
 
@@ -91,7 +83,6 @@ def _non_overlapping(content: bytes, starts: set[int]) -> list[Escape]:
     return found
 
 
-_TRIGGER_BYTES = frozenset(b"%\\&\x1b")
 LONGEST = 32  # bytes: no escape is longer (`\\u001b[` + 16 parameters + final letter)
 
 
