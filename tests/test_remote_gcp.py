@@ -115,3 +115,90 @@ def test_a_project_that_cannot_be_listed_is_not_read(run, tmp_path, seeded, gcp)
     result = scan(run, tmp_path, "--project", "acme-secrets")
     assert result.code == 3 and result.json() == [], result
     assert "gcp acme-secrets: cannot list secrets (403" in result.stderr
+
+
+# -- regional secrets ---------------------------------------------------------------------------------
+@pytest.fixture
+def regional(gcp, monkeypatch, keys):
+    """A regional endpoint (Google's secretmanager.LOCATION.rep.googleapis.com) holding secrets of two
+    locations and one more the scan is not asked to read; one global secret beside them."""
+    server = FakeSecretManager(token=TOKEN, regional=True).start()
+    monkeypatch.setenv("KEYSWEEP_GCP_SECRETMANAGER_REGIONAL_BASE_URL", server.url)
+    planted = {"global": keys.anthropic(), "eu": keys.openai_project(), "us": keys.groq(), "asia": keys.xai()}
+    gcp.secret("acme-ml", "anthropic", [planted["global"]])
+    server.secret("acme-ml", "openai-key", [planted["eu"]], labels={"team": "eu-ml"}, location="europe-west4")
+    server.secret("acme-ml", "groq", [planted["us"]], location="us-central1")
+    server.secret("acme-ml", "xai", [planted["asia"]], location="asia-east1")
+    server.planted = planted
+    yield server
+    server.stop()
+
+
+def test_regional_secrets_of_each_named_location_are_read_at_the_regional_endpoint(run, tmp_path, gcp, regional):
+    planted = regional.planted
+    result = scan(run, tmp_path, "--location", "europe-west4", "--location", "us-central1")
+    assert result.code == 1, result
+    findings = result.json()
+    (place,) = find_secret(findings, planted["eu"])["occurrences"]
+    assert place["locator"] == {"source": "gcp", "project": "acme-ml", "location": "europe-west4",
+                                "secret": "openai-key", "version": "1",
+                                "resource": "gcp-secret acme-ml/europe-west4/openai-key v1"}
+    assert place["metadata"]["tags"] == {"team": "eu-ml"}
+    assert find_secret(findings, planted["us"])["occurrences"][0]["locator"]["location"] == "us-central1"
+    assert "location" not in find_secret(findings, planted["global"])["occurrences"][0]["locator"]  # still read
+    assert not [f for f in findings if f["secret_sha256"] == hashlib.sha256(planted["asia"].encode()).hexdigest()]
+    # Listed names carry the project number, as Google's do.
+    assert sorted(regional.accessed()) == ["/v1/projects/100000/locations/europe-west4/secrets/openai-key/versions/1:access",
+                                           "/v1/projects/100000/locations/us-central1/secrets/groq/versions/1:access"]
+    assert not [r for r in gcp.requests if "/locations/" in r.path]  # regional secrets only at their endpoint
+    assert "Traceback" not in result.stderr and "error" not in result.stderr.lower()
+
+    regional.requests.clear()
+    again = scan(run, tmp_path, "--location", "europe-west4", "--location", "us-central1", "--new-only")
+    assert again.code == 0 and again.json() == [] and regional.accessed() == [], again  # accessed once
+
+
+def test_without_a_location_no_regional_endpoint_is_asked(run, tmp_path, gcp, regional):
+    result = scan(run, tmp_path)
+    assert result.code == 1 and regional.requests == [], result
+    find_secret(result.json(), regional.planted["global"])
+
+
+def test_verify_rereads_a_regional_version(run, tmp_path, gcp, regional, openai_api):
+    assert scan(run, tmp_path, "--location", "europe-west4").code == 1
+    regional.requests.clear()
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(checked.json(), regional.planted["eu"])["verification"]["status"] == "live", checked
+    assert regional.accessed() == ["/v1/projects/acme-ml/locations/europe-west4/secrets/openai-key/versions/1:access"]
+
+
+def test_a_location_that_cannot_be_listed_is_one_line_and_a_bad_one_a_usage_error(run, tmp_path, gcp, regional):
+    result = scan(run, tmp_path, "--location", "europe-west4", "--location", "me-central2")
+    assert result.code == 1, result  # me-central2 holds nothing: an empty listing, no error
+    regional.denied.add("acme-ml")
+    denied = scan(run, tmp_path, "--location", "europe-west4", "--fail-on-error")
+    assert denied.code == 3, denied
+    (line,) = [line for line in denied.stderr.splitlines() if "cannot list" in line]
+    assert "gcp acme-ml europe-west4: cannot list secrets (403" in line
+    bad = run("scan", "gcp", "--location", "eu.evil.example/x", "--db", tmp_path / "s.db")
+    assert bad.code == 2 and bad.stderr.strip() == \
+        "keysweep: error: --location 'eu.evil.example/x': not a location id (such as europe-west4)", bad
+
+
+def test_the_regional_endpoint_is_googles_unless_one_is_named():
+    from keysweep.scanner.sources.gcp import endpoint_for
+
+    assert endpoint_for("europe-west4", None, {}) == "https://secretmanager.europe-west4.rep.googleapis.com"
+    assert endpoint_for(None, None, {}) is None  # the client's own: Google's global endpoint
+    # A scan pointed at an endpoint of its own never sends a regional request to Google unasked.
+    assert endpoint_for("europe-west4", "http://127.0.0.1:9", {}) == "http://127.0.0.1:9"
+    assert endpoint_for("us-east1", None, {"KEYSWEEP_GCP_SECRETMANAGER_REGIONAL_BASE_URL":
+                                           "https://sm-{location}.psc.example"}) == "https://sm-us-east1.psc.example"
+
+
+def test_sweep_reads_the_locations_of_the_gcp_table(run, tmp_path, gcp, regional):
+    config = tmp_path / "keysweep.toml"
+    config.write_text('[[sources.gcp]]\nprojects = ["acme-ml"]\nlocations = ["us-central1"]\n')
+    result = run("sweep", "--config", config, "--db", tmp_path / "store.db", "--format", "json", "--no-progress")
+    assert result.code == 1, result
+    assert find_secret(result.json(), regional.planted["us"])["occurrences"][0]["locator"]["location"] == "us-central1"

@@ -45,7 +45,7 @@ GITLAB_KEYS = {"groups", "projects", "api_url", "url", "token_env", "forks", "ar
 AWS_KEYS = {"profiles", "regions", "endpoint_url", "services", "role_arn", "versions"}
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
 VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace", "auth", "auth_path", "role", "jwt_file"}
-GCP_KEYS = {"projects", "endpoint_url"}
+GCP_KEYS = {"projects", "endpoint_url", "locations"}
 AZURE_KEYS = {"vault_urls"}
 SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "vault", "gcp", "azure", "max_age_days", "cache_dir"}
 LIST_KEYS = ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services", "contexts",
@@ -176,7 +176,7 @@ def build_sources(settings) -> list:
         checked_url(os.environ.get(GCP_ENDPOINT_ENV), f"${GCP_ENDPOINT_ENV}")
         endpoint = checked_url(table.get("endpoint_url"), f"{where}: [sources.gcp] endpoint_url")
         source = GcpSource(projects=table.get("projects") or [os.environ.get(GCP_PROJECT_ENV) or ""],
-                           endpoint_url=endpoint)
+                           endpoint_url=endpoint, locations=table.get("locations") or ())
         try:
             source.check()
         except KeysweepError as exc:

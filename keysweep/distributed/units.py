@@ -58,7 +58,8 @@ def describe_source(source) -> dict[str, Any] | None:
                                             "mounts": list(source.mounts), "versions": source.versions,
                                             "namespace": source.namespace}}
     if isinstance(source, GcpSource):
-        return {"kind": "gcp", "config": {"projects": list(source.projects), "endpoint_url": source.endpoint_url}}
+        return {"kind": "gcp", "config": {"projects": list(source.projects), "endpoint_url": source.endpoint_url,
+                                          "locations": list(source.locations)}}
     if isinstance(source, AzureSource):
         return {"kind": "azure", "config": {"vault_urls": list(source.vault_urls)}}
     return None

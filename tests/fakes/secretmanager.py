@@ -2,7 +2,11 @@
 transport): `GET /v1/projects/{p}/secrets` (pageSize/pageToken), `GET …/secrets/{s}/versions`
 (filter `state:ENABLED`), `GET …/versions/{v}:access` (payload base64 with dataCrc32c). Resource
 names carry the project number, as Google's do. Bearer token checked; errors in Google's shape
-(`{"error": {"code", "message", "status"}}`), e.g. 403 PERMISSION_DENIED for a denied project or secret."""
+(`{"error": {"code", "message", "status"}}`), e.g. 403 PERMISSION_DENIED for a denied project or secret.
+
+Regional secrets (`projects/{p}/locations/{l}/secrets/…`, the same methods) are served only by a
+regional endpoint (`FakeSecretManager(regional=True)`, Google's `secretmanager.{l}.rep.googleapis.com`),
+global ones only by the global endpoint; the other answers 404, as for a method it does not have."""
 
 from __future__ import annotations
 
@@ -18,19 +22,21 @@ def error(code: int, status: str, message: str) -> dict[str, Any]:
 
 
 class FakeSecretManager(ThreadedApp):
-    def __init__(self, token: str = "ya29.fake-test-token") -> None:
+    def __init__(self, token: str = "ya29.fake-test-token", regional: bool = False) -> None:
         super().__init__()
+        self.regional = regional
         self.token = token
         self.projects: dict[str, dict[str, Any]] = {}  # id -> {"number", "secrets": {id: {...}}}
         self.denied: set[str] = set()  # project ids, or "project/secret"
         self.page_size = 2
 
     def secret(self, project: str, secret: str, payloads: list[bytes | str], labels: dict | None = None,
-               states: list[str] | None = None) -> None:
+               states: list[str] | None = None, location: str | None = None) -> None:
+        """A global secret, or with `location` a regional one (serve it from a regional fake)."""
         number = self.projects.setdefault(project, {"number": str(100000 + len(self.projects)), "secrets": {}})
         versions = [{"data": p.encode() if isinstance(p, str) else p, "state": (states or [])[i] if states else "ENABLED",
                      "createTime": f"2025-0{i + 1}-01T00:00:00Z"} for i, p in enumerate(payloads)]
-        number["secrets"][secret] = {"labels": labels or {}, "versions": versions}
+        number["secrets"][(location, secret) if location else secret] = {"labels": labels or {}, "versions": versions}
 
     def add_version(self, project: str, secret: str, payload: str) -> None:
         self.projects[project]["secrets"][secret]["versions"].append(
@@ -56,6 +62,12 @@ class FakeSecretManager(ThreadedApp):
         path = request.path
         access = path.endswith(":access")
         parts = path.removesuffix(":access").strip("/").split("/")
+        location = None
+        if len(parts) >= 6 and parts[3] == "locations":
+            location = parts[4]
+            parts = parts[:3] + parts[5:]
+        if (location is not None) != self.regional:
+            return self._json(error(404, "NOT_FOUND", "Method not found."), 404)
         # v1 projects {p} secrets [{s} versions [{v}]]
         if len(parts) < 4 or parts[:2] != ["v1", "projects"] or parts[3] != "secrets":
             return self._json(error(404, "NOT_FOUND", "Method not found."), 404)
@@ -64,13 +76,15 @@ class FakeSecretManager(ThreadedApp):
             return self._json(error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.secrets.list' denied for "
                                                               f"resource 'projects/{parts[2]}' (or it may not exist)."), 403)
         project_id, project = found
-        prefix = f"projects/{project['number']}/secrets"
+        prefix = f"projects/{project['number']}" + (f"/locations/{location}" if location else "") + "/secrets"
+        held = {key[1] if location else key: value for key, value in project["secrets"].items()
+                if (isinstance(key, tuple) and key[0] == location) or (not isinstance(key, tuple) and not location)}
         if len(parts) == 4:
-            names = sorted(project["secrets"])
+            names = sorted(held)
             start = int(request.query.get("pageToken") or 0)
             size = int(request.query.get("pageSize") or 0) or self.page_size
             page = names[start:start + size]
-            body: dict[str, Any] = {"secrets": [{"name": f"{prefix}/{n}", "labels": project["secrets"][n]["labels"],
+            body: dict[str, Any] = {"secrets": [{"name": f"{prefix}/{n}", "labels": held[n]["labels"],
                                                  "createTime": "2025-01-01T00:00:00Z",
                                                  "replication": {"automatic": {}}} for n in page],
                                     "totalSize": len(names)}
@@ -78,7 +92,7 @@ class FakeSecretManager(ThreadedApp):
                 body["nextPageToken"] = str(start + size)
             return self._json(body)
         secret_id = parts[4]
-        secret = project["secrets"].get(secret_id)
+        secret = held.get(secret_id)
         if secret is None:
             return self._json(error(404, "NOT_FOUND", f"Secret [{prefix}/{secret_id}] not found."), 404)
         if f"{project_id}/{secret_id}" in self.denied:

@@ -6,13 +6,20 @@ Credentials (`google.auth.default`). Endpoint: `--endpoint-url`, else
 KEYSWEEP_GCP_SECRETMANAGER_BASE_URL (its own setting: KEYSWEEP_GCP_BASE_URL is the IAM endpoint),
 else Google's. A payload is matched as `SECRET_ID=payload`, so keyword rules see the secret's name.
 
+Regional secrets (`projects/P/locations/L/secrets/S`) live apart from the global ones and are served
+only by their location's endpoint, `https://secretmanager.L.rep.googleapis.com`: each location named
+(`--location`) is read there, besides the global secrets. KEYSWEEP_GCP_SECRETMANAGER_REGIONAL_BASE_URL
+replaces that endpoint (`{location}` in it is replaced by the location); without it, a scan given an
+endpoint of its own sends the regional requests there too (never to Google unasked).
+
 Incremental: a secret version's payload never changes (a new value is a new version), so a version
 (`projects/…/secrets/…/versions/N`) matched with the same rules is not accessed again: no second
 AccessSecretVersion, no second Data Access audit entry. Labels are kept as owner hints (`tags`).
 
-Locator `{"source": "gcp", "project", "secret", "version"}` (plus `resource`: `gcp-secret
-<project>/<secret> v<version>`, and `access.endpoint_url` when the scan named an endpoint). A project
-or secret the credentials may not read (403) is one error line; the rest is still read.
+Locator `{"source": "gcp", "project", "secret", "version"}`, plus `location` for a regional secret
+(and `resource`: `gcp-secret <project>/<secret> v<version>`, `gcp-secret <project>/<location>/<secret>
+v<version>` for a regional one, and `access.endpoint_url` when the scan named an endpoint). A project,
+location or secret the credentials may not read (403) is one error line; the rest is still read.
 """
 
 from __future__ import annotations
@@ -40,6 +47,10 @@ from keysweep.scanner.sources.remote import (
 
 SOURCE = "gcp-secretmanager"
 ENDPOINT_ENV = "KEYSWEEP_GCP_SECRETMANAGER_BASE_URL"
+REGIONAL_ENDPOINT_ENV = "KEYSWEEP_GCP_SECRETMANAGER_REGIONAL_BASE_URL"
+REGIONAL_ENDPOINT = "https://secretmanager.{location}.rep.googleapis.com"
+# A location id as Google spells them (europe-west4, us-central1): it becomes part of a host name.
+LOCATION = re.compile(r"[a-z][a-z0-9-]{0,62}")
 PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
 TOKEN_ENV = "GOOGLE_OAUTH_ACCESS_TOKEN"
 TIMEOUT = 30.0
@@ -61,6 +72,29 @@ def gcp_error(exc: BaseException) -> str:
 def short(name: str) -> str:
     """The last segment of a resource name (`projects/1/secrets/api-key` → `api-key`)."""
     return str(name).rstrip("/").rsplit("/", 1)[-1]
+
+
+def check_location(location: str) -> str:
+    if not LOCATION.fullmatch(location):
+        raise KeysweepError(f"--location {location!r}: not a location id (such as europe-west4)")
+    return location
+
+
+def endpoint_for(location: str | None, named: str | None, env=None) -> str | None:
+    """The endpoint serving a location's secrets (None: the client's default, Google's global one).
+    `named`: the endpoint the scan was given, else the environment's."""
+    env = os.environ if env is None else env
+    named = named or env.get(ENDPOINT_ENV) or None
+    if location is None:
+        return named
+    template = env.get(REGIONAL_ENDPOINT_ENV) or None
+    if template:
+        return template.replace("{location}", location)
+    return named or REGIONAL_ENDPOINT.format(location=location)
+
+
+def parent_of(project: str, location: str | None) -> str:
+    return f"projects/{project}/locations/{location}" if location else f"projects/{project}"
 
 
 def payload_text(secret_id: str, data: bytes | None) -> str | None:
@@ -111,13 +145,17 @@ def secret_client(endpoint: str | None, env=None):
 class GcpSource:
     label = "gcp"
 
-    def __init__(self, *, projects: Iterable[str] = (), endpoint_url: str | None = None) -> None:
+    def __init__(self, *, projects: Iterable[str] = (), endpoint_url: str | None = None,
+                 locations: Iterable[str] = ()) -> None:
         self.projects = [p for p in projects if p]
         self.endpoint_url = (endpoint_url or "").rstrip("/") or None
+        self.locations = list(dict.fromkeys(loc for loc in locations if loc))
 
     def check(self) -> None:
         if not self.projects:
             raise KeysweepError(f"no GCP project: pass --project or set {PROJECT_ENV}")
+        for location in self.locations:
+            check_location(location)
         import_secretmanager()
 
     def _access(self) -> dict[str, Any]:
@@ -125,29 +163,38 @@ class GcpSource:
 
     async def items(self, run: SourceRun) -> AsyncIterator[Item]:
         for project in self.projects:
-            yield Pending(f"gcp {project}", self._later(run, project), {"op": "read", "project": project})
+            for location in [None, *self.locations]:
+                label = f"gcp {project}" + (f" {location}" if location else "")
+                spec = {"op": "read", "project": project, **({"location": location} if location else {})}
+                yield Pending(label, self._later(run, project, location), spec)
 
     def rebuild(self, run: SourceRun, item: Pending) -> Pending:
-        """One project read again from its `spec` (a distributed sweep's worker, with its own credentials)."""
+        """One project (or one location of it) read again from its `spec` (a distributed sweep's
+        worker, with its own credentials)."""
         spec = item.spec or {}
-        if spec.get("op") != "read" or spec.get("project") not in self.projects:
+        location = spec.get("location")
+        if spec.get("op") != "read" or spec.get("project") not in self.projects \
+                or (location is not None and location not in self.locations):
             raise RemoteError(f"gcp: unknown unit {spec.get('op')!r}")
-        return Pending(item.label, self._later(run, str(spec["project"])), spec)
+        return Pending(item.label, self._later(run, str(spec["project"]), location), spec)
 
-    async def _later(self, run: SourceRun, project: str) -> Unit | None:
-        scope = f"gcp:{project}"
+    async def _later(self, run: SourceRun, project: str, location: str | None = None) -> Unit | None:
+        scope = f"gcp:{project}" + (f":{location}" if location else "")
         already = set(run.already(SOURCE, scope))
-        return await asyncio.to_thread(self.read_project, run, project, scope, already)
+        return await asyncio.to_thread(self.read_project, run, project, scope, already, location)
 
-    def read_project(self, run: SourceRun, project: str, scope: str, already: set[str]) -> Unit | None:
-        """The project's unit, or None when its secrets could not be listed (nothing was read)."""
+    def read_project(self, run: SourceRun, project: str, scope: str, already: set[str],
+                     location: str | None = None) -> Unit | None:
+        """The unit of the project's global secrets, or of one location's regional secrets; None
+        when they could not be listed (nothing was read)."""
         # The endpoint named by the scan is kept for re-reads; the environment's is read again then.
-        client = secret_client(self.endpoint_url or os.environ.get(ENDPOINT_ENV) or None)
+        client = secret_client(endpoint_for(location, self.endpoint_url))
         unit = Unit(source=SOURCE, scope=scope)
+        where = f"{project} {location}" if location else project
         try:
-            secrets = list(client.list_secrets(request={"parent": f"projects/{project}"}, timeout=TIMEOUT))
+            secrets = list(client.list_secrets(request={"parent": parent_of(project, location)}, timeout=TIMEOUT))
         except Exception as exc:
-            run.error(f"gcp {project}: cannot list secrets ({gcp_error(exc)})")
+            run.error(f"gcp {where}: cannot list secrets ({gcp_error(exc)})")
             return None
         for secret in secrets:
             secret_id = short(secret.name)
@@ -155,7 +202,7 @@ class GcpSource:
                 versions = list(client.list_secret_versions(
                     request={"parent": secret.name, "filter": "state:ENABLED"}, timeout=TIMEOUT))
             except Exception as exc:
-                run.error(f"gcp {project} {secret_id}: cannot list versions ({gcp_error(exc)})")
+                run.error(f"gcp {where} {secret_id}: cannot list versions ({gcp_error(exc)})")
                 continue
             labels = dict(secret.labels or {})
             for version in versions:
@@ -164,7 +211,7 @@ class GcpSource:
                 try:
                     answer = client.access_secret_version(request={"name": version.name}, timeout=TIMEOUT)
                 except Exception as exc:
-                    run.error(f"gcp {project} {secret_id} v{short(version.name)}: {gcp_error(exc)}")
+                    run.error(f"gcp {where} {secret_id} v{short(version.name)}: {gcp_error(exc)}")
                     continue
                 text = payload_text(secret_id, answer.payload.data)
                 if text is None:
@@ -175,8 +222,10 @@ class GcpSource:
                     "version": number, "created_at": iso(version.create_time),
                     "secret_created_at": iso(secret.create_time), "tags": labels or None,
                 }.items() if v is not None}
-                locator = {"source": "gcp", "project": project, "secret": secret_id, "version": number,
-                           "resource": f"gcp-secret {project}/{secret_id} v{number}", **self._access()}
+                named = f"{project}/{location}/{secret_id}" if location else f"{project}/{secret_id}"
+                locator = {"source": "gcp", "project": project, **({"location": location} if location else {}),
+                           "secret": secret_id, "version": number, "resource": f"gcp-secret {named} v{number}",
+                           **self._access()}
                 unit.groups.append(ValueGroup(SOURCE, [Entry(text, locator, metadata)], version.name))
         return unit
 
@@ -187,10 +236,12 @@ def read_version(locator: dict[str, Any], env=None) -> bytes | None:
     project, secret, version = locator.get("project"), locator.get("secret"), locator.get("version")
     if not project or not secret or not version:
         return None
+    location = locator.get("location") or None
+    if location is not None and not LOCATION.fullmatch(str(location)):
+        return None
     access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
-    endpoint = access.get("endpoint_url") or env.get(ENDPOINT_ENV) or None
-    client = secret_client(endpoint, env)
+    client = secret_client(endpoint_for(location, access.get("endpoint_url"), env), env)
     answer = client.access_secret_version(
-        request={"name": f"projects/{project}/secrets/{secret}/versions/{version}"}, timeout=TIMEOUT)
+        request={"name": f"{parent_of(str(project), location)}/secrets/{secret}/versions/{version}"}, timeout=TIMEOUT)
     text = payload_text(str(secret), answer.payload.data)
     return text.encode("utf-8") if text is not None else None
