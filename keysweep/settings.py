@@ -243,7 +243,7 @@ SOURCE_TABLE_KEYS: dict[str, dict[str, Check]] = {
             "role_arn": STRING, "versions": BOOL},
     "kubernetes": {"kubeconfig": STRING, "contexts": STRING_LIST, "namespaces": STRING_LIST, "kinds": STRING_LIST},
     "gcp": {"projects": STRING_LIST, "endpoint_url": URL, "locations": STRING_LIST},
-    "azure": {"vault_urls": STRING_LIST},
+    "azure": {"vault_urls": STRING_LIST, "versions": BOOL},
     "vault": {"addr": URL, "token_env": ENV_NAME, "mounts": STRING_LIST, "versions": BOOL, "namespace": STRING,
               "auth": STRING, "auth_path": STRING, "role": STRING, "jwt_file": STRING},
 }

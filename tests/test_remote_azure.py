@@ -234,3 +234,90 @@ def test_a_vault_is_a_unit_a_worker_reads_with_its_own_credentials(seeded, azure
     assert [u["spec"] for u in units] == [{"op": "read", "vault": ml.url}, {"op": "read", "vault": locked.url}]
     assert unit.scope == f"azure:{ml.url}" and len(unit.groups) == 5  # openai, hf, three plain ones
     assert denied is None and any("cannot list secrets (403" in e for e in errors)
+
+
+# -- older versions (--versions) ----------------------------------------------------------------------
+def value_gets(vault: FakeKeyVault) -> list[str]:
+    """Get Secret requests of one version by id (the version listings left out)."""
+    return [p for p in vault.gets() if not p.endswith("/versions")]
+
+
+@pytest.fixture
+def rotated(seeded, azure, keys):
+    """Besides `seeded` (openai-api-key: an older version still enabled): a rotation that disabled
+    the old version, and a secret whose current version is disabled while an older one is not."""
+    ml, _ = azure
+    planted = {"retired": keys.github(), "rollback": keys.replicate()}  # each found by its prefix alone
+    ml.secret("billing", planted["retired"], "not a key")
+    ml.secrets["billing"].versions[0].enabled = False
+    ml.secret("rolled-back", planted["rollback"], "paused value", enabled=False)
+    return planted
+
+
+def test_versions_reads_each_older_enabled_version_once(run, tmp_path, seeded, rotated, azure):
+    ml, _ = azure
+    result = scan(run, tmp_path, azure, "--versions")
+    assert result.code == 1, result
+    findings = result.json()
+    versions = ml.secrets["openai-api-key"].versions
+    host = ml.url.removeprefix("https://")
+    (older,) = find_secret(findings, seeded["previous"])["occurrences"]
+    assert older["locator"] == {"source": "azure", "vault": ml.url, "secret": "openai-api-key",
+                                "version": versions[0].id,
+                                "resource": f"azure-kv {host}/openai-api-key {versions[0].id} (older)"}
+    assert older["metadata"]["current_version"] == versions[1].id and older["metadata"]["version"] == versions[0].id
+    (current,) = find_secret(findings, seeded["current"])["occurrences"]
+    assert current["locator"]["version"] == versions[1].id and "current_version" not in current["metadata"]
+    # An older version left enabled behind a disabled current one is still readable, and read.
+    assert find_secret(findings, rotated["rollback"])["occurrences"][0]["locator"]["secret"] == "rolled-back"
+    # A disabled version is never asked for.
+    assert not [f for f in findings if f["secret_sha256"] == sha(rotated["retired"])]
+    retired = ml.secrets["billing"].versions[0].id
+    assert f"/secrets/billing/{retired}" not in ml.gets()
+    assert "/secrets/openai-api-key/versions" in ml.gets()
+    assert "Traceback" not in result.stderr
+    store = (tmp_path / "store.db").read_bytes()
+    assert all(value.encode() not in store for value in [*seeded.values(), *rotated.values()])
+
+    read = len(value_gets(ml))
+    again = scan(run, tmp_path, azure, "--versions", "--new-only")
+    assert again.code == 0 and again.json() == [], again
+    assert value_gets(ml)[read:] == ["/secrets/xai-key/"]  # no version read twice; the denied one asked again
+
+
+def test_without_versions_no_version_is_listed(run, tmp_path, seeded, rotated, azure):
+    ml, _ = azure
+    result = scan(run, tmp_path, azure)
+    assert result.code == 1, result
+    assert not [p for p in ml.gets() if p.endswith("/versions")]
+    assert not [f for f in result.json() if f["secret_sha256"] in {sha(seeded["previous"]), sha(rotated["rollback"])}]
+
+
+def test_verify_rereads_an_older_version(run, tmp_path, azure, keys, openai_api):
+    ml, _ = azure
+    before, after = keys.openai_project(), keys.openai_project()
+    ml.secret("openai-rotated", before, after)
+    assert run("scan", "azure", "--vault-url", ml.url, "--versions", "--db", tmp_path / "store.db",
+               "--format", "json", "--no-progress").code == 1
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(checked.json(), before)["verification"]["status"] == "live", checked
+    assert f"/secrets/openai-rotated/{ml.secrets['openai-rotated'].versions[0].id}" in ml.gets()
+    assert before not in checked.stdout + checked.stderr
+
+
+def test_versions_that_cannot_be_listed_are_one_line(run, tmp_path, seeded, azure):
+    ml, _ = azure
+    ml.deny_versions.add("openai-api-key")
+    result = scan(run, tmp_path, azure, "--versions")
+    (line,) = [line for line in result.stderr.splitlines() if "cannot list versions" in line]
+    assert f"azure {ml.url.removeprefix('https://')} openai-api-key: cannot list versions (403 Forbidden" in line
+    find_secret(result.json(), seeded["current"])  # its current version is still read
+
+
+def test_sweep_reads_older_versions_when_the_azure_table_says_so(run, tmp_path, seeded, azure):
+    ml, _ = azure
+    config = tmp_path / "keysweep.toml"
+    config.write_text(f'[[sources.azure]]\nvault_urls = ["{ml.url}"]\nversions = true\n')
+    result = run("sweep", "--config", config, "--db", tmp_path / "store.db", "--format", "json", "--no-progress")
+    assert result.code == 1, result
+    assert find_secret(result.json(), seeded["previous"])["occurrences"][0]["locator"]["resource"].endswith("(older)")

@@ -46,7 +46,7 @@ AWS_KEYS = {"profiles", "regions", "endpoint_url", "services", "role_arn", "vers
 KUBERNETES_KEYS = {"kubeconfig", "contexts", "namespaces", "kinds"}
 VAULT_KEYS = {"addr", "token_env", "mounts", "versions", "namespace", "auth", "auth_path", "role", "jwt_file"}
 GCP_KEYS = {"projects", "endpoint_url", "locations"}
-AZURE_KEYS = {"vault_urls"}
+AZURE_KEYS = {"vault_urls", "versions"}
 SOURCE_KEYS = {"git", "github", "gitlab", "aws", "kubernetes", "vault", "gcp", "azure", "max_age_days", "cache_dir"}
 LIST_KEYS = ("orgs", "users", "repos", "groups", "projects", "profiles", "regions", "services", "contexts",
              "namespaces", "kinds", "mounts", "projects", "vault_urls")
@@ -184,7 +184,8 @@ def build_sources(settings) -> list:
         built.append(source)
     for table in _tables(sources, "azure", AZURE_KEYS, where):
         named = table.get("vault_urls") or ([os.environ[AZURE_VAULT_URL_ENV]] if os.environ.get(AZURE_VAULT_URL_ENV) else [])
-        source = AzureSource(vault_urls=[checked_vault_url(url, f"{where}: [sources.azure] vault_urls") for url in named])
+        source = AzureSource(vault_urls=[checked_vault_url(url, f"{where}: [sources.azure] vault_urls") for url in named],
+                             versions=bool(table.get("versions", False)))
         try:
             source.check()
         except KeysweepError as exc:

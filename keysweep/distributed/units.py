@@ -61,7 +61,7 @@ def describe_source(source) -> dict[str, Any] | None:
         return {"kind": "gcp", "config": {"projects": list(source.projects), "endpoint_url": source.endpoint_url,
                                           "locations": list(source.locations)}}
     if isinstance(source, AzureSource):
-        return {"kind": "azure", "config": {"vault_urls": list(source.vault_urls)}}
+        return {"kind": "azure", "config": {"vault_urls": list(source.vault_urls), "versions": source.versions}}
     return None
 
 

@@ -6,6 +6,9 @@ plain HTTP), speaking the documented Key Vault REST API for secrets:
   page); a SecretItem has the base id (`https://<vault>/secrets/<name>`, no version), the current
   version's `attributes` (`enabled`, `created`, `updated` as Unix seconds, `recoveryLevel`),
   `tags`, `contentType`, and `managed: true` for a certificate's secret;
+- `GET /secrets/<name>/versions?api-version=…&maxresults=N` (List Secret Versions): SecretItems
+  of every version, each id `https://<vault>/secrets/<name>/<version>` with that version's own
+  `attributes` (`enabled` per version), paged as List Secrets;
 - `GET /secrets/<name>/<version>?api-version=…` (Get Secret; an empty version is the current one):
   a SecretBundle `{"value", "id": ".../secrets/<name>/<version>", "attributes", "tags"}`;
 - authentication by challenge: a request without `Authorization: Bearer <token>` (or with another
@@ -98,6 +101,7 @@ class FakeKeyVault(ThreadedApp):
         self.secrets: dict[str, Secret] = {}
         self.deny_list = False          # the access policy has no `list` on secrets
         self.deny_get: set[str] = set()  # secrets whose value the caller may not get
+        self.deny_versions: set[str] = set()  # secrets whose versions the caller may not list
         self.next_link_base: str | None = None  # a hostile vault: nextLink to another host
         self.page_size = 25
 
@@ -143,6 +147,17 @@ class FakeKeyVault(ThreadedApp):
             item["kid"] = f"{self.url}/keys/{name}/{current.id}"
         return item
 
+    def _page(self, items: list[dict[str, Any]], request, path: str):
+        token = request.query.get("$skiptoken")
+        start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+        size = min(int(request.query.get("maxresults") or 25), 25, self.page_size)
+        next_link = None
+        if start + size < len(items):
+            skip = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+            next_link = (f"{self.next_link_base or self.url}{path}?api-version={request.query['api-version']}"
+                         f"&$skiptoken={skip}&maxresults={size}")
+        return self._json({"value": items[start:start + size], "nextLink": next_link})
+
     def _denied(self, permission: str):
         return self._json(kv_error("Forbidden", f"The user, group or application '{CALLER}' does not have secrets "
                                                 f"{permission} permission on key vault '{self.name};location=westeurope'. "
@@ -172,6 +187,17 @@ class FakeKeyVault(ThreadedApp):
                 next_link = (f"{self.next_link_base or self.url}/secrets?api-version={request.query['api-version']}"
                              f"&$skiptoken={skip}&maxresults={size}")
             return self._json({"value": [self._item(n, self.secrets[n]) for n in page], "nextLink": next_link})
+        if len(parts) == 3 and parts[0] == "secrets" and parts[2] == "versions" and request.method == "GET":
+            secret = self.secrets.get(parts[1])
+            if secret is None:
+                return self._json(kv_error("SecretNotFound", f"A secret with (name/id) {parts[1]} was not found in this "
+                                                             f"key vault."), 404)
+            if self.deny_list or parts[1] in self.deny_versions:
+                return self._denied("list")
+            base = f"{self.url}/secrets/{quote(parts[1], safe='')}"
+            items = [{"id": f"{base}/{v.id}", "attributes": self._attributes(v), "tags": secret.tags,
+                      **({"contentType": v.content_type} if v.content_type else {})} for v in secret.versions]
+            return self._page(items, request, request.path)
         if len(parts) in (2, 3) and parts[0] == "secrets" and request.method == "GET":
             name = parts[1]
             secret = self.secrets.get(name)

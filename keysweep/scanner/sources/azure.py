@@ -21,6 +21,13 @@ Disabled secrets cannot be read (Key Vault answers 403 SecretDisabled) and are s
 certificate-backed secrets (`managed`: a Key Vault certificate's own key) are left to the
 certificate's lifecycle and skipped too.
 
+With `versions` (`--versions`), every older **enabled** version of each secret (certificate-backed
+ones excepted) is read too, listed per secret (List Secret Versions) on every scan and read once
+(a version's value never changes): a rotation that left the old version enabled left it usable by
+anyone who asks for it by id. The current version is the newest one (Key Vault has no other); an
+older version carries `current_version` in its metadata and `(older)` in its resource. A secret
+whose current version is disabled may still have older enabled ones, and they are read.
+
 Locator `{"source": "azure", "vault", "secret", "version"}` (plus `resource`: `azure-kv
 <vault host>/<secret> <version>`). A vault or secret the credentials may not read (403) is one
 error line; the rest is still read. Tags are kept as owner hints (`tags`).
@@ -213,8 +220,9 @@ def secret_name(properties: Any) -> str:
 class AzureSource:
     label = "azure"
 
-    def __init__(self, *, vault_urls: Iterable[str] = ()) -> None:
+    def __init__(self, *, vault_urls: Iterable[str] = (), versions: bool = False) -> None:
         self.vault_urls = list(dict.fromkeys(u for u in vault_urls if u))
+        self.versions = bool(versions)
 
     def check(self) -> None:
         if not self.vault_urls:
@@ -253,7 +261,11 @@ class AzureSource:
             return None
         for properties in listed:
             name = secret_name(properties)
-            if not name or not properties.enabled or getattr(properties, "managed", False):
+            if not name or getattr(properties, "managed", False):
+                continue
+            if self.versions:
+                self._older(run, client, unit, vault, name, already)
+            if not properties.enabled:
                 continue
             updated = iso(properties.updated_on)
             object_id = f"{vault}/secrets/{quote(name, safe='')}@{updated or ''}"
@@ -265,23 +277,59 @@ class AzureSource:
                 run.error(f"azure {label} {name}: cannot get the secret ({azure_error(exc)})")
                 continue
             value = secret.value
-            version = secret.properties.version or ""
             if not isinstance(value, str):
                 if updated:
                     unit.scanned_objects.append(object_id)
                 continue
-            tags = dict(secret.properties.tags or properties.tags or {})
-            metadata = {k: v for k, v in {
-                "version": version or None, "created_at": iso(secret.properties.created_on),
-                "updated_at": iso(secret.properties.updated_on), "expires_at": iso(secret.properties.expires_on),
-                "not_before": iso(secret.properties.not_before), "content_type": secret.properties.content_type,
-                "tags": tags or None,
-            }.items() if v is not None}
-            locator = {"source": "azure", "vault": vault, "secret": name, "version": version,
-                       "resource": f"azure-kv {label}/{name} {version}".rstrip()}
-            unit.groups.append(ValueGroup(SOURCE, [Entry(entry_text(name, value), locator, metadata)],
+            unit.groups.append(ValueGroup(SOURCE, [version_entry(vault, name, secret, value, properties.tags)],
                                           object_id if updated else None))
         return unit
+
+    def _older(self, run: SourceRun, client: Any, unit: Unit, vault: str, name: str, already: set[str]) -> None:
+        """Every enabled version of `name` but the newest (the current one, read as the secret),
+        each read once."""
+        label = vault_label(vault)
+        try:
+            listed = list(client.list_properties_of_secret_versions(name, max_page_size=PAGE_SIZE))
+        except Exception as exc:
+            run.error(f"azure {label} {name}: cannot list versions ({azure_error(exc)})")
+            return
+        listed = [p for p in listed if getattr(p, "version", None)]
+        if len(listed) < 2:
+            return
+        current = max(listed, key=lambda p: tuple(t.timestamp() if t else 0 for t in (p.created_on, p.updated_on)))
+        for properties in listed:
+            if properties is current or not properties.enabled:
+                continue
+            object_id = f"{vault}/secrets/{quote(name, safe='')}/{properties.version}"
+            if object_id in already:
+                continue
+            try:
+                secret = client.get_secret(name, properties.version)
+            except Exception as exc:
+                run.error(f"azure {label} {name} {properties.version}: cannot get the version ({azure_error(exc)})")
+                continue
+            if not isinstance(secret.value, str):
+                unit.scanned_objects.append(object_id)
+                continue
+            entry = version_entry(vault, name, secret, secret.value, properties.tags, current=current.version)
+            unit.groups.append(ValueGroup(SOURCE, [entry], object_id))
+
+
+def version_entry(vault: str, name: str, secret: Any, value: str, listed_tags: Any = None,
+                  current: str | None = None) -> Entry:
+    """The entry of one version read; `current`: the current version's id when this is an older one."""
+    version = secret.properties.version or ""
+    tags = dict(secret.properties.tags or listed_tags or {})
+    metadata = {k: v for k, v in {
+        "version": version or None, "current_version": current, "created_at": iso(secret.properties.created_on),
+        "updated_at": iso(secret.properties.updated_on), "expires_at": iso(secret.properties.expires_on),
+        "not_before": iso(secret.properties.not_before), "content_type": secret.properties.content_type,
+        "tags": tags or None,
+    }.items() if v is not None}
+    shown = f"azure-kv {vault_label(vault)}/{name} {version}".rstrip() + (" (older)" if current else "")
+    locator = {"source": "azure", "vault": vault, "secret": name, "version": version, "resource": shown}
+    return Entry(entry_text(name, value), locator, metadata)
 
 
 def read_version(locator: dict[str, Any], env=None) -> bytes | None:
