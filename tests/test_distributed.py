@@ -203,6 +203,94 @@ def test_a_worker_killed_mid_unit_loses_nothing(run, tmp_path, forge, workers, q
     assert "delivered again after its worker was lost" in workers.logs()
 
 
+REDIS_BROKER = BROKER_URL if BROKER_URL.startswith(("redis://", "rediss://")) else REDIS_URL
+# Redis gives a lost worker's unit back after the visibility timeout: a short one for these tests (a
+# unit that outlasts it is delivered twice, which must change nothing either).
+SHORT_VISIBILITY = "visibility_timeout = 5\n"
+
+
+def sweep_process(config: Path, db: str, cwd: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "keysweep", "sweep", "--config", str(config), "--db", db,
+                             "--format", "json", "--progress", *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=cwd)
+
+
+def finish(sweep: subprocess.Popen) -> tuple[int, str, str]:
+    try:
+        out, err = sweep.communicate(timeout=WAIT)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    return sweep.returncode, out.decode(), err.decode()
+
+
+def test_a_worker_killed_after_recording_its_unit_leaves_the_sweep_its_verdict(run, tmp_path, make_repo, github,
+                                                                               keys, workers, queue, pg_url):
+    """The window between a unit recorded in the store and its task acknowledged: the worker dies
+    there (a test-only hook kills it), another reads the unit again and finds nothing new in it. The
+    sweep still says what happened, as a local sweep does: the key is new, exit 1 (not 0)."""
+    if not reachable(REDIS_BROKER):
+        pytest.skip(f"no broker at {REDIS_BROKER}")
+    from keysweep.distributed.tasks import DIE_ENV
+
+    planted = keys.openai_project()
+    github.add_repo(GhRepo("acme", "svc0", bare_repo(make_repo, tmp_path, "svc0", {"config.py": f"KEY = '{planted}'\n"}),
+                           pushed_at=stamp(1)))
+    github.add_org("acme")
+    only_repos = "actions = false\ndependabot = false\ncodespaces = false\n"  # one unit: the repository
+    local = run("sweep", "--config", write_config(tmp_path, "local.toml", only_repos, aws=False),
+                "--db", tmp_path / "local.db", "--format", "json", "--new-only", "--progress")
+    assert local.code == 1 and "1 new finding" in local.stderr, local
+    config = write_config(tmp_path, "distributed.toml", only_repos + f'\n[distributed]\nbroker = "{REDIS_BROKER}"\n'
+                          f'queue = "{queue}"\n{SHORT_VISIBILITY}', aws=False)
+    died = tmp_path / "died"
+    doomed = workers.start(REDIS_BROKER, queue, pg_url, {DIE_ENV: str(died)}, "--config", str(config))
+    sweep = sweep_process(config, pg_url, tmp_path, "--new-only")
+    wait_for(died.exists, "the first worker to record its unit and die")
+    assert doomed.wait(timeout=30) == -signal.SIGKILL
+    workers.start(REDIS_BROKER, queue, pg_url, None, "--config", str(config))
+    code, out, err = finish(sweep)
+    assert "delivered again after its worker was lost" in workers.logs()  # the unit was read twice
+    assert code == 1, (err, workers.logs())
+    assert comparable(json.loads(out)) == comparable(local.json())  # reported as new, as locally
+    find_secret(json.loads(out), planted)
+    assert "1 new finding" in err and "0 errors" in err, err
+
+
+def test_a_worker_killed_mid_unit_loses_nothing_on_redis(run, tmp_path, forge, workers, queue, pg_url):
+    """Redis gives a unit back once it has been unacknowledged for the visibility timeout: SIGKILL
+    the worker holding one and another worker reads it after that delay. Nothing is lost and nothing
+    is done twice: the findings and their occurrences are a local sweep's, each found new once."""
+    if not reachable(REDIS_BROKER):
+        pytest.skip(f"no Redis at {REDIS_BROKER}")
+    from keysweep.distributed.tasks import HOLD_ENV
+    from keysweep.store import Store
+
+    local = local_sweep(run, tmp_path, aws=False)
+    config = write_config(tmp_path, "distributed.toml",
+                          f'[distributed]\nbroker = "{REDIS_BROKER}"\nqueue = "{queue}"\n{SHORT_VISIBILITY}', aws=False)
+    held = tmp_path / "held"
+    doomed = workers.start(REDIS_BROKER, queue, pg_url, {HOLD_ENV: str(held)}, "--config", str(config))
+    sweep = sweep_process(config, pg_url, tmp_path)
+    try:
+        wait_for(held.exists, "the first worker to take a unit")  # it now holds that unit, unacknowledged
+    finally:
+        os.kill(doomed.pid, signal.SIGKILL)
+    assert doomed.wait(timeout=30) == -signal.SIGKILL
+    workers.start(REDIS_BROKER, queue, pg_url, None, "--config", str(config))
+    code, out, err = finish(sweep)
+    assert code == 1, (err, workers.logs())
+    assert comparable(json.loads(out)) == comparable(local.json())
+    assert "error" not in err.lower().replace("0 errors", ""), err
+    assert "delivered again after its worker was lost" in workers.logs()
+    store = Store(pg_url)
+    try:  # each finding new to exactly one recorded scan
+        new_counts = [row[0] for row in store.conn.execute("SELECT new_findings FROM scans")]
+    finally:
+        store.close()
+    assert sum(new_counts) == len(local.json()), new_counts
+
+
 def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatch):
     """What a worker builds from a unit's description is the source the sweep built (its token taken
     from the worker's own environment; none in the description)."""

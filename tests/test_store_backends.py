@@ -171,6 +171,23 @@ def test_incremental_state(store_at):
     store.close()
 
 
+def test_a_distributed_sweeps_scans_keep_what_each_found_new(store_at):
+    """A worker's scan names its sweep and keeps the ids it found new and its errors, read back by
+    that sweep (keysweep/distributed/orchestrate.py); other scans are not its."""
+    store = Store(store_at)
+    at = "2026-01-01T00:00:00Z"
+    store.record_scan("git", "acme/web", at, at, {"errors": ["acme/web: blob x: timed out"]}, 2, sweep="s1",
+                      new_ids=["f2", "f1"])
+    store.record_scan("git", "acme/web", at, at, {"errors": []}, 0, sweep="s1")  # read again: nothing new
+    store.record_scan("git", "acme/api", at, at, {}, 1)  # a local scan
+    store.record_scan("git", "acme/api", at, at, {}, 1, sweep="s2", new_ids=["f3"])
+    assert store.sweep_scans("s1") == [("acme/web", ["f1", "f2"], ["acme/web: blob x: timed out"]),
+                                       ("acme/web", [], [])]
+    assert store.sweep_scans("s2") == [("acme/api", ["f3"], [])]
+    assert store.sweep_scans("s3") == []
+    store.close()
+
+
 # -- audit log ------------------------------------------------------------------------------------
 def test_the_audit_log_is_append_only_and_its_chain_verifies(store_at):
     store = Store(store_at)

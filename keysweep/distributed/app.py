@@ -2,7 +2,8 @@
 
 - `task_acks_late` + `task_reject_on_worker_lost`: a task is acknowledged only once its unit is
   recorded; a worker that dies mid-unit leaves it to be delivered again (RabbitMQ: at once, when
-  the connection drops; Redis: after the visibility timeout, 5 minutes by default).
+  the connection drops; Redis: after the visibility timeout, 5 minutes by default, and at most a
+  tenth of it more: `DistributedConfig.redis_transport_options`).
 - `worker_prefetch_multiplier = 1`: a worker holds no more units than it runs.
 - Bounded attempts: a redelivered task (its earlier delivery was lost with its worker) is sent
   again as a counted retry; an exception is retried with a backoff; after `max_attempts` the unit
@@ -36,9 +37,8 @@ def make_app(config: DistributedConfig, state=None):
         result_extended=False,
     )
     if config.is_redis:
-        options = {"visibility_timeout": config.visibility_timeout}
-        app.conf.broker_transport_options = options
-        app.conf.result_backend_transport_options = options
+        app.conf.broker_transport_options = config.redis_transport_options
+        app.conf.result_backend_transport_options = {"visibility_timeout": config.visibility_timeout}
     if state is not None:
         register(app, config, state)
         register_sweeps(app, config, state)
@@ -67,7 +67,7 @@ def register_sweeps(app, config: DistributedConfig, state) -> None:
 
 
 def register(app, config: DistributedConfig, state) -> None:
-    from keysweep.distributed.tasks import hold_if_asked, run_unit  # noqa: PLC0415
+    from keysweep.distributed.tasks import die_if_asked, hold_if_asked, run_unit  # noqa: PLC0415
 
     @app.task(bind=True, name=TASK, max_retries=None)
     def scan_unit(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -82,10 +82,12 @@ def register(app, config: DistributedConfig, state) -> None:
             log.warning("%s: delivered again after its worker was lost (attempt %d)", label, attempt)
             raise self.retry(countdown=0)
         try:
-            return run_unit(payload, state)
+            answer = run_unit(payload, state)
         except Exception as exc:  # the store or the broker failing under the unit: retried, then reported
             message = describe_exception(exc)
             if attempt >= config.max_attempts:
                 return {"label": label, "failed": f"failed {config.max_attempts} times, last: {message}"}
             log.warning("%s: attempt %d failed: %s", label, attempt, message)
             raise self.retry(countdown=min(2 ** attempt, 30)) from None
+        die_if_asked()
+        return answer

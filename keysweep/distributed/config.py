@@ -15,7 +15,8 @@ QUEUE_ENV = "KEYSWEEP_QUEUE"
 DEFAULT_QUEUE = "keysweep"
 # Celery's own default for Redis is an hour: a task whose worker died waits that long before another
 # worker gets it. Five minutes bounds the wait; a unit taking longer than this is delivered twice
-# (harmless: tasks are idempotent), so raise it for repositories that take longer to read.
+# (harmless to the findings: tasks are idempotent; but each delivery is an attempt), so raise it for
+# repositories that take longer to read (docs/scale-out.md, "Failures").
 DEFAULT_VISIBILITY_TIMEOUT = 300
 DEFAULT_MAX_ATTEMPTS = 3
 KEYS = {"broker", "result_backend", "queue", "visibility_timeout", "max_attempts", "rate_limit_redis"}
@@ -35,6 +36,15 @@ class DistributedConfig:
     @property
     def is_redis(self) -> bool:
         return urlsplit(self.broker).scheme in REDIS_SCHEMES
+
+    @property
+    def redis_transport_options(self) -> dict[str, int]:
+        """How a Redis broker gives a lost worker's unit back: once unacknowledged for
+        `visibility_timeout`, found by the next of each worker's checks, every tenth of the timeout
+        (1 to 10 s). Celery's own pace is a check every 100 s, whatever the timeout."""
+        interval = max(1, min(10, self.visibility_timeout // 10))
+        return {"visibility_timeout": self.visibility_timeout, "unacked_restore_interval": interval,
+                "unacked_restore_throttle": 1}
 
     @property
     def backend(self) -> str:

@@ -1,12 +1,19 @@
 """The sweeping side of a distributed sweep: the local Runner, except that each unit its sources
 yield that can be described (keysweep.distributed.units) is sent to the workers instead of being
 read here; then it waits for every answer and folds them into the sweep's totals, so the CLI
-reports, persists nothing twice and exits as for a local sweep."""
+reports, persists nothing twice and exits as for a local sweep.
+
+An answer can say less than what its unit recorded: a worker that dies after recording a unit and
+before answering leaves it to another, which finds everything already read and nothing new. So the
+sweep's verdict is also read from the store: every scan the workers recorded for this sweep keeps
+the ids of the findings it found new and its error lines (`Store.sweep_scans`), written in the
+same transaction as the findings themselves."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +69,13 @@ class DistributedRunner(Runner):
         self.say = say or (lambda text: None)
         self.app = make_app(config)
         self.sent: list[tuple[str, Any]] = []
+        self.sweep = uuid.uuid4().hex  # names the scans the workers record for this sweep
 
     async def run(self, sources) -> SweepOutcome:
         await super().run([_Dispatching(source) for source in sources])
         if self.sent:
             await self.collect()
+            self.fold_recorded()
         findings = sorted(self.findings.values(), key=lambda f: (f.provider, f.rule_id, f.id))
         return SweepOutcome(findings, self.stats, self.scopes, self.new_ids, dict(self.counters))
 
@@ -74,7 +83,8 @@ class DistributedRunner(Runner):
         if not isinstance(item, Dispatch):
             await super().handle(item)
             return
-        payload = {"source": item.source, "unit": item.unit, "options": self.options, "started": self.started}
+        payload = {"source": item.source, "unit": item.unit, "options": self.options, "started": self.started,
+                   "sweep": self.sweep}
         try:
             result = self.app.send_task(TASK, args=[payload], queue=self.config.queue)
         except Exception as exc:  # the broker is unreachable: this unit is not read
@@ -139,3 +149,21 @@ class DistributedRunner(Runner):
             event = dict(event)
             self.progress(event.pop("event"), **event)
         self.counters["units_done"] = self.counters.get("units_done", 0) + 1
+
+    def fold_recorded(self) -> None:
+        """What the workers recorded for this sweep and no answer said: the findings new to the
+        store (a unit whose first reading was lost after recording them, and read again), the scopes
+        they were found in, the errors met on the way (once each)."""
+        if self.store is None:
+            return
+        known, errors = set(self.new_ids), set(self.stats.errors)
+        for scope, new_ids, lines in self.store.sweep_scans(self.sweep):
+            self.scopes.add(scope)
+            for finding_id in new_ids:
+                if finding_id not in known:
+                    known.add(finding_id)
+                    self.new_ids.append(finding_id)
+            for line in lines:
+                if line not in errors:
+                    errors.add(line)
+                    self.error(line)

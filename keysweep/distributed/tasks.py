@@ -3,13 +3,16 @@
 The unit is read as a local sweep reads it — the same Runner, the same incremental state, the same
 `persist` into the store — so a distributed sweep records exactly what a local one records. A task
 is idempotent: run twice (a worker died after recording, before acknowledging), the second run
-finds everything already read and records nothing new.
+finds everything already read and records nothing new. What the first run found new is not lost
+with its answer: each scan it recorded names the sweep and keeps those ids, which the sweep reads
+back (keysweep/distributed/orchestrate.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,6 +29,10 @@ from keysweep.scanner.session import load_engine, persist
 # Test-only: the first task a worker started with this variable takes blocks until the process is
 # killed, after writing the file the variable names (so a test knows which unit is held, and when).
 HOLD_ENV = "KEYSWEEP_TEST_HOLD_FIRST_TASK"
+# Test-only: the first task a worker started with this variable records its unit, then the worker
+# kills itself (SIGKILL) before the task answers or is acknowledged, after writing the file the
+# variable names: the window between a unit recorded and its task acknowledged.
+DIE_ENV = "KEYSWEEP_TEST_DIE_AFTER_RECORDING"
 # Progress a worker reports back, replayed by the sweep's display (counts and names, no values).
 REPORTED_EVENTS = ("repo", "unit", "error")
 
@@ -77,6 +84,14 @@ def hold_if_asked() -> None:
         time.sleep(3600)
 
 
+def die_if_asked() -> None:
+    path = os.environ.get(DIE_ENV)
+    if not path or os.path.exists(path):
+        return
+    Path(path).write_text(str(os.getpid()))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def run_unit(payload: dict[str, Any], state: WorkerState) -> dict[str, Any]:
     """Read one unit into the store; what the sweep needs back (JSON): the scopes read, the ids of
     findings new to the store, the counts and error lines, the progress events."""
@@ -115,7 +130,8 @@ def run_unit(payload: dict[str, Any], state: WorkerState) -> dict[str, Any]:
     async def read(http):
         ctx = Context(http=http, settings=settings, store=store)
         runner = Runner(matcher, ctx=ctx, store=store, rules_digest=digest,
-                        persist=lambda result: persist(store, result, rules, payload["started"], digest),
+                        persist=lambda result: persist(store, result, rules, payload["started"], digest,
+                                                       sweep=payload.get("sweep")),
                         cache_dir=Path(cache_dir) if cache_dir else None, max_size=int(options["max_size"]),
                         max_age_days=int(options["max_age"]), workers=concurrency, git_workers=git_workers,
                         full=bool(options.get("full")), progress=progress, ignore_roots=[Path.cwd()])

@@ -45,10 +45,11 @@ def open_store(db: str | None, no_store: bool, default_on: bool = True) -> Store
 
 
 def persist(store: Store | None, result, rules: Iterable[Rule], started_at: str,
-            digest: str | None = None) -> list[str] | None:
+            digest: str | None = None, sweep: str | None = None) -> list[str] | None:
     """Record a scan's findings, the objects it read and the scan itself; the ids of findings the
     store did not hold before (None without a store). `digest`: `rules_digest(rules)`, when the
-    caller has it (a sweep records one scan per scope: hashing every rule each time cost seconds)."""
+    caller has it (a sweep records one scan per scope: hashing every rule each time cost seconds).
+    `sweep`: the distributed sweep a worker records for; the scan row then keeps those ids."""
     if store is None:
         return None
     finished = utc_now()
@@ -66,7 +67,8 @@ def persist(store: Store | None, result, rules: Iterable[Rule], started_at: str,
             store.replace_scanned("git-ref", result.scope, [f"{sha} {name}" for name, sha in result.refs.items()],
                                   digest, finished)
             store.replace_scanned("git-pending", result.scope, result.pending, digest, finished)
-        store.record_scan(result.source, result.scope, started_at, finished, asdict(result.stats), len(new_ids))
+        store.record_scan(result.source, result.scope, started_at, finished, asdict(result.stats), len(new_ids),
+                          sweep=sweep, new_ids=new_ids)
     return new_ids
 
 

@@ -469,11 +469,23 @@ class Store:
                 ((url, etag, digest, body, at) for url, etag, digest, body in rows))
 
     def record_scan(self, source: str, scope: str, started_at: str, finished_at: str,
-                    stats: dict[str, Any], new_findings: int) -> None:
+                    stats: dict[str, Any], new_findings: int, *, sweep: str | None = None,
+                    new_ids: Iterable[str] = ()) -> None:
+        """One scan of `scope`. A distributed sweep's unit names its `sweep` and keeps the ids of the
+        findings it found new (read back by `sweep_scans`)."""
+        row = {"source": source, "scope": scope, "started_at": started_at, "finished_at": finished_at,
+               "stats": json.dumps(stats), "new_findings": new_findings}
+        if sweep is not None:
+            row.update(sweep=sweep, new_ids=json.dumps(sorted(new_ids)))
         with self.transaction():
-            self._insert("scans", {"source": source, "scope": scope, "started_at": started_at,
-                                     "finished_at": finished_at, "stats": json.dumps(stats),
-                                     "new_findings": new_findings})
+            self._insert("scans", row)
+
+    def sweep_scans(self, sweep: str) -> list[tuple[str, list[str], list[str]]]:
+        """(scope, ids of findings new to the store, error lines) of each scan recorded for the
+        distributed sweep `sweep`, in the order they were recorded."""
+        rows = self.conn.execute("SELECT scope, new_ids, stats FROM scans WHERE sweep = ? ORDER BY id", [sweep])
+        return [(scope, json.loads(new_ids or "[]"), list(json.loads(stats or "{}").get("errors") or []))
+                for scope, new_ids, stats in rows]
 
     def findings(self, *, scope: str | None = None, source: str | Sequence[str] | None = None, provider: str | None = None,
                  rule: str | None = None, repo: str | None = None, ids: Iterable[str] | None = None,

@@ -167,6 +167,18 @@ def _m9_reach(db) -> None:
         db["verifications"].add_column("reach", str)
 
 
+def _m10_sweep_scans(db) -> None:
+    """A scan a distributed sweep's worker recorded names that sweep (`sweep`) and keeps the ids of
+    the findings it found new (`new_ids`, JSON), in the same transaction as the findings: the sweep
+    reads them back, so a unit read twice (its worker lost after recording it) still counts as new
+    what its first reading found new (keysweep/distributed/orchestrate.py)."""
+    columns = db["scans"].columns_dict
+    for column in ("sweep", "new_ids"):
+        if column not in columns:
+            db["scans"].add_column(column, str)
+    db.execute("CREATE INDEX IF NOT EXISTS scans_sweep ON scans (sweep) WHERE sweep IS NOT NULL")
+
+
 MIGRATIONS: list[tuple[int, str, Callable]] = [
     (1, "initial schema", _m1_initial),
     (2, "revocation jobs, transitions, calls and runs", migrate_revocation_jobs),
@@ -178,11 +190,18 @@ MIGRATIONS: list[tuple[int, str, Callable]] = [
     (8, "audit anchor: checkpoint of the log's head, job digests",
      migrate_audit_anchor),
     (9, "reach of live keys, with their verification", _m9_reach),
+    (10, "scans of distributed sweeps: the sweep, the findings new to each", _m10_sweep_scans),
 ]
 
 def _m9_reach_postgres(conn) -> None:
     conn.raw.execute('ALTER TABLE verifications ADD COLUMN IF NOT EXISTS reach TEXT COLLATE "C"')
 
 
+def _m10_sweep_scans_postgres(conn) -> None:
+    conn.raw.execute('ALTER TABLE scans ADD COLUMN IF NOT EXISTS sweep TEXT COLLATE "C"')
+    conn.raw.execute('ALTER TABLE scans ADD COLUMN IF NOT EXISTS new_ids TEXT COLLATE "C"')
+    conn.raw.execute("CREATE INDEX IF NOT EXISTS scans_sweep ON scans (sweep) WHERE sweep IS NOT NULL")
+
+
 # The PostgreSQL form of each migration after POSTGRES_BASELINE (keysweep/store/postgres.py), by version.
-POSTGRES: dict[int, Callable] = {9: _m9_reach_postgres}
+POSTGRES: dict[int, Callable] = {9: _m9_reach_postgres, 10: _m10_sweep_scans_postgres}
