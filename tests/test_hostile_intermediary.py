@@ -232,3 +232,139 @@ def test_gcp_revoke_run_behind_a_sign_in_page_revokes_nothing_and_logs_no_revoca
         assert {s["state"] for s in states} <= {J.FAILED_RETRYABLE, J.FAILED_PERMANENT}, states
     audit = run("audit", "verify", "--db", db)
     assert audit.code == 0, audit
+
+
+# -- rotation writers: the replacement written into Vault (check-and-set) or a Kubernetes Secret ----
+# (resourceVersion). A write is done only in the store's documented success shape; until then the
+# old key stays active, and nothing records the rotation as made.
+from tests.test_revoke_rotate import aws, in_k8s_secret, in_vault, k8s, keys_of, kv, leaked_key, rotate  # noqa: E402,F401
+
+WRITE_REPLIES = {name: INTERMEDIARY_REPLIES[name] for name in ("html_401", "html_403", "html_200", "truncated_200")}
+WRITE_REPLIES["empty_object_200"] = (200, "application/json", b"{}")
+# Vault's KV v2 write answers the version it made (`data.version`); this gateway's answer has none.
+VAULT_WRITE_REPLIES = {**WRITE_REPLIES, "no_version_200": (200, "application/json", json.dumps(
+    {"request_id": "r", "data": {"created_time": "2025-05-01T00:02:00Z", "deletion_time": "", "destroyed": False}}
+).encode())}
+# The apiserver answers a replace with the Secret as stored, a new metadata.resourceVersion in it.
+K8S_WRITE_REPLIES = {**WRITE_REPLIES, "no_resource_version_200": (200, "application/json", json.dumps(
+    {"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "deploy", "namespace": "ci"}, "type": "Opaque"}
+).encode())}
+
+
+def rotation_store(tmp_path, finding) -> Store:
+    store = Store(tmp_path / "k.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    return store
+
+
+def assert_not_rotated(summary, jobs, store, aws, user, old_id, reply=None) -> None:
+    """keysweep's word and the audit log: no rotation made, the old key still active at IAM."""
+    assert not set(summary.states) & {J.REVOKED, J.CONFIRMED}, summary.states
+    assert keys_of(aws, user)[old_id] == "Active", "the old key was deactivated on an unproven write"
+    job = jobs.find()[0]
+    assert job.state in (J.FAILED_RETRYABLE, J.FAILED_PERMANENT), job.state
+    outcomes = [c["outcome"] for c in jobs.calls(job.id)]
+    assert not any(o.startswith("wrote ") or "Inactive" in o for o in outcomes), outcomes
+    audit = [json.loads(result) for (result,) in store.conn.execute(
+        "SELECT result FROM audit_log WHERE action = 'revoke.rotate'")]
+    assert not any(entry.get("rotated_to") for entry in audit), audit
+    assert not store.conn.execute("SELECT 1 FROM events WHERE kind IN ('revoked', 'confirmed_dead')").fetchall()
+    new_keys = set(keys_of(aws, user)) - {old_id}
+    assert len(new_keys) <= 1, "each attempt's unwritten key is deleted before the next is made"
+    (_finding, error), = summary.errors
+    if reply is None:  # the read was not the store's documented answer: stopped before any key was made
+        assert "version" in error.lower() and not new_keys, error
+    elif reply[0] == 200:
+        assert "not believed" in error and job.state == J.FAILED_PERMANENT, error
+    else:  # refused: the key made for the write is named, for a person to delete
+        assert f"{reply[0]}" in error and all(key in error for key in new_keys), error
+
+
+@pytest.mark.parametrize("mode", VAULT_WRITE_REPLIES)
+def test_a_vault_write_answered_by_an_intermediary_rotates_nothing(tmp_path, aws, kv, mode):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_vault(kv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    kv.intermediary["write"] = VAULT_WRITE_REPLIES[mode]
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, VAULT_WRITE_REPLIES[mode])
+    versions = kv.mounts["secret"]["secrets"]["ci/deploy"]
+    assert len(versions) == 1 and versions[0]["data"]["aws_access_key_id"] == old_id, "nothing written"
+
+
+def test_a_vault_kv1_write_answered_with_a_sign_in_page_rotates_nothing(tmp_path, aws, kv):
+    """KV v1 answers a write 204 No Content: a 200 page is not Vault's answer."""
+    user, old_id, old_secret = leaked_key(aws)
+    kv.mount("kv1", version=1)
+    kv.put("kv1", "ci/deploy", {"aws_access_key_id": old_id, "aws_secret_access_key": old_secret})
+    finding = in_vault(kv, old_id, old_secret)
+    finding.occurrences[0].locator.update(mount="kv1", kv_version=1)
+    store = rotation_store(tmp_path, finding)
+    kv.intermediary["write"] = VAULT_WRITE_REPLIES["html_200"]
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, VAULT_WRITE_REPLIES["html_200"])
+    assert kv.mounts["kv1"]["secrets"]["ci/deploy"][-1]["data"]["aws_access_key_id"] == old_id
+
+
+def test_a_vault_read_without_its_version_writes_nothing(tmp_path, aws, kv):
+    """A gateway drops the version from the read: check-and-set has nothing to hold the write to,
+    so nothing is created nor written (a write without it could overwrite someone's)."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_vault(kv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    kv.intermediary["read"] = lambda answer: {"data": {"data": (answer.get("data") or {}).get("data")}}
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id)
+    assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
+    assert not kv.seen("POST", "/v1/secret/data/") and not kv.seen("PUT", "/v1/secret/data/")
+
+
+def test_a_vault_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tmp_path, aws, kv):
+    """The proxy passed the write on and lost Vault's answer: not believed, retried; the retry reads
+    the secret, finds the new key in it, and only then deactivates the old one."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_vault(kv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    kv.intermediary["write"], kv.forwards = VAULT_WRITE_REPLIES["html_200"], True
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {J.CONFIRMED: 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
+    (new_id, _), = keys.items()
+    versions = kv.mounts["secret"]["secrets"]["ci/deploy"]
+    assert len(versions) == 2 and versions[-1]["data"]["aws_access_key_id"] == new_id, "written once"
+    outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+    assert f"{new_id} already written" in outcomes, outcomes
+
+
+@pytest.mark.parametrize("mode", K8S_WRITE_REPLIES)
+def test_a_kubernetes_secret_write_answered_by_an_intermediary_rotates_nothing(tmp_path, aws, k8s, mode):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_k8s_secret(k8s, old_id, old_secret)
+    before = json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True)
+    store = rotation_store(tmp_path, finding)
+    k8s.intermediary["write"] = K8S_WRITE_REPLIES[mode]
+    summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, K8S_WRITE_REPLIES[mode])
+    assert json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True) == before, "the Secret was changed"
+
+
+def test_a_kubernetes_read_without_its_resource_version_writes_nothing(tmp_path, aws, k8s):
+    """A gateway drops metadata.resourceVersion from the read: a replace without it is unconditional
+    (it would overwrite a change made meanwhile), so nothing is created nor written."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_k8s_secret(k8s, old_id, old_secret)
+    before = json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True)
+    store = rotation_store(tmp_path, finding)
+
+    def without_version(answer):
+        return {**answer, "metadata": {k: v for k, v in answer["metadata"].items() if k != "resourceVersion"}}
+    k8s.intermediary["read"] = without_version
+    summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id)
+    assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
+    assert json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True) == before

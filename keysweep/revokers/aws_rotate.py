@@ -44,6 +44,7 @@ from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
 from keysweep.revokers.base import RevokeResult
 from keysweep.scanner.sources.kubernetes import api_client, call_json, import_kubernetes, kubeconfig_path
 from keysweep.scanner.sources.kubernetes import api_error as k8s_error
+from keysweep.scanner.sources.remote import RemoteError
 from keysweep.scanner.sources.vault import VaultAuth, vault_client, vault_error
 
 # The audit action of this revoker's job notes (the new key id, the rotation's progress).
@@ -124,6 +125,17 @@ class RotationError(Exception):
 class WriteConflict(RotationError):
     """The target changed between keysweep's read and its write (Vault's check-and-set refused):
     retried, and the retry reads the new version."""
+
+
+class UnprovenWrite(RotationError):
+    """The write was answered, but not in the store's documented success shape (a proxy's page, a
+    gateway's stub): not believed. Retried; the retry reads the target to see whether it holds the
+    new key, and the old key stays active until it does."""
+
+
+def _not_believed(target: dict[str, Any], missing: str) -> UnprovenWrite:
+    return UnprovenWrite(f"{describe(target)} answered the write without {missing}; not believed (the old key stays "
+                         f"active; the next attempt reads it to see whether the new key is there)")
 
 
 def target_from_occurrences(finding) -> dict[str, Any] | None:
@@ -246,16 +258,21 @@ def _read_vault(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if target["kv_version"] == 2:
             answer = kv.v2.read_secret_version(path=target["path"], mount_point=target["mount"],
                                                raise_on_deleted_version=True)
-            data = ((answer or {}).get("data") or {}).get("data")
-            version = (((answer or {}).get("data") or {}).get("metadata") or {}).get("version")
         else:
-            data, version = (kv.v1.read_secret(path=target["path"], mount_point=target["mount"]) or {}).get("data"), None
-    except RotationError:
-        raise
+            answer = kv.v1.read_secret(path=target["path"], mount_point=target["mount"])
     except Exception as exc:
         raise RotationError(f"{describe(target)}: {vault_error(exc)}") from None
+    # hvac hands back a 200 that is not JSON (a proxy's page) as the raw response, not a dict.
+    body = answer.get("data") if isinstance(answer, dict) else None
+    body = body if isinstance(body, dict) else {}
+    data, version = (body.get("data"), (body.get("metadata") or {}).get("version")) if target["kv_version"] == 2 \
+        else (body, None)
     if not isinstance(data, dict):
         raise RotationError(f"{describe(target)} holds no key/value data")
+    if target["kv_version"] == 2 and (not isinstance(version, int) or isinstance(version, bool)):
+        # Check-and-set holds the write to the version read: without it the write could overwrite
+        # one made meanwhile.
+        raise RotationError(f"{describe(target)}: Vault's answer has no version (metadata.version) to check-and-set on")
     return json.dumps(data), {"version": version, "values": data}
 
 
@@ -264,16 +281,23 @@ def _write_vault(settings, target: dict[str, Any], value: str, meta: dict[str, A
         kv = _vault_kv(settings, target)
         if target["kv_version"] == 2:
             # Check-and-set on the version read: a write made meanwhile by someone else is not overwritten.
-            kv.v2.create_or_update_secret(path=target["path"], secret=json.loads(value), cas=meta.get("version"),
-                                          mount_point=target["mount"])
+            answer = kv.v2.create_or_update_secret(path=target["path"], secret=json.loads(value),
+                                                   cas=meta.get("version"), mount_point=target["mount"])
         else:
-            kv.v1.create_or_update_secret(path=target["path"], secret=json.loads(value), method="PUT",
-                                          mount_point=target["mount"])
+            answer = kv.v1.create_or_update_secret(path=target["path"], secret=json.loads(value), method="PUT",
+                                                   mount_point=target["mount"])
     except Exception as exc:
         if "check-and-set" in str(exc):
             raise WriteConflict(f"{describe(target)} changed since it was read (check-and-set refused the "
                                 f"write)") from None
         raise RotationError(f"{describe(target)}: {vault_error(exc)}") from None
+    # Vault's documented answers: KV v2, the version made (the one read, plus one); KV v1, 204 No Content.
+    if target["kv_version"] == 2:
+        made = ((answer.get("data") if isinstance(answer, dict) else None) or {}).get("version")
+        if made != meta.get("version") + 1 or isinstance(made, bool):
+            raise _not_believed(target, f"the new version ({meta.get('version') + 1})")
+    elif getattr(answer, "status_code", None) != 204:
+        raise _not_believed(target, "Vault's 204 No Content")
 
 
 def _kubernetes_api(target: dict[str, Any], api_class: str):
@@ -289,6 +313,10 @@ def _read_kubernetes(target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                         target["namespace"])
     except Exception as exc:
         raise RotationError(f"{describe(target)}: {k8s_error(exc)}") from None
+    if not _is_secret(obj, target):
+        # The replace is held to the resourceVersion read: without it, it would be unconditional.
+        raise RotationError(f"{describe(target)}: the apiserver's answer is not the Secret with its "
+                            f"metadata.resourceVersion")
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
     values: dict[str, Any] = {}
     for key, encoded in data.items():
@@ -298,6 +326,13 @@ def _read_kubernetes(target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         except (ValueError, UnicodeDecodeError):
             continue  # binary: left as it is
     return json.dumps(values), {"values": values, "object": obj}
+
+
+def _is_secret(obj: Any, target: dict[str, Any]) -> bool:
+    """The apiserver's Secret object, as it documents it: this Secret, with its resourceVersion."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    return isinstance(metadata, dict) and obj.get("kind") == "Secret" and metadata.get("name") == target["name"] \
+        and isinstance(metadata.get("resourceVersion"), str) and bool(metadata["resourceVersion"])
 
 
 def _write_kubernetes(target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
@@ -310,12 +345,17 @@ def _write_kubernetes(target: dict[str, Any], value: str, meta: dict[str, Any]) 
     obj["data"] = data
     obj.pop("stringData", None)
     try:
-        call_json(_kubernetes_api(target, "CoreV1Api"), "replace_namespaced_secret", target["name"],
-                  target["namespace"], obj)
+        answer = call_json(_kubernetes_api(target, "CoreV1Api"), "replace_namespaced_secret", target["name"],
+                           target["namespace"], obj)
     except Exception as exc:
         if getattr(exc, "status", None) == 409:
             raise WriteConflict(f"{describe(target)} changed since it was read (409 Conflict)") from None
+        if isinstance(exc, RemoteError):  # a 200 that is not the apiserver's JSON object
+            raise _not_believed(target, "the replaced Secret") from None
         raise RotationError(f"{describe(target)}: {k8s_error(exc)}") from None
+    # The apiserver answers the Secret as stored: a new resourceVersion in it.
+    if not _is_secret(answer, target) or answer["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]:
+        raise _not_believed(target, "the replaced Secret's new resourceVersion")
 
 
 def _check_writable(settings, target: dict[str, Any]) -> None:
@@ -455,7 +495,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         calls: list[tuple[str, str, str]] = []
         try:
             return await self._rotate(plan, ctx, calls)
-        except WriteConflict as exc:
+        except (WriteConflict, UnprovenWrite) as exc:
             return RevokeResult(False, f"cannot rotate yet: {exc}", retryable=True, calls=tuple(calls))
         except RotationError as exc:
             return RevokeResult(False, f"cannot rotate: {exc}", calls=tuple(calls))
@@ -528,10 +568,17 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
             note_job(ctx, plan.finding_id, self.name, new_key_id=recorded)
             if fault:
                 fault("after_create")
-            await asyncio.to_thread(_write_target, settings, target,
-                                    _rewritten(current, meta, old, recorded, answer.pop("SecretAccessKey"),
-                                               data.get("secret_sha256")), meta, recorded)
-            del answer
+            try:
+                await asyncio.to_thread(_write_target, settings, target,
+                                        _rewritten(current, meta, old, recorded, answer.pop("SecretAccessKey"),
+                                                   data.get("secret_sha256")), meta, recorded)
+            except (WriteConflict, UnprovenWrite):
+                raise  # retried: the next attempt reads the target first
+            except RotationError as exc:
+                raise RotationError(f"{exc}; the new key {recorded} made for it was not written (its secret is "
+                                    f"lost): delete it once {describe(target)} is seen not to hold it") from None
+            finally:
+                del answer
             calls.append(("POST", _put_call(target), f"wrote {recorded}"))
             remember_managed(ctx, plan.finding_id, self.name, recorded, target)
             if fault:

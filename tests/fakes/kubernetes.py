@@ -7,7 +7,8 @@ Every write bumps the global resourceVersion, as etcd's revision does.
 
 Writes as a rotation makes them: `PUT /api/v1/namespaces/{ns}/secrets/{name}` replaces a Secret
 when the body's `metadata.resourceVersion` is the stored one (else 409 Conflict, "the object has
-been modified"); `no_update` namespaces answer 403 (a Role with get/list only), and
+been modified"), or unconditionally when the body has none, as the apiserver does; `no_update`
+namespaces answer 403 (a Role with get/list only), and
 `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` answers `status.allowed` for them.
 
 Helm 3 releases as Helm's Secret storage driver writes them (helm.sh/helm/v3 pkg/storage/driver:
@@ -124,6 +125,12 @@ class FakeKubernetes(ThreadedApp):
 
         return web.Response(status=code, body=json.dumps(body).encode(), content_type="application/json")
 
+    def call_kind(self, request) -> str | None:
+        parts = [p for p in request.path.split("/") if p]
+        if len(parts) != 6 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "secrets":
+            return None
+        return {"GET": "read", "PUT": "write"}.get(request.method)
+
     async def handle(self, request):
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._json(status(401, "Unauthorized", "Unauthorized"), 401)
@@ -170,7 +177,9 @@ class FakeKubernetes(ThreadedApp):
         if stored is None:
             return self._json(status(404, "NotFound", f'secrets "{name}" not found', {"name": name, "kind": "secrets"}), 404)
         body = await request.json()
-        if (body.get("metadata") or {}).get("resourceVersion") != stored["metadata"]["resourceVersion"]:
+        # Without a resourceVersion the apiserver replaces unconditionally; with one, only that version.
+        sent = (body.get("metadata") or {}).get("resourceVersion")
+        if sent is not None and sent != stored["metadata"]["resourceVersion"]:
             return self._json(status(409, "Conflict", f'Operation cannot be fulfilled on secrets "{name}": the object has '
                                                       f'been modified; please apply your changes to the latest version '
                                                       f'and try again', {"name": name, "kind": "secrets"}), 409)

@@ -1,12 +1,20 @@
 """An aiohttp application on 127.0.0.1 in a thread of its own, for fakes of whole services
 (Kubernetes, Vault): synchronous clients and `asyncio.run()` callers can both use it. With an
-`ssl_context` it serves HTTPS (Azure Key Vault: azure-core sends bearer tokens over TLS only)."""
+`ssl_context` it serves HTTPS (Azure Key Vault: azure-core sends bearer tokens over TLS only).
+
+A fake can be put behind a hostile intermediary (a proxy, WAF or gateway) for its reads or writes
+of a secret (the fake says which requests those are, `call_kind`): `fake.intermediary["write"] =
+(status, content_type, body)` answers them instead of the service (the write never arrives), or, with
+`fake.forwards = True`, after the service handled it (a write made, its answer lost); a callable
+instead rewrites the service's own JSON answer (a gateway dropping fields)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from dataclasses import dataclass
+from typing import Any, Callable
 
 
 @dataclass
@@ -28,13 +36,32 @@ class ThreadedApp:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stopping: asyncio.Event | None = None
+        # "read" / "write" -> (status, content_type, body), or a function of the service's JSON answer
+        self.intermediary: dict[str, tuple[int, str, bytes] | Callable[[Any], Any]] = {}
+        self.forwards = False
 
     async def handle(self, request):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def call_kind(self, request) -> str | None:
+        """"read" or "write" for a request reading or writing a secret, else None."""
+        return None
+
     async def _record(self, request):
+        from aiohttp import web
+
         self.requests.append(Seen(request.method, request.path, dict(request.query), dict(request.headers)))
-        return await self.handle(request)
+        reply = self.intermediary.get(self.call_kind(request) or "")
+        if reply is None:
+            return await self.handle(request)
+        if callable(reply):
+            answer = await self.handle(request)
+            return web.Response(status=answer.status, body=json.dumps(reply(json.loads(answer.body))).encode(),
+                                content_type="application/json")
+        if self.forwards:
+            await self.handle(request)
+        status, content_type, body = reply
+        return web.Response(status=status, body=body, content_type=content_type)
 
     def _serve(self) -> None:
         from aiohttp import web

@@ -110,6 +110,11 @@ class FakeVault(ThreadedApp):
             return ["list", "read"]
         return ["create", "list", "read", "update"]
 
+    def call_kind(self, request) -> str | None:
+        if request.path.startswith(("/v1/sys/", "/v1/auth/")) or request.query.get("list") == "true":
+            return None
+        return {"GET": "read", "POST": "write", "PUT": "write"}.get(request.method)
+
     async def handle(self, request):
         if request.method == "POST" and request.path.startswith("/v1/auth/") and request.path.endswith("/login"):
             return await self._login(request)
