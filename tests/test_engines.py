@@ -221,8 +221,8 @@ def test_a_lazy_engine_compiles_on_first_use_and_is_the_engine_it_builds():
     counts exactly as an engine built at once, and the counters the scan stages reset or adjust
     (`timed_out`, `suppressed_inline`) land on the engine that scans, not on a stale copy."""
     from keysweep.models import Blob, ScanStats
-    from keysweep.scanner.engine import LazyEngine
     from keysweep.scanner.pipeline import match_blob
+    from keysweep.scanner.session import LazyEngine
 
     rules = load_rules()
     lazy, eager = LazyEngine(rules), Engine(rules)

@@ -3,7 +3,9 @@ a repository pushed to in between is fetched and only its new commits are read."
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 
 import pytest
 
@@ -117,3 +119,54 @@ def test_a_repository_pushed_to_is_fetched_and_only_its_new_commits_read(run, tm
     third = sweep(run, tmp_path)
     assert third.code == 0, third
     assert {f["id"] for f in third.json()} == {f["id"] for f in first.json()} | {new["id"]}
+
+
+# A sweep in a fresh interpreter, as cron starts it: counts the git commands it runs and the times
+# the system trust store is read, then prints its exit status, those counts and which of the
+# modules a sweep with nothing new has no use for were loaded.
+FRESH_SWEEP = """
+import json, ssl, subprocess, sys
+git_commands, trust_reads = [], []
+popen_init = subprocess.Popen.__init__
+def recording_popen(self, args, *more, **kwargs):
+    if isinstance(args, (list, tuple)) and args and str(args[0]).endswith("git"):
+        git_commands.append(list(map(str, args[1:3])))
+    popen_init(self, args, *more, **kwargs)
+subprocess.Popen.__init__ = recording_popen
+read_trust = ssl.SSLContext.set_default_verify_paths
+def counted(context):
+    trust_reads.append(1)
+    return read_trust(context)
+ssl.SSLContext.set_default_verify_paths = counted
+sys.argv = ["keysweep", "sweep", *sys.argv[1:]]
+from keysweep.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+unused = ("keysweep.scanner.engine", "keysweep.scanner.sources.git", "keysweep.scanner.archives", "hyperscan",
+          "regex", "rich", "sqlite_utils", "boto3", "keysweep.scanner.sources.aws",
+          "keysweep.scanner.sources.kubernetes", "keysweep.scanner.sources.vault", "keysweep.scanner.sources.gcp",
+          "keysweep.scanner.sources.azure", "keysweep.scanner.sources.gitlab", "keysweep.remediation.policy",
+          "keysweep.verify.runner", "keysweep.owners")
+print(json.dumps([code, git_commands, len(trust_reads), [m for m in unused if m in sys.modules]]))
+"""
+
+
+def test_a_second_sweep_with_nothing_new_runs_no_git_and_loads_only_what_it_uses(run, tmp_path, github, acme):
+    """What a scheduled sweep with nothing new costs is mostly starting up: it runs no git command
+    (no repository moved: none is fetched or opened), reads no trust store (the API is plain HTTP
+    here), and imports neither the engine, the git reader, the archive readers, the other sources'
+    modules nor the follow-ups (verify, owners, policy) it was not asked for."""
+    first = sweep(run, tmp_path)
+    assert first.code == 1, first
+    done = subprocess.run([sys.executable, "-c", FRESH_SWEEP, "--config", str(tmp_path / "keysweep.toml"),
+                           "--db", str(tmp_path / "store.db"), "--format", "json", "-o", str(tmp_path / "out.json")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    code, git_commands, trust_reads, loaded = json.loads(done.stdout.splitlines()[-1])
+    assert code == 0, done.stderr  # nothing new
+    assert {f["id"] for f in json.loads((tmp_path / "out.json").read_text())} == {f["id"] for f in first.json()}
+    assert git_commands == []
+    assert trust_reads == 0
+    assert loaded == []

@@ -21,21 +21,7 @@ from keysweep.errors import KeysweepError
 from keysweep.providers import provider
 from keysweep.sanitize import terminal_safe
 from keysweep.scanner.session import findings_to_report
-from keysweep.scanner.sources.aws import SERVICES, AwsSource, check_role_arn
-from keysweep.scanner.sources.azure import VAULT_URL_ENV as AZURE_VAULT_URL_ENV
-from keysweep.scanner.sources.azure import AzureSource, checked_vault_url
-from keysweep.scanner.sources.gcp import ENDPOINT_ENV as GCP_ENDPOINT_ENV
-from keysweep.scanner.sources.gcp import PROJECT_ENV as GCP_PROJECT_ENV
-from keysweep.scanner.sources.gcp import GcpSource
-from keysweep.scanner.sources.github import GitHubSource
-from keysweep.scanner.sources.github_app import APP_ID_ENV, APP_KEY_FILE_ENV, GitHubApp, app_config
-from keysweep.scanner.sources.gitlab import GitLabSource
-from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource
 from keysweep.scanner.sources.remote import GitTarget
-from keysweep.scanner.sources.vault import ADDR_ENV as VAULT_ADDR_ENV
-from keysweep.scanner.sources.vault import NAMESPACE_ENV as VAULT_NAMESPACE_ENV
-from keysweep.scanner.sources.vault import TOKEN_ENV as VAULT_TOKEN_ENV
-from keysweep.scanner.sources.vault import VaultAuth, VaultSource
 from keysweep.settings import load_settings, owner_tag_names
 from keysweep.wording import counted
 
@@ -84,7 +70,9 @@ def _tables(sources: dict[str, Any], name: str, allowed: set[str], where: str) -
 
 
 def build_sources(settings) -> list:
-    """Sources from `[sources]`; raises KeysweepError (exit 2) on anything malformed."""
+    """Sources from `[sources]`; raises KeysweepError (exit 2) on anything malformed. Each source's
+    module is imported for the tables that name it: a sweep of GitHub loads no Kubernetes or AWS
+    reader (a second sweep with nothing new spends most of its time importing)."""
     where = str(settings.config_path or "keysweep.toml")
     github_token_env = provider("github").env_name_for_admin_key()
     gitlab_token_env = provider("gitlab").env_name_for_admin_key()
@@ -103,6 +91,14 @@ def build_sources(settings) -> list:
     if git:
         built.append(LocalGitSource([str((base / Path(p).expanduser()).resolve()) for p in git]))
     for table in _tables(sources, "github", GITHUB_KEYS, where):
+        from keysweep.scanner.sources.github import GitHubSource  # noqa: PLC0415
+        from keysweep.scanner.sources.github_app import (  # noqa: PLC0415
+            APP_ID_ENV,
+            APP_KEY_FILE_ENV,
+            GitHubApp,
+            app_config,
+        )
+
         if not (table.get("orgs") or table.get("users") or table.get("repos")):
             raise KeysweepError(f"{where}: [sources.github] needs orgs, users or repos")
         api_url = checked_url(table.get("api_url") or settings.base_url("github"), f"{where}: [sources.github] api_url")
@@ -121,6 +117,8 @@ def build_sources(settings) -> list:
             dependabot=bool(table.get("dependabot", True)), codespaces=bool(table.get("codespaces", True)),
             rate_limit=settings.rate_limit("github", 10.0), app=GitHubApp(app, api_url) if app else None))
     for table in _tables(sources, "gitlab", GITLAB_KEYS, where):
+        from keysweep.scanner.sources.gitlab import GitLabSource  # noqa: PLC0415
+
         if not (table.get("groups") or table.get("projects") or table.get("instance")):
             raise KeysweepError(f"{where}: [sources.gitlab] needs groups, projects or instance = true")
         url_key = "api_url" if "api_url" in table else "url"  # `url`: its first name, still read
@@ -133,6 +131,8 @@ def build_sources(settings) -> list:
             clone=bool(table.get("clone", True)), variables=bool(table.get("variables", True)),
             instance=bool(table.get("instance", False)), rate_limit=settings.rate_limit("gitlab", 10.0)))
     for table in _tables(sources, "aws", AWS_KEYS, where):
+        from keysweep.scanner.sources.aws import SERVICES, AwsSource, check_role_arn  # noqa: PLC0415
+
         services = table.get("services") or list(SERVICES)
         bad = sorted(set(services) - set(SERVICES))
         if bad:
@@ -142,6 +142,8 @@ def build_sources(settings) -> list:
                                services=services, versions=bool(table.get("versions", False)),
                                role_arn=check_role_arn(table.get("role_arn"), f"{where}: [sources.aws] role_arn")))
     for table in _tables(sources, "kubernetes", KUBERNETES_KEYS, where):
+        from keysweep.scanner.sources.kubernetes import KINDS, KubernetesSource  # noqa: PLC0415
+
         kinds = table.get("kinds") or list(KINDS)
         bad = sorted(set(kinds) - set(KINDS))
         if bad:
@@ -158,6 +160,11 @@ def build_sources(settings) -> list:
         source.check()
         built.append(source)
     for table in _tables(sources, "vault", VAULT_KEYS, where):
+        from keysweep.scanner.sources.vault import ADDR_ENV as VAULT_ADDR_ENV  # noqa: PLC0415
+        from keysweep.scanner.sources.vault import NAMESPACE_ENV as VAULT_NAMESPACE_ENV  # noqa: PLC0415
+        from keysweep.scanner.sources.vault import TOKEN_ENV as VAULT_TOKEN_ENV  # noqa: PLC0415
+        from keysweep.scanner.sources.vault import VaultAuth, VaultSource  # noqa: PLC0415
+
         jwt_file = table.get("jwt_file")
         auth = VaultAuth(method=table.get("auth") or "token", path=table.get("auth_path") or None,
                          role=table.get("role") or None, token_env=table.get("token_env") or VAULT_TOKEN_ENV,
@@ -173,6 +180,10 @@ def build_sources(settings) -> list:
             raise KeysweepError(f"{where}: [sources.vault] {exc}") from None
         built.append(source)
     for table in _tables(sources, "gcp", GCP_KEYS, where):
+        from keysweep.scanner.sources.gcp import ENDPOINT_ENV as GCP_ENDPOINT_ENV  # noqa: PLC0415
+        from keysweep.scanner.sources.gcp import PROJECT_ENV as GCP_PROJECT_ENV  # noqa: PLC0415
+        from keysweep.scanner.sources.gcp import GcpSource  # noqa: PLC0415
+
         checked_url(os.environ.get(GCP_ENDPOINT_ENV), f"${GCP_ENDPOINT_ENV}")
         endpoint = checked_url(table.get("endpoint_url"), f"{where}: [sources.gcp] endpoint_url")
         source = GcpSource(projects=table.get("projects") or [os.environ.get(GCP_PROJECT_ENV) or ""],
@@ -183,6 +194,9 @@ def build_sources(settings) -> list:
             raise KeysweepError(f"{where}: [sources.gcp] {exc}") from None
         built.append(source)
     for table in _tables(sources, "azure", AZURE_KEYS, where):
+        from keysweep.scanner.sources.azure import VAULT_URL_ENV as AZURE_VAULT_URL_ENV  # noqa: PLC0415
+        from keysweep.scanner.sources.azure import AzureSource, checked_vault_url  # noqa: PLC0415
+
         named = table.get("vault_urls") or ([os.environ[AZURE_VAULT_URL_ENV]] if os.environ.get(AZURE_VAULT_URL_ENV) else [])
         source = AzureSource(vault_urls=[checked_vault_url(url, f"{where}: [sources.azure] vault_urls") for url in named],
                              versions=bool(table.get("versions", False)))

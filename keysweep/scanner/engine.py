@@ -627,51 +627,6 @@ def hyperscan_expression(pattern: str) -> bytes:
     return re.sub(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>", "(", pattern).encode()
 
 
-class LazyEngine:
-    """An `Engine` compiled on first use, built with the same arguments.
-
-    A sweep with nothing new reads no value and no blob: compiling the rules (importing Hyperscan,
-    loading its database, measuring every pattern) would be most of its own work. Every attribute
-    is the real engine's, built once under a lock (a sweep matches from several threads). An
-    explicit `backend="hyperscan"` without the module fails at once, as `Engine` does."""
-
-    def __init__(self, rules: Iterable[Rule], backend: Backend = "auto", **options) -> None:
-        import threading  # noqa: PLC0415  (the engine module is imported by scan staged too)
-
-        self._arguments = (list(rules), backend, options)
-        self._engine: Engine | None = None
-        self._lock = threading.Lock()
-        if backend == "hyperscan":
-            import importlib.util  # noqa: PLC0415
-
-            if importlib.util.find_spec("hyperscan") is None:
-                self.engine  # noqa: B018  (raises as Engine does)
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            with self._lock:
-                if self._engine is None:
-                    rules, backend, options = self._arguments
-                    self._engine = Engine(rules, backend=backend, **options)
-        return self._engine
-
-    @property
-    def built(self) -> bool:
-        return self._engine is not None
-
-    def __getattr__(self, name: str):
-        return getattr(self.engine, name)
-
-    def __setattr__(self, name: str, value) -> None:
-        # The scan stages reset and adjust the engine's counters (`timed_out`, `suppressed_inline`):
-        # they must land on the engine, not on this proxy, or a later read would see a stale copy.
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self.engine, name, value)
-
-
 class _HyperscanIndex:
     def __init__(self, rules: list[CompiledRule], gate: list[tuple[bytes, bool]] | None = None) -> None:
         import hyperscan

@@ -17,14 +17,15 @@ from keysweep.errors import KeysweepError
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.models import Blob, Finding, Match, Occurrence, ScanStats, occurrence_order
 from keysweep.sanitize import terminal_safe
-from keysweep.scanner.archives import Embedded, Expansion, Limits, container_kind, member_path, read_head
 from keysweep.scanner.chunked import CHUNK_SIZE, scan_pieces
-from keysweep.scanner.embedded import embedded_kind, printable_runs, rule_prefixes
-from keysweep.scanner.engine import Engine
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, looks_binary
 from keysweep.suppress import IGNORE_FILE, IgnoreList, apply_ignore, load_ignored, mark_inline, parse_ignore
 
-if TYPE_CHECKING:  # the git source is imported where it is used: a staged scan never needs it
+if TYPE_CHECKING:
+    # Imported where they are used: a staged scan never needs the git source, and a sweep with
+    # nothing new reads no blob (no engine, no archive reader).
+    from keysweep.scanner.archives import Embedded, Limits
+    from keysweep.scanner.engine import Engine
     from keysweep.scanner.sources.git import GitRepo
 
 Progress = Callable[[int, int], None]  # (blobs done, bytes done)
@@ -82,6 +83,8 @@ def match_blob(engine: Engine, blob: Blob, stats: ScanStats, where: str | None =
     file is expanded and its members matched (keysweep/scanner/archives.py), a binary kind keys
     hide in is matched through its printable runs (embedded.py), any other binary is counted and
     skipped. A blob too large to hold (`blob.opener`) is read in pieces and matched in chunks."""
+    from keysweep.scanner.archives import Limits  # noqa: PLC0415  (only when a blob is read)
+
     before = engine.suppressed_inline
     where = where or str(blob.provenance.get("path") or "content")
     content = blob.content
@@ -104,11 +107,16 @@ def match_blob(engine: Engine, blob: Blob, stats: ScanStats, where: str | None =
 
 def _plain_text(content: bytes) -> bool:
     """Neither a container, nor a binary kind read for its strings, nor binary: matched as is."""
+    from keysweep.scanner.archives import container_kind  # noqa: PLC0415
+    from keysweep.scanner.embedded import embedded_kind  # noqa: PLC0415
+
     return not looks_binary(content) and container_kind(content) is None and embedded_kind(content) is None
 
 
 @lru_cache(maxsize=8)
 def embedded_for(engine: Engine) -> Embedded:
+    from keysweep.scanner.embedded import embedded_kind, printable_runs, rule_prefixes  # noqa: PLC0415
+
     prefixes = rule_prefixes(engine)
     return embedded_kind, lambda pieces: printable_runs(pieces, prefixes)
 
@@ -116,6 +124,8 @@ def embedded_for(engine: Engine) -> Embedded:
 def _match_expanded(engine: Engine, blob: Blob, stats: ScanStats, where: str, limits: Limits) -> list[Match] | None:
     """Matches of a blob that is streamed, an archive or a binary kind (see `match_blob`); None
     when it is binary and skipped."""
+    from keysweep.scanner.archives import Expansion, read_head  # noqa: PLC0415
+
     with contextlib.ExitStack() as stack:
         if blob.opener is None:
             head, stream, seekable, size = blob.content, None, io.BytesIO(blob.content), len(blob.content)
@@ -184,6 +194,8 @@ def scan_local(source, engine: Engine, ignore_roots: Iterable[Path] = (), progre
     """Directory and staged sources: every blob knows its own path. The ignore file is read from
     the scanned root (a file's folder) and `ignore_roots`. `progress(files, bytes)` is told after
     each file how many (and how many bytes) are done."""
+    from keysweep.scanner.archives import member_path  # noqa: PLC0415
+
     stats = ScanStats()
     hits: list[tuple[Match, Occurrence]] = []
     seen_at = utc_now()
@@ -238,6 +250,8 @@ SHARDS_PER_WORKER = 1
 def _read_and_match(repo: GitRepo, shas: list[str], engine: Engine, progress: Progress | None = None,
                     max_size: int = DEFAULT_MAX_SIZE) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
     """(matches by blob, blobs without matches, blobs a rule timed out on, stats)."""
+    from keysweep.scanner.archives import Limits  # noqa: PLC0415
+
     stats = ScanStats()
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
@@ -271,6 +285,8 @@ def _match_streamed_blobs(repo: GitRepo, blobs: list[tuple[str, int]], engine: E
                           max_size: int = DEFAULT_MAX_SIZE, progress: Progress | None = None,
                           ) -> tuple[dict[str, list[Match]], list[str], set[str], ScanStats]:
     """`_read_and_match` for blobs too large to hold: each streamed from its own `git cat-file`."""
+    from keysweep.scanner.archives import Limits  # noqa: PLC0415
+
     stats = ScanStats()
     matched: dict[str, list[Match]] = {}
     clean: list[str] = []
@@ -324,6 +340,7 @@ def _shard_worker(index: int, repo_path: str, shas: list[str], rules: list, back
         if _SHARD_PROGRESS is not None:
             _SHARD_PROGRESS[2 * index], _SHARD_PROGRESS[2 * index + 1] = blobs, nbytes
 
+    from keysweep.scanner.engine import Engine  # noqa: PLC0415
     from keysweep.scanner.sources.git import GitRepo  # noqa: PLC0415  (a worker process of scan git only)
 
     return _read_and_match(GitRepo(repo_path), shas, Engine(rules, backend=backend, confirm_timeout=confirm_timeout),
@@ -550,6 +567,8 @@ def _blob_hits(repo: GitRepo, matched: dict[str, list[Match]], introductions: di
     """Each match of each matched blob at the places commits put it (the earliest commit per path
     and secret), and the blobs whose places were found. A blob no commit introduced is counted
     unreachable, and reported (without a path) only with `include_unreachable`."""
+    from keysweep.scanner.archives import member_path  # noqa: PLC0415
+
     hits: list[tuple[Match, Occurrence]] = []
     resolved: list[str] = []
     first_at_path: dict[tuple[str, str, str], tuple[tuple, list[tuple[Match, Occurrence]]]] = {}
@@ -612,6 +631,8 @@ def _unread_since(repo: GitRepo, since: Since, refs: dict[str, str],
 def _rematch(repo: GitRepo, shas: list[str], sizes: dict[str, int], engine: Engine, errors: list[str],
              max_size: int) -> Iterator[tuple[str, list[Match]]]:
     """(sha, matches) of blobs matched by an earlier scan, read again (the large ones streamed)."""
+    from keysweep.scanner.archives import Limits  # noqa: PLC0415
+
     limits = Limits(max_member=max_size)
     counted_before = ScanStats()  # these blobs were counted by the scan that first read them
     for sha, content in repo.read_blobs([sha for sha in shas if sizes.get(sha, 0) <= CHUNK_SIZE], errors):

@@ -34,7 +34,6 @@ from keysweep.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, scan_git, utc_now
 from keysweep.scanner.session import GitState, git_state
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
-from keysweep.scanner.sources.git import GitRepo
 from keysweep.scanner.sources.remote import (
     GitTarget,
     Pending,
@@ -322,6 +321,8 @@ class Runner:
     async def scan_target(self, target: GitTarget) -> None:
         started = time.monotonic()
         if target.url is None:
+            from keysweep.scanner.sources.git import GitRepo  # noqa: PLC0415  (see scan_repo)
+
             repo_path = Path(target.path or ".")
             scope = await asyncio.to_thread(lambda: GitRepo(repo_path).identity)
         else:
@@ -365,6 +366,9 @@ class Runner:
         return lambda function, *args: asyncio.run_coroutine_threadsafe(call(function, *args), loop).result()
 
     def scan_repo(self, path: Path, target: GitTarget, scope: str, state: GitState) -> ScanResult:
+        # The git reader is imported by the first scan: a sweep whose repositories did not move opens none.
+        from keysweep.scanner.sources.git import GitRepo  # noqa: PLC0415
+
         repo = GitRepo(path)
         with self.borrowed_engine() as engine:
             # The same suppression step as `keysweep scan git`: inline allows, the repository's own

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from keysweep.models import Finding
-from keysweep.scanner.engine import Engine, LazyEngine
 from keysweep.scanner.pipeline import Since, utc_now
 from keysweep.scanner.rules import Rule, load_rules, rules_digest
 from keysweep.suppress import visible
 
 if TYPE_CHECKING:
+    from keysweep.scanner.engine import Backend, Engine
     from keysweep.store import Store
 
 # Exit statuses of a scan (docs/design.md "Exit statuses").
@@ -31,7 +31,59 @@ def load_engine(rule_paths: Iterable[str], engine: str, lazy: bool = False) -> t
     """The shipped rules plus those at `rule_paths`, compiled once for the chosen backend (with
     `lazy`, when the engine is first used: a sweep with nothing new compiles nothing)."""
     rules = load_rules([Path(p) for p in rule_paths])
-    return (LazyEngine if lazy else Engine)(rules, backend=engine), rules
+    if lazy:
+        return LazyEngine(rules, backend=engine), rules
+    from keysweep.scanner.engine import Engine  # noqa: PLC0415
+
+    return Engine(rules, backend=engine), rules
+
+
+class LazyEngine:
+    """An `Engine` compiled on first use, built with the same arguments.
+
+    A sweep with nothing new reads no value and no blob: compiling the rules (importing Hyperscan,
+    loading its database, measuring every pattern) would be most of its own work, and importing
+    the engine's modules a tenth of it, so both wait for the first value or blob. Every attribute
+    is the real engine's, built once under a lock (a sweep matches from several threads). An
+    explicit `backend="hyperscan"` without the module fails at once, as `Engine` does."""
+
+    def __init__(self, rules: Iterable[Rule], backend: Backend = "auto", **options) -> None:
+        import threading  # noqa: PLC0415  (scan staged imports this module too)
+
+        self._arguments = (list(rules), backend, options)
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        if backend == "hyperscan":
+            import importlib.util  # noqa: PLC0415
+
+            if importlib.util.find_spec("hyperscan") is None:
+                self.engine  # noqa: B018  (raises as Engine does)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from keysweep.scanner.engine import Engine  # noqa: PLC0415  (with the first value or blob)
+
+                    rules, backend, options = self._arguments
+                    self._engine = Engine(rules, backend=backend, **options)
+        return self._engine
+
+    @property
+    def built(self) -> bool:
+        return self._engine is not None
+
+    def __getattr__(self, name: str):
+        return getattr(self.engine, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        # The scan stages reset and adjust the engine's counters (`timed_out`, `suppressed_inline`):
+        # they must land on the engine, not on this proxy, or a later read would see a stale copy.
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.engine, name, value)
 
 
 def open_store(db: str | None, no_store: bool, default_on: bool = True) -> Store | None:
