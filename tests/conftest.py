@@ -418,6 +418,19 @@ def fake_api(_fake_api_server):
     _fake_api_server.reset()
 
 
+# OpenAI's documented answers for a key it accepts: the models list (the org in a header) and the key's user.
+OPENAI_MODELS = {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}
+
+
+@pytest.fixture
+def openai_api(fake_api, monkeypatch):
+    """fake_api answering as OpenAI does for a live key, with OPENAI_BASE_URL pointing at it."""
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_api.url + "/openai/v1")
+    fake_api.add("GET", "/openai/v1/models", json=OPENAI_MODELS, headers={"openai-organization": "org-acme"})
+    fake_api.add("GET", "/openai/v1/me", json={"object": "user", "id": "user-1", "email": "jane@acme.io"})
+    return fake_api
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """moto in server mode on 127.0.0.1 (one per session): the AWS endpoint URL."""

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.forge import JWT_EXPIRED, JWT_TOO_LONG, JWT_UNDECODABLE, FakeGitHub, ForgeBehaviour, GhRepo
+from tests.fakes.forge import JWT_EXPIRED, JWT_TOO_LONG, JWT_UNDECODABLE, FakeGitHub, ForgeBehaviour, GhRepo, plant_acme_api
 
 from .conftest import find_secret
 
 CLASSIC = "ghp_classic_token_nobody_gave_keysweep_0000"
 APP_ID = "424242"
 INSTALLATION = 7001
-OPENAI_MODELS = {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}
 
 
 def rsa_pem() -> tuple[str, str]:
@@ -63,27 +62,10 @@ def forge(monkeypatch, app_keys):
 
 
 @pytest.fixture
-def openai_api(fake_api, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_api.url + "/openai/v1")
-    fake_api.add("GET", "/openai/v1/models", json=OPENAI_MODELS, headers={"openai-organization": "org-acme"})
-    fake_api.add("GET", "/openai/v1/me", json={"object": "user", "id": "user-1", "email": "jane@acme.io"})
-    return fake_api
-
-
-@pytest.fixture
 def acme(forge, make_repo, tmp_path, keys):
     """acme/api: an OpenAI key in its history (served over git's HTTP protocol) and an Actions
     variable holding another one."""
-    planted = {"history": keys.openai_project(), "variable": keys.openai_project()}
-    builder = make_repo("src-api")
-    builder.commit("add config", {".env": f"OPENAI_API_KEY={planted['history']}\n"})
-    bare = tmp_path / "remote" / "api.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(builder.path), str(bare)], check=True)
-    forge.add_org("acme")
-    forge.add_repo(GhRepo("acme", "api", forge.serve_git("acme", "api", bare), variables=[
-        {"name": "OPENAI_API_KEY", "value": planted["variable"], "created_at": "2025-01-01T00:00:00Z",
-         "updated_at": "2025-01-01T00:00:00Z"}]))
-    return planted
+    return plant_acme_api(forge, make_repo, tmp_path, keys)
 
 
 def non_app_auth(forge: FakeGitHub) -> set[str]:

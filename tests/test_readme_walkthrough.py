@@ -18,10 +18,9 @@ import pytest
 from tests.fakes.api import Reply, Seen
 from tests.report_pages import Page
 
-from .conftest import KEYSWEEP_BIN, PROJECT, validate_findings_output
+from .conftest import KEYSWEEP_BIN, OPENAI_MODELS, PROJECT, validate_findings_output
 
 INSTALL = "python3 -m venv .venv && .venv/bin/pip install -q -e ."
-OPENAI_MODELS = {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}
 STS_INVALID = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
                "<Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid."
                "</Message></Error><RequestId>1</RequestId></ErrorResponse>")

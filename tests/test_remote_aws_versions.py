@@ -8,7 +8,6 @@ import hashlib
 
 from .conftest import find_secret
 from .test_remote_aws import aws  # noqa: F401  (fixture)
-from .test_reread_sources import openai_api  # noqa: F401  (fixture)
 
 
 def sha(value: str) -> str:

@@ -13,7 +13,6 @@ import pytest
 from tests.fakes.keyvault import FakeKeyVault, self_signed
 
 from .conftest import find_secret
-from .test_reread_sources import openai_api  # noqa: F401  (fixture)
 
 pytest.importorskip("azure.keyvault.secrets")
 

@@ -12,7 +12,6 @@ import pytest
 from tests.fakes.secretmanager import FakeSecretManager
 
 from .conftest import find_secret
-from .test_reread_sources import openai_api  # noqa: F401  (fixture)
 
 pytest.importorskip("google.cloud.secretmanager")
 

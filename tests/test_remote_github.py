@@ -4,7 +4,6 @@ URL), with clone URLs that are local bare repositories."""
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,7 +24,7 @@ def bare_repo(make_repo, tmp_path: Path, name: str, files: dict[str, str]) -> st
     builder = make_repo(f"src-{name}")
     builder.commit(f"add {name}", files)
     target = tmp_path / "remote" / f"{name}.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(builder.path), str(target)], check=True)
+    builder.bare_clone(target)
     return f"file://{target}"
 
 

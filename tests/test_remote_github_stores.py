@@ -7,18 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.forge import FakeGitHub, ForgeBehaviour, GhRepo
+from tests.fakes.forge import GhRepo
 
-from .test_remote_github import TOKEN, bare_repo, stamp
-
-
-@pytest.fixture
-def github(monkeypatch):
-    server = FakeGitHub(ForgeBehaviour(token=TOKEN)).start()
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    monkeypatch.setenv("GITHUB_API_URL", server.url)
-    yield server
-    server.stop()
+from .test_remote_github import bare_repo, github, stamp  # noqa: F401  (fixture)
 
 
 @pytest.fixture

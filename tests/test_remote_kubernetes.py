@@ -14,7 +14,6 @@ import pytest
 from tests.fakes.kubernetes import FakeKubernetes, kubeconfig
 
 from .conftest import find_secret
-from .test_reread_sources import openai_api  # noqa: F401  (fixture)
 
 pytest.importorskip("kubernetes")
 

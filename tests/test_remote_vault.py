@@ -14,7 +14,6 @@ from tests.fakes.vault import FakeVault
 
 from .conftest import find_secret
 from .test_remote_kubernetes import cluster  # noqa: F401  (fixture)
-from .test_reread_sources import openai_api  # noqa: F401  (fixture)
 
 pytest.importorskip("hvac")
 

@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.fakes.forge import FakeGitHub, ForgeBehaviour, GhRepo
+from tests.fakes.forge import FakeGitHub, ForgeBehaviour, plant_acme_api
 
 from .conftest import find_secret
 from .test_remote_aws import aws  # noqa: F401  (fixture)
 
 TOKEN = "ghp_faketesttoken_not_a_real_token_000000"
-OPENAI_MODELS = {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}
-
-
-@pytest.fixture
-def openai_api(fake_api, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_api.url + "/openai/v1")
-    fake_api.add("GET", "/openai/v1/models", json=OPENAI_MODELS, headers={"openai-organization": "org-acme"})
-    fake_api.add("GET", "/openai/v1/me", json={"object": "user", "id": "user-1", "email": "jane@acme.io"})
-    return fake_api
 
 
 @pytest.fixture
@@ -42,27 +31,12 @@ def forge(monkeypatch):
     server.stop()
 
 
-def bare_repo(make_repo, tmp_path: Path, name: str, files: dict[str, str]) -> Path:
-    builder = make_repo(f"src-{name}")
-    builder.commit(f"add {name}", files, author=("Bob Builder", "bob@acme.io"))
-    builder.commit("remove the key again", {name: "" for name in files if name.endswith(".env")})
-    target = tmp_path / "remote" / f"{name}.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(builder.path), str(target)], check=True)
-    return target
-
-
 @pytest.fixture
 def swept(run, tmp_path, make_repo, keys, forge, openai_api):
     """A sweep of an org whose repository once held an OpenAI key (removed in a later commit),
     plus an Actions variable holding another one."""
-    history, variable = keys.openai_project(), keys.openai_project()
-    bare = bare_repo(make_repo, tmp_path, "api", {
-        ".env": f"OPENAI_API_KEY={history}\n",
-        ".github/CODEOWNERS": "*.env @acme/platform @alice\n"})
-    forge.add_org("acme")
-    forge.add_repo(GhRepo("acme", "api", forge.serve_git("acme", "api", bare), variables=[
-        {"name": "OPENAI_API_KEY", "value": variable, "created_at": "2025-01-01T00:00:00Z",
-         "updated_at": "2025-01-01T00:00:00Z"}]))
+    planted = plant_acme_api(forge, make_repo, tmp_path, keys)
+    history, variable = planted["history"], planted["variable"]
     config = tmp_path / "keysweep.toml"
     config.write_text(f"""
 [sources]

@@ -57,7 +57,7 @@ def acme(tmp_path, make_repo, keys, aws, monkeypatch):
                   author=("Dana Dev", "dana@acme.io"))
     source.commit("remove secrets", delete=[".env", "ci.env"], author=("Dana Dev", "dana@acme.io"))
     remote = tmp_path / "remote" / "api.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(source.path), str(remote)], check=True)
+    source.bare_clone(remote)
 
     forge = FakeForge(ForgeBehaviour(token=FORGE_TOKEN)).start()
     forge.add_org("acme", variables=[{"name": "ANTHROPIC_API_KEY", "value": leaked["anthropic_variable"],

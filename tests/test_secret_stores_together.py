@@ -12,7 +12,6 @@ from .test_remote_azure import azure, tls  # noqa: F401  (fixtures)
 from .test_remote_gcp import gcp  # noqa: F401  (fixture)
 from .test_remote_kubernetes import cluster  # noqa: F401  (fixture)
 from .test_remote_vault import vault  # noqa: F401  (fixture)
-from .test_reread_sources import openai_api  # noqa: F401  (fixture)
 
 pytest.importorskip("hvac")
 pytest.importorskip("kubernetes")

@@ -6,7 +6,6 @@ unless --include-suppressed."""
 from __future__ import annotations
 
 import hashlib
-import subprocess
 
 import pytest
 
@@ -28,7 +27,7 @@ def forge_repo(make_repo, tmp_path, name: str, commits: list[dict[str, str]]) ->
     for number, files in enumerate(commits, 1):
         builder.commit(f"commit {number}", files)
     target = tmp_path / "remote" / f"{name}.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(builder.path), str(target)], check=True)
+    builder.bare_clone(target)
     return f"file://{target}"
 
 
@@ -307,7 +306,7 @@ def test_a_cloned_repository_ignore_file_that_is_not_a_small_regular_file_is_not
     builder.git("add", ".keysweepignore")
     builder.git("commit", "-q", "-m", "ignore")
     bare = tmp_path / "clone.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(builder.path), str(bare)], check=True)
+    builder.bare_clone(bare)
 
     result = scan_git(GitRepo(bare), Engine(load_rules()))
     assert [f.secret_sha256 for f in result.findings] == [sha(key)]

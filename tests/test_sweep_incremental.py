@@ -32,7 +32,7 @@ def acme(tmp_path, make_repo, github, keys):  # noqa: F811
     github.add_org("acme")
     for name, builder in sources.items():
         bare = tmp_path / "remote" / f"{name}.git"
-        subprocess.run(["git", "clone", "-q", "--bare", str(builder.path), str(bare)], check=True)
+        builder.bare_clone(bare)
         variables = [{"name": "LOG_LEVEL", "value": "debug", "created_at": stamp(5), "updated_at": stamp(5)}]
         if name == "web":
             variables.append({"name": "CLAUDE", "value": variable_key, "created_at": stamp(3), "updated_at": stamp(3)})

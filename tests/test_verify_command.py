@@ -10,17 +10,14 @@ import pytest
 
 from tests.conftest import find_secret
 
-OPENAI_MODELS = {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}
-
 
 @pytest.fixture
-def providers(fake_api, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_api.url + "/openai/v1")
+def providers(openai_api, monkeypatch):
+    """OpenAI takes the key (openai_api); GitHub refuses its token; Hugging Face sits behind a WAF."""
+    fake_api = openai_api
     monkeypatch.setenv("GITHUB_API_URL", fake_api.url + "/github")
     monkeypatch.setenv("HF_ENDPOINT", fake_api.url + "/hf")
     monkeypatch.setenv("GITLAB_URL", fake_api.url + "/gitlab")
-    fake_api.add("GET", "/openai/v1/models", json=OPENAI_MODELS, headers={"openai-organization": "org-acme"})
-    fake_api.add("GET", "/openai/v1/me", json={"object": "user", "id": "user-1", "email": "jane@acme.io"})
     fake_api.add("GET", "/github/user", status=401, json={"message": "Bad credentials"})
     fake_api.add("GET", "/hf/api/whoami-v2", status=401, body="<html><body>Blocked by WAF</body></html>")
     return fake_api

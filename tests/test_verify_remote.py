@@ -7,24 +7,13 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import pytest
-
 from tests.fakes.forge import FakeGitHub, FakeGitLab, ForgeBehaviour, GhRepo, GlProject
 
 from .conftest import find_secret
 from .test_remote_aws import aws, zipped  # noqa: F401  (fixture)
 
-OPENAI_MODELS = {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}
 GH_TOKEN = "ghp_faketesttoken_not_a_real_token_000000"
 GL_TOKEN = "glpat-faketesttoken-000000000"
-
-
-@pytest.fixture
-def openai_api(fake_api, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_api.url + "/openai/v1")
-    fake_api.add("GET", "/openai/v1/models", json=OPENAI_MODELS, headers={"openai-organization": "org-acme"})
-    fake_api.add("GET", "/openai/v1/me", json={"object": "user", "id": "user-1", "email": "jane@acme.io"})
-    return fake_api
 
 
 def assert_nowhere(result, tmp_path, values):

@@ -42,3 +42,9 @@ class RepoBuilder:
         self.clock += 3600
         self.git("commit", "-q", "--allow-empty", "-m", message, author=author)
         return self.git("rev-parse", "HEAD")
+
+    def bare_clone(self, target: Path) -> Path:
+        """A bare clone of this repository at `target`: what a forge serves for cloning."""
+        target = Path(target)
+        subprocess.run(["git", "clone", "-q", "--bare", str(self.path), str(target)], check=True)
+        return target

@@ -256,6 +256,24 @@ class GhRepo:
         return f"{self.owner}/{self.name}"
 
 
+
+def plant_acme_api(forge: "FakeGitHub", make_repo, tmp_path: Path, keys) -> dict[str, str]:
+    """acme/api on `forge`, cloned over git's HTTP protocol: an OpenAI key in its history (committed by
+    Bob Builder next to a CODEOWNERS, removed again in a later commit) and an Actions variable holding
+    another one. Returns the two values as {"history": …, "variable": …}."""
+    planted = {"history": keys.openai_project(), "variable": keys.openai_project()}
+    builder = make_repo("src-api")
+    builder.commit("add api", {".env": f"OPENAI_API_KEY={planted['history']}\n",
+                               ".github/CODEOWNERS": "*.env @acme/platform @alice\n"},
+                   author=("Bob Builder", "bob@acme.io"))
+    builder.commit("remove the key again", {".env": ""})
+    bare = builder.bare_clone(tmp_path / "remote" / "api.git")
+    forge.add_org("acme")
+    forge.add_repo(GhRepo("acme", "api", forge.serve_git("acme", "api", bare), variables=[
+        {"name": "OPENAI_API_KEY", "value": planted["variable"], "created_at": "2025-01-01T00:00:00Z",
+         "updated_at": "2025-01-01T00:00:00Z"}]))
+    return planted
+
 @dataclass
 class GhApp:
     """A GitHub App: its id, the public half of its key, and where it is installed."""
