@@ -35,8 +35,6 @@ error line; the rest is still read. Tags are kept as owner hints (`tags`).
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import logging
 import os
 import threading
@@ -47,14 +45,13 @@ from urllib.parse import quote, unquote, urlsplit
 from keysweep.errors import KeysweepError
 from keysweep.scanner.sources.remote import (
     Entry,
-    Item,
-    Pending,
-    RemoteError,
+    PerTargetSource,
     SourceRun,
     Unit,
     ValueGroup,
     entry_text,
     iso,
+    optional_module,
 )
 
 SOURCE = "azure-keyvault"
@@ -70,21 +67,15 @@ KEYVAULT_RESOURCES = frozenset({"vault.azure.net", "vault.azure.cn", "vault.usgo
 VERIFY_CHALLENGE_RESOURCE = True
 
 
-MISSING = "reading Azure Key Vault needs azure-keyvault-secrets and azure-identity: pip install 'keysweep[azure]'"
+NEEDS = ("Azure Key Vault needs azure-keyvault-secrets and azure-identity", "azure")
 
 
 def import_secrets():
-    try:
-        return importlib.import_module("azure.keyvault.secrets")
-    except ImportError:
-        raise KeysweepError(MISSING) from None
+    return optional_module("azure.keyvault.secrets", *NEEDS)
 
 
 def import_identity():
-    try:
-        return importlib.import_module("azure.identity")
-    except ImportError:
-        raise KeysweepError(MISSING) from None
+    return optional_module("azure.identity", *NEEDS)
 
 
 def origin(url: str) -> str:
@@ -217,8 +208,8 @@ def secret_name(properties: Any) -> str:
     return str(getattr(properties, "name", None) or "")
 
 
-class AzureSource:
-    label = "azure"
+class AzureSource(PerTargetSource):
+    label, source, fields = "azure", SOURCE, ("vault",)
 
     def __init__(self, *, vault_urls: Iterable[str] = (), versions: bool = False) -> None:
         self.vault_urls = list(dict.fromkeys(u for u in vault_urls if u))
@@ -231,24 +222,17 @@ class AzureSource:
         if not os.environ.get(TOKEN_ENV):
             import_identity()
 
-    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+    async def targets(self, run: SourceRun) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         for vault in self.vault_urls:
-            yield Pending(f"azure {vault_label(vault)}", self._later(run, vault), {"op": "read", "vault": vault})
+            yield f"azure {vault_label(vault)}", {"vault": vault}
 
-    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
-        """One vault read again from its `spec` (a distributed sweep's worker, with its own credentials)."""
-        spec = item.spec or {}
-        if spec.get("op") != "read" or spec.get("vault") not in self.vault_urls:
-            raise RemoteError(f"azure: unknown unit {spec.get('op')!r}")
-        return Pending(item.label, self._later(run, str(spec["vault"])), spec)
+    def knows(self, *, vault: Any) -> bool:
+        return vault in self.vault_urls
 
-    async def _later(self, run: SourceRun, vault: str) -> Unit | None:
-        scope = f"azure:{vault}"
-        already = set(run.already(SOURCE, scope))
-        return await asyncio.to_thread(self.read_vault, run, vault, scope, already)
+    def scope(self, *, vault: str) -> str:
+        return f"azure:{vault}"
 
-    def read_vault(self, run: SourceRun, vault: str, scope: str, already: set[str]) -> Unit | None:
-        """The vault's unit, or None when it could not be listed (nothing of it was read)."""
+    def read(self, run: SourceRun, scope: str, already: set[str], *, vault: str) -> Unit | None:
         label = vault_label(vault)
         unit = Unit(source=SOURCE, scope=scope)
         try:

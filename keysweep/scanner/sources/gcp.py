@@ -24,7 +24,6 @@ location or secret the credentials may not read (403) is one error line; the res
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import threading
@@ -35,14 +34,14 @@ from keysweep.models import ACCESS
 from keysweep.scanner.sources import looks_binary
 from keysweep.scanner.sources.remote import (
     Entry,
-    Item,
-    Pending,
-    RemoteError,
+    PerTargetSource,
     SourceRun,
     Unit,
     ValueGroup,
     entry_text,
+    error_line,
     iso,
+    optional_module,
 )
 
 SOURCE = "gcp-secretmanager"
@@ -64,9 +63,7 @@ def gcp_error(exc: BaseException) -> str:
         # api_core writes "GET <url>: <Google's message>": the URL says nothing the line does not.
         text = re.sub(r"^[A-Z]+ \S+: ", "", " ".join(str(message).split()))
         return f"{int(code) if isinstance(code, int) else code} {text}"[:300]
-    name = type(exc).__name__
-    text = " ".join(str(exc).split())
-    return f"{name}: {text}"[:300] if text else name
+    return error_line(exc)
 
 
 def short(name: str) -> str:
@@ -104,12 +101,7 @@ def payload_text(secret_id: str, data: bytes | None) -> str | None:
 
 
 def import_secretmanager():
-    try:
-        from google.cloud import secretmanager
-    except ImportError:
-        raise KeysweepError("reading GCP Secret Manager needs google-cloud-secret-manager: "
-                            "pip install 'keysweep[gcp]'") from None
-    return secretmanager
+    return optional_module("google.cloud.secretmanager", "GCP Secret Manager needs google-cloud-secret-manager", "gcp")
 
 
 _lock = threading.Lock()
@@ -142,8 +134,8 @@ def secret_client(endpoint: str | None, env=None):
         return _clients[key]
 
 
-class GcpSource:
-    label = "gcp"
+class GcpSource(PerTargetSource):
+    label, source, fields = "gcp", SOURCE, ("project", "location")
 
     def __init__(self, *, projects: Iterable[str] = (), endpoint_url: str | None = None,
                  locations: Iterable[str] = ()) -> None:
@@ -161,30 +153,19 @@ class GcpSource:
     def _access(self) -> dict[str, Any]:
         return {ACCESS: {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}
 
-    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+    async def targets(self, run: SourceRun) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         for project in self.projects:
             for location in [None, *self.locations]:
-                label = f"gcp {project}" + (f" {location}" if location else "")
-                spec = {"op": "read", "project": project, **({"location": location} if location else {})}
-                yield Pending(label, self._later(run, project, location), spec)
+                yield f"gcp {project}" + (f" {location}" if location else ""), {"project": project, "location": location}
 
-    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
-        """One project (or one location of it) read again from its `spec` (a distributed sweep's
-        worker, with its own credentials)."""
-        spec = item.spec or {}
-        location = spec.get("location")
-        if spec.get("op") != "read" or spec.get("project") not in self.projects \
-                or (location is not None and location not in self.locations):
-            raise RemoteError(f"gcp: unknown unit {spec.get('op')!r}")
-        return Pending(item.label, self._later(run, str(spec["project"]), location), spec)
+    def knows(self, *, project: Any, location: Any) -> bool:
+        return project in self.projects and (location is None or location in self.locations)
 
-    async def _later(self, run: SourceRun, project: str, location: str | None = None) -> Unit | None:
-        scope = f"gcp:{project}" + (f":{location}" if location else "")
-        already = set(run.already(SOURCE, scope))
-        return await asyncio.to_thread(self.read_project, run, project, scope, already, location)
+    def scope(self, *, project: str, location: str | None) -> str:
+        return f"gcp:{project}" + (f":{location}" if location else "")
 
-    def read_project(self, run: SourceRun, project: str, scope: str, already: set[str],
-                     location: str | None = None) -> Unit | None:
+    def read(self, run: SourceRun, scope: str, already: set[str], *, project: str,
+             location: str | None = None) -> Unit | None:
         """The unit of the project's global secrets, or of one location's regional secrets; None
         when they could not be listed (nothing was read)."""
         # The endpoint named by the scan is kept for re-reads; the environment's is read again then.

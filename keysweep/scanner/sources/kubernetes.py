@@ -39,7 +39,17 @@ from typing import Any, AsyncIterator, Iterable
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
 from keysweep.scanner.sources import helm, looks_binary
-from keysweep.scanner.sources.remote import Entry, Item, Pending, RemoteError, SourceRun, Unit, ValueGroup, iso
+from keysweep.scanner.sources.remote import (
+    Entry,
+    PerTargetSource,
+    RemoteError,
+    SourceRun,
+    Unit,
+    ValueGroup,
+    error_line,
+    iso,
+    optional_module,
+)
 
 SOURCE = "kubernetes"
 PAGE = 100
@@ -228,9 +238,7 @@ def api_error(exc: BaseException) -> str:
         reason = getattr(exc, "reason", None) or ""
         text = " ".join(str(message or reason).split())
         return f"{status} {text}"[:300].strip()
-    name = type(exc).__name__
-    text = " ".join(str(exc).split())
-    return f"{name}: {text}"[:300] if text else name
+    return error_line(exc)
 
 
 # -- the client -------------------------------------------------------------------------------------
@@ -240,12 +248,7 @@ def kubeconfig_path(explicit: str | None) -> str:
 
 
 def import_kubernetes():
-    try:
-        import kubernetes
-    except ImportError:
-        raise KeysweepError("reading Kubernetes needs the kubernetes package: pip install 'keysweep[kubernetes]'") \
-            from None
-    return kubernetes
+    return optional_module("kubernetes", "Kubernetes needs the kubernetes package", "kubernetes")
 
 
 _lock = threading.Lock()
@@ -316,8 +319,8 @@ def list_all(api: Any, method: str, *args: Any) -> Iterable[dict[str, Any]]:
             return
 
 
-class KubernetesSource:
-    label = "kubernetes"
+class KubernetesSource(PerTargetSource):
+    label, source, fields = "kubernetes", SOURCE, ("context", "namespace")
 
     def __init__(self, *, kubeconfig: str | None = None, contexts: Iterable[str] = (),
                  namespaces: Iterable[str] = (), kinds: Iterable[str] = tuple(KINDS),
@@ -366,7 +369,7 @@ class KubernetesSource:
                       f"(name others with --namespace)")
             return [default]
 
-    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+    async def targets(self, run: SourceRun) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         contexts, defaults = await asyncio.to_thread(self._contexts)
         for context in contexts:
             try:
@@ -375,25 +378,18 @@ class KubernetesSource:
                 run.error(f"k8s {context}: {api_error(exc)}")
                 continue
             for namespace in namespaces:
-                yield Pending(f"k8s {context} {namespace}", self._later(run, context, namespace),
-                              {"op": "read", "context": context, "namespace": namespace})
+                yield f"k8s {context} {namespace}", {"context": context, "namespace": namespace}
 
-    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
-        """One namespace of one context read again from its `spec` (a distributed sweep's worker,
-        with its own kubeconfig at the same path, or its $KUBECONFIG)."""
-        spec = item.spec or {}
-        context, namespace = spec.get("context"), spec.get("namespace")
-        if spec.get("op") != "read" or not isinstance(context, str) or not isinstance(namespace, str) \
-                or (self.contexts and context not in self.contexts) or (self.namespaces and namespace not in self.namespaces):
-            raise RemoteError(f"kubernetes: unknown unit {spec.get('op')!r}")
-        return Pending(item.label, self._later(run, context, namespace), spec)
+    def knows(self, *, context: Any, namespace: Any) -> bool:
+        """A namespace of a context this source may read (a worker reads it with its own kubeconfig at
+        the same path, or its $KUBECONFIG)."""
+        return isinstance(context, str) and isinstance(namespace, str) \
+            and (not self.contexts or context in self.contexts) and (not self.namespaces or namespace in self.namespaces)
 
-    async def _later(self, run: SourceRun, context: str, namespace: str) -> Unit:
-        scope = f"k8s:{context}:{namespace}"
-        already = set(run.already(SOURCE, scope))  # the store is read on the event loop's thread
-        return await asyncio.to_thread(self.read_namespace, run, context, namespace, scope, already)
+    def scope(self, *, context: str, namespace: str) -> str:
+        return f"k8s:{context}:{namespace}"
 
-    def read_namespace(self, run: SourceRun, context: str, namespace: str, scope: str, already: set[str]) -> Unit:
+    def read(self, run: SourceRun, scope: str, already: set[str], *, context: str, namespace: str) -> Unit:
         kubernetes = import_kubernetes()
         client = api_client(kubeconfig_path(self.kubeconfig), context)
         unit = Unit(source=SOURCE, scope=scope)

@@ -16,11 +16,13 @@ redacted form and the locator of the place (repo + variable, secret ARN + versio
 from __future__ import annotations
 
 import hashlib
+import importlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, Union
 
 from keysweep.clock import parse_utc, utc_iso
+from keysweep.errors import KeysweepError
 from keysweep.scanner.rules import Rule
 
 if TYPE_CHECKING:
@@ -132,7 +134,74 @@ class RemoteSource(Protocol):
     def items(self, run: SourceRun) -> AsyncIterator[Item]: ...
 
 
+class PerTargetSource:
+    """A source read one target at a time in a thread (an Azure vault, a GCP project, a Kubernetes
+    namespace, a Vault KV mount), through a blocking SDK. A target is plain data named by `fields`
+    (`{"vault": url}`); its Pending's spec is `{"op": "read", **target}`, so a distributed sweep's
+    worker does the same work again (`rebuild`). A source says which targets it has (`targets`),
+    which a spec may name (`knows`), each one's store scope (`scope`) and how one is read (`read`,
+    given what the store already holds of its scope)."""
+
+    label: str                      # names the source in error lines
+    source: str                     # store source name of its units, e.g. "azure-keyvault"
+    fields: tuple[str, ...]         # what names one target, e.g. ("vault",); one that is None is left out of the spec
+
+    def targets(self, run: SourceRun) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(label, target) for each target to read."""
+        raise NotImplementedError
+
+    def knows(self, **target: Any) -> bool:
+        """Whether a target a spec names (from another machine) is one of this source's."""
+        raise NotImplementedError
+
+    def scope(self, **target: Any) -> str:
+        raise NotImplementedError
+
+    def read(self, run: SourceRun, scope: str, already: set[str], **target: Any) -> Unit | None:
+        """The target's unit, or None when nothing of it could be read (an error line says why)."""
+        raise NotImplementedError
+
+    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+        async for label, target in self.targets(run):
+            yield self._pending(run, label, target)
+
+    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
+        """One target read again from its Pending's `spec` (a distributed sweep's worker, with the
+        credentials of its own environment)."""
+        spec = item.spec or {}
+        target = {name: spec.get(name) for name in self.fields}
+        if spec.get("op") != "read" or not self.knows(**target):
+            raise RemoteError(f"{self.label}: unknown unit {spec.get('op')!r}")
+        return self._pending(run, item.label, target)
+
+    def _pending(self, run: SourceRun, label: str, target: dict[str, Any]) -> Pending:
+        spec = {name: value for name, value in target.items() if value is not None}  # a field left out is None
+        return Pending(label, self._read(run, target), {"op": "read", **spec})
+
+    async def _read(self, run: SourceRun, target: dict[str, Any]) -> Unit | None:
+        import asyncio  # noqa: PLC0415  (only a sweep awaits it; importing the data model loads no event loop)
+
+        scope = self.scope(**target)
+        already = set(run.already(self.source, scope))  # the store is read on the event loop's thread
+        return await asyncio.to_thread(self.read, run, scope, already, **target)
+
+
 # -- helpers shared by the sources ----------------------------------------------------------------
+def optional_module(name: str, needs: str, extra: str):
+    """The module `name` of an optional extra; a usage error naming the extra when it is absent."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise KeysweepError(f"reading {needs}: pip install 'keysweep[{extra}]'") from None
+
+
+def error_line(exc: BaseException) -> str:
+    """An SDK error as one line, `Name: message` (300 characters at most)."""
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    return f"{name}: {text}"[:300] if text else name
+
+
 def inventory_sha256(identity: str) -> str:
     """secret_sha256 of an inventory record: SHA-256 of a namespaced description, never of a value
     (none was read), so it can never collide with the fingerprint of a real secret."""

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
-from keysweep.scanner.sources.remote import Entry, Item, Pending, RemoteError, SourceRun, Unit, ValueGroup, iso
+from keysweep.scanner.sources.remote import Entry, PerTargetSource, SourceRun, Unit, ValueGroup, error_line, iso, optional_module
 
 SOURCE = "vault"
 TOKEN_ENV = "VAULT_TOKEN"
@@ -104,16 +104,11 @@ def vault_error(exc: BaseException) -> str:
     if errors is not None or status:
         text = "; ".join(" ".join(str(e).split()) for e in errors) if isinstance(errors, list) else ""
         return f"{status or name} {text or name}".strip()[:300]
-    text = " ".join(str(exc).split())
-    return f"{name}: {text}"[:300] if text else name
+    return error_line(exc)
 
 
 def import_hvac():
-    try:
-        import hvac
-    except ImportError:
-        raise KeysweepError("reading Vault needs the hvac package: pip install 'keysweep[vault]'") from None
-    return hvac
+    return optional_module("hvac", "Vault needs the hvac package", "vault")
 
 
 AUTH_METHODS = ("token", "approle", "jwt")
@@ -214,8 +209,8 @@ def host_of(addr: str) -> str:
     return parts.netloc or addr
 
 
-class VaultSource:
-    label = "vault"
+class VaultSource(PerTargetSource):
+    label, source, fields = "vault", SOURCE, ("mount", "kv_version")
 
     def __init__(self, *, addr: str | None, auth: VaultAuth | None = None, mounts: Iterable[str] = (),
                  versions: bool = False, namespace: str | None = None, env: Mapping[str, str] | None = None) -> None:
@@ -276,30 +271,20 @@ class VaultSource:
                 run.error(f"vault {host_of(self.addr)} {mount}: not a KV mount the token can see ({vault_error(exc)})")
         return chosen
 
-    async def items(self, run: SourceRun) -> AsyncIterator[Item]:
+    async def targets(self, run: SourceRun) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         try:
             mounts = await asyncio.to_thread(self._mounts, run)
         except Exception as exc:
             run.error(f"vault {host_of(self.addr)}: {vault_error(exc)}")
             return
         for mount, kv_version in mounts.items():
-            yield Pending(f"vault {host_of(self.addr)} {mount}", self._later(run, mount, kv_version),
-                          {"op": "read", "mount": mount, "kv_version": kv_version})
+            yield f"vault {host_of(self.addr)} {mount}", {"mount": mount, "kv_version": kv_version}
 
-    def rebuild(self, run: SourceRun, item: Pending) -> Pending:
-        """One KV mount read again from its `spec` (a distributed sweep's worker, logged in with the
-        credentials of its own environment)."""
-        spec = item.spec or {}
-        mount, kv_version = spec.get("mount"), spec.get("kv_version")
-        if spec.get("op") != "read" or not isinstance(mount, str) or kv_version not in (1, 2) \
-                or (self.mounts and mount not in self.mounts):
-            raise RemoteError(f"vault: unknown unit {spec.get('op')!r}")
-        return Pending(item.label, self._later(run, mount, int(kv_version)), spec)
+    def knows(self, *, mount: Any, kv_version: Any) -> bool:
+        return isinstance(mount, str) and kv_version in (1, 2) and (not self.mounts or mount in self.mounts)
 
-    async def _later(self, run: SourceRun, mount: str, kv_version: int) -> Unit:
-        scope = f"vault:{host_of(self.addr)}:{mount}"
-        already = set(run.already(SOURCE, scope))
-        return await asyncio.to_thread(self.read_mount, run, mount, kv_version, scope, already)
+    def scope(self, *, mount: str, kv_version: int) -> str:
+        return f"vault:{host_of(self.addr)}:{mount}"
 
     # -- walking --------------------------------------------------------------------------------
     def _list(self, run: SourceRun, mount: str, kv_version: int, folder: str) -> list[str]:
@@ -333,7 +318,7 @@ class VaultSource:
                         return
                     yield path
 
-    def read_mount(self, run: SourceRun, mount: str, kv_version: int, scope: str, already: set[str]) -> Unit:
+    def read(self, run: SourceRun, scope: str, already: set[str], *, mount: str, kv_version: int) -> Unit:
         unit = Unit(source=SOURCE, scope=scope)
         for path in self.walk(run, mount, kv_version):
             try:
