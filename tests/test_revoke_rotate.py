@@ -99,18 +99,59 @@ def dump(store) -> str:
     return "\n".join(store.conn.iterdump())
 
 
-def test_rotation_into_secrets_manager_then_idempotent(tmp_path, aws):
-    user, old_id, old_secret = leaked_key(aws)
-    arn, finding = in_secret(aws, old_id, old_secret)
+def rotation_store(tmp_path, finding) -> Store:
+    """The store at tmp_path/k.db, holding the finding."""
     store = Store(tmp_path / "k.db")
     store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
-    summary, jobs = asyncio.run(rotate(store, [finding], settings))
-    assert summary.states == {"confirmed": 1}, summary.errors
+    return store
+
+
+def aws_settings(aws, delete_after_days: int | None = None, **env: str) -> Settings:
+    """Settings pointing AWS at moto (and `env`), with the grace period before the old key's delete."""
+    config = {} if delete_after_days is None else {"providers": {"aws": {"delete_after_days": delete_after_days}}}
+    return Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], **env}, config=config)
+
+
+def rotated_key(aws, user, old_id) -> str:
+    """The id of the user's one new key: active, beside the old one, now inactive."""
     keys = keys_of(aws, user)
     assert keys.pop(old_id) == "Inactive"
     (new_id, status), = keys.items()
     assert status == "Active"
+    return new_id
+
+
+def refused_before_any_key(store, finding, settings) -> str:
+    """The rotation failed for good: its one error."""
+    summary, _jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {"failed_permanent": 1}
+    (_fid, error), = summary.errors
+    return error
+
+
+async def delete_due(store, finding, settings, moment, create: bool):
+    """One `revoke --resume` at moment[0]: the old key's delayed delete, if due (after revoking it first
+    when `create`). Returns delete_due's outcome and the jobs."""
+    revokers = available_revokers()
+    async with HttpClient() as http:
+        ctx = for_revocation(Context(http=http, settings=settings, store=store, clock=lambda: moment[0],
+                                     actor="tester"))
+        jobs = Jobs(store, "tester", start_run(store, "tester", "test", ctx.now()), ctx.now)
+        orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=1, confirm_delay=0.01)
+        if create:
+            job, _ = jobs.create(finding, "aws", await revokers["aws"].plan(finding, ctx), approve=True)
+            await orchestrator.run([job])
+        return await orchestrator.delete_due(jobs.find(states=[J.CONFIRMED])), jobs
+
+
+def test_rotation_into_secrets_manager_then_idempotent(tmp_path, aws):
+    user, old_id, old_secret = leaked_key(aws)
+    arn, finding = in_secret(aws, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = aws_settings(aws)
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
     stored = json.loads(aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"])
     assert stored["aws_access_key_id"] == new_id and stored["note"] == "ci deploy"
     new_secret = stored["aws_secret_access_key"]
@@ -136,10 +177,8 @@ def test_rotation_into_secrets_manager_then_idempotent(tmp_path, aws):
 def test_rotation_into_ssm_parameter_deletes_old_key_when_no_grace(tmp_path, aws):
     user, old_id, old_secret = leaked_key(aws)
     name, finding = in_parameter(aws, old_id, old_secret)
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]}, config={"providers": {"aws": {"delete_after_days": 0}}})
-    summary, _jobs = asyncio.run(rotate(store, [finding], settings))
+    store = rotation_store(tmp_path, finding)
+    summary, _jobs = asyncio.run(rotate(store, [finding], aws_settings(aws, delete_after_days=0)))
     assert summary.states == {"confirmed": 1}, summary.errors
     keys = keys_of(aws, user)
     assert old_id not in keys and len(keys) == 1
@@ -153,9 +192,8 @@ def test_rotation_into_ssm_parameter_deletes_old_key_when_no_grace(tmp_path, aws
 def test_killed_rotation_resumes_without_a_second_new_key(tmp_path, aws, where):
     user, old_id, old_secret = leaked_key(aws)
     arn, finding = in_secret(aws, old_id, old_secret)
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
+    store = rotation_store(tmp_path, finding)
+    settings = aws_settings(aws)
 
     def fault(step):
         if step == where:
@@ -170,11 +208,9 @@ def test_killed_rotation_resumes_without_a_second_new_key(tmp_path, aws, where):
     store.conn.commit()
     summary, jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {"confirmed": 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
-    (new_id, status), = keys.items()
+    new_id = rotated_key(aws, user, old_id)
     stored = json.loads(aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"])
-    assert stored["aws_access_key_id"] == new_id and status == "Active"
+    assert stored["aws_access_key_id"] == new_id
     if where == "after_write":
         assert new_id == first_new  # written before the kill: kept, nothing created
     else:
@@ -188,11 +224,7 @@ def test_two_key_limit_reported_before_creating_anything(tmp_path, aws):
     user, old_id, old_secret = leaked_key(aws, extra_key=True)
     _arn, finding = in_secret(aws, old_id, old_secret)
     before = keys_of(aws, user)
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})))
-    assert summary.states == {"failed_permanent": 1}
-    (_fid, error), = summary.errors
+    error = refused_before_any_key(rotation_store(tmp_path, finding), finding, aws_settings(aws))
     other = next(k for k in before if k != old_id)
     assert "LimitExceeded" in error and other in error and user in error
     assert keys_of(aws, user) == before  # nothing created, old key untouched
@@ -250,32 +282,22 @@ def test_delayed_delete_after_the_grace_period_by_the_clock(tmp_path, aws):
 
     user, old_id, old_secret = leaked_key(aws)
     _name, finding = in_parameter(aws, old_id, old_secret)
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]}, config={"providers": {"aws": {"delete_after_days": 7}}})
+    store = rotation_store(tmp_path, finding)
+    settings = aws_settings(aws, delete_after_days=7)
     moment = [datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)]
 
-    async def go(create: bool):
-        revokers = available_revokers()
-        async with HttpClient() as http:
-            ctx = for_revocation(Context(http=http, settings=settings, store=store, clock=lambda: moment[0],
-                                         actor="tester"))
-            jobs = Jobs(store, "tester", start_run(store, "tester", "test", ctx.now()), ctx.now)
-            orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=1, confirm_delay=0.01)
-            if create:
-                job, _ = jobs.create(finding, "aws", await revokers["aws"].plan(finding, ctx), approve=True)
-                await orchestrator.run([job])
-            return await orchestrator.delete_due(jobs.find(states=[J.CONFIRMED])), jobs
+    def go(create: bool):
+        return asyncio.run(delete_due(store, finding, settings, moment, create))
 
-    outcome, jobs = asyncio.run(go(True))
+    outcome, jobs = go(True)
     assert keys_of(aws, user) == {old_id: "Inactive"}
     (job, due), = outcome["waiting"]
     assert due == datetime(2025, 3, 8, 12, 0, tzinfo=timezone.utc) and not outcome["deleted"]
     moment[0] += timedelta(days=6, hours=23)
-    outcome, _ = asyncio.run(go(False))
+    outcome, _ = go(False)
     assert len(outcome["waiting"]) == 1 and keys_of(aws, user) == {old_id: "Inactive"}
     moment[0] += timedelta(hours=2)
-    outcome, jobs = asyncio.run(go(False))
+    outcome, jobs = go(False)
     assert [j.finding_id for j in outcome["deleted"]] == [finding.id]
     assert keys_of(aws, user) == {}
     job = jobs.find()[0]
@@ -284,7 +306,7 @@ def test_delayed_delete_after_the_grace_period_by_the_clock(tmp_path, aws):
     kinds = [r[0] for r in store.conn.execute("SELECT kind FROM events WHERE finding_id = ?", [finding.id])]
     assert "deleted" in kinds
     # Once deleted, nothing more to do.
-    outcome, _ = asyncio.run(go(False))
+    outcome, _ = go(False)
     assert outcome == {"deleted": [], "waiting": [], "failed": []}
 
 
@@ -293,27 +315,14 @@ def test_delayed_delete_leaves_a_reactivated_key_alone(tmp_path, aws):
 
     user, old_id, old_secret = leaked_key(aws)
     _name, finding = in_parameter(aws, old_id, old_secret)
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]}, config={"providers": {"aws": {"delete_after_days": 1}}})
+    store = rotation_store(tmp_path, finding)
+    settings = aws_settings(aws, delete_after_days=1)
     moment = [datetime(2025, 3, 1, tzinfo=timezone.utc)]
 
-    async def go(create: bool):
-        revokers = available_revokers()
-        async with HttpClient() as http:
-            ctx = for_revocation(Context(http=http, settings=settings, store=store, clock=lambda: moment[0],
-                                         actor="tester"))
-            jobs = Jobs(store, "tester", start_run(store, "tester", "test", ctx.now()), ctx.now)
-            orchestrator = Orchestrator(ctx, jobs, revokers, confirm_attempts=1, confirm_delay=0.01)
-            if create:
-                job, _ = jobs.create(finding, "aws", await revokers["aws"].plan(finding, ctx), approve=True)
-                await orchestrator.run([job])
-            return await orchestrator.delete_due(jobs.find(states=[J.CONFIRMED]))
-
-    asyncio.run(go(True))
+    asyncio.run(delete_due(store, finding, settings, moment, create=True))
     aws["iam"].update_access_key(UserName=user, AccessKeyId=old_id, Status="Active")  # a person undid it
     moment[0] += timedelta(days=2)
-    outcome = asyncio.run(go(False))
+    outcome, _ = asyncio.run(delete_due(store, finding, settings, moment, create=False))
     (_job, detail), = outcome["failed"]
     assert "Active again" in detail and keys_of(aws, user) == {old_id: "Active"}
 
@@ -322,9 +331,7 @@ def test_resume_reports_keys_still_in_their_grace_period(tmp_path, aws, run, mon
     user, old_id, old_secret = leaked_key(aws)
     _name, finding = in_parameter(aws, old_id, old_secret)
     db = tmp_path / "k.db"
-    store = Store(db)
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    store.close()
+    rotation_store(tmp_path, finding).close()
     config = tmp_path / "keysweep.toml"
     config.write_text(f'[providers.aws]\ndelete_after_days = 3\nbase_url = "{aws["endpoint"]}"\n')
     result = run("revoke", finding.id, "--execute", "--db", str(db), "--config", str(config))
@@ -341,9 +348,7 @@ def test_rotate_execute_from_the_cli(tmp_path, aws, run, monkeypatch):
     user, old_id, old_secret = leaked_key(aws)
     arn, finding = in_secret(aws, old_id, old_secret)
     db = tmp_path / "k.db"
-    store = Store(db)
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    store.close()
+    rotation_store(tmp_path, finding).close()
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws["endpoint"])
     done = run("revoke", "--rotate", finding.id, "--execute", "--confirm-delay", "0.01", "--db", str(db),
                "--format", "json")
@@ -378,14 +383,10 @@ def in_vault(kv, key_id, secret, path="ci/deploy"):
 def test_rotation_into_a_vault_kv_secret_with_check_and_set(tmp_path, aws, kv):
     user, old_id, old_secret = leaked_key(aws)
     finding = in_vault(kv, old_id, old_secret)
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
-    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], aws_settings(aws, VAULT_TOKEN=kv.token)))
     assert summary.states == {"confirmed": 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive"
-    (new_id, status), = keys.items()
+    new_id = rotated_key(aws, user, old_id)
     versions = kv.mounts["secret"]["secrets"]["ci/deploy"]
     assert len(versions) == 2 and versions[0]["data"]["aws_access_key_id"] == old_id  # history kept by Vault
     stored = versions[-1]["data"]
@@ -403,9 +404,8 @@ def test_a_vault_write_made_meanwhile_is_not_overwritten(tmp_path, aws, kv):
     keysweep's write; the next attempt reads the new version, rotates the key in it, keeps the rest."""
     user, old_id, old_secret = leaked_key(aws)
     finding = in_vault(kv, old_id, old_secret)
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    store = rotation_store(tmp_path, finding)
+    settings = aws_settings(aws, VAULT_TOKEN=kv.token)
 
     def meanwhile(step):
         if step == "after_create" and len(kv.mounts["secret"]["secrets"]["ci/deploy"]) == 1:
@@ -413,9 +413,7 @@ def test_a_vault_write_made_meanwhile_is_not_overwritten(tmp_path, aws, kv):
                                            "region": "eu-west-1", "added": "by a person"})
     summary, jobs = asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": meanwhile}))
     assert summary.states == {"confirmed": 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive" and len(keys) == 1  # the first new key, never written, was deleted
-    (new_id, _), = keys.items()
+    new_id = rotated_key(aws, user, old_id)  # the first new key, never written, was deleted
     versions = kv.mounts["secret"]["secrets"]["ci/deploy"]
     assert [v["data"].get("added") for v in versions] == [None, "by a person", "by a person"]
     assert versions[-1]["data"]["aws_access_key_id"] == new_id and versions[-1]["data"]["region"] == "eu-west-1"
@@ -425,12 +423,7 @@ def test_a_vault_token_that_may_not_write_stops_before_any_key_is_created(tmp_pa
     user, old_id, old_secret = leaked_key(aws)
     finding = in_vault(kv, old_id, old_secret)
     kv.read_only.add("secret/ci/")
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
-    summary, _jobs = asyncio.run(rotate(store, [finding], settings))
-    assert summary.states == {"failed_permanent": 1}
-    (_fid, error), = summary.errors
+    error = refused_before_any_key(rotation_store(tmp_path, finding), finding, aws_settings(aws, VAULT_TOKEN=kv.token))
     assert "may not update it (capabilities: list, read)" in error and "secret/data/ci/deploy" in error
     assert keys_of(aws, user) == {old_id: "Active"}  # nothing created, the old key untouched
     assert not [r for r in kv.requests if r.method in ("POST", "PUT") and "/data/" in r.path]
@@ -474,14 +467,10 @@ def test_rotation_into_a_kubernetes_secret(tmp_path, aws, k8s):
     user, old_id, old_secret = leaked_key(aws)
     finding = in_k8s_secret(k8s, old_id, old_secret)
     before = k8s.objects[("ci", "secrets")]["deploy"]["metadata"]["resourceVersion"]
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
-    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], aws_settings(aws)))
     assert summary.states == {"confirmed": 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive"
-    (new_id, _), = keys.items()
+    new_id = rotated_key(aws, user, old_id)
     data = secret_data(k8s)
     new_secret = data["AWS_SECRET_ACCESS_KEY"].decode()
     assert data["AWS_ACCESS_KEY_ID"].decode() == new_id and len(new_secret) == 40 and new_secret != old_secret
@@ -497,9 +486,7 @@ def test_rotation_into_a_kubernetes_secret(tmp_path, aws, k8s):
 def test_a_kubernetes_secret_changed_meanwhile_is_not_overwritten(tmp_path, aws, k8s):
     user, old_id, old_secret = leaked_key(aws)
     finding = in_k8s_secret(k8s, old_id, old_secret)
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
+    store = rotation_store(tmp_path, finding)
     changed = []
 
     def meanwhile(step):
@@ -509,11 +496,9 @@ def test_a_kubernetes_secret_changed_meanwhile_is_not_overwritten(tmp_path, aws,
 
             changed.append(k8s.put("secrets", "ci", "deploy", {"type": "Opaque", "data": {
                 **obj["data"], "EXTRA": b64("added meanwhile")}}))
-    summary, _jobs = asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": meanwhile}))
+    summary, _jobs = asyncio.run(rotate(store, [finding], aws_settings(aws), extra={"_rotate_fault": meanwhile}))
     assert summary.states == {"confirmed": 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive" and len(keys) == 1  # the unwritten first new key was deleted
-    (new_id, _), = keys.items()
+    new_id = rotated_key(aws, user, old_id)  # the unwritten first new key was deleted
     data = secret_data(k8s)
     assert data["EXTRA"] == b"added meanwhile" and data["AWS_ACCESS_KEY_ID"].decode() == new_id
     assert [r.method for r in k8s.requests].count("PUT") == 2  # 409 once, then the write on the new version
@@ -523,11 +508,7 @@ def test_kubernetes_credentials_that_may_not_update_stop_before_any_key_is_creat
     user, old_id, old_secret = leaked_key(aws)
     finding = in_k8s_secret(k8s, old_id, old_secret)
     k8s.no_update.add("ci")
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    summary, _jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})))
-    assert summary.states == {"failed_permanent": 1}
-    (_fid, error), = summary.errors
+    error = refused_before_any_key(rotation_store(tmp_path, finding), finding, aws_settings(aws))
     assert "may not update it" in error and "k8s prod ci/Secret/deploy" in error
     assert keys_of(aws, user) == {old_id: "Active"}
     assert not [r for r in k8s.requests if r.method == "PUT"]
