@@ -254,6 +254,7 @@ def test_a_worker_killed_after_recording_its_unit_leaves_the_sweep_its_verdict(r
     assert code == 1, (err, workers.logs())
     assert comparable(json.loads(out)) == comparable(local.json())  # reported as new, as locally
     find_secret(json.loads(out), planted)
+    assert "1 repository scanned, 0 unchanged" in err, err  # scanned, by the worker that died
     assert "1 new finding" in err and "0 errors" in err, err
 
 

@@ -181,9 +181,9 @@ def test_a_distributed_sweeps_scans_keep_what_each_found_new(store_at):
     store.record_scan("git", "acme/web", at, at, {"errors": []}, 0, sweep="s1")  # read again: nothing new
     store.record_scan("git", "acme/api", at, at, {}, 1)  # a local scan
     store.record_scan("git", "acme/api", at, at, {}, 1, sweep="s2", new_ids=["f3"])
-    assert store.sweep_scans("s1") == [("acme/web", ["f1", "f2"], ["acme/web: blob x: timed out"]),
-                                       ("acme/web", [], [])]
-    assert store.sweep_scans("s2") == [("acme/api", ["f3"], [])]
+    assert store.sweep_scans("s1") == [("git", "acme/web", ["f1", "f2"], {"errors": ["acme/web: blob x: timed out"]}),
+                                       ("git", "acme/web", [], {"errors": []})]
+    assert store.sweep_scans("s2") == [("git", "acme/api", ["f3"], {})]
     assert store.sweep_scans("s3") == []
     store.close()
 

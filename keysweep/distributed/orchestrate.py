@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from keysweep.distributed.app import TASK, make_app
@@ -28,6 +28,8 @@ from keysweep.scanner.sources.remote import Pending, describe_exception
 POLL = 0.25
 CHECKED = 500  # answers looked up per round
 QUIET_HINT = 30.0  # seconds without an answer before saying what the sweep waits for
+# The counts of ScanStats (the rest are lists of lines).
+COUNTS = tuple(f.name for f in fields(ScanStats) if f.name not in ("errors", "warnings"))
 
 
 @dataclass
@@ -70,6 +72,9 @@ class DistributedRunner(Runner):
         self.app = make_app(config)
         self.sent: list[tuple[str, Any]] = []
         self.sweep = uuid.uuid4().hex  # names the scans the workers record for this sweep
+        # What the workers' answers said (the rest of the totals is what this process read itself).
+        self.answered = ScanStats()
+        self.answered_counters: dict[str, int] = {}
 
     async def run(self, sources) -> SweepOutcome:
         await super().run([_Dispatching(source) for source in sources])
@@ -140,30 +145,52 @@ class DistributedRunner(Runner):
         self.scopes.update(value.get("scopes") or ())
         known = set(self.new_ids)
         self.new_ids.extend(i for i in value.get("new_ids") or () if i not in known)
-        stats = value.get("stats") or {}
-        merge_stats(self.stats, ScanStats(**{k: v for k, v in stats.items() if k in ScanStats.__dataclass_fields__}))
+        stats = stats_of(value.get("stats") or {})
+        merge_stats(self.stats, stats)
+        merge_stats(self.answered, stats)
         for key, count in (value.get("counters") or {}).items():
             if isinstance(count, int):
                 self.counters[key] = self.counters.get(key, 0) + count
+                self.answered_counters[key] = self.answered_counters.get(key, 0) + count
         for event in value.get("events") or ():
             event = dict(event)
             self.progress(event.pop("event"), **event)
         self.counters["units_done"] = self.counters.get("units_done", 0) + 1
 
     def fold_recorded(self) -> None:
-        """What the workers recorded for this sweep and no answer said: the findings new to the
-        store (a unit whose first reading was lost after recording them, and read again), the scopes
-        they were found in, the errors met on the way (once each)."""
+        """What the workers recorded for this sweep and no answer said (a unit whose first reading
+        was lost after recording it, then read again and found read): the findings new to the store,
+        the scopes they were found in, the errors met (once each), the objects read and the
+        repositories scanned rather than unchanged."""
         if self.store is None:
             return
         known, errors = set(self.new_ids), set(self.stats.errors)
-        for scope, new_ids, lines in self.store.sweep_scans(self.sweep):
+        recorded, repositories = ScanStats(), set()
+        for source, scope, new_ids, stats in self.store.sweep_scans(self.sweep):
             self.scopes.add(scope)
+            if source == "git":
+                repositories.add(scope)
             for finding_id in new_ids:
                 if finding_id not in known:
                     known.add(finding_id)
                     self.new_ids.append(finding_id)
-            for line in lines:
+            for line in stats.get("errors") or ():
                 if line not in errors:
                     errors.add(line)
                     self.error(line)
+            merge_stats(recorded, stats_of({k: v for k, v in stats.items() if k not in ("errors", "warnings")}))
+        for name in COUNTS:  # every answering reading's scans are recorded too: the rest were lost ones
+            extra = getattr(recorded, name) - getattr(self.answered, name)
+            if extra > 0:
+                setattr(self.stats, name, getattr(self.stats, name) + extra)
+        scanned = self.answered_counters.get("repos_scanned", 0)
+        if len(repositories) > scanned:
+            moved = len(repositories) - scanned
+            self.counters["repos_scanned"] = self.counters.get("repos_scanned", 0) + moved
+            unchanged = min(moved, self.answered_counters.get("repos_unchanged", 0))
+            self.counters["repos_unchanged"] = self.counters.get("repos_unchanged", 0) - unchanged
+
+
+def stats_of(stats: dict[str, Any]) -> ScanStats:
+    """ScanStats from its JSON form (an answer's, a recorded scan's), ignoring what it does not know."""
+    return ScanStats(**{k: v for k, v in stats.items() if k in ScanStats.__dataclass_fields__})

@@ -480,12 +480,13 @@ class Store:
         with self.transaction():
             self._insert("scans", row)
 
-    def sweep_scans(self, sweep: str) -> list[tuple[str, list[str], list[str]]]:
-        """(scope, ids of findings new to the store, error lines) of each scan recorded for the
+    def sweep_scans(self, sweep: str) -> list[tuple[str, str, list[str], dict[str, Any]]]:
+        """(source, scope, ids of findings new to the store, stats) of each scan recorded for the
         distributed sweep `sweep`, in the order they were recorded."""
-        rows = self.conn.execute("SELECT scope, new_ids, stats FROM scans WHERE sweep = ? ORDER BY id", [sweep])
-        return [(scope, json.loads(new_ids or "[]"), list(json.loads(stats or "{}").get("errors") or []))
-                for scope, new_ids, stats in rows]
+        rows = self.conn.execute("SELECT source, scope, new_ids, stats FROM scans WHERE sweep = ? ORDER BY id",
+                                 [sweep])
+        return [(source, scope, json.loads(new_ids or "[]"), json.loads(stats or "{}"))
+                for source, scope, new_ids, stats in rows]
 
     def findings(self, *, scope: str | None = None, source: str | Sequence[str] | None = None, provider: str | None = None,
                  rule: str | None = None, repo: str | None = None, ids: Iterable[str] | None = None,
