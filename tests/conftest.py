@@ -444,6 +444,49 @@ def moto_endpoint():
     server.stop()
 
 
+@pytest.fixture
+def aws_principals(moto_endpoint, monkeypatch):
+    """In moto (moto_endpoint): keysweep's own audit user (may read IAM), an admin user, a read-only S3 user (its own
+    policy allows no IAM read at all) in a group with an inline policy; signatures checked."""
+    import boto3
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam.create_user(UserName="keysweep-audit")
+    iam.put_user_policy(UserName="keysweep-audit", PolicyName="audit", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "sts:*"],
+                                                 "Resource": "*"}]}))
+    audit = iam.create_access_key(UserName="keysweep-audit")["AccessKey"]
+    iam.create_user(UserName="ops-admin")
+    iam.attach_user_policy(UserName="ops-admin", PolicyArn=iam.create_policy(
+        PolicyName="everything", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))[
+        "Policy"]["Arn"])
+    admin = iam.create_access_key(UserName="ops-admin")["AccessKey"]
+    iam.create_user(UserName="reports")
+    iam.attach_user_policy(UserName="reports", PolicyArn=iam.create_policy(
+        PolicyName="s3-read", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                                                     "Resource": "*"}]}))["Policy"]["Arn"])
+    iam.create_group(GroupName="analysts")
+    iam.add_user_to_group(GroupName="analysts", UserName="reports")
+    iam.put_group_policy(GroupName="analysts", PolicyName="athena", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "athena:GetQueryResults",
+                                                 "Resource": "*"}]}))
+    reader = iam.create_access_key(UserName="reports")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", audit["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", audit["SecretAccessKey"])
+    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
+    try:
+        yield {"admin": admin, "reader": reader}
+    finally:
+        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+
+
 # -- store backends -------------------------------------------------------------------------------
 # The PostgreSQL server the store tests use (issue 16): 127.0.0.1:5432, trust auth, database `test`,
 # unless the developer points them elsewhere.

@@ -12,6 +12,7 @@ import pytest
 
 from keysweep.providers.gcp import gcp_reach, role_flagged, role_level
 from tests.fakes import providers as F
+from tests.revoke_helpers import set_env
 
 
 @pytest.fixture
@@ -41,8 +42,7 @@ def iam(leaked, monkeypatch):
          "condition": {"title": "only prod secrets", "expression": "resource.name.startsWith('prod')"}},
         {"role": "roles/owner", "members": ["user:boss@acme.test"]}]
     with F.FakeProviders(gcp=fake):
-        for name, value in fake.env().items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, fake.env())
         yield fake
 
 

@@ -5,8 +5,11 @@ did not show is `unknown`."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
+from keysweep.clock import utc_iso
 from keysweep.providers.anthropic import anthropic_reach
 from keysweep.providers.aws import aws_reach
 from keysweep.providers.github import github_reach
@@ -18,6 +21,7 @@ from keysweep.store import Store
 from keysweep.verify.reach import SEVERITIES, Reach, overprivileged, permitted, reach_json, severity
 from tests.conftest import find_secret
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeGitLab, FakeOpenAI, FakeProviders, FakeSlack
+from tests.revoke_helpers import set_env
 from tests.selection_helpers import responder_store
 
 # -- overprivileged: against the owner's declared list ------------------------------------------
@@ -212,8 +216,7 @@ def test_a_token_allowed_read_org_that_holds_admin_org_is_overprivileged_and_rea
     repos = [(f"acme/svc-{i}", "write" if i % 3 else "read") for i in range(150)]
     fake = FakeGitHub([token], scopes={token: "admin:org, repo, read:user"}, orgs=["acme"], repos=repos)
     with FakeProviders(github=fake) as fakes:
-        for name, value in fakes.env().items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, fakes.env())
         assert run("scan", "git", repo.path, "--db", db, "--format", "json").code == 1
         verified = run("verify", "--db", db, "--format", "json")
         assert run("owners", "--db", db, "--offline", "--owners-file", owners_file, "--format", "json").code in (0, 1)
@@ -248,8 +251,7 @@ def test_a_fine_grained_token_and_a_refused_org_listing_give_unknown_parts_not_p
     db = tmp_path / "store.db"
     fake = FakeGitHub([token], scopes={token: None}, orgs=["acme"], repos=[("acme/api", "read")])
     with FakeProviders(github=fake) as fakes:
-        for name, value in fakes.env().items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, fakes.env())
         run("scan", "git", repo.path, "--db", db)
         run("verify", "--db", db)
         run("owners", "--db", db, "--offline", "--owners-file", owners_file)
@@ -274,14 +276,46 @@ def test_no_reach_is_read_for_a_dead_key_and_none_is_shown_for_an_unverified_one
     db = tmp_path / "store.db"
     fake = FakeGitHub([])  # GitHub does not know the token
     with FakeProviders(github=fake) as fakes:
-        for name, value in fakes.env().items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, fakes.env())
         scanned = run("scan", "git", repo.path, "--db", db, "--format", "json")
         assert find_secret(scanned.json(), token)["reach"] is None
         run("verify", "--db", db)
         finding = find_secret(run("findings", "--db", db, "--format", "json").json(), token)
         assert finding["verification"]["status"] == "dead" and finding["reach"] is None
         assert ("GET", "/user/repos") not in fake.requests
+
+
+def test_a_reused_live_check_without_reach_gets_its_reach_read_once_and_kept_with_it(
+        run, github_leak, tmp_path, monkeypatch):
+    """A key checked live before keysweep read reach (or by a run that read none): a verify within
+    the TTL reuses the check — no new check, no new event — but reads the reach and keeps it with
+    that check; the next verify reads nothing."""
+    repo, token, _ = github_leak
+    db = tmp_path / "store.db"
+    github = FakeGitHub([token], scopes={token: "admin:org, repo"}, orgs=["acme"], repos=[("acme/api", "write")])
+    with FakeProviders(github=github) as fakes:
+        set_env(monkeypatch, fakes.env())
+        run("scan", "git", repo.path, "--db", db)
+        finding = find_secret(run("findings", "--db", db, "--format", "json").json(), token)
+        store = Store(db)
+        checked_at = utc_iso(datetime.now(timezone.utc))
+        store.record_verification(finding["id"], "live", {"login": "octocat", "scopes": ["admin:org", "repo"]},
+                                  None, checked_at)  # a check that read no reach
+        store.close()
+
+        verified = run("verify", "--db", db, "--format", "json")
+        assert verified.code in (0, 1), verified
+        assert ("GET", "/user") not in github.requests  # the check itself was reused
+        assert ("GET", "/user/orgs") in github.requests  # its reach was read
+        after = find_secret(run("findings", "--db", db, "--format", "json").json(), token)
+        assert after["verification"]["checked_at"] == checked_at
+        assert after["reach"]["flagged"] == ["admin:org"] and after["reach"]["severity"] == "critical"
+        events = run("events", "--db", db, "--format", "json").json()
+        assert sum(1 for e in events if e.get("kind") == "verified_live") == 1, events
+
+        github.requests.clear()
+        run("verify", "--db", db, "--format", "json")
+        assert not github.requests  # kept with the check: nothing read again within the TTL
 
 
 # -- severity orders status, the report and revoke plans; NHI5 from the reach ---------------------
@@ -335,12 +369,6 @@ def test_an_allowed_list_that_is_not_a_list_of_names_is_a_one_line_error(run, tm
 
 # -- OpenAI and Anthropic: the admin inventory, read with keysweep's own admin key ----------------
 
-def _env(monkeypatch, fakes, *drop):
-    for name, value in fakes.env().items():
-        if name not in drop:
-            monkeypatch.setenv(name, value)
-
-
 def test_openai_reach_names_project_owner_and_role_from_the_admin_inventory_and_no_permission(
         run, make_repo, keys, tmp_path, monkeypatch):
     user_key, bot_key = keys.openai_project(), keys.openai_service_account()
@@ -351,7 +379,7 @@ def test_openai_reach_names_project_owner_and_role_from_the_admin_inventory_and_
         "object": "organization.project.service_account", "id": "svc_1", "name": "build-bot", "role": "owner",
         "created_at": 1700000000}}})
     with FakeProviders(openai=fake) as fakes:
-        _env(monkeypatch, fakes)
+        set_env(monkeypatch, fakes.env())
         run("scan", "git", repo.path, "--db", db)
         verified = run("verify", "--db", db, "--format", "json").json()
         bot, user = find_secret(verified, bot_key)["reach"], find_secret(verified, user_key)["reach"]
@@ -376,8 +404,7 @@ def test_openai_reach_without_an_admin_key_says_what_it_could_not_read(run, make
     repo.commit("config", {".env": f"OPENAI_API_KEY={key}\n"})
     db = tmp_path / "store.db"
     with FakeProviders(openai=FakeOpenAI([key])) as fakes:
-        _env(monkeypatch, fakes, "OPENAI_ADMIN_KEY")
-        monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
+        set_env(monkeypatch, {k: v for k, v in fakes.env().items() if k != "OPENAI_ADMIN_KEY"})  # unsets it
         run("scan", "git", repo.path, "--db", db)
         reach = find_secret(run("verify", "--db", db, "--format", "json").json(), key)["reach"]
         assert reach["permissions"] is None and reach["details"] == {}
@@ -393,7 +420,7 @@ def test_anthropic_reach_names_the_keys_workspace_and_creator(run, make_repo, ke
     fake = FakeAnthropic([in_ws, default], workspaces={in_ws: "wrkspc_01Search"},
                          users={"user_1": {"email": "jane@acme.io", "name": "Jane", "role": "developer"}})
     with FakeProviders(anthropic=fake) as fakes:
-        _env(monkeypatch, fakes)
+        set_env(monkeypatch, fakes.env())
         run("scan", "git", repo.path, "--db", db)
         verified = run("verify", "--db", db, "--format", "json").json()
         ws, dflt = find_secret(verified, in_ws)["reach"], find_secret(verified, default)["reach"]
@@ -440,51 +467,6 @@ def test_aws_policy_documents_url_encoded_not_action_deny_and_conditions():
     assert "Allow with NotAction" in broad.flagged and broad.access == "admin"
     assert any("Deny" in note for note in broad.unknown) and any("Condition" in note for note in broad.unknown)
     assert aws_reach("arn:aws:iam::1:root", []).flagged == ("account root user",)
-
-
-@pytest.fixture
-def aws_principals(moto_endpoint, monkeypatch):
-    """In moto: keysweep's own audit user (may read IAM), an admin user, a read-only S3 user (its own
-    policy allows no IAM read at all) in a group with an inline policy; signatures checked."""
-    import json
-
-    import boto3
-    import requests
-
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    iam.create_user(UserName="keysweep-audit")
-    iam.put_user_policy(UserName="keysweep-audit", PolicyName="audit", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "sts:*"],
-                                                 "Resource": "*"}]}))
-    audit = iam.create_access_key(UserName="keysweep-audit")["AccessKey"]
-    iam.create_user(UserName="ops-admin")
-    iam.attach_user_policy(UserName="ops-admin", PolicyArn=iam.create_policy(
-        PolicyName="everything", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))[
-        "Policy"]["Arn"])
-    admin = iam.create_access_key(UserName="ops-admin")["AccessKey"]
-    iam.create_user(UserName="reports")
-    iam.attach_user_policy(UserName="reports", PolicyArn=iam.create_policy(
-        PolicyName="s3-read", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                                                     "Resource": "*"}]}))["Policy"]["Arn"])
-    iam.create_group(GroupName="analysts")
-    iam.add_user_to_group(GroupName="analysts", UserName="reports")
-    iam.put_group_policy(GroupName="analysts", PolicyName="athena", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "athena:GetQueryResults",
-                                                 "Resource": "*"}]}))
-    reader = iam.create_access_key(UserName="reports")["AccessKey"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", audit["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", audit["SecretAccessKey"])
-    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
-    try:
-        yield {"admin": admin, "reader": reader}
-    finally:
-        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
 
 
 OWNERS_AWS = """
@@ -586,6 +568,29 @@ def test_the_newest_reach_is_kept_after_later_checks_and_the_owners_allowed_list
     store.close()
 
 
+def test_a_reach_read_later_is_kept_with_the_live_check_it_belongs_to(store_at):
+    """On SQLite and PostgreSQL: only a newest *live* check without reach is due; attaching fills
+    that check (never one that has a reach, never a new row)."""
+    from tests.test_store_backends import a_finding
+
+    store = Store(store_at)
+    live, dead, done = a_finding(0), a_finding(1), a_finding(2)
+    store.record([live, dead, done], "scope", "2026-01-01T00:00:00Z")
+    store.record_verification(live.id, "dead", {}, None, "2026-01-01T00:00:01Z")
+    store.record_verification(live.id, "live", {}, None, "2026-01-02T00:00:00Z")
+    store.record_verification(dead.id, "live", {}, None, "2026-01-01T00:00:00Z")
+    store.record_verification(dead.id, "dead", {}, None, "2026-01-02T00:00:00Z")
+    store.record_verification(done.id, "live", {}, None, "2026-01-02T00:00:00Z",
+                              reach=Reach(identity="seen", access="read").record())
+    due = store.checks_without_reach([live.id, dead.id, done.id])
+    assert set(due) == {live.id}
+    store.attach_reach(due[live.id], Reach(identity="late", permissions=("repo",), access="write").record())
+    assert store.checks_without_reach([live.id]) == {}
+    [read] = store.findings(ids=[live.id])
+    assert read.reach["identity"] == "late" and read.verification["checked_at"] == "2026-01-02T00:00:00Z"
+    store.close()
+
+
 def test_severity_and_overprivileged_select_in_findings_revoke_and_report(run, tmp_path):
     db, f = responder_store(tmp_path)
     store = Store(db)
@@ -647,7 +652,7 @@ def test_slack_gitlab_and_hugging_face_reach_from_their_documented_answers(
                         admins=[gitlab_root])
     db = tmp_path / "store.db"
     with FakeProviders(slack=slack, gitlab=gitlab) as fakes:
-        _env(monkeypatch, fakes)
+        set_env(monkeypatch, fakes.env())
         run("scan", "git", repo.path, "--db", db)
         verified = run("verify", "--db", db, "--format", "json").json()
     reach = {name: find_secret(verified, value)["reach"] for name, value in (

@@ -11,14 +11,10 @@ one. One repository leaks them all; scan → verify → owners → findings and 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from keysweep.clock import utc_iso
-from keysweep.store import Store
 from tests.fakes.providers import FakeGitHub, FakeOpenAI, FakeProviders
+from tests.revoke_helpers import set_env
 
 from .conftest import find_secret
-from .test_reach import aws_principals  # noqa: F401  (fixture: moto IAM, signatures and policies enforced)
 
 OWNERS = """
 [[owner]]
@@ -81,8 +77,7 @@ def test_done_when_reach_flags_admin_and_overprivileged_across_github_openai_and
     openai = FakeOpenAI([openai_admin, openai_project], projects=1)
     db = tmp_path / "store.db"
     with FakeProviders(github=github, openai=openai) as fakes:
-        for name, value in fakes.env().items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, fakes.env())
         assert run("scan", "git", repo.path, "--db", db).code == 1
         verified = run("verify", "--db", db, "--format", "json")
         run("owners", "--db", db, "--offline", "--owners-file", owners_file)
@@ -130,63 +125,3 @@ def test_done_when_reach_flags_admin_and_overprivileged_across_github_openai_and
     assert all("NHI7" in risks[i] for i in ids.values())
     for value in (gh_admin, gh_writer, openai_admin, admin_aws["SecretAccessKey"]):
         assert value not in verified.stdout + verified.stderr
-
-
-def test_a_reused_live_check_without_reach_gets_its_reach_read_once_and_kept_with_it(
-        run, make_repo, keys, tmp_path, monkeypatch):
-    """A key checked live before keysweep read reach (or by a run that read none): a verify within
-    the TTL reuses the check — no new check, no new event — but reads the reach and keeps it with
-    that check; the next verify reads nothing."""
-    token = keys.github("ghp_")
-    repo = make_repo("app")
-    repo.commit("config", {".env": f"GITHUB_TOKEN={token}\n"})
-    db = tmp_path / "store.db"
-    github = FakeGitHub([token], scopes={token: "admin:org, repo"}, orgs=["acme"], repos=[("acme/api", "write")])
-    with FakeProviders(github=github) as fakes:
-        for name, value in fakes.env().items():
-            monkeypatch.setenv(name, value)
-        run("scan", "git", repo.path, "--db", db)
-        finding = find_secret(run("findings", "--db", db, "--format", "json").json(), token)
-        store = Store(db)
-        checked_at = utc_iso(datetime.now(timezone.utc))
-        store.record_verification(finding["id"], "live", {"login": "octocat", "scopes": ["admin:org", "repo"]},
-                                  None, checked_at)  # a check that read no reach
-        store.close()
-
-        verified = run("verify", "--db", db, "--format", "json")
-        assert verified.code in (0, 1), verified
-        assert ("GET", "/user") not in github.requests  # the check itself was reused
-        assert ("GET", "/user/orgs") in github.requests  # its reach was read
-        after = find_secret(run("findings", "--db", db, "--format", "json").json(), token)
-        assert after["verification"]["checked_at"] == checked_at
-        assert after["reach"]["flagged"] == ["admin:org"] and after["reach"]["severity"] == "critical"
-        events = run("events", "--db", db, "--format", "json").json()
-        assert sum(1 for e in events if e.get("kind") == "verified_live") == 1, events
-
-        github.requests.clear()
-        run("verify", "--db", db, "--format", "json")
-        assert not github.requests  # kept with the check: nothing read again within the TTL
-
-
-def test_a_reach_read_later_is_kept_with_the_live_check_it_belongs_to(store_at):
-    """On SQLite and PostgreSQL: only a newest *live* check without reach is due; attaching fills
-    that check (never one that has a reach, never a new row)."""
-    from keysweep.verify.reach import Reach
-    from tests.test_store_backends import a_finding
-
-    store = Store(store_at)
-    live, dead, done = a_finding(0), a_finding(1), a_finding(2)
-    store.record([live, dead, done], "scope", "2026-01-01T00:00:00Z")
-    store.record_verification(live.id, "dead", {}, None, "2026-01-01T00:00:01Z")
-    store.record_verification(live.id, "live", {}, None, "2026-01-02T00:00:00Z")
-    store.record_verification(dead.id, "live", {}, None, "2026-01-01T00:00:00Z")
-    store.record_verification(dead.id, "dead", {}, None, "2026-01-02T00:00:00Z")
-    store.record_verification(done.id, "live", {}, None, "2026-01-02T00:00:00Z",
-                              reach=Reach(identity="seen", access="read").record())
-    due = store.checks_without_reach([live.id, dead.id, done.id])
-    assert set(due) == {live.id}
-    store.attach_reach(due[live.id], Reach(identity="late", permissions=("repo",), access="write").record())
-    assert store.checks_without_reach([live.id]) == {}
-    [read] = store.findings(ids=[live.id])
-    assert read.reach["identity"] == "late" and read.verification["checked_at"] == "2026-01-02T00:00:00Z"
-    store.close()
