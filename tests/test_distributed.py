@@ -292,6 +292,51 @@ def test_a_worker_killed_mid_unit_loses_nothing_on_redis(run, tmp_path, forge, w
     assert sum(new_counts) == len(local.json()), new_counts
 
 
+class Answered:
+    """A unit's answer as the sweep gets it from Celery's result backend."""
+
+    def __init__(self, value: dict) -> None:
+        self.value = value
+
+    def get(self, propagate: bool = True, timeout: float | None = None) -> dict:
+        return self.value
+
+    def successful(self) -> bool:
+        return True
+
+
+def test_the_verdict_holds_what_the_workers_recorded_whatever_their_answers_say(tmp_path):
+    """Units of one sweep: one whose reading was lost after recording a new key and an error, then
+    given up on (answered 'failed'); one whose second reading found everything read (answered
+    'unchanged'). The sweep counts what the store says happened: both keys new, the error, both
+    repositories scanned; nothing of another sweep's scans."""
+    pytest.importorskip("celery")
+    from keysweep.distributed.config import DistributedConfig
+    from keysweep.distributed.orchestrate import DistributedRunner
+    from keysweep.store import Store
+
+    store = Store(tmp_path / "store.db")
+    runner = DistributedRunner(None, config=DistributedConfig(broker="redis://127.0.0.1:1/0"), options={},
+                               started="2026-01-01T00:00:00Z", ctx=None, store=store)
+    at = "2026-01-01T00:00:01Z"
+    store.record_scan("git", "acme/a", at, at, {"blobs_scanned": 3, "errors": ["acme/a: blob b1: timed out"]}, 1,
+                      sweep=runner.sweep, new_ids=["f-a"])
+    store.record_scan("git", "acme/b", at, at, {"blobs_scanned": 2, "errors": []}, 1, sweep=runner.sweep,
+                      new_ids=["f-b"])
+    store.record_scan("git", "acme/c", at, at, {"blobs_scanned": 9}, 1, sweep="another sweep", new_ids=["f-c"])
+    runner.fold("acme/a", Answered({"failed": "gave up after 3 attempts (the worker running it was lost each time)"}))
+    runner.fold("acme/b", Answered({"scopes": ["acme/b"], "new_ids": [], "stats": {"blobs_scanned": 0},
+                                    "counters": {"repos_scanned": 0, "repos_unchanged": 1}}))
+    runner.fold_recorded()
+    assert sorted(runner.new_ids) == ["f-a", "f-b"]
+    assert runner.scopes == {"acme/a", "acme/b"}
+    assert runner.stats.errors == ["acme/a: gave up after 3 attempts (the worker running it was lost each time)",
+                                   "acme/a: blob b1: timed out"]
+    assert runner.stats.blobs_scanned == 5
+    assert (runner.counters["repos_scanned"], runner.counters["repos_unchanged"]) == (2, 0)
+    store.close()
+
+
 def test_a_described_source_is_built_again_the_same_without_its_token(monkeypatch):
     """What a worker builds from a unit's description is the source the sweep built (its token taken
     from the worker's own environment; none in the description)."""
