@@ -48,6 +48,12 @@ def planted(tmp_path, make_repo, github, keys):  # noqa: F811
     ])
     github.add_org("acme")
     github.add_repo(GhRepo("acme", "svc", url, pushed_at=stamp(1)))
+    write_sweep_config(tmp_path)
+    return keys_by_role
+
+
+def write_sweep_config(tmp_path) -> None:
+    """keysweep.toml in tmp_path: the acme org on the fake GitHub, its repositories only (no Actions)."""
     (tmp_path / "keysweep.toml").write_text(f"""
 [sources]
 cache_dir = "{tmp_path / 'cache'}"
@@ -56,7 +62,6 @@ cache_dir = "{tmp_path / 'cache'}"
 orgs = ["acme"]
 actions = false
 """)
-    return keys_by_role
 
 
 def sweep(run, tmp_path, *extra):
@@ -92,16 +97,9 @@ def test_the_exit_status_and_new_count_ignore_suppressed_findings(run, tmp_path,
          ".keysweepignore": finding_id("openai", sha(key)) + "\n"}])
     github.add_org("acme")
     github.add_repo(GhRepo("acme", "quiet", url, pushed_at=stamp(1)))
-    (tmp_path / "keysweep.toml").write_text(f"""
-[sources]
-cache_dir = "{tmp_path / 'cache'}"
-
-[[sources.github]]
-orgs = ["acme"]
-actions = false
-""")
+    write_sweep_config(tmp_path)
     result = run("sweep", "--config", tmp_path / "keysweep.toml", "--db", tmp_path / "store.db",
-                 "--format", "json", cwd=tmp_path)
+                 "--format", "json", cwd=tmp_path)  # with its counts line (--no-progress drops it)
     assert (result.code, result.json()) == (0, []), result
     assert "0 new findings" in result.stderr
 
@@ -216,8 +214,7 @@ def test_sweep_of_a_local_repository_reads_its_ignore_file(run, make_repo, keys,
     repo.commit("add", {"a.env": f"OPENAI_API_KEY={key}\n",
                         ".keysweepignore": finding_id("openai", sha(key)) + "\n"})
     (tmp_path / "keysweep.toml").write_text('[sources]\ngit = ["local"]\n')
-    result = run("sweep", "--config", tmp_path / "keysweep.toml", "--db", tmp_path / "store.db",
-                 "--format", "json", cwd=tmp_path)
+    result = sweep(run, tmp_path)
     assert (result.code, result.json()) == (0, []), result
 
 

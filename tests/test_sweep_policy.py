@@ -3,23 +3,33 @@ stderr unless --execute, and then only what the policy marks auto is revoked."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.providers import FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import env_for, set_env, write_config
 
 
-def test_sweep_applies_the_policy_dry_run_then_execute(run, tmp_path, make_repo, keys, monkeypatch):
+@pytest.fixture
+def leaked(tmp_path, make_repo, keys, monkeypatch):
+    """Two GitHub tokens and an OpenAI key in a local repository the sweep's config names; a policy
+    that revokes GitHub tokens on its own and leaves the rest to an approver; the fakes that know them.
+    Returns (tokens, openai_key, db, config, fakes); the test runs in tmp_path."""
     tokens = [keys.github() for _ in range(2)]
     openai_key = keys.openai_project()
     repo = make_repo("local")
     repo.commit("config", {"ci.env": "".join(f"GH_{i} = \"{t}\"\n" for i, t in enumerate(tokens))
-                           + f"OPENAI = \"{openai_key}\"\n"})
-    db = tmp_path / "store.db"
+                           + f"OPENAI = \"{openai_key}\"\n"}, author=("Dana Dev", "dana@example.com"))
     config = write_config(tmp_path / "keysweep.toml", providers=("github", "openai"),
                           extra=f'\n[sources]\ngit = ["{repo.path}"]\n')
     (tmp_path / "keysweep-policy.toml").write_text(
         'default = "approve"\n[[rules]]\nname = "github tokens"\naction = "auto"\nproviders = ["github"]\n')
     monkeypatch.chdir(tmp_path)
     fakes = FakeProviders(github=FakeGitHub(tokens), openai=FakeOpenAI([openai_key]))
+    return tokens, openai_key, tmp_path / "store.db", config, fakes
+
+
+def test_sweep_applies_the_policy_dry_run_then_execute(run, leaked, monkeypatch):
+    tokens, openai_key, db, config, fakes = leaked
     with fakes:
         set_env(monkeypatch, env_for(fakes, db))
         dry = run("sweep", "--config", config, "--db", db, "--format", "json", "--revoke-policy")
@@ -48,21 +58,10 @@ def test_sweep_applies_the_policy_dry_run_then_execute(run, tmp_path, make_repo,
         assert "Traceback" not in again.stderr
 
 
-def test_one_nightly_sweep_is_the_whole_loop(run, tmp_path, make_repo, keys, monkeypatch):
+def test_one_nightly_sweep_is_the_whole_loop(run, leaked, monkeypatch):
     """`sweep --verify --owners --revoke-policy --execute`: scan, check each key, attribute it, revoke
     what the policy allows — then `status` shows where things stand. The exit status is the sweep's."""
-    tokens = [keys.github() for _ in range(2)]
-    openai_key = keys.openai_project()
-    repo = make_repo("local")
-    repo.commit("config", {"ci.env": "".join(f"GH_{i} = \"{t}\"\n" for i, t in enumerate(tokens))
-                           + f"OPENAI = \"{openai_key}\"\n"}, author=("Dana Dev", "dana@example.com"))
-    db = tmp_path / "store.db"
-    config = write_config(tmp_path / "keysweep.toml", providers=("github", "openai"),
-                          extra=f'\n[sources]\ngit = ["{repo.path}"]\n')
-    (tmp_path / "keysweep-policy.toml").write_text(
-        'default = "approve"\n[[rules]]\nname = "github tokens"\naction = "auto"\nproviders = ["github"]\n')
-    monkeypatch.chdir(tmp_path)
-    fakes = FakeProviders(github=FakeGitHub(tokens), openai=FakeOpenAI([openai_key]))
+    tokens, openai_key, db, config, fakes = leaked
     with fakes:
         set_env(monkeypatch, env_for(fakes, db))
         nightly = run("sweep", "--config", config, "--db", db, "--format", "json", "--verify", "--owners",
