@@ -21,6 +21,19 @@ from keysweep.settings import Settings
 from keysweep.store import Store
 from tests.fakes.providers import INTERMEDIARY_REPLIES, FakeGcpIam, FakeGitHub, FakeProviders
 from tests.revoke_helpers import env_for, set_env, write_config
+from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s: fixtures)
+    aws,
+    aws_finding,
+    in_k8s_secret,
+    in_parameter,
+    in_secret,
+    in_vault,
+    k8s,
+    keys_of,
+    kv,
+    leaked_key,
+    rotate,
+)
 from tests.test_revokers import Harness, fast_http
 
 KINDS = ["github", "github-installation", "gitlab", "slack", "openrouter", "openai", "anthropic"]
@@ -237,7 +250,6 @@ def test_gcp_revoke_run_behind_a_sign_in_page_revokes_nothing_and_logs_no_revoca
 # -- rotation writers: the replacement written into Vault (check-and-set) or a Kubernetes Secret ----
 # (resourceVersion). A write is done only in the store's documented success shape; until then the
 # old key stays active, and nothing records the rotation as made.
-from tests.test_revoke_rotate import aws, in_k8s_secret, in_vault, k8s, keys_of, kv, leaked_key, rotate  # noqa: E402,F401
 
 WRITE_REPLIES = {name: INTERMEDIARY_REPLIES[name] for name in ("html_401", "html_403", "html_200", "truncated_200")}
 WRITE_REPLIES["empty_object_200"] = (200, "application/json", b"{}")
@@ -368,3 +380,96 @@ def test_a_kubernetes_read_without_its_resource_version_writes_nothing(tmp_path,
     assert_not_rotated(summary, jobs, store, aws, user, old_id)
     assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
     assert json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True) == before
+
+
+# -- AWS: IAM, STS, Secrets Manager and SSM behind a gateway in front of moto -------------------------
+# botocore takes a 200 that is not AWS's answer (a sign-in page, truncated JSON) as an empty success:
+# only AWS's RequestId and the operation's documented fields make it AWS's word.
+
+AWS_REPLIES = {name: INTERMEDIARY_REPLIES[name] for name in ("html_401", "html_403", "html_200", "truncated_200")}
+AWS_REPLIES["empty_object_200"] = (200, "application/json", b"{}")
+
+
+@pytest.fixture
+def gateway(aws):
+    from tests.fakes.aws_gateway import AwsGateway
+
+    server = AwsGateway(aws["endpoint"]).start()
+    yield server
+    server.stop()
+
+
+def aws_context(http, gateway, store=None, finding=None, value=None) -> Context:
+    return for_revocation(Context(http=http, settings=Settings(env={"AWS_ENDPOINT_URL": gateway.url}), store=store,
+                                  extra={"secret_reader": lambda f: value,
+                                         "_findings": {finding.id: finding} if finding else {}}))
+
+
+@pytest.mark.parametrize("mode", AWS_REPLIES)
+def test_aws_deactivation_answered_by_an_intermediary_is_not_believed(aws, gateway, mode):
+    user, key_id, secret = leaked_key(aws)
+    finding = aws_finding(key_id, secret, "dir", {"root": "/x", "path": "a.env"})
+    revoker = available_revokers()["aws"]
+    gateway.intermediary["iam:UpdateAccessKey"] = AWS_REPLIES[mode]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = aws_context(http, gateway, finding=finding, value=secret)
+            result = await revoker.revoke(await revoker.plan(finding, ctx), ctx)
+            assert not result.ok, (mode, result)
+            if AWS_REPLIES[mode][0] == 200:
+                assert result.retryable and "not believed" in result.detail, result
+            return await revoker.confirm(finding, ctx)
+
+    assert asyncio.run(scenario()) is False
+    assert keys_of(aws, user) == {key_id: "Active"}
+
+
+@pytest.mark.parametrize("mode", AWS_REPLIES)
+def test_aws_confirmation_needs_aws_own_answer(aws, gateway, mode):
+    """STS and IAM's listing answered by a proxy: a live key is neither dead nor confirmed (a listing
+    without the key in it is a deleted key only when it is AWS's listing)."""
+    user, key_id, secret = leaked_key(aws)
+    finding = aws_finding(key_id, secret, "dir", {"root": "/x", "path": "a.env"})
+    revoker = available_revokers()["aws"]
+    hostile = {action: AWS_REPLIES[mode] for action in
+               ("sts:GetCallerIdentity", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys")}
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = aws_context(http, gateway, finding=finding, value=secret)
+            gateway.intermediary.update(hostile)
+            assert await verify_status(finding, ctx) == "unknown"
+            assert await revoker.confirm(finding, ctx) is False, "a live key behind a proxy is not dead"
+            gateway.intermediary.clear()
+            assert (await revoker.revoke(await revoker.plan(finding, ctx), ctx)).ok
+            gateway.intermediary.update(hostile)
+            assert await revoker.confirm(finding, ctx) is False, "only IAM's word confirms"
+            gateway.intermediary.clear()
+            assert await revoker.confirm(finding, ctx) is True
+
+    asyncio.run(scenario())
+    assert keys_of(aws, user) == {key_id: "Inactive"}
+
+
+@pytest.mark.parametrize("where", ["secretsmanager", "ssm"])
+@pytest.mark.parametrize("mode", ["html_200", "truncated_200", "empty_object_200"])
+def test_aws_rotation_write_answered_by_an_intermediary_rotates_nothing(tmp_path, aws, gateway, mode, where):
+    user, old_id, old_secret = leaked_key(aws)
+    if where == "secretsmanager":
+        arn, finding = in_secret(aws, old_id, old_secret)
+        gateway.intermediary["secretsmanager:PutSecretValue"] = AWS_REPLIES[mode]
+
+        def stored():
+            return aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"]
+    else:
+        name, finding = in_parameter(aws, old_id, old_secret)
+        gateway.intermediary["ssm:PutParameter"] = AWS_REPLIES[mode]
+
+        def stored():
+            return aws["ssm"].get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    before = stored()
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": gateway.url})))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, AWS_REPLIES[mode])
+    assert stored() == before, "nothing written"

@@ -99,6 +99,15 @@ _STS_SESSION: list = []  # one boto3 session per process: clients share its load
 _STS_LOCK = threading.Lock()
 
 
+def aws_answered(answer: Any, *fields: str) -> bool:
+    """Whether a boto3 answer is AWS's own: every AWS API answers with a RequestId, and with the
+    operation's documented fields (`fields`). botocore takes a proxy's 200 page as an empty success,
+    which has neither."""
+    if not isinstance(answer, dict) or not (answer.get("ResponseMetadata") or {}).get("RequestId"):
+        return False
+    return all(answer.get(name) is not None for name in fields)
+
+
 def _caller_identity(access_key_id: str, secret: str, endpoint: str | None) -> dict:
     import boto3
     from botocore.config import Config
@@ -140,6 +149,7 @@ class StsVerifier:
         try:
             import boto3  # noqa: F401
             from botocore.exceptions import BotoCoreError, ClientError
+            from botocore.parsers import ResponseParserError
         except ImportError:
             return Verification("unknown", {}, "boto3 is not installed (pip install 'keysweep[aws]')")
         # Already loaded by the running event loop; a report that decodes an account id loads this
@@ -161,6 +171,11 @@ class StsVerifier:
         except (BotoCoreError, OSError) as exc:
             return Verification("unknown", {"key_id": key_id},
                                 scrub(f"no answer from STS: {type(exc).__name__}", credential.secret))
+        except (ResponseParserError, KeyError):  # a page where STS's XML was due
+            answer = None
+        if not aws_answered(answer, "Arn", "Account"):  # a proxy's 200 page parses to an empty answer
+            return Verification("unknown", {"key_id": key_id}, "STS answered without its documented response "
+                                                              "(no Arn, Account and RequestId): not AWS's answer")
         identity = {"key_id": key_id, "account": answer.get("Account"), "arn": answer.get("Arn"),
                     "user_id": answer.get("UserId"), "owner": answer.get("Arn")}
         return Verification("live", {k: v for k, v in identity.items() if v}, None)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import timedelta
+from typing import Any, Callable
 
-from keysweep.providers.aws import endpoint_url
+from keysweep.providers.aws import aws_answered, endpoint_url
 from keysweep.revokers._common import BaseRevoker, make_plan, verify_status
 from keysweep.revokers.base import RevokeResult
 
@@ -31,6 +32,33 @@ def _client(settings):
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return boto3.client("iam", region_name=region, endpoint_url=endpoint_url(settings))
+
+
+class NotAwsAnswer(Exception):
+    """A call answered without AWS's documented response (a proxy's 200 page): not believed."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"{action} answered without AWS's documented response; not believed")
+        self.action = action
+
+
+def believed(call: Callable[..., Any], action: str, fields: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    """`call(**kwargs)`'s answer when it is AWS's own (its RequestId and the documented `fields`);
+    NotAwsAnswer otherwise, also when botocore cannot parse it at all (a page where XML was due)."""
+    from botocore.parsers import ResponseParserError
+
+    try:
+        answer = call(**kwargs)
+    except (ResponseParserError, KeyError):  # KeyError: a well-formed page without the result element
+        raise NotAwsAnswer(action) from None
+    if not aws_answered(answer, *fields):
+        raise NotAwsAnswer(action)
+    return answer
+
+
+def _unbelieved(exc: NotAwsAnswer, calls: list[tuple[str, str, str]]) -> RevokeResult:
+    calls.append(("POST", exc.action, "not AWS's answer"))
+    return RevokeResult(False, str(exc), retryable=True, calls=tuple(calls))
 
 
 def _iam_failure(exc, calls: list[tuple[str, str, str]], client_error: type) -> RevokeResult:
@@ -52,6 +80,20 @@ def _error(exc) -> tuple[str, bool]:
     retryable = code in RETRYABLE_CODES or type(exc).__name__ in ("EndpointConnectionError", "ConnectTimeoutError",
                                                                  "ReadTimeoutError")
     return code, retryable
+
+
+def _user_of(iam, key_id: str) -> str | None:
+    """The IAM user owning the key (GetAccessKeyLastUsed), from AWS's own answer only."""
+    return believed(iam.get_access_key_last_used, "iam:GetAccessKeyLastUsed", ("AccessKeyLastUsed",),
+                    AccessKeyId=key_id).get("UserName")
+
+
+def _status_of(iam, key_id: str, user: str | None) -> str | None:
+    """The key's Status as IAM lists it for its user; None when AWS's own listing does not hold it."""
+    listed = believed(iam.list_access_keys, "iam:ListAccessKeys", ("AccessKeyMetadata",),
+                      **({"UserName": user} if user else {}))
+    return next((meta.get("Status") for meta in listed["AccessKeyMetadata"] if meta.get("AccessKeyId") == key_id),
+                None)
 
 
 class AwsAccessKeyRevoker(BaseRevoker):
@@ -87,18 +129,20 @@ class AwsAccessKeyRevoker(BaseRevoker):
         calls: list[tuple[str, str, str]] = []
         try:
             iam = _client(ctx.settings)
-            user = iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
+            user = _user_of(iam, key_id)
             calls.append(("POST", "iam:GetAccessKeyLastUsed", f"ok (user {user})"))
             kwargs = {"AccessKeyId": key_id, "Status": "Inactive"}
             if user:
                 kwargs["UserName"] = user
-            iam.update_access_key(**kwargs)
+            believed(iam.update_access_key, "iam:UpdateAccessKey", **kwargs)
             calls.append(("POST", "iam:UpdateAccessKey", "Inactive"))
             grace = plan.data.get("delete_after_days")
             if grace == 0:
                 kwargs.pop("Status")
-                iam.delete_access_key(**kwargs)
+                believed(iam.delete_access_key, "iam:DeleteAccessKey", **kwargs)
                 calls.append(("POST", "iam:DeleteAccessKey", "deleted"))
+        except NotAwsAnswer as exc:
+            return _unbelieved(exc, calls)
         except (ClientError, BotoCoreError) as exc:
             return _iam_failure(exc, calls, ClientError)
         detail = "deactivated" + (" and deleted" if plan.data.get("delete_after_days") == 0 else "")
@@ -124,17 +168,17 @@ class AwsAccessKeyRevoker(BaseRevoker):
         calls: list[tuple[str, str, str]] = []
         try:
             iam = _client(ctx.settings)
-            user = iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
+            user = _user_of(iam, key_id)
             calls.append(("POST", "iam:GetAccessKeyLastUsed", f"ok (user {user})"))
-            status = None
-            for meta in iam.list_access_keys(**({"UserName": user} if user else {})).get("AccessKeyMetadata", []):
-                if meta.get("AccessKeyId") == key_id:
-                    status = meta.get("Status")
+            status = _status_of(iam, key_id, user)
             if status == "Active":  # someone switched it back on: a person must decide
                 calls.append(("POST", "iam:ListAccessKeys", "Active"))
                 return RevokeResult(False, f"{key_id} is Active again: not deleted", calls=tuple(calls))
-            iam.delete_access_key(AccessKeyId=key_id, **({"UserName": user} if user else {}))
+            believed(iam.delete_access_key, "iam:DeleteAccessKey", AccessKeyId=key_id,
+                     **({"UserName": user} if user else {}))
             calls.append(("POST", "iam:DeleteAccessKey", "deleted"))
+        except NotAwsAnswer as exc:
+            return _unbelieved(exc, calls)
         except (ClientError, BotoCoreError) as exc:
             return _iam_failure(exc, calls, ClientError)
         return RevokeResult(True, "deleted", calls=tuple(calls))
@@ -151,13 +195,9 @@ class AwsAccessKeyRevoker(BaseRevoker):
             return False
         try:
             iam = _client(ctx.settings)
-            user = iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
-            kwargs = {"UserName": user} if user else {}
-            for meta in iam.list_access_keys(**kwargs).get("AccessKeyMetadata", []):
-                if meta.get("AccessKeyId") == key_id:
-                    return meta.get("Status") == "Inactive"
-            return True  # not listed: deleted
+            status = _status_of(iam, key_id, _user_of(iam, key_id))
+            return status in ("Inactive", None)  # None: not listed, deleted
         except ClientError as exc:
             return _error(exc)[0] == "NoSuchEntity"
-        except BotoCoreError:
+        except (BotoCoreError, NotAwsAnswer):
             return False

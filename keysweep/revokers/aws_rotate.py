@@ -40,7 +40,7 @@ from keysweep.locations import describe_occurrence
 from keysweep.providers.aws import PROVIDER as AWS
 from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import make_plan
-from keysweep.revokers.aws import AwsAccessKeyRevoker, _client, _error
+from keysweep.revokers.aws import AwsAccessKeyRevoker, NotAwsAnswer, _client, _error, believed
 from keysweep.revokers.base import RevokeResult
 from keysweep.scanner.sources.kubernetes import api_client, call_json, import_kubernetes, kubeconfig_path
 from keysweep.scanner.sources.kubernetes import api_error as k8s_error
@@ -395,11 +395,12 @@ def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]
         return _read_kubernetes(target)
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
-        answer = client.get_secret_value(SecretId=target["id"])
+        answer = believed(client.get_secret_value, "secretsmanager:GetSecretValue", ("ARN",), SecretId=target["id"])
         if answer.get("SecretString") is None:
             raise RotationError(f"{describe(target)} is binary: cannot rewrite it")
         return answer["SecretString"], {}
-    parameter = client.get_parameter(Name=target["id"], WithDecryption=True)["Parameter"]
+    parameter = believed(client.get_parameter, "ssm:GetParameter", ("Parameter",), Name=target["id"],
+                         WithDecryption=True)["Parameter"]
     return parameter["Value"], {"type": parameter.get("Type") or "SecureString"}
 
 
@@ -414,9 +415,21 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
     if target["service"] == "secretsmanager":
         # The same token for the same new key: a repeated put is a no-op, not a second version.
         token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"keysweep-rotate:{target['id']}:{new_id}"))
-        client.put_secret_value(SecretId=target["id"], SecretString=value, ClientRequestToken=token)
+        try:  # Secrets Manager answers the version it made, whose id is the request token sent
+            answer = believed(client.put_secret_value, "secretsmanager:PutSecretValue", ("VersionId",),
+                              SecretId=target["id"], SecretString=value, ClientRequestToken=token)
+        except NotAwsAnswer:
+            answer = {}
+        if answer.get("VersionId") != token:
+            raise _not_believed(target, "the new version's VersionId")
     else:
-        client.put_parameter(Name=target["id"], Value=value, Type=meta.get("type", "SecureString"), Overwrite=True)
+        try:
+            answer = believed(client.put_parameter, "ssm:PutParameter", ("Version",), Name=target["id"], Value=value,
+                              Type=meta.get("type", "SecureString"), Overwrite=True)
+        except NotAwsAnswer:
+            answer = {}
+        if not isinstance(answer.get("Version"), int):
+            raise _not_believed(target, "the parameter's new Version")
 
 
 def _put_call(target: dict[str, Any]) -> str:
@@ -495,7 +508,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         calls: list[tuple[str, str, str]] = []
         try:
             return await self._rotate(plan, ctx, calls)
-        except (WriteConflict, UnprovenWrite) as exc:
+        except (WriteConflict, UnprovenWrite, NotAwsAnswer) as exc:
             return RevokeResult(False, f"cannot rotate yet: {exc}", retryable=True, calls=tuple(calls))
         except RotationError as exc:
             return RevokeResult(False, f"cannot rotate: {exc}", calls=tuple(calls))
@@ -523,7 +536,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         iam = await asyncio.to_thread(_client, settings)
         recorded = data.get("new_key_id")
         try:
-            user = (await asyncio.to_thread(iam.get_access_key_last_used, AccessKeyId=old)).get("UserName")
+            user = (await asyncio.to_thread(believed, iam.get_access_key_last_used, "iam:GetAccessKeyLastUsed",
+                                            ("AccessKeyLastUsed",), AccessKeyId=old)).get("UserName")
         except ClientError as exc:
             if _error(exc)[0] != "NoSuchEntity":
                 raise
@@ -534,7 +548,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         calls.append(("POST", "iam:GetAccessKeyLastUsed", f"ok (user {user})"))
         if not user:
             raise RotationError(f"IAM names no user for {old} (a root key cannot be rotated this way)")
-        listed = (await asyncio.to_thread(iam.list_access_keys, UserName=user)).get("AccessKeyMetadata", [])
+        listed = (await asyncio.to_thread(believed, iam.list_access_keys, "iam:ListAccessKeys", ("AccessKeyMetadata",),
+                                          UserName=user))["AccessKeyMetadata"]
         keys = {meta["AccessKeyId"]: meta.get("Status") for meta in listed}
         calls.append(("POST", "iam:ListAccessKeys", f"{len(keys)} key(s)"))
         current, meta = await asyncio.to_thread(_read_target, settings, target)
@@ -543,7 +558,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         if recorded and not written:
             # Created by a run that died before writing it: its secret is gone and nobody has it.
             if recorded in keys:
-                await asyncio.to_thread(iam.delete_access_key, UserName=user, AccessKeyId=recorded)
+                await asyncio.to_thread(believed, iam.delete_access_key, "iam:DeleteAccessKey", UserName=user,
+                                        AccessKeyId=recorded)
                 calls.append(("POST", "iam:DeleteAccessKey", f"{recorded} (created by an interrupted run, "
                                                              "never written)"))
                 keys.pop(recorded, None)
@@ -562,7 +578,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                 raise RotationError(f"{describe(target)}: {exc}") from None
             await asyncio.to_thread(_check_writable, settings, target)
             fault = ctx.extra.get("_rotate_fault")  # tests: simulate a kill between steps
-            answer = (await asyncio.to_thread(iam.create_access_key, UserName=user))["AccessKey"]
+            answer = (await asyncio.to_thread(believed, iam.create_access_key, "iam:CreateAccessKey", ("AccessKey",),
+                                              UserName=user))["AccessKey"]
             recorded = answer["AccessKeyId"]
             calls.append(("POST", "iam:CreateAccessKey", f"created {recorded}"))
             note_job(ctx, plan.finding_id, self.name, new_key_id=recorded)
@@ -588,10 +605,12 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
             remember_managed(ctx, plan.finding_id, self.name, recorded, target)
         current = None
         try:
-            await asyncio.to_thread(iam.update_access_key, UserName=user, AccessKeyId=old, Status="Inactive")
+            await asyncio.to_thread(believed, iam.update_access_key, "iam:UpdateAccessKey", UserName=user,
+                                    AccessKeyId=old, Status="Inactive")
             calls.append(("POST", "iam:UpdateAccessKey", f"{old} Inactive"))
             if data.get("delete_after_days") == 0:
-                await asyncio.to_thread(iam.delete_access_key, UserName=user, AccessKeyId=old)
+                await asyncio.to_thread(believed, iam.delete_access_key, "iam:DeleteAccessKey", UserName=user,
+                                        AccessKeyId=old)
                 calls.append(("POST", "iam:DeleteAccessKey", f"{old} deleted"))
         except ClientError as exc:
             if _error(exc)[0] != "NoSuchEntity":
