@@ -473,3 +473,50 @@ def test_aws_rotation_write_answered_by_an_intermediary_rotates_nothing(tmp_path
     summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": gateway.url})))
     assert_not_rotated(summary, jobs, store, aws, user, old_id, AWS_REPLIES[mode])
     assert stored() == before, "nothing written"
+
+
+# -- Google API keys (Gemini): lookupKey binds the key, DELETE starts an operation, polled until done -
+@pytest.mark.parametrize("mode", MODES)
+def test_google_api_key_confirmation_needs_googles_own_answer(keys, mode):
+    from tests.test_google_apikeys import Scenario
+
+    value = keys.google_api_key()
+    s = Scenario([value])
+
+    async def scenario(http):
+        ctx = s.context(http)
+        finding = s.findings[0]
+        s.fake.intermediary = mode
+        assert await s.revoker.confirm(finding, ctx) is False, "a live key behind a proxy is not dead"
+        s.fake.intermediary = None
+        assert (await s.revoker.revoke(await s.revoker.plan(finding, ctx), ctx)).ok
+        s.fake.intermediary = mode
+        assert await s.revoker.confirm(finding, ctx) is False, "only Google's word confirms"
+        s.fake.intermediary = None
+        assert await s.revoker.confirm(finding, ctx) is True
+
+    s.run(scenario)
+    assert s.fake.effective[value] == 1
+
+
+@pytest.mark.parametrize("step", ["lookup", "delete", "operation"])
+@pytest.mark.parametrize("mode", DESTRUCTIVE_MODES)
+def test_google_api_key_deletion_answered_by_an_intermediary_is_not_believed(keys, mode, step):
+    """The proxy answers one step: the lookup (nothing bound, nothing deleted), the DELETE (nothing
+    deleted), or the operation's poll (Google may be deleting: not reported deleted on the proxy's word)."""
+    from tests.test_google_apikeys import Scenario
+
+    value = keys.google_api_key()
+    s = Scenario([value])
+
+    async def scenario(http):
+        ctx = s.context(http)
+        plan = await s.revoker.plan(s.findings[0], ctx)
+        s.fake.intermediary, s.fake.intermediary_on, s.fake.hostile_only = mode, "revoke", step
+        result = await s.revoker.revoke(plan, ctx)
+        assert not result.ok, (mode, step, result)
+        assert value not in result.detail
+
+    s.run(scenario)
+    assert s.fake.effective[value] == 0 and value in s.fake.active and not s.fake.deleted
+    assert sum(s.fake.delete_requests.values()) == (0 if step == "lookup" else 1), "never deleted twice"

@@ -123,7 +123,7 @@ SPECS = [
 # A hostile intermediary (proxy, WAF, gateway) answers in place of the provider: never `dead`, never `live`.
 HOSTILE = {"generic_401": (401, {"detail": "nope"}), "generic_error_401": (401, {"error": {"message": "Unauthorized"}}),
            "generic_403": (403, {"message": "Forbidden"}), "empty_list_200": (200, []), "empty_object_200": (200, {})}
-SCENARIOS = ["live", "dead", "rate_limited", "server_error", "timeout", "html", "bad_json", *HOSTILE]
+SCENARIOS = ["live", "dead", "rate_limited", "server_error", "timeout", "html", "html_200", "bad_json", *HOSTILE]
 
 
 def base_path(provider: str) -> str:
@@ -181,6 +181,8 @@ def test_verifier(spec: Spec, scenario: str, fake_api, keys):
     elif scenario == "html":
         # A WAF answering with the provider's "bad key" status but its own page is not the provider's word.
         fake_api.add(spec.method, route, status=spec.dead[0] if spec.dead[0] != 200 else 403, body=HTML_PAGE)
+    elif scenario == "html_200":  # a sign-in page served with 200 by a proxy in front of the provider
+        fake_api.add(spec.method, route, status=200, body=HTML_PAGE)
     elif scenario == "bad_json":
         fake_api.add(spec.method, route, body='{"data": [', content_type="application/json")
     elif scenario in HOSTILE:
@@ -206,7 +208,7 @@ def test_verifier(spec: Spec, scenario: str, fake_api, keys):
         assert "500" in verdict.error and len(fake_api.seen(route)) == 2
     if scenario == "timeout":
         assert "no answer" in verdict.error
-    if scenario in ("html", "bad_json"):
+    if scenario in ("html", "html_200", "bad_json"):
         assert "body" in verdict.error
     if scenario.startswith("generic"):
         assert "not the provider's documented answer" in verdict.error

@@ -72,6 +72,8 @@ class FakeGoogleApiKeys(FakeProvider):
         self.unknown_lookup = unknown_lookup
         self.retry_after = retry_after
         self.failures: dict[str, list[int]] = {}
+        # The intermediary answers only this step ("lookup", "delete", "operation"), when set.
+        self.hostile_only: str | None = None
 
     # -- test controls -------------------------------------------------------------------------------
     def name_of(self, value: str) -> str:
@@ -134,7 +136,7 @@ class FakeGoogleApiKeys(FakeProvider):
 
         def refused(request, kind: str):
             """An intermediary's page, a bad token, or a queued failure; None to go on."""
-            hostile = self._intermediary("revoke")
+            hostile = self._intermediary("revoke") if self.hostile_only in (None, kind) else None
             if hostile is not None:
                 return hostile
             if self.bearer(request) != self.admin_key:
