@@ -292,6 +292,27 @@ def test_a_worker_killed_mid_unit_loses_nothing_on_redis(run, tmp_path, forge, w
     assert sum(new_counts) == len(local.json()), new_counts
 
 
+def test_redis_gives_a_lost_unit_back_a_tenth_of_the_visibility_timeout_after_it_passes():
+    """Each worker looks for units unacknowledged longer than the visibility timeout every tenth of
+    it (1 to 10 s), not at Celery's pace of every 100 s; one killed while looking holds the others off
+    a minute at most."""
+    pytest.importorskip("celery")
+    from keysweep.distributed.app import make_app
+    from keysweep.distributed.config import DistributedConfig
+
+    def options(timeout: int) -> dict:
+        return DistributedConfig(broker="redis://127.0.0.1:1/0", visibility_timeout=timeout).redis_transport_options
+
+    assert options(300) == {"visibility_timeout": 300, "unacked_restore_interval": 10, "unacked_restore_throttle": 1,
+                            "unacked_mutex_expire": 60}
+    assert options(5) == {"visibility_timeout": 5, "unacked_restore_interval": 1, "unacked_restore_throttle": 1,
+                          "unacked_mutex_expire": 10}
+    assert options(3600)["unacked_restore_interval"] == 10 and options(45)["unacked_restore_interval"] == 4
+    app = make_app(DistributedConfig(broker="redis://127.0.0.1:1/0", visibility_timeout=45))
+    assert app.conf.broker_transport_options == options(45)
+    assert make_app(DistributedConfig(broker="amqp://guest:guest@127.0.0.1:1//")).conf.broker_transport_options == {}
+
+
 class Answered:
     """A unit's answer as the sweep gets it from Celery's result backend."""
 

@@ -41,10 +41,13 @@ class DistributedConfig:
     def redis_transport_options(self) -> dict[str, int]:
         """How a Redis broker gives a lost worker's unit back: once unacknowledged for
         `visibility_timeout`, found by the next of each worker's checks, every tenth of the timeout
-        (1 to 10 s). Celery's own pace is a check every 100 s, whatever the timeout."""
+        (1 to 10 s). Celery's own pace is a check every 100 s, whatever the timeout. One worker checks
+        at a time (a lock in Redis); a worker killed while checking holds the others off until its
+        lock expires: a minute at most here (Celery's: 5). Two checks overlapping give nothing back
+        twice (each unit is moved back in a transaction)."""
         interval = max(1, min(10, self.visibility_timeout // 10))
         return {"visibility_timeout": self.visibility_timeout, "unacked_restore_interval": interval,
-                "unacked_restore_throttle": 1}
+                "unacked_restore_throttle": 1, "unacked_mutex_expire": max(10, min(60, self.visibility_timeout))}
 
     @property
     def backend(self) -> str:
