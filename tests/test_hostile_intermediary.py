@@ -520,3 +520,49 @@ def test_google_api_key_deletion_answered_by_an_intermediary_is_not_believed(key
     s.run(scenario)
     assert s.fake.effective[value] == 0 and value in s.fake.active and not s.fake.deleted
     assert sum(s.fake.delete_requests.values()) == (0 if step == "lookup" else 1), "never deleted twice"
+
+
+# -- admin listings that bind a key to its id, answered by a proxy --------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "openrouter"])
+def test_an_admin_listing_answered_by_an_intermediary_binds_nothing(tmp_path, keys, kind, mode):
+    """The listing that proves which key id is the leaked key is a proxy's page: no id is proven, so
+    nothing is deleted and nothing is reported revoked."""
+    h = Harness(tmp_path, kind, keys, n=1)
+    revoker = available_revokers()[h.provider]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            plan = await revoker.plan(h.findings[0], ctx)
+            h.fake.intermediary, h.fake.intermediary_on = mode, "list"
+            result = await revoker.revoke(plan, ctx)
+            assert not result.ok, (mode, result)
+
+    with h.servers:
+        asyncio.run(scenario())
+        assert h.values[0] in h.fake.active and h.fake.revoke_requests == 0
+
+
+@pytest.mark.parametrize("mode", DESTRUCTIVE_MODES)
+def test_gcp_a_key_listing_answered_by_an_intermediary_proves_no_key_gone(tmp_path, keys, mode):
+    """IAM has no key under the file's id; the account's key listing (which would show the leaked key
+    under another id) is a proxy's page: the key is not dead, and nothing is reported deleted."""
+    h = GcpHarness(tmp_path, keys)
+    real_id = "f" * 40
+    h.fake.accounts[real_id] = h.fake.accounts.pop(h.sa.private_key_id)
+    h.fake.certificates[real_id] = h.fake.certificates.pop(h.sa.private_key_id)
+    revoker = available_revokers()["gcp"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            h.fake.intermediary, h.fake.intermediary_on = mode, "list"
+            assert await verify_status(h.finding, ctx) == "unknown"
+            assert await revoker.confirm(h.finding, ctx) is False
+            result = await revoker.revoke(await revoker.plan(h.finding, ctx), ctx)
+            assert not result.ok, (mode, result)
+
+    with h.servers:
+        asyncio.run(scenario())
+        assert real_id not in h.fake.disabled and real_id not in h.fake.deleted

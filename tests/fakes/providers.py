@@ -13,8 +13,8 @@ in-process run or a `keysweep` subprocess at them. Values exist only in this tes
 Each fake answers in its provider's documented shapes (error bodies included), and can be put
 behind a hostile intermediary: `fake.intermediary = "generic_401"` (or `html_401`, `generic_403`,
 `html_403`, `html_200`, `truncated_200`, `empty_list_200`) makes its read-only checks
-(`intermediary_on = "verify"`), its destructive calls (`"revoke"`) or both (`"all"`) answer like a
-proxy or WAF instead.
+(`intermediary_on = "verify"`), its destructive calls (`"revoke"`), its admin listings that bind a
+key to its id (`"list"`) or all of them (`"all"`) answer like a proxy or WAF instead.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class FakeProvider:
         self.revoked_times: list[float] = []
         self.base_url = ""
         # A hostile intermediary answering for the provider: one of INTERMEDIARY_REPLIES, on its
-        # "verify" (read-only checks), "revoke" (destructive calls) or "all" endpoints.
+        # "verify" (read-only checks), "revoke" (destructive calls), "list" (admin listings) or "all" endpoints.
         self.intermediary: str | None = None
         self.intermediary_on = "verify"
 
@@ -103,6 +103,16 @@ class FakeProvider:
             return None
         status, content_type, body = INTERMEDIARY_REPLIES[self.intermediary]
         return web.Response(status=status, body=body, content_type=content_type)
+
+    def listing(self, handler):
+        """`handler` (an admin listing's route) behind the intermediary, when it is on "list"."""
+        async def guarded(request):
+            hostile = self._intermediary("list")
+            if hostile is not None:
+                self._log(request)
+                return hostile
+            return await handler(request)
+        return guarded
 
     def _limited(self):
         from aiohttp import web
@@ -546,9 +556,9 @@ class FakeOpenAI(FakeProvider):
             return web.json_response({"object": "organization.project.api_key.deleted", "id": key_id, "deleted": True})
 
         app.router.add_get("/v1/models", models)
-        app.router.add_get("/v1/organization/projects", projects)
+        app.router.add_get("/v1/organization/projects", self.listing(projects))
         app.router.add_get("/v1/organization/admin_api_keys", admin_api_keys)
-        app.router.add_get("/v1/organization/projects/{project}/api_keys", api_keys)
+        app.router.add_get("/v1/organization/projects/{project}/api_keys", self.listing(api_keys))
         app.router.add_delete("/v1/organization/projects/{project}/api_keys/{key}", delete_key)
 
 
@@ -676,7 +686,7 @@ class FakeAnthropic(FakeProvider):
         app.router.add_get("/v1/models", models)
         app.router.add_get("/v1/organizations/workspaces/{id}", workspace)
         app.router.add_get("/v1/organizations/users/{id}", user)
-        app.router.add_get("/v1/organizations/api_keys", list_keys)
+        app.router.add_get("/v1/organizations/api_keys", self.listing(list_keys))
         app.router.add_get("/v1/organizations/api_keys/{key}", get_key)
         app.router.add_post("/v1/organizations/api_keys/{key}", update_key)
 
@@ -831,7 +841,7 @@ class FakeOpenRouter(FakeProvider):
             return web.json_response({"deleted": True})
 
         app.router.add_get("/api/v1/key", key_info)
-        app.router.add_get("/api/v1/keys", list_keys)
+        app.router.add_get("/api/v1/keys", self.listing(list_keys))
         app.router.add_delete("/api/v1/keys/{hash}", delete_key)
 
 
@@ -987,7 +997,7 @@ class FakeGcpIam(FakeProvider):
         app.router.add_post(base, post_key)
         app.router.add_delete(base, delete_key)
         app.router.add_get(base, get_key)
-        app.router.add_get("/v1/projects/{project}/serviceAccounts/{email}/keys", list_keys)
+        app.router.add_get("/v1/projects/{project}/serviceAccounts/{email}/keys", self.listing(list_keys))
 
 
 def _x509_pem_b64(private_pem: str, email: str) -> str:
