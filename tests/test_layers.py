@@ -5,6 +5,7 @@ a cycle among module-level imports, fails here with the module names."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "keysweep"
@@ -58,10 +59,16 @@ def _type_checking_lines(tree: ast.Module) -> set[int]:
     return lines
 
 
+@functools.lru_cache(maxsize=None)
+def _parsed(path: Path, text: str) -> tuple[ast.Module, set[int]]:
+    """The module's tree and its TYPE_CHECKING lines: parsed once for both checks."""
+    tree = ast.parse(text)
+    return tree, _type_checking_lines(tree)
+
+
 def imports(path: Path, *, top_level_only: bool) -> set[str]:
     """First-party modules `path` imports at run time (TYPE_CHECKING blocks are not run)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = _type_checking_lines(tree)
+    tree, skipped = _parsed(path, path.read_text(encoding="utf-8"))
     nodes = tree.body if top_level_only else list(ast.walk(tree))
     found: set[str] = set()
     for node in nodes:
