@@ -170,3 +170,49 @@ def test_a_second_sweep_with_nothing_new_runs_no_git_and_loads_only_what_it_uses
     assert git_commands == []
     assert trust_reads == 0
     assert loaded == []
+
+
+def test_the_console_scripts_sweep_exits_with_its_status_its_output_whole_and_the_store_closed(
+        run_process, tmp_path, github, acme):
+    """The console script's sweep skips the interpreter's teardown (keysweep/launcher.py) and still
+    ends as any exit does: 1 then 0, every finding printed, and the store closed (SQLite folds
+    its write-ahead log back: no -wal file is left beside it)."""
+    args = ("sweep", "--config", tmp_path / "keysweep.toml", "--db", tmp_path / "store.db", "--format", "json")
+    first = run_process(*args)
+    assert first.code == 1, first.stderr
+    second = run_process(*args)
+    assert second.code == 0, second.stderr
+    assert {f["id"] for f in json.loads(second.stdout)} == {f["id"] for f in json.loads(first.stdout)}
+    find_secret(json.loads(second.stdout), acme["variable"])
+    assert sorted(path.name for path in tmp_path.glob("store.db*")) == ["store.db"]
+
+
+# Run through keysweep.launcher.exit_without_teardown in a fresh interpreter: a command that
+# registers an atexit callback, starts a thread that finishes after it returns and leaves its last
+# output in stdout's buffer, then exits with the status given on the command line.
+WITHOUT_TEARDOWN = """
+import atexit, sys, threading, time
+from pathlib import Path
+from keysweep.launcher import exit_without_teardown
+where, status = Path(sys.argv[1]), sys.argv[2]
+
+def command():
+    atexit.register(lambda: (where / "atexit").write_text("ran"))
+    threading.Thread(target=lambda: (time.sleep(0.3), (where / "thread").write_text("done"))).start()
+    sys.stdout.write("the last line, still in the buffer")
+    if status != "return":
+        sys.exit(int(status) if status.isdigit() else status)
+
+exit_without_teardown(command)
+"""
+
+
+@pytest.mark.parametrize("status, code, stderr", [("3", 3, ""), ("0", 0, ""), ("return", 0, ""),
+                                                  ("a message", 1, "a message\n")])
+def test_leaving_without_teardown_still_does_what_an_exit_does(tmp_path, status, code, stderr):
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TEARDOWN, str(tmp_path), status], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (code, stderr)
+    assert done.stdout == "the last line, still in the buffer"  # flushed
+    assert (tmp_path / "atexit").read_text() == "ran"  # atexit callbacks ran
+    assert (tmp_path / "thread").read_text() == "done"  # non-daemon threads were waited for

@@ -261,54 +261,60 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
     sources = build_sources(settings)
     matcher, rules = load_engine(rule_paths, engine, lazy=True)  # compiled when a value or blob is read
     store = open_store(db, no_store)
-    digest = rules_digest(rules)
-    progress = make_progress(show_progress)
-
-    async def main():
-        # Threads for clones/scans, blocking SDK calls (boto3, PyGithub) and matching, so a slow
-        # region never starves the rest.
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=concurrency + git_workers + 4, thread_name_prefix="keysweep"))
-        async with HttpClient(default_rate=settings.rate_limit("default", 10.0)) as http:
-            ctx = Context(http=http, settings=settings, store=store)
-            kwargs: dict[str, Any] = dict(
-                ctx=ctx, store=store, rules_digest=digest,
-                persist=lambda result: persist(store, result, rules, started, digest),
-                cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size, max_age_days=max_age,
-                workers=concurrency, git_workers=git_workers, full=full, progress=progress,
-                ignore_roots=[Path.cwd()])
-            if distributed is None:
-                runner = Runner(matcher, **kwargs)
-            else:  # Celery only for a distributed sweep
-                from keysweep.distributed.orchestrate import DistributedRunner  # noqa: PLC0415
-
-                options = {"rule_paths": [str(Path(p).resolve()) for p in rule_paths], "engine": engine,
-                           "rules_digest": digest, "max_size": max_size, "max_age": max_age, "full": full,
-                           "concurrency": concurrency, "git_workers": git_workers,
-                           "cache_dir": str(Path(cache_dir).expanduser().resolve()) if cache_dir else None}
-                runner = DistributedRunner(matcher, config=distributed, options=options, started=started,
-                                           say=lambda text: click.echo(text, err=True), **kwargs)
-            outcome = await runner.run(sources)
-            outcome.counters["requests"] = outcome.counters.get("requests", 0) + http.requests_sent
-            return outcome
-
     try:
-        outcome = asyncio.run(main())
-    finally:
-        if progress is not None:
-            progress.close()
-    if errors_json:
+        digest = rules_digest(rules)
+        progress = make_progress(show_progress)
+
+        async def main():
+            # Threads for clones/scans, blocking SDK calls (boto3, PyGithub) and matching, so a slow
+            # region never starves the rest.
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(max_workers=concurrency + git_workers + 4, thread_name_prefix="keysweep"))
+            async with HttpClient(default_rate=settings.rate_limit("default", 10.0)) as http:
+                ctx = Context(http=http, settings=settings, store=store)
+                kwargs: dict[str, Any] = dict(
+                    ctx=ctx, store=store, rules_digest=digest,
+                    persist=lambda result: persist(store, result, rules, started, digest),
+                    cache_dir=Path(cache_dir) if cache_dir else None, max_size=max_size, max_age_days=max_age,
+                    workers=concurrency, git_workers=git_workers, full=full, progress=progress,
+                    ignore_roots=[Path.cwd()])
+                if distributed is None:
+                    runner = Runner(matcher, **kwargs)
+                else:  # Celery only for a distributed sweep
+                    from keysweep.distributed.orchestrate import DistributedRunner  # noqa: PLC0415
+
+                    options = {"rule_paths": [str(Path(p).resolve()) for p in rule_paths], "engine": engine,
+                               "rules_digest": digest, "max_size": max_size, "max_age": max_age, "full": full,
+                               "concurrency": concurrency, "git_workers": git_workers,
+                               "cache_dir": str(Path(cache_dir).expanduser().resolve()) if cache_dir else None}
+                    runner = DistributedRunner(matcher, config=distributed, options=options, started=started,
+                                               say=lambda text: click.echo(text, err=True), **kwargs)
+                outcome = await runner.run(sources)
+                outcome.counters["requests"] = outcome.counters.get("requests", 0) + http.requests_sent
+                return outcome
+
         try:
-            with open_private_output(errors_json) as handle:
-                json.dump({"errors": [{"message": error} for error in outcome.stats.errors]}, handle, indent=2)
-                handle.write("\n")
-        except OSError as exc:
-            click.echo(f"keysweep: warning: {terminal_safe(errors_json)}: {exc.strerror}", err=True)
-    counters = outcome.counters
-    if show_progress is not False:  # the run's counts: on stderr unless --no-progress
-        click.echo(f"keysweep: {counts_line(counters, len(outcome.new_ids), len(outcome.stats.errors))}", err=True)
-    if after is not None and store is not None:  # e.g. sweep's --verify, --owners, --revoke-policy
-        after(store, outcome)
-    emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
-         include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new, unit="object",
-         baseline=baseline_ids())
+            outcome = asyncio.run(main())
+        finally:
+            if progress is not None:
+                progress.close()
+        if errors_json:
+            try:
+                with open_private_output(errors_json) as handle:
+                    json.dump({"errors": [{"message": error} for error in outcome.stats.errors]}, handle, indent=2)
+                    handle.write("\n")
+            except OSError as exc:
+                click.echo(f"keysweep: warning: {terminal_safe(errors_json)}: {exc.strerror}", err=True)
+        counters = outcome.counters
+        if show_progress is not False:  # the run's counts: on stderr unless --no-progress
+            click.echo(f"keysweep: {counts_line(counters, len(outcome.new_ids), len(outcome.stats.errors))}", err=True)
+        if after is not None and store is not None:  # e.g. sweep's --verify, --owners, --revoke-policy
+            after(store, outcome)
+        emit(outcome, list(rules) + inventory_rules(), fmt, output, store, new_only, outcome.new_ids if store else None,
+             include_suppressed=include_suppressed, fail_on_error=fail_on_error, exit_on_new=exit_on_new, unit="object",
+             baseline=baseline_ids())
+    finally:
+        # Closed here, not left to the interpreter's teardown (a sweep skips it): SQLite then
+        # folds its write-ahead log back into the store, as it always did at exit.
+        if store is not None:
+            store.close()
