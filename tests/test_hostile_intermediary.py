@@ -566,3 +566,32 @@ def test_gcp_a_key_listing_answered_by_an_intermediary_proves_no_key_gone(tmp_pa
     with h.servers:
         asyncio.run(scenario())
         assert real_id not in h.fake.disabled and real_id not in h.fake.deleted
+
+
+def test_a_resumed_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_path, aws, k8s):
+    """Killed after writing the new key into the Secret; on resume a redacting gateway answers the
+    read with the Secret stripped of its data. The read holds neither the new key nor the old one,
+    so it proves nothing about the write: the new key (which the Secret does hold) is not deleted as
+    an orphan, the old key stays active, and the job is left to a person."""
+    from tests.test_revoke_rotate import Killed
+
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_k8s_secret(k8s, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
+
+    def fault(step):
+        if step == "after_write":
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    new_id = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+
+    k8s.intermediary["read"] = lambda answer: {k: v for k, v in answer.items() if k != "data"}
+    summary, jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
+    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
+    (_finding, error), = summary.errors
+    assert "holds neither" in error and new_id in error and old_id in error, error

@@ -555,6 +555,12 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         current, meta = await asyncio.to_thread(_read_target, settings, target)
         calls.append(("POST", _get_call(target), "ok"))
         written = bool(recorded) and recorded in current
+        if recorded and not written and old not in current:
+            # Neither key: someone changed it, or the read was stripped on its way (a redacting
+            # gateway). The write cannot be told from this read, so no key is deleted on it.
+            raise RotationError(f"{describe(target)} holds neither the new key {recorded} nor the old one {old}: "
+                                f"whether the new key was written cannot be told; check it, then delete the key it "
+                                f"does not hold")
         if recorded and not written:
             # Created by a run that died before writing it: its secret is gone and nobody has it.
             if recorded in keys:
