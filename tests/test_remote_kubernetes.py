@@ -313,3 +313,30 @@ def test_verify_rereads_a_value_from_a_helm_release(run, tmp_path, released, clu
     del cluster.objects[("apps", "secrets")]["sh.helm.release.v1.payments.v3"]  # uninstalled since
     again = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
     assert find_secret(again.json(), released["values"])["verification"]["status"] == "unknown", again
+
+
+@pytest.mark.parametrize("limit, values", [
+    ("MAX_VALUES", lambda key: {"padding": [f"filler {n}" for n in range(8)], "zz": {"openai": {"apiKey": key}}}),
+    ("MAX_DEPTH", lambda key: {"a": {"b": {"c": {"d": {"e": {"openai_api_key": key}}}}}}),
+], ids=["too-many-strings", "too-deep"])
+def test_a_values_tree_too_large_to_take_string_by_string_is_matched_whole(run, tmp_path, cluster, keys,
+                                                                            monkeypatch, limit, values):
+    monkeypatch.setattr(f"keysweep.scanner.sources.helm.{limit}", 4)
+    planted = keys.openai_project()
+    cluster.helm_release("apps", "payments", 1, values=values(planted))
+    result = scan(run, tmp_path, "--namespace", "apps")
+    assert result.code == 1, result
+    (place,) = find_secret(result.json(), planted)["occurrences"]
+    assert place["locator"]["key"] == "values"  # the whole tree, as JSON: nothing past the limit unread
+    assert place["locator"]["resource"] == "k8s prod apps helm release payments v1 values"
+
+
+def test_value_entries_take_each_string_with_its_path_within_the_limits():
+    from keysweep.scanner.sources import helm
+
+    assert helm.value_entries("values", {"b": ["x", {"c": "y"}], "a": "", "n": 3}) == [
+        ("values:b[0]", "b[0]=x"), ("values:b[1].c", "b[1].c=y")]
+    deep: dict = {"key": "v"}
+    for _ in range(helm.MAX_DEPTH + 1):
+        deep = {"k": deep}
+    assert helm.value_entries("values", deep) == [("values", json.dumps(deep, sort_keys=True))]

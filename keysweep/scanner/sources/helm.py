@@ -10,7 +10,8 @@ made of it — often keys: `config` (the values the user supplied: `--set`, `-f 
 chart, base64 in the JSON).
 
 Entries, each `(key, text)` as the scan matches them and a re-read finds them again:
-`values:<path>` (`<path>=value`, one per string in the supplied values, `a.b[0].c`),
+`values:<path>` (`<path>=value`, one per string in the supplied values, `a.b[0].c`; `values`, the
+whole tree as JSON, for one too large or deep to take string by string),
 `chart-values:<path>`, `manifest`, `hook:<path>`, `notes`, `file:<name>`.
 
 Bounded: the Secret itself is at most 1 MiB, but gzip expands without limit, so at most
@@ -31,8 +32,8 @@ from keysweep.scanner.sources import looks_binary
 RELEASE_TYPE = "helm.sh/release.v1"
 RELEASE_KEY = "release"
 MAX_RELEASE = 32 * 1024 * 1024   # inflated JSON: far above a real release, far below a gzip bomb
-MAX_VALUES = 20_000              # strings taken from one values tree
-MAX_DEPTH = 64
+MAX_VALUES = 20_000              # strings of one values tree matched one by one, path beside each
+MAX_DEPTH = 64                   # nesting within which they are
 GZIP_MAGIC = b"\x1f\x8b\x08"
 # Labels Helm sets on its own storage objects: not owner hints (`owner: helm` names the tool).
 STORAGE_LABELS = frozenset({"name", "owner", "status", "version", "modifiedAt", "createdAt"})
@@ -83,9 +84,13 @@ def decode_release(inner: bytes, limit: int | None = None) -> dict[str, Any]:
     return release
 
 
+class _Unwieldy(Exception):
+    """A values tree too large or too deep to be taken string by string."""
+
+
 def _strings(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
     if depth > MAX_DEPTH:
-        return
+        raise _Unwieldy
     if isinstance(node, str):
         yield path, node
     elif isinstance(node, dict):
@@ -98,13 +103,18 @@ def _strings(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
 
 def value_entries(prefix: str, values: Any) -> list[tuple[str, str]]:
     """`(<prefix>:<path>, <path>=value)` for each string of a values tree (keywords are kept
-    next to the value: `aws.secretAccessKey=…` meets rules that need one)."""
+    next to the value: `aws.secretAccessKey=…` meets rules that need one). A tree of more than
+    MAX_VALUES strings, or nested deeper than MAX_DEPTH, is one entry `(<prefix>, its JSON)`
+    instead: matched whole, each key still beside its value, so nothing in it goes unread."""
     entries = []
-    for path, value in _strings(values, ""):
-        if len(entries) >= MAX_VALUES:
-            break
-        if value and path:
-            entries.append((f"{prefix}:{path}", f"{path}={value}"))
+    try:
+        for path, value in _strings(values, ""):
+            if value and path:
+                entries.append((f"{prefix}:{path}", f"{path}={value}"))
+                if len(entries) > MAX_VALUES:
+                    raise _Unwieldy
+    except (_Unwieldy, RecursionError):
+        return [(prefix, json.dumps(values, sort_keys=True, ensure_ascii=False))]
     return entries
 
 
