@@ -2,15 +2,16 @@
 
 Live: IAM holds the key (`GET …/serviceAccounts/{email}/keys/{id}`), enabled and not expired; dead
 only on Google's word (NOT_FOUND, disabled, past validBeforeTime). Reach: the roles bound to the
-account in its project's IAM policy (Cloud Resource Manager getIamPolicy); owner, editor, every
-*Admin role and the impersonation roles are admin-equivalent; a key whose owner allows a viewer role
-but which holds editor is overprivileged."""
+account in its project's IAM policy and in the policies of the folders and organization above the
+project (Cloud Resource Manager getIamPolicy, getAncestry); owner, editor, every *Admin role and the
+impersonation roles are admin-equivalent; a key whose owner allows a viewer role but which holds
+editor is overprivileged. What could not be read is named in `unknown`, where it was granted."""
 
 from __future__ import annotations
 
 import pytest
 
-from keysweep.providers.gcp import gcp_reach, role_flagged, role_level
+from keysweep.providers.gcp import ancestors_of, gcp_reach, role_flagged, role_level
 from tests.fakes import providers as F
 from tests.revoke_helpers import set_env
 
@@ -45,6 +46,10 @@ def iam(leaked, monkeypatch):
         set_env(monkeypatch, fake.env())
         yield fake
 
+
+NOT_ABOVE = ("roles granted on folders, the organization, other projects or single resources, and through groups, "
+             "are not read (only this project's policy)")
+NOT_ELSEWHERE = "roles granted on other projects or single resources, and through groups, are not read"
 
 OWNERS = """
 [[owner]]
@@ -85,7 +90,9 @@ def test_an_editor_key_is_live_critical_and_overprivileged_against_its_viewer_al
     assert reach["flagged"] == ["roles/editor"] and reach["access"] == "admin"
     assert reach["severity"] == "critical" and reach["overprivileged"] is True
     assert reach["resources"] == [f"projects/{accounts['editor'].project_id}"]
-    assert any("folders" in note for note in reach["unknown"])
+    # the project's ancestry is not keysweep's to read: only the project's roles, and it says so
+    assert reach["unknown"] == [NOT_ABOVE, "the project's folders and organization not read: "
+                                           "getAncestry HTTP 403 PERMISSION_DENIED"]
 
     reader = by_key[accounts["reader"].private_key_id]["reach"]
     assert reader["permissions"] == ["roles/secretmanager.secretAccessor", "roles/storage.objectViewer"]
@@ -103,6 +110,65 @@ def test_an_editor_key_is_live_critical_and_overprivileged_against_its_viewer_al
     sent = " ".join(str(r) for r in iam.requests)
     for sa in accounts.values():
         assert sa.private_key.splitlines()[1][:16] not in sent + verified.stdout + verified.stderr
+
+
+def test_a_role_granted_on_the_folder_above_the_project_is_part_of_the_reach_and_the_refused_organization_is_named(
+        run, tmp_path, leaked, iam):
+    leak, accounts = leaked
+    reader = accounts["reader"]
+    member = f"serviceAccount:{reader.client_email}"
+    iam.ancestry[reader.project_id] = ["folders/305", "organizations/4071"]
+    iam.policies["folders/305"] = [
+        {"role": "roles/iam.serviceAccountTokenCreator", "members": [member]},
+        {"role": "roles/logging.viewer", "members": [member],
+         "condition": {"title": "business hours", "expression": "request.time.getHours('Europe/Berlin') < 18"}},
+        {"role": "roles/owner", "members": ["group:platform@acme.test"]}]
+    # organizations/4071's policy is not keysweep's to read: Google answers 403 PERMISSION_DENIED
+    _, by_key = sweep(run, tmp_path, leak, accounts)
+    reach = by_key[reader.private_key_id]["reach"]
+    project = f"projects/{reader.project_id}"
+
+    # read-only on its project, it can mint tokens for any service account under the folder
+    assert reach["permissions"] == ["roles/iam.serviceAccountTokenCreator", "roles/logging.viewer",
+                                    "roles/secretmanager.secretAccessor", "roles/storage.objectViewer"]
+    assert reach["flagged"] == ["roles/iam.serviceAccountTokenCreator"] and reach["access"] == "admin"
+    assert reach["severity"] == "critical" and reach["overprivileged"] is True
+    assert reach["resources"] == [project, "folders/305"]
+    assert reach["details"]["granted_on"] == {
+        project: ["roles/storage.objectViewer", "roles/secretmanager.secretAccessor"],
+        "folders/305": ["roles/iam.serviceAccountTokenCreator", "roles/logging.viewer"]}
+    # the folder's conditional binding came with its condition: the policy was asked for at version 3
+    assert reach["unknown"] == [
+        NOT_ELSEWHERE, "roles granted on organizations/4071 not read: HTTP 403 PERMISSION_DENIED",
+        "conditional bindings (apply only when their condition holds): roles/secretmanager.secretAccessor "
+        "(only prod secrets), roles/logging.viewer on folders/305 (business hours)"]
+    assert reach["evidence"] == (f"cloudresourcemanager v1 {project}:getIamPolicy, v1 {project}:getAncestry, "
+                                 "v3 folders/305:getIamPolicy (keysweep's own token)")
+    assert [path for _, path in iam.requests if path.startswith((f"/v1/{project}:", "/v3/", "/v1/organizations/"))] == [
+        f"/v1/{project}:getIamPolicy", f"/v1/{project}:getAncestry", "/v3/folders/305:getIamPolicy",
+        "/v1/organizations/4071:getIamPolicy"]
+
+
+def test_with_every_policy_above_read_roles_through_groups_still_keep_overprivileged_unjudged(
+        run, tmp_path, leaked, iam):
+    leak, accounts = leaked
+    reader = accounts["reader"]
+    iam.ancestry[reader.project_id] = ["organizations/4071"]
+    iam.policies["organizations/4071"] = [{"role": "roles/owner", "members": ["group:admins@acme.test"]}]
+    _, by_key = sweep(run, tmp_path, leak, accounts)
+    reach = by_key[reader.private_key_id]["reach"]
+    project = f"projects/{reader.project_id}"
+    # the organization grants the account nothing: it is not among what the key reaches
+    assert reach["resources"] == [project]
+    assert reach["details"]["granted_on"] == {
+        project: ["roles/storage.objectViewer", "roles/secretmanager.secretAccessor"], "organizations/4071": []}
+    assert reach["permissions"] == ["roles/secretmanager.secretAccessor", "roles/storage.objectViewer"]
+    # every role seen is allowed, but a group the account is in may hold roles/owner: not "False"
+    assert reach["overprivileged"] is None
+    assert reach["unknown"] == [NOT_ELSEWHERE, "conditional bindings (apply only when their condition holds): "
+                                               "roles/secretmanager.secretAccessor (only prod secrets)"]
+    assert reach["evidence"] == (f"cloudresourcemanager v1 {project}:getIamPolicy, v1 {project}:getAncestry, "
+                                 "v1 organizations/4071:getIamPolicy (keysweep's own token)")
 
 
 def test_dead_only_on_googles_word(run, tmp_path, leaked, iam):
@@ -157,3 +223,42 @@ def test_a_custom_role_leaves_access_to_what_else_is_seen_and_says_so():
     assert any("custom roles" in note for note in reach.unknown)
     none = gcp_reach("ci@p.iam.gserviceaccount.com", "p", {"bindings": []})
     assert none.permissions == () and none.flagged == () and none.access is None
+
+
+def test_roles_granted_above_the_project_and_what_could_not_be_read_there():
+    email, project = "ci@p.iam.gserviceaccount.com", "p"
+    member = f"serviceAccount:{email}"
+    reach = gcp_reach(email, project, {"bindings": [{"role": "roles/viewer", "members": [member]}]}, [
+        ("folders/7", {"etag": "ACAB"}),  # an empty policy: Google omits `bindings`
+        ("folders/8", "no answer"),
+        ("organizations/9", {"bindings": [{"role": "organizations/9/roles/auditor", "members": [member]},
+                                          {"role": "roles/editor", "members": [member]}]})])
+    assert reach.permissions == ("roles/viewer", "organizations/9/roles/auditor", "roles/editor")
+    assert reach.flagged == ("roles/editor",) and reach.access == "admin"
+    assert reach.resources == ("projects/p", "organizations/9")
+    assert reach.unknown == (NOT_ELSEWHERE, "roles granted on folders/8 not read: no answer",
+                             "custom roles (their permissions not read): organizations/9/roles/auditor on organizations/9")
+    assert reach.evidence == ("cloudresourcemanager v1 projects/p:getIamPolicy, v1 projects/p:getAncestry, "
+                              "v3 folders/7:getIamPolicy, v1 organizations/9:getIamPolicy (keysweep's own token)")
+    # without the ancestry, only the project's roles, said as before
+    alone = gcp_reach(email, project, {"bindings": [{"role": "roles/viewer", "members": [member]}]})
+    assert alone.unknown == (NOT_ABOVE,) and alone.resources == ("projects/p",) and "granted_on" not in alone.details
+
+
+@pytest.mark.parametrize("body, above", [
+    ({"ancestor": [{"resourceId": {"type": "project", "id": "p"}}, {"resourceId": {"type": "folder", "id": "305"}},
+                   {"resourceId": {"type": "organization", "id": "4071"}}]}, [("folder", "305"), ("organization", "4071")]),
+    ({"ancestor": [{"resourceId": {"type": "project", "id": "p"}}]}, []),  # a project with no parent
+    ({}, None),  # Google never omits the project itself
+    ({"ancestor": [{"resourceId": {"type": "folder", "id": "305"}}]}, None),  # not this project first
+    ({"ancestor": [{"resourceId": {"type": "project", "id": "other"}}]}, None),
+    ({"ancestor": [{"resourceId": {"type": "project", "id": "p"}}, {"resourceId": {"type": "organization", "id": "1"}},
+                   {"resourceId": {"type": "folder", "id": "2"}}]}, None),  # the organization is last
+    ({"ancestor": [{"resourceId": {"type": "project", "id": "p"}}, {"resourceId": {"type": "folder", "id": "../x"}}]},
+     None),
+    ({"ancestor": [{"resourceId": {"type": "project", "id": "p"}}, {"resourceId": {"type": "workspace", "id": "3"}}]},
+     None),
+    ({"ancestor": "p"}, None),
+])
+def test_the_ancestry_is_taken_only_in_its_documented_shape(body, above):
+    assert ancestors_of(body, "p") == above

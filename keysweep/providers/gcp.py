@@ -290,7 +290,7 @@ def _held_elsewhere(search: PublicHalfSearch) -> str | None:
 VERIFIER = ServiceAccountKeyVerifier()
 
 
-# -- reach: the roles bound to the account on its project ------------------------------------
+# -- reach: the roles bound to the account on its project and above it -----------------------
 # Roles that give control over the project or its identities: admin-equivalent. Owner and Editor,
 # every *Admin role, and the roles that let a principal act as, or mint tokens for, any service
 # account (and so take its roles).
@@ -315,54 +315,160 @@ def role_level(role: str) -> str | None:
     return "write"
 
 
-def gcp_reach(email: str, project: str, policy: dict[str, Any]) -> Reach:
-    """What the account can do on its project, from the project's IAM policy (pure)."""
-    member = f"serviceAccount:{email}".lower()
+# Where the policy of each kind of ancestor is read: folders in Cloud Resource Manager v3, the
+# organization in v1 (both `POST {base}/{version}/{name}:getIamPolicy`).
+ANCESTOR_POLICY = {"folder": ("v3", "folders"), "organization": ("v1", "organizations")}
+_VERSION_OF = {plural: version for version, plural in ANCESTOR_POLICY.values()}
+POLICY_VERSION_3 = {"options": {"requestedPolicyVersion": 3}}  # else conditional bindings are hidden
+# Ancestors: the folders and organization above a project, nearest first, each with its IAM policy or
+# why it could not be read (`roles granted on … not read: …`).
+Above = list[tuple[str, "dict[str, Any] | str"]]
+
+
+def _bound(member: str, where: str, policy: dict[str, Any], *, here: bool) -> tuple[list[str], list[str], list[str]]:
+    """(roles, conditional bindings, custom roles) bound to `member` in one policy; the last two
+    name where the role was granted unless it is the project itself (`here`)."""
     roles: list[str] = []
     conditional: list[str] = []
     custom: list[str] = []
+    suffix = "" if here else f" on {where}"
     for binding in policy.get("bindings") or []:
         if not isinstance(binding, dict) or not isinstance(binding.get("role"), str):
             continue
-        members = [str(m).lower() for m in binding.get("members") or []]
-        if member not in members:
+        if member not in [str(m).lower() for m in binding.get("members") or []]:
             continue
         role = binding["role"]
         roles.append(role)
         if binding.get("condition"):
             title = (binding["condition"] or {}).get("title") if isinstance(binding["condition"], dict) else None
-            conditional.append(f"{role} ({title})" if title else role)
+            conditional.append(f"{role}{suffix} ({title})" if title else f"{role}{suffix}")
         if role_level(role) is None:
-            custom.append(role)
+            custom.append(f"{role}{suffix}")
+    return roles, conditional, custom
+
+
+def gcp_reach(email: str, project: str, policy: dict[str, Any], above: Above | str | None = None) -> Reach:
+    """What the account can do, from its project's IAM policy and the policies above it (pure).
+
+    `above`: the project's folders and organization, nearest first, each `(name, its policy or why
+    it was not read)`; a string when the ancestry itself could not be read (why); None when it was
+    not asked. A role granted on an ancestor holds on the project too: it is part of the reach, its
+    ancestor is among `resources`, and `details.granted_on` says where each role was granted."""
+    member = f"serviceAccount:{email}".lower()
+    here = f"projects/{project}"
+    granted_on: dict[str, list[str]] = {}
+    conditional: list[str] = []
+    custom: list[str] = []
+    unread: list[str] = []
+    calls = [f"v1 {here}:getIamPolicy"]
+    read = [(here, policy)]
+    if isinstance(above, list):
+        calls.append(f"v1 {here}:getAncestry")
+        for name, answer in above:
+            if isinstance(answer, dict):
+                read.append((name, answer))
+                calls.append(f"{_VERSION_OF[name.split('/', 1)[0]]} {name}:getIamPolicy")
+            else:
+                unread.append(f"roles granted on {name} not read: {answer}")
+    for name, document in read:
+        roles, conditions, customs = _bound(member, name, document, here=name == here)
+        granted_on[name] = roles
+        conditional += conditions
+        custom += customs
+    roles = [role for held in granted_on.values() for role in held]
     flagged = tuple(role for role in roles if role_flagged(role))
-    unknown = ["roles granted on folders, the organization, other projects or single resources, and through "
-               "groups, are not read (only this project's policy)"]
+    if isinstance(above, list):
+        unknown = ["roles granted on other projects or single resources, and through groups, are not read", *unread]
+    else:
+        unknown = ["roles granted on folders, the organization, other projects or single resources, and through "
+                   "groups, are not read (only this project's policy)"]
+        if isinstance(above, str):
+            unknown.append(f"the project's folders and organization not read: {above}")
     if conditional:
         unknown.append(f"conditional bindings (apply only when their condition holds): {', '.join(conditional)}")
     if custom:
         unknown.append(f"custom roles (their permissions not read): {', '.join(custom)}")
-    return Reach(identity=email, permissions=tuple(roles), resources=(f"projects/{project}",), flagged=flagged,
+    resources = (here, *(name for name, held in granted_on.items() if held and name != here))
+    details: dict[str, Any] = {"project": project, "roles": len(roles),
+                               "policy_bindings": len(policy.get("bindings") or [])}
+    if isinstance(above, list):
+        details["granted_on"] = granted_on
+    return Reach(identity=email, permissions=tuple(roles), resources=resources, flagged=flagged,
                  access=access_of(flagged, (role_level(r) for r in roles)),
-                 evidence=f"cloudresourcemanager v1 projects/{project}:getIamPolicy (keysweep's own token)",
-                 unknown=tuple(unknown), details={"project": project, "roles": len(roles),
-                                                  "policy_bindings": len(policy.get("bindings") or [])})
+                 evidence=f"cloudresourcemanager {', '.join(calls)} (keysweep's own token)",
+                 unknown=tuple(unknown), details=details)
+
+
+def ancestors_of(body: Any, project: str) -> list[tuple[str, str]] | None:
+    """The (kind, id) of each folder and the organization above `project`, nearest first, from
+    getAncestry's documented answer (`{"ancestor": [{"resourceId": {"type", "id"}}, …]}`: the
+    project itself first, then its parent, …, the organization last); None for any other body."""
+    ancestors = body.get("ancestor") if isinstance(body, dict) else None
+    if not isinstance(ancestors, list) or not ancestors:
+        return None
+    ids = [a.get("resourceId") if isinstance(a, dict) else None for a in ancestors]
+    if not all(isinstance(i, dict) for i in ids) or (ids[0].get("type"), ids[0].get("id")) != ("project", project):
+        return None
+    above = [(i.get("type"), i.get("id")) for i in ids[1:]]
+    for position, (kind, number) in enumerate(above):
+        last = position == len(above) - 1
+        if kind not in ANCESTOR_POLICY or not (isinstance(number, str) and re.fullmatch(r"[0-9]{1,32}", number)) \
+                or (kind == "organization" and not last):
+            return None
+    return above
+
+
+def _is_policy(body: Any) -> bool:
+    """A Policy as getIamPolicy answers it (an empty policy omits `bindings`)."""
+    return isinstance(body, dict) and isinstance(body.get("bindings", []), list)
+
+
+def _unread(answer) -> str:
+    """Why an answer is not what was asked for: Google's own error by its status, or what else came."""
+    if answer.status == 0:
+        return "no answer"
+    if answer.status == 200:
+        return "HTTP 200 with a body that is not the documented shape"
+    error = _google_error(answer.status, answer.body)
+    return f"HTTP {answer.status} " + (error["status"] if error else "(not Google's error body)")
+
+
+async def _read_above(ctx, base: str, headers: dict[str, str], project: str) -> Above | str:
+    """The project's ancestors and each one's policy (`gcp_reach`'s `above`), or why the ancestry
+    could not be read."""
+    answer = await fetch(ctx, f"{base}/v1/projects/{quote(project, safe='')}:getAncestry", headers,
+                         method="POST", json_body={})
+    ancestry = ancestors_of(answer.body, project) if answer.status == 200 else None
+    if ancestry is None:
+        return f"getAncestry {_unread(answer)}"
+    above: Above = []
+    for kind, number in ancestry:
+        version, plural = ANCESTOR_POLICY[kind]
+        name = f"{plural}/{number}"
+        policy = await fetch(ctx, f"{base}/{version}/{name}:getIamPolicy", headers, method="POST",
+                             json_body=POLICY_VERSION_3)
+        above.append((name, policy.body if policy.status == 200 and _is_policy(policy.body) else _unread(policy)))
+    return above
 
 
 async def read_reach(credential, ctx, identity) -> Reach:
-    """The project roles bound to the key's service account: `POST {resourcemanager}/v1/projects/
-    {project}:getIamPolicy` (requestedPolicyVersion 3) with keysweep's own token, never the key."""
+    """The roles bound to the key's service account on its project and on the folders and
+    organization above it, read with keysweep's own token, never the key: `POST {resourcemanager}/
+    v1/projects/{project}:getIamPolicy`, then `v1/projects/{project}:getAncestry` and each
+    ancestor's getIamPolicy (folders v3, the organization v1), all at requestedPolicyVersion 3."""
     email, project = _account(credential, identity)
     if not email:
         return unseen("roles: the service account (client_email) is not known")
     token = ctx.settings.admin_key("gcp")
     if not token:
         return unseen(f"roles: read with keysweep's own token, and {ADMIN_KEY_ENV} is not set", email)
-    url = f"{RESOURCE_MANAGER.url(ctx.settings.env)}/v1/projects/{quote(project, safe='')}:getIamPolicy"
-    answer = await fetch(ctx, url, {"Authorization": f"Bearer {token}"}, method="POST",
-                         json_body={"options": {"requestedPolicyVersion": 3}})
-    if not answer.ok or not isinstance(answer.body, dict):
-        return unseen(answer.why(f"roles: getIamPolicy on projects/{project}"), email)
-    return gcp_reach(email, project, answer.body)
+    base = RESOURCE_MANAGER.url(ctx.settings.env)
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = await fetch(ctx, f"{base}/v1/projects/{quote(project, safe='')}:getIamPolicy", headers, method="POST",
+                         json_body=POLICY_VERSION_3)
+    if answer.status != 200 or not _is_policy(answer.body):
+        return unseen(f"roles: getIamPolicy on projects/{project}: {_unread(answer)}", email)
+    return gcp_reach(email, project, answer.body, await _read_above(ctx, base, headers, project))
 
 
 PROVIDER = Provider(
@@ -370,7 +476,8 @@ PROVIDER = Provider(
     endpoints={"iam": IAM, "resourcemanager": RESOURCE_MANAGER},
     checks=CHECKS, enrichers=ENRICHERS, verifier=VERIFIER,
     revokers={"gcp": "keysweep.revokers.gcp:GcpServiceAccountKeyRevoker"},
-    # What a live key can do (docs/output.md, `reach`): the project roles bound to its account.
+    # What a live key can do (docs/output.md, `reach`): the roles bound to its account on its project
+    # and on the folders and organization above it.
     reach=read_reach,
     # What should replace a leaked long-lived credential (docs/output.md, `replacement`).
     replacement=Replacement(

@@ -855,10 +855,18 @@ class FakeGcpIam(FakeProvider):
     documents, a key unknown under `-` is answered 403, under its project 404. A key's
     `validBeforeTime` is 9999-12-31T23:59:59Z (no expiry) unless `expires` names another.
 
-    Also the Cloud Resource Manager's `POST /v1/projects/{project}:getIamPolicy` (served here too;
-    its own setting KEYSWEEP_GCP_RESOURCEMANAGER_BASE_URL points at this server): the project's
-    policy from `policies[project]` (a list of bindings), 403 PERMISSION_DENIED for a project it
-    does not hold (Google does not say whether it exists)."""
+    Also the Cloud Resource Manager (served here too; its own setting
+    KEYSWEEP_GCP_RESOURCEMANAGER_BASE_URL points at this server), as Google documents it:
+    - `POST /v1/projects/{project}:getIamPolicy`, `POST /v3/folders/{id}:getIamPolicy` and
+      `POST /v1/organizations/{id}:getIamPolicy`: the policy of `policies[project]`,
+      `policies["folders/{id}"]`, `policies["organizations/{id}"]` (a list of bindings; none is
+      an empty policy, `{"etag": …}`), 403 PERMISSION_DENIED for a resource it does not hold
+      (Google does not say whether it exists). Asked for a policy version below 3, a policy with
+      conditional bindings comes as version 1: each conditional role renamed `…_withcond_<hash>`,
+      its condition left out.
+    - `POST /v1/projects/{project}:getAncestry`: `{"ancestor": [...]}`, the project itself first,
+      then `ancestry[project]` (resource names, nearest first, the organization last); 403
+      PERMISSION_DENIED for a project not in `ancestry`."""
 
     name = "gcp"
 
@@ -876,6 +884,7 @@ class FakeGcpIam(FakeProvider):
         self.deleted: set[str] = set()
         self.expires: dict[str, str] = {}
         self.policies: dict[str, list[dict[str, Any]]] = {}
+        self.ancestry: dict[str, list[str]] = {}
         self.admin_key = ADMIN_KEYS["gcp"]
         # The intermediary answers only this method ("POST": the disable, "DELETE"), when set.
         self.hostile_only: str | None = None
@@ -976,28 +985,71 @@ class FakeGcpIam(FakeProvider):
             # Google's JSON omits an empty repeated field: an account without keys lists as `{}`.
             return web.json_response({"keys": [self.key_resource(key_id) for key_id in held]} if held else {})
 
-        async def get_iam_policy(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
-            project, _, method = request.match_info["call"].partition(":")
-            if method != "getIamPolicy":
-                return error(404, "not found")
-            if self.bearer(request) != self.admin_key:
-                return error(401, "Request had invalid authentication credentials.")
-            if project not in self.policies:
-                return error(403, "The caller does not have permission")
-            bindings = self.policies[project]
-            return web.json_response({"version": 3 if any(b.get("condition") for b in bindings) else 1,
-                                      "etag": "BwXhJ9z1yAE=", "bindings": bindings})
+        self._resource_manager_routes(app, error)
 
         base = "/v1/projects/{project}/serviceAccounts/{email}/keys/{key}"
-        app.router.add_post("/v1/projects/{call}", get_iam_policy)
         app.router.add_post(base, post_key)
         app.router.add_delete(base, delete_key)
         app.router.add_get(base, get_key)
         app.router.add_get("/v1/projects/{project}/serviceAccounts/{email}/keys", self.listing(list_keys))
+
+    def _resource_manager_routes(self, app, error) -> None:
+        """Cloud Resource Manager: getIamPolicy on projects, folders and organizations, getAncestry."""
+        from aiohttp import web
+
+        def policy_of(resource: str, requested: Any):
+            """The resource's Policy in the version asked for (v1 hides conditions: `_withcond_`)."""
+            import hashlib
+
+            bindings = self.policies[resource]
+            conditional = any(b.get("condition") for b in bindings)
+            if conditional and requested != 3:
+                bindings = [{"role": b["role"] + "_withcond_" + hashlib.sha256(
+                                repr(b["condition"]).encode()).hexdigest()[:20], "members": b["members"]}
+                            if b.get("condition") else b for b in bindings]
+                conditional = False
+            policy = {"version": 3 if conditional else 1, "etag": "BwXhJ9z1yAE="}
+            if bindings:  # Google's JSON omits an empty repeated field
+                policy["bindings"] = bindings
+            return web.json_response(policy)
+
+        async def resource_call(request, kind: str):
+            self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
+            name, _, method = request.match_info["call"].partition(":")
+            if method not in ("getIamPolicy", "getAncestry") or (kind != "projects" and method != "getIamPolicy"):
+                return error(404, "not found")
+            if self.bearer(request) != self.admin_key:
+                return error(401, "Request had invalid authentication credentials.")
+            text = await request.text()
+            try:  # an empty body is an empty request message
+                body = json.loads(text) if text.strip() else {}
+            except ValueError:
+                return error(400, "Invalid JSON payload received.")
+            if method == "getAncestry":
+                if name not in self.ancestry:
+                    return error(403, "The caller does not have permission")
+                chain = [("project", name)] + [tuple(a.split("/", 1)) for a in self.ancestry[name]]
+                return web.json_response({"ancestor": [
+                    {"resourceId": {"type": {"folders": "folder", "organizations": "organization"}.get(t, t), "id": i}}
+                    for t, i in chain]})
+            resource = name if kind == "projects" else f"{kind}/{name}"
+            if resource not in self.policies:
+                return error(403, "The caller does not have permission")
+            options = body.get("options") if isinstance(body, dict) else None
+            requested = options.get("requestedPolicyVersion") if isinstance(options, dict) else None
+            return policy_of(resource, requested)
+
+        def handler(kind: str):
+            async def handle(request):
+                return await resource_call(request, kind)
+            return handle
+
+        for prefix, kind in (("/v1/projects", "projects"), ("/v3/folders", "folders"),
+                             ("/v1/organizations", "organizations")):
+            app.router.add_post(prefix + "/{call}", handler(kind))
 
 
 def _x509_pem_b64(private_pem: str, email: str) -> str:
