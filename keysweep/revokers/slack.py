@@ -21,7 +21,7 @@ ERRORS = (
     # which only says no token arrived (a proxy may have stripped it).
     Reply("gone", "already dead ({error})", 200, {"error": OneOf(*DEAD_ERRORS)}),
     Reply("busy", "Slack rate limit", 200, {"error": "ratelimited"}),
-    Reply("refused", "Slack refused: {error}", 200, {}),
+    Reply("refused", "Slack refused: {error}", 200, {"ok": False}),
 )
 
 
