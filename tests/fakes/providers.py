@@ -67,6 +67,7 @@ INTERMEDIARY_REPLIES = {
                                   b"<body><form action=\"/login\">Single sign-on</form></body></html>"),
     "truncated_200": (200, "application/json", b'{"object": "list", "data": [{"id": "gpt-4o", "obj'),
     "empty_list_200": (200, "application/json", b"[]"),
+    "empty_object_200": (200, "application/json", b"{}"),
 }
 
 
