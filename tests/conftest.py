@@ -176,6 +176,27 @@ def fast_import(repo: Path, commits: list[dict[str, Any]], branch: str = "refs/h
     return [by_mark[f":{i}"] for i in range(1, len(commits) + 1)]
 
 
+# -- the engine ----------------------------------------------------------------------------------
+def _backends() -> list[str]:
+    from keysweep.scanner.engine import hyperscan_available
+
+    return ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
+
+
+BACKENDS = _backends()  # the engine backends this machine has: tests run on each
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine(request, session_cache):
+    """The shipped rules' engine, once per module and backend (Hyperscan's database in the session's cache)."""
+    from keysweep.scanner.engine import Engine
+    from keysweep.scanner.rules import load_rules
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(session_cache))
+        yield Engine(load_rules(), backend=request.param)
+
+
 # -- running the CLI ------------------------------------------------------------------------------
 @dataclass
 class Run:

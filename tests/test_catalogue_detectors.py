@@ -10,18 +10,10 @@ import pytest
 
 from keysweep.fingerprint import redact
 from keysweep.providers import aws, private_key
-from keysweep.scanner.engine import Engine, hyperscan_available
+from keysweep.scanner.engine import Engine
 from keysweep.scanner.rules import load_rules
 
 RULES = load_rules()
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def engine(request, session_cache):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(session_cache))
-        yield Engine(RULES, backend=request.param)
 
 
 def found(engine: Engine, text: str) -> set[tuple[str, str]]:

@@ -30,11 +30,9 @@ import pytest
 
 from keysweep.providers.aws import account_id
 from keysweep.scanner.chunked import CHUNK_SIZE
-from keysweep.scanner.engine import hyperscan_available
 from keysweep.testing.gitrepo import RepoBuilder
 from keysweep.testing.keygen import KeyGen
-
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
+from tests.conftest import BACKENDS
 
 
 def sha(value: str) -> str:

@@ -13,18 +13,10 @@ from keysweep.scanner.engine import Engine, hyperscan_available
 from keysweep.scanner.rules import load_rules
 
 RULES = load_rules()
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
 
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def engine(request, session_cache):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(session_cache))
-        yield Engine(RULES, backend=request.param)
 
 
 # -- the pure functions ---------------------------------------------------------------------------

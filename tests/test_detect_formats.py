@@ -11,12 +11,11 @@ import pytest
 from keysweep.providers.azure import cask_checksum, marvin32, valid_cask
 from keysweep.providers.slack import VERIFIER
 from keysweep.revokers.slack import SlackRevoker
-from keysweep.scanner.engine import Engine, hyperscan_available
+from keysweep.scanner.engine import Engine
 from keysweep.scanner.rules import load_rules
 from keysweep.testing.keygen import KeyGen
 from keysweep.verify.model import Credential
-
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
+from tests.conftest import BACKENDS
 
 
 def test_generated_azure_keys_carry_a_valid_checksum_and_any_changed_character_breaks_it():

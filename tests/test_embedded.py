@@ -13,23 +13,14 @@ import zipfile
 import pytest
 
 from keysweep.scanner.embedded import embedded_kind, printable_runs
-from keysweep.scanner.engine import Engine, hyperscan_available
 from keysweep.scanner.pipeline import scan_git, scan_local
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.rules import load_rules
 from keysweep.scanner.sources.directory import DirectorySource
 from keysweep.scanner.sources.git import GitRepo
-from tests.conftest import find_secret
+from tests.conftest import BACKENDS, find_secret
 
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
 RULES = load_rules()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def engine(request, session_cache):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(session_cache))
-        yield Engine(RULES, backend=request.param)
 
 
 def sqlite_with(path, rows: list[tuple[str, str]]) -> bytes:

@@ -14,13 +14,6 @@ from keysweep.scanner.sources import looks_binary
 from keysweep.scanner.unescape import escapes, unescaped_view
 from keysweep.scanner.wide import decode_wide, sniff
 
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def engine(request) -> Engine:
-    return Engine(load_rules(), backend=request.param)
-
 
 def found(engine: Engine, content: bytes) -> list[tuple[str, str, int, bytes]]:
     return [(m.rule_id, m.secret, m.line, content[m.start:m.end]) for m in engine.scan(content)]

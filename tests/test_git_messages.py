@@ -12,9 +12,7 @@ import pytest
 from keysweep.locations import describe_occurrence
 from keysweep.models import Occurrence
 from keysweep.scanner.engine import hyperscan_available
-from tests.conftest import fast_import, find_secret, git
-
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
+from tests.conftest import BACKENDS, fast_import, find_secret, git
 
 
 def committed_at(repo, commit: str) -> str:

@@ -12,24 +12,15 @@ import textwrap
 import pytest
 
 from keysweep.scanner import chunked
-from keysweep.scanner.engine import Engine, hyperscan_available
 from keysweep.scanner.pipeline import scan_git
 from keysweep.scanner.rules import load_rules
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE
 from keysweep.scanner.sources.git import GitRepo
-from tests.conftest import KEYSWEEP_BIN, find_secret, git
+from tests.conftest import BACKENDS, KEYSWEEP_BIN, find_secret, git
 
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
 RULES = load_rules()
 MiB = 1024 * 1024
 FILLER = b"the quick brown fox jumps over the lazy dog, nothing to see on this line\n"
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def engine(request, session_cache):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(session_cache))
-        yield Engine(RULES, backend=request.param)
 
 
 def filler(size: int) -> bytearray:

@@ -9,11 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from keysweep.scanner.engine import Engine, hyperscan_available
+from keysweep.scanner.engine import Engine
 from keysweep.scanner.rules import Rule, default_rules_dir, load_rules, self_test
 from keysweep.testing.keygen import KeyGen
 
-BACKENDS = ["regex", "hyperscan"] if hyperscan_available() else ["regex"]
 RULES = load_rules()
 PLACEHOLDERS = default_rules_dir() / "placeholders.toml"
 
@@ -25,13 +24,6 @@ def global_allowlists():
 def documentation_keys():
     [table] = [a for a in global_allowlists() if a.description.startswith("vendors' published documentation")]
     return table
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def engine(request, session_cache):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(session_cache))
-        yield Engine(RULES, backend=request.param)
 
 
 def test_every_shipped_filter_is_a_global_allowlist_with_examples():
