@@ -709,14 +709,98 @@ def test_an_unconditional_deny_takes_its_actions_away(allow, deny, permissions, 
     assert reach.unknown == () and reach.details["denied"] == sorted(set(deny))
 
 
-def test_a_deny_that_depends_on_the_request_is_not_weighed_and_says_so():
-    for deny in ({"Effect": "Deny", "Action": "iam:*", "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}},
-                 {"Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::1:user/admin"},
-                 {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}):
-        reach = aws_reach("arn:aws:iam::1:user/u", [("inline p", {"Statement": [
-            {"Effect": "Allow", "Action": "iam:PutUserPolicy", "Resource": "*"}, deny]})])
-        assert reach.permissions == ("iam:PutUserPolicy",) and reach.flagged == ("iam:PutUserPolicy",)
-        assert any("not weighed" in note for note in reach.unknown), deny
+NOT_COUNTED = ": not counted as taking a permission away (the permissions listed are what is allowed before it)"
+
+
+@pytest.mark.parametrize("deny, note", [
+    ({"Sid": "NoIamWithoutMfa", "Effect": "Deny", "Action": "iam:*", "Resource": "*",
+      "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}},
+     'inline p: Deny statement "NoIamWithoutMfa" (iam:*) holds only under a Condition keysweep does not evaluate '
+     "(Bool aws:MultiFactorAuthPresent false)"),
+    ({"Effect": "Deny", "Action": ["iam:PutUserPolicy", "iam:PassRole"], "Resource": "*",
+      "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-0a1b"},
+                    "NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"]}}},
+     "inline p: Deny statement 2 (iam:PutUserPolicy, iam:PassRole) holds only under a Condition keysweep does not "
+     "evaluate (StringNotEquals aws:SourceVpc vpc-0a1b; NotIpAddress aws:SourceIp 10.0.0.0/8, 192.168.0.0/16)"),
+    ({"Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::1:user/admin"},
+     "inline p: Deny statement 2 (iam:*) applies only to arn:aws:iam::1:user/admin"),
+    ({"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"},
+     "inline p: Deny statement 2 (NotAction s3:*) denies every action but those named (NotAction)"),
+    ({"Effect": "Deny", "Action": "iam:*", "NotResource": ["arn:aws:iam::1:user/u"]},
+     "inline p: Deny statement 2 (iam:*) applies to every resource but arn:aws:iam::1:user/u (NotResource)"),
+])
+def test_a_deny_that_depends_on_the_request_is_named_and_takes_nothing_away(deny, note):
+    reach = aws_reach("arn:aws:iam::1:user/u", [("inline p", {"Statement": [
+        {"Effect": "Allow", "Action": "iam:PutUserPolicy", "Resource": "*"}, deny]})])
+    assert reach.permissions == ("iam:PutUserPolicy",) and reach.flagged == ("iam:PutUserPolicy",)
+    assert reach.unknown == (note + NOT_COUNTED,) and "denied" not in reach.details
+
+
+def test_an_unconditional_deny_beside_an_allow_by_not_action_is_named_not_weighed():
+    reach = aws_reach("arn:aws:iam::1:user/u", [("inline p", {"Statement": [
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+        {"Sid": "KeepBuckets", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]})])
+    assert reach.permissions == ("NotAction:*",) and "denied" not in reach.details
+    assert reach.unknown == ('inline p: Deny statement "KeepBuckets" (s3:DeleteBucket) is not weighed against an '
+                             "Allow by NotAction" + NOT_COUNTED,)
+
+
+@pytest.fixture
+def guarded_deployer(aws_principals, moto_endpoint):
+    """In moto: a deployer user allowed iam:PassRole, lambda:CreateFunction and s3:*, under an inline
+    guard policy: PassRole denied outside one VPC (a Condition), iam:* denied without MFA (a Condition,
+    no Sid), s3:DeleteBucket denied outright."""
+    import json
+
+    import boto3
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)  # set up as the account
+    try:
+        iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam.create_user(UserName="deployer")
+        iam.attach_user_policy(UserName="deployer", PolicyArn=iam.create_policy(
+            PolicyName="deploy", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["iam:PassRole", "lambda:CreateFunction", "s3:*"],
+                 "Resource": "*"}]}))["Policy"]["Arn"])
+        iam.put_user_policy(UserName="deployer", PolicyName="guard", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [
+                {"Sid": "PassRoleOnlyFromTheBuildVpc", "Effect": "Deny", "Action": "iam:PassRole", "Resource": "*",
+                 "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-0a1b2c3d"}}},
+                {"Effect": "Deny", "Action": "iam:*", "Resource": "*",
+                 "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}},
+                {"Sid": "KeepBuckets", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="deployer")["AccessKey"]
+    finally:
+        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
+    return key
+
+
+def test_conditional_denies_read_from_iam_are_named_in_unknown_and_take_no_permission_away(
+        run, guarded_deployer, make_repo, tmp_path):
+    key = guarded_deployer
+    repo = make_repo()
+    repo.commit("creds", {"deploy/credentials": f"[default]\naws_access_key_id = {key['AccessKeyId']}\n"
+                                                f"aws_secret_access_key = {key['SecretAccessKey']}\n"})
+    db = tmp_path / "s.db"
+    run("scan", "git", repo.path, "--db", db)
+    verified = run("verify", "--db", db, "--format", "json")
+    finding = next(f for f in verified.json() if f["rule_id"] == "aws.secret-access-key")
+    reach = finding["reach"]
+    assert finding["verification"]["status"] == "live"
+    # Only the unconditional Deny takes its action away; s3:* less s3:DeleteBucket is still s3:*.
+    assert reach["details"]["denied"] == ["s3:DeleteBucket"]
+    # The conditional ones may not hold for the attacker's request: PassRole with a launcher stays.
+    assert reach["permissions"] == ["iam:PassRole", "lambda:CreateFunction", "s3:*"]
+    assert reach["flagged"] == ["iam:PassRole + lambda:CreateFunction"]
+    assert reach["access"] == "admin" and reach["severity"] == "critical"
+    assert reach["unknown"] == [
+        'user deployer inline guard: Deny statement "PassRoleOnlyFromTheBuildVpc" (iam:PassRole) holds only under '
+        "a Condition keysweep does not evaluate (StringNotEquals aws:SourceVpc vpc-0a1b2c3d)" + NOT_COUNTED,
+        "user deployer inline guard: Deny statement 2 (iam:*) holds only under a Condition keysweep does not "
+        "evaluate (BoolIfExists aws:MultiFactorAuthPresent false)" + NOT_COUNTED]
+    assert key["SecretAccessKey"] not in verified.stdout + verified.stderr
 
 
 def test_an_allowed_action_an_owner_declared_is_not_overprivileged_once_the_rest_is_denied():

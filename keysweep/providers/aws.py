@@ -239,15 +239,57 @@ def covered(pattern: str, denied: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(pattern.lower(), d.lower()) for d in denied)
 
 
+def _strings(value) -> list[str]:
+    return [str(item) for item in _as_list(value) if isinstance(item, (str, int, float, bool))]
+
+
+def _few(items: list[str], limit: int = 4) -> str:
+    """Up to `limit` items, then how many more (a policy can name hundreds of ARNs)."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _condition(condition) -> str:
+    """A Condition block as `operator key value(s)`, each clause (its values are not secrets: IP ranges,
+    VPC and account ids, tags)."""
+    if not isinstance(condition, dict):
+        return "unreadable"
+    clauses = [f"{operator} {key} {_few(_strings(value), 3)}".rstrip()
+               for operator, block in condition.items() if isinstance(block, dict)
+               for key, value in block.items()]
+    return "; ".join(clauses) or "unreadable"
+
+
+def deny_unweighed(statement: dict) -> str | None:
+    """Why a Deny statement cannot be weighed without the request it would meet (keysweep evaluates
+    no Condition, and weighs only Denies of named actions on every resource), or None when it can."""
+    reasons = []
+    if statement.get("Condition"):
+        reasons.append(f"holds only under a Condition keysweep does not evaluate ({_condition(statement['Condition'])})")
+    if statement.get("NotAction") is not None:
+        reasons.append("denies every action but those named (NotAction)")
+    elif not _strings(statement.get("Action")):
+        reasons.append("names no action")
+    if statement.get("NotResource") is not None:
+        reasons.append(f"applies to every resource but {_few(_strings(statement.get('NotResource')))} (NotResource)")
+    elif _as_list(statement.get("Resource")) != ["*"]:
+        reasons.append(f"applies only to {_few(_strings(statement.get('Resource'))) or 'no resource'}")
+    return "; ".join(reasons) or None
+
+
 def global_deny(statement: dict) -> list[str] | None:
     """The actions an unconditional Deny on every resource takes away, or None for a Deny that
-    cannot be weighed without the request (a Condition, named resources, NotAction, NotResource)."""
-    resources = _as_list(statement.get("Resource"))
-    if statement.get("Condition") or statement.get("NotAction") is not None or statement.get("NotResource") is not None \
-            or resources != ["*"]:
-        return None
-    actions = [a for a in _as_list(statement.get("Action")) if isinstance(a, str)]
-    return actions or None
+    cannot be weighed without the request (deny_unweighed says why)."""
+    return None if deny_unweighed(statement) else _strings(statement.get("Action"))
+
+
+def deny_label(where: str, statement: dict, position: int) -> str:
+    """Which Deny statement: its policy, its Sid (else its place in the policy), what it denies."""
+    sid = statement.get("Sid")
+    name = f'"{sid}"' if isinstance(sid, str) and sid else str(position)
+    denies = (f"NotAction {_few(_strings(statement.get('NotAction')))}" if statement.get("NotAction") is not None
+              else _few(_strings(statement.get("Action"))))
+    return f"{where}: Deny statement {name} ({denies})"
 
 
 def admin_equivalence(allowed: list[str], not_actions: bool, root: bool = False,
@@ -283,17 +325,21 @@ def aws_reach(arn: str | None, policies: list[tuple[str, object]], *, unknown: t
     denied: list[str] = []
     not_actions = False
     notes = list(unknown)
-    denies = conditions = weighed = 0
-    for _name, document in policies:
-        for statement in policy_statements(document):
+    unweighed: list[str] = []  # each Deny that takes nothing away here, and why
+    weighed: list[str] = []
+    conditions = 0
+    for where, document in policies:
+        for position, statement in enumerate(policy_statements(document), 1):
             if statement.get("Effect") == "Deny":
-                # An explicit Deny wins over any Allow: one that holds for every request is weighed.
-                taken = global_deny(statement)
-                if taken is None:
-                    denies += 1
+                # An explicit Deny wins over any Allow: one that holds for every request is weighed;
+                # any other is named, never counted as taking a permission away.
+                label = deny_label(where, statement, position)
+                why = deny_unweighed(statement)
+                if why:
+                    unweighed.append(f"{label} {why}")
                 else:
-                    denied.extend(taken)
-                    weighed += 1
+                    denied.extend(_strings(statement.get("Action")))
+                    weighed.append(label)
                 continue
             if statement.get("Effect") != "Allow":
                 continue
@@ -304,11 +350,10 @@ def aws_reach(arn: str | None, policies: list[tuple[str, object]], *, unknown: t
                 not_actions = True
     if denied and not_actions:
         # What an Allow by NotAction leaves after a Deny cannot be listed as patterns: not weighed.
-        denies += weighed
+        unweighed += [f"{label} is not weighed against an Allow by NotAction" for label in weighed]
         denied = []
-    if denies:
-        notes.append(f"{counted(denies, 'Deny statement')} not weighed (a Condition, named resources or NotAction): "
-                     "the permissions listed are what is allowed before them")
+    notes += [f"{note}: not counted as taking a permission away (the permissions listed are what is allowed "
+              "before it)" for note in unweighed]
     if conditions:
         notes.append(f"{counted(conditions, 'Allow statement')} {'holds' if conditions == 1 else 'hold'} only under a Condition")
     root = bool(arn) and arn.endswith(":root")
