@@ -465,47 +465,72 @@ def moto_endpoint():
     server.stop()
 
 
+def allow(actions: str | list[str]) -> str:
+    """An IAM policy document allowing `actions` on every resource."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+
+
+class SignedMoto:
+    """moto, reset, with AWS_ENDPOINT_URL and the region pointing at it. `client(service)` sets things up
+    with moto's own credentials; `sign_in(key)` then makes `key` keysweep's credentials and has moto
+    check every signature and policy until the test ends."""
+
+    def __init__(self, endpoint: str, monkeypatch, region: str) -> None:
+        import requests
+
+        self.endpoint, self.monkeypatch, self.region = endpoint, monkeypatch, region
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def sign_in(self, key: dict[str, str]) -> None:
+        import requests
+
+        self.monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        self.monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
+
+
 @pytest.fixture
-def aws_principals(moto_endpoint, monkeypatch):
-    """In moto (moto_endpoint): keysweep's own audit user (may read IAM), an admin user, a read-only S3 user (its own
-    policy allows no IAM read at all) in a group with an inline policy; signatures checked."""
-    import boto3
+def signed_moto(moto_endpoint, monkeypatch):
+    """signed_moto(region="us-east-1") -> SignedMoto; moto stops checking signatures after the test."""
     import requests
 
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    try:
+        yield lambda region="us-east-1": SignedMoto(moto_endpoint, monkeypatch, region)
+    finally:
+        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+
+
+@pytest.fixture
+def aws_principals(signed_moto):
+    """In moto: keysweep's own audit user (may read IAM), an admin user, a read-only S3 user (its own
+    policy allows no IAM read at all) in a group with an inline policy; signatures checked."""
+    moto = signed_moto()
+    iam = moto.client("iam")
     iam.create_user(UserName="keysweep-audit")
-    iam.put_user_policy(UserName="keysweep-audit", PolicyName="audit", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "sts:*"],
-                                                 "Resource": "*"}]}))
+    iam.put_user_policy(UserName="keysweep-audit", PolicyName="audit",
+                        PolicyDocument=allow(["iam:Get*", "iam:List*", "sts:*"]))
     audit = iam.create_access_key(UserName="keysweep-audit")["AccessKey"]
     iam.create_user(UserName="ops-admin")
     iam.attach_user_policy(UserName="ops-admin", PolicyArn=iam.create_policy(
-        PolicyName="everything", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))[
-        "Policy"]["Arn"])
+        PolicyName="everything", PolicyDocument=allow("*"))["Policy"]["Arn"])
     admin = iam.create_access_key(UserName="ops-admin")["AccessKey"]
     iam.create_user(UserName="reports")
     iam.attach_user_policy(UserName="reports", PolicyArn=iam.create_policy(
-        PolicyName="s3-read", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                                                     "Resource": "*"}]}))["Policy"]["Arn"])
+        PolicyName="s3-read", PolicyDocument=allow(["s3:GetObject", "s3:ListBucket"]))["Policy"]["Arn"])
     iam.create_group(GroupName="analysts")
     iam.add_user_to_group(GroupName="analysts", UserName="reports")
-    iam.put_group_policy(GroupName="analysts", PolicyName="athena", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "athena:GetQueryResults",
-                                                 "Resource": "*"}]}))
+    iam.put_group_policy(GroupName="analysts", PolicyName="athena", PolicyDocument=allow("athena:GetQueryResults"))
     reader = iam.create_access_key(UserName="reports")["AccessKey"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", audit["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", audit["SecretAccessKey"])
-    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
-    try:
-        yield {"admin": admin, "reader": reader}
-    finally:
-        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+    moto.sign_in(audit)
+    return {"admin": admin, "reader": reader}
 
 
 # -- store backends -------------------------------------------------------------------------------

@@ -8,50 +8,33 @@ import json
 
 import pytest
 
-from .conftest import find_secret
+from .conftest import allow, find_secret
 
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
                                                  "Action": "sts:AssumeRole"}]}
 
 
 @pytest.fixture
-def role_only(moto_endpoint, monkeypatch, keys):
+def role_only(signed_moto, monkeypatch, keys):
     """A `scanner` user allowed sts:AssumeRole only, a `keysweep-audit` role that may read Secrets
     Manager and SSM, and an OpenAI key in a secret and a parameter."""
-    import boto3
-    import requests
-
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-
-    def client(service):
-        return boto3.client(service, endpoint_url=moto_endpoint, region_name="eu-west-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-    iam = client("iam")
+    moto = signed_moto("eu-west-1")
+    iam = moto.client("iam")
     iam.create_user(UserName="scanner")
-    iam.put_user_policy(UserName="scanner", PolicyName="assume-only", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    iam.put_user_policy(UserName="scanner", PolicyName="assume-only", PolicyDocument=allow("sts:AssumeRole"))
     base = iam.create_access_key(UserName="scanner")["AccessKey"]
     role = iam.create_role(RoleName="keysweep-audit", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-    iam.put_role_policy(RoleName="keysweep-audit", PolicyName="read-stores", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
-            "secretsmanager:ListSecrets", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-            "secretsmanager:BatchGetSecretValue", "ssm:DescribeParameters", "ssm:GetParameters",
-            "ssm:GetParameter", "kms:Decrypt"]}]}))
+    iam.put_role_policy(RoleName="keysweep-audit", PolicyName="read-stores", PolicyDocument=allow([
+        "secretsmanager:ListSecrets", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+        "secretsmanager:BatchGetSecretValue", "ssm:DescribeParameters", "ssm:GetParameters",
+        "ssm:GetParameter", "kms:Decrypt"]))
     planted = {"secret": keys.openai_project(), "parameter": keys.openai_project()}
-    client("secretsmanager").create_secret(Name="prod/openai", SecretString=planted["secret"])
-    client("ssm").put_parameter(Name="/prod/openai", Value=planted["parameter"], Type="SecureString")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", base["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", base["SecretAccessKey"])
-    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
-    try:
-        yield {"role": role, "base": base, **planted}
-    finally:
-        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+    moto.client("secretsmanager").create_secret(Name="prod/openai", SecretString=planted["secret"])
+    moto.client("ssm").put_parameter(Name="/prod/openai", Value=planted["parameter"], Type="SecureString")
+    moto.sign_in(base)
+    return {"role": role, "base": base, **planted}
 
 
 def scan(run, tmp_path, *extra):

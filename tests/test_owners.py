@@ -14,7 +14,7 @@ import pytest
 
 from keysweep.owners.inventories import hint_fits, hint_fits_redacted, split_hint
 from keysweep.owners.repo import codeowners_regex, owners_of, parse_codeowners
-from tests.conftest import find_secret
+from tests.conftest import allow, find_secret
 
 OWNERS_TOML = """
 [[owner]]
@@ -321,20 +321,13 @@ def test_the_token_itself_names_its_github_user(run, fake_api, monkeypatch, make
 
 # -- AWS: moto in server mode ----------------------------------------------------------------------
 @pytest.fixture
-def aws(moto_endpoint, monkeypatch):
+def aws(signed_moto):
     """IAM users with tags and keys in moto; our admin credentials in the environment; moto checks
     signatures for the duration of the test."""
-    import boto3
-    import requests
-
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    moto = signed_moto()
+    iam = moto.client("iam")
     iam.create_user(UserName="keysweep-admin")
-    iam.put_user_policy(UserName="keysweep-admin", PolicyName="all", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    iam.put_user_policy(UserName="keysweep-admin", PolicyName="all", PolicyDocument=allow("*"))
     admin = iam.create_access_key(UserName="keysweep-admin")["AccessKey"]
     iam.create_user(UserName="rag-service", Tags=[{"Key": "Owner", "Value": "jane@acme.io"},
                                                   {"Key": "team", "Value": "ml-platform"},
@@ -342,13 +335,8 @@ def aws(moto_endpoint, monkeypatch):
     tagged = iam.create_access_key(UserName="rag-service")["AccessKey"]
     iam.create_user(UserName="legacy-batch")
     untagged = iam.create_access_key(UserName="legacy-batch")["AccessKey"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", admin["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", admin["SecretAccessKey"])
-    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
-    try:
-        yield {"tagged": tagged, "untagged": untagged}
-    finally:
-        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+    moto.sign_in(admin)
+    return {"tagged": tagged, "untagged": untagged}
 
 
 def test_aws_keys_are_verified_with_sts_and_owned_through_iam_tags(run, aws, make_repo, keys, tmp_path):
