@@ -595,9 +595,16 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                 await asyncio.to_thread(_write_target, settings, target,
                                         _rewritten(current, meta, old, recorded, answer.pop("SecretAccessKey"),
                                                    data.get("secret_sha256")), meta, recorded)
-            except (WriteConflict, UnprovenWrite):
+            except WriteConflict:
                 raise  # retried: the next attempt reads the target first
-            except RotationError as exc:
+            except UnprovenWrite as exc:  # retried too; named, in case no attempt is left
+                raise UnprovenWrite(f"{exc}; the new key made for it is {recorded}") from None
+            except (RotationError, ClientError) as exc:
+                if isinstance(exc, ClientError):
+                    code, busy = _error(exc)
+                    if busy:
+                        raise
+                    exc = RotationError(f"{describe(target)}: AWS refused the write: {code}")
                 raise RotationError(f"{exc}; the new key {recorded} made for it was not written (its secret is "
                                     f"lost): delete it once {describe(target)} is seen not to hold it") from None
             finally:
