@@ -21,9 +21,13 @@ from keysweep.settings import Settings
 from keysweep.store import Store
 from tests.fakes.providers import INTERMEDIARY_REPLIES, FakeGcpIam, FakeGitHub, FakeProviders
 from tests.revoke_helpers import env_for, set_env, write_config
-from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s: fixtures)
+from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm: fixtures)
     aws,
     aws_finding,
+    gcp_payloads,
+    gcp_settings,
+    gsm,
+    in_gcp_secret,
     in_k8s_secret,
     in_parameter,
     in_secret,
@@ -390,6 +394,78 @@ def test_a_kubernetes_read_without_its_resource_version_writes_nothing(tmp_path,
     assert_not_rotated(summary, jobs, store, aws, user, old_id)
     assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
     assert json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True) == before
+
+
+# Secret Manager answers addVersion with the new SecretVersion: its name (…/versions/N) and state ENABLED.
+GCP_WRITE_REPLIES = {**WRITE_REPLIES, "no_name_200": (200, "application/json", json.dumps(
+    {"createTime": "2025-10-01T00:00:00Z", "state": "ENABLED"}).encode()), "disabled_200": (
+    200, "application/json", json.dumps({"name": "projects/100000/secrets/ci-deploy/versions/3", "state": "DISABLED"}
+                                        ).encode())}
+
+
+@pytest.mark.parametrize("mode", GCP_WRITE_REPLIES)
+def test_a_gcp_secret_write_answered_by_an_intermediary_rotates_nothing(tmp_path, aws, gsm, mode):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    gsm.intermediary["write"] = GCP_WRITE_REPLIES[mode]
+    summary, jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, GCP_WRITE_REPLIES[mode])
+    assert len(gcp_payloads(gsm)) == 2, "nothing written"
+
+
+def test_a_gcp_read_without_its_version_name_writes_nothing(tmp_path, aws, gsm):
+    """A gateway drops the version's name from the access answer: the write could not be held to
+    the version read, so nothing is created nor added."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    gsm.intermediary["read"] = lambda answer: {k: v for k, v in answer.items() if k != "name"}
+    summary, jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id)
+    assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
+    assert not gsm.added() and len(gcp_payloads(gsm)) == 2
+
+
+def test_a_gcp_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tmp_path, aws, gsm):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    gsm.intermediary["write"], gsm.forwards = GCP_WRITE_REPLIES["html_200"], True
+    summary, jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
+    assert summary.states == {J.CONFIRMED: 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
+    (new_id, _), = keys.items()
+    payloads = gcp_payloads(gsm)
+    assert len(payloads) == 3 and f"AWS_ACCESS_KEY_ID={new_id}" in payloads[2], "written once"
+    outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+    assert f"{new_id} already written" in outcomes, outcomes
+
+
+def test_a_resumed_gcp_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_path, aws, gsm):
+    """Killed after adding the version; on resume a redacting gateway empties the payload it reads
+    back: neither key in it proves nothing, so no key is deleted and the old one stays active."""
+    from tests.test_revoke_rotate import Killed
+
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = gcp_settings(aws, gsm)
+
+    def fault(step):
+        if step == "after_write":
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    new_id = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    gsm.intermediary["read"] = lambda answer: {**answer, "payload": {"data": ""}}
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
+    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
+    assert len(gcp_payloads(gsm)) == 3
 
 
 # -- AWS: IAM, STS, Secrets Manager and SSM behind a gateway in front of moto -------------------------

@@ -512,3 +512,145 @@ def test_kubernetes_credentials_that_may_not_update_stop_before_any_key_is_creat
     assert "may not update it" in error and "k8s prod ci/Secret/deploy" in error
     assert keys_of(aws, user) == {old_id: "Active"}
     assert not [r for r in k8s.requests if r.method == "PUT"]
+
+
+# -- into GCP Secret Manager (no check-and-set: latest read again before the write, the version made
+# proven to be the one read plus one) -------------------------------------------------------------
+GCP_TOKEN = "ya29.rotator-token-for-tests"
+
+
+@pytest.fixture(params=[None, "europe-west4"], ids=["global", "regional"])
+def gsm(request):
+    pytest.importorskip("google.cloud.secretmanager")
+    from tests.fakes.secretmanager import FakeSecretManager
+
+    server = FakeSecretManager(token=GCP_TOKEN, regional=request.param is not None).start()
+    server.location = request.param
+    yield server
+    server.stop()
+
+
+def gcp_settings(aws, gsm, **env: str) -> Settings:
+    endpoint = {"KEYSWEEP_GCP_SECRETMANAGER_REGIONAL_BASE_URL" if gsm.location else
+                "KEYSWEEP_GCP_SECRETMANAGER_BASE_URL": gsm.url}
+    return aws_settings(aws, GOOGLE_OAUTH_ACCESS_TOKEN=GCP_TOKEN, **endpoint, **env)
+
+
+def in_gcp_secret(gsm, key_id, secret, name="ci-deploy"):
+    """The key in version 2 of a secret (version 1 an older value), as `scan gcp` reports it."""
+    gsm.secret("acme-ci", name, ["AWS_ACCESS_KEY_ID=AKIAOLDOLDOLDOLDOLD0\n",
+                                 f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret}\nREGION=us-east-1\n"],
+               location=gsm.location)
+    where = f"acme-ci/{gsm.location}/{name}" if gsm.location else f"acme-ci/{name}"
+    return aws_finding(key_id, secret, "gcp-secretmanager", {
+        "source": "gcp", "project": "acme-ci", **({"location": gsm.location} if gsm.location else {}),
+        "secret": name, "version": "2", "resource": f"gcp-secret {where} v2"})
+
+
+def gcp_payloads(gsm, name="ci-deploy") -> list[str]:
+    return gsm.payloads("acme-ci", name, gsm.location)
+
+
+def test_rotation_into_a_gcp_secret_adds_one_version(tmp_path, aws, gsm):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    payloads = gcp_payloads(gsm)
+    assert len(payloads) == 3 and old_id in payloads[1]  # a new version; the old ones kept by Secret Manager
+    lines = payloads[2].splitlines()
+    assert lines[0] == f"AWS_ACCESS_KEY_ID={new_id}" and lines[2] == "REGION=us-east-1"
+    new_secret = lines[1].removeprefix("AWS_SECRET_ACCESS_KEY=")
+    assert len(new_secret) == 40 and new_secret != old_secret
+    assert new_secret not in dump(store) and old_secret not in dump(store)
+    (added,) = gsm.added()
+    assert added.endswith("/secrets/ci-deploy:addVersion") and ("/locations/europe-west4/" in added) == bool(gsm.location)
+    outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+    assert f"wrote {new_id}" in outcomes, outcomes
+
+
+def test_a_gcp_version_added_after_the_read_is_not_overwritten(tmp_path, aws, gsm):
+    """Someone adds a version between keysweep's read and its write: the read before the write sees
+    it, nothing is added on the stale read; the retry reads the new version and rotates the key in it."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+
+    def meanwhile(step):
+        if step == "after_create" and len(gcp_payloads(gsm)) == 2:
+            gsm.add_version("acme-ci", (gsm.location, "ci-deploy") if gsm.location else "ci-deploy",
+                            f"AWS_ACCESS_KEY_ID={old_id}\nAWS_SECRET_ACCESS_KEY={old_secret}\nREGION=eu-west-1\n")
+    summary, _jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm), extra={"_rotate_fault": meanwhile}))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)  # the first new key, never written, was deleted
+    payloads = gcp_payloads(gsm)
+    assert len(payloads) == 4 and "REGION=eu-west-1" in payloads[3] and f"AWS_ACCESS_KEY_ID={new_id}" in payloads[3]
+    assert len(gsm.added()) == 1, "nothing added on the stale read"
+
+
+def test_a_gcp_version_added_in_the_instant_of_the_write_is_left_to_a_person(tmp_path, aws, gsm):
+    """A version added between the read before the write and the write itself: the version Google
+    answers is not the one read plus one. The new key is in it (kept, recorded), but it hides the
+    other: the old key stays active and the job is left to a person, naming both versions."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    key = (gsm.location, "ci-deploy") if gsm.location else "ci-deploy"
+
+    def someone(secret_id):
+        gsm.on_add = None
+        gsm.add_version("acme-ci", key, "AWS_ACCESS_KEY_ID=AKIAOTHEROTHEROTHER0\n")
+    gsm.on_add = someone
+    summary, jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
+    assert summary.states == {"failed_permanent": 1}, summary
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Active", "the old key was deactivated over someone's version"
+    (new_id, status), = keys.items()
+    payloads = gcp_payloads(gsm)
+    assert len(payloads) == 4 and f"AWS_ACCESS_KEY_ID={new_id}" in payloads[3] and "AKIAOTHER" in payloads[2]
+    (_finding, error), = summary.errors
+    assert "version 4" in error and "version 2 was read" in error and "version 3 added meanwhile" in error, error
+    assert "not written" not in error, error
+    managed = store.conn.execute("SELECT key_id FROM managed_keys").fetchall()
+    assert (new_id,) in managed
+
+
+@pytest.mark.parametrize("where", ["after_create", "after_write"])
+def test_killed_rotation_into_gcp_resumes_writing_nothing_twice(tmp_path, aws, gsm, where):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = gcp_settings(aws, gsm)
+
+    def fault(step):
+        if step == where:
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    first_new = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert (new_id == first_new) == (where == "after_write")
+    payloads = gcp_payloads(gsm)
+    assert len(payloads) == 3 and f"AWS_ACCESS_KEY_ID={new_id}" in payloads[2], "one version added, once"
+    assert len(gsm.added()) == 1
+
+
+def test_gcp_credentials_that_may_not_add_a_version_name_the_key_made(tmp_path, aws, gsm):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    gsm.read_only.add("acme-ci/ci-deploy")
+    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], gcp_settings(aws, gsm)))
+    assert summary.states == {"failed_permanent": 1}
+    (_finding, error), = summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Active"
+    (new_id, _), = keys.items()
+    assert "403" in error and "secretmanager.versions.add" in error and new_id in error, error
+    assert len(gcp_payloads(gsm)) == 2

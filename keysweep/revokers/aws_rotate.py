@@ -5,7 +5,9 @@ Manager secret or SSM parameter that held the old one (the finding's `aws-secret
 `aws-ssm` occurrence, or the policy rule's `rotate_to`), else the HashiCorp Vault KV secret that
 held it (a `vault` occurrence: the current version read, the new one written with check-and-set
 on it, so a concurrent write is never overwritten), else the Kubernetes Secret that held it (a
-`kubernetes` occurrence of kind Secret: replaced with the resourceVersion read, so likewise),
+`kubernetes` occurrence of kind Secret: replaced with the resourceVersion read, so likewise), else
+the GCP Secret Manager secret that held it (a `gcp-secretmanager` occurrence, global or regional:
+a new version added after reading `latest` again, the version made proven to follow the one read),
 `UpdateAccessKey` the old key to Inactive (and `DeleteAccessKey` it when `[providers.aws]
 delete_after_days = 0`), then confirm as the `aws` revoker does (verification says dead, or IAM
 lists the old key Inactive).
@@ -42,6 +44,7 @@ from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, NotAwsAnswer, _client, _error, believed
 from keysweep.revokers.base import RevokeResult
+from keysweep.scanner.sources import gcp as gcp_source
 from keysweep.scanner.sources.kubernetes import api_client, call_json, import_kubernetes, kubeconfig_path
 from keysweep.scanner.sources.kubernetes import api_error as k8s_error
 from keysweep.scanner.sources.remote import RemoteError
@@ -99,6 +102,8 @@ def is_target(occurrence, target: dict[str, Any] | None) -> bool:
     if target["service"] == "kubernetes" and occurrence.source == "kubernetes":
         return locator.get("kind") == "Secret" and \
             f"{locator.get('context')}/{locator.get('namespace')}/{locator.get('name')}" == target["id"]
+    if target["service"] == "gcp-secretmanager" and occurrence.source == "gcp-secretmanager":
+        return _gcp_target(locator) == target
     if target["service"] == "vault" and occurrence.source == "vault":
         return (str(locator.get("addr")), f"{str(locator.get('mount') or '').strip('/')}/{locator.get('path')}") == \
             (target.get("addr"), target["id"])
@@ -125,6 +130,11 @@ class RotationError(Exception):
 class WriteConflict(RotationError):
     """The target changed between keysweep's read and its write (Vault's check-and-set refused):
     retried, and the retry reads the new version."""
+
+
+class WrittenOverAChange(RotationError):
+    """The new key was written, but over a version someone added between keysweep's read and its
+    write (a store without check-and-set, seen afterwards): left to a person, the old key active."""
 
 
 class UnprovenWrite(RotationError):
@@ -162,7 +172,24 @@ def target_from_occurrences(finding) -> dict[str, Any] | None:
             return {"service": "kubernetes", "id": f"{locator['context']}/{locator['namespace']}/{locator['name']}",
                     "context": str(locator["context"]), "namespace": str(locator["namespace"]),
                     "name": str(locator["name"]), "access": access}
+    for occurrence in finding.occurrences:
+        if occurrence.source == "gcp-secretmanager":
+            target = _gcp_target(occurrence.locator or {})
+            if target:
+                return target
     return None
+
+
+def _gcp_target(locator: dict[str, Any]) -> dict[str, Any] | None:
+    """The Secret Manager secret (global, or regional with its location) a `gcp-secretmanager`
+    occurrence was read from, with the endpoint the scan named."""
+    project, secret, location = locator.get("project"), locator.get("secret"), locator.get("location") or None
+    if not project or not secret or (location is not None and not gcp_source.LOCATION.fullmatch(str(location))):
+        return None
+    access = locator.get("access") if isinstance(locator.get("access"), dict) else {}
+    where = f"{project}/{location}/{secret}" if location else f"{project}/{secret}"
+    return {"service": "gcp-secretmanager", "id": where, "project": str(project), "location": location,
+            "secret": str(secret), "endpoint_url": access.get("endpoint_url") or None}
 
 
 def parse_target(text: str) -> dict[str, Any]:
@@ -187,6 +214,8 @@ def describe(target: dict[str, Any]) -> str:
         return f"vault secret {target['id']}"
     if target["service"] == "kubernetes":
         return f"k8s {target['context']} {target['namespace']}/Secret/{target['name']}"
+    if target["service"] == "gcp-secretmanager":
+        return f"gcp-secret {target['id']}"
     kind = "secret" if target["service"] == "secretsmanager" else "parameter"
     return f"{target['service']} {kind} {target['id']}"
 
@@ -300,6 +329,82 @@ def _write_vault(settings, target: dict[str, Any], value: str, meta: dict[str, A
         raise _not_believed(target, "Vault's 204 No Content")
 
 
+# -- GCP Secret Manager: addVersion has no check-and-set (no etag, no expected version), so the
+# write is held to the version read by reading `latest` again just before it, and proven after it
+# by the number Google answers: version ids start at 1 and go up by one per version added, so the
+# version made must be the one read plus one; anything else means a version was added meanwhile.
+def _gcp_client(settings, target: dict[str, Any]):
+    env = settings.env if settings is not None else os.environ
+    return gcp_source.secret_client(gcp_source.endpoint_for(target.get("location"), target.get("endpoint_url"), env), env)
+
+
+def _gcp_secret_name(target: dict[str, Any]) -> str:
+    return f"{gcp_source.parent_of(target['project'], target.get('location'))}/secrets/{target['secret']}"
+
+
+def _gcp_number(name: Any, target: dict[str, Any]) -> int | None:
+    """N of a version name `projects/P[/locations/L]/secrets/S/versions/N` of this secret (Google
+    names the project by number), else None."""
+    where = f"/locations/{re.escape(target['location'])}" if target.get("location") else ""
+    found = re.fullmatch(rf"projects/[^/]+{where}/secrets/{re.escape(target['secret'])}/versions/([1-9][0-9]*)",
+                         str(name or ""))
+    return int(found.group(1)) if found else None
+
+
+def _gcp_latest(settings, target: dict[str, Any]) -> tuple[bytes, int]:
+    """The payload of the secret's latest version and that version's number, as Google names it."""
+    try:
+        answer = _gcp_client(settings, target).access_secret_version(
+            request={"name": f"{_gcp_secret_name(target)}/versions/latest"}, timeout=gcp_source.TIMEOUT)
+    except Exception as exc:
+        raise RotationError(f"{describe(target)}: {gcp_source.gcp_error(exc)}") from None
+    number = _gcp_number(getattr(answer, "name", None), target)
+    if number is None:
+        raise RotationError(f"{describe(target)}: Secret Manager's answer does not name the version read "
+                            f"(its versions/N): nothing to hold the write to")
+    return bytes(answer.payload.data or b""), number
+
+
+def _read_gcp(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    data, number = _gcp_latest(settings, target)
+    try:
+        return data.decode("utf-8"), {"version": number}
+    except UnicodeDecodeError:
+        raise RotationError(f"{describe(target)} is binary: cannot rewrite it") from None
+
+
+def _write_gcp(settings, target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
+    from google.api_core.exceptions import GoogleAPICallError
+    from google.auth.exceptions import GoogleAuthError
+
+    read = meta["version"]
+    _data, latest = _gcp_latest(settings, target)
+    del _data
+    if latest != read:
+        raise WriteConflict(f"{describe(target)} changed since it was read (latest is version {latest}, "
+                            f"not {read})")
+    try:
+        answer = _gcp_client(settings, target).add_secret_version(
+            request={"parent": _gcp_secret_name(target), "payload": {"data": value.encode("utf-8")}}, timeout=gcp_source.TIMEOUT)
+    except GoogleAPICallError as exc:
+        raise RotationError(f"{describe(target)}: {gcp_source.gcp_error(exc)}") from None
+    except GoogleAuthError as exc:  # google-auth refreshes the token on a 401, and that failed
+        raise RotationError(f"{describe(target)}: 401 Unauthorized, and the credentials could not be refreshed "
+                            f"({type(exc).__name__})") from None
+    except Exception:  # a 200 that is not Google's JSON (a proxy's page, a cut answer)
+        raise _not_believed(target, "the new SecretVersion") from None
+    made = _gcp_number(getattr(answer, "name", None), target)
+    state = getattr(getattr(answer, "state", None), "name", None)
+    if made is None or made <= read or state != "ENABLED":
+        raise _not_believed(target, "the new SecretVersion (its name and state ENABLED)")
+    if made != read + 1:
+        raise WrittenOverAChange(
+            f"{describe(target)}: the new key went into version {made}, but version {read} was read: "
+            f"{'version ' + str(read + 1) if made == read + 2 else f'versions {read + 1}-{made - 1}'} "
+            f"added meanwhile (Secret Manager has no check-and-set) is now hidden by it; check them, then "
+            f"deactivate the old key")
+
+
 def _kubernetes_api(target: dict[str, Any], api_class: str):
     kubernetes = import_kubernetes()
     access = target.get("access") or {}
@@ -393,6 +498,8 @@ def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]
         return _read_vault(settings, target)
     if target["service"] == "kubernetes":
         return _read_kubernetes(target)
+    if target["service"] == "gcp-secretmanager":
+        return _read_gcp(settings, target)
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
         answer = believed(client.get_secret_value, "secretsmanager:GetSecretValue", ("ARN",), SecretId=target["id"])
@@ -410,6 +517,9 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
         return
     if target["service"] == "kubernetes":
         _write_kubernetes(target, value, meta)
+        return
+    if target["service"] == "gcp-secretmanager":
+        _write_gcp(settings, target, value, meta)
         return
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
@@ -434,12 +544,14 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
 
 def _put_call(target: dict[str, Any]) -> str:
     return {"secretsmanager": "secretsmanager:PutSecretValue", "ssm": "ssm:PutParameter",
-            "vault": "vault:write", "kubernetes": "k8s:update secrets"}[target["service"]]
+            "vault": "vault:write", "kubernetes": "k8s:update secrets",
+            "gcp-secretmanager": "secretmanager.versions.add"}[target["service"]]
 
 
 def _get_call(target: dict[str, Any]) -> str:
     return {"secretsmanager": "secretsmanager:GetSecretValue", "ssm": "ssm:GetParameter",
-            "vault": "vault:read", "kubernetes": "k8s:get secrets"}[target["service"]]
+            "vault": "vault:read", "kubernetes": "k8s:get secrets",
+            "gcp-secretmanager": "secretmanager.versions.access"}[target["service"]]
 
 
 def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
@@ -486,7 +598,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                       ("POST", "iam:CreateAccessKey", "create the new key (its id recorded in the job first)"),
                       ("POST", _put_call(target), f"write the new key into {describe(target)} (value never shown)")]
         else:
-            needs.append(problem or "a rotation target: the key was not found in Secrets Manager, SSM or Vault; "
+            needs.append(problem or "a rotation target: the key was not found in Secrets Manager, SSM, Vault, a "
+                                    "Kubernetes Secret or GCP Secret Manager; "
                                     "name one with rotate_to in a policy rule")
         calls.append(("POST", "iam:UpdateAccessKey", f"set {key} Inactive"))
         grace = self._grace(ctx)
@@ -530,7 +643,8 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         old = data["key_id"]
         target = data.get("rotate_target")
         if not target:
-            raise RotationError("no rotation target (the key was not read from Secrets Manager, SSM or Vault); "
+            raise RotationError("no rotation target (the key was not read from Secrets Manager, SSM, Vault, a "
+                                "Kubernetes Secret or GCP Secret Manager); "
                                 "name one with rotate_to in a policy rule")
         settings = ctx.settings
         iam = await asyncio.to_thread(_client, settings)
@@ -599,6 +713,9 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                 raise  # retried: the next attempt reads the target first
             except UnprovenWrite as exc:  # retried too; named, in case no attempt is left
                 raise UnprovenWrite(f"{exc}; the new key made for it is {recorded}") from None
+            except WrittenOverAChange:
+                remember_managed(ctx, plan.finding_id, self.name, recorded, target)
+                raise
             except (RotationError, ClientError) as exc:
                 if isinstance(exc, ClientError):
                     code, busy = _error(exc)

@@ -1,6 +1,9 @@
 """GCP Secret Manager on 127.0.0.1 speaking its documented REST API v1 (the client's REST
 transport): `GET /v1/projects/{p}/secrets` (pageSize/pageToken), `GET …/secrets/{s}/versions`
-(filter `state:ENABLED`), `GET …/versions/{v}:access` (payload base64 with dataCrc32c). Resource
+(filter `state:ENABLED`), `GET …/versions/{v}:access` (`latest` is the newest version; the answer names
+the version by number), `POST …/secrets/{s}:addVersion` (body `{"payload": {"data": base64}}`; the
+answer is the new SecretVersion: `name` …/versions/N, N one more than the last version's, `state`
+ENABLED, `createTime`, `etag`). Resource
 names carry the project number, as Google's do. Bearer token checked; errors in Google's shape
 (`{"error": {"code", "message", "status"}}`), e.g. 403 PERMISSION_DENIED for a denied project or secret.
 
@@ -28,6 +31,8 @@ class FakeSecretManager(ThreadedApp):
         self.token = token
         self.projects: dict[str, dict[str, Any]] = {}  # id -> {"number", "secrets": {id: {...}}}
         self.denied: set[str] = set()  # project ids, or "project/secret"
+        self.read_only: set[str] = set()  # "project/secret": versions may be read, not added
+        self.on_add = None  # called (secret id) as an addVersion arrives: someone else's write in that instant
         self.page_size = 2
 
     def secret(self, project: str, secret: str, payloads: list[bytes | str], labels: dict | None = None,
@@ -41,6 +46,19 @@ class FakeSecretManager(ThreadedApp):
     def add_version(self, project: str, secret: str, payload: str) -> None:
         self.projects[project]["secrets"][secret]["versions"].append(
             {"data": payload.encode(), "state": "ENABLED", "createTime": "2025-09-01T00:00:00Z"})
+
+    def payloads(self, project: str, secret: str, location: str | None = None) -> list[str]:
+        """Every version's payload, oldest first (the state at the fake)."""
+        held = self.projects[project]["secrets"][(location, secret) if location else secret]
+        return [v["data"].decode() for v in held["versions"]]
+
+    def added(self) -> list[str]:
+        return [r.path for r in self.requests if r.method == "POST" and r.path.endswith(":addVersion")]
+
+    def call_kind(self, request) -> str | None:
+        if request.method == "POST" and request.path.endswith(":addVersion"):
+            return "write"
+        return "read" if request.method == "GET" and request.path.endswith(":access") else None
 
     def accessed(self) -> list[str]:
         return [r.path for r in self.requests if r.path.endswith(":access")]
@@ -61,7 +79,8 @@ class FakeSecretManager(ThreadedApp):
             return self._json(error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), 401)
         path = request.path
         access = path.endswith(":access")
-        parts = path.removesuffix(":access").strip("/").split("/")
+        add = request.method == "POST" and path.endswith(":addVersion")
+        parts = path.removesuffix(":access").removesuffix(":addVersion").strip("/").split("/")
         location = None
         if len(parts) >= 6 and parts[3] == "locations":
             location = parts[4]
@@ -99,6 +118,20 @@ class FakeSecretManager(ThreadedApp):
             return self._json(error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.access' denied for "
                                                               f"resource '{prefix}/{secret_id}' (or it may not exist)."), 403)
         versions = secret["versions"]
+        if len(parts) == 5 and add:
+            if f"{project_id}/{secret_id}" in self.read_only:
+                return self._json(error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.add' denied "
+                                                                  f"for resource '{prefix}/{secret_id}' (or it may not "
+                                                                  f"exist)."), 403)
+            body = await request.json()
+            if self.on_add is not None:
+                self.on_add(secret_id)
+            versions.append({"data": base64.b64decode(body["payload"]["data"]), "state": "ENABLED",
+                             "createTime": "2025-10-01T00:00:00Z"})
+            number = len(versions)
+            return self._json({"name": f"{prefix}/{secret_id}/versions/{number}", "createTime": "2025-10-01T00:00:00Z",
+                               "state": "ENABLED", "replicationStatus": {"automatic": {}},
+                               "etag": f'"{number:016x}"'})
         if len(parts) == 6 and parts[5] == "versions":
             wanted = request.query.get("filter", "")
             listed = [{"name": f"{prefix}/{secret_id}/versions/{i + 1}", "state": v["state"], "createTime": v["createTime"]}
