@@ -21,14 +21,17 @@ from keysweep.settings import Settings
 from keysweep.store import Store
 from tests.fakes.providers import INTERMEDIARY_REPLIES, FakeGcpIam, FakeGitHub, FakeProviders
 from tests.revoke_helpers import env_for, set_env, write_config
-from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm: fixtures)
+from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm, akv: fixtures)
+    akv,
     aws,
     aws_finding,
+    azure_settings,
     gcp_payloads,
     gcp_settings,
     gsm,
     in_gcp_secret,
     in_k8s_secret,
+    in_key_vault,
     in_parameter,
     in_secret,
     in_vault,
@@ -466,6 +469,80 @@ def test_a_resumed_gcp_rotation_deletes_no_key_on_a_read_that_holds_neither_key(
     assert summary.states == {J.FAILED_PERMANENT: 1}, summary
     assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
     assert len(gcp_payloads(gsm)) == 3
+
+
+# Key Vault answers Set Secret with the SecretBundle of the version made: its id (…/secrets/NAME/VERSION)
+# and the value set. A gateway's stub without the id, or echoing the version read, is not that.
+KV_WRITE_REPLIES = {**WRITE_REPLIES, "no_id_200": (200, "application/json", json.dumps(
+    {"attributes": {"enabled": True}, "tags": {}}).encode())}
+
+
+@pytest.mark.parametrize("mode", [*KV_WRITE_REPLIES, "same_version_200"])
+def test_a_key_vault_write_answered_by_an_intermediary_rotates_nothing(tmp_path, aws, akv, mode):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    if mode == "same_version_200":  # the version read, answered again (a cache in front of the vault)
+        current = akv.secrets["ci-deploy"].versions[-1]
+        reply = (200, "application/json", json.dumps({
+            "value": current.value, "id": f"{akv.url}/secrets/ci-deploy/{current.id}",
+            "attributes": {"enabled": True, "created": current.created, "updated": current.updated}}).encode())
+    else:
+        reply = KV_WRITE_REPLIES[mode]
+    akv.intermediary["write"] = reply
+    summary, jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv)))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, reply)
+    assert len(akv.values("ci-deploy")) == 2, "nothing written"
+
+
+def test_a_key_vault_read_without_its_version_writes_nothing(tmp_path, aws, akv):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    akv.intermediary["read"] = lambda answer: {k: v for k, v in answer.items() if k != "id"}
+    summary, jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv)))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id)
+    assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
+    assert not akv.sets() and len(akv.values("ci-deploy")) == 2
+
+
+def test_a_key_vault_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tmp_path, aws, akv):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    akv.intermediary["write"], akv.forwards = KV_WRITE_REPLIES["html_200"], True
+    summary, jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv)))
+    assert summary.states == {J.CONFIRMED: 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
+    (new_id, _), = keys.items()
+    values = akv.values("ci-deploy")
+    assert len(values) == 3 and json.loads(values[2])["aws_access_key_id"] == new_id, "written once"
+    outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+    assert f"{new_id} already written" in outcomes, outcomes
+
+
+def test_a_resumed_key_vault_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_path, aws, akv):
+    from tests.test_revoke_rotate import Killed
+
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = azure_settings(aws, akv)
+
+    def fault(step):
+        if step == "after_write":
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    new_id = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    akv.intermediary["read"] = lambda answer: {**answer, "value": "<redacted>"}
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
+    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
+    assert len(akv.values("ci-deploy")) == 3
 
 
 # -- AWS: IAM, STS, Secrets Manager and SSM behind a gateway in front of moto -------------------------

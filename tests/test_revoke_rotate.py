@@ -654,3 +654,137 @@ def test_gcp_credentials_that_may_not_add_a_version_name_the_key_made(tmp_path, 
     (new_id, _), = keys.items()
     assert "403" in error and "secretmanager.versions.add" in error and new_id in error, error
     assert len(gcp_payloads(gsm)) == 2
+
+
+# -- into Azure Key Vault (no check-and-set: the current version read again before Set Secret, the
+# versions listed after it) -----------------------------------------------------------------------
+AZURE_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.rotator-token-for-tests.sig"
+
+
+@pytest.fixture
+def akv(tmp_path_factory, monkeypatch):
+    pytest.importorskip("azure.keyvault.secrets")
+    from tests.fakes.keyvault import FakeKeyVault, self_signed
+
+    context, cert = self_signed(tmp_path_factory.mktemp("tls"))
+    server = FakeKeyVault(context, name="acme-ci", token=AZURE_TOKEN).start()
+    server.cert = str(cert)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    monkeypatch.setattr("keysweep.scanner.sources.azure.VERIFY_CHALLENGE_RESOURCE", False)
+    yield server
+    server.stop()
+
+
+def azure_settings(aws, akv) -> Settings:
+    return aws_settings(aws, KEYSWEEP_AZURE_KEYVAULT_TOKEN=AZURE_TOKEN, REQUESTS_CA_BUNDLE=akv.cert)
+
+
+def in_key_vault(akv, key_id, secret, name="ci-deploy"):
+    """The key in the current version of a secret (an older version holds another value)."""
+    stored = akv.secret(name, '{"aws_access_key_id": "AKIAOLDOLDOLDOLDOLD0"}',
+                        json.dumps({"aws_access_key_id": key_id, "aws_secret_access_key": secret, "region": "us-east-1"}),
+                        tags={"owner": "platform"}, content_type="application/json")
+    version = stored.versions[-1].id
+    host = akv.url.removeprefix("https://")
+    return aws_finding(key_id, secret, "azure-keyvault", {
+        "source": "azure", "vault": akv.url, "secret": name, "version": version,
+        "resource": f"azure-kv {host}/{name} {version}"})
+
+
+def test_rotation_into_an_azure_key_vault_secret_sets_one_version(tmp_path, aws, akv):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    values = akv.values("ci-deploy")
+    assert len(values) == 3 and old_id in values[1]  # a new version; the old ones kept by Key Vault
+    stored = json.loads(values[2])
+    assert stored["aws_access_key_id"] == new_id and stored["region"] == "us-east-1"
+    assert len(stored["aws_secret_access_key"]) == 40 and stored["aws_secret_access_key"] != old_secret
+    secret = akv.secrets["ci-deploy"]
+    assert secret.tags == {"owner": "platform"} and secret.versions[-1].content_type == "application/json"
+    assert akv.sets() == ["/secrets/ci-deploy"]
+    assert stored["aws_secret_access_key"] not in dump(store) and old_secret not in dump(store)
+    assert f"wrote {new_id}" in [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+
+
+def test_a_key_vault_version_set_after_the_read_is_not_overwritten(tmp_path, aws, akv):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+
+    def meanwhile(step):
+        if step == "after_create" and len(akv.values("ci-deploy")) == 2:
+            akv.new_version("ci-deploy", json.dumps({"aws_access_key_id": old_id, "aws_secret_access_key": old_secret,
+                                                     "region": "eu-west-1"}))
+    summary, _jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv), extra={"_rotate_fault": meanwhile}))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)  # the first new key, never written, was deleted
+    values = akv.values("ci-deploy")
+    assert len(values) == 4 and json.loads(values[3]) == {**json.loads(values[2]), **json.loads(values[3])}
+    assert json.loads(values[3])["region"] == "eu-west-1" and json.loads(values[3])["aws_access_key_id"] == new_id
+    assert len(akv.sets()) == 1, "nothing set on the stale read"
+
+
+def test_a_key_vault_version_set_in_the_instant_of_the_write_is_left_to_a_person(tmp_path, aws, akv):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+
+    def someone(name):
+        akv.on_set = None
+        other = akv.new_version(name, '{"aws_access_key_id": "AKIAOTHEROTHEROTHER0"}')
+        someone.version = other.id
+    akv.on_set = someone
+    summary, _jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv)))
+    assert summary.states == {"failed_permanent": 1}, summary
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Active", "the old key was deactivated over someone's version"
+    (new_id, _), = keys.items()
+    values = akv.values("ci-deploy")
+    assert len(values) == 4 and json.loads(values[3])["aws_access_key_id"] == new_id
+    (_finding, error), = summary.errors
+    assert someone.version in error and finding.occurrences[0].locator["version"] in error, error
+    assert "not written" not in error, error
+    assert (new_id,) in store.conn.execute("SELECT key_id FROM managed_keys").fetchall()
+
+
+@pytest.mark.parametrize("where", ["after_create", "after_write"])
+def test_killed_rotation_into_key_vault_resumes_setting_nothing_twice(tmp_path, aws, akv, where):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = azure_settings(aws, akv)
+
+    def fault(step):
+        if step == where:
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    first_new = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert (new_id == first_new) == (where == "after_write")
+    values = akv.values("ci-deploy")
+    assert len(values) == 3 and json.loads(values[2])["aws_access_key_id"] == new_id, "one version set, once"
+    assert len(akv.sets()) == 1
+
+
+def test_key_vault_credentials_that_may_not_set_name_the_key_made(tmp_path, aws, akv):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_key_vault(akv, old_id, old_secret)
+    akv.deny_set.add("ci-deploy")
+    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], azure_settings(aws, akv)))
+    assert summary.states == {"failed_permanent": 1}
+    (_finding, error), = summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Active"
+    (new_id, _), = keys.items()
+    assert "403" in error and "set permission" in error and new_id in error, error
+    assert len(akv.values("ci-deploy")) == 2

@@ -8,6 +8,8 @@ on it, so a concurrent write is never overwritten), else the Kubernetes Secret t
 `kubernetes` occurrence of kind Secret: replaced with the resourceVersion read, so likewise), else
 the GCP Secret Manager secret that held it (a `gcp-secretmanager` occurrence, global or regional:
 a new version added after reading `latest` again, the version made proven to follow the one read),
+else the Azure Key Vault secret that held it (an `azure-keyvault` occurrence: Set Secret after
+reading the current version again, the versions listed afterwards to see none was set meanwhile),
 `UpdateAccessKey` the old key to Inactive (and `DeleteAccessKey` it when `[providers.aws]
 delete_after_days = 0`), then confirm as the `aws` revoker does (verification says dead, or IAM
 lists the old key Inactive).
@@ -36,7 +38,9 @@ import os
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote
 
+from keysweep.errors import KeysweepError
 from keysweep.fingerprint import secret_sha256
 from keysweep.locations import describe_occurrence
 from keysweep.providers.aws import PROVIDER as AWS
@@ -44,6 +48,7 @@ from keysweep.providers.aws import endpoint_url
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, NotAwsAnswer, _client, _error, believed
 from keysweep.revokers.base import RevokeResult
+from keysweep.scanner.sources import azure as azure_source
 from keysweep.scanner.sources import gcp as gcp_source
 from keysweep.scanner.sources.kubernetes import api_client, call_json, import_kubernetes, kubeconfig_path
 from keysweep.scanner.sources.kubernetes import api_error as k8s_error
@@ -104,6 +109,8 @@ def is_target(occurrence, target: dict[str, Any] | None) -> bool:
             f"{locator.get('context')}/{locator.get('namespace')}/{locator.get('name')}" == target["id"]
     if target["service"] == "gcp-secretmanager" and occurrence.source == "gcp-secretmanager":
         return _gcp_target(locator) == target
+    if target["service"] == "azure-keyvault" and occurrence.source == "azure-keyvault":
+        return _azure_target(locator) == target
     if target["service"] == "vault" and occurrence.source == "vault":
         return (str(locator.get("addr")), f"{str(locator.get('mount') or '').strip('/')}/{locator.get('path')}") == \
             (target.get("addr"), target["id"])
@@ -177,7 +184,25 @@ def target_from_occurrences(finding) -> dict[str, Any] | None:
             target = _gcp_target(occurrence.locator or {})
             if target:
                 return target
+    for occurrence in finding.occurrences:
+        if occurrence.source == "azure-keyvault":
+            target = _azure_target(occurrence.locator or {})
+            if target:
+                return target
     return None
+
+
+def _azure_target(locator: dict[str, Any]) -> dict[str, Any] | None:
+    """The Key Vault secret an `azure-keyvault` occurrence was read from (its vault an https origin)."""
+    vault, name = locator.get("vault"), locator.get("secret")
+    if not vault or not name:
+        return None
+    try:
+        vault = azure_source.checked_vault_url(str(vault), "locator")
+    except KeysweepError:
+        return None
+    return {"service": "azure-keyvault", "id": f"{azure_source.vault_label(vault)}/{name}", "vault": vault,
+            "secret": str(name)}
 
 
 def _gcp_target(locator: dict[str, Any]) -> dict[str, Any] | None:
@@ -216,6 +241,8 @@ def describe(target: dict[str, Any]) -> str:
         return f"k8s {target['context']} {target['namespace']}/Secret/{target['name']}"
     if target["service"] == "gcp-secretmanager":
         return f"gcp-secret {target['id']}"
+    if target["service"] == "azure-keyvault":
+        return f"azure-kv {target['id']}"
     kind = "secret" if target["service"] == "secretsmanager" else "parameter"
     return f"{target['service']} {kind} {target['id']}"
 
@@ -405,6 +432,81 @@ def _write_gcp(settings, target: dict[str, Any], value: str, meta: dict[str, Any
             f"deactivate the old key")
 
 
+# -- Azure Key Vault: Set Secret has no check-and-set either (no etag, no expected version; each set
+# makes a version with an opaque id), so the current version is read again just before the set, the
+# answer must be Key Vault's SecretBundle of a new version holding the value sent, and afterwards the
+# versions are listed: any other version made since the one read (someone's set in that instant) is
+# now hidden or hides the new key, and the job is left to a person.
+def _azure_client(settings, target: dict[str, Any]):
+    env = settings.env if settings is not None else os.environ
+    return azure_source.secret_client(target["vault"], env)
+
+
+def _azure_version(bundle: Any, target: dict[str, Any]) -> str | None:
+    """The version of a SecretBundle of this secret (`id` `{vault}/secrets/{name}/{version}`), else None."""
+    ident = str(getattr(bundle, "id", None) or "")
+    prefix = f"{target['vault']}/secrets/{quote(target['secret'], safe='')}/"
+    version = ident[len(prefix):] if ident.startswith(prefix) else ""
+    return version if re.fullmatch(r"[0-9A-Za-z]+", version) else None
+
+
+def _azure_current(settings, target: dict[str, Any]) -> tuple[Any, str]:
+    try:
+        bundle = _azure_client(settings, target).get_secret(target["secret"])
+    except Exception as exc:
+        raise RotationError(f"{describe(target)}: {azure_source.azure_error(exc)}") from None
+    version = _azure_version(bundle, target)
+    if version is None or not isinstance(getattr(bundle, "value", None), str):
+        raise RotationError(f"{describe(target)}: Key Vault's answer is not the SecretBundle with its version "
+                            f"(id …/secrets/{target['secret']}/<version>): nothing to hold the write to")
+    return bundle, version
+
+
+def _read_azure(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    bundle, version = _azure_current(settings, target)
+    properties = bundle.properties
+    return bundle.value, {"version": version, "created": properties.created_on,
+                          "content_type": properties.content_type, "tags": dict(properties.tags or {})}
+
+
+def _write_azure(settings, target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    read = meta["version"]
+    _bundle, current = _azure_current(settings, target)
+    del _bundle
+    if current != read:
+        raise WriteConflict(f"{describe(target)} changed since it was read (its current version is {current}, "
+                            f"not {read})")
+    client = _azure_client(settings, target)
+    try:  # the new version keeps the content type and tags of the one it replaces
+        answer = client.set_secret(target["secret"], value, content_type=meta.get("content_type"),
+                                   tags=meta.get("tags") or None)
+    except HttpResponseError as exc:
+        if (exc.status_code or 0) >= 400:
+            raise RotationError(f"{describe(target)}: {azure_source.azure_error(exc)}") from None
+        raise _not_believed(target, "the new version's SecretBundle") from None  # a 2xx that is not its JSON
+    except Exception:  # the request went out and its answer was lost: not known either way
+        raise _not_believed(target, "the new version's SecretBundle") from None
+    made = _azure_version(answer, target)
+    if made is None or made == read or getattr(answer, "value", None) != value:
+        raise _not_believed(target, "the new version's SecretBundle (its id and the value set)")
+    try:
+        versions = list(client.list_properties_of_secret_versions(target["secret"]))
+    except Exception as exc:
+        raise WrittenOverAChange(f"{describe(target)}: the new key went into version {made}, but the versions "
+                                 f"could not be listed to see that none was added meanwhile (Key Vault has no "
+                                 f"check-and-set; {azure_source.azure_error(exc)}); check them, then deactivate "
+                                 f"the old key") from None
+    created = meta.get("created")
+    others = sorted(str(p.version) for p in versions if p.version not in (read, made)
+                    and (created is None or (p.created_on is not None and p.created_on >= created)))
+    if others:
+        raise WrittenOverAChange(f"{describe(target)}: the new key went into version {made}, but version(s) "
+                                 f"{', '.join(others)} were set since version {read} was read (Key Vault has no "
+                                 f"check-and-set); check them, then deactivate the old key")
+
+
 def _kubernetes_api(target: dict[str, Any], api_class: str):
     kubernetes = import_kubernetes()
     access = target.get("access") or {}
@@ -500,6 +602,8 @@ def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]
         return _read_kubernetes(target)
     if target["service"] == "gcp-secretmanager":
         return _read_gcp(settings, target)
+    if target["service"] == "azure-keyvault":
+        return _read_azure(settings, target)
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
         answer = believed(client.get_secret_value, "secretsmanager:GetSecretValue", ("ARN",), SecretId=target["id"])
@@ -520,6 +624,9 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
         return
     if target["service"] == "gcp-secretmanager":
         _write_gcp(settings, target, value, meta)
+        return
+    if target["service"] == "azure-keyvault":
+        _write_azure(settings, target, value, meta)
         return
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
@@ -545,13 +652,13 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
 def _put_call(target: dict[str, Any]) -> str:
     return {"secretsmanager": "secretsmanager:PutSecretValue", "ssm": "ssm:PutParameter",
             "vault": "vault:write", "kubernetes": "k8s:update secrets",
-            "gcp-secretmanager": "secretmanager.versions.add"}[target["service"]]
+            "gcp-secretmanager": "secretmanager.versions.add", "azure-keyvault": "keyvault:SetSecret"}[target["service"]]
 
 
 def _get_call(target: dict[str, Any]) -> str:
     return {"secretsmanager": "secretsmanager:GetSecretValue", "ssm": "ssm:GetParameter",
             "vault": "vault:read", "kubernetes": "k8s:get secrets",
-            "gcp-secretmanager": "secretmanager.versions.access"}[target["service"]]
+            "gcp-secretmanager": "secretmanager.versions.access", "azure-keyvault": "keyvault:GetSecret"}[target["service"]]
 
 
 def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
@@ -599,7 +706,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                       ("POST", _put_call(target), f"write the new key into {describe(target)} (value never shown)")]
         else:
             needs.append(problem or "a rotation target: the key was not found in Secrets Manager, SSM, Vault, a "
-                                    "Kubernetes Secret or GCP Secret Manager; "
+                                    "Kubernetes Secret, GCP Secret Manager or Azure Key Vault; "
                                     "name one with rotate_to in a policy rule")
         calls.append(("POST", "iam:UpdateAccessKey", f"set {key} Inactive"))
         grace = self._grace(ctx)
@@ -644,7 +751,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         target = data.get("rotate_target")
         if not target:
             raise RotationError("no rotation target (the key was not read from Secrets Manager, SSM, Vault, a "
-                                "Kubernetes Secret or GCP Secret Manager); "
+                                "Kubernetes Secret, GCP Secret Manager or Azure Key Vault); "
                                 "name one with rotate_to in a policy rule")
         settings = ctx.settings
         iam = await asyncio.to_thread(_client, settings)

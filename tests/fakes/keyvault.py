@@ -11,6 +11,10 @@ plain HTTP), speaking the documented Key Vault REST API for secrets:
   `attributes` (`enabled` per version), paged as List Secrets;
 - `GET /secrets/<name>/<version>?api-version=…` (Get Secret; an empty version is the current one):
   a SecretBundle `{"value", "id": ".../secrets/<name>/<version>", "attributes", "tags"}`;
+- `PUT /secrets/<name>?api-version=…` (Set Secret) with `{"value", "contentType", "tags"}`: a new
+  version (a fresh opaque id, created and updated now) becomes the current one, with those tags
+  and content type (none given, none kept); the answer is its SecretBundle, `value` included;
+  403 Forbidden when the access policy lacks `set`;
 - authentication by challenge: a request without `Authorization: Bearer <token>` (or with another
   token) is answered 401 with `WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/<tenant>",
   resource="https://vault.azure.net"`, as Key Vault does to elicit a token;
@@ -28,6 +32,7 @@ import base64
 import json
 import secrets as random
 import ssl
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +107,8 @@ class FakeKeyVault(ThreadedApp):
         self.deny_list = False          # the access policy has no `list` on secrets
         self.deny_get: set[str] = set()  # secrets whose value the caller may not get
         self.deny_versions: set[str] = set()  # secrets whose versions the caller may not list
+        self.deny_set: set[str] = set()  # secrets the caller may not set
+        self.on_set = None  # called (name) as a Set Secret arrives: someone else's set in that instant
         self.next_link_base: str | None = None  # a hostile vault: nextLink to another host
         self.page_size = 25
 
@@ -119,6 +126,21 @@ class FakeKeyVault(ThreadedApp):
         version = Version(value, created=secret.versions[-1].updated + 86400, updated=secret.versions[-1].updated + 86400)
         secret.versions.append(version)
         return version
+
+    def values(self, name: str) -> list[str]:
+        """Every version's value, oldest first (the state at the fake)."""
+        return [v.value for v in self.secrets[name].versions]
+
+    def sets(self) -> list[str]:
+        return [r.path for r in self.requests if r.method == "PUT"]
+
+    def call_kind(self, request) -> str | None:
+        parts = request.path.strip("/").split("/")
+        if request.method == "PUT":
+            return "write"
+        if request.method == "GET" and len(parts) in (2, 3) and parts[0] == "secrets" and parts[-1] != "versions":
+            return "read"
+        return None
 
     def gets(self) -> list[str]:
         """Paths of Get Secret requests that carried the token (the ones that read a value)."""
@@ -198,6 +220,23 @@ class FakeKeyVault(ThreadedApp):
             items = [{"id": f"{base}/{v.id}", "attributes": self._attributes(v), "tags": secret.tags,
                       **({"contentType": v.content_type} if v.content_type else {})} for v in secret.versions]
             return self._page(items, request, request.path)
+        if len(parts) == 2 and parts[0] == "secrets" and request.method == "PUT":
+            name = parts[1]
+            if name in self.deny_set:
+                return self._denied("set")
+            body = await request.json()
+            if self.on_set is not None:
+                self.on_set(name)
+            now = int(time.time())
+            version = Version(body["value"], created=now, updated=now, content_type=body.get("contentType"))
+            secret = self.secrets.setdefault(name, Secret([]))
+            secret.versions.append(version)
+            secret.tags = dict(body.get("tags") or {})
+            bundle = {"value": version.value, "id": f"{self.url}/secrets/{quote(name, safe='')}/{version.id}",
+                      "attributes": self._attributes(version), "tags": secret.tags}
+            if version.content_type:
+                bundle["contentType"] = version.content_type
+            return self._json(bundle)
         if len(parts) in (2, 3) and parts[0] == "secrets" and request.method == "GET":
             name = parts[1]
             secret = self.secrets.get(name)

@@ -56,8 +56,9 @@ class ThreadedApp:
             return await self.handle(request)
         if callable(reply):
             answer = await self.handle(request)
+            kept = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-type", "content-length")}
             return web.Response(status=answer.status, body=json.dumps(reply(json.loads(answer.body))).encode(),
-                                content_type="application/json")
+                                content_type="application/json", headers=kept)
         if self.forwards:
             await self.handle(request)
         status, content_type, body = reply
