@@ -209,7 +209,9 @@ PROVIDER_KEYS: dict[str, Check] = {
 }
 # Keys only one provider's revoker reads.
 PROVIDER_ONLY_KEYS: dict[str, dict[str, Check]] = {
-    "aws": {"delete_after_days": Check(NON_NEGATIVE_NUMBER.predicate, "a number of days, 0 or more", _number(0))},
+    "aws": {"delete_after_days": Check(NON_NEGATIVE_NUMBER.predicate, "a number of days, 0 or more", _number(0)),
+            # aws-rotate into GCP Secret Manager: disable the version replaced once the new key works.
+            "disable_replaced_version": BOOL},
 }
 NOTIFY_TARGET_KEYS: dict[str, Check] = {
     "webhook": URL,

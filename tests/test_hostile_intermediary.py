@@ -28,6 +28,7 @@ from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm, akv: f
     azure_settings,
     gcp_payloads,
     gcp_settings,
+    gcp_states,
     gsm,
     in_gcp_secret,
     in_k8s_secret,
@@ -39,6 +40,7 @@ from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm, akv: f
     keys_of,
     kv,
     leaked_key,
+    retiring,
     rotate,
 )
 from tests.test_revokers import Harness, fast_http
@@ -758,3 +760,40 @@ def test_a_resumed_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_
     assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
     (_finding, error), = summary.errors
     assert "holds neither" in error and new_id in error and old_id in error, error
+
+
+# -- disable_replaced_version: only STS's own answer for the new key, and Secret Manager's own answer
+# to the disable, count; otherwise the replaced version stays enabled and the rotation says so. -----
+GCP_DISABLE_REPLIES = {**WRITE_REPLIES, "still_enabled_200": (200, "application/json", json.dumps(
+    {"name": "projects/100000/secrets/ci-deploy/versions/2", "state": "ENABLED"}).encode())}
+
+
+@pytest.mark.parametrize("mode", AWS_REPLIES)
+def test_a_new_key_proven_only_by_an_intermediary_disables_no_version(tmp_path, aws, gsm, gateway, mode):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = retiring(aws, gsm)
+    settings.env["AWS_ENDPOINT_URL"] = gateway.url
+    gateway.intermediary["sts:GetCallerIdentity"] = AWS_REPLIES[mode]
+    summary, jobs = asyncio.run(rotate(store, [finding], settings))
+    assert summary.states == {J.CONFIRMED: 1}, summary.errors  # the rotation itself is done
+    assert keys_of(aws, user)[old_id] == "Inactive"
+    assert gcp_states(gsm) == ["ENABLED", "ENABLED", "ENABLED"], "a version disabled on an unproven key"
+    assert not [r for r in gsm.requests if r.path.endswith(":disable")]
+    (outcome,) = [c["outcome"] for c in jobs.calls(jobs.find()[0].id) if c["target"] == "secretmanager.versions.disable"]
+    assert outcome.startswith("version 2 left enabled:"), outcome
+
+
+@pytest.mark.parametrize("mode", GCP_DISABLE_REPLIES)
+def test_a_disable_answered_by_an_intermediary_is_not_believed(tmp_path, aws, gsm, mode):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    gsm.intermediary["disable"] = GCP_DISABLE_REPLIES[mode]
+    summary, jobs = asyncio.run(rotate(store, [finding], retiring(aws, gsm)))
+    assert summary.states == {J.CONFIRMED: 1}, summary.errors
+    assert gcp_states(gsm) == ["ENABLED", "ENABLED", "ENABLED"]
+    (outcome,) = [c["outcome"] for c in jobs.calls(jobs.find()[0].id) if c["target"] == "secretmanager.versions.disable"]
+    assert outcome.startswith("version 2 left enabled:"), outcome
+    assert not store.conn.execute("SELECT 1 FROM audit_log WHERE result LIKE '%replaced_version_disabled%'").fetchall()

@@ -788,3 +788,83 @@ def test_key_vault_credentials_that_may_not_set_name_the_key_made(tmp_path, aws,
     (new_id, _), = keys.items()
     assert "403" in error and "set permission" in error and new_id in error, error
     assert len(akv.values("ci-deploy")) == 2
+
+
+# -- disable_replaced_version: the version the new one replaced is disabled once the new key works --
+def gcp_states(gsm, name="ci-deploy") -> list[str]:
+    return gsm.states("acme-ci", name, gsm.location)
+
+
+def retiring(aws, gsm) -> Settings:
+    settings = gcp_settings(aws, gsm)
+    settings.config.setdefault("providers", {}).setdefault("aws", {})["disable_replaced_version"] = True
+    return settings
+
+
+def test_the_replaced_gcp_version_is_disabled_once_the_new_key_is_proven_to_work(tmp_path, aws, gsm):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], retiring(aws, gsm)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert gcp_states(gsm) == ["ENABLED", "DISABLED", "ENABLED"]  # v2 held the old key; v1 is not keysweep's
+    job = jobs.find()[0]
+    outcomes = [(c["target"], c["outcome"]) for c in jobs.calls(job.id)]
+    assert ("secretmanager.versions.disable",
+            f"version 2 disabled (the new key in version 3 proven to work: STS answered for {user})") in outcomes
+    order = [c["target"] for c in jobs.calls(job.id)]
+    assert order.index("iam:UpdateAccessKey") < order.index("secretmanager.versions.disable")  # the old key first
+    (disable,) = [r for r in gsm.requests if r.path.endswith(":disable")]
+    assert disable.path.endswith("/secrets/ci-deploy/versions/2:disable")
+    new_secret = gcp_payloads(gsm)[2].splitlines()[1].removeprefix("AWS_SECRET_ACCESS_KEY=")
+    assert new_secret not in dump(store) and new_id in dump(store)
+
+
+def test_without_the_setting_no_version_is_disabled(tmp_path, aws, gsm):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], gcp_settings(aws, gsm)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    assert gcp_states(gsm) == ["ENABLED", "ENABLED", "ENABLED"]
+    assert not [r for r in gsm.requests if r.path.endswith(":disable")]
+
+
+def test_a_version_read_back_without_the_new_key_leaves_the_replaced_one_enabled(tmp_path, aws, gsm):
+    """The version written, read back, does not hold the new key (here a redacting gateway on the
+    read): nothing proves the new key works, so the version it replaced stays enabled."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+
+    def redact_written(step):
+        if step == "after_write":
+            gsm.intermediary["read"] = lambda answer: {**answer, "payload": {"data": ""}} \
+                if answer.get("name", "").endswith("/versions/3") else answer
+    summary, jobs = asyncio.run(rotate(store, [finding], retiring(aws, gsm), extra={"_rotate_fault": redact_written}))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert gcp_states(gsm) == ["ENABLED", "ENABLED", "ENABLED"]
+    outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+    assert f"version 2 left enabled: version 3 as read back does not hold the new key {new_id}" in outcomes
+
+
+def test_a_killed_rotation_resumed_disables_the_replaced_version_once(tmp_path, aws, gsm):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = retiring(aws, gsm)
+
+    def fault(step):
+        if step == "after_write":
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    assert gcp_states(gsm) == ["ENABLED", "ENABLED", "ENABLED"] and keys_of(aws, user)[old_id] == "Active"
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    rotated_key(aws, user, old_id)
+    assert gcp_states(gsm) == ["ENABLED", "DISABLED", "ENABLED"] and len(gsm.added()) == 1
+    assert len([r for r in gsm.requests if r.path.endswith(":disable")]) == 1

@@ -44,7 +44,7 @@ from keysweep.errors import KeysweepError
 from keysweep.fingerprint import secret_sha256
 from keysweep.locations import describe_occurrence
 from keysweep.providers.aws import PROVIDER as AWS
-from keysweep.providers.aws import endpoint_url
+from keysweep.providers.aws import _caller_identity, aws_answered, endpoint_url
 from keysweep.revokers._common import make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, NotAwsAnswer, _client, _error, believed
 from keysweep.revokers.base import RevokeResult
@@ -400,7 +400,7 @@ def _read_gcp(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         raise RotationError(f"{describe(target)} is binary: cannot rewrite it") from None
 
 
-def _write_gcp(settings, target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
+def _write_gcp(settings, target: dict[str, Any], value: str, meta: dict[str, Any]) -> int:
     from google.api_core.exceptions import GoogleAPICallError
     from google.auth.exceptions import GoogleAuthError
 
@@ -430,6 +430,58 @@ def _write_gcp(settings, target: dict[str, Any], value: str, meta: dict[str, Any
             f"{'version ' + str(read + 1) if made == read + 2 else f'versions {read + 1}-{made - 1}'} "
             f"added meanwhile (Secret Manager has no check-and-set) is now hidden by it; check them, then "
             f"deactivate the old key")
+    return made
+
+
+def _retire_replaced(settings, target: dict[str, Any], user: str, new_id: str, new_sha256: str | None,
+                     replaced: Any, made: Any) -> tuple[str, bool]:
+    """Disable the Secret Manager version the new one replaced (`[providers.aws]
+    disable_replaced_version`), once the new key, read back from the version written, is proven to
+    work: STS's own answer for the IAM user, signed with that pair. With the version's etag, so a
+    version changed since is not disabled. Returns (outcome, disabled); every doubt leaves it enabled."""
+    from google.api_core.exceptions import GoogleAPICallError
+
+    if not isinstance(replaced, int) or not isinstance(made, int) or not new_sha256:
+        return "the replaced version left enabled: nothing recorded to prove the new key with", False
+    left = f"version {replaced} left enabled"
+    client = _gcp_client(settings, target)
+    try:
+        answer = client.access_secret_version(request={"name": f"{_gcp_secret_name(target)}/versions/{made}"},
+                                              timeout=gcp_source.TIMEOUT)
+        text = bytes(answer.payload.data or b"").decode("utf-8") \
+            if _gcp_number(getattr(answer, "name", None), target) == made else ""
+    except Exception as exc:
+        return f"{left}: version {made} could not be read back ({gcp_source.gcp_error(exc)})", False
+    secret = next((m.group() for m in _TOKEN.finditer(text) if secret_sha256(m.group()) == new_sha256), None)
+    if secret is None or new_id not in text:
+        return f"{left}: version {made} as read back does not hold the new key {new_id}", False
+    try:
+        identity = _caller_identity(new_id, secret, endpoint_url(settings))
+    except Exception as exc:  # a refusal, or a page botocore could not parse: not proven either way
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code") or type(exc).__name__
+        return f"{left}: the new key {new_id} was not proven to work (STS: {code})", False
+    finally:
+        del secret
+    arn = str(identity.get("Arn") or "") if isinstance(identity, dict) else ""
+    if not aws_answered(identity, "Arn", "UserId") or not arn.endswith(f"/{user}"):
+        return f"{left}: STS's answer for the new key {new_id} was not its own for IAM user {user}", False
+    name = f"{_gcp_secret_name(target)}/versions/{replaced}"
+    try:
+        version = client.get_secret_version(request={"name": name}, timeout=gcp_source.TIMEOUT)
+        if _gcp_number(getattr(version, "name", None), target) != replaced or not version.etag:
+            return f"{left}: Secret Manager's answer for it has no etag to hold the disable to", False
+        if version.state.name == "DISABLED":
+            return f"version {replaced} already disabled", True
+        answer = client.disable_secret_version(request={"name": name, "etag": version.etag},
+                                               timeout=gcp_source.TIMEOUT)
+    except GoogleAPICallError as exc:
+        return f"{left}: {gcp_source.gcp_error(exc)}", False
+    except Exception:  # a 200 that is not Google's JSON; a 401 google-auth could not refresh past
+        return f"{left}: the disable's answer was not Secret Manager's SecretVersion; not believed (check it)", False
+    if _gcp_number(getattr(answer, "name", None), target) != replaced or \
+            getattr(getattr(answer, "state", None), "name", None) != "DISABLED":
+        return f"{left}: the disable was answered without the version DISABLED; not believed (check it)", False
+    return f"version {replaced} disabled (the new key in version {made} proven to work: STS answered for {user})", True
 
 
 # -- Azure Key Vault: Set Secret has no check-and-set either (no etag, no expected version; each set
@@ -615,7 +667,8 @@ def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]
     return parameter["Value"], {"type": parameter.get("Type") or "SecureString"}
 
 
-def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, Any], new_id: str) -> None:
+def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, Any], new_id: str) -> Any:
+    """Write the value; the version made where the store numbers them (Secret Manager), else None."""
     if target["service"] == "vault":
         _write_vault(settings, target, value, meta)
         return
@@ -623,8 +676,7 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
         _write_kubernetes(target, value, meta)
         return
     if target["service"] == "gcp-secretmanager":
-        _write_gcp(settings, target, value, meta)
-        return
+        return _write_gcp(settings, target, value, meta)
     if target["service"] == "azure-keyvault":
         _write_azure(settings, target, value, meta)
         return
@@ -714,8 +766,15 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
             calls.append(("POST", "iam:DeleteAccessKey",
                           f"delete {key} now" if grace == 0
                           else f"delete {key} after {grace:g} {'day' if grace == 1 else 'days'}"))
+        retire = bool(target and target["service"] == "gcp-secretmanager"
+                      and ctx.settings.provider("aws").get("disable_replaced_version"))
+        if retire:
+            calls += [("POST", "sts:GetCallerIdentity", "prove the new key works, signed with the pair read back "
+                                                        "from the version written"),
+                      ("POST", "secretmanager.versions.disable", "then disable the version it replaced (with its "
+                                                                 "etag)")]
         plan = make_plan(self.name, finding, calls, needs, delete_after_days=grace, rotate_target=target,
-                         target=f"iam AccessKeyId={key}")
+                         target=f"iam AccessKeyId={key}", **({"disable_replaced_version": True} if retire else {}))
         plan.notes.extend(note for note in [role_instead(finding)] if note)
         plan.notes.extend(places_to_update(finding, target))
         return plan
@@ -742,6 +801,17 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         except BotoCoreError as exc:
             code, _ = _error(exc)
             return RevokeResult(False, f"AWS: {code}", retryable=True, busy=True, calls=tuple(calls))
+
+    async def _retire(self, ctx, plan, calls, user: str, new_id: str, new_sha256: str | None, replaced: Any,
+                      made: Any) -> str:
+        """Only now, and only once the new key is seen to work: the old key is already inactive, and
+        a version still pinned by someone stops answering."""
+        outcome, done = await asyncio.to_thread(_retire_replaced, ctx.settings, plan.data["rotate_target"], user,
+                                                new_id, new_sha256, replaced, made)
+        calls.append(("POST", "secretmanager.versions.disable", outcome))
+        if done:
+            note_job(ctx, plan.finding_id, self.name, replaced_version_disabled=replaced)
+        return f"; {outcome}"
 
     async def _rotate(self, plan, ctx, calls) -> RevokeResult:
         from botocore.exceptions import ClientError
@@ -809,13 +879,15 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                                               UserName=user))["AccessKey"]
             recorded = answer["AccessKeyId"]
             calls.append(("POST", "iam:CreateAccessKey", f"created {recorded}"))
-            note_job(ctx, plan.finding_id, self.name, new_key_id=recorded)
+            new_sha256 = secret_sha256(answer["SecretAccessKey"])
+            note_job(ctx, plan.finding_id, self.name, new_key_id=recorded, new_secret_sha256=new_sha256,
+                     replaced_version=meta.get("version") if target["service"] == "gcp-secretmanager" else None)
             if fault:
                 fault("after_create")
             try:
-                await asyncio.to_thread(_write_target, settings, target,
-                                        _rewritten(current, meta, old, recorded, answer.pop("SecretAccessKey"),
-                                                   data.get("secret_sha256")), meta, recorded)
+                made = await asyncio.to_thread(_write_target, settings, target,
+                                               _rewritten(current, meta, old, recorded, answer.pop("SecretAccessKey"),
+                                                          data.get("secret_sha256")), meta, recorded)
             except WriteConflict:
                 raise  # retried: the next attempt reads the target first
             except UnprovenWrite as exc:  # retried too; named, in case no attempt is left
@@ -835,11 +907,14 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                 del answer
             calls.append(("POST", _put_call(target), f"wrote {recorded}"))
             remember_managed(ctx, plan.finding_id, self.name, recorded, target)
+            replaced = meta.get("version")
             if fault:
                 fault("after_write")
         else:
             calls.append(("POST", _put_call(target), f"{recorded} already written"))
             remember_managed(ctx, plan.finding_id, self.name, recorded, target)
+            # The version read holds the new key: the one written. What it replaced was noted at creation.
+            made, new_sha256, replaced = meta.get("version"), data.get("new_secret_sha256"), data.get("replaced_version")
         current = None
         try:
             await asyncio.to_thread(believed, iam.update_access_key, "iam:UpdateAccessKey", UserName=user,
@@ -854,5 +929,9 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                 raise
             calls.append(("POST", "iam:UpdateAccessKey", "NoSuchEntity (already deleted)"))
         note_job(ctx, plan.finding_id, self.name, rotated_to=recorded)
+        retired = ""
+        if data.get("disable_replaced_version") and target["service"] == "gcp-secretmanager":
+            retired = await self._retire(ctx, plan, calls, user, recorded, new_sha256, replaced, made)
         return RevokeResult(True, f"rotated: new key {recorded} in {describe(target)}; {old} deactivated"
-                            + (" and deleted" if data.get("delete_after_days") == 0 else ""), calls=tuple(calls))
+                            + (" and deleted" if data.get("delete_after_days") == 0 else "") + retired,
+                            calls=tuple(calls))

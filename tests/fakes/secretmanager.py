@@ -3,7 +3,9 @@ transport): `GET /v1/projects/{p}/secrets` (pageSize/pageToken), `GET …/secret
 (filter `state:ENABLED`), `GET …/versions/{v}:access` (`latest` is the newest version; the answer names
 the version by number), `POST …/secrets/{s}:addVersion` (body `{"payload": {"data": base64}}`; the
 answer is the new SecretVersion: `name` …/versions/N, N one more than the last version's, `state`
-ENABLED, `createTime`, `etag`). Resource
+ENABLED, `createTime`, `etag`), `GET …/versions/{v}` (the SecretVersion with its etag), `POST
+…/versions/{v}:disable` (body `{"etag"}`: another etag than the version's is 400
+FAILED_PRECONDITION; the answer is the SecretVersion, state DISABLED and a new etag). Resource
 names carry the project number, as Google's do. Bearer token checked; errors in Google's shape
 (`{"error": {"code", "message", "status"}}`), e.g. 403 PERMISSION_DENIED for a denied project or secret.
 
@@ -52,12 +54,18 @@ class FakeSecretManager(ThreadedApp):
         held = self.projects[project]["secrets"][(location, secret) if location else secret]
         return [v["data"].decode() for v in held["versions"]]
 
+    def states(self, project: str, secret: str, location: str | None = None) -> list[str]:
+        held = self.projects[project]["secrets"][(location, secret) if location else secret]
+        return [v["state"] for v in held["versions"]]
+
     def added(self) -> list[str]:
         return [r.path for r in self.requests if r.method == "POST" and r.path.endswith(":addVersion")]
 
     def call_kind(self, request) -> str | None:
         if request.method == "POST" and request.path.endswith(":addVersion"):
             return "write"
+        if request.method == "POST" and request.path.endswith(":disable"):
+            return "disable"
         return "read" if request.method == "GET" and request.path.endswith(":access") else None
 
     def accessed(self) -> list[str]:
@@ -80,7 +88,8 @@ class FakeSecretManager(ThreadedApp):
         path = request.path
         access = path.endswith(":access")
         add = request.method == "POST" and path.endswith(":addVersion")
-        parts = path.removesuffix(":access").removesuffix(":addVersion").strip("/").split("/")
+        disable = request.method == "POST" and path.endswith(":disable")
+        parts = path.removesuffix(":access").removesuffix(":addVersion").removesuffix(":disable").strip("/").split("/")
         location = None
         if len(parts) >= 6 and parts[3] == "locations":
             location = parts[4]
@@ -127,16 +136,32 @@ class FakeSecretManager(ThreadedApp):
             if self.on_add is not None:
                 self.on_add(secret_id)
             versions.append({"data": base64.b64decode(body["payload"]["data"]), "state": "ENABLED",
-                             "createTime": "2025-10-01T00:00:00Z"})
+                             "createTime": "2025-10-01T00:00:00Z", "etag": 1})
             number = len(versions)
             return self._json({"name": f"{prefix}/{secret_id}/versions/{number}", "createTime": "2025-10-01T00:00:00Z",
-                               "state": "ENABLED", "replicationStatus": {"automatic": {}},
-                               "etag": f'"{number:016x}"'})
+                               "state": "ENABLED", "replicationStatus": {"automatic": {}}, "etag": f'"{1:016x}"'})
         if len(parts) == 6 and parts[5] == "versions":
             wanted = request.query.get("filter", "")
             listed = [{"name": f"{prefix}/{secret_id}/versions/{i + 1}", "state": v["state"], "createTime": v["createTime"]}
                       for i, v in enumerate(versions) if wanted != "state:ENABLED" or v["state"] == "ENABLED"]
             return self._json({"versions": list(reversed(listed)), "totalSize": len(listed)})
+        if len(parts) == 7 and parts[5] == "versions" and not access and parts[6].isdigit() \
+                and 1 <= int(parts[6]) <= len(versions):
+            number = int(parts[6])
+            version = versions[number - 1]
+            version.setdefault("etag", 1)
+            if disable:
+                if f"{project_id}/{secret_id}" in self.read_only:
+                    return self._json(error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.disable' "
+                                                                      f"denied for resource '{prefix}/{secret_id}/"
+                                                                      f"versions/{number}' (or it may not exist)."), 403)
+                sent = (await request.json()).get("etag")
+                if sent and sent != f'"{version["etag"]:016x}"':
+                    return self._json(error(400, "FAILED_PRECONDITION", "The etag provided in the request does not "
+                                                                        "match the current etag."), 400)
+                version["state"], version["etag"] = "DISABLED", version["etag"] + 1
+            return self._json({"name": f"{prefix}/{secret_id}/versions/{number}", "state": version["state"],
+                               "createTime": version["createTime"], "etag": f'"{version["etag"]:016x}"'})
         if len(parts) == 7 and access:
             number = len(versions) if parts[6] == "latest" else int(parts[6])
             if not 1 <= number <= len(versions):
