@@ -46,7 +46,8 @@ from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm, akv: f
 from tests.test_revokers import Harness, fast_http
 
 KINDS = ["github", "github-installation", "gitlab", "slack", "openrouter", "openai", "anthropic"]
-MODES = ["generic_401", "generic_403", "html_401", "html_403", "html_200", "truncated_200", "empty_list_200"]
+MODES = ["generic_401", "generic_403", "html_401", "html_403", "html_200", "truncated_200", "empty_list_200",
+         "empty_object_200"]
 # Replies a proxy may give a destructive call; a 2xx among them is "not believed", never success.
 DESTRUCTIVE_MODES = ["generic_401", "html_401", "html_403", "html_200", "truncated_200", "empty_list_200",
                      "empty_object_200"]
