@@ -29,8 +29,12 @@ from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm, akv: f
     gcp_payloads,
     gcp_settings,
     gcp_states,
+    gitlab,
+    gitlab_settings,
+    gitlab_value,
     gsm,
     in_gcp_secret,
+    in_gitlab_variable,
     in_k8s_secret,
     in_key_vault,
     in_parameter,
@@ -288,7 +292,7 @@ def rotation_store(tmp_path, finding) -> Store:
     return store
 
 
-def assert_not_rotated(summary, jobs, store, aws, user, old_id, reply=None) -> None:
+def assert_not_rotated(summary, jobs, store, aws, user, old_id, reply=None, unread="version") -> None:
     """keysweep's word and the audit log: no rotation made, the old key still active at IAM."""
     assert not set(summary.states) & {J.REVOKED, J.CONFIRMED}, summary.states
     assert keys_of(aws, user)[old_id] == "Active", "the old key was deactivated on an unproven write"
@@ -304,7 +308,7 @@ def assert_not_rotated(summary, jobs, store, aws, user, old_id, reply=None) -> N
     assert len(new_keys) <= 1, "each attempt's unwritten key is deleted before the next is made"
     (_finding, error), = summary.errors
     if reply is None:  # the read was not the store's documented answer: stopped before any key was made
-        assert "version" in error.lower() and not new_keys, error
+        assert unread in error.lower() and not new_keys, error
     elif reply[0] == 200:  # after its attempts, the job names the key its last attempt made
         assert "not believed" in error and job.state == J.FAILED_PERMANENT, error
         assert new_keys and all(key in error for key in new_keys), error
@@ -798,3 +802,70 @@ def test_a_disable_answered_by_an_intermediary_is_not_believed(tmp_path, aws, gs
     (outcome,) = [c["outcome"] for c in jobs.calls(jobs.find()[0].id) if c["target"] == "secretmanager.versions.disable"]
     assert outcome.startswith("version 2 left enabled:"), outcome
     assert not store.conn.execute("SELECT 1 FROM audit_log WHERE result LIKE '%replaced_version_disabled%'").fetchall()
+
+
+# -- GitLab project CI/CD variables: the PUT counts only as GitLab's variable object holding the value
+# written, and the variable read back must hold it. --------------------------------------------------
+GITLAB_WRITE_REPLIES = {**WRITE_REPLIES, "old_value_200": (200, "application/json", json.dumps(
+    {"key": "AWS_CREDENTIALS", "value": "[default]\n", "environment_scope": "production"}).encode())}
+
+
+@pytest.mark.parametrize("mode", GITLAB_WRITE_REPLIES)
+def test_a_gitlab_variable_write_answered_by_an_intermediary_rotates_nothing(tmp_path, aws, gitlab, mode):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gitlab_variable(gitlab, old_id, old_secret)
+    before = gitlab_value(gitlab)
+    store = rotation_store(tmp_path, finding)
+    gitlab.intermediary["write"] = GITLAB_WRITE_REPLIES[mode]
+    summary, jobs = asyncio.run(rotate(store, [finding], gitlab_settings(aws, gitlab)))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, GITLAB_WRITE_REPLIES[mode])
+    assert gitlab_value(gitlab) == before, "nothing written"
+
+
+def test_a_gitlab_read_without_the_variables_value_writes_nothing(tmp_path, aws, gitlab):
+    """A hidden variable (or a gateway dropping the value): nothing to rewrite, nothing created."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gitlab_variable(gitlab, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    gitlab.intermediary["read"] = lambda answer: {**answer, "value": None, "hidden": True}
+    summary, jobs = asyncio.run(rotate(store, [finding], gitlab_settings(aws, gitlab)))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, None, "hidden variable")
+    assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
+    assert not gitlab.puts
+
+
+def test_a_gitlab_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tmp_path, aws, gitlab):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gitlab_variable(gitlab, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    gitlab.intermediary["write"], gitlab.forwards = GITLAB_WRITE_REPLIES["html_200"], True
+    summary, jobs = asyncio.run(rotate(store, [finding], gitlab_settings(aws, gitlab)))
+    assert summary.states == {J.CONFIRMED: 1}, summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
+    (new_id, _), = keys.items()
+    assert f"aws_access_key_id = {new_id}" in gitlab_value(gitlab) and len(gitlab.puts) == 1, "written once"
+    outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+    assert f"{new_id} already written" in outcomes, outcomes
+
+
+def test_a_resumed_gitlab_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_path, aws, gitlab):
+    from tests.test_revoke_rotate import Killed
+
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gitlab_variable(gitlab, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = gitlab_settings(aws, gitlab)
+
+    def fault(step):
+        if step == "after_write":
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    new_id = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    gitlab.intermediary["read"] = lambda answer: {**answer, "value": "[masked]"}
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
+    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"

@@ -868,3 +868,115 @@ def test_a_killed_rotation_resumed_disables_the_replaced_version_once(tmp_path, 
     rotated_key(aws, user, old_id)
     assert gcp_states(gsm) == ["ENABLED", "DISABLED", "ENABLED"] and len(gsm.added()) == 1
     assert len([r for r in gsm.requests if r.path.endswith(":disable")]) == 1
+
+
+# -- into a GitLab project CI/CD variable (no version, no check-and-set: read again before the PUT,
+# read back after it) ------------------------------------------------------------------------------
+GITLAB_TOKEN = "glpat-rotator-token-for-tests"
+
+
+@pytest.fixture
+def gitlab():
+    from tests.fakes.forge import FakeGitLab, ForgeBehaviour, GlProject
+
+    server = FakeGitLab(ForgeBehaviour(token=GITLAB_TOKEN)).start()
+    server.project = server.add_project(GlProject(7, "acme/api", f"{server.url}/acme/api.git"))
+    yield server
+    server.stop()
+
+
+def gitlab_settings(aws, gitlab) -> Settings:
+    return aws_settings(aws, GITLAB_TOKEN=GITLAB_TOKEN)
+
+
+def in_gitlab_variable(gitlab, key_id, secret, key="AWS_CREDENTIALS"):
+    """A file-type project variable holding the credentials file (another scope holds another value)."""
+    gitlab.project.variables[:] = [
+        {"key": key, "value": f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n",
+         "variable_type": "file", "protected": True, "masked": False, "hidden": False, "raw": True,
+         "environment_scope": "production", "description": "deploy"},
+        {"key": key, "value": "[default]\naws_access_key_id = AKIASTAGINGSTAGING00\n", "variable_type": "file",
+         "protected": False, "masked": False, "hidden": False, "raw": True, "environment_scope": "staging"}]
+    host = gitlab.url.removeprefix("http://")
+    return aws_finding(key_id, secret, "gitlab-ci", {
+        "host": host, "project": "acme/api", "project_id": 7, "level": "project", "variable": key,
+        "environment_scope": "production", "resource": f"{host}/acme/api CI variable {key} (environment production)",
+        "access": {"forge": "gitlab", "api_url": gitlab.url, "token_env": "GITLAB_TOKEN"}})
+
+
+def gitlab_value(gitlab, scope="production") -> str:
+    return next(v["value"] for v in gitlab.project.variables if v["environment_scope"] == scope)
+
+
+def test_rotation_into_a_gitlab_project_variable(tmp_path, aws, gitlab):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gitlab_variable(gitlab, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], gitlab_settings(aws, gitlab)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    lines = gitlab_value(gitlab).splitlines()
+    assert lines[:2] == ["[default]", f"aws_access_key_id = {new_id}"]
+    new_secret = lines[2].removeprefix("aws_secret_access_key = ")
+    assert len(new_secret) == 40 and new_secret != old_secret
+    assert "AKIASTAGING" in gitlab_value(gitlab, "staging"), "another environment's variable untouched"
+    production = next(v for v in gitlab.project.variables if v["environment_scope"] == "production")
+    assert production["protected"] is True and production["variable_type"] == "file"  # the rest kept
+    assert gitlab.puts == ["AWS_CREDENTIALS"]
+    assert new_secret not in dump(store) and old_secret not in dump(store)
+    assert f"wrote {new_id}" in [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
+
+
+def test_a_gitlab_variable_changed_after_the_read_is_not_overwritten(tmp_path, aws, gitlab):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gitlab_variable(gitlab, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+
+    def meanwhile(step):
+        if step == "after_create" and "region" not in gitlab_value(gitlab):
+            production = next(v for v in gitlab.project.variables if v["environment_scope"] == "production")
+            production["value"] += "region = eu-west-1\n"
+    summary, _jobs = asyncio.run(rotate(store, [finding], gitlab_settings(aws, gitlab),
+                                        extra={"_rotate_fault": meanwhile}))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)  # the first new key, never written, was deleted
+    value = gitlab_value(gitlab)
+    assert f"aws_access_key_id = {new_id}" in value and value.endswith("region = eu-west-1\n")
+    assert len(gitlab.puts) == 1, "nothing written on the stale read"
+
+
+@pytest.mark.parametrize("where", ["after_create", "after_write"])
+def test_killed_rotation_into_gitlab_resumes_writing_nothing_twice(tmp_path, aws, gitlab, where):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gitlab_variable(gitlab, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    settings = gitlab_settings(aws, gitlab)
+
+    def fault(step):
+        if step == where:
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    first_new = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert (new_id == first_new) == (where == "after_write")
+    assert f"aws_access_key_id = {new_id}" in gitlab_value(gitlab) and len(gitlab.puts) == 1
+
+
+def test_a_gitlab_token_that_may_not_update_names_the_key_made(tmp_path, aws, gitlab):
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gitlab_variable(gitlab, old_id, old_secret)
+    gitlab.read_only.add("AWS_CREDENTIALS")
+    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], gitlab_settings(aws, gitlab)))
+    assert summary.states == {"failed_permanent": 1}
+    (_finding, error), = summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Active"
+    (new_id, _), = keys.items()
+    assert "403 403 Forbidden" in error and new_id in error, error
+    assert old_id in gitlab_value(gitlab)

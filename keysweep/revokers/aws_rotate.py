@@ -10,6 +10,8 @@ the GCP Secret Manager secret that held it (a `gcp-secretmanager` occurrence, gl
 a new version added after reading `latest` again, the version made proven to follow the one read),
 else the Azure Key Vault secret that held it (an `azure-keyvault` occurrence: Set Secret after
 reading the current version again, the versions listed afterwards to see none was set meanwhile),
+else the GitLab project CI/CD variable that held it (a `gitlab-ci` occurrence of a project: PUT after
+reading it again, read back after),
 `UpdateAccessKey` the old key to Inactive (and `DeleteAccessKey` it when `[providers.aws]
 delete_after_days = 0`), then confirm as the `aws` revoker does (verification says dead, or IAM
 lists the old key Inactive).
@@ -43,6 +45,7 @@ from urllib.parse import quote
 from keysweep.errors import KeysweepError
 from keysweep.fingerprint import secret_sha256
 from keysweep.locations import describe_occurrence
+from keysweep.providers import provider
 from keysweep.providers.aws import PROVIDER as AWS
 from keysweep.providers.aws import _caller_identity, aws_answered, endpoint_url
 from keysweep.revokers._common import make_plan
@@ -111,6 +114,8 @@ def is_target(occurrence, target: dict[str, Any] | None) -> bool:
         return _gcp_target(locator) == target
     if target["service"] == "azure-keyvault" and occurrence.source == "azure-keyvault":
         return _azure_target(locator) == target
+    if target["service"] == "gitlab-ci" and occurrence.source == "gitlab-ci":
+        return _gitlab_target(locator) == target
     if target["service"] == "vault" and occurrence.source == "vault":
         return (str(locator.get("addr")), f"{str(locator.get('mount') or '').strip('/')}/{locator.get('path')}") == \
             (target.get("addr"), target["id"])
@@ -189,7 +194,29 @@ def target_from_occurrences(finding) -> dict[str, Any] | None:
             target = _azure_target(occurrence.locator or {})
             if target:
                 return target
+    for occurrence in finding.occurrences:
+        if occurrence.source == "gitlab-ci":
+            target = _gitlab_target(occurrence.locator or {})
+            if target:
+                return target
     return None
+
+
+def _gitlab_target(locator: dict[str, Any]) -> dict[str, Any] | None:
+    """The project-level GitLab CI/CD variable a `gitlab-ci` occurrence was read from (its key and
+    environment scope), with the scan's API URL and token variable. Group and instance variables
+    are not written."""
+    access = locator.get("access") if isinstance(locator.get("access"), dict) else {}
+    if locator.get("level") != "project" or not locator.get("project_id") or not locator.get("variable") \
+            or not access.get("api_url"):
+        return None
+    api = str(access["api_url"]).rstrip("/")
+    scope = str(locator.get("environment_scope") or "*")
+    return {"service": "gitlab-ci", "id": f"{locator.get('host')}/{locator.get('project')} {locator['variable']} "
+                                         f"(environment {scope})",
+            "api_url": api if api.endswith("/api/v4") else f"{api}/api/v4", "project_id": str(locator["project_id"]),
+            "variable": str(locator["variable"]), "environment_scope": scope,
+            "token_env": str(access.get("token_env") or provider("gitlab").env_name_for_admin_key())}
 
 
 def _azure_target(locator: dict[str, Any]) -> dict[str, Any] | None:
@@ -243,6 +270,8 @@ def describe(target: dict[str, Any]) -> str:
         return f"gcp-secret {target['id']}"
     if target["service"] == "azure-keyvault":
         return f"azure-kv {target['id']}"
+    if target["service"] == "gitlab-ci":
+        return f"gitlab CI variable {target['id']}"
     kind = "secret" if target["service"] == "secretsmanager" else "parameter"
     return f"{target['service']} {kind} {target['id']}"
 
@@ -559,6 +588,82 @@ def _write_azure(settings, target: dict[str, Any], value: str, meta: dict[str, A
                                  f"check-and-set); check them, then deactivate the old key")
 
 
+# -- GitLab CI/CD variables: no version, no check-and-set and no history. The variable is read again
+# just before the PUT (its value must still be the one read) and after it (it must hold the value
+# written); a write made by someone between that read and the PUT cannot be seen afterwards, and
+# docs/revocation.md says so.
+def _gitlab_call(settings, target: dict[str, Any], method: str, data: dict[str, str] | None = None):
+    """(status, JSON or None) of one call on the variable; redirects are not followed (the token
+    goes to GitLab's own API only)."""
+    import requests  # noqa: PLC0415  (heavy, and only a rotation into GitLab needs it)
+
+    env = settings.env if settings is not None else os.environ
+    token = env.get(target["token_env"])
+    if not token:
+        raise RotationError(f"{describe(target)}: {target['token_env']} is not set")
+    url = f"{target['api_url']}/projects/{quote(target['project_id'], safe='')}/variables/" \
+          f"{quote(target['variable'], safe='')}"
+    params = {"filter[environment_scope]": target["environment_scope"]}
+    answer = requests.request(method, url, params=params, data=data, headers={"PRIVATE-TOKEN": token}, timeout=30,
+                              allow_redirects=False)
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    return answer.status_code, body
+
+
+def _gitlab_refused(target: dict[str, Any], status: int, body: Any) -> RotationError:
+    message = body.get("message") if isinstance(body, dict) else None
+    text = " ".join(str(message).split())[:200] if message else "not GitLab's JSON"
+    return RotationError(f"{describe(target)}: {status} {text}")
+
+
+def _gitlab_variable(target: dict[str, Any], body: Any) -> str | None:
+    """The value of GitLab's variable object for this key and scope, else None."""
+    if not isinstance(body, dict) or body.get("key") != target["variable"] or \
+            str(body.get("environment_scope") or "*") != target["environment_scope"]:
+        return None
+    return body["value"] if isinstance(body.get("value"), str) else None
+
+
+def _read_gitlab(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    try:
+        status, body = _gitlab_call(settings, target, "GET")
+    except RotationError:
+        raise
+    except Exception as exc:
+        raise RotationError(f"{describe(target)}: {type(exc).__name__}") from None
+    if status != 200:
+        raise _gitlab_refused(target, status, body)
+    value = _gitlab_variable(target, body)
+    if value is None:
+        raise RotationError(f"{describe(target)}: GitLab's answer is not the variable with its value (a hidden "
+                            f"variable cannot be read, so it cannot be rewritten)")
+    return value, {"sha256": secret_sha256(value)}
+
+
+def _write_gitlab(settings, target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
+    current, _meta = _read_gitlab(settings, target)
+    if secret_sha256(current) != meta["sha256"]:
+        raise WriteConflict(f"{describe(target)} changed since it was read")
+    del current
+    try:
+        status, body = _gitlab_call(settings, target, "PUT", {"value": value})
+    except RotationError:
+        raise
+    except Exception:  # sent, and its answer lost: not known either way
+        raise _not_believed(target, "GitLab's variable") from None
+    if status >= 400:
+        raise _gitlab_refused(target, status, body)
+    if status != 200 or _gitlab_variable(target, body) != value:
+        raise _not_believed(target, "GitLab's variable holding the value written")
+    after, _meta = _read_gitlab(settings, target)
+    if after != value:
+        raise WrittenOverAChange(f"{describe(target)} was written, then changed by someone else before it was read "
+                                 f"back (GitLab has no check-and-set); check it, then deactivate the old key")
+
+
 def _kubernetes_api(target: dict[str, Any], api_class: str):
     kubernetes = import_kubernetes()
     access = target.get("access") or {}
@@ -656,6 +761,8 @@ def _read_target(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]
         return _read_gcp(settings, target)
     if target["service"] == "azure-keyvault":
         return _read_azure(settings, target)
+    if target["service"] == "gitlab-ci":
+        return _read_gitlab(settings, target)
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
         answer = believed(client.get_secret_value, "secretsmanager:GetSecretValue", ("ARN",), SecretId=target["id"])
@@ -679,6 +786,9 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
         return _write_gcp(settings, target, value, meta)
     if target["service"] == "azure-keyvault":
         _write_azure(settings, target, value, meta)
+        return
+    if target["service"] == "gitlab-ci":
+        _write_gitlab(settings, target, value, meta)
         return
     client = _service_client(settings, target["service"], target.get("region"))
     if target["service"] == "secretsmanager":
@@ -704,13 +814,15 @@ def _write_target(settings, target: dict[str, Any], value: str, meta: dict[str, 
 def _put_call(target: dict[str, Any]) -> str:
     return {"secretsmanager": "secretsmanager:PutSecretValue", "ssm": "ssm:PutParameter",
             "vault": "vault:write", "kubernetes": "k8s:update secrets",
-            "gcp-secretmanager": "secretmanager.versions.add", "azure-keyvault": "keyvault:SetSecret"}[target["service"]]
+            "gcp-secretmanager": "secretmanager.versions.add", "azure-keyvault": "keyvault:SetSecret",
+            "gitlab-ci": "gitlab:PUT project variable"}[target["service"]]
 
 
 def _get_call(target: dict[str, Any]) -> str:
     return {"secretsmanager": "secretsmanager:GetSecretValue", "ssm": "ssm:GetParameter",
             "vault": "vault:read", "kubernetes": "k8s:get secrets",
-            "gcp-secretmanager": "secretmanager.versions.access", "azure-keyvault": "keyvault:GetSecret"}[target["service"]]
+            "gcp-secretmanager": "secretmanager.versions.access", "azure-keyvault": "keyvault:GetSecret",
+            "gitlab-ci": "gitlab:GET project variable"}[target["service"]]
 
 
 def note_job(ctx, finding_id: str, revoker: str, **values: Any) -> None:
@@ -758,7 +870,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                       ("POST", _put_call(target), f"write the new key into {describe(target)} (value never shown)")]
         else:
             needs.append(problem or "a rotation target: the key was not found in Secrets Manager, SSM, Vault, a "
-                                    "Kubernetes Secret, GCP Secret Manager or Azure Key Vault; "
+                                    "Kubernetes Secret, GCP Secret Manager, Azure Key Vault or a GitLab project CI/CD variable; "
                                     "name one with rotate_to in a policy rule")
         calls.append(("POST", "iam:UpdateAccessKey", f"set {key} Inactive"))
         grace = self._grace(ctx)
@@ -821,7 +933,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         target = data.get("rotate_target")
         if not target:
             raise RotationError("no rotation target (the key was not read from Secrets Manager, SSM, Vault, a "
-                                "Kubernetes Secret, GCP Secret Manager or Azure Key Vault); "
+                                "Kubernetes Secret, GCP Secret Manager, Azure Key Vault or a GitLab project CI/CD variable); "
                                 "name one with rotate_to in a policy rule")
         settings = ctx.settings
         iam = await asyncio.to_thread(_client, settings)

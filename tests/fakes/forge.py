@@ -568,7 +568,13 @@ class GlProject:
 
 class FakeGitLab(_Forge):
     """GitLab REST v4: groups (projects, descendant groups, variables), projects (variables),
-    instance-level variables."""
+    instance-level variables; `PUT /projects/:id/variables/:key` (form field `value`, the
+    variable picked by `filter[environment_scope]`) updates a project variable and answers it
+    (200, the variable object with its new value); 403 for a key in `read_only`.
+
+    A hostile intermediary can stand in front of a project variable's GET ("read") or PUT
+    ("write"): `intermediary[kind] = (status, content_type, body)` answers instead (after the
+    service, with `forwards = True`), a callable rewrites GitLab's JSON answer."""
 
     per_page_default = 20
 
@@ -577,6 +583,52 @@ class FakeGitLab(_Forge):
         self.groups: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, GlProject] = {}
         self.instance_variables: list[dict[str, Any]] = []
+        self.read_only: set[str] = set()  # project variable keys the token may not update
+        self.intermediary: dict[str, Any] = {}
+        self.forwards = False
+        self.on_put = None  # called (key) as a PUT arrives: someone else's write in that instant
+        self.puts: list[str] = []
+
+    def make_app(self):
+        from aiohttp import web
+
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_get("/{tail:.*}", self._route)
+        app.router.add_put("/{tail:.*}", self._route)
+        return app
+
+    async def _route(self, request):
+        from aiohttp import web
+
+        parts = request.path.strip("/").split("/")
+        kind = ("write" if request.method == "PUT" else "read") \
+            if len(parts) == 6 and parts[:3] == ["api", "v4", "projects"] and parts[4] == "variables" else None
+        reply = self.intermediary.get(kind or "")
+        if reply is None:
+            return await self._gitlab(request)
+        if callable(reply):
+            answer = await self._gitlab(request)
+            return web.json_response(reply(json.loads(answer.body)), status=answer.status)
+        if self.forwards:
+            await self._gitlab(request)
+        status, content_type, body = reply
+        return web.Response(status=status, body=body, content_type=content_type)
+
+    async def _put_variable(self, request, project: GlProject, key: str):
+        from aiohttp import web
+
+        self.puts.append(key)
+        if key in self.read_only:
+            return web.json_response({"message": "403 Forbidden"}, status=403)
+        form = await request.post()
+        scope = request.query.get("filter[environment_scope]")
+        for item in project.variables:
+            if item.get("key") == key and (scope is None or str(item.get("environment_scope") or "*") == scope):
+                if self.on_put is not None:
+                    self.on_put(key)
+                item["value"] = str(form["value"])
+                return self.json(request, item)
+        return web.json_response({"message": "404 Variable Not Found"}, status=404)
 
     @property
     def _middleware(self):
@@ -618,7 +670,7 @@ class FakeGitLab(_Forge):
                 return project
         return None
 
-    async def _route(self, request):
+    async def _gitlab(self, request):
         from aiohttp import web
 
         raw = request.raw_path.split("?")[0]
@@ -660,5 +712,7 @@ class FakeGitLab(_Forge):
             if rest == ["variables"]:
                 return self.page(request, project.variables, None)
             if len(rest) == 2 and rest[0] == "variables":
+                if request.method == "PUT":
+                    return await self._put_variable(request, project, rest[1])
                 return self._one(request, project.variables, "key", rest[1])
         return web.json_response({"message": "404 Not Found"}, status=404)
