@@ -65,11 +65,13 @@ class ServerThread:
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
             await site.start()
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
 
         def serve() -> None:
             self.loop = asyncio.new_event_loop()
             self.loop.run_until_complete(boot())
+            # Ready once run_forever runs: a stop() sent while run_until_complete was still finishing
+            # would be taken by that run and lost, and the thread would serve on until join() gave up.
+            self.loop.call_soon(ready.set)
             self.loop.run_forever()
             self.loop.run_until_complete(self._runner.cleanup())
             self.loop.close()
