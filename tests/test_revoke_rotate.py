@@ -898,7 +898,7 @@ def in_gitlab_variable(gitlab, key_id, secret, key="AWS_CREDENTIALS"):
         {"key": key, "value": "[default]\naws_access_key_id = AKIASTAGINGSTAGING00\n", "variable_type": "file",
          "protected": False, "masked": False, "hidden": False, "raw": True, "environment_scope": "staging"}]
     host = gitlab.url.removeprefix("http://")
-    return aws_finding(key_id, secret, "gitlab-ci", {
+    return aws_finding(key_id, secret, "gitlab-ci-variable", {
         "host": host, "project": "acme/api", "project_id": 7, "level": "project", "variable": key,
         "environment_scope": "production", "resource": f"{host}/acme/api CI variable {key} (environment production)",
         "access": {"forge": "gitlab", "api_url": gitlab.url, "token_env": "GITLAB_TOKEN"}})
@@ -980,3 +980,67 @@ def test_a_gitlab_token_that_may_not_update_names_the_key_made(tmp_path, aws, gi
     (new_id, _), = keys.items()
     assert "403 403 Forbidden" in error and new_id in error, error
     assert old_id in gitlab_value(gitlab)
+
+
+def test_a_key_found_by_scan_gitlab_is_rotated_in_its_variable_with_a_note_for_ci(tmp_path, aws, gitlab, run,
+                                                                                   monkeypatch):
+    """From `keysweep scan gitlab` to the rotation: the scan's own occurrence names the variable,
+    and the plan notes that a CI job could assume a role instead of holding a standing key."""
+    user, old_id, old_secret = leaked_key(aws)
+    in_gitlab_variable(gitlab, old_id, old_secret)
+    gitlab.add_group("acme")
+    monkeypatch.setenv("GITLAB_TOKEN", GITLAB_TOKEN)
+    db = tmp_path / "k.db"
+    scanned = run("scan", "gitlab", "--project", "acme/api", "--api-url", gitlab.url, "--no-clone", "--db", db)
+    assert scanned.code == 1, scanned
+    store = Store(db)
+    (finding,) = [f for f in store.findings() if f.key_id == old_id]
+    assert {o.source for o in finding.occurrences} == {"gitlab-ci-variable"}
+
+    async def planned():
+        async with HttpClient() as http:
+            ctx = for_revocation(Context(http=http, settings=gitlab_settings(aws, gitlab), store=store, actor="t"))
+            return await available_revokers()["aws-rotate"].plan(finding, ctx)
+    plan = asyncio.run(planned())
+    assert plan.data["rotate_target"]["service"] == "gitlab-ci" and not plan.needs
+    assert any("OpenID Connect" in note and "GitLab CI/CD variable" in note for note in plan.notes), plan.notes
+    summary, _jobs = asyncio.run(rotate(store, [finding], gitlab_settings(aws, gitlab)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert f"aws_access_key_id = {new_id}" in gitlab_value(gitlab)
+
+
+def test_a_key_found_by_scan_gcp_is_rotated_in_its_secret(tmp_path, aws, gsm, run, monkeypatch):
+    """From `keysweep scan gcp` to the rotation, global and regional: the scan's own occurrence
+    names the secret (and its location) the new version goes into."""
+    user, old_id, old_secret = leaked_key(aws)
+    in_gcp_secret(gsm, old_id, old_secret)
+    for name, value in gcp_settings(aws, gsm).env.items():
+        monkeypatch.setenv(name, value)
+    db = tmp_path / "k.db"
+    scanned = run("scan", "gcp", "--project", "acme-ci", *(["--location", gsm.location] if gsm.location else []),
+                  "--db", db)
+    assert scanned.code == 1, scanned
+    store = Store(db)
+    (finding,) = [f for f in store.findings() if f.key_id == old_id]
+    assert {o.source for o in finding.occurrences} == {"gcp-secretmanager"}
+    summary, _jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert f"AWS_ACCESS_KEY_ID={new_id}" in gcp_payloads(gsm)[-1] and len(gcp_payloads(gsm)) == 3
+
+
+def test_a_key_found_by_scan_azure_is_rotated_in_its_secret(tmp_path, aws, akv, run, monkeypatch):
+    user, old_id, old_secret = leaked_key(aws)
+    in_key_vault(akv, old_id, old_secret)
+    monkeypatch.setenv("KEYSWEEP_AZURE_KEYVAULT_TOKEN", AZURE_TOKEN)
+    db = tmp_path / "k.db"
+    scanned = run("scan", "azure", "--vault-url", akv.url, "--db", db)
+    assert scanned.code == 1, scanned
+    store = Store(db)
+    (finding,) = [f for f in store.findings() if f.key_id == old_id]
+    assert {o.source for o in finding.occurrences} == {"azure-keyvault"}
+    summary, _jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert json.loads(akv.values("ci-deploy")[-1])["aws_access_key_id"] == new_id

@@ -69,7 +69,10 @@ _PROBE_SECRET = "Z" * 40
 
 # Places a CI job reads the key from: there, a role assumed through OpenID Connect federation needs
 # no stored key at all (the AWS provider's `replacement`).
-_CI_VARIABLES = {"github-actions": "a GitHub Actions variable", "gitlab-ci": "a GitLab CI/CD variable"}
+# (Occurrences of variables the scan read are `github-actions-variable` / `gitlab-ci-variable`.)
+_CI_VARIABLES = {"github-actions": "a GitHub Actions variable", "github-actions-variable": "a GitHub Actions variable",
+                 "gitlab-ci": "a GitLab CI/CD variable", "gitlab-ci-variable": "a GitLab CI/CD variable"}
+_GITLAB_VARIABLES = ("gitlab-ci-variable", "gitlab-ci")
 _CI_FILES = ((re.compile(r"(?:^|/)\.github/workflows/[^/]+\.ya?ml$"), "the GitHub Actions workflow"),
              (re.compile(r"(?:^|/)\.gitlab-ci\.ya?ml$"), "the GitLab CI file"))
 
@@ -114,7 +117,7 @@ def is_target(occurrence, target: dict[str, Any] | None) -> bool:
         return _gcp_target(locator) == target
     if target["service"] == "azure-keyvault" and occurrence.source == "azure-keyvault":
         return _azure_target(locator) == target
-    if target["service"] == "gitlab-ci" and occurrence.source == "gitlab-ci":
+    if target["service"] == "gitlab-ci" and occurrence.source in _GITLAB_VARIABLES:
         return _gitlab_target(locator) == target
     if target["service"] == "vault" and occurrence.source == "vault":
         return (str(locator.get("addr")), f"{str(locator.get('mount') or '').strip('/')}/{locator.get('path')}") == \
@@ -195,7 +198,7 @@ def target_from_occurrences(finding) -> dict[str, Any] | None:
             if target:
                 return target
     for occurrence in finding.occurrences:
-        if occurrence.source == "gitlab-ci":
+        if occurrence.source in _GITLAB_VARIABLES:
             target = _gitlab_target(occurrence.locator or {})
             if target:
                 return target
