@@ -18,7 +18,9 @@ ANSWERS = list(dead_answers_doc.answers())
 GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Unauthorized"},
                   {"error": {"message": "Unauthorized", "type": "error"}}, {"errors": [{"message": "Unauthorized"}]},
                   {"title": "Unauthorized", "status": 401}, {"error": {"code": "unauthorized"}},
-                  {"message": "401 Unauthorized: missing token"}, {"ok": False}, [], {}]
+                  {"message": "401 Unauthorized: missing token"}, {"ok": False}, [], {},
+                  # An OAuth gateway's token introspection (RFC 7662) for a token it does not know.
+                  {"active": False}, {"active": False, "revoked": True}]
 
 
 def reply(status: int, body) -> Response:

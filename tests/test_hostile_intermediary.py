@@ -51,10 +51,10 @@ from tests.test_revokers import Harness, fast_http
 
 KINDS = ["github", "github-installation", "gitlab", "slack", "openrouter", "openai", "anthropic"]
 MODES = ["generic_401", "generic_403", "html_401", "html_403", "html_200", "truncated_200", "empty_list_200",
-         "empty_object_200"]
+         "empty_object_200", "introspection_200"]
 # Replies a proxy may give a destructive call; a 2xx among them is "not believed", never success.
 DESTRUCTIVE_MODES = ["generic_401", "html_401", "html_403", "html_200", "truncated_200", "empty_list_200",
-                     "empty_object_200"]
+                     "empty_object_200", "introspection_200"]
 # Google answers keys.disable, keys.delete and an empty keys.list with `{}` (an empty message): a
 # proxy's `{}` cannot be told from it there, and only the confirmation that follows can.
 GCP_DESTRUCTIVE_MODES = [mode for mode in DESTRUCTIVE_MODES if mode != "empty_object_200"]
@@ -85,8 +85,8 @@ def test_confirmation_needs_the_providers_documented_dead_answer_after_the_call(
         assert h.fake.effective[h.values[0]] == 1
 
 
-# Perplexity's confirm is its revoke call (so it is not in the matrix above); it documents no success
-# body, and a JSON object is taken as its 200 (UNVERIFIED), so `{}` is not asked of it.
+# Perplexity's confirm is its revoke call (so it is not in the matrix above); it documents its 200
+# with no body, which `{}` may stand for, so a proxy's `{}` cannot be told from it there.
 DESTRUCTIVE_CASES = [(kind, mode) for kind in [*KINDS, "perplexity"] for mode in DESTRUCTIVE_MODES
                      if (kind, mode) != ("perplexity", "empty_object_200")]
 

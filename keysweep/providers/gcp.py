@@ -255,7 +255,9 @@ async def find_public_half(private_pem: str, keys_url: str, headers: dict[str, s
         return PublicHalfSearch(key_id, tuple(calls), stopped)
 
     listing = await read(keys_url)
-    if listing is False:
+    # keys.list answers ListServiceAccountKeysResponse, whose one field is `keys`: anything else in a
+    # 200 (a gateway's `{"active": false}`) is not Google's listing, and proves no key gone.
+    if listing is False or (listing is not None and set(listing) - {"keys"}):
         return ended(stopped=True)
     keys = (listing or {}).get("keys") or []
     if not isinstance(keys, list):

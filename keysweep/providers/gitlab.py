@@ -4,7 +4,7 @@ import zlib
 
 from keysweep.providers.base import Provider, Replacement
 from keysweep.providers.base62 import BASE36, encode
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, NoFreeCheck, base_url, pick
+from keysweep.verify.http_verifier import ANY_TEXT, DeadAnswer, HttpVerifier, NoFreeCheck, base_url, pick
 from keysweep.verify.reach import Reach, access_of, unseen
 
 CRC_LEN = 7
@@ -24,15 +24,18 @@ CHECKS = {"gitlab_routable_crc32": valid_routable_token}
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 
 _PAT_DOCS = "https://docs.gitlab.com/api/personal_access_tokens/#get-single-personal-access-token"
-# GitLab's answer to a token it does not accept, and its own record of a revoked or expired one.
+# GitLab's answer to a token it does not accept, and its own record of a revoked or expired one: the
+# token's record (its name and scopes with the flag), not a bare `{"active": false}`, which is also
+# what an OAuth gateway's token introspection (RFC 7662) answers for a token it does not know.
+_RECORD = {"name": ANY_TEXT, "scopes": [ANY_TEXT]}
 UNAUTHORIZED = DeadAnswer(401, {"message": "401 Unauthorized"}, "401 Unauthorized",
                           example={"message": "401 Unauthorized"},
                           source="https://docs.gitlab.com/api/rest/troubleshooting/")
-REVOKED = DeadAnswer(200, {"revoked": True}, "revoked",
+REVOKED = DeadAnswer(200, {**_RECORD, "revoked": True}, "revoked",
                      example={"id": 42, "name": "deploy", "revoked": True, "active": False, "scopes": ["api"],
                               "user_id": 7, "created_at": "2025-01-01T00:00:00.000Z", "expires_at": None},
                      source=_PAT_DOCS)
-INACTIVE = DeadAnswer(200, {"active": False}, "inactive (expired)",
+INACTIVE = DeadAnswer(200, {**_RECORD, "active": False}, "inactive (expired)",
                       example={"id": 42, "name": "deploy", "revoked": False, "active": False, "scopes": ["api"],
                                "user_id": 7, "created_at": "2025-01-01T00:00:00.000Z", "expires_at": "2025-06-01"},
                       source=_PAT_DOCS)

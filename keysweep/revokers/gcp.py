@@ -147,8 +147,9 @@ class GcpServiceAccountKeyRevoker(BaseRevoker):
                 return RevokeResult(True, "no such key (already deleted)", calls=tuple(calls))
             if response.status == 400 and method == "POST" and _already_disabled(response):
                 continue
-            if 200 <= response.status < 300 and not isinstance(response.json(), dict):
-                # Google answers both calls with a JSON object (`{}`); an HTML page is not its word.
+            if 200 <= response.status < 300 and response.json() != {}:
+                # Google answers both calls with google.protobuf.Empty, `{}`: a page, or another
+                # object (a gateway's `{"active": false}`), is not its word.
                 return unbelieved_success(f"GCP key {'disable' if method == 'POST' else 'delete'}", response, calls)
             if not 200 <= response.status < 300:
                 return http_failure(method, target, response, f"GCP key {'disable' if method == 'POST' else 'delete'}",

@@ -3,8 +3,9 @@
 
 Perplexity has no free verification call, so confirm() accepts the provider's own word: a later
 revoke call answered 401. No billable request is ever sent. Perplexity documents its success as a
-200 with no body: a 200 or 204 that is empty or a JSON object is success; any other 2xx (a proxy's
-sign-in page, truncated JSON, a list) is "not believed"; any other status an HTTP failure."""
+200 with no body: a 200 or 204 that is empty (or `{}`, `null`) is success; any other 2xx (a proxy's
+sign-in page, truncated JSON, a list, another object) is "not believed"; any other status an HTTP
+failure."""
 
 from __future__ import annotations
 
@@ -15,16 +16,18 @@ from keysweep.revokers.http_revoker import HttpRevoker, Reply, SelfRevoke, beare
 REJECTED = Reply("gone", "already revoked", 401, {"error": {}})
 
 
-def _no_body_or_an_object(response) -> bool:
-    """Perplexity's 200 carries no body; an API answering JSON answers an object, never a page."""
-    return not response.body.strip() or isinstance(response.json(), dict)
+def _no_body(response) -> bool:
+    """Perplexity's 200 carries no body: none, or an empty JSON value (`{}`, `null`), never a page
+    nor another object."""
+    body = response.body.strip()
+    return body in (b"", b"null") or response.json() == {}
 
 
 class PerplexityRevoker(HttpRevoker):
     name = "perplexity"
     provider = "perplexity"
     calls = (SelfRevoke("POST", "/revoke_auth_token", "revoke the key with itself", "Perplexity revoke_auth_token",
-                        (Reply("revoked", "key revoked", (200, 204), check=_no_body_or_an_object), REJECTED),
+                        (Reply("revoked", "key revoked", (200, 204), check=_no_body), REJECTED),
                         auth=bearer, json_body=lambda values: {"auth_token": values[0]}),)
     confirm_by_repeating = True
 

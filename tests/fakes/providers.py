@@ -68,6 +68,8 @@ INTERMEDIARY_REPLIES = {
     "truncated_200": (200, "application/json", b'{"object": "list", "data": [{"id": "gpt-4o", "obj'),
     "empty_list_200": (200, "application/json", b"[]"),
     "empty_object_200": (200, "application/json", b"{}"),
+    # An OAuth gateway's token introspection (RFC 7662) for a token it does not know.
+    "introspection_200": (200, "application/json", b'{"active": false}'),
 }
 
 
