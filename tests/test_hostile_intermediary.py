@@ -424,6 +424,20 @@ def test_a_gcp_secret_write_answered_by_an_intermediary_rotates_nothing(tmp_path
     assert len(gcp_payloads(gsm)) == 2, "nothing written"
 
 
+@pytest.mark.parametrize("mode", GCP_WRITE_REPLIES)
+def test_a_gcp_permission_check_answered_by_an_intermediary_creates_no_key(tmp_path, aws, gsm, mode):
+    """testIamPermissions answered by a proxy (a page, {}, a stub): the permission is not shown, so
+    nothing is created nor written."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+    store = rotation_store(tmp_path, finding)
+    gsm.intermediary["permissions"] = GCP_WRITE_REPLIES[mode]
+    summary, jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
+    assert_not_rotated(summary, jobs, store, aws, user, old_id, None, "permission")
+    assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
+    assert not gsm.added()
+
+
 def test_a_gcp_read_without_its_version_name_writes_nothing(tmp_path, aws, gsm):
     """A gateway drops the version's name from the access answer: the write could not be held to
     the version read, so nothing is created nor added."""

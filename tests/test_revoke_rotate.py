@@ -642,11 +642,27 @@ def test_killed_rotation_into_gcp_resumes_writing_nothing_twice(tmp_path, aws, g
     assert len(gsm.added()) == 1
 
 
-def test_gcp_credentials_that_may_not_add_a_version_name_the_key_made(tmp_path, aws, gsm):
+def test_gcp_credentials_that_may_not_add_a_version_stop_before_any_key_is_created(tmp_path, aws, gsm):
     user, old_id, old_secret = leaked_key(aws)
     finding = in_gcp_secret(gsm, old_id, old_secret)
     gsm.read_only.add("acme-ci/ci-deploy")
-    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], gcp_settings(aws, gsm)))
+    error = refused_before_any_key(rotation_store(tmp_path, finding), finding, gcp_settings(aws, gsm))
+    assert "lack secretmanager.versions.add" in error and "gcp-secret acme-ci" in error, error
+    assert keys_of(aws, user) == {old_id: "Active"}  # nothing created, the old key untouched
+    assert not gsm.added() and len(gcp_payloads(gsm)) == 2
+
+
+def test_an_add_refused_after_the_permission_check_names_the_key_made(tmp_path, aws, gsm):
+    """The permission is withdrawn between the check and the write: Google's 403 ends the job, which
+    names the key made for it, for a person to delete."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_gcp_secret(gsm, old_id, old_secret)
+
+    def withdrawn(step):
+        if step == "after_create":
+            gsm.read_only.add("acme-ci/ci-deploy")
+    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], gcp_settings(aws, gsm),
+                                        extra={"_rotate_fault": withdrawn}))
     assert summary.states == {"failed_permanent": 1}
     (_finding, error), = summary.errors
     keys = keys_of(aws, user)

@@ -516,6 +516,27 @@ def _retire_replaced(settings, target: dict[str, Any], user: str, new_id: str, n
     return f"version {replaced} disabled (the new key in version {made} proven to work: STS answered for {user})", True
 
 
+# What a rotation into Secret Manager needs on the secret (asked with testIamPermissions first).
+_GCP_NEEDED = ("secretmanager.versions.add",)
+
+
+def _check_gcp_writable(settings, target: dict[str, Any]) -> None:
+    """testIamPermissions on the secret: Google answers the subset of the permissions asked that the
+    caller holds. Without `secretmanager.versions.add` in that answer nothing is created."""
+    try:
+        answer = _gcp_client(settings, target).test_iam_permissions(
+            request={"resource": _gcp_secret_name(target), "permissions": list(_GCP_NEEDED)},
+            timeout=gcp_source.TIMEOUT)
+        granted = set(answer.permissions)
+    except Exception as exc:
+        raise RotationError(f"{describe(target)}: cannot check the credentials' permissions "
+                            f"({gcp_source.gcp_error(exc)})") from None
+    missing = [name for name in _GCP_NEEDED if name not in granted]
+    if missing:
+        raise RotationError(f"{describe(target)}: the credentials lack {', '.join(missing)} on it (testIamPermissions); "
+                            f"grant it (roles/secretmanager.secretVersionAdder), then rerun")
+
+
 # -- Azure Key Vault: Set Secret has no check-and-set either (no etag, no expected version; each set
 # makes a version with an opaque id), so the current version is read again just before the set, the
 # answer must be Key Vault's SecretBundle of a new version holding the value sent, and afterwards the
@@ -728,6 +749,9 @@ def _write_kubernetes(target: dict[str, Any], value: str, meta: dict[str, Any]) 
 def _check_writable(settings, target: dict[str, Any]) -> None:
     """Before any key is created: a Vault token that may not update the secret (sys/capabilities-self)
     stops the rotation here, not after a new key exists."""
+    if target["service"] == "gcp-secretmanager":
+        _check_gcp_writable(settings, target)
+        return
     if target["service"] == "kubernetes":
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
                   "spec": {"resourceAttributes": {"namespace": target["namespace"], "verb": "update",

@@ -5,7 +5,9 @@ the version by number), `POST …/secrets/{s}:addVersion` (body `{"payload": {"d
 answer is the new SecretVersion: `name` …/versions/N, N one more than the last version's, `state`
 ENABLED, `createTime`, `etag`), `GET …/versions/{v}` (the SecretVersion with its etag), `POST
 …/versions/{v}:disable` (body `{"etag"}`: another etag than the version's is 400
-FAILED_PRECONDITION; the answer is the SecretVersion, state DISABLED and a new etag). Resource
+FAILED_PRECONDITION; the answer is the SecretVersion, state DISABLED and a new etag), `POST
+…/secrets/{s}:testIamPermissions` (`{"permissions": [...]}` answered with the subset held: all
+but `versions.add` and `versions.disable` on a `read_only` secret). Resource
 names carry the project number, as Google's do. Bearer token checked; errors in Google's shape
 (`{"error": {"code", "message", "status"}}`), e.g. 403 PERMISSION_DENIED for a denied project or secret.
 
@@ -66,6 +68,8 @@ class FakeSecretManager(ThreadedApp):
             return "write"
         if request.method == "POST" and request.path.endswith(":disable"):
             return "disable"
+        if request.method == "POST" and request.path.endswith(":testIamPermissions"):
+            return "permissions"
         return "read" if request.method == "GET" and request.path.endswith(":access") else None
 
     def accessed(self) -> list[str]:
@@ -89,7 +93,9 @@ class FakeSecretManager(ThreadedApp):
         access = path.endswith(":access")
         add = request.method == "POST" and path.endswith(":addVersion")
         disable = request.method == "POST" and path.endswith(":disable")
-        parts = path.removesuffix(":access").removesuffix(":addVersion").removesuffix(":disable").strip("/").split("/")
+        test = request.method == "POST" and path.endswith(":testIamPermissions")
+        parts = path.removesuffix(":access").removesuffix(":addVersion").removesuffix(":disable") \
+            .removesuffix(":testIamPermissions").strip("/").split("/")
         location = None
         if len(parts) >= 6 and parts[3] == "locations":
             location = parts[4]
@@ -127,6 +133,12 @@ class FakeSecretManager(ThreadedApp):
             return self._json(error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.access' denied for "
                                                               f"resource '{prefix}/{secret_id}' (or it may not exist)."), 403)
         versions = secret["versions"]
+        if len(parts) == 5 and test:
+            asked = (await request.json()).get("permissions") or []
+            withheld = {"secretmanager.versions.add", "secretmanager.versions.disable"} \
+                if f"{project_id}/{secret_id}" in self.read_only else set()
+            held = [name for name in asked if name not in withheld]
+            return self._json({"permissions": held} if held else {})
         if len(parts) == 5 and add:
             if f"{project_id}/{secret_id}" in self.read_only:
                 return self._json(error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.add' denied "
