@@ -883,3 +883,29 @@ def test_a_resumed_gitlab_rotation_deletes_no_key_on_a_read_that_holds_neither_k
     summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {J.FAILED_PERMANENT: 1}, summary
     assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
+
+
+def test_rotate_from_the_cli_behind_a_sign_in_page_reports_no_rotation(tmp_path, aws, gateway, run, monkeypatch):
+    """`revoke --rotate --execute --fail-on-error` with Secrets Manager's PutSecretValue answered by a
+    proxy's 200 sign-in page: the JSON job is not rotated, the run exits 3, the audit chain holds and
+    logs no rotation, and the old key is still active at IAM."""
+    user, old_id, old_secret = leaked_key(aws)
+    arn, finding = in_secret(aws, old_id, old_secret)
+    before = aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"]
+    db = tmp_path / "k.db"
+    rotation_store(tmp_path, finding).close()
+    gateway.intermediary["secretsmanager:PutSecretValue"] = AWS_REPLIES["html_200"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", gateway.url)
+    done = run("revoke", "--rotate", finding.id, "--execute", "--fail-on-error", "--confirm-delay", "0.01",
+               "--max-wait", "1s", "--db", str(db), "--format", "json")
+    assert done.code == 3, done
+    (job,) = done.json()["jobs"]
+    assert job["state"] in (J.FAILED_RETRYABLE, J.FAILED_PERMANENT), job
+    assert "not believed" in done.stdout, done.stdout
+    assert keys_of(aws, user)[old_id] == "Active"
+    assert aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"] == before
+    with sqlite3.connect(db) as conn:
+        rotations = [json.loads(r) for (r,) in conn.execute("SELECT result FROM audit_log WHERE action = 'revoke.rotate'")]
+        assert not any(entry.get("rotated_to") for entry in rotations), rotations
+        assert not conn.execute("SELECT 1 FROM events WHERE kind IN ('revoked', 'confirmed_dead')").fetchall()
+    assert run("audit", "verify", "--db", str(db)).code == 0
