@@ -909,3 +909,27 @@ def test_rotate_from_the_cli_behind_a_sign_in_page_reports_no_rotation(tmp_path,
         assert not any(entry.get("rotated_to") for entry in rotations), rotations
         assert not conn.execute("SELECT 1 FROM events WHERE kind IN ('revoked', 'confirmed_dead')").fetchall()
     assert run("audit", "verify", "--db", str(db)).code == 0
+
+
+def test_gcp_a_listed_key_answered_by_a_stub_proves_nothing_gone(tmp_path, keys):
+    """IAM has no key under the file's id; the account lists another key, and its keys.get is a
+    gateway's `{}`: that key's public half was never read, so the leaked key is not proven gone (it
+    may be that key). Not dead, not confirmed, nothing disabled."""
+    h = GcpHarness(tmp_path, keys)
+    real_id = "f" * 40
+    h.fake.accounts[real_id] = h.fake.accounts.pop(h.sa.private_key_id)
+    h.fake.certificates[real_id] = h.fake.certificates.pop(h.sa.private_key_id)
+    h.fake.stubbed.add(real_id)
+    revoker = available_revokers()["gcp"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            assert await verify_status(h.finding, ctx) == "unknown"
+            assert await revoker.confirm(h.finding, ctx) is False
+            result = await revoker.revoke(await revoker.plan(h.finding, ctx), ctx)
+            assert not result.ok, result
+
+    with h.servers:
+        asyncio.run(scenario())
+        assert real_id not in h.fake.disabled and real_id not in h.fake.deleted

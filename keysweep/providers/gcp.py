@@ -268,8 +268,8 @@ async def find_public_half(private_pem: str, keys_url: str, headers: dict[str, s
         if not name.startswith("projects/"):
             continue
         held = await read(f"{base}/v1/{name}{WITH_PUBLIC_KEY}")
-        if held is False:
-            return ended(stopped=True)
+        if held is False or (held is not None and held.get("name") != name):
+            return ended(stopped=True)  # not that key's resource (a gateway's stub): its half is unread
         if held is not None and holds_public_half(private_pem, held.get("publicKeyData")):
             return ended(name.rsplit("/", 1)[-1])
     return ended()

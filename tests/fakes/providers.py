@@ -893,6 +893,8 @@ class FakeGcpIam(FakeProvider):
         self.hostile_only: str | None = None
         # keys.get answered `{"disabled": true}` alone (no name, no public half): a gateway's stub.
         self.bare_disabled = False
+        # Key ids whose keys.get a gateway answers `{}` (a cached stub), the others reaching IAM.
+        self.stubbed: set[str] = set()
 
     def is_revoke(self, method, path):
         return method == "DELETE" or path.endswith(":disable")
@@ -975,6 +977,8 @@ class FakeGcpIam(FakeProvider):
                 return failure
             if self.bare_disabled:
                 return web.json_response({"disabled": True})
+            if key_id in self.stubbed:
+                return web.json_response({})
             return web.json_response(self.key_resource(key_id, request.query.get("publicKeyType")))
 
         async def list_keys(request):
