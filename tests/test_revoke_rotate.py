@@ -1060,3 +1060,20 @@ def test_a_key_found_by_scan_azure_is_rotated_in_its_secret(tmp_path, aws, akv, 
     assert summary.states == {"confirmed": 1}, summary.errors
     new_id = rotated_key(aws, user, old_id)
     assert json.loads(akv.values("ci-deploy")[-1])["aws_access_key_id"] == new_id
+
+
+def test_a_ci_variable_that_is_not_the_target_is_named_in_the_plan(tmp_path, aws, kv, gitlab):
+    """The key sits in a Vault secret (the target) and in a GitLab project variable: the plan says the
+    variable keeps the old key until someone updates it."""
+    user, old_id, old_secret = leaked_key(aws)
+    finding = in_vault(kv, old_id, old_secret)
+    finding.occurrences += in_gitlab_variable(gitlab, old_id, old_secret).occurrences
+
+    async def planned():
+        async with HttpClient() as http:
+            ctx = for_revocation(Context(http=http, settings=aws_settings(aws, VAULT_TOKEN=kv.token), actor="t"))
+            return await available_revokers()["aws-rotate"].plan(finding, ctx)
+    plan = asyncio.run(planned())
+    assert plan.data["rotate_target"]["service"] == "vault"
+    (note,) = [n for n in plan.notes if n.startswith("also holds")]
+    assert "acme/api CI variable AWS_CREDENTIALS (environment production)" in note and "not written" in note, note

@@ -101,7 +101,7 @@ def role_instead(finding) -> str | None:
 # Secret stores a running service reads the key from: the rotation writes the new key into one of
 # them (its target); every other one keeps the old key, deactivated, until someone updates it.
 _STORES = ("aws-secretsmanager", "aws-ssm", "aws-lambda-env", "kubernetes", "vault", "gcp-secretmanager",
-           "azure-keyvault")
+           "azure-keyvault", *_CI_VARIABLES)
 
 
 def is_target(occurrence, target: dict[str, Any] | None) -> bool:
