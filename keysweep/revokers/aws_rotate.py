@@ -44,6 +44,7 @@ from urllib.parse import quote
 
 from keysweep.errors import KeysweepError
 from keysweep.fingerprint import secret_sha256
+from keysweep.http import HttpClient
 from keysweep.locations import describe_occurrence
 from keysweep.providers import provider
 from keysweep.providers.aws import PROVIDER as AWS
@@ -617,10 +618,9 @@ def _write_azure(settings, target: dict[str, Any], value: str, meta: dict[str, A
 # written); a write made by someone between that read and the PUT cannot be seen afterwards, and
 # docs/revocation.md says so.
 def _gitlab_call(settings, target: dict[str, Any], method: str, data: dict[str, str] | None = None):
-    """(status, JSON or None) of one call on the variable; redirects are not followed (the token
-    goes to GitLab's own API only)."""
-    import requests  # noqa: PLC0415  (heavy, and only a rotation into GitLab needs it)
-
+    """(status, JSON or None) of one call on the variable, through keysweep's HTTP client (redirects
+    are not followed: the token goes to GitLab's own API only). Runs in the rotation's worker
+    thread, which has no event loop of its own."""
     env = settings.env if settings is not None else os.environ
     token = env.get(target["token_env"])
     if not token:
@@ -628,13 +628,14 @@ def _gitlab_call(settings, target: dict[str, Any], method: str, data: dict[str, 
     url = f"{target['api_url']}/projects/{quote(target['project_id'], safe='')}/variables/" \
           f"{quote(target['variable'], safe='')}"
     params = {"filter[environment_scope]": target["environment_scope"]}
-    answer = requests.request(method, url, params=params, data=data, headers={"PRIVATE-TOKEN": token}, timeout=30,
-                              allow_redirects=False)
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
-    return answer.status_code, body
+    return asyncio.run(_gitlab_request(method, url, params, data, {"PRIVATE-TOKEN": token}))
+
+
+async def _gitlab_request(method: str, url: str, params: dict[str, str], data: dict[str, str] | None,
+                          headers: dict[str, str]) -> tuple[int, Any]:
+    async with HttpClient(timeout=30.0) as http:
+        response = await http.request(method, url, headers=headers, params=params, data=data)
+    return response.status, response.json()
 
 
 def _gitlab_refused(target: dict[str, Any], status: int, body: Any) -> RotationError:
