@@ -33,7 +33,7 @@ from keysweep.fingerprint import finding_id
 from keysweep.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, scan_git, utc_now
 from keysweep.scanner.session import GitState, git_state
-from keysweep.scanner.sources import DEFAULT_MAX_SIZE
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE, utf8, well_formed
 from keysweep.scanner.sources.remote import (
     GitTarget,
     Pending,
@@ -61,6 +61,12 @@ def safe_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _well_formed(locator: dict[str, Any]) -> dict[str, Any]:
+    """A locator whose names (read from a store's JSON) hold no lone surrogate: SQLite, UTF-8
+    output and the audit chain refuse one, and a finding must be recorded whatever it is named."""
+    return {key: well_formed(value) if isinstance(value, str) else value for key, value in locator.items()}
 
 
 def cache_path(root: Path, name: str) -> Path:
@@ -262,7 +268,7 @@ class Runner:
                 spans.append((line, line + lines - 1, entry))
                 texts.append(entry.text)
                 line += lines
-            content = "\n".join(texts).encode("utf-8", "surrogateescape")
+            content = utf8("\n".join(texts))
             del texts
             if len(content) > self.max_size:
                 stats.blobs_skipped_size += 1
@@ -276,7 +282,7 @@ class Runner:
                 first, _, entry = next((span for span in spans if span[0] <= match.line <= span[1]), spans[-1])
                 hits.append((match, Occurrence(
                     source=group.kind, path=None, line=match.line - first + 1, repo=unit.repo,
-                    committed_at=entry.at, locator=dict(entry.locator), seen_at=seen_at,
+                    committed_at=entry.at, locator=_well_formed(entry.locator), seen_at=seen_at,
                     metadata=dict(entry.metadata) if entry.metadata else None)))
             if group.object_id and not partly:  # a rule timed out: read it again next time
                 done.append(group.object_id)

@@ -6,6 +6,8 @@ the network, and the matcher is CPU-bound. Network sources join them as async it
 
 from __future__ import annotations
 
+import re
+
 from keysweep.scanner.wide import is_wide_text
 
 BINARY_SNIFF = 8000
@@ -17,6 +19,28 @@ def looks_binary(content: bytes) -> bool:
     """git's own test (a NUL byte in the first 8000 bytes), except for UTF-16 and UTF-32 text,
     which the engine decodes (keysweep/scanner/wide.py)."""
     return b"\0" in content[:BINARY_SNIFF] and not is_wide_text(content)
+
+
+# Lone surrogates a JSON `\\ud800` escape can make (a Helm values key, a secret store's answer),
+# except U+DC80-DCFF, which stand for the bytes that `surrogateescape` read.
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+_ANY_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """`text` with every lone surrogate as U+FFFD: a name read from JSON (a Helm values key, a
+    secret's name) that SQLite, UTF-8 output and the audit chain can all hold."""
+    return _ANY_SURROGATE.sub("\ufffd", text)
+
+
+def utf8(text: str) -> bytes:
+    """`text` as the bytes the engine matches: UTF-8, a byte `surrogateescape` smuggled in given
+    back as itself, any other lone surrogate (which UTF-8 cannot hold) as U+FFFD. Without the
+    last, one such character in a value read from a store failed the whole scope's reading."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8", "surrogateescape")
 
 
 def display_path(raw: bytes) -> str:

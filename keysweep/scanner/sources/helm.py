@@ -27,7 +27,7 @@ import json
 import zlib
 from typing import Any, Iterator
 
-from keysweep.scanner.sources import looks_binary
+from keysweep.scanner.sources import looks_binary, well_formed
 
 RELEASE_TYPE = "helm.sh/release.v1"
 RELEASE_KEY = "release"
@@ -145,7 +145,8 @@ def release_entries(release: dict[str, Any]) -> list[tuple[str, str]]:
         text = _file_text(item.get("data")) if isinstance(item, dict) else None
         if text and text.strip():
             entries.append((f"file:{item.get('name') or '?'}", text))
-    return entries
+    # A values key or file name may hold a lone surrogate (JSON's `\\ud800`), which no store holds.
+    return [(well_formed(key), text) for key, text in entries]
 
 
 def identity(release: dict[str, Any], labels: dict[str, Any]) -> tuple[str, str]:
@@ -154,7 +155,7 @@ def identity(release: dict[str, Any], labels: dict[str, Any]) -> tuple[str, str]
     revision = release.get("version")
     if not isinstance(revision, int) or isinstance(revision, bool):
         revision = labels.get("version")
-    return str(name or "?"), str(revision if revision is not None else "?")
+    return well_formed(str(name or "?")), well_formed(str(revision if revision is not None else "?"))
 
 
 def facts(release: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
-from keysweep.scanner.sources import helm, looks_binary
+from keysweep.scanner.sources import helm, looks_binary, utf8
 from keysweep.scanner.sources.remote import (
     Entry,
     PerTargetSource,
@@ -469,5 +469,5 @@ def read_object(locator: dict[str, Any]) -> bytes | None:
     obj = call_json(api, read_method, str(name), str(namespace))
     for entry_key, text in object_entries(str(kind), obj):
         if entry_key == key:
-            return text.encode("utf-8")
+            return utf8(text)
     return None

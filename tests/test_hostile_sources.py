@@ -1,0 +1,137 @@
+"""Strings a scanned secret store chooses — a Helm release's values keys, its notes, a chart's file
+names — reach every output as data: escaped on a terminal and in the HTML report, exact in JSON,
+never markup, never a forged line; and no such string, however malformed (a lone surrogate that
+JSON's `\\ud800` makes), stops the rest of its namespace from being read."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+
+from keysweep.sanitize import terminal_safe
+from tests.fakes.kubernetes import FakeKubernetes, kubeconfig
+
+from .conftest import find_secret
+
+pytest.importorskip("kubernetes")
+
+TOKEN = "k8s-reader-token-not-a-secret"
+# An OSC 8 hyperlink, rich markup, the 8-bit CSI, a bidi override, a zero-width space, and a CR LF
+# that would print a forged line of keysweep's own.
+EVIL = "e\x1b]8;;https://x\x07[bold red]REVOKED[/]\x9b2J\u202e\u200b\r\nkeysweep: 0 findings"
+RAW_FORBIDDEN = ("\x1b", "\x07", "\r", "\x9b", "\u202e", "\u200b")
+
+
+@pytest.fixture(autouse=True)
+def plain_terminal(monkeypatch):
+    """rich adds no colour codes of its own, so any ESC in the output came from the data."""
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("COLUMNS", "400")  # each place on one line of the table
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    server = FakeKubernetes(token=TOKEN).start()
+    monkeypatch.setenv("KUBECONFIG", kubeconfig(tmp_path / "kubeconfig", server.url, TOKEN, {"prod": "apps"},
+                                                current="prod"))
+    yield server
+    server.stop()
+
+
+def assert_nothing_raw(result) -> None:
+    for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        for char in RAW_FORBIDDEN:
+            assert char not in text, (stream, repr(char), result)
+        assert not any(line.startswith("keysweep: 0 findings") for line in text.splitlines()), (stream, result)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result
+
+
+@pytest.fixture
+def hostile_release(cluster, keys):
+    """A release whose values hold a key under a hostile path, and another under a key that is a
+    lone surrogate (valid JSON, not valid UTF-8)."""
+    planted = {"evil": keys.openai_project(), "surrogate": keys.anthropic(), "plain": keys.github()}
+    cluster.helm_release("apps", "pay", 1, values={EVIL: {"apiKey": planted["evil"]},
+                                                   "s\ud800": planted["surrogate"], "gh": planted["plain"]},
+                         notes=EVIL)
+    return planted
+
+
+EVIL_PLACE = f"k8s prod apps helm release pay v1 values:{EVIL}.apiKey"
+
+
+def test_a_lone_surrogate_in_a_values_key_hides_nothing(run, tmp_path, hostile_release):
+    """Was: UnicodeEncodeError for the whole namespace, 'nothing was scanned', every key missed."""
+    result = run("scan", "kubernetes", "--db", tmp_path / "s.db", "--no-progress", "--format", "json")
+    assert result.code == 1, result
+    assert len(result.json()) == 3, result
+    (place,) = find_secret(result.json(), hostile_release["surrogate"])["occurrences"]
+    assert place["locator"]["key"] == "values:s\ufffd"  # what UTF-8, SQLite and the audit chain can hold
+    assert result.stderr == "", result
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "sarif", "gitlab", "jsonl"])
+def test_every_scan_format_reports_every_key_of_a_hostile_release(run, tmp_path, hostile_release, fmt):
+    result = run("scan", "kubernetes", "--db", tmp_path / "s.db", "--no-progress", "--format", fmt)
+    assert result.code == 1, result
+    assert_nothing_raw(result)
+    for value in hostile_release.values():
+        assert value not in result.stdout
+    if fmt == "table":
+        assert terminal_safe(EVIL_PLACE) in result.stdout, result
+        assert "values:s\ufffd" in result.stdout, result
+
+
+def test_json_keeps_the_hostile_values_path_exactly(run, tmp_path, hostile_release):
+    result = run("scan", "kubernetes", "--db", tmp_path / "s.db", "--no-progress", "--format", "json")
+    (place,) = find_secret(result.json(), hostile_release["evil"])["occurrences"]
+    assert place["locator"]["key"] == f"values:{EVIL}.apiKey"
+    assert place["locator"]["resource"] == EVIL_PLACE
+
+
+@pytest.fixture
+def hostile_store(run, tmp_path, hostile_release):
+    db = tmp_path / "s.db"
+    assert run("scan", "kubernetes", "--db", db, "--no-progress", "--format", "json").code == 1
+    return db
+
+
+@pytest.mark.parametrize("command", [("findings",), ("status",), ("report",), ("revoke", "--all"),
+                                     ("owners", "--offline"), ("report", "--audit")])
+def test_stored_hostile_places_are_shown_escaped(run, hostile_store, command):
+    result = run(*command, "--db", hostile_store)
+    assert result.code == (1 if command == ("findings",) else 0), result  # findings: 1 when any is open
+    assert_nothing_raw(result)
+    if command[0] in ("findings", "status", "revoke"):
+        assert terminal_safe(EVIL_PLACE) in result.stdout, result
+
+
+def test_the_html_report_shows_a_hostile_place_as_text(run, tmp_path, hostile_store):
+    page = tmp_path / "report.html"
+    assert run("report", "--db", hostile_store, "--format", "html", "-o", page).code == 0
+    text = page.read_text()
+    for char in RAW_FORBIDDEN:
+        assert char not in text, repr(char)
+    assert html.escape(terminal_safe(EVIL_PLACE), quote=True) in text
+
+
+def test_json_commands_keep_the_place_and_stay_json(run, hostile_store):
+    for command in (("findings", "--format", "json"), ("report", "--format", "json"), ("events",)):
+        result = run(*command, "--db", hostile_store)
+        assert result.code == (1 if command[0] == "findings" else 0), result
+        text = result.stdout
+        for line in (text.splitlines() if command == ("events",) else [text]):
+            json.loads(line)
+    places = [o["locator"]["resource"] for f in run("findings", "--format", "json", "--db", hostile_store).json()
+              for o in f["occurrences"]]
+    assert EVIL_PLACE in places
+
+
+def test_the_matched_bytes_keep_smuggled_bytes_and_mark_lone_surrogates():
+    from keysweep.scanner.sources import utf8, well_formed
+
+    assert utf8("a\ud800b\udc80c") == b"a\xef\xbf\xbdb\x80c"  # \udc80: a byte surrogateescape read
+    assert well_formed("s\ud800\udc80x") == "s\ufffd\ufffdx" and well_formed("plain") == "plain"
