@@ -12,6 +12,8 @@ On a terminal it must be shown as the characters it is, never obeyed:
   readable; the escaped forms only ever *add* visibility.
 - `rich_text(value)` is the same string as a rich `Text`, which rich never parses as markup
   (`[/]`, `[link=…]`) nor as `:emoji:` codes. Tables and plans build their cells with it.
+- `stored_text(value)` is a value from argv or the environment as text the store can hold (a byte
+  that is not UTF-8 as `\\xNN`, as file names are stored).
 - `csv_safe(cell)` neutralises spreadsheet formulas (OWASP CSV injection): a cell that begins with
   `=`, `+`, `-`, `@`, TAB or CR gets a leading `'`; every other cell is kept exactly.
 
@@ -69,6 +71,17 @@ def terminal_safe(value: Any) -> str:
     if _PLAIN_ASCII.fullmatch(text):
         return text
     return "".join(_escape_char(char) for char in text)
+
+
+def stored_text(value: str) -> str:
+    """`value` as text UTF-8 (and so SQLite, JSON and the audit chain) can hold: a byte that
+    `surrogateescape` smuggled in from argv or the environment (a directory named in Latin-1) as
+    `\\xNN`, the way file names are stored, so `--repo` names such a repository as findings do;
+    any other lone surrogate as U+FFFD."""
+    if _PLAIN_ASCII.fullmatch(value):
+        return value
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
 
 
 def rich_text(value: Any, style: str = "") -> "Text":

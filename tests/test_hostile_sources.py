@@ -1,4 +1,4 @@
-"""Strings a scanned secret store chooses — a Helm release's values keys, its notes, a chart's file
+"""Strings a scanned source chooses — a Helm release's values keys, its notes, a chart's file
 names — reach every output as data: escaped on a terminal and in the HTML report, exact in JSON,
 never markup, never a forged line; and no such string, however malformed (a lone surrogate that
 JSON's `\\ud800` makes), stops the rest of its namespace from being read."""
@@ -135,3 +135,42 @@ def test_the_matched_bytes_keep_smuggled_bytes_and_mark_lone_surrogates():
 
     assert utf8("a\ud800b\udc80c") == b"a\xef\xbf\xbdb\x80c"  # \udc80: a byte surrogateescape read
     assert well_formed("s\ud800\udc80x") == "s\ufffd\ufffdx" and well_formed("plain") == "plain"
+
+
+# -- bytes that are not UTF-8: a directory named in Latin-1, an actor from the environment ------------
+@pytest.fixture
+def latin1_repo(make_repo, keys):
+    """A repository in a directory whose name holds the byte 0xff (Python's argv gives it as \\udcff)."""
+    planted = keys.openai_project()
+    repo = make_repo("caf\udcff")
+    repo.commit("key", {"a.env": f"K={planted}\n"})
+    return repo.path, planted
+
+
+def test_a_repository_in_a_directory_not_named_in_utf8_is_scanned_and_selected(run, tmp_path, latin1_repo):
+    """Was: 'internal error: UnicodeDecodeError' (git's answer decoded as UTF-8), nothing scanned;
+    then a --repo naming it failed the store's query."""
+    path, planted = latin1_repo
+    db = tmp_path / "s.db"
+    result = run("scan", "git", path, "--db", db, "--format", "json")
+    assert result.code == 1, result
+    (place,) = find_secret(result.json(), planted)["occurrences"]
+    shown = str(path.parent) + "/caf\\xff"  # as file names are stored: the byte written \\xNN
+    assert place["repo"] == shown
+    table = run("findings", "--repo", path, "--db", db)
+    assert table.code == 1 and f"{shown}:a.env:1" in table.stdout and table.stderr == "", table
+    plan = run("revoke", "--all", "--repo", path, "--db", db)
+    assert plan.code == 0 and "1 credential would be acted on" in plan.stdout, plan
+
+
+def test_an_actor_not_in_utf8_is_recorded_in_the_audit_chain(run, tmp_path, latin1_repo, monkeypatch):
+    """Was: 'internal error: UnicodeEncodeError' from --actor (or $KEYSWEEP_ACTOR) with such a byte."""
+    path, _planted = latin1_repo
+    db = tmp_path / "s.db"
+    run("scan", "git", path, "--db", db, "--format", "json")
+    assert run("revoke", "--all", "--actor", "mall\udcffory", "--db", db).code == 0
+    monkeypatch.setenv("KEYSWEEP_ACTOR", "env\udcfe")
+    assert run("revoke", "--all", "--db", db).code == 0
+    log = run("audit", "log", "--db", db)
+    assert log.code == 0 and "mall\\xffory" in log.stdout and "env\\xfe" in log.stdout, log
+    assert run("audit", "verify", "--db", db).code == 0

@@ -10,7 +10,7 @@ import click
 
 from keysweep.errors import KeysweepError
 from keysweep.remediation.selection import Selection, parse_since, select, unmatched_filters
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import stored_text, terminal_safe
 from keysweep.verify.reach import SEVERITIES
 
 # The report's statuses (keysweep.remediation.report.STATUSES), spelled here so that `--help`
@@ -49,8 +49,14 @@ def selection_options(func: Callable) -> Callable:
 
 def build_selection(ids, provider, rule, owner, team, status, source, repo, since, *, select_all: bool = False,
                     include_suppressed: bool = False, severity: str | None = None, overprivileged: bool = False):
-    """The Selection these option values name; a bad --since is a usage error (exit 2)."""
-    return Selection(ids=tuple(ids), provider=provider, rule=rule, owner=owner, team=team, source=source, repo=repo,
+    """The Selection these option values name; a bad --since is a usage error (exit 2). Values are
+    taken as the store holds text (`stored_text`): a repository path with a byte that is not UTF-8
+    names the repository findings name, instead of failing the store's query."""
+    def text(value):
+        return stored_text(value) if isinstance(value, str) else value
+
+    provider, rule, owner, team, source, repo = map(text, (provider, rule, owner, team, source, repo))
+    return Selection(ids=tuple(map(text, ids)), provider=provider, rule=rule, owner=owner, team=team, source=source, repo=repo,
                      status=status, since=parse_since(since) if since else None, all=select_all,
                      include_suppressed=include_suppressed, severity=severity, overprivileged=overprivileged)
 

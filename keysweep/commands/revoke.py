@@ -29,7 +29,7 @@ from keysweep.remediation.run import (
     unsettled_counts,
 )
 from keysweep.remediation.waits import parse_duration
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import stored_text, terminal_safe
 from keysweep.scanner.rules import finding_replacement
 from keysweep.settings import load_settings
 from keysweep.store import Store
@@ -231,7 +231,7 @@ def revoke_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
         store.close()
         raise click.UsageError(f"no such finding: {', '.join(unknown)}")
     warn_unmatched(store, selection)
-    options = RunOptions(selection=selection, actor=actor or default_actor(), execute=execute, yes=yes,
+    options = RunOptions(selection=selection, actor=stored_text(actor) if actor else default_actor(), execute=execute, yes=yes,
                          threshold=threshold, resume=resume, use_policy=use_policy, policy_file=policy_file,
                          approve=approve, force=force, force_revoker=force_revoker, preflight=preflight,
                          confirm_attempts=confirm_attempts, confirm_delay=confirm_delay, max_wait=max_wait_seconds)

@@ -31,18 +31,20 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from keysweep.sanitize import stored_text
+
 GENESIS = "0" * 64
 
 
 def default_actor() -> str:
     """Who is running this: `KEYSWEEP_ACTOR`, else the OS user (user@host)."""
     if os.environ.get("KEYSWEEP_ACTOR"):
-        return os.environ["KEYSWEEP_ACTOR"]
+        return stored_text(os.environ["KEYSWEEP_ACTOR"])
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{os.uname().nodename}" if hasattr(os, "uname") else user
+    return stored_text(f"{user}@{os.uname().nodename}" if hasattr(os, "uname") else user)
 
 
 def canonical(row: dict[str, Any]) -> str:

@@ -385,7 +385,7 @@ def _match_in_workers(repo: GitRepo, engine: Engine, wanted: list[tuple[str, int
     _SHARD_PROGRESS = mp.RawArray("q", 2 * len(shards)) if method == "fork" else None
     try:
         with ProcessPoolExecutor(workers, mp_context=mp) as pool:
-            pending = {pool.submit(_shard_worker, i, repo.identity, shard, rules, engine.backend,
+            pending = {pool.submit(_shard_worker, i, os.fspath(repo.path), shard, rules, engine.backend,
                                    engine.confirm_timeout, max_size)
                        for i, shard in enumerate(shards)}
             while pending:

@@ -296,7 +296,7 @@ class Runner:
                 secret_sha256=digest, redacted=record.redacted, long_lived=record.long_lived,
                 key_id=record.key_id, first_seen_at=seen_at, last_seen_at=seen_at,
                 occurrences=[Occurrence(source=record.kind, path=None, line=None, repo=unit.repo,
-                                        locator=dict(record.locator), seen_at=seen_at,
+                                        locator=_well_formed(record.locator), seen_at=seen_at,
                                         metadata=dict(record.metadata) if record.metadata else None)]))
             self.counters["inventory"] += 1
         apply_ignore(findings, self.ignored)

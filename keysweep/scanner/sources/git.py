@@ -86,15 +86,17 @@ class GitRepo:
         result = _git(["rev-parse", "--absolute-git-dir"], path)
         if result.returncode != 0:
             raise SourceError(f"{path}: not a git repository")
-        self.git_dir = Path(result.stdout.decode().strip())
+        # os.fsdecode: a directory's name may hold bytes that are not UTF-8.
+        self.git_dir = Path(os.fsdecode(result.stdout.strip()))
         top = _git(["rev-parse", "--show-toplevel"], path)
-        self.root = Path(top.stdout.decode().strip()) if top.returncode == 0 else self.git_dir
+        self.root = Path(os.fsdecode(top.stdout.strip())) if top.returncode == 0 else self.git_dir
         self.path = self.root.resolve()
 
     @property
     def identity(self) -> str:
-        """The repository as named in findings and in the incremental-scan record."""
-        return str(self.path)
+        """The repository as named in findings and in the incremental-scan record: its path, any
+        byte of it that is not UTF-8 written `\\xNN` (as file names are) for the store and outputs."""
+        return display_path(os.fsencode(self.path))
 
     def committed_file(self, name: str, limit: int) -> bytes | None:
         """A regular file at the root of HEAD's tree, or None when there is none (or no HEAD).
