@@ -174,3 +174,28 @@ def test_an_actor_not_in_utf8_is_recorded_in_the_audit_chain(run, tmp_path, lati
     log = run("audit", "log", "--db", db)
     assert log.code == 0 and "mall\\xffory" in log.stdout and "env\\xfe" in log.stdout, log
     assert run("audit", "verify", "--db", db).code == 0
+
+
+# -- a distributed sweep's worker log -----------------------------------------------------------------
+def test_a_workers_log_line_shows_a_units_label_and_error_escaped(monkeypatch, caplog):
+    """A unit's label names a repository (a forge's listing chose it) and its error quotes what a
+    store answered: the worker's warning shows both as one line of text. Was: raw ESC, CR LF."""
+    import logging
+
+    pytest.importorskip("celery")
+    from keysweep.distributed.app import make_app
+    from keysweep.distributed.config import DistributedConfig
+
+    def fails(payload, state):
+        raise RuntimeError(f"proxy said {EVIL}")
+
+    monkeypatch.setattr("keysweep.distributed.tasks.run_unit", fails)
+    app = make_app(DistributedConfig(broker="memory://", max_attempts=2), state=object())
+    app.conf.task_always_eager = True
+    caplog.set_level(logging.WARNING, logger="keysweep")
+    (task,) = [task for name, task in app.tasks.items() if name.startswith("keysweep.") and "unit" in name]
+    answer = task.apply(args=[{"unit": {"label": f"git {EVIL}"}}]).result
+    said = " ".join(f"RuntimeError: proxy said {EVIL}".split())  # an error is one line: CR LF is a space
+    assert answer == {"label": f"git {EVIL}", "failed": f"failed 2 times, last: {said}"}  # data, for the sweep
+    (line,) = [record.getMessage() for record in caplog.records if "attempt 1 failed" in record.getMessage()]
+    assert line == f"git {terminal_safe(EVIL)}: attempt 1 failed: {terminal_safe(said)}"

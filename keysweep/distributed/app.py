@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from keysweep.distributed.config import DistributedConfig
+from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources.remote import describe_exception
 
 TASK = "keysweep.scan_unit"
@@ -62,7 +63,8 @@ def register_sweeps(app, config: DistributedConfig, state) -> None:
     def scheduled_sweep(args: list[str]) -> dict[str, Any]:
         log.info("scheduled sweep starting (%s)", " ".join(args) or "no extra options")
         result = run_scheduled_sweep(list(args), state, config.broker, config.queue)
-        log.info("scheduled sweep ended with exit status %d: %s", result["exit"], " / ".join(result["stderr_tail"][-2:]))
+        log.info("scheduled sweep ended with exit status %d: %s", result["exit"],
+                 terminal_safe(" / ".join(result["stderr_tail"][-2:])))
         return result
 
 
@@ -79,7 +81,7 @@ def register(app, config: DistributedConfig, state) -> None:
                                               f"(the worker running it was lost each time)"}
         if redelivered:
             # Sent again as a fresh message that counts this lost attempt (the lost one is acknowledged).
-            log.warning("%s: delivered again after its worker was lost (attempt %d)", label, attempt)
+            log.warning("%s: delivered again after its worker was lost (attempt %d)", terminal_safe(label), attempt)
             raise self.retry(countdown=0)
         try:
             answer = run_unit(payload, state)
@@ -87,7 +89,8 @@ def register(app, config: DistributedConfig, state) -> None:
             message = describe_exception(exc)
             if attempt >= config.max_attempts:
                 return {"label": label, "failed": f"failed {config.max_attempts} times, last: {message}"}
-            log.warning("%s: attempt %d failed: %s", label, attempt, message)
+            # The label names a repository or store, the message quotes its error: both the source's choice.
+            log.warning("%s: attempt %d failed: %s", terminal_safe(label), attempt, terminal_safe(message))
             raise self.retry(countdown=min(2 ** attempt, 30)) from None
         die_if_asked()
         return answer
