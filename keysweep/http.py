@@ -337,21 +337,38 @@ def _safe_url(url: str) -> str:
 
 
 class ListingError(Exception):
-    """A page of a listing did not come back as a 200 JSON object: `response` is the answer, or
-    `error` the transport failure when there was none."""
+    """A listing that could not be read whole: a page that did not come back as the documented 200
+    JSON (`response` is the answer, or `error` the transport failure when there was none), or more
+    pages than allowed (`pages`: the listing is cut, so nothing may be concluded from it)."""
 
-    def __init__(self, url: str, response: Response | None = None, error: TransportError | None = None) -> None:
-        super().__init__(f"GET {_safe_url(url)}: " + (f"HTTP {response.status}" if response else str(error)))
+    def __init__(self, url: str, response: Response | None = None, error: TransportError | None = None,
+                 pages: int | None = None) -> None:
+        if pages is not None:
+            why = f"more than {pages} pages"
+        elif response is not None:
+            why = f"HTTP {response.status}" + (" without the documented listing" if 200 <= response.status < 300 else "")
+        else:
+            why = str(error)
+        super().__init__(f"GET {_safe_url(url)}: {why}")
         self.url = url
         self.response = response
         self.error = error
+        self.pages = pages
+
+
+def _cursor_page(body: Any) -> bool:
+    """The documented page: `{"data": [...], "has_more": bool, ...}`."""
+    return isinstance(body, dict) and isinstance(body.get("data"), list) and isinstance(body.get("has_more"), bool)
 
 
 async def list_all(http: HttpClient, url: str, *, headers: Mapping[str, str], params: Mapping[str, str],
                    cursor_param: str, max_pages: int = 1000,
                    on_response: Callable[[Response], None] | None = None) -> list[dict[str, Any]]:
     """Every item of a cursor-paginated list in the style several providers' admin APIs share:
-    `{"data": [...], "has_more": bool, "last_id": "..."}`, the cursor sent back as `cursor_param`."""
+    `{"data": [...], "has_more": bool, "last_id": "..."}`, the cursor sent back as `cursor_param`.
+    Whole or not at all: a key proven by being the only one to fit must be the only one in the
+    whole listing, so a page without `data` and `has_more` (a proxy's `{}`), more pages announced
+    after an empty one, or more than `max_pages` pages is a ListingError, never a shorter list."""
     items: list[dict[str, Any]] = []
     query = dict(params)
     for _ in range(max_pages):
@@ -362,24 +379,31 @@ async def list_all(http: HttpClient, url: str, *, headers: Mapping[str, str], pa
         if on_response is not None:
             on_response(response)
         body = response.json()
-        if response.status != 200 or not isinstance(body, dict):
+        if response.status != 200 or not _cursor_page(body):
             raise ListingError(url, response=response)
-        page = [item for item in body.get("data") or [] if isinstance(item, dict)]
+        page = [item for item in body["data"] if isinstance(item, dict)]
         items.extend(page)
-        if not body.get("has_more") or not page:
-            break
-        query[cursor_param] = body.get("last_id") or page[-1].get("id")
-    return items
+        if not body["has_more"]:
+            return items
+        cursor = body.get("last_id") or (page[-1].get("id") if page else None)
+        if not isinstance(cursor, str) or not cursor:
+            raise ListingError(url, response=response)
+        query[cursor_param] = cursor
+    raise ListingError(url, pages=max_pages)
 
 
 async def list_by_offset(http: HttpClient, url: str, *, headers: Mapping[str, str], params: Mapping[str, str],
                          offset_param: str, max_offset: int = 100_000,
                          on_response: Callable[[Response], None] | None = None) -> list[dict[str, Any]]:
     """Every item of a list paged by offset (`{"data": [...]}`, `offset_param` = entries read so far)
-    until an empty page; a page that is not a 200 JSON object with a `data` list is a ListingError."""
+    until an empty page; a page that is not a 200 JSON object with a `data` list, or entries past
+    `max_offset` (the listing would be cut), is a ListingError."""
     items: list[dict[str, Any]] = []
-    offset = 0
-    while offset <= max_offset:
+    offset = pages = 0
+    while True:
+        if offset > max_offset:
+            raise ListingError(url, pages=pages)
+        pages += 1
         try:
             response = await http.request("GET", url, headers=headers, params={**params, offset_param: str(offset)})
         except TransportError as exc:
@@ -391,7 +415,6 @@ async def list_by_offset(http: HttpClient, url: str, *, headers: Mapping[str, st
             raise ListingError(url, response=response)
         page = [item for item in body["data"] if isinstance(item, dict)]
         if not page:
-            break
+            return items
         items.extend(page)
         offset += len(page)
-    return items

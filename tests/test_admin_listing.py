@@ -36,7 +36,7 @@ class ScriptedHttp:
     async def request(self, method, url, *, headers=None, params=None, **_):
         assert method == "GET"
         self.seen.append((url, dict(params or {})))
-        bodies = self.pages.get(url) or [{"data": []}]
+        bodies = self.pages.get(url) or [{"data": [], "has_more": False}]
         body = bodies.pop(0) if len(bodies) > 1 else bodies[0]
         return Response(self.status, {}, json.dumps(body).encode(), url)
 
@@ -87,6 +87,71 @@ def test_a_revoker_records_every_page_and_a_failure_as_its_result():
     result = run(list_admin_pages(failing, BASE, listing, {}, calls, "listing"))
     assert isinstance(result, RevokeResult) and not result.ok and result.retryable
     assert result.calls == (("GET", f"{BASE}/keys", "503"),)
+
+
+@pytest.mark.parametrize("page", [
+    {},                                                 # a proxy's empty object
+    {"data": [{"id": "a"}]},                            # no has_more: cannot tell whether it is all
+    {"data": {"id": "a"}, "has_more": False},           # data not a list
+    {"data": [], "has_more": True},                     # more announced, and no cursor to ask it with
+    [{"id": "a"}],
+], ids=["empty-object", "no-has-more", "data-not-a-list", "more-after-an-empty-page", "a-list"])
+def test_a_cursor_page_not_in_the_documented_shape_is_a_listing_error_never_a_shorter_list(page):
+    http = ScriptedHttp({f"{BASE}/keys": [page]})
+    with pytest.raises(ListingError, match="HTTP 200 without the documented listing"):
+        run(list_pages(http, BASE, Listing("/keys", {}, "after"), {}))
+
+
+def test_a_cursor_listing_longer_than_its_page_limit_is_an_error_not_its_first_pages():
+    endless = ScriptedHttp({f"{BASE}/keys": [{"data": [{"id": "a"}], "has_more": True, "last_id": "a"}]})
+    with pytest.raises(ListingError, match="more than 3 pages") as raised:
+        run(list_pages(endless, BASE, Listing("/keys", {}, "after"), {}, max_pages=3))
+    assert raised.value.pages == 3 and len(endless.seen) == 3
+
+
+def test_an_offset_listing_past_its_limit_is_an_error_not_its_first_entries():
+    from keysweep.http import list_by_offset
+
+    endless = ScriptedHttp({f"{BASE}/keys": [{"data": [{"hash": "h"}, {"hash": "i"}]}]})
+    with pytest.raises(ListingError, match="more than 3 pages"):
+        run(list_by_offset(endless, f"{BASE}/keys", headers={}, params={}, offset_param="offset", max_offset=5))
+    assert [params["offset"] for _, params in endless.seen] == ["0", "2", "4"]
+
+
+def test_a_revoker_believes_no_listing_a_proxy_answered_and_proves_nothing_from_a_cut_one():
+    ctx = Context(http=ScriptedHttp({f"{BASE}/keys": [{}]}), settings=Settings(env={}))
+    calls: list[tuple[str, str, str]] = []
+    result = run(list_admin_pages(ctx, BASE, Listing("/keys", {}, "after"), {}, calls, "key listing"))
+    assert isinstance(result, RevokeResult) and not result.ok and result.retryable
+    assert result.detail == "key listing: HTTP 200 without the documented success body; not believed"
+    assert result.calls == (("GET", f"{BASE}/keys", "200"),)
+
+    endless = ScriptedHttp({f"{BASE}/keys": [{"data": [{"id": "a"}], "has_more": True, "last_id": "a"}]})
+    calls = []
+    result = run(list_admin_pages(Context(http=endless, settings=Settings(env={})), BASE,
+                                  Listing("/keys", {}, "after"), {}, calls, "key listing"))
+    assert not result.ok and not result.retryable
+    assert result.detail == "needs a person: key listing: more than 1000 pages, not read whole"
+    assert len(result.calls) == 1000
+
+
+def test_an_owner_inventory_says_a_proxied_or_cut_listing_was_not_read_whole():
+    from keysweep.providers.admin_api import AdminApiError, paginate
+
+    class Access:
+        cache: dict = {}
+
+        def __init__(self, http):
+            self.ctx = Context(http=http, settings=Settings(env={}))
+
+        def warn(self, message):
+            raise AssertionError(message)
+
+    with pytest.raises(AdminApiError, match=r"^keys: HTTP 200 without the documented listing$"):
+        run(paginate(Access(ScriptedHttp({f"{BASE}/keys": [{}]})), BASE, Listing("/keys", {}, "after"), {}, "keys"))
+    endless = ScriptedHttp({f"{BASE}/keys": [{"data": [{"id": "a"}], "has_more": True, "last_id": "a"}]})
+    with pytest.raises(AdminApiError, match=r"^keys: more than 200 pages, not read whole$"):
+        run(paginate(Access(endless), BASE, Listing("/keys", {}, "after"), {}, "keys"))
 
 
 # The revokers ask exactly what the provider's record declares (path and query), as owners do.

@@ -63,10 +63,14 @@ async def paginate(access: "InventoryAccess", base: str, listing: Listing, heade
     try:
         return await list_pages(access.ctx.http, base, listing, headers, max_pages=MAX_PAGES, **fields)
     except ListingError as exc:
+        if exc.pages is not None:
+            raise AdminApiError(f"{what}: more than {exc.pages} pages, not read whole") from None
         if exc.response is None:
             raise AdminApiError(f"{what}: no answer ({exc.error})") from None
-        not_json = "" if exc.response.json() is not None else " (not JSON)"
-        raise AdminApiError(f"{what}: HTTP {exc.response.status}{not_json}") from None
+        if exc.response.json() is None:
+            raise AdminApiError(f"{what}: HTTP {exc.response.status} (not JSON)") from None
+        shape = " without the documented listing" if 200 <= exc.response.status < 300 else ""
+        raise AdminApiError(f"{what}: HTTP {exc.response.status}{shape}") from None
 
 
 # -- the admin inventory entry of a live key, for its reach (keysweep/verify/reach.py) --------------
