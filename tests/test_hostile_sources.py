@@ -199,3 +199,56 @@ def test_a_workers_log_line_shows_a_units_label_and_error_escaped(monkeypatch, c
     assert answer == {"label": f"git {EVIL}", "failed": f"failed 2 times, last: {said}"}  # data, for the sweep
     (line,) = [record.getMessage() for record in caplog.records if "attempt 1 failed" in record.getMessage()]
     assert line == f"git {terminal_safe(EVIL)}: attempt 1 failed: {terminal_safe(said)}"
+
+
+# -- a key's reach: names an IAM policy chose ----------------------------------------------------------
+# A role name, a condition's title and a Deny statement's Sid are the policy writer's text.
+HOSTILE_REACH = {
+    "identity": f"sa@{EVIL}.iam.gserviceaccount.com",
+    "permissions": [f"roles/owner{EVIL}", "[link=https://evil]roles/viewer[/link]"],
+    "resources": [f"folders/1{EVIL}"], "flagged": [f"roles/owner{EVIL}"], "access": "admin",
+    "evidence": f"cloudresourcemanager getIamPolicy {EVIL}",
+    "unknown": [f"conditional bindings: roles/editor ({EVIL})", f'policy: Deny statement "{EVIL}" (iam:*)'],
+    "details": {"granted_on": {f"folders/1{EVIL}": [f"roles/owner{EVIL}"]}},
+    "checked_at": "2026-12-01T00:00:00Z",
+}
+
+
+@pytest.fixture
+def store_with_reach(hostile_store):
+    from keysweep.store import Store
+
+    store = Store(hostile_store)
+    for finding in store.findings():
+        store.record_verification(finding.id, "live", {"login": EVIL}, None, "2026-12-01T00:00:00Z",
+                                  reach=HOSTILE_REACH)
+    store.close()
+    return hostile_store
+
+
+@pytest.mark.parametrize("command", [("revoke", "--all"), ("report",), ("report", "--audit"), ("status",),
+                                     ("findings",), ("verify", "--ttl", "999999999")])
+def test_a_hostile_reach_is_shown_as_text(run, store_with_reach, command):
+    result = run(*command, "--db", store_with_reach)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result
+    assert_nothing_raw(result)
+    if command[0] == "revoke":
+        assert f"reach:   critical (admin): roles/owner{terminal_safe(EVIL)}!, [link=https://evil]roles/viewer[/link]" \
+               in result.stdout, result
+
+
+def test_the_html_report_shows_a_hostile_reach_as_text(run, tmp_path, store_with_reach):
+    page = tmp_path / "report.html"
+    assert run("report", "--db", store_with_reach, "--format", "html", "-o", page).code == 0
+    text = page.read_text()
+    for char in RAW_FORBIDDEN:
+        assert char not in text, repr(char)
+    assert html.escape(f"roles/owner{terminal_safe(EVIL)}!", quote=True) in text
+    assert "<link" not in text and "[link=https://evil]roles/viewer[/link]" in text
+
+
+def test_json_keeps_a_hostile_reach_exactly(run, store_with_reach):
+    result = run("findings", "--format", "json", "--db", store_with_reach)
+    reaches = [f["reach"] for f in result.json()]
+    assert reaches and all(r["unknown"] == HOSTILE_REACH["unknown"] for r in reaches)
+    assert all(r["details"] == HOSTILE_REACH["details"] for r in reaches)
