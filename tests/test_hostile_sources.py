@@ -14,6 +14,7 @@ from keysweep.sanitize import terminal_safe
 from tests.fakes.kubernetes import FakeKubernetes, kubeconfig
 
 from .conftest import find_secret
+from .test_google_apikeys import leaked_repo as google_leak  # noqa: F401  (a fixture)
 
 pytest.importorskip("kubernetes")
 
@@ -252,3 +253,26 @@ def test_json_keeps_a_hostile_reach_exactly(run, store_with_reach):
     reaches = [f["reach"] for f in result.json()]
     assert reaches and all(r["unknown"] == HOSTILE_REACH["unknown"] for r in reaches)
     assert all(r["details"] == HOSTILE_REACH["details"] for r in reaches)
+
+
+# -- a provider's error body, quoted by a revocation job ----------------------------------------------
+def test_a_revocation_refused_with_a_hostile_message_is_recorded_and_shown_as_text(run, monkeypatch, google_leak):
+    """Google's google.rpc.Status message is the answerer's text (a proxy's too), and JSON lets it
+    hold a lone surrogate. Was: 'internal error: UnicodeEncodeError' in the middle of the run (the
+    job left `revoking`, every resume failing the same way)."""
+    r = google_leak
+    assert run("scan", "dir", str(r.leak)).code == 1
+    assert run("owners", "--format", "json").code == 0  # binds the key to its name at Google
+    message = f"{EVIL} \ud800"
+    r.servers.call(lambda: r.fake.operation_errors.append({"code": 9, "message": message}))
+    done = run("revoke", "--provider", "google", "--execute", "--yes", "--confirm-delay", "0.01")
+    assert done.code == 0, done
+    assert_nothing_raw(done)
+    assert f"failed (code 9): {terminal_safe(message)}" in done.stdout, done
+    (job,) = run("revoke", "--provider", "google", "--format", "json").json()["plan"]
+    assert job["job"]["state"] == "failed_permanent"
+    log = run("audit", "log")
+    # The audit row's JSON escapes C0 controls; the C1, bidi and zero-width ones the display escapes.
+    assert log.code == 0 and "[bold red]REVOKED[/]\\x9b2J\\u202e\\u200b\\r\\nkeysweep: 0 findings \ufffd" in log.stdout, log
+    assert_nothing_raw(log)
+    assert run("audit", "verify").code == 0

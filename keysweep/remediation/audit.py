@@ -64,6 +64,10 @@ def _text(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _stored(text: str | None) -> str | None:
+    return None if text is None else stored_text(text)
+
+
 def append(conn, at: str, actor: str, action: str, target: Any, result: Any) -> int:
     """Append one row inside the caller's transaction (or its own); returns its seq.
 
@@ -74,8 +78,9 @@ def append(conn, at: str, actor: str, action: str, target: Any, result: Any) -> 
     seq = (last[0] + 1) if last else 1
     prev = last[1] if last else GENESIS
     job = target.get("job") if isinstance(target, dict) else None
-    row = {"seq": seq, "at": at, "actor": actor, "action": action, "target": _text(target),
-           "result": _text(result), "digest": job_digest(conn, job) if isinstance(job, int) else None}
+    # stored_text: a provider's answer quoted here may hold a lone surrogate, which SQLite refuses.
+    row = {"seq": seq, "at": at, "actor": stored_text(actor), "action": action, "target": _stored(_text(target)),
+           "result": _stored(_text(result)), "digest": job_digest(conn, job) if isinstance(job, int) else None}
     digest = row_hash(prev, row)
     conn.execute("INSERT INTO audit_log (seq, at, actor, action, target, result, prev_hash, hash, digest) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

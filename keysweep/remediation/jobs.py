@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator
 
 from keysweep.remediation import audit
 from keysweep.revokers import Plan, PlannedCall
+from keysweep.sanitize import stored_text
 from keysweep.store import begin_immediate
 
 PLANNED = "planned"
@@ -45,6 +46,12 @@ SAME_KEY_EVENTS = ("revoked", "confirmed_dead")
 
 JOB_COLUMNS = ("id", "finding_id", "revoker", "provider", "plan", "state", "attempts", "last_error",
                "updated_at", "created_at", "next_attempt_at", "run_id", "approved_by", "policy_rule")
+
+
+def _text(value: str | None) -> str | None:
+    """A call's target or a provider's error as SQLite and the audit chain hold it: an error body's
+    lone surrogate (JSON's `\\ud800`) made every write of the job fail mid-run."""
+    return stored_text(value) if isinstance(value, str) else value
 
 
 @dataclass
@@ -304,10 +311,11 @@ class Jobs:
             self.conn.execute(
                 "INSERT INTO revocation_calls (revocation_id, finding_id, run_id, method, target, outcome, detail, "
                 "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [job.id, job.finding_id, self.run_id, call.method, call.target, call.outcome, call.detail, at])
+                [job.id, job.finding_id, self.run_id, call.method, _text(call.target), call.outcome,
+                 _text(call.detail), at])
             audit.append(self.conn, at, self.actor, action,
-                         {"finding": job.finding_id, "job": job.id, "method": call.method, "target": call.target},
-                         {"outcome": call.outcome, "ok": call.ok, "detail": call.detail or None})
+                         {"finding": job.finding_id, "job": job.id, "method": call.method, "target": _text(call.target)},
+                         {"outcome": call.outcome, "ok": call.ok, "detail": _text(call.detail) or None})
 
     def record(self, job: Job, calls: list[CallRecord], state: str, *, error: str | None = None,
                next_attempt_at: str | None = None, event: str | None = None,
@@ -315,6 +323,7 @@ class Jobs:
         """The calls made for a job and the state they lead to, in one transaction. `attempted`:
         they were an attempt at the provider (a revoke call), which counts in `attempts`."""
         at = self.now()
+        error = _text(error)
         with transaction(self.conn):
             self._insert_calls(job, calls, at, action)
             self.conn.execute("UPDATE revocations SET state = ?, last_error = ?, updated_at = ?, next_attempt_at = ?, "
