@@ -276,3 +276,24 @@ def test_a_revocation_refused_with_a_hostile_message_is_recorded_and_shown_as_te
     assert log.code == 0 and "[bold red]REVOKED[/]\\x9b2J\\u202e\\u200b\\r\\nkeysweep: 0 findings \ufffd" in log.stdout, log
     assert_nothing_raw(log)
     assert run("audit", "verify").code == 0
+
+
+# -- owner hints a store's labels give --------------------------------------------------------------
+def test_hostile_owner_labels_are_owners_as_text(run, tmp_path, cluster, keys):
+    """Labels are the cluster user's text. Was: a label value with a lone surrogate made every
+    `keysweep owners` run on the store fail with 'internal error: UnicodeEncodeError'."""
+    cluster.secret("apps", "openai", {"OPENAI_API_KEY": keys.openai_project()},
+                   labels={"owner": EVIL, "team": EVIL, "acme.io/owner": "o\ud800"})
+    db = tmp_path / "s.db"
+    assert run("scan", "kubernetes", "--db", db, "--no-progress", "--format", "json").code == 1
+    owners = run("owners", "--offline", "--db", db)
+    assert owners.code == 0, owners
+    assert_nothing_raw(owners)
+    assert terminal_safe(EVIL) in owners.stdout and "acme.io/owner=o\ufffd" in owners.stdout, owners
+    (finding,) = run("owners", "--offline", "--format", "json", "--db", db).json()
+    assert (finding["owner"]["name"], finding["owner"]["team"]) == (EVIL, EVIL)  # JSON: exact
+    for command in (("status",), ("report",), ("revoke", "--all")):
+        shown = run(*command, "--db", db)
+        assert shown.code == 0, shown
+        assert_nothing_raw(shown)
+        assert terminal_safe(EVIL) in shown.stdout, shown

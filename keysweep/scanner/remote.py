@@ -63,10 +63,17 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _well_formed(locator: dict[str, Any]) -> dict[str, Any]:
-    """A locator whose names (read from a store's JSON) hold no lone surrogate: SQLite, UTF-8
-    output and the audit chain refuse one, and a finding must be recorded whatever it is named."""
-    return {key: well_formed(value) if isinstance(value, str) else value for key, value in locator.items()}
+def _well_formed(value: Any) -> Any:
+    """A locator or metadata (nested) whose strings, read from a store's JSON, hold no lone
+    surrogate: SQLite, UTF-8 output and the audit chain refuse one, and a finding must be recorded
+    (and its owner hints read) whatever it is named or labelled."""
+    if isinstance(value, str):
+        return well_formed(value)
+    if isinstance(value, dict):
+        return {_well_formed(key): _well_formed(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_well_formed(item) for item in value]
+    return value
 
 
 def cache_path(root: Path, name: str) -> Path:
@@ -283,7 +290,7 @@ class Runner:
                 hits.append((match, Occurrence(
                     source=group.kind, path=None, line=match.line - first + 1, repo=unit.repo,
                     committed_at=entry.at, locator=_well_formed(entry.locator), seen_at=seen_at,
-                    metadata=dict(entry.metadata) if entry.metadata else None)))
+                    metadata=_well_formed(entry.metadata) if entry.metadata else None)))
             if group.object_id and not partly:  # a rule timed out: read it again next time
                 done.append(group.object_id)
             self.counters["values"] += len(group.entries)
@@ -297,7 +304,7 @@ class Runner:
                 key_id=record.key_id, first_seen_at=seen_at, last_seen_at=seen_at,
                 occurrences=[Occurrence(source=record.kind, path=None, line=None, repo=unit.repo,
                                         locator=_well_formed(record.locator), seen_at=seen_at,
-                                        metadata=dict(record.metadata) if record.metadata else None)]))
+                                        metadata=_well_formed(record.metadata) if record.metadata else None)]))
             self.counters["inventory"] += 1
         apply_ignore(findings, self.ignored)
         return ScanResult(findings, stats, scope=unit.scope, source=unit.source, scanned_objects=done,
