@@ -297,3 +297,19 @@ def test_hostile_owner_labels_are_owners_as_text(run, tmp_path, cluster, keys):
         assert shown.code == 0, shown
         assert_nothing_raw(shown)
         assert terminal_safe(EVIL) in shown.stdout, shown
+
+
+def test_a_release_with_a_byte_that_is_not_utf8_is_still_read(run, tmp_path, cluster, keys):
+    """Was: 'Helm release skipped: the release is not JSON' — one Latin-1 byte in its notes hid
+    every key in its values."""
+    import base64
+    import gzip
+
+    planted = keys.openai_project()
+    release = (b'{"name": "pay", "version": 1, "info": {"notes": "caf\xe9"}, "chart": {"metadata": {"name": "w"}},'
+               b' "config": {"openai": {"apiKey": "' + planted.encode() + b'"}}}')
+    cluster.helm_release("apps", "pay", 1, packed=base64.b64encode(gzip.compress(release)))
+    result = run("scan", "kubernetes", "--db", tmp_path / "s.db", "--no-progress", "--format", "json")
+    assert result.code == 1 and result.stderr == "", result
+    (place,) = find_secret(result.json(), planted)["occurrences"]
+    assert place["locator"]["key"] == "values:openai.apiKey"

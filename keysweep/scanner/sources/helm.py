@@ -77,11 +77,21 @@ def decode_release(inner: bytes, limit: int | None = None) -> dict[str, Any]:
         raise ReleaseError(f"the release is more than {limit // (1024 * 1024)} MiB")
     try:
         release = json.loads(raw)
+    except UnicodeDecodeError:
+        # A byte that is not UTF-8 in one string (Helm itself writes none) must not hide the rest.
+        release = _loads(raw.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
         raise ReleaseError("the release is not JSON") from None
     if not isinstance(release, dict):
         raise ReleaseError("the release is not a JSON object")
     return release
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise ReleaseError("the release is not JSON") from None
 
 
 class _Unwieldy(Exception):
