@@ -313,3 +313,31 @@ def test_a_release_with_a_byte_that_is_not_utf8_is_still_read(run, tmp_path, clu
     assert result.code == 1 and result.stderr == "", result
     (place,) = find_secret(result.json(), planted)["occurrences"]
     assert place["locator"]["key"] == "values:openai.apiKey"
+
+
+# -- what a provider says about a live key -------------------------------------------------------------
+def test_an_identity_a_provider_answers_with_hostile_text_is_an_owner_as_text(run, tmp_path, fake_api, monkeypatch,
+                                                                               keys):
+    """OpenAI's /v1/me names the key's user (or a proxy answers in its place). Was: an email with a
+    lone surrogate made `keysweep owners` fail with 'internal error: UnicodeEncodeError'."""
+    from tests.conftest import OPENAI_MODELS
+
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_api.url + "/openai/v1")
+    fake_api.add("GET", "/openai/v1/models", json=OPENAI_MODELS, headers={"openai-organization": "org-acme"})
+    fake_api.add("GET", "/openai/v1/me", json={"object": "user", "id": "user-1", "email": "jane\ud800@acme.io",
+                                               "name": EVIL})
+    leak = tmp_path / "leak"
+    leak.mkdir()
+    (leak / "a.env").write_text(f"K={keys.openai_project()}\n")
+    db = tmp_path / "s.db"
+    assert run("scan", "dir", leak, "--db", db).code == 1
+    verified = run("verify", "--db", db)
+    assert verified.code == 1, verified  # live
+    assert_nothing_raw(verified)
+    owners = run("owners", "--db", db)
+    assert owners.code == 0, owners
+    assert_nothing_raw(owners)
+    assert "jane\ufffd@acme.io" in owners.stdout, owners
+    (finding,) = run("findings", "--format", "json", "--db", db).json()
+    assert finding["owner"]["name"] == "jane\ufffd@acme.io"
+    assert finding["verification"]["identity"]["user_name"] == EVIL  # JSON: exact

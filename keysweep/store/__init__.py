@@ -27,7 +27,7 @@ from keysweep.errors import StoreError
 from keysweep.files import make_private_dirs
 from keysweep.locations import at_target
 from keysweep.models import Finding, Occurrence, occurrence_order, place_of
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import stored_text, terminal_safe
 from keysweep.store import postgres
 from keysweep.store.migrations import MIGRATIONS, POSTGRES
 from keysweep.suppress import INLINE, IgnoreList, is_suppressed
@@ -199,9 +199,11 @@ class Store:
         if upsert_on is not None:
             sql += (f" ON CONFLICT ({upsert_on}) DO UPDATE SET "
                     + ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert_on))
-        # A dict or list value is stored as JSON text, as sqlite_utils stored it before.
+        # A dict or list value is stored as JSON text, as sqlite_utils stored it before. A string a
+        # provider answered (an owner's email, a check's error) may hold a lone surrogate from JSON's
+        # `\\ud800`, which SQLite and PostgreSQL refuse: stored_text puts U+FFFD in its place.
         self.conn.execute(sql, [json.dumps(row[c], default=repr) if isinstance(row[c], (dict, list, tuple))
-                                else row[c] for c in columns])
+                                else stored_text(row[c]) if isinstance(row[c], str) else row[c] for c in columns])
 
     def _retry_locked(self, action: Callable[[], Any]) -> Any:
         """Run a statement that needs the database lock outside a transaction (changing the
