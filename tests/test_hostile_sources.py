@@ -341,3 +341,17 @@ def test_an_identity_a_provider_answers_with_hostile_text_is_an_owner_as_text(ru
     (finding,) = run("findings", "--format", "json", "--db", db).json()
     assert finding["owner"]["name"] == "jane\ufffd@acme.io"
     assert finding["verification"]["identity"]["user_name"] == EVIL  # JSON: exact
+
+
+def test_the_pre_commit_scan_works_in_a_directory_not_named_in_utf8(run, make_repo, keys):
+    """Was: 'internal error: UnicodeDecodeError' (exit 2) from `scan staged`, the pre-commit hook,
+    in such a repository: every commit there blocked, and no key in it found."""
+    repo = make_repo("caf\udcff")
+    repo.commit("init", {"README": "hi\n"})
+    planted = keys.anthropic()
+    (repo.path / "c.env").write_text(f"K={planted}\n")
+    repo.git("add", "c.env")
+    result = run("scan", "staged", "--format", "json", cwd=repo.path)
+    assert result.code == 1, result
+    (place,) = find_secret(result.json(), planted)["occurrences"]
+    assert (place["repo"], place["path"]) == (str(repo.path.parent) + "/caf\\xff", "c.env")

@@ -251,7 +251,7 @@ class GitRepo:
         if result.returncode != 0:
             return []
         try:
-            text = read_text(self.path / result.stdout.decode().strip(), follow_symlinks=True)
+            text = read_text(self.path / os.fsdecode(result.stdout.strip()), follow_symlinks=True)
         except (OSError, UnicodeDecodeError):
             return []
         return [line.strip() for line in text.splitlines() if line.strip()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -33,12 +34,12 @@ class StagedSource:
             raise SourceError("git is not installed or not on PATH") from None
         if top.returncode != 0:
             raise SourceError(f"{self.cwd.resolve()}: not inside a git work tree")
-        self.root = Path(top.stdout.decode().strip()).resolve()
+        self.root = Path(os.fsdecode(top.stdout.strip())).resolve()  # a directory named in Latin-1 too
         self.max_size = max_size
 
     @property
     def identity(self) -> str:
-        return str(self.root)
+        return display_path(os.fsencode(self.root))  # as GitRepo.identity: a byte not UTF-8 as \\xNN
 
     def blobs(self, stats: ScanStats) -> Iterator[Blob]:
         result = subprocess.run(
