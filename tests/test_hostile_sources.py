@@ -355,3 +355,17 @@ def test_the_pre_commit_scan_works_in_a_directory_not_named_in_utf8(run, make_re
     assert result.code == 1, result
     (place,) = find_secret(result.json(), planted)["occurrences"]
     assert (place["repo"], place["path"]) == (str(repo.path.parent) + "/caf\\xff", "c.env")
+
+
+def test_a_directory_not_named_in_utf8_is_scanned_into_the_store(run, tmp_path, keys):
+    """Was: 'internal error: UnicodeEncodeError' once the scan was recorded (the store's query on
+    the scope), every key found in it lost."""
+    root = tmp_path / "caf\udcff"
+    root.mkdir()
+    planted = keys.openai_project()
+    (root / "a.env").write_text(f"K={planted}\n")
+    db = tmp_path / "s.db"
+    for _ in range(2):  # the second reading finds the scope's record
+        result = run("scan", "dir", root, "--db", db, "--format", "json")
+        assert result.code == 1 and result.stderr == "", result
+    assert find_secret(run("findings", "--format", "json", "--db", db).json(), planted)

@@ -56,7 +56,7 @@ class DirectorySource:
 
     @property
     def identity(self) -> str:
-        return str(self.root)
+        return display_path(os.fsencode(self.root))  # as GitRepo.identity: a byte not UTF-8 as \\xNN
 
     def census(self) -> tuple[int, int]:
         """(files, bytes) `blobs` will read: the regular files up to `max_size`, from a walk of names
