@@ -132,10 +132,12 @@ def test_json_commands_keep_the_place_and_stay_json(run, hostile_store):
 
 
 def test_the_matched_bytes_keep_smuggled_bytes_and_mark_lone_surrogates():
-    from keysweep.scanner.sources import utf8, well_formed
+    from keysweep.sanitize import stored_text
+    from keysweep.scanner.sources import utf8
 
     assert utf8("a\ud800b\udc80c") == b"a\xef\xbf\xbdb\x80c"  # \udc80: a byte surrogateescape read
-    assert well_formed("s\ud800\udc80x") == "s\ufffd\ufffdx" and well_formed("plain") == "plain"
+    # A name keeps a smuggled byte visible as \\xNN (as file names are) and a lone surrogate as U+FFFD.
+    assert stored_text("s\ud800\udc80x") == "s\ufffd\\x80x" and stored_text("plain") == "plain"
 
 
 # -- bytes that are not UTF-8: a directory named in Latin-1, an actor from the environment ------------

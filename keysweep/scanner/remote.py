@@ -31,9 +31,10 @@ from urllib.parse import urlsplit, urlunsplit
 from keysweep.cache import cache_dir, ensure_private_dir
 from keysweep.fingerprint import finding_id
 from keysweep.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
+from keysweep.sanitize import stored_text
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, scan_git, utc_now
 from keysweep.scanner.session import GitState, git_state
-from keysweep.scanner.sources import DEFAULT_MAX_SIZE, utf8, well_formed
+from keysweep.scanner.sources import DEFAULT_MAX_SIZE, utf8
 from keysweep.scanner.sources.remote import (
     GitTarget,
     Pending,
@@ -68,7 +69,7 @@ def _well_formed(value: Any) -> Any:
     surrogate: SQLite, UTF-8 output and the audit chain refuse one, and a finding must be recorded
     (and its owner hints read) whatever it is named or labelled."""
     if isinstance(value, str):
-        return well_formed(value)
+        return stored_text(value)
     if isinstance(value, dict):
         return {_well_formed(key): _well_formed(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -24,13 +24,6 @@ def looks_binary(content: bytes) -> bool:
 # Lone surrogates a JSON `\\ud800` escape can make (a Helm values key, a secret store's answer),
 # except U+DC80-DCFF, which stand for the bytes that `surrogateescape` read.
 _LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
-_ANY_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def well_formed(text: str) -> str:
-    """`text` with every lone surrogate as U+FFFD: a name read from JSON (a Helm values key, a
-    secret's name) that SQLite, UTF-8 output and the audit chain can all hold."""
-    return _ANY_SURROGATE.sub("\ufffd", text)
 
 
 def utf8(text: str) -> bytes:

@@ -27,7 +27,8 @@ import json
 import zlib
 from typing import Any, Iterator
 
-from keysweep.scanner.sources import looks_binary, well_formed
+from keysweep.sanitize import stored_text
+from keysweep.scanner.sources import looks_binary
 
 RELEASE_TYPE = "helm.sh/release.v1"
 RELEASE_KEY = "release"
@@ -156,7 +157,7 @@ def release_entries(release: dict[str, Any]) -> list[tuple[str, str]]:
         if text and text.strip():
             entries.append((f"file:{item.get('name') or '?'}", text))
     # A values key or file name may hold a lone surrogate (JSON's `\\ud800`), which no store holds.
-    return [(well_formed(key), text) for key, text in entries]
+    return [(stored_text(key), text) for key, text in entries]
 
 
 def identity(release: dict[str, Any], labels: dict[str, Any]) -> tuple[str, str]:
@@ -165,7 +166,7 @@ def identity(release: dict[str, Any], labels: dict[str, Any]) -> tuple[str, str]
     revision = release.get("version")
     if not isinstance(revision, int) or isinstance(revision, bool):
         revision = labels.get("version")
-    return well_formed(str(name or "?")), well_formed(str(revision if revision is not None else "?"))
+    return stored_text(str(name or "?")), stored_text(str(revision if revision is not None else "?"))
 
 
 def facts(release: dict[str, Any]) -> dict[str, Any]:
