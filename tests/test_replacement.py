@@ -155,8 +155,11 @@ def test_revoke_plan_names_the_replacement_and_rotate_says_when_a_role_would_do(
     [workflow_note] = rows[in_workflow.id]["notes"]
     assert "GitHub Actions workflow" in workflow_note and ".github/workflows/deploy.yml" in workflow_note
     assert "IAM role" in workflow_note and aws.docs_url in workflow_note
-    [variable_note] = rows[in_ci_variable.id]["notes"]
-    assert "GitHub Actions variable" in variable_note
+    variable_note, also_holds = rows[in_ci_variable.id]["notes"]
+    assert "GitHub Actions variable" in variable_note and "IAM role" in variable_note
+    # The rotation writes no GitHub Actions variable: the plan says this one keeps the deactivated key.
+    assert also_holds == (f"also holds {in_ci_variable.key_id}, not written by the rotation: GitHub Actions variable "
+                          "acme/web AWS_SECRET_ACCESS_KEY (update it to the new key; it keeps the deactivated one)")
     assert rows[in_app.id]["notes"] == []  # an application file: nothing says a CI job reads it
 
     text = run("revoke", "--rotate", "--provider", "aws", "--db", db)
