@@ -340,3 +340,19 @@ def test_value_entries_take_each_string_with_its_path_within_the_limits():
     for _ in range(helm.MAX_DEPTH + 1):
         deep = {"k": deep}
     assert helm.value_entries("values", deep) == [("values", json.dumps(deep, sort_keys=True))]
+
+
+def test_a_namespace_none_of_whose_listings_can_be_read_is_not_counted_as_scanned(run, tmp_path, cluster, keys):
+    cluster.configmap("apps", "settings", {"XAI_API_KEY": keys.xai()})
+    cluster.forbid("apps")  # every kind: the apiserver answers 403 to each listing
+    result = scan(run, tmp_path, "--namespace", "apps")
+    assert result.code == 3, result  # nothing was scanned, not a clean run with warnings
+    assert "nothing was scanned: every source failed" in result.stderr
+    assert result.json() == []
+    forbidden = [line for line in result.stderr.splitlines() if "k8s prod apps " in line and ": 403" in line]
+    assert len(forbidden) == len(set(forbidden)) >= 2  # one line per kind refused
+
+    cluster.forbidden.clear()  # once readable, the namespace is read: nothing was recorded as done
+    again = scan(run, tmp_path, "--namespace", "apps")
+    assert again.code == 1, again
+    assert len(again.json()) == 1

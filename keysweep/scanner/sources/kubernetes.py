@@ -389,19 +389,24 @@ class KubernetesSource(PerTargetSource):
     def scope(self, *, context: str, namespace: str) -> str:
         return f"k8s:{context}:{namespace}"
 
-    def read(self, run: SourceRun, scope: str, already: set[str], *, context: str, namespace: str) -> Unit:
+    def read(self, run: SourceRun, scope: str, already: set[str], *, context: str,
+             namespace: str) -> Unit | None:
+        """The namespace's unit; None when not one of its listings could be read (each failure is an
+        error line): a namespace nothing was read of is not counted as scanned."""
         kubernetes = import_kubernetes()
         client = api_client(kubeconfig_path(self.kubeconfig), context)
         unit = Unit(source=SOURCE, scope=scope)
+        listed = False
         for kind in self.kinds:
             api_class, list_method, _ = KINDS[kind]
             api = getattr(kubernetes.client, api_class)(client)
             try:
                 for obj in list_all(api, list_method, namespace):
                     self._object(run, unit, context, namespace, kind, obj, already)
+                listed = True
             except Exception as exc:
                 run.error(f"k8s {context} {namespace} {PLURALS[kind]}: {api_error(exc)}")
-        return unit
+        return unit if listed else None
 
     def _object(self, run: SourceRun, unit: Unit, context: str, namespace: str, kind: str, obj: dict[str, Any],
                 already: set[str]) -> None:
