@@ -24,6 +24,7 @@ from keysweep.errors import TransportError
 from keysweep.providers import private_key
 from keysweep.providers.base import Endpoint, Provider, Replacement
 from keysweep.providers.candidate import Candidate, Enriched
+from keysweep.providers.google import google_status_error
 from keysweep.verify.http_verifier import DeadAnswer
 from keysweep.verify.model import Verification
 from keysweep.verify.reach import Reach, access_of, fetch, unseen
@@ -98,14 +99,6 @@ ADMIN_KEY_ENV = "KEYSWEEP_GCP_ADMIN_KEY"
 def key_url(base: str, project: str, email: str, key_id: str) -> str:
     """keys.get (and, with `:disable`, keys.disable) of one service-account key."""
     return f"{base}/v1/projects/{quote(project, safe='')}/serviceAccounts/{quote(email, safe='@')}/keys/{key_id}"
-
-
-def _google_error(status: int, body: Any) -> dict[str, Any] | None:
-    """Google's own error body (google.rpc.Status, its code the HTTP status), else None (a proxy's)."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and error.get("code") == status and isinstance(error.get("status"), str):
-        return error
-    return None
 
 
 def _account(credential, identity: dict[str, Any] | None = None) -> tuple[str | None, str | None]:
@@ -195,7 +188,7 @@ class ServiceAccountKeyVerifier:
                                                      "key's public half: the id next to it is not proven to be its own")
         for answer in self.dead:
             if answer.matches(response.status, body) and (own if response.status == 200
-                                                          else _google_error(response.status, body)):
+                                                          else google_status_error(response.status, body)):
                 elsewhere = _held_elsewhere(await find_public_half(credential.secret, url.rsplit("/", 1)[0], headers,
                                                                    ctx)) if response.status == 404 else None
                 if elsewhere:
@@ -203,7 +196,7 @@ class ServiceAccountKeyVerifier:
                 return Verification("dead", {**identity, "dead_reason": answer.reason if response.status == 200
                                              else f"HTTP {response.status} {answer.reason}"}, None)
         if response.status != 200 or not own:
-            error = _google_error(response.status, body)
+            error = google_status_error(response.status, body)
             return Verification("unknown", identity, f"IAM answered HTTP {response.status}"
                                 + (f" {error['status']}" if error else " (not Google's error body)"))
         expires = body.get("validBeforeTime")
@@ -247,7 +240,7 @@ async def find_public_half(private_pem: str, keys_url: str, headers: dict[str, s
             return False
         calls.append((url, response))
         body = response.json()
-        if response.status == 404 and _google_error(404, body):
+        if response.status == 404 and google_status_error(404, body):
             return None
         return body if response.status == 200 and isinstance(body, dict) else False
 
@@ -431,7 +424,7 @@ def _unread(answer) -> str:
         return "no answer"
     if answer.status == 200:
         return "HTTP 200 with a body that is not the documented shape"
-    error = _google_error(answer.status, answer.body)
+    error = google_status_error(answer.status, answer.body)
     return f"HTTP {answer.status} " + (error["status"] if error else "(not Google's error body)")
 
 

@@ -105,9 +105,13 @@ def admin_token(settings: "Settings") -> str | None:
 def google_error(response: "Response") -> dict[str, Any] | None:
     """Google's own error body (google.rpc.Status: `{"error": {"code": 404, "message": …, "status":
     "NOT_FOUND"}}`, its code the HTTP status); None for anything else, such as a proxy's HTML 401."""
-    body = response.json()
+    return google_status_error(response.status, response.json())
+
+
+def google_status_error(status: int, body: Any) -> dict[str, Any] | None:
+    """`google_error` of an answer already parsed (a reach reader's `Answer`): its status and JSON body."""
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and error.get("code") == response.status and isinstance(error.get("status"), str):
+    if isinstance(error, dict) and error.get("code") == status and isinstance(error.get("status"), str):
         return error
     return None
 
