@@ -4,6 +4,7 @@ edit of the revocation jobs' tables made behind the log."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -152,3 +153,17 @@ def test_the_checkpoint_only_moves_forward(tmp_path):
         store.conn.execute("UPDATE audit_checkpoint SET seq = 1")
     with pytest.raises(sqlite3.DatabaseError):
         store.conn.execute("DELETE FROM audit_checkpoint")
+
+
+def test_a_row_quoting_a_smuggled_byte_or_a_lone_surrogate_stays_json_naming_its_job(tmp_path):
+    store = with_jobs(tmp_path, count=1)
+    job = store.conn.execute("SELECT id FROM revocations").fetchone()[0]
+    with store.conn:
+        seq = audit.append(store.conn, "2026-01-01T00:00:00Z", "actor", "revoke_call",
+                           {"job": job, "target": "repo-\udc80/\ud800"}, {"detail": ["\udcff", {"k\ud800": 1}]})
+    target, result = store.conn.execute("SELECT target, result FROM audit_log WHERE seq = ?", [seq]).fetchone()
+    # The byte as \xNN and the lone surrogate as U+FFFD, inside strings JSON still reads.
+    assert json.loads(target) == {"job": job, "target": "repo-\\x80/\ufffd"}
+    assert json.loads(result) == {"detail": ["\\xff", {"k\ufffd": 1}]}
+    assert audit._target_job(target) == job
+    assert audit.verify_chain(store.conn).ok

@@ -59,13 +59,24 @@ def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
 
 
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return stored_text(value)
+    return json.dumps(_stored(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _stored(text: str | None) -> str | None:
-    return None if text is None else stored_text(text)
+def _stored(value: Any) -> Any:
+    """Every string in `value` as stored_text makes it (a provider's answer quoted here may hold a
+    lone surrogate, which SQLite refuses), before it becomes JSON: the `\\xNN` of a smuggled byte
+    made after would be an escape JSON does not have, and the row would no longer parse."""
+    if isinstance(value, str):
+        return stored_text(value)
+    if isinstance(value, dict):
+        return {_stored(key): _stored(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_stored(item) for item in value]
+    return value
 
 
 def append(conn, at: str, actor: str, action: str, target: Any, result: Any) -> int:
@@ -78,9 +89,8 @@ def append(conn, at: str, actor: str, action: str, target: Any, result: Any) -> 
     seq = (last[0] + 1) if last else 1
     prev = last[1] if last else GENESIS
     job = target.get("job") if isinstance(target, dict) else None
-    # stored_text: a provider's answer quoted here may hold a lone surrogate, which SQLite refuses.
-    row = {"seq": seq, "at": at, "actor": stored_text(actor), "action": action, "target": _stored(_text(target)),
-           "result": _stored(_text(result)), "digest": job_digest(conn, job) if isinstance(job, int) else None}
+    row = {"seq": seq, "at": at, "actor": stored_text(actor), "action": action, "target": _text(target),
+           "result": _text(result), "digest": job_digest(conn, job) if isinstance(job, int) else None}
     digest = row_hash(prev, row)
     conn.execute("INSERT INTO audit_log (seq, at, actor, action, target, result, prev_hash, hash, digest) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
