@@ -16,6 +16,9 @@ On a terminal it must be shown as the characters it is, never obeyed:
   that is not UTF-8 as `\\xNN`, as file names are stored).
 - `csv_safe(cell)` neutralises spreadsheet formulas (OWASP CSV injection): a cell that begins with
   `=`, `+`, `-`, `@`, TAB or CR gets a leading `'`; every other cell is kept exactly.
+- `slack_escape(text)` is Slack's own escaping of `&`, `<` and `>` (no `<!here>`, `<@U…>` mention,
+  no `<url|text>` link); `slack_code(value)` is a scanned string as a Slack mrkdwn code span, the
+  one place its `*bold*`, `_italic_`, `~strike~`, `> quote` and `:emoji:` are not applied.
 
 JSON, JSONL and SARIF need none of this: their encoders escape every string, and tools reading
 them must see the exact value.
@@ -43,6 +46,11 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 _PLAIN_ASCII = re.compile(r"[\x20-\x7e]*")
 
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+# A scanned string in a chat message is cut to this many characters (a Slack section holds 3000).
+SLACK_FIELD_LIMIT = 300
+# What stands for a backtick inside a Slack code span (a backtick would close it): U+02CB.
+SLACK_BACKTICK = "\u02cb"
 
 
 @lru_cache(maxsize=4096)
@@ -104,3 +112,25 @@ def csv_safe(cell: Any) -> str:
     """A CSV cell that no spreadsheet evaluates as a formula (OWASP: prefix `'`); else unchanged."""
     text = "" if cell is None else (cell if isinstance(cell, str) else str(cell))
     return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
+
+
+def slack_escape(text: str) -> str:
+    """Slack's own rule for text it should not parse as links or mentions: `&`, `<`, `>` as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_code(value: Any, limit: int = SLACK_FIELD_LIMIT) -> str:
+    """A string from scanned data as a Slack mrkdwn inline code span: shown as the characters it is.
+
+    Inside a code span Slack applies no formatting (`*bold*`, `_italic_`, `~strike~`, a `>` quote,
+    `:emoji:`); `&<>` are escaped as Slack asks, so `<!here>`, `<!channel>`,
+    `<@U…>` and `<https://…|text>` are text; a backtick, which would end the span early, is shown as
+    ˋ (U+02CB); controls and bidi characters are escaped (`terminal_safe`). Longer than `limit`
+    characters, the text is cut and ends with `…`. Empty (or None) gives the empty string, not an
+    empty span."""
+    text = terminal_safe(value)
+    if not text:
+        return ""
+    if len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    return "`" + slack_escape(text.replace("`", SLACK_BACKTICK)) + "`"

@@ -626,7 +626,7 @@ def test_owner_notifications_say_how_severe_the_key_is_and_what_it_can_do():
     facts = notify.message("cannot_revoke", finding)
     assert facts["severity"] == "critical" and facts["reach"]["overprivileged"] is True
     slack = notify.body(notify.Target("https://hooks.example/x", "slack", "default"), facts)["text"]
-    assert "It can: critical (admin): admin:org!, repo; overprivileged" in slack
+    assert "It can: `critical (admin): admin:org!, repo; overprivileged`" in slack  # a code span: roles are named by the policy
     plain = a_finding(1)
     assert notify.message("found", plain)["reach"] is None and notify.message("found", plain)["severity"] == "medium"
 

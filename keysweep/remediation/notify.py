@@ -19,9 +19,12 @@ is empty is a misconfiguration: nothing is sent unsigned to that target (its sta
 Messages name a finding by id, provider, redacted form and place; never by value. The webhook
 URL itself is never printed or recorded (it may carry a token): only its host.
 
-Places, owner names and error details come from scanned data and end up in chat tools: they carry
-no control or bidi characters (`keysweep.sanitize.terminal_safe`), and Slack text escapes `&`, `<`
-and `>` as Slack asks, so a file named `<https://evil|rotate here>` is not a link.
+Places, owner names, the key's reach and error details come from scanned data and end up in chat
+tools: they carry no control or bidi characters (`keysweep.sanitize.terminal_safe`). In a Slack
+message each is a code span (`keysweep.sanitize.slack_code`): `&`, `<` and `>` escaped as Slack asks,
+so a file named `<https://evil|rotate here>` or `<!here>` is neither a link nor a mention, and no
+`*bold*`, `_italic_`, `~strike~` or `>` quote of its own; each is cut to 300 characters. The
+message's section is `verbatim`, so Slack links no bare URL or channel name in it either.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,7 +42,7 @@ from keysweep.http import TransportError
 from keysweep.locations import describe_all, describe_finding
 from keysweep.providers import provider as provider_record
 from keysweep.remediation.secrets import scrub
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import slack_code, slack_escape, terminal_safe
 from keysweep.scanner.rules import finding_replacement
 from keysweep.verify.reach import finding_reach, finding_severity, reach_summary
 
@@ -149,31 +153,41 @@ def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
             "severity": finding_severity(finding), "reach": finding_reach(finding)}
 
 
-def slack_escape(text: str) -> str:
-    """Slack's own rule for text it should not parse as links or mentions."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _places(facts: dict[str, Any], shown: int = 5) -> str:
+    """The first places, each a code span, and how many more."""
     places = facts.get("locations") or [facts["where"]]
     more = len(places) - shown
-    return "; ".join(places[:shown]) + (f" (+{more} more)" if more > 0 else "")
+    return "; ".join(slack_code(place) for place in places[:shown]) + (f" (+{more} more)" if more > 0 else "")
+
+
+_PLAIN_HTTPS = re.compile(r"https://[^\s<>|&`*_~]+")
+
+
+def _slack_link(url: str | None) -> str:
+    """An https URL keysweep names (a provider's console, a replacement's docs) as Slack's explicit
+    link `<url>`; anything else as escaped text."""
+    return f"<{url}>" if url and _PLAIN_HTTPS.fullmatch(url) else slack_escape(url or "")
 
 
 def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
+    """The request body: the facts as JSON, or a Slack message in which every string that came from
+    scanned data or a provider is a code span (see the module's doc)."""
     if target.format == "json":
         return {"source": "keysweep", **facts}
-    s = slack_escape
-    text = (f"*{s(facts['title'])}*: {s(facts['provider'])} `{s(facts['redacted'])}` ({s(facts['rule_id'])}) "
-            f"in {s(_places(facts))}{' — owner ' + s(facts['owner']) if facts['owner'] else ''}. {facts['action']}")
+    s, c = slack_escape, slack_code
+    action = s(facts["action"])
+    if facts.get("console"):  # keysweep's own link, still a link in a verbatim section
+        action = action.replace(s(facts["console"]), _slack_link(facts["console"]))
+    text = (f"*{s(facts['title'])}*: {s(facts['provider'])} {c(facts['redacted'])} ({s(facts['rule_id'])}) "
+            f"in {_places(facts)}{' — owner ' + c(facts['owner']) if facts['owner'] else ''}. {action}")
     if facts.get("detail"):
-        text += f" ({s(facts['detail'])})"
+        text += f" ({c(facts['detail'])})"
     if facts.get("reach"):
-        text += f"\nIt can: {s(terminal_safe(reach_summary(facts['reach'])))}"
+        text += f"\nIt can: {c(reach_summary(facts['reach']))}"
     if facts.get("replacement"):
         replacement = facts["replacement"]
-        text += f"\nInstead of a new standing key: {s(replacement['summary'])} {s(replacement['docs_url'])}"
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+        text += f"\nInstead of a new standing key: {s(replacement['summary'])} {_slack_link(replacement['docs_url'])}"
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}]}
 
 
 async def notify(kind: str, finding: "Finding", ctx: "Context", detail: str = "") -> list[dict[str, Any]]:

@@ -1,0 +1,56 @@
+"""Strings a scanned source chooses (file and directory names, owner labels, a provider's error
+text) in the outputs that leave the terminal: a Slack message, the GitHub Action's job log, SARIF,
+CSV, the HTML report. Each shows them as text: no mention, link, formatting, workflow command,
+formula or markup of their own. (The terminal's own rules: tests/test_hostile_sources.py.)"""
+
+from __future__ import annotations
+
+import json
+
+from keysweep.providers import PROVIDERS
+from keysweep.sanitize import SLACK_BACKTICK, slack_code
+from tests.fakes.providers import FakeProviders, FakeWebhook
+
+# A directory name written in Slack's mrkdwn: bold, italic, strike, a code span closing early, a
+# broadcast mention in both spellings, an explicit link, an emoji code; the file opens a quote.
+SLACK_DIR = "*REVOKED* _ok_ ~x~ `c` @channel <!here> <http:|rotate here> :fire: a&b"
+SLACK_FILE = "> quote.env"
+
+
+def test_a_slack_notification_shows_a_hostile_place_as_code(run, tmp_path, keys, monkeypatch):
+    """Was: the place sent as mrkdwn, so Slack showed REVOKED in bold, `c` as code, the rest struck
+    through, and linked whatever its auto-linker found."""
+    value = keys.huggingface()
+    (tmp_path / "code" / SLACK_DIR).mkdir(parents=True)
+    (tmp_path / "code" / SLACK_DIR / SLACK_FILE).write_text(f'HF_TOKEN = "{value}"\n')
+    db = tmp_path / "s.db"
+    scanned = run("scan", "dir", tmp_path / "code", "--db", db, "--format", "json")
+    assert scanned.code == 1, scanned
+    (finding,) = scanned.json()
+    hook = FakeWebhook()
+    with FakeProviders(hook=hook):
+        config = tmp_path / "keysweep.toml"
+        config.write_text(f'[notify]\nwebhook = "{hook.url}"\nformat = "slack"\n')
+        monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # verification cannot say dead
+        done = run("revoke", "--all", "--execute", "--confirm-attempts", "1", "--config", config, "--db", db)
+        assert done.code == 0, done
+    replacement = PROVIDERS["huggingface"].replacement
+    text = ("*A leaked credential of yours must be revoked by hand*: huggingface "
+            f"`{finding['redacted']}` (huggingface.user-token) in "
+            f"`*REVOKED* _ok_ ~x~ {SLACK_BACKTICK}c{SLACK_BACKTICK} @channel &lt;!here&gt; &lt;http:|rotate here&gt; "
+            f":fire: a&amp;b/&gt; quote.env:1`. "
+            "Revoke it now at <https://huggingface.co/settings/tokens>, issue a replacement, and update whatever "
+            "used it. keysweep keeps checking until it no longer works. (`no revocation API for this provider`)\n"
+            f"Instead of a new standing key: {replacement.summary} <{replacement.docs_url}>")
+    expected = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text,
+                                                                        "verbatim": True}}]}
+    assert hook.raw == [json.dumps(expected).encode("utf-8")]
+
+
+def test_slack_code_spans():
+    assert slack_code("app/.env:3") == "`app/.env:3`"
+    assert slack_code("") == "" and slack_code(None) == ""
+    assert slack_code("a`b<@U123>&\n") == f"`a{SLACK_BACKTICK}b&lt;@U123&gt;&amp;\\n`"
+    long = slack_code("x" * 1000)
+    assert long == "`" + "x" * 299 + "\u2026`"
+    assert slack_code("<" * 1000).count("&lt;") == 299  # cut before escaping: no entity cut in half
