@@ -20,7 +20,9 @@ GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Un
                   {"title": "Unauthorized", "status": 401}, {"error": {"code": "unauthorized"}},
                   {"message": "401 Unauthorized: missing token"}, {"ok": False}, [], {},
                   # An OAuth gateway's token introspection (RFC 7662) for a token it does not know.
-                  {"active": False}, {"active": False, "revoked": True}]
+                  {"active": False}, {"active": False, "revoked": True},
+                  # A key-checking gateway or middleware's answer for a key it does not know.
+                  {"valid": False}, {"valid": False, "organization_id": None, "owner_id": None}]
 
 
 def reply(status: int, body) -> Response:

@@ -294,9 +294,11 @@ def test_flags_in_a_success_body_can_say_dead(fake_api, keys):
     verdict, _ = run_verify(fake_api, "gitlab", "gitlab.pat", keys.gitlab_routable())
     assert verdict.status == "dead" and verdict.identity["dead_reason"] == "revoked"
 
+    # Cohere's check documents `valid` but no case answering false; its word for an invalid key is
+    # 401 "invalid api token" (providers/cohere.py). A gateway answers {"valid": false} too: unknown.
     fake_api.add("POST", "/cohere/v1/check-api-key", json={"valid": False})
     verdict, _ = run_verify(fake_api, "cohere", "cohere.api-key", keys.chars(40))
-    assert verdict.status == "dead"
+    assert verdict.status == "unknown" and "valid: false" in verdict.error
 
 
 def test_slack_errors_other_than_bad_auth_are_unknown(fake_api, keys):

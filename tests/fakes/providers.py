@@ -70,6 +70,11 @@ INTERMEDIARY_REPLIES = {
     "empty_object_200": (200, "application/json", b"{}"),
     # An OAuth gateway's token introspection (RFC 7662) for a token it does not know.
     "introspection_200": (200, "application/json", b'{"active": false}'),
+    # A key-checking gateway or middleware for a key it does not know (Cohere's check answers the
+    # same shape, but documents a 401 "invalid api token" for an invalid key).
+    "key_check_200": (200, "application/json", b'{"valid": false}'),
+    # An OpenAI-style error envelope from a gateway in front of the provider.
+    "error_envelope_401": (401, "application/json", b'{"error": {"message": "Unauthorized", "code": 401}}'),
 }
 
 
@@ -439,6 +444,40 @@ class FakePerplexity(FakeProvider):
             return web.json_response({})
 
         app.router.add_post("/revoke_auth_token", revoke)
+
+
+class FakeCohere(FakeProvider):
+    """Cohere's `POST /v1/check-api-key` as its reference and errors pages document it: a key it
+    accepts, 200 `{"valid": true, "organization_id": …, "owner_id": …}`; no key, 401 `{"message":
+    "no api key supplied"}`; a key it does not accept (unknown or deleted in the dashboard), 401
+    `{"message": "invalid api token"}`. Cohere has no revocation API: a test deletes a key by
+    taking it out of `active`, as its owner would in the dashboard."""
+
+    name = "cohere"
+
+    def env(self):
+        return {"KEYSWEEP_COHERE_BASE_URL": self.base_url}
+
+    def routes(self, app):
+        from aiohttp import web
+
+        async def check(request):
+            self._log(request)
+            hostile = self._intermediary("verify")
+            if hostile is not None:
+                return hostile
+            limited = self._limited()
+            if limited:
+                return limited
+            token = self.bearer(request)
+            if not token:
+                return web.json_response({"message": "no api key supplied"}, status=401)
+            if token in self.active:
+                return web.json_response({"valid": True, "organization_id": "org-fake-1",
+                                          "owner_id": "user-fake-1"})
+            return web.json_response({"message": "invalid api token"}, status=401)
+
+        app.router.add_post("/v1/check-api-key", check)
 
 
 def openai_redacted(value: str) -> str:

@@ -1,0 +1,96 @@
+"""An answer keysweep acts on must be the one the provider documents for that case.
+
+A key is `dead`, a revocation `revoked` or "already gone", only on the provider's documented answer
+for it. An answer the provider's documentation does not give for that case — even one the
+provider itself might send, when a proxy or gateway can send the same — proves nothing: the
+verdict is `unknown`, or the job is left to a person, and the key stays as it was. Each test runs
+a fake written from the provider's documentation, and the same fake behind a reply that
+disagrees with it, and checks the key's state at the fake as well as keysweep's verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from keysweep.context import Context
+from keysweep.http import HttpClient, RetryPolicy
+from keysweep.providers import verifier_for
+from keysweep.remediation import jobs as J
+from keysweep.remediation.jobs import Jobs
+from keysweep.remediation.orchestrator import Orchestrator, start_run
+from keysweep.remediation.services import for_revocation
+from keysweep.revokers import available_revokers
+from keysweep.settings import Settings
+from keysweep.store import Store
+from keysweep.verify.model import Credential
+from tests.fakes.providers import FakeCohere, FakeProviders, FakeWebhook
+from tests.test_remediation import make_finding, orchestrate
+
+
+def fast_http() -> HttpClient:
+    return HttpClient(policy=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05), default_rate=1000)
+
+
+def check(provider: str, rule_id: str, value: str, env: dict[str, str]):
+    async def run():
+        async with fast_http() as http:
+            ctx = Context(http=http, settings=Settings(env=env))
+            return await verifier_for(provider).verify(Credential(provider=provider, rule_id=rule_id, secret=value), ctx)
+    return asyncio.run(run())
+
+
+# -- Cohere: POST /v1/check-api-key ------------------------------------------------------------------
+def test_cohere_is_dead_only_on_its_documented_invalid_token_answer(keys):
+    """Cohere documents 401 {"message": "invalid api token"} for a key it does not accept; a 200
+    {"valid": false} (a key-checking gateway's answer, which Cohere does not document for any
+    case) is unknown, with the reason, never dead."""
+    live, deleted = keys.cohere(), keys.cohere()
+    fake = FakeCohere([live])
+    with FakeProviders(cohere=fake):
+        env = fake.env()
+        assert check("cohere", "cohere.api-key", live, env).status == "live"
+        assert check("cohere", "cohere.api-key", deleted, env).status == "dead"
+
+        fake.intermediary = "key_check_200"
+        verdict = check("cohere", "cohere.api-key", live, env)
+        assert verdict.status == "unknown", verdict
+        assert "valid: false" in verdict.error and "not proof" in verdict.error
+        assert live not in verdict.error
+    assert live in fake.active, "the key is still live at Cohere"
+
+
+def test_a_cohere_key_left_to_its_owner_is_not_confirmed_dead_by_a_gateways_valid_false(tmp_path, keys):
+    """Cohere has no revocation API: its owner is told (awaiting_owner) and the job is confirmed only
+    when Cohere's check says the key is invalid. Was: a gateway's 200 {"valid": false} confirmed
+    it while the key still worked."""
+    value = keys.cohere()
+    finding = make_finding("cohere", "cohere.api-key", value, repo="acme/app")
+    store = Store(tmp_path / "cohere.db")
+    store.record([finding], "scope", "2025-01-02T00:00:00Z")
+    store.replace_owner_candidates(finding.id, [{"name": "alice", "team": "ml", "source": "codeowners",
+                                                 "confidence": 0.9, "chosen": True}], "2025-01-02T00:00:00Z")
+    cohere, hook = FakeCohere([value]), FakeWebhook()
+    with FakeProviders(cohere=cohere, hook=hook):
+        settings = Settings(env={**cohere.env(), "ML_HOOK": hook.url},
+                            config={"notify": {"teams": {"ml": {"webhook_env": "ML_HOOK", "format": "json"}}}})
+        extra = {"secret_reader": lambda f: value}
+        summary, _jobs = asyncio.run(orchestrate(store, [finding], settings, extra))
+        assert summary.states == {"awaiting_owner": 1}
+
+        async def resume():
+            async with fast_http() as http:
+                ctx = for_revocation(Context(http=http, settings=settings, store=store, extra=extra))
+                again = Jobs(store, "tester", start_run(store, "tester", "resume", ctx.now()), ctx.now)
+                return await Orchestrator(ctx, again, available_revokers(), confirm_delay=0.01).run(
+                    again.find(states=J.OPEN_STATES))
+
+        cohere.intermediary = "key_check_200"
+        assert asyncio.run(resume()).states == {"awaiting_owner": 1}, "a gateway's valid: false confirmed it"
+        assert value in cohere.active
+        kinds = {row[0] for row in store.conn.execute("SELECT kind FROM events WHERE finding_id = ?", [finding.id])}
+        assert "confirmed_dead" not in kinds and "verified_dead" not in kinds
+
+        # The owner deletes the key in Cohere's dashboard: Cohere's own 401 confirms it.
+        cohere.intermediary = None
+        cohere.active.discard(value)
+        assert asyncio.run(resume()).states == {"confirmed": 1}
