@@ -7,6 +7,11 @@
 #                             SARIF is uploaded whatever was found
 #   action-scan.sh --verdict  fail (exit 1) on findings unless KS_FAIL_ON_FINDINGS=false, and on any
 #                             scan that did not complete
+#
+# What keysweep prints quotes the scanned repository (a submodule's path, a file's name): while it
+# runs, the runner obeys no workflow command (`::stop-commands::` with a token nothing scanned can
+# know, then `::<token>::`), and its standard error is sent to standard output, so the runner reads
+# one stream in order and nothing it prints can come before the stop.
 set -uo pipefail
 
 output() {  # name=value to the step's outputs (or standard output, run by hand)
@@ -54,11 +59,14 @@ if [ "${KS_VERIFY:-false}" = "true" ]; then
   [ -n "${KS_CONFIG:-}" ] && verify+=(--config "$KS_CONFIG")
 fi
 
+token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+echo "::stop-commands::$token"
 echo "keysweep ${args[*]} ${verify[*]}"
-"$keysweep" "${args[@]}" "${verify[@]}" --format json -o "$out/findings.json"
+"$keysweep" "${args[@]}" "${verify[@]}" --format json -o "$out/findings.json" 2>&1
 status=$?
 # The SARIF from the same store: the range is read again (a whole-history scan reads nothing new).
-"$keysweep" "${args[@]}" --format sarif -o "$out/keysweep.sarif" > /dev/null
+"$keysweep" "${args[@]}" --format sarif -o "$out/keysweep.sarif" 2>&1 > /dev/null
+echo "::$token::"
 count=0
 if [ -s "$out/findings.json" ]; then
   count=$(python3 -c 'import json, sys; print(sum(1 for f in json.load(open(sys.argv[1])) if f.get("baselined") is not True))' "$out/findings.json")

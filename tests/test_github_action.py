@@ -30,7 +30,8 @@ def expand(text: str, context: dict[str, str]) -> str:
 
 
 def run_action(repo: Path, tmp_path: Path, event_name: str, event: dict[str, str], **inputs: str) -> dict:
-    """Run the action's bash steps in order; the step outputs, the action's outputs and each step's status."""
+    """Run the action's bash steps in order; the step outputs, the action's outputs, each step's status
+    and each step's log (standard output and standard error, as the runner reads them)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     context = {f"inputs.{name}": str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
     context.update({f"inputs.{name.replace('_', '-')}": value for name, value in inputs.items()})
@@ -41,6 +42,7 @@ def run_action(repo: Path, tmp_path: Path, event_name: str, event: dict[str, str
     context["runner.temp"] = str(tmp_path / "runner-temp")
     steps: dict[str, dict[str, str]] = {}
     statuses: list[tuple[str, int]] = []
+    logs: dict[str, tuple[str, str]] = {}
     for number, step in enumerate(ACTION["runs"]["steps"]):
         if "uses" in step:
             continue
@@ -60,6 +62,7 @@ def run_action(repo: Path, tmp_path: Path, event_name: str, event: dict[str, str
         result = subprocess.run(["bash", "-c", expand(step["run"], context)], cwd=repo, env=env, capture_output=True,
                                 text=True, timeout=300)
         statuses.append((step.get("name", step.get("id", "")), result.returncode))
+        logs[step.get("name", step.get("id", ""))] = (result.stdout, result.stderr)
         if "id" in step:
             steps[step["id"]] = dict(line.split("=", 1) for line in outputs_file.read_text().splitlines() if "=" in line)
     findings = Path(context["runner.temp"]) / "keysweep" / "findings.json"  # the action's `--format json`
@@ -68,7 +71,7 @@ def run_action(repo: Path, tmp_path: Path, event_name: str, event: dict[str, str
     outputs = {name: expand(spec["value"], {**context, **{f"steps.{sid}.outputs.{k}": v for sid, o in steps.items()
                                                            for k, v in o.items()}})
                for name, spec in ACTION["outputs"].items()}
-    return {"outputs": outputs, "statuses": statuses}
+    return {"outputs": outputs, "statuses": statuses, "logs": logs}
 
 
 @pytest.fixture
@@ -138,3 +141,51 @@ def test_a_scan_that_fails_fails_the_check(make_repo, tmp_path):
     ran = run_action(repo.path, tmp_path, "pull_request", {"pull_request.base.sha": "nosuch", "pull_request.head.sha": "HEAD"})
     assert ran["outputs"]["exit-code"] == "2"
     assert ran["statuses"] == [("Scan", 0), ("Fail on findings", 1)]
+
+
+# -- a repository whose names are workflow commands ------------------------------------------------
+# Submodule paths keysweep names in a warning ("… is a separate repository and was not scanned"):
+# the runner reads `##[…]` anywhere in a line of the job's log, `::…::` at a line's start.
+HOSTILE_SUBMODULES = ("vendor/##[add-mask]keysweep", "vendor/##[set-output name=findings-count]0",
+                      "vendor/##[error file=README.md]forged annotation", "::warning::forged")
+
+
+def test_names_in_the_scanned_repository_are_no_workflow_commands(make_repo, keys, tmp_path):
+    """A scheduled scan of a repository whose submodules are named as workflow commands. Was: the
+    Scan step's log carried `keysweep: warning: submodule vendor/##[add-mask]keysweep …` on standard
+    error, which the runner obeys (a mask hiding every later "keysweep" in the log, a forged output
+    and annotation)."""
+    from tests.fakes.actions_runner import commands
+
+    repo = make_repo()
+    base = repo.commit("Initial", {"README.md": "# app\n"})
+    repo.write("agent/config.py", f"KEY = '{keys.anthropic()}'\n")
+    repo.git("add", "-A")
+    for path in HOSTILE_SUBMODULES:
+        repo.git("update-index", "--add", "--cacheinfo", f"160000,{base},{path}")
+    repo.clock += 3600
+    repo.git("commit", "-q", "-m", "Add the agent")
+    ran = run_action(repo.path, tmp_path, "schedule", {})
+    assert ran["outputs"]["findings-count"] == "1" and ran["outputs"]["exit-code"] == "1"
+    assert ran["statuses"] == [("Scan", 0), ("Fail on findings", 1)]
+    stdout, stderr = ran["logs"]["Scan"]
+    assert "submodule vendor/##\\x5badd-mask]keysweep" in stdout, stdout  # named, as text
+    assert "submodule ::warning::forged (commit" in stdout, stdout  # not at a line's start: no command
+    assert stderr == ""  # one stream: nothing keysweep prints can overtake the stop
+    obeyed = commands(stdout.splitlines() + stderr.splitlines())
+    assert [name for name, _props, _data in obeyed] == ["stop-commands", obeyed[0][2]], obeyed
+    assert re.fullmatch(r"[0-9a-f]{32}", obeyed[0][2])
+    verdict = commands("\n".join(ran["logs"]["Fail on findings"]).splitlines())
+    assert verdict == [("error", {"title": "keysweep"},
+                        "1 leaked credential(s) found: see code scanning or this job's log")]
+
+
+def test_the_fake_runner_obeys_what_github_documents():
+    """The fake the test above relies on: it obeys each form of command, and stops when asked."""
+    from tests.fakes.actions_runner import commands
+
+    assert commands(["::error file=a%2Cb.py,line=1::x%0Ay", "  ::add-mask::s", "text ##[set-output name=n]v",
+                     "::stop-commands::t0k", "::error::muted", "##[add-mask]muted", "::t0k::", "::debug::on"]) == [
+        ("error", {"file": "a,b.py", "line": "1"}, "x\ny"), ("add-mask", {}, "s"), ("set-output", {"name": "n"}, "v"),
+        ("stop-commands", {}, "t0k"), ("t0k", {}, ""), ("debug", {}, "on")]
+    assert commands(["::nosuch::x", "a ::error::x", "##[nosuch]x"]) == []

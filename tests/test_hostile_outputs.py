@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from keysweep.providers import PROVIDERS
-from keysweep.sanitize import SLACK_BACKTICK, slack_code
+from keysweep.sanitize import SLACK_BACKTICK, slack_code, terminal_safe
 from tests.fakes.providers import FakeProviders, FakeWebhook
 
 # A directory name written in Slack's mrkdwn: bold, italic, strike, a code span closing early, a
@@ -54,3 +56,17 @@ def test_slack_code_spans():
     long = slack_code("x" * 1000)
     assert long == "`" + "x" * 299 + "\u2026`"
     assert slack_code("<" * 1000).count("&lt;") == 299  # cut before escaping: no entity cut in half
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("vendor/##[add-mask]keysweep", "vendor/##\\x5badd-mask]keysweep"),
+    ("x ##vso[task.setvariable variable=PATH]/tmp", "x ##vso\\x5btask.setvariable variable=PATH]/tmp"),
+    ("##VSO[task.complete]", "##VSO\\x5btask.complete]"),
+    ("::error file=a::forged", "\\x3a:error file=a::forged"),
+    ("  ::add-mask::x", "  \\x3a:add-mask::x"),
+    ("\u00a0::debug::x", "\u00a0\\x3a:debug::x"),
+    ("a::b ::c", "a::b ::c"),  # only a line's start is a command
+    ("C++ ## [x] :x", "C++ ## [x] :x"),
+])
+def test_terminal_text_carries_no_ci_log_command(raw, shown):
+    assert terminal_safe(raw) == shown
