@@ -85,8 +85,9 @@ def test_confirmation_needs_the_providers_documented_dead_answer_after_the_call(
         assert h.fake.effective[h.values[0]] == 1
 
 
-# Perplexity's confirm is its revoke call (so it is not in the matrix above); it documents its 200
-# with no body, which `{}` may stand for, so a proxy's `{}` cannot be told from it there.
+# Perplexity documents no check, so nothing confirms its keys (not in the matrix above:
+# test_undocumented_answers.py); it documents its 200 with no body, which `{}` may stand for, so a
+# proxy's `{}` cannot be told from it there.
 DESTRUCTIVE_CASES = [(kind, mode) for kind in [*KINDS, "perplexity"] for mode in DESTRUCTIVE_MODES
                      if (kind, mode) != ("perplexity", "empty_object_200")]
 

@@ -25,6 +25,7 @@ from keysweep.store import Store
 from keysweep.verify.model import Credential
 from tests.fakes.providers import FakeCohere, FakeProviders, FakeWebhook
 from tests.test_remediation import make_finding, orchestrate
+from tests.test_revokers import Harness
 
 
 def fast_http() -> HttpClient:
@@ -94,3 +95,66 @@ def test_a_cohere_key_left_to_its_owner_is_not_confirmed_dead_by_a_gateways_vali
         cohere.intermediary = None
         cohere.active.discard(value)
         assert asyncio.run(resume()).states == {"confirmed": 1}
+
+
+# -- Perplexity: POST /revoke_auth_token ----------------------------------------------------------
+def test_perplexity_revokes_on_its_documented_200_and_never_calls_a_401_already_revoked(tmp_path, keys):
+    """Perplexity documents one answer, a 200 with no body: revoked. It documents no "already
+    revoked" answer and no free check, so a second call's 401 (what its fake answers for a revoked
+    key) leaves the job to a person, and nothing confirms the key dead: it stays `revoked`."""
+    h = Harness(tmp_path, "perplexity", keys, n=1)
+    revoker = available_revokers()["perplexity"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            plan = await revoker.plan(h.findings[0], ctx)
+            first = await revoker.revoke(plan, ctx)
+            assert first.ok and first.detail == "key revoked", first
+            second = await revoker.revoke(plan, ctx)
+            assert not second.ok and not second.retryable and second.detail.startswith("needs a person: "), second
+            assert "401" in second.detail and h.values[0] not in second.detail
+            assert await revoker.confirm(h.findings[0], ctx) is False
+
+    with h.servers:
+        asyncio.run(scenario())
+        assert h.fake.effective[h.values[0]] == 1 and h.values[0] in h.fake.revoked
+        assert h.fake.revoke_requests == 2, "confirm() must not repeat the revocation call"
+
+
+def test_a_401_in_an_error_envelope_is_not_a_perplexity_key_already_revoked(tmp_path, keys):
+    """Was: any 401 whose body held an `error` object — a gateway's {"error": {"message":
+    "Unauthorized", "code": 401}} — was "already revoked" (success), and the same reply to the
+    repeated call confirmed the key dead, while it still worked."""
+    h = Harness(tmp_path, "perplexity", keys, n=1)
+    revoker = available_revokers()["perplexity"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            plan = await revoker.plan(h.findings[0], ctx)
+            h.fake.intermediary, h.fake.intermediary_on = "error_envelope_401", "revoke"
+            result = await revoker.revoke(plan, ctx)
+            assert not result.ok and not result.retryable and result.detail.startswith("needs a person: "), result
+            assert await revoker.confirm(h.findings[0], ctx) is False
+
+    with h.servers:
+        asyncio.run(scenario())
+        assert h.values[0] in h.fake.active and not h.fake.effective, "the key is still live at Perplexity"
+
+
+def test_a_perplexity_job_behind_a_gateways_401_is_left_to_a_person(tmp_path, keys):
+    """The whole run: the job ends failed_permanent (a person), with no revoked or confirmed_dead
+    event, and the key still works at Perplexity."""
+    h = Harness(tmp_path, "perplexity", keys, n=1)
+    finding = h.findings[0]
+    with h.servers:
+        h.fake.intermediary, h.fake.intermediary_on = "error_envelope_401", "revoke"
+        summary, jobs = asyncio.run(orchestrate(h.store, [finding], Settings(env=h.fake.env()),
+                                                {"secret_reader": lambda f: h.by_sha.get(f.secret_sha256)}))
+        assert summary.states == {"failed_permanent": 1}, summary.states
+        assert h.values[0] in h.fake.active
+    (job,) = jobs.find(finding_ids=[finding.id])
+    assert job.last_error.startswith("needs a person: ") and "401" in job.last_error
+    kinds = {row[0] for row in h.store.conn.execute("SELECT kind FROM events WHERE finding_id = ?", [finding.id])}
+    assert not kinds & {"revoked", "confirmed_dead", "verified_dead"}, kinds

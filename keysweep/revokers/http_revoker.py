@@ -13,8 +13,8 @@ module declares a `SelfRevoke` (method, path, how the value is sent, the documen
   the provider's Retry-After; any other status needs a person (`_common.http_failure`).
 
 Every request is recorded as (method, URL without query, outcome); never a header or a body.
-Confirmation is the provider's verifier saying `dead` (`BaseRevoker.confirm`); a provider with no
-free verification may declare `confirm_by_repeating`: the call's own documented "gone" answer.
+Confirmation is the provider's verifier saying `dead` (`BaseRevoker.confirm`), never a repeat of the
+destructive call: a provider with no free verification leaves the job `revoked`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from keysweep.revokers._common import (
     safe_target,
     transport_failure,
     unbelieved_success,
-    verify_status,
 )
 from keysweep.revokers.base import Plan, RevokeResult
 from keysweep.verify.http_verifier import DeadAnswer, fits
@@ -145,9 +144,6 @@ class HttpRevoker(BaseRevoker):
     name = "http"
     provider = ""
     calls: tuple[SelfRevoke, ...] = ()
-    # No free verification call: confirm by repeating the revocation call and accepting only its
-    # documented "gone" answer (never a billable request).
-    confirm_by_repeating = False
 
     def supports(self, finding: "Finding") -> bool:
         return finding.provider == self.provider and self._call_for_rule(finding.rule_id) is not None
@@ -215,18 +211,6 @@ class HttpRevoker(BaseRevoker):
         if response.status in call.not_believed:
             return unbelieved_success(call.what, response, list(calls))
         return http_failure(call.method, url, response, call.what, [])
-
-    async def confirm(self, finding: "Finding", ctx: "Context") -> bool:
-        status = await verify_status(finding, ctx)
-        if status != "unknown" or not self.confirm_by_repeating:
-            return status == "dead"
-
-        call = self._call_for_rule(finding.rule_id) or self.calls[-1]
-        try:
-            response = await self._request(call, [await reread(finding, ctx)], ctx)
-        except (SecretUnavailable, TransportError):
-            return False
-        return call.gone(response)
 
 
 class HttpRevokerWithPreflight(HttpRevoker):
