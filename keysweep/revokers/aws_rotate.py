@@ -159,6 +159,11 @@ class UnprovenWrite(RotationError):
     new key, and the old key stays active until it does."""
 
 
+def _changed(target: dict[str, Any], seen: str | None = None) -> WriteConflict:
+    """The target changed between keysweep's read and its write; `seen`: how the store showed it."""
+    return WriteConflict(f"{describe(target)} changed since it was read" + (f" ({seen})" if seen else ""))
+
+
 def _not_believed(target: dict[str, Any], missing: str) -> UnprovenWrite:
     return UnprovenWrite(f"{describe(target)} answered the write without {missing}; not believed (the old key stays "
                          f"active; the next attempt reads it to see whether the new key is there)")
@@ -377,8 +382,7 @@ def _write_vault(settings, target: dict[str, Any], value: str, meta: dict[str, A
                                                    mount_point=target["mount"])
     except Exception as exc:
         if "check-and-set" in str(exc):
-            raise WriteConflict(f"{describe(target)} changed since it was read (check-and-set refused the "
-                                f"write)") from None
+            raise _changed(target, "check-and-set refused the write") from None
         raise RotationError(f"{describe(target)}: {vault_error(exc)}") from None
     # Vault's documented answers: KV v2, the version made (the one read, plus one); KV v1, 204 No Content.
     if target["kv_version"] == 2:
@@ -438,11 +442,9 @@ def _write_gcp(settings, target: dict[str, Any], value: str, meta: dict[str, Any
     from google.auth.exceptions import GoogleAuthError
 
     read = meta["version"]
-    _data, latest = _gcp_latest(settings, target)
-    del _data
+    latest = _gcp_latest(settings, target)[1]  # the payload is not kept
     if latest != read:
-        raise WriteConflict(f"{describe(target)} changed since it was read (latest is version {latest}, "
-                            f"not {read})")
+        raise _changed(target, f"latest is version {latest}, not {read}")
     try:
         answer = _gcp_client(settings, target).add_secret_version(
             request={"parent": _gcp_secret_name(target), "payload": {"data": value.encode("utf-8")}}, timeout=gcp_source.TIMEOUT)
@@ -579,11 +581,9 @@ def _write_azure(settings, target: dict[str, Any], value: str, meta: dict[str, A
     from azure.core.exceptions import HttpResponseError
 
     read = meta["version"]
-    _bundle, current = _azure_current(settings, target)
-    del _bundle
+    current = _azure_current(settings, target)[1]  # the value is not kept
     if current != read:
-        raise WriteConflict(f"{describe(target)} changed since it was read (its current version is {current}, "
-                            f"not {read})")
+        raise _changed(target, f"its current version is {current}, not {read}")
     client = _azure_client(settings, target)
     try:  # the new version keeps the content type and tags of the one it replaces
         answer = client.set_secret(target["secret"], value, content_type=meta.get("content_type"),
@@ -671,7 +671,7 @@ def _read_gitlab(settings, target: dict[str, Any]) -> tuple[str, dict[str, Any]]
 def _write_gitlab(settings, target: dict[str, Any], value: str, meta: dict[str, Any]) -> None:
     current, _meta = _read_gitlab(settings, target)
     if secret_sha256(current) != meta["sha256"]:
-        raise WriteConflict(f"{describe(target)} changed since it was read")
+        raise _changed(target)
     del current
     try:
         status, body = _gitlab_call(settings, target, "PUT", {"value": value})
@@ -738,7 +738,7 @@ def _write_kubernetes(target: dict[str, Any], value: str, meta: dict[str, Any]) 
                            target["namespace"], obj)
     except Exception as exc:
         if getattr(exc, "status", None) == 409:
-            raise WriteConflict(f"{describe(target)} changed since it was read (409 Conflict)") from None
+            raise _changed(target, "409 Conflict") from None
         if isinstance(exc, RemoteError):  # a 200 that is not the apiserver's JSON object
             raise _not_believed(target, "the replaced Secret") from None
         raise RotationError(f"{describe(target)}: {k8s_error(exc)}") from None
