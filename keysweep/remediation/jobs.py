@@ -49,8 +49,9 @@ JOB_COLUMNS = ("id", "finding_id", "revoker", "provider", "plan", "state", "atte
 
 
 def _text(value: str | None) -> str | None:
-    """A call's target or a provider's error as SQLite and the audit chain hold it: an error body's
-    lone surrogate (JSON's `\\ud800`) made every write of the job fail mid-run."""
+    """A call's target or a provider's error as SQLite holds it: an error body's lone surrogate
+    (JSON's `\\ud800`) made every write of the job fail mid-run. (audit.append makes the strings
+    of its own rows storable.)"""
     return stored_text(value) if isinstance(value, str) else value
 
 
@@ -314,8 +315,8 @@ class Jobs:
                 [job.id, job.finding_id, self.run_id, call.method, _text(call.target), call.outcome,
                  _text(call.detail), at])
             audit.append(self.conn, at, self.actor, action,
-                         {"finding": job.finding_id, "job": job.id, "method": call.method, "target": _text(call.target)},
-                         {"outcome": call.outcome, "ok": call.ok, "detail": _text(call.detail) or None})
+                         {"finding": job.finding_id, "job": job.id, "method": call.method, "target": call.target},
+                         {"outcome": call.outcome, "ok": call.ok, "detail": call.detail or None})
 
     def record(self, job: Job, calls: list[CallRecord], state: str, *, error: str | None = None,
                next_attempt_at: str | None = None, event: str | None = None,
