@@ -19,12 +19,14 @@ from keysweep.revokers import available_revokers
 from keysweep.revokers._common import make_plan, verify_status
 from keysweep.settings import Settings
 from keysweep.store import Store
-from tests.fakes.providers import INTERMEDIARY_REPLIES, FakeGcpIam, FakeGitHub, FakeProviders
+from tests.fakes.providers import INTERMEDIARY_REPLIES, FakeGitHub, FakeProviders
 from tests.revoke_helpers import env_for, set_env, write_config
+from tests.test_revoke_gcp import gcp_context, iam_holding, leaked_key_file
 from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm, akv: fixtures)
     akv,
     aws,
     aws_finding,
+    aws_settings,
     azure_settings,
     gcp_payloads,
     gcp_settings,
@@ -42,10 +44,13 @@ from tests.test_revoke_rotate import (  # noqa: F401  (aws, kv, k8s, gsm, akv: f
     in_vault,
     k8s,
     keys_of,
+    killed_at,
     kv,
     leaked_key,
     retiring,
     rotate,
+    rotated_key,
+    rotation_store,
 )
 from tests.test_revokers import Harness, fast_http
 
@@ -156,19 +161,13 @@ class GcpHarness:
     with keysweep's own token."""
 
     def __init__(self, tmp_path, keys) -> None:
-        from tests.test_revoke_gcp import gcp_finding
-
         self.sa = keys.gcp_service_account()
-        path = tmp_path / "sa.json"
-        path.write_text(self.sa.json_text)
-        self.fake = FakeGcpIam({self.sa.private_key_id: (self.sa.client_email, self.sa.project_id)},
-                               private_keys={self.sa.private_key_id: self.sa.private_key})
-        self.finding = gcp_finding(self.sa, path)
+        self.fake = iam_holding(self.sa)
+        self.finding = leaked_key_file(tmp_path, self.sa)
         self.servers = FakeProviders(gcp=self.fake)
 
     def context(self, http) -> Context:
-        return for_revocation(Context(http=http, settings=Settings(env=self.fake.env()),
-                                      extra={"_findings": {self.finding.id: self.finding}}))
+        return gcp_context(http, self.fake, self.finding)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -247,8 +246,7 @@ def test_gcp_revoke_run_behind_a_sign_in_page_revokes_nothing_and_logs_no_revoca
     leak.mkdir()
     (leak / "deploy-sa.json").write_text(sa.json_text)
     db = tmp_path / "k.db"
-    fake = FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
-                      private_keys={sa.private_key_id: sa.private_key})
+    fake = iam_holding(sa)
     fake.intermediary, fake.intermediary_on = "html_200", "revoke"
     config = write_config(tmp_path / "k.toml", providers=("gcp",))
     with FakeProviders(gcp=fake) as fakes:
@@ -287,12 +285,6 @@ K8S_WRITE_REPLIES = {**WRITE_REPLIES, "no_resource_version_200": (200, "applicat
 ).encode())}
 
 
-def rotation_store(tmp_path, finding) -> Store:
-    store = Store(tmp_path / "k.db")
-    store.record([finding], "scope", "2025-01-02T00:00:00Z")
-    return store
-
-
 def assert_not_rotated(summary, jobs, store, aws, user, old_id, reply=None, unread="version") -> None:
     """keysweep's word and the audit log: no rotation made, the old key still active at IAM."""
     assert not set(summary.states) & {J.REVOKED, J.CONFIRMED}, summary.states
@@ -323,7 +315,7 @@ def test_a_vault_write_answered_by_an_intermediary_rotates_nothing(tmp_path, aws
     finding = in_vault(kv, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     kv.intermediary["write"] = VAULT_WRITE_REPLIES[mode]
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    settings = aws_settings(aws, VAULT_TOKEN=kv.token)
     summary, jobs = asyncio.run(rotate(store, [finding], settings))
     assert_not_rotated(summary, jobs, store, aws, user, old_id, VAULT_WRITE_REPLIES[mode])
     versions = kv.mounts["secret"]["secrets"]["ci/deploy"]
@@ -339,7 +331,7 @@ def test_a_vault_kv1_write_answered_with_a_sign_in_page_rotates_nothing(tmp_path
     finding.occurrences[0].locator.update(mount="kv1", kv_version=1)
     store = rotation_store(tmp_path, finding)
     kv.intermediary["write"] = VAULT_WRITE_REPLIES["html_200"]
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    settings = aws_settings(aws, VAULT_TOKEN=kv.token)
     summary, jobs = asyncio.run(rotate(store, [finding], settings))
     assert_not_rotated(summary, jobs, store, aws, user, old_id, VAULT_WRITE_REPLIES["html_200"])
     assert kv.mounts["kv1"]["secrets"]["ci/deploy"][-1]["data"]["aws_access_key_id"] == old_id
@@ -352,7 +344,7 @@ def test_a_vault_read_without_its_version_writes_nothing(tmp_path, aws, kv):
     finding = in_vault(kv, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     kv.intermediary["read"] = lambda answer: {"data": {"data": (answer.get("data") or {}).get("data")}}
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    settings = aws_settings(aws, VAULT_TOKEN=kv.token)
     summary, jobs = asyncio.run(rotate(store, [finding], settings))
     assert_not_rotated(summary, jobs, store, aws, user, old_id)
     assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
@@ -366,12 +358,10 @@ def test_a_vault_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tmp
     finding = in_vault(kv, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     kv.intermediary["write"], kv.forwards = VAULT_WRITE_REPLIES["html_200"], True
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"], "VAULT_TOKEN": kv.token})
+    settings = aws_settings(aws, VAULT_TOKEN=kv.token)
     summary, jobs = asyncio.run(rotate(store, [finding], settings))
     assert summary.states == {J.CONFIRMED: 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
-    (new_id, _), = keys.items()
+    new_id = rotated_key(aws, user, old_id)
     versions = kv.mounts["secret"]["secrets"]["ci/deploy"]
     assert len(versions) == 2 and versions[-1]["data"]["aws_access_key_id"] == new_id, "written once"
     outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
@@ -385,7 +375,7 @@ def test_a_kubernetes_secret_write_answered_by_an_intermediary_rotates_nothing(t
     before = json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True)
     store = rotation_store(tmp_path, finding)
     k8s.intermediary["write"] = K8S_WRITE_REPLIES[mode]
-    summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})))
+    summary, jobs = asyncio.run(rotate(store, [finding], aws_settings(aws)))
     assert_not_rotated(summary, jobs, store, aws, user, old_id, K8S_WRITE_REPLIES[mode])
     assert json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True) == before, "the Secret was changed"
 
@@ -401,7 +391,7 @@ def test_a_kubernetes_read_without_its_resource_version_writes_nothing(tmp_path,
     def without_version(answer):
         return {**answer, "metadata": {k: v for k, v in answer["metadata"].items() if k != "resourceVersion"}}
     k8s.intermediary["read"] = without_version
-    summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})))
+    summary, jobs = asyncio.run(rotate(store, [finding], aws_settings(aws)))
     assert_not_rotated(summary, jobs, store, aws, user, old_id)
     assert keys_of(aws, user) == {old_id: "Active"}, "no key created"
     assert json.dumps(k8s.objects[("ci", "secrets")]["deploy"], sort_keys=True) == before
@@ -459,9 +449,7 @@ def test_a_gcp_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tmp_p
     gsm.intermediary["write"], gsm.forwards = GCP_WRITE_REPLIES["html_200"], True
     summary, jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
     assert summary.states == {J.CONFIRMED: 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
-    (new_id, _), = keys.items()
+    new_id = rotated_key(aws, user, old_id)
     payloads = gcp_payloads(gsm)
     assert len(payloads) == 3 and f"AWS_ACCESS_KEY_ID={new_id}" in payloads[2], "written once"
     outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
@@ -471,21 +459,11 @@ def test_a_gcp_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tmp_p
 def test_a_resumed_gcp_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_path, aws, gsm):
     """Killed after adding the version; on resume a redacting gateway empties the payload it reads
     back: neither key in it proves nothing, so no key is deleted and the old one stays active."""
-    from tests.test_revoke_rotate import Killed
-
     user, old_id, old_secret = leaked_key(aws)
     finding = in_gcp_secret(gsm, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = gcp_settings(aws, gsm)
-
-    def fault(step):
-        if step == "after_write":
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
-    new_id = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
+    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
     gsm.intermediary["read"] = lambda answer: {**answer, "payload": {"data": ""}}
     summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {J.FAILED_PERMANENT: 1}, summary
@@ -535,9 +513,7 @@ def test_a_key_vault_write_made_but_its_answer_lost_is_proven_by_reading_it_back
     akv.intermediary["write"], akv.forwards = KV_WRITE_REPLIES["html_200"], True
     summary, jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv)))
     assert summary.states == {J.CONFIRMED: 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
-    (new_id, _), = keys.items()
+    new_id = rotated_key(aws, user, old_id)
     values = akv.values("ci-deploy")
     assert len(values) == 3 and json.loads(values[2])["aws_access_key_id"] == new_id, "written once"
     outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
@@ -545,21 +521,11 @@ def test_a_key_vault_write_made_but_its_answer_lost_is_proven_by_reading_it_back
 
 
 def test_a_resumed_key_vault_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_path, aws, akv):
-    from tests.test_revoke_rotate import Killed
-
     user, old_id, old_secret = leaked_key(aws)
     finding = in_key_vault(akv, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = azure_settings(aws, akv)
-
-    def fault(step):
-        if step == "after_write":
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
-    new_id = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
+    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
     akv.intermediary["read"] = lambda answer: {**answer, "value": "<redacted>"}
     summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {J.FAILED_PERMANENT: 1}, summary
@@ -758,22 +724,11 @@ def test_a_resumed_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_
     read with the Secret stripped of its data. The read holds neither the new key nor the old one,
     so it proves nothing about the write: the new key (which the Secret does hold) is not deleted as
     an orphan, the old key stays active, and the job is left to a person."""
-    from tests.test_revoke_rotate import Killed
-
     user, old_id, old_secret = leaked_key(aws)
     finding = in_k8s_secret(k8s, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
-    settings = Settings(env={"AWS_ENDPOINT_URL": aws["endpoint"]})
-
-    def fault(step):
-        if step == "after_write":
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
-    new_id = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
-
+    settings = aws_settings(aws)
+    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
     k8s.intermediary["read"] = lambda answer: {k: v for k, v in answer.items() if k != "data"}
     summary, jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {J.FAILED_PERMANENT: 1}, summary
@@ -856,30 +811,18 @@ def test_a_gitlab_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tm
     gitlab.intermediary["write"], gitlab.forwards = GITLAB_WRITE_REPLIES["html_200"], True
     summary, jobs = asyncio.run(rotate(store, [finding], gitlab_settings(aws, gitlab)))
     assert summary.states == {J.CONFIRMED: 1}, summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Inactive" and len(keys) == 1
-    (new_id, _), = keys.items()
+    new_id = rotated_key(aws, user, old_id)
     assert f"aws_access_key_id = {new_id}" in gitlab_value(gitlab) and len(gitlab.puts) == 1, "written once"
     outcomes = [c["outcome"] for c in jobs.calls(jobs.find()[0].id)]
     assert f"{new_id} already written" in outcomes, outcomes
 
 
 def test_a_resumed_gitlab_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_path, aws, gitlab):
-    from tests.test_revoke_rotate import Killed
-
     user, old_id, old_secret = leaked_key(aws)
     finding = in_gitlab_variable(gitlab, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = gitlab_settings(aws, gitlab)
-
-    def fault(step):
-        if step == "after_write":
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
-    new_id = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
+    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
     gitlab.intermediary["read"] = lambda answer: {**answer, "value": "[masked]"}
     summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {J.FAILED_PERMANENT: 1}, summary

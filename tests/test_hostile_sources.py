@@ -50,6 +50,16 @@ def assert_nothing_raw(result) -> None:
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result
 
 
+def html_report(run, tmp_path, db) -> str:
+    """`report --format html` of the store: the page, holding none of the raw control characters."""
+    page = tmp_path / "report.html"
+    assert run("report", "--db", db, "--format", "html", "-o", page).code == 0
+    text = page.read_text()
+    for char in RAW_FORBIDDEN:
+        assert char not in text, repr(char)
+    return text
+
+
 @pytest.fixture
 def hostile_release(cluster, keys):
     """A release whose values hold a key under a hostile path, and another under a key that is a
@@ -111,11 +121,7 @@ def test_stored_hostile_places_are_shown_escaped(run, hostile_store, command):
 
 
 def test_the_html_report_shows_a_hostile_place_as_text(run, tmp_path, hostile_store):
-    page = tmp_path / "report.html"
-    assert run("report", "--db", hostile_store, "--format", "html", "-o", page).code == 0
-    text = page.read_text()
-    for char in RAW_FORBIDDEN:
-        assert char not in text, repr(char)
+    text = html_report(run, tmp_path, hostile_store)
     assert html.escape(terminal_safe(EVIL_PLACE), quote=True) in text
 
 
@@ -241,11 +247,7 @@ def test_a_hostile_reach_is_shown_as_text(run, store_with_reach, command):
 
 
 def test_the_html_report_shows_a_hostile_reach_as_text(run, tmp_path, store_with_reach):
-    page = tmp_path / "report.html"
-    assert run("report", "--db", store_with_reach, "--format", "html", "-o", page).code == 0
-    text = page.read_text()
-    for char in RAW_FORBIDDEN:
-        assert char not in text, repr(char)
+    text = html_report(run, tmp_path, store_with_reach)
     assert html.escape(f"roles/owner{terminal_safe(EVIL)}!", quote=True) in text
     assert "<link" not in text and "[link=https://evil]roles/viewer[/link]" in text
 

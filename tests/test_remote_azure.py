@@ -67,6 +67,13 @@ def scan(run, tmp_path, azure, *extra):
     return run("scan", "azure", "--format", "json", "--db", tmp_path / "store.db", "--no-progress", *urls, *extra)
 
 
+def sweep(run, tmp_path, table: str):
+    """`keysweep sweep` with a keysweep.toml holding `table` (a [[sources.azure]] table's lines)."""
+    config = tmp_path / "keysweep.toml"
+    config.write_text(f"[[sources.azure]]\n{table}")
+    return run("sweep", "--config", config, "--db", tmp_path / "store.db", "--format", "json", "--no-progress")
+
+
 def test_current_versions_are_read_and_denials_reported(run, tmp_path, seeded, azure):
     ml, locked = azure
     result = scan(run, tmp_path, azure)
@@ -186,9 +193,7 @@ def test_a_refused_token_is_one_line_per_vault(run, tmp_path, seeded, azure, mon
 
 def test_sweep_reads_the_azure_table(run, tmp_path, seeded, azure):
     ml, _ = azure
-    config = tmp_path / "keysweep.toml"
-    config.write_text(f'[[sources.azure]]\nvault_urls = ["{ml.url}"]\n')
-    result = run("sweep", "--config", config, "--db", tmp_path / "store.db", "--format", "json", "--no-progress")
+    result = sweep(run, tmp_path, f'vault_urls = ["{ml.url}"]\n')
     assert result.code == 1, result
     assert find_secret(result.json(), seeded["current"])["occurrences"][0]["locator"]["vault"] == ml.url
     bad = tmp_path / "bad.toml"
@@ -315,8 +320,6 @@ def test_versions_that_cannot_be_listed_are_one_line(run, tmp_path, seeded, azur
 
 def test_sweep_reads_older_versions_when_the_azure_table_says_so(run, tmp_path, seeded, azure):
     ml, _ = azure
-    config = tmp_path / "keysweep.toml"
-    config.write_text(f'[[sources.azure]]\nvault_urls = ["{ml.url}"]\nversions = true\n')
-    result = run("sweep", "--config", config, "--db", tmp_path / "store.db", "--format", "json", "--no-progress")
+    result = sweep(run, tmp_path, f'vault_urls = ["{ml.url}"]\nversions = true\n')
     assert result.code == 1, result
     assert find_secret(result.json(), seeded["previous"])["occurrences"][0]["locator"]["resource"].endswith("(older)")

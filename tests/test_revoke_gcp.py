@@ -27,9 +27,28 @@ def gcp_finding(sa, path, metadata=True) -> Finding:
                    metadata={"client_email": sa.client_email, "project_id": sa.project_id} if metadata else None)
 
 
+def iam_holding(*accounts, **options) -> F.FakeGcpIam:
+    """IAM holding each generated service account's key under its id: the account, its project and
+    the key's public half."""
+    return F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id) for sa in accounts},
+                        private_keys={sa.private_key_id: sa.private_key for sa in accounts}, **options)
+
+
+def leaked_key_file(tmp_path, sa, metadata=True) -> Finding:
+    """The service account's key file, leaked at tmp_path/sa.json: its finding."""
+    path = tmp_path / "sa.json"
+    path.write_text(sa.json_text)
+    return gcp_finding(sa, path, metadata)
+
+
 def known(finding: Finding) -> dict:
     """A context's run-loaded findings (what `revoke` loads), so plans re-read their values."""
     return {"_findings": {finding.id: finding}}
+
+
+def gcp_context(http, fake, finding: Finding) -> Context:
+    """What `revoke` gives the GCP revoker: keysweep's token for the fake IAM, the finding loaded."""
+    return for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
 
 
 def fast_http() -> HttpClient:
@@ -38,18 +57,14 @@ def fast_http() -> HttpClient:
 
 def test_disable_then_delete_idempotent_and_confirmed(tmp_path, keys):
     sa, other = keys.gcp_service_account(), keys.gcp_service_account()
-    path = tmp_path / "sa.json"
-    path.write_text(sa.json_text)
-    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id),
-                         other.private_key_id: (other.client_email, other.project_id)},
-                        private_keys={sa.private_key_id: sa.private_key, other.private_key_id: other.private_key})
-    finding = gcp_finding(sa, path)
+    fake = iam_holding(sa, other)
+    finding = leaked_key_file(tmp_path, sa)
     revoker = available_revokers()["gcp"]
     assert revoker.supports(finding)
 
     async def scenario():
         async with fast_http() as http:
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            ctx = gcp_context(http, fake, finding)
             plan = await revoker.plan(finding, ctx)
             assert servers.call(lambda: len(fake.requests)) == 0, "plan() sent a request"
             assert [c.method for c in plan.calls] == ["POST", "DELETE"]
@@ -79,8 +94,7 @@ def test_store_finding_account_is_read_from_the_key_file_and_cli_revokes(tmp_pat
     leak.mkdir()
     (leak / "deploy-sa.json").write_text(sa.json_text)
     db = tmp_path / "k.db"
-    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
-                        private_keys={sa.private_key_id: sa.private_key})
+    fake = iam_holding(sa)
     with F.FakeProviders(gcp=fake):
         for name, value in fake.env().items():
             monkeypatch.setenv(name, value)
@@ -102,11 +116,8 @@ def test_store_finding_account_is_read_from_the_key_file_and_cli_revokes(tmp_pat
 
 def test_needs_the_admin_token_and_reports_server_errors(tmp_path, keys):
     sa = keys.gcp_service_account()
-    path = tmp_path / "sa.json"
-    path.write_text(sa.json_text)
-    finding = gcp_finding(sa, path)
-    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
-                        private_keys={sa.private_key_id: sa.private_key}, fail_first=10)
+    finding = leaked_key_file(tmp_path, sa)
+    fake = iam_holding(sa, fail_first=10)
     revoker = available_revokers()["gcp"]
 
     async def scenario():
@@ -117,7 +128,7 @@ def test_needs_the_admin_token_and_reports_server_errors(tmp_path, keys):
             assert any("KEYSWEEP_GCP_ADMIN_KEY" in need for need in plan.needs)
             missing = await revoker.revoke(plan, ctx)
             assert not missing.ok and "KEYSWEEP_GCP_ADMIN_KEY" in missing.detail and not missing.retryable
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            ctx = gcp_context(http, fake, finding)
             failed = await revoker.revoke(await revoker.plan(finding, ctx), ctx)
             assert not failed.ok and failed.retryable and "503" in failed.detail, failed
             assert "\n" not in failed.detail
@@ -165,13 +176,12 @@ def edited_key_file(keys, tmp_path):
 
 def test_a_key_file_naming_another_keys_id_disables_nothing_and_verifies_unknown(tmp_path, keys):
     leaked, production, finding = edited_key_file(keys, tmp_path)
-    fake = F.FakeGcpIam({production.private_key_id: (production.client_email, production.project_id)},
-                        private_keys={production.private_key_id: production.private_key})
+    fake = iam_holding(production)
     revoker = available_revokers()["gcp"]
 
     async def scenario():
         async with fast_http() as http:
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            ctx = gcp_context(http, fake, finding)
             result = await revoker.revoke(await revoker.plan(finding, ctx), ctx)
             assert not result.ok and not result.retryable and result.detail.startswith("needs a person: "), result
             assert "not the leaked key" in result.detail and [c[0] for c in result.calls] == ["GET"]
@@ -195,7 +205,7 @@ def test_a_key_held_under_another_id_than_its_files_is_left_to_a_person(tmp_path
 
     async def scenario():
         async with fast_http() as http:
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            ctx = gcp_context(http, fake, finding)
             # IAM's NOT_FOUND for the file's id is not the leaked key's death: it lives under another.
             assert await verify_status(finding, ctx) == "unknown"
             return await revoker.revoke(await revoker.plan(finding, ctx), ctx)
@@ -211,17 +221,14 @@ def test_a_deleted_key_whose_account_lists_no_key_is_dead_to_the_verifier_and_go
     no key of the account holds the leaked key's public half. The verifier and the revoker read this
     the same way (one search of the account's keys): dead, and nothing left to disable."""
     sa = keys.gcp_service_account()
-    path = tmp_path / "sa.json"
-    path.write_text(sa.json_text)
-    finding = gcp_finding(sa, path)
-    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
-                        private_keys={sa.private_key_id: sa.private_key})
+    finding = leaked_key_file(tmp_path, sa)
+    fake = iam_holding(sa)
     fake.deleted.add(sa.private_key_id)
     revoker = available_revokers()["gcp"]
 
     async def scenario():
         async with fast_http() as http:
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            ctx = gcp_context(http, fake, finding)
             assert await verify_status(finding, ctx) == "dead"
             return await revoker.revoke(await revoker.plan(finding, ctx), ctx)
 
@@ -237,14 +244,13 @@ def test_another_keys_disabled_flag_under_the_files_id_confirms_nothing(tmp_path
     """A resumed job asks confirm() before acting: IAM's key under the file's id being disabled is
     that key's state, not the leaked key's, unless it holds the leaked key's public half."""
     leaked, production, finding = edited_key_file(keys, tmp_path)
-    fake = F.FakeGcpIam({production.private_key_id: (production.client_email, production.project_id)},
-                        private_keys={production.private_key_id: production.private_key})
+    fake = iam_holding(production)
     fake.disabled.add(production.private_key_id)
     revoker = available_revokers()["gcp"]
 
     async def scenario():
         async with fast_http() as http:
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            ctx = gcp_context(http, fake, finding)
             return await revoker.confirm(finding, ctx)
 
     with F.FakeProviders(gcp=fake):
@@ -255,16 +261,13 @@ def test_a_finding_without_its_account_is_confirmed_through_its_key_file(tmp_pat
     """A finding read back from the store may lack the account: confirm() reads it from the key
     file and asks the verifier with it, so a live key is not dead and a deleted one is."""
     sa = keys.gcp_service_account()
-    path = tmp_path / "sa.json"
-    path.write_text(sa.json_text)
-    fake = F.FakeGcpIam({sa.private_key_id: (sa.client_email, sa.project_id)},
-                        private_keys={sa.private_key_id: sa.private_key})
-    finding = gcp_finding(sa, path, metadata=False)
+    fake = iam_holding(sa)
+    finding = leaked_key_file(tmp_path, sa, metadata=False)
     revoker = available_revokers()["gcp"]
 
     async def scenario():
         async with fast_http() as http:
-            ctx = for_revocation(Context(http=http, settings=Settings(env=fake.env()), extra=known(finding)))
+            ctx = gcp_context(http, fake, finding)
             before = await revoker.confirm(finding, ctx)
             assert (await revoker.revoke(await revoker.plan(finding, ctx), ctx)).ok
             return before, await revoker.confirm(finding, ctx)

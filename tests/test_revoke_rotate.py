@@ -129,6 +129,32 @@ def refused_before_any_key(store, finding, settings) -> str:
     return error
 
 
+def refused_after_a_key(store, finding, settings, aws, user, old_id, extra=None) -> tuple[str, str]:
+    """The rotation failed for good after creating a key, the old key still active beside it: its
+    one error and the id of the key made."""
+    summary, _jobs = asyncio.run(rotate(store, [finding], settings, extra=extra))
+    assert summary.states == {"failed_permanent": 1}, summary
+    (_fid, error), = summary.errors
+    keys = keys_of(aws, user)
+    assert keys.pop(old_id) == "Active", "the old key was deactivated"
+    (new_id, _status), = keys.items()
+    return error, new_id
+
+
+def killed_at(store, finding, settings, where: str) -> J.Job:
+    """A rotation run killed (as by SIGKILL) at the step `where`: its job as the kill left it. The
+    killed run is marked finished, as `revoke --resume` finds a dead process's run."""
+    def fault(step):
+        if step == where:
+            raise Killed()
+    with pytest.raises(Killed):
+        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    job = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0]
+    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
+    store.conn.commit()
+    return job
+
+
 async def delete_due(store, finding, settings, moment, create: bool):
     """One `revoke --resume` at moment[0]: the old key's delayed delete, if due (after revoking it first
     when `create`). Returns delete_due's outcome and the jobs."""
@@ -194,18 +220,10 @@ def test_killed_rotation_resumes_without_a_second_new_key(tmp_path, aws, where):
     arn, finding = in_secret(aws, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = aws_settings(aws)
-
-    def fault(step):
-        if step == where:
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
-    job = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0]
+    job = killed_at(store, finding, settings, where)
     assert job.state == J.REVOKING
     first_new = job.plan["data"]["new_key_id"]  # recorded before the value was written
     assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
     summary, jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {"confirmed": 1}, summary.errors
     new_id = rotated_key(aws, user, old_id)
@@ -603,14 +621,9 @@ def test_a_gcp_version_added_in_the_instant_of_the_write_is_left_to_a_person(tmp
         gsm.on_add = None
         gsm.add_version("acme-ci", key, "AWS_ACCESS_KEY_ID=AKIAOTHEROTHEROTHER0\n")
     gsm.on_add = someone
-    summary, jobs = asyncio.run(rotate(store, [finding], gcp_settings(aws, gsm)))
-    assert summary.states == {"failed_permanent": 1}, summary
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Active", "the old key was deactivated over someone's version"
-    (new_id, status), = keys.items()
+    error, new_id = refused_after_a_key(store, finding, gcp_settings(aws, gsm), aws, user, old_id)
     payloads = gcp_payloads(gsm)
     assert len(payloads) == 4 and f"AWS_ACCESS_KEY_ID={new_id}" in payloads[3] and "AKIAOTHER" in payloads[2]
-    (_finding, error), = summary.errors
     assert "version 4" in error and "version 2 was read" in error and "version 3 added meanwhile" in error, error
     assert "not written" not in error, error
     managed = store.conn.execute("SELECT key_id FROM managed_keys").fetchall()
@@ -623,16 +636,8 @@ def test_killed_rotation_into_gcp_resumes_writing_nothing_twice(tmp_path, aws, g
     finding = in_gcp_secret(gsm, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = gcp_settings(aws, gsm)
-
-    def fault(step):
-        if step == where:
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
-    first_new = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    first_new = killed_at(store, finding, settings, where).plan["data"]["new_key_id"]
     assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
     summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {"confirmed": 1}, summary.errors
     new_id = rotated_key(aws, user, old_id)
@@ -661,13 +666,8 @@ def test_an_add_refused_after_the_permission_check_names_the_key_made(tmp_path, 
     def withdrawn(step):
         if step == "after_create":
             gsm.read_only.add("acme-ci/ci-deploy")
-    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], gcp_settings(aws, gsm),
-                                        extra={"_rotate_fault": withdrawn}))
-    assert summary.states == {"failed_permanent": 1}
-    (_finding, error), = summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Active"
-    (new_id, _), = keys.items()
+    error, new_id = refused_after_a_key(rotation_store(tmp_path, finding), finding, gcp_settings(aws, gsm), aws,
+                                        user, old_id, extra={"_rotate_fault": withdrawn})
     assert "403" in error and "secretmanager.versions.add" in error and new_id in error, error
     assert len(gcp_payloads(gsm)) == 2
 
@@ -754,14 +754,9 @@ def test_a_key_vault_version_set_in_the_instant_of_the_write_is_left_to_a_person
         other = akv.new_version(name, '{"aws_access_key_id": "AKIAOTHEROTHEROTHER0"}')
         someone.version = other.id
     akv.on_set = someone
-    summary, _jobs = asyncio.run(rotate(store, [finding], azure_settings(aws, akv)))
-    assert summary.states == {"failed_permanent": 1}, summary
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Active", "the old key was deactivated over someone's version"
-    (new_id, _), = keys.items()
+    error, new_id = refused_after_a_key(store, finding, azure_settings(aws, akv), aws, user, old_id)
     values = akv.values("ci-deploy")
     assert len(values) == 4 and json.loads(values[3])["aws_access_key_id"] == new_id
-    (_finding, error), = summary.errors
     assert someone.version in error and finding.occurrences[0].locator["version"] in error, error
     assert "not written" not in error, error
     assert (new_id,) in store.conn.execute("SELECT key_id FROM managed_keys").fetchall()
@@ -773,16 +768,8 @@ def test_killed_rotation_into_key_vault_resumes_setting_nothing_twice(tmp_path, 
     finding = in_key_vault(akv, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = azure_settings(aws, akv)
-
-    def fault(step):
-        if step == where:
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
-    first_new = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    first_new = killed_at(store, finding, settings, where).plan["data"]["new_key_id"]
     assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
     summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {"confirmed": 1}, summary.errors
     new_id = rotated_key(aws, user, old_id)
@@ -796,12 +783,8 @@ def test_key_vault_credentials_that_may_not_set_name_the_key_made(tmp_path, aws,
     user, old_id, old_secret = leaked_key(aws)
     finding = in_key_vault(akv, old_id, old_secret)
     akv.deny_set.add("ci-deploy")
-    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], azure_settings(aws, akv)))
-    assert summary.states == {"failed_permanent": 1}
-    (_finding, error), = summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Active"
-    (new_id, _), = keys.items()
+    error, new_id = refused_after_a_key(rotation_store(tmp_path, finding), finding, azure_settings(aws, akv), aws,
+                                        user, old_id)
     assert "403" in error and "set permission" in error and new_id in error, error
     assert len(akv.values("ci-deploy")) == 2
 
@@ -870,15 +853,8 @@ def test_a_killed_rotation_resumed_disables_the_replaced_version_once(tmp_path, 
     finding = in_gcp_secret(gsm, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = retiring(aws, gsm)
-
-    def fault(step):
-        if step == "after_write":
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
+    killed_at(store, finding, settings, "after_write")
     assert gcp_states(gsm) == ["ENABLED", "ENABLED", "ENABLED"] and keys_of(aws, user)[old_id] == "Active"
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
     summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {"confirmed": 1}, summary.errors
     rotated_key(aws, user, old_id)
@@ -967,16 +943,8 @@ def test_killed_rotation_into_gitlab_resumes_writing_nothing_twice(tmp_path, aws
     finding = in_gitlab_variable(gitlab, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = gitlab_settings(aws, gitlab)
-
-    def fault(step):
-        if step == where:
-            raise Killed()
-    with pytest.raises(Killed):
-        asyncio.run(rotate(store, [finding], settings, extra={"_rotate_fault": fault}))
-    first_new = Jobs(store, "t", "x", lambda: "2025-01-03T00:00:00Z").find()[0].plan["data"]["new_key_id"]
+    first_new = killed_at(store, finding, settings, where).plan["data"]["new_key_id"]
     assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
-    store.conn.execute("UPDATE remediation_runs SET finished_at = '2025-01-03T00:00:00Z'")  # the killed run
-    store.conn.commit()
     summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
     assert summary.states == {"confirmed": 1}, summary.errors
     new_id = rotated_key(aws, user, old_id)
@@ -988,12 +956,8 @@ def test_a_gitlab_token_that_may_not_update_names_the_key_made(tmp_path, aws, gi
     user, old_id, old_secret = leaked_key(aws)
     finding = in_gitlab_variable(gitlab, old_id, old_secret)
     gitlab.read_only.add("AWS_CREDENTIALS")
-    summary, _jobs = asyncio.run(rotate(rotation_store(tmp_path, finding), [finding], gitlab_settings(aws, gitlab)))
-    assert summary.states == {"failed_permanent": 1}
-    (_finding, error), = summary.errors
-    keys = keys_of(aws, user)
-    assert keys.pop(old_id) == "Active"
-    (new_id, _), = keys.items()
+    error, new_id = refused_after_a_key(rotation_store(tmp_path, finding), finding, gitlab_settings(aws, gitlab), aws,
+                                        user, old_id)
     assert "403 403 Forbidden" in error and new_id in error, error
     assert old_id in gitlab_value(gitlab)
 
