@@ -10,10 +10,11 @@ On a terminal it must be shown as the characters it is, never obeyed:
   line/paragraph separators and lone surrogates. The result is one line of visible text: `\\x1b`,
   `\\n`, `\\u202e`. A backslash already in the value is kept as it is, so Windows-style paths stay
   readable; the escaped forms only ever *add* visibility. Terminal output is also a CI job's log,
-  which its runner reads for commands: `##[` and `##vso[` (GitHub Actions' and Azure Pipelines'
-  commands, obeyed anywhere in a line) are shown as `##\\x5b` and `##vso\\x5b`, and a value that
-  begins with `::` (a GitHub workflow command when it starts a line, spaces aside) as `\\x3a:`, so a
-  file named `##[add-mask]keysweep` or `::error::forged` masks, sets and annotates nothing.
+  which its runner reads for commands: `##[`, `##vso[` and `##teamcity[` (GitHub Actions' legacy,
+  Azure Pipelines' and TeamCity's commands, obeyed anywhere in a line; any `##name[`) are shown as
+  `##\\x5b`, `##vso\\x5b`, `##teamcity\\x5b`, and a value that begins with `::` (a GitHub workflow
+  command when it starts a line, spaces aside) as `\\x3a:`, so a file named
+  `##[add-mask]keysweep` or `::error::forged` masks, sets and annotates nothing.
 - `rich_text(value)` is the same string as a rich `Text`, which rich never parses as markup
   (`[/]`, `[link=…]`) nor as `:emoji:` codes. Tables and plans build their cells with it.
 - `stored_text(value)` is a value from argv or the environment as text the store can hold (a byte
@@ -86,13 +87,14 @@ def terminal_safe(value: Any) -> str:
     return log_command_safe(text)
 
 
-# GitHub Actions' legacy `##[command]` and Azure Pipelines' `##vso[command]`: read anywhere in a line.
-_LOG_COMMAND = re.compile(r"##(vso)?\[", re.IGNORECASE)
+# GitHub Actions' legacy `##[command]`, Azure Pipelines' `##vso[command]`, TeamCity's
+# `##teamcity[message]`: read anywhere in a line.
+_LOG_COMMAND = re.compile(r"##\w*\[")
 
 
 def log_command_safe(text: str) -> str:
-    """`text` (one line) with nothing a CI runner obeys: `##[` and `##vso[` with the bracket as
-    `\\x5b`, a leading `::` (spaces before it aside) with its first colon as `\\x3a`."""
+    """`text` (one line) with nothing a CI runner obeys: `##[`, `##vso[`, any `##name[` with the
+    bracket as `\\x5b`; a leading `::` (spaces before it aside) with its first colon as `\\x3a`."""
     if "##" in text:
         text = _LOG_COMMAND.sub(lambda match: match.group(0)[:-1] + "\\x5b", text)
     stripped = text.lstrip()

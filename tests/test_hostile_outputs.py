@@ -62,6 +62,7 @@ def test_slack_code_spans():
     ("vendor/##[add-mask]keysweep", "vendor/##\\x5badd-mask]keysweep"),
     ("x ##vso[task.setvariable variable=PATH]/tmp", "x ##vso\\x5btask.setvariable variable=PATH]/tmp"),
     ("##VSO[task.complete]", "##VSO\\x5btask.complete]"),
+    ("##teamcity[buildStatus text='ok']", "##teamcity\\x5bbuildStatus text='ok']"),
     ("::error file=a::forged", "\\x3a:error file=a::forged"),
     ("  ::add-mask::x", "  \\x3a:add-mask::x"),
     ("\u00a0::debug::x", "\u00a0\\x3a:debug::x"),
