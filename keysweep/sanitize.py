@@ -20,7 +20,8 @@ On a terminal it must be shown as the characters it is, never obeyed:
 - `stored_text(value)` is a value from argv or the environment as text the store can hold (a byte
   that is not UTF-8 as `\\xNN`, as file names are stored).
 - `csv_safe(cell)` neutralises spreadsheet formulas (OWASP CSV injection): a cell that begins with
-  `=`, `+`, `-`, `@`, TAB or CR gets a leading `'`; every other cell is kept exactly.
+  `=`, `+`, `-`, `@`, TAB, CR, LF or NUL, or with white space and then `=`, `+`, `-` or `@` (an
+  import that trims spaces would see a formula), gets a leading `'`; every other cell is kept exactly.
 - `slack_escape(text)` is Slack's own escaping of `&`, `<` and `>` (no `<!here>`, `<@U…>` mention,
   no `<url|text>` link); `slack_code(value)` is a scanned string as a Slack mrkdwn code span, the
   one place its `*bold*`, `_italic_`, `~strike~`, `> quote` and `:emoji:` are not applied.
@@ -51,6 +52,10 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 _PLAIN_ASCII = re.compile(r"[\x20-\x7e]*")
 
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What a cell may not begin with either: LF and NUL (ASVS 1.2.10 names NUL), and a formula
+# character after white space.
+_CSV_CONTROL_STARTS = ("\n", "\0")
+_CSV_FORMULA_CHARS = ("=", "+", "-", "@")
 
 # A scanned string in a chat message is cut to this many characters (a Slack section holds 3000).
 SLACK_FIELD_LIMIT = 300
@@ -133,7 +138,10 @@ def safe_console(file=None, *, stderr: bool = False, **options: Any):
 def csv_safe(cell: Any) -> str:
     """A CSV cell that no spreadsheet evaluates as a formula (OWASP: prefix `'`); else unchanged."""
     text = "" if cell is None else (cell if isinstance(cell, str) else str(cell))
-    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
+    if text.startswith(CSV_FORMULA_STARTS) or text.startswith(_CSV_CONTROL_STARTS) \
+            or text.lstrip().startswith(_CSV_FORMULA_CHARS):
+        return "'" + text
+    return text
 
 
 def slack_escape(text: str) -> str:

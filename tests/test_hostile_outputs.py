@@ -5,6 +5,8 @@ formula or markup of their own. (The terminal's own rules: tests/test_hostile_so
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -71,3 +73,25 @@ def test_slack_code_spans():
 ])
 def test_terminal_text_carries_no_ci_log_command(raw, shown):
     assert terminal_safe(raw) == shown
+
+
+# -- CSV: no formula, however it is dressed ---------------------------------------------------------
+def test_csv_neutralises_formulas_behind_white_space_and_line_breaks(run, make_repo, keys):
+    """OWASP's list (= + - @ TAB CR) was neutralised; a formula behind a space (an import that trims
+    spaces evaluates it), a LF or a no-break space was not. Columns and other cells: unchanged."""
+    from keysweep.output import CSV_COLUMNS
+
+    repo = make_repo()
+    names = {" =HYPERLINK(\"https:evil\").env": keys.openai_project(), "\n=1+1.env": keys.anthropic(),
+             "\u00a0@SUM(1).env": keys.github(), "  -2+3.env": keys.huggingface(), "a =b.env": keys.groq()}
+    repo.commit("keys", {name: f"TOKEN={key}\n" for name, key in names.items()},
+                author=("Mallory", "\u00a0=cmd@example.com"))
+    result = run("scan", "git", repo.path, "--no-store", "--format", "csv")
+    assert result.code == 1, result
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    by_column = [dict(zip(CSV_COLUMNS, row)) for row in rows[1:]]
+    assert {row["path"] for row in by_column} == {"' =HYPERLINK(\"https:evil\").env", "'\n=1+1.env",
+                                                 "'\u00a0@SUM(1).env", "'  -2+3.env", "a =b.env"}
+    assert {row["author_email"] for row in by_column} == {"'\u00a0=cmd@example.com"}
+    assert {row["repo"] for row in by_column} == {str(repo.path)}
