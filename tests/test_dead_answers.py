@@ -22,7 +22,11 @@ GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Un
                   # An OAuth gateway's token introspection (RFC 7662) for a token it does not know.
                   {"active": False}, {"active": False, "revoked": True},
                   # A key-checking gateway or middleware's answer for a key it does not know.
-                  {"valid": False}, {"valid": False, "organization_id": None, "owner_id": None}]
+                  {"valid": False}, {"valid": False, "organization_id": None, "owner_id": None},
+                  # An error envelope with the status as a number (OpenRouter's, Google's, a gateway's).
+                  {"error": {"code": 401, "message": "Unauthorized"}},
+                  # OpenRouter's own answer when no key arrived (a proxy stripped the header).
+                  {"error": {"code": 401, "message": "No auth credentials found"}}]
 
 
 def reply(status: int, body) -> Response:

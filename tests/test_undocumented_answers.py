@@ -23,7 +23,7 @@ from keysweep.revokers import available_revokers
 from keysweep.settings import Settings
 from keysweep.store import Store
 from keysweep.verify.model import Credential
-from tests.fakes.providers import FakeCohere, FakeProviders, FakeWebhook
+from tests.fakes.providers import FakeCohere, FakeOpenRouter, FakeProviders, FakeWebhook
 from tests.test_remediation import make_finding, orchestrate
 from tests.test_revokers import Harness
 
@@ -158,3 +158,41 @@ def test_a_perplexity_job_behind_a_gateways_401_is_left_to_a_person(tmp_path, ke
     assert job.last_error.startswith("needs a person: ") and "401" in job.last_error
     kinds = {row[0] for row in h.store.conn.execute("SELECT kind FROM events WHERE finding_id = ?", [finding.id])}
     assert not kinds & {"revoked", "confirmed_dead", "verified_dead"}, kinds
+
+
+# -- OpenRouter: GET /api/v1/key --------------------------------------------------------------------
+def test_openrouter_is_dead_only_when_it_does_not_know_the_key(keys):
+    """OpenRouter's envelope {"error": {"code": 401, …}} is anyone's, and its own "No auth credentials
+    found" says no key arrived (a proxy stripped the header): both unknown. Was: dead, both."""
+    live, deleted = keys.openrouter(), keys.openrouter()
+    fake = FakeOpenRouter([live])
+    with FakeProviders(openrouter=fake):
+        env = fake.env()
+        assert check("openrouter", "openrouter.api-key", live, env).status == "live"
+        assert check("openrouter", "openrouter.api-key", deleted, env).status == "dead"
+        for reply in ("no_credentials_401", "error_envelope_401"):
+            fake.intermediary = reply
+            verdict = check("openrouter", "openrouter.api-key", live, env)
+            assert verdict.status == "unknown", (reply, verdict)
+    assert live in fake.active
+
+
+def test_an_openrouter_key_whose_header_a_proxy_stripped_is_not_already_revoked(tmp_path, keys):
+    """The revoker reads the leaked key's label with the key itself; OpenRouter's "No auth credentials
+    found" there was taken as "already revoked" (success) and nothing was deleted. Now the job needs a
+    person, and the key is still live at OpenRouter."""
+    h = Harness(tmp_path, "openrouter", keys, n=1)
+    revoker = available_revokers()["openrouter"]
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            plan = await revoker.plan(h.findings[0], ctx)
+            h.fake.intermediary, h.fake.intermediary_on = "no_credentials_401", "verify"
+            result = await revoker.revoke(plan, ctx)
+            assert not result.ok and not result.retryable, result
+            assert await revoker.confirm(h.findings[0], ctx) is False
+
+    with h.servers:
+        asyncio.run(scenario())
+        assert h.values[0] in h.fake.active and not h.fake.effective

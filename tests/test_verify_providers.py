@@ -84,7 +84,7 @@ SPECS = [
          {"key_id": "ak-1", "team_id": "t-1"}),
     Spec("openrouter", "openrouter.api-key", lambda k: "sk-or-v1-" + k.chars(64, "0123456789abcdef"), "GET", "/key",
          {"data": {"label": "sk-or-v1-abc...xyz", "usage": 1.5, "limit": None, "is_free_tier": False}},
-         (401, {"error": {"message": "No auth credentials found", "code": 401}}), {"usage": 1.5}),
+         (401, {"error": {"message": "User not found.", "code": 401}}), {"usage": 1.5}),
     Spec("replicate", "replicate.api-token", lambda k: "r8_" + k.chars(37), "GET", "/account",
          {"type": "organization", "username": "acme", "name": "Acme", "github_url": None},
          (401, {"title": "Unauthenticated", "detail": "You did not pass a valid authentication token", "status": 401}),

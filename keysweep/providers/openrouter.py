@@ -10,10 +10,17 @@ CHECKS: dict = {}
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 
-# OpenRouter's error envelope carries the status as a number: {"error": {"code": 401, "message": …}}.
+# OpenRouter documents its errors as {"error": {"code": <the HTTP status>, "message": …, "metadata"?}}
+# and a 401 as "Invalid credentials (OAuth session expired, disabled/invalid API key)"
+# (https://openrouter.ai/docs/api-reference/errors). That envelope alone is anyone's: a gateway's
+# {"error": {"code": 401, "message": "Unauthorized"}} has it too. And OpenRouter's own 401 "No auth
+# credentials found" (or "No cookie auth credentials found", "Missing Authentication header", its
+# SDK's example) says no key arrived at all — a proxy that strips Authorization gets it for a live
+# key. The key's own death is the message OpenRouter gives a key it does not know, "User not found."
+# (as it sends it; the docs give no message list): only that is dead, anything else unknown.
 INVALID_CREDENTIALS = DeadAnswer(
-    401, {"error": {"code": 401}}, "invalid credentials",
-    example={"error": {"code": 401, "message": "No auth credentials found"}},
+    401, {"error": {"code": 401, "message": "User not found."}}, "invalid credentials (User not found.)",
+    example={"error": {"message": "User not found.", "code": 401}},
     source="https://openrouter.ai/docs/api-reference/errors")
 
 

@@ -4,8 +4,9 @@ The leaked key tells its own label (`GET /key`); the management key lists keys (
 `offset` paging, each with a `hash` and a `label`) and deletes the one key with that label
 (`DELETE /keys/{hash}` → `{"deleted": true}`, the only reply believed). The hash is re-proven that
 way before every delete, even when one is stored; two keys sharing the label, or a value that can no
-longer be re-read, need a person. A leaked key that `/key` rejects with OpenRouter's documented 401
-is dead: success."""
+longer be re-read, need a person. A leaked key that `/key` rejects as a key OpenRouter does not know
+(its 401 "User not found.", providers/openrouter.py) is dead: success; any other 401 — "No auth
+credentials found" when a proxy stripped the header, a gateway's envelope — is not."""
 
 from __future__ import annotations
 

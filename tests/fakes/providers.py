@@ -75,6 +75,8 @@ INTERMEDIARY_REPLIES = {
     "key_check_200": (200, "application/json", b'{"valid": false}'),
     # An OpenAI-style error envelope from a gateway in front of the provider.
     "error_envelope_401": (401, "application/json", b'{"error": {"message": "Unauthorized", "code": 401}}'),
+    # What OpenRouter itself answers when a proxy stripped the Authorization header: no key arrived.
+    "no_credentials_401": (401, "application/json", b'{"error": {"message": "No auth credentials found", "code": 401}}'),
 }
 
 
@@ -856,7 +858,9 @@ class FakeOpenRouter(FakeProvider):
             if token in self.active:
                 return web.json_response({"data": {"label": self.label(token), "limit": None, "usage": 0,
                                                    "is_free_tier": False}})
-            return web.json_response({"error": {"code": 401, "message": "No auth credentials found"}}, status=401)
+            if not token:  # OpenRouter's answer when no key arrived
+                return web.json_response({"error": {"code": 401, "message": "No auth credentials found"}}, status=401)
+            return web.json_response({"error": {"code": 401, "message": "User not found."}}, status=401)
 
         async def list_keys(request):
             self._log(request)
