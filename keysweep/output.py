@@ -14,12 +14,11 @@ from typing import Any, Iterable, TextIO
 from urllib.parse import quote
 
 from keysweep import __version__
-from keysweep.locations import describe_occurrence
 from keysweep.models import Finding, Occurrence, ScanStats
+from keysweep.plain import empty_table_line, finding_cells, summary_line
 from keysweep.providers.aws import account_id as decode_account
 from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
 from keysweep.scanner.rules import Rule, finding_replacement
-from keysweep.suppress import is_suppressed
 from keysweep.tables import Column, draw_width, fitted_table
 from keysweep.verify.reach import finding_reach
 from keysweep.wording import counted
@@ -151,18 +150,7 @@ FINDING_COLUMNS = (Column("id", whole=True), Column("rule", whole=True, drop=6),
 
 def finding_row(f: Finding) -> list:
     """One finding as the scan table's cells (sanitised rich Texts)."""
-    first = f.occurrences[0] if f.occurrences else None
-    where = describe_occurrence(first) if first else ""
-    if is_suppressed(f):  # listed only with --include-suppressed
-        where += " (suppressed)"
-    if getattr(f, "baselined", None):  # known from the baseline: listed, does not fail the run
-        where += " (baselined)"
-    rule = f"{f.rule_id} (managed by keysweep)" if getattr(f, "managed", None) else f.rule_id
-    return [rich_text(cell) for cell in (
-        f.id, rule, f.redacted, first.source if first else "", where,
-        (first.commit or "")[:10] if first else "",
-        (first.author_email or "") if first else "",
-        str(len(f.occurrences)))]
+    return [rich_text(cell) for cell in finding_cells(f)]
 
 
 def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
@@ -181,37 +169,6 @@ def write_table(findings: list[Finding], rules: dict[str, Rule], out: TextIO,
         console.print(summary_line(stats, unit), style="dim")
     for error in errors:
         console.print(rich_text(f"error: {terminal_safe(error)}", style="red"))
-
-
-def empty_table_line(errors: list[str], nothing_read: bool) -> str:
-    """What an empty table says: never "No findings." about sources that could not be read."""
-    if nothing_read:
-        return "Nothing was scanned: every source failed (errors below)."
-    if errors:
-        return f"No findings in what could be read ({counted(len(errors), 'error')} below)."
-    return "No findings."
-
-
-def summary_line(stats: ScanStats, unit: str = "blob") -> str:
-    """What the scan read and left out; `unit` names what it read one of (git: blob, dir: file)."""
-    parts = [f"{counted(stats.blobs_scanned, unit)} ({stats.bytes_scanned / 1e6:.1f} MB) scanned"]
-    if stats.archive_members:
-        parts.append(f"{counted(stats.archive_members, 'archive member')} scanned")
-    if stats.messages_scanned:
-        count = stats.messages_scanned
-        parts.append(f"{count} {'commit or tag message' if count == 1 else 'commit and tag messages'}")
-    if stats.blobs_already_scanned:
-        parts.append(f"{stats.blobs_already_scanned} already scanned")
-    if stats.blobs_skipped_binary:
-        parts.append(f"{stats.blobs_skipped_binary} binary skipped")
-    if stats.blobs_skipped_size:
-        unread = f" ({stats.bytes_skipped_size / 1e6:.1f} MB not read)" if stats.bytes_skipped_size else ""
-        parts.append(f"{stats.blobs_skipped_size} over size limit skipped{unread}")
-    if stats.suppressed_inline:
-        parts.append(f"{stats.suppressed_inline} allowed inline")
-    if stats.blobs_unreachable:
-        parts.append(f"{counted(stats.blobs_unreachable, 'unreachable blob')} with matches ignored")
-    return ", ".join(parts)
 
 
 def _level(rule: Rule | None) -> str:

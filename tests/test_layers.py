@@ -15,6 +15,8 @@ LAYER = {
     "cli": FACE, "commands": FACE, "launcher": FACE, "__main__": FACE, "demo": FACE, "output": FACE,
     # `--format gitlab`: a renderer of findings, like output.
     "gitlab_report": FACE,
+    # `scan staged`'s table format as plain text (the pre-commit hook's report without rich): a renderer too.
+    "plain": FACE,
     # The schemas of the outputs and of every configuration file: built from each loader's tables.
     "schemas": FACE,
     "remediation": SERVICES, "owners": SERVICES, "verify": SERVICES, "distributed": SERVICES,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from keysweep.sanitize import terminal_safe
 from tests.conftest import find_secret
 
 
@@ -154,3 +155,54 @@ def test_a_hit_says_how_to_go_on_in_one_short_block(run, repo, keys):
     repo.git("add", "ci.sh")
     allowed = staged(run, repo)
     assert (allowed.code, allowed.stderr) == (0, "")
+
+
+def test_a_hit_is_reported_as_plain_aligned_lines(run, repo, keys):
+    """The hook's report is the scan table's information as plain text: a title, a header and one
+    line per finding (id, rule, redacted secret, source, where, number of places), columns two
+    spaces apart and nothing folded, then the summary line. A staged change has no commit and no
+    author yet, so those two empty columns are left out. No box drawing, no colour: it reads the
+    same in a terminal, in pre-commit's captured output and in a CI log."""
+    gh, hf = keys.github(), keys.huggingface()
+    repo.write("ci.sh", f"export GITHUB_TOKEN={gh}\n")
+    repo.write("deploy/app.env", f"# app\nHF_TOKEN={hf}\nHF_AGAIN={hf}\n")
+    repo.git("add", "ci.sh", "deploy/app.env")
+    as_json = staged(run, repo, "--format", "json").json()
+    result = staged(run, repo)
+    assert result.code == 1, result
+    rows = [["id", "rule", "secret", "source", "where", "n"]]
+    for finding in as_json:
+        first = finding["occurrences"][0]
+        rows.append([finding["id"], finding["rule_id"], finding["redacted"], "staged",
+                     f"{repo.path.resolve()}:{first['path']}:{first['line']}", str(len(finding["occurrences"]))])
+    widths = [max(len(row[k]) for row in rows) for k in range(6)]
+    table = ["  ".join([*(cell.ljust(widths[k]) for k, cell in enumerate(row[:-1])), row[-1]]) for row in rows]
+    assert result.stdout.splitlines() == ["2 findings", *table, "2 files (0.0 MB) scanned"]
+    assert {row[1] for row in rows[1:]} == {"github.classic-pat", "huggingface.user-token"}
+    assert [row[-1] for row in rows[1:] if row[1].startswith("huggingface")] == ["2"]
+    assert gh not in result.stdout + result.stderr and hf not in result.stdout + result.stderr
+
+
+# An OSC 8 hyperlink, rich markup, the 8-bit CSI, a bidi override, a zero-width space, and a CR LF
+# that would print a forged line of keysweep's own: all in one staged file's name.
+EVIL_NAME = "e\x1b]8;;x\x07[bold red]REVOKED[\\]\x9b2J\u202e\u200b\r\nkeysweep: 0 findings.env"
+
+
+def test_a_hostile_file_name_is_shown_as_text_in_the_plain_report(run, run_process, repo, keys):
+    """Every cell is data: the name is printed escaped (terminal_safe), on the one line of its
+    finding, by the CLI and by the console script the hook runs alike; JSON keeps it exact."""
+    key = keys.anthropic()
+    repo.write(EVIL_NAME, f"K={key}\n")
+    repo.git("add", "--", EVIL_NAME)
+    [finding] = staged(run, repo, "--format", "json").json()
+    assert finding["occurrences"][0]["path"] == EVIL_NAME
+    for result in (staged(run, repo), run_process("scan", "staged", cwd=repo.path)):
+        out = result.stdout if isinstance(result.stdout, str) else result.stdout.decode()
+        assert result.code == 1, result
+        for char in ("\x1b", "\x07", "\r", "\x9b", "\u202e", "\u200b"):
+            assert char not in out, repr(char)
+        lines = out.splitlines()
+        assert len(lines) == 4 and not any(line.startswith("keysweep: 0 findings") for line in lines), out
+        assert lines[2].split("  ")[0] == finding["id"]
+        assert lines[2].endswith(f":{terminal_safe(EVIL_NAME)}:1  1"), lines[2]
+        assert "[bold red]REVOKED[\\]" in lines[2]  # markup is not a language here: shown as written

@@ -57,27 +57,36 @@ def command_started_at():
 
 def emit(result, rules, fmt: str, output: str | None, store, new_only: bool, new_ids: list[str] | None,
          *, include_suppressed: bool = False, fail_on_error: bool = False, exit_on_new: bool = False,
-         unit: str = "blob", baseline: frozenset[str] | None = None) -> None:
+         unit: str = "blob", baseline: frozenset[str] | None = None, plain: bool = False) -> None:
     """Render and exit with the scan's status (keysweep.scanner.session.exit_status). Findings
     suppressed everywhere are left out (and do not count) unless `include_suppressed`. `unit`: what
     the scan read one of (git: blob; dir, staged: file; remote sources: object). `baseline`: the
-    finding ids of `--baseline FILE`; each finding is marked baselined or not (none without one)."""
+    finding ids of `--baseline FILE`; each finding is marked baselined or not (none without one).
+    `plain`: the table format as plain aligned lines (keysweep/plain.py, `scan staged`), without rich."""
     # A scan's own modules: `keysweep report` and the other commands load this module without them.
-    from keysweep.output import render  # noqa: PLC0415
     from keysweep.scanner.session import exit_status, findings_to_report  # noqa: PLC0415
 
     findings = findings_to_report(result, store, new_only, new_ids, include_suppressed)
     mark_baselined(findings, baseline)
-    by_id = {rule.id: rule for rule in rules}
     stats = result.stats
     nothing_read = bool(getattr(result, "nothing_read", False))
+
+    def draw(out: IO[str]) -> None:
+        if plain and fmt == "table":  # the pre-commit hook's report: no rich, no output.py
+            from keysweep.plain import write_plain  # noqa: PLC0415
+
+            write_plain(findings, out, stats, stats.errors, nothing_read=nothing_read, unit=unit)
+            return
+        from keysweep.output import render  # noqa: PLC0415
+
+        render(findings, fmt, {rule.id: rule for rule in rules}, out, stats, stats.errors, nothing_read=nothing_read,
+               unit=unit, started_at=command_started_at())
+
     if output:
         with open_report(output) as handle:
-            render(findings, fmt, by_id, handle, stats, stats.errors, nothing_read=nothing_read, unit=unit,
-                   started_at=command_started_at())
+            draw(handle)
     else:
-        render(findings, fmt, by_id, sys.stdout, stats, stats.errors, nothing_read=nothing_read, unit=unit,
-               started_at=command_started_at())
+        draw(sys.stdout)
     if fmt != "table" or output or not sys.stdout.isatty():
         # On a terminal the table's footer shows them; anywhere else stderr gets one line each too.
         for error in stats.errors:

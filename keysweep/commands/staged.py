@@ -38,8 +38,9 @@ def report(result: ScanResult, rules: list[Rule], started: str, fmt: str = "tabl
            db: str | None = None, no_store: bool = False, include_suppressed: bool = False,
            fail_on_error: bool = False, baseline: frozenset[str] | None = None) -> None:
     """Record (only with `db`), print and exit with the scan's status. A clean commit prints nothing
-    in the table format; a commit stopped for a finding is told the ways on. `baseline`: the ids of
-    `--baseline FILE` (known secrets do not stop the commit)."""
+    in the table format; a commit stopped for a finding is told the ways on. The table format is
+    plain text (keysweep/plain.py: the scan table's information without loading rich); the others
+    are every scan's. `baseline`: the ids of `--baseline FILE` (known secrets do not stop the commit)."""
     store = open_store(db, no_store, default_on=False)
     new_ids = persist(store, result, rules, started)
     if store is None and fmt == "table" and not visible(result.findings, include_suppressed) \
@@ -47,7 +48,7 @@ def report(result: ScanResult, rules: list[Rule], started: str, fmt: str = "tabl
         sys.exit(0)  # a clean commit prints nothing
     try:
         emit(result, rules, fmt, output, store, False, new_ids, include_suppressed=include_suppressed,
-             fail_on_error=fail_on_error, unit="file", baseline=baseline)
+             fail_on_error=fail_on_error, unit="file", baseline=baseline, plain=True)
     except SystemExit as exit_:
         if exit_.code == EXIT_FINDINGS:  # the commit is stopped: say how to go on
             say(STAGED_HIT_ADVICE)
