@@ -212,3 +212,57 @@ def test_a_revoker_never_reads_a_value_through_a_symlink_swapped_in_after_the_sc
     (tree / "app.env").symlink_to(outside)
     with pytest.raises(SecretUnavailable):
         read()
+
+
+def test_a_key_under_a_path_not_in_utf8_is_read_back_for_verify_and_revoke(run, tmp_path, make_repo, keys,
+                                                                             monkeypatch):
+    """A repository, a directory and a file named with bytes that are not UTF-8 (0xff, 0xe9, 0xef)
+    are stored with each such byte written `\\xNN`; re-reading gives the byte back (the stored form
+    first: a name may hold those four characters), so the keys there are verified and revoked like
+    any other. Was: 'cannot re-read', verify unknown, revocation left to a person."""
+    from tests.fakes.providers import FakeOpenAI, FakeProviders
+    from tests.revoke_helpers import env_for, set_env, write_config
+
+    in_repo, in_dir = keys.openai_project(), keys.openai_project()
+    repo = make_repo("caf\udcff")
+    repo.commit("key", {"a.env": f"OPENAI_API_KEY={in_repo}\n"})
+    folder = tmp_path / "r\udce9sum\udcff"
+    folder.mkdir()
+    (folder / "na\udcefve.env").write_text(f"OPENAI_API_KEY={in_dir}\n")
+    db = tmp_path / "store.db"
+    assert run("scan", "git", repo.path, "--db", db).code == 1
+    assert run("scan", "dir", folder, "--db", db).code == 1
+    places = {o["repo"] or "" for f in run("findings", "--db", db, "--format", "json").json() for o in f["occurrences"]}
+    assert str(tmp_path) + "/caf\\xff" in places, places  # as the store names it
+
+    unreadable = run("findings", "--unreadable", "--db", db, "--format", "json")
+    assert unreadable.code == 0 and unreadable.json() == [], unreadable
+
+    fakes = FakeProviders(openai=FakeOpenAI([in_repo, in_dir]))
+    config = write_config(tmp_path / "keysweep.toml", providers=("openai",))
+    with fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        checked = run("verify", "--db", db, "--config", config, "--format", "json", "--ttl", "0")
+        assert "cannot re-read" not in checked.stderr, checked
+        for value in (in_repo, in_dir):
+            assert find_secret(checked.json(), value)["verification"]["status"] == "live", checked
+        done = run("revoke", "--all", "--execute", "--yes", "--confirm-delay", "0.05", "--config", config,
+                   "--db", db, "--format", "json")
+        assert done.code == 0 and {job["state"] for job in done.json()["jobs"]} == {"confirmed"}, done
+        assert fakes["openai"].effective[in_repo] == 1 and fakes["openai"].effective[in_dir] == 1
+        for output in (checked, done):
+            assert in_repo not in output.stdout + output.stderr and in_dir not in output.stdout + output.stderr
+
+
+def test_a_path_really_named_with_backslash_x_is_still_read_and_the_hash_decides(run, tmp_path, make_repo, keys):
+    """`caf\\xff` stored may be a directory whose name holds the byte 0xff or one really named with
+    the four characters: both exist here, each a repository holding its own key in `a.env`. Each
+    key is read back from the repository that holds it, never the other's."""
+    literal, real = keys.openai_project(), keys.openai_project()
+    make_repo("caf\\xff").commit("key", {"a.env": f"OPENAI_API_KEY={literal}\n"})
+    make_repo("caf\udcff").commit("key", {"a.env": f"OPENAI_API_KEY={real}\n"})
+    db = tmp_path / "store.db"
+    for name in ("caf\\xff", "caf\udcff"):
+        assert run("scan", "git", tmp_path / name, "--db", db).code == 1
+    unreadable = run("findings", "--unreadable", "--db", db, "--format", "json")
+    assert unreadable.code == 0 and unreadable.json() == [], unreadable

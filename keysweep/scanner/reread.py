@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,6 +80,27 @@ class Reread:
 
     def __repr__(self) -> str:  # never show the value, even in a debugger or a failed assertion
         return f"Reread(secret=<{len(self.secret)} chars>, key_id={self.key_id!r})"
+
+
+# How the store writes a byte of a path that is not UTF-8 (scanner/sources.display_path,
+# sanitize.stored_text): `\xNN`, NN 80-ff (a byte below 0x80 is always UTF-8, so never escaped).
+_STORED_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def path_forms(stored: str) -> list[str]:
+    """The places a stored path may name: the text as stored, then, when it holds a `\\xNN`, the
+    path with each such byte given back as itself (as `os.fsdecode` reads it: surrogateescape), so
+    a repository or file whose name is not UTF-8 can be read again. The stored text comes first: a
+    name may really hold the four characters `\\xNN`. Either way only a value whose SHA-256 is the
+    finding's is taken, so reading the other place can prove nothing false; nothing is stored."""
+    if "\\x" not in stored:
+        return [stored]
+    real = _STORED_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), stored)
+    return [stored, real] if real != stored else [stored]
+
+
+def _existing_dir(stored: str) -> str | None:
+    return next((form for form in path_forms(stored) if Path(form).is_dir()), None)
 
 
 def read_git_blob(repo: str, blob: str) -> bytes | None:
@@ -133,8 +155,9 @@ def local_git_dir(occurrence: "Occurrence", settings: "Settings | None" = None, 
     place. `attempted` remembers clone attempts, so a run tries each repository once."""
     locator = occurrence.locator or {}
     repo = str(locator.get("repo") or occurrence.repo or "")
-    if repo and Path(repo).is_dir():
-        return repo
+    local = _existing_dir(repo) if repo else None
+    if local is not None:
+        return local
     access = locator.get(ACCESS) if isinstance(locator.get(ACCESS), dict) else {}
     url = locator.get("url")
     if access.get("cache"):
@@ -160,9 +183,20 @@ def local_git_dir(occurrence: "Occurrence", settings: "Settings | None" = None, 
 
 
 def read_file(root: str | None, path: str | None) -> bytes | None:
+    """The file a `dir`/`staged` locator names (`root` may itself be the scanned file); a root or
+    path stored with a `\\xNN` is tried with that byte back too (`path_forms`)."""
     if not path and not root:
         return None
-    target = Path(root) if root and Path(root).is_file() else (Path(root or "") / (path or ""))
+    for root_form in path_forms(root or ""):
+        for path_form in path_forms(path or ""):
+            content = _read_one_file(root_form, path_form)
+            if content is not None:
+                return content
+    return None
+
+
+def _read_one_file(root: str, path: str) -> bytes | None:
+    target = Path(root) if root and Path(root).is_file() else (Path(root) / path)
     try:
         if not target.is_file() or target.is_symlink() or target.stat().st_size > MAX_REREAD_BYTES:
             return None
@@ -233,8 +267,8 @@ def _content(occurrence: "Occurrence", settings: "Settings | None", attempted: s
              http: "HttpClient | None") -> "bytes | None | Awaitable[bytes | None]":
     locator = occurrence.locator or {}
     if occurrence.source == "git-message":
-        repo = local_git_dir(occurrence, settings, attempted=attempted)
-        return read_git_message(repo, str(locator.get("object") or "")) if repo else None
+        return _from_repos(occurrence, settings, attempted,
+                           lambda repo: read_git_message(repo, str(locator.get("object") or "")))
     reader = READERS.get(occurrence.source)
     if reader is None and (occurrence.source not in LOCAL_SOURCES
                            or not (locator.get("blob") or locator.get("path") or locator.get("root"))):
@@ -243,10 +277,26 @@ def _content(occurrence: "Occurrence", settings: "Settings | None", attempted: s
     if reader is not None:
         return _call_reader(reader, locator, settings, http)
     if locator.get("blob"):
-        repo = local_git_dir(occurrence, settings, attempted=attempted)
-        return read_git_blob(repo, locator["blob"]) if repo else None
+        return _from_repos(occurrence, settings, attempted, lambda repo: read_git_blob(repo, locator["blob"]))
     if locator.get("path") or locator.get("root"):
         return read_file(locator.get("root"), locator.get("path"))
+    return None
+
+
+def _from_repos(occurrence: "Occurrence", settings: "Settings | None", attempted: set[str] | None,
+                read: Callable[[str], "bytes | None"]) -> bytes | None:
+    """`read(repository)` in the first local repository that answers: each existing directory the
+    stored path may name (`path_forms`), else the forge repository's cached clone."""
+    locator = occurrence.locator or {}
+    stored = str(locator.get("repo") or occurrence.repo or "")
+    local = [form for form in path_forms(stored) if Path(form).is_dir()] if stored else []
+    if not local:
+        cached = local_git_dir(occurrence, settings, attempted=attempted)
+        local = [cached] if cached else []
+    for repo in local:
+        content = read(repo)
+        if content is not None:
+            return content
     return None
 
 
