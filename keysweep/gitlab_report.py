@@ -20,7 +20,6 @@ form and the SHA-256 are in `details`.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -29,6 +28,7 @@ from keysweep import __version__
 from keysweep.locations import describe_occurrence
 from keysweep.models import Finding, Occurrence
 from keysweep.providers.base import Replacement
+from keysweep.sanitize import web_url
 from keysweep.scanner.rules import Rule, finding_replacement
 from keysweep.verify.reach import finding_severity
 
@@ -37,7 +37,6 @@ INFORMATION_URI = "https://github.com/keysweep/keysweep"
 NO_COMMIT = "0000000"
 # A stable namespace for the vulnerabilities' UUIDs (uuid5 of the finding and the place).
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, INFORMATION_URI + "#gitlab-secret-detection")
-_URL = re.compile(r"^(https?|ftp)://.+")
 _SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low"}
 _TOOL = {"id": "keysweep", "name": "keysweep", "version": __version__, "vendor": {"name": "keysweep"},
          "url": INFORMATION_URI}
@@ -143,7 +142,7 @@ def _links(rule: Rule | None, replacement: Replacement | None) -> list[str]:
     urls = list(rule.references) if rule else []
     if replacement is not None and replacement.docs_url:
         urls.append(replacement.docs_url)
-    return [url for url in dict.fromkeys(urls) if _URL.match(url)]
+    return [url for url in dict.fromkeys(urls) if web_url(url)]
 
 
 def _text(name: str, value: str) -> dict[str, str]:

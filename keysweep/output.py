@@ -15,7 +15,7 @@ from urllib.parse import quote
 from keysweep import __version__
 from keysweep.models import Finding, Occurrence, ScanStats
 from keysweep.plain import empty_table_line, finding_cells, summary_line
-from keysweep.sanitize import csv_safe, rich_text, safe_console, terminal_safe
+from keysweep.sanitize import csv_safe, rich_text, safe_console, sarif_markdown, sarif_text, terminal_safe, web_url
 from keysweep.scanner.rules import Rule, finding_replacement
 from keysweep.tables import Column, draw_width, fitted_table
 from keysweep.verify.reach import finding_reach
@@ -187,16 +187,18 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
     for rule_id in used:
         rule = rules.get(rule_id)
         name = rule.name if rule else rule_id
-        description = rule.description if rule else rule_id
+        description = " ".join((rule.description if rule else rule_id).split())
+        # Message strings (SARIF §3.11): a rule file's words shown as written, never a placeholder,
+        # an embedded link or HTML.
         descriptor: dict[str, Any] = {
             "id": rule_id,
             "name": "".join(part.capitalize() for part in rule_id.replace("-", ".").split(".")),
-            "shortDescription": {"text": name},
-            "fullDescription": {"text": " ".join(description.split())},
+            "shortDescription": {"text": sarif_text(name)},
+            "fullDescription": {"text": sarif_text(description)},
             "help": {
-                "text": f"{' '.join(description.split())} Revoke or rotate the credential, then remove it from history.",
-                "markdown": f"**{name}**\n\n{' '.join(description.split())}\n\nRevoke or rotate the credential, "
-                            f"then remove it from history.",
+                "text": sarif_text(f"{description} Revoke or rotate the credential, then remove it from history."),
+                "markdown": f"**{sarif_markdown(name)}**\n\n{sarif_markdown(description)}\n\nRevoke or rotate the "
+                            f"credential, then remove it from history.",
             },
             "defaultConfiguration": {"level": _level(rule)},
             "properties": {
@@ -206,8 +208,9 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
                 "provider": rule.provider if rule else "",
             },
         }
-        if rule and rule.references:
-            descriptor["helpUri"] = rule.references[0]
+        help_uri = next((url for url in (rule.references if rule else ()) if web_url(url)), None)
+        if help_uri:
+            descriptor["helpUri"] = help_uri
         descriptors.append(descriptor)
     results = []
     for f in findings:
@@ -219,9 +222,9 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
                 "ruleId": f.rule_id,
                 "ruleIndex": rule_index[f.rule_id],
                 "level": _level(rule),
-                "message": {"text": f"{rule.name if rule else f.rule_id} {f.redacted} (finding {f.id}, "
-                                    f"sha256 {f.secret_sha256[:12]}…)"
-                                    + (f" introduced in commit {o.commit[:12]}" if o.commit else "") + "."},
+                "message": {"text": sarif_text(f"{rule.name if rule else f.rule_id} {f.redacted} (finding {f.id}, "
+                                               f"sha256 {f.secret_sha256[:12]}…)"
+                                               + (f" introduced in commit {o.commit[:12]}" if o.commit else "") + ".")},
                 "locations": [{"physicalLocation": {
                     "artifactLocation": {"uri": _uri(o.path)},
                     "region": {"startLine": max(1, o.line or 1)},
@@ -244,7 +247,8 @@ def sarif(findings: list[Finding], rules: dict[str, Rule], errors: Iterable[str]
             # A source that failed (a repository, a permission, a region) is reported, not hidden.
             "invocations": [{
                 "executionSuccessful": not errors,
-                "toolExecutionNotifications": [{"level": "error", "message": {"text": error}} for error in errors],
+                "toolExecutionNotifications": [{"level": "error", "message": {"text": sarif_text(error)}}
+                                               for error in errors],
             }],
         }],
     }

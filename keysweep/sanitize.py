@@ -26,8 +26,13 @@ On a terminal it must be shown as the characters it is, never obeyed:
   no `<url|text>` link); `slack_code(value)` is a scanned string as a Slack mrkdwn code span, the
   one place its `*bold*`, `_italic_`, `~strike~`, `> quote` and `:emoji:` are not applied.
 
-JSON, JSONL and SARIF need none of this: their encoders escape every string, and tools reading
-them must see the exact value.
+- `sarif_text(value)` is a SARIF message string that shows `value` as written: `{`/`}` doubled (a
+  single brace opens a placeholder, SARIF 2.1.0 §3.11.5) and `](` written `] (` (no embedded link,
+  `[text](uri)`, §3.11.6); `sarif_markdown(value)` is the same in a formatted (Markdown) message,
+  with `&`, `<` and `>` as entities (a producer emits no HTML, §3.11.4.2).
+
+JSON and JSONL need none of this: their encoders escape every string, and tools reading them must
+see the exact value (SARIF's locations and properties too).
 """
 
 from __future__ import annotations
@@ -164,3 +169,23 @@ def slack_code(value: Any, limit: int = SLACK_FIELD_LIMIT) -> str:
     if len(text) > limit:
         text = text[:limit - 1] + "\u2026"
     return "`" + slack_escape(text.replace("`", SLACK_BACKTICK)) + "`"
+
+
+def sarif_text(value: Any) -> str:
+    """A SARIF plain-text message string showing `value` as written (see module doc)."""
+    text = "" if value is None else (value if isinstance(value, str) else str(value))
+    return text.replace("{", "{{").replace("}", "}}").replace("](", "] (")
+
+
+def sarif_markdown(value: Any) -> str:
+    """A SARIF formatted (Markdown) message string showing `value` as written (see module doc)."""
+    return sarif_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_WEB_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+
+
+def web_url(value: Any) -> str | None:
+    """`value` if it is an http(s) address to link to, else None: a rule's reference may be written
+    `javascript:…` or `file:…`, which no report links."""
+    return value if isinstance(value, str) and _WEB_URL.fullmatch(value) else None

@@ -95,3 +95,44 @@ def test_csv_neutralises_formulas_behind_white_space_and_line_breaks(run, make_r
                                                  "'\u00a0@SUM(1).env", "'  -2+3.env", "a =b.env"}
     assert {row["author_email"] for row in by_column} == {"'\u00a0=cmd@example.com"}
     assert {row["repo"] for row in by_column} == {str(repo.path)}
+
+
+# -- SARIF: message strings show what they quote -----------------------------------------------------
+SARIF_NAME = "{0} [rotate here](https:evil.example) }{.txt"
+
+
+def test_sarif_messages_quote_a_hostile_name_without_placeholder_or_link(run, tmp_path):
+    """SARIF 2.1.0 §3.11.5: a message's `{0}` is a placeholder (the consumer puts arguments[0] there;
+    with none the log is invalid), literal braces are doubled; §3.11.6: `[text](uri)` in a plain
+    text message is a link. Was: an error quoting a file named as above carried both as written."""
+    from tests.test_rule_timeouts import REDOS_RULES, TRAP
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / SARIF_NAME).write_text(TRAP)
+    rules = tmp_path / "redos.toml"
+    rules.write_text(REDOS_RULES)
+    result = run("scan", "dir", root, "--no-store", "--format", "sarif", "--rules", rules)
+    assert result.code == 0, result
+    (run_,) = result.json()["runs"]
+    (notification,) = run_["invocations"][0]["toolExecutionNotifications"]
+    assert notification["message"]["text"] == (
+        "{{0}} [rotate here] (https:evil.example) }}{{.txt: rule custom.redos exceeded the 2 s regex time limit "
+        "and was skipped there (its pattern backtracks; 'keysweep rules check' tells)")
+
+
+def test_sarif_rule_texts_are_message_strings():
+    from keysweep.models import Finding, Occurrence
+    from keysweep.output import sarif
+    from keysweep.scanner.rules import Rule
+
+    rule = Rule(id="custom.x", name="{1} <img src=x> [a](https://e)", provider="custom",
+                description="d {2} <script>", regex="x", references=("javascript:alert(1)", "https://docs.example/x"))
+    finding = Finding(id="f_1", rule_id="custom.x", provider="custom", secret_sha256="0" * 64, redacted="x{0}…](y",
+                      long_lived=True, occurrences=[Occurrence(source="dir", path="a.txt", line=1)])
+    (descriptor,) = sarif([finding], {"custom.x": rule})["runs"][0]["tool"]["driver"]["rules"]
+    assert descriptor["shortDescription"] == {"text": "{{1}} <img src=x> [a] (https://e)"}
+    assert descriptor["help"]["markdown"].startswith("**{{1}} &lt;img src=x&gt; [a] (https://e)**\n\nd {{2}} &lt;script&gt;")
+    assert descriptor["helpUri"] == "https://docs.example/x"
+    (result,) = sarif([finding], {"custom.x": rule})["runs"][0]["results"]
+    assert result["message"]["text"].startswith("{{1}} <img src=x> [a] (https://e) x{{0}}…] (y (finding f_1")
