@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -20,11 +21,15 @@ import pytest
 from keysweep.scanner.backtrack import backtracking_problem
 from keysweep.scanner.engine import Engine
 from keysweep.scanner.rules import Rule, load_rules
+from keysweep.scanner.session import REGEX_TIME_LIMIT_ENV, load_engine
 from tests.conftest import KEYSWEEP_BIN, Run, validate_findings_output
 
 REDOS_PATTERN = r"tok_(?P<secret>(a|aa)+b)"
 TRAP = "tok_" + "a" * 40 + "\n"
 TIME_LIMIT = 90  # seconds for a whole CLI run; the time limit stops the trap after ~2 s of CPU
+# The CLI runs below stop the trap after this much CPU instead of the default 2 s: the same path,
+# sooner. test_the_regex_time_limit_is_the_engines_unless_the_environment_sets_one shows the default.
+SHORT_LIMIT = "0.2"
 
 REDOS_RULES = f"""
 [[rules]]
@@ -61,7 +66,8 @@ def redos_rule() -> Rule:
 
 def keysweep(*args, cwd: Path | None = None) -> Run:
     result = subprocess.run([str(KEYSWEEP_BIN), *map(str, args)], cwd=cwd, capture_output=True,
-                            timeout=TIME_LIMIT, stdin=subprocess.DEVNULL)
+                            timeout=TIME_LIMIT, stdin=subprocess.DEVNULL,
+                            env={**os.environ, REGEX_TIME_LIMIT_ENV: SHORT_LIMIT})
     validate_findings_output([str(a) for a in args], result.stdout.decode("utf-8", "replace"), cwd)
     return Run(result.returncode, result.stdout.decode("utf-8", "replace"), result.stderr.decode("utf-8", "replace"))
 
@@ -97,6 +103,25 @@ def test_an_allowlist_regex_past_the_time_limit_stops_its_rule():
     assert engine.timed_out == ["custom.slow-allow"]
 
 
+def test_the_regex_time_limit_is_the_engines_unless_the_environment_sets_one(monkeypatch):
+    from keysweep.scanner.engine import CONFIRM_TIMEOUT
+
+    monkeypatch.delenv(REGEX_TIME_LIMIT_ENV, raising=False)
+    assert CONFIRM_TIMEOUT == 2.0
+    assert load_engine([], "regex")[0].confirm_timeout == CONFIRM_TIMEOUT
+    monkeypatch.setenv(REGEX_TIME_LIMIT_ENV, "0.5")
+    engine, _rules = load_engine([], "regex", lazy=True)
+    assert engine.confirm_timeout == 0.5 and {r.timeout for r in engine.rules} == {0.5}
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "inf", "nan"])
+def test_a_bad_regex_time_limit_is_a_one_line_error(run, tmp_path, monkeypatch, value):
+    monkeypatch.setenv(REGEX_TIME_LIMIT_ENV, value)
+    result = run("scan", "dir", tmp_path, "--no-store")
+    assert result.code == 2 and result.stderr.count("\n") == 1, result
+    assert result.stderr.startswith(f"keysweep: error: {REGEX_TIME_LIMIT_ENV}=") and "Traceback" not in result.stderr
+
+
 # -- the CLI -------------------------------------------------------------------------------------
 @pytest.fixture
 def redos_rules(tmp_path) -> Path:
@@ -116,7 +141,7 @@ def test_scan_dir_goes_on_past_a_stalling_rule(tmp_path, keys, redos_rules):
     assert result.code == 1, result
     assert [f["secret_sha256"] for f in json.loads(result.stdout)] == [sha(key)]
     lines = [line for line in result.stderr.splitlines() if "custom.redos" in line]
-    assert len(lines) == 1 and "trap.txt" in lines[0] and "time limit" in lines[0], result
+    assert len(lines) == 1 and "trap.txt" in lines[0] and f"the {SHORT_LIMIT} s regex time limit" in lines[0], result
 
     strict = keysweep("scan", "dir", root, "--no-store", "--format", "json", "--rules", redos_rules,
                       "--fail-on-error")

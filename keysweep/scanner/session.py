@@ -8,10 +8,12 @@ without one and must not pay for sqlite3.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from keysweep.errors import RuleError
 from keysweep.models import Finding
 from keysweep.scanner.pipeline import Since, utc_now
 from keysweep.scanner.rules import Rule, load_rules, rules_digest
@@ -25,17 +27,37 @@ if TYPE_CHECKING:
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_PARTIAL = 0, 1, 3
 # Occurrence sources a git scan records: files (blobs) and commit or tag messages.
 GIT_SOURCES = ("git", "git-message")
+# CPU seconds one regex step may take before its rule is stopped for that content, when not the
+# engine's own limit (engine.CONFIRM_TIMEOUT, 2 s): a slower machine's margin, or a test's short one.
+REGEX_TIME_LIMIT_ENV = "KEYSWEEP_REGEX_TIME_LIMIT"
+
+
+def regex_time_limit(env: dict[str, str] | None = None) -> dict[str, float]:
+    """The engine's `confirm_timeout` from $KEYSWEEP_REGEX_TIME_LIMIT when it is set, else nothing
+    (the engine's own default); anything but a positive number of seconds is a one-line error."""
+    raw = (os.environ if env is None else env).get(REGEX_TIME_LIMIT_ENV)
+    if raw is None or raw == "":
+        return {}
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise RuleError(f"{REGEX_TIME_LIMIT_ENV}={raw!r}: expected a positive number of CPU seconds")
+    return {"confirm_timeout": value}
 
 
 def load_engine(rule_paths: Iterable[str], engine: str, lazy: bool = False) -> tuple[Engine, list[Rule]]:
     """The shipped rules plus those at `rule_paths`, compiled once for the chosen backend (with
-    `lazy`, when the engine is first used: a sweep with nothing new compiles nothing)."""
+    `lazy`, when the engine is first used: a sweep with nothing new compiles nothing), with the
+    regex time limit $KEYSWEEP_REGEX_TIME_LIMIT sets."""
+    options = regex_time_limit()
     rules = load_rules([Path(p) for p in rule_paths])
     if lazy:
-        return LazyEngine(rules, backend=engine), rules
+        return LazyEngine(rules, backend=engine, **options), rules
     from keysweep.scanner.engine import Engine  # noqa: PLC0415
 
-    return Engine(rules, backend=engine), rules
+    return Engine(rules, backend=engine, **options), rules
 
 
 class LazyEngine:
