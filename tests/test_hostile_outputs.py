@@ -51,6 +51,48 @@ def test_a_slack_notification_shows_a_hostile_place_as_code(run, tmp_path, keys,
     assert hook.raw == [json.dumps(expected).encode("utf-8")]
 
 
+
+def test_a_slack_message_fits_slack_however_long_the_places(run, tmp_path, keys, monkeypatch):
+    """Slack refuses a section longer than 3000 characters, and the message with it. Was: six places
+    of 1,200 characters each were sent whole (7,000+ characters): the owner was never told."""
+    from keysweep.remediation.notify import SLACK_SECTION_LIMIT
+
+    value = keys.huggingface()
+    deep = "/".join(["d" * 240] * 5)
+    for n in range(6):
+        (tmp_path / "code" / f"{n}{deep}").mkdir(parents=True)
+        (tmp_path / "code" / f"{n}{deep}" / "app.env").write_text(f'HF_TOKEN = "{value}"\n')
+    db = tmp_path / "s.db"
+    assert run("scan", "dir", tmp_path / "code", "--db", db).code == 1
+    hook = FakeWebhook()
+    with FakeProviders(hook=hook):
+        config = tmp_path / "keysweep.toml"
+        config.write_text(f'[notify]\nwebhook = "{hook.url}"\nformat = "slack"\n')
+        monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+        done = run("revoke", "--all", "--execute", "--confirm-attempts", "1", "--config", config, "--db", db)
+        assert done.code == 0, done
+    (body,) = hook.bodies
+    (block,) = body["blocks"]
+    text = block["text"]["text"]
+    assert len(text) <= SLACK_SECTION_LIMIT and text == body["text"]
+    shown = text.count("/app.env:1`") + text.count("\u2026`")
+    more = int(text.split(" (+")[1].split(" more)")[0])
+    assert shown >= 1 and shown + more == 6, text
+
+
+def test_every_field_at_its_longest_still_fits_one_slack_section():
+    from keysweep.remediation import notify
+
+    long = "x" * 5000
+    facts = {"title": "A credential of yours was found", "provider": "huggingface", "redacted": long,
+             "rule_id": "huggingface.user-token", "locations": [long] * 40, "where": long, "owner": long,
+             "action": "It will be revoked; prepare a replacement.", "detail": long, "console": None,
+             "reach": {"identity": long, "permissions": [long], "severity": "high"},
+             "replacement": {"kind": "k", "summary": "s" * 400, "docs_url": "https://docs.example/x"}}
+    text = notify.body(notify.Target("https://hooks.example/x", "slack", "default"), facts)["text"]
+    assert len(text) <= notify.SLACK_SECTION_LIMIT
+    assert text.count("`x") >= 2 and "(+" in text
+
 def test_slack_code_spans():
     assert slack_code("app/.env:3") == "`app/.env:3`"
     assert slack_code("") == "" and slack_code(None) == ""

@@ -153,11 +153,28 @@ def message(kind: str, finding: "Finding", detail: str = "") -> dict[str, Any]:
             "severity": finding_severity(finding), "reach": finding_reach(finding)}
 
 
-def _places(facts: dict[str, Any], shown: int = 5) -> str:
-    """The first places, each a code span, and how many more."""
+# Slack refuses a section whose text is longer than this (Block Kit text object: 3000 characters),
+# and with it the whole message: the owner would not be told.
+SLACK_SECTION_LIMIT = 3000
+
+
+def _places(facts: dict[str, Any], budget: int, shown: int = 5) -> str:
+    """The first places, each a code span, and how many more, in at most `budget` characters: as
+    many places as fit (the first cut to fit if it must)."""
     places = facts.get("locations") or [facts["where"]]
-    more = len(places) - shown
-    return "; ".join(slack_code(place) for place in places[:shown]) + (f" (+{more} more)" if more > 0 else "")
+    spans: list[str] = []
+    for index, place in enumerate(places[:shown]):
+        more = len(places) - index - 1
+        suffix = f" (+{more} more)" if more else ""
+        span = slack_code(place)
+        used = len("; ".join([*spans, span]) + suffix)
+        if used > budget:
+            if spans:
+                break
+            span = slack_code(place, limit=max(16, budget - len(suffix) - 16))
+        spans.append(span)
+    more = len(places) - len(spans)
+    return "; ".join(spans) + (f" (+{more} more)" if more > 0 else "")
 
 
 _PLAIN_HTTPS = re.compile(r"https://[^\s<>|&`*_~]+")
@@ -178,15 +195,16 @@ def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
     action = s(facts["action"])
     if facts.get("console"):  # keysweep's own link, still a link in a verbatim section
         action = action.replace(s(facts["console"]), _slack_link(facts["console"]))
-    text = (f"*{s(facts['title'])}*: {s(facts['provider'])} {c(facts['redacted'])} ({s(facts['rule_id'])}) "
-            f"in {_places(facts)}{' — owner ' + c(facts['owner']) if facts['owner'] else ''}. {action}")
+    head = f"*{s(facts['title'])}*: {s(facts['provider'])} {c(facts['redacted'])} ({s(facts['rule_id'])}) in "
+    tail = f"{' — owner ' + c(facts['owner']) if facts['owner'] else ''}. {action}"
     if facts.get("detail"):
-        text += f" ({c(facts['detail'])})"
+        tail += f" ({c(facts['detail'])})"
     if facts.get("reach"):
-        text += f"\nIt can: {c(reach_summary(facts['reach']))}"
+        tail += f"\nIt can: {c(reach_summary(facts['reach']))}"
     if facts.get("replacement"):
         replacement = facts["replacement"]
-        text += f"\nInstead of a new standing key: {s(replacement['summary'])} {_slack_link(replacement['docs_url'])}"
+        tail += f"\nInstead of a new standing key: {s(replacement['summary'])} {_slack_link(replacement['docs_url'])}"
+    text = head + _places(facts, SLACK_SECTION_LIMIT - len(head) - len(tail)) + tail
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}]}
 
 
