@@ -26,7 +26,12 @@ GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Un
                   # An error envelope with the status as a number (OpenRouter's, Google's, a gateway's).
                   {"error": {"code": 401, "message": "Unauthorized"}},
                   # OpenRouter's own answer when no key arrived (a proxy stripped the header).
-                  {"error": {"code": 401, "message": "No auth credentials found"}}]
+                  {"error": {"code": 401, "message": "No auth credentials found"}},
+                  # Anthropic's own answer when no key arrived (a proxy stripped the header).
+                  {"type": "error", "error": {"type": "authentication_error", "message": "x-api-key header is required"}},
+                  # An OpenAI-compatible gateway that got no key.
+                  {"error": {"message": "API key required", "type": "authentication_error", "param": None,
+                             "code": None}}]
 
 
 def reply(status: int, body) -> Response:

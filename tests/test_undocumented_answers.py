@@ -196,3 +196,27 @@ def test_an_openrouter_key_whose_header_a_proxy_stripped_is_not_already_revoked(
     with h.servers:
         asyncio.run(scenario())
         assert h.values[0] in h.fake.active and not h.fake.effective
+
+
+# -- Anthropic: GET /v1/models -----------------------------------------------------------------------
+def test_anthropics_answer_that_no_key_arrived_is_not_the_keys_death(tmp_path, keys):
+    """Anthropic answers 401 authentication_error "x-api-key header is required" when no key arrived
+    (a proxy stripped the header): that is not its word about the key. Was: dead, and a revocation
+    resumed behind such a proxy was confirmed without a call."""
+    h = Harness(tmp_path, "anthropic", keys, n=1)
+    revoker = available_revokers()["anthropic"]
+    deleted = keys.anthropic()
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            h.fake.intermediary, h.fake.intermediary_on = "no_api_key_401", "verify"
+            assert await revoker.confirm(h.findings[0], ctx) is False
+
+    with h.servers:
+        env = h.fake.env()
+        assert check("anthropic", "anthropic.api-key", h.values[0], env).status == "live"
+        assert check("anthropic", "anthropic.api-key", deleted, env).status == "dead"
+        asyncio.run(scenario())
+        assert check("anthropic", "anthropic.api-key", h.values[0], env).status == "unknown"
+        assert h.values[0] in h.fake.active and not h.fake.effective

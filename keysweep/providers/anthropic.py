@@ -3,7 +3,7 @@
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.providers.admin_api import AdminApiError, ReachAccess, get_json, inventory_entry, iso, paginate
 from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider, Replacement
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier
+from keysweep.verify.http_verifier import DeadAnswer, Except, HttpVerifier
 from keysweep.verify.reach import Reach
 
 
@@ -24,9 +24,13 @@ def api_headers(key: str) -> dict[str, str]:
     return {"x-api-key": key, "anthropic-version": API_VERSION}
 
 
-# Anthropic's documented error envelope for a bad key (Errors: 401 authentication_error).
+# Anthropic's documented error envelope for a bad key (Errors: 401 authentication_error, "There's an
+# issue with your API key"). Anthropic answers the same type with "x-api-key header is required" when
+# no key arrived at all (a proxy that strips the header gets it for a live key): not the key's death.
+NO_KEY_SENT = "x-api-key header is required"
 INVALID_KEY = DeadAnswer(
-    401, {"type": "error", "error": {"type": "authentication_error"}}, "authentication_error",
+    401, {"type": "error", "error": {"type": "authentication_error", "message": Except(NO_KEY_SENT)}},
+    "authentication_error",
     example={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}},
     source="https://docs.anthropic.com/en/api/errors")
 

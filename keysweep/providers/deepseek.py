@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, Prefix, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 
-# DeepSeek's 401 "Authentication Fails" (error codes page), in the `{"error": {…}}` envelope.
+# DeepSeek's 401 "Authentication Fails" (error codes page), in the `{"error": {…}}` envelope, with
+# its message: the envelope and type alone are a gateway's too (`{"error": {"message": "API key
+# required", "type": "authentication_error"}}` from an OpenAI-compatible proxy that got no key).
 AUTHENTICATION_FAILS = DeadAnswer(
-    401, {"error": {"type": "authentication_error"}}, "authentication_error",
+    401, {"error": {"type": "authentication_error", "message": Prefix("Authentication Fails")}}, "authentication_error",
     example={"error": {"message": "Authentication Fails, Your api key: ****abcd is invalid",
                        "type": "authentication_error", "param": None, "code": "invalid_request_error"}},
     source="https://api-docs.deepseek.com/quick_start/error_codes")

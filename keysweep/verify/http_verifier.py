@@ -90,6 +90,17 @@ class Prefix:
         return json.dumps(self.text + "…", ensure_ascii=False)
 
 
+class Except:
+    """A text field that is none of these texts: a provider's own message saying no key arrived at
+    all (a proxy may have stripped the header) is not its word that the key is invalid."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = texts
+
+    def __repr__(self) -> str:
+        return "<text other than " + " | ".join(json.dumps(t, ensure_ascii=False) for t in self.texts) + ">"
+
+
 class _AnyText:
     def __repr__(self) -> str:
         return "<text>"
@@ -111,6 +122,8 @@ def fits(body: Any, pattern: Any) -> bool:
         return any(type(body) is type(value) and body == value for value in pattern.values)
     if isinstance(pattern, Prefix):
         return isinstance(body, str) and body.startswith(pattern.text)
+    if isinstance(pattern, Except):
+        return isinstance(body, str) and body not in pattern.texts
     if pattern is ANY_TEXT:
         return isinstance(body, str) and bool(body)
     return type(body) is type(pattern) and body == pattern
@@ -122,7 +135,7 @@ def render(pattern: Any) -> str:
         return "{" + ", ".join(f"{json.dumps(k)}: {render(v)}" for k, v in pattern.items()) + ", …}"
     if isinstance(pattern, list):
         return "[" + render(pattern[0]) + ", …]"
-    if isinstance(pattern, (OneOf, Prefix, _AnyText)):
+    if isinstance(pattern, (OneOf, Prefix, Except, _AnyText)):
         return repr(pattern)
     return json.dumps(pattern)
 

@@ -77,6 +77,9 @@ INTERMEDIARY_REPLIES = {
     "error_envelope_401": (401, "application/json", b'{"error": {"message": "Unauthorized", "code": 401}}'),
     # What OpenRouter itself answers when a proxy stripped the Authorization header: no key arrived.
     "no_credentials_401": (401, "application/json", b'{"error": {"message": "No auth credentials found", "code": 401}}'),
+    # What Anthropic itself answers when a proxy stripped the x-api-key header: no key arrived.
+    "no_api_key_401": (401, "application/json", b'{"type": "error", "error": {"type": "authentication_error", '
+                                                b'"message": "x-api-key header is required"}}'),
 }
 
 
@@ -639,6 +642,15 @@ class FakeAnthropic(FakeProvider):
                 "created_by": {"id": "user_1", "type": "user"},
                 "workspace_id": self.key_workspace.get(self.ids[key_id])}
 
+    @staticmethod
+    def _refused(request):
+        """Anthropic's 401 for a key it does not accept, or, when no key arrived, its own word for that."""
+        from aiohttp import web
+
+        message = "invalid x-api-key" if request.headers.get("x-api-key") else "x-api-key header is required"
+        return web.json_response({"type": "error", "error": {"type": "authentication_error", "message": message}},
+                                 status=401)
+
     def routes(self, app):
         from aiohttp import web
 
@@ -656,7 +668,7 @@ class FakeAnthropic(FakeProvider):
                 return hostile
             if request.headers.get("x-api-key") in self.active:
                 return web.json_response({"data": [{"id": "claude-sonnet-4", "type": "model"}], "has_more": False})
-            return unauthorized()
+            return self._refused(request)
 
         async def list_keys(request):
             self._log(request)
