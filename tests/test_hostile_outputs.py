@@ -178,3 +178,29 @@ def test_sarif_rule_texts_are_message_strings():
     assert descriptor["helpUri"] == "https://docs.example/x"
     (result,) = sarif([finding], {"custom.x": rule})["runs"][0]["results"]
     assert result["message"]["text"].startswith("{{1}} <img src=x> [a] (https://e) x{{0}}…] (y (finding f_1")
+
+
+# -- the HTML report: text, never markup, in an element or an attribute ------------------------------
+HTML_NAME = '"><img src=x onerror=alert(1)><!-- [x](javascript:alert(1)) --><script>alert(2)</script>'
+
+
+def test_the_html_report_keeps_hostile_names_and_authors_as_text(run, make_repo, keys, tmp_path):
+    """A file name and a commit author written as HTML (closing the attribute they land in, a tag, a
+    comment, a javascript: link, a script) are shown as text in the cell and in the title attribute."""
+    import html
+
+    repo = make_repo()
+    email = 'a"><svg/onload=alert(1)>@e.com'
+    repo.commit("k", {f"{HTML_NAME}.env": f"K={keys.openai_project()}\n"}, author=(HTML_NAME[2:], email))
+    db = tmp_path / "s.db"
+    assert run("scan", "git", repo.path, "--db", db, "--format", "json").code == 1
+    assert run("owners", "--offline", "--db", db).code == 0
+    page = tmp_path / "r.html"
+    assert run("report", "--db", db, "--format", "html", "-o", page).code == 0
+    text = page.read_text()
+    body = text[text.index("<tbody>"):text.index("</tbody>")]
+    for raw in ("<img", "<svg", "<script", "<!--", "javascript:alert(1))\""):
+        assert raw not in body, raw
+    assert f'<td class="where">{html.escape(str(repo.path))}:{html.escape(HTML_NAME)}.env:1</td>' in body
+    assert f'title="{html.escape(email.replace("<", "").replace(">", ""))}"' in body  # git drops <> from an email
+    assert text.count("<script>") == 1  # the page's own
