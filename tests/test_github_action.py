@@ -189,3 +189,19 @@ def test_the_fake_runner_obeys_what_github_documents():
         ("error", {"file": "a,b.py", "line": "1"}, "x\ny"), ("add-mask", {}, "s"), ("set-output", {"name": "n"}, "v"),
         ("stop-commands", {}, "t0k"), ("t0k", {}, ""), ("debug", {}, "on")]
     assert commands(["::nosuch::x", "a ::error::x", "##[nosuch]x"]) == []
+
+
+def test_no_workflow_pastes_an_expression_into_a_script():
+    """GitHub's hardening guide: an expression in `run:` is pasted into the script's text before it
+    runs, so an output or event field holding `"; curl … #` would run. The action and the example
+    workflows pass such values through `env:`."""
+    for path in (PROJECT / "action.yml", *sorted((PROJECT / "examples" / "ci").glob("*.yml"))):
+        document = yaml.safe_load(path.read_text())
+        if "runs" in document:
+            steps = document["runs"]["steps"]
+        elif "jobs" in document:
+            steps = [step for job in document["jobs"].values() for step in job.get("steps", [])]
+        else:
+            continue  # the GitLab CI template
+        for step in steps:
+            assert "${{" not in step.get("run", ""), (path.name, step)
