@@ -3,6 +3,8 @@ confirms every key once, the audit chain holds, and the threshold asks before ma
 
 from __future__ import annotations
 
+import re
+
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import env_for, plant_keys, set_env, write_config
 
@@ -62,3 +64,35 @@ def test_dry_run_plans_without_calls_then_execute_revokes_and_confirms(run, tmp_
     assert data["totals"]["confirmed_dead"] == 8
     for row in data["credentials"]:
         assert row["detected_at"] and row["revoked_at"] and row["confirmed_dead_at"]
+
+
+def test_a_dry_run_after_a_run_counts_only_what_execute_would_still_send(run, tmp_path, keys, monkeypatch):
+    """After a run confirmed one of two keys dead, the dry run of the same selection plans a call only
+    for the other: the confirmed one is shown done, and `--execute` indeed sends nothing for it."""
+    planted = plant_keys(tmp_path / "code", keys, {"openai": 2})
+    db = tmp_path / "store.db"
+    found = {f["redacted"][-4:]: f["id"] for f in scan(run, tmp_path / "code", db)}
+    done_id, open_id = (found[value[-4:]] for value in planted["openai"])
+    fake = FakeOpenAI(planted["openai"])
+    config = write_config(tmp_path / "keysweep.toml", providers=("openai",))
+    with FakeProviders(openai=fake) as fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        first = run("revoke", done_id, "--execute", "--confirm-delay", "0.05", "--config", config)
+        assert first.code == 0 and fake.revoked == {planted["openai"][0]}, first
+
+        plan = run("revoke", "--provider", "openai", "--config", config)
+        assert plan.code == 0, plan
+        blocks = {block.split()[0]: block for block in re.split(r"\n(?=f_)", plan.stdout.split("\n\n")[0])}
+        assert "job: confirmed" in blocks[done_id] and "DELETE" not in blocks[done_id], plan.stdout
+        assert "    done:    confirmed dead by an earlier run: nothing will be sent" in blocks[done_id]
+        assert "DELETE" in blocks[open_id] and "job:" not in blocks[open_id]
+        assert plan.stdout.rstrip().endswith("Dry run: 1 credential would be acted on; 1 already confirmed dead "
+                                             "(nothing to send). Add --execute to act."), plan.stdout
+
+        deletes = fake.revoke_requests
+        second = run("revoke", "--provider", "openai", "--execute", "--confirm-delay", "0.05", "--config", config)
+        assert second.code == 0, second
+        assert fake.revoke_requests == deletes + 1 and not fake.active
+        assert fake.effective[planted["openai"][0]] == 1 and fake.effective[planted["openai"][1]] == 1
+        assert open_id in second.stderr
+

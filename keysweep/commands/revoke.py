@@ -68,7 +68,7 @@ def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
             # What the key can do (docs/output.md `reach`), and how urgent it is: plans list the most severe first.
             "severity": finding_severity(finding),
             "reach": finding_reach(finding),
-            "job": {"id": job.id, "state": job.state} if job else None,
+            "job": {"id": job.id, "state": job.state, "last_error": job.last_error} if job else None,
             "follows": entry.follows,
         }
         if entry.preflight is not None:
@@ -135,6 +135,11 @@ def _print_plan(rows: list[dict], out, width: int | None = None) -> None:
         out.write(head + field("revoker", f"{row['revoker']}"
                                           f"{'   policy: ' + policy['action'] + rule if policy else ''}"
                                           f"{'   job: ' + row['job']['state'] if row['job'] else ''}"))
+        if _settled(row):
+            out.write(field("done", "confirmed dead by an earlier run: nothing will be sent"))
+            continue
+        if row["job"] and row["job"]["state"] == "failed_permanent" and row["job"].get("last_error"):
+            out.write(field("failed", f"{row['job']['last_error']} (--execute tries again)"))
         for call in row["calls"]:
             out.write(field("call", f"{call['method']} {call['target']}  — {call['description']}",
                             [f"{call['method']} {call['target']}", *re.findall(r" *\S+", f"  — {call['description']}")]))
@@ -280,8 +285,15 @@ def _render_dry_run(rows: list[dict], fmt: str, out) -> None:
         if row.get("preflight"):
             out.write(f"preflight {row['finding']}: {'ok' if row['preflight']['ok'] else 'FAILED'} "
                       f"{terminal_safe(row['preflight']['detail'])}\n")
-    acting = sum(1 for row in rows if row["revoker"])
-    out.write(f"\nDry run: {counted(acting, 'credential')} would be acted on. Add --execute to act.\n")
+    acting = sum(1 for row in rows if row["revoker"] and not _settled(row))
+    settled = sum(1 for row in rows if _settled(row))
+    done = f"; {settled} already confirmed dead (nothing to send)" if settled else ""
+    out.write(f"\nDry run: {counted(acting, 'credential')} would be acted on{done}. Add --execute to act.\n")
+
+
+def _settled(row: dict) -> bool:
+    """The credential's job is confirmed: `--execute` sends nothing for it."""
+    return bool(row["revoker"] and row["job"] and row["job"]["state"] == "confirmed")
 
 
 def _render_run_json(outcome: RunOutcome, out) -> None:
