@@ -3,6 +3,7 @@ confirms every key once, the audit chain holds, and the threshold asks before ma
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
@@ -96,3 +97,22 @@ def test_a_dry_run_after_a_run_counts_only_what_execute_would_still_send(run, tm
         assert fake.effective[planted["openai"][0]] == 1 and fake.effective[planted["openai"][1]] == 1
         assert open_id in second.stderr
 
+
+def test_the_audit_log_credits_the_deletion_to_the_delete_not_to_the_listings_before_it(run, tmp_path, keys,
+                                                                                          monkeypatch):
+    """The OpenAI revoker lists projects and their keys, then deletes: only the DELETE's audit row
+    says "key deleted"; a GET that listed keys deleted nothing and its row says nothing of the kind."""
+    planted = plant_keys(tmp_path / "code", keys, {"openai": 1})
+    db = tmp_path / "store.db"
+    (finding,) = scan(run, tmp_path / "code", db)
+    fake = FakeOpenAI(planted["openai"])
+    with FakeProviders(openai=fake) as fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        done = run("revoke", finding["id"], "--execute", "--confirm-delay", "0.05",
+                   "--config", write_config(tmp_path / "keysweep.toml", providers=("openai",)))
+        assert done.code == 0 and fake.revoked == set(planted["openai"]), done
+    rows = run("audit", "log", "--action", "revoke.call", "--format", "json", "--db", db).json()
+    calls = [(json.loads(r["target"])["method"], json.loads(r["result"])) for r in rows]
+    assert [method for method, _result in calls] == ["GET", "GET", "GET", "DELETE"], calls
+    assert [result.get("detail") for _method, result in calls] == [None, None, None, "key deleted"], calls
+    assert all(result["ok"] and result["outcome"] == "200" for _method, result in calls)

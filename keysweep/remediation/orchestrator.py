@@ -310,8 +310,9 @@ class Orchestrator:
         detail = scrub(result.detail, self.ctx)
         if result.ok:
             manual = getattr(revoker, "manual", False)
-            for call in calls:
-                call.detail = detail
+            # The result is the last call's doing: the listings and lookups before it deleted nothing,
+            # so their audit rows do not say "key deleted".
+            calls[-1].detail = detail
             self.jobs.record(job, calls, J.AWAITING_OWNER if manual else J.REVOKED,
                              event="owner_notified" if manual else "revoked",
                              event_detail={"revoker": job.revoker, "detail": detail}, attempted=True)
