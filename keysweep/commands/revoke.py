@@ -321,8 +321,15 @@ def _render_run_table(outcome: RunOutcome, out: TextIO) -> None:
         echo(f"  delayed deletes: {len(deletes.deleted)} deleted, {len(deletes.waiting)} "
              f"still in their grace period"
              + (f" (next due {utc_iso(soonest)})" if soonest else ""))
+    jobs = {j.finding_id: j for j in [*outcome.unsettled, *outcome.jobs]}
     for finding_id, error in summary.errors:
-        echo(f"  failed {finding_id}: {terminal_safe(error)}")
+        echo(f"  failed {_named(finding_id, outcome, jobs)}: {terminal_safe(error)}")
+    failed_now = {finding_id for finding_id, _error in summary.errors}
+    earlier = [j for j in outcome.unsettled if j.state == "failed_permanent" and j.finding_id not in failed_now]
+    for job in earlier[:10]:  # what a person must fix, when an earlier run failed it
+        echo(f"  failed earlier {_named(job.finding_id, outcome, jobs)}: {terminal_safe(job.last_error or '')}")
+    if len(earlier) > 10:
+        echo(f"  (+{len(earlier) - 10} more failed earlier: a dry run of the same selection shows each one's error)")
     if outcome.unsettled:
         counts = ", ".join(f"{n} {state}" for state, n in unsettled_counts(outcome.unsettled).items())
         echo(f"  not yet confirmed dead among the selected: {counts}")
@@ -330,4 +337,48 @@ def _render_run_table(outcome: RunOutcome, out: TextIO) -> None:
     if planned:
         waits = "awaits" if len(planned) == 1 else "await"
         echo(f"  {counted(len(planned), 'credential')} {waits} an approver: keysweep revoke --approve "
-             f"--execute {' '.join(planned[:5])}{' …' if len(planned) > 5 else ''}")
+             f"--execute {_ids(planned)}")
+    for line in _next_steps(outcome):
+        echo(f"  {line}")
+
+
+def _ids(finding_ids: list[str], shown: int = 5) -> str:
+    return " ".join(finding_ids[:shown]) + (" …" if len(finding_ids) > shown else "")
+
+
+def _named(finding_id: str, outcome: RunOutcome, jobs: dict) -> str:
+    """`f_… sk-proj-…x9Qa (job 4)`: the finding, the key as the scan showed it, and its job."""
+    redacted = outcome.redacted.get(finding_id)
+    job = jobs.get(finding_id)
+    return (f"{finding_id}{' ' + terminal_safe(redacted) if redacted else ''}"
+            f"{f' (job {job.id})' if job is not None else ''}")
+
+
+def _next_steps(outcome: RunOutcome) -> list[str]:
+    """What the responder does next about each selected job that is not settled, by its state."""
+    by_state: dict[str, list[str]] = {}
+    for job in outcome.unsettled:
+        by_state.setdefault(job.state, []).append(job.finding_id)
+    lines = []
+    if by_state.get("failed_permanent"):
+        ids = by_state["failed_permanent"]
+        rerun = (f"keysweep revoke {' '.join(ids)} --execute" if len(ids) <= 5
+                 else "the same keysweep revoke … --execute (it tries each such job it selects again)")
+        lines.append(f"left to a person: {_ids(ids)} — not proven revoked; fix the cause shown "
+                     f"(or revoke the key by hand at its provider), then rerun: {rerun}")
+    if by_state.get("failed_retryable"):
+        ids = by_state["failed_retryable"]
+        lines.append(f"to be retried (the provider was busy or its answer not believed): {_ids(ids)} — "
+                     f"keysweep revoke --resume")
+    if by_state.get("revoked"):
+        ids = by_state["revoked"]
+        lines.append(f"revoked, not yet confirmed dead: {_ids(ids)} — keysweep revoke --resume checks again")
+    if by_state.get("approved") or by_state.get("revoking"):
+        ids = [*by_state.get("approved", []), *by_state.get("revoking", [])]
+        lines.append(f"approved or claimed, not yet run: {_ids(ids)} — keysweep revoke --resume "
+                     f"(a claim whose run is gone is taken over)")
+    if by_state.get("awaiting_owner"):
+        ids = by_state["awaiting_owner"]
+        lines.append(f"no revocation API, owner notified: {_ids(ids)} — the next keysweep revoke --resume "
+                     f"confirms it once its verification says dead")
+    return lines

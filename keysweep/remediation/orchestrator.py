@@ -239,6 +239,10 @@ class Orchestrator:
             self.summary.states[job.state] += 1
         return self.summary
 
+    def findings(self) -> list[Any]:
+        """The findings of the jobs this orchestrator ran."""
+        return list(self._findings.values())
+
     def _fail_missing(self, job: Job, name: str) -> None:
         if job.state in (J.CONFIRMED, J.FAILED_PERMANENT):
             return

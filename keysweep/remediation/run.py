@@ -109,6 +109,7 @@ class RunOutcome:
     jobs: list[Job] = field(default_factory=list)  # this run's jobs, as they ended
     awaiting_approval: list[str] = field(default_factory=list)  # finding ids planned for an approver
     unsettled: list[Job] = field(default_factory=list)  # selected jobs not yet confirmed dead
+    redacted: dict[str, str] = field(default_factory=dict)  # finding id -> redacted form, of the jobs run
     deletes: DelayedDeletes = field(default_factory=DelayedDeletes)
 
     @property
@@ -290,8 +291,14 @@ class RevocationRun:
         forget(ctx)
         outcome.summary = summary
         outcome.jobs = jobs.find(ids=[j.id for j in to_run])
+        outcome.redacted = {f.id: f.redacted for f in [*findings, *orchestrator.findings()]}
         outcome.unsettled = unsettled_jobs(jobs.find(), None if options.selection.empty() and not options.use_policy
                                            else {f.id for f in findings})
+        # Failures an earlier run left to a person are named with their key too.
+        earlier = sorted({j.finding_id for j in outcome.unsettled
+                          if j.state == J.FAILED_PERMANENT and j.finding_id not in outcome.redacted})
+        for start in range(0, len(earlier), 500):
+            outcome.redacted.update((f.id, f.redacted) for f in self.store.findings(ids=earlier[start:start + 500]))
         outcome.awaiting_approval = [e.finding.id for e in outcome.entries if e.plan is not None
                                      and (j := jobs.for_finding(e.finding.id, e.revoker.name))
                                      and j.state == J.PLANNED]

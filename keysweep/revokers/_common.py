@@ -14,6 +14,7 @@ from keysweep.providers.admin_api import list_pages
 from keysweep.revokers.base import Plan, PlannedCall, RevokeResult
 from keysweep.revokers.binding import bind
 from keysweep.settings import admin_key_env
+from keysweep.verify.http_verifier import error_code
 from keysweep.verify.model import Credential, clean_identity
 
 if TYPE_CHECKING:
@@ -69,12 +70,32 @@ def outcome(response: "Response") -> str:
 
 def http_failure(method: str, url: str, response: "Response", what: str,
                  calls: list[tuple[str, str, str]]) -> RevokeResult:
-    """A non-success answer: 429/5xx (still, after the client's retries) are retryable; others need a person."""
+    """A non-success answer: 429/5xx (still, after the client's retries) are retryable; others need a
+    person, with what the answer shows and no more: a 401 or 403 in JSON says the credential was
+    rejected or forbidden (with the error code it gave); one that is not JSON (a sign-in or
+    "Authorization Required" page) is not the provider's word at all, and says so."""
     calls = [*calls, (method, safe_target(url), outcome(response))]
     busy = response.status == 429 or response.status >= 500
-    reason = {401: "credential rejected", 403: "forbidden"}.get(response.status, f"HTTP {response.status}")
-    return RevokeResult(False, f"{what}: {reason}", retryable=busy, busy=busy,
-                        retry_after=requested_wait(response.headers) if busy else None, calls=tuple(calls))
+    if busy:
+        return RevokeResult(False, f"{what}: HTTP {response.status}", retryable=True, busy=True,
+                            retry_after=requested_wait(response.headers), calls=tuple(calls))
+    return needs_person(f"{what}: {refusal(response)}", calls)
+
+
+def refusal(response: "Response") -> str:
+    """A 4xx answer in words that claim no more than it shows."""
+    status = response.status
+    body = response.json()
+    if body is None:
+        start = response.body[:2048].lower()
+        kind = "an HTML page" if b"<html" in start or b"<!doctype" in start else "a body that is not JSON"
+        return (f"HTTP {status} with {kind}, not the provider's answer: a proxy, gateway or firewall answered "
+                f"in its place; nothing shows the call reached the provider")
+    code = error_code(body)
+    code = " ".join(str(code).split())[:80] if code else ""
+    answered = f"HTTP {status}{' ' + code if code else ''}"
+    meaning = {401: "credential rejected", 403: "forbidden"}.get(status)
+    return f"{meaning} ({answered})" if meaning else answered
 
 
 def transport_failure(method: str, url: str, error: Exception, calls: list[tuple[str, str, str]]) -> RevokeResult:

@@ -14,7 +14,8 @@ Each fake answers in its provider's documented shapes (error bodies included), a
 behind a hostile intermediary: `fake.intermediary = "generic_401"` (or `html_401`, `generic_403`,
 `html_403`, `html_200`, `truncated_200`, `empty_list_200`) makes its read-only checks
 (`intermediary_on = "verify"`), its destructive calls (`"revoke"`), its admin listings that bind a
-key to its id (`"list"`) or all of them (`"all"`) answer like a proxy or WAF instead.
+key to its id (`"list"`) or all of them (`"all"`) answer like a proxy or WAF instead;
+`fake.intermediary_keys = {value}` limits it to the requests about those keys (FakeOpenAI's delete).
 """
 
 from __future__ import annotations
@@ -103,16 +104,22 @@ class FakeProvider:
         # "verify" (read-only checks), "revoke" (destructive calls), "list" (admin listings) or "all" endpoints.
         self.intermediary: str | None = None
         self.intermediary_on = "verify"
+        # When set, the intermediary answers only requests about these key values (a WAF rule or a
+        # gateway route that catches one key's call); requests about other keys reach the provider.
+        self.intermediary_keys: set[str] | None = None
 
     # helpers ----------------------------------------------------------------------------------
     def _log(self, request) -> None:
         self.requests.append((request.method, request.path))
 
-    def _intermediary(self, kind: str):
-        """The intermediary's reply for an endpoint of this kind ("verify" or "revoke"), if one is set."""
+    def _intermediary(self, kind: str, value: str | None = None):
+        """The intermediary's reply for an endpoint of this kind ("verify" or "revoke"), if one is set
+        (and, with `intermediary_keys`, only for a request about one of those key values)."""
         from aiohttp import web
 
         if self.intermediary is None or self.intermediary_on not in (kind, "all"):
+            return None
+        if self.intermediary_keys is not None and value not in self.intermediary_keys:
             return None
         status, content_type, body = INTERMEDIARY_REPLIES[self.intermediary]
         return web.Response(status=status, body=body, content_type=content_type)
@@ -588,7 +595,9 @@ class FakeOpenAI(FakeProvider):
 
         async def delete_key(request):
             self._log(request)
-            hostile = self._intermediary("revoke")
+            key_id = request.match_info["key"]
+            entry = self.ids.get(key_id)
+            hostile = self._intermediary("revoke", entry[1] if entry else None)
             if hostile is not None:
                 return hostile
             if not admin_ok(request):
@@ -596,8 +605,6 @@ class FakeOpenAI(FakeProvider):
             limited = self._limited()
             if limited:
                 return limited
-            key_id = request.match_info["key"]
-            entry = self.ids.get(key_id)
             if entry is None or entry[0] != request.match_info["project"] or not self._revoke(entry[1]):
                 return web.json_response({"error": {"message": "not found"}}, status=404)
             return web.json_response({"object": "organization.project.api_key.deleted", "id": key_id, "deleted": True})
