@@ -228,3 +228,15 @@ def test_docs_usage_names_every_command_that_takes_format_and_progress():
         missing = sorted(path for path in paths
                          if f"`{path}`" not in named and not (path.startswith("scan ") and "`scan …`" in named))
         assert missing == [], (concept, missing)
+
+
+def test_revoke_rotate_help_names_every_store_the_rotation_writes_the_new_key_to():
+    """`--rotate` writes the new AWS key back where the old one was found, in any of the stores
+    docs/revocation.md (AWS rotation, step 2) lists; its help said only Secrets Manager and SSM,
+    which sent a responder with a key in Vault or a Kubernetes Secret to rotate it by hand."""
+    result = CliRunner().invoke(cli, ["revoke", "--help"], terminal_width=80)
+    text = " ".join(result.output.split())
+    rotate = text[text.index("--rotate"):text.index("--preflight")]
+    for store in ("Secrets Manager", "SSM", "Vault KV", "Kubernetes Secret", "GCP Secret Manager", "Azure Key Vault",
+                  "GitLab project variable"):
+        assert store in rotate, (store, rotate)

@@ -188,9 +188,10 @@ def _summary_line(summary, elapsed: float) -> str:
 @click.option("--force", is_flag=True, help="Also revoke selected credentials the policy classes 'never' "
                                             "(recorded in the audit log with the actor).")
 @click.option("--revoker", "force_revoker", help="Use this revoker (e.g. notify) where it supports the credential.")
-@click.option("--rotate", is_flag=True, help="AWS access keys: rotate (new key into the Secrets Manager secret or SSM "
-                                            "parameter that held the old one, then deactivate the old one) "
-                                            "instead of only deactivating.")
+@click.option("--rotate", is_flag=True, help="AWS access keys: rotate (a new key written where the old one was found — "
+                                            "Secrets Manager, SSM, Vault KV, a Kubernetes Secret, GCP Secret "
+                                            "Manager, Azure Key Vault, a GitLab project variable — then the old one "
+                                            "deactivated) instead of only deactivating.")
 @click.option("--preflight", is_flag=True, help="Dry run: also ask providers that can check without acting "
                                                 "(Slack's test mode).")
 @click.option("--actor", help="Who is acting, for the audit log. Default: $KEYSWEEP_ACTOR or the OS user.")
