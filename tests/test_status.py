@@ -58,7 +58,8 @@ def test_the_most_urgent_come_live_first_then_long_lived_widest_and_oldest(run, 
     top = urgent[0]
     assert top["status"] == "live" and top["places"] == 3 and top["sources"] == ["aws-ssm", "dir", "git"]
     assert set(top) == {"rank", "id", "status", "provider", "rule_id", "redacted", "long_lived", "places", "sources",
-                        "leaked_at", "age_seconds", "owner", "team", "unowned", "where", "severity", "overprivileged"}
+                        "leaked_at", "age_seconds", "owner", "team", "unowned", "where", "severity", "overprivileged",
+                        "job"}
 
 
 def test_ten_at_most_and_a_short_lived_key_after_a_long_lived_one(run, tmp_path):

@@ -134,6 +134,15 @@ def test_a_teams_openai_keys_are_killed_and_the_one_a_proxy_answered_is_left_to_
         assert f"revoked {ids['ml_ok']}" in done.stderr and f"confirmed dead {ids['ml_ok']}" in done.stderr
         assert f"FAILED {ids['ml_proxied']}" in done.stderr
 
+        # status names the key left to a person among the most urgent; the deleted one is not there.
+        status = run("status")
+        said(status)
+        entry = re.search(rf"^ +\d+\. {ids['ml_proxied']} .*?(?=^ +\d+\. |\Z)", status.stdout, re.M | re.S)
+        assert entry and "revocation failed: needs a person" in " ".join(entry.group(0).split()), status.stdout
+        assert ids["ml_ok"] not in status.stdout
+        urgent = {u["id"]: u for u in run("status", "--format", "json").json()["urgent"]}
+        assert urgent[ids["ml_proxied"]]["job"] == "failed_permanent" and urgent[ids["web"]]["job"] is None
+
         # status and report agree with the fake: one dead, one live with its job open.
         report = run("report", "--team", "ml-platform", "--provider", "openai", "--format", "json")
         said(report)

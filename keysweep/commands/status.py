@@ -52,6 +52,13 @@ def status_cmd(fmt, output, threshold, db, include_suppressed):
         sys.stdout.write(text)
 
 
+# An open revocation job, as a fact of a most urgent credential.
+_JOB_FACTS = {"failed_permanent": "revocation failed: needs a person",
+              "failed_retryable": "revocation to be retried (revoke --resume)",
+              "planned": "revocation awaits an approver", "revoked": "revoked, not yet confirmed dead",
+              "awaiting_owner": "owner notified (no revocation API)"}
+
+
 def render_table(status: dict[str, Any]) -> str:
     """Plain text for an 80-column terminal. Providers, teams, owners and places come from scanned
     data and provider answers: every such value goes through `terminal_safe`."""
@@ -85,6 +92,8 @@ def render_table(status: dict[str, Any]) -> str:
                      + (f" in {len(item['sources'])} kinds of source" if len(item["sources"]) > 1 else ""))
         if item["age_seconds"] is not None:
             facts.append(f"{human(item['age_seconds'])} old")
+        if item.get("job"):  # a revocation under way, or one that needs a person
+            facts.append(_JOB_FACTS.get(item["job"], f"revocation {item['job']}"))
         owner = terminal_safe(item["owner"]) if item["owner"] else "-"
         if item["team"]:
             owner += f" ({terminal_safe(item['team'])})"

@@ -47,7 +47,9 @@ def urgent_entry(rank: int, row: Row) -> dict[str, Any]:
             "sources": list(row.sources), "leaked_at": row.times.get("leaked"), "age_seconds": row.age_seconds,
             "owner": row.owner, "team": row.team, "unowned": row.unowned, "where": row.where,
             "severity": row.severity,
-            "overprivileged": (row.reach or {}).get("overprivileged") if row.reach else None}
+            "overprivileged": (row.reach or {}).get("overprivileged") if row.reach else None,
+            # Its revocation job still open (failed_permanent: it needs a person), else null.
+            "job": row.state if row.open_jobs else None}
 
 
 def build_status(store, now: datetime | None = None, *, threshold: float | None = None,
