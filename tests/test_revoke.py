@@ -116,3 +116,26 @@ def test_the_audit_log_credits_the_deletion_to_the_delete_not_to_the_listings_be
     assert [method for method, _result in calls] == ["GET", "GET", "GET", "DELETE"], calls
     assert [result.get("detail") for _method, result in calls] == [None, None, None, "key deleted"], calls
     assert all(result["ok"] and result["outcome"] == "200" for _method, result in calls)
+
+
+def test_the_plan_marks_an_owner_below_the_owned_threshold_as_unowned(run, make_repo, keys, tmp_path):
+    """A commit's author is a guess (0.3), not an owner: `keysweep owners` counts such a key unowned,
+    and the plan shows the guess marked `[unowned]` (JSON `unowned: true`) instead of as its owner."""
+    guessed, owned = keys.openai_project(), keys.openai_project()
+    repo = make_repo("svc")
+    repo.commit("keys", {"app/.env": f"OPENAI_API_KEY={guessed}\n", "ml/.env": f"OPENAI_API_KEY={owned}\n"},
+                author=("Sam Ops", "sam@example.com"))
+    (tmp_path / "owners.toml").write_text('[[owner]]\nname = "Jane ML"\nteam = "ml"\n[owner.match]\npath = "ml/**"\n')
+    db = tmp_path / "store.db"
+    assert run("scan", "git", repo.path, "--db", db).code == 1
+    owners = run("owners", "--offline", "--owners-file", tmp_path / "owners.toml", "--db", db, "--format", "json")
+    assert {f["redacted"][-4:]: f["unowned"] for f in owners.json()} == {guessed[-4:]: True, owned[-4:]: False}
+
+    plan = run("revoke", "--provider", "openai", "--db", db)
+    assert plan.code == 0, plan
+    owner_lines = sorted(line.split("    verified:")[0].strip() for line in plan.stdout.splitlines()
+                         if line.strip().startswith("owner:"))
+    assert owner_lines == ["owner:   Jane ML (ml)", "owner:   Sam Ops [unowned]"], plan.stdout
+    rows = run("revoke", "--provider", "openai", "--db", db, "--format", "json").json()["plan"]
+    assert {row["redacted"][-4:]: (row["owner"], row["unowned"]) for row in rows} == {
+        guessed[-4:]: ("Sam Ops", True), owned[-4:]: ("Jane ML", False)}

@@ -18,6 +18,7 @@ from keysweep.clock import utc_iso
 from keysweep.commands._common import existing_store, open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.locations import describe_all, describe_finding
+from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
 from keysweep.remediation.audit import default_actor
 from keysweep.remediation.run import (
     PlanEntry,
@@ -57,6 +58,8 @@ def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
             "redacted": finding.redacted, "where": _where(finding), "locations": describe_all(finding),
             "owner": (finding.owner or {}).get("name"),
             "team": (finding.owner or {}).get("team"),
+            # As `keysweep owners --unowned` counts it: a best guess (a commit author) is not an owner.
+            "unowned": is_unowned(finding.owner, DEFAULT_THRESHOLD),
             "verification": (finding.verification or {}).get("status"),
             "policy": {"action": decision.action, "rule": decision.rule} if decision else None,
             "revoker": revoker.name if revoker else None,
@@ -122,6 +125,7 @@ def _print_plan(rows: list[dict], out, width: int | None = None) -> None:
         where = [f"{' ' if i else ''}{place}{';' if i < len(shown) - 1 and i < 4 else ''}"
                  for i, place in enumerate(shown)]
         owner = (f"{row['owner'] or '-'}{' (' + row['team'] + ')' if row['team'] else ''}"
+                 f"{' [unowned]' if row.get('unowned') else ''}"
                  f"    verified: {row['verification'] or 'not checked'}    severity: {row['severity']}")
         head = (f"{row['finding']}  {row['provider']}  {row['redacted']}  ({row['rule_id']})\n"
                 + field("where", _places(row), where) + field("owner", owner))
