@@ -16,6 +16,11 @@ What the schema requires, and how keysweep fills it:
 
 Never a value: no `raw_source_code_extract`, no commit message (a key can be in one); the redacted
 form and the SHA-256 are in `details`.
+
+What GitLab shows people as text (the place in `details`, `scan.messages`, a flag's description)
+is `sanitize.terminal_safe`: a control, bidi or zero-width character in a scanned name is shown
+escaped, never reorders or hides what is around it. `location.file` and the commit stay exact (GitLab
+links with them).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from keysweep import __version__
 from keysweep.locations import describe_occurrence
 from keysweep.models import Finding, Occurrence
 from keysweep.providers.base import Replacement
-from keysweep.sanitize import web_url
+from keysweep.sanitize import terminal_safe, web_url
 from keysweep.scanner.rules import Rule, finding_replacement
 from keysweep.verify.reach import finding_severity
 
@@ -58,7 +63,7 @@ def gitlab_report(findings: list[Finding], rules: dict[str, Rule], errors: Itera
                   finished_at: datetime | None = None) -> dict[str, Any]:
     errors = [error for error in errors if error]
     finished = finished_at or datetime.now(timezone.utc)
-    messages = [{"level": "warn", "value": error} for error in errors]
+    messages = [{"level": "warn", "value": terminal_safe(error)} for error in errors]
     if nothing_read:
         messages.append({"level": "fatal", "value": "nothing was scanned: every source failed"})
     vulnerabilities: list[dict[str, Any]] = []
@@ -117,7 +122,7 @@ def _vulnerability(finding: Finding, o: Occurrence, rules: dict[str, Rule]) -> d
         reason = o.suppression or {}
         where = reason.get("marker") if reason.get("kind") == "inline" else f"{reason.get('file')}:{reason.get('line')}"
         vulnerability["flags"] = [{"type": "flagged-as-likely-false-positive", "origin": "keysweep",
-                                   "description": f"suppressed ({reason.get('kind') or 'ignored'}: {where})"}]
+                                   "description": terminal_safe(f"suppressed ({reason.get('kind') or 'ignored'}: {where})")}]
     return vulnerability
 
 
@@ -155,7 +160,7 @@ def _details(finding: Finding, o: Occurrence, place: str) -> dict[str, Any]:
         "redacted": _text("Secret (redacted)", finding.redacted),
         "secret_sha256": _text("SHA-256 of the secret", finding.secret_sha256),
         "provider": _text("Provider", finding.provider),
-        "place": _text("Seen at", place),
+        "place": _text("Seen at", terminal_safe(place)),
         "source": _text("Source", o.source),
     }
     if o.commit:

@@ -26,7 +26,8 @@ On a terminal it must be shown as the characters it is, never obeyed:
   no `<url|text>` link); `slack_code(value)` is a scanned string as a Slack mrkdwn code span, the
   one place its `*bold*`, `_italic_`, `~strike~`, `> quote` and `:emoji:` are not applied.
 
-- `sarif_text(value)` is a SARIF message string that shows `value` as written: `{`/`}` doubled (a
+- `sarif_text(value)` is a SARIF message string that shows `value` as written: `terminal_safe` (a
+  message is read by people: no control or bidi character of its own), `{`/`}` doubled (a
   single brace opens a placeholder, SARIF 2.1.0 §3.11.5) and `](` written `] (` (no embedded link,
   `[text](uri)`, §3.11.6); `sarif_markdown(value)` is the same in a formatted (Markdown) message,
   with `&`, `<` and `>` as entities (a producer emits no HTML, §3.11.4.2).
@@ -173,8 +174,7 @@ def slack_code(value: Any, limit: int = SLACK_FIELD_LIMIT) -> str:
 
 def sarif_text(value: Any) -> str:
     """A SARIF plain-text message string showing `value` as written (see module doc)."""
-    text = "" if value is None else (value if isinstance(value, str) else str(value))
-    return text.replace("{", "{{").replace("}", "}}").replace("](", "] (")
+    return terminal_safe(value).replace("{", "{{").replace("}", "}}").replace("](", "] (")
 
 
 def sarif_markdown(value: Any) -> str:

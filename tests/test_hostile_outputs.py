@@ -140,13 +140,14 @@ def test_csv_neutralises_formulas_behind_white_space_and_line_breaks(run, make_r
 
 
 # -- SARIF: message strings show what they quote -----------------------------------------------------
-SARIF_NAME = "{0} [rotate here](https:evil.example) }{.txt"
+SARIF_NAME = "{0} [rotate here](https:evil.example) }{\u202e.txt"
 
 
 def test_sarif_messages_quote_a_hostile_name_without_placeholder_or_link(run, tmp_path):
     """SARIF 2.1.0 §3.11.5: a message's `{0}` is a placeholder (the consumer puts arguments[0] there;
     with none the log is invalid), literal braces are doubled; §3.11.6: `[text](uri)` in a plain
-    text message is a link. Was: an error quoting a file named as above carried both as written."""
+    text message is a link; a bidi override reorders what a person reads. Was: an error quoting a
+    file named as above carried all three as written."""
     from tests.test_rule_timeouts import REDOS_RULES, TRAP
 
     root = tmp_path / "project"
@@ -159,9 +160,33 @@ def test_sarif_messages_quote_a_hostile_name_without_placeholder_or_link(run, tm
     (run_,) = result.json()["runs"]
     (notification,) = run_["invocations"][0]["toolExecutionNotifications"]
     assert notification["message"]["text"] == (
-        "{{0}} [rotate here] (https:evil.example) }}{{.txt: rule custom.redos exceeded the 2 s regex time limit "
+        "{{0}} [rotate here] (https:evil.example) }}{{\\u202e.txt: rule custom.redos exceeded the 2 s regex time limit "
         "and was skipped there (its pattern backtracks; 'keysweep rules check' tells)")
 
+
+
+def test_gitlab_shows_a_hostile_place_as_text_and_keeps_the_file_exact(run, tmp_path, keys):
+    """GitLab shows `details` and `scan.messages` to people; `location.file` is what it links with.
+    Was: the place and the error carried the bidi override and the line break as written."""
+    from tests.test_rule_timeouts import REDOS_RULES, TRAP
+
+    root = tmp_path / "project"
+    root.mkdir()
+    name = "cfg\u202eenv.txt\r\nkeysweep: 0 findings ##[add-mask]x.env"
+    (root / name).write_text(f"KEY={keys.openai_project()}\n")
+    (root / f"trap{name}").write_text(TRAP)
+    rules = tmp_path / "redos.toml"
+    rules.write_text(REDOS_RULES)
+    result = run("scan", "dir", root, "--no-store", "--format", "gitlab", "--rules", rules)
+    assert result.code == 1, result
+    report = result.json()
+    (vulnerability,) = report["vulnerabilities"]
+    assert vulnerability["location"]["file"] == name
+    assert vulnerability["details"]["place"]["value"] == \
+        "cfg\\u202eenv.txt\\r\\nkeysweep: 0 findings ##\\x5badd-mask]x.env:1"
+    (message,) = report["scan"]["messages"]
+    assert message["value"].startswith("trapcfg\\u202eenv.txt\\r\\nkeysweep: 0 findings ##\\x5badd-mask]x.env: "
+                                       "rule custom.redos exceeded"), message
 
 def test_sarif_rule_texts_are_message_strings():
     from keysweep.models import Finding, Occurrence
