@@ -139,3 +139,27 @@ def test_the_plan_marks_an_owner_below_the_owned_threshold_as_unowned(run, make_
     rows = run("revoke", "--provider", "openai", "--db", db, "--format", "json").json()["plan"]
     assert {row["redacted"][-4:]: (row["owner"], row["unowned"]) for row in rows} == {
         guessed[-4:]: ("Sam Ops", True), owned[-4:]: ("Jane ML", False)}
+
+
+def test_a_filter_given_twice_is_refused_not_narrowed_to_its_last_value(run, tmp_path, keys, monkeypatch):
+    """`--provider openai --provider anthropic --execute` meant both; click kept only the last and
+    revoked the Anthropic key alone. A repeated filter is a usage error (exit 2, one line), before
+    any request or job; the same for every command that selects (here `findings`)."""
+    planted = plant_keys(tmp_path / "code", keys, {"openai": 1, "anthropic": 1})
+    db = tmp_path / "store.db"
+    scan(run, tmp_path / "code", db)
+    fakes = FakeProviders(openai=FakeOpenAI(planted["openai"]), anthropic=FakeAnthropic(planted["anthropic"]))
+    with fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        both = run("revoke", "--provider", "openai", "--provider", "anthropic", "--execute", "--confirm-delay", "0.05",
+                   "--config", write_config(tmp_path / "keysweep.toml", providers=("openai", "anthropic")))
+        assert both.code == 2 and both.stdout == "", both
+        (line,) = both.stderr.splitlines()
+        assert line.startswith("keysweep: error: Invalid value for '--provider': given 2 times (openai, anthropic): "
+                               "each filter takes one value; run once for each"), line
+        assert sum(len(fake.requests) for fake in fakes.providers.values()) == 0
+        assert fakes["anthropic"].active == set(planted["anthropic"]) and fakes["openai"].active == set(planted["openai"])
+    assert run("audit", "log", "--db", db, "--format", "json").json() == [], "no run was recorded"
+    listed = run("findings", "--status", "live", "--status", "unverified", "--db", db)
+    assert listed.code == 2 and "given 2 times (live, unverified)" in listed.stderr, listed
+    assert len(run("findings", "--provider", "openai", "--db", db, "--format", "json").json()) == 1

@@ -18,28 +18,45 @@ from keysweep.verify.reach import SEVERITIES
 STATUS_CHOICES = ("live", "dead", "unknown", "unverified", "no_value")
 
 
+class OneValue(click.Option):
+    """A filter given at most once. Click keeps only the last of a repeated option: `revoke
+    --provider openai --provider anthropic --execute` would revoke the Anthropic keys alone while
+    the person meant both. A second value is a usage error instead."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, multiple=True, **kwargs)
+
+    def process_value(self, ctx: click.Context, value):
+        values = super().process_value(ctx, value)
+        if values and len(values) > 1:
+            raise click.BadParameter(f"given {len(values)} times ({', '.join(map(str, values))}): each filter takes "
+                                     f"one value; run once for each", ctx=ctx, param=self)
+        return values[0] if values else None
+
+
 def selection_options(func: Callable) -> Callable:
-    """Finding ids as arguments, then the filters; each narrows the selection."""
+    """Finding ids as arguments, then the filters; each narrows the selection (and is given once)."""
     options = [
         click.option("--overprivileged", is_flag=True,
                      help="Only credentials whose reach holds a permission outside the `allowed` list of their "
                           "owners-file entry."),
-        click.option("--severity", type=click.Choice(SEVERITIES),
+        click.option("--severity", cls=OneValue, type=click.Choice(SEVERITIES),
                      help="Only credentials of this severity or worse (liveness, reach and exposure together: "
                           "critical, high, medium, low)."),
-        click.option("--since", metavar="DATE",
+        click.option("--since", cls=OneValue, metavar="DATE",
                      help="Only credentials first detected at or after DATE: 2025-03-01, an ISO-8601 time, "
                           "or an age such as 36h, 7d, 2w."),
-        click.option("--repo", help="Only credentials seen in this repository (its name or part of it)."),
-        click.option("--source", help="Only credentials seen in this kind of source (git, dir, staged, aws-ssm, …)."),
-        click.option("--status", type=click.Choice(STATUS_CHOICES),
+        click.option("--repo", cls=OneValue, help="Only credentials seen in this repository (its name or part of it)."),
+        click.option("--source", cls=OneValue,
+                     help="Only credentials seen in this kind of source (git, dir, staged, aws-ssm, …)."),
+        click.option("--status", cls=OneValue, type=click.Choice(STATUS_CHOICES),
                      help="Only credentials with this status, as `keysweep report` counts them: live, dead "
                           "(verified dead or confirmed dead after revoking), unknown (the latest check was "
                           "inconclusive), unverified (never checked), no_value (a record with no value to check)."),
-        click.option("--team", help="Only credentials whose chosen owner is in this team (any case)."),
-        click.option("--owner", help="Only credentials whose chosen owner (name or contact) is this (any case)."),
-        click.option("--rule", help="Only this rule id."),
-        click.option("--provider", help="Only this provider, e.g. github (any case)."),
+        click.option("--team", cls=OneValue, help="Only credentials whose chosen owner is in this team (any case)."),
+        click.option("--owner", cls=OneValue, help="Only credentials whose chosen owner (name or contact) is this (any case)."),
+        click.option("--rule", cls=OneValue, help="Only this rule id."),
+        click.option("--provider", cls=OneValue, help="Only this provider, e.g. github (any case)."),
         click.argument("ids", nargs=-1),
     ]
     for option in options:
