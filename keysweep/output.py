@@ -7,7 +7,6 @@ field a command has not computed is null, not absent.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Iterable, TextIO
 from urllib.parse import quote
@@ -15,7 +14,7 @@ from urllib.parse import quote
 from keysweep import __version__
 from keysweep.models import Finding, Occurrence, ScanStats
 from keysweep.plain import empty_table_line, finding_cells, summary_line
-from keysweep.sanitize import csv_safe, rich_text, safe_console, sarif_markdown, sarif_text, terminal_safe, web_url
+from keysweep.sanitize import csv_safe, json_text, rich_text, safe_console, sarif_markdown, sarif_text, terminal_safe, web_url
 from keysweep.scanner.rules import Rule, finding_replacement
 from keysweep.tables import Column, draw_width, fitted_table
 from keysweep.verify.reach import finding_reach
@@ -107,21 +106,19 @@ def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextI
     `started_at`: when the command began (the GitLab report's scan start; else its end)."""
     if fmt == "json":
         # One write of the whole text (json.dump writes each token: 15,000 writes for 75 findings).
-        out.write(json.dumps([finding_json(f, rules) for f in findings], indent=2) + "\n")
+        out.write(json_text([finding_json(f, rules) for f in findings], indent=2) + "\n")
     elif fmt == "jsonl":
         for finding in findings:
-            out.write(json.dumps(finding_json(finding, rules)) + "\n")
+            out.write(json_text(finding_json(finding, rules)) + "\n")
     elif fmt == "sarif":
-        json.dump(sarif(findings, rules, list(errors)), out, indent=2)
-        out.write("\n")
+        out.write(json_text(sarif(findings, rules, list(errors)), indent=2) + "\n")
     elif fmt == "csv":
         write_csv(findings, out)
     elif fmt == "gitlab":
         from keysweep.gitlab_report import gitlab_report  # noqa: PLC0415  (only this format needs it)
 
-        json.dump(gitlab_report(findings, rules, errors, nothing_read=nothing_read, started_at=started_at), out,
-                  indent=2)
-        out.write("\n")
+        out.write(json_text(gitlab_report(findings, rules, errors, nothing_read=nothing_read, started_at=started_at),
+                            indent=2) + "\n")
     else:
         write_table(findings, rules, out, stats, list(errors), nothing_read=nothing_read, unit=unit)
 

@@ -33,11 +33,14 @@ On a terminal it must be shown as the characters it is, never obeyed:
   with `&`, `<` and `>` as entities (a producer emits no HTML, §3.11.4.2).
 
 JSON and JSONL need none of this: their encoders escape every string, and tools reading them must
-see the exact value (SARIF's locations and properties too).
+see the exact value (SARIF's locations and properties too). `json_text(value)` is `json.dumps`
+with one difference in the text, none in the value: a `[` after `##` or `##name` is written
+`\\u005b`, so JSON printed to a CI job's log carries no runner command either.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from functools import lru_cache
@@ -189,3 +192,10 @@ def web_url(value: Any) -> str | None:
     """`value` if it is an http(s) address to link to, else None: a rule's reference may be written
     `javascript:…` or `file:…`, which no report links."""
     return value if isinstance(value, str) and _WEB_URL.fullmatch(value) else None
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """`json.dumps(value, **options)`, the same JSON value, with `##[`, `##vso[` (any `##name[`)
+    written `##\\u005b`: `#` only ever stands inside a JSON string, so the escape is one too."""
+    text = json.dumps(value, **options)
+    return _LOG_COMMAND.sub(lambda match: match.group(0)[:-1] + "\\u005b", text) if "##" in text else text

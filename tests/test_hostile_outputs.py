@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -229,3 +230,45 @@ def test_the_html_report_keeps_hostile_names_and_authors_as_text(run, make_repo,
     assert f'<td class="where">{html.escape(str(repo.path))}:{html.escape(HTML_NAME)}.env:1</td>' in body
     assert f'title="{html.escape(email.replace("<", "").replace(">", ""))}"' in body  # git drops <> from an email
     assert text.count("<script>") == 1  # the page's own
+
+
+# -- JSON printed into a CI job's log ----------------------------------------------------------------
+LOG_NAME = "x ##[add-mask]keysweep ##vso[task.setvariable variable=PATH]tmp.env"
+
+
+@pytest.mark.parametrize("command", [("scan", "git", "{repo}", "--no-store", "--format", "json"),
+                                     ("scan", "git", "{repo}", "--no-store", "--format", "jsonl"),
+                                     ("scan", "git", "{repo}", "--no-store", "--format", "sarif"),
+                                     ("scan", "git", "{repo}", "--no-store", "--format", "gitlab"),
+                                     ("findings", "--db", "{db}", "--format", "json"),
+                                     ("owners", "--offline", "--db", "{db}", "--format", "json"),
+                                     ("report", "--db", "{db}", "--format", "json"),
+                                     ("revoke", "--all", "--db", "{db}", "--format", "json")])
+def test_json_in_a_job_log_is_the_same_value_and_no_runner_command(run, make_repo, keys, tmp_path, command):
+    """`##[…]` is a GitHub Actions command (`##vso[…]` an Azure Pipelines one) anywhere in a line of a
+    job's log, and a JSON string keeps it as written. Was: `keysweep findings --format json` in a
+    step masked 'keysweep' in the rest of the log. Now `[` is `\\u005b` there: the same JSON value."""
+    from tests.fakes.actions_runner import commands
+
+    repo = make_repo()
+    repo.commit("k", {LOG_NAME: f"K={keys.openai_project()}\n"})
+    db = tmp_path / "s.db"
+    assert run("scan", "git", repo.path, "--db", db, "--format", "json").code == 1
+    result = run(*(part.format(repo=repo.path, db=db) for part in command))
+    assert result.code in (0, 1), result
+    assert commands(result.stdout.splitlines()) == [], result.stdout
+    assert "##[" not in result.stdout and "##vso[" not in result.stdout
+    decoded = [json.loads(line) for line in result.stdout.splitlines()] if "jsonl" in command else \
+        [json.loads(result.stdout)]
+    shown = json.dumps(decoded, ensure_ascii=False)
+    assert (quote(LOG_NAME) if "sarif" in command else json.dumps(LOG_NAME)[1:-1]) in shown  # the exact value
+
+
+def test_json_text_is_json_dumps_but_for_the_bracket():
+    from keysweep.sanitize import json_text
+
+    value = {"p": "a ##[x] ##vso[y] ##teamcity[z] ## [ok] #[ok] \\##[", "##[k": ["##["]}
+    assert json.loads(json_text(value)) == value
+    assert json_text(value) == json.dumps(value).replace("##[", "##\\u005b").replace("##vso[", "##vso\\u005b") \
+        .replace("##teamcity[", "##teamcity\\u005b")
+    assert json_text({"a": [1, "b"]}, indent=2) == json.dumps({"a": [1, "b"]}, indent=2)

@@ -4,7 +4,6 @@ one run of the remote runner followed by the CLI's usual persist/emit."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import threading
@@ -23,7 +22,7 @@ from keysweep.errors import KeysweepError
 from keysweep.files import open_private_output
 from keysweep.http import HttpClient
 from keysweep.progress import PLAIN_EVERY, BlobProgress, progress_enabled, rate_and_eta_column
-from keysweep.sanitize import safe_console, terminal_safe
+from keysweep.sanitize import json_text, safe_console, terminal_safe
 from keysweep.scanner.pipeline import utc_now
 from keysweep.scanner.remote import Runner
 from keysweep.scanner.rules import rules_digest
@@ -301,8 +300,8 @@ def run_remote(build_sources: Callable[[object], list], *, fmt: str, output: str
         if errors_json:
             try:
                 with open_private_output(errors_json) as handle:
-                    json.dump({"errors": [{"message": error} for error in outcome.stats.errors]}, handle, indent=2)
-                    handle.write("\n")
+                    handle.write(json_text({"errors": [{"message": error} for error in outcome.stats.errors]},
+                                           indent=2) + "\n")
             except OSError as exc:
                 click.echo(f"keysweep: warning: {terminal_safe(errors_json)}: {exc.strerror}", err=True)
         counters = outcome.counters

@@ -12,7 +12,7 @@ from keysweep.cli import format_option, output_file_option
 from keysweep.commands._common import existing_store
 from keysweep.files import write_private_text
 from keysweep.remediation.audit import actions, head, parse_head, rows, verify_chain
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import json_text, terminal_safe
 from keysweep.store import Store
 from keysweep.wording import counted, folded
 
@@ -102,7 +102,7 @@ def audit_log(limit, action, fmt, output, db):
         click.echo(f"keysweep: warning: --action {terminal_safe(repr(action))}: matches no action in the log "
                    f"(actions: {', '.join(map(terminal_safe, held))})", err=True)
     if fmt == "json":
-        _write(json.dumps(found, indent=2) + "\n", output)
+        _write(json_text(found, indent=2) + "\n", output)
         return
     # Actors, targets and results quote finding places and provider answers. One line per row; on a
     # terminal a row breaks between its fields to fit (a target or a result is never broken).

@@ -3,7 +3,6 @@ ingestion (keysweep/events.py)."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -12,7 +11,7 @@ from keysweep.cli import format_option, output_file_option
 from keysweep.commands._common import existing_store, open_report
 from keysweep.events import EVENT_KINDS, event_json, kind_matches
 from keysweep.remediation.selection import SelectionError, parse_since
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import json_text, terminal_safe
 from keysweep.store import Store
 
 
@@ -50,11 +49,10 @@ def events_cmd(since, after_seq, kinds, db, fmt, output):
     handle = open_report(output) if output else sys.stdout
     try:
         if fmt == "json":
-            json.dump(events, handle, indent=2)
-            handle.write("\n")
+            handle.write(json_text(events, indent=2) + "\n")
         else:
             for event in events:
-                handle.write(json.dumps(event) + "\n")
+                handle.write(json_text(event) + "\n")
     finally:
         if output:
             handle.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -16,7 +15,7 @@ from keysweep.owners import DEFAULT_THRESHOLD, is_unowned, run_owners
 from keysweep.owners.ownersfile import load_owner_rules
 from keysweep.progress import CountProgress, progress_enabled
 from keysweep.providers import PROVIDERS
-from keysweep.sanitize import rich_text, safe_console, terminal_safe
+from keysweep.sanitize import json_text, rich_text, safe_console, terminal_safe
 from keysweep.scanner.reread import Rereader
 from keysweep.scanner.rules import load_rules
 from keysweep.settings import load_settings
@@ -112,11 +111,10 @@ def owners_cmd(ids, id_options, provider, rule, owner, team, status, source, rep
         handle = open_private_output(output) if output else sys.stdout
         try:
             if fmt == "json":
-                json.dump(records, handle, indent=2)
-                handle.write("\n")
+                handle.write(json_text(records, indent=2) + "\n")
             else:
                 for record in records:
-                    handle.write(json.dumps(record) + "\n")
+                    handle.write(json_text(record) + "\n")
         finally:
             if output:
                 handle.close()

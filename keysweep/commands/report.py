@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 
@@ -13,6 +12,7 @@ from keysweep.commands._common import existing_store
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.files import write_private_text
 from keysweep.remediation import report as R
+from keysweep.sanitize import json_text
 from keysweep.store import Store
 
 
@@ -51,13 +51,13 @@ def report_cmd(ids, provider, rule, owner, team, status, source, repo, since, se
     if audit_view:
         view = R.audit_view(report)
         if fmt == "json":
-            text = json.dumps(view, indent=2) + "\n"
+            text = json_text(view, indent=2) + "\n"
         elif fmt == "table":
             text = R.render_audit_table(view)
         else:
             raise click.UsageError("--audit supports --format table or json")
     elif fmt == "json":
-        text = json.dumps(report, indent=2) + "\n"
+        text = json_text(report, indent=2) + "\n"
     elif fmt == "html":
         text = R.render_html(report)
     elif fmt == "prometheus":

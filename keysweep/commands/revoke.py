@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import re
 import shutil
 import sys
@@ -30,7 +29,7 @@ from keysweep.remediation.run import (
     unsettled_counts,
 )
 from keysweep.remediation.waits import parse_duration
-from keysweep.sanitize import stored_text, terminal_safe
+from keysweep.sanitize import json_text, stored_text, terminal_safe
 from keysweep.scanner.rules import finding_replacement
 from keysweep.settings import load_settings
 from keysweep.store import Store
@@ -282,8 +281,7 @@ def revoke(store, settings, options: RunOptions, fmt: str, out: TextIO | None = 
 
 def _render_dry_run(rows: list[dict], fmt: str, out) -> None:
     if fmt == "json":
-        json.dump({"mode": "dry-run", "plan": rows}, out, indent=2)
-        out.write("\n")
+        out.write(json_text({"mode": "dry-run", "plan": rows}, indent=2) + "\n")
         return
     _print_plan(rows, out)
     for row in rows:
@@ -303,7 +301,7 @@ def _settled(row: dict) -> bool:
 
 def _render_run_json(outcome: RunOutcome, out) -> None:
     deletes = outcome.deletes
-    json.dump({"mode": outcome.mode, "run": outcome.run_id, "summary": outcome.summary.as_dict(),
+    out.write(json_text({"mode": outcome.mode, "run": outcome.run_id, "summary": outcome.summary.as_dict(),
                "elapsed_seconds": round(outcome.elapsed, 3),
                "jobs": [{"id": j.id, "finding": j.finding_id, "revoker": j.revoker, "state": j.state,
                          "attempts": j.attempts, "last_error": j.last_error} for j in outcome.jobs],
@@ -313,8 +311,7 @@ def _render_run_json(outcome: RunOutcome, out) -> None:
                                    "failed": [j.finding_id for j, _d in deletes.failed],
                                    "waiting": [{"finding": j.finding_id, "due": utc_iso(due)}
                                                for j, due in deletes.waiting]}},
-              out, indent=2)
-    out.write("\n")
+                        indent=2) + "\n")
 
 
 def _render_run_table(outcome: RunOutcome, out: TextIO) -> None:

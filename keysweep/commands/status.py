@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -13,7 +12,7 @@ from keysweep.commands._common import existing_store
 from keysweep.files import write_private_text
 from keysweep.remediation.report import human
 from keysweep.remediation.status import build_status
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import json_text, terminal_safe
 from keysweep.store import Store
 from keysweep.wording import counted, folded
 
@@ -45,7 +44,7 @@ def status_cmd(fmt, output, threshold, db, include_suppressed):
         status = build_status(store, threshold=threshold, include_suppressed=include_suppressed)
     finally:
         store.close()
-    text = json.dumps(status, indent=2) + "\n" if fmt == "json" else render_table(status)
+    text = json_text(status, indent=2) + "\n" if fmt == "json" else render_table(status)
     if output:
         write_private_text(output, text)
     else:
