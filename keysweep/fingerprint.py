@@ -76,6 +76,17 @@ def _echo_grams(body: str) -> set[str]:
     return {v[i:i + ECHO_RUN] for v in variants for i in range(len(v) - ECHO_RUN + 1)}
 
 
+def echo_grams(secret: str, prefix: str = "") -> frozenset[str]:
+    """The runs scrub_secret takes out of a text for this secret (and prefix): a caller scrubbing
+    many texts with one secret computes them once (remediation.secrets keeps them with the value)."""
+    return frozenset(_echo_grams(secret_body(secret, prefix)))
+
+
+def holds_echo(text: str, grams: set[str] | frozenset[str]) -> bool:
+    """Whether any ECHO_RUN-character run of `text` is one of `grams`."""
+    return any(text[start:start + ECHO_RUN] in grams for start in range(len(text) - ECHO_RUN + 1))
+
+
 def scrub_secret(text: str, secret: str | None, prefix: str = "", marker: str = SCRUBBED) -> str:
     """`text` with every run of ECHO_RUN or more characters of the secret's body replaced by `marker`.
 
@@ -85,8 +96,12 @@ def scrub_secret(text: str, secret: str | None, prefix: str = "", marker: str = 
     """
     if not text or not secret:
         return text
-    grams = _echo_grams(secret_body(secret, prefix))
-    if not grams:
+    return scrub_echoes(text, echo_grams(secret, prefix), marker)
+
+
+def scrub_echoes(text: str, grams: set[str] | frozenset[str], marker: str = SCRUBBED) -> str:
+    """scrub_secret with the secret's echo_grams already computed."""
+    if not text or not grams:
         return text
     while True:
         covered = [False] * len(text)

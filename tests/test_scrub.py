@@ -57,6 +57,35 @@ def test_without_a_known_prefix_the_whole_value_is_the_body(case):
     assert not leaked_runs(scrub_secret(text, secret), secret)
 
 
+@settings(max_examples=150, deadline=None)
+@given(cases=st.lists(secret_and_echo(), min_size=1, max_size=6, unique_by=lambda case: case[1]),
+       other=st.text(max_size=60))
+def test_a_runs_scrub_is_scrubbing_with_each_value_read_in_turn(cases, other):
+    """A revocation run scrubs every text with every value it has read (remediation.secrets.scrub,
+    which keeps each value's runs and tests a text against all of them at once): the same text as
+    scrub_secret with each value, in the order they were read; for the echo of the value just read
+    (scrubbed first), of any other, of all of them and of none."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from keysweep.fingerprint import finding_id, redact, secret_sha256
+    from keysweep.models import Finding
+    from keysweep.remediation.secrets import scrub, secret_for
+
+    values = {secret: prefix for prefix, secret, _ in cases}
+    ctx = SimpleNamespace(extra={"secret_reader": lambda finding: next(
+        v for v in values if secret_sha256(v) == finding.secret_sha256)}, store=None)
+    for count, (prefix, secret, echo) in enumerate(cases, start=1):
+        finding = Finding(id=finding_id("x", secret_sha256(secret)), rule_id="x", provider="x",
+                          secret_sha256=secret_sha256(secret), redacted=redact(secret, prefix), long_lived=True)
+        assert asyncio.run(secret_for(finding, ctx)) == secret
+        for text in [echo, *(text for _, _, text in cases), "".join(text for _, _, text in cases), other]:
+            expected = text
+            for _prefix, read, _echo in cases[:count]:
+                expected = scrub_secret(expected, read, redaction_prefix(redact(read, _prefix)))
+            assert scrub(text, ctx) == expected
+
+
 def test_prefix_and_suffix_echoes_are_removed_and_the_prefix_stays_readable():
     secret = "sk-proj-" + "Q7vT2mXk9LpR4sWd8NcB6yHf3JgZ1aEu"
     said = (f"Incorrect API key provided: {secret[:16]}***{secret[-8:]}. "

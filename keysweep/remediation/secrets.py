@@ -20,7 +20,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from keysweep.errors import KeysweepError, SecretUnavailable
-from keysweep.fingerprint import redaction_prefix, scrub_secret, secret_sha256
+from keysweep.fingerprint import echo_grams, holds_echo, redaction_prefix, scrub_echoes, secret_sha256
 from keysweep.scanner.reread import fetch_secret
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ __all__ = ["ContextSecrets", "SecretUnavailable", "forget", "scrub", "secret_for
 
 _INFLIGHT_KEY = "_secret_values"
 _PREFIXES_KEY = "_secret_prefixes"  # SHA-256 -> literal prefix the redacted form shows anyway
+_ECHOES_KEY = "_secret_echoes"  # the runs scrub() looks for, per value and all together
 
 
 def _memory(ctx: "Context") -> dict[str, str]:
@@ -42,19 +43,55 @@ def _prefixes(ctx: "Context") -> dict[str, str]:
     return ctx.extra.setdefault(_PREFIXES_KEY, {})
 
 
+class _Echoes:
+    """The echo runs (fingerprint.echo_grams) of each value read in this run, computed once per
+    value instead of once per value per text scrubbed, and all of them together: a text holding
+    none of those (almost every one) is returned at once, where testing it against each value in
+    turn made a run of N keys cost N x N (1,000 keys: 2,000 texts x 1,000 values). Held with the
+    values and forgotten with them."""
+
+    __slots__ = ("per_value", "every", "seen")
+
+    def __init__(self) -> None:
+        self.per_value: dict[str, tuple[str, frozenset[str]]] = {}  # SHA-256 -> (prefix, runs)
+        self.every: set[str] = set()  # every value's runs (a superset once a prefix was added)
+        self.seen = (0, 0)  # how many values and prefixes `every` was brought up to date with
+
+    def __repr__(self) -> str:  # never show what it holds
+        return "_Echoes()"
+
+    def of(self, sha: str, value: str, prefix: str) -> frozenset[str]:
+        known = self.per_value.get(sha)
+        if known is None or known[0] != prefix:
+            known = (prefix, echo_grams(value, prefix))
+            self.per_value[sha] = known
+            self.every |= known[1]
+        return known[1]
+
+
 def scrub(text: str | None, ctx: "Context | None") -> str | None:
     """`text` without any 8+ character run of any value read in this run."""
     if not text or ctx is None:
         return text
-    prefixes = _prefixes(ctx)
-    for sha, value in _memory(ctx).items():
-        text = scrub_secret(text, value, prefixes.get(sha, ""))
+    memory, prefixes = _memory(ctx), _prefixes(ctx)
+    echoes = ctx.extra.setdefault(_ECHOES_KEY, _Echoes())
+    if echoes.seen != (len(memory), len(prefixes)):
+        for sha, value in memory.items():
+            if value:
+                echoes.of(sha, value, prefixes.get(sha, ""))
+        echoes.seen = (len(memory), len(prefixes))
+    if not holds_echo(text, echoes.every):
+        return text  # no value's run in it: each value in turn would leave it as it is
+    for sha, value in memory.items():
+        if value:
+            text = scrub_echoes(text, echoes.of(sha, value, prefixes.get(sha, "")))
     return text
 
 
 def forget(ctx: "Context") -> None:
     _memory(ctx).clear()
     _prefixes(ctx).clear()
+    ctx.extra.pop(_ECHOES_KEY, None)
     rereader = ctx.extra.get("rereader")
     if rereader is not None:  # the values it read stay in memory no longer than the run's own
         rereader.forget()
