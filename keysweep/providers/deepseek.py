@@ -12,7 +12,7 @@ CHECKS: dict = {}
 
 # DeepSeek's 401 "Authentication Fails" (error codes page), in the `{"error": {…}}` envelope, with
 # its message: the envelope and type alone are a gateway's too (`{"error": {"message": "API key
-# required", "type": "authentication_error"}}` from an OpenAI-compatible proxy that got no key).
+# required", "type": "authentication_error"}}` from a compatible proxy that got no key).
 AUTHENTICATION_FAILS = DeadAnswer(
     401, {"error": {"type": "authentication_error", "message": Prefix("Authentication Fails")}}, "authentication_error",
     example={"error": {"message": "Authentication Fails, Your api key: ****abcd is invalid",
