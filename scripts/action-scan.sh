@@ -18,15 +18,20 @@ output() {  # name=value to the step's outputs (or standard output, run by hand)
   if [ -n "${GITHUB_OUTPUT:-}" ]; then printf '%s=%s\n' "$1" "$2" >> "$GITHUB_OUTPUT"; else printf '%s=%s\n' "$1" "$2"; fi
 }
 
+number() {  # $1 if it is a whole number, else "?": nothing else reaches a workflow command's text
+  case "$1" in ''|*[!0-9]*) printf '?' ;; *) printf '%s' "$1" ;; esac
+}
+
 if [ "${1:-}" = "--verdict" ]; then
+  count=$(number "${KS_COUNT:-}")
   case "${KS_EXIT:-}" in
     0) echo "keysweep: no new findings"; exit 0 ;;
     1) if [ "${KS_FAIL_ON_FINDINGS:-true}" = "false" ]; then
-         echo "keysweep: ${KS_COUNT:-?} new finding(s); not failing (fail-on-findings: false)"; exit 0
+         echo "keysweep: $count new finding(s); not failing (fail-on-findings: false)"; exit 0
        fi
-       echo "::error title=keysweep::${KS_COUNT:-?} leaked credential(s) found: see code scanning or this job's log"
+       echo "::error title=keysweep::$count leaked credential(s) found: see code scanning or this job's log"
        exit 1 ;;
-    *) echo "::error title=keysweep::the scan did not complete (keysweep exit status ${KS_EXIT:-none})"; exit 1 ;;
+    *) echo "::error title=keysweep::the scan did not complete (keysweep exit status $(number "${KS_EXIT:-}"))"; exit 1 ;;
   esac
 fi
 

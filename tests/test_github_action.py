@@ -205,3 +205,19 @@ def test_no_workflow_pastes_an_expression_into_a_script():
             continue  # the GitLab CI template
         for step in steps:
             assert "${{" not in step.get("run", ""), (path.name, step)
+
+
+@pytest.mark.parametrize("exit_code, count, said", [
+    ("1", "2", "2 leaked credential(s) found: see code scanning or this job's log"),
+    ("1", "1%0A::add-mask::keysweep", "? leaked credential(s) found: see code scanning or this job's log"),
+    ("2\n::add-mask::keysweep", "", "the scan did not complete (keysweep exit status ?)"),
+])
+def test_the_verdict_puts_only_numbers_in_its_annotation(exit_code, count, said):
+    """The verdict's `::error` carries the step's outputs: a count or status that is not a number
+    (an output a log line set, a hand-run KS_* variable) is shown as `?`, never as command text."""
+    from tests.fakes.actions_runner import commands
+
+    result = subprocess.run(["bash", str(PROJECT / "scripts" / "action-scan.sh"), "--verdict"], capture_output=True,
+                            text=True, env={**os.environ, "KS_EXIT": exit_code, "KS_COUNT": count}, timeout=60)
+    assert result.returncode == 1
+    assert commands(result.stdout.splitlines()) == [("error", {"title": "keysweep"}, said)], result.stdout
