@@ -17,10 +17,10 @@ What the schema requires, and how keysweep fills it:
 Never a value: no `raw_source_code_extract`, no commit message (a key can be in one); the redacted
 form and the SHA-256 are in `details`.
 
-What GitLab shows people as text (the place in `details`, `scan.messages`, a flag's description)
-is `sanitize.terminal_safe`: a control, bidi or zero-width character in a scanned name is shown
-escaped, never reorders or hides what is around it. `location.file` and the commit stay exact (GitLab
-links with them).
+What GitLab shows people as text (the place in `details`, a commit's author, `scan.messages`, a
+flag's description) is `sanitize.terminal_safe`: a control, bidi or zero-width character in a
+scanned name is shown escaped, never reorders or hides what is around it. `location.file` and the
+commit's sha stay exact (GitLab links with them).
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def _vulnerability(finding: Finding, o: Occurrence, rules: dict[str, Rule]) -> d
 def _commit(o: Occurrence) -> dict[str, Any]:
     commit: dict[str, Any] = {"sha": o.commit or NO_COMMIT}
     if o.commit:
-        author = " ".join(part for part in (o.author_name, f"<{o.author_email}>" if o.author_email else "") if part)
+        author = terminal_safe(" ".join(part for part in (o.author_name, f"<{o.author_email}>" if o.author_email else "")
+                                        if part))
         if author:
             commit["author"] = author
         if o.committed_at:

@@ -189,6 +189,15 @@ def test_gitlab_shows_a_hostile_place_as_text_and_keeps_the_file_exact(run, tmp_
     assert message["value"].startswith("trapcfg\\u202eenv.txt\\r\\nkeysweep: 0 findings ##\\x5badd-mask]x.env: "
                                        "rule custom.redos exceeded"), message
 
+
+def test_gitlab_shows_a_hostile_author_as_text(run, make_repo, keys):
+    repo = make_repo()
+    repo.commit("k", {"app.env": f"K={keys.openai_project()}\n"}, author=("Mallory \u202eredlof", "m\u200b@e.com"))
+    result = run("scan", "git", repo.path, "--no-store", "--format", "gitlab")
+    assert result.code == 1, result
+    (vulnerability,) = result.json()["vulnerabilities"]
+    assert vulnerability["location"]["commit"]["author"] == "Mallory \\u202eredlof <m\\u200b@e.com>"
+
 def test_sarif_rule_texts_are_message_strings():
     from keysweep.models import Finding, Occurrence
     from keysweep.output import sarif
