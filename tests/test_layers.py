@@ -51,27 +51,25 @@ def layer_of(module: str) -> int:
     return LAYER.get(parts[1], BASE) if len(parts) > 1 else BASE
 
 
-def _type_checking_lines(tree: ast.Module) -> set[int]:
-    lines: set[int] = set()
+@functools.lru_cache(maxsize=None)
+def _parsed(path: Path, text: str) -> tuple[ast.Module, set[int], tuple[ast.stmt, ...]]:
+    """The module's tree, its TYPE_CHECKING lines and its import statements anywhere: parsed and
+    walked once for both checks."""
+    tree = ast.parse(text)
+    skipped: set[int] = set()
+    statements: list[ast.stmt] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for inner in ast.walk(node):
-                if hasattr(inner, "lineno"):
-                    lines.add(inner.lineno)
-    return lines
-
-
-@functools.lru_cache(maxsize=None)
-def _parsed(path: Path, text: str) -> tuple[ast.Module, set[int]]:
-    """The module's tree and its TYPE_CHECKING lines: parsed once for both checks."""
-    tree = ast.parse(text)
-    return tree, _type_checking_lines(tree)
+            skipped.update(inner.lineno for inner in ast.walk(node) if hasattr(inner, "lineno"))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            statements.append(node)
+    return tree, skipped, tuple(statements)
 
 
 def imports(path: Path, *, top_level_only: bool) -> set[str]:
     """First-party modules `path` imports at run time (TYPE_CHECKING blocks are not run)."""
-    tree, skipped = _parsed(path, path.read_text(encoding="utf-8"))
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    tree, skipped, statements = _parsed(path, path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else statements
     found: set[str] = set()
     for node in nodes:
         if getattr(node, "lineno", None) in skipped:
