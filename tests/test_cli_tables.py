@@ -302,3 +302,42 @@ def test_a_reports_place_wider_than_a_line_folds_after_its_separators():
                      "      github.com/acme/platform-monorepo:services/payments/deploy/overlays/",
                      "      production/secrets.env:14"]
     assert folded("  f_0", ["openai", place], width=80, indent=" " * 6)[-1] == " " * 6 + place  # only when asked
+
+
+# -- the plain report (`scan staged`'s table format, keysweep/plain.py) --------------------------------
+
+def _plain(findings, stats=None, errors=(), nothing_read=False) -> list[str]:
+    from keysweep.plain import write_plain
+
+    out = io.StringIO()
+    write_plain(findings, out, stats, errors, nothing_read=nothing_read, unit="file")
+    return out.getvalue().splitlines()
+
+
+def test_the_plain_report_keeps_commit_and_author_when_a_row_has_them_and_aligns_wide_characters():
+    """Columns are aligned by the width a terminal gives each character (a CJK character takes two),
+    and commit and author are shown as soon as one finding has them."""
+    from keysweep.plain import cell_width
+
+    wide = finding("sk-proj-" + "W1de" * 12, in_git("設定/.env"))
+    wide.occurrences[0].author_email = "dev@example.test"
+    plain = finding("sk-proj-" + "Pl4n" * 12, in_git("config/app/.env"))
+    lines = _plain([wide, plain], ScanStats(blobs_scanned=2, bytes_scanned=10))
+    assert lines[0] == "2 findings"
+    assert lines[1].split() == ["id", "rule", "secret", "source", "where", "commit", "author", "n"]
+    assert lines[-1] == "2 files (0.0 MB) scanned"
+    assert "dev@example.test" in lines[2] and "c" * 10 in lines[2] and "c" * 11 not in lines[2]
+    # Every column starts at the same terminal column on each line.
+    assert cell_width("設定") == 4
+    header_at = cell_width(lines[1][:lines[1].index("commit")])
+    assert all(cell_width(line[:line.index("c" * 10)]) == header_at for line in lines[2:4]), lines
+
+
+def test_the_plain_report_never_says_no_findings_about_what_it_could_not_read():
+    stats = ScanStats(blobs_scanned=1, bytes_scanned=10)
+    assert _plain([], stats) == ["No findings.", "1 file (0.0 MB) scanned"]
+    assert _plain([], stats, ["rule x timed out on a\x1b[2J.env"]) == [
+        "No findings in what could be read (1 error below).", "1 file (0.0 MB) scanned",
+        "error: rule x timed out on a\\x1b[2J.env"]
+    assert _plain([], None, ["git: cannot read the index"], nothing_read=True) == [
+        "Nothing was scanned: every source failed (errors below).", "error: git: cannot read the index"]
