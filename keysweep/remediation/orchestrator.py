@@ -289,6 +289,8 @@ class Orchestrator:
                          event="revoked", event_detail={"note": "already dead when the run resumed"})
         self.jobs.record(job, [], J.CONFIRMED, event="confirmed_dead")
         self.summary.revoked_at.append(self._now_mono())
+        self.progress(f"confirmed dead {finding.id} {finding.redacted} (already dead when this run took over "
+                      f"a gone run's claim: not called again)")
         return True
 
     @staticmethod

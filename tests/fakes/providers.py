@@ -107,6 +107,9 @@ class FakeProvider:
         # When set, the intermediary answers only requests about these key values (a WAF rule or a
         # gateway route that catches one key's call); requests about other keys reach the provider.
         self.intermediary_keys: set[str] | None = None
+        # Seconds a destructive call that did its work waits before answering (FakeOpenAI's delete):
+        # a client killed meanwhile never learns the key is gone.
+        self.respond_delay = 0.0
 
     # helpers ----------------------------------------------------------------------------------
     def _log(self, request) -> None:
@@ -607,6 +610,8 @@ class FakeOpenAI(FakeProvider):
                 return limited
             if entry is None or entry[0] != request.match_info["project"] or not self._revoke(entry[1]):
                 return web.json_response({"error": {"message": "not found"}}, status=404)
+            if self.respond_delay:
+                await asyncio.sleep(self.respond_delay)
             return web.json_response({"object": "organization.project.api_key.deleted", "id": key_id, "deleted": True})
 
         app.router.add_get("/v1/models", models)
