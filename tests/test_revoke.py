@@ -87,8 +87,8 @@ def test_a_dry_run_after_a_run_counts_only_what_execute_would_still_send(run, tm
         assert "job: confirmed" in blocks[done_id] and "DELETE" not in blocks[done_id], plan.stdout
         assert "    done:    confirmed dead by an earlier run: nothing will be sent" in blocks[done_id]
         assert "DELETE" in blocks[open_id] and "job:" not in blocks[open_id]
-        assert plan.stdout.rstrip().endswith("Dry run: 1 credential would be acted on; 1 already confirmed dead "
-                                             "(nothing to send). Add --execute to act."), plan.stdout
+        assert plan.stdout.rstrip().endswith("Dry run: 1 credential would be acted on. Add --execute to act.\n"
+                                             "  1 already confirmed dead: nothing to send."), plan.stdout
 
         deletes = fake.revoke_requests
         second = run("revoke", "--provider", "openai", "--execute", "--confirm-delay", "0.05", "--config", config)
@@ -163,3 +163,27 @@ def test_a_filter_given_twice_is_refused_not_narrowed_to_its_last_value(run, tmp
     listed = run("findings", "--status", "live", "--status", "unverified", "--db", db)
     assert listed.code == 2 and "given 2 times (live, unverified)" in listed.stderr, listed
     assert len(run("findings", "--provider", "openai", "--db", db, "--format", "json").json()) == 1
+
+
+def test_the_dry_run_count_says_how_many_would_fail_for_want_of_what_they_need(run, tmp_path, keys, monkeypatch):
+    """Without OPENAI_ADMIN_KEY the OpenAI keys' plans say `needs: OPENAI_ADMIN_KEY`, and --execute
+    fails them at once (failed_permanent, no call): the dry run's count says so instead of counting
+    them among what "would be acted on" as if they would be."""
+    planted = plant_keys(tmp_path / "code", keys, {"github": 1, "openai": 2})
+    db = tmp_path / "store.db"
+    scan(run, tmp_path / "code", db)
+    fakes = FakeProviders(github=FakeGitHub(planted["github"]), openai=FakeOpenAI(planted["openai"]))
+    config = write_config(tmp_path / "keysweep.toml", providers=("github", "openai"))
+    with fakes:
+        env = env_for(fakes, db)
+        del env["OPENAI_ADMIN_KEY"]
+        set_env(monkeypatch, env)
+        plan = run("revoke", "--all", "--config", config)
+        assert plan.code == 0 and plan.stdout.count("    needs:   OPENAI_ADMIN_KEY\n") == 2, plan.stdout
+        assert plan.stdout.rstrip().endswith("Dry run: 3 credentials would be acted on. Add --execute to act.\n"
+                                             "  2 of them would fail at once for want of what their `needs:` line "
+                                             "names."), plan.stdout
+        done = run("revoke", "--all", "--execute", "--config", config, "--confirm-delay", "0.05")
+        assert done.stdout.startswith("1 confirmed, 2 failed_permanent in "), done.stdout
+        assert done.stdout.count(": no admin credential for openai: set OPENAI_ADMIN_KEY\n") == 2, done.stdout
+        assert fakes["openai"].revoke_requests == 0 and fakes["github"].revoke_requests == 1

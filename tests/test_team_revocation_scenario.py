@@ -162,8 +162,8 @@ def test_a_teams_openai_keys_are_killed_and_the_one_a_proxy_answered_is_left_to_
         assert "    done:    confirmed dead by an earlier run: nothing will be sent" in replan.stdout
         assert re.search(r"^    failed:  needs a person: OpenAI key deletion: HTTP 401 with an HTML page, not the "
                          r"provider's answer", replan.stdout, re.M), replan.stdout
-        assert replan.stdout.rstrip().endswith("Dry run: 1 credential would be acted on; 1 already confirmed dead "
-                                               "(nothing to send). Add --execute to act.")
+        assert replan.stdout.rstrip().endswith("Dry run: 1 credential would be acted on. Add --execute to act.\n"
+                                               "  1 already confirmed dead: nothing to send.")
         assert len(openai.requests) == sent
 
         # The person fixes the route and reruns the command the summary gave: deleted once, confirmed.

@@ -288,10 +288,16 @@ def _render_dry_run(rows: list[dict], fmt: str, out) -> None:
         if row.get("preflight"):
             out.write(f"preflight {row['finding']}: {'ok' if row['preflight']['ok'] else 'FAILED'} "
                       f"{terminal_safe(row['preflight']['detail'])}\n")
-    acting = sum(1 for row in rows if row["revoker"] and not _settled(row))
+    acting = [row for row in rows if row["revoker"] and not _settled(row)]
+    blocked = sum(1 for row in acting if row["needs"])
     settled = sum(1 for row in rows if _settled(row))
-    done = f"; {settled} already confirmed dead (nothing to send)" if settled else ""
-    out.write(f"\nDry run: {counted(acting, 'credential')} would be acted on{done}. Add --execute to act.\n")
+    out.write(f"\nDry run: {counted(len(acting), 'credential')} would be acted on. Add --execute to act.\n")
+    if blocked:  # each fact on a line of its own: the summary fits 80 columns
+        which = ("it" if blocked == 1 else "all of them") if blocked == len(acting) else f"{blocked} of them"
+        out.write(f"  {which} would fail at once for want of what {'its' if blocked == 1 else 'their'} "
+                  f"`needs:` line names.\n")
+    if settled:
+        out.write(f"  {settled} already confirmed dead: nothing to send.\n")
 
 
 def _settled(row: dict) -> bool:
