@@ -96,7 +96,10 @@ def terminal_safe(value: Any) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    if not _PLAIN_ASCII.fullmatch(text):
+    if _PLAIN_ASCII.fullmatch(text):
+        if "##" not in text and not text.startswith((":", " ")):  # the usual path or email: as it is
+            return text
+    else:
         text = "".join(_escape_char(char) for char in text)
     return log_command_safe(text)
 
@@ -111,9 +114,10 @@ def log_command_safe(text: str) -> str:
     bracket as `\\x5b`; a leading `::` (spaces before it aside) with its first colon as `\\x3a`."""
     if "##" in text:
         text = _LOG_COMMAND.sub(lambda match: match.group(0)[:-1] + "\\x5b", text)
-    stripped = text.lstrip()
-    if stripped.startswith("::"):
-        text = text[:len(text) - len(stripped)] + "\\x3a" + stripped[1:]
+    if text[:1] == ":" or text[:1].isspace():
+        stripped = text.lstrip()
+        if stripped.startswith("::"):
+            text = text[:len(text) - len(stripped)] + "\\x3a" + stripped[1:]
     return text
 
 
