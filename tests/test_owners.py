@@ -372,7 +372,10 @@ def test_aws_keys_are_verified_with_sts_and_owned_through_iam_tags(run, aws, mak
         assert value not in verified.stdout + verified.stderr + result.stdout + result.stderr
 
 
-def test_aws_wrong_secret_for_a_real_key_id_is_dead(aws, keys):
+def test_aws_wrong_secret_for_a_real_key_id_is_not_proof_it_is_dead(aws, keys):
+    """SignatureDoesNotMatch says the secret is not that key id's secret (the id was joined to it by
+    proximity; the secret may be another key's), not that the secret is dead: unknown, with the
+    reason (tests/test_undocumented_answers.py has the two-profile file where it is live)."""
     import asyncio
 
     from keysweep.context import Context
@@ -388,7 +391,8 @@ def test_aws_wrong_secret_for_a_real_key_id_is_dead(aws, keys):
                 Context(http=http, settings=Settings()))
 
     wrong = asyncio.run(check(keys.aws_secret_access_key()))
-    assert wrong.status == "dead" and wrong.identity["dead_reason"] == "SignatureDoesNotMatch"
+    assert wrong.status == "unknown" and "SignatureDoesNotMatch" in wrong.error and "not proof" in wrong.error
+    assert wrong.identity == {"key_id": aws["tagged"]["AccessKeyId"]}
     right = asyncio.run(check(aws["tagged"]["SecretAccessKey"]))
     assert right.status == "live" and right.identity["key_id"] == aws["tagged"]["AccessKeyId"]
     only_id = asyncio.run(verifier_for("aws").verify(

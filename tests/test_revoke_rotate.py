@@ -14,7 +14,7 @@ import pytest
 from keysweep.context import Context
 from keysweep.fingerprint import finding_id, redact, secret_sha256
 from keysweep.http import HttpClient, RetryPolicy
-from keysweep.models import Finding, Occurrence
+from keysweep.models import ACCESS, Finding, Occurrence
 from keysweep.remediation import jobs as J
 from keysweep.remediation.jobs import Jobs
 from keysweep.remediation.orchestrator import Orchestrator, start_run
@@ -63,7 +63,8 @@ def in_secret(aws, key_id, secret):
     value = json.dumps({"aws_access_key_id": key_id, "aws_secret_access_key": secret, "note": "ci deploy"})
     arn = aws["secretsmanager"].create_secret(Name=name, SecretString=value)["ARN"]
     return arn, aws_finding(key_id, secret, "aws-secretsmanager",
-                            {"arn": arn, "region": "us-east-1", "resource": f"secretsmanager us-east-1 {name}"})
+                            {"arn": arn, "region": "us-east-1", "resource": f"secretsmanager us-east-1 {name}",
+                             ACCESS: {"endpoint_url": aws["endpoint"]}})  # as `scan aws --endpoint-url` records it
 
 
 def in_parameter(aws, key_id, secret):
@@ -71,7 +72,8 @@ def in_parameter(aws, key_id, secret):
     value = f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
     aws["ssm"].put_parameter(Name=name, Value=value, Type="SecureString")
     return name, aws_finding(key_id, secret, "aws-ssm", {"name": name, "version": 1, "region": "us-east-1",
-                                                         "resource": f"ssm us-east-1 {name} (v1)"})
+                                                         "resource": f"ssm us-east-1 {name} (v1)",
+                                                         ACCESS: {"endpoint_url": aws["endpoint"]}})
 
 
 def keys_of(aws, user) -> dict[str, str]:

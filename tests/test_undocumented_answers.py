@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from keysweep.context import Context
 from keysweep.http import HttpClient, RetryPolicy
 from keysweep.providers import verifier_for
@@ -26,6 +28,8 @@ from keysweep.verify.model import Credential
 from tests.fakes.providers import FakeCohere, FakeOpenRouter, FakeProviders, FakeWebhook
 from tests.test_remediation import make_finding, orchestrate
 from tests.test_revokers import Harness
+
+from .conftest import allow, find_secret
 
 
 def fast_http() -> HttpClient:
@@ -220,3 +224,81 @@ def test_anthropics_answer_that_no_key_arrived_is_not_the_keys_death(tmp_path, k
         asyncio.run(scenario())
         assert check("anthropic", "anthropic.api-key", h.values[0], env).status == "unknown"
         assert h.values[0] in h.fake.active and not h.fake.effective
+
+
+# -- AWS: sts:GetCallerIdentity, iam:UpdateAccessKey ----------------------------------------------------
+@pytest.fixture
+def two_profiles(signed_moto, tmp_path, run, monkeypatch):
+    """A credentials file listing each profile's secret before its key id, as the file allows: the
+    second secret sits nearer the first profile's key id than its own. Both keys real and active in
+    moto (signatures checked); keysweep's own IAM credentials are an admin's. Scanned into a store."""
+    moto = signed_moto()
+    iam = moto.client("iam")
+    iam.create_user(UserName="keysweep-admin")
+    iam.put_user_policy(UserName="keysweep-admin", PolicyName="all", PolicyDocument=allow("*"))
+    admin = iam.create_access_key(UserName="keysweep-admin")["AccessKey"]
+    made = {}
+    for user in ("deploy", "billing"):
+        iam.create_user(UserName=user)
+        made[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    moto.sign_in(admin)
+    import boto3
+
+    # boto3's default session keeps the credentials an earlier test in this process resolved.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+    iam = boto3.client("iam", endpoint_url=moto.endpoint, region_name=moto.region,
+                       aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"])
+    a, b = made["deploy"], made["billing"]
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "credentials").write_text(
+        f"[default]\naws_secret_access_key = {a['SecretAccessKey']}\naws_access_key_id = {a['AccessKeyId']}\n"
+        f"[billing]\naws_secret_access_key = {b['SecretAccessKey']}\naws_access_key_id = {b['AccessKeyId']}\n")
+    db = tmp_path / "s.db"
+    assert run("scan", "dir", folder, "--db", db).code == 1
+    findings = run("findings", "--db", db, "--format", "json").json()
+    secret_b = find_secret(findings, b["SecretAccessKey"])
+    assert secret_b["key_id"] == a["AccessKeyId"], "the scan joins the billing secret to the default key id"
+    return {"iam": iam, "a": a, "b": b, "db": db, "secret_b": secret_b}
+
+
+def statuses(iam) -> dict[str, str]:
+    return {meta["AccessKeyId"]: meta["Status"] for user in ("deploy", "billing")
+            for meta in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+
+
+def test_a_secret_that_is_not_its_neighbouring_key_ids_is_not_dead(run, two_profiles):
+    """STS's SignatureDoesNotMatch says the secret is not the secret of the key id joined to it, not
+    that the secret is dead (here it is another key's, live). Was: dead."""
+    p = two_profiles
+    verified = run("verify", "--db", p["db"], "--format", "json", "--ttl", "0")
+    verdict = find_secret(verified.json(), p["b"]["SecretAccessKey"])["verification"]
+    assert verdict["status"] == "unknown" and "SignatureDoesNotMatch" in verdict["error"], verdict
+    assert find_secret(verified.json(), p["a"]["SecretAccessKey"])["verification"]["status"] == "live"
+    assert p["b"]["SecretAccessKey"] not in verified.stdout + verified.stderr
+
+
+def test_aws_deactivates_a_key_id_joined_to_a_secret_only_once_sts_proves_them_a_pair(run, two_profiles):
+    """Revoking the secrets: the default profile's pair is proven by STS and deactivated; the billing
+    secret's joined key id is not its key, so its job is left to a person. Was: the default key
+    deactivated for it too, the job confirmed (STS then refused the pair), the billing key still
+    active and reported revoked."""
+    p = two_profiles
+    done = run("revoke", "--rule", "aws.secret-access-key", "--execute", "--yes", "--confirm-delay", "0.05",
+               "--db", p["db"], "--format", "json")
+    jobs = {job["finding"]: job for job in done.json()["jobs"]}
+    billing = jobs[p["secret_b"]["id"]]
+    assert billing["state"] == "failed_permanent", billing
+    assert "not proven to be its key" in billing["last_error"] and "nothing deactivated" in billing["last_error"]
+    default = jobs[find_secret(run("findings", "--db", p["db"], "--format", "json").json(),
+                               p["a"]["SecretAccessKey"])["id"]]
+    assert default["state"] == "confirmed", default["last_error"]
+    assert statuses(p["iam"]) == {p["a"]["AccessKeyId"]: "Inactive", p["b"]["AccessKeyId"]: "Active"}
+
+
+def test_every_aws_rule_that_joins_a_key_id_by_proximity_is_proven_before_any_iam_call():
+    from keysweep.revokers.aws import PAIRED_BY_PROXIMITY, RULES
+    from keysweep.scanner.rules import load_rules
+
+    assert {rule.id for rule in load_rules() if rule.id in RULES and rule.key_id_rule} == PAIRED_BY_PROXIMITY

@@ -83,16 +83,21 @@ ENRICHERS = {"aws_account": with_account, "aws_bedrock": bedrock_owner}
 # Codes with which STS refuses the pair itself; anything else (throttling, endpoint trouble) is unknown.
 
 _STS_ERRORS = "https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html"
-# STS's documented answers (as botocore parses them) for an access key id it does not know, and for
-# a secret that is not that key's. Not ExpiredToken (we send no session token) nor other services'
-# codes. A "Signature expired" SignatureDoesNotMatch is the local clock, not the key: unknown.
+# STS's documented answer (as botocore parses it) for an access key id it does not know or that is
+# not active. Not ExpiredToken (we send no session token) nor other services' codes.
 STS_DEAD = tuple(
     DeadAnswer(403, {"Error": {"Code": code}}, code,
                example={"Error": {"Type": "Sender", "Code": code, "Message": message},
                         "ResponseMetadata": {"HTTPStatusCode": 403}}, source=_STS_ERRORS)
-    for code, message in (("InvalidClientTokenId", "The security token included in the request is invalid."),
-                          ("SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                                                    "signature you provided.")))
+    for code, message in (("InvalidClientTokenId", "The security token included in the request is invalid."),))
+# SignatureDoesNotMatch is not the secret's death: AWS documents it as "the request signature we
+# calculated does not match the signature you provided. Check your AWS Secret Access Key and signing
+# method" — the key id is known to AWS, and this secret is not its secret (the key id was joined to
+# the secret by proximity, rules/aws.toml key_id_window: the secret may be another key's, live) or
+# the signed request was altered on the way (a TLS-inspecting proxy), or the clock is off.
+SIGNATURE_MISMATCH = ("STS said SignatureDoesNotMatch: this secret is not the secret of the access key id found next "
+                      "to it (it may be another key's), or the request was altered on the way: not proof that it is "
+                      "dead")
 
 
 _STS_SESSION: list = []  # one boto3 session per process: clients share its loaded service models
@@ -166,6 +171,8 @@ class StsVerifier:
             clock_skew = "expired" in str(error.get("Message") or "").lower()
             if not clock_skew and any(answer.matches(int(status or 0), exc.response) for answer in STS_DEAD):
                 return Verification("dead", {"key_id": key_id, "dead_reason": code}, None)
+            if code == "SignatureDoesNotMatch" and not clock_skew:
+                return Verification("unknown", {"key_id": key_id}, SIGNATURE_MISMATCH)
             return Verification("unknown", {"key_id": key_id},
                                 scrub(f"STS said {code or 'error'} (HTTP {status})", credential.secret))
         except (BotoCoreError, OSError) as exc:

@@ -8,6 +8,16 @@ delete_after_days = 0` deletes right after deactivating; a larger grace leaves t
 
 A key IAM no longer knows (`NoSuchEntity`) is already gone: success. confirm(): STS says the pair
 is dead, or IAM lists the key as Inactive (AWS is disable-first).
+
+The key id acted on must be proven to be the leaked secret's. An access key id found alone is its
+own key; a CSV row or a URI carries the pair together. But a secret found on its own is joined to
+the nearest access key id around it (`key_id_rule` in rules/aws.toml: `PAIRED_BY_PROXIMITY`), and
+the nearest is not always its own (a credentials file listing the secret before the id, two
+profiles): before any IAM call for such a finding, `sts:GetCallerIdentity` is signed with the key id
+and the re-read secret, and only AWS's documented answer (Arn, Account, RequestId) proves them a pair.
+Any other answer leaves the job to a person and deactivates nothing: SignatureDoesNotMatch (the
+secret is not that key's; deactivating it would cut off another key), InvalidClientTokenId (the id
+is not an active key: nothing to deactivate under it, and the secret may be another key's).
 """
 
 from __future__ import annotations
@@ -17,12 +27,16 @@ import os
 from datetime import timedelta
 from typing import Any, Callable
 
-from keysweep.providers.aws import aws_answered, endpoint_url
-from keysweep.revokers._common import BaseRevoker, make_plan, verify_status
+from keysweep.errors import SecretUnavailable
+from keysweep.providers.aws import _caller_identity, aws_answered, endpoint_url
+from keysweep.revokers._common import BaseRevoker, make_plan, needs_person, reread, verify_status
 from keysweep.revokers.base import RevokeResult
 
 RULES = {"aws.access-key-id", "aws.secret-access-key", "aws.access-key-pair-csv", "aws.access-key-pair-uri",
          "aws.terraform-state-secret"}
+# Rules whose secret is joined to an access key id by proximity (rules/aws.toml `key_id_rule`), not
+# carried with it: their key id must be proven the secret's before any IAM call.
+PAIRED_BY_PROXIMITY = {"aws.secret-access-key", "aws.terraform-state-secret"}
 RETRYABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable",
                    "InternalFailure", "ServiceFailure"}
 
@@ -111,6 +125,9 @@ class AwsAccessKeyRevoker(BaseRevoker):
         target = f"iam AccessKeyId={finding.key_id}"
         calls = [("POST", "iam:GetAccessKeyLastUsed", f"find the IAM user of {finding.key_id}"),
                  ("POST", "iam:UpdateAccessKey", f"set {finding.key_id} Inactive (reversible)")]
+        if finding.rule_id in PAIRED_BY_PROXIMITY:
+            calls.insert(0, ("POST", "sts:GetCallerIdentity",
+                             f"prove {finding.key_id} is the secret's key (signed with the pair)"))
         grace = self._grace(ctx)
         if grace is not None:
             calls.append(("POST", "iam:DeleteAccessKey",
@@ -118,15 +135,58 @@ class AwsAccessKeyRevoker(BaseRevoker):
         return make_plan(self.name, finding, calls, [], delete_after_days=grace, target=target)
 
     async def revoke(self, plan, ctx) -> RevokeResult:
-        return await asyncio.to_thread(self._revoke_sync, plan, ctx)
+        proof: tuple[tuple[str, str, str], ...] = ()
+        if plan.data.get("rule_id") in PAIRED_BY_PROXIMITY:
+            refused = await self._unproven_pair(plan, ctx)
+            if refused is not None:
+                return refused
+            proof = (("POST", "sts:GetCallerIdentity", "pair proven"),)
+        return await asyncio.to_thread(self._revoke_sync, plan, ctx, proof)
 
-    def _revoke_sync(self, plan, ctx) -> RevokeResult:
+    async def _unproven_pair(self, plan, ctx) -> RevokeResult | None:
+        """None when STS, signed with the plan's key id and the re-read secret, answers as AWS does
+        for a working pair; else why nothing may be done under that key id."""
+        key_id = plan.data["key_id"]
+        try:
+            secret = await reread(plan.finding_id, ctx)
+        except SecretUnavailable:
+            return needs_person(f"the secret can no longer be re-read, so {key_id} (the access key id found next to "
+                                f"it) cannot be proven to be its key; nothing deactivated")
+        try:
+            from botocore.exceptions import BotoCoreError, ClientError
+            from botocore.parsers import ResponseParserError
+        except ImportError:
+            return RevokeResult(False, "boto3 is not installed: pip install 'keysweep[aws]'")
+        try:
+            answer = await asyncio.to_thread(_caller_identity, key_id, secret, endpoint_url(ctx.settings))
+        except ClientError as exc:
+            code = _error(exc)[0]
+            calls = (("POST", "sts:GetCallerIdentity", code),)
+            if code in RETRYABLE_CODES:
+                return RevokeResult(False, f"STS: {code}", retryable=True, busy=True, calls=calls)
+            why = {"SignatureDoesNotMatch": "the secret is not that key's (another key's, maybe live)",
+                   "InvalidClientTokenId": "that id is not an active key (already inactive or deleted), and the "
+                                           "secret may be another key's"}.get(code, "not AWS's proof of a pair")
+            return needs_person(f"{key_id}, the access key id found next to the secret, is not proven to be its key "
+                                f"(STS: {code}: {why}); nothing deactivated", calls)
+        except (BotoCoreError, OSError) as exc:
+            return RevokeResult(False, f"STS: no answer ({type(exc).__name__})", retryable=True, busy=True,
+                                calls=(("POST", "sts:GetCallerIdentity", "no response"),))
+        except (ResponseParserError, KeyError):  # a page where STS's XML was due
+            answer = None
+        if not aws_answered(answer, "Arn", "Account"):
+            return RevokeResult(False, "sts:GetCallerIdentity answered without AWS's documented response; not "
+                                       "believed", retryable=True, calls=(("POST", "sts:GetCallerIdentity",
+                                                                            "not AWS's answer"),))
+        return None
+
+    def _revoke_sync(self, plan, ctx, proof: tuple[tuple[str, str, str], ...] = ()) -> RevokeResult:
         try:
             from botocore.exceptions import BotoCoreError, ClientError
         except ImportError:
             return RevokeResult(False, "boto3 is not installed: pip install 'keysweep[aws]'")
         key_id = plan.data["key_id"]
-        calls: list[tuple[str, str, str]] = []
+        calls: list[tuple[str, str, str]] = list(proof)
         try:
             iam = _client(ctx.settings)
             user = _user_of(iam, key_id)
