@@ -94,6 +94,19 @@ def test_every_field_at_its_longest_still_fits_one_slack_section():
     assert len(text) <= notify.SLACK_SECTION_LIMIT
     assert text.count("`x") >= 2 and "(+" in text
 
+
+def test_keysweeps_own_links_stay_links_in_a_verbatim_slack_section():
+    """A verbatim section links nothing by itself: every console and documentation link keysweep
+    names is written as Slack's explicit `<url>`, underscores and all."""
+    from keysweep.remediation import notify
+
+    for record in PROVIDERS.values():
+        for url in (record.console_url, record.replacement.docs_url if record.replacement else None):
+            if url:
+                assert notify._slack_link(url) == "<" + url.replace("&", "&amp;") + ">", url
+    assert notify._slack_link("javascript:alert(1)") == "javascript:alert(1)"
+    assert notify._slack_link("https://e/x|evil") == "https://e/x|evil"
+
 def test_slack_code_spans():
     assert slack_code("app/.env:3") == "`app/.env:3`"
     assert slack_code("") == "" and slack_code(None) == ""

@@ -177,13 +177,14 @@ def _places(facts: dict[str, Any], budget: int, shown: int = 5) -> str:
     return "; ".join(spans) + (f" (+{more} more)" if more > 0 else "")
 
 
-_PLAIN_HTTPS = re.compile(r"https://[^\s<>|&`*_~]+")
+_PLAIN_HTTPS = re.compile(r"https://[^\s<>|]+")
 
 
 def _slack_link(url: str | None) -> str:
     """An https URL keysweep names (a provider's console, a replacement's docs) as Slack's explicit
-    link `<url>`; anything else as escaped text."""
-    return f"<{url}>" if url and _PLAIN_HTTPS.fullmatch(url) else slack_escape(url or "")
+    link `<url>` (no mrkdwn inside one: `_` and `*` in a URL stay as they are; `&` as `&amp;`);
+    anything else as escaped text."""
+    return f"<{slack_escape(url)}>" if url and _PLAIN_HTTPS.fullmatch(url) else slack_escape(url or "")
 
 
 def body(target: Target, facts: dict[str, Any]) -> dict[str, Any]:
