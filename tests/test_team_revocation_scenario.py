@@ -148,6 +148,14 @@ def test_a_teams_openai_keys_are_killed_and_the_one_a_proxy_answered_is_left_to_
         said(report)
         totals = report.json()["totals"]
         assert (totals["count"], totals["confirmed_dead"], totals["live"], totals["open_jobs"]) == (2, 1, 1, 1), totals
+        (left,) = report.json()["left_to_a_person"]
+        assert (left["id"], left["redacted"], left["owner"]) == (ids["ml_proxied"], proxied_redacted, "Jane ML")
+        assert left["error"].startswith("needs a person: OpenAI key deletion: HTTP 401 with an HTML page"), left
+        handed_on = run("report", "--team", "ml-platform").stdout  # the text to hand on says it too
+        section = handed_on[handed_on.index("left to a person"):]
+        assert section.splitlines()[1].split()[:3] == [ids["ml_proxied"], "openai", proxied_redacted], handed_on
+        assert "HTTP 401 with an HTML page, not the provider's answer" in section.splitlines()[2]
+        assert ids["ml_ok"] not in section
         still = run("revoke", "--resume", "--fail-on-error", "--config", config)
         assert still.code == 3, still  # red until a person settles it; and nothing was sent
         assert deletes_of(openai, ml_proxied) == 1
@@ -175,4 +183,6 @@ def test_a_teams_openai_keys_are_killed_and_the_one_a_proxy_answered_is_left_to_
         assert openai.revoked == {ml_ok, ml_proxied} and openai.effective[ml_proxied] == 1
         assert openai.active == {web} and deletes_of(openai, web) == 0
         assert anthropic.active == {ml_anthropic} and anthropic.revoke_requests == 0
+        settled = run("report", "--team", "ml-platform", "--format", "json").json()
+        assert settled["left_to_a_person"] == [] and settled["totals"]["confirmed_dead"] == 2
         assert run("audit", "verify").code == 0

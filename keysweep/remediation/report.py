@@ -22,7 +22,7 @@ from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
 from keysweep.providers import PROVIDERS
 from keysweep.remediation.audit import head
 from keysweep.remediation.charts import bar_chart, step_chart, time_unit
-from keysweep.remediation.jobs import CONFIRMED
+from keysweep.remediation.jobs import CONFIRMED, FAILED_PERMANENT
 from keysweep.remediation.selection import Selection, select
 from keysweep.remediation.statuses import (  # the statuses are the report's too (re-exported)
     STATUSES,
@@ -122,6 +122,7 @@ class Row:
     dead_at: str | None = None        # when it was known dead: keysweep's confirmation, else the dead answer
     reach: dict[str, Any] | None = None  # what the key could do when last seen live (docs/output.md `reach`)
     severity: str = "medium"          # liveness x reach x exposure (keysweep/verify/reach.py)
+    job_error: str | None = None      # why its revocation job failed for good (state failed_permanent)
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("times", "nhi")}
@@ -200,8 +201,11 @@ def collect(store, now: datetime, *, selection: Selection | None = None, provide
         times[finding_id][kind] = at
     states: dict[str, str] = {}
     open_jobs: dict[str, int] = defaultdict(int)
-    for finding_id, state in store.conn.execute("SELECT finding_id, state FROM revocations ORDER BY updated_at, id"):
+    job_errors: dict[str, str | None] = {}
+    for finding_id, state, error in store.conn.execute(
+            "SELECT finding_id, state, last_error FROM revocations ORDER BY updated_at, id"):
         states[finding_id] = state
+        job_errors[finding_id] = error
         if state != CONFIRMED:
             open_jobs[finding_id] += 1
     rows = []
@@ -227,7 +231,8 @@ def collect(store, now: datetime, *, selection: Selection | None = None, provide
                   times={kind: t.get(kind) for kind in CLOCK_EVENTS}, status=status,
                   unowned=is_unowned(finding.owner, threshold), open_jobs=open_jobs.get(finding.id, 0),
                   occurrences=len(finding.occurrences), replacement=_replacement(finding),
-                  reach=finding_reach(finding), severity=finding_severity(finding))
+                  reach=finding_reach(finding), severity=finding_severity(finding),
+                  job_error=job_errors.get(finding.id) if state == FAILED_PERMANENT else None)
         dead = death_time(t)
         # A window is known only for a key seen working (verified live, or revoked by keysweep) and
         # then seen dead: a key never seen working may have been dead all along.
@@ -339,6 +344,10 @@ def build(store, now: datetime | None = None, threshold: float | None = None, **
                                "where": r.where, "open_seconds": r.open_seconds} for r in still_live[:10]],
         "unowned": [{"id": r.id, "provider": r.provider, "redacted": r.redacted, "where": r.where}
                     for r in rows if r.unowned],
+        # Revocations that failed for good: a person fixes the cause (or revokes by hand), then reruns.
+        "left_to_a_person": [{"id": r.id, "provider": r.provider, "redacted": r.redacted, "owner": r.owner,
+                              "where": r.where, "error": r.job_error}
+                             for r in rows if r.state == FAILED_PERMANENT],
         "credentials": [r.as_dict() for r in rows],
         # The audit log's head when the report was made: keep it, and `keysweep audit verify --expect`
         # later proves no row up to it was removed or changed.
@@ -406,6 +415,13 @@ def render_table(report: dict[str, Any], width: int | None = None) -> str:
             lines.extend(folded(f"  {human(r['open_seconds']):>8}  {t_(r['id'])}",
                                 [t_(r["provider"]), t_(r["redacted"]), t_(r["owner"] or "(unowned)"), t_(r["where"])],
                                 width=fit, indent=" " * 12, place_last=narrow))
+    if report.get("left_to_a_person"):
+        lines.append("left to a person (fix the cause, then: keysweep revoke ID --execute):")
+        for r in report["left_to_a_person"]:
+            lines.extend(folded(f"  {t_(r['id'])}", [t_(r["provider"]), t_(r["redacted"]), t_(r["owner"] or "(unowned)"),
+                                                     t_(r["where"])], width=fit, indent=" " * 6, place_last=narrow))
+            error = t_(r["error"] or "no error recorded").split(" ")
+            lines.extend(folded(f"      {error[0]}", error[1:], gap=" ", width=fit, indent=" " * 6))
     if report["unowned"]:
         shown = 20
         lines.append("unowned:")
