@@ -137,6 +137,16 @@ class FakeProvider:
             return await handler(request)
         return guarded
 
+    def _gate(self, request, kind: str, value: str | None = None, *, limited: bool = False):
+        """What every route does first: log the request, then answer as the intermediary when one is
+        set for `kind` (see _intermediary) or, with `limited` (a revocation endpoint), as the rate
+        limit or a failing server (see _limited). None: the route answers."""
+        self._log(request)
+        hostile = self._intermediary(kind, value)
+        if hostile is not None:
+            return hostile
+        return self._limited() if limited else None
+
     def _limited(self):
         from aiohttp import web
 
@@ -230,10 +240,9 @@ class FakeGitHub(FakeProvider):
         from aiohttp import web
 
         async def revoke(request):
-            self._log(request)
-            hostile = self._intermediary("revoke")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "revoke")
+            if early is not None:
+                return early
             if "Authorization" in request.headers:
                 return web.json_response({"message": "Must not be authenticated"}, status=403)
             limited = self._limited()
@@ -248,23 +257,18 @@ class FakeGitHub(FakeProvider):
             return web.json_response({}, status=202)
 
         async def installation(request):
-            self._log(request)
-            hostile = self._intermediary("revoke")
-            if hostile is not None:
-                return hostile
-            limited = self._limited()
-            if limited:
-                return limited
+            early = self._gate(request, "revoke", limited=True)
+            if early is not None:
+                return early
             token = self.bearer(request)
             if token in self.installation and self._revoke(token):
                 return web.Response(status=204)
             return web.json_response({"message": "Bad credentials"}, status=401)
 
         async def user(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             token = self.bearer(request)
             if token in self.active and token not in self.installation:
                 scopes = self._scopes(token)
@@ -302,10 +306,9 @@ class FakeGitHub(FakeProvider):
             return web.json_response(items, headers=headers)
 
         async def installation_repos(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             if self.bearer(request) in self.active:
                 return web.json_response({"total_count": 0, "repositories": []})
             return web.json_response({"message": "Bad credentials"}, status=401)
@@ -340,23 +343,18 @@ class FakeGitLab(FakeProvider):
         from aiohttp import web
 
         async def delete_self(request):
-            self._log(request)
-            hostile = self._intermediary("revoke")
-            if hostile is not None:
-                return hostile
-            limited = self._limited()
-            if limited:
-                return limited
+            early = self._gate(request, "revoke", limited=True)
+            if early is not None:
+                return early
             token = request.headers.get("PRIVATE-TOKEN", "")
             if self._revoke(token):
                 return web.Response(status=204)
             return web.json_response({"message": "401 Unauthorized"}, status=401)
 
         async def get_self(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             token = request.headers.get("PRIVATE-TOKEN", "")
             if token in self.active:
                 return web.json_response({"id": 7, "name": "ci", "revoked": False, "active": True,
@@ -399,13 +397,9 @@ class FakeSlack(FakeProvider):
         from aiohttp import web
 
         async def revoke(request):
-            self._log(request)
-            hostile = self._intermediary("revoke")
-            if hostile is not None:
-                return hostile
-            limited = self._limited()
-            if limited:
-                return limited
+            early = self._gate(request, "revoke", limited=True)
+            if early is not None:
+                return early
             form = await request.post()
             token = self.bearer(request)
             if form.get("test") == "1":
@@ -416,10 +410,9 @@ class FakeSlack(FakeProvider):
             return web.json_response({"ok": False, "error": "invalid_auth"})
 
         async def auth_test(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             if self.bearer(request) in self.active:
                 token = self.bearer(request)
                 headers = {"x-oauth-scopes": self.scopes[token]} if token in self.scopes else {}
@@ -444,13 +437,9 @@ class FakePerplexity(FakeProvider):
         from aiohttp import web
 
         async def revoke(request):
-            self._log(request)
-            hostile = self._intermediary("revoke")
-            if hostile is not None:
-                return hostile
-            limited = self._limited()
-            if limited:
-                return limited
+            early = self._gate(request, "revoke", limited=True)
+            if early is not None:
+                return early
             token = self.bearer(request)
             body = await request.json()
             if token not in self.active or not isinstance(body, dict) or body.get("auth_token") != token:
@@ -477,13 +466,9 @@ class FakeCohere(FakeProvider):
         from aiohttp import web
 
         async def check(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
-            limited = self._limited()
-            if limited:
-                return limited
+            early = self._gate(request, "verify", limited=True)
+            if early is not None:
+                return early
             token = self.bearer(request)
             if not token:
                 return web.json_response({"message": "no api key supplied"}, status=401)
@@ -552,20 +537,18 @@ class FakeOpenAI(FakeProvider):
                                                 "param": None, "code": "invalid_api_key"}}, status=401)
 
         async def models(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             if self.bearer(request) in self.active and not self.bearer(request).startswith("sk-admin-"):
                 return web.json_response({"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]})
             return web.json_response({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
                                                 "code": "invalid_api_key"}}, status=401)
 
         async def admin_api_keys(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             token = self.bearer(request)
             if not (admin_ok(request) or (token in self.active and token.startswith("sk-admin-"))):
                 return invalid_key()
@@ -674,10 +657,9 @@ class FakeAnthropic(FakeProvider):
                                                                  "message": "invalid x-api-key"}}, status=401)
 
         async def models(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             if request.headers.get("x-api-key") in self.active:
                 return web.json_response({"data": [{"id": "claude-sonnet-4", "type": "model"}], "has_more": False})
             return self._refused(request)
@@ -696,10 +678,9 @@ class FakeAnthropic(FakeProvider):
                                       "last_id": page[-1]["id"] if page else None})
 
         async def get_key(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             if not admin_ok(request):
                 return unauthorized()
             key_id = request.match_info["key"]
@@ -708,10 +689,9 @@ class FakeAnthropic(FakeProvider):
             return web.json_response(self._key(key_id))
 
         async def update_key(request):
-            self._log(request)
-            hostile = self._intermediary("revoke")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "revoke")
+            if early is not None:
+                return early
             if not admin_ok(request):
                 return unauthorized()
             limited = self._limited()
@@ -874,10 +854,9 @@ class FakeOpenRouter(FakeProvider):
         from aiohttp import web
 
         async def key_info(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             token = self.bearer(request)
             if token in self.active:
                 return web.json_response({"data": {"label": self.label(token), "limit": None, "usage": 0,
@@ -896,10 +875,9 @@ class FakeOpenRouter(FakeProvider):
             return web.json_response({"data": items[offset:offset + self.page_size]})
 
         async def delete_key(request):
-            self._log(request)
-            hostile = self._intermediary("revoke")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "revoke")
+            if early is not None:
+                return early
             if self.bearer(request) != self.admin_key:
                 return web.json_response({"error": {"code": 401}}, status=401)
             limited = self._limited()
@@ -1035,10 +1013,9 @@ class FakeGcpIam(FakeProvider):
             return web.json_response({})
 
         async def get_key(request):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             key_id, failure = lookup(request)
             if failure is not None:
                 return failure
@@ -1088,10 +1065,9 @@ class FakeGcpIam(FakeProvider):
             return web.json_response(policy)
 
         async def resource_call(request, kind: str):
-            self._log(request)
-            hostile = self._intermediary("verify")
-            if hostile is not None:
-                return hostile
+            early = self._gate(request, "verify")
+            if early is not None:
+                return early
             name, _, method = request.match_info["call"].partition(":")
             if method not in ("getIamPolicy", "getAncestry") or (kind != "projects" and method != "getIamPolicy"):
                 return error(404, "not found")
