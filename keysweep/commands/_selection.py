@@ -20,8 +20,8 @@ STATUS_CHOICES = ("live", "dead", "unknown", "unverified", "no_value")
 
 class OneValue(click.Option):
     """A filter given at most once. Click keeps only the last of a repeated option: `revoke
-    --provider openai --provider anthropic --execute` would revoke the Anthropic keys alone while
-    the person meant both. A second value is a usage error instead."""
+    --provider A --provider B --execute` would revoke provider B's keys alone while the person
+    meant both. A second value is a usage error instead."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, multiple=True, **kwargs)
