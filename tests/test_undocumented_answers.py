@@ -279,6 +279,19 @@ def test_a_secret_that_is_not_its_neighbouring_key_ids_is_not_dead(run, two_prof
     assert p["b"]["SecretAccessKey"] not in verified.stdout + verified.stderr
 
 
+def test_a_secret_joined_to_the_nearest_of_several_key_ids_does_not_die_with_it(run, two_profiles):
+    """The default profile's key is deleted: STS answers InvalidClientTokenId for it, which is
+    that key's death — not the billing secret's, joined to it as the nearest of two ids (it is the
+    billing key's, live). Was: dead. A secret joined to the only id in reach still dies with it."""
+    p = two_profiles
+    p["iam"].delete_access_key(UserName="deploy", AccessKeyId=p["a"]["AccessKeyId"])
+    verified = run("verify", "--db", p["db"], "--format", "json", "--ttl", "0").json()
+    billing = find_secret(verified, p["b"]["SecretAccessKey"])["verification"]
+    assert billing["status"] == "unknown" and "nearest of 2" in billing["error"], billing
+    assert find_secret(verified, p["b"]["SecretAccessKey"])["metadata"]["key_id_candidates"] == "2"
+    assert statuses(p["iam"])[p["b"]["AccessKeyId"]] == "Active"
+
+
 def test_aws_deactivates_a_key_id_joined_to_a_secret_only_once_sts_proves_them_a_pair(run, two_profiles):
     """Revoking the secrets: the default profile's pair is proven by STS and deactivated; the billing
     secret's joined key id is not its key, so its job is left to a person. Was: the default key

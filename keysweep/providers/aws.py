@@ -95,6 +95,11 @@ STS_DEAD = tuple(
 # method" — the key id is known to AWS, and this secret is not its secret (the key id was joined to
 # the secret by proximity, rules/aws.toml key_id_window: the secret may be another key's, live) or
 # the signed request was altered on the way (a TLS-inspecting proxy), or the clock is off.
+# The scan joined the secret to the nearest of several access key ids around it (scanner/engine.py
+# `key_id_candidates`): that id not being an active key says nothing of the secret, which may be
+# another's. Only a secret joined to the one id in reach (or carried with it) is dead with its id.
+JOINED_BY_GUESS = ("STS said {code} for the access key id joined to the secret, the nearest of {n} found near it: it "
+                   "may be another key's secret; not proof that it is dead")
 SIGNATURE_MISMATCH = ("STS said SignatureDoesNotMatch: this secret is not the secret of the access key id found next "
                       "to it (it may be another key's), or the request was altered on the way: not proof that it is "
                       "dead")
@@ -170,6 +175,9 @@ class StsVerifier:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             clock_skew = "expired" in str(error.get("Message") or "").lower()
             if not clock_skew and any(answer.matches(int(status or 0), exc.response) for answer in STS_DEAD):
+                candidates = (credential.facts or {}).get("key_id_candidates")
+                if candidates:  # the nearest of several ids: its death is not the secret's
+                    return Verification("unknown", {"key_id": key_id}, JOINED_BY_GUESS.format(code=code, n=candidates))
                 return Verification("dead", {"key_id": key_id, "dead_reason": code}, None)
             if code == "SignatureDoesNotMatch" and not clock_skew:
                 return Verification("unknown", {"key_id": key_id}, SIGNATURE_MISMATCH)

@@ -566,7 +566,9 @@ class Engine:
         """Join a secret to the nearest identifier its rule names (AWS secret ↔ access key id);
         an identifier joined to a secret, or already carried by one (an `AKIA…,secret` CSV row),
         is then part of that finding, not one of its own. The identifier's metadata (the decoded
-        account id) moves to the secret's finding."""
+        account id) moves to the secret's finding. When other identifiers were in reach too, the
+        secret's metadata says how many (`key_id_candidates`): the nearest is then a guess, which
+        no verdict about the secret may rest on alone (providers/aws.py)."""
         if not self._id_rules or not any(m.rule_id in self._id_rules for m in matches):
             return matches
         consumed: set[int] = set()
@@ -582,7 +584,9 @@ class Engine:
                 if near:
                     _, i, other = min(near, key=lambda t: (t[0], t[1]))
                     consumed.add(i)
-                    metadata = {**(other.metadata or {}), **(match.metadata or {})} or None
+                    candidates = len({found.secret for _d, _i, found in near})
+                    choice = {"key_id_candidates": str(candidates)} if candidates > 1 else {}
+                    metadata = {**(other.metadata or {}), **(match.metadata or {}), **choice} or None
                     match = Match(**{**_asdict(match), "key_id": other.secret, "metadata": metadata})
             paired.append(match)
         carried = {m.key_id for m in paired if m.key_id and m.rule_id not in self._id_rules}
