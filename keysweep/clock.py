@@ -4,7 +4,10 @@ compare in time order only because every writer spells them the same way."""
 
 from __future__ import annotations
 
+import math
+import os
 from datetime import datetime, timezone
+from typing import Mapping
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -24,3 +27,19 @@ def parse_utc(text: str) -> datetime:
     be UTC. Raises ValueError on anything else."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def seconds_from_env(name: str, env: Mapping[str, str] | None = None, unit: str = "seconds") -> float | None:
+    """$name (from `env`, else the process environment) as a positive, finite number of seconds;
+    None when it is unset or empty. Anything else raises ValueError with the one-line message the
+    caller's own error carries: `NAME='soon': expected a positive number of seconds`."""
+    raw = (os.environ if env is None else env).get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < math.inf:
+        raise ValueError(f"{name}={raw!r}: expected a positive number of {unit}")
+    return value

@@ -8,11 +8,11 @@ without one and must not pay for sqlite3.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from keysweep.clock import seconds_from_env
 from keysweep.errors import RuleError
 from keysweep.models import Finding
 from keysweep.scanner.pipeline import Since, utc_now
@@ -35,16 +35,11 @@ REGEX_TIME_LIMIT_ENV = "KEYSWEEP_REGEX_TIME_LIMIT"
 def regex_time_limit(env: dict[str, str] | None = None) -> dict[str, float]:
     """The engine's `confirm_timeout` from $KEYSWEEP_REGEX_TIME_LIMIT when it is set, else nothing
     (the engine's own default); anything but a positive number of seconds is a one-line error."""
-    raw = (os.environ if env is None else env).get(REGEX_TIME_LIMIT_ENV)
-    if raw is None or raw == "":
-        return {}
     try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise RuleError(f"{REGEX_TIME_LIMIT_ENV}={raw!r}: expected a positive number of CPU seconds")
-    return {"confirm_timeout": value}
+        value = seconds_from_env(REGEX_TIME_LIMIT_ENV, env, unit="CPU seconds")
+    except ValueError as exc:
+        raise RuleError(str(exc)) from None
+    return {} if value is None else {"confirm_timeout": value}
 
 
 def load_engine(rule_paths: Iterable[str], engine: str, lazy: bool = False) -> tuple[Engine, list[Rule]]:

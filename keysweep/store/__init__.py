@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from keysweep.clock import parse_utc
+from keysweep.clock import parse_utc, seconds_from_env
 from keysweep.errors import StoreError
 from keysweep.files import make_private_dirs
 from keysweep.locations import at_target
@@ -74,16 +74,11 @@ _LOCK_POLL_MS = 500
 
 
 def lock_timeout(env: dict[str, str] | None = None) -> float:
-    raw = (os.environ if env is None else env).get(LOCK_TIMEOUT_ENV)
-    if raw is None or raw == "":
-        return DEFAULT_LOCK_TIMEOUT
     try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise StoreError(f"{LOCK_TIMEOUT_ENV}={raw!r}: expected a positive number of seconds")
-    return value
+        value = seconds_from_env(LOCK_TIMEOUT_ENV, env)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
+    return DEFAULT_LOCK_TIMEOUT if value is None else value
 
 
 def is_locked_error(exc: BaseException) -> bool:
