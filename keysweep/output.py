@@ -123,21 +123,32 @@ def render(findings: list[Finding], fmt: str, rules: dict[str, Rule], out: TextI
         write_table(findings, rules, out, stats, list(errors), nothing_read=nothing_read, unit=unit)
 
 
+# Columns are added at the end, never renamed or reordered (docs/output.md): tools read them by position.
 CSV_COLUMNS = ("id", "rule_id", "provider", "redacted", "secret_sha256", "long_lived", "key_id", "source",
-               "repo", "path", "line", "commit", "author_email", "committed_at")
+               "repo", "path", "line", "commit", "author_email", "committed_at", "place", "locator")
 
 
 def write_csv(findings: list[Finding], out: TextIO) -> None:
     """One row per occurrence. Cells are exact except that a would-be spreadsheet formula is
-    neutralised (see keysweep.sanitize.csv_safe): paths and authors come from the scanned source."""
+    neutralised (see keysweep.sanitize.csv_safe): paths and authors come from the scanned source.
+    `place` is where the occurrence sits as the table's *where* column names it (a secret store's
+    path, name, version, key: `vault secret/ml/openai api_key (v2)`), escaped to one line of visible
+    text; `locator` is the JSON output's `occurrences[].locator`, exact, as ASCII JSON (json_text:
+    every character a spreadsheet, terminal or CI log could be fooled by is a JSON escape)."""
     import csv  # noqa: PLC0415  (only this format writes CSV)
+
+    from keysweep.locations import describe_occurrence  # noqa: PLC0415
 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for f in findings:
-        for o in f.occurrences or [Occurrence(source="", path=None, line=None)]:
+        for o in f.occurrences or [None]:
+            place = terminal_safe(describe_occurrence(o)) if o else None
+            locator = json_text(o.locator, separators=(",", ":")) if o and o.locator else None
+            o = o or Occurrence(source="", path=None, line=None)
             cells = [f.id, f.rule_id, f.provider, f.redacted, f.secret_sha256, str(f.long_lived).lower(),
-                     f.key_id, o.source, o.repo, o.path, o.line, o.commit, o.author_email, o.committed_at]
+                     f.key_id, o.source, o.repo, o.path, o.line, o.commit, o.author_email, o.committed_at,
+                     place, locator]
             writer.writerow([csv_safe(cell) for cell in cells])
 
 
