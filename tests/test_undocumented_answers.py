@@ -315,3 +315,29 @@ def test_every_aws_rule_that_joins_a_key_id_by_proximity_is_proven_before_any_ia
     from keysweep.scanner.rules import load_rules
 
     assert {rule.id for rule in load_rules() if rule.id in RULES and rule.key_id_rule} == PAIRED_BY_PROXIMITY
+
+
+def test_a_deactivated_key_id_confirms_only_the_secret_sts_accepted_with_it(run, two_profiles):
+    """Confirmation reads IAM's listing of the key id; for a secret joined to the nearest of several
+    ids that confirms it only once STS accepted the pair (a live check recorded): the default secret
+    was checked live with its id, the billing secret never was. Was: the billing job confirmed by the
+    default key's Inactive — as a run resumed after a kill asks before repeating a call."""
+    p = two_profiles
+    assert run("verify", "--db", p["db"], "--format", "json", "--ttl", "0").code == 1
+    p["iam"].update_access_key(UserName="deploy", AccessKeyId=p["a"]["AccessKeyId"], Status="Inactive")
+    store = Store(p["db"])
+    by_secret = {f.secret_sha256: f for f in store.findings()}
+    default = next(f for f in by_secret.values() if f.id == find_secret(
+        run("findings", "--db", p["db"], "--format", "json").json(), p["a"]["SecretAccessKey"])["id"])
+    billing = next(f for f in by_secret.values() if f.id == p["secret_b"]["id"])
+    secrets = {default.id: p["a"]["SecretAccessKey"], billing.id: p["b"]["SecretAccessKey"]}
+    revoker = available_revokers()["aws"]
+
+    async def confirmations():
+        async with fast_http() as http:
+            ctx = for_revocation(Context(http=http, settings=Settings(env={}), store=store,
+                                         extra={"secret_reader": lambda f: secrets.get(f.id)}))
+            return await revoker.confirm(default, ctx), await revoker.confirm(billing, ctx)
+
+    assert asyncio.run(confirmations()) == (True, False)
+    assert statuses(p["iam"])[p["b"]["AccessKeyId"]] == "Active"

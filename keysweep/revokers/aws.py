@@ -17,7 +17,9 @@ profiles): before any IAM call for such a finding, `sts:GetCallerIdentity` is si
 and the re-read secret, and only AWS's documented answer (Arn, Account, RequestId) proves them a pair.
 Any other answer leaves the job to a person and deactivates nothing: SignatureDoesNotMatch (the
 secret is not that key's; deactivating it would cut off another key), InvalidClientTokenId (the id
-is not an active key: nothing to deactivate under it, and the secret may be another key's).
+is not an active key: nothing to deactivate under it, and the secret may be another key's). The
+proof is recorded as a live check; confirm() reads IAM's listing of a key id joined as the nearest
+of several (`key_id_candidates`) only for a secret STS once accepted with it.
 """
 
 from __future__ import annotations
@@ -178,6 +180,11 @@ class AwsAccessKeyRevoker(BaseRevoker):
             return RevokeResult(False, "sts:GetCallerIdentity answered without AWS's documented response; not "
                                        "believed", retryable=True, calls=(("POST", "sts:GetCallerIdentity",
                                                                             "not AWS's answer"),))
+        # The proof is a check like `keysweep verify`'s: recorded, so a later confirmation knows it.
+        if ctx.store is not None:
+            identity = {"key_id": key_id, "account": answer.get("Account"), "arn": answer.get("Arn")}
+            ctx.store.record_verification(plan.finding_id, "live", {k: v for k, v in identity.items() if v}, None,
+                                          ctx.now())
         return None
 
     def _revoke_sync(self, plan, ctx, proof: tuple[tuple[str, str, str], ...] = ()) -> RevokeResult:
@@ -246,7 +253,19 @@ class AwsAccessKeyRevoker(BaseRevoker):
     async def confirm(self, finding, ctx) -> bool:
         if finding.rule_id != "aws.access-key-id" and await verify_status(finding, ctx) == "dead":
             return True
+        if not self._pair_known(finding, ctx):
+            return False  # the id's state says nothing of a secret that may be another key's
         return await asyncio.to_thread(self._disabled_sync, finding.key_id, ctx)
+
+    @staticmethod
+    def _pair_known(finding, ctx) -> bool:
+        """Whether the finding's key id is its secret's: always for an id found alone or carried with
+        its secret, and for one joined as the only id in reach; joined as the nearest of several
+        (`key_id_candidates`), only once STS accepted the pair (a live check recorded)."""
+        if finding.rule_id not in PAIRED_BY_PROXIMITY or not (finding.metadata or {}).get("key_id_candidates"):
+            return True
+        was_live = getattr(ctx.store, "was_live_with", None) if ctx.store is not None else None
+        return bool(was_live and was_live(finding.id, finding.key_id))
 
     def _disabled_sync(self, key_id: str, ctx) -> bool:
         try:

@@ -665,6 +665,13 @@ class Store:
             if status in ("live", "dead"):
                 self._event(finding_id, f"verified_{status}", at)
 
+    def was_live_with(self, finding_id: str, key_id: str) -> bool:
+        """Whether a check of this finding ever answered live with this key id: the provider then
+        took the value and that id as one credential (AWS: STS accepted the pair's signature)."""
+        rows = self.conn.execute("SELECT identity FROM verifications WHERE finding_id = ? AND status = 'live'",
+                                 [finding_id])
+        return any(json.loads(identity or "{}").get("key_id") == key_id for (identity,) in rows)
+
     def latest_verifications(self, finding_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """finding id -> its newest check, as the JSON contract's `verification` object."""
         ids = list(finding_ids)
