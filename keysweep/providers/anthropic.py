@@ -101,9 +101,9 @@ async def _record(access, kind: str, ident: str) -> dict:
         base = access.ctx.settings.base_url("anthropic")
         try:
             cache[ident] = await get_json(access, f"{base}/v1/organizations/{kind}/{ident}", _admin_headers(access),
-                                          None, f"Anthropic Admin API {kind}")
+                                          None, f"Anthropic Admin API: {kind[:-1]} {ident}")
         except AdminApiError as exc:
-            access.warn(str(exc))
+            access.warn(f"{exc} (named by its id only)")  # which one: a 404 is a creator gone from the organisation
             cache[ident] = {}
     return cache[ident]
 
