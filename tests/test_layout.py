@@ -106,6 +106,19 @@ def test_every_revoker_module_is_declared_by_a_provider():
             "notify"} <= set(BUILTIN)
 
 
+def test_every_rotation_target_store_is_one_module_registered_once():
+    """A secret store the AWS rotation writes into is one module under revokers/rotation/ and one entry in
+    rotation.STORES; no service or occurrence source is claimed by two stores."""
+    from keysweep.revokers import rotation
+
+    modules = {path.stem for path in (PACKAGE / "revokers" / "rotation").glob("*.py")} - {"__init__", "base"}
+    registered = [store.describe.__module__.rpartition(".")[2] for store in rotation.STORES]
+    assert sorted(registered) == sorted(modules)
+    services = [service for store in rotation.STORES for service in store.calls]
+    sources = [source for store in rotation.STORES for source in store.sources]
+    assert len(set(services)) == len(services) and len(set(sources)) == len(sources)
+
+
 # -- settings: the records keep the configuration contract ----------------------------------------
 # The environment names and default endpoints as they were when settings.py held them in tables:
 # a configuration contract (extend, never rename).
