@@ -187,3 +187,31 @@ def test_the_dry_run_count_says_how_many_would_fail_for_want_of_what_they_need(r
         assert done.stdout.startswith("1 confirmed, 2 failed_permanent in "), done.stdout
         assert done.stdout.count(": no admin credential for openai: set OPENAI_ADMIN_KEY\n") == 2, done.stdout
         assert fakes["openai"].revoke_requests == 0 and fakes["github"].revoke_requests == 1
+
+
+def test_a_key_a_person_deleted_by_hand_is_recorded_as_already_deleted_not_as_deleted_by_keysweep(
+        run, tmp_path, keys, monkeypatch):
+    """A proxy answered the delete, so the job was left to a person, who deleted the key in OpenAI's
+    console and reran the command the summary gave. The rerun sends no DELETE: the key is no longer
+    in the inventory and OpenAI says it is invalid, and the progress line says exactly that instead
+    of a bare "revoked" that reads as keysweep's own deletion."""
+    planted = plant_keys(tmp_path / "code", keys, {"openai": 1})
+    (value,) = planted["openai"]
+    db = tmp_path / "store.db"
+    (finding,) = scan(run, tmp_path / "code", db)
+    fake = FakeOpenAI(planted["openai"])
+    fake.intermediary, fake.intermediary_on = "html_401", "revoke"
+    config = write_config(tmp_path / "keysweep.toml", providers=("openai",))
+    with FakeProviders(openai=fake) as fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        first = run("revoke", finding["id"], "--execute", "--config", config, "--confirm-delay", "0.05")
+        assert f"left to a person: {finding['id']} — " in first.stdout, first.stdout
+        fakes.call(lambda: fake.active.discard(value))  # the person, in OpenAI's console
+        deletes = fake.revoke_requests
+
+        rerun = run("revoke", finding["id"], "--execute", "--config", config, "--confirm-delay", "0.05")
+        assert rerun.code == 0 and rerun.stdout.startswith("1 confirmed in "), rerun
+        assert (f"revoked {finding['id']} {finding['redacted']}: not in the organisation's key inventory, and the "
+                f"provider says the key is invalid: already deleted") in rerun.stderr.splitlines(), rerun.stderr
+        assert fake.revoke_requests == deletes, "keysweep sent a DELETE for a key already gone"
+        assert fake.effective[value] == 0 and value not in fake.active

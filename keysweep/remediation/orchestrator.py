@@ -325,7 +325,9 @@ class Orchestrator:
             if not manual:
                 self.summary.revoked_at.append(self._now_mono())
                 await self._notify("revoked", finding, detail)
-            self.progress(f"{'notified' if manual else 'revoked'} {finding.id} {finding.redacted}")
+            # With the revoker's word: "key deleted", or that the key was already gone (deleted by hand).
+            self.progress(f"{'notified' if manual else 'revoked'} {finding.id} {finding.redacted}"
+                          f"{': ' + detail if detail else ''}")
             return None
         attempts = (job.attempts or 0) + 1  # this call included
         busy = getattr(result, "busy", False)
