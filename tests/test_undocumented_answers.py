@@ -341,3 +341,17 @@ def test_a_deactivated_key_id_confirms_only_the_secret_sts_accepted_with_it(run,
 
     assert asyncio.run(confirmations()) == (True, False)
     assert statuses(p["iam"])[p["b"]["AccessKeyId"]] == "Active"
+
+
+# -- Mistral: GET /v1/models ---------------------------------------------------------------------------
+def test_mistral_never_says_dead(fake_api, keys):
+    """Mistral's 401 {"message": "Unauthorized", "request_id": …} is its gateway's stock answer, which
+    api.mistral.ai also gives a live Codestral key (found by the mistral.api-key-config rule beside
+    "codestral"), and Mistral documents no 401 body: unknown. Was: dead."""
+    from tests.test_verify_providers import run_verify
+
+    codestral_key = keys.chars(32)
+    fake_api.add("GET", "/mistral/v1/models", status=401,
+                 json={"message": "Unauthorized", "request_id": "c61f2f15feca71626a990e3740f99245"})
+    verdict, _ = run_verify(fake_api, "mistral", "mistral.api-key-config", codestral_key)
+    assert verdict.status == "unknown" and "401" in verdict.error and codestral_key not in verdict.error

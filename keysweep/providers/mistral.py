@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from keysweep.providers.base import Provider, Replacement
-from keysweep.verify.http_verifier import ANY_TEXT, DeadAnswer, HttpVerifier, model_list
+from keysweep.verify.http_verifier import HttpVerifier, model_list
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 
-# Mistral's gateway answers a bad key with its own short body, a request id included.
-INVALID_KEY = DeadAnswer(
-    401, {"message": "Unauthorized", "request_id": ANY_TEXT}, "Unauthorized",
-    example={"message": "Unauthorized", "request_id": "5e1b2c3d4f5a6b7c8d9e0f1a2b3c4d5e"},
-    source="https://docs.mistral.ai/api/")
+# No answer of Mistral's proves a key dead. Its error glossary
+# (https://docs.mistral.ai/resources/error-glossary) gives a 401 for a key "missing, invalid, or
+# expired" — no Authorization header (a proxy that strips it) among the causes — and documents no
+# body. What its gateway sends, {"message": "Unauthorized", "request_id": …}, is the API gateway's
+# stock answer (Kong's key-auth), and api.mistral.ai sends it for a live Codestral key too
+# (codestral.mistral.ai's keys, which keysweep's mistral.api-key-config rule finds beside
+# "codestral": cline/cline#1734). So a 401 is unknown: live or unknown only.
+NO_DEAD_ANSWER = ("Mistral documents no body for its 401 (missing, invalid or expired key), and its gateway's "
+                  "{\"message\": \"Unauthorized\"} also answers a live Codestral key: a 401 is unknown")
 
-# GET /v1/models: 200 live, 401 with Mistral's own body dead.
-VERIFIER = HttpVerifier("mistral", ("mistral",), "/models", live=model_list, dead=(INVALID_KEY,))
+# GET /v1/models: 200 live; never dead.
+VERIFIER = HttpVerifier("mistral", ("mistral",), "/models", live=model_list, dead=(), reason=NO_DEAD_ANSWER)
 
 
 PROVIDER = Provider(

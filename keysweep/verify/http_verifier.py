@@ -199,8 +199,10 @@ class HttpVerifier:
                  params: Mapping[str, str] | None = None, json_body: Any = None,
                  restricted: Callable[[int, Any], "str | None"] | None = None,
                  enrich: Callable[[Credential, "Context", Identity], Any] | None = None,
-                 default_base: str | None = None) -> None:
+                 default_base: str | None = None, reason: str | None = None) -> None:
         self.name, self.providers, self.path, self.live, self.method = name, providers, path, live, method
+        # With no dead answer (`dead=()`): why the provider's answers prove no key dead (docs/verify.md).
+        self.reason = reason
         self.auth = auth or bearer
         self.headers = dict(headers or {})
         self.params, self.json_body = params, json_body
