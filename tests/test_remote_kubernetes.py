@@ -229,8 +229,17 @@ def test_owner_label_names_from_the_owners_files_tags(run, tmp_path, cluster, ke
 
 
 # -- Helm 3 releases ---------------------------------------------------------------------------------
+HELM_KINDS = {"secret": ("Secret", "secrets"), "configmap": ("ConfigMap", "configmaps")}
+
+
+@pytest.fixture(params=sorted(HELM_KINDS))
+def helm_driver(request):
+    """Where Helm 3 keeps its releases: Secrets (its default) or ConfigMaps (HELM_DRIVER=configmap)."""
+    return request.param
+
+
 @pytest.fixture
-def released(cluster, keys):
+def released(cluster, keys, helm_driver):
     """Revision 3 of the release `payments`: a key in the values the user gave it, another rendered
     into its manifest (a ConfigMap the chart made), the chart's defaults holding none."""
     planted = {"values": keys.openai_project(), "manifest": keys.anthropic()}
@@ -239,22 +248,22 @@ def released(cluster, keys):
                 f"kind: ConfigMap\nmetadata:\n  name: payments-llm\ndata:\n  ANTHROPIC_API_KEY: {planted['manifest']}\n")
     cluster.helm_release("apps", "payments", 3, values={"openai": {"apiKey": planted["values"]}, "replicas": 2},
                          chart_values={"openai": {"apiKey": ""}, "image": {"tag": "2.0"}}, manifest=manifest,
-                         notes="Thank you for installing webapp.")
+                         notes="Thank you for installing webapp.", driver=helm_driver)
     return planted
 
 
-def test_a_key_in_a_helm_releases_values_is_found_once_naming_the_release(run, tmp_path, released):
+def test_a_key_in_a_helm_releases_values_is_found_once_naming_the_release(run, tmp_path, released, helm_driver):
     result = scan(run, tmp_path, "--namespace", "apps")
     assert result.code == 1, result
     (place,) = find_secret(result.json(), released["values"])["occurrences"]  # once: not also in packed form
     assert place["locator"] == {
-        "source": "kubernetes", "context": "prod", "namespace": "apps", "kind": "Secret",
+        "source": "kubernetes", "context": "prod", "namespace": "apps", "kind": HELM_KINDS[helm_driver][0],
         "name": "sh.helm.release.v1.payments.v3", "key": "values:openai.apiKey",
         "helm_release": "payments", "helm_revision": "3",
         "resource": "k8s prod apps helm release payments v3 values:openai.apiKey"}
     assert place["line"] == 1
     assert place["metadata"]["helm_chart"] == "webapp-1.4.2" and place["metadata"]["helm_status"] == "deployed"
-    assert place["metadata"]["type"] == "helm.sh/release.v1"
+    assert place["metadata"].get("type") == ("helm.sh/release.v1" if helm_driver == "secret" else None)
     assert "tags" not in place["metadata"]  # Helm's own labels (`owner: helm`) are no owner hint
 
     (rendered,) = find_secret(result.json(), released["manifest"])["occurrences"]
@@ -265,37 +274,44 @@ def test_a_key_in_a_helm_releases_values_is_found_once_naming_the_release(run, t
     assert "Traceback" not in result.stderr and not [line for line in result.stderr.splitlines() if "Helm" in line]
 
 
-def test_each_revision_helm_keeps_is_its_own_place(run, tmp_path, cluster, keys):
+def test_each_revision_helm_keeps_is_its_own_place(run, tmp_path, cluster, keys, helm_driver):
     planted = keys.openai_project()
     for revision in (1, 2):
-        cluster.helm_release("apps", "payments", revision, values={"openai": {"apiKey": planted}})
+        cluster.helm_release("apps", "payments", revision, values={"openai": {"apiKey": planted}}, driver=helm_driver)
     result = scan(run, tmp_path, "--namespace", "apps")
     places = find_secret(result.json(), planted)["occurrences"]
     assert sorted(p["locator"]["helm_revision"] for p in places) == ["1", "2"]
 
 
-def test_a_malformed_or_oversized_release_is_one_line_and_skipped(run, tmp_path, cluster, released, monkeypatch):
+def test_a_malformed_or_oversized_release_is_one_line_and_skipped(run, tmp_path, cluster, released, monkeypatch,
+                                                                  helm_driver):
     import base64
     import gzip
+    from functools import partial
 
     monkeypatch.setattr("keysweep.scanner.sources.helm.MAX_RELEASE", 1024 * 1024)
     bomb = gzip.compress(b'{"config": {"x": "' + b"A" * (2 * 1024 * 1024) + b'"}}')  # 2 MiB from ~2 KiB
     assert len(bomb) < 10_000
-    cluster.helm_release("apps", "bomb", 1, packed=base64.b64encode(bomb))
-    cluster.helm_release("apps", "garbled", 1, packed=b"this is not base64 !!")
-    cluster.helm_release("apps", "cut", 1, packed=base64.b64encode(bomb[:200]))
-    cluster.helm_release("apps", "plain", 1, packed=base64.b64encode(b"[1, 2]"))
+    release = partial(cluster.helm_release, driver=helm_driver)
+    release("apps", "bomb", 1, packed=base64.b64encode(bomb))
+    release("apps", "garbled", 1, packed=b"this is not base64 !!")
+    release("apps", "accented", 1, packed="caf\u00e9 is not base64".encode("latin-1"))
+    release("apps", "cut", 1, packed=base64.b64encode(bomb[:200]))
+    release("apps", "plain", 1, packed=base64.b64encode(b"[1, 2]"))
     result = scan(run, tmp_path, "--namespace", "apps", "--fail-on-error")
     assert result.code == 3, result
     lines = [line for line in result.stderr.splitlines() if "Helm release skipped" in line]
+    kind = HELM_KINDS[helm_driver][0]
     assert sorted(lines) == [
-        "keysweep: warning: k8s prod apps/Secret/sh.helm.release.v1.bomb.v1: Helm release skipped: "
-        "the release inflates to more than 1 MiB",
-        "keysweep: warning: k8s prod apps/Secret/sh.helm.release.v1.cut.v1: Helm release skipped: "
-        "the release's gzip stream is truncated",
-        "keysweep: warning: k8s prod apps/Secret/sh.helm.release.v1.garbled.v1: Helm release skipped: "
+        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.accented.v1: Helm release skipped: "
         "the release is not base64",
-        "keysweep: warning: k8s prod apps/Secret/sh.helm.release.v1.plain.v1: Helm release skipped: "
+        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.bomb.v1: Helm release skipped: "
+        "the release inflates to more than 1 MiB",
+        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.cut.v1: Helm release skipped: "
+        "the release's gzip stream is truncated",
+        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.garbled.v1: Helm release skipped: "
+        "the release is not base64",
+        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.plain.v1: Helm release skipped: "
         "the release is not a JSON object",
     ], result.stderr
     assert "Traceback" not in result.stderr
@@ -304,13 +320,13 @@ def test_a_malformed_or_oversized_release_is_one_line_and_skipped(run, tmp_path,
     assert not [o for f in result.json() for o in f["occurrences"] if ".bomb." in o["locator"]["name"]]
 
 
-def test_verify_rereads_a_value_from_a_helm_release(run, tmp_path, released, cluster, openai_api):
+def test_verify_rereads_a_value_from_a_helm_release(run, tmp_path, released, cluster, openai_api, helm_driver):
     assert scan(run, tmp_path, "--namespace", "apps").code == 1
     checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
     assert find_secret(checked.json(), released["values"])["verification"]["status"] == "live", checked
     assert released["values"] not in checked.stdout + checked.stderr
 
-    del cluster.objects[("apps", "secrets")]["sh.helm.release.v1.payments.v3"]  # uninstalled since
+    del cluster.objects[("apps", HELM_KINDS[helm_driver][1])]["sh.helm.release.v1.payments.v3"]  # uninstalled since
     again = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
     assert find_secret(again.json(), released["values"])["verification"]["status"] == "unknown", again
 
@@ -329,6 +345,24 @@ def test_a_values_tree_too_large_to_take_string_by_string_is_matched_whole(run, 
     (place,) = find_secret(result.json(), planted)["occurrences"]
     assert place["locator"]["key"] == "values"  # the whole tree, as JSON: nothing past the limit unread
     assert place["locator"]["resource"] == "k8s prod apps helm release payments v1 values"
+
+
+def test_a_configmap_only_labelled_owner_helm_is_read_as_a_configmap(run, tmp_path, cluster, keys):
+    """Helm's ConfigMap driver is recognised by its label, its name and its `release` value together:
+    a ConfigMap that merely carries `owner: helm` is read key by key, never skipped as a bad release."""
+    planted = {"labelled": keys.openai_project(), "named": keys.anthropic()}
+    cluster.configmap("apps", "llm-settings", {"release": "stable", "OPENAI_API_KEY": planted["labelled"]},
+                      labels={"owner": "helm"})
+    cluster.configmap("apps", "sh.helm.release.v1.notes.v1", {"ANTHROPIC_API_KEY": planted["named"]},
+                      labels={"owner": "helm"})
+    result = scan(run, tmp_path, "--namespace", "apps")
+    assert result.code == 1, result
+    (labelled,) = find_secret(result.json(), planted["labelled"])["occurrences"]
+    assert (labelled["locator"]["kind"], labelled["locator"]["key"]) == ("ConfigMap", "OPENAI_API_KEY")
+    assert "helm_release" not in labelled["locator"]
+    (named,) = find_secret(result.json(), planted["named"])["occurrences"]
+    assert named["locator"]["key"] == "ANTHROPIC_API_KEY"
+    assert "Helm" not in result.stderr, result
 
 
 def test_value_entries_take_each_string_with_its_path_within_the_limits():

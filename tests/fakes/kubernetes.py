@@ -14,7 +14,9 @@ namespaces answer 403 (a Role with get/list only), and
 Helm 3 releases as Helm's Secret storage driver writes them (helm.sh/helm/v3 pkg/storage/driver:
 `encodeRelease` is base64 of gzip of `json.Marshal(release)`, stored as the Secret's `release` data
 key, which the API base64s once more; type `helm.sh/release.v1`, name
-`sh.helm.release.v1.<name>.v<revision>`, labels `name`, `owner: helm`, `status`, `version`)."""
+`sh.helm.release.v1.<name>.v<revision>`, labels `name`, `owner: helm`, `status`, `version`); or, as
+its ConfigMap driver writes them (`HELM_DRIVER=configmap`, cfgmaps.go `newConfigMapsObject`), a
+ConfigMap of the same name and labels whose `release` value is that base64 text as it is."""
 
 from __future__ import annotations
 
@@ -92,9 +94,11 @@ class FakeKubernetes(ThreadedApp):
 
     def helm_release(self, namespace: str, name: str, revision: int, *, values: dict | None = None,
                      chart_values: dict | None = None, manifest: str = "", notes: str = "",
-                     hooks: list[dict] = (), packed: bytes | None = None, **meta) -> dict[str, Any]:
-        """One revision of a release in Helm's release.v1 format; `packed` replaces what the
-        `release` key holds under the API's base64 (a malformed or oversized release)."""
+                     hooks: list[dict] = (), packed: bytes | None = None, driver: str = "secret",
+                     **meta) -> dict[str, Any]:
+        """One revision of a release in Helm's release.v1 format, stored by Helm's `secret` or
+        `configmap` driver; `packed` replaces the text Helm writes as the `release` value (a
+        malformed or oversized release)."""
         release = {
             "name": name, "namespace": namespace, "version": revision,
             "info": {"first_deployed": "2025-05-01T09:00:00Z", "last_deployed": "2025-06-01T12:00:00Z",
@@ -110,8 +114,12 @@ class FakeKubernetes(ThreadedApp):
             packed = b64(gzip.compress(json.dumps(release).encode())).encode()
         labels = {"name": name, "owner": "helm", "status": "deployed", "version": str(revision),
                   **(meta.pop("labels", None) or {})}
-        return self.put("secrets", namespace, f"sh.helm.release.v1.{name}.v{revision}",
-                        {"type": "helm.sh/release.v1", "data": {"release": b64(packed)}}, labels=labels, **meta)
+        key = f"sh.helm.release.v1.{name}.v{revision}"
+        if driver == "configmap":
+            return self.put("configmaps", namespace, key, {"data": {"release": packed.decode("latin-1")}},
+                            labels=labels, **meta)
+        return self.put("secrets", namespace, key, {"type": "helm.sh/release.v1", "data": {"release": b64(packed)}},
+                        labels=labels, **meta)
 
     def forbid(self, namespace: str, plural: str = "*") -> None:
         self.forbidden.add((namespace, plural))

@@ -1,13 +1,16 @@
-"""Helm 3 release Secrets, unpacked (pure functions over the Secret's JSON).
+"""Helm 3 release Secrets and ConfigMaps, unpacked (pure functions over the object's JSON).
 
 Helm 3 keeps each revision of a release as a Secret of type `helm.sh/release.v1`, named
 `sh.helm.release.v1.<release>.v<revision>`, whose one data key `release` holds, under the API's
 own base64, the base64 of the gzip of the release's JSON (Helm's storage driver writes it so, and
-reads plain JSON when the gzip magic is absent). That JSON holds what a chart was given and what it
-made of it — often keys: `config` (the values the user supplied: `--set`, `-f values.yaml`),
-`chart.values` (the chart's defaults), `manifest` (every rendered object, Secrets included),
-`hooks[].manifest`, `info.notes` (the rendered NOTES.txt) and `chart.files` (files shipped in the
-chart, base64 in the JSON).
+reads plain JSON when the gzip magic is absent). With `HELM_DRIVER=configmap` the same revision is
+a ConfigMap of the same name, labelled `owner: helm` (with `name`, `status`, `version`), whose
+`release` value is that base64 text itself (ConfigMap data is not base64'd by the API).
+
+That JSON holds what a chart was given and what it made of it — often keys: `config` (the values
+the user supplied: `--set`, `-f values.yaml`), `chart.values` (the chart's defaults), `manifest`
+(every rendered object, Secrets included), `hooks[].manifest`, `info.notes` (the rendered
+NOTES.txt) and `chart.files` (files shipped in the chart, base64 in the JSON).
 
 Entries, each `(key, text)` as the scan matches them and a re-read finds them again:
 `values:<path>` (`<path>=value`, one per string in the supplied values, `a.b[0].c`; `values`, the
@@ -38,6 +41,21 @@ MAX_DEPTH = 64                   # nesting within which they are
 GZIP_MAGIC = b"\x1f\x8b\x08"
 # Labels Helm sets on its own storage objects: not owner hints (`owner: helm` names the tool).
 STORAGE_LABELS = frozenset({"name", "owner", "status", "version", "modifiedAt", "createdAt"})
+
+
+RELEASE_PREFIX = "sh.helm.release.v1."
+HELM_OWNER = "helm"
+
+
+def is_release_configmap(obj: dict[str, Any]) -> bool:
+    """A ConfigMap Helm 3's ConfigMap driver wrote: labelled `owner: helm` (the label Helm lists its
+    releases by), named `sh.helm.release.v1.<release>.v<revision>`, with a `release` value. Another
+    ConfigMap, even labelled so, is read as a ConfigMap."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    return labels.get("owner") == HELM_OWNER and str(meta.get("name") or "").startswith(RELEASE_PREFIX) \
+        and RELEASE_KEY in data
 
 
 class ReleaseError(ValueError):

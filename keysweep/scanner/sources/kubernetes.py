@@ -9,7 +9,9 @@ key pairs with the secret in the next):
 - Helm 3 release Secret (`helm.sh/release.v1`): the release unpacked, its values, manifests and
   notes instead of the packed form (keysweep.scanner.sources.helm); one that does not unpack is
   one error line and skipped;
-- ConfigMap: every `data` value, and `binaryData` decoded when it is text;
+- ConfigMap: every `data` value, and `binaryData` decoded when it is text; a Helm 3 release
+  ConfigMap (`HELM_DRIVER=configmap`: label `owner: helm`, named `sh.helm.release.v1.…`, a `release`
+  data value) unpacked as a release Secret is, by the same functions and within the same bounds;
 - Deployment, StatefulSet, DaemonSet, CronJob, Job (a Job a CronJob owns is read through the CronJob):
   every literal `env[].value` of the pod template's containers and init containers, as `NAME=value`
   (a `valueFrom` reference holds no value).
@@ -112,13 +114,21 @@ def docker_auths(text: str) -> list[str]:
     return lines
 
 
-def helm_release(obj: dict[str, Any]) -> dict[str, Any] | None:
-    """The release JSON of a Helm release Secret, None for any other Secret; `helm.ReleaseError`
-    when it does not unpack (malformed, or inflating past the limit)."""
-    if obj.get("type") != helm.RELEASE_TYPE:
-        return None
+def helm_release(kind: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The release JSON of a Helm 3 release Secret or ConfigMap, None for any other object;
+    `helm.ReleaseError` when it does not unpack (malformed, or inflating past the limit).
+
+    Helm's Secret driver stores its base64 text as the Secret's `release` value, which the API
+    base64s once more; its ConfigMap driver stores the same text as the ConfigMap's `release` value
+    as it is (helm.sh/helm/v3 pkg/storage/driver, cfgmaps.go and secrets.go)."""
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-    raw = _b64(data.get(helm.RELEASE_KEY))
+    if kind == "Secret" and obj.get("type") == helm.RELEASE_TYPE:
+        raw = _b64(data.get(helm.RELEASE_KEY))
+    elif kind == "ConfigMap" and helm.is_release_configmap(obj):
+        value = data.get(helm.RELEASE_KEY)
+        raw = value.encode("ascii", "replace") if isinstance(value, str) else None  # base64 is ASCII
+    else:
+        return None
     if raw is None:
         raise helm.ReleaseError("no release data")
     return helm.decode_release(raw)
@@ -142,10 +152,14 @@ def secret_entries(obj: dict[str, Any], release: dict[str, Any] | None = None) -
     return entries
 
 
-def configmap_entries(obj: dict[str, Any]) -> list[tuple[str, str]]:
+def configmap_entries(obj: dict[str, Any], release: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    """(key, text) of each `data` value and text `binaryData` value of a ConfigMap; the packed form of
+    a Helm release (`release`, unpacked by the caller) is not."""
     entries = []
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
     for key in sorted(data):
+        if release is not None and key == helm.RELEASE_KEY:
+            continue
         if isinstance(data[key], str):
             entries.append((str(key), f"{key}={data[key]}"))
     binary = obj.get("binaryData") if isinstance(obj.get("binaryData"), dict) else {}
@@ -180,13 +194,19 @@ def workload_entries(kind: str, obj: dict[str, Any]) -> list[tuple[str, str]]:
     return entries
 
 
-def object_entries(kind: str, obj: dict[str, Any]) -> list[tuple[str, str]]:
+def plain_entries(kind: str, obj: dict[str, Any], release: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    """The object's own entries, a Helm release's packed form left out (its entries are
+    helm.release_entries)."""
     if kind == "Secret":
-        release = helm_release(obj)
-        return secret_entries(obj, release) + (helm.release_entries(release) if release is not None else [])
+        return secret_entries(obj, release)
     if kind == "ConfigMap":
-        return configmap_entries(obj)
+        return configmap_entries(obj, release)
     return workload_entries(kind, obj)
+
+
+def object_entries(kind: str, obj: dict[str, Any]) -> list[tuple[str, str]]:
+    release = helm_release(kind, obj)
+    return plain_entries(kind, obj, release) + (helm.release_entries(release) if release is not None else [])
 
 
 def owned_by_cronjob(obj: dict[str, Any]) -> bool:
@@ -419,12 +439,12 @@ class KubernetesSource(PerTargetSource):
         if object_id and object_id in already:
             return
         try:
-            release = helm_release(obj) if kind == "Secret" else None
+            release = helm_release(kind, obj)
         except helm.ReleaseError as exc:
             # Not marked as read: reported again on every scan until it changes.
-            run.error(f"k8s {context} {namespace}/Secret/{name}: Helm release skipped: {exc}")
+            run.error(f"k8s {context} {namespace}/{kind}/{name}: Helm release skipped: {exc}")
             return
-        entries = secret_entries(obj, release) if kind == "Secret" else object_entries(kind, obj)
+        entries = plain_entries(kind, obj, release)
         unpacked = helm.release_entries(release) if release is not None else []
         if not entries and not unpacked:
             if object_id:
