@@ -33,7 +33,9 @@ GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Un
                   {"error": {"message": "API key required", "type": "authentication_error", "param": None,
                              "code": None}},
                   # An API gateway's stock answer (Kong's key-auth, a request id added).
-                  {"message": "Unauthorized", "request_id": "c61f2f15feca71626a990e3740f99245"}]
+                  {"message": "Unauthorized", "request_id": "c61f2f15feca71626a990e3740f99245"},
+                  # Replicate's own answer when no token arrived (a proxy stripped the header).
+                  {"title": "Unauthenticated", "detail": "You did not pass an authentication token", "status": 401}]
 
 
 def reply(status: int, body) -> Response:

@@ -11,8 +11,12 @@ CHECKS: dict = {}
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 
 # Replicate answers errors as problem details (RFC 7807): title "Unauthenticated", status 401.
+# With its detail: Replicate answers the same title and status with "You did not pass an
+# authentication token" when no token arrived (a proxy that strips Authorization gets it for a live
+# token: replicate/replicate-python#47), which says nothing of the token.
 UNAUTHENTICATED = DeadAnswer(
-    401, {"title": "Unauthenticated", "status": 401}, "Unauthenticated",
+    401, {"title": "Unauthenticated", "detail": "You did not pass a valid authentication token", "status": 401},
+    "Unauthenticated",
     example={"title": "Unauthenticated", "detail": "You did not pass a valid authentication token", "status": 401},
     source="https://replicate.com/docs/reference/http#authentication")
 
