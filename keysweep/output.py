@@ -132,7 +132,7 @@ def write_csv(findings: list[Finding], out: TextIO) -> None:
     """One row per occurrence. Cells are exact except that a would-be spreadsheet formula is
     neutralised (see keysweep.sanitize.csv_safe): paths and authors come from the scanned source.
     `place` is where the occurrence sits as the table's *where* column names it (a secret store's
-    path, name, version, key: `vault secret/ml/openai api_key (v2)`), escaped to one line of visible
+    path, name, version, key: `vault secret/ml/chat api_key (v2)`), escaped to one line of visible
     text; `locator` is the JSON output's `occurrences[].locator`, exact, as ASCII JSON (json_text:
     every character a spreadsheet, terminal or CI log could be fooled by is a JSON escape)."""
     import csv  # noqa: PLC0415  (only this format writes CSV)

@@ -373,3 +373,47 @@ def test_blob_contents_stream_through_a_1_mib_pipe(make_repo, monkeypatch):
     monkeypatch.setattr(fcntl, "fcntl", refused)
     assert [content for _sha, content in GitRepo(repo.path).read_blobs(shas)] == [b"alpha\n", b"beta\n"]
     assert len(sizes) == 1  # refused: the default pipe, and nothing else changed
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
+def test_the_object_listing_read_a_piece_at_a_time_names_every_blob_commit_and_tag(make_repo, monkeypatch, chunk):
+    """The object database's listing is read in pieces, never whole: a piece may end anywhere in a
+    line, and the answer is what `git cat-file --batch-all-objects` lists, whatever the piece size."""
+    import keysweep.scanner.sources.git as git_source
+
+    repo = make_repo()
+    for n in range(5):
+        repo.commit(f"commit {n}", {f"file{n}.txt": f"content {n}\n" * (n + 1), "shared.txt": "same\n"})
+    repo.git("tag", "-a", "v1", "-m", "annotated")
+    listed = git(repo.path, "cat-file", "--batch-all-objects", "--unordered",
+                 "--batch-check=%(objectname) %(objecttype) %(objectsize)").splitlines()
+    expected_blobs = sorted((sha, int(size)) for sha, kind, size in map(str.split, listed) if kind == "blob")
+    expected_messages = sorted((sha, kind) for sha, kind, _ in map(str.split, listed) if kind in ("commit", "tag"))
+    monkeypatch.setattr(git_source, "_LISTING_CHUNK", chunk)
+    source = GitRepo(repo.path)
+    assert sorted(source.blob_inventory()) == expected_blobs and len(expected_blobs) == 6
+    assert sorted(git_source.message_inventory(source)) == expected_messages and len(expected_messages) == 6
+
+
+def test_every_git_process_reading_objects_has_bounded_pack_windows_and_delta_cache(run, make_repo, keys, monkeypatch):
+    """git maps pack files in windows of up to 1 GiB and caches 96 MiB of delta bases by default:
+    reading a large history made `git cat-file --batch` the largest process of a scan, growing with
+    the pack. Every git keysweep starts for a scan runs with the bounds given on its command line."""
+    import subprocess
+
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(args, *rest, **kwargs):
+        started.append(list(args))
+        return real_popen(args, *rest, **kwargs)
+
+    repo = make_repo()
+    repo.commit("add", {"config.py": f'KEY = "{keys.openai_project()}"\n'})
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    scan(run, repo)
+    gits = [args for args in started if args and args[0] == "git"]
+    assert any("--batch" in args for args in gits) and any("--batch-all-objects" in args for args in gits)
+    for args in gits:
+        assert args[1:7] == ["-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimit=64m",
+                             "-c", "core.deltaBaseCacheLimit=32m"], args

@@ -10,6 +10,7 @@ for unreachable objects: provenance resolution tells which are reachable.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -27,6 +28,18 @@ from keysweep.scanner.sources import display_path
 
 ZERO_SHA = "0" * 40
 STREAM_THRESHOLD = 16 * 1024 * 1024
+# git maps pack files into memory in windows of up to 1 GiB (core.packedGitLimit allows 32 TiB of
+# them on 64-bit systems) and keeps up to 96 MiB of delta bases: reading every blob of a 330 MB
+# pack, `cat-file --batch` reached 310 MiB resident, the largest process of a scan, growing with the
+# pack. These bounds hold it near 140 MiB whatever the repository's size, for the same CPU time
+# (docs/benchmarks.md, "Memory"). Given on the command line, they win over any configuration.
+GIT = ("git", "-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimit=64m",
+       "-c", "core.deltaBaseCacheLimit=32m")
+# One line of `cat-file --batch-check` for the object listings: a blob with its size, a commit or
+# an annotated tag, or an object git lists but cannot read.
+_LISTED = re.compile(rb"^([0-9a-f]{40,64}) (?:(blob|commit|tag) ([0-9]+)|missing)$", re.MULTILINE)
+# The listings are read this many bytes at a time, never whole (a million objects list in 60 MB).
+_LISTING_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +84,7 @@ def corrupt_object_message(sha: str, why: str) -> str:
 
 def _git(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, **kwargs)
+        return subprocess.run([*GIT, *args], cwd=cwd, capture_output=True, **kwargs)
     except FileNotFoundError:
         raise SourceError("git is not installed or not on PATH") from None
 
@@ -118,20 +131,12 @@ class GitRepo:
     def blob_inventory(self, errors: list[str] | None = None) -> list[tuple[str, int]]:
         """(sha, size) of every blob in the object database, in pack order. An object git lists
         but cannot read (a truncated loose object) is named in `errors`."""
-        result = _git(
-            ["cat-file", "--batch-all-objects", "--unordered",
-             "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
-            self.path,
-        )
-        if result.returncode != 0:
-            raise SourceError(f"{self.path}: cannot list objects: {result.stderr.decode(errors='replace').strip()}")
         blobs = []
-        for line in result.stdout.split(b"\n"):
-            parts = line.split(b" ")
-            if len(parts) == 3 and parts[1] == b"blob":
-                blobs.append((parts[0].decode(), int(parts[2])))
-            elif len(parts) == 2 and parts[1] == b"missing" and errors is not None:
-                errors.append(corrupt_object_message(parts[0].decode(errors="replace"), "git cannot read its header"))
+        for sha, kind, size in listed_objects(self.path):
+            if kind == b"blob":
+                blobs.append((sha.decode(), int(size)))
+            elif kind is None and errors is not None:
+                errors.append(corrupt_object_message(sha.decode(errors="replace"), "git cannot read its header"))
         return blobs
 
     def read_blobs(self, shas: Iterable[str], errors: list[str] | None = None) -> Iterator[tuple[str, bytes]]:
@@ -150,7 +155,7 @@ class GitRepo:
         or None when every object was answered."""
         with tempfile.TemporaryFile() as stderr:
             proc = subprocess.Popen(
-                ["git", "cat-file", "--batch", "--buffer"],
+                [*GIT, "cat-file", "--batch", "--buffer"],
                 cwd=self.path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                 bufsize=1 << 20,
             )
@@ -208,7 +213,7 @@ class GitRepo:
             try:
                 # Over core.bigFileThreshold git streams a whole (non-delta) object instead of
                 # inflating it in memory first: lowered to what keysweep holds at once.
-                proc = subprocess.Popen(["git", "-c", f"core.bigFileThreshold={STREAM_THRESHOLD}", "cat-file", "blob",
+                proc = subprocess.Popen([*GIT, "-c", f"core.bigFileThreshold={STREAM_THRESHOLD}", "cat-file", "blob",
                                          sha], cwd=self.path, stdout=subprocess.PIPE, stderr=stderr, bufsize=1 << 20)
             except FileNotFoundError:
                 raise SourceError("git is not installed or not on PATH") from None
@@ -338,7 +343,7 @@ class GitRepo:
         if not tips:
             return found
         revisions = "".join([f"{tip}\n" for tip in tips] + [f"^{old}\n" for old in old_tips if old in present])
-        listing = subprocess.Popen(["git", "rev-list", "--objects", "--no-object-names", "--stdin"], cwd=self.path,
+        listing = subprocess.Popen([*GIT, "rev-list", "--objects", "--no-object-names", "--stdin"], cwd=self.path,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         objects, err = listing.communicate(revisions.encode())
         if listing.returncode != 0:
@@ -407,7 +412,7 @@ class GitRepo:
         revisions = "".join([f"{tip}\n" for tip in tips or ()]
                             + [f"^{tip}\n" for tip in self.existing_commits(exclude_tips)]).encode()
         proc = subprocess.Popen(
-            ["git", "log", *(["--all"] if tips is None else []), "--stdin", "--raw", "--no-abbrev", "--no-renames",
+            [*GIT, "log", *(["--all"] if tips is None else []), "--stdin", "--raw", "--no-abbrev", "--no-renames",
              "-c", "-z", "--format=%x01%H%x00%an%x00%ae%x00%ct"],
             cwd=self.path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
@@ -535,16 +540,48 @@ def parse_message(sha: str, kind: str, raw: bytes) -> Message:
 
 def message_inventory(repo: GitRepo) -> list[tuple[str, str]]:
     """(sha, "commit" | "tag") of every commit and annotated tag object, reachable or not."""
-    result = _git(["cat-file", "--batch-all-objects", "--unordered",
-                   "--batch-check=%(objectname) %(objecttype)"], repo.path)
-    if result.returncode != 0:
-        raise SourceError(f"{repo.path}: cannot list objects: {result.stderr.decode(errors='replace').strip()}")
-    found = []
-    for line in result.stdout.split(b"\n"):
-        sha, _, kind = line.partition(b" ")
-        if kind in (b"commit", b"tag"):
-            found.append((sha.decode(), kind.decode()))
-    return found
+    return [(sha.decode(), kind.decode()) for sha, kind, _ in listed_objects(repo.path) if kind in (b"commit", b"tag")]
+
+
+def listed_objects(path: Path) -> Iterator[tuple[bytes, bytes | None, bytes | None]]:
+    """(sha, kind, size) of every blob, commit and annotated tag object in the repository's object
+    database, in pack order; (sha, None, None) for an object git lists but cannot read. Read from
+    `git cat-file --batch-all-objects` a piece at a time: the listing is never held whole (a
+    history of 640,000 objects took 80 MB to split into lines at once)."""
+    try:
+        proc = subprocess.Popen([*GIT, "cat-file", "--batch-all-objects", "--unordered",
+                                 "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
+                                cwd=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise SourceError("git is not installed or not on PATH") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    # stderr in a thread: a git that writes much there must not block on a full pipe.
+    said: list[bytes] = []
+    reader = threading.Thread(target=lambda: said.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    rest = b""
+    finished = False
+    try:
+        while piece := proc.stdout.read(_LISTING_CHUNK):
+            cut = piece.rfind(b"\n")
+            if cut < 0:
+                rest += piece
+                continue
+            lines, rest = rest + piece[:cut], piece[cut + 1:]
+            for found in _LISTED.finditer(lines):
+                yield found[1], found[2], found[3]
+        for found in _LISTED.finditer(rest):
+            yield found[1], found[2], found[3]
+        finished = True
+    finally:
+        proc.stdout.close()
+        if not finished:  # the caller stopped reading: git is not waited for to the end
+            proc.kill()
+        proc.wait()
+        reader.join()
+    if proc.returncode != 0:
+        message = b"".join(said).decode(errors="replace").strip()
+        raise SourceError(f"{path}: cannot list objects: {message}")
 
 
 def read_messages(repo: GitRepo, objects: list[tuple[str, str]], errors: list[str] | None = None) -> Iterator[Message]:
