@@ -35,7 +35,9 @@ GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Un
                   # An API gateway's stock answer (Kong's key-auth, a request id added).
                   {"message": "Unauthorized", "request_id": "c61f2f15feca71626a990e3740f99245"},
                   # Replicate's own answer when no token arrived (a proxy stripped the header).
-                  {"title": "Unauthenticated", "detail": "You did not pass an authentication token", "status": 401}]
+                  {"title": "Unauthenticated", "detail": "You did not pass an authentication token", "status": 401},
+                  # W&B's GraphQL 401 for a key that did not arrive or went to another host.
+                  {"errors": [{"message": "user is not logged in"}]}]
 
 
 def reply(status: int, body) -> Response:
@@ -64,8 +66,9 @@ def test_no_generic_error_body_is_any_providers_dead_answer(body):
 
 
 # Providers whose answers prove no key dead (each says why, in docs/verify.md): Mistral documents no
-# 401 body, and its gateway's answer also comes for a live Codestral key (providers/mistral.py).
-NO_DOCUMENTED_DEAD_ANSWER = {"mistral"}
+# 401 body, and its gateway's answer also comes for a live Codestral key (providers/mistral.py); W&B
+# documents none, and its "user is not logged in" also means a key that never arrived (wandb.py).
+NO_DOCUMENTED_DEAD_ANSWER = {"mistral", "wandb"}
 
 
 def test_every_http_check_pins_a_dead_answer():

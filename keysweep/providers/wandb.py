@@ -5,18 +5,21 @@ from __future__ import annotations
 import base64
 
 from keysweep.providers.base import Provider, Replacement
-from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier, pick
+from keysweep.verify.http_verifier import HttpVerifier, pick
 
 CHECKS: dict = {}
 
 
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 
-# W&B's GraphQL API refuses an unknown key with 401 and this GraphQL error (what its SDK reports).
-NOT_LOGGED_IN = DeadAnswer(
-    401, {"errors": [{"message": "user is not logged in"}]}, "user is not logged in",
-    example={"errors": [{"message": "user is not logged in", "path": ["viewer"]}], "data": {"viewer": None}},
-    source="https://github.com/wandb/wandb/issues/7118")
+# No answer of W&B's proves a key dead. W&B documents no error body for its GraphQL API; the one
+# keysweep pinned, 401 "user is not logged in", came from an issue thread (wandb/wandb#7118) whose
+# key was configured and not shown dead, and W&B's SDK explains that same 401 as a key "either invalid
+# or missing, or the host is incorrect" (wandb/wandb#5319) — a key that never arrived, or went to the
+# wrong host — while a deleted key was answered "permission denied" (wandb/wandb#2966). So a 401 is
+# unknown: live or unknown only.
+NO_DEAD_ANSWER = ("W&B documents no error body; its 401 \"user is not logged in\" also means a key that did not "
+                  "arrive or went to the wrong host: a 401 is unknown")
 
 
 def _viewer(body, response):
@@ -29,7 +32,7 @@ def _viewer(body, response):
 
 
 # POST /graphql `viewer { username }`: a read-only query of who the key is.
-VERIFIER = HttpVerifier("wandb", ("wandb",), "/graphql", method="POST", live=_viewer, dead=(NOT_LOGGED_IN,),
+VERIFIER = HttpVerifier("wandb", ("wandb",), "/graphql", method="POST", live=_viewer, dead=(), reason=NO_DEAD_ANSWER,
                         auth=lambda key: {"Authorization": "Basic " + base64.b64encode(f"api:{key}".encode()).decode()},
                         json_body={"query": "query { viewer { username email entity } }"},
                         default_base="https://api.wandb.ai")
