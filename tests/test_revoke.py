@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeOpenAI, FakeProviders
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeGitLab, FakeOpenAI, FakeProviders
 from tests.revoke_helpers import env_for, plant_keys, set_env, write_config
 
 
@@ -215,3 +215,29 @@ def test_a_key_a_person_deleted_by_hand_is_recorded_as_already_deleted_not_as_de
                 f"provider says the key is invalid: already deleted") in rerun.stderr.splitlines(), rerun.stderr
         assert fake.revoke_requests == deletes, "keysweep sent a DELETE for a key already gone"
         assert fake.effective[value] == 0 and value not in fake.active
+
+
+def test_a_job_left_to_retry_shows_why_in_the_plan_and_the_run_says_how_to_go_on(run, tmp_path, keys, monkeypatch):
+    """GitLab answers 503 to every revoke and the run may not wait (--max-wait 0): the job stays
+    failed_retryable. The run's summary says to resume, and the plan shows the error it is waiting
+    on (it showed only `job: failed_retryable`); the key is still active at the fake."""
+    value = keys.gitlab_pat()
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "ci.env").write_text(f"GITLAB_TOKEN={value}\n")
+    db = tmp_path / "store.db"
+    (finding,) = scan(run, tmp_path / "code", db)
+    fake = FakeGitLab([value], fail_first=1000, fail_status=503)
+    config = write_config(tmp_path / "keysweep.toml", providers=("gitlab",))
+    with FakeProviders(gitlab=fake) as fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        done = run("revoke", finding["id"], "--execute", "--max-wait", "0", "--config", config)
+        assert done.code == 0 and done.stdout.startswith("1 failed_retryable in "), done
+        assert (f"  to be retried (the provider was busy or its answer not believed): {finding['id']} — "
+                f"keysweep revoke --resume") in done.stdout.splitlines(), done.stdout
+        plan = run("revoke", finding["id"], "--config", config)
+        retry = [line for line in plan.stdout.splitlines() if line.startswith("    retry:   ")]
+        assert len(retry) == 1 and "HTTP 503" in retry[0], plan.stdout
+        assert re.search(r"\(--resume or --execute asks again; it was due \d{4}-\d\d-\d\dT[\d:]+Z\)$", retry[0]), retry
+        assert value in fake.active
+    rows = run("revoke", finding["id"], "--db", db, "--format", "json").json()["plan"]
+    assert rows[0]["job"]["state"] == "failed_retryable" and "HTTP 503" in rows[0]["job"]["last_error"]

@@ -70,7 +70,8 @@ def _plan_rows(entries: list[PlanEntry]) -> list[dict]:
             # What the key can do (docs/output.md `reach`), and how urgent it is: plans list the most severe first.
             "severity": finding_severity(finding),
             "reach": finding_reach(finding),
-            "job": {"id": job.id, "state": job.state, "last_error": job.last_error} if job else None,
+            "job": {"id": job.id, "state": job.state, "last_error": job.last_error,
+                    "next_attempt_at": job.next_attempt_at} if job else None,
             "follows": entry.follows,
         }
         if entry.preflight is not None:
@@ -143,6 +144,10 @@ def _print_plan(rows: list[dict], out, width: int | None = None) -> None:
             continue
         if row["job"] and row["job"]["state"] == "failed_permanent" and row["job"].get("last_error"):
             out.write(field("failed", f"{row['job']['last_error']} (--execute tries again)"))
+        if row["job"] and row["job"]["state"] == "failed_retryable":
+            due = row["job"].get("next_attempt_at")
+            out.write(field("retry", f"{row['job'].get('last_error') or 'no error recorded'} (--resume or "
+                                     f"--execute asks again{'; it was due ' + due if due else ''})"))
         for call in row["calls"]:
             out.write(field("call", f"{call['method']} {call['target']}  — {call['description']}",
                             [f"{call['method']} {call['target']}", *re.findall(r" *\S+", f"  — {call['description']}")]))
