@@ -116,6 +116,32 @@ def test_a_project_that_cannot_be_listed_is_not_read(run, tmp_path, seeded, gcp)
     assert "gcp acme-secrets: cannot list secrets (403" in result.stderr
 
 
+def test_a_secret_listed_with_a_lone_surrogate_in_its_name_is_one_line_and_the_rest_is_read(run, tmp_path, gcp,
+                                                                                            keys):
+    """No Google secret id holds one, but an intermediary's listing page can (JSON's \\ud800), and the
+    client library refuses such a page whole. That secret is one warning line naming it escaped, its
+    versions never asked; the rest of the listing, on that page and the next, is read, a label with
+    a lone surrogate as U+FFFD."""
+    planted = {"first": keys.openai_project(), "bad": keys.anthropic(), "labelled": keys.groq(), "last": keys.xai()}
+    gcp.secret("acme-ml", "a-first", [planted["first"]])
+    gcp.secret("acme-ml", "bad\ud800x", [planted["bad"]])  # on the first page of two, beside a-first
+    gcp.secret("acme-ml", "labelled", [planted["labelled"]], labels={"owner": "ml\udc00team"})
+    gcp.secret("acme-ml", "z-last", [planted["last"]])
+    result = scan(run, tmp_path, "--project", "acme-ml")
+    assert result.code == 1, result
+    found = {f["secret_sha256"] for f in result.json()}
+    assert found == {hashlib.sha256(planted[k].encode()).hexdigest() for k in ("first", "labelled", "last")}, result
+    assert result.stderr.splitlines() == [
+        "keysweep: warning: gcp acme-ml bad\\ud800x: not read: its name, as listed, is not valid Unicode "
+        "(a lone surrogate; no Google secret id holds one)"], result
+    assert not [path for path in gcp.accessed() if "bad" in path]
+    (labelled,) = find_secret(result.json(), planted["labelled"])["occurrences"]
+    assert labelled["metadata"]["tags"] == {"owner": "ml\ufffdteam"}
+
+    strict = scan(run, tmp_path, "--project", "acme-ml", "--fail-on-error")
+    assert strict.code == 3, strict  # a secret left unread is a partial failure
+
+
 # -- regional secrets ---------------------------------------------------------------------------------
 @pytest.fixture
 def regional(gcp, monkeypatch, keys):

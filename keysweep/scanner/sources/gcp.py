@@ -20,10 +20,17 @@ Locator `{"source": "gcp", "project", "secret", "version"}`, plus `location` for
 (and `resource`: `gcp-secret <project>/<secret> v<version>`, `gcp-secret <project>/<location>/<secret>
 v<version>` for a regional one, and `access.endpoint_url` when the scan named an endpoint). A project,
 location or secret the credentials may not read (403) is one error line; the rest is still read.
+
+A listing page naming a secret with a lone surrogate (JSON's `\\ud800`: no Google secret id holds one,
+an intermediary's answer can) is refused whole by the client library's parser, which would leave the
+project unread. Such a page is read before the client parses it (unpaired_names, a response hook on
+the client's session): that secret is one error line naming it escaped and is not read; a lone
+surrogate anywhere else on the page (a label) is read as U+FFFD; the rest of the listing is read.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -31,6 +38,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
+from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources import looks_binary
 from keysweep.scanner.sources.remote import (
     Entry,
@@ -106,6 +114,57 @@ def import_secretmanager():
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str], Any] = {}
+# The secret names with a lone surrogate the listing pages read by this thread left out.
+_unpaired = threading.local()
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def _well_formed(node: Any) -> Any:
+    """`node` with each lone surrogate of its strings as U+FFFD."""
+    if isinstance(node, str):
+        return _LONE.sub("\ufffd", node)
+    if isinstance(node, list):
+        return [_well_formed(item) for item in node]
+    if isinstance(node, dict):
+        return {_well_formed(key): _well_formed(value) for key, value in node.items()}
+    return node
+
+
+def unpaired_names(response, *args: Any, **kwargs: Any):
+    """A requests response hook for ListSecrets pages (`GET …/secrets`) holding a lone surrogate, while
+    this thread's GcpSource.read lists: the secrets whose name holds one are taken out of the page
+    (their names kept for the listing to report), every other lone surrogate becomes U+FFFD, so the
+    client parses the rest. Any other answer, or one to any other caller, is left as it is."""
+    names = getattr(_unpaired, "names", None)
+    request = getattr(response, "request", None)
+    if names is None or response.status_code != 200 or getattr(request, "method", None) != "GET" \
+            or not str(getattr(request, "path_url", "")).split("?", 1)[0].endswith("/secrets") \
+            or b"\\ud" not in response.content.lower():
+        return response
+    try:
+        page = json.loads(response.content)
+    except (ValueError, RecursionError):
+        return response
+    if not isinstance(page, dict) or not isinstance(page.get("secrets"), list):
+        return response
+    kept = []
+    for secret in page["secrets"]:
+        name = secret.get("name") if isinstance(secret, dict) else None
+        if isinstance(name, str) and _LONE.search(name):
+            names.append(name)
+            continue
+        kept.append(secret)
+    response._content = json.dumps(_well_formed({**page, "secrets": kept})).encode()
+    return response
+
+
+def _read_unpaired_names(client: Any) -> None:
+    """Put unpaired_names on the REST transport's session (the client parses each page as it
+    arrives: nothing public runs before that); a client without one keeps the library's behaviour."""
+    session = getattr(getattr(client, "_transport", None), "_session", None)
+    hooks = getattr(session, "hooks", None)
+    if isinstance(hooks, dict) and unpaired_names not in hooks.setdefault("response", []):
+        hooks["response"].append(unpaired_names)
 
 
 def credentials(env=None):
@@ -131,6 +190,7 @@ def secret_client(endpoint: str | None, env=None):
             options = {"api_endpoint": endpoint} if endpoint else None
             _clients[key] = secretmanager.SecretManagerServiceClient(
                 credentials=credentials(env), transport="rest", client_options=options)
+            _read_unpaired_names(_clients[key])
         return _clients[key]
 
 
@@ -172,11 +232,17 @@ class GcpSource(PerTargetSource):
         client = secret_client(endpoint_for(location, self.endpoint_url))
         unit = Unit(source=SOURCE, scope=scope)
         where = f"{project} {location}" if location else project
+        _unpaired.names = []
         try:
             secrets = list(client.list_secrets(request={"parent": parent_of(project, location)}, timeout=TIMEOUT))
         except Exception as exc:
             run.error(f"gcp {where}: cannot list secrets ({gcp_error(exc)})")
             return None
+        finally:
+            unpaired, _unpaired.names = _unpaired.names, None
+        for name in unpaired:
+            run.error(f"gcp {where} {terminal_safe(short(name))}: not read: its name, as listed, is not valid "
+                      "Unicode (a lone surrogate; no Google secret id holds one)")
         for secret in secrets:
             secret_id = short(secret.name)
             try:
