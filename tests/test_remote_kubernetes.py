@@ -365,6 +365,104 @@ def test_a_configmap_only_labelled_owner_helm_is_read_as_a_configmap(run, tmp_pa
     assert "Helm" not in result.stderr, result
 
 
+# -- Helm 2 releases (Tiller) -------------------------------------------------------------------------
+@pytest.fixture
+def tillered(cluster, keys, helm_driver):
+    """Revision 3 of the Helm 2 release `payments` in kube-system, kept by Tiller's ConfigMap driver
+    (its default) or its Secret driver: keys in the values, the manifest, a hook, the notes, a file."""
+    planted = {"values": keys.openai_project(), "manifest": keys.anthropic(), "hook": keys.groq(),
+               "notes": keys.xai(), "file": keys.huggingface()}
+    cluster.tiller_release(
+        "kube-system", "payments", 3, values=f"openai:\n  apiKey: {planted['values']}\nreplicas: 2\n",
+        chart_values="openai:\n  apiKey: \"\"\n", driver=helm_driver,
+        manifest=f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: llm\ndata:\n  ANTHROPIC_API_KEY: {planted['manifest']}\n",
+        hooks=[{"name": "migrate", "path": "webapp/templates/migrate.yaml",
+                "manifest": f"kind: Job\nspec:\n  env:\n  - name: GROQ_API_KEY\n    value: {planted['hook']}\n"}],
+        notes=f"Your XAI_API_KEY is {planted['notes']}\n", files={"config/app.env": f"HF_TOKEN={planted['file']}\n"})
+    return planted
+
+
+def test_a_helm_2_release_tiller_kept_is_unpacked_naming_the_release(run, tmp_path, tillered, helm_driver):
+    result = scan(run, tmp_path, "--namespace", "kube-system")
+    assert result.code == 1, result
+    parts = {"values": "values", "manifest": "manifest", "hook": "hook:webapp/templates/migrate.yaml", "notes": "notes",
+             "file": "file:config/app.env"}
+    for planted, part in parts.items():
+        (place,) = find_secret(result.json(), tillered[planted])["occurrences"]  # once: not also in packed form
+        assert place["locator"] == {
+            "source": "kubernetes", "context": "prod", "namespace": "kube-system", "kind": HELM_KINDS[helm_driver][0],
+            "name": "payments.v3", "key": part, "helm_release": "payments", "helm_revision": "3",
+            "resource": f"k8s prod kube-system helm release payments v3 {part}"}, planted
+        assert place["metadata"]["helm_chart"] == "webapp-1.4.2" and place["metadata"]["helm_status"] == "deployed"
+        assert "tags" not in place["metadata"]  # Tiller's own labels (`OWNER: TILLER`) are no owner hint
+    (values,) = find_secret(result.json(), tillered["values"])["occurrences"]
+    assert values["line"] == 2  # the line in the values' YAML
+    assert "Helm" not in result.stderr, result
+
+
+def test_verify_rereads_a_value_from_a_helm_2_release(run, tmp_path, tillered, cluster, openai_api, helm_driver):
+    assert scan(run, tmp_path, "--namespace", "kube-system").code == 1
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(checked.json(), tillered["values"])["verification"]["status"] == "live", checked
+
+
+def test_a_malformed_helm_2_release_is_one_line_and_skipped(run, tmp_path, cluster, tillered, helm_driver,
+                                                             monkeypatch):
+    import base64
+    import gzip
+
+    from tests.fakes.kubernetes import proto_field
+
+    monkeypatch.setattr("keysweep.scanner.sources.helm.MAX_RELEASE", 1024 * 1024)
+    bomb = gzip.compress(proto_field(1, "bomb") + proto_field(5, "A" * (2 * 1024 * 1024)))  # 2 MiB from ~2 KiB
+    cluster.tiller_release("kube-system", "bomb", 1, packed=base64.b64encode(bomb), driver=helm_driver)
+    cluster.tiller_release("kube-system", "garbled", 1, packed=b"this is not base64 !!", driver=helm_driver)
+    cluster.tiller_release("kube-system", "json", 1, packed=base64.b64encode(gzip.compress(b"[1, 2]")),
+                           driver=helm_driver)
+    cut = proto_field(1, "cut") + proto_field(5, "manifest text")[:-4]
+    cluster.tiller_release("kube-system", "cut", 1, packed=base64.b64encode(gzip.compress(cut)), driver=helm_driver)
+    nameless = proto_field(5, "kind: ConfigMap\n")  # a message, but no release's name nor version
+    cluster.tiller_release("kube-system", "nameless", 1, packed=base64.b64encode(nameless), driver=helm_driver)
+    result = scan(run, tmp_path, "--namespace", "kube-system", "--fail-on-error")
+    assert result.code == 3, result
+    kind = HELM_KINDS[helm_driver][0]
+    assert sorted(line for line in result.stderr.splitlines() if "Helm release skipped" in line) == [
+        f"keysweep: warning: k8s prod kube-system/{kind}/{name}.v1: Helm release skipped: {why}" for name, why in (
+            ("bomb", "the release inflates to more than 1 MiB"),
+            ("cut", "the release is not a Helm 2 release"), ("garbled", "the release is not base64"),
+            ("json", "the release is not a Helm 2 release"), ("nameless", "the release is not a Helm 2 release"))
+    ], result.stderr
+    find_secret(result.json(), tillered["values"])  # the good release beside them is read
+
+
+def test_the_helm_2_reader_refuses_any_malformed_protobuf_in_one_error():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from keysweep.scanner.sources import helm
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=200))
+    def reads_or_refuses(raw):
+        try:
+            helm._Wire(raw)
+        except helm.ReleaseError as exc:
+            assert str(exc) == "the release is not a Helm 2 release"
+
+    reads_or_refuses()
+
+
+def test_a_configmap_only_labelled_owner_tiller_is_read_as_a_configmap(run, tmp_path, cluster, keys):
+    planted = keys.openai_project()
+    cluster.configmap("kube-system", "settings", {"release": "stable", "OPENAI_API_KEY": planted},
+                      labels={"OWNER": "TILLER", "NAME": "payments", "VERSION": "1"})
+    result = scan(run, tmp_path, "--namespace", "kube-system")
+    assert result.code == 1, result
+    (place,) = find_secret(result.json(), planted)["occurrences"]
+    assert (place["locator"]["kind"], place["locator"]["key"]) == ("ConfigMap", "OPENAI_API_KEY")
+    assert "Helm" not in result.stderr, result
+
+
 def test_value_entries_take_each_string_with_its_path_within_the_limits():
     from keysweep.scanner.sources import helm
 

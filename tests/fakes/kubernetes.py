@@ -16,7 +16,12 @@ Helm 3 releases as Helm's Secret storage driver writes them (helm.sh/helm/v3 pkg
 key, which the API base64s once more; type `helm.sh/release.v1`, name
 `sh.helm.release.v1.<name>.v<revision>`, labels `name`, `owner: helm`, `status`, `version`); or, as
 its ConfigMap driver writes them (`HELM_DRIVER=configmap`, cfgmaps.go `newConfigMapsObject`), a
-ConfigMap of the same name and labels whose `release` value is that base64 text as it is."""
+ConfigMap of the same name and labels whose `release` value is that base64 text as it is.
+
+Helm 2 releases as Tiller's storage drivers wrote them (helm/helm release-2.16 pkg/storage/driver
+cfgmaps.go and secrets.go, `_proto/hapi`): a ConfigMap (or Secret) named `<name>.v<revision>`,
+labels `NAME`, `OWNER: TILLER`, `STATUS`, `VERSION`, whose `release` value is base64 of gzip of the
+`hapi.release.Release` protobuf."""
 
 from __future__ import annotations
 
@@ -36,6 +41,23 @@ KINDS = {"secrets": "Secret", "configmaps": "ConfigMap", "deployments": "Deploym
 
 def b64(text: str | bytes) -> str:
     return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+def proto_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def proto_field(number: int, value: int | str | bytes) -> bytes:
+    """One protobuf field: a varint for an int, length-delimited for text and bytes (a message)."""
+    if isinstance(value, int):
+        return proto_varint(number << 3) + proto_varint(value)
+    data = value.encode() if isinstance(value, str) else value
+    return proto_varint(number << 3 | 2) + proto_varint(len(data)) + data
 
 
 def status(code: int, reason: str, message: str, details: dict | None = None) -> dict[str, Any]:
@@ -120,6 +142,34 @@ class FakeKubernetes(ThreadedApp):
                             labels=labels, **meta)
         return self.put("secrets", namespace, key, {"type": "helm.sh/release.v1", "data": {"release": b64(packed)}},
                         labels=labels, **meta)
+
+    def tiller_release(self, namespace: str, name: str, revision: int, *, values: str = "", chart_values: str = "",
+                       manifest: str = "", notes: str = "", hooks: list[dict] = (), files: dict[str, str] | None = None,
+                       packed: bytes | None = None, driver: str = "configmap") -> dict[str, Any]:
+        """One revision of a Helm 2 release (values as the YAML text Tiller kept in `Config.raw`);
+        `packed` replaces the text Tiller writes as the `release` value."""
+        def message(*fields: tuple[int, Any]) -> bytes:
+            return b"".join(proto_field(number, value) for number, value in fields if value not in (None, "", b""))
+
+        status = message((1, 1), (4, notes))  # Status{code: DEPLOYED, notes}
+        info = message((1, status), (5, "Upgrade complete"))
+        metadata = message((1, "webapp"), (4, "1.4.2"), (10, "v1"), (13, "2.0"))
+        chart = b"".join([message((1, metadata)), proto_field(2, message((1, "templates/secret.yaml"),
+                                                                       (2, b"kind: Secret\n"))),
+                          message((4, message((1, chart_values))))]
+                         + [proto_field(5, message((1, n), (2, d.encode()))) for n, d in (files or {}).items()])
+        release = b"".join([message((1, name), (2, info), (3, chart), (4, message((1, values))), (5, manifest))]
+                           + [proto_field(6, message((1, h["name"]), (2, "Job"), (3, h["path"]), (4, h["manifest"])))
+                              for h in hooks]
+                           + [message((7, revision), (8, namespace))])
+        if packed is None:
+            packed = b64(gzip.compress(release)).encode()
+        labels = {"NAME": name, "OWNER": "TILLER", "STATUS": "DEPLOYED", "VERSION": str(revision)}
+        if driver == "secret":
+            return self.put("secrets", namespace, f"{name}.v{revision}", {"type": "Opaque", "data": {"release": b64(packed)}},
+                            labels=labels)
+        return self.put("configmaps", namespace, f"{name}.v{revision}", {"data": {"release": packed.decode("latin-1")}},
+                        labels=labels)
 
     def forbid(self, namespace: str, plural: str = "*") -> None:
         self.forbidden.add((namespace, plural))

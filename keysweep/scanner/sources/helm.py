@@ -17,6 +17,14 @@ Entries, each `(key, text)` as the scan matches them and a re-read finds them ag
 whole tree as JSON, for one too large or deep to take string by string),
 `chart-values:<path>`, `manifest`, `hook:<path>`, `notes`, `file:<name>`.
 
+Helm 2 kept its releases through Tiller, as ConfigMaps (its default; `--storage=secret`: Secrets)
+labelled `OWNER: TILLER` (with `NAME`, `STATUS`, `VERSION`), named `<release>.v<revision>`, usually
+in `kube-system`, whose `release` value is the base64 of the gzip of the release as protobuf
+(`hapi.release.Release`, helm/helm release-2.16 `_proto/hapi`), not JSON. decode_tiller_release
+reads the few fields that matter with a bounded wire-format reader into the same shape, so the same
+entries come out: its values are YAML text (`config.raw`, `chart.values.raw`), matched whole as
+`values` and `chart-values` (each key still beside its value on its line; YAML is not parsed).
+
 Bounded: the Secret itself is at most 1 MiB, but gzip expands without limit, so at most
 MAX_RELEASE bytes are inflated; a release that does not decode, inflate or parse within that is a
 `ReleaseError` (one line, nothing of the value in it), and the caller skips it.
@@ -62,6 +70,25 @@ class ReleaseError(ValueError):
     """A release Secret that cannot be unpacked: the message is one line, free of its content."""
 
 
+TILLER_LABELS = frozenset({"NAME", "OWNER", "STATUS", "VERSION", "CREATED_AT", "MODIFIED_AT"})
+STORAGE_LABELS = STORAGE_LABELS | TILLER_LABELS
+TILLER_OWNER = "TILLER"
+# hapi.release.Status.Code, by number.
+TILLER_STATUS = ("unknown", "deployed", "deleted", "superseded", "failed", "deleting", "pending-install",
+                 "pending-upgrade", "pending-rollback")
+
+
+def is_tiller_release(obj: dict[str, Any]) -> bool:
+    """A ConfigMap or Secret Tiller (Helm 2) wrote: labelled `OWNER: TILLER`, named
+    `<NAME>.v<VERSION>` after its labels, with a `release` value. Another object, even labelled
+    so, is read as what it is."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    return labels.get("OWNER") == TILLER_OWNER and RELEASE_KEY in data and bool(labels.get("NAME")) \
+        and str(labels.get("VERSION") or "").isdigit() and meta.get("name") == f"{labels['NAME']}.v{labels['VERSION']}"
+
+
 def _unbase64(text: str) -> bytes:
     try:
         return base64.b64decode(text.strip(), validate=True)
@@ -82,8 +109,8 @@ def _inflate(raw: bytes, limit: int) -> bytes:
     return out
 
 
-def decode_release(inner: bytes, limit: int | None = None) -> dict[str, Any]:
-    """The release JSON from the Secret's `release` value once the API's base64 is undone."""
+def _unpack(inner: bytes, limit: int | None) -> bytes:
+    """Helm's base64 undone, and its gzip inflated within `limit` (plain bytes when not gzip'd)."""
     limit = MAX_RELEASE if limit is None else limit
     try:
         text = inner.decode("ascii")
@@ -91,9 +118,15 @@ def decode_release(inner: bytes, limit: int | None = None) -> dict[str, Any]:
         raise ReleaseError("the release is not base64") from None
     raw = _unbase64(text)
     if raw[:3] == GZIP_MAGIC:
-        raw = _inflate(raw, limit)
-    elif len(raw) > limit:
+        return _inflate(raw, limit)
+    if len(raw) > limit:
         raise ReleaseError(f"the release is more than {limit // (1024 * 1024)} MiB")
+    return raw
+
+
+def decode_release(inner: bytes, limit: int | None = None) -> dict[str, Any]:
+    """The release JSON from the Secret's `release` value once the API's base64 is undone."""
+    raw = _unpack(inner, limit)
     try:
         release = json.loads(raw)
     except UnicodeDecodeError:
@@ -104,6 +137,86 @@ def decode_release(inner: bytes, limit: int | None = None) -> dict[str, Any]:
     if not isinstance(release, dict):
         raise ReleaseError("the release is not a JSON object")
     return release
+
+
+class _Wire:
+    """The fields of one protobuf message (wire format): number -> values in order (ints for varint
+    and fixed fields, bytes for length-delimited ones). Malformed input is a ReleaseError."""
+
+    def __init__(self, buf: bytes) -> None:
+        self.fields: dict[int, list[Any]] = {}
+        pos, end = 0, len(buf)
+        while pos < end:
+            key, pos = _varint(buf, pos)
+            number, wire = key >> 3, key & 7
+            if wire == 0:
+                value, pos = _varint(buf, pos)
+            elif wire == 2:
+                size, pos = _varint(buf, pos)
+                if size > end - pos:
+                    raise ReleaseError("the release is not a Helm 2 release")
+                value, pos = buf[pos:pos + size], pos + size
+            elif wire in (1, 5):
+                width = 8 if wire == 1 else 4
+                if width > end - pos:
+                    raise ReleaseError("the release is not a Helm 2 release")
+                value, pos = int.from_bytes(buf[pos:pos + width], "little"), pos + width
+            else:  # groups (3, 4) are not in hapi's messages; 6 and 7 do not exist
+                raise ReleaseError("the release is not a Helm 2 release")
+            if number == 0:
+                raise ReleaseError("the release is not a Helm 2 release")
+            self.fields.setdefault(number, []).append(value)
+
+    def text(self, number: int) -> str | None:
+        values = [v for v in self.fields.get(number, []) if isinstance(v, bytes)]
+        return values[-1].decode("utf-8", "replace") if values else None
+
+    def number(self, number: int) -> int | None:
+        values = [v for v in self.fields.get(number, []) if isinstance(v, int)]
+        return values[-1] if values else None
+
+    def messages(self, number: int) -> list["_Wire"]:
+        return [_Wire(v) for v in self.fields.get(number, []) if isinstance(v, bytes)]
+
+    def message(self, number: int) -> "_Wire":
+        found = self.messages(number)
+        return found[-1] if found else _Wire(b"")
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise ReleaseError("the release is not a Helm 2 release")
+        byte = buf[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def decode_tiller_release(inner: bytes, limit: int | None = None) -> dict[str, Any]:
+    """A Helm 2 release (`hapi.release.Release` protobuf) from the object's `release` value once the
+    API's base64 is undone, in the shape of a Helm 3 release's JSON (values as their YAML text)."""
+    release = _Wire(_unpack(inner, limit))
+    name, version = release.text(1), release.number(7)
+    if not name or version is None:
+        raise ReleaseError("the release is not a Helm 2 release")
+    chart, info = release.message(3), release.message(2)
+    status = info.message(1)
+    metadata = chart.message(1)
+    code = status.number(1) or 0
+    files = [{"name": item.text(1) or "?", "data": base64.b64encode(item.fields.get(2, [b""])[-1]).decode()}
+             for item in chart.messages(5) if isinstance(item.fields.get(2, [b""])[-1], bytes)]
+    return {
+        "name": name, "version": version, "namespace": release.text(8),
+        "config": release.message(4).text(1) or "", "manifest": release.text(5) or "",
+        "hooks": [{"name": hook.text(1), "path": hook.text(3), "manifest": hook.text(4) or ""}
+                  for hook in release.messages(6)],
+        "info": {"status": TILLER_STATUS[code] if code < len(TILLER_STATUS) else None, "notes": status.text(4) or ""},
+        "chart": {"metadata": {"name": metadata.text(1), "version": metadata.text(4)},
+                  "values": chart.message(4).text(1) or "", "files": files},
+    }
 
 
 def _loads(text: str) -> Any:
@@ -134,7 +247,10 @@ def value_entries(prefix: str, values: Any) -> list[tuple[str, str]]:
     """`(<prefix>:<path>, <path>=value)` for each string of a values tree (keywords are kept
     next to the value: `aws.secretAccessKey=…` meets rules that need one). A tree of more than
     MAX_VALUES strings, or nested deeper than MAX_DEPTH, is one entry `(<prefix>, its JSON)`
-    instead: matched whole, each key still beside its value, so nothing in it goes unread."""
+    instead: matched whole, each key still beside its value, so nothing in it goes unread. A Helm 2
+    release's values are YAML text: one entry `(<prefix>, the text)`."""
+    if isinstance(values, str):
+        return [(prefix, values)] if values.strip() else []
     entries = []
     try:
         for path, value in _strings(values, ""):

@@ -12,6 +12,8 @@ key pairs with the secret in the next):
 - ConfigMap: every `data` value, and `binaryData` decoded when it is text; a Helm 3 release
   ConfigMap (`HELM_DRIVER=configmap`: label `owner: helm`, named `sh.helm.release.v1.…`, a `release`
   data value) unpacked as a release Secret is, by the same functions and within the same bounds;
+- Helm 2 release (Tiller's ConfigMap, or Secret with `--storage=secret`: label `OWNER: TILLER`, a
+  `release` value): unpacked the same way from its protobuf (helm.decode_tiller_release);
 - Deployment, StatefulSet, DaemonSet, CronJob, Job (a Job a CronJob owns is read through the CronJob):
   every literal `env[].value` of the pod template's containers and init containers, as `NAME=value`
   (a `valueFrom` reference holds no value).
@@ -115,23 +117,26 @@ def docker_auths(text: str) -> list[str]:
 
 
 def helm_release(kind: str, obj: dict[str, Any]) -> dict[str, Any] | None:
-    """The release JSON of a Helm 3 release Secret or ConfigMap, None for any other object;
-    `helm.ReleaseError` when it does not unpack (malformed, or inflating past the limit).
+    """The release JSON of a Helm 3 release Secret or ConfigMap (or a Helm 2 release, in that
+    shape), None for any other object; `helm.ReleaseError` when it does not unpack (malformed, or
+    inflating past the limit).
 
     Helm's Secret driver stores its base64 text as the Secret's `release` value, which the API
     base64s once more; its ConfigMap driver stores the same text as the ConfigMap's `release` value
-    as it is (helm.sh/helm/v3 pkg/storage/driver, cfgmaps.go and secrets.go)."""
+    as it is (helm.sh/helm/v3 pkg/storage/driver, cfgmaps.go and secrets.go; Tiller's drivers alike)."""
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-    if kind == "Secret" and obj.get("type") == helm.RELEASE_TYPE:
+    helm3 = (kind == "Secret" and obj.get("type") == helm.RELEASE_TYPE) \
+        or (kind == "ConfigMap" and helm.is_release_configmap(obj))
+    if not helm3 and not (kind in ("Secret", "ConfigMap") and helm.is_tiller_release(obj)):
+        return None
+    if kind == "Secret":
         raw = _b64(data.get(helm.RELEASE_KEY))
-    elif kind == "ConfigMap" and helm.is_release_configmap(obj):
+    else:
         value = data.get(helm.RELEASE_KEY)
         raw = value.encode("ascii", "replace") if isinstance(value, str) else None  # base64 is ASCII
-    else:
-        return None
     if raw is None:
         raise helm.ReleaseError("no release data")
-    return helm.decode_release(raw)
+    return helm.decode_release(raw) if helm3 else helm.decode_tiller_release(raw)
 
 
 def secret_entries(obj: dict[str, Any], release: dict[str, Any] | None = None) -> list[tuple[str, str]]:
