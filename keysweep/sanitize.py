@@ -169,14 +169,23 @@ def slack_code(value: Any, limit: int = SLACK_FIELD_LIMIT) -> str:
     `:emoji:`); `&<>` are escaped as Slack asks, so `<!here>`, `<!channel>`,
     `<@U…>` and `<https://…|text>` are text; a backtick, which would end the span early, is shown as
     ˋ (U+02CB); controls and bidi characters are escaped (`terminal_safe`). Longer than `limit`
-    characters, the text is cut and ends with `…`. Empty (or None) gives the empty string, not an
-    empty span."""
+    characters as sent (an escaped `&<>` counts as its entity: `&lt;` is four), the text is cut
+    between characters, never inside an entity, and ends with `…`. Empty (or None) gives the empty
+    string, not an empty span."""
     text = terminal_safe(value)
     if not text:
         return ""
-    if len(text) > limit:
-        text = text[:limit - 1] + "\u2026"
-    return "`" + slack_escape(text.replace("`", SLACK_BACKTICK)) + "`"
+    escaped = slack_escape(text.replace("`", SLACK_BACKTICK))
+    if len(escaped) > limit:
+        kept, used = [], 0
+        for char in text.replace("`", SLACK_BACKTICK):
+            shown = slack_escape(char)
+            if used + len(shown) > limit - 1:
+                break
+            kept.append(shown)
+            used += len(shown)
+        escaped = "".join(kept) + "\u2026"
+    return "`" + escaped + "`"
 
 
 def sarif_text(value: Any) -> str:

@@ -81,10 +81,15 @@ def test_a_slack_message_fits_slack_however_long_the_places(run, tmp_path, keys,
     assert shown >= 1 and shown + more == 6, text
 
 
-def test_every_field_at_its_longest_still_fits_one_slack_section():
+@pytest.mark.parametrize("char", ["x", "<", "&"])
+def test_every_field_at_its_longest_still_fits_one_slack_section(char):
+    """Slack counts the text as sent: a scanned `<` or `&` is sent as its entity (`&lt;`, `&amp;`),
+    so a field of them is four or five times its length. Was: each field was cut to 300 characters
+    before escaping, and a hostile author name, path and error of `<` made a 5,399-character section
+    that Slack refuses, and the owner was not told."""
     from keysweep.remediation import notify
 
-    long = "x" * 5000
+    long = char * 5000
     facts = {"title": "A credential of yours was found", "provider": "huggingface", "redacted": long,
              "rule_id": "huggingface.user-token", "locations": [long] * 40, "where": long, "owner": long,
              "action": "It will be revoked; prepare a replacement.", "detail": long, "console": None,
@@ -92,7 +97,8 @@ def test_every_field_at_its_longest_still_fits_one_slack_section():
              "replacement": {"kind": "k", "summary": "s" * 400, "docs_url": "https://docs.example/x"}}
     text = notify.body(notify.Target("https://hooks.example/x", "slack", "default"), facts)["text"]
     assert len(text) <= notify.SLACK_SECTION_LIMIT
-    assert text.count("`x") >= 2 and "(+" in text
+    shown = {"x": "x", "<": "&lt;", "&": "&amp;"}[char]
+    assert text.count("`" + shown) >= 2 and "(+" in text
 
 
 def test_keysweeps_own_links_stay_links_in_a_verbatim_slack_section():
@@ -113,7 +119,10 @@ def test_slack_code_spans():
     assert slack_code("a`b<@U123>&\n") == f"`a{SLACK_BACKTICK}b&lt;@U123&gt;&amp;\\n`"
     long = slack_code("x" * 1000)
     assert long == "`" + "x" * 299 + "\u2026`"
-    assert slack_code("<" * 1000).count("&lt;") == 299  # cut before escaping: no entity cut in half
+    # Cut as sent (an entity counts whole), never inside an entity.
+    assert slack_code("<" * 1000) == "`" + "&lt;" * 74 + "\u2026`"
+    assert slack_code("a&" * 500) == "`" + "a&amp;" * 49 + "a\u2026`"
+    assert len(slack_code("<" * 1000, limit=40)) <= 40 + 2
 
 
 @pytest.mark.parametrize("raw, shown", [
