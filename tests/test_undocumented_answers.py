@@ -343,6 +343,56 @@ def test_a_deactivated_key_id_confirms_only_the_secret_sts_accepted_with_it(run,
     assert statuses(p["iam"])[p["b"]["AccessKeyId"]] == "Active"
 
 
+def test_a_proven_pair_deactivated_by_an_attempt_whose_answer_was_lost_is_deactivated_again(run, two_profiles,
+                                                                                           monkeypatch):
+    """Revocation is idempotent: an attempt that deactivated the key but whose answer was lost (a
+    proxy's page, a dropped connection: failed_retryable) is tried again. STS then refuses the pair
+    (InvalidClientTokenId: the key is inactive), but the pair was proven by the earlier attempt (its
+    live check is recorded), so the retry deactivates it again, as IAM allows. A secret never proven
+    with that id is still refused. Was: the retry left the job to a person ("not proven to be its
+    key; nothing deactivated") while the key was inactive."""
+    from botocore.exceptions import ClientError
+
+    import keysweep.revokers.aws as aws_revoker
+
+    p = two_profiles
+    # AWS refuses a request signed with an inactive key as it does an unknown one (403
+    # InvalidClientTokenId); moto's signature check does not look at the key's status.
+    real = aws_revoker._caller_identity
+
+    def caller_identity(key_id, secret, endpoint):
+        if statuses(p["iam"]).get(key_id) == "Inactive":
+            raise ClientError({"Error": {"Type": "Sender", "Code": "InvalidClientTokenId",
+                                         "Message": "The security token included in the request is invalid."},
+                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetCallerIdentity")
+        return real(key_id, secret, endpoint)
+
+    monkeypatch.setattr(aws_revoker, "_caller_identity", caller_identity)
+    store = Store(p["db"])
+    findings = run("findings", "--db", p["db"], "--format", "json").json()
+    default_id = find_secret(findings, p["a"]["SecretAccessKey"])["id"]
+    by_id = {f.id: f for f in store.findings()}
+    secrets = {default_id: p["a"]["SecretAccessKey"], p["secret_b"]["id"]: p["b"]["SecretAccessKey"]}
+    revoker = available_revokers()["aws"]
+
+    async def attempts():
+        async with fast_http() as http:
+            ctx = for_revocation(Context(http=http, settings=Settings(env={}), store=store,
+                                         extra={"secret_reader": lambda f: secrets.get(f.id)}))
+            plan = await revoker.plan(by_id[default_id], ctx)
+            first = await revoker.revoke(plan, ctx)  # its answer lost: the job is tried again
+            again = await revoker.revoke(plan, ctx)
+            billing = await revoker.revoke(await revoker.plan(by_id[p["secret_b"]["id"]], ctx), ctx)
+            return first, again, billing
+
+    first, again, billing = asyncio.run(attempts())
+    assert first.ok, first
+    assert again.ok and again.detail == "deactivated", again
+    assert ("POST", "iam:UpdateAccessKey", "Inactive") in again.calls
+    assert not billing.ok and "not proven to be its key" in billing.detail, billing
+    assert statuses(p["iam"]) == {p["a"]["AccessKeyId"]: "Inactive", p["b"]["AccessKeyId"]: "Active"}
+
+
 # -- Mistral: GET /v1/models ---------------------------------------------------------------------------
 def test_mistral_never_says_dead(fake_api, keys):
     """Mistral's 401 {"message": "Unauthorized", "request_id": …} is its gateway's stock answer, which

@@ -17,9 +17,11 @@ profiles): before any IAM call for such a finding, `sts:GetCallerIdentity` is si
 and the re-read secret, and only AWS's documented answer (Arn, Account, RequestId) proves them a pair.
 Any other answer leaves the job to a person and deactivates nothing: SignatureDoesNotMatch (the
 secret is not that key's; deactivating it would cut off another key), InvalidClientTokenId (the id
-is not an active key: nothing to deactivate under it, and the secret may be another key's). The
-proof is recorded as a live check; confirm() reads IAM's listing of a key id joined as the nearest
-of several (`key_id_candidates`) only for a secret STS once accepted with it.
+is not an active key: nothing to deactivate under it, and the secret may be another key's) — unless
+an earlier check proved this pair, when the id is inactive because an attempt whose answer was lost
+deactivated it, and is deactivated again (idempotent). The proof is recorded as a live check;
+confirm() reads IAM's listing of a key id joined as the nearest of several (`key_id_candidates`)
+only for a secret STS once accepted with it.
 """
 
 from __future__ import annotations
@@ -139,15 +141,18 @@ class AwsAccessKeyRevoker(BaseRevoker):
     async def revoke(self, plan, ctx) -> RevokeResult:
         proof: tuple[tuple[str, str, str], ...] = ()
         if plan.data.get("rule_id") in PAIRED_BY_PROXIMITY:
-            refused = await self._unproven_pair(plan, ctx)
-            if refused is not None:
-                return refused
-            proof = (("POST", "sts:GetCallerIdentity", "pair proven"),)
+            proven = await self._proven_pair(plan, ctx)
+            if isinstance(proven, RevokeResult):
+                return proven
+            proof = (("POST", "sts:GetCallerIdentity", proven),)
         return await asyncio.to_thread(self._revoke_sync, plan, ctx, proof)
 
-    async def _unproven_pair(self, plan, ctx) -> RevokeResult | None:
-        """None when STS, signed with the plan's key id and the re-read secret, answers as AWS does
-        for a working pair; else why nothing may be done under that key id."""
+    async def _proven_pair(self, plan, ctx) -> RevokeResult | str:
+        """How the pair was proven (the STS call's outcome) when STS, signed with the plan's key id
+        and the re-read secret, answers as AWS does for a working pair — or refuses it as an inactive
+        key (InvalidClientTokenId) once an earlier check proved the pair: an attempt that deactivated
+        it and lost the answer is tried again, and deactivating is idempotent. Else why nothing may be
+        done under that key id."""
         key_id = plan.data["key_id"]
         try:
             secret = await reread(plan.finding_id, ctx)
@@ -166,6 +171,9 @@ class AwsAccessKeyRevoker(BaseRevoker):
             calls = (("POST", "sts:GetCallerIdentity", code),)
             if code in RETRYABLE_CODES:
                 return RevokeResult(False, f"STS: {code}", retryable=True, busy=True, calls=calls)
+            was_live = getattr(ctx.store, "was_live_with", None) if ctx.store is not None else None
+            if code == "InvalidClientTokenId" and was_live and was_live(plan.finding_id, key_id):
+                return "InvalidClientTokenId (inactive; the pair was proven by an earlier check)"
             why = {"SignatureDoesNotMatch": "the secret is not that key's (another key's, maybe live)",
                    "InvalidClientTokenId": "that id is not an active key (already inactive or deleted), and the "
                                            "secret may be another key's"}.get(code, "not AWS's proof of a pair")
@@ -185,7 +193,7 @@ class AwsAccessKeyRevoker(BaseRevoker):
             identity = {"key_id": key_id, "account": answer.get("Account"), "arn": answer.get("Arn")}
             ctx.store.record_verification(plan.finding_id, "live", {k: v for k, v in identity.items() if v}, None,
                                           ctx.now())
-        return None
+        return "pair proven"
 
     def _revoke_sync(self, plan, ctx, proof: tuple[tuple[str, str, str], ...] = ()) -> RevokeResult:
         try:
