@@ -160,6 +160,10 @@ def test_a_teams_openai_keys_are_killed_and_the_one_a_proxy_answered_is_left_to_
         assert section.splitlines()[1].split()[:3] == [ids["ml_proxied"], "openai", proxied_redacted], handed_on
         assert "HTTP 401 with an HTML page, not the provider's answer" in section.splitlines()[2]
         assert ids["ml_ok"] not in section
+        page = run("report", "--team", "ml-platform", "--format", "html").stdout
+        left_list = page[page.index('<ul id="left">'):page.index("</ul>", page.index('<ul id="left">'))]
+        assert left_list.count("<li>") == 1 and ids["ml_proxied"] in left_list and ids["ml_ok"] not in left_list
+        assert "HTTP 401 with an HTML page, not the provider&#x27;s answer" in left_list, left_list
         still = run("revoke", "--resume", "--fail-on-error", "--config", config)
         assert still.code == 3, still  # red until a person settles it; and nothing was sent
         assert deletes_of(openai, ml_proxied) == 1
@@ -189,4 +193,5 @@ def test_a_teams_openai_keys_are_killed_and_the_one_a_proxy_answered_is_left_to_
         assert anthropic.active == {ml_anthropic} and anthropic.revoke_requests == 0
         settled = run("report", "--team", "ml-platform", "--format", "json").json()
         assert settled["left_to_a_person"] == [] and settled["totals"]["confirmed_dead"] == 2
+        assert "Left to a person" not in run("report", "--team", "ml-platform", "--format", "html").stdout
         assert run("audit", "verify").code == 0

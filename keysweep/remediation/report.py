@@ -703,6 +703,12 @@ def render_html(report: dict[str, Any]) -> str:
     rows = "".join(_credential_row(c, e) for c in credentials)
     groups = "".join(_group_table(name, by, e) for name, by in report["by"].items())
     status_options = "".join(f'<option value="{s}">{s.replace("_", " ")}</option>' for s in STATUSES)
+    left = report.get("left_to_a_person") or []
+    left_html = ("<h2>Left to a person</h2><p>Their revocation failed for good: fix the cause (or revoke the key by "
+                 "hand at its provider), then <code>keysweep revoke ID --execute</code>.</p><ul id=\"left\">"
+                 + "".join(f'<li><code>{e(r["id"])}</code> {e(r["provider"])} <code>{e(r["redacted"])}</code> '
+                           f'{e(r["owner"] or "(unowned)")}, {e(r["where"])}: {e(r["error"] or "no error recorded")}</li>'
+                           for r in left) + "</ul>") if left else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>keysweep — credentials and time to remediation</title><style>{_STYLE}</style></head><body>
@@ -713,6 +719,7 @@ redacted. Audit head (for <code>keysweep audit verify --expect</code>): <code>{e
 <p>{t['confirmed_dead']} confirmed dead by keysweep. Exposure window (leak → dead) median {human(t['exposure_median_seconds'])},
 p90 {human(t['exposure_p90_seconds'])}; time to remediation (detected → confirmed dead) median
 {human(t['response_median_seconds'])}, p90 {human(t['response_p90_seconds'])}.</p>
+{left_html}
 <h2>Charts</h2><div class="charts">
 <figure><figcaption>Exposure window distribution</figcaption>{exposure_chart(credentials, e)}</figure>
 <figure><figcaption>Remediation burn-down</figcaption>{burn_down_chart(credentials, report['generated_at'])}</figure>
