@@ -5,6 +5,7 @@ confirm a revocation, and its reply to a destructive call is not believed."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 
@@ -624,6 +625,46 @@ def test_aws_rotation_write_answered_by_an_intermediary_rotates_nothing(tmp_path
     summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": gateway.url})))
     assert_not_rotated(summary, jobs, store, aws, user, old_id, AWS_REPLIES[mode])
     assert stored() == before, "nothing written"
+
+
+# STS's documented answer, well formed, for another identity than the key id's IAM user.
+ANOTHER_IDENTITY = (200, "text/xml", (
+    '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+    '<Arn>arn:aws:iam::123456789012:user/someone-else</Arn><UserId>AIDAEXAMPLEEXAMPLE1</UserId>'
+    '<Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata>'
+    '<RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata></GetCallerIdentityResponse>'
+).encode())
+
+
+@pytest.mark.parametrize("mode", [None, *AWS_REPLIES, "another_identity"])
+def test_a_rotation_whose_pair_proof_is_answered_by_an_intermediary_creates_no_key(tmp_path, aws, gateway, mode):
+    """The secret was joined to its key id as the nearest of two: the rotation first signs
+    sts:GetCallerIdentity with the pair. Answered by AWS (moto) as the key id's IAM user, it rotates;
+    answered by a proxy (a page, a refusal, or STS's shape naming someone else), no key is created and
+    nothing is deactivated. Was: no proof asked, rotated."""
+    user, old_id, old_secret = leaked_key(aws)
+    arn, finding = in_secret(aws, old_id, old_secret)
+    finding = dataclasses.replace(finding, metadata={"key_id_candidates": "2"})
+    before = aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"]
+    if mode is not None:
+        gateway.intermediary["sts:GetCallerIdentity"] = ANOTHER_IDENTITY if mode == "another_identity" \
+            else AWS_REPLIES[mode]
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], Settings(env={"AWS_ENDPOINT_URL": gateway.url})))
+    outcomes = [(c["target"], c["outcome"]) for c in jobs.calls(jobs.find()[0].id)]
+    if mode is None:
+        assert summary.states == {"confirmed": 1}, summary.errors
+        assert ("sts:GetCallerIdentity", f"pair proven (user {user})") in outcomes, outcomes
+        rotated_key(aws, user, old_id)
+        return
+    assert not set(summary.states) & {J.REVOKED, J.CONFIRMED}, summary.states
+    assert keys_of(aws, user) == {old_id: "Active"}, "a key was created or the old one deactivated"
+    assert aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"] == before
+    assert not any(target == "iam:CreateAccessKey" for target, _outcome in outcomes), outcomes
+    (_finding, error), = summary.errors
+    if mode == "another_identity":
+        assert f"answered for another identity than {old_id}'s IAM user {user}" in error, error
+        assert "no key created, nothing deactivated" in error and jobs.find()[0].state == J.FAILED_PERMANENT
 
 
 # -- Google API keys (Gemini): lookupKey binds the key, DELETE starts an operation, polled until done -

@@ -24,6 +24,8 @@ from keysweep.revokers.aws_rotate import parse_target, rewrite
 from keysweep.settings import Settings
 from keysweep.store import Store
 
+from .conftest import allow, find_secret
+
 
 class Killed(BaseException):
     """Stands for SIGKILL: not an Exception, so nothing in keysweep catches it."""
@@ -295,6 +297,186 @@ def test_rewrite_keeps_layout_and_refuses_ambiguity():
         rewrite(f"secret={old}", old_id, new_id, new, None)
     assert parse_target("arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci-AbCdEf")["region"] == "eu-west-1"
     assert parse_target("ssm:/ci/key") == {"service": "ssm", "id": "/ci/key", "region": None}
+
+
+# -- a stored value holding two profiles: the key id rotated must be proven the secret's own ----------
+@pytest.fixture
+def two_profiles_in_a_secret(signed_moto, tmp_path, run, monkeypatch):
+    """A Secrets Manager secret holding a credentials file that lists each profile's secret before its
+    key id, as the file allows: the scan joins the billing secret to the default profile's key id, the
+    nearer. Both keys real and active in moto, signatures checked; keysweep's own credentials an
+    admin's. Scanned (`scan aws`) into a store."""
+    moto = signed_moto()
+    iam = moto.client("iam")
+    iam.create_user(UserName="keysweep-admin")
+    iam.put_user_policy(UserName="keysweep-admin", PolicyName="all", PolicyDocument=allow("*"))
+    admin = iam.create_access_key(UserName="keysweep-admin")["AccessKey"]
+    made = {}
+    for user in ("deploy", "billing"):
+        iam.create_user(UserName=user)
+        made[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    a, b = made["deploy"], made["billing"]
+    value = (f"[default]\naws_secret_access_key = {a['SecretAccessKey']}\naws_access_key_id = {a['AccessKeyId']}\n"
+             f"[billing]\naws_secret_access_key = {b['SecretAccessKey']}\naws_access_key_id = {b['AccessKeyId']}\n")
+    arn = moto.client("secretsmanager").create_secret(Name="ci/profiles", SecretString=value)["ARN"]
+    moto.sign_in(admin)
+    import boto3
+
+    # boto3's default session keeps the credentials an earlier test in this process resolved.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    clients = {name: boto3.client(name, endpoint_url=moto.endpoint, region_name=moto.region,
+                                  aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"])
+               for name in ("iam", "secretsmanager")}
+    db = tmp_path / "k.db"
+    scanned = run("scan", "aws", "--service", "secretsmanager", "--region", moto.region, "--no-progress",
+                  "--format", "json", "--db", db)
+    assert scanned.code == 1, scanned
+    billing, default = (find_secret(scanned.json(), key["SecretAccessKey"]) for key in (b, a))
+    assert billing["key_id"] == a["AccessKeyId"], "the scan joins the billing secret to the default key id"
+    assert billing["metadata"]["key_id_candidates"] == "2" and default["key_id"] == a["AccessKeyId"]
+    return {"a": a, "b": b, "arn": arn, "value": value, "db": db, "billing": billing["id"], "default": default["id"],
+            "endpoint": moto.endpoint, **clients}
+
+
+def iam_keys(p) -> dict[str, dict[str, str]]:
+    """Each user's access keys and their Status, as IAM lists them."""
+    return {user: {meta["AccessKeyId"]: meta["Status"] for meta in
+                   p["iam"].list_access_keys(UserName=user)["AccessKeyMetadata"]} for user in ("deploy", "billing")}
+
+
+def stored_value(p) -> str:
+    return p["secretsmanager"].get_secret_value(SecretId=p["arn"])["SecretString"]
+
+
+def unproven(p) -> dict[str, dict[str, str]]:
+    """Nothing done: each user has its one key, active; no key was created."""
+    return {"deploy": {p["a"]["AccessKeyId"]: "Active"}, "billing": {p["b"]["AccessKeyId"]: "Active"}}
+
+
+def test_a_secret_joined_to_another_profiles_key_id_is_not_rotated(run, two_profiles_in_a_secret):
+    """The billing secret sits nearer the default profile's key id: rotating "its" key would create
+    a key for the deploy user, write it over the billing secret and deactivate the deploy key, the
+    billing key still active. Before anything is created, STS signed with that id and the re-read
+    secret says SignatureDoesNotMatch: the job is left to a person, saying why and what to check, and
+    IAM holds the same two active keys and no new one. Was: rotated (a third key made, the deploy key
+    deactivated)."""
+    p = two_profiles_in_a_secret
+    done = run("revoke", "--rotate", p["billing"], "--execute", "--confirm-delay", "0.01", "--db", p["db"],
+               "--format", "json")
+    (job,) = done.json()["jobs"]
+    assert job["state"] == "failed_permanent", job
+    error = job["last_error"]
+    assert f"{p['a']['AccessKeyId']}, the access key id found next to the secret, is not proven to be its key" in error
+    assert "SignatureDoesNotMatch" in error and "no key created, nothing deactivated" in error, error
+    assert f"check which access key id in secretsmanager secret {p['arn']} is this secret's" in error, error
+    assert iam_keys(p) == unproven(p)
+    assert stored_value(p) == p["value"]
+    assert p["b"]["SecretAccessKey"] not in done.stdout + done.stderr + dump(Store(p["db"]))
+    plan = run("revoke", "--rotate", p["billing"], "--db", p["db"])  # what a dry run says of it
+    assert "joined to the secret as the nearest of 2 access key ids" in plan.stdout, plan
+
+
+def test_a_secret_sts_proves_the_pair_of_its_nearest_key_id_is_rotated_beside_the_other_profile(
+        run, two_profiles_in_a_secret):
+    """The default secret is joined to its own id, the nearest of two: STS signed with the pair
+    answers as the deploy user, so the rotation goes on, and the rewrite replaces that profile's
+    secret and id, the billing profile kept as it was. The new pair works."""
+    p = two_profiles_in_a_secret
+    done = run("revoke", "--rotate", p["default"], "--execute", "--confirm-delay", "0.01", "--db", p["db"],
+               "--format", "json")
+    assert [job["state"] for job in done.json()["jobs"]] == ["confirmed"], done
+    keys = iam_keys(p)
+    assert keys["billing"] == {p["b"]["AccessKeyId"]: "Active"}
+    assert keys["deploy"].pop(p["a"]["AccessKeyId"]) == "Inactive"
+    (new_id, status), = keys["deploy"].items()
+    assert status == "Active"
+    default, billing = stored_value(p).split("[billing]\n")
+    assert billing == p["value"].split("[billing]\n")[1]
+    new_secret = default.split("aws_secret_access_key = ")[1].split("\n")[0]
+    assert default == f"[default]\naws_secret_access_key = {new_secret}\naws_access_key_id = {new_id}\n"
+    import boto3
+
+    sts = boto3.client("sts", endpoint_url=p["endpoint"], region_name="us-east-1", aws_access_key_id=new_id,
+                       aws_secret_access_key=new_secret)
+    assert sts.get_caller_identity()["Arn"].endswith(":user/deploy")
+    store = Store(p["db"])
+    jobs = Jobs(store, "t", "x", lambda: "2026-01-01T00:00:00Z")
+    outcomes = [(c["target"], c["outcome"]) for c in jobs.calls(jobs.find()[0].id)]
+    assert ("sts:GetCallerIdentity", "pair proven (user deploy)") in outcomes, outcomes
+    assert outcomes.index(("sts:GetCallerIdentity", "pair proven (user deploy)")) < \
+        next(i for i, (target, _o) in enumerate(outcomes) if target == "iam:CreateAccessKey")
+    assert new_secret not in done.stdout + done.stderr + dump(store)
+
+
+def test_a_rotation_killed_after_its_write_resumes_on_the_proof_it_recorded(two_profiles_in_a_secret):
+    """Killed once the new key is written: the stored value no longer holds the leaked secret, so it
+    cannot be re-read to sign STS again; the proof the first run made (recorded as a live check)
+    lets the resumed run deactivate the old key, and the plan said the proof was due."""
+    p = two_profiles_in_a_secret
+    store = Store(p["db"])
+    (finding,) = store.findings(ids=[p["default"]])
+    settings = Settings(env={"AWS_ENDPOINT_URL": p["endpoint"]})
+    job = killed_at(store, finding, settings, "after_write")
+    assert any("nearest of 2 access key ids" in note for note in job.plan["notes"]), job.plan["notes"]
+    first_new = job.plan["data"]["new_key_id"]
+    assert first_new in stored_value(p) and p["a"]["SecretAccessKey"] not in stored_value(p)
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    assert iam_keys(p) == {"deploy": {p["a"]["AccessKeyId"]: "Inactive", first_new: "Active"},
+                           "billing": {p["b"]["AccessKeyId"]: "Active"}}
+
+
+def test_a_resumed_rotation_with_a_recorded_key_is_still_refused_without_proof(two_profiles_in_a_secret,
+                                                                               monkeypatch):
+    """A job for the billing secret killed after CreateAccessKey by a keysweep that did not ask for
+    the proof (its new key id recorded, never written): resumed, the rotation still proves the pair
+    first, and leaves it to a person — the deploy key active, the key made then named, no other key
+    created, the value unchanged. Was: that key deleted, another created and written over the billing
+    secret, the deploy key deactivated."""
+    from keysweep.revokers.aws_rotate import AwsRotateRevoker
+
+    p = two_profiles_in_a_secret
+    store = Store(p["db"])
+    (finding,) = store.findings(ids=[p["billing"]])
+    settings = Settings(env={"AWS_ENDPOINT_URL": p["endpoint"]})
+
+    async def no_proof(*_args):
+        return None
+    with monkeypatch.context() as before_the_fix:
+        before_the_fix.setattr(AwsRotateRevoker, "_unproven_key", no_proof, raising=False)
+        job = killed_at(store, finding, settings, "after_create")
+    orphan = job.plan["data"]["new_key_id"]
+    assert iam_keys(p)["deploy"] == {p["a"]["AccessKeyId"]: "Active", orphan: "Active"}
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {"failed_permanent": 1}, summary
+    (_fid, error), = summary.errors
+    assert "is not proven to be its key" in error and "SignatureDoesNotMatch" in error, error
+    assert f"{p['a']['AccessKeyId']} not deactivated, and {orphan}, made by an earlier run and never written" in error
+    assert iam_keys(p) == {"deploy": {p["a"]["AccessKeyId"]: "Active", orphan: "Active"},
+                           "billing": {p["b"]["AccessKeyId"]: "Active"}}
+    assert stored_value(p) == p["value"]
+
+
+def test_a_value_holding_other_key_ids_asks_for_the_proof_when_the_scan_did_not_count_them(tmp_path, aws):
+    """A finding recorded before the scan counted the key ids in reach (no key_id_candidates): the
+    value read at rotation holds another profile's id, so the pair is proven with STS before any key
+    is created, and only that profile's id and secret are rewritten."""
+    user, old_id, old_secret = leaked_key(aws)
+    _other_user, other_id, other_secret = leaked_key(aws)
+    profiles = {"default": {"aws_access_key_id": old_id, "aws_secret_access_key": old_secret},
+                "billing": {"aws_access_key_id": other_id, "aws_secret_access_key": other_secret}}
+    arn, finding = in_secret(aws, old_id, old_secret)
+    aws["secretsmanager"].put_secret_value(SecretId=arn, SecretString=json.dumps(profiles))
+    assert not finding.metadata
+    store = rotation_store(tmp_path, finding)
+    summary, jobs = asyncio.run(rotate(store, [finding], aws_settings(aws)))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    outcomes = [(c["target"], c["outcome"]) for c in jobs.calls(jobs.find()[0].id)]
+    assert ("sts:GetCallerIdentity", f"pair proven (user {user})") in outcomes, outcomes
+    new_id = rotated_key(aws, user, old_id)
+    stored = json.loads(aws["secretsmanager"].get_secret_value(SecretId=arn)["SecretString"])
+    assert stored["billing"] == profiles["billing"] and stored["default"]["aws_access_key_id"] == new_id
+    assert stored["default"]["aws_secret_access_key"] not in (old_secret, other_secret)
 
 
 def test_delayed_delete_after_the_grace_period_by_the_clock(tmp_path, aws):

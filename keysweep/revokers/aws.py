@@ -100,6 +100,14 @@ def _error(exc) -> tuple[str, bool]:
     return code, retryable
 
 
+def names_user(identity: dict, user: str) -> bool:
+    """Whether sts:GetCallerIdentity's answer is IAM user `user`'s: an Arn
+    `arn:<partition>:iam::<Account>:user/[<path>/]<user>` in the answer's own Account."""
+    parts = str(identity.get("Arn") or "").split(":", 5)
+    return (len(parts) == 6 and parts[0] == "arn" and parts[2] == "iam" and parts[4] == str(identity.get("Account"))
+            and parts[5].startswith("user/") and parts[5].rsplit("/", 1)[-1] == user)
+
+
 def _user_of(iam, key_id: str) -> str | None:
     """The IAM user owning the key (GetAccessKeyLastUsed), from AWS's own answer only."""
     return believed(iam.get_access_key_last_used, "iam:GetAccessKeyLastUsed", ("AccessKeyLastUsed",),
@@ -147,18 +155,20 @@ class AwsAccessKeyRevoker(BaseRevoker):
             proof = (("POST", "sts:GetCallerIdentity", proven),)
         return await asyncio.to_thread(self._revoke_sync, plan, ctx, proof)
 
-    async def _proven_pair(self, plan, ctx) -> RevokeResult | str:
+    async def _proven_pair(self, plan, ctx, user: str | None = None,
+                           untouched: str = "nothing deactivated") -> RevokeResult | str:
         """How the pair was proven (the STS call's outcome) when STS, signed with the plan's key id
-        and the re-read secret, answers as AWS does for a working pair — or refuses it as an inactive
-        key (InvalidClientTokenId) once an earlier check proved the pair: an attempt that deactivated
-        it and lost the answer is tried again, and deactivating is idempotent. Else why nothing may be
-        done under that key id."""
+        and the re-read secret, answers as AWS does for a working pair (and, given `user`, names that
+        IAM user: the key id's, as IAM said) — or refuses it as an inactive key (InvalidClientTokenId)
+        once an earlier check proved the pair: an attempt that deactivated it and lost the answer is
+        tried again, and deactivating is idempotent. Else why nothing may be done under that key id,
+        ending with `untouched` (what was left as it was)."""
         key_id = plan.data["key_id"]
         try:
             secret = await reread(plan.finding_id, ctx)
         except SecretUnavailable:
             return needs_person(f"the secret can no longer be re-read, so {key_id} (the access key id found next to "
-                                f"it) cannot be proven to be its key; nothing deactivated")
+                                f"it) cannot be proven to be its key; {untouched}")
         try:
             from botocore.exceptions import BotoCoreError, ClientError
             from botocore.parsers import ResponseParserError
@@ -178,7 +188,7 @@ class AwsAccessKeyRevoker(BaseRevoker):
                    "InvalidClientTokenId": "that id is not an active key (already inactive or deleted), and the "
                                            "secret may be another key's"}.get(code, "not AWS's proof of a pair")
             return needs_person(f"{key_id}, the access key id found next to the secret, is not proven to be its key "
-                                f"(STS: {code}: {why}); nothing deactivated", calls)
+                                f"(STS: {code}: {why}); {untouched}", calls)
         except (BotoCoreError, OSError) as exc:
             return RevokeResult(False, f"STS: no answer ({type(exc).__name__})", retryable=True, busy=True,
                                 calls=(("POST", "sts:GetCallerIdentity", "no response"),))
@@ -188,6 +198,10 @@ class AwsAccessKeyRevoker(BaseRevoker):
             return RevokeResult(False, "sts:GetCallerIdentity answered without AWS's documented response; not "
                                        "believed", retryable=True, calls=(("POST", "sts:GetCallerIdentity",
                                                                             "not AWS's answer"),))
+        if user is not None and not names_user(answer, user):
+            return needs_person(f"{key_id}, the access key id found next to the secret, is not proven to be its key "
+                                f"(STS, signed with the pair, answered for another identity than {key_id}'s IAM user "
+                                f"{user}); {untouched}", (("POST", "sts:GetCallerIdentity", "another identity"),))
         # The proof is a check like `keysweep verify`'s: recorded, so a later confirmation knows it.
         if ctx.store is not None:
             identity = {"key_id": key_id, "account": answer.get("Account"), "arn": answer.get("Arn")}

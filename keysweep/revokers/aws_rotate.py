@@ -9,6 +9,13 @@ Manager and SSM, HashiCorp Vault KV, a Kubernetes Secret, GCP Secret Manager, Az
 GitLab project CI/CD variable — is one module under `revokers/rotation/`, with how it reads the
 target, holds the write to the version read and proves the write; this module is only the flow.
 
+Before any key is created or deactivated, the old key id must be proven the leaked secret's own
+(the scan joins a secret to the nearest key id around it, and in a value holding several profiles
+that can be another key's): the binding the aws revoker trusts (`_pair_known`, on the finding as
+the value just read shows it), or `sts:GetCallerIdentity` signed with the id and the re-read secret
+answering as the id's IAM user, recorded as a live check so a resumed run knows it once the value
+no longer holds the secret. Else the job is left to a person, nothing created or deactivated.
+
 The stored value is rewritten in place: the old key id becomes the new one and the old secret
 access key (the 40-character token whose SHA-256 is the finding's, else the only such token) the
 new secret, so JSON, INI and dotenv shapes keep their layout. The new secret goes from IAM's answer
@@ -27,14 +34,15 @@ key is created.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from typing import Any
 
-import keysweep.revokers.rotation as rotation
 from keysweep.fingerprint import secret_sha256
 from keysweep.locations import describe_occurrence
 from keysweep.providers.aws import PROVIDER as AWS
-from keysweep.revokers._common import make_plan
+from keysweep.revokers import rotation
+from keysweep.revokers._common import finding_for, make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, NotAwsAnswer, _client, _error, believed
 from keysweep.revokers.base import RevokeResult
 from keysweep.revokers.rotation import describe, is_target, parse_target, store_for, target_from_occurrences
@@ -58,6 +66,8 @@ ROTATE_ACTION = "revoke.rotate"
 # A stand-in pair, used to check before creating anything that the stored value can be rewritten.
 _PROBE_ID = "AKIA" + "Z" * 16
 _PROBE_SECRET = "Z" * 40
+# Access key ids in a stored value (liberal: counting one too many only asks STS for the proof).
+_KEY_IDS = re.compile(r"(?<![A-Z0-9])(?:AKIA|ABIA|ACCA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 
 
 # Places a CI job reads the key from: there, a role assumed through OpenID Connect federation needs
@@ -128,6 +138,16 @@ def remember_managed(ctx, finding_id: str, revoker: str, key_id: str, target: di
                              row[0] if row else None, ctx.now())
 
 
+def as_read(finding, current: str, recorded: str | None = None):
+    """The finding as the value just read shows it: when that value holds access key ids besides
+    the finding's (and the new key's, `recorded`) and the finding's metadata does not say how many
+    were in reach (`key_id_candidates`: scanned before the scan recorded it), that count is added."""
+    ids = set(_KEY_IDS.findall(current)) - {recorded} | {finding.key_id}
+    if len(ids) < 2 or (finding.metadata or {}).get("key_id_candidates"):
+        return finding
+    return dataclasses.replace(finding, metadata={**(finding.metadata or {}), "key_id_candidates": str(len(ids))})
+
+
 class AwsRotateRevoker(AwsAccessKeyRevoker):
     name = "aws-rotate"
 
@@ -166,9 +186,46 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
             calls += list(store_for(target).retire_calls)
         plan = make_plan(self.name, finding, calls, needs, delete_after_days=grace, rotate_target=target,
                          target=f"iam AccessKeyId={key}", **({"disable_replaced_version": True} if retire else {}))
-        plan.notes.extend(note for note in [role_instead(finding)] if note)
+        plan.notes.extend(note for note in [role_instead(finding), self._proof_note(finding, ctx)] if note)
         plan.notes.extend(places_to_update(finding, target))
         return plan
+
+    def _proof_note(self, finding, ctx) -> str | None:
+        """The plan's note when the key id was joined to the secret as the nearest of several and no
+        check has yet proven them a pair."""
+        if self._pair_known(finding, ctx):
+            return None
+        return (f"{finding.key_id} was joined to the secret as the nearest of "
+                f"{(finding.metadata or {}).get('key_id_candidates')} access key ids: before any key is created, "
+                f"sts:GetCallerIdentity signed with it and the re-read secret must answer as its IAM user, else the "
+                f"job is left to a person")
+
+    async def _unproven_key(self, plan, ctx, calls, user: str, current: str, recorded: str | None
+                            ) -> RevokeResult | None:
+        """None when the old key id is proven the leaked secret's own, before any key is created or
+        deactivated: the binding the aws revoker trusts (`_pair_known`, on the finding as the value
+        just read shows it: `as_read`), or sts:GetCallerIdentity signed with the key id and the
+        re-read secret answering as the key id's IAM user (then recorded, as the aws revoker does:
+        a run resumed once the value is rewritten, the secret no longer readable, knows it). Else
+        the job is left to a person, nothing created, deleted or deactivated."""
+        finding = finding_for(plan.finding_id, ctx)
+        if finding is not None and self._pair_known(as_read(finding, current, recorded), ctx):
+            return None
+        old, where = plan.data["key_id"], describe(plan.data["rotate_target"])
+        if recorded and recorded in current:
+            done = f"{old} not deactivated (the new key {recorded}, made by an earlier run, is in {where})"
+        elif recorded:
+            done = f"{old} not deactivated, and {recorded}, made by an earlier run and never written, not deleted"
+        else:
+            done = "no key created, nothing deactivated"
+        proven = await self._proven_pair(
+            plan, ctx, user=user,
+            untouched=f"{done}: check which access key id in {where} is this secret's (where a value holds "
+                      f"several, the nearest one is not always its own), then rotate that key")
+        if isinstance(proven, RevokeResult):
+            return dataclasses.replace(proven, calls=(*calls, *proven.calls))
+        calls.append(("POST", "sts:GetCallerIdentity", f"{proven} (user {user})"))
+        return None
 
     async def revoke(self, plan, ctx) -> RevokeResult:
         try:
@@ -206,6 +263,15 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
             note_job(ctx, plan.finding_id, self.name, replaced_version_disabled=replaced)
         return f"; {outcome}"
 
+    async def _delete_orphan(self, ctx, plan, iam, user: str, keys: dict[str, Any], recorded: str, calls) -> None:
+        """The new key a run that died before writing it created: its secret is gone and nobody has it."""
+        if recorded in keys:
+            await asyncio.to_thread(believed, iam.delete_access_key, "iam:DeleteAccessKey", UserName=user,
+                                    AccessKeyId=recorded)
+            calls.append(("POST", "iam:DeleteAccessKey", f"{recorded} (created by an interrupted run, never written)"))
+            keys.pop(recorded, None)
+        note_job(ctx, plan.finding_id, self.name, new_key_id=None, orphan_deleted=recorded)
+
     async def _rotate(self, plan, ctx, calls) -> RevokeResult:
         from botocore.exceptions import ClientError
 
@@ -238,6 +304,9 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
         store = store_for(target)
         current, meta = await asyncio.to_thread(rotation.read, settings, target)
         calls.append(("POST", rotation.get_call(target), "ok"))
+        refused = await self._unproven_key(plan, ctx, calls, user, current, recorded)
+        if refused is not None:
+            return refused
         written = bool(recorded) and recorded in current
         if recorded and not written and old not in current:
             # Neither key: someone changed it, or the read was stripped on its way (a redacting
@@ -246,14 +315,7 @@ class AwsRotateRevoker(AwsAccessKeyRevoker):
                                 f"whether the new key was written cannot be told; check it, then delete the key it "
                                 f"does not hold")
         if recorded and not written:
-            # Created by a run that died before writing it: its secret is gone and nobody has it.
-            if recorded in keys:
-                await asyncio.to_thread(believed, iam.delete_access_key, "iam:DeleteAccessKey", UserName=user,
-                                        AccessKeyId=recorded)
-                calls.append(("POST", "iam:DeleteAccessKey", f"{recorded} (created by an interrupted run, "
-                                                             "never written)"))
-                keys.pop(recorded, None)
-            note_job(ctx, plan.finding_id, self.name, new_key_id=None, orphan_deleted=recorded)
+            await self._delete_orphan(ctx, plan, iam, user, keys, recorded, calls)
             recorded = None
         if not written:
             if old not in current and old not in keys:
