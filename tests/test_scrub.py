@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -196,3 +197,42 @@ def test_a_revocation_refusal_echoing_part_of_the_key_is_stored_and_printed_with
     assert "not revocable" in stored_text(db) or "refused" in stored_text(db), result
     for text in (result.stdout, result.stderr, table.stdout, table.stderr, stored_text(db)):
         assert_no_run(text, secret, "xoxb-")
+
+
+@pytest.mark.parametrize("body", [
+    lambda admin: {"detail": f"admin key {admin} is not valid here"},
+    lambda admin: {"message": f"Invalid API key: {admin[:30]}"},
+    lambda admin: {"error": f"bad bearer {echo_of(admin, 'sk-admin-')}"},
+], ids=["detail", "message", "error-text"])
+def test_a_refusal_quoting_the_admin_key_is_stored_and_printed_without_it(run, tmp_path, keys, monkeypatch, body):
+    """A gateway in front of OpenAI refuses the delete with a 401 whose text quotes the admin key
+    keysweep sent. The leaked key's own runs are scrubbed; the admin key is no value read in the run,
+    so the refusal's text is not carried at all: only its status, and an error code when the answer
+    has one. Was: up to 80 characters of the gateway's text, admin key included, in the job's error,
+    the store, the summary and the owner's notification."""
+    import json
+
+    from tests.fakes import providers as fakes_module
+    from tests.fakes.providers import FakeOpenAI, FakeProviders
+    from tests.revoke_helpers import env_for, set_env, write_config
+
+    value = keys.openai_project()
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / ".env").write_text(f"OPENAI_API_KEY={value}\n")
+    db = tmp_path / "store.db"
+    config = write_config(tmp_path / "keysweep.toml", providers=("openai",))
+    openai = FakeOpenAI([value])
+    admin = openai.admin_key
+    monkeypatch.setitem(fakes_module.INTERMEDIARY_REPLIES, "echo_401",
+                        (401, "application/json", json.dumps(body(admin)).encode()))
+    with FakeProviders(openai=openai) as fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        assert run("scan", "dir", tmp_path / "code", "--db", db).code == 1
+        openai.intermediary, openai.intermediary_on = "echo_401", "revoke"
+        done = run("revoke", "--all", "--execute", "--yes", "--db", db, "--config", config, "--confirm-delay", "0")
+        json_run = run("revoke", "--all", "--db", db, "--config", config, "--format", "json")
+    assert value in openai.active, "the gateway's 401 deleted nothing"
+    assert "failed_permanent" in done.stdout and "credential rejected (HTTP 401)" in done.stdout, done
+    for text in (done.stdout, done.stderr, json_run.stdout, stored_text(db)):
+        assert_no_run(text, admin, "sk-admin-")
+        assert_no_run(text, value, "sk-proj-")

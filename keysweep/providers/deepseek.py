@@ -11,10 +11,14 @@ CHECKS: dict = {}
 # -- liveness (network; judged by verify/http_verifier.py) ---------------------------------
 
 # DeepSeek's 401 "Authentication Fails" (error codes page), in the `{"error": {…}}` envelope, with
-# its message: the envelope and type alone are a gateway's too (`{"error": {"message": "API key
-# required", "type": "authentication_error"}}` from a compatible proxy that got no key).
+# its message for the key it was sent: "Authentication Fails, Your api key: ****abcd is invalid".
+# The envelope and type alone are a gateway's too (`{"error": {"message": "API key required", "type":
+# "authentication_error"}}` from a compatible proxy that got no key), and DeepSeek's own "Authentication
+# Fails (auth header format should be Bearer sk-...)" says no key arrived in its header (a proxy that
+# strips it; LnYo-Cly/ai4j#42, linshenkx/prompt-optimizer#170): neither is the key's death.
 AUTHENTICATION_FAILS = DeadAnswer(
-    401, {"error": {"type": "authentication_error", "message": Prefix("Authentication Fails")}}, "authentication_error",
+    401, {"error": {"type": "authentication_error", "message": Prefix("Authentication Fails, Your api key: ")}},
+    "authentication_error",
     example={"error": {"message": "Authentication Fails, Your api key: ****abcd is invalid",
                        "type": "authentication_error", "param": None, "code": "invalid_request_error"}},
     source="https://api-docs.deepseek.com/quick_start/error_codes")

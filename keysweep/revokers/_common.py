@@ -3,6 +3,7 @@ classifying HTTP answers, recording calls, and confirming through the provider's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -14,7 +15,6 @@ from keysweep.providers.admin_api import list_pages
 from keysweep.revokers.base import Plan, PlannedCall, RevokeResult
 from keysweep.revokers.binding import bind
 from keysweep.settings import admin_key_env
-from keysweep.verify.http_verifier import error_code
 from keysweep.verify.model import Credential, clean_identity
 
 if TYPE_CHECKING:
@@ -91,11 +91,30 @@ def refusal(response: "Response") -> str:
         kind = "an HTML page" if b"<html" in start or b"<!doctype" in start else "a body that is not JSON"
         return (f"HTTP {status} with {kind}, not the provider's answer: a proxy, gateway or firewall answered "
                 f"in its place; nothing shows the call reached the provider")
-    code = error_code(body)
-    code = " ".join(str(code).split())[:80] if code else ""
+    code = _code_field(body)
     answered = f"HTTP {status}{' ' + code if code else ''}"
     meaning = {401: "credential rejected", 403: "forbidden"}.get(status)
     return f"{meaning} ({answered})" if meaning else answered
+
+
+# An error code as providers give one (`invalid_api_key`, `authentication_error`, `PERMISSION_DENIED`).
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,39}")
+
+
+def _code_field(body: Any) -> str | None:
+    """The answer's error code (`code`, `type`, `status` or `reason`, in its `error` object or at
+    its top), when it is one short token; never its message (`message`, `detail`, `title`, an
+    `error` string): a refusal's text may quote the admin key keysweep sent, which is no value read
+    in the run and so is not scrubbed from what is stored and shown (unlike verify's
+    http_verifier.error_code, whose request carried only the scrubbed leaked key)."""
+    if not isinstance(body, dict):
+        return None
+    fields = body["error"] if isinstance(body.get("error"), dict) else body
+    for key in ("code", "type", "status", "reason"):
+        value = fields.get(key)
+        if isinstance(value, str) and _ERROR_CODE.fullmatch(value):
+            return value
+    return None
 
 
 def transport_failure(method: str, url: str, error: Exception, calls: list[tuple[str, str, str]]) -> RevokeResult:

@@ -38,10 +38,10 @@ import dataclasses
 import re
 from typing import Any
 
+import keysweep.revokers.rotation as rotation
 from keysweep.fingerprint import secret_sha256
 from keysweep.locations import describe_occurrence
 from keysweep.providers.aws import PROVIDER as AWS
-from keysweep.revokers import rotation
 from keysweep.revokers._common import finding_for, make_plan
 from keysweep.revokers.aws import AwsAccessKeyRevoker, NotAwsAnswer, _client, _error, believed
 from keysweep.revokers.base import RevokeResult
