@@ -393,6 +393,41 @@ def test_a_proven_pair_deactivated_by_an_attempt_whose_answer_was_lost_is_deacti
     assert statuses(p["iam"]) == {p["a"]["AccessKeyId"]: "Inactive", p["b"]["AccessKeyId"]: "Active"}
 
 
+def test_a_pair_proof_refused_for_this_machines_clock_says_so_and_deactivates_nothing(run, two_profiles, monkeypatch):
+    """STS answers SignatureDoesNotMatch "Signature expired: … is now earlier than …" when the local
+    clock is off (as the verifier treats it: unknown). That says nothing of the pair: the job is left
+    to a person with the clock named, not with "the secret is not that key's" (which sends them to
+    look for another key). Nothing is deactivated."""
+    from botocore.exceptions import ClientError
+
+    import keysweep.revokers.aws as aws_revoker
+
+    p = two_profiles
+
+    def caller_identity(key_id, secret, endpoint):
+        raise ClientError({"Error": {"Type": "Sender", "Code": "SignatureDoesNotMatch",
+                                     "Message": "Signature expired: 20250101T000000Z is now earlier than "
+                                                "20250101T010000Z (20250101T011500Z - 15 min.)"},
+                           "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetCallerIdentity")
+
+    monkeypatch.setattr(aws_revoker, "_caller_identity", caller_identity)
+    store = Store(p["db"])
+    findings = run("findings", "--db", p["db"], "--format", "json").json()
+    default = next(f for f in store.findings() if f.id == find_secret(findings, p["a"]["SecretAccessKey"])["id"])
+    revoker = available_revokers()["aws"]
+
+    async def attempt():
+        async with fast_http() as http:
+            ctx = for_revocation(Context(http=http, settings=Settings(env={}), store=store,
+                                         extra={"secret_reader": lambda f: p["a"]["SecretAccessKey"]}))
+            return await revoker.revoke(await revoker.plan(default, ctx), ctx)
+
+    result = asyncio.run(attempt())
+    assert not result.ok and not result.retryable and result.detail.startswith("needs a person: "), result
+    assert "clock" in result.detail and "not that key's" not in result.detail, result.detail
+    assert statuses(p["iam"]) == {p["a"]["AccessKeyId"]: "Active", p["b"]["AccessKeyId"]: "Active"}
+
+
 # -- Mistral: GET /v1/models ---------------------------------------------------------------------------
 def test_mistral_never_says_dead(fake_api, keys):
     """Mistral's 401 {"message": "Unauthorized", "request_id": …} is its gateway's stock answer, which

@@ -184,6 +184,13 @@ class AwsAccessKeyRevoker(BaseRevoker):
             was_live = getattr(ctx.store, "was_live_with", None) if ctx.store is not None else None
             if code == "InvalidClientTokenId" and was_live and was_live(plan.finding_id, key_id):
                 return "InvalidClientTokenId (inactive; the pair was proven by an earlier check)"
+            if code == "SignatureDoesNotMatch" and "expired" in str((exc.response.get("Error") or {}).get("Message")
+                                                                      or "").lower():
+                # "Signature expired: … is now earlier than …": this machine's clock, not the pair.
+                return needs_person(f"{key_id}, the access key id found next to the secret, is not proven to be its "
+                                    f"key: STS refused the request as signed too long ago (Signature expired): this "
+                                    f"machine's clock is off, which says nothing of the pair; set the clock right, "
+                                    f"then rerun; {untouched}", calls)
             why = {"SignatureDoesNotMatch": "the secret is not that key's (another key's, maybe live)",
                    "InvalidClientTokenId": "that id is not an active key (already inactive or deleted), and the "
                                            "secret may be another key's"}.get(code, "not AWS's proof of a pair")
