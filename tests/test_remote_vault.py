@@ -229,3 +229,164 @@ def test_a_refused_login_is_one_line(run, tmp_path, seeded, vault, monkeypatch):
     assert "400 invalid role or secret ID" in line and "wrong" not in line
     missing = run("scan", "vault", "--auth", "jwt", "--db", tmp_path / "s.db")
     assert missing.code == 2 and missing.stderr.strip() == "keysweep: error: JWT login needs a role (--role)", missing
+
+
+# -- a listing is data: whatever a server lists, the walk ends ----------------------------------------
+def warnings(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("keysweep: warning:")]
+
+
+def test_a_folder_listing_itself_or_its_parent_is_one_line_a_name_and_the_rest_is_read(run_process, tmp_path, vault,
+                                                                                        keys):
+    """The walk that hung: a folder listed with a name holding an empty segment ('a//', what Vault's
+    storage lists under a/ for a key a//b) is a request for a/ again (hvac folds '//' into '/'), so
+    the folder listed itself forever. Such names, and '.', '..' and multi-segment ones, are one line
+    each naming the path; the other names are read. Run as a process: a hang is its timeout."""
+    top, inside = keys.openai_project(), keys.anthropic()
+    vault.mount("secret", version=2)
+    vault.put("secret", "top", {"OPENAI_API_KEY": top})
+    vault.put("secret", "a/real", {"ANTHROPIC_API_KEY": inside})
+    hostile = ["/", "//", "./", "../", ".", "..", "b/c/", "x/../", "real", "real", "\x1b[2J/"]
+    vault.listing = lambda mount, folder: hostile if folder == "a" else None
+
+    result = run_process("scan", "vault", "--format", "json", "--no-progress", "--db", tmp_path / "store.db")
+
+    assert result.code == 1, result
+    find_secret(result.json(), top)
+    assert find_secret(result.json(), inside)["occurrences"][0]["locator"]["path"] == "a/real"  # listed twice, once
+    host = vault.url.split("//", 1)[1]
+    empty = dots = "an empty, '.' or '..' path segment"
+    more = "more than one path segment in one name"
+    expected = [f"vault {host} secret/a//: not read: listed with {empty}",
+                f"vault {host} secret/a///: not read: listed with {empty}",
+                f"vault {host} secret/a/./: not read: listed with {dots}",
+                f"vault {host} secret/a/../: not read: listed with {dots}",
+                f"vault {host} secret/a/.: not read: listed with {dots}",
+                f"vault {host} secret/a/..: not read: listed with {dots}",
+                f"vault {host} secret/a/b/c/: not read: listed with {more}",
+                f"vault {host} secret/a/x/../: not read: listed with {dots}"]
+    assert warnings(result) == [f"keysweep: warning: {line}, which Vault's API cannot be asked for as it is"
+                                for line in expected]
+    assert "Traceback" not in result.stderr
+    lists = [r.path for r in vault.requests if r.query.get("list") == "true"]
+    # each folder listed once; a name with an escape sequence is data (that folder: 404, empty)
+    assert lists == ["/v1/secret/metadata", "/v1/secret/metadata/a", "/v1/secret/metadata/a/\x1b[2J"]
+
+
+def test_folders_within_folders_without_end_stop_at_the_depth_bound(run, tmp_path, vault, keys):
+    """A server answering every folder with a folder inside it: the walk stops MAX_DEPTH folders
+    deep, one line naming the path; what is above is read. (The fake stops after 1,000 levels, so
+    a walk without the bound ends too, and the test fails instead of hanging.)"""
+    from keysweep.scanner.sources.vault import MAX_DEPTH
+
+    top = keys.openai_project()
+    vault.mount("secret", version=2)
+    vault.put("secret", "top", {"OPENAI_API_KEY": top})
+    vault.put("secret", "deeper/s", {"k": "v"})
+    vault.listing = lambda mount, folder: ["deeper/"] if folder and folder.count("/") < 1000 else None
+
+    result = run("scan", "vault", "--format", "json", "--no-progress", "--db", tmp_path / "store.db")
+
+    assert result.code == 1, result
+    find_secret(result.json(), top)
+    (line,) = warnings(result)
+    assert line == (f"keysweep: warning: vault {vault.url.split('//', 1)[1]} secret/{'deeper/' * (MAX_DEPTH + 1)}: "
+                    f"not read: more than {MAX_DEPTH} folders deep")
+    assert len([r for r in vault.requests if r.query.get("list") == "true"]) == MAX_DEPTH + 1  # the root, 64 deep
+
+
+def test_a_listing_that_branches_without_end_stops_at_the_folder_bound(run, tmp_path, vault, keys, monkeypatch):
+    """Two new folders in every folder: a walk bounded only in depth would list 2**64 of them. It
+    stops at MAX_FOLDERS folders a mount, one line; what it met before is read."""
+    from keysweep.scanner.sources import vault as vault_source
+
+    monkeypatch.setattr(vault_source, "MAX_FOLDERS", 30)
+    top = keys.openai_project()
+    vault.mount("secret", version=2)
+    vault.put("secret", "top", {"OPENAI_API_KEY": top})
+    vault.put("secret", "f0/s", {"k": "v"})
+    calls = []
+    vault.listing = lambda mount, folder: (calls.append(folder) or ["f0/", "f1/"]) if folder and len(calls) < 5000 else None
+
+    result = run("scan", "vault", "--format", "json", "--no-progress", "--db", tmp_path / "store.db")
+
+    assert result.code == 1, result
+    find_secret(result.json(), top)
+    (line,) = warnings(result)
+    assert line.endswith(" secret: more than 30 folders, the rest not read"), line
+    assert len([r for r in vault.requests if r.query.get("list") == "true"]) == 30
+
+
+@pytest.fixture
+def short_timeout(monkeypatch):
+    """Half a second for every request (30 s by default). The fake stalls for 60 s, then answers 504:
+    a request sent without the timeout ends, and the test fails on that answer."""
+    from keysweep.scanner.sources import vault as vault_source
+
+    monkeypatch.setattr(vault_source, "TIMEOUT", 0.5)
+
+
+def test_a_folder_never_answered_is_one_line_and_the_rest_is_read(run, tmp_path, vault, keys, short_timeout):
+    top = keys.openai_project()
+    vault.mount("secret", version=2)
+    vault.put("secret", "top", {"OPENAI_API_KEY": top})
+    vault.put("secret", "slow/s", {"OPENAI_API_KEY": keys.openai_project()})
+    vault.stalled.add("/v1/secret/metadata/slow")
+
+    result = run("scan", "vault", "--format", "json", "--no-progress", "--db", tmp_path / "store.db",
+                 "--fail-on-error")
+
+    assert result.code == 3, result
+    find_secret(result.json(), top)
+    (line,) = warnings(result)
+    assert line == (f"keysweep: warning: vault {vault.url.split('//', 1)[1]} secret/slow/: cannot list "
+                    "(no answer within 0.5 s (ReadTimeout))")
+
+
+def test_a_vault_that_never_answers_is_one_line_and_a_failed_scan(run, tmp_path, vault, short_timeout):
+    vault.mount("secret", version=2)
+    vault.stalled.add("/v1/")
+
+    result = run("scan", "vault", "--no-progress", "--db", tmp_path / "store.db")
+
+    assert result.code not in (0, 1), result
+    (line,) = [line for line in result.stderr.splitlines() if "vault" in line]
+    assert "no answer within 0.5 s (ReadTimeout)" in line and "Traceback" not in result.stderr
+
+
+def test_names_with_url_characters_are_read_and_reread_as_they_are_listed(run, tmp_path, vault, keys, openai_api):
+    """'?', '#', '%2F', '%', spaces and non-ASCII in a name are data: each secret is read at its own
+    path (the locator's, exact), and verify reads it again there."""
+    names = ["q?x=1", "h#frag", "p%2Fq", "100%", "sp ace", "ünï/cödé", "a;b", "+plus"]
+    planted = {name: keys.openai_project() for name in names}
+    vault.mount("secret", version=2)
+    for name, key in planted.items():
+        vault.put("secret", name, {"OPENAI_API_KEY": key})
+
+    result = run("scan", "vault", "--format", "json", "--no-progress", "--db", tmp_path / "store.db")
+
+    assert result.code == 1 and not warnings(result), result
+    for name, key in planted.items():
+        assert find_secret(result.json(), key)["occurrences"][0]["locator"]["path"] == name
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    for key in planted.values():
+        assert find_secret(checked.json(), key)["verification"]["status"] == "live", checked
+
+
+def test_a_mount_listed_with_a_dot_dot_segment_is_one_line_not_another_mount_read_again(run, tmp_path, vault, keys):
+    """sys/mounts naming 'x/../secret/': asked for as it is, the request is resolved to secret/ (the
+    HTTP stack removes dot segments), so secret's keys would be reported at a mount that is not
+    theirs. One line naming it; the mount itself is read once."""
+    key = keys.openai_project()
+    vault.mount("secret", version=2)
+    vault.mount("x/../secret", version=2)
+    vault.put("secret", "ml/openai", {"OPENAI_API_KEY": key})
+
+    result = run("scan", "vault", "--format", "json", "--no-progress", "--db", tmp_path / "store.db")
+
+    assert result.code == 1, result
+    (place,) = find_secret(result.json(), key)["occurrences"]
+    assert place["locator"]["mount"] == "secret"
+    assert warnings(result) == [f"keysweep: warning: vault {vault.url.split('//', 1)[1]} x/../secret/: not read: a mount "
+                                "listed with an empty, '.' or '..' path segment, which Vault's API cannot be asked for "
+                                "as it is"]

@@ -8,13 +8,26 @@ the current version), KV v1 `POST|PUT /v1/<mount>/<path>` (204); `read_only` pre
 write 403 (a policy with `read` but not `create`/`update`), and `POST /v1/sys/capabilities-self`
 says so (`{"<path>": ["list", "read"], "capabilities": […], "data": {…}}`). Tokens in
 `X-Vault-Token`; errors as Vault writes them (`{"errors": [...]}`: 403 "permission denied", 404
-with no errors for a missing path). Deny rules by prefix stand in for policies."""
+with no errors for a missing path). Deny rules by prefix stand in for policies.
+
+Paths as Vault's HTTP server (Go's net/http ServeMux) takes them: a request path with an empty, `.`
+or `..` segment (`a//b`, `a/./b`, `a/../b`) is answered 301 with the cleaned path as its Location,
+never handled, so no such secret can be written through the API (`put` refuses one too). LIST
+answers as Vault's storage lists a prefix: one path segment per name, a folder's with its trailing
+`/`.
+
+A hostile or broken server for the tests of what keysweep makes of it: `listing(mount, folder)`
+(folder without its slashes) may answer a LIST with any names instead (None: the real listing);
+`stalled` path prefixes (`/v1/...`) get no answer for `stall_seconds` (then 504: a test that
+regresses ends instead of hanging)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import posixpath
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from tests.fakes.serving import ThreadedApp
 
@@ -32,6 +45,9 @@ class FakeVault(ThreadedApp):
         self.read_only: set[str] = set()  # "<mount>/<path prefix>" the policy lets read but not write
         self.clock = datetime(2025, 5, 1, tzinfo=timezone.utc)
         self.logins: dict[tuple[str, str, str], str] = {}  # (auth path, role or role_id, secret) -> token
+        self.listing: Callable[[str, str], list[Any] | None] | None = None  # a hostile server's LIST answer
+        self.stalled: set[str] = set()  # request path prefixes never answered (for stall_seconds)
+        self.stall_seconds = 60.0
 
     def approle(self, role_id: str, secret_id: str, path: str = "approle") -> None:
         self.logins[(path, role_id, secret_id)] = self.token
@@ -45,6 +61,8 @@ class FakeVault(ThreadedApp):
 
     def put(self, mount: str, path: str, data: dict[str, Any], custom_metadata: dict[str, str] | None = None) -> int:
         """Write a new version (KV v2) or replace the value (KV v1); the version written."""
+        if not path or clean(path) != path:
+            raise ValueError(f"Vault's API redirects the path {path!r} (an empty, '.' or '..' segment): no such secret")
         store = self.mounts[mount]
         versions = store["secrets"].setdefault(path, [])
         self.clock += timedelta(minutes=1)
@@ -116,6 +134,17 @@ class FakeVault(ThreadedApp):
         return {"GET": "read", "POST": "write", "PUT": "write"}.get(request.method)
 
     async def handle(self, request):
+        if any(request.path.startswith(prefix) for prefix in self.stalled):
+            await asyncio.sleep(self.stall_seconds)
+            return self._json({"errors": ["stalled past the test's bound"]}, 504)
+        if clean(request.path) != request.path:  # Go's ServeMux: a redirect to the cleaned path
+            from aiohttp import web
+
+            location = clean(request.path) + (f"?{request.query_string}" if request.query_string else "")
+            return web.Response(status=301, headers={"Location": location})
+        return await self._handle(request)
+
+    async def _handle(self, request):
         if request.method == "POST" and request.path.startswith("/v1/auth/") and request.path.endswith("/login"):
             return await self._login(request)
         if request.headers.get("X-Vault-Token") != self.token:
@@ -169,6 +198,9 @@ class FakeVault(ThreadedApp):
         if any(target.startswith(prefix) for prefix in self.denied):
             return self._json(DENIED, 403)
         if method == "LIST" and section in ("", "metadata"):
+            hostile = self.listing(name, secret.strip("/")) if self.listing else None
+            if hostile is not None:
+                return self._json({"request_id": "r", "data": {"keys": hostile}})
             return self._list(store, secret)
         if method in ("POST", "PUT") and section in ("", "data"):
             return await self._write(request, name, store, secret)
@@ -229,3 +261,15 @@ class FakeVault(ThreadedApp):
         if not keys:
             return self._json({"errors": []}, 404)
         return self._json({"request_id": "r", "data": {"keys": sorted(keys)}})
+
+
+def clean(path: str) -> str:
+    """The path Go's ServeMux redirects `path` to (path.Clean, a trailing slash kept): itself when clean."""
+    if not path:
+        return path
+    cleaned = posixpath.normpath(path)
+    if cleaned.startswith("//"):  # posixpath keeps a leading "//" (POSIX); path.Clean does not
+        cleaned = "/" + cleaned.lstrip("/")
+    if path.endswith("/") and cleaned != "/":
+        cleaned += "/"
+    return "" if cleaned == "." and not path.startswith("/") else cleaned

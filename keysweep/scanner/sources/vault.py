@@ -17,6 +17,13 @@ null on KV v1), plus `resource` (`vault <mount>/<path> <key> (v<version>)`) and 
 scan logged in (`token_env` when not VAULT_TOKEN; `auth`, `auth_path`, `role`, `jwt_file` for an
 AppRole or JWT login), names only. A folder or secret the token may not
 read (403) is one error line; the rest is still read.
+
+A listing is data, whatever the server answers: a walk lists each folder once, at most MAX_DEPTH
+folders deep and MAX_FOLDERS folders a mount, and every request has a TIMEOUT. Vault lists one path
+segment a name (a folder's ends in `/`); a listed name that cannot be asked for as it is (an empty,
+`.` or `..` segment, as in `a//b`: hvac folds `//` into `/`, the HTTP stack resolves `..` and
+Vault's server redirects both, so such a folder would list itself, or its parent, again; or more
+than one segment) is one error line naming the path, and is not read.
 """
 
 from __future__ import annotations
@@ -33,14 +40,17 @@ from urllib.parse import urlsplit
 
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
+from keysweep.sanitize import terminal_safe
 from keysweep.scanner.sources.remote import Entry, PerTargetSource, SourceRun, Unit, ValueGroup, error_line, iso, optional_module
 
 SOURCE = "vault"
 TOKEN_ENV = "VAULT_TOKEN"
 ADDR_ENV = "VAULT_ADDR"
 NAMESPACE_ENV = "VAULT_NAMESPACE"
-TIMEOUT = 30
+TIMEOUT = 30  # seconds without a byte of an answer, for every request (hvac passes it to requests)
 MAX_SECRETS = 200_000  # per mount: a LIST loop never runs away
+MAX_FOLDERS = 200_000  # per mount: folders listed
+MAX_DEPTH = 64  # folders within folders
 
 
 # -- pure -------------------------------------------------------------------------------------------
@@ -78,6 +88,24 @@ def describe(mount: str, path: str, key: str, version: int | None) -> str:
     return f"vault {mount}/{path} {key}" + (f" (v{version})" if version is not None else "")
 
 
+def listed_name_problem(name: str) -> str | None:
+    """Why a name a LIST answered cannot be asked for as it is, or None. Vault lists one path segment
+    a name, a folder's with its trailing `/`."""
+    segment = name[:-1] if name.endswith("/") else name
+    if any(part in ("", ".", "..") for part in segment.split("/")):
+        return "an empty, '.' or '..' path segment"
+    if "/" in segment:
+        return "more than one path segment in one name"
+    return None
+
+
+def path_problem(path: str) -> str | None:
+    """Why a mount path cannot be asked for as it is (an empty, `.` or `..` segment), or None."""
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return "an empty, '.' or '..' path segment"
+    return None
+
+
 def live_versions(metadata: dict[str, Any]) -> list[int]:
     """Versions of a KV v2 secret that still hold data: neither deleted nor destroyed."""
     versions = metadata.get("versions") if isinstance(metadata.get("versions"), dict) else {}
@@ -101,10 +129,26 @@ def vault_error(exc: BaseException) -> str:
         return str(exc)
     status = {"Forbidden": "403", "InvalidPath": "404", "Unauthorized": "401", "RateLimitExceeded": "429",
               "InternalServerError": "500", "VaultDown": "503", "InvalidRequest": "400"}.get(name)
+    if _timed_out(exc):
+        return f"no answer within {TIMEOUT:g} s ({name})"
     if errors is not None or status:
         text = "; ".join(" ".join(str(e).split()) for e in errors) if isinstance(errors, list) else ""
         return f"{status or name} {text or name}".strip()[:300]
     return error_line(exc)
+
+
+def answer_body(answer: Any) -> dict[str, Any]:
+    """Vault's JSON answer; hvac hands back any other (a redirect not followed, a 204) as its
+    response: one error."""
+    if isinstance(answer, dict):
+        return answer
+    status = getattr(answer, "status_code", None)
+    raise KeysweepError(f"HTTP {status}: not a JSON answer" if status else "not a JSON answer")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """requests' Timeout (connect or read), which hvac lets through."""
+    return any(k.__name__ == "Timeout" and k.__module__ == "requests.exceptions" for k in type(exc).__mro__)
 
 
 def import_hvac():
@@ -278,6 +322,11 @@ class VaultSource(PerTargetSource):
             run.error(f"vault {host_of(self.addr)}: {vault_error(exc)}")
             return
         for mount, kv_version in mounts.items():
+            problem = path_problem(mount)
+            if problem:
+                run.error(f"vault {host_of(self.addr)} {terminal_safe(mount)}/: not read: a mount listed with {problem}, "
+                          "which Vault's API cannot be asked for as it is")
+                continue
             yield f"vault {host_of(self.addr)} {mount}", {"mount": mount, "kv_version": kv_version}
 
     def knows(self, *, mount: Any, kv_version: Any) -> bool:
@@ -294,27 +343,46 @@ class VaultSource(PerTargetSource):
                 answer = client.secrets.kv.v2.list_secrets(path=folder, mount_point=mount)
             else:
                 answer = client.secrets.kv.v1.list_secrets(path=folder, mount_point=mount)
+            keys = (answer_body(answer).get("data") or {}).get("keys") or []
+            if not isinstance(keys, list):
+                raise KeysweepError("its keys are not a list")
         except Exception as exc:
             if type(exc).__name__ == "InvalidPath":  # an empty mount or folder answers 404
                 return []
-            run.error(f"vault {host_of(self.addr)} {mount}/{folder}: cannot list ({vault_error(exc)})")
+            run.error(f"vault {host_of(self.addr)} {mount}/{terminal_safe(folder)}: cannot list ({vault_error(exc)})")
             return []
-        keys = ((answer or {}).get("data") or {}).get("keys") or []
-        return [str(k) for k in keys if isinstance(k, str) and k and k not in (".", "..", "./", "../")]
+        return list(dict.fromkeys(k for k in keys if isinstance(k, str)))  # each name once, in order
 
     def walk(self, run: SourceRun, mount: str, kv_version: int) -> Iterable[str]:
-        """Every secret path of the mount (breadth first), each once."""
-        folders, seen = deque([""]), 0
+        """Every secret path of the mount (breadth first), each once; each folder listed once."""
+        host = host_of(self.addr)
+        folders, listed, seen, past_bound = deque([""]), {""}, 0, False
         while folders:
             folder = folders.popleft()
             for key in self._list(run, mount, kv_version, folder):
                 path = folder + key
-                if key.endswith("/"):
+                problem = listed_name_problem(key)
+                if problem:
+                    run.error(f"vault {host} {mount}/{terminal_safe(path)}: not read: listed with {problem}, "
+                              "which Vault's API cannot be asked for as it is")
+                elif key.endswith("/"):
+                    if path in listed:
+                        continue
+                    if path.count("/") > MAX_DEPTH:
+                        run.error(f"vault {host} {mount}/{terminal_safe(path)}: not read: more than {MAX_DEPTH} "
+                                  "folders deep")
+                        continue
+                    if len(listed) >= MAX_FOLDERS:  # those found so far are listed, no more
+                        if not past_bound:
+                            run.error(f"vault {host} {mount}: more than {MAX_FOLDERS} folders, the rest not read")
+                        past_bound = True
+                        continue
+                    listed.add(path)
                     folders.append(path)
                 else:
                     seen += 1
                     if seen > MAX_SECRETS:
-                        run.error(f"vault {host_of(self.addr)} {mount}: more than {MAX_SECRETS} secrets, the rest not read")
+                        run.error(f"vault {host} {mount}: more than {MAX_SECRETS} secrets, the rest not read")
                         return
                     yield path
 
@@ -327,7 +395,7 @@ class VaultSource(PerTargetSource):
                 else:
                     self._read_v1(unit, mount, path)
             except Exception as exc:
-                run.error(f"vault {host_of(self.addr)} {mount}/{path}: {vault_error(exc)}")
+                run.error(f"vault {host_of(self.addr)} {mount}/{terminal_safe(path)}: {vault_error(exc)}")
         return unit
 
     def _group(self, unit: Unit, mount: str, kv_version: int, path: str, data: Any, version: int | None,
@@ -344,12 +412,12 @@ class VaultSource(PerTargetSource):
 
     def _read_v1(self, unit: Unit, mount: str, path: str) -> None:
         answer = self._client().secrets.kv.v1.read_secret(path=path, mount_point=mount)
-        self._group(unit, mount, 1, path, (answer or {}).get("data"), None, {}, None)
+        self._group(unit, mount, 1, path, answer_body(answer).get("data"), None, {}, None)
 
     def _read_v2(self, unit: Unit, mount: str, path: str, already: set[str]) -> None:
         kv = self._client().secrets.kv.v2
         try:
-            meta = (kv.read_secret_metadata(path=path, mount_point=mount) or {}).get("data") or {}
+            meta = answer_body(kv.read_secret_metadata(path=path, mount_point=mount)).get("data") or {}
         except Exception as exc:
             if type(exc).__name__ != "Forbidden":
                 raise
@@ -366,7 +434,7 @@ class VaultSource(PerTargetSource):
                 continue
             answer = kv.read_secret_version(path=path, version=version, mount_point=mount,
                                             raise_on_deleted_version=True)
-            body = (answer or {}).get("data") or {}
+            body = answer_body(answer).get("data") or {}
             info = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
             read = info.get("version") if isinstance(info.get("version"), int) else version
             tags = custom or (info.get("custom_metadata") if isinstance(info.get("custom_metadata"), dict) else None)
