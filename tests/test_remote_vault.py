@@ -390,3 +390,16 @@ def test_a_mount_listed_with_a_dot_dot_segment_is_one_line_not_another_mount_rea
     assert warnings(result) == [f"keysweep: warning: vault {vault.url.split('//', 1)[1]} x/../secret/: not read: a mount "
                                 "listed with an empty, '.' or '..' path segment, which Vault's API cannot be asked for "
                                 "as it is"]
+
+
+def test_an_answer_that_is_not_json_is_one_line_per_secret(run, tmp_path, vault, keys):
+    """A redirect (followed by no Vault client of keysweep's) or an empty 204 where a secret's JSON
+    should be: one line naming the secret and the status, not an error of keysweep's own."""
+    vault.mount("secret", version=2)
+    vault.put("secret", "moved", {"OPENAI_API_KEY": keys.openai_project()})
+    vault.intermediary["read"] = (301, "text/plain", b"")
+
+    result = run("scan", "vault", "--no-progress", "--db", tmp_path / "store.db")
+
+    assert warnings(result) == [f"keysweep: warning: vault {vault.url.split('//', 1)[1]} secret/moved: "
+                                "HTTP 301: not a JSON answer"], result
