@@ -283,8 +283,8 @@ def test_each_revision_helm_keeps_is_its_own_place(run, tmp_path, cluster, keys,
     assert sorted(p["locator"]["helm_revision"] for p in places) == ["1", "2"]
 
 
-def test_a_malformed_or_oversized_release_is_one_line_and_skipped(run, tmp_path, cluster, released, monkeypatch,
-                                                                  helm_driver):
+def test_a_malformed_or_oversized_release_is_one_line_and_read_as_a_plain_object(run, tmp_path, cluster, released,
+                                                                                 monkeypatch, helm_driver):
     import base64
     import gzip
     from functools import partial
@@ -300,24 +300,17 @@ def test_a_malformed_or_oversized_release_is_one_line_and_skipped(run, tmp_path,
     release("apps", "plain", 1, packed=base64.b64encode(b"[1, 2]"))
     result = scan(run, tmp_path, "--namespace", "apps", "--fail-on-error")
     assert result.code == 3, result
-    lines = [line for line in result.stderr.splitlines() if "Helm release skipped" in line]
+    lines = [line for line in result.stderr.splitlines() if "Helm" in line]
     kind = HELM_KINDS[helm_driver][0]
     assert sorted(lines) == [
-        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.accented.v1: Helm release skipped: "
-        "the release is not base64",
-        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.bomb.v1: Helm release skipped: "
-        "the release inflates to more than 1 MiB",
-        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.cut.v1: Helm release skipped: "
-        "the release's gzip stream is truncated",
-        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.garbled.v1: Helm release skipped: "
-        "the release is not base64",
-        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.plain.v1: Helm release skipped: "
-        "the release is not a JSON object",
+        f"keysweep: warning: k8s prod apps/{kind}/sh.helm.release.v1.{name}.v1: not unpacked as a Helm release "
+        f"({why}); read as a plain {kind}" for name, why in (
+            ("accented", "the release is not base64"), ("bomb", "the release inflates to more than 1 MiB"),
+            ("cut", "the release's gzip stream is truncated"), ("garbled", "the release is not base64"),
+            ("plain", "the release is not a JSON object"))
     ], result.stderr
     assert "Traceback" not in result.stderr
     find_secret(result.json(), released["values"])  # the good release beside them is read
-    # Nothing of a skipped release was matched in its packed form either.
-    assert not [o for f in result.json() for o in f["occurrences"] if ".bomb." in o["locator"]["name"]]
 
 
 def test_verify_rereads_a_value_from_a_helm_release(run, tmp_path, released, cluster, openai_api, helm_driver):
@@ -329,6 +322,68 @@ def test_verify_rereads_a_value_from_a_helm_release(run, tmp_path, released, clu
     del cluster.objects[("apps", HELM_KINDS[helm_driver][1])]["sh.helm.release.v1.payments.v3"]  # uninstalled since
     again = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
     assert find_secret(again.json(), released["values"])["verification"]["status"] == "unknown", again
+
+
+def _plant(cluster, namespace, plural, name, key, value):
+    """Another data key beside `release` in an object the fake already holds (a Secret's value
+    base64'd as the API serves it)."""
+    import base64
+
+    obj = cluster.objects[(namespace, plural)][name]
+    obj["data"][key] = base64.b64encode(value.encode()).decode() if plural == "secrets" else value
+
+
+@pytest.mark.parametrize("helm_version", ["helm3", "helm2"])
+def test_an_object_labelled_a_release_that_does_not_unpack_is_read_key_by_key(run, tmp_path, cluster, keys,
+                                                                              openai_api, helm_driver, helm_version):
+    """A Helm label and a `release` value that will not decode must not hide the object's other
+    keys: it is read as the plain Secret or ConfigMap it is, with one warning line."""
+    planted = keys.openai_project()
+    kind, plural = HELM_KINDS[helm_driver]
+    if helm_version == "helm3":
+        cluster.helm_release("apps", "decoy", 1, packed=b"this is not base64 !!", driver=helm_driver)
+        name = "sh.helm.release.v1.decoy.v1"
+    else:
+        cluster.tiller_release("apps", "decoy", 1, packed=b"this is not base64 !!", driver=helm_driver)
+        name = "decoy.v1"
+    _plant(cluster, "apps", plural, name, "OPENAI_API_KEY", planted)
+    result = scan(run, tmp_path, "--namespace", "apps")
+    assert result.code == 1, result
+    (place,) = find_secret(result.json(), planted)["occurrences"]
+    assert place["locator"] == {"source": "kubernetes", "context": "prod", "namespace": "apps", "kind": kind,
+                                "name": name, "key": "OPENAI_API_KEY",
+                                "resource": f"k8s prod apps/{kind}/{name} OPENAI_API_KEY"}
+    assert "tags" not in place["metadata"]  # Helm's storage labels still name no owner
+    assert [line for line in result.stderr.splitlines() if "Helm" in line] == [
+        f"keysweep: warning: k8s prod apps/{kind}/{name}: not unpacked as a Helm release "
+        f"(the release is not base64); read as a plain {kind}"], result.stderr
+    assert planted not in result.stdout + result.stderr
+    checked = run("verify", "--db", tmp_path / "store.db", "--format", "json", "--ttl", "0")
+    assert find_secret(checked.json(), planted)["verification"]["status"] == "live", checked  # re-read there
+
+
+@pytest.mark.parametrize("helm_version", ["helm3", "helm2"])
+def test_a_release_that_unpacks_has_its_other_keys_read_too(run, tmp_path, cluster, keys, helm_driver,
+                                                            helm_version):
+    planted = {"values": keys.openai_project(), "beside": keys.anthropic()}
+    kind, plural = HELM_KINDS[helm_driver]
+    if helm_version == "helm3":
+        cluster.helm_release("apps", "payments", 1, values={"openai": {"apiKey": planted["values"]}},
+                             driver=helm_driver)
+        name = "sh.helm.release.v1.payments.v1"
+    else:
+        cluster.tiller_release("apps", "payments", 1, values=f"openai:\n  apiKey: {planted['values']}\n",
+                               driver=helm_driver)
+        name = "payments.v1"
+    _plant(cluster, "apps", plural, name, "ANTHROPIC_API_KEY", planted["beside"])
+    result = scan(run, tmp_path, "--namespace", "apps")
+    assert result.code == 1, result
+    (unpacked,) = find_secret(result.json(), planted["values"])["occurrences"]
+    assert unpacked["locator"]["helm_release"] == "payments"
+    (beside,) = find_secret(result.json(), planted["beside"])["occurrences"]
+    assert (beside["locator"]["kind"], beside["locator"]["name"], beside["locator"]["key"]) == \
+        (kind, name, "ANTHROPIC_API_KEY")
+    assert "Helm" not in result.stderr, result
 
 
 @pytest.mark.parametrize("limit, values", [
@@ -406,8 +461,8 @@ def test_verify_rereads_a_value_from_a_helm_2_release(run, tmp_path, tillered, c
     assert find_secret(checked.json(), tillered["values"])["verification"]["status"] == "live", checked
 
 
-def test_a_malformed_helm_2_release_is_one_line_and_skipped(run, tmp_path, cluster, tillered, helm_driver,
-                                                             monkeypatch):
+def test_a_malformed_helm_2_release_is_one_line_and_read_as_a_plain_object(run, tmp_path, cluster, tillered,
+                                                                           helm_driver, monkeypatch):
     import base64
     import gzip
 
@@ -426,8 +481,9 @@ def test_a_malformed_helm_2_release_is_one_line_and_skipped(run, tmp_path, clust
     result = scan(run, tmp_path, "--namespace", "kube-system", "--fail-on-error")
     assert result.code == 3, result
     kind = HELM_KINDS[helm_driver][0]
-    assert sorted(line for line in result.stderr.splitlines() if "Helm release skipped" in line) == [
-        f"keysweep: warning: k8s prod kube-system/{kind}/{name}.v1: Helm release skipped: {why}" for name, why in (
+    assert sorted(line for line in result.stderr.splitlines() if "Helm" in line) == [
+        f"keysweep: warning: k8s prod kube-system/{kind}/{name}.v1: not unpacked as a Helm release ({why}); "
+        f"read as a plain {kind}" for name, why in (
             ("bomb", "the release inflates to more than 1 MiB"),
             ("cut", "the release is not a Helm 2 release"), ("garbled", "the release is not base64"),
             ("json", "the release is not a Helm 2 release"), ("nameless", "the release is not a Helm 2 release"))

@@ -27,7 +27,8 @@ entries come out: its values are YAML text (`config.raw`, `chart.values.raw`), m
 
 Bounded: the Secret itself is at most 1 MiB, but gzip expands without limit, so at most
 MAX_RELEASE bytes are inflated; a release that does not decode, inflate or parse within that is a
-`ReleaseError` (one line, nothing of the value in it), and the caller skips it.
+`ReleaseError` (one line, nothing of the value in it), and the caller reads the object as the
+plain Secret or ConfigMap it is (every key, the packed value as data): a release label hides nothing.
 """
 
 from __future__ import annotations

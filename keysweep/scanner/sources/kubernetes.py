@@ -7,13 +7,16 @@ key pairs with the secret in the next):
 - Secret: every `data` value base64-decoded, as `KEY=value`; a `kubernetes.io/dockerconfigjson`
   (or `dockercfg`) value is followed by each registry's `auth` decoded (`user:password`);
 - Helm 3 release Secret (`helm.sh/release.v1`): the release unpacked, its values, manifests and
-  notes instead of the packed form (keysweep.scanner.sources.helm); one that does not unpack is
-  one error line and skipped;
+  notes instead of the packed form (keysweep.scanner.sources.helm), and every other key of the
+  Secret as any Secret's; one whose `release` does not unpack is one warning line and read as the
+  plain Secret it is (every key, the `release` value as data): a label must not hide a key;
 - ConfigMap: every `data` value, and `binaryData` decoded when it is text; a Helm 3 release
   ConfigMap (`HELM_DRIVER=configmap`: label `owner: helm`, named `sh.helm.release.v1.…`, a `release`
-  data value) unpacked as a release Secret is, by the same functions and within the same bounds;
+  data value) unpacked as a release Secret is, by the same functions and within the same bounds
+  (and, when it does not unpack, read as the plain ConfigMap it is, as above);
 - Helm 2 release (Tiller's ConfigMap, or Secret with `--storage=secret`: label `OWNER: TILLER`, a
-  `release` value): unpacked the same way from its protobuf (helm.decode_tiller_release);
+  `release` value): unpacked the same way from its protobuf (helm.decode_tiller_release) (and,
+  when it does not unpack, read as the plain object it is, as above);
 - Deployment, StatefulSet, DaemonSet, CronJob, Job (a Job a CronJob owns is read through the CronJob):
   every literal `env[].value` of the pod template's containers and init containers, as `NAME=value`
   (a `valueFrom` reference holds no value).
@@ -119,16 +122,17 @@ def docker_auths(text: str) -> list[str]:
 def helm_release(kind: str, obj: dict[str, Any]) -> dict[str, Any] | None:
     """The release JSON of a Helm 3 release Secret or ConfigMap (or a Helm 2 release, in that
     shape), None for any other object; `helm.ReleaseError` when it does not unpack (malformed, or
-    inflating past the limit).
+    inflating past the limit): the caller then reads the object as the plain Secret or ConfigMap it
+    is (plain_entries without a release: every key, `release` included)
 
     Helm's Secret driver stores its base64 text as the Secret's `release` value, which the API
     base64s once more; its ConfigMap driver stores the same text as the ConfigMap's `release` value
     as it is (helm.sh/helm/v3 pkg/storage/driver, cfgmaps.go and secrets.go; Tiller's drivers alike)."""
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    if not claims_release(kind, obj):
+        return None
     helm3 = (kind == "Secret" and obj.get("type") == helm.RELEASE_TYPE) \
         or (kind == "ConfigMap" and helm.is_release_configmap(obj))
-    if not helm3 and not (kind in ("Secret", "ConfigMap") and helm.is_tiller_release(obj)):
-        return None
     if kind == "Secret":
         raw = _b64(data.get(helm.RELEASE_KEY))
     else:
@@ -209,8 +213,24 @@ def plain_entries(kind: str, obj: dict[str, Any], release: dict[str, Any] | None
     return workload_entries(kind, obj)
 
 
+def claims_release(kind: str, obj: dict[str, Any]) -> bool:
+    """Labelled, named and typed as a Helm 3 or Helm 2 release (whether or not it unpacks)."""
+    return (kind == "Secret" and obj.get("type") == helm.RELEASE_TYPE) \
+        or (kind == "ConfigMap" and helm.is_release_configmap(obj)) \
+        or (kind in ("Secret", "ConfigMap") and helm.is_tiller_release(obj))
+
+
+def release_or_plain(kind: str, obj: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(the release, None), or (None, why) for an object that claims to be a Helm release but does
+    not unpack: it is then read as the plain object it is, so a label never hides its keys."""
+    try:
+        return helm_release(kind, obj), None
+    except helm.ReleaseError as exc:
+        return None, str(exc)
+
+
 def object_entries(kind: str, obj: dict[str, Any]) -> list[tuple[str, str]]:
-    release = helm_release(kind, obj)
+    release, _ = release_or_plain(kind, obj)
     return plain_entries(kind, obj, release) + (helm.release_entries(release) if release is not None else [])
 
 
@@ -443,12 +463,13 @@ class KubernetesSource(PerTargetSource):
         object_id = f"{kind}/{meta.get('uid') or name}@{version}" if version else None
         if object_id and object_id in already:
             return
-        try:
-            release = helm_release(kind, obj)
-        except helm.ReleaseError as exc:
-            # Not marked as read: reported again on every scan until it changes.
-            run.error(f"k8s {context} {namespace}/{kind}/{name}: Helm release skipped: {exc}")
-            return
+        release, broken = release_or_plain(kind, obj)
+        if broken is not None:
+            # Read as the plain object it is (every key, the packed `release` as data), and not
+            # marked as read: reported again on every scan until it changes.
+            run.error(f"k8s {context} {namespace}/{kind}/{name}: not unpacked as a Helm release ({broken}); "
+                      f"read as a plain {kind}")
+            object_id = None
         entries = plain_entries(kind, obj, release)
         unpacked = helm.release_entries(release) if release is not None else []
         if not entries and not unpacked:
@@ -457,7 +478,7 @@ class KubernetesSource(PerTargetSource):
             return
         changed = last_change(meta)
         hinted = meta
-        if release is not None:  # Helm's own storage labels (`owner: helm`) name no owner
+        if release is not None or broken is not None:  # Helm's own storage labels (`owner: helm`) name no owner
             labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
             hinted = {**meta, "labels": {k: v for k, v in labels.items() if k not in helm.STORAGE_LABELS}}
         metadata = {k: v for k, v in {
