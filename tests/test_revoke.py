@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeGitLab, FakeOpenAI, FakeProviders
+from tests.fakes.providers import FakeAnthropic, FakeGitHub, FakeGitLab, FakeOpenAI, FakePerplexity, FakeProviders
 from tests.revoke_helpers import env_for, plant_keys, set_env, write_config
 
 
@@ -215,6 +215,37 @@ def test_a_key_a_person_deleted_by_hand_is_recorded_as_already_deleted_not_as_de
                 f"provider says the key is invalid: already deleted") in rerun.stderr.splitlines(), rerun.stderr
         assert fake.revoke_requests == deletes, "keysweep sent a DELETE for a key already gone"
         assert fake.effective[value] == 0 and value not in fake.active
+
+
+def test_a_revoked_key_its_provider_documents_no_check_for_is_not_promised_a_confirmation(run, tmp_path, keys,
+                                                                                           monkeypatch):
+    """Perplexity revokes a key on its documented 200 but documents no way to check one: the job
+    stays `revoked` for good, so the run must not say that `--resume` checks again (it cannot); it
+    says so and sends the responder to the provider's console (from the provider's record)."""
+    from keysweep.providers import provider
+
+    value = keys.perplexity()
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "app.env").write_text(f"PERPLEXITY_API_KEY={value}\n")
+    db = tmp_path / "store.db"
+    (finding,) = scan(run, tmp_path / "code", db)
+    fake = FakePerplexity([value])
+    config = write_config(tmp_path / "keysweep.toml", providers=("perplexity",))
+    with FakeProviders(perplexity=fake) as fakes:
+        set_env(monkeypatch, env_for(fakes, db))
+        done = run("revoke", finding["id"], "--execute", "--confirm-attempts", "1", "--config", config)
+        assert done.code == 0, done
+        assert value not in fake.active  # revoked at Perplexity, once
+        again = run("revoke", "--resume", "--confirm-attempts", "1", "--config", config)
+    for result in (done, again):
+        steps = [line for line in result.stdout.splitlines() if line.startswith("  revoked")]
+        assert steps == [f"  revoked, never confirmable: {finding['id']} — Perplexity documents no check of a key, "
+                         f"so keysweep revoke --resume cannot confirm it dead; make sure it is gone at "
+                         f"{provider('perplexity').console_url}"], result.stdout
+        assert "checks again" not in result.stdout and value not in result.stdout + result.stderr
+    assert [path for _, path in fake.requests].count("/revoke_auth_token") == 1  # never repeated to "confirm"
+    rows = run("revoke", finding["id"], "--db", db, "--format", "json").json()["plan"]
+    assert rows[0]["job"]["state"] == "revoked"
 
 
 def test_a_job_left_to_retry_shows_why_in_the_plan_and_the_run_says_how_to_go_on(run, tmp_path, keys, monkeypatch):

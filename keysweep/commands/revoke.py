@@ -18,6 +18,8 @@ from keysweep.commands._common import existing_store, open_report
 from keysweep.commands._selection import build_selection, selection_options, warn_unmatched
 from keysweep.locations import describe_all, describe_finding
 from keysweep.owners import DEFAULT_THRESHOLD, is_unowned
+from keysweep.providers import never_confirmed
+from keysweep.providers import provider as provider_record
 from keysweep.remediation.audit import default_actor
 from keysweep.remediation.run import (
     PlanEntry,
@@ -384,8 +386,18 @@ def _next_steps(outcome: RunOutcome) -> list[str]:
         lines.append(f"to be retried (the provider was busy or its answer not believed): {_ids(ids)} — "
                      f"keysweep revoke --resume")
     if by_state.get("revoked"):
-        ids = by_state["revoked"]
-        lines.append(f"revoked, not yet confirmed dead: {_ids(ids)} — keysweep revoke --resume checks again")
+        ids = [job.finding_id for job in outcome.unsettled if job.state == "revoked" and not never_confirmed(job.provider)]
+        if ids:
+            lines.append(f"revoked, not yet confirmed dead: {_ids(ids)} — keysweep revoke --resume checks again")
+        unconfirmable: dict[str, list[str]] = {}
+        for job in outcome.unsettled:
+            if job.state == "revoked" and never_confirmed(job.provider):
+                unconfirmable.setdefault(str(job.provider), []).append(job.finding_id)
+        for name, ids in sorted(unconfirmable.items()):
+            record = provider_record(name)
+            where = f" at {record.console_url}" if record.console_url else " in its console"
+            lines.append(f"revoked, never confirmable: {_ids(ids)} — {record.title} documents no check of a key, "
+                         f"so keysweep revoke --resume cannot confirm it dead; make sure it is gone{where}")
     if by_state.get("approved") or by_state.get("revoking"):
         ids = [*by_state.get("approved", []), *by_state.get("revoking", [])]
         lines.append(f"approved or claimed, not yet run: {_ids(ids)} — keysweep revoke --resume "

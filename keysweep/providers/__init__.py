@@ -14,6 +14,7 @@ from functools import cache
 from typing import Callable
 
 from keysweep.providers.base import Check, Enricher, Provider
+from keysweep.verify.http_verifier import NoFreeCheck
 
 # Every provider module, by name (keysweep/providers/<name>.py). The registry below is built from
 # this table the first time something asks for it, not when the package is imported: a scan that
@@ -99,3 +100,10 @@ def __getattr__(name: str):
 def verifier_for(name: str):
     """The provider's read-only verifier (see verify/model.py), or None when it has none."""
     return provider(name).verifier
+
+
+def never_confirmed(name: str | None) -> bool:
+    """True when a revoked key of this provider can never be confirmed dead: its record's verifier is
+    a NoFreeCheck (the provider documents no read-only check of a key, and keysweep never repeats a
+    revocation call to find out), so `keysweep revoke --resume` leaves such a job `revoked`."""
+    return bool(name) and isinstance(provider(str(name)).verifier, NoFreeCheck)
