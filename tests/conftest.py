@@ -470,6 +470,30 @@ def allow(actions: str | list[str]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
 
 
+def refuse_inactive_keys(monkeypatch) -> None:
+    """Have moto refuse a request signed with an IAM access key that is not Active, as AWS does.
+
+    AWS authenticates no request signed with an inactive key: STS's GetCallerIdentity (and every other
+    call) is answered 403 InvalidClientTokenId, "The security token included in the request is
+    invalid." (AWS Common Errors: InvalidClientTokenId, HTTP 403), the answer it gives a deleted key.
+    moto's signature check (moto.iam.access_control.IAMUserAccessKey) finds the key by its id and
+    never looks at its status, so an inactive key still signed in. The server runs in this process
+    (ThreadedMotoServer): its lookup is wrapped to refuse such a key with moto's own answer for an
+    unknown id (CreateAccessKeyFailure "InvalidId" -> InvalidClientTokenId, 403); a deleted key moto
+    already refuses so. Undone when the test ends."""
+    from moto.iam import access_control
+
+    lookup = access_control.IAMUserAccessKey.__init__
+
+    def active_only(self, account_id, partition, access_key_id, headers):
+        lookup(self, account_id, partition, access_key_id, headers)
+        for user in self.backend.list_users("/", None, None):
+            if any(key.access_key_id == access_key_id and key.status != "Active" for key in user.access_keys):
+                raise access_control.CreateAccessKeyFailure(reason="InvalidId")
+
+    monkeypatch.setattr(access_control.IAMUserAccessKey, "__init__", active_only)
+
+
 class SignedMoto:
     """moto, reset, with AWS_ENDPOINT_URL and the region pointing at it. `client(service)` sets things up
     with moto's own credentials; `sign_in(key)` then makes `key` keysweep's credentials and has moto
@@ -480,6 +504,7 @@ class SignedMoto:
 
         self.endpoint, self.monkeypatch, self.region = endpoint, monkeypatch, region
         requests.post(f"{endpoint}/moto-api/reset", timeout=10)
+        refuse_inactive_keys(monkeypatch)
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
         monkeypatch.setenv("AWS_DEFAULT_REGION", region)
 

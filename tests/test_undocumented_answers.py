@@ -343,31 +343,14 @@ def test_a_deactivated_key_id_confirms_only_the_secret_sts_accepted_with_it(run,
     assert statuses(p["iam"])[p["b"]["AccessKeyId"]] == "Active"
 
 
-def test_a_proven_pair_deactivated_by_an_attempt_whose_answer_was_lost_is_deactivated_again(run, two_profiles,
-                                                                                           monkeypatch):
+def test_a_proven_pair_deactivated_by_an_attempt_whose_answer_was_lost_is_deactivated_again(run, two_profiles):
     """Revocation is idempotent: an attempt that deactivated the key but whose answer was lost (a
     proxy's page, a dropped connection: failed_retryable) is tried again. STS then refuses the pair
     (InvalidClientTokenId: the key is inactive), but the pair was proven by the earlier attempt (its
     live check is recorded), so the retry deactivates it again, as IAM allows. A secret never proven
     with that id is still refused. Was: the retry left the job to a person ("not proven to be its
     key; nothing deactivated") while the key was inactive."""
-    from botocore.exceptions import ClientError
-
-    import keysweep.revokers.aws as aws_revoker
-
-    p = two_profiles
-    # AWS refuses a request signed with an inactive key as it does an unknown one (403
-    # InvalidClientTokenId); moto's signature check does not look at the key's status.
-    real = aws_revoker._caller_identity
-
-    def caller_identity(key_id, secret, endpoint):
-        if statuses(p["iam"]).get(key_id) == "Inactive":
-            raise ClientError({"Error": {"Type": "Sender", "Code": "InvalidClientTokenId",
-                                         "Message": "The security token included in the request is invalid."},
-                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetCallerIdentity")
-        return real(key_id, secret, endpoint)
-
-    monkeypatch.setattr(aws_revoker, "_caller_identity", caller_identity)
+    p = two_profiles  # signed moto refuses the inactive key on STS as AWS does (InvalidClientTokenId)
     store = Store(p["db"])
     findings = run("findings", "--db", p["db"], "--format", "json").json()
     default_id = find_secret(findings, p["a"]["SecretAccessKey"])["id"]
@@ -390,6 +373,47 @@ def test_a_proven_pair_deactivated_by_an_attempt_whose_answer_was_lost_is_deacti
     assert again.ok and again.detail == "deactivated", again
     assert ("POST", "iam:UpdateAccessKey", "Inactive") in again.calls
     assert not billing.ok and "not proven to be its key" in billing.detail, billing
+    assert statuses(p["iam"]) == {p["a"]["AccessKeyId"]: "Inactive", p["b"]["AccessKeyId"]: "Active"}
+
+
+def test_a_revocation_whose_deactivation_answer_was_lost_ends_deactivated_on_its_retry(run, two_profiles,
+                                                                                      monkeypatch):
+    """The whole run, against moto as AWS answers: the first UpdateAccessKey is made but its answer
+    lost (a proxy's page in its place: not AWS's answer, the job waits to be retried). The retry's
+    pair proof is refused by STS as AWS refuses an inactive key (InvalidClientTokenId, nothing
+    patched in keysweep); the pair was proven by the first attempt, so the key is deactivated again and
+    the job confirmed: no person needed. The billing key, never proven the pair of any secret, stays
+    Active."""
+    from moto.iam.responses import IamResponse
+
+    p = two_profiles
+    update, lost = IamResponse.update_access_key, []
+
+    def answer_lost(self):
+        done = update(self)
+        if lost:
+            return done
+        lost.append(self._get_param("AccessKeyId"))
+        return "<html><body><h1>502 Bad Gateway</h1></body></html>"  # the change made, AWS's answer lost
+
+    monkeypatch.setattr(IamResponse, "update_access_key", answer_lost)
+    default_id = find_secret(run("findings", "--db", p["db"], "--format", "json").json(), p["a"]["SecretAccessKey"])["id"]
+
+    def jobs(*args):
+        done = run("revoke", *args, "--confirm-delay", "0.05", "--max-wait", "0", "--db", p["db"], "--format", "json")
+        return {job["finding"]: job for job in done.json()["jobs"]}
+
+    first = jobs(default_id, "--execute", "--yes")[default_id]
+    assert lost == [p["a"]["AccessKeyId"]] and first["state"] == "failed_retryable", first
+    assert statuses(p["iam"])[p["a"]["AccessKeyId"]] == "Inactive", "the lost answer's change was made"
+
+    again = jobs("--resume", "--yes")[default_id]
+    assert again["state"] == "confirmed" and again["last_error"] is None, again
+    jobs_of = Jobs(Store(p["db"]), "reader", 0, lambda: "2026-12-03T00:00:00Z")
+    outcomes = [(c["target"], c["outcome"]) for c in jobs_of.calls(again["id"])]
+    assert ("sts:GetCallerIdentity", "InvalidClientTokenId (inactive; the pair was proven by an earlier check)") \
+        in outcomes, outcomes  # STS refused the inactive key, as AWS does
+    assert outcomes.count(("iam:UpdateAccessKey", "Inactive")) == 1, outcomes  # the retry's; the first was lost
     assert statuses(p["iam"]) == {p["a"]["AccessKeyId"]: "Inactive", p["b"]["AccessKeyId"]: "Active"}
 
 
