@@ -29,6 +29,9 @@ GENERIC_BODIES = [{"detail": "nope"}, {"error": "unauthorized"}, {"message": "Un
                   {"error": {"code": 401, "message": "No auth credentials found"}},
                   # Anthropic's own answer when no key arrived (a proxy stripped the header).
                   {"type": "error", "error": {"type": "authentication_error", "message": "x-api-key header is required"}},
+                  # An Anthropic-compatible gateway's own authentication failure, in Anthropic's envelope.
+                  {"type": "error", "error": {"type": "authentication_error", "message": "Authentication failed"}},
+                  {"type": "error", "error": {"type": "authentication_error", "message": "Invalid bearer token"}},
                   # DeepSeek's own answer when no key arrived in its header (a proxy stripped it).
                   {"error": {"message": "Authentication Fails (auth header format should be Bearer sk-...)",
                              "type": "authentication_error", "param": None, "code": "invalid_request_error"}},

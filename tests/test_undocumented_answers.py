@@ -226,6 +226,39 @@ def test_anthropics_answer_that_no_key_arrived_is_not_the_keys_death(tmp_path, k
         assert h.values[0] in h.fake.active and not h.fake.effective
 
 
+def test_anthropic_is_dead_only_on_its_own_answer_for_an_invalid_key_not_a_gateways_envelope(tmp_path, keys):
+    """Anthropic answers a key it does not accept with 401 authentication_error "invalid x-api-key":
+    dead. A gateway in front of it answering Anthropic's envelope and type with a message of its own
+    ("Authentication failed") says nothing of the key: unknown, confirm() does not take it as revoked,
+    and a key the inventory does not list is left to a person, never "already deleted". The key is
+    still live at the fake. Was: dead, confirmed, "already deleted"."""
+    h = Harness(tmp_path, "anthropic", keys, n=1)
+    revoker = available_revokers()["anthropic"]
+    deleted, live = keys.anthropic(), h.values[0]
+    # A key of another organisation (not in this one's inventory), live at the fake.
+    h.fake.ids = {key_id: value for key_id, value in h.fake.ids.items() if value != live}
+
+    async def scenario():
+        async with fast_http() as http:
+            ctx = h.context(http)
+            h.fake.intermediary, h.fake.intermediary_on = "anthropic_envelope_401", "verify"
+            confirmed = await revoker.confirm(h.findings[0], ctx)
+            result = await revoker.revoke(await revoker.plan(h.findings[0], ctx), ctx)
+            return confirmed, result
+
+    with h.servers:
+        env = h.fake.env()
+        assert check("anthropic", "anthropic.api-key", live, env).status == "live"
+        assert check("anthropic", "anthropic.api-key", deleted, env).status == "dead"
+        confirmed, result = asyncio.run(scenario())
+        assert confirmed is False
+        assert not result.ok and "already" not in result.detail and "not proven dead (verification: unknown)" \
+            in result.detail, result
+        verdict = check("anthropic", "anthropic.api-key", live, env)
+        assert verdict.status == "unknown", verdict
+        assert live in h.fake.active and not h.fake.effective
+
+
 # -- AWS: sts:GetCallerIdentity, iam:UpdateAccessKey ----------------------------------------------------
 @pytest.fixture
 def two_profiles(signed_moto, tmp_path, run, monkeypatch):

@@ -1,9 +1,31 @@
-"""Anthropic keys (`sk-ant-api03-`, `sk-ant-admin01-`) end in the constant `AA`."""
+"""Anthropic keys (`sk-ant-api03-`, `sk-ant-admin01-`) end in the constant `AA`.
+
+What Anthropic documents about a key it does not accept, and what keysweep takes as proof (read
+2026-12-03):
+
+- Anthropic's errors page (https://docs.anthropic.com/en/api/errors): every error is a JSON
+  `{"type": "error", "error": {"type": …, "message": …}}` (a `request_id` beside it); 401
+  `authentication_error` is "There's an issue with your API key". The page gives the type, not the
+  message for each case.
+- Anthropic's own answer for a key it does not accept (reported for keys that were not valid) is 401
+  `authentication_error` with the message "invalid x-api-key" (abi/screenshot-to-code#272,
+  continuedev/continue#10385: keys Anthropic did not accept; Anthropic's SDKs raise it as
+  AuthenticationError). With no key in the request it answers the same type with "x-api-key header
+  is required" (a proxy that strips the header gets it for a live key).
+
+So the proof that a key is dead is Anthropic's message for an invalid key, "invalid x-api-key",
+exactly, in that envelope. The envelope and type alone are not: any Anthropic-compatible gateway or
+proxy (an LLM gateway, a corporate egress proxy speaking Anthropic's shape) answers its own
+authentication failures with `authentication_error` and a message of its own ("Authentication
+failed", "Invalid bearer token", a missing header) about a key it never showed Anthropic. Such an
+answer, and "x-api-key header is required", are `unknown`: the key may be live (a person checks it
+in the console). Was: every 401 `authentication_error` but "x-api-key header is required" was dead.
+"""
 
 from keysweep.fingerprint import clip_hint, redaction_prefix
 from keysweep.providers.admin_api import AdminApiError, ReachAccess, get_json, inventory_entry, iso, paginate
 from keysweep.providers.base import Inventory, Listing, OwnerFacts, Provider, Replacement
-from keysweep.verify.http_verifier import DeadAnswer, Except, HttpVerifier
+from keysweep.verify.http_verifier import DeadAnswer, HttpVerifier
 from keysweep.verify.reach import Reach
 
 
@@ -25,11 +47,12 @@ def api_headers(key: str) -> dict[str, str]:
 
 
 # Anthropic's documented error envelope for a bad key (Errors: 401 authentication_error, "There's an
-# issue with your API key"). Anthropic answers the same type with "x-api-key header is required" when
-# no key arrived at all (a proxy that strips the header gets it for a live key): not the key's death.
-NO_KEY_SENT = "x-api-key header is required"
+# issue with your API key") with Anthropic's own message for a key it does not accept: see the module
+# docstring. Any other message under that type (a gateway's, or "x-api-key header is required" when
+# no key arrived) is not the key's death.
+INVALID_KEY_MESSAGE = "invalid x-api-key"
 INVALID_KEY = DeadAnswer(
-    401, {"type": "error", "error": {"type": "authentication_error", "message": Except(NO_KEY_SENT)}},
+    401, {"type": "error", "error": {"type": "authentication_error", "message": INVALID_KEY_MESSAGE}},
     "authentication_error",
     example={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}},
     source="https://docs.anthropic.com/en/api/errors")

@@ -81,6 +81,10 @@ INTERMEDIARY_REPLIES = {
     # What Anthropic itself answers when a proxy stripped the x-api-key header: no key arrived.
     "no_api_key_401": (401, "application/json", b'{"type": "error", "error": {"type": "authentication_error", '
                                                 b'"message": "x-api-key header is required"}}'),
+    # An Anthropic-compatible gateway's own authentication failure: Anthropic's envelope and type, its
+    # own message (not Anthropic's "invalid x-api-key"), for a key it never showed Anthropic.
+    "anthropic_envelope_401": (401, "application/json", b'{"type": "error", "error": {"type": '
+                                                        b'"authentication_error", "message": "Authentication failed"}}'),
 }
 
 
