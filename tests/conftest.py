@@ -533,6 +533,35 @@ def signed_moto(moto_endpoint, monkeypatch):
         requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
 
 
+def two_profiles_secret_first(moto: SignedMoto, monkeypatch) -> tuple[dict[str, str], dict[str, str], dict[str, str], str]:
+    """In a signed moto (set up with moto's own credentials, nobody signed in yet): keysweep's admin,
+    allowed everything, and users deploy and billing with an active key each; with the text of a credentials file listing each profile's secret before its key id, as
+    the file allows, so the billing secret sits nearer the default profile's key id than its own.
+    Returns (admin, deploy's key, billing's key, that text)."""
+    iam = moto.client("iam")
+    iam.create_user(UserName="keysweep-admin")
+    iam.put_user_policy(UserName="keysweep-admin", PolicyName="all", PolicyDocument=allow("*"))
+    admin = iam.create_access_key(UserName="keysweep-admin")["AccessKey"]
+    made = {}
+    for user in ("deploy", "billing"):
+        iam.create_user(UserName=user)
+        made[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    a, b = made["deploy"], made["billing"]
+    text = (f"[default]\naws_secret_access_key = {a['SecretAccessKey']}\naws_access_key_id = {a['AccessKeyId']}\n"
+            f"[billing]\naws_secret_access_key = {b['SecretAccessKey']}\naws_access_key_id = {b['AccessKeyId']}\n")
+    return admin, a, b, text
+
+
+def admin_client(moto: SignedMoto, admin: dict[str, str], service: str, monkeypatch):
+    """A boto3 client of `service` in moto with the admin's key (boto3's default session forgotten:
+    it keeps the credentials an earlier test in this process resolved)."""
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    return boto3.client(service, endpoint_url=moto.endpoint, region_name=moto.region,
+                        aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"])
+
+
 @pytest.fixture
 def aws_principals(signed_moto):
     """In moto: keysweep's own audit user (may read IAM), an admin user, a read-only S3 user (its own

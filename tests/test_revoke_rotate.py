@@ -24,7 +24,7 @@ from keysweep.revokers.aws_rotate import parse_target, rewrite
 from keysweep.settings import Settings
 from keysweep.store import Store
 
-from .conftest import allow, find_secret
+from .conftest import admin_client, find_secret, two_profiles_secret_first
 
 
 class Killed(BaseException):
@@ -307,26 +307,10 @@ def two_profiles_in_a_secret(signed_moto, tmp_path, run, monkeypatch):
     nearer. Both keys real and active in moto, signatures checked; keysweep's own credentials an
     admin's. Scanned (`scan aws`) into a store."""
     moto = signed_moto()
-    iam = moto.client("iam")
-    iam.create_user(UserName="keysweep-admin")
-    iam.put_user_policy(UserName="keysweep-admin", PolicyName="all", PolicyDocument=allow("*"))
-    admin = iam.create_access_key(UserName="keysweep-admin")["AccessKey"]
-    made = {}
-    for user in ("deploy", "billing"):
-        iam.create_user(UserName=user)
-        made[user] = iam.create_access_key(UserName=user)["AccessKey"]
-    a, b = made["deploy"], made["billing"]
-    value = (f"[default]\naws_secret_access_key = {a['SecretAccessKey']}\naws_access_key_id = {a['AccessKeyId']}\n"
-             f"[billing]\naws_secret_access_key = {b['SecretAccessKey']}\naws_access_key_id = {b['AccessKeyId']}\n")
+    admin, a, b, value = two_profiles_secret_first(moto, monkeypatch)
     arn = moto.client("secretsmanager").create_secret(Name="ci/profiles", SecretString=value)["ARN"]
     moto.sign_in(admin)
-    import boto3
-
-    # boto3's default session keeps the credentials an earlier test in this process resolved.
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-    clients = {name: boto3.client(name, endpoint_url=moto.endpoint, region_name=moto.region,
-                                  aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"])
-               for name in ("iam", "secretsmanager")}
+    clients = {name: admin_client(moto, admin, name, monkeypatch) for name in ("iam", "secretsmanager")}
     db = tmp_path / "k.db"
     scanned = run("scan", "aws", "--service", "secretsmanager", "--region", moto.region, "--no-progress",
                   "--format", "json", "--db", db)

@@ -29,7 +29,7 @@ from tests.fakes.providers import FakeCohere, FakeOpenRouter, FakeProviders, Fak
 from tests.test_remediation import make_finding, orchestrate
 from tests.test_revokers import Harness
 
-from .conftest import allow, find_secret
+from .conftest import admin_client, find_secret, two_profiles_secret_first
 
 
 def fast_http() -> HttpClient:
@@ -266,28 +266,12 @@ def two_profiles(signed_moto, tmp_path, run, monkeypatch):
     second secret sits nearer the first profile's key id than its own. Both keys real and active in
     moto (signatures checked); keysweep's own IAM credentials are an admin's. Scanned into a store."""
     moto = signed_moto()
-    iam = moto.client("iam")
-    iam.create_user(UserName="keysweep-admin")
-    iam.put_user_policy(UserName="keysweep-admin", PolicyName="all", PolicyDocument=allow("*"))
-    admin = iam.create_access_key(UserName="keysweep-admin")["AccessKey"]
-    made = {}
-    for user in ("deploy", "billing"):
-        iam.create_user(UserName=user)
-        made[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    admin, a, b, credentials = two_profiles_secret_first(moto, monkeypatch)
     moto.sign_in(admin)
-    import boto3
-
-    # boto3's default session keeps the credentials an earlier test in this process resolved.
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-
-    iam = boto3.client("iam", endpoint_url=moto.endpoint, region_name=moto.region,
-                       aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"])
-    a, b = made["deploy"], made["billing"]
+    iam = admin_client(moto, admin, "iam", monkeypatch)
     folder = tmp_path / "home"
     folder.mkdir()
-    (folder / "credentials").write_text(
-        f"[default]\naws_secret_access_key = {a['SecretAccessKey']}\naws_access_key_id = {a['AccessKeyId']}\n"
-        f"[billing]\naws_secret_access_key = {b['SecretAccessKey']}\naws_access_key_id = {b['AccessKeyId']}\n")
+    (folder / "credentials").write_text(credentials)
     db = tmp_path / "s.db"
     assert run("scan", "dir", folder, "--db", db).code == 1
     findings = run("findings", "--db", db, "--format", "json").json()
