@@ -159,6 +159,19 @@ def killed_at(store, finding, settings, where: str) -> J.Job:
     return job
 
 
+def resumed_after_a_kill(store, finding, settings, where: str, aws, user, old_id) -> str:
+    """A rotation killed at `where` (both keys then active), then `revoke --resume`: confirmed, the old
+    key inactive beside one new key, which is the one the killed run made when it had written it
+    (`after_write`) and a replacement of it otherwise. Returns the new key's id."""
+    first_new = killed_at(store, finding, settings, where).plan["data"]["new_key_id"]
+    assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {"confirmed": 1}, summary.errors
+    new_id = rotated_key(aws, user, old_id)
+    assert (new_id == first_new) == (where == "after_write")
+    return new_id
+
+
 async def delete_due(store, finding, settings, moment, create: bool):
     """One `revoke --resume` at moment[0]: the old key's delayed delete, if due (after revoking it first
     when `create`). Returns delete_due's outcome and the jobs."""
@@ -804,12 +817,7 @@ def test_killed_rotation_into_gcp_resumes_writing_nothing_twice(tmp_path, aws, g
     finding = in_gcp_secret(gsm, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = gcp_settings(aws, gsm)
-    first_new = killed_at(store, finding, settings, where).plan["data"]["new_key_id"]
-    assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
-    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
-    assert summary.states == {"confirmed": 1}, summary.errors
-    new_id = rotated_key(aws, user, old_id)
-    assert (new_id == first_new) == (where == "after_write")
+    new_id = resumed_after_a_kill(store, finding, settings, where, aws, user, old_id)
     payloads = gcp_payloads(gsm)
     assert len(payloads) == 3 and f"AWS_ACCESS_KEY_ID={new_id}" in payloads[2], "one version added, once"
     assert len(gsm.added()) == 1
@@ -936,12 +944,7 @@ def test_killed_rotation_into_key_vault_resumes_setting_nothing_twice(tmp_path, 
     finding = in_key_vault(akv, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = azure_settings(aws, akv)
-    first_new = killed_at(store, finding, settings, where).plan["data"]["new_key_id"]
-    assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
-    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
-    assert summary.states == {"confirmed": 1}, summary.errors
-    new_id = rotated_key(aws, user, old_id)
-    assert (new_id == first_new) == (where == "after_write")
+    new_id = resumed_after_a_kill(store, finding, settings, where, aws, user, old_id)
     values = akv.values("ci-deploy")
     assert len(values) == 3 and json.loads(values[2])["aws_access_key_id"] == new_id, "one version set, once"
     assert len(akv.sets()) == 1
@@ -1111,12 +1114,7 @@ def test_killed_rotation_into_gitlab_resumes_writing_nothing_twice(tmp_path, aws
     finding = in_gitlab_variable(gitlab, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = gitlab_settings(aws, gitlab)
-    first_new = killed_at(store, finding, settings, where).plan["data"]["new_key_id"]
-    assert keys_of(aws, user) == {old_id: "Active", first_new: "Active"}
-    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
-    assert summary.states == {"confirmed": 1}, summary.errors
-    new_id = rotated_key(aws, user, old_id)
-    assert (new_id == first_new) == (where == "after_write")
+    new_id = resumed_after_a_kill(store, finding, settings, where, aws, user, old_id)
     assert f"aws_access_key_id = {new_id}" in gitlab_value(gitlab) and len(gitlab.puts) == 1
 
 
