@@ -44,7 +44,7 @@ import json
 import re
 import unicodedata
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -130,6 +130,18 @@ def stored_text(value: str) -> str:
         return value
     return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
                    else "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+
+
+def with_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """`value`, nested dicts, lists and tuples as JSON holds them, with `change` made to every
+    string in it, dict keys included (tuples come back as lists)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {with_strings(key, change): with_strings(item, change) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [with_strings(item, change) for item in value]
+    return value
 
 
 def rich_text(value: Any, style: str = "") -> "Text":

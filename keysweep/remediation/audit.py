@@ -31,7 +31,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from keysweep.sanitize import stored_text
+from keysweep.sanitize import stored_text, with_strings
 
 GENESIS = "0" * 64
 
@@ -63,20 +63,10 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return stored_text(value)
-    return json.dumps(_stored(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _stored(value: Any) -> Any:
-    """Every string in `value` as stored_text makes it (a provider's answer quoted here may hold a
-    lone surrogate, which SQLite refuses), before it becomes JSON: the `\\xNN` of a smuggled byte
-    made after would be an escape JSON does not have, and the row would no longer parse."""
-    if isinstance(value, str):
-        return stored_text(value)
-    if isinstance(value, dict):
-        return {_stored(key): _stored(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_stored(item) for item in value]
-    return value
+    # Every string made storable (a provider's answer quoted here may hold a lone surrogate, which
+    # SQLite refuses) before it becomes JSON: the `\xNN` of a smuggled byte made after would be an
+    # escape JSON does not have, and the row would no longer parse.
+    return json.dumps(with_strings(value, stored_text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def append(conn, at: str, actor: str, action: str, target: Any, result: Any) -> int:

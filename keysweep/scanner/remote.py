@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 from keysweep.cache import cache_dir, ensure_private_dir
 from keysweep.fingerprint import finding_id
 from keysweep.models import ACCESS, Blob, Finding, Match, Occurrence, ScanStats
-from keysweep.sanitize import stored_text
+from keysweep.sanitize import stored_text, with_strings
 from keysweep.scanner.pipeline import ScanResult, aggregate, match_blob, merge_stats, scan_git, utc_now
 from keysweep.scanner.session import GitState, git_state
 from keysweep.scanner.sources import DEFAULT_MAX_SIZE, utf8
@@ -68,13 +68,7 @@ def _well_formed(value: Any) -> Any:
     """A locator or metadata (nested) whose strings, read from a store's JSON, hold no lone
     surrogate: SQLite, UTF-8 output and the audit chain refuse one, and a finding must be recorded
     (and its owner hints read) whatever it is named or labelled."""
-    if isinstance(value, str):
-        return stored_text(value)
-    if isinstance(value, dict):
-        return {_well_formed(key): _well_formed(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_well_formed(item) for item in value]
-    return value
+    return with_strings(value, stored_text)
 
 
 def cache_path(root: Path, name: str) -> Path:

@@ -38,7 +38,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from keysweep.errors import KeysweepError
 from keysweep.models import ACCESS
-from keysweep.sanitize import terminal_safe
+from keysweep.sanitize import terminal_safe, with_strings
 from keysweep.scanner.sources import looks_binary
 from keysweep.scanner.sources.remote import (
     Entry,
@@ -121,13 +121,7 @@ _LONE = re.compile("[\ud800-\udfff]")
 
 def _well_formed(node: Any) -> Any:
     """`node` with each lone surrogate of its strings as U+FFFD."""
-    if isinstance(node, str):
-        return _LONE.sub("\ufffd", node)
-    if isinstance(node, list):
-        return [_well_formed(item) for item in node]
-    if isinstance(node, dict):
-        return {_well_formed(key): _well_formed(value) for key, value in node.items()}
-    return node
+    return with_strings(node, lambda text: _LONE.sub("\ufffd", text))
 
 
 def unpaired_names(response, *args: Any, **kwargs: Any):
