@@ -364,6 +364,19 @@ def rotated_after_a_lost_answer(store, finding, settings, aws, user, old_id) -> 
     return new_id
 
 
+def resumed_on_a_read_holding_neither_key(store, finding, settings, fake, strip, aws, user, old_id) -> None:
+    """A rotation killed after its write, resumed through a proxy that strips the value from the
+    store's read (`fake.intermediary["read"] = strip`): a read holding neither key proves nothing, so
+    no key is deleted, both stay active, and the job is left to a person, its error naming both keys."""
+    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
+    fake.intermediary["read"] = strip
+    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
+    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
+    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
+    (_finding, error), = summary.errors
+    assert "holds neither" in error and new_id in error and old_id in error, error
+
+
 def test_a_vault_write_made_but_its_answer_lost_is_proven_by_reading_it_back(tmp_path, aws, kv):
     """The proxy passed the write on and lost Vault's answer: not believed, retried; the retry reads
     the secret, finds the new key in it, and only then deactivates the old one."""
@@ -468,11 +481,8 @@ def test_a_resumed_gcp_rotation_deletes_no_key_on_a_read_that_holds_neither_key(
     finding = in_gcp_secret(gsm, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = gcp_settings(aws, gsm)
-    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
-    gsm.intermediary["read"] = lambda answer: {**answer, "payload": {"data": ""}}
-    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
-    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
-    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
+    resumed_on_a_read_holding_neither_key(store, finding, settings, gsm, lambda answer: {**answer, "payload": {"data": ""}},
+                                          aws, user, old_id)
     assert len(gcp_payloads(gsm)) == 3
 
 
@@ -526,11 +536,8 @@ def test_a_resumed_key_vault_rotation_deletes_no_key_on_a_read_that_holds_neithe
     finding = in_key_vault(akv, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = azure_settings(aws, akv)
-    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
-    akv.intermediary["read"] = lambda answer: {**answer, "value": "<redacted>"}
-    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
-    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
-    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
+    resumed_on_a_read_holding_neither_key(store, finding, settings, akv, lambda answer: {**answer, "value": "<redacted>"},
+                                          aws, user, old_id)
     assert len(akv.values("ci-deploy")) == 3
 
 
@@ -769,13 +776,8 @@ def test_a_resumed_rotation_deletes_no_key_on_a_read_that_holds_neither_key(tmp_
     finding = in_k8s_secret(k8s, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = aws_settings(aws)
-    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
-    k8s.intermediary["read"] = lambda answer: {k: v for k, v in answer.items() if k != "data"}
-    summary, jobs = asyncio.run(rotate(store, [], settings, resume=True))
-    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
-    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
-    (_finding, error), = summary.errors
-    assert "holds neither" in error and new_id in error and old_id in error, error
+    resumed_on_a_read_holding_neither_key(store, finding, settings, k8s, lambda answer: {k: v for k, v in answer.items() if k != "data"},
+                                          aws, user, old_id)
 
 
 # -- disable_replaced_version: only STS's own answer for the new key, and Secret Manager's own answer
@@ -859,11 +861,8 @@ def test_a_resumed_gitlab_rotation_deletes_no_key_on_a_read_that_holds_neither_k
     finding = in_gitlab_variable(gitlab, old_id, old_secret)
     store = rotation_store(tmp_path, finding)
     settings = gitlab_settings(aws, gitlab)
-    new_id = killed_at(store, finding, settings, "after_write").plan["data"]["new_key_id"]
-    gitlab.intermediary["read"] = lambda answer: {**answer, "value": "[masked]"}
-    summary, _jobs = asyncio.run(rotate(store, [], settings, resume=True))
-    assert summary.states == {J.FAILED_PERMANENT: 1}, summary
-    assert keys_of(aws, user) == {old_id: "Active", new_id: "Active"}, "a key was deleted on an unproven read"
+    resumed_on_a_read_holding_neither_key(store, finding, settings, gitlab, lambda answer: {**answer, "value": "[masked]"},
+                                          aws, user, old_id)
 
 
 def test_rotate_from_the_cli_behind_a_sign_in_page_reports_no_rotation(tmp_path, aws, gateway, run, monkeypatch):
