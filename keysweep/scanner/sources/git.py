@@ -546,42 +546,38 @@ def message_inventory(repo: GitRepo) -> list[tuple[str, str]]:
 def listed_objects(path: Path) -> Iterator[tuple[bytes, bytes | None, bytes | None]]:
     """(sha, kind, size) of every blob, commit and annotated tag object in the repository's object
     database, in pack order; (sha, None, None) for an object git lists but cannot read. Read from
-    `git cat-file --batch-all-objects` a piece at a time: the listing is never held whole (a
-    history of 640,000 objects took 80 MB to split into lines at once)."""
-    try:
-        proc = subprocess.Popen([*GIT, "cat-file", "--batch-all-objects", "--unordered",
-                                 "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
-                                cwd=path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except FileNotFoundError:
-        raise SourceError("git is not installed or not on PATH") from None
-    assert proc.stdout is not None and proc.stderr is not None
-    # stderr in a thread: a git that writes much there must not block on a full pipe.
-    said: list[bytes] = []
-    reader = threading.Thread(target=lambda: said.append(proc.stderr.read()), daemon=True)
-    reader.start()
-    rest = b""
-    finished = False
-    try:
-        while piece := proc.stdout.read(_LISTING_CHUNK):
-            cut = piece.rfind(b"\n")
-            if cut < 0:
-                rest += piece
-                continue
-            lines, rest = rest + piece[:cut], piece[cut + 1:]
-            for found in _LISTED.finditer(lines):
+    `git cat-file --batch-all-objects` a piece at a time: the listing is never held whole (sympy's
+    430,000 objects took 80 MB to split into lines at once)."""
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            proc = subprocess.Popen([*GIT, "cat-file", "--batch-all-objects", "--unordered",
+                                     "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
+                                    cwd=path, stdout=subprocess.PIPE, stderr=stderr)
+        except FileNotFoundError:
+            raise SourceError("git is not installed or not on PATH") from None
+        assert proc.stdout is not None
+        rest = b""
+        finished = False
+        try:
+            while piece := proc.stdout.read(_LISTING_CHUNK):
+                cut = piece.rfind(b"\n")
+                if cut < 0:
+                    rest += piece
+                    continue
+                lines, rest = rest + piece[:cut], piece[cut + 1:]
+                for found in _LISTED.finditer(lines):
+                    yield found[1], found[2], found[3]
+            for found in _LISTED.finditer(rest):
                 yield found[1], found[2], found[3]
-        for found in _LISTED.finditer(rest):
-            yield found[1], found[2], found[3]
-        finished = True
-    finally:
-        proc.stdout.close()
-        if not finished:  # the caller stopped reading: git is not waited for to the end
-            proc.kill()
-        proc.wait()
-        reader.join()
-    if proc.returncode != 0:
-        message = b"".join(said).decode(errors="replace").strip()
-        raise SourceError(f"{path}: cannot list objects: {message}")
+            finished = True
+        finally:
+            proc.stdout.close()
+            if not finished:  # the caller stopped reading: git is not waited for to the end
+                proc.kill()
+            proc.wait()
+        if proc.returncode != 0:
+            stderr.seek(0)
+            raise SourceError(f"{path}: cannot list objects: {stderr.read().decode(errors='replace').strip()}")
 
 
 def read_messages(repo: GitRepo, objects: list[tuple[str, str]], errors: list[str] | None = None) -> Iterator[Message]:
